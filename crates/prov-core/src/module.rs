@@ -1,0 +1,468 @@
+//! The [`Module`] contract, the erased [`DynModule`] the engine calls, and the [`Registry`].
+//!
+//! A module reads state in [`Module::plan`] (no side effects) and makes it so in
+//! [`Module::apply`]. Check mode is `plan` alone. Arguments are a serde struct with
+//! `#[serde(deny_unknown_fields)]`; its field list is read from serde itself, so argument names
+//! are checked at compile time without a second hand-kept list.
+
+use crate::connection::{Become, Connection, ConnectionError, ExecOutput, ExecRequest};
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use minijinja::Value;
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use std::any::Any;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Where a module does its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunsOn {
+    /// Needs a connection to the host.
+    Target,
+    /// Runs in prov itself (debug, set_fact, assert, ...): no connection is opened for it.
+    Controller,
+}
+
+/// Check mode / diff flags of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunMode {
+    /// `--check`: plan only.
+    pub check: CheckMode,
+    /// `--diff`: show diffs.
+    pub diff: DiffMode,
+}
+
+/// Whether changes are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckMode {
+    /// Make changes.
+    #[default]
+    Apply,
+    /// Only report what would change.
+    Check,
+}
+
+/// Whether diffs are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DiffMode {
+    /// No diffs.
+    #[default]
+    Off,
+    /// Report before/after.
+    On,
+}
+
+/// Before/after text of one changed thing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Diff {
+    /// What the texts are of (a path, "state", a package name).
+    pub header: String,
+    /// Old content.
+    pub before: String,
+    /// New content.
+    pub after: String,
+}
+
+/// What kind of change a plan makes, for `prov plan`'s summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    /// Something new (`+`).
+    Create,
+    /// Something changed (`~`).
+    Modify,
+    /// Something removed (`-`).
+    Delete,
+    /// A command run (`!`): its effect is unknown.
+    Run,
+}
+
+/// One item of a plan summary: `+ file /etc/motd`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// Kind of change.
+    pub action: Action,
+    /// Resource category (file, package, service, vm, user, command, ...).
+    pub resource: &'static str,
+    /// Which one (path, package, name).
+    pub name: String,
+}
+
+/// The result of one module run on one host (one loop item).
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Whether something changed (or would, in check mode).
+    pub changed: bool,
+    /// Whether the task failed (modules report failures here, with data, so `failed_when` can look).
+    pub failed: bool,
+    /// Whether the module decided not to run (e.g. `command` in check mode).
+    pub skipped: bool,
+    /// Human message.
+    pub msg: Option<String>,
+    /// Fields visible through `register` (rc, stdout, stat, ...).
+    pub data: IndexMap<String, Value>,
+    /// Variables to set on the host (`set_fact`, `ansible_facts`).
+    pub facts: Vec<(String, Value)>,
+    /// Diffs, for `--diff` and `prov plan`.
+    pub diffs: Vec<Diff>,
+    /// What was (or would be) changed, for `prov plan`.
+    pub planned: Vec<Planned>,
+}
+
+impl Outcome {
+    /// Nothing changed.
+    pub fn ok() -> Self {
+        Outcome::default()
+    }
+
+    /// A failure with a message.
+    pub fn failed(msg: impl Into<String>) -> Self {
+        Outcome { failed: true, msg: Some(msg.into()), ..Default::default() }
+    }
+
+    /// Adds a registered field.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.data.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Adds the standard command fields (rc, stdout, stderr and their `_lines`).
+    pub fn with_exec(mut self, out: &ExecOutput) -> Self {
+        let stdout = out.stdout_str();
+        let stderr = out.stderr_str();
+        let stdout = stdout.strip_suffix('\n').unwrap_or(&stdout).to_string();
+        let stderr = stderr.strip_suffix('\n').unwrap_or(&stderr).to_string();
+        self.data.insert("rc".into(), Value::from(out.rc));
+        self.data.insert("stdout_lines".into(), Value::from(stdout.lines().map(str::to_string).collect::<Vec<_>>()));
+        self.data.insert("stderr_lines".into(), Value::from(stderr.lines().map(str::to_string).collect::<Vec<_>>()));
+        self.data.insert("stdout".into(), Value::from(stdout));
+        self.data.insert("stderr".into(), Value::from(stderr));
+        self
+    }
+}
+
+/// What `plan` found.
+pub enum Plan<P> {
+    /// The state is already right; here is the result.
+    Ok(Outcome),
+    /// Something must change.
+    Change(Change<P>),
+}
+
+/// A change `apply` will make.
+pub struct Change<P> {
+    /// Data `apply` needs (what plan read).
+    pub plan: P,
+    /// Diffs to show (`--diff`).
+    pub diffs: Vec<Diff>,
+    /// Summary items (`prov plan`).
+    pub planned: Vec<Planned>,
+    /// What check mode reports.
+    pub in_check: InCheck,
+}
+
+/// How a planned change shows in check mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InCheck {
+    /// As `changed` (the plan is exact).
+    Changed,
+    /// As `skipped` (a command: its effect cannot be predicted).
+    Skipped,
+}
+
+impl<P> Change<P> {
+    /// A change with one summary item and no diff.
+    pub fn new(plan: P, action: Action, resource: &'static str, name: impl Into<String>) -> Self {
+        Change {
+            plan,
+            diffs: Vec::new(),
+            planned: vec![Planned { action, resource, name: name.into() }],
+            in_check: InCheck::Changed,
+        }
+    }
+
+    /// Adds a diff.
+    pub fn with_diff(mut self, header: impl Into<String>, before: impl Into<String>, after: impl Into<String>) -> Self {
+        self.diffs.push(Diff { header: header.into(), before: before.into(), after: after.into() });
+        self
+    }
+}
+
+/// Why a module could not run (as opposed to a failed task, which is an [`Outcome`]).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ModuleError {
+    /// The host cannot be reached: it becomes unreachable.
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    /// The arguments are wrong (found at run time, after templating).
+    #[error("invalid arguments: {0}")]
+    Args(String),
+    /// Anything else: fails the task with this message.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Files on the controller a task may refer to (`copy: src=`, `template: src=`).
+pub trait FileSource: Send + Sync {
+    /// Finds `name` for a task: `kind` is `files` or `templates`; searched in the task's role
+    /// directory, then next to the playbook. Returns the path or the list of places searched.
+    fn find(&self, kind: &str, name: &str) -> Result<PathBuf, String>;
+}
+
+/// The task's variables, for modules that evaluate expressions on the controller.
+pub trait Vars: Send + Sync {
+    /// Renders a template string with the task's variables.
+    fn render(&self, template: &str) -> Result<String, String>;
+    /// Evaluates a bare expression (`when`-style).
+    fn eval(&self, expr: &str) -> Result<Value, String>;
+}
+
+/// A typed, read-only probe of host state: a command and a pure parse of its output.
+/// Results are cached per host per run until a module changes the host.
+pub trait Fact: Send + Sync {
+    /// Parsed result.
+    type Output: Clone + Send + Sync + 'static;
+    /// Command that reads the state (one round trip).
+    fn command(&self) -> String;
+    /// Turns the command's output into the fact; no I/O.
+    fn parse(&self, out: &ExecOutput) -> Result<Self::Output, String>;
+}
+
+/// Per-host fact cache (owned by that host's worker).
+#[derive(Default)]
+pub struct FactCache {
+    entries: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl FactCache {
+    fn get<T: Clone + 'static>(&self, key: &str) -> Option<T> {
+        let map = self.entries.lock().ok()?;
+        map.get(key).and_then(|v| v.downcast_ref::<T>()).cloned()
+    }
+
+    fn put<T: Send + Sync + 'static>(&self, key: String, v: T) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.insert(key, Arc::new(v));
+        }
+    }
+
+    /// Forgets everything (after a change on the host).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.clear();
+        }
+    }
+}
+
+/// Everything a module may use while running on one host.
+pub struct ModuleCtx<'a> {
+    /// Inventory name of the host.
+    pub host: &'a str,
+    /// The way to the host.
+    pub conn: &'a dyn Connection,
+    /// Escalation for this task.
+    pub become_: Option<Become>,
+    /// `environment:` of the task.
+    pub env: Vec<(String, String)>,
+    /// Check / diff flags.
+    pub mode: RunMode,
+    /// Controller-side files.
+    pub files: &'a dyn FileSource,
+    /// The task's variables.
+    pub vars: &'a dyn Vars,
+    /// This host's fact cache.
+    pub facts: &'a FactCache,
+    /// Per-command timeout.
+    pub timeout: Option<std::time::Duration>,
+}
+
+impl ModuleCtx<'_> {
+    /// Runs a command with the task's `become` and `environment`.
+    pub async fn exec(&self, command: impl Into<String>) -> Result<ExecOutput, ModuleError> {
+        let req = ExecRequest {
+            command: command.into(),
+            stdin: None,
+            become_: self.become_.clone(),
+            env: self.env.clone(),
+            timeout: self.timeout,
+        };
+        Ok(self.conn.exec(req).await?)
+    }
+
+    /// Runs a command feeding `stdin`.
+    pub async fn exec_stdin(&self, command: impl Into<String>, stdin: Vec<u8>) -> Result<ExecOutput, ModuleError> {
+        let req = ExecRequest {
+            command: command.into(),
+            stdin: Some(stdin),
+            become_: self.become_.clone(),
+            env: self.env.clone(),
+            timeout: self.timeout,
+        };
+        Ok(self.conn.exec(req).await?)
+    }
+
+    /// Writes a file on the target with the task's `become`.
+    pub async fn put(&self, path: &str, data: &[u8], mode: Option<u32>) -> Result<(), ModuleError> {
+        Ok(self.conn.put(path, data, mode, self.become_.as_ref()).await?)
+    }
+
+    /// Reads a file on the target with the task's `become`.
+    pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, ModuleError> {
+        Ok(self.conn.get(path, self.become_.as_ref()).await?)
+    }
+
+    /// Reads a fact, from the cache when this host already read it since its last change.
+    pub async fn fact<F: Fact>(&self, fact: &F) -> Result<F::Output, ModuleError> {
+        let cmd = fact.command();
+        if let Some(v) = self.facts.get::<F::Output>(&cmd) {
+            return Ok(v);
+        }
+        let out = self.exec(cmd.clone()).await?;
+        let v = fact.parse(&out).map_err(ModuleError::Failed)?;
+        self.facts.put(cmd, v.clone());
+        Ok(v)
+    }
+
+    /// Whether this is a check run.
+    pub fn is_check(&self) -> bool {
+        self.mode.check == CheckMode::Check
+    }
+}
+
+/// A built-in module. Implement this; register the type once in `prov-modules`' registry macro.
+///
+/// Contract: `plan` only reads (it may run read-only commands); everything that changes the host
+/// happens in `apply`, which gets what `plan` found. A task failure is `Ok(Outcome{failed: true})`
+/// (with data for `failed_when`); `Err` is for arguments and connections.
+#[async_trait]
+pub trait Module: Send + Sync + 'static {
+    /// The module key, snake_case, the same as its file name.
+    const NAME: &'static str;
+    /// The argument that a free-form string (`command: echo hi`) goes to, if any.
+    const FREE_FORM: Option<&'static str> = None;
+    /// Where it runs.
+    const RUNS_ON: RunsOn = RunsOn::Target;
+    /// Arguments: a serde struct with `deny_unknown_fields`.
+    type Args: DeserializeOwned + Send + Sync + 'static;
+    /// What `apply` needs from `plan`.
+    type Plan: Send + 'static;
+
+    /// Checks that need no host (mutually exclusive arguments, ...).
+    fn check_args(_args: &Self::Args) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Reads the host's state and decides what to do.
+    async fn plan(&self, args: &Self::Args, cx: &ModuleCtx<'_>) -> Result<Plan<Self::Plan>, ModuleError>;
+
+    /// Makes the planned change.
+    async fn apply(&self, args: &Self::Args, plan: Self::Plan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError>;
+}
+
+/// A module with its types erased, as the engine and the compiler see it.
+#[async_trait]
+pub trait DynModule: Send + Sync {
+    /// Module key.
+    fn name(&self) -> &'static str;
+    /// Accepted argument names (from serde).
+    fn arg_names(&self) -> &'static [&'static str];
+    /// Free-form argument name.
+    fn free_form(&self) -> Option<&'static str>;
+    /// Where it runs.
+    fn runs_on(&self) -> RunsOn;
+    /// Full check of arguments that contain no templates (compile time).
+    fn validate(&self, args: &Value) -> Result<(), String>;
+    /// Plan, then (unless check mode) apply.
+    async fn run(&self, args: &Value, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError>;
+}
+
+/// Erases a [`Module`] type.
+pub struct Erased<M: Module>(pub M, pub &'static [&'static str]);
+
+impl<M: Module> Erased<M> {
+    /// Wraps a module, reading its argument names from serde.
+    pub fn new(m: M) -> Self {
+        let names: &'static [&'static str] = crate::serde_fields::struct_fields::<M::Args>();
+        Erased(m, names)
+    }
+}
+
+/// Deserializes module arguments from a template value.
+pub fn args_from_value<T: DeserializeOwned>(v: &Value) -> Result<T, String> {
+    T::deserialize(v.clone().into_deserializer()).map_err(|e| e.to_string())
+}
+
+#[async_trait]
+impl<M: Module> DynModule for Erased<M> {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+    fn arg_names(&self) -> &'static [&'static str] {
+        self.1
+    }
+    fn free_form(&self) -> Option<&'static str> {
+        M::FREE_FORM
+    }
+    fn runs_on(&self) -> RunsOn {
+        M::RUNS_ON
+    }
+    fn validate(&self, args: &Value) -> Result<(), String> {
+        let a: M::Args = args_from_value(args)?;
+        M::check_args(&a)
+    }
+    async fn run(&self, args: &Value, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let a: M::Args = args_from_value(args).map_err(ModuleError::Args)?;
+        M::check_args(&a).map_err(ModuleError::Args)?;
+        match self.0.plan(&a, cx).await? {
+            Plan::Ok(o) => Ok(o),
+            Plan::Change(ch) => {
+                if cx.is_check() {
+                    let skipped = ch.in_check == InCheck::Skipped;
+                    return Ok(Outcome {
+                        changed: !skipped,
+                        skipped,
+                        diffs: ch.diffs,
+                        planned: ch.planned,
+                        ..Default::default()
+                    });
+                }
+                let mut o = self.0.apply(&a, ch.plan, cx).await?;
+                cx.facts.clear();
+                if o.diffs.is_empty() {
+                    o.diffs = ch.diffs;
+                }
+                if o.planned.is_empty() {
+                    o.planned = ch.planned;
+                }
+                Ok(o)
+            }
+        }
+    }
+}
+
+/// All modules prov knows, by name.
+pub struct Registry {
+    modules: Vec<Box<dyn DynModule>>,
+}
+
+/// Collection prefixes accepted in front of module names, so Ansible playbooks run unchanged.
+pub const COLLECTION_PREFIXES: &[&str] =
+    &["ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general.", "community.docker.", "prov."];
+
+impl Registry {
+    /// A registry of the given modules.
+    pub fn new(modules: Vec<Box<dyn DynModule>>) -> Self {
+        Registry { modules }
+    }
+
+    /// Looks a module up; accepts collection prefixes (`ansible.builtin.copy`).
+    pub fn get(&self, name: &str) -> Option<&dyn DynModule> {
+        let short = COLLECTION_PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
+        self.modules.iter().find(|m| m.name() == short).map(|m| m.as_ref())
+    }
+
+    /// All module names.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.modules.iter().map(|m| m.name())
+    }
+}
