@@ -7,15 +7,15 @@ use serde::Deserialize;
 pub fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum B {
-        B(bool),
-        I(i64),
-        S(String),
+    enum Lenient {
+        Bool(bool),
+        Int(i64),
+        Text(String),
     }
-    match B::deserialize(d)? {
-        B::B(b) => Ok(b),
-        B::I(i) => Ok(i != 0),
-        B::S(s) => {
+    match Lenient::deserialize(d)? {
+        Lenient::Bool(b) => Ok(b),
+        Lenient::Int(i) => Ok(i != 0),
+        Lenient::Text(s) => {
             parse_bool(&s).ok_or_else(|| de::Error::custom(format!("`{s}` is not a boolean (use true/false, yes/no)")))
         }
     }

@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+/// Files of a fake host: path → (content, mode).
+pub type FakeFiles = BTreeMap<String, (Vec<u8>, Option<u32>)>;
+
 /// One scripted answer: a command prefix and what it returns.
 #[derive(Debug, Clone)]
 pub struct Canned {
@@ -23,7 +26,7 @@ pub struct Canned {
 pub struct FakeConnection {
     canned: Mutex<Vec<Canned>>,
     /// Files on the fake host.
-    pub files: Mutex<BTreeMap<String, (Vec<u8>, Option<u32>)>>,
+    pub files: Mutex<FakeFiles>,
     /// Commands run, in order (`exec` shell lines; `put PATH` / `get PATH` for transfers).
     pub log: Mutex<Vec<String>>,
 }

@@ -1,1 +1,22 @@
-//! prov-modules
+//! prov's built-in modules, one file each under `src/<category>/<name>.rs`.
+//!
+//! Every module is registered exactly once, in the [`registry`] macro call below.
+#![deny(missing_docs)]
+
+#[allow(unused_imports)]
+use prov_core::module::{DynModule, Erased, Registry};
+
+/// Builds the registry from one list of module types.
+macro_rules! modules {
+    ($($path:path),* $(,)?) => {
+        /// All built-in modules.
+        pub fn registry() -> Registry {
+            let list: Vec<Box<dyn DynModule>> = vec![$(Box::new(Erased::new(<$path>::default()))),*];
+            Registry::new(list)
+        }
+    };
+}
+
+modules![
+    // one line per module, e.g. files::copy::Copy,
+];

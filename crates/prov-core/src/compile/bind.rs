@@ -1,0 +1,318 @@
+//! Pass 2: bind a compiled play to the inventory's hosts and add the cross-host edges.
+//!
+//! Each host runs its tasks in order. Hosts wait for each other only where the play needs it:
+//! a `hostvars[...]` read waits for the task on that host that sets the variable, `run_once`
+//! waits for the host that runs it, `delegate_to` waits for the delegate to reach the task,
+//! `serial` batches wait for the previous batch, `strategy: linear` waits for every host of the
+//! batch to finish the previous task.
+
+use super::model::*;
+use crate::inventory::{HostPattern, Inventory};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// What a (task, host) node waits for before it starts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Wait {
+    /// Host `host` (index into [`BoundPlay::hosts`]) has passed position `pos` (the task there is done).
+    Host {
+        /// Host index.
+        host: usize,
+        /// Position in the play's task order.
+        pos: usize,
+        /// Why (for `prov graph` and messages).
+        why: WaitReason,
+    },
+    /// Every host of the same batch has passed `pos`.
+    Batch {
+        /// Position.
+        pos: usize,
+    },
+    /// Every host of batch `batch` has finished the play.
+    PrevBatch {
+        /// Batch index.
+        batch: usize,
+    },
+}
+
+/// Why an edge exists.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WaitReason {
+    /// Reads `hostvars[host].var`.
+    Data(String),
+    /// `run_once`: the first host runs it.
+    RunOnce,
+    /// `delegate_to`.
+    Delegate,
+}
+
+/// A play bound to hosts: what the executor walks.
+#[derive(Debug)]
+pub struct BoundPlay<'p> {
+    /// The play.
+    pub play: &'p CompiledPlay,
+    /// Hosts, inventory order.
+    pub hosts: Vec<String>,
+    /// Batches of host indices (one batch without `serial`).
+    pub batches: Vec<Vec<usize>>,
+    /// Batch of each host.
+    pub batch_of: Vec<usize>,
+    /// Position of each task in the order a host passes them (`usize::MAX` for unreachable tasks).
+    pub pos: Vec<usize>,
+    /// Tasks by position.
+    pub order: Vec<TaskId>,
+    /// Waits per (task, host): `waits[task][host]`; tasks with no cross-host waits have an empty vec.
+    pub waits: Vec<Vec<Vec<Wait>>>,
+}
+
+/// Resolves the play's host pattern (and `--limit`) and adds the edges.
+pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPattern>) -> Result<BoundPlay<'p>, String> {
+    let pattern = HostPattern::parse(&play.hosts)?;
+    let mut hosts = inv.select(&pattern);
+    if let Some(l) = limit {
+        let allowed = inv.select(l);
+        hosts.retain(|h| allowed.contains(h));
+    }
+    let n = hosts.len();
+    let batches = batches(&play.serial, n);
+    let mut batch_of = vec![0; n];
+    for (b, members) in batches.iter().enumerate() {
+        for &h in members {
+            batch_of[h] = b;
+        }
+    }
+    let mut order = Vec::new();
+    flatten(&play.program, &mut order);
+    order.extend(play.handlers.iter().copied());
+    let mut pos = vec![usize::MAX; play.tasks.len()];
+    for (p, &t) in order.iter().enumerate() {
+        if pos[t] == usize::MAX {
+            pos[t] = p;
+        }
+    }
+    let index_of = |name: &str| hosts.iter().position(|h| h == name);
+    let mut waits: Vec<Vec<Vec<Wait>>> = vec![Vec::new(); play.tasks.len()];
+    let first_pos = order.first().copied();
+    for (p, &t) in order.iter().enumerate() {
+        let task = &play.tasks[t];
+        let mut per_host: Vec<Vec<Wait>> = vec![Vec::new(); n];
+        for (h, host_waits) in per_host.iter_mut().enumerate() {
+            let batch = batch_of[h];
+            if batch > 0 && Some(t) == first_pos {
+                host_waits.push(Wait::PrevBatch { batch: batch - 1 });
+            }
+            if play.strategy == Strategy::Linear && p > 0 && !task.handler {
+                host_waits.push(Wait::Batch { pos: p - 1 });
+            }
+            for read in &task.hostvars_reads {
+                let setter = order[..p].iter().rev().find(|&&s| {
+                    let d = play.tasks[s].defines();
+                    match &read.var {
+                        Some(v) => d.contains(v),
+                        None => !d.is_empty(),
+                    }
+                });
+                let Some(&setter) = setter else { continue };
+                let why = WaitReason::Data(read.var.clone().unwrap_or_else(|| "*".into()));
+                let targets: Vec<usize> = match &read.host {
+                    Some(name) => index_of(name).into_iter().collect(),
+                    None => (0..n).collect(),
+                };
+                for target in targets.into_iter().filter(|&x| x != h) {
+                    host_waits.push(Wait::Host { host: target, pos: pos[setter], why: why.clone() });
+                }
+            }
+            if task.run_once {
+                if let Some(&first) = batches[batch].first() {
+                    if first != h {
+                        host_waits.push(Wait::Host { host: first, pos: p, why: WaitReason::RunOnce });
+                    }
+                }
+            }
+            if let Some(crate::template::Tmpl::Literal(d)) = &task.delegate_to {
+                if let Some(target) = index_of(d) {
+                    if target != h && p > 0 {
+                        host_waits.push(Wait::Host { host: target, pos: p - 1, why: WaitReason::Delegate });
+                    }
+                }
+            }
+            host_waits.sort();
+            host_waits.dedup();
+        }
+        if per_host.iter().any(|w| !w.is_empty()) {
+            waits[t] = per_host;
+        }
+    }
+    Ok(BoundPlay { play, hosts, batches, batch_of, pos, order, waits })
+}
+
+fn batches(serial: &[BatchSize], n: usize) -> Vec<Vec<usize>> {
+    if serial.is_empty() {
+        return vec![(0..n).collect()];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while start < n {
+        let spec = &serial[i.min(serial.len() - 1)];
+        let size = match spec {
+            BatchSize::Count(c) => *c,
+            BatchSize::Percent(p) => ((n as f64) * p / 100.0).floor().max(1.0) as usize,
+        }
+        .max(1);
+        let end = (start + size).min(n);
+        out.push((start..end).collect());
+        start = end;
+        i += 1;
+    }
+    if out.is_empty() {
+        out.push(Vec::new());
+    }
+    out
+}
+
+fn flatten(steps: &[Step], out: &mut Vec<TaskId>) {
+    for s in steps {
+        match s {
+            Step::Task(t) => out.push(*t),
+            Step::Block { body, rescue, always } => {
+                flatten(body, out);
+                flatten(rescue, out);
+                flatten(always, out);
+            }
+            Step::FlushHandlers => {}
+        }
+    }
+}
+
+impl BoundPlay<'_> {
+    /// The stable text form used by `prov graph` and snapshot tests.
+    pub fn render(&self, index: usize, out: &mut String) {
+        let p = self.play;
+        let strategy = match p.strategy {
+            Strategy::Dag => "dag",
+            Strategy::Free => "free",
+            Strategy::Linear => "linear",
+        };
+        let _ = writeln!(out, "play {}: {} (hosts: {} -> {} hosts, strategy {})", index + 1, p.name, p.hosts, self.hosts.len(), strategy);
+        if self.batches.len() > 1 {
+            let sizes: Vec<String> = self.batches.iter().map(|b| b.len().to_string()).collect();
+            let _ = writeln!(out, "  serial batches: {}", sizes.join(", "));
+        }
+        if self.hosts.len() <= 50 {
+            let _ = writeln!(out, "  hosts: {}", self.hosts.join(", "));
+        }
+        self.render_steps(&p.program, 1, out);
+        if !p.handlers.is_empty() {
+            let _ = writeln!(out, "  handlers:");
+            for &h in &p.handlers {
+                self.render_task(h, 2, out);
+            }
+        }
+    }
+
+    fn render_steps(&self, steps: &[Step], depth: usize, out: &mut String) {
+        let ind = "  ".repeat(depth);
+        for s in steps {
+            match s {
+                Step::Task(t) => self.render_task(*t, depth, out),
+                Step::Block { body, rescue, always } => {
+                    let _ = writeln!(out, "{ind}block:");
+                    self.render_steps(body, depth + 1, out);
+                    if !rescue.is_empty() {
+                        let _ = writeln!(out, "{ind}rescue:");
+                        self.render_steps(rescue, depth + 1, out);
+                    }
+                    if !always.is_empty() {
+                        let _ = writeln!(out, "{ind}always:");
+                        self.render_steps(always, depth + 1, out);
+                    }
+                }
+                Step::FlushHandlers => {
+                    let _ = writeln!(out, "{ind}flush handlers");
+                }
+            }
+        }
+    }
+
+    fn render_task(&self, t: TaskId, depth: usize, out: &mut String) {
+        let ind = "  ".repeat(depth);
+        let task = &self.play.tasks[t];
+        let mut attrs = Vec::new();
+        if !task.tags.is_empty() {
+            attrs.push(format!("tags={}", task.tags.iter().cloned().collect::<Vec<_>>().join(",")));
+        }
+        if task.loop_.is_some() {
+            attrs.push("loop".into());
+        }
+        if !task.when.is_empty() {
+            attrs.push("when".into());
+        }
+        if task.run_once {
+            attrs.push("run_once".into());
+        }
+        if let Some(r) = &task.register {
+            attrs.push(format!("register={r}"));
+        }
+        if !task.notify.is_empty() {
+            let names: Vec<String> = task.notify.iter().map(|n| format!("t{n}")).collect();
+            attrs.push(format!("notify={}", names.join(",")));
+        }
+        let attrs = if attrs.is_empty() { String::new() } else { format!(" [{}]", attrs.join(" ")) };
+        let _ = writeln!(out, "{ind}t{t} {}: {}{attrs}", task.module, task.name);
+        let Some(per_host) = self.waits.get(t).filter(|w| !w.is_empty()) else { return };
+        // Group identical wait lists so a 100-host linear play stays readable.
+        let mut groups: BTreeMap<Vec<String>, Vec<&str>> = BTreeMap::new();
+        for (h, ws) in per_host.iter().enumerate() {
+            if ws.is_empty() {
+                continue;
+            }
+            let desc: Vec<String> = ws.iter().map(|w| self.describe(w)).collect();
+            groups.entry(desc).or_default().push(&self.hosts[h]);
+        }
+        for (desc, hosts) in groups {
+            let _ = writeln!(out, "{ind}  on {} waits for {}", hosts.join(","), desc.join("; "));
+        }
+    }
+
+    fn describe(&self, w: &Wait) -> String {
+        match w {
+            Wait::Host { host, pos, why } => {
+                let t = self.order[*pos];
+                let why = match why {
+                    WaitReason::Data(v) => format!("hostvars .{v}"),
+                    WaitReason::RunOnce => "run_once".into(),
+                    WaitReason::Delegate => "delegate_to".into(),
+                };
+                format!("t{t}@{} ({why})", self.hosts[*host])
+            }
+            Wait::Batch { pos } => format!("t{}@all hosts of its batch (linear)", self.order[*pos]),
+            Wait::PrevBatch { batch } => format!("serial batch {} to finish", batch + 1),
+        }
+    }
+
+    /// Graphviz form: (task × host) nodes, each host's chain, and the cross-host edges.
+    pub fn render_dot(&self, index: usize, out: &mut String) {
+        let _ = writeln!(out, "  subgraph cluster_play{index} {{");
+        let _ = writeln!(out, "    label={:?};", self.play.name);
+        let tasks: Vec<TaskId> = self.order.iter().copied().filter(|t| !self.play.tasks[*t].handler).collect();
+        for (h, host) in self.hosts.iter().enumerate() {
+            for (i, &t) in tasks.iter().enumerate() {
+                let _ = writeln!(out, "    \"p{index}t{t}h{h}\" [label={:?}];", format!("{} @ {host}", self.play.tasks[t].name));
+                if i > 0 {
+                    let _ = writeln!(out, "    \"p{index}t{}h{h}\" -> \"p{index}t{t}h{h}\";", tasks[i - 1]);
+                }
+            }
+        }
+        for &t in &tasks {
+            for (h, ws) in self.waits[t].iter().enumerate() {
+                for w in ws {
+                    if let Wait::Host { host, pos, .. } = w {
+                        let _ = writeln!(out, "    \"p{index}t{}h{host}\" -> \"p{index}t{t}h{h}\" [style=dashed];", self.order[*pos]);
+                    }
+                }
+            }
+        }
+        let _ = writeln!(out, "  }}");
+    }
+}

@@ -1,0 +1,1320 @@
+//! Pass 1: read playbooks, task files and roles into [`CompiledPlay`]s. Checks every keyword,
+//! module, argument, template and role before anything connects, and collects all problems.
+
+use super::keywords;
+use super::model::*;
+use super::scan;
+use crate::connection::{Become, BecomeMethod};
+use crate::diag::{did_you_mean, DiagKind, Diagnostic, Diagnostics};
+use crate::inventory::{HostPattern, Inventory};
+use crate::module::{Registry, RunsOn};
+use crate::source::{SourceMap, Span};
+use crate::template::{has_template, is_template, Templar, Tmpl};
+use crate::vars::VarMap;
+use crate::yaml::{self, Node, NodeKind};
+use minijinja::Value;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What the command line adds to compilation.
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// `--tags`.
+    pub tags: Vec<String>,
+    /// `--skip-tags`.
+    pub skip_tags: Vec<String>,
+    /// `-e` variables.
+    pub extra_vars: Arc<VarMap>,
+}
+
+/// Inherited task attributes (from play, role, include, block).
+#[derive(Clone, Default)]
+struct Inherit {
+    tags: BTreeSet<String>,
+    when: Vec<Cond>,
+    become_: Option<Option<Become>>,
+    vars: Vec<Arc<VarMap>>,
+    role: Option<Arc<RoleCtx>>,
+    environment: Option<Value>,
+    ignore_errors: Option<bool>,
+    delegate_to: Option<Tmpl>,
+    run_once: Option<bool>,
+    no_log: Option<bool>,
+    search_dirs: Arc<Vec<PathBuf>>,
+    /// Directory include paths are relative to.
+    dir: PathBuf,
+    handler: bool,
+}
+
+/// Compiles a playbook file against an inventory. Warnings come back with the result.
+pub fn compile_playbook(
+    path: &Path,
+    sources: &SourceMap,
+    templar: &Templar,
+    registry: &Registry,
+    inventory: &Inventory,
+    opts: &CompileOptions,
+) -> Result<(CompiledPlaybook, Vec<Diagnostic>), Diagnostics> {
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let mut l = Loader {
+        sources,
+        templar,
+        registry,
+        inventory,
+        opts,
+        diags: Diagnostics::default(),
+        playbook_dir: dir.clone(),
+        file_stack: Vec::new(),
+        role_stack: Vec::new(),
+        known: HashSet::new(),
+        var_templates: HashMap::new(),
+    };
+    l.collect_inventory_names();
+    let mut plays = Vec::new();
+    l.load_playbook_file(path, Span::NONE, &mut plays);
+    if l.diags.has_errors() {
+        return Err(l.diags);
+    }
+    l.check_undefined(&plays);
+    if l.diags.has_errors() {
+        return Err(l.diags);
+    }
+    Ok((CompiledPlaybook { path: path.to_path_buf(), dir, plays }, l.diags.0))
+}
+
+struct Loader<'a> {
+    sources: &'a SourceMap,
+    templar: &'a Templar,
+    registry: &'a Registry,
+    inventory: &'a Inventory,
+    opts: &'a CompileOptions,
+    diags: Diagnostics,
+    playbook_dir: PathBuf,
+    file_stack: Vec<PathBuf>,
+    role_stack: Vec<String>,
+    /// Every variable name defined anywhere (for the undefined-variable check).
+    known: HashSet<String>,
+    /// Template strings inside each variable's definitions (for transitive hostvars reads).
+    var_templates: HashMap<String, Vec<String>>,
+}
+
+/// A play under construction.
+struct PlayBuild {
+    tasks: Vec<Arc<TaskDef>>,
+    handler_names: Vec<(String, TaskId)>,
+    pending_notify: Vec<(TaskId, String, Span)>,
+    roles_done: HashSet<String>,
+    templates: Vec<(String, Span)>,
+}
+
+impl<'a> Loader<'a> {
+    fn err(&mut self, kind: DiagKind, span: Span, msg: impl Into<String>) -> &mut Diagnostic {
+        self.diags.push(Diagnostic::error(kind, span, msg));
+        self.diags.0.last_mut().expect("just pushed")
+    }
+
+    fn collect_inventory_names(&mut self) {
+        let mut names = Vec::new();
+        for h in self.inventory.hosts() {
+            names.extend(self.inventory.host_vars(&h.name).keys().cloned());
+        }
+        for k in self.opts.extra_vars.keys() {
+            names.push(k.clone());
+        }
+        self.known.extend(names);
+        for m in keywords::MAGIC {
+            self.known.insert((*m).to_string());
+        }
+    }
+
+    fn note_vars(&mut self, vars: &VarMap) {
+        for (k, v) in vars {
+            self.known.insert(k.clone());
+            let mut strings = Vec::new();
+            collect_strings(v, &mut strings);
+            self.var_templates.entry(k.clone()).or_default().extend(strings.into_iter().filter(|s| is_template(s)));
+        }
+    }
+
+    fn read_yaml(&mut self, path: &Path, span: Span) -> Option<Node> {
+        match self.sources.load(path) {
+            Err(e) => {
+                self.err(DiagKind::Missing, span, format!("cannot read {}: {e}", path.display()));
+                None
+            }
+            Ok((id, text)) => match yaml::parse_one(id, &text) {
+                Err(d) => {
+                    self.diags.push(d);
+                    None
+                }
+                Ok((node, warnings)) => {
+                    self.diags.0.extend(warnings);
+                    Some(node)
+                }
+            },
+        }
+    }
+
+    fn load_playbook_file(&mut self, path: &Path, span: Span, plays: &mut Vec<CompiledPlay>) {
+        let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if self.file_stack.contains(&canon) {
+            let chain = self.file_stack.iter().chain([&canon]).map(|p| p.display().to_string()).collect::<Vec<_>>();
+            self.err(DiagKind::Cycle, span, format!("import cycle: {}", chain.join(" → ")));
+            return;
+        }
+        let Some(root) = self.read_yaml(path, span) else { return };
+        let Some(items) = root.as_seq() else {
+            if root.kind != NodeKind::Null {
+                self.err(DiagKind::Invalid, root.span, format!("a playbook must be a list of plays, found a {}", root.type_name()))
+                    .help = Some("start each play with `- hosts: ...`".into());
+            }
+            return;
+        };
+        self.file_stack.push(canon);
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        for item in items {
+            if let Some(target) = item.get("import_playbook") {
+                match target.as_str() {
+                    Some(p) => {
+                        let p = dir.join(p);
+                        self.load_playbook_file(&p, target.span, plays)
+                    }
+                    None => {
+                        self.err(DiagKind::Invalid, target.span, "import_playbook takes a file name");
+                    }
+                }
+                continue;
+            }
+            if let Some(p) = self.load_play(item, &dir) {
+                plays.push(p);
+            }
+        }
+        self.file_stack.pop();
+    }
+
+    fn check_keys(&mut self, node: &Node, allowed: &[&str], unsupported: &[&str], what: &str) -> bool {
+        let mut ok = true;
+        for (k, _) in node.as_map().unwrap_or(&[]) {
+            let Some(key) = k.as_str() else {
+                self.err(DiagKind::Invalid, k.span, format!("{what} keys must be strings"));
+                ok = false;
+                continue;
+            };
+            if allowed.contains(&key) {
+                continue;
+            }
+            ok = false;
+            if unsupported.contains(&key) {
+                self.err(DiagKind::Unsupported, k.span, format!("{what} keyword `{key}` is not supported by prov yet"))
+                    .help = Some("remove it; see README \"Not supported yet\"".into());
+            } else {
+                let hint = did_you_mean(key, allowed.iter().copied());
+                self.err(DiagKind::Unknown, k.span, format!("unknown {what} keyword `{key}`")).help =
+                    hint.or_else(|| Some(format!("valid keywords: {}", allowed.join(", "))));
+            }
+        }
+        ok
+    }
+
+    fn load_play(&mut self, node: &Node, dir: &Path) -> Option<CompiledPlay> {
+        if node.as_map().is_none() {
+            self.err(DiagKind::Invalid, node.span, format!("a play must be a mapping, found a {}", node.type_name()));
+            return None;
+        }
+        self.check_keys(node, keywords::PLAY, keywords::PLAY_UNSUPPORTED, "play");
+        let name = node.get("name").and_then(Node::scalar_text).unwrap_or_default();
+        let (hosts, hosts_span) = match node.get("hosts") {
+            Some(h) => {
+                let text = match &h.kind {
+                    NodeKind::Seq(items) => items.iter().filter_map(Node::scalar_text).collect::<Vec<_>>().join(":"),
+                    _ => h.scalar_text().unwrap_or_default(),
+                };
+                (text, h.span)
+            }
+            None => {
+                self.err(DiagKind::Invalid, node.span, "play has no `hosts`").help =
+                    Some("add `hosts: all` or a group name".into());
+                (String::new(), node.span)
+            }
+        };
+        if !hosts.is_empty() && !is_template(&hosts) {
+            match HostPattern::parse(&hosts) {
+                Err(e) => {
+                    self.err(DiagKind::Pattern, hosts_span, format!("bad host pattern `{hosts}`: {e}")).help =
+                        Some("patterns look like `all`, `web`, `web:db`, `web:&prod`, `web:!db`, `web*`, `~re`, `web[0:2]`".into());
+                }
+                Ok(p) => {
+                    if self.inventory.select(&p).is_empty() {
+                        let groups: Vec<String> = self.inventory.groups().map(|g| g.name.clone()).collect();
+                        let hint = p.names().iter().find_map(|n| did_you_mean(n, groups.iter().map(String::as_str)));
+                        self.diags.push(
+                            Diagnostic::warning(hosts_span, format!("host pattern `{hosts}` matches no host"))
+                                .with_opt_help(hint),
+                        );
+                    }
+                }
+            }
+        }
+        // Play vars and vars_files.
+        let mut vars = VarMap::new();
+        if let Some(v) = node.get("vars") {
+            self.map_into(v, &mut vars, "vars");
+        }
+        if let Some(vf) = node.get("vars_files") {
+            for f in seq_or_one(vf) {
+                match f.as_str() {
+                    Some(p) if !is_template(p) => {
+                        if let Some(n) = self.read_yaml(&dir.join(p), f.span) {
+                            self.map_into(&n, &mut vars, "vars file");
+                        }
+                    }
+                    _ => {
+                        self.err(DiagKind::Unsupported, f.span, "vars_files entries must be plain file names");
+                    }
+                }
+            }
+        }
+        self.note_vars(&vars);
+        let vars = Arc::new(vars);
+        let mut inherit = Inherit {
+            tags: self.tags_of(node.get("tags")),
+            vars: Vec::new(),
+            search_dirs: Arc::new(vec![dir.to_path_buf()]),
+            dir: dir.to_path_buf(),
+            ..Default::default()
+        };
+        inherit.become_ = self.become_of(node);
+        inherit.environment = node.get("environment").map(Node::to_value);
+        inherit.ignore_errors = self.opt_bool(node.get("ignore_errors"));
+        inherit.no_log = self.opt_bool(node.get("no_log"));
+        let mut pb = PlayBuild {
+            tasks: Vec::new(),
+            handler_names: Vec::new(),
+            pending_notify: Vec::new(),
+            roles_done: HashSet::new(),
+            templates: Vec::new(),
+        };
+        let mut program = Vec::new();
+        let mut handlers = Vec::new();
+        // Handlers first so that notify can be resolved; roles add theirs while loading.
+        if let Some(h) = node.get("handlers") {
+            let mut hi = inherit.clone();
+            hi.handler = true;
+            let steps = self.task_list(h, &hi, &mut pb);
+            flatten_tasks(&steps, &mut handlers);
+        }
+        if let Some(t) = node.get("pre_tasks") {
+            program.extend(self.task_list(t, &inherit, &mut pb));
+            program.push(Step::FlushHandlers);
+        }
+        if let Some(r) = node.get("roles") {
+            for role_ref in seq_or_one(r) {
+                program.extend(self.role_ref(role_ref, &inherit, &mut pb, &mut handlers));
+            }
+        }
+        if let Some(t) = node.get("tasks") {
+            program.extend(self.task_list(t, &inherit, &mut pb));
+        }
+        program.push(Step::FlushHandlers);
+        if let Some(t) = node.get("post_tasks") {
+            program.extend(self.task_list(t, &inherit, &mut pb));
+            program.push(Step::FlushHandlers);
+        }
+        // Resolve notify.
+        let mut notify: HashMap<TaskId, Vec<TaskId>> = HashMap::new();
+        for (task, name, span) in std::mem::take(&mut pb.pending_notify) {
+            let ids: Vec<TaskId> = pb.handler_names.iter().filter(|(n, _)| *n == name).map(|(_, id)| *id).collect();
+            if ids.is_empty() {
+                let names: Vec<&str> = pb.handler_names.iter().map(|(n, _)| n.as_str()).collect();
+                self.err(DiagKind::Missing, span, format!("notify: no handler named `{name}` in this play")).help =
+                    did_you_mean(&name, names).or_else(|| Some("define it under `handlers:` or in a role's handlers/main.yml".into()));
+            }
+            notify.entry(task).or_default().extend(ids);
+        }
+        let mut tasks = pb.tasks;
+        for (id, ids) in notify {
+            if let Some(t) = tasks.get_mut(id).and_then(Arc::get_mut) {
+                t.notify = ids;
+            }
+        }
+        self.select_tags(&mut tasks);
+        let program = prune(&program, &tasks);
+        for (s, span) in pb.templates {
+            if let Err(e) = self.templar.compile(&s) {
+                self.err(DiagKind::Template, span, format!("template error: {e}"));
+            }
+        }
+        let strategy = match node.get("strategy").and_then(Node::as_str) {
+            None | Some("dag") => Strategy::Dag,
+            Some("free") => Strategy::Free,
+            Some("linear") => Strategy::Linear,
+            Some(other) => {
+                let span = node.get("strategy").map(|n| n.span).unwrap_or(node.span);
+                self.err(DiagKind::Invalid, span, format!("unknown strategy `{other}`")).help =
+                    Some("use `linear`, `free` or `dag` (default)".into());
+                Strategy::Dag
+            }
+        };
+        let serial = node.get("serial").map(|s| self.serial_of(s)).unwrap_or_default();
+        let gather_facts = match node.get("gather_facts").map(|n| &n.kind) {
+            None => GatherFacts::IfUsed,
+            Some(NodeKind::Bool(true)) => GatherFacts::Yes,
+            Some(NodeKind::Bool(false)) => GatherFacts::No,
+            Some(_) => {
+                let span = node.get("gather_facts").map(|n| n.span).unwrap_or(node.span);
+                self.err(DiagKind::Invalid, span, "gather_facts must be true or false");
+                GatherFacts::No
+            }
+        };
+        let max_fail_percentage = match node.get("max_fail_percentage").map(|n| &n.kind) {
+            None => None,
+            Some(NodeKind::Int(i)) => Some(*i as f64),
+            Some(NodeKind::Float(f)) => Some(*f),
+            Some(_) => {
+                self.err(DiagKind::Invalid, node.span, "max_fail_percentage must be a number");
+                None
+            }
+        };
+        Some(CompiledPlay {
+            name: if name.is_empty() { hosts.clone() } else { name },
+            span: node.span,
+            hosts,
+            hosts_span,
+            vars,
+            gather_facts,
+            strategy,
+            serial,
+            max_fail_percentage,
+            any_errors_fatal: self.opt_bool(node.get("any_errors_fatal")).unwrap_or(false),
+            tasks,
+            program,
+            handlers,
+            connection: node.get("connection").and_then(Node::scalar_text),
+        })
+    }
+
+    fn serial_of(&mut self, n: &Node) -> Vec<BatchSize> {
+        let mut out = Vec::new();
+        for item in seq_or_one(n) {
+            match &item.kind {
+                NodeKind::Int(i) if *i > 0 => out.push(BatchSize::Count(*i as usize)),
+                NodeKind::Str(s) if s.ends_with('%') => match s.trim_end_matches('%').trim().parse::<f64>() {
+                    Ok(p) if p > 0.0 => out.push(BatchSize::Percent(p)),
+                    _ => {
+                        self.err(DiagKind::Invalid, item.span, format!("bad serial percentage `{s}`"));
+                    }
+                },
+                _ => {
+                    self.err(DiagKind::Invalid, item.span, "serial takes a positive number, a percentage or a list of them");
+                }
+            }
+        }
+        out
+    }
+
+    fn map_into(&mut self, node: &Node, out: &mut VarMap, what: &str) {
+        match &node.kind {
+            NodeKind::Map(entries) => {
+                for (k, v) in entries {
+                    let key = k.scalar_text().unwrap_or_default();
+                    if !is_identifier(&key) {
+                        self.err(DiagKind::Invalid, k.span, format!("`{key}` is not a valid variable name")).help =
+                            Some("variable names are letters, digits and `_`, not starting with a digit".into());
+                    }
+                    out.insert(key, v.to_value());
+                }
+            }
+            NodeKind::Null => {}
+            _ => {
+                self.err(DiagKind::Invalid, node.span, format!("{what} must be a mapping, found a {}", node.type_name()));
+            }
+        }
+    }
+
+    fn tags_of(&mut self, n: Option<&Node>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        if let Some(n) = n {
+            for item in seq_or_one(n) {
+                match item.scalar_text() {
+                    Some(s) => out.extend(s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty())),
+                    None => {
+                        self.err(DiagKind::Invalid, item.span, "tags must be strings");
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn opt_bool(&mut self, n: Option<&Node>) -> Option<bool> {
+        let n = n?;
+        match &n.kind {
+            NodeKind::Bool(b) => Some(*b),
+            NodeKind::Str(s) => match crate::args::parse_bool(s) {
+                Some(b) if !is_template(s) => Some(b),
+                _ => {
+                    self.err(DiagKind::Invalid, n.span, format!("expected true or false, found `{s}`"));
+                    None
+                }
+            },
+            _ => {
+                self.err(DiagKind::Invalid, n.span, format!("expected true or false, found a {}", n.type_name()));
+                None
+            }
+        }
+    }
+
+    fn become_of(&mut self, node: &Node) -> Option<Option<Become>> {
+        if let Some(m) = node.get("become_method") {
+            if m.as_str() != Some("sudo") {
+                self.err(DiagKind::Unsupported, m.span, "only `become_method: sudo` is supported");
+            }
+        }
+        let user = node.get("become_user").and_then(Node::scalar_text);
+        match self.opt_bool(node.get("become")) {
+            Some(true) => Some(Some(Become { user: user.unwrap_or_else(|| "root".into()), method: BecomeMethod::Sudo })),
+            Some(false) => Some(None),
+            None => user.map(|u| Some(Become { user: u, method: BecomeMethod::Sudo })).filter(|_| false),
+        }
+    }
+
+    fn conds(&mut self, n: &Node, pb: &mut PlayBuild) -> Vec<Cond> {
+        let mut out = Vec::new();
+        for item in seq_or_one(n) {
+            let source = match &item.kind {
+                NodeKind::Bool(b) => (if *b { "true" } else { "false" }).to_string(),
+                NodeKind::Str(s) => s.clone(),
+                NodeKind::Int(i) => i.to_string(),
+                _ => {
+                    self.err(DiagKind::Invalid, item.span, "a condition must be an expression string or a boolean");
+                    continue;
+                }
+            };
+            match self.templar.compile_expr(&source) {
+                Ok(expr) => {
+                    pb.templates.push((format!("{{{{ {} }}}}", source), item.span));
+                    out.push(Cond { source, expr, span: item.span })
+                }
+                Err(e) => {
+                    self.err(DiagKind::Template, item.span, format!("bad expression `{source}`: {e}"));
+                }
+            }
+        }
+        out
+    }
+
+    fn tmpl(&mut self, n: &Node) -> Option<Tmpl> {
+        let s = n.scalar_text()?;
+        match self.templar.compile(&s) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.err(DiagKind::Template, n.span, format!("template error: {e}"));
+                None
+            }
+        }
+    }
+
+    fn task_list(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Vec<Step> {
+        let mut steps = Vec::new();
+        match &node.kind {
+            NodeKind::Seq(items) => {
+                for item in items {
+                    steps.extend(self.task_item(item, inh, pb));
+                }
+            }
+            NodeKind::Null => {}
+            _ => {
+                self.err(DiagKind::Invalid, node.span, format!("expected a list of tasks, found a {}", node.type_name()));
+            }
+        }
+        steps
+    }
+
+    fn task_item(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Vec<Step> {
+        if node.as_map().is_none() {
+            self.err(DiagKind::Invalid, node.span, format!("a task must be a mapping, found a {}", node.type_name()))
+                .help = Some("write `- name: ...` followed by a module, e.g. `copy: {dest: /x, content: y}`".into());
+            return Vec::new();
+        }
+        if node.get("block").is_some() {
+            return self.block(node, inh, pb);
+        }
+        for key in ["include_tasks", "import_tasks"] {
+            if let Some(target) = node.get(key) {
+                return self.include_tasks(node, target, key, inh, pb);
+            }
+        }
+        for key in ["include_role", "import_role"] {
+            if let Some(target) = node.get(key) {
+                self.check_keys_except(node, keywords::INCLUDE, key);
+                let mut inner = self.child_inherit(node, inh, pb);
+                let (name, from) = match &target.kind {
+                    NodeKind::Map(_) => (
+                        target.get("name").and_then(Node::scalar_text),
+                        target.get("tasks_from").and_then(Node::scalar_text),
+                    ),
+                    _ => (target.scalar_text(), None),
+                };
+                let Some(name) = name else {
+                    self.err(DiagKind::Invalid, target.span, format!("{key} needs `name`"));
+                    return Vec::new();
+                };
+                if let Some(vars) = target.get("vars") {
+                    let mut m = VarMap::new();
+                    self.map_into(vars, &mut m, "vars");
+                    self.note_vars(&m);
+                    inner.vars.push(Arc::new(m));
+                }
+                let mut handlers = Vec::new();
+                let steps = self.load_role(&name, target.span, from.as_deref(), &inner, pb, &mut handlers, true);
+                return steps;
+            }
+        }
+        if let Some(m) = node.get("meta") {
+            if m.as_str() == Some("flush_handlers") {
+                return vec![Step::FlushHandlers];
+            }
+        }
+        match self.task(node, inh, pb) {
+            Some(id) => vec![Step::Task(id)],
+            None => Vec::new(),
+        }
+    }
+
+    fn check_keys_except(&mut self, node: &Node, allowed: &[&str], extra: &str) {
+        let mut all: Vec<&str> = allowed.to_vec();
+        all.push(extra);
+        self.check_keys(node, &all, keywords::TASK_UNSUPPORTED, "include");
+    }
+
+    /// Attributes a block/include passes down to its tasks.
+    fn child_inherit(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Inherit {
+        let mut c = inh.clone();
+        c.tags.extend(self.tags_of(node.get("tags")));
+        if let Some(w) = node.get("when") {
+            c.when.extend(self.conds(w, pb));
+        }
+        if let Some(b) = self.become_of(node) {
+            c.become_ = Some(b);
+        }
+        if let Some(v) = node.get("vars") {
+            let mut m = VarMap::new();
+            self.map_into(v, &mut m, "vars");
+            self.note_vars(&m);
+            c.vars.push(Arc::new(m));
+        }
+        if let Some(e) = node.get("environment") {
+            c.environment = Some(e.to_value());
+        }
+        if let Some(b) = self.opt_bool(node.get("ignore_errors")) {
+            c.ignore_errors = Some(b);
+        }
+        if let Some(b) = self.opt_bool(node.get("run_once")) {
+            c.run_once = Some(b);
+        }
+        if let Some(b) = self.opt_bool(node.get("no_log")) {
+            c.no_log = Some(b);
+        }
+        if let Some(d) = node.get("delegate_to") {
+            c.delegate_to = self.tmpl(d);
+        }
+        c
+    }
+
+    fn block(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Vec<Step> {
+        self.check_keys(node, keywords::BLOCK, keywords::TASK_UNSUPPORTED, "block");
+        let c = self.child_inherit(node, inh, pb);
+        let body = node.get("block").map(|b| self.task_list(b, &c, pb)).unwrap_or_default();
+        let rescue = node.get("rescue").map(|b| self.task_list(b, &c, pb)).unwrap_or_default();
+        let always = node.get("always").map(|b| self.task_list(b, &c, pb)).unwrap_or_default();
+        vec![Step::Block { body, rescue, always }]
+    }
+
+    fn include_tasks(&mut self, node: &Node, target: &Node, key: &str, inh: &Inherit, pb: &mut PlayBuild) -> Vec<Step> {
+        self.check_keys_except(node, keywords::INCLUDE, key);
+        for lk in ["loop", "with_items", "with_list"] {
+            if let Some(l) = node.get(lk) {
+                self.err(DiagKind::Unsupported, l.span, format!("`{lk}` on {key} is not supported yet"))
+                    .help = Some("move the loop onto the tasks inside the file".into());
+                return Vec::new();
+            }
+        }
+        let file = match &target.kind {
+            NodeKind::Map(_) => target.get("file").and_then(Node::scalar_text),
+            _ => target.scalar_text(),
+        };
+        let Some(file) = file else {
+            self.err(DiagKind::Invalid, target.span, format!("{key} needs a file name"));
+            return Vec::new();
+        };
+        if is_template(&file) {
+            self.err(DiagKind::Unsupported, target.span, format!("{key} with a templated file name is not supported"))
+                .help = Some("name the file literally".into());
+            return Vec::new();
+        }
+        let c = self.child_inherit(node, inh, pb);
+        let path = c.dir.join(&file);
+        let path = if path.exists() { path } else { self.playbook_dir.join(&file) };
+        self.load_task_file(&path, target.span, &c, pb)
+    }
+
+    fn load_task_file(&mut self, path: &Path, span: Span, inh: &Inherit, pb: &mut PlayBuild) -> Vec<Step> {
+        let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if self.file_stack.contains(&canon) {
+            let chain = self.file_stack.iter().chain([&canon]).map(|p| p.display().to_string()).collect::<Vec<_>>();
+            self.err(DiagKind::Cycle, span, format!("include cycle: {}", chain.join(" → ")));
+            return Vec::new();
+        }
+        if !path.exists() {
+            self.err(DiagKind::Missing, span, format!("task file {} does not exist", path.display()));
+            return Vec::new();
+        }
+        let Some(root) = self.read_yaml(path, span) else { return Vec::new() };
+        self.file_stack.push(canon);
+        let mut c = inh.clone();
+        c.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let steps = self.task_list(&root, &c, pb);
+        self.file_stack.pop();
+        steps
+    }
+
+    fn role_ref(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild, handlers: &mut Vec<TaskId>) -> Vec<Step> {
+        let (name, span, c) = match &node.kind {
+            NodeKind::Str(s) => (s.clone(), node.span, inh.clone()),
+            NodeKind::Map(_) => {
+                self.check_keys(node, keywords::ROLE_REF, &[], "role");
+                let Some(n) = node.get("role").or_else(|| node.get("name")) else {
+                    self.err(DiagKind::Invalid, node.span, "role entry needs `role: NAME`");
+                    return Vec::new();
+                };
+                let c = self.child_inherit(node, inh, pb);
+                (n.scalar_text().unwrap_or_default(), n.span, c)
+            }
+            _ => {
+                self.err(DiagKind::Invalid, node.span, "a role entry is a name or a mapping with `role:`");
+                return Vec::new();
+            }
+        };
+        self.load_role(&name, span, None, &c, pb, handlers, false)
+    }
+
+    fn role_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        if let Ok(p) = std::env::var("PROV_ROLES_PATH").or_else(|_| std::env::var("ANSIBLE_ROLES_PATH")) {
+            dirs.extend(std::env::split_paths(&p));
+        }
+        dirs.push(self.playbook_dir.join("roles"));
+        dirs.push(self.playbook_dir.join("..").join("roles"));
+        dirs.push(PathBuf::from("roles"));
+        dirs
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn load_role(
+        &mut self,
+        name: &str,
+        span: Span,
+        tasks_from: Option<&str>,
+        inh: &Inherit,
+        pb: &mut PlayBuild,
+        handlers: &mut Vec<TaskId>,
+        dynamic: bool,
+    ) -> Vec<Step> {
+        let dirs = self.role_dirs();
+        let Some(path) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_dir()) else {
+            let mut available: Vec<String> = Vec::new();
+            for d in &dirs {
+                if let Ok(rd) = std::fs::read_dir(d) {
+                    available.extend(rd.flatten().filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()));
+                }
+            }
+            let searched = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
+            self.err(DiagKind::Missing, span, format!("role `{name}` not found (searched {searched})")).help =
+                did_you_mean(name, available.iter().map(String::as_str));
+            return Vec::new();
+        };
+        if self.role_stack.iter().any(|r| r == name) {
+            let chain = self.role_stack.iter().map(String::as_str).chain([name]).collect::<Vec<_>>().join(" → ");
+            self.err(DiagKind::Cycle, span, format!("role dependency cycle: {chain}"));
+            return Vec::new();
+        }
+        if !dynamic && tasks_from.is_none() && !pb.roles_done.insert(name.to_string()) {
+            return Vec::new(); // a role runs once per play, like Ansible without allow_duplicates
+        }
+        self.role_stack.push(name.to_string());
+        let main = |sub: &str| -> Option<PathBuf> {
+            ["main.yml", "main.yaml"].iter().map(|f| path.join(sub).join(f)).find(|p| p.exists())
+        };
+        let mut defaults = VarMap::new();
+        if let Some(p) = main("defaults") {
+            if let Some(n) = self.read_yaml(&p, span) {
+                self.map_into(&n, &mut defaults, "role defaults");
+            }
+        }
+        self.note_vars(&defaults);
+        let mut role_vars = VarMap::new();
+        if let Some(p) = main("vars") {
+            if let Some(n) = self.read_yaml(&p, span) {
+                self.map_into(&n, &mut role_vars, "role vars");
+            }
+        }
+        self.note_vars(&role_vars);
+        let role = Arc::new(RoleCtx { name: name.to_string(), path: path.clone(), defaults: Arc::new(defaults) });
+        let mut c = inh.clone();
+        c.role = Some(role);
+        c.vars.push(Arc::new(role_vars));
+        let mut search = vec![path.clone()];
+        search.extend(inh.search_dirs.iter().cloned());
+        c.search_dirs = Arc::new(search);
+        c.dir = path.join("tasks");
+        let mut steps = Vec::new();
+        // Dependencies first.
+        if let Some(p) = main("meta") {
+            if let Some(meta) = self.read_yaml(&p, span) {
+                if let Some(deps) = meta.get("dependencies") {
+                    for d in seq_or_one(deps) {
+                        let mut dep_inh = inh.clone();
+                        dep_inh.tags = c.tags.clone();
+                        steps.extend(self.role_ref(d, &dep_inh, pb, handlers));
+                    }
+                }
+            }
+        }
+        if let Some(p) = main("handlers") {
+            let mut hc = c.clone();
+            hc.handler = true;
+            hc.dir = path.join("handlers");
+            let hs = self.load_task_file(&p, span, &hc, pb);
+            flatten_tasks(&hs, handlers);
+        }
+        let tasks_file = match tasks_from {
+            Some(f) => {
+                let f = if f.ends_with(".yml") || f.ends_with(".yaml") { f.to_string() } else { format!("{f}.yml") };
+                Some(path.join("tasks").join(f))
+            }
+            None => main("tasks"),
+        };
+        if let Some(p) = tasks_file {
+            steps.extend(self.load_task_file(&p, span, &c, pb));
+        }
+        self.role_stack.pop();
+        steps
+    }
+
+    fn task(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Option<TaskId> {
+        let entries = node.as_map()?;
+        // Find the module key: the one key that is not a task keyword.
+        let mut module: Option<(&Node, &Node)> = None;
+        let mut ok = true;
+        for (k, v) in entries {
+            let Some(key) = k.as_str() else { continue };
+            if keywords::TASK.contains(&key) {
+                continue;
+            }
+            if keywords::TASK_UNSUPPORTED.contains(&key) {
+                self.err(DiagKind::Unsupported, k.span, format!("task keyword `{key}` is not supported by prov yet"));
+                ok = false;
+                continue;
+            }
+            if self.registry.get(key).is_some() || key == "meta" {
+                if let Some((prev, _)) = module {
+                    self.err(DiagKind::Invalid, k.span, format!("task has two modules: `{}` and `{key}`", prev.scalar_text().unwrap_or_default()))
+                        .help = Some("split it into two tasks".into());
+                    ok = false;
+                }
+                module = Some((k, v));
+                continue;
+            }
+            ok = false;
+            let kw_hint = did_you_mean(key, keywords::TASK.iter().copied());
+            let mod_hint = did_you_mean(key, self.registry.names());
+            if module.is_none() && (mod_hint.is_some() || kw_hint.is_none()) && !entries_have_module(entries, self.registry) {
+                self.err(DiagKind::Unknown, k.span, format!("unknown module `{key}`")).help =
+                    mod_hint.or_else(|| Some("`prov validate` lists modules in README's module table".into()));
+            } else {
+                self.err(DiagKind::Unknown, k.span, format!("unknown task keyword `{key}`")).help =
+                    kw_hint.or_else(|| Some(format!("valid keywords: {}", keywords::TASK.join(", "))));
+            }
+        }
+        let Some((mkey, margs)) = module else {
+            if ok {
+                self.err(DiagKind::Invalid, node.span, "task has no module").help =
+                    Some("add a module such as `command: ...` or `copy: {...}`".into());
+            }
+            return None;
+        };
+        let mname = mkey.as_str().unwrap_or_default().to_string();
+        let id = pb.tasks.len();
+        let mut meta = None;
+        let (module_key, dynm) = if mname == "meta" || mname.ends_with(".meta") {
+            meta = self.meta_of(margs);
+            ("meta", None)
+        } else {
+            let m = self.registry.get(&mname)?;
+            (m.name(), Some(m))
+        };
+        let mut args = self.module_args(margs, dynm.and_then(|m| m.free_form()));
+        if let Some(extra) = node.get("args") {
+            if let (Some(a), Some(map)) = (args.as_mut(), extra.as_map()) {
+                for (k, v) in map {
+                    a.insert(k.scalar_text().unwrap_or_default(), (v.to_value(), k.span));
+                }
+            }
+        }
+        let args = args.unwrap_or_default();
+        if let Some(m) = dynm {
+            let names = m.arg_names();
+            for (k, (_, span)) in &args {
+                if !names.is_empty() && !names.contains(&k.as_str()) {
+                    self.err(DiagKind::Unknown, *span, format!("module `{}` has no argument `{k}`", m.name())).help =
+                        did_you_mean(k, names.iter().copied())
+                            .or_else(|| Some(format!("its arguments are: {}", names.join(", "))));
+                    ok = false;
+                }
+            }
+        }
+        let args_value = Value::from_iter(args.iter().map(|(k, (v, _))| (k.clone(), v.clone())));
+        let mut strings = Vec::new();
+        collect_strings(&args_value, &mut strings);
+        for s in strings.iter().filter(|s| is_template(s)) {
+            pb.templates.push((s.clone(), margs.span));
+        }
+        if ok && !has_template(&args_value) {
+            if let Some(m) = dynm {
+                if let Err(e) = m.validate(&args_value) {
+                    self.err(DiagKind::Invalid, mkey.span, format!("invalid arguments for `{}`: {e}", m.name()));
+                    ok = false;
+                }
+            }
+        }
+        let mut c = inh.clone();
+        c.tags.extend(self.tags_of(node.get("tags")));
+        let mut when = c.when.clone();
+        if let Some(w) = node.get("when") {
+            when.extend(self.conds(w, pb));
+        }
+        let mut vars = c.vars.clone();
+        if let Some(v) = node.get("vars") {
+            let mut m = VarMap::new();
+            self.map_into(v, &mut m, "vars");
+            self.note_vars(&m);
+            vars.push(Arc::new(m));
+        }
+        let become_ = self.become_of(node).or(c.become_.clone()).flatten();
+        let loop_ = self.loop_of(node, pb);
+        if let Some(l) = &loop_ {
+            self.known.insert(l.loop_var.clone());
+            if let Some(i) = &l.index_var {
+                self.known.insert(i.clone());
+            }
+        }
+        let register = node.get("register").and_then(|r| {
+            let s = r.scalar_text().unwrap_or_default();
+            if is_identifier(&s) {
+                self.known.insert(s.clone());
+                Some(s)
+            } else {
+                self.err(DiagKind::Invalid, r.span, format!("`{s}` is not a valid variable name for register"));
+                None
+            }
+        });
+        if module_key == "set_fact" {
+            for k in args.keys() {
+                self.known.insert(k.clone());
+            }
+        }
+        if let Some(n) = node.get("notify") {
+            for item in seq_or_one(n) {
+                if let Some(s) = item.scalar_text() {
+                    pb.pending_notify.push((id, s, item.span));
+                }
+            }
+        }
+        let changed_when = node.get("changed_when").map(|n| self.conds(n, pb));
+        let failed_when = node.get("failed_when").map(|n| self.conds(n, pb));
+        let until = node.get("until").and_then(|n| self.conds(n, pb).into_iter().next()).map(|c| {
+            let retries = node.get("retries").and_then(|r| match r.kind {
+                NodeKind::Int(i) if i >= 0 => Some(i as u32),
+                _ => None,
+            });
+            let delay = node.get("delay").and_then(|d| match d.kind {
+                NodeKind::Int(i) if i >= 0 => Some(i as f64),
+                NodeKind::Float(f) if f >= 0.0 => Some(f),
+                _ => None,
+            });
+            (c, retries.unwrap_or(3), delay.unwrap_or(5.0))
+        });
+        let delegate_to = match node.get("delegate_to") {
+            Some(d) => self.tmpl(d),
+            None => c.delegate_to.clone(),
+        };
+        let name = node.get("name").and_then(Node::scalar_text).unwrap_or_else(|| module_key.to_string());
+        if is_template(&name) {
+            pb.templates.push((name.clone(), node.span));
+        }
+        let handler_names: Vec<String> = if inh.handler {
+            let mut v = vec![name.clone()];
+            if let Some(l) = node.get("listen") {
+                v.extend(seq_or_one(l).iter().filter_map(|n| n.scalar_text()));
+            }
+            v
+        } else {
+            Vec::new()
+        };
+        for n in handler_names {
+            pb.handler_names.push((n, id));
+        }
+        let timeout = node.get("timeout").and_then(|t| match t.kind {
+            NodeKind::Int(i) if i > 0 => Some(i as u64),
+            _ => None,
+        });
+        let environment = node.get("environment").map(Node::to_value).or(c.environment.clone());
+        if let Some(e) = &environment {
+            let mut s = Vec::new();
+            collect_strings(e, &mut s);
+            pb.templates.extend(s.into_iter().filter(|x| is_template(x)).map(|x| (x, node.span)));
+        }
+        let mut hostvars_reads = Vec::new();
+        for s in strings.iter().chain(when.iter().map(|c| &c.source)) {
+            scan::hostvars_reads(s, &mut hostvars_reads);
+        }
+        let _ = RunsOn::Target;
+        let def = TaskDef {
+            id,
+            name,
+            span: node.span,
+            module: module_key,
+            args: args_value,
+            when,
+            loop_,
+            register,
+            notify: Vec::new(),
+            tags: c.tags.clone(),
+            become_,
+            delegate_to,
+            run_once: self.opt_bool(node.get("run_once")).or(c.run_once).unwrap_or(false),
+            ignore_errors: self.opt_bool(node.get("ignore_errors")).or(c.ignore_errors).unwrap_or(false),
+            changed_when,
+            failed_when,
+            until,
+            environment,
+            no_log: self.opt_bool(node.get("no_log")).or(c.no_log).unwrap_or(false),
+            check_mode: self.opt_bool(node.get("check_mode")),
+            vars,
+            role: c.role.clone(),
+            handler: inh.handler,
+            meta,
+            search_dirs: c.search_dirs.clone(),
+            timeout,
+            hostvars_reads,
+            selected: true,
+        };
+        pb.tasks.push(Arc::new(def));
+        if ok {
+            Some(id)
+        } else {
+            Some(id) // keep ids dense; errors stop the run anyway
+        }
+    }
+
+    fn meta_of(&mut self, n: &Node) -> Option<MetaAction> {
+        let s = n.scalar_text().unwrap_or_default();
+        Some(match s.as_str() {
+            "flush_handlers" => MetaAction::FlushHandlers,
+            "refresh_inventory" => MetaAction::RefreshInventory,
+            "end_host" => MetaAction::EndHost,
+            "end_play" => MetaAction::EndPlay,
+            "noop" => MetaAction::Noop,
+            "clear_facts" => MetaAction::ClearFacts,
+            _ => {
+                self.err(DiagKind::Unknown, n.span, format!("unknown meta action `{s}`")).help = did_you_mean(
+                    &s,
+                    ["flush_handlers", "refresh_inventory", "end_host", "end_play", "noop", "clear_facts"],
+                )
+                .or_else(|| Some("use flush_handlers, refresh_inventory, end_host, end_play, noop or clear_facts".into()));
+                return None;
+            }
+        })
+    }
+
+    fn loop_of(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<LoopDef> {
+        let (key, n, flatten) = [("loop", false), ("with_items", true), ("with_list", false), ("with_dict", false)]
+            .iter()
+            .find_map(|(k, f)| node.get(k).map(|n| (*k, n, *f)))?;
+        let items = match &n.kind {
+            NodeKind::Str(s) => {
+                pb.templates.push((s.clone(), n.span));
+                match self.templar.compile(s) {
+                    Ok(t) => LoopItems::Template(t),
+                    Err(e) => {
+                        self.err(DiagKind::Template, n.span, format!("template error in {key}: {e}"));
+                        return None;
+                    }
+                }
+            }
+            NodeKind::Seq(_) if key != "with_dict" => LoopItems::List(n.to_value()),
+            NodeKind::Map(_) if key == "with_dict" => LoopItems::List(n.to_value()),
+            _ => {
+                self.err(DiagKind::Invalid, n.span, format!("`{key}` takes a list or a template, found a {}", n.type_name()));
+                return None;
+            }
+        };
+        let items = if key == "with_dict" {
+            match items {
+                LoopItems::Template(_) | LoopItems::List(_) => {
+                    let src = match n.scalar_text() {
+                        Some(s) => s,
+                        None => {
+                            // literal mapping: turn into a dict2items expression over a literal
+                            let v = n.to_value();
+                            let list: Vec<Value> = v
+                                .try_iter()
+                                .map(|it| {
+                                    it.map(|k| {
+                                        Value::from_iter([
+                                            ("key".to_string(), k.clone()),
+                                            ("value".to_string(), v.get_item(&k).unwrap_or_default()),
+                                        ])
+                                    })
+                                    .collect()
+                                })
+                                .unwrap_or_default();
+                            return Some(self.loop_control(node, LoopItems::List(Value::from(list)), false));
+                        }
+                    };
+                    let inner = crate::template::single_expression(&src).unwrap_or(&src).to_string();
+                    match self.templar.compile(&format!("{{{{ ({inner}) | dict2items }}}}")) {
+                        Ok(t) => LoopItems::Template(t),
+                        Err(e) => {
+                            self.err(DiagKind::Template, n.span, format!("template error in with_dict: {e}"));
+                            return None;
+                        }
+                    }
+                }
+            }
+        } else {
+            items
+        };
+        Some(self.loop_control(node, items, flatten))
+    }
+
+    fn loop_control(&mut self, node: &Node, items: LoopItems, flatten: bool) -> LoopDef {
+        let mut def = LoopDef { items, loop_var: "item".into(), index_var: None, label: None, pause: 0.0, flatten };
+        if let Some(lc) = node.get("loop_control") {
+            self.check_keys(lc, &["loop_var", "index_var", "label", "pause", "extended"], &[], "loop_control");
+            if let Some(v) = lc.get("loop_var").and_then(Node::scalar_text) {
+                def.loop_var = v;
+            }
+            def.index_var = lc.get("index_var").and_then(Node::scalar_text);
+            def.label = lc.get("label").and_then(|l| self.tmpl(l));
+            if let Some(p) = lc.get("pause") {
+                def.pause = match p.kind {
+                    NodeKind::Int(i) => i as f64,
+                    NodeKind::Float(f) => f,
+                    _ => 0.0,
+                };
+            }
+        }
+        def
+    }
+
+    /// Module arguments as (name → (value, span)); `None` when malformed (already reported).
+    fn module_args(&mut self, n: &Node, free_form: Option<&'static str>) -> Option<indexmap::IndexMap<String, (Value, Span)>> {
+        let mut out = indexmap::IndexMap::new();
+        match &n.kind {
+            NodeKind::Null => {}
+            NodeKind::Map(entries) => {
+                for (k, v) in entries {
+                    out.insert(k.scalar_text().unwrap_or_default(), (v.to_value(), k.span));
+                }
+            }
+            NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => {
+                let s = n.scalar_text().unwrap_or_default();
+                match super::kv::parse_kv(&s, free_form.is_some()) {
+                    Ok((pairs, rest)) => {
+                        for (k, v) in pairs {
+                            out.insert(k, (Value::from(v), n.span));
+                        }
+                        if let Some(rest) = rest.filter(|r| !r.is_empty()) {
+                            match free_form {
+                                Some(ff) => {
+                                    out.insert(ff.to_string(), (Value::from(rest), n.span));
+                                }
+                                None => {
+                                    self.err(DiagKind::Invalid, n.span, format!("cannot read `{rest}` as key=value arguments"))
+                                        .help = Some("write arguments as a mapping or as `key=value key2=value2`".into());
+                                    return None;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        self.err(DiagKind::Invalid, n.span, e);
+                        return None;
+                    }
+                }
+            }
+            NodeKind::Seq(_) => {
+                self.err(DiagKind::Invalid, n.span, "module arguments must be a mapping or a `key=value` string");
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    /// Tag selection, Ansible's rules: `always` runs unless skipped by name, `never` only when asked for.
+    fn select_tags(&self, tasks: &mut [Arc<TaskDef>]) {
+        let only: BTreeSet<&str> = self.opts.tags.iter().map(String::as_str).collect();
+        let skip: BTreeSet<&str> = self.opts.skip_tags.iter().map(String::as_str).collect();
+        for t in tasks.iter_mut() {
+            let tags: BTreeSet<&str> = t.tags.iter().map(String::as_str).collect();
+            let selected = if t.handler {
+                true
+            } else {
+                let mut run = if only.is_empty() || only.contains("all") {
+                    !tags.contains("never") || tags.iter().any(|x| only.contains(x) && *x != "all")
+                } else {
+                    tags.iter().any(|x| only.contains(x))
+                        || (tags.contains("always") && !only.is_empty())
+                        || (only.contains("tagged") && !tags.is_empty())
+                        || (only.contains("untagged") && tags.is_empty())
+                };
+                if tags.contains("never") && !tags.iter().any(|x| only.contains(x) && *x != "never") {
+                    run = false;
+                }
+                let skipped = tags.iter().any(|x| skip.contains(x))
+                    || (skip.contains("tagged") && !tags.is_empty())
+                    || (skip.contains("untagged") && tags.is_empty());
+                run && !skipped
+            };
+            if let Some(td) = Arc::get_mut(t) {
+                td.selected = selected;
+            }
+        }
+    }
+
+    /// Reports variables that no inventory, play, role, task, register, set_fact or `-e` defines.
+    fn check_undefined(&mut self, plays: &[CompiledPlay]) {
+        for play in plays {
+            for t in &play.tasks {
+                let mut strings = Vec::new();
+                collect_strings(&t.args, &mut strings);
+                strings.extend(t.when.iter().map(|c| format!("{{{{ {} }}}}", c.source)));
+                for s in strings.iter().filter(|s| is_template(s)) {
+                    if s.contains("is defined") || s.contains("is not defined") || s.contains("is undefined") || s.contains("default(") || s.contains("d(") || s.contains("| default") || s.contains("|default") {
+                        continue;
+                    }
+                    let Ok(names) = self.templar.referenced(s) else { continue };
+                    for n in names {
+                        if self.known.contains(&n) || n.starts_with("ansible_") || t.vars.iter().any(|v| v.contains_key(&n)) {
+                            continue;
+                        }
+                        if t.role.as_ref().is_some_and(|r| r.defaults.contains_key(&n)) || play.vars.contains_key(&n) {
+                            continue;
+                        }
+                        let known: Vec<&str> = self.known.iter().map(String::as_str).collect();
+                        self.diags.push(
+                            Diagnostic::error(DiagKind::Undefined, t.span, format!("undefined variable `{n}` in task `{}`", t.name))
+                                .with_opt_help(did_you_mean(&n, known).or_else(|| {
+                                    Some("define it in vars, group_vars/host_vars, a role's defaults, or pass it with -e".into())
+                                })),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Template strings inside the definitions of `name` (for data-edge analysis).
+    #[allow(dead_code)]
+    fn templates_of_var(&self, name: &str) -> &[String] {
+        self.var_templates.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+fn entries_have_module(entries: &[(Node, Node)], registry: &Registry) -> bool {
+    entries.iter().any(|(k, _)| k.as_str().is_some_and(|s| registry.get(s).is_some() || s == "meta"))
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn seq_or_one(n: &Node) -> Vec<&Node> {
+    match &n.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        NodeKind::Null => Vec::new(),
+        _ => vec![n],
+    }
+}
+
+/// Every string inside a value.
+pub fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    if let Some(s) = v.as_str() {
+        out.push(s.to_string());
+        return;
+    }
+    match v.kind() {
+        minijinja::value::ValueKind::Seq | minijinja::value::ValueKind::Map => {
+            let is_map = v.kind() == minijinja::value::ValueKind::Map;
+            if let Ok(it) = v.try_iter() {
+                for item in it {
+                    if is_map {
+                        if let Some(k) = item.as_str() {
+                            out.push(k.to_string());
+                        }
+                        if let Ok(val) = v.get_item(&item) {
+                            collect_strings(&val, out);
+                        }
+                    } else {
+                        collect_strings(&item, out);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn flatten_tasks(steps: &[Step], out: &mut Vec<TaskId>) {
+    for s in steps {
+        match s {
+            Step::Task(id) => out.push(*id),
+            Step::Block { body, rescue, always } => {
+                flatten_tasks(body, out);
+                flatten_tasks(rescue, out);
+                flatten_tasks(always, out);
+            }
+            Step::FlushHandlers => {}
+        }
+    }
+}
+
+/// Drops unselected tasks and empty blocks.
+fn prune(steps: &[Step], tasks: &[Arc<TaskDef>]) -> Vec<Step> {
+    let mut out = Vec::new();
+    for s in steps {
+        match s {
+            Step::Task(id) => {
+                if tasks.get(*id).is_some_and(|t| t.selected) {
+                    out.push(Step::Task(*id));
+                }
+            }
+            Step::Block { body, rescue, always } => {
+                let (b, r, a) = (prune(body, tasks), prune(rescue, tasks), prune(always, tasks));
+                if !(b.is_empty() && a.is_empty()) {
+                    out.push(Step::Block { body: b, rescue: r, always: a });
+                }
+            }
+            Step::FlushHandlers => {
+                if out.last().is_none_or(|l| !matches!(l, Step::FlushHandlers)) {
+                    out.push(Step::FlushHandlers);
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,13 @@
+//! The compiler: playbook files → [`model::CompiledPlaybook`] (pass 1, host-independent) →
+//! [`bind::BoundPlay`] per play (pass 2, hosts and cross-host edges).
+
+pub mod bind;
+pub mod keywords;
+pub mod kv;
+pub mod load;
+pub mod model;
+pub mod scan;
+
+pub use bind::{bind, BoundPlay, Wait, WaitReason};
+pub use load::{compile_playbook, CompileOptions};
+pub use model::*;

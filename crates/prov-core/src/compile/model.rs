@@ -1,0 +1,258 @@
+//! The compiled form of a playbook: flat task tables plus a small program per play.
+
+use crate::connection::Become;
+use crate::source::Span;
+use crate::template::Tmpl;
+use crate::vars::VarMap;
+use minijinja::Value;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A whole playbook, compiled (host-independent).
+#[derive(Debug)]
+pub struct CompiledPlaybook {
+    /// Playbook file.
+    pub path: PathBuf,
+    /// Directory of the playbook (`playbook_dir`).
+    pub dir: PathBuf,
+    /// Plays in order.
+    pub plays: Vec<CompiledPlay>,
+}
+
+/// How hosts move through a play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// prov's default: each host runs its tasks as fast as it can; only data dependencies,
+    /// `run_once`, `delegate_to` and `serial` make hosts wait.
+    Dag,
+    /// Like `Dag` (Ansible's `free`).
+    Free,
+    /// Every task waits for the previous task on all hosts (Ansible's default `linear`).
+    Linear,
+}
+
+/// `serial:` batch sizes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchSize {
+    /// A number of hosts.
+    Count(usize),
+    /// A percentage of the play's hosts.
+    Percent(f64),
+}
+
+/// One play.
+#[derive(Debug)]
+pub struct CompiledPlay {
+    /// Display name.
+    pub name: String,
+    /// Where the play starts.
+    pub span: Span,
+    /// Host pattern (already validated).
+    pub hosts: String,
+    /// Span of the pattern.
+    pub hosts_span: Span,
+    /// Play vars + vars_files, merged.
+    pub vars: Arc<VarMap>,
+    /// Gather facts before the first task.
+    pub gather_facts: GatherFacts,
+    /// Strategy.
+    pub strategy: Strategy,
+    /// `serial` batches (empty = all hosts at once).
+    pub serial: Vec<BatchSize>,
+    /// `max_fail_percentage`.
+    pub max_fail_percentage: Option<f64>,
+    /// `any_errors_fatal`.
+    pub any_errors_fatal: bool,
+    /// Every task and handler of the play, after expansion; indices are [`TaskId`]s.
+    pub tasks: Vec<Arc<TaskDef>>,
+    /// What each host runs.
+    pub program: Vec<Step>,
+    /// Handler task ids, in definition order.
+    pub handlers: Vec<TaskId>,
+    /// Connection type (`local` or ssh).
+    pub connection: Option<String>,
+}
+
+/// Whether to gather facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatherFacts {
+    /// `gather_facts: true`.
+    Yes,
+    /// `gather_facts: false`.
+    No,
+    /// Not set: gather only if the play reads a fact variable.
+    IfUsed,
+}
+
+/// Index of a task in [`CompiledPlay::tasks`].
+pub type TaskId = usize;
+
+/// The control flow a host follows.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Run one task.
+    Task(TaskId),
+    /// block / rescue / always.
+    Block {
+        /// The block's tasks.
+        body: Vec<Step>,
+        /// Run when a task of the body failed.
+        rescue: Vec<Step>,
+        /// Run in any case.
+        always: Vec<Step>,
+    },
+    /// Run the notified handlers now (`meta: flush_handlers`, and at the end of each section).
+    FlushHandlers,
+}
+
+/// What a `meta:` task does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaAction {
+    /// Handlers are flushed by a [`Step::FlushHandlers`].
+    FlushHandlers,
+    /// Re-read dynamic inventory sources after this play.
+    RefreshInventory,
+    /// Stop this host for the rest of the play.
+    EndHost,
+    /// Stop the play for every host.
+    EndPlay,
+    /// Nothing.
+    Noop,
+    /// Forget this host's facts.
+    ClearFacts,
+}
+
+/// Where loop items come from.
+#[derive(Debug, Clone)]
+pub enum LoopItems {
+    /// `loop: "{{ expr }}"`.
+    Template(Tmpl),
+    /// `loop: [a, b]` (each item templated when used).
+    List(Value),
+}
+
+/// How a task loops.
+#[derive(Debug, Clone)]
+pub struct LoopDef {
+    /// The items.
+    pub items: LoopItems,
+    /// Name of the loop variable (`item`).
+    pub loop_var: String,
+    /// `loop_control.index_var`.
+    pub index_var: Option<String>,
+    /// `loop_control.label` (shown instead of the item).
+    pub label: Option<Tmpl>,
+    /// `loop_control.pause` seconds.
+    pub pause: f64,
+    /// `with_items` flattens one level.
+    pub flatten: bool,
+}
+
+/// A compiled condition with its source text for messages.
+#[derive(Debug, Clone)]
+pub struct Cond {
+    /// The expression as written.
+    pub source: String,
+    /// Compiled.
+    pub expr: Tmpl,
+    /// Where.
+    pub span: Span,
+}
+
+/// The role a task comes from.
+#[derive(Debug)]
+pub struct RoleCtx {
+    /// Role name.
+    pub name: String,
+    /// Role directory.
+    pub path: PathBuf,
+    /// `defaults/main.yml`.
+    pub defaults: Arc<VarMap>,
+}
+
+/// One task, with everything inherited from its blocks, role, includes and play.
+#[derive(Debug)]
+pub struct TaskDef {
+    /// Index in the play.
+    pub id: TaskId,
+    /// Display name (`module` when unnamed).
+    pub name: String,
+    /// Where the task is written.
+    pub span: Span,
+    /// Module key (short form).
+    pub module: &'static str,
+    /// Arguments, templated per host at run time.
+    pub args: Value,
+    /// Conditions (all must hold).
+    pub when: Vec<Cond>,
+    /// Loop.
+    pub loop_: Option<LoopDef>,
+    /// `register`.
+    pub register: Option<String>,
+    /// Handlers notified (task ids).
+    pub notify: Vec<TaskId>,
+    /// Effective tags (inherited).
+    pub tags: BTreeSet<String>,
+    /// Escalation.
+    pub become_: Option<Become>,
+    /// `delegate_to` (host name template).
+    pub delegate_to: Option<Tmpl>,
+    /// `run_once`.
+    pub run_once: bool,
+    /// `ignore_errors`.
+    pub ignore_errors: bool,
+    /// `changed_when` (any true → changed; `false` literal makes it never changed).
+    pub changed_when: Option<Vec<Cond>>,
+    /// `failed_when`.
+    pub failed_when: Option<Vec<Cond>>,
+    /// `until`, with retries and delay.
+    pub until: Option<(Cond, u32, f64)>,
+    /// `environment`.
+    pub environment: Option<Value>,
+    /// `no_log`.
+    pub no_log: bool,
+    /// `check_mode: true|false` forces check mode on or off for this task.
+    pub check_mode: Option<bool>,
+    /// Variables from role vars, blocks and the task, outermost first.
+    pub vars: Vec<Arc<VarMap>>,
+    /// The role, if any.
+    pub role: Option<Arc<RoleCtx>>,
+    /// Is a handler.
+    pub handler: bool,
+    /// `meta:` action.
+    pub meta: Option<MetaAction>,
+    /// Where `src` files and templates are searched (role dirs first, then the playbook's dir).
+    pub search_dirs: Arc<Vec<PathBuf>>,
+    /// Per-task timeout in seconds.
+    pub timeout: Option<u64>,
+    /// Variables this task's templates read through `hostvars` (for data edges), `*` if unknown.
+    pub hostvars_reads: Vec<HostvarsRead>,
+    /// Selected by `--tags`/`--skip-tags`.
+    pub selected: bool,
+}
+
+/// One `hostvars[...]` read found in a task's templates.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HostvarsRead {
+    /// Host name when written literally (`hostvars['m1']`), `None` when computed.
+    pub host: Option<String>,
+    /// Variable read, `None` when it cannot be told.
+    pub var: Option<String>,
+}
+
+impl TaskDef {
+    /// Names this task defines on its host (register, set_fact keys).
+    pub fn defines(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(r) = &self.register {
+            v.push(r.clone());
+        }
+        if self.module == "set_fact" {
+            if let Ok(keys) = self.args.try_iter() {
+                v.extend(keys.map(|k| k.to_string()));
+            }
+        }
+        v
+    }
+}

@@ -1,0 +1,179 @@
+//! Events: the walker only emits these; the human, JSON and JUnit reporters consume them.
+
+use prov_core::module::{Diff, Planned};
+use serde::Serialize;
+
+/// How one (task, host) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Nothing changed.
+    Ok,
+    /// Something changed (or would, in check mode).
+    Changed,
+    /// Condition false, check mode, or tag selection.
+    Skipped,
+    /// The task failed and the host stops.
+    Failed,
+    /// The task failed but `ignore_errors` let the host go on.
+    Ignored,
+    /// The host cannot be reached.
+    Unreachable,
+}
+
+/// Something that happened during a run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A play starts.
+    PlayStart {
+        /// 0-based play index.
+        play: usize,
+        /// Play name.
+        name: String,
+        /// Hosts in the play.
+        hosts: Vec<String>,
+    },
+    /// A host starts a task (the first host to do so makes reporters print the task header).
+    TaskStart {
+        /// Play index.
+        play: usize,
+        /// Task id within the play.
+        task: usize,
+        /// Task name.
+        name: String,
+        /// Module.
+        module: String,
+        /// Host.
+        host: String,
+    },
+    /// A host finished a task (or one loop item of it).
+    HostResult(Box<HostResult>),
+    /// A warning for the user.
+    Warning {
+        /// Text.
+        message: String,
+    },
+    /// A play ended.
+    PlayEnd {
+        /// Play index.
+        play: usize,
+    },
+    /// The final counts.
+    Recap {
+        /// Per host.
+        hosts: Vec<HostRecap>,
+        /// The run was interrupted (Ctrl-C).
+        interrupted: bool,
+    },
+}
+
+/// The result of one task on one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostResult {
+    /// Play index.
+    pub play: usize,
+    /// Task id.
+    pub task: usize,
+    /// Task name.
+    pub name: String,
+    /// Module.
+    pub module: String,
+    /// Host.
+    pub host: String,
+    /// Outcome.
+    pub status: Status,
+    /// Whether it changed something.
+    pub changed: bool,
+    /// Loop item label, if this is one item of a loop.
+    pub item: Option<String>,
+    /// Message (failure reason, debug message).
+    pub msg: Option<String>,
+    /// Wall time.
+    pub duration_ms: u64,
+    /// Diffs (empty unless --diff or check mode asked, and not no_log).
+    pub diff: Vec<DiffOut>,
+    /// What it changed, for `prov plan`.
+    pub planned: Vec<PlannedOut>,
+    /// Start of stdout (not with no_log).
+    pub stdout: Option<String>,
+    /// Start of stderr (not with no_log).
+    pub stderr: Option<String>,
+    /// `file:line:col` of the task.
+    pub location: String,
+    /// Whether this is the root cause of the host stopping (false for quiet consequences).
+    pub root_cause: bool,
+}
+
+/// A diff in an event.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffOut {
+    /// What it is of.
+    pub header: String,
+    /// Before.
+    pub before: String,
+    /// After.
+    pub after: String,
+}
+
+impl From<&Diff> for DiffOut {
+    fn from(d: &Diff) -> Self {
+        DiffOut { header: d.header.clone(), before: d.before.clone(), after: d.after.clone() }
+    }
+}
+
+/// A planned change in an event.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedOut {
+    /// `create`, `modify`, `delete`, `run`.
+    pub action: String,
+    /// Resource kind.
+    pub resource: String,
+    /// Which.
+    pub name: String,
+}
+
+impl From<&Planned> for PlannedOut {
+    fn from(p: &Planned) -> Self {
+        let action = match p.action {
+            prov_core::module::Action::Create => "create",
+            prov_core::module::Action::Modify => "modify",
+            prov_core::module::Action::Delete => "delete",
+            prov_core::module::Action::Run => "run",
+        };
+        PlannedOut { action: action.into(), resource: p.resource.into(), name: p.name.clone() }
+    }
+}
+
+/// Per-host counts, as in Ansible's PLAY RECAP.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct HostRecap {
+    /// Host.
+    pub host: String,
+    /// ok (includes changed, as in Ansible).
+    pub ok: u32,
+    /// changed.
+    pub changed: u32,
+    /// unreachable.
+    pub unreachable: u32,
+    /// failed.
+    pub failed: u32,
+    /// skipped.
+    pub skipped: u32,
+    /// rescued.
+    pub rescued: u32,
+    /// ignored.
+    pub ignored: u32,
+}
+
+/// Where events go. Implemented by a channel sender in the binary; tests collect into a vec.
+pub trait EventSink: Send + Sync {
+    /// Delivers one event (must not block for long).
+    fn emit(&self, e: Event);
+}
+
+impl EventSink for tokio::sync::mpsc::UnboundedSender<Event> {
+    fn emit(&self, e: Event) {
+        let _ = self.send(e);
+    }
+}

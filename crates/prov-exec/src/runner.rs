@@ -1,0 +1,551 @@
+//! The concurrent walk of one bound play: one worker per host, each owning its state.
+//!
+//! Workers publish their progress and variables on a `watch` channel; a (task, host) node
+//! that waits for another host reads that host's channel. Nothing else is shared.
+
+use crate::event::{Event, EventSink, HostRecap, Status};
+use crate::task::{run_task, TaskFlow};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use minijinja::Value;
+use prov_core::compile::{BoundPlay, MetaAction, Step, TaskId, Wait};
+use prov_core::connection::Connection;
+use prov_core::inventory::Inventory;
+use prov_core::module::{FactCache, Registry, RunMode};
+use prov_core::template::Templar;
+use prov_core::vars::{HostVars, HostVarsSource, Layer, Scope, VarMap};
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Semaphore};
+
+/// Opens connections to hosts. Connecting is lazy: the returned connection dials on first use,
+/// so a run that fails validation, or a play of controller-only tasks, opens none.
+pub trait Connector: Send + Sync {
+    /// The connection for `host`, whose merged inventory variables are `vars`.
+    fn connection(&self, host: &str, vars: &VarMap) -> Result<Arc<dyn Connection>, String>;
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Check / diff.
+    pub mode: RunMode,
+    /// Hosts working at once.
+    pub forks: usize,
+    /// `-e` variables.
+    pub extra_vars: Arc<VarMap>,
+    /// Per-command timeout.
+    pub task_timeout: Option<Duration>,
+    /// `--tags` (for `ansible_run_tags`).
+    pub tags: Vec<String>,
+}
+
+/// Ctrl-C state: 0 running, 1 stop launching work, 2 kill what runs.
+#[derive(Clone)]
+pub struct Interrupt(pub watch::Receiver<u8>);
+
+impl Interrupt {
+    /// Never interrupted.
+    pub fn never() -> Interrupt {
+        let (tx, rx) = watch::channel(0);
+        std::mem::forget(tx);
+        Interrupt(rx)
+    }
+
+    /// Current level.
+    pub fn level(&self) -> u8 {
+        *self.0.borrow()
+    }
+}
+
+/// What a host carries from play to play (facts and `set_fact`/`register` values).
+#[derive(Debug, Clone, Default)]
+pub struct HostPersist {
+    /// Registered values and set_fact.
+    pub runtime: Arc<VarMap>,
+    /// Gathered facts (`None`: not gathered yet).
+    pub facts: Option<Arc<VarMap>>,
+}
+
+/// Everything a play run needs from the outside.
+pub struct PlayEnv<'a> {
+    /// Shared templar.
+    pub templar: Arc<Templar>,
+    /// Modules.
+    pub registry: &'a Registry,
+    /// Inventory (as of this play).
+    pub inventory: &'a Inventory,
+    /// Connections.
+    pub connector: Arc<dyn Connector>,
+    /// Settings.
+    pub opts: &'a RunOptions,
+    /// Events out.
+    pub events: &'a dyn EventSink,
+    /// Ctrl-C.
+    pub interrupt: Interrupt,
+    /// `playbook_dir`.
+    pub playbook_dir: PathBuf,
+    /// Source files, for task locations in events.
+    pub sources: prov_core::source::SourceMap,
+}
+
+/// How a play ended.
+#[derive(Debug, Default)]
+pub struct PlayResult {
+    /// Counts per host (play order).
+    pub recaps: Vec<HostRecap>,
+    /// A task asked to re-read the inventory.
+    pub refresh_inventory: bool,
+    /// State to carry into the next play, per host.
+    pub persist: HashMap<String, HostPersist>,
+    /// Hosts that failed or were unreachable (they sit out later plays, as in Ansible).
+    pub dead: BTreeSet<String>,
+    /// The run was interrupted.
+    pub interrupted: bool,
+}
+
+/// What a host publishes for others.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    /// Positions passed: the task at position p is done when `progress > p`.
+    pub progress: usize,
+    /// The host stopped early (failed, unreachable, interrupted).
+    pub dead: bool,
+    /// Registered values and set_fact.
+    pub runtime: Arc<VarMap>,
+    /// Facts layer.
+    pub facts: Arc<VarMap>,
+}
+
+/// `hostvars` during a play: inventory vars plus what each host has published.
+#[derive(Debug)]
+pub(crate) struct LiveHostVars {
+    pub names: Vec<String>,
+    pub index: HashMap<String, usize>,
+    pub inv_vars: Vec<Arc<VarMap>>,
+    pub magic: Vec<Arc<VarMap>>,
+    pub rx: Vec<watch::Receiver<Snapshot>>,
+    pub templar: Arc<Templar>,
+    pub extra: Arc<VarMap>,
+    /// Inventory hosts outside the play: their inventory vars only.
+    pub others: HashMap<String, Arc<VarMap>>,
+}
+
+impl HostVarsSource for LiveHostVars {
+    fn hosts(&self) -> Vec<String> {
+        let mut v = self.names.clone();
+        v.extend(self.others.keys().cloned());
+        v
+    }
+
+    fn host_scope(&self, host: &str) -> Option<Arc<Scope>> {
+        let (inv, magic, snap) = match self.index.get(host) {
+            Some(&i) => (self.inv_vars[i].clone(), self.magic[i].clone(), Some(self.rx[i].borrow().clone())),
+            None => {
+                let inv = self.others.get(host)?.clone();
+                let mut m = VarMap::new();
+                m.insert("inventory_hostname".into(), Value::from(host));
+                (inv, Arc::new(m), None)
+            }
+        };
+        let mut layers = vec![Layer::source(inv)];
+        if let Some(s) = snap {
+            layers.push(Layer::literal(s.facts));
+            layers.push(Layer::literal(s.runtime));
+        }
+        layers.push(Layer::source(self.extra.clone()));
+        Some(Arc::new(Scope::new(self.templar.clone(), magic, layers)))
+    }
+}
+
+/// Flow of control out of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    /// A task failed (rescuable).
+    Failed,
+    Unreachable,
+    /// `meta: end_host` or a dependency died: stop quietly.
+    Stop,
+    EndPlay,
+    Interrupted,
+}
+
+/// One host's worker; owns that host's state for the play.
+pub(crate) struct Worker<'a> {
+    pub env: &'a PlayEnv<'a>,
+    pub bp: &'a BoundPlay<'a>,
+    pub play_index: usize,
+    pub idx: usize,
+    pub host: String,
+    pub inv_vars: Arc<VarMap>,
+    pub magic: Arc<VarMap>,
+    pub runtime: Arc<VarMap>,
+    pub facts: Arc<VarMap>,
+    pub facts_raw: Option<Arc<VarMap>>,
+    pub notified: BTreeSet<TaskId>,
+    pub publish: watch::Sender<Snapshot>,
+    pub peers: &'a [watch::Receiver<Snapshot>],
+    pub recap: HostRecap,
+    pub conn: Option<Arc<dyn Connection>>,
+    pub fact_cache: FactCache,
+    pub forks: &'a Semaphore,
+    pub abort: &'a AtomicBool,
+    pub refresh: &'a AtomicBool,
+    pub progress: usize,
+}
+
+impl<'a> Worker<'a> {
+    pub(crate) fn connection(&mut self) -> Result<Arc<dyn Connection>, String> {
+        if let Some(c) = &self.conn {
+            return Ok(c.clone());
+        }
+        let c = self.env.connector.connection(&self.host, &self.inv_vars)?;
+        self.conn = Some(c.clone());
+        Ok(c)
+    }
+
+    pub(crate) fn publish(&mut self, dead: bool) {
+        let snap = Snapshot { progress: self.progress, dead, runtime: self.runtime.clone(), facts: self.facts.clone() };
+        self.publish.send_replace(snap);
+    }
+
+    pub(crate) fn pass(&mut self, upto: usize) {
+        if upto > self.progress {
+            self.progress = upto;
+            self.publish(false);
+        }
+    }
+
+    /// A scope for a task of this host with extra layers on top (loop item, registered result).
+    pub(crate) fn scope(&self, task: TaskId, extra: Vec<Layer>) -> Value {
+        let t = &self.bp.play.tasks[task];
+        let mut layers = Vec::with_capacity(8 + extra.len());
+        if let Some(r) = &t.role {
+            layers.push(Layer::source(r.defaults.clone()));
+        }
+        layers.push(Layer::source(self.inv_vars.clone()));
+        layers.push(Layer::literal(self.facts.clone()));
+        layers.push(Layer::source(self.bp.play.vars.clone()));
+        for v in &t.vars {
+            layers.push(Layer::source(v.clone()));
+        }
+        if let Some(r) = &t.role {
+            let mut m = VarMap::new();
+            m.insert("role_path".into(), Value::from(r.path.display().to_string()));
+            m.insert("role_name".into(), Value::from(r.name.clone()));
+            layers.push(Layer::literal(Arc::new(m)));
+        }
+        layers.push(Layer::literal(self.runtime.clone()));
+        layers.extend(extra);
+        layers.push(Layer::source(self.env.opts.extra_vars.clone()));
+        Scope::new(self.env.templar.clone(), self.magic.clone(), layers).into_value()
+    }
+
+    async fn wait_for(&self, waits: &[Wait]) -> Result<(), String> {
+        for w in waits {
+            let (hosts, pos): (Vec<usize>, usize) = match w {
+                Wait::Host { host, pos, .. } => (vec![*host], *pos),
+                Wait::Batch { pos } => (self.bp.batches[self.bp.batch_of[self.idx]].clone(), *pos),
+                Wait::PrevBatch { batch } => (self.bp.batches[*batch].clone(), usize::MAX - 1),
+            };
+            for h in hosts {
+                if h == self.idx {
+                    continue;
+                }
+                let mut rx = self.peers[h].clone();
+                let snap = rx.wait_for(|s| s.dead || s.progress > pos).await.map_err(|e| e.to_string())?.clone();
+                if snap.dead && matches!(w, Wait::Host { .. }) && snap.progress <= pos {
+                    let t = self.bp.order.get(pos).copied().unwrap_or(0);
+                    return Err(format!("waits for t{t} on {} which stopped", self.bp.hosts[h]));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn run_steps<'s>(&'s mut self, steps: &'s [Step]) -> futures_util::future::BoxFuture<'s, Flow> {
+        Box::pin(async move {
+            for s in steps {
+                if self.env.interrupt.level() > 0 {
+                    return Flow::Interrupted;
+                }
+                if self.abort.load(Ordering::SeqCst) {
+                    return Flow::EndPlay;
+                }
+                let flow = match s {
+                    Step::Task(t) => self.task(*t, false).await,
+                    Step::FlushHandlers => self.flush_handlers().await,
+                    Step::Block { body, rescue, always } => {
+                        let mut flow = self.run_steps(body).await;
+                        self.pass(max_pos(self.bp, body));
+                        if flow == Flow::Failed && !rescue.is_empty() {
+                            flow = self.run_steps(rescue).await;
+                            if flow == Flow::Continue {
+                                self.recap.failed = self.recap.failed.saturating_sub(1);
+                                self.recap.rescued += 1;
+                            }
+                        }
+                        self.pass(max_pos(self.bp, rescue));
+                        if flow != Flow::Unreachable && flow != Flow::Interrupted {
+                            let a = self.run_steps(always).await;
+                            if flow == Flow::Continue {
+                                flow = a;
+                            }
+                        }
+                        self.pass(max_pos(self.bp, always));
+                        flow
+                    }
+                };
+                if flow != Flow::Continue {
+                    return flow;
+                }
+            }
+            Flow::Continue
+        })
+    }
+
+    async fn flush_handlers(&mut self) -> Flow {
+        let handlers = self.bp.play.handlers.clone();
+        for h in handlers {
+            if self.notified.remove(&h) {
+                let f = self.task(h, true).await;
+                if f != Flow::Continue {
+                    return f;
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    async fn task(&mut self, t: TaskId, handler: bool) -> Flow {
+        let task = self.bp.play.tasks[t].clone();
+        if let Some(waits) = self.bp.waits.get(t).and_then(|w| w.get(self.idx)) {
+            if let Err(why) = self.wait_for(waits).await {
+                crate::task::emit_quiet_skip(self, &task, &why);
+                return Flow::Stop;
+            }
+        }
+        if let Some(meta) = task.meta {
+            let flow = match meta {
+                MetaAction::EndHost => Flow::Stop,
+                MetaAction::EndPlay => {
+                    self.abort.store(true, Ordering::SeqCst);
+                    Flow::EndPlay
+                }
+                MetaAction::RefreshInventory => {
+                    self.refresh.store(true, Ordering::SeqCst);
+                    Flow::Continue
+                }
+                MetaAction::ClearFacts => {
+                    self.facts = Arc::new(VarMap::new());
+                    self.facts_raw = None;
+                    Flow::Continue
+                }
+                MetaAction::Noop | MetaAction::FlushHandlers => Flow::Continue,
+            };
+            if !handler {
+                self.pass(self.bp.pos[t].saturating_add(1));
+            }
+            return flow;
+        }
+        let flow = match run_task(self, &task).await {
+            TaskFlow::Continue => Flow::Continue,
+            TaskFlow::Failed => Flow::Failed,
+            TaskFlow::Unreachable => Flow::Unreachable,
+            TaskFlow::Interrupted => Flow::Interrupted,
+        };
+        if !handler && self.bp.pos[t] != usize::MAX {
+            self.pass(self.bp.pos[t] + 1);
+        }
+        flow
+    }
+}
+
+fn max_pos(bp: &BoundPlay<'_>, steps: &[Step]) -> usize {
+    let mut m = 0;
+    for s in steps {
+        match s {
+            Step::Task(t) => {
+                if bp.pos[*t] != usize::MAX {
+                    m = m.max(bp.pos[*t] + 1)
+                }
+            }
+            Step::Block { body, rescue, always } => {
+                m = m.max(max_pos(bp, body)).max(max_pos(bp, rescue)).max(max_pos(bp, always));
+            }
+            Step::FlushHandlers => {}
+        }
+    }
+    m
+}
+
+/// Runs one bound play to the end. `persist` carries host state in from earlier plays.
+pub async fn run_play(
+    bp: &BoundPlay<'_>,
+    play_index: usize,
+    env: &PlayEnv<'_>,
+    mut persist: HashMap<String, HostPersist>,
+) -> PlayResult {
+    env.events.emit(Event::PlayStart { play: play_index, name: bp.play.name.clone(), hosts: bp.hosts.clone() });
+    let n = bp.hosts.len();
+    let groups = Value::from_iter(env.inventory.groups_map().into_iter().map(|(k, v)| (k, Value::from(v))));
+    let play_hosts = Value::from(bp.hosts.clone());
+    let inv_vars: Vec<Arc<VarMap>> = bp.hosts.iter().map(|h| Arc::new(env.inventory.host_vars(h))).collect();
+    let mut txs = Vec::with_capacity(n);
+    let mut rxs = Vec::with_capacity(n);
+    let mut states = Vec::with_capacity(n);
+    for h in &bp.hosts {
+        let p = persist.remove(h).unwrap_or_default();
+        let facts = p.facts.as_ref().map(|f| Arc::new(crate::facts::layer(f))).unwrap_or_default();
+        let (tx, rx) = watch::channel(Snapshot { progress: 0, dead: false, runtime: p.runtime.clone(), facts: facts.clone() });
+        txs.push(tx);
+        rxs.push(rx);
+        states.push((p, facts));
+    }
+    let others: HashMap<String, Arc<VarMap>> = env
+        .inventory
+        .hosts()
+        .filter(|h| !bp.hosts.contains(&h.name))
+        .map(|h| (h.name.clone(), Arc::new(env.inventory.host_vars(&h.name))))
+        .collect();
+    let mut live = LiveHostVars {
+        names: bp.hosts.clone(),
+        index: bp.hosts.iter().enumerate().map(|(i, h)| (h.clone(), i)).collect(),
+        inv_vars: inv_vars.clone(),
+        magic: Vec::new(),
+        rx: rxs.clone(),
+        templar: env.templar.clone(),
+        extra: env.opts.extra_vars.clone(),
+        others,
+    };
+    // Magic variables are the same for every task of a host in this play.
+    let mut magic_base = VarMap::new();
+    magic_base.insert("groups".into(), groups);
+    magic_base.insert("play_hosts".into(), play_hosts.clone());
+    magic_base.insert("ansible_play_hosts".into(), play_hosts.clone());
+    magic_base.insert("ansible_play_hosts_all".into(), play_hosts);
+    magic_base.insert("playbook_dir".into(), Value::from(env.playbook_dir.display().to_string()));
+    magic_base.insert("ansible_check_mode".into(), Value::from(env.opts.mode.check == prov_core::module::CheckMode::Check));
+    magic_base.insert("ansible_diff_mode".into(), Value::from(env.opts.mode.diff == prov_core::module::DiffMode::On));
+    magic_base.insert("ansible_run_tags".into(), Value::from(env.opts.tags.clone()));
+    magic_base.insert("omit".into(), Value::from(prov_core::template::OMIT));
+    let mut magics = Vec::with_capacity(n);
+    for (i, h) in bp.hosts.iter().enumerate() {
+        let mut m = magic_base.clone();
+        m.insert("inventory_hostname".into(), Value::from(h.clone()));
+        m.insert("inventory_hostname_short".into(), Value::from(h.split('.').next().unwrap_or(h).to_string()));
+        m.insert("group_names".into(), Value::from(env.inventory.group_names(h)));
+        let batch: Vec<String> = bp.batches[bp.batch_of[i]].iter().map(|&x| bp.hosts[x].clone()).collect();
+        m.insert("ansible_play_batch".into(), Value::from(batch));
+        magics.push(m);
+    }
+    live.magic = magics.iter().map(|m| Arc::new(m.clone())).collect();
+    let hostvars = Value::from_object(HostVars(Arc::new(live)));
+    let magics: Vec<Arc<VarMap>> = magics
+        .into_iter()
+        .map(|mut m| {
+            m.insert("hostvars".into(), hostvars.clone());
+            Arc::new(m)
+        })
+        .collect();
+    let forks = Semaphore::new(env.opts.forks.max(1));
+    let abort = AtomicBool::new(false);
+    let refresh = AtomicBool::new(false);
+    let gather = needs_facts(bp);
+    let mut futs = FuturesUnordered::new();
+    for (i, (tx, (p, facts))) in txs.into_iter().zip(states).enumerate() {
+        let mut w = Worker {
+            env,
+            bp,
+            play_index,
+            idx: i,
+            host: bp.hosts[i].clone(),
+            inv_vars: inv_vars[i].clone(),
+            magic: magics[i].clone(),
+            runtime: p.runtime,
+            facts,
+            facts_raw: p.facts,
+            notified: BTreeSet::new(),
+            publish: tx,
+            peers: &rxs,
+            recap: HostRecap { host: bp.hosts[i].clone(), ..Default::default() },
+            conn: None,
+            fact_cache: FactCache::default(),
+            forks: &forks,
+            abort: &abort,
+            refresh: &refresh,
+            progress: 0,
+        };
+        futs.push(async move {
+            let flow = host_main(&mut w, gather).await;
+            w.progress = usize::MAX;
+            let dead = !matches!(flow, Flow::Continue | Flow::EndPlay | Flow::Stop);
+            w.publish(dead);
+            if dead && bp.play.any_errors_fatal && flow == Flow::Failed {
+                w.abort.store(true, Ordering::SeqCst);
+            }
+            (i, flow, w.recap, HostPersist { runtime: w.runtime, facts: w.facts_raw })
+        });
+    }
+    let mut out = PlayResult::default();
+    let mut recaps: Vec<Option<HostRecap>> = vec![None; n];
+    while let Some((i, flow, recap, p)) = futs.next().await {
+        if matches!(flow, Flow::Failed | Flow::Unreachable) {
+            out.dead.insert(bp.hosts[i].clone());
+        }
+        if flow == Flow::Interrupted {
+            out.interrupted = true;
+        }
+        recaps[i] = Some(recap);
+        out.persist.insert(bp.hosts[i].clone(), p);
+    }
+    out.recaps = recaps.into_iter().flatten().collect();
+    out.refresh_inventory = refresh.load(Ordering::SeqCst);
+    env.events.emit(Event::PlayEnd { play: play_index });
+    out
+}
+
+fn needs_facts(bp: &BoundPlay<'_>) -> bool {
+    use prov_core::compile::GatherFacts;
+    match bp.play.gather_facts {
+        GatherFacts::Yes => true,
+        GatherFacts::No => false,
+        GatherFacts::IfUsed => bp.play.tasks.iter().any(|t| {
+            let mut strings = Vec::new();
+            prov_core::compile::load::collect_strings(&t.args, &mut strings);
+            strings.iter().any(|s| crate::facts::reads_facts(s)) || t.when.iter().any(|c| crate::facts::reads_facts(&c.source))
+        }),
+    }
+}
+
+async fn host_main(w: &mut Worker<'_>, gather: bool) -> Flow {
+    // Serial batches: wait for the previous batch to finish the play.
+    let batch = w.bp.batch_of[w.idx];
+    if batch > 0 {
+        let members = w.bp.batches[batch - 1].clone();
+        for h in members {
+            let mut rx = w.peers[h].clone();
+            let _ = rx.wait_for(|s| s.progress == usize::MAX).await;
+        }
+        if let Some(maxp) = w.bp.play.max_fail_percentage {
+            let done: Vec<usize> = w.bp.batches[..batch].iter().flatten().copied().collect();
+            let failed = done.iter().filter(|&&h| w.peers[h].borrow().dead).count();
+            if !done.is_empty() && (failed as f64) * 100.0 / (done.len() as f64) > maxp {
+                w.abort.store(true, Ordering::SeqCst);
+            }
+        }
+        if w.abort.load(Ordering::SeqCst) {
+            return Flow::EndPlay;
+        }
+    }
+    if gather && w.facts_raw.is_none() {
+        if let Err(flow) = crate::task::gather_facts(w).await {
+            return flow;
+        }
+    }
+    let program = &w.bp.play.program;
+    w.run_steps(program).await
+}

@@ -1,0 +1,620 @@
+//! One task on one host: conditions, loop items, templated arguments, the module run,
+//! `until` retries, `changed_when`/`failed_when`, `register`, `notify`, and the events.
+
+use crate::event::{DiffOut, Event, HostResult, PlannedOut, Status};
+use crate::runner::{Flow, Worker};
+use minijinja::Value;
+use prov_core::compile::{Cond, LoopItems, TaskDef};
+use prov_core::connection::{Connection, ConnectionError, ExecOutput, ExecRequest};
+use prov_core::module::{CheckMode, FileSource, ModuleCtx, ModuleError, Outcome, RunMode, RunsOn, Vars};
+use prov_core::template::{Templar, OMIT};
+use prov_core::vars::{Layer, VarMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How a task ended for the host.
+pub(crate) enum TaskFlow {
+    Continue,
+    Failed,
+    Unreachable,
+    Interrupted,
+}
+
+/// Module-facing variables: the task's scope.
+struct ScopeVars {
+    templar: Arc<Templar>,
+    ctx: Value,
+}
+
+impl Vars for ScopeVars {
+    fn render(&self, template: &str) -> Result<String, String> {
+        self.templar.render_file(template, &self.ctx)
+    }
+    fn eval(&self, expr: &str) -> Result<Value, String> {
+        let t = self.templar.compile_expr(expr)?;
+        self.templar.render(&t, &self.ctx)
+    }
+}
+
+/// Controller files for a task: role dirs, then the playbook dir.
+struct TaskFiles(Arc<Vec<PathBuf>>);
+
+impl FileSource for TaskFiles {
+    fn find(&self, kind: &str, name: &str) -> Result<PathBuf, String> {
+        let p = PathBuf::from(name);
+        if p.is_absolute() {
+            return if p.exists() { Ok(p) } else { Err(format!("{name} does not exist")) };
+        }
+        let mut tried = Vec::new();
+        for d in self.0.iter() {
+            for cand in [d.join(kind).join(name), d.join(name)] {
+                if cand.exists() {
+                    return Ok(cand);
+                }
+                tried.push(cand.display().to_string());
+            }
+        }
+        Err(format!("could not find `{name}` (tried {})", tried.join(", ")))
+    }
+}
+
+/// A connection for controller-only modules: using it is a bug, reported as a failure.
+struct NoConnection;
+
+#[async_trait::async_trait]
+impl Connection for NoConnection {
+    async fn exec(&self, _r: ExecRequest) -> Result<ExecOutput, ConnectionError> {
+        Err(ConnectionError::Transfer { host: "controller".into(), path: String::new(), reason: "controller module tried to reach the host".into() })
+    }
+    async fn put(&self, p: &str, _d: &[u8], _m: Option<u32>, _b: Option<&prov_core::connection::Become>) -> Result<(), ConnectionError> {
+        Err(ConnectionError::Transfer { host: "controller".into(), path: p.into(), reason: "no connection".into() })
+    }
+    async fn get(&self, p: &str, _b: Option<&prov_core::connection::Become>) -> Result<Option<Vec<u8>>, ConnectionError> {
+        Err(ConnectionError::Transfer { host: "controller".into(), path: p.into(), reason: "no connection".into() })
+    }
+}
+
+fn location(w: &Worker<'_>, t: &TaskDef) -> String {
+    w.env.sources.location(t.span).to_string()
+}
+
+fn excerpt(v: Option<&Value>) -> Option<String> {
+    let s = v?.as_str()?.to_string();
+    if s.is_empty() {
+        return None;
+    }
+    Some(if s.len() > 2000 { format!("{}…", &s[..s.floor_char_boundary(2000)]) } else { s })
+}
+
+pub(crate) fn emit_quiet_skip(w: &mut Worker<'_>, t: &TaskDef, why: &str) {
+    w.recap.skipped += 1;
+    let loc = location(w, t);
+    w.env.events.emit(Event::HostResult(Box::new(HostResult {
+        play: w.play_index,
+        task: t.id,
+        name: t.name.clone(),
+        module: t.module.to_string(),
+        host: w.host.clone(),
+        status: Status::Skipped,
+        changed: false,
+        item: None,
+        msg: Some(format!("skipped: {why}")),
+        duration_ms: 0,
+        diff: Vec::new(),
+        planned: Vec::new(),
+        stdout: None,
+        stderr: None,
+        location: loc,
+        root_cause: false,
+    })));
+}
+
+fn truthy(v: &Value) -> bool {
+    if let Some(s) = v.as_str() {
+        return prov_core::args::parse_bool(s).unwrap_or(!s.is_empty());
+    }
+    v.is_true()
+}
+
+fn eval_conds(templar: &Templar, conds: &[Cond], ctx: &Value) -> Result<bool, String> {
+    for c in conds {
+        let v = templar.render(&c.expr, ctx).map_err(|e| format!("condition `{}`: {e}", c.source))?;
+        if !truthy(&v) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Drops arguments rendered to `omit`.
+fn strip_omit(v: Value) -> Value {
+    if v.kind() != minijinja::value::ValueKind::Map {
+        return v;
+    }
+    let Ok(keys) = v.try_iter() else { return v };
+    let entries: Vec<(String, Value)> = keys
+        .filter_map(|k| {
+            let val = v.get_item(&k).ok()?;
+            (val.as_str() != Some(OMIT)).then(|| (k.to_string(), val))
+        })
+        .collect();
+    Value::from_iter(entries)
+}
+
+fn result_value(o: &Outcome, failed: bool, changed: bool) -> Value {
+    let mut m: Vec<(String, Value)> = vec![
+        ("changed".into(), Value::from(changed)),
+        ("failed".into(), Value::from(failed)),
+        ("skipped".into(), Value::from(o.skipped)),
+    ];
+    if let Some(msg) = &o.msg {
+        m.push(("msg".into(), Value::from(msg.clone())));
+    }
+    for (k, v) in &o.data {
+        m.push((k.clone(), v.clone()));
+    }
+    Value::from_iter(m)
+}
+
+struct ItemResult {
+    outcome: Outcome,
+    failed: bool,
+    changed: bool,
+    status: Status,
+    value: Value,
+    label: Option<String>,
+    unreachable: Option<String>,
+    ms: u64,
+}
+
+pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
+    let templar = w.env.templar.clone();
+    w.env.events.emit(Event::TaskStart {
+        play: w.play_index,
+        task: t.id,
+        name: t.name.clone(),
+        module: t.module.to_string(),
+        host: w.host.clone(),
+    });
+    // run_once: only the first host of the batch runs it; the others take its result.
+    if t.run_once {
+        let first = w.bp.batches[w.bp.batch_of[w.idx]].first().copied();
+        if let Some(first) = first.filter(|&f| f != w.idx) {
+            let snap = w.peers[first].borrow().clone();
+            if let Some(reg) = &t.register {
+                if let Some(v) = snap.runtime.get(reg) {
+                    Arc::make_mut(&mut w.runtime).insert(reg.clone(), v.clone());
+                    w.publish(false);
+                }
+            }
+            if t.module == "set_fact" {
+                for (k, v) in snap.runtime.iter() {
+                    if t.defines().contains(k) {
+                        Arc::make_mut(&mut w.runtime).insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            return TaskFlow::Continue;
+        }
+    }
+    let base = w.scope(t.id, Vec::new());
+    // Loop items.
+    let items: Option<Vec<Value>> = match &t.loop_ {
+        None => None,
+        Some(l) => {
+            let v = match &l.items {
+                LoopItems::Template(tm) => templar.render(tm, &base),
+                LoopItems::List(v) => templar.render_deep(v, &base),
+            };
+            match v {
+                Err(e) => return fail_task(w, t, format!("loop: {e}")),
+                Ok(v) => {
+                    let mut list: Vec<Value> = match v.try_iter() {
+                        Ok(it) if v.kind() != minijinja::value::ValueKind::String => it.collect(),
+                        _ => return fail_task(w, t, format!("loop: expected a list, got {v}")),
+                    };
+                    if l.flatten {
+                        list = list
+                            .into_iter()
+                            .flat_map(|i| {
+                                if i.kind() == minijinja::value::ValueKind::Seq {
+                                    i.try_iter().map(|it| it.collect::<Vec<_>>()).unwrap_or_default()
+                                } else {
+                                    vec![i]
+                                }
+                            })
+                            .collect();
+                    }
+                    Some(list)
+                }
+            }
+        }
+    };
+    let mut results: Vec<ItemResult> = Vec::new();
+    let iterations: Vec<Option<(usize, Value)>> = match &items {
+        None => vec![None],
+        Some(list) => list.iter().cloned().enumerate().map(Some).collect(),
+    };
+    let count = iterations.len();
+    for it in iterations {
+        if w.env.interrupt.level() > 0 {
+            return TaskFlow::Interrupted;
+        }
+        let mut extra = Vec::new();
+        let mut label = None;
+        if let (Some((i, item)), Some(l)) = (&it, &t.loop_) {
+            let mut m = VarMap::new();
+            m.insert(l.loop_var.clone(), item.clone());
+            if let Some(iv) = &l.index_var {
+                m.insert(iv.clone(), Value::from(*i));
+            }
+            m.insert(
+                "ansible_loop".into(),
+                Value::from_iter([
+                    ("index".to_string(), Value::from(i + 1)),
+                    ("index0".to_string(), Value::from(*i)),
+                    ("first".to_string(), Value::from(*i == 0)),
+                    ("last".to_string(), Value::from(i + 1 == count)),
+                    ("length".to_string(), Value::from(count)),
+                ]),
+            );
+            extra.push(Layer::literal(Arc::new(m)));
+        }
+        let ctx = if extra.is_empty() { base.clone() } else { w.scope(t.id, extra.clone()) };
+        if let (Some((_, item)), Some(l)) = (&it, &t.loop_) {
+            label = Some(match &l.label {
+                Some(lt) => templar.render(lt, &ctx).map(|v| v.to_string()).unwrap_or_else(|_| item.to_string()),
+                None => item.to_string(),
+            });
+        }
+        match eval_conds(&templar, &t.when, &ctx) {
+            Err(e) => return fail_task(w, t, e),
+            Ok(false) => {
+                let o = Outcome { skipped: true, ..Default::default() };
+                let value = result_value(&o, false, false);
+                results.push(ItemResult { outcome: o, failed: false, changed: false, status: Status::Skipped, value, label, unreachable: None, ms: 0 });
+                continue;
+            }
+            Ok(true) => {}
+        }
+        let r = run_item(w, t, &ctx, extra, label).await;
+        let stop = r.unreachable.is_some();
+        results.push(r);
+        if stop {
+            break;
+        }
+        if let Some(l) = &t.loop_ {
+            if l.pause > 0.0 {
+                tokio::time::sleep(std::time::Duration::from_secs_f64(l.pause)).await;
+            }
+        }
+    }
+    finish_task(w, t, results, items.is_some())
+}
+
+async fn run_item(w: &mut Worker<'_>, t: &Arc<TaskDef>, ctx: &Value, extra: Vec<Layer>, label: Option<String>) -> ItemResult {
+    let templar = w.env.templar.clone();
+    let start = Instant::now();
+    let mk_fail = |msg: String, label: Option<String>| {
+        let o = Outcome::failed(msg);
+        let value = result_value(&o, true, false);
+        ItemResult { outcome: o, failed: true, changed: false, status: Status::Failed, value, label, unreachable: None, ms: 0 }
+    };
+    let args = match templar.render_deep(&t.args, ctx) {
+        Ok(a) => strip_omit(a),
+        Err(e) => return mk_fail(format!("template error: {e}"), label),
+    };
+    let env_vars: Vec<(String, String)> = match &t.environment {
+        None => Vec::new(),
+        Some(e) => match templar.render_deep(e, ctx) {
+            Ok(v) => v
+                .try_iter()
+                .map(|it| it.map(|k| (k.to_string(), v.get_item(&k).map(|x| x.to_string()).unwrap_or_default())).collect())
+                .unwrap_or_default(),
+            Err(e) => return mk_fail(format!("environment: {e}"), label),
+        },
+    };
+    let Some(module) = w.env.registry.get(t.module) else {
+        return mk_fail(format!("module `{}` is not available", t.module), label);
+    };
+    // Connection: the host's own, or the delegate's.
+    let conn: Arc<dyn Connection> = if module.runs_on() == RunsOn::Controller {
+        Arc::new(NoConnection)
+    } else if let Some(d) = &t.delegate_to {
+        let target = match templar.render(d, ctx) {
+            Ok(v) => v.to_string(),
+            Err(e) => return mk_fail(format!("delegate_to: {e}"), label),
+        };
+        let vars = w.env.inventory.host_vars(&target);
+        match w.env.connector.connection(&target, &vars) {
+            Ok(c) => c,
+            Err(e) => return mk_fail(format!("delegate_to {target}: {e}"), label),
+        }
+    } else {
+        match w.connection() {
+            Ok(c) => c,
+            Err(e) => {
+                let mut r = mk_fail(e.clone(), label);
+                r.unreachable = Some(e);
+                r.status = Status::Unreachable;
+                return r;
+            }
+        }
+    };
+    let mut mode = w.env.opts.mode;
+    match t.check_mode {
+        Some(true) => mode = RunMode { check: CheckMode::Check, ..mode },
+        Some(false) => mode = RunMode { check: CheckMode::Apply, ..mode },
+        None => {}
+    }
+    let vars = ScopeVars { templar: templar.clone(), ctx: ctx.clone() };
+    let files = TaskFiles(t.search_dirs.clone());
+    let timeout = t.timeout.map(std::time::Duration::from_secs).or(w.env.opts.task_timeout);
+    let mut attempts = 0u32;
+    let (retries, delay) = t.until.as_ref().map(|(_, r, d)| (*r, *d)).unwrap_or((0, 0.0));
+    let result = loop {
+        attempts += 1;
+        let cx = ModuleCtx {
+            host: &w.host,
+            conn: conn.as_ref(),
+            become_: t.become_.clone(),
+            env: env_vars.clone(),
+            mode,
+            files: &files,
+            vars: &vars,
+            facts: &w.fact_cache,
+            timeout,
+        };
+        let permit = w.forks.acquire().await;
+        let mut interrupt = w.env.interrupt.0.clone();
+        let run = module.run(&args, &cx);
+        let r = tokio::select! {
+            r = run => r,
+            _ = interrupt.wait_for(|l| *l >= 2) => Err(ModuleError::Failed("interrupted".into())),
+        };
+        drop(permit);
+        let (outcome, unreachable) = match r {
+            Ok(o) => (o, None),
+            Err(ModuleError::Connection(e)) if e.is_unreachable() => (Outcome::failed(e.to_string()), Some(e.to_string())),
+            Err(e) => (Outcome::failed(e.to_string()), None),
+        };
+        if unreachable.is_some() {
+            break (outcome, unreachable);
+        }
+        let Some((cond, _, _)) = &t.until else { break (outcome, None) };
+        let reg = t.register.clone().unwrap_or_else(|| "result".into());
+        let mut m = VarMap::new();
+        m.insert(reg, result_value(&outcome, outcome.failed, outcome.changed));
+        let mut layers = extra.clone();
+        layers.push(Layer::literal(Arc::new(m)));
+        let c2 = w.scope(t.id, layers);
+        let done = eval_conds(&templar, std::slice::from_ref(cond), &c2).unwrap_or(false);
+        if done || attempts > retries {
+            let mut o = outcome;
+            if !done {
+                o.failed = true;
+                o.msg = Some(format!("`until` condition `{}` still false after {attempts} attempts", cond.source));
+            }
+            o.data.insert("attempts".into(), Value::from(attempts));
+            break (o, None);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
+    };
+    let (mut outcome, unreachable) = result;
+    let ms = start.elapsed().as_millis() as u64;
+    if let Some(u) = unreachable {
+        let value = result_value(&outcome, true, false);
+        return ItemResult { outcome, failed: true, changed: false, status: Status::Unreachable, value, label, unreachable: Some(u), ms };
+    }
+    let mut changed = outcome.changed;
+    let mut failed = outcome.failed;
+    if t.changed_when.is_some() || t.failed_when.is_some() {
+        let mut m = VarMap::new();
+        if let Some(reg) = &t.register {
+            m.insert(reg.clone(), result_value(&outcome, failed, changed));
+        }
+        for (k, v) in &outcome.data {
+            m.entry(k.clone()).or_insert(v.clone());
+        }
+        let mut layers = extra.clone();
+        layers.push(Layer::literal(Arc::new(m)));
+        let c2 = w.scope(t.id, layers);
+        if let Some(cw) = &t.changed_when {
+            match eval_conds(&templar, cw, &c2) {
+                Ok(b) => changed = b,
+                Err(e) => {
+                    failed = true;
+                    outcome.msg = Some(format!("changed_when: {e}"));
+                }
+            }
+        }
+        if let Some(fw) = &t.failed_when {
+            match eval_conds(&templar, fw, &c2) {
+                Ok(b) => failed = b,
+                Err(e) => {
+                    failed = true;
+                    outcome.msg = Some(format!("failed_when: {e}"));
+                }
+            }
+        }
+    }
+    outcome.changed = changed;
+    outcome.failed = failed;
+    let status = if failed {
+        Status::Failed
+    } else if outcome.skipped {
+        Status::Skipped
+    } else if changed {
+        Status::Changed
+    } else {
+        Status::Ok
+    };
+    let value = result_value(&outcome, failed, changed);
+    ItemResult { outcome, failed, changed, status, value, label, unreachable: None, ms }
+}
+
+fn fail_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> TaskFlow {
+    let o = Outcome::failed(msg);
+    let value = result_value(&o, true, false);
+    let r = ItemResult { outcome: o, failed: true, changed: false, status: Status::Failed, value, label: None, unreachable: None, ms: 0 };
+    finish_task(w, t, vec![r], false)
+}
+
+fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, looped: bool) -> TaskFlow {
+    let show_diff = w.env.opts.mode.diff == prov_core::module::DiffMode::On || w.env.opts.mode.check == CheckMode::Check;
+    let loc = location(w, t);
+    let mut any_changed = false;
+    let mut any_failed = false;
+    let mut unreachable = None;
+    let all_skipped = !results.is_empty() && results.iter().all(|r| r.status == Status::Skipped);
+    for r in &results {
+        any_changed |= r.changed;
+        any_failed |= r.failed;
+        if r.unreachable.is_some() {
+            unreachable = r.unreachable.clone();
+        }
+        let status = if r.status == Status::Failed && t.ignore_errors { Status::Ignored } else { r.status };
+        let hide = t.no_log;
+        w.env.events.emit(Event::HostResult(Box::new(HostResult {
+            play: w.play_index,
+            task: t.id,
+            name: t.name.clone(),
+            module: t.module.to_string(),
+            host: w.host.clone(),
+            status,
+            changed: r.changed,
+            item: if hide { r.label.as_ref().map(|_| "(hidden)".to_string()) } else { r.label.clone() },
+            msg: if hide && r.outcome.msg.is_some() { Some("output hidden: no_log".into()) } else { r.outcome.msg.clone() },
+            duration_ms: r.ms,
+            diff: if show_diff && !hide { r.outcome.diffs.iter().map(DiffOut::from).collect() } else { Vec::new() },
+            planned: r.outcome.planned.iter().map(PlannedOut::from).collect(),
+            stdout: if hide { None } else { excerpt(r.outcome.data.get("stdout")) },
+            stderr: if hide { None } else { excerpt(r.outcome.data.get("stderr")) },
+            location: loc.clone(),
+            root_cause: r.failed && !t.ignore_errors,
+        })));
+    }
+    // Registered value.
+    if let Some(reg) = &t.register {
+        let v = if looped {
+            Value::from_iter([
+                ("changed".to_string(), Value::from(any_changed)),
+                ("failed".to_string(), Value::from(any_failed)),
+                ("skipped".to_string(), Value::from(all_skipped)),
+                (
+                    "results".to_string(),
+                    Value::from(
+                        results
+                            .iter()
+                            .map(|r| {
+                                let mut m: Vec<(String, Value)> = Vec::new();
+                                if let Ok(keys) = r.value.try_iter() {
+                                    for k in keys {
+                                        m.push((k.to_string(), r.value.get_item(&k).unwrap_or_default()));
+                                    }
+                                }
+                                m.push(("item".into(), Value::from(r.label.clone().unwrap_or_default())));
+                                Value::from_iter(m)
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                ),
+            ])
+        } else {
+            results.first().map(|r| r.value.clone()).unwrap_or_default()
+        };
+        Arc::make_mut(&mut w.runtime).insert(reg.clone(), v);
+    }
+    // Facts from set_fact & co.
+    let mut facts_changed = false;
+    for r in &results {
+        if !r.failed {
+            for (k, v) in &r.outcome.facts {
+                Arc::make_mut(&mut w.runtime).insert(k.clone(), v.clone());
+                facts_changed = true;
+            }
+        }
+    }
+    if t.register.is_some() || facts_changed {
+        w.publish(false);
+    }
+    // Counts: one per task (not per item), as Ansible's recap.
+    if unreachable.is_some() {
+        w.recap.unreachable += 1;
+        return TaskFlow::Unreachable;
+    }
+    if any_failed && !t.ignore_errors {
+        w.recap.failed += 1;
+        return TaskFlow::Failed;
+    }
+    if any_failed {
+        w.recap.ignored += 1;
+        w.recap.ok += 1;
+    } else if all_skipped {
+        w.recap.skipped += 1;
+    } else {
+        w.recap.ok += 1;
+        if any_changed {
+            w.recap.changed += 1;
+            for &h in &t.notify {
+                w.notified.insert(h);
+            }
+        }
+    }
+    TaskFlow::Continue
+}
+
+/// Gathers facts on the host (one command).
+pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
+    let start = Instant::now();
+    let conn = match w.connection() {
+        Ok(c) => c,
+        Err(e) => return Err(report_gather(w, Status::Unreachable, e, start)),
+    };
+    let permit = w.forks.acquire().await;
+    let r = conn.exec(ExecRequest::new(crate::facts::GATHER)).await;
+    drop(permit);
+    match r {
+        Ok(out) => {
+            let f = Arc::new(crate::facts::parse(&out.stdout_str()));
+            w.facts = Arc::new(crate::facts::layer(&f));
+            w.facts_raw = Some(f);
+            w.publish(false);
+            Ok(())
+        }
+        Err(e) if e.is_unreachable() => Err(report_gather(w, Status::Unreachable, e.to_string(), start)),
+        Err(e) => Err(report_gather(w, Status::Failed, e.to_string(), start)),
+    }
+}
+
+fn report_gather(w: &mut Worker<'_>, status: Status, msg: String, start: Instant) -> Flow {
+    if status == Status::Unreachable {
+        w.recap.unreachable += 1;
+    } else {
+        w.recap.failed += 1;
+    }
+    w.env.events.emit(Event::HostResult(Box::new(HostResult {
+        play: w.play_index,
+        task: usize::MAX,
+        name: "Gathering Facts".into(),
+        module: "setup".into(),
+        host: w.host.clone(),
+        status,
+        changed: false,
+        item: None,
+        msg: Some(msg),
+        duration_ms: start.elapsed().as_millis() as u64,
+        diff: Vec::new(),
+        planned: Vec::new(),
+        stdout: None,
+        stderr: None,
+        location: String::new(),
+        root_cause: true,
+    })));
+    if status == Status::Unreachable {
+        Flow::Unreachable
+    } else {
+        Flow::Failed
+    }
+}

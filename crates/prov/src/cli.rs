@@ -1,0 +1,175 @@
+//! Command-line interface (flags follow ansible-playbook where one exists).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// prov: Ansible-syntax playbooks compiled to a task DAG, run in parallel over SSH.
+#[derive(Debug, Parser)]
+#[command(name = "prov", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a playbook.
+    Apply(RunArgs),
+    /// Check mode with diffs, then a summary of what would change.
+    Plan(RunArgs),
+    /// Print the compiled DAG.
+    Graph(GraphArgs),
+    /// Parse, compile and check templates; connect to nothing.
+    Validate(RunArgs),
+    /// Show the inventory, like ansible-inventory.
+    Inventory(InventoryArgs),
+    /// Run a shell command on many hosts.
+    Run(AdhocArgs),
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Ansible-like lines and a recap.
+    Human,
+    /// Newline-delimited JSON events.
+    Json,
+}
+
+/// Host-key policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HostKeyChecking {
+    /// Refuse hosts not in known_hosts.
+    Strict,
+    /// Record unknown hosts' keys; refuse changed keys.
+    AcceptNew,
+}
+
+/// Inventory and variables, shared by every command.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Inventory file, directory or `host1,host2,` list (repeatable).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<String>,
+    /// Extra variables: `k=v ...`, `@file.yml` or JSON (repeatable).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+    /// Only hosts matching this pattern.
+    #[arg(short = 'l', long)]
+    pub limit: Option<String>,
+}
+
+/// `apply`, `plan`, `validate`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Playbook file.
+    pub playbook: PathBuf,
+    /// Inventory, variables, limit.
+    #[command(flatten)]
+    pub common: Common,
+    /// Only tasks with these tags (comma-separated, repeatable).
+    #[arg(short = 't', long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Skip tasks with these tags.
+    #[arg(long, value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+    /// Report what would change; change nothing.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+    /// Show diffs of changed files.
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+    /// Hosts working at once.
+    #[arg(short = 'f', long, default_value_t = 200)]
+    pub forks: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Per-command timeout in seconds.
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Host-key policy (default strict; `accept-new` records unknown keys).
+    #[arg(long, value_enum, default_value_t = HostKeyChecking::Strict)]
+    pub host_key_checking: HostKeyChecking,
+    /// known_hosts file (default ~/.ssh/known_hosts).
+    #[arg(long)]
+    pub known_hosts: Option<PathBuf>,
+}
+
+/// `graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Playbook file.
+    pub playbook: PathBuf,
+    /// Inventory, variables, limit.
+    #[command(flatten)]
+    pub common: Common,
+    /// Only tasks with these tags.
+    #[arg(short = 't', long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Skip tasks with these tags.
+    #[arg(long, value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+    /// `text` or `dot`.
+    #[arg(long, default_value = "text")]
+    pub format: GraphFormat,
+}
+
+/// Graph formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Stable text.
+    Text,
+    /// Graphviz.
+    Dot,
+}
+
+/// `inventory`.
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Inventory, variables, limit.
+    #[command(flatten)]
+    pub common: Common,
+    /// Show the group tree.
+    #[arg(long)]
+    pub graph: bool,
+    /// All hosts and vars as JSON.
+    #[arg(long)]
+    pub list: bool,
+    /// One host's vars as JSON.
+    #[arg(long)]
+    pub host: Option<String>,
+}
+
+/// `run`.
+#[derive(Debug, Args)]
+pub struct AdhocArgs {
+    /// Host pattern.
+    pub pattern: String,
+    /// Inventory, variables, limit.
+    #[command(flatten)]
+    pub common: Common,
+    /// Run with sudo.
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// Hosts working at once.
+    #[arg(short = 'f', long, default_value_t = 200)]
+    pub forks: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// Host-key policy.
+    #[arg(long, value_enum, default_value_t = HostKeyChecking::Strict)]
+    pub host_key_checking: HostKeyChecking,
+    /// known_hosts file (default ~/.ssh/known_hosts).
+    #[arg(long)]
+    pub known_hosts: Option<PathBuf>,
+    /// The command (after `--`).
+    #[arg(last = true, required = true)]
+    pub cmd: Vec<String>,
+}

@@ -1,0 +1,254 @@
+//! Reporters: turn the walker's events into Ansible-like lines, JSON lines, a JUnit file.
+
+use prov_exec::event::{Event, HostRecap, HostResult, Status};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+
+/// Prints events as they come; remembers what the recap, `prov plan` and JUnit need.
+pub struct Reporter {
+    json: bool,
+    color: bool,
+    last_task: Option<(usize, usize)>,
+    /// Every host result (JUnit, plan summary).
+    pub results: Vec<HostResult>,
+    /// Plan summary counts: (action sign, resource) → count.
+    pub planned: BTreeMap<(String, String), usize>,
+    /// Final recap.
+    pub recap: Vec<HostRecap>,
+    /// Whether the run was interrupted.
+    pub interrupted: bool,
+    out: Box<dyn Write + Send>,
+}
+
+fn paint(color: bool, code: &str, s: &str) -> String {
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+impl Reporter {
+    /// A reporter writing to stdout.
+    pub fn new(json: bool) -> Self {
+        let color = !json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Reporter {
+            json,
+            color,
+            last_task: None,
+            results: Vec::new(),
+            planned: BTreeMap::new(),
+            recap: Vec::new(),
+            interrupted: false,
+            out: Box::new(std::io::stdout()),
+        }
+    }
+
+    /// Handles one event.
+    pub fn handle(&mut self, e: Event) {
+        if self.json {
+            if let Ok(line) = serde_json::to_string(&e) {
+                let _ = writeln!(self.out, "{line}");
+            }
+        }
+        match e {
+            Event::PlayStart { name, hosts, .. } => {
+                if !self.json {
+                    let title = format!("PLAY [{name}] ({} hosts)", hosts.len());
+                    let _ = writeln!(self.out, "\n{}", paint(self.color, "1", &title));
+                }
+                self.last_task = None;
+            }
+            Event::TaskStart { .. } | Event::PlayEnd { .. } => {}
+            Event::Warning { message } => {
+                if !self.json {
+                    let _ = writeln!(self.out, "{}", paint(self.color, "35", &format!("[WARNING]: {message}")));
+                }
+            }
+            Event::HostResult(r) => {
+                for p in &r.planned {
+                    let sign = match p.action.as_str() {
+                        "create" => "+",
+                        "delete" => "-",
+                        "modify" => "~",
+                        _ => "!",
+                    };
+                    *self.planned.entry((sign.to_string(), p.resource.clone())).or_default() += 1;
+                }
+                if !self.json {
+                    self.print_result(&r);
+                }
+                self.results.push(*r);
+            }
+            Event::Recap { hosts, interrupted } => {
+                self.interrupted = interrupted;
+                if !self.json {
+                    self.print_recap(&hosts);
+                }
+                self.recap = hosts;
+            }
+        }
+        let _ = self.out.flush();
+    }
+
+    fn print_result(&mut self, r: &HostResult) {
+        let key = (r.play, r.task);
+        if self.last_task != Some(key) {
+            let _ = writeln!(self.out, "TASK [{}]", r.name);
+            self.last_task = Some(key);
+        }
+        let (word, code) = match r.status {
+            Status::Ok => ("ok", "32"),
+            Status::Changed => ("changed", "33"),
+            Status::Skipped => ("skipping", "36"),
+            Status::Failed => ("failed", "31"),
+            Status::Ignored => ("failed (ignored)", "31"),
+            Status::Unreachable => ("unreachable", "31;1"),
+        };
+        let item = r.item.as_ref().map(|i| format!(" => (item={i})")).unwrap_or_default();
+        let mut line = format!("{}: [{}]{item}", word, r.host);
+        if matches!(r.status, Status::Failed | Status::Ignored | Status::Unreachable) {
+            if let Some(m) = &r.msg {
+                line.push_str(&format!(" => {m}"));
+            }
+            if !r.location.is_empty() && r.root_cause {
+                line.push_str(&format!(" ({})", r.location));
+            }
+        } else if r.module == "debug" {
+            if let Some(m) = &r.msg {
+                line.push_str(&format!(" => {m}"));
+            }
+        }
+        let _ = writeln!(self.out, "{}", paint(self.color, code, &line));
+        if matches!(r.status, Status::Failed) {
+            if let Some(s) = &r.stderr {
+                let _ = writeln!(self.out, "  stderr: {}", s.lines().take(10).collect::<Vec<_>>().join("\n          "));
+            }
+        }
+        for d in &r.diff {
+            let _ = write!(self.out, "{}", unified_diff(&d.header, &d.before, &d.after, self.color));
+        }
+    }
+
+    fn print_recap(&mut self, hosts: &[HostRecap]) {
+        let _ = writeln!(self.out, "\nPLAY RECAP");
+        let width = hosts.iter().map(|h| h.host.len()).max().unwrap_or(0);
+        for h in hosts {
+            let _ = writeln!(
+                self.out,
+                "{:<width$} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={}",
+                h.host,
+                h.ok,
+                h.changed,
+                h.unreachable,
+                h.failed,
+                h.skipped,
+                h.rescued,
+                h.ignored
+            );
+        }
+    }
+
+    /// `prov plan`'s closing summary.
+    pub fn print_plan_summary(&mut self) {
+        if self.json {
+            let summary: Vec<serde_json::Value> = self
+                .planned
+                .iter()
+                .map(|((s, r), n)| serde_json::json!({"action": s, "resource": r, "count": n}))
+                .collect();
+            let _ = writeln!(self.out, "{}", serde_json::json!({"event": "plan_summary", "changes": summary}));
+            return;
+        }
+        let _ = writeln!(self.out, "\nPLAN");
+        if self.planned.is_empty() {
+            let _ = writeln!(self.out, "  no changes");
+        }
+        for ((sign, res), n) in &self.planned {
+            let _ = writeln!(self.out, "  {sign}{n} {res}");
+        }
+    }
+}
+
+/// A small unified diff of two texts (line based).
+pub fn unified_diff(header: &str, before: &str, after: &str, color: bool) -> String {
+    let a: Vec<&str> = before.lines().collect();
+    let b: Vec<&str> = after.lines().collect();
+    // Longest common subsequence table; inputs are config files, small.
+    let (n, m) = (a.len(), b.len());
+    if n * m > 4_000_000 {
+        return format!("--- {header} (before)\n+++ {header} (after)\n(diff too large to show)\n");
+    }
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let mut out = format!("--- {header} (before)\n+++ {header} (after)\n");
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            out.push_str(&format!(" {}\n", a[i]));
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push_str(&paint(color, "32", &format!("+{}", b[j])));
+            out.push('\n');
+            j += 1;
+        } else {
+            out.push_str(&paint(color, "31", &format!("-{}", a[i])));
+            out.push('\n');
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Writes a JUnit XML report: one testsuite per play, one testcase per (task, host).
+pub fn write_junit(path: &std::path::Path, results: &[HostResult]) -> std::io::Result<()> {
+    let mut by_play: BTreeMap<usize, Vec<&HostResult>> = BTreeMap::new();
+    for r in results {
+        by_play.entry(r.play).or_default().push(r);
+    }
+    let esc = |s: &str| {
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    };
+    let total = results.len();
+    let failures = results.iter().filter(|r| matches!(r.status, Status::Failed | Status::Unreachable)).count();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.push_str(&format!("<testsuites name=\"prov\" tests=\"{total}\" failures=\"{failures}\">\n"));
+    for (play, rs) in by_play {
+        let f = rs.iter().filter(|r| matches!(r.status, Status::Failed | Status::Unreachable)).count();
+        let s = rs.iter().filter(|r| r.status == Status::Skipped).count();
+        x.push_str(&format!("  <testsuite name=\"play {}\" tests=\"{}\" failures=\"{f}\" skipped=\"{s}\">\n", play + 1, rs.len()));
+        for r in rs {
+            let name = match &r.item {
+                Some(i) => format!("{} (item={i})", r.name),
+                None => r.name.clone(),
+            };
+            x.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
+                esc(&r.host),
+                esc(&name),
+                r.duration_ms as f64 / 1000.0
+            ));
+            match r.status {
+                Status::Failed | Status::Unreachable => {
+                    let kind = if r.status == Status::Failed { "failed" } else { "unreachable" };
+                    x.push_str(&format!(
+                        "<failure type=\"{kind}\" message=\"{}\">{}</failure>",
+                        esc(r.msg.as_deref().unwrap_or("")),
+                        esc(&r.location)
+                    ));
+                }
+                Status::Skipped => x.push_str("<skipped/>"),
+                _ => {}
+            }
+            x.push_str("</testcase>\n");
+        }
+        x.push_str("  </testsuite>\n");
+    }
+    x.push_str("</testsuites>\n");
+    std::fs::write(path, x)
+}
