@@ -1,0 +1,537 @@
+//! Ansible's filter, test and lookup library on top of minijinja's builtins.
+//!
+//! [`register`] installs everything on an environment. Filters follow Ansible's semantics and
+//! argument names (`default(value, boolean)`, `combine(recursive=true, list_merge='append')`,
+//! `to_nice_json(indent=4, sort_keys=true)`, ...). What Ansible offers but prov does not is
+//! simply not registered, so the compiler reports it as an unknown filter: `json_query`,
+//! `password_hash`, `to_uuid`, `random`, `pipe` lookups (commands on the controller) among them.
+//!
+//! Errors name the filter and say what was expected, e.g.
+//! `dict2items requires a dictionary, got a list`.
+
+mod data;
+mod digest;
+mod lookup;
+mod pymethods;
+mod serialize;
+mod text;
+mod yaml_out;
+
+use minijinja::value::{from_args, Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
+use minijinja::{Environment, Error, ErrorKind, State};
+use serialize::{JsonOpts, Shape};
+use yaml_out::YamlOpts;
+
+/// What lookups may read: the controller environment and files relative to a base dir.
+#[derive(Clone, Debug)]
+pub struct LookupContext {
+    /// Directories relative `lookup('file', ...)` paths are searched in, in order (each as
+    /// `dir/files/path`, then `dir/path`, like Ansible's search path).
+    pub base_dirs: std::sync::Arc<Vec<std::path::PathBuf>>,
+}
+
+/// Registers every filter, test and global function (`lookup`, `query`, `dict`) on `env`, and
+/// the Python method fallback (`s.split(',')`, `d.items()`, `d.get('k', 1)`, ...).
+pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
+    env.add_filter("default", default);
+    env.add_filter("d", default);
+    env.add_filter("mandatory", mandatory);
+    env.add_filter("bool", to_bool);
+    env.add_filter("int", int);
+    env.add_filter("float", float);
+    env.add_filter("ternary", ternary);
+    env.add_filter("type_debug", type_debug);
+    env.add_filter("to_json", to_json);
+    env.add_filter("to_nice_json", to_nice_json);
+    env.add_filter("from_json", from_json);
+    env.add_filter("to_yaml", to_yaml);
+    env.add_filter("to_nice_yaml", to_nice_yaml);
+    env.add_filter("from_yaml", from_yaml);
+    env.add_filter("from_yaml_all", from_yaml_all);
+    data::register(env);
+    text::register(env);
+    lookup::register(env, ctx);
+    super::tests_lib::register(env);
+    pymethods::register(env);
+}
+
+/// An error of a filter call, worded for the playbook author.
+pub(crate) fn fail(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// Names a value's type for messages, with an article: "a list", "a string", "none".
+pub(crate) fn a_type(v: &Value) -> &'static str {
+    match v.kind() {
+        ValueKind::Undefined => "an undefined value",
+        ValueKind::None => "none",
+        ValueKind::Bool => "a boolean",
+        ValueKind::Number if v.is_integer() => "an integer",
+        ValueKind::Number => "a float",
+        ValueKind::String => "a string",
+        ValueKind::Bytes => "bytes",
+        ValueKind::Seq | ValueKind::Iterable => "a list",
+        ValueKind::Map => "a dictionary",
+        _ => "an object",
+    }
+}
+
+/// Whether a value is a list-like sequence (not a string, not a mapping).
+pub(crate) fn is_list(v: &Value) -> bool {
+    matches!(v.kind(), ValueKind::Seq | ValueKind::Iterable)
+}
+
+/// The items of a list argument; `what` introduces the error ("union expects ...").
+pub(crate) fn list_items(v: &Value, what: &str) -> Result<Vec<Value>, Error> {
+    if !is_list(v) {
+        return Err(fail(format!("{what} a list, got {}", a_type(v))));
+    }
+    v.try_iter()?.checked().collect()
+}
+
+/// Separates positional arguments from keyword arguments.
+pub(crate) fn split_args(args: Rest<ValueOrKwargs>) -> Result<(Vec<Value>, Kwargs), Error> {
+    let values = args.into_values();
+    let (pos, kw): (&[Value], Kwargs) = from_args(&values)?;
+    Ok((pos.to_vec(), kw))
+}
+
+/// A map value in the given order.
+pub(crate) fn map_value(entries: impl IntoIterator<Item = (Value, Value)>) -> Value {
+    Value::from(entries.into_iter().collect::<indexmap::IndexMap<Value, Value>>())
+}
+
+/// `default(default_value='', boolean=false)`: the value, or the default when it is undefined
+/// (or falsy, with `boolean`). Unlike a plain variable reference this never fails under strict
+/// undefined handling.
+fn default(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    if pos.len() > 2 {
+        return Err(fail("default takes at most two arguments: the default value and `boolean`"));
+    }
+    let fallback = match pos.first() {
+        Some(v) => v.clone(),
+        None => kw.get::<Option<Value>>("default_value")?.unwrap_or(Value::from("")),
+    };
+    let boolean = match pos.get(1) {
+        Some(v) => v.is_true(),
+        None => kw.get::<Option<Value>>("boolean")?.is_some_and(|v| v.is_true()),
+    };
+    kw.assert_all_used()?;
+    Ok(if value.is_undefined() || (boolean && !value.is_true()) { fallback } else { value.clone() })
+}
+
+/// `mandatory(msg=None)`: fails when the value is undefined.
+fn mandatory(value: &Value, msg: Option<String>, kw: Kwargs) -> Result<Value, Error> {
+    let msg = match msg {
+        Some(m) => Some(m),
+        None => kw.get::<Option<String>>("msg")?,
+    };
+    kw.assert_all_used()?;
+    if value.is_undefined() {
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            msg.unwrap_or_else(|| "Mandatory variable not defined.".to_string()),
+        ));
+    }
+    Ok(value.clone())
+}
+
+/// `bool`: Ansible's truthy strings (`yes`, `on`, `1`, `true`, any case) are true, the usual
+/// falsy ones are false; other strings are an error rather than a silent `false`.
+fn to_bool(value: &Value) -> Result<bool, Error> {
+    match value.kind() {
+        ValueKind::Bool => Ok(value.is_true()),
+        ValueKind::None => Ok(false),
+        ValueKind::Number => Ok(f64::try_from(value.clone()).is_ok_and(|f| f == 1.0)),
+        ValueKind::String => {
+            let s = value.as_str().unwrap_or_default().trim().to_ascii_lowercase();
+            match s.as_str() {
+                "yes" | "on" | "1" | "true" | "y" | "t" => Ok(true),
+                "no" | "off" | "0" | "false" | "n" | "f" | "" | "none" | "null" => Ok(false),
+                _ => Err(fail(format!(
+                    "bool: cannot interpret {:?} as a boolean; use yes/no, true/false, on/off or 1/0",
+                    value.as_str().unwrap_or_default()
+                ))),
+            }
+        }
+        ValueKind::Undefined => Err(Error::new(ErrorKind::UndefinedError, "bool: the value is undefined")),
+        _ => Err(fail(format!("bool: cannot interpret {} as a boolean", a_type(value)))),
+    }
+}
+
+/// Parses an integer like Python's `int(s, base)`: surrounding whitespace, a sign, `_` between
+/// digits and (for bases 2, 8, 16, or 0 = auto) a `0b`/`0o`/`0x` prefix.
+fn parse_python_int(s: &str, base: u32) -> Option<i128> {
+    let s = s.trim();
+    let (neg, rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let lower = rest.to_ascii_lowercase();
+    let (base, digits) = match (base, lower.get(..2)) {
+        (0 | 16, Some("0x")) => (16, &rest[2..]),
+        (0 | 8, Some("0o")) => (8, &rest[2..]),
+        (0 | 2, Some("0b")) => (2, &rest[2..]),
+        (0, _) if rest.len() > 1 && rest.starts_with('0') && rest.bytes().any(|b| b != b'0' && b != b'_') => {
+            return None
+        }
+        (0, _) => (10, rest),
+        (b, _) => (b, rest),
+    };
+    let digits = digits.strip_prefix('_').filter(|_| base != 10).unwrap_or(digits);
+    if !(2..=36).contains(&base) || digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') {
+        return None;
+    }
+    if digits.contains("__") {
+        return None;
+    }
+    let clean: String = digits.chars().filter(|c| *c != '_').collect();
+    let v = i128::from_str_radix(&clean, base).ok()?;
+    Some(if neg { -v } else { v })
+}
+
+/// Parses a float like Python's `float(s)`.
+fn parse_python_float(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if s.contains("__") || s.starts_with('_') || s.ends_with('_') {
+        return None;
+    }
+    let clean: String = s.chars().filter(|c| *c != '_').collect();
+    clean.parse::<f64>().ok()
+}
+
+/// `int(default=0, base=10)`: like Jinja2's, a value that does not convert gives the default.
+fn int(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    let default = match pos.first() {
+        Some(d) => d.clone(),
+        None => kw.get::<Option<Value>>("default")?.unwrap_or(Value::from(0)),
+    };
+    let base = match pos.get(1) {
+        Some(b) => u32::try_from(b.clone()).map_err(|_| fail("int: `base` must be an integer"))?,
+        None => kw.get::<Option<u32>>("base")?.unwrap_or(10),
+    };
+    kw.assert_all_used()?;
+    if base == 1 || base > 36 {
+        return Err(fail(format!("int: base must be 0 or between 2 and 36, got {base}")));
+    }
+    Ok(match value.kind() {
+        ValueKind::Undefined => return Err(Error::new(ErrorKind::UndefinedError, "int: the value is undefined")),
+        ValueKind::Bool => Value::from(value.is_true() as i64),
+        ValueKind::Number if value.is_integer() => value.clone(),
+        ValueKind::Number => match f64::try_from(value.clone()) {
+            Ok(f) if f.is_finite() => Value::from(f.trunc() as i128),
+            _ => default,
+        },
+        ValueKind::String => {
+            let s = value.as_str().unwrap_or_default();
+            match parse_python_int(s, base) {
+                Some(i) => Value::from(i),
+                None => match parse_python_float(s) {
+                    Some(f) if f.is_finite() => Value::from(f.trunc() as i128),
+                    _ => default,
+                },
+            }
+        }
+        _ => default,
+    })
+}
+
+/// `float(default=0.0)`: a value that does not convert gives the default.
+fn float(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    let default = match pos.first() {
+        Some(d) => d.clone(),
+        None => kw.get::<Option<Value>>("default")?.unwrap_or(Value::from(0.0)),
+    };
+    kw.assert_all_used()?;
+    Ok(match value.kind() {
+        ValueKind::Undefined => return Err(Error::new(ErrorKind::UndefinedError, "float: the value is undefined")),
+        ValueKind::Bool => Value::from(if value.is_true() { 1.0 } else { 0.0 }),
+        ValueKind::Number => f64::try_from(value.clone()).map(Value::from).unwrap_or(default),
+        ValueKind::String => parse_python_float(value.as_str().unwrap_or_default()).map(Value::from).unwrap_or(default),
+        _ => default,
+    })
+}
+
+/// `ternary(true_val, false_val, none_val=None)`.
+fn ternary(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    let mut take = |i: usize, name: &str| -> Result<Option<Value>, Error> {
+        match pos.get(i) {
+            Some(v) => Ok(Some(v.clone())),
+            None => kw.get::<Option<Value>>(name),
+        }
+    };
+    let t = take(0, "true_val")?.ok_or_else(|| fail("ternary needs a value for true"))?;
+    let f = take(1, "false_val")?.ok_or_else(|| fail("ternary needs a value for false"))?;
+    let n = take(2, "none_val")?;
+    kw.assert_all_used()?;
+    if value.is_undefined() {
+        return Err(Error::new(ErrorKind::UndefinedError, "ternary: the tested value is undefined"));
+    }
+    Ok(match n {
+        Some(n) if value.is_none() => n,
+        _ if value.is_true() => t,
+        _ => f,
+    })
+}
+
+/// `type_debug`: the Python name of the value's type (`str`, `int`, `list`, `dict`, ...).
+fn type_debug(value: &Value) -> &'static str {
+    match value.kind() {
+        ValueKind::Undefined => "AnsibleUndefined",
+        ValueKind::None => "NoneType",
+        ValueKind::Bool => "bool",
+        ValueKind::Number if value.is_integer() => "int",
+        ValueKind::Number => "float",
+        ValueKind::String => "str",
+        ValueKind::Bytes => "bytes",
+        ValueKind::Seq | ValueKind::Iterable => "list",
+        ValueKind::Map => "dict",
+        _ => "object",
+    }
+}
+
+fn json_with(value: &Value, kw: Kwargs, indent: Option<usize>, sort_keys: bool, filter: &str) -> Result<Value, Error> {
+    let indent = match kw.get::<Option<Value>>("indent")? {
+        Some(v) => Some(usize::try_from(v).map_err(|_| fail(format!("{filter}: `indent` must be an integer")))?),
+        None => indent,
+    };
+    let opts = JsonOpts {
+        indent,
+        sort_keys: kw.get::<Option<bool>>("sort_keys")?.unwrap_or(sort_keys),
+        ensure_ascii: kw.get::<Option<bool>>("ensure_ascii")?.unwrap_or(true),
+    };
+    kw.assert_all_used()?;
+    serialize::to_json(value, &opts, filter).map(Value::from)
+}
+
+/// `to_json(indent=None, sort_keys=False, ensure_ascii=True)`: Python's `json.dumps` text.
+fn to_json(value: &Value, kw: Kwargs) -> Result<Value, Error> {
+    json_with(value, kw, None, false, "to_json")
+}
+
+/// `to_nice_json(indent=4, sort_keys=True)`.
+fn to_nice_json(value: &Value, kw: Kwargs) -> Result<Value, Error> {
+    json_with(value, kw, Some(4), true, "to_nice_json")
+}
+
+/// `from_json`: parses a JSON text (mapping order is kept).
+fn from_json(value: &Value) -> Result<Value, Error> {
+    let s = value.as_str().ok_or_else(|| fail(format!("from_json expects a string, got {}", a_type(value))))?;
+    let parsed: serde_json::Value =
+        serde_json::from_str(s).map_err(|e| fail(format!("from_json: the text is not valid JSON: {e}")))?;
+    Ok(Value::from_serialize(parsed))
+}
+
+fn yaml_with(value: &Value, kw: Kwargs, opts: YamlOpts, filter: &str) -> Result<Value, Error> {
+    let opts = YamlOpts {
+        indent: kw.get::<Option<usize>>("indent")?.unwrap_or(opts.indent),
+        sort_keys: kw.get::<Option<bool>>("sort_keys")?.unwrap_or(opts.sort_keys),
+        ..opts
+    };
+    // PyYAML options that change nothing here.
+    let _ = kw.get::<Option<Value>>("width")?;
+    let _ = kw.get::<Option<Value>>("allow_unicode")?;
+    let _ = kw.get::<Option<Value>>("explicit_start")?;
+    kw.assert_all_used()?;
+    yaml_out::to_yaml(value, &opts, filter).map(Value::from)
+}
+
+/// `to_yaml(indent=2, sort_keys=True)`: block style, collections of scalars in flow style.
+fn to_yaml(value: &Value, kw: Kwargs) -> Result<Value, Error> {
+    yaml_with(value, kw, YamlOpts { indent: 2, flow_leaves: true, sort_keys: true }, "to_yaml")
+}
+
+/// `to_nice_yaml(indent=4, sort_keys=True)`: block style throughout.
+fn to_nice_yaml(value: &Value, kw: Kwargs) -> Result<Value, Error> {
+    yaml_with(value, kw, YamlOpts { indent: 4, flow_leaves: false, sort_keys: true }, "to_nice_yaml")
+}
+
+fn node_to_value(node: &crate::yaml::Node) -> Value {
+    use crate::yaml::NodeKind;
+    match &node.kind {
+        NodeKind::Seq(items) => Value::from(items.iter().map(node_to_value).collect::<Vec<_>>()),
+        NodeKind::Map(entries) => {
+            map_value(entries.iter().map(|(k, v)| (Value::from(k.scalar_text().unwrap_or_default()), node_to_value(v))))
+        }
+        _ => node.to_value(),
+    }
+}
+
+fn yaml_error(filter: &str, d: &crate::diag::Diagnostic) -> Error {
+    fail(format!("{filter}: {} (line {}, column {})", d.message, d.span.line, d.span.col))
+}
+
+/// `from_yaml`: parses one YAML document (YAML 1.1 typing like Ansible); non-strings pass through.
+fn from_yaml(value: &Value) -> Result<Value, Error> {
+    let Some(s) = value.as_str() else {
+        return Ok(value.clone());
+    };
+    let (node, _warnings) =
+        crate::yaml::parse_one(crate::source::FileId(0), s).map_err(|d| yaml_error("from_yaml", &d))?;
+    Ok(node_to_value(&node))
+}
+
+/// `from_yaml_all`: parses every document of a YAML stream into a list.
+fn from_yaml_all(value: &Value) -> Result<Value, Error> {
+    let Some(s) = value.as_str() else {
+        return Ok(value.clone());
+    };
+    let (docs, _warnings) =
+        crate::yaml::parse(crate::source::FileId(0), s).map_err(|d| yaml_error("from_yaml_all", &d))?;
+    Ok(Value::from(docs.iter().map(node_to_value).collect::<Vec<_>>()))
+}
+
+/// Shared helpers for the tests of every file of the library.
+#[cfg(test)]
+pub(crate) mod testenv {
+    use super::*;
+    use minijinja::UndefinedBehavior;
+
+    /// An environment set up like the Templar's: strict undefined, the whole library.
+    pub fn env_with(base_dirs: Vec<std::path::PathBuf>) -> Environment<'static> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_keep_trailing_newline(true);
+        register(&mut env, LookupContext { base_dirs: std::sync::Arc::new(base_dirs) });
+        env
+    }
+
+    /// Renders `src` with `ctx`; the error as text (with minijinja's detail).
+    pub fn render_ctx(src: &str, ctx: Value) -> Result<String, String> {
+        env_with(Vec::new()).render_str(src, ctx).map_err(|e| format!("{:#}", e))
+    }
+
+    /// Renders `src` without variables.
+    pub fn render(src: &str) -> Result<String, String> {
+        render_ctx(src, Value::from(()))
+    }
+
+    /// Renders and unwraps, naming the template on failure.
+    #[track_caller]
+    pub fn ok(src: &str) -> String {
+        match render(src) {
+            Ok(s) => s,
+            Err(e) => panic!("{src} failed: {e}"),
+        }
+    }
+
+    /// Renders expecting an error that contains `needle`.
+    #[track_caller]
+    pub fn err(src: &str, needle: &str) {
+        match render(src) {
+            Ok(s) => panic!("{src} rendered {s:?}, expected an error containing {needle:?}"),
+            Err(e) => assert!(e.contains(needle), "{src}: error {e:?} does not contain {needle:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testenv::{err, ok, render_ctx};
+    use minijinja::context;
+
+    #[test]
+    fn default_replaces_undefined_even_when_strict() {
+        assert_eq!(ok("{{ missing | default('x') }}"), "x");
+        assert_eq!(ok("{{ missing | d('x') }}"), "x");
+        assert_eq!(ok("{{ missing | default }}"), "");
+        assert_eq!(ok("{{ missing | default(none) | type_debug }}"), "NoneType");
+        assert_eq!(ok("{{ '' | default('x') }}"), "");
+        assert_eq!(ok("{{ '' | default('x', true) }}"), "x");
+        assert_eq!(ok("{{ 0 | default('x', boolean=true) }}"), "x");
+        assert_eq!(ok("{{ 5 | default('x', true) }}"), "5");
+        assert_eq!(render_ctx("{{ d.nope | default(3) }}", context! { d => context! { a => 1 } }).unwrap(), "3");
+        err("{{ missing | default('a', true, 3) }}", "at most two arguments");
+        err("{{ missing }}", "undefined");
+    }
+
+    #[test]
+    fn mandatory_fails_on_undefined_only() {
+        assert_eq!(ok("{{ 1 | mandatory }}"), "1");
+        err("{{ missing | mandatory }}", "Mandatory variable not defined");
+        err("{{ missing | mandatory('set app_port in group_vars') }}", "set app_port in group_vars");
+        err("{{ missing | mandatory(msg='say why') }}", "say why");
+    }
+
+    #[test]
+    fn bool_accepts_ansible_strings() {
+        assert_eq!(ok("{{ 'yes' | bool }} {{ 'On' | bool }} {{ '1' | bool }} {{ 'TRUE' | bool }} {{ 1 | bool }}"), "true true true true true");
+        assert_eq!(ok("{{ 'no' | bool }} {{ 'off' | bool }} {{ '0' | bool }} {{ none | bool }} {{ 2 | bool }}"), "false false false false false");
+        err("{{ 'ture' | bool }}", "cannot interpret \"ture\" as a boolean");
+        err("{{ [1] | bool }}", "cannot interpret a list as a boolean");
+    }
+
+    #[test]
+    fn int_parses_like_python_and_defaults_to_zero() {
+        assert_eq!(ok("{{ '42' | int + 1 }}"), "43");
+        assert_eq!(ok("{{ ' -7 ' | int }}"), "-7");
+        assert_eq!(ok("{{ '3.9' | int }}"), "3");
+        assert_eq!(ok("{{ 3.9 | int }}"), "3");
+        assert_eq!(ok("{{ true | int }}"), "1");
+        assert_eq!(ok("{{ 'abc' | int }}"), "0");
+        assert_eq!(ok("{{ 'abc' | int(5) }}"), "5");
+        assert_eq!(ok("{{ 'abc' | int(default=-1) }}"), "-1");
+        assert_eq!(ok("{{ none | int }}"), "0");
+        assert_eq!(ok("{{ '0x1f' | int(base=16) }} {{ 'ff' | int(0, 16) }} {{ '0b101' | int(base=0) }}"), "31 255 5");
+        assert_eq!(ok("{{ '1_000' | int }}"), "1000");
+        assert_eq!(ok("{{ '0755' | int(base=8) }}"), "493");
+        err("{{ '1' | int(base=1) }}", "base must be 0 or between 2 and 36");
+        err("{{ missing | int }}", "int: the value is undefined");
+    }
+
+    #[test]
+    fn float_parses_and_defaults() {
+        assert_eq!(ok("{{ '2.5' | float * 2 }}"), "5.0");
+        assert_eq!(ok("{{ 3 | float }}"), "3.0");
+        assert_eq!(ok("{{ 'x' | float }}"), "0.0");
+        assert_eq!(ok("{{ 'x' | float(1.5) }}"), "1.5");
+    }
+
+    #[test]
+    fn ternary_picks_by_truth_and_none() {
+        assert_eq!(ok("{{ true | ternary('a', 'b') }} {{ 0 | ternary('a', 'b') }}"), "a b");
+        assert_eq!(ok("{{ none | ternary('a', 'b', 'n') }} {{ none | ternary('a', 'b') }}"), "n b");
+        err("{{ true | ternary('a') }}", "ternary needs a value for false");
+    }
+
+    #[test]
+    fn type_debug_names_python_types() {
+        assert_eq!(ok("{{ 'a' | type_debug }} {{ 1 | type_debug }} {{ [] | type_debug }} {{ {} | type_debug }}"), "str int list dict");
+    }
+
+    #[test]
+    fn to_json_matches_python() {
+        assert_eq!(ok("{{ {'a': 1} | combine({'b': [true, none]}) | to_json }}"), r#"{"a": 1, "b": [true, null]}"#);
+        assert_eq!(ok("{{ {'b': 1, 'a': 'é'} | to_json(sort_keys=true, ensure_ascii=false) }}"), r#"{"a": "é", "b": 1}"#);
+        assert_eq!(ok("{{ [1, 2] | to_json(indent=2) }}"), "[\n  1,\n  2\n]");
+        assert_eq!(ok("{{ {'b': 1, 'a': {'c': []}} | to_nice_json }}"), "{\n    \"a\": {\n        \"c\": []\n    },\n    \"b\": 1\n}");
+        assert_eq!(ok("{{ {'b': 1, 'a': 2} | to_nice_json(indent=2, sort_keys=false) }}"), "{\n  \"b\": 1,\n  \"a\": 2\n}");
+        err("{{ [missing] | to_json }}", "undefined");
+        err("{{ 1 | to_json(bogus=1) }}", "bogus");
+    }
+
+    #[test]
+    fn from_json_parses_and_reports_errors() {
+        assert_eq!(ok("{{ ('{\"z\": 1, \"a\": [1, 2.5, null]}' | from_json).a[1] }}"), "2.5");
+        assert_eq!(ok("{{ '{\"z\": 1, \"a\": 2}' | from_json | list | join(',') }}"), "z,a");
+        err("{{ '{bad' | from_json }}", "from_json: the text is not valid JSON");
+        err("{{ 3 | from_json }}", "from_json expects a string, got an integer");
+    }
+
+    #[test]
+    fn yaml_round_trip() {
+        assert_eq!(ok("{{ {'b': [1, 2], 'a': 'yes'} | to_nice_yaml }}"), "a: 'yes'\nb:\n- 1\n- 2\n");
+        assert_eq!(ok("{{ {'b': [1, 2], 'a': {'c': 'x'}} | to_yaml }}"), "a: {c: x}\nb: [1, 2]\n");
+        assert_eq!(ok("{{ {'b': [1, 2]} | to_nice_yaml(indent=2) }}"), "b:\n- 1\n- 2\n");
+        assert_eq!(ok("{{ {'z': 1, 'a': 2} | to_yaml(sort_keys=false) }}"), "{z: 1, a: 2}\n");
+        let src = "{% set y = 'a: yes\\nb: [1, \"2\"]\\nc:\\n  d: null\\n' | from_yaml %}{{ y.a }} {{ y.b[0] + 1 }} {{ y.b[1] is string }} {{ y.c.d is none }} {{ y | list | join(',') }}";
+        assert_eq!(ok(src), "true 2 true true a,b,c");
+        assert_eq!(ok("{{ ({'k': 'a\\nb', 'n': 'null'} | to_nice_yaml | from_yaml) == {'k': 'a\\nb', 'n': 'null'} }}"), "true");
+        assert_eq!(ok("{{ 'a: 1\\n---\\nb: 2\\n' | from_yaml_all | map(attribute='b', default=0) | list }}"), "[0, 2]");
+        err("{{ 'a: [1' | from_yaml }}", "from_yaml:");
+    }
+}

@@ -1,0 +1,471 @@
+//! Filters on lists and dictionaries: `combine`, `dict2items`/`items2dict`, set operations,
+//! `flatten`, `zip`, `product`, `extract`, `subelements`.
+
+use super::serialize::map_entries;
+use super::{a_type, fail, is_list, list_items, map_value, split_args};
+use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
+use minijinja::{Environment, Error, State};
+
+pub(super) fn register(env: &mut Environment<'static>) {
+    env.add_filter("combine", combine);
+    env.add_filter("dict2items", dict2items);
+    env.add_filter("items2dict", items2dict);
+    env.add_filter("union", union);
+    env.add_filter("intersect", intersect);
+    env.add_filter("difference", difference);
+    env.add_filter("symmetric_difference", symmetric_difference);
+    env.add_filter("flatten", flatten);
+    env.add_filter("zip", zip);
+    env.add_filter("zip_longest", zip_longest);
+    env.add_filter("product", product);
+    env.add_filter("extract", extract);
+    env.add_filter("subelements", subelements);
+    env.add_function("dict", dict);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum ListMerge {
+    Replace,
+    Keep,
+    Append,
+    Prepend,
+    AppendRp,
+    PrependRp,
+}
+
+/// Ansible's `merge_hash`: `y` over `x`.
+fn merge(x: &Value, y: &Value, recursive: bool, lm: ListMerge) -> Result<Value, Error> {
+    let mut out: indexmap::IndexMap<Value, Value> = map_entries(x)?.into_iter().collect();
+    for (k, yv) in map_entries(y)? {
+        let merged = match out.get(&k) {
+            Some(xv) if xv.kind() == ValueKind::Map && yv.kind() == ValueKind::Map && recursive => {
+                merge(xv, &yv, recursive, lm)?
+            }
+            Some(xv) if is_list(xv) && is_list(&yv) => {
+                let xs: Vec<Value> = xv.try_iter()?.checked().collect::<Result<_, _>>()?;
+                let ys: Vec<Value> = yv.try_iter()?.checked().collect::<Result<_, _>>()?;
+                let rp = || xs.iter().filter(|z| !ys.contains(z)).cloned().collect::<Vec<_>>();
+                Value::from(match lm {
+                    ListMerge::Replace => ys,
+                    ListMerge::Keep => xs,
+                    ListMerge::Append => xs.iter().chain(&ys).cloned().collect(),
+                    ListMerge::Prepend => ys.iter().chain(&xs).cloned().collect(),
+                    ListMerge::AppendRp => rp().into_iter().chain(ys.iter().cloned()).collect(),
+                    ListMerge::PrependRp => ys.iter().cloned().chain(rp()).collect::<Vec<_>>(),
+                })
+            }
+            _ => yv,
+        };
+        out.insert(k, merged);
+    }
+    Ok(Value::from(out))
+}
+
+/// `combine(*dicts, recursive=False, list_merge='replace')`; lists of dicts are flattened.
+fn combine(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    let recursive = kw.get::<Option<bool>>("recursive")?.unwrap_or(false);
+    let lm = match kw.get::<Option<&str>>("list_merge")?.unwrap_or("replace") {
+        "replace" => ListMerge::Replace,
+        "keep" => ListMerge::Keep,
+        "append" => ListMerge::Append,
+        "prepend" => ListMerge::Prepend,
+        "append_rp" => ListMerge::AppendRp,
+        "prepend_rp" => ListMerge::PrependRp,
+        other => {
+            return Err(fail(format!(
+                "combine: list_merge must be 'replace', 'keep', 'append', 'prepend', 'append_rp' or 'prepend_rp', got '{other}'"
+            )))
+        }
+    };
+    if kw.args().any(|a| a != "recursive" && a != "list_merge") {
+        return Err(fail("combine: 'recursive' and 'list_merge' are the only valid keyword arguments"));
+    }
+    let mut dicts = Vec::new();
+    for term in std::iter::once(value).chain(pos.iter()) {
+        if is_list(term) {
+            dicts.extend(term.try_iter()?.checked().collect::<Result<Vec<_>, _>>()?);
+        } else {
+            dicts.push(term.clone());
+        }
+    }
+    let mut acc = map_value([]);
+    for d in &dicts {
+        if d.kind() != ValueKind::Map {
+            return Err(fail(format!("combine expects dictionaries, got {}", a_type(d))));
+        }
+        acc = merge(&acc, d, recursive, lm)?;
+    }
+    Ok(acc)
+}
+
+fn key_names(kw: &Kwargs) -> Result<(Value, Value), Error> {
+    let k = kw.get::<Option<Value>>("key_name")?.unwrap_or(Value::from("key"));
+    let v = kw.get::<Option<Value>>("value_name")?.unwrap_or(Value::from("value"));
+    kw.assert_all_used()?;
+    Ok((k, v))
+}
+
+/// `dict2items(key_name='key', value_name='value')`.
+fn dict2items(value: &Value, kw: Kwargs) -> Result<Value, Error> {
+    let (kn, vn) = key_names(&kw)?;
+    if value.kind() != ValueKind::Map {
+        return Err(fail(format!("dict2items requires a dictionary, got {} instead", a_type(value))));
+    }
+    Ok(Value::from(
+        map_entries(value)?
+            .into_iter()
+            .map(|(k, v)| map_value([(kn.clone(), k), (vn.clone(), v)]))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// `items2dict(key_name='key', value_name='value')`.
+fn items2dict(value: &Value, kw: Kwargs) -> Result<Value, Error> {
+    let (kn, vn) = key_names(&kw)?;
+    let items = list_items(value, "items2dict requires")?;
+    let mut out = Vec::new();
+    for item in items {
+        if item.kind() != ValueKind::Map {
+            return Err(fail(format!("items2dict requires a list of dictionaries, got {} in the list", a_type(&item))));
+        }
+        let k = item.get_item(&kn)?;
+        let v = item.get_item(&vn)?;
+        if k.is_undefined() || v.is_undefined() {
+            return Err(fail(format!(
+                "items2dict: each item needs the keys '{kn}' and '{vn}' (set key_name/value_name for other names)"
+            )));
+        }
+        out.push((k, v));
+    }
+    Ok(map_value(out))
+}
+
+fn unique_keep_order(items: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+fn two_lists(a: &Value, b: &Value, filter: &str) -> Result<(Vec<Value>, Vec<Value>), Error> {
+    Ok((list_items(a, &format!("{filter} expects"))?, list_items(b, &format!("{filter} expects"))?))
+}
+
+/// `union(b)`: items of both lists, without duplicates, in order.
+fn union(a: &Value, b: &Value) -> Result<Value, Error> {
+    let (a, b) = two_lists(a, b, "union")?;
+    Ok(Value::from(unique_keep_order(a.into_iter().chain(b))))
+}
+
+/// `intersect(b)`: items of the first list that are in the second.
+fn intersect(a: &Value, b: &Value) -> Result<Value, Error> {
+    let (a, b) = two_lists(a, b, "intersect")?;
+    Ok(Value::from(unique_keep_order(a.into_iter().filter(|x| b.contains(x)))))
+}
+
+/// `difference(b)`: items of the first list that are not in the second.
+fn difference(a: &Value, b: &Value) -> Result<Value, Error> {
+    let (a, b) = two_lists(a, b, "difference")?;
+    Ok(Value::from(unique_keep_order(a.into_iter().filter(|x| !b.contains(x)))))
+}
+
+/// `symmetric_difference(b)`: items in exactly one of the lists.
+fn symmetric_difference(a: &Value, b: &Value) -> Result<Value, Error> {
+    let (a, b) = two_lists(a, b, "symmetric_difference")?;
+    let both: Vec<Value> = a.iter().filter(|x| b.contains(x)).cloned().collect();
+    Ok(Value::from(unique_keep_order(a.into_iter().chain(b).filter(|x| !both.contains(x)))))
+}
+
+fn flatten_into(items: Vec<Value>, levels: Option<i64>, skip_nulls: bool, out: &mut Vec<Value>) -> Result<(), Error> {
+    for item in items {
+        if skip_nulls && (item.is_none() || matches!(item.as_str(), Some("None" | "null"))) {
+            continue;
+        }
+        match levels {
+            _ if !is_list(&item) => out.push(item),
+            Some(l) if l < 1 => out.push(item),
+            _ => {
+                let inner = item.try_iter()?.checked().collect::<Result<Vec<_>, _>>()?;
+                flatten_into(inner, levels.map(|l| l - 1), skip_nulls, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `flatten(levels=None, skip_nulls=True)`.
+fn flatten(value: &Value, levels: Option<i64>, kw: Kwargs) -> Result<Value, Error> {
+    let levels = match levels {
+        Some(l) => Some(l),
+        None => kw.get::<Option<i64>>("levels")?,
+    };
+    let skip_nulls = kw.get::<Option<bool>>("skip_nulls")?.unwrap_or(true);
+    kw.assert_all_used()?;
+    let mut out = Vec::new();
+    flatten_into(list_items(value, "flatten expects")?, levels, skip_nulls, &mut out)?;
+    Ok(Value::from(out))
+}
+
+fn lists_of(value: &Value, others: &[Value], filter: &str) -> Result<Vec<Vec<Value>>, Error> {
+    std::iter::once(value)
+        .chain(others)
+        .map(|v| {
+            if v.kind() == ValueKind::String || v.kind() == ValueKind::Map {
+                v.try_iter()?.checked().collect()
+            } else {
+                list_items(v, &format!("{filter} expects"))
+            }
+        })
+        .collect()
+}
+
+/// `zip(*lists)`: a list of lists, as long as the shortest input.
+fn zip(value: &Value, others: Rest<Value>) -> Result<Value, Error> {
+    let lists = lists_of(value, &others, "zip")?;
+    let n = lists.iter().map(Vec::len).min().unwrap_or(0);
+    Ok(Value::from((0..n).map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>())).collect::<Vec<_>>()))
+}
+
+/// `zip_longest(*lists, fillvalue=None)`: as long as the longest input.
+fn zip_longest(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    let fill = kw.get::<Option<Value>>("fillvalue")?.unwrap_or(Value::from(()));
+    kw.assert_all_used()?;
+    let lists = lists_of(value, &pos, "zip_longest")?;
+    let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+    Ok(Value::from(
+        (0..n)
+            .map(|i| Value::from(lists.iter().map(|l| l.get(i).cloned().unwrap_or(fill.clone())).collect::<Vec<_>>()))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// `product(*lists, repeat=1)`: the cartesian product, as a list of lists.
+fn product(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    let repeat = kw.get::<Option<usize>>("repeat")?.unwrap_or(1);
+    kw.assert_all_used()?;
+    let lists = lists_of(value, &pos, "product")?;
+    let lists: Vec<&Vec<Value>> = (0..repeat).flat_map(|_| lists.iter()).collect();
+    let mut acc: Vec<Vec<Value>> = vec![Vec::new()];
+    for l in lists {
+        acc = acc.into_iter().flat_map(|prefix| l.iter().map(move |x| [prefix.clone(), vec![x.clone()]].concat())).collect();
+    }
+    Ok(Value::from(acc.into_iter().map(Value::from).collect::<Vec<_>>()))
+}
+
+/// `extract(container, morekeys=None)`: `container[item]`, then each of `morekeys` in turn.
+/// Used as `groups['web'] | map('extract', hostvars, 'ansible_host')`.
+fn extract(item: &Value, container: &Value, morekeys: Option<Value>) -> Result<Value, Error> {
+    let missing = |what: &Value, key: &Value| {
+        fail(format!("extract: {} has no key {}", a_type(what), serde_key(key)))
+    };
+    let mut v = container.get_item(item)?;
+    if v.is_undefined() {
+        return Err(missing(container, item));
+    }
+    let keys = match morekeys {
+        None => Vec::new(),
+        Some(k) if is_list(&k) => k.try_iter()?.checked().collect::<Result<_, _>>()?,
+        Some(k) => vec![k],
+    };
+    for k in keys {
+        let next = v.get_item(&k)?;
+        if next.is_undefined() {
+            return Err(missing(&v, &k));
+        }
+        v = next;
+    }
+    Ok(v)
+}
+
+fn serde_key(k: &Value) -> String {
+    match k.as_str() {
+        Some(s) => format!("'{s}'"),
+        None => k.to_string(),
+    }
+}
+
+/// `subelements(path, skip_missing=False)`: pairs `[item, sub]` for each element of the list
+/// found at `path` (dotted) in each item.
+fn subelements(value: &Value, path: &str, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    let skip_missing = match pos.first() {
+        Some(v) => v.is_true(),
+        None => match kw.get::<Option<Value>>("skip_missing")? {
+            Some(v) => v.is_true(),
+            None => false,
+        },
+    };
+    kw.assert_all_used()?;
+    let items = if value.kind() == ValueKind::Map {
+        map_entries(value)?.into_iter().map(|(_, v)| v).collect()
+    } else {
+        list_items(value, "subelements expects")?
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let mut sub = item.clone();
+        let mut found = true;
+        for part in path.split('.') {
+            if sub.kind() != ValueKind::Map {
+                return Err(fail(format!("subelements: cannot look up '{part}' in {}", a_type(&sub))));
+            }
+            sub = sub.get_item(&Value::from(part))?;
+            if sub.is_undefined() {
+                found = false;
+                break;
+            }
+        }
+        if !found {
+            if skip_missing {
+                continue;
+            }
+            return Err(fail(format!("subelements: could not find '{path}' in an item (pass skip_missing=True to skip it)")));
+        }
+        if !is_list(&sub) {
+            return Err(fail(format!("subelements: the key '{path}' should point to a list, got {}", a_type(&sub))));
+        }
+        for s in sub.try_iter()?.checked() {
+            out.push(Value::from(vec![item.clone(), s?]));
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// `dict(mapping_or_pairs=None, **kwargs)`: like Python's, also from a list of pairs
+/// (`dict(keys | zip(values))`).
+fn dict(_state: &State, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    if pos.len() > 1 {
+        return Err(fail("dict expects at most one positional argument"));
+    }
+    let mut out: indexmap::IndexMap<Value, Value> = indexmap::IndexMap::new();
+    if let Some(src) = pos.first() {
+        match src.kind() {
+            ValueKind::Map => out.extend(map_entries(src)?),
+            ValueKind::None | ValueKind::Undefined => {}
+            _ if is_list(src) => {
+                for pair in src.try_iter()?.checked() {
+                    let pair = pair?;
+                    let kv: Vec<Value> = if is_list(&pair) { pair.try_iter()?.collect() } else { Vec::new() };
+                    if kv.len() != 2 {
+                        return Err(fail(format!("dict: each item must be a [key, value] pair, got {pair}")));
+                    }
+                    out.insert(kv[0].clone(), kv[1].clone());
+                }
+            }
+            _ => return Err(fail(format!("dict expects a dictionary or a list of pairs, got {}", a_type(src)))),
+        }
+    }
+    for name in kw.args().map(str::to_string).collect::<Vec<_>>() {
+        out.insert(Value::from(name.as_str()), kw.get::<Value>(&name)?);
+    }
+    Ok(Value::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::template::filters::testenv::{err, ok};
+
+    #[test]
+    fn combine_merges_shallow_by_default() {
+        assert_eq!(ok("{{ {'a': 1} | combine({'b': 2}) | to_json }}"), r#"{"a": 1, "b": 2}"#);
+        assert_eq!(ok("{{ {'a': {'x': 1}} | combine({'a': {'y': 2}}) | to_json }}"), r#"{"a": {"y": 2}}"#);
+        assert_eq!(ok("{{ {'a': 1} | combine({'a': 2}, {'c': 3}) | to_json }}"), r#"{"a": 2, "c": 3}"#);
+        assert_eq!(ok("{{ [{'a': 1}, {'b': 2}] | combine | to_json }}"), r#"{"a": 1, "b": 2}"#);
+        err("{{ {'a': 1} | combine([1]) }}", "combine expects dictionaries, got an integer");
+        err("{{ {'a': 1} | combine('x') }}", "combine expects dictionaries, got a string");
+        err("{{ {'a': 1} | combine({}, recursve=true) }}", "'recursive' and 'list_merge' are the only valid");
+        err("{{ {'a': 1} | combine({}, list_merge='merge') }}", "list_merge must be");
+    }
+
+    #[test]
+    fn combine_recursive_and_list_merge() {
+        let base = "{'a': {'x': 1, 'l': [1, 2]}, 'k': [1]}";
+        let over = "{'a': {'y': 2, 'l': [2, 3]}, 'k': [9]}";
+        let r = |opts: &str| ok(&format!("{{{{ {base} | combine({over}{opts}) | to_json }}}}"));
+        assert_eq!(r(", recursive=true"), r#"{"a": {"x": 1, "l": [2, 3], "y": 2}, "k": [9]}"#);
+        assert_eq!(r(", recursive=true, list_merge='append'"), r#"{"a": {"x": 1, "l": [1, 2, 2, 3], "y": 2}, "k": [1, 9]}"#);
+        assert_eq!(r(", recursive=true, list_merge='prepend'"), r#"{"a": {"x": 1, "l": [2, 3, 1, 2], "y": 2}, "k": [9, 1]}"#);
+        assert_eq!(r(", recursive=true, list_merge='append_rp'"), r#"{"a": {"x": 1, "l": [1, 2, 3], "y": 2}, "k": [1, 9]}"#);
+        assert_eq!(r(", recursive=true, list_merge='prepend_rp'"), r#"{"a": {"x": 1, "l": [2, 3, 1], "y": 2}, "k": [9, 1]}"#);
+        assert_eq!(r(", recursive=true, list_merge='keep'"), r#"{"a": {"x": 1, "l": [1, 2], "y": 2}, "k": [1]}"#);
+        assert_eq!(r(", list_merge='append'"), r#"{"a": {"y": 2, "l": [2, 3]}, "k": [1, 9]}"#);
+    }
+
+    #[test]
+    fn dict2items_and_back() {
+        assert_eq!(ok("{{ {'a': 1, 'b': 2} | dict2items | to_json }}"), r#"[{"key": "a", "value": 1}, {"key": "b", "value": 2}]"#);
+        assert_eq!(ok("{{ {'a': 1} | dict2items(key_name='k', value_name='v') | to_json }}"), r#"[{"k": "a", "v": 1}]"#);
+        assert_eq!(ok("{{ {'a': 1, 'b': 2} | dict2items | items2dict | to_json }}"), r#"{"a": 1, "b": 2}"#);
+        assert_eq!(ok("{{ [{'n': 'x', 'v': 1}] | items2dict(key_name='n', value_name='v') | to_json }}"), r#"{"x": 1}"#);
+        err("{{ [1, 2] | dict2items }}", "dict2items requires a dictionary, got a list instead");
+        err("{{ [{'a': 1}] | items2dict }}", "each item needs the keys 'key' and 'value'");
+        err("{{ 'x' | items2dict }}", "items2dict requires a list, got a string");
+        err("{{ {} | dict2items(name='x') }}", "name");
+    }
+
+    #[test]
+    fn set_operations_keep_order_and_case() {
+        assert_eq!(ok("{{ [1, 2, 'a'] | union([2, 3, 'A']) | to_json }}"), r#"[1, 2, "a", 3, "A"]"#);
+        assert_eq!(ok("{{ [1, 2, 2, 3] | intersect([3, 2, 5]) | to_json }}"), "[2, 3]");
+        assert_eq!(ok("{{ [1, 2, 3, 1] | difference([2]) | to_json }}"), "[1, 3]");
+        assert_eq!(ok("{{ [1, 2, 3] | symmetric_difference([3, 4]) | to_json }}"), "[1, 2, 4]");
+        err("{{ [1] | union('ab') }}", "union expects a list, got a string");
+        err("{{ 5 | difference([1]) }}", "difference expects a list, got an integer");
+    }
+
+    #[test]
+    fn flatten_levels_and_nulls() {
+        assert_eq!(ok("{{ [1, [2, [3, [4]]], none, 'null'] | flatten | to_json }}"), "[1, 2, 3, 4]");
+        assert_eq!(ok("{{ [1, [2, [3, [4]]]] | flatten(1) | to_json }}"), "[1, 2, [3, [4]]]");
+        assert_eq!(ok("{{ [1, [2, [3]]] | flatten(levels=2) | to_json }}"), "[1, 2, 3]");
+        assert_eq!(ok("{{ [none, [none]] | flatten(skip_nulls=false) | to_json }}"), "[null, null]");
+        err("{{ 'abc' | flatten }}", "flatten expects a list, got a string");
+    }
+
+    #[test]
+    fn zip_and_product_return_lists() {
+        assert_eq!(ok("{{ [1, 2, 3] | zip(['a', 'b']) | to_json }}"), r#"[[1, "a"], [2, "b"]]"#);
+        assert_eq!(ok("{{ [1, 2] | zip_longest(['a'], fillvalue='-') | to_json }}"), r#"[[1, "a"], [2, "-"]]"#);
+        assert_eq!(ok("{{ dict(['a', 'b'] | zip([1, 2])) | to_json }}"), r#"{"a": 1, "b": 2}"#);
+        assert_eq!(ok("{{ [1, 2] | product(['a', 'b']) | to_json }}"), r#"[[1, "a"], [1, "b"], [2, "a"], [2, "b"]]"#);
+        assert_eq!(ok("{{ [0, 1] | product(repeat=2) | length }}"), "4");
+        assert_eq!(ok("{{ [] | product([1]) | to_json }}"), "[]");
+        err("{{ [1] | zip(5) }}", "zip expects a list, got an integer");
+    }
+
+    #[test]
+    fn extract_looks_up_in_a_container() {
+        let src = "{% set hv = {'h1': {'ansible_host': '10.0.0.1', 'n': {'x': 7}}, 'h2': {'ansible_host': '10.0.0.2'}} %}";
+        assert_eq!(ok(&format!("{src}{{{{ ['h1', 'h2'] | map('extract', hv, 'ansible_host') | join(',') }}}}")), "10.0.0.1,10.0.0.2");
+        assert_eq!(ok(&format!("{src}{{{{ 'h1' | extract(hv, ['n', 'x']) }}}}")), "7");
+        assert_eq!(ok("{{ [0, 2] | map('extract', ['a', 'b', 'c']) | join }}"), "ac");
+        err(&format!("{src}{{{{ ['h3'] | map('extract', hv) | list }}}}"), "extract: a dictionary has no key 'h3'");
+    }
+
+    #[test]
+    fn subelements_pairs_items_with_sublists() {
+        let users = "[{'name': 'a', 'keys': ['k1', 'k2']}, {'name': 'b', 'keys': []}, {'name': 'c'}]";
+        assert_eq!(
+            ok(&format!("{{% for u, k in {users} | subelements('keys', skip_missing=true) %}}{{{{ u.name }}}}={{{{ k }}}} {{% endfor %}}")),
+            "a=k1 a=k2 "
+        );
+        err(&format!("{{{{ {users} | subelements('keys') }}}}"), "could not find 'keys'");
+        err("{{ [{'k': 1}] | subelements('k') }}", "should point to a list, got an integer");
+    }
+
+    #[test]
+    fn dict_builds_from_pairs_maps_and_kwargs() {
+        assert_eq!(ok("{{ dict(a=1, b=2) | to_json }}"), r#"{"a": 1, "b": 2}"#);
+        assert_eq!(ok("{{ dict({'a': 1}, b=2) | to_json }}"), r#"{"a": 1, "b": 2}"#);
+        assert_eq!(ok("{{ dict([['a', 1]]) | to_json }}"), r#"{"a": 1}"#);
+        err("{{ dict([1, 2]) }}", "each item must be a [key, value] pair");
+        err("{{ dict(3) }}", "dict expects a dictionary or a list of pairs, got an integer");
+    }
+}
