@@ -4,11 +4,15 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod compile;
 pub mod connection;
 pub mod diag;
+pub mod inventory;
 pub mod module;
 pub mod serde_fields;
 pub mod source;
+pub mod template;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
+pub mod vars;
 pub mod yaml;

@@ -107,7 +107,7 @@ impl Node {
             NodeKind::Str(s) => Value::from(s.as_str()),
             NodeKind::Seq(items) => Value::from(items.iter().map(Node::to_value).collect::<Vec<_>>()),
             NodeKind::Map(entries) => {
-                Value::from_iter(entries.iter().map(|(k, v)| (k.scalar_text().unwrap_or_default(), v.to_value())))
+                Value::from_pairs(entries.iter().map(|(k, v)| (k.scalar_text().unwrap_or_default(), v.to_value())))
             }
         }
     }

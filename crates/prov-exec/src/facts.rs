@@ -53,7 +53,7 @@ pub fn parse(stdout: &str) -> VarMap {
     f.insert("service_mgr".into(), Value::from(get("service_mgr")));
     let ips: Vec<String> = get("ipv4").split_whitespace().filter(|a| !a.contains(':')).map(str::to_string).collect();
     let first = ips.first().cloned().unwrap_or_default();
-    f.insert("default_ipv4".into(), Value::from_iter([("address".to_string(), Value::from(first))]));
+    f.insert("default_ipv4".into(), Value::from_pairs([("address".to_string(), Value::from(first))]));
     f.insert("all_ipv4_addresses".into(), Value::from(ips));
     f.insert("processor_vcpus".into(), Value::from(get("vcpus").parse::<i64>().unwrap_or(1)));
     f.insert("memtotal_mb".into(), Value::from(get("memtotal_kb").parse::<i64>().unwrap_or(0) / 1024));
@@ -63,7 +63,7 @@ pub fn parse(stdout: &str) -> VarMap {
 /// The facts layer: `ansible_facts` plus every fact as `ansible_<name>`.
 pub fn layer(facts: &VarMap) -> VarMap {
     let mut out = VarMap::new();
-    out.insert("ansible_facts".into(), Value::from_iter(facts.iter().map(|(k, v)| (k.clone(), v.clone()))));
+    out.insert("ansible_facts".into(), Value::from_pairs(facts.iter().map(|(k, v)| (k.clone(), v.clone()))));
     for (k, v) in facts {
         out.insert(format!("ansible_{k}"), v.clone());
     }

@@ -391,7 +391,7 @@ pub async fn run_play(
 ) -> PlayResult {
     env.events.emit(Event::PlayStart { play: play_index, name: bp.play.name.clone(), hosts: bp.hosts.clone() });
     let n = bp.hosts.len();
-    let groups = Value::from_iter(env.inventory.groups_map().into_iter().map(|(k, v)| (k, Value::from(v))));
+    let groups = Value::from_pairs(env.inventory.groups_map().into_iter().map(|(k, v)| (k, Value::from(v))));
     let play_hosts = Value::from(bp.hosts.clone());
     let inv_vars: Vec<Arc<VarMap>> = bp.hosts.iter().map(|h| Arc::new(env.inventory.host_vars(h))).collect();
     let mut txs = Vec::with_capacity(n);

@@ -139,7 +139,7 @@ fn strip_omit(v: Value) -> Value {
             (val.as_str() != Some(OMIT)).then(|| (k.to_string(), val))
         })
         .collect();
-    Value::from_iter(entries)
+    Value::from_pairs(entries)
 }
 
 fn result_value(o: &Outcome, failed: bool, changed: bool) -> Value {
@@ -154,7 +154,7 @@ fn result_value(o: &Outcome, failed: bool, changed: bool) -> Value {
     for (k, v) in &o.data {
         m.push((k.clone(), v.clone()));
     }
-    Value::from_iter(m)
+    Value::from_pairs(m)
 }
 
 struct ItemResult {
@@ -251,7 +251,7 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             }
             m.insert(
                 "ansible_loop".into(),
-                Value::from_iter([
+                Value::from_pairs([
                     ("index".to_string(), Value::from(i + 1)),
                     ("index0".to_string(), Value::from(*i)),
                     ("first".to_string(), Value::from(*i == 0)),
@@ -498,7 +498,7 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
     // Registered value.
     if let Some(reg) = &t.register {
         let v = if looped {
-            Value::from_iter([
+            Value::from_pairs([
                 ("changed".to_string(), Value::from(any_changed)),
                 ("failed".to_string(), Value::from(any_failed)),
                 ("skipped".to_string(), Value::from(all_skipped)),
@@ -515,7 +515,7 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
                                     }
                                 }
                                 m.push(("item".into(), Value::from(r.label.clone().unwrap_or_default())));
-                                Value::from_iter(m)
+                                Value::from_pairs(m)
                             })
                             .collect::<Vec<_>>(),
                     ),

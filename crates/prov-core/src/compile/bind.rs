@@ -194,7 +194,15 @@ impl BoundPlay<'_> {
             Strategy::Free => "free",
             Strategy::Linear => "linear",
         };
-        let _ = writeln!(out, "play {}: {} (hosts: {} -> {} hosts, strategy {})", index + 1, p.name, p.hosts, self.hosts.len(), strategy);
+        let _ = writeln!(
+            out,
+            "play {}: {} (hosts: {} -> {} hosts, strategy {})",
+            index + 1,
+            p.name,
+            p.hosts,
+            self.hosts.len(),
+            strategy
+        );
         if self.batches.len() > 1 {
             let sizes: Vec<String> = self.batches.iter().map(|b| b.len().to_string()).collect();
             let _ = writeln!(out, "  serial batches: {}", sizes.join(", "));
@@ -298,7 +306,11 @@ impl BoundPlay<'_> {
         let tasks: Vec<TaskId> = self.order.iter().copied().filter(|t| !self.play.tasks[*t].handler).collect();
         for (h, host) in self.hosts.iter().enumerate() {
             for (i, &t) in tasks.iter().enumerate() {
-                let _ = writeln!(out, "    \"p{index}t{t}h{h}\" [label={:?}];", format!("{} @ {host}", self.play.tasks[t].name));
+                let _ = writeln!(
+                    out,
+                    "    \"p{index}t{t}h{h}\" [label={:?}];",
+                    format!("{} @ {host}", self.play.tasks[t].name)
+                );
                 if i > 0 {
                     let _ = writeln!(out, "    \"p{index}t{}h{h}\" -> \"p{index}t{t}h{h}\";", tasks[i - 1]);
                 }
@@ -308,7 +320,11 @@ impl BoundPlay<'_> {
             for (h, ws) in self.waits[t].iter().enumerate() {
                 for w in ws {
                     if let Wait::Host { host, pos, .. } = w {
-                        let _ = writeln!(out, "    \"p{index}t{}h{host}\" -> \"p{index}t{t}h{h}\" [style=dashed];", self.order[*pos]);
+                        let _ = writeln!(
+                            out,
+                            "    \"p{index}t{}h{host}\" -> \"p{index}t{t}h{h}\" [style=dashed];",
+                            self.order[*pos]
+                        );
                     }
                 }
             }

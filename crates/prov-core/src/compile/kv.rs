@@ -1,9 +1,12 @@
 //! Ansible's `key=value` argument strings (`copy: src=a dest=/b mode=0644`).
 
+/// `key=value` pairs, and the free-form rest (for `command`/`shell`) if any.
+pub type KvParsed = (Vec<(String, String)>, Option<String>);
+
 /// Splits `s` into `key=value` pairs and, when `free_form` is set, the remaining free text
 /// (`command: echo hi creates=/x` gives `[("creates","/x")]` and `"echo hi"`).
 /// Quotes group words (`msg="a b"`); a backslash escapes the next character inside quotes.
-pub fn parse_kv(s: &str, free_form: bool) -> Result<(Vec<(String, String)>, Option<String>), String> {
+pub fn parse_kv(s: &str, free_form: bool) -> Result<KvParsed, String> {
     let words = split_words(s)?;
     let mut pairs = Vec::new();
     let mut rest: Vec<String> = Vec::new();

@@ -167,8 +167,12 @@ impl<'a> Loader<'a> {
         let Some(root) = self.read_yaml(path, span) else { return };
         let Some(items) = root.as_seq() else {
             if root.kind != NodeKind::Null {
-                self.err(DiagKind::Invalid, root.span, format!("a playbook must be a list of plays, found a {}", root.type_name()))
-                    .help = Some("start each play with `- hosts: ...`".into());
+                self.err(
+                    DiagKind::Invalid,
+                    root.span,
+                    format!("a playbook must be a list of plays, found a {}", root.type_name()),
+                )
+                .help = Some("start each play with `- hosts: ...`".into());
             }
             return;
         };
@@ -207,8 +211,12 @@ impl<'a> Loader<'a> {
             }
             ok = false;
             if unsupported.contains(&key) {
-                self.err(DiagKind::Unsupported, k.span, format!("{what} keyword `{key}` is not supported by prov yet"))
-                    .help = Some("remove it; see README \"Not supported yet\"".into());
+                self.err(
+                    DiagKind::Unsupported,
+                    k.span,
+                    format!("{what} keyword `{key}` is not supported by prov yet"),
+                )
+                .help = Some("remove it; see README \"Not supported yet\"".into());
             } else {
                 let hint = did_you_mean(key, allowed.iter().copied());
                 self.err(DiagKind::Unknown, k.span, format!("unknown {what} keyword `{key}`")).help =
@@ -242,8 +250,10 @@ impl<'a> Loader<'a> {
         if !hosts.is_empty() && !is_template(&hosts) {
             match HostPattern::parse(&hosts) {
                 Err(e) => {
-                    self.err(DiagKind::Pattern, hosts_span, format!("bad host pattern `{hosts}`: {e}")).help =
-                        Some("patterns look like `all`, `web`, `web:db`, `web:&prod`, `web:!db`, `web*`, `~re`, `web[0:2]`".into());
+                    self.err(DiagKind::Pattern, hosts_span, format!("bad host pattern `{hosts}`: {e}")).help = Some(
+                        "patterns look like `all`, `web`, `web:db`, `web:&prod`, `web:!db`, `web*`, `~re`, `web[0:2]`"
+                            .into(),
+                    );
                 }
                 Ok(p) => {
                     if self.inventory.select(&p).is_empty() {
@@ -329,7 +339,8 @@ impl<'a> Loader<'a> {
             if ids.is_empty() {
                 let names: Vec<&str> = pb.handler_names.iter().map(|(n, _)| n.as_str()).collect();
                 self.err(DiagKind::Missing, span, format!("notify: no handler named `{name}` in this play")).help =
-                    did_you_mean(&name, names).or_else(|| Some("define it under `handlers:` or in a role's handlers/main.yml".into()));
+                    did_you_mean(&name, names)
+                        .or_else(|| Some("define it under `handlers:` or in a role's handlers/main.yml".into()));
             }
             notify.entry(task).or_default().extend(ids);
         }
@@ -407,7 +418,11 @@ impl<'a> Loader<'a> {
                     }
                 },
                 _ => {
-                    self.err(DiagKind::Invalid, item.span, "serial takes a positive number, a percentage or a list of them");
+                    self.err(
+                        DiagKind::Invalid,
+                        item.span,
+                        "serial takes a positive number, a percentage or a list of them",
+                    );
                 }
             }
         }
@@ -428,7 +443,11 @@ impl<'a> Loader<'a> {
             }
             NodeKind::Null => {}
             _ => {
-                self.err(DiagKind::Invalid, node.span, format!("{what} must be a mapping, found a {}", node.type_name()));
+                self.err(
+                    DiagKind::Invalid,
+                    node.span,
+                    format!("{what} must be a mapping, found a {}", node.type_name()),
+                );
             }
         }
     }
@@ -474,7 +493,9 @@ impl<'a> Loader<'a> {
         }
         let user = node.get("become_user").and_then(Node::scalar_text);
         match self.opt_bool(node.get("become")) {
-            Some(true) => Some(Some(Become { user: user.unwrap_or_else(|| "root".into()), method: BecomeMethod::Sudo })),
+            Some(true) => {
+                Some(Some(Become { user: user.unwrap_or_else(|| "root".into()), method: BecomeMethod::Sudo }))
+            }
             Some(false) => Some(None),
             None => user.map(|u| Some(Become { user: u, method: BecomeMethod::Sudo })).filter(|_| false),
         }
@@ -526,7 +547,11 @@ impl<'a> Loader<'a> {
             }
             NodeKind::Null => {}
             _ => {
-                self.err(DiagKind::Invalid, node.span, format!("expected a list of tasks, found a {}", node.type_name()));
+                self.err(
+                    DiagKind::Invalid,
+                    node.span,
+                    format!("expected a list of tasks, found a {}", node.type_name()),
+                );
             }
         }
         steps
@@ -636,8 +661,8 @@ impl<'a> Loader<'a> {
         self.check_keys_except(node, keywords::INCLUDE, key);
         for lk in ["loop", "with_items", "with_list"] {
             if let Some(l) = node.get(lk) {
-                self.err(DiagKind::Unsupported, l.span, format!("`{lk}` on {key} is not supported yet"))
-                    .help = Some("move the loop onto the tasks inside the file".into());
+                self.err(DiagKind::Unsupported, l.span, format!("`{lk}` on {key} is not supported yet")).help =
+                    Some("move the loop onto the tasks inside the file".into());
                 return Vec::new();
             }
         }
@@ -650,8 +675,12 @@ impl<'a> Loader<'a> {
             return Vec::new();
         };
         if is_template(&file) {
-            self.err(DiagKind::Unsupported, target.span, format!("{key} with a templated file name is not supported"))
-                .help = Some("name the file literally".into());
+            self.err(
+                DiagKind::Unsupported,
+                target.span,
+                format!("{key} with a templated file name is not supported"),
+            )
+            .help = Some("name the file literally".into());
             return Vec::new();
         }
         let c = self.child_inherit(node, inh, pb);
@@ -727,7 +756,11 @@ impl<'a> Loader<'a> {
             let mut available: Vec<String> = Vec::new();
             for d in &dirs {
                 if let Ok(rd) = std::fs::read_dir(d) {
-                    available.extend(rd.flatten().filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()));
+                    available.extend(
+                        rd.flatten()
+                            .filter(|e| e.path().is_dir())
+                            .map(|e| e.file_name().to_string_lossy().into_owned()),
+                    );
                 }
             }
             let searched = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
@@ -820,8 +853,12 @@ impl<'a> Loader<'a> {
             }
             if self.registry.get(key).is_some() || key == "meta" {
                 if let Some((prev, _)) = module {
-                    self.err(DiagKind::Invalid, k.span, format!("task has two modules: `{}` and `{key}`", prev.scalar_text().unwrap_or_default()))
-                        .help = Some("split it into two tasks".into());
+                    self.err(
+                        DiagKind::Invalid,
+                        k.span,
+                        format!("task has two modules: `{}` and `{key}`", prev.scalar_text().unwrap_or_default()),
+                    )
+                    .help = Some("split it into two tasks".into());
                     ok = false;
                 }
                 module = Some((k, v));
@@ -830,7 +867,10 @@ impl<'a> Loader<'a> {
             ok = false;
             let kw_hint = did_you_mean(key, keywords::TASK.iter().copied());
             let mod_hint = did_you_mean(key, self.registry.names());
-            if module.is_none() && (mod_hint.is_some() || kw_hint.is_none()) && !entries_have_module(entries, self.registry) {
+            if module.is_none()
+                && (mod_hint.is_some() || kw_hint.is_none())
+                && !entries_have_module(entries, self.registry)
+            {
                 self.err(DiagKind::Unknown, k.span, format!("unknown module `{key}`")).help =
                     mod_hint.or_else(|| Some("`prov validate` lists modules in README's module table".into()));
             } else {
@@ -875,7 +915,7 @@ impl<'a> Loader<'a> {
                 }
             }
         }
-        let args_value = Value::from_iter(args.iter().map(|(k, (v, _))| (k.clone(), v.clone())));
+        let args_value = Value::from_pairs(args.iter().map(|(k, (v, _))| (k.clone(), v.clone())));
         let mut strings = Vec::new();
         collect_strings(&args_value, &mut strings);
         for s in strings.iter().filter(|s| is_template(s)) {
@@ -1012,11 +1052,9 @@ impl<'a> Loader<'a> {
             selected: true,
         };
         pb.tasks.push(Arc::new(def));
-        if ok {
-            Some(id)
-        } else {
-            Some(id) // keep ids dense; errors stop the run anyway
-        }
+        // Ids stay dense even for tasks with errors: errors stop the run before it starts.
+        let _ = ok;
+        Some(id)
     }
 
     fn meta_of(&mut self, n: &Node) -> Option<MetaAction> {
@@ -1033,7 +1071,9 @@ impl<'a> Loader<'a> {
                     &s,
                     ["flush_handlers", "refresh_inventory", "end_host", "end_play", "noop", "clear_facts"],
                 )
-                .or_else(|| Some("use flush_handlers, refresh_inventory, end_host, end_play, noop or clear_facts".into()));
+                .or_else(|| {
+                    Some("use flush_handlers, refresh_inventory, end_host, end_play, noop or clear_facts".into())
+                });
                 return None;
             }
         })
@@ -1057,7 +1097,11 @@ impl<'a> Loader<'a> {
             NodeKind::Seq(_) if key != "with_dict" => LoopItems::List(n.to_value()),
             NodeKind::Map(_) if key == "with_dict" => LoopItems::List(n.to_value()),
             _ => {
-                self.err(DiagKind::Invalid, n.span, format!("`{key}` takes a list or a template, found a {}", n.type_name()));
+                self.err(
+                    DiagKind::Invalid,
+                    n.span,
+                    format!("`{key}` takes a list or a template, found a {}", n.type_name()),
+                );
                 return None;
             }
         };
@@ -1073,7 +1117,7 @@ impl<'a> Loader<'a> {
                                 .try_iter()
                                 .map(|it| {
                                     it.map(|k| {
-                                        Value::from_iter([
+                                        Value::from_pairs([
                                             ("key".to_string(), k.clone()),
                                             ("value".to_string(), v.get_item(&k).unwrap_or_default()),
                                         ])
@@ -1121,7 +1165,11 @@ impl<'a> Loader<'a> {
     }
 
     /// Module arguments as (name → (value, span)); `None` when malformed (already reported).
-    fn module_args(&mut self, n: &Node, free_form: Option<&'static str>) -> Option<indexmap::IndexMap<String, (Value, Span)>> {
+    fn module_args(
+        &mut self,
+        n: &Node,
+        free_form: Option<&'static str>,
+    ) -> Option<indexmap::IndexMap<String, (Value, Span)>> {
         let mut out = indexmap::IndexMap::new();
         match &n.kind {
             NodeKind::Null => {}
@@ -1143,8 +1191,12 @@ impl<'a> Loader<'a> {
                                     out.insert(ff.to_string(), (Value::from(rest), n.span));
                                 }
                                 None => {
-                                    self.err(DiagKind::Invalid, n.span, format!("cannot read `{rest}` as key=value arguments"))
-                                        .help = Some("write arguments as a mapping or as `key=value key2=value2`".into());
+                                    self.err(
+                                        DiagKind::Invalid,
+                                        n.span,
+                                        format!("cannot read `{rest}` as key=value arguments"),
+                                    )
+                                    .help = Some("write arguments as a mapping or as `key=value key2=value2`".into());
                                     return None;
                                 }
                             }
@@ -1203,12 +1255,22 @@ impl<'a> Loader<'a> {
                 collect_strings(&t.args, &mut strings);
                 strings.extend(t.when.iter().map(|c| format!("{{{{ {} }}}}", c.source)));
                 for s in strings.iter().filter(|s| is_template(s)) {
-                    if s.contains("is defined") || s.contains("is not defined") || s.contains("is undefined") || s.contains("default(") || s.contains("d(") || s.contains("| default") || s.contains("|default") {
+                    if s.contains("is defined")
+                        || s.contains("is not defined")
+                        || s.contains("is undefined")
+                        || s.contains("default(")
+                        || s.contains("d(")
+                        || s.contains("| default")
+                        || s.contains("|default")
+                    {
                         continue;
                     }
                     let Ok(names) = self.templar.referenced(s) else { continue };
                     for n in names {
-                        if self.known.contains(&n) || n.starts_with("ansible_") || t.vars.iter().any(|v| v.contains_key(&n)) {
+                        if self.known.contains(&n)
+                            || n.starts_with("ansible_")
+                            || t.vars.iter().any(|v| v.contains_key(&n))
+                        {
                             continue;
                         }
                         if t.role.as_ref().is_some_and(|r| r.defaults.contains_key(&n)) || play.vars.contains_key(&n) {
@@ -1216,10 +1278,17 @@ impl<'a> Loader<'a> {
                         }
                         let known: Vec<&str> = self.known.iter().map(String::as_str).collect();
                         self.diags.push(
-                            Diagnostic::error(DiagKind::Undefined, t.span, format!("undefined variable `{n}` in task `{}`", t.name))
-                                .with_opt_help(did_you_mean(&n, known).or_else(|| {
-                                    Some("define it in vars, group_vars/host_vars, a role's defaults, or pass it with -e".into())
-                                })),
+                            Diagnostic::error(
+                                DiagKind::Undefined,
+                                t.span,
+                                format!("undefined variable `{n}` in task `{}`", t.name),
+                            )
+                            .with_opt_help(did_you_mean(&n, known).or_else(|| {
+                                Some(
+                                    "define it in vars, group_vars/host_vars, a role's defaults, or pass it with -e"
+                                        .into(),
+                                )
+                            })),
                         );
                     }
                 }
@@ -1240,7 +1309,8 @@ fn entries_have_module(entries: &[(Node, Node)], registry: &Registry) -> bool {
 
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn seq_or_one(n: &Node) -> Vec<&Node> {

@@ -19,7 +19,8 @@ pub fn hostvars_reads(s: &str, out: &mut Vec<HostvarsRead>) {
         }
         if i >= b.len() || b[i] != b'[' {
             // `map('extract', hostvars, 'x')`: the variable is the next quoted argument.
-            let var = s[i..].split(',').nth(1).and_then(quoted).filter(|v| !v.is_empty());
+            let args = s[i..].split(')').next().unwrap_or_default();
+            let var = args.split(',').nth(1).and_then(quoted).filter(|v| !v.is_empty());
             push(out, HostvarsRead { host: None, var });
             continue;
         }

@@ -1,0 +1,520 @@
+//! The inventory model: hosts, groups with children, variables per host and group, and
+//! Ansible's host patterns (`web:&prod:!web3`, `web[0:2]`, `~regex`, `db*`).
+//!
+//! Loading inventory files and cloud listings lives in `prov-inventory`; this module only
+//! holds the result, so the compiler can bind plays to hosts without any I/O.
+
+use crate::vars::VarMap;
+use indexmap::{IndexMap, IndexSet};
+
+/// One host.
+#[derive(Debug, Clone, Default)]
+pub struct Host {
+    /// The inventory hostname.
+    pub name: String,
+    /// Variables set on the host itself (host vars, `host_vars/`).
+    pub vars: VarMap,
+}
+
+/// One group.
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    /// The group name.
+    pub name: String,
+    /// Hosts listed directly in the group, in file order.
+    pub hosts: IndexSet<String>,
+    /// Child groups.
+    pub children: IndexSet<String>,
+    /// Group variables (incl. `group_vars/`).
+    pub vars: VarMap,
+}
+
+/// Hosts and groups. `all` and `ungrouped` always exist.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    hosts: IndexMap<String, Host>,
+    groups: IndexMap<String, Group>,
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Inventory {
+    /// An inventory with only the groups `all` and `ungrouped`.
+    pub fn new() -> Inventory {
+        let mut inv = Inventory { hosts: IndexMap::new(), groups: IndexMap::new() };
+        inv.add_group("all");
+        inv.add_group("ungrouped");
+        inv
+    }
+
+    /// Adds a host (no-op if present) and returns it.
+    pub fn add_host(&mut self, name: &str) -> &mut Host {
+        self.hosts.entry(name.to_string()).or_insert_with(|| Host { name: name.to_string(), vars: VarMap::new() })
+    }
+
+    /// Adds a group (no-op if present) and returns it.
+    pub fn add_group(&mut self, name: &str) -> &mut Group {
+        self.groups.entry(name.to_string()).or_insert_with(|| Group { name: name.to_string(), ..Group::default() })
+    }
+
+    /// Puts `host` (created if missing) into `group` (created if missing).
+    pub fn add_to_group(&mut self, group: &str, host: &str) {
+        self.add_host(host);
+        self.add_group(group).hosts.insert(host.to_string());
+    }
+
+    /// Makes `child` a child group of `parent` (both created if missing).
+    pub fn add_child(&mut self, parent: &str, child: &str) {
+        self.add_group(child);
+        self.add_group(parent).children.insert(child.to_string());
+    }
+
+    /// Sets one host variable.
+    pub fn set_host_var(&mut self, host: &str, key: &str, value: minijinja::Value) {
+        self.add_host(host).vars.insert(key.to_string(), value);
+    }
+
+    /// Sets one group variable.
+    pub fn set_group_var(&mut self, group: &str, key: &str, value: minijinja::Value) {
+        self.add_group(group).vars.insert(key.to_string(), value);
+    }
+
+    /// All hosts, in the order they were first seen.
+    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.values()
+    }
+
+    /// One host.
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.get(name)
+    }
+
+    /// All groups, `all` and `ungrouped` first.
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.values()
+    }
+
+    /// One group.
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.get(name)
+    }
+
+    /// The hosts of a group and of all its descendants, in inventory order. `all` holds
+    /// every host; `ungrouped` every host in no group but `all`.
+    pub fn group_hosts(&self, name: &str) -> Vec<String> {
+        match name {
+            "all" => return self.hosts.keys().cloned().collect(),
+            "ungrouped" => {
+                return self.hosts.keys().filter(|h| self.group_names(h).is_empty()).cloned().collect();
+            }
+            _ => {}
+        }
+        let mut members = IndexSet::new();
+        let mut seen = IndexSet::new();
+        self.collect(name, &mut members, &mut seen);
+        // Inventory order, not group-walk order, like Ansible.
+        self.hosts.keys().filter(|h| members.contains(*h)).cloned().collect()
+    }
+
+    fn collect(&self, group: &str, out: &mut IndexSet<String>, seen: &mut IndexSet<String>) {
+        if !seen.insert(group.to_string()) {
+            return;
+        }
+        if let Some(g) = self.groups.get(group) {
+            out.extend(g.hosts.iter().cloned());
+            for c in &g.children {
+                self.collect(c, out, seen);
+            }
+        }
+    }
+
+    /// The groups a host belongs to (directly or through a child group), sorted, without
+    /// `all` and `ungrouped`, like Ansible's `group_names`.
+    pub fn group_names(&self, host: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .groups
+            .values()
+            .filter(|g| g.name != "all" && g.name != "ungrouped")
+            .filter(|g| self.group_hosts_contains(&g.name, host))
+            .map(|g| g.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn group_hosts_contains(&self, group: &str, host: &str) -> bool {
+        let mut members = IndexSet::new();
+        let mut seen = IndexSet::new();
+        self.collect(group, &mut members, &mut seen);
+        members.contains(host)
+    }
+
+    /// Depth of a group below `all` (longest path), used to order group variables.
+    fn depth(&self, group: &str) -> usize {
+        fn walk(inv: &Inventory, g: &str, stack: &mut Vec<String>) -> usize {
+            if stack.iter().any(|s| s == g) {
+                return 0;
+            }
+            stack.push(g.to_string());
+            let parents: Vec<&Group> = inv.groups.values().filter(|p| p.children.contains(g)).collect();
+            let d = parents.iter().map(|p| walk(inv, &p.name, stack) + 1).max().unwrap_or(usize::from(g != "all"));
+            stack.pop();
+            d
+        }
+        walk(self, group, &mut Vec::new())
+    }
+
+    /// A host's inventory variables merged in Ansible's order: `all`, then groups from the
+    /// shallowest to the deepest (same depth: alphabetical), then the host's own.
+    pub fn host_vars(&self, host: &str) -> VarMap {
+        let names = self.group_names(host);
+        let mut groups: Vec<(usize, &str)> = names.iter().map(|g| (self.depth(g), g.as_str())).collect();
+        groups.sort();
+        let mut out = VarMap::new();
+        if let Some(all) = self.groups.get("all") {
+            out.extend(all.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        for (_, g) in groups {
+            if let Some(g) = self.groups.get(g) {
+                out.extend(g.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        if let Some(h) = self.hosts.get(host) {
+            out.extend(h.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        out
+    }
+
+    /// `groups` as the magic variable shows it: every group with its hosts.
+    pub fn groups_map(&self) -> IndexMap<String, Vec<String>> {
+        self.groups.keys().map(|g| (g.clone(), self.group_hosts(g))).collect()
+    }
+
+    /// Adds everything of `other`: hosts, groups, memberships; variables of `other` win.
+    pub fn merge(&mut self, other: Inventory) {
+        for (name, h) in other.hosts {
+            self.add_host(&name).vars.extend(h.vars);
+        }
+        for (name, g) in other.groups {
+            let mine = self.add_group(&name);
+            mine.hosts.extend(g.hosts);
+            mine.children.extend(g.children);
+            mine.vars.extend(g.vars);
+        }
+    }
+
+    /// The hosts a pattern selects, in inventory order.
+    pub fn select(&self, pattern: &HostPattern) -> Vec<String> {
+        let mut set: IndexSet<String> = IndexSet::new();
+        for (i, term) in pattern.terms.iter().enumerate() {
+            let matched = self.match_term(&term.atom);
+            match term.op {
+                Op::Union => set.extend(matched),
+                Op::Intersect => {
+                    let m: IndexSet<String> = matched.into_iter().collect();
+                    set.retain(|h| m.contains(h));
+                }
+                Op::Exclude => {
+                    if i == 0 {
+                        // A pattern that starts with an exclusion means "all but".
+                        set.extend(self.hosts.keys().cloned());
+                    }
+                    let m: IndexSet<String> = matched.into_iter().collect();
+                    set.retain(|h| !m.contains(h));
+                }
+            }
+        }
+        self.hosts.keys().filter(|h| set.contains(*h)).cloned().collect()
+    }
+
+    fn match_term(&self, atom: &Atom) -> Vec<String> {
+        match atom {
+            Atom::Name { name, slice } => {
+                let base = if self.groups.contains_key(name) {
+                    self.group_hosts(name)
+                } else if self.hosts.contains_key(name) {
+                    vec![name.clone()]
+                } else {
+                    Vec::new()
+                };
+                match slice {
+                    None => base,
+                    Some(s) => s.apply(&base),
+                }
+            }
+            Atom::Glob(g) => {
+                let mut out: IndexSet<String> = IndexSet::new();
+                for grp in self.groups.keys().filter(|n| glob_match(g, n)) {
+                    out.extend(self.group_hosts(grp));
+                }
+                out.extend(self.hosts.keys().filter(|n| glob_match(g, n)).cloned());
+                out.into_iter().collect()
+            }
+            Atom::Regex(re) => {
+                let mut out: IndexSet<String> = IndexSet::new();
+                for grp in self.groups.keys().filter(|n| re.is_match(n)) {
+                    out.extend(self.group_hosts(grp));
+                }
+                out.extend(self.hosts.keys().filter(|n| re.is_match(n)).cloned());
+                out.into_iter().collect()
+            }
+        }
+    }
+}
+
+/// How a pattern term combines with what came before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Union,
+    Intersect,
+    Exclude,
+}
+
+#[derive(Debug, Clone)]
+enum Atom {
+    Name { name: String, slice: Option<Slice> },
+    Glob(String),
+    Regex(regex::Regex),
+}
+
+/// `[i]` or `[a:b]` after a group name (both ends inclusive, like Ansible).
+#[derive(Debug, Clone, Copy)]
+struct Slice {
+    start: Option<i64>,
+    end: Option<i64>,
+    single: bool,
+}
+
+impl Slice {
+    fn apply(&self, hosts: &[String]) -> Vec<String> {
+        let n = hosts.len() as i64;
+        let norm = |i: i64| if i < 0 { n + i } else { i };
+        if self.single {
+            let i = norm(self.start.unwrap_or(0));
+            return if (0..n).contains(&i) { vec![hosts[i as usize].clone()] } else { Vec::new() };
+        }
+        let a = norm(self.start.unwrap_or(0)).max(0);
+        let b = norm(self.end.unwrap_or(n - 1)).min(n - 1);
+        if a > b {
+            return Vec::new();
+        }
+        hosts[a as usize..=b as usize].to_vec()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Term {
+    op: Op,
+    atom: Atom,
+}
+
+/// A parsed host pattern, e.g. `webservers:&staging:!web3`.
+#[derive(Debug, Clone)]
+pub struct HostPattern {
+    text: String,
+    terms: Vec<Term>,
+}
+
+impl HostPattern {
+    /// Parses a pattern. Terms are separated by `:` or `,`; `&` intersects, `!` excludes;
+    /// `~` starts a regular expression; `*` and `?` glob; `name[0]`, `name[1:3]` slice.
+    pub fn parse(text: &str) -> Result<HostPattern, String> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err("empty host pattern".into());
+        }
+        let mut terms = Vec::new();
+        for raw in split_terms(t) {
+            let raw = raw.trim();
+            if raw.is_empty() {
+                return Err(format!("empty term in host pattern '{text}'"));
+            }
+            let (op, rest) = if let Some(r) = raw.strip_prefix('&') {
+                (Op::Intersect, r)
+            } else if let Some(r) = raw.strip_prefix('!') {
+                (Op::Exclude, r)
+            } else {
+                (Op::Union, raw)
+            };
+            if rest.is_empty() {
+                return Err(format!("'{raw}' in host pattern '{text}' names nothing"));
+            }
+            let atom = if let Some(re) = rest.strip_prefix('~') {
+                let re = regex::Regex::new(&format!("^(?:{re})"))
+                    .map_err(|e| format!("bad regex in host pattern '{text}': {e}"))?;
+                Atom::Regex(re)
+            } else if let Some(open) = rest.find('[') {
+                let name = &rest[..open];
+                let Some(inner) = rest[open + 1..].strip_suffix(']') else {
+                    return Err(format!("unclosed '[' in host pattern '{text}'"));
+                };
+                Atom::Name { name: name.to_string(), slice: Some(parse_slice(inner, text)?) }
+            } else if rest.contains(['*', '?']) {
+                Atom::Glob(rest.to_string())
+            } else {
+                if let Some(c) = rest.chars().find(|c| " \t\"'{}()".contains(*c)) {
+                    return Err(format!("character {c:?} is not allowed in host pattern '{text}'"));
+                }
+                Atom::Name { name: rest.to_string(), slice: None }
+            };
+            terms.push(Term { op, atom });
+        }
+        Ok(HostPattern { text: t.to_string(), terms })
+    }
+
+    /// The pattern as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Plain names (groups or hosts) the pattern refers to, for "unknown group" hints.
+    pub fn names(&self) -> Vec<&str> {
+        self.terms
+            .iter()
+            .filter_map(|t| match &t.atom {
+                Atom::Name { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Splits on `:` and `,` outside of `[...]` and not inside a regex term.
+fn split_terms(t: &str) -> Vec<&str> {
+    if t.contains(',') {
+        return t.split(',').collect();
+    }
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut start = 0;
+    for (i, c) in t.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ':' if depth == 0 => {
+                // IPv6-ish or regex terms may contain ':' — treat a '~' term as one piece.
+                if t[start..i].trim_start_matches(['&', '!']).starts_with('~') {
+                    continue;
+                }
+                out.push(&t[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&t[start..]);
+    out
+}
+
+fn parse_slice(inner: &str, text: &str) -> Result<Slice, String> {
+    let num = |s: &str| -> Result<Option<i64>, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        s.parse().map(Some).map_err(|_| format!("'{s}' is not an index in host pattern '{text}'"))
+    };
+    match inner.split_once(':') {
+        Some((a, b)) => Ok(Slice { start: num(a)?, end: num(b)?, single: false }),
+        None => Ok(Slice {
+            start: Some(num(inner)?.ok_or(format!("empty index in host pattern '{text}'"))?),
+            end: None,
+            single: true,
+        }),
+    }
+}
+
+/// Shell-style glob with `*` and `?`.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inv() -> Inventory {
+        let mut inv = Inventory::new();
+        for h in ["web1", "web2", "web3"] {
+            inv.add_to_group("web", h);
+        }
+        inv.add_to_group("db", "db1");
+        inv.add_to_group("prod", "web1");
+        inv.add_to_group("prod", "db1");
+        inv.add_child("backend", "db");
+        inv.add_host("lonely");
+        inv.set_group_var("all", "x", 1.into());
+        inv.set_group_var("backend", "x", 2.into());
+        inv.set_group_var("db", "x", 3.into());
+        inv.set_group_var("db", "y", 3.into());
+        inv.set_host_var("db1", "y", 4.into());
+        inv
+    }
+
+    fn sel(p: &str) -> Vec<String> {
+        inv().select(&HostPattern::parse(p).unwrap())
+    }
+
+    #[test]
+    fn patterns() {
+        assert_eq!(sel("all"), ["web1", "web2", "web3", "db1", "lonely"]);
+        assert_eq!(sel("web:&prod"), ["web1"]);
+        assert_eq!(sel("web:!web2"), ["web1", "web3"]);
+        assert_eq!(sel("!web"), ["db1", "lonely"]);
+        assert_eq!(sel("web[0]"), ["web1"]);
+        assert_eq!(sel("web[-1]"), ["web3"]);
+        assert_eq!(sel("web[1:]"), ["web2", "web3"]);
+        assert_eq!(sel("web*"), ["web1", "web2", "web3"]);
+        assert_eq!(sel("~db\\d"), ["db1"]);
+        assert_eq!(sel("backend"), ["db1"]);
+        assert_eq!(sel("ungrouped"), ["lonely"]);
+        assert_eq!(sel("db1,web2"), ["web2", "db1"]);
+        assert!(sel("nosuch").is_empty());
+    }
+
+    #[test]
+    fn bad_patterns() {
+        assert!(HostPattern::parse("").is_err());
+        assert!(HostPattern::parse("web[1").is_err());
+        assert!(HostPattern::parse("web:&").is_err());
+        assert!(HostPattern::parse("~(").is_err());
+        assert!(HostPattern::parse("web[x]").is_err());
+    }
+
+    #[test]
+    fn variable_order() {
+        let i = inv();
+        let v = i.host_vars("db1");
+        assert_eq!(v["x"], 3.into());
+        assert_eq!(v["y"], 4.into());
+        assert_eq!(i.host_vars("web1")["x"], 1.into());
+        assert_eq!(i.group_names("db1"), ["backend", "db", "prod"]);
+    }
+}
