@@ -44,7 +44,10 @@ pub fn parse(stdout: &str) -> VarMap {
     f.insert("distribution".into(), Value::from(pretty));
     f.insert("os_family".into(), Value::from(family));
     f.insert("distribution_version".into(), Value::from(get("distribution_version")));
-    f.insert("distribution_major_version".into(), Value::from(get("distribution_version").split('.').next().unwrap_or("").to_string()));
+    f.insert(
+        "distribution_major_version".into(),
+        Value::from(get("distribution_version").split('.').next().unwrap_or("").to_string()),
+    );
     f.insert("distribution_release".into(), Value::from(get("distribution_release")));
     f.insert("kernel".into(), Value::from(get("kernel")));
     f.insert("architecture".into(), Value::from(get("architecture")));
@@ -72,10 +75,24 @@ pub fn layer(facts: &VarMap) -> VarMap {
 
 /// Variables that look like facts but are connection settings or magic.
 const NOT_FACTS: &[&str] = &[
-    "ansible_host", "ansible_port", "ansible_user", "ansible_connection", "ansible_become", "ansible_become_user",
-    "ansible_ssh_private_key_file", "ansible_loop", "ansible_check_mode", "ansible_diff_mode", "ansible_play_hosts",
-    "ansible_play_batch", "ansible_play_hosts_all", "ansible_run_tags", "ansible_skip_tags", "ansible_python_interpreter",
-    "ansible_ssh_common_args", "ansible_host_key_checking",
+    "ansible_host",
+    "ansible_port",
+    "ansible_user",
+    "ansible_connection",
+    "ansible_become",
+    "ansible_become_user",
+    "ansible_ssh_private_key_file",
+    "ansible_loop",
+    "ansible_check_mode",
+    "ansible_diff_mode",
+    "ansible_play_hosts",
+    "ansible_play_batch",
+    "ansible_play_hosts_all",
+    "ansible_run_tags",
+    "ansible_skip_tags",
+    "ansible_python_interpreter",
+    "ansible_ssh_common_args",
+    "ansible_host_key_checking",
 ];
 
 /// Whether a template text reads a fact variable.
@@ -86,7 +103,11 @@ pub fn reads_facts(text: &str) -> bool {
         let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
         let word = &tail[..end];
         let boundary = i == 0 || !rest.as_bytes()[i - 1].is_ascii_alphanumeric() && rest.as_bytes()[i - 1] != b'_';
-        if boundary && !NOT_FACTS.contains(&word) && !word.starts_with("ansible_ssh_") && !word.starts_with("ansible_become") {
+        if boundary
+            && !NOT_FACTS.contains(&word)
+            && !word.starts_with("ansible_ssh_")
+            && !word.starts_with("ansible_become")
+        {
             return true;
         }
         rest = &tail[end.max(1)..];
@@ -104,7 +125,10 @@ mod tests {
         let f = parse(out);
         assert_eq!(f["distribution"].as_str(), Some("Debian"));
         assert_eq!(f["os_family"].as_str(), Some("Debian"));
-        assert_eq!(f["default_ipv4"].get_attr("address").ok().and_then(|v| v.as_str().map(str::to_string)).as_deref(), Some("172.18.0.2"));
+        assert_eq!(
+            f["default_ipv4"].get_attr("address").ok().and_then(|v| v.as_str().map(str::to_string)).as_deref(),
+            Some("172.18.0.2")
+        );
         assert_eq!(f["memtotal_mb"].as_i64(), Some(2000));
     }
 

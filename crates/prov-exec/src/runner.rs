@@ -400,7 +400,8 @@ pub async fn run_play(
     for h in &bp.hosts {
         let p = persist.remove(h).unwrap_or_default();
         let facts = p.facts.as_ref().map(|f| Arc::new(crate::facts::layer(f))).unwrap_or_default();
-        let (tx, rx) = watch::channel(Snapshot { progress: 0, dead: false, runtime: p.runtime.clone(), facts: facts.clone() });
+        let (tx, rx) =
+            watch::channel(Snapshot { progress: 0, dead: false, runtime: p.runtime.clone(), facts: facts.clone() });
         txs.push(tx);
         rxs.push(rx);
         states.push((p, facts));
@@ -428,7 +429,8 @@ pub async fn run_play(
     magic_base.insert("ansible_play_hosts".into(), play_hosts.clone());
     magic_base.insert("ansible_play_hosts_all".into(), play_hosts);
     magic_base.insert("playbook_dir".into(), Value::from(env.playbook_dir.display().to_string()));
-    magic_base.insert("ansible_check_mode".into(), Value::from(env.opts.mode.check == prov_core::module::CheckMode::Check));
+    magic_base
+        .insert("ansible_check_mode".into(), Value::from(env.opts.mode.check == prov_core::module::CheckMode::Check));
     magic_base.insert("ansible_diff_mode".into(), Value::from(env.opts.mode.diff == prov_core::module::DiffMode::On));
     magic_base.insert("ansible_run_tags".into(), Value::from(env.opts.tags.clone()));
     magic_base.insert("omit".into(), Value::from(prov_core::template::OMIT));
@@ -516,7 +518,8 @@ fn needs_facts(bp: &BoundPlay<'_>) -> bool {
         GatherFacts::IfUsed => bp.play.tasks.iter().any(|t| {
             let mut strings = Vec::new();
             prov_core::compile::load::collect_strings(&t.args, &mut strings);
-            strings.iter().any(|s| crate::facts::reads_facts(s)) || t.when.iter().any(|c| crate::facts::reads_facts(&c.source))
+            strings.iter().any(|s| crate::facts::reads_facts(s))
+                || t.when.iter().any(|c| crate::facts::reads_facts(&c.source))
         }),
     }
 }

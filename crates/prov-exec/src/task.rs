@@ -65,12 +65,26 @@ struct NoConnection;
 #[async_trait::async_trait]
 impl Connection for NoConnection {
     async fn exec(&self, _r: ExecRequest) -> Result<ExecOutput, ConnectionError> {
-        Err(ConnectionError::Transfer { host: "controller".into(), path: String::new(), reason: "controller module tried to reach the host".into() })
+        Err(ConnectionError::Transfer {
+            host: "controller".into(),
+            path: String::new(),
+            reason: "controller module tried to reach the host".into(),
+        })
     }
-    async fn put(&self, p: &str, _d: &[u8], _m: Option<u32>, _b: Option<&prov_core::connection::Become>) -> Result<(), ConnectionError> {
+    async fn put(
+        &self,
+        p: &str,
+        _d: &[u8],
+        _m: Option<u32>,
+        _b: Option<&prov_core::connection::Become>,
+    ) -> Result<(), ConnectionError> {
         Err(ConnectionError::Transfer { host: "controller".into(), path: p.into(), reason: "no connection".into() })
     }
-    async fn get(&self, p: &str, _b: Option<&prov_core::connection::Become>) -> Result<Option<Vec<u8>>, ConnectionError> {
+    async fn get(
+        &self,
+        p: &str,
+        _b: Option<&prov_core::connection::Become>,
+    ) -> Result<Option<Vec<u8>>, ConnectionError> {
         Err(ConnectionError::Transfer { host: "controller".into(), path: p.into(), reason: "no connection".into() })
     }
 }
@@ -273,7 +287,16 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             Ok(false) => {
                 let o = Outcome { skipped: true, ..Default::default() };
                 let value = result_value(&o, false, false);
-                results.push(ItemResult { outcome: o, failed: false, changed: false, status: Status::Skipped, value, label, unreachable: None, ms: 0 });
+                results.push(ItemResult {
+                    outcome: o,
+                    failed: false,
+                    changed: false,
+                    status: Status::Skipped,
+                    value,
+                    label,
+                    unreachable: None,
+                    ms: 0,
+                });
                 continue;
             }
             Ok(true) => {}
@@ -293,13 +316,28 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
     finish_task(w, t, results, items.is_some())
 }
 
-async fn run_item(w: &mut Worker<'_>, t: &Arc<TaskDef>, ctx: &Value, extra: Vec<Layer>, label: Option<String>) -> ItemResult {
+async fn run_item(
+    w: &mut Worker<'_>,
+    t: &Arc<TaskDef>,
+    ctx: &Value,
+    extra: Vec<Layer>,
+    label: Option<String>,
+) -> ItemResult {
     let templar = w.env.templar.clone();
     let start = Instant::now();
     let mk_fail = |msg: String, label: Option<String>| {
         let o = Outcome::failed(msg);
         let value = result_value(&o, true, false);
-        ItemResult { outcome: o, failed: true, changed: false, status: Status::Failed, value, label, unreachable: None, ms: 0 }
+        ItemResult {
+            outcome: o,
+            failed: true,
+            changed: false,
+            status: Status::Failed,
+            value,
+            label,
+            unreachable: None,
+            ms: 0,
+        }
     };
     let args = match templar.render_deep(&t.args, ctx) {
         Ok(a) => strip_omit(a),
@@ -310,7 +348,9 @@ async fn run_item(w: &mut Worker<'_>, t: &Arc<TaskDef>, ctx: &Value, extra: Vec<
         Some(e) => match templar.render_deep(e, ctx) {
             Ok(v) => v
                 .try_iter()
-                .map(|it| it.map(|k| (k.to_string(), v.get_item(&k).map(|x| x.to_string()).unwrap_or_default())).collect())
+                .map(|it| {
+                    it.map(|k| (k.to_string(), v.get_item(&k).map(|x| x.to_string()).unwrap_or_default())).collect()
+                })
                 .unwrap_or_default(),
             Err(e) => return mk_fail(format!("environment: {e}"), label),
         },
@@ -376,7 +416,9 @@ async fn run_item(w: &mut Worker<'_>, t: &Arc<TaskDef>, ctx: &Value, extra: Vec<
         drop(permit);
         let (outcome, unreachable) = match r {
             Ok(o) => (o, None),
-            Err(ModuleError::Connection(e)) if e.is_unreachable() => (Outcome::failed(e.to_string()), Some(e.to_string())),
+            Err(ModuleError::Connection(e)) if e.is_unreachable() => {
+                (Outcome::failed(e.to_string()), Some(e.to_string()))
+            }
             Err(e) => (Outcome::failed(e.to_string()), None),
         };
         if unreachable.is_some() {
@@ -405,7 +447,16 @@ async fn run_item(w: &mut Worker<'_>, t: &Arc<TaskDef>, ctx: &Value, extra: Vec<
     let ms = start.elapsed().as_millis() as u64;
     if let Some(u) = unreachable {
         let value = result_value(&outcome, true, false);
-        return ItemResult { outcome, failed: true, changed: false, status: Status::Unreachable, value, label, unreachable: Some(u), ms };
+        return ItemResult {
+            outcome,
+            failed: true,
+            changed: false,
+            status: Status::Unreachable,
+            value,
+            label,
+            unreachable: Some(u),
+            ms,
+        };
     }
     let mut changed = outcome.changed;
     let mut failed = outcome.failed;
@@ -457,12 +508,22 @@ async fn run_item(w: &mut Worker<'_>, t: &Arc<TaskDef>, ctx: &Value, extra: Vec<
 fn fail_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> TaskFlow {
     let o = Outcome::failed(msg);
     let value = result_value(&o, true, false);
-    let r = ItemResult { outcome: o, failed: true, changed: false, status: Status::Failed, value, label: None, unreachable: None, ms: 0 };
+    let r = ItemResult {
+        outcome: o,
+        failed: true,
+        changed: false,
+        status: Status::Failed,
+        value,
+        label: None,
+        unreachable: None,
+        ms: 0,
+    };
     finish_task(w, t, vec![r], false)
 }
 
 fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, looped: bool) -> TaskFlow {
-    let show_diff = w.env.opts.mode.diff == prov_core::module::DiffMode::On || w.env.opts.mode.check == CheckMode::Check;
+    let show_diff =
+        w.env.opts.mode.diff == prov_core::module::DiffMode::On || w.env.opts.mode.check == CheckMode::Check;
     let loc = location(w, t);
     let mut any_changed = false;
     let mut any_failed = false;
@@ -485,7 +546,11 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
             status,
             changed: r.changed,
             item: if hide { r.label.as_ref().map(|_| "(hidden)".to_string()) } else { r.label.clone() },
-            msg: if hide && r.outcome.msg.is_some() { Some("output hidden: no_log".into()) } else { r.outcome.msg.clone() },
+            msg: if hide && r.outcome.msg.is_some() {
+                Some("output hidden: no_log".into())
+            } else {
+                r.outcome.msg.clone()
+            },
             duration_ms: r.ms,
             diff: if show_diff && !hide { r.outcome.diffs.iter().map(DiffOut::from).collect() } else { Vec::new() },
             planned: r.outcome.planned.iter().map(PlannedOut::from).collect(),

@@ -3,7 +3,8 @@
 //! Every module is registered exactly once, in the [`registry`] macro call below.
 #![deny(missing_docs)]
 
-#[allow(unused_imports)]
+pub mod controller;
+
 use prov_core::module::{DynModule, Erased, Registry};
 
 /// Builds the registry from one list of module types.
@@ -18,5 +19,9 @@ macro_rules! modules {
 }
 
 modules![
-    // one line per module, e.g. files::copy::Copy,
+    controller::assert::Assert,
+    controller::debug::Debug,
+    controller::fail::Fail,
+    controller::pause::Pause,
+    controller::set_fact::SetFact,
 ];

@@ -1,0 +1,91 @@
+//! `debug`: prints a message or a variable's value.
+
+use async_trait::async_trait;
+use minijinja::Value;
+use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan, RunsOn};
+use serde::Deserialize;
+
+/// Arguments of `debug`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The message (already templated).
+    #[serde(default)]
+    pub msg: Option<Value>,
+    /// A variable name or expression whose value is shown.
+    #[serde(default)]
+    pub var: Option<String>,
+    /// Accepted for compatibility; prov shows every debug line.
+    #[serde(default)]
+    pub verbosity: Option<u32>,
+}
+
+/// The `debug` module.
+#[derive(Debug, Default)]
+pub struct Debug;
+
+#[async_trait]
+impl Module for Debug {
+    const NAME: &'static str = "debug";
+    const RUNS_ON: RunsOn = RunsOn::Controller;
+    type Args = Args;
+    type Plan = ();
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        if args.msg.is_some() && args.var.is_some() {
+            return Err("`msg` and `var` are mutually exclusive".into());
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
+        if let Some(var) = &args.var {
+            let v = cx.vars.eval(var).map_err(ModuleError::Failed)?;
+            let shown = if v.is_undefined() { Value::from("VARIABLE IS NOT DEFINED!") } else { v };
+            let mut o = Outcome::ok().with(var, shown.clone());
+            o.msg = Some(format!("{var}: {}", render(&shown)));
+            return Ok(Plan::Ok(o));
+        }
+        let msg = args.msg.clone().unwrap_or_else(|| Value::from("Hello world!"));
+        let mut o = Outcome::ok().with("msg", msg.clone());
+        o.msg = Some(render(&msg));
+        Ok(Plan::Ok(o))
+    }
+
+    async fn apply(&self, _: &Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        Ok(Outcome::ok())
+    }
+}
+
+/// Strings as they are; anything else as JSON.
+fn render(v: &Value) -> String {
+    match v.as_str() {
+        Some(s) => s.to_string(),
+        None => serde_json::to_string(v).unwrap_or_else(|_| v.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prov_core::module::{DynModule, Erased};
+    use prov_core::testutil::TestHost;
+
+    fn j(v: serde_json::Value) -> Value {
+        Value::from(minijinja::value::Serde(v))
+    }
+
+    #[tokio::test]
+    async fn message_and_var() {
+        let mut h = TestHost::new(prov_core::testutil::FakeConnection::new());
+        h.vars = prov_core::testutil::MapVars(j(serde_json::json!({"x": [1, 2]})));
+        let m = Erased::new(Debug);
+        let o = m.run(&j(serde_json::json!({"msg": "hi"})), &h.ctx()).await.unwrap();
+        assert_eq!(o.msg.as_deref(), Some("hi"));
+        assert!(!o.changed);
+        let o = m.run(&j(serde_json::json!({"var": "x"})), &h.ctx()).await.unwrap();
+        assert_eq!(o.msg.as_deref(), Some("x: [1,2]"));
+        assert!(m.validate(&j(serde_json::json!({"msg": "a", "var": "b"}))).is_err());
+        assert!(m.validate(&j(serde_json::json!({"mesage": "a"}))).is_err());
+    }
+}

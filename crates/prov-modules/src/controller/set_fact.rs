@@ -1,0 +1,37 @@
+//! `set_fact`: sets host variables (already templated by the engine).
+
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use minijinja::Value;
+use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan, RunsOn};
+
+/// The `set_fact` module. Its arguments are the variables; `cacheable` is accepted and ignored.
+#[derive(Debug, Default)]
+pub struct SetFact;
+
+#[async_trait]
+impl Module for SetFact {
+    const NAME: &'static str = "set_fact";
+    const RUNS_ON: RunsOn = RunsOn::Controller;
+    type Args = IndexMap<String, Value>;
+    type Plan = ();
+
+    fn check_args(args: &Self::Args) -> Result<(), String> {
+        if args.keys().all(|k| k == "cacheable") {
+            return Err("set_fact needs at least one variable".into());
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, args: &Self::Args, _: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
+        let mut o = Outcome::ok();
+        for (k, v) in args.iter().filter(|(k, _)| k.as_str() != "cacheable") {
+            o.facts.push((k.clone(), v.clone()));
+        }
+        Ok(Plan::Ok(o))
+    }
+
+    async fn apply(&self, _: &Self::Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        Ok(Outcome::ok())
+    }
+}
