@@ -3,7 +3,7 @@
 //! Workers publish their progress and variables on a `watch` channel; a (task, host) node
 //! that waits for another host reads that host's channel. Nothing else is shared.
 
-use crate::event::{Event, EventSink, HostRecap, Status};
+use crate::event::{Event, EventSink, HostRecap};
 use crate::task::{run_task, TaskFlow};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use minijinja::Value;

@@ -212,7 +212,7 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             return TaskFlow::Continue;
         }
     }
-    let base = w.scope(t.id, Vec::new());
+    let mut base = w.scope(t.id, Vec::new());
     // Loop items.
     let items: Option<Vec<Value>> = match &t.loop_ {
         None => None,
@@ -303,6 +303,13 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         }
         let r = run_item(w, t, &ctx, extra, label).await;
         let stop = r.unreachable.is_some();
+        // Facts set by one item are visible to the next (`set_fact` accumulating in a loop).
+        if !r.failed && !r.outcome.facts.is_empty() && it.is_some() {
+            for (k, v) in &r.outcome.facts {
+                Arc::make_mut(&mut w.runtime).insert(k.clone(), v.clone());
+            }
+            base = w.scope(t.id, Vec::new());
+        }
         results.push(r);
         if stop {
             break;

@@ -1,5 +1,26 @@
-//! prov's binary (work in progress: cli.rs and output.rs are wired in with the executor).
+//! `prov`: Ansible-syntax playbooks compiled to a task DAG and run in parallel over SSH.
+//!
+//! Exit codes (as ansible-playbook where it has one): 0 success, 2 a host failed, 3 a host was
+//! unreachable, 4 bad input (nothing was run), 99 interrupted.
+
+mod cli;
+mod connect;
+mod diagnostics;
+mod driver;
+mod extra_vars;
+mod output;
+
+use clap::Parser;
+
 fn main() {
-    eprintln!("prov: the engine is not wired up yet; see README.md");
-    std::process::exit(1);
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("prov: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(driver::main(cli));
+    std::process::exit(code);
 }

@@ -221,7 +221,11 @@ pub fn write_junit(path: &std::path::Path, results: &[HostResult]) -> std::io::R
     for (play, rs) in by_play {
         let f = rs.iter().filter(|r| matches!(r.status, Status::Failed | Status::Unreachable)).count();
         let s = rs.iter().filter(|r| r.status == Status::Skipped).count();
-        x.push_str(&format!("  <testsuite name=\"play {}\" tests=\"{}\" failures=\"{f}\" skipped=\"{s}\">\n", play + 1, rs.len()));
+        x.push_str(&format!(
+            "  <testsuite name=\"play {}\" tests=\"{}\" failures=\"{f}\" skipped=\"{s}\">\n",
+            play + 1,
+            rs.len()
+        ));
         for r in rs {
             let name = match &r.item {
                 Some(i) => format!("{} (item={i})", r.name),

@@ -1,0 +1,211 @@
+//! The engine end to end on the controller: compile a playbook, bind it to an inventory, run
+//! it with local connections, and look at the events.
+
+use prov_core::compile::{bind, compile_playbook, CompileOptions};
+use prov_core::connection::Connection;
+use prov_core::inventory::Inventory;
+use prov_core::source::SourceMap;
+use prov_core::template::Templar;
+use prov_core::vars::VarMap;
+use prov_exec::event::{Event, HostResult, Status};
+use prov_exec::{Connector, HostPersist, Interrupt, PlayEnv, RunOptions};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+struct Local;
+
+impl Connector for Local {
+    fn connection(&self, host: &str, _vars: &VarMap) -> Result<Arc<dyn Connection>, String> {
+        Ok(Arc::new(prov_ssh::LocalConnection::new(host)))
+    }
+}
+
+/// Runs every play of `yaml` over hosts `a` and `b` and returns the events.
+async fn run(yaml: &str, files: &[(&str, &str)]) -> Vec<Event> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().expect("has a parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    let pb_path = dir.path().join("site.yml");
+    std::fs::write(&pb_path, yaml).expect("write playbook");
+    let mut inv = Inventory::new();
+    inv.add_to_group("g", "a");
+    inv.add_to_group("g", "b");
+    inv.set_group_var("all", "root", dir.path().display().to_string().into());
+    let sources = SourceMap::new();
+    let templar = Arc::new(Templar::new(vec![dir.path().to_path_buf()]));
+    let registry = prov_modules::registry();
+    let opts = CompileOptions::default();
+    let (pb, _) = match compile_playbook(&pb_path, &sources, &templar, &registry, &inv, &opts) {
+        Ok(x) => x,
+        Err(d) => panic!("compile: {:?}", d.0.iter().map(|d| &d.message).collect::<Vec<_>>()),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let run_opts = RunOptions {
+        mode: Default::default(),
+        forks: 10,
+        extra_vars: Arc::default(),
+        task_timeout: None,
+        tags: Vec::new(),
+    };
+    let mut persist: HashMap<String, HostPersist> = HashMap::new();
+    for (i, play) in pb.plays.iter().enumerate() {
+        let bp = bind(play, &inv, None).expect("binds");
+        let env = PlayEnv {
+            templar: templar.clone(),
+            registry: &registry,
+            inventory: &inv,
+            connector: Arc::new(Local),
+            opts: &run_opts,
+            events: &tx,
+            interrupt: Interrupt::never(),
+            playbook_dir: dir.path().to_path_buf(),
+            sources: sources.clone(),
+        };
+        persist = prov_exec::run_play(&bp, i, &env, persist).await.persist;
+    }
+    drop(tx);
+    let mut out = Vec::new();
+    while let Some(e) = rx.recv().await {
+        out.push(e);
+    }
+    out
+}
+
+fn results(events: &[Event]) -> Vec<&HostResult> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HostResult(r) => Some(&**r),
+            _ => None,
+        })
+        .collect()
+}
+
+fn position(events: &[Event], host: &str, task_name: &str) -> usize {
+    results(events)
+        .iter()
+        .position(|r| r.host == host && r.name == task_name)
+        .unwrap_or_else(|| panic!("no result for {host}/{task_name}"))
+}
+
+const SLOW_A: &str = r#"
+- hosts: g
+  gather_facts: false
+  STRATEGY
+  tasks:
+    - name: slow
+      pause:
+        seconds: 1.5
+      when: inventory_hostname == 'a'
+    - { name: q1, debug: { msg: "1" } }
+    - { name: q2, debug: { msg: "2" } }
+    - { name: q3, debug: { msg: "3" } }
+    - { name: q4, debug: { msg: "4" } }
+    - { name: q5, debug: { msg: "5" } }
+"#;
+
+#[tokio::test]
+async fn hosts_do_not_wait_for_each_other() {
+    let ev = run(&SLOW_A.replace("STRATEGY", ""), &[]).await;
+    let slow_a = position(&ev, "a", "slow");
+    for q in ["q1", "q2", "q3", "q4", "q5"] {
+        assert!(position(&ev, "b", q) < slow_a, "b's {q} waited for a's slow task");
+    }
+}
+
+#[tokio::test]
+async fn linear_strategy_waits() {
+    let ev = run(&SLOW_A.replace("STRATEGY", "strategy: linear"), &[]).await;
+    let slow_a = position(&ev, "a", "slow");
+    assert!(position(&ev, "b", "q1") > slow_a, "with strategy linear, b's q1 must wait");
+}
+
+#[tokio::test]
+async fn hostvars_read_waits_only_for_the_writer() {
+    let yaml = r#"
+- hosts: g
+  gather_facts: false
+  tasks:
+    - name: slow
+      pause:
+        seconds: 1.5
+      when: inventory_hostname == 'a'
+    - name: set x
+      set_fact:
+        x: "from {{ inventory_hostname }}"
+    - name: early
+      debug: { msg: early }
+    - name: read
+      debug:
+        msg: "{{ hostvars['a'].x }}"
+      when: inventory_hostname == 'b'
+"#;
+    let ev = run(yaml, &[]).await;
+    assert!(position(&ev, "b", "early") < position(&ev, "a", "slow"), "b's early task waited");
+    assert!(position(&ev, "b", "read") > position(&ev, "a", "set x"), "b read before a set x");
+    let read = results(&ev).into_iter().find(|r| r.host == "b" && r.name == "read").expect("read ran");
+    assert_eq!(read.status, Status::Ok);
+    assert_eq!(read.msg.as_deref(), Some("from a"));
+}
+
+#[tokio::test]
+async fn handlers_blocks_loops_register() {
+    let yaml = r#"
+- hosts: g
+  gather_facts: false
+  vars:
+    items: [1, 2, 3]
+  tasks:
+    - name: loop
+      set_fact:
+        total: "{{ (total | default(0) | int) + item }}"
+      loop: "{{ items }}"
+    - name: check total
+      assert:
+        that: total | int == 6
+    - name: block
+      block:
+        - name: boom
+          fail:
+            msg: expected
+        - name: never
+          debug: { msg: unreachable }
+      rescue:
+        - name: rescued
+          set_fact:
+            rescued: true
+          changed_when: true
+          notify: h
+      always:
+        - name: always
+          debug: { msg: always }
+    - name: registered
+      debug: { msg: hi }
+      register: r
+    - name: use register
+      assert:
+        that: r.msg == 'hi'
+  handlers:
+    - name: h
+      debug: { msg: handled }
+"#;
+    let ev = run(yaml, &[]).await;
+    let rs = results(&ev);
+    for host in ["a", "b"] {
+        let names: Vec<&str> = rs.iter().filter(|r| r.host == host).map(|r| r.name.as_str()).collect();
+        let detail: Vec<String> =
+            rs.iter().filter(|r| r.host == host).map(|r| format!("{}={:?}:{:?}", r.name, r.status, r.msg)).collect();
+        assert!(!names.contains(&"never"), "{detail:?}");
+        for n in ["loop", "check total", "boom", "rescued", "always", "registered", "use register", "h"] {
+            assert!(names.contains(&n), "{host} lacks {n}: {detail:?}");
+        }
+        assert_eq!(names.last(), Some(&"h"), "handler runs last");
+        let failed: Vec<&&HostResult> = rs.iter().filter(|r| r.host == host && r.status == Status::Failed).collect();
+        assert_eq!(failed.len(), 1, "only `boom` fails (rescued)");
+    }
+    let recap = ev.iter().any(|e| matches!(e, Event::PlayEnd { .. }));
+    assert!(recap);
+}

@@ -1,0 +1,164 @@
+//! The outside world: inventory files, SSH connections, and the ad-hoc `prov run`.
+
+use crate::cli::{AdhocArgs, HostKeyChecking, InventoryArgs};
+use async_trait::async_trait;
+use prov_core::connection::{Become, Connection, ConnectionError, ExecOutput, ExecRequest};
+use prov_core::diag::Diagnostics;
+use prov_core::inventory::Inventory;
+use prov_core::source::SourceMap;
+use prov_core::vars::VarMap;
+use prov_exec::Connector;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// Loads and merges every `-i` source.
+pub fn load_inventory(paths: &[String], sources: &SourceMap) -> Result<Inventory, Diagnostics> {
+    let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+    prov_inventory::load(&paths, sources).map(|l| l.inventory)
+}
+
+/// `prov inventory`.
+pub fn print_inventory(inv: &Inventory, a: &InventoryArgs) -> i32 {
+    if let Some(h) = &a.host {
+        if inv.host(h).is_none() {
+            eprintln!("prov: no host `{h}` in the inventory");
+            return crate::driver::EXIT_BAD_INPUT;
+        }
+        let vars: serde_json::Map<String, serde_json::Value> = inv
+            .host_vars(h)
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::to_value(&v).unwrap_or(serde_json::Value::Null)))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&vars).unwrap_or_default());
+    } else if a.list {
+        println!("{}", serde_json::to_string_pretty(&prov_inventory::list_json(inv)).unwrap_or_default());
+    } else {
+        print!("{}", prov_inventory::graph(inv));
+    }
+    crate::driver::EXIT_OK
+}
+
+/// Opens SSH connections lazily, one per host, using Ansible's connection variables.
+pub struct SshConnector {
+    opts: prov_ssh::SshOptions,
+}
+
+/// Builds the connector for a run.
+pub fn ssh_connector(
+    policy: HostKeyChecking,
+    known_hosts: Option<PathBuf>,
+    _forks: usize,
+) -> Result<Arc<dyn Connector>, String> {
+    let mut opts = prov_ssh::SshOptions::default();
+    opts.policy = match policy {
+        HostKeyChecking::Strict => prov_ssh::HostKeyPolicy::Strict,
+        HostKeyChecking::AcceptNew => prov_ssh::HostKeyPolicy::AcceptNew,
+    };
+    if let Some(k) = known_hosts.or_else(|| std::env::var_os("PROV_KNOWN_HOSTS").map(PathBuf::from)) {
+        opts.known_hosts = vec![k];
+    }
+    Ok(Arc::new(SshConnector { opts }))
+}
+
+fn var(vars: &VarMap, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| vars.get(*n)).filter(|v| !v.is_none() && !v.is_undefined()).map(|v| v.to_string())
+}
+
+impl Connector for SshConnector {
+    fn connection(&self, host: &str, vars: &VarMap) -> Result<Arc<dyn Connection>, String> {
+        match var(vars, &["ansible_connection"]).as_deref() {
+            None | Some("ssh" | "smart" | "paramiko") => {}
+            Some("local") => return Ok(Arc::new(prov_ssh::LocalConnection::new(host))),
+            Some(other) => return Err(format!("ansible_connection `{other}` is not supported (use ssh or local)")),
+        }
+        let address = var(vars, &["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| host.to_string());
+        let port = match var(vars, &["ansible_port", "ansible_ssh_port"]) {
+            None => 22,
+            Some(p) => p.parse().map_err(|_| format!("ansible_port `{p}` is not a port number"))?,
+        };
+        let user = var(vars, &["ansible_user", "ansible_ssh_user"])
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "root".into());
+        let identity_files = var(vars, &["ansible_ssh_private_key_file", "ansible_private_key_file"])
+            .map(|p| vec![PathBuf::from(expand_home(&p))])
+            .unwrap_or_default();
+        let mut opts = self.opts.clone();
+        if let Some(t) = var(vars, &["ansible_ssh_timeout", "ansible_timeout"]) {
+            if let Ok(secs) = t.parse::<u64>() {
+                opts.connect_timeout = Duration::from_secs(secs);
+            }
+        }
+        let target = prov_ssh::SshTarget { host: address, port, user, identity_files, display_name: host.to_string() };
+        Ok(Arc::new(LazySsh { target, opts, conn: OnceCell::new() }))
+    }
+}
+
+fn expand_home(p: &str) -> String {
+    match (p.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+        _ => p.to_string(),
+    }
+}
+
+/// Dials on first use, then reuses the session for every command and file.
+struct LazySsh {
+    target: prov_ssh::SshTarget,
+    opts: prov_ssh::SshOptions,
+    conn: OnceCell<Result<Arc<prov_ssh::SshConnection>, ConnectionError>>,
+}
+
+impl LazySsh {
+    async fn get(&self) -> Result<&Arc<prov_ssh::SshConnection>, ConnectionError> {
+        let r =
+            self.conn.get_or_init(|| async { prov_ssh::connect(&self.target, &self.opts).await.map(Arc::new) }).await;
+        r.as_ref().map_err(Clone::clone)
+    }
+}
+
+#[async_trait]
+impl Connection for LazySsh {
+    async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, ConnectionError> {
+        self.get().await?.exec(req).await
+    }
+
+    async fn put(
+        &self,
+        path: &str,
+        data: &[u8],
+        mode: Option<u32>,
+        become_: Option<&Become>,
+    ) -> Result<(), ConnectionError> {
+        self.get().await?.put(path, data, mode, become_).await
+    }
+
+    async fn get(&self, path: &str, become_: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError> {
+        LazySsh::get(self).await?.get(path, become_).await
+    }
+}
+
+/// `prov run PATTERN -- CMD`: one shell task on many hosts, through the normal engine.
+pub async fn adhoc(a: AdhocArgs, sources: &SourceMap) -> i32 {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("prov: cannot create a temporary directory: {e}");
+            return crate::driver::EXIT_FAILED;
+        }
+    };
+    let cmd = a.cmd.join(" ");
+    let play = serde_json::json!([{
+        "name": format!("prov run {}", a.pattern),
+        "hosts": a.pattern,
+        "gather_facts": false,
+        "become": a.become_,
+        "tasks": [{"name": cmd, "shell": cmd, "register": "out"}, {"name": "output", "debug": {"var": "out.stdout"}}],
+    }]);
+    let path = dir.path().join("adhoc.yml");
+    if let Err(e) = std::fs::write(&path, play.to_string()) {
+        eprintln!("prov: cannot write {}: {e}", path.display());
+        return crate::driver::EXIT_FAILED;
+    }
+    crate::driver::run_adhoc(path, a, sources).await
+}

@@ -1,0 +1,354 @@
+//! What each subcommand does: load and check everything first, then connect and run.
+
+use crate::cli::{Cli, Command, Common, GraphArgs, GraphFormat, InventoryArgs, Output, RunArgs};
+use crate::diagnostics;
+use crate::output::{write_junit, Reporter};
+use prov_core::compile::{bind, compile_playbook, CompileOptions, CompiledPlaybook};
+use prov_core::diag::{DiagKind, Diagnostic, Diagnostics};
+use prov_core::inventory::{HostPattern, Inventory};
+use prov_core::module::{CheckMode, DiffMode, Registry, RunMode};
+use prov_core::source::{SourceMap, Span};
+use prov_core::template::Templar;
+use prov_exec::{Event, HostPersist, Interrupt, PlayEnv, RunOptions};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Exit code: every host succeeded.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: a task failed on some host.
+pub const EXIT_FAILED: i32 = 2;
+/// Exit code: some host could not be reached.
+pub const EXIT_UNREACHABLE: i32 = 3;
+/// Exit code: bad input; nothing ran.
+pub const EXIT_BAD_INPUT: i32 = 4;
+/// Exit code: interrupted.
+pub const EXIT_INTERRUPTED: i32 = 99;
+
+/// Runs one command line; returns the exit code.
+pub async fn main(cli: Cli) -> i32 {
+    let sources = SourceMap::new();
+    match cli.command {
+        Command::Apply(a) => run(a, Mode::Apply, &sources).await,
+        Command::Plan(a) => run(a, Mode::Plan, &sources).await,
+        Command::Validate(a) => run(a, Mode::Validate, &sources).await,
+        Command::Graph(g) => graph(g, &sources),
+        Command::Inventory(i) => inventory(i, &sources),
+        Command::Run(a) => crate::connect::adhoc(a, &sources).await,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Apply,
+    Plan,
+    Validate,
+}
+
+/// Everything checked before any connection: variables, inventory, playbook, bindings.
+pub struct Loaded {
+    pub inventory: Inventory,
+    pub playbook: CompiledPlaybook,
+    pub templar: Arc<Templar>,
+    pub registry: Registry,
+    pub extra_vars: Arc<prov_core::vars::VarMap>,
+    pub limit: Option<HostPattern>,
+    pub inventory_paths: Vec<String>,
+}
+
+fn fail_input(diags: &Diagnostics, sources: &SourceMap) -> i32 {
+    let n = diagnostics::print_all(&diags.0, sources);
+    eprintln!("prov: {n} error(s); nothing was run");
+    EXIT_BAD_INPUT
+}
+
+/// Loads the inventory from `-i` sources (the default: `inventories/local.yml` when it exists).
+pub fn load_inventory(common: &Common, sources: &SourceMap) -> Result<Inventory, Diagnostics> {
+    let paths = inventory_paths(common);
+    crate::connect::load_inventory(&paths, sources)
+}
+
+fn inventory_paths(common: &Common) -> Vec<String> {
+    if common.inventory.is_empty() {
+        if let Ok(v) = std::env::var("PROV_INVENTORY") {
+            return v.split(':').map(str::to_string).collect();
+        }
+        return vec!["inventories/local.yml".into()];
+    }
+    common.inventory.clone()
+}
+
+fn parse_limit(common: &Common, sources: &SourceMap) -> Result<Option<HostPattern>, Diagnostics> {
+    let Some(l) = &common.limit else { return Ok(None) };
+    HostPattern::parse(l).map(Some).map_err(|e| {
+        let file = sources.add("--limit", l.clone());
+        Diagnostics(vec![Diagnostic::error(
+            DiagKind::Pattern,
+            Span { file, start: 0, end: l.len() as u32, line: 1, col: 1 },
+            format!("bad --limit pattern: {e}"),
+        )
+        .with_help("patterns look like `web`, `web:&prod`, `web:!web3`, `web[0:2]`, `~regex`")])
+    })
+}
+
+/// Parses, compiles and binds; reports every problem it can find before returning.
+pub fn load(
+    playbook: &Path,
+    common: &Common,
+    tags: &[String],
+    skip_tags: &[String],
+    sources: &SourceMap,
+) -> Result<Loaded, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let extra_vars = match crate::extra_vars::parse(&common.extra_vars, sources) {
+        Ok(v) => Arc::new(v),
+        Err(d) => {
+            diags.extend(d);
+            Arc::default()
+        }
+    };
+    let limit = match parse_limit(common, sources) {
+        Ok(l) => l,
+        Err(d) => {
+            diags.extend(d);
+            None
+        }
+    };
+    let inventory = match load_inventory(common, sources) {
+        Ok(i) => i,
+        Err(d) => {
+            diags.extend(d);
+            return Err(diags);
+        }
+    };
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let dir = playbook
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let templar = Arc::new(Templar::new(vec![dir]));
+    let registry = prov_modules::registry();
+    let opts = CompileOptions { tags: tags.to_vec(), skip_tags: skip_tags.to_vec(), extra_vars: extra_vars.clone() };
+    let (pb, warnings) = compile_playbook(playbook, sources, &templar, &registry, &inventory, &opts)?;
+    diagnostics::print_all(&warnings, sources);
+    // Bind every play now so bad patterns surface before anything runs.
+    for play in &pb.plays {
+        if let Err(e) = bind(play, &inventory, limit.as_ref()) {
+            diags.push(
+                Diagnostic::error(DiagKind::Pattern, play.hosts_span, e)
+                    .with_help("see `prov inventory --graph` for the groups and hosts"),
+            );
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(Loaded {
+        inventory,
+        playbook: pb,
+        templar,
+        registry,
+        extra_vars,
+        limit,
+        inventory_paths: inventory_paths(common),
+    })
+}
+
+async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
+    let loaded = match load(&a.playbook, &a.common, &a.tags, &a.skip_tags, sources) {
+        Ok(l) => l,
+        Err(d) => return fail_input(&d, sources),
+    };
+    if mode == Mode::Validate {
+        let tasks: usize = loaded.playbook.plays.iter().map(|p| p.tasks.len()).sum();
+        println!("{}: {} play(s), {} task(s): OK", a.playbook.display(), loaded.playbook.plays.len(), tasks);
+        return EXIT_OK;
+    }
+    let check = a.check || mode == Mode::Plan;
+    let diff = a.diff || mode == Mode::Plan;
+    let opts = RunOptions {
+        mode: RunMode {
+            check: if check { CheckMode::Check } else { CheckMode::Apply },
+            diff: if diff { DiffMode::Show } else { DiffMode::Hide },
+        },
+        forks: a.forks.max(1),
+        extra_vars: loaded.extra_vars.clone(),
+        task_timeout: a.timeout.map(Duration::from_secs),
+        tags: a.tags.clone(),
+    };
+    let connector = match crate::connect::ssh_connector(a.host_key_checking, a.known_hosts.clone(), a.forks) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("prov: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let json = a.output == Output::Json;
+    let reporter = tokio::spawn(async move {
+        let mut r = Reporter::new(json);
+        while let Some(e) = rx.recv().await {
+            r.handle(e);
+        }
+        r
+    });
+    let (itx, irx) = tokio::sync::watch::channel(0u8);
+    let signals = tokio::spawn(async move {
+        let mut level = 0u8;
+        while tokio::signal::ctrl_c().await.is_ok() {
+            level = level.saturating_add(1).min(2);
+            if level == 1 {
+                eprintln!(
+                    "\nprov: interrupted: no new tasks start; in-flight commands finish (Ctrl-C again to kill them)"
+                );
+            }
+            let _ = itx.send(level);
+        }
+    });
+    let interrupt = Interrupt(irx);
+    let mut persist: HashMap<String, HostPersist> = HashMap::new();
+    let mut dead: BTreeSet<String> = BTreeSet::new();
+    let mut recap: indexmap::IndexMap<String, prov_exec::HostRecap> = indexmap::IndexMap::new();
+    let mut interrupted = false;
+    let mut inventory = loaded.inventory.clone();
+    let playbook_dir = loaded.playbook.dir.clone();
+    for (i, play) in loaded.playbook.plays.iter().enumerate() {
+        let mut bp = match bind(play, &inventory, loaded.limit.as_ref()) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("prov: play {}: {e}", i + 1);
+                continue;
+            }
+        };
+        if !dead.is_empty() {
+            let keep: Vec<String> = bp.hosts.iter().filter(|h| !dead.contains(*h)).cloned().collect();
+            if keep.len() != bp.hosts.len() {
+                // Failed hosts sit out later plays, as in Ansible.
+                let pattern = HostPattern::parse(&keep.join(",")).ok();
+                match pattern.as_ref().map(|p| bind(play, &inventory, Some(p))) {
+                    Some(Ok(b)) => bp = b,
+                    _ => continue,
+                }
+            }
+        }
+        let env = PlayEnv {
+            templar: loaded.templar.clone(),
+            registry: &loaded.registry,
+            inventory: &inventory,
+            connector: connector.clone(),
+            opts: &opts,
+            events: &tx,
+            interrupt: interrupt.clone(),
+            playbook_dir: playbook_dir.clone(),
+            sources: sources.clone(),
+        };
+        let result = prov_exec::run_play(&bp, i, &env, std::mem::take(&mut persist)).await;
+        persist = result.persist;
+        dead.extend(result.dead);
+        for r in result.recaps {
+            let e = recap
+                .entry(r.host.clone())
+                .or_insert_with(|| prov_exec::HostRecap { host: r.host.clone(), ..Default::default() });
+            e.ok += r.ok;
+            e.changed += r.changed;
+            e.unreachable += r.unreachable;
+            e.failed += r.failed;
+            e.skipped += r.skipped;
+            e.rescued += r.rescued;
+            e.ignored += r.ignored;
+        }
+        if result.interrupted {
+            interrupted = true;
+            break;
+        }
+        if result.refresh_inventory {
+            match load_inventory(
+                &Common { inventory: loaded.inventory_paths.clone(), extra_vars: Vec::new(), limit: None },
+                sources,
+            ) {
+                Ok(inv) => inventory = inv,
+                Err(d) => {
+                    diagnostics::print_all(&d.0, sources);
+                }
+            }
+        }
+    }
+    let hosts: Vec<prov_exec::HostRecap> = recap.into_values().collect();
+    let _ = tx.send(Event::Recap { hosts: hosts.clone(), interrupted });
+    drop(tx);
+    signals.abort();
+    let mut reporter = match reporter.await {
+        Ok(r) => r,
+        Err(_) => return EXIT_FAILED,
+    };
+    if mode == Mode::Plan {
+        reporter.print_plan_summary();
+    }
+    if let Some(path) = &a.junit {
+        if let Err(e) = write_junit(path, &reporter.results) {
+            eprintln!("prov: cannot write {}: {e}", path.display());
+        }
+    }
+    exit_code(&hosts, interrupted)
+}
+
+/// The exit code for a recap.
+pub fn exit_code(hosts: &[prov_exec::HostRecap], interrupted: bool) -> i32 {
+    if interrupted {
+        EXIT_INTERRUPTED
+    } else if hosts.iter().any(|h| h.failed > 0) {
+        EXIT_FAILED
+    } else if hosts.iter().any(|h| h.unreachable > 0) {
+        EXIT_UNREACHABLE
+    } else {
+        EXIT_OK
+    }
+}
+
+fn graph(g: GraphArgs, sources: &SourceMap) -> i32 {
+    let loaded = match load(&g.playbook, &g.common, &g.tags, &g.skip_tags, sources) {
+        Ok(l) => l,
+        Err(d) => return fail_input(&d, sources),
+    };
+    let mut out = String::new();
+    for (i, play) in loaded.playbook.plays.iter().enumerate() {
+        let Ok(bp) = bind(play, &loaded.inventory, loaded.limit.as_ref()) else { continue };
+        match g.format {
+            GraphFormat::Text => bp.render(i, &mut out),
+            GraphFormat::Dot => bp.render_dot(i, &mut out),
+        }
+    }
+    print!("{out}");
+    EXIT_OK
+}
+
+fn inventory(a: InventoryArgs, sources: &SourceMap) -> i32 {
+    let inv = match load_inventory(&a.common, sources) {
+        Ok(i) => i,
+        Err(d) => return fail_input(&d, sources),
+    };
+    crate::connect::print_inventory(&inv, &a)
+}
+
+/// Runs a generated one-play playbook for `prov run`.
+pub async fn run_adhoc(playbook: PathBuf, a: crate::cli::AdhocArgs, sources: &SourceMap) -> i32 {
+    let args = RunArgs {
+        playbook,
+        common: a.common,
+        tags: Vec::new(),
+        skip_tags: Vec::new(),
+        check: false,
+        diff: false,
+        forks: a.forks,
+        output: a.output,
+        junit: None,
+        timeout: None,
+        host_key_checking: a.host_key_checking,
+        known_hosts: a.known_hosts,
+    };
+    run(args, Mode::Apply, sources).await
+}

@@ -1,0 +1,151 @@
+//! Bad input: exit 4, a message with file:line:column and a hint, and no connection opened.
+
+use crate::util::{fixtures, prov, text};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A TCP listener standing in for every host: counts connection attempts.
+struct Tripwire {
+    port: u16,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Tripwire {
+    fn new() -> Tripwire {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = l.local_addr().expect("bound").port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                if s.is_ok() {
+                    h.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        Tripwire { port, hits }
+    }
+
+    /// An inventory of two hosts, both pointing at the tripwire.
+    fn inventory(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let p = dir.join("hosts.ini");
+        let text = format!(
+            "[web]\nweb1 ansible_host=127.0.0.1 ansible_port={p}\nweb2 ansible_host=127.0.0.1 ansible_port={p}\n",
+            p = self.port
+        );
+        std::fs::write(&p, text).expect("write inventory");
+        p
+    }
+}
+
+/// Runs `prov apply` on a fixture; asserts exit 4, no connection, and returns stderr.
+fn rejected(file: &str, extra: &[&str]) -> String {
+    let trip = Tripwire::new();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let inv = trip.inventory(tmp.path());
+    let bad = fixtures().join("bad");
+    let playbook = bad.join(file);
+    let mut args = vec!["apply", playbook.to_str().expect("utf-8 path"), "-i", inv.to_str().expect("utf-8 path")];
+    args.extend_from_slice(extra);
+    let out = prov(&bad, &args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "exit code for {file}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(trip.hits.load(Ordering::SeqCst), 0, "{file}: prov connected to a host");
+    assert!(stderr.contains("nothing was run"), "{file}: {stderr}");
+    stderr
+}
+
+fn assert_located(stderr: &str, file: &str, line_col: &str) {
+    let want = format!("{file}:{line_col}");
+    assert!(stderr.contains(&want), "expected `{want}` in:\n{stderr}");
+}
+
+#[test]
+fn malformed_yaml() {
+    let e = rejected("malformed_yaml.yml", &[]);
+    assert!(e.contains("malformed_yaml.yml:7:"), "{e}");
+}
+
+#[test]
+fn unknown_module() {
+    let e = rejected("unknown_module.yml", &[]);
+    assert_located(&e, "unknown_module.yml", "5:7");
+    assert!(e.contains("did you mean `copy`"), "{e}");
+}
+
+#[test]
+fn unknown_argument() {
+    let e = rejected("unknown_argument.yml", &[]);
+    assert_located(&e, "unknown_argument.yml", "7:9");
+    assert!(e.contains("state"), "{e}");
+}
+
+#[test]
+fn misspelled_keyword() {
+    let e = rejected("misspelled_keyword.yml", &[]);
+    assert_located(&e, "misspelled_keyword.yml", "7:7");
+    assert!(e.contains("when"), "{e}");
+}
+
+#[test]
+fn undefined_role() {
+    let e = rejected("undefined_role.yml", &[]);
+    assert_located(&e, "undefined_role.yml", "4:7");
+    assert!(e.contains("no_such_role"), "{e}");
+}
+
+#[test]
+fn undefined_variable() {
+    let e = rejected("undefined_variable.yml", &[]);
+    assert_located(&e, "undefined_variable.yml", "6:");
+    assert!(e.contains("never_defined_anywhere"), "{e}");
+}
+
+#[test]
+fn bad_host_pattern() {
+    let e = rejected("bad_pattern.yml", &[]);
+    assert_located(&e, "bad_pattern.yml", "1:10");
+    assert!(e.contains("help:"), "{e}");
+}
+
+#[test]
+fn include_cycle() {
+    let e = rejected("cycle.yml", &[]);
+    assert!(e.contains("cycle"), "{e}");
+    assert!(e.contains("cycle_a.yml") && e.contains("cycle_b.yml"), "{e}");
+}
+
+#[test]
+fn template_syntax() {
+    let e = rejected("template_syntax.yml", &[]);
+    assert_located(&e, "template_syntax.yml", "5:");
+}
+
+#[test]
+fn bad_extra_vars() {
+    let e = rejected("good.yml", &["-e", "1bad=x"]);
+    assert!(e.contains("-e #1:1:1"), "{e}");
+    assert!(e.contains("help:"), "{e}");
+    let e = rejected("good.yml", &["-e", "{not: [closed"]);
+    assert!(e.contains("-e #1:"), "{e}");
+}
+
+#[test]
+fn bad_limit() {
+    let e = rejected("good.yml", &["-e", "greeting=hi", "--limit", "web[x]"]);
+    assert!(e.contains("--limit"), "{e}");
+}
+
+#[test]
+fn validate_accepts_good_input_without_connecting() {
+    let trip = Tripwire::new();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let inv = trip.inventory(tmp.path());
+    let bad = fixtures().join("bad");
+    let out = prov(&bad, &["validate", "good.yml", "-i", inv.to_str().expect("utf-8"), "-e", "greeting=hi"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(trip.hits.load(Ordering::SeqCst), 0);
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests: they run the real `prov` binary.
+
+mod bad_input;
+mod graph;
+mod util;
