@@ -51,10 +51,12 @@ pub fn ssh_connector(
     known_hosts: Option<PathBuf>,
     _forks: usize,
 ) -> Result<Arc<dyn Connector>, String> {
-    let mut opts = prov_ssh::SshOptions::default();
-    opts.policy = match policy {
-        HostKeyChecking::Strict => prov_ssh::HostKeyPolicy::Strict,
-        HostKeyChecking::AcceptNew => prov_ssh::HostKeyPolicy::AcceptNew,
+    let mut opts = prov_ssh::SshOptions {
+        policy: match policy {
+            HostKeyChecking::Strict => prov_ssh::HostKeyPolicy::Strict,
+            HostKeyChecking::AcceptNew => prov_ssh::HostKeyPolicy::AcceptNew,
+        },
+        ..Default::default()
     };
     if let Some(k) = known_hosts.or_else(|| std::env::var_os("PROV_KNOWN_HOSTS").map(PathBuf::from)) {
         opts.known_hosts = vec![k];

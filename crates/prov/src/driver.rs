@@ -173,7 +173,7 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     let opts = RunOptions {
         mode: RunMode {
             check: if check { CheckMode::Check } else { CheckMode::Apply },
-            diff: if diff { DiffMode::Show } else { DiffMode::Hide },
+            diff: if diff { DiffMode::On } else { DiffMode::Off },
         },
         forks: a.forks.max(1),
         extra_vars: loaded.extra_vars.clone(),

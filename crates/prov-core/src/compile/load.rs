@@ -916,6 +916,12 @@ impl<'a> Loader<'a> {
             }
         }
         let args_value = Value::from_pairs(args.iter().map(|(k, (v, _))| (k.clone(), v.clone())));
+        let mut arg_templates = Vec::new();
+        for (_, (v, span)) in &args {
+            let mut found = Vec::new();
+            collect_strings(v, &mut found);
+            arg_templates.extend(found.into_iter().filter(|s| is_template(s)).map(|s| (s, *span)));
+        }
         let mut strings = Vec::new();
         collect_strings(&args_value, &mut strings);
         for s in strings.iter().filter(|s| is_template(s)) {
@@ -1027,6 +1033,7 @@ impl<'a> Loader<'a> {
             span: node.span,
             module: module_key,
             args: args_value,
+            arg_templates,
             when,
             loop_,
             register,
@@ -1251,10 +1258,10 @@ impl<'a> Loader<'a> {
     fn check_undefined(&mut self, plays: &[CompiledPlay]) {
         for play in plays {
             for t in &play.tasks {
-                let mut strings = Vec::new();
-                collect_strings(&t.args, &mut strings);
-                strings.extend(t.when.iter().map(|c| format!("{{{{ {} }}}}", c.source)));
-                for s in strings.iter().filter(|s| is_template(s)) {
+                let mut strings: Vec<(String, Span)> = t.arg_templates.clone();
+                strings.extend(t.when.iter().map(|c| (format!("{{{{ {} }}}}", c.source), c.span)));
+                let mut reported = std::collections::BTreeSet::new();
+                for (s, span) in strings.iter().filter(|(s, _)| is_template(s)) {
                     if s.contains("is defined")
                         || s.contains("is not defined")
                         || s.contains("is undefined")
@@ -1273,14 +1280,17 @@ impl<'a> Loader<'a> {
                         {
                             continue;
                         }
-                        if t.role.as_ref().is_some_and(|r| r.defaults.contains_key(&n)) || play.vars.contains_key(&n) {
+                        if t.role.as_ref().is_some_and(|r| r.defaults.contains_key(&n))
+                            || play.vars.contains_key(&n)
+                            || !reported.insert(n.clone())
+                        {
                             continue;
                         }
                         let known: Vec<&str> = self.known.iter().map(String::as_str).collect();
                         self.diags.push(
                             Diagnostic::error(
                                 DiagKind::Undefined,
-                                t.span,
+                                if span.is_real() { *span } else { t.span },
                                 format!("undefined variable `{n}` in task `{}`", t.name),
                             )
                             .with_opt_help(did_you_mean(&n, known).or_else(|| {

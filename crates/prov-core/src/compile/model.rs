@@ -184,6 +184,8 @@ pub struct TaskDef {
     pub module: &'static str,
     /// Arguments, templated per host at run time.
     pub args: Value,
+    /// Template strings of the arguments with the span of the argument they are in.
+    pub arg_templates: Vec<(String, Span)>,
     /// Conditions (all must hold).
     pub when: Vec<Cond>,
     /// Loop.

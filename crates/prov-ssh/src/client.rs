@@ -1,0 +1,386 @@
+//! One russh session per host: exec channels for commands, one SFTP channel for files.
+//!
+//! Connection starts are throttled by a semaphore shared by every connection of a run, so a
+//! hundred hosts behind one sshd do not trip its `MaxStartups` (10:30:100 by default).
+
+use crate::known_hosts::{self, HostKeyPolicy, Verdict};
+use async_trait::async_trait;
+use prov_core::connection::{shell_quote, Become, Connection, ConnectionError, ExecOutput, ExecRequest};
+use russh::client::{self, Handle};
+use russh::keys::agent::client::AgentClient;
+use russh::keys::agent::AgentIdentity;
+use russh::keys::{PrivateKeyWithHashAlg, PublicKey};
+use russh::ChannelMsg;
+use russh_sftp::client::SftpSession;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{OnceCell, Semaphore};
+
+/// Settings shared by every connection of a run. Cloning shares the connect throttle.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    /// What to do with unknown host keys.
+    pub policy: HostKeyPolicy,
+    /// known_hosts files to read; `accept-new` appends to the first.
+    pub known_hosts: Vec<PathBuf>,
+    /// Limit for TCP connect + handshake + authentication.
+    pub connect_timeout: Duration,
+    /// Handshakes in flight at once, across all hosts.
+    pub throttle: Arc<Semaphore>,
+}
+
+/// Handshakes in flight at once by default: below sshd's `MaxStartups` start value (10).
+pub const DEFAULT_CONCURRENT_HANDSHAKES: usize = 8;
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        SshOptions {
+            policy: HostKeyPolicy::Strict,
+            known_hosts: known_hosts::default_files(),
+            connect_timeout: Duration::from_secs(10),
+            throttle: Arc::new(Semaphore::new(DEFAULT_CONCURRENT_HANDSHAKES)),
+        }
+    }
+}
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone)]
+pub struct SshTarget {
+    /// Address or DNS name (`ansible_host`).
+    pub host: String,
+    /// Port (`ansible_port`).
+    pub port: u16,
+    /// Remote user (`ansible_user`).
+    pub user: String,
+    /// Private keys to offer, in order; empty means `~/.ssh/id_{ed25519,ecdsa,rsa}`. The
+    /// ssh-agent (`SSH_AUTH_SOCK`) is tried after them.
+    pub identity_files: Vec<PathBuf>,
+    /// Inventory name, for messages.
+    pub display_name: String,
+}
+
+struct Checker {
+    host: String,
+    port: u16,
+    files: Vec<PathBuf>,
+    policy: HostKeyPolicy,
+    verdict: Arc<Mutex<Option<Verdict>>>,
+}
+
+impl client::Handler for Checker {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, key: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let key: &PublicKey = match key {
+            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => key,
+            russh::keys::PublicKeyOrCertificate::Certificate(c) => {
+                let v = Verdict::Error(format!(
+                    "the server offered a host certificate ({}), which prov does not check",
+                    c.key_id()
+                ));
+                *self.verdict.lock().map_err(|_| russh::Error::Disconnect)? = Some(v);
+                return Ok(false);
+            }
+        };
+        let v = known_hosts::check(&self.host, self.port, key, &self.files, self.policy);
+        let ok = matches!(v, Verdict::Known | Verdict::Learned);
+        *self.verdict.lock().map_err(|_| russh::Error::Disconnect)? = Some(v);
+        Ok(ok)
+    }
+}
+
+/// An authenticated SSH session to one host.
+pub struct SshConnection {
+    name: String,
+    handle: Handle<Checker>,
+    sftp: OnceCell<SftpSession>,
+}
+
+impl std::fmt::Debug for SshConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshConnection").field("host", &self.name).finish()
+    }
+}
+
+/// Connects, checks the host key and authenticates.
+pub async fn connect(target: &SshTarget, opts: &SshOptions) -> Result<SshConnection, ConnectionError> {
+    let name = target.display_name.clone();
+    let unreachable = |reason: String| ConnectionError::Unreachable { host: name.clone(), reason };
+    let _permit = opts.throttle.acquire().await.map_err(|_| unreachable("connection throttle closed".into()))?;
+    let verdict = Arc::new(Mutex::new(None));
+    let checker = Checker {
+        host: target.host.clone(),
+        port: target.port,
+        files: opts.known_hosts.clone(),
+        policy: opts.policy,
+        verdict: verdict.clone(),
+    };
+    let config = Arc::new(client::Config {
+        nodelay: true,
+        keepalive_interval: Some(Duration::from_secs(15)),
+        keepalive_max: 3,
+        ..Default::default()
+    });
+    let addr = (target.host.as_str(), target.port);
+    let dial = async {
+        let mut handle = client::connect(config, addr, checker).await;
+        if handle.is_err() {
+            if let Some(v) = verdict.lock().ok().and_then(|v| v.clone()) {
+                return Err(verdict_error(target, v));
+            }
+        }
+        let mut handle = match handle.as_mut() {
+            Ok(_) => handle.map_err(|_| unreachable(String::new()))?,
+            Err(e) => return Err(unreachable(describe(e, target))),
+        };
+        authenticate(&mut handle, target).await?;
+        Ok(handle)
+    };
+    let handle = match tokio::time::timeout(opts.connect_timeout, dial).await {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(unreachable(format!(
+                "no SSH session with {}:{} within {} s",
+                target.host,
+                target.port,
+                opts.connect_timeout.as_secs()
+            )))
+        }
+    };
+    Ok(SshConnection { name: target.display_name.clone(), handle, sftp: OnceCell::new() })
+}
+
+fn verdict_error(target: &SshTarget, v: Verdict) -> ConnectionError {
+    let host = format!("{} ({}:{})", target.display_name, target.host, target.port);
+    match v {
+        Verdict::Mismatch { expected, offered } => ConnectionError::HostKeyMismatch { host, expected, offered },
+        Verdict::Unknown { offered, files } => ConnectionError::HostKeyUnknown { host, offered, known_hosts: files },
+        Verdict::Error(reason) => ConnectionError::Unreachable { host, reason },
+        Verdict::Known | Verdict::Learned => ConnectionError::Unreachable {
+            host,
+            reason: "the SSH handshake failed after the host key was accepted".into(),
+        },
+    }
+}
+
+fn describe(e: &russh::Error, target: &SshTarget) -> String {
+    match e {
+        russh::Error::IO(io) => format!("cannot connect to {}:{}: {io}", target.host, target.port),
+        other => format!("SSH handshake with {}:{} failed: {other}", target.host, target.port),
+    }
+}
+
+fn default_identities() -> Vec<PathBuf> {
+    let Some(home) = std::env::var_os("HOME") else { return Vec::new() };
+    ["id_ed25519", "id_ecdsa", "id_rsa"]
+        .iter()
+        .map(|n| PathBuf::from(&home).join(".ssh").join(n))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+async fn authenticate(handle: &mut Handle<Checker>, target: &SshTarget) -> Result<(), ConnectionError> {
+    let explicit = !target.identity_files.is_empty();
+    let files = if explicit { target.identity_files.clone() } else { default_identities() };
+    let mut tried = Vec::new();
+    let rsa_hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+    for f in &files {
+        let key = match russh::keys::load_secret_key(f, None) {
+            Ok(k) => k,
+            Err(e) => {
+                if explicit {
+                    return Err(ConnectionError::Auth {
+                        host: target.display_name.clone(),
+                        user: target.user.clone(),
+                        reason: format!("cannot load private key {}: {e}", f.display()),
+                    });
+                }
+                tried.push(format!("{} (unreadable: {e})", f.display()));
+                continue;
+            }
+        };
+        let key = PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash);
+        match handle.authenticate_publickey(target.user.clone(), key).await {
+            Ok(r) if r.success() => return Ok(()),
+            Ok(_) => tried.push(f.display().to_string()),
+            Err(e) => {
+                return Err(ConnectionError::Unreachable { host: target.display_name.clone(), reason: e.to_string() })
+            }
+        }
+    }
+    if let Ok(mut agent) = AgentClient::connect_env().await {
+        if let Ok(ids) = agent.request_identities().await {
+            for id in ids {
+                let AgentIdentity::PublicKey { key, comment } = id else { continue };
+                let hash = if key.algorithm().is_rsa() { rsa_hash } else { None };
+                match handle.authenticate_publickey_with(target.user.clone(), key, hash, &mut agent).await {
+                    Ok(r) if r.success() => return Ok(()),
+                    _ => tried.push(format!("agent key {comment}")),
+                }
+            }
+        }
+    }
+    let reason = if tried.is_empty() {
+        "no private key to offer: set ansible_ssh_private_key_file, put a key in ~/.ssh, or start ssh-agent".to_string()
+    } else {
+        format!("the server refused every key offered: {}", tried.join(", "))
+    };
+    Err(ConnectionError::Auth { host: target.display_name.clone(), user: target.user.clone(), reason })
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl SshConnection {
+    fn lost(&self, e: impl std::fmt::Display) -> ConnectionError {
+        ConnectionError::Unreachable { host: self.name.clone(), reason: format!("SSH session lost: {e}") }
+    }
+
+    fn transfer(&self, path: &str, e: impl std::fmt::Display) -> ConnectionError {
+        ConnectionError::Transfer { host: self.name.clone(), path: path.to_string(), reason: e.to_string() }
+    }
+
+    async fn run(&self, line: String, stdin: Option<Vec<u8>>) -> Result<ExecOutput, ConnectionError> {
+        let mut ch = self.handle.channel_open_session().await.map_err(|e| self.lost(e))?;
+        ch.exec(true, line).await.map_err(|e| self.lost(e))?;
+        if let Some(data) = stdin {
+            let mut w = ch.make_writer();
+            // A command that does not read its input may close early; that is its business.
+            let _ = w.write_all(&data).await;
+            let _ = w.shutdown().await;
+            ch.eof().await.map_err(|e| self.lost(e))?;
+        }
+        let mut out = ExecOutput { rc: -1, stdout: Vec::new(), stderr: Vec::new() };
+        let mut status = None;
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => out.stderr.extend_from_slice(&data),
+                ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
+                ChannelMsg::ExitSignal { signal_name, .. } => {
+                    out.stderr.extend_from_slice(format!("killed by signal {signal_name:?}\n").as_bytes());
+                    status = Some(-1);
+                }
+                _ => {}
+            }
+        }
+        match status {
+            Some(rc) => {
+                out.rc = rc;
+                Ok(out)
+            }
+            None if self.handle.is_closed() => Err(self.lost("the connection closed during a command")),
+            None => Ok(out),
+        }
+    }
+
+    async fn sftp(&self) -> Result<&SftpSession, ConnectionError> {
+        self.sftp
+            .get_or_try_init(|| async {
+                let ch = self.handle.channel_open_session().await.map_err(|e| self.lost(e))?;
+                ch.request_subsystem(true, "sftp").await.map_err(|e| self.lost(e))?;
+                SftpSession::new(ch.into_stream()).await.map_err(|e| self.transfer("(sftp)", e))
+            })
+            .await
+    }
+}
+
+fn parent_dir(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) => "/",
+        Some(i) => &path[..i],
+        None => ".",
+    }
+}
+
+#[async_trait]
+impl Connection for SshConnection {
+    async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, ConnectionError> {
+        let line = req.shell_line();
+        let run = self.run(line, req.stdin);
+        match req.timeout {
+            None => run.await,
+            Some(t) => tokio::time::timeout(t, run)
+                .await
+                .map_err(|_| ConnectionError::Timeout { host: self.name.clone(), secs: t.as_secs() })?,
+        }
+    }
+
+    async fn put(
+        &self,
+        path: &str,
+        data: &[u8],
+        mode: Option<u32>,
+        become_: Option<&Become>,
+    ) -> Result<(), ConnectionError> {
+        let mode = mode.unwrap_or(0o644);
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = format!("{}/.prov-tmp-{}-{n}", parent_dir(path), std::process::id());
+        if let Some(b) = become_ {
+            // SFTP runs as the login user: stream the bytes to a command running as `b`.
+            let cmd = format!(
+                "umask 077 && cat > {t} && chmod {mode:o} {t} && mv -f {t} {p} || {{ rc=$?; rm -f {t}; exit $rc; }}",
+                t = shell_quote(&tmp),
+                p = shell_quote(path)
+            );
+            let req = ExecRequest::new(cmd).with_become(Some(b.clone())).with_stdin(data.to_vec());
+            let out = self.run(req.shell_line(), req.stdin).await?;
+            if out.rc != 0 {
+                return Err(self.transfer(path, out.stderr_str().trim()));
+            }
+            return Ok(());
+        }
+        let sftp = self.sftp().await?;
+        let mut f = sftp.create(tmp.clone()).await.map_err(|e| self.transfer(path, e))?;
+        let written = async {
+            f.write_all(data).await?;
+            f.shutdown().await
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = sftp.remove_file(tmp.clone()).await;
+            return Err(self.transfer(path, e));
+        }
+        // SFTP v3 rename refuses to replace; `mv -f` on the target is one atomic rename(2).
+        let cmd = format!(
+            "chmod {mode:o} {t} && mv -f {t} {p} || {{ rc=$?; rm -f {t}; exit $rc; }}",
+            t = shell_quote(&tmp),
+            p = shell_quote(path)
+        );
+        let out = self.run(cmd, None).await?;
+        if out.rc != 0 {
+            return Err(self.transfer(path, out.stderr_str().trim()));
+        }
+        Ok(())
+    }
+
+    async fn get(&self, path: &str, become_: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError> {
+        if let Some(b) = become_ {
+            let cmd = format!(
+                "if [ -e {p} ]; then cat {p}; else echo __prov_absent__ >&2; exit 1; fi",
+                p = shell_quote(path)
+            );
+            let req = ExecRequest::new(cmd).with_become(Some(b.clone()));
+            let out = self.run(req.shell_line(), None).await?;
+            if out.rc == 0 {
+                return Ok(Some(out.stdout));
+            }
+            if out.stderr_str().contains("__prov_absent__") {
+                return Ok(None);
+            }
+            return Err(self.transfer(path, out.stderr_str().trim()));
+        }
+        let sftp = self.sftp().await?;
+        match sftp.read(path.to_string()).await {
+            Ok(data) => Ok(Some(data)),
+            Err(russh_sftp::client::error::Error::Status(s))
+                if s.status_code == russh_sftp::protocol::StatusCode::NoSuchFile =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.transfer(path, e)),
+        }
+    }
+}
