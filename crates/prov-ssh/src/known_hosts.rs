@@ -65,7 +65,7 @@ pub fn check(host: &str, port: u16, key: &PublicKey, files: &[PathBuf], policy: 
     let mut recorded = Vec::new();
     for f in files {
         match russh::keys::known_hosts::known_host_keys_path(host, port, f) {
-            Ok(list) => recorded.extend(list.into_iter().map(|(line, k)| (f.clone(), line, k))),
+            Ok(list) => recorded.extend(list.into_iter().map(|(n, k)| (f.clone(), real_line(f, n), k))),
             Err(e) => return Verdict::Error(format!("cannot read {}: {e}", f.display())),
         }
     }
@@ -102,6 +102,22 @@ pub fn check(host: &str, port: u16, key: &PublicKey, files: &[PathBuf], policy: 
             }
         }
     }
+}
+
+/// russh numbers known_hosts lines without counting `#` comment lines; this maps its number
+/// back to the line number editors show.
+fn real_line(file: &Path, russh_line: usize) -> usize {
+    let Ok(text) = std::fs::read_to_string(file) else { return russh_line };
+    let mut counted = 0;
+    for (i, line) in text.lines().enumerate() {
+        if !line.starts_with('#') {
+            counted += 1;
+            if counted == russh_line {
+                return i + 1;
+            }
+        }
+    }
+    russh_line
 }
 
 #[cfg(test)]

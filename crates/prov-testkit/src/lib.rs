@@ -1,1 +1,317 @@
-//! prov-testkit
+//! Local test hosts: a [`Lab`] is N "hosts" on 127.0.1.1..N, each served by its own private
+//! `sshd` on one loopback port, with the lab's own host key, client key, known_hosts and
+//! inventory. Each host keeps its files under its own directory (`host_root`), so hosts that
+//! share this machine's file system do not collide.
+//!
+//! One sshd per host makes "this host goes down" a real event: [`Lab::stop`] kills that
+//! host's sshd and its open sessions, and only that host becomes unreachable.
+#![deny(missing_docs)]
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where OpenSSH's server is installed on Debian.
+pub const SSHD: &str = "/usr/sbin/sshd";
+
+/// One lab host.
+#[derive(Debug)]
+pub struct LabHost {
+    /// Inventory name (`h01`, `h02`, ...).
+    pub name: String,
+    /// Loopback address its sshd listens on.
+    pub addr: Ipv4Addr,
+    /// The host's private directory (`host_root` in the inventory).
+    pub root: PathBuf,
+    config: PathBuf,
+    child: Option<Child>,
+}
+
+/// A set of local SSH hosts. Dropping it stops every sshd (and removes its directory
+/// unless it was created with [`Lab::start_in`]).
+#[derive(Debug)]
+pub struct Lab {
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    /// The port every host's sshd listens on.
+    pub port: u16,
+    /// The hosts, in order.
+    pub hosts: Vec<LabHost>,
+    user: String,
+}
+
+impl Lab {
+    /// Starts `n` hosts in a fresh temporary directory.
+    pub fn start(n: usize) -> io::Result<Lab> {
+        let temp = tempfile::Builder::new().prefix("prov-lab-").tempdir()?;
+        let mut lab = Lab::start_in(temp.path(), n)?;
+        lab._temp = Some(temp);
+        Ok(lab)
+    }
+
+    /// Starts `n` hosts (at most 254) with their keys and files under `dir` (kept afterwards).
+    pub fn start_in(dir: &Path, n: usize) -> io::Result<Lab> {
+        if n == 0 || n > 254 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a lab has 1 to 254 hosts"));
+        }
+        if !Path::new(SSHD).exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{SSHD} is missing: install openssh-server (apt-get install -y openssh-server)"),
+            ));
+        }
+        std::fs::create_dir_all(dir)?;
+        let dir = dir.canonicalize()?;
+        // sshd's privilege separation directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let host_key = dir.join("ssh_host_ed25519_key");
+        let client_key = dir.join("id_ed25519");
+        for key in [&host_key, &client_key] {
+            if !key.exists() {
+                keygen(key)?;
+            }
+        }
+        std::fs::copy(dir.join("id_ed25519.pub"), dir.join("authorized_keys"))?;
+        let user = whoami()?;
+        let port = free_port()?;
+        let mut lab = Lab { dir: dir.clone(), _temp: None, port, hosts: Vec::new(), user };
+        for i in 1..=n {
+            let name = format!("h{i:02}");
+            let addr = Ipv4Addr::new(127, 0, 1, i as u8);
+            let root = dir.join("hosts").join(&name);
+            std::fs::create_dir_all(&root)?;
+            let config = dir.join(format!("sshd_{name}.conf"));
+            std::fs::write(&config, lab.sshd_config(addr))?;
+            lab.hosts.push(LabHost { name, addr, root, config, child: None });
+        }
+        for i in 0..n {
+            lab.spawn(i)?;
+        }
+        for i in 0..n {
+            lab.wait_ready(i)?;
+        }
+        lab.write_known_hosts()?;
+        lab.write_inventory()?;
+        Ok(lab)
+    }
+
+    fn sshd_config(&self, addr: Ipv4Addr) -> String {
+        let d = self.dir.display();
+        format!(
+            "ListenAddress {addr}:{port}\n\
+             HostKey {d}/ssh_host_ed25519_key\n\
+             AuthorizedKeysFile {d}/authorized_keys\n\
+             PubkeyAuthentication yes\n\
+             PasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\n\
+             PermitRootLogin prohibit-password\n\
+             StrictModes no\n\
+             UsePAM no\n\
+             PidFile none\n\
+             MaxSessions 64\n\
+             Subsystem sftp internal-sftp\n\
+             LogLevel ERROR\n",
+            port = self.port
+        )
+    }
+
+    fn spawn(&mut self, i: usize) -> io::Result<()> {
+        let h = &mut self.hosts[i];
+        let child = Command::new(SSHD)
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(&h.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        h.child = Some(child);
+        Ok(())
+    }
+
+    fn wait_ready(&mut self, i: usize) -> io::Result<()> {
+        let addr = SocketAddr::from((self.hosts[i].addr, self.port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            if let Some(child) = self.hosts[i].child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    let mut err = String::new();
+                    if let Some(mut e) = child.stderr.take() {
+                        let _ = io::Read::read_to_string(&mut e, &mut err);
+                    }
+                    return Err(io::Error::other(format!("sshd for {addr} exited ({status}): {}", err.trim())));
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, format!("sshd on {addr} did not start")));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The lab's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The private key the hosts accept.
+    pub fn client_key(&self) -> PathBuf {
+        self.dir.join("id_ed25519")
+    }
+
+    /// A known_hosts file listing every host as `[127.0.1.K]:PORT`.
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir.join("known_hosts")
+    }
+
+    /// An INI inventory: every host in group `lab`, with its connection variables and `host_root`.
+    pub fn inventory(&self) -> PathBuf {
+        self.dir.join("hosts.ini")
+    }
+
+    /// The inventory lines of every host (for tests that write their own inventory).
+    pub fn host_lines(&self) -> String {
+        self.hosts
+            .iter()
+            .map(|h| {
+                format!(
+                    "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={} host_root={}\n",
+                    h.name,
+                    h.addr,
+                    self.port,
+                    self.user,
+                    self.client_key().display(),
+                    h.root.display()
+                )
+            })
+            .collect()
+    }
+
+    fn write_inventory(&self) -> io::Result<()> {
+        std::fs::write(self.inventory(), format!("[lab]\n{}", self.host_lines()))
+    }
+
+    fn write_known_hosts(&self) -> io::Result<()> {
+        let public = std::fs::read_to_string(self.dir.join("ssh_host_ed25519_key.pub"))?;
+        let mut fields = public.split_whitespace();
+        let (algo, key) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
+        let text: String =
+            self.hosts.iter().map(|h| format!("[{}]:{} {algo} {key}\n", h.addr, self.port)).collect();
+        std::fs::write(self.known_hosts(), text)
+    }
+
+    /// Replaces host `i`'s known_hosts entry with a freshly generated, different key, so
+    /// connecting to it must fail with a host-key mismatch. Returns the fake key's path.
+    pub fn spoil_known_host(&self, i: usize) -> io::Result<PathBuf> {
+        let fake = self.dir.join(format!("fake_{}", self.hosts[i].name));
+        if !fake.exists() {
+            keygen(&fake)?;
+        }
+        let public = std::fs::read_to_string(fake.with_extension("pub"))?;
+        let mut fields = public.split_whitespace();
+        let (algo, key) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
+        let prefix = format!("[{}]:{} ", self.hosts[i].addr, self.port);
+        let text = std::fs::read_to_string(self.known_hosts())?;
+        let out: String = text
+            .lines()
+            .map(|l| if l.starts_with(&prefix) { format!("{prefix}{algo} {key}\n") } else { format!("{l}\n") })
+            .collect();
+        std::fs::write(self.known_hosts(), out)?;
+        Ok(fake)
+    }
+
+    /// Stops host `i`: its sshd and every session it serves are killed, so open connections
+    /// break and new ones are refused.
+    pub fn stop(&mut self, i: usize) {
+        let config = self.hosts[i].config.to_string_lossy().into_owned();
+        if let Some(mut c) = self.hosts[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        kill_matching(&config);
+    }
+
+    /// Restarts a stopped host.
+    pub fn restart(&mut self, i: usize) -> io::Result<()> {
+        self.spawn(i)?;
+        self.wait_ready(i)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for i in 0..self.hosts.len() {
+            self.stop(i);
+        }
+    }
+}
+
+/// Kills every process whose command line mentions `needle` (the per-connection sshd
+/// processes carry the listener's `-f CONFIG`).
+fn kill_matching(needle: &str) {
+    let Ok(rd) = std::fs::read_dir("/proc") else { return };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { continue };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(needle) && pid != std::process::id() as i32 {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+fn keygen(path: &Path) -> io::Result<()> {
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "prov-lab", "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()?;
+    if !st.success() {
+        return Err(io::Error::other(format!("ssh-keygen failed for {}", path.display())));
+    }
+    Ok(())
+}
+
+fn whoami() -> io::Result<String> {
+    if let Ok(u) = std::env::var("USER") {
+        if !u.is_empty() {
+            return Ok(u);
+        }
+    }
+    let out = Command::new("id").arg("-un").output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn free_port() -> io::Result<u16> {
+    let l = TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(l.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_listen_and_stop() {
+        let mut lab = Lab::start(3).expect("lab starts (needs openssh-server)");
+        for h in &lab.hosts {
+            assert!(TcpStream::connect((h.addr, lab.port)).is_ok(), "{} listens", h.name);
+        }
+        let inv = std::fs::read_to_string(lab.inventory()).expect("inventory");
+        assert_eq!(inv.lines().count(), 4);
+        assert!(inv.contains("h02 ansible_host=127.0.1.2"));
+        let kh = std::fs::read_to_string(lab.known_hosts()).expect("known_hosts");
+        assert!(kh.contains(&format!("[127.0.1.3]:{} ssh-ed25519 ", lab.port)));
+        lab.stop(1);
+        assert!(TcpStream::connect((lab.hosts[1].addr, lab.port)).is_err(), "stopped host refuses");
+        assert!(TcpStream::connect((lab.hosts[0].addr, lab.port)).is_ok(), "others still listen");
+        lab.restart(1).expect("restarts");
+        assert!(TcpStream::connect((lab.hosts[1].addr, lab.port)).is_ok());
+    }
+}
