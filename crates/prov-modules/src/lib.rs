@@ -3,7 +3,11 @@
 //! Every module is registered exactly once, in the [`registry`] macro call below.
 #![deny(missing_docs)]
 
+pub mod commands;
 pub mod controller;
+#[cfg(test)]
+mod testing;
+mod util;
 
 use prov_core::module::{DynModule, Erased, Registry};
 
@@ -19,6 +23,8 @@ macro_rules! modules {
 }
 
 modules![
+    commands::command::Command,
+    commands::shell::Shell,
     controller::assert::Assert,
     controller::debug::Debug,
     controller::fail::Fail,
