@@ -5,6 +5,7 @@
 
 pub mod commands;
 pub mod controller;
+pub mod files;
 #[cfg(test)]
 mod testing;
 mod util;
@@ -30,4 +31,5 @@ modules![
     controller::fail::Fail,
     controller::pause::Pause,
     controller::set_fact::SetFact,
+    files::copy::Copy,
 ];
