@@ -3,7 +3,12 @@
 //! Every module is registered exactly once, in the [`registry`] macro call below.
 #![deny(missing_docs)]
 
+pub mod commands;
 pub mod controller;
+pub mod files;
+#[cfg(test)]
+mod testing;
+mod util;
 
 use prov_core::module::{DynModule, Erased, Registry};
 
@@ -19,9 +24,12 @@ macro_rules! modules {
 }
 
 modules![
+    commands::command::Command,
+    commands::shell::Shell,
     controller::assert::Assert,
     controller::debug::Debug,
     controller::fail::Fail,
     controller::pause::Pause,
     controller::set_fact::SetFact,
+    files::copy::Copy,
 ];

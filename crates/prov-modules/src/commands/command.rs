@@ -1,0 +1,199 @@
+//! `command`: runs a program on the target without a shell (no pipes, redirections or `;`).
+//!
+//! Arguments (as in Ansible):
+//! - `cmd` (free form): the command line, split like a shell would split words.
+//! - `argv`: the command as a list (instead of `cmd`).
+//! - `chdir`: directory to run in.
+//! - `creates`: a path (glob); when it exists the command is not run.
+//! - `removes`: a path (glob); when it does not exist the command is not run.
+//! - `stdin`: text fed to the command; `stdin_add_newline` (default true) appends a newline.
+//! - `expand_argument_vars` (default true): `$VAR` and `~` in arguments are expanded on the target.
+//! - `strip_empty_ends`: accepted (output always has its final newline removed).
+//!
+//! It always reports `changed` when it runs (use `changed_when`); in check mode it is skipped,
+//! unless `creates`/`removes` already decide that it would not run. Registers `rc`, `stdout`,
+//! `stderr`, `stdout_lines`, `stderr_lines`, `cmd`, `delta`.
+//!
+//! ```yaml
+//! - command: /usr/sbin/update-ca-certificates
+//! - command:
+//!     cmd: tar xzf /tmp/app.tgz
+//!     chdir: /opt/app
+//!     creates: /opt/app/bin/app
+//! - command:
+//!     argv: [psql, -c, "select 1"]
+//! ```
+
+use super::{execute, guard, quote_arg, run_change, split_words};
+use crate::util::q;
+use async_trait::async_trait;
+use minijinja::Value;
+use prov_core::args::lenient_bool;
+use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde::Deserialize;
+
+fn yes() -> bool {
+    true
+}
+
+/// Arguments of `command`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The command line.
+    #[serde(default, alias = "_raw_params")]
+    pub cmd: Option<String>,
+    /// The command as a list of arguments.
+    #[serde(default)]
+    pub argv: Option<Vec<String>>,
+    /// Directory to run in.
+    #[serde(default)]
+    pub chdir: Option<String>,
+    /// Skip when this path exists.
+    #[serde(default)]
+    pub creates: Option<String>,
+    /// Skip when this path does not exist.
+    #[serde(default)]
+    pub removes: Option<String>,
+    /// Standard input.
+    #[serde(default)]
+    pub stdin: Option<String>,
+    /// Append a newline to `stdin`.
+    #[serde(default = "yes", deserialize_with = "lenient_bool")]
+    pub stdin_add_newline: bool,
+    /// Expand `$VAR` and `~` in arguments.
+    #[serde(default = "yes", deserialize_with = "lenient_bool")]
+    pub expand_argument_vars: bool,
+    /// Accepted for compatibility.
+    #[serde(default = "yes", deserialize_with = "lenient_bool")]
+    pub strip_empty_ends: bool,
+}
+
+/// The `command` module.
+#[derive(Debug, Default)]
+pub struct Command;
+
+impl Args {
+    fn words(&self) -> Result<Vec<String>, String> {
+        let words = match (&self.cmd, &self.argv) {
+            (Some(_), Some(_)) => return Err("`cmd` and `argv` are mutually exclusive".into()),
+            (Some(c), None) => split_words(c)?,
+            (None, Some(v)) => v.clone(),
+            (None, None) => return Err("no command given: use `cmd` (or the free form) or `argv`".into()),
+        };
+        if words.is_empty() || words[0].is_empty() {
+            return Err("the command is empty".into());
+        }
+        Ok(words)
+    }
+}
+
+#[async_trait]
+impl Module for Command {
+    const NAME: &'static str = "command";
+    const FREE_FORM: Option<&'static str> = Some("cmd");
+    type Args = Args;
+    type Plan = Vec<String>;
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        args.words().map(|_| ())
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<Vec<String>>, ModuleError> {
+        let words = args.words().map_err(ModuleError::Args)?;
+        let shown = words.join(" ");
+        if let Some(o) = guard(cx, args.chdir.as_deref(), args.creates.as_deref(), args.removes.as_deref(), &shown).await? {
+            return Ok(Plan::Ok(o.with("cmd", Value::from(words))));
+        }
+        Ok(run_change(words, &shown))
+    }
+
+    async fn apply(&self, args: &Args, words: Vec<String>, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let mut line = String::new();
+        if let Some(d) = &args.chdir {
+            line.push_str(&format!("cd -- {} || exit 1; ", q(d)));
+        }
+        line.push_str("exec");
+        for w in &words {
+            line.push(' ');
+            line.push_str(&quote_arg(w, args.expand_argument_vars));
+        }
+        execute(cx, line, args.stdin.as_deref(), args.stdin_add_newline, Value::from(words)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn runs_and_reports_changed() {
+        let h = fake(FakeConnection::new().on("exec echo", 0, "hi\n"));
+        let o = run::<Command>(json!({"cmd": "echo 'a b' $HOME"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed);
+        assert_eq!(h.conn.calls(), vec!["exec echo 'a b' \"$HOME\""]);
+        assert_eq!(o.data["stdout"].as_str(), Some("hi"));
+        assert_eq!(o.data["rc"], Value::from(0));
+    }
+
+    #[tokio::test]
+    async fn non_zero_rc_fails() {
+        let h = fake(FakeConnection::new().on("exec false", 3, ""));
+        let o = run::<Command>(json!({"argv": ["false"]}), &h.ctx()).await;
+        assert!(o.failed && o.changed);
+        assert_eq!(o.data["rc"], Value::from(3));
+    }
+
+    #[tokio::test]
+    async fn creates_skips_when_present() {
+        let h = fake(FakeConnection::new().on("cd -- /opt", 0, "creates=1\n"));
+        let o = run::<Command>(json!({"cmd": "make", "chdir": "/opt", "creates": "bin/*"}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed);
+        assert_eq!(o.data["stdout"].as_str(), Some("skipped, since bin/* exists"));
+        assert_eq!(h.conn.calls().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn removes_runs_when_present() {
+        let h = fake(FakeConnection::new().on("if ls", 0, "removes=1\n"));
+        let o = run::<Command>(json!({"cmd": "rm /tmp/x", "removes": "/tmp/x"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[1], "exec rm /tmp/x");
+    }
+
+    #[tokio::test]
+    async fn check_mode_skips() {
+        let h = fake_check(FakeConnection::new());
+        let o = run::<Command>(json!({"cmd": "reboot"}), &h.ctx()).await;
+        assert!(o.skipped && !o.changed);
+        assert!(h.conn.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn bad_args() {
+        let h = fake(FakeConnection::new());
+        assert!(run_err::<Command>(json!({"cmd": "a", "argv": ["b"]}), &h.ctx()).await.contains("mutually"));
+        assert!(run_err::<Command>(json!({"cmd": "a", "shell": true}), &h.ctx()).await.contains("unknown field"));
+    }
+
+    #[tokio::test]
+    async fn local_run() {
+        let h = LocalHost::new();
+        std::fs::write(h.path("f"), "x").unwrap();
+        let o = run::<Command>(
+            json!({"cmd": "cat -", "chdir": h.dir.path(), "stdin": "in put", "removes": "f"}),
+            &h.ctx(),
+        )
+        .await;
+        assert_eq!(o.data["stdout"].as_str(), Some("in put"));
+        let o = run::<Command>(json!({"cmd": "echo a;b"}), &h.ctx()).await;
+        assert_eq!(o.data["stdout"].as_str(), Some("a;b"), "no shell");
+        let o = run::<Command>(json!({"cmd": "ls", "chdir": h.dir.path(), "creates": "*"}), &h.ctx()).await;
+        assert!(!o.changed);
+        let o = run::<Command>(json!({"argv": ["sh", "-c", "exit 4"]}), &h.ctx()).await;
+        assert!(o.failed);
+    }
+}

@@ -1,0 +1,254 @@
+//! `copy`: puts a file from the controller (or literal `content`) on the target.
+//!
+//! Arguments (as in Ansible):
+//! - `dest` (required): target path; when it is a directory (or ends with `/`) the file goes
+//!   inside it under the `src` file name.
+//! - `src`: file on the controller (looked up in the role's `files/`, then next to the
+//!   playbook); with `remote_src: true`, a file on the target. Directories are not supported yet.
+//! - `content`: literal content instead of `src` (non-strings are written as JSON).
+//! - `mode` (`0644`, `'u=rw,g=r,o=r'`), `owner`, `group`.
+//! - `backup` (default false): keep a timestamped copy of the replaced file (`backup_file`).
+//! - `force` (default true): when false, an existing file's content is left alone.
+//! - `validate`: command run on the new file before it is moved in place (`%s` is its path).
+//! - `follow`, `local_follow`, `unsafe_writes`, `decrypt`, `directory_mode`: accepted, ignored.
+//!
+//! Idempotence compares sha256 on the target (`sha256sum`); the content is only downloaded for
+//! `--diff`. Registers `dest`, `checksum` (sha256), `size`, `backup_file`.
+//!
+//! ```yaml
+//! - copy:
+//!     src: motd
+//!     dest: /etc/motd
+//!     mode: "0644"
+//!     owner: root
+//! - copy:
+//!     content: "nameserver 1.1.1.1\n"
+//!     dest: /etc/resolv.conf
+//!     backup: true
+//! ```
+
+use super::{apply_write, plan_write, Attrs, Write, WritePlan};
+use async_trait::async_trait;
+use minijinja::Value;
+use prov_core::args::{lenient_bool, Mode};
+use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde::Deserialize;
+
+fn yes() -> bool {
+    true
+}
+
+/// Arguments of `copy`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// Controller file (or target file with `remote_src`).
+    #[serde(default)]
+    pub src: Option<String>,
+    /// Literal content.
+    #[serde(default)]
+    pub content: Option<Value>,
+    /// Target path.
+    pub dest: String,
+    /// File mode.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Owner name or uid.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub owner: Option<String>,
+    /// Group name or gid.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub group: Option<String>,
+    /// Keep a copy of the replaced file.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub backup: bool,
+    /// Replace a file whose content differs.
+    #[serde(default = "yes", deserialize_with = "lenient_bool")]
+    pub force: bool,
+    /// `src` is on the target.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub remote_src: bool,
+    /// Validation command (`%s` = the new file).
+    #[serde(default)]
+    pub validate: Option<String>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub follow: Option<Value>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub local_follow: Option<Value>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub unsafe_writes: Option<Value>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub decrypt: Option<Value>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub directory_mode: Option<Value>,
+}
+
+/// The `copy` module.
+#[derive(Debug, Default)]
+pub struct Copy;
+
+#[async_trait]
+impl Module for Copy {
+    const NAME: &'static str = "copy";
+    type Args = Args;
+    type Plan = WritePlan;
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        match (&args.src, &args.content) {
+            (Some(_), Some(_)) => Err("`src` and `content` are mutually exclusive".into()),
+            (None, None) => Err("one of `src` or `content` is required".into()),
+            _ => {
+                if args.validate.as_deref().is_some_and(|v| !v.contains("%s")) {
+                    return Err("`validate` must contain %s (the file to check)".into());
+                }
+                if args.dest.is_empty() {
+                    return Err("`dest` is empty".into());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<WritePlan>, ModuleError> {
+        let (data, src_name) = match (&args.content, &args.src) {
+            (Some(c), _) => {
+                let text = match c.as_str() {
+                    Some(s) => s.to_string(),
+                    None => serde_json::to_string(c).map_err(|e| ModuleError::Args(format!("content: {e}")))?,
+                };
+                (text.into_bytes(), None)
+            }
+            (None, Some(src)) if args.remote_src => match cx.get(src).await? {
+                Some(d) => (d, src.rsplit('/').next()),
+                None => return Ok(Plan::Ok(Outcome::failed(format!("Source {src} not found")))),
+            },
+            (None, Some(src)) => {
+                let path = cx.files.find("files", src).map_err(|e| ModuleError::Failed(format!("could not find src {src}: {e}")))?;
+                if path.is_dir() {
+                    return Err(ModuleError::Failed(format!("{src} is a directory: copying directories is not supported yet")));
+                }
+                let d = std::fs::read(&path).map_err(|e| ModuleError::Failed(format!("reading {}: {e}", path.display())))?;
+                (d, src.trim_end_matches('/').rsplit('/').next())
+            }
+            (None, None) => return Err(ModuleError::Args("one of `src` or `content` is required".into())),
+        };
+        let w = Write {
+            dest: &args.dest,
+            data,
+            attrs: Attrs::new(args.mode, &args.owner, &args.group),
+            force: args.force,
+            src_name,
+        };
+        plan_write(cx, w).await
+    }
+
+    async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        apply_write(cx, plan, &attrs, args.backup, args.validate.as_deref()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::sha256_hex;
+    use crate::testing::*;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    fn stat_line(mode: &str, sum: &str) -> String {
+        format!("stat 81a4 {mode} 0 0 6 1 1 1 1 root root\naccess rw\nsum {sum}\n")
+    }
+
+    #[tokio::test]
+    async fn already_in_state() {
+        let st = stat_line("644", &sha256_hex(b"hello\n"));
+        let h = fake(FakeConnection::new().on("P=/etc/motd", 0, &st));
+        let o = run::<Copy>(json!({"content": "hello\n", "dest": "/etc/motd", "mode": "0644", "owner": "root"}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(h.conn.calls().len(), 1, "one probe, no download");
+    }
+
+    #[tokio::test]
+    async fn drift_content_and_mode() {
+        let st = stat_line("600", &sha256_hex(b"old\n"));
+        let h = fake(FakeConnection::new().on("P=/etc/motd", 0, &st).with_file("/etc/motd", "old\n"));
+        let o = run::<Copy>(json!({"content": "new\n", "dest": "/etc/motd", "mode": 0o644, "owner": "www"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let calls = h.conn.calls();
+        assert_eq!(calls[1], "get /etc/motd");
+        assert_eq!(calls[2], "put /etc/motd");
+        assert_eq!(calls[3], "chown -- www /etc/motd");
+        let files = h.conn.files.lock().unwrap();
+        assert_eq!(files["/etc/motd"], (b"new\n".to_vec(), Some(0o644)));
+        assert_eq!(o.diffs[0].before, "old\n");
+        assert_eq!(o.diffs[0].after, "new\n");
+        assert_eq!(o.diffs[1].after, "mode: 0644\nowner: www\n");
+    }
+
+    #[tokio::test]
+    async fn absent_creates() {
+        let h = fake(FakeConnection::new().on("P=", 0, "absent\n"));
+        let o = run::<Copy>(json!({"content": {"a": 1}, "dest": "/x.json"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.files.lock().unwrap()["/x.json"].0, b"{\"a\":1}".to_vec());
+        assert_eq!(o.diffs[0].before, "");
+        assert_eq!(o.planned[0].action, prov_core::module::Action::Create);
+    }
+
+    #[tokio::test]
+    async fn check_mode_writes_nothing() {
+        let st = stat_line("644", "0000");
+        let h = fake_check(FakeConnection::new().on("P=", 0, &st).with_file("/f", "a\n"));
+        let o = run::<Copy>(json!({"content": "b\n", "dest": "/f", "backup": true}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls(), vec![crate::files::probe_command("/f", Some("sha256"), false), "get /f".into()]);
+        assert_eq!(h.conn.files.lock().unwrap()["/f"].0, b"a\n".to_vec());
+        assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("a\n", "b\n"));
+    }
+
+    #[tokio::test]
+    async fn force_false_keeps_content() {
+        let st = stat_line("644", "0000");
+        let h = fake(FakeConnection::new().on("P=", 0, &st));
+        let o = run::<Copy>(json!({"content": "b\n", "dest": "/f", "force": false}), &h.ctx()).await;
+        assert!(!o.changed);
+    }
+
+    #[tokio::test]
+    async fn probe_failure_is_an_error() {
+        let h = fake(FakeConnection::new().on("P=", 1, ""));
+        let e = run_err::<Copy>(json!({"content": "b", "dest": "/f"}), &h.ctx()).await;
+        assert!(e.contains("reading the state of /f failed"), "{e}");
+        assert!(run_err::<Copy>(json!({"dest": "/f"}), &h.ctx()).await.contains("required"));
+    }
+
+    #[tokio::test]
+    async fn local_copy() {
+        let h = LocalHost::new();
+        std::fs::write(h.path("src.txt"), "from controller\n").unwrap();
+        std::fs::create_dir(h.path("d")).unwrap();
+        let dest = h.path("d");
+        let o = run::<Copy>(json!({"src": "src.txt", "dest": dest, "mode": "0600"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let target = h.path("d/src.txt");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "from controller\n");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o7777, 0o600);
+        let o = run::<Copy>(json!({"src": "src.txt", "dest": dest, "mode": "0600"}), &h.ctx()).await;
+        assert!(!o.changed, "{o:?}");
+        let o = run::<Copy>(json!({"content": "x", "dest": target, "backup": true, "validate": "grep -q x %s"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let backup = o.data["backup_file"].as_str().unwrap().to_string();
+        assert_eq!(std::fs::read_to_string(backup).unwrap(), "from controller\n");
+        assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o7777, 0o600, "mode kept");
+        let o = run::<Copy>(json!({"content": "y", "dest": target, "validate": "grep -q x %s"}), &h.ctx()).await;
+        assert!(o.failed);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "x");
+    }
+}

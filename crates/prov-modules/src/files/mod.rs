@@ -1,0 +1,453 @@
+//! File modules (`copy`, `template`, `file`, `lineinfile`, `stat`) and what they share: one probe
+//! command that reads a path's type, mode, owner and checksum, and ownership/mode fixing.
+
+pub mod copy;
+pub mod file;
+pub mod lineinfile;
+pub mod stat;
+pub mod template;
+
+use crate::util::{diff_text, octal, probe_failed, q};
+use prov_core::args::Mode;
+use prov_core::module::{Action, Change, ModuleCtx, ModuleError, Outcome, Plan};
+use sha2::{Digest, Sha256};
+
+/// What a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    File,
+    Dir,
+    Link,
+    Other,
+}
+
+impl Kind {
+    /// Ansible's state name.
+    pub(crate) fn state(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Dir => "directory",
+            Kind::Link => "link",
+            Kind::Other => "special",
+        }
+    }
+}
+
+/// A path's state on the target, from [`probe`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileState {
+    pub kind: Kind,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub mtime: i64,
+    pub atime: i64,
+    pub inode: u64,
+    pub nlink: u64,
+    pub owner: String,
+    pub group: String,
+    pub link: Option<String>,
+    pub readable: bool,
+    pub writeable: bool,
+    pub executable: bool,
+    pub checksum: Option<String>,
+}
+
+/// Checksum algorithms `stat` and the file modules can ask the target for.
+pub(crate) const ALGORITHMS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
+
+/// The probe: one `sh` command. `algo` adds a checksum of regular files; `follow` reads through
+/// symbolic links.
+pub(crate) fn probe_command(path: &str, algo: Option<&str>, follow: bool) -> String {
+    let mut c = format!("P={}; ", q(path));
+    if follow {
+        c.push_str("if [ ! -e \"$P\" ]; then echo absent; exit 0; fi; ");
+        c.push_str("stat -L -c 'stat %f %a %u %g %s %Y %X %i %h %U %G' -- \"$P\" || exit 1; ");
+    } else {
+        c.push_str("if [ ! -e \"$P\" ] && [ ! -L \"$P\" ]; then echo absent; exit 0; fi; ");
+        c.push_str("stat -c 'stat %f %a %u %g %s %Y %X %i %h %U %G' -- \"$P\" || exit 1; ");
+        c.push_str("if [ -L \"$P\" ]; then printf 'link %s\\n' \"$(readlink -- \"$P\")\"; fi; ");
+    }
+    c.push_str("a=; [ -r \"$P\" ] && a=${a}r; [ -w \"$P\" ] && a=${a}w; [ -x \"$P\" ] && a=${a}x; echo \"access $a\"");
+    if let Some(algo) = algo {
+        let test = if follow { "[ -f \"$P\" ]" } else { "[ -f \"$P\" ] && [ ! -L \"$P\" ]" };
+        c.push_str(&format!(
+            "; if {test}; then h=$({algo}sum < \"$P\") || exit 1; printf 'sum %s\\n' \"${{h%% *}}\"; fi"
+        ));
+    }
+    c
+}
+
+/// Parses the probe's output.
+pub(crate) fn parse_probe(text: &str) -> Result<Option<FileState>, String> {
+    let mut st: Option<FileState> = None;
+    for line in text.lines() {
+        let (key, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match key {
+            "absent" => return Ok(None),
+            "stat" => {
+                let f: Vec<&str> = rest.split(' ').collect();
+                if f.len() < 11 {
+                    return Err(format!("unexpected stat output: {line}"));
+                }
+                let bad = |what: &str| format!("unexpected {what} in stat output: {line}");
+                let raw = u32::from_str_radix(f[0], 16).map_err(|_| bad("type"))?;
+                let kind = match raw & 0o170000 {
+                    0o100000 => Kind::File,
+                    0o040000 => Kind::Dir,
+                    0o120000 => Kind::Link,
+                    _ => Kind::Other,
+                };
+                st = Some(FileState {
+                    kind,
+                    mode: u32::from_str_radix(f[1], 8).map_err(|_| bad("mode"))?,
+                    uid: f[2].parse().map_err(|_| bad("uid"))?,
+                    gid: f[3].parse().map_err(|_| bad("gid"))?,
+                    size: f[4].parse().map_err(|_| bad("size"))?,
+                    mtime: f[5].parse().map_err(|_| bad("mtime"))?,
+                    atime: f[6].parse().map_err(|_| bad("atime"))?,
+                    inode: f[7].parse().map_err(|_| bad("inode"))?,
+                    nlink: f[8].parse().map_err(|_| bad("link count"))?,
+                    owner: f[9].to_string(),
+                    group: f[10..].join(" "),
+                    link: None,
+                    readable: false,
+                    writeable: false,
+                    executable: false,
+                    checksum: None,
+                });
+            }
+            "link" => {
+                if let Some(s) = st.as_mut() {
+                    s.link = Some(rest.to_string());
+                }
+            }
+            "access" => {
+                if let Some(s) = st.as_mut() {
+                    s.readable = rest.contains('r');
+                    s.writeable = rest.contains('w');
+                    s.executable = rest.contains('x');
+                }
+            }
+            "sum" => {
+                if let Some(s) = st.as_mut() {
+                    s.checksum = Some(rest.trim().to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    match st {
+        Some(s) => Ok(Some(s)),
+        None => Err(format!("unexpected output from stat: {}", text.trim())),
+    }
+}
+
+/// Reads a path's state in one command (`None`: it does not exist).
+pub(crate) async fn probe(
+    cx: &ModuleCtx<'_>,
+    path: &str,
+    algo: Option<&str>,
+    follow: bool,
+) -> Result<Option<FileState>, ModuleError> {
+    let out = cx.exec(probe_command(path, algo, follow)).await?;
+    if out.rc != 0 {
+        return Err(probe_failed(&format!("reading the state of {path}"), &out));
+    }
+    parse_probe(&out.stdout_str()).map_err(|e| ModuleError::Failed(format!("{path}: {e}")))
+}
+
+/// Hex sha256 of bytes (what `sha256sum` prints).
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// Wanted mode and ownership.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Attrs {
+    pub mode: Option<u32>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+/// One attribute that differs: name, before, after.
+pub(crate) type AttrChange = (&'static str, String, String);
+
+fn matches_id(want: &str, id: u32, name: &str) -> bool {
+    if !want.is_empty() && want.bytes().all(|b| b.is_ascii_digit()) {
+        want.parse::<u32>().ok() == Some(id)
+    } else {
+        want == name
+    }
+}
+
+impl Attrs {
+    pub(crate) fn new(mode: Option<Mode>, owner: &Option<String>, group: &Option<String>) -> Self {
+        Attrs { mode: mode.map(|m| m.0), owner: owner.clone(), group: group.clone() }
+    }
+
+    /// What differs from `st` (links have no mode of their own).
+    pub(crate) fn changes(&self, st: &FileState) -> Vec<AttrChange> {
+        let mut out = Vec::new();
+        if let Some(m) = self.mode {
+            if st.kind != Kind::Link && st.mode != m {
+                out.push(("mode", octal(st.mode), octal(m)));
+            }
+        }
+        if let Some(o) = &self.owner {
+            if !matches_id(o, st.uid, &st.owner) {
+                out.push(("owner", st.owner.clone(), o.clone()));
+            }
+        }
+        if let Some(g) = &self.group {
+            if !matches_id(g, st.gid, &st.group) {
+                out.push(("group", st.group.clone(), g.clone()));
+            }
+        }
+        out
+    }
+
+    /// Everything set, as changes from nothing (a new path).
+    pub(crate) fn all(&self) -> Vec<AttrChange> {
+        let mut out = Vec::new();
+        if let Some(m) = self.mode {
+            out.push(("mode", String::new(), octal(m)));
+        }
+        if let Some(o) = &self.owner {
+            out.push(("owner", String::new(), o.clone()));
+        }
+        if let Some(g) = &self.group {
+            out.push(("group", String::new(), g.clone()));
+        }
+        out
+    }
+
+    /// The `chown`/`chmod` command making `changes` true, if any.
+    pub(crate) fn command(path: &str, changes: &[AttrChange], recurse: bool, link: bool) -> Option<String> {
+        let get = |k: &str| changes.iter().find(|c| c.0 == k).map(|c| c.2.clone());
+        let r = if recurse { "-R " } else { "" };
+        let h = if link { "-h " } else { "" };
+        let mut cmds = Vec::new();
+        match (get("owner"), get("group")) {
+            (Some(o), Some(g)) => cmds.push(format!("chown {r}{h}-- {} {}", q(&format!("{o}:{g}")), q(path))),
+            (Some(o), None) => cmds.push(format!("chown {r}{h}-- {} {}", q(&o), q(path))),
+            (None, Some(g)) => cmds.push(format!("chgrp {r}{h}-- {} {}", q(&g), q(path))),
+            (None, None) => {}
+        }
+        if let Some(m) = get("mode") {
+            if !link {
+                cmds.push(format!("chmod {r}-- {m} {}", q(path)));
+            }
+        }
+        if cmds.is_empty() {
+            None
+        } else {
+            Some(cmds.join(" && "))
+        }
+    }
+}
+
+/// Diff texts for a state and attribute change: `state: absent` → `state: directory\nmode: 0755`.
+pub(crate) fn state_diff(before: &str, after: &str, changes: &[AttrChange]) -> (String, String) {
+    let mut b = String::new();
+    let mut a = String::new();
+    if before != after {
+        b.push_str(&format!("state: {before}\n"));
+        a.push_str(&format!("state: {after}\n"));
+    }
+    for (k, old, new) in changes {
+        if !old.is_empty() {
+            b.push_str(&format!("{k}: {old}\n"));
+        }
+        a.push_str(&format!("{k}: {new}\n"));
+    }
+    (b, a)
+}
+
+/// Runs a command that changes the host; a non-zero exit fails the task with its output.
+pub(crate) async fn run_step(cx: &ModuleCtx<'_>, what: &str, cmd: String) -> Result<Result<(), Outcome>, ModuleError> {
+    let out = cx.exec(cmd).await?;
+    if out.rc != 0 {
+        let err = out.stderr_str();
+        let mut o = Outcome::failed(format!("{what} failed: {}", err.trim())).with_exec(&out);
+        o.changed = false;
+        return Ok(Err(o));
+    }
+    Ok(Ok(()))
+}
+
+/// Writing a whole file (`copy`, `template`): the request.
+pub(crate) struct Write<'a> {
+    pub dest: &'a str,
+    pub data: Vec<u8>,
+    pub attrs: Attrs,
+    pub force: bool,
+    /// For a destination that is a directory: the file name to write inside it.
+    pub src_name: Option<&'a str>,
+}
+
+/// What a whole-file write (`copy`, `template`) will do.
+pub struct WritePlan {
+    pub(crate) dest: String,
+    pub(crate) data: Vec<u8>,
+    pub(crate) checksum: String,
+    pub(crate) write: bool,
+    /// Mode, uid and gid of the file being replaced.
+    pub(crate) old: Option<(u32, u32, u32)>,
+    pub(crate) changes: Vec<AttrChange>,
+}
+
+/// Plans a whole-file write: one probe (with sha256), one `get` only for a diff.
+pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<WritePlan>, ModuleError> {
+    let checksum = sha256_hex(&w.data);
+    let mut dest = w.dest.to_string();
+    let mut st = probe(cx, &dest, Some("sha256"), false).await?;
+    let is_dir = st.as_ref().map(|s| s.kind == Kind::Dir).unwrap_or(false) || dest.ends_with('/');
+    if is_dir {
+        let Some(name) = w.src_name else {
+            return Err(ModuleError::Failed(format!("{dest} is a directory: give a file name to write `content` to")));
+        };
+        dest = format!("{}/{}", dest.trim_end_matches('/'), name);
+        st = probe(cx, &dest, Some("sha256"), false).await?;
+    }
+    if let Some(s) = &st {
+        if s.kind == Kind::Dir {
+            return Err(ModuleError::Failed(format!("{dest} is a directory")));
+        }
+    }
+    let write = match &st {
+        None => true,
+        Some(s) if s.kind == Kind::File => w.force && s.checksum.as_deref() != Some(checksum.as_str()),
+        Some(_) => w.force,
+    };
+    let changes = match &st {
+        Some(s) if s.kind == Kind::File => w.attrs.changes(s),
+        _ => w.attrs.all(),
+    };
+    if !write && changes.is_empty() {
+        let mut o = Outcome::ok().with("dest", dest.as_str()).with("checksum", checksum.as_str());
+        if let Some(s) = &st {
+            o = o.with("size", s.size).with("mode", octal(s.mode)).with("owner", s.owner.as_str()).with("group", s.group.as_str());
+        }
+        return Ok(Plan::Ok(o));
+    }
+    let action = if st.is_none() { Action::Create } else { Action::Modify };
+    let mut ch = Change::new(
+        WritePlan {
+            dest: dest.clone(),
+            data: Vec::new(),
+            checksum,
+            write,
+            old: st.as_ref().filter(|s| s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),
+            changes: changes.clone(),
+        },
+        action,
+        "file",
+        dest.clone(),
+    );
+    if write && cx.mode.diff == prov_core::module::DiffMode::On {
+        let before = match &st {
+            Some(s) if s.kind == Kind::File => cx.get(&dest).await?.map(|d| diff_text(&d)).unwrap_or_default(),
+            _ => String::new(),
+        };
+        ch = ch.with_diff(dest.clone(), before, diff_text(&w.data));
+    }
+    if !changes.is_empty() && st.is_some() {
+        let (b, a) = state_diff("file", "file", &changes);
+        ch = ch.with_diff(format!("{dest} (attributes)"), b, a);
+    }
+    ch.plan.data = w.data;
+    Ok(Plan::Change(ch))
+}
+
+/// Makes a planned write: optional backup and validation, the upload, then ownership and mode.
+pub(crate) async fn apply_write(
+    cx: &ModuleCtx<'_>,
+    p: WritePlan,
+    attrs: &Attrs,
+    backup: bool,
+    validate: Option<&str>,
+) -> Result<Outcome, ModuleError> {
+    let mut o = Outcome { changed: true, ..Outcome::ok() };
+    if p.write {
+        if backup && p.old.is_some() {
+            let cmd = format!(
+                "P={}; B=\"$P.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$P\" \"$B\" && echo \"$B\"",
+                q(&p.dest)
+            );
+            let out = cx.exec(cmd).await?;
+            if out.rc != 0 {
+                return Ok(Outcome::failed(format!("backing up {} failed: {}", p.dest, out.stderr_str().trim())));
+            }
+            o = o.with("backup_file", out.stdout_str().trim());
+        }
+        let mode = attrs.mode.or(p.old.map(|x| x.0));
+        if let Some(v) = validate {
+            let (dir, name) = p.dest.rsplit_once('/').unwrap_or((".", p.dest.as_str()));
+            let dir = if dir.is_empty() { "/" } else { dir };
+            let tmp = format!("{}/.{name}.prov-validate", dir.trim_end_matches('/'));
+            cx.put(&tmp, &p.data, mode).await?;
+            let out = cx.exec(v.replace("%s", &q(&tmp))).await?;
+            if out.rc != 0 {
+                let _ = cx.exec(format!("rm -f -- {}", q(&tmp))).await?;
+                let mut f = Outcome::failed(format!("failed to validate: {}", out.stderr_str().trim())).with_exec(&out);
+                f.changed = false;
+                return Ok(f);
+            }
+            if let Err(f) = run_step(cx, "moving the validated file", format!("mv -f -- {} {}", q(&tmp), q(&p.dest))).await? {
+                return Ok(f);
+            }
+        } else {
+            cx.put(&p.dest, &p.data, mode).await?;
+        }
+    }
+    let mut changes = p.changes.clone();
+    if p.write {
+        // The upload may have replaced the file: ownership is set again (kept when not asked for).
+        if let Some(o) = &attrs.owner {
+            changes.retain(|c| c.0 != "owner");
+            changes.push(("owner", String::new(), o.clone()));
+        }
+        if let Some(g) = &attrs.group {
+            changes.retain(|c| c.0 != "group");
+            changes.push(("group", String::new(), g.clone()));
+        }
+        changes.retain(|c| c.0 != "mode");
+    }
+    if let Some(cmd) = Attrs::command(&p.dest, &changes, false, false) {
+        if let Err(f) = run_step(cx, "setting ownership and mode", cmd).await? {
+            return Ok(f);
+        }
+    } else if let (true, Some((_, uid, gid))) = (p.write, p.old) {
+        // Best effort: keep the owner of the replaced file.
+        let _ = cx.exec(format!("chown -- {uid}:{gid} {} 2>/dev/null || true", q(&p.dest))).await?;
+    }
+    Ok(o.with("dest", p.dest.as_str()).with("checksum", p.checksum.as_str()).with("size", p.data.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_probe_output() {
+        assert_eq!(parse_probe("absent\n").unwrap(), None);
+        let s = parse_probe("stat 81a4 644 0 0 5 10 11 12 1 root root\naccess rw\nsum abc\n").unwrap().unwrap();
+        assert_eq!((s.kind, s.mode, s.owner.as_str(), s.checksum.as_deref()), (Kind::File, 0o644, "root", Some("abc")));
+        assert!(s.readable && s.writeable && !s.executable);
+        let s = parse_probe("stat a1ff 777 0 0 5 10 11 12 1 root root\nlink /x y\naccess r\n").unwrap().unwrap();
+        assert_eq!((s.kind, s.link.as_deref()), (Kind::Link, Some("/x y")));
+        assert!(parse_probe("").is_err());
+        assert!(parse_probe("stat zz").is_err());
+    }
+
+    #[test]
+    fn attr_commands() {
+        let a = Attrs { mode: Some(0o600), owner: Some("1000".into()), group: Some("adm".into()) };
+        let st = parse_probe("stat 81a4 644 1000 0 5 10 11 12 1 bob root\n").unwrap().unwrap();
+        let ch = a.changes(&st);
+        assert_eq!(ch, vec![("mode", "0644".into(), "0600".into()), ("group", "root".into(), "adm".into())]);
+        assert_eq!(Attrs::command("/a b", &ch, true, false).unwrap(), "chgrp -R -- adm '/a b' && chmod -R -- 0600 '/a b'");
+    }
+}
