@@ -96,12 +96,28 @@ pub fn check(host: &str, port: u16, key: &PublicKey, files: &[PathBuf], policy: 
                     return Verdict::Learned;
                 }
             }
-            match russh::keys::known_hosts::learn_known_hosts_path(host, port, key, first) {
+            match learn(host, port, key, first) {
                 Ok(()) => Verdict::Learned,
                 Err(e) => Verdict::Error(format!("cannot record the host key in {}: {e}", first.display())),
             }
         }
     }
+}
+
+/// Appends `host`'s key in OpenSSH's format (`[host]:port` when the port is not 22).
+fn learn(host: &str, port: u16, key: &PublicKey, file: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let existing = std::fs::read(file).unwrap_or_default();
+    let name = if port == 22 { host.to_string() } else { format!("[{host}]:{port}") };
+    let openssh = key.to_openssh().map_err(std::io::Error::other)?;
+    let mut fields = openssh.split_whitespace();
+    let (algo, data) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
+    let sep = if existing.is_empty() || existing.ends_with(b"\n") { "" } else { "\n" };
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
+    f.write_all(format!("{sep}{name} {algo} {data}\n").as_bytes())
 }
 
 /// russh numbers known_hosts lines without counting `#` comment lines; this maps its number

@@ -229,12 +229,12 @@ impl Lab {
     /// Stops host `i`: its sshd and every session it serves are killed, so open connections
     /// break and new ones are refused.
     pub fn stop(&mut self, i: usize) {
-        let config = self.hosts[i].config.to_string_lossy().into_owned();
         if let Some(mut c) = self.hosts[i].child.take() {
+            // Sessions first (sshd renames its processes, so they are found by parentage).
+            kill_descendants(c.id());
             let _ = c.kill();
             let _ = c.wait();
         }
-        kill_matching(&config);
     }
 
     /// Restarts a stopped host.
@@ -252,17 +252,29 @@ impl Drop for Lab {
     }
 }
 
-/// Kills every process whose command line mentions `needle` (the per-connection sshd
-/// processes carry the listener's `-f CONFIG`).
-fn kill_matching(needle: &str) {
-    let Ok(rd) = std::fs::read_dir("/proc") else { return };
-    for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { continue };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.contains(needle) && pid != std::process::id() as i32 {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).stderr(Stdio::null()).status();
+/// Kills every process below `root` in the process tree (not `root` itself).
+fn kill_descendants(root: u32) {
+    let mut parent_of = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+            // Fields after the `(comm)`: state, ppid, ...
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+            if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) {
+                parent_of.push((pid, ppid));
+            }
         }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    for pid in tree.into_iter().skip(1) {
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).stderr(Stdio::null()).status();
     }
 }
 

@@ -2,4 +2,5 @@
 
 mod bad_input;
 mod graph;
+mod ssh;
 mod util;

@@ -1,0 +1,213 @@
+//! End-to-end over real SSH: `prov` against a [`Lab`] of private sshd hosts on 127.0.1.x.
+
+use crate::util::{prov, repo, text};
+use prov_testkit::Lab;
+use serde_json::Value as Json;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Copies a directory tree (the example) into `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let p = e.path();
+        let dest = to.join(e.file_name());
+        if p.is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).expect("copy");
+        }
+    }
+}
+
+/// A work directory with the loopback example and the lab's inventory as `hosts.ini`.
+fn example_workdir(lab: &Lab) -> tempfile::TempDir {
+    let work = tempfile::tempdir().expect("tempdir");
+    copy_tree(&repo().join("examples/loopback"), work.path());
+    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    work
+}
+
+fn ssh_args<'a>(lab_kh: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["-i", "hosts.ini", "--known-hosts", lab_kh];
+    v.extend_from_slice(extra);
+    v
+}
+
+/// Parses newline-delimited JSON events; every line must be an object with an `event`.
+fn events(stdout: &str) -> Vec<Json> {
+    stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Json = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            assert!(v.get("event").and_then(Json::as_str).is_some(), "event without a type: {l}");
+            v
+        })
+        .collect()
+}
+
+/// The recap event's per-host counters.
+fn recap(events: &[Json]) -> Vec<Json> {
+    let r = events.iter().rev().find(|e| e["event"] == "recap").expect("a recap event");
+    r["hosts"].as_array().expect("recap hosts").clone()
+}
+
+fn count(recap: &[Json], host: &str, field: &str) -> u64 {
+    let h = recap.iter().find(|h| h["host"] == host).unwrap_or_else(|| panic!("{host} in recap"));
+    h[field].as_u64().expect("a counter")
+}
+
+#[test]
+fn example_on_twenty_hosts_converges_then_changes_nothing() {
+    let lab = Lab::start(20).expect("lab (needs openssh-server)");
+    let work = example_workdir(&lab);
+    let kh = lab.known_hosts().display().to_string();
+    let junit = work.path().join("report.xml");
+    let junit_s = junit.display().to_string();
+
+    // First run: everything is created.
+    let out = prov(work.path(), &[&["apply", "site.yml"][..], &ssh_args(&kh, &["--output", "json", "--junit", &junit_s])].concat());
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "first run failed:\n{stdout}\n{stderr}");
+    let ev = events(&stdout);
+    let r = recap(&ev);
+    assert_eq!(r.len(), 20);
+    for h in &lab.hosts {
+        assert!(count(&r, &h.name, "changed") >= 6, "{} changed too little: {r:?}", h.name);
+        assert_eq!(count(&r, &h.name, "failed"), 0);
+        assert_eq!(count(&r, &h.name, "unreachable"), 0);
+        assert_eq!(count(&r, &h.name, "rescued"), 1, "the block's rescue ran on {}", h.name);
+        let conf = std::fs::read_to_string(h.root.join("srv/app/etc/app.conf")).expect("app.conf written");
+        assert!(conf.contains(&format!("# demo on {} (managed by prov)", h.name)), "{conf}");
+        assert!(conf.contains("port=8080\nfeature.cache=true\nfeature.metrics=false\n"), "{conf}");
+        let users = std::fs::read_to_string(h.root.join("srv/app/etc/users")).expect("users");
+        assert_eq!(users, "user=alice\nuser=bob\n");
+        assert!(h.root.join("srv/app/log/reloaded").exists(), "handler ran on {}", h.name);
+        assert!(!h.root.join("srv/app/etc/metrics").exists(), "`when` skipped metrics");
+    }
+    // Every per-host result has the documented fields.
+    let results: Vec<&Json> = ev.iter().filter(|e| e["event"] == "host_result").collect();
+    assert!(results.len() >= 20 * 10);
+    for r in &results {
+        for f in ["host", "name", "module", "status", "changed", "duration_ms"] {
+            assert!(r.get(f).is_some(), "host_result without {f}: {r}");
+        }
+    }
+    // The JUnit file parses and has one testcase per host result.
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    let doc = roxmltree::Document::parse(&xml).expect("JUnit is well-formed XML");
+    let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
+    assert_eq!(cases, results.len());
+    assert_eq!(doc.root_element().attribute("failures"), Some("0"));
+
+    // Second run: nothing to do.
+    let out = prov(work.path(), &[&["apply", "site.yml"][..], &ssh_args(&kh, &["--output", "json"])].concat());
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "second run failed:\n{stdout}\n{stderr}");
+    let r = recap(&events(&stdout));
+    for h in &lab.hosts {
+        assert_eq!(count(&r, &h.name, "changed"), 0, "second run changed {}: {r:?}", h.name);
+    }
+
+    // Check + diff with a new port: the template diff is shown, nothing is written.
+    let before = std::fs::read_to_string(lab.hosts[0].root.join("srv/app/etc/app.conf")).expect("conf");
+    let out = prov(
+        work.path(),
+        &[&["apply", "site.yml"][..], &ssh_args(&kh, &["--check", "--diff", "-e", "app_port=9090", "--limit", "h01"])]
+            .concat(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "check run failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("-port=8080") && stdout.contains("+port=9090"), "no diff shown:\n{stdout}");
+    let after = std::fs::read_to_string(lab.hosts[0].root.join("srv/app/etc/app.conf")).expect("conf");
+    assert_eq!(before, after, "check mode changed the file");
+}
+
+#[test]
+fn host_whose_sshd_stops_mid_run_is_unreachable_and_others_finish() {
+    let mut lab = Lab::start(4).expect("lab");
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    std::fs::write(
+        work.path().join("pb.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: first\n      command: \"true\"\n      changed_when: false\n    - name: slow\n      command: sleep 2\n      changed_when: false\n    - name: last\n      command: \"true\"\n      changed_when: false\n",
+    )
+    .expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"])
+        .current_dir(work.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("prov starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = Vec::new();
+    let mut stopped = false;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        if !stopped {
+            let v: Json = serde_json::from_str(&line).expect("json");
+            if v["event"] == "host_result" && v["host"] == "h02" && v["name"] == "first" {
+                lab.stop(1);
+                stopped = true;
+            }
+        }
+        lines.push(line);
+    }
+    let status = child.wait().expect("prov ends");
+    assert!(stopped, "h02 never ran its first task:\n{}", lines.join("\n"));
+    assert_eq!(status.code(), Some(3), "exit code for unreachable hosts:\n{}", lines.join("\n"));
+    let r = recap(&events(&lines.join("\n")));
+    for h in ["h01", "h03", "h04"] {
+        assert_eq!((count(&r, h, "ok"), count(&r, h, "unreachable"), count(&r, h, "failed")), (3, 0, 0), "{h}: {r:?}");
+    }
+    assert_eq!((count(&r, "h02", "ok"), count(&r, "h02", "unreachable"), count(&r, "h02", "failed")), (1, 1, 0), "{r:?}");
+}
+
+fn fingerprint(pubkey: &Path) -> String {
+    let out = Command::new("ssh-keygen").arg("-lf").arg(pubkey).output().expect("ssh-keygen");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().nth(1).expect("fingerprint").to_string()
+}
+
+#[test]
+fn changed_host_key_is_refused_naming_host_and_both_fingerprints() {
+    let lab = Lab::start(2).expect("lab");
+    let fake = lab.spoil_known_host(1).expect("spoil");
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    let kh = lab.known_hosts().display().to_string();
+    let out = prov(work.path(), &["run", "all", "-i", "hosts.ini", "--known-hosts", &kh, "--", "touch", "$HOME/.never"]);
+    let (stdout, stderr) = text(&out);
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    let real = fingerprint(&lab.dir().join("ssh_host_ed25519_key.pub"));
+    let recorded = fingerprint(&PathBuf::from(format!("{}.pub", fake.display())));
+    let line = all.lines().find(|l| l.contains("host key mismatch")).unwrap_or_else(|| panic!("no mismatch message:\n{all}"));
+    assert!(line.contains("h02"), "{line}");
+    assert!(line.contains(&real) && line.contains(&recorded), "both fingerprints expected in: {line}");
+    assert!(all.contains("changed: [h01]"), "the other host ran:\n{all}");
+}
+
+#[test]
+fn accept_new_records_unknown_hosts_and_strict_then_accepts_them() {
+    let lab = Lab::start(2).expect("lab");
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    let kh = work.path().join("known_hosts").display().to_string();
+    let strict = prov(work.path(), &["run", "all", "-i", "hosts.ini", "--known-hosts", &kh, "--", "true"]);
+    let (o, e) = text(&strict);
+    assert_eq!(strict.status.code(), Some(3), "unknown hosts are refused by default: {o}{e}");
+    assert!(o.contains("is not in"), "{o}");
+    let learn = prov(
+        work.path(),
+        &["run", "all", "-i", "hosts.ini", "--known-hosts", &kh, "--host-key-checking", "accept-new", "--", "true"],
+    );
+    assert_eq!(learn.status.code(), Some(0), "{:?}", text(&learn));
+    let recorded = std::fs::read_to_string(&kh).expect("known_hosts written");
+    assert_eq!(recorded.lines().count(), 2, "{recorded}");
+    let again = prov(work.path(), &["run", "all", "-i", "hosts.ini", "--known-hosts", &kh, "--", "true"]);
+    assert_eq!(again.status.code(), Some(0), "{:?}", text(&again));
+}
