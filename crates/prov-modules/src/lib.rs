@@ -32,4 +32,5 @@ modules![
     controller::pause::Pause,
     controller::set_fact::SetFact,
     files::copy::Copy,
+    files::template::Template,
 ];
