@@ -32,5 +32,6 @@ modules![
     controller::pause::Pause,
     controller::set_fact::SetFact,
     files::copy::Copy,
+    files::file::File,
     files::template::Template,
 ];
