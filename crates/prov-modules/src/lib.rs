@@ -33,5 +33,6 @@ modules![
     controller::set_fact::SetFact,
     files::copy::Copy,
     files::file::File,
+    files::lineinfile::LineInFile,
     files::template::Template,
 ];
