@@ -32,4 +32,7 @@ modules![
     controller::pause::Pause,
     controller::set_fact::SetFact,
     files::copy::Copy,
+    files::file::File,
+    files::lineinfile::LineInFile,
+    files::template::Template,
 ];

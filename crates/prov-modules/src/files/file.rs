@@ -1,1 +1,445 @@
-//! placeholder
+//! `file`: makes a path a directory, a file's attributes right, a symbolic or hard link, or
+//! removes it.
+//!
+//! Arguments (as in Ansible):
+//! - `path` (aliases `dest`, `name`, required).
+//! - `state`: `file` (default when the path is missing: only attributes, fails when absent),
+//!   `directory` (`mkdir -p`), `link` (symbolic link to `src`), `hard` (hard link to `src`),
+//!   `touch` (create or update times; always changed), `absent` (`rm -rf`). Without `state`,
+//!   an existing path keeps its kind (`directory` with `recurse`).
+//! - `src`: link target (`link`, `hard`).
+//! - `mode`, `owner`, `group`; `recurse` (directories: apply to everything below).
+//! - `force`: replace a file (or an empty directory) by a link.
+//! - `follow` (default true): attributes go through symbolic links.
+//!
+//! One `stat` probe reads the state (plus a `find` only for `recurse`). Registers `path`,
+//! `state` and, when nothing changed, `mode`, `owner`, `group`, `uid`, `gid`, `size`.
+//!
+//! ```yaml
+//! - file:
+//!     path: /srv/app
+//!     state: directory
+//!     owner: app
+//!     mode: "0755"
+//! - file: { src: /srv/app/current, dest: /srv/app/live, state: link }
+//! - file: { path: /tmp/junk, state: absent }
+//! ```
+
+use super::{probe, run_step, state_diff, AttrChange, Attrs, FileState, Kind};
+use crate::util::{octal, probe_failed, q};
+use async_trait::async_trait;
+use prov_core::args::{lenient_bool, Mode};
+use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde::Deserialize;
+
+fn yes() -> bool {
+    true
+}
+
+/// Arguments of `file`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The path.
+    #[serde(alias = "dest", alias = "name")]
+    pub path: String,
+    /// Wanted state.
+    #[serde(default)]
+    pub state: Option<State>,
+    /// Link target.
+    #[serde(default)]
+    pub src: Option<String>,
+    /// Mode.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Owner name or uid.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub owner: Option<String>,
+    /// Group name or gid.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub group: Option<String>,
+    /// Apply attributes below a directory too.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub recurse: bool,
+    /// Replace files by links.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub force: bool,
+    /// Follow symbolic links for attributes.
+    #[serde(default = "yes", deserialize_with = "lenient_bool")]
+    pub follow: bool,
+}
+
+/// `state` of `file`.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Attributes of an existing file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link.
+    Link,
+    /// A hard link.
+    Hard,
+    /// Created or times updated.
+    Touch,
+    /// Removed.
+    Absent,
+}
+
+impl State {
+    fn name(self) -> &'static str {
+        match self {
+            State::File => "file",
+            State::Directory => "directory",
+            State::Link => "link",
+            State::Hard => "hard",
+            State::Touch => "touch",
+            State::Absent => "absent",
+        }
+    }
+}
+
+/// The `file` module.
+#[derive(Debug, Default)]
+pub struct File;
+
+/// Commands `apply` runs, in order.
+pub struct Steps(Vec<String>);
+
+fn current(st: &Option<FileState>) -> &'static str {
+    st.as_ref().map(|s| s.kind.state()).unwrap_or("absent")
+}
+
+fn ok_outcome(path: &str, state: &str, st: &Option<FileState>) -> Outcome {
+    let mut o = Outcome::ok().with("path", path).with("state", state);
+    if let Some(s) = st {
+        o = o
+            .with("mode", octal(s.mode))
+            .with("owner", s.owner.as_str())
+            .with("group", s.group.as_str())
+            .with("uid", s.uid)
+            .with("gid", s.gid)
+            .with("size", s.size);
+    }
+    o
+}
+
+#[async_trait]
+impl Module for File {
+    const NAME: &'static str = "file";
+    type Args = Args;
+    type Plan = Steps;
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        if matches!(args.state, Some(State::Link | State::Hard)) && args.src.is_none() {
+            return Err("`src` is required for state=link and state=hard".into());
+        }
+        if args.recurse && !matches!(args.state, None | Some(State::Directory)) {
+            return Err("`recurse` needs state=directory".into());
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<Steps>, ModuleError> {
+        let path = args.path.as_str();
+        let follow = args.follow && !matches!(args.state, Some(State::Link | State::Hard | State::Absent));
+        let st = probe(cx, path, None, follow).await?;
+        let state = match (args.state, &st) {
+            (Some(s), _) => s,
+            (None, _) if args.recurse => State::Directory,
+            (None, Some(s)) if s.kind == Kind::Dir => State::Directory,
+            (None, Some(s)) if s.kind == Kind::Link => State::Link,
+            (None, _) => State::File,
+        };
+        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let before = current(&st);
+        let qp = q(path);
+        let change = |steps: Vec<String>, action: Action, changes: &[AttrChange], after: &str| {
+            let (b, a) = state_diff(before, after, changes);
+            Plan::Change(Change::new(Steps(steps), action, "file", path).with_diff(path, b, a))
+        };
+        let attr_steps = |changes: &[AttrChange], recurse: bool, link: bool| -> Vec<String> {
+            Attrs::command(path, changes, recurse, link).into_iter().collect()
+        };
+        match state {
+            State::Absent => match &st {
+                None => Ok(Plan::Ok(ok_outcome(path, "absent", &None))),
+                Some(_) => Ok(change(vec![format!("rm -rf -- {qp}")], Action::Delete, &[], "absent")),
+            },
+            State::Directory => match &st {
+                None => {
+                    let changes = attrs.all();
+                    let mut steps = vec![format!("mkdir -p -- {qp}")];
+                    steps.extend(attr_steps(&changes, args.recurse, false));
+                    Ok(change(steps, Action::Create, &changes, "directory"))
+                }
+                Some(s) if s.kind == Kind::Dir => {
+                    let mut changes = attrs.changes(s);
+                    if args.recurse && changes.is_empty() && recursive_drift(cx, path, &attrs).await? {
+                        changes = attrs.all();
+                        for c in changes.iter_mut() {
+                            c.1 = "(differs below)".into();
+                        }
+                    }
+                    if changes.is_empty() {
+                        return Ok(Plan::Ok(ok_outcome(path, "directory", &st)));
+                    }
+                    let steps = if args.recurse { attr_steps(&attrs.all(), true, false) } else { attr_steps(&changes, false, false) };
+                    Ok(change(steps, Action::Modify, &changes, "directory"))
+                }
+                Some(s) => Ok(Plan::Ok(Outcome::failed(format!("{path} already exists as a {}", s.kind.state())))),
+            },
+            State::File => match &st {
+                None => Ok(Plan::Ok(Outcome::failed(format!("file ({path}) is absent, cannot continue")).with("path", path))),
+                Some(s) if s.kind == Kind::Dir => {
+                    Ok(Plan::Ok(Outcome::failed(format!("file ({path}) is a directory, cannot continue")).with("path", path)))
+                }
+                Some(s) => {
+                    let changes = attrs.changes(s);
+                    if changes.is_empty() {
+                        return Ok(Plan::Ok(ok_outcome(path, "file", &st)));
+                    }
+                    let link = s.kind == Kind::Link;
+                    Ok(change(attr_steps(&changes, false, link), Action::Modify, &changes, s.kind.state()))
+                }
+            },
+            State::Touch => {
+                let changes = match &st {
+                    Some(s) => attrs.changes(s),
+                    None => attrs.all(),
+                };
+                let mut steps = vec![format!("touch -- {qp}")];
+                steps.extend(attr_steps(&changes, false, false));
+                let action = if st.is_none() { Action::Create } else { Action::Modify };
+                let after = st.as_ref().map(|s| s.kind.state()).unwrap_or("file");
+                Ok(change(steps, action, &changes, after))
+            }
+            State::Link => {
+                let src = args.src.clone().unwrap_or_default();
+                let qs = q(&src);
+                match &st {
+                    Some(s) if s.kind == Kind::Link && s.link.as_deref() == Some(src.as_str()) => {
+                        let changes: Vec<AttrChange> = attrs.changes(s).into_iter().filter(|c| c.0 != "mode").collect();
+                        if changes.is_empty() {
+                            return Ok(Plan::Ok(ok_outcome(path, "link", &st).with("src", src.as_str())));
+                        }
+                        Ok(change(attr_steps(&changes, false, true), Action::Modify, &changes, "link"))
+                    }
+                    Some(s) if s.kind == Kind::Dir && !args.force => Ok(Plan::Ok(Outcome::failed(format!(
+                        "refusing to convert from directory to symlink for {path} (use force to replace an empty directory)"
+                    )))),
+                    Some(s) if s.kind != Kind::Link && !args.force => Ok(Plan::Ok(Outcome::failed(format!(
+                        "refusing to convert from {} to symlink for {path} (use force)",
+                        s.kind.state()
+                    )))),
+                    _ => {
+                        let mut steps = Vec::new();
+                        if st.as_ref().is_some_and(|s| s.kind == Kind::Dir) {
+                            steps.push(format!("rmdir -- {qp}"));
+                        }
+                        steps.push(format!("ln -sfn -- {qs} {qp}"));
+                        let changes: Vec<AttrChange> = attrs.all().into_iter().filter(|c| c.0 != "mode").collect();
+                        steps.extend(attr_steps(&changes, false, true));
+                        let action = if st.is_none() { Action::Create } else { Action::Modify };
+                        let (b, a) = state_diff(before, "link", &changes);
+                        let old = st.as_ref().and_then(|s| s.link.clone()).map(|l| format!("src: {l}\n")).unwrap_or_default();
+                        Ok(Plan::Change(Change::new(Steps(steps), action, "file", path).with_diff(
+                            path,
+                            format!("{b}{old}"),
+                            format!("{a}src: {src}\n"),
+                        )))
+                    }
+                }
+            }
+            State::Hard => {
+                let src = args.src.clone().unwrap_or_default();
+                let src_st = probe(cx, &src, None, true).await?;
+                let Some(src_st) = src_st else {
+                    return Ok(Plan::Ok(Outcome::failed(format!("src file does not exist: {src}"))));
+                };
+                match &st {
+                    Some(s) if s.inode == src_st.inode && s.kind != Kind::Link => {
+                        let changes = attrs.changes(s);
+                        if changes.is_empty() {
+                            return Ok(Plan::Ok(ok_outcome(path, "hard", &st).with("src", src.as_str())));
+                        }
+                        Ok(change(attr_steps(&changes, false, false), Action::Modify, &changes, "hard"))
+                    }
+                    Some(s) if !args.force && s.kind != Kind::Link => Ok(Plan::Ok(Outcome::failed(format!(
+                        "refusing to convert from {} to hard link for {path} (use force)",
+                        s.kind.state()
+                    )))),
+                    _ => {
+                        let changes = attrs.all();
+                        let mut steps = vec![format!("ln -f -- {} {qp}", q(&src))];
+                        steps.extend(attr_steps(&changes, false, false));
+                        let action = if st.is_none() { Action::Create } else { Action::Modify };
+                        Ok(change(steps, action, &changes, "hard"))
+                    }
+                }
+            }
+        }
+    }
+
+    async fn apply(&self, args: &Args, steps: Steps, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        for cmd in steps.0 {
+            if let Err(f) = run_step(cx, &format!("changing {}", args.path), cmd).await? {
+                return Ok(f.with("path", args.path.as_str()));
+            }
+        }
+        let state = args.state.map(State::name).unwrap_or("file");
+        Ok(Outcome { changed: true, ..Outcome::ok() }.with("path", args.path.as_str()).with("state", state))
+    }
+}
+
+/// Whether anything below `path` has another owner, group or mode than wanted.
+async fn recursive_drift(cx: &ModuleCtx<'_>, path: &str, attrs: &Attrs) -> Result<bool, ModuleError> {
+    let mut tests = Vec::new();
+    if let Some(o) = &attrs.owner {
+        tests.push(format!("! -user {}", q(o)));
+    }
+    if let Some(g) = &attrs.group {
+        tests.push(format!("! -group {}", q(g)));
+    }
+    if let Some(m) = attrs.mode {
+        tests.push(format!("! -perm {}", octal(m)));
+    }
+    if tests.is_empty() {
+        return Ok(false);
+    }
+    let cmd = format!("find {} \\( {} \\) -print -quit", q(path), tests.join(" -o "));
+    let out = cx.exec(cmd).await?;
+    if out.rc != 0 {
+        return Err(probe_failed(&format!("looking for attribute changes below {path}"), &out));
+    }
+    Ok(!out.stdout.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    const DIR: &str = "stat 41ed 755 0 0 4096 1 1 7 2 root root\naccess rwx\n";
+
+    #[tokio::test]
+    async fn directory_in_state() {
+        let h = fake(FakeConnection::new().on("P=/srv", 0, DIR));
+        let o = run::<File>(json!({"path": "/srv", "state": "directory", "mode": "0755", "owner": "0"}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.data["mode"].as_str(), Some("0755"));
+    }
+
+    #[tokio::test]
+    async fn directory_absent_is_created() {
+        let h = fake(FakeConnection::new().on("P=", 0, "absent\n"));
+        let o = run::<File>(json!({"dest": "/srv/a b", "state": "directory", "mode": 0o750, "owner": "app"}), &h.ctx()).await;
+        assert!(o.changed);
+        let calls = h.conn.calls();
+        assert_eq!(calls[1], "mkdir -p -- '/srv/a b'");
+        assert_eq!(calls[2], "chown -- app '/srv/a b' && chmod -- 0750 '/srv/a b'");
+        assert_eq!(o.diffs[0].before, "state: absent\n");
+        assert_eq!(o.diffs[0].after, "state: directory\nmode: 0750\nowner: app\n");
+    }
+
+    #[tokio::test]
+    async fn drift_mode() {
+        let h = fake(FakeConnection::new().on("P=", 0, DIR));
+        let o = run::<File>(json!({"path": "/srv", "mode": "u=rwx,g=rx,o="}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[1], "chmod -- 0750 /srv");
+        assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("mode: 0755\n", "mode: 0750\n"));
+    }
+
+    #[tokio::test]
+    async fn recurse_checks_below() {
+        let h = fake(FakeConnection::new().on("P=", 0, DIR).on("find", 0, "/srv/x\n"));
+        let o = run::<File>(json!({"path": "/srv", "state": "directory", "owner": "root", "recurse": true}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[1], "find /srv \\( ! -user root \\) -print -quit");
+        assert_eq!(h.conn.calls()[2], "chown -R -- root /srv");
+    }
+
+    #[tokio::test]
+    async fn absent_removes() {
+        let h = fake(FakeConnection::new().on("P=", 0, DIR));
+        let o = run::<File>(json!({"path": "/srv", "state": "absent"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[1], "rm -rf -- /srv");
+        assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("state: directory\n", "state: absent\n"));
+        let h = fake(FakeConnection::new().on("P=", 0, "absent\n"));
+        let o = run::<File>(json!({"path": "/srv", "state": "absent"}), &h.ctx()).await;
+        assert!(!o.changed);
+    }
+
+    #[tokio::test]
+    async fn check_mode_runs_only_the_probe() {
+        let h = fake_check(FakeConnection::new().on("P=", 0, "absent\n"));
+        let o = run::<File>(json!({"path": "/l", "src": "/t", "state": "link"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls().len(), 1);
+        assert_eq!(o.diffs[0].after, "state: link\nsrc: /t\n");
+    }
+
+    #[tokio::test]
+    async fn link_states() {
+        let link = "stat a1ff 777 0 0 2 1 1 7 1 root root\nlink /t\naccess rwx\n";
+        let h = fake(FakeConnection::new().on("P=", 0, link));
+        let o = run::<File>(json!({"path": "/l", "src": "/t", "state": "link"}), &h.ctx()).await;
+        assert!(!o.changed, "{o:?}");
+        let o = run::<File>(json!({"path": "/l", "src": "/u", "state": "link"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[2], "ln -sfn -- /u /l");
+        let h = fake(FakeConnection::new().on("P=", 0, "stat 81a4 644 0 0 2 1 1 7 1 root root\n"));
+        let o = run::<File>(json!({"path": "/l", "src": "/u", "state": "link"}), &h.ctx()).await;
+        assert!(o.failed && o.msg.unwrap().contains("refusing"));
+    }
+
+    #[tokio::test]
+    async fn file_absent_fails() {
+        let h = fake(FakeConnection::new().on("P=", 0, "absent\n"));
+        let o = run::<File>(json!({"path": "/nope", "mode": "0644"}), &h.ctx()).await;
+        assert!(o.failed && !o.changed);
+        let h = fake(FakeConnection::new().on("P=", 2, ""));
+        assert!(run_err::<File>(json!({"path": "/x"}), &h.ctx()).await.contains("reading the state"));
+    }
+
+    #[tokio::test]
+    async fn local_file_states() {
+        use std::os::unix::fs::PermissionsExt;
+        let h = LocalHost::new();
+        let d = h.path("a/b");
+        let o = run::<File>(json!({"path": d, "state": "directory", "mode": "0700"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(std::fs::metadata(&d).unwrap().permissions().mode() & 0o7777, 0o700);
+        let o = run::<File>(json!({"path": d, "state": "directory", "mode": "0700"}), &h.ctx()).await;
+        assert!(!o.changed, "{o:?}");
+        let f = h.path("a/b/f");
+        let o = run::<File>(json!({"path": f, "state": "touch", "mode": "0640"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed);
+        let o = run::<File>(json!({"path": f, "mode": "0640"}), &h.ctx()).await;
+        assert!(!o.changed, "{o:?}");
+        let o = run::<File>(json!({"path": h.path("a"), "state": "directory", "mode": "0750", "recurse": true}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777, 0o750);
+        let o = run::<File>(json!({"path": h.path("a"), "state": "directory", "mode": "0750", "recurse": true}), &h.ctx()).await;
+        assert!(!o.changed, "{o:?}");
+        let l = h.path("l");
+        let o = run::<File>(json!({"path": l, "src": f, "state": "link"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed);
+        assert_eq!(std::fs::read_link(&l).unwrap().to_string_lossy(), f);
+        let o = run::<File>(json!({"path": l, "src": f, "state": "link"}), &h.ctx()).await;
+        assert!(!o.changed, "{o:?}");
+        let hl = h.path("hard");
+        let o = run::<File>(json!({"path": hl, "src": f, "state": "hard"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let o = run::<File>(json!({"path": hl, "src": f, "state": "hard"}), &h.ctx()).await;
+        assert!(!o.changed, "{o:?}");
+        let o = run::<File>(json!({"path": h.path("a"), "state": "absent"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert!(!std::path::Path::new(&d).exists());
+    }
+}

@@ -1,1 +1,427 @@
-//! placeholder
+//! `lineinfile`: makes sure one line is in a file (or is not), replacing a line that matches a
+//! regular expression.
+//!
+//! Arguments (as in Ansible):
+//! - `path` (aliases `dest`, `destfile`, `name`, required).
+//! - `line` (alias `value`): the line (required for `state: present`).
+//! - `regexp` (alias `regex`): the last matching line (the first with `firstmatch`) is replaced;
+//!   with `state: absent` every matching line is removed. When nothing matches but `line` is
+//!   already in the file, nothing changes.
+//! - `search_string`: like `regexp` with a plain substring.
+//! - `state`: `present` (default) or `absent`.
+//! - `insertafter` (`EOF` default, or a regexp), `insertbefore` (`BOF` or a regexp): where a new
+//!   line goes; when the regexp matches nothing the line goes at the end.
+//! - `backrefs`: `line` may use `\1`/`\g<name>` from `regexp`; when `regexp` does not match the
+//!   file is left alone.
+//! - `firstmatch`, `create` (default false), `backup`, `validate`, `mode`, `owner`, `group`.
+//!
+//! Reads the file with one `stat` probe and one download; writes it back whole.
+//!
+//! ```yaml
+//! - lineinfile:
+//!     path: /etc/ssh/sshd_config
+//!     regexp: '^#?PasswordAuthentication'
+//!     line: PasswordAuthentication no
+//!     validate: /usr/sbin/sshd -t -f %s
+//! - lineinfile: { path: /etc/hosts, line: "10.0.0.5 db", state: present }
+//! ```
+
+use super::{apply_write, probe, sha256_hex, Attrs, Kind, WritePlan};
+use crate::util::diff_text;
+use async_trait::async_trait;
+use minijinja::Value;
+use prov_core::args::{lenient_bool, Mode};
+use prov_core::module::{Action, Change, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use regex::Regex;
+use serde::Deserialize;
+
+/// Arguments of `lineinfile`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The file.
+    #[serde(alias = "dest", alias = "destfile", alias = "name")]
+    pub path: String,
+    /// The line.
+    #[serde(default, alias = "value", deserialize_with = "crate::util::stringish")]
+    pub line: Option<String>,
+    /// Regular expression of the line to replace or remove.
+    #[serde(default, alias = "regex")]
+    pub regexp: Option<String>,
+    /// Substring of the line to replace or remove.
+    #[serde(default)]
+    pub search_string: Option<String>,
+    /// `present` or `absent`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// `EOF`, `BOF` or a regexp.
+    #[serde(default)]
+    pub insertafter: Option<String>,
+    /// `BOF` or a regexp.
+    #[serde(default)]
+    pub insertbefore: Option<String>,
+    /// Create a missing file.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub create: bool,
+    /// Keep a copy of the replaced file.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub backup: bool,
+    /// Use backreferences of `regexp` in `line`.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub backrefs: bool,
+    /// Use the first match instead of the last.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub firstmatch: bool,
+    /// Validation command (`%s` = the new file).
+    #[serde(default)]
+    pub validate: Option<String>,
+    /// Mode.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Owner.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub owner: Option<String>,
+    /// Group.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub group: Option<String>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub unsafe_writes: Option<Value>,
+}
+
+/// The `lineinfile` module.
+#[derive(Debug, Default)]
+pub struct LineInFile;
+
+fn absent(args: &Args) -> bool {
+    args.state.as_deref() == Some("absent")
+}
+
+fn compile(what: &str, re: &str) -> Result<Regex, String> {
+    Regex::new(re).map_err(|e| format!("`{what}` is not a valid regular expression: {e}"))
+}
+
+#[async_trait]
+impl Module for LineInFile {
+    const NAME: &'static str = "lineinfile";
+    type Args = Args;
+    type Plan = WritePlan;
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        match args.state.as_deref() {
+            None | Some("present") | Some("absent") => {}
+            Some(s) => return Err(format!("state must be present or absent, not {s}")),
+        }
+        if !absent(args) && args.line.is_none() {
+            return Err("`line` is required with state=present".into());
+        }
+        if absent(args) && args.line.is_none() && args.regexp.is_none() && args.search_string.is_none() {
+            return Err("one of `line`, `regexp` or `search_string` is required with state=absent".into());
+        }
+        if args.regexp.is_some() && args.search_string.is_some() {
+            return Err("`regexp` and `search_string` are mutually exclusive".into());
+        }
+        if args.insertafter.is_some() && args.insertbefore.is_some() {
+            return Err("`insertafter` and `insertbefore` are mutually exclusive".into());
+        }
+        if args.backrefs && args.regexp.is_none() {
+            return Err("`backrefs` needs `regexp`".into());
+        }
+        if args.validate.as_deref().is_some_and(|v| !v.contains("%s")) {
+            return Err("`validate` must contain %s (the file to check)".into());
+        }
+        if let Some(r) = &args.regexp {
+            compile("regexp", r)?;
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<WritePlan>, ModuleError> {
+        let path = args.path.as_str();
+        let st = probe(cx, path, None, true).await?;
+        let old = match &st {
+            Some(s) if s.kind == Kind::Dir => return Ok(Plan::Ok(Outcome::failed(format!("{path} is a directory")))),
+            Some(_) => cx.get(path).await?,
+            None => None,
+        };
+        let old = match old {
+            Some(d) => Some(String::from_utf8(d).map_err(|_| ModuleError::Failed(format!("{path} is not UTF-8 text")))?),
+            None if absent(args) => return Ok(Plan::Ok(Outcome::ok().with("msg", "file not present").with("path", path))),
+            None if !args.create => {
+                return Ok(Plan::Ok(Outcome::failed(format!("Destination {path} does not exist !")).with("rc", 257)));
+            }
+            None => None,
+        };
+        let text = old.clone().unwrap_or_default();
+        let (new, msg) = edit(&text, args).map_err(ModuleError::Args)?;
+        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let changes = match &st {
+            Some(s) if old.is_some() => attrs.changes(s),
+            _ => attrs.all(),
+        };
+        let write = new != text || old.is_none();
+        if !write && changes.is_empty() {
+            return Ok(Plan::Ok(Outcome::ok().with("msg", "").with("path", path)));
+        }
+        let msg = if write { msg } else { "ownership, perms or SE linux context changed".into() };
+        let plan = WritePlan {
+            dest: path.to_string(),
+            checksum: sha256_hex(new.as_bytes()),
+            data: new.clone().into_bytes(),
+            write,
+            old: st.as_ref().filter(|s| old.is_some() && s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),
+            changes: changes.clone(),
+            msg,
+        };
+        let action = if old.is_none() { Action::Create } else { Action::Modify };
+        let mut ch = Change::new(plan, action, "file", path);
+        if write && cx.mode.diff == DiffMode::On {
+            ch = ch.with_diff(path, diff_text(text.as_bytes()), diff_text(new.as_bytes()));
+        }
+        if !changes.is_empty() && old.is_some() {
+            let (b, a) = super::state_diff("file", "file", &changes);
+            ch = ch.with_diff(format!("{path} (attributes)"), b, a);
+        }
+        Ok(Plan::Change(ch))
+    }
+
+    async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        apply_write(cx, plan, &attrs, args.backup, args.validate.as_deref()).await
+    }
+}
+
+/// Python `match.expand` template → `regex` crate template.
+fn expand_template(line: &str) -> String {
+    let mut out = String::new();
+    let mut it = line.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '$' => out.push_str("$$"),
+            '\\' => match it.peek().copied() {
+                Some(d) if d.is_ascii_digit() => {
+                    let mut n = String::new();
+                    while let Some(d) = it.peek().copied().filter(char::is_ascii_digit) {
+                        n.push(d);
+                        it.next();
+                        if n.len() == 2 {
+                            break;
+                        }
+                    }
+                    out.push_str(&format!("${{{n}}}"));
+                }
+                Some('g') => {
+                    it.next();
+                    if it.peek() == Some(&'<') {
+                        it.next();
+                        let name: String = it.by_ref().take_while(|c| *c != '>').collect();
+                        out.push_str(&format!("${{{name}}}"));
+                    } else {
+                        out.push_str("\\g");
+                    }
+                }
+                Some('n') => {
+                    it.next();
+                    out.push('\n');
+                }
+                Some('t') => {
+                    it.next();
+                    out.push('\t');
+                }
+                Some('\\') => {
+                    it.next();
+                    out.push('\\');
+                }
+                _ => out.push('\\'),
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The pure edit: new content and Ansible's message.
+fn edit(text: &str, args: &Args) -> Result<(String, String), String> {
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
+    let re = args.regexp.as_deref().map(|r| compile("regexp", r)).transpose()?;
+    let line = args.line.clone().unwrap_or_default();
+    let bare = |l: &str| l.strip_suffix('\n').map(|s| s.to_string()).unwrap_or_else(|| l.to_string());
+    let matches = |l: &str| -> bool {
+        let b = bare(l);
+        if let Some(re) = &re {
+            re.is_match(&b)
+        } else if let Some(s) = &args.search_string {
+            b.contains(s.as_str())
+        } else {
+            b.trim_end_matches('\r') == line
+        }
+    };
+    if absent(args) {
+        let before = lines.len();
+        lines.retain(|l| !matches(l));
+        let n = before - lines.len();
+        let msg = if n > 0 { format!("{n} line(s) removed") } else { String::new() };
+        return Ok((lines.concat(), msg));
+    }
+    let (ins_re, after) = match (&args.insertafter, &args.insertbefore) {
+        (Some(a), _) if a != "EOF" && a != "BOF" => (Some(compile("insertafter", a)?), true),
+        (_, Some(b)) if b != "BOF" => (Some(compile("insertbefore", b)?), false),
+        _ => (None, args.insertafter.is_some()),
+    };
+    let mut found: Option<usize> = None;
+    let mut ins: Option<usize> = None;
+    for (i, l) in lines.iter().enumerate() {
+        if matches(l) {
+            found = Some(i);
+            if args.firstmatch {
+                break;
+            }
+        } else if let Some(r) = &ins_re {
+            if r.is_match(&bare(l)) {
+                ins = Some(if after { i + 1 } else { i });
+                if args.firstmatch {
+                    break;
+                }
+            }
+        }
+    }
+    let new_line = format!("{line}\n");
+    if let Some(i) = found {
+        let replacement = match (&re, args.backrefs) {
+            (Some(re), true) => {
+                let b = bare(&lines[i]);
+                match re.captures(&b) {
+                    Some(caps) => {
+                        let mut s = String::new();
+                        caps.expand(&expand_template(&line), &mut s);
+                        format!("{s}\n")
+                    }
+                    None => new_line.clone(),
+                }
+            }
+            _ => new_line.clone(),
+        };
+        if lines[i] != replacement {
+            lines[i] = replacement;
+            return Ok((lines.concat(), "line replaced".into()));
+        }
+        return Ok((lines.concat(), String::new()));
+    }
+    if args.backrefs {
+        return Ok((text.to_string(), String::new()));
+    }
+    if (re.is_some() || args.search_string.is_some()) && lines.iter().any(|l| bare(l).trim_end_matches('\r') == line) {
+        return Ok((text.to_string(), String::new()));
+    }
+    let bof = args.insertbefore.as_deref() == Some("BOF") || args.insertafter.as_deref() == Some("BOF");
+    match ins {
+        _ if bof => lines.insert(0, new_line),
+        Some(i) if args.insertafter.as_deref() != Some("EOF") => lines.insert(i, new_line),
+        _ => {
+            if let Some(last) = lines.last_mut() {
+                if !last.ends_with('\n') {
+                    last.push('\n');
+                }
+            }
+            lines.push(new_line);
+        }
+    }
+    Ok((lines.concat(), "line added".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use prov_core::module::args_from_value;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    fn ed(text: &str, args: serde_json::Value) -> (String, String) {
+        let a: Args = args_from_value(&j(args)).unwrap();
+        LineInFile::check_args(&a).unwrap();
+        edit(text, &a).unwrap()
+    }
+
+    #[test]
+    fn edits_like_ansible() {
+        let f = "a\n#Port 22\nb\n";
+        assert_eq!(ed(f, json!({"path": "x", "regexp": "^#?Port ", "line": "Port 2222"})).0, "a\nPort 2222\nb\n");
+        assert_eq!(ed("a\nPort 2222\n", json!({"path": "x", "regexp": "^#?Port ", "line": "Port 2222"})).1, "");
+        assert_eq!(ed("a", json!({"path": "x", "line": "z"})).0, "a\nz\n");
+        assert_eq!(ed(f, json!({"path": "x", "line": "a"})).1, "");
+        assert_eq!(ed(f, json!({"path": "x", "line": "z", "insertafter": "^a"})).0, "a\nz\n#Port 22\nb\n");
+        assert_eq!(ed(f, json!({"path": "x", "line": "z", "insertbefore": "^b"})).0, "a\n#Port 22\nz\nb\n");
+        assert_eq!(ed(f, json!({"path": "x", "line": "z", "insertbefore": "BOF"})).0, "z\na\n#Port 22\nb\n");
+        assert_eq!(ed(f, json!({"path": "x", "line": "z", "insertafter": "^nomatch"})).0, "a\n#Port 22\nb\nz\n");
+        assert_eq!(ed("a\nz\n", json!({"path": "x", "regexp": "^q", "line": "z"})).1, "", "line already there");
+        assert_eq!(ed(f, json!({"path": "x", "regexp": "^#", "state": "absent"})), ("a\nb\n".into(), "1 line(s) removed".into()));
+        assert_eq!(ed(f, json!({"path": "x", "search_string": "Port", "line": "P"})).0, "a\nP\nb\n");
+        let r = ed("x=1 $y\n", json!({"path": "x", "regexp": "^x=(\\d+) (?P<v>.*)$", "line": "x=\\1\\1 \\g<v>$", "backrefs": true}));
+        assert_eq!(r.0, "x=11 $y$\n");
+        assert_eq!(ed("a\n", json!({"path": "x", "regexp": "^q(.)", "line": "\\1", "backrefs": true})).0, "a\n");
+    }
+
+    const ST: &str = "stat 81a4 644 0 0 6 1 1 1 1 root root\n";
+
+    #[tokio::test]
+    async fn in_state() {
+        let h = fake(FakeConnection::new().on("P=", 0, ST).with_file("/etc/hosts", "10.0.0.5 db\n"));
+        let o = run::<LineInFile>(json!({"path": "/etc/hosts", "line": "10.0.0.5 db"}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(h.conn.calls().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn drift_and_diff() {
+        let h = fake(FakeConnection::new().on("P=", 0, ST).with_file("/etc/hosts", "127.0.0.1 localhost\n"));
+        let o = run::<LineInFile>(json!({"path": "/etc/hosts", "line": "10.0.0.5 db"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(h.conn.files.lock().unwrap()["/etc/hosts"], (b"127.0.0.1 localhost\n10.0.0.5 db\n".to_vec(), Some(0o644)));
+        assert_eq!(o.diffs[0].before, "127.0.0.1 localhost\n");
+        assert_eq!(o.diffs[0].after, "127.0.0.1 localhost\n10.0.0.5 db\n");
+    }
+
+    #[tokio::test]
+    async fn missing_file() {
+        let h = fake(FakeConnection::new().on("P=", 0, "absent\n"));
+        let o = run::<LineInFile>(json!({"path": "/x", "line": "a"}), &h.ctx()).await;
+        assert!(o.failed && o.msg.unwrap().contains("does not exist"));
+        let o = run::<LineInFile>(json!({"path": "/x", "line": "a", "state": "absent"}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed);
+        let o = run::<LineInFile>(json!({"path": "/x", "line": "a", "create": true, "mode": "0600"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed);
+        assert_eq!(h.conn.files.lock().unwrap()["/x"], (b"a\n".to_vec(), Some(0o600)));
+    }
+
+    #[tokio::test]
+    async fn check_mode() {
+        let h = fake_check(FakeConnection::new().on("P=", 0, ST).with_file("/f", "a\n"));
+        let o = run::<LineInFile>(json!({"path": "/f", "regexp": "^a", "line": "b"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls().len(), 2, "probe and get only");
+        assert_eq!(h.conn.files.lock().unwrap()["/f"].0, b"a\n".to_vec());
+        assert_eq!(o.diffs[0].after, "b\n");
+    }
+
+    #[tokio::test]
+    async fn bad_regexp() {
+        let h = fake(FakeConnection::new());
+        let e = run_err::<LineInFile>(json!({"path": "/f", "regexp": "(", "line": "b"}), &h.ctx()).await;
+        assert!(e.contains("not a valid regular expression"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn local_edit() {
+        let h = LocalHost::new();
+        let p = h.path("sshd_config");
+        std::fs::write(&p, "Port 22\n#PasswordAuthentication yes\n").unwrap();
+        let args = json!({"path": p, "regexp": "^#?PasswordAuthentication", "line": "PasswordAuthentication no", "backup": true});
+        let o = run::<LineInFile>(args.clone(), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "Port 22\nPasswordAuthentication no\n");
+        assert!(o.data.contains_key("backup_file"));
+        let o = run::<LineInFile>(args, &h.ctx()).await;
+        assert!(!o.changed, "{o:?}");
+    }
+}

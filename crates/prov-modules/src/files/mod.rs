@@ -296,6 +296,8 @@ pub struct WritePlan {
     /// Mode, uid and gid of the file being replaced.
     pub(crate) old: Option<(u32, u32, u32)>,
     pub(crate) changes: Vec<AttrChange>,
+    /// Message of the result.
+    pub(crate) msg: String,
 }
 
 /// Plans a whole-file write: one probe (with sha256), one `get` only for a diff.
@@ -341,6 +343,7 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
             write,
             old: st.as_ref().filter(|s| s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),
             changes: changes.clone(),
+            msg: String::new(),
         },
         action,
         "file",
@@ -370,6 +373,9 @@ pub(crate) async fn apply_write(
     validate: Option<&str>,
 ) -> Result<Outcome, ModuleError> {
     let mut o = Outcome { changed: true, ..Outcome::ok() };
+    if !p.msg.is_empty() {
+        o.msg = Some(p.msg.clone());
+    }
     if p.write {
         if backup && p.old.is_some() {
             let cmd = format!(

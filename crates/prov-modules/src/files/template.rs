@@ -1,1 +1,171 @@
-//! placeholder
+//! `template`: renders a Jinja template from the controller and puts it on the target.
+//!
+//! Arguments (as in Ansible): `src` (required; looked up in the role's `templates/`, then next
+//! to the playbook), `dest` (required), `mode`, `owner`, `group`, `backup` (default false),
+//! `force` (default true), `validate` (`%s` is the new file). `newline_sequence`,
+//! `trim_blocks`, `lstrip_blocks`, `output_encoding`, `follow`, `unsafe_writes` are accepted and
+//! ignored. The template sees the task's variables; a trailing newline of the source is kept.
+//! Idempotence compares sha256 on the target. Registers `dest`, `checksum` (sha256), `size`.
+//!
+//! ```yaml
+//! - template:
+//!     src: nginx.conf.j2
+//!     dest: /etc/nginx/nginx.conf
+//!     mode: "0644"
+//!     validate: nginx -t -c %s
+//! ```
+
+use super::{apply_write, plan_write, Attrs, Write, WritePlan};
+use async_trait::async_trait;
+use minijinja::Value;
+use prov_core::args::{lenient_bool, Mode};
+use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde::Deserialize;
+
+fn yes() -> bool {
+    true
+}
+
+/// Arguments of `template`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// Template on the controller.
+    pub src: String,
+    /// Target path.
+    pub dest: String,
+    /// File mode.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Owner name or uid.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub owner: Option<String>,
+    /// Group name or gid.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub group: Option<String>,
+    /// Keep a copy of the replaced file.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub backup: bool,
+    /// Replace a file whose content differs.
+    #[serde(default = "yes", deserialize_with = "lenient_bool")]
+    pub force: bool,
+    /// Validation command (`%s` = the new file).
+    #[serde(default)]
+    pub validate: Option<String>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub newline_sequence: Option<Value>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub trim_blocks: Option<Value>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub lstrip_blocks: Option<Value>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub output_encoding: Option<Value>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub follow: Option<Value>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub unsafe_writes: Option<Value>,
+}
+
+/// The `template` module.
+#[derive(Debug, Default)]
+pub struct Template;
+
+#[async_trait]
+impl Module for Template {
+    const NAME: &'static str = "template";
+    type Args = Args;
+    type Plan = WritePlan;
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        if args.validate.as_deref().is_some_and(|v| !v.contains("%s")) {
+            return Err("`validate` must contain %s (the file to check)".into());
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<WritePlan>, ModuleError> {
+        let path = cx
+            .files
+            .find("templates", &args.src)
+            .map_err(|e| ModuleError::Failed(format!("could not find template {}: {e}", args.src)))?;
+        let source = std::fs::read_to_string(&path)
+            .map_err(|e| ModuleError::Failed(format!("reading template {}: {e}", path.display())))?;
+        let mut text = cx.vars.render(&source).map_err(|e| ModuleError::Failed(format!("{}: {e}", args.src)))?;
+        if source.ends_with('\n') && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let name = args.src.rsplit('/').next().map(|n| n.strip_suffix(".j2").unwrap_or(n));
+        let w = Write {
+            dest: &args.dest,
+            data: text.into_bytes(),
+            attrs: Attrs::new(args.mode, &args.owner, &args.group),
+            force: args.force,
+            src_name: name,
+        };
+        plan_write(cx, w).await
+    }
+
+    async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        apply_write(cx, plan, &attrs, args.backup, args.validate.as_deref()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::sha256_hex;
+    use crate::testing::*;
+    use prov_core::testutil::{DirFiles, FakeConnection, MapVars};
+    use serde_json::json;
+
+    fn setup(conn: FakeConnection, check: bool) -> (prov_core::testutil::TestHost, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("motd.j2"), "Welcome to {{ name }}\n").unwrap();
+        let mut h = if check { fake_check(conn) } else { fake(conn) };
+        h.files = DirFiles(dir.path().to_path_buf());
+        h.vars = MapVars(j(json!({"name": "web1"})));
+        (h, dir)
+    }
+
+    #[tokio::test]
+    async fn already_in_state() {
+        let st = format!("stat 81a4 644 0 0 6 1 1 1 1 root root\nsum {}\n", sha256_hex(b"Welcome to web1\n"));
+        let (h, _d) = setup(FakeConnection::new().on("P=", 0, &st), false);
+        let o = run::<Template>(json!({"src": "motd.j2", "dest": "/etc/motd"}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+    }
+
+    #[tokio::test]
+    async fn drift_renders_and_writes() {
+        let st = "stat 81a4 644 0 0 6 1 1 1 1 root root\nsum 00\n";
+        let (h, _d) = setup(FakeConnection::new().on("P=", 0, st).with_file("/etc/motd", "Welcome\n"), false);
+        let o = run::<Template>(json!({"src": "motd.j2", "dest": "/etc/motd"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(h.conn.files.lock().unwrap()["/etc/motd"].0, b"Welcome to web1\n".to_vec());
+        assert_eq!(o.diffs[0].before, "Welcome\n");
+        assert_eq!(o.diffs[0].after, "Welcome to web1\n");
+    }
+
+    #[tokio::test]
+    async fn absent_and_check_mode() {
+        let (h, _d) = setup(FakeConnection::new().on("P=", 0, "absent\n"), true);
+        let o = run::<Template>(json!({"src": "motd.j2", "dest": "/etc/motd"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls().len(), 1);
+        assert!(h.conn.files.lock().unwrap().is_empty());
+        assert_eq!(o.diffs[0].after, "Welcome to web1\n");
+    }
+
+    #[tokio::test]
+    async fn missing_template() {
+        let (h, _d) = setup(FakeConnection::new(), false);
+        assert!(run_err::<Template>(json!({"src": "nope.j2", "dest": "/x"}), &h.ctx()).await.contains("could not find"));
+    }
+}
