@@ -3,6 +3,10 @@
 //! inventory. Each host keeps its files under its own directory (`host_root`), so hosts that
 //! share this machine's file system do not collide.
 //!
+//! The sshd config sets `SetEnv SHLVL=1`: on this kind of machine root's `~/.bashrc` runs
+//! `pyenv init` (~250 ms) for every command sshd starts through bash, which would swamp
+//! every measurement (see ../shared/BENCH-FACTS.md).
+//!
 //! One sshd per host makes "this host goes down" a real event: [`Lab::stop`] kills that
 //! host's sshd and its open sessions, and only that host becomes unreachable.
 #![deny(missing_docs)]
@@ -111,6 +115,8 @@ impl Lab {
              UsePAM no\n\
              PidFile none\n\
              MaxSessions 64\n\
+             MaxStartups 1000:30:1000\n\
+             SetEnv SHLVL=1\n\
              Subsystem sftp internal-sftp\n\
              LogLevel ERROR\n",
             port = self.port
