@@ -34,5 +34,6 @@ modules![
     files::copy::Copy,
     files::file::File,
     files::lineinfile::LineInFile,
+    files::stat::Stat,
     files::template::Template,
 ];
