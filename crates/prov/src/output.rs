@@ -192,14 +192,14 @@ pub fn unified_diff(header: &str, before: &str, after: &str, color: bool) -> Str
             out.push_str(&format!(" {}\n", a[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push_str(&paint(color, "32", &format!("+{}", b[j])));
-            out.push('\n');
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
             out.push_str(&paint(color, "31", &format!("-{}", a[i])));
             out.push('\n');
             i += 1;
+        } else {
+            out.push_str(&paint(color, "32", &format!("+{}", b[j])));
+            out.push('\n');
+            j += 1;
         }
     }
     out
@@ -255,4 +255,15 @@ pub fn write_junit(path: &std::path::Path, results: &[HostResult]) -> std::io::R
     }
     x.push_str("</testsuites>\n");
     std::fs::write(path, x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_shows_removed_lines_before_added_ones() {
+        let d = unified_diff("f", "a\nport=1\nb\n", "a\nport=2\nb\nc\n", false);
+        assert_eq!(d, "--- f (before)\n+++ f (after)\n a\n-port=1\n+port=2\n b\n+c\n");
+    }
 }
