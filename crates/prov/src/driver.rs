@@ -315,12 +315,18 @@ fn graph(g: GraphArgs, sources: &SourceMap) -> i32 {
         Err(d) => return fail_input(&d, sources),
     };
     let mut out = String::new();
+    if g.format == GraphFormat::Dot {
+        out.push_str("digraph prov {\n  rankdir=LR;\n  node [shape=box];\n");
+    }
     for (i, play) in loaded.playbook.plays.iter().enumerate() {
         let Ok(bp) = bind(play, &loaded.inventory, loaded.limit.as_ref()) else { continue };
         match g.format {
             GraphFormat::Text => bp.render(i, &mut out),
             GraphFormat::Dot => bp.render_dot(i, &mut out),
         }
+    }
+    if g.format == GraphFormat::Dot {
+        out.push_str("}\n");
     }
     print!("{out}");
     EXIT_OK
