@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod controller;
 pub mod files;
+pub mod packages;
 #[cfg(test)]
 mod testing;
 mod util;
@@ -36,4 +37,5 @@ modules![
     files::lineinfile::LineInFile,
     files::stat::Stat,
     files::template::Template,
+    packages::apt::Apt,
 ];

@@ -1,0 +1,487 @@
+//! `apt`: installs, upgrades and removes Debian packages.
+//!
+//! Arguments (as in Ansible):
+//! - `name` (aliases `pkg`, `package`): a package, a list, or `"a,b"`; `pkg=1.2-1` pins a version.
+//! - `state`: `present` (default; alias `installed`), `latest`, `absent` (alias `removed`).
+//! - `update_cache` (alias `update-cache`): `apt-get update` first; `cache_valid_time` (seconds)
+//!   skips it when the last update is that recent.
+//! - `purge`, `autoremove`, `install_recommends` (unset: apt's default), `default_release`
+//!   (`-t`), `force` (allow downgrades, unauthenticated, held packages),
+//!   `dpkg_options` (default `force-confdef,force-confold`), `upgrade` (`no`, `yes`/`safe`,
+//!   `dist`/`full`). `lock_timeout`, `force_apt_get` are accepted and ignored.
+//!
+//! The state is read with one command (`dpkg-query -W`, plus `apt-cache policy` for `latest`);
+//! changes use `DEBIAN_FRONTEND=noninteractive apt-get install -y -q`. Registers
+//! `cache_updated`, `cache_update_time`, and `rc`/`stdout`/`stderr` of apt-get.
+//!
+//! ```yaml
+//! - apt:
+//!     name: [nginx, curl]
+//!     update_cache: true
+//!     cache_valid_time: 3600
+//! - apt: { name: telnet, state: absent, purge: true }
+//! ```
+
+use crate::util::{probe_failed, q};
+use async_trait::async_trait;
+use minijinja::Value;
+use prov_core::args::{lenient_bool, lenient_opt_bool, StringList};
+use prov_core::connection::ExecOutput;
+use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan, Planned};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+fn confopts() -> String {
+    "force-confdef,force-confold".into()
+}
+
+/// Arguments of `apt`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// Packages.
+    #[serde(default, alias = "pkg", alias = "package")]
+    pub name: Option<StringList>,
+    /// `present`, `latest` or `absent`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Run `apt-get update` first.
+    #[serde(default, alias = "update-cache", deserialize_with = "lenient_bool")]
+    pub update_cache: bool,
+    /// Skip the update when the cache is newer than this many seconds.
+    #[serde(default)]
+    pub cache_valid_time: Option<u64>,
+    /// Remove configuration files too.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub purge: bool,
+    /// Remove dependencies no longer needed.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub autoremove: bool,
+    /// Install recommended packages (unset: apt's configuration decides).
+    #[serde(default, alias = "install-recommends", deserialize_with = "lenient_opt_bool")]
+    pub install_recommends: Option<bool>,
+    /// Target release (`-t`).
+    #[serde(default, alias = "default-release")]
+    pub default_release: Option<String>,
+    /// Allow downgrades, unauthenticated and held packages.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub force: bool,
+    /// dpkg options, comma separated.
+    #[serde(default = "confopts")]
+    pub dpkg_options: String,
+    /// `no`, `yes`/`safe`, `dist`/`full`.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub upgrade: Option<String>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub lock_timeout: Option<Value>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub force_apt_get: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Present,
+    Latest,
+    Absent,
+}
+
+impl Args {
+    fn state(&self) -> Result<State, String> {
+        match self.state.as_deref() {
+            None | Some("present") | Some("installed") => Ok(State::Present),
+            Some("latest") => Ok(State::Latest),
+            Some("absent") | Some("removed") => Ok(State::Absent),
+            Some(s) => Err(format!("state must be present, latest or absent, not {s}")),
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.name.as_ref().map(|l| l.0.clone()).unwrap_or_default()
+    }
+
+    fn upgrade(&self) -> Result<Option<&'static str>, String> {
+        match self.upgrade.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("no") | Some("false") => Ok(None),
+            Some("yes") | Some("safe") | Some("true") => Ok(Some("upgrade")),
+            Some("dist") | Some("full") => Ok(Some("dist-upgrade")),
+            Some(u) => Err(format!("upgrade must be no, yes, safe, dist or full, not {u}")),
+        }
+    }
+}
+
+/// The `apt` module.
+#[derive(Debug, Default)]
+pub struct Apt;
+
+/// What `apply` does.
+pub struct AptPlan {
+    update: bool,
+    install: Vec<String>,
+    remove: Vec<String>,
+    upgrade: Option<&'static str>,
+    autoremove: bool,
+    before: HashMap<String, String>,
+}
+
+/// One package as dpkg knows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Pkg {
+    installed: bool,
+    config_only: bool,
+    version: String,
+    candidate: Option<String>,
+}
+
+/// Package name without `=version` and `:arch`.
+fn base(name: &str) -> &str {
+    let n = name.split('=').next().unwrap_or(name);
+    n.split(':').next().unwrap_or(n)
+}
+
+fn probe_command(args: &Args, state: State, names: &[String], upgrade: Option<&str>) -> String {
+    let mut c = String::from(
+        "command -v dpkg-query >/dev/null 2>&1 || { echo 'dpkg-query not found: apt needs a Debian-like host' >&2; exit 127; }; echo \"now $(date +%s)\"",
+    );
+    if args.update_cache && args.cache_valid_time.is_some() {
+        c.push_str("; echo \"cache $(stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || stat -c %Y /var/lib/apt/lists/partial 2>/dev/null || echo 0)\"");
+    }
+    let qn: Vec<String> = names.iter().map(|n| q(base(n))).collect();
+    if !names.is_empty() {
+        c.push_str(&format!(
+            "; dpkg-query -W -f='pkg ${{binary:Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' -- {} 2>/dev/null",
+            qn.join(" ")
+        ));
+        if state == State::Latest {
+            c.push_str(&format!("; LC_ALL=C apt-cache policy -- {} 2>/dev/null | sed 's/^/policy /'", qn.join(" ")));
+        }
+    }
+    if let Some(u) = upgrade {
+        c.push_str(&format!("; echo \"upgrade $(LC_ALL=C apt-get -s -q {u} 2>/dev/null | grep -c '^Inst ')\""));
+    }
+    if args.autoremove && names.is_empty() {
+        c.push_str("; echo \"autoremove $(LC_ALL=C apt-get -s -q autoremove 2>/dev/null | grep -c '^Remv ')\"");
+    }
+    c.push_str("; true");
+    c
+}
+
+struct Probe {
+    now: u64,
+    cache: Option<u64>,
+    pkgs: HashMap<String, Pkg>,
+    upgrade: usize,
+    autoremove: usize,
+}
+
+fn parse(text: &str) -> Probe {
+    let mut p = Probe { now: 0, cache: None, pkgs: HashMap::new(), upgrade: 0, autoremove: 0 };
+    let mut policy_pkg: Option<String> = None;
+    for line in text.lines() {
+        let (key, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match key {
+            "now" => p.now = rest.trim().parse().unwrap_or(0),
+            "cache" => p.cache = rest.trim().parse().ok(),
+            "upgrade" => p.upgrade = rest.trim().parse().unwrap_or(0),
+            "autoremove" => p.autoremove = rest.trim().parse().unwrap_or(0),
+            "pkg" => {
+                let f: Vec<&str> = rest.split('\t').collect();
+                if f.len() >= 3 {
+                    let name = base(f[0]).to_string();
+                    let status = f[1].as_bytes();
+                    let installed = status.get(1) == Some(&b'i');
+                    let config_only = status.get(1) == Some(&b'c');
+                    let e = p.pkgs.entry(name).or_default();
+                    if installed || !e.installed {
+                        e.installed = installed;
+                        e.config_only = config_only;
+                        e.version = if installed { f[2].to_string() } else { String::new() };
+                    }
+                }
+            }
+            "policy" => {
+                if !rest.starts_with(' ') && rest.ends_with(':') {
+                    policy_pkg = Some(base(rest.trim_end_matches(':')).to_string());
+                } else if let (Some(name), Some(c)) = (&policy_pkg, rest.trim().strip_prefix("Candidate:")) {
+                    let c = c.trim();
+                    p.pkgs.entry(name.clone()).or_default().candidate = (c != "(none)").then(|| c.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    p
+}
+
+fn apt_opts(args: &Args) -> String {
+    let mut s = String::from("-y -q");
+    for o in args.dpkg_options.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        s.push_str(&format!(" -o {}", q(&format!("Dpkg::Options::=--{o}"))));
+    }
+    match args.install_recommends {
+        Some(true) => s.push_str(" --install-recommends"),
+        Some(false) => s.push_str(" --no-install-recommends"),
+        None => {}
+    }
+    if let Some(r) = &args.default_release {
+        s.push_str(&format!(" -t {}", q(r)));
+    }
+    if args.force {
+        s.push_str(" --allow-unauthenticated --allow-downgrades --allow-change-held-packages");
+    }
+    s
+}
+
+const APT: &str = "DEBIAN_FRONTEND=noninteractive apt-get";
+
+fn versions(p: &Probe, names: &[String]) -> HashMap<String, String> {
+    names
+        .iter()
+        .map(|n| {
+            let v = p.pkgs.get(base(n)).filter(|x| x.installed).map(|x| x.version.clone()).unwrap_or_else(|| "absent".into());
+            (base(n).to_string(), v)
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Module for Apt {
+    const NAME: &'static str = "apt";
+    type Args = Args;
+    type Plan = AptPlan;
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        args.state()?;
+        args.upgrade()?;
+        if args.names().is_empty() && !args.update_cache && args.upgrade()?.is_none() && !args.autoremove {
+            return Err("nothing to do: give `name`, `update_cache`, `upgrade` or `autoremove`".into());
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<AptPlan>, ModuleError> {
+        let state = args.state().map_err(ModuleError::Args)?;
+        let upgrade = args.upgrade().map_err(ModuleError::Args)?;
+        let names = args.names();
+        let out = cx.exec(probe_command(args, state, &names, upgrade)).await?;
+        if out.rc != 0 {
+            return Err(probe_failed("reading installed packages", &out));
+        }
+        let p = parse(&out.stdout_str());
+        let update = args.update_cache
+            && match (args.cache_valid_time, p.cache) {
+                (Some(valid), Some(t)) => p.now.saturating_sub(t) > valid,
+                _ => true,
+            };
+        let mut install = Vec::new();
+        let mut remove = Vec::new();
+        let mut planned = Vec::new();
+        let mut before = String::new();
+        let mut after = String::new();
+        for n in &names {
+            let b = base(n);
+            let pkg = p.pkgs.get(b).cloned().unwrap_or_default();
+            let now = if pkg.installed { pkg.version.clone() } else { "absent".into() };
+            let pin = n.split_once('=').map(|(_, v)| v.to_string());
+            let (act, want) = match state {
+                State::Present => match &pin {
+                    Some(v) if pkg.installed && &pkg.version != v => (Some(Action::Modify), v.clone()),
+                    Some(v) if !pkg.installed => (Some(Action::Create), v.clone()),
+                    None if !pkg.installed => (Some(Action::Create), "installed".into()),
+                    _ => (None, now.clone()),
+                },
+                State::Latest => match (&pkg.candidate, pkg.installed) {
+                    (_, false) => (Some(Action::Create), pkg.candidate.clone().unwrap_or_else(|| "latest".into())),
+                    (Some(c), true) if c != &pkg.version => (Some(Action::Modify), c.clone()),
+                    _ if update => (Some(Action::Modify), "latest".into()),
+                    _ => (None, now.clone()),
+                },
+                State::Absent => {
+                    if pkg.installed || (args.purge && pkg.config_only) {
+                        (Some(Action::Delete), "absent".into())
+                    } else {
+                        (None, now.clone())
+                    }
+                }
+            };
+            if let Some(a) = act {
+                if a == Action::Delete {
+                    remove.push(n.clone());
+                } else {
+                    install.push(n.clone());
+                }
+                planned.push(Planned { action: a, resource: "package", name: b.to_string() });
+                before.push_str(&format!("{b}: {now}\n"));
+                after.push_str(&format!("{b}: {want}\n"));
+            }
+        }
+        let upgrade = upgrade.filter(|_| p.upgrade > 0 || update);
+        let autoremove = args.autoremove && names.is_empty() && p.autoremove > 0;
+        if !update && install.is_empty() && remove.is_empty() && upgrade.is_none() && !autoremove {
+            return Ok(Plan::Ok(Outcome::ok().with("cache_updated", false)));
+        }
+        if let Some(u) = upgrade {
+            planned.push(Planned { action: Action::Modify, resource: "package", name: format!("apt-get {u} ({} packages)", p.upgrade) });
+        }
+        if autoremove {
+            planned.push(Planned { action: Action::Delete, resource: "package", name: format!("autoremove ({} packages)", p.autoremove) });
+        }
+        if update {
+            planned.push(Planned { action: Action::Modify, resource: "package", name: "apt cache".into() });
+        }
+        let mut ch = Change::new(
+            AptPlan { update, install, remove, upgrade, autoremove, before: versions(&p, &names) },
+            Action::Modify,
+            "package",
+            "",
+        );
+        ch.planned = planned;
+        if !before.is_empty() || !after.is_empty() {
+            ch = ch.with_diff("packages", before, after);
+        }
+        Ok(Plan::Change(ch))
+    }
+
+    async fn apply(&self, args: &Args, plan: AptPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let state = args.state().map_err(ModuleError::Args)?;
+        let mut o = Outcome::ok().with("cache_updated", plan.update);
+        let mut last: Option<ExecOutput> = None;
+        if plan.update {
+            let out = cx.exec(format!("{APT} update -q")).await?;
+            if out.rc != 0 {
+                return Ok(Outcome::failed(format!("Failed to update apt cache: {}", out.stderr_str().trim())).with_exec(&out));
+            }
+            o.changed = true;
+            o = o.with("cache_update_time", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
+        }
+        let opts = apt_opts(args);
+        let mut steps = Vec::new();
+        if !plan.install.is_empty() {
+            let pkgs: Vec<String> = plan.install.iter().map(|n| q(n)).collect();
+            steps.push(format!("{APT} install {opts} {}", pkgs.join(" ")));
+        }
+        if !plan.remove.is_empty() {
+            let pkgs: Vec<String> = plan.remove.iter().map(|n| q(base(n))).collect();
+            let purge = if args.purge { " --purge" } else { "" };
+            let auto = if args.autoremove { " --auto-remove" } else { "" };
+            steps.push(format!("{APT} remove -y -q{purge}{auto} {}", pkgs.join(" ")));
+        }
+        if let Some(u) = plan.upgrade {
+            steps.push(format!("{APT} {u} {opts}"));
+        }
+        if plan.autoremove {
+            let purge = if args.purge { " --purge" } else { "" };
+            steps.push(format!("{APT} autoremove -y -q{purge}"));
+        }
+        for s in steps {
+            let out = cx.exec(s).await?;
+            if out.rc != 0 {
+                let mut f = Outcome::failed(format!("apt-get failed: {}", out.stderr_str().trim())).with_exec(&out);
+                f.changed = o.changed;
+                return Ok(f);
+            }
+            o.changed = true;
+            last = Some(out);
+        }
+        if state == State::Latest && !plan.install.is_empty() {
+            // `latest` may find nothing newer after all: compare versions.
+            let names = args.names();
+            let out = cx.exec(probe_command(args, State::Present, &names, None)).await?;
+            let now = versions(&parse(&out.stdout_str()), &names);
+            o.changed = plan.update || plan.upgrade.is_some() || plan.autoremove || !plan.remove.is_empty() || now != plan.before;
+        }
+        if let Some(out) = &last {
+            o = o.with_exec(out);
+        }
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    const PROBE: &str = "command -v dpkg-query";
+
+    #[tokio::test]
+    async fn installed_is_ok() {
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 100\npkg curl\tii \t7.88\npkg git:amd64\tii \t2.39\n"));
+        let o = run::<Apt>(json!({"name": ["curl", "git"]}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        let calls = h.conn.calls();
+        assert_eq!(calls.len(), 1);
+        assert!(calls[0].contains("dpkg-query -W -f='pkg ${binary:Package}\\t${db:Status-Abbrev}\\t${Version}\\n' -- curl git"), "{}", calls[0]);
+    }
+
+    #[tokio::test]
+    async fn installs_missing() {
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 100\npkg curl\tii \t7.88\npkg nginx\tun \t\n"));
+        let o = run::<Apt>(json!({"name": "curl,nginx", "install_recommends": false}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(
+            h.conn.calls()[1],
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends nginx"
+        );
+        assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("nginx: absent\n", "nginx: installed\n"));
+    }
+
+    #[tokio::test]
+    async fn cache_valid_time() {
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1000\ncache 900\n"));
+        let o = run::<Apt>(json!({"update_cache": true, "cache_valid_time": 3600}), &h.ctx()).await;
+        assert!(!o.changed);
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 10000\ncache 900\n"));
+        let o = run::<Apt>(json!({"update_cache": true, "cache_valid_time": 3600}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[1], "DEBIAN_FRONTEND=noninteractive apt-get update -q");
+        assert_eq!(o.data["cache_updated"], Value::from(true));
+    }
+
+    #[tokio::test]
+    async fn absent_and_purge() {
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\npkg telnet\trc \t\n"));
+        let o = run::<Apt>(json!({"name": "telnet", "state": "absent"}), &h.ctx()).await;
+        assert!(!o.changed);
+        let o = run::<Apt>(json!({"name": "telnet", "state": "absent", "purge": true}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[2], "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q --purge telnet");
+    }
+
+    #[tokio::test]
+    async fn latest_compares_candidate() {
+        let text = "now 1\npkg curl\tii \t1\npolicy curl:\npolicy   Installed: 1\npolicy   Candidate: 2\n";
+        let h = fake_check(FakeConnection::new().on(PROBE, 0, text));
+        let o = run::<Apt>(json!({"name": "curl", "state": "latest"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls().len(), 1, "check mode: probe only");
+        assert_eq!(o.diffs[0].after, "curl: 2\n");
+        let text = "now 1\npkg curl\tii \t2\npolicy curl:\npolicy   Installed: 2\npolicy   Candidate: 2\n";
+        let h = fake(FakeConnection::new().on(PROBE, 0, text));
+        assert!(!run::<Apt>(json!({"name": "curl", "state": "latest"}), &h.ctx()).await.changed);
+    }
+
+    #[tokio::test]
+    async fn failures() {
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\n").on("DEBIAN", 100, ""));
+        let o = run::<Apt>(json!({"name": "nope"}), &h.ctx()).await;
+        assert!(o.failed && o.data["rc"] == Value::from(100));
+        let h = fake(FakeConnection::new().on(PROBE, 127, ""));
+        assert!(run_err::<Apt>(json!({"name": "x"}), &h.ctx()).await.contains("reading installed packages"));
+        assert!(run_err::<Apt>(json!({"name": "x", "state": "weird"}), &h.ctx()).await.contains("state"));
+    }
+
+    #[tokio::test]
+    async fn local_probe_parses() {
+        // dpkg-query exists on this Debian box: the probe runs and parses.
+        let h = LocalHost::new();
+        let args: Args = prov_core::module::args_from_value(&j(json!({"name": ["dpkg", "surely-not-a-package"]}))).unwrap();
+        let out = h.ctx().exec(probe_command(&args, State::Present, &args.names(), None)).await.unwrap();
+        let p = parse(&out.stdout_str());
+        assert!(p.pkgs.get("dpkg").is_some_and(|x| x.installed), "{p:?}", p = out.stdout_str());
+        assert!(!p.pkgs.get("surely-not-a-package").is_some_and(|x| x.installed));
+    }
+}

@@ -1,0 +1,3 @@
+//! Package managers.
+
+pub mod apt;
