@@ -207,8 +207,7 @@ impl Lab {
         let public = std::fs::read_to_string(self.dir.join("ssh_host_ed25519_key.pub"))?;
         let mut fields = public.split_whitespace();
         let (algo, key) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
-        let text: String =
-            self.hosts.iter().map(|h| format!("[{}]:{} {algo} {key}\n", h.addr, self.port)).collect();
+        let text: String = self.hosts.iter().map(|h| format!("[{}]:{} {algo} {key}\n", h.addr, self.port)).collect();
         std::fs::write(self.known_hosts(), text)
     }
 

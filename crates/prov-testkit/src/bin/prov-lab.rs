@@ -24,7 +24,11 @@ fn main() {
     println!("{n} hosts up on 127.0.1.1-{n}, port {}", lab.port);
     println!("  inventory:   {}", lab.inventory().display());
     println!("  known_hosts: {}", lab.known_hosts().display());
-    println!("try: prov run all -i {} --known-hosts {} -- uname -n", lab.inventory().display(), lab.known_hosts().display());
+    println!(
+        "try: prov run all -i {} --known-hosts {} -- uname -n",
+        lab.inventory().display(),
+        lab.known_hosts().display()
+    );
     println!("(close stdin or press Ctrl-D to stop)");
     let mut sink = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut sink);

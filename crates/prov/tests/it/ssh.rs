@@ -68,7 +68,10 @@ fn example_on_twenty_hosts_converges_then_changes_nothing() {
     let junit_s = junit.display().to_string();
 
     // First run: everything is created.
-    let out = prov(work.path(), &[&["apply", "site.yml"][..], &ssh_args(&kh, &["--output", "json", "--junit", &junit_s])].concat());
+    let out = prov(
+        work.path(),
+        &[&["apply", "site.yml"][..], &ssh_args(&kh, &["--output", "json", "--junit", &junit_s])].concat(),
+    );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "first run failed:\n{stdout}\n{stderr}");
     let ev = events(&stdout);
@@ -169,7 +172,11 @@ fn host_whose_sshd_stops_mid_run_is_unreachable_and_others_finish() {
     for h in ["h01", "h03", "h04"] {
         assert_eq!((count(&r, h, "ok"), count(&r, h, "unreachable"), count(&r, h, "failed")), (3, 0, 0), "{h}: {r:?}");
     }
-    assert_eq!((count(&r, "h02", "ok"), count(&r, "h02", "unreachable"), count(&r, "h02", "failed")), (1, 1, 0), "{r:?}");
+    assert_eq!(
+        (count(&r, "h02", "ok"), count(&r, "h02", "unreachable"), count(&r, "h02", "failed")),
+        (1, 1, 0),
+        "{r:?}"
+    );
 }
 
 fn fingerprint(pubkey: &Path) -> String {
@@ -184,13 +191,15 @@ fn changed_host_key_is_refused_naming_host_and_both_fingerprints() {
     let work = tempfile::tempdir().expect("tempdir");
     std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
     let kh = lab.known_hosts().display().to_string();
-    let out = prov(work.path(), &["run", "all", "-i", "hosts.ini", "--known-hosts", &kh, "--", "touch", "$HOME/.never"]);
+    let out =
+        prov(work.path(), &["run", "all", "-i", "hosts.ini", "--known-hosts", &kh, "--", "touch", "$HOME/.never"]);
     let (stdout, stderr) = text(&out);
     let all = format!("{stdout}{stderr}");
     assert_eq!(out.status.code(), Some(3), "{all}");
     let real = fingerprint(&lab.dir().join("ssh_host_ed25519_key.pub"));
     let recorded = fingerprint(&PathBuf::from(format!("{}.pub", fake.display())));
-    let line = all.lines().find(|l| l.contains("host key mismatch")).unwrap_or_else(|| panic!("no mismatch message:\n{all}"));
+    let line =
+        all.lines().find(|l| l.contains("host key mismatch")).unwrap_or_else(|| panic!("no mismatch message:\n{all}"));
     assert!(line.contains("h02"), "{line}");
     assert!(line.contains(&real) && line.contains(&recorded), "both fingerprints expected in: {line}");
     assert!(all.contains("changed: [h01]"), "the other host ran:\n{all}");
