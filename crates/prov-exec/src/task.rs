@@ -405,7 +405,7 @@ async fn run_item(
         let cx = ModuleCtx {
             host: &w.host,
             conn: conn.as_ref(),
-            become_: t.become_.clone(),
+            become_: effective_become(t.become_.clone(), &w.inv_vars),
             env: env_vars.clone(),
             mode,
             files: &files,
@@ -688,5 +688,50 @@ fn report_gather(w: &mut Worker<'_>, status: Status, msg: String, start: Instant
         Flow::Unreachable
     } else {
         Flow::Failed
+    }
+}
+
+/// The task's `become`, with the host's connection variables on top, as in Ansible where
+/// `ansible_become`/`ansible_become_user` from the inventory beat play keywords.
+fn effective_become(
+    from_play: Option<prov_core::connection::Become>,
+    host: &prov_core::vars::VarMap,
+) -> Option<prov_core::connection::Become> {
+    use prov_core::connection::{Become, BecomeMethod};
+    let set = |k: &str| host.get(k).filter(|v| !v.is_undefined() && !v.is_none());
+    let mut b = match set("ansible_become") {
+        None => from_play,
+        Some(v) if v.as_str().map_or(v.is_true(), |s| prov_core::args::parse_bool(s) == Some(true)) => {
+            Some(from_play.unwrap_or(Become { user: "root".into(), method: BecomeMethod::Sudo }))
+        }
+        Some(_) => None,
+    };
+    if let (Some(b), Some(u)) = (b.as_mut(), set("ansible_become_user")) {
+        b.user = u.to_string();
+    }
+    b
+}
+
+#[cfg(test)]
+mod become_tests {
+    use super::effective_become;
+    use minijinja::Value;
+    use prov_core::connection::{Become, BecomeMethod};
+    use prov_core::vars::VarMap;
+
+    fn b(u: &str) -> Option<Become> {
+        Some(Become { user: u.into(), method: BecomeMethod::Sudo })
+    }
+
+    #[test]
+    fn inventory_connection_variables_win() {
+        let mut host = VarMap::new();
+        assert_eq!(effective_become(b("app"), &host), b("app"));
+        host.insert("ansible_become".into(), Value::from("yes"));
+        assert_eq!(effective_become(None, &host), b("root"));
+        host.insert("ansible_become_user".into(), Value::from("postgres"));
+        assert_eq!(effective_become(b("app"), &host), b("postgres"));
+        host.insert("ansible_become".into(), Value::from(false));
+        assert_eq!(effective_become(b("app"), &host), None);
     }
 }

@@ -295,7 +295,7 @@ impl<'a> Loader<'a> {
             dir: dir.to_path_buf(),
             ..Default::default()
         };
-        inherit.become_ = self.become_of(node);
+        inherit.become_ = self.become_of(node, None);
         inherit.environment = node.get("environment").map(Node::to_value);
         inherit.ignore_errors = self.opt_bool(node.get("ignore_errors"));
         inherit.no_log = self.opt_bool(node.get("no_log"));
@@ -485,7 +485,9 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn become_of(&mut self, node: &Node) -> Option<Option<Become>> {
+    /// `become`/`become_user` of a play, block, role or task on top of what it inherits:
+    /// `Some(Some(b))` escalate, `Some(None)` explicitly not, `None` unset.
+    fn become_of(&mut self, node: &Node, inherited: Option<Option<Become>>) -> Option<Option<Become>> {
         if let Some(m) = node.get("become_method") {
             if m.as_str() != Some("sudo") {
                 self.err(DiagKind::Unsupported, m.span, "only `become_method: sudo` is supported");
@@ -494,10 +496,14 @@ impl<'a> Loader<'a> {
         let user = node.get("become_user").and_then(Node::scalar_text);
         match self.opt_bool(node.get("become")) {
             Some(true) => {
-                Some(Some(Become { user: user.unwrap_or_else(|| "root".into()), method: BecomeMethod::Sudo }))
+                let user = user.or_else(|| inherited.flatten().map(|b| b.user)).unwrap_or_else(|| "root".into());
+                Some(Some(Become { user, method: BecomeMethod::Sudo }))
             }
             Some(false) => Some(None),
-            None => user.map(|u| Some(Become { user: u, method: BecomeMethod::Sudo })).filter(|_| false),
+            None => match (inherited, user) {
+                (Some(Some(b)), Some(u)) => Some(Some(Become { user: u, ..b })),
+                (inherited, _) => inherited,
+            },
         }
     }
 
@@ -621,9 +627,7 @@ impl<'a> Loader<'a> {
         if let Some(w) = node.get("when") {
             c.when.extend(self.conds(w, pb));
         }
-        if let Some(b) = self.become_of(node) {
-            c.become_ = Some(b);
-        }
+        c.become_ = self.become_of(node, c.become_.clone());
         if let Some(v) = node.get("vars") {
             let mut m = VarMap::new();
             self.map_into(v, &mut m, "vars");
@@ -948,7 +952,7 @@ impl<'a> Loader<'a> {
             self.note_vars(&m);
             vars.push(Arc::new(m));
         }
-        let become_ = self.become_of(node).or(c.become_.clone()).flatten();
+        let become_ = self.become_of(node, c.become_.clone()).flatten();
         let loop_ = self.loop_of(node, pb);
         if let Some(l) = &loop_ {
             self.known.insert(l.loop_var.clone());

@@ -225,3 +225,48 @@ fn accept_new_records_unknown_hosts_and_strict_then_accepts_them() {
     let again = prov(work.path(), &["run", "all", "-i", "hosts.ini", "--known-hosts", &kh, "--", "true"]);
     assert_eq!(again.status.code(), Some(0), "{:?}", text(&again));
 }
+
+#[test]
+fn become_runs_commands_and_writes_files_through_sudo() {
+    let lab = Lab::start(2).expect("lab");
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    std::fs::write(
+        work.path().join("pb.yml"),
+        r#"- hosts: all
+  gather_facts: false
+  become: true
+  tasks:
+    - command: id -un
+      register: as_root
+      changed_when: false
+    - command: id -un
+      become_user: nobody
+      register: as_nobody
+      changed_when: false
+    - copy:
+        content: "written through sudo\n"
+        dest: "{{ host_root }}/by-sudo"
+        mode: "0600"
+    - assert:
+        that:
+          - as_root.stdout == 'root'
+          - as_nobody.stdout == 'nobody'
+"#,
+    )
+    .expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    for (run, changed) in [(1, 1), (2, 0)] {
+        let out = prov(work.path(), &["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"]);
+        let (o, e) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "run {run}:\n{o}\n{e}");
+        let r = recap(&events(&o));
+        for h in &lab.hosts {
+            assert_eq!(count(&r, &h.name, "changed"), changed, "run {run} on {}: {r:?}", h.name);
+            let f = h.root.join("by-sudo");
+            assert_eq!(std::fs::read_to_string(&f).expect("file"), "written through sudo\n");
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&f).expect("meta").permissions().mode() & 0o777, 0o600);
+        }
+    }
+}
