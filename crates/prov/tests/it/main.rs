@@ -2,5 +2,6 @@
 
 mod bad_input;
 mod graph;
+mod interrupt;
 mod ssh;
 mod util;
