@@ -18,6 +18,36 @@ pub struct Reporter {
     /// Whether the run was interrupted.
     pub interrupted: bool,
     out: Box<dyn Write + Send>,
+    /// The live status line (only on a terminal, only for human output).
+    progress: Option<indicatif::ProgressBar>,
+    tally: Tally,
+}
+
+/// Counts behind the live status line.
+#[derive(Default)]
+struct Tally {
+    play: String,
+    hosts: usize,
+    started: usize,
+    done: usize,
+    changed: usize,
+    failed: usize,
+    unreachable: usize,
+}
+
+impl Tally {
+    fn line(&self) -> String {
+        format!(
+            "{} · {} hosts · {} running · {} done · changed {} · failed {} · unreachable {}",
+            self.play,
+            self.hosts,
+            self.started.saturating_sub(self.done),
+            self.done,
+            self.changed,
+            self.failed,
+            self.unreachable
+        )
+    }
 }
 
 fn paint(color: bool, code: &str, s: &str) -> String {
@@ -41,11 +71,58 @@ impl Reporter {
             recap: Vec::new(),
             interrupted: false,
             out: Box::new(std::io::stdout()),
+            progress: None,
+            tally: Tally::default(),
+        }
+        .with_progress(!json && std::io::stdout().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb"))
+    }
+
+    fn with_progress(mut self, on: bool) -> Self {
+        if on {
+            let pb = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}") {
+                pb.set_style(style);
+            }
+            pb.enable_steady_tick(std::time::Duration::from_millis(120));
+            self.progress = Some(pb);
+        }
+        self
+    }
+
+    /// Handles one event, keeping the live status line below the printed lines.
+    pub fn handle(&mut self, e: Event) {
+        match &e {
+            Event::PlayStart { name, hosts, .. } => {
+                self.tally = Tally { play: name.clone(), hosts: hosts.len(), ..Tally::default() };
+            }
+            Event::TaskStart { .. } => self.tally.started += 1,
+            Event::HostResult(r) => {
+                self.tally.done += 1;
+                match r.status {
+                    Status::Changed => self.tally.changed += 1,
+                    Status::Failed => self.tally.failed += 1,
+                    Status::Unreachable => self.tally.unreachable += 1,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        let finished = matches!(e, Event::Recap { .. });
+        match self.progress.clone() {
+            None => self.print_event(e),
+            Some(pb) => {
+                pb.suspend(|| self.print_event(e));
+                if finished {
+                    pb.finish_and_clear();
+                    self.progress = None;
+                } else {
+                    pb.set_message(self.tally.line());
+                }
+            }
         }
     }
 
-    /// Handles one event.
-    pub fn handle(&mut self, e: Event) {
+    fn print_event(&mut self, e: Event) {
         if self.json {
             if let Ok(line) = serde_json::to_string(&e) {
                 let _ = writeln!(self.out, "{line}");
