@@ -3,5 +3,6 @@
 mod bad_input;
 mod graph;
 mod interrupt;
+mod language;
 mod ssh;
 mod util;

@@ -1,0 +1,273 @@
+//! The playbook language through the real binary, on `ansible_connection=local` hosts:
+//! serial, run_once, until/retries, includes and roles, tags, --limit, no_log,
+//! max_fail_percentage, any_errors_fatal, vars_files, pre/post tasks, loops.
+
+use crate::util::{prov, text};
+use serde_json::Value as Json;
+use std::path::Path;
+
+struct Run {
+    code: i32,
+    events: Vec<Json>,
+    stderr: String,
+}
+
+impl Run {
+    fn results(&self) -> Vec<&Json> {
+        self.events.iter().filter(|e| e["event"] == "host_result").collect()
+    }
+
+    fn of(&self, task: &str) -> Vec<&Json> {
+        self.results().into_iter().filter(|r| r["name"] == task).collect()
+    }
+
+    fn recap(&self, host: &str, field: &str) -> u64 {
+        let r = self.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
+        let h = r["hosts"].as_array().expect("hosts").iter().find(|h| h["host"] == host).expect("host in recap");
+        h[field].as_u64().expect("counter")
+    }
+
+    fn dump(&self) -> String {
+        format!("{}\n{}", self.events.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"), self.stderr)
+    }
+}
+
+/// Writes `files` into a fresh directory with a 4-host local inventory (a, b in `g1`; c, d
+/// in `g2`; `root` = the directory) and runs `prov apply site.yml` there.
+fn apply(files: &[(&str, &str)], args: &[&str]) -> (tempfile::TempDir, Run) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().display().to_string();
+    let inv = format!(
+        "[g1]\na\nb\n[g2]\nc\nd\n[all:vars]\nansible_connection=local\nroot={root}\n"
+    );
+    std::fs::write(dir.path().join("hosts.ini"), inv).expect("inventory");
+    for (name, body) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, body).expect("write");
+    }
+    let run = run_in(dir.path(), args);
+    (dir, run)
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["apply", "site.yml", "-i", "hosts.ini", "--output", "json"];
+    all.extend_from_slice(args);
+    let out = prov(dir, &all);
+    let (stdout, stderr) = text(&out);
+    let events = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line ({e}): {l}\n{stderr}")))
+        .collect();
+    Run { code: out.status.code().unwrap_or(-1), events, stderr }
+}
+
+#[test]
+fn serial_batches_finish_before_the_next_batch_starts() {
+    let (_d, r) = apply(
+        &[("site.yml", "- hosts: all\n  serial: 2\n  gather_facts: false\n  tasks:\n    - name: one\n      command: \"true\"\n    - name: two\n      command: \"true\"\n")],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let order: Vec<(String, String)> = r
+        .results()
+        .iter()
+        .map(|x| (x["host"].as_str().unwrap_or_default().to_string(), x["name"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    let last_first_batch = order.iter().rposition(|(h, _)| h == "a" || h == "b").expect("batch 1");
+    let first_second_batch = order.iter().position(|(h, _)| h == "c" || h == "d").expect("batch 2");
+    assert!(last_first_batch < first_second_batch, "batches overlap: {order:?}");
+}
+
+#[test]
+fn run_once_runs_on_one_host_and_registers_for_all() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: once\n      shell: echo from-{{ inventory_hostname }}\n      run_once: true\n      register: o\n    - name: use\n      assert:\n        that: o.stdout == 'from-a'\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let once: Vec<_> = r.of("once").into_iter().filter(|x| x["status"] != "skipped").collect();
+    assert_eq!(once.len(), 1, "{}", r.dump());
+    assert_eq!(r.of("use").len(), 4);
+}
+
+#[test]
+fn until_retries_until_the_condition_holds() {
+    let (d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: count\n      shell: n=$(cat {{ root }}/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > {{ root }}/n; echo $n\n      register: c\n      until: c.stdout == '3'\n      retries: 5\n      delay: 0\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(std::fs::read_to_string(d.path().join("n")).expect("n").trim(), "3");
+    let (_d2, r2) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: never\n      command: \"false\"\n      register: c\n      until: c.rc == 0\n      retries: 2\n      delay: 0\n",
+        )],
+        &[],
+    );
+    assert_eq!(r2.code, 2, "{}", r2.dump());
+}
+
+const TAGGED: &str = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: plain
+      command: "true"
+    - name: tagged
+      command: "true"
+      tags: [t1]
+    - name: always runs
+      command: "true"
+      tags: [always]
+    - name: only on request
+      command: "true"
+      tags: [never, debug]
+    - name: included
+      include_tasks: inc.yml
+      tags: [t2]
+    - import_role:
+        name: r
+      tags: [t1]
+"#;
+
+const TAGGED_FILES: [(&str, &str); 3] = [
+    ("inc.yml", "- name: inside include\n  command: \"true\"\n"),
+    ("roles/r/tasks/main.yml", "- name: role task\n  debug:\n    msg: \"{{ role_var }}\"\n"),
+    ("roles/r/defaults/main.yml", "role_var: from-defaults\n"),
+];
+
+fn names(r: &Run) -> Vec<String> {
+    let mut v: Vec<String> = r
+        .results()
+        .iter()
+        .filter(|x| x["status"] != "skipped")
+        .map(|x| x["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    v.dedup();
+    v
+}
+
+#[test]
+fn tags_select_inherit_and_honour_always_and_never() {
+    let files = |pb: &'static str| {
+        let mut v = vec![("site.yml", pb)];
+        v.extend(TAGGED_FILES);
+        v
+    };
+    let (_d, all) = apply(&files(TAGGED), &[]);
+    assert_eq!(all.code, 0, "{}", all.dump());
+    assert_eq!(names(&all), ["plain", "tagged", "always runs", "inside include", "role task"]);
+    let (_d, t1) = apply(&files(TAGGED), &["--tags", "t1"]);
+    assert_eq!(names(&t1), ["tagged", "always runs", "role task"], "{}", t1.dump());
+    let (_d, dbg) = apply(&files(TAGGED), &["--tags", "debug"]);
+    assert_eq!(names(&dbg), ["always runs", "only on request"], "{}", dbg.dump());
+    let (_d, skip) = apply(&files(TAGGED), &["--skip-tags", "t1,always"]);
+    assert_eq!(names(&skip), ["plain", "inside include"], "{}", skip.dump());
+}
+
+#[test]
+fn limit_restricts_hosts() {
+    let (_d, r) = apply(
+        &[("site.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: t\n      command: \"true\"\n")],
+        &["--limit", "g2:!d"],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let hosts: Vec<&str> = r.results().iter().filter_map(|x| x["host"].as_str()).collect();
+    assert_eq!(hosts, ["c"]);
+}
+
+#[test]
+fn no_log_hides_output_and_messages() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: secret\n      shell: echo s3cr3t; echo s3cr3t >&2; exit 1\n      no_log: true\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    let all = r.events.iter().map(|e| e.to_string()).collect::<String>();
+    assert!(!all.contains("s3cr3t"), "no_log leaked: {all}");
+}
+
+#[test]
+fn max_fail_percentage_and_any_errors_fatal_stop_the_play() {
+    // 2 of 4 hosts fail (50 % > 25 %): nobody runs the next task.
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  max_fail_percentage: 25\n  tasks:\n    - name: fail on g1\n      command: \"false\"\n      when: \"'g1' in group_names\"\n    - name: next\n      command: \"true\"\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert!(r.of("next").iter().all(|x| x["status"] == "skipped") , "{}", r.dump());
+    assert!(r.of("next").len() <= 2);
+    // any_errors_fatal: one failure stops everyone.
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  any_errors_fatal: true\n  tasks:\n    - name: fail on a\n      command: \"false\"\n      when: inventory_hostname == 'a'\n    - name: next\n      command: \"true\"\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert!(r.of("next").iter().all(|x| x["status"] != "ok" && x["status"] != "changed"), "{}", r.dump());
+}
+
+#[test]
+fn vars_files_pre_post_tasks_handlers_and_loops() {
+    let (d, r) = apply(
+        &[
+            ("vars/main.yml", "words: [x, y]\n"),
+            (
+                "site.yml",
+                r#"- hosts: a
+  gather_facts: false
+  vars_files: [vars/main.yml]
+  pre_tasks:
+    - name: pre
+      shell: echo pre >> {{ root }}/order
+  tasks:
+    - name: loop
+      shell: echo {{ w }} >> {{ root }}/order
+      loop: "{{ words }}"
+      loop_control:
+        loop_var: w
+      notify: h
+    - meta: flush_handlers
+    - name: with_items
+      shell: echo item-{{ item }} >> {{ root }}/order
+      with_items: [1, 2]
+    - name: ignored failure
+      command: "false"
+      ignore_errors: true
+    - name: failed_when
+      command: "true"
+      register: fw
+      failed_when: fw.rc == 0
+      ignore_errors: true
+  post_tasks:
+    - name: post
+      shell: echo post >> {{ root }}/order
+  handlers:
+    - name: h
+      shell: echo handler >> {{ root }}/order
+"#,
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let order = std::fs::read_to_string(d.path().join("order")).expect("order");
+    assert_eq!(order, "pre\nx\ny\nhandler\nitem-1\nitem-2\npost\n");
+    assert_eq!(r.recap("a", "ignored"), 2, "{}", r.dump());
+}
