@@ -7,6 +7,7 @@ pub mod commands;
 pub mod controller;
 pub mod files;
 pub mod packages;
+pub mod system;
 #[cfg(test)]
 mod testing;
 mod util;
@@ -38,4 +39,5 @@ modules![
     files::stat::Stat,
     files::template::Template,
     packages::apt::Apt,
+    system::service::Service,
 ];
