@@ -39,5 +39,7 @@ modules![
     files::stat::Stat,
     files::template::Template,
     packages::apt::Apt,
+    system::group::Group,
     system::service::Service,
+    system::user::User,
 ];
