@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod controller;
 pub mod files;
+pub mod net;
 pub mod packages;
 pub mod system;
 #[cfg(test)]
@@ -38,6 +39,7 @@ modules![
     files::lineinfile::LineInFile,
     files::stat::Stat,
     files::template::Template,
+    net::wait_for::WaitFor,
     packages::apt::Apt,
     system::group::Group,
     system::service::Service,
