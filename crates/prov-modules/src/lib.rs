@@ -39,6 +39,7 @@ modules![
     files::lineinfile::LineInFile,
     files::stat::Stat,
     files::template::Template,
+    net::uri::Uri,
     net::wait_for::WaitFor,
     packages::apt::Apt,
     system::group::Group,
