@@ -72,7 +72,13 @@ impl Connection for LocalConn {
         Ok(ExecOutput { rc: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
     }
 
-    async fn put(&self, path: &str, data: &[u8], mode: Option<u32>, _b: Option<&Become>) -> Result<(), ConnectionError> {
+    async fn put(
+        &self,
+        path: &str,
+        data: &[u8],
+        mode: Option<u32>,
+        _b: Option<&Become>,
+    ) -> Result<(), ConnectionError> {
         use std::os::unix::fs::PermissionsExt;
         self.log.lock().expect("lock").push(format!("put {path}"));
         let tmp = format!("{path}.prov-tmp");

@@ -102,7 +102,9 @@ impl Module for Command {
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<Vec<String>>, ModuleError> {
         let words = args.words().map_err(ModuleError::Args)?;
         let shown = words.join(" ");
-        if let Some(o) = guard(cx, args.chdir.as_deref(), args.creates.as_deref(), args.removes.as_deref(), &shown).await? {
+        if let Some(o) =
+            guard(cx, args.chdir.as_deref(), args.creates.as_deref(), args.removes.as_deref(), &shown).await?
+        {
             return Ok(Plan::Ok(o.with("cmd", Value::from(words))));
         }
         Ok(run_change(words, &shown))
@@ -183,11 +185,9 @@ mod tests {
     async fn local_run() {
         let h = LocalHost::new();
         std::fs::write(h.path("f"), "x").unwrap();
-        let o = run::<Command>(
-            json!({"cmd": "cat -", "chdir": h.dir.path(), "stdin": "in put", "removes": "f"}),
-            &h.ctx(),
-        )
-        .await;
+        let o =
+            run::<Command>(json!({"cmd": "cat -", "chdir": h.dir.path(), "stdin": "in put", "removes": "f"}), &h.ctx())
+                .await;
         assert_eq!(o.data["stdout"].as_str(), Some("in put"));
         let o = run::<Command>(json!({"cmd": "echo a;b"}), &h.ctx()).await;
         assert_eq!(o.data["stdout"].as_str(), Some("a;b"), "no shell");

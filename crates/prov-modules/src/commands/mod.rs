@@ -67,7 +67,10 @@ pub(crate) async fn guard(
     };
     if let Some(p) = creates {
         if text.lines().any(|l| l == "creates=1") {
-            return Ok(Some(skip(format!("Did not run command since '{p}' exists"), format!("skipped, since {p} exists"))));
+            return Ok(Some(skip(
+                format!("Did not run command since '{p}' exists"),
+                format!("skipped, since {p} exists"),
+            )));
         }
     }
     if let Some(p) = removes {
@@ -107,7 +110,10 @@ pub(crate) async fn execute(
         }
         None => cx.exec(line).await?,
     };
-    let mut o = Outcome { changed: true, ..Outcome::ok() }.with_exec(&out).with("cmd", shown).with("delta", delta(start.elapsed()));
+    let mut o = Outcome { changed: true, ..Outcome::ok() }
+        .with_exec(&out)
+        .with("cmd", shown)
+        .with("delta", delta(start.elapsed()));
     if out.rc != 0 {
         o.failed = true;
         o.msg = Some("non-zero return code".into());

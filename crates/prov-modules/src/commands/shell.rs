@@ -75,7 +75,9 @@ impl Module for Shell {
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
         let cmd = args.cmd.clone().unwrap_or_default();
-        if let Some(o) = guard(cx, args.chdir.as_deref(), args.creates.as_deref(), args.removes.as_deref(), &cmd).await? {
+        if let Some(o) =
+            guard(cx, args.chdir.as_deref(), args.creates.as_deref(), args.removes.as_deref(), &cmd).await?
+        {
             return Ok(Plan::Ok(o));
         }
         Ok(run_change((), &cmd))
@@ -141,7 +143,8 @@ mod tests {
     #[tokio::test]
     async fn local_run() {
         let h = LocalHost::new();
-        let o = run::<Shell>(json!({"cmd": "echo a | tr a b; echo err >&2; pwd", "chdir": h.dir.path()}), &h.ctx()).await;
+        let o =
+            run::<Shell>(json!({"cmd": "echo a | tr a b; echo err >&2; pwd", "chdir": h.dir.path()}), &h.ctx()).await;
         let expected = format!("b\n{}", h.dir.path().canonicalize().unwrap().display());
         assert_eq!(o.data["stdout"].as_str(), Some(expected.as_str()));
         assert_eq!(o.data["stderr"].as_str(), Some("err"));

@@ -128,11 +128,17 @@ impl Module for Copy {
                 None => return Ok(Plan::Ok(Outcome::failed(format!("Source {src} not found")))),
             },
             (None, Some(src)) => {
-                let path = cx.files.find("files", src).map_err(|e| ModuleError::Failed(format!("could not find src {src}: {e}")))?;
+                let path = cx
+                    .files
+                    .find("files", src)
+                    .map_err(|e| ModuleError::Failed(format!("could not find src {src}: {e}")))?;
                 if path.is_dir() {
-                    return Err(ModuleError::Failed(format!("{src} is a directory: copying directories is not supported yet")));
+                    return Err(ModuleError::Failed(format!(
+                        "{src} is a directory: copying directories is not supported yet"
+                    )));
                 }
-                let d = std::fs::read(&path).map_err(|e| ModuleError::Failed(format!("reading {}: {e}", path.display())))?;
+                let d = std::fs::read(&path)
+                    .map_err(|e| ModuleError::Failed(format!("reading {}: {e}", path.display())))?;
                 (d, src.trim_end_matches('/').rsplit('/').next())
             }
             (None, None) => return Err(ModuleError::Args("one of `src` or `content` is required".into())),
@@ -169,7 +175,9 @@ mod tests {
     async fn already_in_state() {
         let st = stat_line("644", &sha256_hex(b"hello\n"));
         let h = fake(FakeConnection::new().on("P=/etc/motd", 0, &st));
-        let o = run::<Copy>(json!({"content": "hello\n", "dest": "/etc/motd", "mode": "0644", "owner": "root"}), &h.ctx()).await;
+        let o =
+            run::<Copy>(json!({"content": "hello\n", "dest": "/etc/motd", "mode": "0644", "owner": "root"}), &h.ctx())
+                .await;
         assert!(!o.changed && !o.failed, "{o:?}");
         assert_eq!(h.conn.calls().len(), 1, "one probe, no download");
     }
@@ -178,7 +186,8 @@ mod tests {
     async fn drift_content_and_mode() {
         let st = stat_line("600", &sha256_hex(b"old\n"));
         let h = fake(FakeConnection::new().on("P=/etc/motd", 0, &st).with_file("/etc/motd", "old\n"));
-        let o = run::<Copy>(json!({"content": "new\n", "dest": "/etc/motd", "mode": 0o644, "owner": "www"}), &h.ctx()).await;
+        let o = run::<Copy>(json!({"content": "new\n", "dest": "/etc/motd", "mode": 0o644, "owner": "www"}), &h.ctx())
+            .await;
         assert!(o.changed && !o.failed, "{o:?}");
         let calls = h.conn.calls();
         assert_eq!(calls[1], "get /etc/motd");
@@ -242,7 +251,9 @@ mod tests {
         assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o7777, 0o600);
         let o = run::<Copy>(json!({"src": "src.txt", "dest": dest, "mode": "0600"}), &h.ctx()).await;
         assert!(!o.changed, "{o:?}");
-        let o = run::<Copy>(json!({"content": "x", "dest": target, "backup": true, "validate": "grep -q x %s"}), &h.ctx()).await;
+        let o =
+            run::<Copy>(json!({"content": "x", "dest": target, "backup": true, "validate": "grep -q x %s"}), &h.ctx())
+                .await;
         assert!(o.changed && !o.failed, "{o:?}");
         let backup = o.data["backup_file"].as_str().unwrap().to_string();
         assert_eq!(std::fs::read_to_string(backup).unwrap(), "from controller\n");

@@ -185,16 +185,22 @@ impl Module for File {
                     if changes.is_empty() {
                         return Ok(Plan::Ok(ok_outcome(path, "directory", &st)));
                     }
-                    let steps = if args.recurse { attr_steps(&attrs.all(), true, false) } else { attr_steps(&changes, false, false) };
+                    let steps = if args.recurse {
+                        attr_steps(&attrs.all(), true, false)
+                    } else {
+                        attr_steps(&changes, false, false)
+                    };
                     Ok(change(steps, Action::Modify, &changes, "directory"))
                 }
                 Some(s) => Ok(Plan::Ok(Outcome::failed(format!("{path} already exists as a {}", s.kind.state())))),
             },
             State::File => match &st {
-                None => Ok(Plan::Ok(Outcome::failed(format!("file ({path}) is absent, cannot continue")).with("path", path))),
-                Some(s) if s.kind == Kind::Dir => {
-                    Ok(Plan::Ok(Outcome::failed(format!("file ({path}) is a directory, cannot continue")).with("path", path)))
-                }
+                None => Ok(Plan::Ok(
+                    Outcome::failed(format!("file ({path}) is absent, cannot continue")).with("path", path),
+                )),
+                Some(s) if s.kind == Kind::Dir => Ok(Plan::Ok(
+                    Outcome::failed(format!("file ({path}) is a directory, cannot continue")).with("path", path),
+                )),
                 Some(s) => {
                     let changes = attrs.changes(s);
                     if changes.is_empty() {
@@ -328,7 +334,8 @@ mod tests {
     #[tokio::test]
     async fn directory_in_state() {
         let h = fake(FakeConnection::new().on("P=/srv", 0, DIR));
-        let o = run::<File>(json!({"path": "/srv", "state": "directory", "mode": "0755", "owner": "0"}), &h.ctx()).await;
+        let o =
+            run::<File>(json!({"path": "/srv", "state": "directory", "mode": "0755", "owner": "0"}), &h.ctx()).await;
         assert!(!o.changed && !o.failed, "{o:?}");
         assert_eq!(o.data["mode"].as_str(), Some("0755"));
     }
@@ -336,7 +343,8 @@ mod tests {
     #[tokio::test]
     async fn directory_absent_is_created() {
         let h = fake(FakeConnection::new().on("P=", 0, "absent\n"));
-        let o = run::<File>(json!({"dest": "/srv/a b", "state": "directory", "mode": 0o750, "owner": "app"}), &h.ctx()).await;
+        let o = run::<File>(json!({"dest": "/srv/a b", "state": "directory", "mode": 0o750, "owner": "app"}), &h.ctx())
+            .await;
         assert!(o.changed);
         let calls = h.conn.calls();
         assert_eq!(calls[1], "mkdir -p -- '/srv/a b'");
@@ -357,7 +365,8 @@ mod tests {
     #[tokio::test]
     async fn recurse_checks_below() {
         let h = fake(FakeConnection::new().on("P=", 0, DIR).on("find", 0, "/srv/x\n"));
-        let o = run::<File>(json!({"path": "/srv", "state": "directory", "owner": "root", "recurse": true}), &h.ctx()).await;
+        let o = run::<File>(json!({"path": "/srv", "state": "directory", "owner": "root", "recurse": true}), &h.ctx())
+            .await;
         assert!(o.changed);
         assert_eq!(h.conn.calls()[1], "find /srv \\( ! -user root \\) -print -quit");
         assert_eq!(h.conn.calls()[2], "chown -R -- root /srv");
@@ -422,10 +431,14 @@ mod tests {
         assert!(o.changed && !o.failed);
         let o = run::<File>(json!({"path": f, "mode": "0640"}), &h.ctx()).await;
         assert!(!o.changed, "{o:?}");
-        let o = run::<File>(json!({"path": h.path("a"), "state": "directory", "mode": "0750", "recurse": true}), &h.ctx()).await;
+        let o =
+            run::<File>(json!({"path": h.path("a"), "state": "directory", "mode": "0750", "recurse": true}), &h.ctx())
+                .await;
         assert!(o.changed);
         assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777, 0o750);
-        let o = run::<File>(json!({"path": h.path("a"), "state": "directory", "mode": "0750", "recurse": true}), &h.ctx()).await;
+        let o =
+            run::<File>(json!({"path": h.path("a"), "state": "directory", "mode": "0750", "recurse": true}), &h.ctx())
+                .await;
         assert!(!o.changed, "{o:?}");
         let l = h.path("l");
         let o = run::<File>(json!({"path": l, "src": f, "state": "link"}), &h.ctx()).await;

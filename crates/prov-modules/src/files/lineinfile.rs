@@ -145,8 +145,12 @@ impl Module for LineInFile {
             None => None,
         };
         let old = match old {
-            Some(d) => Some(String::from_utf8(d).map_err(|_| ModuleError::Failed(format!("{path} is not UTF-8 text")))?),
-            None if absent(args) => return Ok(Plan::Ok(Outcome::ok().with("msg", "file not present").with("path", path))),
+            Some(d) => {
+                Some(String::from_utf8(d).map_err(|_| ModuleError::Failed(format!("{path} is not UTF-8 text")))?)
+            }
+            None if absent(args) => {
+                return Ok(Plan::Ok(Outcome::ok().with("msg", "file not present").with("path", path)))
+            }
             None if !args.create => {
                 return Ok(Plan::Ok(Outcome::failed(format!("Destination {path} does not exist !")).with("rc", 257)));
             }
@@ -355,9 +359,15 @@ mod tests {
         assert_eq!(ed(f, json!({"path": "x", "line": "z", "insertbefore": "BOF"})).0, "z\na\n#Port 22\nb\n");
         assert_eq!(ed(f, json!({"path": "x", "line": "z", "insertafter": "^nomatch"})).0, "a\n#Port 22\nb\nz\n");
         assert_eq!(ed("a\nz\n", json!({"path": "x", "regexp": "^q", "line": "z"})).1, "", "line already there");
-        assert_eq!(ed(f, json!({"path": "x", "regexp": "^#", "state": "absent"})), ("a\nb\n".into(), "1 line(s) removed".into()));
+        assert_eq!(
+            ed(f, json!({"path": "x", "regexp": "^#", "state": "absent"})),
+            ("a\nb\n".into(), "1 line(s) removed".into())
+        );
         assert_eq!(ed(f, json!({"path": "x", "search_string": "Port", "line": "P"})).0, "a\nP\nb\n");
-        let r = ed("x=1 $y\n", json!({"path": "x", "regexp": "^x=(\\d+) (?P<v>.*)$", "line": "x=\\1\\1 \\g<v>$", "backrefs": true}));
+        let r = ed(
+            "x=1 $y\n",
+            json!({"path": "x", "regexp": "^x=(\\d+) (?P<v>.*)$", "line": "x=\\1\\1 \\g<v>$", "backrefs": true}),
+        );
         assert_eq!(r.0, "x=11 $y$\n");
         assert_eq!(ed("a\n", json!({"path": "x", "regexp": "^q(.)", "line": "\\1", "backrefs": true})).0, "a\n");
     }
@@ -377,7 +387,10 @@ mod tests {
         let h = fake(FakeConnection::new().on("P=", 0, ST).with_file("/etc/hosts", "127.0.0.1 localhost\n"));
         let o = run::<LineInFile>(json!({"path": "/etc/hosts", "line": "10.0.0.5 db"}), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
-        assert_eq!(h.conn.files.lock().unwrap()["/etc/hosts"], (b"127.0.0.1 localhost\n10.0.0.5 db\n".to_vec(), Some(0o644)));
+        assert_eq!(
+            h.conn.files.lock().unwrap()["/etc/hosts"],
+            (b"127.0.0.1 localhost\n10.0.0.5 db\n".to_vec(), Some(0o644))
+        );
         assert_eq!(o.diffs[0].before, "127.0.0.1 localhost\n");
         assert_eq!(o.diffs[0].after, "127.0.0.1 localhost\n10.0.0.5 db\n");
     }

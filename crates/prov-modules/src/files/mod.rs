@@ -330,7 +330,11 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
     if !write && changes.is_empty() {
         let mut o = Outcome::ok().with("dest", dest.as_str()).with("checksum", checksum.as_str());
         if let Some(s) = &st {
-            o = o.with("size", s.size).with("mode", octal(s.mode)).with("owner", s.owner.as_str()).with("group", s.group.as_str());
+            o = o
+                .with("size", s.size)
+                .with("mode", octal(s.mode))
+                .with("owner", s.owner.as_str())
+                .with("group", s.group.as_str());
         }
         return Ok(Plan::Ok(o));
     }
@@ -401,7 +405,9 @@ pub(crate) async fn apply_write(
                 f.changed = false;
                 return Ok(f);
             }
-            if let Err(f) = run_step(cx, "moving the validated file", format!("mv -f -- {} {}", q(&tmp), q(&p.dest))).await? {
+            if let Err(f) =
+                run_step(cx, "moving the validated file", format!("mv -f -- {} {}", q(&tmp), q(&p.dest))).await?
+            {
                 return Ok(f);
             }
         } else {
@@ -454,6 +460,9 @@ mod tests {
         let st = parse_probe("stat 81a4 644 1000 0 5 10 11 12 1 bob root\n").unwrap().unwrap();
         let ch = a.changes(&st);
         assert_eq!(ch, vec![("mode", "0644".into(), "0600".into()), ("group", "root".into(), "adm".into())]);
-        assert_eq!(Attrs::command("/a b", &ch, true, false).unwrap(), "chgrp -R -- adm '/a b' && chmod -R -- 0600 '/a b'");
+        assert_eq!(
+            Attrs::command("/a b", &ch, true, false).unwrap(),
+            "chgrp -R -- adm '/a b' && chmod -R -- 0600 '/a b'"
+        );
     }
 }

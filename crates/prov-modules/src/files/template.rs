@@ -166,6 +166,8 @@ mod tests {
     #[tokio::test]
     async fn missing_template() {
         let (h, _d) = setup(FakeConnection::new(), false);
-        assert!(run_err::<Template>(json!({"src": "nope.j2", "dest": "/x"}), &h.ctx()).await.contains("could not find"));
+        assert!(run_err::<Template>(json!({"src": "nope.j2", "dest": "/x"}), &h.ctx())
+            .await
+            .contains("could not find"));
     }
 }

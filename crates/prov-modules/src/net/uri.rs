@@ -308,7 +308,8 @@ mod tests {
 
     #[tokio::test]
     async fn get_ok_and_status_mismatch() {
-        let h = fake(FakeConnection::new().on("if command -v curl", 0, "{\"a\":1}\nPROV-URI-META 200 application/json"));
+        let h =
+            fake(FakeConnection::new().on("if command -v curl", 0, "{\"a\":1}\nPROV-URI-META 200 application/json"));
         let o = run::<Uri>(json!({"url": "http://x/h", "return_content": true}), &h.ctx()).await;
         assert!(!o.changed && !o.failed, "{o:?}");
         assert_eq!(o.data["status"], Value::from(200));
@@ -322,7 +323,9 @@ mod tests {
     #[tokio::test]
     async fn post_is_skipped_in_check_mode() {
         let h = fake_check(FakeConnection::new());
-        let o = run::<Uri>(json!({"url": "http://x", "method": "POST", "body": {"a": 1}, "body_format": "json"}), &h.ctx()).await;
+        let o =
+            run::<Uri>(json!({"url": "http://x", "method": "POST", "body": {"a": 1}, "body_format": "json"}), &h.ctx())
+                .await;
         assert!(o.skipped);
         assert!(h.conn.calls().is_empty());
     }
@@ -337,7 +340,10 @@ mod tests {
 
     #[test]
     fn form_body() {
-        let a: Args = prov_core::module::args_from_value(&j(json!({"url": "u", "body": {"a b": "c&d"}, "body_format": "form-urlencoded"}))).unwrap();
+        let a: Args = prov_core::module::args_from_value(&j(
+            json!({"url": "u", "body": {"a b": "c&d"}, "body_format": "form-urlencoded"}),
+        ))
+        .unwrap();
         assert_eq!(a.body().unwrap().unwrap().0, "a+b=c%26d");
     }
 
@@ -359,7 +365,11 @@ mod tests {
                     if let Some(i) = text.find("\r\n\r\n") {
                         let len = text
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
                             .unwrap_or(0);
                         if req.len() >= i + 4 + len {
                             break;

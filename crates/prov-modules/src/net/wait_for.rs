@@ -215,7 +215,9 @@ mod tests {
     #[tokio::test]
     async fn timeout_fails_with_ansible_message() {
         let h = fake_check(FakeConnection::new().on("sleep 2", 3, "elapsed 10\n"));
-        let o = run::<WaitFor>(json!({"host": "db", "port": 22, "state": "stopped", "delay": 2, "timeout": 10}), &h.ctx()).await;
+        let o =
+            run::<WaitFor>(json!({"host": "db", "port": 22, "state": "stopped", "delay": 2, "timeout": 10}), &h.ctx())
+                .await;
         assert!(o.failed);
         assert_eq!(o.msg.as_deref(), Some("Timeout when waiting for db:22 to stop."));
     }
@@ -232,7 +234,8 @@ mod tests {
         let h = LocalHost::new();
         let p = h.path("ready");
         std::fs::write(&p, "boot\nstarted in 12 ms\n").unwrap();
-        let o = run::<WaitFor>(json!({"path": p, "search_regex": "started in [0-9]+ ms", "timeout": 5}), &h.ctx()).await;
+        let o =
+            run::<WaitFor>(json!({"path": p, "search_regex": "started in [0-9]+ ms", "timeout": 5}), &h.ctx()).await;
         assert!(!o.failed, "{o:?}");
         let o = run::<WaitFor>(json!({"path": h.path("nope"), "timeout": 1, "sleep": 1}), &h.ctx()).await;
         assert!(o.failed && o.msg.unwrap().contains("file"));

@@ -239,7 +239,12 @@ fn versions(p: &Probe, names: &[String]) -> HashMap<String, String> {
     names
         .iter()
         .map(|n| {
-            let v = p.pkgs.get(base(n)).filter(|x| x.installed).map(|x| x.version.clone()).unwrap_or_else(|| "absent".into());
+            let v = p
+                .pkgs
+                .get(base(n))
+                .filter(|x| x.installed)
+                .map(|x| x.version.clone())
+                .unwrap_or_else(|| "absent".into());
             (base(n).to_string(), v)
         })
         .collect()
@@ -322,10 +327,18 @@ impl Module for Apt {
             return Ok(Plan::Ok(Outcome::ok().with("cache_updated", false)));
         }
         if let Some(u) = upgrade {
-            planned.push(Planned { action: Action::Modify, resource: "package", name: format!("apt-get {u} ({} packages)", p.upgrade) });
+            planned.push(Planned {
+                action: Action::Modify,
+                resource: "package",
+                name: format!("apt-get {u} ({} packages)", p.upgrade),
+            });
         }
         if autoremove {
-            planned.push(Planned { action: Action::Delete, resource: "package", name: format!("autoremove ({} packages)", p.autoremove) });
+            planned.push(Planned {
+                action: Action::Delete,
+                resource: "package",
+                name: format!("autoremove ({} packages)", p.autoremove),
+            });
         }
         if update {
             planned.push(Planned { action: Action::Modify, resource: "package", name: "apt cache".into() });
@@ -350,10 +363,15 @@ impl Module for Apt {
         if plan.update {
             let out = cx.exec(format!("{APT} update -q")).await?;
             if out.rc != 0 {
-                return Ok(Outcome::failed(format!("Failed to update apt cache: {}", out.stderr_str().trim())).with_exec(&out));
+                return Ok(
+                    Outcome::failed(format!("Failed to update apt cache: {}", out.stderr_str().trim())).with_exec(&out)
+                );
             }
             o.changed = true;
-            o = o.with("cache_update_time", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
+            o = o.with(
+                "cache_update_time",
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            );
         }
         let opts = apt_opts(args);
         let mut steps = Vec::new();
@@ -389,7 +407,11 @@ impl Module for Apt {
             let names = args.names();
             let out = cx.exec(probe_command(args, State::Present, &names, None)).await?;
             let now = versions(&parse(&out.stdout_str()), &names);
-            o.changed = plan.update || plan.upgrade.is_some() || plan.autoremove || !plan.remove.is_empty() || now != plan.before;
+            o.changed = plan.update
+                || plan.upgrade.is_some()
+                || plan.autoremove
+                || !plan.remove.is_empty()
+                || now != plan.before;
         }
         if let Some(out) = &last {
             o = o.with_exec(out);
@@ -414,7 +436,12 @@ mod tests {
         assert!(!o.changed && !o.failed, "{o:?}");
         let calls = h.conn.calls();
         assert_eq!(calls.len(), 1);
-        assert!(calls[0].contains("dpkg-query -W -f='pkg ${binary:Package}\\t${db:Status-Abbrev}\\t${Version}\\n' -- curl git"), "{}", calls[0]);
+        assert!(
+            calls[0]
+                .contains("dpkg-query -W -f='pkg ${binary:Package}\\t${db:Status-Abbrev}\\t${Version}\\n' -- curl git"),
+            "{}",
+            calls[0]
+        );
     }
 
     #[tokio::test]
@@ -478,7 +505,8 @@ mod tests {
     async fn local_probe_parses() {
         // dpkg-query exists on this Debian box: the probe runs and parses.
         let h = LocalHost::new();
-        let args: Args = prov_core::module::args_from_value(&j(json!({"name": ["dpkg", "surely-not-a-package"]}))).unwrap();
+        let args: Args =
+            prov_core::module::args_from_value(&j(json!({"name": ["dpkg", "surely-not-a-package"]}))).unwrap();
         let out = h.ctx().exec(probe_command(&args, State::Present, &args.names(), None)).await.unwrap();
         let p = parse(&out.stdout_str());
         assert!(p.pkgs.get("dpkg").is_some_and(|x| x.installed), "{p:?}", p = out.stdout_str());

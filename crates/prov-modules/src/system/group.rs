@@ -79,13 +79,12 @@ impl Module for Group {
         let o = if args.non_unique { " -o" } else { "" };
         match (cur, absent) {
             (None, true) => Ok(Plan::Ok(Outcome::ok().with("name", name).with("state", "absent"))),
-            (Some(_), true) => Ok(Plan::Change(
-                Change::new(GroupPlan(format!("groupdel -- {}", q(name))), Action::Delete, "group", name).with_diff(
-                    format!("group {name}"),
-                    "state: present\n",
-                    "state: absent\n",
-                ),
-            )),
+            (Some(_), true) => {
+                Ok(Plan::Change(
+                    Change::new(GroupPlan(format!("groupdel -- {}", q(name))), Action::Delete, "group", name)
+                        .with_diff(format!("group {name}"), "state: present\n", "state: absent\n"),
+                ))
+            }
             (None, false) => {
                 let mut cmd = String::from("groupadd");
                 if let Some(g) = args.gid {
@@ -99,14 +98,25 @@ impl Module for Group {
                     Some(g) => format!("state: present\ngid: {g}\n"),
                     None => "state: present\n".into(),
                 };
-                Ok(Plan::Change(
-                    Change::new(GroupPlan(cmd), Action::Create, "group", name).with_diff(format!("group {name}"), "state: absent\n", after),
-                ))
+                Ok(Plan::Change(Change::new(GroupPlan(cmd), Action::Create, "group", name).with_diff(
+                    format!("group {name}"),
+                    "state: absent\n",
+                    after,
+                )))
             }
             (Some(gid), false) => match args.gid {
                 Some(want) if want != gid => Ok(Plan::Change(
-                    Change::new(GroupPlan(format!("groupmod -g {want}{o} -- {}", q(name))), Action::Modify, "group", name)
-                        .with_diff(format!("group {name}"), format!("gid: {gid}\n"), format!("gid: {want}\n")),
+                    Change::new(
+                        GroupPlan(format!("groupmod -g {want}{o} -- {}", q(name))),
+                        Action::Modify,
+                        "group",
+                        name,
+                    )
+                    .with_diff(
+                        format!("group {name}"),
+                        format!("gid: {gid}\n"),
+                        format!("gid: {want}\n"),
+                    ),
                 )),
                 _ => Ok(Plan::Ok(Outcome::ok().with("name", name).with("gid", gid).with("state", "present"))),
             },
@@ -116,7 +126,8 @@ impl Module for Group {
     async fn apply(&self, args: &Args, plan: GroupPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let out = cx.exec(plan.0).await?;
         if out.rc != 0 {
-            return Ok(Outcome::failed(format!("changing group {} failed: {}", args.name, out.stderr_str().trim())).with_exec(&out));
+            return Ok(Outcome::failed(format!("changing group {} failed: {}", args.name, out.stderr_str().trim()))
+                .with_exec(&out));
         }
         let state = args.state.clone().unwrap_or_else(|| "present".into());
         let mut o = Outcome { changed: true, ..Outcome::ok() }.with("name", args.name.as_str()).with("state", state);

@@ -262,13 +262,17 @@ mod tests {
         let o = run::<Service>(json!({"name": "cron", "state": "stopped", "enabled": false}), &h.ctx()).await;
         assert!(o.changed);
         let calls = h.conn.calls();
-        assert_eq!(calls[1], "if command -v service >/dev/null 2>&1; then service cron stop; else /etc/init.d/cron stop; fi");
+        assert_eq!(
+            calls[1],
+            "if command -v service >/dev/null 2>&1; then service cron stop; else /etc/init.d/cron stop; fi"
+        );
         assert_eq!(calls[2], "update-rc.d cron disable");
     }
 
     #[tokio::test]
     async fn missing_service_and_failure() {
-        let h = fake(FakeConnection::new().on("if [ -d", 0, "init=systemd\nLoadState=not-found\nActiveState=inactive\n"));
+        let h =
+            fake(FakeConnection::new().on("if [ -d", 0, "init=systemd\nLoadState=not-found\nActiveState=inactive\n"));
         let o = run::<Service>(json!({"name": "nope", "state": "started"}), &h.ctx()).await;
         assert!(o.failed && o.msg.unwrap().contains("Could not find"));
         let h = fake(FakeConnection::new().on("if [ -d", 0, SYSTEMD_DOWN).on("systemctl start", 1, ""));

@@ -175,9 +175,11 @@ impl Module for User {
                 cmd.push_str(" -f");
             }
             cmd.push_str(&format!(" -- {}", q(name)));
-            return Ok(Plan::Change(
-                Change::new(UserPlan(cmd), Action::Delete, "user", name).with_diff(header, "state: present\n", "state: absent\n"),
-            ));
+            return Ok(Plan::Change(Change::new(UserPlan(cmd), Action::Delete, "user", name).with_diff(
+                header,
+                "state: present\n",
+                "state: absent\n",
+            )));
         }
         if let (Some(g), None) = (&args.group, cur.group_gid) {
             if !g.bytes().all(|b| b.is_ascii_digit()) {
@@ -229,9 +231,11 @@ impl Module for User {
                 after.push_str("password: (set)\n");
             }
             cmd.push_str(&format!(" -- {}", q(name)));
-            return Ok(Plan::Change(
-                Change::new(UserPlan(cmd), Action::Create, "user", name).with_diff(header, "state: absent\n", after),
-            ));
+            return Ok(Plan::Change(Change::new(UserPlan(cmd), Action::Create, "user", name).with_diff(
+                header,
+                "state: absent\n",
+                after,
+            )));
         };
         let mut opts = String::new();
         let mut before = String::new();
@@ -313,7 +317,8 @@ impl Module for User {
     async fn apply(&self, args: &Args, plan: UserPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let out = cx.exec(plan.0).await?;
         if out.rc != 0 {
-            return Ok(Outcome::failed(format!("changing user {} failed: {}", args.name, out.stderr_str().trim())).with_exec(&out));
+            return Ok(Outcome::failed(format!("changing user {} failed: {}", args.name, out.stderr_str().trim()))
+                .with_exec(&out));
         }
         let state = args.state.clone().unwrap_or_else(|| "present".into());
         Ok(Outcome { changed: true, ..Outcome::ok() }.with("name", args.name.as_str()).with("state", state))
@@ -333,7 +338,8 @@ mod tests {
     #[tokio::test]
     async fn in_state() {
         let h = fake(FakeConnection::new().on("if e=", 0, DEPLOY));
-        let o = run::<User>(json!({"name": "deploy", "uid": 2000, "shell": "/bin/bash", "groups": ["sudo"]}), &h.ctx()).await;
+        let o = run::<User>(json!({"name": "deploy", "uid": 2000, "shell": "/bin/bash", "groups": ["sudo"]}), &h.ctx())
+            .await;
         assert!(!o.changed && !o.failed, "{o:?}");
         assert_eq!(h.conn.calls().len(), 1);
     }
@@ -341,7 +347,9 @@ mod tests {
     #[tokio::test]
     async fn drift_uses_usermod() {
         let h = fake(FakeConnection::new().on("if e=", 0, DEPLOY));
-        let o = run::<User>(json!({"name": "deploy", "groups": "docker", "append": true, "shell": "/bin/zsh"}), &h.ctx()).await;
+        let o =
+            run::<User>(json!({"name": "deploy", "groups": "docker", "append": true, "shell": "/bin/zsh"}), &h.ctx())
+                .await;
         assert!(o.changed);
         assert_eq!(h.conn.calls()[1], "usermod -a -G docker -s /bin/zsh -- deploy");
         assert_eq!(o.diffs[0].before, "groups: sudo\nshell: /bin/bash\n");
@@ -354,7 +362,9 @@ mod tests {
     #[tokio::test]
     async fn absent_user_is_created() {
         let h = fake(FakeConnection::new().on("if e=", 0, "owngroup\n"));
-        let o = run::<User>(json!({"name": "web", "system": true, "create_home": false, "comment": "Web user"}), &h.ctx()).await;
+        let o =
+            run::<User>(json!({"name": "web", "system": true, "create_home": false, "comment": "Web user"}), &h.ctx())
+                .await;
         assert!(o.changed);
         assert_eq!(h.conn.calls()[1], "useradd -N -M -r -c 'Web user' -- web");
         assert_eq!(o.diffs[0].before, "state: absent\n");
