@@ -6,7 +6,9 @@
 pub mod commands;
 pub mod controller;
 pub mod files;
+pub mod net;
 pub mod packages;
+pub mod system;
 #[cfg(test)]
 mod testing;
 mod util;
@@ -37,5 +39,44 @@ modules![
     files::lineinfile::LineInFile,
     files::stat::Stat,
     files::template::Template,
+    net::uri::Uri,
+    net::wait_for::WaitFor,
     packages::apt::Apt,
+    system::group::Group,
+    system::service::Service,
+    system::user::User,
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn registry_has_each_module_once() {
+        let r = super::registry();
+        let mut names: Vec<&str> = r.names().collect();
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n, "duplicate module names");
+        for m in [
+            "command",
+            "shell",
+            "copy",
+            "template",
+            "file",
+            "lineinfile",
+            "stat",
+            "apt",
+            "service",
+            "user",
+            "group",
+            "wait_for",
+            "uri",
+        ] {
+            assert!(r.get(m).is_some(), "{m} missing");
+        }
+        let file = r.get("ansible.builtin.file").expect("prefixed lookup");
+        assert!(file.arg_names().contains(&"dest") && file.arg_names().contains(&"name"));
+        assert_eq!(r.get("command").and_then(|m| m.free_form()), Some("cmd"));
+        assert_eq!(r.get("shell").and_then(|m| m.free_form()), Some("cmd"));
+    }
+}

@@ -1,0 +1,401 @@
+//! `uri`: makes an HTTP request from the target (with `curl`, else GNU `wget`).
+//!
+//! Arguments (as in Ansible): `url` (required), `method` (default `GET`), `status_code` (an int
+//! or a list, default 200), `body` (a string, or data encoded per `body_format`),
+//! `body_format` (`raw` default, `json`, `form-urlencoded`; sets `Content-Type`), `headers`,
+//! `return_content` (default false), `timeout` (default 30 s), `validate_certs` (default true),
+//! `url_username`/`user`, `url_password`/`password`, `force_basic_auth`, `follow_redirects`
+//! (`safe` default; `none`/`no` disables).
+//!
+//! `GET`/`HEAD` run in check mode too (they read); other methods are skipped in check mode.
+//! Never reports `changed`. Registers `status`, `url`, `content_type`, `msg`, and `content`
+//! (plus `json` for JSON responses) with `return_content`.
+//!
+//! ```yaml
+//! - uri:
+//!     url: http://127.0.0.1:8080/health
+//!     status_code: [200, 204]
+//!     return_content: true
+//!   register: health
+//! - uri:
+//!     url: https://api.example.org/items
+//!     method: POST
+//!     body_format: json
+//!     body: { name: web1 }
+//!     status_code: 201
+//! ```
+
+use crate::util::q;
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use minijinja::Value;
+use prov_core::args::lenient_bool;
+use prov_core::module::{Action, Change, InCheck, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde::Deserialize;
+
+fn get() -> String {
+    "GET".into()
+}
+fn yes() -> bool {
+    true
+}
+fn t30() -> u64 {
+    30
+}
+
+/// `status_code`: one or several.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum Codes {
+    /// One code.
+    One(u16),
+    /// Several codes.
+    Many(Vec<u16>),
+}
+
+/// Arguments of `uri`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The URL.
+    pub url: String,
+    /// HTTP method.
+    #[serde(default = "get")]
+    pub method: String,
+    /// Accepted status codes.
+    #[serde(default)]
+    pub status_code: Option<Codes>,
+    /// Request body.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// `raw`, `json` or `form-urlencoded`.
+    #[serde(default)]
+    pub body_format: Option<String>,
+    /// Request headers.
+    #[serde(default)]
+    pub headers: IndexMap<String, Value>,
+    /// Register the body as `content`.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub return_content: bool,
+    /// Seconds.
+    #[serde(default = "t30")]
+    pub timeout: u64,
+    /// Check TLS certificates.
+    #[serde(default = "yes", deserialize_with = "lenient_bool")]
+    pub validate_certs: bool,
+    /// Basic auth user.
+    #[serde(default, alias = "user")]
+    pub url_username: Option<String>,
+    /// Basic auth password.
+    #[serde(default, alias = "password")]
+    pub url_password: Option<String>,
+    /// Send credentials without waiting for a challenge (always the case here).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub force_basic_auth: bool,
+    /// `safe` (default), `all`, `none`/`no`.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub follow_redirects: Option<String>,
+}
+
+/// The `uri` module.
+#[derive(Debug, Default)]
+pub struct Uri;
+
+const META: &str = "\nPROV-URI-META ";
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn scalar(v: &Value) -> String {
+    match v.as_str() {
+        Some(s) => s.to_string(),
+        None => v.to_string(),
+    }
+}
+
+impl Args {
+    fn codes(&self) -> Vec<u16> {
+        match &self.status_code {
+            None => vec![200],
+            Some(Codes::One(c)) => vec![*c],
+            Some(Codes::Many(v)) => v.clone(),
+        }
+    }
+
+    fn method(&self) -> String {
+        self.method.to_ascii_uppercase()
+    }
+
+    /// The body bytes and the content type they imply.
+    fn body(&self) -> Result<Option<(String, Option<&'static str>)>, String> {
+        let Some(b) = &self.body else { return Ok(None) };
+        match self.body_format.as_deref().unwrap_or("raw") {
+            "json" => {
+                let text = match b.as_str() {
+                    Some(s) => s.to_string(),
+                    None => serde_json::to_string(b).map_err(|e| format!("body: {e}"))?,
+                };
+                Ok(Some((text, Some("application/json"))))
+            }
+            "form-urlencoded" => {
+                let text = match b.as_str() {
+                    Some(s) => s.to_string(),
+                    None => {
+                        let mut parts = Vec::new();
+                        let keys = b.try_iter().map_err(|e| format!("body: {e}"))?;
+                        for k in keys {
+                            let v = b.get_item(&k).map_err(|e| format!("body: {e}"))?;
+                            parts.push(format!("{}={}", urlencode(&scalar(&k)), urlencode(&scalar(&v))));
+                        }
+                        parts.join("&")
+                    }
+                };
+                Ok(Some((text, Some("application/x-www-form-urlencoded"))))
+            }
+            "raw" => Ok(Some((scalar(b), None))),
+            f => Err(format!("body_format must be raw, json or form-urlencoded, not {f}")),
+        }
+    }
+}
+
+/// The command: body on stdout, then a marker line with the status and content type.
+fn command(a: &Args, has_body: bool, ctype: Option<&str>) -> String {
+    let method = a.method();
+    let follow = !matches!(a.follow_redirects.as_deref(), Some("none" | "no" | "false" | "False"));
+    let mut headers: Vec<(String, String)> = a.headers.iter().map(|(k, v)| (k.clone(), scalar(v))).collect();
+    if let Some(ct) = ctype {
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            headers.push(("Content-Type".into(), ct.into()));
+        }
+    }
+    let mut curl = String::from("curl -sS");
+    if method == "HEAD" {
+        curl.push_str(" -I");
+    } else {
+        curl.push_str(&format!(" -X {}", q(&method)));
+    }
+    curl.push_str(&format!(" --max-time {}", a.timeout));
+    if !a.validate_certs {
+        curl.push_str(" -k");
+    }
+    if follow {
+        curl.push_str(" -L");
+    }
+    if let Some(u) = &a.url_username {
+        curl.push_str(&format!(" -u {}", q(&format!("{u}:{}", a.url_password.clone().unwrap_or_default()))));
+    }
+    for (k, v) in &headers {
+        curl.push_str(&format!(" -H {}", q(&format!("{k}: {v}"))));
+    }
+    if has_body {
+        curl.push_str(" --data-binary @-");
+    }
+    curl.push_str(&format!(" -w '\\nPROV-URI-META %{{http_code}} %{{content_type}}' -- {}", q(&a.url)));
+
+    let mut wget = format!("wget -S -O - --content-on-error --timeout={} --method={}", a.timeout, q(&method));
+    if !a.validate_certs {
+        wget.push_str(" --no-check-certificate");
+    }
+    if !follow {
+        wget.push_str(" --max-redirect=0");
+    }
+    if let Some(u) = &a.url_username {
+        wget.push_str(&format!(
+            " --auth-no-challenge --user={} --password={}",
+            q(u),
+            q(&a.url_password.clone().unwrap_or_default())
+        ));
+    }
+    for (k, v) in &headers {
+        wget.push_str(&format!(" --header={}", q(&format!("{k}: {v}"))));
+    }
+    if has_body {
+        wget.push_str(" --body-file=/dev/stdin");
+    }
+    wget.push_str(&format!(" -- {}", q(&a.url)));
+    format!(
+        "if command -v curl >/dev/null 2>&1; then {curl}; \
+         elif command -v wget >/dev/null 2>&1; then h=$(mktemp) || exit 1; {wget} 2>\"$h\"; rc=$?; \
+         s=$(grep -E '^ *HTTP/' \"$h\" | tail -n 1 | awk '{{print $2}}'); \
+         c=$(grep -iE '^ *content-type:' \"$h\" | tail -n 1 | sed 's/^ *[^:]*: *//'); \
+         if [ -z \"$s\" ]; then cat \"$h\" >&2; rm -f \"$h\"; exit $rc; fi; rm -f \"$h\"; \
+         printf '\\nPROV-URI-META %s %s' \"$s\" \"$c\"; \
+         else echo 'uri needs curl or wget on the target' >&2; exit 127; fi"
+    )
+}
+
+async fn request(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+    let body = a.body().map_err(ModuleError::Args)?;
+    let cmd = command(a, body.is_some(), body.as_ref().and_then(|b| b.1));
+    let out = match &body {
+        Some((text, _)) => cx.exec_stdin(cmd, text.clone().into_bytes()).await?,
+        None => cx.exec(cmd).await?,
+    };
+    let codes = a.codes();
+    let text = out.stdout_str();
+    let Some((content, meta)) = text.rsplit_once(META).filter(|_| out.rc == 0) else {
+        let err = out.stderr_str();
+        return Ok(Outcome::failed(format!("Status code was -1 and not {codes:?}: Request failed: {}", err.trim()))
+            .with("status", -1)
+            .with("url", a.url.as_str()));
+    };
+    let (status, ctype) = meta.split_once(' ').unwrap_or((meta, ""));
+    let status: i64 = status.trim().parse().unwrap_or(-1);
+    let ctype = ctype.trim();
+    let ok = codes.iter().any(|c| i64::from(*c) == status);
+    let mut o = if ok {
+        let mut o = Outcome::ok();
+        o.msg = Some(format!("OK ({} bytes)", content.len()));
+        o
+    } else {
+        Outcome::failed(format!("Status code was {status} and not {codes:?}: HTTP Error {status}"))
+    };
+    o = o.with("status", status).with("url", a.url.as_str()).with("content_type", ctype).with("redirected", false);
+    if a.return_content || !ok {
+        o = o.with("content", content);
+        if ctype.contains("json") {
+            if let Ok(j) = serde_json::from_str::<serde_json::Value>(content) {
+                o = o.with("json", Value::from(minijinja::value::Serde(j)));
+            }
+        }
+    }
+    Ok(o)
+}
+
+#[async_trait]
+impl Module for Uri {
+    const NAME: &'static str = "uri";
+    type Args = Args;
+    type Plan = ();
+
+    fn check_args(a: &Args) -> Result<(), String> {
+        a.body()?;
+        if a.method.is_empty() || !a.method.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(format!("method `{}` is not an HTTP method", a.method));
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
+        if matches!(a.method().as_str(), "GET" | "HEAD") {
+            return Ok(Plan::Ok(request(a, cx).await?));
+        }
+        let mut ch = Change::new((), Action::Run, "http", format!("{} {}", a.method(), a.url));
+        ch.in_check = InCheck::Skipped;
+        Ok(Plan::Change(ch))
+    }
+
+    async fn apply(&self, a: &Args, _: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        request(a, cx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn get_ok_and_status_mismatch() {
+        let h =
+            fake(FakeConnection::new().on("if command -v curl", 0, "{\"a\":1}\nPROV-URI-META 200 application/json"));
+        let o = run::<Uri>(json!({"url": "http://x/h", "return_content": true}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.data["status"], Value::from(200));
+        assert_eq!(o.data["content"].as_str(), Some("{\"a\":1}"));
+        assert_eq!(o.data["json"].get_attr("a").unwrap(), Value::from(1));
+        let o = run::<Uri>(json!({"url": "http://x/h", "status_code": [201, 204]}), &h.ctx()).await;
+        assert!(o.failed);
+        assert!(o.msg.unwrap().starts_with("Status code was 200 and not [201, 204]"));
+    }
+
+    #[tokio::test]
+    async fn post_is_skipped_in_check_mode() {
+        let h = fake_check(FakeConnection::new());
+        let o =
+            run::<Uri>(json!({"url": "http://x", "method": "POST", "body": {"a": 1}, "body_format": "json"}), &h.ctx())
+                .await;
+        assert!(o.skipped);
+        assert!(h.conn.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn connection_failure() {
+        let h = fake(FakeConnection::new().on("if", 7, ""));
+        let o = run::<Uri>(json!({"url": "http://x"}), &h.ctx()).await;
+        assert!(o.failed);
+        assert_eq!(o.data["status"], Value::from(-1));
+    }
+
+    #[test]
+    fn form_body() {
+        let a: Args = prov_core::module::args_from_value(&j(
+            json!({"url": "u", "body": {"a b": "c&d"}, "body_format": "form-urlencoded"}),
+        ))
+        .unwrap();
+        assert_eq!(a.body().unwrap().unwrap().0, "a+b=c%26d");
+    }
+
+    #[tokio::test]
+    async fn local_http() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 4096];
+                let mut req = Vec::new();
+                loop {
+                    let n = s.read(&mut buf).await.unwrap();
+                    req.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&req).to_string();
+                    if let Some(i) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if req.len() >= i + 4 + len {
+                            break;
+                        }
+                    }
+                    if n == 0 {
+                        break;
+                    }
+                }
+                seen.push(String::from_utf8_lossy(&req).to_string());
+                let body = "{\"ok\":true}";
+                let resp = format!("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                s.write_all(resp.as_bytes()).await.unwrap();
+                s.shutdown().await.unwrap();
+            }
+            seen
+        });
+        let h = LocalHost::new();
+        let url = format!("http://127.0.0.1:{port}/items");
+        let o = run::<Uri>(json!({"url": url, "method": "POST", "body": {"name": "web1"}, "body_format": "json", "status_code": 201, "return_content": true}), &h.ctx()).await;
+        assert!(!o.failed, "{o:?}");
+        assert_eq!(o.data["json"].get_attr("ok").unwrap(), Value::from(true));
+        let o = run::<Uri>(json!({"url": url}), &h.ctx()).await;
+        assert!(o.failed && o.data["status"] == Value::from(201));
+        let seen = server.await.unwrap();
+        assert!(seen[0].starts_with("POST /items") && seen[0].contains("{\"name\":\"web1\"}"), "{}", seen[0]);
+        assert!(seen[0].contains("Content-Type: application/json"));
+    }
+}

@@ -1,0 +1,252 @@
+//! `wait_for`: waits, on the target, for a TCP port to open or close, or a file to appear or
+//! disappear (optionally containing a regular expression), or just for `timeout` seconds.
+//!
+//! Arguments (as in Ansible): `host` (default `127.0.0.1`), `port`, `path`, `state`
+//! (`started` default / `present`: open or there; `stopped` / `absent`: closed or gone),
+//! `timeout` (default 300 s), `delay` (before the first check), `sleep` (between checks, default
+//! 1), `connect_timeout` (default 5), `search_regex` (with `path`: an extended regexp the file
+//! must contain), `msg` (failure message).
+//!
+//! The whole loop is one `sh` command on the target; ports are checked with `nc -z` when
+//! present, else bash's `/dev/tcp`, else `busybox nc`. Never changes anything, so it also runs
+//! in check mode. Registers `elapsed`, `state`, and `port`/`path`.
+//!
+//! ```yaml
+//! - wait_for: { port: 5432, timeout: 60 }
+//! - wait_for:
+//!     path: /var/log/app.log
+//!     search_regex: "started in [0-9]+ ms"
+//! - wait_for: { host: 10.0.0.5, port: 22, state: stopped }
+//! ```
+
+use crate::util::q;
+use async_trait::async_trait;
+use minijinja::Value;
+use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde::Deserialize;
+
+fn localhost() -> String {
+    "127.0.0.1".into()
+}
+fn t300() -> u64 {
+    300
+}
+fn one() -> u64 {
+    1
+}
+fn five() -> u64 {
+    5
+}
+
+/// Arguments of `wait_for`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// Host to connect to (from the target).
+    #[serde(default = "localhost")]
+    pub host: String,
+    /// TCP port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// File on the target.
+    #[serde(default, alias = "dest")]
+    pub path: Option<String>,
+    /// `started`, `present`, `stopped` or `absent`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Give up after this many seconds.
+    #[serde(default = "t300")]
+    pub timeout: u64,
+    /// Seconds to wait before the first check.
+    #[serde(default)]
+    pub delay: u64,
+    /// Seconds between checks.
+    #[serde(default = "one")]
+    pub sleep: u64,
+    /// Seconds one connection attempt may take.
+    #[serde(default = "five")]
+    pub connect_timeout: u64,
+    /// Extended regexp the file must contain.
+    #[serde(default)]
+    pub search_regex: Option<String>,
+    /// Failure message.
+    #[serde(default)]
+    pub msg: Option<String>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub exclude_hosts: Option<Value>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub active_connection_states: Option<Value>,
+}
+
+/// The `wait_for` module.
+#[derive(Debug, Default)]
+pub struct WaitFor;
+
+impl Args {
+    fn want_up(&self) -> bool {
+        matches!(self.state.as_deref(), None | Some("started" | "present"))
+    }
+}
+
+/// The script: prints `elapsed N`, exits 0 when the condition holds, 3 on timeout.
+fn script(a: &Args) -> String {
+    let mut s = String::new();
+    if a.delay > 0 {
+        s.push_str(&format!("sleep {}; ", a.delay));
+    }
+    s.push_str("start=$(date +%s); ");
+    if a.port.is_none() && a.path.is_none() {
+        s.push_str(&format!("sleep {}; echo \"elapsed $(( $(date +%s) - start ))\"", a.timeout));
+        return s;
+    }
+    s.push_str(&format!("end=$((start + {})); ", a.timeout));
+    let check = if let Some(port) = a.port {
+        let ct = a.connect_timeout.max(1);
+        s.push_str(&format!(
+            "H={}; if command -v timeout >/dev/null 2>&1; then T=\"timeout {ct}\"; else T=; fi; ",
+            q(&a.host)
+        ));
+        format!(
+            "if command -v nc >/dev/null 2>&1; then nc -z -w {ct} \"$H\" {port} >/dev/null 2>&1; \
+             elif command -v bash >/dev/null 2>&1; then $T bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' \"$H\" {port} >/dev/null 2>&1; \
+             else busybox nc -z -w {ct} \"$H\" {port} >/dev/null 2>&1; fi"
+        )
+    } else {
+        let path = a.path.clone().unwrap_or_default();
+        s.push_str(&format!("F={}; ", q(&path)));
+        match &a.search_regex {
+            Some(re) => format!("[ -e \"$F\" ] && grep -Eq -- {} \"$F\" 2>/dev/null", q(re)),
+            None => "[ -e \"$F\" ]".to_string(),
+        }
+    };
+    let done = if a.want_up() { "[ $up = 1 ]" } else { "[ $up = 0 ]" };
+    s.push_str(&format!(
+        "while :; do if {check}; then up=1; else up=0; fi; \
+         if {done}; then echo \"elapsed $(( $(date +%s) - start ))\"; exit 0; fi; \
+         if [ \"$(date +%s)\" -ge \"$end\" ]; then echo \"elapsed $(( $(date +%s) - start ))\"; exit 3; fi; \
+         sleep {}; done",
+        a.sleep
+    ));
+    s
+}
+
+fn timeout_msg(a: &Args) -> String {
+    if let Some(m) = &a.msg {
+        return m.clone();
+    }
+    match (&a.port, &a.path, &a.search_regex, a.want_up()) {
+        (Some(p), _, _, true) => format!("Timeout when waiting for {}:{p}", a.host),
+        (Some(p), _, _, false) => format!("Timeout when waiting for {}:{p} to stop.", a.host),
+        (None, Some(f), Some(r), _) => format!("Timeout when waiting for search string {r} in {f}"),
+        (None, Some(f), None, true) => format!("Timeout when waiting for file {f}"),
+        (None, Some(f), None, false) => format!("Timeout when waiting for {f} to be absent."),
+        _ => "Timeout".into(),
+    }
+}
+
+#[async_trait]
+impl Module for WaitFor {
+    const NAME: &'static str = "wait_for";
+    type Args = Args;
+    type Plan = ();
+
+    fn check_args(a: &Args) -> Result<(), String> {
+        match a.state.as_deref() {
+            None | Some("started" | "present" | "stopped" | "absent") => {}
+            Some("drained") => return Err("state=drained is not supported".into()),
+            Some(s) => return Err(format!("state must be started, stopped, present or absent, not {s}")),
+        }
+        if a.port.is_some() && a.path.is_some() {
+            return Err("`port` and `path` are mutually exclusive".into());
+        }
+        if a.search_regex.is_some() && a.path.is_none() {
+            return Err("`search_regex` is only supported with `path`".into());
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
+        let out = cx.exec(script(a)).await?;
+        let elapsed: u64 = out
+            .stdout_str()
+            .lines()
+            .find_map(|l| l.strip_prefix("elapsed ").and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0);
+        let state = a.state.clone().unwrap_or_else(|| "started".into());
+        let mut o = match out.rc {
+            0 => Outcome::ok(),
+            3 => Outcome::failed(timeout_msg(a)),
+            rc => Outcome::failed(format!("wait_for could not check (exit status {rc}): {}", out.stderr_str().trim())),
+        };
+        o = o.with("elapsed", elapsed).with("state", state);
+        if let Some(p) = a.port {
+            o = o.with("port", p);
+        }
+        if let Some(p) = &a.path {
+            o = o.with("path", p.as_str());
+        }
+        Ok(Plan::Ok(o))
+    }
+
+    async fn apply(&self, _: &Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        Ok(Outcome::ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn port_open() {
+        let h = fake(FakeConnection::new().on("start=", 0, "elapsed 2\n"));
+        let o = run::<WaitFor>(json!({"port": 5432}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed);
+        assert_eq!(o.data["elapsed"], Value::from(2));
+        let call = &h.conn.calls()[0];
+        assert!(call.contains("nc -z -w 5 \"$H\" 5432") && call.contains("end=$((start + 300))"), "{call}");
+    }
+
+    #[tokio::test]
+    async fn timeout_fails_with_ansible_message() {
+        let h = fake_check(FakeConnection::new().on("sleep 2", 3, "elapsed 10\n"));
+        let o =
+            run::<WaitFor>(json!({"host": "db", "port": 22, "state": "stopped", "delay": 2, "timeout": 10}), &h.ctx())
+                .await;
+        assert!(o.failed);
+        assert_eq!(o.msg.as_deref(), Some("Timeout when waiting for db:22 to stop."));
+    }
+
+    #[tokio::test]
+    async fn args() {
+        let h = fake(FakeConnection::new());
+        assert!(run_err::<WaitFor>(json!({"port": 1, "path": "/x"}), &h.ctx()).await.contains("exclusive"));
+        assert!(run_err::<WaitFor>(json!({"port": 1, "prot": 2}), &h.ctx()).await.contains("unknown field"));
+    }
+
+    #[tokio::test]
+    async fn local_file_and_port() {
+        let h = LocalHost::new();
+        let p = h.path("ready");
+        std::fs::write(&p, "boot\nstarted in 12 ms\n").unwrap();
+        let o =
+            run::<WaitFor>(json!({"path": p, "search_regex": "started in [0-9]+ ms", "timeout": 5}), &h.ctx()).await;
+        assert!(!o.failed, "{o:?}");
+        let o = run::<WaitFor>(json!({"path": h.path("nope"), "timeout": 1, "sleep": 1}), &h.ctx()).await;
+        assert!(o.failed && o.msg.unwrap().contains("file"));
+        let o = run::<WaitFor>(json!({"path": h.path("nope"), "state": "absent", "timeout": 1}), &h.ctx()).await;
+        assert!(!o.failed);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let o = run::<WaitFor>(json!({"port": port, "timeout": 5}), &h.ctx()).await;
+        assert!(!o.failed, "{o:?}");
+        drop(listener);
+        let o = run::<WaitFor>(json!({"port": port, "state": "stopped", "timeout": 5}), &h.ctx()).await;
+        assert!(!o.failed, "{o:?}");
+    }
+}

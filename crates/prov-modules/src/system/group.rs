@@ -1,0 +1,192 @@
+//! `group`: makes sure a local group exists (with a gid) or does not.
+//!
+//! Arguments (as in Ansible): `name` (required), `gid`, `system` (create with `-r`), `state`
+//! (`present` default, `absent`), `non_unique` (allow a duplicate gid). One `getent group`
+//! reads the state; `groupadd`/`groupmod`/`groupdel` change it. Registers `name`, `gid`, `state`.
+//!
+//! ```yaml
+//! - group: { name: deploy, gid: 2000 }
+//! - group: { name: oldteam, state: absent }
+//! ```
+
+use crate::util::{probe_failed, q};
+use async_trait::async_trait;
+use prov_core::args::lenient_bool;
+use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde::Deserialize;
+
+/// Arguments of `group`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// Group name.
+    pub name: String,
+    /// Group id.
+    #[serde(default)]
+    pub gid: Option<u32>,
+    /// A system group.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub system: bool,
+    /// `present` or `absent`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Allow a gid that another group has.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub non_unique: bool,
+}
+
+/// The `group` module.
+#[derive(Debug, Default)]
+pub struct Group;
+
+/// The command to run.
+pub struct GroupPlan(String);
+
+/// Reads `getent group NAME`: `Some(gid)` when the group exists.
+pub(crate) async fn lookup_group(cx: &ModuleCtx<'_>, name: &str) -> Result<Option<u32>, ModuleError> {
+    let out = cx.exec(format!("getent group -- {}", q(name))).await?;
+    match out.rc {
+        0 => {
+            let text = out.stdout_str();
+            let gid = text.lines().next().and_then(|l| l.split(':').nth(2)).and_then(|g| g.trim().parse().ok());
+            match gid {
+                Some(g) => Ok(Some(g)),
+                None => Err(ModuleError::Failed(format!("unexpected getent output for group {name}: {}", text.trim()))),
+            }
+        }
+        2 => Ok(None),
+        _ => Err(probe_failed(&format!("looking up group {name}"), &out)),
+    }
+}
+
+#[async_trait]
+impl Module for Group {
+    const NAME: &'static str = "group";
+    type Args = Args;
+    type Plan = GroupPlan;
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        match args.state.as_deref() {
+            None | Some("present" | "absent") => Ok(()),
+            Some(s) => Err(format!("state must be present or absent, not {s}")),
+        }
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<GroupPlan>, ModuleError> {
+        let name = args.name.as_str();
+        let cur = lookup_group(cx, name).await?;
+        let absent = args.state.as_deref() == Some("absent");
+        let o = if args.non_unique { " -o" } else { "" };
+        match (cur, absent) {
+            (None, true) => Ok(Plan::Ok(Outcome::ok().with("name", name).with("state", "absent"))),
+            (Some(_), true) => {
+                Ok(Plan::Change(
+                    Change::new(GroupPlan(format!("groupdel -- {}", q(name))), Action::Delete, "group", name)
+                        .with_diff(format!("group {name}"), "state: present\n", "state: absent\n"),
+                ))
+            }
+            (None, false) => {
+                let mut cmd = String::from("groupadd");
+                if let Some(g) = args.gid {
+                    cmd.push_str(&format!(" -g {g}{o}"));
+                }
+                if args.system {
+                    cmd.push_str(" -r");
+                }
+                cmd.push_str(&format!(" -- {}", q(name)));
+                let after = match args.gid {
+                    Some(g) => format!("state: present\ngid: {g}\n"),
+                    None => "state: present\n".into(),
+                };
+                Ok(Plan::Change(Change::new(GroupPlan(cmd), Action::Create, "group", name).with_diff(
+                    format!("group {name}"),
+                    "state: absent\n",
+                    after,
+                )))
+            }
+            (Some(gid), false) => match args.gid {
+                Some(want) if want != gid => Ok(Plan::Change(
+                    Change::new(
+                        GroupPlan(format!("groupmod -g {want}{o} -- {}", q(name))),
+                        Action::Modify,
+                        "group",
+                        name,
+                    )
+                    .with_diff(
+                        format!("group {name}"),
+                        format!("gid: {gid}\n"),
+                        format!("gid: {want}\n"),
+                    ),
+                )),
+                _ => Ok(Plan::Ok(Outcome::ok().with("name", name).with("gid", gid).with("state", "present"))),
+            },
+        }
+    }
+
+    async fn apply(&self, args: &Args, plan: GroupPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let out = cx.exec(plan.0).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::failed(format!("changing group {} failed: {}", args.name, out.stderr_str().trim()))
+                .with_exec(&out));
+        }
+        let state = args.state.clone().unwrap_or_else(|| "present".into());
+        let mut o = Outcome { changed: true, ..Outcome::ok() }.with("name", args.name.as_str()).with("state", state);
+        if let Some(g) = args.gid {
+            o = o.with("gid", g);
+        }
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn existing_is_ok() {
+        let h = fake(FakeConnection::new().on("getent group -- deploy", 0, "deploy:x:2000:bob\n"));
+        let o = run::<Group>(json!({"name": "deploy", "gid": 2000}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.data["gid"], minijinja::Value::from(2000));
+    }
+
+    #[tokio::test]
+    async fn creates_modifies_removes() {
+        let h = fake(FakeConnection::new().on("getent", 2, ""));
+        let o = run::<Group>(json!({"name": "deploy", "gid": 2000, "system": true}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[1], "groupadd -g 2000 -r -- deploy");
+        assert_eq!(o.diffs[0].after, "state: present\ngid: 2000\n");
+        let o = run::<Group>(json!({"name": "deploy", "state": "absent"}), &h.ctx()).await;
+        assert!(!o.changed);
+        let h = fake(FakeConnection::new().on("getent", 0, "deploy:x:1999:\n"));
+        let o = run::<Group>(json!({"name": "deploy", "gid": 2000}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[1], "groupmod -g 2000 -- deploy");
+        let o = run::<Group>(json!({"name": "deploy", "state": "absent"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[3], "groupdel -- deploy");
+    }
+
+    #[tokio::test]
+    async fn check_mode_and_failures() {
+        let h = fake_check(FakeConnection::new().on("getent", 2, ""));
+        let o = run::<Group>(json!({"name": "deploy"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls().len(), 1);
+        let h = fake(FakeConnection::new().on("getent", 1, ""));
+        assert!(run_err::<Group>(json!({"name": "x"}), &h.ctx()).await.contains("looking up group x"));
+        let h = fake(FakeConnection::new().on("getent", 2, "").on("groupadd", 9, ""));
+        assert!(run::<Group>(json!({"name": "x"}), &h.ctx()).await.failed);
+    }
+
+    #[tokio::test]
+    async fn local_lookup() {
+        let h = LocalHost::new();
+        assert_eq!(lookup_group(&h.ctx(), "root").await.unwrap(), Some(0));
+        assert_eq!(lookup_group(&h.ctx(), "surely-no-such-group").await.unwrap(), None);
+    }
+}

@@ -1,0 +1,291 @@
+//! `service`: starts, stops, restarts, reloads and enables services, with systemd (when
+//! `/run/systemd/system` exists) or SysV init scripts (`service`/`/etc/init.d`, `update-rc.d`).
+//!
+//! Arguments (as in Ansible): `name` (required), `state` (`started`, `stopped`, `restarted`,
+//! `reloaded`; `restarted` and `reloaded` always change), `enabled` (start at boot), `use`
+//! (`auto` default, `systemd`, `sysvinit`/`service`), `sleep` (seconds between stop and start
+//! for a SysV restart). One command reads the state. Registers `name`, `state`, `enabled`,
+//! `status` (systemd `LoadState`/`ActiveState`, or the init script's status code).
+//!
+//! ```yaml
+//! - service: { name: nginx, state: started, enabled: true }
+//! - service:
+//!     name: ssh
+//!     state: reloaded
+//! ```
+
+use crate::util::{probe_failed, q};
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use minijinja::Value;
+use prov_core::args::lenient_opt_bool;
+use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde::Deserialize;
+
+/// Arguments of `service`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// Service name (`nginx` or `nginx.service`).
+    pub name: String,
+    /// `started`, `stopped`, `restarted` or `reloaded`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Start at boot.
+    #[serde(default, deserialize_with = "lenient_opt_bool")]
+    pub enabled: Option<bool>,
+    /// Service manager: `auto`, `systemd`, `sysvinit` or `service`.
+    #[serde(default, rename = "use")]
+    pub use_: Option<String>,
+    /// Seconds between stop and start when restarting a SysV service.
+    #[serde(default)]
+    pub sleep: Option<u64>,
+}
+
+/// The `service` module.
+#[derive(Debug, Default)]
+pub struct Service;
+
+/// Commands to run, and the result to report.
+pub struct ServicePlan {
+    steps: Vec<String>,
+    state: String,
+    enabled: bool,
+}
+
+#[derive(Debug, Default)]
+struct Current {
+    systemd: bool,
+    found: bool,
+    running: bool,
+    enabled: bool,
+    status: IndexMap<String, Value>,
+}
+
+fn probe_command(name: &str, mode: &str) -> String {
+    let n = q(name);
+    let sysv = q(name.strip_suffix(".service").unwrap_or(name));
+    let systemd = format!(
+        "echo init=systemd; systemctl show -p LoadState -p ActiveState -p SubState -- {n}; \
+         if systemctl is-enabled -q -- {n} 2>/dev/null; then echo enabled=yes; else echo enabled=no; fi"
+    );
+    let sysvinit = format!(
+        "echo init=sysv; if [ -x /etc/init.d/{sysv} ]; then echo LoadState=loaded; else echo LoadState=not-found; fi; \
+         if command -v service >/dev/null 2>&1; then service {sysv} status >/dev/null 2>&1; else /etc/init.d/{sysv} status >/dev/null 2>&1; fi; \
+         echo status=$?; if ls /etc/rc[2345].d/S[0-9][0-9]{sysv} >/dev/null 2>&1; then echo enabled=yes; else echo enabled=no; fi"
+    );
+    match mode {
+        "systemd" => systemd,
+        "sysvinit" | "service" => sysvinit,
+        _ => format!("if [ -d /run/systemd/system ]; then {systemd}; else {sysvinit}; fi"),
+    }
+}
+
+fn parse(text: &str) -> Current {
+    let mut c = Current::default();
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once('=') else { continue };
+        match k {
+            "init" => c.systemd = v == "systemd",
+            "LoadState" => c.found = v != "not-found",
+            "ActiveState" => c.running = matches!(v, "active" | "reloading" | "activating"),
+            "status" => c.running = v == "0",
+            "enabled" => c.enabled = v == "yes",
+            _ => {}
+        }
+        if k != "init" && k != "enabled" {
+            c.status.insert(k.to_string(), Value::from(v));
+        }
+    }
+    c
+}
+
+fn action(systemd: bool, name: &str, verb: &str) -> String {
+    if systemd {
+        format!("systemctl {verb} -- {}", q(name))
+    } else {
+        let n = q(name.strip_suffix(".service").unwrap_or(name));
+        format!("if command -v service >/dev/null 2>&1; then service {n} {verb}; else /etc/init.d/{n} {verb}; fi")
+    }
+}
+
+#[async_trait]
+impl Module for Service {
+    const NAME: &'static str = "service";
+    type Args = Args;
+    type Plan = ServicePlan;
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        match args.state.as_deref() {
+            None | Some("started" | "stopped" | "restarted" | "reloaded") => {}
+            Some(s) => return Err(format!("state must be started, stopped, restarted or reloaded, not {s}")),
+        }
+        match args.use_.as_deref() {
+            None | Some("auto" | "systemd" | "sysvinit" | "service") => {}
+            Some(u) => return Err(format!("use must be auto, systemd, sysvinit or service, not {u}")),
+        }
+        if args.state.is_none() && args.enabled.is_none() {
+            return Err("give `state` or `enabled`".into());
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<ServicePlan>, ModuleError> {
+        let out = cx.exec(probe_command(&args.name, args.use_.as_deref().unwrap_or("auto"))).await?;
+        if out.rc != 0 {
+            return Err(probe_failed(&format!("reading the state of service {}", args.name), &out));
+        }
+        let cur = parse(&out.stdout_str());
+        if !cur.found {
+            return Ok(Plan::Ok(Outcome::failed(format!("Could not find the requested service {}: host", args.name))));
+        }
+        let name = args.name.as_str();
+        let was = if cur.running { "started" } else { "stopped" };
+        let mut steps = Vec::new();
+        let mut before = String::new();
+        let mut after = String::new();
+        let state = match args.state.as_deref() {
+            Some("started") if !cur.running => {
+                steps.push(action(cur.systemd, name, "start"));
+                "started"
+            }
+            Some("stopped") if cur.running => {
+                steps.push(action(cur.systemd, name, "stop"));
+                "stopped"
+            }
+            Some("restarted") if cur.running && !cur.systemd && args.sleep.is_some() => {
+                let sleep = args.sleep.unwrap_or(0);
+                steps.push(format!("{}; sleep {sleep}; {}", action(false, name, "stop"), action(false, name, "start")));
+                "restarted"
+            }
+            Some("restarted") => {
+                steps.push(action(cur.systemd, name, if cur.running { "restart" } else { "start" }));
+                "restarted"
+            }
+            Some("reloaded") => {
+                steps.push(action(cur.systemd, name, if cur.running { "reload" } else { "start" }));
+                "reloaded"
+            }
+            _ => was,
+        };
+        if state != was {
+            before.push_str(&format!("state: {was}\n"));
+            after.push_str(&format!("state: {state}\n"));
+        }
+        let enabled = args.enabled.unwrap_or(cur.enabled);
+        if enabled != cur.enabled {
+            let yn = |b: bool| if b { "yes" } else { "no" };
+            before.push_str(&format!("enabled: {}\n", yn(cur.enabled)));
+            after.push_str(&format!("enabled: {}\n", yn(enabled)));
+            steps.push(match (cur.systemd, enabled) {
+                (true, true) => format!("systemctl enable -- {}", q(name)),
+                (true, false) => format!("systemctl disable -- {}", q(name)),
+                (false, e) => {
+                    let n = q(name.strip_suffix(".service").unwrap_or(name));
+                    if e {
+                        format!("update-rc.d {n} defaults >/dev/null 2>&1; update-rc.d {n} enable")
+                    } else {
+                        format!("update-rc.d {n} disable")
+                    }
+                }
+            });
+        }
+        let status = Value::from_pairs(cur.status.clone());
+        if steps.is_empty() {
+            return Ok(Plan::Ok(
+                Outcome::ok().with("name", name).with("state", was).with("enabled", cur.enabled).with("status", status),
+            ));
+        }
+        let act = match state {
+            "started" => Action::Create,
+            "stopped" => Action::Delete,
+            _ => Action::Modify,
+        };
+        let plan = ServicePlan { steps, state: state.to_string(), enabled };
+        Ok(Plan::Change(Change::new(plan, act, "service", name).with_diff(format!("service {name}"), before, after)))
+    }
+
+    async fn apply(&self, args: &Args, plan: ServicePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        for s in plan.steps {
+            let out = cx.exec(s).await?;
+            if out.rc != 0 {
+                let msg = format!("Unable to change service {}: {}", args.name, out.stderr_str().trim());
+                return Ok(Outcome::failed(msg).with_exec(&out));
+            }
+        }
+        Ok(Outcome { changed: true, ..Outcome::ok() }
+            .with("name", args.name.as_str())
+            .with("state", plan.state)
+            .with("enabled", plan.enabled))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    const SYSTEMD_UP: &str = "init=systemd\nLoadState=loaded\nActiveState=active\nSubState=running\nenabled=yes\n";
+    const SYSTEMD_DOWN: &str = "init=systemd\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nenabled=no\n";
+
+    #[tokio::test]
+    async fn running_and_enabled_is_ok() {
+        let h = fake(FakeConnection::new().on("if [ -d /run/systemd/system ]", 0, SYSTEMD_UP));
+        let o = run::<Service>(json!({"name": "nginx", "state": "started", "enabled": true}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(h.conn.calls().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn starts_and_enables() {
+        let h = fake(FakeConnection::new().on("if [ -d", 0, SYSTEMD_DOWN));
+        let o = run::<Service>(json!({"name": "nginx", "state": "started", "enabled": "yes"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed);
+        assert_eq!(h.conn.calls()[1..], ["systemctl start -- nginx", "systemctl enable -- nginx"]);
+        assert_eq!(o.diffs[0].before, "state: stopped\nenabled: no\n");
+        assert_eq!(o.diffs[0].after, "state: started\nenabled: yes\n");
+    }
+
+    #[tokio::test]
+    async fn restarted_always_changes_and_check_mode() {
+        let h = fake_check(FakeConnection::new().on("if [ -d", 0, SYSTEMD_UP));
+        let o = run::<Service>(json!({"name": "nginx", "state": "restarted"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn sysv_stop_and_disable() {
+        let h = fake(FakeConnection::new().on("if [ -d", 0, "init=sysv\nLoadState=loaded\nstatus=0\nenabled=yes\n"));
+        let o = run::<Service>(json!({"name": "cron", "state": "stopped", "enabled": false}), &h.ctx()).await;
+        assert!(o.changed);
+        let calls = h.conn.calls();
+        assert_eq!(
+            calls[1],
+            "if command -v service >/dev/null 2>&1; then service cron stop; else /etc/init.d/cron stop; fi"
+        );
+        assert_eq!(calls[2], "update-rc.d cron disable");
+    }
+
+    #[tokio::test]
+    async fn missing_service_and_failure() {
+        let h =
+            fake(FakeConnection::new().on("if [ -d", 0, "init=systemd\nLoadState=not-found\nActiveState=inactive\n"));
+        let o = run::<Service>(json!({"name": "nope", "state": "started"}), &h.ctx()).await;
+        assert!(o.failed && o.msg.unwrap().contains("Could not find"));
+        let h = fake(FakeConnection::new().on("if [ -d", 0, SYSTEMD_DOWN).on("systemctl start", 1, ""));
+        let o = run::<Service>(json!({"name": "x", "state": "started"}), &h.ctx()).await;
+        assert!(o.failed && !o.changed);
+        assert!(run_err::<Service>(json!({"name": "x"}), &h.ctx()).await.contains("give"));
+    }
+
+    #[tokio::test]
+    async fn local_probe_runs() {
+        let h = LocalHost::new();
+        let out = h.ctx().exec(probe_command("surely-not-a-service", "auto")).await.unwrap();
+        assert_eq!(out.rc, 0, "{}", out.stderr_str());
+        assert!(!parse(&out.stdout_str()).found, "{}", out.stdout_str());
+    }
+}

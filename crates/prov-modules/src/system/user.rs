@@ -1,0 +1,403 @@
+//! `user`: makes sure a local user account exists with the given properties, or does not.
+//!
+//! Arguments (as in Ansible): `name` (required), `uid`, `group` (primary group), `groups`
+//! (supplementary; list or `"a,b"`; replaced unless `append: true`), `append`, `shell`, `home`,
+//! `create_home` (alias `createhome`, default true), `system`, `comment`, `password` (already
+//! hashed), `update_password` (`always` default, `on_create`), `state` (`present` default,
+//! `absent`), `remove` (with `absent`: delete the home), `force`, `move_home`, `non_unique`.
+//!
+//! One command reads the state (`getent passwd`, `id`, and `getent group`/`shadow` when needed);
+//! `useradd`/`usermod`/`userdel` change it. Registers `name`, `state`, `uid`, `group`, `home`,
+//! `shell`.
+//!
+//! ```yaml
+//! - user:
+//!     name: deploy
+//!     uid: 2000
+//!     groups: [sudo, docker]
+//!     append: true
+//!     shell: /bin/bash
+//! - user: { name: olduser, state: absent, remove: true }
+//! ```
+
+use crate::util::{probe_failed, q};
+use async_trait::async_trait;
+use prov_core::args::{lenient_bool, StringList};
+use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+fn yes() -> bool {
+    true
+}
+
+/// Arguments of `user`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// User name.
+    pub name: String,
+    /// User id.
+    #[serde(default)]
+    pub uid: Option<u32>,
+    /// Primary group (name or gid).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub group: Option<String>,
+    /// Supplementary groups.
+    #[serde(default)]
+    pub groups: Option<StringList>,
+    /// Add to `groups` instead of replacing them.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub append: bool,
+    /// Login shell.
+    #[serde(default)]
+    pub shell: Option<String>,
+    /// Home directory.
+    #[serde(default)]
+    pub home: Option<String>,
+    /// Create the home directory.
+    #[serde(default = "yes", alias = "createhome", deserialize_with = "lenient_bool")]
+    pub create_home: bool,
+    /// A system account.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub system: bool,
+    /// GECOS field.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Hashed password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// `always` or `on_create`.
+    #[serde(default)]
+    pub update_password: Option<String>,
+    /// `present` or `absent`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Remove the home directory with the user.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub remove: bool,
+    /// `userdel -f`.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub force: bool,
+    /// Move the home directory when `home` changes.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub move_home: bool,
+    /// Allow a duplicate uid.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub non_unique: bool,
+}
+
+/// The `user` module.
+#[derive(Debug, Default)]
+pub struct User;
+
+/// The command to run.
+pub struct UserPlan(String);
+
+#[derive(Debug, Default)]
+struct Current {
+    passwd: Option<Vec<String>>,
+    primary: String,
+    groups: BTreeSet<String>,
+    group_gid: Option<u32>,
+    own_group: bool,
+    shadow: Option<String>,
+}
+
+fn probe_command(args: &Args) -> String {
+    let n = q(&args.name);
+    let mut c = format!(
+        "if e=$(getent passwd -- {n}); then echo \"passwd $e\"; echo \"pgroup $(id -gn -- {n})\"; echo \"groups $(id -Gn -- {n})\"; fi"
+    );
+    match &args.group {
+        Some(g) => c.push_str(&format!("; if g=$(getent group -- {}); then echo \"group $g\"; fi", q(g))),
+        None => c.push_str(&format!("; if getent group -- {n} >/dev/null; then echo owngroup; fi")),
+    }
+    if args.password.is_some() {
+        c.push_str(&format!("; echo \"shadow $(getent shadow -- {n} | cut -d: -f2)\""));
+    }
+    c.push_str("; true");
+    c
+}
+
+fn parse(text: &str) -> Current {
+    let mut c = Current::default();
+    for line in text.lines() {
+        let (k, v) = line.split_once(' ').unwrap_or((line, ""));
+        match k {
+            "passwd" => c.passwd = Some(v.split(':').map(str::to_string).collect()),
+            "pgroup" => c.primary = v.trim().to_string(),
+            "groups" => c.groups = v.split_whitespace().map(str::to_string).collect(),
+            "group" => c.group_gid = v.split(':').nth(2).and_then(|g| g.trim().parse().ok()),
+            "owngroup" => c.own_group = true,
+            "shadow" => c.shadow = Some(v.trim().to_string()),
+            _ => {}
+        }
+    }
+    c.groups.remove(&c.primary.clone());
+    c
+}
+
+#[async_trait]
+impl Module for User {
+    const NAME: &'static str = "user";
+    type Args = Args;
+    type Plan = UserPlan;
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        match args.state.as_deref() {
+            None | Some("present" | "absent") => {}
+            Some(s) => return Err(format!("state must be present or absent, not {s}")),
+        }
+        match args.update_password.as_deref() {
+            None | Some("always" | "on_create") => Ok(()),
+            Some(s) => Err(format!("update_password must be always or on_create, not {s}")),
+        }
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<UserPlan>, ModuleError> {
+        let name = args.name.as_str();
+        let out = cx.exec(probe_command(args)).await?;
+        if out.rc != 0 {
+            return Err(probe_failed(&format!("reading user {name}"), &out));
+        }
+        let cur = parse(&out.stdout_str());
+        let header = format!("user {name}");
+        if args.state.as_deref() == Some("absent") {
+            if cur.passwd.is_none() {
+                return Ok(Plan::Ok(Outcome::ok().with("name", name).with("state", "absent")));
+            }
+            let mut cmd = String::from("userdel");
+            if args.remove {
+                cmd.push_str(" -r");
+            }
+            if args.force {
+                cmd.push_str(" -f");
+            }
+            cmd.push_str(&format!(" -- {}", q(name)));
+            return Ok(Plan::Change(Change::new(UserPlan(cmd), Action::Delete, "user", name).with_diff(
+                header,
+                "state: present\n",
+                "state: absent\n",
+            )));
+        }
+        if let (Some(g), None) = (&args.group, cur.group_gid) {
+            if !g.bytes().all(|b| b.is_ascii_digit()) {
+                return Ok(Plan::Ok(Outcome::failed(format!("Group {g} does not exist"))));
+            }
+        }
+        let want_groups: Option<BTreeSet<String>> = args.groups.as_ref().map(|l| l.0.iter().cloned().collect());
+        let o = if args.non_unique { " -o" } else { "" };
+        let Some(pw) = cur.passwd.as_ref().filter(|p| p.len() >= 7) else {
+            let mut cmd = String::from("useradd");
+            let mut after = String::from("state: present\n");
+            if let Some(u) = args.uid {
+                cmd.push_str(&format!(" -u {u}{o}"));
+                after.push_str(&format!("uid: {u}\n"));
+            }
+            match &args.group {
+                Some(g) => {
+                    cmd.push_str(&format!(" -g {}", q(g)));
+                    after.push_str(&format!("group: {g}\n"));
+                }
+                None if cur.own_group => cmd.push_str(" -N"),
+                None => {}
+            }
+            if let Some(gs) = &want_groups {
+                if !gs.is_empty() {
+                    let list: Vec<&str> = gs.iter().map(String::as_str).collect();
+                    cmd.push_str(&format!(" -G {}", q(&list.join(","))));
+                    after.push_str(&format!("groups: {}\n", list.join(",")));
+                }
+            }
+            if let Some(s) = &args.shell {
+                cmd.push_str(&format!(" -s {}", q(s)));
+                after.push_str(&format!("shell: {s}\n"));
+            }
+            if let Some(h) = &args.home {
+                cmd.push_str(&format!(" -d {}", q(h)));
+                after.push_str(&format!("home: {h}\n"));
+            }
+            cmd.push_str(if args.create_home { " -m" } else { " -M" });
+            if args.system {
+                cmd.push_str(" -r");
+            }
+            if let Some(c) = &args.comment {
+                cmd.push_str(&format!(" -c {}", q(c)));
+                after.push_str(&format!("comment: {c}\n"));
+            }
+            if let Some(p) = &args.password {
+                cmd.push_str(&format!(" -p {}", q(p)));
+                after.push_str("password: (set)\n");
+            }
+            cmd.push_str(&format!(" -- {}", q(name)));
+            return Ok(Plan::Change(Change::new(UserPlan(cmd), Action::Create, "user", name).with_diff(
+                header,
+                "state: absent\n",
+                after,
+            )));
+        };
+        let mut opts = String::new();
+        let mut before = String::new();
+        let mut after = String::new();
+        let mut diff = |k: &str, b: &str, a: &str| {
+            before.push_str(&format!("{k}: {b}\n"));
+            after.push_str(&format!("{k}: {a}\n"));
+        };
+        if let Some(u) = args.uid {
+            if pw[2] != u.to_string() {
+                opts.push_str(&format!(" -u {u}{o}"));
+                diff("uid", &pw[2], &u.to_string());
+            }
+        }
+        if let Some(g) = &args.group {
+            let want = if g.bytes().all(|b| b.is_ascii_digit()) { g.parse().ok() } else { cur.group_gid };
+            if want.map(|w: u32| w.to_string()).as_deref() != Some(pw[3].as_str()) {
+                opts.push_str(&format!(" -g {}", q(g)));
+                diff("group", &cur.primary, g);
+            }
+        }
+        if let Some(want) = &want_groups {
+            let now: Vec<&str> = cur.groups.iter().map(String::as_str).collect();
+            if args.append {
+                let missing: Vec<&str> = want.difference(&cur.groups).map(String::as_str).collect();
+                if !missing.is_empty() {
+                    opts.push_str(&format!(" -a -G {}", q(&missing.join(","))));
+                    let all: Vec<&str> = cur.groups.union(want).map(String::as_str).collect();
+                    diff("groups", &now.join(","), &all.join(","));
+                }
+            } else if want != &cur.groups {
+                let list: Vec<&str> = want.iter().map(String::as_str).collect();
+                opts.push_str(&format!(" -G {}", q(&list.join(","))));
+                diff("groups", &now.join(","), &list.join(","));
+            }
+        }
+        if let Some(c) = &args.comment {
+            if &pw[4] != c {
+                opts.push_str(&format!(" -c {}", q(c)));
+                diff("comment", &pw[4], c);
+            }
+        }
+        if let Some(h) = &args.home {
+            if &pw[5] != h {
+                opts.push_str(&format!(" -d {}", q(h)));
+                if args.move_home {
+                    opts.push_str(" -m");
+                }
+                diff("home", &pw[5], h);
+            }
+        }
+        if let Some(s) = &args.shell {
+            if &pw[6] != s {
+                opts.push_str(&format!(" -s {}", q(s)));
+                diff("shell", &pw[6], s);
+            }
+        }
+        if let (Some(p), Some(now)) = (&args.password, &cur.shadow) {
+            if args.update_password.as_deref() != Some("on_create") && now != p {
+                opts.push_str(&format!(" -p {}", q(p)));
+                diff("password", "(old)", "(new)");
+            }
+        }
+        if opts.is_empty() {
+            return Ok(Plan::Ok(
+                Outcome::ok()
+                    .with("name", name)
+                    .with("state", "present")
+                    .with("uid", pw[2].parse::<u32>().unwrap_or(0))
+                    .with("group", pw[3].parse::<u32>().unwrap_or(0))
+                    .with("home", pw[5].as_str())
+                    .with("shell", pw[6].as_str()),
+            ));
+        }
+        let cmd = format!("usermod{opts} -- {}", q(name));
+        Ok(Plan::Change(Change::new(UserPlan(cmd), Action::Modify, "user", name).with_diff(header, before, after)))
+    }
+
+    async fn apply(&self, args: &Args, plan: UserPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let out = cx.exec(plan.0).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::failed(format!("changing user {} failed: {}", args.name, out.stderr_str().trim()))
+                .with_exec(&out));
+        }
+        let state = args.state.clone().unwrap_or_else(|| "present".into());
+        Ok(Outcome { changed: true, ..Outcome::ok() }.with("name", args.name.as_str()).with("state", state))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    const DEPLOY: &str =
+        "passwd deploy:x:2000:2000:Deploy:/home/deploy:/bin/bash\npgroup deploy\ngroups deploy sudo\ngroup docker:x:999:\n";
+
+    #[tokio::test]
+    async fn in_state() {
+        let h = fake(FakeConnection::new().on("if e=", 0, DEPLOY));
+        let o = run::<User>(json!({"name": "deploy", "uid": 2000, "shell": "/bin/bash", "groups": ["sudo"]}), &h.ctx())
+            .await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(h.conn.calls().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn drift_uses_usermod() {
+        let h = fake(FakeConnection::new().on("if e=", 0, DEPLOY));
+        let o =
+            run::<User>(json!({"name": "deploy", "groups": "docker", "append": true, "shell": "/bin/zsh"}), &h.ctx())
+                .await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[1], "usermod -a -G docker -s /bin/zsh -- deploy");
+        assert_eq!(o.diffs[0].before, "groups: sudo\nshell: /bin/bash\n");
+        assert_eq!(o.diffs[0].after, "groups: docker,sudo\nshell: /bin/zsh\n");
+        let o = run::<User>(json!({"name": "deploy", "groups": []}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[3], "usermod -G '' -- deploy");
+    }
+
+    #[tokio::test]
+    async fn absent_user_is_created() {
+        let h = fake(FakeConnection::new().on("if e=", 0, "owngroup\n"));
+        let o =
+            run::<User>(json!({"name": "web", "system": true, "create_home": false, "comment": "Web user"}), &h.ctx())
+                .await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[1], "useradd -N -M -r -c 'Web user' -- web");
+        assert_eq!(o.diffs[0].before, "state: absent\n");
+    }
+
+    #[tokio::test]
+    async fn removal_and_check_mode() {
+        let h = fake_check(FakeConnection::new().on("if e=", 0, DEPLOY));
+        let o = run::<User>(json!({"name": "deploy", "state": "absent", "remove": true}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls().len(), 1);
+        let h = fake(FakeConnection::new().on("if e=", 0, DEPLOY));
+        run::<User>(json!({"name": "deploy", "state": "absent", "remove": true}), &h.ctx()).await;
+        assert_eq!(h.conn.calls()[1], "userdel -r -- deploy");
+    }
+
+    #[tokio::test]
+    async fn missing_group_and_probe_failure() {
+        let h = fake(FakeConnection::new().on("if e=", 0, ""));
+        let o = run::<User>(json!({"name": "x", "group": "nogroup-here"}), &h.ctx()).await;
+        assert!(o.failed && o.msg.unwrap().contains("does not exist"));
+        let h = fake(FakeConnection::new().on("if e=", 1, ""));
+        assert!(run_err::<User>(json!({"name": "x"}), &h.ctx()).await.contains("reading user x"));
+    }
+
+    #[tokio::test]
+    async fn local_probe_reads_root() {
+        let h = LocalHost::new();
+        let args: Args = prov_core::module::args_from_value(&j(json!({"name": "root", "group": "root"}))).unwrap();
+        let out = h.ctx().exec(probe_command(&args)).await.unwrap();
+        let c = parse(&out.stdout_str());
+        assert_eq!(c.passwd.unwrap()[2], "0");
+        assert_eq!(c.group_gid, Some(0));
+        assert_eq!(c.primary, "root");
+    }
+}
