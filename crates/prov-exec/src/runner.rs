@@ -327,6 +327,10 @@ impl<'a> Worker<'a> {
                 crate::task::emit_quiet_skip(self, &task, &why);
                 return Flow::Stop;
             }
+            // The hosts waited for may have ended the play meanwhile.
+            if self.abort.load(Ordering::SeqCst) {
+                return Flow::EndPlay;
+            }
         }
         if let Some(meta) = task.meta {
             let flow = match meta {
@@ -485,10 +489,20 @@ pub async fn run_play(
             let flow = host_main(&mut w, gather).await;
             w.progress = usize::MAX;
             let dead = !matches!(flow, Flow::Continue | Flow::EndPlay | Flow::Stop);
-            w.publish(dead);
+            // Decide about the play before peers waiting on this host wake up.
             if dead && bp.play.any_errors_fatal && flow == Flow::Failed {
                 w.abort.store(true, Ordering::SeqCst);
             }
+            if dead {
+                if let Some(maxp) = bp.play.max_fail_percentage {
+                    let batch = &bp.batches[bp.batch_of[i]];
+                    let others = batch.iter().filter(|&&h| h != i && w.peers[h].borrow().dead).count();
+                    if batch_exceeds(others + 1, batch.len(), maxp) {
+                        w.abort.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+            w.publish(dead);
             (i, flow, w.recap, HostPersist { runtime: w.runtime, facts: w.facts_raw })
         });
     }
@@ -508,6 +522,11 @@ pub async fn run_play(
     out.refresh_inventory = refresh.load(Ordering::SeqCst);
     env.events.emit(Event::PlayEnd { play: play_index });
     out
+}
+
+/// Ansible's `max_fail_percentage`: the play stops when *more* than that share of a batch failed.
+fn batch_exceeds(failed: usize, size: usize, max_percentage: f64) -> bool {
+    size > 0 && (failed as f64) * 100.0 / (size as f64) > max_percentage
 }
 
 fn needs_facts(bp: &BoundPlay<'_>) -> bool {
@@ -534,9 +553,9 @@ async fn host_main(w: &mut Worker<'_>, gather: bool) -> Flow {
             let _ = rx.wait_for(|s| s.progress == usize::MAX).await;
         }
         if let Some(maxp) = w.bp.play.max_fail_percentage {
-            let done: Vec<usize> = w.bp.batches[..batch].iter().flatten().copied().collect();
-            let failed = done.iter().filter(|&&h| w.peers[h].borrow().dead).count();
-            if !done.is_empty() && (failed as f64) * 100.0 / (done.len() as f64) > maxp {
+            let prev = &w.bp.batches[batch - 1];
+            let failed = prev.iter().filter(|&&h| w.peers[h].borrow().dead).count();
+            if batch_exceeds(failed, prev.len(), maxp) {
                 w.abort.store(true, Ordering::SeqCst);
             }
         }

@@ -560,7 +560,18 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
             },
             duration_ms: r.ms,
             diff: if show_diff && !hide { r.outcome.diffs.iter().map(DiffOut::from).collect() } else { Vec::new() },
-            planned: r.outcome.planned.iter().map(PlannedOut::from).collect(),
+            planned: r
+                .outcome
+                .planned
+                .iter()
+                .map(|p| {
+                    let mut p = PlannedOut::from(p);
+                    if hide {
+                        p.name = "(hidden: no_log)".into();
+                    }
+                    p
+                })
+                .collect(),
             stdout: if hide { None } else { excerpt(r.outcome.data.get("stdout")) },
             stderr: if hide { None } else { excerpt(r.outcome.data.get("stderr")) },
             location: loc.clone(),

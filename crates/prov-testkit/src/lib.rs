@@ -239,6 +239,13 @@ impl Lab {
             kill_descendants(c.id());
             let _ = c.kill();
             let _ = c.wait();
+            // A session process that was just killed may still hold an inherited copy of the
+            // listening socket for a moment: wait until the address refuses connections.
+            let addr = SocketAddr::from((self.hosts[i].addr, self.port));
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
     }
 

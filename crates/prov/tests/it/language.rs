@@ -37,9 +37,7 @@ impl Run {
 fn apply(files: &[(&str, &str)], args: &[&str]) -> (tempfile::TempDir, Run) {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().display().to_string();
-    let inv = format!(
-        "[g1]\na\nb\n[g2]\nc\nd\n[all:vars]\nansible_connection=local\nroot={root}\n"
-    );
+    let inv = format!("[g1]\na\nb\n[g2]\nc\nd\n[all:vars]\nansible_connection=local\nroot={root}\n");
     std::fs::write(dir.path().join("hosts.ini"), inv).expect("inventory");
     for (name, body) in files {
         let p = dir.path().join(name);
@@ -73,7 +71,9 @@ fn serial_batches_finish_before_the_next_batch_starts() {
     let order: Vec<(String, String)> = r
         .results()
         .iter()
-        .map(|x| (x["host"].as_str().unwrap_or_default().to_string(), x["name"].as_str().unwrap_or_default().to_string()))
+        .map(|x| {
+            (x["host"].as_str().unwrap_or_default().to_string(), x["name"].as_str().unwrap_or_default().to_string())
+        })
         .collect();
     let last_first_batch = order.iter().rposition(|(h, _)| h == "a" || h == "b").expect("batch 1");
     let first_second_batch = order.iter().position(|(h, _)| h == "c" || h == "d").expect("batch 2");
@@ -200,27 +200,27 @@ fn no_log_hides_output_and_messages() {
 
 #[test]
 fn max_fail_percentage_and_any_errors_fatal_stop_the_play() {
-    // 2 of 4 hosts fail (50 % > 25 %): nobody runs the next task.
+    // 2 of 4 hosts fail (50 % > 25 %): nobody runs the next task. In lockstep (linear) this
+    // is exact; in the default DAG strategy hosts that are ahead have already run it.
     let (_d, r) = apply(
         &[(
             "site.yml",
-            "- hosts: all\n  gather_facts: false\n  max_fail_percentage: 25\n  tasks:\n    - name: fail on g1\n      command: \"false\"\n      when: \"'g1' in group_names\"\n    - name: next\n      command: \"true\"\n",
+            "- hosts: all\n  gather_facts: false\n  strategy: linear\n  max_fail_percentage: 25\n  tasks:\n    - name: fail on g1\n      command: \"false\"\n      when: \"'g1' in group_names\"\n    - name: next\n      command: \"true\"\n",
         )],
         &[],
     );
     assert_eq!(r.code, 2, "{}", r.dump());
-    assert!(r.of("next").iter().all(|x| x["status"] == "skipped") , "{}", r.dump());
-    assert!(r.of("next").len() <= 2);
+    assert!(r.of("next").is_empty(), "{}", r.dump());
     // any_errors_fatal: one failure stops everyone.
     let (_d, r) = apply(
         &[(
             "site.yml",
-            "- hosts: all\n  gather_facts: false\n  any_errors_fatal: true\n  tasks:\n    - name: fail on a\n      command: \"false\"\n      when: inventory_hostname == 'a'\n    - name: next\n      command: \"true\"\n",
+            "- hosts: all\n  gather_facts: false\n  strategy: linear\n  any_errors_fatal: true\n  tasks:\n    - name: fail on a\n      command: \"false\"\n      when: inventory_hostname == 'a'\n    - name: next\n      command: \"true\"\n",
         )],
         &[],
     );
     assert_eq!(r.code, 2, "{}", r.dump());
-    assert!(r.of("next").iter().all(|x| x["status"] != "ok" && x["status"] != "changed"), "{}", r.dump());
+    assert!(r.of("next").is_empty(), "{}", r.dump());
 }
 
 #[test]
