@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn json_matches_python_dumps() {
-        let v = Value::from_serialize(serde_json::json!({"b": [1, 2.5, null], "a": {"x": "é\"\n"}, "e": [], "f": {}}));
+        let v = Value::from(minijinja::value::Serde(serde_json::json!({"b": [1, 2.5, null], "a": {"x": "é\"\n"}, "e": [], "f": {}})));
         let compact = JsonOpts { indent: None, sort_keys: false, ensure_ascii: true };
         assert_eq!(
             to_json(&v, &compact, "to_json").unwrap(),
