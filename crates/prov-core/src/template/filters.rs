@@ -463,8 +463,14 @@ mod tests {
 
     #[test]
     fn bool_accepts_ansible_strings() {
-        assert_eq!(ok("{{ 'yes' | bool }} {{ 'On' | bool }} {{ '1' | bool }} {{ 'TRUE' | bool }} {{ 1 | bool }}"), "True True True True True");
-        assert_eq!(ok("{{ 'no' | bool }} {{ 'off' | bool }} {{ '0' | bool }} {{ none | bool }} {{ 2 | bool }}"), "False False False False False");
+        assert_eq!(
+            ok("{{ 'yes' | bool }} {{ 'On' | bool }} {{ '1' | bool }} {{ 'TRUE' | bool }} {{ 1 | bool }}"),
+            "True True True True True"
+        );
+        assert_eq!(
+            ok("{{ 'no' | bool }} {{ 'off' | bool }} {{ '0' | bool }} {{ none | bool }} {{ 2 | bool }}"),
+            "False False False False False"
+        );
         err("{{ 'ture' | bool }}", "cannot interpret \"ture\" as a boolean");
         err("{{ [1] | bool }}", "cannot interpret a list as a boolean");
     }
@@ -504,16 +510,28 @@ mod tests {
 
     #[test]
     fn type_debug_names_python_types() {
-        assert_eq!(ok("{{ 'a' | type_debug }} {{ 1 | type_debug }} {{ [] | type_debug }} {{ {} | type_debug }}"), "str int list dict");
+        assert_eq!(
+            ok("{{ 'a' | type_debug }} {{ 1 | type_debug }} {{ [] | type_debug }} {{ {} | type_debug }}"),
+            "str int list dict"
+        );
     }
 
     #[test]
     fn to_json_matches_python() {
         assert_eq!(ok("{{ {'a': 1} | combine({'b': [true, none]}) | to_json }}"), r#"{"a": 1, "b": [true, null]}"#);
-        assert_eq!(ok("{{ {'b': 1, 'a': 'é'} | to_json(sort_keys=true, ensure_ascii=false) }}"), r#"{"a": "é", "b": 1}"#);
+        assert_eq!(
+            ok("{{ {'b': 1, 'a': 'é'} | to_json(sort_keys=true, ensure_ascii=false) }}"),
+            r#"{"a": "é", "b": 1}"#
+        );
         assert_eq!(ok("{{ [1, 2] | to_json(indent=2) }}"), "[\n  1,\n  2\n]");
-        assert_eq!(ok("{{ {'b': 1, 'a': {'c': []}} | to_nice_json }}"), "{\n    \"a\": {\n        \"c\": []\n    },\n    \"b\": 1\n}");
-        assert_eq!(ok("{{ {'b': 1, 'a': 2} | to_nice_json(indent=2, sort_keys=false) }}"), "{\n  \"b\": 1,\n  \"a\": 2\n}");
+        assert_eq!(
+            ok("{{ {'b': 1, 'a': {'c': []}} | to_nice_json }}"),
+            "{\n    \"a\": {\n        \"c\": []\n    },\n    \"b\": 1\n}"
+        );
+        assert_eq!(
+            ok("{{ {'b': 1, 'a': 2} | to_nice_json(indent=2, sort_keys=false) }}"),
+            "{\n  \"b\": 1,\n  \"a\": 2\n}"
+        );
         err("{{ [missing] | to_json }}", "undefined");
         err("{{ 1 | to_json(bogus=1) }}", "bogus");
     }
@@ -534,7 +552,10 @@ mod tests {
         assert_eq!(ok("{{ {'z': 1, 'a': 2} | to_yaml(sort_keys=false) }}"), "{z: 1, a: 2}\n");
         let src = "{% set y = 'a: yes\\nb: [1, \"2\"]\\nc:\\n  d: null\\n' | from_yaml %}{{ y.a }} {{ y.b[0] + 1 }} {{ y.b[1] is string }} {{ y.c.d is none }} {{ y | list | join(',') }}";
         assert_eq!(ok(src), "True 2 True True a,b,c");
-        assert_eq!(ok("{{ ({'k': 'a\\nb', 'n': 'null'} | to_nice_yaml | from_yaml) == {'k': 'a\\nb', 'n': 'null'} }}"), "True");
+        assert_eq!(
+            ok("{{ ({'k': 'a\\nb', 'n': 'null'} | to_nice_yaml | from_yaml) == {'k': 'a\\nb', 'n': 'null'} }}"),
+            "True"
+        );
         assert_eq!(ok("{{ 'a: 1\\n---\\nb: 2\\n' | from_yaml_all | map(attribute='b', default=0) | list }}"), "[0, 2]");
         err("{{ 'a: [1' | from_yaml }}", "from_yaml:");
     }

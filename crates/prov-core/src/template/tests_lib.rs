@@ -128,8 +128,11 @@ fn cmp_loose(a: &str, b: &str) -> Result<Ordering, Error> {
     Ok(pa.len().cmp(&pb.len()))
 }
 
+/// A parsed `StrictVersion`: major, minor, patch and an optional `a`/`b` pre-release.
+type StrictKey = (u64, u64, u64, Option<(char, u64)>);
+
 /// Python's `StrictVersion`: `N.N[.N][(a|b)N]`.
-fn strict_key(v: &str) -> Option<(u64, u64, u64, Option<(char, u64)>)> {
+fn strict_key(v: &str) -> Option<StrictKey> {
     let (nums, pre) = match v.find(['a', 'b']) {
         Some(i) => (&v[..i], Some(&v[i..])),
         None => (v, None),
@@ -366,7 +369,10 @@ mod tests {
     #[test]
     fn regex_tests() {
         assert_eq!(ok("{{ 'http://x.org' is match('http://') }} {{ 'x http://' is match('http://') }}"), "True False");
-        assert_eq!(ok("{{ 'x http://' is search('http://') }} {{ 'abc' is search('B', ignorecase=true) }}"), "True True");
+        assert_eq!(
+            ok("{{ 'x http://' is search('http://') }} {{ 'abc' is search('B', ignorecase=true) }}"),
+            "True True"
+        );
         assert_eq!(ok("{{ 'ab' is match('b|a') }} {{ 'ab' is match('b') }}"), "True False");
         assert_eq!(ok("{{ 'abc' is regex('b') }} {{ 'abc' is regex('b', match_type='match') }} {{ 'abc' is regex('a.c', match_type='fullmatch') }}"), "True False True");
         assert_eq!(ok("{{ 'x\\nab' is match('^ab', multiline=true) }}"), "False");
@@ -380,8 +386,14 @@ mod tests {
     fn version_tests() {
         assert_eq!(ok("{{ '1.10.0' is version('1.9', '>=') }} {{ '1.10.0' is version('1.9', 'lt') }}"), "True False");
         assert_eq!(ok("{{ '2.0' is version('2.0', '==') }} {{ '2.0' is version('2.0.0', 'eq') }} {{ '2.0' is version('2.0.1', operator='lt') }}"), "True False True");
-        assert_eq!(ok("{{ '1.2.3' is version_compare('1.2.4', '<') }} {{ '1.2' is version('1.2', '!=') }}"), "True False");
-        assert_eq!(ok("{{ '1.0a1' is version('1.0', '<', strict=true) }} {{ '1.0' is version('1.0.0', '==', strict=true) }}"), "True True");
+        assert_eq!(
+            ok("{{ '1.2.3' is version_compare('1.2.4', '<') }} {{ '1.2' is version('1.2', '!=') }}"),
+            "True False"
+        );
+        assert_eq!(
+            ok("{{ '1.0a1' is version('1.0', '<', strict=true) }} {{ '1.0' is version('1.0.0', '==', strict=true) }}"),
+            "True True"
+        );
         assert_eq!(ok("{{ '1.0.0-alpha' is version('1.0.0', 'lt', version_type='semver') }} {{ '1.0.0-alpha.1' is version('1.0.0-alpha.beta', '<', version_type='semver') }} {{ '1.0.0+b1' is version('1.0.0', '==', version_type='semver') }}"), "True True True");
         assert_eq!(ok("{{ '2.4.1-rc1' is version('2.4.1rc2', '<') }} {{ 'a.b' is version('a.c', '<') }}"), "True True");
         err("{{ '1.0' is version('1.0', '~') }}", "version: invalid operator \"~\"");
@@ -395,7 +407,10 @@ mod tests {
     fn set_tests() {
         assert_eq!(ok("{{ [1, 2] is subset([1, 2, 3]) }} {{ [1, 4] is subset([1, 2, 3]) }}"), "True False");
         assert_eq!(ok("{{ [1, 2, 3] is superset([3, 1]) }} {{ [1] is superset([1, 2]) }}"), "True False");
-        assert_eq!(ok("{{ [1, 2] is contains(2) }} {{ 'abc' is contains('b') }} {{ {'a': 1} is contains('a') }}"), "True True True");
+        assert_eq!(
+            ok("{{ [1, 2] is contains(2) }} {{ 'abc' is contains('b') }} {{ {'a': 1} is contains('a') }}"),
+            "True True True"
+        );
         assert_eq!(ok("{{ [[1, 2], [3]] | select('contains', 3) | list | length }}"), "1");
         err("{{ 5 is subset([1]) }}", "the `subset` test expects a list, got an integer");
         err("{{ 5 is contains(1) }}", "the `contains` test expects a list, got an integer");
@@ -412,7 +427,10 @@ mod tests {
         };
         let r = |s: &str| render_ctx(s, ctx.clone()).unwrap();
         assert_eq!(r("{{ ok_r is success }} {{ ok_r is succeeded }} {{ ok_r is failed }} {{ ok_r is changed }} {{ ok_r is skipped }}"), "True True False False False");
-        assert_eq!(r("{{ bad is success }} {{ bad is failed }} {{ bad is failure }} {{ bad is changed }} {{ bad is change }}"), "False True True True True");
+        assert_eq!(
+            r("{{ bad is success }} {{ bad is failed }} {{ bad is failure }} {{ bad is changed }} {{ bad is change }}"),
+            "False True True True True"
+        );
         assert_eq!(r("{{ skip is skipped }} {{ skip is skip }} {{ loop_r is changed }} {{ down is unreachable }} {{ down is reachable }} {{ ok_r is reachable }}"), "True True True True False True");
         err("{{ 'x' is failed }}", "the `failed` test expects a registered task result (a dictionary), got a string");
         err("{{ nothing is changed }}", "undefined");
@@ -425,8 +443,14 @@ mod tests {
         let file = dir.join(format!("prov-tests-lib-{}", std::process::id()));
         std::fs::write(&file, "x").unwrap();
         let f = file.display().to_string();
-        assert_eq!(ok(&format!("{{{{ '{d}' is directory }}}} {{{{ '{d}' is file }}}} {{{{ '{d}' is exists }}}}")), "True False True");
-        assert_eq!(ok(&format!("{{{{ '{f}' is file }}}} {{{{ '{f}' is link }}}} {{{{ '{f}/nope' is exists }}}}")), "True False False");
+        assert_eq!(
+            ok(&format!("{{{{ '{d}' is directory }}}} {{{{ '{d}' is file }}}} {{{{ '{d}' is exists }}}}")),
+            "True False True"
+        );
+        assert_eq!(
+            ok(&format!("{{{{ '{f}' is file }}}} {{{{ '{f}' is link }}}} {{{{ '{f}/nope' is exists }}}}")),
+            "True False False"
+        );
         assert_eq!(ok("{{ '/etc' is abs }} {{ 'etc' is abs }}"), "True False");
         err("{{ 5 is file }}", "the `file` test expects a path string, got an integer");
         let _ = std::fs::remove_file(&file);
@@ -435,7 +459,10 @@ mod tests {
     #[test]
     fn truthy_any_all_nan() {
         assert_eq!(ok("{{ 'no' is truthy }} {{ 'no' is truthy(convert_bool=true) }} {{ '' is falsy }} {{ [1] is falsy }} {{ 'off' is falsy(convert_bool=true) }}"), "True False True False True");
-        assert_eq!(ok("{{ [0, 1] is any }} {{ [0, 1] is all }} {{ [] is all }} {{ [] is any }}"), "True False True False");
+        assert_eq!(
+            ok("{{ [0, 1] is any }} {{ [0, 1] is all }} {{ [] is all }} {{ [] is any }}"),
+            "True False True False"
+        );
         assert_eq!(ok("{{ ('nan' | float) is nan }} {{ 1.0 is nan }} {{ 'x' is nan }}"), "True False False");
         err("{{ 5 is any }}", "any expects a list, got an integer");
         err("{{ 'x' is truthy(bogus=1) }}", "bogus");

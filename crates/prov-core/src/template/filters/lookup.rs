@@ -152,8 +152,8 @@ fn file_lookup(ctx: &LookupContext, terms: &[Value], kw: &Kwargs) -> Result<Vec<
         let path = find_file(ctx, &term, "files").map_err(|cands| {
             fail(format!("lookup('file'): could not find {term:?} (searched: {})", searched(&cands)))
         })?;
-        let bytes = std::fs::read(&path)
-            .map_err(|e| fail(format!("lookup('file'): cannot read {}: {e}", path.display())))?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| fail(format!("lookup('file'): cannot read {}: {e}", path.display())))?;
         let text = String::from_utf8(bytes)
             .map_err(|_| fail(format!("lookup('file'): {} is not UTF-8 text", path.display())))?;
         let mut s = text.as_str();

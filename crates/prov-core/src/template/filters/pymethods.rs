@@ -292,7 +292,11 @@ fn str_method(s: &str, m: &Method) -> Result<Option<Value>, Error> {
             } else if matches!(affix.kind(), ValueKind::Seq | ValueKind::Iterable) {
                 affix.try_iter()?.collect()
             } else {
-                return Err(fail(format!("{}: expects a string or a list of strings, got {}", m.qual(T), a_type(affix))));
+                return Err(fail(format!(
+                    "{}: expects a string or a list of strings, got {}",
+                    m.qual(T),
+                    a_type(affix)
+                )));
             };
             let mut hit = false;
             for c in &candidates {
@@ -308,7 +312,11 @@ fn str_method(s: &str, m: &Method) -> Result<Option<Value>, Error> {
             let old = m.str_arg(T, 0, "old")?.unwrap_or_default();
             let new = m.str_arg(T, 1, "new")?.unwrap_or_default();
             let count = m.int_arg(T, 2, "count")?.unwrap_or(-1);
-            Ok(Some(Value::from(if count < 0 { s.replace(&old, &new) } else { s.replacen(&old, &new, count as usize) })))
+            Ok(Some(Value::from(if count < 0 {
+                s.replace(&old, &new)
+            } else {
+                s.replacen(&old, &new, count as usize)
+            })))
         }
         "lower" | "upper" | "title" | "capitalize" | "swapcase" => {
             m.arity(T, 0, 0)?;
@@ -436,7 +444,9 @@ fn str_method(s: &str, m: &Method) -> Result<Option<Value>, Error> {
             m.arity(T, 0, 0)?;
             let cased: Vec<char> = s.chars().filter(|c| c.is_lowercase() || c.is_uppercase()).collect();
             let want_lower = m.name == "islower";
-            bool_of(!cased.is_empty() && cased.iter().all(|c| if want_lower { c.is_lowercase() } else { c.is_uppercase() }))
+            bool_of(
+                !cased.is_empty() && cased.iter().all(|c| if want_lower { c.is_lowercase() } else { c.is_uppercase() }),
+            )
         }
         "format" => format(s, m.pos, m.kw).map(Some),
         _ => Ok(None),
@@ -527,7 +537,8 @@ fn parse_spec(spec: &str) -> Result<Spec, Error> {
     let bad = || fail(format!("str.format(): unsupported format spec {spec:?}"));
     let cs: Vec<char> = spec.chars().collect();
     let mut i = 0;
-    let mut sp = Spec { fill: ' ', align: None, sign: None, zero: false, width: 0, comma: false, precision: None, ty: None };
+    let mut sp =
+        Spec { fill: ' ', align: None, sign: None, zero: false, width: 0, comma: false, precision: None, ty: None };
     let is_align = |c: char| matches!(c, '<' | '>' | '^' | '=');
     if cs.len() >= 2 && is_align(cs[1]) {
         sp.fill = cs[0];
@@ -611,7 +622,10 @@ fn format_one(v: &Value, spec: &str) -> Result<String, Error> {
             (false, s)
         }
         Some('d' | 'x' | 'X' | 'o' | 'b') => {
-            let i = v.as_i64().filter(|_| v.is_integer() || v.kind() == ValueKind::Bool).ok_or_else(|| wrong("an integer"))?;
+            let i = v
+                .as_i64()
+                .filter(|_| v.is_integer() || v.kind() == ValueKind::Bool)
+                .ok_or_else(|| wrong("an integer"))?;
             let a = i.unsigned_abs();
             let s = match sp.ty {
                 Some('x') => format!("{a:x}"),
@@ -716,7 +730,9 @@ fn format(fmt: &str, pos: &[Value], kw: &Kwargs) -> Result<Value, Error> {
                     auto += 1;
                     v.ok_or_else(|| fail(format!("str.format(): positional argument {} is missing", auto - 1)))?
                 } else if let Ok(i) = head.parse::<usize>() {
-                    pos.get(i).cloned().ok_or_else(|| fail(format!("str.format(): positional argument {i} is missing")))?
+                    pos.get(i)
+                        .cloned()
+                        .ok_or_else(|| fail(format!("str.format(): positional argument {i} is missing")))?
                 } else {
                     kw.get::<Option<Value>>(head)?
                         .ok_or_else(|| fail(format!("str.format(): no keyword argument named {head:?}")))?
@@ -740,11 +756,16 @@ fn format(fmt: &str, pos: &[Value], kw: &Kwargs) -> Result<Value, Error> {
                     }
                 }
                 if v.is_undefined() {
-                    return Err(Error::new(ErrorKind::UndefinedError, format!("str.format(): field {field:?} is undefined")));
+                    return Err(Error::new(
+                        ErrorKind::UndefinedError,
+                        format!("str.format(): field {field:?} is undefined"),
+                    ));
                 }
                 let v = match conv.as_deref() {
                     None | Some("s") => v,
-                    Some("r") if v.kind() == ValueKind::String => Value::from(format!("'{}'", v.as_str().unwrap_or_default())),
+                    Some("r") if v.kind() == ValueKind::String => {
+                        Value::from(format!("'{}'", v.as_str().unwrap_or_default()))
+                    }
                     Some("r") => v,
                     Some(other) => return Err(fail(format!("str.format(): unknown conversion !{other}"))),
                 };
@@ -783,7 +804,10 @@ mod tests {
     fn string_strip_case_and_tests() {
         assert_eq!(ok("[{{ '  x  '.strip() }}][{{ '  x  '.lstrip() }}][{{ '  x  '.rstrip() }}]"), "[x][x  ][  x]");
         assert_eq!(ok("{{ 'xxhixx'.strip('x') }}"), "hi");
-        assert_eq!(ok("{{ 'Hello'.lower() }} {{ 'Hello'.upper() }} {{ \"they're bill\".title() }} {{ 'hELLO'.capitalize() }}"), "hello HELLO They'Re Bill Hello");
+        assert_eq!(
+            ok("{{ 'Hello'.lower() }} {{ 'Hello'.upper() }} {{ \"they're bill\".title() }} {{ 'hELLO'.capitalize() }}"),
+            "hello HELLO They'Re Bill Hello"
+        );
         assert_eq!(ok("{{ 'foobar'.startswith('foo') }} {{ 'foobar'.endswith(('x', 'bar')) }} {{ 'foobar'.startswith('bar', 3) }}"), "True True True");
         assert_eq!(ok("{{ '123'.isdigit() }} {{ 'a1'.isdigit() }} {{ 'ab'.isalpha() }} {{ 'a1'.isalnum() }} {{ ' '.isspace() }} {{ 'ab1'.islower() }} {{ 'AB'.isupper() }}"), "True False True True True True True");
         assert_eq!(ok("{{ 'a-b-c'.replace('-', '+') }} {{ 'a-b-c'.replace('-', '+', 1) }}"), "a+b+c a+b-c");
@@ -792,8 +816,14 @@ mod tests {
 
     #[test]
     fn string_search_pad_join() {
-        assert_eq!(ok("{{ 'hello'.find('l') }} {{ 'hello'.rfind('l') }} {{ 'hello'.find('z') }} {{ 'hello'.count('l') }}"), "2 3 -1 2");
-        assert_eq!(ok("{{ 'a=b=c'.partition('=') | to_json }} {{ 'a=b=c'.rpartition('=') | to_json }}"), r#"["a", "=", "b=c"] ["a=b", "=", "c"]"#);
+        assert_eq!(
+            ok("{{ 'hello'.find('l') }} {{ 'hello'.rfind('l') }} {{ 'hello'.find('z') }} {{ 'hello'.count('l') }}"),
+            "2 3 -1 2"
+        );
+        assert_eq!(
+            ok("{{ 'a=b=c'.partition('=') | to_json }} {{ 'a=b=c'.rpartition('=') | to_json }}"),
+            r#"["a", "=", "b=c"] ["a=b", "=", "c"]"#
+        );
         assert_eq!(ok("{{ '42'.zfill(5) }} {{ '-42'.zfill(5) }} [{{ 'ab'.ljust(4) }}] [{{ 'ab'.rjust(4, '*') }}] [{{ 'ab'.center(5) }}]"), "00042 -0042 [ab  ] [**ab] [  ab ]");
         assert_eq!(ok("{{ ', '.join(['a', 'b']) }} {{ '-'.join('abc') }}"), "a, b a-b-c");
         assert_eq!(ok("{{ 'v1.2'.removeprefix('v') }} {{ 'a.txt'.removesuffix('.txt') }}"), "1.2 a");
@@ -808,7 +838,10 @@ mod tests {
         assert_eq!(ok("{{ '{1}{0}'.format('a', 'b') }}"), "ba");
         assert_eq!(ok("{{ '{name}:{port}'.format(name='h', port=80) }}"), "h:80");
         assert_eq!(ok("{{ '{0[a]} {1.x}'.format({'a': 5}, {'x': 6}) }}"), "5 6");
-        assert_eq!(ok("{{ '{:>5}|{:<4}|{:^5}|{:05d}|{:.2f}|{:,}'.format('ab', 'c', 'x', 42, 3.14159, 1234567) }}"), "   ab|c   |  x  |00042|3.14|1,234,567");
+        assert_eq!(
+            ok("{{ '{:>5}|{:<4}|{:^5}|{:05d}|{:.2f}|{:,}'.format('ab', 'c', 'x', 42, 3.14159, 1234567) }}"),
+            "   ab|c   |  x  |00042|3.14|1,234,567"
+        );
         assert_eq!(ok("{{ '{:x} {:+d} {:.1%} {!r} {{}}'.format(255, 3, 0.25, 's') }}"), "ff +3 25.0% 's' {}");
         assert_eq!(ok("{{ '{} {}'.format(none, true) }}"), "None True");
         err("{{ '{}{}'.format('a') }}", "positional argument 1 is missing");
@@ -822,9 +855,18 @@ mod tests {
     fn dict_methods() {
         let d = "{% set d = {'a': 1, 'b': 2} %}";
         assert_eq!(ok(&format!("{d}{{% for k, v in d.items() %}}{{{{ k }}}}={{{{ v }}}};{{% endfor %}}")), "a=1;b=2;");
-        assert_eq!(ok(&format!("{d}{{{{ d.keys() | list | to_json }}}} {{{{ d.values() | sum }}}}")), r#"["a", "b"] 3"#);
-        assert_eq!(ok(&format!("{d}{{{{ d.get('a') }}}} {{{{ d.get('z') is none }}}} {{{{ d.get('z', 9) }}}}")), "1 True 9");
-        assert_eq!(ok(&format!("{d}{{{{ 'a' in d.keys() }}}} {{{{ d.copy() | to_json }}}}")), r#"True {"a": 1, "b": 2}"#);
+        assert_eq!(
+            ok(&format!("{d}{{{{ d.keys() | list | to_json }}}} {{{{ d.values() | sum }}}}")),
+            r#"["a", "b"] 3"#
+        );
+        assert_eq!(
+            ok(&format!("{d}{{{{ d.get('a') }}}} {{{{ d.get('z') is none }}}} {{{{ d.get('z', 9) }}}}")),
+            "1 True 9"
+        );
+        assert_eq!(
+            ok(&format!("{d}{{{{ 'a' in d.keys() }}}} {{{{ d.copy() | to_json }}}}")),
+            r#"True {"a": 1, "b": 2}"#
+        );
         err(&format!("{d}{{{{ d.update({{'c': 3}}) }}}}"), "dict.update() would modify the dictionary in place");
         err(&format!("{d}{{{{ d.get() }}}}"), "dict.get() takes 1 to 2 arguments (0 given)");
         err(&format!("{d}{{{{ d.frobnicate() }}}}"), "dict has no method `frobnicate`");
@@ -832,7 +874,10 @@ mod tests {
 
     #[test]
     fn list_methods() {
-        assert_eq!(ok("{{ ['a', 'b', 'a'].index('b') }} {{ ['a', 'b', 'a'].count('a') }} {{ ['a', 'b', 'a'].index('a', 1) }}"), "1 2 2");
+        assert_eq!(
+            ok("{{ ['a', 'b', 'a'].index('b') }} {{ ['a', 'b', 'a'].count('a') }} {{ ['a', 'b', 'a'].index('a', 1) }}"),
+            "1 2 2"
+        );
         err("{{ [1].index(2) }}", "list.index(): 2 is not in the list");
         err("{{ [1].append(2) }}", "list.append() would modify the list in place");
         err("{{ [1].sorted() }}", "list has no method `sorted`");

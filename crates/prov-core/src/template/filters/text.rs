@@ -117,7 +117,8 @@ fn flags(kw: &Kwargs) -> Result<(bool, bool), Error> {
 /// Translates a Python `re.sub` replacement (`\1`, `\g<name>`, `\n`) into the `regex` crate's
 /// syntax (`${1}`, `${name}`), checking group references against `re`.
 fn python_replacement(rep: &str, re: &Regex) -> Result<String, Error> {
-    let bad_group = |g: &str| fail(format!("regex_replace: the replacement refers to group {g}, which the pattern does not have"));
+    let bad_group =
+        |g: &str| fail(format!("regex_replace: the replacement refers to group {g}, which the pattern does not have"));
     let mut out = String::with_capacity(rep.len());
     let chars: Vec<char> = rep.chars().collect();
     let mut i = 0;
@@ -220,7 +221,9 @@ fn regex_replace(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Erro
     let found = re.find_iter(&text).count();
     let subs = if count == 0 { found } else { found.min(count) };
     if mandatory != 0 && mandatory != subs {
-        return Err(fail(format!("regex_replace: {pattern:?} should match {mandatory} times, but matches {subs} times in {text:?}")));
+        return Err(fail(format!(
+            "regex_replace: {pattern:?} should match {mandatory} times, but matches {subs} times in {text:?}"
+        )));
     }
     Ok(Value::from(re.replacen(&text, count, rep.as_str()).into_owned()))
 }
@@ -238,10 +241,14 @@ fn regex_search(value: &Value, regex: &str, args: Rest<ValueOrKwargs>) -> Result
         let s = a.as_str().unwrap_or_default();
         let g = if let Some(name) = s.strip_prefix("\\g<").and_then(|r| r.strip_suffix('>')) {
             name.to_string()
-        } else if let Some(num) = s.strip_prefix('\\').filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())) {
+        } else if let Some(num) =
+            s.strip_prefix('\\').filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        {
             num.to_string()
         } else {
-            return Err(fail(format!("regex_search: unknown argument {a}; use '\\\\1' or '\\\\g<name>' to pick groups")));
+            return Err(fail(format!(
+                "regex_search: unknown argument {a}; use '\\\\1' or '\\\\g<name>' to pick groups"
+            )));
         };
         let known = match g.parse::<usize>() {
             Ok(i) => i < re.captures_len(),
@@ -347,9 +354,7 @@ fn b64decode(value: &Value, kw: Kwargs) -> Result<Value, Error> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(cleaned.as_bytes())
         .map_err(|e| fail(format!("b64decode: the value is not valid base64: {e}")))?;
-    String::from_utf8(bytes)
-        .map(Value::from)
-        .map_err(|_| fail("b64decode: the decoded data is not UTF-8 text"))
+    String::from_utf8(bytes).map(Value::from).map_err(|_| fail("b64decode: the decoded data is not UTF-8 text"))
 }
 
 /// The hex digest of `data` with one of Python `hashlib`'s algorithms.
@@ -569,7 +574,10 @@ mod tests {
     fn regex_replace_python_syntax() {
         assert_eq!(ok("{{ 'ansible' | regex_replace('^a.*i(.*)$', 'a\\\\1') }}"), "able");
         assert_eq!(ok("{{ 'foobar' | regex_replace('^f.*o(.*)$', '\\\\1') }}"), "bar");
-        assert_eq!(ok("{{ 'localhost:80' | regex_replace('^(?P<host>.+):(?P<port>\\\\d+)$', '\\\\g<host>, \\\\g<port>') }}"), "localhost, 80");
+        assert_eq!(
+            ok("{{ 'localhost:80' | regex_replace('^(?P<host>.+):(?P<port>\\\\d+)$', '\\\\g<host>, \\\\g<port>') }}"),
+            "localhost, 80"
+        );
         assert_eq!(ok("{{ 'a.b.c' | regex_replace('\\\\.', '-') }}"), "a-b-c");
         assert_eq!(ok("{{ 'a.b.c' | regex_replace('\\\\.', '-', count=1) }}"), "a-b.c");
         assert_eq!(ok("{{ 'ABC' | regex_replace('b', 'x', ignorecase=true) }}"), "AxC");
@@ -591,7 +599,10 @@ mod tests {
     fn regex_search_and_findall() {
         assert_eq!(ok("{{ 'server1/database42' | regex_search('database[0-9]+') }}"), "database42");
         assert_eq!(ok("{{ 'ansible' | regex_search('x') is none }}"), "True");
-        assert_eq!(ok("{{ 'server1/database42' | regex_search('server([0-9]+)/database([0-9]+)', '\\\\1', '\\\\2') }}"), "['1', '42']");
+        assert_eq!(
+            ok("{{ 'server1/database42' | regex_search('server([0-9]+)/database([0-9]+)', '\\\\1', '\\\\2') }}"),
+            "['1', '42']"
+        );
         assert_eq!(ok("{{ 'ab' | regex_search('(?P<x>b)', '\\\\g<x>') | first }}"), "b");
         assert_eq!(ok("{{ 'FOO' | regex_search('foo', ignorecase=true) }}"), "FOO");
         assert_eq!(ok("{{ 'a1 b2 c3' | regex_findall('[a-z][0-9]') | join(',') }}"), "a1,b2,c3");
@@ -637,8 +648,14 @@ mod tests {
     fn digests() {
         assert_eq!(ok("{{ 'abc' | hash }}"), "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(ok("{{ 'abc' | hash('md5') }}"), "900150983cd24fb0d6963f7d28e17f72");
-        assert_eq!(ok("{{ 'abc' | hash('sha256') }}"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        assert_eq!(ok("{{ 'abc' | sha1 }} {{ 'abc' | checksum }}"), "a9993e364706816aba3e25717850c26c9cd0d89d a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            ok("{{ 'abc' | hash('sha256') }}"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            ok("{{ 'abc' | sha1 }} {{ 'abc' | checksum }}"),
+            "a9993e364706816aba3e25717850c26c9cd0d89d a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
         assert_eq!(ok("{{ 'abc' | md5 }}"), "900150983cd24fb0d6963f7d28e17f72");
         assert_eq!(ok("{{ 'abc' | hash('sha512') | length }}"), "128");
         err("{{ 'abc' | hash('blake9') }}", "hash: unsupported hash type \"blake9\"");

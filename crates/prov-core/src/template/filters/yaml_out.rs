@@ -396,20 +396,27 @@ mod tests {
     use super::*;
 
     fn nice(v: serde_json::Value) -> String {
-        to_yaml(&Value::from(minijinja::value::Serde(v)), &YamlOpts { indent: 4, flow_leaves: false, sort_keys: true }, "t").unwrap()
+        to_yaml(
+            &Value::from(minijinja::value::Serde(v)),
+            &YamlOpts { indent: 4, flow_leaves: false, sort_keys: true },
+            "t",
+        )
+        .unwrap()
     }
 
     fn flow(v: serde_json::Value) -> String {
-        to_yaml(&Value::from(minijinja::value::Serde(v)), &YamlOpts { indent: 2, flow_leaves: true, sort_keys: true }, "t").unwrap()
+        to_yaml(
+            &Value::from(minijinja::value::Serde(v)),
+            &YamlOpts { indent: 2, flow_leaves: true, sort_keys: true },
+            "t",
+        )
+        .unwrap()
     }
 
     #[test]
     fn nice_yaml_is_block_style_like_pyyaml() {
         let v = serde_json::json!({"b": [1, {"x": 1, "y": [true]}], "a": {"c": null, "d": []}, "e": {}});
-        assert_eq!(
-            nice(v),
-            "a:\n    c: null\n    d: []\nb:\n- 1\n-   x: 1\n    y:\n    - true\ne: {}\n"
-        );
+        assert_eq!(nice(v), "a:\n    c: null\n    d: []\nb:\n- 1\n-   x: 1\n    y:\n    - true\ne: {}\n");
     }
 
     #[test]
