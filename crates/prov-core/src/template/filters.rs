@@ -14,12 +14,12 @@ mod digest;
 mod lookup;
 mod pymethods;
 mod serialize;
-mod text;
+pub(crate) mod text;
 mod yaml_out;
 
 use minijinja::value::{from_args, Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
-use minijinja::{Environment, Error, ErrorKind, State};
-use serialize::{JsonOpts, Shape};
+use minijinja::{Environment, Error, ErrorKind};
+use serialize::JsonOpts;
 use yaml_out::YamlOpts;
 
 /// What lookups may read: the controller environment and files relative to a base dir.
@@ -258,7 +258,7 @@ fn float(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
 /// `ternary(true_val, false_val, none_val=None)`.
 fn ternary(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let (pos, kw) = split_args(args)?;
-    let mut take = |i: usize, name: &str| -> Result<Option<Value>, Error> {
+    let take = |i: usize, name: &str| -> Result<Option<Value>, Error> {
         match pos.get(i) {
             Some(v) => Ok(Some(v.clone())),
             None => kw.get::<Option<Value>>(name),
@@ -323,7 +323,7 @@ fn from_json(value: &Value) -> Result<Value, Error> {
     let s = value.as_str().ok_or_else(|| fail(format!("from_json expects a string, got {}", a_type(value))))?;
     let parsed: serde_json::Value =
         serde_json::from_str(s).map_err(|e| fail(format!("from_json: the text is not valid JSON: {e}")))?;
-    Ok(Value::from_serialize(parsed))
+    Ok(Value::from(minijinja::value::Serde(parsed)))
 }
 
 fn yaml_with(value: &Value, kw: Kwargs, opts: YamlOpts, filter: &str) -> Result<Value, Error> {
@@ -395,7 +395,11 @@ pub(crate) mod testenv {
     pub fn env_with(base_dirs: Vec<std::path::PathBuf>) -> Environment<'static> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_keep_trailing_newline(true);
+        if let Ok(syntax) =
+            minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).keep_trailing_newline(true).build()
+        {
+            env.set_syntax(syntax);
+        }
         register(&mut env, LookupContext { base_dirs: std::sync::Arc::new(base_dirs) });
         env
     }
@@ -459,8 +463,14 @@ mod tests {
 
     #[test]
     fn bool_accepts_ansible_strings() {
-        assert_eq!(ok("{{ 'yes' | bool }} {{ 'On' | bool }} {{ '1' | bool }} {{ 'TRUE' | bool }} {{ 1 | bool }}"), "true true true true true");
-        assert_eq!(ok("{{ 'no' | bool }} {{ 'off' | bool }} {{ '0' | bool }} {{ none | bool }} {{ 2 | bool }}"), "false false false false false");
+        assert_eq!(
+            ok("{{ 'yes' | bool }} {{ 'On' | bool }} {{ '1' | bool }} {{ 'TRUE' | bool }} {{ 1 | bool }}"),
+            "True True True True True"
+        );
+        assert_eq!(
+            ok("{{ 'no' | bool }} {{ 'off' | bool }} {{ '0' | bool }} {{ none | bool }} {{ 2 | bool }}"),
+            "False False False False False"
+        );
         err("{{ 'ture' | bool }}", "cannot interpret \"ture\" as a boolean");
         err("{{ [1] | bool }}", "cannot interpret a list as a boolean");
     }
@@ -500,16 +510,28 @@ mod tests {
 
     #[test]
     fn type_debug_names_python_types() {
-        assert_eq!(ok("{{ 'a' | type_debug }} {{ 1 | type_debug }} {{ [] | type_debug }} {{ {} | type_debug }}"), "str int list dict");
+        assert_eq!(
+            ok("{{ 'a' | type_debug }} {{ 1 | type_debug }} {{ [] | type_debug }} {{ {} | type_debug }}"),
+            "str int list dict"
+        );
     }
 
     #[test]
     fn to_json_matches_python() {
         assert_eq!(ok("{{ {'a': 1} | combine({'b': [true, none]}) | to_json }}"), r#"{"a": 1, "b": [true, null]}"#);
-        assert_eq!(ok("{{ {'b': 1, 'a': 'é'} | to_json(sort_keys=true, ensure_ascii=false) }}"), r#"{"a": "é", "b": 1}"#);
+        assert_eq!(
+            ok("{{ {'b': 1, 'a': 'é'} | to_json(sort_keys=true, ensure_ascii=false) }}"),
+            r#"{"a": "é", "b": 1}"#
+        );
         assert_eq!(ok("{{ [1, 2] | to_json(indent=2) }}"), "[\n  1,\n  2\n]");
-        assert_eq!(ok("{{ {'b': 1, 'a': {'c': []}} | to_nice_json }}"), "{\n    \"a\": {\n        \"c\": []\n    },\n    \"b\": 1\n}");
-        assert_eq!(ok("{{ {'b': 1, 'a': 2} | to_nice_json(indent=2, sort_keys=false) }}"), "{\n  \"b\": 1,\n  \"a\": 2\n}");
+        assert_eq!(
+            ok("{{ {'b': 1, 'a': {'c': []}} | to_nice_json }}"),
+            "{\n    \"a\": {\n        \"c\": []\n    },\n    \"b\": 1\n}"
+        );
+        assert_eq!(
+            ok("{{ {'b': 1, 'a': 2} | to_nice_json(indent=2, sort_keys=false) }}"),
+            "{\n  \"b\": 1,\n  \"a\": 2\n}"
+        );
         err("{{ [missing] | to_json }}", "undefined");
         err("{{ 1 | to_json(bogus=1) }}", "bogus");
     }
@@ -529,8 +551,11 @@ mod tests {
         assert_eq!(ok("{{ {'b': [1, 2]} | to_nice_yaml(indent=2) }}"), "b:\n- 1\n- 2\n");
         assert_eq!(ok("{{ {'z': 1, 'a': 2} | to_yaml(sort_keys=false) }}"), "{z: 1, a: 2}\n");
         let src = "{% set y = 'a: yes\\nb: [1, \"2\"]\\nc:\\n  d: null\\n' | from_yaml %}{{ y.a }} {{ y.b[0] + 1 }} {{ y.b[1] is string }} {{ y.c.d is none }} {{ y | list | join(',') }}";
-        assert_eq!(ok(src), "true 2 true true a,b,c");
-        assert_eq!(ok("{{ ({'k': 'a\\nb', 'n': 'null'} | to_nice_yaml | from_yaml) == {'k': 'a\\nb', 'n': 'null'} }}"), "true");
+        assert_eq!(ok(src), "True 2 True True a,b,c");
+        assert_eq!(
+            ok("{{ ({'k': 'a\\nb', 'n': 'null'} | to_nice_yaml | from_yaml) == {'k': 'a\\nb', 'n': 'null'} }}"),
+            "True"
+        );
         assert_eq!(ok("{{ 'a: 1\\n---\\nb: 2\\n' | from_yaml_all | map(attribute='b', default=0) | list }}"), "[0, 2]");
         err("{{ 'a: [1' | from_yaml }}", "from_yaml:");
     }

@@ -83,8 +83,7 @@ impl Templar {
         {
             env.set_syntax(syntax);
         }
-        // filters::register(&mut env, filters::LookupContext { base_dirs: Arc::new(base_dirs) });
-        let _ = base_dirs;
+        filters::register(&mut env, filters::LookupContext { base_dirs: Arc::new(base_dirs) });
         env.add_global("omit", Value::from(OMIT));
         Templar { env: Box::leak(Box::new(env)), cache: RwLock::new(HashMap::new()) }
     }
@@ -203,4 +202,5 @@ pub fn has_template(v: &Value) -> bool {
 /// The value of the `omit` placeholder: an argument rendered to it is dropped.
 pub const OMIT: &str = "__omit_place_holder__prov__";
 
-// pub mod filters; (being finished)
+pub mod filters;
+mod tests_lib;

@@ -113,10 +113,7 @@ fn dict2items(value: &Value, kw: Kwargs) -> Result<Value, Error> {
         return Err(fail(format!("dict2items requires a dictionary, got {} instead", a_type(value))));
     }
     Ok(Value::from(
-        map_entries(value)?
-            .into_iter()
-            .map(|(k, v)| map_value([(kn.clone(), k), (vn.clone(), v)]))
-            .collect::<Vec<_>>(),
+        map_entries(value)?.into_iter().map(|(k, v)| map_value([(kn.clone(), k), (vn.clone(), v)])).collect::<Vec<_>>(),
     ))
 }
 
@@ -227,7 +224,9 @@ fn lists_of(value: &Value, others: &[Value], filter: &str) -> Result<Vec<Vec<Val
 fn zip(value: &Value, others: Rest<Value>) -> Result<Value, Error> {
     let lists = lists_of(value, &others, "zip")?;
     let n = lists.iter().map(Vec::len).min().unwrap_or(0);
-    Ok(Value::from((0..n).map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>())).collect::<Vec<_>>()))
+    Ok(Value::from(
+        (0..n).map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>())).collect::<Vec<_>>(),
+    ))
 }
 
 /// `zip_longest(*lists, fillvalue=None)`: as long as the longest input.
@@ -253,7 +252,10 @@ fn product(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let lists: Vec<&Vec<Value>> = (0..repeat).flat_map(|_| lists.iter()).collect();
     let mut acc: Vec<Vec<Value>> = vec![Vec::new()];
     for l in lists {
-        acc = acc.into_iter().flat_map(|prefix| l.iter().map(move |x| [prefix.clone(), vec![x.clone()]].concat())).collect();
+        acc = acc
+            .into_iter()
+            .flat_map(|prefix| l.iter().map(move |x| [prefix.clone(), vec![x.clone()]].concat()))
+            .collect();
     }
     Ok(Value::from(acc.into_iter().map(Value::from).collect::<Vec<_>>()))
 }
@@ -261,9 +263,7 @@ fn product(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
 /// `extract(container, morekeys=None)`: `container[item]`, then each of `morekeys` in turn.
 /// Used as `groups['web'] | map('extract', hostvars, 'ansible_host')`.
 fn extract(item: &Value, container: &Value, morekeys: Option<Value>) -> Result<Value, Error> {
-    let missing = |what: &Value, key: &Value| {
-        fail(format!("extract: {} has no key {}", a_type(what), serde_key(key)))
-    };
+    let missing = |what: &Value, key: &Value| fail(format!("extract: {} has no key {}", a_type(what), serde_key(key)));
     let mut v = container.get_item(item)?;
     if v.is_undefined() {
         return Err(missing(container, item));
@@ -325,7 +325,9 @@ fn subelements(value: &Value, path: &str, args: Rest<ValueOrKwargs>) -> Result<V
             if skip_missing {
                 continue;
             }
-            return Err(fail(format!("subelements: could not find '{path}' in an item (pass skip_missing=True to skip it)")));
+            return Err(fail(format!(
+                "subelements: could not find '{path}' in an item (pass skip_missing=True to skip it)"
+            )));
         }
         if !is_list(&sub) {
             return Err(fail(format!("subelements: the key '{path}' should point to a list, got {}", a_type(&sub))));
@@ -390,20 +392,41 @@ mod tests {
         let over = "{'a': {'y': 2, 'l': [2, 3]}, 'k': [9]}";
         let r = |opts: &str| ok(&format!("{{{{ {base} | combine({over}{opts}) | to_json }}}}"));
         assert_eq!(r(", recursive=true"), r#"{"a": {"x": 1, "l": [2, 3], "y": 2}, "k": [9]}"#);
-        assert_eq!(r(", recursive=true, list_merge='append'"), r#"{"a": {"x": 1, "l": [1, 2, 2, 3], "y": 2}, "k": [1, 9]}"#);
-        assert_eq!(r(", recursive=true, list_merge='prepend'"), r#"{"a": {"x": 1, "l": [2, 3, 1, 2], "y": 2}, "k": [9, 1]}"#);
-        assert_eq!(r(", recursive=true, list_merge='append_rp'"), r#"{"a": {"x": 1, "l": [1, 2, 3], "y": 2}, "k": [1, 9]}"#);
-        assert_eq!(r(", recursive=true, list_merge='prepend_rp'"), r#"{"a": {"x": 1, "l": [2, 3, 1], "y": 2}, "k": [9, 1]}"#);
+        assert_eq!(
+            r(", recursive=true, list_merge='append'"),
+            r#"{"a": {"x": 1, "l": [1, 2, 2, 3], "y": 2}, "k": [1, 9]}"#
+        );
+        assert_eq!(
+            r(", recursive=true, list_merge='prepend'"),
+            r#"{"a": {"x": 1, "l": [2, 3, 1, 2], "y": 2}, "k": [9, 1]}"#
+        );
+        assert_eq!(
+            r(", recursive=true, list_merge='append_rp'"),
+            r#"{"a": {"x": 1, "l": [1, 2, 3], "y": 2}, "k": [1, 9]}"#
+        );
+        assert_eq!(
+            r(", recursive=true, list_merge='prepend_rp'"),
+            r#"{"a": {"x": 1, "l": [2, 3, 1], "y": 2}, "k": [9, 1]}"#
+        );
         assert_eq!(r(", recursive=true, list_merge='keep'"), r#"{"a": {"x": 1, "l": [1, 2], "y": 2}, "k": [1]}"#);
         assert_eq!(r(", list_merge='append'"), r#"{"a": {"y": 2, "l": [2, 3]}, "k": [1, 9]}"#);
     }
 
     #[test]
     fn dict2items_and_back() {
-        assert_eq!(ok("{{ {'a': 1, 'b': 2} | dict2items | to_json }}"), r#"[{"key": "a", "value": 1}, {"key": "b", "value": 2}]"#);
-        assert_eq!(ok("{{ {'a': 1} | dict2items(key_name='k', value_name='v') | to_json }}"), r#"[{"k": "a", "v": 1}]"#);
+        assert_eq!(
+            ok("{{ {'a': 1, 'b': 2} | dict2items | to_json }}"),
+            r#"[{"key": "a", "value": 1}, {"key": "b", "value": 2}]"#
+        );
+        assert_eq!(
+            ok("{{ {'a': 1} | dict2items(key_name='k', value_name='v') | to_json }}"),
+            r#"[{"k": "a", "v": 1}]"#
+        );
         assert_eq!(ok("{{ {'a': 1, 'b': 2} | dict2items | items2dict | to_json }}"), r#"{"a": 1, "b": 2}"#);
-        assert_eq!(ok("{{ [{'n': 'x', 'v': 1}] | items2dict(key_name='n', value_name='v') | to_json }}"), r#"{"x": 1}"#);
+        assert_eq!(
+            ok("{{ [{'n': 'x', 'v': 1}] | items2dict(key_name='n', value_name='v') | to_json }}"),
+            r#"{"x": 1}"#
+        );
         err("{{ [1, 2] | dict2items }}", "dict2items requires a dictionary, got a list instead");
         err("{{ [{'a': 1}] | items2dict }}", "each item needs the keys 'key' and 'value'");
         err("{{ 'x' | items2dict }}", "items2dict requires a list, got a string");
@@ -442,8 +465,12 @@ mod tests {
 
     #[test]
     fn extract_looks_up_in_a_container() {
-        let src = "{% set hv = {'h1': {'ansible_host': '10.0.0.1', 'n': {'x': 7}}, 'h2': {'ansible_host': '10.0.0.2'}} %}";
-        assert_eq!(ok(&format!("{src}{{{{ ['h1', 'h2'] | map('extract', hv, 'ansible_host') | join(',') }}}}")), "10.0.0.1,10.0.0.2");
+        let src =
+            "{% set hv = {'h1': {'ansible_host': '10.0.0.1', 'n': {'x': 7}}, 'h2': {'ansible_host': '10.0.0.2'}} %}";
+        assert_eq!(
+            ok(&format!("{src}{{{{ ['h1', 'h2'] | map('extract', hv, 'ansible_host') | join(',') }}}}")),
+            "10.0.0.1,10.0.0.2"
+        );
         assert_eq!(ok(&format!("{src}{{{{ 'h1' | extract(hv, ['n', 'x']) }}}}")), "7");
         assert_eq!(ok("{{ [0, 2] | map('extract', ['a', 'b', 'c']) | join }}"), "ac");
         err(&format!("{src}{{{{ ['h3'] | map('extract', hv) | list }}}}"), "extract: a dictionary has no key 'h3'");

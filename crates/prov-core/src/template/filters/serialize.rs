@@ -32,18 +32,21 @@ pub(crate) fn shape(v: &Value, filter: &str) -> Result<Shape, Error> {
         ValueKind::Number => Shape::Float(f64::try_from(v.clone())?),
         ValueKind::String => Shape::Str(v.as_str().unwrap_or_default().to_string()),
         ValueKind::Bytes => Shape::Str(v.to_str().map(|s| s.to_string()).unwrap_or_default()),
-        ValueKind::Seq | ValueKind::Iterable => {
-            Shape::Seq(v.try_iter()?.checked().collect::<Result<Vec<_>, _>>()?)
-        }
+        ValueKind::Seq | ValueKind::Iterable => Shape::Seq(v.try_iter()?.checked().collect::<Result<Vec<_>, _>>()?),
         ValueKind::Map => Shape::Map(map_entries(v)?),
         ValueKind::Undefined => {
             return Err(Error::new(ErrorKind::UndefinedError, format!("{filter}: cannot serialize an undefined value")))
         }
-        ValueKind::Invalid => return Err(v.clone().try_iter().err().unwrap_or_else(|| Error::from(ErrorKind::BadSerialization))),
+        ValueKind::Invalid => {
+            return Err(v.clone().try_iter().err().unwrap_or_else(|| Error::from(ErrorKind::BadSerialization)))
+        }
         _ => {
             return Err(Error::new(
                 ErrorKind::BadSerialization,
-                format!("{filter}: cannot serialize a {} (only none, booleans, numbers, strings, lists and dicts)", v.kind()),
+                format!(
+                    "{filter}: cannot serialize a {} (only none, booleans, numbers, strings, lists and dicts)",
+                    v.kind()
+                ),
             ))
         }
     })
@@ -266,7 +269,9 @@ mod tests {
 
     #[test]
     fn json_matches_python_dumps() {
-        let v = Value::from_serialize(serde_json::json!({"b": [1, 2.5, null], "a": {"x": "é\"\n"}, "e": [], "f": {}}));
+        let v = Value::from(minijinja::value::Serde(
+            serde_json::json!({"b": [1, 2.5, null], "a": {"x": "é\"\n"}, "e": [], "f": {}}),
+        ));
         let compact = JsonOpts { indent: None, sort_keys: false, ensure_ascii: true };
         assert_eq!(
             to_json(&v, &compact, "to_json").unwrap(),

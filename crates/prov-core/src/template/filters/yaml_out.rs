@@ -378,7 +378,7 @@ fn resolves_to_non_string(s: &str) -> bool {
     let re = RE.get_or_init(|| {
         Regex::new(concat!(
             r"^(?:",
-            r"(?i:y|yes|n|no|true|false|on|off|null)|~|<<|=",
+            r"(?i:yes|no|true|false|on|off|null)|~|<<|=",
             r"|[-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)",
             r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?",
             r"|[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?",
@@ -396,25 +396,32 @@ mod tests {
     use super::*;
 
     fn nice(v: serde_json::Value) -> String {
-        to_yaml(&Value::from_serialize(v), &YamlOpts { indent: 4, flow_leaves: false, sort_keys: true }, "t").unwrap()
+        to_yaml(
+            &Value::from(minijinja::value::Serde(v)),
+            &YamlOpts { indent: 4, flow_leaves: false, sort_keys: true },
+            "t",
+        )
+        .unwrap()
     }
 
     fn flow(v: serde_json::Value) -> String {
-        to_yaml(&Value::from_serialize(v), &YamlOpts { indent: 2, flow_leaves: true, sort_keys: true }, "t").unwrap()
+        to_yaml(
+            &Value::from(minijinja::value::Serde(v)),
+            &YamlOpts { indent: 2, flow_leaves: true, sort_keys: true },
+            "t",
+        )
+        .unwrap()
     }
 
     #[test]
     fn nice_yaml_is_block_style_like_pyyaml() {
         let v = serde_json::json!({"b": [1, {"x": 1, "y": [true]}], "a": {"c": null, "d": []}, "e": {}});
-        assert_eq!(
-            nice(v),
-            "a:\n    c: null\n    d: []\nb:\n- 1\n-   x: 1\n    y:\n    - true\ne: {}\n"
-        );
+        assert_eq!(nice(v), "a:\n    c: null\n    d: []\nb:\n- 1\n-   x: 1\n    y:\n    - true\ne: {}\n");
     }
 
     #[test]
     fn indent_two_and_nested_sequences() {
-        let v = Value::from_serialize(serde_json::json!([[1, 2], {"k": "v"}]));
+        let v = Value::from(minijinja::value::Serde(serde_json::json!([[1, 2], {"k": "v"}])));
         let out = to_yaml(&v, &YamlOpts { indent: 2, flow_leaves: false, sort_keys: true }, "t").unwrap();
         assert_eq!(out, "- - 1\n  - 2\n- k: v\n");
     }
@@ -465,7 +472,7 @@ mod tests {
 
     #[test]
     fn unsorted_keys_keep_their_order() {
-        let v = Value::from_serialize(serde_json::json!({"z": 1, "a": 2}));
+        let v = Value::from(minijinja::value::Serde(serde_json::json!({"z": 1, "a": 2})));
         let out = to_yaml(&v, &YamlOpts { indent: 2, flow_leaves: false, sort_keys: false }, "t").unwrap();
         assert_eq!(out, "z: 1\na: 2\n");
     }

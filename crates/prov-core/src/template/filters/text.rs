@@ -1,0 +1,706 @@
+//! Text filters: regular expressions (Python `re` syntax and semantics where the `regex` crate
+//! allows), shell quoting, base64, digests, path manipulation, `comment` and `urlencode`.
+//!
+//! Regular expressions are compiled by the `regex` crate, which has no look-around and no
+//! backreferences inside patterns; such patterns are reported as errors rather than silently
+//! misbehaving.
+
+use super::{a_type, fail, split_args};
+use base64::Engine as _;
+use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
+use minijinja::{Environment, Error};
+use regex::{Regex, RegexBuilder};
+use sha2::Digest as _;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+pub fn register(env: &mut Environment<'static>) {
+    env.add_filter("regex_replace", regex_replace);
+    env.add_filter("regex_search", regex_search);
+    env.add_filter("regex_findall", regex_findall);
+    env.add_filter("regex_escape", regex_escape);
+    env.add_filter("quote", quote);
+    env.add_filter("b64encode", b64encode);
+    env.add_filter("b64decode", b64decode);
+    env.add_filter("hash", hash);
+    env.add_filter("checksum", checksum);
+    env.add_filter("sha1", sha1);
+    env.add_filter("md5", md5);
+    env.add_filter("basename", basename);
+    env.add_filter("dirname", dirname);
+    env.add_filter("expanduser", expanduser);
+    env.add_filter("splitext", splitext);
+    env.add_filter("path_join", path_join);
+    env.add_filter("comment", comment);
+    env.add_filter("urlencode", urlencode);
+}
+
+/// The text of a scalar argument: strings as they are, numbers and booleans in their Python
+/// spelling; anything else is an error naming `filter`.
+pub(crate) fn text_of(value: &Value, filter: &str) -> Result<String, Error> {
+    match value.kind() {
+        ValueKind::String => Ok(value.as_str().unwrap_or_default().to_string()),
+        ValueKind::Number => Ok(value.to_string()),
+        ValueKind::Bool => Ok(if value.is_true() { "True" } else { "False" }.to_string()),
+        ValueKind::Bytes => Ok(String::from_utf8_lossy(value.as_bytes().unwrap_or_default()).into_owned()),
+        ValueKind::Undefined => {
+            Err(Error::new(minijinja::ErrorKind::UndefinedError, format!("{filter}: the value is undefined")))
+        }
+        _ => Err(fail(format!("{filter} expects a string, got {}", a_type(value)))),
+    }
+}
+
+/// Rewrites the few Python-only spellings the `regex` crate reads differently (`\Z`).
+fn python_pattern(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('Z') => out.push_str("\\z"),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+type RegexCache = Mutex<HashMap<(String, bool, bool), Regex>>;
+
+/// Compiles a Python-style pattern (cached); `filter` names the caller in errors.
+pub(crate) fn py_regex(pattern: &str, ignorecase: bool, multiline: bool, filter: &str) -> Result<Regex, Error> {
+    static CACHE: OnceLock<RegexCache> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let key = (pattern.to_string(), ignorecase, multiline);
+    if let Some(re) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(re);
+    }
+    let re = RegexBuilder::new(&python_pattern(pattern))
+        .case_insensitive(ignorecase)
+        .multi_line(multiline)
+        .build()
+        .map_err(|e| {
+            let hint = if pattern.contains("(?=")
+                || pattern.contains("(?!")
+                || pattern.contains("(?<=")
+                || pattern.contains("(?<!")
+            {
+                " (look-ahead and look-behind are not supported)"
+            } else {
+                ""
+            };
+            fail(format!("{filter}: invalid regular expression {pattern:?}{hint}: {e}"))
+        })?;
+    if let Ok(mut c) = cache.lock() {
+        if c.len() > 512 {
+            c.clear();
+        }
+        c.insert(key, re.clone());
+    }
+    Ok(re)
+}
+
+/// Reads the `ignorecase` / `multiline` keyword flags.
+fn flags(kw: &Kwargs) -> Result<(bool, bool), Error> {
+    Ok((
+        kw.get::<Option<Value>>("ignorecase")?.is_some_and(|v| v.is_true()),
+        kw.get::<Option<Value>>("multiline")?.is_some_and(|v| v.is_true()),
+    ))
+}
+
+/// Translates a Python `re.sub` replacement (`\1`, `\g<name>`, `\n`) into the `regex` crate's
+/// syntax (`${1}`, `${name}`), checking group references against `re`.
+fn python_replacement(rep: &str, re: &Regex) -> Result<String, Error> {
+    let bad_group =
+        |g: &str| fail(format!("regex_replace: the replacement refers to group {g}, which the pattern does not have"));
+    let mut out = String::with_capacity(rep.len());
+    let chars: Vec<char> = rep.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '$' {
+            out.push_str("$$");
+            i += 1;
+            continue;
+        }
+        if c != '\\' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let Some(&n) = chars.get(i + 1) else {
+            return Err(fail("regex_replace: the replacement ends with a lone backslash"));
+        };
+        i += 2;
+        match n {
+            '0'..='9' => {
+                let mut num = n.to_string();
+                if let Some(d @ '0'..='9') = chars.get(i) {
+                    num.push(*d);
+                    i += 1;
+                }
+                let idx: usize = num.parse().unwrap_or(0);
+                if idx == 0 || idx >= re.captures_len() {
+                    return Err(bad_group(&num));
+                }
+                out.push_str(&format!("${{{idx}}}"));
+            }
+            'g' => {
+                let rest: String = chars[i..].iter().collect();
+                let Some(end) = rest.strip_prefix('<').and_then(|r| r.find('>')) else {
+                    return Err(fail("regex_replace: `\\g` must be followed by <name> or <number>"));
+                };
+                let name = &rest[1..=end];
+                let known = match name.parse::<usize>() {
+                    Ok(idx) => idx < re.captures_len(),
+                    Err(_) => re.capture_names().flatten().any(|n| n == name),
+                };
+                if !known {
+                    return Err(bad_group(name));
+                }
+                out.push_str(&format!("${{{name}}}"));
+                i += name.chars().count() + 2;
+            }
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            'f' => out.push('\x0c'),
+            'v' => out.push('\x0b'),
+            'a' => out.push('\x07'),
+            'b' => out.push('\x08'),
+            '\\' => out.push('\\'),
+            c if c.is_ascii_alphabetic() => {
+                return Err(fail(format!("regex_replace: bad escape \\{c} in the replacement")));
+            }
+            c => {
+                out.push('\\');
+                if c == '$' {
+                    out.push('$');
+                }
+                out.push(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `regex_replace(pattern='', replacement='', ignorecase=false, multiline=false, count=0,
+/// mandatory_count=0)`: Python's `re.sub`.
+fn regex_replace(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    let text = text_of(value, "regex_replace")?;
+    let arg = |i: usize, name: &str| -> Result<String, Error> {
+        match pos.get(i) {
+            Some(v) => text_of(v, "regex_replace"),
+            None => Ok(kw.get::<Option<String>>(name)?.unwrap_or_default()),
+        }
+    };
+    let pattern = arg(0, "pattern")?;
+    let replacement = arg(1, "replacement")?;
+    let (mut ignorecase, mut multiline) = flags(&kw)?;
+    if let Some(v) = pos.get(2) {
+        ignorecase = v.is_true();
+    }
+    if let Some(v) = pos.get(3) {
+        multiline = v.is_true();
+    }
+    if pos.len() > 4 {
+        return Err(fail("regex_replace takes at most four positional arguments"));
+    }
+    let count = kw.get::<Option<usize>>("count")?.unwrap_or(0);
+    let mandatory = kw.get::<Option<usize>>("mandatory_count")?.unwrap_or(0);
+    kw.assert_all_used()?;
+    let re = py_regex(&pattern, ignorecase, multiline, "regex_replace")?;
+    let rep = python_replacement(&replacement, &re)?;
+    let found = re.find_iter(&text).count();
+    let subs = if count == 0 { found } else { found.min(count) };
+    if mandatory != 0 && mandatory != subs {
+        return Err(fail(format!(
+            "regex_replace: {pattern:?} should match {mandatory} times, but matches {subs} times in {text:?}"
+        )));
+    }
+    Ok(Value::from(re.replacen(&text, count, rep.as_str()).into_owned()))
+}
+
+/// `regex_search(regex, '\\1', '\\g<name>', ignorecase=false, multiline=false)`: the first match
+/// (or the listed groups of it), none when nothing matches.
+fn regex_search(value: &Value, regex: &str, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    let text = text_of(value, "regex_search")?;
+    let (ignorecase, multiline) = flags(&kw)?;
+    kw.assert_all_used()?;
+    let re = py_regex(regex, ignorecase, multiline, "regex_search")?;
+    let mut groups = Vec::new();
+    for a in &pos {
+        let s = a.as_str().unwrap_or_default();
+        let g = if let Some(name) = s.strip_prefix("\\g<").and_then(|r| r.strip_suffix('>')) {
+            name.to_string()
+        } else if let Some(num) =
+            s.strip_prefix('\\').filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        {
+            num.to_string()
+        } else {
+            return Err(fail(format!(
+                "regex_search: unknown argument {a}; use '\\\\1' or '\\\\g<name>' to pick groups"
+            )));
+        };
+        let known = match g.parse::<usize>() {
+            Ok(i) => i < re.captures_len(),
+            Err(_) => re.capture_names().flatten().any(|n| n == g),
+        };
+        if !known {
+            return Err(fail(format!("regex_search: the pattern has no group {g}")));
+        }
+        groups.push(g);
+    }
+    let Some(caps) = re.captures(&text) else {
+        return Ok(Value::from(()));
+    };
+    if groups.is_empty() {
+        return Ok(Value::from(caps.get(0).map(|m| m.as_str()).unwrap_or_default()));
+    }
+    let pick = |g: &String| {
+        let m = match g.parse::<usize>() {
+            Ok(i) => caps.get(i),
+            Err(_) => caps.name(g),
+        };
+        m.map(|m| Value::from(m.as_str())).unwrap_or(Value::from(()))
+    };
+    Ok(Value::from(groups.iter().map(pick).collect::<Vec<_>>()))
+}
+
+/// `regex_findall(regex, multiline=false, ignorecase=false)`: Python's `re.findall` (the whole
+/// matches without groups, the group with one, lists of groups with several).
+fn regex_findall(value: &Value, regex: &str, kw: Kwargs) -> Result<Value, Error> {
+    let text = text_of(value, "regex_findall")?;
+    let (ignorecase, multiline) = flags(&kw)?;
+    kw.assert_all_used()?;
+    let re = py_regex(regex, ignorecase, multiline, "regex_findall")?;
+    let n = re.captures_len() - 1;
+    let text_or_empty = |m: Option<regex::Match>| Value::from(m.map(|m| m.as_str()).unwrap_or_default());
+    let out: Vec<Value> = re
+        .captures_iter(&text)
+        .map(|c| match n {
+            0 => text_or_empty(c.get(0)),
+            1 => text_or_empty(c.get(1)),
+            _ => Value::from((1..=n).map(|i| text_or_empty(c.get(i))).collect::<Vec<_>>()),
+        })
+        .collect();
+    Ok(Value::from(out))
+}
+
+/// `regex_escape(re_type='python')`: escapes regex metacharacters (`posix_basic` for `sed`).
+fn regex_escape(value: &Value, re_type: Option<String>, kw: Kwargs) -> Result<Value, Error> {
+    let re_type = match re_type {
+        Some(t) => t,
+        None => kw.get::<Option<String>>("re_type")?.unwrap_or_else(|| "python".into()),
+    };
+    kw.assert_all_used()?;
+    let text = text_of(value, "regex_escape")?;
+    let special: &str = match re_type.as_str() {
+        "python" => "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c",
+        "posix_basic" => ".[]\\*^$",
+        other => return Err(fail(format!("regex_escape: re_type must be 'python' or 'posix_basic', got {other:?}"))),
+    };
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if special.contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Ok(Value::from(out))
+}
+
+/// `quote`: Python's `shlex.quote`, for passing a value to a shell.
+fn quote(value: &Value) -> Result<Value, Error> {
+    let s = if value.is_none() { String::new() } else { text_of(value, "quote")? };
+    if s.is_empty() {
+        return Ok(Value::from("''"));
+    }
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c)) {
+        return Ok(Value::from(s));
+    }
+    Ok(Value::from(format!("'{}'", s.replace('\'', "'\"'\"'"))))
+}
+
+fn check_encoding(kw: &Kwargs, filter: &str) -> Result<(), Error> {
+    let enc = kw.get::<Option<String>>("encoding")?.unwrap_or_else(|| "utf-8".into());
+    kw.assert_all_used()?;
+    match enc.to_ascii_lowercase().replace('_', "-").as_str() {
+        "utf-8" | "utf8" => Ok(()),
+        _ => Err(fail(format!("{filter}: only the utf-8 encoding is supported, got {enc:?}"))),
+    }
+}
+
+/// `b64encode(encoding='utf-8')`.
+fn b64encode(value: &Value, kw: Kwargs) -> Result<Value, Error> {
+    check_encoding(&kw, "b64encode")?;
+    let text = text_of(value, "b64encode")?;
+    Ok(Value::from(base64::engine::general_purpose::STANDARD.encode(text.as_bytes())))
+}
+
+/// `b64decode(encoding='utf-8')`: the decoded bytes must be text.
+fn b64decode(value: &Value, kw: Kwargs) -> Result<Value, Error> {
+    check_encoding(&kw, "b64decode")?;
+    let text = text_of(value, "b64decode")?;
+    let cleaned: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(cleaned.as_bytes())
+        .map_err(|e| fail(format!("b64decode: the value is not valid base64: {e}")))?;
+    String::from_utf8(bytes).map(Value::from).map_err(|_| fail("b64decode: the decoded data is not UTF-8 text"))
+}
+
+/// The hex digest of `data` with one of Python `hashlib`'s algorithms.
+pub(crate) fn hex_digest(algo: &str, data: &[u8]) -> Option<String> {
+    Some(match algo {
+        "md5" => hex::encode(super::digest::md5(data)),
+        "sha1" => hex::encode(super::digest::sha1(data)),
+        "sha224" => hex::encode(sha2::Sha224::digest(data)),
+        "sha256" => hex::encode(sha2::Sha256::digest(data)),
+        "sha384" => hex::encode(sha2::Sha384::digest(data)),
+        "sha512" => hex::encode(sha2::Sha512::digest(data)),
+        _ => return None,
+    })
+}
+
+/// `hash(hashtype='sha1')`: the hex digest of the value's text.
+fn hash(value: &Value, hashtype: Option<String>) -> Result<Value, Error> {
+    let algo = hashtype.unwrap_or_else(|| "sha1".into()).to_ascii_lowercase();
+    let text = text_of(value, "hash")?;
+    hex_digest(&algo, text.as_bytes()).map(Value::from).ok_or_else(|| {
+        fail(format!("hash: unsupported hash type {algo:?}; use md5, sha1, sha224, sha256, sha384 or sha512"))
+    })
+}
+
+/// `checksum`: the SHA-1 hex digest, like Ansible's.
+fn checksum(value: &Value) -> Result<Value, Error> {
+    Ok(Value::from(hex::encode(super::digest::sha1(text_of(value, "checksum")?.as_bytes()))))
+}
+
+/// `sha1`.
+fn sha1(value: &Value) -> Result<Value, Error> {
+    Ok(Value::from(hex::encode(super::digest::sha1(text_of(value, "sha1")?.as_bytes()))))
+}
+
+/// `md5`.
+fn md5(value: &Value) -> Result<Value, Error> {
+    Ok(Value::from(hex::encode(super::digest::md5(text_of(value, "md5")?.as_bytes()))))
+}
+
+/// Python's `posixpath.split`: (head without trailing slashes unless all slashes, tail).
+fn split_path(p: &str) -> (String, String) {
+    let i = p.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let (head, tail) = p.split_at(i);
+    let trimmed = head.trim_end_matches('/');
+    let head = if trimmed.is_empty() { head } else { trimmed };
+    (head.to_string(), tail.to_string())
+}
+
+/// `basename`: Python's `os.path.basename` (`/a/b/` gives `''`).
+fn basename(value: &Value) -> Result<Value, Error> {
+    Ok(Value::from(split_path(&text_of(value, "basename")?).1))
+}
+
+/// `dirname`: Python's `os.path.dirname`.
+fn dirname(value: &Value) -> Result<Value, Error> {
+    Ok(Value::from(split_path(&text_of(value, "dirname")?).0))
+}
+
+/// Python's `os.path.expanduser` for the controller user (`~` and `~/...`).
+pub(crate) fn expand_user(p: &str) -> String {
+    if p == "~" || p.starts_with("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            let home = home.to_string_lossy();
+            let home = if home.len() > 1 { home.trim_end_matches('/') } else { &home };
+            return format!("{home}{}", &p[1..]);
+        }
+    }
+    p.to_string()
+}
+
+/// `expanduser`: `~` becomes the controller user's home directory.
+fn expanduser(value: &Value) -> Result<Value, Error> {
+    Ok(Value::from(expand_user(&text_of(value, "expanduser")?)))
+}
+
+/// `splitext`: Python's `os.path.splitext`, as a two-item list.
+fn splitext(value: &Value) -> Result<Value, Error> {
+    let p = text_of(value, "splitext")?;
+    let base_start = p.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let name = &p[base_start..];
+    let leading_dots = name.len() - name.trim_start_matches('.').len();
+    let (root, ext) = match name.rfind('.') {
+        Some(dot) if dot >= leading_dots && leading_dots < name.len() => {
+            let at = base_start + dot;
+            (&p[..at], &p[at..])
+        }
+        _ => (p.as_str(), ""),
+    };
+    Ok(Value::from(vec![Value::from(root), Value::from(ext)]))
+}
+
+/// `path_join`: Python's `os.path.join` over a list (an absolute part restarts the path).
+fn path_join(value: &Value) -> Result<Value, Error> {
+    let parts: Vec<String> = if value.kind() == ValueKind::String {
+        vec![text_of(value, "path_join")?]
+    } else {
+        super::list_items(value, "path_join expects")?
+            .iter()
+            .map(|p| text_of(p, "path_join"))
+            .collect::<Result<_, _>>()?
+    };
+    let mut out = String::new();
+    for part in parts {
+        if part.starts_with('/') || out.is_empty() {
+            out = part;
+        } else if out.ends_with('/') {
+            out.push_str(&part);
+        } else {
+            out.push('/');
+            out.push_str(&part);
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// `comment(style='plain', decoration=..., prefix=..., ...)`: Ansible's comment filter.
+fn comment(value: &Value, style: Option<String>, kw: Kwargs) -> Result<Value, Error> {
+    let text = text_of(value, "comment")?;
+    let style = match style {
+        Some(s) => s,
+        None => kw.get::<Option<String>>("style")?.unwrap_or_else(|| "plain".into()),
+    };
+    let (beginning, decoration, end) = match style.as_str() {
+        "plain" => ("", "# ", ""),
+        "erlang" => ("", "% ", ""),
+        "c" => ("", "// ", ""),
+        "cblock" => ("/*", " * ", " */"),
+        "xml" => ("<!--", " - ", "-->"),
+        other => {
+            return Err(fail(format!("comment: unknown style {other:?}; use plain, erlang, c, cblock or xml")));
+        }
+    };
+    let prepostfix = kw.get::<Option<String>>("decoration")?.unwrap_or_else(|| decoration.to_string());
+    let get = |name: &str, default: &str| -> Result<String, Error> {
+        Ok(kw.get::<Option<String>>(name)?.unwrap_or_else(|| default.to_string()))
+    };
+    let newline = get("newline", "\n")?;
+    let beginning = get("beginning", beginning)?;
+    let prefix = get("prefix", prepostfix.trim_end())?;
+    let postfix = get("postfix", prepostfix.trim_end())?;
+    let end = get("end", end)?;
+    let decoration = prepostfix;
+    let prefix_count = kw.get::<Option<usize>>("prefix_count")?.unwrap_or(1);
+    let postfix_count = kw.get::<Option<usize>>("postfix_count")?.unwrap_or(1);
+    kw.assert_all_used()?;
+    let mut out = String::new();
+    if !beginning.is_empty() {
+        out.push_str(&beginning);
+        out.push_str(&newline);
+    }
+    if !prefix.is_empty() {
+        for _ in 0..prefix_count {
+            if prefix != newline {
+                out.push_str(&prefix);
+            }
+            out.push_str(&newline);
+        }
+    }
+    let body = format!("{decoration}{}", text.replace(&newline, &format!("{newline}{decoration}")));
+    out.push_str(&body.replace(&format!("{decoration}{newline}"), &format!("{}{newline}", decoration.trim_end())));
+    for _ in 0..postfix_count {
+        out.push_str(&newline);
+        out.push_str(&postfix);
+    }
+    if !end.is_empty() {
+        out.push_str(&newline);
+        out.push_str(&end);
+    }
+    Ok(Value::from(out))
+}
+
+fn percent_encode(s: &str, safe: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"_.-~".contains(&b) || safe.as_bytes().contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `urlencode`: Jinja2's: a string is quoted keeping `/`; a dict (or list of pairs) becomes a
+/// query string.
+fn urlencode(value: &Value) -> Result<Value, Error> {
+    let pairs: Vec<(Value, Value)> = match value.kind() {
+        ValueKind::Map => super::serialize::map_entries(value)?,
+        ValueKind::Seq | ValueKind::Iterable => {
+            let mut out = Vec::new();
+            for item in super::list_items(value, "urlencode expects")? {
+                let kv = super::list_items(&item, "urlencode: each item must be a [key, value] pair, not")?;
+                match kv.as_slice() {
+                    [k, v] => out.push((k.clone(), v.clone())),
+                    _ => return Err(fail("urlencode: each item must be a [key, value] pair")),
+                }
+            }
+            out
+        }
+        ValueKind::None => return Ok(Value::from("")),
+        _ => return Ok(Value::from(percent_encode(&text_of(value, "urlencode")?, "/"))),
+    };
+    let enc = |v: &Value| -> Result<String, Error> {
+        let s = if v.is_none() { "None".to_string() } else { text_of(v, "urlencode")? };
+        Ok(percent_encode(&s, ""))
+    };
+    let parts: Vec<String> =
+        pairs.iter().map(|(k, v)| Ok(format!("{}={}", enc(k)?, enc(v)?))).collect::<Result<_, Error>>()?;
+    Ok(Value::from(parts.join("&")))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::template::filters::testenv::{err, ok};
+
+    #[test]
+    fn regex_replace_python_syntax() {
+        assert_eq!(ok("{{ 'ansible' | regex_replace('^a.*i(.*)$', 'a\\\\1') }}"), "able");
+        assert_eq!(ok("{{ 'foobar' | regex_replace('^f.*o(.*)$', '\\\\1') }}"), "bar");
+        assert_eq!(
+            ok("{{ 'localhost:80' | regex_replace('^(?P<host>.+):(?P<port>\\\\d+)$', '\\\\g<host>, \\\\g<port>') }}"),
+            "localhost, 80"
+        );
+        assert_eq!(ok("{{ 'a.b.c' | regex_replace('\\\\.', '-') }}"), "a-b-c");
+        assert_eq!(ok("{{ 'a.b.c' | regex_replace('\\\\.', '-', count=1) }}"), "a-b.c");
+        assert_eq!(ok("{{ 'ABC' | regex_replace('b', 'x', ignorecase=true) }}"), "AxC");
+        assert_eq!(ok("{{ 'a\\nb' | regex_replace('^', '> ', multiline=true) }}"), "> a\n> b");
+        assert_eq!(ok("{{ 'cost' | regex_replace('cost', '$5') }}"), "$5");
+        assert_eq!(ok("{{ 'x' | regex_replace('x', 'a\\\\nb') }}"), "a\nb");
+        assert_eq!(ok("{{ 'abc' | regex_replace('b') }}"), "ac");
+        assert_eq!(ok("{{ 42 | regex_replace('2', '3') }}"), "43");
+        assert_eq!(ok("{{ 'abc\\n' | regex_replace('c\\\\Z', 'C') }}"), "abc\n");
+        err("{{ 'a' | regex_replace('(', 'x') }}", "regex_replace: invalid regular expression");
+        err("{{ 'a' | regex_replace('a(?=b)', 'x') }}", "look-ahead and look-behind are not supported");
+        err("{{ 'a' | regex_replace('a', '\\\\2') }}", "refers to group 2");
+        err("{{ 'aa' | regex_replace('a', 'b', mandatory_count=1) }}", "should match 1 times, but matches 2 times");
+        err("{{ [1] | regex_replace('a', 'b') }}", "regex_replace expects a string, got a list");
+        err("{{ 'a' | regex_replace('a', 'b', bogus=1) }}", "bogus");
+    }
+
+    #[test]
+    fn regex_search_and_findall() {
+        assert_eq!(ok("{{ 'server1/database42' | regex_search('database[0-9]+') }}"), "database42");
+        assert_eq!(ok("{{ 'ansible' | regex_search('x') is none }}"), "True");
+        assert_eq!(
+            ok("{{ 'server1/database42' | regex_search('server([0-9]+)/database([0-9]+)', '\\\\1', '\\\\2') }}"),
+            "['1', '42']"
+        );
+        assert_eq!(ok("{{ 'ab' | regex_search('(?P<x>b)', '\\\\g<x>') | first }}"), "b");
+        assert_eq!(ok("{{ 'FOO' | regex_search('foo', ignorecase=true) }}"), "FOO");
+        assert_eq!(ok("{{ 'a1 b2 c3' | regex_findall('[a-z][0-9]') | join(',') }}"), "a1,b2,c3");
+        assert_eq!(ok("{{ 'a1 b2' | regex_findall('([a-z])[0-9]') | join(',') }}"), "a,b");
+        assert_eq!(ok("{{ 'a1 b2' | regex_findall('([a-z])([0-9])') | to_json }}"), r#"[["a", "1"], ["b", "2"]]"#);
+        err("{{ 'a' | regex_search('a', 'x') }}", "regex_search: unknown argument");
+        err("{{ 'a' | regex_search('a', '\\\\3') }}", "has no group 3");
+        err("{{ {} | regex_findall('a') }}", "regex_findall expects a string, got a dictionary");
+    }
+
+    #[test]
+    fn regex_escape_python_and_posix() {
+        assert_eq!(ok("{{ '^f.*o(.*)$' | regex_escape }}"), "\\^f\\.\\*o\\(\\.\\*\\)\\$");
+        assert_eq!(ok("{{ 'a b_c' | regex_escape }}"), "a\\ b_c");
+        assert_eq!(ok("{{ '^f.*o(.*)$' | regex_escape('posix_basic') }}"), "\\^f\\.\\*o(\\.\\*)\\$");
+        err("{{ 'a' | regex_escape('posix_extended') }}", "re_type must be");
+    }
+
+    #[test]
+    fn quote_like_shlex() {
+        assert_eq!(ok("{{ 'abc' | quote }}"), "abc");
+        assert_eq!(ok("{{ '' | quote }}"), "''");
+        assert_eq!(ok("{{ none | quote }}"), "''");
+        assert_eq!(ok("{{ 'a b' | quote }}"), "'a b'");
+        assert_eq!(ok("{{ \"it's\" | quote }}"), "'it'\"'\"'s'");
+        assert_eq!(ok("{{ '/tmp/x-1.conf' | quote }}"), "/tmp/x-1.conf");
+        err("{{ [1] | quote }}", "quote expects a string, got a list");
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        assert_eq!(ok("{{ 'hello' | b64encode }}"), "aGVsbG8=");
+        assert_eq!(ok("{{ 'aGVsbG8=' | b64decode }}"), "hello");
+        assert_eq!(ok("{{ 'é' | b64encode | b64decode }}"), "é");
+        assert_eq!(ok("{{ 'hi' | b64encode(encoding='utf-8') }}"), "aGk=");
+        err("{{ '!!' | b64decode }}", "b64decode: the value is not valid base64");
+        err("{{ '/w==' | b64decode }}", "not UTF-8 text");
+        err("{{ 'a' | b64encode(encoding='utf-16') }}", "only the utf-8 encoding");
+        err("{{ {} | b64encode }}", "b64encode expects a string, got a dictionary");
+    }
+
+    #[test]
+    fn digests() {
+        assert_eq!(ok("{{ 'abc' | hash }}"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(ok("{{ 'abc' | hash('md5') }}"), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(
+            ok("{{ 'abc' | hash('sha256') }}"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            ok("{{ 'abc' | sha1 }} {{ 'abc' | checksum }}"),
+            "a9993e364706816aba3e25717850c26c9cd0d89d a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(ok("{{ 'abc' | md5 }}"), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(ok("{{ 'abc' | hash('sha512') | length }}"), "128");
+        err("{{ 'abc' | hash('blake9') }}", "hash: unsupported hash type \"blake9\"");
+        err("{{ [1] | md5 }}", "md5 expects a string, got a list");
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(ok("{{ '/etc/asdf/foo.txt' | basename }}"), "foo.txt");
+        assert_eq!(ok("{{ '/etc/asdf/' | basename }}"), "");
+        assert_eq!(ok("{{ '/etc/asdf/foo.txt' | dirname }}"), "/etc/asdf");
+        assert_eq!(ok("{{ 'foo.txt' | dirname }}"), "");
+        assert_eq!(ok("{{ '/foo' | dirname }}"), "/");
+        assert_eq!(ok("{{ 'a//b' | dirname }}"), "a");
+        assert_eq!(ok("{{ '/a/b.tar.gz' | splitext | to_json }}"), r#"["/a/b.tar", ".gz"]"#);
+        assert_eq!(ok("{{ '.bashrc' | splitext | to_json }}"), r#"[".bashrc", ""]"#);
+        assert_eq!(ok("{{ 'a.d/b' | splitext | to_json }}"), r#"["a.d/b", ""]"#);
+        assert_eq!(ok("{{ ['/etc', 'x', 'y.conf'] | path_join }}"), "/etc/x/y.conf");
+        assert_eq!(ok("{{ ['a/', '/abs', 'b'] | path_join }}"), "/abs/b");
+        assert_eq!(ok("{{ '/no/tilde' | expanduser }}"), "/no/tilde");
+        let home = std::env::var("HOME").unwrap_or_default();
+        if !home.is_empty() {
+            assert_eq!(ok("{{ '~/x' | expanduser }}"), format!("{}/x", home.trim_end_matches('/')));
+        }
+        err("{{ 5 | path_join }}", "path_join expects a list, got an integer");
+        err("{{ [1] | basename }}", "basename expects a string, got a list");
+    }
+
+    #[test]
+    fn comment_styles() {
+        assert_eq!(ok("{{ 'Plain style' | comment }}"), "#\n# Plain style\n#");
+        assert_eq!(ok("{{ 'a\\nb' | comment('c') }}"), "//\n// a\n// b\n//");
+        assert_eq!(ok("{{ 'C block' | comment('cblock') }}"), "/*\n *\n * C block\n *\n */");
+        assert_eq!(ok("{{ 'x' | comment('xml') }}"), "<!--\n -\n - x\n -\n-->");
+        assert_eq!(ok("{{ 'x' | comment('erlang') }}"), "%\n% x\n%");
+        assert_eq!(ok("{{ 'a\\n\\nb' | comment }}"), "#\n# a\n#\n# b\n#");
+        assert_eq!(ok("{{ 'x' | comment(prefix='', postfix='') }}"), "# x\n");
+        err("{{ 'x' | comment('lisp') }}", "comment: unknown style \"lisp\"");
+    }
+
+    #[test]
+    fn urlencode_strings_and_dicts() {
+        assert_eq!(ok("{{ 'a b/c&d' | urlencode }}"), "a%20b/c%26d");
+        assert_eq!(ok("{{ {'a': 'x y', 'b': 1} | urlencode }}"), "a=x%20y&b=1");
+        assert_eq!(ok("{{ [['k', 'v/w']] | urlencode }}"), "k=v%2Fw");
+        err("{{ [1] | urlencode }}", "urlencode: each item must be a [key, value] pair");
+    }
+}
