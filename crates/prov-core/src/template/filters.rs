@@ -12,6 +12,7 @@
 mod data;
 mod digest;
 mod lookup;
+mod math;
 mod pymethods;
 mod serialize;
 pub(crate) mod text;
@@ -50,6 +51,7 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     env.add_filter("from_yaml_all", from_yaml_all);
     data::register(env);
     text::register(env);
+    math::register(env);
     lookup::register(env, ctx);
     super::tests_lib::register(env);
     pymethods::register(env);

@@ -194,6 +194,17 @@ fn char_index(s: &str, byte: usize) -> i64 {
     s[..byte].chars().count() as i64
 }
 
+/// The most a width or precision may ask for: template values are not meant to be megabytes.
+const MAX_WIDTH: i64 = 100_000;
+
+fn width_arg(m: &Method, ty: &str) -> Result<i64, Error> {
+    let width = m.int_arg(ty, 0, "width")?.unwrap_or(0);
+    if width > MAX_WIDTH {
+        return Err(fail(format!("{}: width {width} is larger than the supported {MAX_WIDTH}", m.qual(ty))));
+    }
+    Ok(width)
+}
+
 fn pad(s: &str, width: i64, fill: char, align: char) -> String {
     let len = s.chars().count() as i64;
     if width <= len {
@@ -399,7 +410,7 @@ fn str_method(s: &str, m: &Method) -> Result<Option<Value>, Error> {
         }
         "zfill" => {
             m.arity(T, 1, 1)?;
-            let width = m.int_arg(T, 0, "width")?.unwrap_or(0);
+            let width = width_arg(m, T)?;
             let (sign, digits) = match s.chars().next() {
                 Some(c @ ('+' | '-')) => (c.to_string(), &s[1..]),
                 _ => (String::new(), s),
@@ -409,7 +420,7 @@ fn str_method(s: &str, m: &Method) -> Result<Option<Value>, Error> {
         }
         "ljust" | "rjust" | "center" => {
             m.arity(T, 1, 2)?;
-            let width = m.int_arg(T, 0, "width")?.unwrap_or(0);
+            let width = width_arg(m, T)?;
             let fill = fill_arg(m, T)?;
             let align = match m.name {
                 "ljust" => '<',
@@ -562,6 +573,9 @@ fn parse_spec(spec: &str) -> Result<Spec, Error> {
     }
     if i > start {
         sp.width = cs[start..i].iter().collect::<String>().parse().map_err(|_| bad())?;
+        if sp.width > MAX_WIDTH {
+            return Err(bad());
+        }
     }
     if cs.get(i) == Some(&',') {
         sp.comma = true;
@@ -573,7 +587,11 @@ fn parse_spec(spec: &str) -> Result<Spec, Error> {
         while cs.get(i).is_some_and(|c| c.is_ascii_digit()) {
             i += 1;
         }
-        sp.precision = Some(cs[start..i].iter().collect::<String>().parse().map_err(|_| bad())?);
+        let p: usize = cs[start..i].iter().collect::<String>().parse().map_err(|_| bad())?;
+        if p as i64 > MAX_WIDTH {
+            return Err(bad());
+        }
+        sp.precision = Some(p);
     }
     if let Some(c) = cs.get(i) {
         if !"sdfFxXob%".contains(*c) {
@@ -830,6 +848,8 @@ mod tests {
         err("{{ 'hello'.index('z') }}", "str.index(): substring \"z\" not found");
         err("{{ ','.join([1, 2]) }}", "item 0 is an integer, not a string");
         err("{{ 'a'.ljust(3, 'ab') }}", "exactly one character");
+        err("{{ 'a'.ljust(1000000000) }}", "larger than the supported");
+        err("{{ '{:1000000000}'.format(1) }}", "unsupported format spec");
     }
 
     #[test]

@@ -500,6 +500,9 @@ fn comment(value: &Value, style: Option<String>, kw: Kwargs) -> Result<Value, Er
     let prefix_count = kw.get::<Option<usize>>("prefix_count")?.unwrap_or(1);
     let postfix_count = kw.get::<Option<usize>>("postfix_count")?.unwrap_or(1);
     kw.assert_all_used()?;
+    if prefix_count > 1000 || postfix_count > 1000 {
+        return Err(fail("comment: prefix_count and postfix_count must be at most 1000"));
+    }
     let mut out = String::new();
     if !beginning.is_empty() {
         out.push_str(&beginning);
