@@ -42,59 +42,34 @@ pub(crate) fn fake_check(conn: FakeConnection) -> TestHost {
     h
 }
 
-/// Runs commands with the local `sh` and files with `std::fs`.
-#[derive(Default)]
+/// This machine through prov-ssh's [`prov_ssh::LocalConnection`], recording what is run.
 pub(crate) struct LocalConn {
-    /// Commands run.
+    inner: prov_ssh::LocalConnection,
+    /// Commands run (`put PATH` / `get PATH` for transfers).
     pub log: Mutex<Vec<String>>,
+}
+
+impl Default for LocalConn {
+    fn default() -> Self {
+        LocalConn { inner: prov_ssh::LocalConnection::new("local"), log: Mutex::default() }
+    }
 }
 
 #[async_trait]
 impl Connection for LocalConn {
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, ConnectionError> {
-        use tokio::io::AsyncWriteExt;
-        let line = req.shell_line();
-        self.log.lock().expect("lock").push(line.clone());
-        let mut child = tokio::process::Command::new("sh")
-            .arg("-c")
-            .arg(&line)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn sh");
-        if let Some(mut stdin) = child.stdin.take() {
-            if let Some(data) = &req.stdin {
-                stdin.write_all(data).await.expect("stdin");
-            }
-        }
-        let out = child.wait_with_output().await.expect("wait");
-        Ok(ExecOutput { rc: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
+        self.log.lock().expect("lock").push(req.shell_line());
+        self.inner.exec(req).await
     }
 
-    async fn put(
-        &self,
-        path: &str,
-        data: &[u8],
-        mode: Option<u32>,
-        _b: Option<&Become>,
-    ) -> Result<(), ConnectionError> {
-        use std::os::unix::fs::PermissionsExt;
+    async fn put(&self, path: &str, data: &[u8], mode: Option<u32>, b: Option<&Become>) -> Result<(), ConnectionError> {
         self.log.lock().expect("lock").push(format!("put {path}"));
-        let tmp = format!("{path}.prov-tmp");
-        std::fs::write(&tmp, data).expect("write");
-        if let Some(m) = mode {
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m)).expect("chmod");
-        } else if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&tmp, meta.permissions()).expect("chmod");
-        }
-        std::fs::rename(&tmp, path).expect("rename");
-        Ok(())
+        self.inner.put(path, data, mode, b).await
     }
 
-    async fn get(&self, path: &str, _b: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError> {
+    async fn get(&self, path: &str, b: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError> {
         self.log.lock().expect("lock").push(format!("get {path}"));
-        Ok(std::fs::read(path).ok())
+        self.inner.get(path, b).await
     }
 }
 
