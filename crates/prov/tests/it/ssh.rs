@@ -270,3 +270,62 @@ fn become_runs_commands_and_writes_files_through_sudo() {
         }
     }
 }
+
+/// Packages, users and groups for real, on this machine (every lab host is this machine,
+/// so the play targets one host). Each state is applied twice: the second run changes nothing.
+#[test]
+fn apt_user_and_group_converge_for_real() {
+    let lab = Lab::start(1).expect("lab");
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    let kh = lab.known_hosts().display().to_string();
+    let play = |state: &str| {
+        format!(
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - group:
+        name: provtestgrp
+        state: {state}
+    - user:
+        name: provtestuser
+        groups: [provtestgrp]
+        shell: /bin/sh
+        create_home: false
+        state: {state}
+      when: "'{state}' == 'present'"
+    - user:
+        name: provtestuser
+        state: absent
+      when: "'{state}' == 'absent'"
+    - apt:
+        name: hello
+        state: {state}
+        update_cache: true
+        cache_valid_time: 86400
+"#
+        )
+    };
+    // Leave the machine as we found it, whatever happens: remove first.
+    for state in ["absent", "present", "absent"] {
+        std::fs::write(work.path().join("pb.yml"), play(state)).expect("playbook");
+        for round in 0..2 {
+            let out =
+                prov(work.path(), &["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"]);
+            let (o, e) = text(&out);
+            assert_eq!(out.status.code(), Some(0), "{state} round {round}:\n{o}\n{e}");
+            if round == 1 {
+                assert_eq!(count(&recap(&events(&o)), "h01", "changed"), 0, "{state} is not idempotent:\n{o}");
+            }
+        }
+        let installed = Command::new("dpkg-query").args(["-W", "-f=${Status}", "hello"]).output().expect("dpkg-query");
+        let user = Command::new("getent").args(["passwd", "provtestuser"]).output().expect("getent");
+        let present = state == "present";
+        assert_eq!(String::from_utf8_lossy(&installed.stdout).contains("install ok installed"), present);
+        assert_eq!(user.status.success(), present);
+        if present {
+            let groups = Command::new("id").args(["-nG", "provtestuser"]).output().expect("id");
+            assert!(String::from_utf8_lossy(&groups.stdout).contains("provtestgrp"));
+        }
+    }
+}
