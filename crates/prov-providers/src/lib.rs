@@ -1,0 +1,196 @@
+//! VM providers: the [`Provider`] contract, the embedded `docker` provider, and dynamic
+//! inventory built from instance labels.
+//!
+//! A provider manages *instances* selected by labels. Label keys are the same on every
+//! provider (`prov-project`, `prov-group`, `prov-name`, ...) and pass through [`label_key`],
+//! so they are valid GCP label keys, AWS tags and Docker labels alike.
+#![deny(missing_docs)]
+
+pub mod machine;
+
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Labels of an instance (already mapped through [`label_key`] / [`label_value`]).
+pub type Labels = BTreeMap<String, String>;
+
+/// The label every instance of a project carries.
+pub const LABEL_PROJECT: &str = "prov-project";
+/// The inventory group of an instance (`monitor`, `managers`, `workers`).
+pub const LABEL_GROUP: &str = "prov-group";
+/// The instance's name within its project.
+pub const LABEL_NAME: &str = "prov-name";
+
+/// Lifecycle state, mapped from each provider's own words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceState {
+    /// Being created or started.
+    Pending,
+    /// Up.
+    Running,
+    /// Being stopped.
+    Stopping,
+    /// Stopped (exists, not running).
+    Stopped,
+    /// Being deleted or gone.
+    Terminated,
+    /// Anything else, with the provider's word for it.
+    Other(String),
+}
+
+impl InstanceState {
+    /// Short lower-case name (`running`, `stopped`, ...), as inventories show it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            InstanceState::Pending => "pending",
+            InstanceState::Running => "running",
+            InstanceState::Stopping => "stopping",
+            InstanceState::Stopped => "stopped",
+            InstanceState::Terminated => "terminated",
+            InstanceState::Other(s) => s,
+        }
+    }
+}
+
+/// One instance ("VM") as a provider reports it.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// Name within the project (the `prov-name` label; also its hostname).
+    pub name: String,
+    /// The provider's id (container id, GCE numeric id, EC2 instance id).
+    pub id: String,
+    /// Lifecycle state.
+    pub state: InstanceState,
+    /// All labels.
+    pub labels: Labels,
+    /// Address on the project network.
+    pub private_ip: Option<IpAddr>,
+    /// Address reachable from outside the network, if any.
+    pub public_ip: Option<IpAddr>,
+    /// Machine type as requested (`e2-small`, `t3.micro`, ...).
+    pub machine_type: Option<String>,
+    /// Image it was created from.
+    pub image: Option<String>,
+    /// Provider-specific details (shown as the `prov_details` host variable).
+    pub details: serde_json::Value,
+}
+
+/// What to create.
+#[derive(Debug, Clone)]
+pub struct InstanceSpec {
+    /// Name within the project.
+    pub name: String,
+    /// Labels, including `prov-project`, `prov-group` and `prov-name`.
+    pub labels: Labels,
+    /// Machine type (provider table; docker maps it to CPU and memory limits).
+    pub machine_type: Option<String>,
+    /// Image (provider default when `None`).
+    pub image: Option<String>,
+    /// Fixed address on the project network.
+    pub static_ip: Option<IpAddr>,
+    /// Public keys allowed to log in as root (OpenSSH `authorized_keys` lines).
+    pub authorized_keys: Vec<String>,
+    /// The SSH host key the instance must use: (private key in OpenSSH PEM, public line).
+    /// prov generates it, so it can record the key in known_hosts before first contact.
+    pub host_key: Option<(String, String)>,
+}
+
+/// Why a provider call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider's API cannot be reached (engine not running, no credentials, ...).
+    #[error("{provider}: {message}")]
+    Unavailable {
+        /// Provider name.
+        provider: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The request is wrong (duplicate name, address outside the network, unknown type).
+    #[error("{0}")]
+    Invalid(String),
+    /// The instance does not exist.
+    #[error("no instance `{0}`")]
+    NotFound(String),
+    /// Anything else the provider reported.
+    #[error("{provider}: {message}")]
+    Api {
+        /// Provider name.
+        provider: &'static str,
+        /// The provider's message.
+        message: String,
+    },
+}
+
+/// A place that runs instances. Every call is idempotent where the operation allows:
+/// starting a running instance or stopping a stopped one is not an error.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// `docker`, `gcp`, `aws`.
+    fn name(&self) -> &'static str;
+
+    /// Instances whose labels include every `selector` pair.
+    async fn list(&self, selector: &Labels) -> Result<Vec<Instance>, ProviderError>;
+
+    /// One instance of the project by name.
+    async fn get(&self, name: &str) -> Result<Option<Instance>, ProviderError>;
+
+    /// Creates and starts an instance; it is `Running` when this returns.
+    async fn create(&self, spec: &InstanceSpec) -> Result<Instance, ProviderError>;
+
+    /// Deletes an instance and what belongs only to it. A missing instance is not an error.
+    async fn delete(&self, name: &str) -> Result<(), ProviderError>;
+
+    /// Starts a stopped instance and waits until it runs.
+    async fn start(&self, name: &str) -> Result<Instance, ProviderError>;
+
+    /// Stops a running instance and waits until it is stopped.
+    async fn stop(&self, name: &str) -> Result<Instance, ProviderError>;
+
+    /// Removes what the project holds besides instances (networks, firewall rules) once
+    /// no instance is left. Called after the last delete.
+    async fn cleanup(&self) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
+/// Maps any label key to the common subset: lower case, `[a-z0-9_-]`, starting with a
+/// letter, at most 63 characters (GCP's rule; AWS and Docker accept it).
+pub fn label_key(k: &str) -> String {
+    let mut out: String = k
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+        .collect();
+    if !out.starts_with(|c: char| c.is_ascii_lowercase()) {
+        out.insert(0, 'k');
+    }
+    out.truncate(63);
+    out
+}
+
+/// Maps a label value the same way (may be empty, may start with a digit).
+pub fn label_value(v: &str) -> String {
+    let mut out: String = v
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+        .collect();
+    out.truncate(63);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_fit_every_provider() {
+        assert_eq!(label_key("prov-group"), "prov-group");
+        assert_eq!(label_key("Prov.Group"), "prov-group");
+        assert_eq!(label_key("9lives"), "k9lives");
+        assert_eq!(label_value("Web Server"), "web-server");
+        assert_eq!(label_key(&"x".repeat(80)).len(), 63);
+    }
+}
