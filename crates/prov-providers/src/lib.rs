@@ -6,6 +6,7 @@
 //! so they are valid GCP label keys, AWS tags and Docker labels alike.
 #![deny(missing_docs)]
 
+pub mod docker;
 pub mod machine;
 
 use async_trait::async_trait;
