@@ -132,6 +132,26 @@ async fn vms_live_and_die() {
     assert_eq!(web.labels.get("prov-machine-type").map(String::as_str), Some("e2-small"));
     assert_eq!(web.details["network"], format!("prov-{}", cfg.project));
 
+    // Container settings: no --privileged, but all capabilities a nested dockerd needs.
+    let c = p.docker().inspect_container(&p.container_name("web1"), None).await.expect("inspect");
+    let hc = c.host_config.clone().expect("host config");
+    assert_eq!(hc.cap_add, Some(vec!["ALL".to_string()]));
+    assert_eq!(hc.cap_drop, Some(vec!["SYS_RESOURCE".to_string()]));
+    assert_eq!(hc.privileged, Some(false));
+    assert_eq!(hc.nano_cpus, Some(500_000_000));
+    assert_eq!(hc.memory, Some(2048 * 1024 * 1024));
+    let mut tmpfs: Vec<String> = hc.tmpfs.clone().unwrap_or_default().into_keys().collect();
+    tmpfs.sort();
+    assert_eq!(tmpfs, ["/run", "/tmp"]);
+    assert!(hc.port_bindings.unwrap_or_default().is_empty(), "no published port");
+    let volume = c
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .find(|m| m.destination.as_deref() == Some("/var/lib/docker"))
+        .and_then(|m| m.name)
+        .expect("an anonymous volume on /var/lib/docker");
+
     // Selected by group.
     let by_group: Labels = [(LABEL_GROUP.to_string(), "db".to_string())].into();
     let dbs = p.list(&by_group).await.expect("list");
@@ -209,6 +229,12 @@ async fn vms_live_and_die() {
         assert!(p.get(name).await.expect("get").is_none());
     }
     p.delete("web1").await.expect("delete a missing VM");
+    let volume_left = Command::new("docker")
+        .args(["volume", "inspect", &volume])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(true);
+    assert!(!volume_left, "delete removes the /var/lib/docker volume");
     assert!(matches!(p.start("web1").await, Err(ProviderError::NotFound(_))));
     assert!(p.list(&Labels::new()).await.expect("list").is_empty());
     let network = format!("prov-{}", cfg.project);
@@ -269,4 +295,26 @@ async fn missing_node_image_says_how_to_build_it() {
     let p = DockerProvider::connect(cfg.clone()).await.expect("engine");
     let e = p.create(&spec(&cfg, "a", "g", None)).await.expect_err("missing image");
     assert!(e.to_string().contains("prov image build"), "{e}");
+}
+
+/// Builds the node image from scratch under another name (debootstrap; about a minute with
+/// a near mirror) and removes it. `cargo test -p prov-providers -- --ignored` runs it; the
+/// test above builds the default image only when it is missing.
+#[tokio::test]
+#[ignore]
+async fn node_image_builds_from_scratch() {
+    let image = format!("prov-node:test-{}", std::process::id());
+    let docker = DockerProvider::connect(DockerConfig { project: "provtest-image".into(), ..Default::default() })
+        .await
+        .expect("engine");
+    let t = Instant::now();
+    prov_providers::docker::build_node_image(docker.docker(), &image).await.expect("build");
+    eprintln!("node image build: {:?}", t.elapsed());
+    let inspect = docker.docker().inspect_image(&image).await.expect("built");
+    let _ = Command::new("docker").args(["rmi", &image]).output();
+    let config = inspect.config.expect("config");
+    assert_eq!(config.cmd.expect("cmd"), prov_providers::docker::image::NODE_CMD.map(String::from));
+    let size = inspect.size.unwrap_or(0);
+    eprintln!("node image size: {} MB", size / 1_000_000);
+    assert!(size < 400_000_000, "{size}");
 }
