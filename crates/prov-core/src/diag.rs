@@ -35,6 +35,8 @@ pub enum DiagKind {
     Unsupported,
     /// Bad command-line input (`-e`, `--limit`, ...).
     Options,
+    /// A provider or service prov needs is not reachable (Docker Engine not running, ...).
+    Unavailable,
     /// A warning with no particular kind.
     Note,
 }

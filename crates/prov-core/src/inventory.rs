@@ -185,6 +185,8 @@ impl Inventory {
         }
         if let Some(h) = self.hosts.get(host) {
             out.extend(h.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        } else if is_implicit_localhost(host) {
+            out.insert("ansible_connection".into(), minijinja::Value::from("local"));
         }
         out
     }
@@ -207,7 +209,9 @@ impl Inventory {
         }
     }
 
-    /// The hosts a pattern selects, in inventory order.
+    /// The hosts a pattern selects, in inventory order. `localhost` (or `127.0.0.1`) named
+    /// explicitly selects the controller even when the inventory does not list it, as in
+    /// Ansible (the implicit localhost is in no group, not even `all`).
     pub fn select(&self, pattern: &HostPattern) -> Vec<String> {
         let mut set: IndexSet<String> = IndexSet::new();
         for (i, term) in pattern.terms.iter().enumerate() {
@@ -228,7 +232,9 @@ impl Inventory {
                 }
             }
         }
-        self.hosts.keys().filter(|h| set.contains(*h)).cloned().collect()
+        let mut out: Vec<String> = self.hosts.keys().filter(|h| set.contains(*h)).cloned().collect();
+        out.extend(set.into_iter().filter(|h| !self.hosts.contains_key(h)));
+        out
     }
 
     fn match_term(&self, atom: &Atom) -> Vec<String> {
@@ -236,7 +242,7 @@ impl Inventory {
             Atom::Name { name, slice } => {
                 let base = if self.groups.contains_key(name) {
                     self.group_hosts(name)
-                } else if self.hosts.contains_key(name) {
+                } else if self.hosts.contains_key(name) || is_implicit_localhost(name) {
                     vec![name.clone()]
                 } else {
                     Vec::new()
@@ -428,6 +434,11 @@ fn parse_slice(inner: &str, text: &str) -> Result<Slice, String> {
     }
 }
 
+/// Whether `name` is Ansible's implicit localhost (used when the inventory does not list it).
+pub fn is_implicit_localhost(name: &str) -> bool {
+    name == "localhost" || name == "127.0.0.1"
+}
+
 /// Shell-style glob with `*` and `?`.
 pub fn glob_match(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
@@ -497,6 +508,9 @@ mod tests {
         assert_eq!(sel("ungrouped"), ["lonely"]);
         assert_eq!(sel("db1,web2"), ["web2", "db1"]);
         assert!(sel("nosuch").is_empty());
+        assert_eq!(sel("localhost"), ["localhost"], "the implicit localhost");
+        assert!(!sel("all").contains(&"localhost".to_string()));
+        assert_eq!(inv().host_vars("localhost")["ansible_connection"], "local".into());
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub struct Outcome {
     pub diffs: Vec<Diff>,
     /// What was (or would be) changed, for `prov plan`.
     pub planned: Vec<Planned>,
+    /// The module created or removed hosts: reload the inventory before the next play.
+    pub refresh_inventory: bool,
 }
 
 impl Outcome {
@@ -342,6 +344,9 @@ pub trait Module: Send + Sync + 'static {
     const FREE_FORM: Option<&'static str> = None;
     /// Where it runs.
     const RUNS_ON: RunsOn = RunsOn::Target;
+    /// Whether the items of a loop over this module run at once instead of one after
+    /// another (e.g. `vm`: creating eight VMs should not take eight times as long).
+    const PARALLEL_ITEMS: bool = false;
     /// Arguments: a serde struct with `deny_unknown_fields`.
     type Args: DeserializeOwned + Send + Sync + 'static;
     /// What `apply` needs from `plan`.
@@ -370,6 +375,8 @@ pub trait DynModule: Send + Sync {
     fn free_form(&self) -> Option<&'static str>;
     /// Where it runs.
     fn runs_on(&self) -> RunsOn;
+    /// Whether loop items run concurrently.
+    fn parallel_items(&self) -> bool;
     /// Full check of arguments that contain no templates (compile time).
     fn validate(&self, args: &Value) -> Result<(), String>;
     /// Plan, then (unless check mode) apply.
@@ -405,6 +412,9 @@ impl<M: Module> DynModule for Erased<M> {
     }
     fn runs_on(&self) -> RunsOn {
         M::RUNS_ON
+    }
+    fn parallel_items(&self) -> bool {
+        M::PARALLEL_ITEMS
     }
     fn validate(&self, args: &Value) -> Result<(), String> {
         let a: M::Args = args_from_value(args)?;

@@ -251,6 +251,10 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         Some(list) => list.iter().cloned().enumerate().map(Some).collect(),
     };
     let count = iterations.len();
+    let parallel = items.is_some() && w.env.registry.get(t.module).is_some_and(|m| m.parallel_items());
+    // The host's connection, opened once before the items (they may run at once).
+    let conn = host_connection(w, t);
+    let mut pending = Vec::new();
     for it in iterations {
         if w.env.interrupt.level() > 0 {
             return TaskFlow::Interrupted;
@@ -301,7 +305,11 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             }
             Ok(true) => {}
         }
-        let r = run_item(w, t, &ctx, extra, label).await;
+        if parallel {
+            pending.push((ctx, extra, label));
+            continue;
+        }
+        let r = run_item(w, t, &ctx, extra, label, &conn).await;
         let stop = r.unreachable.is_some();
         // Facts set by one item are visible to the next (`set_fact` accumulating in a loop).
         if !r.failed && !r.outcome.facts.is_empty() && it.is_some() {
@@ -320,15 +328,34 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             }
         }
     }
+    if !pending.is_empty() {
+        let worker: &Worker<'_> = w;
+        let runs = pending.into_iter().map(|(ctx, extra, label)| {
+            let conn = &conn;
+            async move { run_item(worker, t, &ctx, extra, label, conn).await }
+        });
+        results.extend(futures_util::future::join_all(runs).await);
+    }
     finish_task(w, t, results, items.is_some())
 }
 
+/// The host's own connection for a task that needs one (not for controller modules or
+/// delegated tasks, which `run_item` handles).
+fn host_connection(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> Option<Result<Arc<dyn Connection>, String>> {
+    let module = w.env.registry.get(t.module)?;
+    if module.runs_on() == RunsOn::Controller || t.delegate_to.is_some() {
+        return None;
+    }
+    Some(w.connection())
+}
+
 async fn run_item(
-    w: &mut Worker<'_>,
+    w: &Worker<'_>,
     t: &Arc<TaskDef>,
     ctx: &Value,
     extra: Vec<Layer>,
     label: Option<String>,
+    host_conn: &Option<Result<Arc<dyn Connection>, String>>,
 ) -> ItemResult {
     let templar = w.env.templar.clone();
     let start = Instant::now();
@@ -379,7 +406,7 @@ async fn run_item(
             Err(e) => return mk_fail(format!("delegate_to {target}: {e}"), label),
         }
     } else {
-        match w.connection() {
+        match host_conn.clone().unwrap_or_else(|| Err("no connection for this task".into())) {
             Ok(c) => c,
             Err(e) => {
                 let mut r = mk_fail(e.clone(), label);
@@ -529,6 +556,9 @@ fn fail_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> TaskFlow {
 }
 
 fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, looped: bool) -> TaskFlow {
+    if results.iter().any(|r| r.outcome.refresh_inventory) {
+        w.refresh.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     let show_diff =
         w.env.opts.mode.diff == prov_core::module::DiffMode::On || w.env.opts.mode.check == CheckMode::Check;
     let loc = location(w, t);

@@ -22,6 +22,11 @@ impl Connector for Local {
 
 /// Runs every play of `yaml` over hosts `a` and `b` and returns the events.
 async fn run(yaml: &str, files: &[(&str, &str)]) -> Vec<Event> {
+    run_with(yaml, files, prov_modules::registry()).await
+}
+
+/// Same, with a given module registry.
+async fn run_with(yaml: &str, files: &[(&str, &str)], registry: prov_core::module::Registry) -> Vec<Event> {
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, text) in files {
         let p = dir.path().join(name);
@@ -36,7 +41,6 @@ async fn run(yaml: &str, files: &[(&str, &str)]) -> Vec<Event> {
     inv.set_group_var("all", "root", dir.path().display().to_string().into());
     let sources = SourceMap::new();
     let templar = Arc::new(Templar::new(vec![dir.path().to_path_buf()]));
-    let registry = prov_modules::registry();
     let opts = CompileOptions::default();
     let (pb, _) = match compile_playbook(&pb_path, &sources, &templar, &registry, &inv, &opts) {
         Ok(x) => x,
@@ -98,7 +102,7 @@ const SLOW_A: &str = r#"
   tasks:
     - name: slow
       pause:
-        seconds: 1.5
+        seconds: 3
       when: inventory_hostname == 'a'
     - { name: q1, debug: { msg: "1" } }
     - { name: q2, debug: { msg: "2" } }
@@ -131,7 +135,7 @@ async fn hostvars_read_waits_only_for_the_writer() {
   tasks:
     - name: slow
       pause:
-        seconds: 1.5
+        seconds: 3
       when: inventory_hostname == 'a'
     - name: set x
       set_fact:
@@ -208,4 +212,70 @@ async fn handlers_blocks_loops_register() {
     }
     let recap = ev.iter().any(|e| matches!(e, Event::PlayEnd { .. }));
     assert!(recap);
+}
+
+/// A module whose loop items all wait until every item has started: it only finishes when
+/// the engine runs the items at once.
+#[derive(Default)]
+struct Rendezvous;
+
+static ARRIVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RendezvousArgs {
+    of: usize,
+}
+
+#[async_trait::async_trait]
+impl prov_core::module::Module for Rendezvous {
+    const NAME: &'static str = "rendezvous";
+    const RUNS_ON: prov_core::module::RunsOn = prov_core::module::RunsOn::Controller;
+    const PARALLEL_ITEMS: bool = true;
+    type Args = RendezvousArgs;
+    type Plan = ();
+
+    async fn plan(
+        &self,
+        args: &RendezvousArgs,
+        _cx: &prov_core::module::ModuleCtx<'_>,
+    ) -> Result<prov_core::module::Plan<()>, prov_core::module::ModuleError> {
+        ARRIVED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let all_here = async {
+            while ARRIVED.load(std::sync::atomic::Ordering::SeqCst) < args.of {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        // Sequential items would wait here forever; give up (and fail) after a while.
+        match tokio::time::timeout(std::time::Duration::from_secs(20), all_here).await {
+            Ok(()) => Ok(prov_core::module::Plan::Ok(prov_core::module::Outcome::ok())),
+            Err(_) => {
+                Ok(prov_core::module::Plan::Ok(prov_core::module::Outcome::failed("items ran one after another")))
+            }
+        }
+    }
+
+    async fn apply(
+        &self,
+        _: &RendezvousArgs,
+        _: (),
+        _: &prov_core::module::ModuleCtx<'_>,
+    ) -> Result<prov_core::module::Outcome, prov_core::module::ModuleError> {
+        Ok(prov_core::module::Outcome::ok())
+    }
+}
+
+#[tokio::test]
+async fn loop_items_of_parallel_modules_run_at_once() {
+    use prov_core::module::{DynModule, Erased};
+    let registry = prov_core::module::Registry::new(vec![Box::new(Erased::new(Rendezvous)) as Box<dyn DynModule>]);
+    let ev = run_with(
+        "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: meet\n      rendezvous: { of: 4 }\n      loop: [1, 2, 3, 4]\n",
+        &[],
+        registry,
+    )
+    .await;
+    let items = results(&ev).into_iter().filter(|r| r.name == "meet").collect::<Vec<_>>();
+    assert_eq!(items.len(), 4);
+    assert!(items.iter().all(|r| r.status == Status::Ok), "{:?}", items.iter().map(|r| &r.msg).collect::<Vec<_>>());
 }

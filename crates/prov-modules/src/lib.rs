@@ -3,6 +3,7 @@
 //! Every module is registered exactly once, in the [`registry`] macro call below.
 #![deny(missing_docs)]
 
+pub mod cloud;
 pub mod commands;
 pub mod controller;
 pub mod files;
@@ -27,6 +28,7 @@ macro_rules! modules {
 }
 
 modules![
+    cloud::vm::Vm,
     commands::command::Command,
     commands::shell::Shell,
     controller::assert::Assert,

@@ -7,7 +7,9 @@
 #![deny(missing_docs)]
 
 pub mod docker;
+pub mod inventory;
 pub mod machine;
+pub mod state;
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -154,6 +156,76 @@ pub trait Provider: Send + Sync {
     async fn cleanup(&self) -> Result<(), ProviderError> {
         Ok(())
     }
+}
+
+/// Settings that select a provider's project and its defaults; what a `vm` task or an
+/// inventory plugin file says.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSettings {
+    /// Project name (`prov-project` label).
+    pub project: String,
+    /// Network name (docker; default `prov-<project>`).
+    pub network: Option<String>,
+    /// Network subnet (docker).
+    pub subnet: Option<String>,
+    /// Image for new instances (provider default when `None`).
+    pub image: Option<String>,
+    /// Build the docker node image when it is missing.
+    pub build_image: bool,
+}
+
+impl ProviderSettings {
+    /// The settings an inventory plugin file gives.
+    pub fn from_plugin(cfg: &inventory::PluginConfig) -> Self {
+        ProviderSettings {
+            project: cfg.project.clone(),
+            network: cfg.network.clone(),
+            subnet: cfg.subnet.clone(),
+            image: None,
+            build_image: false,
+        }
+    }
+}
+
+/// Providers prov knows.
+pub const PROVIDERS: &[&str] = &["docker"];
+
+/// Providers already connected in this process, by settings: every task and inventory
+/// source of a run shares one (its locks serialise project-wide steps such as creating the
+/// network while a loop creates VMs at once).
+static CONNECTED: std::sync::OnceLock<
+    tokio::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<dyn Provider>>>,
+> = std::sync::OnceLock::new();
+
+/// Connects to a provider by name (once per distinct settings in a process).
+pub async fn connect(kind: &str, s: &ProviderSettings) -> Result<std::sync::Arc<dyn Provider>, ProviderError> {
+    let key = format!("{kind}|{}|{:?}|{:?}|{:?}|{}", s.project, s.network, s.subnet, s.image, s.build_image);
+    let cache = CONNECTED.get_or_init(Default::default);
+    let mut map = cache.lock().await;
+    if let Some(p) = map.get(&key) {
+        return Ok(p.clone());
+    }
+    let p: std::sync::Arc<dyn Provider> = match kind {
+        "docker" => {
+            let cfg = docker::DockerConfig {
+                project: s.project.clone(),
+                network: s.network.clone(),
+                subnet: s.subnet.clone(),
+                image: s.image.clone(),
+                build_image: s.build_image,
+            };
+            std::sync::Arc::new(docker::DockerProvider::connect(cfg).await?)
+        }
+        other => {
+            return Err(ProviderError::Invalid(format!(
+                "unknown provider `{other}`; {}",
+                prov_core::diag::did_you_mean(other, PROVIDERS.iter().copied())
+                    .unwrap_or_else(|| format!("known providers: {}", PROVIDERS.join(", ")))
+            )))
+        }
+    };
+    map.insert(key, p.clone());
+    Ok(p)
 }
 
 /// Maps any label key to the common subset: lower case, `[a-z0-9_-]`, starting with a

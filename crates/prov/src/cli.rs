@@ -27,6 +27,30 @@ pub enum Command {
     Inventory(InventoryArgs),
     /// Run a shell command on many hosts.
     Run(AdhocArgs),
+    /// Manage the docker provider's node image.
+    Image(ImageArgs),
+}
+
+/// `prov image`.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ImageAction,
+}
+
+/// `prov image` actions.
+#[derive(Debug, Subcommand)]
+pub enum ImageAction {
+    /// Build the node image (debootstrap'd Debian with sshd) when it is missing.
+    Build {
+        /// Rebuild even when it exists.
+        #[arg(long)]
+        force: bool,
+        /// Image name.
+        #[arg(long, default_value = prov_providers::docker::image::NODE_IMAGE)]
+        image: String,
+    },
 }
 
 /// Output format.

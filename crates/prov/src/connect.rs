@@ -3,7 +3,7 @@
 use crate::cli::{AdhocArgs, HostKeyChecking, InventoryArgs};
 use async_trait::async_trait;
 use prov_core::connection::{Become, Connection, ConnectionError, ExecOutput, ExecRequest};
-use prov_core::diag::Diagnostics;
+use prov_core::diag::{DiagKind, Diagnostic, Diagnostics};
 use prov_core::inventory::Inventory;
 use prov_core::source::SourceMap;
 use prov_core::vars::VarMap;
@@ -13,10 +13,52 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
-/// Loads and merges every `-i` source.
-pub fn load_inventory(paths: &[String], sources: &SourceMap) -> Result<Inventory, Diagnostics> {
+/// What the `-i` sources gave: hosts and groups, and the known_hosts files of the projects
+/// whose VMs they list.
+pub struct InventoryLoad {
+    /// Every source merged, in command-line order.
+    pub inventory: Inventory,
+    /// known_hosts files holding the host keys prov recorded for listed VMs.
+    pub known_hosts: Vec<PathBuf>,
+}
+
+/// Loads and merges every `-i` source; dynamic sources (`plugin: docker`) are checked first,
+/// then listed from their provider.
+pub async fn load_inventory(paths: &[String], sources: &SourceMap) -> Result<InventoryLoad, Diagnostics> {
     let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
-    prov_inventory::load(&paths, sources).map(|l| l.inventory)
+    let loaded = prov_inventory::load(&paths, sources)?;
+    let mut warnings = loaded.warnings;
+    let mut diags = Diagnostics::default();
+    let mut configs = Vec::new();
+    for p in &loaded.plugins {
+        match prov_providers::inventory::parse(p) {
+            Ok(c) => configs.push(c),
+            Err(d) => diags.extend(d),
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let mut inventory = loaded.inventory;
+    let mut known_hosts = Vec::new();
+    for (cfg, src) in configs.iter().zip(&loaded.plugins) {
+        match prov_providers::inventory::list(cfg, &mut warnings).await {
+            Ok(inv) => inventory.merge(inv),
+            Err(e) => {
+                let kind = match e {
+                    prov_providers::ProviderError::Unavailable { .. } => DiagKind::Unavailable,
+                    _ => DiagKind::Invalid,
+                };
+                diags.push(Diagnostic::error(kind, src.config.span, format!("inventory {}: {e}", src.path.display())));
+            }
+        }
+        known_hosts.push(prov_providers::state::known_hosts(&cfg.project));
+    }
+    crate::diagnostics::print_all(&warnings, sources);
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(InventoryLoad { inventory, known_hosts })
 }
 
 /// `prov inventory`.
@@ -49,7 +91,7 @@ pub struct SshConnector {
 pub fn ssh_connector(
     policy: HostKeyChecking,
     known_hosts: Option<PathBuf>,
-    _forks: usize,
+    project_known_hosts: &[PathBuf],
 ) -> Result<Arc<dyn Connector>, String> {
     let mut opts = prov_ssh::SshOptions {
         policy: match policy {
@@ -61,6 +103,8 @@ pub fn ssh_connector(
     if let Some(k) = known_hosts.or_else(|| std::env::var_os("PROV_KNOWN_HOSTS").map(PathBuf::from)) {
         opts.known_hosts = vec![k];
     }
+    // Host keys prov installed on VMs it created: checked strictly like any other entry.
+    opts.known_hosts.extend(project_known_hosts.iter().cloned());
     Ok(Arc::new(SshConnector { opts }))
 }
 

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 /// Exit code: every host succeeded.
 pub const EXIT_OK: i32 = 0;
+/// Exit code: prov could not do its job (a provider is unavailable, ...).
+pub const EXIT_ERROR: i32 = 1;
 /// Exit code: a task failed on some host.
 pub const EXIT_FAILED: i32 = 2;
 /// Exit code: some host could not be reached.
@@ -33,9 +35,50 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Apply(a) => run(a, Mode::Apply, &sources).await,
         Command::Plan(a) => run(a, Mode::Plan, &sources).await,
         Command::Validate(a) => run(a, Mode::Validate, &sources).await,
-        Command::Graph(g) => graph(g, &sources),
-        Command::Inventory(i) => inventory(i, &sources),
+        Command::Graph(g) => graph(g, &sources).await,
+        Command::Inventory(i) => inventory(i, &sources).await,
         Command::Run(a) => crate::connect::adhoc(a, &sources).await,
+        Command::Image(i) => image(i).await,
+    }
+}
+
+async fn image(a: crate::cli::ImageArgs) -> i32 {
+    let crate::cli::ImageAction::Build { force, image } = a.action;
+    let cfg = prov_providers::docker::DockerConfig {
+        project: "prov-image".into(),
+        network: None,
+        subnet: None,
+        image: Some(image.clone()),
+        build_image: false,
+    };
+    let provider = match prov_providers::docker::DockerProvider::connect(cfg).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("prov: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let exists = match prov_providers::docker::image::image_exists(provider.docker(), &image).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("prov: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    if exists && !force {
+        println!("{image} exists (use --force to rebuild)");
+        return EXIT_OK;
+    }
+    let start = std::time::Instant::now();
+    match prov_providers::docker::image::build_node_image(provider.docker(), &image).await {
+        Ok(()) => {
+            println!("built {image} in {:.0} s", start.elapsed().as_secs_f64());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("prov: {e}");
+            EXIT_ERROR
+        }
     }
 }
 
@@ -55,18 +98,26 @@ pub struct Loaded {
     pub extra_vars: Arc<prov_core::vars::VarMap>,
     pub limit: Option<HostPattern>,
     pub inventory_paths: Vec<String>,
+    pub known_hosts: Vec<PathBuf>,
 }
 
 fn fail_input(diags: &Diagnostics, sources: &SourceMap) -> i32 {
     let n = diagnostics::print_all(&diags.0, sources);
     eprintln!("prov: {n} error(s); nothing was run");
+    // A provider that cannot be reached is a problem of the machine, not of the input.
+    if diags.errors().all(|d| d.kind == DiagKind::Unavailable) {
+        return EXIT_ERROR;
+    }
     EXIT_BAD_INPUT
 }
 
-/// Loads the inventory from `-i` sources (the default: `inventories/local.yml` when it exists).
-pub fn load_inventory(common: &Common, sources: &SourceMap) -> Result<Inventory, Diagnostics> {
+/// Loads the inventory from `-i` sources (the default: `inventories/local.yml`).
+pub async fn load_inventory(
+    common: &Common,
+    sources: &SourceMap,
+) -> Result<crate::connect::InventoryLoad, Diagnostics> {
     let paths = inventory_paths(common);
-    crate::connect::load_inventory(&paths, sources)
+    crate::connect::load_inventory(&paths, sources).await
 }
 
 fn inventory_paths(common: &Common) -> Vec<String> {
@@ -93,7 +144,7 @@ fn parse_limit(common: &Common, sources: &SourceMap) -> Result<Option<HostPatter
 }
 
 /// Parses, compiles and binds; reports every problem it can find before returning.
-pub fn load(
+pub async fn load(
     playbook: &Path,
     common: &Common,
     tags: &[String],
@@ -115,7 +166,7 @@ pub fn load(
             None
         }
     };
-    let inventory = match load_inventory(common, sources) {
+    let inventory_load = match load_inventory(common, sources).await {
         Ok(i) => i,
         Err(d) => {
             diags.extend(d);
@@ -125,6 +176,7 @@ pub fn load(
     if diags.has_errors() {
         return Err(diags);
     }
+    let inventory = inventory_load.inventory;
     let dir = playbook
         .parent()
         .map(Path::to_path_buf)
@@ -155,11 +207,12 @@ pub fn load(
         extra_vars,
         limit,
         inventory_paths: inventory_paths(common),
+        known_hosts: inventory_load.known_hosts,
     })
 }
 
 async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
-    let loaded = match load(&a.playbook, &a.common, &a.tags, &a.skip_tags, sources) {
+    let loaded = match load(&a.playbook, &a.common, &a.tags, &a.skip_tags, sources).await {
         Ok(l) => l,
         Err(d) => return fail_input(&d, sources),
     };
@@ -180,7 +233,8 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         task_timeout: a.timeout.map(Duration::from_secs),
         tags: a.tags.clone(),
     };
-    let connector = match crate::connect::ssh_connector(a.host_key_checking, a.known_hosts.clone(), a.forks) {
+    let connector = match crate::connect::ssh_connector(a.host_key_checking, a.known_hosts.clone(), &loaded.known_hosts)
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("prov: {e}");
@@ -269,8 +323,10 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             match load_inventory(
                 &Common { inventory: loaded.inventory_paths.clone(), extra_vars: Vec::new(), limit: None },
                 sources,
-            ) {
-                Ok(inv) => inventory = inv,
+            )
+            .await
+            {
+                Ok(inv) => inventory = inv.inventory,
                 Err(d) => {
                     diagnostics::print_all(&d.0, sources);
                 }
@@ -309,8 +365,8 @@ pub fn exit_code(hosts: &[prov_exec::HostRecap], interrupted: bool) -> i32 {
     }
 }
 
-fn graph(g: GraphArgs, sources: &SourceMap) -> i32 {
-    let loaded = match load(&g.playbook, &g.common, &g.tags, &g.skip_tags, sources) {
+async fn graph(g: GraphArgs, sources: &SourceMap) -> i32 {
+    let loaded = match load(&g.playbook, &g.common, &g.tags, &g.skip_tags, sources).await {
         Ok(l) => l,
         Err(d) => return fail_input(&d, sources),
     };
@@ -332,9 +388,9 @@ fn graph(g: GraphArgs, sources: &SourceMap) -> i32 {
     EXIT_OK
 }
 
-fn inventory(a: InventoryArgs, sources: &SourceMap) -> i32 {
-    let inv = match load_inventory(&a.common, sources) {
-        Ok(i) => i,
+async fn inventory(a: InventoryArgs, sources: &SourceMap) -> i32 {
+    let inv = match load_inventory(&a.common, sources).await {
+        Ok(i) => i.inventory,
         Err(d) => return fail_input(&d, sources),
     };
     crate::connect::print_inventory(&inv, &a)

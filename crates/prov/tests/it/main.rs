@@ -1,6 +1,7 @@
 //! End-to-end tests: they run the real `prov` binary.
 
 mod bad_input;
+mod docker;
 mod graph;
 mod interrupt;
 mod language;

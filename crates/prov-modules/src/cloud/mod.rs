@@ -1,0 +1,3 @@
+//! Modules that manage machines through a provider (they run in prov itself).
+
+pub mod vm;

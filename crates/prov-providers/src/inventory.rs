@@ -1,0 +1,490 @@
+//! Dynamic inventory from instance labels: files with `plugin: docker` (later `gcp`, `aws`).
+//!
+//! ```yaml
+//! plugin: docker
+//! project: demo                 # instances labelled prov-project=demo
+//! filters:                      # more labels every instance must have
+//!   prov-group: workers
+//! keyed_groups:                 # a group per value of an expression
+//!   - key: labels['prov-group']
+//!     prefix: ""
+//!     separator: ""
+//! groups:                       # a group where an expression is true
+//!   running: prov_state == 'running'
+//! compose:                      # host variables from expressions
+//!   ansible_host: private_ip
+//! hostnames: [name]             # name (default), id or private_ip
+//! ```
+//!
+//! Checking the file needs no provider ([`parse`]); listing does ([`list`]). Every host gets
+//! `ansible_host` (its private address), `ansible_user: root`, `private_ip`, `public_ip`,
+//! `labels` and `prov_*` variables (`prov_name`, `prov_state`, `prov_group`, ...). The group
+//! `all` gets `prov_provider`, `prov_project` (and `prov_network`, `prov_subnet` when set),
+//! so a playbook can create VMs wherever the inventory points.
+
+use crate::{Instance, Labels, ProviderError, LABEL_GROUP, LABEL_PROJECT};
+use minijinja::Value;
+use prov_core::diag::{did_you_mean, DiagKind, Diagnostic, Diagnostics};
+use prov_core::inventory::Inventory;
+use prov_core::source::Span;
+use prov_core::template::{Templar, Tmpl};
+use prov_core::yaml::{Node, NodeKind};
+use prov_inventory::PluginSource;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Plugins prov knows.
+pub const PLUGINS: &[&str] = &["docker"];
+
+const KEYS: &[&str] =
+    &["plugin", "project", "network", "subnet", "filters", "keyed_groups", "groups", "compose", "hostnames", "strict"];
+const KEYED_KEYS: &[&str] =
+    &["key", "prefix", "separator", "default_value", "leading_separator", "trailing_separator", "parent_group"];
+const HOSTNAMES: &[&str] = &["name", "id", "private_ip"];
+
+/// One `keyed_groups` entry.
+#[derive(Debug, Clone)]
+pub struct KeyedGroup {
+    key: Tmpl,
+    key_src: String,
+    prefix: String,
+    separator: String,
+    default_value: Option<String>,
+    leading_separator: bool,
+    trailing_separator: bool,
+    parent_group: Option<String>,
+}
+
+/// A checked plugin file.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    /// The file.
+    pub path: PathBuf,
+    /// `docker`, ...
+    pub plugin: String,
+    /// The project (`prov-project` label).
+    pub project: String,
+    /// The project network (docker).
+    pub network: Option<String>,
+    /// The project subnet (docker).
+    pub subnet: Option<String>,
+    /// Labels every instance must carry (besides the project).
+    pub filters: Labels,
+    keyed_groups: Vec<KeyedGroup>,
+    groups: Vec<(String, Tmpl)>,
+    compose: Vec<(String, Tmpl)>,
+    hostnames: Vec<String>,
+    strict: bool,
+    templar: Arc<Templar>,
+}
+
+/// Checks a plugin file; every problem has a position and a hint.
+pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
+    let mut d = Diagnostics::default();
+    let node = &src.config;
+    let templar = Arc::new(Templar::new(vec![src.path.parent().map(PathBuf::from).unwrap_or_default()]));
+    let mut cfg = PluginConfig {
+        path: src.path.clone(),
+        plugin: src.plugin.clone(),
+        project: String::new(),
+        network: None,
+        subnet: None,
+        filters: Labels::new(),
+        keyed_groups: Vec::new(),
+        groups: Vec::new(),
+        compose: Vec::new(),
+        hostnames: vec!["name".into()],
+        strict: false,
+        templar: templar.clone(),
+    };
+    let Some(entries) = node.as_map() else {
+        d.push(Diagnostic::error(DiagKind::Invalid, node.span, "an inventory plugin file is a mapping"));
+        return Err(d);
+    };
+    let expr = |d: &mut Diagnostics, n: &Node, what: &str| -> Option<Tmpl> {
+        let Some(s) = n.scalar_text().filter(|s| !s.is_empty()) else {
+            d.push(Diagnostic::error(DiagKind::Invalid, n.span, format!("{what} must be an expression string")));
+            return None;
+        };
+        match templar.compile_expr(&s) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                d.push(
+                    Diagnostic::error(DiagKind::Template, n.span, format!("{what}: {e}"))
+                        .with_help("an expression such as `private_ip` or `labels['prov-group']`"),
+                );
+                None
+            }
+        }
+    };
+    for (k, v) in entries {
+        let key = k.as_str().unwrap_or_default();
+        match key {
+            "plugin" => {
+                if !PLUGINS.contains(&src.plugin.as_str()) {
+                    d.push(
+                        Diagnostic::error(
+                            DiagKind::Unknown,
+                            v.span,
+                            format!("unknown inventory plugin `{}`", src.plugin),
+                        )
+                        .with_opt_help(
+                            did_you_mean(&src.plugin, PLUGINS.iter().copied())
+                                .or_else(|| Some(format!("known plugins: {}", PLUGINS.join(", ")))),
+                        ),
+                    );
+                }
+            }
+            "project" => cfg.project = v.scalar_text().unwrap_or_default(),
+            "network" => cfg.network = v.scalar_text(),
+            "subnet" => cfg.subnet = v.scalar_text(),
+            "strict" => cfg.strict = matches!(v.kind, NodeKind::Bool(true)),
+            "filters" => match v.as_map() {
+                Some(m) => {
+                    for (fk, fv) in m {
+                        cfg.filters.insert(
+                            crate::label_key(&fk.scalar_text().unwrap_or_default()),
+                            crate::label_value(&fv.scalar_text().unwrap_or_default()),
+                        );
+                    }
+                }
+                None => d.push(
+                    Diagnostic::error(DiagKind::Invalid, v.span, "`filters` is a mapping of label: value")
+                        .with_help("for example `filters: {prov-group: workers}`"),
+                ),
+            },
+            "hostnames" => {
+                let items: Vec<&Node> = match &v.kind {
+                    NodeKind::Seq(s) => s.iter().collect(),
+                    _ => vec![v],
+                };
+                cfg.hostnames.clear();
+                for it in items {
+                    let h = it.scalar_text().unwrap_or_default();
+                    if HOSTNAMES.contains(&h.as_str()) {
+                        cfg.hostnames.push(h);
+                    } else {
+                        d.push(
+                            Diagnostic::error(DiagKind::Unknown, it.span, format!("unknown hostname source `{h}`"))
+                                .with_opt_help(
+                                    did_you_mean(&h, HOSTNAMES.iter().copied())
+                                        .or_else(|| Some(format!("one of: {}", HOSTNAMES.join(", ")))),
+                                ),
+                        );
+                    }
+                }
+            }
+            "compose" | "groups" => match v.as_map() {
+                Some(m) => {
+                    for (ck, cv) in m {
+                        let name = ck.scalar_text().unwrap_or_default();
+                        if let Some(t) = expr(&mut d, cv, &format!("{key}.{name}")) {
+                            if key == "compose" {
+                                cfg.compose.push((name, t));
+                            } else {
+                                cfg.groups.push((name, t));
+                            }
+                        }
+                    }
+                }
+                None => d.push(Diagnostic::error(
+                    DiagKind::Invalid,
+                    v.span,
+                    format!("`{key}` is a mapping of name: expression"),
+                )),
+            },
+            "keyed_groups" => match v.as_seq() {
+                Some(list) => {
+                    for item in list {
+                        if let Some(kg) = keyed_group(&mut d, item, &expr) {
+                            cfg.keyed_groups.push(kg);
+                        }
+                    }
+                }
+                None => d.push(Diagnostic::error(DiagKind::Invalid, v.span, "`keyed_groups` is a list")),
+            },
+            other => d.push(
+                Diagnostic::error(
+                    DiagKind::Unknown,
+                    k.span,
+                    format!("unknown key `{other}` in an inventory plugin file"),
+                )
+                .with_opt_help(
+                    did_you_mean(other, KEYS.iter().copied())
+                        .or_else(|| Some(format!("valid keys: {}", KEYS.join(", ")))),
+                ),
+            ),
+        }
+    }
+    if cfg.project.is_empty() {
+        d.push(
+            Diagnostic::error(DiagKind::Invalid, node.span, "the inventory plugin file has no `project`")
+                .with_help("add `project: NAME`: hosts are the instances labelled prov-project=NAME"),
+        );
+    }
+    if d.has_errors() {
+        return Err(d);
+    }
+    Ok(cfg)
+}
+
+fn keyed_group(
+    d: &mut Diagnostics,
+    item: &Node,
+    expr: &dyn Fn(&mut Diagnostics, &Node, &str) -> Option<Tmpl>,
+) -> Option<KeyedGroup> {
+    let Some(m) = item.as_map() else {
+        d.push(Diagnostic::error(DiagKind::Invalid, item.span, "a keyed group is a mapping with `key:`"));
+        return None;
+    };
+    let text = |k: &str| item.get(k).and_then(Node::scalar_text);
+    let flag = |k: &str, default: bool| match item.get(k).map(|n| &n.kind) {
+        Some(NodeKind::Bool(b)) => *b,
+        _ => default,
+    };
+    for (k, _) in m {
+        let name = k.as_str().unwrap_or_default();
+        if !KEYED_KEYS.contains(&name) {
+            d.push(
+                Diagnostic::error(DiagKind::Unknown, k.span, format!("unknown key `{name}` in a keyed group"))
+                    .with_opt_help(did_you_mean(name, KEYED_KEYS.iter().copied())),
+            );
+        }
+    }
+    let Some(key_node) = item.get("key") else {
+        d.push(Diagnostic::error(DiagKind::Invalid, item.span, "a keyed group needs `key:`"));
+        return None;
+    };
+    let key = expr(d, key_node, "keyed_groups key")?;
+    Some(KeyedGroup {
+        key,
+        key_src: key_node.scalar_text().unwrap_or_default(),
+        prefix: text("prefix").unwrap_or_default(),
+        separator: text("separator").unwrap_or_else(|| "_".into()),
+        default_value: text("default_value"),
+        leading_separator: flag("leading_separator", true),
+        trailing_separator: flag("trailing_separator", true),
+        parent_group: text("parent_group"),
+    })
+}
+
+/// Ansible's rule for group names: anything but letters, digits and `_` becomes `_`.
+fn group_name(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+/// The variables of one instance, before `compose`.
+pub fn host_vars(provider: &str, project: &str, i: &Instance) -> Vec<(String, Value)> {
+    let ip = |a: &Option<std::net::IpAddr>| a.map(|x| Value::from(x.to_string())).unwrap_or(Value::from(()));
+    let labels = Value::from_pairs(i.labels.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))));
+    let mut v = vec![
+        ("private_ip".to_string(), ip(&i.private_ip)),
+        ("public_ip".to_string(), ip(&i.public_ip)),
+        ("labels".to_string(), labels.clone()),
+        ("prov_provider".to_string(), Value::from(provider)),
+        ("prov_project".to_string(), Value::from(project)),
+        ("prov_name".to_string(), Value::from(i.name.as_str())),
+        ("prov_id".to_string(), Value::from(i.id.as_str())),
+        ("prov_state".to_string(), Value::from(i.state.as_str())),
+        ("prov_labels".to_string(), labels),
+        (
+            "prov_group".to_string(),
+            i.labels.get(LABEL_GROUP).map(|g| Value::from(g.as_str())).unwrap_or(Value::from(())),
+        ),
+        ("prov_machine_type".to_string(), i.machine_type.as_deref().map(Value::from).unwrap_or(Value::from(()))),
+        ("prov_image".to_string(), i.image.as_deref().map(Value::from).unwrap_or(Value::from(()))),
+        ("prov_details".to_string(), Value::from(minijinja::value::Serde(i.details.clone()))),
+        ("ansible_user".to_string(), Value::from("root")),
+    ];
+    if let Some(a) = i.private_ip.or(i.public_ip) {
+        v.push(("ansible_host".to_string(), Value::from(a.to_string())));
+    }
+    if let Some(key) = crate::state::project_key(project) {
+        v.push(("ansible_ssh_private_key_file".to_string(), Value::from(key.display().to_string())));
+    }
+    v
+}
+
+/// Builds the inventory from listed instances.
+pub fn build(cfg: &PluginConfig, instances: &[Instance], warnings: &mut Vec<Diagnostic>) -> Result<Inventory, String> {
+    let mut inv = Inventory::new();
+    // Which provider and project this inventory lists, for every host and for the implicit
+    // localhost that creates VMs (`vm: {provider: "{{ prov_provider }}", ...}`).
+    inv.set_group_var("all", "prov_provider", Value::from(cfg.plugin.as_str()));
+    inv.set_group_var("all", "prov_project", Value::from(cfg.project.as_str()));
+    if let Some(n) = &cfg.network {
+        inv.set_group_var("all", "prov_network", Value::from(n.as_str()));
+    }
+    if let Some(n) = &cfg.subnet {
+        inv.set_group_var("all", "prov_subnet", Value::from(n.as_str()));
+    }
+    let mut sorted: Vec<&Instance> = instances.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    for i in sorted {
+        let name = cfg
+            .hostnames
+            .iter()
+            .find_map(|h| match h.as_str() {
+                "name" => Some(i.name.clone()),
+                "id" => Some(i.id.clone()),
+                "private_ip" => i.private_ip.map(|a| a.to_string()),
+                _ => None,
+            })
+            .unwrap_or_else(|| i.name.clone());
+        inv.add_host(&name);
+        let mut vars = host_vars(&cfg.plugin, &cfg.project, i);
+        let ctx = |vars: &[(String, Value)]| Value::from_pairs(vars.iter().cloned());
+        for (k, t) in &cfg.compose {
+            match cfg.templar.render(t, &ctx(&vars)) {
+                Ok(v) => {
+                    vars.retain(|(n, _)| n != k);
+                    vars.push((k.clone(), v));
+                }
+                Err(e) if cfg.strict => return Err(format!("{}: compose.{k} for {name}: {e}", cfg.path.display())),
+                Err(_) => {}
+            }
+        }
+        for (k, v) in &vars {
+            inv.set_host_var(&name, k, v.clone());
+        }
+        let c = ctx(&vars);
+        for kg in &cfg.keyed_groups {
+            let value = match cfg.templar.render(&kg.key, &c) {
+                Ok(v) if !v.is_undefined() && !v.is_none() && !v.to_string().is_empty() => Some(v.to_string()),
+                Ok(_) | Err(_) => kg.default_value.clone(),
+            };
+            let Some(value) = value else {
+                if cfg.strict {
+                    return Err(format!(
+                        "{}: keyed group `{}` has no value for {name}",
+                        cfg.path.display(),
+                        kg.key_src
+                    ));
+                }
+                continue;
+            };
+            let mut g = String::new();
+            if !kg.prefix.is_empty() {
+                g.push_str(&kg.prefix);
+                g.push_str(&kg.separator);
+            } else if kg.leading_separator {
+                g.push_str(&kg.separator);
+            }
+            g.push_str(&value);
+            if value.is_empty() && !kg.trailing_separator {
+                g.truncate(g.len().saturating_sub(kg.separator.len()));
+            }
+            let g = group_name(&g);
+            inv.add_to_group(&g, &name);
+            if let Some(p) = &kg.parent_group {
+                inv.add_child(&group_name(p), &g);
+            }
+        }
+        for (g, t) in &cfg.groups {
+            match cfg.templar.render(t, &c) {
+                Ok(v) if v.is_true() => inv.add_to_group(&group_name(g), &name),
+                Ok(_) => {}
+                Err(e) if cfg.strict => return Err(format!("{}: groups.{g} for {name}: {e}", cfg.path.display())),
+                Err(_) => {}
+            }
+        }
+    }
+    if instances.is_empty() {
+        let filters: Vec<String> = std::iter::once(format!("{LABEL_PROJECT}={}", cfg.project))
+            .chain(cfg.filters.iter().map(|(k, v)| format!("{k}={v}")))
+            .collect();
+        warnings.push(Diagnostic::warning(
+            Span::NONE,
+            format!(
+                "inventory {}: no {} instance matches {}; its groups are empty",
+                cfg.path.display(),
+                cfg.plugin,
+                filters.join(", ")
+            ),
+        ));
+    }
+    Ok(inv)
+}
+
+/// The label selector of a plugin file (project plus `filters`).
+pub fn selector(cfg: &PluginConfig) -> Labels {
+    let mut s = cfg.filters.clone();
+    s.insert(LABEL_PROJECT.to_string(), crate::label_value(&cfg.project));
+    s
+}
+
+/// Lists the instances of a plugin file and builds its inventory.
+pub async fn list(cfg: &PluginConfig, warnings: &mut Vec<Diagnostic>) -> Result<Inventory, ProviderError> {
+    let provider = crate::connect(&cfg.plugin, &crate::ProviderSettings::from_plugin(cfg)).await?;
+    let instances = provider.list(&selector(cfg)).await?;
+    build(cfg, &instances, warnings).map_err(ProviderError::Invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::InstanceState;
+    use prov_core::source::FileId;
+
+    fn cfg(text: &str) -> Result<PluginConfig, Diagnostics> {
+        let (node, _) = prov_core::yaml::parse_one(FileId(0), text).expect("yaml");
+        let plugin = node.get("plugin").and_then(Node::scalar_text).unwrap_or_default();
+        parse(&PluginSource { path: PathBuf::from("inv/local.yml"), plugin, config: node })
+    }
+
+    fn vm(name: &str, group: &str, ip: &str) -> Instance {
+        let mut labels = Labels::new();
+        labels.insert(LABEL_PROJECT.into(), "demo".into());
+        labels.insert(LABEL_GROUP.into(), group.into());
+        Instance {
+            name: name.into(),
+            id: format!("id-{name}"),
+            state: InstanceState::Running,
+            labels,
+            private_ip: ip.parse().ok(),
+            public_ip: None,
+            machine_type: Some("e2-small".into()),
+            image: None,
+            details: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn keyed_groups_compose_and_groups() {
+        let c = cfg("plugin: docker\nproject: demo\nkeyed_groups:\n  - key: labels['prov-group']\n    prefix: ''\n    separator: ''\n  - key: prov_machine_type\n    prefix: type\ngroups:\n  up: prov_state == 'running'\ncompose:\n  ansible_host: private_ip\n  role: \"'node-' ~ prov_group\"\n")
+            .expect("valid");
+        let mut w = Vec::new();
+        let inv =
+            build(&c, &[vm("w1", "workers", "10.1.0.5"), vm("m1", "managers", "10.1.0.4")], &mut w).expect("builds");
+        assert_eq!(inv.group_hosts("workers"), vec!["w1"]);
+        assert_eq!(inv.group_hosts("managers"), vec!["m1"]);
+        assert_eq!(inv.group_hosts("type_e2_small"), vec!["m1", "w1"]);
+        assert_eq!(inv.group_hosts("up").len(), 2);
+        let v = inv.host_vars("w1");
+        assert_eq!(v.get("ansible_host").map(|x| x.to_string()), Some("10.1.0.5".into()));
+        assert_eq!(v.get("role").map(|x| x.to_string()), Some("node-workers".into()));
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn nothing_matching_is_a_warning() {
+        let c = cfg("plugin: docker\nproject: demo\nfilters:\n  prov-group: nobody\n").expect("valid");
+        let mut w = Vec::new();
+        let inv = build(&c, &[], &mut w).expect("builds");
+        assert_eq!(inv.hosts().count(), 0);
+        assert!(w[0].message.contains("prov-group=nobody"), "{}", w[0].message);
+    }
+
+    #[test]
+    fn mistakes_have_positions_and_hints() {
+        let e = cfg("plugin: docker\nproject: demo\nkeyed_group:\n  - key: x\n").expect_err("typo");
+        assert_eq!((e.0[0].span.line, e.0[0].span.col), (3, 1));
+        assert_eq!(e.0[0].help.as_deref(), Some("did you mean `keyed_groups`?"));
+        let e = cfg("plugin: dokcer\nproject: demo\n").expect_err("plugin");
+        assert_eq!(e.0[0].help.as_deref(), Some("did you mean `docker`?"));
+        let e = cfg("plugin: docker\n").expect_err("project");
+        assert!(e.0[0].message.contains("no `project`"));
+        let e = cfg("plugin: docker\nproject: d\ncompose:\n  ansible_host: private_ip +\n").expect_err("expr");
+        assert_eq!(e.0[0].span.line, 4);
+    }
+}
