@@ -4,7 +4,7 @@ use crate::util::{prov, repo, text};
 use std::path::{Path, PathBuf};
 
 /// Playbooks: `playbooks/*.yml` and `examples/*/*.yml` that start with a play list, each
-/// with the inventory next to it (`hosts.ini`) or `inventories/local.yml`.
+/// with the inventory next to it (`hosts.ini`) or the reference topology fixture.
 fn playbooks() -> Vec<(PathBuf, PathBuf)> {
     let root = repo();
     let mut out = Vec::new();
@@ -26,8 +26,12 @@ fn playbooks() -> Vec<(PathBuf, PathBuf)> {
             if !is_playbook {
                 continue;
             }
-            let inv =
-                if d.join("hosts.ini").exists() { d.join("hosts.ini") } else { root.join("inventories/local.yml") };
+            let inv = if d.join("hosts.ini").exists() {
+                d.join("hosts.ini")
+            } else {
+                // Not inventories/local.yml: its hosts are whatever VMs exist right now.
+                crate::util::fixtures().join("topology.ini")
+            };
             out.push((f, inv));
         }
     }
