@@ -134,11 +134,19 @@ fn vm_lifecycle_create_inventory_ssh_stop_start_delete() {
     assert!(o.contains("+3 vm"), "plan summary:\n{o}");
     assert!(site.containers().is_empty(), "plan created something");
 
-    // Create, then again: no change.
-    let (code, ev, all) = site.apply("create-vms", &[]);
+    // Create, and in the same run configure them: the inventory is listed again after the
+    // play that created the VMs, so the next play reaches them over SSH.
+    let (code, ev, all) = site.apply("create-vms,common", &[]);
     assert_eq!(code, 0, "{all}");
     assert_eq!(changed_items(&ev, "create VMs"), 3, "{all}");
     assert_eq!(site.containers().len(), 3);
+    let answered: Vec<&str> = ev
+        .iter()
+        .filter(|e| e["event"] == "host_result" && e["name"] == "every VM answers over SSH under its inventory name")
+        .filter(|e| e["status"] == "ok")
+        .filter_map(|e| e["host"].as_str())
+        .collect();
+    assert_eq!(answered.len(), 3, "the VMs were not in the refreshed inventory:\n{all}");
     let (code, ev, all) = site.apply("create-vms", &[]);
     assert_eq!(code, 0, "{all}");
     assert_eq!(recap_changed(&ev), 0, "second create changed something:\n{all}");
