@@ -7,20 +7,37 @@ pub type KvParsed = (Vec<(String, String)>, Option<String>);
 /// (`command: echo hi creates=/x` gives `[("creates","/x")]` and `"echo hi"`).
 /// Quotes group words (`msg="a b"`); a backslash escapes the next character inside quotes.
 pub fn parse_kv(s: &str, free_form: bool) -> Result<KvParsed, String> {
-    let words = split_words(s)?;
+    let words = match split_words(s) {
+        Ok(w) => w,
+        // A shell script may hold an apostrophe in a comment: take it whole.
+        Err(_) if free_form => return Ok((Vec::new(), Some(s.trim().to_string()).filter(|r| !r.is_empty()))),
+        Err(e) => return Err(e),
+    };
     let mut pairs = Vec::new();
-    let mut rest: Vec<String> = Vec::new();
-    for (raw, unquoted) in words {
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    for (raw, unquoted, range) in words {
         match unquoted.split_once('=') {
             Some((k, v)) if is_key(k) && (!free_form || FREE_FORM_KEYS.contains(&k)) => {
                 pairs.push((k.to_string(), v.to_string()));
+                taken.push(range);
             }
-            _ if free_form => rest.push(raw),
+            _ if free_form => {}
             _ => return Err(format!("cannot read `{raw}` as key=value")),
         }
     }
-    let rest = if rest.is_empty() { None } else { Some(rest.join(" ")) };
-    Ok((pairs, rest))
+    if !free_form {
+        return Ok((pairs, None));
+    }
+    // The free text keeps its own spacing and line breaks (multi-line `shell: |` scripts).
+    let mut rest = String::with_capacity(s.len());
+    let mut at = 0;
+    for (start, end) in taken {
+        rest.push_str(&s[at..start]);
+        at = end;
+    }
+    rest.push_str(&s[at..]);
+    let rest = rest.trim().to_string();
+    Ok((pairs, Some(rest).filter(|r| !r.is_empty())))
 }
 
 /// Keys that Ansible pulls out of free-form `command`/`shell` strings.
@@ -30,17 +47,26 @@ fn is_key(k: &str) -> bool {
     !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A word: raw text (quotes kept), unquoted text, and its byte range in the input.
+type Word = (String, String, (usize, usize));
+
 /// Words with their raw text (quotes kept, for free-form commands) and unquoted text.
-fn split_words(s: &str) -> Result<Vec<(String, String)>, String> {
+fn split_words(s: &str) -> Result<Vec<Word>, String> {
     let mut out = Vec::new();
     let mut raw = String::new();
     let mut val = String::new();
     let mut quote: Option<char> = None;
     let mut depth = 0i32; // inside {{ }} / {% %}: spaces do not split
-    let chars: Vec<char> = s.chars().collect();
+    let indexed: Vec<(usize, char)> = s.char_indices().collect();
+    let chars: Vec<char> = indexed.iter().map(|(_, c)| *c).collect();
+    let byte_at = |i: usize| indexed.get(i).map(|(b, _)| *b).unwrap_or(s.len());
+    let mut start = 0usize;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        if raw.is_empty() {
+            start = byte_at(i);
+        }
         let next = chars.get(i + 1).copied();
         if quote.is_none() && (c == '{' && matches!(next, Some('{') | Some('%'))) {
             depth += 1;
@@ -83,7 +109,7 @@ fn split_words(s: &str) -> Result<Vec<(String, String)>, String> {
             }
             None if c.is_whitespace() && depth == 0 => {
                 if !raw.is_empty() {
-                    out.push((std::mem::take(&mut raw), std::mem::take(&mut val)));
+                    out.push((std::mem::take(&mut raw), std::mem::take(&mut val), (start, byte_at(i))));
                 }
             }
             None => {
@@ -97,7 +123,7 @@ fn split_words(s: &str) -> Result<Vec<(String, String)>, String> {
         return Err(format!("unbalanced quotes in `{s}`"));
     }
     if !raw.is_empty() {
-        out.push((raw, val));
+        out.push((raw, val, (start, s.len())));
     }
     Ok(out)
 }
@@ -105,6 +131,16 @@ fn split_words(s: &str) -> Result<Vec<(String, String)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_form_keeps_lines_and_spacing() {
+        let (pairs, rest) = parse_kv("export A=1\napt-get  update creates=/x\necho 'it''s'", true).expect("parses");
+        assert_eq!(pairs, vec![("creates".to_string(), "/x".to_string())]);
+        assert_eq!(rest.as_deref(), Some("export A=1\napt-get  update \necho 'it''s'"));
+        let (pairs, rest) = parse_kv("# don't\necho hi", true).expect("unbalanced quotes: whole text");
+        assert!(pairs.is_empty());
+        assert_eq!(rest.as_deref(), Some("# don't\necho hi"));
+    }
 
     #[test]
     fn pairs_and_quotes() {
