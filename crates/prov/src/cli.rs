@@ -29,6 +29,31 @@ pub enum Command {
     Run(AdhocArgs),
     /// Manage the docker provider's node image.
     Image(ImageArgs),
+    /// Set swarm service replicas through a manager and wait until they run.
+    Scale(ScaleArgs),
+}
+
+/// `prov scale SVC=N ...`.
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// Services and replica counts: `web=3 celery=1` (a stack's `demo_web` may be named `web`).
+    #[arg(required = true)]
+    pub services: Vec<String>,
+    /// Inventory, variables, limit.
+    #[command(flatten)]
+    pub common: Common,
+    /// Inventory group holding the swarm managers.
+    #[arg(long, default_value = "managers")]
+    pub manager_group: String,
+    /// Give up waiting after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Host-key policy.
+    #[arg(long, value_enum, default_value_t = HostKeyChecking::Strict)]
+    pub host_key_checking: HostKeyChecking,
+    /// known_hosts file (default ~/.ssh/known_hosts).
+    #[arg(long)]
+    pub known_hosts: Option<PathBuf>,
 }
 
 /// `prov image`.

@@ -39,6 +39,7 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Inventory(i) => inventory(i, &sources).await,
         Command::Run(a) => crate::connect::adhoc(a, &sources).await,
         Command::Image(i) => image(i).await,
+        Command::Scale(a) => crate::scale::scale(a, &sources).await,
     }
 }
 

@@ -9,6 +9,7 @@ mod diagnostics;
 mod driver;
 mod extra_vars;
 mod output;
+mod scale;
 
 use clap::Parser;
 

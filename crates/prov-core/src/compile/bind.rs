@@ -114,7 +114,13 @@ pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPatt
                 });
                 let Some(&setter) = setter else { continue };
                 let why = WaitReason::Data(read.var.clone().unwrap_or_else(|| "*".into()));
-                let targets: Vec<usize> = match &read.host {
+                let computed = read.group_index.as_ref().and_then(|(g, i)| {
+                    let members = inv.group_hosts(g);
+                    let at =
+                        if *i < 0 { members.len().checked_sub(i.unsigned_abs() as usize) } else { Some(*i as usize) };
+                    at.and_then(|k| members.get(k).cloned())
+                });
+                let targets: Vec<usize> = match read.host.as_ref().or(computed.as_ref()) {
                     Some(name) => index_of(name).into_iter().collect(),
                     None => (0..n).collect(),
                 };

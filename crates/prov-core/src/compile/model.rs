@@ -241,6 +241,9 @@ pub struct HostvarsRead {
     pub host: Option<String>,
     /// Variable read, `None` when it cannot be told.
     pub var: Option<String>,
+    /// A computed host of the form `groups['G'][N]`: group and index, resolved when the
+    /// play is bound to the inventory.
+    pub group_index: Option<(String, i64)>,
 }
 
 impl TaskDef {

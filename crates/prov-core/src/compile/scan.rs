@@ -21,11 +21,12 @@ pub fn hostvars_reads(s: &str, out: &mut Vec<HostvarsRead>) {
             // `map('extract', hostvars, 'x')`: the variable is the next quoted argument.
             let args = s[i..].split(')').next().unwrap_or_default();
             let var = args.split(',').nth(1).and_then(quoted).filter(|v| !v.is_empty());
-            push(out, HostvarsRead { host: None, var });
+            push(out, HostvarsRead { host: None, var, group_index: None });
             continue;
         }
         let Some(close) = matching(b, i) else { continue };
         let host = quoted(&s[i + 1..close]);
+        let group_index = if host.is_none() { group_index(&s[i + 1..close]) } else { None };
         let mut j = close + 1;
         let var = if j < b.len() && b[j] == b'.' {
             j += 1;
@@ -36,9 +37,24 @@ pub fn hostvars_reads(s: &str, out: &mut Vec<HostvarsRead>) {
         } else {
             None
         };
-        push(out, HostvarsRead { host, var });
+        push(out, HostvarsRead { host, var, group_index });
         from = close;
     }
+}
+
+/// `groups['G'][N]`, `groups["G"][N]` or `groups.G[N]` → (G, N).
+fn group_index(expr: &str) -> Option<(String, i64)> {
+    let e = expr.trim().strip_prefix("groups")?;
+    let (group, rest) = if let Some(r) = e.strip_prefix('.') {
+        let end = r.find('[')?;
+        (r[..end].trim().to_string(), &r[end..])
+    } else {
+        let r = e.strip_prefix('[')?;
+        let end = r.find(']')?;
+        (quoted(&r[..end])?, &r[end + 1..])
+    };
+    let idx = rest.trim().strip_prefix('[')?.strip_suffix(']')?.trim().parse().ok()?;
+    Some((group, idx))
 }
 
 fn push(out: &mut Vec<HostvarsRead>, r: HostvarsRead) {
@@ -90,11 +106,11 @@ mod tests {
     fn literal_host_and_attribute() {
         assert_eq!(
             reads("{{ hostvars['a'].x }}"),
-            vec![HostvarsRead { host: Some("a".into()), var: Some("x".into()) }]
+            vec![HostvarsRead { host: Some("a".into()), var: Some("x".into()), group_index: None }]
         );
         assert_eq!(
             reads("{{ hostvars[\"a\"][\"tok\"] }}"),
-            vec![HostvarsRead { host: Some("a".into()), var: Some("tok".into()) }]
+            vec![HostvarsRead { host: Some("a".into()), var: Some("tok".into()), group_index: None }]
         );
     }
 
@@ -102,15 +118,26 @@ mod tests {
     fn computed_host() {
         assert_eq!(
             reads("{{ hostvars[groups['managers'][0]].join_token }}"),
-            vec![HostvarsRead { host: None, var: Some("join_token".into()) }]
+            vec![HostvarsRead {
+                host: None,
+                var: Some("join_token".into()),
+                group_index: Some(("managers".into(), 0))
+            }]
         );
+    }
+
+    #[test]
+    fn group_index_forms() {
+        assert_eq!(group_index("groups.workers[-1]"), Some(("workers".into(), -1)));
+        assert_eq!(group_index("groups[\"m\"][2]"), Some(("m".into(), 2)));
+        assert_eq!(group_index("groups['m'][i]"), None);
     }
 
     #[test]
     fn extract() {
         assert_eq!(
             reads("{{ groups.m | map('extract', hostvars, 'ip') | list }}"),
-            vec![HostvarsRead { host: None, var: Some("ip".into()) }]
+            vec![HostvarsRead { host: None, var: Some("ip".into()), group_index: None }]
         );
     }
 
