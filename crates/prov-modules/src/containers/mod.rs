@@ -1,0 +1,119 @@
+//! Docker and Docker Swarm: swarm membership, nodes, images, services and stacks.
+//!
+//! These modules drive the `docker` CLI on the target (no Python, no Docker SDK): each reads the
+//! state with one `docker ... --format '{{json .}}'`-style command and changes it with the
+//! matching `docker` subcommand. Names and arguments follow Ansible's `community.docker`
+//! collection, so `community.docker.docker_swarm:` works unchanged.
+
+pub mod docker_image_load;
+pub mod docker_node;
+pub mod docker_swarm;
+
+use prov_core::connection::ExecOutput;
+use prov_core::module::{ModuleCtx, ModuleError, Outcome};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Exit status of `sh` when a command is not found.
+const NOT_FOUND: i32 = 127;
+
+/// The failure for a `docker` command that exited non-zero: "Docker is not installed" for a
+/// missing CLI, otherwise `what` with the command's stderr (or stdout when stderr is empty).
+pub(crate) fn docker_error(what: &str, out: &ExecOutput) -> String {
+    if out.rc == NOT_FOUND {
+        return format!("{what} failed: Docker is not installed on the host (docker: command not found)");
+    }
+    let err = out.stderr_str();
+    let stdout = out.stdout_str();
+    let mut detail = if err.trim().is_empty() { stdout.trim().to_string() } else { err.trim().to_string() };
+    // `docker info --format` without a daemon only says this.
+    if detail.contains("nil pointer") && !detail.contains("Cannot connect") {
+        detail.push_str(" (is the Docker daemon running?)");
+    }
+    if detail.is_empty() {
+        format!("{what} failed (exit status {})", out.rc)
+    } else {
+        format!("{what} failed (exit status {}): {detail}", out.rc)
+    }
+}
+
+/// Runs a read-only `docker` command that must succeed; a non-zero exit is a task failure.
+pub(crate) async fn docker_probe(cx: &ModuleCtx<'_>, cmd: String, what: &str) -> Result<ExecOutput, ModuleError> {
+    let out = cx.exec(cmd).await?;
+    if out.rc != 0 {
+        return Err(ModuleError::Failed(docker_error(what, &out)));
+    }
+    Ok(out)
+}
+
+/// Runs a read-only `docker` command printing JSON (`--format '{{json .}}'`) and parses it.
+pub(crate) async fn docker_json(cx: &ModuleCtx<'_>, cmd: String, what: &str) -> Result<serde_json::Value, ModuleError> {
+    let out = docker_probe(cx, cmd, what).await?;
+    let text = out.stdout_str();
+    serde_json::from_str(text.trim())
+        .map_err(|e| ModuleError::Failed(format!("{what}: unexpected output from docker ({e}): {}", text.trim())))
+}
+
+/// Runs a `docker` command that changes the host: `Ok(None)` on success, else a failed outcome
+/// carrying the command's rc/stdout/stderr.
+pub(crate) async fn docker_change(
+    cx: &ModuleCtx<'_>,
+    cmd: String,
+    what: &str,
+) -> Result<Result<ExecOutput, Outcome>, ModuleError> {
+    let out = cx.exec(cmd).await?;
+    if out.rc != 0 {
+        return Ok(Err(Outcome::failed(docker_error(what, &out)).with_exec(&out)));
+    }
+    Ok(Ok(out))
+}
+
+/// A JSON value as a template value (for registered data).
+pub(crate) fn json_value(v: serde_json::Value) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(v))
+}
+
+/// Deserializes a map of strings (labels, environment) whose values YAML may have typed as
+/// numbers or booleans.
+pub(crate) fn string_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    let m: Option<BTreeMap<String, Scalar>> = Option::deserialize(d)?;
+    Ok(m.map(|m| {
+        m.into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Scalar::Text(s) => s,
+                    Scalar::Int(i) => i.to_string(),
+                    Scalar::Float(f) => f.to_string(),
+                    Scalar::Bool(b) => b.to_string(),
+                };
+                (k, v)
+            })
+            .collect()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_cause() {
+        let out = ExecOutput { rc: 127, stdout: vec![], stderr: b"sh: 1: docker: not found\n".to_vec() };
+        assert!(docker_error("reading swarm state", &out).contains("Docker is not installed"));
+        let out = ExecOutput { rc: 1, stdout: vec![], stderr: b"Error: No such node: x\n".to_vec() };
+        assert_eq!(
+            docker_error("inspecting node x", &out),
+            "inspecting node x failed (exit status 1): Error: No such node: x"
+        );
+        let out = ExecOutput { rc: 1, stdout: vec![], stderr: vec![] };
+        assert_eq!(docker_error("x", &out), "x failed (exit status 1)");
+    }
+}
