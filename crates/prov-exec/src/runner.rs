@@ -432,7 +432,9 @@ pub async fn run_play(
     magic_base.insert("play_hosts".into(), play_hosts.clone());
     magic_base.insert("ansible_play_hosts".into(), play_hosts.clone());
     magic_base.insert("ansible_play_hosts_all".into(), play_hosts);
-    magic_base.insert("playbook_dir".into(), Value::from(env.playbook_dir.display().to_string()));
+    // Absolute, as in Ansible: templates build paths from it (`{{ playbook_dir }}/../files`).
+    let playbook_dir = std::path::absolute(&env.playbook_dir).unwrap_or_else(|_| env.playbook_dir.clone());
+    magic_base.insert("playbook_dir".into(), Value::from(playbook_dir.display().to_string()));
     magic_base
         .insert("ansible_check_mode".into(), Value::from(env.opts.mode.check == prov_core::module::CheckMode::Check));
     magic_base.insert("ansible_diff_mode".into(), Value::from(env.opts.mode.diff == prov_core::module::DiffMode::On));

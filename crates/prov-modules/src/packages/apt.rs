@@ -145,7 +145,9 @@ fn probe_command(args: &Args, state: State, names: &[String], upgrade: Option<&s
         "command -v dpkg-query >/dev/null 2>&1 || { echo 'dpkg-query not found: apt needs a Debian-like host' >&2; exit 127; }; echo \"now $(date +%s)\"",
     );
     if args.update_cache && args.cache_valid_time.is_some() {
-        c.push_str("; echo \"cache $(stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || stat -c %Y /var/lib/apt/lists/partial 2>/dev/null || echo 0)\"");
+        // The time of the last successful `apt-get update`: its stamp, else the newest package
+        // list; no list at all (a fresh image) means stale.
+        c.push_str("; echo \"cache $(stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || ls -t /var/lib/apt/lists/*_Packages* 2>/dev/null | head -n 1 | xargs -r stat -c %Y || echo 0)\"");
     }
     let qn: Vec<String> = names.iter().map(|n| q(base(n))).collect();
     if !names.is_empty() {
@@ -361,7 +363,11 @@ impl Module for Apt {
         let mut o = Outcome::ok().with("cache_updated", plan.update);
         let mut last: Option<ExecOutput> = None;
         if plan.update {
-            let out = cx.exec(format!("{APT} update -q")).await?;
+            let out = cx
+                .exec(format!(
+                    "{APT} update -q && mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp"
+                ))
+                .await?;
             if out.rc != 0 {
                 return Ok(
                     Outcome::failed(format!("Failed to update apt cache: {}", out.stderr_str().trim())).with_exec(&out)
@@ -464,7 +470,7 @@ mod tests {
         let h = fake(FakeConnection::new().on(PROBE, 0, "now 10000\ncache 900\n"));
         let o = run::<Apt>(json!({"update_cache": true, "cache_valid_time": 3600}), &h.ctx()).await;
         assert!(o.changed);
-        assert_eq!(h.conn.calls()[1], "DEBIAN_FRONTEND=noninteractive apt-get update -q");
+        assert!(h.conn.calls()[1].starts_with("DEBIAN_FRONTEND=noninteractive apt-get update -q && "));
         assert_eq!(o.data["cache_updated"], Value::from(true));
     }
 
