@@ -5,6 +5,7 @@
 
 pub mod cloud;
 pub mod commands;
+pub mod containers;
 pub mod controller;
 pub mod files;
 pub mod net;
@@ -31,6 +32,7 @@ modules![
     cloud::vm::Vm,
     commands::command::Command,
     commands::shell::Shell,
+    containers::docker_service::DockerService,
     controller::assert::Assert,
     controller::debug::Debug,
     controller::fail::Fail,

@@ -1,0 +1,4 @@
+//! Container modules: docker swarm services and stacks, driven through the docker CLI on the target.
+
+pub mod cli;
+pub mod docker_service;
