@@ -344,7 +344,9 @@ fn one_of(what: &str, v: &Option<String>, allowed: &[&str]) -> Result<(), String
 
 fn env_map(env: &EnvArg) -> Result<BTreeMap<String, String>, String> {
     match env {
-        EnvArg::Map(m) => Ok(m.iter().map(|(k, v)| (k.clone(), v.as_ref().map(|t| t.0.clone()).unwrap_or_default())).collect()),
+        EnvArg::Map(m) => {
+            Ok(m.iter().map(|(k, v)| (k.clone(), v.as_ref().map(|t| t.0.clone()).unwrap_or_default())).collect())
+        }
         EnvArg::List(l) => l
             .iter()
             .map(|e| match e.split_once('=') {
@@ -430,9 +432,16 @@ fn desired(a: &Args) -> Result<Desired, String> {
     if let Some(r) = &a.resources {
         let cpus = |s: &Option<ResourceSet>, k: &str| -> Result<(Option<i64>, Option<i64>), String> {
             let Some(s) = s else { return Ok((None, None)) };
-            let c = s.cpus.as_ref().map(|c| parse_cpus(&c.0).map_err(|e| format!("resources.{k}.cpus: {e}"))).transpose()?;
-            let m =
-                s.memory.as_ref().map(|m| parse_bytes(&m.0).map_err(|e| format!("resources.{k}.memory: {e}"))).transpose()?;
+            let c = s
+                .cpus
+                .as_ref()
+                .map(|c| parse_cpus(&c.0).map_err(|e| format!("resources.{k}.cpus: {e}")))
+                .transpose()?;
+            let m = s
+                .memory
+                .as_ref()
+                .map(|m| parse_bytes(&m.0).map_err(|e| format!("resources.{k}.memory: {e}")))
+                .transpose()?;
             Ok((c, m))
         };
         (d.limit_cpu, d.limit_memory) = cpus(&r.limits, "limits")?;
@@ -557,7 +566,12 @@ fn scalar_delta<T: PartialEq>(
     if let Some(w) = want {
         if w != have {
             let after = show(&w);
-            out.push(Delta { key: key.into(), before: one(show(&have)), after: one(after.clone()), flags: vec![format!("{flag} {}", q(&after))] });
+            out.push(Delta {
+                key: key.into(),
+                before: one(show(&have)),
+                after: one(after.clone()),
+                flags: vec![format!("{flag} {}", q(&after))],
+            });
         }
     }
 }
@@ -595,7 +609,12 @@ fn upd_deltas(out: &mut Vec<Delta>, key: &str, flag: &str, want: &UpdCfg, have: 
     let n = |v: &Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
     let f = |v: &Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     let items: [(&str, bool, String, String); 6] = [
-        ("parallelism", want.parallelism.is_some() && want.parallelism != have.parallelism, n(&have.parallelism), n(&want.parallelism)),
+        (
+            "parallelism",
+            want.parallelism.is_some() && want.parallelism != have.parallelism,
+            n(&have.parallelism),
+            n(&want.parallelism),
+        ),
         ("delay", want.delay.is_some() && want.delay != have.delay, d(&have.delay), d(&want.delay)),
         ("order", want.order.is_some() && want.order != have.order, s(&have.order), s(&want.order)),
         (
@@ -726,7 +745,14 @@ fn deltas(d: &Desired, svc: &Json, networks: &BTreeMap<String, String>) -> Vec<D
     let res = "/TaskTemplate/Resources";
     let cpu = |v: &i64| fmt_cpus(*v);
     let mem = |v: &i64| fmt_bytes(*v);
-    scalar_delta(&mut out, "resources.limits.cpus", d.limit_cpu, int(spec, &format!("{res}/Limits/NanoCPUs")), cpu, "--limit-cpu");
+    scalar_delta(
+        &mut out,
+        "resources.limits.cpus",
+        d.limit_cpu,
+        int(spec, &format!("{res}/Limits/NanoCPUs")),
+        cpu,
+        "--limit-cpu",
+    );
     scalar_delta(
         &mut out,
         "resources.limits.memory",
@@ -759,7 +785,8 @@ fn deltas(d: &Desired, svc: &Json, networks: &BTreeMap<String, String>) -> Vec<D
         let have = current_health(spec);
         if let Some(t) = &h.test {
             if have.test.as_ref() != Some(t) {
-                let flag = if t[0] == "NONE" { "--no-healthcheck".to_string() } else { format!("--health-cmd {}", q(&t[1])) };
+                let flag =
+                    if t[0] == "NONE" { "--no-healthcheck".to_string() } else { format!("--health-cmd {}", q(&t[1])) };
                 out.push(Delta {
                     key: "healthcheck.test".into(),
                     before: list(have.test.clone().unwrap_or_default()),
@@ -769,9 +796,23 @@ fn deltas(d: &Desired, svc: &Json, networks: &BTreeMap<String, String>) -> Vec<D
             }
         }
         let dur = |v: &i64| fmt_duration(*v);
-        scalar_delta(&mut out, "healthcheck.interval", h.interval, have.interval.unwrap_or(0), dur, "--health-interval");
+        scalar_delta(
+            &mut out,
+            "healthcheck.interval",
+            h.interval,
+            have.interval.unwrap_or(0),
+            dur,
+            "--health-interval",
+        );
         scalar_delta(&mut out, "healthcheck.timeout", h.timeout, have.timeout.unwrap_or(0), dur, "--health-timeout");
-        scalar_delta(&mut out, "healthcheck.retries", h.retries, have.retries.unwrap_or(0), |v| v.to_string(), "--health-retries");
+        scalar_delta(
+            &mut out,
+            "healthcheck.retries",
+            h.retries,
+            have.retries.unwrap_or(0),
+            |v| v.to_string(),
+            "--health-retries",
+        );
         scalar_delta(
             &mut out,
             "healthcheck.start_period",
@@ -933,7 +974,10 @@ async fn inspect(cx: &ModuleCtx<'_>, name: &str) -> Result<Option<Json>, ModuleE
     }
     match r.json {
         Some(j) if j.is_object() => Ok(Some(j)),
-        _ => Err(ModuleError::Failed(format!("docker service inspect {name}: unexpected output {:?}", r.out.stdout_str()))),
+        _ => Err(ModuleError::Failed(format!(
+            "docker service inspect {name}: unexpected output {:?}",
+            r.out.stdout_str()
+        ))),
     }
 }
 
@@ -975,13 +1019,11 @@ impl Module for DockerService {
                     recreated: false,
                     wait: false,
                 };
-                Ok(Plan::Change(
-                    Change::new(plan, Action::Delete, "docker_service", name.as_str()).with_diff(
-                        format!("docker service {name}"),
-                        "state: present\n",
-                        "state: absent\n",
-                    ),
-                ))
+                Ok(Plan::Change(Change::new(plan, Action::Delete, "docker_service", name.as_str()).with_diff(
+                    format!("docker service {name}"),
+                    "state: present\n",
+                    "state: absent\n",
+                )))
             }
             (None, false) => {
                 let Some(image) = &d.image else {
@@ -1020,11 +1062,13 @@ impl Module for DockerService {
                         recreated: true,
                         wait: args.wait,
                     };
-                    return Ok(Plan::Change(Change::new(plan, Action::Modify, "docker_service", name.as_str()).with_diff(
-                        format!("docker service {name} (re-created: the mode of a service cannot change)"),
-                        format!("mode: {}\n", mode(is_global)),
-                        format!("mode: {}\n", mode(g)),
-                    )));
+                    return Ok(Plan::Change(
+                        Change::new(plan, Action::Modify, "docker_service", name.as_str()).with_diff(
+                            format!("docker service {name} (re-created: the mode of a service cannot change)"),
+                            format!("mode: {}\n", mode(is_global)),
+                            format!("mode: {}\n", mode(g)),
+                        ),
+                    ));
                 }
                 let nets = match (&d.networks, ptr(&svc, "/Spec/TaskTemplate/Networks")) {
                     (Some(_), Some(_)) => network_names(cx).await?,
@@ -1047,10 +1091,11 @@ impl Module for DockerService {
                     recreated: false,
                     wait: args.wait,
                 };
-                Ok(Plan::Change(
-                    Change::new(plan, Action::Modify, "docker_service", name.as_str())
-                        .with_diff(format!("docker service {name}"), before, after),
-                ))
+                Ok(Plan::Change(Change::new(plan, Action::Modify, "docker_service", name.as_str()).with_diff(
+                    format!("docker service {name}"),
+                    before,
+                    after,
+                )))
             }
         }
     }
@@ -1151,7 +1196,9 @@ async fn wait_converged(
         let p = parse_progress(name, &out.stdout_str());
         match p.update_state.as_deref() {
             Some("paused") => return Ok(Err(format!("service {name}: update paused: {}", p.update_message))),
-            Some("rollback_paused") => return Ok(Err(format!("service {name}: rollback paused: {}", p.update_message))),
+            Some("rollback_paused") => {
+                return Ok(Err(format!("service {name}: rollback paused: {}", p.update_message)))
+            }
             Some("rollback_completed") => {
                 return Ok(Err(format!("service {name}: update failed and was rolled back: {}", p.update_message)))
             }
@@ -1192,5 +1239,191 @@ async fn wait_converged(
             return Ok(Err(msg));
         }
         tokio::time::sleep((timeout - elapsed).min(Duration::from_secs(1))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    /// `docker service inspect pst-web --format '{{json .}}'` from a docker 20.10.24 swarm manager.
+    const WEB: &str = include_str!("testdata/service_web.json");
+    const INSPECT: &str = "docker service inspect pst-web --format";
+
+    fn web_args() -> serde_json::Value {
+        json!({
+            "name": "pst-web",
+            "image": "provstack/bb:1",
+            "replicas": 2,
+            "env": {"A": 1},
+            "publish": [{"published_port": 18080, "target_port": 80, "mode": "host"}],
+            "endpoint_mode": "dnsrr",
+            "labels": {"team": "x"},
+            "args": ["sleep", "100000"],
+            "resources": {"limits": {"cpus": 0.5, "memory": "64M"}},
+            "placement": {"constraints": ["node.role==worker"]},
+            "healthcheck": {"test": "true", "interval": "10s"},
+            "update_config": {"order": "start-first", "delay": 2},
+            "wait": false,
+        })
+    }
+
+    #[tokio::test]
+    async fn absent_creates() {
+        let h = fake(FakeConnection::new().on(INSPECT, 1, "Status: Error: no such service: pst-web, Code: 1\n"));
+        let o = run::<DockerService>(web_args(), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let calls = h.conn.calls();
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert_eq!(
+            calls[1],
+            "docker service create --detach --quiet --no-resolve-image --name pst-web --replicas 2 --env A=1 \
+             --publish mode=host,published=18080,target=80,protocol=tcp --endpoint-mode dnsrr --label team=x \
+             --limit-cpu 0.5 --limit-memory 67108864 --constraint node.role==worker --health-cmd true \
+             --health-interval 10s --update-delay 2s --update-order start-first provstack/bb:1 sleep 100000"
+        );
+        assert_eq!(o.planned[0].action, Action::Create);
+        assert_eq!(o.diffs[0].before, "state: absent\n");
+        assert!(o.diffs[0].after.contains("replicas: 2\nenv:\n  - A=1\n"), "{}", o.diffs[0].after);
+    }
+
+    #[tokio::test]
+    async fn in_state_is_ok_with_one_inspect() {
+        let h = fake(FakeConnection::new().on(INSPECT, 0, WEB));
+        let o = run::<DockerService>(web_args(), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(h.conn.calls().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn drift_is_one_update_with_changed_flags_only() {
+        let h = fake(FakeConnection::new().on(INSPECT, 0, WEB));
+        let mut a = web_args();
+        a["image"] = json!("provstack/bb:2");
+        a["replicas"] = json!(3);
+        a["env"] = json!(["B=2"]);
+        a["publish"] = json!([{"published_port": 18081, "target_port": 80, "mode": "host"}]);
+        a["update_config"] = json!({"order": "stop-first"});
+        let o = run::<DockerService>(a, &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let calls = h.conn.calls();
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert_eq!(
+            calls[1],
+            "docker service update --detach --quiet --image provstack/bb:2 --no-resolve-image --replicas 3 \
+             --env-rm A --env-add B=2 --publish-rm mode=host,published=18080,target=80,protocol=tcp \
+             --publish-add mode=host,published=18081,target=80,protocol=tcp --update-order stop-first pst-web"
+        );
+        assert_eq!(
+            o.diffs[0].before,
+            "image: provstack/bb:1\nreplicas: 2\nenv:\n  - A=1\npublish:\n  - 18080:80/tcp host\nupdate_config.order: start-first\n"
+        );
+        assert_eq!(
+            o.diffs[0].after,
+            "image: provstack/bb:2\nreplicas: 3\nenv:\n  - B=2\npublish:\n  - 18081:80/tcp host\nupdate_config.order: stop-first\n"
+        );
+        let changes: Vec<String> = o.data["changes"].try_iter().unwrap().map(|v| v.to_string()).collect();
+        assert_eq!(changes, ["image", "replicas", "env", "publish", "update_config.order"]);
+    }
+
+    #[tokio::test]
+    async fn check_mode_runs_no_update() {
+        let h = fake_check(FakeConnection::new().on(INSPECT, 0, WEB));
+        let o = run::<DockerService>(json!({"name": "pst-web", "replicas": 5, "labels": {}}), &h.ctx()).await;
+        assert!(o.changed, "{o:?}");
+        assert_eq!(h.conn.calls().len(), 1);
+        assert_eq!(o.diffs[0].before, "replicas: 2\nlabels:\n  - team=x\n");
+        assert_eq!(o.diffs[0].after, "replicas: 5\nlabels: []\n");
+    }
+
+    #[tokio::test]
+    async fn waits_until_converged() {
+        let progress = "pst-web 3/3\n--\nRunning 2 seconds ago\nRunning 2 seconds ago\nRunning 1 second ago\n--\n\
+                        {\"State\":\"completed\",\"Message\":\"update completed\"}\n";
+        let h =
+            fake(FakeConnection::new().on(INSPECT, 0, WEB).on("docker service ls --filter name=pst-web", 0, progress));
+        let o = run::<DockerService>(json!({"name": "pst-web", "replicas": 3}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.data["running"].as_usize(), Some(3));
+        assert_eq!(h.conn.calls()[2], progress_command("pst-web"));
+    }
+
+    #[tokio::test]
+    async fn wait_timeout_names_what_is_missing() {
+        let progress = "pst-web 0/2\n--\nStarting less than a second ago\n--\nnull\n";
+        let tasks = "pst-web.1 w1 Ready Ready 1 second ago\npst-web.1 w2 Shutdown Failed 6 seconds ago \"starting container failed: no such image\"\n";
+        let h = fake(
+            FakeConnection::new()
+                .on(INSPECT, 1, "Error: no such service: pst-web")
+                .on("docker service ls --filter name=pst-web", 0, progress)
+                .on("docker service ps pst-web --no-trunc", 0, tasks),
+        );
+        let mut a = web_args();
+        a["wait"] = json!(true);
+        a["wait_timeout"] = json!(0);
+        let o = run::<DockerService>(a, &h.ctx()).await;
+        assert!(o.failed && o.changed, "{o:?}");
+        let msg = o.msg.unwrap_or_default();
+        assert!(
+            msg.starts_with("service pst-web did not converge within 0 s: 0 of 2 up-to-date tasks running; tasks:\n"),
+            "{msg}"
+        );
+        assert!(msg.contains("no such image"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn paused_update_fails() {
+        let progress = "pst-web 1/2\n--\nRunning 1 second ago\n--\n{\"State\":\"paused\",\"Message\":\"update paused due to failure of task x\"}\n";
+        let h =
+            fake(FakeConnection::new().on(INSPECT, 0, WEB).on("docker service ls --filter name=pst-web", 0, progress));
+        let o = run::<DockerService>(json!({"name": "pst-web", "image": "provstack/bb:2"}), &h.ctx()).await;
+        assert!(o.failed, "{o:?}");
+        assert_eq!(o.msg.as_deref(), Some("service pst-web: update paused: update paused due to failure of task x"));
+    }
+
+    #[tokio::test]
+    async fn absent_removes_and_mode_change_recreates() {
+        let h = fake(FakeConnection::new().on(INSPECT, 0, WEB));
+        let o = run::<DockerService>(json!({"name": "pst-web", "state": "absent"}), &h.ctx()).await;
+        assert!(o.changed && o.planned[0].action == Action::Delete, "{o:?}");
+        assert_eq!(h.conn.calls()[1], "docker service rm pst-web");
+
+        let h = fake(FakeConnection::new().on(INSPECT, 0, WEB));
+        let o = run::<DockerService>(json!({"name": "pst-web", "mode": "global", "wait": false}), &h.ctx()).await;
+        assert!(o.changed, "{o:?}");
+        let calls = h.conn.calls();
+        assert_eq!(calls[1], "docker service rm pst-web");
+        assert_eq!(
+            calls[2],
+            "docker service create --detach --quiet --no-resolve-image --name pst-web --mode global provstack/bb:1"
+        );
+
+        let h = fake(FakeConnection::new().on(INSPECT, 1, "Error: no such service: pst-web"));
+        let o = run::<DockerService>(json!({"name": "pst-web", "state": "absent"}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed);
+    }
+
+    #[tokio::test]
+    async fn failures() {
+        let h =
+            fake(FakeConnection::new().on(INSPECT, 1, "Error response from daemon: This node is not a swarm manager."));
+        let e = run_err::<DockerService>(json!({"name": "pst-web", "image": "x"}), &h.ctx()).await;
+        assert!(e.contains("not a swarm manager"), "{e}");
+        let e = run_err::<DockerService>(json!({"name": "x", "mode": "global", "replicas": 2}), &h.ctx()).await;
+        assert!(e.contains("replicas cannot be set with mode: global"), "{e}");
+        let e = run_err::<DockerService>(json!({"name": "x", "update_config": {"delay": "soon"}}), &h.ctx()).await;
+        assert!(e.contains("update_config.delay: invalid duration"), "{e}");
+        let h = fake(FakeConnection::new().on("docker service inspect x", 1, "no such service: x"));
+        let o = run::<DockerService>(json!({"name": "x", "replicas": 2}), &h.ctx()).await;
+        assert!(o.failed && o.msg.unwrap_or_default().contains("`image` is required"));
+    }
+
+    #[test]
+    fn progress_parse() {
+        let p = parse_progress("web", "web-2 1/1\nweb 2/3\n--\nRunning 1s\nPreparing 1s\n--\nnull\n");
+        assert_eq!(p, Progress { running: 1, desired: Some(3), update_state: None, update_message: String::new() });
     }
 }
