@@ -33,6 +33,7 @@ modules![
     commands::command::Command,
     commands::shell::Shell,
     containers::docker_service::DockerService,
+    containers::docker_stack::DockerStack,
     controller::assert::Assert,
     controller::debug::Debug,
     controller::fail::Fail,

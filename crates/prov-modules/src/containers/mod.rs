@@ -2,3 +2,4 @@
 
 pub mod cli;
 pub mod docker_service;
+pub mod docker_stack;
