@@ -972,3 +972,86 @@ impl Module for DockerStack {
         }
     }
 }
+
+#[cfg(test)]
+mod real_tests {
+    use super::*;
+    use crate::containers::testconn::DockerExecConn;
+    use crate::testing::run;
+    use prov_core::module::{FactCache, RunMode};
+    use prov_core::testutil::{DirFiles, MapVars};
+    use serde_json::json;
+
+    const COMPOSE: &str = "services:\n  web:\n    image: provstack/bb:1\n    command: [sleep, \"100000\"]\n    environment:\n      A: \"1\"\n    ports:\n      - { target: 80, published: 18095, mode: host }\n    deploy:\n      replicas: 2\n      endpoint_mode: dnsrr\n      labels: [team=x]\n  db:\n    image: provstack/bb:1\n    deploy: { endpoint_mode: dnsrr }\n";
+
+    /// Needs `PROV_TEST_SWARM=<container with a swarm manager>` and `provstack/bb:1`/`:2` loaded there.
+    #[tokio::test]
+    #[ignore]
+    async fn real_swarm_stack() {
+        let Some(conn) = DockerExecConn::from_env() else { return };
+        let (files, vars, facts) = (DirFiles(".".into()), MapVars(Value::from(())), FactCache::default());
+        let cx = ModuleCtx {
+            host: "m1",
+            conn: &conn,
+            become_: None,
+            env: Vec::new(),
+            mode: RunMode { diff: prov_core::module::DiffMode::On, ..RunMode::default() },
+            files: &files,
+            vars: &vars,
+            facts: &facts,
+            timeout: None,
+        };
+        let sh = |c: &str| cx.exec(c.to_string());
+        sh("docker stack rm pst4; sleep 3; mkdir -p /tmp/pst4").await.unwrap();
+        cx.put("/tmp/pst4/stack.yml", COMPOSE.as_bytes(), None).await.unwrap();
+        let args = json!({"name": "pst4", "compose": ["/tmp/pst4/stack.yml"]});
+        let deploys = |from: usize| conn.calls()[from..].iter().filter(|c| c.contains("docker stack deploy")).count();
+
+        let o = run::<DockerStack>(args.clone(), &cx).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        eprintln!("create: {:?}\n{}", o.msg, o.diffs[0].after);
+
+        let n = conn.calls().len();
+        let o = run::<DockerStack>(args.clone(), &cx).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(deploys(n), 0);
+
+        sh("docker service scale -d pst4_web=5").await.unwrap();
+        let n = conn.calls().len();
+        let o = run::<DockerStack>(args.clone(), &cx).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.msg.as_deref(), Some("web: keeps 5 replicas set by scale (file says 2)"));
+        assert_eq!(deploys(n), 0);
+
+        // Another change keeps the scaled count.
+        cx.put("/tmp/pst4/stack.yml", COMPOSE.replace("A: \"1\"", "A: \"2\"").as_bytes(), None).await.unwrap();
+        let o = run::<DockerStack>(args.clone(), &cx).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        eprintln!("env change: {:?}\n{}{}", o.msg, o.diffs[0].before, o.diffs[0].after);
+        let r = sh("docker service inspect pst4_web --format '{{.Spec.Mode.Replicated.Replicas}}'").await.unwrap();
+        assert_eq!(r.stdout_str().trim(), "5");
+
+        cx.put("/tmp/pst4/stack.yml", COMPOSE.replace("A: \"1\"", "A: \"2\"").replace("replicas: 2", "replicas: 3").as_bytes(), None)
+            .await
+            .unwrap();
+        let o = run::<DockerStack>(args.clone(), &cx).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.msg.as_deref(), Some("web: file changes replicas 2 → 3 (was scaled to 5)"));
+        let r = sh("docker service inspect pst4_web --format '{{.Spec.Mode.Replicated.Replicas}}'").await.unwrap();
+        assert_eq!(r.stdout_str().trim(), "3");
+        let o = run::<DockerStack>(args.clone(), &cx).await;
+        assert!(!o.changed, "{o:?}");
+
+        sh("docker service scale -d pst4_db=2 && docker stack services pst4 --format '{{json .}}' > /tmp/pst4/services.jsonl && docker service inspect pst4_db pst4_web --format '{{json .}}' > /tmp/pst4/inspect.jsonl").await.unwrap();
+        let mut a = args.clone();
+        a["keep_scaled_replicas"] = json!(false);
+        let o = run::<DockerStack>(a, &cx).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.msg.as_deref(), Some("db: replicas 2 → 1 (scaled by hand; keep_scaled_replicas is false)"));
+
+        let o = run::<DockerStack>(json!({"name": "pst4", "state": "absent"}), &cx).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let o = run::<DockerStack>(json!({"name": "pst4", "state": "absent"}), &cx).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+    }
+}

@@ -3,3 +3,5 @@
 pub mod cli;
 pub mod docker_service;
 pub mod docker_stack;
+#[cfg(test)]
+mod testconn;
