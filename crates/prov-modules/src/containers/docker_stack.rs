@@ -854,7 +854,7 @@ impl Module for DockerStack {
             }
         }
         let diff_value = |d: &IndexMap<String, Vec<String>>| {
-            Value::from_iter(d.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))))
+            Value::from_pairs(d.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))))
         };
         if stack_diff.is_empty() {
             let mut o = Outcome::ok().with("services", services).with("stack_diff", diff_value(&stack_diff));
@@ -883,7 +883,7 @@ impl Module for DockerStack {
 
     async fn apply(&self, args: &Args, plan: StackPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let name = &args.name;
-        let diff = Value::from_iter(plan.stack_diff.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))));
+        let diff = Value::from_pairs(plan.stack_diff.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))));
         match plan.kind {
             StackStep::Remove => {
                 let out = cx.exec(format!("docker stack rm {}", q(name))).await?;
@@ -1031,9 +1031,13 @@ mod real_tests {
         let r = sh("docker service inspect pst4_web --format '{{.Spec.Mode.Replicated.Replicas}}'").await.unwrap();
         assert_eq!(r.stdout_str().trim(), "5");
 
-        cx.put("/tmp/pst4/stack.yml", COMPOSE.replace("A: \"1\"", "A: \"2\"").replace("replicas: 2", "replicas: 3").as_bytes(), None)
-            .await
-            .unwrap();
+        cx.put(
+            "/tmp/pst4/stack.yml",
+            COMPOSE.replace("A: \"1\"", "A: \"2\"").replace("replicas: 2", "replicas: 3").as_bytes(),
+            None,
+        )
+        .await
+        .unwrap();
         let o = run::<DockerStack>(args.clone(), &cx).await;
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(o.msg.as_deref(), Some("web: file changes replicas 2 → 3 (was scaled to 5)"));
@@ -1053,5 +1057,256 @@ mod real_tests {
         assert!(o.changed && !o.failed, "{o:?}");
         let o = run::<DockerStack>(json!({"name": "pst4", "state": "absent"}), &cx).await;
         assert!(!o.changed && !o.failed, "{o:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    /// Captured from docker 20.10.24 after deploying [`FILE`] and `docker service scale pst4_db=2`.
+    const SERVICES: &str = include_str!("testdata/stack_services.jsonl");
+    const INSPECT: &str = include_str!("testdata/stack_inspect.jsonl");
+    const FILE: &str = "services:\n  web:\n    image: provstack/bb:1\n    command: [sleep, \"100000\"]\n    environment:\n      A: \"2\"\n    ports:\n      - { target: 80, published: 18095, mode: host }\n    deploy:\n      replicas: 3\n      endpoint_mode: dnsrr\n      labels: [team=x]\n  db:\n    image: provstack/bb:1\n    deploy: { endpoint_mode: dnsrr }\n";
+    const PATH: &str = "/srv/pst4/stack.yml";
+
+    fn conn(file: &str) -> FakeConnection {
+        FakeConnection::new().with_file(PATH, file).on("docker stack services pst4 --format '{{json", 0, SERVICES).on(
+            "docker service inspect pst4_db pst4_web",
+            0,
+            INSPECT,
+        )
+    }
+
+    fn deploys(calls: &[String]) -> Vec<&String> {
+        calls.iter().filter(|c| c.contains("docker stack deploy")).collect()
+    }
+
+    /// The override document the module wrote (the last file put).
+    fn override_doc(h: &prov_core::testutil::TestHost) -> Json {
+        let files = h.conn.files.lock().unwrap();
+        let (_, (data, mode)) =
+            files.iter().find(|(p, _)| p.starts_with("/tmp/.prov-stack-pst4-")).expect("override file");
+        assert_eq!(*mode, Some(0o600));
+        serde_json::from_slice(data).unwrap()
+    }
+
+    #[tokio::test]
+    async fn in_state_keeps_scaled_replicas_without_deploying() {
+        let h = fake(conn(FILE));
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.msg.as_deref(), Some("db: keeps 2 replicas set by scale (file says 1)"));
+        let calls = h.conn.calls();
+        assert_eq!(calls.len(), 3, "{calls:?}");
+        assert!(deploys(&calls).is_empty());
+        assert_eq!(o.data["services"].to_string(), "['pst4_web', 'pst4_db']");
+    }
+
+    #[tokio::test]
+    async fn keep_scaled_false_resets_to_the_file() {
+        let h = fake(conn(FILE));
+        let o =
+            run::<DockerStack>(json!({"name": "pst4", "compose": PATH, "keep_scaled_replicas": false}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.msg.as_deref(), Some("db: replicas 2 → 1 (scaled by hand; keep_scaled_replicas is false)"));
+        let calls = h.conn.calls();
+        let d = deploys(&calls);
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].starts_with("cd /srv/pst4 && docker stack deploy -c - -c /tmp/.prov-stack-pst4-")
+                && d[0].contains(" --resolve-image never pst4; rc=$?; rm -f /tmp/.prov-stack-pst4-"),
+            "{}",
+            d[0]
+        );
+        let over = override_doc(&h);
+        assert_eq!(over["version"], "3.8");
+        assert_eq!(over["services"]["db"]["deploy"]["replicas"], 1);
+        assert_eq!(over["services"]["web"]["deploy"]["replicas"], 3);
+        assert_eq!(over["services"]["db"]["deploy"]["labels"][REPLICAS_LABEL], "1");
+        assert_eq!(o.diffs[0].before, "db:\n  replicas: 2\n");
+        assert_eq!(
+            o.diffs[0].after,
+            "db:\n  replicas: 1\n# db: replicas 2 → 1 (scaled by hand; keep_scaled_replicas is false)\n"
+        );
+        assert_eq!(o.data["stack_diff"].to_string(), "{'db': ['replicas: 2 → 1']}");
+    }
+
+    #[tokio::test]
+    async fn file_replicas_change_wins_and_scaled_service_keeps_its_count() {
+        let h = fake(conn(&FILE.replace("replicas: 3", "replicas: 4").replace("A: \"2\"", "A: \"3\"")));
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(
+            o.msg.as_deref(),
+            Some("web: file changes replicas 3 → 4; db: keeps 2 replicas set by scale (file says 1)")
+        );
+        let over = override_doc(&h);
+        assert_eq!(over["services"]["web"]["deploy"]["replicas"], 4);
+        assert_eq!(over["services"]["web"]["deploy"]["labels"][REPLICAS_LABEL], "4");
+        assert_eq!(over["services"]["db"]["deploy"]["replicas"], 2);
+        assert_eq!(over["services"]["db"]["deploy"]["labels"][REPLICAS_LABEL], "1");
+        let before = &o.diffs[0].before;
+        let after = &o.diffs[0].after;
+        assert!(
+            before.starts_with("web:\n  replicas: 3\n  environment: [A=2]\n  definition: 4dcc587a35779212\n"),
+            "{before}"
+        );
+        assert!(after.starts_with("web:\n  replicas: 4\n  environment: [A=3]\n  definition: "), "{after}");
+        assert!(
+            after.ends_with("# web: file changes replicas 3 → 4\n# db: keeps 2 replicas set by scale (file says 1)\n")
+        );
+        assert_eq!(deploys(&h.conn.calls()).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn image_drift_is_redeployed_and_check_mode_deploys_nothing() {
+        let file = FILE.replacen("image: provstack/bb:1", "image: provstack/bb:2", 1);
+        let h = fake_check(conn(&file));
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        assert!(o.changed, "{o:?}");
+        assert!(o.diffs[0].after.starts_with("web:\n  image: provstack/bb:2\n"), "{}", o.diffs[0].after);
+        let calls = h.conn.calls();
+        assert!(deploys(&calls).is_empty() && !calls.iter().any(|c| c.starts_with("put ")), "{calls:?}");
+    }
+
+    #[tokio::test]
+    async fn new_stack_from_inline_compose() {
+        let h = fake(FakeConnection::new());
+        let compose = json!({"services": {"api": {"image": "provstack/bb:1", "deploy": {"replicas": 2}}}});
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [compose], "prune": true}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.planned[0].action, Action::Create);
+        assert_eq!(o.diffs[0].before, "api: absent\n");
+        assert_eq!(o.diffs[0].after, "api:\n  image: provstack/bb:1\n  replicas: 2\n");
+        let calls = h.conn.calls();
+        let d = deploys(&calls);
+        assert!(d[0].starts_with("docker stack deploy -c - -c /tmp/.prov-stack-pst4-") && d[0].contains(" --prune "));
+        assert_eq!(override_doc(&h)["services"]["api"]["deploy"]["replicas"], 2);
+    }
+
+    #[tokio::test]
+    async fn prune_removes_services_not_in_the_file() {
+        let file = FILE.split("  db:").next().unwrap().to_string();
+        let h = fake(conn(&file));
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        assert!(!o.changed, "without prune the other service is left alone: {o:?}");
+        let h = fake(conn(&file));
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH], "prune": true}), &h.ctx()).await;
+        assert!(o.changed, "{o:?}");
+        assert_eq!(o.diffs[0].after, "db: absent (prune)\n");
+        assert_eq!(o.data["services"].to_string(), "['pst4_web']");
+    }
+
+    #[tokio::test]
+    async fn compose_errors_name_the_file_and_line() {
+        let h = fake(conn("services:\n  web:\n    image: [oops\n"));
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        let msg = o.msg.clone().unwrap_or_default();
+        assert!(o.failed && msg.starts_with("compose file /srv/pst4/stack.yml: line "), "{msg}");
+        assert!(msg.contains("YAML syntax error"), "{msg}");
+
+        let h = fake(conn("services:\n  web:\n    image: x\n    deploy:\n      replicas: two\n"));
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        assert_eq!(
+            o.msg.as_deref(),
+            Some("compose file /srv/pst4/stack.yml: line 5, column 17: service web: `deploy.replicas` must be a whole number, not two")
+        );
+
+        let h = fake(FakeConnection::new());
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": ["/nope.yml"]}), &h.ctx()).await;
+        assert_eq!(o.msg.as_deref(), Some("compose file /nope.yml not found on test"));
+        let e = run_err::<DockerStack>(json!({"name": "pst4"}), &h.ctx()).await;
+        assert!(e.contains("compose is required"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn deploy_failure_is_reported() {
+        let h = fake(conn(FILE).on("cd /srv/pst4 && docker stack deploy", 1, "unsupported Compose file version: 1.0"));
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH], "keep_scaled_replicas": false}), &h.ctx())
+            .await;
+        assert!(o.failed, "{o:?}");
+        assert_eq!(
+            o.msg.as_deref(),
+            Some("docker stack deploy pst4 failed (exit status 1: unsupported Compose file version: 1.0)")
+        );
+    }
+
+    #[tokio::test]
+    async fn absent_removes_and_waits() {
+        let h = fake(conn(FILE).on("docker stack services pst4 --format '{{.Name", 0, ""));
+        let o = run::<DockerStack>(json!({"name": "pst4", "state": "absent"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.planned[0].action, Action::Delete);
+        let calls = h.conn.calls();
+        assert_eq!(calls[2], "docker stack rm pst4");
+        assert_eq!(calls[3], "docker stack services pst4 --format '{{.Name}}'");
+
+        let h = fake(conn(FILE).on("docker stack services pst4 --format '{{.Name", 0, "pst4_web\n"));
+        let o = run::<DockerStack>(json!({"name": "pst4", "state": "absent", "wait_timeout": 0}), &h.ctx()).await;
+        assert!(o.failed, "{o:?}");
+        assert_eq!(o.msg.as_deref(), Some("stack pst4: services still present after 0 s: pst4_web"));
+
+        let h = fake(FakeConnection::new().on("docker stack services", 0, ""));
+        let o = run::<DockerStack>(json!({"name": "pst4", "state": "absent"}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed);
+    }
+
+    #[test]
+    fn replica_decisions() {
+        let d = |file, cur, label, keep| decide_replicas("web", file, cur, label, keep);
+        assert_eq!(d(2, Some(5), Some(2), true).deploy, 5);
+        assert_eq!(
+            d(2, Some(5), Some(2), true).note.as_deref(),
+            Some("web: keeps 5 replicas set by scale (file says 2)")
+        );
+        assert_eq!(d(4, Some(5), Some(2), true).deploy, 4);
+        assert_eq!(d(4, Some(2), Some(2), true).note.as_deref(), Some("web: file changes replicas 2 → 4"));
+        assert_eq!(d(2, Some(5), Some(2), false).deploy, 2);
+        assert_eq!(d(2, Some(5), None, true).deploy, 2);
+        assert_eq!(d(2, None, None, true), Replicas { deploy: 2, note: None });
+        assert_eq!(d(2, Some(2), Some(2), true), Replicas { deploy: 2, note: None });
+    }
+
+    #[test]
+    fn ports() {
+        let p = compose_ports(&json!(["8080:80", "53:53/udp", 9000, "127.0.0.1:81:81", "7000-7001:70-71",
+            {"target": 5, "published": "6", "mode": "host"}]))
+        .unwrap();
+        let shown: Vec<String> = p.iter().map(show_port).collect();
+        assert_eq!(
+            shown,
+            [
+                "9000/tcp ingress",
+                "6:5/tcp host",
+                "53:53/udp ingress",
+                "81:81/tcp ingress",
+                "7000:70/tcp ingress",
+                "7001:71/tcp ingress",
+                "8080:80/tcp ingress",
+            ]
+        );
+    }
+
+    #[test]
+    fn merging_files() {
+        let a = Doc {
+            json: json!({"services": {"web": {"image": "a", "environment": ["A=1"], "ports": ["80:80"]}}}),
+            origin: String::new(),
+            dir: None,
+        };
+        let b = Doc {
+            json: json!({"services": {"web": {"environment": {"B": "2"}, "ports": ["81:81"], "deploy": {"labels": ["x=y"]}}}}),
+            origin: String::new(),
+            dir: None,
+        };
+        let m = merged(&[a, b]);
+        assert_eq!(
+            m["services"]["web"],
+            json!({"image": "a", "environment": {"A": "1", "B": "2"}, "ports": ["80:80", "81:81"], "deploy": {"labels": {"x": "y"}}})
+        );
     }
 }

@@ -38,7 +38,13 @@ impl Connection for DockerExecConn {
         self.run(&line, req.stdin).await
     }
 
-    async fn put(&self, path: &str, data: &[u8], mode: Option<u32>, _b: Option<&Become>) -> Result<(), ConnectionError> {
+    async fn put(
+        &self,
+        path: &str,
+        data: &[u8],
+        mode: Option<u32>,
+        _b: Option<&Become>,
+    ) -> Result<(), ConnectionError> {
         self.log.lock().expect("lock").push(format!("put {path}"));
         let p = shell_quote(path);
         let chmod = mode.map(|m| format!(" && chmod {m:o} {p}")).unwrap_or_default();
