@@ -35,6 +35,8 @@ modules![
     containers::docker_image_load::DockerImageLoad,
     containers::docker_node::DockerNode,
     containers::docker_swarm::DockerSwarm,
+    containers::docker_service::DockerService,
+    containers::docker_stack::DockerStack,
     controller::assert::Assert,
     controller::debug::Debug,
     controller::fail::Fail,

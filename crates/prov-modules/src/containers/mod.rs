@@ -5,9 +5,14 @@
 //! matching `docker` subcommand. Names and arguments follow Ansible's `community.docker`
 //! collection, so `community.docker.docker_swarm:` works unchanged.
 
+pub mod cli;
 pub mod docker_image_load;
 pub mod docker_node;
+pub mod docker_service;
+pub mod docker_stack;
 pub mod docker_swarm;
+#[cfg(test)]
+mod testconn;
 
 use prov_core::connection::ExecOutput;
 use prov_core::module::{ModuleCtx, ModuleError, Outcome};
