@@ -76,6 +76,8 @@ mod tests {
             "group",
             "wait_for",
             "uri",
+            "docker_service",
+            "docker_stack",
         ] {
             assert!(r.get(m).is_some(), "{m} missing");
         }

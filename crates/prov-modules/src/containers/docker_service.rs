@@ -35,8 +35,8 @@
 //! `--replicas`, `--env-add`/`--env-rm`, `--publish-add`/`--publish-rm`, ...). The diff shows
 //! `key: value` lines before and after.
 //!
-//! Registers `name`, `changes` (the keys that changed), `recreated`, and after a wait
-//! `running` / `desired` (task counts).
+//! Registers `name`, `changes` (the keys that changed), `recreated`, `id` (of a created service),
+//! and after a wait `running` / `desired` (task counts).
 //!
 //! ```yaml
 //! - docker_service:

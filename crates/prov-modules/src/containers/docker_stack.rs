@@ -201,9 +201,9 @@ fn node_json(n: &Node) -> Json {
 }
 
 /// Checks the shape of a compose document, with the place of the problem when it is a file.
-fn check_doc(root: &Node, origin: &str) -> Result<(), String> {
+fn check_doc(root: &Node, origin: &str, lines: bool) -> Result<(), String> {
     let at = |n: &Node| {
-        if n.span.line > 0 {
+        if lines && n.span.line > 0 {
             format!("{origin}: line {}, column {}", n.span.line, n.span.col)
         } else {
             origin.to_string()
@@ -252,7 +252,7 @@ fn check_doc(root: &Node, origin: &str) -> Result<(), String> {
 }
 
 /// Parses a compose text (from `origin`) into a checked document.
-fn parse_compose(text: &str, origin: &str) -> Result<Json, String> {
+fn parse_compose(text: &str, origin: &str, lines: bool) -> Result<Json, String> {
     let (node, _warnings) = yaml::parse_one(FileId(0), text).map_err(|d| {
         if d.span.line > 0 {
             format!("{origin}: line {}, column {}: {}", d.span.line, d.span.col, d.message)
@@ -260,7 +260,7 @@ fn parse_compose(text: &str, origin: &str) -> Result<Json, String> {
             format!("{origin}: {}", d.message)
         }
     })?;
-    check_doc(&node, origin)?;
+    check_doc(&node, origin, lines)?;
     Ok(node_json(&node))
 }
 
@@ -278,7 +278,7 @@ async fn load_docs(cx: &ModuleCtx<'_>, items: &[ComposeItem]) -> Result<Result<V
                     Err(_) => return Ok(Err(format!("compose file {path} is not UTF-8 text"))),
                 };
                 let origin = format!("compose file {path}");
-                match parse_compose(&text, &origin) {
+                match parse_compose(&text, &origin, true) {
                     Ok(json) => {
                         let dir = match path.rfind('/') {
                             Some(0) => Some("/".to_string()),
@@ -294,11 +294,9 @@ async fn load_docs(cx: &ModuleCtx<'_>, items: &[ComposeItem]) -> Result<Result<V
                 let origin = format!("compose[{i}] (inline)");
                 // The same checks as for files (no lines to show).
                 let text = serde_json::to_string(map).map_err(|e| ModuleError::Failed(e.to_string()))?;
-                match parse_compose(&text, &origin) {
+                match parse_compose(&text, &origin, false) {
                     Ok(_) => docs.push(Doc { json: Json::Object(map.clone()), origin, dir: None }),
-                    Err(e) => {
-                        return Ok(Err(e.replace(&format!("{origin}: line 1, column "), &format!("{origin}: at "))))
-                    }
+                    Err(e) => return Ok(Err(e)),
                 }
             }
         }
@@ -1219,6 +1217,12 @@ mod tests {
         let h = fake(FakeConnection::new());
         let o = run::<DockerStack>(json!({"name": "pst4", "compose": ["/nope.yml"]}), &h.ctx()).await;
         assert_eq!(o.msg.as_deref(), Some("compose file /nope.yml not found on test"));
+        let bad = json!({"services": {"web": {"image": "x", "deploy": {"mode": "everywhere"}}}});
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [bad]}), &h.ctx()).await;
+        assert_eq!(
+            o.msg.as_deref(),
+            Some("compose[0] (inline): service web: `deploy.mode` must be replicated or global")
+        );
         let e = run_err::<DockerStack>(json!({"name": "pst4"}), &h.ctx()).await;
         assert!(e.contains("compose is required"), "{e}");
     }
