@@ -1162,18 +1162,26 @@ pub(crate) fn progress_command(name: &str) -> String {
 }
 
 fn parse_progress(name: &str, text: &str) -> Progress {
-    let mut parts = text.split("\n--\n");
-    let ls = parts.next().unwrap_or_default();
-    let ps = parts.next().unwrap_or_default();
-    let upd = parts.next().unwrap_or_default().trim();
-    let desired = ls.lines().find_map(|l| {
+    let mut sections: [Vec<&str>; 3] = Default::default();
+    let mut i = 0;
+    for line in text.lines() {
+        if line.trim() == "--" {
+            i = (i + 1).min(2);
+        } else {
+            sections[i].push(line);
+        }
+    }
+    let [ls, ps, upd] = sections;
+    let upd = upd.join("\n");
+    let upd = upd.trim();
+    let desired = ls.iter().find_map(|l| {
         let mut w = l.split_whitespace();
         if w.next() != Some(name) {
             return None;
         }
         w.next()?.split_once('/')?.1.parse().ok()
     });
-    let running = ps.lines().filter(|l| l.trim_start().starts_with("Running")).count() as u64;
+    let running = ps.iter().filter(|l| l.trim_start().starts_with("Running")).count() as u64;
     let u: Json = serde_json::from_str(upd).unwrap_or(Json::Null);
     Progress {
         running,
@@ -1426,6 +1434,8 @@ mod tests {
     fn progress_parse() {
         let p = parse_progress("web", "web-2 1/1\nweb 2/3\n--\nRunning 1s\nPreparing 1s\n--\nnull\n");
         assert_eq!(p, Progress { running: 1, desired: Some(3), update_state: None, update_message: String::new() });
+        let p = parse_progress("web", "--\n--\n{\"State\":\"updating\"}\n");
+        assert_eq!((p.running, p.desired, p.update_state.as_deref()), (0, None, Some("updating")));
     }
 }
 
