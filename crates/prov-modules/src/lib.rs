@@ -79,6 +79,8 @@ mod tests {
             "group",
             "wait_for",
             "uri",
+            "docker_service",
+            "docker_stack",
         ] {
             assert!(r.get(m).is_some(), "{m} missing");
         }

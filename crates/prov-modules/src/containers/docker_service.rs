@@ -21,7 +21,7 @@
 //!   `memory: 256M`).
 //! - `placement`: `{constraints: [node.role==worker, ...]}` (all of them).
 //! - `healthcheck`: `{test, interval, timeout, retries, start_period}`; `test` is a shell string,
-//!   or a list starting with `CMD`, `CMD-SHELL` or `NONE` (no health check).
+//!   or a list starting with `CMD`, `CMD-SHELL` or `NONE`; `NONE` disables the image's check.
 //! - `update_config` / `rollback_config`: `{parallelism, delay, order: start-first|stop-first,
 //!   failure_action, monitor, max_failure_ratio}`.
 //! - `wait` (default true): after a change, wait until the service's up-to-date running tasks
@@ -35,8 +35,8 @@
 //! `--replicas`, `--env-add`/`--env-rm`, `--publish-add`/`--publish-rm`, ...). The diff shows
 //! `key: value` lines before and after.
 //!
-//! Registers `name`, `changes` (the keys that changed), `recreated`, and after a wait
-//! `running` / `desired` (task counts).
+//! Registers `name`, `changes` (the keys that changed), `recreated`, `id` (of a created service),
+//! and after a wait `running` / `desired` (task counts).
 //!
 //! ```yaml
 //! - docker_service:
@@ -456,6 +456,7 @@ fn desired(a: &Args) -> Result<Desired, String> {
         };
         let test = match &h.test {
             None => None,
+            Some(Words::Line(s)) if s.trim() == "NONE" => Some(vec!["NONE".to_string()]),
             Some(Words::Line(s)) => Some(vec!["CMD-SHELL".to_string(), s.clone()]),
             Some(w @ Words::List(_)) => Some(health_test(&w.words()?)?),
         };
@@ -1161,18 +1162,26 @@ pub(crate) fn progress_command(name: &str) -> String {
 }
 
 fn parse_progress(name: &str, text: &str) -> Progress {
-    let mut parts = text.split("\n--\n");
-    let ls = parts.next().unwrap_or_default();
-    let ps = parts.next().unwrap_or_default();
-    let upd = parts.next().unwrap_or_default().trim();
-    let desired = ls.lines().find_map(|l| {
+    let mut sections: [Vec<&str>; 3] = Default::default();
+    let mut i = 0;
+    for line in text.lines() {
+        if line.trim() == "--" {
+            i = (i + 1).min(2);
+        } else {
+            sections[i].push(line);
+        }
+    }
+    let [ls, ps, upd] = sections;
+    let upd = upd.join("\n");
+    let upd = upd.trim();
+    let desired = ls.iter().find_map(|l| {
         let mut w = l.split_whitespace();
         if w.next() != Some(name) {
             return None;
         }
         w.next()?.split_once('/')?.1.parse().ok()
     });
-    let running = ps.lines().filter(|l| l.trim_start().starts_with("Running")).count() as u64;
+    let running = ps.iter().filter(|l| l.trim_start().starts_with("Running")).count() as u64;
     let u: Json = serde_json::from_str(upd).unwrap_or(Json::Null);
     Progress {
         running,
@@ -1425,5 +1434,70 @@ mod tests {
     fn progress_parse() {
         let p = parse_progress("web", "web-2 1/1\nweb 2/3\n--\nRunning 1s\nPreparing 1s\n--\nnull\n");
         assert_eq!(p, Progress { running: 1, desired: Some(3), update_state: None, update_message: String::new() });
+        let p = parse_progress("web", "--\n--\n{\"State\":\"updating\"}\n");
+        assert_eq!((p.running, p.desired, p.update_state.as_deref()), (0, None, Some("updating")));
+    }
+}
+
+#[cfg(test)]
+mod real_tests {
+    use super::*;
+    use crate::containers::testconn::DockerExecConn;
+    use crate::testing::run;
+    use prov_core::module::{DiffMode, FactCache, RunMode};
+    use prov_core::testutil::{DirFiles, MapVars};
+    use serde_json::json;
+
+    /// Needs `PROV_TEST_SWARM=<container with a swarm manager>` and `provstack/bb:1`/`:2` loaded there.
+    #[tokio::test]
+    #[ignore]
+    async fn real_swarm_service() {
+        let Some(conn) = DockerExecConn::from_env() else { return };
+        let (files, vars, facts) = (DirFiles(".".into()), MapVars(minijinja::Value::from(())), FactCache::default());
+        let cx = ModuleCtx {
+            host: "m1",
+            conn: &conn,
+            become_: None,
+            env: Vec::new(),
+            mode: RunMode { diff: DiffMode::On, ..RunMode::default() },
+            files: &files,
+            vars: &vars,
+            facts: &facts,
+            timeout: None,
+        };
+        let _ = cx.exec("docker service rm pst-svc").await.unwrap();
+        let args = json!({
+            "name": "pst-svc", "image": "provstack/bb:1", "replicas": 2, "args": "sleep 100000",
+            "env": {"A": "1"}, "endpoint_mode": "dnsrr", "labels": {"team": "x"},
+            "publish": [{"published_port": 18097, "target_port": 80, "mode": "host"}],
+            "placement": {"constraints": ["node.role==worker"]},
+            "healthcheck": {"test": ["CMD", "true"], "interval": "30s", "retries": 2},
+            "update_config": {"order": "start-first", "delay": "1s", "parallelism": 2},
+            "rollback_config": {"failure_action": "continue"},
+            "resources": {"reservations": {"memory": "16M"}},
+            "wait": false
+        });
+        let o = run::<DockerService>(args.clone(), &cx).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let o = run::<DockerService>(args.clone(), &cx).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        let mut a = args.clone();
+        a["image"] = json!("provstack/bb:2");
+        a["env"] = json!(["B=2"]);
+        a["publish"] = json!([{"published_port": 18098, "target_port": 80, "mode": "host", "protocol": "udp"}]);
+        a["labels"] = json!({"team": "y"});
+        a["placement"] = json!({"constraints": []});
+        a["update_config"] = json!({"order": "stop-first"});
+        a["healthcheck"] = json!({"test": "NONE"});
+        let o = run::<DockerService>(a.clone(), &cx).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        eprintln!("{}{}", o.diffs[0].before, o.diffs[0].after);
+        let o = run::<DockerService>(a.clone(), &cx).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        // Tasks cannot start in the dev containers (read-only cgroups): the wait times out.
+        let o = run::<DockerService>(json!({"name": "pst-svc", "replicas": 1, "wait_timeout": 2}), &cx).await;
+        eprintln!("{:?}", o.msg);
+        let o = run::<DockerService>(json!({"name": "pst-svc", "state": "absent"}), &cx).await;
+        assert!(o.changed && !o.failed, "{o:?}");
     }
 }

@@ -30,6 +30,7 @@
 //! the same but the service runs another count (someone scaled it), that count is kept ("web:
 //! keeps 5 replicas set by scale (file says 2)"); when the file's count changed, the file wins
 //! ("web: file changes replicas 2 → 4"). With `keep_scaled_replicas: false` the file always wins.
+//! A count written with interpolation (`replicas: ${N}`) is left to docker.
 //! The decisions are in the message, the diff and `stack_diff`.
 //!
 //! Registers `services` (swarm service names of the stack, as deployed), `stack_diff`
@@ -201,9 +202,9 @@ fn node_json(n: &Node) -> Json {
 }
 
 /// Checks the shape of a compose document, with the place of the problem when it is a file.
-fn check_doc(root: &Node, origin: &str) -> Result<(), String> {
+fn check_doc(root: &Node, origin: &str, lines: bool) -> Result<(), String> {
     let at = |n: &Node| {
-        if n.span.line > 0 {
+        if lines && n.span.line > 0 {
             format!("{origin}: line {}, column {}", n.span.line, n.span.col)
         } else {
             origin.to_string()
@@ -233,7 +234,8 @@ fn check_doc(root: &Node, origin: &str) -> Result<(), String> {
                 return Err(format!("{}: service {name}: `deploy` must be a mapping", at(deploy)));
             }
             if let Some(r) = deploy.get("replicas") {
-                if !matches!(r.kind, NodeKind::Int(i) if i >= 0) {
+                let interpolated = r.as_str().is_some_and(has_var);
+                if !interpolated && !matches!(r.kind, NodeKind::Int(i) if i >= 0) {
                     return Err(format!(
                         "{}: service {name}: `deploy.replicas` must be a whole number, not {}",
                         at(r),
@@ -252,7 +254,7 @@ fn check_doc(root: &Node, origin: &str) -> Result<(), String> {
 }
 
 /// Parses a compose text (from `origin`) into a checked document.
-fn parse_compose(text: &str, origin: &str) -> Result<Json, String> {
+fn parse_compose(text: &str, origin: &str, lines: bool) -> Result<Json, String> {
     let (node, _warnings) = yaml::parse_one(FileId(0), text).map_err(|d| {
         if d.span.line > 0 {
             format!("{origin}: line {}, column {}: {}", d.span.line, d.span.col, d.message)
@@ -260,7 +262,7 @@ fn parse_compose(text: &str, origin: &str) -> Result<Json, String> {
             format!("{origin}: {}", d.message)
         }
     })?;
-    check_doc(&node, origin)?;
+    check_doc(&node, origin, lines)?;
     Ok(node_json(&node))
 }
 
@@ -278,7 +280,7 @@ async fn load_docs(cx: &ModuleCtx<'_>, items: &[ComposeItem]) -> Result<Result<V
                     Err(_) => return Ok(Err(format!("compose file {path} is not UTF-8 text"))),
                 };
                 let origin = format!("compose file {path}");
-                match parse_compose(&text, &origin) {
+                match parse_compose(&text, &origin, true) {
                     Ok(json) => {
                         let dir = match path.rfind('/') {
                             Some(0) => Some("/".to_string()),
@@ -294,11 +296,9 @@ async fn load_docs(cx: &ModuleCtx<'_>, items: &[ComposeItem]) -> Result<Result<V
                 let origin = format!("compose[{i}] (inline)");
                 // The same checks as for files (no lines to show).
                 let text = serde_json::to_string(map).map_err(|e| ModuleError::Failed(e.to_string()))?;
-                match parse_compose(&text, &origin) {
+                match parse_compose(&text, &origin, false) {
                     Ok(_) => docs.push(Doc { json: Json::Object(map.clone()), origin, dir: None }),
-                    Err(e) => {
-                        return Ok(Err(e.replace(&format!("{origin}: line 1, column "), &format!("{origin}: at "))))
-                    }
+                    Err(e) => return Ok(Err(e)),
                 }
             }
         }
@@ -395,11 +395,13 @@ fn canonical(v: &Json) -> Json {
     }
 }
 
-/// Hash of a service's definition without its replicas, and of the stack-wide sections.
+/// Hash of a service's definition without its replica count, and of the stack-wide sections.
 fn service_hash(svc: &Json, all: &Json) -> String {
     let mut s = svc.clone();
     if let Some(d) = s.get_mut("deploy").and_then(Json::as_object_mut) {
-        d.remove("replicas");
+        if d.get("replicas").is_some_and(Json::is_u64) {
+            d.remove("replicas");
+        }
         if let Some(l) = d.get_mut("labels").and_then(Json::as_object_mut) {
             l.remove(REPLICAS_LABEL);
             l.remove(HASH_LABEL);
@@ -563,6 +565,8 @@ fn check_service(short: &str, svc: &Json, all: &Json, current: Option<&Json>, ke
     let deploy = svc.get("deploy").unwrap_or(&empty);
     let global = deploy.get("mode").and_then(Json::as_str) == Some("global");
     let file_replicas = deploy.get("replicas").and_then(Json::as_u64).unwrap_or(1);
+    // `replicas: ${N}` is only known to docker: such a service's count is left to the file.
+    let managed = !global && deploy.get("replicas").is_none_or(Json::is_u64);
     let hash = service_hash(svc, all);
     let spec = current.and_then(|c| c.get("Spec")).unwrap_or(&empty);
     let cs = spec.pointer("/TaskTemplate/ContainerSpec").unwrap_or(&empty);
@@ -590,7 +594,7 @@ fn check_service(short: &str, svc: &Json, all: &Json, current: Option<&Json>, ke
     labels.insert(HASH_LABEL.into(), hash.clone());
     let mut note = None;
     let mut deploy_replicas = None;
-    if !global {
+    if managed {
         let r = decide_replicas(short, file_replicas, cur_replicas, label_replicas, keep_scaled);
         labels.insert(REPLICAS_LABEL.into(), file_replicas.to_string());
         over.insert("replicas".into(), Json::from(r.deploy));
@@ -599,7 +603,7 @@ fn check_service(short: &str, svc: &Json, all: &Json, current: Option<&Json>, ke
     }
     let mut over_labels = Map::new();
     over_labels.insert(HASH_LABEL.into(), Json::String(hash.clone()));
-    if !global {
+    if managed {
         over_labels.insert(REPLICAS_LABEL.into(), Json::String(file_replicas.to_string()));
     }
     over.insert("labels".into(), Json::Object(over_labels));
@@ -612,7 +616,8 @@ fn check_service(short: &str, svc: &Json, all: &Json, current: Option<&Json>, ke
             Some(n) => {
                 let _ = writeln!(after, "  replicas: {n}");
             }
-            None => after.push_str("  mode: global\n"),
+            None if global => after.push_str("  mode: global\n"),
+            None => after.push_str("  replicas: (interpolated)\n"),
         }
         return ServiceCheck {
             changes: vec!["new service".into()],
@@ -698,7 +703,7 @@ fn check_service(short: &str, svc: &Json, all: &Json, current: Option<&Json>, ke
     if cur_labels.get(HASH_LABEL) != Some(&hash) {
         let had = cur_labels.get(HASH_LABEL).cloned().unwrap_or_else(|| "(none)".into());
         push("definition", had, format!("{hash} (changed in the compose file)"));
-    } else if !global && label_replicas != Some(file_replicas) {
+    } else if managed && label_replicas != Some(file_replicas) {
         let had = label_replicas.map(|n| n.to_string()).unwrap_or_else(|| "(none)".into());
         push(REPLICAS_LABEL, had, file_replicas.to_string());
     }
@@ -1189,6 +1194,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn interpolated_replicas_are_left_to_docker() {
+        let file = FILE.replace("replicas: 3", "replicas: ${WEB_REPLICAS}");
+        let h = fake(conn(&file));
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let over = override_doc(&h);
+        assert_eq!(
+            over["services"]["web"]["deploy"],
+            json!({"labels": {HASH_LABEL: over["services"]["web"]["deploy"]["labels"][HASH_LABEL]}})
+        );
+        assert_eq!(over["services"]["db"]["deploy"]["replicas"], 2);
+    }
+
+    #[tokio::test]
     async fn prune_removes_services_not_in_the_file() {
         let file = FILE.split("  db:").next().unwrap().to_string();
         let h = fake(conn(&file));
@@ -1219,6 +1238,12 @@ mod tests {
         let h = fake(FakeConnection::new());
         let o = run::<DockerStack>(json!({"name": "pst4", "compose": ["/nope.yml"]}), &h.ctx()).await;
         assert_eq!(o.msg.as_deref(), Some("compose file /nope.yml not found on test"));
+        let bad = json!({"services": {"web": {"image": "x", "deploy": {"mode": "everywhere"}}}});
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [bad]}), &h.ctx()).await;
+        assert_eq!(
+            o.msg.as_deref(),
+            Some("compose[0] (inline): service web: `deploy.mode` must be replicated or global")
+        );
         let e = run_err::<DockerStack>(json!({"name": "pst4"}), &h.ctx()).await;
         assert!(e.contains("compose is required"), "{e}");
     }
