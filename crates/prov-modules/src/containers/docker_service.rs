@@ -1193,7 +1193,7 @@ fn parse_progress(name: &str, text: &str) -> Progress {
 
 /// Polls (about once a second) until the service converged: `Ok((running, desired))`, or
 /// `Err(message)` naming what is missing.
-async fn wait_converged(
+pub(crate) async fn wait_converged(
     cx: &ModuleCtx<'_>,
     name: &str,
     timeout: Duration,

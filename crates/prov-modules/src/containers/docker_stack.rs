@@ -9,7 +9,9 @@
 //!   compose files (`env_file`, `configs: file:`) are relative to the first file's directory.
 //!   A file without `version:` is deployed as `version: "3.8"`.
 //! - `state`: `present` (default) or `absent` (`docker stack rm`, then wait until its services
-//!   are gone, at most `wait_timeout` seconds, default 120).
+//!   are gone, at most `wait_timeout` seconds, default 120). After a deploy it waits (`wait`,
+//!   default true, same timeout) until every service runs its desired tasks and no rolling
+//!   update is in progress; a paused or rolled-back update fails the task.
 //! - `prune` (default false): remove services no longer in the compose files.
 //! - `resolve_image`: `always`, `changed` or `never` (default: there is no registry).
 //! - `with_registry_auth` (default false): send registry credentials to the nodes.
@@ -75,6 +77,10 @@ fn yes() -> bool {
     true
 }
 
+fn default_true() -> bool {
+    true
+}
+
 fn default_wait_timeout() -> u64 {
     120
 }
@@ -106,6 +112,10 @@ pub struct Args {
     /// Seconds to wait for the services of a removed stack to go.
     #[serde(default = "default_wait_timeout")]
     pub wait_timeout: u64,
+    /// After a deploy, wait until every service of the stack runs its desired tasks and no
+    /// rolling update is in progress (default true; at most `wait_timeout` seconds).
+    #[serde(default = "default_true", deserialize_with = "prov_core::args::lenient_bool")]
+    pub wait: bool,
 }
 
 /// `compose:`: one item or a list.
@@ -205,7 +215,7 @@ fn node_json(n: &Node) -> Json {
 fn check_doc(root: &Node, origin: &str, lines: bool) -> Result<(), String> {
     let at = |n: &Node| {
         if lines && n.span.line > 0 {
-            format!("{origin}: line {}, column {}", n.span.line, n.span.col)
+            format!("{origin}:{}:{}", n.span.line, n.span.col)
         } else {
             origin.to_string()
         }
@@ -257,7 +267,7 @@ fn check_doc(root: &Node, origin: &str, lines: bool) -> Result<(), String> {
 fn parse_compose(text: &str, origin: &str, lines: bool) -> Result<Json, String> {
     let (node, _warnings) = yaml::parse_one(FileId(0), text).map_err(|d| {
         if d.span.line > 0 {
-            format!("{origin}: line {}, column {}: {}", d.span.line, d.span.col, d.message)
+            format!("{origin}:{}:{}: {}", d.span.line, d.span.col, d.message)
         } else {
             format!("{origin}: {}", d.message)
         }
@@ -967,10 +977,22 @@ impl Module for DockerStack {
                 }
                 let mut o = Outcome { changed: true, ..Outcome::ok() }
                     .with_exec(&out)
-                    .with("services", plan.services)
+                    .with("services", plan.services.clone())
                     .with("stack_diff", diff);
                 if !plan.notes.is_empty() {
                     o.msg = Some(plan.notes.join("; "));
+                }
+                if args.wait {
+                    // Rolling updates run in parallel in the swarm; wait for each in turn.
+                    let deadline = Instant::now() + Duration::from_secs(args.wait_timeout);
+                    for svc in &plan.services {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if let Err(msg) = super::docker_service::wait_converged(cx, svc, left).await? {
+                            o.failed = true;
+                            o.msg = Some(msg);
+                            break;
+                        }
+                    }
                 }
                 Ok(o)
             }
@@ -1102,7 +1124,7 @@ mod tests {
     #[tokio::test]
     async fn in_state_keeps_scaled_replicas_without_deploying() {
         let h = fake(conn(FILE));
-        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        let o = run::<DockerStack>(json!({"wait": false, "name": "pst4", "compose": [PATH]}), &h.ctx()).await;
         assert!(!o.changed && !o.failed, "{o:?}");
         assert_eq!(o.msg.as_deref(), Some("db: keeps 2 replicas set by scale (file says 1)"));
         let calls = h.conn.calls();
@@ -1114,8 +1136,11 @@ mod tests {
     #[tokio::test]
     async fn keep_scaled_false_resets_to_the_file() {
         let h = fake(conn(FILE));
-        let o =
-            run::<DockerStack>(json!({"name": "pst4", "compose": PATH, "keep_scaled_replicas": false}), &h.ctx()).await;
+        let o = run::<DockerStack>(
+            json!({"wait": false, "name": "pst4", "compose": PATH, "keep_scaled_replicas": false}),
+            &h.ctx(),
+        )
+        .await;
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(o.msg.as_deref(), Some("db: replicas 2 → 1 (scaled by hand; keep_scaled_replicas is false)"));
         let calls = h.conn.calls();
@@ -1143,7 +1168,7 @@ mod tests {
     #[tokio::test]
     async fn file_replicas_change_wins_and_scaled_service_keeps_its_count() {
         let h = fake(conn(&FILE.replace("replicas: 3", "replicas: 4").replace("A: \"2\"", "A: \"3\"")));
-        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        let o = run::<DockerStack>(json!({"wait": false, "name": "pst4", "compose": [PATH]}), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(
             o.msg.as_deref(),
@@ -1171,7 +1196,7 @@ mod tests {
     async fn image_drift_is_redeployed_and_check_mode_deploys_nothing() {
         let file = FILE.replacen("image: provstack/bb:1", "image: provstack/bb:2", 1);
         let h = fake_check(conn(&file));
-        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        let o = run::<DockerStack>(json!({"wait": false, "name": "pst4", "compose": [PATH]}), &h.ctx()).await;
         assert!(o.changed, "{o:?}");
         assert!(o.diffs[0].after.starts_with("web:\n  image: provstack/bb:2\n"), "{}", o.diffs[0].after);
         let calls = h.conn.calls();
@@ -1179,10 +1204,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn deploy_waits_until_the_services_run() {
+        let progress = "pst4_api 2/2\n--\nRunning 2 seconds ago\nRunning 1 second ago\n--\nnull\n";
+        let h = fake(FakeConnection::new().on("docker service ls --filter name=pst4_api", 0, progress));
+        let compose = json!({"services": {"api": {"image": "provstack/bb:1", "deploy": {"replicas": 2}}}});
+        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [compose], "wait_timeout": 5}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert!(h.conn.calls().iter().any(|c| c.starts_with("docker service ls --filter name=pst4_api")));
+        let stuck = fake(FakeConnection::new().on(
+            "docker service ls --filter name=pst4_api",
+            0,
+            "pst4_api 0/2\n--\n--\nnull\n",
+        ));
+        let o =
+            run::<DockerStack>(json!({"name": "pst4", "compose": [compose], "wait_timeout": 1}), &stuck.ctx()).await;
+        assert!(o.failed && o.msg.as_deref().is_some_and(|m| m.contains("did not converge")), "{o:?}");
+    }
+
+    #[tokio::test]
     async fn new_stack_from_inline_compose() {
         let h = fake(FakeConnection::new());
         let compose = json!({"services": {"api": {"image": "provstack/bb:1", "deploy": {"replicas": 2}}}});
-        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [compose], "prune": true}), &h.ctx()).await;
+        let o =
+            run::<DockerStack>(json!({"wait": false, "name": "pst4", "compose": [compose], "prune": true}), &h.ctx())
+                .await;
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(o.planned[0].action, Action::Create);
         assert_eq!(o.diffs[0].before, "api: absent\n");
@@ -1197,7 +1242,7 @@ mod tests {
     async fn interpolated_replicas_are_left_to_docker() {
         let file = FILE.replace("replicas: 3", "replicas: ${WEB_REPLICAS}");
         let h = fake(conn(&file));
-        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        let o = run::<DockerStack>(json!({"wait": false, "name": "pst4", "compose": [PATH]}), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
         let over = override_doc(&h);
         assert_eq!(
@@ -1211,10 +1256,11 @@ mod tests {
     async fn prune_removes_services_not_in_the_file() {
         let file = FILE.split("  db:").next().unwrap().to_string();
         let h = fake(conn(&file));
-        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        let o = run::<DockerStack>(json!({"wait": false, "name": "pst4", "compose": [PATH]}), &h.ctx()).await;
         assert!(!o.changed, "without prune the other service is left alone: {o:?}");
         let h = fake(conn(&file));
-        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH], "prune": true}), &h.ctx()).await;
+        let o = run::<DockerStack>(json!({"wait": false, "name": "pst4", "compose": [PATH], "prune": true}), &h.ctx())
+            .await;
         assert!(o.changed, "{o:?}");
         assert_eq!(o.diffs[0].after, "db: absent (prune)\n");
         assert_eq!(o.data["services"].to_string(), "['pst4_web']");
@@ -1223,23 +1269,25 @@ mod tests {
     #[tokio::test]
     async fn compose_errors_name_the_file_and_line() {
         let h = fake(conn("services:\n  web:\n    image: [oops\n"));
-        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        let o = run::<DockerStack>(json!({"wait": false, "name": "pst4", "compose": [PATH]}), &h.ctx()).await;
         let msg = o.msg.clone().unwrap_or_default();
-        assert!(o.failed && msg.starts_with("compose file /srv/pst4/stack.yml: line "), "{msg}");
+        assert!(o.failed && msg.starts_with("compose file /srv/pst4/stack.yml:"), "{msg}");
         assert!(msg.contains("YAML syntax error"), "{msg}");
 
         let h = fake(conn("services:\n  web:\n    image: x\n    deploy:\n      replicas: two\n"));
-        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH]}), &h.ctx()).await;
+        let o = run::<DockerStack>(json!({"wait": false, "name": "pst4", "compose": [PATH]}), &h.ctx()).await;
         assert_eq!(
             o.msg.as_deref(),
-            Some("compose file /srv/pst4/stack.yml: line 5, column 17: service web: `deploy.replicas` must be a whole number, not two")
+            Some(
+                "compose file /srv/pst4/stack.yml:5:17: service web: `deploy.replicas` must be a whole number, not two"
+            )
         );
 
         let h = fake(FakeConnection::new());
-        let o = run::<DockerStack>(json!({"name": "pst4", "compose": ["/nope.yml"]}), &h.ctx()).await;
+        let o = run::<DockerStack>(json!({"wait": false, "name": "pst4", "compose": ["/nope.yml"]}), &h.ctx()).await;
         assert_eq!(o.msg.as_deref(), Some("compose file /nope.yml not found on test"));
         let bad = json!({"services": {"web": {"image": "x", "deploy": {"mode": "everywhere"}}}});
-        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [bad]}), &h.ctx()).await;
+        let o = run::<DockerStack>(json!({"wait": false, "name": "pst4", "compose": [bad]}), &h.ctx()).await;
         assert_eq!(
             o.msg.as_deref(),
             Some("compose[0] (inline): service web: `deploy.mode` must be replicated or global")
@@ -1251,8 +1299,11 @@ mod tests {
     #[tokio::test]
     async fn deploy_failure_is_reported() {
         let h = fake(conn(FILE).on("cd /srv/pst4 && docker stack deploy", 1, "unsupported Compose file version: 1.0"));
-        let o = run::<DockerStack>(json!({"name": "pst4", "compose": [PATH], "keep_scaled_replicas": false}), &h.ctx())
-            .await;
+        let o = run::<DockerStack>(
+            json!({"wait": false, "name": "pst4", "compose": [PATH], "keep_scaled_replicas": false}),
+            &h.ctx(),
+        )
+        .await;
         assert!(o.failed, "{o:?}");
         assert_eq!(
             o.msg.as_deref(),

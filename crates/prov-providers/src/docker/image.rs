@@ -21,13 +21,25 @@ pub const NODE_SUITE: &str = "bookworm";
 /// Packages on top of debootstrap's `minbase` variant.
 pub const NODE_PACKAGES: &str = "openssh-server,sudo,iproute2,ca-certificates,procps,iputils-ping,curl";
 
-/// What a node container runs: sshd in the foreground (as PID 1). It makes a host key
-/// only when none was uploaded before the first start.
-pub const NODE_CMD: [&str; 3] = [
-    "/bin/sh",
-    "-c",
-    "mkdir -p /run/sshd && { [ -s /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key; } && exec /usr/sbin/sshd -D -e",
-];
+/// What a node container runs as PID 1: make the cgroup hierarchies its own and writable
+/// (without `--privileged` Docker mounts them read-only, and a Docker Engine inside could
+/// not start containers), then sshd in the foreground. Each read-only cgroup v1 hierarchy is
+/// mounted afresh and the container's own subtree bound over the read-only mount, so nested
+/// containers live below the VM's cgroup and share its limits. sshd makes a host key only
+/// when none was uploaded before the first start.
+pub const NODE_CMD: [&str; 3] = ["/bin/sh", "-c", NODE_INIT];
+
+const NODE_INIT: &str = r#"grep ' - cgroup ' /proc/self/mountinfo > /run/prov-cgroups || true
+while read -r _ _ _ root mp opts rest; do
+  case "$opts" in ro|ro,*) ;; *) continue ;; esac
+  sopts=${rest##* }; sopts=${sopts#rw,}
+  dir=/run/prov-cgroup/${mp##*/}
+  mkdir -p "$dir"
+  { mount -t cgroup -o "$sopts" cgroup "$dir" && umount "$mp" && mount --bind "$dir$root" "$mp"; } || echo "prov: $mp stays read-only" >&2
+done < /run/prov-cgroups
+mkdir -p /run/sshd
+[ -s /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+exec /usr/sbin/sshd -D -e"#;
 
 /// sshd settings of the node image (`/etc/ssh/sshd_config.d/prov.conf`; the first value of
 /// a keyword wins and Debian's `sshd_config` includes this directory first).

@@ -5,5 +5,7 @@ mod docker;
 mod graph;
 mod interrupt;
 mod language;
+mod site;
 mod ssh;
+mod swarm;
 mod util;

@@ -1,0 +1,112 @@
+//! A throwaway copy of the reference content (playbooks, roles, scripts) with its own
+//! docker project, subnet and state directory, removed with everything it created.
+
+use crate::util::{repo, text};
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A copy of the reference content with its own project, subnet and state directory.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub state: tempfile::TempDir,
+    pub project: String,
+    pub subnet_prefix: String,
+}
+
+impl Site {
+    pub fn new(tag: &str, vms: &[(&str, &str, &str)]) -> Site {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = tempfile::tempdir().expect("state dir");
+        copy_tree(&repo().join("playbooks"), &dir.path().join("playbooks"));
+        copy_tree(&repo().join("roles"), &dir.path().join("roles"));
+        copy_tree(&repo().join("scripts"), &dir.path().join("scripts"));
+        let n = std::process::id() % 200 + 20 + tag.len() as u32;
+        let subnet_prefix = format!("10.214.{n}");
+        let project = format!("provtest-{tag}-{}", std::process::id());
+        std::fs::create_dir_all(dir.path().join("inventories")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("inventories/local.yml"),
+            format!(
+                "plugin: docker\nproject: {project}\nsubnet: {subnet_prefix}.0/24\nkeyed_groups:\n  - key: labels['prov-group']\n    prefix: \"\"\n    separator: \"\"\n"
+            ),
+        )
+        .expect("inventory");
+        let list: String = vms
+            .iter()
+            .map(|(name, group, host)| {
+                format!("  - {{ name: {name}, group: {group}, machine_type: e2-small, static_ip: {subnet_prefix}.{host} }}\n")
+            })
+            .collect();
+        std::fs::write(dir.path().join("playbooks/vars/vms.yml"), format!("vms:\n{list}")).expect("vms");
+        Site { dir, state, project, subnet_prefix }
+    }
+
+    pub fn prov(&self, args: &[&str]) -> Output {
+        self.prov_env(args, &[])
+    }
+
+    pub fn prov_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_prov"));
+        c.args(args).current_dir(self.dir.path()).env("NO_COLOR", "1").env("PROV_STATE_DIR", self.state.path());
+        c.env_remove("PROV_INVENTORY").env_remove("PROV_KNOWN_HOSTS");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("prov runs")
+    }
+
+    pub fn apply(&self, tags: &str, extra: &[&str]) -> (i32, Vec<Json>, String) {
+        let mut args = vec!["apply", "playbooks/site.yml", "-i", "inventories/local.yml", "--output", "json"];
+        if !tags.is_empty() {
+            args.extend(["--tags", tags]);
+        }
+        args.extend_from_slice(extra);
+        let out = self.prov(&args);
+        let (o, e) = text(&out);
+        let events = o.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        (out.status.code().unwrap_or(-1), events, format!("{o}\n{e}"))
+    }
+
+    pub fn containers(&self) -> Vec<String> {
+        let out = Command::new("docker")
+            .args(["ps", "-a", "--filter", &format!("label=prov-project={}", self.project), "--format", "{{.Names}}"])
+            .output()
+            .expect("docker ps");
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    }
+
+    pub fn network_exists(&self) -> bool {
+        Command::new("docker")
+            .args(["network", "inspect", &format!("prov-{}", self.project)])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
+    pub fn known_hosts(&self) -> PathBuf {
+        self.state.path().join(&self.project).join("known_hosts")
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        // Leave nothing behind, whatever the test did.
+        for c in self.containers() {
+            let _ = Command::new("docker").args(["rm", "-f", "-v", &c]).output();
+        }
+        let _ = Command::new("docker").args(["network", "rm", &format!("prov-{}", self.project)]).output();
+    }
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_tree(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).expect("copy");
+        }
+    }
+}
