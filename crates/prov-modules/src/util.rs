@@ -41,23 +41,32 @@ pub(crate) fn diff_text(data: &[u8]) -> String {
     }
 }
 
+/// A scalar YAML may have typed as a number or boolean, kept as text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Text(pub String);
+
+impl<'de> serde::Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Scalar {
+            Text(String),
+            Int(i64),
+            Float(f64),
+            Bool(bool),
+        }
+        Ok(Text(match <Scalar as serde::Deserialize>::deserialize(d)? {
+            Scalar::Text(s) => s,
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }))
+    }
+}
+
 /// Deserializes a string that YAML may have typed as a number or boolean.
 pub(crate) fn stringish<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    use serde::Deserialize;
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Scalar {
-        Text(String),
-        Int(i64),
-        Float(f64),
-        Bool(bool),
-    }
-    Ok(Some(match Scalar::deserialize(d)? {
-        Scalar::Text(s) => s,
-        Scalar::Int(i) => i.to_string(),
-        Scalar::Float(f) => f.to_string(),
-        Scalar::Bool(b) => b.to_string(),
-    }))
+    <Text as serde::Deserialize>::deserialize(d).map(|t| Some(t.0))
 }
 
 #[cfg(test)]

@@ -73,86 +73,10 @@ pub(crate) fn shell_join(words: &[String]) -> String {
 
 /// Splits a command line the way a POSIX shell would (quotes and backslashes; no expansions).
 pub(crate) fn shell_split(s: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => cur.push(c),
-                        None => return Err(format!("unterminated ' in {s:?}")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c) if matches!(c, '"' | '\\' | '$' | '`') => cur.push(c),
-                            Some(c) => {
-                                cur.push('\\');
-                                cur.push(c);
-                            }
-                            None => return Err(format!("unterminated \" in {s:?}")),
-                        },
-                        Some(c) => cur.push(c),
-                        None => return Err(format!("unterminated \" in {s:?}")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(c) = chars.next() {
-                    cur.push(c);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
+    crate::commands::split_words(s)
 }
 
-/// A scalar YAML may have typed as a number or boolean, kept as text.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Text(pub String);
-
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Scalar {
-            Text(String),
-            Int(i64),
-            Float(f64),
-            Bool(bool),
-        }
-        Ok(Text(match Scalar::deserialize(d)? {
-            Scalar::Text(s) => s,
-            Scalar::Int(i) => i.to_string(),
-            Scalar::Float(f) => f.to_string(),
-            Scalar::Bool(b) => b.to_string(),
-        }))
-    }
-}
+pub use crate::util::Text;
 
 /// A string or a list of strings (`command: "a b"` or `command: [a, b]`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -81,28 +81,8 @@ pub(crate) fn json_value(v: serde_json::Value) -> minijinja::Value {
 /// Deserializes a map of strings (labels, environment) whose values YAML may have typed as
 /// numbers or booleans.
 pub(crate) fn string_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<BTreeMap<String, String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Scalar {
-        Text(String),
-        Int(i64),
-        Float(f64),
-        Bool(bool),
-    }
-    let m: Option<BTreeMap<String, Scalar>> = Option::deserialize(d)?;
-    Ok(m.map(|m| {
-        m.into_iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    Scalar::Text(s) => s,
-                    Scalar::Int(i) => i.to_string(),
-                    Scalar::Float(f) => f.to_string(),
-                    Scalar::Bool(b) => b.to_string(),
-                };
-                (k, v)
-            })
-            .collect()
-    }))
+    let m: Option<BTreeMap<String, crate::util::Text>> = Option::deserialize(d)?;
+    Ok(m.map(|m| m.into_iter().map(|(k, v)| (k, v.0)).collect()))
 }
 
 #[cfg(test)]
