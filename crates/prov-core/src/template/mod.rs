@@ -157,7 +157,18 @@ impl Templar {
     /// Renders every template string inside a value (lists and maps recursively).
     pub fn render_deep(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
         if let Some(s) = v.as_str() {
-            return if is_template(s) { self.render_str(s, ctx) } else { Ok(v.clone()) };
+            if !is_template(s) {
+                return Ok(v.clone());
+            }
+            // minijinja does not name what was undefined: show the template that failed.
+            return self.render_str(s, ctx).map_err(|e| {
+                if e.contains("undefined") {
+                    let shown: String = s.chars().take(160).collect();
+                    format!("{e} in `{shown}`")
+                } else {
+                    e
+                }
+            });
         }
         match v.kind() {
             minijinja::value::ValueKind::Seq => {
@@ -204,3 +215,18 @@ pub const OMIT: &str = "__omit_place_holder__prov__";
 
 pub mod filters;
 mod tests_lib;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undefined_errors_show_the_template() {
+        let t = Templar::new(Vec::new());
+        let ctx = Value::from_pairs([("a".to_string(), Value::from_pairs([("b".to_string(), Value::from(1))]))]);
+        let args = Value::from_pairs([("x".to_string(), Value::from("{{ a.c.d }}"))]);
+        let e = t.render_deep(&args, &ctx).expect_err("a.c is undefined");
+        assert!(e.contains("undefined") && e.ends_with("in `{{ a.c.d }}`"), "{e}");
+        assert_eq!(t.render_deep(&Value::from("{{ a.b }}"), &ctx).expect("renders"), Value::from(1));
+    }
+}
