@@ -146,11 +146,23 @@ impl Inventory {
         names
     }
 
+    /// Whether `host` is in `group` or one of its descendants (no member list is built:
+    /// this runs for every host and group, so it must not cost the size of the group).
     fn group_hosts_contains(&self, group: &str, host: &str) -> bool {
-        let mut members = IndexSet::new();
-        let mut seen = IndexSet::new();
-        self.collect(group, &mut members, &mut seen);
-        members.contains(host)
+        let mut stack = vec![group];
+        let mut seen: IndexSet<&str> = IndexSet::new();
+        while let Some(g) = stack.pop() {
+            if !seen.insert(g) {
+                continue;
+            }
+            if let Some(grp) = self.groups.get(g) {
+                if grp.hosts.contains(host) {
+                    return true;
+                }
+                stack.extend(grp.children.iter().map(String::as_str));
+            }
+        }
+        false
     }
 
     /// Depth of a group below `all` (longest path), used to order group variables.
