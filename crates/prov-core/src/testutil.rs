@@ -114,10 +114,11 @@ impl Vars for MapVars {
     }
 }
 
-/// Owns what a [`ModuleCtx`] borrows, for tests.
-pub struct TestHost {
-    /// The fake connection.
-    pub conn: FakeConnection,
+/// Owns what a [`ModuleCtx`] borrows, for tests: a connection (the scripted fake by
+/// default) and controller-side files, variables, facts and flags.
+pub struct TestHost<C: Connection = FakeConnection> {
+    /// The connection.
+    pub conn: C,
     /// Controller files.
     pub files: DirFiles,
     /// Variables.
@@ -128,9 +129,9 @@ pub struct TestHost {
     pub mode: RunMode,
 }
 
-impl TestHost {
+impl<C: Connection> TestHost<C> {
     /// A host with the given connection, files under the current directory, no variables.
-    pub fn new(conn: FakeConnection) -> Self {
+    pub fn new(conn: C) -> Self {
         TestHost {
             conn,
             files: DirFiles(PathBuf::from(".")),

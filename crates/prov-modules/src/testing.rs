@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::connection::{Become, Connection, ConnectionError, ExecOutput, ExecRequest};
-use prov_core::module::{CheckMode, DiffMode, DynModule, Erased, FactCache, Module, ModuleCtx, Outcome, RunMode};
-use prov_core::testutil::{DirFiles, FakeConnection, MapVars, TestHost};
+use prov_core::module::{CheckMode, DiffMode, DynModule, Erased, Module, ModuleCtx, Outcome, RunMode};
+use prov_core::testutil::{DirFiles, FakeConnection, TestHost};
 use std::sync::Mutex;
 
 /// Module arguments from JSON.
@@ -73,45 +73,36 @@ impl Connection for LocalConn {
     }
 }
 
-/// A host that is this machine, with a temp dir for files.
+/// A host that is this machine, with a temp dir for files (and for controller files).
 pub(crate) struct LocalHost {
-    pub conn: LocalConn,
-    pub files: DirFiles,
-    pub vars: MapVars,
-    pub facts: FactCache,
-    pub mode: RunMode,
+    host: TestHost<LocalConn>,
     pub dir: tempfile::TempDir,
 }
 
 impl LocalHost {
     pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        LocalHost {
-            conn: LocalConn::default(),
-            files: DirFiles(dir.path().to_path_buf()),
-            vars: MapVars(Value::from(())),
-            facts: FactCache::default(),
-            mode: RunMode { check: CheckMode::Apply, diff: DiffMode::On },
-            dir,
-        }
+        let mut host = TestHost::new(LocalConn::default());
+        host.files = DirFiles(dir.path().to_path_buf());
+        host.mode = RunMode { check: CheckMode::Apply, diff: DiffMode::On };
+        LocalHost { host, dir }
     }
 
     /// A path in the temp dir.
     pub(crate) fn path(&self, name: &str) -> String {
         self.dir.path().join(name).to_string_lossy().into_owned()
     }
+}
 
-    pub(crate) fn ctx(&self) -> ModuleCtx<'_> {
-        ModuleCtx {
-            host: "local",
-            conn: &self.conn,
-            become_: None,
-            env: Vec::new(),
-            mode: self.mode,
-            files: &self.files,
-            vars: &self.vars,
-            facts: &self.facts,
-            timeout: None,
-        }
+impl std::ops::Deref for LocalHost {
+    type Target = TestHost<LocalConn>;
+    fn deref(&self) -> &Self::Target {
+        &self.host
+    }
+}
+
+impl std::ops::DerefMut for LocalHost {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.host
     }
 }
