@@ -3,16 +3,11 @@
 //! quick; every test uses its own project, subnet and state directory.
 
 use crate::site::Site;
-use crate::util::text;
+use crate::util::{recap_changed, text};
 use serde_json::Value as Json;
 
 fn changed_items(events: &[Json], task: &str) -> usize {
     events.iter().filter(|e| e["event"] == "host_result" && e["name"] == task && e["changed"] == true).count()
-}
-
-fn recap_changed(events: &[Json]) -> u64 {
-    let r = events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
-    r["hosts"].as_array().expect("hosts").iter().map(|h| h["changed"].as_u64().unwrap_or(0)).sum()
 }
 
 const SMALL: &[(&str, &str, &str)] =

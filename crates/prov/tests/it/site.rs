@@ -1,9 +1,9 @@
 //! A throwaway copy of the reference content (playbooks, roles, scripts) with its own
 //! docker project, subnet and state directory, removed with everything it created.
 
-use crate::util::{repo, text};
+use crate::util::{copy_tree, repo, text};
 use serde_json::Value as Json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// A copy of the reference content with its own project, subnet and state directory.
@@ -96,17 +96,5 @@ impl Drop for Site {
             let _ = Command::new("docker").args(["rm", "-f", "-v", &c]).output();
         }
         let _ = Command::new("docker").args(["network", "rm", &format!("prov-{}", self.project)]).output();
-    }
-}
-
-pub fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_tree(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).expect("copy");
-        }
     }
 }

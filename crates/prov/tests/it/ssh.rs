@@ -1,25 +1,11 @@
 //! End-to-end over real SSH: `prov` against a [`Lab`] of private sshd hosts on 127.0.1.x.
 
-use crate::util::{prov, repo, text};
+use crate::util::{copy_tree, prov, repo, text};
 use prov_testkit::Lab;
 use serde_json::Value as Json;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-/// Copies a directory tree (the example) into `to`.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let p = e.path();
-        let dest = to.join(e.file_name());
-        if p.is_dir() {
-            copy_tree(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).expect("copy");
-        }
-    }
-}
 
 /// A work directory with the loopback example and the lab's inventory as `hosts.ini`.
 fn example_workdir(lab: &Lab) -> tempfile::TempDir {

@@ -3,8 +3,7 @@
 //! rolling update under load with no failed request, and a clean teardown.
 
 use crate::site::Site;
-use crate::util::text;
-use serde_json::Value as Json;
+use crate::util::{recap_changed, text};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -32,11 +31,6 @@ fn get(addr: &str) -> Result<String, String> {
         return Err(format!("status: {status}"));
     }
     Ok(buf.split("\r\n\r\n").nth(1).unwrap_or_default().trim().to_string())
-}
-
-fn recap_changed(events: &[Json]) -> u64 {
-    let r = events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
-    r["hosts"].as_array().expect("hosts").iter().map(|h| h["changed"].as_u64().unwrap_or(0)).sum()
 }
 
 fn replicas(site: &Site, service: &str) -> String {

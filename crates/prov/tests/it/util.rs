@@ -28,3 +28,22 @@ pub fn prov(dir: &Path, args: &[&str]) -> Output {
 pub fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
+
+/// Copies a directory tree (example or reference content) into `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_tree(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
+/// The sum of `changed` over all hosts of the last recap event of a JSON event stream.
+pub fn recap_changed(events: &[serde_json::Value]) -> u64 {
+    let r = events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
+    r["hosts"].as_array().expect("hosts").iter().map(|h| h["changed"].as_u64().unwrap_or(0)).sum()
+}
