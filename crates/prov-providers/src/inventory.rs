@@ -273,8 +273,14 @@ fn group_name(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
 }
 
-/// The variables of one instance, before `compose`.
-pub fn host_vars(provider: &str, project: &str, i: &Instance) -> Vec<(String, Value)> {
+/// The variables of one instance, before `compose`. `login_key` is the project's key file
+/// when the user has no key of their own ([`crate::state::project_key`], read once per listing).
+pub fn host_vars(
+    provider: &str,
+    project: &str,
+    login_key: Option<&std::path::Path>,
+    i: &Instance,
+) -> Vec<(String, Value)> {
     let ip = |a: &Option<std::net::IpAddr>| a.map(|x| Value::from(x.to_string())).unwrap_or(Value::from(()));
     let labels = Value::from_pairs(i.labels.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))));
     let mut v = vec![
@@ -299,7 +305,7 @@ pub fn host_vars(provider: &str, project: &str, i: &Instance) -> Vec<(String, Va
     if let Some(a) = i.private_ip.or(i.public_ip) {
         v.push(("ansible_host".to_string(), Value::from(a.to_string())));
     }
-    if let Some(key) = crate::state::project_key(project) {
+    if let Some(key) = login_key {
         v.push(("ansible_ssh_private_key_file".to_string(), Value::from(key.display().to_string())));
     }
     v
@@ -318,6 +324,7 @@ pub fn build(cfg: &PluginConfig, instances: &[Instance], warnings: &mut Vec<Diag
     if let Some(n) = &cfg.subnet {
         inv.set_group_var("all", "prov_subnet", Value::from(n.as_str()));
     }
+    let login_key = crate::state::project_key(&cfg.project);
     let mut sorted: Vec<&Instance> = instances.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     for i in sorted {
@@ -332,7 +339,7 @@ pub fn build(cfg: &PluginConfig, instances: &[Instance], warnings: &mut Vec<Diag
             })
             .unwrap_or_else(|| i.name.clone());
         inv.add_host(&name);
-        let mut vars = host_vars(&cfg.plugin, &cfg.project, i);
+        let mut vars = host_vars(&cfg.plugin, &cfg.project, login_key.as_deref(), i);
         let ctx = |vars: &[(String, Value)]| Value::from_pairs(vars.iter().cloned());
         for (k, t) in &cfg.compose {
             match cfg.templar.render(t, &ctx(&vars)) {
