@@ -161,6 +161,8 @@ pub struct Change<P> {
     pub planned: Vec<Planned>,
     /// What check mode reports.
     pub in_check: InCheck,
+    /// A message for check mode (what would happen), when the summary item says too little.
+    pub msg: Option<String>,
 }
 
 /// How a planned change shows in check mode.
@@ -180,7 +182,14 @@ impl<P> Change<P> {
             diffs: Vec::new(),
             planned: vec![Planned { action, resource, name: name.into() }],
             in_check: InCheck::Changed,
+            msg: None,
         }
+    }
+
+    /// Sets the check-mode message.
+    pub fn with_msg(mut self, msg: impl Into<String>) -> Self {
+        self.msg = Some(msg.into());
+        self
     }
 
     /// Adds a diff.
@@ -431,6 +440,7 @@ impl<M: Module> DynModule for Erased<M> {
                     return Ok(Outcome {
                         changed: !skipped,
                         skipped,
+                        msg: ch.msg,
                         diffs: ch.diffs,
                         planned: ch.planned,
                         ..Default::default()

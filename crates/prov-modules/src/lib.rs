@@ -7,6 +7,7 @@ pub mod cloud;
 pub mod commands;
 pub mod containers;
 pub mod controller;
+pub mod deploy;
 pub mod files;
 pub mod net;
 pub mod packages;
@@ -42,6 +43,9 @@ modules![
     controller::fail::Fail,
     controller::pause::Pause,
     controller::set_fact::SetFact,
+    deploy::backup::Backup,
+    deploy::release::Release,
+    deploy::restore::Restore,
     files::copy::Copy,
     files::file::File,
     files::lineinfile::LineInFile,
