@@ -31,6 +31,8 @@ pub enum Command {
     Image(ImageArgs),
     /// Set swarm service replicas through a manager and wait until they run.
     Scale(ScaleArgs),
+    /// Switch every `release` of a playbook (or a role directory) back to its previous release.
+    Rollback(RunArgs),
 }
 
 /// `prov scale SVC=N ...`.
@@ -110,10 +112,10 @@ pub struct Common {
     pub limit: Option<String>,
 }
 
-/// `apply`, `plan`, `validate`.
+/// `apply`, `plan`, `validate`, `rollback`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Playbook file.
+    /// Playbook file (for `rollback`: a playbook or a role directory).
     pub playbook: PathBuf,
     /// Inventory, variables, limit.
     #[command(flatten)]

@@ -40,6 +40,7 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Run(a) => crate::connect::adhoc(a, &sources).await,
         Command::Image(i) => image(i).await,
         Command::Scale(a) => crate::scale::scale(a, &sources).await,
+        Command::Rollback(a) => rollback(a, &sources).await,
     }
 }
 
@@ -88,7 +89,11 @@ enum Mode {
     Apply,
     Plan,
     Validate,
+    Rollback,
 }
+
+/// The module `prov rollback` runs, with `state: rollback`.
+const RELEASE: &str = "release";
 
 /// Everything checked before any connection: variables, inventory, playbook, bindings.
 pub struct Loaded {
@@ -150,6 +155,7 @@ pub async fn load(
     common: &Common,
     tags: &[String],
     skip_tags: &[String],
+    only_modules: &[String],
     sources: &SourceMap,
 ) -> Result<Loaded, Diagnostics> {
     let mut diags = Diagnostics::default();
@@ -185,7 +191,12 @@ pub async fn load(
         .unwrap_or_else(|| PathBuf::from("."));
     let templar = Arc::new(Templar::new(vec![dir]));
     let registry = prov_modules::registry();
-    let opts = CompileOptions { tags: tags.to_vec(), skip_tags: skip_tags.to_vec(), extra_vars: extra_vars.clone() };
+    let opts = CompileOptions {
+        tags: tags.to_vec(),
+        skip_tags: skip_tags.to_vec(),
+        extra_vars: extra_vars.clone(),
+        only_modules: only_modules.to_vec(),
+    };
     let (pb, warnings) = compile_playbook(playbook, sources, &templar, &registry, &inventory, &opts)?;
     diagnostics::print_all(&warnings, sources);
     // Bind every play now so bad patterns surface before anything runs.
@@ -213,16 +224,24 @@ pub async fn load(
 }
 
 async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
-    let loaded = match load(&a.playbook, &a.common, &a.tags, &a.skip_tags, sources).await {
+    let only: Vec<String> = if mode == Mode::Rollback { vec![RELEASE.into()] } else { Vec::new() };
+    let mut loaded = match load(&a.playbook, &a.common, &a.tags, &a.skip_tags, &only, sources).await {
         Ok(l) => l,
         Err(d) => return fail_input(&d, sources),
     };
+    if mode == Mode::Rollback {
+        if let Err(msg) = to_rollback(&mut loaded.playbook) {
+            eprintln!("prov: {}: {msg}", a.playbook.display());
+            return EXIT_BAD_INPUT;
+        }
+    }
     if mode == Mode::Validate {
         let tasks: usize = loaded.playbook.plays.iter().map(|p| p.tasks.len()).sum();
         println!("{}: {} play(s), {} task(s): OK", a.playbook.display(), loaded.playbook.plays.len(), tasks);
         return EXIT_OK;
     }
     let check = a.check || mode == Mode::Plan;
+    let rollback = mode == Mode::Rollback;
     let diff = a.diff || mode == Mode::Plan;
     let opts = RunOptions {
         mode: RunMode {
@@ -345,12 +364,83 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     if mode == Mode::Plan {
         reporter.print_plan_summary();
     }
+    if rollback {
+        reporter.print_release_summary(RELEASE);
+    }
     if let Some(path) = &a.junit {
         if let Err(e) = write_junit(path, &reporter.results) {
             eprintln!("prov: cannot write {}: {e}", path.display());
         }
     }
     exit_code(&hosts, interrupted)
+}
+
+/// `prov rollback`: a role directory becomes a one-play playbook over `all` (or `--limit`);
+/// then the playbook's `release` tasks run with `state: rollback`.
+async fn rollback(mut a: RunArgs, sources: &SourceMap) -> i32 {
+    let _dir; // keeps a generated playbook until the run ends
+    if a.playbook.is_dir() {
+        if !a.playbook.join("tasks/main.yml").is_file() && !a.playbook.join("tasks/main.yaml").is_file() {
+            eprintln!(
+                "prov: {} is neither a playbook file nor a role directory (it has no tasks/main.yml)",
+                a.playbook.display()
+            );
+            return EXIT_BAD_INPUT;
+        }
+        let role = std::fs::canonicalize(&a.playbook).unwrap_or_else(|_| a.playbook.clone());
+        let dir = match tempfile::tempdir() {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("prov: cannot create a temporary directory: {e}");
+                return EXIT_ERROR;
+            }
+        };
+        let play = serde_json::json!([{
+            "name": format!("rollback {}", role.display()),
+            "hosts": "all",
+            "gather_facts": false,
+            "roles": [{"role": role.to_string_lossy()}],
+        }]);
+        let path = dir.path().join("rollback.yml");
+        if let Err(e) = std::fs::write(&path, play.to_string()) {
+            eprintln!("prov: cannot write {}: {e}", path.display());
+            return EXIT_ERROR;
+        }
+        a.playbook = path;
+        _dir = dir;
+    }
+    run(a, Mode::Rollback, sources).await
+}
+
+/// Turns the selected `release` tasks into rollbacks and drops plays without one.
+fn to_rollback(pb: &mut CompiledPlaybook) -> Result<(), String> {
+    let mut found = false;
+    for play in &mut pb.plays {
+        for t in &mut play.tasks {
+            if t.module != RELEASE || !t.selected || t.handler {
+                continue;
+            }
+            let Some(td) = Arc::get_mut(t) else {
+                return Err("internal error: a compiled task is shared".into());
+            };
+            let mut args: std::collections::BTreeMap<String, minijinja::Value> = std::collections::BTreeMap::new();
+            if let Ok(keys) = td.args.try_iter() {
+                for k in keys {
+                    if let Ok(v) = td.args.get_item(&k) {
+                        args.insert(k.to_string(), v);
+                    }
+                }
+            }
+            args.insert("state".into(), minijinja::Value::from("rollback"));
+            td.args = minijinja::Value::from(args);
+            found = true;
+        }
+    }
+    if !found {
+        return Err(format!("no `{RELEASE}` task is selected here: nothing to roll back"));
+    }
+    pb.plays.retain(|p| p.tasks.iter().any(|t| t.module == RELEASE && t.selected && !t.handler));
+    Ok(())
 }
 
 /// The exit code for a recap.
@@ -367,7 +457,7 @@ pub fn exit_code(hosts: &[prov_exec::HostRecap], interrupted: bool) -> i32 {
 }
 
 async fn graph(g: GraphArgs, sources: &SourceMap) -> i32 {
-    let loaded = match load(&g.playbook, &g.common, &g.tags, &g.skip_tags, sources).await {
+    let loaded = match load(&g.playbook, &g.common, &g.tags, &g.skip_tags, &[], sources).await {
         Ok(l) => l,
         Err(d) => return fail_input(&d, sources),
     };

@@ -191,7 +191,7 @@ impl Reporter {
             if !r.location.is_empty() && r.root_cause {
                 line.push_str(&format!(" ({})", r.location));
             }
-        } else if r.module == "debug" {
+        } else if r.module == "debug" || r.module == "release" {
             if let Some(m) = &r.msg {
                 line.push_str(&format!(" => {m}"));
             }
@@ -223,6 +223,39 @@ impl Reporter {
                 h.rescued,
                 h.ignored
             );
+        }
+    }
+
+    /// What each host runs after `prov rollback`: the message of each `module` result, and
+    /// the hosts a stopped rollout never reached.
+    pub fn print_release_summary(&mut self, module: &str) {
+        if self.json {
+            return;
+        }
+        let mut rows: Vec<(String, String)> = self
+            .results
+            .iter()
+            .filter(|r| r.module == module)
+            .map(|r| {
+                let state = match r.status {
+                    Status::Failed | Status::Unreachable => "NOT ROLLED BACK: ",
+                    _ => "",
+                };
+                (r.host.clone(), format!("{state}{}", r.msg.as_deref().unwrap_or("-")))
+            })
+            .collect();
+        for h in &self.recap {
+            if !rows.iter().any(|(host, _)| host == &h.host) {
+                rows.push((h.host.clone(), "NOT ROLLED BACK: the rollout stopped before this host".into()));
+            }
+        }
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(self.out, "\nNOW RUNNING");
+        let width = rows.iter().map(|(h, _)| h.len()).max().unwrap_or(0);
+        for (host, line) in rows {
+            let _ = writeln!(self.out, "{host:<width$} : {line}");
         }
     }
 

@@ -26,6 +26,9 @@ pub struct CompileOptions {
     pub skip_tags: Vec<String>,
     /// `-e` variables.
     pub extra_vars: Arc<VarMap>,
+    /// When not empty, only tasks of these modules (and handlers) are selected, on top of
+    /// the tag rules (`prov rollback` keeps the `release` tasks).
+    pub only_modules: Vec<String>,
 }
 
 /// Inherited task attributes (from play, role, include, block).
@@ -1251,6 +1254,7 @@ impl<'a> Loader<'a> {
                     || (skip.contains("tagged") && !tags.is_empty())
                     || (skip.contains("untagged") && tags.is_empty());
                 run && !skipped
+                    && (self.opts.only_modules.is_empty() || self.opts.only_modules.iter().any(|m| m == t.module))
             };
             if let Some(td) = Arc::get_mut(t) {
                 td.selected = selected;

@@ -20,7 +20,7 @@
 //!   release's name); `retries` (default 3), `delay` seconds (1), `timeout` seconds (10).
 //! - `backup`: `{paths: [...]}` or `{command: dump, restore_command: load}`, saved into
 //!   `<path>/backups/<release>` before the hooks run, kept for `retention` (default 48h), and
-//!   put back when this release is rolled back.
+//!   put back when this release is rolled back, or when its hooks or health check fail.
 //! - `keep` (default 2): releases kept after a deploy, counting the current one. A release
 //!   directory the user renamed, or one holding a `.keep` file, is never pruned.
 //! - `version`: a label recorded with the release and shown in reports (`v2`, a git sha).
@@ -587,15 +587,28 @@ impl Release {
             let list = cx.exec(backup::list_command(&dir)).await?;
             backup::remove(cx, &backup::expired(&backup::parse_metas(&list.stdout_str()), retention, now())).await?;
         }
+        let mut failure = None;
         for (i, hook) in a.hooks.iter().enumerate() {
             if let Err(e) = self.in_release(cx, a, name, prev, hook).await? {
-                return Ok(Err(format!("hook {} failed: {e}", i + 1)));
+                failure = Some(format!("hook {} failed: {e}", i + 1));
+                break;
             }
         }
-        if let Err(e) = self.health(cx, a, name, prev).await? {
-            return Ok(Err(e));
+        if failure.is_none() {
+            failure = self.health(cx, a, name, prev).await?.err();
         }
-        Ok(Ok(made))
+        match (failure, made) {
+            (None, made) => Ok(Ok(made)),
+            (Some(e), None) => Ok(Err(e)),
+            // The hooks may have changed the data the old release keeps using: put it back.
+            (Some(e), Some(m)) => {
+                let restore = a.backup.as_ref().and_then(|b| b.restore_command.clone());
+                match put_back(cx, &m, restore.as_deref()).await {
+                    Ok(()) => Ok(Err(format!("{e}; data restored from {}", m.file))),
+                    Err(r) => Ok(Err(format!("{e}; restoring the data from {} failed too: {r}", m.file))),
+                }
+            }
+        }
     }
 
     async fn rollback(
@@ -775,6 +788,13 @@ mod tests {
         assert!(msg.contains(&format!("current is still releases/{r1}")), "{msg}");
         assert_eq!(releases(&h), vec![r1.clone()], "the new release is removed");
         assert_eq!(current(&h), format!("releases/{r1}"));
+
+        let db = h.path("db.txt");
+        fs::write(&db, "old\n").unwrap();
+        let hooks = json!([format!("echo new > {db}"), "exit 1"]);
+        let o = run::<Release>(deploy(&h, "v2", json!({"hooks": hooks, "backup": {"paths": [db]}})), &h.ctx()).await;
+        assert!(o.failed && o.msg.as_deref().unwrap().contains("data restored from"), "{o:?}");
+        assert_eq!(fs::read_to_string(&db).unwrap(), "old\n", "the hook's change to the data is undone");
 
         let health = json!({"command": "grep -q v1 index.html", "retries": 2, "delay": 0});
         let o = run::<Release>(deploy(&h, "v2", json!({"health": health})), &h.ctx()).await;

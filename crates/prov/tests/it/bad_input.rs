@@ -149,3 +149,31 @@ fn validate_accepts_good_input_without_connecting() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert_eq!(trip.hits.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn release_without_src() {
+    let e = rejected("release_missing_src.yml", &[]);
+    assert_located(&e, "release_missing_src.yml", "5:7");
+    assert!(e.contains("`src` is required"), "{e}");
+}
+
+/// `prov rollback` refuses, before connecting, a playbook with no `release` task and a
+/// directory that is not a role.
+#[test]
+fn rollback_with_nothing_to_roll_back() {
+    let trip = Tripwire::new();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let inv = trip.inventory(tmp.path());
+    let inv = inv.to_str().expect("utf-8 path");
+    let bad = fixtures().join("bad");
+    let out = prov(&bad, &["rollback", "good.yml", "-i", inv, "-e", "greeting=hi"]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
+    assert!(e.contains("good.yml: no `release` task is selected here: nothing to roll back"), "{e}");
+    let out = prov(&bad, &["rollback", tmp.path().to_str().expect("utf-8 path"), "-i", inv]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
+    assert!(e.contains("is neither a playbook file nor a role directory"), "{e}");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(trip.hits.load(Ordering::SeqCst), 0, "prov connected to a host");
+}

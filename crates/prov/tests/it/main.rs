@@ -5,6 +5,7 @@ mod docker;
 mod graph;
 mod interrupt;
 mod language;
+mod release;
 mod site;
 mod ssh;
 mod swarm;

@@ -42,6 +42,25 @@ impl Site {
         Site { dir, state, project, subnet_prefix }
     }
 
+    /// A copy of an example directory (its playbooks at the top), with `inventory.yml`
+    /// rewritten to this test's project and subnet.
+    pub fn example(tag: &str, example: &str) -> Site {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = tempfile::tempdir().expect("state dir");
+        copy_tree(&repo().join(example), dir.path());
+        let n = std::process::id() % 200 + 20 + tag.len() as u32;
+        let subnet_prefix = format!("10.216.{n}");
+        let project = format!("provtest-{tag}-{}", std::process::id());
+        std::fs::write(
+            dir.path().join("inventory.yml"),
+            format!(
+                "plugin: docker\nproject: {project}\nsubnet: {subnet_prefix}.0/24\nkeyed_groups:\n  - key: labels['prov-group']\n    prefix: \"\"\n    separator: \"\"\n"
+            ),
+        )
+        .expect("inventory");
+        Site { dir, state, project, subnet_prefix }
+    }
+
     pub fn prov(&self, args: &[&str]) -> Output {
         self.prov_env(args, &[])
     }
