@@ -19,7 +19,9 @@
 //! Checking the file needs no provider ([`parse`]); listing does ([`list`]). Every host gets
 //! `ansible_host` (its private address), `ansible_user: root`, `private_ip`, `public_ip`,
 //! `labels` and `prov_*` variables (`prov_name`, `prov_state`, `prov_group`, ...). The group
-//! `all` gets `prov_provider`, `prov_project` (and `prov_network`, `prov_subnet` when set),
+//! `all` gets `prov_provider`, `prov_project` (and `prov_network`, `prov_subnet`,
+//! `prov_cloud_project`, `prov_zone`, `prov_region`, `prov_endpoint` when set: the first of
+//! `projects`, `zones`, `regions`),
 //! so a playbook can create VMs wherever the inventory points.
 
 use crate::{Instance, Labels, ProviderError, LABEL_GROUP, LABEL_PROJECT};
@@ -34,10 +36,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Plugins prov knows.
-pub const PLUGINS: &[&str] = &["docker"];
+pub const PLUGINS: &[&str] = crate::PROVIDERS;
 
-const KEYS: &[&str] =
-    &["plugin", "project", "network", "subnet", "filters", "keyed_groups", "groups", "compose", "hostnames", "strict"];
+const KEYS: &[&str] = &[
+    "plugin",
+    "project",
+    "network",
+    "subnet",
+    "filters",
+    "keyed_groups",
+    "groups",
+    "compose",
+    "hostnames",
+    "strict",
+    "projects",
+    "zones",
+    "regions",
+    "endpoint",
+];
 const KEYED_KEYS: &[&str] =
     &["key", "prefix", "separator", "default_value", "leading_separator", "trailing_separator", "parent_group"];
 const HOSTNAMES: &[&str] = &["name", "id", "private_ip"];
@@ -70,6 +86,14 @@ pub struct PluginConfig {
     pub subnet: Option<String>,
     /// Labels every instance must carry (besides the project).
     pub filters: Labels,
+    /// Cloud projects (GCP project ids; the first is where new VMs go).
+    pub projects: Vec<String>,
+    /// Zones to list (GCP; the first is where new VMs go).
+    pub zones: Vec<String>,
+    /// Regions to list (AWS; the first is where new VMs go).
+    pub regions: Vec<String>,
+    /// API endpoint override (tests).
+    pub endpoint: Option<String>,
     keyed_groups: Vec<KeyedGroup>,
     groups: Vec<(String, Tmpl)>,
     compose: Vec<(String, Tmpl)>,
@@ -90,6 +114,10 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
         network: None,
         subnet: None,
         filters: Labels::new(),
+        projects: Vec::new(),
+        zones: Vec::new(),
+        regions: Vec::new(),
+        endpoint: None,
         keyed_groups: Vec::new(),
         groups: Vec::new(),
         compose: Vec::new(),
@@ -138,6 +166,23 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
             "project" => cfg.project = v.scalar_text().unwrap_or_default(),
             "network" => cfg.network = v.scalar_text(),
             "subnet" => cfg.subnet = v.scalar_text(),
+            "endpoint" => cfg.endpoint = v.scalar_text(),
+            "projects" | "zones" | "regions" => {
+                let items: Vec<&Node> = match &v.kind {
+                    NodeKind::Seq(s) => s.iter().collect(),
+                    _ => vec![v],
+                };
+                let list: Vec<String> =
+                    items.iter().filter_map(|n| n.scalar_text()).filter(|t| !t.is_empty()).collect();
+                if list.len() != items.len() {
+                    d.push(Diagnostic::error(DiagKind::Invalid, v.span, format!("`{key}` is a list of names")));
+                }
+                match key {
+                    "projects" => cfg.projects = list,
+                    "zones" => cfg.zones = list,
+                    _ => cfg.regions = list,
+                }
+            }
             "strict" => cfg.strict = matches!(v.kind, NodeKind::Bool(true)),
             "filters" => match v.as_map() {
                 Some(m) => {
@@ -323,6 +368,18 @@ pub fn build(cfg: &PluginConfig, instances: &[Instance], warnings: &mut Vec<Diag
     }
     if let Some(n) = &cfg.subnet {
         inv.set_group_var("all", "prov_subnet", Value::from(n.as_str()));
+    }
+    // Where new VMs go, for the `vm` tasks of `roles/manage-vms`.
+    let firsts = [
+        ("prov_cloud_project", cfg.projects.first()),
+        ("prov_zone", cfg.zones.first()),
+        ("prov_region", cfg.regions.first()),
+        ("prov_endpoint", cfg.endpoint.as_ref()),
+    ];
+    for (var, value) in firsts {
+        if let Some(v) = value {
+            inv.set_group_var("all", var, Value::from(v.as_str()));
+        }
     }
     let login_key = crate::state::project_key(&cfg.project);
     let mut sorted: Vec<&Instance> = instances.iter().collect();

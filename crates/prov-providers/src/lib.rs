@@ -6,7 +6,11 @@
 //! so they are valid GCP label keys, AWS tags and Docker labels alike.
 #![deny(missing_docs)]
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod docker;
+#[cfg(feature = "gcp")]
+pub mod gcp;
 pub mod inventory;
 pub mod machine;
 pub mod state;
@@ -172,9 +176,26 @@ pub struct ProviderSettings {
     pub image: Option<String>,
     /// Build the docker node image when it is missing.
     pub build_image: bool,
+    /// Cloud project that holds the instances (GCP project id).
+    pub cloud_project: Option<String>,
+    /// Zone new instances go to (GCP zone, AWS availability zone).
+    pub zone: Option<String>,
+    /// Region (AWS region; GCP region of addresses, else derived from `zone`).
+    pub region: Option<String>,
+    /// Zones to list (GCP; empty: every zone, through aggregatedList).
+    pub zones: Vec<String>,
+    /// Regions to list (AWS; empty: `region`).
+    pub regions: Vec<String>,
+    /// API endpoint instead of the cloud's own (tests: moto, the Compute fake).
+    pub endpoint: Option<String>,
 }
 
 impl ProviderSettings {
+    /// A key that tells settings apart (for the connection cache).
+    fn cache_key(&self, kind: &str) -> String {
+        format!("{kind}|{self:?}")
+    }
+
     /// The settings an inventory plugin file gives.
     pub fn from_plugin(cfg: &inventory::PluginConfig) -> Self {
         ProviderSettings {
@@ -183,12 +204,18 @@ impl ProviderSettings {
             subnet: cfg.subnet.clone(),
             image: None,
             build_image: false,
+            cloud_project: cfg.projects.first().cloned(),
+            zone: cfg.zones.first().cloned(),
+            region: cfg.regions.first().cloned(),
+            zones: cfg.zones.clone(),
+            regions: cfg.regions.clone(),
+            endpoint: cfg.endpoint.clone(),
         }
     }
 }
 
-/// Providers prov knows.
-pub const PROVIDERS: &[&str] = &["docker"];
+/// Providers prov knows (`gcp` and `aws` need the cargo features of the same names).
+pub const PROVIDERS: &[&str] = &["docker", "gcp", "aws"];
 
 /// Providers already connected in this process, by settings: every task and inventory
 /// source of a run shares one (its locks serialise project-wide steps such as creating the
@@ -199,7 +226,7 @@ static CONNECTED: std::sync::OnceLock<
 
 /// Connects to a provider by name (once per distinct settings in a process).
 pub async fn connect(kind: &str, s: &ProviderSettings) -> Result<std::sync::Arc<dyn Provider>, ProviderError> {
-    let key = format!("{kind}|{}|{:?}|{:?}|{:?}|{}", s.project, s.network, s.subnet, s.image, s.build_image);
+    let key = s.cache_key(kind);
     let cache = CONNECTED.get_or_init(Default::default);
     let mut map = cache.lock().await;
     if let Some(p) = map.get(&key) {
@@ -216,6 +243,14 @@ pub async fn connect(kind: &str, s: &ProviderSettings) -> Result<std::sync::Arc<
             };
             std::sync::Arc::new(docker::DockerProvider::connect(cfg).await?)
         }
+        #[cfg(feature = "gcp")]
+        "gcp" => gcp::connect(s).await?,
+        #[cfg(feature = "aws")]
+        "aws" => aws::connect(s).await?,
+        #[cfg(not(feature = "gcp"))]
+        "gcp" => return Err(not_built("gcp")),
+        #[cfg(not(feature = "aws"))]
+        "aws" => return Err(not_built("aws")),
         other => {
             return Err(ProviderError::Invalid(format!(
                 "unknown provider `{other}`; {}",
@@ -226,6 +261,17 @@ pub async fn connect(kind: &str, s: &ProviderSettings) -> Result<std::sync::Arc<
     };
     map.insert(key, p.clone());
     Ok(p)
+}
+
+/// The error for a provider this binary was built without.
+#[cfg(not(all(feature = "gcp", feature = "aws")))]
+fn not_built(kind: &'static str) -> ProviderError {
+    ProviderError::Unavailable {
+        provider: kind,
+        message: format!(
+            "this prov was built without the `{kind}` provider: rebuild with `cargo build --features {kind}`"
+        ),
+    }
 }
 
 /// Maps any label key to the common subset: lower case, `[a-z0-9_-]`, starting with a

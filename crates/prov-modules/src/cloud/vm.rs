@@ -74,6 +74,18 @@ pub struct Args {
     /// Build the docker node image when it is missing.
     #[serde(default = "yes", deserialize_with = "lenient_bool")]
     pub build_image: bool,
+    /// Cloud project (GCP project id).
+    #[serde(default)]
+    pub cloud_project: Option<String>,
+    /// Zone (GCP zone, AWS availability zone).
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// Region (AWS).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// API endpoint override (tests).
+    #[serde(default)]
+    pub endpoint: Option<String>,
 }
 
 fn default_provider() -> String {
@@ -113,6 +125,12 @@ fn settings(args: &Args) -> ProviderSettings {
         subnet: args.subnet.clone(),
         image: args.image.clone(),
         build_image: args.build_image,
+        cloud_project: args.cloud_project.clone(),
+        zone: args.zone.clone(),
+        region: args.region.clone(),
+        zones: args.zone.iter().cloned().collect(),
+        regions: args.region.iter().cloned().collect(),
+        endpoint: args.endpoint.clone(),
     }
 }
 
