@@ -29,6 +29,10 @@ pub const LABEL_GROUP: &str = "prov-group";
 /// The instance's name within its project.
 pub const LABEL_NAME: &str = "prov-name";
 
+/// `static_ip: true` in [`InstanceSpec::static_ip`]: a static address the cloud picks
+/// (a reserved GCP address, an AWS Elastic IP). Providers without such a thing refuse it.
+pub const ANY_STATIC_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
 /// Lifecycle state, mapped from each provider's own words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstanceState {
@@ -94,7 +98,7 @@ pub struct InstanceSpec {
     pub machine_type: Option<String>,
     /// Image (provider default when `None`).
     pub image: Option<String>,
-    /// Fixed address on the project network.
+    /// Fixed address on the project network, or [`ANY_STATIC_IP`].
     pub static_ip: Option<IpAddr>,
     /// Public keys allowed to log in as root (OpenSSH `authorized_keys` lines).
     pub authorized_keys: Vec<String>,
