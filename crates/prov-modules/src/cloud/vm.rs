@@ -4,13 +4,17 @@
 //! Arguments: `provider` (default `docker`), `project` (required: the `prov-project` label),
 //! `name` (required), `group` (the `prov-group` label, which inventories turn into groups),
 //! `labels` (more labels), `machine_type` (`e2-small`, `t3.micro`, ...; docker maps it to CPU
-//! and memory limits), `image`, `static_ip` (a fixed address on the project network),
+//! and memory limits), `image`, `static_ip` (a fixed address on the project network; `true`:
+//! a static address the cloud picks, e.g. a reserved GCP address),
 //! `state` (`present` default, `started`, `stopped`, `absent`), `network` and `subnet` (docker
 //! project network), `build_image` (docker: build the node image when missing, default true).
 //!
 //! prov generates each new VM's SSH host key and records it in the project's known_hosts
 //! (`~/.local/state/prov/<project>/known_hosts`), so strict host-key checking works from the
-//! first connection; `absent` removes the entry. Your `~/.ssh/id_*.pub` key (or a key made
+//! first connection; `absent` removes the entry. Cloud VMs make their own host keys: the
+//! keys they publish through the cloud's API (GCP guest attributes) are recorded instead,
+//! for their internal and external addresses (again after a start, which may change the
+//! external one). Your `~/.ssh/id_*.pub` key (or a key made
 //! for the project when you have none) is installed for root. A loop of `vm` tasks runs its
 //! items at once, and a play that changes VMs reloads the inventory before the next play.
 //!
@@ -59,8 +63,9 @@ pub struct Args {
     /// Image.
     #[serde(default)]
     pub image: Option<String>,
-    /// Fixed address on the project network.
-    #[serde(default)]
+    /// Fixed address on the project network, or `true`: a static address the cloud picks
+    /// (a reserved GCP address; `false` is none).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
     pub static_ip: Option<String>,
     /// `present`, `started`, `stopped`, `absent`.
     #[serde(default)]
@@ -108,10 +113,10 @@ pub enum VmPlan {
     Create,
     /// Start the stopped instance.
     Start,
-    /// Stop the running instance.
-    Stop,
-    /// Delete it (it has this address).
-    Delete(Option<IpAddr>),
+    /// Stop the running instance (it has these addresses).
+    Stop(Vec<IpAddr>),
+    /// Delete it (it has these addresses).
+    Delete(Vec<IpAddr>),
 }
 
 fn state(args: &Args) -> &str {
@@ -154,6 +159,23 @@ fn labels(args: &Args) -> Labels {
         l.insert(LABEL_GROUP.into(), prov_providers::label_value(g));
     }
     l
+}
+
+/// The host keys a cloud VM published through the cloud's API (`details.host_keys`).
+fn published_keys(i: &Instance) -> Vec<String> {
+    let keys = i.details.get("host_keys").and_then(|k| k.as_array());
+    keys.map(|k| k.iter().filter_map(|k| k.as_str()).map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// Records the first of `keys` in the project's known_hosts for every address of `i`.
+fn record_keys(known_hosts: &std::path::Path, i: &Instance, keys: &[String]) -> Result<(), ModuleError> {
+    let Some(key) = keys.first() else { return Ok(()) };
+    for ip in i.private_ip.into_iter().chain(i.public_ip) {
+        prov_providers::state::record_host_key(known_hosts, ip, key).map_err(|e| {
+            ModuleError::Failed(format!("cannot record the host key in {}: {e}", known_hosts.display()))
+        })?;
+    }
+    Ok(())
 }
 
 /// The registered result: what the instance is now.
@@ -201,7 +223,10 @@ impl Module for Vm {
             return Err(format!("VM name `{}` must be letters, digits and `-` (it is the hostname)", args.name));
         }
         if let Some(ip) = &args.static_ip {
-            ip.parse::<IpAddr>().map_err(|_| format!("static_ip `{ip}` is not an IP address"))?;
+            if prov_core::args::parse_bool(ip).is_none() {
+                ip.parse::<IpAddr>()
+                    .map_err(|_| format!("static_ip `{ip}` is neither an IP address nor true/false"))?;
+            }
         }
         if let Some(t) = &args.machine_type {
             prov_providers::machine::shape(t)?;
@@ -227,10 +252,18 @@ impl Module for Vm {
                     args.name, args.project
                 ))))
             }
-            ("stopped", Some(i)) if i.state != InstanceState::Stopped => {
-                change(VmPlan::Stop, Action::Modify, &now, "stopped\n")
-            }
-            ("absent", Some(i)) => change(VmPlan::Delete(i.private_ip), Action::Delete, &now, "absent\n"),
+            ("stopped", Some(i)) if i.state != InstanceState::Stopped => change(
+                VmPlan::Stop(i.private_ip.into_iter().chain(i.public_ip).collect()),
+                Action::Modify,
+                &now,
+                "stopped\n",
+            ),
+            ("absent", Some(i)) => change(
+                VmPlan::Delete(i.private_ip.into_iter().chain(i.public_ip).collect()),
+                Action::Delete,
+                &now,
+                "absent\n",
+            ),
             ("absent", None) => Plan::Ok(Outcome::ok().with("name", args.name.as_str()).with("state", "absent")),
             (_, None) => change(VmPlan::Create, Action::Create, &now, "running\n"),
             (_, Some(i)) => {
@@ -256,7 +289,11 @@ impl Module for Vm {
                     .map_err(|e| ModuleError::Failed(format!("cannot prepare the SSH login key: {e}")))?;
                 let host_key = prov_providers::state::generate_ed25519(&format!("{}@{}", args.name, args.project))
                     .map_err(|e| ModuleError::Failed(format!("cannot generate a host key: {e}")))?;
-                let static_ip = args.static_ip.as_deref().and_then(|s| s.parse().ok());
+                let static_ip = args.static_ip.as_deref().and_then(|s| match prov_core::args::parse_bool(s) {
+                    Some(true) => Some(prov_providers::ANY_STATIC_IP),
+                    Some(false) => None,
+                    None => s.parse().ok(),
+                });
                 let spec = InstanceSpec {
                     name: args.name.clone(),
                     labels: labels(args),
@@ -267,18 +304,45 @@ impl Module for Vm {
                     host_key: Some(host_key.clone()),
                 };
                 let i = p.create(&spec).await.map_err(failed)?;
-                if let Some(ip) = i.private_ip {
-                    prov_providers::state::record_host_key(&known_hosts, ip, &host_key.1).map_err(|e| {
-                        ModuleError::Failed(format!("cannot record the host key in {}: {e}", known_hosts.display()))
-                    })?;
+                // Cloud VMs make their own host keys and publish them through the cloud's API
+                // (`details.host_keys`); docker VMs use the one prov generated.
+                let published = i
+                    .details
+                    .get("host_keys")
+                    .and_then(|k| k.as_array())
+                    .map(|keys| keys.iter().filter_map(|k| k.as_str()).map(str::to_string).collect::<Vec<_>>());
+                let trusted = published.clone().unwrap_or_else(|| vec![host_key.1.clone()]);
+                record_keys(&known_hosts, &i, &trusted)?;
+                let mut o = describe(&i);
+                if published.is_some_and(|k| k.is_empty()) {
+                    o.msg = Some(format!(
+                        "VM `{}` published no SSH host key through the cloud's API: its first connection needs \
+                         --host-key-checking accept-new",
+                        args.name
+                    ));
+                }
+                o
+            }
+            VmPlan::Start => {
+                let i = p.start(&args.name).await.map_err(failed)?;
+                // A cloud VM may come back on another external address: record the keys it
+                // published for the addresses it has now.
+                record_keys(&known_hosts, &i, &published_keys(&i))?;
+                describe(&i)
+            }
+            VmPlan::Stop(before) => {
+                let i = p.stop(&args.name).await.map_err(failed)?;
+                // Addresses it gave up (a cloud's ephemeral external address) may go to
+                // another VM: forget them.
+                for ip in before.into_iter().filter(|ip| i.private_ip != Some(*ip) && i.public_ip != Some(*ip)) {
+                    prov_providers::state::forget_host(&known_hosts, ip)
+                        .map_err(|e| ModuleError::Failed(format!("cannot update {}: {e}", known_hosts.display())))?;
                 }
                 describe(&i)
             }
-            VmPlan::Start => describe(&p.start(&args.name).await.map_err(failed)?),
-            VmPlan::Stop => describe(&p.stop(&args.name).await.map_err(failed)?),
-            VmPlan::Delete(ip) => {
+            VmPlan::Delete(ips) => {
                 p.delete(&args.name).await.map_err(failed)?;
-                if let Some(ip) = ip {
+                for ip in ips {
                     prov_providers::state::forget_host(&known_hosts, ip)
                         .map_err(|e| ModuleError::Failed(format!("cannot update {}: {e}", known_hosts.display())))?;
                 }

@@ -15,7 +15,7 @@
 //!   in Google's words;
 //! * throttling (HTTP 429, 503, `rateLimitExceeded`) is retried with exponential backoff
 //!   and jitter ([`api::Timing`]);
-//! * host keys: after an insert, the keys the guest agent publishes as guest attributes
+//! * host keys: after an insert (and a start), the keys the guest agent publishes as guest attributes
 //!   (`hostkeys/`) are read through the API and returned in `details.host_keys`, so prov
 //!   records them in the project's known_hosts before the first SSH connection (strict
 //!   checking works); when none are published within [`api::Timing::host_key_wait`],
@@ -468,7 +468,8 @@ impl Provider for GcpProvider {
         .await?;
         wait(c, &self.timing, p, &Scope::Zone(zone.clone()), &what, op).await?;
         let i = self.get_in(&zone, name).await?.ok_or_else(|| ProviderError::NotFound(name.to_string()))?;
-        Ok(self.instance(&i, Vec::new()))
+        let keys = self.host_keys(&zone, name).await?;
+        Ok(self.instance(&i, keys))
     }
 
     async fn stop(&self, name: &str) -> Result<Instance, ProviderError> {
