@@ -2,6 +2,8 @@
 
 mod bad_input;
 mod docker;
+#[cfg(feature = "gcp")]
+mod gcp;
 mod graph;
 mod interrupt;
 mod language;
