@@ -380,6 +380,9 @@ mod tests {
         assert!(Vm::check_args(&bad).expect_err("state").contains("present, started, stopped, absent"));
         let bad = args(serde_json::json!({"project": "p", "name": "w1", "static_ip": "10.0.0.300"})).expect("parses");
         assert!(Vm::check_args(&bad).is_err());
+        let any = args(serde_json::json!({"project": "p", "name": "w1", "static_ip": true})).expect("a YAML boolean");
+        assert_eq!(any.static_ip.as_deref(), Some("true"));
+        assert!(Vm::check_args(&any).is_ok(), "static_ip: true asks for an address the cloud picks");
         assert!(
             args(serde_json::json!({"project": "p", "name": "w1", "size": 2})).is_err(),
             "unknown arguments are refused"
