@@ -1,10 +1,12 @@
-//! prov's connections: [`SshConnection`] (russh, one session per host, exec channels and
-//! SFTP) and [`LocalConnection`] (`ansible_connection: local`).
+//! prov's connections: [`SshConnection`] (russh, one session per host; commands go to a few
+//! long-lived remote `sh` processes fed framed commands, files go over SFTP) and
+//! [`LocalConnection`] (`ansible_connection: local`).
 #![deny(missing_docs)]
 
 mod client;
 pub mod known_hosts;
 pub mod local;
+mod shell;
 
 pub use client::{connect, SshConnection, SshOptions, SshTarget, DEFAULT_CONCURRENT_HANDSHAKES};
 pub use known_hosts::HostKeyPolicy;
