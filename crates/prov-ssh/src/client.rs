@@ -2,8 +2,9 @@
 //! (see [`crate::shell`]; exec channels when a shell cannot take them), files go through one
 //! SFTP channel.
 //!
-//! Connection starts are throttled by a semaphore shared by every connection of a run, so a
-//! hundred hosts behind one sshd do not trip its `MaxStartups` (10:30:100 by default).
+//! Connection starts are throttled per server (address and port), so that many inventory
+//! hosts behind one sshd do not trip its `MaxStartups` (10:30:100 by default), and overall, so
+//! that a thousand hosts do not all start at once; distinct servers handshake in parallel.
 
 use crate::known_hosts::{self, HostKeyPolicy, Verdict};
 #[cfg(test)]
@@ -17,6 +18,7 @@ use russh::keys::agent::AgentIdentity;
 use russh::keys::{PrivateKeyWithHashAlg, PublicKey};
 use russh::ChannelMsg;
 use russh_sftp::client::SftpSession;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,10 +37,35 @@ pub struct SshOptions {
     pub connect_timeout: Duration,
     /// Handshakes in flight at once, across all hosts.
     pub throttle: Arc<Semaphore>,
+    /// Handshakes in flight at once to one server (address and port).
+    pub per_server: Arc<ServerThrottle>,
 }
 
-/// Handshakes in flight at once by default: below sshd's `MaxStartups` start value (10).
-pub const DEFAULT_CONCURRENT_HANDSHAKES: usize = 8;
+/// Handshakes in flight at once by default, across all hosts.
+pub const DEFAULT_CONCURRENT_HANDSHAKES: usize = 64;
+
+/// Handshakes in flight at once to one server by default: below sshd's `MaxStartups` start
+/// value (10).
+pub const DEFAULT_HANDSHAKES_PER_SERVER: usize = 8;
+
+/// One semaphore per server (address and port), made on first use.
+#[derive(Debug)]
+pub struct ServerThrottle {
+    limit: usize,
+    servers: Mutex<HashMap<(String, u16), Arc<Semaphore>>>,
+}
+
+impl ServerThrottle {
+    /// At most `limit` handshakes at once to each server.
+    pub fn new(limit: usize) -> Self {
+        ServerThrottle { limit, servers: Mutex::new(HashMap::new()) }
+    }
+
+    fn server(&self, host: &str, port: u16) -> Arc<Semaphore> {
+        let mut m = self.servers.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry((host.to_string(), port)).or_insert_with(|| Arc::new(Semaphore::new(self.limit))).clone()
+    }
+}
 
 impl Default for SshOptions {
     fn default() -> Self {
@@ -47,6 +74,7 @@ impl Default for SshOptions {
             known_hosts: known_hosts::default_files(),
             connect_timeout: Duration::from_secs(10),
             throttle: Arc::new(Semaphore::new(DEFAULT_CONCURRENT_HANDSHAKES)),
+            per_server: Arc::new(ServerThrottle::new(DEFAULT_HANDSHAKES_PER_SERVER)),
         }
     }
 }
@@ -124,6 +152,9 @@ impl std::fmt::Debug for SshConnection {
 pub async fn connect(target: &SshTarget, opts: &SshOptions) -> Result<SshConnection, ConnectionError> {
     let name = target.display_name.clone();
     let unreachable = |reason: String| ConnectionError::Unreachable { host: name.clone(), reason };
+    // The server's turn first, so a busy server does not hold slots others could use.
+    let server = opts.per_server.server(&target.host, target.port);
+    let _server_permit = server.acquire().await.map_err(|_| unreachable("connection throttle closed".into()))?;
     let _permit = opts.throttle.acquire().await.map_err(|_| unreachable("connection throttle closed".into()))?;
     let verdict = Arc::new(Mutex::new(None));
     let checker = Checker {

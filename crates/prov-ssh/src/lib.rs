@@ -8,6 +8,9 @@ pub mod known_hosts;
 pub mod local;
 mod shell;
 
-pub use client::{connect, SshConnection, SshOptions, SshTarget, DEFAULT_CONCURRENT_HANDSHAKES};
+pub use client::{
+    connect, ServerThrottle, SshConnection, SshOptions, SshTarget, DEFAULT_CONCURRENT_HANDSHAKES,
+    DEFAULT_HANDSHAKES_PER_SERVER,
+};
 pub use known_hosts::HostKeyPolicy;
 pub use local::LocalConnection;

@@ -103,3 +103,15 @@ async fn become_through_the_shell() {
     assert_eq!(c.get(path, Some(&root)).await.expect("reads").as_deref(), Some(&b"\x00binary\xff"[..]));
     assert_eq!(c.get(&format!("{path}.absent"), Some(&root)).await.expect("reads"), None);
 }
+
+#[test]
+fn handshakes_are_throttled_per_server() {
+    let t = ServerThrottle::new(2);
+    let a = t.server("10.0.0.1", 22);
+    assert!(Arc::ptr_eq(&a, &t.server("10.0.0.1", 22)), "one semaphore per server");
+    assert!(!Arc::ptr_eq(&a, &t.server("10.0.0.1", 2222)), "the port is part of the server");
+    assert!(!Arc::ptr_eq(&a, &t.server("10.0.0.2", 22)));
+    let _held = (a.try_acquire().expect("first"), a.try_acquire().expect("second"));
+    assert!(a.try_acquire().is_err(), "at most 2 at once to one server");
+    assert!(t.server("10.0.0.2", 22).try_acquire().is_ok(), "another server is not held up");
+}
