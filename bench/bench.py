@@ -3,12 +3,15 @@
 
 Started by bench/run (which prepares the venv and builds prov). For each N it starts N
 local SSH hosts (prov-lab: one private sshd per 127.0.1.K), generates the same 10-task job
-for every tool, runs each tool's first run (from a clean state) and no-change run `--runs`
-times, and writes medians and ratios to bench/RESULTS.md. Everything started is stopped
-by pid; traffic goes only to 127.0.0.0/8.
+for every tool, runs each tool `--runs` times as a pair (a first run from a clean state,
+then the no-change run), and writes medians and ratios to bench/RESULTS.md. Then prov
+alone on `--scale-hosts` hosts (sshd processes of 16 addresses each) with its recap
+checked, and `prov graph` on a generated 10,000-host inventory. Everything started is
+stopped by pid; traffic goes only to 127.0.0.0/8.
 """
 
 import argparse
+import re
 import os
 import shutil
 import statistics
@@ -90,33 +93,85 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
-class Lab:
-    """N hosts from prov-lab; stopped by closing its stdin (then killed by pid)."""
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, n, prov_lab, workdir):
+
+def proc_stat(pid):
+    """Fields of /proc/PID/stat after the command name (state is [0], ppid [1], utime [11])."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+class Lab:
+    """N hosts from prov-lab; stopped by closing its stdin, then its sshd processes by pid."""
+
+    def __init__(self, n, prov_lab, workdir, per_sshd=1):
         self.dir = Path(workdir) / f"lab{n}"
-        self.proc = subprocess.Popen([str(prov_lab), str(n), str(self.dir)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([str(prov_lab), str(n), str(self.dir), "--per-sshd", str(per_sshd)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         first = self.proc.stdout.readline()
         if "hosts up" not in first:
+            self.proc.kill()
             raise SystemExit(f"prov-lab failed: {first}{self.proc.stderr.read()}")
-        self.inventory = self.dir / "hosts.ini"
-        self.known_hosts = self.dir / "known_hosts"
-        self.hosts = []
-        for line in self.inventory.read_text().splitlines()[1:]:
-            f = dict(kv.split("=", 1) for kv in line.split()[1:])
-            self.hosts.append((line.split()[0], f))
+        self.sshd_pids = []
+        try:
+            self.sshd_pids = [int(p) for p in (self.dir / "sshd.pids").read_text().split()]
+            self.inventory = self.dir / "hosts.ini"
+            self.known_hosts = self.dir / "known_hosts"
+            self.hosts = []
+            for line in self.inventory.read_text().splitlines()[1:]:
+                f = dict(kv.split("=", 1) for kv in line.split()[1:])
+                self.hosts.append((line.split()[0], f))
+        except BaseException:
+            self.stop()
+            raise
 
     def reset(self):
         for _, f in self.hosts:
             shutil.rmtree(Path(f["host_root"]) / "app", ignore_errors=True)
 
+    def target_cpu(self):
+        """CPU seconds of the sshd processes and every session they have reaped (the target side)."""
+        total = 0
+        for pid in self.sshd_pids:
+            f = proc_stat(pid)
+            if f:
+                total += sum(int(x) for x in f[11:15])
+        return total / CLK_TCK
+
+    def wait_sessions_gone(self, timeout=10.0):
+        """Waits until no sshd of the lab has a session process left (so their CPU is counted)."""
+        pids = set(self.sshd_pids)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            busy = False
+            for e in os.scandir("/proc"):
+                if e.name.isdigit():
+                    f = proc_stat(e.name)
+                    if f and int(f[1]) in pids:
+                        busy = True
+                        break
+            if not busy:
+                return
+            time.sleep(0.05)
+
     def stop(self):
         try:
             self.proc.stdin.close()
-            self.proc.wait(timeout=20)
+            self.proc.wait(timeout=60)
         except Exception:
             self.proc.kill()
+            self.proc.wait()
+        for pid in self.sshd_pids:
+            # prov-lab stops them; this is for when it could not.
+            if proc_stat(pid) is not None:
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
 
 
 # Runs a command in a fresh process, so CPU and peak RSS are that command's (and its children's) alone.
@@ -127,8 +182,14 @@ WRAP = ("import resource, subprocess, sys\n"
         "sys.exit(r)\n")
 
 
-def measure(cmd, cwd, env=None):
-    """Runs cmd; returns (wall s, controller CPU s of it and its children, peak RSS MiB, output)."""
+class Sample:
+    def __init__(self, wall, cpu, rss, target_cpu, out):
+        self.wall, self.cpu, self.rss, self.target_cpu, self.out = wall, cpu, rss, target_cpu, out
+
+
+def measure(cmd, cwd, env=None, lab=None, job=None):
+    """Runs cmd: wall s, controller CPU s (it and its children), peak RSS MiB, target CPU s, output."""
+    t_cpu = lab.target_cpu() if lab else 0.0
     t0 = time.monotonic()
     p = subprocess.run([sys.executable, "-c", WRAP, *map(str, cmd)], cwd=cwd, env=env, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True)
@@ -140,7 +201,30 @@ def measure(cmd, cwd, env=None):
         if line.startswith("BENCH "):
             _, r, c = line.split()
             rss, cpu = int(r) / 1024.0, float(c)
-    return wall, cpu, rss, p.stdout
+    target = 0.0
+    if lab:
+        if job:
+            stop_control_masters(job)
+        lab.wait_sessions_gone()
+        target = lab.target_cpu() - t_cpu
+    return Sample(wall, cpu, rss, target, p.stdout)
+
+
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def check_recap(out, lab, phase):
+    """prov's recap must list every host, none failed or unreachable, the same changes on every
+    host, and none in the no-change run. Returns the changed count per host."""
+    rows = {m[1]: (int(m[2]), int(m[3]), int(m[4]), int(m[5])) for m in RECAP.finditer(out)}
+    names = [h for h, _ in lab.hosts]
+    missing = [h for h in names if h not in rows]
+    bad = [h for h in names if h in rows and (rows[h][2] or rows[h][3])]
+    changed = {rows[h][1] for h in names if h in rows}
+    if missing or bad or len(changed) != 1 or (phase == "again" and changed != {0}) or (phase == "first" and changed == {0}):
+        raise SystemExit(f"prov's recap is wrong ({phase}): {len(missing)} hosts missing, {len(bad)} failed or "
+                         f"unreachable, changed counts {sorted(changed)}\n{out[-2000:]}")
+    return changed.pop()
 
 
 def write_job(work, lab, n):
@@ -167,13 +251,19 @@ def write_job(work, lab, n):
     return job
 
 
+# The floor's OpenSSH options: the fastest key exchange both sides have (curve25519; the
+# post-quantum default costs ~110 ms more CPU per handshake here), the lab's ed25519 keys only.
+FLOOR_SSH = ("-q -T -o BatchMode=yes -o KexAlgorithms=curve25519-sha256 -o HostKeyAlgorithms=ssh-ed25519 "
+             "-o IdentitiesOnly=yes -o ControlMaster=no")
+
+
 def floor_cmd(lab, job):
-    """One OpenSSH connection per host, all at once, running the same shell steps."""
+    """One OpenSSH connection per host, all at once, running the same shell steps as one script."""
     script = job / "floor-all.sh"
     lines = ["#!/bin/sh", "pids="]
     for _, f in lab.hosts:
         lines.append(
-            f"ssh -q -o BatchMode=yes -o UserKnownHostsFile={lab.known_hosts} -i {f['ansible_ssh_private_key_file']} "
+            f"ssh {FLOOR_SSH} -o UserKnownHostsFile={lab.known_hosts} -i {f['ansible_ssh_private_key_file']} "
             f"-p {f['ansible_port']} {f['ansible_user']}@{f['ansible_host']} sh -s -- {f['host_root']} < {job}/floor.sh & pids=\"$pids $!\"")
     lines.append('for p in $pids; do wait $p || exit 1; done')
     script.write_text("\n".join(lines) + "\n")
@@ -189,15 +279,38 @@ def stop_control_masters(job):
                            stderr=subprocess.DEVNULL)
 
 
+def prov_cmd(prov, lab, n):
+    return [prov, "apply", "site.yml", "-i", "hosts.ini", "--known-hosts", str(lab.known_hosts), "-f", str(max(n, 1))]
+
+
+def summarize(samples):
+    return {
+        "wall": statistics.median(s.wall for s in samples),
+        "cpu": statistics.median(s.cpu for s in samples),
+        "rss": max(s.rss for s in samples),
+        "target": statistics.median(s.target_cpu for s in samples),
+        "runs": len(samples),
+    }
+
+
+def show(n, tool, phase, r):
+    print(f"N={n:<4} {tool:<8} {phase:<5} {r['wall']:8.2f} s  {1000 * r['wall'] / (n * 10):7.1f} ms/task-host  "
+          f"cpu {r['cpu']:6.2f} s  target cpu {r['target']:6.2f} s  rss {r['rss']:5.0f} MiB  ({r['runs']} runs)",
+          flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hosts", default="10,50,200")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--slow-runs", type=int, default=None,
+                    help="runs for ansible at N >= 200 (default: --runs; each takes minutes there)")
     ap.add_argument("--tools", default="prov,pyinfra,ansible,floor")
     ap.add_argument("--prov", required=True)
     ap.add_argument("--prov-lab", required=True)
     ap.add_argument("--venv", required=True)
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    ap.add_argument("--scale-hosts", type=int, default=1000, help="hosts for prov's scale run (0: skip)")
     ap.add_argument("--graph-hosts", type=int, default=10000, help="hosts for the `prov graph` compile-time run (0: skip)")
     a = ap.parse_args()
     a.prov = str(Path(a.prov).resolve())
@@ -205,7 +318,8 @@ def main():
     venv = Path(a.venv).resolve()
     tools = a.tools.split(",")
     env = dict(os.environ, PATH=f"{venv / 'bin'}:{os.environ['PATH']}", ANSIBLE_NOCOLOR="1", NO_COLOR="1")
-    results = {}
+    results, scale, graph = {}, None, None
+    started = time.monotonic()
     work = tempfile.mkdtemp(prefix="prov-bench-")
     try:
         for n in [int(x) for x in a.hosts.split(",")]:
@@ -213,35 +327,51 @@ def main():
             try:
                 job = write_job(work, lab, n)
                 cmds = {
-                    "prov": [a.prov, "apply", "site.yml", "-i", "hosts.ini", "--known-hosts", str(lab.known_hosts), "-f", str(max(n, 1))],
+                    "prov": prov_cmd(a.prov, lab, n),
                     "ansible": [str(venv / "bin" / "ansible-playbook"), "-i", "hosts.ini", "site.yml"],
                     "pyinfra": [str(venv / "bin" / "pyinfra"), "-y", "--parallel", str(n), "inventory.py", "deploy.py"],
                     "floor": floor_cmd(lab, job),
                 }
                 for tool in tools:
+                    runs = a.slow_runs if (tool == "ansible" and n >= 200 and a.slow_runs) else a.runs
+                    samples = {"first": [], "again": []}
+                    for _ in range(runs):
+                        # From a clean state, with no leftover OpenSSH masters (they would skip handshakes).
+                        lab.reset()
+                        stop_control_masters(job)
+                        for phase in ("first", "again"):
+                            s = measure(cmds[tool], job, env, lab, job)
+                            if tool == "prov":
+                                check_recap(s.out, lab, phase)
+                            samples[phase].append(s)
                     for phase in ("first", "again"):
-                        samples = []
-                        for _ in range(a.runs):
-                            # Clean hosts and no leftover OpenSSH masters (they would skip handshakes).
-                            lab.reset()
-                            stop_control_masters(job)
-                            if phase == "again":
-                                measure(cmds[tool], job, env)
-                                stop_control_masters(job)
-                            samples.append(measure(cmds[tool], job, env)[:3])
-                            stop_control_masters(job)
-                        walls = [s[0] for s in samples]
-                        results[(n, tool, phase)] = (statistics.median(walls), statistics.median(s[1] for s in samples),
-                                                     max(s[2] for s in samples))
-                        w, c, r = results[(n, tool, phase)]
-                        print(f"N={n:<4} {tool:<8} {phase:<5} {w:8.2f} s  {1000 * w / (n * 10):7.1f} ms/task-host  "
-                              f"cpu {c:7.2f} s  rss {r:6.0f} MiB", flush=True)
+                        results[(n, tool, phase)] = summarize(samples[phase])
+                        show(n, tool, phase, results[(n, tool, phase)])
             finally:
                 lab.stop()
+        if a.scale_hosts:
+            scale = scale_run(a.prov, a.prov_lab, work, a.scale_hosts, env)
         graph = graph_time(a.prov, work, a.graph_hosts, 50) if a.graph_hosts else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write_results(a.out, results, tools, a.runs, graph)
+    write_results(a.out, results, tools, a, scale, graph, time.monotonic() - started)
+
+
+def scale_run(prov, prov_lab, work, n, env):
+    """prov alone on n hosts (16 addresses per sshd): one first run and one no-change run, recap checked."""
+    lab = Lab(n, prov_lab, work, per_sshd=16)
+    try:
+        job = write_job(work, lab, n)
+        out = {}
+        for phase in ("first", "again"):
+            s = measure(prov_cmd(prov, lab, n), job, env, lab)
+            changed = check_recap(s.out, lab, phase)
+            out[phase] = (s, changed)
+            print(f"N={n:<4} prov     {phase:<5} {s.wall:8.2f} s  cpu {s.cpu:6.2f} s  target cpu {s.target_cpu:6.2f} s  "
+                  f"rss {s.rss:5.0f} MiB  recap ok: {n} hosts, changed={changed} each", flush=True)
+        return n, len(lab.sshd_pids), out
+    finally:
+        lab.stop()
 
 
 def graph_time(prov, work, hosts, tasks):
@@ -253,43 +383,107 @@ def graph_time(prov, work, hosts, tasks):
     (d / "site.yml").write_text("- hosts: lab\n  gather_facts: false\n  tasks:\n" + steps)
     walls = []
     for _ in range(3):
-        wall, _, rss, _ = measure([prov, "graph", "site.yml", "-i", "hosts.ini"], d)
-        walls.append((wall, rss))
+        s = measure([prov, "graph", "site.yml", "-i", "hosts.ini"], d)
+        walls.append((s.wall, s.rss))
     wall, rss = sorted(walls)[1]
     print(f"prov graph {hosts} hosts x {tasks} tasks: {wall:.2f} s, rss {rss:.0f} MiB", flush=True)
     return hosts, tasks, wall, rss
 
 
-def write_results(out, results, tools, runs, graph=None):
+def machine_facts():
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ssh = subprocess.run(["ssh", "-V"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True).stderr.strip()
+    return cpu, ssh.split(",")[0]
+
+
+def write_results(path, results, tools, a, scale, graph, elapsed):
     load = os.getloadavg()
+    cpu, ssh = machine_facts()
+    slow = f"; ansible at N >= 200: {a.slow_runs} run(s)" if a.slow_runs and a.slow_runs != a.runs else ""
     lines = [
         "# Benchmark results",
         "",
-        f"Machine: {os.cpu_count()} cores, load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the end; "
-        f"medians of {runs} run(s); the same 10-task job (plus a handler) on N loopback hosts, one private sshd each "
-        "(`SetEnv SHLVL=1`). `first` starts from a clean state, `again` is the no-change run. CPU is the controller "
-        "process and its children; peak RSS is the largest single process among them (ansible's forks are "
-        "separate processes, so its whole tree uses more).",
+        f"Machine: {os.cpu_count()} cores ({cpu}), load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the "
+        f"end; {ssh}; the whole run took {elapsed / 60:.0f} min. Medians of {a.runs} run(s){slow}. The same 10-task job "
+        "(plus a handler) on N loopback hosts, one private sshd each (`SetEnv SHLVL=1`: root's ~/.bashrc here runs "
+        "`pyenv init`, ~250 ms per command started through bash, which would swamp every tool). `first` starts from a "
+        "clean state, `again` is the no-change run right after it. CPU is the controller process and its children; "
+        "target CPU is what the sshd processes and their sessions used (handshakes, shells, the commands); peak RSS "
+        "is the largest single controller process (ansible's forks are separate processes, so its whole tree uses "
+        "more). The floor is OpenSSH (`KexAlgorithms=curve25519-sha256`, ed25519 keys): one connection per host "
+        "running the same steps as one script, with no decisions.",
         "",
-        "| N | tool | run | wall s | ms/task-host | CPU s | peak RSS MiB |",
-        "|---|---|---|---|---|---|---|",
+        "| N | tool | run | wall s | ms/task-host | CPU s | target CPU s | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for (n, tool, phase), (w, c, r) in sorted(results.items()):
-        lines.append(f"| {n} | {tool} | {phase} | {w:.2f} | {1000 * w / (n * 10):.1f} | {c:.2f} | {r:.0f} |")
-    lines += ["", "| N | run | prov/ansible | prov/pyinfra | prov/floor |", "|---|---|---|---|---|"]
-    for (n, tool, phase), (w, _, _) in sorted(results.items()):
+    order = {t: i for i, t in enumerate(["prov", "floor", "pyinfra", "ansible"])}
+    for (n, tool, phase), r in sorted(results.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9), kv[0][2] != "first")):
+        lines.append(f"| {n} | {tool} | {phase} | {r['wall']:.2f} | {1000 * r['wall'] / (n * 10):.1f} | {r['cpu']:.2f} | "
+                     f"{r['target']:.2f} | {r['rss']:.0f} |")
+    lines += ["", "Ratios of wall times in this run (below 1: prov is faster; the factor in brackets):", "",
+              "| N | run | prov/ansible | prov/pyinfra | prov/floor |", "|---|---|---|---|---|"]
+    for (n, tool, phase), r in sorted(results.items(), key=lambda kv: (kv[0][0], kv[0][2] != "first")):
         if tool != "prov":
             continue
         def ratio(other):
             o = results.get((n, other, phase))
-            return f"{w / o[0]:.3f} ({o[0] / w:.1f}x)" if o else "-"
+            return f"{r['wall'] / o['wall']:.3f} ({o['wall'] / r['wall']:.1f}x)" if o else "-"
         lines.append(f"| {n} | {phase} | {ratio('ansible')} | {ratio('pyinfra')} | {ratio('floor')} |")
+    if scale:
+        n, servers, out = scale
+        lines += ["", f"Scale: prov alone on {n} hosts ({servers} sshd processes of up to 16 addresses each), one run "
+                      "each, recap checked (every host listed, none failed or unreachable, the same changes on each, none "
+                      "in the no-change run):", "",
+                  "| N | run | wall s | ms/task-host | CPU s | target CPU s | peak RSS MiB | changed per host |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for phase in ("first", "again"):
+            s, changed = out[phase]
+            lines.append(f"| {n} | {phase} | {s.wall:.2f} | {1000 * s.wall / (n * 10):.1f} | {s.cpu:.2f} | "
+                         f"{s.target_cpu:.2f} | {s.rss:.0f} | {changed} |")
     if graph:
         h, t, w, r = graph
         lines += ["", f"`prov graph` for {h} hosts x {t} tasks (parse, compile, bind; no connection): {w:.2f} s, "
                       f"peak RSS {r:.0f} MiB (median of 3)."]
-    Path(out).write_text("\n".join(lines) + "\n")
+    lines += ["", "Targets (issue 6):", ""] + targets(results, scale, graph)
+    Path(path).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def targets(results, scale, graph):
+    def get(n, tool, phase):
+        return results.get((n, tool, phase))
+
+    rows = []
+    for phase in ("first", "again"):
+        p, an, py, fl = (get(50, t, phase) for t in ("prov", "ansible", "pyinfra", "floor"))
+        if not p:
+            continue
+        if an:
+            f = an["wall"] / p["wall"]
+            rows.append(f"- N=50 {phase}: prov {f:.1f}x faster than ansible-core (target >= 40x): {'met' if f >= 40 else 'NOT met'}")
+        if py:
+            f = py["wall"] / p["wall"]
+            rows.append(f"- N=50 {phase}: prov {f:.1f}x faster than pyinfra (target >= 3x): {'met' if f >= 3 else 'NOT met'}")
+        if fl:
+            f = p["wall"] / fl["wall"]
+            rows.append(f"- N=50 {phase}: prov at {f:.2f}x the floor's time (target <= 2x): {'met' if f <= 2 else 'NOT met'}")
+    rss = [r["rss"] for (n, t, _), r in results.items() if n == 200 and t == "prov"]
+    if rss:
+        rows.append(f"- controller peak RSS at N=200: {max(rss):.0f} MiB (target <= 60 MiB): {'met' if max(rss) <= 60 else 'NOT met'}")
+    if scale:
+        rows.append(f"- {scale[0]} hosts in one run with a correct recap: met ({scale[2]['first'][0].wall:.1f} s first, "
+                    f"{scale[2]['again'][0].wall:.1f} s no-change)")
+    if graph:
+        rows.append(f"- `prov graph` {graph[0]} hosts x {graph[1]} tasks in {graph[2]:.2f} s (target < 1 s): "
+                    f"{'met' if graph[2] < 1 else 'NOT met'}")
+    return rows
 
 
 if __name__ == "__main__":

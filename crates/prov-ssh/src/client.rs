@@ -1,9 +1,15 @@
-//! One russh session per host: exec channels for commands, one SFTP channel for files.
+//! One russh session per host: commands go to long-lived remote shells on that session
+//! (see [`crate::shell`]; exec channels when a shell cannot take them), files go through one
+//! SFTP channel.
 //!
-//! Connection starts are throttled by a semaphore shared by every connection of a run, so a
-//! hundred hosts behind one sshd do not trip its `MaxStartups` (10:30:100 by default).
+//! Connection starts are throttled per server (address and port), so that many inventory
+//! hosts behind one sshd do not trip its `MaxStartups` (10:30:100 by default), and overall, so
+//! that a thousand hosts do not all start at once; distinct servers handshake in parallel.
 
 use crate::known_hosts::{self, HostKeyPolicy, Verdict};
+#[cfg(test)]
+use crate::shell::MAX_INLINE_STDIN;
+use crate::shell::{Broken, RemoteShell, Slot};
 use async_trait::async_trait;
 use prov_core::connection::{shell_quote, Become, Connection, ConnectionError, ExecOutput, ExecRequest};
 use russh::client::{self, Handle};
@@ -12,8 +18,9 @@ use russh::keys::agent::AgentIdentity;
 use russh::keys::{PrivateKeyWithHashAlg, PublicKey};
 use russh::ChannelMsg;
 use russh_sftp::client::SftpSession;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -30,10 +37,35 @@ pub struct SshOptions {
     pub connect_timeout: Duration,
     /// Handshakes in flight at once, across all hosts.
     pub throttle: Arc<Semaphore>,
+    /// Handshakes in flight at once to one server (address and port).
+    pub per_server: Arc<ServerThrottle>,
 }
 
-/// Handshakes in flight at once by default: below sshd's `MaxStartups` start value (10).
-pub const DEFAULT_CONCURRENT_HANDSHAKES: usize = 8;
+/// Handshakes in flight at once by default, across all hosts.
+pub const DEFAULT_CONCURRENT_HANDSHAKES: usize = 64;
+
+/// Handshakes in flight at once to one server by default: below sshd's `MaxStartups` start
+/// value (10).
+pub const DEFAULT_HANDSHAKES_PER_SERVER: usize = 8;
+
+/// One semaphore per server (address and port), made on first use.
+#[derive(Debug)]
+pub struct ServerThrottle {
+    limit: usize,
+    servers: Mutex<HashMap<(String, u16), Arc<Semaphore>>>,
+}
+
+impl ServerThrottle {
+    /// At most `limit` handshakes at once to each server.
+    pub fn new(limit: usize) -> Self {
+        ServerThrottle { limit, servers: Mutex::new(HashMap::new()) }
+    }
+
+    fn server(&self, host: &str, port: u16) -> Arc<Semaphore> {
+        let mut m = self.servers.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry((host.to_string(), port)).or_insert_with(|| Arc::new(Semaphore::new(self.limit))).clone()
+    }
+}
 
 impl Default for SshOptions {
     fn default() -> Self {
@@ -42,6 +74,7 @@ impl Default for SshOptions {
             known_hosts: known_hosts::default_files(),
             connect_timeout: Duration::from_secs(10),
             throttle: Arc::new(Semaphore::new(DEFAULT_CONCURRENT_HANDSHAKES)),
+            per_server: Arc::new(ServerThrottle::new(DEFAULT_HANDSHAKES_PER_SERVER)),
         }
     }
 }
@@ -92,11 +125,21 @@ impl client::Handler for Checker {
     }
 }
 
+/// Remote shells per connection at most; a command that finds them all busy gets an exec
+/// channel (sshd's `MaxSessions` defaults to 10 channels per connection).
+const MAX_SHELLS: usize = 4;
+
 /// An authenticated SSH session to one host.
 pub struct SshConnection {
     name: String,
     handle: Handle<Checker>,
     sftp: OnceCell<SftpSession>,
+    /// Idle remote shells, ready for the next command.
+    idle: Mutex<Vec<RemoteShell>>,
+    /// Remote shells alive, idle or busy.
+    live: Arc<AtomicUsize>,
+    /// Set when a shell could not start: this host gets exec channels only.
+    no_shell: AtomicBool,
 }
 
 impl std::fmt::Debug for SshConnection {
@@ -109,6 +152,9 @@ impl std::fmt::Debug for SshConnection {
 pub async fn connect(target: &SshTarget, opts: &SshOptions) -> Result<SshConnection, ConnectionError> {
     let name = target.display_name.clone();
     let unreachable = |reason: String| ConnectionError::Unreachable { host: name.clone(), reason };
+    // The server's turn first, so a busy server does not hold slots others could use.
+    let server = opts.per_server.server(&target.host, target.port);
+    let _server_permit = server.acquire().await.map_err(|_| unreachable("connection throttle closed".into()))?;
     let _permit = opts.throttle.acquire().await.map_err(|_| unreachable("connection throttle closed".into()))?;
     let verdict = Arc::new(Mutex::new(None));
     let checker = Checker {
@@ -150,7 +196,14 @@ pub async fn connect(target: &SshTarget, opts: &SshOptions) -> Result<SshConnect
             )))
         }
     };
-    Ok(SshConnection { name: target.display_name.clone(), handle, sftp: OnceCell::new() })
+    Ok(SshConnection {
+        name: target.display_name.clone(),
+        handle,
+        sftp: OnceCell::new(),
+        idle: Mutex::new(Vec::new()),
+        live: Arc::new(AtomicUsize::new(0)),
+        no_shell: AtomicBool::new(false),
+    })
 }
 
 fn verdict_error(target: &SshTarget, v: Verdict) -> ConnectionError {
@@ -242,7 +295,67 @@ impl SshConnection {
         ConnectionError::Transfer { host: self.name.clone(), path: path.to_string(), reason: e.to_string() }
     }
 
-    async fn run(&self, line: String, stdin: Option<Vec<u8>>) -> Result<ExecOutput, ConnectionError> {
+    /// Runs a command on an idle remote shell, a new one, or (when the shell cannot take it, or
+    /// none can start) an exec channel of its own.
+    async fn run(&self, req: ExecRequest) -> Result<ExecOutput, ConnectionError> {
+        let Some(mut shell) = self.shell().await else { return self.run_channel(req.shell_line(), req.stdin).await };
+        match shell.run(&req).await {
+            None => {
+                self.idle_shell(shell);
+                self.run_channel(req.shell_line(), req.stdin).await
+            }
+            Some(Ok(out)) => {
+                self.idle_shell(shell);
+                Ok(out)
+            }
+            Some(Err(Broken::NotStarted)) => {
+                self.no_shell.store(true, Ordering::SeqCst);
+                self.run_channel(req.shell_line(), req.stdin).await
+            }
+            // The shell ended during the command: like an exec channel closed without a status.
+            Some(Err(Broken::Ended(mut out))) => {
+                if self.handle.is_closed() {
+                    return Err(self.lost("the connection closed during a command"));
+                }
+                out.rc = -1;
+                out.stderr.extend_from_slice(b"prov: the remote shell ended during the command\n");
+                Ok(out)
+            }
+        }
+    }
+
+    /// An idle shell, or a new one while there are fewer than [`MAX_SHELLS`]; `None` means
+    /// "use an exec channel".
+    async fn shell(&self) -> Option<RemoteShell> {
+        if self.no_shell.load(Ordering::SeqCst) {
+            return None;
+        }
+        loop {
+            let Some(mut s) = self.idle.lock().ok()?.pop() else { break };
+            if s.is_idle_and_open() {
+                return Some(s);
+            }
+        }
+        // Counted before it starts, so concurrent starts stay within the limit.
+        let slot = Slot::reserve(&self.live, MAX_SHELLS)?;
+        let ch = self.handle.channel_open_session().await.ok()?;
+        match RemoteShell::start(ch, slot).await {
+            Ok(s) => Some(s),
+            Err(_) => {
+                self.no_shell.store(true, Ordering::SeqCst);
+                None
+            }
+        }
+    }
+
+    fn idle_shell(&self, shell: RemoteShell) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(shell);
+        }
+    }
+
+    /// Runs a command line on an exec channel of its own.
+    async fn run_channel(&self, line: String, stdin: Option<Vec<u8>>) -> Result<ExecOutput, ConnectionError> {
         let mut ch = self.handle.channel_open_session().await.map_err(|e| self.lost(e))?;
         ch.exec(true, line).await.map_err(|e| self.lost(e))?;
         if let Some(data) = stdin {
@@ -298,9 +411,9 @@ fn parent_dir(path: &str) -> &str {
 #[async_trait]
 impl Connection for SshConnection {
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, ConnectionError> {
-        let line = req.shell_line();
-        let run = self.run(line, req.stdin);
-        match req.timeout {
+        let timeout = req.timeout;
+        let run = self.run(req);
+        match timeout {
             None => run.await,
             Some(t) => tokio::time::timeout(t, run)
                 .await
@@ -326,7 +439,7 @@ impl Connection for SshConnection {
                 p = shell_quote(path)
             );
             let req = ExecRequest::new(cmd).with_become(Some(b.clone())).with_stdin(data.to_vec());
-            let out = self.run(req.shell_line(), req.stdin).await?;
+            let out = self.run(req).await?;
             if out.rc != 0 {
                 return Err(self.transfer(path, out.stderr_str().trim()));
             }
@@ -349,7 +462,7 @@ impl Connection for SshConnection {
             t = shell_quote(&tmp),
             p = shell_quote(path)
         );
-        let out = self.run(cmd, None).await?;
+        let out = self.run(ExecRequest::new(cmd)).await?;
         if out.rc != 0 {
             return Err(self.transfer(path, out.stderr_str().trim()));
         }
@@ -363,7 +476,7 @@ impl Connection for SshConnection {
                 p = shell_quote(path)
             );
             let req = ExecRequest::new(cmd).with_become(Some(b.clone()));
-            let out = self.run(req.shell_line(), None).await?;
+            let out = self.run(req).await?;
             if out.rc == 0 {
                 return Ok(Some(out.stdout));
             }
@@ -384,3 +497,6 @@ impl Connection for SshConnection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,9 @@
 //! every measurement (see ../shared/BENCH-FACTS.md).
 //!
 //! One sshd per host makes "this host goes down" a real event: [`Lab::stop`] kills that
-//! host's sshd and its open sessions, and only that host becomes unreachable.
+//! host's sshd and its open sessions, and only that host becomes unreachable. For many hosts
+//! (the benchmark's 1,000) [`Lab::start_grouped`] lets one sshd serve up to
+//! [`MAX_ADDRESSES_PER_SSHD`] addresses (sshd's own limit on `ListenAddress`).
 #![deny(missing_docs)]
 
 use std::io;
@@ -20,6 +22,12 @@ use std::time::{Duration, Instant};
 /// Where OpenSSH's server is installed on Debian.
 pub const SSHD: &str = "/usr/sbin/sshd";
 
+/// The most `ListenAddress` lines one sshd accepts.
+pub const MAX_ADDRESSES_PER_SSHD: usize = 16;
+
+/// The most hosts a lab can have: 127.0.1.1 to 127.0.4.232, 254 per /24.
+pub const MAX_HOSTS: usize = 1000;
+
 /// One lab host.
 #[derive(Debug)]
 pub struct LabHost {
@@ -29,8 +37,16 @@ pub struct LabHost {
     pub addr: Ipv4Addr,
     /// The host's private directory (`host_root` in the inventory).
     pub root: PathBuf,
+    /// Which of the lab's sshd processes serves it.
+    server: usize,
+}
+
+/// One sshd process and the hosts it serves.
+#[derive(Debug)]
+struct Server {
     config: PathBuf,
     child: Option<Child>,
+    addrs: Vec<Ipv4Addr>,
 }
 
 /// A set of local SSH hosts. Dropping it stops every sshd (and removes its directory
@@ -43,6 +59,7 @@ pub struct Lab {
     pub port: u16,
     /// The hosts, in order.
     pub hosts: Vec<LabHost>,
+    servers: Vec<Server>,
     user: String,
 }
 
@@ -57,8 +74,24 @@ impl Lab {
 
     /// Starts `n` hosts (at most 254) with their keys and files under `dir` (kept afterwards).
     pub fn start_in(dir: &Path, n: usize) -> io::Result<Lab> {
-        if n == 0 || n > 254 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a lab has 1 to 254 hosts"));
+        if n > 254 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a lab of one sshd per host has 1 to 254 hosts"));
+        }
+        Lab::start_grouped(dir, n, 1)
+    }
+
+    /// Starts `n` hosts (at most [`MAX_HOSTS`]: 127.0.1.1-254, 127.0.2.1-254, ...) served by
+    /// sshd processes of `per_sshd` addresses each (1 to [`MAX_ADDRESSES_PER_SSHD`]); stopping
+    /// a host then stops every host of its sshd.
+    pub fn start_grouped(dir: &Path, n: usize, per_sshd: usize) -> io::Result<Lab> {
+        if n == 0 || n > MAX_HOSTS {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("a lab has 1 to {MAX_HOSTS} hosts")));
+        }
+        if per_sshd == 0 || per_sshd > MAX_ADDRESSES_PER_SSHD {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("one sshd serves 1 to {MAX_ADDRESSES_PER_SSHD} addresses"),
+            ));
         }
         if !Path::new(SSHD).exists() {
             return Err(io::Error::new(
@@ -80,31 +113,37 @@ impl Lab {
         std::fs::copy(dir.join("id_ed25519.pub"), dir.join("authorized_keys"))?;
         let user = whoami()?;
         let port = free_port()?;
-        let mut lab = Lab { dir: dir.clone(), _temp: None, port, hosts: Vec::new(), user };
-        for i in 1..=n {
-            let name = format!("h{i:02}");
-            let addr = Ipv4Addr::new(127, 0, 1, i as u8);
+        let mut lab = Lab { dir: dir.clone(), _temp: None, port, hosts: Vec::new(), servers: Vec::new(), user };
+        for i in 0..n {
+            let name = format!("h{:02}", i + 1);
+            let addr = Ipv4Addr::new(127, 0, 1 + (i / 254) as u8, 1 + (i % 254) as u8);
             let root = dir.join("hosts").join(&name);
             std::fs::create_dir_all(&root)?;
-            let config = dir.join(format!("sshd_{name}.conf"));
-            std::fs::write(&config, lab.sshd_config(addr))?;
-            lab.hosts.push(LabHost { name, addr, root, config, child: None });
+            if i % per_sshd == 0 {
+                let config = dir.join(format!("sshd_{name}.conf"));
+                lab.servers.push(Server { config, child: None, addrs: Vec::new() });
+            }
+            let server = lab.servers.len() - 1;
+            lab.servers[server].addrs.push(addr);
+            lab.hosts.push(LabHost { name, addr, root, server });
         }
-        for i in 0..n {
-            lab.spawn(i)?;
+        for s in 0..lab.servers.len() {
+            std::fs::write(&lab.servers[s].config, lab.sshd_config(&lab.servers[s].addrs))?;
+            lab.spawn(s)?;
         }
-        for i in 0..n {
-            lab.wait_ready(i)?;
+        for s in 0..lab.servers.len() {
+            lab.wait_ready(s)?;
         }
         lab.write_known_hosts()?;
         lab.write_inventory()?;
         Ok(lab)
     }
 
-    fn sshd_config(&self, addr: Ipv4Addr) -> String {
+    fn sshd_config(&self, addrs: &[Ipv4Addr]) -> String {
         let d = self.dir.display();
+        let listen: String = addrs.iter().map(|a| format!("ListenAddress {a}:{}\n", self.port)).collect();
         format!(
-            "ListenAddress {addr}:{port}\n\
+            "{listen}\
              HostKey {d}/ssh_host_ed25519_key\n\
              AuthorizedKeysFile {d}/authorized_keys\n\
              PubkeyAuthentication yes\n\
@@ -118,34 +157,41 @@ impl Lab {
              MaxStartups 1000:30:1000\n\
              SetEnv SHLVL=1\n\
              Subsystem sftp internal-sftp\n\
-             LogLevel ERROR\n",
-            port = self.port
+             LogLevel ERROR\n"
         )
     }
 
-    fn spawn(&mut self, i: usize) -> io::Result<()> {
-        let h = &mut self.hosts[i];
+    fn spawn(&mut self, s: usize) -> io::Result<()> {
+        let server = &mut self.servers[s];
         let child = Command::new(SSHD)
             .arg("-D")
             .arg("-e")
             .arg("-f")
-            .arg(&h.config)
+            .arg(&server.config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()?;
-        h.child = Some(child);
+        server.child = Some(child);
         Ok(())
     }
 
-    fn wait_ready(&mut self, i: usize) -> io::Result<()> {
-        let addr = SocketAddr::from((self.hosts[i].addr, self.port));
+    /// Waits until the sshd listens on all its addresses.
+    fn wait_ready(&mut self, s: usize) -> io::Result<()> {
+        for a in self.servers[s].addrs.clone() {
+            self.wait_listening(s, a)?;
+        }
+        Ok(())
+    }
+
+    fn wait_listening(&mut self, s: usize, a: Ipv4Addr) -> io::Result<()> {
+        let addr = SocketAddr::from((a, self.port));
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
                 return Ok(());
             }
-            if let Some(child) = self.hosts[i].child.as_mut() {
+            if let Some(child) = self.servers[s].child.as_mut() {
                 if let Some(status) = child.try_wait()? {
                     let mut err = String::new();
                     if let Some(mut e) = child.stderr.take() {
@@ -232,34 +278,47 @@ impl Lab {
     }
 
     /// Stops host `i`: its sshd and every session it serves are killed, so open connections
-    /// break and new ones are refused.
+    /// break and new ones are refused (in a grouped lab, for every host of that sshd).
     pub fn stop(&mut self, i: usize) {
-        if let Some(mut c) = self.hosts[i].child.take() {
+        self.stop_server(self.hosts[i].server);
+    }
+
+    /// The sshd processes' ids (for tools that watch or measure them).
+    pub fn sshd_pids(&self) -> Vec<u32> {
+        self.servers.iter().filter_map(|s| s.child.as_ref().map(Child::id)).collect()
+    }
+
+    fn stop_server(&mut self, s: usize) {
+        if let Some(mut c) = self.servers[s].child.take() {
             // Sessions first (sshd renames its processes, so they are found by parentage).
             kill_descendants(c.id());
             let _ = c.kill();
             let _ = c.wait();
             // A session process that was just killed may still hold an inherited copy of the
-            // listening socket for a moment: wait until the address refuses connections.
-            let addr = SocketAddr::from((self.hosts[i].addr, self.port));
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
+            // listening socket for a moment: wait until the addresses refuse connections.
+            for a in &self.servers[s].addrs {
+                let addr = SocketAddr::from((*a, self.port));
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() && Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
             }
         }
     }
 
-    /// Restarts a stopped host.
+    /// Restarts a stopped host (and the other hosts of its sshd).
     pub fn restart(&mut self, i: usize) -> io::Result<()> {
-        self.spawn(i)?;
-        self.wait_ready(i)
+        let s = self.hosts[i].server;
+        self.spawn(s)?;
+        self.wait_ready(s)
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for i in 0..self.hosts.len() {
-            self.stop(i);
+        for s in 0..self.servers.len() {
+            self.stop_server(s);
         }
     }
 }
@@ -337,5 +396,23 @@ mod tests {
         assert!(TcpStream::connect((lab.hosts[0].addr, lab.port)).is_ok(), "others still listen");
         lab.restart(1).expect("restarts");
         assert!(TcpStream::connect((lab.hosts[1].addr, lab.port)).is_ok());
+    }
+
+    #[test]
+    fn grouped_hosts_share_an_sshd_past_one_subnet() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut lab = Lab::start_grouped(d.path(), 260, 16).expect("lab starts");
+        assert_eq!(lab.sshd_pids().len(), 17, "260 hosts, 16 per sshd");
+        assert_eq!(lab.hosts[253].addr, Ipv4Addr::new(127, 0, 1, 254));
+        assert_eq!(lab.hosts[254].addr, Ipv4Addr::new(127, 0, 2, 1));
+        assert_eq!(lab.hosts[259].name, "h260");
+        for i in [0, 15, 16, 253, 254, 259] {
+            assert!(TcpStream::connect((lab.hosts[i].addr, lab.port)).is_ok(), "{} listens", lab.hosts[i].name);
+        }
+        lab.stop(17);
+        assert!(TcpStream::connect((lab.hosts[16].addr, lab.port)).is_err(), "the whole group stops");
+        assert!(TcpStream::connect((lab.hosts[15].addr, lab.port)).is_ok(), "other groups still listen");
+        assert!(Lab::start_grouped(d.path(), 10, 17).is_err(), "sshd takes at most 16 addresses");
+        assert!(Lab::start_in(d.path(), 255).is_err(), "one sshd per host: at most 254");
     }
 }

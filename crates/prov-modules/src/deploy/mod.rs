@@ -13,7 +13,9 @@
 //!
 //! These modules need GNU coreutils, `tar` and `find` on the target (any Debian or Ubuntu).
 
+mod artifact;
 pub mod backup;
+mod checks;
 pub mod release;
 pub mod restore;
 

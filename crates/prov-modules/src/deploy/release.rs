@@ -43,7 +43,9 @@
 //!     version: "{{ app_version }}"
 //! ```
 
+use super::artifact::{is_tarball, pack_dir, release_hash, remote_hash_command, Artifact};
 use super::backup::{self, Source};
+use super::checks::{Health, InRelease};
 use super::restore::{put_back, read_meta};
 use super::{
     check_relative, fresh_name, now, parse_duration, probe_root, switch_command, BackupRef, ReleaseMeta, Root,
@@ -55,23 +57,9 @@ use prov_core::args::lenient_bool;
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::path::Path;
-use std::time::Duration;
 
 fn two() -> usize {
     2
-}
-fn s200() -> u16 {
-    200
-}
-fn three() -> u32 {
-    3
-}
-fn one() -> f64 {
-    1.0
-}
-fn ten() -> u64 {
-    10
 }
 fn h48() -> String {
     "48h".into()
@@ -86,30 +74,6 @@ pub enum State {
     Present,
     /// Switch back to the previous release.
     Rollback,
-}
-
-/// The check a new release must pass.
-#[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct Health {
-    /// Command run inside the new release.
-    #[serde(default)]
-    pub command: Option<String>,
-    /// URL fetched from the target.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// Expected HTTP status.
-    #[serde(default = "s200")]
-    pub status: u16,
-    /// Attempts.
-    #[serde(default = "three")]
-    pub retries: u32,
-    /// Seconds between attempts.
-    #[serde(default = "one")]
-    pub delay: f64,
-    /// Seconds per attempt.
-    #[serde(default = "ten")]
-    pub timeout: u64,
 }
 
 /// Data saved before a release's hooks run.
@@ -177,17 +141,6 @@ impl Args {
     }
 }
 
-/// The artifact to unpack.
-#[derive(Debug)]
-pub enum Artifact {
-    /// Bytes shipped from the controller: a tar (maybe gzipped).
-    Upload(Vec<u8>),
-    /// A tarball on the target.
-    RemoteTar(String),
-    /// A directory on the target.
-    RemoteDir(String),
-}
-
 /// What `apply` does.
 #[derive(Debug)]
 pub enum ReleasePlan {
@@ -209,73 +162,6 @@ pub enum ReleasePlan {
         /// The release to switch to.
         to: ReleaseMeta,
     },
-}
-
-/// Hashes a directory (names, modes, contents, link targets) and packs it into a tar.
-fn pack_dir(dir: &Path) -> Result<(Vec<u8>, String), String> {
-    fn walk(base: &Path, rel: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-        let mut entries: Vec<_> = std::fs::read_dir(base.join(rel))?.collect::<Result<_, _>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let r = rel.join(e.file_name());
-            out.push(r.clone());
-            if e.file_type()?.is_dir() {
-                walk(base, &r, out)?;
-            }
-        }
-        Ok(())
-    }
-    let err = |e: std::io::Error| format!("reading {}: {e}", dir.display());
-    let mut paths = Vec::new();
-    walk(dir, Path::new(""), &mut paths).map_err(err)?;
-    let mut hasher = Sha256::new();
-    let mut tar = tar::Builder::new(Vec::new());
-    tar.follow_symlinks(false);
-    for rel in &paths {
-        let full = dir.join(rel);
-        let md = std::fs::symlink_metadata(&full).map_err(err)?;
-        use std::os::unix::fs::PermissionsExt;
-        let mode = md.permissions().mode() & 0o7777;
-        let name = rel.to_string_lossy();
-        if md.file_type().is_symlink() {
-            let target = std::fs::read_link(&full).map_err(err)?;
-            hasher.update(format!("L {name} {}\n", target.display()));
-        } else if md.is_dir() {
-            hasher.update(format!("D {name} {mode:o}\n"));
-        } else {
-            let data = std::fs::read(&full).map_err(err)?;
-            hasher.update(format!("F {name} {mode:o} {}\n", hex::encode(Sha256::digest(&data))));
-        }
-        tar.append_path_with_name(&full, rel).map_err(err)?;
-    }
-    let bytes = tar.into_inner().map_err(err)?;
-    Ok((bytes, hex::encode(hasher.finalize())))
-}
-
-/// The command printing a hash of a directory or file on the target.
-fn remote_hash_command(src: &str) -> String {
-    format!(
-        "S={s}; if [ -d \"$S\" ]; then printf 'dir '; (cd \"$S\" && find . -mindepth 1 \\( -type f -exec sha256sum {{}} + \\) \
-           -o \\( -type l -printf 'link %p %l\\n' \\) -o \\( -type d -printf 'dir %p\\n' \\) | LC_ALL=C sort | sha256sum | cut -d' ' -f1); \
-         elif [ -f \"$S\" ]; then printf 'tar '; sha256sum < \"$S\" | cut -d' ' -f1; \
-         else echo missing; fi",
-        s = q(src)
-    )
-}
-
-/// The release hash: the artifact's and the `shared` list.
-fn release_hash(artifact: &str, shared: &[String]) -> String {
-    let mut h = Sha256::new();
-    h.update(artifact);
-    for s in shared {
-        h.update("\n");
-        h.update(s);
-    }
-    format!("sha256:{}", hex::encode(h.finalize()))
-}
-
-fn is_tarball(name: &str) -> bool {
-    [".tar", ".tar.gz", ".tgz"].iter().any(|e| name.ends_with(e))
 }
 
 /// The `release` module.
@@ -389,80 +275,6 @@ impl Release {
         .with_diff(format!("{p}/current"), format!("releases/{}\n", from.name), format!("releases/{}\n", to.name))
         .with_msg(format!("would switch {p}/current back to {}{restore}", to.label()));
         Ok(Plan::Change(ch))
-    }
-
-    /// Runs one command inside the new release; `Err` is the failure text.
-    async fn in_release(
-        &self,
-        cx: &ModuleCtx<'_>,
-        a: &Args,
-        name: &str,
-        prev: Option<&str>,
-        cmd: &str,
-    ) -> Result<Result<(), String>, ModuleError> {
-        let r = format!("{}/releases/{name}", a.path);
-        let prev = prev.map(|p| format!("{}/releases/{p}", a.path)).unwrap_or_default();
-        let line = format!(
-            "cd {rq} && RELEASE_PATH={rq} RELEASE_NAME={n} APP_ROOT={p} PREVIOUS_RELEASE_PATH={pr} sh -c {c}",
-            rq = q(&r),
-            n = q(name),
-            p = q(&a.path),
-            pr = q(&prev),
-            c = q(cmd)
-        );
-        let out = cx.exec(line).await?;
-        if out.rc == 0 {
-            return Ok(Ok(()));
-        }
-        let err = out.stderr_str();
-        let detail = if err.trim().is_empty() { out.stdout_str() } else { err };
-        let detail = detail.trim().lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>();
-        Ok(Err(format!("`{cmd}` exited with status {}: {}", out.rc, detail.join("\n"))))
-    }
-
-    async fn health(
-        &self,
-        cx: &ModuleCtx<'_>,
-        a: &Args,
-        name: &str,
-        prev: Option<&str>,
-    ) -> Result<Result<(), String>, ModuleError> {
-        let Some(h) = &a.health else { return Ok(Ok(())) };
-        let mut last = String::new();
-        for attempt in 0..h.retries.max(1) {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_secs_f64(h.delay.max(0.0))).await;
-            }
-            let r = if let Some(cmd) = &h.command {
-                self.in_release(cx, a, name, prev, cmd).await?
-            } else if let Some(url) = &h.url {
-                let url = url.replace("{release}", name);
-                let t = h.timeout;
-                let cmd = format!(
-                    "if command -v curl >/dev/null 2>&1; then curl -s -o /dev/null -w '%{{http_code}}' --max-time {t} -- {u}; \
-                     else wget -q -S -O /dev/null --timeout={t} -- {u} 2>&1 | awk '/^  HTTP\\//{{c=$2}} END{{print c}}'; fi",
-                    u = q(&url)
-                );
-                let out = cx.exec(cmd).await?;
-                let code = out.stdout_str().trim().to_string();
-                if code == h.status.to_string() {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "{url} answered {}, expected {}",
-                        if code.is_empty() { "nothing".into() } else { code },
-                        h.status
-                    ))
-                }
-            } else {
-                Ok(())
-            };
-            match r {
-                Ok(()) => return Ok(Ok(())),
-                Err(e) => last = e,
-            }
-        }
-        Ok(Err(format!("health check failed after {} attempt(s): {last}", h.retries.max(1))))
     }
 
     async fn deploy(
@@ -587,15 +399,16 @@ impl Release {
             let list = cx.exec(backup::list_command(&dir)).await?;
             backup::remove(cx, &backup::expired(&backup::parse_metas(&list.stdout_str()), retention, now())).await?;
         }
+        let steps = InRelease { root: p, name, prev };
         let mut failure = None;
         for (i, hook) in a.hooks.iter().enumerate() {
-            if let Err(e) = self.in_release(cx, a, name, prev, hook).await? {
+            if let Err(e) = steps.run(cx, hook).await? {
                 failure = Some(format!("hook {} failed: {e}", i + 1));
                 break;
             }
         }
         if failure.is_none() {
-            failure = self.health(cx, a, name, prev).await?.err();
+            failure = steps.health(cx, a.health.as_ref()).await?.err();
         }
         match (failure, made) {
             (None, made) => Ok(Ok(made)),

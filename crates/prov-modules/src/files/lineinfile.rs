@@ -15,7 +15,7 @@
 //!   file is left alone.
 //! - `firstmatch`, `create` (default false), `backup`, `validate`, `mode`, `owner`, `group`.
 //!
-//! Reads the file with one `stat` probe and one download; writes it back whole.
+//! Reads the file's state and bytes in one command; writes it back whole.
 //!
 //! ```yaml
 //! - lineinfile:
@@ -26,7 +26,7 @@
 //! - lineinfile: { path: /etc/hosts, line: "10.0.0.5 db", state: present }
 //! ```
 
-use super::{apply_write, probe, sha256_hex, Attrs, Kind, WritePlan};
+use super::{apply_write, probe_read, sha256_hex, Attrs, Kind, WritePlan};
 use crate::util::diff_text;
 use async_trait::async_trait;
 use minijinja::Value;
@@ -138,11 +138,15 @@ impl Module for LineInFile {
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<WritePlan>, ModuleError> {
         let path = args.path.as_str();
-        let st = probe(cx, path, None, true).await?;
-        let old = match &st {
-            Some(s) if s.kind == Kind::Dir => return Ok(Plan::Ok(Outcome::failed(format!("{path} is a directory")))),
-            Some(_) => cx.get(path).await?,
-            None => None,
+        let (st, content) = probe_read(cx, path).await?;
+        let old = match (&st, content) {
+            (Some(s), _) if s.kind == Kind::Dir => {
+                return Ok(Plan::Ok(Outcome::failed(format!("{path} is a directory"))))
+            }
+            (Some(_), Some(c)) => Some(c),
+            // Not a regular file (a device, say): read it as before.
+            (Some(_), None) => cx.get(path).await?,
+            (None, _) => None,
         };
         let old = match old {
             Some(d) => {
@@ -372,19 +376,19 @@ mod tests {
         assert_eq!(ed("a\n", json!({"path": "x", "regexp": "^q(.)", "line": "\\1", "backrefs": true})).0, "a\n");
     }
 
-    const ST: &str = "stat 81a4 644 0 0 6 1 1 1 1 root root\n";
+    const ST: &str = "stat 81a4 644 0 0 6 1 1 1 1 root root\naccess rw\ncontent\n";
 
     #[tokio::test]
     async fn in_state() {
-        let h = fake(FakeConnection::new().on("P=", 0, ST).with_file("/etc/hosts", "10.0.0.5 db\n"));
+        let h = fake(FakeConnection::new().on("P=", 0, &format!("{ST}10.0.0.5 db\n")));
         let o = run::<LineInFile>(json!({"path": "/etc/hosts", "line": "10.0.0.5 db"}), &h.ctx()).await;
         assert!(!o.changed && !o.failed, "{o:?}");
-        assert_eq!(h.conn.calls().len(), 2);
+        assert_eq!(h.conn.calls().len(), 1, "state and content in one command");
     }
 
     #[tokio::test]
     async fn drift_and_diff() {
-        let h = fake(FakeConnection::new().on("P=", 0, ST).with_file("/etc/hosts", "127.0.0.1 localhost\n"));
+        let h = fake(FakeConnection::new().on("P=", 0, &format!("{ST}127.0.0.1 localhost\n")));
         let o = run::<LineInFile>(json!({"path": "/etc/hosts", "line": "10.0.0.5 db"}), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(
@@ -409,11 +413,10 @@ mod tests {
 
     #[tokio::test]
     async fn check_mode() {
-        let h = fake_check(FakeConnection::new().on("P=", 0, ST).with_file("/f", "a\n"));
+        let h = fake_check(FakeConnection::new().on("P=", 0, &format!("{ST}a\n")));
         let o = run::<LineInFile>(json!({"path": "/f", "regexp": "^a", "line": "b"}), &h.ctx()).await;
         assert!(o.changed);
-        assert_eq!(h.conn.calls().len(), 2, "probe and get only");
-        assert_eq!(h.conn.files.lock().unwrap()["/f"].0, b"a\n".to_vec());
+        assert_eq!(h.conn.calls().len(), 1, "one read, no write");
         assert_eq!(o.diffs[0].after, "b\n");
     }
 

@@ -144,6 +144,38 @@ pub(crate) fn parse_probe(text: &str) -> Result<Option<FileState>, String> {
     }
 }
 
+/// The line that separates the probe's report from the file's bytes in [`probe_read_command`].
+const CONTENT_MARK: &[u8] = b"\ncontent\n";
+
+/// The probe (following links) plus the bytes of a regular file, in one command: where a probe
+/// and a download would take two round trips.
+pub(crate) fn probe_read_command(path: &str) -> String {
+    format!("{}; if [ -f \"$P\" ]; then echo content; cat -- \"$P\" || exit 1; fi", probe_command(path, None, true))
+}
+
+/// Splits [`probe_read_command`]'s output into the probe's state and the file's bytes (`None`
+/// when the path is not a regular file).
+pub(crate) fn parse_probe_read(out: &[u8]) -> Result<(Option<FileState>, Option<Vec<u8>>), String> {
+    let at = out.windows(CONTENT_MARK.len()).position(|w| w == CONTENT_MARK);
+    let (head, body) = match at {
+        Some(i) => (&out[..=i], Some(out[i + CONTENT_MARK.len()..].to_vec())),
+        None => (out, None),
+    };
+    Ok((parse_probe(&String::from_utf8_lossy(head))?, body))
+}
+
+/// Reads a path's state and, for a regular file, its bytes, in one command.
+pub(crate) async fn probe_read(
+    cx: &ModuleCtx<'_>,
+    path: &str,
+) -> Result<(Option<FileState>, Option<Vec<u8>>), ModuleError> {
+    let out = cx.exec(probe_read_command(path)).await?;
+    if out.rc != 0 {
+        return Err(probe_failed(&format!("reading {path}"), &out));
+    }
+    parse_probe_read(&out.stdout).map_err(|e| ModuleError::Failed(format!("{path}: {e}")))
+}
+
 /// Reads a path's state in one command (`None`: it does not exist).
 pub(crate) async fn probe(
     cx: &ModuleCtx<'_>,
@@ -441,6 +473,20 @@ pub(crate) async fn apply_write(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probe_and_content_in_one_output() {
+        let (st, body) =
+            parse_probe_read(b"stat 81a4 644 0 0 5 10 11 12 1 root root\naccess rw\ncontent\na\ncontent\n\xff")
+                .unwrap();
+        assert_eq!(st.unwrap().size, 5);
+        assert_eq!(body.as_deref(), Some(&b"a\ncontent\n\xff"[..]), "the file's bytes as they are");
+        let (st, body) = parse_probe_read(b"stat 41ed 755 0 0 5 10 11 12 1 root root\naccess rwx\n").unwrap();
+        assert_eq!((st.unwrap().kind, body), (Kind::Dir, None));
+        assert_eq!(parse_probe_read(b"absent\n").unwrap(), (None, None));
+        let (_, body) = parse_probe_read(b"stat 81a4 644 0 0 0 10 11 12 1 root root\naccess rw\ncontent\n").unwrap();
+        assert_eq!(body.as_deref(), Some(&b""[..]), "an empty file");
+    }
 
     #[test]
     fn parses_probe_output() {

@@ -204,3 +204,45 @@ fn zero_downtime_release_rollback_and_failed_health_check() {
     assert_eq!(code, 0, "{all}");
     assert!(site.containers().is_empty());
 }
+
+/// `prov rollback ROLE_DIR` over a local connection: the role's `release` task runs with
+/// `state: rollback` on every host of the inventory.
+#[test]
+fn rollback_of_a_role() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let role = dir.join("roles/app");
+    for v in ["v1", "v2"] {
+        std::fs::create_dir_all(role.join(format!("files/app-{v}"))).expect("mkdir");
+        std::fs::write(role.join(format!("files/app-{v}/index.html")), format!("version {v}\n")).expect("write");
+    }
+    std::fs::create_dir_all(role.join("tasks")).expect("mkdir");
+    std::fs::write(
+        role.join("tasks/main.yml"),
+        "- name: deploy\n  release:\n    path: \"{{ app_root }}\"\n    src: \"app-{{ app_version }}\"\n    version: \"{{ app_version }}\"\n",
+    )
+    .expect("write");
+    std::fs::create_dir_all(role.join("defaults")).expect("mkdir");
+    std::fs::write(role.join("defaults/main.yml"), "app_version: v1\n").expect("write");
+    std::fs::write(dir.join("site.yml"), "- hosts: all\n  gather_facts: false\n  roles: [app]\n").expect("write");
+    let root = dir.join("srv/app");
+    std::fs::write(dir.join("hosts.ini"), format!("box ansible_connection=local app_root={}\n", root.display()))
+        .expect("write");
+    let run = |args: &[&str]| {
+        let out = crate::util::prov(dir, args);
+        let (o, e) = text(&out);
+        (out.status.code().unwrap_or(-1), format!("{o}\n{e}"))
+    };
+    let current = || std::fs::read_to_string(root.join("current/index.html")).unwrap_or_default();
+    let (code, all) = run(&["apply", "site.yml", "-i", "hosts.ini"]);
+    assert_eq!(code, 0, "{all}");
+    let (code, all) = run(&["apply", "site.yml", "-i", "hosts.ini", "--output", "json"]);
+    let events: Vec<Json> = all.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert_eq!((code, recap_changed(&events)), (0, 0), "{all}");
+    let (code, all) = run(&["apply", "site.yml", "-i", "hosts.ini", "-e", "app_version=v2"]);
+    assert_eq!((code, current()), (0, "version v2\n".to_string()), "{all}");
+    let (code, all) = run(&["rollback", "roles/app", "-i", "hosts.ini"]);
+    assert_eq!(code, 0, "{all}");
+    assert!(all.contains("NOW RUNNING") && all.contains("(v1) (rolled back from"), "{all}");
+    assert_eq!(current(), "version v1\n");
+}

@@ -1,0 +1,117 @@
+//! [`SshConnection`] against a real sshd ([`prov_testkit::Lab`]): the `Connection` contract
+//! over remote shells, and what happens around them (timeouts, concurrency, sudo).
+
+use super::*;
+use prov_core::connection::BecomeMethod;
+use prov_testkit::Lab;
+
+async fn open(lab: &Lab) -> SshConnection {
+    let h = &lab.hosts[0];
+    let target = SshTarget {
+        host: h.addr.to_string(),
+        port: lab.port,
+        user: std::env::var("USER").unwrap_or_else(|_| "root".into()),
+        identity_files: vec![lab.client_key()],
+        display_name: h.name.clone(),
+    };
+    let opts = SshOptions { known_hosts: vec![lab.known_hosts()], ..Default::default() };
+    connect(&target, &opts).await.expect("connects to the lab host")
+}
+
+/// The pid of the shell that runs commands (`$$` is the parent shell's pid in a subshell).
+async fn shell_pid(c: &SshConnection) -> String {
+    c.exec(ExecRequest::new("echo $$")).await.expect("runs").stdout_str()
+}
+
+#[tokio::test]
+async fn commands_share_one_remote_shell_and_keep_the_contract() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let c = open(&lab).await;
+    let first = shell_pid(&c).await;
+    let out = c.exec(ExecRequest::new("printf 'a\\377'; echo err >&2; exit 4")).await.expect("runs");
+    assert_eq!((out.rc, out.stdout.as_slice(), out.stderr_str().as_str()), (4, &b"a\xff"[..], "err\n"));
+    let data: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    let out = c.exec(ExecRequest::new("cat").with_stdin(data.clone())).await.expect("runs");
+    assert!(out.stdout == data, "stdin and stdout byte for byte ({} bytes back)", out.stdout.len());
+    let out = c.exec(ExecRequest::new("cat; echo after")).await.expect("runs");
+    assert_eq!(out.stdout_str(), "after\n", "no input means end of file at once");
+    let mut req = ExecRequest::new("echo \"$GREETING\"");
+    req.env.push(("GREETING".into(), "hi there".into()));
+    assert_eq!(c.exec(req).await.expect("runs").stdout_str(), "hi there\n");
+    let out = c.exec(ExecRequest::new("head -c 2000000 /dev/zero")).await.expect("runs");
+    assert_eq!(out.stdout.len(), 2_000_000);
+    assert_eq!(shell_pid(&c).await, first, "every command ran in the same remote shell");
+    // Input too large for the shell goes through an exec channel, streamed.
+    let big = vec![b'y'; MAX_INLINE_STDIN + 10];
+    let out = c.exec(ExecRequest::new("wc -c").with_stdin(big)).await.expect("runs");
+    assert_eq!(out.stdout_str().trim(), (MAX_INLINE_STDIN + 10).to_string());
+    assert_eq!(shell_pid(&c).await, first);
+}
+
+#[tokio::test]
+async fn a_timeout_ends_that_shell_and_the_next_command_gets_a_new_one() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let c = open(&lab).await;
+    let first = shell_pid(&c).await;
+    let mut req = ExecRequest::new("echo started; sleep 5");
+    req.timeout = Some(Duration::from_millis(300));
+    assert!(matches!(c.exec(req).await, Err(ConnectionError::Timeout { .. })));
+    let out = c.exec(ExecRequest::new("echo fresh")).await.expect("runs after a timeout");
+    assert_eq!(out.stdout_str(), "fresh\n", "no leftovers of the timed-out command");
+    assert_ne!(shell_pid(&c).await, first, "the timed-out shell is not reused");
+}
+
+#[tokio::test]
+async fn concurrent_commands_on_one_host() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let c = open(&lab).await;
+    // More at once than there are shells: the rest get exec channels.
+    let runs = (0..12).map(|i| {
+        let c = &c;
+        async move { c.exec(ExecRequest::new(format!("sleep 0.2; echo {i}"))).await }
+    });
+    let outs = futures_util::future::join_all(runs).await;
+    for (i, out) in outs.into_iter().enumerate() {
+        let out = out.expect("runs");
+        assert_eq!((out.rc, out.stdout_str()), (0, format!("{i}\n")));
+    }
+    assert!(c.live.load(Ordering::SeqCst) <= MAX_SHELLS);
+    assert_eq!(c.exec(ExecRequest::new("echo ok")).await.expect("runs").stdout_str(), "ok\n");
+}
+
+#[tokio::test]
+async fn a_shell_that_dies_during_a_command_is_replaced() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let c = open(&lab).await;
+    let out = c.exec(ExecRequest::new("echo before; kill -9 $$")).await.expect("not an error");
+    assert_eq!((out.rc, out.stdout_str().as_str()), (-1, "before\n"));
+    assert!(out.stderr_str().contains("remote shell ended"), "{}", out.stderr_str());
+    assert_eq!(c.exec(ExecRequest::new("echo again")).await.expect("runs").stdout_str(), "again\n");
+}
+
+#[tokio::test]
+async fn become_through_the_shell() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let c = open(&lab).await;
+    let b = Become { user: "nobody".into(), method: BecomeMethod::Sudo };
+    let out = c.exec(ExecRequest::new("id -un").with_become(Some(b.clone()))).await.expect("runs");
+    assert_eq!((out.rc, out.stdout_str().as_str()), (0, "nobody\n"), "{}", out.stderr_str());
+    let root = Become { user: "root".into(), method: BecomeMethod::Sudo };
+    let path = lab.hosts[0].root.join("by-sudo");
+    let path = path.to_str().expect("utf-8");
+    c.put(path, b"\x00binary\xff", Some(0o600), Some(&root)).await.expect("writes through sudo");
+    assert_eq!(c.get(path, Some(&root)).await.expect("reads").as_deref(), Some(&b"\x00binary\xff"[..]));
+    assert_eq!(c.get(&format!("{path}.absent"), Some(&root)).await.expect("reads"), None);
+}
+
+#[test]
+fn handshakes_are_throttled_per_server() {
+    let t = ServerThrottle::new(2);
+    let a = t.server("10.0.0.1", 22);
+    assert!(Arc::ptr_eq(&a, &t.server("10.0.0.1", 22)), "one semaphore per server");
+    assert!(!Arc::ptr_eq(&a, &t.server("10.0.0.1", 2222)), "the port is part of the server");
+    assert!(!Arc::ptr_eq(&a, &t.server("10.0.0.2", 22)));
+    let _held = (a.try_acquire().expect("first"), a.try_acquire().expect("second"));
+    assert!(a.try_acquire().is_err(), "at most 2 at once to one server");
+    assert!(t.server("10.0.0.2", 22).try_acquire().is_ok(), "another server is not held up");
+}
