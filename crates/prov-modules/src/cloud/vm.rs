@@ -113,7 +113,8 @@ pub enum VmPlan {
     Create,
     /// Start the stopped instance.
     Start,
-    /// Stop the running instance (it has these addresses).
+    /// Stop the running instance (it has these external addresses; a docker VM has none, and
+    /// one without a fixed address shows no private one while stopped either).
     Stop(Vec<IpAddr>),
     /// Delete it (it has these addresses).
     Delete(Vec<IpAddr>),
@@ -252,12 +253,9 @@ impl Module for Vm {
                     args.name, args.project
                 ))))
             }
-            ("stopped", Some(i)) if i.state != InstanceState::Stopped => change(
-                VmPlan::Stop(i.private_ip.into_iter().chain(i.public_ip).collect()),
-                Action::Modify,
-                &now,
-                "stopped\n",
-            ),
+            ("stopped", Some(i)) if i.state != InstanceState::Stopped => {
+                change(VmPlan::Stop(i.public_ip.into_iter().collect()), Action::Modify, &now, "stopped\n")
+            }
             ("absent", Some(i)) => change(
                 VmPlan::Delete(i.private_ip.into_iter().chain(i.public_ip).collect()),
                 Action::Delete,
