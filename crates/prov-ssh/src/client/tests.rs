@@ -84,7 +84,10 @@ async fn a_shell_that_dies_during_a_command_is_replaced() {
     let lab = Lab::start(1).expect("lab (needs openssh-server)");
     let c = open(&lab).await;
     let out = c.exec(ExecRequest::new("echo before; kill -9 $$")).await.expect("not an error");
-    assert_eq!((out.rc, out.stdout_str().as_str()), (-1, "before\n"));
+    // What the shell wrote just before it died may or may not have left sshd before the
+    // channel closed (a race on the server); nothing else may appear.
+    assert_eq!(out.rc, -1);
+    assert!(matches!(out.stdout_str().as_str(), "" | "before\n"), "{:?}", out.stdout_str());
     assert!(out.stderr_str().contains("remote shell ended"), "{}", out.stderr_str());
     assert_eq!(c.exec(ExecRequest::new("echo again")).await.expect("runs").stdout_str(), "again\n");
 }
