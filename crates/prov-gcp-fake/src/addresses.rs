@@ -1,7 +1,7 @@
 //! Regional `addresses`: insert, get, list, delete.
 
 use crate::error::ApiError;
-use crate::instances::{page, token};
+use crate::instances::{list_page, page};
 use crate::state::{
     check_labels, check_region, fingerprint, name_error, subnet_of, timestamp, valid_name, Action, State, API_BASE,
 };
@@ -122,19 +122,7 @@ pub fn list(st: &mut State, project: &str, region: &str, query: &[(String, Strin
         .filter(|((p, r, _), a)| p == project && r == region && filter.matches(&a.json))
         .map(|(_, a)| a.json.clone())
         .collect();
-    let mut out = json!({
-        "kind": "compute#addressList",
-        "id": format!("projects/{project}/regions/{region}/addresses"),
-        "selfLink": format!("{API_BASE}/projects/{project}/regions/{region}/addresses"),
-    });
-    let items: Vec<Value> = all.iter().skip(offset).take(max).cloned().collect();
-    if !items.is_empty() {
-        out["items"] = Value::Array(items);
-    }
-    if offset + max < all.len() {
-        out["nextPageToken"] = json!(token(offset + max));
-    }
-    Ok(out)
+    Ok(list_page("compute#addressList", &format!("projects/{project}/regions/{region}/addresses"), &all, offset, max))
 }
 
 /// DELETE `regions/{region}/addresses/{name}`; refused while an instance uses it.

@@ -313,11 +313,13 @@ pub fn list(st: &mut State, project: &str, zone: &str, query: &[(String, String)
         .filter(|((p, z, _), i)| p == project && z == zone && filter.matches(&i.json))
         .map(|(_, i)| i.json.clone())
         .collect();
-    let mut out = json!({
-        "kind": "compute#instanceList",
-        "id": format!("projects/{project}/zones/{zone}/instances"),
-        "selfLink": format!("{API_BASE}/projects/{project}/zones/{zone}/instances"),
-    });
+    Ok(list_page("compute#instanceList", &format!("projects/{project}/zones/{zone}/instances"), &all, offset, max))
+}
+
+/// One page of a plain (not aggregated) list: `items` from `offset`, at most `max`, and the
+/// token of the next page when there is one.
+pub fn list_page(kind: &str, path: &str, all: &[Value], offset: usize, max: usize) -> Value {
+    let mut out = json!({"kind": kind, "id": path, "selfLink": format!("{API_BASE}/{path}")});
     let items: Vec<Value> = all.iter().skip(offset).take(max).cloned().collect();
     if !items.is_empty() {
         out["items"] = Value::Array(items);
@@ -325,7 +327,7 @@ pub fn list(st: &mut State, project: &str, zone: &str, query: &[(String, String)
     if offset + max < all.len() {
         out["nextPageToken"] = json!(token(offset + max));
     }
-    Ok(out)
+    out
 }
 
 /// GET `aggregated/instances`: pages over all zones; a zone without results on the page
