@@ -155,6 +155,13 @@ pub trait Provider: Send + Sync {
     /// Stops a running instance and waits until it is stopped.
     async fn stop(&self, name: &str) -> Result<Instance, ProviderError>;
 
+    /// Whether `create` installs [`InstanceSpec::host_key`] (then the caller records it in
+    /// known_hosts). A provider that cannot (EC2: the image makes its own keys) returns
+    /// `false`, gets no key, and records the instance's keys itself where it can read them.
+    fn installs_host_key(&self) -> bool {
+        true
+    }
+
     /// Removes what the project holds besides instances (networks, firewall rules) once
     /// no instance is left. Called after the last delete.
     async fn cleanup(&self) -> Result<(), ProviderError> {
@@ -202,7 +209,7 @@ impl ProviderSettings {
             project: cfg.project.clone(),
             network: cfg.network.clone(),
             subnet: cfg.subnet.clone(),
-            image: None,
+            image: cfg.image.clone(),
             build_image: false,
             cloud_project: cfg.projects.first().cloned(),
             zone: cfg.zones.first().cloned(),
