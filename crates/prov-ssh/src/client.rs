@@ -30,6 +30,9 @@ pub struct SshOptions {
     pub connect_timeout: Duration,
     /// Handshakes in flight at once, across all hosts.
     pub throttle: Arc<Semaphore>,
+    /// The name to look the host key up under instead of the address (OpenSSH's
+    /// `HostKeyAlias`; cloud VMs use their instance id, which outlives address changes).
+    pub host_key_alias: Option<String>,
 }
 
 /// Handshakes in flight at once by default: below sshd's `MaxStartups` start value (10).
@@ -42,6 +45,7 @@ impl Default for SshOptions {
             known_hosts: known_hosts::default_files(),
             connect_timeout: Duration::from_secs(10),
             throttle: Arc::new(Semaphore::new(DEFAULT_CONCURRENT_HANDSHAKES)),
+            host_key_alias: None,
         }
     }
 }
@@ -112,7 +116,7 @@ pub async fn connect(target: &SshTarget, opts: &SshOptions) -> Result<SshConnect
     let _permit = opts.throttle.acquire().await.map_err(|_| unreachable("connection throttle closed".into()))?;
     let verdict = Arc::new(Mutex::new(None));
     let checker = Checker {
-        host: target.host.clone(),
+        host: opts.host_key_alias.clone().unwrap_or_else(|| target.host.clone()),
         port: target.port,
         files: opts.known_hosts.clone(),
         policy: opts.policy,

@@ -4,13 +4,16 @@
 //! Arguments: `provider` (default `docker`), `project` (required: the `prov-project` label),
 //! `name` (required), `group` (the `prov-group` label, which inventories turn into groups),
 //! `labels` (more labels), `machine_type` (`e2-small`, `t3.micro`, ...; docker maps it to CPU
-//! and memory limits), `image`, `static_ip` (a fixed address on the project network),
+//! and memory limits; aws maps GCP names to the EC2 type of the same size), `image`,
+//! `static_ip` (docker: a fixed address on the project network; aws: an address or `true`
+//! gives the VM an Elastic IP),
 //! `state` (`present` default, `started`, `stopped`, `absent`), `network` and `subnet` (docker
 //! project network), `build_image` (docker: build the node image when missing, default true).
 //!
-//! prov generates each new VM's SSH host key and records it in the project's known_hosts
+//! prov generates each new docker VM's SSH host key and records it in the project's known_hosts
 //! (`~/.local/state/prov/<project>/known_hosts`), so strict host-key checking works from the
-//! first connection; `absent` removes the entry. Your `~/.ssh/id_*.pub` key (or a key made
+//! first connection; `absent` removes the entry. On aws the instance's own keys are read
+//! from its console output (see README, "Host keys of cloud VMs"). Your `~/.ssh/id_*.pub` key (or a key made
 //! for the project when you have none) is installed for root. A loop of `vm` tasks runs its
 //! items at once, and a play that changes VMs reloads the inventory before the next play.
 //!
@@ -59,8 +62,9 @@ pub struct Args {
     /// Image.
     #[serde(default)]
     pub image: Option<String>,
-    /// Fixed address on the project network.
-    #[serde(default)]
+    /// Fixed address on the project network (docker), or `true`/an address for an Elastic
+    /// IP (aws).
+    #[serde(default, deserialize_with = "address_or_bool")]
     pub static_ip: Option<String>,
     /// `present`, `started`, `stopped`, `absent`.
     #[serde(default)]
@@ -86,6 +90,34 @@ pub struct Args {
     /// API endpoint override (tests).
     #[serde(default)]
     pub endpoint: Option<String>,
+}
+
+/// `static_ip` may be an address or a boolean (`true`: the provider chooses the address).
+fn address_or_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum AddressOrBool {
+        Bool(bool),
+        Text(String),
+    }
+    Ok(match Option::<AddressOrBool>::deserialize(d)? {
+        None | Some(AddressOrBool::Bool(false)) => None,
+        Some(AddressOrBool::Bool(true)) => Some("true".into()),
+        Some(AddressOrBool::Text(t)) => match prov_core::args::parse_bool(&t) {
+            Some(false) => None,
+            Some(true) => Some("true".into()),
+            None => Some(t),
+        },
+    })
+}
+
+/// The `static_ip` of the spec: `true` becomes the unspecified address (the provider picks).
+fn static_ip(args: &Args) -> Option<IpAddr> {
+    match args.static_ip.as_deref() {
+        Some("true") => Some(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        Some(s) => s.parse().ok(),
+        None => None,
+    }
 }
 
 fn default_provider() -> String {
@@ -200,10 +232,11 @@ impl Module for Vm {
         if args.name.is_empty() || !args.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(format!("VM name `{}` must be letters, digits and `-` (it is the hostname)", args.name));
         }
-        if let Some(ip) = &args.static_ip {
-            ip.parse::<IpAddr>().map_err(|_| format!("static_ip `{ip}` is not an IP address"))?;
+        if let Some(ip) = args.static_ip.as_deref().filter(|s| *s != "true") {
+            ip.parse::<IpAddr>().map_err(|_| format!("static_ip `{ip}` is not an IP address (or `true`)"))?;
         }
-        if let Some(t) = &args.machine_type {
+        // Docker needs a size it knows; a cloud checks its own type names.
+        if let Some(t) = args.machine_type.as_ref().filter(|_| args.provider == "docker") {
             prov_providers::machine::shape(t)?;
         }
         Ok(())
@@ -254,21 +287,25 @@ impl Module for Vm {
             VmPlan::Create => {
                 let (key, _) = prov_providers::state::login_key(&args.project)
                     .map_err(|e| ModuleError::Failed(format!("cannot prepare the SSH login key: {e}")))?;
-                let host_key = prov_providers::state::generate_ed25519(&format!("{}@{}", args.name, args.project))
-                    .map_err(|e| ModuleError::Failed(format!("cannot generate a host key: {e}")))?;
-                let static_ip = args.static_ip.as_deref().and_then(|s| s.parse().ok());
+                let host_key = match p.installs_host_key() {
+                    true => Some(
+                        prov_providers::state::generate_ed25519(&format!("{}@{}", args.name, args.project))
+                            .map_err(|e| ModuleError::Failed(format!("cannot generate a host key: {e}")))?,
+                    ),
+                    false => None,
+                };
                 let spec = InstanceSpec {
                     name: args.name.clone(),
                     labels: labels(args),
                     machine_type: args.machine_type.clone(),
                     image: args.image.clone(),
-                    static_ip,
+                    static_ip: static_ip(args),
                     authorized_keys: vec![key],
-                    host_key: Some(host_key.clone()),
+                    host_key: host_key.clone(),
                 };
                 let i = p.create(&spec).await.map_err(failed)?;
-                if let Some(ip) = i.private_ip {
-                    prov_providers::state::record_host_key(&known_hosts, ip, &host_key.1).map_err(|e| {
+                if let (Some(ip), Some((_, public))) = (i.private_ip, &host_key) {
+                    prov_providers::state::record_host_key(&known_hosts, ip, public).map_err(|e| {
                         ModuleError::Failed(format!("cannot record the host key in {}: {e}", known_hosts.display()))
                     })?;
                 }
@@ -316,6 +353,16 @@ mod tests {
         assert!(Vm::check_args(&bad).expect_err("state").contains("present, started, stopped, absent"));
         let bad = args(serde_json::json!({"project": "p", "name": "w1", "static_ip": "10.0.0.300"})).expect("parses");
         assert!(Vm::check_args(&bad).is_err());
+        let eip = args(serde_json::json!({"project": "p", "name": "w1", "provider": "aws", "static_ip": true}))
+            .expect("a boolean static_ip");
+        assert!(Vm::check_args(&eip).is_ok());
+        assert_eq!(static_ip(&eip), Some(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)));
+        let no = args(serde_json::json!({"project": "p", "name": "w1", "static_ip": "false"})).expect("parses");
+        assert_eq!(static_ip(&no), None);
+        let ec2 =
+            args(serde_json::json!({"project": "p", "name": "w1", "provider": "aws", "machine_type": "c5.large"}))
+                .expect("parses");
+        assert!(Vm::check_args(&ec2).is_ok(), "EC2 checks its own instance types");
         assert!(
             args(serde_json::json!({"project": "p", "name": "w1", "size": 2})).is_err(),
             "unknown arguments are refused"
