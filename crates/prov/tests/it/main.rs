@@ -1,10 +1,14 @@
 //! End-to-end tests: they run the real `prov` binary.
 
+#[cfg(feature = "aws")]
+mod aws;
 mod bad_input;
 mod docker;
 mod graph;
 mod interrupt;
 mod language;
+#[cfg(feature = "aws")]
+mod moto;
 mod release;
 mod site;
 mod ssh;
