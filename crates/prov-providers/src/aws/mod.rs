@@ -260,7 +260,7 @@ impl AwsProvider {
     ) -> Result<String, ApiError> {
         let client = &self.client;
         // One token for every retry of this call: EC2 makes at most one instance for it.
-        let mut token = format!("prov-{}-{}", uuid_like(), spec.name);
+        let mut token = format!("prov-{}-{}", token_suffix(), spec.name);
         token.truncate(64);
         let instance_type = convert::instance_type(spec.machine_type.as_deref());
         let (token, instance_type) = (token.as_str(), instance_type.as_str());
@@ -361,7 +361,7 @@ fn gone(name: &str, id: &str) -> Instance {
 }
 
 /// A token unique enough for one RunInstances (time and process id).
-fn uuid_like() -> String {
+fn token_suffix() -> String {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("{:x}-{:x}", t, std::process::id())
 }
