@@ -205,7 +205,7 @@ mod tests {
         let text = std::fs::read_to_string(&kh).expect("read");
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(text.contains(other.split_whitespace().nth(1).expect("data")));
-        record_host_keys(&kh, "i-0abc", &[other.clone()]).expect("alias");
+        record_host_keys(&kh, "i-0abc", std::slice::from_ref(&other)).expect("alias");
         assert!(knows_host(&kh, "i-0abc") && !knows_host(&kh, "i-0abd"));
         forget_host_name(&kh, "i-0abc").expect("forget alias");
         assert!(!knows_host(&kh, "i-0abc"));
