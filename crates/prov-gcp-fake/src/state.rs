@@ -250,7 +250,6 @@ pub struct Stats {
 /// Everything the fake holds. Keys are (project, zone or region, name).
 #[derive(Debug, Default)]
 pub struct State {
-    next_id: u64,
     /// Instances.
     pub instances: BTreeMap<(String, String, String), Instance>,
     /// Addresses.
@@ -268,10 +267,12 @@ pub struct State {
 }
 
 impl State {
-    /// A new numeric id (sent as a string).
+    /// A new numeric id (sent as a string), unique across every fake of the process as
+    /// Google's are across projects (clients key state such as known_hosts by it).
     pub fn id(&mut self) -> u64 {
-        self.next_id += 1;
-        4_210_000_000_000_000_000 + self.next_id * 7919
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        4_210_000_000_000_000_000 + (u64::from(std::process::id()) << 20) + n * 7919
     }
 
     /// An ephemeral external address (TEST-NET-2; never routed).

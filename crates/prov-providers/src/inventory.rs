@@ -53,10 +53,22 @@ const KEYS: &[&str] = &[
     "zones",
     "regions",
     "endpoint",
+    "image",
 ];
 const KEYED_KEYS: &[&str] =
     &["key", "prefix", "separator", "default_value", "leading_separator", "trailing_separator", "parent_group"];
-const HOSTNAMES: &[&str] = &["name", "id", "private_ip"];
+const HOSTNAMES: &[&str] = &[
+    "name",
+    "id",
+    "private_ip",
+    "public_ip",
+    // Ansible aws_ec2's names (`tag:KEY` is accepted too).
+    "instance-id",
+    "private-ip-address",
+    "ip-address",
+    "dns-name",
+    "private-dns-name",
+];
 
 /// One `keyed_groups` entry.
 #[derive(Debug, Clone)]
@@ -94,6 +106,8 @@ pub struct PluginConfig {
     pub regions: Vec<String>,
     /// API endpoint override (tests).
     pub endpoint: Option<String>,
+    /// Image of new VMs (aws: an AMI id).
+    pub image: Option<String>,
     keyed_groups: Vec<KeyedGroup>,
     groups: Vec<(String, Tmpl)>,
     compose: Vec<(String, Tmpl)>,
@@ -118,6 +132,7 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
         zones: Vec::new(),
         regions: Vec::new(),
         endpoint: None,
+        image: None,
         keyed_groups: Vec::new(),
         groups: Vec::new(),
         compose: Vec::new(),
@@ -167,6 +182,7 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
             "network" => cfg.network = v.scalar_text(),
             "subnet" => cfg.subnet = v.scalar_text(),
             "endpoint" => cfg.endpoint = v.scalar_text(),
+            "image" => cfg.image = v.scalar_text(),
             "projects" | "zones" | "regions" => {
                 let items: Vec<&Node> = match &v.kind {
                     NodeKind::Seq(s) => s.iter().collect(),
@@ -185,6 +201,17 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
             }
             "strict" => cfg.strict = matches!(v.kind, NodeKind::Bool(true)),
             "filters" => match v.as_map() {
+                // aws: EC2 filters as aws_ec2 has them (`tag:Name`, `instance-type`, a
+                // list of values), passed as they are; several values joined by newlines.
+                Some(m) if src.plugin == "aws" => {
+                    for (fk, fv) in m {
+                        let values: Vec<String> = match &fv.kind {
+                            NodeKind::Seq(items) => items.iter().filter_map(Node::scalar_text).collect(),
+                            _ => fv.scalar_text().into_iter().collect(),
+                        };
+                        cfg.filters.insert(fk.scalar_text().unwrap_or_default(), values.join("\n"));
+                    }
+                }
                 Some(m) => {
                     for (fk, fv) in m {
                         cfg.filters.insert(
@@ -206,7 +233,7 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
                 cfg.hostnames.clear();
                 for it in items {
                     let h = it.scalar_text().unwrap_or_default();
-                    if HOSTNAMES.contains(&h.as_str()) {
+                    if HOSTNAMES.contains(&h.as_str()) || h.starts_with("tag:") {
                         cfg.hostnames.push(h);
                     } else {
                         d.push(
@@ -353,6 +380,14 @@ pub fn host_vars(
     if let Some(key) = login_key {
         v.push(("ansible_ssh_private_key_file".to_string(), Value::from(key.display().to_string())));
     }
+    // The provider's own variables (aws: aws_ec2's names, its `ansible_host` rule and the
+    // host-key settings) come last and win.
+    if let Some(extra) = i.details.get("vars").and_then(|x| x.as_object()) {
+        for (k, x) in extra {
+            v.retain(|(n, _)| n != k);
+            v.push((k.clone(), Value::from(minijinja::value::Serde(x.clone()))));
+        }
+    }
     v
 }
 
@@ -375,6 +410,7 @@ pub fn build(cfg: &PluginConfig, instances: &[Instance], warnings: &mut Vec<Diag
         ("prov_zone", cfg.zones.first()),
         ("prov_region", cfg.regions.first()),
         ("prov_endpoint", cfg.endpoint.as_ref()),
+        ("prov_vm_image", cfg.image.as_ref()),
     ];
     for (var, value) in firsts {
         if let Some(v) = value {
@@ -391,8 +427,14 @@ pub fn build(cfg: &PluginConfig, instances: &[Instance], warnings: &mut Vec<Diag
             .find_map(|h| match h.as_str() {
                 "name" => Some(i.name.clone()),
                 "id" => Some(i.id.clone()),
-                "private_ip" => i.private_ip.map(|a| a.to_string()),
-                _ => None,
+                "private_ip" | "private-ip-address" => i.private_ip.map(|a| a.to_string()),
+                "public_ip" | "ip-address" => i.public_ip.map(|a| a.to_string()),
+                "instance-id" => Some(i.id.clone()),
+                "dns-name" | "private-dns-name" => {
+                    let key = if h == "dns-name" { "public_dns_name" } else { "private_dns_name" };
+                    i.details.get(key).and_then(|d| d.as_str()).filter(|d| !d.is_empty()).map(str::to_string)
+                }
+                tag => tag.strip_prefix("tag:").and_then(|k| i.labels.get(k)).filter(|v| !v.is_empty()).cloned(),
             })
             .unwrap_or_else(|| i.name.clone());
         inv.add_host(&name);
@@ -411,6 +453,7 @@ pub fn build(cfg: &PluginConfig, instances: &[Instance], warnings: &mut Vec<Diag
         for (k, v) in &vars {
             inv.set_host_var(&name, k, v.clone());
         }
+        reused_address(cfg, &name, &vars, warnings);
         let c = ctx(&vars);
         for kg in &cfg.keyed_groups {
             let value = match cfg.templar.render(&kg.key, &c) {
@@ -468,6 +511,26 @@ pub fn build(cfg: &PluginConfig, instances: &[Instance], warnings: &mut Vec<Diag
         ));
     }
     Ok(inv)
+}
+
+/// Warns when a host whose first key will be accepted (`accept-new` pinned to its instance
+/// id) sits on an address that another instance of the project held before.
+fn reused_address(cfg: &PluginConfig, name: &str, vars: &[(String, Value)], warnings: &mut Vec<Diagnostic>) {
+    let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.to_string());
+    let (Some(alias), Some(address)) = (get("prov_host_key_alias"), get("ansible_host")) else { return };
+    let pinned = get("prov_host_key_checking").as_deref() == Some("accept-new");
+    if let Ok(Some(before)) = crate::state::pin_address(&crate::state::addresses(&cfg.project), &address, &alias) {
+        if pinned {
+            warnings.push(Diagnostic::warning(
+                Span::NONE,
+                format!(
+                    "inventory {}: address {address} of {name} belonged to instance {before}, now to {alias}: \
+                     its host key is not known yet and will be accepted on first contact and pinned to {alias}",
+                    cfg.path.display()
+                ),
+            ));
+        }
+    }
 }
 
 /// The label selector of a plugin file (project plus `filters`).
@@ -528,6 +591,34 @@ mod tests {
         assert_eq!(v.get("ansible_host").map(|x| x.to_string()), Some("10.1.0.5".into()));
         assert_eq!(v.get("role").map(|x| x.to_string()), Some("node-workers".into()));
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn aws_files_keep_ec2_filters_and_take_aws_ec2_hostnames() {
+        let c = cfg("plugin: aws\nproject: demo\nimage: ami-1\nfilters:\n  tag:prov-group: [managers, workers]\n  instance-type: t3.small\nhostnames: ['tag:Name', instance-id]\n")
+            .expect("valid");
+        assert_eq!(c.filters.get("tag:prov-group").map(String::as_str), Some("managers\nworkers"));
+        assert_eq!(c.filters.get("instance-type").map(String::as_str), Some("t3.small"));
+        let mut a = vm("w1", "workers", "10.1.0.5");
+        a.labels.insert("Name".into(), "web-a".into());
+        a.public_ip = "203.0.113.5".parse().ok();
+        a.details = serde_json::json!({"vars": {"ansible_host": "203.0.113.5", "instance_type": "t3.small"}});
+        let mut b = vm("w2", "workers", "10.1.0.6");
+        b.id = "i-0b".into();
+        let mut w = Vec::new();
+        let inv = build(&c, &[a, b], &mut w).expect("builds");
+        let mut names: Vec<String> = inv.hosts().map(|h| h.name.clone()).collect();
+        names.sort();
+        assert_eq!(names, vec!["i-0b", "web-a"], "tag:Name, else the instance id");
+        let v = inv.host_vars("web-a");
+        assert_eq!(
+            v.get("ansible_host").map(|x| x.to_string()),
+            Some("203.0.113.5".into()),
+            "the provider's rule wins"
+        );
+        assert_eq!(v.get("instance_type").map(|x| x.to_string()), Some("t3.small".into()));
+        assert_eq!(inv.host_vars("i-0b").get("ansible_host").map(|x| x.to_string()), Some("10.1.0.6".into()));
+        assert_eq!(v.get("prov_vm_image").map(|x| x.to_string()), Some("ami-1".into()));
     }
 
     #[test]

@@ -159,6 +159,13 @@ pub trait Provider: Send + Sync {
     /// Stops a running instance and waits until it is stopped.
     async fn stop(&self, name: &str) -> Result<Instance, ProviderError>;
 
+    /// Whether `create` installs [`InstanceSpec::host_key`] (then the caller records it in
+    /// known_hosts). A provider that cannot (EC2: the image makes its own keys) returns
+    /// `false`, gets no key, and records the instance's keys itself where it can read them.
+    fn installs_host_key(&self) -> bool {
+        true
+    }
+
     /// Removes what the project holds besides instances (networks, firewall rules) once
     /// no instance is left. Called after the last delete.
     async fn cleanup(&self) -> Result<(), ProviderError> {
@@ -206,7 +213,7 @@ impl ProviderSettings {
             project: cfg.project.clone(),
             network: cfg.network.clone(),
             subnet: cfg.subnet.clone(),
-            image: None,
+            image: cfg.image.clone(),
             build_image: false,
             cloud_project: cfg.projects.first().cloned(),
             zone: cfg.zones.first().cloned(),
@@ -272,9 +279,7 @@ pub async fn connect(kind: &str, s: &ProviderSettings) -> Result<std::sync::Arc<
 fn not_built(kind: &'static str) -> ProviderError {
     ProviderError::Unavailable {
         provider: kind,
-        message: format!(
-            "this prov was built without the `{kind}` provider: rebuild with `cargo build --features {kind}`"
-        ),
+        message: format!("this prov was built without the `{kind}` provider: rebuild it with `--features {kind}`"),
     }
 }
 

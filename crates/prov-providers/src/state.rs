@@ -52,13 +52,60 @@ pub fn record_host_key(file: &Path, address: IpAddr, public: &str) -> std::io::R
     write_lines(file, &lines)
 }
 
+/// Records the host keys (`algorithm base64` each) of `name` in `file`, replacing its lines.
+/// `name` is an address or a host key alias such as an EC2 instance id.
+pub fn record_host_keys(file: &Path, name: &str, keys: &[String]) -> std::io::Result<()> {
+    let _guard = KNOWN_HOSTS_LOCK.lock();
+    let mut lines = read_lines_without(file, name)?;
+    for k in keys {
+        let mut fields = k.split_whitespace();
+        let (algo, data) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
+        lines.push(format!("{name} {algo} {data}"));
+    }
+    write_lines(file, &lines)
+}
+
+/// Whether `file` has a line for `name`.
+pub fn knows_host(file: &Path, name: &str) -> bool {
+    let _guard = KNOWN_HOSTS_LOCK.lock();
+    std::fs::read_to_string(file).unwrap_or_default().lines().any(|l| {
+        !l.starts_with('#') && l.split_whitespace().next().is_some_and(|hosts| hosts.split(',').any(|h| h == name))
+    })
+}
+
+/// Adds the SSH host-key variables of a cloud VM to `i.details["vars"]` (README, "Host keys
+/// of cloud VMs"): its key is looked up under its instance id in the project's known_hosts,
+/// and while no key is recorded there (the cloud published none) the host is `accept-new`,
+/// so its first key is recorded under that id and pinned to it.
+pub fn pin_host_key_to_id(project: &str, i: &mut crate::Instance) {
+    let kh = known_hosts(project);
+    let known = knows_host(&kh, &i.id);
+    if !i.details.is_object() {
+        i.details = serde_json::json!({});
+    }
+    let vars = i.details.as_object_mut().map(|d| d.entry("vars").or_insert_with(|| serde_json::json!({})));
+    if let Some(vars) = vars.and_then(|v| v.as_object_mut()) {
+        vars.insert("prov_host_key_alias".into(), i.id.clone().into());
+        vars.insert("prov_known_hosts".into(), kh.display().to_string().into());
+        if !known {
+            vars.insert("prov_host_key_checking".into(), "accept-new".into());
+        }
+    }
+}
+
 /// Removes every line for `address` from `file`; removes the file when it becomes empty.
 pub fn forget_host(file: &Path, address: IpAddr) -> std::io::Result<()> {
+    forget_host_name(file, &address.to_string())
+}
+
+/// Removes every line for `name` (an address or alias) from `file`; removes the file when
+/// it becomes empty.
+pub fn forget_host_name(file: &Path, name: &str) -> std::io::Result<()> {
     let _guard = KNOWN_HOSTS_LOCK.lock();
     if !file.exists() {
         return Ok(());
     }
-    let lines = read_lines_without(file, &address.to_string())?;
+    let lines = read_lines_without(file, name)?;
     if lines.is_empty() {
         return std::fs::remove_file(file);
     }
@@ -88,6 +135,30 @@ fn write_lines(file: &Path, lines: &[String]) -> std::io::Result<()> {
     text.push('\n');
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, file)
+}
+
+/// The file where [`pin_address`] keeps which instance holds which address.
+pub fn addresses(project: &str) -> PathBuf {
+    project_dir(project).join("addresses")
+}
+
+/// Remembers in `file` (see [`addresses`]) that instance `instance` holds `address`, and
+/// returns the instance that held it before, when it was another one:
+/// an address reused by a new instance, whose host key is not the old one's.
+pub fn pin_address(file: &Path, address: &str, instance: &str) -> std::io::Result<Option<String>> {
+    let _guard = KNOWN_HOSTS_LOCK.lock();
+    let mut lines = read_lines_without(file, "")?;
+    let previous = lines.iter().find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next() == Some(address)).then(|| w.next().unwrap_or_default().to_string())
+    });
+    if previous.as_deref() == Some(instance) {
+        return Ok(None);
+    }
+    lines.retain(|l| l.split_whitespace().next() != Some(address));
+    lines.push(format!("{address} {instance}"));
+    write_lines(file, &lines)?;
+    Ok(previous)
 }
 
 /// The public keys to install for root on new VMs, and the private key file to log in with
@@ -154,8 +225,22 @@ mod tests {
         let text = std::fs::read_to_string(&kh).expect("read");
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(text.contains(other.split_whitespace().nth(1).expect("data")));
+        record_host_keys(&kh, "i-0abc", std::slice::from_ref(&other)).expect("alias");
+        assert!(knows_host(&kh, "i-0abc") && !knows_host(&kh, "i-0abd"));
+        forget_host_name(&kh, "i-0abc").expect("forget alias");
+        assert!(!knows_host(&kh, "i-0abc"));
         forget_host(&kh, a).expect("forget");
         forget_host(&kh, b).expect("forget");
         assert!(!kh.exists(), "empty known_hosts is removed");
+    }
+
+    #[test]
+    fn a_reused_address_names_the_instance_that_held_it() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let f = d.path().join("p/addresses");
+        assert_eq!(pin_address(&f, "198.51.100.7", "i-1").expect("pin"), None);
+        assert_eq!(pin_address(&f, "198.51.100.7", "i-1").expect("pin"), None, "same instance");
+        assert_eq!(pin_address(&f, "198.51.100.7", "i-2").expect("pin"), Some("i-1".into()));
+        assert_eq!(pin_address(&f, "198.51.100.8", "i-1").expect("pin"), None);
     }
 }

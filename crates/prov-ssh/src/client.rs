@@ -39,6 +39,9 @@ pub struct SshOptions {
     pub throttle: Arc<Semaphore>,
     /// Handshakes in flight at once to one server (address and port).
     pub per_server: Arc<ServerThrottle>,
+    /// The name to look the host key up under instead of the address (OpenSSH's
+    /// `HostKeyAlias`; cloud VMs use their instance id, which outlives address changes).
+    pub host_key_alias: Option<String>,
 }
 
 /// Handshakes in flight at once by default, across all hosts.
@@ -75,6 +78,7 @@ impl Default for SshOptions {
             connect_timeout: Duration::from_secs(10),
             throttle: Arc::new(Semaphore::new(DEFAULT_CONCURRENT_HANDSHAKES)),
             per_server: Arc::new(ServerThrottle::new(DEFAULT_HANDSHAKES_PER_SERVER)),
+            host_key_alias: None,
         }
     }
 }
@@ -158,8 +162,9 @@ pub async fn connect(target: &SshTarget, opts: &SshOptions) -> Result<SshConnect
     let _permit = opts.throttle.acquire().await.map_err(|_| unreachable("connection throttle closed".into()))?;
     let verdict = Arc::new(Mutex::new(None));
     let checker = Checker {
-        host: target.host.clone(),
-        port: target.port,
+        // As OpenSSH's `HostKeyAlias`: the alias alone names the key, without the port.
+        host: opts.host_key_alias.clone().unwrap_or_else(|| target.host.clone()),
+        port: if opts.host_key_alias.is_some() { 22 } else { target.port },
         files: opts.known_hosts.clone(),
         policy: opts.policy,
         verdict: verdict.clone(),

@@ -131,6 +131,21 @@ impl Connector for SshConnector {
             .map(|p| vec![PathBuf::from(expand_home(&p))])
             .unwrap_or_default();
         let mut opts = self.opts.clone();
+        // Cloud VMs (see README, "Host keys of cloud VMs"): the key is checked under the
+        // instance id; a VM whose key prov could not read is `accept-new`, learned into the
+        // project's known_hosts under that id.
+        opts.host_key_alias = var(vars, &["prov_host_key_alias"]);
+        if let Some(file) = var(vars, &["prov_known_hosts"]) {
+            let file = PathBuf::from(file);
+            opts.known_hosts.retain(|f| *f != file);
+            opts.known_hosts.insert(0, file);
+        }
+        match var(vars, &["prov_host_key_checking"]).as_deref() {
+            None => {}
+            Some("accept-new") => opts.policy = prov_ssh::HostKeyPolicy::AcceptNew,
+            Some("strict") => opts.policy = prov_ssh::HostKeyPolicy::Strict,
+            Some(other) => return Err(format!("prov_host_key_checking `{other}` must be strict or accept-new")),
+        }
         if let Some(t) = var(vars, &["ansible_ssh_timeout", "ansible_timeout"]) {
             if let Ok(secs) = t.parse::<u64>() {
                 opts.connect_timeout = Duration::from_secs(secs);

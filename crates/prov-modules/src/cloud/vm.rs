@@ -1,22 +1,24 @@
-//! `vm`: a virtual machine on any provider (`docker` now; `gcp`, `aws` next), named and
-//! labelled the same way everywhere.
+//! `vm`: a virtual machine on any provider (`docker`, `gcp`, `aws`), named and labelled the
+//! same way everywhere.
 //!
 //! Arguments: `provider` (default `docker`), `project` (required: the `prov-project` label),
 //! `name` (required), `group` (the `prov-group` label, which inventories turn into groups),
 //! `labels` (more labels), `machine_type` (`e2-small`, `t3.micro`, ...; docker maps it to CPU
-//! and memory limits), `image`, `static_ip` (a fixed address on the project network; `true`:
-//! a static address the cloud picks, e.g. a reserved GCP address),
-//! `state` (`present` default, `started`, `stopped`, `absent`), `network` and `subnet` (docker
-//! project network), `build_image` (docker: build the node image when missing, default true).
+//! and memory limits, aws maps GCP names to the EC2 type of the same size), `image`,
+//! `static_ip` (docker: a fixed address on the project network; `true`: a static address the
+//! cloud picks, a reserved GCP address or an AWS Elastic IP), `state` (`present` default,
+//! `started`, `stopped`, `absent`), `network` and `subnet` (docker project network),
+//! `build_image` (docker: build the node image when missing, default true), and for clouds
+//! `cloud_project`, `zone`, `region` and `endpoint` (set from the inventory file).
 //!
-//! prov generates each new VM's SSH host key and records it in the project's known_hosts
+//! prov generates each new docker VM's SSH host key and records it in the project's known_hosts
 //! (`~/.local/state/prov/<project>/known_hosts`), so strict host-key checking works from the
 //! first connection; `absent` removes the entry. Cloud VMs make their own host keys: the
-//! keys they publish through the cloud's API (GCP guest attributes) are recorded instead,
-//! for their internal and external addresses (again after a start, which may change the
-//! external one). Your `~/.ssh/id_*.pub` key (or a key made
-//! for the project when you have none) is installed for root. A loop of `vm` tasks runs its
-//! items at once, and a play that changes VMs reloads the inventory before the next play.
+//! keys they publish through the cloud's API (GCP guest attributes, the EC2 console output)
+//! are recorded instead (see README, "Host keys of cloud VMs"). Your `~/.ssh/id_*.pub` key
+//! (or a key made for the project when you have none) is installed for root. A loop of `vm`
+//! tasks runs its items at once, and a play that changes VMs reloads the inventory before the
+//! next play.
 //!
 //! ```yaml
 //! - vm:
@@ -65,7 +67,7 @@ pub struct Args {
     pub image: Option<String>,
     /// Fixed address on the project network, or `true`: a static address the cloud picks
     /// (a reserved GCP address; `false` is none).
-    #[serde(default, deserialize_with = "crate::util::stringish")]
+    #[serde(default, deserialize_with = "address_or_bool")]
     pub static_ip: Option<String>,
     /// `present`, `started`, `stopped`, `absent`.
     #[serde(default)]
@@ -93,6 +95,34 @@ pub struct Args {
     pub endpoint: Option<String>,
 }
 
+/// `static_ip` may be an address or a boolean (`true`: the provider chooses the address).
+fn address_or_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum AddressOrBool {
+        Bool(bool),
+        Text(String),
+    }
+    Ok(match Option::<AddressOrBool>::deserialize(d)? {
+        None | Some(AddressOrBool::Bool(false)) => None,
+        Some(AddressOrBool::Bool(true)) => Some("true".into()),
+        Some(AddressOrBool::Text(t)) => match prov_core::args::parse_bool(&t) {
+            Some(false) => None,
+            Some(true) => Some("true".into()),
+            None => Some(t),
+        },
+    })
+}
+
+/// The `static_ip` of the spec: `true` becomes the unspecified address (the provider picks).
+fn static_ip(args: &Args) -> Option<IpAddr> {
+    match args.static_ip.as_deref() {
+        Some("true") => Some(prov_providers::ANY_STATIC_IP),
+        Some(s) => s.parse().ok(),
+        None => None,
+    }
+}
+
 fn default_provider() -> String {
     "docker".into()
 }
@@ -113,9 +143,8 @@ pub enum VmPlan {
     Create,
     /// Start the stopped instance.
     Start,
-    /// Stop the running instance (it has these external addresses; a docker VM has none, and
-    /// one without a fixed address shows no private one while stopped either).
-    Stop(Vec<IpAddr>),
+    /// Stop the running instance.
+    Stop,
     /// Delete it (it has these addresses).
     Delete(Vec<IpAddr>),
 }
@@ -160,23 +189,6 @@ fn labels(args: &Args) -> Labels {
         l.insert(LABEL_GROUP.into(), prov_providers::label_value(g));
     }
     l
-}
-
-/// The host keys a cloud VM published through the cloud's API (`details.host_keys`).
-fn published_keys(i: &Instance) -> Vec<String> {
-    let keys = i.details.get("host_keys").and_then(|k| k.as_array());
-    keys.map(|k| k.iter().filter_map(|k| k.as_str()).map(str::to_string).collect()).unwrap_or_default()
-}
-
-/// Records the first of `keys` in the project's known_hosts for every address of `i`.
-fn record_keys(known_hosts: &std::path::Path, i: &Instance, keys: &[String]) -> Result<(), ModuleError> {
-    let Some(key) = keys.first() else { return Ok(()) };
-    for ip in i.private_ip.into_iter().chain(i.public_ip) {
-        prov_providers::state::record_host_key(known_hosts, ip, key).map_err(|e| {
-            ModuleError::Failed(format!("cannot record the host key in {}: {e}", known_hosts.display()))
-        })?;
-    }
-    Ok(())
 }
 
 /// The registered result: what the instance is now.
@@ -229,7 +241,8 @@ impl Module for Vm {
                     .map_err(|_| format!("static_ip `{ip}` is neither an IP address nor true/false"))?;
             }
         }
-        if let Some(t) = &args.machine_type {
+        // Docker needs a size it knows; a cloud checks its own type names.
+        if let Some(t) = args.machine_type.as_ref().filter(|_| args.provider == "docker") {
             prov_providers::machine::shape(t)?;
         }
         Ok(())
@@ -254,7 +267,7 @@ impl Module for Vm {
                 ))))
             }
             ("stopped", Some(i)) if i.state != InstanceState::Stopped => {
-                change(VmPlan::Stop(i.public_ip.into_iter().collect()), Action::Modify, &now, "stopped\n")
+                change(VmPlan::Stop, Action::Modify, &now, "stopped\n")
             }
             ("absent", Some(i)) => change(
                 VmPlan::Delete(i.private_ip.into_iter().chain(i.public_ip).collect()),
@@ -285,59 +298,52 @@ impl Module for Vm {
             VmPlan::Create => {
                 let (key, _) = prov_providers::state::login_key(&args.project)
                     .map_err(|e| ModuleError::Failed(format!("cannot prepare the SSH login key: {e}")))?;
-                let host_key = prov_providers::state::generate_ed25519(&format!("{}@{}", args.name, args.project))
-                    .map_err(|e| ModuleError::Failed(format!("cannot generate a host key: {e}")))?;
-                let static_ip = args.static_ip.as_deref().and_then(|s| match prov_core::args::parse_bool(s) {
-                    Some(true) => Some(prov_providers::ANY_STATIC_IP),
-                    Some(false) => None,
-                    None => s.parse().ok(),
-                });
+                // A provider that cannot install a key prov made (a cloud image makes its own)
+                // gets none.
+                let host_key = match p.installs_host_key() {
+                    true => Some(
+                        prov_providers::state::generate_ed25519(&format!("{}@{}", args.name, args.project))
+                            .map_err(|e| ModuleError::Failed(format!("cannot generate a host key: {e}")))?,
+                    ),
+                    false => None,
+                };
                 let spec = InstanceSpec {
                     name: args.name.clone(),
                     labels: labels(args),
                     machine_type: args.machine_type.clone(),
                     image: args.image.clone(),
-                    static_ip,
+                    static_ip: static_ip(args),
                     authorized_keys: vec![key],
-                    host_key: Some(host_key.clone()),
+                    host_key: host_key.clone(),
                 };
                 let i = p.create(&spec).await.map_err(failed)?;
-                // Cloud VMs make their own host keys and publish them through the cloud's API
-                // (`details.host_keys`); docker VMs use the one prov generated.
-                let published = i
-                    .details
-                    .get("host_keys")
-                    .and_then(|k| k.as_array())
-                    .map(|keys| keys.iter().filter_map(|k| k.as_str()).map(str::to_string).collect::<Vec<_>>());
-                let trusted = published.clone().unwrap_or_else(|| vec![host_key.1.clone()]);
-                record_keys(&known_hosts, &i, &trusted)?;
                 let mut o = describe(&i);
-                if published.is_some_and(|k| k.is_empty()) {
-                    o.msg = Some(format!(
-                        "VM `{}` published no SSH host key through the cloud's API: its first connection needs \
-                         --host-key-checking accept-new",
-                        args.name
-                    ));
+                match &host_key {
+                    Some((_, public)) => {
+                        if let Some(ip) = i.private_ip {
+                            prov_providers::state::record_host_key(&known_hosts, ip, public).map_err(|e| {
+                                ModuleError::Failed(format!(
+                                    "cannot record the host key in {}: {e}",
+                                    known_hosts.display()
+                                ))
+                            })?;
+                        }
+                    }
+                    // A cloud VM's own keys, read through the cloud's API, are recorded under
+                    // its instance id by the provider.
+                    None if !prov_providers::state::knows_host(&known_hosts, &i.id) => {
+                        o.msg = Some(format!(
+                            "VM `{}` published no SSH host key through the cloud's API: the first SSH connection \
+                             accepts the key it offers and pins it to instance {}",
+                            args.name, i.id
+                        ));
+                    }
+                    None => {}
                 }
                 o
             }
-            VmPlan::Start => {
-                let i = p.start(&args.name).await.map_err(failed)?;
-                // A cloud VM may come back on another external address: record the keys it
-                // published for the addresses it has now.
-                record_keys(&known_hosts, &i, &published_keys(&i))?;
-                describe(&i)
-            }
-            VmPlan::Stop(before) => {
-                let i = p.stop(&args.name).await.map_err(failed)?;
-                // Addresses it gave up (a cloud's ephemeral external address) may go to
-                // another VM: forget them.
-                for ip in before.into_iter().filter(|ip| i.private_ip != Some(*ip) && i.public_ip != Some(*ip)) {
-                    prov_providers::state::forget_host(&known_hosts, ip)
-                        .map_err(|e| ModuleError::Failed(format!("cannot update {}: {e}", known_hosts.display())))?;
-                }
-                describe(&i)
-            }
+            VmPlan::Start => describe(&p.start(&args.name).await.map_err(failed)?),
+            VmPlan::Stop => describe(&p.stop(&args.name).await.map_err(failed)?),
             VmPlan::Delete(ips) => {
                 p.delete(&args.name).await.map_err(failed)?;
                 for ip in ips {

@@ -15,11 +15,13 @@
 //!   in Google's words;
 //! * throttling (HTTP 429, 503, `rateLimitExceeded`) is retried with exponential backoff
 //!   and jitter ([`api::Timing`]);
-//! * host keys: after an insert (and a start), the keys the guest agent publishes as guest attributes
-//!   (`hostkeys/`) are read through the API and returned in `details.host_keys`, so prov
-//!   records them in the project's known_hosts before the first SSH connection (strict
-//!   checking works); when none are published within [`api::Timing::host_key_wait`],
-//!   `details.host_keys` is empty and the `vm` module says so;
+//! * host keys: after an insert (and a start), the keys the guest agent publishes as guest
+//!   attributes (`hostkeys/`) are read through the API (waiting up to
+//!   [`api::Timing::host_key_wait`]) and recorded in the project's known_hosts under the
+//!   instance id before the first SSH connection, so strict checking works; a listing looks
+//!   once more for running VMs whose keys are still unknown; a VM that publishes none is
+//!   `accept-new`, pinned to its id ([`crate::state::pin_host_key_to_id`]); delete forgets
+//!   the id;
 //! * listing: `aggregatedList` over every zone, or one `list` per configured zone run
 //!   concurrently, with a label filter and pagination.
 
@@ -34,6 +36,7 @@ use async_trait::async_trait;
 use google_cloud_compute_v1::model;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use convert::{instance_from, region_of};
 
@@ -304,11 +307,11 @@ impl GcpProvider {
     }
 
     /// The host keys the guest agent publishes (`hostkeys/` guest attributes), as
-    /// `algo base64` lines; waits for them up to [`Timing::host_key_wait`].
-    async fn host_keys(&self, zone: &str, name: &str) -> Result<Vec<String>, ProviderError> {
+    /// `algo base64` lines; waits for them up to `wait`.
+    async fn host_keys(&self, zone: &str, name: &str, wait: Duration) -> Vec<String> {
         let c = &self.clients;
-        let deadline = std::time::Instant::now() + self.timing.host_key_wait;
-        let mut pause = std::time::Duration::from_millis(200);
+        let deadline = std::time::Instant::now() + wait;
+        let mut pause = Duration::from_millis(200);
         loop {
             // Guest attributes may be off by policy (an error other than 404): then there are
             // no published keys, which the caller reports; the VM itself is fine.
@@ -322,20 +325,34 @@ impl GcpProvider {
                     .send()
             })
             .await;
-            let Ok(attrs) = attrs else { return Ok(Vec::new()) };
+            let Ok(attrs) = attrs else { return Vec::new() };
             let keys = attrs.map(|a| convert::host_keys(&a)).unwrap_or_default();
             if !keys.is_empty() || std::time::Instant::now() + pause > deadline {
-                return Ok(keys);
+                return keys;
             }
             tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            pause = (pause * 2).min(Duration::from_secs(5));
         }
     }
 
-    fn instance(&self, i: &model::Instance, host_keys: Vec<String>) -> Instance {
+    /// Records the host keys `i` publishes (waiting up to `wait` for them) in the project's
+    /// known_hosts under its instance id, unless some are recorded already; returns whether
+    /// its keys are known now.
+    async fn record_host_keys(&self, i: &Instance, wait: Duration) -> bool {
+        let kh = crate::state::known_hosts(&self.project);
+        if crate::state::knows_host(&kh, &i.id) {
+            return true;
+        }
+        let zone = i.details["zone"].as_str().unwrap_or_default();
+        let keys = self.host_keys(zone, &i.name, wait).await;
+        !keys.is_empty() && crate::state::record_host_keys(&kh, &i.id, &keys).is_ok()
+    }
+
+    /// The provider-neutral instance, with its host-key variables.
+    fn instance(&self, i: &model::Instance) -> Instance {
         let mut out = instance_from(i);
         out.details["cloud_project"] = serde_json::json!(self.cloud_project);
-        out.details["host_keys"] = serde_json::json!(host_keys);
+        crate::state::pin_host_key_to_id(&self.project, &mut out);
         out
     }
 
@@ -364,15 +381,27 @@ impl Provider for GcpProvider {
         PROVIDER
     }
 
+    fn installs_host_key(&self) -> bool {
+        false
+    }
+
     async fn list(&self, selector: &Labels) -> Result<Vec<Instance>, ProviderError> {
-        let mut out: Vec<Instance> =
-            self.list_raw(&self.filter(selector)).await?.iter().map(|i| self.instance(i, Vec::new())).collect();
+        let raw = self.list_raw(&self.filter(selector)).await?;
+        // Keys published since the VM was made (one look each, at once).
+        let kh = crate::state::known_hosts(&self.project);
+        let missing = raw
+            .iter()
+            .map(instance_from)
+            .filter(|i| i.state == InstanceState::Running && !crate::state::knows_host(&kh, &i.id))
+            .collect::<Vec<_>>();
+        futures_util::future::join_all(missing.iter().map(|i| self.record_host_keys(i, Duration::ZERO))).await;
+        let mut out: Vec<Instance> = raw.iter().map(|i| self.instance(i)).collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
     async fn get(&self, name: &str) -> Result<Option<Instance>, ProviderError> {
-        Ok(self.find(name).await?.map(|i| self.instance(&i, Vec::new())))
+        Ok(self.find(name).await?.map(|i| self.instance(&i)))
     }
 
     async fn create(&self, spec: &InstanceSpec) -> Result<Instance, ProviderError> {
@@ -429,8 +458,8 @@ impl Provider for GcpProvider {
             return Err(e);
         }
         let i = self.get_in(&zone, &spec.name).await?.ok_or_else(|| ProviderError::NotFound(spec.name.clone()))?;
-        let keys = self.host_keys(&zone, &spec.name).await?;
-        Ok(self.instance(&i, keys))
+        self.record_host_keys(&instance_from(&i), self.timing.host_key_wait).await;
+        Ok(self.instance(&i))
     }
 
     async fn delete(&self, name: &str) -> Result<(), ProviderError> {
@@ -448,6 +477,8 @@ impl Provider for GcpProvider {
                 if let Some(op) = op {
                     wait(c, &self.timing, p, &Scope::Zone(zone.clone()), &what, op).await?;
                 }
+                let _ =
+                    crate::state::forget_host_name(&crate::state::known_hosts(&self.project), &instance_from(&i).id);
                 region_of(&zone).to_string()
             }
             None => self.region()?,
@@ -459,7 +490,7 @@ impl Provider for GcpProvider {
         let i = self.find(name).await?.ok_or_else(|| ProviderError::NotFound(name.to_string()))?;
         let zone = Self::zone_of(&i);
         if instance_from(&i).state == InstanceState::Running {
-            return Ok(self.instance(&i, Vec::new()));
+            return Ok(self.instance(&i));
         }
         let c = &self.clients;
         let p = &self.cloud_project;
@@ -471,15 +502,15 @@ impl Provider for GcpProvider {
         .await?;
         wait(c, &self.timing, p, &Scope::Zone(zone.clone()), &what, op).await?;
         let i = self.get_in(&zone, name).await?.ok_or_else(|| ProviderError::NotFound(name.to_string()))?;
-        let keys = self.host_keys(&zone, name).await?;
-        Ok(self.instance(&i, keys))
+        self.record_host_keys(&instance_from(&i), self.timing.host_key_wait).await;
+        Ok(self.instance(&i))
     }
 
     async fn stop(&self, name: &str) -> Result<Instance, ProviderError> {
         let i = self.find(name).await?.ok_or_else(|| ProviderError::NotFound(name.to_string()))?;
         let zone = Self::zone_of(&i);
         if instance_from(&i).state == InstanceState::Stopped {
-            return Ok(self.instance(&i, Vec::new()));
+            return Ok(self.instance(&i));
         }
         let c = &self.clients;
         let p = &self.cloud_project;
@@ -491,7 +522,7 @@ impl Provider for GcpProvider {
         .await?;
         wait(c, &self.timing, p, &Scope::Zone(zone.clone()), &what, op).await?;
         let i = self.get_in(&zone, name).await?.ok_or_else(|| ProviderError::NotFound(name.to_string()))?;
-        Ok(self.instance(&i, Vec::new()))
+        Ok(self.instance(&i))
     }
 
     /// Releases addresses of the project that no instance uses any more (left by an

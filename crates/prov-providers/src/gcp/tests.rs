@@ -13,7 +13,20 @@ fn fast() -> Timing {
     }
 }
 
+/// The known_hosts the provider records keys in: under a state directory of this test
+/// process (set once, before the first provider, for every test of the binary).
+fn known_hosts() -> std::path::PathBuf {
+    static STATE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let dir = STATE.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("prov-gcp-unit-{}", std::process::id()));
+        std::env::set_var("PROV_STATE_DIR", &d);
+        d
+    });
+    dir.join("demo/known_hosts")
+}
+
 async fn provider(fake: &prov_gcp_fake::Fake, zones: &[&str]) -> GcpProvider {
+    known_hosts();
     let settings = ProviderSettings {
         project: "demo".into(),
         cloud_project: Some("cloud-demo".into()),
@@ -53,8 +66,11 @@ async fn lifecycle_with_a_static_address() {
     assert_eq!(addresses[0]["name"], "manager1-ip");
     assert_eq!(addresses[0]["status"], "IN_USE");
     assert_eq!(i.public_ip.map(|a| a.to_string()).as_deref(), addresses[0]["address"].as_str());
-    let keys = i.details["host_keys"].as_array().expect("host keys");
-    assert!(keys[0].as_str().is_some_and(|k| k.starts_with("ssh-ed25519 AAAA")), "{keys:?}");
+    // The published keys are recorded under the instance id, which SSH checks them under.
+    let kh = std::fs::read_to_string(known_hosts()).expect("known_hosts");
+    assert!(kh.lines().any(|l| l.starts_with(&format!("{} ssh-ed25519 AAAA", i.id))), "{kh}");
+    assert_eq!(i.details["vars"]["prov_host_key_alias"], i.id.as_str());
+    assert!(i.details["vars"].get("prov_host_key_checking").is_none(), "strict: the key is known");
 
     // What the fake holds: labels, tags (group and project), the login key, guest attributes on.
     let raw = &fake.instances("cloud-demo")[0];
@@ -146,12 +162,15 @@ async fn zones_are_listed_concurrently_and_labels_filter() {
 }
 
 #[tokio::test]
-async fn without_published_host_keys_the_list_is_empty() {
+async fn without_published_host_keys_the_first_key_is_pinned_to_the_instance() {
     let (_, fake) = prov_gcp_fake::start().expect("fake");
     let p = provider(&fake, &["us-central1-a"]).await;
     fake.hide_host_keys("w1");
     let i = p.create(&spec("w1", "workers", None)).await.expect("created");
-    assert_eq!(i.details["host_keys"], serde_json::json!([]));
+    assert!(!crate::state::knows_host(&known_hosts(), &i.id));
+    assert_eq!(i.details["vars"]["prov_host_key_alias"], i.id.as_str());
+    assert_eq!(i.details["vars"]["prov_host_key_checking"], "accept-new");
+    p.delete("w1").await.expect("deleted");
 }
 
 #[tokio::test]

@@ -112,7 +112,8 @@ fn gcp_vm_lifecycle_against_the_compute_fake() {
     assert_eq!(fake.stats().inserts, 0);
 
     // Create: eight instances in the first zone, labelled and tagged; four reserved
-    // addresses in use; the host keys the guest agents published are in known_hosts.
+    // addresses in use; the host keys the guest agents published are in known_hosts under
+    // the instance ids.
     let (code, ev, all) = site.apply("create-vms");
     assert_eq!(code, 0, "{all}");
     assert_eq!(changed_items(&ev, "create VMs"), 8, "{all}");
@@ -132,10 +133,11 @@ fn gcp_vm_lifecycle_against_the_compute_fake() {
     assert_eq!(addresses.len(), 4, "{addresses:?}");
     assert!(addresses.iter().all(|a| a["status"] == "IN_USE" && a["labels"]["prov-project"] == site.project.as_str()));
     let kh = site.known_hosts();
-    assert_eq!(kh.lines().count(), 16, "a key per private and public address:\n{kh}");
-    let m1 = named(&vms, "manager1").expect("manager1");
-    let m1_ip = m1["networkInterfaces"][0]["networkIP"].as_str().expect("ip");
-    assert!(kh.lines().any(|l| l.starts_with(&format!("{m1_ip} ssh-ed25519 AAAA"))), "{kh}");
+    for vm in &vms {
+        let id = vm["id"].as_str().expect("id");
+        assert!(kh.lines().any(|l| l.starts_with(&format!("{id} ssh-ed25519 AAAA"))), "{id} missing:\n{kh}");
+    }
+    assert!(!kh.contains("203.0.113."), "no entry under an address:\n{kh}");
 
     // Second run: nothing changes.
     let (code, ev, all) = site.apply("create-vms");
@@ -157,6 +159,8 @@ fn gcp_vm_lifecycle_against_the_compute_fake() {
     assert_eq!(host["prov_provider"], "gcp");
     assert_eq!(host["ansible_user"], "prov");
     assert_eq!(host["ansible_host"], host["public_ip"], "{host}");
+    assert_eq!(host["prov_host_key_alias"], host["prov_id"], "keys are checked under the instance id: {host}");
+    assert!(host.get("prov_host_key_checking").is_none(), "the published key is known: strict");
 
     // Stop, stop again, start, start again.
     let (code, ev, all) = site.apply("stop-vms");
@@ -221,7 +225,7 @@ fn gcp_quota_error_on_one_vm_and_throttling() {
 /// ```sh
 /// export PROV_GCP_LIVE_PROJECT=my-project PROV_GCP_LIVE_ZONE=europe-west1-b
 /// export GOOGLE_APPLICATION_CREDENTIALS=~/key.json   # or: gcloud auth application-default login
-/// cargo test -p prov --features gcp --test it gcp_live -- --nocapture
+/// cargo test -p prov --test it gcp_live -- --nocapture
 /// ```
 ///
 /// It creates the eight e2-small VMs (four reserved addresses) in that zone under a

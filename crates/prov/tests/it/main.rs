@@ -1,5 +1,7 @@
 //! End-to-end tests: they run the real `prov` binary.
 
+#[cfg(feature = "aws")]
+mod aws;
 mod bad_input;
 mod docker;
 #[cfg(feature = "gcp")]
@@ -7,6 +9,8 @@ mod gcp;
 mod graph;
 mod interrupt;
 mod language;
+#[cfg(feature = "aws")]
+mod moto;
 mod release;
 mod site;
 mod ssh;

@@ -315,3 +315,46 @@ fn apt_user_and_group_converge_for_real() {
         }
     }
 }
+
+/// Cloud VMs (README, "Host keys of cloud VMs"): a host whose inventory names a host-key
+/// alias (its instance id) is checked under that name in `prov_known_hosts`, not under its
+/// address; `accept-new` learns its first key there, and another key for the same instance
+/// id is refused later, whatever address it answers on.
+#[test]
+fn a_host_key_is_pinned_to_the_instance_id() {
+    let (a, b) = (Lab::start(1).expect("lab"), Lab::start(1).expect("another lab, another host key"));
+    let work = tempfile::tempdir().expect("tempdir");
+    let pinned = work.path().join("pinned_known_hosts");
+    let empty = work.path().join("known_hosts").display().to_string();
+    let line = |lab: &Lab, checking: &str| {
+        let host = std::fs::read_to_string(lab.inventory()).expect("inventory");
+        let host = host.lines().nth(1).expect("a host line").replacen(&lab.hosts[0].name, "vm1", 1);
+        format!("[cloud]\n{host} prov_host_key_alias=i-0aaa prov_known_hosts={} {checking}\n", pinned.display())
+    };
+    let run = |inventory: String| {
+        std::fs::write(work.path().join("hosts.ini"), inventory).expect("inventory");
+        let out = prov(work.path(), &["run", "all", "-i", "hosts.ini", "--known-hosts", &empty, "--", "true"]);
+        let (o, e) = text(&out);
+        (out.status.code(), format!("{o}{e}"))
+    };
+
+    // Unknown and strict: refused.
+    let (code, all) = run(line(&a, ""));
+    assert_eq!(code, Some(3), "{all}");
+    assert!(!pinned.exists(), "nothing learnt under strict checking");
+    // accept-new: the first key is recorded under the instance id, not the address.
+    let (code, all) = run(line(&a, "prov_host_key_checking=accept-new"));
+    assert_eq!(code, Some(0), "{all}");
+    let recorded = std::fs::read_to_string(&pinned).expect("pinned known_hosts");
+    assert_eq!(recorded.lines().count(), 1, "{recorded}");
+    assert!(recorded.starts_with("i-0aaa ssh-ed25519 "), "{recorded}");
+    // Strict from now on, found under the id.
+    let (code, all) = run(line(&a, "prov_host_key_checking=strict"));
+    assert_eq!(code, Some(0), "{all}");
+    // The same instance id offering another key (on another address) is refused, even
+    // under accept-new, and the pinned key stays.
+    let (code, all) = run(line(&b, "prov_host_key_checking=accept-new"));
+    assert_eq!(code, Some(3), "{all}");
+    assert!(all.contains("host key mismatch"), "{all}");
+    assert_eq!(std::fs::read_to_string(&pinned).expect("pinned"), recorded);
+}

@@ -1,0 +1,277 @@
+//! moto's EC2 server for the aws tests, one per test on a free loopback port, and a proxy in
+//! front of it that answers chosen requests with AWS's own error responses.
+//!
+//! `.ci/run` installs moto into a venv (`scripts/moto-venv`); the tests find `moto_server`
+//! through `PROV_MOTO_SERVER`, else in `~/.cache/prov/moto-venv/bin`. The same venv has
+//! boto3 (a moto dependency), which the tests use as an independent client to check what
+//! prov made and to set up faults.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A running `moto_server`, stopped by pid when dropped.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    bin: PathBuf,
+}
+
+fn moto_server() -> PathBuf {
+    if let Some(p) = std::env::var_os("PROV_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    home.join(".cache/prov/moto-venv/bin/moto_server")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let server = moto_server();
+        assert!(
+            server.exists(),
+            "{} is missing: run `scripts/moto-venv` (what .ci/run does) or set PROV_MOTO_SERVER",
+            server.display()
+        );
+        let port = free_port();
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let moto = Moto { child, port, bin: server.parent().expect("bin dir").to_path_buf() };
+        // Bounded wait for the port (moto imports its services first).
+        for _ in 0..600 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return moto;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("moto_server did not listen on 127.0.0.1:{port}");
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs a Python snippet with `ec2` (a boto3 client on this moto, us-east-1) and `json`
+    /// defined; returns its stdout.
+    pub fn boto(&self, script: &str) -> String {
+        let prelude = format!(
+            "import boto3, json\nec2 = boto3.client('ec2', region_name='us-east-1', endpoint_url='{}', \
+             aws_access_key_id='testing', aws_secret_access_key='testing')\n",
+            self.endpoint()
+        );
+        let out = Command::new(self.bin.join("python"))
+            .arg("-c")
+            .arg(format!("{prelude}{script}"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("python runs");
+        assert!(out.status.success(), "boto3 script failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The project's instances that are not terminated: (prov-name, state, public ip).
+    pub fn instances(&self, project: &str) -> Vec<(String, String, String)> {
+        let out = self.boto(&format!(
+            "r = ec2.describe_instances(Filters=[{{'Name': 'tag:prov-project', 'Values': ['{project}']}}])\n\
+             for res in r['Reservations']:\n  for i in res['Instances']:\n    \
+               t = {{x['Key']: x['Value'] for x in i.get('Tags', [])}}\n    \
+               if i['State']['Name'] != 'terminated':\n      \
+                 print(t.get('prov-name'), t.get('Name'), i['State']['Name'], i.get('PublicIpAddress') or '-')\n"
+        ));
+        let mut v: Vec<(String, String, String)> = out
+            .lines()
+            .map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                assert_eq!(w[0], w[1], "the Name tag is the VM name: {l}");
+                (w[0].to_string(), w[2].to_string(), w[3].to_string())
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The project's Elastic IPs: (prov-name tag, public ip, associated instance or `-`).
+    pub fn addresses(&self, project: &str) -> Vec<(String, String, String)> {
+        let out = self.boto(&format!(
+            "r = ec2.describe_addresses(Filters=[{{'Name': 'tag:prov-project', 'Values': ['{project}']}}])\n\
+             for a in r['Addresses']:\n  t = {{x['Key']: x['Value'] for x in a.get('Tags', [])}}\n  \
+               print(t.get('prov-name'), a['PublicIp'], a.get('InstanceId') or '-')\n"
+        ));
+        let mut v: Vec<(String, String, String)> = out
+            .lines()
+            .map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                (w[0].to_string(), w[1].to_string(), w[2].to_string())
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Security groups tagged with the project.
+    pub fn security_groups(&self, project: &str) -> usize {
+        self.boto(&format!(
+            "r = ec2.describe_security_groups(Filters=[{{'Name': 'tag:prov-project', 'Values': ['{project}']}}])\n\
+             print(len(r['SecurityGroups']))\n"
+        ))
+        .trim()
+        .parse()
+        .expect("a count")
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the proxy does instead of forwarding.
+#[derive(Default)]
+pub struct Faults {
+    /// RunInstances for the VM of this name (its `prov-name` tag) gets this (code, message).
+    pub run_instances: Option<(String, String, String)>,
+    /// The next this many requests of this action get `RequestLimitExceeded`.
+    pub throttle: Option<(String, usize)>,
+}
+
+/// An HTTP proxy to moto that answers chosen EC2 requests with an error in EC2's wire
+/// format (the XML body and status AWS sends), so the SDK parses it as it would AWS's.
+pub struct FaultProxy {
+    pub port: u16,
+    pub faults: Arc<Mutex<Faults>>,
+    /// Errors answered so far.
+    pub injected: Arc<AtomicUsize>,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: u16) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let faults: Arc<Mutex<Faults>> = Default::default();
+        let injected: Arc<AtomicUsize> = Default::default();
+        let (f, n) = (faults.clone(), injected.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (f, n) = (f.clone(), n.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(stream, upstream, &f, &n);
+                });
+            }
+        });
+        FaultProxy { port, faults, injected }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// One request per connection (answered with `Connection: close`).
+fn serve(client: TcpStream, upstream: u16, faults: &Mutex<Faults>, injected: &AtomicUsize) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let (head, body) = read_message(&mut reader)?;
+    let form = String::from_utf8_lossy(&body).into_owned();
+    let pairs: Vec<(String, String)> = form
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.replace("%2D", "-").replace("%2d", "-")))
+        .collect();
+    let action = pairs.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()).unwrap_or_default();
+    let fault = {
+        let mut f = faults.lock().expect("faults");
+        let mut fault = None;
+        if let Some((name, code, message)) = &f.run_instances {
+            if action == "RunInstances" && pairs.iter().any(|(k, v)| k.ends_with(".Value") && v == name) {
+                fault = Some((400, code.clone(), message.clone()));
+            }
+        }
+        if let Some((a, left)) = f.throttle.as_mut() {
+            if *a == action && *left > 0 {
+                *left -= 1;
+                fault = Some((503, "RequestLimitExceeded".to_string(), "Request limit exceeded.".to_string()));
+            }
+        }
+        fault
+    };
+    let mut client = client;
+    if let Some((status, code, message)) = fault {
+        injected.fetch_add(1, Ordering::SeqCst);
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code>\
+             <Message>{message}</Message></Error></Errors><RequestID>00000000-0000-4000-8000-000000000000</RequestID></Response>"
+        );
+        let reason = if status == 400 { "Bad Request" } else { "Service Unavailable" };
+        write!(
+            client,
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: text/xml;charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+            xml.len()
+        )?;
+        return client.flush();
+    }
+    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+    up.write_all(&head)?;
+    up.write_all(&body)?;
+    up.flush()?;
+    let mut up_reader = BufReader::new(up);
+    let (rhead, rbody) = read_message(&mut up_reader)?;
+    let text = String::from_utf8_lossy(&rhead);
+    let mut out = String::new();
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        if !line.to_ascii_lowercase().starts_with("connection:") {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    client.write_all(out.as_bytes())?;
+    client.write_all(&rbody)?;
+    client.flush()
+}
+
+/// Reads a request or response: (head including the blank line, body by Content-Length,
+/// else to the end of the stream for a response).
+fn read_message(r: &mut BufReader<TcpStream>) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut head = Vec::new();
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse::<usize>().ok();
+            }
+        }
+        head.extend_from_slice(line.as_bytes());
+        if line == "\r\n" || line == "\n" {
+            break;
+        }
+    }
+    let mut body = Vec::new();
+    match length {
+        Some(n) => {
+            body.resize(n, 0);
+            r.read_exact(&mut body)?;
+        }
+        None if head.starts_with(b"HTTP/") => {
+            r.read_to_end(&mut body)?;
+        }
+        None => {}
+    }
+    Ok((head, body))
+}
