@@ -220,10 +220,37 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
                         );
                     }
                 }
-                None => d.push(
-                    Diagnostic::error(DiagKind::Invalid, v.span, "`filters` is a mapping of label: value")
-                        .with_help("for example `filters: {prov-group: workers}`"),
-                ),
+                None => match &v.kind {
+                    // gcp: a list of Compute Engine filter expressions, as gcp_compute has it
+                    // (`status = RUNNING`, `labels.env = prod`), ANDed with the project's label.
+                    NodeKind::Seq(items) if src.plugin == "gcp" => {
+                        for (n, it) in items.iter().enumerate() {
+                            match it.scalar_text().filter(|e| !e.trim().is_empty()) {
+                                Some(e) => {
+                                    cfg.filters.insert(format!("{}{n}", crate::FILTER_EXPRESSION), e);
+                                }
+                                None => d.push(
+                                    Diagnostic::error(
+                                        DiagKind::Invalid,
+                                        it.span,
+                                        "a `filters` item is a filter expression",
+                                    )
+                                    .with_help("for example `- status = RUNNING` or `- labels.env = prod`"),
+                                ),
+                            }
+                        }
+                    }
+                    _ => d.push(
+                        Diagnostic::error(DiagKind::Invalid, v.span, "`filters` is a mapping of label: value")
+                            .with_help(match src.plugin.as_str() {
+                                "gcp" => {
+                                    "for example `filters: {prov-group: workers}`, or a list of Compute Engine \
+                                     filter expressions: `filters: [\"status = RUNNING\"]`"
+                                }
+                                _ => "for example `filters: {prov-group: workers}`",
+                            }),
+                    ),
+                },
             },
             "hostnames" => {
                 let items: Vec<&Node> = match &v.kind {
@@ -498,7 +525,10 @@ pub fn build(cfg: &PluginConfig, instances: &[Instance], warnings: &mut Vec<Diag
     }
     if instances.is_empty() {
         let filters: Vec<String> = std::iter::once(format!("{LABEL_PROJECT}={}", cfg.project))
-            .chain(cfg.filters.iter().map(|(k, v)| format!("{k}={v}")))
+            .chain(cfg.filters.iter().map(|(k, v)| match k.starts_with(crate::FILTER_EXPRESSION) {
+                true => v.clone(),
+                false => format!("{k}={v}"),
+            }))
             .collect();
         warnings.push(Diagnostic::warning(
             Span::NONE,
@@ -619,6 +649,25 @@ mod tests {
         assert_eq!(v.get("instance_type").map(|x| x.to_string()), Some("t3.small".into()));
         assert_eq!(inv.host_vars("i-0b").get("ansible_host").map(|x| x.to_string()), Some("10.1.0.6".into()));
         assert_eq!(v.get("prov_vm_image").map(|x| x.to_string()), Some("ami-1".into()));
+    }
+
+    #[test]
+    fn gcp_files_take_gcp_compute_filter_expressions_and_host_vars() {
+        let c = cfg("plugin: gcp\nproject: demo\nfilters:\n  - status = RUNNING\n  - labels.env = prod\ncompose:\n  ansible_host: networkInterfaces[0].accessConfigs[0].natIP\n")
+            .expect("valid");
+        let exprs: Vec<&String> = c.filters.values().collect();
+        assert_eq!(exprs, vec!["status = RUNNING", "labels.env = prod"]);
+        assert!(c.filters.keys().all(|k| k.starts_with(crate::FILTER_EXPRESSION)));
+        let mut a = vm("w1", "workers", "10.1.0.5");
+        a.details = serde_json::json!({"vars": {"networkInterfaces": [{"networkIP": "10.1.0.5", "accessConfigs": [{"natIP": "203.0.113.9"}]}]}});
+        let mut w = Vec::new();
+        let inv = build(&c, &[a], &mut w).expect("builds");
+        assert_eq!(inv.host_vars("w1").get("ansible_host").map(|x| x.to_string()), Some("203.0.113.9".into()));
+        let e = cfg("plugin: gcp\nproject: demo\nfilters:\n  - ''\n").expect_err("an empty expression");
+        assert!(e.0[0].message.contains("filter expression"), "{:?}", e.0[0]);
+        assert_eq!((e.0[0].span.line, e.0[0].span.col), (4, 5));
+        let e = cfg("plugin: docker\nproject: demo\nfilters:\n  - status = RUNNING\n").expect_err("labels only");
+        assert!(e.0[0].message.contains("mapping of label: value"), "{:?}", e.0[0]);
     }
 
     #[test]

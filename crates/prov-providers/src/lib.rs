@@ -29,6 +29,11 @@ pub const LABEL_GROUP: &str = "prov-group";
 /// The instance's name within its project.
 pub const LABEL_NAME: &str = "prov-name";
 
+/// Selector keys starting with this hold a filter expression in the cloud's own language
+/// (gcp: a `filters` list of the inventory file, as Ansible's `gcp_compute` has it), not a
+/// label.
+pub const FILTER_EXPRESSION: &str = "filter-expression:";
+
 /// `static_ip: true` in [`InstanceSpec::static_ip`]: a static address the cloud picks
 /// (a reserved GCP address, an AWS Elastic IP). Providers without such a thing refuse it.
 pub const ANY_STATIC_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);

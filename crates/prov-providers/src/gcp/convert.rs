@@ -30,8 +30,26 @@ fn last_segment(url: Option<&str>) -> Option<String> {
     url.and_then(|u| u.rsplit('/').next()).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
+/// Fields of the instance resource that Ansible's `gcp_compute` inventory gives each host,
+/// under the API's names, so `compose` and `keyed_groups` expressions of ported files work
+/// (`networkInterfaces[0].accessConfigs[0].natIP`, `labels.env`, `machineType`, ...).
+const GCP_COMPUTE_VARS: &[&str] = &[
+    "name",
+    "id",
+    "status",
+    "machineType",
+    "zone",
+    "labels",
+    "tags",
+    "networkInterfaces",
+    "selfLink",
+    "creationTimestamp",
+    "cpuPlatform",
+    "description",
+];
+
 /// prov's view of an instance. `details` has `zone`, `self_link`, `tags`, `status`,
-/// `static_address`.
+/// `static_address`, and `vars`: the host variables of [`GCP_COMPUTE_VARS`].
 pub fn instance_from(i: &model::Instance) -> Instance {
     let state = match &i.status {
         Some(Status::Provisioning | Status::Staging | Status::Pending | Status::Repairing) => InstanceState::Pending,
@@ -54,6 +72,9 @@ pub fn instance_from(i: &model::Instance) -> Instance {
         .and_then(|it| it.value.clone());
     let labels: Labels = i.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let name = i.name.clone().unwrap_or_default();
+    let raw = serde_json::to_value(i).unwrap_or_default();
+    let vars: serde_json::Map<String, serde_json::Value> =
+        GCP_COMPUTE_VARS.iter().filter_map(|k| raw.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
     Instance {
         name: labels.get(LABEL_NAME).cloned().unwrap_or_else(|| name.clone()),
         id: i.id.map(|id| id.to_string()).unwrap_or_default(),
@@ -68,6 +89,7 @@ pub fn instance_from(i: &model::Instance) -> Instance {
             "status": i.status.as_ref().and_then(|s| s.name()),
             "tags": i.tags.as_ref().map(|t| t.items.clone()).unwrap_or_default(),
             "network": nic.and_then(|n| last_segment(n.network.as_deref())),
+            "vars": vars,
         }),
         image,
         labels,

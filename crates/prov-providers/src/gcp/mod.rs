@@ -134,9 +134,13 @@ impl GcpProvider {
     /// The label filter of a selector (`prov-project` always included).
     fn filter(&self, selector: &Labels) -> String {
         let mut terms = vec![format!("(labels.{LABEL_PROJECT} = \"{}\")", self.project)];
-        terms.extend(
-            selector.iter().filter(|(k, _)| *k != LABEL_PROJECT).map(|(k, v)| format!("(labels.{k} = \"{v}\")")),
-        );
+        // A `filters` list of the inventory file holds the API's own expressions.
+        terms.extend(selector.iter().filter(|(k, _)| *k != LABEL_PROJECT).map(|(k, v)| {
+            match k.starts_with(crate::FILTER_EXPRESSION) {
+                true => format!("({v})"),
+                false => format!("(labels.{k} = \"{v}\")"),
+            }
+        }));
         terms.join(" AND ")
     }
 

@@ -162,6 +162,29 @@ fn gcp_vm_lifecycle_against_the_compute_fake() {
     assert_eq!(host["prov_host_key_alias"], host["prov_id"], "keys are checked under the instance id: {host}");
     assert!(host.get("prov_host_key_checking").is_none(), "the published key is known: strict");
 
+    // A file in gcp_compute's shape: a list of Compute filter expressions (sent to the API
+    // with the project's label) and `compose` over the instance resource's fields.
+    let ported = format!(
+        "plugin: gcp\nproject: {}\nprojects: [{cp}]\nzones: [us-central1-a]\nendpoint: {}\n\
+         filters:\n  - labels.prov-group = workers\n  - status = RUNNING\n\
+         keyed_groups:\n  - key: labels['prov-group']\n    prefix: gce\n\
+         compose:\n  ansible_host: networkInterfaces[0].networkIP\n  machine: machineType.split('/') | last\n",
+        site.project,
+        fake.endpoint()
+    );
+    std::fs::write(site.dir.path().join("inventories/ported.yml"), ported).expect("ported inventory");
+    let out = site.prov(&["inventory", "-i", "inventories/ported.yml", "--list"]);
+    let (l, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    let list: Json = serde_json::from_str(&l).expect("--list is JSON");
+    let workers = list["gce_workers"]["hosts"].as_array().expect("gce_workers");
+    assert_eq!(workers.len(), 4, "{l}");
+    assert!(list.get("gce_managers").is_none(), "the filter leaves the managers out: {l}");
+    let w1 = &list["_meta"]["hostvars"]["worker1"];
+    assert_eq!(w1["ansible_host"], w1["private_ip"], "{w1}");
+    assert_eq!(w1["machine"], "e2-small", "{w1}");
+    assert_eq!(w1["networkInterfaces"][0]["accessConfigs"][0]["natIP"], w1["public_ip"], "{w1}");
+
     // Stop, stop again, start, start again.
     let (code, ev, all) = site.apply("stop-vms");
     assert_eq!((code, changed_items(&ev, "stop VMs")), (0, 8), "{all}");
