@@ -671,6 +671,31 @@ mod tests {
     }
 
     #[test]
+    fn an_address_another_instance_held_is_a_warning_for_accept_new_hosts() {
+        crate::test_state_dir();
+        let c = cfg("plugin: gcp\nproject: reuse\n").expect("valid");
+        let on_the_address = |id: &str, checking: Option<&str>| {
+            let mut i = vm("w1", "workers", "10.1.0.5");
+            i.id = id.into();
+            i.details = serde_json::json!({"vars": {"prov_host_key_alias": id}});
+            if let Some(p) = checking {
+                i.details["vars"]["prov_host_key_checking"] = p.into();
+            }
+            i
+        };
+        let mut w = Vec::new();
+        build(&c, &[on_the_address("111", Some("accept-new"))], &mut w).expect("builds");
+        build(&c, &[on_the_address("111", None)], &mut w).expect("builds");
+        assert!(w.is_empty(), "the same instance: {w:?}");
+        build(&c, &[on_the_address("222", Some("accept-new"))], &mut w).expect("builds");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].message.contains("address 10.1.0.5 of w1 belonged to instance 111, now to 222"), "{w:?}");
+        // A key published through the API (strict) needs no warning.
+        build(&c, &[on_the_address("333", None)], &mut w).expect("builds");
+        assert_eq!(w.len(), 1, "{w:?}");
+    }
+
+    #[test]
     fn nothing_matching_is_a_warning() {
         let c = cfg("plugin: docker\nproject: demo\nfilters:\n  prov-group: nobody\n").expect("valid");
         let mut w = Vec::new();

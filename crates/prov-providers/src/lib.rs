@@ -314,6 +314,18 @@ pub fn label_value(v: &str) -> String {
     out
 }
 
+/// Points the state directory ([`state::project_dir`]) of this test process at a temporary
+/// directory, once for every test of the binary, and returns it.
+#[cfg(test)]
+pub(crate) fn test_state_dir() -> &'static std::path::Path {
+    static STATE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    STATE.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("prov-providers-unit-{}", std::process::id()));
+        std::env::set_var("PROV_STATE_DIR", &d);
+        d
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,16 +13,9 @@ fn fast() -> Timing {
     }
 }
 
-/// The known_hosts the provider records keys in: under a state directory of this test
-/// process (set once, before the first provider, for every test of the binary).
+/// The known_hosts the provider records keys in (under the test process's state directory).
 fn known_hosts() -> std::path::PathBuf {
-    static STATE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    let dir = STATE.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("prov-gcp-unit-{}", std::process::id()));
-        std::env::set_var("PROV_STATE_DIR", &d);
-        d
-    });
-    dir.join("demo/known_hosts")
+    crate::test_state_dir().join("demo/known_hosts")
 }
 
 async fn provider(fake: &prov_gcp_fake::Fake, zones: &[&str]) -> GcpProvider {
