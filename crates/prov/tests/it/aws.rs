@@ -3,7 +3,7 @@
 //! own moto on a free loopback port). boto3 checks what exists, independently of prov.
 
 use crate::moto::{FaultProxy, Moto};
-use crate::util::{copy_tree, recap_changed, repo, text};
+use crate::util::{changed_items, copy_tree, json_events, recap_changed, repo, text};
 use serde_json::Value as Json;
 use std::process::{Command, Output};
 
@@ -67,9 +67,7 @@ impl AwsSite {
             "--tags",
             tags,
         ]);
-        let (o, e) = text(&out);
-        let events = o.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        (out.status.code().unwrap_or(-1), events, format!("{o}\n{e}"))
+        json_events(&out)
     }
 
     fn host_vars(&self, host: &str) -> Json {
@@ -78,10 +76,6 @@ impl AwsSite {
         assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
         serde_json::from_str(&o).expect("host vars as JSON")
     }
-}
-
-fn changed_items(events: &[Json], task: &str) -> usize {
-    events.iter().filter(|e| e["event"] == "host_result" && e["name"] == task && e["changed"] == true).count()
 }
 
 fn states(moto: &Moto, project: &str) -> Vec<(String, String)> {

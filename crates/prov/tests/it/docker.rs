@@ -3,12 +3,7 @@
 //! quick; every test uses its own project, subnet and state directory.
 
 use crate::site::Site;
-use crate::util::{recap_changed, text};
-use serde_json::Value as Json;
-
-fn changed_items(events: &[Json], task: &str) -> usize {
-    events.iter().filter(|e| e["event"] == "host_result" && e["name"] == task && e["changed"] == true).count()
-}
+use crate::util::{changed_items, recap_changed, text};
 
 const SMALL: &[(&str, &str, &str)] =
     &[("monitor", "monitor", "10"), ("manager1", "managers", "11"), ("worker1", "workers", "21")];

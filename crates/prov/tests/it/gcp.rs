@@ -5,7 +5,7 @@
 //! `live_project_*` runs the same scenario against a real Google Cloud project; it is
 //! skipped unless `PROV_GCP_LIVE_PROJECT` and credentials are set (see README).
 
-use crate::util::{copy_tree, recap_changed, repo, text};
+use crate::util::{changed_items, copy_tree, json_events, recap_changed, repo, text};
 use serde_json::Value as Json;
 use std::process::{Command, Output};
 
@@ -79,18 +79,12 @@ impl GcpSite {
             "--tags",
             tags,
         ]);
-        let (o, e) = text(&out);
-        let events = o.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        (out.status.code().unwrap_or(-1), events, format!("{o}\n{e}"))
+        json_events(&out)
     }
 
     fn known_hosts(&self) -> String {
         std::fs::read_to_string(self.state.path().join(&self.project).join("known_hosts")).unwrap_or_default()
     }
-}
-
-fn changed_items(events: &[Json], task: &str) -> usize {
-    events.iter().filter(|e| e["event"] == "host_result" && e["name"] == task && e["changed"] == true).count()
 }
 
 fn named<'a>(list: &'a [Json], name: &str) -> Option<&'a Json> {

@@ -5,7 +5,7 @@
 //! whose health check fails on the first host of a `serial: 1` rollout.
 
 use crate::site::Site;
-use crate::util::{recap_changed, text};
+use crate::util::{json_events, recap_changed, text};
 use serde_json::Value as Json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -93,10 +93,7 @@ fn under_load(site: &Site, args: &[&str], addrs: &[String]) -> (i32, String, Vec
 fn json_run(site: &Site, args: &[&str]) -> (i32, Vec<Json>, String) {
     let mut a = args.to_vec();
     a.extend(["-i", "inventory.yml", "--output", "json"]);
-    let out = site.prov(&a);
-    let (o, e) = text(&out);
-    let events = o.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    (out.status.code().unwrap_or(-1), events, format!("{o}\n{e}"))
+    json_events(&site.prov(&a))
 }
 
 /// The version each address serves now.

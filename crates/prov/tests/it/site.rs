@@ -1,7 +1,7 @@
 //! A throwaway copy of the reference content (playbooks, roles, scripts) with its own
 //! docker project, subnet and state directory, removed with everything it created.
 
-use crate::util::{copy_tree, repo, text};
+use crate::util::{copy_tree, json_events, repo};
 use serde_json::Value as Json;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -82,9 +82,7 @@ impl Site {
         }
         args.extend_from_slice(extra);
         let out = self.prov(&args);
-        let (o, e) = text(&out);
-        let events = o.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        (out.status.code().unwrap_or(-1), events, format!("{o}\n{e}"))
+        json_events(&out)
     }
 
     pub fn containers(&self) -> Vec<String> {

@@ -47,3 +47,15 @@ pub fn recap_changed(events: &[serde_json::Value]) -> u64 {
     let r = events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
     r["hosts"].as_array().expect("hosts").iter().map(|h| h["changed"].as_u64().unwrap_or(0)).sum()
 }
+
+/// A `--output json` run: its exit code, its events and everything it printed.
+pub fn json_events(out: &Output) -> (i32, Vec<serde_json::Value>, String) {
+    let (o, e) = text(out);
+    let events = o.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    (out.status.code().unwrap_or(-1), events, format!("{o}\n{e}"))
+}
+
+/// How many items of task `task` changed.
+pub fn changed_items(events: &[serde_json::Value], task: &str) -> usize {
+    events.iter().filter(|e| e["event"] == "host_result" && e["name"] == task && e["changed"] == true).count()
+}
