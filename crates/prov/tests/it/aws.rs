@@ -98,14 +98,16 @@ fn aws_reference_vms_plan_create_inventory_stop_start_delete() {
     assert!(o.contains("+8 vm"), "plan summary:\n{o}");
     assert!(moto.instances(p).is_empty(), "plan created something");
 
-    // Create the 8 reference VMs (one loop: at once), each with an Elastic IP (the VM list
-    // gives every one a static_ip).
+    // Create the 8 reference VMs (one loop: at once); the monitor and the managers get an
+    // Elastic IP (`static_ip: true` in the shipped VM list), the workers none.
     let (code, ev, out) = site.apply("create-vms");
     assert_eq!(code, 0, "{out}");
     assert_eq!(changed_items(&ev, "create VMs"), 8, "{out}");
     assert_eq!(states(&moto, p), all("running"));
     let eips = moto.addresses(p);
-    assert_eq!(eips.len(), 8, "{eips:?}");
+    let mut with_eip: Vec<&str> = eips.iter().map(|(n, _, _)| n.as_str()).collect();
+    with_eip.sort();
+    assert_eq!(with_eip, ["manager1", "manager2", "manager3", "monitor"], "{eips:?}");
     let instances = moto.instances(p);
     for (name, ip, instance) in &eips {
         assert_ne!(instance, "-", "Elastic IP {ip} of {name} is not associated");
@@ -123,10 +125,13 @@ fn aws_reference_vms_plan_create_inventory_stop_start_delete() {
     for want in ["@managers:", "|--manager3", "@monitor:", "|--monitor", "@workers:", "|--worker4"] {
         assert!(g.contains(want), "{want} missing in:\n{g}");
     }
+    let m = site.host_vars("manager1");
+    let (_, eip, _) = eips.iter().find(|(n, _, _)| n == "manager1").expect("manager1's address");
+    assert_eq!(m["ansible_host"], eip.as_str(), "the public address is the one to reach: {m:#}");
+    assert_eq!(m["public_ip"], eip.as_str());
     let v = site.host_vars("worker1");
-    let (_, eip, _) = eips.iter().find(|(n, _, _)| n == "worker1").expect("worker1's address");
-    assert_eq!(v["ansible_host"], eip.as_str(), "the public address is the one to reach: {v:#}");
-    assert_eq!(v["public_ip"], eip.as_str());
+    let reach = if v["public_ip"].is_string() { &v["public_ip"] } else { &v["private_ip"] };
+    assert_eq!(&v["ansible_host"], reach, "the public address when there is one: {v:#}");
     assert!(v["private_ip"].as_str().is_some_and(|a| a.parse::<std::net::Ipv4Addr>().is_ok()), "{v:#}");
     assert_eq!(v["labels"]["prov-group"], "workers");
     assert_eq!(v["tags"]["Name"], "worker1");
@@ -172,29 +177,29 @@ fn aws_quota_error_on_one_vm_fails_it_alone_and_a_rerun_converges() {
     let site = AwsSite::new("quota", &proxy.endpoint());
     let p = site.project.as_str();
     proxy.faults.lock().expect("faults").run_instances =
-        Some(("worker3".into(), "VcpuLimitExceeded".into(), QUOTA.into()));
+        Some(("manager2".into(), "VcpuLimitExceeded".into(), QUOTA.into()));
 
     let (code, ev, out) = site.apply("create-vms");
     assert_eq!(code, 2, "{out}");
     assert_eq!(changed_items(&ev, "create VMs"), 7, "{out}");
     assert!(
-        out.contains("cannot create VM `worker3`: VcpuLimitExceeded: You have requested more vCPU capacity"),
+        out.contains("cannot create VM `manager2`: VcpuLimitExceeded: You have requested more vCPU capacity"),
         "{out}"
     );
     let made: Vec<String> = moto.instances(p).into_iter().map(|(n, _, _)| n).collect();
-    assert_eq!(made, NAMES.iter().filter(|n| **n != "worker3").map(|n| n.to_string()).collect::<Vec<_>>());
-    // worker3's Elastic IP was allocated first and released when its instance was refused.
+    assert_eq!(made, NAMES.iter().filter(|n| **n != "manager2").map(|n| n.to_string()).collect::<Vec<_>>());
+    // manager2's Elastic IP was allocated first and released when its instance was refused.
     let eips = moto.addresses(p);
-    assert_eq!(eips.len(), 7, "{eips:?}");
-    assert!(eips.iter().all(|(n, _, i)| n != "worker3" && i != "-"), "{eips:?}");
+    assert_eq!(eips.len(), 3, "{eips:?}");
+    assert!(eips.iter().all(|(n, _, i)| n != "manager2" && i != "-"), "{eips:?}");
 
-    // Quota raised: the rerun makes worker3 only.
+    // Quota raised: the rerun makes manager2 only.
     proxy.faults.lock().expect("faults").run_instances = None;
     let (code, ev, out) = site.apply("create-vms");
     assert_eq!(code, 0, "{out}");
     assert_eq!(changed_items(&ev, "create VMs"), 1, "{out}");
     assert_eq!(states(&moto, p), all("running"));
-    assert_eq!(moto.addresses(p).len(), 8);
+    assert_eq!(moto.addresses(p).len(), 4);
 
     // Throttled listing calls are retried with backoff.
     proxy.faults.lock().expect("faults").throttle = Some(("DescribeInstances".into(), 4));
@@ -202,7 +207,7 @@ fn aws_quota_error_on_one_vm_fails_it_alone_and_a_rerun_converges() {
     let out = site.prov(&["inventory", "-i", "inventories/aws.yml", "--graph"]);
     let (g, e) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{g}\n{e}");
-    assert!(g.contains("|--worker3"), "{g}");
+    assert!(g.contains("|--manager2"), "{g}");
     assert_eq!(proxy.injected.load(std::sync::atomic::Ordering::SeqCst) - before, 4, "the throttling was not hit");
 
     let (code, _, out) = site.apply("delete-vms");
@@ -221,9 +226,9 @@ fn aws_without_endpoint_answer_says_what_to_check() {
     assert!(e.contains("no answer from EC2") && e.contains("endpoint"), "{e}");
 }
 
-/// The same scenario against a real AWS account, opt-in: it creates 8 t3.small instances
-/// with 8 Elastic IPs (the default quota is 5 per region: raise it, or drop `static_ip` from
-/// some VMs in `playbooks/vars/vms.yml`), connects to each over SSH, and deletes them all.
+/// The same scenario against a real AWS account, opt-in: it creates 8 t3.small instances,
+/// 4 of them with an Elastic IP (within the default quota of 5 per region), connects to each
+/// over SSH, and deletes them all.
 ///
 /// ```sh
 /// PROV_AWS_LIVE=1 AWS_PROFILE=... PROV_AWS_LIVE_REGION=eu-west-1 \

@@ -9,8 +9,8 @@ use crate::util::{changed_items, copy_tree, json_events, recap_changed, repo, te
 use serde_json::Value as Json;
 use std::process::{Command, Output};
 
-/// The reference cluster: 1 monitor, 3 managers, 4 workers; the monitor and the managers
-/// get reserved external addresses.
+/// The reference cluster of `playbooks/vars/vms.yml` (used as shipped): 1 monitor, 3
+/// managers, 4 workers; the monitor and the managers get reserved external addresses.
 const VMS: &[(&str, &str, bool)] = &[
     ("monitor", "monitor", true),
     ("manager1", "managers", true),
@@ -50,14 +50,6 @@ impl GcpSite {
             inv.push_str(&format!("endpoint: {ep}\n"));
         }
         std::fs::write(dir.path().join("inventories/gcp.yml"), inv).expect("inventory");
-        let list: String = VMS
-            .iter()
-            .map(|(name, group, fixed)| {
-                let ip = if *fixed { ", static_ip: true" } else { "" };
-                format!("  - {{ name: {name}, group: {group}, machine_type: e2-small{ip} }}\n")
-            })
-            .collect();
-        std::fs::write(dir.path().join("playbooks/vars/vms.yml"), format!("vms:\n{list}")).expect("vms");
         GcpSite { dir, state, project, cloud_project: cloud_project.to_string() }
     }
 

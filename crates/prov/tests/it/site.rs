@@ -35,7 +35,7 @@ impl Site {
         let list: String = vms
             .iter()
             .map(|(name, group, host)| {
-                format!("  - {{ name: {name}, group: {group}, machine_type: e2-small, static_ip: {subnet_prefix}.{host} }}\n")
+                format!("  - {{ name: {name}, group: {group}, machine_type: e2-small, ip: {subnet_prefix}.{host} }}\n")
             })
             .collect();
         std::fs::write(dir.path().join("playbooks/vars/vms.yml"), format!("vms:\n{list}")).expect("vms");
