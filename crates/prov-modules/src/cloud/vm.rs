@@ -65,8 +65,8 @@ pub struct Args {
     /// Image.
     #[serde(default)]
     pub image: Option<String>,
-    /// Fixed address on the project network, or `true`: a static address the cloud picks
-    /// (a reserved GCP address; `false` is none).
+    /// Fixed address on the project network (docker), or `true`: a static address the cloud
+    /// picks (a reserved GCP address, an AWS Elastic IP); `false` is none.
     #[serde(default, deserialize_with = "address_or_bool")]
     pub static_ip: Option<String>,
     /// `present`, `started`, `stopped`, `absent`.

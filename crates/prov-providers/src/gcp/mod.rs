@@ -340,16 +340,19 @@ impl GcpProvider {
     }
 
     /// Records the host keys `i` publishes (waiting up to `wait` for them) in the project's
-    /// known_hosts under its instance id, unless some are recorded already; returns whether
-    /// its keys are known now.
-    async fn record_host_keys(&self, i: &Instance, wait: Duration) -> bool {
+    /// known_hosts under its instance id, unless some are recorded already. Keys that cannot
+    /// be read or recorded leave the VM `accept-new` ([`crate::state::pin_host_key_to_id`]).
+    async fn record_host_keys(&self, i: &Instance, wait: Duration) {
         let kh = crate::state::known_hosts(&self.project);
         if crate::state::knows_host(&kh, &i.id) {
-            return true;
+            return;
         }
         let zone = i.details["zone"].as_str().unwrap_or_default();
-        let keys = self.host_keys(zone, &i.name, wait).await;
-        !keys.is_empty() && crate::state::record_host_keys(&kh, &i.id, &keys).is_ok()
+        let name = i.details["instance_name"].as_str().unwrap_or(&i.name);
+        let keys = self.host_keys(zone, name, wait).await;
+        if !keys.is_empty() {
+            let _ = crate::state::record_host_keys(&kh, &i.id, &keys);
+        }
     }
 
     /// The provider-neutral instance, with its host-key variables.
