@@ -5,6 +5,7 @@
 
 use russh::keys::ssh_key::private::Ed25519Keypair;
 use russh::keys::ssh_key::{LineEnding, PrivateKey};
+use std::collections::HashSet;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -65,30 +66,41 @@ pub fn record_host_keys(file: &Path, name: &str, keys: &[String]) -> std::io::Re
     write_lines(file, &lines)
 }
 
-/// Whether `file` has a line for `name`.
-pub fn knows_host(file: &Path, name: &str) -> bool {
+/// The host names (addresses and aliases) `file` has lines for.
+pub fn known_names(file: &Path) -> HashSet<String> {
     let _guard = KNOWN_HOSTS_LOCK.lock();
-    std::fs::read_to_string(file).unwrap_or_default().lines().any(|l| {
-        !l.starts_with('#') && l.split_whitespace().next().is_some_and(|hosts| hosts.split(',').any(|h| h == name))
-    })
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next())
+        .flat_map(|hosts| hosts.split(','))
+        .map(str::to_string)
+        .collect()
 }
 
-/// Adds the SSH host-key variables of a cloud VM to `i.details["vars"]` (README, "Host keys
-/// of cloud VMs"): its key is looked up under its instance id in the project's known_hosts,
-/// and while no key is recorded there (the cloud published none) the host is `accept-new`,
-/// so its first key is recorded under that id and pinned to it.
-pub fn pin_host_key_to_id(project: &str, i: &mut crate::Instance) {
+/// Whether `file` has a line for `name`.
+pub fn knows_host(file: &Path, name: &str) -> bool {
+    known_names(file).contains(name)
+}
+
+/// Adds the SSH host-key variables of cloud VMs to their `details["vars"]` (README, "Host
+/// keys of cloud VMs"): each one's key is looked up under its instance id in the project's
+/// known_hosts (read once), and while no key is recorded there (the cloud published none)
+/// the host is `accept-new`, so its first key is recorded under that id and pinned to it.
+pub fn pin_host_keys_to_ids(project: &str, instances: &mut [crate::Instance]) {
     let kh = known_hosts(project);
-    let known = knows_host(&kh, &i.id);
-    if !i.details.is_object() {
-        i.details = serde_json::json!({});
-    }
-    let vars = i.details.as_object_mut().map(|d| d.entry("vars").or_insert_with(|| serde_json::json!({})));
-    if let Some(vars) = vars.and_then(|v| v.as_object_mut()) {
-        vars.insert("prov_host_key_alias".into(), i.id.clone().into());
-        vars.insert("prov_known_hosts".into(), kh.display().to_string().into());
-        if !known {
-            vars.insert("prov_host_key_checking".into(), "accept-new".into());
+    let known = known_names(&kh);
+    for i in instances {
+        if !i.details.is_object() {
+            i.details = serde_json::json!({});
+        }
+        let vars = i.details.as_object_mut().map(|d| d.entry("vars").or_insert_with(|| serde_json::json!({})));
+        if let Some(vars) = vars.and_then(|v| v.as_object_mut()) {
+            vars.insert("prov_host_key_alias".into(), i.id.clone().into());
+            vars.insert("prov_known_hosts".into(), kh.display().to_string().into());
+            if !known.contains(&i.id) {
+                vars.insert("prov_host_key_checking".into(), "accept-new".into());
+            }
         }
     }
 }

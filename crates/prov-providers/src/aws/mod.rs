@@ -330,9 +330,9 @@ impl AwsProvider {
         hostkeys::keys_from_console(&String::from_utf8_lossy(&decoded))
     }
 
-    /// `i` with its SSH host-key variables (see [`crate::state::pin_host_key_to_id`]).
+    /// `i` with its SSH host-key variables (see [`crate::state::pin_host_keys_to_ids`]).
     fn with_ssh_vars(&self, mut i: Instance) -> Instance {
-        crate::state::pin_host_key_to_id(&self.cfg.project, &mut i);
+        crate::state::pin_host_keys_to_ids(&self.cfg.project, std::slice::from_mut(&mut i));
         i
     }
 }
@@ -381,15 +381,15 @@ impl Provider for AwsProvider {
         let mut out: Vec<Instance> =
             futures_util::future::try_join_all(per_region).await?.into_iter().flatten().collect();
         // Keys that reached the console since the VM was made (one look each, at once).
-        let kh = self.known_hosts();
+        let known = crate::state::known_names(&self.known_hosts());
         let missing = out
             .iter()
-            .filter(|i| i.state == InstanceState::Running && !crate::state::knows_host(&kh, &i.id))
+            .filter(|i| i.state == InstanceState::Running && !known.contains(&i.id))
             .filter(|i| i.details["region"] == self.region.as_str())
             .map(|i| i.id.clone())
             .collect::<Vec<_>>();
         futures_util::future::join_all(missing.iter().map(|id| self.record_console_keys(id, Duration::ZERO))).await;
-        out = out.into_iter().map(|i| self.with_ssh_vars(i)).collect();
+        crate::state::pin_host_keys_to_ids(&self.cfg.project, &mut out);
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }

@@ -20,7 +20,7 @@
 //!   [`api::Timing::host_key_wait`]) and recorded in the project's known_hosts under the
 //!   instance id before the first SSH connection, so strict checking works; a listing looks
 //!   once more for running VMs whose keys are still unknown; a VM that publishes none is
-//!   `accept-new`, pinned to its id ([`crate::state::pin_host_key_to_id`]); delete forgets
+//!   `accept-new`, pinned to its id ([`crate::state::pin_host_keys_to_ids`]); delete forgets
 //!   the id;
 //! * listing: `aggregatedList` over every zone, or one `list` per configured zone run
 //!   concurrently, with a label filter and pagination.
@@ -341,7 +341,7 @@ impl GcpProvider {
 
     /// Records the host keys `i` publishes (waiting up to `wait` for them) in the project's
     /// known_hosts under its instance id, unless some are recorded already. Keys that cannot
-    /// be read or recorded leave the VM `accept-new` ([`crate::state::pin_host_key_to_id`]).
+    /// be read or recorded leave the VM `accept-new` ([`crate::state::pin_host_keys_to_ids`]).
     async fn record_host_keys(&self, i: &Instance, wait: Duration) {
         let kh = crate::state::known_hosts(&self.project);
         if crate::state::knows_host(&kh, &i.id) {
@@ -355,12 +355,61 @@ impl GcpProvider {
         }
     }
 
-    /// The provider-neutral instance, with its host-key variables.
-    fn instance(&self, i: &model::Instance) -> Instance {
+    /// The provider-neutral instance, without its host-key variables.
+    fn unpinned(&self, i: &model::Instance) -> Instance {
         let mut out = instance_from(i);
         out.details["cloud_project"] = serde_json::json!(self.cloud_project);
-        crate::state::pin_host_key_to_id(&self.project, &mut out);
         out
+    }
+
+    /// The provider-neutral instance, with its host-key variables.
+    fn instance(&self, i: &model::Instance) -> Instance {
+        let mut out = self.unpinned(i);
+        crate::state::pin_host_keys_to_ids(&self.project, std::slice::from_mut(&mut out));
+        out
+    }
+
+    /// Starts (`on`) or stops VM `name` and waits for the operation; returns the instance
+    /// and whether it changed (false when it was already running or stopped).
+    async fn power(&self, name: &str, on: bool) -> Result<(model::Instance, bool), ProviderError> {
+        let i = self.find(name).await?.ok_or_else(|| ProviderError::NotFound(name.to_string()))?;
+        let zone = Self::zone_of(&i);
+        let done = if on { InstanceState::Running } else { InstanceState::Stopped };
+        if instance_from(&i).state == done {
+            return Ok((i, false));
+        }
+        let c = &self.clients;
+        let p = &self.cloud_project;
+        let what = format!("{} VM {name} in {zone}", if on { "starting" } else { "stopping" });
+        let rid = api::request_id();
+        let op = retry(&self.timing, &what, || async {
+            match on {
+                true => {
+                    c.instances
+                        .start()
+                        .set_project(p)
+                        .set_zone(&zone)
+                        .set_instance(name)
+                        .set_request_id(&rid)
+                        .send()
+                        .await
+                }
+                false => {
+                    c.instances
+                        .stop()
+                        .set_project(p)
+                        .set_zone(&zone)
+                        .set_instance(name)
+                        .set_request_id(&rid)
+                        .send()
+                        .await
+                }
+            }
+        })
+        .await?;
+        wait(c, &self.timing, p, &Scope::Zone(zone.clone()), &what, op).await?;
+        let i = self.get_in(&zone, name).await?.ok_or_else(|| ProviderError::NotFound(name.to_string()))?;
+        Ok((i, true))
     }
 
     /// Why an existing instance does not match `spec` (empty when it does).
@@ -393,16 +442,13 @@ impl Provider for GcpProvider {
     }
 
     async fn list(&self, selector: &Labels) -> Result<Vec<Instance>, ProviderError> {
-        let raw = self.list_raw(&self.filter(selector)).await?;
+        let mut out: Vec<Instance> =
+            self.list_raw(&self.filter(selector)).await?.iter().map(|i| self.unpinned(i)).collect();
         // Keys published since the VM was made (one look each, at once).
-        let kh = crate::state::known_hosts(&self.project);
-        let missing = raw
-            .iter()
-            .map(instance_from)
-            .filter(|i| i.state == InstanceState::Running && !crate::state::knows_host(&kh, &i.id))
-            .collect::<Vec<_>>();
-        futures_util::future::join_all(missing.iter().map(|i| self.record_host_keys(i, Duration::ZERO))).await;
-        let mut out: Vec<Instance> = raw.iter().map(|i| self.instance(i)).collect();
+        let known = crate::state::known_names(&crate::state::known_hosts(&self.project));
+        let missing = out.iter().filter(|i| i.state == InstanceState::Running && !known.contains(&i.id));
+        futures_util::future::join_all(missing.map(|i| self.record_host_keys(i, Duration::ZERO))).await;
+        crate::state::pin_host_keys_to_ids(&self.project, &mut out);
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
@@ -494,42 +540,15 @@ impl Provider for GcpProvider {
     }
 
     async fn start(&self, name: &str) -> Result<Instance, ProviderError> {
-        let i = self.find(name).await?.ok_or_else(|| ProviderError::NotFound(name.to_string()))?;
-        let zone = Self::zone_of(&i);
-        if instance_from(&i).state == InstanceState::Running {
-            return Ok(self.instance(&i));
+        let (i, started) = self.power(name, true).await?;
+        if started {
+            self.record_host_keys(&instance_from(&i), self.timing.host_key_wait).await;
         }
-        let c = &self.clients;
-        let p = &self.cloud_project;
-        let what = format!("starting VM {name} in {zone}");
-        let rid = api::request_id();
-        let op = retry(&self.timing, &what, || {
-            c.instances.start().set_project(p).set_zone(&zone).set_instance(name).set_request_id(&rid).send()
-        })
-        .await?;
-        wait(c, &self.timing, p, &Scope::Zone(zone.clone()), &what, op).await?;
-        let i = self.get_in(&zone, name).await?.ok_or_else(|| ProviderError::NotFound(name.to_string()))?;
-        self.record_host_keys(&instance_from(&i), self.timing.host_key_wait).await;
         Ok(self.instance(&i))
     }
 
     async fn stop(&self, name: &str) -> Result<Instance, ProviderError> {
-        let i = self.find(name).await?.ok_or_else(|| ProviderError::NotFound(name.to_string()))?;
-        let zone = Self::zone_of(&i);
-        if instance_from(&i).state == InstanceState::Stopped {
-            return Ok(self.instance(&i));
-        }
-        let c = &self.clients;
-        let p = &self.cloud_project;
-        let what = format!("stopping VM {name} in {zone}");
-        let rid = api::request_id();
-        let op = retry(&self.timing, &what, || {
-            c.instances.stop().set_project(p).set_zone(&zone).set_instance(name).set_request_id(&rid).send()
-        })
-        .await?;
-        wait(c, &self.timing, p, &Scope::Zone(zone.clone()), &what, op).await?;
-        let i = self.get_in(&zone, name).await?.ok_or_else(|| ProviderError::NotFound(name.to_string()))?;
-        Ok(self.instance(&i))
+        Ok(self.instance(&self.power(name, false).await?.0))
     }
 
     /// Releases addresses of the project that no instance uses any more (left by an
