@@ -98,6 +98,16 @@ pub enum HostKeyChecking {
     AcceptNew,
 }
 
+impl HostKeyChecking {
+    /// The SSH layer's policy.
+    pub fn policy(self) -> prov_ssh::HostKeyPolicy {
+        match self {
+            HostKeyChecking::Strict => prov_ssh::HostKeyPolicy::Strict,
+            HostKeyChecking::AcceptNew => prov_ssh::HostKeyPolicy::AcceptNew,
+        }
+    }
+}
+
 /// Inventory and variables, shared by every command.
 #[derive(Debug, Args, Clone)]
 pub struct Common {

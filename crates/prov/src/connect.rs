@@ -93,13 +93,7 @@ pub fn ssh_connector(
     known_hosts: Option<PathBuf>,
     project_known_hosts: &[PathBuf],
 ) -> Result<Arc<dyn Connector>, String> {
-    let mut opts = prov_ssh::SshOptions {
-        policy: match policy {
-            HostKeyChecking::Strict => prov_ssh::HostKeyPolicy::Strict,
-            HostKeyChecking::AcceptNew => prov_ssh::HostKeyPolicy::AcceptNew,
-        },
-        ..Default::default()
-    };
+    let mut opts = prov_ssh::SshOptions { policy: policy.policy(), ..Default::default() };
     if let Some(k) = known_hosts.or_else(|| std::env::var_os("PROV_KNOWN_HOSTS").map(PathBuf::from)) {
         opts.known_hosts = vec![k];
     }
@@ -140,11 +134,11 @@ impl Connector for SshConnector {
             opts.known_hosts.retain(|f| *f != file);
             opts.known_hosts.insert(0, file);
         }
-        match var(vars, &["prov_host_key_checking"]).as_deref() {
-            None => {}
-            Some("accept-new") => opts.policy = prov_ssh::HostKeyPolicy::AcceptNew,
-            Some("strict") => opts.policy = prov_ssh::HostKeyPolicy::Strict,
-            Some(other) => return Err(format!("prov_host_key_checking `{other}` must be strict or accept-new")),
+        // The same words as `--host-key-checking`.
+        if let Some(v) = var(vars, &["prov_host_key_checking"]) {
+            let c = <HostKeyChecking as clap::ValueEnum>::from_str(&v, false)
+                .map_err(|_| format!("prov_host_key_checking `{v}` must be strict or accept-new"))?;
+            opts.policy = c.policy();
         }
         if let Some(t) = var(vars, &["ansible_ssh_timeout", "ansible_timeout"]) {
             if let Ok(secs) = t.parse::<u64>() {
