@@ -113,10 +113,31 @@ impl Node {
     }
 }
 
+/// How deep collections may nest. Real playbooks and inventories stay far below; a deeper text
+/// is refused before anything recursive (the tree builder, templating, serde) walks it.
+/// serde_json's default recursion limit is the same.
+pub const MAX_DEPTH: usize = 128;
+
+/// How many nodes aliases may add to a text beyond the nodes written in it. Expanding an
+/// alias copies its anchor, so a few hundred bytes of nested aliases (a "billion laughs")
+/// would otherwise grow without bound; the budget is checked before each copy.
+pub const MAX_ALIAS_NODES: usize = 200_000;
+
 /// Parses every document of a YAML text. Duplicate keys are warnings (the last one wins, as in Ansible).
+///
+/// Bounded: nesting deeper than [`MAX_DEPTH`] and alias expansion past [`MAX_ALIAS_NODES`]
+/// are errors with the place, and duplicate keys are found in linear time.
 pub fn parse(file: FileId, text: &str) -> Result<(Vec<Node>, Vec<Diagnostic>), Diagnostic> {
     let offsets = CharOffsets::new(text);
-    let mut b = Builder { file, offsets: &offsets, anchors: HashMap::new(), warnings: Vec::new() };
+    let mut b = Builder {
+        file,
+        offsets: &offsets,
+        anchors: HashMap::new(),
+        warnings: Vec::new(),
+        depth: 0,
+        alias_nodes: 0,
+        nodes: 0,
+    };
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut next = || -> Result<Option<(Event<'_>, saphyr_parser::Span)>, Diagnostic> {
@@ -132,9 +153,30 @@ pub fn parse(file: FileId, text: &str) -> Result<(Vec<Node>, Vec<Diagnostic>), D
             }
         }
     };
-    // Flatten the event stream into a vector first: the builder is recursive.
+    // Flatten the event stream into a vector first: the builder is recursive, so the depth
+    // is checked here, before it starts.
     let mut events = Vec::new();
+    let mut depth = 0usize;
     while let Some(ev) = next()? {
+        match ev.0 {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    let span =
+                        offsets.span(file, ev.1.start.index(), ev.1.end.index(), ev.1.start.line(), ev.1.start.col());
+                    return Err(Diagnostic::error(
+                        DiagKind::Invalid,
+                        span,
+                        format!("YAML nested more than {MAX_DEPTH} levels deep"),
+                    )
+                    .with_help(
+                        "flatten the data; prov refuses deeper nesting so that no input can exhaust the stack",
+                    ));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
         events.push(ev);
     }
     let mut i = 0;
@@ -199,8 +241,74 @@ impl CharOffsets {
 struct Builder<'a> {
     file: FileId,
     offsets: &'a CharOffsets,
-    anchors: HashMap<usize, Node>,
+    /// Each anchor's node and how many nodes it holds.
+    anchors: HashMap<usize, (Node, usize)>,
     warnings: Vec<Diagnostic>,
+    /// Current nesting while building (the events were checked; this guards the builder).
+    depth: usize,
+    /// Nodes added by alias expansion so far.
+    alias_nodes: usize,
+    /// Nodes built so far, alias copies included.
+    nodes: usize,
+}
+
+/// A mapping key as Python's dict compares it, for duplicate detection in one hash lookup.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum KeyRepr {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(u64),
+    Str(String),
+}
+
+impl KeyRepr {
+    /// `None` for collections, which Python cannot hash (PyYAML refuses them as keys).
+    fn of(n: &Node) -> Option<KeyRepr> {
+        Some(match &n.kind {
+            NodeKind::Null => KeyRepr::Null,
+            NodeKind::Bool(b) => KeyRepr::Bool(*b),
+            NodeKind::Int(i) => KeyRepr::Int(*i),
+            NodeKind::Float(f) => KeyRepr::Float(f.to_bits()),
+            NodeKind::Str(s) => KeyRepr::Str(s.clone()),
+            NodeKind::Seq(_) | NodeKind::Map(_) => return None,
+        })
+    }
+}
+
+/// The entries of one mapping being built, with an index of their keys.
+#[derive(Default)]
+struct MapBuilder {
+    entries: Vec<(Node, Node)>,
+    /// Where each key is in `entries`, and whether it came from a `<<` merge.
+    index: HashMap<KeyRepr, (usize, bool)>,
+}
+
+impl MapBuilder {
+    /// Adds an entry written in the mapping; a key already present keeps its place and takes
+    /// the new value (Python's dict does the same). Returns whether that replaced a key written
+    /// in the mapping (overriding a merged key is what `<<` is for, not a duplicate).
+    fn insert(&mut self, key: KeyRepr, k: Node, v: Node) -> bool {
+        match self.index.get_mut(&key) {
+            Some((pos, merged)) => {
+                self.entries[*pos] = (k, v);
+                !std::mem::replace(merged, false)
+            }
+            None => {
+                self.index.insert(key, (self.entries.len(), false));
+                self.entries.push((k, v));
+                false
+            }
+        }
+    }
+
+    /// Adds an entry from a `<<` merge unless the key is already present.
+    fn merge(&mut self, key: KeyRepr, k: Node, v: Node) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.index.entry(key) {
+            e.insert((self.entries.len(), true));
+            self.entries.push((k, v));
+        }
+    }
 }
 
 type Ev<'i> = (Event<'i>, saphyr_parser::Span);
@@ -215,21 +323,65 @@ impl Builder<'_> {
         let span = self.span_of(sp);
         *i += 1;
         match ev {
-            Event::Alias(id) => self
-                .anchors
-                .get(id)
-                .cloned()
-                .map(|n| Node { span, ..n })
-                .ok_or_else(|| Diagnostic::error(DiagKind::Syntax, span, "alias refers to an unknown anchor")),
+            Event::Alias(id) => {
+                let Some((node, size)) = self.anchors.get(id) else {
+                    return Err(Diagnostic::error(DiagKind::Syntax, span, "alias refers to an unknown anchor"));
+                };
+                self.alias_nodes = self.alias_nodes.saturating_add(*size);
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    return Err(Diagnostic::error(
+                        DiagKind::Invalid,
+                        span,
+                        format!("YAML aliases expand to more than {MAX_ALIAS_NODES} nodes"),
+                    )
+                    .with_help("this looks like an alias bomb; write the data out, or use fewer nested aliases"));
+                }
+                self.nodes += size;
+                Ok(Node { span, ..node.clone() })
+            }
             Event::Scalar(text, style, anchor, tag) => {
                 let kind =
                     scalar_kind(text, *style, tag.as_deref().map(|t| (t.handle.as_str(), t.suffix.as_str())), span)?;
                 let node = Node { span, kind };
+                self.nodes += 1;
                 if *anchor > 0 {
-                    self.anchors.insert(*anchor, node.clone());
+                    self.anchors.insert(*anchor, (node.clone(), 1));
                 }
                 Ok(node)
             }
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(Diagnostic::error(
+                        DiagKind::Invalid,
+                        span,
+                        format!("YAML nested more than {MAX_DEPTH} levels deep"),
+                    ));
+                }
+                let first = self.nodes;
+                self.nodes += 1;
+                let built = self.collection(ev, span, events, i);
+                self.depth -= 1;
+                let (node, anchor) = built?;
+                if anchor > 0 {
+                    let size = self.nodes - first;
+                    self.anchors.insert(anchor, (node.clone(), size));
+                }
+                Ok(node)
+            }
+            _ => Err(Diagnostic::error(DiagKind::Syntax, span, "unexpected YAML event")),
+        }
+    }
+
+    /// Builds the sequence or mapping that `ev` starts; returns it with its anchor id.
+    fn collection(
+        &mut self,
+        ev: &Event<'_>,
+        span: Span,
+        events: &[Ev<'_>],
+        i: &mut usize,
+    ) -> Result<(Node, usize), Diagnostic> {
+        match ev {
             Event::SequenceStart(anchor, _) => {
                 let mut items = Vec::new();
                 let mut end = span;
@@ -242,13 +394,10 @@ impl Builder<'_> {
                     items.push(self.node(events, i)?);
                 }
                 let node = Node { span: Span { end: end.end.max(span.start), ..span }, kind: NodeKind::Seq(items) };
-                if *anchor > 0 {
-                    self.anchors.insert(*anchor, node.clone());
-                }
-                Ok(node)
+                Ok((node, *anchor))
             }
             Event::MappingStart(anchor, _) => {
-                let mut entries: Vec<(Node, Node)> = Vec::new();
+                let mut map = MapBuilder::default();
                 let mut end = span;
                 while *i < events.len() {
                     if let Event::MappingEnd = events[*i].0 {
@@ -259,29 +408,33 @@ impl Builder<'_> {
                     let k = self.node(events, i)?;
                     let v = self.node(events, i)?;
                     if k.as_str() == Some("<<") {
-                        self.merge(&mut entries, v)?;
+                        self.merge(&mut map, v)?;
                         continue;
                     }
-                    if let Some(pos) = entries.iter().position(|(ek, _)| ek.kind == k.kind) {
-                        self.warnings.push(Diagnostic::warning(
+                    let Some(key) = KeyRepr::of(&k) else {
+                        return Err(Diagnostic::error(
+                            DiagKind::Invalid,
                             k.span,
-                            format!("duplicate key `{}`: the last one wins", k.scalar_text().unwrap_or_default()),
-                        ));
-                        entries.remove(pos);
+                            format!("a {} cannot be a mapping key", k.type_name()),
+                        )
+                        .with_help("keys are strings, numbers, booleans or null (Ansible's YAML loader refuses unhashable keys too)"));
+                    };
+                    let span = k.span;
+                    let text = k.scalar_text().unwrap_or_default();
+                    if map.insert(key, k, v) {
+                        self.warnings
+                            .push(Diagnostic::warning(span, format!("duplicate key `{text}`: the last one wins")));
                     }
-                    entries.push((k, v));
                 }
-                let node = Node { span: Span { end: end.end.max(span.start), ..span }, kind: NodeKind::Map(entries) };
-                if *anchor > 0 {
-                    self.anchors.insert(*anchor, node.clone());
-                }
-                Ok(node)
+                let node =
+                    Node { span: Span { end: end.end.max(span.start), ..span }, kind: NodeKind::Map(map.entries) };
+                Ok((node, *anchor))
             }
             _ => Err(Diagnostic::error(DiagKind::Syntax, span, "unexpected YAML event")),
         }
     }
 
-    fn merge(&mut self, entries: &mut Vec<(Node, Node)>, v: Node) -> Result<(), Diagnostic> {
+    fn merge(&mut self, map: &mut MapBuilder, v: Node) -> Result<(), Diagnostic> {
         let sources: Vec<Node> = match v.kind {
             NodeKind::Map(_) => vec![v],
             NodeKind::Seq(items) => items,
@@ -298,8 +451,9 @@ impl Builder<'_> {
                 return Err(Diagnostic::error(DiagKind::Invalid, src.span, "`<<` must merge a mapping"));
             };
             for (k, val) in src_entries {
-                if !entries.iter().any(|(ek, _)| ek.kind == k.kind) {
-                    entries.push((k, val));
+                // The source's keys were checked when it was built.
+                if let Some(key) = KeyRepr::of(&k) {
+                    map.merge(key, k, val);
                 }
             }
         }
@@ -436,6 +590,67 @@ mod tests {
         let e = parse_one(FileId(0), "- hosts: all\n   tasks: []\n").expect_err("bad yaml");
         assert_eq!(e.kind, DiagKind::Syntax);
         assert_eq!(e.span.line, 2);
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_before_it_expands() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for n in 1..10 {
+            let p = n - 1;
+            text.push_str(&format!("a{n}: &a{n} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        assert!(text.len() < 700, "{}", text.len());
+        let e = parse_one(FileId(0), &text).expect_err("bomb");
+        assert!(e.message.contains("aliases expand"), "{}", e.message);
+        assert!(e.span.line > 1);
+    }
+
+    #[test]
+    fn a_few_aliases_still_work() {
+        let n = one("a: &a [1, 2]\nb: [*a, *a, *a]\n");
+        assert_eq!(n.get("b").and_then(Node::as_seq).map(|s| s.len()), Some(3));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_in_block_and_flow_style() {
+        let block: String = (0..5000).map(|d| format!("{}- \n", " ".repeat(d * 2))).collect();
+        let e = parse_one(FileId(0), &block).expect_err("deep block");
+        assert!(e.message.contains("nested more than"), "{}", e.message);
+        let flow = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        // saphyr-parser's scanner stops flow nesting at 255 levels by itself.
+        let e = parse_one(FileId(0), &flow).expect_err("deep flow");
+        assert!(e.message.contains("recursion limit"), "{}", e.message);
+        let flow = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let e = parse_one(FileId(0), &flow).expect_err("deep flow");
+        assert!(e.message.contains("nested more than"), "{}", e.message);
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse_one(FileId(0), &ok).is_ok());
+    }
+
+    #[test]
+    fn many_keys_parse_in_linear_time() {
+        let text: String = (0..80_000).map(|k| format!("k{k}: {k}\n")).collect();
+        let t = std::time::Instant::now();
+        let n = one(&text);
+        assert_eq!(n.as_map().map(|m| m.len()), Some(80_000));
+        // Quadratic duplicate checks took minutes here; linear ones take well under a second.
+        assert!(t.elapsed() < std::time::Duration::from_secs(20), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn a_collection_as_key_is_refused() {
+        let e = parse_one(FileId(0), "? [a, b]\n: 1\n").expect_err("unhashable key");
+        assert!(e.message.contains("cannot be a mapping key"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_duplicate_key_keeps_its_place_and_takes_the_last_value() {
+        let (n, w) = parse_one(FileId(0), "a: 1\nb: 2\na: 3\n").expect("parses");
+        let keys: Vec<_> = n.as_map().expect("map").iter().map(|(k, v)| (k.scalar_text(), v.scalar_text())).collect();
+        assert_eq!(keys, [(Some("a".into()), Some("3".into())), (Some("b".into()), Some("2".into()))]);
+        assert_eq!(w.len(), 1);
+        let (_, w) = parse_one(FileId(0), "base: &b {x: 1}\nother:\n  <<: *b\n  x: 2\n").expect("parses");
+        assert!(w.is_empty(), "overriding a merged key is no duplicate: {w:?}");
     }
 
     #[test]
