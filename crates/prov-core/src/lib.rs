@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod cmd;
 pub mod compile;
 pub mod connection;
 pub mod diag;

@@ -213,6 +213,12 @@ pub enum ModuleError {
     Failed(String),
 }
 
+impl From<crate::cmd::WordError> for ModuleError {
+    fn from(e: crate::cmd::WordError) -> ModuleError {
+        ModuleError::Args(e.to_string())
+    }
+}
+
 /// Files on the controller a task may refer to (`copy: src=`, `template: src=`).
 pub trait FileSource: Send + Sync {
     /// Finds `name` for a task: `kind` is `files` or `templates`; searched in the task's role

@@ -23,8 +23,8 @@
 //! ```
 
 use super::{docker_change, docker_json, json_value, string_map};
-use crate::util::q;
 use async_trait::async_trait;
+use prov_core::cmd::Cmd;
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -118,8 +118,8 @@ fn wanted(args: &Args, cur: &NodeSpec) -> NodeSpec {
 
 /// Reads a node (on a manager).
 async fn inspect(cx: &ModuleCtx<'_>, host: &str) -> Result<Json, ModuleError> {
-    let cmd = format!("docker node inspect --format '{{{{json .}}}}' {}", q(host));
-    docker_json(cx, cmd, &format!("inspecting swarm node {host}")).await
+    let cmd = Cmd::new("docker").flag("node").flag("inspect").opt("--format", "{{json .}}").operand(host).build();
+    docker_json(cx, cmd.into(), &format!("inspecting swarm node {host}")).await
 }
 
 #[async_trait]
@@ -154,24 +154,24 @@ impl Module for DockerNode {
         if want == cur {
             return Ok(Plan::Ok(Outcome::ok().with("node", json_value(node))));
         }
-        let mut cmd = String::from("docker node update");
+        let mut cmd = Cmd::new("docker").flag("node").flag("update");
         for (k, v) in &want.labels {
             if cur.labels.get(k) != Some(v) {
-                cmd.push_str(&format!(" --label-add {}", q(&format!("{k}={v}"))));
+                cmd = cmd.opt("--label-add", format!("{k}={v}"));
             }
         }
         for k in cur.labels.keys() {
             if !want.labels.contains_key(k) {
-                cmd.push_str(&format!(" --label-rm {}", q(k)));
+                cmd = cmd.opt("--label-rm", k);
             }
         }
         if want.availability != cur.availability {
-            cmd.push_str(&format!(" --availability {}", q(&want.availability)));
+            cmd = cmd.opt("--availability", &want.availability);
         }
         if want.role != cur.role {
-            cmd.push_str(&format!(" --role {}", q(&want.role)));
+            cmd = cmd.opt("--role", &want.role);
         }
-        cmd.push_str(&format!(" {}", q(host)));
+        let cmd = cmd.operand(host).build().into();
         Ok(Plan::Change(Change::new(NodePlan(cmd), Action::Modify, "swarm node", host).with_diff(
             format!("swarm node {host}"),
             cur.text(),
@@ -200,7 +200,7 @@ mod tests {
     // `docker node update --label-add tier=web --label-add zone=a w1` (certificate and plugin
     // list shortened).
     const W1: &str = r#"{"ID":"iy3hfqhup6c5zvce1r23jg2oc","Version":{"Index":17},"CreatedAt":"2026-11-25T23:14:33.523695001Z","UpdatedAt":"2026-11-25T23:16:02.120338113Z","Spec":{"Labels":{"tier":"web","zone":"a"},"Role":"worker","Availability":"active"},"Description":{"Hostname":"w1","Platform":{"Architecture":"x86_64","OS":"linux"},"Resources":{"NanoCPUs":2000000000,"MemoryBytes":25276059648},"Engine":{"EngineVersion":"20.10.24+dfsg1","Plugins":[{"Type":"Log","Name":"awslogs"},{"Type":"Network","Name":"overlay"},{"Type":"Volume","Name":"local"}]},"TLSInfo":{"TrustRoot":"-----BEGIN CERTIFICATE-----\nMIIBazCCARCgAwIBAgIU\n-----END CERTIFICATE-----\n","CertIssuerSubject":"MBMxETAPBgNVBAMTCHN3YXJtLWNh","CertIssuerPublicKey":"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEBGqlDD"}},"Status":{"State":"ready","Addr":"10.215.0.21"}}"#;
-    const INSPECT: &str = "docker node inspect --format '{{json .}}' w1";
+    const INSPECT: &str = "docker node inspect --format '{{json .}}' -- w1";
 
     #[tokio::test]
     async fn matching_node_is_ok() {
@@ -228,7 +228,7 @@ mod tests {
         assert_eq!(
             calls[1],
             "docker node update --label-add port=8080 --label-add tier=api --label-rm zone --availability drain \
-             --role manager w1"
+             --role manager -- w1"
         );
         assert_eq!(calls[2], INSPECT, "the node is read again after the update");
         assert_eq!(o.diffs[0].before, "availability: active\nrole: worker\nlabels:\n  tier: web\n  zone: a\n");
@@ -237,10 +237,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_node_name_like_an_option_stays_an_operand() {
+        let h = fake(FakeConnection::new().on("docker node inspect", 1, ""));
+        let _ = run_err::<DockerNode>(json!({"hostname": "-q"}), &h.ctx()).await;
+        assert_eq!(h.conn.calls(), ["docker node inspect --format '{{json .}}' -- -q"]);
+    }
+
+    #[tokio::test]
     async fn labels_state_replace_and_kept_labels() {
         let h = fake(FakeConnection::new().on(INSPECT, 0, W1));
         run::<DockerNode>(json!({"hostname": "w1", "labels_state": "replace"}), &h.ctx()).await;
-        assert_eq!(h.conn.calls()[1], "docker node update --label-rm tier --label-rm zone w1");
+        assert_eq!(h.conn.calls()[1], "docker node update --label-rm tier --label-rm zone -- w1");
         let h = fake(FakeConnection::new().on(INSPECT, 0, W1));
         let o = run::<DockerNode>(
             json!({"hostname": "w1", "labels": {"zone": "b c"}, "labels_to_remove": ["zone", "tier"]}),
@@ -248,7 +255,7 @@ mod tests {
         )
         .await;
         assert!(o.changed);
-        assert_eq!(h.conn.calls()[1], "docker node update --label-add 'zone=b c' --label-rm tier w1");
+        assert_eq!(h.conn.calls()[1], "docker node update --label-add 'zone=b c' --label-rm tier -- w1");
     }
 
     #[tokio::test]

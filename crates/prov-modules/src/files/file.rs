@@ -29,6 +29,7 @@ use super::{probe, run_step, state_diff, AttrChange, Attrs, FileState, Kind};
 use crate::util::{octal, probe_failed, q};
 use async_trait::async_trait;
 use prov_core::args::{lenient_bool, Mode};
+use prov_core::cmd::{Cmd, Word, WordKind};
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
@@ -301,21 +302,29 @@ impl Module for File {
 
 /// Whether anything below `path` has another owner, group or mode than wanted.
 async fn recursive_drift(cx: &ModuleCtx<'_>, path: &str, attrs: &Attrs) -> Result<bool, ModuleError> {
-    let mut tests = Vec::new();
+    let mut tests: Vec<(&'static str, String)> = Vec::new();
     if let Some(o) = &attrs.owner {
-        tests.push(format!("! -user {}", q(o)));
+        tests.push(("-user", o.clone()));
     }
     if let Some(g) = &attrs.group {
-        tests.push(format!("! -group {}", q(g)));
+        tests.push(("-group", g.clone()));
     }
     if let Some(m) = attrs.mode {
-        tests.push(format!("! -perm {}", octal(m)));
+        tests.push(("-perm", octal(m)));
     }
     if tests.is_empty() {
         return Ok(false);
     }
-    let cmd = format!("find {} \\( {} \\) -print -quit", q(path), tests.join(" -o "));
-    let out = cx.exec(cmd).await?;
+    // find takes its start path before any option and has no `--`: a checked path word
+    // (`-delete` becomes `./-delete`) is never read as an expression.
+    let mut cmd = Cmd::new("find").word(&Word::new(WordKind::Path, path)?).flag("\\(");
+    for (n, (test, value)) in tests.into_iter().enumerate() {
+        if n > 0 {
+            cmd = cmd.flag("-o");
+        }
+        cmd = cmd.flag("!").opt(test, value);
+    }
+    let out = cx.exec(cmd.flag("\\)").flag("-print").flag("-quit").build()).await?;
     if out.rc != 0 {
         return Err(probe_failed(&format!("looking for attribute changes below {path}"), &out));
     }
@@ -370,6 +379,16 @@ mod tests {
         assert!(o.changed);
         assert_eq!(h.conn.calls()[1], "find /srv \\( ! -user root \\) -print -quit");
         assert_eq!(h.conn.calls()[2], "chown -R -- root /srv");
+    }
+
+    #[tokio::test]
+    async fn a_path_named_like_a_find_action_is_not_an_expression() {
+        let h = fake(FakeConnection::new().on("P=", 0, DIR).on("find", 0, ""));
+        let o =
+            run::<File>(json!({"path": "-delete", "state": "directory", "mode": "0755", "recurse": true}), &h.ctx())
+                .await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(h.conn.calls()[1], "find ./-delete \\( ! -perm 0755 \\) -print -quit");
     }
 
     #[tokio::test]

@@ -22,10 +22,11 @@
 //! - apt: { name: telnet, state: absent, purge: true }
 //! ```
 
-use crate::util::{probe_failed, q};
+use crate::util::probe_failed;
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::{lenient_bool, lenient_opt_bool, StringList};
+use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::connection::ExecOutput;
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan, Planned};
 use serde::Deserialize;
@@ -101,6 +102,16 @@ impl Args {
         self.name.as_ref().map(|l| l.0.clone()).unwrap_or_default()
     }
 
+    /// Every name checked as a package name: an option (`-s`, `-oDir::Bin::dpkg=...`) or a path
+    /// is refused before apt-get sees it.
+    fn checked_names(&self) -> Result<Vec<String>, String> {
+        let names = self.names();
+        for n in &names {
+            Word::new(WordKind::Package, n).map_err(|e| e.to_string())?;
+        }
+        Ok(names)
+    }
+
     fn upgrade(&self) -> Result<Option<&'static str>, String> {
         match self.upgrade.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("no") | Some("false") => Ok(None),
@@ -149,14 +160,25 @@ fn probe_command(args: &Args, state: State, names: &[String], upgrade: Option<&s
         // list; no list at all (a fresh image) means stale.
         c.push_str("; echo \"cache $(stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || ls -t /var/lib/apt/lists/*_Packages* 2>/dev/null | head -n 1 | xargs -r stat -c %Y || echo 0)\"");
     }
-    let qn: Vec<String> = names.iter().map(|n| q(base(n))).collect();
+    let bases: Vec<&str> = names.iter().map(|n| base(n)).collect();
     if !names.is_empty() {
-        c.push_str(&format!(
-            "; dpkg-query -W -f='pkg ${{binary:Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' -- {} 2>/dev/null",
-            qn.join(" ")
-        ));
+        let query = Cmd::new("dpkg-query")
+            .flag("-W")
+            .flag("-f='pkg ${binary:Package}\\t${db:Status-Abbrev}\\t${Version}\\n'")
+            .operands(&bases)
+            .build()
+            .suffix(" 2>/dev/null");
+        c.push_str("; ");
+        c.push_str(query.as_str());
         if state == State::Latest {
-            c.push_str(&format!("; LC_ALL=C apt-cache policy -- {} 2>/dev/null | sed 's/^/policy /'", qn.join(" ")));
+            let policy = Cmd::new("LC_ALL=C apt-cache")
+                .flag("policy")
+                .operands(&bases)
+                .build()
+                .suffix(" 2>/dev/null")
+                .pipe(Sh::lit("sed 's/^/policy /'"));
+            c.push_str("; ");
+            c.push_str(policy.as_str());
         }
     }
     if let Some(u) = upgrade {
@@ -216,23 +238,24 @@ fn parse(text: &str) -> Probe {
     p
 }
 
-fn apt_opts(args: &Args) -> String {
-    let mut s = String::from("-y -q");
+/// `apt-get SUBCOMMAND` with the options of `install` and `upgrade`.
+fn apt_get(sub: &'static str, args: &Args) -> Cmd {
+    let mut c = Cmd::new(APT).flag(sub).flag("-y").flag("-q");
     for o in args.dpkg_options.split(',').map(str::trim).filter(|o| !o.is_empty()) {
-        s.push_str(&format!(" -o {}", q(&format!("Dpkg::Options::=--{o}"))));
+        c = c.opt("-o", format!("Dpkg::Options::=--{o}"));
     }
     match args.install_recommends {
-        Some(true) => s.push_str(" --install-recommends"),
-        Some(false) => s.push_str(" --no-install-recommends"),
+        Some(true) => c = c.flag("--install-recommends"),
+        Some(false) => c = c.flag("--no-install-recommends"),
         None => {}
     }
     if let Some(r) = &args.default_release {
-        s.push_str(&format!(" -t {}", q(r)));
+        c = c.opt("-t", r);
     }
     if args.force {
-        s.push_str(" --allow-unauthenticated --allow-downgrades --allow-change-held-packages");
+        c = c.flag("--allow-unauthenticated").flag("--allow-downgrades").flag("--allow-change-held-packages");
     }
-    s
+    c
 }
 
 const APT: &str = "DEBIAN_FRONTEND=noninteractive apt-get";
@@ -261,6 +284,7 @@ impl Module for Apt {
     fn check_args(args: &Args) -> Result<(), String> {
         args.state()?;
         args.upgrade()?;
+        args.checked_names()?;
         if args.names().is_empty() && !args.update_cache && args.upgrade()?.is_none() && !args.autoremove {
             return Err("nothing to do: give `name`, `update_cache`, `upgrade` or `autoremove`".into());
         }
@@ -270,7 +294,7 @@ impl Module for Apt {
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<AptPlan>, ModuleError> {
         let state = args.state().map_err(ModuleError::Args)?;
         let upgrade = args.upgrade().map_err(ModuleError::Args)?;
-        let names = args.names();
+        let names = args.checked_names().map_err(ModuleError::Args)?;
         let out = cx.exec(probe_command(args, state, &names, upgrade)).await?;
         if out.rc != 0 {
             return Err(probe_failed("reading installed packages", &out));
@@ -379,24 +403,26 @@ impl Module for Apt {
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
             );
         }
-        let opts = apt_opts(args);
         let mut steps = Vec::new();
         if !plan.install.is_empty() {
-            let pkgs: Vec<String> = plan.install.iter().map(|n| q(n)).collect();
-            steps.push(format!("{APT} install {opts} {}", pkgs.join(" ")));
+            steps.push(apt_get("install", args).operands(&plan.install).build());
         }
         if !plan.remove.is_empty() {
-            let pkgs: Vec<String> = plan.remove.iter().map(|n| q(base(n))).collect();
-            let purge = if args.purge { " --purge" } else { "" };
-            let auto = if args.autoremove { " --auto-remove" } else { "" };
-            steps.push(format!("{APT} remove -y -q{purge}{auto} {}", pkgs.join(" ")));
+            let mut c = Cmd::new(APT).flag("remove").flag("-y").flag("-q");
+            if args.purge {
+                c = c.flag("--purge");
+            }
+            if args.autoremove {
+                c = c.flag("--auto-remove");
+            }
+            steps.push(c.operands(plan.remove.iter().map(|n| base(n))).build());
         }
         if let Some(u) = plan.upgrade {
-            steps.push(format!("{APT} {u} {opts}"));
+            steps.push(apt_get(u, args).build());
         }
         if plan.autoremove {
-            let purge = if args.purge { " --purge" } else { "" };
-            steps.push(format!("{APT} autoremove -y -q{purge}"));
+            let c = Cmd::new(APT).flag("autoremove").flag("-y").flag("-q");
+            steps.push(if args.purge { c.flag("--purge") } else { c }.build());
         }
         for s in steps {
             let out = cx.exec(s).await?;
@@ -457,9 +483,19 @@ mod tests {
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(
             h.conn.calls()[1],
-            "DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends nginx"
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends -- nginx"
         );
         assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("nginx: absent\n", "nginx: installed\n"));
+    }
+
+    #[tokio::test]
+    async fn option_like_package_names_are_refused_before_anything_runs() {
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\n"));
+        for name in [json!(["-oDir::Bin::dpkg=/tmp/evil.sh", "-s", "hello"]), json!("../../tmp/x"), json!("a b")] {
+            let e = run_err::<Apt>(json!({ "name": name }), &h.ctx()).await;
+            assert!(e.contains("not a valid package name"), "{e}");
+        }
+        assert!(h.conn.calls().is_empty(), "{:?}", h.conn.calls());
     }
 
     #[tokio::test]
@@ -481,7 +517,7 @@ mod tests {
         assert!(!o.changed);
         let o = run::<Apt>(json!({"name": "telnet", "state": "absent", "purge": true}), &h.ctx()).await;
         assert!(o.changed);
-        assert_eq!(h.conn.calls()[2], "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q --purge telnet");
+        assert_eq!(h.conn.calls()[2], "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q --purge -- telnet");
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@
 use crate::util::{probe_failed, q};
 use async_trait::async_trait;
 use prov_core::args::lenient_bool;
+use prov_core::cmd::{Word, WordKind};
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
@@ -67,9 +68,11 @@ impl Module for Group {
 
     fn check_args(args: &Args) -> Result<(), String> {
         match args.state.as_deref() {
-            None | Some("present" | "absent") => Ok(()),
-            Some(s) => Err(format!("state must be present or absent, not {s}")),
+            None | Some("present" | "absent") => {}
+            Some(s) => return Err(format!("state must be present or absent, not {s}")),
         }
+        Word::new(WordKind::Account, &args.name).map_err(|e| e.to_string())?;
+        Ok(())
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<GroupPlan>, ModuleError> {

@@ -14,11 +14,12 @@
 //!     state: reloaded
 //! ```
 
-use crate::util::{probe_failed, q};
+use crate::util::probe_failed;
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use minijinja::Value;
 use prov_core::args::lenient_opt_bool;
+use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
@@ -48,7 +49,7 @@ pub struct Service;
 
 /// Commands to run, and the result to report.
 pub struct ServicePlan {
-    steps: Vec<String>,
+    steps: Vec<Sh>,
     state: String,
     enabled: bool,
 }
@@ -62,22 +63,56 @@ struct Current {
     status: IndexMap<String, Value>,
 }
 
-fn probe_command(name: &str, mode: &str) -> String {
-    let n = q(name);
-    let sysv = q(name.strip_suffix(".service").unwrap_or(name));
-    let systemd = format!(
-        "echo init=systemd; systemctl show -p LoadState -p ActiveState -p SubState -- {n}; \
-         if systemctl is-enabled -q -- {n} 2>/dev/null; then echo enabled=yes; else echo enabled=no; fi"
-    );
-    let sysvinit = format!(
-        "echo init=sysv; if [ -x /etc/init.d/{sysv} ]; then echo LoadState=loaded; else echo LoadState=not-found; fi; \
-         if command -v service >/dev/null 2>&1; then service {sysv} status >/dev/null 2>&1; else /etc/init.d/{sysv} status >/dev/null 2>&1; fi; \
-         echo status=$?; if ls /etc/rc[2345].d/S[0-9][0-9]{sysv} >/dev/null 2>&1; then echo enabled=yes; else echo enabled=no; fi"
-    );
+/// The service's name checked as one (never an option or a path: the SysV commands take it
+/// without `--` and put it after `/etc/init.d/`).
+fn unit(name: &str) -> Result<Word, String> {
+    Word::new(WordKind::Service, name).map_err(|e| e.to_string())
+}
+
+/// The init script's name: the unit without `.service`.
+fn sysv_name(unit: &Word) -> Word {
+    let n = unit.as_str();
+    Word::new(WordKind::Service, n.strip_suffix(".service").unwrap_or(n)).unwrap_or_else(|_| unit.clone())
+}
+
+fn init_script(sysv: &Word) -> Sh {
+    Sh::lit("/etc/init.d/").glued(sysv)
+}
+
+fn probe_command(unit: &Word, mode: &str) -> Sh {
+    let sysv = sysv_name(unit);
+    let systemd = Sh::lit("echo init=systemd")
+        .then(
+            Cmd::new("systemctl")
+                .flag("show")
+                .flag("-p")
+                .flag("LoadState")
+                .flag("-p")
+                .flag("ActiveState")
+                .flag("-p")
+                .flag("SubState")
+                .operand(unit.as_str()),
+        )
+        .then(Sh::lit("if").word(Cmd::new("systemctl").flag("is-enabled").flag("-q").operand(unit.as_str())))
+        .suffix(" 2>/dev/null; then echo enabled=yes; else echo enabled=no; fi");
+    let sysvinit = Sh::lit("echo init=sysv")
+        .then(Sh::lit("if [ -x").word(init_script(&sysv)))
+        .suffix(" ]; then echo LoadState=loaded; else echo LoadState=not-found; fi")
+        .then(
+            Sh::lit("if command -v service >/dev/null 2>&1; then").word(Cmd::new("service").word(&sysv).flag("status")),
+        )
+        .suffix(" >/dev/null 2>&1; else")
+        .word(Cmd::program(init_script(&sysv)).flag("status"))
+        .suffix(" >/dev/null 2>&1; fi")
+        .then(Sh::lit("echo status=$?"))
+        .then(Sh::lit("if ls /etc/rc[2345].d/S[0-9][0-9]").glued(&sysv))
+        .suffix(" >/dev/null 2>&1; then echo enabled=yes; else echo enabled=no; fi");
     match mode {
         "systemd" => systemd,
         "sysvinit" | "service" => sysvinit,
-        _ => format!("if [ -d /run/systemd/system ]; then {systemd}; else {sysvinit}; fi"),
+        _ => {
+            Sh::lit("if [ -d /run/systemd/system ]; then").word(systemd).suffix("; else").word(sysvinit).suffix("; fi")
+        }
     }
 }
 
@@ -100,12 +135,16 @@ fn parse(text: &str) -> Current {
     c
 }
 
-fn action(systemd: bool, name: &str, verb: &str) -> String {
+fn action(systemd: bool, unit: &Word, verb: &'static str) -> Sh {
     if systemd {
-        format!("systemctl {verb} -- {}", q(name))
+        Cmd::new("systemctl").flag(verb).operand(unit.as_str()).build()
     } else {
-        let n = q(name.strip_suffix(".service").unwrap_or(name));
-        format!("if command -v service >/dev/null 2>&1; then service {n} {verb}; else /etc/init.d/{n} {verb}; fi")
+        let sysv = sysv_name(unit);
+        Sh::lit("if command -v service >/dev/null 2>&1; then")
+            .word(Cmd::new("service").word(&sysv).flag(verb))
+            .suffix("; else")
+            .word(Cmd::program(init_script(&sysv)).flag(verb))
+            .suffix("; fi")
     }
 }
 
@@ -127,11 +166,13 @@ impl Module for Service {
         if args.state.is_none() && args.enabled.is_none() {
             return Err("give `state` or `enabled`".into());
         }
+        unit(&args.name)?;
         Ok(())
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<ServicePlan>, ModuleError> {
-        let out = cx.exec(probe_command(&args.name, args.use_.as_deref().unwrap_or("auto"))).await?;
+        let name = unit(&args.name).map_err(ModuleError::Args)?;
+        let out = cx.exec(probe_command(&name, args.use_.as_deref().unwrap_or("auto"))).await?;
         if out.rc != 0 {
             return Err(probe_failed(&format!("reading the state of service {}", args.name), &out));
         }
@@ -139,7 +180,7 @@ impl Module for Service {
         if !cur.found {
             return Ok(Plan::Ok(Outcome::failed(format!("Could not find the requested service {}: host", args.name))));
         }
-        let name = args.name.as_str();
+        let name = &name;
         let was = if cur.running { "started" } else { "stopped" };
         let mut steps = Vec::new();
         let mut before = String::new();
@@ -155,7 +196,8 @@ impl Module for Service {
             }
             Some("restarted") if cur.running && !cur.systemd && args.sleep.is_some() => {
                 let sleep = args.sleep.unwrap_or(0);
-                steps.push(format!("{}; sleep {sleep}; {}", action(false, name, "stop"), action(false, name, "start")));
+                let pause = Cmd::new("sleep").operand(sleep.to_string()).build();
+                steps.push(action(false, name, "stop").then(pause).then(action(false, name, "start")));
                 "restarted"
             }
             Some("restarted") => {
@@ -178,14 +220,19 @@ impl Module for Service {
             before.push_str(&format!("enabled: {}\n", yn(cur.enabled)));
             after.push_str(&format!("enabled: {}\n", yn(enabled)));
             steps.push(match (cur.systemd, enabled) {
-                (true, true) => format!("systemctl enable -- {}", q(name)),
-                (true, false) => format!("systemctl disable -- {}", q(name)),
+                (true, true) => Cmd::new("systemctl").flag("enable").operand(name.as_str()).build(),
+                (true, false) => Cmd::new("systemctl").flag("disable").operand(name.as_str()).build(),
                 (false, e) => {
-                    let n = q(name.strip_suffix(".service").unwrap_or(name));
+                    let n = sysv_name(name);
                     if e {
-                        format!("update-rc.d {n} defaults >/dev/null 2>&1; update-rc.d {n} enable")
+                        Cmd::new("update-rc.d")
+                            .word(&n)
+                            .flag("defaults")
+                            .build()
+                            .suffix(" >/dev/null 2>&1")
+                            .then(Cmd::new("update-rc.d").word(&n).flag("enable"))
                     } else {
-                        format!("update-rc.d {n} disable")
+                        Cmd::new("update-rc.d").word(&n).flag("disable").build()
                     }
                 }
             });
@@ -193,7 +240,11 @@ impl Module for Service {
         let status = Value::from_pairs(cur.status.clone());
         if steps.is_empty() {
             return Ok(Plan::Ok(
-                Outcome::ok().with("name", name).with("state", was).with("enabled", cur.enabled).with("status", status),
+                Outcome::ok()
+                    .with("name", name.as_str())
+                    .with("state", was)
+                    .with("enabled", cur.enabled)
+                    .with("status", status),
             ));
         }
         let act = match state {
@@ -202,6 +253,7 @@ impl Module for Service {
             _ => Action::Modify,
         };
         let plan = ServicePlan { steps, state: state.to_string(), enabled };
+        let name = name.as_str();
         Ok(Plan::Change(Change::new(plan, act, "service", name).with_diff(format!("service {name}"), before, after)))
     }
 
@@ -282,9 +334,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_service_name_that_is_a_path_or_an_option_is_refused_before_the_probe() {
+        let h = fake(FakeConnection::new().on("", 0, SYSTEMD_UP));
+        for (name, using) in [("../../tmp/evil", "sysvinit"), ("-rf", "auto"), ("a;b c", "systemd"), ("..", "service")]
+        {
+            let e = run_err::<Service>(json!({"name": name, "state": "started", "use": using}), &h.ctx()).await;
+            assert!(e.contains("not a valid service name"), "{name}: {e}");
+        }
+        assert!(h.conn.calls().is_empty(), "{:?}", h.conn.calls());
+    }
+
+    #[tokio::test]
     async fn local_probe_runs() {
         let h = LocalHost::new();
-        let out = h.ctx().exec(probe_command("surely-not-a-service", "auto")).await.unwrap();
+        let name = unit("surely-not-a-service").expect("a service name");
+        let out = h.ctx().exec(probe_command(&name, "auto")).await.unwrap();
         assert_eq!(out.rc, 0, "{}", out.stderr_str());
         assert!(!parse(&out.stdout_str()).found, "{}", out.stdout_str());
     }

@@ -1,0 +1,341 @@
+//! The one way modules build the shell commands they send to targets.
+//!
+//! A command is assembled from three kinds of pieces, and only the first may carry shell syntax:
+//! - literals written in the code (`&'static str`: program names, flags, fixed pipelines), so a
+//!   value from a playbook can never become syntax;
+//! - values, always quoted for `sh`, placed either as an option's argument (`-o VALUE`) or as
+//!   operands after `--`, where no option parser reads them;
+//! - checked words ([`Word`]) for the tools that take no `--` (`service NAME start`,
+//!   `/etc/init.d/NAME`, `update-rc.d NAME`): a package, service, user or group name that is
+//!   neither an option (`-rf`) nor a path (`../../x`), or a path operand that cannot start with
+//!   `-` (`-delete` becomes `./-delete`).
+//!
+//! ```
+//! use prov_core::cmd::{Cmd, Word, WordKind};
+//! let pkgs = ["-oDir::Bin::dpkg=/x", "hello"];
+//! let c = Cmd::new("apt-get").flag("install").flag("-y").operands(pkgs).build();
+//! assert_eq!(c.as_str(), "apt-get install -y -- -oDir::Bin::dpkg=/x hello");
+//! assert!(Word::new(WordKind::Service, "../../tmp/evil").is_err());
+//! ```
+
+use crate::connection::shell_quote;
+use std::fmt;
+
+/// A piece of shell text that is safe to send: made only of literals from the code and quoted
+/// or checked values.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sh(String);
+
+impl Sh {
+    /// Shell text written in prov's code. The `'static` bound keeps runtime values out.
+    pub fn lit(s: &'static str) -> Sh {
+        Sh(s.to_string())
+    }
+
+    /// One quoted value, as a word of its own (for `echo`, `printf '%s'`, test expressions).
+    pub fn quoted(v: &str) -> Sh {
+        Sh(shell_quote(v))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `self; next` (an empty side is left out).
+    pub fn then(self, next: impl Into<Sh>) -> Sh {
+        self.join("; ", next.into())
+    }
+
+    /// `self && next`.
+    pub fn and(self, next: impl Into<Sh>) -> Sh {
+        self.join(" && ", next.into())
+    }
+
+    /// `self | next`.
+    pub fn pipe(self, next: impl Into<Sh>) -> Sh {
+        self.join(" | ", next.into())
+    }
+
+    /// `self` followed by a literal suffix such as ` 2>/dev/null` or ` >/dev/null 2>&1`.
+    pub fn suffix(mut self, s: &'static str) -> Sh {
+        self.0.push_str(s);
+        self
+    }
+
+    /// `self` followed by a space and `word` (a quoted value or another fragment).
+    pub fn word(mut self, word: impl Into<Sh>) -> Sh {
+        let w = word.into();
+        if !self.0.is_empty() {
+            self.0.push(' ');
+        }
+        self.0.push_str(&w.0);
+        self
+    }
+
+    /// `self` and `next` with nothing between (`/etc/init.d/` + a checked name).
+    pub fn glued(mut self, next: impl Into<Sh>) -> Sh {
+        self.0.push_str(&next.into().0);
+        self
+    }
+
+    fn join(self, sep: &str, next: Sh) -> Sh {
+        match (self.0.is_empty(), next.0.is_empty()) {
+            (true, _) => next,
+            (_, true) => self,
+            _ => Sh(format!("{}{sep}{}", self.0, next.0)),
+        }
+    }
+}
+
+impl fmt::Display for Sh {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Sh> for String {
+    fn from(s: Sh) -> String {
+        s.0
+    }
+}
+
+impl From<Cmd> for Sh {
+    fn from(c: Cmd) -> Sh {
+        c.build()
+    }
+}
+
+impl From<&Word> for Sh {
+    fn from(w: &Word) -> Sh {
+        Sh(shell_quote(&w.text))
+    }
+}
+
+/// One command line: a program, its options, then its operands after `--`.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    words: Vec<String>,
+    ended_options: bool,
+}
+
+impl Cmd {
+    /// Starts a command with the program's name (or a fixed prefix such as
+    /// `DEBIAN_FRONTEND=noninteractive apt-get`).
+    pub fn new(program: &'static str) -> Cmd {
+        Cmd { words: vec![program.to_string()], ended_options: false }
+    }
+
+    /// Starts a command whose program is a fragment (`/etc/init.d/` glued to a checked name).
+    pub fn program(program: Sh) -> Cmd {
+        Cmd { words: vec![program.0], ended_options: false }
+    }
+
+    /// A literal word: an option or a subcommand written in the code.
+    pub fn flag(mut self, f: &'static str) -> Cmd {
+        self.words.push(f.to_string());
+        self
+    }
+
+    /// An option and its value as two words (`-o VALUE`). The value may start with `-`: the
+    /// option consumes it whatever it is.
+    pub fn opt(mut self, flag: &'static str, value: impl AsRef<str>) -> Cmd {
+        self.words.push(flag.to_string());
+        self.words.push(shell_quote(value.as_ref()));
+        self
+    }
+
+    /// An option and its value as one word (`--format=VALUE`).
+    pub fn opt_eq(mut self, flag: &'static str, value: impl AsRef<str>) -> Cmd {
+        self.words.push(shell_quote(&format!("{flag}={}", value.as_ref())));
+        self
+    }
+
+    /// A checked word (a name or a path operand) where the tool takes no `--`.
+    pub fn word(mut self, w: &Word) -> Cmd {
+        self.words.push(shell_quote(&w.text));
+        self
+    }
+
+    /// Operands: `--` (once), then each value quoted. No option parser reads them.
+    pub fn operands<I, S>(mut self, values: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        if !self.ended_options {
+            self.words.push("--".to_string());
+            self.ended_options = true;
+        }
+        self.words.extend(values.into_iter().map(|v| shell_quote(v.as_ref())));
+        self
+    }
+
+    /// One operand after `--`.
+    pub fn operand(self, value: impl AsRef<str>) -> Cmd {
+        self.operands([value])
+    }
+
+    /// The command line.
+    pub fn build(self) -> Sh {
+        Sh(self.words.join(" "))
+    }
+}
+
+/// What a [`Word`] names; each kind has its own rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WordKind {
+    /// A package (`nginx`, `nginx=1.22-1`, `libc6:amd64`, `python3-*`).
+    Package,
+    /// A service or systemd unit (`nginx`, `getty@tty1.service`); never a path.
+    Service,
+    /// A user or group name.
+    Account,
+    /// A container-engine object: node, service, network, image or container name or id.
+    DockerObject,
+    /// A path on the target. Never refused for its first character: a relative path that
+    /// starts with `-` is written `./-x`.
+    Path,
+}
+
+impl WordKind {
+    fn what(self) -> &'static str {
+        match self {
+            WordKind::Package => "package name",
+            WordKind::Service => "service name",
+            WordKind::Account => "user or group name",
+            WordKind::DockerObject => "name or id",
+            WordKind::Path => "path",
+        }
+    }
+}
+
+/// A value checked for its kind, safe as a command word without `--`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    text: String,
+}
+
+/// Why a value cannot be a [`Word`] of its kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a valid {what}: {why}")]
+pub struct WordError {
+    /// The value as given.
+    pub value: String,
+    /// What it was meant to be.
+    pub what: &'static str,
+    /// The rule it breaks.
+    pub why: &'static str,
+}
+
+impl Word {
+    /// Checks `value` as a `kind`.
+    pub fn new(kind: WordKind, value: &str) -> Result<Word, WordError> {
+        let err = |why| WordError { value: value.to_string(), what: kind.what(), why };
+        if value.is_empty() {
+            return Err(err("it is empty"));
+        }
+        if value.contains('\0') {
+            return Err(err("it contains a NUL byte"));
+        }
+        if kind == WordKind::Path {
+            let text = if value.starts_with('-') { format!("./{value}") } else { value.to_string() };
+            return Ok(Word { text });
+        }
+        if value.starts_with('-') {
+            return Err(err("it starts with `-`, so a command would read it as an option"));
+        }
+        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(err("it contains white space or a control character"));
+        }
+        match kind {
+            WordKind::Service | WordKind::Account | WordKind::DockerObject if value.contains('/') => {
+                return Err(err("it contains `/`, so it would name a path"))
+            }
+            WordKind::Service | WordKind::Account if value == "." || value == ".." => {
+                return Err(err("it is `.` or `..`"))
+            }
+            WordKind::Account if value.contains(':') => return Err(err("it contains `:`")),
+            WordKind::Package if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) => {
+                return Err(err("a package name starts with a letter or digit"))
+            }
+            WordKind::Package if value.contains('/') => {
+                // apt takes `pkg/release`; keep the release part a plain word.
+                let (_, rel) = value.split_once('/').unwrap_or((value, ""));
+                if rel.is_empty() || rel.contains('/') || rel.starts_with('.') {
+                    return Err(err("only `name/release` may contain `/`"));
+                }
+            }
+            _ => {}
+        }
+        Ok(Word { text: value.to_string() })
+    }
+
+    /// The text as it goes on the command line (unquoted; [`Cmd`] quotes it).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operands_follow_a_double_dash_and_are_quoted() {
+        let c = Cmd::new("apt-get").flag("install").operands(["-s", "a b", "$(id)"]).build();
+        assert_eq!(c.as_str(), "apt-get install -- -s 'a b' '$(id)'");
+        let c = Cmd::new("rm").flag("-rf").operand("x").operand("y").build();
+        assert_eq!(c.as_str(), "rm -rf -- x y", "one `--` for all operands");
+    }
+
+    #[test]
+    fn option_values_are_quoted_words() {
+        let c = Cmd::new("apt-get").opt("-t", "bookworm; id").opt_eq("--format", "{{.Name}}").build();
+        assert_eq!(c.as_str(), "apt-get -t 'bookworm; id' '--format={{.Name}}'");
+    }
+
+    #[test]
+    fn names_that_are_options_or_paths_are_refused() {
+        for (kind, bad) in [
+            (WordKind::Service, "../../tmp/evil"),
+            (WordKind::Service, "-rf"),
+            (WordKind::Service, ".."),
+            (WordKind::Service, "a b"),
+            (WordKind::Package, "-oDir::Bin::dpkg=/x"),
+            (WordKind::Package, "../x"),
+            (WordKind::Account, "root:x"),
+            (WordKind::Account, "-o"),
+            (WordKind::DockerObject, "--format"),
+            (WordKind::Package, ""),
+            (WordKind::Service, "nginx\n"),
+        ] {
+            assert!(Word::new(kind, bad).is_err(), "{kind:?} {bad:?} was accepted");
+        }
+        for (kind, good) in [
+            (WordKind::Service, "getty@tty1.service"),
+            (WordKind::Package, "nginx=1.22-1"),
+            (WordKind::Package, "libc6:amd64"),
+            (WordKind::Package, "nginx/bookworm-backports"),
+            (WordKind::Account, "www-data"),
+            (WordKind::DockerObject, "abc123"),
+        ] {
+            assert!(Word::new(kind, good).is_ok(), "{kind:?} {good:?} was refused");
+        }
+    }
+
+    #[test]
+    fn a_path_starting_with_a_dash_is_made_relative() {
+        let w = Word::new(WordKind::Path, "-delete").expect("a path");
+        assert_eq!(Cmd::new("find").word(&w).flag("-print").build().as_str(), "find ./-delete -print");
+        let w = Word::new(WordKind::Path, "/srv/a b").expect("a path");
+        assert_eq!(Sh::from(&w).as_str(), "'/srv/a b'");
+    }
+
+    #[test]
+    fn fragments_join_without_empty_sides() {
+        let s = Sh::default().then(Sh::lit("a")).then(Sh::default()).and(Sh::lit("b")).pipe(Sh::lit("c"));
+        assert_eq!(s.as_str(), "a && b | c");
+        assert_eq!(Sh::lit("x").suffix(" 2>/dev/null").word(Sh::quoted("it's")).as_str(), "x 2>/dev/null 'it'\\''s'");
+    }
+}
