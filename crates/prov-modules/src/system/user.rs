@@ -23,6 +23,8 @@
 use crate::util::{probe_failed, q};
 use async_trait::async_trait;
 use prov_core::args::{lenient_bool, StringList};
+use prov_core::cmd::{Cmd, Word, WordKind};
+use prov_core::connection::ExecOutput;
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -91,8 +93,13 @@ pub struct Args {
 #[derive(Debug, Default)]
 pub struct User;
 
-/// The command to run.
-pub struct UserPlan(String);
+/// The commands to run: the account command (`useradd`/`usermod`/`userdel`, when any), then
+/// the password hash, which goes to `chpasswd -e` on standard input and so never appears in
+/// a command line (argv, `ps`, sudo's log).
+pub struct UserPlan {
+    cmd: Option<String>,
+    password: Option<String>,
+}
 
 #[derive(Debug, Default)]
 struct Current {
@@ -150,9 +157,14 @@ impl Module for User {
             Some(s) => return Err(format!("state must be present or absent, not {s}")),
         }
         match args.update_password.as_deref() {
-            None | Some("always" | "on_create") => Ok(()),
-            Some(s) => Err(format!("update_password must be always or on_create, not {s}")),
+            None | Some("always" | "on_create") => {}
+            Some(s) => return Err(format!("update_password must be always or on_create, not {s}")),
         }
+        Word::new(WordKind::Account, &args.name).map_err(|e| e.to_string())?;
+        if args.password.as_deref().is_some_and(|p| p.contains([':', '\n', '\r', '\0'])) {
+            return Err("password must be a crypt hash: no `:` and no line breaks".into());
+        }
+        Ok(())
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<UserPlan>, ModuleError> {
@@ -175,7 +187,8 @@ impl Module for User {
                 cmd.push_str(" -f");
             }
             cmd.push_str(&format!(" -- {}", q(name)));
-            return Ok(Plan::Change(Change::new(UserPlan(cmd), Action::Delete, "user", name).with_diff(
+            let plan = UserPlan { cmd: Some(cmd), password: None };
+            return Ok(Plan::Change(Change::new(plan, Action::Delete, "user", name).with_diff(
                 header,
                 "state: present\n",
                 "state: absent\n",
@@ -226,12 +239,12 @@ impl Module for User {
                 cmd.push_str(&format!(" -c {}", q(c)));
                 after.push_str(&format!("comment: {c}\n"));
             }
-            if let Some(p) = &args.password {
-                cmd.push_str(&format!(" -p {}", q(p)));
+            if args.password.is_some() {
                 after.push_str("password: (set)\n");
             }
             cmd.push_str(&format!(" -- {}", q(name)));
-            return Ok(Plan::Change(Change::new(UserPlan(cmd), Action::Create, "user", name).with_diff(
+            let plan = UserPlan { cmd: Some(cmd), password: args.password.clone() };
+            return Ok(Plan::Change(Change::new(plan, Action::Create, "user", name).with_diff(
                 header,
                 "state: absent\n",
                 after,
@@ -293,13 +306,14 @@ impl Module for User {
                 diff("shell", &pw[6], s);
             }
         }
+        let mut password = None;
         if let (Some(p), Some(now)) = (&args.password, &cur.shadow) {
             if args.update_password.as_deref() != Some("on_create") && now != p {
-                opts.push_str(&format!(" -p {}", q(p)));
+                password = Some(p.clone());
                 diff("password", "(old)", "(new)");
             }
         }
-        if opts.is_empty() {
+        if opts.is_empty() && password.is_none() {
             return Ok(Plan::Ok(
                 Outcome::ok()
                     .with("name", name)
@@ -310,15 +324,30 @@ impl Module for User {
                     .with("shell", pw[6].as_str()),
             ));
         }
-        let cmd = format!("usermod{opts} -- {}", q(name));
-        Ok(Plan::Change(Change::new(UserPlan(cmd), Action::Modify, "user", name).with_diff(header, before, after)))
+        let cmd = (!opts.is_empty()).then(|| format!("usermod{opts} -- {}", q(name)));
+        Ok(Plan::Change(
+            Change::new(UserPlan { cmd, password }, Action::Modify, "user", name).with_diff(header, before, after),
+        ))
     }
 
     async fn apply(&self, args: &Args, plan: UserPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let out = cx.exec(plan.0).await?;
-        if out.rc != 0 {
-            return Ok(Outcome::failed(format!("changing user {} failed: {}", args.name, out.stderr_str().trim()))
-                .with_exec(&out));
+        let failed = |out: &ExecOutput| {
+            Outcome::failed(format!("changing user {} failed: {}", args.name, out.stderr_str().trim())).with_exec(out)
+        };
+        if let Some(cmd) = plan.cmd {
+            let out = cx.exec(cmd).await?;
+            if out.rc != 0 {
+                return Ok(failed(&out));
+            }
+        }
+        if let Some(hash) = plan.password {
+            let line = format!("{}:{hash}\n", args.name).into_bytes();
+            let out = cx.exec_stdin(Cmd::new("chpasswd").flag("-e").build(), line).await?;
+            if out.rc != 0 {
+                let mut f = failed(&out);
+                f.changed = true;
+                return Ok(f);
+            }
         }
         let state = args.state.clone().unwrap_or_else(|| "present".into());
         Ok(Outcome { changed: true, ..Outcome::ok() }.with("name", args.name.as_str()).with("state", state))
@@ -368,6 +397,33 @@ mod tests {
         assert!(o.changed);
         assert_eq!(h.conn.calls()[1], "useradd -N -M -r -c 'Web user' -- web");
         assert_eq!(o.diffs[0].before, "state: absent\n");
+    }
+
+    #[tokio::test]
+    async fn a_password_hash_never_reaches_a_command_line() {
+        let hash = "$6$salt$Qk1hashhashhash";
+        let h = fake(FakeConnection::new().on("if e=", 0, "owngroup\n"));
+        let o = run::<User>(json!({"name": "web", "password": hash}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let h2 = fake(FakeConnection::new().on("if e=", 0, &format!("{DEPLOY}shadow !\n")));
+        let o = run::<User>(json!({"name": "deploy", "password": hash}), &h2.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        for calls in [h.conn.calls(), h2.conn.calls()] {
+            assert!(calls.iter().all(|c| !c.contains("salt")), "{calls:?}");
+            assert_eq!(calls.last().map(String::as_str), Some("chpasswd -e"), "{calls:?}");
+        }
+        assert_eq!(h.conn.calls()[1], "useradd -N -m -- web");
+        assert_eq!(h2.conn.calls().len(), 2, "only chpasswd when only the password differs");
+    }
+
+    #[tokio::test]
+    async fn an_account_name_like_an_option_is_refused() {
+        let h = fake(FakeConnection::new().on("", 0, ""));
+        for name in ["-o", "a:b", "../x"] {
+            let e = run_err::<User>(json!({ "name": name }), &h.ctx()).await;
+            assert!(e.contains("not a valid user or group name"), "{e}");
+        }
+        assert!(h.conn.calls().is_empty());
     }
 
     #[tokio::test]

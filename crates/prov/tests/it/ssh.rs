@@ -278,6 +278,7 @@ fn apt_user_and_group_converge_for_real() {
         groups: [provtestgrp]
         shell: /bin/sh
         create_home: false
+        password: "$6$provsalt$1Xg8hQdV2k5lFqkI0Lhc9s0o5J3vYpQ8cV3wR2yT1uZ0aB4cD6eF8gH0iJ2kL4mN6oP8qR0sT2uV4wX6yZ8aB0"
         state: {state}
       when: "'{state}' == 'present'"
     - user:
@@ -312,6 +313,9 @@ fn apt_user_and_group_converge_for_real() {
         if present {
             let groups = Command::new("id").args(["-nG", "provtestuser"]).output().expect("id");
             assert!(String::from_utf8_lossy(&groups.stdout).contains("provtestgrp"));
+            // The hash reached /etc/shadow through chpasswd's input, not a command line.
+            let shadow = Command::new("getent").args(["shadow", "provtestuser"]).output().expect("getent");
+            assert!(String::from_utf8_lossy(&shadow.stdout).contains("$6$provsalt$"), "password not set");
         }
     }
 }
