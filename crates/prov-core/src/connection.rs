@@ -130,6 +130,16 @@ pub enum ConnectionError {
         /// known_hosts file consulted.
         known_hosts: String,
     },
+    /// The server's key is marked `@revoked` in known_hosts: never accepted, whatever the policy.
+    #[error("{host}: host key {offered} is revoked ({at}) and cannot be used")]
+    HostKeyRevoked {
+        /// Host name and address.
+        host: String,
+        /// Fingerprint the server offered.
+        offered: String,
+        /// The `@revoked` line (`file:line`).
+        at: String,
+    },
     /// No key was accepted.
     #[error("{host}: authentication failed for user {user}: {reason}")]
     Auth {

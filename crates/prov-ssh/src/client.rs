@@ -18,9 +18,10 @@ use russh::keys::agent::AgentIdentity;
 use russh::keys::{PrivateKeyWithHashAlg, PublicKey};
 use russh::ChannelMsg;
 use russh_sftp::client::SftpSession;
+use russh_sftp::protocol::{FileAttributes, OpenFlags};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -216,6 +217,7 @@ fn verdict_error(target: &SshTarget, v: Verdict) -> ConnectionError {
     match v {
         Verdict::Mismatch { expected, offered } => ConnectionError::HostKeyMismatch { host, expected, offered },
         Verdict::Unknown { offered, files } => ConnectionError::HostKeyUnknown { host, offered, known_hosts: files },
+        Verdict::Revoked { offered, at } => ConnectionError::HostKeyRevoked { host, offered, at },
         Verdict::Error(reason) => ConnectionError::Unreachable { host, reason },
         Verdict::Known | Verdict::Learned => ConnectionError::Unreachable {
             host,
@@ -288,8 +290,6 @@ async fn authenticate(handle: &mut Handle<Checker>, target: &SshTarget) -> Resul
     };
     Err(ConnectionError::Auth { host: target.display_name.clone(), user: target.user.clone(), reason })
 }
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl SshConnection {
     fn lost(&self, e: impl std::fmt::Display) -> ConnectionError {
@@ -405,14 +405,6 @@ impl SshConnection {
     }
 }
 
-fn parent_dir(path: &str) -> &str {
-    match path.rfind('/') {
-        Some(0) => "/",
-        Some(i) => &path[..i],
-        None => ".",
-    }
-}
-
 #[async_trait]
 impl Connection for SshConnection {
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, ConnectionError> {
@@ -434,15 +426,17 @@ impl Connection for SshConnection {
         become_: Option<&Become>,
     ) -> Result<(), ConnectionError> {
         let mode = mode.unwrap_or(0o644);
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = format!("{}/.prov-tmp-{}-{n}", parent_dir(path), std::process::id());
+        let t = crate::tmpfile::temp_for(path).map_err(|e| self.transfer(path, e))?;
+        let (tq, pq) = (shell_quote(&t.tmp), shell_quote(path));
+        // After the rename: temporary files of this destination left by killed runs go too.
+        let finish = format!(
+            "chmod {mode:o} -- {tq} && mv -f -- {tq} {pq} || {{ rc=$?; rm -f -- {tq}; exit $rc; }}; rm -f -- {}",
+            t.stale_glob
+        );
         if let Some(b) = become_ {
             // SFTP runs as the login user: stream the bytes to a command running as `b`.
-            let cmd = format!(
-                "umask 077 && cat > {t} && chmod {mode:o} {t} && mv -f {t} {p} || {{ rc=$?; rm -f {t}; exit $rc; }}",
-                t = shell_quote(&tmp),
-                p = shell_quote(path)
-            );
+            // `set -C` makes `>` create the file exclusively; umask 077 keeps it private.
+            let cmd = format!("umask 077 && set -C && cat > {tq} && {finish}");
             let req = ExecRequest::new(cmd).with_become(Some(b.clone())).with_stdin(data.to_vec());
             let out = self.run(req).await?;
             if out.rc != 0 {
@@ -451,23 +445,25 @@ impl Connection for SshConnection {
             return Ok(());
         }
         let sftp = self.sftp().await?;
-        let mut f = sftp.create(tmp.clone()).await.map_err(|e| self.transfer(path, e))?;
+        // Exclusive creation (O_CREAT|O_EXCL on the server: an existing file or symbolic link
+        // at the name is an error, never followed), private until renamed.
+        let flags = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
+        let attrs = FileAttributes { permissions: Some(0o600), ..FileAttributes::empty() };
+        let mut f = sftp
+            .open_with_flags_and_attributes(t.tmp.clone(), flags, attrs)
+            .await
+            .map_err(|e| self.transfer(path, e))?;
         let written = async {
             f.write_all(data).await?;
             f.shutdown().await
         }
         .await;
         if let Err(e) = written {
-            let _ = sftp.remove_file(tmp.clone()).await;
+            let _ = sftp.remove_file(t.tmp.clone()).await;
             return Err(self.transfer(path, e));
         }
         // SFTP v3 rename refuses to replace; `mv -f` on the target is one atomic rename(2).
-        let cmd = format!(
-            "chmod {mode:o} {t} && mv -f {t} {p} || {{ rc=$?; rm -f {t}; exit $rc; }}",
-            t = shell_quote(&tmp),
-            p = shell_quote(path)
-        );
-        let out = self.run(ExecRequest::new(cmd)).await?;
+        let out = self.run(ExecRequest::new(finish)).await?;
         if out.rc != 0 {
             return Err(self.transfer(path, out.stderr_str().trim()));
         }

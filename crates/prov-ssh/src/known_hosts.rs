@@ -1,5 +1,6 @@
 //! Host-key checking against OpenSSH known_hosts files (plain, `[host]:port` and hashed
-//! `|1|salt|hash` entries; the matching itself is russh's).
+//! `|1|salt|hash` entries; the matching itself is russh's), with OpenSSH's `@revoked` marker:
+//! a key on such a line is refused for the hosts the line names, under every policy.
 
 use russh::keys::{HashAlg, PublicKey};
 use std::path::{Path, PathBuf};
@@ -29,6 +30,13 @@ pub enum Verdict {
         offered: String,
         /// Files consulted.
         files: String,
+    },
+    /// Marked `@revoked` for this host.
+    Revoked {
+        /// Offered key's fingerprint.
+        offered: String,
+        /// `file:line` of the `@revoked` entry.
+        at: String,
     },
     /// Listed with a different key.
     Mismatch {
@@ -62,6 +70,16 @@ pub fn default_files() -> Vec<PathBuf> {
 /// Checks `key` offered by `host:port` against `files` (all of them are read; the first is
 /// the one `accept-new` appends to).
 pub fn check(host: &str, port: u16, key: &PublicKey, files: &[PathBuf], policy: HostKeyPolicy) -> Verdict {
+    for f in files {
+        match revoked(host, port, f) {
+            Ok(list) => {
+                if let Some((line, _)) = list.iter().find(|(_, k)| k.key_data() == key.key_data()) {
+                    return Verdict::Revoked { offered: fingerprint(key), at: format!("{}:{line}", f.display()) };
+                }
+            }
+            Err(e) => return Verdict::Error(format!("cannot read {}: {e}", f.display())),
+        }
+    }
     let mut recorded = Vec::new();
     for f in files {
         match russh::keys::known_hosts::known_host_keys_path(host, port, f) {
@@ -102,6 +120,85 @@ pub fn check(host: &str, port: u16, key: &PublicKey, files: &[PathBuf], policy: 
             }
         }
     }
+}
+
+/// Keys on `@revoked` lines of `file` whose host patterns match `host:port`, with their line
+/// numbers. (russh skips marker lines, so they are read here.)
+fn revoked(host: &str, port: u16, file: &Path) -> std::io::Result<Vec<(usize, PublicKey)>> {
+    let text = match std::fs::read(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let text = String::from_utf8_lossy(&text);
+    let name = if port == 22 { host.to_ascii_lowercase() } else { format!("[{}]:{port}", host.to_ascii_lowercase()) };
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut f = line.split_whitespace();
+        if f.next() != Some("@revoked") {
+            continue;
+        }
+        let (Some(hosts), Some(_algo), Some(b64)) = (f.next(), f.next(), f.next()) else { continue };
+        if !hosts_match(&name, hosts) {
+            continue;
+        }
+        if let Ok(k) = russh::keys::parse_public_key_base64(b64) {
+            out.push((i + 1, k));
+        }
+    }
+    Ok(out)
+}
+
+/// OpenSSH's host field: a hashed name (`|1|salt|hash`), or comma-separated patterns with
+/// `*`/`?` wildcards where a matching `!pattern` excludes the host.
+fn hosts_match(name: &str, field: &str) -> bool {
+    if let Some(rest) = field.strip_prefix("|1|") {
+        return hashed_match(name, rest);
+    }
+    let mut matched = false;
+    for p in field.split(',') {
+        let p = p.to_ascii_lowercase();
+        match p.strip_prefix('!') {
+            Some(neg) if wildcard(neg.as_bytes(), name.as_bytes()) => return false,
+            Some(_) => {}
+            None => matched |= wildcard(p.as_bytes(), name.as_bytes()),
+        }
+    }
+    matched
+}
+
+/// `|1|SALT|HASH`: HASH is HMAC-SHA1 of the name keyed with SALT, both base64.
+fn hashed_match(name: &str, salt_hash: &str) -> bool {
+    use base64::Engine as _;
+    use hmac::{KeyInit as _, Mac as _};
+    let Some((salt, hash)) = salt_hash.split_once('|') else { return false };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (Ok(salt), Ok(hash)) = (b64.decode(salt), b64.decode(hash)) else { return false };
+    let Ok(mut mac) = hmac::Hmac::<sha1::Sha1>::new_from_slice(&salt) else { return false };
+    mac.update(name.as_bytes());
+    mac.verify_slice(&hash).is_ok()
+}
+
+/// Glob matching with `*` and `?`, iterative (no recursion, linear backtracking).
+fn wildcard(pat: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pat.len() && (pat[p] == b'?' || pat[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pat.len() && pat[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pat[p..].iter().all(|&c| c == b'*')
 }
 
 /// Appends `host`'s key in OpenSSH's format (`[host]:port` when the port is not 22).
@@ -170,6 +267,51 @@ mod tests {
         assert_eq!(check("127.0.1.2", 2222, &key(KEY_B), &files, HostKeyPolicy::Strict), Verdict::Known);
         let text = std::fs::read_to_string(&kh).expect("read");
         assert!(text.contains("[127.0.1.2]:2222 ssh-ed25519"), "{text}");
+    }
+
+    #[test]
+    fn a_revoked_key_is_refused_under_every_policy_and_never_learned() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let kh = d.path().join("known_hosts");
+        std::fs::write(&kh, format!("[127.0.1.1]:2222 ssh-ed25519 {KEY_A}\n@revoked * ssh-ed25519 {KEY_A}\n"))
+            .expect("write");
+        let files = vec![kh.clone()];
+        for policy in [HostKeyPolicy::Strict, HostKeyPolicy::AcceptNew] {
+            match check("127.0.1.1", 2222, &key(KEY_A), &files, policy) {
+                Verdict::Revoked { at, .. } => assert_eq!(at, format!("{}:2", kh.display())),
+                other => panic!("expected revoked, got {other:?}"),
+            }
+            assert!(matches!(check("127.0.1.9", 22, &key(KEY_A), &files, policy), Verdict::Revoked { .. }));
+        }
+        let before = std::fs::read_to_string(&kh).expect("read");
+        let _ = check("127.0.1.9", 2222, &key(KEY_A), &files, HostKeyPolicy::AcceptNew);
+        assert_eq!(std::fs::read_to_string(&kh).expect("read"), before, "a revoked key was learned");
+        // Another key for the same host is not affected.
+        assert_eq!(check("127.0.1.9", 2222, &key(KEY_B), &files, HostKeyPolicy::AcceptNew), Verdict::Learned);
+    }
+
+    #[test]
+    fn revoked_lines_match_host_patterns_as_openssh_does() {
+        assert!(hosts_match("[127.0.1.1]:2222", "[127.0.1.1]:2222"));
+        assert!(hosts_match("web1.example", "*.example,!db*"));
+        assert!(!hosts_match("db1.example", "*.example,!db*"));
+        assert!(hosts_match("web1", "w?b1"));
+        assert!(!hosts_match("web10", "web1"));
+    }
+
+    #[test]
+    fn a_hashed_revoked_line_matches_its_host_only() {
+        // Hash the name with OpenSSH's own ssh-keygen.
+        let d = tempfile::tempdir().expect("tempdir");
+        let kh = d.path().join("known_hosts");
+        std::fs::write(&kh, format!("web1 ssh-ed25519 {KEY_A}\n")).expect("write");
+        let st = std::process::Command::new("ssh-keygen").arg("-H").arg("-f").arg(&kh).output().expect("ssh-keygen");
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        let hashed = std::fs::read_to_string(&kh).expect("read");
+        let field = hashed.split_whitespace().next().expect("host field");
+        assert!(field.starts_with("|1|"), "{hashed}");
+        assert!(hosts_match("web1", field));
+        assert!(!hosts_match("web2", field));
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod client;
 pub mod known_hosts;
 pub mod local;
 mod shell;
+mod tmpfile;
 
 pub use client::{
     connect, ServerThrottle, SshConnection, SshOptions, SshTarget, DEFAULT_CONCURRENT_HANDSHAKES,

@@ -65,19 +65,33 @@ impl Connection for LocalConnection {
         _become: Option<&Become>,
     ) -> Result<(), ConnectionError> {
         let p = Path::new(path);
-        let name = p.file_name().ok_or_else(|| self.transfer(path, "not a file path"))?.to_string_lossy().into_owned();
-        let tmp = p.with_file_name(format!(".{name}.prov-tmp"));
-        tokio::fs::write(&tmp, data).await.map_err(|e| self.transfer(path, e))?;
-        if let Some(m) = mode {
-            use std::os::unix::fs::PermissionsExt;
-            tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))
-                .await
-                .map_err(|e| self.transfer(path, e))?;
-        } else if let Ok(meta) = tokio::fs::metadata(p).await {
-            // Keep the mode of the file being replaced.
-            let _ = tokio::fs::set_permissions(&tmp, meta.permissions()).await;
+        if p.file_name().is_none() {
+            return Err(self.transfer(path, "not a file path"));
         }
-        tokio::fs::rename(&tmp, p).await.map_err(|e| self.transfer(path, e))
+        let t = crate::tmpfile::temp_for(path).map_err(|e| self.transfer(path, e))?;
+        let keep_mode = match mode {
+            Some(m) => Some(m),
+            // Keep the mode of the file being replaced.
+            None => tokio::fs::metadata(p).await.ok().map(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.permissions().mode()
+            }),
+        };
+        let tmp = std::path::PathBuf::from(&t.tmp);
+        let written = write_new_private(&tmp, data, keep_mode).await;
+        if let Err(e) = written.and(tokio::fs::rename(&tmp, p).await) {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(self.transfer(path, e));
+        }
+        // Temporary files of this destination left by killed runs.
+        if let Ok(mut dir) = tokio::fs::read_dir(tmp.parent().unwrap_or(Path::new("."))).await {
+            while let Ok(Some(e)) = dir.next_entry().await {
+                if e.file_name().to_string_lossy().starts_with(&t.prefix) {
+                    let _ = tokio::fs::remove_file(e.path()).await;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn get(&self, path: &str, _become: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError> {
@@ -89,9 +103,56 @@ impl Connection for LocalConnection {
     }
 }
 
+/// Creates `tmp` exclusively (never through a symbolic link) with mode 0600, writes `data`,
+/// then gives it `mode`.
+async fn write_new_private(tmp: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut f = tokio::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp).await?;
+    f.write_all(data).await?;
+    f.flush().await?;
+    if let Some(m) = mode {
+        f.set_permissions(std::fs::Permissions::from_mode(m)).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_temporary_file_is_never_created_through_a_symbolic_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, "keep").expect("write");
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let link = dir.path().join(".f.prov-tmp-guess");
+        std::os::unix::fs::symlink(&outside, &link).expect("symlink");
+        assert!(write_new_private(&link, b"secret", Some(0o666)).await.is_err());
+        assert_eq!(std::fs::read_to_string(&outside).expect("read"), "keep");
+        let mode = std::fs::metadata(&outside).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[tokio::test]
+    async fn put_leaves_no_temporary_file_and_removes_stale_ones() {
+        use std::os::unix::fs::PermissionsExt;
+        let c = LocalConnection::new("localhost");
+        let dir = tempfile::tempdir().expect("tempdir");
+        // What a run killed mid-transfer left behind.
+        std::fs::write(dir.path().join(".f.prov-tmp-0123456789abcdef"), "partial secret").expect("write");
+        std::fs::write(dir.path().join(".other.prov-tmp-0123"), "another file's").expect("write");
+        let f = dir.path().join("f");
+        c.put(f.to_str().expect("utf-8"), b"data", Some(0o640), None).await.expect("writes");
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".other.prov-tmp-0123", "f"]);
+        assert_eq!(std::fs::metadata(&f).expect("meta").permissions().mode() & 0o777, 0o640);
+    }
 
     #[tokio::test]
     async fn exec_put_get() {

@@ -118,3 +118,41 @@ fn handshakes_are_throttled_per_server() {
     assert!(a.try_acquire().is_err(), "at most 2 at once to one server");
     assert!(t.server("10.0.0.2", 22).try_acquire().is_ok(), "another server is not held up");
 }
+
+#[tokio::test]
+async fn put_writes_privately_leaves_no_temporary_file_and_removes_stale_ones() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let c = open(&lab).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // Left by a run killed mid-transfer, readable by everyone as the old names were.
+    let stale = dir.path().join(".secret.prov-tmp-0123456789abcdef");
+    std::fs::write(&stale, "partial").expect("write");
+    let f = dir.path().join("secret");
+    let fs = f.to_str().expect("utf-8");
+    c.put(fs, b"s3cret", Some(0o600), None).await.expect("put over SFTP");
+    let names = |d: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> =
+            std::fs::read_dir(d).expect("ls").map(|e| e.expect("entry").file_name().to_string_lossy().into()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(dir.path()), ["secret"]);
+    assert_eq!(std::fs::metadata(&f).expect("meta").permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::read(&f).expect("read"), b"s3cret");
+    // The same through `become` (sudo, the streamed path).
+    std::fs::write(&stale, "partial").expect("write");
+    let b = Become { user: "root".into(), method: BecomeMethod::Sudo };
+    c.put(fs, b"again", Some(0o640), Some(&b)).await.expect("put with become");
+    assert_eq!(names(dir.path()), ["secret"]);
+    assert_eq!(std::fs::metadata(&f).expect("meta").permissions().mode() & 0o777, 0o640);
+    // A destination that is a symbolic link is replaced, not written through.
+    let outside = dir.path().join("outside");
+    std::fs::write(&outside, "keep").expect("write");
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&outside, &link).expect("symlink");
+    c.put(link.to_str().expect("utf-8"), b"new", Some(0o666), None).await.expect("put");
+    assert_eq!(std::fs::read_to_string(&outside).expect("read"), "keep");
+    assert!(!std::fs::symlink_metadata(&link).expect("meta").file_type().is_symlink());
+}
