@@ -61,9 +61,24 @@ impl SourceMap {
         FileId((files.len() - 1) as u32)
     }
 
-    /// Reads a file from disk and adds it.
+    /// Reads a file from disk and adds it. A file that is not UTF-8 is an error that says
+    /// where the first bad byte is.
     pub fn load(&self, path: &Path) -> std::io::Result<(FileId, Arc<str>)> {
-        let text: Arc<str> = std::fs::read_to_string(path)?.into();
+        let bytes = std::fs::read(path)?;
+        let text: Arc<str> = match String::from_utf8(bytes) {
+            Ok(t) => t.into(),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let before = &e.as_bytes()[..at];
+                let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+                let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                let col = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}:{line}:{col}: not UTF-8 text (byte {at}); save the file as UTF-8", path.display()),
+                ));
+            }
+        };
         let id = self.add(path, text.clone());
         Ok((id, text))
     }
@@ -103,5 +118,19 @@ impl fmt::Display for Location {
         } else {
             write!(f, "{}:{}:{}", self.path, self.line, self.col)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_refused_with_its_place() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("play.yml");
+        std::fs::write(&p, b"- hosts: all\n  vars:\n    x: caf\xe9\n").expect("write");
+        let e = SourceMap::new().load(&p).expect_err("not UTF-8");
+        assert!(e.to_string().contains("play.yml:3:11: not UTF-8"), "{e}");
     }
 }
