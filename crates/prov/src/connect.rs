@@ -73,11 +73,11 @@ pub fn print_inventory(inv: &Inventory, a: &InventoryArgs) -> i32 {
             .into_iter()
             .map(|(k, v)| (k, serde_json::to_value(&v).unwrap_or(serde_json::Value::Null)))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&vars).unwrap_or_default());
+        say!("{}", serde_json::to_string_pretty(&vars).unwrap_or_default());
     } else if a.list {
-        println!("{}", serde_json::to_string_pretty(&prov_inventory::list_json(inv)).unwrap_or_default());
+        say!("{}", serde_json::to_string_pretty(&prov_inventory::list_json(inv)).unwrap_or_default());
     } else {
-        print!("{}", prov_inventory::graph(inv));
+        say_raw!("{}", prov_inventory::graph(inv));
     }
     crate::driver::EXIT_OK
 }
@@ -203,12 +203,19 @@ pub async fn adhoc(a: AdhocArgs, sources: &SourceMap) -> i32 {
         }
     };
     let cmd = a.cmd.join(" ");
+    // CMD is a shell command, not a template (`--format '{{.Name}}'` is docker's syntax): it is
+    // wrapped in a raw block so the engine passes it through byte for byte.
+    if cmd.contains("endraw") {
+        eprintln!("prov run: the command contains `endraw`, which prov cannot pass through untemplated");
+        return crate::driver::EXIT_BAD_INPUT;
+    }
+    let raw = format!("{{% raw %}}{cmd}{{% endraw %}}");
     let play = serde_json::json!([{
         "name": format!("prov run {}", a.pattern),
         "hosts": a.pattern,
         "gather_facts": false,
         "become": a.become_,
-        "tasks": [{"name": cmd, "shell": cmd, "register": "out"}, {"name": "output", "debug": {"var": "out.stdout"}}],
+        "tasks": [{"name": raw, "shell": raw, "register": "out"}, {"name": "output", "debug": {"var": "out.stdout"}}],
     }]);
     let path = dir.path().join("adhoc.yml");
     if let Err(e) = std::fs::write(&path, play.to_string()) {

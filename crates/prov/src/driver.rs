@@ -68,13 +68,13 @@ async fn image(a: crate::cli::ImageArgs) -> i32 {
         }
     };
     if exists && !force {
-        println!("{image} exists (use --force to rebuild)");
+        say!("{image} exists (use --force to rebuild)");
         return EXIT_OK;
     }
     let start = std::time::Instant::now();
     match prov_providers::docker::image::build_node_image(provider.docker(), &image).await {
         Ok(()) => {
-            println!("built {image} in {:.0} s", start.elapsed().as_secs_f64());
+            say!("built {image} in {:.0} s", start.elapsed().as_secs_f64());
             EXIT_OK
         }
         Err(e) => {
@@ -184,6 +184,23 @@ pub async fn load(
         return Err(diags);
     }
     let inventory = inventory_load.inventory;
+    if let (Some(pattern), Some(text)) = (&limit, &common.limit) {
+        // As ansible-playbook: a --limit that leaves no host of the inventory is an error (the
+        // implicit localhost does not count).
+        let selected = inventory.select(pattern);
+        if !inventory.hosts().any(|h| selected.contains(&h.name)) {
+            let file = sources.add("--limit", text.clone());
+            diags.push(
+                Diagnostic::error(
+                    DiagKind::Pattern,
+                    Span { file, start: 0, end: text.len() as u32, line: 1, col: 1 },
+                    format!("--limit `{text}` leaves no host of the inventory to target"),
+                )
+                .with_help("see `prov inventory --graph` for the groups and hosts"),
+            );
+            return Err(diags);
+        }
+    }
     let dir = playbook
         .parent()
         .map(Path::to_path_buf)
@@ -237,7 +254,7 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     }
     if mode == Mode::Validate {
         let tasks: usize = loaded.playbook.plays.iter().map(|p| p.tasks.len()).sum();
-        println!("{}: {} play(s), {} task(s): OK", a.playbook.display(), loaded.playbook.plays.len(), tasks);
+        say!("{}: {} play(s), {} task(s): OK", a.playbook.display(), loaded.playbook.plays.len(), tasks);
         return EXIT_OK;
     }
     let check = a.check || mode == Mode::Plan;
@@ -475,7 +492,7 @@ async fn graph(g: GraphArgs, sources: &SourceMap) -> i32 {
     if g.format == GraphFormat::Dot {
         out.push_str("}\n");
     }
-    print!("{out}");
+    say_raw!("{out}");
     EXIT_OK
 }
 

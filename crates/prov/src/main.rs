@@ -3,6 +3,23 @@
 //! Exit codes (as ansible-playbook where it has one): 0 success, 2 a host failed, 3 a host was
 //! unreachable, 4 bad input (nothing was run), 99 interrupted.
 
+/// `println!` that does not panic when stdout is closed (`prov graph | head -1`): the rest of
+/// the output is dropped, and the run goes on to its end and its exit code.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `print!` that does not panic when stdout is closed.
+macro_rules! say_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod cli;
 mod connect;
 mod diagnostics;
@@ -14,7 +31,16 @@ mod scale;
 use clap::Parser;
 
 fn main() {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and --version go to stdout with 0; a bad command line is bad input, exit 4
+            // (clap's own 2 means "a host failed" here).
+            let code = if e.use_stderr() { driver::EXIT_BAD_INPUT } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

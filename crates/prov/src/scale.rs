@@ -159,10 +159,10 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
             return EXIT_BAD_INPUT;
         }
     };
-    println!("scaling through {manager}:");
+    say!("scaling through {manager}:");
     for (s, n) in &targets {
         let (r, d) = before.get(s).copied().unwrap_or_default();
-        println!("  {s}: {r}/{d} -> {n}");
+        say!("  {s}: {r}/{d} -> {n}");
     }
     let args: Vec<String> = targets.iter().map(|(s, n)| shell_quote(&format!("{s}={n}"))).collect();
     if let Err(e) = sh(&conn, &format!("docker service scale --detach {}", args.join(" "))).await {
@@ -171,7 +171,7 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
     }
     let down = sh(&conn, "docker node ls --format '{{.Hostname}} {{.Status}}'").await.unwrap_or_default();
     for line in down.lines().filter(|l| !l.ends_with(" Ready")) {
-        println!("  warning: node {} (its tasks are rescheduled on the others)", line.replace(' ', " is "));
+        say!("  warning: node {} (its tasks are rescheduled on the others)", line.replace(' ', " is "));
     }
     let deadline = Instant::now() + Duration::from_secs(a.timeout);
     let monitor = monitor_window(&conn, &targets).await;
@@ -194,14 +194,14 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
             .collect();
         let line = line.join(", ");
         if line != last {
-            println!("  {line}");
+            say!("  {line}");
             last = line;
         }
         let done = targets.iter().all(|(s, n)| now.get(s).is_some_and(|(r, d)| r == n && d == n));
         match (done, settled_at) {
             (true, None) => settled_at = Some(Instant::now()),
             (true, Some(t)) if t.elapsed() >= monitor => {
-                println!("converged: {last}");
+                say!("converged: {last}");
                 return EXIT_OK;
             }
             (false, _) => settled_at = None,

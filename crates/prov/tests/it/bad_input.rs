@@ -177,3 +177,100 @@ fn rollback_with_nothing_to_roll_back() {
     std::thread::sleep(std::time::Duration::from_millis(100));
     assert_eq!(trip.hits.load(Ordering::SeqCst), 0, "prov connected to a host");
 }
+
+/// Runs prov with `args` in `dir`; asserts exit 4 and that nothing connected; returns stderr.
+fn rejected_in(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = prov(dir, args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// A "billion laughs": nine levels of nine aliases, a few hundred bytes.
+fn alias_bomb() -> String {
+    let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for n in 1..9 {
+        let p = n - 1;
+        text.push_str(&format!("a{n}: &a{n} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+    }
+    text
+}
+
+#[test]
+fn an_alias_bomb_or_deep_nesting_is_refused_wherever_yaml_is_read() {
+    let trip = Tripwire::new();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let inv = trip.inventory(d);
+    let inv = inv.to_str().expect("utf-8 path");
+    std::fs::write(d.join("good.yml"), "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n")
+        .expect("write");
+    let deep: String = (0..2000).map(|n| format!("{}- \n", " ".repeat(n * 2))).collect();
+    for (name, body) in [("bomb.yml", alias_bomb()), ("deep.yml", deep)] {
+        std::fs::write(d.join(name), &body).expect("write");
+        let want = if name == "bomb.yml" { "aliases expand" } else { "nested more than" };
+        // As a playbook, as extra vars and as an inventory.
+        let e = rejected_in(d, &["apply", name, "-i", inv]);
+        assert!(e.contains(want) && e.contains(name), "{e}");
+        let at = format!("@{name}");
+        let e = rejected_in(d, &["apply", "good.yml", "-i", inv, "-e", &at]);
+        assert!(e.contains(want), "{e}");
+        let e = rejected_in(d, &["apply", "good.yml", "-i", name]);
+        assert!(e.contains(want), "{e}");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(trip.hits.load(Ordering::SeqCst), 0, "prov connected to a host");
+}
+
+#[test]
+fn a_limit_that_matches_no_host_is_refused() {
+    let e = rejected("good.yml", &["-e", "greeting=hi", "--limit", "nomatch"]);
+    assert!(e.contains("--limit `nomatch` leaves no host"), "{e}");
+}
+
+#[test]
+fn command_line_errors_exit_4_and_help_exits_0() {
+    let bad = fixtures().join("bad");
+    for args in [
+        &["apply", "good.yml", "--timeout", "abc"][..],
+        &["apply", "good.yml", "--output", "xml"],
+        &["no-such-command"],
+        &["apply"],
+    ] {
+        let out = prov(&bad, args);
+        let (o, e) = text(&out);
+        assert_eq!(out.status.code(), Some(4), "{args:?}\n{o}\n{e}");
+    }
+    let out = prov(&bad, &["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).0.contains("Usage"));
+}
+
+#[test]
+fn output_into_a_closed_pipe_does_not_panic() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let bad = fixtures().join("bad");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let inv = tmp.path().join("hosts.ini");
+    let hosts: String = (0..5000).map(|n| format!("h{n} ansible_connection=local\n")).collect();
+    std::fs::write(&inv, format!("[all]\n{hosts}")).expect("write inventory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
+        .current_dir(&bad)
+        .args(["graph", "good.yml", "-e", "greeting=hi", "-i", inv.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn prov");
+    // Read one byte, then close the pipe as `| head -c1` does.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut one = [0u8; 1];
+    stdout.read_exact(&mut one).expect("some output");
+    drop(stdout);
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("stderr");
+    let status = child.wait().expect("wait");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
