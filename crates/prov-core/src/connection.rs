@@ -203,6 +203,12 @@ pub trait Connection: Send + Sync {
 
     /// Reads `path` from the target (`None` when it does not exist).
     async fn get(&self, path: &str, become_: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError>;
+
+    /// Kills every command this connection is running now, with the processes they started
+    /// (an interrupted run: the second Ctrl-C, SIGTERM). Their `exec` calls then return as
+    /// commands killed by a signal. Best effort; never blocks for long. The default does
+    /// nothing, for connections that run nothing that outlives them.
+    async fn cancel(&self) {}
 }
 
 /// Quotes a string for POSIX `sh` (single quotes).

@@ -9,7 +9,7 @@
 use crate::known_hosts::{self, HostKeyPolicy, Verdict};
 #[cfg(test)]
 use crate::shell::MAX_INLINE_STDIN;
-use crate::shell::{Broken, RemoteShell, Slot};
+use crate::shell::{kill_tree_script, Broken, RemoteShell, Slot};
 use async_trait::async_trait;
 use prov_core::connection::{shell_quote, Become, Connection, ConnectionError, ExecOutput, ExecRequest};
 use russh::client::{self, Handle};
@@ -21,7 +21,7 @@ use russh_sftp::client::SftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -145,6 +145,30 @@ pub struct SshConnection {
     live: Arc<AtomicUsize>,
     /// Set when a shell could not start: this host gets exec channels only.
     no_shell: AtomicBool,
+    /// Commands running now: the pid of each one's job (0 until the shell reports it) and
+    /// its escalation, so that a timeout or an interrupt can kill them.
+    running: Mutex<HashMap<u64, RunningJob>>,
+    next_id: AtomicU64,
+}
+
+/// A running command: its job's pid (0 until known) and the escalation it runs with.
+type RunningJob = (Arc<AtomicI32>, Option<Become>);
+
+/// Seconds between SIGTERM and SIGKILL when a command is killed.
+const KILL_GRACE_SECS: u32 = 2;
+
+/// Removes a command from [`SshConnection::running`] when its future ends or is dropped.
+struct RunningGuard<'a> {
+    conn: &'a SshConnection,
+    id: u64,
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.conn.running.lock() {
+            r.remove(&self.id);
+        }
+    }
 }
 
 impl std::fmt::Debug for SshConnection {
@@ -209,6 +233,8 @@ pub async fn connect(target: &SshTarget, opts: &SshOptions) -> Result<SshConnect
         idle: Mutex::new(Vec::new()),
         live: Arc::new(AtomicUsize::new(0)),
         no_shell: AtomicBool::new(false),
+        running: Mutex::new(HashMap::new()),
+        next_id: AtomicU64::new(0),
     })
 }
 
@@ -303,8 +329,13 @@ impl SshConnection {
     /// Runs a command on an idle remote shell, a new one, or (when the shell cannot take it, or
     /// none can start) an exec channel of its own.
     async fn run(&self, req: ExecRequest) -> Result<ExecOutput, ConnectionError> {
+        self.run_tracked(req, &AtomicI32::new(0)).await
+    }
+
+    /// [`Self::run`], storing the pid of the command's job in `pid` once it is known.
+    async fn run_tracked(&self, req: ExecRequest, pid: &AtomicI32) -> Result<ExecOutput, ConnectionError> {
         let Some(mut shell) = self.shell().await else { return self.run_channel(req.shell_line(), req.stdin).await };
-        match shell.run(&req).await {
+        match shell.run(&req, pid).await {
             None => {
                 self.idle_shell(shell);
                 self.run_channel(req.shell_line(), req.stdin).await
@@ -394,6 +425,19 @@ impl SshConnection {
         }
     }
 
+    /// Kills the process tree of the job `pid` (see [`kill_tree_script`]) on an exec channel
+    /// of its own, with the job's escalation. Best effort: a job that already ended, or a host
+    /// that is gone, leaves nothing to kill.
+    async fn kill_job(&self, pid: i32, become_: Option<&Become>) {
+        if pid <= 0 {
+            return;
+        }
+        let line = ExecRequest::new(kill_tree_script(pid, KILL_GRACE_SECS)).with_become(become_.cloned()).shell_line();
+        let _ =
+            tokio::time::timeout(Duration::from_secs(u64::from(KILL_GRACE_SECS) + 10), self.run_channel(line, None))
+                .await;
+    }
+
     async fn sftp(&self) -> Result<&SftpSession, ConnectionError> {
         self.sftp
             .get_or_try_init(|| async {
@@ -409,13 +453,33 @@ impl SshConnection {
 impl Connection for SshConnection {
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, ConnectionError> {
         let timeout = req.timeout;
-        let run = self.run(req);
+        let pid = Arc::new(AtomicI32::new(0));
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut r) = self.running.lock() {
+            r.insert(id, (pid.clone(), req.become_.clone()));
+        }
+        let _guard = RunningGuard { conn: self, id };
+        let become_ = req.become_.clone();
+        let run = self.run_tracked(req, &pid);
         match timeout {
             None => run.await,
-            Some(t) => tokio::time::timeout(t, run)
-                .await
-                .map_err(|_| ConnectionError::Timeout { host: self.name.clone(), secs: t.as_secs() })?,
+            Some(t) => match tokio::time::timeout(t, run).await {
+                Ok(r) => r,
+                Err(_) => {
+                    // The task fails; its command must not go on running on the target.
+                    self.kill_job(pid.load(Ordering::SeqCst), become_.as_ref()).await;
+                    Err(ConnectionError::Timeout { host: self.name.clone(), secs: t.as_secs() })
+                }
+            },
         }
+    }
+
+    async fn cancel(&self) {
+        let jobs: Vec<(i32, Option<Become>)> = match self.running.lock() {
+            Ok(r) => r.values().map(|(p, b)| (p.load(Ordering::SeqCst), b.clone())).collect(),
+            Err(_) => return,
+        };
+        futures_util::future::join_all(jobs.iter().map(|(p, b)| self.kill_job(*p, b.as_ref()))).await;
     }
 
     async fn put(

@@ -3,20 +3,58 @@
 
 use async_trait::async_trait;
 use prov_core::connection::{Become, Connection, ConnectionError, ExecOutput, ExecRequest};
+use std::collections::HashSet;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use tokio::io::AsyncWriteExt;
 
-/// Runs everything on this machine.
+/// Runs everything on this machine. Each command runs in a process group of its own: a
+/// Ctrl-C at the terminal reaches prov only (which decides what stops), and a command that
+/// times out or is cancelled is killed with everything it started.
 #[derive(Debug, Clone)]
 pub struct LocalConnection {
     host: String,
+    /// Process groups of the commands running now.
+    running: Arc<Mutex<HashSet<u32>>>,
+}
+
+/// Forgets a process group when its command's future ends or is dropped.
+struct GroupGuard<'a>(&'a LocalConnection, Option<u32>);
+
+impl Drop for GroupGuard<'_> {
+    fn drop(&mut self) {
+        if let (Some(pg), Ok(mut r)) = (self.1, self.0.running.lock()) {
+            r.remove(&pg);
+        }
+    }
+}
+
+/// Sends SIGTERM to process group `pg`, and SIGKILL when it is still there after a grace time.
+async fn kill_group(pg: u32) {
+    let signal = |sig: &'static str| {
+        tokio::process::Command::new("kill")
+            .args([sig, "--", &format!("-{pg}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+    };
+    if !signal("-TERM").await.is_ok_and(|s| s.success()) {
+        return;
+    }
+    for _ in 0..10 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if !signal("-0").await.is_ok_and(|s| s.success()) {
+            return;
+        }
+    }
+    let _ = signal("-KILL").await;
 }
 
 impl LocalConnection {
     /// A local connection reported under the inventory name `host`.
     pub fn new(host: impl Into<String>) -> Self {
-        LocalConnection { host: host.into() }
+        LocalConnection { host: host.into(), running: Arc::default() }
     }
 
     fn transfer(&self, path: &str, e: impl std::fmt::Display) -> ConnectionError {
@@ -34,12 +72,18 @@ impl Connection for LocalConnection {
             .stdin(if req.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| ConnectionError::Unreachable {
                 host: self.host.clone(),
                 reason: format!("cannot run sh: {e}"),
             })?;
+        let pg = child.id();
+        if let (Some(pg), Ok(mut r)) = (pg, self.running.lock()) {
+            r.insert(pg);
+        }
+        let _guard = GroupGuard(self, pg);
         if let (Some(data), Some(mut stdin)) = (req.stdin, child.stdin.take()) {
             // A command that does not read its input closes the pipe early; that is fine.
             let _ = stdin.write_all(&data).await;
@@ -50,7 +94,12 @@ impl Connection for LocalConnection {
             None => wait.await,
             Some(t) => match tokio::time::timeout(t, wait).await {
                 Ok(r) => r,
-                Err(_) => return Err(ConnectionError::Timeout { host: self.host.clone(), secs: t.as_secs() }),
+                Err(_) => {
+                    if let Some(pg) = pg {
+                        kill_group(pg).await;
+                    }
+                    return Err(ConnectionError::Timeout { host: self.host.clone(), secs: t.as_secs() });
+                }
             },
         }
         .map_err(|e| ConnectionError::Unreachable { host: self.host.clone(), reason: e.to_string() })?;
@@ -92,6 +141,14 @@ impl Connection for LocalConnection {
             }
         }
         Ok(())
+    }
+
+    async fn cancel(&self) {
+        let groups: Vec<u32> = match self.running.lock() {
+            Ok(r) => r.iter().copied().collect(),
+            Err(_) => return,
+        };
+        futures_util::future::join_all(groups.into_iter().map(kill_group)).await;
     }
 
     async fn get(&self, path: &str, _become: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError> {
@@ -152,6 +209,37 @@ mod tests {
         names.sort();
         assert_eq!(names, [".other.prov-tmp-0123", "f"]);
         assert_eq!(std::fs::metadata(&f).expect("meta").permissions().mode() & 0o777, 0o640);
+    }
+
+    /// Processes whose command line contains `needle`.
+    fn processes_with(needle: &str) -> usize {
+        std::fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .filter(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
+            })
+            .count()
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_or_cancelled_command_leaves_no_process_behind() {
+        let c = LocalConnection::new("localhost");
+        let marker = format!("sleep 7{}.5", std::process::id() % 1000);
+        let mut req = ExecRequest::new(format!("sh -c '{marker}; echo' & {marker}"));
+        req.timeout = Some(std::time::Duration::from_millis(300));
+        assert!(matches!(c.exec(req).await, Err(ConnectionError::Timeout { .. })));
+        assert_eq!(processes_with(&marker), 0, "left running after the timeout");
+        let (c2, m) = (c.clone(), marker.clone());
+        let run = tokio::spawn(async move { c2.exec(ExecRequest::new(format!("sh -c '{m}; echo' & {m}"))).await });
+        while processes_with(&marker) < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        c.cancel().await;
+        let out = run.await.expect("joins").expect("a result");
+        assert_ne!(out.rc, 0);
+        assert_eq!(processes_with(&marker), 0, "left running after cancel");
     }
 
     #[tokio::test]

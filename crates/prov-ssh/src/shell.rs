@@ -5,12 +5,15 @@
 //! each command to that shell's standard input as a small script:
 //!
 //! ```text
-//! ( eval 'COMMAND' ) </dev/null; printf '%s %d\n' TOKEN "$?"; printf '%s\n' TOKEN >&2
+//! ( eval 'COMMAND' ) </dev/null & printf '%spid %d\n' TOKEN $! >&2; wait $!; printf '%s %d\n' TOKEN "$?"; printf '%s\n' TOKEN >&2
 //! ```
 //!
 //! The command runs in a subshell (so `exit`, `cd`, `set -e` and traps stay there), its
 //! standard input is `/dev/null` (so it cannot eat the next command), and its stdout and
-//! stderr go straight to the channel, byte for byte. `TOKEN` is random per shell: everything
+//! stderr go straight to the channel, byte for byte. The subshell runs as a job whose pid
+//! the shell reports first (`TOKENpid N` on stderr, taken out of the command's error
+//! output), so that a command that times out or is interrupted can be killed with its
+//! whole process tree ([`kill_tree_script`]) instead of being left running on the target. `TOKEN` is random per shell: everything
 //! before it on stdout is the command's output and the number after it is the exit status;
 //! on stderr everything before it is the command's error output. Input bytes for a command
 //! travel base64-encoded in a here-document and are decoded by `base64 -d` into the
@@ -20,7 +23,7 @@
 use prov_core::connection::{shell_quote, ExecOutput, ExecRequest};
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Input larger than this goes through an exec channel (streamed) rather than the shell
@@ -77,10 +80,11 @@ impl Protocol {
         } else {
             format!("eval {}", shell_quote(&req.shell_line()))
         };
+        let job = format!("& printf '%spid %d\\n' {t} $! >&2; wait $!", t = self.token);
         match &req.stdin {
-            None => Some(format!("( {body} ) </dev/null{}", self.trailer()).into_bytes()),
+            None => Some(format!("( {body} ) </dev/null {job}{}", self.trailer()).into_bytes()),
             Some(data) if data.len() <= MAX_INLINE_STDIN && base64 == Base64::Present => {
-                let mut s = format!("base64 -d <<'{t}' | ( {body} ){}", self.trailer(), t = self.token);
+                let mut s = format!("base64 -d <<'{t}' | ( {body} ) {job}{}", self.trailer(), t = self.token);
                 for chunk in data.chunks(57) {
                     s.push_str(&encode_base64(chunk));
                     s.push('\n');
@@ -103,8 +107,30 @@ impl Protocol {
             err_scanned: 0,
             rc: None,
             err_done: false,
+            pid: None,
         }
     }
+}
+
+/// A `sh` script that stops the process tree rooted at `pid` (walking `/proc` for children;
+/// stopped processes cannot fork any more), then sends it SIGTERM, and SIGKILL after
+/// `grace_secs` to whatever is left. Processes that left the tree before (daemons started by
+/// earlier commands, reparented to init) are not touched.
+pub(crate) fn kill_tree_script(pid: i32, grace_secs: u32) -> String {
+    format!(
+        "q={pid}; all=; \
+         while [ -n \"$q\" ]; do set -- $q; p=$1; shift; q=$*; \
+           kill -STOP \"$p\" 2>/dev/null || continue; all=\"$all $p\"; \
+           for f in /proc/[0-9]*/stat; do read -r l < \"$f\" 2>/dev/null || continue; \
+             c=${{f#/proc/}}; c=${{c%/stat}}; set -- ${{l##*\") \"}}; [ \"$2\" = \"$p\" ] && q=\"$q $c\"; \
+           done; \
+         done; \
+         [ -z \"$all\" ] && exit 0; kill -TERM $all 2>/dev/null; kill -CONT $all 2>/dev/null; \
+         n=$(({grace_secs} * 5)); while [ \"$n\" -gt 0 ]; do \
+           alive=; for p in $all; do [ -d /proc/$p ] && [ \"$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null)\" != Z ] && alive=1; done; \
+           [ -z \"$alive\" ] && exit 0; sleep 0.2 2>/dev/null || sleep 1; n=$((n - 1)); done; \
+         kill -KILL $all 2>/dev/null; exit 0"
+    )
 }
 
 /// What came back for one command, until both of its trailers have been seen.
@@ -117,9 +143,16 @@ pub(crate) struct Frame {
     err_scanned: usize,
     rc: Option<i32>,
     err_done: bool,
+    /// The pid of the command's job, once the shell reported it.
+    pid: Option<i32>,
 }
 
 impl Frame {
+    /// The pid of the job running the command (the root of its process tree).
+    pub(crate) fn pid(&self) -> Option<i32> {
+        self.pid
+    }
+
     /// Adds bytes from the shell's stdout. Bytes after the trailer (from a background
     /// process of an earlier command, say) are dropped.
     pub(crate) fn push_stdout(&mut self, data: &[u8]) -> Result<(), String> {
@@ -150,13 +183,28 @@ impl Frame {
             return;
         }
         self.stderr.extend_from_slice(data);
-        match find(&self.stderr, &self.token, self.err_scanned) {
-            Some(at) if self.stderr[at + self.token.len()..].contains(&b'\n') => {
+        loop {
+            let Some(at) = find(&self.stderr, &self.token, self.err_scanned) else {
+                self.err_scanned = self.stderr.len().saturating_sub(self.token.len());
+                return;
+            };
+            let rest = &self.stderr[at + self.token.len()..];
+            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+                self.err_scanned = at;
+                return;
+            };
+            if nl == 0 {
+                // TOKEN alone on its line: the end of the command's error output.
                 self.err_done = true;
                 self.stderr.truncate(at);
+                return;
             }
-            Some(at) => self.err_scanned = at,
-            None => self.err_scanned = self.stderr.len().saturating_sub(self.token.len()),
+            // `TOKENpid N`: the job's pid, printed between the command's own bytes.
+            if let Some(n) = std::str::from_utf8(&rest[..nl]).ok().and_then(|l| l.strip_prefix("pid ")) {
+                self.pid = n.trim().parse().ok();
+            }
+            self.stderr.drain(at..at + self.token.len() + nl + 1);
+            self.err_scanned = at;
         }
     }
 
@@ -222,7 +270,7 @@ impl RemoteShell {
         let ch = shell.ch.as_ref().expect("set above");
         ch.exec(true, "exec sh").await.map_err(|_| Broken::NotStarted)?;
         let hello = shell.proto.hello();
-        match shell.exchange(hello).await {
+        match shell.exchange(hello, None).await {
             Ok(out) => {
                 shell.base64 = if out.rc == 0 { Base64::Present } else { Base64::Missing };
                 Ok(shell)
@@ -231,10 +279,11 @@ impl RemoteShell {
         }
     }
 
-    /// Runs `req`; `None` when it cannot go through a shell (see [`Protocol::script`]).
-    pub(crate) async fn run(&mut self, req: &ExecRequest) -> Option<Result<ExecOutput, Broken>> {
+    /// Runs `req`; `None` when it cannot go through a shell (see [`Protocol::script`]). The
+    /// pid of the command's job is stored in `pid` as soon as the shell reports it.
+    pub(crate) async fn run(&mut self, req: &ExecRequest, pid: &AtomicI32) -> Option<Result<ExecOutput, Broken>> {
         let script = self.proto.script(req, self.base64)?;
-        Some(self.exchange(script).await)
+        Some(self.exchange(script, Some(pid)).await)
     }
 
     /// Whether the shell is still there, judged without waiting: an idle shell whose channel
@@ -251,7 +300,7 @@ impl RemoteShell {
         }
     }
 
-    async fn exchange(&mut self, script: Vec<u8>) -> Result<ExecOutput, Broken> {
+    async fn exchange(&mut self, script: Vec<u8>, pid: Option<&AtomicI32>) -> Result<ExecOutput, Broken> {
         let mut frame = self.proto.frame();
         let Some(ch) = self.ch.as_mut() else { return Err(Broken::Ended(frame.into_output())) };
         if let Err(e) = ch.data_bytes(script).await {
@@ -268,7 +317,12 @@ impl RemoteShell {
                         return Err(Broken::Ended(out));
                     }
                 }
-                Some(ChannelMsg::ExtendedData { data, ext: 1 }) => frame.push_stderr(&data),
+                Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                    frame.push_stderr(&data);
+                    if let (Some(slot), Some(p)) = (pid, frame.pid()) {
+                        slot.store(p, Ordering::SeqCst);
+                    }
+                }
                 Some(ChannelMsg::Failure) => {
                     return Err(Broken::NotStarted);
                 }

@@ -9,7 +9,7 @@ use prov_core::source::SourceMap;
 use prov_core::vars::VarMap;
 use prov_exec::Connector;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -85,6 +85,27 @@ pub fn print_inventory(inv: &Inventory, a: &InventoryArgs) -> i32 {
 /// Opens SSH connections lazily, one per host, using Ansible's connection variables.
 pub struct SshConnector {
     opts: prov_ssh::SshOptions,
+    /// Every connection handed out, to kill what they run when the run is interrupted.
+    live: Mutex<Vec<Weak<dyn Connection>>>,
+}
+
+impl SshConnector {
+    /// Kills the commands running on every connection of this run (second Ctrl-C, SIGTERM).
+    pub async fn cancel_all(&self) {
+        let live: Vec<Arc<dyn Connection>> = match self.live.lock() {
+            Ok(l) => l.iter().filter_map(Weak::upgrade).collect(),
+            Err(_) => return,
+        };
+        futures_util::future::join_all(live.iter().map(|c| c.cancel())).await;
+    }
+
+    fn track(&self, c: Arc<dyn Connection>) -> Arc<dyn Connection> {
+        if let Ok(mut l) = self.live.lock() {
+            l.retain(|w| w.strong_count() > 0);
+            l.push(Arc::downgrade(&c));
+        }
+        c
+    }
 }
 
 /// Builds the connector for a run.
@@ -92,14 +113,14 @@ pub fn ssh_connector(
     policy: HostKeyChecking,
     known_hosts: Option<PathBuf>,
     project_known_hosts: &[PathBuf],
-) -> Result<Arc<dyn Connector>, String> {
+) -> Result<Arc<SshConnector>, String> {
     let mut opts = prov_ssh::SshOptions { policy: policy.policy(), ..Default::default() };
     if let Some(k) = known_hosts.or_else(|| std::env::var_os("PROV_KNOWN_HOSTS").map(PathBuf::from)) {
         opts.known_hosts = vec![k];
     }
     // Host keys prov installed on VMs it created: checked strictly like any other entry.
     opts.known_hosts.extend(project_known_hosts.iter().cloned());
-    Ok(Arc::new(SshConnector { opts }))
+    Ok(Arc::new(SshConnector { opts, live: Mutex::new(Vec::new()) }))
 }
 
 fn var(vars: &VarMap, names: &[&str]) -> Option<String> {
@@ -110,7 +131,7 @@ impl Connector for SshConnector {
     fn connection(&self, host: &str, vars: &VarMap) -> Result<Arc<dyn Connection>, String> {
         match var(vars, &["ansible_connection"]).as_deref() {
             None | Some("ssh" | "smart" | "paramiko") => {}
-            Some("local") => return Ok(Arc::new(prov_ssh::LocalConnection::new(host))),
+            Some("local") => return Ok(self.track(Arc::new(prov_ssh::LocalConnection::new(host)))),
             Some(other) => return Err(format!("ansible_connection `{other}` is not supported (use ssh or local)")),
         }
         let address = var(vars, &["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| host.to_string());
@@ -146,7 +167,7 @@ impl Connector for SshConnector {
             }
         }
         let target = prov_ssh::SshTarget { host: address, port, user, identity_files, display_name: host.to_string() };
-        Ok(Arc::new(LazySsh { target, opts, conn: OnceCell::new() }))
+        Ok(self.track(Arc::new(LazySsh { target, opts, conn: OnceCell::new() })))
     }
 }
 
@@ -190,6 +211,12 @@ impl Connection for LazySsh {
 
     async fn get(&self, path: &str, become_: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError> {
         LazySsh::get(self).await?.get(path, become_).await
+    }
+
+    async fn cancel(&self) {
+        if let Some(Ok(c)) = self.conn.get() {
+            c.cancel().await;
+        }
     }
 }
 

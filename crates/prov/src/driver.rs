@@ -288,16 +288,42 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         r
     });
     let (itx, irx) = tokio::sync::watch::channel(0u8);
+    let killer = connector.clone();
     let signals = tokio::spawn(async move {
+        // The first Ctrl-C stops new tasks; the second, or SIGTERM, also kills the commands
+        // running on every host (with what they started), so the recap follows at once.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let mut level = 0u8;
-        while tokio::signal::ctrl_c().await.is_ok() {
-            level = level.saturating_add(1).min(2);
-            if level == 1 {
+        loop {
+            let hard = tokio::select! {
+                r = tokio::signal::ctrl_c() => {
+                    if r.is_err() {
+                        return;
+                    }
+                    level = level.saturating_add(1);
+                    level >= 2
+                }
+                Some(()) = async {
+                    match term.as_mut() {
+                        Some(t) => t.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => true,
+            };
+            if hard {
+                level = 2;
+                eprintln!("\nprov: interrupted: killing the commands still running");
+                // Kill first, while the commands are still tracked; then let every host stop
+                // waiting for whatever is left (controller-side work).
+                let _ = itx.send(1);
+                killer.cancel_all().await;
+                let _ = itx.send(2);
+            } else {
                 eprintln!(
                     "\nprov: interrupted: no new tasks start; in-flight commands finish (Ctrl-C again to kill them)"
                 );
+                let _ = itx.send(1);
             }
-            let _ = itx.send(level);
         }
     });
     let interrupt = Interrupt(irx);
@@ -370,6 +396,8 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             }
         }
     }
+    // Hosts killed in their last task stop as failed rather than interrupted: the run was.
+    interrupted |= interrupt.level() > 0;
     let hosts: Vec<prov_exec::HostRecap> = recap.into_values().collect();
     let _ = tx.send(Event::Recap { hosts: hosts.clone(), interrupted });
     drop(tx);

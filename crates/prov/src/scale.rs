@@ -5,6 +5,7 @@
 use crate::cli::ScaleArgs;
 use crate::driver::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE};
 use prov_core::connection::{shell_quote, Connection, ExecRequest};
+use prov_exec::Connector as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -61,6 +61,55 @@ async fn a_timeout_ends_that_shell_and_the_next_command_gets_a_new_one() {
     assert_ne!(shell_pid(&c).await, first, "the timed-out shell is not reused");
 }
 
+/// Processes on this machine (the lab's sshd runs here) whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| {
+            let c = std::fs::read(e.path().join("cmdline")).ok()?;
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            (c.contains(needle) && !c.contains("kill")).then_some(c)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_timed_out_command_is_killed_with_its_children_with_and_without_become() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let c = open(&lab).await;
+    for (n, b) in [None, Some(Become { user: "root".into(), method: BecomeMethod::Sudo })].into_iter().enumerate() {
+        let marker = format!("sleep 6{}.{n}", std::process::id() % 1000);
+        let mut req = ExecRequest::new(format!("sh -c '{marker}; echo' & {marker}")).with_become(b);
+        req.timeout = Some(Duration::from_millis(500));
+        assert!(matches!(c.exec(req).await, Err(ConnectionError::Timeout { .. })));
+        assert_eq!(processes_with(&marker), Vec::<String>::new(), "left running on the target");
+    }
+}
+
+#[tokio::test]
+async fn cancel_kills_what_is_running_and_the_commands_return() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let c = Arc::new(open(&lab).await);
+    let marker = format!("sleep 5{}.9", std::process::id() % 1000);
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let (c, m) = (c.clone(), marker.clone());
+            tokio::spawn(async move { c.exec(ExecRequest::new(format!("sh -c '{m}; echo' & {m}"))).await })
+        })
+        .collect();
+    while processes_with(&marker).len() < 6 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.cancel().await;
+    for r in runs {
+        let out = r.await.expect("joins").expect("a result, not a lost host");
+        assert_ne!(out.rc, 0);
+    }
+    assert_eq!(processes_with(&marker), Vec::<String>::new(), "left running on the target");
+    assert_eq!(c.exec(ExecRequest::new("echo alive")).await.expect("runs").stdout_str(), "alive\n");
+}
+
 #[tokio::test]
 async fn concurrent_commands_on_one_host() {
     let lab = Lab::start(1).expect("lab (needs openssh-server)");

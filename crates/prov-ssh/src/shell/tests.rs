@@ -29,6 +29,65 @@ fn frame_ends_at_both_trailers_even_when_split() {
 }
 
 #[test]
+fn the_job_pid_is_taken_out_of_the_error_output_wherever_it_falls() {
+    let mut f = frame_with("TOK");
+    f.push_stderr(b"partial line TO");
+    assert_eq!(f.pid(), None);
+    f.push_stderr(b"Kpid 4");
+    f.push_stderr(b"2\nrest\nTOK\n");
+    f.push_stdout(b"TOK 0\n").unwrap();
+    assert_eq!(f.pid(), Some(42));
+    assert!(f.done());
+    assert_eq!(f.into_output().stderr, b"partial line rest\n");
+}
+
+/// Processes whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) && !cmd.contains("kill") {
+                found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_killed_command_takes_its_whole_process_tree_with_it() {
+    for (n, argv) in shells().into_iter().enumerate() {
+        let mut sh = LocalShell::start_with(argv).await;
+        let marker = format!("{}.{n}", 86400 + std::process::id() % 1000);
+        let cmd = format!("sh -c 'sleep {marker}; echo child done' & sleep {marker}; echo never");
+        let script = sh.proto.script(&ExecRequest::new(cmd), Base64::Missing).expect("a script");
+        let pid = AtomicI32::new(0);
+        let killer = async {
+            while pid.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            // Let the tree grow, then kill it the way the connection does.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            assert_eq!(processes_with(&format!("sleep {marker}")).len(), 3, "{argv:?}: sh -c, its sleep, the sleep");
+            let st = tokio::process::Command::new("sh")
+                .args(["-c", &kill_tree_script(pid.load(Ordering::SeqCst), 1)])
+                .status()
+                .await
+                .expect("sh");
+            assert!(st.success());
+        };
+        let (out, ()) = tokio::join!(sh.exchange(script, Some(&pid)), killer);
+        let out = out.expect("the frame ends when the job is killed");
+        assert_ne!(out.rc, 0, "{argv:?}");
+        assert!(!out.stdout_str().contains("never") && !out.stdout_str().contains("child done"), "{argv:?}");
+        assert_eq!(processes_with(&format!("sleep {marker}")), Vec::<String>::new(), "{argv:?}: left running");
+        // The shell goes on with the next command.
+        assert_eq!(sh.run(ExecRequest::new("echo next")).await.stdout_str(), "next\n");
+    }
+}
+
+#[test]
 fn frame_keeps_any_bytes_and_drops_what_follows_the_trailer() {
     let mut f = frame_with("TOK");
     f.push_stdout(b"\xff\x00no newline at the endTOK 0\nlate output").unwrap();
@@ -102,17 +161,17 @@ impl LocalShell {
             base64: Base64::Missing,
         };
         let hello = s.proto.hello();
-        let out = s.exchange(hello).await.expect("greeting");
+        let out = s.exchange(hello, None).await.expect("greeting");
         s.base64 = if out.rc == 0 { Base64::Present } else { Base64::Missing };
         s
     }
 
     async fn run(&mut self, req: ExecRequest) -> ExecOutput {
         let script = self.proto.script(&req, self.base64).expect("goes through the shell");
-        self.exchange(script).await.expect("a complete frame")
+        self.exchange(script, None).await.expect("a complete frame")
     }
 
-    async fn exchange(&mut self, script: Vec<u8>) -> Option<ExecOutput> {
+    async fn exchange(&mut self, script: Vec<u8>, pid: Option<&AtomicI32>) -> Option<ExecOutput> {
         self.stdin.write_all(&script).await.ok()?;
         let mut f = self.proto.frame();
         let (mut a, mut b) = (vec![0u8; 65536], vec![0u8; 65536]);
@@ -120,6 +179,9 @@ impl LocalShell {
             tokio::select! {
                 n = self.stdout.read(&mut a) => match n.ok()? { 0 => return None, n => f.push_stdout(&a[..n]).ok()? },
                 n = self.stderr.read(&mut b) => match n.ok()? { 0 => return None, n => f.push_stderr(&b[..n]) },
+            }
+            if let (Some(slot), Some(p)) = (pid, f.pid()) {
+                slot.store(p, Ordering::SeqCst);
             }
         }
         Some(f.into_output())

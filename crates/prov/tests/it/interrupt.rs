@@ -1,4 +1,6 @@
-//! Ctrl-C: no new tasks start, running commands end, the recap is printed, exit 99.
+//! Ctrl-C: no new tasks start, running commands end, the recap is printed, exit 99. The
+//! second Ctrl-C, SIGTERM and `--timeout` kill the running commands with their children, on
+//! SSH hosts and local ones alike.
 
 use serde_json::Value as Json;
 use std::io::BufRead;
@@ -50,4 +52,117 @@ fn ctrl_c_lets_running_commands_end_then_stops_with_99() {
     assert!(!marker.exists(), "a task started after Ctrl-C");
     let long_done = lines.iter().filter(|e| e["event"] == "host_result" && e["name"] == "long").count();
     assert_eq!(long_done, 2, "the running command was let finish: {lines:?}");
+}
+
+/// Processes on this machine (the lab's sshd hosts run here too) whose command line holds
+/// `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| {
+            let c = std::fs::read(e.path().join("cmdline")).ok()?;
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            (c.contains(needle) && !c.contains("kill")).then_some(c)
+        })
+        .collect()
+}
+
+/// Starts `prov apply` of a long task on two SSH hosts (one with `become`) and one local
+/// host; once the three run it, sends `signals` (a short pause between each) and returns
+/// the exit code and the JSON events.
+fn interrupted_run(marker: &str, signals: &[&str]) -> (Option<i32>, Vec<Json>) {
+    let lab = prov_testkit::Lab::start(2).expect("lab (needs openssh-server)");
+    let work = tempfile::tempdir().expect("tempdir");
+    let mut inv = std::fs::read_to_string(lab.inventory()).expect("inventory");
+    inv.push_str("\nlocal1 ansible_connection=local\n[sudo]\nh02\n[sudo:vars]\nansible_become=true\n");
+    std::fs::write(work.path().join("hosts.ini"), inv).expect("inventory");
+    std::fs::write(
+        work.path().join("pb.yml"),
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: long\n      shell: \"sh -c '{marker}' & {marker}\"\n"
+        ),
+    )
+    .expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"])
+        .current_dir(work.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prov starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Json>(&l.expect("line")).expect("json event"))
+            .collect::<Vec<Json>>()
+    });
+    // Two sleeps on each of the three hosts.
+    let sleeps = || processes_with(marker).iter().filter(|c| c.trim() == marker).count();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sleeps() < 6 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the long commands never all started: {:?}",
+            processes_with(marker)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for (i, sig) in signals.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        let st = Command::new("kill").args([*sig, &child.id().to_string()]).status().expect("kill");
+        assert!(st.success());
+    }
+    let lines = reader.join().expect("reader");
+    let status = child.wait().expect("exit");
+    (status.code(), lines)
+}
+
+fn assert_killed_with_recap(marker: &str, code: Option<i32>, lines: &[Json]) {
+    assert_eq!(code, Some(99), "{lines:?}");
+    let recap = lines.iter().rev().find(|e| e["event"] == "recap").expect("recap printed");
+    assert_eq!(recap["interrupted"], true);
+    assert_eq!(recap["hosts"].as_array().map(Vec::len), Some(3), "{recap}");
+    assert_eq!(processes_with(marker), Vec::<String>::new(), "left running on the targets");
+}
+
+#[test]
+fn a_second_ctrl_c_kills_the_running_commands_then_prints_the_recap_and_exits_99() {
+    let marker = format!("sleep 4{}.1", std::process::id() % 1000);
+    let (code, lines) = interrupted_run(&marker, &["-INT", "-INT"]);
+    assert_killed_with_recap(&marker, code, &lines);
+}
+
+#[test]
+fn sigterm_kills_the_running_commands_then_prints_the_recap_and_exits_99() {
+    let marker = format!("sleep 4{}.2", std::process::id() % 1000);
+    let (code, lines) = interrupted_run(&marker, &["-TERM"]);
+    assert_killed_with_recap(&marker, code, &lines);
+}
+
+#[test]
+fn a_task_timeout_fails_the_task_and_kills_its_command() {
+    let lab = prov_testkit::Lab::start(1).expect("lab (needs openssh-server)");
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    let marker = format!("sleep 4{}.3", std::process::id() % 1000);
+    std::fs::write(
+        work.path().join("pb.yml"),
+        format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: \"sh -c '{marker}' & {marker}\"\n"),
+    )
+    .expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    let out = crate::util::prov(
+        work.path(),
+        &["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--timeout", "1", "--output", "json"],
+    );
+    let (o, e) = crate::util::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{o}\n{e}");
+    assert!(o.contains("timed out"), "{o}");
+    assert_eq!(processes_with(&marker), Vec::<String>::new(), "left running after the timeout");
 }
