@@ -167,6 +167,30 @@ impl Args {
     }
 }
 
+/// Ends the here-document that carries credentials.
+const AUTH_END: &str = "PROV_URI_AUTH_END";
+
+/// A value inside double quotes of a curl config file (backslash escapes, one line).
+fn curl_config_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A wgetrc value: one line (wgetrc has no quoting; line breaks would end it).
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
 /// The command: body on stdout, then a marker line with the status and content type.
 fn command(a: &Args, has_body: bool, ctype: Option<&str>) -> String {
     let method = a.method();
@@ -190,8 +214,12 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>) -> String {
     if follow {
         curl.push_str(" -L");
     }
-    if let Some(u) = &a.url_username {
-        curl.push_str(&format!(" -u {}", q(&format!("{u}:{}", a.url_password.clone().unwrap_or_default()))));
+    // Credentials travel in a config read from a here-document on fd 3, never in argv
+    // (`ps`, /proc/PID/cmdline). The here-document follows the command line, so the
+    // compound command goes on after it.
+    let auth = a.url_username.as_ref().map(|u| (u.clone(), a.url_password.clone().unwrap_or_default()));
+    if auth.is_some() {
+        curl.push_str(" -K /dev/fd/3");
     }
     for (k, v) in &headers {
         curl.push_str(&format!(" -H {}", q(&format!("{k}: {v}"))));
@@ -200,6 +228,9 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>) -> String {
         curl.push_str(" --data-binary @-");
     }
     curl.push_str(&format!(" -w '\\nPROV-URI-META %{{http_code}} %{{content_type}}' -- {}", q(&a.url)));
+    if auth.is_some() {
+        curl.push_str(&format!(" 3<<'{AUTH_END}'"));
+    }
 
     let mut wget = format!("wget -S -O - --content-on-error --timeout={} --method={}", a.timeout, q(&method));
     if !a.validate_certs {
@@ -208,12 +239,8 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>) -> String {
     if !follow {
         wget.push_str(" --max-redirect=0");
     }
-    if let Some(u) = &a.url_username {
-        wget.push_str(&format!(
-            " --auth-no-challenge --user={} --password={}",
-            q(u),
-            q(&a.url_password.clone().unwrap_or_default())
-        ));
+    if auth.is_some() {
+        wget.push_str(" --auth-no-challenge --config=/dev/fd/3");
     }
     for (k, v) in &headers {
         wget.push_str(&format!(" --header={}", q(&format!("{k}: {v}"))));
@@ -222,15 +249,22 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>) -> String {
         wget.push_str(" --body-file=/dev/stdin");
     }
     wget.push_str(&format!(" -- {}", q(&a.url)));
-    format!(
+    let wget_auth = if auth.is_some() { format!(" 3<<'{AUTH_END}'") } else { String::new() };
+    let mut cmd = format!(
         "if command -v curl >/dev/null 2>&1; then {curl}; \
-         elif command -v wget >/dev/null 2>&1; then h=$(mktemp) || exit 1; {wget} 2>\"$h\"; rc=$?; \
+         elif command -v wget >/dev/null 2>&1; then h=$(mktemp) || exit 1; {wget} 2>\"$h\"{wget_auth}; rc=$?; \
          s=$(grep -E '^ *HTTP/' \"$h\" | tail -n 1 | awk '{{print $2}}'); \
          c=$(grep -iE '^ *content-type:' \"$h\" | tail -n 1 | sed 's/^ *[^:]*: *//'); \
          if [ -z \"$s\" ]; then cat \"$h\" >&2; rm -f \"$h\"; exit $rc; fi; rm -f \"$h\"; \
          printf '\\nPROV-URI-META %s %s' \"$s\" \"$c\"; \
          else echo 'uri needs curl or wget on the target' >&2; exit 127; fi"
-    )
+    );
+    // The here-documents' bodies follow the line that opens them, in the same order.
+    if let Some((u, p)) = &auth {
+        cmd.push_str(&format!("\nuser = \"{}\"\n{AUTH_END}\n", curl_config_escape(&format!("{u}:{p}"))));
+        cmd.push_str(&format!("user = {}\npassword = {}\n{AUTH_END}\n", one_line(u), one_line(p)));
+    }
+    cmd
 }
 
 async fn request(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
@@ -397,5 +431,55 @@ mod tests {
         let seen = server.await.unwrap();
         assert!(seen[0].starts_with("POST /items") && seen[0].contains("{\"name\":\"web1\"}"), "{}", seen[0]);
         assert!(seen[0].contains("Content-Type: application/json"));
+    }
+
+    #[tokio::test]
+    async fn basic_auth_credentials_never_reach_curls_argv() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let password = "p\"a ss\\w$0rd'x";
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            // curl is connected now: its command line is in /proc.
+            let argv: Vec<String> = prov_testkit_like_processes("curl");
+            let mut req = Vec::new();
+            let mut buf = vec![0u8; 4096];
+            while !String::from_utf8_lossy(&req).contains("\r\n\r\n{") {
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                req.extend_from_slice(&buf[..n]);
+            }
+            let resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+            s.write_all(resp.as_bytes()).await.unwrap();
+            s.shutdown().await.unwrap();
+            (String::from_utf8_lossy(&req).to_string(), argv)
+        });
+        let h = LocalHost::new();
+        let url = format!("http://127.0.0.1:{port}/secret");
+        let args = json!({"url": url, "method": "POST", "body": {"a": 1}, "body_format": "json",
+                          "url_username": "admin", "url_password": password, "force_basic_auth": true});
+        let o = run::<Uri>(args, &h.ctx()).await;
+        assert!(!o.failed, "{o:?}");
+        let (req, argv) = server.await.unwrap();
+        use base64::Engine as _;
+        let want = base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"));
+        assert!(req.contains(&format!("Authorization: Basic {want}")), "{req}");
+        assert!(req.contains("{\"a\":1}"), "the body still arrives on stdin: {req}");
+        assert!(!argv.is_empty(), "curl was not seen running");
+        assert!(argv.iter().all(|c| !c.contains("ss\\w$0rd")), "{argv:?}");
+    }
+
+    /// Command lines of running processes whose program is `prog`.
+    fn prov_testkit_like_processes(prog: &str) -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.starts_with(prog))
+            .collect()
     }
 }
