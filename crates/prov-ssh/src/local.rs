@@ -211,18 +211,6 @@ mod tests {
         assert_eq!(std::fs::metadata(&f).expect("meta").permissions().mode() & 0o777, 0o640);
     }
 
-    /// Processes whose command line contains `needle`.
-    fn processes_with(needle: &str) -> usize {
-        std::fs::read_dir("/proc")
-            .expect("/proc")
-            .flatten()
-            .filter(|e| {
-                std::fs::read(e.path().join("cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
-            })
-            .count()
-    }
-
     #[tokio::test]
     async fn a_timed_out_or_cancelled_command_leaves_no_process_behind() {
         let c = LocalConnection::new("localhost");
@@ -230,16 +218,16 @@ mod tests {
         let mut req = ExecRequest::new(format!("sh -c '{marker}; echo' & {marker}"));
         req.timeout = Some(std::time::Duration::from_millis(300));
         assert!(matches!(c.exec(req).await, Err(ConnectionError::Timeout { .. })));
-        assert_eq!(processes_with(&marker), 0, "left running after the timeout");
+        assert_eq!(prov_testkit::processes_with(&marker), Vec::<String>::new(), "left running after the timeout");
         let (c2, m) = (c.clone(), marker.clone());
         let run = tokio::spawn(async move { c2.exec(ExecRequest::new(format!("sh -c '{m}; echo' & {m}"))).await });
-        while processes_with(&marker) < 2 {
+        while prov_testkit::processes_with(&marker).len() < 2 {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         c.cancel().await;
         let out = run.await.expect("joins").expect("a result");
         assert_ne!(out.rc, 0);
-        assert_eq!(processes_with(&marker), 0, "left running after cancel");
+        assert_eq!(prov_testkit::processes_with(&marker), Vec::<String>::new(), "left running after cancel");
     }
 
     #[tokio::test]

@@ -315,6 +315,21 @@ impl Lab {
     }
 }
 
+/// The command lines (NUL bytes as spaces) of the processes on this machine that contain
+/// `needle`, except the ones that are killing something: what a test looks for to prove a
+/// command is still running, or is gone. The lab's sshd hosts run here, so this sees what
+/// they run too.
+pub fn processes_with(needle: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| {
+            let c = std::fs::read(e.path().join("cmdline")).ok()?;
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            (c.contains(needle) && !c.contains("kill")).then_some(c)
+        })
+        .collect()
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         for s in 0..self.servers.len() {

@@ -3,7 +3,7 @@
 
 use super::*;
 use prov_core::connection::BecomeMethod;
-use prov_testkit::Lab;
+use prov_testkit::{processes_with, Lab};
 
 async fn open(lab: &Lab) -> SshConnection {
     let h = &lab.hosts[0];
@@ -59,19 +59,6 @@ async fn a_timeout_ends_that_shell_and_the_next_command_gets_a_new_one() {
     let out = c.exec(ExecRequest::new("echo fresh")).await.expect("runs after a timeout");
     assert_eq!(out.stdout_str(), "fresh\n", "no leftovers of the timed-out command");
     assert_ne!(shell_pid(&c).await, first, "the timed-out shell is not reused");
-}
-
-/// Processes on this machine (the lab's sshd runs here) whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .flatten()
-        .filter_map(|e| {
-            let c = std::fs::read(e.path().join("cmdline")).ok()?;
-            let c = String::from_utf8_lossy(&c).replace('\0', " ");
-            (c.contains(needle) && !c.contains("kill")).then_some(c)
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! same scripts a remote shell gets; `tests/` drives them over real SSH).
 
 use super::*;
+use prov_testkit::processes_with;
 use std::process::Stdio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
@@ -39,20 +40,6 @@ fn the_job_pid_is_taken_out_of_the_error_output_wherever_it_falls() {
     assert_eq!(f.pid(), Some(42));
     assert!(f.done());
     assert_eq!(f.into_output().stderr, b"partial line rest\n");
-}
-
-/// Processes whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(needle) && !cmd.contains("kill") {
-                found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
-            }
-        }
-    }
-    found
 }
 
 #[tokio::test]

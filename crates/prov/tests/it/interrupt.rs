@@ -2,6 +2,7 @@
 //! second Ctrl-C, SIGTERM and `--timeout` kill the running commands with their children, on
 //! SSH hosts and local ones alike.
 
+use prov_testkit::processes_with;
 use serde_json::Value as Json;
 use std::io::BufRead;
 use std::process::{Command, Stdio};
@@ -10,12 +11,13 @@ use std::process::{Command, Stdio};
 fn ctrl_c_lets_running_commands_end_then_stops_with_99() {
     let work = tempfile::tempdir().expect("tempdir");
     let marker = work.path().join("second-task-ran");
+    let sleep = format!("sleep 1.{:03}", std::process::id() % 1000);
     std::fs::write(work.path().join("hosts.ini"), "a ansible_connection=local\nb ansible_connection=local\n")
         .expect("inventory");
     std::fs::write(
         work.path().join("pb.yml"),
         format!(
-            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: long\n      command: sleep 1\n    - name: never\n      command: touch {}\n",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: long\n      command: {sleep}\n    - name: never\n      command: touch {}\n",
             marker.display()
         ),
     )
@@ -38,6 +40,12 @@ fn ctrl_c_lets_running_commands_end_then_stops_with_99() {
             started += 1;
         }
         if !sent && started == 2 {
+            // Both commands really run (a task starts a moment before its command does).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while processes_with(&sleep).iter().filter(|c| c.trim() == sleep).count() < 2 {
+                assert!(std::time::Instant::now() < deadline, "the commands never ran");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             let st = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
             assert!(st.success());
             sent = true;
@@ -52,20 +60,6 @@ fn ctrl_c_lets_running_commands_end_then_stops_with_99() {
     assert!(!marker.exists(), "a task started after Ctrl-C");
     let long_done = lines.iter().filter(|e| e["event"] == "host_result" && e["name"] == "long").count();
     assert_eq!(long_done, 2, "the running command was let finish: {lines:?}");
-}
-
-/// Processes on this machine (the lab's sshd hosts run here too) whose command line holds
-/// `needle`.
-fn processes_with(needle: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .flatten()
-        .filter_map(|e| {
-            let c = std::fs::read(e.path().join("cmdline")).ok()?;
-            let c = String::from_utf8_lossy(&c).replace('\0', " ");
-            (c.contains(needle) && !c.contains("kill")).then_some(c)
-        })
-        .collect()
 }
 
 /// Starts `prov apply` of a long task on two SSH hosts (one with `become`) and one local
@@ -128,6 +122,11 @@ fn assert_killed_with_recap(marker: &str, code: Option<i32>, lines: &[Json]) {
     let recap = lines.iter().rev().find(|e| e["event"] == "recap").expect("recap printed");
     assert_eq!(recap["interrupted"], true);
     assert_eq!(recap["hosts"].as_array().map(Vec::len), Some(3), "{recap}");
+    // prov waited for the kill of every job; a killed sudo may still be closing its session.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !processes_with(marker).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert_eq!(processes_with(marker), Vec::<String>::new(), "left running on the targets");
 }
 
