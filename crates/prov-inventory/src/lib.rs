@@ -136,6 +136,17 @@ fn load_file(path: &Path, sources: &SourceMap, out: &mut Loaded) -> Result<(), D
     Ok(())
 }
 
+/// Parses the text of an INI inventory (as [`load`] reads a file that is not YAML).
+pub fn parse_ini(file: prov_core::source::FileId, text: &str) -> Result<Inventory, Diagnostics> {
+    ini::parse(file, text)
+}
+
+/// Parses the text of a static YAML inventory.
+pub fn parse_yaml(file: prov_core::source::FileId, text: &str) -> Result<Inventory, Diagnostics> {
+    let (node, _warnings) = prov_core::yaml::parse_one(file, text).map_err(one)?;
+    yaml::parse(&node)
+}
+
 fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
     Diagnostic::error(DiagKind::Missing, Span::NONE, format!("cannot read inventory `{}`: {e}", path.display()))
 }

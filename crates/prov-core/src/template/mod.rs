@@ -75,7 +75,18 @@ pub fn error_text(e: &minijinja::Error) -> String {
 impl Templar {
     /// A templar whose lookups read files relative to `base_dirs`.
     pub fn new(base_dirs: Vec<std::path::PathBuf>) -> Templar {
+        Templar::build(base_dirs, None)
+    }
+
+    /// The same environment with a limit on the work one render may do (minijinja's fuel),
+    /// for fuzzing: an endless template then ends as an error. Runs use [`Templar::new`].
+    pub fn with_fuel(base_dirs: Vec<std::path::PathBuf>, fuel: u64) -> Templar {
+        Templar::build(base_dirs, Some(fuel))
+    }
+
+    fn build(base_dirs: Vec<std::path::PathBuf>, fuel: Option<u64>) -> Templar {
         let mut env = Environment::new();
+        env.set_fuel(fuel);
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Ansible's Jinja defaults: trim_blocks on, trailing newline kept.
         if let Ok(syntax) =
