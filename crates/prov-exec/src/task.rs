@@ -133,7 +133,7 @@ fn truthy(v: &Value) -> bool {
 
 fn eval_conds(templar: &Templar, conds: &[Cond], ctx: &Value) -> Result<bool, String> {
     for c in conds {
-        let v = templar.render(&c.expr, ctx).map_err(|e| format!("condition `{}`: {e}", c.source))?;
+        let v = templar.render_defined(&c.expr, ctx).map_err(|e| format!("condition `{}`: {e}", c.source))?;
         if !truthy(&v) {
             return Ok(false);
         }
@@ -218,10 +218,18 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         None => None,
         Some(l) => {
             let v = match &l.items {
-                LoopItems::Template(tm) => templar.render(tm, &base),
-                LoopItems::List(v) => templar.render_deep(v, &base),
+                LoopItems::Template(tm) => templar.render_defined(tm, &base),
+                LoopItems::List(v) => templar.render_deep_defined(v, &base),
             };
             match v {
+                // As in Ansible, a loop over something undefined still lets a false `when`
+                // (evaluated without the loop variable) skip the task; otherwise it fails.
+                Err(e) if is_undefined_error(&e) => {
+                    return match eval_conds(&templar, &t.when, &base) {
+                        Ok(false) => skip_task(w, t),
+                        _ => fail_task(w, t, format!("loop: {e}")),
+                    };
+                }
                 Err(e) => return fail_task(w, t, format!("loop: {e}")),
                 Ok(v) => {
                     let mut list: Vec<Value> = match v.try_iter() {
@@ -537,6 +545,28 @@ async fn run_item(
     };
     let value = result_value(&outcome, failed, changed);
     ItemResult { outcome, failed, changed, status, value, label, unreachable: None, ms }
+}
+
+/// Whether a render error is about an undefined value (Ansible's `AnsibleUndefinedVariable`).
+fn is_undefined_error(e: &str) -> bool {
+    e.contains("is undefined") || e.contains("undefined value")
+}
+
+/// The task is skipped on this host as a whole (no item ran).
+fn skip_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
+    let o = Outcome { skipped: true, ..Default::default() };
+    let value = result_value(&o, false, false);
+    let r = ItemResult {
+        outcome: o,
+        failed: false,
+        changed: false,
+        status: Status::Skipped,
+        value,
+        label: None,
+        unreachable: None,
+        ms: 0,
+    };
+    finish_task(w, t, vec![r], false)
 }
 
 fn fail_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> TaskFlow {

@@ -271,3 +271,61 @@ fn vars_files_pre_post_tasks_handlers_and_loops() {
     assert_eq!(order, "pre\nx\ny\nhandler\nitem-1\nitem-2\npost\n");
     assert_eq!(r.recap("a", "ignored"), 2, "{}", r.dump());
 }
+
+/// Results of `task` on `host`.
+fn on<'r>(r: &'r Run, task: &str, host: &str) -> Vec<&'r Json> {
+    r.of(task).into_iter().filter(|x| x["host"] == host).collect()
+}
+
+// Ansible 2.19: a loop over an undefined name fails the task on that host
+// ("'only_b' is undefined"); with a false `when` the task is skipped instead.
+#[test]
+fn loop_over_an_undefined_name_fails_the_task() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: g1
+  gather_facts: false
+  tasks:
+    - name: define on b only
+      set_fact:
+        only_b: [1, 2]
+      when: inventory_hostname == 'b'
+    - name: skipped by when
+      debug: msg="{{ item }}"
+      loop: "{{ only_b }}"
+      when: inventory_hostname == 'nobody'
+    - name: with_items
+      debug: msg="{{ item }}"
+      with_items: "{{ only_b }}"
+      ignore_errors: true
+    - name: list item
+      debug: msg="{{ item }}"
+      loop: [0, "{{ only_b }}"]
+      ignore_errors: true
+    - name: loop
+      debug: msg="{{ item }}"
+      loop: "{{ only_b }}"
+    - name: after
+      debug: msg=after
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    for task in ["with_items", "list item", "loop"] {
+        let a = on(&r, task, "a");
+        assert_eq!(a.len(), 1, "{task}: {}", r.dump());
+        let want = if task == "loop" { "failed" } else { "ignored" };
+        assert_eq!(a[0]["status"], want, "{task}: {}", r.dump());
+        let msg = a[0]["msg"].as_str().unwrap_or_default();
+        assert!(msg.contains("'only_b' is undefined"), "{task}: {msg}");
+        assert!(on(&r, task, "b").iter().all(|x| x["status"] == "ok"), "{task}: {}", r.dump());
+    }
+    assert_eq!(on(&r, "skipped by when", "a")[0]["status"], "skipped", "{}", r.dump());
+    assert_eq!(on(&r, "loop", "b").len(), 2, "{}", r.dump());
+    assert!(on(&r, "after", "a").is_empty(), "{}", r.dump());
+    assert_eq!(on(&r, "after", "b").len(), 1, "{}", r.dump());
+    assert_eq!(r.recap("a", "failed"), 1, "{}", r.dump());
+    assert_eq!(r.recap("a", "ignored"), 2, "{}", r.dump());
+}
