@@ -381,13 +381,13 @@ async fn run_item(
             ms: 0,
         }
     };
-    let args = match templar.render_deep(&t.args, ctx) {
+    let args = match templar.render_deep_defined(&t.args, ctx) {
         Ok(a) => strip_omit(a),
         Err(e) => return mk_fail(format!("template error: {e}"), label),
     };
     let env_vars: Vec<(String, String)> = match &t.environment {
         None => Vec::new(),
-        Some(e) => match templar.render_deep(e, ctx) {
+        Some(e) => match templar.render_deep_defined(e, ctx) {
             Ok(v) => v
                 .try_iter()
                 .map(|it| {
@@ -404,7 +404,7 @@ async fn run_item(
     let conn: Arc<dyn Connection> = if module.runs_on() == RunsOn::Controller {
         Arc::new(NoConnection)
     } else if let Some(d) = &t.delegate_to {
-        let target = match templar.render(d, ctx) {
+        let target = match templar.render_defined(d, ctx) {
             Ok(v) => v.to_string(),
             Err(e) => return mk_fail(format!("delegate_to: {e}"), label),
         };

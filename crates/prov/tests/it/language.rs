@@ -329,3 +329,55 @@ fn loop_over_an_undefined_name_fails_the_task() {
     assert_eq!(r.recap("a", "failed"), 1, "{}", r.dump());
     assert_eq!(r.recap("a", "ignored"), 2, "{}", r.dump());
 }
+
+// Ansible 2.19: "Finalization of task args for 'ansible.builtin.debug' failed: Error while
+// resolving value for 'msg': 'only_b' is undefined", the same for key=value and mapping
+// arguments; an undefined name in `when` fails too ("Error while evaluating conditional").
+#[test]
+fn undefined_name_in_key_value_arguments_fails_the_task() {
+    let (d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: g1
+  gather_facts: false
+  tasks:
+    - name: define on b only
+      set_fact:
+        only_b: b-value
+      when: inventory_hostname == 'b'
+    - name: debug kv
+      debug: msg="{{ only_b }}"
+      ignore_errors: true
+    - name: debug map
+      debug:
+        msg: "{{ only_b }}"
+      ignore_errors: true
+    - name: set_fact kv
+      set_fact: copied="{{ only_b }}"
+      ignore_errors: true
+    - name: command kv
+      command: touch {{ root }}/{{ inventory_hostname }} chdir="{{ only_b }}"
+      ignore_errors: true
+    - name: copy kv
+      copy: content="{{ only_b }}" dest={{ root }}/copy-{{ inventory_hostname }}
+      ignore_errors: true
+    - name: when
+      debug: msg=hi
+      when: only_b
+      ignore_errors: true
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    for task in ["debug kv", "debug map", "set_fact kv", "command kv", "copy kv", "when"] {
+        let a = on(&r, task, "a");
+        assert_eq!(a.len(), 1, "{task}: {}", r.dump());
+        assert_eq!(a[0]["status"], "ignored", "{task}: {}", r.dump());
+        let msg = a[0]["msg"].as_str().unwrap_or_default();
+        assert!(msg.contains("'only_b' is undefined"), "{task}: {msg}");
+    }
+    assert_eq!(on(&r, "debug kv", "b")[0]["msg"], "b-value", "{}", r.dump());
+    assert!(!d.path().join("copy-a").exists() && !d.path().join("a").exists());
+    assert_eq!(r.recap("a", "ignored"), 6, "{}", r.dump());
+}
