@@ -168,17 +168,24 @@ impl<'a> Loader<'a> {
             return;
         }
         let Some(root) = self.read_yaml(path, span) else { return };
+        // Ansible refuses a playbook without plays (exit 4) rather than doing nothing.
         let Some(items) = root.as_seq() else {
-            if root.kind != NodeKind::Null {
-                self.err(
-                    DiagKind::Invalid,
-                    root.span,
-                    format!("a playbook must be a list of plays, found a {}", root.type_name()),
-                )
-                .help = Some("start each play with `- hosts: ...`".into());
-            }
+            let msg = match root.kind {
+                NodeKind::Null => format!("empty playbook, nothing to do: {}", path.display()),
+                _ => format!("a playbook must be a list of plays, found a {}", root.type_name()),
+            };
+            self.err(DiagKind::Invalid, root.span, msg).help = Some("start each play with `- hosts: ...`".into());
             return;
         };
+        if items.is_empty() {
+            self.err(
+                DiagKind::Invalid,
+                root.span,
+                format!("a playbook must contain at least one play: {}", path.display()),
+            )
+            .help = Some("start each play with `- hosts: ...`".into());
+            return;
+        }
         self.file_stack.push(canon);
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         for item in items {

@@ -177,3 +177,15 @@ fn rollback_with_nothing_to_roll_back() {
     std::thread::sleep(std::time::Duration::from_millis(100));
     assert_eq!(trip.hits.load(Ordering::SeqCst), 0, "prov connected to a host");
 }
+
+// Ansible 2.19 exits 4: "Empty playbook, nothing to do: FILE" for a file without a document,
+// "A playbook must contain at least one play: FILE" for `[]`.
+#[test]
+fn empty_playbook() {
+    let e = rejected("empty_playbook.yml", &[]);
+    assert_located(&e, "empty_playbook.yml", "1:1");
+    assert!(e.contains("empty playbook"), "{e}");
+    let e = rejected("no_plays.yml", &[]);
+    assert_located(&e, "no_plays.yml", "1:1");
+    assert!(e.contains("at least one play"), "{e}");
+}
