@@ -7,7 +7,7 @@ use crate::event::{Event, EventSink, HostRecap};
 use crate::task::{run_task, TaskFlow};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use minijinja::Value;
-use prov_core::compile::{BoundPlay, MetaAction, Step, TaskId, Wait};
+use prov_core::compile::{BoundPlay, MetaAction, Step, Strategy, TaskId, Wait};
 use prov_core::connection::Connection;
 use prov_core::inventory::Inventory;
 use prov_core::module::{FactCache, Registry, RunMode};
@@ -15,8 +15,8 @@ use prov_core::template::Templar;
 use prov_core::vars::{HostVars, HostVarsSource, Layer, Scope, VarMap};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 
@@ -102,6 +102,10 @@ pub struct PlayResult {
     pub persist: HashMap<String, HostPersist>,
     /// Hosts that failed or were unreachable (they sit out later plays, as in Ansible).
     pub dead: BTreeSet<String>,
+    /// Hosts whose failure `meta: clear_host_errors` cleared: they take part in later plays
+    /// and, as in Ansible, their failure no longer makes the run fail (the recap still
+    /// counts it).
+    pub cleared: BTreeSet<String>,
     /// The run was interrupted.
     pub interrupted: bool,
 }
@@ -173,6 +177,48 @@ pub(crate) enum Flow {
     Interrupted,
 }
 
+/// What the meta tasks of a play share between its hosts.
+#[derive(Debug)]
+pub(crate) struct MetaShared {
+    /// Answers of the meta tasks one host decides for its batch: (batch, task) → ran.
+    decisions: Mutex<HashMap<(usize, TaskId), bool>>,
+    /// Per batch, the position of an `end_play`/`end_batch` that ran (`usize::MAX`: none):
+    /// hosts of the batch stop before any task after it.
+    end_at: Vec<AtomicUsize>,
+    /// `end_play` ran: later batches do not start.
+    end_play: AtomicBool,
+    /// (batch, position) of each `clear_host_errors` that ran.
+    cleared: Mutex<Vec<(usize, usize)>>,
+}
+
+impl MetaShared {
+    fn new(batches: usize) -> MetaShared {
+        MetaShared {
+            decisions: Mutex::new(HashMap::new()),
+            end_at: (0..batches).map(|_| AtomicUsize::new(usize::MAX)).collect(),
+            end_play: AtomicBool::new(false),
+            cleared: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn decision(&self, batch: usize, task: TaskId) -> Option<bool> {
+        self.decisions.lock().ok().and_then(|d| d.get(&(batch, task)).copied())
+    }
+
+    fn end_at(&self, batch: usize) -> usize {
+        self.end_at.get(batch).map_or(usize::MAX, |a| a.load(Ordering::SeqCst))
+    }
+
+    /// Whether a host that failed at position `failed_at` of batch `batch` was cleared.
+    fn clears(&self, batch: usize, failed_at: usize) -> bool {
+        let cleared = match self.cleared.lock() {
+            Ok(c) => c,
+            Err(_) => return false,
+        };
+        cleared.iter().any(|&(b, pos)| batch < b || (batch == b && failed_at < pos))
+    }
+}
+
 /// One host's worker; owns that host's state for the play.
 pub(crate) struct Worker<'a> {
     pub env: &'a PlayEnv<'a>,
@@ -194,7 +240,10 @@ pub(crate) struct Worker<'a> {
     pub forks: &'a Semaphore,
     pub abort: &'a AtomicBool,
     pub refresh: &'a AtomicBool,
+    pub meta: &'a MetaShared,
     pub progress: usize,
+    /// Position of the last task that failed on this host (what `clear_host_errors` compares).
+    pub failed_at: usize,
 }
 
 impl<'a> Worker<'a> {
@@ -275,6 +324,17 @@ impl<'a> Worker<'a> {
                 if self.abort.load(Ordering::SeqCst) {
                     return Flow::EndPlay;
                 }
+                // An `end_play`/`end_batch` another host ran: stop before anything after it.
+                let end_at = self.meta.end_at(self.bp.batch_of[self.idx]);
+                if end_at != usize::MAX {
+                    let next = match s {
+                        Step::Task(t) => self.bp.pos[*t],
+                        _ => self.progress,
+                    };
+                    if next > end_at && next != usize::MAX {
+                        return Flow::EndPlay;
+                    }
+                }
                 let flow = match s {
                     Step::Task(t) => self.task(*t, false).await,
                     Step::FlushHandlers => self.flush_handlers().await,
@@ -307,17 +367,19 @@ impl<'a> Worker<'a> {
         })
     }
 
-    async fn flush_handlers(&mut self) -> Flow {
-        let handlers = self.bp.play.handlers.clone();
-        for h in handlers {
-            if self.notified.remove(&h) {
-                let f = self.task(h, true).await;
-                if f != Flow::Continue {
-                    return f;
+    fn flush_handlers(&mut self) -> futures_util::future::BoxFuture<'_, Flow> {
+        Box::pin(async move {
+            let handlers = self.bp.play.handlers.clone();
+            for h in handlers {
+                if self.notified.remove(&h) {
+                    let f = self.task(h, true).await;
+                    if f != Flow::Continue {
+                        return f;
+                    }
                 }
             }
-        }
-        Flow::Continue
+            Flow::Continue
+        })
     }
 
     async fn task(&mut self, t: TaskId, handler: bool) -> Flow {
@@ -332,24 +394,8 @@ impl<'a> Worker<'a> {
                 return Flow::EndPlay;
             }
         }
-        if let Some(meta) = task.meta {
-            let flow = match meta {
-                MetaAction::EndHost => Flow::Stop,
-                MetaAction::EndPlay => {
-                    self.abort.store(true, Ordering::SeqCst);
-                    Flow::EndPlay
-                }
-                MetaAction::RefreshInventory => {
-                    self.refresh.store(true, Ordering::SeqCst);
-                    Flow::Continue
-                }
-                MetaAction::ClearFacts => {
-                    self.facts = Arc::new(VarMap::new());
-                    self.facts_raw = None;
-                    Flow::Continue
-                }
-                MetaAction::Noop | MetaAction::FlushHandlers => Flow::Continue,
-            };
+        if let Some(action) = task.meta {
+            let flow = self.meta_task(&task, action, handler).await;
             if !handler {
                 self.pass(self.bp.pos[t].saturating_add(1));
             }
@@ -361,10 +407,103 @@ impl<'a> Worker<'a> {
             TaskFlow::Unreachable => Flow::Unreachable,
             TaskFlow::Interrupted => Flow::Interrupted,
         };
+        if matches!(flow, Flow::Failed | Flow::Unreachable) {
+            self.failed_at = self.bp.pos[t];
+        }
         if !handler && self.bp.pos[t] != usize::MAX {
             self.pass(self.bp.pos[t] + 1);
         }
         flow
+    }
+
+    /// A meta task on this host (see [`MetaAction`] for who evaluates `when`).
+    async fn meta_task(&mut self, t: &Arc<prov_core::compile::TaskDef>, action: MetaAction, handler: bool) -> Flow {
+        let ran = match action {
+            MetaAction::Noop | MetaAction::RefreshInventory => Ok(true),
+            MetaAction::FlushHandlers | MetaAction::EndHost => crate::task::meta_condition(self, t),
+            MetaAction::EndPlay | MetaAction::EndBatch | MetaAction::ClearFacts | MetaAction::ClearHostErrors => {
+                // Ansible's free strategy runs meta tasks per host.
+                if handler || self.bp.play.strategy == Strategy::Free {
+                    crate::task::meta_condition(self, t)
+                } else {
+                    self.decide(t).await
+                }
+            }
+        };
+        let ran = match ran {
+            Ok(r) => r,
+            Err(e) => {
+                self.failed_at = self.bp.pos[t.id];
+                return crate::task::meta_failed(self, t, e);
+            }
+        };
+        if !ran {
+            crate::task::emit_meta_skip(self, t);
+            return Flow::Continue;
+        }
+        let batch = self.bp.batch_of[self.idx];
+        let pos = self.bp.pos[t.id];
+        match action {
+            MetaAction::Noop => Flow::Continue,
+            MetaAction::RefreshInventory => {
+                self.refresh.store(true, Ordering::SeqCst);
+                Flow::Continue
+            }
+            MetaAction::FlushHandlers => self.flush_handlers().await,
+            MetaAction::EndHost => Flow::Stop,
+            MetaAction::EndPlay | MetaAction::EndBatch => {
+                if action == MetaAction::EndPlay {
+                    self.meta.end_play.store(true, Ordering::SeqCst);
+                }
+                if self.bp.play.strategy == Strategy::Free {
+                    // Every host stops where it is.
+                    self.abort.store(true, Ordering::SeqCst);
+                } else if let Some(at) = self.meta.end_at.get(batch) {
+                    at.fetch_min(pos, Ordering::SeqCst);
+                }
+                if action == MetaAction::EndPlay {
+                    Flow::EndPlay
+                } else {
+                    Flow::Stop
+                }
+            }
+            MetaAction::ClearFacts => {
+                self.facts = Arc::new(VarMap::new());
+                self.facts_raw = None;
+                self.publish(false);
+                Flow::Continue
+            }
+            MetaAction::ClearHostErrors => {
+                if let Ok(mut c) = self.meta.cleared.lock() {
+                    c.push((batch, pos));
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    /// The answer of a meta task that one host decides for its batch: the first host of the
+    /// batch that reaches the task (in inventory order) evaluates `when`; the others wait for
+    /// the hosts before them to reach it or stop, and take that answer.
+    async fn decide(&mut self, t: &prov_core::compile::TaskDef) -> Result<bool, String> {
+        let batch = self.bp.batch_of[self.idx];
+        let pos = self.bp.pos[t.id];
+        let members = self.bp.batches[batch].clone();
+        for j in members {
+            if j == self.idx {
+                break;
+            }
+            let mut rx = self.peers[j].clone();
+            let _ = rx.wait_for(|s| s.dead || s.progress > pos).await;
+            if let Some(d) = self.meta.decision(batch, t.id) {
+                return Ok(d);
+            }
+        }
+        let d = crate::task::meta_condition(self, t)?;
+        if let Ok(mut m) = self.meta.decisions.lock() {
+            m.insert((batch, t.id), d);
+        }
+        Ok(d)
     }
 }
 
@@ -462,6 +601,7 @@ pub async fn run_play(
     let forks = Semaphore::new(env.opts.forks.max(1));
     let abort = AtomicBool::new(false);
     let refresh = AtomicBool::new(false);
+    let meta = MetaShared::new(bp.batches.len());
     let gather = needs_facts(bp);
     let mut futs = FuturesUnordered::new();
     for (i, (tx, (p, facts))) in txs.into_iter().zip(states).enumerate() {
@@ -485,7 +625,9 @@ pub async fn run_play(
             forks: &forks,
             abort: &abort,
             refresh: &refresh,
+            meta: &meta,
             progress: 0,
+            failed_at: 0,
         };
         futs.push(async move {
             let flow = host_main(&mut w, gather).await;
@@ -505,20 +647,29 @@ pub async fn run_play(
                 }
             }
             w.publish(dead);
-            (i, flow, w.recap, HostPersist { runtime: w.runtime, facts: w.facts_raw })
+            (i, flow, w.failed_at, w.recap, HostPersist { runtime: w.runtime, facts: w.facts_raw })
         });
     }
     let mut out = PlayResult::default();
     let mut recaps: Vec<Option<HostRecap>> = vec![None; n];
-    while let Some((i, flow, recap, p)) = futs.next().await {
+    let mut failed_at = vec![None; n];
+    while let Some((i, flow, at, recap, p)) = futs.next().await {
         if matches!(flow, Flow::Failed | Flow::Unreachable) {
-            out.dead.insert(bp.hosts[i].clone());
+            failed_at[i] = Some(at);
         }
         if flow == Flow::Interrupted {
             out.interrupted = true;
         }
         recaps[i] = Some(recap);
         out.persist.insert(bp.hosts[i].clone(), p);
+    }
+    for (i, at) in failed_at.into_iter().enumerate() {
+        let Some(at) = at else { continue };
+        if meta.clears(bp.batch_of[i], at) {
+            out.cleared.insert(bp.hosts[i].clone());
+        } else {
+            out.dead.insert(bp.hosts[i].clone());
+        }
     }
     out.recaps = recaps.into_iter().flatten().collect();
     out.refresh_inventory = refresh.load(Ordering::SeqCst);
@@ -561,7 +712,7 @@ async fn host_main(w: &mut Worker<'_>, gather: bool) -> Flow {
                 w.abort.store(true, Ordering::SeqCst);
             }
         }
-        if w.abort.load(Ordering::SeqCst) {
+        if w.abort.load(Ordering::SeqCst) || w.meta.end_play.load(Ordering::SeqCst) {
             return Flow::EndPlay;
         }
     }

@@ -124,6 +124,44 @@ pub(crate) fn emit_quiet_skip(w: &mut Worker<'_>, t: &TaskDef, why: &str) {
     })));
 }
 
+/// Whether a meta task's `when` holds on this host.
+pub(crate) fn meta_condition(w: &Worker<'_>, t: &TaskDef) -> Result<bool, String> {
+    let ctx = w.scope(t.id, Vec::new());
+    eval_conds(&w.env.templar, &t.when, &ctx)
+}
+
+/// A meta task whose `when` was false: shown as skipped but, as in Ansible, not counted.
+pub(crate) fn emit_meta_skip(w: &Worker<'_>, t: &TaskDef) {
+    w.env.events.emit(Event::HostResult(Box::new(HostResult {
+        play: w.play_index,
+        task: t.id,
+        name: t.name.clone(),
+        module: t.module.to_string(),
+        host: w.host.clone(),
+        status: Status::Skipped,
+        changed: false,
+        item: None,
+        msg: Some("meta: conditional evaluated to false".into()),
+        duration_ms: 0,
+        diff: Vec::new(),
+        planned: Vec::new(),
+        stdout: None,
+        stderr: None,
+        location: location(w, t),
+        root_cause: false,
+    })));
+}
+
+/// A meta task whose `when` could not be evaluated fails on this host.
+pub(crate) fn meta_failed(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> Flow {
+    match fail_task(w, t, msg) {
+        TaskFlow::Continue => Flow::Continue,
+        TaskFlow::Unreachable => Flow::Unreachable,
+        TaskFlow::Interrupted => Flow::Interrupted,
+        TaskFlow::Failed => Flow::Failed,
+    }
+}
+
 fn truthy(v: &Value) -> bool {
     if let Some(s) = v.as_str() {
         return prov_core::args::parse_bool(s).unwrap_or(!s.is_empty());

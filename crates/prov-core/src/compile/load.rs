@@ -613,11 +613,6 @@ impl<'a> Loader<'a> {
                 return steps;
             }
         }
-        if let Some(m) = node.get("meta") {
-            if m.as_str() == Some("flush_handlers") {
-                return vec![Step::FlushHandlers];
-            }
-        }
         match self.task(node, inh, pb) {
             Some(id) => vec![Step::Task(id)],
             None => Vec::new(),
@@ -865,7 +860,7 @@ impl<'a> Loader<'a> {
                 ok = false;
                 continue;
             }
-            if self.registry.get(key).is_some() || key == "meta" {
+            if self.registry.get(key).is_some() || is_meta_key(key) {
                 if let Some((prev, _)) = module {
                     self.err(
                         DiagKind::Invalid,
@@ -902,14 +897,22 @@ impl<'a> Loader<'a> {
         let mname = mkey.as_str().unwrap_or_default().to_string();
         let id = pb.tasks.len();
         let mut meta = None;
-        let (module_key, dynm) = if mname == "meta" || mname.ends_with(".meta") {
+        let (module_key, dynm) = if is_meta_key(&mname) {
             meta = self.meta_of(margs);
+            match meta {
+                Some(action) => self.check_meta_task(node, action, inh),
+                None => ok = false,
+            }
             ("meta", None)
         } else {
             let m = self.registry.get(&mname)?;
             (m.name(), Some(m))
         };
-        let mut args = self.module_args(margs, dynm.and_then(|m| m.free_form()));
+        // A meta task's value is its action, not arguments.
+        let mut args = match dynm {
+            Some(m) => self.module_args(margs, m.free_form()),
+            None => Some(indexmap::IndexMap::new()),
+        };
         if let Some(extra) = node.get("args") {
             if let (Some(a), Some(map)) = (args.as_mut(), extra.as_map()) {
                 for (k, v) in map {
@@ -1079,25 +1082,58 @@ impl<'a> Loader<'a> {
     }
 
     fn meta_of(&mut self, n: &Node) -> Option<MetaAction> {
+        const ACTIONS: [&str; 8] = [
+            "flush_handlers",
+            "refresh_inventory",
+            "end_host",
+            "end_play",
+            "end_batch",
+            "noop",
+            "clear_facts",
+            "clear_host_errors",
+        ];
         let s = n.scalar_text().unwrap_or_default();
-        Some(match s.as_str() {
+        Some(match s.trim() {
             "flush_handlers" => MetaAction::FlushHandlers,
             "refresh_inventory" => MetaAction::RefreshInventory,
             "end_host" => MetaAction::EndHost,
             "end_play" => MetaAction::EndPlay,
+            "end_batch" => MetaAction::EndBatch,
             "noop" => MetaAction::Noop,
             "clear_facts" => MetaAction::ClearFacts,
+            "clear_host_errors" => MetaAction::ClearHostErrors,
+            "reset_connection" | "end_role" => {
+                self.err(DiagKind::Unsupported, n.span, format!("`meta: {s}` is not supported by prov yet")).help =
+                    Some(format!("supported meta actions: {}", ACTIONS.join(", ")));
+                return None;
+            }
             _ => {
-                self.err(DiagKind::Unknown, n.span, format!("unknown meta action `{s}`")).help = did_you_mean(
-                    &s,
-                    ["flush_handlers", "refresh_inventory", "end_host", "end_play", "noop", "clear_facts"],
-                )
-                .or_else(|| {
-                    Some("use flush_handlers, refresh_inventory, end_host, end_play, noop or clear_facts".into())
-                });
+                self.err(DiagKind::Unknown, n.span, format!("unknown meta action `{s}`")).help =
+                    did_you_mean(&s, ACTIONS).or_else(|| Some(format!("use one of {}", ACTIONS.join(", "))));
                 return None;
             }
         })
+    }
+
+    /// The keywords of a meta task that prov cannot honour as Ansible does.
+    fn check_meta_task(&mut self, node: &Node, action: MetaAction, inh: &Inherit) {
+        for key in ["loop", "with_items", "with_list", "with_dict", "args"] {
+            if let Some(k) = node.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(key))) {
+                self.err(DiagKind::Unsupported, k.0.span, format!("`{key}` on a meta task is not supported")).help =
+                    Some("a meta task acts once per host; remove it".into());
+            }
+        }
+        if action == MetaAction::FlushHandlers && inh.handler {
+            self.err(DiagKind::Invalid, node.span, "`meta: flush_handlers` cannot be used as a handler");
+        }
+        if matches!(action, MetaAction::Noop | MetaAction::RefreshInventory) {
+            if let Some(w) = node.get("when") {
+                self.diags.push(Diagnostic::warning(
+                    w.span,
+                    "`when` has no effect on this meta task (Ansible ignores it too, with a warning)",
+                ));
+            }
+        }
     }
 
     fn loop_of(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<LoopDef> {
@@ -1329,7 +1365,12 @@ impl<'a> Loader<'a> {
 }
 
 fn entries_have_module(entries: &[(Node, Node)], registry: &Registry) -> bool {
-    entries.iter().any(|(k, _)| k.as_str().is_some_and(|s| registry.get(s).is_some() || s == "meta"))
+    entries.iter().any(|(k, _)| k.as_str().is_some_and(|s| registry.get(s).is_some() || is_meta_key(s)))
+}
+
+/// `meta`, and its names with a collection prefix.
+fn is_meta_key(key: &str) -> bool {
+    matches!(key, "meta" | "ansible.builtin.meta" | "ansible.legacy.meta")
 }
 
 fn is_identifier(s: &str) -> bool {

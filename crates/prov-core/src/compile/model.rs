@@ -106,21 +106,30 @@ pub enum Step {
     FlushHandlers,
 }
 
-/// What a `meta:` task does.
+/// What a `meta:` task does. `when` is evaluated per host for `flush_handlers` and
+/// `end_host`; for `end_play`, `end_batch`, `clear_facts` and `clear_host_errors` only by the
+/// first host of the batch still in the play that reaches the task, and its answer holds for
+/// the batch (Ansible's linear strategy runs these once); `noop` and `refresh_inventory`
+/// ignore `when`, as Ansible does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetaAction {
-    /// Handlers are flushed by a [`Step::FlushHandlers`].
+    /// Run the notified handlers now.
     FlushHandlers,
-    /// Re-read dynamic inventory sources after this play.
+    /// Re-read the inventory sources after this play (the play's own hosts do not change,
+    /// as in Ansible).
     RefreshInventory,
-    /// Stop this host for the rest of the play.
+    /// Stop this host for the rest of the play, without failing it.
     EndHost,
-    /// Stop the play for every host.
+    /// Stop the play for every host, without failing them.
     EndPlay,
+    /// Stop the current `serial` batch (the whole play without `serial`).
+    EndBatch,
     /// Nothing.
     Noop,
-    /// Forget this host's facts.
+    /// Forget the gathered facts of the play's hosts.
     ClearFacts,
+    /// Failed and unreachable hosts of the play take part in the following plays again.
+    ClearHostErrors,
 }
 
 /// Where loop items come from.

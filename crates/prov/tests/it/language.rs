@@ -381,3 +381,147 @@ fn undefined_name_in_key_value_arguments_fails_the_task() {
     assert!(!d.path().join("copy-a").exists() && !d.path().join("a").exists());
     assert_eq!(r.recap("a", "ignored"), 6, "{}", r.dump());
 }
+
+/// Names of the tasks `host` ran (not skipped), in order.
+fn ran(r: &Run, host: &str) -> Vec<String> {
+    r.results()
+        .iter()
+        .filter(|x| x["host"] == host && x["status"] != "skipped")
+        .map(|x| x["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+// Ansible 2.19 (linear): `end_play`'s `when` is evaluated on the first host still in the play
+// only ("end_play when b" is skipped for a and the play goes on); `end_host` is per host;
+// a play that ends runs no pending handler; the next play runs on every host. Meta tasks are
+// not counted in the recap (a: ok=3, c: ok=2).
+#[test]
+fn meta_end_play_and_end_host_follow_ansible() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: notify
+      command: "true"
+      changed_when: true
+      notify: h
+    - name: end_play when b
+      meta: end_play
+      when: inventory_hostname == 'b'
+    - name: end_host on c
+      ansible.builtin.meta: end_host
+      when: inventory_hostname == 'c'
+    - name: after
+      debug: msg=after
+    - name: end_play when a
+      meta: end_play
+      when: inventory_hostname == 'a'
+    - name: never
+      debug: msg=never
+  handlers:
+    - name: h
+      debug: msg=handler
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: second play
+      debug: msg=second
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    for h in ["a", "b", "d"] {
+        assert_eq!(ran(&r, h), ["notify", "after", "second play"], "{h}: {}", r.dump());
+    }
+    assert_eq!(ran(&r, "c"), ["notify", "second play"], "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "skipped")), (3, 0), "{}", r.dump());
+    assert_eq!((r.recap("c", "ok"), r.recap("c", "skipped")), (2, 0), "{}", r.dump());
+}
+
+// Ansible 2.19: with `serial: 2`, `end_batch` is decided by the first live host of each batch
+// (b, then c) and ends that batch only; the failed host a sits out the next play (exit 2).
+#[test]
+fn meta_end_batch_ends_each_batch() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  serial: 2
+  tasks:
+    - name: fail on a
+      command: "false"
+      when: inventory_hostname == 'a'
+    - name: end_batch
+      meta: end_batch
+      when: inventory_hostname in ['b', 'c']
+    - name: after end_batch
+      debug: msg=after
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: second play
+      debug: msg=second
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert!(r.of("after end_batch").is_empty(), "{}", r.dump());
+    let second: Vec<&str> = r.of("second play").iter().filter_map(|x| x["host"].as_str()).collect();
+    assert_eq!(second, ["b", "c", "d"], "{}", r.dump());
+}
+
+// Ansible 2.19: `clear_host_errors` (decided by b, the first live host) lets the failed host a
+// back into the next play but not into the rest of this one, and the run exits 0 although the
+// recap still counts a's failure; `noop` and `refresh_inventory` ignore `when` (with a warning);
+// `flush_handlers` honours `when` per host.
+#[test]
+fn meta_clear_host_errors_noop_and_flush_handlers_with_when() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: fail on a
+      command: "false"
+      when: inventory_hostname == 'a'
+    - name: notify
+      command: "true"
+      changed_when: true
+      notify: h
+    - name: flush on b
+      meta: flush_handlers
+      when: inventory_hostname == 'b'
+    - name: noop
+      meta: noop
+      when: false
+    - name: clear_host_errors when d
+      meta: clear_host_errors
+      when: inventory_hostname == 'd'
+    - name: clear_host_errors
+      ansible.builtin.meta: clear_host_errors
+    - name: after
+      debug: msg=after
+  handlers:
+    - name: h
+      debug: msg=handler
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: second play
+      debug: msg=second
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(ran(&r, "a"), ["fail on a", "second play"], "{}", r.dump());
+    assert_eq!(ran(&r, "b"), ["notify", "h", "after", "second play"], "{}", r.dump());
+    assert_eq!(ran(&r, "c"), ["notify", "after", "h", "second play"], "{}", r.dump());
+    assert_eq!(r.recap("a", "failed"), 1, "{}", r.dump());
+}

@@ -1,0 +1,101 @@
+//! Compiler tests on small playbooks (load.rs is too long to hold them).
+
+use super::*;
+use crate::diag::Severity;
+use crate::inventory::Inventory;
+use crate::module::Registry;
+use crate::source::SourceMap;
+use crate::template::Templar;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A fresh directory holding `files` (`site.yml` is the playbook).
+fn project(files: &[(&str, &str)]) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir =
+        std::env::temp_dir().join(format!("prov-compile-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (name, text) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().expect("has a parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    dir
+}
+
+/// Compiles `site.yml` of `files` against hosts a, b (no modules: meta tasks only).
+fn compile(files: &[(&str, &str)]) -> Result<(CompiledPlaybook, Vec<String>), Vec<String>> {
+    let dir = project(files);
+    let sources = SourceMap::new();
+    let templar = Templar::new(vec![dir.clone()]);
+    let registry = Registry::new(Vec::new());
+    let mut inv = Inventory::new();
+    inv.add_to_group("g", "a");
+    inv.add_to_group("g", "b");
+    let show = |d: &crate::diag::Diagnostic| {
+        let sev = if d.severity == Severity::Error { "error" } else { "warning" };
+        format!("{}:{} {sev}: {}", d.span.line, d.span.col, d.message)
+    };
+    let r = compile_playbook(&dir.join("site.yml"), &sources, &templar, &registry, &inv, &CompileOptions::default());
+    let _ = std::fs::remove_dir_all(&dir);
+    match r {
+        Ok((pb, warnings)) => Ok((pb, warnings.iter().map(show).collect())),
+        Err(d) => Err(d.0.iter().map(show).collect()),
+    }
+}
+
+#[test]
+fn meta_actions_compile_in_both_forms_with_when() {
+    let actions = [
+        ("flush_handlers", MetaAction::FlushHandlers),
+        ("end_play", MetaAction::EndPlay),
+        ("end_host", MetaAction::EndHost),
+        ("end_batch", MetaAction::EndBatch),
+        ("noop", MetaAction::Noop),
+        ("refresh_inventory", MetaAction::RefreshInventory),
+        ("clear_facts", MetaAction::ClearFacts),
+        ("clear_host_errors", MetaAction::ClearHostErrors),
+    ];
+    let mut yaml = String::from("- hosts: all\n  gather_facts: false\n  tasks:\n");
+    for (name, _) in actions {
+        yaml.push_str(&format!("    - meta: {name}\n      when: inventory_hostname == 'a'\n"));
+        yaml.push_str(&format!("    - ansible.builtin.meta: {name}\n      when: inventory_hostname == 'a'\n"));
+    }
+    let (pb, warnings) = compile(&[("site.yml", &yaml)]).expect("compiles");
+    let got: Vec<Option<MetaAction>> = pb.plays[0].tasks.iter().map(|t| t.meta).collect();
+    let want: Vec<Option<MetaAction>> = actions.iter().flat_map(|(_, a)| [Some(*a), Some(*a)]).collect();
+    assert_eq!(got, want);
+    assert!(pb.plays[0].tasks.iter().all(|t| t.when.len() == 1 && t.module == "meta"));
+    // noop and refresh_inventory ignore `when`, as Ansible does (with a warning).
+    assert_eq!(warnings.len(), 4, "{warnings:?}");
+    assert!(warnings.iter().all(|w| w.contains("`when` has no effect")), "{warnings:?}");
+}
+
+#[test]
+fn meta_tasks_prov_cannot_run_faithfully_are_refused_with_their_location() {
+    let mut errors = compile(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - meta: reset_connection
+    - ansible.builtin.meta: end_role
+    - meta: end_plya
+    - meta: noop
+      loop: [1, 2]
+  handlers:
+    - name: h
+      meta: flush_handlers
+"#,
+    )])
+    .expect_err("refused");
+    errors.sort();
+    let want = [
+        "10:7 error: `meta: flush_handlers` cannot be used as a handler",
+        "4:13 error: `meta: reset_connection` is not supported by prov yet",
+        "5:29 error: `meta: end_role` is not supported by prov yet",
+        "6:13 error: unknown meta action `end_plya`",
+        "8:7 error: `loop` on a meta task is not supported",
+    ];
+    assert_eq!(errors, want);
+}
