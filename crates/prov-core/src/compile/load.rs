@@ -110,6 +110,12 @@ struct PlayBuild {
     pending_notify: Vec<(TaskId, String, Span)>,
     roles_done: HashSet<String>,
     templates: Vec<(String, Span)>,
+    /// Handlers of roles pulled in by `import_role` (Ansible appends them to the play's
+    /// handlers when it parses the play).
+    imported_handlers: Vec<TaskId>,
+    /// Handlers of roles pulled in by `include_role` (Ansible appends them when the include
+    /// runs, after all imported ones).
+    included_handlers: Vec<TaskId>,
 }
 
 impl<'a> Loader<'a> {
@@ -315,15 +321,20 @@ impl<'a> Loader<'a> {
             pending_notify: Vec::new(),
             roles_done: HashSet::new(),
             templates: Vec::new(),
+            imported_handlers: Vec::new(),
+            included_handlers: Vec::new(),
         };
         let mut program = Vec::new();
+        // The play's handler order is Ansible's: those of `roles:`, the play's own, those of
+        // imported roles, those of included roles.
+        let mut play_handlers = Vec::new();
         let mut handlers = Vec::new();
         // Handlers first so that notify can be resolved; roles add theirs while loading.
         if let Some(h) = node.get("handlers") {
             let mut hi = inherit.clone();
             hi.handler = true;
             let steps = self.task_list(h, &hi, &mut pb);
-            flatten_tasks(&steps, &mut handlers);
+            flatten_tasks(&steps, &mut play_handlers);
         }
         if let Some(t) = node.get("pre_tasks") {
             program.extend(self.task_list(t, &inherit, &mut pb));
@@ -342,6 +353,9 @@ impl<'a> Loader<'a> {
             program.extend(self.task_list(t, &inherit, &mut pb));
             program.push(Step::FlushHandlers);
         }
+        handlers.extend(play_handlers);
+        handlers.extend(std::mem::take(&mut pb.imported_handlers));
+        handlers.extend(std::mem::take(&mut pb.included_handlers));
         // Resolve notify.
         let mut notify: HashMap<TaskId, Vec<TaskId>> = HashMap::new();
         for (task, name, span) in std::mem::take(&mut pb.pending_notify) {
@@ -610,6 +624,10 @@ impl<'a> Loader<'a> {
                 }
                 let mut handlers = Vec::new();
                 let steps = self.load_role(&name, target.span, from.as_deref(), &inner, pb, &mut handlers, true);
+                match key {
+                    "import_role" => pb.imported_handlers.extend(handlers),
+                    _ => pb.included_handlers.extend(handlers),
+                }
                 return steps;
             }
         }

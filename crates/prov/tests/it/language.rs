@@ -525,3 +525,39 @@ fn meta_clear_host_errors_noop_and_flush_handlers_with_when() {
     assert_eq!(ran(&r, "c"), ["notify", "after", "h", "second play"], "{}", r.dump());
     assert_eq!(r.recap("a", "failed"), 1, "{}", r.dump());
 }
+
+const ROLE_HANDLER_FILES: [(&str, &str); 6] = [
+    ("roles/r1/handlers/main.yml", "- name: h_r1\n  debug: msg=h_r1\n"),
+    ("roles/r1/tasks/main.yml", "- name: t_r1\n  command: \"true\"\n  changed_when: true\n  notify: h_r1\n"),
+    ("roles/r2/handlers/main.yml", "- name: h_r2\n  debug: msg=h_r2\n"),
+    ("roles/r2/tasks/main.yml", "- name: t_r2\n  command: \"true\"\n  changed_when: true\n  notify: h_r2\n"),
+    ("roles/r3/handlers/main.yml", "- name: h_r3\n  debug: msg=h_r3\n"),
+    ("roles/r3/tasks/main.yml", "- name: t_r3\n  command: \"true\"\n  changed_when: true\n  notify: h_r3\n"),
+];
+
+// Ansible 2.19 runs the handlers of included and imported roles, in the play's handler order:
+// handlers of `roles:` first, then the play's own, then imported roles', then included roles'.
+#[test]
+fn handlers_of_included_and_imported_roles_run() {
+    let mut files = vec![(
+        "site.yml",
+        r#"- hosts: a
+  gather_facts: false
+  roles: [r1]
+  tasks:
+    - include_role: {name: r2}
+    - import_role: {name: r3}
+    - name: t_play
+      command: "true"
+      changed_when: true
+      notify: h_play
+  handlers:
+    - name: h_play
+      debug: msg=h_play
+"#,
+    )];
+    files.extend(ROLE_HANDLER_FILES);
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(ran(&r, "a"), ["t_r1", "t_r2", "t_r3", "t_play", "h_r1", "h_play", "h_r3", "h_r2"], "{}", r.dump());
+}
