@@ -103,10 +103,20 @@ struct Loader<'a> {
     var_templates: HashMap<String, Vec<String>>,
 }
 
+/// How a notification reaches a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HandlerKey {
+    /// By the handler's name: only the last handler of that name runs.
+    Name,
+    /// By a `listen` topic: every listener runs (one per handler name).
+    Listen,
+}
+
 /// A play under construction.
 struct PlayBuild {
     tasks: Vec<Arc<TaskDef>>,
-    handler_names: Vec<(String, TaskId)>,
+    /// What each handler answers to: its name (also as `role : name`) and its `listen` topics.
+    handler_names: Vec<(String, TaskId, HandlerKey)>,
     pending_notify: Vec<(TaskId, String, Span)>,
     roles_done: HashSet<String>,
     templates: Vec<(String, Span)>,
@@ -358,10 +368,11 @@ impl<'a> Loader<'a> {
         handlers.extend(std::mem::take(&mut pb.included_handlers));
         // Resolve notify.
         let mut notify: HashMap<TaskId, Vec<TaskId>> = HashMap::new();
+        let rank: HashMap<TaskId, usize> = handlers.iter().enumerate().map(|(i, h)| (*h, i)).collect();
         for (task, name, span) in std::mem::take(&mut pb.pending_notify) {
-            let ids: Vec<TaskId> = pb.handler_names.iter().filter(|(n, _)| *n == name).map(|(_, id)| *id).collect();
+            let ids = notified_handlers(&pb, &rank, &name);
             if ids.is_empty() {
-                let names: Vec<&str> = pb.handler_names.iter().map(|(n, _)| n.as_str()).collect();
+                let names: Vec<&str> = pb.handler_names.iter().map(|(n, _, _)| n.as_str()).collect();
                 self.err(DiagKind::Missing, span, format!("notify: no handler named `{name}` in this play")).help =
                     did_you_mean(&name, names)
                         .or_else(|| Some("define it under `handlers:` or in a role's handlers/main.yml".into()));
@@ -1035,17 +1046,18 @@ impl<'a> Loader<'a> {
         if is_template(&name) {
             pb.templates.push((name.clone(), node.span));
         }
-        let handler_names: Vec<String> = if inh.handler {
-            let mut v = vec![name.clone()];
-            if let Some(l) = node.get("listen") {
-                v.extend(seq_or_one(l).iter().filter_map(|n| n.scalar_text()));
+        if inh.handler {
+            if let Some(n) = node.get("name").and_then(Node::scalar_text) {
+                if let Some(r) = &c.role {
+                    pb.handler_names.push((format!("{} : {n}", r.name), id, HandlerKey::Name));
+                }
+                pb.handler_names.push((n, id, HandlerKey::Name));
             }
-            v
-        } else {
-            Vec::new()
-        };
-        for n in handler_names {
-            pb.handler_names.push((n, id));
+            if let Some(l) = node.get("listen") {
+                for topic in seq_or_one(l).iter().filter_map(|n| n.scalar_text()) {
+                    pb.handler_names.push((topic, id, HandlerKey::Listen));
+                }
+            }
         }
         let timeout = node.get("timeout").and_then(|t| match t.kind {
             NodeKind::Int(i) if i > 0 => Some(i as u64),
@@ -1380,6 +1392,24 @@ impl<'a> Loader<'a> {
     fn templates_of_var(&self, name: &str) -> &[String] {
         self.var_templates.get(name).map(Vec::as_slice).unwrap_or(&[])
     }
+}
+
+/// The handlers a notification runs, as in Ansible: the last handler (in the play's handler
+/// order) with that name, and every handler listening to it (the last one of each name).
+fn notified_handlers(pb: &PlayBuild, rank: &HashMap<TaskId, usize>, name: &str) -> Vec<TaskId> {
+    let mut matching: Vec<(TaskId, HandlerKey)> =
+        pb.handler_names.iter().filter(|(n, _, _)| n == name).map(|(_, id, k)| (*id, *k)).collect();
+    matching.sort_by_key(|(id, _)| rank.get(id).copied().unwrap_or(usize::MAX));
+    let mut out: Vec<TaskId> =
+        matching.iter().rev().find(|(_, k)| *k == HandlerKey::Name).map(|(id, _)| *id).into_iter().collect();
+    let mut seen = HashSet::new();
+    for (id, _) in matching.iter().rev().filter(|(_, k)| *k == HandlerKey::Listen) {
+        let handler_name = pb.tasks.get(*id).map(|t| t.name.clone()).unwrap_or_default();
+        if seen.insert(handler_name) && !out.contains(id) {
+            out.push(*id);
+        }
+    }
+    out
 }
 
 fn entries_have_module(entries: &[(Node, Node)], registry: &Registry) -> bool {

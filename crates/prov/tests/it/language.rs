@@ -561,3 +561,44 @@ fn handlers_of_included_and_imported_roles_run() {
     assert_eq!(r.code, 0, "{}", r.dump());
     assert_eq!(ran(&r, "a"), ["t_r1", "t_r2", "t_r3", "t_play", "h_r1", "h_play", "h_r3", "h_r2"], "{}", r.dump());
 }
+
+// Ansible 2.19: a notification by name runs only the last handler of that name in the play's
+// handler order (roles d1 and d2 and the play all define `restart`: only the play's runs);
+// `role : name` picks a role's handler; every `listen`er of a topic runs.
+#[test]
+fn notify_runs_the_last_handler_of_a_name_and_every_listener() {
+    let (_d, r) = apply(
+        &[
+            ("roles/d1/handlers/main.yml", "- name: restart\n  debug: msg=d1\n"),
+            ("roles/d1/tasks/main.yml", "- name: t1\n  debug: msg=t\n"),
+            ("roles/d2/handlers/main.yml", "- name: restart\n  debug: msg=d2\n"),
+            ("roles/d2/tasks/main.yml", "- name: t2\n  debug: msg=t\n"),
+            (
+                "site.yml",
+                r#"- hosts: a
+  gather_facts: false
+  roles: [d1, d2]
+  tasks:
+    - name: n
+      command: "true"
+      changed_when: true
+      notify: [restart, "d1 : restart", topic]
+  handlers:
+    - name: restart
+      debug: msg=play
+    - name: l1
+      debug: msg=l1
+      listen: topic
+    - name: l2
+      debug: msg=l2
+      listen: topic
+"#,
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msgs: Vec<&str> = r.of("restart").iter().filter_map(|x| x["msg"].as_str()).collect();
+    assert_eq!(msgs, ["d1", "play"], "{}", r.dump());
+    assert_eq!(ran(&r, "a"), ["t1", "t2", "n", "restart", "restart", "l1", "l2"], "{}", r.dump());
+}
