@@ -271,13 +271,16 @@ impl<'a> Worker<'a> {
     /// A scope for a task of this host with extra layers on top (loop item, registered result).
     pub(crate) fn scope(&self, task: TaskId, extra: Vec<Layer>) -> Value {
         let t = &self.bp.play.tasks[task];
-        let mut layers = Vec::with_capacity(8 + extra.len());
+        let mut layers = Vec::with_capacity(10 + extra.len());
+        // The play's roles' defaults, then the task's own role's (Ansible's order).
+        layers.push(Layer::source(self.bp.play.role_defaults.clone()));
         if let Some(r) = &t.role {
             layers.push(Layer::source(r.defaults.clone()));
         }
         layers.push(Layer::source(self.inv_vars.clone()));
         layers.push(Layer::literal(self.facts.clone()));
         layers.push(Layer::source(self.bp.play.vars.clone()));
+        layers.push(Layer::source(self.bp.play.role_vars.clone()));
         for v in &t.vars {
             layers.push(Layer::source(v.clone()));
         }

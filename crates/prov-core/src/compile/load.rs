@@ -48,6 +48,10 @@ struct Inherit {
     /// Directory include paths are relative to.
     dir: PathBuf,
     handler: bool,
+    /// Roles loaded here expose their defaults and vars to the whole play (`roles:`,
+    /// `import_role`), as in Ansible without `private_role_vars`; not under `include_role`
+    /// or `include_tasks`, which Ansible loads only when they run.
+    role_public: bool,
 }
 
 /// Compiles a playbook file against an inventory. Warnings come back with the result.
@@ -126,6 +130,10 @@ struct PlayBuild {
     /// Handlers of roles pulled in by `include_role` (Ansible appends them when the include
     /// runs, after all imported ones).
     included_handlers: Vec<TaskId>,
+    /// Defaults of the play's public roles, merged in load order.
+    public_defaults: VarMap,
+    /// `vars/main.yml` of the play's public roles, merged in load order.
+    public_vars: VarMap,
 }
 
 impl<'a> Loader<'a> {
@@ -319,6 +327,7 @@ impl<'a> Loader<'a> {
             vars: Vec::new(),
             search_dirs: Arc::new(vec![dir.to_path_buf()]),
             dir: dir.to_path_buf(),
+            role_public: true,
             ..Default::default()
         };
         inherit.become_ = self.become_of(node, None);
@@ -333,6 +342,8 @@ impl<'a> Loader<'a> {
             templates: Vec::new(),
             imported_handlers: Vec::new(),
             included_handlers: Vec::new(),
+            public_defaults: VarMap::new(),
+            public_vars: VarMap::new(),
         };
         let mut program = Vec::new();
         // The play's handler order is Ansible's: those of `roles:`, the play's own, those of
@@ -379,6 +390,7 @@ impl<'a> Loader<'a> {
             }
             notify.entry(task).or_default().extend(ids);
         }
+        let (pb_defaults, pb_vars) = (std::mem::take(&mut pb.public_defaults), std::mem::take(&mut pb.public_vars));
         let mut tasks = pb.tasks;
         for (id, ids) in notify {
             if let Some(t) = tasks.get_mut(id).and_then(Arc::get_mut) {
@@ -438,6 +450,8 @@ impl<'a> Loader<'a> {
             program,
             handlers,
             connection: node.get("connection").and_then(Node::scalar_text),
+            role_defaults: Arc::new(pb_defaults),
+            role_vars: Arc::new(pb_vars),
         })
     }
 
@@ -616,6 +630,12 @@ impl<'a> Loader<'a> {
             if let Some(target) = node.get(key) {
                 self.check_keys_except(node, keywords::INCLUDE, key);
                 let mut inner = self.child_inherit(node, inh, pb);
+                if key == "include_role" {
+                    inner.role_public = false;
+                }
+                if target.as_map().is_some() {
+                    self.check_keys(target, &["name", "tasks_from", "vars"], ROLE_INCLUDE_UNSUPPORTED, key);
+                }
                 let (name, from) = match &target.kind {
                     NodeKind::Map(_) => (
                         target.get("name").and_then(Node::scalar_text),
@@ -721,7 +741,10 @@ impl<'a> Loader<'a> {
             .help = Some("name the file literally".into());
             return Vec::new();
         }
-        let c = self.child_inherit(node, inh, pb);
+        let mut c = self.child_inherit(node, inh, pb);
+        if key == "include_tasks" {
+            c.role_public = false;
+        }
         let path = c.dir.join(&file);
         let path = if path.exists() { path } else { self.playbook_dir.join(&file) };
         self.load_task_file(&path, target.span, &c, pb)
@@ -833,9 +856,10 @@ impl<'a> Loader<'a> {
         }
         self.note_vars(&role_vars);
         let role = Arc::new(RoleCtx { name: name.to_string(), path: path.clone(), defaults: Arc::new(defaults) });
+        let role_vars_public = Arc::new(role_vars);
         let mut c = inh.clone();
-        c.role = Some(role);
-        c.vars.push(Arc::new(role_vars));
+        c.role = Some(role.clone());
+        c.vars.push(role_vars_public.clone());
         let mut search = vec![path.clone()];
         search.extend(inh.search_dirs.iter().cloned());
         c.search_dirs = Arc::new(search);
@@ -852,6 +876,10 @@ impl<'a> Loader<'a> {
                     }
                 }
             }
+        }
+        if inh.role_public {
+            pb.public_defaults.extend(role.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+            pb.public_vars.extend(role_vars_public.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         if let Some(p) = main("handlers") {
             let mut hc = c.clone();
@@ -1411,6 +1439,10 @@ fn notified_handlers(pb: &PlayBuild, rank: &HashMap<TaskId, usize>, name: &str) 
     }
     out
 }
+
+/// Ansible's `include_role`/`import_role` options prov does not support yet.
+const ROLE_INCLUDE_UNSUPPORTED: &[&str] =
+    &["public", "defaults_from", "vars_from", "handlers_from", "apply", "allow_duplicates", "rolespec_validate"];
 
 fn entries_have_module(entries: &[(Node, Node)], registry: &Registry) -> bool {
     entries.iter().any(|(k, _)| k.as_str().is_some_and(|s| registry.get(s).is_some() || is_meta_key(s)))

@@ -72,6 +72,12 @@ pub struct CompiledPlay {
     pub handlers: Vec<TaskId>,
     /// Connection type (`local` or ssh).
     pub connection: Option<String>,
+    /// Defaults of the roles of `roles:` and `import_role` (with their dependencies): every
+    /// task of the play sees them, below everything else (Ansible without
+    /// `private_role_vars`).
+    pub role_defaults: Arc<VarMap>,
+    /// `vars/main.yml` of the same roles: every task of the play sees them, above play vars.
+    pub role_vars: Arc<VarMap>,
 }
 
 /// Whether to gather facts.

@@ -99,3 +99,47 @@ fn meta_tasks_prov_cannot_run_faithfully_are_refused_with_their_location() {
     ];
     assert_eq!(errors, want);
 }
+
+#[test]
+fn role_include_options_prov_does_not_support_are_refused() {
+    let errors = compile(&[
+        ("roles/r/tasks/main.yml", "- meta: noop\n"),
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_role:\n        name: r\n        public: true\n    - import_role:\n        name: r\n        defaults_from: other\n",
+        ),
+    ])
+    .expect_err("refused");
+    assert_eq!(
+        errors,
+        [
+            "6:9 error: include_role keyword `public` is not supported by prov yet",
+            "9:9 error: import_role keyword `defaults_from` is not supported by prov yet",
+        ]
+    );
+}
+
+#[test]
+fn play_collects_defaults_and_vars_of_roles_and_imported_roles_but_not_included_ones() {
+    let (pb, _) = compile(&[
+        ("roles/dep/defaults/main.yml", "from_dep: d\nshared: dep\n"),
+        ("roles/r/meta/main.yml", "dependencies: [dep]\n"),
+        ("roles/r/defaults/main.yml", "shared: r\n"),
+        ("roles/r/vars/main.yml", "r_var: v\n"),
+        ("roles/r/tasks/main.yml", "- meta: noop\n"),
+        ("roles/imp/defaults/main.yml", "imp_default: i\n"),
+        ("roles/imp/tasks/main.yml", "- meta: noop\n"),
+        ("roles/inc/defaults/main.yml", "inc_default: x\n"),
+        ("roles/inc/vars/main.yml", "inc_var: x\n"),
+        ("roles/inc/tasks/main.yml", "- meta: noop\n"),
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  roles: [r]\n  tasks:\n    - include_role: {name: inc}\n    - import_role: {name: imp}\n",
+        ),
+    ])
+    .expect("compiles");
+    let play = &pb.plays[0];
+    let keys = |m: &crate::vars::VarMap| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>();
+    assert_eq!(keys(&play.role_defaults), ["from_dep=d", "shared=r", "imp_default=i"]);
+    assert_eq!(keys(&play.role_vars), ["r_var=v"]);
+}

@@ -562,6 +562,66 @@ fn handlers_of_included_and_imported_roles_run() {
     assert_eq!(ran(&r, "a"), ["t_r1", "t_r2", "t_r3", "t_play", "h_r1", "h_play", "h_r3", "h_r2"], "{}", r.dump());
 }
 
+const ROLE_VAR_FILES: [(&str, &str); 8] = [
+    ("roles/rv/defaults/main.yml", "rv_default: from-rv-defaults\nshared: rv-default\n"),
+    ("roles/rv/vars/main.yml", "rv_var: from-rv-vars\n"),
+    ("roles/rv/tasks/main.yml", "- name: in rv\n  debug: msg=\"{{ shared }}\"\n"),
+    ("roles/rw/defaults/main.yml", "shared: rw-default\n"),
+    ("roles/rw/tasks/main.yml", "- name: in rw\n  debug: msg=\"{{ shared }}\"\n"),
+    ("roles/ri/defaults/main.yml", "ri_default: from-ri-defaults\n"),
+    ("roles/ri/vars/main.yml", "ri_var: from-ri-vars\n"),
+    ("roles/ri/tasks/main.yml", "- name: in ri\n  debug: msg=ri\n"),
+];
+
+// Ansible 2.19 (private_role_vars off): the defaults and vars of the roles in `roles:` and of
+// imported roles are visible to every task of the play, even before the role runs; play vars
+// beat role defaults; an included role's are not visible outside it; nothing crosses plays.
+#[test]
+fn play_tasks_see_defaults_and_vars_of_the_plays_roles() {
+    let mut files = vec![(
+        "site.yml",
+        r#"- hosts: a
+  gather_facts: false
+  pre_tasks:
+    - name: pre
+      debug: msg="{{ rv_default }} {{ rv_var }} {{ ri_default }} {{ ri_var }}"
+  roles: [rv, rw]
+  tasks:
+    - name: task
+      debug: msg="{{ rv_default }} {{ rv_var }} {{ shared }}"
+    - import_role: {name: ri}
+- hosts: a
+  gather_facts: false
+  vars:
+    shared: play-var
+  roles: [rv]
+  tasks:
+    - name: play var wins
+      debug: msg="{{ shared }}"
+    - include_role: {name: ri}
+    - name: not from included
+      debug: msg="{{ ri_default | default('UNDEF') }} {{ ri_var | default('UNDEF') }}"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - name: next play
+      debug: msg="{{ rv_default | default('UNDEF') }} {{ rv_var | default('UNDEF') }}"
+"#,
+    )];
+    files.extend(ROLE_VAR_FILES);
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msg = |task: &str, i: usize| r.of(task).get(i).map(|x| x["msg"].clone()).unwrap_or_default();
+    assert_eq!(msg("pre", 0), "from-rv-defaults from-rv-vars from-ri-defaults from-ri-vars", "{}", r.dump());
+    assert_eq!(msg("in rv", 0), "rv-default");
+    assert_eq!(msg("in rw", 0), "rw-default");
+    assert_eq!(msg("task", 0), "from-rv-defaults from-rv-vars rw-default");
+    assert_eq!(msg("in rv", 1), "play-var");
+    assert_eq!(msg("play var wins", 0), "play-var");
+    assert_eq!(msg("not from included", 0), "UNDEF UNDEF");
+    assert_eq!(msg("next play", 0), "UNDEF UNDEF");
+}
+
 // Ansible 2.19: a notification by name runs only the last handler of that name in the play's
 // handler order (roles d1 and d2 and the play all define `restart`: only the play's runs);
 // `role : name` picks a role's handler; every `listen`er of a topic runs.
