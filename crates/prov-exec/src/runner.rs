@@ -40,6 +40,62 @@ pub struct RunOptions {
     pub task_timeout: Option<Duration>,
     /// `--tags` (for `ansible_run_tags`).
     pub tags: Vec<String>,
+    /// `--skip-tags` (for `ansible_skip_tags`).
+    pub skip_tags: Vec<String>,
+    /// `--limit` as given (for `ansible_limit`).
+    pub limit: Option<String>,
+}
+
+/// The ansible-core release whose behaviour prov follows and was checked against
+/// (`ansible_version`).
+pub const ANSIBLE_VERSION: (u32, u32, u32) = (2, 19, 14);
+
+/// `ansible_version` as Ansible shows it.
+fn ansible_version() -> Value {
+    let (major, minor, revision) = ANSIBLE_VERSION;
+    let full = format!("{major}.{minor}.{revision}");
+    Value::from_pairs([
+        ("full".to_string(), Value::from(full.clone())),
+        ("major".to_string(), Value::from(major)),
+        ("minor".to_string(), Value::from(minor)),
+        ("revision".to_string(), Value::from(revision)),
+        ("string".to_string(), Value::from(full)),
+    ])
+}
+
+/// A list of the play's hosts that leaves out those that failed or became unreachable so far
+/// (`ansible_play_hosts`, `ansible_play_batch`, `play_hosts`).
+#[derive(Debug)]
+struct HostsLeft {
+    names: Vec<String>,
+    /// Indices into `names` (and `rx`) of the hosts the list is about.
+    members: Vec<usize>,
+    rx: Vec<watch::Receiver<Snapshot>>,
+}
+
+impl HostsLeft {
+    fn current(&self) -> Vec<Value> {
+        self.members
+            .iter()
+            .filter(|&&i| !self.rx[i].borrow().dead)
+            .map(|&i| Value::from(self.names[i].clone()))
+            .collect()
+    }
+}
+
+impl minijinja::value::Object for HostsLeft {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let i = usize::try_from(key.clone()).ok()?;
+        self.current().get(i).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.current())
+    }
 }
 
 /// Ctrl-C state: 0 running, 1 stop launching work, 2 kill what runs.
@@ -285,9 +341,18 @@ impl<'a> Worker<'a> {
             layers.push(Layer::source(v.clone()));
         }
         if let Some(r) = &t.role {
+            let abs =
+                |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
             let mut m = VarMap::new();
-            m.insert("role_path".into(), Value::from(r.path.display().to_string()));
+            m.insert("role_path".into(), Value::from(abs(&r.path)));
             m.insert("role_name".into(), Value::from(r.name.clone()));
+            m.insert("ansible_role_name".into(), Value::from(r.name.clone()));
+            if !r.parents.is_empty() {
+                let names: Vec<Value> = r.parents.iter().map(|(n, _)| Value::from(n.clone())).collect();
+                let paths: Vec<Value> = r.parents.iter().map(|(_, p)| Value::from(abs(p))).collect();
+                m.insert("ansible_parent_role_names".into(), Value::from(names));
+                m.insert("ansible_parent_role_paths".into(), Value::from(paths));
+            }
             layers.push(Layer::literal(Arc::new(m)));
         }
         layers.push(Layer::literal(self.runtime.clone()));
@@ -538,8 +603,8 @@ pub async fn run_play(
     env.events.emit(Event::PlayStart { play: play_index, name: bp.play.name.clone(), hosts: bp.hosts.clone() });
     let n = bp.hosts.len();
     let groups = Value::from_pairs(env.inventory.groups_map().into_iter().map(|(k, v)| (k, Value::from(v))));
-    let play_hosts = Value::from(bp.hosts.clone());
-    let inv_vars: Vec<Arc<VarMap>> = bp.hosts.iter().map(|h| Arc::new(env.inventory.host_vars(h))).collect();
+    let play_hosts_all = Value::from(bp.hosts.clone());
+    let inv_vars: Vec<Arc<VarMap>> = bp.hosts.iter().map(|h| Arc::new(inventory_vars(env.inventory, h))).collect();
     let mut txs = Vec::with_capacity(n);
     let mut rxs = Vec::with_capacity(n);
     let mut states = Vec::with_capacity(n);
@@ -556,7 +621,7 @@ pub async fn run_play(
         .inventory
         .hosts()
         .filter(|h| !bp.hosts.contains(&h.name))
-        .map(|h| (h.name.clone(), Arc::new(env.inventory.host_vars(&h.name))))
+        .map(|h| (h.name.clone(), Arc::new(inventory_vars(env.inventory, &h.name))))
         .collect();
     let mut live = LiveHostVars {
         names: bp.hosts.clone(),
@@ -571,16 +636,25 @@ pub async fn run_play(
     // Magic variables are the same for every task of a host in this play.
     let mut magic_base = VarMap::new();
     magic_base.insert("groups".into(), groups);
-    magic_base.insert("play_hosts".into(), play_hosts.clone());
-    magic_base.insert("ansible_play_hosts".into(), play_hosts.clone());
-    magic_base.insert("ansible_play_hosts_all".into(), play_hosts);
+    let hosts_left =
+        |members: Vec<usize>| Value::from_object(HostsLeft { names: bp.hosts.clone(), members, rx: rxs.clone() });
+    magic_base.insert("ansible_play_hosts".into(), hosts_left((0..n).collect()));
+    magic_base.insert("ansible_play_hosts_all".into(), play_hosts_all);
+    magic_base.insert("ansible_play_name".into(), Value::from(bp.play.name.clone()));
+    magic_base.insert("ansible_version".into(), ansible_version());
+    if let Some(l) = &env.opts.limit {
+        magic_base.insert("ansible_limit".into(), Value::from(l.clone()));
+    }
     // Absolute, as in Ansible: templates build paths from it (`{{ playbook_dir }}/../files`).
     let playbook_dir = std::path::absolute(&env.playbook_dir).unwrap_or_else(|_| env.playbook_dir.clone());
     magic_base.insert("playbook_dir".into(), Value::from(playbook_dir.display().to_string()));
     magic_base
         .insert("ansible_check_mode".into(), Value::from(env.opts.mode.check == prov_core::module::CheckMode::Check));
     magic_base.insert("ansible_diff_mode".into(), Value::from(env.opts.mode.diff == prov_core::module::DiffMode::On));
-    magic_base.insert("ansible_run_tags".into(), Value::from(env.opts.tags.clone()));
+    // Without --tags, Ansible's run tags are ['all'].
+    let run_tags = if env.opts.tags.is_empty() { vec!["all".to_string()] } else { env.opts.tags.clone() };
+    magic_base.insert("ansible_run_tags".into(), Value::from(run_tags));
+    magic_base.insert("ansible_skip_tags".into(), Value::from(env.opts.skip_tags.clone()));
     magic_base.insert("omit".into(), Value::from(prov_core::template::OMIT));
     let mut magics = Vec::with_capacity(n);
     for (i, h) in bp.hosts.iter().enumerate() {
@@ -588,8 +662,10 @@ pub async fn run_play(
         m.insert("inventory_hostname".into(), Value::from(h.clone()));
         m.insert("inventory_hostname_short".into(), Value::from(h.split('.').next().unwrap_or(h).to_string()));
         m.insert("group_names".into(), Value::from(env.inventory.group_names(h)));
-        let batch: Vec<String> = bp.batches[bp.batch_of[i]].iter().map(|&x| bp.hosts[x].clone()).collect();
-        m.insert("ansible_play_batch".into(), Value::from(batch));
+        let batch = hosts_left(bp.batches[bp.batch_of[i]].clone());
+        m.insert("ansible_play_batch".into(), batch.clone());
+        // Deprecated in Ansible: the batch, not the play's hosts.
+        m.insert("play_hosts".into(), batch);
         magics.push(m);
     }
     live.magic = magics.iter().map(|m| Arc::new(m.clone())).collect();
@@ -678,6 +754,14 @@ pub async fn run_play(
     out.refresh_inventory = refresh.load(Ordering::SeqCst);
     env.events.emit(Event::PlayEnd { play: play_index });
     out
+}
+
+/// A host's inventory variables, with `inventory_file`/`inventory_dir` under them (Ansible
+/// sets those on the host when it reads the source; the inventory's own values win).
+fn inventory_vars(inv: &Inventory, host: &str) -> VarMap {
+    let mut vars = inv.source_vars(host);
+    vars.extend(inv.host_vars(host));
+    vars
 }
 
 /// Ansible's `max_fail_percentage`: the play stops when *more* than that share of a batch failed.

@@ -252,6 +252,8 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         extra_vars: loaded.extra_vars.clone(),
         task_timeout: a.timeout.map(Duration::from_secs),
         tags: a.tags.clone(),
+        skip_tags: a.skip_tags.clone(),
+        limit: a.common.limit.clone(),
     };
     let connector = match crate::connect::ssh_connector(a.host_key_checking, a.known_hosts.clone(), &loaded.known_hosts)
     {

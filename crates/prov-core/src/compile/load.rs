@@ -855,7 +855,14 @@ impl<'a> Loader<'a> {
             }
         }
         self.note_vars(&role_vars);
-        let role = Arc::new(RoleCtx { name: name.to_string(), path: path.clone(), defaults: Arc::new(defaults) });
+        // Ansible names the parents of a role pulled in from another role's tasks (and of its
+        // dependencies): the including role first.
+        let parents = match &inh.role {
+            Some(p) => std::iter::once((p.name.clone(), p.path.clone())).chain(p.parents.iter().cloned()).collect(),
+            None => Vec::new(),
+        };
+        let role =
+            Arc::new(RoleCtx { name: name.to_string(), path: path.clone(), defaults: Arc::new(defaults), parents });
         let role_vars_public = Arc::new(role_vars);
         let mut c = inh.clone();
         c.role = Some(role.clone());

@@ -184,6 +184,9 @@ pub struct RoleCtx {
     pub path: PathBuf,
     /// `defaults/main.yml`.
     pub defaults: Arc<VarMap>,
+    /// The roles whose tasks imported or included this one, nearest first (name, directory):
+    /// `ansible_parent_role_names` / `ansible_parent_role_paths`.
+    pub parents: Vec<(String, PathBuf)>,
 }
 
 /// One task, with everything inherited from its blocks, role, includes and play.

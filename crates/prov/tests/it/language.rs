@@ -662,3 +662,92 @@ fn notify_runs_the_last_handler_of_a_name_and_every_listener() {
     assert_eq!(msgs, ["d1", "play"], "{}", r.dump());
     assert_eq!(ran(&r, "a"), ["t1", "t2", "n", "restart", "restart", "l1", "l2"], "{}", r.dump());
 }
+
+// Ansible 2.19 with `--limit 'all:!d' --skip-tags y`, b failed before: the values below
+// (ansible_play_hosts, ansible_play_batch and play_hosts leave failed hosts out;
+// inventory_file/dir are absolute; ansible_run_tags is ['all'] without --tags), and in a role
+// imported from another role's tasks, ansible_parent_role_names / _paths name the parent.
+#[test]
+fn magic_variables_have_ansibles_values() {
+    let (d, r) = apply(
+        &[
+            (
+                "roles/outer/tasks/main.yml",
+                "- name: outer parents\n  debug: msg=\"{{ ansible_parent_role_names | default('UNDEF') }}\"\n- include_role: {name: inner}\n",
+            ),
+            (
+                "roles/inner/tasks/main.yml",
+                r#"- name: inner
+  debug:
+    msg:
+      parents: "{{ ansible_parent_role_names }}"
+      parent_paths: "{{ ansible_parent_role_paths }}"
+      role_name: "{{ role_name }}"
+      role_path: "{{ role_path }}"
+      ansible_role_name: "{{ ansible_role_name }}"
+"#,
+            ),
+            (
+                "site.yml",
+                r#"- hosts: all
+  gather_facts: false
+  strategy: linear
+  tasks:
+    - name: fail b
+      command: "false"
+      when: inventory_hostname == 'b'
+    - name: magic
+      debug:
+        msg:
+          limit: "{{ ansible_limit }}"
+          play_hosts: "{{ ansible_play_hosts }}"
+          batch: "{{ ansible_play_batch }}"
+          all: "{{ ansible_play_hosts_all }}"
+          old: "{{ play_hosts }}"
+          inventory_dir: "{{ inventory_dir }}"
+          inventory_file: "{{ inventory_file }}"
+          check: "{{ ansible_check_mode }}"
+          run_tags: "{{ ansible_run_tags }}"
+          skip_tags: "{{ ansible_skip_tags }}"
+          version: "{{ ansible_version.full }} {{ ansible_version.major + 0 }}"
+          play_name: "{{ ansible_play_name }}"
+          role_name: "{{ role_name | default('UNDEF') }}"
+      when: inventory_hostname == 'a'
+    - import_role: {name: outer}
+      when: inventory_hostname == 'a'
+"#,
+            ),
+        ],
+        &["--limit", "all:!d", "--skip-tags", "y"],
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let dir = d.path().canonicalize().expect("canonical").display().to_string();
+    let magic = r.of("magic").into_iter().find(|x| x["host"] == "a").expect("magic on a").clone();
+    let msg: Json = serde_json::from_str(magic["msg"].as_str().expect("JSON msg")).expect("msg is JSON");
+    let want = serde_json::json!({
+        "limit": "all:!d",
+        "play_hosts": ["a", "c"],
+        "batch": ["a", "c"],
+        "all": ["a", "b", "c"],
+        "old": ["a", "c"],
+        "inventory_dir": dir,
+        "inventory_file": format!("{dir}/hosts.ini"),
+        "check": false,
+        "run_tags": ["all"],
+        "skip_tags": ["y"],
+        "version": "2.19.14 2",
+        "play_name": "all",
+        "role_name": "UNDEF",
+    });
+    assert_eq!(msg, want, "{}", r.dump());
+    assert_eq!(on(&r, "outer parents", "a")[0]["msg"], "UNDEF", "{}", r.dump());
+    let inner: Json = serde_json::from_str(on(&r, "inner", "a")[0]["msg"].as_str().expect("JSON msg")).expect("JSON");
+    let want = serde_json::json!({
+        "parents": ["outer"],
+        "parent_paths": [format!("{dir}/roles/outer")],
+        "role_name": "inner",
+        "role_path": format!("{dir}/roles/inner"),
+        "ansible_role_name": "inner",
+    });
+    assert_eq!(inner, want, "{}", r.dump());
+}
