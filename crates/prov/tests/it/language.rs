@@ -693,6 +693,9 @@ fn magic_variables_have_ansibles_values() {
   gather_facts: false
   strategy: linear
   tasks:
+    - name: snapshot
+      set_fact:
+        before: "{{ ansible_play_hosts }}"
     - name: fail b
       command: "false"
       when: inventory_hostname == 'b'
@@ -712,6 +715,7 @@ fn magic_variables_have_ansibles_values() {
           version: "{{ ansible_version.full }} {{ ansible_version.major + 0 }}"
           play_name: "{{ ansible_play_name }}"
           role_name: "{{ role_name | default('UNDEF') }}"
+          before: "{{ before }}"
       when: inventory_hostname == 'a'
     - import_role: {name: outer}
       when: inventory_hostname == 'a'
@@ -738,6 +742,7 @@ fn magic_variables_have_ansibles_values() {
         "version": "2.19.14 2",
         "play_name": "all",
         "role_name": "UNDEF",
+        "before": ["a", "b", "c"],
     });
     assert_eq!(msg, want, "{}", r.dump());
     assert_eq!(on(&r, "outer parents", "a")[0]["msg"], "UNDEF", "{}", r.dump());
