@@ -3,8 +3,9 @@
 
 use crate::event::{DiffOut, Event, HostResult, PlannedOut, Status};
 use crate::runner::{Flow, Worker};
+use minijinja::value::ValueKind;
 use minijinja::Value;
-use prov_core::compile::{Cond, LoopItems, TaskDef};
+use prov_core::compile::{Cond, LoopItems, LoopKeyword, TaskDef};
 use prov_core::connection::{Connection, ConnectionError, ExecOutput, ExecRequest};
 use prov_core::module::{CheckMode, FileSource, ModuleCtx, ModuleError, Outcome, RunMode, RunsOn, Vars};
 use prov_core::template::{Templar, OMIT};
@@ -270,9 +271,17 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
                 }
                 Err(e) => return fail_task(w, t, format!("loop: {e}")),
                 Ok(v) => {
-                    let mut list: Vec<Value> = match v.try_iter() {
-                        Ok(it) if v.kind() != minijinja::value::ValueKind::String => it.collect(),
-                        _ => return fail_task(w, t, format!("loop: expected a list, got {v}")),
+                    let mut list: Vec<Value> = match (v.kind(), l.keyword) {
+                        (ValueKind::Seq, _) => match v.try_iter() {
+                            Ok(it) => it.collect(),
+                            Err(e) => return fail_task(w, t, format!("loop: {e}")),
+                        },
+                        // with_items/with_list take anything else as one item (Ansible's
+                        // lookups turn a single term into a list).
+                        (_, LoopKeyword::WithItems | LoopKeyword::WithList) => vec![v],
+                        (kind, _) => {
+                            return fail_task(w, t, format!("loop: the value must be a list, not a {kind}: {v}"))
+                        }
                     };
                     if l.flatten {
                         list = list

@@ -1202,9 +1202,14 @@ impl<'a> Loader<'a> {
     }
 
     fn loop_of(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<LoopDef> {
-        let (key, n, flatten) = [("loop", false), ("with_items", true), ("with_list", false), ("with_dict", false)]
-            .iter()
-            .find_map(|(k, f)| node.get(k).map(|n| (*k, n, *f)))?;
+        let (key, n, keyword) = [
+            ("loop", LoopKeyword::Loop),
+            ("with_items", LoopKeyword::WithItems),
+            ("with_list", LoopKeyword::WithList),
+            ("with_dict", LoopKeyword::WithDict),
+        ]
+        .iter()
+        .find_map(|(k, w)| node.get(k).map(|n| (*k, n, *w)))?;
         let items = match &n.kind {
             NodeKind::Str(s) => {
                 pb.templates.push((s.clone(), n.span));
@@ -1247,7 +1252,7 @@ impl<'a> Loader<'a> {
                                     .collect()
                                 })
                                 .unwrap_or_default();
-                            return Some(self.loop_control(node, LoopItems::List(Value::from(list)), false));
+                            return Some(self.loop_control(node, LoopItems::List(Value::from(list)), keyword));
                         }
                     };
                     let inner = crate::template::single_expression(&src).unwrap_or(&src).to_string();
@@ -1263,11 +1268,13 @@ impl<'a> Loader<'a> {
         } else {
             items
         };
-        Some(self.loop_control(node, items, flatten))
+        Some(self.loop_control(node, items, keyword))
     }
 
-    fn loop_control(&mut self, node: &Node, items: LoopItems, flatten: bool) -> LoopDef {
-        let mut def = LoopDef { items, loop_var: "item".into(), index_var: None, label: None, pause: 0.0, flatten };
+    fn loop_control(&mut self, node: &Node, items: LoopItems, keyword: LoopKeyword) -> LoopDef {
+        let flatten = keyword == LoopKeyword::WithItems;
+        let mut def =
+            LoopDef { items, loop_var: "item".into(), index_var: None, label: None, pause: 0.0, flatten, keyword };
         if let Some(lc) = node.get("loop_control") {
             self.check_keys(lc, &["loop_var", "index_var", "label", "pause", "extended"], &[], "loop_control");
             if let Some(v) = lc.get("loop_var").and_then(Node::scalar_text) {

@@ -162,6 +162,21 @@ pub struct LoopDef {
     pub pause: f64,
     /// `with_items` flattens one level.
     pub flatten: bool,
+    /// The keyword that asked for the loop.
+    pub keyword: LoopKeyword,
+}
+
+/// The keyword of a loop: they differ on values that are not lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoopKeyword {
+    /// `loop`: anything but a list fails the task.
+    Loop,
+    /// `with_items`: a value that is not a list is one item.
+    WithItems,
+    /// `with_list`: a value that is not a list is one item.
+    WithList,
+    /// `with_dict`: a mapping, as `key`/`value` items.
+    WithDict,
 }
 
 /// A compiled condition with its source text for messages.

@@ -756,3 +756,44 @@ fn magic_variables_have_ansibles_values() {
     });
     assert_eq!(inner, want, "{}", r.dump());
 }
+
+// Ansible 2.19: `loop` must resolve to a list ("The `loop` value must resolve to a 'list',
+// not 'dict'", also for none); with_items/with_list take any other value as one item.
+#[test]
+fn loop_over_a_value_that_is_not_a_list() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: a
+  gather_facts: false
+  vars:
+    d: {k1: 1, k2: 2}
+  tasks:
+    - name: loop dict
+      debug: msg="{{ item }}"
+      loop: "{{ d }}"
+      ignore_errors: true
+    - name: loop none
+      debug: msg="{{ item }}"
+      loop: "{{ none }}"
+      ignore_errors: true
+    - name: with_items dict
+      debug: msg="{{ item.k1 }}"
+      with_items: "{{ d }}"
+    - name: with_list string
+      debug: msg="{{ item }}"
+      with_list: "{{ 'abc' }}"
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    for task in ["loop dict", "loop none"] {
+        let x = r.of(task);
+        assert_eq!(x.len(), 1, "{task}: {}", r.dump());
+        assert_eq!(x[0]["status"], "ignored", "{task}: {}", r.dump());
+    }
+    let msgs = |task: &str| r.of(task).iter().map(|x| x["msg"].to_string()).collect::<Vec<_>>();
+    assert_eq!(msgs("with_items dict"), ["\"1\""], "{}", r.dump());
+    assert_eq!(msgs("with_list string"), ["\"abc\""], "{}", r.dump());
+}
