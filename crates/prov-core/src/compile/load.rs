@@ -398,6 +398,7 @@ impl<'a> Loader<'a> {
             }
         }
         self.select_tags(&mut tasks);
+        self.check_reads_after_refresh(&program, &handlers, &tasks);
         let program = prune(&program, &tasks);
         for (s, span) in pb.templates {
             if let Err(e) = self.templar.compile(&s) {
@@ -1425,6 +1426,48 @@ impl<'a> Loader<'a> {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// Ansible re-reads the inventory at `meta: refresh_inventory`, prov when the play ends:
+    /// a later task of the same play that reads `groups`, `group_names` or `hostvars` would
+    /// see the old inventory, so it is refused.
+    fn check_reads_after_refresh(&mut self, program: &[Step], handlers: &[TaskId], tasks: &[Arc<TaskDef>]) {
+        let mut order = Vec::new();
+        flatten_tasks(program, &mut order);
+        order.extend(handlers.iter().copied());
+        let Some(first) = order
+            .iter()
+            .position(|&t| tasks.get(t).is_some_and(|t| t.selected && t.meta == Some(MetaAction::RefreshInventory)))
+        else {
+            return;
+        };
+        let refresh_span = tasks[order[first]].span;
+        for &id in &order[first + 1..] {
+            let t = &tasks[id];
+            let mut strings: Vec<String> = t.arg_templates.iter().map(|(s, _)| s.clone()).collect();
+            let conds = t.when.iter().chain(t.changed_when.iter().flatten()).chain(t.failed_when.iter().flatten());
+            strings.extend(conds.chain(t.until.as_ref().map(|u| &u.0)).map(|c| format!("{{{{ {} }}}}", c.source)));
+            if let Some(LoopDef { items: LoopItems::Template(crate::template::Tmpl::Expr(_, src)), .. }) = &t.loop_ {
+                strings.push(format!("{{{{ {src} }}}}"));
+            }
+            let read = strings
+                .iter()
+                .filter_map(|s| self.templar.referenced(s).ok())
+                .flatten()
+                .find(|n| matches!(n.as_str(), "groups" | "group_names" | "hostvars"));
+            if let Some(name) = read {
+                let at = self.sources.location(refresh_span);
+                self.err(
+                    DiagKind::Unsupported,
+                    t.span,
+                    format!("task `{}` reads `{name}` after `meta: refresh_inventory` ({at}) in the same play", t.name),
+                )
+                .help = Some(
+                    "prov re-reads the inventory when the play ends (Ansible at once): move this task to a following play"
+                        .into(),
+                );
             }
         }
     }

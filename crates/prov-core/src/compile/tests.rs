@@ -143,3 +143,31 @@ fn play_collects_defaults_and_vars_of_roles_and_imported_roles_but_not_included_
     assert_eq!(keys(&play.role_defaults), ["from_dep=d", "shared=r", "imp_default=i"]);
     assert_eq!(keys(&play.role_vars), ["r_var=v"]);
 }
+
+#[test]
+fn reading_the_inventory_after_refresh_inventory_in_the_same_play_is_refused() {
+    let errors = compile(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - meta: end_host
+      when: groups['g'] | length > 0
+    - meta: refresh_inventory
+    - name: reads groups
+      meta: end_host
+      when: "'new' in groups"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - meta: end_host
+      when: groups['g'] | length > 0
+"#,
+    )])
+    .expect_err("refused");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("7:7 error: task `reads groups` reads `groups` after `meta: refresh_inventory` ("),
+        "{errors:?}"
+    );
+}
