@@ -164,6 +164,9 @@ pub struct PlayResult {
     pub cleared: BTreeSet<String>,
     /// The run was interrupted.
     pub interrupted: bool,
+    /// An error that ends the whole run, as Ansible's `ERROR!` does (a meta task's `when`
+    /// that cannot be evaluated): no later play runs.
+    pub fatal: Option<String>,
 }
 
 /// What a host publishes for others.
@@ -245,6 +248,8 @@ pub(crate) struct MetaShared {
     end_play: AtomicBool,
     /// (batch, position) of each `clear_host_errors` that ran.
     cleared: Mutex<Vec<(usize, usize)>>,
+    /// The first error that ends the run.
+    fatal: Mutex<Option<String>>,
 }
 
 impl MetaShared {
@@ -254,6 +259,7 @@ impl MetaShared {
             end_at: (0..batches).map(|_| AtomicUsize::new(usize::MAX)).collect(),
             end_play: AtomicBool::new(false),
             cleared: Mutex::new(Vec::new()),
+            fatal: Mutex::new(None),
         }
     }
 
@@ -501,7 +507,13 @@ impl<'a> Worker<'a> {
         let ran = match ran {
             Ok(r) => r,
             Err(e) => {
+                // Ansible stops the whole run here (`ERROR!`, exit 1), on every host.
                 self.failed_at = self.bp.pos[t.id];
+                let loc = self.env.sources.location(t.span);
+                if let Ok(mut f) = self.meta.fatal.lock() {
+                    f.get_or_insert_with(|| format!("{loc}: meta task `{}`: {e}", t.name));
+                }
+                self.abort.store(true, Ordering::SeqCst);
                 return crate::task::meta_failed(self, t, e);
             }
         };
@@ -751,6 +763,7 @@ pub async fn run_play(
         }
     }
     out.recaps = recaps.into_iter().flatten().collect();
+    out.fatal = meta.fatal.lock().ok().and_then(|mut f| f.take());
     out.refresh_inventory = refresh.load(Ordering::SeqCst);
     env.events.emit(Event::PlayEnd { play: play_index });
     out

@@ -131,8 +131,20 @@ pub(crate) fn meta_condition(w: &Worker<'_>, t: &TaskDef) -> Result<bool, String
     eval_conds(&w.env.templar, &t.when, &ctx)
 }
 
+/// The start of a meta task that reports a result (the others show nothing, as in Ansible).
+fn emit_meta_start(w: &Worker<'_>, t: &TaskDef) {
+    w.env.events.emit(Event::TaskStart {
+        play: w.play_index,
+        task: t.id,
+        name: t.name.clone(),
+        module: t.module.to_string(),
+        host: w.host.clone(),
+    });
+}
+
 /// A meta task whose `when` was false: shown as skipped but, as in Ansible, not counted.
 pub(crate) fn emit_meta_skip(w: &Worker<'_>, t: &TaskDef) {
+    emit_meta_start(w, t);
     w.env.events.emit(Event::HostResult(Box::new(HostResult {
         play: w.play_index,
         task: t.id,
@@ -155,6 +167,7 @@ pub(crate) fn emit_meta_skip(w: &Worker<'_>, t: &TaskDef) {
 
 /// A meta task whose `when` could not be evaluated fails on this host.
 pub(crate) fn meta_failed(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> Flow {
+    emit_meta_start(w, t);
     match fail_task(w, t, msg) {
         TaskFlow::Continue => Flow::Continue,
         TaskFlow::Unreachable => Flow::Unreachable,

@@ -290,6 +290,7 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     let mut dead: BTreeSet<String> = BTreeSet::new();
     let mut recap: indexmap::IndexMap<String, prov_exec::HostRecap> = indexmap::IndexMap::new();
     let mut forgiven: HashMap<String, (u32, u32)> = HashMap::new();
+    let mut fatal: Option<String> = None;
     let mut interrupted = false;
     let mut inventory = loaded.inventory.clone();
     let playbook_dir = loaded.playbook.dir.clone();
@@ -349,6 +350,10 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             interrupted = true;
             break;
         }
+        if let Some(msg) = result.fatal {
+            fatal = Some(msg);
+            break;
+        }
         if result.refresh_inventory {
             match load_inventory(
                 &Common { inventory: loaded.inventory_paths.clone(), extra_vars: Vec::new(), limit: None },
@@ -381,6 +386,10 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         if let Err(e) = write_junit(path, &reporter.results) {
             eprintln!("prov: cannot write {}: {e}", path.display());
         }
+    }
+    if let Some(msg) = fatal {
+        eprintln!("prov: {msg}; the run stopped");
+        return EXIT_ERROR;
     }
     let counted: Vec<prov_exec::HostRecap> = hosts
         .into_iter()

@@ -797,3 +797,37 @@ fn loop_over_a_value_that_is_not_a_list() {
     assert_eq!(msgs("with_items dict"), ["\"1\""], "{}", r.dump());
     assert_eq!(msgs("with_list string"), ["\"abc\""], "{}", r.dump());
 }
+
+// Ansible 2.19: a meta task whose `when` cannot be evaluated ends the whole run
+// ("[ERROR]: Error while evaluating conditional: 'only_b' is undefined", exit 1): no host
+// runs the next task, and no later play runs.
+#[test]
+fn meta_condition_error_stops_the_run() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: g1
+  gather_facts: false
+  strategy: linear
+  tasks:
+    - name: define on b
+      set_fact: {only_b: true}
+      when: inventory_hostname == 'b'
+    - name: end_host on undefined
+      meta: end_host
+      when: only_b
+    - name: after
+      debug: msg=after
+- hosts: g1
+  gather_facts: false
+  tasks:
+    - name: second play
+      debug: msg=second
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.dump());
+    assert!(r.of("after").is_empty() && r.of("second play").is_empty(), "{}", r.dump());
+    assert!(r.stderr.contains("'only_b' is undefined"), "{}", r.dump());
+}
