@@ -14,6 +14,9 @@ pub struct Host {
     pub name: String,
     /// Variables set on the host itself (host vars, `host_vars/`).
     pub vars: VarMap,
+    /// The inventory source that listed the host first (`inventory_file`): a file's path, or
+    /// the `-i 'a,b,'` text.
+    pub source: Option<String>,
 }
 
 /// One group.
@@ -53,7 +56,7 @@ impl Inventory {
 
     /// Adds a host (no-op if present) and returns it.
     pub fn add_host(&mut self, name: &str) -> &mut Host {
-        self.hosts.entry(name.to_string()).or_insert_with(|| Host { name: name.to_string(), vars: VarMap::new() })
+        self.hosts.entry(name.to_string()).or_insert_with(|| Host { name: name.to_string(), ..Default::default() })
     }
 
     /// Adds a group (no-op if present) and returns it.
@@ -203,6 +206,29 @@ impl Inventory {
         out
     }
 
+    /// Marks every host as listed by `source` (see [`Host::source`]).
+    pub fn set_source(&mut self, source: &str) {
+        for h in self.hosts.values_mut() {
+            h.source = Some(source.to_string());
+        }
+    }
+
+    /// `inventory_file` and `inventory_dir` of a host as Ansible sets them: the source that
+    /// listed it first, and that file's directory (none for a `-i 'a,b,'` list). Empty for a
+    /// host no source lists (the implicit localhost, hosts listed by a provider).
+    pub fn source_vars(&self, host: &str) -> VarMap {
+        let mut out = VarMap::new();
+        if let Some(src) = self.hosts.get(host).and_then(|h| h.source.as_ref()) {
+            let dir = std::path::Path::new(src).parent().filter(|_| std::path::Path::new(src).is_file());
+            out.insert("inventory_file".into(), minijinja::Value::from(src.as_str()));
+            out.insert(
+                "inventory_dir".into(),
+                dir.map_or(minijinja::Value::from(()), |d| minijinja::Value::from(d.display().to_string())),
+            );
+        }
+        out
+    }
+
     /// `groups` as the magic variable shows it: every group with its hosts.
     pub fn groups_map(&self) -> IndexMap<String, Vec<String>> {
         self.groups.keys().map(|g| (g.clone(), self.group_hosts(g))).collect()
@@ -211,7 +237,12 @@ impl Inventory {
     /// Adds everything of `other`: hosts, groups, memberships; variables of `other` win.
     pub fn merge(&mut self, other: Inventory) {
         for (name, h) in other.hosts {
-            self.add_host(&name).vars.extend(h.vars);
+            let mine = self.add_host(&name);
+            mine.vars.extend(h.vars);
+            // The first source that lists a host stays its `inventory_file`, as in Ansible.
+            if mine.source.is_none() {
+                mine.source = h.source;
+            }
         }
         for (name, g) in other.groups {
             let mine = self.add_group(&name);

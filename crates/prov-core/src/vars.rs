@@ -6,11 +6,11 @@
 //!
 //! | precedence (low → high) | layer |
 //! |---|---|
-//! | 1 | role defaults |
+//! | 1 | role defaults (the play's roles', then the task's own role's) |
 //! | 2 | inventory: `all` group vars, parent groups, child groups, host vars (incl. `group_vars/`, `host_vars/`) |
 //! | 3 | facts (`ansible_facts`, `ansible_*`) |
-//! | 4 | play `vars`, `vars_files` |
-//! | 5 | role `vars`, block `vars`, task `vars` (inner wins) |
+//! | 4 | play `vars`, `vars_files`, the play's roles' `vars` |
+//! | 5 | the task's role `vars`, block `vars`, task `vars` (inner wins) |
 //! | 6 | `register` results and `set_fact` |
 //! | 7 | loop variable (`item`, `ansible_loop`) |
 //! | 8 | extra vars (`-e`) |

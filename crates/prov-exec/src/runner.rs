@@ -7,7 +7,7 @@ use crate::event::{Event, EventSink, HostRecap};
 use crate::task::{run_task, TaskFlow};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use minijinja::Value;
-use prov_core::compile::{BoundPlay, MetaAction, Step, TaskId, Wait};
+use prov_core::compile::{BoundPlay, MetaAction, Step, Strategy, TaskId, Wait};
 use prov_core::connection::Connection;
 use prov_core::inventory::Inventory;
 use prov_core::module::{FactCache, Registry, RunMode};
@@ -15,8 +15,8 @@ use prov_core::template::Templar;
 use prov_core::vars::{HostVars, HostVarsSource, Layer, Scope, VarMap};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 
@@ -40,6 +40,62 @@ pub struct RunOptions {
     pub task_timeout: Option<Duration>,
     /// `--tags` (for `ansible_run_tags`).
     pub tags: Vec<String>,
+    /// `--skip-tags` (for `ansible_skip_tags`).
+    pub skip_tags: Vec<String>,
+    /// `--limit` as given (for `ansible_limit`).
+    pub limit: Option<String>,
+}
+
+/// The ansible-core release whose behaviour prov follows and was checked against
+/// (`ansible_version`).
+pub const ANSIBLE_VERSION: (u32, u32, u32) = (2, 19, 14);
+
+/// `ansible_version` as Ansible shows it.
+fn ansible_version() -> Value {
+    let (major, minor, revision) = ANSIBLE_VERSION;
+    let full = format!("{major}.{minor}.{revision}");
+    Value::from_pairs([
+        ("full".to_string(), Value::from(full.clone())),
+        ("major".to_string(), Value::from(major)),
+        ("minor".to_string(), Value::from(minor)),
+        ("revision".to_string(), Value::from(revision)),
+        ("string".to_string(), Value::from(full)),
+    ])
+}
+
+/// A list of the play's hosts that leaves out those that failed or became unreachable so far
+/// (`ansible_play_hosts`, `ansible_play_batch`, `play_hosts`).
+#[derive(Debug)]
+struct HostsLeft {
+    names: Vec<String>,
+    /// Indices into `names` (and `rx`) of the hosts the list is about.
+    members: Vec<usize>,
+    rx: Vec<watch::Receiver<Snapshot>>,
+}
+
+impl HostsLeft {
+    fn current(&self) -> Vec<Value> {
+        self.members
+            .iter()
+            .filter(|&&i| !self.rx[i].borrow().dead)
+            .map(|&i| Value::from(self.names[i].clone()))
+            .collect()
+    }
+}
+
+impl minijinja::value::Object for HostsLeft {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let i = usize::try_from(key.clone()).ok()?;
+        self.current().get(i).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.current())
+    }
 }
 
 /// Ctrl-C state: 0 running, 1 stop launching work, 2 kill what runs.
@@ -102,8 +158,15 @@ pub struct PlayResult {
     pub persist: HashMap<String, HostPersist>,
     /// Hosts that failed or were unreachable (they sit out later plays, as in Ansible).
     pub dead: BTreeSet<String>,
+    /// Hosts whose failure `meta: clear_host_errors` cleared: they take part in later plays
+    /// and, as in Ansible, their failure no longer makes the run fail (the recap still
+    /// counts it).
+    pub cleared: BTreeSet<String>,
     /// The run was interrupted.
     pub interrupted: bool,
+    /// An error that ends the whole run, as Ansible's `ERROR!` does (a meta task's `when`
+    /// that cannot be evaluated): no later play runs.
+    pub fatal: Option<String>,
 }
 
 /// What a host publishes for others.
@@ -173,6 +236,51 @@ pub(crate) enum Flow {
     Interrupted,
 }
 
+/// What the meta tasks of a play share between its hosts.
+#[derive(Debug)]
+pub(crate) struct MetaShared {
+    /// Answers of the meta tasks one host decides for its batch: (batch, task) → ran.
+    decisions: Mutex<HashMap<(usize, TaskId), bool>>,
+    /// Per batch, the position of an `end_play`/`end_batch` that ran (`usize::MAX`: none):
+    /// hosts of the batch stop before any task after it.
+    end_at: Vec<AtomicUsize>,
+    /// `end_play` ran: later batches do not start.
+    end_play: AtomicBool,
+    /// (batch, position) of each `clear_host_errors` that ran.
+    cleared: Mutex<Vec<(usize, usize)>>,
+    /// The first error that ends the run.
+    fatal: Mutex<Option<String>>,
+}
+
+impl MetaShared {
+    fn new(batches: usize) -> MetaShared {
+        MetaShared {
+            decisions: Mutex::new(HashMap::new()),
+            end_at: (0..batches).map(|_| AtomicUsize::new(usize::MAX)).collect(),
+            end_play: AtomicBool::new(false),
+            cleared: Mutex::new(Vec::new()),
+            fatal: Mutex::new(None),
+        }
+    }
+
+    fn decision(&self, batch: usize, task: TaskId) -> Option<bool> {
+        self.decisions.lock().ok().and_then(|d| d.get(&(batch, task)).copied())
+    }
+
+    fn end_at(&self, batch: usize) -> usize {
+        self.end_at.get(batch).map_or(usize::MAX, |a| a.load(Ordering::SeqCst))
+    }
+
+    /// Whether a host that failed at position `failed_at` of batch `batch` was cleared.
+    fn clears(&self, batch: usize, failed_at: usize) -> bool {
+        let cleared = match self.cleared.lock() {
+            Ok(c) => c,
+            Err(_) => return false,
+        };
+        cleared.iter().any(|&(b, pos)| batch < b || (batch == b && failed_at < pos))
+    }
+}
+
 /// One host's worker; owns that host's state for the play.
 pub(crate) struct Worker<'a> {
     pub env: &'a PlayEnv<'a>,
@@ -194,7 +302,10 @@ pub(crate) struct Worker<'a> {
     pub forks: &'a Semaphore,
     pub abort: &'a AtomicBool,
     pub refresh: &'a AtomicBool,
+    pub meta: &'a MetaShared,
     pub progress: usize,
+    /// Position of the last task that failed on this host (what `clear_host_errors` compares).
+    pub failed_at: usize,
 }
 
 impl<'a> Worker<'a> {
@@ -222,20 +333,32 @@ impl<'a> Worker<'a> {
     /// A scope for a task of this host with extra layers on top (loop item, registered result).
     pub(crate) fn scope(&self, task: TaskId, extra: Vec<Layer>) -> Value {
         let t = &self.bp.play.tasks[task];
-        let mut layers = Vec::with_capacity(8 + extra.len());
+        let mut layers = Vec::with_capacity(10 + extra.len());
+        // The play's roles' defaults, then the task's own role's (Ansible's order).
+        layers.push(Layer::source(self.bp.play.role_defaults.clone()));
         if let Some(r) = &t.role {
             layers.push(Layer::source(r.defaults.clone()));
         }
         layers.push(Layer::source(self.inv_vars.clone()));
         layers.push(Layer::literal(self.facts.clone()));
         layers.push(Layer::source(self.bp.play.vars.clone()));
+        layers.push(Layer::source(self.bp.play.role_vars.clone()));
         for v in &t.vars {
             layers.push(Layer::source(v.clone()));
         }
         if let Some(r) = &t.role {
+            let abs =
+                |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
             let mut m = VarMap::new();
-            m.insert("role_path".into(), Value::from(r.path.display().to_string()));
+            m.insert("role_path".into(), Value::from(abs(&r.path)));
             m.insert("role_name".into(), Value::from(r.name.clone()));
+            m.insert("ansible_role_name".into(), Value::from(r.name.clone()));
+            if !r.parents.is_empty() {
+                let names: Vec<Value> = r.parents.iter().map(|(n, _)| Value::from(n.clone())).collect();
+                let paths: Vec<Value> = r.parents.iter().map(|(_, p)| Value::from(abs(p))).collect();
+                m.insert("ansible_parent_role_names".into(), Value::from(names));
+                m.insert("ansible_parent_role_paths".into(), Value::from(paths));
+            }
             layers.push(Layer::literal(Arc::new(m)));
         }
         layers.push(Layer::literal(self.runtime.clone()));
@@ -275,6 +398,17 @@ impl<'a> Worker<'a> {
                 if self.abort.load(Ordering::SeqCst) {
                     return Flow::EndPlay;
                 }
+                // An `end_play`/`end_batch` another host ran: stop before anything after it.
+                let end_at = self.meta.end_at(self.bp.batch_of[self.idx]);
+                if end_at != usize::MAX {
+                    let next = match s {
+                        Step::Task(t) => self.bp.pos[*t],
+                        _ => self.progress,
+                    };
+                    if next > end_at && next != usize::MAX {
+                        return Flow::EndPlay;
+                    }
+                }
                 let flow = match s {
                     Step::Task(t) => self.task(*t, false).await,
                     Step::FlushHandlers => self.flush_handlers().await,
@@ -307,17 +441,19 @@ impl<'a> Worker<'a> {
         })
     }
 
-    async fn flush_handlers(&mut self) -> Flow {
-        let handlers = self.bp.play.handlers.clone();
-        for h in handlers {
-            if self.notified.remove(&h) {
-                let f = self.task(h, true).await;
-                if f != Flow::Continue {
-                    return f;
+    fn flush_handlers(&mut self) -> futures_util::future::BoxFuture<'_, Flow> {
+        Box::pin(async move {
+            let handlers = self.bp.play.handlers.clone();
+            for h in handlers {
+                if self.notified.remove(&h) {
+                    let f = self.task(h, true).await;
+                    if f != Flow::Continue {
+                        return f;
+                    }
                 }
             }
-        }
-        Flow::Continue
+            Flow::Continue
+        })
     }
 
     async fn task(&mut self, t: TaskId, handler: bool) -> Flow {
@@ -332,24 +468,8 @@ impl<'a> Worker<'a> {
                 return Flow::EndPlay;
             }
         }
-        if let Some(meta) = task.meta {
-            let flow = match meta {
-                MetaAction::EndHost => Flow::Stop,
-                MetaAction::EndPlay => {
-                    self.abort.store(true, Ordering::SeqCst);
-                    Flow::EndPlay
-                }
-                MetaAction::RefreshInventory => {
-                    self.refresh.store(true, Ordering::SeqCst);
-                    Flow::Continue
-                }
-                MetaAction::ClearFacts => {
-                    self.facts = Arc::new(VarMap::new());
-                    self.facts_raw = None;
-                    Flow::Continue
-                }
-                MetaAction::Noop | MetaAction::FlushHandlers => Flow::Continue,
-            };
+        if let Some(action) = task.meta {
+            let flow = self.meta_task(&task, action, handler).await;
             if !handler {
                 self.pass(self.bp.pos[t].saturating_add(1));
             }
@@ -361,10 +481,109 @@ impl<'a> Worker<'a> {
             TaskFlow::Unreachable => Flow::Unreachable,
             TaskFlow::Interrupted => Flow::Interrupted,
         };
+        if matches!(flow, Flow::Failed | Flow::Unreachable) {
+            self.failed_at = self.bp.pos[t];
+        }
         if !handler && self.bp.pos[t] != usize::MAX {
             self.pass(self.bp.pos[t] + 1);
         }
         flow
+    }
+
+    /// A meta task on this host (see [`MetaAction`] for who evaluates `when`).
+    async fn meta_task(&mut self, t: &Arc<prov_core::compile::TaskDef>, action: MetaAction, handler: bool) -> Flow {
+        let ran = match action {
+            MetaAction::Noop | MetaAction::RefreshInventory => Ok(true),
+            MetaAction::FlushHandlers | MetaAction::EndHost => crate::task::meta_condition(self, t),
+            MetaAction::EndPlay | MetaAction::EndBatch | MetaAction::ClearFacts | MetaAction::ClearHostErrors => {
+                // Ansible's free strategy runs meta tasks per host.
+                if handler || self.bp.play.strategy == Strategy::Free {
+                    crate::task::meta_condition(self, t)
+                } else {
+                    self.decide(t).await
+                }
+            }
+        };
+        let ran = match ran {
+            Ok(r) => r,
+            Err(e) => {
+                // Ansible stops the whole run here (`ERROR!`, exit 1), on every host.
+                self.failed_at = self.bp.pos[t.id];
+                let loc = self.env.sources.location(t.span);
+                if let Ok(mut f) = self.meta.fatal.lock() {
+                    f.get_or_insert_with(|| format!("{loc}: meta task `{}`: {e}", t.name));
+                }
+                self.abort.store(true, Ordering::SeqCst);
+                return crate::task::meta_failed(self, t, e);
+            }
+        };
+        if !ran {
+            crate::task::emit_meta_skip(self, t);
+            return Flow::Continue;
+        }
+        let batch = self.bp.batch_of[self.idx];
+        let pos = self.bp.pos[t.id];
+        match action {
+            MetaAction::Noop => Flow::Continue,
+            MetaAction::RefreshInventory => {
+                self.refresh.store(true, Ordering::SeqCst);
+                Flow::Continue
+            }
+            MetaAction::FlushHandlers => self.flush_handlers().await,
+            MetaAction::EndHost => Flow::Stop,
+            MetaAction::EndPlay | MetaAction::EndBatch => {
+                if action == MetaAction::EndPlay {
+                    self.meta.end_play.store(true, Ordering::SeqCst);
+                }
+                if self.bp.play.strategy == Strategy::Free {
+                    // Every host stops where it is.
+                    self.abort.store(true, Ordering::SeqCst);
+                } else if let Some(at) = self.meta.end_at.get(batch) {
+                    at.fetch_min(pos, Ordering::SeqCst);
+                }
+                if action == MetaAction::EndPlay {
+                    Flow::EndPlay
+                } else {
+                    Flow::Stop
+                }
+            }
+            MetaAction::ClearFacts => {
+                self.facts = Arc::new(VarMap::new());
+                self.facts_raw = None;
+                self.publish(false);
+                Flow::Continue
+            }
+            MetaAction::ClearHostErrors => {
+                if let Ok(mut c) = self.meta.cleared.lock() {
+                    c.push((batch, pos));
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    /// The answer of a meta task that one host decides for its batch: the first host of the
+    /// batch that reaches the task (in inventory order) evaluates `when`; the others wait for
+    /// the hosts before them to reach it or stop, and take that answer.
+    async fn decide(&mut self, t: &prov_core::compile::TaskDef) -> Result<bool, String> {
+        let batch = self.bp.batch_of[self.idx];
+        let pos = self.bp.pos[t.id];
+        let members = self.bp.batches[batch].clone();
+        for j in members {
+            if j == self.idx {
+                break;
+            }
+            let mut rx = self.peers[j].clone();
+            let _ = rx.wait_for(|s| s.dead || s.progress > pos).await;
+            if let Some(d) = self.meta.decision(batch, t.id) {
+                return Ok(d);
+            }
+        }
+        let d = crate::task::meta_condition(self, t)?;
+        if let Ok(mut m) = self.meta.decisions.lock() {
+            m.insert((batch, t.id), d);
+        }
+        Ok(d)
     }
 }
 
@@ -396,8 +615,8 @@ pub async fn run_play(
     env.events.emit(Event::PlayStart { play: play_index, name: bp.play.name.clone(), hosts: bp.hosts.clone() });
     let n = bp.hosts.len();
     let groups = Value::from_pairs(env.inventory.groups_map().into_iter().map(|(k, v)| (k, Value::from(v))));
-    let play_hosts = Value::from(bp.hosts.clone());
-    let inv_vars: Vec<Arc<VarMap>> = bp.hosts.iter().map(|h| Arc::new(env.inventory.host_vars(h))).collect();
+    let play_hosts_all = Value::from(bp.hosts.clone());
+    let inv_vars: Vec<Arc<VarMap>> = bp.hosts.iter().map(|h| Arc::new(inventory_vars(env.inventory, h))).collect();
     let mut txs = Vec::with_capacity(n);
     let mut rxs = Vec::with_capacity(n);
     let mut states = Vec::with_capacity(n);
@@ -414,7 +633,7 @@ pub async fn run_play(
         .inventory
         .hosts()
         .filter(|h| !bp.hosts.contains(&h.name))
-        .map(|h| (h.name.clone(), Arc::new(env.inventory.host_vars(&h.name))))
+        .map(|h| (h.name.clone(), Arc::new(inventory_vars(env.inventory, &h.name))))
         .collect();
     let mut live = LiveHostVars {
         names: bp.hosts.clone(),
@@ -429,16 +648,25 @@ pub async fn run_play(
     // Magic variables are the same for every task of a host in this play.
     let mut magic_base = VarMap::new();
     magic_base.insert("groups".into(), groups);
-    magic_base.insert("play_hosts".into(), play_hosts.clone());
-    magic_base.insert("ansible_play_hosts".into(), play_hosts.clone());
-    magic_base.insert("ansible_play_hosts_all".into(), play_hosts);
+    let hosts_left =
+        |members: Vec<usize>| Value::from_object(HostsLeft { names: bp.hosts.clone(), members, rx: rxs.clone() });
+    magic_base.insert("ansible_play_hosts".into(), hosts_left((0..n).collect()));
+    magic_base.insert("ansible_play_hosts_all".into(), play_hosts_all);
+    magic_base.insert("ansible_play_name".into(), Value::from(bp.play.name.clone()));
+    magic_base.insert("ansible_version".into(), ansible_version());
+    if let Some(l) = &env.opts.limit {
+        magic_base.insert("ansible_limit".into(), Value::from(l.clone()));
+    }
     // Absolute, as in Ansible: templates build paths from it (`{{ playbook_dir }}/../files`).
     let playbook_dir = std::path::absolute(&env.playbook_dir).unwrap_or_else(|_| env.playbook_dir.clone());
     magic_base.insert("playbook_dir".into(), Value::from(playbook_dir.display().to_string()));
     magic_base
         .insert("ansible_check_mode".into(), Value::from(env.opts.mode.check == prov_core::module::CheckMode::Check));
     magic_base.insert("ansible_diff_mode".into(), Value::from(env.opts.mode.diff == prov_core::module::DiffMode::On));
-    magic_base.insert("ansible_run_tags".into(), Value::from(env.opts.tags.clone()));
+    // Without --tags, Ansible's run tags are ['all'].
+    let run_tags = if env.opts.tags.is_empty() { vec!["all".to_string()] } else { env.opts.tags.clone() };
+    magic_base.insert("ansible_run_tags".into(), Value::from(run_tags));
+    magic_base.insert("ansible_skip_tags".into(), Value::from(env.opts.skip_tags.clone()));
     magic_base.insert("omit".into(), Value::from(prov_core::template::OMIT));
     let mut magics = Vec::with_capacity(n);
     for (i, h) in bp.hosts.iter().enumerate() {
@@ -446,8 +674,10 @@ pub async fn run_play(
         m.insert("inventory_hostname".into(), Value::from(h.clone()));
         m.insert("inventory_hostname_short".into(), Value::from(h.split('.').next().unwrap_or(h).to_string()));
         m.insert("group_names".into(), Value::from(env.inventory.group_names(h)));
-        let batch: Vec<String> = bp.batches[bp.batch_of[i]].iter().map(|&x| bp.hosts[x].clone()).collect();
-        m.insert("ansible_play_batch".into(), Value::from(batch));
+        let batch = hosts_left(bp.batches[bp.batch_of[i]].clone());
+        m.insert("ansible_play_batch".into(), batch.clone());
+        // Deprecated in Ansible: the batch, not the play's hosts.
+        m.insert("play_hosts".into(), batch);
         magics.push(m);
     }
     live.magic = magics.iter().map(|m| Arc::new(m.clone())).collect();
@@ -462,6 +692,7 @@ pub async fn run_play(
     let forks = Semaphore::new(env.opts.forks.max(1));
     let abort = AtomicBool::new(false);
     let refresh = AtomicBool::new(false);
+    let meta = MetaShared::new(bp.batches.len());
     let gather = needs_facts(bp);
     let mut futs = FuturesUnordered::new();
     for (i, (tx, (p, facts))) in txs.into_iter().zip(states).enumerate() {
@@ -485,7 +716,9 @@ pub async fn run_play(
             forks: &forks,
             abort: &abort,
             refresh: &refresh,
+            meta: &meta,
             progress: 0,
+            failed_at: 0,
         };
         futs.push(async move {
             let flow = host_main(&mut w, gather).await;
@@ -505,14 +738,15 @@ pub async fn run_play(
                 }
             }
             w.publish(dead);
-            (i, flow, w.recap, HostPersist { runtime: w.runtime, facts: w.facts_raw })
+            (i, flow, w.failed_at, w.recap, HostPersist { runtime: w.runtime, facts: w.facts_raw })
         });
     }
     let mut out = PlayResult::default();
     let mut recaps: Vec<Option<HostRecap>> = vec![None; n];
-    while let Some((i, flow, recap, p)) = futs.next().await {
+    let mut failed_at = vec![None; n];
+    while let Some((i, flow, at, recap, p)) = futs.next().await {
         if matches!(flow, Flow::Failed | Flow::Unreachable) {
-            out.dead.insert(bp.hosts[i].clone());
+            failed_at[i] = Some(at);
         }
         if flow == Flow::Interrupted {
             out.interrupted = true;
@@ -520,10 +754,27 @@ pub async fn run_play(
         recaps[i] = Some(recap);
         out.persist.insert(bp.hosts[i].clone(), p);
     }
+    for (i, at) in failed_at.into_iter().enumerate() {
+        let Some(at) = at else { continue };
+        if meta.clears(bp.batch_of[i], at) {
+            out.cleared.insert(bp.hosts[i].clone());
+        } else {
+            out.dead.insert(bp.hosts[i].clone());
+        }
+    }
     out.recaps = recaps.into_iter().flatten().collect();
+    out.fatal = meta.fatal.lock().ok().and_then(|mut f| f.take());
     out.refresh_inventory = refresh.load(Ordering::SeqCst);
     env.events.emit(Event::PlayEnd { play: play_index });
     out
+}
+
+/// A host's inventory variables, with `inventory_file`/`inventory_dir` under them (Ansible
+/// sets those on the host when it reads the source; the inventory's own values win).
+fn inventory_vars(inv: &Inventory, host: &str) -> VarMap {
+    let mut vars = inv.source_vars(host);
+    vars.extend(inv.host_vars(host));
+    vars
 }
 
 /// Ansible's `max_fail_percentage`: the play stops when *more* than that share of a batch failed.
@@ -561,7 +812,7 @@ async fn host_main(w: &mut Worker<'_>, gather: bool) -> Flow {
                 w.abort.store(true, Ordering::SeqCst);
             }
         }
-        if w.abort.load(Ordering::SeqCst) {
+        if w.abort.load(Ordering::SeqCst) || w.meta.end_play.load(Ordering::SeqCst) {
             return Flow::EndPlay;
         }
     }

@@ -3,8 +3,9 @@
 
 use crate::event::{DiffOut, Event, HostResult, PlannedOut, Status};
 use crate::runner::{Flow, Worker};
+use minijinja::value::ValueKind;
 use minijinja::Value;
-use prov_core::compile::{Cond, LoopItems, TaskDef};
+use prov_core::compile::{Cond, LoopItems, LoopKeyword, TaskDef};
 use prov_core::connection::{Connection, ConnectionError, ExecOutput, ExecRequest};
 use prov_core::module::{CheckMode, FileSource, ModuleCtx, ModuleError, Outcome, RunMode, RunsOn, Vars};
 use prov_core::template::{Templar, OMIT};
@@ -124,6 +125,57 @@ pub(crate) fn emit_quiet_skip(w: &mut Worker<'_>, t: &TaskDef, why: &str) {
     })));
 }
 
+/// Whether a meta task's `when` holds on this host.
+pub(crate) fn meta_condition(w: &Worker<'_>, t: &TaskDef) -> Result<bool, String> {
+    let ctx = w.scope(t.id, Vec::new());
+    eval_conds(&w.env.templar, &t.when, &ctx)
+}
+
+/// The start of a meta task that reports a result (the others show nothing, as in Ansible).
+fn emit_meta_start(w: &Worker<'_>, t: &TaskDef) {
+    w.env.events.emit(Event::TaskStart {
+        play: w.play_index,
+        task: t.id,
+        name: t.name.clone(),
+        module: t.module.to_string(),
+        host: w.host.clone(),
+    });
+}
+
+/// A meta task whose `when` was false: shown as skipped but, as in Ansible, not counted.
+pub(crate) fn emit_meta_skip(w: &Worker<'_>, t: &TaskDef) {
+    emit_meta_start(w, t);
+    w.env.events.emit(Event::HostResult(Box::new(HostResult {
+        play: w.play_index,
+        task: t.id,
+        name: t.name.clone(),
+        module: t.module.to_string(),
+        host: w.host.clone(),
+        status: Status::Skipped,
+        changed: false,
+        item: None,
+        msg: Some("meta: conditional evaluated to false".into()),
+        duration_ms: 0,
+        diff: Vec::new(),
+        planned: Vec::new(),
+        stdout: None,
+        stderr: None,
+        location: location(w, t),
+        root_cause: false,
+    })));
+}
+
+/// A meta task whose `when` could not be evaluated fails on this host.
+pub(crate) fn meta_failed(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> Flow {
+    emit_meta_start(w, t);
+    match fail_task(w, t, msg) {
+        TaskFlow::Continue => Flow::Continue,
+        TaskFlow::Unreachable => Flow::Unreachable,
+        TaskFlow::Interrupted => Flow::Interrupted,
+        TaskFlow::Failed => Flow::Failed,
+    }
+}
+
 fn truthy(v: &Value) -> bool {
     if let Some(s) = v.as_str() {
         return prov_core::args::parse_bool(s).unwrap_or(!s.is_empty());
@@ -133,7 +185,7 @@ fn truthy(v: &Value) -> bool {
 
 fn eval_conds(templar: &Templar, conds: &[Cond], ctx: &Value) -> Result<bool, String> {
     for c in conds {
-        let v = templar.render(&c.expr, ctx).map_err(|e| format!("condition `{}`: {e}", c.source))?;
+        let v = templar.render_defined(&c.expr, ctx).map_err(|e| format!("condition `{}`: {e}", c.source))?;
         if !truthy(&v) {
             return Ok(false);
         }
@@ -218,15 +270,31 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         None => None,
         Some(l) => {
             let v = match &l.items {
-                LoopItems::Template(tm) => templar.render(tm, &base),
-                LoopItems::List(v) => templar.render_deep(v, &base),
+                LoopItems::Template(tm) => templar.render_defined(tm, &base),
+                LoopItems::List(v) => templar.render_deep_defined(v, &base),
             };
             match v {
+                // As in Ansible, a loop over something undefined still lets a false `when`
+                // (evaluated without the loop variable) skip the task; otherwise it fails.
+                Err(e) if is_undefined_error(&e) => {
+                    return match eval_conds(&templar, &t.when, &base) {
+                        Ok(false) => skip_task(w, t),
+                        _ => fail_task(w, t, format!("loop: {e}")),
+                    };
+                }
                 Err(e) => return fail_task(w, t, format!("loop: {e}")),
                 Ok(v) => {
-                    let mut list: Vec<Value> = match v.try_iter() {
-                        Ok(it) if v.kind() != minijinja::value::ValueKind::String => it.collect(),
-                        _ => return fail_task(w, t, format!("loop: expected a list, got {v}")),
+                    let mut list: Vec<Value> = match (v.kind(), l.keyword) {
+                        (ValueKind::Seq, _) => match v.try_iter() {
+                            Ok(it) => it.collect(),
+                            Err(e) => return fail_task(w, t, format!("loop: {e}")),
+                        },
+                        // with_items/with_list take anything else as one item (Ansible's
+                        // lookups turn a single term into a list).
+                        (_, LoopKeyword::WithItems | LoopKeyword::WithList) => vec![v],
+                        (kind, _) => {
+                            return fail_task(w, t, format!("loop: the value must be a list, not a {kind}: {v}"))
+                        }
                     };
                     if l.flatten {
                         list = list
@@ -373,13 +441,13 @@ async fn run_item(
             ms: 0,
         }
     };
-    let args = match templar.render_deep(&t.args, ctx) {
+    let args = match templar.render_deep_defined(&t.args, ctx) {
         Ok(a) => strip_omit(a),
         Err(e) => return mk_fail(format!("template error: {e}"), label),
     };
     let env_vars: Vec<(String, String)> = match &t.environment {
         None => Vec::new(),
-        Some(e) => match templar.render_deep(e, ctx) {
+        Some(e) => match templar.render_deep_defined(e, ctx) {
             Ok(v) => v
                 .try_iter()
                 .map(|it| {
@@ -396,7 +464,7 @@ async fn run_item(
     let conn: Arc<dyn Connection> = if module.runs_on() == RunsOn::Controller {
         Arc::new(NoConnection)
     } else if let Some(d) = &t.delegate_to {
-        let target = match templar.render(d, ctx) {
+        let target = match templar.render_defined(d, ctx) {
             Ok(v) => v.to_string(),
             Err(e) => return mk_fail(format!("delegate_to: {e}"), label),
         };
@@ -537,6 +605,28 @@ async fn run_item(
     };
     let value = result_value(&outcome, failed, changed);
     ItemResult { outcome, failed, changed, status, value, label, unreachable: None, ms }
+}
+
+/// Whether a render error is about an undefined value (Ansible's `AnsibleUndefinedVariable`).
+fn is_undefined_error(e: &str) -> bool {
+    e.contains("is undefined") || e.contains("undefined value")
+}
+
+/// The task is skipped on this host as a whole (no item ran).
+fn skip_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
+    let o = Outcome { skipped: true, ..Default::default() };
+    let value = result_value(&o, false, false);
+    let r = ItemResult {
+        outcome: o,
+        failed: false,
+        changed: false,
+        status: Status::Skipped,
+        value,
+        label: None,
+        unreachable: None,
+        ms: 0,
+    };
+    finish_task(w, t, vec![r], false)
 }
 
 fn fail_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> TaskFlow {

@@ -53,6 +53,8 @@ async fn run_with(yaml: &str, files: &[(&str, &str)], registry: prov_core::modul
         extra_vars: Arc::default(),
         task_timeout: None,
         tags: Vec::new(),
+        skip_tags: Vec::new(),
+        limit: None,
     };
     let mut persist: HashMap<String, HostPersist> = HashMap::new();
     for (i, play) in pb.plays.iter().enumerate() {

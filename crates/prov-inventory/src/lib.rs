@@ -69,6 +69,7 @@ fn load_one(path: &Path, sources: &SourceMap, out: &mut Loaded) -> Result<(), Di
             for h in text.split(',').map(str::trim).filter(|h| !h.is_empty()) {
                 inv.add_host(h);
             }
+            inv.set_source(&text);
             out.inventory.merge(inv);
             return Ok(());
         }
@@ -127,10 +128,12 @@ fn load_file(path: &Path, sources: &SourceMap, out: &mut Loaded) -> Result<(), D
             out.plugins.push(PluginSource { path: path.to_path_buf(), plugin: name, config: node });
             return Ok(());
         }
-        let inv = yaml::parse(&node)?;
+        let mut inv = yaml::parse(&node)?;
+        inv.set_source(&absolute(path));
         out.inventory.merge(inv);
     } else {
-        let inv = ini::parse(file, &text)?;
+        let mut inv = ini::parse(file, &text)?;
+        inv.set_source(&absolute(path));
         out.inventory.merge(inv);
     }
     Ok(())
@@ -145,6 +148,11 @@ pub fn parse_ini(file: prov_core::source::FileId, text: &str) -> Result<Inventor
 pub fn parse_yaml(file: prov_core::source::FileId, text: &str) -> Result<Inventory, Diagnostics> {
     let (node, _warnings) = prov_core::yaml::parse_one(file, text).map_err(one)?;
     yaml::parse(&node)
+}
+
+/// A source file's absolute path (`inventory_file`).
+fn absolute(path: &Path) -> String {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
@@ -197,6 +205,23 @@ mod tests {
         assert_eq!(l.inventory.group_hosts("all"), vec!["a.example", "b.example"]);
         let e = load(&[PathBuf::from("/nonexistent/inv.yml")], &SourceMap::new()).expect_err("missing");
         assert!(e.0[0].message.contains("does not exist"));
+    }
+
+    // Ansible sets inventory_file/inventory_dir from the first source that lists the host
+    // (`a,` lists give the text and no directory).
+    #[test]
+    fn inventory_file_is_the_first_source_listing_the_host() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let first = write(d.path(), "one/hosts.ini", "[a]\nh1\n");
+        let second = write(d.path(), "two/hosts.yml", "all:\n  hosts:\n    h1:\n    h2:\n");
+        let l = load(&[first.clone(), second.clone(), PathBuf::from("h3,")], &SourceMap::new()).expect("loads");
+        let src = |h: &str, k: &str| l.inventory.source_vars(h).get(k).map(|v| v.to_string());
+        assert_eq!(src("h1", "inventory_file"), Some(first.display().to_string()));
+        assert_eq!(src("h1", "inventory_dir"), Some(d.path().join("one").display().to_string()));
+        assert_eq!(src("h2", "inventory_file"), Some(second.display().to_string()));
+        assert_eq!(src("h3", "inventory_file"), Some("h3,".into()));
+        assert_eq!(src("h3", "inventory_dir"), Some("None".into()));
+        assert!(l.inventory.host_vars("h1").get("inventory_file").is_none(), "not an inventory variable");
     }
 
     #[test]

@@ -269,6 +269,8 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         extra_vars: loaded.extra_vars.clone(),
         task_timeout: a.timeout.map(Duration::from_secs),
         tags: a.tags.clone(),
+        skip_tags: a.skip_tags.clone(),
+        limit: a.common.limit.clone(),
     };
     let connector = match crate::connect::ssh_connector(a.host_key_checking, a.known_hosts.clone(), &loaded.known_hosts)
     {
@@ -330,6 +332,8 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     let mut persist: HashMap<String, HostPersist> = HashMap::new();
     let mut dead: BTreeSet<String> = BTreeSet::new();
     let mut recap: indexmap::IndexMap<String, prov_exec::HostRecap> = indexmap::IndexMap::new();
+    let mut forgiven: HashMap<String, (u32, u32)> = HashMap::new();
+    let mut fatal: Option<String> = None;
     let mut interrupted = false;
     let mut inventory = loaded.inventory.clone();
     let playbook_dir = loaded.playbook.dir.clone();
@@ -378,8 +382,19 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             e.rescued += r.rescued;
             e.ignored += r.ignored;
         }
+        // `meta: clear_host_errors`: the host is back for later plays, and the failures it
+        // had so far no longer decide the exit code (the recap keeps them, as in Ansible).
+        for h in &result.cleared {
+            if let Some(r) = recap.get(h) {
+                forgiven.insert(h.clone(), (r.failed, r.unreachable));
+            }
+        }
         if result.interrupted {
             interrupted = true;
+            break;
+        }
+        if let Some(msg) = result.fatal {
+            fatal = Some(msg);
             break;
         }
         if result.refresh_inventory {
@@ -417,7 +432,21 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             eprintln!("prov: cannot write {}: {e}", path.display());
         }
     }
-    exit_code(&hosts, interrupted)
+    if let Some(msg) = fatal {
+        eprintln!("prov: {msg}; the run stopped");
+        return EXIT_ERROR;
+    }
+    let counted: Vec<prov_exec::HostRecap> = hosts
+        .into_iter()
+        .map(|mut h| {
+            if let Some((failed, unreachable)) = forgiven.get(&h.host) {
+                h.failed = h.failed.saturating_sub(*failed);
+                h.unreachable = h.unreachable.saturating_sub(*unreachable);
+            }
+            h
+        })
+        .collect();
+    exit_code(&counted, interrupted)
 }
 
 /// `prov rollback`: a role directory becomes a one-play playbook over `all` (or `--limit`);

@@ -155,6 +155,7 @@ pub const MAGIC: &[&str] = &[
     "ansible_port",
     "ansible_user",
     "inventory_dir",
+    "inventory_file",
     "ansible_run_tags",
     "ansible_skip_tags",
     "lookup",

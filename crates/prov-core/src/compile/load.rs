@@ -48,6 +48,10 @@ struct Inherit {
     /// Directory include paths are relative to.
     dir: PathBuf,
     handler: bool,
+    /// Roles loaded here expose their defaults and vars to the whole play (`roles:`,
+    /// `import_role`), as in Ansible without `private_role_vars`; not under `include_role`
+    /// or `include_tasks`, which Ansible loads only when they run.
+    role_public: bool,
 }
 
 /// Compiles a playbook file against an inventory. Warnings come back with the result.
@@ -103,13 +107,33 @@ struct Loader<'a> {
     var_templates: HashMap<String, Vec<String>>,
 }
 
+/// How a notification reaches a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HandlerKey {
+    /// By the handler's name: only the last handler of that name runs.
+    Name,
+    /// By a `listen` topic: every listener runs (one per handler name).
+    Listen,
+}
+
 /// A play under construction.
 struct PlayBuild {
     tasks: Vec<Arc<TaskDef>>,
-    handler_names: Vec<(String, TaskId)>,
+    /// What each handler answers to: its name (also as `role : name`) and its `listen` topics.
+    handler_names: Vec<(String, TaskId, HandlerKey)>,
     pending_notify: Vec<(TaskId, String, Span)>,
     roles_done: HashSet<String>,
     templates: Vec<(String, Span)>,
+    /// Handlers of roles pulled in by `import_role` (Ansible appends them to the play's
+    /// handlers when it parses the play).
+    imported_handlers: Vec<TaskId>,
+    /// Handlers of roles pulled in by `include_role` (Ansible appends them when the include
+    /// runs, after all imported ones).
+    included_handlers: Vec<TaskId>,
+    /// Defaults of the play's public roles, merged in load order.
+    public_defaults: VarMap,
+    /// `vars/main.yml` of the play's public roles, merged in load order.
+    public_vars: VarMap,
 }
 
 impl<'a> Loader<'a> {
@@ -168,17 +192,24 @@ impl<'a> Loader<'a> {
             return;
         }
         let Some(root) = self.read_yaml(path, span) else { return };
+        // Ansible refuses a playbook without plays (exit 4) rather than doing nothing.
         let Some(items) = root.as_seq() else {
-            if root.kind != NodeKind::Null {
-                self.err(
-                    DiagKind::Invalid,
-                    root.span,
-                    format!("a playbook must be a list of plays, found a {}", root.type_name()),
-                )
-                .help = Some("start each play with `- hosts: ...`".into());
-            }
+            let msg = match root.kind {
+                NodeKind::Null => format!("empty playbook, nothing to do: {}", path.display()),
+                _ => format!("a playbook must be a list of plays, found a {}", root.type_name()),
+            };
+            self.err(DiagKind::Invalid, root.span, msg).help = Some("start each play with `- hosts: ...`".into());
             return;
         };
+        if items.is_empty() {
+            self.err(
+                DiagKind::Invalid,
+                root.span,
+                format!("a playbook must contain at least one play: {}", path.display()),
+            )
+            .help = Some("start each play with `- hosts: ...`".into());
+            return;
+        }
         self.file_stack.push(canon);
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         for item in items {
@@ -296,6 +327,7 @@ impl<'a> Loader<'a> {
             vars: Vec::new(),
             search_dirs: Arc::new(vec![dir.to_path_buf()]),
             dir: dir.to_path_buf(),
+            role_public: true,
             ..Default::default()
         };
         inherit.become_ = self.become_of(node, None);
@@ -308,15 +340,22 @@ impl<'a> Loader<'a> {
             pending_notify: Vec::new(),
             roles_done: HashSet::new(),
             templates: Vec::new(),
+            imported_handlers: Vec::new(),
+            included_handlers: Vec::new(),
+            public_defaults: VarMap::new(),
+            public_vars: VarMap::new(),
         };
         let mut program = Vec::new();
+        // The play's handler order is Ansible's: those of `roles:`, the play's own, those of
+        // imported roles, those of included roles.
+        let mut play_handlers = Vec::new();
         let mut handlers = Vec::new();
         // Handlers first so that notify can be resolved; roles add theirs while loading.
         if let Some(h) = node.get("handlers") {
             let mut hi = inherit.clone();
             hi.handler = true;
             let steps = self.task_list(h, &hi, &mut pb);
-            flatten_tasks(&steps, &mut handlers);
+            flatten_tasks(&steps, &mut play_handlers);
         }
         if let Some(t) = node.get("pre_tasks") {
             program.extend(self.task_list(t, &inherit, &mut pb));
@@ -335,18 +374,23 @@ impl<'a> Loader<'a> {
             program.extend(self.task_list(t, &inherit, &mut pb));
             program.push(Step::FlushHandlers);
         }
+        handlers.extend(play_handlers);
+        handlers.extend(std::mem::take(&mut pb.imported_handlers));
+        handlers.extend(std::mem::take(&mut pb.included_handlers));
         // Resolve notify.
         let mut notify: HashMap<TaskId, Vec<TaskId>> = HashMap::new();
+        let rank: HashMap<TaskId, usize> = handlers.iter().enumerate().map(|(i, h)| (*h, i)).collect();
         for (task, name, span) in std::mem::take(&mut pb.pending_notify) {
-            let ids: Vec<TaskId> = pb.handler_names.iter().filter(|(n, _)| *n == name).map(|(_, id)| *id).collect();
+            let ids = notified_handlers(&pb, &rank, &name);
             if ids.is_empty() {
-                let names: Vec<&str> = pb.handler_names.iter().map(|(n, _)| n.as_str()).collect();
+                let names: Vec<&str> = pb.handler_names.iter().map(|(n, _, _)| n.as_str()).collect();
                 self.err(DiagKind::Missing, span, format!("notify: no handler named `{name}` in this play")).help =
                     did_you_mean(&name, names)
                         .or_else(|| Some("define it under `handlers:` or in a role's handlers/main.yml".into()));
             }
             notify.entry(task).or_default().extend(ids);
         }
+        let (pb_defaults, pb_vars) = (std::mem::take(&mut pb.public_defaults), std::mem::take(&mut pb.public_vars));
         let mut tasks = pb.tasks;
         for (id, ids) in notify {
             if let Some(t) = tasks.get_mut(id).and_then(Arc::get_mut) {
@@ -354,6 +398,7 @@ impl<'a> Loader<'a> {
             }
         }
         self.select_tags(&mut tasks);
+        self.check_reads_after_refresh(&program, &handlers, &tasks);
         let program = prune(&program, &tasks);
         for (s, span) in pb.templates {
             if let Err(e) = self.templar.compile(&s) {
@@ -406,6 +451,8 @@ impl<'a> Loader<'a> {
             program,
             handlers,
             connection: node.get("connection").and_then(Node::scalar_text),
+            role_defaults: Arc::new(pb_defaults),
+            role_vars: Arc::new(pb_vars),
         })
     }
 
@@ -584,6 +631,12 @@ impl<'a> Loader<'a> {
             if let Some(target) = node.get(key) {
                 self.check_keys_except(node, keywords::INCLUDE, key);
                 let mut inner = self.child_inherit(node, inh, pb);
+                if key == "include_role" {
+                    inner.role_public = false;
+                }
+                if target.as_map().is_some() {
+                    self.check_keys(target, &["name", "tasks_from", "vars"], ROLE_INCLUDE_UNSUPPORTED, key);
+                }
                 let (name, from) = match &target.kind {
                     NodeKind::Map(_) => (
                         target.get("name").and_then(Node::scalar_text),
@@ -603,12 +656,11 @@ impl<'a> Loader<'a> {
                 }
                 let mut handlers = Vec::new();
                 let steps = self.load_role(&name, target.span, from.as_deref(), &inner, pb, &mut handlers, true);
+                match key {
+                    "import_role" => pb.imported_handlers.extend(handlers),
+                    _ => pb.included_handlers.extend(handlers),
+                }
                 return steps;
-            }
-        }
-        if let Some(m) = node.get("meta") {
-            if m.as_str() == Some("flush_handlers") {
-                return vec![Step::FlushHandlers];
             }
         }
         match self.task(node, inh, pb) {
@@ -690,7 +742,10 @@ impl<'a> Loader<'a> {
             .help = Some("name the file literally".into());
             return Vec::new();
         }
-        let c = self.child_inherit(node, inh, pb);
+        let mut c = self.child_inherit(node, inh, pb);
+        if key == "include_tasks" {
+            c.role_public = false;
+        }
         let path = c.dir.join(&file);
         let path = if path.exists() { path } else { self.playbook_dir.join(&file) };
         self.load_task_file(&path, target.span, &c, pb)
@@ -801,10 +856,18 @@ impl<'a> Loader<'a> {
             }
         }
         self.note_vars(&role_vars);
-        let role = Arc::new(RoleCtx { name: name.to_string(), path: path.clone(), defaults: Arc::new(defaults) });
+        // Ansible names the parents of a role pulled in from another role's tasks (and of its
+        // dependencies): the including role first.
+        let parents = match &inh.role {
+            Some(p) => std::iter::once((p.name.clone(), p.path.clone())).chain(p.parents.iter().cloned()).collect(),
+            None => Vec::new(),
+        };
+        let role =
+            Arc::new(RoleCtx { name: name.to_string(), path: path.clone(), defaults: Arc::new(defaults), parents });
+        let role_vars_public = Arc::new(role_vars);
         let mut c = inh.clone();
-        c.role = Some(role);
-        c.vars.push(Arc::new(role_vars));
+        c.role = Some(role.clone());
+        c.vars.push(role_vars_public.clone());
         let mut search = vec![path.clone()];
         search.extend(inh.search_dirs.iter().cloned());
         c.search_dirs = Arc::new(search);
@@ -821,6 +884,10 @@ impl<'a> Loader<'a> {
                     }
                 }
             }
+        }
+        if inh.role_public {
+            pb.public_defaults.extend(role.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+            pb.public_vars.extend(role_vars_public.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         if let Some(p) = main("handlers") {
             let mut hc = c.clone();
@@ -858,7 +925,7 @@ impl<'a> Loader<'a> {
                 ok = false;
                 continue;
             }
-            if self.registry.get(key).is_some() || key == "meta" {
+            if self.registry.get(key).is_some() || is_meta_key(key) {
                 if let Some((prev, _)) = module {
                     self.err(
                         DiagKind::Invalid,
@@ -895,14 +962,22 @@ impl<'a> Loader<'a> {
         let mname = mkey.as_str().unwrap_or_default().to_string();
         let id = pb.tasks.len();
         let mut meta = None;
-        let (module_key, dynm) = if mname == "meta" || mname.ends_with(".meta") {
+        let (module_key, dynm) = if is_meta_key(&mname) {
             meta = self.meta_of(margs);
+            match meta {
+                Some(action) => self.check_meta_task(node, action, inh),
+                None => ok = false,
+            }
             ("meta", None)
         } else {
             let m = self.registry.get(&mname)?;
             (m.name(), Some(m))
         };
-        let mut args = self.module_args(margs, dynm.and_then(|m| m.free_form()));
+        // A meta task's value is its action, not arguments.
+        let mut args = match dynm {
+            Some(m) => self.module_args(margs, m.free_form()),
+            None => Some(indexmap::IndexMap::new()),
+        };
         if let Some(extra) = node.get("args") {
             if let (Some(a), Some(map)) = (args.as_mut(), extra.as_map()) {
                 for (k, v) in map {
@@ -1007,17 +1082,18 @@ impl<'a> Loader<'a> {
         if is_template(&name) {
             pb.templates.push((name.clone(), node.span));
         }
-        let handler_names: Vec<String> = if inh.handler {
-            let mut v = vec![name.clone()];
-            if let Some(l) = node.get("listen") {
-                v.extend(seq_or_one(l).iter().filter_map(|n| n.scalar_text()));
+        if inh.handler {
+            if let Some(n) = node.get("name").and_then(Node::scalar_text) {
+                if let Some(r) = &c.role {
+                    pb.handler_names.push((format!("{} : {n}", r.name), id, HandlerKey::Name));
+                }
+                pb.handler_names.push((n, id, HandlerKey::Name));
             }
-            v
-        } else {
-            Vec::new()
-        };
-        for n in handler_names {
-            pb.handler_names.push((n, id));
+            if let Some(l) = node.get("listen") {
+                for topic in seq_or_one(l).iter().filter_map(|n| n.scalar_text()) {
+                    pb.handler_names.push((topic, id, HandlerKey::Listen));
+                }
+            }
         }
         let timeout = node.get("timeout").and_then(|t| match t.kind {
             NodeKind::Int(i) if i > 0 => Some(i as u64),
@@ -1072,31 +1148,69 @@ impl<'a> Loader<'a> {
     }
 
     fn meta_of(&mut self, n: &Node) -> Option<MetaAction> {
+        const ACTIONS: [&str; 8] = [
+            "flush_handlers",
+            "refresh_inventory",
+            "end_host",
+            "end_play",
+            "end_batch",
+            "noop",
+            "clear_facts",
+            "clear_host_errors",
+        ];
         let s = n.scalar_text().unwrap_or_default();
-        Some(match s.as_str() {
+        Some(match s.trim() {
             "flush_handlers" => MetaAction::FlushHandlers,
             "refresh_inventory" => MetaAction::RefreshInventory,
             "end_host" => MetaAction::EndHost,
             "end_play" => MetaAction::EndPlay,
+            "end_batch" => MetaAction::EndBatch,
             "noop" => MetaAction::Noop,
             "clear_facts" => MetaAction::ClearFacts,
+            "clear_host_errors" => MetaAction::ClearHostErrors,
+            "reset_connection" | "end_role" => {
+                self.err(DiagKind::Unsupported, n.span, format!("`meta: {s}` is not supported by prov yet")).help =
+                    Some(format!("supported meta actions: {}", ACTIONS.join(", ")));
+                return None;
+            }
             _ => {
-                self.err(DiagKind::Unknown, n.span, format!("unknown meta action `{s}`")).help = did_you_mean(
-                    &s,
-                    ["flush_handlers", "refresh_inventory", "end_host", "end_play", "noop", "clear_facts"],
-                )
-                .or_else(|| {
-                    Some("use flush_handlers, refresh_inventory, end_host, end_play, noop or clear_facts".into())
-                });
+                self.err(DiagKind::Unknown, n.span, format!("unknown meta action `{s}`")).help =
+                    did_you_mean(&s, ACTIONS).or_else(|| Some(format!("use one of {}", ACTIONS.join(", "))));
                 return None;
             }
         })
     }
 
+    /// The keywords of a meta task that prov cannot honour as Ansible does.
+    fn check_meta_task(&mut self, node: &Node, action: MetaAction, inh: &Inherit) {
+        for key in ["loop", "with_items", "with_list", "with_dict", "args"] {
+            if let Some(k) = node.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(key))) {
+                self.err(DiagKind::Unsupported, k.0.span, format!("`{key}` on a meta task is not supported")).help =
+                    Some("a meta task acts once per host; remove it".into());
+            }
+        }
+        if action == MetaAction::FlushHandlers && inh.handler {
+            self.err(DiagKind::Invalid, node.span, "`meta: flush_handlers` cannot be used as a handler");
+        }
+        if matches!(action, MetaAction::Noop | MetaAction::RefreshInventory) {
+            if let Some(w) = node.get("when") {
+                self.diags.push(Diagnostic::warning(
+                    w.span,
+                    "`when` has no effect on this meta task (Ansible ignores it too, with a warning)",
+                ));
+            }
+        }
+    }
+
     fn loop_of(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<LoopDef> {
-        let (key, n, flatten) = [("loop", false), ("with_items", true), ("with_list", false), ("with_dict", false)]
-            .iter()
-            .find_map(|(k, f)| node.get(k).map(|n| (*k, n, *f)))?;
+        let (key, n, keyword) = [
+            ("loop", LoopKeyword::Loop),
+            ("with_items", LoopKeyword::WithItems),
+            ("with_list", LoopKeyword::WithList),
+            ("with_dict", LoopKeyword::WithDict),
+        ]
+        .iter()
+        .find_map(|(k, w)| node.get(k).map(|n| (*k, n, *w)))?;
         let items = match &n.kind {
             NodeKind::Str(s) => {
                 pb.templates.push((s.clone(), n.span));
@@ -1139,7 +1253,7 @@ impl<'a> Loader<'a> {
                                     .collect()
                                 })
                                 .unwrap_or_default();
-                            return Some(self.loop_control(node, LoopItems::List(Value::from(list)), false));
+                            return Some(self.loop_control(node, LoopItems::List(Value::from(list)), keyword));
                         }
                     };
                     let inner = crate::template::single_expression(&src).unwrap_or(&src).to_string();
@@ -1155,11 +1269,13 @@ impl<'a> Loader<'a> {
         } else {
             items
         };
-        Some(self.loop_control(node, items, flatten))
+        Some(self.loop_control(node, items, keyword))
     }
 
-    fn loop_control(&mut self, node: &Node, items: LoopItems, flatten: bool) -> LoopDef {
-        let mut def = LoopDef { items, loop_var: "item".into(), index_var: None, label: None, pause: 0.0, flatten };
+    fn loop_control(&mut self, node: &Node, items: LoopItems, keyword: LoopKeyword) -> LoopDef {
+        let flatten = keyword == LoopKeyword::WithItems;
+        let mut def =
+            LoopDef { items, loop_var: "item".into(), index_var: None, label: None, pause: 0.0, flatten, keyword };
         if let Some(lc) = node.get("loop_control") {
             self.check_keys(lc, &["loop_var", "index_var", "label", "pause", "extended"], &[], "loop_control");
             if let Some(v) = lc.get("loop_var").and_then(Node::scalar_text) {
@@ -1314,6 +1430,48 @@ impl<'a> Loader<'a> {
         }
     }
 
+    /// Ansible re-reads the inventory at `meta: refresh_inventory`, prov when the play ends:
+    /// a later task of the same play that reads `groups`, `group_names` or `hostvars` would
+    /// see the old inventory, so it is refused.
+    fn check_reads_after_refresh(&mut self, program: &[Step], handlers: &[TaskId], tasks: &[Arc<TaskDef>]) {
+        let mut order = Vec::new();
+        flatten_tasks(program, &mut order);
+        order.extend(handlers.iter().copied());
+        let Some(first) = order
+            .iter()
+            .position(|&t| tasks.get(t).is_some_and(|t| t.selected && t.meta == Some(MetaAction::RefreshInventory)))
+        else {
+            return;
+        };
+        let refresh_span = tasks[order[first]].span;
+        for &id in &order[first + 1..] {
+            let t = &tasks[id];
+            let mut strings: Vec<String> = t.arg_templates.iter().map(|(s, _)| s.clone()).collect();
+            let conds = t.when.iter().chain(t.changed_when.iter().flatten()).chain(t.failed_when.iter().flatten());
+            strings.extend(conds.chain(t.until.as_ref().map(|u| &u.0)).map(|c| format!("{{{{ {} }}}}", c.source)));
+            if let Some(LoopDef { items: LoopItems::Template(crate::template::Tmpl::Expr(_, src)), .. }) = &t.loop_ {
+                strings.push(format!("{{{{ {src} }}}}"));
+            }
+            let read = strings
+                .iter()
+                .filter_map(|s| self.templar.referenced(s).ok())
+                .flatten()
+                .find(|n| matches!(n.as_str(), "groups" | "group_names" | "hostvars"));
+            if let Some(name) = read {
+                let at = self.sources.location(refresh_span);
+                self.err(
+                    DiagKind::Unsupported,
+                    t.span,
+                    format!("task `{}` reads `{name}` after `meta: refresh_inventory` ({at}) in the same play", t.name),
+                )
+                .help = Some(
+                    "prov re-reads the inventory when the play ends (Ansible at once): move this task to a following play"
+                        .into(),
+                );
+            }
+        }
+    }
+
     /// Template strings inside the definitions of `name` (for data-edge analysis).
     #[allow(dead_code)]
     fn templates_of_var(&self, name: &str) -> &[String] {
@@ -1321,8 +1479,35 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// The handlers a notification runs, as in Ansible: the last handler (in the play's handler
+/// order) with that name, and every handler listening to it (the last one of each name).
+fn notified_handlers(pb: &PlayBuild, rank: &HashMap<TaskId, usize>, name: &str) -> Vec<TaskId> {
+    let mut matching: Vec<(TaskId, HandlerKey)> =
+        pb.handler_names.iter().filter(|(n, _, _)| n == name).map(|(_, id, k)| (*id, *k)).collect();
+    matching.sort_by_key(|(id, _)| rank.get(id).copied().unwrap_or(usize::MAX));
+    let mut out: Vec<TaskId> =
+        matching.iter().rev().find(|(_, k)| *k == HandlerKey::Name).map(|(id, _)| *id).into_iter().collect();
+    let mut seen = HashSet::new();
+    for (id, _) in matching.iter().rev().filter(|(_, k)| *k == HandlerKey::Listen) {
+        let handler_name = pb.tasks.get(*id).map(|t| t.name.clone()).unwrap_or_default();
+        if seen.insert(handler_name) && !out.contains(id) {
+            out.push(*id);
+        }
+    }
+    out
+}
+
+/// Ansible's `include_role`/`import_role` options prov does not support yet.
+const ROLE_INCLUDE_UNSUPPORTED: &[&str] =
+    &["public", "defaults_from", "vars_from", "handlers_from", "apply", "allow_duplicates", "rolespec_validate"];
+
 fn entries_have_module(entries: &[(Node, Node)], registry: &Registry) -> bool {
-    entries.iter().any(|(k, _)| k.as_str().is_some_and(|s| registry.get(s).is_some() || s == "meta"))
+    entries.iter().any(|(k, _)| k.as_str().is_some_and(|s| registry.get(s).is_some() || is_meta_key(s)))
+}
+
+/// `meta`, and its names with a collection prefix.
+fn is_meta_key(key: &str) -> bool {
+    matches!(key, "meta" | "ansible.builtin.meta" | "ansible.legacy.meta")
 }
 
 fn is_identifier(s: &str) -> bool {

@@ -7,6 +7,8 @@ pub mod kv;
 pub mod load;
 pub mod model;
 pub mod scan;
+#[cfg(test)]
+mod tests;
 
 pub use bind::{bind, BoundPlay, Wait, WaitReason};
 pub use load::{compile_playbook, CompileOptions};

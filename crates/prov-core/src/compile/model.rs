@@ -72,6 +72,12 @@ pub struct CompiledPlay {
     pub handlers: Vec<TaskId>,
     /// Connection type (`local` or ssh).
     pub connection: Option<String>,
+    /// Defaults of the roles of `roles:` and `import_role` (with their dependencies): every
+    /// task of the play sees them, below everything else (Ansible without
+    /// `private_role_vars`).
+    pub role_defaults: Arc<VarMap>,
+    /// `vars/main.yml` of the same roles: every task of the play sees them, above play vars.
+    pub role_vars: Arc<VarMap>,
 }
 
 /// Whether to gather facts.
@@ -106,21 +112,30 @@ pub enum Step {
     FlushHandlers,
 }
 
-/// What a `meta:` task does.
+/// What a `meta:` task does. `when` is evaluated per host for `flush_handlers` and
+/// `end_host`; for `end_play`, `end_batch`, `clear_facts` and `clear_host_errors` only by the
+/// first host of the batch still in the play that reaches the task, and its answer holds for
+/// the batch (Ansible's linear strategy runs these once); `noop` and `refresh_inventory`
+/// ignore `when`, as Ansible does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetaAction {
-    /// Handlers are flushed by a [`Step::FlushHandlers`].
+    /// Run the notified handlers now.
     FlushHandlers,
-    /// Re-read dynamic inventory sources after this play.
+    /// Re-read the inventory sources after this play (the play's own hosts do not change,
+    /// as in Ansible).
     RefreshInventory,
-    /// Stop this host for the rest of the play.
+    /// Stop this host for the rest of the play, without failing it.
     EndHost,
-    /// Stop the play for every host.
+    /// Stop the play for every host, without failing them.
     EndPlay,
+    /// Stop the current `serial` batch (the whole play without `serial`).
+    EndBatch,
     /// Nothing.
     Noop,
-    /// Forget this host's facts.
+    /// Forget the gathered facts of the play's hosts.
     ClearFacts,
+    /// Failed and unreachable hosts of the play take part in the following plays again.
+    ClearHostErrors,
 }
 
 /// Where loop items come from.
@@ -147,6 +162,21 @@ pub struct LoopDef {
     pub pause: f64,
     /// `with_items` flattens one level.
     pub flatten: bool,
+    /// The keyword that asked for the loop.
+    pub keyword: LoopKeyword,
+}
+
+/// The keyword of a loop: they differ on values that are not lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoopKeyword {
+    /// `loop`: anything but a list fails the task.
+    Loop,
+    /// `with_items`: a value that is not a list is one item.
+    WithItems,
+    /// `with_list`: a value that is not a list is one item.
+    WithList,
+    /// `with_dict`: a mapping, as `key`/`value` items.
+    WithDict,
 }
 
 /// A compiled condition with its source text for messages.
@@ -169,6 +199,9 @@ pub struct RoleCtx {
     pub path: PathBuf,
     /// `defaults/main.yml`.
     pub defaults: Arc<VarMap>,
+    /// The roles whose tasks imported or included this one, nearest first (name, directory):
+    /// `ansible_parent_role_names` / `ansible_parent_role_paths`.
+    pub parents: Vec<(String, PathBuf)>,
 }
 
 /// One task, with everything inherited from its blocks, role, includes and play.

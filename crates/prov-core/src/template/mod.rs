@@ -13,8 +13,9 @@ use std::sync::{Arc, RwLock};
 pub enum Tmpl {
     /// No template syntax: the string itself.
     Literal(Arc<str>),
-    /// Exactly one `{{ expr }}`: evaluates to a native value.
-    Expr(Arc<Expression<'static, 'static>>),
+    /// Exactly one `{{ expr }}`: evaluates to a native value. The text is the expression as
+    /// written (for messages).
+    Expr(Arc<Expression<'static, 'static>>, Arc<str>),
     /// Anything else: renders to a string.
     Text(Arc<Template<'static, 'static>>),
 }
@@ -23,7 +24,7 @@ impl std::fmt::Debug for Tmpl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Tmpl::Literal(s) => write!(f, "Literal({s:?})"),
-            Tmpl::Expr(_) => f.write_str("Expr"),
+            Tmpl::Expr(_, src) => write!(f, "Expr({src:?})"),
             Tmpl::Text(_) => f.write_str("Text"),
         }
     }
@@ -109,7 +110,9 @@ impl Templar {
         }
         let leaked: &'static str = Box::leak(s.to_string().into_boxed_str());
         let t = match single_expression(leaked) {
-            Some(expr) => Tmpl::Expr(Arc::new(self.env.compile_expression(expr).map_err(|e| error_text(&e))?)),
+            Some(expr) => {
+                Tmpl::Expr(Arc::new(self.env.compile_expression(expr).map_err(|e| error_text(&e))?), expr.into())
+            }
             None => Tmpl::Text(Arc::new(self.env.template_from_str(leaked).map_err(|e| error_text(&e))?)),
         };
         if let Ok(mut c) = self.cache.write() {
@@ -131,8 +134,20 @@ impl Templar {
     pub fn render(&self, t: &Tmpl, ctx: &Value) -> Result<Value, String> {
         match t {
             Tmpl::Literal(s) => Ok(Value::from(&**s)),
-            Tmpl::Expr(e) => e.eval(ctx.clone()).map_err(|e| error_text(&e)),
+            Tmpl::Expr(e, _) => e.eval(ctx.clone()).map_err(|e| error_text(&e)),
             Tmpl::Text(t) => t.render(ctx.clone()).map(Value::from).map_err(|e| error_text(&e)),
+        }
+    }
+
+    /// Renders like [`Templar::render`], but an undefined result is an error (`'x' is
+    /// undefined`), as in Ansible, where a task argument, loop or condition that names an
+    /// undefined variable fails the task. (`render` lets an undefined value through, so that a
+    /// variable defined as `"{{ missing }}"` is itself undefined for `is defined` and `default`.)
+    pub fn render_defined(&self, t: &Tmpl, ctx: &Value) -> Result<Value, String> {
+        let v = self.render(t, ctx)?;
+        match t {
+            Tmpl::Expr(e, src) if holds_undefined(&v) => Err(undefined_message(e, src, ctx)),
+            _ => Ok(v),
         }
     }
 
@@ -165,14 +180,29 @@ impl Templar {
         Ok(v)
     }
 
-    /// Renders every template string inside a value (lists and maps recursively).
+    /// Renders every template string inside a value (lists and maps recursively). An
+    /// expression that is undefined stays undefined (see [`Templar::render_defined`]).
     pub fn render_deep(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
+        self.deep(v, ctx, Undefined::Keep)
+    }
+
+    /// Like [`Templar::render_deep`], but an undefined value anywhere is an error, as for the
+    /// arguments of an Ansible task (`Error while resolving value for 'msg': 'x' is undefined`).
+    pub fn render_deep_defined(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
+        self.deep(v, ctx, Undefined::Error)
+    }
+
+    fn deep(&self, v: &Value, ctx: &Value, undefined: Undefined) -> Result<Value, String> {
         if let Some(s) = v.as_str() {
             if !is_template(s) {
                 return Ok(v.clone());
             }
+            let rendered = self.compile(s).and_then(|t| match undefined {
+                Undefined::Keep => self.render(&t, ctx),
+                Undefined::Error => self.render_defined(&t, ctx),
+            });
             // minijinja does not name what was undefined: show the template that failed.
-            return self.render_str(s, ctx).map_err(|e| {
+            return rendered.map_err(|e| {
                 if e.contains("undefined") {
                     let shown: String = s.chars().take(160).collect();
                     format!("{e} in `{shown}`")
@@ -185,7 +215,7 @@ impl Templar {
             minijinja::value::ValueKind::Seq => {
                 let mut out = Vec::new();
                 for item in v.try_iter().map_err(|e| error_text(&e))? {
-                    out.push(self.render_deep(&item, ctx)?);
+                    out.push(self.deep(&item, ctx, undefined)?);
                 }
                 Ok(Value::from(out))
             }
@@ -197,12 +227,45 @@ impl Templar {
                         Some(s) if is_template(s) => self.render_str(s, ctx)?.to_string(),
                         _ => k.to_string(),
                     };
-                    out.insert(key, self.render_deep(&val, ctx)?);
+                    out.insert(key, self.deep(&val, ctx, undefined)?);
                 }
                 Ok(Value::from_pairs(out))
             }
             _ => Ok(v.clone()),
         }
+    }
+}
+
+/// What [`Templar::deep`] does with an undefined result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Undefined {
+    Keep,
+    Error,
+}
+
+/// Whether a rendered value is undefined, or a list or mapping built by the expression
+/// (`[1, missing]`) holds an undefined item. Objects such as `hostvars` are not walked.
+fn holds_undefined(v: &Value) -> bool {
+    if v.is_undefined() {
+        return true;
+    }
+    if let Some(items) = v.downcast_object_ref::<Vec<Value>>() {
+        return items.iter().any(holds_undefined);
+    }
+    if let Some(map) = v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>() {
+        return map.values().any(holds_undefined);
+    }
+    false
+}
+
+/// Ansible's message for an undefined result: the first variable the expression reads that
+/// the context does not define, else the expression itself.
+fn undefined_message(e: &Expression<'_, '_>, src: &str, ctx: &Value) -> String {
+    let mut names: Vec<String> = e.undeclared_variables(false).into_iter().collect();
+    names.sort();
+    match names.into_iter().find(|n| ctx.get_attr(n).map_or(true, |v| v.is_undefined())) {
+        Some(n) => format!("'{n}' is undefined"),
+        None => format!("`{src}` is undefined"),
     }
 }
 
@@ -239,5 +302,25 @@ mod tests {
         let e = t.render_deep(&args, &ctx).expect_err("a.c is undefined");
         assert!(e.contains("undefined") && e.ends_with("in `{{ a.c.d }}`"), "{e}");
         assert_eq!(t.render_deep(&Value::from("{{ a.b }}"), &ctx).expect("renders"), Value::from(1));
+    }
+
+    #[test]
+    fn undefined_results_are_errors_where_ansible_fails() {
+        let t = Templar::new(Vec::new());
+        let ctx = Value::from_pairs([("d".to_string(), Value::from_pairs([("k".to_string(), Value::from(1))]))]);
+        let render = |s: &str| t.compile(s).and_then(|tm| t.render_defined(&tm, &ctx));
+        assert_eq!(render("{{ nope }}").expect_err("undefined"), "'nope' is undefined");
+        assert_eq!(render("{{ [1, nope] }}").expect_err("undefined item"), "'nope' is undefined");
+        assert_eq!(render("{{ {'a': nope} }}").expect_err("undefined value"), "'nope' is undefined");
+        assert_eq!(render("{{ d.missing }}").expect_err("missing key"), "`d.missing` is undefined");
+        assert_eq!(render("{{ nope is defined }}").expect("a test"), Value::from(false));
+        assert_eq!(render("{{ nope | default('x') }}").expect("a default"), Value::from("x"));
+        // render keeps undefined (for variables defined as "{{ missing }}", which are undefined)
+        let tm = t.compile("{{ nope }}").expect("compiles");
+        assert!(t.render(&tm, &ctx).expect("lenient").is_undefined());
+        let args = Value::from_pairs([("msg".to_string(), Value::from(vec![Value::from("{{ nope }}")]))]);
+        let e = t.render_deep_defined(&args, &ctx).expect_err("nested");
+        assert!(e.starts_with("'nope' is undefined"), "{e}");
+        assert!(t.render_deep(&args, &ctx).is_ok());
     }
 }

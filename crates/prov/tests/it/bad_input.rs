@@ -274,3 +274,15 @@ fn output_into_a_closed_pipe_does_not_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
+
+// Ansible 2.19 exits 4: "Empty playbook, nothing to do: FILE" for a file without a document,
+// "A playbook must contain at least one play: FILE" for `[]`.
+#[test]
+fn empty_playbook() {
+    let e = rejected("empty_playbook.yml", &[]);
+    assert_located(&e, "empty_playbook.yml", "1:1");
+    assert!(e.contains("empty playbook"), "{e}");
+    let e = rejected("no_plays.yml", &[]);
+    assert_located(&e, "no_plays.yml", "1:1");
+    assert!(e.contains("at least one play"), "{e}");
+}

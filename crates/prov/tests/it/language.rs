@@ -271,3 +271,563 @@ fn vars_files_pre_post_tasks_handlers_and_loops() {
     assert_eq!(order, "pre\nx\ny\nhandler\nitem-1\nitem-2\npost\n");
     assert_eq!(r.recap("a", "ignored"), 2, "{}", r.dump());
 }
+
+/// Results of `task` on `host`.
+fn on<'r>(r: &'r Run, task: &str, host: &str) -> Vec<&'r Json> {
+    r.of(task).into_iter().filter(|x| x["host"] == host).collect()
+}
+
+// Ansible 2.19: a loop over an undefined name fails the task on that host
+// ("'only_b' is undefined"); with a false `when` the task is skipped instead.
+#[test]
+fn loop_over_an_undefined_name_fails_the_task() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: g1
+  gather_facts: false
+  tasks:
+    - name: define on b only
+      set_fact:
+        only_b: [1, 2]
+      when: inventory_hostname == 'b'
+    - name: skipped by when
+      debug: msg="{{ item }}"
+      loop: "{{ only_b }}"
+      when: inventory_hostname == 'nobody'
+    - name: with_items
+      debug: msg="{{ item }}"
+      with_items: "{{ only_b }}"
+      ignore_errors: true
+    - name: list item
+      debug: msg="{{ item }}"
+      loop: [0, "{{ only_b }}"]
+      ignore_errors: true
+    - name: loop
+      debug: msg="{{ item }}"
+      loop: "{{ only_b }}"
+    - name: after
+      debug: msg=after
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    for task in ["with_items", "list item", "loop"] {
+        let a = on(&r, task, "a");
+        assert_eq!(a.len(), 1, "{task}: {}", r.dump());
+        let want = if task == "loop" { "failed" } else { "ignored" };
+        assert_eq!(a[0]["status"], want, "{task}: {}", r.dump());
+        let msg = a[0]["msg"].as_str().unwrap_or_default();
+        assert!(msg.contains("'only_b' is undefined"), "{task}: {msg}");
+        assert!(on(&r, task, "b").iter().all(|x| x["status"] == "ok"), "{task}: {}", r.dump());
+    }
+    assert_eq!(on(&r, "skipped by when", "a")[0]["status"], "skipped", "{}", r.dump());
+    assert_eq!(on(&r, "loop", "b").len(), 2, "{}", r.dump());
+    assert!(on(&r, "after", "a").is_empty(), "{}", r.dump());
+    assert_eq!(on(&r, "after", "b").len(), 1, "{}", r.dump());
+    assert_eq!(r.recap("a", "failed"), 1, "{}", r.dump());
+    assert_eq!(r.recap("a", "ignored"), 2, "{}", r.dump());
+}
+
+// Ansible 2.19: "Finalization of task args for 'ansible.builtin.debug' failed: Error while
+// resolving value for 'msg': 'only_b' is undefined", the same for key=value and mapping
+// arguments; an undefined name in `when` fails too ("Error while evaluating conditional").
+#[test]
+fn undefined_name_in_key_value_arguments_fails_the_task() {
+    let (d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: g1
+  gather_facts: false
+  tasks:
+    - name: define on b only
+      set_fact:
+        only_b: b-value
+      when: inventory_hostname == 'b'
+    - name: debug kv
+      debug: msg="{{ only_b }}"
+      ignore_errors: true
+    - name: debug map
+      debug:
+        msg: "{{ only_b }}"
+      ignore_errors: true
+    - name: set_fact kv
+      set_fact: copied="{{ only_b }}"
+      ignore_errors: true
+    - name: command kv
+      command: touch {{ root }}/{{ inventory_hostname }} chdir="{{ only_b }}"
+      ignore_errors: true
+    - name: copy kv
+      copy: content="{{ only_b }}" dest={{ root }}/copy-{{ inventory_hostname }}
+      ignore_errors: true
+    - name: when
+      debug: msg=hi
+      when: only_b
+      ignore_errors: true
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    for task in ["debug kv", "debug map", "set_fact kv", "command kv", "copy kv", "when"] {
+        let a = on(&r, task, "a");
+        assert_eq!(a.len(), 1, "{task}: {}", r.dump());
+        assert_eq!(a[0]["status"], "ignored", "{task}: {}", r.dump());
+        let msg = a[0]["msg"].as_str().unwrap_or_default();
+        assert!(msg.contains("'only_b' is undefined"), "{task}: {msg}");
+    }
+    assert_eq!(on(&r, "debug kv", "b")[0]["msg"], "b-value", "{}", r.dump());
+    assert!(!d.path().join("copy-a").exists() && !d.path().join("a").exists());
+    assert_eq!(r.recap("a", "ignored"), 6, "{}", r.dump());
+}
+
+/// Names of the tasks `host` ran (not skipped), in order.
+fn ran(r: &Run, host: &str) -> Vec<String> {
+    r.results()
+        .iter()
+        .filter(|x| x["host"] == host && x["status"] != "skipped")
+        .map(|x| x["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+// Ansible 2.19 (linear): `end_play`'s `when` is evaluated on the first host still in the play
+// only ("end_play when b" is skipped for a and the play goes on); `end_host` is per host;
+// a play that ends runs no pending handler; the next play runs on every host. Meta tasks are
+// not counted in the recap (a: ok=3, c: ok=2).
+#[test]
+fn meta_end_play_and_end_host_follow_ansible() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: notify
+      command: "true"
+      changed_when: true
+      notify: h
+    - name: end_play when b
+      meta: end_play
+      when: inventory_hostname == 'b'
+    - name: end_host on c
+      ansible.builtin.meta: end_host
+      when: inventory_hostname == 'c'
+    - name: after
+      debug: msg=after
+    - name: end_play when a
+      meta: end_play
+      when: inventory_hostname == 'a'
+    - name: never
+      debug: msg=never
+  handlers:
+    - name: h
+      debug: msg=handler
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: second play
+      debug: msg=second
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    for h in ["a", "b", "d"] {
+        assert_eq!(ran(&r, h), ["notify", "after", "second play"], "{h}: {}", r.dump());
+    }
+    assert_eq!(ran(&r, "c"), ["notify", "second play"], "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "skipped")), (3, 0), "{}", r.dump());
+    assert_eq!((r.recap("c", "ok"), r.recap("c", "skipped")), (2, 0), "{}", r.dump());
+}
+
+// Ansible 2.19: with `serial: 2`, `end_batch` is decided by the first live host of each batch
+// (b, then c) and ends that batch only; the failed host a sits out the next play (exit 2).
+#[test]
+fn meta_end_batch_ends_each_batch() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  serial: 2
+  tasks:
+    - name: fail on a
+      command: "false"
+      when: inventory_hostname == 'a'
+    - name: end_batch
+      meta: end_batch
+      when: inventory_hostname in ['b', 'c']
+    - name: after end_batch
+      debug: msg=after
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: second play
+      debug: msg=second
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert!(r.of("after end_batch").is_empty(), "{}", r.dump());
+    let second: Vec<&str> = r.of("second play").iter().filter_map(|x| x["host"].as_str()).collect();
+    assert_eq!(second, ["b", "c", "d"], "{}", r.dump());
+}
+
+// Ansible 2.19: `clear_host_errors` (decided by b, the first live host) lets the failed host a
+// back into the next play but not into the rest of this one, and the run exits 0 although the
+// recap still counts a's failure; `noop` and `refresh_inventory` ignore `when` (with a warning);
+// `flush_handlers` honours `when` per host.
+#[test]
+fn meta_clear_host_errors_noop_and_flush_handlers_with_when() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: fail on a
+      command: "false"
+      when: inventory_hostname == 'a'
+    - name: notify
+      command: "true"
+      changed_when: true
+      notify: h
+    - name: flush on b
+      meta: flush_handlers
+      when: inventory_hostname == 'b'
+    - name: noop
+      meta: noop
+      when: false
+    - name: clear_host_errors when d
+      meta: clear_host_errors
+      when: inventory_hostname == 'd'
+    - name: clear_host_errors
+      ansible.builtin.meta: clear_host_errors
+    - name: after
+      debug: msg=after
+  handlers:
+    - name: h
+      debug: msg=handler
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: second play
+      debug: msg=second
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(ran(&r, "a"), ["fail on a", "second play"], "{}", r.dump());
+    assert_eq!(ran(&r, "b"), ["notify", "h", "after", "second play"], "{}", r.dump());
+    assert_eq!(ran(&r, "c"), ["notify", "after", "h", "second play"], "{}", r.dump());
+    assert_eq!(r.recap("a", "failed"), 1, "{}", r.dump());
+}
+
+const ROLE_HANDLER_FILES: [(&str, &str); 6] = [
+    ("roles/r1/handlers/main.yml", "- name: h_r1\n  debug: msg=h_r1\n"),
+    ("roles/r1/tasks/main.yml", "- name: t_r1\n  command: \"true\"\n  changed_when: true\n  notify: h_r1\n"),
+    ("roles/r2/handlers/main.yml", "- name: h_r2\n  debug: msg=h_r2\n"),
+    ("roles/r2/tasks/main.yml", "- name: t_r2\n  command: \"true\"\n  changed_when: true\n  notify: h_r2\n"),
+    ("roles/r3/handlers/main.yml", "- name: h_r3\n  debug: msg=h_r3\n"),
+    ("roles/r3/tasks/main.yml", "- name: t_r3\n  command: \"true\"\n  changed_when: true\n  notify: h_r3\n"),
+];
+
+// Ansible 2.19 runs the handlers of included and imported roles, in the play's handler order:
+// handlers of `roles:` first, then the play's own, then imported roles', then included roles'.
+#[test]
+fn handlers_of_included_and_imported_roles_run() {
+    let mut files = vec![(
+        "site.yml",
+        r#"- hosts: a
+  gather_facts: false
+  roles: [r1]
+  tasks:
+    - include_role: {name: r2}
+    - import_role: {name: r3}
+    - name: t_play
+      command: "true"
+      changed_when: true
+      notify: h_play
+  handlers:
+    - name: h_play
+      debug: msg=h_play
+"#,
+    )];
+    files.extend(ROLE_HANDLER_FILES);
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(ran(&r, "a"), ["t_r1", "t_r2", "t_r3", "t_play", "h_r1", "h_play", "h_r3", "h_r2"], "{}", r.dump());
+}
+
+const ROLE_VAR_FILES: [(&str, &str); 8] = [
+    ("roles/rv/defaults/main.yml", "rv_default: from-rv-defaults\nshared: rv-default\n"),
+    ("roles/rv/vars/main.yml", "rv_var: from-rv-vars\n"),
+    ("roles/rv/tasks/main.yml", "- name: in rv\n  debug: msg=\"{{ shared }}\"\n"),
+    ("roles/rw/defaults/main.yml", "shared: rw-default\n"),
+    ("roles/rw/tasks/main.yml", "- name: in rw\n  debug: msg=\"{{ shared }}\"\n"),
+    ("roles/ri/defaults/main.yml", "ri_default: from-ri-defaults\n"),
+    ("roles/ri/vars/main.yml", "ri_var: from-ri-vars\n"),
+    ("roles/ri/tasks/main.yml", "- name: in ri\n  debug: msg=ri\n"),
+];
+
+// Ansible 2.19 (private_role_vars off): the defaults and vars of the roles in `roles:` and of
+// imported roles are visible to every task of the play, even before the role runs; play vars
+// beat role defaults; an included role's are not visible outside it; nothing crosses plays.
+#[test]
+fn play_tasks_see_defaults_and_vars_of_the_plays_roles() {
+    let mut files = vec![(
+        "site.yml",
+        r#"- hosts: a
+  gather_facts: false
+  pre_tasks:
+    - name: pre
+      debug: msg="{{ rv_default }} {{ rv_var }} {{ ri_default }} {{ ri_var }}"
+  roles: [rv, rw]
+  tasks:
+    - name: task
+      debug: msg="{{ rv_default }} {{ rv_var }} {{ shared }}"
+    - import_role: {name: ri}
+- hosts: a
+  gather_facts: false
+  vars:
+    shared: play-var
+  roles: [rv]
+  tasks:
+    - name: play var wins
+      debug: msg="{{ shared }}"
+    - include_role: {name: ri}
+    - name: not from included
+      debug: msg="{{ ri_default | default('UNDEF') }} {{ ri_var | default('UNDEF') }}"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - name: next play
+      debug: msg="{{ rv_default | default('UNDEF') }} {{ rv_var | default('UNDEF') }}"
+"#,
+    )];
+    files.extend(ROLE_VAR_FILES);
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msg = |task: &str, i: usize| r.of(task).get(i).map(|x| x["msg"].clone()).unwrap_or_default();
+    assert_eq!(msg("pre", 0), "from-rv-defaults from-rv-vars from-ri-defaults from-ri-vars", "{}", r.dump());
+    assert_eq!(msg("in rv", 0), "rv-default");
+    assert_eq!(msg("in rw", 0), "rw-default");
+    assert_eq!(msg("task", 0), "from-rv-defaults from-rv-vars rw-default");
+    assert_eq!(msg("in rv", 1), "play-var");
+    assert_eq!(msg("play var wins", 0), "play-var");
+    assert_eq!(msg("not from included", 0), "UNDEF UNDEF");
+    assert_eq!(msg("next play", 0), "UNDEF UNDEF");
+}
+
+// Ansible 2.19: a notification by name runs only the last handler of that name in the play's
+// handler order (roles d1 and d2 and the play all define `restart`: only the play's runs);
+// `role : name` picks a role's handler; every `listen`er of a topic runs.
+#[test]
+fn notify_runs_the_last_handler_of_a_name_and_every_listener() {
+    let (_d, r) = apply(
+        &[
+            ("roles/d1/handlers/main.yml", "- name: restart\n  debug: msg=d1\n"),
+            ("roles/d1/tasks/main.yml", "- name: t1\n  debug: msg=t\n"),
+            ("roles/d2/handlers/main.yml", "- name: restart\n  debug: msg=d2\n"),
+            ("roles/d2/tasks/main.yml", "- name: t2\n  debug: msg=t\n"),
+            (
+                "site.yml",
+                r#"- hosts: a
+  gather_facts: false
+  roles: [d1, d2]
+  tasks:
+    - name: n
+      command: "true"
+      changed_when: true
+      notify: [restart, "d1 : restart", topic]
+  handlers:
+    - name: restart
+      debug: msg=play
+    - name: l1
+      debug: msg=l1
+      listen: topic
+    - name: l2
+      debug: msg=l2
+      listen: topic
+"#,
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msgs: Vec<&str> = r.of("restart").iter().filter_map(|x| x["msg"].as_str()).collect();
+    assert_eq!(msgs, ["d1", "play"], "{}", r.dump());
+    assert_eq!(ran(&r, "a"), ["t1", "t2", "n", "restart", "restart", "l1", "l2"], "{}", r.dump());
+}
+
+// Ansible 2.19 with `--limit 'all:!d' --skip-tags y`, b failed before: the values below
+// (ansible_play_hosts, ansible_play_batch and play_hosts leave failed hosts out;
+// inventory_file/dir are absolute; ansible_run_tags is ['all'] without --tags), and in a role
+// imported from another role's tasks, ansible_parent_role_names / _paths name the parent.
+#[test]
+fn magic_variables_have_ansibles_values() {
+    let (d, r) = apply(
+        &[
+            (
+                "roles/outer/tasks/main.yml",
+                "- name: outer parents\n  debug: msg=\"{{ ansible_parent_role_names | default('UNDEF') }}\"\n- include_role: {name: inner}\n",
+            ),
+            (
+                "roles/inner/tasks/main.yml",
+                r#"- name: inner
+  debug:
+    msg:
+      parents: "{{ ansible_parent_role_names }}"
+      parent_paths: "{{ ansible_parent_role_paths }}"
+      role_name: "{{ role_name }}"
+      role_path: "{{ role_path }}"
+      ansible_role_name: "{{ ansible_role_name }}"
+"#,
+            ),
+            (
+                "site.yml",
+                r#"- hosts: all
+  gather_facts: false
+  strategy: linear
+  tasks:
+    - name: snapshot
+      set_fact:
+        before: "{{ ansible_play_hosts }}"
+    - name: fail b
+      command: "false"
+      when: inventory_hostname == 'b'
+    - name: magic
+      debug:
+        msg:
+          limit: "{{ ansible_limit }}"
+          play_hosts: "{{ ansible_play_hosts }}"
+          batch: "{{ ansible_play_batch }}"
+          all: "{{ ansible_play_hosts_all }}"
+          old: "{{ play_hosts }}"
+          inventory_dir: "{{ inventory_dir }}"
+          inventory_file: "{{ inventory_file }}"
+          check: "{{ ansible_check_mode }}"
+          run_tags: "{{ ansible_run_tags }}"
+          skip_tags: "{{ ansible_skip_tags }}"
+          version: "{{ ansible_version.full }} {{ ansible_version.major + 0 }}"
+          play_name: "{{ ansible_play_name }}"
+          role_name: "{{ role_name | default('UNDEF') }}"
+          before: "{{ before }}"
+      when: inventory_hostname == 'a'
+    - import_role: {name: outer}
+      when: inventory_hostname == 'a'
+"#,
+            ),
+        ],
+        &["--limit", "all:!d", "--skip-tags", "y"],
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let dir = d.path().canonicalize().expect("canonical").display().to_string();
+    let magic = r.of("magic").into_iter().find(|x| x["host"] == "a").expect("magic on a").clone();
+    let msg: Json = serde_json::from_str(magic["msg"].as_str().expect("JSON msg")).expect("msg is JSON");
+    let want = serde_json::json!({
+        "limit": "all:!d",
+        "play_hosts": ["a", "c"],
+        "batch": ["a", "c"],
+        "all": ["a", "b", "c"],
+        "old": ["a", "c"],
+        "inventory_dir": dir,
+        "inventory_file": format!("{dir}/hosts.ini"),
+        "check": false,
+        "run_tags": ["all"],
+        "skip_tags": ["y"],
+        "version": "2.19.14 2",
+        "play_name": "all",
+        "role_name": "UNDEF",
+        "before": ["a", "b", "c"],
+    });
+    assert_eq!(msg, want, "{}", r.dump());
+    assert_eq!(on(&r, "outer parents", "a")[0]["msg"], "UNDEF", "{}", r.dump());
+    let inner: Json = serde_json::from_str(on(&r, "inner", "a")[0]["msg"].as_str().expect("JSON msg")).expect("JSON");
+    let want = serde_json::json!({
+        "parents": ["outer"],
+        "parent_paths": [format!("{dir}/roles/outer")],
+        "role_name": "inner",
+        "role_path": format!("{dir}/roles/inner"),
+        "ansible_role_name": "inner",
+    });
+    assert_eq!(inner, want, "{}", r.dump());
+}
+
+// Ansible 2.19: `loop` must resolve to a list ("The `loop` value must resolve to a 'list',
+// not 'dict'", also for none); with_items/with_list take any other value as one item.
+#[test]
+fn loop_over_a_value_that_is_not_a_list() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: a
+  gather_facts: false
+  vars:
+    d: {k1: 1, k2: 2}
+  tasks:
+    - name: loop dict
+      debug: msg="{{ item }}"
+      loop: "{{ d }}"
+      ignore_errors: true
+    - name: loop none
+      debug: msg="{{ item }}"
+      loop: "{{ none }}"
+      ignore_errors: true
+    - name: with_items dict
+      debug: msg="{{ item.k1 }}"
+      with_items: "{{ d }}"
+    - name: with_list string
+      debug: msg="{{ item }}"
+      with_list: "{{ 'abc' }}"
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    for task in ["loop dict", "loop none"] {
+        let x = r.of(task);
+        assert_eq!(x.len(), 1, "{task}: {}", r.dump());
+        assert_eq!(x[0]["status"], "ignored", "{task}: {}", r.dump());
+    }
+    let msgs = |task: &str| r.of(task).iter().map(|x| x["msg"].to_string()).collect::<Vec<_>>();
+    assert_eq!(msgs("with_items dict"), ["\"1\""], "{}", r.dump());
+    assert_eq!(msgs("with_list string"), ["\"abc\""], "{}", r.dump());
+}
+
+// Ansible 2.19: a meta task whose `when` cannot be evaluated ends the whole run
+// ("[ERROR]: Error while evaluating conditional: 'only_b' is undefined", exit 1): no host
+// runs the next task, and no later play runs.
+#[test]
+fn meta_condition_error_stops_the_run() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: g1
+  gather_facts: false
+  strategy: linear
+  tasks:
+    - name: define on b
+      set_fact: {only_b: true}
+      when: inventory_hostname == 'b'
+    - name: end_host on undefined
+      meta: end_host
+      when: only_b
+    - name: after
+      debug: msg=after
+- hosts: g1
+  gather_facts: false
+  tasks:
+    - name: second play
+      debug: msg=second
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.dump());
+    assert!(r.of("after").is_empty() && r.of("second play").is_empty(), "{}", r.dump());
+    assert!(r.stderr.contains("'only_b' is undefined"), "{}", r.dump());
+}

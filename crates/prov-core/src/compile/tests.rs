@@ -1,0 +1,173 @@
+//! Compiler tests on small playbooks (load.rs is too long to hold them).
+
+use super::*;
+use crate::diag::Severity;
+use crate::inventory::Inventory;
+use crate::module::Registry;
+use crate::source::SourceMap;
+use crate::template::Templar;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A fresh directory holding `files` (`site.yml` is the playbook).
+fn project(files: &[(&str, &str)]) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir =
+        std::env::temp_dir().join(format!("prov-compile-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (name, text) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().expect("has a parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    dir
+}
+
+/// Compiles `site.yml` of `files` against hosts a, b (no modules: meta tasks only).
+fn compile(files: &[(&str, &str)]) -> Result<(CompiledPlaybook, Vec<String>), Vec<String>> {
+    let dir = project(files);
+    let sources = SourceMap::new();
+    let templar = Templar::new(vec![dir.clone()]);
+    let registry = Registry::new(Vec::new());
+    let mut inv = Inventory::new();
+    inv.add_to_group("g", "a");
+    inv.add_to_group("g", "b");
+    let show = |d: &crate::diag::Diagnostic| {
+        let sev = if d.severity == Severity::Error { "error" } else { "warning" };
+        format!("{}:{} {sev}: {}", d.span.line, d.span.col, d.message)
+    };
+    let r = compile_playbook(&dir.join("site.yml"), &sources, &templar, &registry, &inv, &CompileOptions::default());
+    let _ = std::fs::remove_dir_all(&dir);
+    match r {
+        Ok((pb, warnings)) => Ok((pb, warnings.iter().map(show).collect())),
+        Err(d) => Err(d.0.iter().map(show).collect()),
+    }
+}
+
+#[test]
+fn meta_actions_compile_in_both_forms_with_when() {
+    let actions = [
+        ("flush_handlers", MetaAction::FlushHandlers),
+        ("end_play", MetaAction::EndPlay),
+        ("end_host", MetaAction::EndHost),
+        ("end_batch", MetaAction::EndBatch),
+        ("noop", MetaAction::Noop),
+        ("refresh_inventory", MetaAction::RefreshInventory),
+        ("clear_facts", MetaAction::ClearFacts),
+        ("clear_host_errors", MetaAction::ClearHostErrors),
+    ];
+    let mut yaml = String::from("- hosts: all\n  gather_facts: false\n  tasks:\n");
+    for (name, _) in actions {
+        yaml.push_str(&format!("    - meta: {name}\n      when: inventory_hostname == 'a'\n"));
+        yaml.push_str(&format!("    - ansible.builtin.meta: {name}\n      when: inventory_hostname == 'a'\n"));
+    }
+    let (pb, warnings) = compile(&[("site.yml", &yaml)]).expect("compiles");
+    let got: Vec<Option<MetaAction>> = pb.plays[0].tasks.iter().map(|t| t.meta).collect();
+    let want: Vec<Option<MetaAction>> = actions.iter().flat_map(|(_, a)| [Some(*a), Some(*a)]).collect();
+    assert_eq!(got, want);
+    assert!(pb.plays[0].tasks.iter().all(|t| t.when.len() == 1 && t.module == "meta"));
+    // noop and refresh_inventory ignore `when`, as Ansible does (with a warning).
+    assert_eq!(warnings.len(), 4, "{warnings:?}");
+    assert!(warnings.iter().all(|w| w.contains("`when` has no effect")), "{warnings:?}");
+}
+
+#[test]
+fn meta_tasks_prov_cannot_run_faithfully_are_refused_with_their_location() {
+    let mut errors = compile(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - meta: reset_connection
+    - ansible.builtin.meta: end_role
+    - meta: end_plya
+    - meta: noop
+      loop: [1, 2]
+  handlers:
+    - name: h
+      meta: flush_handlers
+"#,
+    )])
+    .expect_err("refused");
+    errors.sort();
+    let want = [
+        "10:7 error: `meta: flush_handlers` cannot be used as a handler",
+        "4:13 error: `meta: reset_connection` is not supported by prov yet",
+        "5:29 error: `meta: end_role` is not supported by prov yet",
+        "6:13 error: unknown meta action `end_plya`",
+        "8:7 error: `loop` on a meta task is not supported",
+    ];
+    assert_eq!(errors, want);
+}
+
+#[test]
+fn role_include_options_prov_does_not_support_are_refused() {
+    let errors = compile(&[
+        ("roles/r/tasks/main.yml", "- meta: noop\n"),
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_role:\n        name: r\n        public: true\n    - import_role:\n        name: r\n        defaults_from: other\n",
+        ),
+    ])
+    .expect_err("refused");
+    assert_eq!(
+        errors,
+        [
+            "6:9 error: include_role keyword `public` is not supported by prov yet",
+            "9:9 error: import_role keyword `defaults_from` is not supported by prov yet",
+        ]
+    );
+}
+
+#[test]
+fn play_collects_defaults_and_vars_of_roles_and_imported_roles_but_not_included_ones() {
+    let (pb, _) = compile(&[
+        ("roles/dep/defaults/main.yml", "from_dep: d\nshared: dep\n"),
+        ("roles/r/meta/main.yml", "dependencies: [dep]\n"),
+        ("roles/r/defaults/main.yml", "shared: r\n"),
+        ("roles/r/vars/main.yml", "r_var: v\n"),
+        ("roles/r/tasks/main.yml", "- meta: noop\n"),
+        ("roles/imp/defaults/main.yml", "imp_default: i\n"),
+        ("roles/imp/tasks/main.yml", "- meta: noop\n"),
+        ("roles/inc/defaults/main.yml", "inc_default: x\n"),
+        ("roles/inc/vars/main.yml", "inc_var: x\n"),
+        ("roles/inc/tasks/main.yml", "- meta: noop\n"),
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  roles: [r]\n  tasks:\n    - include_role: {name: inc}\n    - import_role: {name: imp}\n",
+        ),
+    ])
+    .expect("compiles");
+    let play = &pb.plays[0];
+    let keys = |m: &crate::vars::VarMap| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>();
+    assert_eq!(keys(&play.role_defaults), ["from_dep=d", "shared=r", "imp_default=i"]);
+    assert_eq!(keys(&play.role_vars), ["r_var=v"]);
+}
+
+#[test]
+fn reading_the_inventory_after_refresh_inventory_in_the_same_play_is_refused() {
+    let errors = compile(&[(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - meta: end_host
+      when: groups['g'] | length > 0
+    - meta: refresh_inventory
+    - name: reads groups
+      meta: end_host
+      when: "'new' in groups"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - meta: end_host
+      when: groups['g'] | length > 0
+"#,
+    )])
+    .expect_err("refused");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("7:7 error: task `reads groups` reads `groups` after `meta: refresh_inventory` ("),
+        "{errors:?}"
+    );
+}
