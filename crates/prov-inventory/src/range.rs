@@ -1,8 +1,34 @@
 //! Host ranges: `web[01:10]`, `db-[a:c]`, `node[0:20:5]`.
 
+/// The most hosts one name may expand to. A range such as `web[1:27777777777777]` (found by
+/// the `inventory` fuzz target) would otherwise allocate without bound before anything else
+/// is checked.
+pub const MAX_RANGE_HOSTS: u64 = 10_000;
+
 /// Expands every `[start:end(:step)]` range in a host name, left to right. A name without a
 /// range comes back as itself. Numeric ranges keep the width of `start` (`01` → `01..10`).
+/// More than [`MAX_RANGE_HOSTS`] hosts from one name is an error.
 pub fn expand_host_range(name: &str) -> Result<Vec<String>, String> {
+    if range_count(name)? > MAX_RANGE_HOSTS {
+        return Err(format!("`{name}` expands to more than {MAX_RANGE_HOSTS} hosts"));
+    }
+    expand(name)
+}
+
+/// How many hosts `name` expands to (saturating), checked without expanding it.
+fn range_count(name: &str) -> Result<u64, String> {
+    let Some(open) = name.find('[') else { return Ok(1) };
+    let Some(close) = name[open..].find(']').map(|c| c + open) else { return Ok(1) };
+    let parts: Vec<&str> = name[open + 1..close].split(':').collect();
+    let step: u64 = parts.get(2).and_then(|s| s.parse().ok()).filter(|s| *s > 0).unwrap_or(1);
+    let here = match (parts.first().map(|s| s.parse::<u64>()), parts.get(1).map(|s| s.parse::<u64>())) {
+        (Some(Ok(a)), Some(Ok(b))) if b >= a => (b - a) / step + 1,
+        _ => 26,
+    };
+    Ok(here.saturating_mul(range_count(&name[close + 1..])?))
+}
+
+fn expand(name: &str) -> Result<Vec<String>, String> {
     let Some(open) = name.find('[') else {
         return Ok(vec![name.to_string()]);
     };
@@ -40,7 +66,7 @@ pub fn expand_host_range(name: &str) -> Result<Vec<String>, String> {
     } else {
         return Err(format!("`{name}`: range bounds must both be numbers or both single letters"));
     };
-    let rests = expand_host_range(tail)?;
+    let rests = expand(tail)?;
     let mut out = Vec::with_capacity(items.len() * rests.len());
     for i in &items {
         for rest in &rests {
@@ -64,5 +90,13 @@ mod tests {
         assert!(expand_host_range("web[3:1]").is_err());
         assert!(expand_host_range("web[1:").is_err());
         assert!(expand_host_range("web[a:10]").is_err());
+    }
+
+    #[test]
+    fn a_range_of_too_many_hosts_is_refused_before_it_expands() {
+        let e = expand_host_range("web[1:27777777777777].0.1").expect_err("huge");
+        assert!(e.contains("more than 10000 hosts"), "{e}");
+        assert!(expand_host_range("r[1:200]-[1:200]").is_err(), "the product counts");
+        assert_eq!(expand_host_range("w[1:10000]").expect("at the limit").len(), 10_000);
     }
 }
