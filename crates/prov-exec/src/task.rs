@@ -104,8 +104,12 @@ fn excerpt(v: Option<&Value>) -> Option<String> {
 
 pub(crate) fn emit_quiet_skip(w: &mut Worker<'_>, t: &TaskDef, why: &str) {
     w.recap.skipped += 1;
-    let loc = location(w, t);
-    w.env.events.emit(Event::HostResult(Box::new(HostResult {
+    w.env.events.emit(Event::HostResult(Box::new(skipped_result(w, t, format!("skipped: {why}")))));
+}
+
+/// The result of a task skipped on this host, with `msg`.
+fn skipped_result(w: &Worker<'_>, t: &TaskDef, msg: String) -> HostResult {
+    HostResult {
         play: w.play_index,
         task: t.id,
         name: t.name.clone(),
@@ -114,15 +118,15 @@ pub(crate) fn emit_quiet_skip(w: &mut Worker<'_>, t: &TaskDef, why: &str) {
         status: Status::Skipped,
         changed: false,
         item: None,
-        msg: Some(format!("skipped: {why}")),
+        msg: Some(msg),
         duration_ms: 0,
         diff: Vec::new(),
         planned: Vec::new(),
         stdout: None,
         stderr: None,
-        location: loc,
+        location: location(w, t),
         root_cause: false,
-    })));
+    }
 }
 
 /// Whether a meta task's `when` holds on this host.
@@ -131,8 +135,8 @@ pub(crate) fn meta_condition(w: &Worker<'_>, t: &TaskDef) -> Result<bool, String
     eval_conds(&w.env.templar, &t.when, &ctx)
 }
 
-/// The start of a meta task that reports a result (the others show nothing, as in Ansible).
-fn emit_meta_start(w: &Worker<'_>, t: &TaskDef) {
+/// The start of a task on this host (meta tasks that show nothing, as in Ansible, skip it).
+fn emit_task_start(w: &Worker<'_>, t: &TaskDef) {
     w.env.events.emit(Event::TaskStart {
         play: w.play_index,
         task: t.id,
@@ -144,30 +148,13 @@ fn emit_meta_start(w: &Worker<'_>, t: &TaskDef) {
 
 /// A meta task whose `when` was false: shown as skipped but, as in Ansible, not counted.
 pub(crate) fn emit_meta_skip(w: &Worker<'_>, t: &TaskDef) {
-    emit_meta_start(w, t);
-    w.env.events.emit(Event::HostResult(Box::new(HostResult {
-        play: w.play_index,
-        task: t.id,
-        name: t.name.clone(),
-        module: t.module.to_string(),
-        host: w.host.clone(),
-        status: Status::Skipped,
-        changed: false,
-        item: None,
-        msg: Some("meta: conditional evaluated to false".into()),
-        duration_ms: 0,
-        diff: Vec::new(),
-        planned: Vec::new(),
-        stdout: None,
-        stderr: None,
-        location: location(w, t),
-        root_cause: false,
-    })));
+    emit_task_start(w, t);
+    w.env.events.emit(Event::HostResult(Box::new(skipped_result(w, t, "meta: conditional evaluated to false".into()))));
 }
 
 /// A meta task whose `when` could not be evaluated fails on this host.
 pub(crate) fn meta_failed(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> Flow {
-    emit_meta_start(w, t);
+    emit_task_start(w, t);
     match fail_task(w, t, msg) {
         TaskFlow::Continue => Flow::Continue,
         TaskFlow::Unreachable => Flow::Unreachable,
@@ -236,13 +223,7 @@ struct ItemResult {
 
 pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
     let templar = w.env.templar.clone();
-    w.env.events.emit(Event::TaskStart {
-        play: w.play_index,
-        task: t.id,
-        name: t.name.clone(),
-        module: t.module.to_string(),
-        host: w.host.clone(),
-    });
+    emit_task_start(w, t);
     // run_once: only the first host of the batch runs it; the others take its result.
     if t.run_once {
         let first = w.bp.batches[w.bp.batch_of[w.idx]].first().copied();
