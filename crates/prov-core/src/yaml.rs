@@ -129,15 +129,8 @@ pub const MAX_ALIAS_NODES: usize = 200_000;
 /// are errors with the place, and duplicate keys are found in linear time.
 pub fn parse(file: FileId, text: &str) -> Result<(Vec<Node>, Vec<Diagnostic>), Diagnostic> {
     let offsets = CharOffsets::new(text);
-    let mut b = Builder {
-        file,
-        offsets: &offsets,
-        anchors: HashMap::new(),
-        warnings: Vec::new(),
-        depth: 0,
-        alias_nodes: 0,
-        nodes: 0,
-    };
+    let mut b =
+        Builder { file, offsets: &offsets, anchors: HashMap::new(), warnings: Vec::new(), alias_nodes: 0, nodes: 0 };
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut next = || -> Result<Option<(Event<'_>, saphyr_parser::Span)>, Diagnostic> {
@@ -244,8 +237,6 @@ struct Builder<'a> {
     /// Each anchor's node and how many nodes it holds.
     anchors: HashMap<usize, (Node, usize)>,
     warnings: Vec<Diagnostic>,
-    /// Current nesting while building (the events were checked; this guards the builder).
-    depth: usize,
     /// Nodes added by alias expansion so far.
     alias_nodes: usize,
     /// Nodes built so far, alias copies included.
@@ -349,20 +340,11 @@ impl Builder<'_> {
                 }
                 Ok(node)
             }
+            // Nesting was bounded when the events were read, so this recursion is too.
             Event::SequenceStart(..) | Event::MappingStart(..) => {
-                self.depth += 1;
-                if self.depth > MAX_DEPTH {
-                    return Err(Diagnostic::error(
-                        DiagKind::Invalid,
-                        span,
-                        format!("YAML nested more than {MAX_DEPTH} levels deep"),
-                    ));
-                }
                 let first = self.nodes;
                 self.nodes += 1;
-                let built = self.collection(ev, span, events, i);
-                self.depth -= 1;
-                let (node, anchor) = built?;
+                let (node, anchor) = self.collection(ev, span, events, i)?;
                 if anchor > 0 {
                     let size = self.nodes - first;
                     self.anchors.insert(anchor, (node.clone(), size));
