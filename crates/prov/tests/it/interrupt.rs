@@ -22,13 +22,7 @@ fn ctrl_c_lets_running_commands_end_then_stops_with_99() {
         ),
     )
     .expect("playbook");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
-        .args(["apply", "pb.yml", "-i", "hosts.ini", "--output", "json"])
-        .current_dir(work.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prov starts");
+    let mut child = apply_json(work.path(), &[]);
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = Vec::new();
     let mut sent = false;
@@ -41,11 +35,7 @@ fn ctrl_c_lets_running_commands_end_then_stops_with_99() {
         }
         if !sent && started == 2 {
             // Both commands really run (a task starts a moment before its command does).
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            while processes_with(&sleep).iter().filter(|c| c.trim() == sleep).count() < 2 {
-                assert!(std::time::Instant::now() < deadline, "the commands never ran");
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
+            wait_for_sleeps(&sleep, 2, 20);
             let st = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
             assert!(st.success());
             sent = true;
@@ -60,6 +50,27 @@ fn ctrl_c_lets_running_commands_end_then_stops_with_99() {
     assert!(!marker.exists(), "a task started after Ctrl-C");
     let long_done = lines.iter().filter(|e| e["event"] == "host_result" && e["name"] == "long").count();
     assert_eq!(long_done, 2, "the running command was let finish: {lines:?}");
+}
+
+/// `prov apply pb.yml -i hosts.ini --output json ARGS` in `dir`, its stdout piped.
+fn apply_json(dir: &std::path::Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(["apply", "pb.yml", "-i", "hosts.ini", "--output", "json"])
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prov starts")
+}
+
+/// Waits until `n` processes run exactly `sleep` (a command line such as `sleep 4123.1`).
+fn wait_for_sleeps(sleep: &str, n: usize, within_secs: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(within_secs);
+    while processes_with(sleep).iter().filter(|c| c.trim() == sleep).count() < n {
+        assert!(std::time::Instant::now() < deadline, "the commands never all ran: {:?}", processes_with(sleep));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// Starts `prov apply` of a long task on two SSH hosts (one with `become`) and one local
@@ -79,13 +90,7 @@ fn interrupted_run(marker: &str, signals: &[&str]) -> (Option<i32>, Vec<Json>) {
     )
     .expect("playbook");
     let kh = lab.known_hosts().display().to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
-        .args(["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"])
-        .current_dir(work.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prov starts");
+    let mut child = apply_json(work.path(), &["--known-hosts", &kh]);
     let stdout = child.stdout.take().expect("stdout");
     let reader = std::thread::spawn(move || {
         std::io::BufReader::new(stdout)
@@ -94,16 +99,7 @@ fn interrupted_run(marker: &str, signals: &[&str]) -> (Option<i32>, Vec<Json>) {
             .collect::<Vec<Json>>()
     });
     // Two sleeps on each of the three hosts.
-    let sleeps = || processes_with(marker).iter().filter(|c| c.trim() == marker).count();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while sleeps() < 6 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the long commands never all started: {:?}",
-            processes_with(marker)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_sleeps(marker, 6, 60);
     std::thread::sleep(std::time::Duration::from_millis(300));
     for (i, sig) in signals.iter().enumerate() {
         if i > 0 {
