@@ -622,7 +622,8 @@ pub async fn run_play(
     let mut states = Vec::with_capacity(n);
     for h in &bp.hosts {
         let p = persist.remove(h).unwrap_or_default();
-        let facts = p.facts.as_ref().map(|f| Arc::new(crate::facts::layer(f))).unwrap_or_default();
+        // Without gathered facts `ansible_facts` is still there, empty, as in Ansible.
+        let facts = Arc::new(crate::facts::layer(p.facts.as_deref().unwrap_or(&VarMap::new())));
         let (tx, rx) =
             watch::channel(Snapshot { progress: 0, dead: false, runtime: p.runtime.clone(), facts: facts.clone() });
         txs.push(tx);

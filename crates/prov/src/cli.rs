@@ -3,9 +3,28 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// Which ansible-core prov is checked against (`ansible_version` gives the same).
+macro_rules! follows {
+    () => {
+        "behaves as ansible-core 2.19 (ansible_version 2.19.14)"
+    };
+}
+
+/// `prov --version`: the version, then the providers built in and the Ansible release whose
+/// behaviour prov follows.
+#[cfg(all(feature = "gcp", feature = "aws"))]
+const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\nproviders: docker, gcp, aws\n", follows!());
+#[cfg(all(feature = "gcp", not(feature = "aws")))]
+const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\nproviders: docker, gcp\n", follows!());
+#[cfg(all(not(feature = "gcp"), feature = "aws"))]
+const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\nproviders: docker, aws\n", follows!());
+#[cfg(not(any(feature = "gcp", feature = "aws")))]
+const LONG_VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), "\nproviders: docker (built without the gcp and aws features)\n", follows!());
+
 /// prov: Ansible-syntax playbooks compiled to a task DAG, run in parallel over SSH.
 #[derive(Debug, Parser)]
-#[command(name = "prov", version, about)]
+#[command(name = "prov", version, long_version = LONG_VERSION, about)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -33,6 +52,13 @@ pub enum Command {
     Scale(ScaleArgs),
     /// Switch every `release` of a playbook (or a role directory) back to its previous release.
     Rollback(RunArgs),
+    /// Print a shell completion script: `prov completions bash > /etc/bash_completion.d/prov`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `prov man > prov.1 && man ./prov.1`.
+    Man,
 }
 
 /// `prov scale SVC=N ...`.
@@ -50,12 +76,15 @@ pub struct ScaleArgs {
     /// Give up waiting after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
-    /// Host-key policy.
-    #[arg(long, value_enum, default_value_t = HostKeyChecking::Strict)]
-    pub host_key_checking: HostKeyChecking,
+    /// Host-key policy (default strict, or ansible.cfg's `host_key_checking`).
+    #[arg(long, value_enum)]
+    pub host_key_checking: Option<HostKeyChecking>,
     /// known_hosts file (default ~/.ssh/known_hosts).
     #[arg(long)]
     pub known_hosts: Option<PathBuf>,
+    /// Seconds to wait for another run of the same project to end (default: refuse at once).
+    #[arg(long, default_value_t = 0)]
+    pub lock_timeout: u64,
 }
 
 /// `prov image`.
@@ -142,9 +171,9 @@ pub struct RunArgs {
     /// Show diffs of changed files.
     #[arg(short = 'D', long)]
     pub diff: bool,
-    /// Hosts working at once.
-    #[arg(short = 'f', long, default_value_t = 200)]
-    pub forks: usize,
+    /// Hosts working at once (default ansible.cfg's `forks`, else 200).
+    #[arg(short = 'f', long)]
+    pub forks: Option<usize>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Human)]
     pub output: Output,
@@ -154,12 +183,16 @@ pub struct RunArgs {
     /// Per-command timeout in seconds.
     #[arg(long)]
     pub timeout: Option<u64>,
-    /// Host-key policy (default strict; `accept-new` records unknown keys).
-    #[arg(long, value_enum, default_value_t = HostKeyChecking::Strict)]
-    pub host_key_checking: HostKeyChecking,
+    /// Host-key policy (default strict, or ansible.cfg's `host_key_checking`; `accept-new`
+    /// records unknown keys).
+    #[arg(long, value_enum)]
+    pub host_key_checking: Option<HostKeyChecking>,
     /// known_hosts file (default ~/.ssh/known_hosts).
     #[arg(long)]
     pub known_hosts: Option<PathBuf>,
+    /// Seconds to wait for another run of the same project to end (default: refuse at once).
+    #[arg(long, default_value_t = 0)]
+    pub lock_timeout: u64,
 }
 
 /// `graph`.
@@ -218,15 +251,15 @@ pub struct AdhocArgs {
     /// Run with sudo.
     #[arg(short = 'b', long = "become")]
     pub become_: bool,
-    /// Hosts working at once.
-    #[arg(short = 'f', long, default_value_t = 200)]
-    pub forks: usize,
+    /// Hosts working at once (default ansible.cfg's `forks`, else 200).
+    #[arg(short = 'f', long)]
+    pub forks: Option<usize>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Human)]
     pub output: Output,
-    /// Host-key policy.
-    #[arg(long, value_enum, default_value_t = HostKeyChecking::Strict)]
-    pub host_key_checking: HostKeyChecking,
+    /// Host-key policy (default strict, or ansible.cfg's `host_key_checking`).
+    #[arg(long, value_enum)]
+    pub host_key_checking: Option<HostKeyChecking>,
     /// known_hosts file (default ~/.ssh/known_hosts).
     #[arg(long)]
     pub known_hosts: Option<PathBuf>,

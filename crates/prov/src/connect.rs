@@ -20,6 +20,8 @@ pub struct InventoryLoad {
     pub inventory: Inventory,
     /// known_hosts files holding the host keys prov recorded for listed VMs.
     pub known_hosts: Vec<PathBuf>,
+    /// The provider projects the sources list (`project:` of `plugin:` sources).
+    pub projects: Vec<String>,
 }
 
 /// Loads and merges every `-i` source; dynamic sources (`plugin: docker`) are checked first,
@@ -41,6 +43,7 @@ pub async fn load_inventory(paths: &[String], sources: &SourceMap) -> Result<Inv
     }
     let mut inventory = loaded.inventory;
     let mut known_hosts = Vec::new();
+    let projects = configs.iter().map(|c| c.project.clone()).collect();
     for (cfg, src) in configs.iter().zip(&loaded.plugins) {
         match prov_providers::inventory::list(cfg, &mut warnings).await {
             Ok(inv) => inventory.merge(inv),
@@ -58,7 +61,7 @@ pub async fn load_inventory(paths: &[String], sources: &SourceMap) -> Result<Inv
     if diags.has_errors() {
         return Err(diags);
     }
-    Ok(InventoryLoad { inventory, known_hosts })
+    Ok(InventoryLoad { inventory, known_hosts, projects })
 }
 
 /// `prov inventory`.
@@ -109,12 +112,23 @@ impl SshConnector {
 }
 
 /// Builds the connector for a run.
+/// The host-key policy is `--host-key-checking`, else ansible.cfg's `host_key_checking`
+/// (`False` becomes `accept-new`: unknown keys are recorded, a changed key is still refused,
+/// where Ansible would connect), else strict.
 pub fn ssh_connector(
-    policy: HostKeyChecking,
+    policy: Option<HostKeyChecking>,
     known_hosts: Option<PathBuf>,
     project_known_hosts: &[PathBuf],
 ) -> Result<Arc<SshConnector>, String> {
+    let cfg = crate::config::get();
+    let policy = policy.unwrap_or(match cfg.host_key_checking {
+        Some(false) => HostKeyChecking::AcceptNew,
+        _ => HostKeyChecking::Strict,
+    });
     let mut opts = prov_ssh::SshOptions { policy: policy.policy(), ..Default::default() };
+    if let Some(t) = cfg.timeout {
+        opts.connect_timeout = Duration::from_secs(t);
+    }
     if let Some(k) = known_hosts.or_else(|| std::env::var_os("PROV_KNOWN_HOSTS").map(PathBuf::from)) {
         opts.known_hosts = vec![k];
     }
@@ -135,15 +149,19 @@ impl Connector for SshConnector {
             Some(other) => return Err(format!("ansible_connection `{other}` is not supported (use ssh or local)")),
         }
         let address = var(vars, &["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| host.to_string());
+        let cfg = crate::config::get();
         let port = match var(vars, &["ansible_port", "ansible_ssh_port"]) {
-            None => 22,
+            None => cfg.remote_port.unwrap_or(22),
             Some(p) => p.parse().map_err(|_| format!("ansible_port `{p}` is not a port number"))?,
         };
         let user = var(vars, &["ansible_user", "ansible_ssh_user"])
+            .or_else(|| cfg.remote_user.clone())
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "root".into());
         let identity_files = var(vars, &["ansible_ssh_private_key_file", "ansible_private_key_file"])
-            .map(|p| vec![PathBuf::from(expand_home(&p))])
+            .map(|p| PathBuf::from(expand_home(&p)))
+            .or_else(|| cfg.private_key_file.clone())
+            .map(|p| vec![p])
             .unwrap_or_default();
         let mut opts = self.opts.clone();
         // Cloud VMs (see README, "Host keys of cloud VMs"): the key is checked under the

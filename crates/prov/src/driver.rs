@@ -3,7 +3,7 @@
 use crate::cli::{Cli, Command, Common, GraphArgs, GraphFormat, InventoryArgs, Output, RunArgs};
 use crate::diagnostics;
 use crate::output::{write_junit, Reporter};
-use prov_core::compile::{bind, compile_playbook, CompileOptions, CompiledPlaybook};
+use prov_core::compile::{bind, compile_playbook, CompileOptions, CompiledPlaybook, PlayDefaults};
 use prov_core::diag::{DiagKind, Diagnostic, Diagnostics};
 use prov_core::inventory::{HostPattern, Inventory};
 use prov_core::module::{CheckMode, DiffMode, Registry, RunMode};
@@ -27,10 +27,30 @@ pub const EXIT_UNREACHABLE: i32 = 3;
 pub const EXIT_BAD_INPUT: i32 = 4;
 /// Exit code: interrupted.
 pub const EXIT_INTERRUPTED: i32 = 99;
+/// Exit code: another run holds the project's lock (nothing was run). Not Ansible's (it has
+/// no lock); 1, like Terraform's refusal of a locked state.
+pub const EXIT_LOCKED: i32 = EXIT_ERROR;
+
+/// Hosts working at once when neither `-f` nor ansible.cfg says (Ansible's default is 5;
+/// prov's walk is meant for whole fleets at once).
+pub const DEFAULT_FORKS: usize = 200;
 
 /// Runs one command line; returns the exit code.
 pub async fn main(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Completions { shell } => return completions(shell),
+        Command::Man => return man(),
+        _ => {}
+    }
     let sources = SourceMap::new();
+    // ansible.cfg and the ANSIBLE_* environment, read once before anything else.
+    match crate::config::load(&sources) {
+        Ok((cfg, warnings)) => {
+            diagnostics::print_all(&warnings, &sources);
+            crate::config::set(cfg);
+        }
+        Err(d) => return fail_input(&d, &sources),
+    }
     match cli.command {
         Command::Apply(a) => run(a, Mode::Apply, &sources).await,
         Command::Plan(a) => run(a, Mode::Plan, &sources).await,
@@ -41,6 +61,32 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Image(i) => image(i).await,
         Command::Scale(a) => crate::scale::scale(a, &sources).await,
         Command::Rollback(a) => rollback(a, &sources).await,
+        // Answered above, before the configuration is read.
+        Command::Completions { .. } | Command::Man => EXIT_OK,
+    }
+}
+
+/// `prov completions SHELL`.
+fn completions(shell: clap_complete::Shell) -> i32 {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "prov", &mut out);
+    say_raw!("{}", String::from_utf8_lossy(&out));
+    EXIT_OK
+}
+
+/// `prov man`.
+fn man() -> i32 {
+    let mut out = Vec::new();
+    match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out) {
+        Ok(()) => {
+            say_raw!("{}", String::from_utf8_lossy(&out));
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("prov: cannot render the manual page: {e}");
+            EXIT_ERROR
+        }
     }
 }
 
@@ -105,6 +151,8 @@ pub struct Loaded {
     pub limit: Option<HostPattern>,
     pub inventory_paths: Vec<String>,
     pub known_hosts: Vec<PathBuf>,
+    /// Provider projects of the inventory (what the run lock covers).
+    pub projects: Vec<String>,
 }
 
 fn fail_input(diags: &Diagnostics, sources: &SourceMap) -> i32 {
@@ -117,21 +165,37 @@ fn fail_input(diags: &Diagnostics, sources: &SourceMap) -> i32 {
     EXIT_BAD_INPUT
 }
 
-/// Loads the inventory from `-i` sources (the default: `inventories/local.yml`).
+/// Loads the inventory from `-i` sources (by default those of `PROV_INVENTORY`, else of
+/// ansible.cfg, else Ansible's `/etc/ansible/hosts`, else none: only the implicit localhost).
 pub async fn load_inventory(
     common: &Common,
     sources: &SourceMap,
 ) -> Result<crate::connect::InventoryLoad, Diagnostics> {
     let paths = inventory_paths(common);
+    if paths.is_empty() {
+        // As ansible-playbook without an inventory.
+        let note = "no inventory was given (no -i, no inventory in ansible.cfg, no /etc/ansible/hosts): \
+                    only the implicit localhost is available";
+        diagnostics::print_all(&[Diagnostic::warning(Span::NONE, note)], sources);
+    }
     crate::connect::load_inventory(&paths, sources).await
 }
 
-fn inventory_paths(common: &Common) -> Vec<String> {
+/// The inventory Ansible reads when nothing names one.
+const ANSIBLE_DEFAULT_INVENTORY: &str = "/etc/ansible/hosts";
+
+pub fn inventory_paths(common: &Common) -> Vec<String> {
     if common.inventory.is_empty() {
         if let Ok(v) = std::env::var("PROV_INVENTORY") {
             return v.split(':').map(str::to_string).collect();
         }
-        return vec!["inventories/local.yml".into()];
+        if let Some(v) = &crate::config::get().inventory {
+            return v.clone();
+        }
+        if Path::new(ANSIBLE_DEFAULT_INVENTORY).exists() {
+            return vec![ANSIBLE_DEFAULT_INVENTORY.into()];
+        }
+        return Vec::new();
     }
     common.inventory.clone()
 }
@@ -147,6 +211,41 @@ fn parse_limit(common: &Common, sources: &SourceMap) -> Result<Option<HostPatter
         )
         .with_help("patterns look like `web`, `web:&prod`, `web:!web3`, `web[0:2]`, `~regex`")])
     })
+}
+
+/// Takes the run lock of the projects `loaded` works on (see `lock.rs`); on refusal, prints
+/// why and gives the exit code.
+pub fn take_run_lock(
+    projects: &[String],
+    inventory_paths: &[String],
+    timeout_secs: u64,
+) -> Result<crate::lock::RunLock, i32> {
+    let targets = crate::lock::targets(projects, inventory_paths);
+    match crate::lock::acquire(&targets, Duration::from_secs(timeout_secs)) {
+        Ok((lock, notes)) => {
+            for n in notes {
+                eprintln!("prov: {n}");
+            }
+            Ok(lock)
+        }
+        Err(e) => {
+            eprintln!("prov: {e}");
+            eprintln!("prov: nothing was run; wait for it, or pass --lock-timeout SECONDS to wait here");
+            Err(EXIT_LOCKED)
+        }
+    }
+}
+
+/// The play defaults of ansible.cfg.
+fn play_defaults() -> PlayDefaults {
+    let cfg = crate::config::get();
+    PlayDefaults {
+        roles_path: cfg.roles_path.clone(),
+        become_: cfg.become_,
+        become_user: cfg.become_user.clone(),
+        strategy: cfg.strategy.clone(),
+        gather_explicit: cfg.gathering.as_deref() == Some("explicit"),
+    }
 }
 
 /// Parses, compiles and binds; reports every problem it can find before returning.
@@ -213,6 +312,7 @@ pub async fn load(
         skip_tags: skip_tags.to_vec(),
         extra_vars: extra_vars.clone(),
         only_modules: only_modules.to_vec(),
+        defaults: play_defaults(),
     };
     let (pb, warnings) = compile_playbook(playbook, sources, &templar, &registry, &inventory, &opts)?;
     diagnostics::print_all(&warnings, sources);
@@ -237,6 +337,7 @@ pub async fn load(
         limit,
         inventory_paths: inventory_paths(common),
         known_hosts: inventory_load.known_hosts,
+        projects: inventory_load.projects,
     })
 }
 
@@ -259,18 +360,28 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     }
     let check = a.check || mode == Mode::Plan;
     let rollback = mode == Mode::Rollback;
-    let diff = a.diff || mode == Mode::Plan;
+    let cfg = crate::config::get();
+    let diff = a.diff || mode == Mode::Plan || cfg.diff_always == Some(true);
     let opts = RunOptions {
         mode: RunMode {
             check: if check { CheckMode::Check } else { CheckMode::Apply },
             diff: if diff { DiffMode::On } else { DiffMode::Off },
         },
-        forks: a.forks.max(1),
+        forks: a.forks.or(cfg.forks).unwrap_or(DEFAULT_FORKS).max(1),
         extra_vars: loaded.extra_vars.clone(),
         task_timeout: a.timeout.map(Duration::from_secs),
         tags: a.tags.clone(),
         skip_tags: a.skip_tags.clone(),
         limit: a.common.limit.clone(),
+    };
+    // Runs that change hosts hold the project's run lock until they end (also on Ctrl-C).
+    let _lock = if check {
+        None
+    } else {
+        match take_run_lock(&loaded.projects, &loaded.inventory_paths, a.lock_timeout) {
+            Ok(l) => Some(l),
+            Err(code) => return code,
+        }
     };
     let connector = match crate::connect::ssh_connector(a.host_key_checking, a.known_hosts.clone(), &loaded.known_hosts)
     {
@@ -576,6 +687,7 @@ pub async fn run_adhoc(playbook: PathBuf, a: crate::cli::AdhocArgs, sources: &So
         timeout: None,
         host_key_checking: a.host_key_checking,
         known_hosts: a.known_hosts,
+        lock_timeout: 0,
     };
     run(args, Mode::Apply, sources).await
 }

@@ -21,10 +21,12 @@ macro_rules! say_raw {
 }
 
 mod cli;
+mod config;
 mod connect;
 mod diagnostics;
 mod driver;
 mod extra_vars;
+mod lock;
 mod output;
 mod scale;
 

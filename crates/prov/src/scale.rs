@@ -110,6 +110,11 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
         );
         return EXIT_BAD_INPUT;
     }
+    let inventory_paths = crate::driver::inventory_paths(&a.common);
+    let _lock = match crate::driver::take_run_lock(&loaded.projects, &inventory_paths, a.lock_timeout) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
     let connector = match crate::connect::ssh_connector(a.host_key_checking, a.known_hosts.clone(), &loaded.known_hosts)
     {
         Ok(c) => c,

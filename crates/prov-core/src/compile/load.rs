@@ -29,6 +29,24 @@ pub struct CompileOptions {
     /// When not empty, only tasks of these modules (and handlers) are selected, on top of
     /// the tag rules (`prov rollback` keeps the `release` tasks).
     pub only_modules: Vec<String>,
+    /// Defaults of the plays (ansible.cfg, `ANSIBLE_*`).
+    pub defaults: PlayDefaults,
+}
+
+/// What ansible.cfg sets for every play that does not say otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct PlayDefaults {
+    /// Roles are looked for in `roles/` next to the playbook, then here, then next to the
+    /// playbook itself (Ansible's `roles_path`).
+    pub roles_path: Vec<PathBuf>,
+    /// `[privilege_escalation] become`.
+    pub become_: Option<bool>,
+    /// `[privilege_escalation] become_user` (else `root`).
+    pub become_user: Option<String>,
+    /// `[defaults] strategy` (else prov's `dag`).
+    pub strategy: Option<String>,
+    /// `[defaults] gathering = explicit`: plays gather facts only when they say so.
+    pub gather_explicit: bool,
 }
 
 /// Inherited task attributes (from play, role, include, block).
@@ -330,7 +348,11 @@ impl<'a> Loader<'a> {
             role_public: true,
             ..Default::default()
         };
-        inherit.become_ = self.become_of(node, None);
+        let cfg_become = match self.opts.defaults.become_ {
+            Some(true) => Some(Some(Become { user: self.default_become_user(), method: BecomeMethod::Sudo })),
+            _ => None,
+        };
+        inherit.become_ = self.become_of(node, cfg_become);
         inherit.environment = node.get("environment").map(Node::to_value);
         inherit.ignore_errors = self.opt_bool(node.get("ignore_errors"));
         inherit.no_log = self.opt_bool(node.get("no_log"));
@@ -405,7 +427,7 @@ impl<'a> Loader<'a> {
                 self.err(DiagKind::Template, span, format!("template error: {e}"));
             }
         }
-        let strategy = match node.get("strategy").and_then(Node::as_str) {
+        let strategy = match node.get("strategy").and_then(Node::as_str).or(self.opts.defaults.strategy.as_deref()) {
             None | Some("dag") => Strategy::Dag,
             Some("free") => Strategy::Free,
             Some("linear") => Strategy::Linear,
@@ -418,6 +440,7 @@ impl<'a> Loader<'a> {
         };
         let serial = node.get("serial").map(|s| self.serial_of(s)).unwrap_or_default();
         let gather_facts = match node.get("gather_facts").map(|n| &n.kind) {
+            None if self.opts.defaults.gather_explicit => GatherFacts::No,
             None => GatherFacts::IfUsed,
             Some(NodeKind::Bool(true)) => GatherFacts::Yes,
             Some(NodeKind::Bool(false)) => GatherFacts::No,
@@ -535,6 +558,11 @@ impl<'a> Loader<'a> {
         }
     }
 
+    /// The user `become: true` escalates to when no `become_user` says: ansible.cfg's, else root.
+    fn default_become_user(&self) -> String {
+        self.opts.defaults.become_user.clone().unwrap_or_else(|| "root".into())
+    }
+
     /// `become`/`become_user` of a play, block, role or task on top of what it inherits:
     /// `Some(Some(b))` escalate, `Some(None)` explicitly not, `None` unset.
     fn become_of(&mut self, node: &Node, inherited: Option<Option<Become>>) -> Option<Option<Become>> {
@@ -546,7 +574,8 @@ impl<'a> Loader<'a> {
         let user = node.get("become_user").and_then(Node::scalar_text);
         match self.opt_bool(node.get("become")) {
             Some(true) => {
-                let user = user.or_else(|| inherited.flatten().map(|b| b.user)).unwrap_or_else(|| "root".into());
+                let user =
+                    user.or_else(|| inherited.flatten().map(|b| b.user)).unwrap_or_else(|| self.default_become_user());
                 Some(Some(Become { user, method: BecomeMethod::Sudo }))
             }
             Some(false) => Some(None),
@@ -792,11 +821,12 @@ impl<'a> Loader<'a> {
     }
 
     fn role_dirs(&self) -> Vec<PathBuf> {
-        let mut dirs = Vec::new();
-        if let Ok(p) = std::env::var("PROV_ROLES_PATH").or_else(|_| std::env::var("ANSIBLE_ROLES_PATH")) {
-            dirs.extend(std::env::split_paths(&p));
-        }
-        dirs.push(self.playbook_dir.join("roles"));
+        // Ansible's order: `roles/` beside the playbook, `roles_path`, the playbook's own
+        // directory. prov also looks in `../roles` and `./roles` last, where Ansible would
+        // refuse the play (role not found).
+        let mut dirs = vec![self.playbook_dir.join("roles")];
+        dirs.extend(self.opts.defaults.roles_path.iter().cloned());
+        dirs.push(self.playbook_dir.clone());
         dirs.push(self.playbook_dir.join("..").join("roles"));
         dirs.push(PathBuf::from("roles"));
         dirs

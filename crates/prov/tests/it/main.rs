@@ -4,6 +4,7 @@ mod adhoc;
 #[cfg(feature = "aws")]
 mod aws;
 mod bad_input;
+mod config;
 mod docker;
 #[cfg(feature = "gcp")]
 mod gcp;

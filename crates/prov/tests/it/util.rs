@@ -20,6 +20,8 @@ pub fn prov(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("PROV_INVENTORY")
+        .env_remove("ANSIBLE_CONFIG")
+        .env_remove("ANSIBLE_INVENTORY")
         .output()
         .expect("the prov binary runs")
 }
