@@ -25,6 +25,11 @@ fn project(files: &[(&str, &str)]) -> PathBuf {
 
 /// Compiles `site.yml` of `files` against hosts a, b (no modules: meta tasks only).
 fn compile(files: &[(&str, &str)]) -> Result<(CompiledPlaybook, Vec<String>), Vec<String>> {
+    compile_with(files, &CompileOptions::default())
+}
+
+/// [`compile`] with options (ansible.cfg's play defaults, ...).
+fn compile_with(files: &[(&str, &str)], opts: &CompileOptions) -> Result<(CompiledPlaybook, Vec<String>), Vec<String>> {
     let dir = project(files);
     let sources = SourceMap::new();
     let templar = Templar::new(vec![dir.clone()]);
@@ -36,7 +41,7 @@ fn compile(files: &[(&str, &str)]) -> Result<(CompiledPlaybook, Vec<String>), Ve
         let sev = if d.severity == Severity::Error { "error" } else { "warning" };
         format!("{}:{} {sev}: {}", d.span.line, d.span.col, d.message)
     };
-    let r = compile_playbook(&dir.join("site.yml"), &sources, &templar, &registry, &inv, &CompileOptions::default());
+    let r = compile_playbook(&dir.join("site.yml"), &sources, &templar, &registry, &inv, opts);
     let _ = std::fs::remove_dir_all(&dir);
     match r {
         Ok((pb, warnings)) => Ok((pb, warnings.iter().map(show).collect())),
@@ -170,4 +175,29 @@ fn reading_the_inventory_after_refresh_inventory_in_the_same_play_is_refused() {
         errors[0].starts_with("7:7 error: task `reads groups` reads `groups` after `meta: refresh_inventory` ("),
         "{errors:?}"
     );
+}
+
+#[test]
+fn ansible_cfg_become_defaults_apply_where_the_play_does_not_say() {
+    let opts = CompileOptions {
+        defaults: PlayDefaults { become_: Some(true), become_user: Some("deploy".into()), ..Default::default() },
+        ..Default::default()
+    };
+    let yaml = "- hosts: all\n  gather_facts: false\n  tasks:\n    - meta: noop\n    - meta: noop\n      become: false\n    - meta: noop\n      become_user: app\n";
+    let (pb, _) = compile_with(&[("site.yml", yaml)], &opts).expect("compiles");
+    let users: Vec<Option<String>> = pb.plays[0]
+        .tasks
+        .iter()
+        .filter(|t| t.module == "meta")
+        .map(|t| t.become_.as_ref().map(|b| b.user.clone()))
+        .collect();
+    assert_eq!(users, [Some("deploy".to_string()), None, Some("app".to_string())]);
+    // `become: true` in the play with no user: ansible.cfg's become_user, not root.
+    let opts = CompileOptions {
+        defaults: PlayDefaults { become_user: Some("deploy".into()), ..Default::default() },
+        ..Default::default()
+    };
+    let yaml = "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - meta: noop\n";
+    let (pb, _) = compile_with(&[("site.yml", yaml)], &opts).expect("compiles");
+    assert_eq!(pb.plays[0].tasks[0].become_.as_ref().map(|b| b.user.as_str()), Some("deploy"));
 }
