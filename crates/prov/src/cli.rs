@@ -114,8 +114,10 @@ pub enum ImageAction {
 pub enum Output {
     /// Ansible-like lines and a recap.
     Human,
-    /// Newline-delimited JSON events.
+    /// Newline-delimited JSON events (`prov plan`: then the whole plan as one `plan` event).
     Json,
+    /// `prov plan` only: the plan as Markdown, for a pull-request comment; nothing while it runs.
+    Markdown,
 }
 
 /// Host-key policy.
@@ -180,6 +182,11 @@ pub struct RunArgs {
     /// Write a JUnit XML report here.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// `prov plan` only: exit 0 when nothing would change, 2 when changes are pending, 1 when
+    /// planning failed (a task failed or a host was unreachable), as `terraform plan
+    /// -detailed-exitcode`; 4 still means bad input.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
     /// Per-command timeout in seconds.
     #[arg(long)]
     pub timeout: Option<u64>,

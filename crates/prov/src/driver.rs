@@ -27,6 +27,8 @@ pub const EXIT_UNREACHABLE: i32 = 3;
 pub const EXIT_BAD_INPUT: i32 = 4;
 /// Exit code: interrupted.
 pub const EXIT_INTERRUPTED: i32 = 99;
+/// Exit code of `prov plan --detailed-exitcode` when changes are pending.
+pub const EXIT_PLAN_CHANGES: i32 = 2;
 /// Exit code: another run holds the project's lock (nothing was run). Not Ansible's (it has
 /// no lock); 1, like Terraform's refusal of a locked state.
 pub const EXIT_LOCKED: i32 = EXIT_ERROR;
@@ -342,6 +344,11 @@ pub async fn load(
 }
 
 async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
+    if mode != Mode::Plan && (a.output == Output::Markdown || a.detailed_exitcode) {
+        let what = if a.detailed_exitcode { "--detailed-exitcode" } else { "--output markdown" };
+        eprintln!("prov: {what} is for `prov plan` only; nothing was run");
+        return EXIT_BAD_INPUT;
+    }
     let only: Vec<String> = if mode == Mode::Rollback { vec![RELEASE.into()] } else { Vec::new() };
     let mut loaded = match load(&a.playbook, &a.common, &a.tags, &a.skip_tags, &only, sources).await {
         Ok(l) => l,
@@ -392,9 +399,12 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         }
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let json = a.output == Output::Json;
+    let format = a.output;
     let reporter = tokio::spawn(async move {
-        let mut r = Reporter::new(json);
+        let mut r = Reporter::new(format);
+        if mode == Mode::Plan {
+            r = r.masking_diffs();
+        }
         while let Some(e) = rx.recv().await {
             r.handle(e);
         }
@@ -532,9 +542,11 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         Ok(r) => r,
         Err(_) => return EXIT_FAILED,
     };
-    if mode == Mode::Plan {
-        reporter.print_plan_summary();
-    }
+    let plan = (mode == Mode::Plan).then(|| {
+        let plan = crate::plan::Plan::new(&a.playbook.display().to_string(), &reporter.results, &reporter.recap);
+        reporter.print_plan_summary(&plan);
+        plan
+    });
     if rollback {
         reporter.print_release_summary(RELEASE);
     }
@@ -557,7 +569,10 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             h
         })
         .collect();
-    exit_code(&counted, interrupted)
+    match plan {
+        Some(plan) if a.detailed_exitcode => detailed_exit_code(&plan, &counted, interrupted),
+        _ => exit_code(&counted, interrupted),
+    }
 }
 
 /// `prov rollback`: a role directory becomes a one-play playbook over `all` (or `--limit`);
@@ -628,6 +643,19 @@ fn to_rollback(pb: &mut CompiledPlaybook) -> Result<(), String> {
     Ok(())
 }
 
+/// `prov plan --detailed-exitcode`: 0 nothing to do, 2 changes pending, 1 planning failed.
+fn detailed_exit_code(plan: &crate::plan::Plan, hosts: &[prov_exec::HostRecap], interrupted: bool) -> i32 {
+    if interrupted {
+        EXIT_INTERRUPTED
+    } else if hosts.iter().any(|h| h.failed > 0 || h.unreachable > 0) {
+        EXIT_ERROR
+    } else if plan.has_changes() {
+        EXIT_PLAN_CHANGES
+    } else {
+        EXIT_OK
+    }
+}
+
 /// The exit code for a recap.
 pub fn exit_code(hosts: &[prov_exec::HostRecap], interrupted: bool) -> i32 {
     if interrupted {
@@ -684,6 +712,7 @@ pub async fn run_adhoc(playbook: PathBuf, a: crate::cli::AdhocArgs, sources: &So
         forks: a.forks,
         output: a.output,
         junit: None,
+        detailed_exitcode: false,
         timeout: None,
         host_key_checking: a.host_key_checking,
         known_hosts: a.known_hosts,

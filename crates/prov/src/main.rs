@@ -28,6 +28,7 @@ mod driver;
 mod extra_vars;
 mod lock;
 mod output;
+mod plan;
 mod scale;
 
 use clap::Parser;

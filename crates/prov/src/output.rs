@@ -7,6 +7,10 @@ use std::io::{IsTerminal, Write};
 /// Prints events as they come; remembers what the recap, `prov plan` and JUnit need.
 pub struct Reporter {
     json: bool,
+    /// Print nothing while running (`--output markdown`: the plan comes at the end).
+    quiet: bool,
+    /// `prov plan`: secrets in diffs are masked in every output (see `plan::mask`).
+    mask_diffs: bool,
     color: bool,
     last_task: Option<(usize, usize)>,
     /// Every host result (JUnit, plan summary).
@@ -60,10 +64,14 @@ fn paint(color: bool, code: &str, s: &str) -> String {
 
 impl Reporter {
     /// A reporter writing to stdout.
-    pub fn new(json: bool) -> Self {
+    pub fn new(format: crate::cli::Output) -> Self {
+        let json = format == crate::cli::Output::Json;
+        let quiet = format == crate::cli::Output::Markdown;
         let color = !json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         Reporter {
             json,
+            quiet,
+            mask_diffs: false,
             color,
             last_task: None,
             results: Vec::new(),
@@ -74,7 +82,15 @@ impl Reporter {
             progress: None,
             tally: Tally::default(),
         }
-        .with_progress(!json && std::io::stdout().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb"))
+        .with_progress(
+            !json && !quiet && std::io::stdout().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb"),
+        )
+    }
+
+    /// Masks secrets in the diffs of every result (`prov plan`).
+    pub fn masking_diffs(mut self) -> Self {
+        self.mask_diffs = true;
+        self
     }
 
     fn with_progress(mut self, on: bool) -> Self {
@@ -122,7 +138,17 @@ impl Reporter {
         }
     }
 
-    fn print_event(&mut self, e: Event) {
+    /// Whether lines are printed for people as events come.
+    fn human(&self) -> bool {
+        !self.json && !self.quiet
+    }
+
+    fn print_event(&mut self, mut e: Event) {
+        if let (true, Event::HostResult(r)) = (self.mask_diffs, &mut e) {
+            for d in &mut r.diff {
+                (d.before, d.after) = crate::plan::mask_pair(&d.before, &d.after);
+            }
+        }
         if self.json {
             if let Ok(line) = serde_json::to_string(&e) {
                 let _ = writeln!(self.out, "{line}");
@@ -130,7 +156,7 @@ impl Reporter {
         }
         match e {
             Event::PlayStart { name, hosts, .. } => {
-                if !self.json {
+                if self.human() {
                     let title = format!("PLAY [{name}] ({} hosts)", hosts.len());
                     let _ = writeln!(self.out, "\n{}", paint(self.color, "1", &title));
                 }
@@ -138,7 +164,7 @@ impl Reporter {
             }
             Event::TaskStart { .. } | Event::PlayEnd { .. } => {}
             Event::Warning { message } => {
-                if !self.json {
+                if self.human() {
                     let _ = writeln!(self.out, "{}", paint(self.color, "35", &format!("[WARNING]: {message}")));
                 }
             }
@@ -152,14 +178,14 @@ impl Reporter {
                     };
                     *self.planned.entry((sign.to_string(), p.resource.clone())).or_default() += 1;
                 }
-                if !self.json {
+                if self.human() {
                     self.print_result(&r);
                 }
                 self.results.push(*r);
             }
             Event::Recap { hosts, interrupted } => {
                 self.interrupted = interrupted;
-                if !self.json {
+                if self.human() {
                     self.print_recap(&hosts);
                 }
                 self.recap = hosts;
@@ -259,8 +285,13 @@ impl Reporter {
         }
     }
 
-    /// `prov plan`'s closing summary.
-    pub fn print_plan_summary(&mut self) {
+    /// `prov plan`'s closing summary; with `--output json` also the whole plan as one `plan`
+    /// event, with `--output markdown` only the plan.
+    pub fn print_plan_summary(&mut self, plan: &crate::plan::Plan) {
+        if self.quiet {
+            let _ = write!(self.out, "{}", plan.markdown());
+            return;
+        }
         if self.json {
             let summary: Vec<serde_json::Value> = self
                 .planned
@@ -268,6 +299,12 @@ impl Reporter {
                 .map(|((s, r), n)| serde_json::json!({"action": s, "resource": r, "count": n}))
                 .collect();
             let _ = writeln!(self.out, "{}", serde_json::json!({"event": "plan_summary", "changes": summary}));
+            let mut doc = serde_json::Map::new();
+            doc.insert("event".into(), "plan".into());
+            if let serde_json::Value::Object(m) = serde_json::to_value(plan).unwrap_or_default() {
+                doc.extend(m);
+            }
+            let _ = writeln!(self.out, "{}", serde_json::Value::Object(doc));
             return;
         }
         let _ = writeln!(self.out, "\nPLAN");

@@ -13,6 +13,7 @@ mod interrupt;
 mod language;
 #[cfg(feature = "aws")]
 mod moto;
+mod plan;
 mod release;
 mod site;
 mod ssh;

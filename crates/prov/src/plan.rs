@@ -1,0 +1,334 @@
+//! `prov plan` for review: one plan over everything the playbook would change (VMs, files,
+//! packages, services, swarm services...), as Markdown for a pull-request comment or as one
+//! JSON document, with a summary line and the diffs (secrets masked).
+//!
+//! The plan is what check mode found: each result that would change something gives one row
+//! per planned change (`+` create, `~` modify, `-` delete, `!` run), or one row naming its
+//! module when the module does not itemise its changes; a command check mode skips is listed
+//! as one that would run (`!`). A task that failed in check mode is
+//! listed too: the plan is then incomplete, and says so.
+
+use prov_exec::event::{HostRecap, HostResult, Status};
+use regex::Regex;
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+/// One row of the plan.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Change {
+    /// `create`, `modify`, `delete`, `run`.
+    pub action: String,
+    /// Resource kind (`vm`, `file`, `package`, `service`, ... or the module).
+    pub resource: String,
+    /// Which one.
+    pub name: String,
+    /// The host it is on (the controller's `localhost` for VMs and other cloud resources).
+    pub host: String,
+    /// The task's name.
+    pub task: String,
+    /// `file:line:col` of the task.
+    pub location: String,
+}
+
+/// A diff to show, masked.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlanDiff {
+    /// Host.
+    pub host: String,
+    /// Task name.
+    pub task: String,
+    /// What the diff is of (a path, ...).
+    pub header: String,
+    /// Unified diff text.
+    pub diff: String,
+}
+
+/// A task that failed (or a host that was unreachable) while planning.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlanError {
+    /// Host.
+    pub host: String,
+    /// Task name.
+    pub task: String,
+    /// Why.
+    pub message: String,
+    /// Where the task is.
+    pub location: String,
+}
+
+/// The plan of one `prov plan` run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Plan {
+    /// The playbook planned.
+    pub playbook: String,
+    /// `+8 vm, ~3 file, -1 package` or `no changes`.
+    pub summary: String,
+    /// Every change, in the order the run found them.
+    pub changes: Vec<Change>,
+    /// Diffs, masked.
+    pub diffs: Vec<PlanDiff>,
+    /// Failures while planning (the plan is incomplete when there are any).
+    pub errors: Vec<PlanError>,
+    /// Hosts with changes pending.
+    pub hosts_changed: Vec<String>,
+}
+
+impl Plan {
+    /// Builds the plan from the results of a check-mode run.
+    pub fn new(playbook: &str, results: &[HostResult], recap: &[HostRecap]) -> Plan {
+        let mut changes = Vec::new();
+        let mut diffs = Vec::new();
+        let mut errors = Vec::new();
+        for r in results {
+            if matches!(r.status, Status::Failed | Status::Unreachable) {
+                errors.push(PlanError {
+                    host: r.host.clone(),
+                    task: r.name.clone(),
+                    message: r.msg.clone().unwrap_or_default(),
+                    location: r.location.clone(),
+                });
+                continue;
+            }
+            // Commands that check mode skips still say that they would run (`!`).
+            for p in &r.planned {
+                changes.push(Change {
+                    action: p.action.clone(),
+                    resource: p.resource.clone(),
+                    name: p.name.clone(),
+                    host: r.host.clone(),
+                    task: r.name.clone(),
+                    location: r.location.clone(),
+                });
+            }
+            if r.status != Status::Changed {
+                continue;
+            }
+            if r.planned.is_empty() {
+                changes.push(Change {
+                    action: "modify".into(),
+                    resource: r.module.clone(),
+                    name: r.item.clone().unwrap_or_default(),
+                    host: r.host.clone(),
+                    task: r.name.clone(),
+                    location: r.location.clone(),
+                });
+            }
+            for d in &r.diff {
+                diffs.push(PlanDiff {
+                    host: r.host.clone(),
+                    task: r.name.clone(),
+                    header: d.header.clone(),
+                    diff: mask(&crate::output::unified_diff(&d.header, &d.before, &d.after, false)),
+                });
+            }
+        }
+        let hosts_changed = recap.iter().filter(|h| h.changed > 0).map(|h| h.host.clone()).collect();
+        Plan { playbook: playbook.to_string(), summary: summary(&changes), changes, diffs, errors, hosts_changed }
+    }
+
+    /// Whether anything would change: a create, modify or delete, or a host whose recap
+    /// counts a change. A command that would run (`!`) alone is not a change: check mode
+    /// cannot know what it does, and counting it would report drift on every run of a
+    /// playbook that has one.
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != "run") || !self.hosts_changed.is_empty()
+    }
+
+    /// The plan as Markdown (GitHub and GitLab flavours both render it).
+    pub fn markdown(&self) -> String {
+        let mut s = format!("## prov plan: `{}`\n\n", self.playbook);
+        if self.has_changes() {
+            s.push_str(&format!("**{}**\n\n", self.summary));
+        } else if !self.changes.is_empty() {
+            s.push_str(&format!("**No changes**, but commands would run: **{}**\n\n", self.summary));
+        } else {
+            s.push_str("**No changes.** The hosts already match the playbook.\n\n");
+        }
+        if !self.errors.is_empty() {
+            s.push_str(&format!(
+                "> **The plan is incomplete:** {} task(s) failed while planning; what they and the tasks after them would change is not shown.\n\n",
+                self.errors.len()
+            ));
+            s.push_str("| host | task | error | where |\n|---|---|---|---|\n");
+            for e in &self.errors {
+                s.push_str(&format!(
+                    "| {} | {} | {} | `{}` |\n",
+                    cell(&e.host),
+                    cell(&e.task),
+                    cell(&e.message),
+                    e.location
+                ));
+            }
+            s.push('\n');
+        }
+        if !self.changes.is_empty() {
+            s.push_str("| | resource | name | host | task |\n|---|---|---|---|---|\n");
+            for c in &self.changes {
+                s.push_str(&format!(
+                    "| {} | {} | {} | {} | {} (`{}`) |\n",
+                    sign(&c.action),
+                    cell(&c.resource),
+                    cell(&c.name),
+                    cell(&c.host),
+                    cell(&c.task),
+                    c.location
+                ));
+            }
+            s.push('\n');
+        }
+        for d in &self.diffs {
+            // A fence longer than any backtick run in the diff keeps it closed.
+            let longest = d.diff.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+            let fence = "`".repeat(longest.max(2) + 1);
+            s.push_str(&format!(
+                "<details><summary>{} · {} · {}</summary>\n\n{fence}diff\n{}{fence}\n\n</details>\n\n",
+                html(&d.host),
+                html(&d.header),
+                html(&d.task),
+                d.diff
+            ));
+        }
+        s
+    }
+}
+
+/// `+8 vm, ~3 file, -1 package, !2 command` in a fixed order: creates, changes, deletes, runs.
+fn summary(changes: &[Change]) -> String {
+    let mut counts: BTreeMap<(u8, String), usize> = BTreeMap::new();
+    for c in changes {
+        let order = match c.action.as_str() {
+            "create" => 0,
+            "modify" => 1,
+            "delete" => 2,
+            _ => 3,
+        };
+        *counts.entry((order, c.resource.clone())).or_default() += 1;
+    }
+    if counts.is_empty() {
+        return "no changes".into();
+    }
+    counts
+        .iter()
+        .map(|((o, r), n)| format!("{}{n} {r}", ["+", "~", "-", "!"][*o as usize]))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn sign(action: &str) -> &'static str {
+    match action {
+        "create" => "+",
+        "modify" => "~",
+        "delete" => "-",
+        _ => "!",
+    }
+}
+
+/// A Markdown table cell: no line breaks, `|` escaped.
+fn cell(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Lines that set a password, secret, token or key show `********` for the value, on both
+/// sides of the diff (`no_log` tasks show no diff at all).
+pub fn mask(diff: &str) -> String {
+    map_lines(diff, |body| {
+        if body.starts_with("---") || body.starts_with("+++") || body.is_empty() {
+            return None;
+        }
+        let (sign, rest) = body.split_at(1);
+        mask_line(rest).map(|m| format!("{sign}{m}"))
+    })
+}
+
+/// [`mask`] for the before and after texts of a diff (JSON events, human output): a secret
+/// line of `after` that is not in `before` as it is shows `******** (changed)`, so that the
+/// diff still says that a secret changes without saying what it was or becomes.
+pub fn mask_pair(before: &str, after: &str) -> (String, String) {
+    let old: std::collections::HashSet<&str> = before.lines().collect();
+    let after = map_lines(after, |line| {
+        let masked = mask_line(line)?;
+        Some(if old.contains(line) { masked } else { format!("{masked} (changed)") })
+    });
+    (map_lines(before, mask_line), after)
+}
+
+fn map_lines(text: &str, f: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        match f(body) {
+            Some(m) => {
+                out.push_str(&m);
+                out.push_str(nl);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// `db_password = x` → `db_password = ********`; `None` when the line sets no secret.
+fn mask_line(line: &str) -> Option<String> {
+    static SECRET: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(
+            r#"(?i)^(\s*[^\s=:]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|credentials?)[^\s=:]*\s*[=:]\s*)\S.*$"#,
+        )
+        .ok()
+    });
+    let c = SECRET.as_ref()?.captures(line)?;
+    let key = c.get(1).map_or("", |m| m.as_str());
+    if line[key.len()..].starts_with("********") {
+        return None; // masked already
+    }
+    Some(format!("{key}********"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_hides_secret_values_on_both_sides_and_keeps_other_lines() {
+        let d = "--- f (before)\n+++ f (after)\n port = 80\n-db_password = old\n+db_password = n3w\n+api_key: abc\n TOKEN=xyz\n";
+        assert_eq!(
+            mask(d),
+            "--- f (before)\n+++ f (after)\n port = 80\n-db_password = ********\n+db_password = ********\n+api_key: ********\n TOKEN=********\n"
+        );
+    }
+
+    #[test]
+    fn mask_pair_hides_values_and_still_shows_that_a_secret_changed() {
+        let (b, a) = mask_pair("user = a\nsecret_key: b\ntoken=t\n", "user = a\nsecret_key: c\ntoken=t\n");
+        assert_eq!(b, "user = a\nsecret_key: ********\ntoken=********\n");
+        assert_eq!(a, "user = a\nsecret_key: ******** (changed)\ntoken=********\n");
+        assert_eq!(mask(&crate::output::unified_diff("f", &b, &a, false)).matches("(changed)").count(), 1);
+    }
+
+    #[test]
+    fn summary_orders_creates_changes_deletes_runs() {
+        let c = |action: &str, resource: &str| Change {
+            action: action.into(),
+            resource: resource.into(),
+            name: String::new(),
+            host: String::new(),
+            task: String::new(),
+            location: String::new(),
+        };
+        let changes =
+            [c("modify", "file"), c("create", "vm"), c("create", "vm"), c("delete", "package"), c("modify", "file")];
+        assert_eq!(summary(&changes), "+2 vm, ~2 file, -1 package");
+        assert_eq!(summary(&[]), "no changes");
+    }
+
+    #[test]
+    fn cells_cannot_break_the_table() {
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+}

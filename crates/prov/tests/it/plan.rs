@@ -1,0 +1,105 @@
+//! `prov plan` for review: Markdown and JSON plans, and `--detailed-exitcode` for drift.
+
+use crate::util::text;
+use std::path::Path;
+use std::process::Output;
+
+fn prov_at(dir: &Path, args: &[&str]) -> Output {
+    crate::util::prov(dir, args)
+}
+
+/// A project on one local host whose playbook writes under `tgt/`: a file with a secret that
+/// already exists with another value, a directory to create, and a command.
+fn project() -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(d.path().join("tgt")).expect("mkdir");
+    std::fs::write(d.path().join("tgt/app.conf"), "db_password = old-secret\nport = 80\n").expect("write");
+    std::fs::write(d.path().join("hosts.ini"), "web1 ansible_connection=local\n").expect("write");
+    std::fs::write(
+        d.path().join("site.yml"),
+        "- hosts: web1\n  gather_facts: false\n  tasks:\n    - name: app config\n      copy:\n        dest: \"{{ playbook_dir }}/tgt/app.conf\"\n        content: \"db_password = new-secret\\nport = 8080\\n\"\n    - name: data dir\n      file:\n        path: \"{{ playbook_dir }}/tgt/data\"\n        state: directory\n    - name: migrate\n      command: echo migrate\n",
+    )
+    .expect("write");
+    d
+}
+
+fn normalized(out: &Output, dir: &Path) -> String {
+    let (stdout, _) = text(out);
+    let real = dir.canonicalize().expect("canonical");
+    stdout.replace(&real.display().to_string(), "<dir>").replace(&dir.display().to_string(), "<dir>")
+}
+
+#[test]
+fn plan_markdown_lists_every_change_with_masked_diffs() {
+    let p = project();
+    let out = prov_at(p.path(), &["plan", "site.yml", "-i", "hosts.ini", "--output", "markdown"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let md = normalized(&out, p.path());
+    assert!(!md.contains("new-secret") && !md.contains("old-secret"), "a secret leaked:\n{md}");
+    insta::assert_snapshot!("plan_markdown_local", md);
+    // Nothing was changed.
+    let conf = std::fs::read_to_string(p.path().join("tgt/app.conf")).expect("read");
+    assert!(conf.contains("old-secret"));
+    assert!(!p.path().join("tgt/data").exists());
+}
+
+#[test]
+fn plan_json_ends_with_the_whole_plan() {
+    let p = project();
+    let out = prov_at(p.path(), &["plan", "site.yml", "-i", "hosts.ini", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let (stdout, _) = text(&out);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("json");
+    assert_eq!(last["event"], "plan");
+    assert_eq!(last["summary"], "+1 file, ~1 file, !1 command");
+    let actions: Vec<&str> =
+        last["changes"].as_array().expect("changes").iter().filter_map(|c| c["action"].as_str()).collect();
+    assert_eq!(actions, ["modify", "create", "run"]);
+    assert!(!stdout.contains("new-secret"), "{stdout}");
+}
+
+#[test]
+fn plan_detailed_exitcode_says_changes_pending_none_or_failure() {
+    let p = project();
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["plan", "site.yml", "-i", "hosts.ini", "--detailed-exitcode"];
+        args.extend_from_slice(extra);
+        prov_at(p.path(), &args)
+    };
+    assert_eq!(plan(&[]).status.code(), Some(2), "changes pending");
+    let applied = prov_at(p.path(), &["apply", "site.yml", "-i", "hosts.ini"]);
+    assert_eq!(applied.status.code(), Some(0), "{:?}", text(&applied));
+    // Only the command would run: no drift.
+    let out = plan(&["--output", "markdown"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(text(&out).0.contains("**No changes**, but commands would run: **!1 command**"), "{:?}", text(&out));
+    // Drift: someone edits the file by hand.
+    std::fs::write(p.path().join("tgt/app.conf"), "port = 1\n").expect("write");
+    assert_eq!(plan(&[]).status.code(), Some(2), "drift is a change pending");
+    // A task that fails while planning: 1, and the Markdown says the plan is incomplete.
+    std::fs::write(
+        p.path().join("bad.yml"),
+        "- hosts: web1\n  gather_facts: false\n  tasks:\n    - name: broken\n      fail: msg=no\n",
+    )
+    .expect("write");
+    let out = prov_at(p.path(), &["plan", "bad.yml", "-i", "hosts.ini", "--detailed-exitcode", "--output", "markdown"]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(text(&out).0.contains("The plan is incomplete"), "{:?}", text(&out));
+    // Bad input stays 4.
+    let out = prov_at(p.path(), &["plan", "missing.yml", "-i", "hosts.ini", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(4), "{:?}", text(&out));
+}
+
+#[test]
+fn markdown_output_and_detailed_exitcode_are_refused_outside_plan() {
+    let p = project();
+    for extra in [&["--output", "markdown"][..], &["--detailed-exitcode"]] {
+        let mut args = vec!["apply", "site.yml", "-i", "hosts.ini"];
+        args.extend_from_slice(extra);
+        let out = prov_at(p.path(), &args);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(4), "{stderr}");
+        assert!(stderr.contains("is for `prov plan` only"), "{stderr}");
+    }
+    assert!(!p.path().join("tgt/data").exists(), "the refused apply ran");
+}
