@@ -103,3 +103,56 @@ fn markdown_output_and_detailed_exitcode_are_refused_outside_plan() {
     }
     assert!(!p.path().join("tgt/data").exists(), "the refused apply ran");
 }
+
+/// `examples/ci/prov-ci STAGE` as the example pipelines run it, on `project`.
+fn pipeline(project: &Path, stage: &str) -> Output {
+    std::process::Command::new(crate::util::repo().join("examples/ci/prov-ci"))
+        .arg(stage)
+        .current_dir(project)
+        .env("PROV", env!("CARGO_BIN_EXE_prov"))
+        .env("PLAYBOOK", "site.yml")
+        .env("INVENTORY", "hosts.ini")
+        .env("OUT", project.join("artifacts"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("prov-ci runs")
+}
+
+#[test]
+fn example_pipelines_plan_apply_and_detect_drift() {
+    let repo = crate::util::repo();
+    // Both pipelines run their stages through prov-ci and serialise runs of the project.
+    let gh = std::fs::read_to_string(repo.join("examples/ci/github-actions.yml")).expect("read");
+    let gl = std::fs::read_to_string(repo.join("examples/ci/gitlab-ci.yml")).expect("read");
+    for stage in ["plan", "apply", "drift"] {
+        let cmd = format!("examples/ci/prov-ci {stage}");
+        assert!(gh.contains(&cmd) && gl.contains(&cmd), "{cmd} missing from a pipeline");
+    }
+    assert!(gh.contains("concurrency:") && gh.contains("cancel-in-progress: false"));
+    assert!(gl.matches("resource_group: prov").count() == 3);
+
+    let p = project();
+    let out = pipeline(p.path(), "plan");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let md = std::fs::read_to_string(p.path().join("artifacts/plan.md")).expect("plan.md");
+    assert!(md.contains("**+1 file, ~1 file, !1 command**"), "{md}");
+    assert_eq!(std::fs::read_to_string(p.path().join("artifacts/changes")).expect("changes").trim(), "true");
+    assert!(!p.path().join("tgt/data").exists(), "plan changed something");
+
+    let out = pipeline(p.path(), "apply");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let events = std::fs::read_to_string(p.path().join("artifacts/apply.jsonl")).expect("events");
+    assert!(events.lines().any(|l| l.contains("\"event\":\"recap\"")), "{events}");
+    let junit = std::fs::read_to_string(p.path().join("artifacts/junit.xml")).expect("junit");
+    assert!(junit.contains("<testsuites") && junit.contains("app config"), "{junit}");
+    assert!(p.path().join("tgt/data").is_dir());
+
+    let out = pipeline(p.path(), "plan");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(std::fs::read_to_string(p.path().join("artifacts/changes")).expect("changes").trim(), "false");
+    assert_eq!(pipeline(p.path(), "drift").status.code(), Some(0), "no drift right after apply");
+    std::fs::write(p.path().join("tgt/app.conf"), "edited by hand\n").expect("write");
+    let out = pipeline(p.path(), "drift");
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(text(&out).1.contains("drifted"), "{:?}", text(&out));
+}
