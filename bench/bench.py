@@ -305,7 +305,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--slow-runs", type=int, default=None,
                     help="runs for ansible at N >= 200 (default: --runs; each takes minutes there)")
-    ap.add_argument("--tools", default="prov,pyinfra,ansible,floor")
+    ap.add_argument("--tools", default="prov,prov-dag,pyinfra,ansible,floor",
+                    help="prov runs Ansible's default strategy (linear); prov-dag the same job under prov's "
+                         "dataflow strategy (ANSIBLE_STRATEGY=dag)")
     ap.add_argument("--prov", required=True)
     ap.add_argument("--prov-lab", required=True)
     ap.add_argument("--venv", required=True)
@@ -328,6 +330,7 @@ def main():
                 job = write_job(work, lab, n)
                 cmds = {
                     "prov": prov_cmd(a.prov, lab, n),
+                    "prov-dag": ["env", "ANSIBLE_STRATEGY=dag", *prov_cmd(a.prov, lab, n)],
                     "ansible": [str(venv / "bin" / "ansible-playbook"), "-i", "hosts.ini", "site.yml"],
                     "pyinfra": [str(venv / "bin" / "pyinfra"), "-y", "--parallel", str(n), "inventory.py", "deploy.py"],
                     "floor": floor_cmd(lab, job),
@@ -341,7 +344,7 @@ def main():
                         stop_control_masters(job)
                         for phase in ("first", "again"):
                             s = measure(cmds[tool], job, env, lab, job)
-                            if tool == "prov":
+                            if tool.startswith("prov"):
                                 check_recap(s.out, lab, phase)
                             samples[phase].append(s)
                     for phase in ("first", "again"):
@@ -418,24 +421,28 @@ def write_results(path, results, tools, a, scale, graph, elapsed):
         "target CPU is what the sshd processes and their sessions used (handshakes, shells, the commands); peak RSS "
         "is the largest single controller process (ansible's forks are separate processes, so its whole tree uses "
         "more). The floor is OpenSSH (`KexAlgorithms=curve25519-sha256`, ed25519 keys): one connection per host "
-        "running the same steps as one script, with no decisions.",
+        "running the same steps as one script, with no decisions. `prov` runs Ansible's default strategy (linear: "
+        "every host finishes a task before any starts the next), `prov-dag` the same job under prov's dataflow "
+        "strategy (`ANSIBLE_STRATEGY=dag`: hosts wait only for data they read).",
         "",
         "| N | tool | run | wall s | ms/task-host | CPU s | target CPU s | peak RSS MiB |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    order = {t: i for i, t in enumerate(["prov", "floor", "pyinfra", "ansible"])}
+    order = {t: i for i, t in enumerate(["prov", "prov-dag", "floor", "pyinfra", "ansible"])}
     for (n, tool, phase), r in sorted(results.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9), kv[0][2] != "first")):
         lines.append(f"| {n} | {tool} | {phase} | {r['wall']:.2f} | {1000 * r['wall'] / (n * 10):.1f} | {r['cpu']:.2f} | "
                      f"{r['target']:.2f} | {r['rss']:.0f} |")
     lines += ["", "Ratios of wall times in this run (below 1: prov is faster; the factor in brackets):", "",
-              "| N | run | prov/ansible | prov/pyinfra | prov/floor |", "|---|---|---|---|---|"]
+              "| N | run | prov/ansible | prov/pyinfra | prov/floor | prov-dag/prov |", "|---|---|---|---|---|---|"]
     for (n, tool, phase), r in sorted(results.items(), key=lambda kv: (kv[0][0], kv[0][2] != "first")):
         if tool != "prov":
             continue
         def ratio(other):
             o = results.get((n, other, phase))
             return f"{r['wall'] / o['wall']:.3f} ({o['wall'] / r['wall']:.1f}x)" if o else "-"
-        lines.append(f"| {n} | {phase} | {ratio('ansible')} | {ratio('pyinfra')} | {ratio('floor')} |")
+        dag = results.get((n, "prov-dag", phase))
+        dag_ratio = f"{dag['wall'] / r['wall']:.3f}" if dag else "-"
+        lines.append(f"| {n} | {phase} | {ratio('ansible')} | {ratio('pyinfra')} | {ratio('floor')} | {dag_ratio} |")
     if scale:
         n, servers, out = scale
         lines += ["", f"Scale: prov alone on {n} hosts ({servers} sshd processes of up to 16 addresses each), one run "

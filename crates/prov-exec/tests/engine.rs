@@ -114,8 +114,8 @@ const SLOW_A: &str = r#"
 "#;
 
 #[tokio::test]
-async fn hosts_do_not_wait_for_each_other() {
-    let ev = run(&SLOW_A.replace("STRATEGY", ""), &[]).await;
+async fn dag_strategy_hosts_do_not_wait_for_each_other() {
+    let ev = run(&SLOW_A.replace("STRATEGY", "strategy: dag"), &[]).await;
     let slow_a = position(&ev, "a", "slow");
     for q in ["q1", "q2", "q3", "q4", "q5"] {
         assert!(position(&ev, "b", q) < slow_a, "b's {q} waited for a's slow task");
@@ -129,11 +129,21 @@ async fn linear_strategy_waits() {
     assert!(position(&ev, "b", "q1") > slow_a, "with strategy linear, b's q1 must wait");
 }
 
+/// A play that names no strategy runs as Ansible's default, linear: a host never runs ahead
+/// (a task that depends on another host's side effect without reading hostvars is safe).
+#[tokio::test]
+async fn default_strategy_is_linear_as_in_ansible() {
+    let ev = run(&SLOW_A.replace("STRATEGY", ""), &[]).await;
+    let slow_a = position(&ev, "a", "slow");
+    assert!(position(&ev, "b", "q1") > slow_a, "by default, b's q1 must wait for a's slow task");
+}
+
 #[tokio::test]
 async fn hostvars_read_waits_only_for_the_writer() {
     let yaml = r#"
 - hosts: g
   gather_facts: false
+  strategy: dag
   tasks:
     - name: slow
       pause:

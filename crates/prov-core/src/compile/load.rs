@@ -428,14 +428,16 @@ impl<'a> Loader<'a> {
             }
         }
         let strategy = match node.get("strategy").and_then(Node::as_str).or(self.opts.defaults.strategy.as_deref()) {
-            None | Some("dag") => Strategy::Dag,
+            // Ansible's default: every host of the batch finishes a task before any starts the
+            // next. prov's dataflow walk is the opt-in `dag`.
+            None | Some("linear") => Strategy::Linear,
+            Some("dag") => Strategy::Dag,
             Some("free") => Strategy::Free,
-            Some("linear") => Strategy::Linear,
             Some(other) => {
                 let span = node.get("strategy").map(|n| n.span).unwrap_or(node.span);
                 self.err(DiagKind::Invalid, span, format!("unknown strategy `{other}`")).help =
-                    Some("use `linear`, `free` or `dag` (default)".into());
-                Strategy::Dag
+                    Some("use `linear` (default), `free` or `dag`".into());
+                Strategy::Linear
             }
         };
         let serial = node.get("serial").map(|s| self.serial_of(s)).unwrap_or_default();

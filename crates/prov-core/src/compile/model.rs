@@ -23,12 +23,13 @@ pub struct CompiledPlaybook {
 /// How hosts move through a play.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
-    /// prov's default: each host runs its tasks as fast as it can; only data dependencies,
-    /// `run_once`, `delegate_to` and `serial` make hosts wait.
+    /// prov's dataflow walk, opt-in (`strategy: dag`): each host runs its tasks as fast as
+    /// it can; only data dependencies, `run_once`, `delegate_to` and `serial` make hosts wait.
     Dag,
     /// Like `Dag` (Ansible's `free`).
     Free,
-    /// Every task waits for the previous task on all hosts (Ansible's default `linear`).
+    /// Every task waits for the previous task on all hosts of the batch (Ansible's default
+    /// `linear`, and prov's).
     Linear,
 }
 
