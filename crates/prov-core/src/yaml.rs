@@ -31,6 +31,9 @@ pub enum NodeKind {
     Float(f64),
     /// A string (quoted, or plain and not another type).
     Str(String),
+    /// A string under Ansible's `!unsafe` tag (itself, or inside a tagged collection): a
+    /// literal that is never templated. Read as a string everywhere else.
+    Unsafe(String),
     /// A sequence.
     Seq(Vec<Node>),
     /// A mapping, in file order.
@@ -46,7 +49,7 @@ impl Node {
     /// The string, when this is a string scalar.
     pub fn as_str(&self) -> Option<&str> {
         match &self.kind {
-            NodeKind::Str(s) => Some(s),
+            NodeKind::Str(s) | NodeKind::Unsafe(s) => Some(s),
             _ => None,
         }
     }
@@ -79,7 +82,7 @@ impl Node {
             NodeKind::Bool(_) => "boolean",
             NodeKind::Int(_) => "integer",
             NodeKind::Float(_) => "float",
-            NodeKind::Str(_) => "string",
+            NodeKind::Str(_) | NodeKind::Unsafe(_) => "string",
             NodeKind::Seq(_) => "list",
             NodeKind::Map(_) => "mapping",
         }
@@ -92,7 +95,7 @@ impl Node {
             NodeKind::Bool(b) => Some(if *b { "True".into() } else { "False".into() }),
             NodeKind::Int(i) => Some(i.to_string()),
             NodeKind::Float(f) => Some(f.to_string()),
-            NodeKind::Str(s) => Some(s.clone()),
+            NodeKind::Str(s) | NodeKind::Unsafe(s) => Some(s.clone()),
             _ => None,
         }
     }
@@ -105,6 +108,8 @@ impl Node {
             NodeKind::Int(i) => Value::from(*i),
             NodeKind::Float(f) => Value::from(*f),
             NodeKind::Str(s) => Value::from(s.as_str()),
+            // minijinja's "safe" strings are the ones prov never templates (`has_template`).
+            NodeKind::Unsafe(s) => Value::from_safe_string(s.clone()),
             NodeKind::Seq(items) => Value::from(items.iter().map(Node::to_value).collect::<Vec<_>>()),
             NodeKind::Map(entries) => {
                 Value::from_pairs(entries.iter().map(|(k, v)| (k.scalar_text().unwrap_or_default(), v.to_value())))
@@ -129,8 +134,15 @@ pub const MAX_ALIAS_NODES: usize = 200_000;
 /// are errors with the place, and duplicate keys are found in linear time.
 pub fn parse(file: FileId, text: &str) -> Result<(Vec<Node>, Vec<Diagnostic>), Diagnostic> {
     let offsets = CharOffsets::new(text);
-    let mut b =
-        Builder { file, offsets: &offsets, anchors: HashMap::new(), warnings: Vec::new(), alias_nodes: 0, nodes: 0 };
+    let mut b = Builder {
+        file,
+        offsets: &offsets,
+        anchors: HashMap::new(),
+        warnings: Vec::new(),
+        alias_nodes: 0,
+        nodes: 0,
+        unsafe_depth: 0,
+    };
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut next = || -> Result<Option<(Event<'_>, saphyr_parser::Span)>, Diagnostic> {
@@ -241,6 +253,8 @@ struct Builder<'a> {
     alias_nodes: usize,
     /// Nodes built so far, alias copies included.
     nodes: usize,
+    /// How many `!unsafe` collections enclose the node being built.
+    unsafe_depth: usize,
 }
 
 /// A mapping key as Python's dict compares it, for duplicate detection in one hash lookup.
@@ -261,7 +275,7 @@ impl KeyRepr {
             NodeKind::Bool(b) => KeyRepr::Bool(*b),
             NodeKind::Int(i) => KeyRepr::Int(*i),
             NodeKind::Float(f) => KeyRepr::Float(f.to_bits()),
-            NodeKind::Str(s) => KeyRepr::Str(s.clone()),
+            NodeKind::Str(s) | NodeKind::Unsafe(s) => KeyRepr::Str(s.clone()),
             NodeKind::Seq(_) | NodeKind::Map(_) => return None,
         })
     }
@@ -331,8 +345,8 @@ impl Builder<'_> {
                 Ok(Node { span, ..node.clone() })
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let kind =
-                    scalar_kind(text, *style, tag.as_deref().map(|t| (t.handle.as_str(), t.suffix.as_str())), span)?;
+                let tag = tag.as_deref().map(short_tag);
+                let kind = scalar_kind(text, *style, tag, self.unsafe_depth > 0, span)?;
                 let node = Node { span, kind };
                 self.nodes += 1;
                 if *anchor > 0 {
@@ -341,10 +355,18 @@ impl Builder<'_> {
                 Ok(node)
             }
             // Nesting was bounded when the events were read, so this recursion is too.
-            Event::SequenceStart(..) | Event::MappingStart(..) => {
+            Event::SequenceStart(_, tag) | Event::MappingStart(_, tag) => {
                 let first = self.nodes;
                 self.nodes += 1;
-                let (node, anchor) = self.collection(ev, span, events, i)?;
+                let unsafe_ = match tag.as_deref().map(short_tag) {
+                    None | Some(("!!", "seq" | "map")) => false,
+                    Some(("!", "unsafe")) => true,
+                    Some((h, s)) => return Err(unsupported_tag(h, s, span)),
+                };
+                self.unsafe_depth += usize::from(unsafe_);
+                let built = self.collection(ev, span, events, i);
+                self.unsafe_depth -= usize::from(unsafe_);
+                let (node, anchor) = built?;
                 if anchor > 0 {
                     let size = self.nodes - first;
                     self.anchors.insert(anchor, (node.clone(), size));
@@ -443,10 +465,39 @@ impl Builder<'_> {
     }
 }
 
-fn scalar_kind(text: &str, style: ScalarStyle, tag: Option<(&str, &str)>, span: Span) -> Result<NodeKind, Diagnostic> {
+/// A tag as (handle, suffix), the core schema's long handle written `!!` as in the text.
+fn short_tag(t: &saphyr_parser::Tag) -> (&str, &str) {
+    let handle = if t.handle == "tag:yaml.org,2002:" { "!!" } else { t.handle.as_str() };
+    (handle, t.suffix.as_str())
+}
+
+/// What a YAML tag prov does not know is.
+fn unsupported_tag(handle: &str, suffix: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(DiagKind::Unsupported, span, format!("YAML tag `{handle}{suffix}` is not supported")).with_help(
+        "prov supports plain YAML, `!!str`/`!!int`/`!!float`/`!!bool`/`!!seq`/`!!map` and `!unsafe`; vault-encrypted values are not supported yet",
+    )
+}
+
+/// A scalar's value. Under `!unsafe` (its own tag, or an enclosing collection's, as
+/// ansible-core 2.19 reads it) the value is resolved as without the tag and a string becomes
+/// [`NodeKind::Unsafe`].
+fn scalar_kind(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<(&str, &str)>,
+    in_unsafe: bool,
+    span: Span,
+) -> Result<NodeKind, Diagnostic> {
+    if tag == Some(("!", "unsafe")) || in_unsafe {
+        let tag = if tag == Some(("!", "unsafe")) { None } else { tag };
+        return Ok(match scalar_kind(text, style, tag, false, span)? {
+            NodeKind::Str(s) => NodeKind::Unsafe(s),
+            other => other,
+        });
+    }
     match tag {
         None => {}
-        Some(("!!", "str")) | Some(("!", "unsafe")) => return Ok(NodeKind::Str(text.to_string())),
+        Some(("!!", "str")) => return Ok(NodeKind::Str(text.to_string())),
         Some(("!!", "int")) => {
             return parse_int(text)
                 .map(NodeKind::Int)
@@ -463,10 +514,7 @@ fn scalar_kind(text: &str, style: ScalarStyle, tag: Option<(&str, &str)>, span: 
                 .map(NodeKind::Bool)
                 .ok_or_else(|| Diagnostic::error(DiagKind::Invalid, span, format!("`{text}` is not a boolean")))
         }
-        Some((h, s)) => {
-            return Err(Diagnostic::error(DiagKind::Unsupported, span, format!("YAML tag `{h}{s}` is not supported"))
-                .with_help("prov supports plain YAML, `!!str`/`!!int`/`!!float`/`!!bool` and `!unsafe`; vault-encrypted values are not supported yet"))
-        }
+        Some((h, s)) => return Err(unsupported_tag(h, s, span)),
     }
     if style != ScalarStyle::Plain {
         return Ok(NodeKind::Str(text.to_string()));
@@ -549,6 +597,25 @@ mod tests {
         assert_eq!(n.get("d").map(|n| &n.kind), Some(&NodeKind::Float(1.5)));
         assert_eq!(n.get("e").map(|n| &n.kind), Some(&NodeKind::Null));
         assert_eq!(n.get("f").and_then(Node::as_str), Some("hello"));
+    }
+
+    #[test]
+    fn unsafe_marks_strings_inside_and_keeps_other_types() {
+        let n = one("a: !unsafe '{{ x }}'\nb: !unsafe [x, 1, {k: v}]\nc: !unsafe 3\nd: !!map {k: v}\n");
+        assert_eq!(n.get("a").map(|n| &n.kind), Some(&NodeKind::Unsafe("{{ x }}".into())));
+        let b = n.get("b").and_then(|b| b.as_seq()).expect("a list");
+        assert_eq!(b[0].kind, NodeKind::Unsafe("x".into()));
+        assert_eq!(b[1].kind, NodeKind::Int(1));
+        assert_eq!(b[2].get("k").map(|n| &n.kind), Some(&NodeKind::Unsafe("v".into())));
+        assert_eq!(n.get("c").map(|n| &n.kind), Some(&NodeKind::Int(3)));
+        assert_eq!(n.get("d").and_then(|d| d.get("k")).map(|n| &n.kind), Some(&NodeKind::Str("v".into())));
+        assert!(n.get("a").map(Node::to_value).is_some_and(|v| v.is_safe()));
+    }
+
+    #[test]
+    fn unknown_tags_on_collections_are_refused() {
+        let e = parse_one(FileId(0), "a: !vault [x]\n").expect_err("refused");
+        assert!(e.message.contains("`!vault` is not supported"), "{}", e.message);
     }
 
     #[test]

@@ -1340,17 +1340,20 @@ impl<'a> Loader<'a> {
                     out.insert(k.scalar_text().unwrap_or_default(), (v.to_value(), k.span));
                 }
             }
-            NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => {
+            NodeKind::Str(_) | NodeKind::Unsafe(_) | NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => {
                 let s = n.scalar_text().unwrap_or_default();
+                // `command: !unsafe "echo {{ x }}"`: every value read from it stays literal.
+                let unsafe_ = matches!(n.kind, NodeKind::Unsafe(_));
+                let value = |v: String| if unsafe_ { Value::from_safe_string(v) } else { Value::from(v) };
                 match super::kv::parse_kv(&s, free_form.is_some()) {
                     Ok((pairs, rest)) => {
                         for (k, v) in pairs {
-                            out.insert(k, (Value::from(v), n.span));
+                            out.insert(k, (value(v), n.span));
                         }
                         if let Some(rest) = rest.filter(|r| !r.is_empty()) {
                             match free_form {
                                 Some(ff) => {
-                                    out.insert(ff.to_string(), (Value::from(rest), n.span));
+                                    out.insert(ff.to_string(), (value(rest.to_string()), n.span));
                                 }
                                 None => {
                                     self.err(

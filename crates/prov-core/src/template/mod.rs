@@ -194,7 +194,7 @@ impl Templar {
 
     fn deep(&self, v: &Value, ctx: &Value, undefined: Undefined) -> Result<Value, String> {
         if let Some(s) = v.as_str() {
-            if !is_template(s) {
+            if v.is_safe() || !is_template(s) {
                 return Ok(v.clone());
             }
             let rendered = self.compile(s).and_then(|t| match undefined {
@@ -269,10 +269,11 @@ fn undefined_message(e: &Expression<'_, '_>, src: &str, ctx: &Value) -> String {
     }
 }
 
-/// Whether a value holds any template string (deeply).
+/// Whether a value holds any template string (deeply). A "safe" string is a YAML `!unsafe`
+/// literal (or what `| safe` returned): never a template.
 pub fn has_template(v: &Value) -> bool {
     if let Some(s) = v.as_str() {
-        return is_template(s);
+        return !v.is_safe() && is_template(s);
     }
     match v.kind() {
         minijinja::value::ValueKind::Seq => v.try_iter().map(|mut it| it.any(|i| has_template(&i))).unwrap_or(false),

@@ -194,7 +194,7 @@ fn node_json(n: &Node) -> Json {
         NodeKind::Bool(b) => Json::Bool(*b),
         NodeKind::Int(i) => Json::from(*i),
         NodeKind::Float(f) => serde_json::Number::from_f64(*f).map(Json::Number).unwrap_or(Json::Null),
-        NodeKind::Str(s) => Json::String(s.clone()),
+        NodeKind::Str(s) | NodeKind::Unsafe(s) => Json::String(s.clone()),
         NodeKind::Seq(items) => Json::Array(items.iter().map(node_json).collect()),
         NodeKind::Map(entries) => Json::Object(
             entries

@@ -831,3 +831,38 @@ fn meta_condition_error_stops_the_run() {
     assert!(r.of("after").is_empty() && r.of("second play").is_empty(), "{}", r.dump());
     assert!(r.stderr.contains("'only_b' is undefined"), "{}", r.dump());
 }
+
+/// `!unsafe` values are literals, never templated, as in ansible-core 2.19: on a scalar, on
+/// a collection (every string inside), in free-form arguments; a number under it stays a
+/// number. (prov used to template them, and `{% raw %}` inside one failed the task.)
+#[test]
+fn unsafe_tagged_values_are_never_templated() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  vars:
+    v: AAA
+    x: !unsafe "{{ v }} and {% raw %}"
+    y: "{{ x }}"
+    l: !unsafe ["{{ v }}", 5, {k: "{{ v }}"}]
+    n: !unsafe 123
+  tasks:
+    - { name: x, debug: { msg: "{{ x }}" } }
+    - { name: y-length, debug: { msg: "{{ y | length }}" } }
+    - { name: literal-arg, debug: { msg: !unsafe "{{ v }}" } }
+    - { name: list, debug: { msg: "{{ l[0] }}|{{ l[1] + 1 }}|{{ l[2].k }}" } }
+    - { name: number, debug: { msg: "{{ n + 1 }}" } }
+    - name: free-form
+      command: !unsafe "echo {{ v }}"
+      register: r
+    - { name: free-form-out, debug: { msg: "{{ r.stdout }}-{{ v }}" } }
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msg = |t: &str| r.of(t)[0]["msg"].as_str().unwrap_or_default().to_string();
+    assert_eq!(msg("x"), "{{ v }} and {% raw %}");
+    assert_eq!(msg("y-length"), "21");
+    assert_eq!(msg("literal-arg"), "{{ v }}");
+    assert_eq!(msg("list"), "{{ v }}|6|{{ v }}");
+    assert_eq!(msg("number"), "124");
+    assert_eq!(msg("free-form-out"), "{{ v }}-AAA");
+}
