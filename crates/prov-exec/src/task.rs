@@ -471,6 +471,19 @@ async fn run_item(
         Some(false) => mode = RunMode { check: CheckMode::Apply, ..mode },
         None => {}
     }
+    // `become_user: "{{ app_user }}"` (or the inventory's `ansible_become_user`) is a
+    // template, rendered for this host and item like the arguments.
+    let become_ = match effective_become(t.become_.clone(), &w.inv_vars) {
+        Some(mut b) if prov_core::template::is_template(&b.user) => match templar.render_str(&b.user, ctx) {
+            Ok(u) if !u.is_undefined() && !u.to_string().is_empty() => {
+                b.user = u.to_string();
+                Some(b)
+            }
+            Ok(_) => return mk_fail(format!("become_user `{}` is undefined or empty", b.user), label),
+            Err(e) => return mk_fail(format!("become_user: {e}"), label),
+        },
+        other => other,
+    };
     let vars = ScopeVars { templar: templar.clone(), ctx: ctx.clone() };
     let files = TaskFiles(t.search_dirs.clone());
     let timeout = t.timeout.map(std::time::Duration::from_secs).or(w.env.opts.task_timeout);
@@ -481,7 +494,7 @@ async fn run_item(
         let cx = ModuleCtx {
             host: &w.host,
             conn: conn.as_ref(),
-            become_: effective_become(t.become_.clone(), &w.inv_vars),
+            become_: become_.clone(),
             env: env_vars.clone(),
             mode,
             files: &files,

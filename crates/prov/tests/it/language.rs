@@ -866,3 +866,15 @@ fn unsafe_tagged_values_are_never_templated() {
     assert_eq!(msg("number"), "124");
     assert_eq!(msg("free-form-out"), "{{ v }}-AAA");
 }
+
+/// `become_user` is a template like the other keywords (prov passed `{{ u }}` to sudo as
+/// it was written). Needs sudo, as every `become` test (CI installs it).
+#[test]
+fn become_user_is_templated_per_host() {
+    let site = "- hosts: a\n  gather_facts: false\n  vars:\n    u: nobody\n  tasks:\n    - name: who\n      command: id -un\n      become: true\n      become_user: \"{{ u }}\"\n      register: r\n    - { name: show, debug: { msg: \"{{ r.stdout }}\" } }\n    - name: undefined user\n      command: id -un\n      become: true\n      become_user: \"{{ nobody_defined_this }}\"\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.of("show")[0]["msg"], "nobody", "{}", r.dump());
+    let undefined = &r.of("undefined user")[0];
+    assert_eq!(undefined["status"], "failed", "{}", r.dump());
+    assert!(undefined["msg"].as_str().unwrap_or_default().contains("nobody_defined_this"), "{}", r.dump());
+}
