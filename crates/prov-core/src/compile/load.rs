@@ -600,6 +600,30 @@ impl<'a> Loader<'a> {
                     continue;
                 }
             };
+            // `when: "{{ x == 1 }}"`: ansible-core 2.19 evaluates the inner expression, with a
+            // deprecation warning; anything else templated in a condition is refused.
+            let source = if crate::template::is_template(&source) {
+                match crate::template::single_expression(&source) {
+                    Some(inner) => {
+                        self.diags.push(Diagnostic::warning(
+                            item.span,
+                            "conditionals should not be surrounded by templating delimiters such as {{ }} (deprecated in ansible-core, to be removed in 2.23)",
+                        ));
+                        inner.to_string()
+                    }
+                    None => {
+                        self.err(
+                            DiagKind::Unsupported,
+                            item.span,
+                            "a condition is an expression; prov reads `{{ expr }}` around one, not other templates",
+                        )
+                        .help = Some("write the bare expression: `when: x == 1`".into());
+                        continue;
+                    }
+                }
+            } else {
+                source
+            };
             match self.templar.compile_expr(&source) {
                 Ok(expr) => {
                     pb.templates.push((format!("{{{{ {} }}}}", source), item.span));

@@ -878,3 +878,41 @@ fn become_user_is_templated_per_host() {
     assert_eq!(undefined["status"], "failed", "{}", r.dump());
     assert!(undefined["msg"].as_str().unwrap_or_default().contains("nobody_defined_this"), "{}", r.dump());
 }
+
+/// ansible-core 2.19: a conditional must evaluate to a boolean; a string, number, list or
+/// none fails the task (prov used its truthiness: a task ran or was skipped where Ansible
+/// fails). `when: "{{ expr }}"` still works, with a deprecation warning.
+#[test]
+fn non_boolean_conditionals_fail_the_task() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  vars: { s: hello, e: "", n: 0, l: [1], t: "true" }
+  tasks:
+    - { name: str, debug: { msg: ran }, when: s, ignore_errors: true }
+    - { name: empty, debug: { msg: ran }, when: e, ignore_errors: true }
+    - { name: int, debug: { msg: ran }, when: n, ignore_errors: true }
+    - { name: list, debug: { msg: ran }, when: l, ignore_errors: true }
+    - { name: truestr, debug: { msg: ran }, when: t, ignore_errors: true }
+    - { name: changed, command: "true", changed_when: s, ignore_errors: true }
+    - { name: compare, debug: { msg: ran }, when: n == 0 }
+    - { name: filtered, debug: { msg: ran }, when: t | bool }
+    - { name: braces, debug: { msg: ran }, when: "{{ n == 0 }}" }
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    for (task, kind) in
+        [("str", "str"), ("empty", "str"), ("int", "int"), ("list", "list"), ("truestr", "str"), ("changed", "str")]
+    {
+        let res = &r.of(task)[0];
+        assert_eq!(res["status"], "ignored", "{task}: {}", r.dump());
+        let msg = res["msg"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains(&format!("of type '{kind}'")) && msg.contains("must have a boolean result"),
+            "{task}: {msg}"
+        );
+    }
+    for task in ["compare", "filtered", "braces"] {
+        assert_eq!(r.of(task)[0]["status"], "ok", "{task}: {}", r.dump());
+    }
+    assert!(r.stderr.contains("should not be surrounded by templating delimiters"), "{}", r.stderr);
+}
