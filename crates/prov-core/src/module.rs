@@ -224,12 +224,24 @@ pub trait FileSource: Send + Sync {
     /// Finds `name` for a task: `kind` is `files` or `templates`; searched in the task's role
     /// directory, then next to the playbook. Returns the path or the list of places searched.
     fn find(&self, kind: &str, name: &str) -> Result<PathBuf, String>;
+
+    /// Where `{% include %}`/`{% import %}` of a template look, as Ansible's template module
+    /// sets Jinja's search path: each of the task's directories (role, then playbook), with its
+    /// `kind` subdirectory first.
+    fn search_path(&self, _kind: &str) -> Vec<PathBuf> {
+        Vec::new()
+    }
 }
 
 /// The task's variables, for modules that evaluate expressions on the controller.
 pub trait Vars: Send + Sync {
     /// Renders a template string with the task's variables.
     fn render(&self, template: &str) -> Result<String, String>;
+    /// Renders a template file's text; `{% include 'x.j2' %}` finds `x.j2` in `search`.
+    fn render_file(&self, template: &str, search: &[PathBuf]) -> Result<String, String> {
+        let _ = search;
+        self.render(template)
+    }
     /// Evaluates a bare expression (`when`-style).
     fn eval(&self, expr: &str) -> Result<Value, String>;
 }

@@ -32,6 +32,9 @@ impl Vars for ScopeVars {
     fn render(&self, template: &str) -> Result<String, String> {
         self.templar.render_file(template, &self.ctx)
     }
+    fn render_file(&self, template: &str, search: &[PathBuf]) -> Result<String, String> {
+        self.templar.render_file_in(template, &self.ctx, search)
+    }
     fn eval(&self, expr: &str) -> Result<Value, String> {
         let t = self.templar.compile_expr(expr)?;
         self.templar.render(&t, &self.ctx)
@@ -57,6 +60,10 @@ impl FileSource for TaskFiles {
             }
         }
         Err(format!("could not find `{name}` (tried {})", tried.join(", ")))
+    }
+
+    fn search_path(&self, kind: &str) -> Vec<PathBuf> {
+        self.0.iter().flat_map(|d| [d.join(kind), d.clone()]).collect()
     }
 }
 

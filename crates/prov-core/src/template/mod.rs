@@ -162,6 +162,33 @@ impl Templar {
         self.env.render_str(text, ctx.clone()).map_err(|e| error_text(&e))
     }
 
+    /// Renders a template file's text whose `{% include %}`, `{% import %}` and `{% extends %}`
+    /// name files in `search` (the first directory holding the name wins, as Jinja's
+    /// FileSystemLoader in Ansible). Names with `..` or absolute paths are not found, as there.
+    pub fn render_file_in(&self, text: &str, ctx: &Value, search: &[std::path::PathBuf]) -> Result<String, String> {
+        let mut env = self.env.clone();
+        let dirs = search.to_vec();
+        env.set_loader(move |name| {
+            let rel = std::path::Path::new(name);
+            if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                return Ok(None);
+            }
+            for d in &dirs {
+                let p = d.join(rel);
+                if p.is_file() {
+                    return std::fs::read_to_string(&p).map(Some).map_err(|e| {
+                        minijinja::Error::new(
+                            minijinja::ErrorKind::InvalidOperation,
+                            format!("cannot read {}: {e}", p.display()),
+                        )
+                    });
+                }
+            }
+            Ok(None)
+        });
+        env.render_str(text, ctx.clone()).map_err(|e| error_text(&e))
+    }
+
     /// Variable names a template string reads at top level (for static checks and data edges).
     pub fn referenced(&self, s: &str) -> Result<Vec<String>, String> {
         let leaked: &'static str;

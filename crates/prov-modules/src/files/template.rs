@@ -96,7 +96,14 @@ impl Module for Template {
             .map_err(|e| ModuleError::Failed(format!("could not find template {}: {e}", args.src)))?;
         let source = std::fs::read_to_string(&path)
             .map_err(|e| ModuleError::Failed(format!("reading template {}: {e}", path.display())))?;
-        let mut text = cx.vars.render(&source).map_err(|e| ModuleError::Failed(format!("{}: {e}", args.src)))?;
+        // Includes: the task's directories (each with `templates/` first), then the template's
+        // own directory, as Ansible's template module.
+        let mut search = cx.files.search_path("templates");
+        if let Some(dir) = path.parent() {
+            search.extend([dir.join("templates"), dir.to_path_buf()]);
+        }
+        let mut text =
+            cx.vars.render_file(&source, &search).map_err(|e| ModuleError::Failed(format!("{}: {e}", args.src)))?;
         if source.ends_with('\n') && !text.ends_with('\n') {
             text.push('\n');
         }

@@ -916,3 +916,26 @@ fn non_boolean_conditionals_fail_the_task() {
     }
     assert!(r.stderr.contains("should not be surrounded by templating delimiters"), "{}", r.stderr);
 }
+
+/// `{% include %}` in a template file finds its file as Ansible's template module does: in
+/// the role's `templates/`, the playbook's `templates/`, and beside the template (it was
+/// "not found"); `..` is not followed.
+#[test]
+fn template_includes_resolve_from_role_and_playbook_template_dirs() {
+    let site = "- hosts: a\n  gather_facts: false\n  vars: { v: V }\n  roles: [r]\n  tasks:\n    - template: { src: top.j2, dest: \"{{ root }}/top.txt\" }\n    - name: escape\n      template: { src: escape.j2, dest: \"{{ root }}/escape.txt\" }\n      ignore_errors: true\n";
+    let files = [
+        ("site.yml", site),
+        ("templates/top.j2", "top\n{% include 'shared.j2' %}\n"),
+        ("templates/shared.j2", "shared {{ v }}\n"),
+        ("templates/escape.j2", "{% include '../site.yml' %}\n"),
+        ("roles/r/tasks/main.yml", "- template: { src: main.j2, dest: \"{{ root }}/role.txt\" }\n"),
+        ("roles/r/templates/main.j2", "role\n{% include 'part.j2' %}\n"),
+        ("roles/r/templates/part.j2", "part {{ v }}\n"),
+    ];
+    let (d, r) = apply(&files, &[]);
+    assert_eq!(r.recap("a", "failed"), 0, "{}", r.dump());
+    assert_eq!(std::fs::read_to_string(d.path().join("role.txt")).expect("role.txt"), "role\npart V\n");
+    assert_eq!(std::fs::read_to_string(d.path().join("top.txt")).expect("top.txt"), "top\nshared V\n");
+    assert_eq!(r.of("escape")[0]["status"], "ignored", "{}", r.dump());
+    assert!(!d.path().join("escape.txt").exists());
+}
