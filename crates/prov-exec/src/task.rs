@@ -170,32 +170,10 @@ pub(crate) fn meta_failed(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> 
     }
 }
 
-/// A conditional's result (`when`, `changed_when`, `failed_when`, `until`): as in
-/// ansible-core 2.19, it must be a boolean; a string, number, list, mapping or none is an
-/// error, not a truth value.
-fn conditional_result(v: &Value, source: &str) -> Result<bool, String> {
-    use minijinja::value::ValueKind;
-    let kind = match v.kind() {
-        ValueKind::Bool => return Ok(v.is_true()),
-        ValueKind::String => "str",
-        ValueKind::Number if v.as_i64().is_some() => "int",
-        ValueKind::Number => "float",
-        ValueKind::Seq | ValueKind::Iterable => "list",
-        ValueKind::Map => "dict",
-        ValueKind::None => "NoneType",
-        ValueKind::Bytes => "bytes",
-        _ => "object",
-    };
-    let truth = if v.is_true() { "True" } else { "False" };
-    Err(format!(
-        "Conditional result ({truth}) was derived from value of type '{kind}' in `{source}`. Conditionals must have a boolean result."
-    ))
-}
-
 fn eval_conds(templar: &Templar, conds: &[Cond], ctx: &Value) -> Result<bool, String> {
     for c in conds {
         let v = templar.render_defined(&c.expr, ctx).map_err(|e| format!("condition `{}`: {e}", c.source))?;
-        if !conditional_result(&v, &c.source)? {
+        if !prov_core::template::conditional_result(&v, &c.source)? {
             return Ok(false);
         }
     }

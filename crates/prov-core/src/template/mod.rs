@@ -296,6 +296,28 @@ fn undefined_message(e: &Expression<'_, '_>, src: &str, ctx: &Value) -> String {
     }
 }
 
+/// A conditional's result (`when`, `changed_when`, `failed_when`, `until`, `assert`): as in
+/// ansible-core 2.19, it must be a boolean; a string, number, list, mapping or none is an
+/// error, not a truth value.
+pub fn conditional_result(v: &Value, source: &str) -> Result<bool, String> {
+    use minijinja::value::ValueKind;
+    let kind = match v.kind() {
+        ValueKind::Bool => return Ok(v.is_true()),
+        ValueKind::String => "str",
+        ValueKind::Number if v.as_i64().is_some() => "int",
+        ValueKind::Number => "float",
+        ValueKind::Seq | ValueKind::Iterable => "list",
+        ValueKind::Map => "dict",
+        ValueKind::None => "NoneType",
+        ValueKind::Bytes => "bytes",
+        _ => "object",
+    };
+    let truth = if v.is_true() { "True" } else { "False" };
+    Err(format!(
+        "Conditional result ({truth}) was derived from value of type '{kind}' in `{source}`. Conditionals must have a boolean result."
+    ))
+}
+
 /// Whether a value holds any template string (deeply). A "safe" string is a YAML `!unsafe`
 /// literal (or what `| safe` returned): never a template.
 pub fn has_template(v: &Value) -> bool {

@@ -26,9 +26,19 @@ pub struct Args {
 #[serde(untagged)]
 pub enum That {
     /// A single expression.
-    One(String),
+    One(Cond),
     /// Several, all of which must hold.
-    Many(Vec<String>),
+    Many(Vec<Cond>),
+}
+
+/// One condition: an expression, or the boolean that `"{{ expr }}"` already rendered to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Cond {
+    /// An expression, without `{{ }}`.
+    Expr(String),
+    /// A value templated before the module saw it.
+    Bool(bool),
 }
 
 impl Default for That {
@@ -38,7 +48,7 @@ impl Default for That {
 }
 
 impl That {
-    fn iter(&self) -> impl Iterator<Item = &String> {
+    fn iter(&self) -> impl Iterator<Item = &Cond> {
         match self {
             That::One(s) => std::slice::from_ref(s).iter(),
             That::Many(v) => v.iter(),
@@ -59,10 +69,19 @@ impl Module for Assert {
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
         for cond in args.that.iter() {
-            let v = cx.vars.eval(cond).map_err(|e| ModuleError::Failed(format!("assert `{cond}`: {e}")))?;
-            if !v.is_true() {
+            let (cond, v) = match cond {
+                // `that: "{{ x == 1 }}"` arrives rendered (ansible-core reads it as `x == 1`, with
+                // a deprecation warning).
+                Cond::Bool(b) => (b.to_string(), minijinja::Value::from(*b)),
+                Cond::Expr(e) => {
+                    let v = cx.vars.eval(e).map_err(|err| ModuleError::Failed(format!("assert `{e}`: {err}")))?;
+                    (e.clone(), v)
+                }
+            };
+            // As every conditional of ansible-core 2.19: a boolean, or the task fails.
+            if !prov_core::template::conditional_result(&v, &cond).map_err(ModuleError::Failed)? {
                 let msg = args.fail_msg.clone().unwrap_or_else(|| "Assertion failed".into());
-                return Ok(Plan::Ok(Outcome::failed(msg).with("assertion", cond.as_str()).with("evaluated_to", false)));
+                return Ok(Plan::Ok(Outcome::failed(msg).with("assertion", cond).with("evaluated_to", false)));
             }
         }
         let mut o = Outcome::ok();

@@ -897,6 +897,8 @@ fn non_boolean_conditionals_fail_the_task() {
     - { name: compare, debug: { msg: ran }, when: n == 0 }
     - { name: filtered, debug: { msg: ran }, when: t | bool }
     - { name: braces, debug: { msg: ran }, when: "{{ n == 0 }}" }
+    - { name: assert-str, assert: { that: s }, ignore_errors: true }
+    - { name: assert-braces, assert: { that: ["{{ n == 0 }}", "l | length == 1"] } }
 "#;
     let (_d, r) = apply(&[("site.yml", site)], &[]);
     assert_eq!(r.code, 0, "{}", r.dump());
@@ -911,7 +913,7 @@ fn non_boolean_conditionals_fail_the_task() {
             "{task}: {msg}"
         );
     }
-    for task in ["compare", "filtered", "braces"] {
+    for task in ["compare", "filtered", "braces", "assert-braces"] {
         assert_eq!(r.of(task)[0]["status"], "ok", "{task}: {}", r.dump());
     }
     assert!(r.stderr.contains("should not be surrounded by templating delimiters"), "{}", r.stderr);
