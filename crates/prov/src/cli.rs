@@ -182,6 +182,10 @@ pub struct RunArgs {
     /// Write a JUnit XML report here.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Name tasks still running after 10 s, on a line each (again every 10 s); without it
+    /// only the status line on a terminal says so. Nothing of it in `--output json`.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
     /// `prov plan` only: exit 0 when nothing would change, 2 when changes are pending, 1 when
     /// planning failed (a task failed or a host was unreachable), as `terraform plan
     /// -detailed-exitcode`; 4 still means bad input.

@@ -400,13 +400,21 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let format = a.output;
+    let verbose = a.verbose;
     let reporter = tokio::spawn(async move {
-        let mut r = Reporter::new(format);
+        let mut r = Reporter::new(format).verbose(verbose);
         if mode == Mode::Plan {
             r = r.masking_diffs();
         }
-        while let Some(e) = rx.recv().await {
-            r.handle(e);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                e = rx.recv() => match e {
+                    Some(e) => r.handle(e),
+                    None => break,
+                },
+                _ = tick.tick() => r.tick(),
+            }
         }
         r
     });
@@ -713,6 +721,7 @@ pub async fn run_adhoc(playbook: PathBuf, a: crate::cli::AdhocArgs, sources: &So
         output: a.output,
         junit: None,
         detailed_exitcode: false,
+        verbose: false,
         timeout: None,
         host_key_checking: a.host_key_checking,
         known_hosts: a.known_hosts,

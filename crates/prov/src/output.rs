@@ -25,6 +25,22 @@ pub struct Reporter {
     /// The live status line (only on a terminal, only for human output).
     progress: Option<indicatif::ProgressBar>,
     tally: Tally,
+    /// What each host is running now and since when, for the status line and `-v`.
+    running: BTreeMap<String, Running>,
+    /// `-v`: a line for every task still running after [`SLOW_AFTER`], then every
+    /// [`SLOW_AFTER`] again.
+    verbose: bool,
+}
+
+/// How long a task runs before it is named as still running.
+pub const SLOW_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One host's current task.
+struct Running {
+    task: String,
+    since: std::time::Instant,
+    /// When the last `still running` line for it was printed.
+    noted: Option<std::time::Instant>,
 }
 
 /// Counts behind the live status line.
@@ -81,10 +97,66 @@ impl Reporter {
             out: Box::new(std::io::stdout()),
             progress: None,
             tally: Tally::default(),
+            running: BTreeMap::new(),
+            verbose: false,
         }
         .with_progress(
             !json && !quiet && std::io::stdout().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb"),
         )
+    }
+
+    /// `-v`: lines naming tasks that run long.
+    pub fn verbose(mut self, on: bool) -> Self {
+        self.verbose = on;
+        self
+    }
+
+    /// Called every second: the status line names the longest-running task; with `-v`, a
+    /// line for each task that has run past [`SLOW_AFTER`] (again every [`SLOW_AFTER`]).
+    pub fn tick(&mut self) {
+        let now = std::time::Instant::now();
+        if self.verbose && self.human() {
+            let mut lines = Vec::new();
+            for (host, r) in self.running.iter_mut() {
+                let ran = now.duration_since(r.since);
+                let due = r.noted.map_or(ran >= SLOW_AFTER, |t| now.duration_since(t) >= SLOW_AFTER);
+                if due {
+                    r.noted = Some(now);
+                    lines.push(format!("  still running: {} on {host} [{}s]", r.task, ran.as_secs()));
+                }
+            }
+            if !lines.is_empty() {
+                let out = &mut self.out;
+                let mut print = || {
+                    for l in &lines {
+                        let _ = writeln!(out, "{l}");
+                    }
+                    let _ = out.flush();
+                };
+                match &self.progress {
+                    Some(pb) => pb.suspend(print),
+                    None => print(),
+                }
+            }
+        }
+        if let Some(pb) = &self.progress {
+            pb.set_message(self.status());
+        }
+    }
+
+    /// The status line: the counts, then the task that has run longest.
+    fn status(&self) -> String {
+        let mut line = self.tally.line();
+        if let Some((host, r)) = self.running.iter().min_by_key(|(_, r)| r.since) {
+            let secs = r.since.elapsed().as_secs();
+            if secs >= 2 {
+                line.push_str(&format!(" · still running: {} on {host} [{secs}s]", r.task));
+                if self.running.len() > 1 {
+                    line.push_str(&format!(" (+{} more)", self.running.len() - 1));
+                }
+            }
+        }
+        line
     }
 
     /// Masks secrets in the diffs of every result (`prov plan`).
@@ -110,9 +182,17 @@ impl Reporter {
         match &e {
             Event::PlayStart { name, hosts, .. } => {
                 self.tally = Tally { play: name.clone(), hosts: hosts.len(), ..Tally::default() };
+                self.running.clear();
             }
-            Event::TaskStart { .. } => self.tally.started += 1,
+            Event::TaskStart { name, host, .. } => {
+                self.tally.started += 1;
+                let now = std::time::Instant::now();
+                self.running.insert(host.clone(), Running { task: name.clone(), since: now, noted: None });
+            }
             Event::HostResult(r) => {
+                // Done on that host (for a loop: its first item; the events do not say when the
+                // last one ends, so a loop is not followed past its first item).
+                self.running.remove(&r.host);
                 self.tally.done += 1;
                 match r.status {
                     Status::Changed => self.tally.changed += 1,
@@ -132,7 +212,7 @@ impl Reporter {
                     pb.finish_and_clear();
                     self.progress = None;
                 } else {
-                    pb.set_message(self.tally.line());
+                    pb.set_message(self.status());
                 }
             }
         }

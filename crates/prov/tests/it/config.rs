@@ -328,3 +328,17 @@ fn the_lock_is_released_on_failure_and_on_ctrl_c_and_a_dead_holders_lock_is_take
     // The sleep the killed run started is its own business (kill -9 leaves no chance to stop it).
     let _ = Command::new("pkill").args(["-f", "^sleep 30$"]).status();
 }
+
+/// `-v`: a task running past 10 s is named on a line of its own (with its host and how long
+/// it has run); nothing of it in JSON output.
+#[test]
+fn verbose_names_tasks_that_run_long() {
+    let p = slow_project("11");
+    let out = prov_in(p.path(), p.path(), &[], &["apply", "slow.yml", "-i", "hosts.ini", "-v"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("  still running: command on a [1"), "{stdout}");
+    let out = prov_in(p.path(), p.path(), &[], &["apply", "slow.yml", "-i", "hosts.ini", "-v", "--output", "json"]);
+    let (stdout, _) = text(&out);
+    assert!(!stdout.contains("still running"), "{stdout}");
+}
