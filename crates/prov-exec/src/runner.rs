@@ -7,7 +7,7 @@ use crate::event::{Event, EventSink, HostRecap};
 use crate::task::{run_task, TaskFlow};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use minijinja::Value;
-use prov_core::compile::{BoundPlay, MetaAction, Step, Strategy, TaskId, Wait};
+use prov_core::compile::{BoundPlay, MetaAction, Step, Strategy, TaskId, Wait, WaitReason};
 use prov_core::connection::Connection;
 use prov_core::inventory::Inventory;
 use prov_core::module::{FactCache, Registry, RunMode};
@@ -176,6 +176,9 @@ pub(crate) struct Snapshot {
     pub progress: usize,
     /// The host stopped early (failed, unreachable, interrupted).
     pub dead: bool,
+    /// Where a dead host stopped: the position of the task it failed at (`usize::MAX` while
+    /// it has not stopped). `progress` is `usize::MAX` once a host is done either way.
+    pub stopped_at: usize,
     /// Registered values and set_fact.
     pub runtime: Arc<VarMap>,
     /// Facts layer.
@@ -319,7 +322,13 @@ impl<'a> Worker<'a> {
     }
 
     pub(crate) fn publish(&mut self, dead: bool) {
-        let snap = Snapshot { progress: self.progress, dead, runtime: self.runtime.clone(), facts: self.facts.clone() };
+        let snap = Snapshot {
+            progress: self.progress,
+            dead,
+            stopped_at: if dead { self.failed_at } else { usize::MAX },
+            runtime: self.runtime.clone(),
+            facts: self.facts.clone(),
+        };
         self.publish.send_replace(snap);
     }
 
@@ -370,6 +379,9 @@ impl<'a> Worker<'a> {
     async fn wait_for(&self, waits: &[Wait]) -> Result<(), String> {
         for w in waits {
             let (hosts, pos): (Vec<usize>, usize) = match w {
+                // Which host runs a run_once task is decided when it is reached (the first of
+                // the batch still in the play): see `task::run_once_runner`.
+                Wait::Host { why: WaitReason::RunOnce, .. } => continue,
                 Wait::Host { host, pos, .. } => (vec![*host], *pos),
                 Wait::Batch { pos } => (self.bp.batches[self.bp.batch_of[self.idx]].clone(), *pos),
                 Wait::PrevBatch { batch } => (self.bp.batches[*batch].clone(), usize::MAX - 1),
@@ -624,8 +636,13 @@ pub async fn run_play(
         let p = persist.remove(h).unwrap_or_default();
         // Without gathered facts `ansible_facts` is still there, empty, as in Ansible.
         let facts = Arc::new(crate::facts::layer(p.facts.as_deref().unwrap_or(&VarMap::new())));
-        let (tx, rx) =
-            watch::channel(Snapshot { progress: 0, dead: false, runtime: p.runtime.clone(), facts: facts.clone() });
+        let (tx, rx) = watch::channel(Snapshot {
+            progress: 0,
+            dead: false,
+            stopped_at: usize::MAX,
+            runtime: p.runtime.clone(),
+            facts: facts.clone(),
+        });
         txs.push(tx);
         rxs.push(rx);
         states.push((p, facts));

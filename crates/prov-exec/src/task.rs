@@ -221,13 +221,35 @@ struct ItemResult {
     ms: u64,
 }
 
+/// The host that runs a run_once task for this one: the first host of the batch, in
+/// inventory order, that reaches the task, as in Ansible (a host that failed or stopped
+/// before it does not count). Waits for the hosts before this one to either pass the task or
+/// stop; `None` when this host is the one to run it.
+async fn run_once_runner(w: &Worker<'_>, t: &TaskDef) -> Option<usize> {
+    let pos = w.bp.pos[t.id];
+    for &h in &w.bp.batches[w.bp.batch_of[w.idx]] {
+        if h == w.idx {
+            return None;
+        }
+        let mut rx = w.peers[h].clone();
+        let passed = match rx.wait_for(|s| s.dead || s.progress > pos).await {
+            Ok(snap) => !(snap.dead && snap.stopped_at <= pos),
+            Err(_) => false,
+        };
+        if passed {
+            return Some(h);
+        }
+    }
+    None
+}
+
 pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
     let templar = w.env.templar.clone();
     emit_task_start(w, t);
-    // run_once: only the first host of the batch runs it; the others take its result.
+    // run_once: only the first host of the batch still in the play runs it; the others take
+    // its result.
     if t.run_once {
-        let first = w.bp.batches[w.bp.batch_of[w.idx]].first().copied();
-        if let Some(first) = first.filter(|&f| f != w.idx) {
+        if let Some(first) = run_once_runner(w, t).await {
             let snap = w.peers[first].borrow().clone();
             if let Some(reg) = &t.register {
                 if let Some(v) = snap.runtime.get(reg) {

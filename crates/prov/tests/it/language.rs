@@ -941,3 +941,16 @@ fn template_includes_resolve_from_role_and_playbook_template_dirs() {
     assert_eq!(r.of("escape")[0]["status"], "ignored", "{}", r.dump());
     assert!(!d.path().join("escape.txt").exists());
 }
+
+/// run_once runs on the first host of the batch still in the play, as in Ansible: when the
+/// first host failed earlier, the next one runs it and every host gets its set_fact (prov
+/// ran it nowhere and left the fact undefined).
+#[test]
+fn run_once_runs_on_the_first_host_still_in_the_play() {
+    let site = "- hosts: g1\n  gather_facts: false\n  tasks:\n    - { name: boom, fail: { msg: boom }, when: inventory_hostname == 'a' }\n    - { name: once, command: \"echo once on {{ inventory_hostname }}\", run_once: true, register: o }\n    - { name: fact, set_fact: { x: 1 }, run_once: true }\n    - { name: show, debug: { msg: \"{{ o.stdout }} x={{ x }}\" } }\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    let once: Vec<&str> = r.of("once").iter().filter_map(|x| x["host"].as_str()).collect();
+    assert_eq!(once, ["b"], "{}", r.dump());
+    assert_eq!(r.of("show")[0]["msg"], "once on b x=1", "{}", r.dump());
+    assert_eq!(r.recap("b", "failed"), 0, "{}", r.dump());
+}
