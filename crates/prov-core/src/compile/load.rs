@@ -623,13 +623,31 @@ impl<'a> Loader<'a> {
             return self.block(node, inh, pb);
         }
         for key in ["include_tasks", "import_tasks"] {
-            if let Some(target) = node.get(key) {
-                return self.include_tasks(node, target, key, inh, pb);
+            if let Some((written, target)) = action_entry(node, key) {
+                return self.include_tasks(node, target, key, &written, inh, pb);
+            }
+        }
+        for key in ["include_vars", "add_host", "group_by"] {
+            if let Some((written, target)) = action_entry(node, key) {
+                let _ = target;
+                let span = node.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(&written)));
+                self.err(
+                    DiagKind::Unsupported,
+                    span.map_or(node.span, |(k, _)| k.span),
+                    format!("`{written}` is not supported by prov yet"),
+                )
+                .help = Some(match key {
+                    "include_vars" => {
+                        "load the file with `vars_files` on the play, or set the variables with `vars`".into()
+                    }
+                    _ => "list the hosts and groups in the inventory".into(),
+                });
+                return Vec::new();
             }
         }
         for key in ["include_role", "import_role"] {
-            if let Some(target) = node.get(key) {
-                self.check_keys_except(node, keywords::INCLUDE, key);
+            if let Some((written, target)) = action_entry(node, key) {
+                self.check_keys_except(node, keywords::INCLUDE, &written);
                 let mut inner = self.child_inherit(node, inh, pb);
                 if key == "include_role" {
                     inner.role_public = false;
@@ -716,8 +734,18 @@ impl<'a> Loader<'a> {
         vec![Step::Block { body, rescue, always }]
     }
 
-    fn include_tasks(&mut self, node: &Node, target: &Node, key: &str, inh: &Inherit, pb: &mut PlayBuild) -> Vec<Step> {
-        self.check_keys_except(node, keywords::INCLUDE, key);
+    /// `key` is the short name of the action, `written` the key as the task spells it
+    /// (`ansible.builtin.include_tasks`).
+    fn include_tasks(
+        &mut self,
+        node: &Node,
+        target: &Node,
+        key: &str,
+        written: &str,
+        inh: &Inherit,
+        pb: &mut PlayBuild,
+    ) -> Vec<Step> {
+        self.check_keys_except(node, keywords::INCLUDE, written);
         for lk in ["loop", "with_items", "with_list"] {
             if let Some(l) = node.get(lk) {
                 self.err(DiagKind::Unsupported, l.span, format!("`{lk}` on {key} is not supported yet")).help =
@@ -1503,6 +1531,15 @@ const ROLE_INCLUDE_UNSUPPORTED: &[&str] =
 
 fn entries_have_module(entries: &[(Node, Node)], registry: &Registry) -> bool {
     entries.iter().any(|(k, _)| k.as_str().is_some_and(|s| registry.get(s).is_some() || is_meta_key(s)))
+}
+
+/// The entry of an action that the compiler handles itself (`include_tasks`, ...), under its
+/// short name or with the `ansible.builtin.` / `ansible.legacy.` prefix Ansible accepts:
+/// the key as written and its value.
+fn action_entry<'n>(node: &'n Node, short: &str) -> Option<(String, &'n Node)> {
+    [short.to_string(), format!("ansible.builtin.{short}"), format!("ansible.legacy.{short}")]
+        .into_iter()
+        .find_map(|k| node.get(&k).map(|v| (k, v)))
 }
 
 /// `meta`, and its names with a collection prefix.
