@@ -14,6 +14,7 @@ mod digest;
 mod lookup;
 mod math;
 mod pymethods;
+mod random;
 mod serialize;
 pub(crate) mod text;
 mod yaml_out;
@@ -52,6 +53,7 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     data::register(env);
     text::register(env);
     math::register(env);
+    random::register(env);
     lookup::register(env, ctx);
     super::tests_lib::register(env);
     pymethods::register(env);
