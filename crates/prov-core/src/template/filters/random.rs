@@ -23,7 +23,7 @@ pub fn register(env: &mut Environment<'static>) {
 
 /// Where the draws come from.
 enum Source {
-    Seeded(PyRandom),
+    Seeded(Box<PyRandom>),
     System,
 }
 
@@ -62,7 +62,7 @@ fn random(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     kw.assert_all_used()?;
     let mut src = match seed.filter(|s| !s.is_none()) {
         None => Source::System,
-        Some(s) => Source::Seeded(PyRandom::seeded(&s)?),
+        Some(s) => Source::Seeded(Box::new(PyRandom::seeded(&s)?)),
     };
     // Python's `if not start` / `if not step`: 0, None and False mean the default.
     let int_arg = |v: Option<Value>, default: i128, what: &str| -> Result<i128, Error> {
