@@ -11,6 +11,7 @@
 
 mod data;
 mod digest;
+mod jmes;
 mod lookup;
 mod math;
 mod pymethods;
@@ -54,6 +55,7 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     text::register(env);
     math::register(env);
     random::register(env);
+    jmes::register(env);
     lookup::register(env, ctx);
     super::tests_lib::register(env);
     pymethods::register(env);
