@@ -9,6 +9,7 @@
 //! Errors name the filter and say what was expected, e.g.
 //! `dict2items requires a dictionary, got a list`.
 
+mod crypt;
 mod data;
 mod digest;
 mod jmes;
@@ -56,6 +57,7 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     math::register(env);
     random::register(env);
     jmes::register(env);
+    crypt::register(env);
     lookup::register(env, ctx);
     super::tests_lib::register(env);
     pymethods::register(env);
