@@ -12,6 +12,7 @@
 mod crypt;
 mod data;
 mod digest;
+mod ipaddr;
 mod jmes;
 mod lookup;
 mod math;
@@ -58,6 +59,7 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     random::register(env);
     jmes::register(env);
     crypt::register(env);
+    ipaddr::register(env);
     lookup::register(env, ctx);
     super::tests_lib::register(env);
     pymethods::register(env);
