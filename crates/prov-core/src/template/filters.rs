@@ -20,6 +20,7 @@ mod pymethods;
 mod random;
 mod serialize;
 pub(crate) mod text;
+mod time;
 mod yaml_out;
 
 use minijinja::value::{from_args, Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
@@ -60,6 +61,7 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     jmes::register(env);
     crypt::register(env);
     ipaddr::register(env);
+    time::register(env);
     lookup::register(env, ctx);
     super::tests_lib::register(env);
     pymethods::register(env);
