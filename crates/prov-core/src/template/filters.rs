@@ -12,12 +12,13 @@
 mod crypt;
 mod data;
 mod digest;
+mod glob;
 mod ipaddr;
 mod jmes;
 mod lookup;
 mod math;
 mod pymethods;
-mod random;
+pub(crate) mod random;
 mod serialize;
 pub(crate) mod text;
 mod time;
@@ -62,6 +63,7 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     crypt::register(env);
     ipaddr::register(env);
     time::register(env);
+    glob::register(env);
     lookup::register(env, ctx);
     super::tests_lib::register(env);
     pymethods::register(env);

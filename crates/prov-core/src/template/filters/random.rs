@@ -164,7 +164,7 @@ impl PyRandom {
     }
 
     /// `_randbelow(n)` for `n > 0`.
-    fn randbelow(&mut self, n: u128) -> u128 {
+    pub(crate) fn randbelow(&mut self, n: u128) -> u128 {
         let k = 128 - n.leading_zeros();
         loop {
             let r = self.getrandbits(k);
