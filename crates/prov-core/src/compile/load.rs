@@ -690,7 +690,11 @@ impl<'a> Loader<'a> {
     fn check_keys_except(&mut self, node: &Node, allowed: &[&str], extra: &str) {
         let mut all: Vec<&str> = allowed.to_vec();
         all.push(extra);
-        self.check_keys(node, &all, keywords::TASK_UNSUPPORTED, "include");
+        // Loops over an include or import are not supported yet.
+        let mut unsupported: Vec<&str> = keywords::TASK_UNSUPPORTED.to_vec();
+        unsupported
+            .extend(keywords::TASK.iter().filter(|k| **k == "loop" || k.starts_with("with_") || **k == "loop_control"));
+        self.check_keys(node, &all, &unsupported, "include");
     }
 
     /// Attributes a block/include passes down to its tasks.
@@ -746,7 +750,7 @@ impl<'a> Loader<'a> {
         pb: &mut PlayBuild,
     ) -> Vec<Step> {
         self.check_keys_except(node, keywords::INCLUDE, written);
-        for lk in ["loop", "with_items", "with_list"] {
+        for lk in keywords::TASK.iter().filter(|k| **k == "loop" || k.starts_with("with_")) {
             if let Some(l) = node.get(lk) {
                 self.err(DiagKind::Unsupported, l.span, format!("`{lk}` on {key} is not supported yet")).help =
                     Some("move the loop onto the tasks inside the file".into());
@@ -1211,7 +1215,17 @@ impl<'a> Loader<'a> {
 
     /// The keywords of a meta task that prov cannot honour as Ansible does.
     fn check_meta_task(&mut self, node: &Node, action: MetaAction, inh: &Inherit) {
-        for key in ["loop", "with_items", "with_list", "with_dict", "args"] {
+        for key in [
+            "loop",
+            "with_items",
+            "with_list",
+            "with_dict",
+            "with_nested",
+            "with_subelements",
+            "with_first_found",
+            "with_fileglob",
+            "args",
+        ] {
             if let Some(k) = node.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(key))) {
                 self.err(DiagKind::Unsupported, k.0.span, format!("`{key}` on a meta task is not supported")).help =
                     Some("a meta task acts once per host; remove it".into());
@@ -1236,6 +1250,10 @@ impl<'a> Loader<'a> {
             ("with_items", LoopKeyword::WithItems),
             ("with_list", LoopKeyword::WithList),
             ("with_dict", LoopKeyword::WithDict),
+            ("with_nested", LoopKeyword::WithNested),
+            ("with_subelements", LoopKeyword::WithSubelements),
+            ("with_first_found", LoopKeyword::WithFirstFound),
+            ("with_fileglob", LoopKeyword::WithFileglob),
         ]
         .iter()
         .find_map(|(k, w)| node.get(k).map(|n| (*k, n, *w)))?;
@@ -1252,6 +1270,8 @@ impl<'a> Loader<'a> {
             }
             NodeKind::Seq(_) if key != "with_dict" => LoopItems::List(n.to_value()),
             NodeKind::Map(_) if key == "with_dict" => LoopItems::List(n.to_value()),
+            // One mapping term (`with_first_found: {files: [...], paths: [...]}`).
+            NodeKind::Map(_) if keyword.lookup().is_some() => LoopItems::List(Value::from(vec![n.to_value()])),
             _ => {
                 self.err(
                     DiagKind::Invalid,
