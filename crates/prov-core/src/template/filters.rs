@@ -3,8 +3,9 @@
 //! [`register`] installs everything on an environment. Filters follow Ansible's semantics and
 //! argument names (`default(value, boolean)`, `combine(recursive=true, list_merge='append')`,
 //! `to_nice_json(indent=4, sort_keys=true)`, ...). What Ansible offers but prov does not is
-//! simply not registered, so the compiler reports it as an unknown filter: `json_query`,
-//! `password_hash`, `to_uuid`, `random`, `pipe` lookups (commands on the controller) among them.
+//! simply not registered, so the compiler reports it as an unknown filter: `to_datetime`,
+//! `to_uuid`, the short `ipaddr` among them. Where prov's result could differ from Python's
+//! (a JMESPath function, a strftime conversion, an ipaddr query), the filter refuses it by name.
 //!
 //! Errors name the filter and say what was expected, e.g.
 //! `dict2items requires a dictionary, got a list`.
