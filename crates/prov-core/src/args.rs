@@ -48,10 +48,13 @@ impl<'de> Deserialize<'de> for Mode {
             S(String),
         }
         match M::deserialize(d)? {
-            // An int in YAML was already read as octal when written `0644`; a bare `644` is decimal
-            // in YAML, which Ansible warns about: take its digits as octal like chmod would.
+            // An int in YAML was already read as octal when written `0644`; a bare `644` is decimal.
+            // Ansible applies an integer as it is: `mode: 644` (decimal) becomes 0o1204, sticky
+            // bit included. That is never what was meant; refuse it instead of doing either.
             M::I(i) if (0..=0o7777).contains(&i) && i > 0o777 && i.to_string().bytes().all(|b| b < b'8') => {
-                u32::from_str_radix(&i.to_string(), 8).map(Mode).map_err(de::Error::custom)
+                Err(de::Error::custom(format!(
+                    "mode {i} is a decimal integer, which Ansible applies as 0o{i:o}; write it as an octal string ('0{i}') or with a leading zero (0{i})"
+                )))
             }
             M::I(i) if (0..=0o7777).contains(&i) => Ok(Mode(i as u32)),
             M::I(i) => Err(de::Error::custom(format!("mode {i} is out of range"))),
@@ -121,5 +124,314 @@ mod tests {
         assert_eq!(parse_mode("0644"), Some(0o644));
         assert_eq!(parse_mode("u=rw,g=r,o=r"), Some(0o644));
         assert_eq!(parse_mode("rw"), None);
+    }
+}
+
+/// Module arguments as Ansible's argument spec reads them: a string where an integer, a float
+/// or a boolean is wanted is converted as ansible-core converts it (`port: "22"`, `timeout:
+/// "30"`, every `key=value` value, `force: "yes"`), at any depth; everything else is read as is.
+pub(crate) struct Coerce(pub minijinja::Value);
+
+type DeError = minijinja::Error;
+
+/// `check_type_int`: an integer, or a string holding a decimal number without a fractional
+/// part (`" 22 "`, `"+3"`, `"1_000"`, `"22.0"`, `"1e3"`).
+pub(crate) fn ansible_int(s: &str) -> Option<i128> {
+    let t = s.trim();
+    let plain = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if !plain.is_empty()
+        && plain.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+        && !plain.starts_with('_')
+        && !plain.ends_with('_')
+        && !plain.contains("__")
+    {
+        let v: i128 = plain.replace('_', "").parse().ok()?;
+        return Some(if t.starts_with('-') { -v } else { v });
+    }
+    // A decimal with a point or an exponent: only when it is a whole number.
+    if !plain.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')) {
+        return None;
+    }
+    let f: f64 = t.parse().ok()?;
+    (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i128)
+}
+
+/// `boolean()` of ansible-core: the usual spellings, any case, surrounding spaces ignored.
+pub(crate) fn ansible_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" | "on" | "1" | "true" | "t" => Some(true),
+        "n" | "no" | "off" | "0" | "false" | "f" => Some(false),
+        _ => None,
+    }
+}
+
+impl Coerce {
+    fn text(&self) -> Option<&str> {
+        (self.0.kind() == minijinja::value::ValueKind::String).then(|| self.0.as_str()).flatten()
+    }
+
+    fn int<'de, V: de::Visitor<'de>>(self, v: V, what: &str) -> Result<V::Value, DeError> {
+        match self.text() {
+            Some(s) => match ansible_int(s) {
+                Some(i) => match i64::try_from(i) {
+                    Ok(i) => v.visit_i64(i),
+                    Err(_) => v.visit_i128(i),
+                },
+                None => Err(de::Error::custom(format!("{s:?} cannot be converted to {what}"))),
+            },
+            // A whole float is an integer for Ansible (`3.0`), a fractional one is not.
+            None if self.0.kind() == minijinja::value::ValueKind::Number && !self.0.is_integer() => {
+                match f64::try_from(self.0.clone()) {
+                    Ok(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 => v.visit_i64(f as i64),
+                    _ => Err(de::Error::custom(format!("{} cannot be converted to {what}", self.0))),
+                }
+            }
+            None => self.0.into_deserializer_value().deserialize_any(v),
+        }
+    }
+}
+
+trait IntoValueDeserializer {
+    fn into_deserializer_value(self) -> <minijinja::Value as de::IntoDeserializer<'static, DeError>>::Deserializer;
+}
+
+impl IntoValueDeserializer for minijinja::Value {
+    fn into_deserializer_value(self) -> <minijinja::Value as de::IntoDeserializer<'static, DeError>>::Deserializer {
+        de::IntoDeserializer::into_deserializer(self)
+    }
+}
+
+impl<'de> de::IntoDeserializer<'de, DeError> for Coerce {
+    type Deserializer = Coerce;
+    fn into_deserializer(self) -> Coerce {
+        self
+    }
+}
+
+macro_rules! coerce_ints {
+    ($($m:ident),*) => {$(
+        fn $m<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+            self.int(v, "an integer")
+        }
+    )*};
+}
+
+macro_rules! delegate {
+    ($($m:ident),*) => {$(
+        fn $m<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+            self.0.into_deserializer_value().$m(v)
+        }
+    )*};
+}
+
+impl<'de> Deserializer<'de> for Coerce {
+    type Error = DeError;
+
+    fn deserialize_any<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        use minijinja::value::ValueKind;
+        match self.0.kind() {
+            ValueKind::Map => {
+                let mut pairs = Vec::new();
+                for k in self.0.try_iter()? {
+                    let item = self.0.get_item(&k)?;
+                    pairs.push((Coerce(k), Coerce(item)));
+                }
+                v.visit_map(de::value::MapDeserializer::new(pairs.into_iter()))
+            }
+            ValueKind::Seq | ValueKind::Iterable => {
+                let items: Vec<Coerce> = self.0.try_iter()?.map(Coerce).collect();
+                v.visit_seq(de::value::SeqDeserializer::new(items.into_iter()))
+            }
+            _ => self.0.into_deserializer_value().deserialize_any(v),
+        }
+    }
+
+    fn deserialize_bool<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        match self.text() {
+            Some(s) => match ansible_bool(s) {
+                Some(b) => v.visit_bool(b),
+                None => Err(de::Error::custom(format!("{s:?} is not a valid boolean (use true/false, yes/no)"))),
+            },
+            None => self.0.into_deserializer_value().deserialize_bool(v),
+        }
+    }
+
+    coerce_ints!(
+        deserialize_i8,
+        deserialize_i16,
+        deserialize_i32,
+        deserialize_i64,
+        deserialize_i128,
+        deserialize_u8,
+        deserialize_u16,
+        deserialize_u32,
+        deserialize_u64,
+        deserialize_u128
+    );
+
+    fn deserialize_f32<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        self.deserialize_f64(v)
+    }
+
+    fn deserialize_f64<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        match self.text() {
+            Some(s) => match s.trim().parse::<f64>() {
+                Ok(f) => v.visit_f64(f),
+                Err(_) => Err(de::Error::custom(format!("{s:?} cannot be converted to a float"))),
+            },
+            None => self.0.into_deserializer_value().deserialize_f64(v),
+        }
+    }
+
+    fn deserialize_option<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        if self.0.is_none() || self.0.is_undefined() {
+            v.visit_none()
+        } else {
+            v.visit_some(self)
+        }
+    }
+
+    fn deserialize_newtype_struct<V: de::Visitor<'de>>(self, _name: &'static str, v: V) -> Result<V::Value, DeError> {
+        v.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        self.deserialize_any(v)
+    }
+
+    fn deserialize_tuple<V: de::Visitor<'de>>(self, _len: usize, v: V) -> Result<V::Value, DeError> {
+        self.deserialize_any(v)
+    }
+
+    fn deserialize_tuple_struct<V: de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_any(v)
+    }
+
+    fn deserialize_map<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        self.deserialize_any(v)
+    }
+
+    fn deserialize_struct<V: de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_any(v)
+    }
+
+    fn deserialize_enum<V: de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        self.0.into_deserializer_value().deserialize_enum(name, variants, v)
+    }
+
+    fn deserialize_unit_struct<V: de::Visitor<'de>>(self, name: &'static str, v: V) -> Result<V::Value, DeError> {
+        self.0.into_deserializer_value().deserialize_unit_struct(name, v)
+    }
+
+    fn deserialize_str<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        self.deserialize_string(v)
+    }
+
+    /// `check_type_str`: numbers and booleans given for a string become Python's `str()` of them.
+    fn deserialize_string<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        use minijinja::value::ValueKind;
+        match self.0.kind() {
+            ValueKind::Bool => v.visit_string(if self.0.is_true() { "True" } else { "False" }.to_string()),
+            ValueKind::Number => v.visit_string(self.0.to_string()),
+            _ => self.0.into_deserializer_value().deserialize_string(v),
+        }
+    }
+
+    delegate!(
+        deserialize_char,
+        deserialize_bytes,
+        deserialize_byte_buf,
+        deserialize_unit,
+        deserialize_identifier,
+        deserialize_ignored_any
+    );
+}
+
+#[cfg(test)]
+mod coerce_tests {
+    use super::*;
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Args {
+        port: Option<u16>,
+        timeout: u64,
+        #[serde(default)]
+        delay: f64,
+        #[serde(default)]
+        force: bool,
+        #[serde(default)]
+        mode: Option<Mode>,
+        #[serde(default)]
+        inner: Vec<Inner>,
+        #[serde(default)]
+        name: Option<String>,
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Inner {
+        n: i32,
+    }
+
+    fn read(yaml_like: minijinja::Value) -> Result<Args, String> {
+        Args::deserialize(Coerce(yaml_like)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn strings_are_read_as_the_numbers_and_booleans_ansible_core_reads() {
+        let v = minijinja::context! {
+            port => "22", timeout => " 30 ", delay => "1.5", force => "yes", mode => "0644",
+            inner => vec![minijinja::context! { n => "-3" }], name => "x",
+        };
+        assert_eq!(
+            read(v),
+            Ok(Args {
+                port: Some(22),
+                timeout: 30,
+                delay: 1.5,
+                force: true,
+                mode: Some(Mode(0o644)),
+                inner: vec![Inner { n: -3 }],
+                name: Some("x".into())
+            })
+        );
+        let v = minijinja::context! { port => 22, timeout => "1_000", force => true };
+        let a = read(v).expect("reads");
+        assert_eq!((a.port, a.timeout, a.force), (Some(22), 1000, true));
+        assert_eq!(read(minijinja::context! { timeout => "22.0" }).map(|a| a.timeout), Ok(22));
+        assert_eq!(read(minijinja::context! { timeout => "1e3" }).map(|a| a.timeout), Ok(1000));
+        assert_eq!(read(minijinja::context! { timeout => "0644" }).map(|a| a.timeout), Ok(644));
+        assert_eq!(read(minijinja::context! { timeout => 3.0 }).map(|a| a.timeout), Ok(3));
+        assert!(read(minijinja::context! { timeout => 3.5 }).is_err());
+        let e = read(minijinja::context! { timeout => "22.5" }).expect_err("fraction");
+        assert!(e.contains("\"22.5\" cannot be converted to an integer"), "{e}");
+        let e = read(minijinja::context! { timeout => "0x10" }).expect_err("hex");
+        assert!(e.contains("cannot be converted"), "{e}");
+        let e = read(minijinja::context! { port => "70000", timeout => 1 }).expect_err("range");
+        assert!(e.contains("70000"), "{e}");
+        let e = read(minijinja::context! { timeout => 1, force => "maybe" }).expect_err("bool");
+        assert!(e.contains("is not a valid boolean"), "{e}");
+        assert_eq!(read(minijinja::context! { timeout => 1, name => 123 }).map(|a| a.name), Ok(Some("123".into())));
+        assert_eq!(read(minijinja::context! { timeout => 1, name => true }).map(|a| a.name), Ok(Some("True".into())));
+        let e = read(minijinja::context! { timeout => 1, mode => 644 }).expect_err("decimal mode");
+        assert!(e.contains("mode 644 is a decimal integer, which Ansible applies as 0o1204"), "{e}");
+        assert_eq!(read(minijinja::context! { timeout => 1, mode => 420 }).map(|a| a.mode), Ok(Some(Mode(0o644))));
+        let e = read(minijinja::context! { timeout => 1, bogus => 1 }).expect_err("unknown");
+        assert!(e.contains("bogus"), "{e}");
     }
 }

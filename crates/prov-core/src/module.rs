@@ -9,7 +9,7 @@ use crate::connection::{Become, Connection, ConnectionError, ExecOutput, ExecReq
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use minijinja::Value;
-use serde::de::{DeserializeOwned, IntoDeserializer};
+use serde::de::DeserializeOwned;
 use std::any::Any;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -423,7 +423,7 @@ impl<M: Module> Erased<M> {
 
 /// Deserializes module arguments from a template value.
 pub fn args_from_value<T: DeserializeOwned>(v: &Value) -> Result<T, String> {
-    T::deserialize(v.clone().into_deserializer()).map_err(|e| e.to_string())
+    T::deserialize(crate::args::Coerce(v.clone())).map_err(|e| e.to_string())
 }
 
 #[async_trait]

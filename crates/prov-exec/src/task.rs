@@ -287,6 +287,20 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
                 }
                 Err(e) => return fail_task(w, t, format!("loop: {e}")),
                 Ok(v) => {
+                    // `with_<lookup>`: the rendered terms go to the lookup, as `query` would.
+                    let v = match l.keyword.lookup() {
+                        None => v,
+                        Some(name) => {
+                            let terms = match v.kind() {
+                                ValueKind::Seq => v.try_iter().map(|it| it.collect()).unwrap_or_default(),
+                                _ => vec![v],
+                            };
+                            match templar.query(name, terms, &base) {
+                                Ok(v) => v,
+                                Err(e) => return fail_task(w, t, format!("loop: {e}")),
+                            }
+                        }
+                    };
                     let mut list: Vec<Value> = match (v.kind(), l.keyword) {
                         (ValueKind::Seq, _) => match v.try_iter() {
                             Ok(it) => it.collect(),

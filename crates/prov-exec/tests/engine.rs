@@ -291,3 +291,58 @@ async fn loop_items_of_parallel_modules_run_at_once() {
     assert_eq!(items.len(), 4);
     assert!(items.iter().all(|r| r.status == Status::Ok), "{:?}", items.iter().map(|r| &r.msg).collect::<Vec<_>>());
 }
+
+/// `with_nested`, `with_subelements`, `with_first_found` and `with_fileglob` iterate what
+/// ansible-core 2.19 iterates for the same playbook (its items, in its order).
+#[tokio::test]
+async fn with_lookup_loops_iterate_the_lookup_results() {
+    let yaml = r#"
+- hosts: a
+  gather_facts: false
+  vars:
+    users: [{name: alice, groups: [a, b]}, {name: bob, groups: [c]}, {name: carl}]
+  tasks:
+    - name: nested
+      debug: msg="{{ item }}"
+      with_nested: [[1, 2], [x]]
+      register: n
+    - name: subelements
+      debug: msg="{{ item.0.name }}-{{ item.1 }}-{{ item.0.groups is defined }}"
+      with_subelements: ["{{ users }}", groups, {skip_missing: true}]
+      register: s
+    - name: first_found
+      debug: msg="{{ item }}"
+      with_first_found:
+        - files: [redhat.yml, debian.yml]
+          paths: [vars]
+      register: f
+    - name: fileglob
+      debug: msg="{{ item }}"
+      with_fileglob: ["conf.d/*.conf"]
+      register: g
+    - name: skip
+      debug: msg="{{ item }}"
+      with_first_found: [{files: [nope.yml], skip: true}]
+"#;
+    let files = [
+        ("vars/debian.yml", "v: 1\n"),
+        ("files/conf.d/a.conf", "a"),
+        ("files/conf.d/b.conf", "b"),
+        ("files/x.conf", "x"),
+    ];
+    let ev = run(yaml, &files).await;
+    let rs = results(&ev);
+    let detail: Vec<String> = rs.iter().map(|r| format!("{}={:?}:{:?}", r.name, r.status, r.msg)).collect();
+    let msgs = |name: &str| -> Vec<String> {
+        rs.iter().filter(|r| r.name == name).map(|r| r.msg.clone().unwrap_or_default()).collect()
+    };
+    assert_eq!(msgs("nested"), ["[1,\"x\"]", "[2,\"x\"]"], "{detail:?}");
+    assert_eq!(msgs("subelements"), ["alice-a-False", "alice-b-False", "bob-c-False"], "{detail:?}");
+    let root = rs.iter().find(|r| r.name == "first_found").and_then(|r| r.msg.clone()).unwrap_or_default();
+    assert!(root.ends_with("/vars/debian.yml"), "{detail:?}");
+    let mut globbed: Vec<String> =
+        msgs("fileglob").iter().map(|m| m.rsplit('/').next().unwrap_or_default().to_string()).collect();
+    globbed.sort();
+    assert_eq!(globbed, ["a.conf", "b.conf"], "{detail:?}");
+    assert!(rs.iter().all(|r| r.status != Status::Failed), "{detail:?}");
+}

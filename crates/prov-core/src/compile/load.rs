@@ -678,13 +678,31 @@ impl<'a> Loader<'a> {
             return self.block(node, inh, pb);
         }
         for key in ["include_tasks", "import_tasks"] {
-            if let Some(target) = node.get(key) {
-                return self.include_tasks(node, target, key, inh, pb);
+            if let Some((written, target)) = action_entry(node, key) {
+                return self.include_tasks(node, target, key, &written, inh, pb);
+            }
+        }
+        for key in ["include_vars", "add_host", "group_by"] {
+            if let Some((written, target)) = action_entry(node, key) {
+                let _ = target;
+                let span = node.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(&written)));
+                self.err(
+                    DiagKind::Unsupported,
+                    span.map_or(node.span, |(k, _)| k.span),
+                    format!("`{written}` is not supported by prov yet"),
+                )
+                .help = Some(match key {
+                    "include_vars" => {
+                        "load the file with `vars_files` on the play, or set the variables with `vars`".into()
+                    }
+                    _ => "list the hosts and groups in the inventory".into(),
+                });
+                return Vec::new();
             }
         }
         for key in ["include_role", "import_role"] {
-            if let Some(target) = node.get(key) {
-                self.check_keys_except(node, keywords::INCLUDE, key);
+            if let Some((written, target)) = action_entry(node, key) {
+                self.check_keys_except(node, keywords::INCLUDE, &written);
                 let mut inner = self.child_inherit(node, inh, pb);
                 if key == "include_role" {
                     inner.role_public = false;
@@ -727,7 +745,11 @@ impl<'a> Loader<'a> {
     fn check_keys_except(&mut self, node: &Node, allowed: &[&str], extra: &str) {
         let mut all: Vec<&str> = allowed.to_vec();
         all.push(extra);
-        self.check_keys(node, &all, keywords::TASK_UNSUPPORTED, "include");
+        // Loops over an include or import are not supported yet.
+        let mut unsupported: Vec<&str> = keywords::TASK_UNSUPPORTED.to_vec();
+        unsupported
+            .extend(keywords::TASK.iter().filter(|k| **k == "loop" || k.starts_with("with_") || **k == "loop_control"));
+        self.check_keys(node, &all, &unsupported, "include");
     }
 
     /// Attributes a block/include passes down to its tasks.
@@ -771,9 +793,19 @@ impl<'a> Loader<'a> {
         vec![Step::Block { body, rescue, always }]
     }
 
-    fn include_tasks(&mut self, node: &Node, target: &Node, key: &str, inh: &Inherit, pb: &mut PlayBuild) -> Vec<Step> {
-        self.check_keys_except(node, keywords::INCLUDE, key);
-        for lk in ["loop", "with_items", "with_list"] {
+    /// `key` is the short name of the action, `written` the key as the task spells it
+    /// (`ansible.builtin.include_tasks`).
+    fn include_tasks(
+        &mut self,
+        node: &Node,
+        target: &Node,
+        key: &str,
+        written: &str,
+        inh: &Inherit,
+        pb: &mut PlayBuild,
+    ) -> Vec<Step> {
+        self.check_keys_except(node, keywords::INCLUDE, written);
+        for lk in keywords::TASK.iter().filter(|k| **k == "loop" || k.starts_with("with_")) {
             if let Some(l) = node.get(lk) {
                 self.err(DiagKind::Unsupported, l.span, format!("`{lk}` on {key} is not supported yet")).help =
                     Some("move the loop onto the tasks inside the file".into());
@@ -1239,7 +1271,17 @@ impl<'a> Loader<'a> {
 
     /// The keywords of a meta task that prov cannot honour as Ansible does.
     fn check_meta_task(&mut self, node: &Node, action: MetaAction, inh: &Inherit) {
-        for key in ["loop", "with_items", "with_list", "with_dict", "args"] {
+        for key in [
+            "loop",
+            "with_items",
+            "with_list",
+            "with_dict",
+            "with_nested",
+            "with_subelements",
+            "with_first_found",
+            "with_fileglob",
+            "args",
+        ] {
             if let Some(k) = node.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(key))) {
                 self.err(DiagKind::Unsupported, k.0.span, format!("`{key}` on a meta task is not supported")).help =
                     Some("a meta task acts once per host; remove it".into());
@@ -1264,6 +1306,10 @@ impl<'a> Loader<'a> {
             ("with_items", LoopKeyword::WithItems),
             ("with_list", LoopKeyword::WithList),
             ("with_dict", LoopKeyword::WithDict),
+            ("with_nested", LoopKeyword::WithNested),
+            ("with_subelements", LoopKeyword::WithSubelements),
+            ("with_first_found", LoopKeyword::WithFirstFound),
+            ("with_fileglob", LoopKeyword::WithFileglob),
         ]
         .iter()
         .find_map(|(k, w)| node.get(k).map(|n| (*k, n, *w)))?;
@@ -1280,6 +1326,8 @@ impl<'a> Loader<'a> {
             }
             NodeKind::Seq(_) if key != "with_dict" => LoopItems::List(n.to_value()),
             NodeKind::Map(_) if key == "with_dict" => LoopItems::List(n.to_value()),
+            // One mapping term (`with_first_found: {files: [...], paths: [...]}`).
+            NodeKind::Map(_) if keyword.lookup().is_some() => LoopItems::List(Value::from(vec![n.to_value()])),
             _ => {
                 self.err(
                     DiagKind::Invalid,
@@ -1562,6 +1610,15 @@ const ROLE_INCLUDE_UNSUPPORTED: &[&str] =
 
 fn entries_have_module(entries: &[(Node, Node)], registry: &Registry) -> bool {
     entries.iter().any(|(k, _)| k.as_str().is_some_and(|s| registry.get(s).is_some() || is_meta_key(s)))
+}
+
+/// The entry of an action that the compiler handles itself (`include_tasks`, ...), under its
+/// short name or with the `ansible.builtin.` / `ansible.legacy.` prefix Ansible accepts:
+/// the key as written and its value.
+fn action_entry<'n>(node: &'n Node, short: &str) -> Option<(String, &'n Node)> {
+    [short.to_string(), format!("ansible.builtin.{short}"), format!("ansible.legacy.{short}")]
+        .into_iter()
+        .find_map(|k| node.get(&k).map(|v| (k, v)))
 }
 
 /// `meta`, and its names with a collection prefix.

@@ -178,6 +178,27 @@ pub enum LoopKeyword {
     WithList,
     /// `with_dict`: a mapping, as `key`/`value` items.
     WithDict,
+    /// `with_nested`: the `nested` lookup over the terms.
+    WithNested,
+    /// `with_subelements`: the `subelements` lookup over the terms.
+    WithSubelements,
+    /// `with_first_found`: the `first_found` lookup over the terms.
+    WithFirstFound,
+    /// `with_fileglob`: the `fileglob` lookup over the terms.
+    WithFileglob,
+}
+
+impl LoopKeyword {
+    /// The lookup plugin a `with_<lookup>` loop queries with its (templated) terms.
+    pub fn lookup(self) -> Option<&'static str> {
+        match self {
+            LoopKeyword::WithNested => Some("nested"),
+            LoopKeyword::WithSubelements => Some("subelements"),
+            LoopKeyword::WithFirstFound => Some("first_found"),
+            LoopKeyword::WithFileglob => Some("fileglob"),
+            _ => None,
+        }
+    }
 }
 
 /// A compiled condition with its source text for messages.

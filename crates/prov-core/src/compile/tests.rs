@@ -201,3 +201,37 @@ fn ansible_cfg_become_defaults_apply_where_the_play_does_not_say() {
     let (pb, _) = compile_with(&[("site.yml", yaml)], &opts).expect("compiles");
     assert_eq!(pb.plays[0].tasks[0].become_.as_ref().map(|b| b.user.as_str()), Some("deploy"));
 }
+
+#[test]
+fn include_and_import_actions_accept_the_builtin_and_legacy_prefixes() {
+    // As ansible-core 2.19 does: each of these runs the file's or the role's tasks.
+    let (pb, warnings) = compile(&[
+        ("inc.yml", "- name: from inc\n  meta: noop\n"),
+        ("roles/r/tasks/main.yml", "- name: from r\n  ansible.legacy.meta: noop\n"),
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.include_tasks: inc.yml\n    - ansible.legacy.include_tasks: {file: inc.yml}\n    - ansible.builtin.import_tasks: inc.yml\n      vars: {x: 2}\n    - ansible.legacy.import_tasks: inc.yml\n    - ansible.builtin.include_role: {name: r}\n    - ansible.legacy.import_role: {name: r}\n      tags: [t]\n",
+        ),
+    ])
+    .expect("compiles");
+    assert_eq!(warnings, Vec::<String>::new());
+    let names: Vec<&str> = pb.plays[0].tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["from inc", "from inc", "from inc", "from inc", "from r", "from r"]);
+}
+
+#[test]
+fn include_vars_in_every_spelling_is_refused_as_unsupported() {
+    let errors = compile(&[(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_vars: v.yml\n    - ansible.builtin.include_vars: {file: v.yml}\n    - ansible.legacy.include_vars: v.yml\n",
+    )])
+    .expect_err("refused");
+    assert_eq!(
+        errors,
+        [
+            "4:7 error: `include_vars` is not supported by prov yet",
+            "5:7 error: `ansible.builtin.include_vars` is not supported by prov yet",
+            "6:7 error: `ansible.legacy.include_vars` is not supported by prov yet",
+        ]
+    );
+}

@@ -3,19 +3,26 @@
 //! [`register`] installs everything on an environment. Filters follow Ansible's semantics and
 //! argument names (`default(value, boolean)`, `combine(recursive=true, list_merge='append')`,
 //! `to_nice_json(indent=4, sort_keys=true)`, ...). What Ansible offers but prov does not is
-//! simply not registered, so the compiler reports it as an unknown filter: `json_query`,
-//! `password_hash`, `to_uuid`, `random`, `pipe` lookups (commands on the controller) among them.
+//! simply not registered, so the compiler reports it as an unknown filter: `to_datetime`,
+//! `to_uuid`, the short `ipaddr` among them. Where prov's result could differ from Python's
+//! (a JMESPath function, a strftime conversion, an ipaddr query), the filter refuses it by name.
 //!
 //! Errors name the filter and say what was expected, e.g.
 //! `dict2items requires a dictionary, got a list`.
 
+mod crypt;
 mod data;
 mod digest;
+mod glob;
+mod ipaddr;
+mod jmes;
 mod lookup;
 mod math;
 mod pymethods;
+pub(crate) mod random;
 mod serialize;
 pub(crate) mod text;
+mod time;
 mod yaml_out;
 
 use minijinja::value::{from_args, Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
@@ -52,6 +59,12 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     data::register(env);
     text::register(env);
     math::register(env);
+    random::register(env);
+    jmes::register(env);
+    crypt::register(env);
+    ipaddr::register(env);
+    time::register(env);
+    glob::register(env);
     lookup::register(env, ctx);
     super::tests_lib::register(env);
     pymethods::register(env);

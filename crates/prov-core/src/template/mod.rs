@@ -121,6 +121,13 @@ impl Templar {
         Ok(t)
     }
 
+    /// `query(name, *terms)` in the context `ctx`: what a `with_<name>` loop iterates.
+    pub fn query(&self, name: &str, terms: Vec<Value>, ctx: &Value) -> Result<Value, String> {
+        let expr = self.compile("{{ query(__prov_lookup, *__prov_terms) }}")?;
+        let ctx = minijinja::context! { __prov_lookup => name, __prov_terms => terms, ..ctx.clone() };
+        self.render(&expr, &ctx)
+    }
+
     /// Compiles a bare expression (`when`, `that`, `until`).
     pub fn compile_expr(&self, expr: &str) -> Result<Tmpl, String> {
         let e = expr.trim();

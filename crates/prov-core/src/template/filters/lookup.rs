@@ -1,6 +1,11 @@
 //! The `lookup(name, *terms, **kw)` and `query` / `q` global functions, with the lookup plugins
-//! that only read the controller: `env`, `file`, `vars`, `first_found`, `list` and `items`.
-//! Anything else (`pipe`, `password`, `url`, `template`, ...) is an error naming the plugin.
+//! that work on the controller: `env`, `file`, `vars`, `first_found`, `list`, `items`,
+//! `fileglob`, `pipe` (a shell command run on the controller) and `password` (which creates its
+//! file on the controller, like Ansible), and those behind the `with_*` loops (`nested`,
+//! `subelements`). Anything else (`url`, `template`, ...) is an error naming the plugin.
+//!
+//! Relative paths are searched like Ansible's search path: the task's role (`role_path`) first,
+//! then the playbook's directory, each as `dir/files/path` then `dir/path`.
 //!
 //! As in Ansible, `lookup` returns a single result as itself, several string results joined
 //! with commas (`wantlist=true` keeps the list), and `query` always returns the list.
@@ -11,7 +16,7 @@ use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, State};
 use std::path::{Path, PathBuf};
 
-const SUPPORTED: &str = "env, file, vars, first_found, list, items";
+const SUPPORTED: &str = "env, file, vars, first_found, list, items, fileglob, pipe, password, nested, subelements";
 
 pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     let c = ctx.clone();
@@ -36,6 +41,8 @@ enum OnError {
 
 fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>, query: bool) -> Result<Value, Error> {
     let (terms, kw) = split_args(args)?;
+    let ctx = with_role_dir(state, ctx);
+    let name = name.strip_prefix("ansible.builtin.").unwrap_or(name);
     let wantlist = query || kw.get::<Option<Value>>("wantlist")?.is_some_and(|v| v.is_true());
     let on_error = match kw.get::<Option<String>>("errors")?.as_deref() {
         None | Some("strict") => OnError::Strict,
@@ -46,9 +53,14 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
     };
     let result = match name {
         "env" => env_lookup(&terms, &kw),
-        "file" => file_lookup(ctx, &terms, &kw),
+        "file" => file_lookup(&ctx, &terms, &kw),
         "vars" => vars_lookup(state, &terms, &kw),
-        "first_found" => first_found(ctx, &terms, &kw),
+        "first_found" => first_found(&ctx, &terms, &kw),
+        "fileglob" => fileglob_lookup(&ctx, &terms),
+        "pipe" => pipe_lookup(&ctx, &terms),
+        "password" => password_lookup(&ctx, &terms, &kw),
+        "nested" => nested_lookup(&terms),
+        "subelements" => subelements_lookup(&terms),
         "list" => Ok(terms.clone()),
         "items" => Ok(flat_terms(&terms)),
         other => Err(fail(format!("lookup plugin `{other}` is not supported (supported: {SUPPORTED})"))),
@@ -77,7 +89,32 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
 }
 
 fn name_unsupported(name: &str) -> bool {
-    !matches!(name, "env" | "file" | "vars" | "first_found" | "list" | "items")
+    !matches!(
+        name,
+        "env"
+            | "file"
+            | "vars"
+            | "first_found"
+            | "list"
+            | "items"
+            | "fileglob"
+            | "pipe"
+            | "password"
+            | "nested"
+            | "subelements"
+    )
+}
+
+/// The lookup context with the task's role directory (`role_path`) searched first.
+fn with_role_dir(state: &State, ctx: &LookupContext) -> LookupContext {
+    match state.lookup("role_path").filter(|v| v.kind() == ValueKind::String) {
+        Some(role) => {
+            let mut dirs = vec![PathBuf::from(role.as_str().unwrap_or_default())];
+            dirs.extend(ctx.base_dirs.iter().cloned());
+            LookupContext { base_dirs: std::sync::Arc::new(dirs) }
+        }
+        None => ctx.clone(),
+    }
 }
 
 /// The terms with list terms flattened one level (Ansible's `listify_lookup_plugin_terms`).
@@ -208,7 +245,7 @@ fn names_of(v: &Value, what: &str) -> Result<Vec<String>, Error> {
 fn first_found(ctx: &LookupContext, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
     let kw_files = kw.get::<Option<Value>>("files")?.map(|v| names_of(&v, "files")).transpose()?;
     let kw_paths = kw.get::<Option<Value>>("paths")?.map(|v| names_of(&v, "paths")).transpose()?;
-    let skip = kw.get::<Option<Value>>("skip")?.is_some_and(|v| v.is_true());
+    let mut skip = kw.get::<Option<Value>>("skip")?.is_some_and(|v| v.is_true());
     let mut wanted: Vec<String> = Vec::new();
     let combine = |files: &[String], paths: &[String], out: &mut Vec<String>| {
         if paths.is_empty() {
@@ -226,6 +263,11 @@ fn first_found(ctx: &LookupContext, terms: &[Value], kw: &Kwargs) -> Result<Vec<
         if t.kind() == ValueKind::Map {
             let files = names_of(&t.get_attr("files")?.clone_or_empty(), "files")?;
             let paths = names_of(&t.get_attr("paths")?.clone_or_empty(), "paths")?;
+            // A mapping term sets the plugin's options, `skip` among them.
+            let term_skip = t.get_attr("skip")?;
+            if !term_skip.is_undefined() {
+                skip = term_skip.is_true();
+            }
             combine(&files, &paths, &mut wanted);
         } else {
             loose.extend(names_of(&t, "terms")?);
@@ -250,6 +292,352 @@ fn first_found(ctx: &LookupContext, terms: &[Value], kw: &Kwargs) -> Result<Vec<
         "lookup('first_found'): no file was found (searched: {})",
         if all_searched.is_empty() { "nothing".to_string() } else { searched(&all_searched) }
     )))
+}
+
+/// `fileglob`: the regular files matching each term's pattern, in the first search directory
+/// that has any (a pattern with a directory part looks for that directory instead).
+fn fileglob_lookup(ctx: &LookupContext, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for term in string_terms(terms, "fileglob")? {
+        let (dir, file) = match term.rfind('/') {
+            Some(i) => (Some(&term[..i]), &term[i + 1..]),
+            None => (None, term.as_str()),
+        };
+        let dirs: Vec<PathBuf> = match dir {
+            // find_file_in_search_path(..., 'files', dirname): the first directory that exists.
+            Some(d) => {
+                let d = if d.is_empty() { "/" } else { d };
+                candidates(ctx, d, "files").into_iter().find(|c| c.is_dir()).into_iter().collect()
+            }
+            None if ctx.base_dirs.is_empty() => vec![PathBuf::from(".")],
+            None => ctx.base_dirs.iter().flat_map(|b| [b.join("files"), b.clone()]).collect(),
+        };
+        for d in dirs {
+            let found = super::glob::files_matching(&d.join(file).display().to_string())?;
+            if !found.is_empty() {
+                out.extend(found.into_iter().map(Value::from));
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `pipe`: each term run by `/bin/sh -c` on the controller, in the playbook's directory; its
+/// standard output without trailing whitespace. A command that fails is an error.
+fn pipe_lookup(ctx: &LookupContext, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for term in string_terms(terms, "pipe")? {
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.arg("-c").arg(&term).stdin(std::process::Stdio::null()).stderr(std::process::Stdio::inherit());
+        if let Some(dir) = ctx.base_dirs.last() {
+            cmd.current_dir(dir);
+        }
+        let res = cmd.output().map_err(|e| fail(format!("lookup('pipe'): cannot run {term:?}: {e}")))?;
+        if !res.status.success() {
+            let code = res.status.code().map_or_else(|| "a signal".to_string(), |c| c.to_string());
+            return Err(fail(format!("lookup('pipe'): {term:?} returned {code}")));
+        }
+        let text = String::from_utf8(res.stdout)
+            .map_err(|_| fail(format!("lookup('pipe'): the output of {term:?} is not UTF-8")))?;
+        out.push(Value::from(text.trim_end()));
+    }
+    Ok(out)
+}
+
+/// Python's `string` constants the `password` lookup's `chars` may name.
+fn char_class(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "ascii_letters" => "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "ascii_lowercase" => "abcdefghijklmnopqrstuvwxyz",
+        "ascii_uppercase" => "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "digits" => "0123456789",
+        "hexdigits" => "0123456789abcdefABCDEF",
+        "octdigits" => "01234567",
+        "punctuation" => "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
+        "printable" => "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ \t\n\r\x0b\x0c",
+        "whitespace" => " \t\n\r\x0b\x0c",
+        _ => return None,
+    })
+}
+
+/// `password`: the password stored in a controller file, or a new random one written there
+/// (mode 0600, parent directories 0700) when the file does not exist; `/dev/null` always gives
+/// a new one. Options `length` (20), `chars` (letters, digits and `.,:-_`) and `seed`, as
+/// `key=value` after the path or as keywords; `encrypt` and `ident` are not supported.
+fn password_lookup(ctx: &LookupContext, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    let kw_length = kw.get::<Option<Value>>("length")?;
+    let kw_chars = kw.get::<Option<Value>>("chars")?;
+    let kw_seed = kw.get::<Option<Value>>("seed")?;
+    for key in ["encrypt", "ident"] {
+        if kw.get::<Option<Value>>(key)?.is_some() {
+            return Err(fail(format!("lookup('password'): `{key}` is not supported by prov")));
+        }
+    }
+    for term in string_terms(terms, "password")? {
+        let (path, params) = match term.split_once(' ') {
+            Some((p, rest)) => (p.to_string(), crate::compile::kv::parse_kv(rest, false).map(|(kv, _)| kv)),
+            None => (term.clone(), Ok(Vec::new())),
+        };
+        let params = params.map_err(|e| fail(format!("lookup('password'): {e}")))?;
+        let mut length = kw_length.clone();
+        let mut chars = kw_chars.clone();
+        let mut seed = kw_seed.clone();
+        for (k, v) in params {
+            match k.as_str() {
+                "length" => length = Some(Value::from(v)),
+                "chars" => chars = Some(Value::from(v)),
+                "seed" => seed = Some(Value::from(v)),
+                "encrypt" | "ident" => {
+                    return Err(fail(format!("lookup('password'): `{k}` is not supported by prov")));
+                }
+                other => {
+                    return Err(fail(format!("lookup('password'): unrecognized parameter(s): {other}")));
+                }
+            }
+        }
+        let length = match length {
+            None => 20,
+            Some(v) => v
+                .as_str()
+                .map(|s| s.trim().parse::<usize>().ok())
+                .unwrap_or_else(|| usize::try_from(v.clone()).ok())
+                .ok_or_else(|| fail(format!("lookup('password'): length must be an integer, got {v}")))?,
+        };
+        let specs: Vec<String> = match chars {
+            None => vec!["ascii_letters".into(), "digits".into(), ".,:-_".into()],
+            Some(v) if v.kind() == ValueKind::String => {
+                let s = v.as_str().unwrap_or_default();
+                let mut specs = Vec::new();
+                if s.contains(",,") {
+                    specs.push(",".to_string());
+                }
+                specs.extend(s.replace(",,", ",").split(',').filter(|c| !c.is_empty()).map(str::to_string));
+                specs
+            }
+            Some(v) => string_terms(&[v], "password")?,
+        };
+        let pool: Vec<char> = specs
+            .iter()
+            .map(|s| char_class(s).unwrap_or(s))
+            .collect::<String>()
+            .chars()
+            .filter(|c| *c != '"' && *c != '\'')
+            .collect();
+        let path = PathBuf::from(expand_user(&path));
+        let path = match ctx.base_dirs.last() {
+            Some(base) if path.is_relative() => base.join(path),
+            _ => path,
+        };
+        let dev_null = path == Path::new("/dev/null");
+        if !dev_null && path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| fail(format!("lookup('password'): cannot read {}: {e}", path.display())))?;
+            let text = text.trim_end();
+            // Ansible stores `PASSWORD salt=SALT [ident=ID]` when it encrypted once.
+            let password = text.rfind(" salt=").map_or(text, |i| &text[..i]);
+            out.push(Value::from(password));
+            continue;
+        }
+        if pool.is_empty() && length > 0 {
+            return Err(fail("lookup('password'): `chars` leaves no character to choose from"));
+        }
+        let mut rng = match &seed {
+            Some(s) => Some(super::random::PyRandom::seeded(&Value::from(s.to_string()))?),
+            None => None,
+        };
+        let mut password = String::with_capacity(length);
+        for _ in 0..length {
+            let i = match rng.as_mut() {
+                Some(r) => r.randbelow(pool.len() as u128) as usize,
+                None => system_below(pool.len())?,
+            };
+            password.push(pool[i]);
+        }
+        if !dev_null {
+            write_password_file(&path, &password)?;
+        }
+        out.push(Value::from(password));
+    }
+    Ok(out)
+}
+
+/// A uniform index below `n` from the system's randomness.
+fn system_below(n: usize) -> Result<usize, Error> {
+    let bits = usize::BITS - n.leading_zeros();
+    loop {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).map_err(|e| fail(format!("lookup('password'): no system randomness: {e}")))?;
+        let r = (u64::from_le_bytes(b) >> (64 - bits)) as usize;
+        if r < n {
+            return Ok(r);
+        }
+    }
+}
+
+fn write_password_file(path: &Path, password: &str) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let what = |e: std::io::Error| fail(format!("lookup('password'): cannot write {}: {e}", path.display()));
+    // Python's makedirs(mode=0o700): missing parents get the default mode, the last one 0700.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(what)?;
+        }
+        std::fs::DirBuilder::new().mode(0o700).create(dir).map_err(what)?;
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(what)?;
+    f.write_all(format!("{password}\n").as_bytes()).map_err(what)?;
+    Ok(())
+}
+
+/// Each term as a list, as Ansible's `listify_lookup_plugin_terms` makes it: a list stays, a
+/// string or anything else becomes a list of one.
+fn listified(terms: &[Value]) -> Vec<Value> {
+    terms.iter().map(|t| if is_list(t) { t.clone() } else { Value::from(vec![t.clone()]) }).collect()
+}
+
+/// Python's `_flatten` of the `nested` lookup: lists are spliced, strings become their
+/// characters (Python iterates them), other values stay.
+fn nested_flatten(x: &Value) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    let items: Vec<Value> = match x.kind() {
+        ValueKind::String => x.as_str().unwrap_or_default().chars().map(|c| Value::from(c.to_string())).collect(),
+        _ if is_list(x) => x.try_iter()?.collect(),
+        _ => return Err(fail(format!("lookup('nested'): cannot iterate over {} ({x})", a_type(x)))),
+    };
+    for term in items {
+        if is_list(&term) {
+            out.extend(term.try_iter()?);
+        } else {
+            out.push(term);
+        }
+    }
+    Ok(out)
+}
+
+/// `nested` (`with_nested`): every combination of the terms' items, the first term outermost.
+fn nested_lookup(terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let lists = listified(terms);
+    let Some(first) = lists.first() else {
+        return Err(fail("with_nested requires at least one element in the nested list"));
+    };
+    let mut result: Vec<Value> = first.try_iter()?.collect();
+    for next in &lists[1..] {
+        let next: Vec<Value> = next.try_iter()?.collect();
+        let mut combined = Vec::new();
+        for x in &result {
+            for y in &next {
+                let pair = Value::from(vec![x.clone(), y.clone()]);
+                combined.push(Value::from(nested_flatten(&pair)?));
+            }
+        }
+        result = combined;
+    }
+    result.iter().map(|x| nested_flatten(x).map(Value::from)).collect()
+}
+
+/// `subelements` (`with_subelements`): `[list, 'key.path', {skip_missing: bool}]` gives a
+/// `[item, element]` pair for each element of each item's list; as in Ansible, the item is
+/// handed over without that list's key.
+fn subelements_lookup(terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let bad = |msg: &str| fail(format!("subelements lookup expects a list of two or three items, {msg}"));
+    if !(2..=3).contains(&terms.len()) {
+        return Err(bad(""));
+    }
+    let (list, key) = (&terms[0], &terms[1]);
+    let Some(key) = key.as_str().filter(|_| key.kind() == ValueKind::String) else {
+        return Err(bad("first a dict or a list, second a string pointing to the subkey"));
+    };
+    let elements: Vec<Value> = match list.kind() {
+        ValueKind::Map => {
+            if list.get_attr("skipped").is_ok_and(|v| !v.is_undefined() && v != Value::from(false)) {
+                return Ok(Vec::new());
+            }
+            list.try_iter()?.map(|k| list.get_item(&k)).collect::<Result<_, _>>()?
+        }
+        _ if is_list(list) => list.try_iter()?.collect(),
+        _ => return Err(bad("first a dict or a list, second a string pointing to the subkey")),
+    };
+    let skip_missing = match terms.get(2) {
+        None => false,
+        Some(flags) if flags.kind() == ValueKind::Map => {
+            for k in flags.try_iter()? {
+                if k.as_str() != Some("skip_missing") {
+                    return Err(bad("the optional third item must be a dict with flags ['skip_missing']"));
+                }
+            }
+            flags.get_attr("skip_missing")?.is_true()
+        }
+        Some(_) => return Err(bad("the optional third item must be a dict with flags ['skip_missing']")),
+    };
+    let path: Vec<&str> = key.split('.').collect();
+    let mut out = Vec::new();
+    for item in elements {
+        if item.kind() != ValueKind::Map {
+            return Err(fail(format!("subelements lookup expects a dictionary, got '{item}'")));
+        }
+        if item.get_attr("skipped").is_ok_and(|v| !v.is_undefined() && v != Value::from(false)) {
+            continue;
+        }
+        match without_sublist(&item, &path, skip_missing)? {
+            Some((rest, sublist)) => {
+                for element in sublist {
+                    out.push(Value::from(vec![rest.clone(), element]));
+                }
+            }
+            None => continue,
+        }
+    }
+    Ok(out)
+}
+
+/// The item without the list at `path`, and that list; `None` when it is missing and
+/// `skip_missing` is set.
+fn without_sublist(item: &Value, path: &[&str], skip_missing: bool) -> Result<Option<(Value, Vec<Value>)>, Error> {
+    let (key, rest) = path.split_first().expect("split('.') gives at least one part");
+    let has = item.try_iter()?.any(|k| k.as_str() == Some(key));
+    if !has {
+        if skip_missing {
+            return Ok(None);
+        }
+        return Err(fail(format!("could not find '{key}' key in iterated item '{item}'")));
+    }
+    let value = item.get_item(&Value::from(*key))?;
+    let replaced = if rest.is_empty() {
+        if !is_list(&value) {
+            return Err(fail(format!("the key {key} should point to a list, got '{value}'")));
+        }
+        (None, value.try_iter()?.collect())
+    } else {
+        if value.kind() != ValueKind::Map {
+            if skip_missing {
+                return Ok(None);
+            }
+            return Err(fail(format!("the key {key} should point to a dictionary, got '{value}'")));
+        }
+        match without_sublist(&value, rest, skip_missing)? {
+            Some((inner, list)) => (Some(inner), list),
+            None => return Ok(None),
+        }
+    };
+    let (inner, list) = replaced;
+    let mut map = indexmap::IndexMap::new();
+    for k in item.try_iter()? {
+        if k.as_str() == Some(key) {
+            match &inner {
+                Some(v) => {
+                    map.insert(k, v.clone());
+                }
+                None => continue,
+            }
+        } else {
+            let v = item.get_item(&k)?;
+            map.insert(k, v);
+        }
+    }
+    Ok(Some((Value::from(map), list)))
 }
 
 /// An undefined or none value as an empty list, anything else as itself.
@@ -317,6 +705,20 @@ mod tests {
     }
 
     #[test]
+    fn lookups_in_a_role_search_the_role_before_the_playbook() {
+        let d = tmpdir("role");
+        let role = d.join("roles/r");
+        std::fs::create_dir_all(role.join("files")).unwrap();
+        std::fs::write(role.join("files/a.txt"), "from role").unwrap();
+        std::fs::write(d.join("files/a.txt"), "from playbook").unwrap();
+        let env = env_with(vec![d.clone()]);
+        let in_role = minijinja::context! { role_path => role.display().to_string() };
+        assert_eq!(env.render_str("{{ lookup('file', 'a.txt') }}", in_role).unwrap(), "from role");
+        assert_eq!(env.render_str("{{ lookup('file', 'a.txt') }}", ()).unwrap(), "from playbook");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
     fn first_found_returns_the_path() {
         let d = tmpdir("ff");
         std::fs::write(d.join("files/debian.yml"), "x").unwrap();
@@ -347,8 +749,107 @@ mod tests {
 
     #[test]
     fn unsupported_plugins_are_named() {
-        err("{{ lookup('pipe', 'date') }}", "lookup plugin `pipe` is not supported");
-        err("{{ query('password', '/tmp/x', errors='ignore') }}", "lookup plugin `password` is not supported");
+        err("{{ lookup('url', 'http://x') }}", "lookup plugin `url` is not supported");
+        err("{{ query('template', 'x.j2', errors='ignore') }}", "lookup plugin `template` is not supported");
         err("{{ lookup('env', 'X', errors='loud') }}", "errors must be 'strict', 'warn' or 'ignore'");
+    }
+
+    #[test]
+    fn fileglob_lookup_searches_files_then_the_directory_in_directory_order() {
+        let d = tmpdir("glob");
+        std::fs::create_dir_all(d.join("files/conf.d")).unwrap();
+        for f in ["files/conf.d/b.conf", "files/conf.d/a.conf", "files/x.conf", "y.conf"] {
+            std::fs::write(d.join(f), "x").unwrap();
+        }
+        let env = env_with(vec![d.clone()]);
+        let r = |s: &str| env.render_str(s, ()).map_err(|e| format!("{e:#}"));
+        let p = d.display().to_string();
+        // ansible-core 2.19 gives these (the directory's own order, as Python's glob).
+        let order: Vec<String> = std::fs::read_dir(d.join("files/conf.d"))
+            .unwrap()
+            .map(|e| format!("{p}/files/conf.d/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        assert_eq!(r("{{ query('fileglob', 'conf.d/*.conf') | join(',') }}").unwrap(), order.join(","));
+        assert_eq!(r("{{ lookup('fileglob', 'conf.d/*.conf') }}").unwrap(), order.join(","));
+        assert_eq!(r("{{ query('fileglob', '*.conf') | to_json }}").unwrap(), format!("[\"{p}/files/x.conf\"]"));
+        assert_eq!(r("{{ query('fileglob', '/nonexist/*') }}").unwrap(), "[]");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn pipe_runs_in_the_playbook_directory_and_strips_trailing_whitespace() {
+        let d = tmpdir("pipe");
+        let env = env_with(vec![d.clone()]);
+        let r = |s: &str| env.render_str(s, ()).map_err(|e| format!("{e:#}"));
+        assert_eq!(r("{{ lookup('pipe', 'pwd') }}").unwrap(), d.canonicalize().unwrap().display().to_string());
+        assert_eq!(r("{{ lookup('pipe', 'printf \"a\\n\\n\"; echo b >&2') }}|").unwrap(), "a|");
+        let e = r("{{ lookup('pipe', 'exit 3') }}").unwrap_err();
+        assert!(e.contains("lookup('pipe'): \"exit 3\" returned 3"), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn password_lookup_creates_the_file_once_and_reads_it_after() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tmpdir("pw");
+        let env = env_with(vec![d.clone()]);
+        let r = |s: &str| env.render_str(s, ()).map_err(|e| format!("{e:#}"));
+        let first = r("{{ lookup('password', 'creds/a/db length=5') }}").unwrap();
+        assert_eq!(first.len(), 5);
+        assert!(first.chars().all(|c| c.is_ascii_alphanumeric() || ".,:-_".contains(c)), "{first}");
+        assert_eq!(r("{{ lookup('password', 'creds/a/db length=9') }}").unwrap(), first);
+        let file = d.join("creds/a/db");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), format!("{first}\n"));
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&file), mode(&d.join("creds/a"))), (0o600, 0o700));
+        std::fs::write(d.join("stored"), "s3cret salt=abcd\n").unwrap();
+        assert_eq!(r("{{ lookup('password', 'stored') }}").unwrap(), "s3cret");
+        // Seeded passwords are ansible-core 2.19's.
+        assert_eq!(r("{{ lookup('password', '/dev/null seed=abc length=10') }}").unwrap(), "6TTuIhBjba");
+        assert_eq!(
+            r("{{ lookup('password', '/dev/null', seed='abc', chars=['digits'], length=12) }}").unwrap(),
+            "875524031001"
+        );
+        assert_eq!(
+            r("{{ lookup('password', '/dev/null seed=x chars=ascii_lowercase,,') }}").unwrap(),
+            "tjssobxlrnunlelorypp"
+        );
+        assert!(!std::path::Path::new("/dev/null").is_file());
+        let e = r("{{ lookup('password', '/dev/null bogus=1') }}").unwrap_err();
+        assert!(e.contains("unrecognized parameter(s): bogus"), "{e}");
+        let e = r("{{ lookup('password', '/dev/null encrypt=sha512_crypt') }}").unwrap_err();
+        assert!(e.contains("`encrypt` is not supported by prov"), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn nested_and_subelements_give_ansible_core_items() {
+        // Outputs of ansible-core 2.19 for the same terms (with_nested / with_subelements).
+        assert_eq!(
+            ok("{{ query('nested', [1, 2], ['a', 'b']) | to_json }}"),
+            "[[1, \"a\"], [1, \"b\"], [2, \"a\"], [2, \"b\"]]"
+        );
+        assert_eq!(ok("{{ query('nested', [[1, 2]], ['a']) | to_json }}"), "[[1, 2, \"a\"]]");
+        assert_eq!(ok("{{ query('nested', ['ab', 'cd']) | to_json }}"), "[[\"a\", \"b\"], [\"c\", \"d\"]]");
+        assert_eq!(ok("{{ query('nested', ['x'], [1, 2]) | to_json }}"), "[[\"x\", 1], [\"x\", 2]]");
+        assert_eq!(ok("{{ query('nested', ['a', 'b'], 'x') | to_json }}"), "[[\"a\", \"x\"], [\"b\", \"x\"]]");
+        let users = "[{'name': 'alice', 'groups': ['a', 'b'], 'o': {'k': [1]}}, {'name': 'bob', 'groups': ['c']}, {'name': 'carl'}]";
+        assert_eq!(
+            ok(&format!("{{{{ query('subelements', {users}, 'groups', {{'skip_missing': true}}) | to_json }}}}")),
+            "[[{\"name\": \"alice\", \"o\": {\"k\": [1]}}, \"a\"], [{\"name\": \"alice\", \"o\": {\"k\": [1]}}, \"b\"], [{\"name\": \"bob\"}, \"c\"]]"
+        );
+        assert_eq!(
+            ok(&format!("{{{{ query('subelements', {users}, 'o.k', {{'skip_missing': true}}) | to_json }}}}")),
+            "[[{\"name\": \"alice\", \"groups\": [\"a\", \"b\"], \"o\": {}}, 1]]"
+        );
+        assert_eq!(
+            ok("{{ query('subelements', [{'n': 1, 'l': [1, 2], 'z': 0}], 'l') | to_json }}"),
+            "[[{\"n\": 1, \"z\": 0}, 1], [{\"n\": 1, \"z\": 0}, 2]]"
+        );
+        err(
+            &format!("{{{{ query('subelements', {users}, 'groups') }}}}"),
+            "could not find 'groups' key in iterated item",
+        );
+        err("{{ query('nested') }}", "with_nested requires at least one element");
     }
 }
