@@ -216,6 +216,12 @@ fn parse_python_float(s: &str) -> Option<f64> {
     clean.parse::<f64>().ok()
 }
 
+/// An integer as a value: an `i64` when it fits, so that module arguments typed `u64`/`i64`
+/// accept it (serde sees an `i128` value as a different type).
+fn int_value(i: i128) -> Value {
+    i64::try_from(i).map(Value::from).unwrap_or_else(|_| Value::from(i))
+}
+
 /// `int(default=0, base=10)`: like Jinja2's, a value that does not convert gives the default.
 fn int(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let (pos, kw) = split_args(args)?;
@@ -236,15 +242,15 @@ fn int(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
         ValueKind::Bool => Value::from(value.is_true() as i64),
         ValueKind::Number if value.is_integer() => value.clone(),
         ValueKind::Number => match f64::try_from(value.clone()) {
-            Ok(f) if f.is_finite() => Value::from(f.trunc() as i128),
+            Ok(f) if f.is_finite() => int_value(f.trunc() as i128),
             _ => default,
         },
         ValueKind::String => {
             let s = value.as_str().unwrap_or_default();
             match parse_python_int(s, base) {
-                Some(i) => Value::from(i),
+                Some(i) => int_value(i),
                 None => match parse_python_float(s) {
-                    Some(f) if f.is_finite() => Value::from(f.trunc() as i128),
+                    Some(f) if f.is_finite() => int_value(f.trunc() as i128),
                     _ => default,
                 },
             }
@@ -506,6 +512,20 @@ mod tests {
         assert_eq!(ok("{{ '0755' | int(base=8) }}"), "493");
         err("{{ '1' | int(base=1) }}", "base must be 0 or between 2 and 36");
         err("{{ missing | int }}", "int: the value is undefined");
+    }
+
+    /// `replicas: "{{ item.value | int }}"` reached `docker_service` as an i128, which serde
+    /// refused for its `u64` argument ("invalid type: integer `3` as i128, expected u64").
+    #[test]
+    fn int_gives_a_value_that_deserializes_as_u64() {
+        use serde::Deserialize;
+        let env = super::testenv::env_with(Vec::new());
+        for src in ["'3' | int", "3.9 | int", "'3.2' | int"] {
+            let v = env.compile_expression(src).expect("expression").eval(()).expect("eval");
+            assert_eq!(u64::deserialize(v).expect("u64"), 3, "{src}");
+        }
+        let big = env.compile_expression("'170141183460469231731687303715884105727' | int").unwrap().eval(()).unwrap();
+        assert_eq!(big.to_string(), "170141183460469231731687303715884105727");
     }
 
     #[test]

@@ -15,14 +15,21 @@ pub struct Site {
 }
 
 impl Site {
+    /// The reference content on 10.214.N.0/24.
     pub fn new(tag: &str, vms: &[(&str, &str, &str)]) -> Site {
+        Site::on_net("10.214", tag, vms)
+    }
+
+    /// The reference content on `net`.N.0/24 (`net`: the first two octets), for tests that
+    /// run at the same time as those on 10.214 and must not collide with them.
+    pub fn on_net(net: &str, tag: &str, vms: &[(&str, &str, &str)]) -> Site {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = tempfile::tempdir().expect("state dir");
         copy_tree(&repo().join("playbooks"), &dir.path().join("playbooks"));
         copy_tree(&repo().join("roles"), &dir.path().join("roles"));
         copy_tree(&repo().join("scripts"), &dir.path().join("scripts"));
         let n = std::process::id() % 200 + 20 + tag.len() as u32;
-        let subnet_prefix = format!("10.214.{n}");
+        let subnet_prefix = format!("{net}.{n}");
         let project = format!("provtest-{tag}-{}", std::process::id());
         std::fs::create_dir_all(dir.path().join("inventories")).expect("mkdir");
         std::fs::write(
@@ -99,6 +106,26 @@ impl Site {
             .output()
             .map(|o| o.status.success())
             .unwrap_or(false)
+    }
+
+    /// `docker service ls`'s REPLICAS (`running/desired`) of a swarm service, asked on the VM
+    /// `manager1`.
+    pub fn replicas(&self, service: &str) -> String {
+        let out = Command::new("docker")
+            .args([
+                "exec",
+                &format!("{}-manager1", self.project),
+                "docker",
+                "service",
+                "ls",
+                "--filter",
+                &format!("name={service}"),
+                "--format",
+                "{{.Replicas}}",
+            ])
+            .output()
+            .expect("docker exec");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     pub fn known_hosts(&self) -> PathBuf {

@@ -3,10 +3,8 @@
 //! rolling update under load with no failed request, and a clean teardown.
 
 use crate::site::Site;
-use crate::util::{recap_changed, text};
+use crate::util::{http_get, recap_changed, text};
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,35 +18,7 @@ type Answer = (Instant, Result<String, String>);
 
 /// One HTTP GET through the load balancer: the body, or why it failed.
 fn get(addr: &str) -> Result<String, String> {
-    let sock: std::net::SocketAddr = addr.parse().map_err(|e| format!("{e}"))?;
-    let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(2)).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: lb\r\nConnection: close\r\n\r\n").map_err(|e| format!("write: {e}"))?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).map_err(|e| format!("read: {e}"))?;
-    let status = buf.lines().next().unwrap_or_default().to_string();
-    if !status.contains(" 200 ") {
-        return Err(format!("status: {status}"));
-    }
-    Ok(buf.split("\r\n\r\n").nth(1).unwrap_or_default().trim().to_string())
-}
-
-fn replicas(site: &Site, service: &str) -> String {
-    let out = Command::new("docker")
-        .args([
-            "exec",
-            &format!("{}-manager1", site.project),
-            "docker",
-            "service",
-            "ls",
-            "--filter",
-            &format!("name={service}"),
-            "--format",
-            "{{.Replicas}}",
-        ])
-        .output()
-        .expect("docker exec");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    http_get(addr, "/")
 }
 
 #[test]
@@ -91,7 +61,7 @@ fn reference_job_on_one_manager_and_two_workers() {
     // A redeploy of the unchanged stack keeps the scaled count.
     let (code, _, all) = site.apply("install-stack,deploy", &[]);
     assert_eq!(code, 0, "{all}");
-    assert_eq!(replicas(&site, "demo_web"), "3/3", "redeploy reset the replicas:\n{all}");
+    assert_eq!(site.replicas("demo_web"), "3/3", "redeploy reset the replicas:\n{all}");
 
     // Rolling update v1 -> v2 under a stream of requests: none fails, v2 afterwards.
     let stop = Arc::new(AtomicBool::new(false));
@@ -133,7 +103,7 @@ fn reference_job_on_one_manager_and_two_workers() {
     // Scale down.
     let out = site.prov(&["scale", "web=1", "-i", "inventories/local.yml"]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    assert_eq!(replicas(&site, "demo_web"), "1/1");
+    assert_eq!(site.replicas("demo_web"), "1/1");
 
     // Bad input for scale.
     let out = site.prov(&["scale", "nosuch=2", "-i", "inventories/local.yml"]);

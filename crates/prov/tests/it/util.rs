@@ -1,7 +1,10 @@
 //! Helpers shared by the end-to-end tests.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 /// The crate's test fixtures directory.
 pub fn fixtures() -> PathBuf {
@@ -60,4 +63,20 @@ pub fn json_events(out: &Output) -> (i32, Vec<serde_json::Value>, String) {
 /// How many items of task `task` changed.
 pub fn changed_items(events: &[serde_json::Value], task: &str) -> usize {
     events.iter().filter(|e| e["event"] == "host_result" && e["name"] == task && e["changed"] == true).count()
+}
+
+/// One HTTP/1.0 GET of `path` from `addr` (`ip:port`): the body of a 200 answer, or why not.
+pub fn http_get(addr: &str, path: &str) -> Result<String, String> {
+    let sock: std::net::SocketAddr = addr.parse().map_err(|e| format!("{e}"))?;
+    let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(2)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .map_err(|e| format!("write: {e}"))?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).map_err(|e| format!("read: {e}"))?;
+    let status = buf.lines().next().unwrap_or_default().to_string();
+    if !status.contains(" 200 ") {
+        return Err(format!("status: {status}"));
+    }
+    Ok(buf.split("\r\n\r\n").nth(1).unwrap_or_default().trim().to_string())
 }
