@@ -1033,8 +1033,11 @@ impl<'a> Loader<'a> {
                 && (mod_hint.is_some() || kw_hint.is_none())
                 && !entries_have_module(entries, self.registry)
             {
-                self.err(DiagKind::Unknown, k.span, format!("unknown module `{key}`")).help =
-                    mod_hint.or_else(|| Some("`prov validate` lists modules in README's module table".into()));
+                self.err(DiagKind::Unknown, k.span, format!("unknown module `{key}`")).help = self
+                    .registry
+                    .hint(key)
+                    .or(mod_hint)
+                    .or_else(|| Some("`prov validate` lists modules in README's module table".into()));
             } else {
                 self.err(DiagKind::Unknown, k.span, format!("unknown task keyword `{key}`")).help =
                     kw_hint.or_else(|| Some(format!("valid keywords: {}", keywords::TASK.join(", "))));
