@@ -172,3 +172,13 @@ pub const MAGIC: &[&str] = &[
     "False",
     "None",
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_loop_keyword_is_a_task_keyword() {
+        for (k, _) in crate::compile::model::LoopKeyword::ALL {
+            assert!(super::TASK.contains(k), "{k}");
+        }
+    }
+}

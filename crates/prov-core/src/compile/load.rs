@@ -1274,17 +1274,7 @@ impl<'a> Loader<'a> {
 
     /// The keywords of a meta task that prov cannot honour as Ansible does.
     fn check_meta_task(&mut self, node: &Node, action: MetaAction, inh: &Inherit) {
-        for key in [
-            "loop",
-            "with_items",
-            "with_list",
-            "with_dict",
-            "with_nested",
-            "with_subelements",
-            "with_first_found",
-            "with_fileglob",
-            "args",
-        ] {
+        for key in LoopKeyword::ALL.iter().map(|(k, _)| *k).chain(["args"]) {
             if let Some(k) = node.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(key))) {
                 self.err(DiagKind::Unsupported, k.0.span, format!("`{key}` on a meta task is not supported")).help =
                     Some("a meta task acts once per host; remove it".into());
@@ -1304,18 +1294,7 @@ impl<'a> Loader<'a> {
     }
 
     fn loop_of(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<LoopDef> {
-        let (key, n, keyword) = [
-            ("loop", LoopKeyword::Loop),
-            ("with_items", LoopKeyword::WithItems),
-            ("with_list", LoopKeyword::WithList),
-            ("with_dict", LoopKeyword::WithDict),
-            ("with_nested", LoopKeyword::WithNested),
-            ("with_subelements", LoopKeyword::WithSubelements),
-            ("with_first_found", LoopKeyword::WithFirstFound),
-            ("with_fileglob", LoopKeyword::WithFileglob),
-        ]
-        .iter()
-        .find_map(|(k, w)| node.get(k).map(|n| (*k, n, *w)))?;
+        let (key, n, keyword) = LoopKeyword::ALL.iter().find_map(|(k, w)| node.get(k).map(|n| (*k, n, *w)))?;
         let items = match &n.kind {
             NodeKind::Str(s) => {
                 pb.templates.push((s.clone(), n.span));

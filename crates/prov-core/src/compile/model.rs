@@ -189,6 +189,18 @@ pub enum LoopKeyword {
 }
 
 impl LoopKeyword {
+    /// Every loop keyword of a task, by its key.
+    pub const ALL: &'static [(&'static str, LoopKeyword)] = &[
+        ("loop", LoopKeyword::Loop),
+        ("with_items", LoopKeyword::WithItems),
+        ("with_list", LoopKeyword::WithList),
+        ("with_dict", LoopKeyword::WithDict),
+        ("with_nested", LoopKeyword::WithNested),
+        ("with_subelements", LoopKeyword::WithSubelements),
+        ("with_first_found", LoopKeyword::WithFirstFound),
+        ("with_fileglob", LoopKeyword::WithFileglob),
+    ];
+
     /// The lookup plugin a `with_<lookup>` loop queries with its (templated) terms.
     pub fn lookup(self) -> Option<&'static str> {
         match self {
