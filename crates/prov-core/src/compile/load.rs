@@ -425,6 +425,11 @@ impl<'a> Loader<'a> {
         for (s, span) in pb.templates {
             if let Err(e) = self.templar.compile(&s) {
                 self.err(DiagKind::Template, span, format!("template error: {e}"));
+                continue;
+            }
+            for msg in self.templar.unknown_names(&s) {
+                self.err(DiagKind::Template, span, format!("{msg} in `{s}`")).help =
+                    Some("see README's filters, lookups and tests rows for what prov has".into());
             }
         }
         let strategy = match node.get("strategy").and_then(Node::as_str).or(self.opts.defaults.strategy.as_deref()) {

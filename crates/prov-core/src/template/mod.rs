@@ -196,6 +196,62 @@ impl Templar {
         env.render_str(text, ctx.clone()).map_err(|e| error_text(&e))
     }
 
+    /// The filters, tests and lookup plugins a template string names that prov does not have,
+    /// each as a message (`unknown filter `x``), so that `prov validate` finds them before a
+    /// run; a template that does not compile gives none (its compile error says why).
+    pub fn unknown_names(&self, s: &str) -> Vec<String> {
+        use minijinja::machinery::{parse, CodeGenerator, Instruction};
+        use minijinja::ErrorKind;
+        let Ok(ast) = parse(s, "<template>", self.env.syntax().clone()) else { return Vec::new() };
+        let mut code = CodeGenerator::new("<template>", s);
+        code.compile_stmt(&ast);
+        let (main, blocks) = code.finish();
+        let mut state = self.env.empty_state();
+        let mut out = Vec::new();
+        let mut say = |msg: String| {
+            if !out.contains(&msg) {
+                out.push(msg);
+            }
+        };
+        let mut consts = Vec::new();
+        let mut calls_lookup = false;
+        for ins in std::iter::once(&main).chain(blocks.values()) {
+            for i in (0..).map_while(|i| ins.get(i)) {
+                match i {
+                    // Called without arguments, an existing filter or test fails on its missing
+                    // value before doing anything; only a missing one says "unknown".
+                    Instruction::ApplyFilter(name, ..)
+                        if state.apply_filter(name, &[]).is_err_and(|e| e.kind() == ErrorKind::UnknownFilter) =>
+                    {
+                        say(format!("unknown filter `{name}`"));
+                    }
+                    Instruction::PerformTest(name, ..)
+                        if state.perform_test(name, &[]).is_err_and(|e| e.kind() == ErrorKind::UnknownTest) =>
+                    {
+                        say(format!("unknown test `{name}`"));
+                    }
+                    Instruction::CallFunction(name, _) if matches!(*name, "lookup" | "query" | "q") => {
+                        calls_lookup = true
+                    }
+                    Instruction::LoadConst(v) => consts.extend(v.as_str().map(str::to_string)),
+                    _ => {}
+                }
+            }
+        }
+        if calls_lookup {
+            // A lookup named by a string literal: `lookup('name', ...)`, where the name is also a
+            // constant of the compiled expression (not text around it).
+            let re = lookup_call_re();
+            for c in re.captures_iter(s) {
+                let name = &c[2];
+                if consts.iter().any(|k| k == name) && !filters::lookup_supported(name) {
+                    say(format!("unknown lookup plugin `{name}`"));
+                }
+            }
+        }
+        out
+    }
+
     /// Variable names a template string reads at top level (for static checks and data edges).
     pub fn referenced(&self, s: &str) -> Result<Vec<String>, String> {
         let leaked: &'static str;
@@ -347,9 +403,54 @@ pub const OMIT: &str = "__omit_place_holder__prov__";
 pub mod filters;
 mod tests_lib;
 
+/// `lookup('name'`, `query("name"`, `q('name'`.
+fn lookup_call_re() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(r#"\b(lookup|query|q)\(\s*['"]([A-Za-z_][A-Za-z0-9_.]*)['"]"#)
+            .expect("a valid regular expression")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_filters_tests_and_lookups_are_found_before_a_run() {
+        let t = Templar::new(vec![]);
+        let unknown = |s: &str| t.unknown_names(s);
+        assert_eq!(unknown("{{ x | no_such_filter }}"), ["unknown filter `no_such_filter`"]);
+        assert_eq!(unknown("{% if x is no_such_test %}a{% endif %}"), ["unknown test `no_such_test`"]);
+        assert_eq!(unknown("{{ lookup('no_such', 'a') }}"), ["unknown lookup plugin `no_such`"]);
+        assert_eq!(unknown("{{ query(\"no_such\") | length }}"), ["unknown lookup plugin `no_such`"]);
+        assert_eq!(unknown("{{ x | community.general.no_such }}"), ["unknown filter `community.general.no_such`"]);
+        for known in [
+            "{{ x | to_json | default('a') | upper }}",
+            "{{ x is match('a') and x is defined }}",
+            "{{ lookup('env', 'HOME') ~ lookup('ansible.builtin.file', 'f') }}",
+            "lookup('no_such') is text here {{ x }}",
+            "{% for i in xs | select('defined') %}{{ i | int }}{% endfor %}",
+        ] {
+            assert_eq!(unknown(known), Vec::<String>::new(), "{known}");
+        }
+    }
+
+    // ansible-core 2.19 answers `ansible.builtin.` (and `ansible.legacy.`) names of its filters
+    // and tests: `{{ [1] | ansible.builtin.to_json }}` gives `[1]`.
+    #[test]
+    fn ansible_builtin_filter_and_test_names_work() {
+        let t = Templar::new(vec![]);
+        let ctx = minijinja::context! { x => "abc", xs => vec![1, 2] };
+        let r = |s: &str| t.render_str(s, &ctx).map(|v| v.to_string());
+        assert_eq!(r("{{ xs | ansible.builtin.to_json }}").as_deref(), Ok("[1, 2]"));
+        assert_eq!(r("{{ x is ansible.builtin.match('a') }}").as_deref(), Ok("True"));
+        assert_eq!(r("{{ 'yes' | ansible.legacy.bool }}").as_deref(), Ok("True"));
+        assert!(
+            t.unknown_names("{{ x | ansible.builtin.upper }}").len() == 1,
+            "upper is Jinja's, not ansible.builtin's"
+        );
+    }
 
     #[test]
     fn undefined_errors_show_the_template() {
