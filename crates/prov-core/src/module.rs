@@ -244,6 +244,13 @@ pub trait Vars: Send + Sync {
     }
     /// Evaluates a bare expression (`when`-style).
     fn eval(&self, expr: &str) -> Result<Value, String>;
+    /// Evaluates an expression for `debug: var=`: when it is undefined, or fails by reading
+    /// something undefined (`d.missing`, `[1][5]`), the result is `Ok(Err(why))` ("'x' is
+    /// undefined"), which `debug` shows instead of failing, as ansible-core does; other errors
+    /// (`1/0`, a failed `mandatory`) are `Err`.
+    fn eval_or_undefined(&self, expr: &str) -> Result<Result<Value, String>, String> {
+        self.eval(expr).map(|v| if v.is_undefined() { Err(format!("`{expr}` is undefined")) } else { Ok(v) })
+    }
 }
 
 /// A typed, read-only probe of host state: a command and a pure parse of its output.

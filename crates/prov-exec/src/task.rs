@@ -39,6 +39,9 @@ impl Vars for ScopeVars {
         let t = self.templar.compile_expr(expr)?;
         self.templar.render(&t, &self.ctx)
     }
+    fn eval_or_undefined(&self, expr: &str) -> Result<Result<Value, String>, String> {
+        self.templar.eval_or_undefined(expr, &self.ctx)
+    }
 }
 
 /// Controller files for a task: role dirs, then the playbook dir.

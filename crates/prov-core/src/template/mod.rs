@@ -158,6 +158,23 @@ impl Templar {
         }
     }
 
+    /// Evaluates a bare expression the way `debug: var=` needs it (see
+    /// [`crate::module::Vars::eval_or_undefined`]): `Ok(Err("'x' is undefined"))` when the
+    /// result is undefined or reading something undefined failed it.
+    pub fn eval_or_undefined(&self, expr: &str, ctx: &Value) -> Result<Result<Value, String>, String> {
+        let t = self.compile_expr(expr)?;
+        let Tmpl::Expr(e, src) = &t else { return self.render(&t, ctx).map(Ok) };
+        match e.eval(ctx.clone()) {
+            Ok(v) if v.is_undefined() => Ok(Err(undefined_message(e, src, ctx))),
+            Ok(v) => Ok(Ok(v)),
+            // A plain undefined error; `mandatory` raises one with its own message, and fails.
+            Err(err) if err.kind() == minijinja::ErrorKind::UndefinedError && err.detail().is_none() => {
+                Ok(Err(undefined_message(e, src, ctx)))
+            }
+            Err(err) => Err(error_text(&err)),
+        }
+    }
+
     /// Compiles and renders a string.
     pub fn render_str(&self, s: &str, ctx: &Value) -> Result<Value, String> {
         let t = self.compile(s)?;
@@ -416,6 +433,29 @@ fn lookup_call_re() -> &'static regex::Regex {
 mod tests {
     use super::*;
 
+    // ansible-core 2.19 (`debug: msg=...` with `d: {}` and `nope` undefined): an attribute or
+    // item of an undefined value is undefined, so `default` and `is defined` see it; printing
+    // it, testing it or doing arithmetic with it fails with "'nope' is undefined".
+    #[test]
+    fn undefined_values_chain_as_in_ansible() {
+        let t = Templar::new(vec![]);
+        let ctx = minijinja::context! { d => minijinja::context! {} };
+        let r = |s: &str| t.render_str(s, &ctx).map(|v| v.to_string());
+        assert_eq!(r("{{ nope.x | default(7) }}").as_deref(), Ok("7"));
+        assert_eq!(r("{{ d.a.b | default(8) }}").as_deref(), Ok("8"));
+        assert_eq!(r("{{ nope['x'].y | default(3) }}").as_deref(), Ok("3"));
+        assert_eq!(r("{{ nope.x is defined }}").as_deref(), Ok("False"));
+        assert_eq!(r("{{ d.a.b is undefined }}").as_deref(), Ok("True"));
+        assert_eq!(r("{{ (nope.x | default({})).y | default(2) }}").as_deref(), Ok("2"));
+        for failing in
+            ["a{{ nope.x }}b", "{% if nope.x %}1{% endif %}", "{% for i in d.a.b %}{% endfor %}", "{{ nope.x + 1 }}"]
+        {
+            assert!(r(failing).is_err(), "{failing} must fail");
+        }
+        let e = t.compile_expr("nope.x").and_then(|x| t.render_defined(&x, &ctx)).expect_err("undefined");
+        assert!(e.contains("'nope' is undefined"), "{e}");
+    }
+
     #[test]
     fn unknown_filters_tests_and_lookups_are_found_before_a_run() {
         let t = Templar::new(vec![]);
@@ -457,8 +497,11 @@ mod tests {
         let t = Templar::new(Vec::new());
         let ctx = Value::from_pairs([("a".to_string(), Value::from_pairs([("b".to_string(), Value::from(1))]))]);
         let args = Value::from_pairs([("x".to_string(), Value::from("{{ a.c.d }}"))]);
-        let e = t.render_deep(&args, &ctx).expect_err("a.c is undefined");
-        assert!(e.contains("undefined") && e.ends_with("in `{{ a.c.d }}`"), "{e}");
+        // `a.c.d` chains to an undefined value (as in Ansible): kept where undefined may
+        // stay (a variable's value), an error naming the template where it may not.
+        assert!(t.render_deep(&args, &ctx).expect("kept").get_attr("x").is_ok_and(|v| v.is_undefined()));
+        let e = t.render_deep_defined(&args, &ctx).expect_err("a.c is undefined");
+        assert!(e.contains("undefined") && e.contains("{{ a.c.d }}"), "{e}");
         assert_eq!(t.render_deep(&Value::from("{{ a.b }}"), &ctx).expect("renders"), Value::from(1));
     }
 
