@@ -452,6 +452,17 @@ impl<'a> Loader<'a> {
                 GatherFacts::No
             }
         };
+        let gather_subset = node.get("gather_subset").map(|n| self.gather_subset(n));
+        let gather_timeout = match node.get("gather_timeout") {
+            None => None,
+            Some(n) => match n.kind {
+                NodeKind::Int(i) if i > 0 => Some(i as u64),
+                _ => {
+                    self.err(DiagKind::Invalid, n.span, "gather_timeout must be a number of seconds");
+                    None
+                }
+            },
+        };
         let max_fail_percentage = match node.get("max_fail_percentage").map(|n| &n.kind) {
             None => None,
             Some(NodeKind::Int(i)) => Some(*i as f64),
@@ -468,6 +479,8 @@ impl<'a> Loader<'a> {
             hosts_span,
             vars,
             gather_facts,
+            gather_subset,
+            gather_timeout,
             strategy,
             serial,
             max_fail_percentage,
@@ -540,6 +553,27 @@ impl<'a> Loader<'a> {
             }
         }
         out
+    }
+
+    /// A play's `gather_subset` (a list or a comma-separated string), checked as `setup` checks
+    /// its own.
+    fn gather_subset(&mut self, n: &Node) -> Vec<String> {
+        let items: Vec<String> = match &n.kind {
+            NodeKind::Str(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+            _ => seq_or_one(n).iter().filter_map(|i| i.scalar_text()).collect(),
+        };
+        if let Some(t) = items.iter().find(|i| is_template(i)) {
+            self.err(DiagKind::Invalid, n.span, format!("gather_subset: `{t}`: prov needs the subsets written out"));
+            return items;
+        }
+        if let Some(m) = self.registry.get("setup") {
+            let args =
+                minijinja::Value::from_iter([("gather_subset".to_string(), minijinja::Value::from(items.clone()))]);
+            if let Err(e) = m.validate(&args) {
+                self.err(DiagKind::Invalid, n.span, format!("gather_subset: {e}"));
+            }
+        }
+        items
     }
 
     fn opt_bool(&mut self, n: Option<&Node>) -> Option<bool> {
@@ -1215,6 +1249,7 @@ impl<'a> Loader<'a> {
             tags: c.tags.clone(),
             become_,
             delegate_to,
+            delegate_facts: self.opt_bool(node.get("delegate_facts")).unwrap_or(false),
             run_once: self.opt_bool(node.get("run_once")).or(c.run_once).unwrap_or(false),
             ignore_errors: self.opt_bool(node.get("ignore_errors")).or(c.ignore_errors).unwrap_or(false),
             changed_when,
