@@ -568,7 +568,7 @@ impl<'a> Loader<'a> {
         }
         if let Some(m) = self.registry.get("setup") {
             let args =
-                minijinja::Value::from_iter([("gather_subset".to_string(), minijinja::Value::from(items.clone()))]);
+                minijinja::Value::from_pairs([("gather_subset".to_string(), minijinja::Value::from(items.clone()))]);
             if let Err(e) = m.validate(&args) {
                 self.err(DiagKind::Invalid, n.span, format!("gather_subset: {e}"));
             }

@@ -37,7 +37,6 @@
 
 use async_trait::async_trait;
 use minijinja::Value;
-use prov_core::args::StringList;
 use prov_core::connection::ExecRequest;
 use prov_core::facts;
 use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
@@ -47,12 +46,12 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Args {
-    /// Subsets to gather (default `all`).
+    /// Subsets to gather (default `all`): a list or a comma-separated string.
     #[serde(default)]
-    pub gather_subset: Option<StringList>,
-    /// Patterns of the fact names to keep.
+    pub gather_subset: Option<Value>,
+    /// Patterns of the fact names to keep: a list or a comma-separated string.
     #[serde(default)]
-    pub filter: Option<StringList>,
+    pub filter: Option<Value>,
     /// Seconds the gathering may take.
     #[serde(default)]
     pub gather_timeout: Option<u64>,
@@ -61,12 +60,29 @@ pub struct Args {
     pub fact_path: Option<String>,
 }
 
+/// A list argument that may be one comma-separated string (Ansible's `type='list'`).
+fn list(v: &Option<Value>) -> Vec<String> {
+    match v {
+        None => Vec::new(),
+        Some(v) if v.is_none() || v.is_undefined() => Vec::new(),
+        Some(v) => match v.as_str() {
+            Some(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+            None => match v.try_iter() {
+                Ok(items) => items.map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string())).collect(),
+                Err(_) => vec![v.to_string()],
+            },
+        },
+    }
+}
+
 impl Args {
     /// The subsets asked for (`all` when none).
     pub fn subsets(&self) -> Vec<String> {
-        match &self.gather_subset {
-            Some(l) if !l.0.is_empty() => l.0.clone(),
-            _ => vec!["all".into()],
+        let l = list(&self.gather_subset);
+        if l.is_empty() {
+            vec!["all".into()]
+        } else {
+            l
         }
     }
 }
@@ -110,7 +126,7 @@ impl Module for Setup {
         let mut found = facts::parse(&collectors, &stdout);
         found.insert("gather_subset".into(), Value::from(subsets));
         found.insert("module_setup".into(), Value::from(true));
-        let found = facts::filter(found, args.filter.as_ref().map(|f| f.0.as_slice()).unwrap_or(&[]));
+        let found = facts::filter(found, &list(&args.filter));
         let registered = found.iter().map(|(k, v)| {
             let name = if k == "gather_subset" || k == "module_setup" { k.clone() } else { format!("ansible_{k}") };
             (name, v.clone())
