@@ -491,7 +491,7 @@ async fn run_item(
         Arc::new(NoConnection)
     } else if let Some(target) = &delegate {
         let vars = w.env.inventory.host_vars(target);
-        match w.env.connector.connection(&target, &vars) {
+        match w.env.connector.connection(target, &vars) {
             Ok(c) => c,
             Err(e) => return mk_fail(format!("delegate_to {target}: {e}"), label),
         }

@@ -358,7 +358,7 @@ pub(super) fn pkg_mgr(sec: &Sections<'_>, f: &mut Facts) {
             "atomic_container".into()
         } else {
             match lines.iter().find_map(|l| l.strip_prefix("rh:")) {
-                Some(real) if real == "/usr/bin/dnf5" => "dnf5".into(),
+                Some("/usr/bin/dnf5") => "dnf5".into(),
                 Some(_) => "dnf".into(),
                 None => "unknown".into(),
             }
