@@ -226,3 +226,20 @@ fn facts_gathered_in_one_play_are_kept_for_the_next() {
     let msgs: Vec<&str> = dumps.iter().map(|(_, m)| m.as_str()).collect();
     assert_eq!(msgs, ["true", "true"], "{all}");
 }
+
+#[test]
+fn setup_reads_facts_in_check_mode_too() {
+    // ansible-core runs setup in check mode (it changes nothing); the facts are there.
+    let d = project(
+        "- hosts: here\n  gather_facts: false\n  tasks:\n    - setup: {gather_subset: min}\n    - name: dump\n      debug: msg=\"{{ ansible_facts.distribution | default('none') }} {{ ansible_check_mode }}\"\n",
+    );
+    let out = prov(d.path(), &["apply", "play.yml", "-i", "hosts.ini", "--check", "--output", "json"]);
+    let (code, events, all) = json_events(&out);
+    assert_eq!(code, 0, "{all}");
+    let msg = events
+        .iter()
+        .find(|e| e["event"] == "host_result" && e["name"] == "dump")
+        .map(|e| e["msg"].as_str().unwrap_or("").to_string());
+    assert!(msg.as_deref().is_some_and(|m| m.ends_with(" True") && !m.starts_with("none")), "{all}");
+    assert_eq!(crate::util::recap_changed(&events), 0, "{all}");
+}
