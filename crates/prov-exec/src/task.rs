@@ -852,10 +852,14 @@ pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
     let args = Value::from_pairs(args);
     let vars = ScopeVars { templar: w.env.templar.clone(), ctx: Value::UNDEFINED };
     let files = TaskFiles(Arc::new(Vec::new()));
+    // The play's `become` (and the inventory's), as Ansible gathers; a templated
+    // `become_user` has no task to be rendered for here: gathering then does not escalate.
+    let become_ =
+        effective_become(w.bp.play.become_.clone(), &w.inv_vars).filter(|b| !prov_core::template::is_template(&b.user));
     let cx = ModuleCtx {
         host: &w.host,
         conn: conn.as_ref(),
-        become_: None,
+        become_,
         env: Vec::new(),
         mode: RunMode::default(),
         files: &files,

@@ -353,6 +353,7 @@ impl<'a> Loader<'a> {
             _ => None,
         };
         inherit.become_ = self.become_of(node, cfg_become);
+        let play_become = inherit.become_.clone().flatten();
         inherit.environment = node.get("environment").map(Node::to_value);
         inherit.ignore_errors = self.opt_bool(node.get("ignore_errors"));
         inherit.no_log = self.opt_bool(node.get("no_log"));
@@ -481,6 +482,7 @@ impl<'a> Loader<'a> {
             gather_facts,
             gather_subset,
             gather_timeout,
+            become_: play_become,
             strategy,
             serial,
             max_fail_percentage,

@@ -61,6 +61,9 @@ pub struct CompiledPlay {
     pub gather_subset: Option<Vec<String>>,
     /// `gather_timeout` in seconds.
     pub gather_timeout: Option<u64>,
+    /// The play's own escalation (`become` of the play or ansible.cfg), which fact gathering
+    /// uses, as in Ansible.
+    pub become_: Option<Become>,
     /// Strategy.
     pub strategy: Strategy,
     /// `serial` batches (empty = all hosts at once).

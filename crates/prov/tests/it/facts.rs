@@ -243,3 +243,15 @@ fn setup_reads_facts_in_check_mode_too() {
     assert!(msg.as_deref().is_some_and(|m| m.ends_with(" True") && !m.starts_with("none")), "{all}");
     assert_eq!(crate::util::recap_changed(&events), 0, "{all}");
 }
+
+#[test]
+fn gathering_uses_the_plays_become() {
+    // Ansible gathers with the play's escalation: the user facts are the become user's.
+    let d = project(
+        "- hosts: here\n  gather_facts: true\n  gather_subset: min\n  become: true\n  become_user: nobody\n  tasks:\n    - name: dump\n      debug: msg=\"{{ ansible_user_id }} {{ ansible_user_uid }} {{ ansible_effective_user_id }}\"\n",
+    );
+    let (code, dumps, all) = run(d.path());
+    assert_eq!(code, 0, "{all}");
+    let uid = sh("id -u nobody");
+    assert_eq!(dumps[0].1, format!("nobody {uid} {uid}"), "{all}");
+}
