@@ -101,8 +101,11 @@ pub struct Outcome {
     pub msg: Option<String>,
     /// Fields visible through `register` (rc, stdout, stat, ...).
     pub data: IndexMap<String, Value>,
-    /// Variables to set on the host (`set_fact`, `ansible_facts`).
+    /// Variables to set on the host (`set_fact`).
     pub facts: Vec<(String, Value)>,
+    /// Facts to merge into the host's `ansible_facts` (names without `ansible_`; each is also
+    /// `ansible_<name>`), as a module's `ansible_facts` return does in Ansible (`setup`).
+    pub host_facts: Vec<(String, Value)>,
     /// Diffs, for `--diff` and `prov plan`.
     pub diffs: Vec<Diff>,
     /// What was (or would be) changed, for `prov plan`.

@@ -56,6 +56,7 @@ modules![
     packages::apt::Apt,
     system::group::Group,
     system::service::Service,
+    system::setup::Setup,
     system::user::User,
 ];
 

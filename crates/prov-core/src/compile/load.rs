@@ -353,6 +353,7 @@ impl<'a> Loader<'a> {
             _ => None,
         };
         inherit.become_ = self.become_of(node, cfg_become);
+        let play_become = inherit.become_.clone().flatten();
         inherit.environment = node.get("environment").map(Node::to_value);
         inherit.ignore_errors = self.opt_bool(node.get("ignore_errors"));
         inherit.no_log = self.opt_bool(node.get("no_log"));
@@ -457,6 +458,17 @@ impl<'a> Loader<'a> {
                 GatherFacts::No
             }
         };
+        let gather_subset = node.get("gather_subset").map(|n| self.gather_subset(n));
+        let gather_timeout = match node.get("gather_timeout") {
+            None => None,
+            Some(n) => match n.kind {
+                NodeKind::Int(i) if i > 0 => Some(i as u64),
+                _ => {
+                    self.err(DiagKind::Invalid, n.span, "gather_timeout must be a number of seconds");
+                    None
+                }
+            },
+        };
         let max_fail_percentage = match node.get("max_fail_percentage").map(|n| &n.kind) {
             None => None,
             Some(NodeKind::Int(i)) => Some(*i as f64),
@@ -473,6 +485,9 @@ impl<'a> Loader<'a> {
             hosts_span,
             vars,
             gather_facts,
+            gather_subset,
+            gather_timeout,
+            become_: play_become,
             strategy,
             serial,
             max_fail_percentage,
@@ -545,6 +560,27 @@ impl<'a> Loader<'a> {
             }
         }
         out
+    }
+
+    /// A play's `gather_subset` (a list or a comma-separated string), checked as `setup` checks
+    /// its own.
+    fn gather_subset(&mut self, n: &Node) -> Vec<String> {
+        let items: Vec<String> = match &n.kind {
+            NodeKind::Str(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+            _ => seq_or_one(n).iter().filter_map(|i| i.scalar_text()).collect(),
+        };
+        if let Some(t) = items.iter().find(|i| is_template(i)) {
+            self.err(DiagKind::Invalid, n.span, format!("gather_subset: `{t}`: prov needs the subsets written out"));
+            return items;
+        }
+        if let Some(m) = self.registry.get("setup") {
+            let args =
+                minijinja::Value::from_pairs([("gather_subset".to_string(), minijinja::Value::from(items.clone()))]);
+            if let Err(e) = m.validate(&args) {
+                self.err(DiagKind::Invalid, n.span, format!("gather_subset: {e}"));
+            }
+        }
+        items
     }
 
     fn opt_bool(&mut self, n: Option<&Node>) -> Option<bool> {
@@ -1220,6 +1256,7 @@ impl<'a> Loader<'a> {
             tags: c.tags.clone(),
             become_,
             delegate_to,
+            delegate_facts: self.opt_bool(node.get("delegate_facts")).unwrap_or(false),
             run_once: self.opt_bool(node.get("run_once")).or(c.run_once).unwrap_or(false),
             ignore_errors: self.opt_bool(node.get("ignore_errors")).or(c.ignore_errors).unwrap_or(false),
             changed_when,
