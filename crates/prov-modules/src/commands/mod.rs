@@ -1,6 +1,8 @@
-//! Modules that run commands: `command` and `shell`.
+//! Modules that run commands: `command`, `shell`, `raw`, and `ping`.
 
 pub mod command;
+pub mod ping;
+pub mod raw;
 pub mod shell;
 
 use crate::util::{delta, probe_failed, q};

@@ -1,9 +1,13 @@
-//! File modules (`copy`, `template`, `file`, `lineinfile`, `stat`) and what they share: one probe
+//! File modules (`copy`, `template`, `file`, `lineinfile`, `blockinfile`, `replace`, `stat`, `slurp`) and what they share: one probe
 //! command that reads a path's type, mode, owner and checksum, and ownership/mode fixing.
 
+pub mod blockinfile;
 pub mod copy;
+mod edit;
 pub mod file;
 pub mod lineinfile;
+pub mod replace;
+pub mod slurp;
 pub mod stat;
 pub mod template;
 
