@@ -50,6 +50,7 @@ modules![
     deploy::restore::Restore,
     files::blockinfile::BlockInFile,
     files::copy::Copy,
+    files::fetch::Fetch,
     files::file::File,
     files::lineinfile::LineInFile,
     files::replace::Replace,

@@ -1,9 +1,10 @@
-//! File modules (`copy`, `template`, `file`, `lineinfile`, `blockinfile`, `replace`, `stat`, `slurp`) and what they share: one probe
+//! File modules (`copy`, `template`, `file`, `lineinfile`, `blockinfile`, `replace`, `stat`, `slurp`, `fetch`) and what they share: one probe
 //! command that reads a path's type, mode, owner and checksum, and ownership/mode fixing.
 
 pub mod blockinfile;
 pub mod copy;
 mod edit;
+pub mod fetch;
 pub mod file;
 pub mod lineinfile;
 pub mod replace;

@@ -277,3 +277,51 @@ fn replace_replaces_within_sections_once() {
     assert_eq!(r.code, 0, "{}", r.text);
     assert_eq!(r.changed(), 0, "{}", r.text);
 }
+
+const FETCH_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: tree
+      fetch: {src: "{{ host_root }}/t", dest: fetched}
+      register: f
+    - name: flat
+      fetch: {src: "{{ host_root }}/t", dest: "flat/{{ inventory_hostname }}/", flat: true}
+      register: g
+    - name: missing
+      fetch: {src: "{{ host_root }}/nope", dest: fetched, fail_on_missing: false}
+      register: m
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - "m.msg == 'the remote file does not exist, not transferring, ignored'"
+          - not m.changed
+          - f.checksum == '17fe9e250f7d8d1c041407713494224516c5f410'
+          - f.md5sum is defined
+          - f.dest.endswith('/fetched/' ~ inventory_hostname ~ host_root ~ '/t')
+          - g.dest.endswith('/flat/' ~ inventory_hostname ~ '/t')
+      when: not ansible_check_mode
+"##;
+
+#[test]
+fn fetch_copies_each_hosts_file_to_the_controller_once() {
+    let h = Hosts::new(FETCH_SITE);
+    h.put("t", "token-1\n");
+    let r = h.run(&["--check"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+    assert!(r.of("tree").iter().all(|e| e["status"] == "skipped"), "skipped in check mode, as in Ansible: {}", r.text);
+    assert!(!h.dir().join("fetched").exists() && !h.dir().join("flat").exists());
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 6, "{}", r.text);
+    let mut names: Vec<String> = h.lab.hosts.iter().map(|x| x.name.clone()).collect();
+    names.push("local".into());
+    for (name, root) in names.iter().zip(h.roots()) {
+        let tree = h.dir().join("fetched").join(name).join(root.strip_prefix("/").expect("absolute")).join("t");
+        assert_eq!(std::fs::read_to_string(&tree).unwrap_or_default(), "token-1\n", "{}", tree.display());
+        assert_eq!(std::fs::read_to_string(h.dir().join("flat").join(name).join("t")).unwrap_or_default(), "token-1\n");
+    }
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+}
