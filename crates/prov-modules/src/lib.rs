@@ -56,6 +56,7 @@ modules![
     files::replace::Replace,
     files::slurp::Slurp,
     files::stat::Stat,
+    files::tempfile::TempFile,
     files::template::Template,
     net::uri::Uri,
     net::wait_for::WaitFor,

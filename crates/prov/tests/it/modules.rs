@@ -325,3 +325,44 @@ fn fetch_copies_each_hosts_file_to_the_controller_once() {
     assert_eq!(r.code, 0, "{}", r.text);
     assert_eq!(r.changed(), 0, "{}", r.text);
 }
+
+#[test]
+fn tempfile_creates_a_new_private_path_each_run() {
+    let h = Hosts::new(
+        r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: temp
+      tempfile: {path: "{{ host_root }}/tmp", suffix: .x}
+      register: t
+    - name: temp dir
+      ansible.builtin.tempfile: {path: "{{ host_root }}/tmp", state: directory, prefix: p-}
+      register: d
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - t.changed
+          - t.mode == '0600'
+          - t.state == 'file'
+          - t.size == 0
+          - t.path.startswith(host_root ~ '/tmp/ansible.')
+          - t.path.endswith('.x')
+          - d.mode == '0700'
+          - d.state == 'directory'
+          - d.path.startswith(host_root ~ '/tmp/p-')
+      when: not ansible_check_mode
+"##,
+    );
+    h.put("tmp/.keep", "");
+    let r = h.run(&["--check"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert!(r.of("temp").iter().all(|e| e["status"] == "skipped"), "skipped in check mode, as in Ansible: {}", r.text);
+    for round in 1..=2 {
+        let r = h.run(&[]);
+        assert_eq!(r.code, 0, "{}", r.text);
+        assert_eq!(r.changed(), 6, "always changed, as in Ansible: {}", r.text);
+        for root in h.roots() {
+            assert_eq!(std::fs::read_dir(root.join("tmp")).expect("dir").count(), 1 + 2 * round);
+        }
+    }
+}
