@@ -34,6 +34,7 @@ modules![
     commands::command::Command,
     commands::ping::Ping,
     commands::raw::Raw,
+    commands::script::Script,
     commands::shell::Shell,
     containers::docker_image_load::DockerImageLoad,
     containers::docker_node::DockerNode,

@@ -52,8 +52,8 @@ fn line(args: &Args) -> Sh {
     }
 }
 
-/// Ansible's result for `raw`: output as it came, final newlines kept.
-fn result(out: &ExecOutput) -> Outcome {
+/// Ansible's result for `raw` and `script`: output as it came, final newlines kept.
+pub(crate) fn result(out: &ExecOutput) -> Outcome {
     let stdout = out.stdout_str();
     let stderr = out.stderr_str();
     let lines = |s: &str| Value::from(s.lines().map(str::to_string).collect::<Vec<_>>());

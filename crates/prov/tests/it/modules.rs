@@ -366,3 +366,46 @@ fn tempfile_creates_a_new_private_path_each_run() {
         }
     }
 }
+
+#[test]
+fn script_runs_a_controller_script_once_with_creates() {
+    let h = Hosts::new(
+        r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: script
+      script: setup.sh "{{ host_root }}/done" 'two words'
+      args:
+        creates: "{{ host_root }}/done"
+      register: s
+    - name: as ansible-core registered it
+      assert:
+        that:
+          - s.changed
+          - s.rc == 0
+          - s.stdout == 'args:2 two words\n'
+          - s.stdout_lines == ['args:2 two words']
+          - s.stderr == 'note\n'
+      when: s.changed and not ansible_check_mode
+    - name: skipped as ansible-core registered it
+      assert:
+        that:
+          - s.skipped
+          - "s.msg == host_root ~ '/done exists, matching creates option'"
+      when: not s.changed and not ansible_check_mode
+"##,
+    );
+    std::fs::write(h.dir().join("setup.sh"), "#!/bin/sh\necho \"args:$# $2\"; echo note >&2; echo ok > \"$1\"\n")
+        .expect("script");
+    let r = h.run(&["--check"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 3, "with creates, check mode says it would run, as Ansible does: {}", r.text);
+    assert!(!h.roots()[0].join("done").exists(), "check mode ran the script");
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 3, "{}", r.text);
+    assert_eq!(h.read("done"), "ok\n");
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+}
