@@ -93,6 +93,14 @@ mod tests {
             "uri",
             "docker_swarm_service",
             "docker_stack",
+            "ping",
+            "raw",
+            "slurp",
+            "blockinfile",
+            "replace",
+            "fetch",
+            "tempfile",
+            "script",
         ] {
             assert!(r.get(m).is_some(), "{m} missing");
         }
@@ -100,6 +108,9 @@ mod tests {
         assert!(file.arg_names().contains(&"dest") && file.arg_names().contains(&"name"));
         assert_eq!(r.get("command").and_then(|m| m.free_form()), Some("cmd"));
         assert_eq!(r.get("shell").and_then(|m| m.free_form()), Some("cmd"));
+        assert_eq!(r.get("script").and_then(|m| m.free_form()), Some("cmd"));
+        assert_eq!(r.get("raw").and_then(|m| m.free_form()), Some("_raw_params"));
+        assert_eq!(r.get("ansible.builtin.blockinfile").map(|m| m.name()), Some("blockinfile"));
     }
 
     // Which fully qualified names resolve was read from ansible-core 2.19 with the collections of

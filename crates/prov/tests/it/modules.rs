@@ -409,3 +409,25 @@ fn script_runs_a_controller_script_once_with_creates() {
     assert_eq!(r.code, 0, "{}", r.text);
     assert_eq!(r.changed(), 0, "{}", r.text);
 }
+
+#[test]
+fn what_the_new_modules_do_not_support_is_refused_before_connecting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("hosts.ini"), "[all]\nh ansible_host=192.0.2.1\n").expect("inventory");
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - raw: echo hi creates=/x\n    - blockinfile: {path: /x, block: a, attributes: \"+i\"}\n    - replace: {path: /x, regexp: \"(?<=a)b\"}\n    - tempfile: {prefix: a/b}\n",
+    )
+    .expect("playbook");
+    let out = prov(dir.path(), &["apply", "site.yml", "-i", "hosts.ini"]);
+    let (o, e) = crate::util::text(&out);
+    assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
+    for want in [
+        "site.yml:4:12: error: module `raw` has no argument `creates`",
+        "site.yml:5:41: error: module `blockinfile` has no argument `attributes`",
+        "site.yml:6:7: error: invalid arguments for `replace`: `regexp` is not a valid regular expression",
+        "site.yml:7:7: error: invalid arguments for `tempfile`: prefix must be a valid file name component, got 'a/b'",
+    ] {
+        assert!(e.contains(want) || o.contains(want), "missing {want:?} in:\n{o}\n{e}");
+    }
+}
