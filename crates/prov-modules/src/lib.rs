@@ -32,6 +32,9 @@ macro_rules! modules {
 modules![
     cloud::vm::Vm,
     commands::command::Command,
+    commands::ping::Ping,
+    commands::raw::Raw,
+    commands::script::Script,
     commands::shell::Shell,
     containers::docker_image_load::DockerImageLoad,
     containers::docker_node::DockerNode,
@@ -46,10 +49,15 @@ modules![
     deploy::backup::Backup,
     deploy::release::Release,
     deploy::restore::Restore,
+    files::blockinfile::BlockInFile,
     files::copy::Copy,
+    files::fetch::Fetch,
     files::file::File,
     files::lineinfile::LineInFile,
+    files::replace::Replace,
+    files::slurp::Slurp,
     files::stat::Stat,
+    files::tempfile::TempFile,
     files::template::Template,
     net::uri::Uri,
     net::wait_for::WaitFor,
@@ -86,6 +94,14 @@ mod tests {
             "uri",
             "docker_swarm_service",
             "docker_stack",
+            "ping",
+            "raw",
+            "slurp",
+            "blockinfile",
+            "replace",
+            "fetch",
+            "tempfile",
+            "script",
         ] {
             assert!(r.get(m).is_some(), "{m} missing");
         }
@@ -93,6 +109,9 @@ mod tests {
         assert!(file.arg_names().contains(&"dest") && file.arg_names().contains(&"name"));
         assert_eq!(r.get("command").and_then(|m| m.free_form()), Some("cmd"));
         assert_eq!(r.get("shell").and_then(|m| m.free_form()), Some("cmd"));
+        assert_eq!(r.get("script").and_then(|m| m.free_form()), Some("cmd"));
+        assert_eq!(r.get("raw").and_then(|m| m.free_form()), Some("_raw_params"));
+        assert_eq!(r.get("ansible.builtin.blockinfile").map(|m| m.name()), Some("blockinfile"));
     }
 
     // Which fully qualified names resolve was read from ansible-core 2.19 with the collections of

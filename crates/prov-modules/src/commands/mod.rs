@@ -1,6 +1,9 @@
-//! Modules that run commands: `command` and `shell`.
+//! Modules that run commands: `command`, `shell`, `raw`, `script`, and `ping`.
 
 pub mod command;
+pub mod ping;
+pub mod raw;
+pub mod script;
 pub mod shell;
 
 use crate::util::{delta, probe_failed, q};

@@ -199,8 +199,8 @@ impl Module for LineInFile {
     }
 }
 
-/// Python `match.expand` template → `regex` crate template.
-fn expand_template(line: &str) -> String {
+/// Python `match.expand` template → `regex` crate template (also used by `replace`).
+pub(crate) fn expand_template(line: &str) -> String {
     let mut out = String::new();
     let mut it = line.chars().peekable();
     while let Some(c) = it.next() {

@@ -1,10 +1,16 @@
-//! File modules (`copy`, `template`, `file`, `lineinfile`, `stat`) and what they share: one probe
+//! File modules (`copy`, `template`, `file`, `lineinfile`, `blockinfile`, `replace`, `stat`, `slurp`, `fetch`, `tempfile`) and what they share: one probe
 //! command that reads a path's type, mode, owner and checksum, and ownership/mode fixing.
 
+pub mod blockinfile;
 pub mod copy;
+mod edit;
+pub mod fetch;
 pub mod file;
 pub mod lineinfile;
+pub mod replace;
+pub mod slurp;
 pub mod stat;
+pub mod tempfile;
 pub mod template;
 
 use crate::util::{diff_text, octal, probe_failed, q};

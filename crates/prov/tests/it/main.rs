@@ -12,6 +12,7 @@ mod gcp;
 mod graph;
 mod interrupt;
 mod language;
+mod modules;
 mod monitoring;
 #[cfg(feature = "aws")]
 mod moto;

@@ -1,0 +1,326 @@
+//! `fetch`: copies a file from the target to the controller, into a tree organized by host.
+//!
+//! Arguments (as in Ansible):
+//! - `src` (required): the file on the target (not a directory).
+//! - `dest` (required): a directory on the controller; the file goes to
+//!   `DEST/INVENTORY_HOSTNAME/SRC` (`/backup` + `/etc/profile` on `web1` gives
+//!   `/backup/web1/etc/profile`). A relative `dest` is taken from the playbook's directory.
+//! - `flat` (default false): write to `dest` itself, or to `dest/BASENAME_OF_SRC` when `dest`
+//!   ends with `/`.
+//! - `fail_on_missing` (default true): a missing, unreadable or directory `src` fails the task;
+//!   with false it only says so.
+//! - `validate_checksum` (default true): check the fetched bytes against the target's sha1.
+//!
+//! One command reads the target's sha1 (`sha1sum`); the file is transferred only when the
+//! controller's copy differs, and written there atomically. As in Ansible, it is skipped in
+//! check mode. Registers `dest`, `checksum` (sha1), `md5sum`, and when it fetched,
+//! `remote_checksum` and `remote_md5sum` (always null, as in Ansible); `file` (the source)
+//! when it did not. A computed destination with `..` in it is refused.
+//!
+//! ```yaml
+//! - fetch:
+//!     src: /etc/ssh/ssh_host_ed25519_key.pub
+//!     dest: keys/
+//! - fetch: { src: /var/lib/app/join-token, dest: "tokens/{{ inventory_hostname }}.token", flat: true }
+//! ```
+
+use crate::util::probe_failed;
+use async_trait::async_trait;
+use minijinja::Value;
+use prov_core::args::lenient_bool;
+use prov_core::cmd::Sh;
+use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde::Deserialize;
+use sha1::{Digest, Sha1};
+use std::path::{Path, PathBuf};
+
+fn yes() -> bool {
+    true
+}
+
+/// Arguments of `fetch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The file on the target.
+    pub src: String,
+    /// Where on the controller.
+    pub dest: String,
+    /// `dest` is the file (or its directory, with a trailing `/`).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub flat: bool,
+    /// Fail when `src` cannot be read.
+    #[serde(default = "yes", deserialize_with = "lenient_bool")]
+    pub fail_on_missing: bool,
+    /// Check the fetched bytes' checksum.
+    #[serde(default = "yes", deserialize_with = "lenient_bool")]
+    pub validate_checksum: bool,
+}
+
+/// The `fetch` module.
+#[derive(Debug, Default)]
+pub struct Fetch;
+
+/// What `apply` needs: where the file goes and the target's checksum.
+pub struct FetchPlan {
+    dest: PathBuf,
+    remote_sum: String,
+}
+
+/// The target's verdict on `src`: its sha1, or why there is none.
+fn probe_command(src: &str) -> Sh {
+    Sh::lit("P=").glued(Sh::quoted(src)).then(Sh::lit(
+        "if [ -d \"$P\" ]; then echo dir; elif [ ! -e \"$P\" ]; then echo absent; \
+         elif [ ! -r \"$P\" ]; then echo unreadable; else h=$(sha1sum < \"$P\") || exit 1; echo \"sum ${h%% *}\"; fi",
+    ))
+}
+
+fn sha1_hex(data: &[u8]) -> String {
+    hex::encode(Sha1::digest(data))
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    format!("{:x}", md5::compute(data))
+}
+
+/// `a/./b//c` → `a/b/c`; `None` when a `..` would climb out.
+fn normalize(p: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => return None,
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Where the file goes on the controller.
+fn destination(args: &Args, host: &str, base: &Path) -> Result<PathBuf, String> {
+    let dest = Path::new(&args.dest);
+    let dest = if dest.is_absolute() { dest.to_path_buf() } else { base.join(dest) };
+    let traversal = || format!("refusing a destination outside {}: {} has `..` in it", args.dest, args.src);
+    if args.flat {
+        if args.dest.ends_with('/') {
+            let name = Path::new(&args.src).file_name().ok_or_else(traversal)?;
+            let d = dest.join(name);
+            if d.is_dir() {
+                return Err(format!(
+                    "calculated dest '{}' is an existing directory, use another path that does not point to an existing directory",
+                    d.display()
+                ));
+            }
+            return normalize(&d).ok_or_else(traversal);
+        }
+        if dest.is_dir() {
+            return Err(
+                "dest is an existing directory, use a trailing slash if you want to fetch src into that directory"
+                    .into(),
+            );
+        }
+        return normalize(&dest).ok_or_else(traversal);
+    }
+    let rel = args.src.trim_start_matches('/');
+    normalize(&dest.join(host).join(rel)).ok_or_else(traversal)
+}
+
+/// The directory relative destinations are taken from: the playbook's (the last of the task's
+/// search directories), else the current directory; made absolute, as Ansible reports `dest`.
+fn base_dir(cx: &ModuleCtx<'_>) -> PathBuf {
+    let base = cx.files.search_path("files").pop().filter(|b| !b.as_os_str().is_empty());
+    let base = base.unwrap_or_else(|| PathBuf::from("."));
+    std::path::absolute(&base).unwrap_or(base)
+}
+
+#[async_trait]
+impl Module for Fetch {
+    const NAME: &'static str = "fetch";
+    type Args = Args;
+    type Plan = FetchPlan;
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        if args.src.is_empty() || args.dest.is_empty() {
+            return Err("src and dest are required".into());
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<FetchPlan>, ModuleError> {
+        if cx.is_check() {
+            // As Ansible's: fetch does not run in check mode.
+            let o = Outcome {
+                skipped: true,
+                msg: Some("check mode not (yet) supported for this module".into()),
+                ..Outcome::ok()
+            };
+            return Ok(Plan::Ok(o));
+        }
+        let src = args.src.as_str();
+        let out = cx.exec(probe_command(src)).await?;
+        if out.rc != 0 {
+            return Err(probe_failed(&format!("reading the checksum of {src}"), &out));
+        }
+        let text = out.stdout_str();
+        let verdict = text.lines().next().unwrap_or_default();
+        let why = match verdict {
+            "dir" => Some("remote file is a directory, fetch cannot work on directories".to_string()),
+            "absent" => Some("the remote file does not exist, not transferring, ignored".to_string()),
+            "unreadable" => Some(format!("File is not readable: {src}")),
+            v if v.starts_with("sum ") => None,
+            _ => return Err(ModuleError::Failed(format!("unexpected answer reading {src}: {}", text.trim()))),
+        };
+        if let Some(msg) = why {
+            let o = if args.fail_on_missing {
+                Outcome::failed(msg)
+            } else if verdict == "dir" {
+                Outcome { msg: Some(format!("{msg}, not transferring, ignored")), ..Outcome::ok() }
+            } else {
+                Outcome { msg: Some(msg), ..Outcome::ok() }.with("file", src)
+            };
+            return Ok(Plan::Ok(o));
+        }
+        let remote_sum = verdict.trim_start_matches("sum ").to_string();
+        let dest = destination(args, cx.host, &base_dir(cx)).map_err(ModuleError::Failed)?;
+        let local = match std::fs::read(&dest) {
+            Ok(d) => Some(d),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(ModuleError::Failed(format!("reading {}: {e}", dest.display()))),
+        };
+        if let Some(d) = local.as_deref().filter(|d| sha1_hex(d) == remote_sum) {
+            let o = Outcome::ok()
+                .with("checksum", sha1_hex(d))
+                .with("dest", dest.display().to_string())
+                .with("file", src)
+                .with("md5sum", md5_hex(d));
+            return Ok(Plan::Ok(o));
+        }
+        let action = if local.is_some() { Action::Modify } else { Action::Create };
+        Ok(Plan::Change(Change::new(
+            FetchPlan { dest: dest.clone(), remote_sum },
+            action,
+            "file",
+            dest.display().to_string(),
+        )))
+    }
+
+    async fn apply(&self, args: &Args, p: FetchPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let Some(data) = cx.get(&args.src).await? else {
+            return Ok(Outcome::failed("the remote file does not exist, not transferring, ignored"));
+        };
+        let sum = sha1_hex(&data);
+        let dest = p.dest.display().to_string();
+        let fields = |o: Outcome| {
+            o.with("checksum", sum.as_str())
+                .with("dest", dest.as_str())
+                .with("md5sum", md5_hex(&data))
+                .with("remote_checksum", p.remote_sum.as_str())
+                .with("remote_md5sum", Value::from(()))
+        };
+        if args.validate_checksum && sum != p.remote_sum {
+            return Ok(fields(Outcome::failed("checksum mismatch")).with("file", args.src.as_str()));
+        }
+        if let Err(e) = write_atomically(&p.dest, &data) {
+            return Ok(Outcome::failed(format!("Failed to fetch the file: {}: {e}", p.dest.display())));
+        }
+        Ok(fields(Outcome { changed: true, ..Outcome::ok() }))
+    }
+}
+
+/// Writes `data` to a temporary file beside `dest`, then renames it over `dest`.
+fn write_atomically(dest: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.prov-fetch.{}", std::process::id()));
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(&tmp, dest).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use prov_core::module::{args_from_value, CheckMode};
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    fn args(v: serde_json::Value) -> Args {
+        args_from_value(&j(v)).unwrap()
+    }
+
+    // Destinations and result fields as ansible-core 2.19 gave them for the same arguments
+    // (`-c local`, host `localhost`).
+    #[test]
+    fn fetch_destinations_follow_ansible() {
+        let base = Path::new("/pb");
+        let d = |v| destination(&args(v), "web1", base);
+        assert_eq!(
+            d(json!({"src": "/etc/profile", "dest": "/backup"})).unwrap(),
+            PathBuf::from("/backup/web1/etc/profile")
+        );
+        assert_eq!(
+            d(json!({"src": "/etc/profile", "dest": "out"})).unwrap(),
+            PathBuf::from("/pb/out/web1/etc/profile")
+        );
+        assert_eq!(d(json!({"src": "/a/b.txt", "dest": "/f/", "flat": true})).unwrap(), PathBuf::from("/f/b.txt"));
+        assert_eq!(d(json!({"src": "/a/b.txt", "dest": "/f2", "flat": true})).unwrap(), PathBuf::from("/f2"));
+        assert!(d(json!({"src": "/../../etc/x", "dest": "/backup"})).unwrap_err().contains("outside"));
+        assert!(d(json!({"src": "/a", "dest": "/tmp", "flat": true})).unwrap_err().contains("trailing slash"));
+    }
+
+    #[tokio::test]
+    async fn fetch_copies_once_into_the_host_tree() {
+        let h = LocalHost::new();
+        let src = h.path("src/a.txt");
+        std::fs::create_dir_all(h.path("src")).unwrap();
+        std::fs::write(&src, "abc\n").unwrap();
+        let out = h.path("out");
+        let a = json!({"src": src, "dest": out});
+        let o = run::<Fetch>(a.clone(), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let dest = format!("{out}/test{src}");
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "abc\n");
+        assert_eq!(o.data["dest"], Value::from(dest.as_str()));
+        assert_eq!(o.data["checksum"], Value::from("03cfd743661f07975fa2f1220c5194cbaff48451"));
+        assert_eq!(o.data["remote_checksum"], Value::from("03cfd743661f07975fa2f1220c5194cbaff48451"));
+        assert_eq!(o.data["md5sum"], Value::from("0bee89b07a248e27c83fc3d5951213c1"));
+        assert!(o.data["remote_md5sum"].is_none());
+        let o = run::<Fetch>(a, &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.data["file"], Value::from(src.as_str()));
+        assert_eq!(o.data["md5sum"], Value::from("0bee89b07a248e27c83fc3d5951213c1"));
+    }
+
+    #[tokio::test]
+    async fn fetch_reports_missing_sources_as_ansible_does() {
+        let h = LocalHost::new();
+        let o = run::<Fetch>(json!({"src": h.path("nope"), "dest": h.path("out")}), &h.ctx()).await;
+        assert!(o.failed);
+        assert_eq!(o.msg.as_deref(), Some("the remote file does not exist, not transferring, ignored"));
+        let o = run::<Fetch>(json!({"src": h.path("nope"), "dest": h.path("out"), "fail_on_missing": false}), &h.ctx())
+            .await;
+        assert!(!o.failed && !o.changed);
+        assert_eq!(o.data["file"], Value::from(h.path("nope")));
+        let o = run::<Fetch>(json!({"src": h.dir.path(), "dest": h.path("out")}), &h.ctx()).await;
+        assert_eq!(o.msg.as_deref(), Some("remote file is a directory, fetch cannot work on directories"));
+        assert!(!h.dir.path().join("out").exists());
+    }
+
+    #[tokio::test]
+    async fn fetch_is_skipped_in_check_mode_and_validates_checksums() {
+        let mut h = LocalHost::new();
+        h.mode.check = CheckMode::Check;
+        let o = run::<Fetch>(json!({"src": "/etc/hostname", "dest": h.path("out")}), &h.ctx()).await;
+        assert!(o.skipped && !o.changed);
+        assert!(h.conn.log.lock().unwrap().is_empty(), "nothing read in check mode");
+        let f = fake(FakeConnection::new().on("P=", 0, "sum 0000\n").with_file("/x", "abc\n"));
+        let out = h.path("out");
+        let o = run::<Fetch>(json!({"src": "/x", "dest": out}), &f.ctx()).await;
+        assert!(o.failed);
+        assert_eq!(o.msg.as_deref(), Some("checksum mismatch"));
+        assert!(!Path::new(&out).join("test/x").exists());
+    }
+}

@@ -1,0 +1,433 @@
+//! ansible.builtin modules through the real binary, on two SSH hosts of a loopback [`Lab`] and
+//! this machine over `ansible_connection=local`, in one inventory. Each scenario that changes
+//! files runs in check mode first (nothing changes), then twice (the second run changes
+//! nothing). The playbooks' `assert` tasks hold what ansible-core 2.19 registered for the same
+//! tasks (`ansible-playbook -c local`, same files).
+
+use crate::util::{json_events, prov};
+use prov_testkit::Lab;
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+
+/// Two lab hosts (`h01`, `h02`) and `local`, each with its own `host_root`.
+struct Hosts {
+    lab: Lab,
+    work: tempfile::TempDir,
+}
+
+struct Run {
+    code: i32,
+    events: Vec<Json>,
+    text: String,
+}
+
+impl Run {
+    fn changed(&self) -> u64 {
+        crate::util::recap_changed(&self.events)
+    }
+
+    fn of(&self, task: &str) -> Vec<&Json> {
+        self.events.iter().filter(|e| e["event"] == "host_result" && e["name"] == task).collect()
+    }
+}
+
+impl Hosts {
+    /// Starts the lab and writes `site.yml` and the inventory.
+    fn new(site: &str) -> Hosts {
+        let lab = Lab::start(2).expect("lab (needs openssh-server)");
+        let work = tempfile::tempdir().expect("tempdir");
+        let local = work.path().join("local-root");
+        std::fs::create_dir_all(&local).expect("mkdir");
+        let inv = format!("[t]\n{}local ansible_connection=local host_root={}\n", lab.host_lines(), local.display());
+        std::fs::write(work.path().join("hosts.ini"), inv).expect("inventory");
+        std::fs::write(work.path().join("site.yml"), site).expect("playbook");
+        Hosts { lab, work }
+    }
+
+    /// Every host's root directory.
+    fn roots(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.lab.hosts.iter().map(|h| h.root.clone()).collect();
+        v.push(self.work.path().join("local-root"));
+        v
+    }
+
+    /// Writes `name` under every host's root.
+    fn put(&self, name: &str, body: &str) {
+        for r in self.roots() {
+            let p = r.join(name);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, body).expect("write");
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        self.work.path()
+    }
+
+    fn run(&self, extra: &[&str]) -> Run {
+        let kh = self.lab.known_hosts().display().to_string();
+        let mut args = vec!["apply", "site.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"];
+        args.extend_from_slice(extra);
+        let (code, events, text) = json_events(&prov(self.dir(), &args));
+        Run { code, events, text }
+    }
+
+    /// The same file on every host.
+    fn read(&self, name: &str) -> String {
+        let all: Vec<String> =
+            self.roots().iter().map(|r| std::fs::read_to_string(r.join(name)).unwrap_or_default()).collect();
+        assert!(all.windows(2).all(|w| w[0] == w[1]), "{name} differs between hosts: {all:?}");
+        all[0].clone()
+    }
+}
+
+#[test]
+fn ping_and_slurp_read_and_raw_runs() {
+    let h = Hosts::new(
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: ping
+      ansible.builtin.ping:
+      register: p
+    - name: slurp
+      slurp: src={{ host_root }}/in.txt
+      register: s
+    - name: slurp missing
+      slurp: path={{ host_root }}/nope
+      register: m
+      ignore_errors: true
+    - name: raw
+      raw: printf 'ran\n' >> {{ host_root }}/raw.log; echo done
+      register: rw
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - p.ping == 'pong'
+          - not p.changed
+          - s.content == 'aGVsbG8Kd29ybGQK'
+          - s.encoding == 'base64'
+          - s.source == host_root ~ '/in.txt'
+          - s.content | b64decode == 'hello\nworld\n'
+          - m.failed
+          - "m.msg == 'File not found: ' ~ host_root ~ '/nope'"
+    - name: raw as ansible-core registered it
+      assert:
+        that:
+          - rw.changed
+          - rw.rc == 0
+          - rw.stdout == 'done\n'
+          - rw.stdout_lines == ['done']
+      when: not ansible_check_mode
+"#,
+    );
+    h.put("in.txt", "hello\nworld\n");
+    let r = h.run(&["--check"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+    assert!(r.of("raw").iter().all(|e| e["status"] == "skipped"), "{}", r.text);
+    assert!(!h.roots()[0].join("raw.log").exists(), "check mode ran raw");
+    for round in 1..=2 {
+        let r = h.run(&[]);
+        assert_eq!(r.code, 0, "{}", r.text);
+        assert_eq!(r.changed(), 3, "only raw changes, once per host: {}", r.text);
+        assert_eq!(h.read("raw.log").lines().count(), round);
+    }
+}
+
+const BLOCK_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: block
+      blockinfile:
+        path: "{{ host_root }}/etc/app.conf"
+        block: |
+          listen 8080
+          workers 4
+        backup: true
+      register: b
+    - name: second block before the first line
+      blockinfile:
+        dest: "{{ host_root }}/etc/app.conf"
+        marker: "<!-- {mark} -->"
+        content: "z"
+        insertbefore: "^x"
+        mode: "0600"
+      register: b2
+    - name: drop the old block
+      blockinfile:
+        path: "{{ host_root }}/etc/app.conf"
+        marker: "# {mark} OLD"
+        state: absent
+    - name: new file
+      blockinfile:
+        path: "{{ host_root }}/new/f"
+        block: k=v
+        create: true
+      register: c
+    - name: missing file
+      blockinfile:
+        path: "{{ host_root }}/nope"
+        block: k=v
+      register: m
+      ignore_errors: true
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - m.failed
+          - m.msg == 'Path ' ~ host_root ~ '/nope does not exist !'
+          - m.rc == 257
+    - name: first run as ansible-core registered it
+      assert:
+        that:
+          - b.msg == 'Block inserted'
+          - b.backup_file is defined
+          - b2.msg == 'Block inserted and ownership, perms or SE linux context changed'
+          - c.msg == 'File created'
+      when: b.changed and not ansible_check_mode
+"##;
+
+#[test]
+fn blockinfile_inserts_updates_and_removes_blocks_once() {
+    let h = Hosts::new(BLOCK_SITE);
+    let before =
+        "x\n# BEGIN OLD\nold\n# END OLD\n# BEGIN ANSIBLE MANAGED BLOCK\nlisten 80\n# END ANSIBLE MANAGED BLOCK\ny\n";
+    h.put("etc/app.conf", before);
+    let r = h.run(&["--check", "--diff"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 12, "four changes on each of three hosts: {}", r.text);
+    assert_eq!(h.read("etc/app.conf"), before, "check mode changed the file");
+    assert!(!h.roots()[0].join("new").exists());
+    let d = &r.of("block")[0]["diff"][0];
+    assert_eq!(d["before"], before);
+    assert!(d["after"].as_str().unwrap_or_default().contains("listen 8080\nworkers 4\n"), "{d}");
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 12, "{}", r.text);
+    // What ansible-core 2.19 wrote from the same file with the same tasks.
+    let want = "<!-- BEGIN -->\nz\n<!-- END -->\nx\n# BEGIN ANSIBLE MANAGED BLOCK\nlisten 8080\nworkers 4\n\
+                # END ANSIBLE MANAGED BLOCK\ny\n";
+    assert_eq!(h.read("etc/app.conf"), want);
+    assert_eq!(h.read("new/f"), "# BEGIN ANSIBLE MANAGED BLOCK\nk=v\n# END ANSIBLE MANAGED BLOCK\n");
+    use std::os::unix::fs::PermissionsExt;
+    for root in h.roots() {
+        let mode = std::fs::metadata(root.join("etc/app.conf")).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o7777, 0o600);
+        let backups = std::fs::read_dir(root.join("etc")).expect("dir").count();
+        assert_eq!(backups, 2, "the file and one backup");
+    }
+    let r = h.run(&["--diff"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+}
+
+const REPLACE_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: port
+      replace:
+        path: "{{ host_root }}/app.conf"
+        regexp: '^port=\d+$'
+        replace: port=8080
+        mode: "0600"
+      register: p
+    - name: only between the markers
+      replace:
+        path: "{{ host_root }}/app.conf"
+        after: '\[web\]'
+        before: '\[db\]'
+        regexp: '^(\s*)host=.*$'
+        replace: '\1host=0.0.0.0'
+      register: s
+    - name: no section
+      replace:
+        path: "{{ host_root }}/app.conf"
+        after: nomatch
+        regexp: x
+      register: n
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - "n.msg == 'Pattern for before/after params did not match the given file: nomatch(?P<subsection>.*)'"
+          - not n.changed
+          - n.rc == 0
+    - name: first run as ansible-core registered it
+      assert:
+        that:
+          - p.msg == '1 replacements made and ownership, perms or SE linux context changed'
+          - s.msg == '1 replacements made'
+          - p.rc == 0
+      when: p.changed and not ansible_check_mode
+"##;
+
+#[test]
+fn replace_replaces_within_sections_once() {
+    let h = Hosts::new(REPLACE_SITE);
+    let before = "port=80\n[web]\n  host=127.0.0.1\n[db]\nhost=127.0.0.1\n";
+    h.put("app.conf", before);
+    let r = h.run(&["--check", "--diff"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 6, "{}", r.text);
+    assert_eq!(h.read("app.conf"), before);
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 6, "{}", r.text);
+    assert_eq!(h.read("app.conf"), "port=8080\n[web]\n  host=0.0.0.0\n[db]\nhost=127.0.0.1\n");
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+}
+
+const FETCH_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: tree
+      fetch: {src: "{{ host_root }}/t", dest: fetched}
+      register: f
+    - name: flat
+      fetch: {src: "{{ host_root }}/t", dest: "flat/{{ inventory_hostname }}/", flat: true}
+      register: g
+    - name: missing
+      fetch: {src: "{{ host_root }}/nope", dest: fetched, fail_on_missing: false}
+      register: m
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - "m.msg == 'the remote file does not exist, not transferring, ignored'"
+          - not m.changed
+          - f.checksum == '17fe9e250f7d8d1c041407713494224516c5f410'
+          - f.md5sum is defined
+          - f.dest.endswith('/fetched/' ~ inventory_hostname ~ host_root ~ '/t')
+          - g.dest.endswith('/flat/' ~ inventory_hostname ~ '/t')
+      when: not ansible_check_mode
+"##;
+
+#[test]
+fn fetch_copies_each_hosts_file_to_the_controller_once() {
+    let h = Hosts::new(FETCH_SITE);
+    h.put("t", "token-1\n");
+    let r = h.run(&["--check"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+    assert!(r.of("tree").iter().all(|e| e["status"] == "skipped"), "skipped in check mode, as in Ansible: {}", r.text);
+    assert!(!h.dir().join("fetched").exists() && !h.dir().join("flat").exists());
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 6, "{}", r.text);
+    let mut names: Vec<String> = h.lab.hosts.iter().map(|x| x.name.clone()).collect();
+    names.push("local".into());
+    for (name, root) in names.iter().zip(h.roots()) {
+        let tree = h.dir().join("fetched").join(name).join(root.strip_prefix("/").expect("absolute")).join("t");
+        assert_eq!(std::fs::read_to_string(&tree).unwrap_or_default(), "token-1\n", "{}", tree.display());
+        assert_eq!(std::fs::read_to_string(h.dir().join("flat").join(name).join("t")).unwrap_or_default(), "token-1\n");
+    }
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+}
+
+#[test]
+fn tempfile_creates_a_new_private_path_each_run() {
+    let h = Hosts::new(
+        r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: temp
+      tempfile: {path: "{{ host_root }}/tmp", suffix: .x}
+      register: t
+    - name: temp dir
+      ansible.builtin.tempfile: {path: "{{ host_root }}/tmp", state: directory, prefix: p-}
+      register: d
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - t.changed
+          - t.mode == '0600'
+          - t.state == 'file'
+          - t.size == 0
+          - t.path.startswith(host_root ~ '/tmp/ansible.')
+          - t.path.endswith('.x')
+          - d.mode == '0700'
+          - d.state == 'directory'
+          - d.path.startswith(host_root ~ '/tmp/p-')
+      when: not ansible_check_mode
+"##,
+    );
+    h.put("tmp/.keep", "");
+    let r = h.run(&["--check"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert!(r.of("temp").iter().all(|e| e["status"] == "skipped"), "skipped in check mode, as in Ansible: {}", r.text);
+    for round in 1..=2 {
+        let r = h.run(&[]);
+        assert_eq!(r.code, 0, "{}", r.text);
+        assert_eq!(r.changed(), 6, "always changed, as in Ansible: {}", r.text);
+        for root in h.roots() {
+            assert_eq!(std::fs::read_dir(root.join("tmp")).expect("dir").count(), 1 + 2 * round);
+        }
+    }
+}
+
+#[test]
+fn script_runs_a_controller_script_once_with_creates() {
+    let h = Hosts::new(
+        r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: script
+      script: setup.sh "{{ host_root }}/done" 'two words'
+      args:
+        creates: "{{ host_root }}/done"
+      register: s
+    - name: as ansible-core registered it
+      assert:
+        that:
+          - s.changed
+          - s.rc == 0
+          - s.stdout == 'args:2 two words\n'
+          - s.stdout_lines == ['args:2 two words']
+          - s.stderr == 'note\n'
+      when: s.changed and not ansible_check_mode
+    - name: skipped as ansible-core registered it
+      assert:
+        that:
+          - s.skipped
+          - "s.msg == host_root ~ '/done exists, matching creates option'"
+      when: not s.changed and not ansible_check_mode
+"##,
+    );
+    std::fs::write(h.dir().join("setup.sh"), "#!/bin/sh\necho \"args:$# $2\"; echo note >&2; echo ok > \"$1\"\n")
+        .expect("script");
+    let r = h.run(&["--check"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 3, "with creates, check mode says it would run, as Ansible does: {}", r.text);
+    assert!(!h.roots()[0].join("done").exists(), "check mode ran the script");
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 3, "{}", r.text);
+    assert_eq!(h.read("done"), "ok\n");
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+}
+
+#[test]
+fn what_the_new_modules_do_not_support_is_refused_before_connecting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("hosts.ini"), "[all]\nh ansible_host=192.0.2.1\n").expect("inventory");
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - raw: echo hi creates=/x\n    - blockinfile: {path: /x, block: a, attributes: \"+i\"}\n    - replace: {path: /x, regexp: \"(?<=a)b\"}\n    - tempfile: {prefix: a/b}\n",
+    )
+    .expect("playbook");
+    let out = prov(dir.path(), &["apply", "site.yml", "-i", "hosts.ini"]);
+    let (o, e) = crate::util::text(&out);
+    assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
+    for want in [
+        "site.yml:4:12: error: module `raw` has no argument `creates`",
+        "site.yml:5:41: error: module `blockinfile` has no argument `attributes`",
+        "site.yml:6:7: error: invalid arguments for `replace`: `regexp` is not a valid regular expression",
+        "site.yml:7:7: error: invalid arguments for `tempfile`: prefix must be a valid file name component, got 'a/b'",
+    ] {
+        assert!(e.contains(want) || o.contains(want), "missing {want:?} in:\n{o}\n{e}");
+    }
+}
