@@ -62,6 +62,7 @@ modules![
     net::uri::Uri,
     net::wait_for::WaitFor,
     packages::apt::Apt,
+    packages::package::Package,
     system::group::Group,
     system::service::Service,
     system::setup::Setup,

@@ -1,3 +1,4 @@
 //! Package managers.
 
 pub mod apt;
+pub mod package;

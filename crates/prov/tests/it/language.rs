@@ -1002,3 +1002,31 @@ fn debug_var_of_something_undefined_is_ok_and_says_so() {
     let defaulted = on(&r, "defaulted", "a")[0]["msg"].as_str().unwrap_or_default().to_string();
     assert!(defaulted.ends_with(": 7"), "{defaulted}");
 }
+
+// ansible-core 2.19's package module picks the backend from `use`, else the pkg_mgr fact,
+// gathering it when facts were not gathered; on this Debian machine that is apt. An installed
+// package is ok and unchanged; a backend prov lacks fails the task and says which.
+#[test]
+fn package_uses_the_hosts_package_manager() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: installed
+      package: name=bash,coreutils state=present
+      register: r
+    - name: other backend
+      package: {name: bash, state: present, use: dnf}
+      ignore_errors: true
+"#,
+        )],
+        &["--check"],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(on(&r, "installed", "a")[0]["status"], "ok", "{}", r.dump());
+    let other = on(&r, "other backend", "a");
+    assert_eq!(other[0]["status"], "ignored", "{}", r.dump());
+    assert!(other[0]["msg"].as_str().unwrap_or_default().contains("`dnf`"), "{}", r.dump());
+}

@@ -1,0 +1,184 @@
+//! `package`: installs or removes packages with the host's own package manager, as Ansible's
+//! generic `package` module does: it picks the backend module from `use`, else the host
+//! variable `ansible_package_use`, else the `pkg_mgr` fact (read from the host, with the same
+//! rules as `setup`, when facts were not gathered), and hands it the arguments.
+//!
+//! Arguments: `name` (required; a package, a list or `"a,b"`), `state` (required: `present`,
+//! `absent`, `latest`, or another state the backend knows), `use` (default `auto`). The
+//! backend's own arguments pass through; prov's one backend is `apt`, so these are
+//! `update_cache`, `cache_valid_time`, `purge`, `autoremove`, `install_recommends`,
+//! `default_release`, `force`, `dpkg_options` (see [apt](apt.md)). A host whose package manager
+//! is not apt fails the task with the manager's name: prov has no `dnf`, `apk`, ... module.
+//!
+//! ```yaml
+//! - package:
+//!     name: [curl, rsync]
+//!     state: present
+//! ```
+
+use super::apt::{Apt, AptPlan};
+use async_trait::async_trait;
+use minijinja::Value;
+use prov_core::connection::ExecOutput;
+use prov_core::facts;
+use prov_core::module::{args_from_value, Fact, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde::Deserialize;
+
+/// Arguments of `package`: its own, and those it passes to `apt`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// Packages.
+    name: Value,
+    /// Desired state (required, as in Ansible).
+    state: String,
+    /// Backend module (`auto`: the host's package manager).
+    #[serde(default, rename = "use")]
+    use_: Option<String>,
+    /// Passed to apt.
+    #[serde(default)]
+    update_cache: Option<Value>,
+    /// Passed to apt.
+    #[serde(default)]
+    cache_valid_time: Option<Value>,
+    /// Passed to apt.
+    #[serde(default)]
+    purge: Option<Value>,
+    /// Passed to apt.
+    #[serde(default)]
+    autoremove: Option<Value>,
+    /// Passed to apt.
+    #[serde(default)]
+    install_recommends: Option<Value>,
+    /// Passed to apt.
+    #[serde(default)]
+    default_release: Option<Value>,
+    /// Passed to apt.
+    #[serde(default)]
+    force: Option<Value>,
+    /// Passed to apt.
+    #[serde(default)]
+    dpkg_options: Option<Value>,
+}
+
+impl Args {
+    /// The arguments the apt module gets.
+    fn for_apt(&self) -> Result<super::apt::Args, String> {
+        let mut m: Vec<(&str, Value)> = vec![("name", self.name.clone()), ("state", Value::from(self.state.as_str()))];
+        for (k, v) in [
+            ("update_cache", &self.update_cache),
+            ("cache_valid_time", &self.cache_valid_time),
+            ("purge", &self.purge),
+            ("autoremove", &self.autoremove),
+            ("install_recommends", &self.install_recommends),
+            ("default_release", &self.default_release),
+            ("force", &self.force),
+            ("dpkg_options", &self.dpkg_options),
+        ] {
+            if let Some(v) = v {
+                m.push((k, v.clone()));
+            }
+        }
+        let map: std::collections::BTreeMap<String, Value> = m.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let a: super::apt::Args = args_from_value(&Value::from(map))?;
+        Apt::check_args(&a)?;
+        Ok(a)
+    }
+}
+
+/// The `package` module.
+#[derive(Default)]
+pub struct Package;
+
+/// The host's package manager, as the `pkg_mgr` fact names it.
+struct PkgMgr;
+
+impl PkgMgr {
+    fn collectors() -> std::collections::BTreeSet<facts::Collector> {
+        // What ansible-core's package action gathers when it lacks the fact: `!all` (the
+        // minimal subsets, which include pkg_mgr and the distribution it depends on).
+        facts::select(&["!all".to_string()]).unwrap_or_default()
+    }
+}
+
+impl Fact for PkgMgr {
+    type Output = String;
+    fn command(&self) -> String {
+        facts::command(&Self::collectors())
+    }
+    fn parse(&self, out: &ExecOutput) -> Result<String, String> {
+        let f = facts::parse(&Self::collectors(), &out.stdout_str());
+        Ok(f.get("pkg_mgr").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "unknown".into()))
+    }
+}
+
+/// Which backend module runs: `use`, then `ansible_package_use`, then the `pkg_mgr` fact.
+async fn backend(args: &Args, cx: &ModuleCtx<'_>) -> Result<String, ModuleError> {
+    if let Some(u) = args.use_.as_deref().filter(|u| *u != "auto") {
+        return Ok(u.to_string());
+    }
+    let known = |expr: &str| {
+        cx.vars.eval(expr).ok().and_then(|v| v.as_str().map(str::to_string)).filter(|s| !s.is_empty() && s != "auto")
+    };
+    if let Some(u) = known("ansible_package_use | default('')") {
+        return Ok(u);
+    }
+    if let Some(m) = known("ansible_facts.pkg_mgr | default('')") {
+        return Ok(m);
+    }
+    cx.fact(&PkgMgr).await
+}
+
+#[async_trait]
+impl Module for Package {
+    const NAME: &'static str = "package";
+    type Args = Args;
+    type Plan = AptPlan;
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        args.for_apt().map(|_| ())
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<AptPlan>, ModuleError> {
+        match backend(args, cx).await?.as_str() {
+            "apt" | "ansible.builtin.apt" => Apt.plan(&args.for_apt().map_err(ModuleError::Args)?, cx).await,
+            "unknown" => {
+                Err(ModuleError::Failed("Could not detect a package manager. Try using the \"use\" option.".into()))
+            }
+            other => Err(ModuleError::Failed(format!(
+                "this host's package manager is `{other}`; prov's package module has only the apt backend"
+            ))),
+        }
+    }
+
+    async fn apply(&self, args: &Args, plan: AptPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        Apt.apply(&args.for_apt().map_err(ModuleError::Args)?, plan, cx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn args(v: serde_json::Value) -> Result<Args, String> {
+        args_from_value(&Value::from(minijinja::value::Serde(v)))
+    }
+
+    #[test]
+    fn name_and_state_are_required_and_the_rest_goes_to_apt() {
+        assert!(args(json!({"name": "curl"})).is_err(), "state is required, as in Ansible");
+        assert!(args(json!({"state": "present"})).is_err(), "name is required");
+        assert!(args(json!({"name": "curl", "state": "present", "enablerepo": "x"})).is_err());
+        let a = args(json!({"name": "curl,rsync", "state": "present", "update_cache": "yes"})).expect("args");
+        assert!(Package::check_args(&a).is_ok());
+        let apt = a.for_apt().expect("apt args");
+        assert_eq!(apt.name.map(|l| l.0), Some(vec!["curl".to_string(), "rsync".to_string()]));
+        assert!(apt.update_cache);
+        assert_eq!(apt.dpkg_options, "force-confdef,force-confold", "apt's own default stays");
+        let bad = args(json!({"name": "-oDir::Bin::dpkg=/x", "state": "present"})).expect("args");
+        assert!(Package::check_args(&bad).is_err(), "apt's name checks apply");
+        let bad_state = args(json!({"name": "curl", "state": "maybe"})).expect("args");
+        assert!(Package::check_args(&bad_state).is_err());
+    }
+}
