@@ -489,18 +489,25 @@ impl Connection for SshConnection {
         mode: Option<u32>,
         become_: Option<&Become>,
     ) -> Result<(), ConnectionError> {
-        let mode = mode.unwrap_or(0o644);
         let t = crate::tmpfile::temp_for(path).map_err(|e| self.transfer(path, e))?;
         let (tq, pq) = (shell_quote(&t.tmp), shell_quote(path));
+        // Without a mode, as a module Ansible runs: the replaced file's mode, else what the
+        // umask (`$u`, read before anything changes it) gives a new file.
+        let chmod = match mode {
+            Some(m) => format!("chmod {m:o} -- {tq}"),
+            None => format!(
+                "{{ m=$(stat -L -c %a -- {pq} 2>/dev/null) || m=$(printf %o $(( 0666 & ~$u ))); }} && chmod \"$m\" -- {tq}"
+            ),
+        };
         // After the rename: temporary files of this destination left by killed runs go too.
         let finish = format!(
-            "chmod {mode:o} -- {tq} && mv -f -- {tq} {pq} || {{ rc=$?; rm -f -- {tq}; exit $rc; }}; rm -f -- {}",
+            "{chmod} && mv -f -- {tq} {pq} || {{ rc=$?; rm -f -- {tq}; exit $rc; }}; rm -f -- {}",
             t.stale_glob
         );
         if let Some(b) = become_ {
             // SFTP runs as the login user: stream the bytes to a command running as `b`.
             // `set -C` makes `>` create the file exclusively; umask 077 keeps it private.
-            let cmd = format!("umask 077 && set -C && cat > {tq} && {finish}");
+            let cmd = format!("u=$(umask); umask 077 && set -C && cat > {tq} && {finish}");
             let req = ExecRequest::new(cmd).with_become(Some(b.clone())).with_stdin(data.to_vec());
             let out = self.run(req).await?;
             if out.rc != 0 {
@@ -527,7 +534,7 @@ impl Connection for SshConnection {
             return Err(self.transfer(path, e));
         }
         // SFTP v3 rename refuses to replace; `mv -f` on the target is one atomic rename(2).
-        let out = self.run(ExecRequest::new(finish)).await?;
+        let out = self.run(ExecRequest::new(format!("u=$(umask); {finish}"))).await?;
         if out.rc != 0 {
             return Err(self.transfer(path, out.stderr_str().trim()));
         }

@@ -120,10 +120,14 @@ impl Connection for LocalConnection {
         let t = crate::tmpfile::temp_for(path).map_err(|e| self.transfer(path, e))?;
         let keep_mode = match mode {
             Some(m) => Some(m),
-            // Keep the mode of the file being replaced.
-            None => tokio::fs::metadata(p).await.ok().map(|m| {
-                use std::os::unix::fs::PermissionsExt;
-                m.permissions().mode()
+            // Keep the mode of the file being replaced; a new file gets what the umask gives
+            // it, as a file a module creates does.
+            None => Some(match tokio::fs::metadata(p).await {
+                Ok(m) => {
+                    use std::os::unix::fs::PermissionsExt;
+                    m.permissions().mode()
+                }
+                Err(_) => 0o666 & !umask().await,
             }),
         };
         let tmp = std::path::PathBuf::from(&t.tmp);
@@ -162,6 +166,17 @@ impl Connection for LocalConnection {
 
 /// Creates `tmp` exclusively (never through a symbolic link) with mode 0600, writes `data`,
 /// then gives it `mode`.
+/// This process's umask, from `/proc/self/status` (reading it with umask(2) would change it
+/// for every thread for a moment); 022 where the kernel does not say.
+async fn umask() -> u32 {
+    let status = tokio::fs::read_to_string("/proc/self/status").await.unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        .unwrap_or(0o022)
+}
+
 async fn write_new_private(tmp: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mut f = tokio::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp).await?;
@@ -209,6 +224,24 @@ mod tests {
         names.sort();
         assert_eq!(names, [".other.prov-tmp-0123", "f"]);
         assert_eq!(std::fs::metadata(&f).expect("meta").permissions().mode() & 0o777, 0o640);
+    }
+
+    // ansible-core 2.19 (`copy: content=`, `lineinfile: create=true`, umask 022): a new file
+    // without `mode` is 0644, what the umask leaves of 0666; a replaced file keeps its mode.
+    #[tokio::test]
+    async fn put_without_a_mode_gives_a_new_file_the_umask_default_and_keeps_an_old_files_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let c = LocalConnection::new("localhost");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let new = dir.path().join("new");
+        c.put(new.to_str().expect("utf-8"), b"n", None, None).await.expect("writes");
+        let want = 0o666 & !umask().await;
+        assert_eq!(std::fs::metadata(&new).expect("meta").permissions().mode() & 0o777, want);
+        let old = dir.path().join("old");
+        std::fs::write(&old, "o").expect("write");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        c.put(old.to_str().expect("utf-8"), b"p", None, None).await.expect("writes");
+        assert_eq!(std::fs::metadata(&old).expect("meta").permissions().mode() & 0o777, 0o640);
     }
 
     #[tokio::test]

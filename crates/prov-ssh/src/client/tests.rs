@@ -192,3 +192,27 @@ async fn put_writes_privately_leaves_no_temporary_file_and_removes_stale_ones() 
     assert_eq!(std::fs::read_to_string(&outside).expect("read"), "keep");
     assert!(!std::fs::symlink_metadata(&link).expect("meta").file_type().is_symlink());
 }
+
+// As a module Ansible runs (umask 022 here, sshd's default): a new file without `mode` is 0644
+// over SFTP and through `become`; a replaced file keeps its mode (0640).
+#[tokio::test]
+async fn put_without_a_mode_gives_a_new_file_the_umask_default_and_keeps_an_old_files_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let c = open(&lab).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    let b = Become { user: "root".into(), method: BecomeMethod::Sudo };
+    for (name, become_) in [("sftp", None), ("sudo", Some(&b))] {
+        let new = dir.path().join(format!("new-{name}"));
+        c.put(new.to_str().expect("utf-8"), b"n", None, become_).await.expect("put");
+        assert_eq!(mode(&new), 0o644, "{name}");
+        let old = dir.path().join(format!("old-{name}"));
+        std::fs::write(&old, "o").expect("write");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        c.put(old.to_str().expect("utf-8"), b"p", None, become_).await.expect("put");
+        assert_eq!(mode(&old), 0o640, "{name}");
+        assert_eq!(std::fs::read(&old).expect("read"), b"p");
+    }
+}
