@@ -43,6 +43,7 @@ fn spec(name: &str, group: &str, static_ip: Option<IpAddr>) -> InstanceSpec {
         static_ip,
         authorized_keys: vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO5m me@host".into()],
         host_key: None,
+        disks: Vec::new(),
     }
 }
 
