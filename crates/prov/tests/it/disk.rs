@@ -93,8 +93,22 @@ fn disk_lifecycle_on_docker_create_mount_share_delete() {
     let (o, e) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{o}\n{e}");
     assert!(o.contains("ok: [localhost]") && o.contains("until the VM is deleted"), "{o}\n{e}");
+    // Deleting it while VMs mount it is refused, naming them.
+    let gone = std::fs::read_to_string(site.dir.path().join("attach.yml"))
+        .expect("read")
+        .replace("instance: None", "state: absent");
+    std::fs::write(site.dir.path().join("delete.yml"), gone).expect("write");
+    let out = site.prov(&["apply", "delete.yml", "-i", "inventories/local.yml"]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{o}\n{e}");
+    assert!(o.contains("is mounted by VM(s) monitor, worker1"), "{o}\n{e}");
+    assert_eq!(volumes(&site).len(), 1, "the volume went");
 
-    // Delete: the VMs, then the disk; nothing is left.
+    // Delete: the VMs, then the disk (the plan says so: the VMs go first); nothing is left.
+    let out = site.prov(&["plan", "playbooks/site.yml", "-i", "inventories/local.yml", "--tags", "delete-vms"]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(o.contains("-1 disk") && o.contains("-2 vm"), "plan summary:\n{o}");
     let (code, ev, all) = site.apply("delete-vms", &[]);
     assert_eq!(code, 0, "{all}");
     assert_eq!((changed_items(&ev, "delete VMs"), changed_items(&ev, "delete disks")), (2, 1), "{all}");
