@@ -20,6 +20,11 @@
 //! that is still attached when its turn comes is refused, naming the VMs (delete or detach
 //! them first).
 //!
+//! On aws a new volume needs `size_gb` (EC2 has no default) and goes to `zone`, else
+//! `<region>a`: a VM attaches only volumes of its own availability zone, so give the VMs
+//! the same `zone`. On gcp the disk lives in the provider's zone; without `size_gb` it gets
+//! Google's default (500 GB).
+//!
 //! The docker provider differs where Docker does: the size is recorded in the
 //! `prov-size-gb` label but not enforced (the local volume driver cannot limit a plain
 //! volume), and a container gains mounts only when it is created. So a docker VM mounts
