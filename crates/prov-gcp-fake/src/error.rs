@@ -43,6 +43,16 @@ impl ApiError {
         )
     }
 
+    /// 400 `resourceInUseByAnotherResource` for a `kind` of resource (`disk`).
+    pub fn in_use_by(kind: &str, resource: &str, user: &str) -> ApiError {
+        ApiError::new(
+            400,
+            "FAILED_PRECONDITION",
+            "resourceInUseByAnotherResource",
+            format!("The {kind} resource '{resource}' is already being used by '{user}'"),
+        )
+    }
+
     /// 404 `notFound` for a resource path (`projects/p/zones/z/instances/n`).
     pub fn not_found(resource: &str) -> ApiError {
         ApiError::new(404, "NOT_FOUND", "notFound", format!("The resource '{resource}' was not found"))

@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::state::{State, API_BASE};
-use crate::{addresses, instances};
+use crate::{addresses, disks, instances};
 use axum::body::Bytes;
 use axum::extract::Query;
 use axum::http::{header, Method, StatusCode, Uri};
@@ -90,6 +90,12 @@ fn route(
         ("GET", [p, "zones", z, "instances", n, "getGuestAttributes"]) => {
             instances::guest_attributes(st, p, z, n, query)
         }
+        ("POST", [p, "zones", z, "instances", n, "attachDisk"]) => disks::attach(st, p, z, n, body),
+        ("POST", [p, "zones", z, "instances", n, "detachDisk"]) => disks::detach(st, p, z, n, query),
+        ("POST", [p, "zones", z, "disks"]) => disks::insert(st, p, z, body),
+        ("GET", [p, "zones", z, "disks"]) => disks::list(st, p, z, query),
+        ("GET", [p, "zones", z, "disks", n]) => disks::get(st, p, z, n),
+        ("DELETE", [p, "zones", z, "disks", n]) => disks::delete(st, p, z, n),
         ("GET", [p, "zones", z, "operations", op]) => operation(st, p, &format!("zones/{z}"), op),
         ("POST", [p, "zones", z, "operations", op, "wait"]) => operation(st, p, &format!("zones/{z}"), op),
         ("POST", [p, "regions", r, "addresses"]) => addresses::insert(st, p, r, body),

@@ -566,11 +566,16 @@ pub fn on_done(st: &mut State, project: &str, action: &Action) {
         Action::DeleteInstance(zone, name) => {
             if let Some(i) = st.instances.remove(&key(project, zone, name)) {
                 use_addresses(st, project, &i.json, false);
+                crate::disks::instance_deleted(st, project, &i.json);
             }
         }
         Action::InsertInstance(_, _, Some(_))
         | Action::InsertAddress(..)
         | Action::DeleteAddress(..)
+        | Action::InsertDisk(..)
+        | Action::DeleteDisk(..)
+        | Action::AttachDisk(..)
+        | Action::DetachDisk(..)
         | Action::Nothing => {}
     }
 }

@@ -24,6 +24,10 @@
 //! | GET | `regions/{region}/addresses`, `.../{name}` | list with `filter`, `maxResults`, `pageToken`; get |
 //! | DELETE | `regions/{region}/addresses/{name}` | → Operation; 400 `resourceInUseByAnotherResource` while an instance uses it |
 //! | GET, POST | `regions/{region}/operations/{op}`, `.../wait` | |
+//! | POST | `zones/{zone}/disks` | insert → Operation; blank disk, `sizeGb` default 500, `type` default pd-standard; 409; 400 for a bad name, size or type |
+//! | GET | `zones/{zone}/disks`, `.../{name}` | list with `filter`, `maxResults`, `pageToken`; get (`users`: the instances it is attached to) |
+//! | DELETE | `zones/{zone}/disks/{name}` | → Operation; 400 `resourceInUseByAnotherResource` while attached |
+//! | POST | `zones/{zone}/instances/{name}/attachDisk`, `/detachDisk?deviceName=D` | → Operation; a READ_WRITE disk attached elsewhere is `resourceInUseByAnotherResource`; deleting an instance detaches its disks |
 //!
 //! Anything else is a 404 that names the method and path.
 //!
@@ -64,6 +68,7 @@
 #![deny(missing_docs)]
 
 pub mod addresses;
+pub mod disks;
 pub mod error;
 pub mod filter;
 pub mod http;
@@ -156,6 +161,11 @@ impl Fake {
     /// Every instance of `project` as the API shows it, by name.
     pub fn instances(&self, project: &str) -> Vec<serde_json::Value> {
         self.with(|st| st.instances.iter().filter(|((p, _, _), _)| p == project).map(|(_, i)| i.json.clone()).collect())
+    }
+
+    /// Every disk of `project`, by zone then name.
+    pub fn disks(&self, project: &str) -> Vec<serde_json::Value> {
+        self.with(|st| st.disks.iter().filter(|((p, _, _), _)| p == project).map(|(_, d)| d.json.clone()).collect())
     }
 
     /// Every address of `project`, by region then name.

@@ -190,6 +190,14 @@ pub enum Action {
     InsertAddress(String, String),
     /// Delete of address (region, name).
     DeleteAddress(String, String),
+    /// Insert of disk (zone, name).
+    InsertDisk(String, String),
+    /// Delete of disk (zone, name).
+    DeleteDisk(String, String),
+    /// Attach to instance (zone, name) of this AttachedDisk.
+    AttachDisk(String, String, Value),
+    /// Detach from instance (zone, name) of the disk with this device name.
+    DetachDisk(String, String, String),
     /// Done at once when it finishes (setLabels, setTags).
     Nothing,
 }
@@ -225,6 +233,15 @@ pub struct Address {
     pub op: Option<String>,
 }
 
+/// A disk.
+#[derive(Debug, Clone)]
+pub struct Disk {
+    /// The resource as sent.
+    pub json: Value,
+    /// The operation that is changing it.
+    pub op: Option<String>,
+}
+
 /// Faults to inject.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
@@ -254,6 +271,8 @@ pub struct State {
     pub instances: BTreeMap<(String, String, String), Instance>,
     /// Addresses.
     pub addresses: BTreeMap<(String, String, String), Address>,
+    /// Disks.
+    pub disks: BTreeMap<(String, String, String), Disk>,
     /// Operations by name.
     pub ops: HashMap<String, Op>,
     /// Faults.
@@ -374,6 +393,7 @@ impl State {
                 }
                 crate::instances::on_done(self, &project, &action);
                 crate::addresses::on_done(self, &project, &action);
+                crate::disks::on_done(self, &project, &action);
             }
             Step::Done => {}
         }

@@ -30,6 +30,7 @@ macro_rules! modules {
 }
 
 modules![
+    cloud::disk::DiskModule,
     cloud::vm::Vm,
     commands::command::Command,
     commands::ping::Ping,

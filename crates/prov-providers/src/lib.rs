@@ -8,12 +8,15 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod disk;
 pub mod docker;
 #[cfg(feature = "gcp")]
 pub mod gcp;
 pub mod inventory;
 pub mod machine;
 pub mod state;
+
+pub use disk::{Attachment, Disk, DiskMount, DiskSpec};
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -110,6 +113,9 @@ pub struct InstanceSpec {
     /// The SSH host key the instance must use: (private key in OpenSSH PEM, public line).
     /// prov generates it, so it can record the key in known_hosts before first contact.
     pub host_key: Option<(String, String)>,
+    /// Disks of the project attached when the instance is created (docker: mounted; a
+    /// container cannot gain a mount later).
+    pub disks: Vec<DiskMount>,
 }
 
 /// Why a provider call failed.
@@ -129,6 +135,9 @@ pub enum ProviderError {
     /// The instance does not exist.
     #[error("no instance `{0}`")]
     NotFound(String),
+    /// The disk does not exist.
+    #[error("no disk `{0}`")]
+    DiskNotFound(String),
     /// Anything else the provider reported.
     #[error("{provider}: {message}")]
     Api {
@@ -175,6 +184,47 @@ pub trait Provider: Send + Sync {
     /// no instance is left. Called after the last delete.
     async fn cleanup(&self) -> Result<(), ProviderError> {
         Ok(())
+    }
+
+    /// The project's disks whose labels include every `selector` pair.
+    async fn list_disks(&self, _selector: &Labels) -> Result<Vec<Disk>, ProviderError> {
+        Err(disk::unsupported(self.name()))
+    }
+
+    /// One disk of the project by name.
+    async fn get_disk(&self, _name: &str) -> Result<Option<Disk>, ProviderError> {
+        Err(disk::unsupported(self.name()))
+    }
+
+    /// Creates a disk (not attached). An existing disk of the project with that name is
+    /// returned as it is.
+    async fn create_disk(&self, _spec: &DiskSpec) -> Result<Disk, ProviderError> {
+        Err(disk::unsupported(self.name()))
+    }
+
+    /// Deletes a disk. A missing disk is not an error; an attached one is refused (naming
+    /// the VMs).
+    async fn delete_disk(&self, _name: &str) -> Result<(), ProviderError> {
+        Err(disk::unsupported(self.name()))
+    }
+
+    /// Whether [`attach_disk`](Provider::attach_disk) can attach a disk to an existing
+    /// instance. Docker cannot (a container gains mounts only when it is created, through
+    /// [`InstanceSpec::disks`]); its `attach_disk` only confirms an attachment made then.
+    fn attaches_to_existing(&self) -> bool {
+        true
+    }
+
+    /// Attaches disk `disk` to VM `instance` as `device` (see [`Attachment::device`]) and
+    /// returns the disk. Attaching where it is already attached is not an error.
+    async fn attach_disk(&self, _disk: &str, _instance: &str, _device: Option<&str>) -> Result<Disk, ProviderError> {
+        Err(disk::unsupported(self.name()))
+    }
+
+    /// Detaches disk `disk` from VM `instance` and returns the disk. Not attached there is
+    /// not an error.
+    async fn detach_disk(&self, _disk: &str, _instance: &str) -> Result<Disk, ProviderError> {
+        Err(disk::unsupported(self.name()))
     }
 }
 

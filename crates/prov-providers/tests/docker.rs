@@ -73,6 +73,7 @@ fn spec(cfg: &DockerConfig, name: &str, group: &str, ip: Option<IpAddr>) -> Inst
         static_ip: ip,
         authorized_keys: Vec::new(),
         host_key: None,
+        disks: Vec::new(),
     }
 }
 

@@ -1,3 +1,4 @@
 //! Modules that manage machines through a provider (they run in prov itself).
 
+pub mod disk;
 pub mod vm;

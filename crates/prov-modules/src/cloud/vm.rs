@@ -8,8 +8,14 @@
 //! `static_ip` (docker: a fixed address on the project network; `true`: a static address the
 //! cloud picks, a reserved GCP address or an AWS Elastic IP), `state` (`present` default,
 //! `started`, `stopped`, `absent`), `network` and `subnet` (docker project network),
-//! `build_image` (docker: build the node image when missing, default true), and for clouds
+//! `build_image` (docker: build the node image when missing, default true), `disks` (disks
+//! of the project made by the `disk` module, attached when the VM is created: a list of
+//! `{name, mount_path}` on docker, `{name, device_name}` on a cloud), and for clouds
 //! `cloud_project`, `zone`, `region` and `endpoint` (set from the inventory file).
+//!
+//! `disks` on docker is the only way a VM gets a volume (a container gains mounts only when
+//! it is created): an existing docker VM without one of its disks is refused, to be deleted
+//! and created again. On a cloud, a disk missing on an existing VM is attached.
 //!
 //! prov generates each new docker VM's SSH host key and records it in the project's known_hosts
 //! (`~/.local/state/prov/<project>/known_hosts`), so strict host-key checking works from the
@@ -35,8 +41,8 @@ use minijinja::Value;
 use prov_core::args::lenient_bool;
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan, RunsOn};
 use prov_providers::{
-    Instance, InstanceSpec, InstanceState, Labels, Provider, ProviderError, ProviderSettings, LABEL_GROUP, LABEL_NAME,
-    LABEL_PROJECT,
+    DiskMount, Instance, InstanceSpec, InstanceState, Labels, Provider, ProviderError, ProviderSettings, LABEL_GROUP,
+    LABEL_NAME, LABEL_PROJECT,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -93,6 +99,37 @@ pub struct Args {
     /// API endpoint override (tests).
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// Disks to attach when the VM is created.
+    #[serde(default)]
+    pub disks: Vec<VmDisk>,
+}
+
+/// One entry of `disks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmDisk {
+    /// The disk's name (made by the `disk` module).
+    pub name: String,
+    /// Device name (clouds).
+    #[serde(default)]
+    pub device_name: Option<String>,
+    /// Mount path (docker).
+    #[serde(default)]
+    pub mount_path: Option<String>,
+}
+
+/// The `disks` of the spec, with the device as the provider has it.
+fn disk_mounts(args: &Args) -> Result<Vec<DiskMount>, String> {
+    args.disks
+        .iter()
+        .map(|d| {
+            let device = super::disk::device(&args.provider, d.device_name.as_deref(), d.mount_path.as_deref())?;
+            if args.provider == "docker" && device.is_none() {
+                return Err(format!("disk `{}` needs a mount_path on the docker provider", d.name));
+            }
+            Ok(DiskMount { disk: d.name.clone(), device })
+        })
+        .collect()
 }
 
 /// `static_ip` may be an address or a boolean (`true`: the provider chooses the address).
@@ -147,6 +184,8 @@ pub enum VmPlan {
     Stop,
     /// Delete it (it has these addresses).
     Delete(Vec<IpAddr>),
+    /// Attach these disks to the existing VM (clouds).
+    AttachDisks(Vec<DiskMount>),
 }
 
 fn state(args: &Args) -> &str {
@@ -242,6 +281,7 @@ impl Module for Vm {
                     .map_err(|_| format!("static_ip `{ip}` is neither an IP address nor true/false"))?;
             }
         }
+        disk_mounts(args)?;
         // Docker needs a size it knows; a cloud checks its own type names.
         if let Some(t) = args.machine_type.as_ref().filter(|_| args.provider == "docker") {
             prov_providers::machine::shape(t)?;
@@ -287,6 +327,39 @@ impl Module for Vm {
                         ))));
                     }
                 }
+                let mut missing = Vec::new();
+                for m in disk_mounts(args).map_err(ModuleError::Failed)? {
+                    let attached = match p.get_disk(&m.disk).await.map_err(failed)? {
+                        Some(d) => {
+                            d.attachment(&args.name).is_some_and(|a| m.device.as_ref().is_none_or(|w| *w == a.device))
+                        }
+                        None => {
+                            return Ok(Plan::Ok(Outcome::failed(format!(
+                                "no disk `{}` in project `{}` for VM `{}`: create it first with the disk module",
+                                m.disk, args.project, args.name
+                            ))))
+                        }
+                    };
+                    if attached {
+                        continue;
+                    }
+                    if !p.attaches_to_existing() {
+                        return Ok(Plan::Ok(Outcome::failed(format!(
+                            "{} VM `{}` exists without disk `{}` at {}; a container gains volumes only when it is \
+                             created: delete the VM (state: absent) and create it again",
+                            p.name(),
+                            args.name,
+                            m.disk,
+                            m.device.as_deref().unwrap_or("?")
+                        ))));
+                    }
+                    missing.push(m);
+                }
+                if !missing.is_empty() {
+                    let names: Vec<&str> = missing.iter().map(|m| m.disk.as_str()).collect();
+                    let after = format!("{now}disks {}\n", names.join(", "));
+                    return Ok(change(VmPlan::AttachDisks(missing), Action::Modify, &now, &after));
+                }
                 Plan::Ok(describe(i))
             }
         })
@@ -316,8 +389,15 @@ impl Module for Vm {
                     static_ip: static_ip(args),
                     authorized_keys: vec![key],
                     host_key: host_key.clone(),
+                    disks: disk_mounts(args).map_err(ModuleError::Failed)?,
                 };
                 let i = p.create(&spec).await.map_err(failed)?;
+                // A cloud attaches disks to the running instance (docker mounted them at creation).
+                if p.attaches_to_existing() {
+                    for m in &spec.disks {
+                        p.attach_disk(&m.disk, &args.name, m.device.as_deref()).await.map_err(failed)?;
+                    }
+                }
                 let mut o = describe(&i);
                 match &host_key {
                     Some((_, public)) => {
@@ -344,6 +424,14 @@ impl Module for Vm {
                 o
             }
             VmPlan::Start => describe(&p.start(&args.name).await.map_err(failed)?),
+            VmPlan::AttachDisks(disks) => {
+                for m in &disks {
+                    p.attach_disk(&m.disk, &args.name, m.device.as_deref()).await.map_err(failed)?;
+                }
+                describe(&p.get(&args.name).await.map_err(failed)?.ok_or_else(|| {
+                    ModuleError::Failed(format!("VM `{}` vanished while its disks were attached", args.name))
+                })?)
+            }
             VmPlan::Stop => describe(&p.stop(&args.name).await.map_err(failed)?),
             VmPlan::Delete(ips) => {
                 p.delete(&args.name).await.map_err(failed)?;

@@ -21,10 +21,13 @@
 //!   generated waiters (`wait_until_instance_running`, ...) poll every 15 s at least, which
 //!   would add up to 15 s to every VM.
 //!
+//! Disks are EBS volumes (see [`disk`]).
+//!
 //! Lifecycle calls work in the first region; listing covers every region of `regions` at once.
 
 pub mod api;
 pub mod convert;
+mod disk;
 pub mod hostkeys;
 mod resources;
 
@@ -511,6 +514,35 @@ impl Provider for AwsProvider {
 
     /// Releases Elastic IPs of the project that no instance holds and deletes the project's
     /// security group, once no instance of the project is left.
+    async fn list_disks(&self, selector: &Labels) -> Result<Vec<crate::Disk>, ProviderError> {
+        self.list_disks_impl(selector).await
+    }
+
+    async fn get_disk(&self, name: &str) -> Result<Option<crate::Disk>, ProviderError> {
+        self.get_disk_impl(name).await
+    }
+
+    async fn create_disk(&self, spec: &crate::DiskSpec) -> Result<crate::Disk, ProviderError> {
+        self.create_disk_impl(spec).await
+    }
+
+    async fn delete_disk(&self, name: &str) -> Result<(), ProviderError> {
+        self.delete_disk_impl(name).await
+    }
+
+    async fn attach_disk(
+        &self,
+        disk: &str,
+        instance: &str,
+        device: Option<&str>,
+    ) -> Result<crate::Disk, ProviderError> {
+        self.attach_disk_impl(disk, instance, device).await
+    }
+
+    async fn detach_disk(&self, disk: &str, instance: &str) -> Result<crate::Disk, ProviderError> {
+        self.detach_disk_impl(disk, instance).await
+    }
+
     async fn cleanup(&self) -> Result<(), ProviderError> {
         if !self.list(&Labels::new()).await?.is_empty() {
             return Ok(());

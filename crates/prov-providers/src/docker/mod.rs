@@ -15,8 +15,11 @@
 //!   `create` and `start` return once sshd answers on `<private_ip>:22`.
 //!
 //! No port is published on the host: VMs are reached on the network's addresses.
+//!
+//! Disks are named volumes, mounted when a VM is created (see [`disk`]).
 
 pub mod archive;
+mod disk;
 pub mod image;
 mod subnet;
 
@@ -468,6 +471,7 @@ impl DockerProvider {
         if want_ip.is_some() && fixed != want_ip {
             diffs.push(format!("static_ip is {}", fixed.map(|i| i.to_string()).unwrap_or_else(|| "dynamic".into())));
         }
+        diffs.extend(self.disk_differences(c.mounts.as_deref().unwrap_or_default(), &spec.disks));
         if let Some((_, public)) = &spec.host_key {
             let name = &spec.name;
             let pub_path = "/etc/ssh/ssh_host_ed25519_key.pub";
@@ -542,6 +546,7 @@ impl DockerProvider {
         labels: &Labels,
         image: &str,
         ip: Option<Ipv4Addr>,
+        mounts: Vec<bollard::models::Mount>,
     ) -> Result<ContainerCreateBody, ProviderError> {
         let shape = spec.machine_type.as_deref().map(machine::shape).transpose().map_err(invalid)?;
         let host_config = HostConfig {
@@ -554,6 +559,7 @@ impl DockerProvider {
             // The engine refuses more CPUs than the host has.
             nano_cpus: shape.map(|s| (s.cpus.min(self.host_cpus) * 1e9) as i64),
             memory: shape.map(|s| (s.memory_mib * 1024 * 1024) as i64),
+            mounts: Some(mounts).filter(|m| !m.is_empty()),
             ..Default::default()
         };
         let endpoint = EndpointSettings {
@@ -649,8 +655,9 @@ impl Provider for DockerProvider {
         let ip = spec.static_ip.map(|ip| self.check_static_ip(ip)).transpose()?;
         let image = spec.image.clone().unwrap_or_else(|| self.image.clone());
         let cname = self.container_name(&spec.name);
-        // Checks the machine type before anything is made.
-        let body = self.container_body(spec, &labels, &image, ip)?;
+        // Checks the machine type and the disks before anything is made.
+        let mounts = self.disk_mounts(&spec.name, &spec.disks).await?;
+        let body = self.container_body(spec, &labels, &image, ip, mounts)?;
         {
             let _guard = self.lock.lock().await;
             if let Some(c) = self.inspect_vm(&spec.name).await? {
@@ -737,6 +744,39 @@ impl Provider for DockerProvider {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    async fn list_disks(&self, selector: &Labels) -> Result<Vec<crate::Disk>, ProviderError> {
+        self.list_disks_impl(selector).await
+    }
+
+    async fn get_disk(&self, name: &str) -> Result<Option<crate::Disk>, ProviderError> {
+        self.get_disk_impl(name).await
+    }
+
+    async fn create_disk(&self, spec: &crate::DiskSpec) -> Result<crate::Disk, ProviderError> {
+        self.create_disk_impl(spec).await
+    }
+
+    async fn delete_disk(&self, name: &str) -> Result<(), ProviderError> {
+        self.delete_disk_impl(name).await
+    }
+
+    fn attaches_to_existing(&self) -> bool {
+        false
+    }
+
+    async fn attach_disk(
+        &self,
+        disk: &str,
+        instance: &str,
+        device: Option<&str>,
+    ) -> Result<crate::Disk, ProviderError> {
+        self.attach_disk_impl(disk, instance, device).await
+    }
+
+    async fn detach_disk(&self, disk: &str, instance: &str) -> Result<crate::Disk, ProviderError> {
+        self.detach_disk_impl(disk, instance).await
     }
 
     /// Removes the project network once no container of the project is left (and only

@@ -2,7 +2,7 @@
 //! waiting for long-running operations, and errors in Google's words.
 
 use crate::ProviderError;
-use google_cloud_compute_v1::client::{Addresses, Instances, RegionOperations, ZoneOperations};
+use google_cloud_compute_v1::client::{Addresses, Disks, Instances, RegionOperations, ZoneOperations};
 use google_cloud_compute_v1::model::{operation::Status as OpStatus, Operation};
 use google_cloud_gax::error::rpc::Code;
 use google_cloud_gax::error::Error as GaxError;
@@ -43,7 +43,7 @@ impl Default for Timing {
     }
 }
 
-/// The four clients prov uses.
+/// The clients prov uses.
 #[derive(Debug, Clone)]
 pub struct Clients {
     /// instances.*
@@ -54,6 +54,8 @@ pub struct Clients {
     pub addresses: Addresses,
     /// regionOperations.*
     pub region_ops: RegionOperations,
+    /// disks.*
+    pub disks: Disks,
 }
 
 fn unavailable(message: String) -> ProviderError {
@@ -87,6 +89,7 @@ pub async fn clients(endpoint: Option<&str>) -> Result<Clients, ProviderError> {
         zone_ops: client!(ZoneOperations),
         addresses: client!(Addresses),
         region_ops: client!(RegionOperations),
+        disks: client!(Disks),
     })
 }
 

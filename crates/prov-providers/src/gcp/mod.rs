@@ -22,11 +22,13 @@
 //!   once more for running VMs whose keys are still unknown; a VM that publishes none is
 //!   `accept-new`, pinned to its id ([`crate::state::pin_host_keys_to_ids`]); delete forgets
 //!   the id;
+//! * disks: zonal persistent disks, attached READ_WRITE (see [`disk`]);
 //! * listing: `aggregatedList` over every zone, or one `list` per configured zone run
 //!   concurrently, with a label filter and pagination.
 
 pub mod api;
 mod convert;
+mod disk;
 
 use crate::{
     Instance, InstanceSpec, InstanceState, Labels, Provider, ProviderError, ProviderSettings, LABEL_NAME, LABEL_PROJECT,
@@ -553,6 +555,35 @@ impl Provider for GcpProvider {
 
     /// Releases addresses of the project that no instance uses any more (left by an
     /// interrupted run), in the region of new VMs.
+    async fn list_disks(&self, selector: &Labels) -> Result<Vec<crate::Disk>, ProviderError> {
+        self.list_disks_impl(selector).await
+    }
+
+    async fn get_disk(&self, name: &str) -> Result<Option<crate::Disk>, ProviderError> {
+        self.get_disk_impl(name).await
+    }
+
+    async fn create_disk(&self, spec: &crate::DiskSpec) -> Result<crate::Disk, ProviderError> {
+        self.create_disk_impl(spec).await
+    }
+
+    async fn delete_disk(&self, name: &str) -> Result<(), ProviderError> {
+        self.delete_disk_impl(name).await
+    }
+
+    async fn attach_disk(
+        &self,
+        disk: &str,
+        instance: &str,
+        device: Option<&str>,
+    ) -> Result<crate::Disk, ProviderError> {
+        self.attach_disk_impl(disk, instance, device).await
+    }
+
+    async fn detach_disk(&self, disk: &str, instance: &str) -> Result<crate::Disk, ProviderError> {
+        self.detach_disk_impl(disk, instance).await
+    }
+
     async fn cleanup(&self) -> Result<(), ProviderError> {
         let Ok(region) = self.region() else { return Ok(()) };
         let c = &self.clients;

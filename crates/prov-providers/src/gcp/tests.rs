@@ -43,6 +43,7 @@ fn spec(name: &str, group: &str, static_ip: Option<IpAddr>) -> InstanceSpec {
         static_ip,
         authorized_keys: vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO5m me@host".into()],
         host_key: None,
+        disks: Vec::new(),
     }
 }
 
@@ -178,4 +179,56 @@ async fn api_errors_carry_googles_message() {
     assert!(e.to_string().contains("not a valid Compute Engine name"), "{e}");
     let e = p.start("nobody").await.expect_err("missing");
     assert!(matches!(e, ProviderError::NotFound(_)), "{e}");
+}
+
+fn disk_spec(name: &str, size_gb: Option<u64>) -> crate::DiskSpec {
+    let mut labels = Labels::new();
+    labels.insert("role".into(), "nfs".into());
+    crate::DiskSpec { name: name.into(), size_gb, disk_type: Some("pd-balanced".into()), labels }
+}
+
+#[tokio::test]
+async fn disk_lifecycle_create_attach_detach_delete() {
+    let (_, fake) = prov_gcp_fake::start().expect("fake");
+    let p = provider(&fake, &["us-central1-a"]).await;
+    assert!(p.get_disk("nfs").await.expect("get").is_none());
+    let d = p.create_disk(&disk_spec("nfs", Some(10))).await.expect("created");
+    assert_eq!((d.size_gb, d.disk_type.as_deref()), (Some(10), Some("pd-balanced")));
+    assert!(d.attachments.is_empty());
+    let raw = &fake.disks("cloud-demo")[0];
+    assert_eq!((raw["status"].as_str(), raw["sizeGb"].as_str()), (Some("READY"), Some("10")));
+    assert_eq!(raw["labels"], serde_json::json!({"prov-project": "demo", "prov-name": "nfs", "role": "nfs"}));
+    assert!(raw["type"].as_str().is_some_and(|t| t.ends_with("/zones/us-central1-a/diskTypes/pd-balanced")), "{raw}");
+    // Creating it again returns the same disk; a disk without a size gets Google's default.
+    assert_eq!(p.create_disk(&disk_spec("nfs", Some(10))).await.expect("again").id, d.id);
+    let blank = p.create_disk(&crate::DiskSpec { name: "scratch".into(), ..Default::default() }).await.expect("blank");
+    assert_eq!((blank.size_gb, blank.disk_type.as_deref()), (Some(500), Some("pd-standard")));
+    p.delete_disk("scratch").await.expect("delete blank");
+
+    // Attach as device `nfs`, twice; the instance lists it and the disk names its user.
+    p.create(&spec("monitor", "monitor", None)).await.expect("vm");
+    let d = p.attach_disk("nfs", "monitor", Some("nfs")).await.expect("attached");
+    assert_eq!(d.attachments, vec![crate::Attachment { instance: "monitor".into(), device: "nfs".into() }]);
+    assert_eq!(p.attach_disk("nfs", "monitor", Some("nfs")).await.expect("again").attachments.len(), 1);
+    let vm = &fake.instances("cloud-demo")[0];
+    let devices: Vec<&str> =
+        vm["disks"].as_array().expect("disks").iter().filter_map(|d| d["deviceName"].as_str()).collect();
+    assert_eq!(devices, vec!["monitor", "nfs"]);
+    assert!(fake.disks("cloud-demo")[0]["users"][0].as_str().is_some_and(|u| u.ends_with("/instances/monitor")));
+
+    // Attached: deleting is refused, naming the VM.
+    let e = p.delete_disk("nfs").await.expect_err("in use");
+    assert!(e.to_string().contains("attached to VM(s) monitor"), "{e}");
+
+    // Detach, twice; then deleting the VM leaves the disk, and the disk goes.
+    assert!(p.detach_disk("nfs", "monitor").await.expect("detached").attachments.is_empty());
+    assert!(p.detach_disk("nfs", "monitor").await.expect("again").attachments.is_empty());
+    p.attach_disk("nfs", "monitor", None).await.expect("attached under its own name");
+    p.delete("monitor").await.expect("vm deleted");
+    let d = p.get_disk("nfs").await.expect("get").expect("the disk outlives the VM");
+    assert!(d.attachments.is_empty(), "{:?}", d.attachments);
+    assert_eq!(p.list_disks(&Labels::new()).await.expect("list").len(), 1);
+    p.delete_disk("nfs").await.expect("deleted");
+    p.delete_disk("nfs").await.expect("deleting a missing disk is fine");
+    assert!(fake.disks("cloud-demo").is_empty());
 }

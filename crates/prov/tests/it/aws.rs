@@ -95,8 +95,9 @@ fn aws_reference_vms_plan_create_inventory_stop_start_delete() {
     let out = site.prov(&["plan", "playbooks/site.yml", "-i", "inventories/aws.yml", "--tags", "create-vms"]);
     let (o, e) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
-    assert!(o.contains("+8 vm"), "plan summary:\n{o}");
+    assert!(o.contains("+1 disk") && o.contains("+8 vm"), "plan summary:\n{o}");
     assert!(moto.instances(p).is_empty(), "plan created something");
+    assert!(moto.disks(p).is_empty(), "plan created a volume");
 
     // Create the 8 reference VMs (one loop: at once); the monitor and the managers get an
     // Elastic IP (`static_ip: true` in the shipped VM list), the workers none.
@@ -104,6 +105,9 @@ fn aws_reference_vms_plan_create_inventory_stop_start_delete() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(changed_items(&ev, "create VMs"), 8, "{out}");
     assert_eq!(states(&moto, p), all("running"));
+    // The shared disk: an EBS volume made first, attached to the monitor as /dev/sdf.
+    assert_eq!(changed_items(&ev, "create disks"), 1, "{out}");
+    assert_eq!(moto.disks(p), vec![("nfs".into(), 10, "in-use".into(), vec!["monitor:/dev/sdf".into()])]);
     let eips = moto.addresses(p);
     let mut with_eip: Vec<&str> = eips.iter().map(|(n, _, _)| n.as_str()).collect();
     with_eip.sort();
@@ -161,6 +165,8 @@ fn aws_reference_vms_plan_create_inventory_stop_start_delete() {
     assert!(moto.instances(p).is_empty(), "{:?}", moto.instances(p));
     assert!(moto.addresses(p).is_empty(), "Elastic IPs left: {:?}", moto.addresses(p));
     assert_eq!(moto.security_groups(p), 0, "the security group is left");
+    assert_eq!(changed_items(&ev, "delete disks"), 1, "{out}");
+    assert!(moto.disks(p).is_empty(), "volumes left: {:?}", moto.disks(p));
     let (code, ev, out) = site.apply("delete-vms");
     assert_eq!((code, recap_changed(&ev)), (0, 0), "{out}");
 }

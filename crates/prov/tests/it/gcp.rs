@@ -93,8 +93,9 @@ fn gcp_vm_lifecycle_against_the_compute_fake() {
     let out = site.prov(&["plan", "playbooks/site.yml", "-i", "inventories/gcp.yml", "--tags", "create-vms"]);
     let (o, e) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
-    assert!(o.contains("+8 vm"), "plan summary:\n{o}");
+    assert!(o.contains("+1 disk") && o.contains("+8 vm"), "plan summary:\n{o}");
     assert!(fake.instances(cp).is_empty(), "plan created something");
+    assert!(fake.disks(cp).is_empty(), "plan created a disk");
     assert_eq!(fake.stats().inserts, 0);
 
     // Create: eight instances in the first zone, labelled and tagged; four reserved
@@ -103,6 +104,17 @@ fn gcp_vm_lifecycle_against_the_compute_fake() {
     let (code, ev, all) = site.apply("create-vms");
     assert_eq!(code, 0, "{all}");
     assert_eq!(changed_items(&ev, "create VMs"), 8, "{all}");
+    // The shared disk, made first, attached to the monitor under its own name.
+    assert_eq!(changed_items(&ev, "create disks"), 1, "{all}");
+    let disks = fake.disks(cp);
+    assert_eq!(disks.len(), 1, "{disks:?}");
+    assert_eq!((disks[0]["name"].as_str(), disks[0]["sizeGb"].as_str()), (Some("nfs"), Some("10")));
+    assert_eq!(disks[0]["labels"]["prov-project"], site.project.as_str());
+    assert_eq!(disks[0]["labels"]["role"], "nfs");
+    let users = disks[0]["users"].as_array().cloned().unwrap_or_default();
+    assert!(users.len() == 1 && users[0].as_str().is_some_and(|u| u.ends_with("/instances/monitor")), "{users:?}");
+    let monitor = fake.instances(cp).into_iter().find(|i| i["name"] == "monitor").expect("monitor");
+    assert!(monitor["disks"].as_array().expect("disks").iter().any(|d| d["deviceName"] == "nfs"), "{monitor}");
     let vms = fake.instances(cp);
     assert_eq!(vms.len(), 8);
     for (name, group, fixed) in VMS {
@@ -188,6 +200,8 @@ fn gcp_vm_lifecycle_against_the_compute_fake() {
     assert_eq!((code, changed_items(&ev, "delete VMs")), (0, 8), "{all}");
     assert!(fake.instances(cp).is_empty());
     assert!(fake.addresses(cp).is_empty(), "addresses left: {:?}", fake.addresses(cp));
+    assert_eq!(changed_items(&ev, "delete disks"), 1, "{all}");
+    assert!(fake.disks(cp).is_empty(), "disks left: {:?}", fake.disks(cp));
     assert!(site.known_hosts().trim().is_empty(), "known_hosts entries left: {}", site.known_hosts());
     let (code, ev, all) = site.apply("delete-vms");
     assert_eq!((code, recap_changed(&ev)), (0, 0), "{all}");

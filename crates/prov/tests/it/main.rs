@@ -5,6 +5,7 @@ mod adhoc;
 mod aws;
 mod bad_input;
 mod config;
+mod disk;
 mod docker;
 mod facts;
 #[cfg(feature = "gcp")]

@@ -121,6 +121,28 @@ impl Moto {
     }
 
     /// Security groups tagged with the project.
+    /// The project's disk volumes (tag `prov-disk`) that are not deleted: (name, size,
+    /// state, `prov-name` of each instance it is attached to, as `name:device`).
+    pub fn disks(&self, project: &str) -> Vec<(String, i64, String, Vec<String>)> {
+        let out = self.boto(&format!(
+            "r = ec2.describe_volumes(Filters=[{{'Name': 'tag:prov-project', 'Values': ['{project}']}}, \
+             {{'Name': 'tag-key', 'Values': ['prov-disk']}}])\n\
+             names = {{}}\n\
+             for res in ec2.describe_instances()['Reservations']:\n  for i in res['Instances']:\n    \
+               names[i['InstanceId']] = {{x['Key']: x['Value'] for x in i.get('Tags', [])}}.get('prov-name')\n\
+             for v in r['Volumes']:\n  t = {{x['Key']: x['Value'] for x in v.get('Tags', [])}}\n  \
+               a = ','.join('%s:%s' % (names.get(x['InstanceId']), x['Device']) for x in v.get('Attachments', []))\n  \
+               print(t.get('prov-disk'), v['Size'], v['State'], a or '-')\n"
+        ));
+        out.lines()
+            .map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                let att = if w[3] == "-" { Vec::new() } else { w[3].split(',').map(str::to_string).collect() };
+                (w[0].to_string(), w[1].parse().expect("size"), w[2].to_string(), att)
+            })
+            .collect()
+    }
+
     pub fn security_groups(&self, project: &str) -> usize {
         self.boto(&format!(
             "r = ec2.describe_security_groups(Filters=[{{'Name': 'tag:prov-project', 'Values': ['{project}']}}])\n\

@@ -140,5 +140,13 @@ impl Drop for Site {
             let _ = Command::new("docker").args(["rm", "-f", "-v", &c]).output();
         }
         let _ = Command::new("docker").args(["network", "rm", &format!("prov-{}", self.project)]).output();
+        let vols = Command::new("docker")
+            .args(["volume", "ls", "-q", "--filter", &format!("label=prov-project={}", self.project)])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for v in vols.split_whitespace() {
+            let _ = Command::new("docker").args(["volume", "rm", "-f", v]).output();
+        }
     }
 }
