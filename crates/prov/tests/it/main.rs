@@ -19,4 +19,5 @@ mod release;
 mod site;
 mod ssh;
 mod swarm;
+mod tutorial;
 mod util;
