@@ -265,7 +265,8 @@ fn every_link_of_the_docs_resolves_in_the_repository() {
 
 #[test]
 fn links_are_found_outside_code_only() {
-    let text = "see [a](a.md) and `[b](b.md)`\n```\n[c](c.md)\n```\n[d]: d.md#x\n<https://docs.rs/x> https://evil.test/y.\n";
+    let text =
+        "see [a](a.md) and `[b](b.md)`\n```\n[c](c.md)\n```\n[d]: d.md#x\n<https://docs.rs/x> https://evil.test/y.\n";
     let got: Vec<(String, bool)> = links(text).into_iter().map(|l| (l.target, l.explicit)).collect();
     assert_eq!(
         got,
@@ -295,7 +296,8 @@ fn a_link_to_a_missing_file_a_missing_heading_or_outside_is_reported() {
 #[test]
 fn anchors_are_made_as_mdbook_makes_them() {
     let a = anchors("# Inventory without `-i`\n## Run lock\n## Run lock\n```\n# not a heading\n```\n");
-    let want: BTreeSet<String> = ["inventory-without--i", "run-lock", "run-lock-1"].iter().map(|s| s.to_string()).collect();
+    let want: BTreeSet<String> =
+        ["inventory-without--i", "run-lock", "run-lock-1"].iter().map(|s| s.to_string()).collect();
     assert_eq!(a, want);
 }
 

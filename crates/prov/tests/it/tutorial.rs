@@ -53,7 +53,12 @@ fn readme_tutorial_runs_as_written_and_converges() {
     assert_eq!(code, 0, "{all}");
     assert_eq!(recap_changed(&events), 0, "second run: {all}");
 
-    let check = prov(&dir, &state, &out, &["apply", "site.yml", "--check", "--diff", "-e", "site_port=9090", "--output", "json"]);
+    let check = prov(
+        &dir,
+        &state,
+        &out,
+        &["apply", "site.yml", "--check", "--diff", "-e", "site_port=9090", "--output", "json"],
+    );
     let (code, events, all) = json_events(&check);
     assert_eq!(code, 0, "{all}");
     assert_eq!(recap_changed(&events), 6, "site.conf, the page and the handler on 2 hosts: {all}");
