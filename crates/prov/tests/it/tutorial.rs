@@ -76,8 +76,14 @@ fn readme_tutorial_runs_as_written_and_converges() {
     assert_eq!(graph.status.code(), Some(0), "{o}\n{e}");
     assert!(o.contains("web1") && o.contains("web2"), "{o}");
 
-    let bad = prov(&dir, &state, &out, &["validate", "site.yml", "-e", "site_dir={{ no_such_var }}"]);
+    // README's typo.yml, byte for byte as its printf writes it.
+    std::fs::write(
+        dir.join("typo.yml"),
+        "- hosts: web\n  tasks:\n    - copy:\n        dest: /tmp/x\n        contnet: hi\n",
+    )
+    .expect("write typo.yml");
+    let bad = prov(&dir, &state, &out, &["validate", "typo.yml"]);
     let (o, e) = text(&bad);
-    assert_eq!(bad.status.code(), Some(4), "an undefined variable is bad input: {o}\n{e}");
-    assert!(e.contains("no_such_var"), "{e}");
+    assert_eq!(bad.status.code(), Some(4), "a misspelt argument is bad input: {o}\n{e}");
+    assert!(e.contains("typo.yml:5:9") && e.contains("contnet") && e.contains("content"), "{e}");
 }
