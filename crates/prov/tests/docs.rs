@@ -315,3 +315,61 @@ fn readme_two_commands_are_what_ci_runs() {
         assert!(ci.lines().any(|l| l.trim() == cmd), ".ci/run does not run `{cmd}`");
     }
 }
+
+/// `prov ARGS --help`, as text.
+fn help(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(args)
+        .arg("--help")
+        .output()
+        .expect("the prov binary runs");
+    assert!(out.status.success(), "prov {args:?} --help failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The first words of the lines of a `--help` section (`Commands:`, `Options:`, ...).
+fn section_words(help: &str, section: &str) -> Vec<String> {
+    let Some(rest) = help.split(&format!("\n{section}:\n")).nth(1) else { return Vec::new() };
+    rest.lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+/// The book's command-line chapter names every subcommand and every long option the CLI
+/// definition has (`prov COMMAND --help`).
+#[test]
+fn cli_chapter_names_every_subcommand_and_flag() {
+    let chapter = std::fs::read_to_string(repo_root().join("docs/src/cli.md")).expect("docs/src/cli.md");
+    let mut missing = Vec::new();
+    let mut commands: Vec<Vec<String>> = Vec::new();
+    for c in section_words(&help(&[]), "Commands") {
+        if c == "help" {
+            continue;
+        }
+        let sub = section_words(&help(&[&c]), "Commands");
+        if sub.is_empty() {
+            commands.push(vec![c]);
+        } else {
+            commands.extend(sub.into_iter().filter(|s| s != "help").map(|s| vec![c.clone(), s]));
+        }
+    }
+    assert!(commands.len() >= 10, "subcommands found: {commands:?}");
+    for cmd in &commands {
+        let name = format!("prov {}", cmd.join(" "));
+        if !chapter.contains(&name) {
+            missing.push(name.clone());
+        }
+        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let text = help(&args);
+        for line in text.split("\nOptions:\n").nth(1).unwrap_or("").lines() {
+            for word in line.split([' ', ',']) {
+                let flag = word.split(['<', '=']).next().unwrap_or("");
+                if flag.starts_with("--") && flag.len() > 2 && flag != "--help" && !chapter.contains(flag) {
+                    missing.push(format!("{name} {flag}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "docs/src/cli.md does not mention: {missing:?}");
+}
