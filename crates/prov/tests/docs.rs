@@ -65,7 +65,7 @@ fn without_code_spans(line: &str) -> String {
             let run = b[i..].iter().take_while(|&&c| c == b'`').count();
             let fence = &line[i..i + run];
             if let Some(end) = line[i + run..].find(fence) {
-                i = i + run + end + run;
+                i += run + end + run;
                 out.push(' ');
                 continue;
             }
