@@ -14,7 +14,8 @@ pub fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     }
     match Lenient::deserialize(d)? {
         Lenient::Bool(b) => Ok(b),
-        Lenient::Int(i) => Ok(i != 0),
+        Lenient::Int(i @ (0 | 1)) => Ok(i == 1),
+        Lenient::Int(i) => Err(de::Error::custom(format!("`{i}` is not a boolean (use true/false, yes/no)"))),
         Lenient::Text(s) => {
             parse_bool(&s).ok_or_else(|| de::Error::custom(format!("`{s}` is not a boolean (use true/false, yes/no)")))
         }
@@ -26,11 +27,12 @@ pub fn lenient_opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>,
     lenient_bool(d).map(Some)
 }
 
-/// Parses Ansible's boolean spellings.
+/// Parses Ansible's boolean spellings as ansible-core's strict `boolean()` does: any case,
+/// surrounding spaces ignored; anything else (the empty string too) is not a boolean.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" | "y" | "t" => Some(true),
-        "false" | "no" | "off" | "0" | "n" | "f" | "" => Some(false),
+        "y" | "yes" | "on" | "1" | "true" | "t" => Some(true),
+        "n" | "no" | "off" | "0" | "false" | "f" => Some(false),
         _ => None,
     }
 }
@@ -125,6 +127,26 @@ mod tests {
         assert_eq!(parse_mode("u=rw,g=r,o=r"), Some(0o644));
         assert_eq!(parse_mode("rw"), None);
     }
+
+    // ansible-core 2.19's check_type_bool: strict boolean(), so `''` and `2` are errors
+    // ("The value '' is not a valid boolean"), 0 and 1 are false and true.
+    #[test]
+    fn an_empty_string_or_an_integer_other_than_0_and_1_is_not_a_boolean() {
+        #[derive(Deserialize, Debug)]
+        struct A {
+            #[serde(deserialize_with = "lenient_bool")]
+            b: bool,
+        }
+        let read = |v: serde_json::Value| serde_json::from_value::<A>(serde_json::json!({ "b": v })).map(|a| a.b);
+        assert!(read(serde_json::json!("")).is_err());
+        assert!(read(serde_json::json!(" ")).is_err());
+        assert!(read(serde_json::json!(2)).is_err());
+        assert!(read(serde_json::json!(-1)).is_err());
+        assert_eq!(read(serde_json::json!(1)).ok(), Some(true));
+        assert_eq!(read(serde_json::json!(0)).ok(), Some(false));
+        assert_eq!(read(serde_json::json!(" No ")).ok(), Some(false));
+        assert_eq!(parse_bool(""), None);
+    }
 }
 
 /// Module arguments as Ansible's argument spec reads them: a string where an integer, a float
@@ -154,15 +176,6 @@ pub(crate) fn ansible_int(s: &str) -> Option<i128> {
     }
     let f: f64 = t.parse().ok()?;
     (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i128)
-}
-
-/// `boolean()` of ansible-core: the usual spellings, any case, surrounding spaces ignored.
-pub(crate) fn ansible_bool(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "y" | "yes" | "on" | "1" | "true" | "t" => Some(true),
-        "n" | "no" | "off" | "0" | "false" | "f" => Some(false),
-        _ => None,
-    }
 }
 
 impl Coerce {
@@ -248,7 +261,7 @@ impl<'de> Deserializer<'de> for Coerce {
 
     fn deserialize_bool<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match self.text() {
-            Some(s) => match ansible_bool(s) {
+            Some(s) => match parse_bool(s) {
                 Some(b) => v.visit_bool(b),
                 None => Err(de::Error::custom(format!("{s:?} is not a valid boolean (use true/false, yes/no)"))),
             },

@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod compile;
 pub mod connection;
 pub mod diag;
+pub mod facts;
 pub mod inventory;
 pub mod module;
 pub mod serde_fields;

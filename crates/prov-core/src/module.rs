@@ -101,8 +101,11 @@ pub struct Outcome {
     pub msg: Option<String>,
     /// Fields visible through `register` (rc, stdout, stat, ...).
     pub data: IndexMap<String, Value>,
-    /// Variables to set on the host (`set_fact`, `ansible_facts`).
+    /// Variables to set on the host (`set_fact`).
     pub facts: Vec<(String, Value)>,
+    /// Facts to merge into the host's `ansible_facts` (names without `ansible_`; each is also
+    /// `ansible_<name>`), as a module's `ansible_facts` return does in Ansible (`setup`).
+    pub host_facts: Vec<(String, Value)>,
     /// Diffs, for `--diff` and `prov plan`.
     pub diffs: Vec<Diff>,
     /// What was (or would be) changed, for `prov plan`.
@@ -244,6 +247,13 @@ pub trait Vars: Send + Sync {
     }
     /// Evaluates a bare expression (`when`-style).
     fn eval(&self, expr: &str) -> Result<Value, String>;
+    /// Evaluates an expression for `debug: var=`: when it is undefined, or fails by reading
+    /// something undefined (`d.missing`, `[1][5]`), the result is `Ok(Err(why))` ("'x' is
+    /// undefined"), which `debug` shows instead of failing, as ansible-core does; other errors
+    /// (`1/0`, a failed `mandatory`) are `Err`.
+    fn eval_or_undefined(&self, expr: &str) -> Result<Result<Value, String>, String> {
+        self.eval(expr).map(|v| if v.is_undefined() { Err(format!("`{expr}` is undefined")) } else { Ok(v) })
+    }
 }
 
 /// A typed, read-only probe of host state: a command and a pure parse of its output.
@@ -371,6 +381,13 @@ pub trait Module: Send + Sync + 'static {
     const FREE_FORM: Option<&'static str> = None;
     /// Where it runs.
     const RUNS_ON: RunsOn = RunsOn::Target;
+    /// The collections through which Ansible reaches the module of this name, its home first,
+    /// so that those fully qualified names resolve (`ansible.builtin.copy`,
+    /// `community.docker.docker_swarm`) and others do not. A module that ansible-core redirects
+    /// from its builtin names (`ansible.builtin.docker_swarm` works in Ansible) lists
+    /// `ansible.builtin` after its home. prov's own modules (no Ansible counterpart) have none:
+    /// only `prov.NAME` and the short name reach them.
+    const COLLECTIONS: &'static [&'static str] = &["ansible.builtin"];
     /// Whether the items of a loop over this module run at once instead of one after
     /// another (e.g. `vm`: creating eight VMs should not take eight times as long).
     const PARALLEL_ITEMS: bool = false;
@@ -402,6 +419,8 @@ pub trait DynModule: Send + Sync {
     fn free_form(&self) -> Option<&'static str>;
     /// Where it runs.
     fn runs_on(&self) -> RunsOn;
+    /// Collections whose FQCN reaches it (see [`Module::COLLECTIONS`]).
+    fn collections(&self) -> &'static [&'static str];
     /// Whether loop items run concurrently.
     fn parallel_items(&self) -> bool;
     /// Full check of arguments that contain no templates (compile time).
@@ -439,6 +458,9 @@ impl<M: Module> DynModule for Erased<M> {
     }
     fn runs_on(&self) -> RunsOn {
         M::RUNS_ON
+    }
+    fn collections(&self) -> &'static [&'static str] {
+        M::COLLECTIONS
     }
     fn parallel_items(&self) -> bool {
         M::PARALLEL_ITEMS
@@ -483,9 +505,13 @@ pub struct Registry {
     modules: Vec<Box<dyn DynModule>>,
 }
 
-/// Collection prefixes accepted in front of module names, so Ansible playbooks run unchanged.
-pub const COLLECTION_PREFIXES: &[&str] =
-    &["ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general.", "community.docker.", "prov."];
+/// Modules Ansible removed or renamed whose short names users still write: each with what to
+/// write instead, so the refusal says more than "unknown module".
+const RETIRED: &[(&str, &str)] = &[(
+    "docker_service",
+    "`docker_service` was an old name of docker_compose, which Ansible removed; for a swarm service write \
+     `docker_swarm_service` (community.docker.docker_swarm_service), for compose `docker_compose_v2`",
+)];
 
 impl Registry {
     /// A registry of the given modules.
@@ -493,14 +519,46 @@ impl Registry {
         Registry { modules }
     }
 
-    /// Looks a module up; accepts collection prefixes (`ansible.builtin.copy`).
+    /// Looks a module up by its short name (`copy`) or a fully qualified name: `prov.NAME`
+    /// reaches every module, any other collection only the modules Ansible reaches through it
+    /// (`ansible.builtin.copy`, not `community.docker.copy`); `ansible.legacy` resolves as
+    /// `ansible.builtin` does.
     pub fn get(&self, name: &str) -> Option<&dyn DynModule> {
-        let short = COLLECTION_PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
-        self.modules.iter().find(|m| m.name() == short).map(|m| m.as_ref())
+        let (collection, short) = split_fqcn(name);
+        let m = self.modules.iter().find(|m| m.name() == short)?;
+        match collection {
+            None | Some("prov") => Some(m.as_ref()),
+            Some("ansible.legacy") if m.collections().contains(&"ansible.builtin") => Some(m.as_ref()),
+            Some(c) if m.collections().contains(&c) => Some(m.as_ref()),
+            Some(_) => None,
+        }
+    }
+
+    /// Why `name` is not a module when a near miss explains it: a module of that short name in
+    /// another collection, or a module Ansible retired.
+    pub fn hint(&self, name: &str) -> Option<String> {
+        let (collection, short) = split_fqcn(name);
+        if let Some((_, why)) = RETIRED.iter().find(|(n, _)| *n == short) {
+            return Some((*why).to_string());
+        }
+        let m = self.modules.iter().find(|m| m.name() == short)?;
+        let c = collection?;
+        Some(match m.collections().first() {
+            Some(home) => format!("`{short}` is not in `{c}`: write `{home}.{short}` (or `{short}`)"),
+            None => format!("`{short}` is prov's own module, not in `{c}`: write `prov.{short}` (or `{short}`)"),
+        })
     }
 
     /// All module names.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.modules.iter().map(|m| m.name())
+    }
+}
+
+/// Splits `ansible.builtin.copy` into (`ansible.builtin`, `copy`); a short name has no collection.
+fn split_fqcn(name: &str) -> (Option<&str>, &str) {
+    match name.rsplit_once('.') {
+        Some((c, short)) => (Some(c), short),
+        None => (None, name),
     }
 }

@@ -1,66 +1,32 @@
-//! Fact gathering: one command on the target, parsed on the controller.
+//! The facts layer of a host's variables (the facts themselves come from the `setup` module,
+//! which `gather_facts` runs), and whether a play reads facts at all.
 
 use minijinja::Value;
 use prov_core::vars::VarMap;
 
-/// The one command that reads every fact prov offers.
-pub const GATHER: &str = r#"printf 'hostname=%s\n' "$(hostname 2>/dev/null || cat /etc/hostname)"
-printf 'fqdn=%s\n' "$(hostname -f 2>/dev/null)"
-if [ -r /etc/os-release ]; then . /etc/os-release; fi
-printf 'distribution=%s\ndistribution_version=%s\ndistribution_release=%s\n' "${ID:-unknown}" "${VERSION_ID:-}" "${VERSION_CODENAME:-}"
-printf 'kernel=%s\narchitecture=%s\nsystem=%s\n' "$(uname -r)" "$(uname -m)" "$(uname -s)"
-printf 'user_id=%s\n' "$(id -un)"
-printf 'ipv4=%s\n' "$(hostname -I 2>/dev/null)"
-printf 'vcpus=%s\n' "$(nproc 2>/dev/null || echo 1)"
-printf 'memtotal_kb=%s\n' "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
-printf 'service_mgr=%s\n' "$([ -d /run/systemd/system ] && echo systemd || echo sysvinit)"
-"#;
+/// `facts` with `new` merged in (a later gathering or a module's `ansible_facts` updates the
+/// host's facts key by key, as in Ansible).
+pub fn merge(facts: Option<&VarMap>, new: &[(String, Value)]) -> VarMap {
+    let mut out = facts.cloned().unwrap_or_default();
+    for (k, v) in new {
+        out.insert(k.clone(), v.clone());
+    }
+    out
+}
 
-/// Parses [`GATHER`]'s output into `ansible_facts` (keys without the `ansible_` prefix).
-pub fn parse(stdout: &str) -> VarMap {
-    let mut raw = std::collections::HashMap::new();
-    for line in stdout.lines() {
-        if let Some((k, v)) = line.split_once('=') {
-            raw.insert(k.to_string(), v.trim().to_string());
+/// The facts of a [`layer`] (its `ansible_facts` mapping).
+pub fn unlayer(layered: &VarMap) -> VarMap {
+    let mut out = VarMap::new();
+    if let Some(m) = layered.get("ansible_facts") {
+        if let Ok(keys) = m.try_iter() {
+            for k in keys {
+                if let (Some(name), Ok(v)) = (k.as_str(), m.get_item(&k)) {
+                    out.insert(name.to_string(), v);
+                }
+            }
         }
     }
-    let get = |k: &str| raw.get(k).cloned().unwrap_or_default();
-    let mut f = VarMap::new();
-    f.insert("hostname".into(), Value::from(get("hostname")));
-    f.insert("fqdn".into(), Value::from(get("fqdn")));
-    let dist = get("distribution");
-    let mut chars = dist.chars();
-    let pretty = match chars.next() {
-        Some(c) => c.to_uppercase().collect::<String>() + chars.as_str(),
-        None => String::new(),
-    };
-    let family = match dist.as_str() {
-        "debian" | "ubuntu" | "raspbian" => "Debian",
-        "centos" | "rhel" | "fedora" | "rocky" | "almalinux" => "RedHat",
-        "alpine" => "Alpine",
-        _ => pretty.as_str(),
-    }
-    .to_string();
-    f.insert("distribution".into(), Value::from(pretty));
-    f.insert("os_family".into(), Value::from(family));
-    f.insert("distribution_version".into(), Value::from(get("distribution_version")));
-    f.insert(
-        "distribution_major_version".into(),
-        Value::from(get("distribution_version").split('.').next().unwrap_or("").to_string()),
-    );
-    f.insert("distribution_release".into(), Value::from(get("distribution_release")));
-    f.insert("kernel".into(), Value::from(get("kernel")));
-    f.insert("architecture".into(), Value::from(get("architecture")));
-    f.insert("system".into(), Value::from(get("system")));
-    f.insert("user_id".into(), Value::from(get("user_id")));
-    f.insert("service_mgr".into(), Value::from(get("service_mgr")));
-    let ips: Vec<String> = get("ipv4").split_whitespace().filter(|a| !a.contains(':')).map(str::to_string).collect();
-    let first = ips.first().cloned().unwrap_or_default();
-    f.insert("default_ipv4".into(), Value::from_pairs([("address".to_string(), Value::from(first))]));
-    f.insert("all_ipv4_addresses".into(), Value::from(ips));
-    f.insert("processor_vcpus".into(), Value::from(get("vcpus").parse::<i64>().unwrap_or(1)));
-    f.insert("memtotal_mb".into(), Value::from(get("memtotal_kb").parse::<i64>().unwrap_or(0) / 1024));
-    f
+    out
 }
 
 /// The facts layer: `ansible_facts` plus every fact as `ansible_<name>`.
@@ -68,9 +34,54 @@ pub fn layer(facts: &VarMap) -> VarMap {
     let mut out = VarMap::new();
     out.insert("ansible_facts".into(), Value::from_pairs(facts.iter().map(|(k, v)| (k.clone(), v.clone()))));
     for (k, v) in facts {
-        out.insert(format!("ansible_{k}"), v.clone());
+        // `setup`'s own two results are variables under their own names, as in Ansible.
+        let name = if k == "gather_subset" || k == "module_setup" { k.clone() } else { format!("ansible_{k}") };
+        out.insert(name, v.clone());
     }
     out
+}
+
+/// Facts and variables set on other hosts with `delegate_facts` and not yet taken in by them
+/// (a host's worker takes its own before each task; what is left at the end of the play goes
+/// into what the host carries to the next play). By nature shared between hosts.
+#[derive(Debug, Default)]
+pub struct Delegated(std::sync::Mutex<std::collections::HashMap<String, Pending>>);
+
+/// What was set on one host by others.
+#[derive(Debug, Default, Clone)]
+pub struct Pending {
+    /// Facts (names without `ansible_`).
+    pub facts: Vec<(String, Value)>,
+    /// Variables (`set_fact`).
+    pub vars: Vec<(String, Value)>,
+}
+
+impl Delegated {
+    /// Adds what a task set on `host`.
+    pub fn add(&self, host: &str, facts: &[(String, Value)], vars: &[(String, Value)]) {
+        if let Ok(mut m) = self.0.lock() {
+            let e = m.entry(host.to_string()).or_default();
+            e.facts.extend(facts.iter().cloned());
+            e.vars.extend(vars.iter().cloned());
+        }
+    }
+
+    /// Runs `f` with `host`'s pending entry (taken out when `take`), under the lock, so that a
+    /// reader never sees an entry both pending and taken in.
+    pub fn with<R>(&self, host: &str, take: bool, f: impl FnOnce(Option<Pending>) -> R) -> R {
+        match self.0.lock() {
+            Ok(mut m) => {
+                let p = if take { m.remove(host) } else { m.get(host).cloned() };
+                f(p)
+            }
+            Err(_) => f(None),
+        }
+    }
+
+    /// Everything still pending.
+    pub fn drain(&self) -> Vec<(String, Pending)> {
+        self.0.lock().map(|mut m| m.drain().collect()).unwrap_or_default()
+    }
 }
 
 /// Variables that look like facts but are connection settings or magic.
@@ -118,19 +129,6 @@ pub fn reads_facts(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_debian() {
-        let out = "hostname=h1\nfqdn=h1.lan\ndistribution=debian\ndistribution_version=12\ndistribution_release=bookworm\nkernel=6.1\narchitecture=x86_64\nsystem=Linux\nuser_id=root\nipv4=172.18.0.2 fe80::1\nvcpus=2\nmemtotal_kb=2048000\nservice_mgr=sysvinit\n";
-        let f = parse(out);
-        assert_eq!(f["distribution"].as_str(), Some("Debian"));
-        assert_eq!(f["os_family"].as_str(), Some("Debian"));
-        assert_eq!(
-            f["default_ipv4"].get_attr("address").ok().and_then(|v| v.as_str().map(str::to_string)).as_deref(),
-            Some("172.18.0.2")
-        );
-        assert_eq!(f["memtotal_mb"].as_i64(), Some(2000));
-    }
 
     #[test]
     fn detects_fact_reads() {

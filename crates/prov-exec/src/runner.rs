@@ -123,6 +123,8 @@ pub struct HostPersist {
     pub runtime: Arc<VarMap>,
     /// Gathered facts (`None`: not gathered yet).
     pub facts: Option<Arc<VarMap>>,
+    /// The fact collectors gathered so far (a later play asking for no more gathers nothing).
+    pub gathered: BTreeSet<prov_core::facts::Collector>,
 }
 
 /// Everything a play run needs from the outside.
@@ -195,8 +197,12 @@ pub(crate) struct LiveHostVars {
     pub rx: Vec<watch::Receiver<Snapshot>>,
     pub templar: Arc<Templar>,
     pub extra: Arc<VarMap>,
-    /// Inventory hosts outside the play: their inventory vars only.
+    /// Inventory hosts outside the play: their inventory vars.
     pub others: HashMap<String, Arc<VarMap>>,
+    /// What hosts outside the play carry from earlier plays (facts, set_fact).
+    pub others_persist: HashMap<String, HostPersist>,
+    /// Facts and variables set on hosts by `delegate_facts`, not yet taken in.
+    pub delegated: Arc<crate::facts::Delegated>,
 }
 
 impl HostVarsSource for LiveHostVars {
@@ -207,19 +213,37 @@ impl HostVarsSource for LiveHostVars {
     }
 
     fn host_scope(&self, host: &str) -> Option<Arc<Scope>> {
-        let (inv, magic, snap) = match self.index.get(host) {
-            Some(&i) => (self.inv_vars[i].clone(), self.magic[i].clone(), Some(self.rx[i].borrow().clone())),
-            None => {
-                let inv = self.others.get(host)?.clone();
-                let mut m = VarMap::new();
-                m.insert("inventory_hostname".into(), Value::from(host));
-                (inv, Arc::new(m), None)
+        // Under the lock of what is pending, so that an entry is seen either pending or taken in.
+        let (inv, magic, facts, runtime) = self.delegated.with(host, false, |pending| {
+            let (inv, magic, mut facts, mut runtime) = match self.index.get(host) {
+                Some(&i) => {
+                    let snap = self.rx[i].borrow().clone();
+                    (self.inv_vars[i].clone(), self.magic[i].clone(), Some(snap.facts), Some(snap.runtime))
+                }
+                None => {
+                    let inv = self.others.get(host)?.clone();
+                    let mut m = VarMap::new();
+                    m.insert("inventory_hostname".into(), Value::from(host));
+                    let p = self.others_persist.get(host);
+                    let facts = p.and_then(|p| p.facts.as_deref()).map(|f| Arc::new(crate::facts::layer(f)));
+                    (inv, Arc::new(m), facts, p.map(|p| p.runtime.clone()))
+                }
+            };
+            if let Some(p) = pending {
+                let raw = facts.as_deref().map(crate::facts::unlayer);
+                facts = Some(Arc::new(crate::facts::layer(&crate::facts::merge(raw.as_ref(), &p.facts))));
+                let mut r = runtime.as_deref().cloned().unwrap_or_default();
+                r.extend(p.vars);
+                runtime = Some(Arc::new(r));
             }
-        };
+            Some((inv, magic, facts, runtime))
+        })?;
         let mut layers = vec![Layer::source(inv)];
-        if let Some(s) = snap {
-            layers.push(Layer::literal(s.facts));
-            layers.push(Layer::literal(s.runtime));
+        if let Some(f) = facts {
+            layers.push(Layer::literal(f));
+        }
+        if let Some(r) = runtime {
+            layers.push(Layer::literal(r));
         }
         layers.push(Layer::source(self.extra.clone()));
         Some(Arc::new(Scope::new(self.templar.clone(), magic, layers)))
@@ -296,6 +320,10 @@ pub(crate) struct Worker<'a> {
     pub runtime: Arc<VarMap>,
     pub facts: Arc<VarMap>,
     pub facts_raw: Option<Arc<VarMap>>,
+    /// The fact collectors gathered on this host so far.
+    pub gathered: BTreeSet<prov_core::facts::Collector>,
+    /// Facts and variables other hosts' tasks set on hosts with `delegate_facts`.
+    pub delegated: Arc<crate::facts::Delegated>,
     pub notified: BTreeSet<TaskId>,
     pub publish: watch::Sender<Snapshot>,
     pub peers: &'a [watch::Receiver<Snapshot>],
@@ -330,6 +358,29 @@ impl<'a> Worker<'a> {
             facts: self.facts.clone(),
         };
         self.publish.send_replace(snap);
+    }
+
+    /// Sets facts on this host (a module's `ansible_facts`): merged into what it has.
+    pub(crate) fn add_facts(&mut self, new: &[(String, Value)]) {
+        let merged = Arc::new(crate::facts::merge(self.facts_raw.as_deref(), new));
+        self.facts = Arc::new(crate::facts::layer(&merged));
+        self.facts_raw = Some(merged);
+    }
+
+    /// Takes in what other hosts' tasks set on this one with `delegate_facts`.
+    fn take_delegated(&mut self) {
+        let delegated = self.delegated.clone();
+        let host = self.host.clone();
+        delegated.with(&host, true, |p| {
+            if let Some(p) = p {
+                self.add_facts(&p.facts);
+                let rt = Arc::make_mut(&mut self.runtime);
+                for (k, v) in p.vars {
+                    rt.insert(k, v);
+                }
+                self.publish(false);
+            }
+        });
     }
 
     pub(crate) fn pass(&mut self, upto: usize) {
@@ -469,6 +520,7 @@ impl<'a> Worker<'a> {
     }
 
     async fn task(&mut self, t: TaskId, handler: bool) -> Flow {
+        self.take_delegated();
         let task = self.bp.play.tasks[t].clone();
         if let Some(waits) = self.bp.waits.get(t).and_then(|w| w.get(self.idx)) {
             if let Err(why) = self.wait_for(waits).await {
@@ -560,8 +612,9 @@ impl<'a> Worker<'a> {
                 }
             }
             MetaAction::ClearFacts => {
-                self.facts = Arc::new(VarMap::new());
+                self.facts = Arc::new(crate::facts::layer(&VarMap::new()));
                 self.facts_raw = None;
+                self.gathered.clear();
                 self.publish(false);
                 Flow::Continue
             }
@@ -647,6 +700,7 @@ pub async fn run_play(
         rxs.push(rx);
         states.push((p, facts));
     }
+    let delegated = Arc::new(crate::facts::Delegated::default());
     let others: HashMap<String, Arc<VarMap>> = env
         .inventory
         .hosts()
@@ -662,6 +716,8 @@ pub async fn run_play(
         templar: env.templar.clone(),
         extra: env.opts.extra_vars.clone(),
         others,
+        others_persist: persist.clone(),
+        delegated: delegated.clone(),
     };
     // Magic variables are the same for every task of a host in this play.
     let mut magic_base = VarMap::new();
@@ -725,6 +781,8 @@ pub async fn run_play(
             runtime: p.runtime,
             facts,
             facts_raw: p.facts,
+            gathered: p.gathered,
+            delegated: delegated.clone(),
             notified: BTreeSet::new(),
             publish: tx,
             peers: &rxs,
@@ -756,7 +814,13 @@ pub async fn run_play(
                 }
             }
             w.publish(dead);
-            (i, flow, w.failed_at, w.recap, HostPersist { runtime: w.runtime, facts: w.facts_raw })
+            (
+                i,
+                flow,
+                w.failed_at,
+                w.recap,
+                HostPersist { runtime: w.runtime, facts: w.facts_raw, gathered: w.gathered },
+            )
         });
     }
     let mut out = PlayResult::default();
@@ -778,6 +842,21 @@ pub async fn run_play(
             out.cleared.insert(bp.hosts[i].clone());
         } else {
             out.dead.insert(bp.hosts[i].clone());
+        }
+    }
+    // Hosts outside the play keep what they had; what `delegate_facts` set and no host took in
+    // is added to what the host carries.
+    for (h, p) in persist {
+        out.persist.entry(h).or_insert(p);
+    }
+    for (h, pending) in delegated.drain() {
+        let p = out.persist.entry(h).or_default();
+        if !pending.facts.is_empty() {
+            p.facts = Some(Arc::new(crate::facts::merge(p.facts.as_deref(), &pending.facts)));
+        }
+        let rt = Arc::make_mut(&mut p.runtime);
+        for (k, v) in pending.vars {
+            rt.insert(k, v);
         }
     }
     out.recaps = recaps.into_iter().flatten().collect();
@@ -834,7 +913,7 @@ async fn host_main(w: &mut Worker<'_>, gather: bool) -> Flow {
             return Flow::EndPlay;
         }
     }
-    if gather && w.facts_raw.is_none() {
+    if gather {
         if let Err(flow) = crate::task::gather_facts(w).await {
             return flow;
         }

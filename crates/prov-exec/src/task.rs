@@ -39,6 +39,9 @@ impl Vars for ScopeVars {
         let t = self.templar.compile_expr(expr)?;
         self.templar.render(&t, &self.ctx)
     }
+    fn eval_or_undefined(&self, expr: &str) -> Result<Result<Value, String>, String> {
+        self.templar.eval_or_undefined(expr, &self.ctx)
+    }
 }
 
 /// Controller files for a task: role dirs, then the playbook dir.
@@ -212,6 +215,8 @@ fn result_value(o: &Outcome, failed: bool, changed: bool) -> Value {
 
 struct ItemResult {
     outcome: Outcome,
+    /// The host a delegated task ran on.
+    delegate: Option<String>,
     failed: bool,
     changed: bool,
     status: Status,
@@ -378,6 +383,7 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
                 let value = result_value(&o, false, false);
                 results.push(ItemResult {
                     outcome: o,
+                    delegate: None,
                     failed: false,
                     changed: false,
                     status: Status::Skipped,
@@ -397,10 +403,8 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         let r = run_item(w, t, &ctx, extra, label, &conn).await;
         let stop = r.unreachable.is_some();
         // Facts set by one item are visible to the next (`set_fact` accumulating in a loop).
-        if !r.failed && !r.outcome.facts.is_empty() && it.is_some() {
-            for (k, v) in &r.outcome.facts {
-                Arc::make_mut(&mut w.runtime).insert(k.clone(), v.clone());
-            }
+        if !r.failed && (!r.outcome.facts.is_empty() || !r.outcome.host_facts.is_empty()) && it.is_some() {
+            set_facts(w, t, &r);
             base = w.scope(t.id, Vec::new());
         }
         results.push(r);
@@ -449,6 +453,7 @@ async fn run_item(
         let value = result_value(&o, true, false);
         ItemResult {
             outcome: o,
+            delegate: None,
             failed: true,
             changed: false,
             status: Status::Failed,
@@ -478,15 +483,18 @@ async fn run_item(
         return mk_fail(format!("module `{}` is not available", t.module), label);
     };
     // Connection: the host's own, or the delegate's.
+    let delegate = match &t.delegate_to {
+        Some(d) => match templar.render_defined(d, ctx) {
+            Ok(v) => Some(v.to_string()),
+            Err(e) => return mk_fail(format!("delegate_to: {e}"), label),
+        },
+        None => None,
+    };
     let conn: Arc<dyn Connection> = if module.runs_on() == RunsOn::Controller {
         Arc::new(NoConnection)
-    } else if let Some(d) = &t.delegate_to {
-        let target = match templar.render_defined(d, ctx) {
-            Ok(v) => v.to_string(),
-            Err(e) => return mk_fail(format!("delegate_to: {e}"), label),
-        };
-        let vars = w.env.inventory.host_vars(&target);
-        match w.env.connector.connection(&target, &vars) {
+    } else if let Some(target) = &delegate {
+        let vars = w.env.inventory.host_vars(target);
+        match w.env.connector.connection(target, &vars) {
             Ok(c) => c,
             Err(e) => return mk_fail(format!("delegate_to {target}: {e}"), label),
         }
@@ -581,6 +589,7 @@ async fn run_item(
         let value = result_value(&outcome, true, false);
         return ItemResult {
             outcome,
+            delegate,
             failed: true,
             changed: false,
             status: Status::Unreachable,
@@ -634,7 +643,7 @@ async fn run_item(
         Status::Ok
     };
     let value = result_value(&outcome, failed, changed);
-    ItemResult { outcome, failed, changed, status, value, label, unreachable: None, ms }
+    ItemResult { outcome, delegate, failed, changed, status, value, label, unreachable: None, ms }
 }
 
 /// Whether a render error is about an undefined value (Ansible's `AnsibleUndefinedVariable`).
@@ -648,6 +657,7 @@ fn skip_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
     let value = result_value(&o, false, false);
     let r = ItemResult {
         outcome: o,
+        delegate: None,
         failed: false,
         changed: false,
         status: Status::Skipped,
@@ -664,6 +674,7 @@ fn fail_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> TaskFlow {
     let value = result_value(&o, true, false);
     let r = ItemResult {
         outcome: o,
+        delegate: None,
         failed: true,
         changed: false,
         status: Status::Failed,
@@ -759,14 +770,12 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
         };
         Arc::make_mut(&mut w.runtime).insert(reg.clone(), v);
     }
-    // Facts from set_fact & co.
+    // Facts from set_fact, setup & co. (again for a loop's items, which set theirs as they
+    // ran: setting the same values twice changes nothing).
     let mut facts_changed = false;
     for r in &results {
         if !r.failed {
-            for (k, v) in &r.outcome.facts {
-                Arc::make_mut(&mut w.runtime).insert(k.clone(), v.clone());
-                facts_changed = true;
-            }
+            facts_changed |= set_facts(w, t, r);
         }
     }
     if t.register.is_some() || facts_changed {
@@ -798,25 +807,83 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
     TaskFlow::Continue
 }
 
-/// Gathers facts on the host (one command).
+/// Sets what a task's result sets: `set_fact` variables and a module's `ansible_facts`, on this
+/// host or, with `delegate_facts`, on the host it was delegated to (as Ansible does). Returns
+/// whether this host's variables changed.
+fn set_facts(w: &mut Worker<'_>, t: &TaskDef, r: &ItemResult) -> bool {
+    if r.outcome.facts.is_empty() && r.outcome.host_facts.is_empty() {
+        return false;
+    }
+    if let (true, Some(d)) = (t.delegate_facts, &r.delegate) {
+        if *d != w.host {
+            w.delegated.add(d, &r.outcome.host_facts, &r.outcome.facts);
+            return false;
+        }
+    }
+    for (k, v) in &r.outcome.facts {
+        Arc::make_mut(&mut w.runtime).insert(k.clone(), v.clone());
+    }
+    if !r.outcome.host_facts.is_empty() {
+        w.add_facts(&r.outcome.host_facts);
+    }
+    true
+}
+
+/// Gathers facts on the host: the `setup` module with the play's `gather_subset` and
+/// `gather_timeout`, unless the collectors asked for were all gathered already in this run.
 pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
     let start = Instant::now();
+    let subsets = w.bp.play.gather_subset.clone().unwrap_or_else(|| vec!["all".to_string()]);
+    let wanted = match prov_core::facts::select(&subsets) {
+        Ok(c) => c,
+        Err(e) => return Err(report_gather(w, Status::Failed, e, start)),
+    };
+    if w.facts_raw.is_some() && wanted.is_subset(&w.gathered) {
+        return Ok(());
+    }
+    let Some(module) = w.env.registry.get("setup") else {
+        return Err(report_gather(w, Status::Failed, "the setup module is not available".into(), start));
+    };
     let conn = match w.connection() {
         Ok(c) => c,
         Err(e) => return Err(report_gather(w, Status::Unreachable, e, start)),
     };
+    let mut args = vec![("gather_subset".to_string(), Value::from(subsets))];
+    if let Some(t) = w.bp.play.gather_timeout {
+        args.push(("gather_timeout".to_string(), Value::from(t)));
+    }
+    let args = Value::from_pairs(args);
+    let vars = ScopeVars { templar: w.env.templar.clone(), ctx: Value::UNDEFINED };
+    let files = TaskFiles(Arc::new(Vec::new()));
+    // The play's `become` (and the inventory's), as Ansible gathers; a templated
+    // `become_user` has no task to be rendered for here: gathering then does not escalate.
+    let become_ =
+        effective_become(w.bp.play.become_.clone(), &w.inv_vars).filter(|b| !prov_core::template::is_template(&b.user));
+    let cx = ModuleCtx {
+        host: &w.host,
+        conn: conn.as_ref(),
+        become_,
+        env: Vec::new(),
+        mode: RunMode::default(),
+        files: &files,
+        vars: &vars,
+        facts: &w.fact_cache,
+        timeout: None,
+    };
     let permit = w.forks.acquire().await;
-    let r = conn.exec(ExecRequest::new(crate::facts::GATHER)).await;
+    let r = module.run(&args, &cx).await;
     drop(permit);
     match r {
-        Ok(out) => {
-            let f = Arc::new(crate::facts::parse(&out.stdout_str()));
-            w.facts = Arc::new(crate::facts::layer(&f));
-            w.facts_raw = Some(f);
+        Ok(o) if !o.failed => {
+            w.add_facts(&o.host_facts);
+            w.gathered.extend(wanted);
             w.publish(false);
             Ok(())
         }
-        Err(e) if e.is_unreachable() => Err(report_gather(w, Status::Unreachable, e.to_string(), start)),
+        Ok(o) => Err(report_gather(w, Status::Failed, o.msg.unwrap_or_default(), start)),
+        Err(ModuleError::Connection(e)) if e.is_unreachable() => {
+            Err(report_gather(w, Status::Unreachable, e.to_string(), start))
+        }
         Err(e) => Err(report_gather(w, Status::Failed, e.to_string(), start)),
     }
 }

@@ -36,7 +36,7 @@ modules![
     containers::docker_image_load::DockerImageLoad,
     containers::docker_node::DockerNode,
     containers::docker_swarm::DockerSwarm,
-    containers::docker_service::DockerService,
+    containers::docker_swarm_service::DockerSwarmService,
     containers::docker_stack::DockerStack,
     controller::assert::Assert,
     controller::debug::Debug,
@@ -56,6 +56,7 @@ modules![
     packages::apt::Apt,
     system::group::Group,
     system::service::Service,
+    system::setup::Setup,
     system::user::User,
 ];
 
@@ -83,7 +84,7 @@ mod tests {
             "group",
             "wait_for",
             "uri",
-            "docker_service",
+            "docker_swarm_service",
             "docker_stack",
         ] {
             assert!(r.get(m).is_some(), "{m} missing");
@@ -92,5 +93,39 @@ mod tests {
         assert!(file.arg_names().contains(&"dest") && file.arg_names().contains(&"name"));
         assert_eq!(r.get("command").and_then(|m| m.free_form()), Some("cmd"));
         assert_eq!(r.get("shell").and_then(|m| m.free_form()), Some("cmd"));
+    }
+
+    // Which fully qualified names resolve was read from ansible-core 2.19 with the collections of
+    // `ansible==12.3` (`ansible-playbook --syntax-check` on a task naming each).
+    #[test]
+    fn fqcn_resolves_only_through_collections_ansible_resolves_it_through() {
+        let r = super::registry();
+        let name = |n: &str| r.get(n).map(|m| m.name());
+        assert_eq!(name("ansible.builtin.copy"), Some("copy"));
+        assert_eq!(name("ansible.legacy.copy"), Some("copy"));
+        assert_eq!(name("prov.copy"), Some("copy"));
+        assert_eq!(name("community.docker.docker_swarm_service"), Some("docker_swarm_service"));
+        assert_eq!(name("ansible.builtin.docker_swarm"), Some("docker_swarm"), "ansible-core redirects it");
+        assert_eq!(name("community.docker.docker_image_load"), Some("docker_image_load"));
+        assert_eq!(name("prov.vm"), Some("vm"));
+        for refused in [
+            "community.docker.copy",
+            "ansible.builtin.vm",
+            "ansible.builtin.docker_image_load",
+            "community.general.docker_swarm",
+            "ansible.posix.copy",
+        ] {
+            assert_eq!(name(refused), None, "{refused}");
+            assert!(r.hint(refused).is_some(), "{refused} gets a hint");
+        }
+    }
+
+    #[test]
+    fn docker_service_is_not_the_swarm_service_module() {
+        let r = super::registry();
+        for n in ["docker_service", "community.docker.docker_service", "community.general.docker_service"] {
+            assert!(r.get(n).is_none(), "{n} must not resolve");
+            assert!(r.hint(n).is_some_and(|h| h.contains("docker_swarm_service")), "{n}");
+        }
     }
 }

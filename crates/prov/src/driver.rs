@@ -223,7 +223,8 @@ pub fn take_run_lock(
     timeout_secs: u64,
 ) -> Result<crate::lock::RunLock, i32> {
     let targets = crate::lock::targets(projects, inventory_paths);
-    match crate::lock::acquire(&targets, Duration::from_secs(timeout_secs)) {
+    // Waiting for another run's lock sleeps: keep that off the async workers.
+    match tokio::task::block_in_place(|| crate::lock::acquire(&targets, Duration::from_secs(timeout_secs))) {
         Ok((lock, notes)) => {
             for n in notes {
                 eprintln!("prov: {n}");

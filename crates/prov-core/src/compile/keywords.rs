@@ -19,6 +19,8 @@ pub const PLAY: &[&str] = &[
     "max_fail_percentage",
     "any_errors_fatal",
     "gather_facts",
+    "gather_subset",
+    "gather_timeout",
     "strategy",
     "environment",
     "connection",
@@ -35,8 +37,6 @@ pub const PLAY_UNSUPPORTED: &[&str] = &[
     "order",
     "throttle",
     "fact_path",
-    "gather_subset",
-    "gather_timeout",
     "force_handlers",
     "debugger",
     "check_mode",
@@ -67,6 +67,7 @@ pub const TASK: &[&str] = &[
     "become_user",
     "become_method",
     "delegate_to",
+    "delegate_facts",
     "run_once",
     "ignore_errors",
     "changed_when",
@@ -92,7 +93,6 @@ pub const TASK_UNSUPPORTED: &[&str] = &[
     "with_lines",
     "with_random_choice",
     "with_indexed_items",
-    "delegate_facts",
     "ignore_unreachable",
     "async",
     "poll",
@@ -172,3 +172,13 @@ pub const MAGIC: &[&str] = &[
     "False",
     "None",
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_loop_keyword_is_a_task_keyword() {
+        for (k, _) in crate::compile::model::LoopKeyword::ALL {
+            assert!(super::TASK.contains(k), "{k}");
+        }
+    }
+}

@@ -353,6 +353,7 @@ impl<'a> Loader<'a> {
             _ => None,
         };
         inherit.become_ = self.become_of(node, cfg_become);
+        let play_become = inherit.become_.clone().flatten();
         inherit.environment = node.get("environment").map(Node::to_value);
         inherit.ignore_errors = self.opt_bool(node.get("ignore_errors"));
         inherit.no_log = self.opt_bool(node.get("no_log"));
@@ -425,6 +426,11 @@ impl<'a> Loader<'a> {
         for (s, span) in pb.templates {
             if let Err(e) = self.templar.compile(&s) {
                 self.err(DiagKind::Template, span, format!("template error: {e}"));
+                continue;
+            }
+            for msg in self.templar.unknown_names(&s) {
+                self.err(DiagKind::Template, span, format!("{msg} in `{s}`")).help =
+                    Some("see README's filters, lookups and tests rows for what prov has".into());
             }
         }
         let strategy = match node.get("strategy").and_then(Node::as_str).or(self.opts.defaults.strategy.as_deref()) {
@@ -452,6 +458,17 @@ impl<'a> Loader<'a> {
                 GatherFacts::No
             }
         };
+        let gather_subset = node.get("gather_subset").map(|n| self.gather_subset(n));
+        let gather_timeout = match node.get("gather_timeout") {
+            None => None,
+            Some(n) => match n.kind {
+                NodeKind::Int(i) if i > 0 => Some(i as u64),
+                _ => {
+                    self.err(DiagKind::Invalid, n.span, "gather_timeout must be a number of seconds");
+                    None
+                }
+            },
+        };
         let max_fail_percentage = match node.get("max_fail_percentage").map(|n| &n.kind) {
             None => None,
             Some(NodeKind::Int(i)) => Some(*i as f64),
@@ -468,6 +485,9 @@ impl<'a> Loader<'a> {
             hosts_span,
             vars,
             gather_facts,
+            gather_subset,
+            gather_timeout,
+            become_: play_become,
             strategy,
             serial,
             max_fail_percentage,
@@ -540,6 +560,27 @@ impl<'a> Loader<'a> {
             }
         }
         out
+    }
+
+    /// A play's `gather_subset` (a list or a comma-separated string), checked as `setup` checks
+    /// its own.
+    fn gather_subset(&mut self, n: &Node) -> Vec<String> {
+        let items: Vec<String> = match &n.kind {
+            NodeKind::Str(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+            _ => seq_or_one(n).iter().filter_map(|i| i.scalar_text()).collect(),
+        };
+        if let Some(t) = items.iter().find(|i| is_template(i)) {
+            self.err(DiagKind::Invalid, n.span, format!("gather_subset: `{t}`: prov needs the subsets written out"));
+            return items;
+        }
+        if let Some(m) = self.registry.get("setup") {
+            let args =
+                minijinja::Value::from_pairs([("gather_subset".to_string(), minijinja::Value::from(items.clone()))]);
+            if let Err(e) = m.validate(&args) {
+                self.err(DiagKind::Invalid, n.span, format!("gather_subset: {e}"));
+            }
+        }
+        items
     }
 
     fn opt_bool(&mut self, n: Option<&Node>) -> Option<bool> {
@@ -1033,8 +1074,11 @@ impl<'a> Loader<'a> {
                 && (mod_hint.is_some() || kw_hint.is_none())
                 && !entries_have_module(entries, self.registry)
             {
-                self.err(DiagKind::Unknown, k.span, format!("unknown module `{key}`")).help =
-                    mod_hint.or_else(|| Some("`prov validate` lists modules in README's module table".into()));
+                self.err(DiagKind::Unknown, k.span, format!("unknown module `{key}`")).help = self
+                    .registry
+                    .hint(key)
+                    .or(mod_hint)
+                    .or_else(|| Some("`prov validate` lists modules in README's module table".into()));
             } else {
                 self.err(DiagKind::Unknown, k.span, format!("unknown task keyword `{key}`")).help =
                     kw_hint.or_else(|| Some(format!("valid keywords: {}", keywords::TASK.join(", "))));
@@ -1212,6 +1256,7 @@ impl<'a> Loader<'a> {
             tags: c.tags.clone(),
             become_,
             delegate_to,
+            delegate_facts: self.opt_bool(node.get("delegate_facts")).unwrap_or(false),
             run_once: self.opt_bool(node.get("run_once")).or(c.run_once).unwrap_or(false),
             ignore_errors: self.opt_bool(node.get("ignore_errors")).or(c.ignore_errors).unwrap_or(false),
             changed_when,
@@ -1271,17 +1316,7 @@ impl<'a> Loader<'a> {
 
     /// The keywords of a meta task that prov cannot honour as Ansible does.
     fn check_meta_task(&mut self, node: &Node, action: MetaAction, inh: &Inherit) {
-        for key in [
-            "loop",
-            "with_items",
-            "with_list",
-            "with_dict",
-            "with_nested",
-            "with_subelements",
-            "with_first_found",
-            "with_fileglob",
-            "args",
-        ] {
+        for key in LoopKeyword::ALL.iter().map(|(k, _)| *k).chain(["args"]) {
             if let Some(k) = node.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(key))) {
                 self.err(DiagKind::Unsupported, k.0.span, format!("`{key}` on a meta task is not supported")).help =
                     Some("a meta task acts once per host; remove it".into());
@@ -1301,18 +1336,7 @@ impl<'a> Loader<'a> {
     }
 
     fn loop_of(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<LoopDef> {
-        let (key, n, keyword) = [
-            ("loop", LoopKeyword::Loop),
-            ("with_items", LoopKeyword::WithItems),
-            ("with_list", LoopKeyword::WithList),
-            ("with_dict", LoopKeyword::WithDict),
-            ("with_nested", LoopKeyword::WithNested),
-            ("with_subelements", LoopKeyword::WithSubelements),
-            ("with_first_found", LoopKeyword::WithFirstFound),
-            ("with_fileglob", LoopKeyword::WithFileglob),
-        ]
-        .iter()
-        .find_map(|(k, w)| node.get(k).map(|n| (*k, n, *w)))?;
+        let (key, n, keyword) = LoopKeyword::ALL.iter().find_map(|(k, w)| node.get(k).map(|n| (*k, n, *w)))?;
         let items = match &n.kind {
             NodeKind::Str(s) => {
                 pb.templates.push((s.clone(), n.span));

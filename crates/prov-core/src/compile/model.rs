@@ -57,6 +57,13 @@ pub struct CompiledPlay {
     pub vars: Arc<VarMap>,
     /// Gather facts before the first task.
     pub gather_facts: GatherFacts,
+    /// `gather_subset` (checked against `setup`'s subsets at compile time); `None`: `all`.
+    pub gather_subset: Option<Vec<String>>,
+    /// `gather_timeout` in seconds.
+    pub gather_timeout: Option<u64>,
+    /// The play's own escalation (`become` of the play or ansible.cfg), which fact gathering
+    /// uses, as in Ansible.
+    pub become_: Option<Become>,
     /// Strategy.
     pub strategy: Strategy,
     /// `serial` batches (empty = all hosts at once).
@@ -189,6 +196,18 @@ pub enum LoopKeyword {
 }
 
 impl LoopKeyword {
+    /// Every loop keyword of a task, by its key.
+    pub const ALL: &'static [(&'static str, LoopKeyword)] = &[
+        ("loop", LoopKeyword::Loop),
+        ("with_items", LoopKeyword::WithItems),
+        ("with_list", LoopKeyword::WithList),
+        ("with_dict", LoopKeyword::WithDict),
+        ("with_nested", LoopKeyword::WithNested),
+        ("with_subelements", LoopKeyword::WithSubelements),
+        ("with_first_found", LoopKeyword::WithFirstFound),
+        ("with_fileglob", LoopKeyword::WithFileglob),
+    ];
+
     /// The lookup plugin a `with_<lookup>` loop queries with its (templated) terms.
     pub fn lookup(self) -> Option<&'static str> {
         match self {
@@ -255,6 +274,8 @@ pub struct TaskDef {
     pub become_: Option<Become>,
     /// `delegate_to` (host name template).
     pub delegate_to: Option<Tmpl>,
+    /// `delegate_facts`: the facts the task sets go to the delegated host.
+    pub delegate_facts: bool,
     /// `run_once`.
     pub run_once: bool,
     /// `ignore_errors`.

@@ -17,6 +17,7 @@ mod glob;
 mod ipaddr;
 mod jmes;
 mod lookup;
+pub use lookup::lookup_supported;
 mod math;
 mod pymethods;
 pub(crate) mod random;
@@ -38,24 +39,191 @@ pub struct LookupContext {
     pub base_dirs: std::sync::Arc<Vec<std::path::PathBuf>>,
 }
 
+/// The filters ansible-core ships as `ansible.builtin.*` (its filter plugins' names, read from
+/// ansible-core 2.19): the ones prov implements answer that name too.
+const ANSIBLE_BUILTIN_FILTERS: &[&str] = &[
+    "b64decode",
+    "b64encode",
+    "basename",
+    "bool",
+    "checksum",
+    "combinations",
+    "combine",
+    "comment",
+    "commonpath",
+    "d",
+    "default",
+    "dict2items",
+    "difference",
+    "dirname",
+    "expanduser",
+    "expandvars",
+    "extract",
+    "fileglob",
+    "flatten",
+    "from_json",
+    "from_yaml",
+    "from_yaml_all",
+    "groupby",
+    "hash",
+    "human_readable",
+    "human_to_bytes",
+    "intersect",
+    "items2dict",
+    "log",
+    "mandatory",
+    "map",
+    "md5",
+    "normpath",
+    "password_hash",
+    "path_join",
+    "permutations",
+    "pow",
+    "product",
+    "quote",
+    "random",
+    "realpath",
+    "regex_escape",
+    "regex_findall",
+    "regex_replace",
+    "regex_search",
+    "reject",
+    "rejectattr",
+    "rekey_on_member",
+    "relpath",
+    "root",
+    "select",
+    "selectattr",
+    "sha1",
+    "shuffle",
+    "split",
+    "splitext",
+    "strftime",
+    "subelements",
+    "symmetric_difference",
+    "ternary",
+    "to_datetime",
+    "to_json",
+    "to_nice_json",
+    "to_nice_yaml",
+    "to_uuid",
+    "to_yaml",
+    "type_debug",
+    "union",
+    "unique",
+    "unvault",
+    "urldecode",
+    "urlsplit",
+    "vault",
+    "win_basename",
+    "win_dirname",
+    "win_splitdrive",
+    "zip",
+    "zip_longest",
+];
+
+/// The tests ansible-core ships as `ansible.builtin.*` (read from ansible-core 2.19).
+const ANSIBLE_BUILTIN_TESTS: &[&str] = &[
+    "abs",
+    "all",
+    "any",
+    "change",
+    "changed",
+    "contains",
+    "defined",
+    "directory",
+    "exists",
+    "failed",
+    "failure",
+    "falsy",
+    "file",
+    "finished",
+    "is_abs",
+    "is_dir",
+    "is_file",
+    "is_link",
+    "is_mount",
+    "is_same_file",
+    "isnan",
+    "issubset",
+    "issuperset",
+    "link",
+    "link_exists",
+    "match",
+    "mount",
+    "nan",
+    "reachable",
+    "regex",
+    "same_file",
+    "search",
+    "skip",
+    "skipped",
+    "started",
+    "subset",
+    "succeeded",
+    "success",
+    "successful",
+    "superset",
+    "timedout",
+    "truthy",
+    "undefined",
+    "unreachable",
+    "uri",
+    "url",
+    "urn",
+    "vault_encrypted",
+    "vaulted_file",
+    "version",
+    "version_compare",
+];
+
+/// Adds a filter, also as `ansible.builtin.NAME` and `ansible.legacy.NAME` when ansible-core
+/// ships a filter of that name.
+pub(super) fn add_filter<F, Rv, Args>(env: &mut Environment<'static>, name: &'static str, f: F)
+where
+    F: minijinja::functions::Function<Rv, Args> + Clone,
+    Rv: minijinja::value::FunctionResult,
+    Args: for<'a> minijinja::value::FunctionArgs<'a>,
+{
+    if ANSIBLE_BUILTIN_FILTERS.contains(&name) {
+        env.add_filter(format!("ansible.builtin.{name}"), f.clone());
+        env.add_filter(format!("ansible.legacy.{name}"), f.clone());
+    }
+    env.add_filter(name, f);
+}
+
+/// [`add_filter`] for tests (`x is ansible.builtin.match(...)`).
+pub(super) fn add_test<F, Rv, Args>(env: &mut Environment<'static>, name: &'static str, f: F)
+where
+    F: minijinja::functions::Function<Rv, Args> + Clone,
+    Rv: minijinja::value::FunctionResult,
+    Args: for<'a> minijinja::value::FunctionArgs<'a>,
+{
+    if ANSIBLE_BUILTIN_TESTS.contains(&name) {
+        env.add_test(format!("ansible.builtin.{name}"), f.clone());
+        env.add_test(format!("ansible.legacy.{name}"), f.clone());
+    }
+    env.add_test(name, f);
+}
+
 /// Registers every filter, test and global function (`lookup`, `query`, `dict`) on `env`, and
 /// the Python method fallback (`s.split(',')`, `d.items()`, `d.get('k', 1)`, ...).
 pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
-    env.add_filter("default", default);
-    env.add_filter("d", default);
-    env.add_filter("mandatory", mandatory);
-    env.add_filter("bool", to_bool);
-    env.add_filter("int", int);
-    env.add_filter("float", float);
-    env.add_filter("ternary", ternary);
-    env.add_filter("type_debug", type_debug);
-    env.add_filter("to_json", to_json);
-    env.add_filter("to_nice_json", to_nice_json);
-    env.add_filter("from_json", from_json);
-    env.add_filter("to_yaml", to_yaml);
-    env.add_filter("to_nice_yaml", to_nice_yaml);
-    env.add_filter("from_yaml", from_yaml);
-    env.add_filter("from_yaml_all", from_yaml_all);
+    add_filter(env, "default", default);
+    add_filter(env, "d", default);
+    add_filter(env, "mandatory", mandatory);
+    add_filter(env, "bool", to_bool);
+    add_filter(env, "int", int);
+    add_filter(env, "float", float);
+    add_filter(env, "ternary", ternary);
+    add_filter(env, "type_debug", type_debug);
+    add_filter(env, "to_json", to_json);
+    add_filter(env, "to_nice_json", to_nice_json);
+    add_filter(env, "from_json", from_json);
+    add_filter(env, "to_yaml", to_yaml);
+    add_filter(env, "to_nice_yaml", to_nice_yaml);
+    add_filter(env, "from_yaml", from_yaml);
+    add_filter(env, "from_yaml_all", from_yaml_all);
     data::register(env);
     text::register(env);
     math::register(env);

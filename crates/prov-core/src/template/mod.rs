@@ -158,6 +158,23 @@ impl Templar {
         }
     }
 
+    /// Evaluates a bare expression the way `debug: var=` needs it (see
+    /// [`crate::module::Vars::eval_or_undefined`]): `Ok(Err("'x' is undefined"))` when the
+    /// result is undefined or reading something undefined failed it.
+    pub fn eval_or_undefined(&self, expr: &str, ctx: &Value) -> Result<Result<Value, String>, String> {
+        let t = self.compile_expr(expr)?;
+        let Tmpl::Expr(e, src) = &t else { return self.render(&t, ctx).map(Ok) };
+        match e.eval(ctx.clone()) {
+            Ok(v) if v.is_undefined() => Ok(Err(undefined_message(e, src, ctx))),
+            Ok(v) => Ok(Ok(v)),
+            // A plain undefined error; `mandatory` raises one with its own message, and fails.
+            Err(err) if err.kind() == minijinja::ErrorKind::UndefinedError && err.detail().is_none() => {
+                Ok(Err(undefined_message(e, src, ctx)))
+            }
+            Err(err) => Err(error_text(&err)),
+        }
+    }
+
     /// Compiles and renders a string.
     pub fn render_str(&self, s: &str, ctx: &Value) -> Result<Value, String> {
         let t = self.compile(s)?;
@@ -194,6 +211,62 @@ impl Templar {
             Ok(None)
         });
         env.render_str(text, ctx.clone()).map_err(|e| error_text(&e))
+    }
+
+    /// The filters, tests and lookup plugins a template string names that prov does not have,
+    /// each as a message (`unknown filter `x``), so that `prov validate` finds them before a
+    /// run; a template that does not compile gives none (its compile error says why).
+    pub fn unknown_names(&self, s: &str) -> Vec<String> {
+        use minijinja::machinery::{parse, CodeGenerator, Instruction};
+        use minijinja::ErrorKind;
+        let Ok(ast) = parse(s, "<template>", self.env.syntax().clone()) else { return Vec::new() };
+        let mut code = CodeGenerator::new("<template>", s);
+        code.compile_stmt(&ast);
+        let (main, blocks) = code.finish();
+        let mut state = self.env.empty_state();
+        let mut out = Vec::new();
+        let mut say = |msg: String| {
+            if !out.contains(&msg) {
+                out.push(msg);
+            }
+        };
+        let mut consts = Vec::new();
+        let mut calls_lookup = false;
+        for ins in std::iter::once(&main).chain(blocks.values()) {
+            for i in (0..).map_while(|i| ins.get(i)) {
+                match i {
+                    // Called without arguments, an existing filter or test fails on its missing
+                    // value before doing anything; only a missing one says "unknown".
+                    Instruction::ApplyFilter(name, ..)
+                        if state.apply_filter(name, &[]).is_err_and(|e| e.kind() == ErrorKind::UnknownFilter) =>
+                    {
+                        say(format!("unknown filter `{name}`"));
+                    }
+                    Instruction::PerformTest(name, ..)
+                        if state.perform_test(name, &[]).is_err_and(|e| e.kind() == ErrorKind::UnknownTest) =>
+                    {
+                        say(format!("unknown test `{name}`"));
+                    }
+                    Instruction::CallFunction(name, _) if matches!(*name, "lookup" | "query" | "q") => {
+                        calls_lookup = true
+                    }
+                    Instruction::LoadConst(v) => consts.extend(v.as_str().map(str::to_string)),
+                    _ => {}
+                }
+            }
+        }
+        if calls_lookup {
+            // A lookup named by a string literal: `lookup('name', ...)`, where the name is also a
+            // constant of the compiled expression (not text around it).
+            let re = lookup_call_re();
+            for c in re.captures_iter(s) {
+                let name = &c[2];
+                if consts.iter().any(|k| k == name) && !filters::lookup_supported(name) {
+                    say(format!("unknown lookup plugin `{name}`"));
+                }
+            }
+        }
+        out
     }
 
     /// Variable names a template string reads at top level (for static checks and data edges).
@@ -347,17 +420,88 @@ pub const OMIT: &str = "__omit_place_holder__prov__";
 pub mod filters;
 mod tests_lib;
 
+/// `lookup('name'`, `query("name"`, `q('name'`.
+fn lookup_call_re() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(r#"\b(lookup|query|q)\(\s*['"]([A-Za-z_][A-Za-z0-9_.]*)['"]"#)
+            .expect("a valid regular expression")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // ansible-core 2.19 (`debug: msg=...` with `d: {}` and `nope` undefined): an attribute or
+    // item of an undefined value is undefined, so `default` and `is defined` see it; printing
+    // it, testing it or doing arithmetic with it fails with "'nope' is undefined".
+    #[test]
+    fn undefined_values_chain_as_in_ansible() {
+        let t = Templar::new(vec![]);
+        let ctx = minijinja::context! { d => minijinja::context! {} };
+        let r = |s: &str| t.render_str(s, &ctx).map(|v| v.to_string());
+        assert_eq!(r("{{ nope.x | default(7) }}").as_deref(), Ok("7"));
+        assert_eq!(r("{{ d.a.b | default(8) }}").as_deref(), Ok("8"));
+        assert_eq!(r("{{ nope['x'].y | default(3) }}").as_deref(), Ok("3"));
+        assert_eq!(r("{{ nope.x is defined }}").as_deref(), Ok("False"));
+        assert_eq!(r("{{ d.a.b is undefined }}").as_deref(), Ok("True"));
+        assert_eq!(r("{{ (nope.x | default({})).y | default(2) }}").as_deref(), Ok("2"));
+        for failing in
+            ["a{{ nope.x }}b", "{% if nope.x %}1{% endif %}", "{% for i in d.a.b %}{% endfor %}", "{{ nope.x + 1 }}"]
+        {
+            assert!(r(failing).is_err(), "{failing} must fail");
+        }
+        let e = t.compile_expr("nope.x").and_then(|x| t.render_defined(&x, &ctx)).expect_err("undefined");
+        assert!(e.contains("'nope' is undefined"), "{e}");
+    }
+
+    #[test]
+    fn unknown_filters_tests_and_lookups_are_found_before_a_run() {
+        let t = Templar::new(vec![]);
+        let unknown = |s: &str| t.unknown_names(s);
+        assert_eq!(unknown("{{ x | no_such_filter }}"), ["unknown filter `no_such_filter`"]);
+        assert_eq!(unknown("{% if x is no_such_test %}a{% endif %}"), ["unknown test `no_such_test`"]);
+        assert_eq!(unknown("{{ lookup('no_such', 'a') }}"), ["unknown lookup plugin `no_such`"]);
+        assert_eq!(unknown("{{ query(\"no_such\") | length }}"), ["unknown lookup plugin `no_such`"]);
+        assert_eq!(unknown("{{ x | community.general.no_such }}"), ["unknown filter `community.general.no_such`"]);
+        for known in [
+            "{{ x | to_json | default('a') | upper }}",
+            "{{ x is match('a') and x is defined }}",
+            "{{ lookup('env', 'HOME') ~ lookup('ansible.builtin.file', 'f') }}",
+            "lookup('no_such') is text here {{ x }}",
+            "{% for i in xs | select('defined') %}{{ i | int }}{% endfor %}",
+        ] {
+            assert_eq!(unknown(known), Vec::<String>::new(), "{known}");
+        }
+    }
+
+    // ansible-core 2.19 answers `ansible.builtin.` (and `ansible.legacy.`) names of its filters
+    // and tests: `{{ [1] | ansible.builtin.to_json }}` gives `[1]`.
+    #[test]
+    fn ansible_builtin_filter_and_test_names_work() {
+        let t = Templar::new(vec![]);
+        let ctx = minijinja::context! { x => "abc", xs => vec![1, 2] };
+        let r = |s: &str| t.render_str(s, &ctx).map(|v| v.to_string());
+        assert_eq!(r("{{ xs | ansible.builtin.to_json }}").as_deref(), Ok("[1, 2]"));
+        assert_eq!(r("{{ x is ansible.builtin.match('a') }}").as_deref(), Ok("True"));
+        assert_eq!(r("{{ 'yes' | ansible.legacy.bool }}").as_deref(), Ok("True"));
+        assert!(
+            t.unknown_names("{{ x | ansible.builtin.upper }}").len() == 1,
+            "upper is Jinja's, not ansible.builtin's"
+        );
+    }
 
     #[test]
     fn undefined_errors_show_the_template() {
         let t = Templar::new(Vec::new());
         let ctx = Value::from_pairs([("a".to_string(), Value::from_pairs([("b".to_string(), Value::from(1))]))]);
         let args = Value::from_pairs([("x".to_string(), Value::from("{{ a.c.d }}"))]);
-        let e = t.render_deep(&args, &ctx).expect_err("a.c is undefined");
-        assert!(e.contains("undefined") && e.ends_with("in `{{ a.c.d }}`"), "{e}");
+        // `a.c.d` chains to an undefined value (as in Ansible): kept where undefined may
+        // stay (a variable's value), an error naming the template where it may not.
+        assert!(t.render_deep(&args, &ctx).expect("kept").get_attr("x").is_ok_and(|v| v.is_undefined()));
+        let e = t.render_deep_defined(&args, &ctx).expect_err("a.c is undefined");
+        assert!(e.contains("undefined") && e.contains("{{ a.c.d }}"), "{e}");
         assert_eq!(t.render_deep(&Value::from("{{ a.b }}"), &ctx).expect("renders"), Value::from(1));
     }
 

@@ -4,40 +4,42 @@
 //! (`file`, `directory`, `exists`, `link`, `abs`), `truthy` / `falsy`, `any` / `all`, `nan`.
 
 use super::filters::text::{expand_user, py_regex, text_of};
-use super::filters::{a_type, fail, is_list, list_items};
+use super::filters::{a_type, add_test, fail, is_list, list_items};
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 use std::cmp::Ordering;
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_test("match", |v: &Value, pattern: &str, kw: Kwargs| regex_test(v, pattern, kw, "match", Some("match")));
-    env.add_test("search", |v: &Value, pattern: &str, kw: Kwargs| regex_test(v, pattern, kw, "search", Some("search")));
-    env.add_test("regex", |v: &Value, pattern: &str, kw: Kwargs| regex_test(v, pattern, kw, "regex", None));
-    env.add_test("version", version);
-    env.add_test("version_compare", version);
-    env.add_test("subset", subset);
-    env.add_test("superset", superset);
-    env.add_test("contains", contains);
-    env.add_test("success", |v: &Value| result_flag(v, "success").map(|f| !f));
-    env.add_test("succeeded", |v: &Value| result_flag(v, "succeeded").map(|f| !f));
-    env.add_test("failed", |v: &Value| result_flag(v, "failed"));
-    env.add_test("failure", |v: &Value| result_flag(v, "failure"));
-    env.add_test("changed", changed);
-    env.add_test("change", changed);
-    env.add_test("skipped", |v: &Value| result_field(v, "skipped", "skipped"));
-    env.add_test("skip", |v: &Value| result_field(v, "skip", "skipped"));
-    env.add_test("unreachable", |v: &Value| result_field(v, "unreachable", "unreachable"));
-    env.add_test("reachable", |v: &Value| result_field(v, "reachable", "unreachable").map(|f| !f));
-    env.add_test("file", |v: &Value| path_test(v, "file", |p| p.is_file()));
-    env.add_test("directory", |v: &Value| path_test(v, "directory", |p| p.is_dir()));
-    env.add_test("exists", |v: &Value| path_test(v, "exists", |p| p.exists()));
-    env.add_test("link", |v: &Value| path_test(v, "link", |p| p.is_symlink()));
-    env.add_test("abs", |v: &Value| path_test(v, "abs", |p| p.is_absolute()));
-    env.add_test("truthy", |v: &Value, kw: Kwargs| truthiness(v, kw, "truthy"));
-    env.add_test("falsy", |v: &Value, kw: Kwargs| truthiness(v, kw, "falsy").map(|t| !t));
-    env.add_test("any", |v: &Value| Ok::<_, Error>(list_items(v, "any expects")?.iter().any(Value::is_true)));
-    env.add_test("all", |v: &Value| Ok::<_, Error>(list_items(v, "all expects")?.iter().all(Value::is_true)));
-    env.add_test("nan", |v: &Value| v.kind() == ValueKind::Number && f64::try_from(v.clone()).is_ok_and(f64::is_nan));
+    add_test(env, "match", |v: &Value, pattern: &str, kw: Kwargs| regex_test(v, pattern, kw, "match", Some("match")));
+    add_test(env, "search", |v: &Value, pattern: &str, kw: Kwargs| {
+        regex_test(v, pattern, kw, "search", Some("search"))
+    });
+    add_test(env, "regex", |v: &Value, pattern: &str, kw: Kwargs| regex_test(v, pattern, kw, "regex", None));
+    add_test(env, "version", version);
+    add_test(env, "version_compare", version);
+    add_test(env, "subset", subset);
+    add_test(env, "superset", superset);
+    add_test(env, "contains", contains);
+    add_test(env, "success", |v: &Value| result_flag(v, "success").map(|f| !f));
+    add_test(env, "succeeded", |v: &Value| result_flag(v, "succeeded").map(|f| !f));
+    add_test(env, "failed", |v: &Value| result_flag(v, "failed"));
+    add_test(env, "failure", |v: &Value| result_flag(v, "failure"));
+    add_test(env, "changed", changed);
+    add_test(env, "change", changed);
+    add_test(env, "skipped", |v: &Value| result_field(v, "skipped", "skipped"));
+    add_test(env, "skip", |v: &Value| result_field(v, "skip", "skipped"));
+    add_test(env, "unreachable", |v: &Value| result_field(v, "unreachable", "unreachable"));
+    add_test(env, "reachable", |v: &Value| result_field(v, "reachable", "unreachable").map(|f| !f));
+    add_test(env, "file", |v: &Value| path_test(v, "file", |p| p.is_file()));
+    add_test(env, "directory", |v: &Value| path_test(v, "directory", |p| p.is_dir()));
+    add_test(env, "exists", |v: &Value| path_test(v, "exists", |p| p.exists()));
+    add_test(env, "link", |v: &Value| path_test(v, "link", |p| p.is_symlink()));
+    add_test(env, "abs", |v: &Value| path_test(v, "abs", |p| p.is_absolute()));
+    add_test(env, "truthy", |v: &Value, kw: Kwargs| truthiness(v, kw, "truthy"));
+    add_test(env, "falsy", |v: &Value, kw: Kwargs| truthiness(v, kw, "falsy").map(|t| !t));
+    add_test(env, "any", |v: &Value| Ok::<_, Error>(list_items(v, "any expects")?.iter().any(Value::is_true)));
+    add_test(env, "all", |v: &Value| Ok::<_, Error>(list_items(v, "all expects")?.iter().all(Value::is_true)));
+    add_test(env, "nan", |v: &Value| v.kind() == ValueKind::Number && f64::try_from(v.clone()).is_ok_and(f64::is_nan));
 }
 
 /// `match` (anchored at the start), `search`, and `regex(match_type='search')`.

@@ -216,6 +216,7 @@ fn shown(i: Option<&Instance>) -> String {
 #[async_trait]
 impl Module for Vm {
     const NAME: &'static str = "vm";
+    const COLLECTIONS: &'static [&'static str] = &[];
     const RUNS_ON: RunsOn = RunsOn::Controller;
     const PARALLEL_ITEMS: bool = true;
     type Args = Args;

@@ -180,6 +180,7 @@ fn registered(o: Outcome, args: &Args, images: &TarImages) -> Outcome {
 #[async_trait]
 impl Module for DockerImageLoad {
     const NAME: &'static str = "docker_image_load";
+    const COLLECTIONS: &'static [&'static str] = &["community.docker"];
     type Args = Args;
     type Plan = LoadPlan;
 

@@ -125,6 +125,7 @@ async fn inspect(cx: &ModuleCtx<'_>, host: &str) -> Result<Json, ModuleError> {
 #[async_trait]
 impl Module for DockerNode {
     const NAME: &'static str = "docker_node";
+    const COLLECTIONS: &'static [&'static str] = &["community.docker", "ansible.builtin"];
     type Args = Args;
     type Plan = NodePlan;
 

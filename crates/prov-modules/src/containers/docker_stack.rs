@@ -16,7 +16,7 @@
 //! - `resolve_image`: `always`, `changed` or `never` (default: there is no registry).
 //! - `with_registry_auth` (default false): send registry credentials to the nodes.
 //! - `keep_scaled_replicas` (default true): keep the replica counts set with
-//!   `docker service scale` (or `docker_service`) since the last deploy, see below.
+//!   `docker service scale` (or `docker_swarm_service`) since the last deploy, see below.
 //!
 //! Idempotence: before deploying, the stack's services are read (`docker stack services`, one
 //! `docker service inspect`) and compared with the compose files: image, mode, replicas,
@@ -784,6 +784,7 @@ fn deploy_docs(docs: &[Doc], overrides: Map<String, Json>) -> Vec<String> {
 #[async_trait]
 impl Module for DockerStack {
     const NAME: &'static str = "docker_stack";
+    const COLLECTIONS: &'static [&'static str] = &["community.docker", "ansible.builtin"];
     type Args = Args;
     type Plan = StackPlan;
 
@@ -987,7 +988,7 @@ impl Module for DockerStack {
                     let deadline = Instant::now() + Duration::from_secs(args.wait_timeout);
                     for svc in &plan.services {
                         let left = deadline.saturating_duration_since(Instant::now());
-                        if let Err(msg) = super::docker_service::wait_converged(cx, svc, left).await? {
+                        if let Err(msg) = super::docker_swarm_service::wait_converged(cx, svc, left).await? {
                             o.failed = true;
                             o.msg = Some(msg);
                             break;

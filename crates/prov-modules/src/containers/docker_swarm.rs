@@ -195,6 +195,7 @@ fn ok_with_facts(node_id: &str, facts: Json) -> Outcome {
 #[async_trait]
 impl Module for DockerSwarm {
     const NAME: &'static str = "docker_swarm";
+    const COLLECTIONS: &'static [&'static str] = &["community.docker", "ansible.builtin"];
     type Args = Args;
     type Plan = SwarmPlan;
 

@@ -8,9 +8,9 @@
 pub mod cli;
 pub mod docker_image_load;
 pub mod docker_node;
-pub mod docker_service;
 pub mod docker_stack;
 pub mod docker_swarm;
+pub mod docker_swarm_service;
 #[cfg(test)]
 mod testconn;
 

@@ -40,8 +40,12 @@ impl Module for Debug {
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
         if let Some(var) = &args.var {
-            let v = cx.vars.eval(var).map_err(ModuleError::Failed)?;
-            let shown = if v.is_undefined() { Value::from("VARIABLE IS NOT DEFINED!") } else { v };
+            // ansible-core 2.19 shows what was undefined in place of the value, and the task
+            // is ok: `"nope": "<< error 1 - 'nope' is undefined >>"`.
+            let shown = match cx.vars.eval_or_undefined(var).map_err(ModuleError::Failed)? {
+                Ok(v) => v,
+                Err(why) => Value::from(format!("<< error 1 - {why} >>")),
+            };
             let mut o = Outcome::ok().with(var, shown.clone());
             o.msg = Some(format!("{var}: {}", render(&shown)));
             return Ok(Plan::Ok(o));

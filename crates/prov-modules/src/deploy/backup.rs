@@ -242,6 +242,7 @@ pub struct Backup;
 #[async_trait]
 impl Module for Backup {
     const NAME: &'static str = "backup";
+    const COLLECTIONS: &'static [&'static str] = &[];
     type Args = Args;
     type Plan = BackupPlan;
 

@@ -461,6 +461,7 @@ impl Release {
 #[async_trait]
 impl Module for Release {
     const NAME: &'static str = "release";
+    const COLLECTIONS: &'static [&'static str] = &[];
     type Args = Args;
     type Plan = ReleasePlan;
 

@@ -83,6 +83,7 @@ pub struct Restore;
 #[async_trait]
 impl Module for Restore {
     const NAME: &'static str = "restore";
+    const COLLECTIONS: &'static [&'static str] = &[];
     type Args = Args;
     type Plan = BackupMeta;
 

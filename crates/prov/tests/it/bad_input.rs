@@ -76,6 +76,24 @@ fn unknown_module() {
 }
 
 #[test]
+fn a_module_named_through_a_collection_that_does_not_ship_it_is_refused() {
+    let e = rejected("module_in_wrong_collection.yml", &[]);
+    assert_located(&e, "module_in_wrong_collection.yml", "5:7");
+    assert!(e.contains("unknown module `community.docker.docker_service`"), "{e}");
+    assert!(e.contains("docker_swarm_service"), "{e}");
+    assert_located(&e, "module_in_wrong_collection.yml", "8:7");
+    assert!(e.contains("write `ansible.builtin.copy`"), "{e}");
+}
+
+#[test]
+fn an_unknown_filter_or_lookup_is_refused_before_connecting() {
+    let e = rejected("unknown_filter.yml", &[]);
+    assert!(e.contains("unknown filter `uper`"), "{e}");
+    assert_located(&e, "unknown_filter.yml", "6:");
+    assert!(e.contains("unknown lookup plugin `no_such_lookup`"), "{e}");
+}
+
+#[test]
 fn unknown_argument() {
     let e = rejected("unknown_argument.yml", &[]);
     assert_located(&e, "unknown_argument.yml", "7:9");

@@ -954,3 +954,51 @@ fn run_once_runs_on_the_first_host_still_in_the_play() {
     assert_eq!(r.of("show")[0]["msg"], "once on b x=1", "{}", r.dump());
     assert_eq!(r.recap("b", "failed"), 0, "{}", r.dump());
 }
+
+// ansible-core 2.19: `debug: var=` of an undefined name, a missing key or a missing index is
+// ok and shows `<< error 1 - ... >>` in place of the value (with a warning), also in the
+// registered result; `1/0` and a failed `mandatory` fail the task.
+#[test]
+fn debug_var_of_something_undefined_is_ok_and_says_so() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: a
+  gather_facts: false
+  vars:
+    d: {k: 1}
+  tasks:
+    - name: undefined
+      debug: var=nope
+      register: shown
+    - name: missing key
+      debug: var=d.missing.deeper
+    - name: missing index
+      debug: var="[1][5]"
+    - name: defaulted
+      debug: var="nope.x | default(7)"
+    - name: registered
+      assert:
+        that: shown.nope == "<< error 1 - 'nope' is undefined >>"
+    - name: division
+      debug: var="1/0"
+      ignore_errors: true
+    - name: mandatory
+      debug: var="nope | mandatory"
+      ignore_errors: true
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    for task in ["undefined", "missing key", "missing index", "defaulted", "registered"] {
+        assert_eq!(on(&r, task, "a")[0]["status"], "ok", "{task}: {}", r.dump());
+    }
+    for task in ["division", "mandatory"] {
+        assert_eq!(on(&r, task, "a")[0]["status"], "ignored", "{task}: {}", r.dump());
+    }
+    let shown = on(&r, "undefined", "a")[0]["msg"].as_str().unwrap_or_default().to_string();
+    assert!(shown.contains("<< error 1 - 'nope' is undefined >>"), "{shown}");
+    let defaulted = on(&r, "defaulted", "a")[0]["msg"].as_str().unwrap_or_default().to_string();
+    assert!(defaulted.ends_with(": 7"), "{defaulted}");
+}

@@ -6,6 +6,7 @@ mod aws;
 mod bad_input;
 mod config;
 mod docker;
+mod facts;
 #[cfg(feature = "gcp")]
 mod gcp;
 mod graph;

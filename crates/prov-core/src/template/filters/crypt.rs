@@ -7,6 +7,7 @@
 //! of `./0-9A-Za-z`; without one (or with `''`) a random salt of `salt_size` characters
 //! (default 16) is drawn. Other hash types (`md5`, `blowfish`/`bcrypt`, ...) are refused.
 
+use super::add_filter;
 use super::{a_type, fail, split_args};
 use base64ct::{Base64ShaCrypt, Encoding};
 use minijinja::value::{Rest, Value, ValueKind, ValueOrKwargs};
@@ -14,8 +15,8 @@ use minijinja::{Environment, Error};
 use sha_crypt::Params;
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("password_hash", password_hash);
-    env.add_filter("ansible.builtin.password_hash", password_hash);
+    add_filter(env, "password_hash", password_hash);
+    add_filter(env, "ansible.builtin.password_hash", password_hash);
 }
 
 const SALT_CHARS: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -1,25 +1,26 @@
 //! Filters on lists and dictionaries: `combine`, `dict2items`/`items2dict`, set operations,
 //! `flatten`, `zip`, `product`, `extract`, `subelements`.
 
+use super::add_filter;
 use super::serialize::map_entries;
 use super::{a_type, fail, is_list, list_items, map_value, split_args};
 use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, State};
 
 pub(super) fn register(env: &mut Environment<'static>) {
-    env.add_filter("combine", combine);
-    env.add_filter("dict2items", dict2items);
-    env.add_filter("items2dict", items2dict);
-    env.add_filter("union", union);
-    env.add_filter("intersect", intersect);
-    env.add_filter("difference", difference);
-    env.add_filter("symmetric_difference", symmetric_difference);
-    env.add_filter("flatten", flatten);
-    env.add_filter("zip", zip);
-    env.add_filter("zip_longest", zip_longest);
-    env.add_filter("product", product);
-    env.add_filter("extract", extract);
-    env.add_filter("subelements", subelements);
+    add_filter(env, "combine", combine);
+    add_filter(env, "dict2items", dict2items);
+    add_filter(env, "items2dict", items2dict);
+    add_filter(env, "union", union);
+    add_filter(env, "intersect", intersect);
+    add_filter(env, "difference", difference);
+    add_filter(env, "symmetric_difference", symmetric_difference);
+    add_filter(env, "flatten", flatten);
+    add_filter(env, "zip", zip);
+    add_filter(env, "zip_longest", zip_longest);
+    add_filter(env, "product", product);
+    add_filter(env, "extract", extract);
+    add_filter(env, "subelements", subelements);
     env.add_function("dict", dict);
 }
 

@@ -4,14 +4,15 @@
 //! sorted, because that is the order Ansible returns; `*` and `?` do not match a leading `.`
 //! unless the pattern's own part starts with one; `[...]`/`[!...]` are character classes.
 
+use super::add_filter;
 use super::{a_type, fail};
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error};
 use std::path::Path;
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("fileglob", fileglob_filter);
-    env.add_filter("ansible.builtin.fileglob", fileglob_filter);
+    add_filter(env, "fileglob", fileglob_filter);
+    add_filter(env, "ansible.builtin.fileglob", fileglob_filter);
 }
 
 /// `fileglob`: the regular files matching a pattern (relative to the current directory).

@@ -6,13 +6,14 @@
 //! Inputs netaddr reads in ways of its own are refused instead of guessed: integers and strings
 //! of digits (netaddr takes `'10'` as `0.0.0.10`), and every other query.
 
+use super::add_filter;
 use super::{a_type, fail, is_list, split_args};
 use minijinja::value::{Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("ansible.utils.ipaddr", ipaddr);
+    add_filter(env, "ansible.utils.ipaddr", ipaddr);
 }
 
 const QUERIES: &str = "'' (validation), address, network, netmask, prefix";

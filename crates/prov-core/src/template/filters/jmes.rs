@@ -10,13 +10,14 @@
 //!   `min_by`, `max_by`) are refused by name. ansible-core 2.19 itself fails most of the numeric
 //!   ones on playbook variables (its tagged numbers are not jmespath numbers).
 
+use super::add_filter;
 use super::{a_type, fail};
 use minijinja::value::Value;
 use minijinja::{Environment, Error};
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("json_query", json_query);
-    env.add_filter("community.general.json_query", json_query);
+    add_filter(env, "json_query", json_query);
+    add_filter(env, "community.general.json_query", json_query);
 }
 
 const REFUSED_FUNCTIONS: &[&str] = &[

@@ -42,7 +42,7 @@ enum OnError {
 fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>, query: bool) -> Result<Value, Error> {
     let (terms, kw) = split_args(args)?;
     let ctx = with_role_dir(state, ctx);
-    let name = name.strip_prefix("ansible.builtin.").unwrap_or(name);
+    let name = name.strip_prefix("ansible.builtin.").or_else(|| name.strip_prefix("ansible.legacy.")).unwrap_or(name);
     let wantlist = query || kw.get::<Option<Value>>("wantlist")?.is_some_and(|v| v.is_true());
     let on_error = match kw.get::<Option<String>>("errors")?.as_deref() {
         None | Some("strict") => OnError::Strict,
@@ -86,6 +86,12 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
         }
         _ => Value::from(results),
     })
+}
+
+/// Whether prov has the lookup plugin `name` (short or `ansible.builtin.`/`ansible.legacy.`).
+pub fn lookup_supported(name: &str) -> bool {
+    let short = name.strip_prefix("ansible.builtin.").or_else(|| name.strip_prefix("ansible.legacy.")).unwrap_or(name);
+    !name_unsupported(short)
 }
 
 fn name_unsupported(name: &str) -> bool {

@@ -1,18 +1,19 @@
 //! Ansible's math and size filters: `log`, `pow`, `root`, `human_readable`, `human_to_bytes`,
 //! `permutations`, `combinations`.
 
+use super::add_filter;
 use super::{a_type, fail, list_items};
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, Error};
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("log", log);
-    env.add_filter("pow", pow);
-    env.add_filter("root", root);
-    env.add_filter("human_readable", human_readable);
-    env.add_filter("human_to_bytes", human_to_bytes);
-    env.add_filter("permutations", permutations);
-    env.add_filter("combinations", combinations);
+    add_filter(env, "log", log);
+    add_filter(env, "pow", pow);
+    add_filter(env, "root", root);
+    add_filter(env, "human_readable", human_readable);
+    add_filter(env, "human_to_bytes", human_to_bytes);
+    add_filter(env, "permutations", permutations);
+    add_filter(env, "combinations", combinations);
 }
 
 /// A numeric argument (booleans count as 0 / 1, like Python).

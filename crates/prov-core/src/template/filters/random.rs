@@ -9,6 +9,7 @@
 //! `getrandbits(bit_length(n))`). Without a seed any uniform draw will do (Ansible uses
 //! `SystemRandom`).
 
+use super::add_filter;
 use super::{a_type, fail, is_list, list_items, split_args};
 use minijinja::value::{Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error};
@@ -17,8 +18,8 @@ use rand_mt::Mt;
 use sha2::{Digest, Sha512};
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("random", random);
-    env.add_filter("ansible.builtin.random", random);
+    add_filter(env, "random", random);
+    add_filter(env, "ansible.builtin.random", random);
 }
 
 /// Where the draws come from.

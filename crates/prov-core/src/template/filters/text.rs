@@ -5,6 +5,7 @@
 //! backreferences inside patterns; such patterns are reported as errors rather than silently
 //! misbehaving.
 
+use super::add_filter;
 use super::{a_type, fail, split_args};
 use base64::Engine as _;
 use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
@@ -15,24 +16,24 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("regex_replace", regex_replace);
-    env.add_filter("regex_search", regex_search);
-    env.add_filter("regex_findall", regex_findall);
-    env.add_filter("regex_escape", regex_escape);
-    env.add_filter("quote", quote);
-    env.add_filter("b64encode", b64encode);
-    env.add_filter("b64decode", b64decode);
-    env.add_filter("hash", hash);
-    env.add_filter("checksum", checksum);
-    env.add_filter("sha1", sha1);
-    env.add_filter("md5", md5);
-    env.add_filter("basename", basename);
-    env.add_filter("dirname", dirname);
-    env.add_filter("expanduser", expanduser);
-    env.add_filter("splitext", splitext);
-    env.add_filter("path_join", path_join);
-    env.add_filter("comment", comment);
-    env.add_filter("urlencode", urlencode);
+    add_filter(env, "regex_replace", regex_replace);
+    add_filter(env, "regex_search", regex_search);
+    add_filter(env, "regex_findall", regex_findall);
+    add_filter(env, "regex_escape", regex_escape);
+    add_filter(env, "quote", quote);
+    add_filter(env, "b64encode", b64encode);
+    add_filter(env, "b64decode", b64decode);
+    add_filter(env, "hash", hash);
+    add_filter(env, "checksum", checksum);
+    add_filter(env, "sha1", sha1);
+    add_filter(env, "md5", md5);
+    add_filter(env, "basename", basename);
+    add_filter(env, "dirname", dirname);
+    add_filter(env, "expanduser", expanduser);
+    add_filter(env, "splitext", splitext);
+    add_filter(env, "path_join", path_join);
+    add_filter(env, "comment", comment);
+    add_filter(env, "urlencode", urlencode);
 }
 
 /// The text of a scalar argument: strings as they are, numbers and booleans in their Python

@@ -5,14 +5,15 @@
 //! other conversion (`%Z` in local time, whose name chrono does not know, `%E`/`%O` forms,
 //! chrono's own extensions) is refused rather than printed differently.
 
+use super::add_filter;
 use super::{a_type, fail, split_args};
 use chrono::{DateTime, Local, TimeZone, Utc};
 use minijinja::value::{Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error};
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("strftime", strftime);
-    env.add_filter("ansible.builtin.strftime", strftime);
+    add_filter(env, "strftime", strftime);
+    add_filter(env, "ansible.builtin.strftime", strftime);
 }
 
 /// Conversions whose output chrono and glibc (C locale) agree on.

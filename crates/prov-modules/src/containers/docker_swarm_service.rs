@@ -1,4 +1,4 @@
-//! `docker_service`: a swarm service, created, updated in place or removed with the docker CLI
+//! `docker_swarm_service`: a swarm service, created, updated in place or removed with the docker CLI
 //! (like `community.docker.docker_swarm_service`). Runs on a swarm manager; the target needs only
 //! `sh` and `docker`.
 //!
@@ -39,7 +39,7 @@
 //! and after a wait `running` / `desired` (task counts).
 //!
 //! ```yaml
-//! - docker_service:
+//! - docker_swarm_service:
 //!     name: web
 //!     image: prov-node:bookworm
 //!     replicas: 3
@@ -52,7 +52,7 @@
 //!     placement: { constraints: [node.role==worker] }
 //!     update_config: { parallelism: 1, delay: 5s, order: start-first }
 //!     wait_timeout: 120
-//! - docker_service: { name: old-api, state: absent }
+//! - docker_swarm_service: { name: old-api, state: absent }
 //! ```
 
 use super::cli::{
@@ -77,7 +77,7 @@ fn default_wait_timeout() -> u64 {
     300
 }
 
-/// Arguments of `docker_service`.
+/// Arguments of `docker_swarm_service`.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Args {
@@ -244,9 +244,9 @@ pub struct UpdateConfig {
     pub max_failure_ratio: Option<f64>,
 }
 
-/// The `docker_service` module.
+/// The `docker_swarm_service` module.
 #[derive(Debug, Default)]
-pub struct DockerService;
+pub struct DockerSwarmService;
 
 /// What apply does.
 pub struct ServicePlan {
@@ -996,8 +996,9 @@ async fn network_names(cx: &ModuleCtx<'_>) -> Result<BTreeMap<String, String>, M
 }
 
 #[async_trait]
-impl Module for DockerService {
-    const NAME: &'static str = "docker_service";
+impl Module for DockerSwarmService {
+    const NAME: &'static str = "docker_swarm_service";
+    const COLLECTIONS: &'static [&'static str] = &["community.docker", "ansible.builtin"];
     type Args = Args;
     type Plan = ServicePlan;
 
@@ -1020,7 +1021,7 @@ impl Module for DockerService {
                     recreated: false,
                     wait: false,
                 };
-                Ok(Plan::Change(Change::new(plan, Action::Delete, "docker_service", name.as_str()).with_diff(
+                Ok(Plan::Change(Change::new(plan, Action::Delete, "swarm_service", name.as_str()).with_diff(
                     format!("docker service {name}"),
                     "state: present\n",
                     "state: absent\n",
@@ -1038,7 +1039,7 @@ impl Module for DockerService {
                     recreated: false,
                     wait: args.wait,
                 };
-                Ok(Plan::Change(Change::new(plan, Action::Create, "docker_service", name.as_str()).with_diff(
+                Ok(Plan::Change(Change::new(plan, Action::Create, "swarm_service", name.as_str()).with_diff(
                     format!("docker service {name}"),
                     "state: absent\n",
                     create_text(name, &d, image),
@@ -1064,7 +1065,7 @@ impl Module for DockerService {
                         wait: args.wait,
                     };
                     return Ok(Plan::Change(
-                        Change::new(plan, Action::Modify, "docker_service", name.as_str()).with_diff(
+                        Change::new(plan, Action::Modify, "swarm_service", name.as_str()).with_diff(
                             format!("docker service {name} (re-created: the mode of a service cannot change)"),
                             format!("mode: {}\n", mode(is_global)),
                             format!("mode: {}\n", mode(g)),
@@ -1092,7 +1093,7 @@ impl Module for DockerService {
                     recreated: false,
                     wait: args.wait,
                 };
-                Ok(Plan::Change(Change::new(plan, Action::Modify, "docker_service", name.as_str()).with_diff(
+                Ok(Plan::Change(Change::new(plan, Action::Modify, "swarm_service", name.as_str()).with_diff(
                     format!("docker service {name}"),
                     before,
                     after,
@@ -1283,7 +1284,7 @@ mod tests {
     #[tokio::test]
     async fn absent_creates() {
         let h = fake(FakeConnection::new().on(INSPECT, 1, "Status: Error: no such service: pst-web, Code: 1\n"));
-        let o = run::<DockerService>(web_args(), &h.ctx()).await;
+        let o = run::<DockerSwarmService>(web_args(), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
         let calls = h.conn.calls();
         assert_eq!(calls.len(), 2, "{calls:?}");
@@ -1302,7 +1303,7 @@ mod tests {
     #[tokio::test]
     async fn in_state_is_ok_with_one_inspect() {
         let h = fake(FakeConnection::new().on(INSPECT, 0, WEB));
-        let o = run::<DockerService>(web_args(), &h.ctx()).await;
+        let o = run::<DockerSwarmService>(web_args(), &h.ctx()).await;
         assert!(!o.changed && !o.failed, "{o:?}");
         assert_eq!(h.conn.calls().len(), 1);
     }
@@ -1316,7 +1317,7 @@ mod tests {
         a["env"] = json!(["B=2"]);
         a["publish"] = json!([{"published_port": 18081, "target_port": 80, "mode": "host"}]);
         a["update_config"] = json!({"order": "stop-first"});
-        let o = run::<DockerService>(a, &h.ctx()).await;
+        let o = run::<DockerSwarmService>(a, &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
         let calls = h.conn.calls();
         assert_eq!(calls.len(), 2, "{calls:?}");
@@ -1341,7 +1342,7 @@ mod tests {
     #[tokio::test]
     async fn check_mode_runs_no_update() {
         let h = fake_check(FakeConnection::new().on(INSPECT, 0, WEB));
-        let o = run::<DockerService>(json!({"name": "pst-web", "replicas": 5, "labels": {}}), &h.ctx()).await;
+        let o = run::<DockerSwarmService>(json!({"name": "pst-web", "replicas": 5, "labels": {}}), &h.ctx()).await;
         assert!(o.changed, "{o:?}");
         assert_eq!(h.conn.calls().len(), 1);
         assert_eq!(o.diffs[0].before, "replicas: 2\nlabels:\n  - team=x\n");
@@ -1354,7 +1355,7 @@ mod tests {
                         {\"State\":\"completed\",\"Message\":\"update completed\"}\n";
         let h =
             fake(FakeConnection::new().on(INSPECT, 0, WEB).on("docker service ls --filter name=pst-web", 0, progress));
-        let o = run::<DockerService>(json!({"name": "pst-web", "replicas": 3}), &h.ctx()).await;
+        let o = run::<DockerSwarmService>(json!({"name": "pst-web", "replicas": 3}), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(o.data["running"].as_usize(), Some(3));
         assert_eq!(h.conn.calls()[2], progress_command("pst-web"));
@@ -1373,7 +1374,7 @@ mod tests {
         let mut a = web_args();
         a["wait"] = json!(true);
         a["wait_timeout"] = json!(0);
-        let o = run::<DockerService>(a, &h.ctx()).await;
+        let o = run::<DockerSwarmService>(a, &h.ctx()).await;
         assert!(o.failed && o.changed, "{o:?}");
         let msg = o.msg.unwrap_or_default();
         assert!(
@@ -1388,7 +1389,7 @@ mod tests {
         let progress = "pst-web 1/2\n--\nRunning 1 second ago\n--\n{\"State\":\"paused\",\"Message\":\"update paused due to failure of task x\"}\n";
         let h =
             fake(FakeConnection::new().on(INSPECT, 0, WEB).on("docker service ls --filter name=pst-web", 0, progress));
-        let o = run::<DockerService>(json!({"name": "pst-web", "image": "provstack/bb:2"}), &h.ctx()).await;
+        let o = run::<DockerSwarmService>(json!({"name": "pst-web", "image": "provstack/bb:2"}), &h.ctx()).await;
         assert!(o.failed, "{o:?}");
         assert_eq!(o.msg.as_deref(), Some("service pst-web: update paused: update paused due to failure of task x"));
     }
@@ -1396,12 +1397,12 @@ mod tests {
     #[tokio::test]
     async fn absent_removes_and_mode_change_recreates() {
         let h = fake(FakeConnection::new().on(INSPECT, 0, WEB));
-        let o = run::<DockerService>(json!({"name": "pst-web", "state": "absent"}), &h.ctx()).await;
+        let o = run::<DockerSwarmService>(json!({"name": "pst-web", "state": "absent"}), &h.ctx()).await;
         assert!(o.changed && o.planned[0].action == Action::Delete, "{o:?}");
         assert_eq!(h.conn.calls()[1], "docker service rm pst-web");
 
         let h = fake(FakeConnection::new().on(INSPECT, 0, WEB));
-        let o = run::<DockerService>(json!({"name": "pst-web", "mode": "global", "wait": false}), &h.ctx()).await;
+        let o = run::<DockerSwarmService>(json!({"name": "pst-web", "mode": "global", "wait": false}), &h.ctx()).await;
         assert!(o.changed, "{o:?}");
         let calls = h.conn.calls();
         assert_eq!(calls[1], "docker service rm pst-web");
@@ -1411,7 +1412,7 @@ mod tests {
         );
 
         let h = fake(FakeConnection::new().on(INSPECT, 1, "Error: no such service: pst-web"));
-        let o = run::<DockerService>(json!({"name": "pst-web", "state": "absent"}), &h.ctx()).await;
+        let o = run::<DockerSwarmService>(json!({"name": "pst-web", "state": "absent"}), &h.ctx()).await;
         assert!(!o.changed && !o.failed);
     }
 
@@ -1419,14 +1420,14 @@ mod tests {
     async fn failures() {
         let h =
             fake(FakeConnection::new().on(INSPECT, 1, "Error response from daemon: This node is not a swarm manager."));
-        let e = run_err::<DockerService>(json!({"name": "pst-web", "image": "x"}), &h.ctx()).await;
+        let e = run_err::<DockerSwarmService>(json!({"name": "pst-web", "image": "x"}), &h.ctx()).await;
         assert!(e.contains("not a swarm manager"), "{e}");
-        let e = run_err::<DockerService>(json!({"name": "x", "mode": "global", "replicas": 2}), &h.ctx()).await;
+        let e = run_err::<DockerSwarmService>(json!({"name": "x", "mode": "global", "replicas": 2}), &h.ctx()).await;
         assert!(e.contains("replicas cannot be set with mode: global"), "{e}");
-        let e = run_err::<DockerService>(json!({"name": "x", "update_config": {"delay": "soon"}}), &h.ctx()).await;
+        let e = run_err::<DockerSwarmService>(json!({"name": "x", "update_config": {"delay": "soon"}}), &h.ctx()).await;
         assert!(e.contains("update_config.delay: invalid duration"), "{e}");
         let h = fake(FakeConnection::new().on("docker service inspect x", 1, "no such service: x"));
-        let o = run::<DockerService>(json!({"name": "x", "replicas": 2}), &h.ctx()).await;
+        let o = run::<DockerSwarmService>(json!({"name": "x", "replicas": 2}), &h.ctx()).await;
         assert!(o.failed && o.msg.unwrap_or_default().contains("`image` is required"));
     }
 
@@ -1477,9 +1478,9 @@ mod real_tests {
             "resources": {"reservations": {"memory": "16M"}},
             "wait": false
         });
-        let o = run::<DockerService>(args.clone(), &cx).await;
+        let o = run::<DockerSwarmService>(args.clone(), &cx).await;
         assert!(o.changed && !o.failed, "{o:?}");
-        let o = run::<DockerService>(args.clone(), &cx).await;
+        let o = run::<DockerSwarmService>(args.clone(), &cx).await;
         assert!(!o.changed && !o.failed, "{o:?}");
         let mut a = args.clone();
         a["image"] = json!("provstack/bb:2");
@@ -1489,15 +1490,15 @@ mod real_tests {
         a["placement"] = json!({"constraints": []});
         a["update_config"] = json!({"order": "stop-first"});
         a["healthcheck"] = json!({"test": "NONE"});
-        let o = run::<DockerService>(a.clone(), &cx).await;
+        let o = run::<DockerSwarmService>(a.clone(), &cx).await;
         assert!(o.changed && !o.failed, "{o:?}");
         eprintln!("{}{}", o.diffs[0].before, o.diffs[0].after);
-        let o = run::<DockerService>(a.clone(), &cx).await;
+        let o = run::<DockerSwarmService>(a.clone(), &cx).await;
         assert!(!o.changed && !o.failed, "{o:?}");
         // Tasks cannot start in the dev containers (read-only cgroups): the wait times out.
-        let o = run::<DockerService>(json!({"name": "pst-svc", "replicas": 1, "wait_timeout": 2}), &cx).await;
+        let o = run::<DockerSwarmService>(json!({"name": "pst-svc", "replicas": 1, "wait_timeout": 2}), &cx).await;
         eprintln!("{:?}", o.msg);
-        let o = run::<DockerService>(json!({"name": "pst-svc", "state": "absent"}), &cx).await;
+        let o = run::<DockerSwarmService>(json!({"name": "pst-svc", "state": "absent"}), &cx).await;
         assert!(o.changed && !o.failed, "{o:?}");
     }
 }
