@@ -21,7 +21,7 @@
 //! (`~/.local/state/prov/<project>/known_hosts`), so strict host-key checking works from the
 //! first connection; `absent` removes the entry. Cloud VMs make their own host keys: the
 //! keys they publish through the cloud's API (GCP guest attributes, the EC2 console output)
-//! are recorded instead (see README, "Host keys of cloud VMs"). Your `~/.ssh/id_*.pub` key
+//! are recorded instead (see the book, docs/src/providers/host-keys.md). Your `~/.ssh/id_*.pub` key
 //! (or a key made for the project when you have none) is installed for root. A loop of `vm`
 //! tasks runs its items at once, and a play that changes VMs reloads the inventory before the
 //! next play.

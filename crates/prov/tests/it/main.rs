@@ -22,4 +22,5 @@ mod release;
 mod site;
 mod ssh;
 mod swarm;
+mod tutorial;
 mod util;
