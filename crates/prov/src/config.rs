@@ -530,7 +530,7 @@ impl Reader<'_> {
             let span = ini.entries[&(section.clone(), key.clone())].span;
             self.warnings.push(
                 Diagnostic::warning(span, format!("prov does not use `[{section}] {key}` of ansible.cfg"))
-                    .with_help("see README, \"ansible.cfg\", for the settings prov reads"),
+                    .with_help("docs/src/ansible-cfg.md lists the settings prov reads"),
             );
         }
     }

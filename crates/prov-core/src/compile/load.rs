@@ -268,7 +268,7 @@ impl<'a> Loader<'a> {
                     k.span,
                     format!("{what} keyword `{key}` is not supported by prov yet"),
                 )
-                .help = Some("remove it; see README \"Not supported yet\"".into());
+                .help = Some("remove it; see docs/src/language.md, \"Not supported yet\"".into());
             } else {
                 let hint = did_you_mean(key, allowed.iter().copied());
                 self.err(DiagKind::Unknown, k.span, format!("unknown {what} keyword `{key}`")).help =
@@ -430,7 +430,7 @@ impl<'a> Loader<'a> {
             }
             for msg in self.templar.unknown_names(&s) {
                 self.err(DiagKind::Template, span, format!("{msg} in `{s}`")).help =
-                    Some("see README's filters, lookups and tests rows for what prov has".into());
+                    Some("docs/src/language.md lists the filters, lookups and tests prov has".into());
             }
         }
         let strategy = match node.get("strategy").and_then(Node::as_str).or(self.opts.defaults.strategy.as_deref()) {
@@ -1078,7 +1078,7 @@ impl<'a> Loader<'a> {
                     .registry
                     .hint(key)
                     .or(mod_hint)
-                    .or_else(|| Some("`prov validate` lists modules in README's module table".into()));
+                    .or_else(|| Some("docs/src/language.md lists the modules prov has".into()));
             } else {
                 self.err(DiagKind::Unknown, k.span, format!("unknown task keyword `{key}`")).help =
                     kw_hint.or_else(|| Some(format!("valid keywords: {}", keywords::TASK.join(", "))));
