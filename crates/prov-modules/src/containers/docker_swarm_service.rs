@@ -24,9 +24,11 @@
 //!   or a list starting with `CMD`, `CMD-SHELL` or `NONE`; `NONE` disables the image's check.
 //! - `update_config` / `rollback_config`: `{parallelism, delay, order: start-first|stop-first,
 //!   failure_action, monitor, max_failure_ratio}`.
-//! - `wait` (default true): after a change, wait until the service's up-to-date running tasks
-//!   match its desired count and a rolling update is over; `wait_timeout` (seconds, default 300)
-//!   before the task fails naming the tasks that are missing and why.
+//! - `wait` (prov's own; default false, so that the module returns as soon as Docker took the
+//!   change, as community.docker's does): after a change, wait until the service's up-to-date
+//!   running tasks match its desired count and a rolling update is over; `wait_timeout`
+//!   (seconds, default 300) before the task fails naming the tasks that are missing and why.
+//!   Ansible's module has neither argument: a playbook that sets them runs under prov only.
 //!
 //! Durations are Go-style (`10s`, `1m30s`, `500ms`) or a number of seconds.
 //!
@@ -68,10 +70,6 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-fn yes() -> bool {
-    true
-}
 
 fn default_wait_timeout() -> u64 {
     300
@@ -132,7 +130,7 @@ pub struct Args {
     #[serde(default)]
     pub rollback_config: Option<UpdateConfig>,
     /// Wait for the service to converge.
-    #[serde(default = "yes", deserialize_with = "lenient_bool")]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub wait: bool,
     /// Seconds to wait.
     #[serde(default = "default_wait_timeout")]
@@ -1355,7 +1353,7 @@ mod tests {
                         {\"State\":\"completed\",\"Message\":\"update completed\"}\n";
         let h =
             fake(FakeConnection::new().on(INSPECT, 0, WEB).on("docker service ls --filter name=pst-web", 0, progress));
-        let o = run::<DockerSwarmService>(json!({"name": "pst-web", "replicas": 3}), &h.ctx()).await;
+        let o = run::<DockerSwarmService>(json!({"name": "pst-web", "replicas": 3, "wait": true}), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(o.data["running"].as_usize(), Some(3));
         assert_eq!(h.conn.calls()[2], progress_command("pst-web"));
@@ -1389,7 +1387,9 @@ mod tests {
         let progress = "pst-web 1/2\n--\nRunning 1 second ago\n--\n{\"State\":\"paused\",\"Message\":\"update paused due to failure of task x\"}\n";
         let h =
             fake(FakeConnection::new().on(INSPECT, 0, WEB).on("docker service ls --filter name=pst-web", 0, progress));
-        let o = run::<DockerSwarmService>(json!({"name": "pst-web", "image": "provstack/bb:2"}), &h.ctx()).await;
+        let o =
+            run::<DockerSwarmService>(json!({"name": "pst-web", "image": "provstack/bb:2", "wait": true}), &h.ctx())
+                .await;
         assert!(o.failed, "{o:?}");
         assert_eq!(o.msg.as_deref(), Some("service pst-web: update paused: update paused due to failure of task x"));
     }
@@ -1496,7 +1496,9 @@ mod real_tests {
         let o = run::<DockerSwarmService>(a.clone(), &cx).await;
         assert!(!o.changed && !o.failed, "{o:?}");
         // Tasks cannot start in the dev containers (read-only cgroups): the wait times out.
-        let o = run::<DockerSwarmService>(json!({"name": "pst-svc", "replicas": 1, "wait_timeout": 2}), &cx).await;
+        let o =
+            run::<DockerSwarmService>(json!({"name": "pst-svc", "replicas": 1, "wait": true, "wait_timeout": 2}), &cx)
+                .await;
         eprintln!("{:?}", o.msg);
         let o = run::<DockerSwarmService>(json!({"name": "pst-svc", "state": "absent"}), &cx).await;
         assert!(o.changed && !o.failed, "{o:?}");
