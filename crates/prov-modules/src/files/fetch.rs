@@ -16,7 +16,8 @@
 //! check mode. Registers `dest`, `checksum` (sha1), `md5sum`, and when it fetched,
 //! `remote_checksum` and `remote_md5sum` (always null, as in Ansible); `file` (the source)
 //! when it did not. `..` in `dest` and `src` is resolved as text, as in Ansible; a result outside
-//! `dest` (outside `dest/HOST` without `flat`) is refused.
+//! `dest` (outside `dest/HOST` without `flat`) is refused, and so is a host name that is not one
+//! plain directory name (`/tmp/evil`, `..`).
 //!
 //! ```yaml
 //! - fetch:
@@ -100,6 +101,17 @@ fn normalize(p: &Path) -> PathBuf {
     out
 }
 
+/// The inventory host name as exactly one directory name: a name that is empty, `.`, `..` or
+/// has a `/` in it would put the file outside the host's directory, or outside `dest`.
+fn host_dir(host: &str) -> Result<&str, String> {
+    if host.is_empty() || host == "." || host == ".." || host.contains('/') || host.contains('\0') {
+        return Err(format!(
+            "the inventory host name `{host}` cannot be used as a directory name under dest (it is empty, `.`, `..` or has a `/` in it); use flat: true with a dest of your own"
+        ));
+    }
+    Ok(host)
+}
+
 /// Where the file goes on the controller. As in Ansible, `dest`, the host name and `src` are
 /// joined as text and `..` is resolved as text; unlike Ansible 2.19 (whose containment check
 /// compares `dest` with itself), a result outside `dest` (outside `dest/HOST` without `flat`)
@@ -137,7 +149,7 @@ fn destination(args: &Args, host: &str, base: &Path) -> Result<PathBuf, String> 
         }
         return Ok(top);
     }
-    let within = top.join(host);
+    let within = top.join(host_dir(host)?);
     let d = normalize(&within.join(args.src.trim_start_matches('/')));
     if !d.starts_with(&within) || d == within {
         return Err(leaves(&d, &within));
@@ -323,6 +335,19 @@ mod tests {
         let e = d(json!({"src": "/../web2/etc/x", "dest": "/backup"})).unwrap_err();
         assert!(e.contains("src `/../web2/etc/x` leaves /backup/web1"), "{e}");
         assert!(d(json!({"src": "/a/..", "dest": "/f/", "flat": true})).unwrap_err().starts_with("src `/a/..`"));
+    }
+
+    // ansible-core 2.19 joins the host name as text (`/tmp/evil` lands in DEST/tmp/evil/...);
+    // a host name that is not one plain directory name is refused, so no host writes outside
+    // its own directory under dest.
+    #[test]
+    fn fetch_refuses_a_host_name_that_is_not_one_directory_name() {
+        let a = args(json!({"src": "/etc/x", "dest": "/backup"}));
+        for host in ["/tmp/evil", "..", ".", "", "a/b", "a/../.."] {
+            let e = destination(&a, host, Path::new("/pb")).unwrap_err();
+            assert!(e.contains(&format!("inventory host name `{host}`")), "{host}: {e}");
+        }
+        assert_eq!(destination(&a, "web-1.example", Path::new("/pb")).unwrap(), PathBuf::from("/backup/web-1.example/etc/x"));
     }
 
     #[tokio::test]
