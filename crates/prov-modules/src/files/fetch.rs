@@ -259,16 +259,19 @@ impl Module for Fetch {
     }
 }
 
-/// Writes `data` to a temporary file beside `dest`, then renames it over `dest`.
+/// Writes `data` to a fresh temporary file beside `dest` (created exclusively, so it is this
+/// task's own and no symlink is followed), then renames it over `dest`.
 fn write_atomically(dest: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
     let dir = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.prov-fetch.{}", std::process::id()));
-    std::fs::write(&tmp, data)?;
-    std::fs::rename(&tmp, dest).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    // 0666 less the umask, as a plain `open` gives Ansible (tempfile's default is 0600).
+    let mode = std::fs::Permissions::from_mode(0o666);
+    let mut tmp = tempfile::Builder::new().permissions(mode).tempfile_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.persist(dest).map_err(|e| e.error)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -348,6 +351,25 @@ mod tests {
             assert!(e.contains(&format!("inventory host name `{host}`")), "{host}: {e}");
         }
         assert_eq!(destination(&a, "web-1.example", Path::new("/pb")).unwrap(), PathBuf::from("/backup/web-1.example/etc/x"));
+    }
+
+    // Two hosts fetching into one flat dest at once used to share `.NAME.prov-fetch.PID`, and a
+    // symlink planted at that name was followed.
+    #[test]
+    fn fetch_writes_through_a_private_temporary_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let dest = d.path().join("f");
+        std::os::unix::fs::symlink(&victim, d.path().join(format!(".f.prov-fetch.{}", std::process::id()))).unwrap();
+        write_atomically(&dest, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "new");
+        let mode = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o044, 0o044, "readable by group and others as with Ansible's umask 022: {mode:o}");
+        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 3, "no temporary file left behind: {names:?}");
     }
 
     #[tokio::test]
