@@ -119,12 +119,7 @@ fn host_dir(host: &str) -> Result<&str, String> {
 fn destination(args: &Args, host: &str, base: &Path) -> Result<PathBuf, String> {
     let top = normalize(&base.join(&args.dest));
     let leaves = |d: &Path, within: &Path| {
-        format!(
-            "src `{}` leaves {} once `..` is resolved: it would write {}",
-            args.src,
-            within.display(),
-            d.display()
-        )
+        format!("src `{}` leaves {} once `..` is resolved: it would write {}", args.src, within.display(), d.display())
     };
     if args.flat {
         if args.dest.ends_with('/') {
@@ -350,7 +345,10 @@ mod tests {
             let e = destination(&a, host, Path::new("/pb")).unwrap_err();
             assert!(e.contains(&format!("inventory host name `{host}`")), "{host}: {e}");
         }
-        assert_eq!(destination(&a, "web-1.example", Path::new("/pb")).unwrap(), PathBuf::from("/backup/web-1.example/etc/x"));
+        assert_eq!(
+            destination(&a, "web-1.example", Path::new("/pb")).unwrap(),
+            PathBuf::from("/backup/web-1.example/etc/x")
+        );
     }
 
     // Two hosts fetching into one flat dest at once used to share `.NAME.prov-fetch.PID`, and a

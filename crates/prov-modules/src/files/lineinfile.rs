@@ -454,10 +454,9 @@ mod tests {
     #[test]
     fn backrefs_fail_on_bad_group_references_and_escapes_as_python() {
         let err = |l: &str| {
-            let a: Args = args_from_value(&j(
-                json!({"path": "x", "regexp": "^port=(\\d)(\\d)$", "line": l, "backrefs": true}),
-            ))
-            .unwrap();
+            let a: Args =
+                args_from_value(&j(json!({"path": "x", "regexp": "^port=(\\d)(\\d)$", "line": l, "backrefs": true})))
+                    .unwrap();
             edit("port=80\n", &a).unwrap_err()
         };
         assert_eq!(err("p=\\3"), "invalid group reference 3 at position 3");
@@ -468,7 +467,10 @@ mod tests {
         assert_eq!(err("p\\"), "bad escape (end of pattern) at position 1");
         assert_eq!(err("\\477"), "octal escape value \\477 outside of range 0-0o377 at position 0");
         assert_eq!(err("\\18"), "invalid group reference 18 at position 1");
-        let r = ed("port=80\n", json!({"path": "x", "regexp": "^port=(\\d)(\\d)$", "line": "\\0\\2\\1\\t\\\\", "backrefs": true}));
+        let r = ed(
+            "port=80\n",
+            json!({"path": "x", "regexp": "^port=(\\d)(\\d)$", "line": "\\0\\2\\1\\t\\\\", "backrefs": true}),
+        );
         assert_eq!(r.0, "\u{0}08\t\\\n");
     }
 

@@ -244,7 +244,8 @@ mod tests {
     fn replace_fails_on_bad_group_references_and_escapes_as_python() {
         let f = "port=80\nx=1\n";
         let err = |r: &str| {
-            let a: Args = args_from_value(&j(json!({"path": "f", "regexp": "^port=(\\d)(\\d)$", "replace": r}))).unwrap();
+            let a: Args =
+                args_from_value(&j(json!({"path": "f", "regexp": "^port=(\\d)(\\d)$", "replace": r}))).unwrap();
             edit(f, &a).unwrap_err()
         };
         assert_eq!(err("p=\\3"), "Unable to process replace due to error: invalid group reference 3 at position 3");
