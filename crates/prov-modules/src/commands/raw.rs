@@ -142,6 +142,9 @@ mod tests {
         assert_eq!(o.data["stdout_lines"], Value::from(vec!["/bin/bash", "login"]));
         let o = run::<Raw>(json!({"_raw_params": cmd, "executable": "'/bin/ba'sh -l"}), &h.ctx()).await;
         assert_eq!(o.data["stdout_lines"], Value::from(vec!["/bin/bash", "login"]), "quotes group a word");
+        // Each word is quoted: shell syntax in `executable` stays text (Ansible would run `y`).
+        let o = run::<Raw>(json!({"_raw_params": "z", "executable": "/bin/echo x;y"}), &h.ctx()).await;
+        assert_eq!(o.data["stdout"], Value::from("x;y -c z\n"));
         let h = fake(FakeConnection::new());
         let e = run_err::<Raw>(json!({"_raw_params": "x", "executable": "'/bin/bash"}), &h.ctx()).await;
         assert!(e.contains("executable: no closing quotation"), "{e}");

@@ -169,7 +169,7 @@ impl Module for Script {
             return Err(e);
         }
         // The arguments are shell text, as in Ansible: the whole line is a value handed to `eval`.
-        let mut line = match &args.executable {
+        let mut line = match &exe {
             Some(exe) => format!("{} {}", exe.as_str(), q(&remote)),
             None => q(&remote),
         };
@@ -242,6 +242,9 @@ mod tests {
         assert_eq!(o.data["stdout_lines"], Value::from(vec!["arg1", "login"]));
         let o = run::<Script>(json!({"cmd": "s.sh x", "executable": "'/bin/ba'sh -l"}), &h.ctx()).await;
         assert_eq!(o.data["stdout_lines"], Value::from(vec!["x", "login"]), "quotes group a word");
+        // Each word is quoted: shell syntax in `executable` stays text (Ansible would run `y`).
+        let o = run::<Script>(json!({"cmd": "s.sh", "executable": "/bin/echo x;y"}), &h.ctx()).await;
+        assert!(!o.failed && o.data["stdout"].as_str().unwrap().starts_with("x;y /"), "{o:?}");
     }
 
     // ansible-core 2.19: `creates: /tmp` gave skipped, changed false, msg "/tmp exists,
