@@ -8,6 +8,7 @@ pub mod shell;
 
 use crate::util::{delta, probe_failed, q};
 use minijinja::Value;
+use prov_core::cmd::Sh;
 use prov_core::module::{Action, Change, InCheck, ModuleCtx, ModuleError, Outcome, Plan};
 use std::time::Instant;
 
@@ -122,6 +123,15 @@ pub(crate) async fn execute(
         o.msg = Some("non-zero return code".into());
     }
     Ok(o)
+}
+
+/// `executable` of `raw` and `script`: Ansible pastes it into the command line unquoted, so
+/// `/bin/bash -l` is a program and its option. Split like a shell, each word quoted.
+pub(crate) fn executable_words(exe: &str) -> Result<Sh, String> {
+    let words = split_words(exe).map_err(|e| format!("executable: {e}"))?;
+    let mut words = words.iter();
+    let first = words.next().ok_or("executable is empty")?;
+    Ok(words.fold(Sh::quoted(first), |sh, w| sh.word(Sh::quoted(w))))
 }
 
 /// Splits a command line into words like Python's `shlex.split` (no comments).

@@ -3,7 +3,8 @@
 //!
 //! Arguments (as in Ansible):
 //! - the free form (required): the command line, run by `sh` on the target.
-//! - `executable`: a shell to run it with instead (`/bin/bash` runs `/bin/bash -c LINE`).
+//! - `executable`: a shell to run it with instead (`/bin/bash` runs `/bin/bash -c LINE`); split
+//!   into words as a shell would, as Ansible pastes it (`/bin/bash -l` is a login shell).
 //!
 //! Like `shell` it always reports `changed`; a non-zero exit status fails the task. In check mode
 //! it is skipped. Unlike `command`/`shell`, `stdout` and `stderr` keep their final newline, as in
@@ -19,7 +20,7 @@
 //!     executable: /bin/bash
 //! ```
 
-use super::run_change;
+use super::{executable_words, run_change};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::cmd::Sh;
@@ -44,12 +45,12 @@ pub struct Args {
 pub struct Raw;
 
 /// The command line to send.
-fn line(args: &Args) -> Sh {
+fn line(args: &Args) -> Result<Sh, String> {
     let cmd = args.cmd.as_deref().unwrap_or_default();
-    match &args.executable {
-        Some(exe) => Sh::quoted(exe).word(Sh::lit("-c")).word(Sh::quoted(cmd)),
+    Ok(match &args.executable {
+        Some(exe) => executable_words(exe)?.word(Sh::lit("-c")).word(Sh::quoted(cmd)),
         None => Sh::lit("eval").word(Sh::quoted(cmd)),
-    }
+    })
 }
 
 /// Ansible's result for `raw` and `script`: output as it came, final newlines kept.
@@ -79,9 +80,10 @@ impl Module for Raw {
 
     fn check_args(args: &Args) -> Result<(), String> {
         match &args.cmd {
-            Some(c) if !c.trim().is_empty() => Ok(()),
-            _ => Err("no command given: write it as the free form (`raw: echo hi`)".into()),
+            Some(c) if !c.trim().is_empty() => {}
+            _ => return Err("no command given: write it as the free form (`raw: echo hi`)".into()),
         }
+        line(args).map(|_| ())
     }
 
     async fn plan(&self, args: &Args, _: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
@@ -89,7 +91,7 @@ impl Module for Raw {
     }
 
     async fn apply(&self, args: &Args, _: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let out = cx.exec(line(args)).await?;
+        let out = cx.exec(line(args).map_err(ModuleError::Args)?).await?;
         Ok(result(&out))
     }
 }
@@ -127,6 +129,25 @@ mod tests {
             run::<Raw>(json!({"_raw_params": "echo $0; printf 'x\\n\\n'", "executable": "/bin/bash"}), &h.ctx()).await;
         assert_eq!(o.data["stdout"], Value::from("/bin/bash\nx\n\n"));
         assert_eq!(o.data["stdout_lines"], Value::from(vec!["/bin/bash", "x", ""]));
+    }
+
+    // ansible-core 2.19: `executable: "/bin/bash -l"` with `echo $0; shopt -q login_shell &&
+    // echo login` gave stdout_lines ["/bin/bash", "login"].
+    #[tokio::test]
+    async fn raw_executable_is_split_into_words() {
+        let h = LocalHost::new();
+        let cmd = "echo $0; shopt -q login_shell && echo login";
+        let o = run::<Raw>(json!({"_raw_params": cmd, "executable": "/bin/bash -l"}), &h.ctx()).await;
+        assert!(!o.failed, "{o:?}");
+        assert_eq!(o.data["stdout_lines"], Value::from(vec!["/bin/bash", "login"]));
+        let o = run::<Raw>(json!({"_raw_params": cmd, "executable": "'/bin/ba'sh -l"}), &h.ctx()).await;
+        assert_eq!(o.data["stdout_lines"], Value::from(vec!["/bin/bash", "login"]), "quotes group a word");
+        // Each word is quoted: shell syntax in `executable` stays text (Ansible would run `y`).
+        let o = run::<Raw>(json!({"_raw_params": "z", "executable": "/bin/echo x;y"}), &h.ctx()).await;
+        assert_eq!(o.data["stdout"], Value::from("x;y -c z\n"));
+        let h = fake(FakeConnection::new());
+        let e = run_err::<Raw>(json!({"_raw_params": "x", "executable": "'/bin/bash"}), &h.ctx()).await;
+        assert!(e.contains("executable: no closing quotation"), "{e}");
     }
 
     #[tokio::test]

@@ -8,7 +8,8 @@
 //! - `removes`: a path on the target; when it does not exist the script is not run.
 //! - `chdir`: directory to run it in.
 //! - `executable`: program to run it with (`/bin/bash`, `python3`), instead of running the
-//!   script itself (which then needs its `#!` line).
+//!   script itself (which then needs its `#!` line). Split into words as a shell would, as
+//!   Ansible pastes it: `/bin/bash -l` is a program and its option.
 //!
 //! The script goes into a private temporary directory (`mktemp -d` under `umask 077`, mode
 //! `0700`), runs, and the directory is removed in the same command, whatever the exit status.
@@ -28,7 +29,7 @@
 //! ```
 
 use super::raw::result;
-use super::{run_change, split_words};
+use super::{executable_words, run_change, split_words};
 use crate::util::{probe_failed, q};
 use async_trait::async_trait;
 use prov_core::cmd::Sh;
@@ -121,6 +122,9 @@ impl Module for Script {
     type Plan = (Vec<u8>, String, String);
 
     fn check_args(args: &Args) -> Result<(), String> {
+        if let Some(exe) = &args.executable {
+            executable_words(exe)?;
+        }
         split_cmd(args.cmd.as_deref().unwrap_or_default()).map(|_| ())
     }
 
@@ -153,6 +157,7 @@ impl Module for Script {
         (data, name, rest): Self::Plan,
         cx: &ModuleCtx<'_>,
     ) -> Result<Outcome, ModuleError> {
+        let exe = args.executable.as_deref().map(executable_words).transpose().map_err(ModuleError::Args)?;
         let out = cx.exec(Sh::lit("umask 077 && mktemp -d \"${TMPDIR:-/tmp}/prov-script.XXXXXXXX\"")).await?;
         if out.rc != 0 {
             return Err(probe_failed("creating a private directory for the script", &out));
@@ -164,8 +169,8 @@ impl Module for Script {
             return Err(e);
         }
         // The arguments are shell text, as in Ansible: the whole line is a value handed to `eval`.
-        let mut line = match &args.executable {
-            Some(exe) => format!("{} {}", q(exe), q(&remote)),
+        let mut line = match &exe {
+            Some(exe) => format!("{} {}", exe.as_str(), q(&remote)),
             None => q(&remote),
         };
         if !rest.is_empty() {
@@ -223,6 +228,23 @@ mod tests {
         let o = run::<Script>(json!({"cmd": "f.sh", "executable": "sh"}), &h.ctx()).await;
         assert!(o.failed && o.changed);
         assert_eq!(o.data["rc"], Value::from(3));
+    }
+
+    // ansible-core 2.19: `executable: "/bin/bash -l"` with a script printing `$1` and `login`
+    // when `shopt -q login_shell` printed "arg1" and "login": the words of `executable` are
+    // pasted as words, not quoted as one program name.
+    #[tokio::test]
+    async fn script_executable_is_split_into_words() {
+        let h = LocalHost::new();
+        std::fs::write(h.path("s.sh"), "echo \"$1\"; shopt -q login_shell && echo login\n").unwrap();
+        let o = run::<Script>(json!({"cmd": "s.sh arg1", "executable": "/bin/bash -l"}), &h.ctx()).await;
+        assert!(!o.failed, "{o:?}");
+        assert_eq!(o.data["stdout_lines"], Value::from(vec!["arg1", "login"]));
+        let o = run::<Script>(json!({"cmd": "s.sh x", "executable": "'/bin/ba'sh -l"}), &h.ctx()).await;
+        assert_eq!(o.data["stdout_lines"], Value::from(vec!["x", "login"]), "quotes group a word");
+        // Each word is quoted: shell syntax in `executable` stays text (Ansible would run `y`).
+        let o = run::<Script>(json!({"cmd": "s.sh", "executable": "/bin/echo x;y"}), &h.ctx()).await;
+        assert!(!o.failed && o.data["stdout"].as_str().unwrap().starts_with("x;y /"), "{o:?}");
     }
 
     // ansible-core 2.19: `creates: /tmp` gave skipped, changed false, msg "/tmp exists,

@@ -15,7 +15,9 @@
 //! controller's copy differs, and written there atomically. As in Ansible, it is skipped in
 //! check mode. Registers `dest`, `checksum` (sha1), `md5sum`, and when it fetched,
 //! `remote_checksum` and `remote_md5sum` (always null, as in Ansible); `file` (the source)
-//! when it did not. A computed destination with `..` in it is refused.
+//! when it did not. `..` in `dest` and `src` is resolved as text, as in Ansible; a result outside
+//! `dest` (outside `dest/HOST` without `flat`) is refused, and so is a host name that is not one
+//! plain directory name (`/tmp/evil`, `..`).
 //!
 //! ```yaml
 //! - fetch:
@@ -32,7 +34,7 @@ use prov_core::cmd::Sh;
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use sha1::{Digest, Sha1};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 fn yes() -> bool {
     true
@@ -83,46 +85,71 @@ fn md5_hex(data: &[u8]) -> String {
     format!("{:x}", md5::compute(data))
 }
 
-/// `a/./b//c` → `a/b/c`; `None` when a `..` would climb out.
-fn normalize(p: &Path) -> Option<PathBuf> {
+/// Resolves `.` and `..` as text, as Python's `os.path.normpath` does for an absolute path
+/// (`/a/./b/../c` → `/a/c`; `..` at the root stays at the root). Symlinks are not followed.
+fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
-            std::path::Component::ParentDir => return None,
-            std::path::Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
             c => out.push(c),
         }
     }
-    Some(out)
+    out
 }
 
-/// Where the file goes on the controller.
+/// The inventory host name as exactly one directory name: a name that is empty, `.`, `..` or
+/// has a `/` in it would put the file outside the host's directory, or outside `dest`.
+fn host_dir(host: &str) -> Result<&str, String> {
+    if host.is_empty() || host == "." || host == ".." || host.contains('/') || host.contains('\0') {
+        return Err(format!(
+            "the inventory host name `{host}` cannot be used as a directory name under dest (it is empty, `.`, `..` or has a `/` in it); use flat: true with a dest of your own"
+        ));
+    }
+    Ok(host)
+}
+
+/// Where the file goes on the controller. As in Ansible, `dest`, the host name and `src` are
+/// joined as text and `..` is resolved as text; unlike Ansible 2.19 (whose containment check
+/// compares `dest` with itself), a result outside `dest` (outside `dest/HOST` without `flat`)
+/// is refused, naming the argument that climbs out.
 fn destination(args: &Args, host: &str, base: &Path) -> Result<PathBuf, String> {
-    let dest = Path::new(&args.dest);
-    let dest = if dest.is_absolute() { dest.to_path_buf() } else { base.join(dest) };
-    let traversal = || format!("refusing a destination outside {}: {} has `..` in it", args.dest, args.src);
+    let top = normalize(&base.join(&args.dest));
+    let leaves = |d: &Path, within: &Path| {
+        format!("src `{}` leaves {} once `..` is resolved: it would write {}", args.src, within.display(), d.display())
+    };
     if args.flat {
         if args.dest.ends_with('/') {
-            let name = Path::new(&args.src).file_name().ok_or_else(traversal)?;
-            let d = dest.join(name);
+            let name = Path::new(&args.src).file_name().ok_or_else(|| leaves(&top, &top))?;
+            let d = normalize(&top.join(name));
+            if !d.starts_with(&top) || d == top {
+                return Err(leaves(&d, &top));
+            }
             if d.is_dir() {
                 return Err(format!(
                     "calculated dest '{}' is an existing directory, use another path that does not point to an existing directory",
                     d.display()
                 ));
             }
-            return normalize(&d).ok_or_else(traversal);
+            return Ok(d);
         }
-        if dest.is_dir() {
+        if top.is_dir() {
             return Err(
                 "dest is an existing directory, use a trailing slash if you want to fetch src into that directory"
                     .into(),
             );
         }
-        return normalize(&dest).ok_or_else(traversal);
+        return Ok(top);
     }
-    let rel = args.src.trim_start_matches('/');
-    normalize(&dest.join(host).join(rel)).ok_or_else(traversal)
+    let within = top.join(host_dir(host)?);
+    let d = normalize(&within.join(args.src.trim_start_matches('/')));
+    if !d.starts_with(&within) || d == within {
+        return Err(leaves(&d, &within));
+    }
+    Ok(d)
 }
 
 /// The directory relative destinations are taken from: the playbook's (the last of the task's
@@ -227,16 +254,19 @@ impl Module for Fetch {
     }
 }
 
-/// Writes `data` to a temporary file beside `dest`, then renames it over `dest`.
+/// Writes `data` to a fresh temporary file beside `dest` (created exclusively, so it is this
+/// task's own and no symlink is followed), then renames it over `dest`.
 fn write_atomically(dest: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
     let dir = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.prov-fetch.{}", std::process::id()));
-    std::fs::write(&tmp, data)?;
-    std::fs::rename(&tmp, dest).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    // 0666 less the umask, as a plain `open` gives Ansible (tempfile's default is 0600).
+    let mode = std::fs::Permissions::from_mode(0o666);
+    let mut tmp = tempfile::Builder::new().permissions(mode).tempfile_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.persist(dest).map_err(|e| e.error)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -267,8 +297,77 @@ mod tests {
         );
         assert_eq!(d(json!({"src": "/a/b.txt", "dest": "/f/", "flat": true})).unwrap(), PathBuf::from("/f/b.txt"));
         assert_eq!(d(json!({"src": "/a/b.txt", "dest": "/f2", "flat": true})).unwrap(), PathBuf::from("/f2"));
-        assert!(d(json!({"src": "/../../etc/x", "dest": "/backup"})).unwrap_err().contains("outside"));
         assert!(d(json!({"src": "/a", "dest": "/tmp", "flat": true})).unwrap_err().contains("trailing slash"));
+    }
+
+    // `..` is resolved as text, as ansible-core 2.19 did (`-c local`, playbook in /tmp/fx/pb):
+    // `dest: ../out` gave /tmp/fx/out/localhost/tmp/fx/x/f, `dest: "{{ playbook_dir }}/../keys/"`
+    // with flat gave /tmp/fx/keys/f, `src: /tmp/fx/x/../x/f` gave DEST/localhost/tmp/fx/x/f.
+    #[test]
+    fn fetch_resolves_dot_dot_in_dest_and_src_as_ansible_does() {
+        let base = Path::new("/tmp/fx/pb");
+        let d = |v| destination(&args(v), "localhost", base);
+        assert_eq!(
+            d(json!({"src": "/tmp/fx/x/f", "dest": "../out"})).unwrap(),
+            PathBuf::from("/tmp/fx/out/localhost/tmp/fx/x/f")
+        );
+        assert_eq!(
+            d(json!({"src": "/tmp/fx/x/f", "dest": "/tmp/fx/pb/../keys/", "flat": true})).unwrap(),
+            PathBuf::from("/tmp/fx/keys/f")
+        );
+        assert_eq!(
+            d(json!({"src": "/tmp/fx/x/../x/f", "dest": "/tmp/fx/o3"})).unwrap(),
+            PathBuf::from("/tmp/fx/o3/localhost/tmp/fx/x/f")
+        );
+        assert_eq!(d(json!({"src": "/x/f", "dest": "../k", "flat": true})).unwrap(), PathBuf::from("/tmp/fx/k"));
+    }
+
+    // ansible-core 2.19 wrote `src: /../../tmp/fx/x/f` with `dest: /tmp/fx/o4` to
+    // /tmp/fx/tmp/fx/x/f, outside dest (its containment check compares dest with itself);
+    // prov refuses and names `src`.
+    #[test]
+    fn fetch_refuses_a_src_that_climbs_out_of_dest() {
+        let d = |v| destination(&args(v), "web1", Path::new("/pb"));
+        let e = d(json!({"src": "/../../etc/x", "dest": "/backup"})).unwrap_err();
+        assert!(e.starts_with("src `/../../etc/x` leaves /backup/web1"), "{e}");
+        let e = d(json!({"src": "/../web2/etc/x", "dest": "/backup"})).unwrap_err();
+        assert!(e.contains("src `/../web2/etc/x` leaves /backup/web1"), "{e}");
+        assert!(d(json!({"src": "/a/..", "dest": "/f/", "flat": true})).unwrap_err().starts_with("src `/a/..`"));
+    }
+
+    // ansible-core 2.19 joins the host name as text (`/tmp/evil` lands in DEST/tmp/evil/...);
+    // a host name that is not one plain directory name is refused, so no host writes outside
+    // its own directory under dest.
+    #[test]
+    fn fetch_refuses_a_host_name_that_is_not_one_directory_name() {
+        let a = args(json!({"src": "/etc/x", "dest": "/backup"}));
+        for host in ["/tmp/evil", "..", ".", "", "a/b", "a/../.."] {
+            let e = destination(&a, host, Path::new("/pb")).unwrap_err();
+            assert!(e.contains(&format!("inventory host name `{host}`")), "{host}: {e}");
+        }
+        assert_eq!(
+            destination(&a, "web-1.example", Path::new("/pb")).unwrap(),
+            PathBuf::from("/backup/web-1.example/etc/x")
+        );
+    }
+
+    // Two hosts fetching into one flat dest at once used to share `.NAME.prov-fetch.PID`, and a
+    // symlink planted at that name was followed.
+    #[test]
+    fn fetch_writes_through_a_private_temporary_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let dest = d.path().join("f");
+        std::os::unix::fs::symlink(&victim, d.path().join(format!(".f.prov-fetch.{}", std::process::id()))).unwrap();
+        write_atomically(&dest, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "new");
+        let mode = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o044, 0o044, "readable by group and others as with Ansible's umask 022: {mode:o}");
+        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 3, "no temporary file left behind: {names:?}");
     }
 
     #[tokio::test]

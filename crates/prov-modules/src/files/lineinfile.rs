@@ -199,53 +199,126 @@ impl Module for LineInFile {
     }
 }
 
-/// Python `match.expand` template → `regex` crate template (also used by `replace`).
-pub(crate) fn expand_template(line: &str) -> String {
+/// Python `match.expand` template → `regex` crate template (also used by `replace`), checked
+/// as Python's `re` checks it against `re`'s groups: `\N`/`\NN` and `\g<N>`/`\g<name>` are
+/// groups (a group that does not exist is an error), `\0` and three octal digits are an octal
+/// escape, `\a \b \f \n \r \t \v \\` are escapes, another ASCII letter after `\` is an error and
+/// any other character keeps its `\`. Errors read as Python's (position in characters).
+pub(crate) fn expand_template(line: &str, re: &Regex) -> Result<String, String> {
+    let groups = re.captures_len() - 1;
+    let chars: Vec<char> = line.chars().collect();
     let mut out = String::new();
-    let mut it = line.chars().peekable();
-    while let Some(c) = it.next() {
-        match c {
-            '$' => out.push_str("$$"),
-            '\\' => match it.peek().copied() {
-                Some(d) if d.is_ascii_digit() => {
-                    let mut n = String::new();
-                    while let Some(d) = it.peek().copied().filter(char::is_ascii_digit) {
-                        n.push(d);
-                        it.next();
-                        if n.len() == 2 {
-                            break;
-                        }
+    let lit = |out: &mut String, c: char| {
+        if c == '$' {
+            out.push_str("$$");
+        } else {
+            out.push(c);
+        }
+    };
+    let group = |out: &mut String, n: usize, pos: usize| {
+        if n > groups {
+            return Err(format!("invalid group reference {n} at position {pos}"));
+        }
+        out.push_str(&format!("${{{n}}}"));
+        Ok(())
+    };
+    let octal = |c: Option<&char>| c.filter(|c| ('0'..='7').contains(*c)).copied();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '\\' {
+            lit(&mut out, c);
+            i += 1;
+            continue;
+        }
+        let Some(&e) = chars.get(i + 1) else {
+            return Err(format!("bad escape (end of pattern) at position {i}"));
+        };
+        match e {
+            'g' => {
+                if chars.get(i + 2) != Some(&'<') {
+                    return Err(format!("missing < at position {}", i + 2));
+                }
+                let start = i + 3;
+                let Some(len) = chars[start..].iter().position(|c| *c == '>') else {
+                    return Err(format!("missing >, unterminated name at position {start}"));
+                };
+                let name: String = chars[start..start + len].iter().collect();
+                if name.is_empty() {
+                    return Err(format!("missing group name at position {start}"));
+                }
+                if name.chars().all(|c| c.is_ascii_digit()) {
+                    group(&mut out, name.parse().unwrap_or(usize::MAX), start)?;
+                } else if re.capture_names().flatten().any(|n| n == name) {
+                    out.push_str(&format!("${{{name}}}"));
+                } else if name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                    return Err(format!("unknown group name '{name}'"));
+                } else {
+                    return Err(format!("bad character in group name '{name}' at position {start}"));
+                }
+                i = start + len + 1;
+            }
+            '0' => {
+                // `\0` plus up to two more octal digits: a character, never the whole match.
+                let mut v = 0u32;
+                let mut j = i + 2;
+                while j < i + 4 {
+                    let Some(d) = octal(chars.get(j)) else { break };
+                    v = v * 8 + d.to_digit(8).unwrap_or(0);
+                    j += 1;
+                }
+                lit(&mut out, char::from_u32(v).unwrap_or('\0'));
+                i = j;
+            }
+            '1'..='9' => {
+                let (d1, d2) = (chars.get(i + 2), chars.get(i + 3));
+                if octal(Some(&e)).is_some() && octal(d1).is_some() && octal(d2).is_some() {
+                    let v = [e, d1.copied().unwrap_or('0'), d2.copied().unwrap_or('0')]
+                        .iter()
+                        .fold(0, |v, d| v * 8 + d.to_digit(8).unwrap_or(0));
+                    if v > 0o377 {
+                        return Err(format!(
+                            "octal escape value \\{e}{}{} outside of range 0-0o377 at position {i}",
+                            d1.copied().unwrap_or_default(),
+                            d2.copied().unwrap_or_default()
+                        ));
                     }
-                    out.push_str(&format!("${{{n}}}"));
+                    lit(&mut out, char::from_u32(v).unwrap_or('\0'));
+                    i += 4;
+                } else if let Some(d) = d1.filter(|d| d.is_ascii_digit()) {
+                    let n = format!("{e}{d}").parse().unwrap_or(usize::MAX);
+                    group(&mut out, n, i + 1)?;
+                    i += 3;
+                } else {
+                    group(&mut out, e.to_digit(10).unwrap_or(0) as usize, i + 1)?;
+                    i += 2;
                 }
-                Some('g') => {
-                    it.next();
-                    if it.peek() == Some(&'<') {
-                        it.next();
-                        let name: String = it.by_ref().take_while(|c| *c != '>').collect();
-                        out.push_str(&format!("${{{name}}}"));
-                    } else {
-                        out.push_str("\\g");
+            }
+            _ => {
+                let esc = match e {
+                    'a' => Some('\x07'),
+                    'b' => Some('\x08'),
+                    'f' => Some('\x0c'),
+                    'n' => Some('\n'),
+                    'r' => Some('\r'),
+                    't' => Some('\t'),
+                    'v' => Some('\x0b'),
+                    '\\' => Some('\\'),
+                    _ => None,
+                };
+                match esc {
+                    Some(c) => lit(&mut out, c),
+                    None if e.is_ascii_alphabetic() => return Err(format!("bad escape \\{e} at position {i}")),
+                    None => {
+                        out.push('\\');
+                        lit(&mut out, e);
                     }
                 }
-                Some('n') => {
-                    it.next();
-                    out.push('\n');
-                }
-                Some('t') => {
-                    it.next();
-                    out.push('\t');
-                }
-                Some('\\') => {
-                    it.next();
-                    out.push('\\');
-                }
-                _ => out.push('\\'),
-            },
-            c => out.push(c),
+                i += 2;
+            }
         }
     }
-    out
+    Ok(out)
 }
 
 /// The pure edit: new content and Ansible's message.
@@ -301,7 +374,7 @@ fn edit(text: &str, args: &Args) -> Result<(String, String), String> {
                 match re.captures(&b) {
                     Some(caps) => {
                         let mut s = String::new();
-                        caps.expand(&expand_template(&line), &mut s);
+                        caps.expand(&expand_template(&line, re)?, &mut s);
                         format!("{s}\n")
                     }
                     None => new_line.clone(),
@@ -374,6 +447,31 @@ mod tests {
         );
         assert_eq!(r.0, "x=11 $y$\n");
         assert_eq!(ed("a\n", json!({"path": "x", "regexp": "^q(.)", "line": "\\1", "backrefs": true})).0, "a\n");
+    }
+
+    // ansible-core 2.19 (Python 3.11's re) failed these backrefs templates with these messages
+    // (after its own "Module failed: " prefix) and left the file alone.
+    #[test]
+    fn backrefs_fail_on_bad_group_references_and_escapes_as_python() {
+        let err = |l: &str| {
+            let a: Args =
+                args_from_value(&j(json!({"path": "x", "regexp": "^port=(\\d)(\\d)$", "line": l, "backrefs": true})))
+                    .unwrap();
+            edit("port=80\n", &a).unwrap_err()
+        };
+        assert_eq!(err("p=\\3"), "invalid group reference 3 at position 3");
+        assert_eq!(err("K\\d"), "bad escape \\d at position 1");
+        // These four from Python 3.11's `match.expand` directly (the interpreter Ansible used).
+        assert_eq!(err("p\\g<9>"), "invalid group reference 9 at position 4");
+        assert_eq!(err("p\\g<a-b>"), "bad character in group name 'a-b' at position 4");
+        assert_eq!(err("p\\"), "bad escape (end of pattern) at position 1");
+        assert_eq!(err("\\477"), "octal escape value \\477 outside of range 0-0o377 at position 0");
+        assert_eq!(err("\\18"), "invalid group reference 18 at position 1");
+        let r = ed(
+            "port=80\n",
+            json!({"path": "x", "regexp": "^port=(\\d)(\\d)$", "line": "\\0\\2\\1\\t\\\\", "backrefs": true}),
+        );
+        assert_eq!(r.0, "\u{0}08\t\\\n");
     }
 
     const ST: &str = "stat 81a4 644 0 0 6 1 1 1 1 root root\naccess rw\ncontent\n";

@@ -13,7 +13,9 @@
 //!   `utf-8` (the default); `unsafe_writes` is accepted (prov always writes atomically).
 //!
 //! Regular expressions are Rust's `regex` syntax (no look-around or backreferences in the
-//! pattern). It is up to the pattern to be idempotent: a replacement that the pattern matches
+//! pattern). `replace` is read as Python reads it: `\1`, `\g<1>`, `\g<name>`, octal `\0`/`\101`,
+//! `\n`-style escapes; a group that does not exist or an unknown letter escape (`\d`) fails
+//! the task and leaves the file alone. It is up to the pattern to be idempotent: a replacement that the pattern matches
 //! again changes the file on every run, as in Ansible. Reads the file in one command and writes
 //! it back whole. Registers `msg` (`N replacements made`), `rc` (0) and `backup_file`.
 //!
@@ -127,7 +129,8 @@ fn edit(text: &str, args: &Args) -> Result<Edited, String> {
     };
     let re = compile("regexp", &format!("(?m){}", args.regexp))?;
     let section = &text[start..end];
-    let template = expand_template(args.replace.as_deref().unwrap_or_default());
+    let template = expand_template(args.replace.as_deref().unwrap_or_default(), &re)
+        .map_err(|e| format!("Unable to process replace due to error: {e}"))?;
     let n = re.find_iter(section).count();
     let replaced = re.replace_all(section, template.as_str());
     if n == 0 || replaced == section {
@@ -231,6 +234,30 @@ mod tests {
         assert_eq!(
             ed("a=1\nb=2\nc=3\n", json!({"path": "f", "regexp": "=", "replace": ":", "after": "a=", "before": "c"})),
             Edited::Text("a=1\nb:2\nc=3\n".into(), 1)
+        );
+    }
+
+    // What ansible-core 2.19 (Python 3.11's re) did with these templates on "port=80\nx=1\n":
+    // a missing group and an unknown escape fail the task and leave the file alone; `\0` is an
+    // octal escape (NUL) and `\101` is `A`; an unknown non-letter escape keeps its backslash.
+    #[test]
+    fn replace_fails_on_bad_group_references_and_escapes_as_python() {
+        let f = "port=80\nx=1\n";
+        let err = |r: &str| {
+            let a: Args =
+                args_from_value(&j(json!({"path": "f", "regexp": "^port=(\\d)(\\d)$", "replace": r}))).unwrap();
+            edit(f, &a).unwrap_err()
+        };
+        assert_eq!(err("p=\\3"), "Unable to process replace due to error: invalid group reference 3 at position 3");
+        assert_eq!(err("K\\d"), "Unable to process replace due to error: bad escape \\d at position 1");
+        assert_eq!(err("q\\g<x>"), "Unable to process replace due to error: unknown group name 'x'");
+        assert_eq!(
+            ed(f, json!({"path": "f", "regexp": "^x=(\\d)$", "replace": "a\\0b\\101\\1c\\g<0>"})),
+            Edited::Text("port=80\na\0bA1cx=1\n".into(), 1)
+        );
+        assert_eq!(
+            ed(f, json!({"path": "f", "regexp": "^port=(\\d)(\\d)$", "replace": "q\\.\\-\\'$1"})),
+            Edited::Text("q\\.\\-\\'$1\nx=1\n".into(), 1)
         );
     }
 

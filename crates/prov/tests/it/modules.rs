@@ -431,3 +431,52 @@ fn what_the_new_modules_do_not_support_is_refused_before_connecting() {
         assert!(e.contains(want) || o.contains(want), "missing {want:?} in:\n{o}\n{e}");
     }
 }
+
+/// `..` in fetch's `dest` and `src` resolved as text; ansible-core 2.19 (`-c local`, playbook in
+/// `pb/`) wrote `dest: ../out` to `out/HOST/SRC`, a flat `{{ playbook_dir }}/../keys/` to
+/// `keys/t`, and `src: DIR/x/../x/t` to `o3/HOST/DIR/x/t`. A src that climbs out of dest fails
+/// the task (ansible-core wrote outside dest) and names `src`.
+const FETCH_DOTDOT_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - fetch: {src: "{{ host_root }}/x/t", dest: ../out}
+      register: a
+    - fetch: {src: "{{ host_root }}/x/t", dest: "{{ playbook_dir }}/../keys/", flat: true}
+      register: b
+    - fetch: {src: "{{ host_root }}/x/../x/t", dest: ../o3}
+      register: c
+    - name: escape
+      fetch: {src: "/../..{{ host_root }}/x/t", dest: ../o4}
+      ignore_errors: true
+      register: d
+    - assert:
+        that:
+          - a.dest == playbook_dir | dirname ~ '/out/' ~ inventory_hostname ~ host_root ~ '/x/t'
+          - b.dest == playbook_dir | dirname ~ '/keys/t'
+          - c.dest == playbook_dir | dirname ~ '/o3/' ~ inventory_hostname ~ host_root ~ '/x/t'
+          - d.failed
+          - d.msg is search('^src `/../..')
+"##;
+
+#[test]
+fn fetch_resolves_dot_dot_in_dest_and_src_as_ansible_does() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let root = work.path().join("root");
+    std::fs::create_dir_all(root.join("x")).expect("mkdir");
+    std::fs::write(root.join("x/t"), "t\n").expect("write");
+    std::fs::create_dir_all(work.path().join("pb")).expect("mkdir");
+    std::fs::write(work.path().join("pb/site.yml"), FETCH_DOTDOT_SITE).expect("playbook");
+    let inv = format!("local ansible_connection=local host_root={}\n", root.display());
+    std::fs::write(work.path().join("hosts.ini"), inv).expect("inventory");
+    for want in [3, 0] {
+        let args = ["apply", "pb/site.yml", "-i", "hosts.ini", "--output", "json"];
+        let (code, events, text) = json_events(&prov(work.path(), &args));
+        assert_eq!(code, 0, "{text}");
+        assert_eq!(crate::util::recap_changed(&events), want, "{text}");
+    }
+    let tree = |d: &str| work.path().join(d).join("local").join(root.strip_prefix("/").expect("absolute")).join("x/t");
+    assert_eq!(std::fs::read_to_string(tree("out")).unwrap_or_default(), "t\n");
+    assert_eq!(std::fs::read_to_string(tree("o3")).unwrap_or_default(), "t\n");
+    assert_eq!(std::fs::read_to_string(work.path().join("keys/t")).unwrap_or_default(), "t\n");
+    assert!(!work.path().join("o4").exists(), "nothing written for the escaping src");
+}
