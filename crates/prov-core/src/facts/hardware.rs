@@ -28,12 +28,15 @@ fn round_half_even(num: i64, den: i64) -> i64 {
     if den == 0 {
         return 0;
     }
+    // In i128: the counts come from the target and may be anything.
+    let (num, den) = (i128::from(num), i128::from(den));
     let (q, r) = (num / den, num % den);
-    match (2 * r).cmp(&den) {
+    let rounded = match (2 * r).cmp(&den) {
         std::cmp::Ordering::Less => q,
         std::cmp::Ordering::Greater => q + 1,
         std::cmp::Ordering::Equal => q + (q % 2),
-    }
+    };
+    i64::try_from(rounded).unwrap_or(i64::MAX)
 }
 
 /// The processor facts as ansible-core counts them from `/proc/cpuinfo` on x86 and arm.
@@ -92,7 +95,7 @@ fn cpu(text: &str, arch: &str, nproc: Option<i64>, f: &mut Facts) {
     f.insert("processor_count".into(), Value::from(count));
     f.insert("processor_cores".into(), Value::from(cores_n));
     f.insert("processor_threads_per_core".into(), Value::from(threads));
-    f.insert("processor_vcpus".into(), Value::from(threads * count * cores_n));
+    f.insert("processor_vcpus".into(), Value::from(threads.saturating_mul(count).saturating_mul(cores_n)));
     f.insert("processor_nproc".into(), Value::from(nproc.unwrap_or(procs)));
 }
 
@@ -194,15 +197,16 @@ fn mounts(sec: &Sections<'_>, f: &mut Facts) {
         let n: Vec<i64> = st.split_whitespace().filter_map(int).collect();
         if let [bsize, frsize, blocks, bfree, bavail, files, ffree] = n[..] {
             for (k, v) in [
-                ("size_total", frsize * blocks),
-                ("size_available", frsize * bavail),
+                // Numbers from the target: saturating, never an overflow panic.
+                ("size_total", frsize.saturating_mul(blocks)),
+                ("size_available", frsize.saturating_mul(bavail)),
                 ("block_size", bsize),
                 ("block_total", blocks),
                 ("block_available", bavail),
-                ("block_used", blocks - bfree),
+                ("block_used", blocks.saturating_sub(bfree)),
                 ("inode_total", files),
                 ("inode_available", ffree),
-                ("inode_used", files - ffree),
+                ("inode_used", files.saturating_sub(ffree)),
             ] {
                 m.push((k.into(), Value::from(v)));
             }

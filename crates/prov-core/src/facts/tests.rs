@@ -390,3 +390,15 @@ fn ubuntu_and_rocky_names_and_families() {
     assert_eq!(run("ID=\"rocky\"\nVERSION_ID=\"9.3\"\n"), ("Rocky".into(), "RedHat".into(), "9".into(), "NA".into()));
     assert_eq!(run("ID=alpine\nVERSION_ID=3.19.1\n"), ("Alpine".into(), "Alpine".into(), "3".into(), "NA".into()));
 }
+
+// A hostile or broken target may print any number: every count at i64's limits parses without
+// an overflow (a panic in debug builds), and the facts stay numbers.
+#[test]
+fn numbers_at_the_limits_do_not_overflow() {
+    let re = regex::Regex::new(r"\b\d{1,18}\b").expect("regex");
+    for big in ["9223372036854775807", "-9223372036854775808"] {
+        let hostile = re.replace_all(DEBIAN12, big);
+        let f = parse(&sel(&["all"]), &hostile);
+        assert!(f.contains_key("mounts") || f.contains_key("memtotal_mb") || !f.is_empty());
+    }
+}
