@@ -177,17 +177,216 @@ const ANSIBLE_BUILTIN_TESTS: &[&str] = &[
     "version_compare",
 ];
 
+/// Jinja's own filters, which ansible-core 2.19 also answers as `ansible.builtin.NAME`
+/// (`'a' | ansible.builtin.upper` renders `A` there).
+const JINJA_FILTERS: &[&str] = &[
+    "abs",
+    "attr",
+    "batch",
+    "capitalize",
+    "center",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "filesizeformat",
+    "first",
+    "float",
+    "forceescape",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "random",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "string",
+    "striptags",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "truncate",
+    "unique",
+    "upper",
+    "urlencode",
+    "urlize",
+    "wordcount",
+    "wordwrap",
+    "xmlattr",
+];
+
+/// Jinja's own tests, also answered as `ansible.builtin.NAME` by ansible-core 2.19.
+const JINJA_TESTS: &[&str] = &[
+    "boolean",
+    "callable",
+    "defined",
+    "divisibleby",
+    "eq",
+    "escaped",
+    "even",
+    "false",
+    "filter",
+    "float",
+    "ge",
+    "gt",
+    "in",
+    "integer",
+    "iterable",
+    "le",
+    "lower",
+    "lt",
+    "mapping",
+    "ne",
+    "none",
+    "number",
+    "odd",
+    "sameas",
+    "sequence",
+    "string",
+    "test",
+    "true",
+    "undefined",
+    "upper",
+];
+
+/// Whether ansible-core answers `ansible.builtin.NAME` for this filter.
+fn ansible_builtin_filter(name: &str) -> bool {
+    ANSIBLE_BUILTIN_FILTERS.contains(&name) || JINJA_FILTERS.contains(&name)
+}
+
+/// Whether ansible-core answers `ansible.builtin.NAME` for this test.
+fn ansible_builtin_test(name: &str) -> bool {
+    ANSIBLE_BUILTIN_TESTS.contains(&name) || JINJA_TESTS.contains(&name)
+}
+
+/// `ansible.builtin.NAME` and `ansible.legacy.NAME` for the Jinja filters and tests minijinja
+/// has built in (their short names stay minijinja's own registrations).
+fn jinja_builtin_aliases(env: &mut Environment<'static>) {
+    use minijinja::filters as f;
+    use minijinja::tests as t;
+    alias_filter(env, "abs", f::abs);
+    alias_filter(env, "attr", f::attr);
+    alias_filter(env, "batch", f::batch);
+    alias_filter(env, "capitalize", f::capitalize);
+    alias_filter(env, "dictsort", f::dictsort);
+    alias_filter(env, "escape", f::escape);
+    alias_filter(env, "e", f::escape);
+    alias_filter(env, "first", f::first);
+    alias_filter(env, "format", f::format);
+    alias_filter(env, "groupby", f::groupby);
+    alias_filter(env, "indent", f::indent);
+    alias_filter(env, "items", f::items);
+    alias_filter(env, "join", f::join);
+    alias_filter(env, "last", f::last);
+    alias_filter(env, "length", f::length);
+    alias_filter(env, "count", f::length);
+    alias_filter(env, "list", f::list);
+    alias_filter(env, "lower", f::lower);
+    alias_filter(env, "map", f::map);
+    alias_filter(env, "max", f::max);
+    alias_filter(env, "min", f::min);
+    alias_filter(env, "pprint", f::pprint);
+    alias_filter(env, "reject", f::reject);
+    alias_filter(env, "rejectattr", f::rejectattr);
+    alias_filter(env, "replace", f::replace);
+    alias_filter(env, "reverse", f::reverse);
+    alias_filter(env, "round", f::round);
+    alias_filter(env, "safe", f::safe);
+    alias_filter(env, "select", f::select);
+    alias_filter(env, "selectattr", f::selectattr);
+    alias_filter(env, "slice", f::slice);
+    alias_filter(env, "sort", f::sort);
+    alias_filter(env, "string", f::string);
+    alias_filter(env, "sum", f::sum);
+    alias_filter(env, "title", f::title);
+    alias_filter(env, "tojson", f::tojson);
+    alias_filter(env, "trim", f::trim);
+    alias_filter(env, "unique", f::unique);
+    alias_filter(env, "upper", f::upper);
+    alias_test(env, "boolean", t::is_boolean);
+    alias_test(env, "defined", t::is_defined);
+    alias_test(env, "divisibleby", t::is_divisibleby);
+    alias_test(env, "eq", t::is_eq);
+    alias_test(env, "escaped", t::is_safe);
+    alias_test(env, "even", t::is_even);
+    alias_test(env, "false", t::is_false);
+    alias_test(env, "filter", t::is_filter);
+    alias_test(env, "float", t::is_float);
+    alias_test(env, "ge", t::is_ge);
+    alias_test(env, "gt", t::is_gt);
+    alias_test(env, "in", t::is_in);
+    alias_test(env, "integer", t::is_integer);
+    alias_test(env, "iterable", t::is_iterable);
+    alias_test(env, "le", t::is_le);
+    alias_test(env, "lower", t::is_lower);
+    alias_test(env, "lt", t::is_lt);
+    alias_test(env, "mapping", t::is_mapping);
+    alias_test(env, "ne", t::is_ne);
+    alias_test(env, "none", t::is_none);
+    alias_test(env, "number", t::is_number);
+    alias_test(env, "odd", t::is_odd);
+    alias_test(env, "sameas", t::is_sameas);
+    alias_test(env, "sequence", t::is_sequence);
+    alias_test(env, "string", t::is_string);
+    alias_test(env, "test", t::is_test);
+    alias_test(env, "true", t::is_true);
+    alias_test(env, "undefined", t::is_undefined);
+    alias_test(env, "upper", t::is_upper);
+}
+
+/// Adds a filter under its `ansible.builtin.` and `ansible.legacy.` names only.
+fn alias_filter<F, Rv, Args>(env: &mut Environment<'static>, name: &'static str, f: F)
+where
+    F: minijinja::functions::Function<Rv, Args> + Clone,
+    Rv: minijinja::value::FunctionResult,
+    Args: for<'a> minijinja::value::FunctionArgs<'a>,
+{
+    env.add_filter(format!("ansible.builtin.{name}"), f.clone());
+    env.add_filter(format!("ansible.legacy.{name}"), f);
+}
+
+/// Adds a test under its `ansible.builtin.` and `ansible.legacy.` names only.
+fn alias_test<F, Rv, Args>(env: &mut Environment<'static>, name: &'static str, f: F)
+where
+    F: minijinja::functions::Function<Rv, Args> + Clone,
+    Rv: minijinja::value::FunctionResult,
+    Args: for<'a> minijinja::value::FunctionArgs<'a>,
+{
+    env.add_test(format!("ansible.builtin.{name}"), f.clone());
+    env.add_test(format!("ansible.legacy.{name}"), f);
+}
+
 /// Adds a filter, also as `ansible.builtin.NAME` and `ansible.legacy.NAME` when ansible-core
-/// ships a filter of that name.
+/// answers that name.
 pub(super) fn add_filter<F, Rv, Args>(env: &mut Environment<'static>, name: &'static str, f: F)
 where
     F: minijinja::functions::Function<Rv, Args> + Clone,
     Rv: minijinja::value::FunctionResult,
     Args: for<'a> minijinja::value::FunctionArgs<'a>,
 {
-    if ANSIBLE_BUILTIN_FILTERS.contains(&name) {
-        env.add_filter(format!("ansible.builtin.{name}"), f.clone());
-        env.add_filter(format!("ansible.legacy.{name}"), f.clone());
+    if ansible_builtin_filter(name) {
+        alias_filter(env, name, f.clone());
     }
     env.add_filter(name, f);
 }
@@ -199,9 +398,8 @@ where
     Rv: minijinja::value::FunctionResult,
     Args: for<'a> minijinja::value::FunctionArgs<'a>,
 {
-    if ANSIBLE_BUILTIN_TESTS.contains(&name) {
-        env.add_test(format!("ansible.builtin.{name}"), f.clone());
-        env.add_test(format!("ansible.legacy.{name}"), f.clone());
+    if ansible_builtin_test(name) {
+        alias_test(env, name, f.clone());
     }
     env.add_test(name, f);
 }
@@ -209,6 +407,9 @@ where
 /// Registers every filter, test and global function (`lookup`, `query`, `dict`) on `env`, and
 /// the Python method fallback (`s.split(',')`, `d.items()`, `d.get('k', 1)`, ...).
 pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
+    // minijinja's builtins under their `ansible.builtin.` names first: prov's own versions
+    // registered below replace both names.
+    jinja_builtin_aliases(env);
     add_filter(env, "default", default);
     add_filter(env, "d", default);
     add_filter(env, "mandatory", mandatory);
