@@ -11,6 +11,7 @@ pub mod diag;
 pub mod facts;
 pub mod inventory;
 pub mod module;
+pub mod paths;
 pub mod serde_fields;
 pub mod source;
 pub mod template;

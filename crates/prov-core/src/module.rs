@@ -362,6 +362,51 @@ impl ModuleCtx<'_> {
         Ok(v)
     }
 
+    /// Ansible's `path` argument type on this host: `$VAR`, `${VAR}`, `~` and `~user` as the
+    /// module's own process would expand them (the task's `become` user and `environment:`),
+    /// with Python's rules (see [`crate::paths`]). A path with none of them costs nothing;
+    /// otherwise one read-only round trip per lookup.
+    pub async fn expand_path(&self, p: &str) -> Result<String, ModuleError> {
+        let env = if crate::paths::needs_env(p) {
+            let out = self.exec(crate::cmd::Cmd::new("env").flag("-0").build().as_str()).await?;
+            if out.rc != 0 {
+                let err = String::from_utf8_lossy(&out.stderr);
+                return Err(ModuleError::Failed(format!(
+                    "cannot read the environment to expand `{p}`: {}",
+                    err.trim()
+                )));
+            }
+            crate::paths::parse_env0(&String::from_utf8_lossy(&out.stdout))
+        } else {
+            Vec::new()
+        };
+        let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let p = crate::paths::expand_vars(p, lookup);
+        if !p.starts_with('~') {
+            return Ok(p);
+        }
+        let home = match (crate::paths::tilde_user(&p), lookup("HOME")) {
+            (None, Some(h)) => Some(h),
+            (None, None) => self.passwd_home(None).await?,
+            (Some(_), _) => None,
+        };
+        let user = match crate::paths::tilde_user(&p) {
+            Some(u) => self.passwd_home(Some(u)).await?,
+            None => None,
+        };
+        Ok(crate::paths::expand_user(&p, home.as_deref(), |_| user.clone()))
+    }
+
+    /// The home directory of `user` (or of the user the task runs as) from the passwd database.
+    async fn passwd_home(&self, user: Option<&str>) -> Result<Option<String>, ModuleError> {
+        let cmd = match user {
+            Some(u) => crate::cmd::Cmd::new("getent").flag("passwd").operand(u).build(),
+            None => crate::cmd::Sh::lit("getent passwd \"$(id -u)\""),
+        };
+        let out = self.exec(cmd.as_str()).await?;
+        Ok(if out.rc == 0 { crate::paths::passwd_home(&String::from_utf8_lossy(&out.stdout)) } else { None })
+    }
+
     /// Whether this is a check run.
     pub fn is_check(&self) -> bool {
         self.mode.check == CheckMode::Check
@@ -388,6 +433,9 @@ pub trait Module: Send + Sync + 'static {
     /// `ansible.builtin` after its home. prov's own modules (no Ansible counterpart) have none:
     /// only `prov.NAME` and the short name reach them.
     const COLLECTIONS: &'static [&'static str] = &["ansible.builtin"];
+    /// The arguments (with their aliases) that Ansible declares of type `path`: on a target
+    /// they are expanded as [`ModuleCtx::expand_path`] says before the module sees them.
+    const PATH_ARGS: &'static [&'static str] = &[];
     /// Whether the items of a loop over this module run at once instead of one after
     /// another (e.g. `vm`: creating eight VMs should not take eight times as long).
     const PARALLEL_ITEMS: bool = false;
@@ -470,7 +518,8 @@ impl<M: Module> DynModule for Erased<M> {
         M::check_args(&a)
     }
     async fn run(&self, args: &Value, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let a: M::Args = args_from_value(args).map_err(ModuleError::Args)?;
+        let expanded = expand_path_args(args, M::PATH_ARGS, cx).await?;
+        let a: M::Args = args_from_value(expanded.as_ref().unwrap_or(args)).map_err(ModuleError::Args)?;
         M::check_args(&a).map_err(ModuleError::Args)?;
         match self.0.plan(&a, cx).await? {
             Plan::Ok(o) => Ok(o),
@@ -498,6 +547,25 @@ impl<M: Module> DynModule for Erased<M> {
             }
         }
     }
+}
+
+/// `args` with its `path` arguments expanded on the target, or `None` when none needs it.
+async fn expand_path_args(args: &Value, names: &[&str], cx: &ModuleCtx<'_>) -> Result<Option<Value>, ModuleError> {
+    let needs = |v: &Value| v.as_str().is_some_and(|s| s.contains('$') || s.starts_with('~'));
+    let any = names.iter().any(|n| args.get_attr(n).is_ok_and(|v| needs(&v)));
+    if !any {
+        return Ok(None);
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for key in args.try_iter().map_err(|e| ModuleError::Args(e.to_string()))? {
+        let v = args.get_item(&key).map_err(|e| ModuleError::Args(e.to_string()))?;
+        let v = match (key.as_str(), v.as_str()) {
+            (Some(k), Some(s)) if names.contains(&k) && needs(&v) => Value::from(cx.expand_path(s).await?),
+            _ => v,
+        };
+        out.insert(key.to_string(), v);
+    }
+    Ok(Some(Value::from(out)))
 }
 
 /// All modules prov knows, by name.

@@ -49,6 +49,11 @@ struct TaskFiles(Arc<Vec<PathBuf>>);
 
 impl FileSource for TaskFiles {
     fn find(&self, kind: &str, name: &str) -> Result<PathBuf, String> {
+        // As Ansible's loader: a name starting with `~` or `/` is a controller path, with
+        // `~` and `$VAR` expanded; anything else is searched for.
+        let expanded =
+            if name.starts_with(['~', '/']) { prov_core::paths::expand_local(name) } else { name.to_string() };
+        let name = expanded.as_str();
         let p = PathBuf::from(name);
         if p.is_absolute() {
             return if p.exists() { Ok(p) } else { Err(format!("{name} does not exist")) };

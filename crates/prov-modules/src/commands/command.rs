@@ -91,6 +91,7 @@ impl Args {
 #[async_trait]
 impl Module for Command {
     const NAME: &'static str = "command";
+    const PATH_ARGS: &'static [&'static str] = &["chdir", "creates", "removes"];
     const FREE_FORM: Option<&'static str> = Some("cmd");
     type Args = Args;
     type Plan = Vec<String>;

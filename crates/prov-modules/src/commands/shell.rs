@@ -62,6 +62,7 @@ pub struct Shell;
 #[async_trait]
 impl Module for Shell {
     const NAME: &'static str = "shell";
+    const PATH_ARGS: &'static [&'static str] = &["chdir", "creates", "removes", "executable"];
     const FREE_FORM: Option<&'static str> = Some("cmd");
     type Args = Args;
     type Plan = ();

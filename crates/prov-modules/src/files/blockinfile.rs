@@ -206,6 +206,7 @@ fn edit(original: Option<&[u8]>, args: &Args) -> Result<Vec<u8>, String> {
 #[async_trait]
 impl Module for BlockInFile {
     const NAME: &'static str = "blockinfile";
+    const PATH_ARGS: &'static [&'static str] = &["path", "dest", "destfile", "name"];
     type Args = Args;
     type Plan = EditPlan;
 

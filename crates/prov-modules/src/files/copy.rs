@@ -95,6 +95,7 @@ pub struct Copy;
 #[async_trait]
 impl Module for Copy {
     const NAME: &'static str = "copy";
+    const PATH_ARGS: &'static [&'static str] = &["dest"];
     type Args = Args;
     type Plan = WritePlan;
 
@@ -123,10 +124,14 @@ impl Module for Copy {
                 };
                 (text.into_bytes(), None)
             }
-            (None, Some(src)) if args.remote_src => match cx.get(src).await? {
-                Some(d) => (d, src.rsplit('/').next()),
-                None => return Ok(Plan::Ok(Outcome::failed(format!("Source {src} not found")))),
-            },
+            (None, Some(src)) if args.remote_src => {
+                // A target path: Ansible's `path` type, like `dest`.
+                let path = cx.expand_path(src).await?;
+                match cx.get(&path).await? {
+                    Some(d) => (d, src.rsplit('/').next()),
+                    None => return Ok(Plan::Ok(Outcome::failed(format!("Source {path} not found")))),
+                }
+            }
             (None, Some(src)) => {
                 let path = cx
                     .files

@@ -117,7 +117,8 @@ fn host_dir(host: &str) -> Result<&str, String> {
 /// compares `dest` with itself), a result outside `dest` (outside `dest/HOST` without `flat`)
 /// is refused, naming the argument that climbs out.
 fn destination(args: &Args, host: &str, base: &Path) -> Result<PathBuf, String> {
-    let top = normalize(&base.join(&args.dest));
+    // `~` and `$VAR` name the controller's files, as Ansible's loader reads them.
+    let top = normalize(&base.join(prov_core::paths::expand_local(&args.dest)));
     let leaves = |d: &Path, within: &Path| {
         format!("src `{}` leaves {} once `..` is resolved: it would write {}", args.src, within.display(), d.display())
     };
@@ -163,6 +164,7 @@ fn base_dir(cx: &ModuleCtx<'_>) -> PathBuf {
 #[async_trait]
 impl Module for Fetch {
     const NAME: &'static str = "fetch";
+    const PATH_ARGS: &'static [&'static str] = &["src"];
     type Args = Args;
     type Plan = FetchPlan;
 

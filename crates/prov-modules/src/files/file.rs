@@ -129,6 +129,7 @@ fn ok_outcome(path: &str, state: &str, st: &Option<FileState>) -> Outcome {
 #[async_trait]
 impl Module for File {
     const NAME: &'static str = "file";
+    const PATH_ARGS: &'static [&'static str] = &["path", "dest", "name", "src"];
     type Args = Args;
     type Plan = Steps;
 

@@ -104,6 +104,7 @@ fn compile(what: &str, re: &str) -> Result<Regex, String> {
 #[async_trait]
 impl Module for LineInFile {
     const NAME: &'static str = "lineinfile";
+    const PATH_ARGS: &'static [&'static str] = &["path", "dest", "destfile", "name"];
     type Args = Args;
     type Plan = WritePlan;
 

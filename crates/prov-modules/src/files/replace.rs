@@ -142,6 +142,7 @@ fn edit(text: &str, args: &Args) -> Result<Edited, String> {
 #[async_trait]
 impl Module for Replace {
     const NAME: &'static str = "replace";
+    const PATH_ARGS: &'static [&'static str] = &["path", "dest", "destfile", "name"];
     type Args = Args;
     type Plan = EditPlan;
 

@@ -59,6 +59,7 @@ pub(crate) fn parse_read(path: &str, out: &[u8]) -> Result<Vec<u8>, String> {
 #[async_trait]
 impl Module for Slurp {
     const NAME: &'static str = "slurp";
+    const PATH_ARGS: &'static [&'static str] = &["src", "path"];
     type Args = Args;
     type Plan = ();
 

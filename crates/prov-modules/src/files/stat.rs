@@ -68,6 +68,7 @@ pub struct Stat;
 #[async_trait]
 impl Module for Stat {
     const NAME: &'static str = "stat";
+    const PATH_ARGS: &'static [&'static str] = &["path", "dest", "name"];
     type Args = Args;
     type Plan = ();
 

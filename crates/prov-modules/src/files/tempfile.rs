@@ -96,6 +96,7 @@ fn create_command(args: &Args, name: &str) -> Sh {
 #[async_trait]
 impl Module for TempFile {
     const NAME: &'static str = "tempfile";
+    const PATH_ARGS: &'static [&'static str] = &["path"];
     type Args = Args;
     type Plan = ();
 

@@ -79,6 +79,7 @@ pub struct Template;
 #[async_trait]
 impl Module for Template {
     const NAME: &'static str = "template";
+    const PATH_ARGS: &'static [&'static str] = &["dest"];
     type Args = Args;
     type Plan = WritePlan;
 

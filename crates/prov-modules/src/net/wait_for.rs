@@ -149,6 +149,7 @@ fn timeout_msg(a: &Args) -> String {
 #[async_trait]
 impl Module for WaitFor {
     const NAME: &'static str = "wait_for";
+    const PATH_ARGS: &'static [&'static str] = &["path", "dest"];
     type Args = Args;
     type Plan = ();
 

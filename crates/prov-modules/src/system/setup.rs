@@ -94,6 +94,7 @@ pub struct Setup;
 #[async_trait]
 impl Module for Setup {
     const NAME: &'static str = "setup";
+    const PATH_ARGS: &'static [&'static str] = &["fact_path"];
     type Args = Args;
     type Plan = ();
 

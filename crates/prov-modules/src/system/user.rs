@@ -148,6 +148,7 @@ fn parse(text: &str) -> Current {
 #[async_trait]
 impl Module for User {
     const NAME: &'static str = "user";
+    const PATH_ARGS: &'static [&'static str] = &["home", "shell"];
     type Args = Args;
     type Plan = UserPlan;
 

@@ -480,3 +480,61 @@ fn fetch_resolves_dot_dot_in_dest_and_src_as_ansible_does() {
     assert_eq!(std::fs::read_to_string(work.path().join("keys/t")).unwrap_or_default(), "t\n");
     assert!(!work.path().join("o4").exists(), "nothing written for the escaping src");
 }
+
+/// Ansible's `path` arguments: `~`, `~user`, `$VAR` and `${VAR}` are expanded on the target
+/// with the environment the module runs with (here the play's `environment:` sets HOME); an
+/// unset variable and an unknown user stay as written. Before, `~/d` made a directory named
+/// `~` in the current directory.
+#[test]
+fn path_arguments_expand_tilde_and_variables_on_the_target() {
+    let h = Hosts::new(
+        r#"- hosts: all
+  gather_facts: false
+  environment:
+    HOME: "{{ host_root }}/home"
+    PROV_T: "{{ host_root }}/v"
+  tasks:
+    - name: file
+      file: {path: ~/d, state: directory}
+      register: a
+    - name: copy
+      copy: {content: "x\n", dest: "$PROV_T/c"}
+      register: b
+    - name: lineinfile
+      lineinfile: {path: "${HOME}/l", line: a, create: true}
+    - name: link
+      file: {path: ~/lnk, src: ~/l, state: link}
+      when: not ansible_check_mode
+    - name: stats
+      stat: {path: "{{ item }}"}
+      register: st
+      loop: ["$NO_SUCH_PROV_VAR/x", "~root", "~no-such-user-prov/x", "~/lnk"]
+    - name: ls
+      command: {cmd: ls, chdir: "~"}
+      register: ls
+      changed_when: false
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - a.path == host_root ~ '/home/d'
+          - b.dest == host_root ~ '/v/c'
+          - st.results | map(attribute='stat.exists') | list == [false, true, false, true]
+          - ls.stdout_lines == ['d', 'l', 'lnk']
+      when: not ansible_check_mode
+"#,
+    );
+    h.put("home/.keep", "");
+    h.put("v/.keep", "");
+    let r = h.run(&["--check"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert!(!h.roots()[0].join("home/d").exists(), "check mode made a directory");
+    for changed in [12, 0] {
+        let r = h.run(&[]);
+        assert_eq!((r.code, r.changed()), (0, changed), "{}", r.text);
+    }
+    for root in h.roots() {
+        assert_eq!(std::fs::read_link(root.join("home/lnk")).expect("link"), root.join("home/l"));
+        assert_eq!(std::fs::read_to_string(root.join("v/c")).expect("copy"), "x\n");
+    }
+    assert!(!h.dir().join("~").exists(), "a directory named `~` was made");
+}

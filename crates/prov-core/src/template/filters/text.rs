@@ -414,16 +414,9 @@ fn dirname(value: &Value) -> Result<Value, Error> {
     Ok(Value::from(split_path(&text_of(value, "dirname")?).0))
 }
 
-/// Python's `os.path.expanduser` for the controller user (`~` and `~/...`).
+/// Python's `os.path.expanduser` for the controller user.
 pub(crate) fn expand_user(p: &str) -> String {
-    if p == "~" || p.starts_with("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            let home = home.to_string_lossy();
-            let home = if home.len() > 1 { home.trim_end_matches('/') } else { &home };
-            return format!("{home}{}", &p[1..]);
-        }
-    }
-    p.to_string()
+    crate::paths::expand_user_local(p)
 }
 
 /// `expanduser`: `~` becomes the controller user's home directory.
