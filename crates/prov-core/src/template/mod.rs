@@ -153,7 +153,7 @@ impl Templar {
     pub fn render_defined(&self, t: &Tmpl, ctx: &Value) -> Result<Value, String> {
         let v = self.render(t, ctx)?;
         match t {
-            Tmpl::Expr(e, src) if holds_undefined(&v) => Err(undefined_message(e, src, ctx)),
+            Tmpl::Expr(e, src) if holds_undefined(&v) => Err(undefined_message(self.env, e, src, ctx)),
             _ => Ok(v),
         }
     }
@@ -165,11 +165,11 @@ impl Templar {
         let t = self.compile_expr(expr)?;
         let Tmpl::Expr(e, src) = &t else { return self.render(&t, ctx).map(Ok) };
         match e.eval(ctx.clone()) {
-            Ok(v) if v.is_undefined() => Ok(Err(undefined_message(e, src, ctx))),
+            Ok(v) if v.is_undefined() => Ok(Err(undefined_message(self.env, e, src, ctx))),
             Ok(v) => Ok(Ok(v)),
             // A plain undefined error; `mandatory` raises one with its own message, and fails.
             Err(err) if err.kind() == minijinja::ErrorKind::UndefinedError && err.detail().is_none() => {
-                Ok(Err(undefined_message(e, src, ctx)))
+                Ok(Err(undefined_message(self.env, e, src, ctx)))
             }
             Err(err) => Err(error_text(&err)),
         }
@@ -310,7 +310,7 @@ impl Templar {
             });
             // minijinja does not name what was undefined: show the template that failed.
             return rendered.map_err(|e| {
-                if e.contains("undefined") {
+                if e.contains("undefined") || e.starts_with("object of type") {
                     let shown: String = s.chars().take(160).collect();
                     format!("{e} in `{shown}`")
                 } else {
@@ -366,13 +366,126 @@ fn holds_undefined(v: &Value) -> bool {
 }
 
 /// Ansible's message for an undefined result: the first variable the expression reads that
-/// the context does not define, else the expression itself.
-fn undefined_message(e: &Expression<'_, '_>, src: &str, ctx: &Value) -> String {
+/// the context does not define; else the first attribute or item that its object lacks
+/// (`object of type 'dict' has no attribute 'dest'`); else the expression itself.
+fn undefined_message(env: &Environment<'_>, e: &Expression<'_, '_>, src: &str, ctx: &Value) -> String {
     let mut names: Vec<String> = e.undeclared_variables(false).into_iter().collect();
     names.sort();
     match names.into_iter().find(|n| ctx.get_attr(n).map_or(true, |v| v.is_undefined())) {
         Some(n) => format!("'{n}' is undefined"),
-        None => format!("`{src}` is undefined"),
+        None => missing_attribute(env, src, ctx).unwrap_or_else(|| format!("`{src}` is undefined")),
+    }
+}
+
+/// The `a.b` or `a[k]` of `src` that makes it undefined (its object is defined, its result is
+/// not), in Ansible's words.
+fn missing_attribute(env: &Environment<'_>, src: &str, ctx: &Value) -> Option<String> {
+    use minijinja::machinery::{ast, parse_expr};
+    fn children<'a, 'e>(e: &'e ast::Expr<'a>) -> Vec<&'e ast::Expr<'a>> {
+        let args = |a: &'e [ast::CallArg<'a>]| -> Vec<&'e ast::Expr<'a>> {
+            a.iter()
+                .map(|a| match a {
+                    ast::CallArg::Pos(x)
+                    | ast::CallArg::Kwarg(_, x)
+                    | ast::CallArg::PosSplat(x)
+                    | ast::CallArg::KwargSplat(x) => x,
+                })
+                .collect()
+        };
+        match e {
+            ast::Expr::Var(_) | ast::Expr::Const(_) => Vec::new(),
+            ast::Expr::Slice(s) => {
+                std::iter::once(&s.expr).chain(s.start.iter()).chain(s.stop.iter()).chain(s.step.iter()).collect()
+            }
+            ast::Expr::UnaryOp(u) => vec![&u.expr],
+            ast::Expr::BinOp(b) => vec![&b.left, &b.right],
+            ast::Expr::Compare(c) => std::iter::once(&c.expr).chain(c.ops.iter().map(|o| &o.expr)).collect(),
+            ast::Expr::IfExpr(i) => {
+                std::iter::once(&i.test_expr).chain([&i.true_expr]).chain(i.false_expr.iter()).collect()
+            }
+            ast::Expr::Filter(f) => f.expr.iter().chain(args(&f.args)).collect(),
+            ast::Expr::Test(t) => std::iter::once(&t.expr).chain(args(&t.args)).collect(),
+            ast::Expr::GetAttr(g) => vec![&g.expr],
+            ast::Expr::GetItem(g) => vec![&g.expr, &g.subscript_expr],
+            ast::Expr::Call(c) => std::iter::once(&c.expr).chain(args(&c.args)).collect(),
+            ast::Expr::List(l) => l.items.iter().collect(),
+            ast::Expr::Tuple(t) => t.items.iter().collect(),
+            ast::Expr::Map(m) => m.keys.iter().chain(m.values.iter()).collect(),
+        }
+    }
+    // The span minijinja gives a chained node (`i.a.b`) can start after its leftmost operand:
+    // start at the leftmost one.
+    fn start(e: &ast::Expr<'_>) -> u32 {
+        let left = match e {
+            ast::Expr::GetAttr(g) => Some(&g.expr),
+            ast::Expr::GetItem(g) => Some(&g.expr),
+            ast::Expr::Slice(s) => Some(&s.expr),
+            ast::Expr::BinOp(b) => Some(&b.left),
+            ast::Expr::Compare(c) => Some(&c.expr),
+            ast::Expr::IfExpr(i) => Some(&i.true_expr),
+            ast::Expr::Test(t) => Some(&t.expr),
+            ast::Expr::Call(c) => Some(&c.expr),
+            ast::Expr::Filter(f) => f.expr.as_ref(),
+            _ => None,
+        };
+        left.map_or(e.span().start_offset, |l| start(l).min(e.span().start_offset))
+    }
+    let text = |e: &ast::Expr<'_>| src.get(start(e) as usize..e.span().end_offset as usize).map(str::to_string);
+    let eval = |e: &ast::Expr<'_>| -> Option<Value> {
+        let t = text(e)?;
+        env.compile_expression(&t).ok()?.eval(ctx.clone()).ok()
+    };
+    // Undefined, or an undefined error (strict undefined raises one for `1.b`).
+    let undefined_here = |e: &ast::Expr<'_>| -> bool {
+        let Some(t) = text(e) else { return false };
+        match env.compile_expression(&t).map(|x| x.eval(ctx.clone())) {
+            Ok(Ok(v)) => v.is_undefined(),
+            Ok(Err(err)) => err.kind() == minijinja::ErrorKind::UndefinedError,
+            Err(_) => false,
+        }
+    };
+    let check = |e: &ast::Expr<'_>| -> Option<String> {
+        let (base, key) = match e {
+            ast::Expr::GetAttr(g) => (&g.expr, format!("'{}'", g.name)),
+            ast::Expr::GetItem(g) => {
+                let k = eval(&g.subscript_expr)?;
+                (&g.expr, if k.as_str().is_some() { format!("'{k}'") } else { k.to_string() })
+            }
+            _ => return None,
+        };
+        let b = eval(base)?;
+        if b.is_undefined() || !undefined_here(e) {
+            return None;
+        }
+        Some(format!("object of type '{}' has no attribute {key}", python_type(&b)))
+    };
+    // From the top: the node itself, else the first of its parts that holds the undefined
+    // value (so that `(x.a | default({})).b` names `b`, not `a`).
+    fn first(
+        e: &ast::Expr<'_>,
+        check: &dyn Fn(&ast::Expr<'_>) -> Option<String>,
+        undefined: &dyn Fn(&ast::Expr<'_>) -> bool,
+    ) -> Option<String> {
+        check(e).or_else(|| children(e).into_iter().filter(|c| undefined(c)).find_map(|c| first(c, check, undefined)))
+    }
+    let undefined = |e: &ast::Expr<'_>| eval(e).is_some_and(|v| holds_undefined(&v));
+    let expr = parse_expr(src).ok()?;
+    first(&expr, &check, &undefined)
+}
+
+/// Python's name for a value's type, as Ansible's messages give it.
+fn python_type(v: &Value) -> &'static str {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::Bool => "bool",
+        ValueKind::String => "str",
+        ValueKind::Number if v.as_i64().is_some() => "int",
+        ValueKind::Number => "float",
+        ValueKind::Seq | ValueKind::Iterable => "list",
+        ValueKind::Map => "dict",
+        ValueKind::None => "NoneType",
+        ValueKind::Bytes => "bytes",
+        _ => "object",
     }
 }
 
@@ -456,6 +569,20 @@ mod tests {
         assert!(e.contains("'nope' is undefined"), "{e}");
     }
 
+    // ansible-core 2.19's messages for the same expressions (`debug: msg=...`, with
+    // `i: {a: 1}` and `l: [1]`): the first missing attribute or item, and its object's type.
+    #[test]
+    fn a_missing_attribute_is_named_with_its_objects_type() {
+        let t = Templar::new(vec![]);
+        let ctx = minijinja::context! { i => minijinja::context! { a => 1 }, l => vec![1] };
+        let e = |s: &str| t.compile_expr(s).and_then(|x| t.render_defined(&x, &ctx)).expect_err(s);
+        assert_eq!(e("[1, i.dest]"), "object of type 'dict' has no attribute 'dest'");
+        assert_eq!(e("i['b'].c"), "object of type 'dict' has no attribute 'b'");
+        assert_eq!(e("l[3]"), "object of type 'list' has no attribute 3");
+        assert_eq!(e("i.a.b"), "object of type 'int' has no attribute 'b'");
+        assert_eq!(e("(i.x | default({})).y"), "object of type 'dict' has no attribute 'y'");
+    }
+
     #[test]
     fn unknown_filters_tests_and_lookups_are_found_before_a_run() {
         let t = Templar::new(vec![]);
@@ -505,7 +632,7 @@ mod tests {
         // stay (a variable's value), an error naming the template where it may not.
         assert!(t.render_deep(&args, &ctx).expect("kept").get_attr("x").is_ok_and(|v| v.is_undefined()));
         let e = t.render_deep_defined(&args, &ctx).expect_err("a.c is undefined");
-        assert!(e.contains("undefined") && e.contains("{{ a.c.d }}"), "{e}");
+        assert!(e.contains("has no attribute 'c'") && e.contains("{{ a.c.d }}"), "{e}");
         assert_eq!(t.render_deep(&Value::from("{{ a.b }}"), &ctx).expect("renders"), Value::from(1));
     }
 
@@ -517,7 +644,10 @@ mod tests {
         assert_eq!(render("{{ nope }}").expect_err("undefined"), "'nope' is undefined");
         assert_eq!(render("{{ [1, nope] }}").expect_err("undefined item"), "'nope' is undefined");
         assert_eq!(render("{{ {'a': nope} }}").expect_err("undefined value"), "'nope' is undefined");
-        assert_eq!(render("{{ d.missing }}").expect_err("missing key"), "`d.missing` is undefined");
+        assert_eq!(
+            render("{{ d.missing }}").expect_err("missing key"),
+            "object of type 'dict' has no attribute 'missing'"
+        );
         assert_eq!(render("{{ nope is defined }}").expect("a test"), Value::from(false));
         assert_eq!(render("{{ nope | default('x') }}").expect("a default"), Value::from("x"));
         // render keeps undefined (for variables defined as "{{ missing }}", which are undefined)
