@@ -179,13 +179,51 @@ pub(crate) fn meta_failed(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> 
 }
 
 fn eval_conds(templar: &Templar, conds: &[Cond], ctx: &Value) -> Result<bool, String> {
+    first_false(templar, conds, ctx).map(|c| c.is_none())
+}
+
+/// `ansible_loop` of item `i` under `loop_control.extended`.
+fn extended_loop(all: &[Value], i: usize, allitems: bool) -> Value {
+    let n = all.len();
+    let mut m: Vec<(String, Value)> = Vec::new();
+    if allitems {
+        m.push(("allitems".into(), Value::from(all.to_vec())));
+    }
+    m.extend([
+        ("index".to_string(), Value::from(i + 1)),
+        ("index0".to_string(), Value::from(i)),
+        ("revindex".to_string(), Value::from(n - i)),
+        ("revindex0".to_string(), Value::from(n - i - 1)),
+        ("first".to_string(), Value::from(i == 0)),
+        ("last".to_string(), Value::from(i + 1 == n)),
+        ("length".to_string(), Value::from(n)),
+    ]);
+    if i > 0 {
+        m.push(("previtem".into(), all[i - 1].clone()));
+    }
+    if i + 1 < n {
+        m.push(("nextitem".into(), all[i + 1].clone()));
+    }
+    Value::from_pairs(m)
+}
+
+/// The first condition that is false, as written (Ansible's `false_condition`).
+fn first_false<'c>(templar: &Templar, conds: &'c [Cond], ctx: &Value) -> Result<Option<&'c Cond>, String> {
     for c in conds {
         let v = templar.render_defined(&c.expr, ctx).map_err(|e| format!("condition `{}`: {e}", c.source))?;
         if !prov_core::template::conditional_result(&v, &c.source)? {
-            return Ok(false);
+            return Ok(Some(c));
         }
     }
-    Ok(true)
+    Ok(None)
+}
+
+/// The outcome of a task or item that a false `when` skipped, as Ansible registers it.
+fn skipped_by(c: &Cond) -> Outcome {
+    let mut o = Outcome { skipped: true, ..Default::default() };
+    o.data.insert("skip_reason".into(), Value::from("Conditional result was False"));
+    o.data.insert("false_condition".into(), Value::from(c.source.clone()));
+    o
 }
 
 /// Drops arguments rendered to `omit`.
@@ -203,12 +241,15 @@ fn strip_omit(v: Value) -> Value {
     Value::from_pairs(entries)
 }
 
+/// A registered result: `changed`, then `failed` (or, for a skipped one, `skipped: true`
+/// instead), `msg` and the module's data, as ansible-core registers them.
 fn result_value(o: &Outcome, failed: bool, changed: bool) -> Value {
-    let mut m: Vec<(String, Value)> = vec![
-        ("changed".into(), Value::from(changed)),
-        ("failed".into(), Value::from(failed)),
-        ("skipped".into(), Value::from(o.skipped)),
-    ];
+    let mut m: Vec<(String, Value)> = vec![("changed".into(), Value::from(changed))];
+    if o.skipped && !failed {
+        m.push(("skipped".into(), Value::from(true)));
+    } else {
+        m.push(("failed".into(), Value::from(failed)));
+    }
     if let Some(msg) = &o.msg {
         m.push(("msg".into(), Value::from(msg.clone())));
     }
@@ -229,6 +270,8 @@ struct ItemResult {
     label: Option<String>,
     unreachable: Option<String>,
     ms: u64,
+    /// What a loop adds to the item's registered result (`item`, `ansible_loop_var`, ...).
+    loop_fields: Vec<(String, Value)>,
 }
 
 /// The host that runs a run_once task for this one: the first host of the batch, in
@@ -290,8 +333,8 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
                 // As in Ansible, a loop over something undefined still lets a false `when`
                 // (evaluated without the loop variable) skip the task; otherwise it fails.
                 Err(e) if is_undefined_error(&e) => {
-                    return match eval_conds(&templar, &t.when, &base) {
-                        Ok(false) => skip_task(w, t),
+                    return match first_false(&templar, &t.when, &base) {
+                        Ok(Some(c)) => skip_task(w, t, skipped_by(c)),
                         _ => fail_task(w, t, format!("loop: {e}")),
                     };
                 }
@@ -345,7 +388,6 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         None => vec![None],
         Some(list) => list.iter().cloned().enumerate().map(Some).collect(),
     };
-    let count = iterations.len();
     let parallel = items.is_some() && w.env.registry.get(t.module).is_some_and(|m| m.parallel_items());
     // The host's connection, opened once before the items (they may run at once).
     let conn = host_connection(w, t);
@@ -356,22 +398,23 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         }
         let mut extra = Vec::new();
         let mut label = None;
+        let mut loop_fields = Vec::new();
         if let (Some((i, item)), Some(l)) = (&it, &t.loop_) {
             let mut m = VarMap::new();
             m.insert(l.loop_var.clone(), item.clone());
+            loop_fields.push(("ansible_loop_var".to_string(), Value::from(l.loop_var.clone())));
+            loop_fields.push((l.loop_var.clone(), item.clone()));
             if let Some(iv) = &l.index_var {
                 m.insert(iv.clone(), Value::from(*i));
+                loop_fields.push(("ansible_index_var".to_string(), Value::from(iv.clone())));
+                loop_fields.push((iv.clone(), Value::from(*i)));
             }
-            m.insert(
-                "ansible_loop".into(),
-                Value::from_pairs([
-                    ("index".to_string(), Value::from(i + 1)),
-                    ("index0".to_string(), Value::from(*i)),
-                    ("first".to_string(), Value::from(*i == 0)),
-                    ("last".to_string(), Value::from(i + 1 == count)),
-                    ("length".to_string(), Value::from(count)),
-                ]),
-            );
+            if l.extended {
+                let all = items.as_deref().unwrap_or_default();
+                let info = extended_loop(all, *i, l.extended_allitems);
+                m.insert("ansible_loop".into(), info.clone());
+                loop_fields.push(("ansible_loop".to_string(), info));
+            }
             extra.push(Layer::literal(Arc::new(m)));
         }
         let ctx = if extra.is_empty() { base.clone() } else { w.scope(t.id, extra.clone()) };
@@ -381,10 +424,10 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
                 None => item.to_string(),
             });
         }
-        match eval_conds(&templar, &t.when, &ctx) {
+        match first_false(&templar, &t.when, &ctx) {
             Err(e) => return fail_task(w, t, e),
-            Ok(false) => {
-                let o = Outcome { skipped: true, ..Default::default() };
+            Ok(Some(c)) => {
+                let o = skipped_by(c);
                 let value = result_value(&o, false, false);
                 results.push(ItemResult {
                     outcome: o,
@@ -396,16 +439,18 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
                     label,
                     unreachable: None,
                     ms: 0,
+                    loop_fields,
                 });
                 continue;
             }
-            Ok(true) => {}
+            Ok(None) => {}
         }
         if parallel {
-            pending.push((ctx, extra, label));
+            pending.push((ctx, extra, label, loop_fields));
             continue;
         }
-        let r = run_item(w, t, &ctx, extra, label, &conn).await;
+        let mut r = run_item(w, t, &ctx, extra, label, &conn).await;
+        r.loop_fields = loop_fields;
         let stop = r.unreachable.is_some();
         // Facts set by one item are visible to the next (`set_fact` accumulating in a loop).
         if !r.failed && (!r.outcome.facts.is_empty() || !r.outcome.host_facts.is_empty()) && it.is_some() {
@@ -424,9 +469,13 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
     }
     if !pending.is_empty() {
         let worker: &Worker<'_> = w;
-        let runs = pending.into_iter().map(|(ctx, extra, label)| {
+        let runs = pending.into_iter().map(|(ctx, extra, label, loop_fields)| {
             let conn = &conn;
-            async move { run_item(worker, t, &ctx, extra, label, conn).await }
+            async move {
+                let mut r = run_item(worker, t, &ctx, extra, label, conn).await;
+                r.loop_fields = loop_fields;
+                r
+            }
         });
         results.extend(futures_util::future::join_all(runs).await);
     }
@@ -466,6 +515,7 @@ async fn run_item(
             label,
             unreachable: None,
             ms: 0,
+            loop_fields: Vec::new(),
         }
     };
     let args = match templar.render_deep_defined(&t.args, ctx) {
@@ -602,6 +652,7 @@ async fn run_item(
             label,
             unreachable: Some(u),
             ms,
+            loop_fields: Vec::new(),
         };
     }
     let mut changed = outcome.changed;
@@ -648,7 +699,18 @@ async fn run_item(
         Status::Ok
     };
     let value = result_value(&outcome, failed, changed);
-    ItemResult { outcome, delegate, failed, changed, status, value, label, unreachable: None, ms }
+    ItemResult {
+        outcome,
+        delegate,
+        failed,
+        changed,
+        status,
+        value,
+        label,
+        unreachable: None,
+        ms,
+        loop_fields: Vec::new(),
+    }
 }
 
 /// Whether a render error is about an undefined value (Ansible's `AnsibleUndefinedVariable`).
@@ -657,8 +719,7 @@ fn is_undefined_error(e: &str) -> bool {
 }
 
 /// The task is skipped on this host as a whole (no item ran).
-fn skip_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
-    let o = Outcome { skipped: true, ..Default::default() };
+fn skip_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, o: Outcome) -> TaskFlow {
     let value = result_value(&o, false, false);
     let r = ItemResult {
         outcome: o,
@@ -670,6 +731,7 @@ fn skip_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         label: None,
         unreachable: None,
         ms: 0,
+        loop_fields: Vec::new(),
     };
     finish_task(w, t, vec![r], false)
 }
@@ -687,6 +749,7 @@ fn fail_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> TaskFlow {
         label: None,
         unreachable: None,
         ms: 0,
+        loop_fields: Vec::new(),
     };
     finish_task(w, t, vec![r], false)
 }
@@ -747,29 +810,33 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
     // Registered value.
     if let Some(reg) = &t.register {
         let v = if looped {
-            Value::from_pairs([
-                ("changed".to_string(), Value::from(any_changed)),
-                ("failed".to_string(), Value::from(any_failed)),
-                ("skipped".to_string(), Value::from(all_skipped)),
-                (
-                    "results".to_string(),
-                    Value::from(
-                        results
-                            .iter()
-                            .map(|r| {
-                                let mut m: Vec<(String, Value)> = Vec::new();
-                                if let Ok(keys) = r.value.try_iter() {
-                                    for k in keys {
-                                        m.push((k.to_string(), r.value.get_item(&k).unwrap_or_default()));
-                                    }
-                                }
-                                m.push(("item".into(), Value::from(r.label.clone().unwrap_or_default())));
-                                Value::from_pairs(m)
-                            })
-                            .collect::<Vec<_>>(),
-                    ),
-                ),
-            ])
+            let msg = if any_failed {
+                "One or more items failed"
+            } else if all_skipped || results.is_empty() {
+                "All items skipped"
+            } else {
+                "All items completed"
+            };
+            let mut top = vec![("changed".to_string(), Value::from(any_changed))];
+            if any_failed {
+                top.push(("failed".to_string(), Value::from(true)));
+            }
+            top.push(("msg".to_string(), Value::from(msg)));
+            let per_item = results
+                .iter()
+                .map(|r| {
+                    let mut m: Vec<(String, Value)> = r.loop_fields.clone();
+                    if let Ok(keys) = r.value.try_iter() {
+                        for k in keys {
+                            m.push((k.to_string(), r.value.get_item(&k).unwrap_or_default()));
+                        }
+                    }
+                    Value::from_pairs(m)
+                })
+                .collect::<Vec<_>>();
+            top.push(("results".to_string(), Value::from(per_item)));
+            top.push(("skipped".to_string(), Value::from(all_skipped || results.is_empty())));
+            Value::from_pairs(top)
         } else {
             results.first().map(|r| r.value.clone()).unwrap_or_default()
         };

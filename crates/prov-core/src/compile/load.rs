@@ -1402,21 +1402,55 @@ impl<'a> Loader<'a> {
 
     fn loop_control(&mut self, node: &Node, items: LoopItems, keyword: LoopKeyword) -> LoopDef {
         let flatten = keyword == LoopKeyword::WithItems;
-        let mut def =
-            LoopDef { items, loop_var: "item".into(), index_var: None, label: None, pause: 0.0, flatten, keyword };
+        let mut def = LoopDef {
+            items,
+            loop_var: "item".into(),
+            index_var: None,
+            label: None,
+            pause: 0.0,
+            extended: false,
+            extended_allitems: true,
+            flatten,
+            keyword,
+        };
         if let Some(lc) = node.get("loop_control") {
-            self.check_keys(lc, &["loop_var", "index_var", "label", "pause", "extended"], &[], "loop_control");
+            self.check_keys(
+                lc,
+                &["loop_var", "index_var", "label", "pause", "extended", "extended_allitems"],
+                &[],
+                "loop_control",
+            );
+            for (key, slot) in [("extended", &mut def.extended), ("extended_allitems", &mut def.extended_allitems)] {
+                let Some(v) = lc.get(key) else { continue };
+                match v.scalar_text().as_deref().and_then(crate::args::parse_bool) {
+                    Some(b) => *slot = b,
+                    None => {
+                        self.err(DiagKind::Unsupported, v.span, format!("loop_control.{key} must be a boolean")).help =
+                            Some(format!("prov reads loop_control.{key} when it compiles the play: write true or false, not a template"));
+                    }
+                }
+            }
             if let Some(v) = lc.get("loop_var").and_then(Node::scalar_text) {
                 def.loop_var = v;
             }
             def.index_var = lc.get("index_var").and_then(Node::scalar_text);
             def.label = lc.get("label").and_then(|l| self.tmpl(l));
             if let Some(p) = lc.get("pause") {
-                def.pause = match p.kind {
-                    NodeKind::Int(i) => i as f64,
-                    NodeKind::Float(f) => f,
-                    _ => 0.0,
+                let secs = match &p.kind {
+                    NodeKind::Int(i) => Some(*i as f64),
+                    NodeKind::Float(f) => Some(*f),
+                    _ => p.scalar_text().and_then(|t| t.trim().parse::<f64>().ok()),
                 };
+                match secs {
+                    Some(s) if s.is_finite() && s >= 0.0 => def.pause = s,
+                    _ => {
+                        self.err(DiagKind::Unsupported, p.span, "loop_control.pause must be a number of seconds")
+                            .help = Some(
+                            "prov reads loop_control.pause when it compiles the play: write a number, not a template"
+                                .into(),
+                        );
+                    }
+                }
             }
         }
         def

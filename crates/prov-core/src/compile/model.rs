@@ -168,6 +168,10 @@ pub struct LoopDef {
     pub label: Option<Tmpl>,
     /// `loop_control.pause` seconds.
     pub pause: f64,
+    /// `loop_control.extended`: `ansible_loop` is defined (with every field) only then.
+    pub extended: bool,
+    /// `loop_control.extended_allitems` (default true): `ansible_loop.allitems` too.
+    pub extended_allitems: bool,
     /// `with_items` flattens one level.
     pub flatten: bool,
     /// The keyword that asked for the loop.

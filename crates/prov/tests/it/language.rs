@@ -1030,3 +1030,85 @@ fn package_uses_the_hosts_package_manager() {
     assert_eq!(other[0]["status"], "ignored", "{}", r.dump());
     assert!(other[0]["msg"].as_str().unwrap_or_default().contains("`dnf`"), "{}", r.dump());
 }
+
+// What ansible-core 2.19 registered for the same tasks (`ansible-playbook -c local`): a loop's
+// items carry the item itself (not its label), `ansible_loop_var`, the index variable and,
+// with `extended`, `ansible_loop`; the loop's own result says `msg` and `skipped`; a skipped
+// task has `skipped`, `skip_reason` and `false_condition` and no `failed`; a task that ran has
+// no `skipped`; command has `start`, `end` and an empty `msg`.
+#[test]
+fn registered_results_have_the_shape_ansible_gives_them() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - command: echo {{ item.a }}
+      loop: [{a: 1}, {a: 2}]
+      loop_control: {index_var: idx, label: "{{ item.a }}", extended: true}
+      register: lp
+      when: item.a == 1
+    - command: "false"
+      loop: [1]
+      register: lf
+      ignore_errors: true
+    - command: echo x
+      when: 1 == 2
+      register: sk
+    - command: echo {{ item }}
+      loop: [3]
+      register: plain
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - lp.changed and lp.msg == 'All items completed' and not lp.skipped and lp.failed is undefined
+          - lp.results[0].item == dict(a=1)
+          - lp.results[0].ansible_loop_var == 'item'
+          - lp.results[0].ansible_index_var == 'idx' and lp.results[0].idx == 0
+          - lp.results[0].ansible_loop.revindex == 2 and lp.results[0].ansible_loop.nextitem == dict(a=2)
+          - lp.results[0].ansible_loop.allitems | length == 2
+          - lp.results[0].skipped is undefined and not lp.results[0].failed
+          - lp.results[0].msg == '' and lp.results[0].start is string and lp.results[0].end is string
+          - lp.results[1].skipped and lp.results[1].failed is undefined
+          - lp.results[1].skip_reason == 'Conditional result was False'
+          - lp.results[1].false_condition == 'item.a == 1'
+          - lp.results[1].ansible_loop.previtem == dict(a=1) and lp.results[1].ansible_loop.last
+          - lf.failed and lf.msg == 'One or more items failed' and not lf.skipped
+          - lf.results[0].item == 1 and lf.results[0].msg == 'non-zero return code'
+          - sk.skipped and sk.failed is undefined and sk.false_condition == '1 == 2'
+          - plain.results[0].item == 3 and plain.results[0].ansible_loop is undefined
+          - plain.results[0].ansible_index_var is undefined
+    - name: ansible_loop is only there with extended
+      assert:
+        that: ansible_loop is undefined
+      loop: [1]
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+}
+
+#[test]
+fn loop_control_values_prov_cannot_read_at_compile_time_are_refused() {
+    let (d, _) = apply(&[("site.yml", "- hosts: a\n  gather_facts: false\n  tasks: []\n")], &[]);
+    for (lc, want) in [
+        ("{pause: \"{{ p }}\"}", "loop_control.pause must be a number"),
+        ("{extended: \"{{ e }}\"}", "loop_control.extended must be a boolean"),
+    ] {
+        let site = format!(
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - debug: msg=x\n      loop: [1]\n      loop_control: {lc}\n"
+        );
+        std::fs::write(d.path().join("site.yml"), site).expect("write");
+        let out = prov(d.path(), &["validate", "site.yml", "-i", "hosts.ini"]);
+        let (o, e) = text(&out);
+        assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
+        assert!(e.contains(want) && e.contains("site.yml:6:"), "{o}\n{e}");
+    }
+    // A number given as a string is a number.
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - debug: msg=x\n      loop: [1]\n      loop_control: {pause: \"0.01\", extended: yes}\n";
+    std::fs::write(d.path().join("site.yml"), site).expect("write");
+    let out = prov(d.path(), &["validate", "site.yml", "-i", "hosts.ini"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+}
