@@ -95,6 +95,9 @@ pub(crate) fn run_change<P>(plan: P, shown: &str) -> Plan<P> {
     Plan::Change(ch)
 }
 
+/// How ansible-core shows `start` and `end` (the local time, to the microsecond).
+const TIME: &str = "%Y-%m-%d %H:%M:%S%.6f";
+
 /// Runs the final command line and builds Ansible's result.
 pub(crate) async fn execute(
     cx: &ModuleCtx<'_>,
@@ -104,6 +107,7 @@ pub(crate) async fn execute(
     shown: Value,
 ) -> Result<Outcome, ModuleError> {
     let start = Instant::now();
+    let started = chrono::Local::now();
     let out = match stdin {
         Some(s) => {
             let mut data = s.as_bytes().to_vec();
@@ -117,11 +121,11 @@ pub(crate) async fn execute(
     let mut o = Outcome { changed: true, ..Outcome::ok() }
         .with_exec(&out)
         .with("cmd", shown)
-        .with("delta", delta(start.elapsed()));
-    if out.rc != 0 {
-        o.failed = true;
-        o.msg = Some("non-zero return code".into());
-    }
+        .with("delta", delta(start.elapsed()))
+        .with("start", started.format(TIME).to_string())
+        .with("end", chrono::Local::now().format(TIME).to_string());
+    o.msg = Some(if out.rc != 0 { "non-zero return code" } else { "" }.into());
+    o.failed = out.rc != 0;
     Ok(o)
 }
 
