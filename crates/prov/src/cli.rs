@@ -61,6 +61,18 @@ pub enum Command {
     Man,
 }
 
+impl Command {
+    /// The connection flags of a command that connects to hosts.
+    pub fn connect(&self) -> Option<&Connect> {
+        match self {
+            Command::Apply(a) | Command::Plan(a) | Command::Validate(a) | Command::Rollback(a) => Some(&a.connect),
+            Command::Run(a) => Some(&a.connect),
+            Command::Scale(a) => Some(&a.connect),
+            _ => None,
+        }
+    }
+}
+
 /// `prov scale SVC=N ...`.
 #[derive(Debug, Args)]
 pub struct ScaleArgs {
@@ -70,6 +82,9 @@ pub struct ScaleArgs {
     /// Inventory, variables, limit.
     #[command(flatten)]
     pub common: Common,
+    /// User, connection, key, become.
+    #[command(flatten)]
+    pub connect: Connect,
     /// Inventory group holding the swarm managers.
     #[arg(long, default_value = "managers")]
     pub manager_group: String,
@@ -153,6 +168,37 @@ pub struct Common {
     pub limit: Option<String>,
 }
 
+/// How hosts are reached, with ansible-playbook's flags. Each wins over its ansible.cfg
+/// setting and loses to the host's own variables (`ansible_user`, `ansible_connection`,
+/// `ansible_ssh_private_key_file`) and to `become` set on a play, block or task.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Connect {
+    /// Connect as this user (ansible.cfg's `remote_user`).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// The connection of hosts that set no `ansible_connection`: `ssh` (default) or `local`.
+    #[arg(short = 'c', long = "connection")]
+    pub connection: Option<String>,
+    /// SSH private key file (ansible.cfg's `private_key_file`).
+    #[arg(long = "private-key", visible_alias = "key-file")]
+    pub private_key: Option<PathBuf>,
+    /// Escalate with sudo, unless a play, block or task sets `become` (ansible.cfg's `become`).
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// The user to become (default root; ansible.cfg's `become_user`).
+    #[arg(long = "become-user")]
+    pub become_user: Option<String>,
+    /// Escalation method: only `sudo`.
+    #[arg(long = "become-method")]
+    pub become_method: Option<String>,
+    /// Refused: prov does not prompt for passwords (use SSH keys).
+    #[arg(short = 'k', long = "ask-pass")]
+    pub ask_pass: bool,
+    /// Refused: prov escalates with passwordless sudo only.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+}
+
 /// `apply`, `plan`, `validate`, `rollback`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -161,6 +207,9 @@ pub struct RunArgs {
     /// Inventory, variables, limit.
     #[command(flatten)]
     pub common: Common,
+    /// User, connection, key, become.
+    #[command(flatten)]
+    pub connect: Connect,
     /// Only tasks with these tags (comma-separated, repeatable).
     #[arg(short = 't', long, value_delimiter = ',')]
     pub tags: Vec<String>,
@@ -259,9 +308,9 @@ pub struct AdhocArgs {
     /// Inventory, variables, limit.
     #[command(flatten)]
     pub common: Common,
-    /// Run with sudo.
-    #[arg(short = 'b', long = "become")]
-    pub become_: bool,
+    /// User, connection, key, become.
+    #[command(flatten)]
+    pub connect: Connect,
     /// Hosts working at once (default ansible.cfg's `forks`, else 200).
     #[arg(short = 'f', long)]
     pub forks: Option<usize>,

@@ -48,6 +48,43 @@ pub struct Config {
     pub gathering: Option<String>,
     /// `[diff] always`.
     pub diff_always: Option<bool>,
+    /// The connection of hosts that set no `ansible_connection` (`-c`; ansible.cfg's
+    /// `transport` may only be `smart` or `ssh`, the default).
+    pub transport: Option<String>,
+}
+
+impl Config {
+    /// ansible-playbook's connection flags over the file's settings; `Err` for a flag prov
+    /// refuses (nothing has run yet).
+    pub fn apply_flags(&mut self, c: &crate::cli::Connect) -> Result<(), String> {
+        if c.ask_pass {
+            return Err("-k/--ask-pass: prov does not prompt for passwords; use SSH keys".into());
+        }
+        if c.ask_become_pass {
+            return Err("-K/--ask-become-pass: prov escalates with passwordless sudo only".into());
+        }
+        if let Some(m) = c.become_method.as_deref().filter(|m| *m != "sudo") {
+            return Err(format!("--become-method {m}: only sudo is supported"));
+        }
+        match c.connection.as_deref() {
+            None | Some("ssh" | "smart" | "paramiko") => {}
+            Some("local") => self.transport = Some("local".into()),
+            Some(other) => return Err(format!("--connection {other}: prov connects with ssh or local")),
+        }
+        if let Some(u) = &c.user {
+            self.remote_user = Some(u.clone());
+        }
+        if let Some(k) = &c.private_key {
+            self.private_key_file = Some(k.clone());
+        }
+        if c.become_ {
+            self.become_ = Some(true);
+        }
+        if let Some(u) = &c.become_user {
+            self.become_user = Some(u.clone());
+        }
+        Ok(())
+    }
 }
 
 /// The configuration of this process: read once at start (`set`), then only read. A

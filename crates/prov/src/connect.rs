@@ -143,7 +143,8 @@ fn var(vars: &VarMap, names: &[&str]) -> Option<String> {
 
 impl Connector for SshConnector {
     fn connection(&self, host: &str, vars: &VarMap) -> Result<Arc<dyn Connection>, String> {
-        match var(vars, &["ansible_connection"]).as_deref() {
+        let default_connection = crate::config::get().transport.clone();
+        match var(vars, &["ansible_connection"]).or(default_connection).as_deref() {
             None | Some("ssh" | "smart" | "paramiko") => {}
             Some("local") => return Ok(self.track(Arc::new(prov_ssh::LocalConnection::new(host)))),
             Some(other) => return Err(format!("ansible_connection `{other}` is not supported (use ssh or local)")),
@@ -259,7 +260,6 @@ pub async fn adhoc(a: AdhocArgs, sources: &SourceMap) -> i32 {
         "name": format!("prov run {}", a.pattern),
         "hosts": a.pattern,
         "gather_facts": false,
-        "become": a.become_,
         "tasks": [{"name": raw, "shell": raw, "register": "out"}, {"name": "output", "debug": {"var": "out.stdout"}}],
     }]);
     let path = dir.path().join("adhoc.yml");

@@ -47,8 +47,14 @@ pub async fn main(cli: Cli) -> i32 {
     let sources = SourceMap::new();
     // ansible.cfg and the ANSIBLE_* environment, read once before anything else.
     match crate::config::load(&sources) {
-        Ok((cfg, warnings)) => {
+        Ok((mut cfg, warnings)) => {
             diagnostics::print_all(&warnings, &sources);
+            if let Some(c) = cli.command.connect() {
+                if let Err(e) = cfg.apply_flags(c) {
+                    eprintln!("prov: {e}; nothing was run");
+                    return EXIT_BAD_INPUT;
+                }
+            }
             crate::config::set(cfg);
         }
         Err(d) => return fail_input(&d, &sources),
@@ -714,6 +720,7 @@ pub async fn run_adhoc(playbook: PathBuf, a: crate::cli::AdhocArgs, sources: &So
     let args = RunArgs {
         playbook,
         common: a.common,
+        connect: a.connect,
         tags: Vec::new(),
         skip_tags: Vec::new(),
         check: false,

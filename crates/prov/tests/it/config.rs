@@ -80,6 +80,34 @@ fn ansible_cfg_names_the_inventory_and_roles_path_relative_to_itself() {
     assert!(stdout.contains("role-greet-web9"), "{stdout}");
 }
 
+/// ansible-playbook's connection flags: `-c local` reaches hosts that set no
+/// `ansible_connection` without SSH, `-b` makes tasks escalate (through sudo) unless they say
+/// otherwise (a task's `become: false` wins, as in Ansible), and the flags prov cannot honour
+/// are refused before anything runs.
+#[test]
+fn connection_flags_of_ansible_playbook_are_read_or_refused() {
+    let p = project();
+    write(&p.path().join("hosts.ini"), "[web]\nw1\nw2\n");
+    write(
+        &p.path().join("b.yml"),
+        "- hosts: web\n  gather_facts: false\n  tasks:\n    - command: printenv SUDO_USER\n      register: with_b\n    - command: printenv SUDO_USER\n      become: false\n      register: without\n      failed_when: false\n    - assert: {that: [with_b.rc == 0, without.rc == 1]}\n",
+    );
+    let out = prov_in(p.path(), p.path(), &[], &["apply", "play.yml", "-i", "hosts.ini", "-c", "local", "-b"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("ran-on-w1") && stdout.contains("ran-on-w2"), "{stdout}");
+    let out = prov_in(p.path(), p.path(), &[], &["apply", "b.yml", "-i", "hosts.ini", "--connection", "local", "-b"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    for bad in [&["-k"][..], &["-K"], &["--become-method", "su"], &["-c", "winrm"]] {
+        let mut args = vec!["apply", "play.yml", "-i", "hosts.ini"];
+        args.extend_from_slice(bad);
+        let out = prov_in(p.path(), p.path(), &[], &args);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(4), "{bad:?}: {stdout}\n{stderr}");
+        assert!(stderr.contains("nothing was run") && !stdout.contains("ran-on"), "{bad:?}: {stdout}\n{stderr}");
+    }
+}
+
 #[test]
 fn ansible_cfg_in_the_working_directory_is_read() {
     let p = project();
