@@ -132,6 +132,8 @@ enum HandlerKey {
     Name,
     /// By a `listen` topic: every listener runs (one per handler name).
     Listen,
+    /// By the name of an `include_tasks`/`import_tasks` handler: every task of its file runs.
+    File,
 }
 
 /// A play under construction.
@@ -874,9 +876,33 @@ impl<'a> Loader<'a> {
         if key == "include_tasks" {
             c.role_public = false;
         }
-        let path = c.dir.join(&file);
-        let path = if path.exists() { path } else { self.playbook_dir.join(&file) };
-        self.load_task_file(&path, target.span, &c, pb)
+        // ansible-core's search: in a role, its `tasks/` directory first (after the
+        // handlers' own directory for a handler), then the including file's directory, then
+        // the playbook's.
+        let mut candidates = Vec::new();
+        if let Some(role) = &c.role {
+            if c.handler {
+                candidates.push(c.dir.join(&file));
+            }
+            candidates.push(role.path.join("tasks").join(&file));
+        }
+        candidates.push(c.dir.join(&file));
+        let path = candidates.into_iter().find(|p| p.exists()).unwrap_or_else(|| self.playbook_dir.join(&file));
+        let steps = self.load_task_file(&path, target.span, &c, pb);
+        if inh.handler {
+            // Notifying the include runs every task of the file, in order.
+            let mut ids = Vec::new();
+            flatten_tasks(&steps, &mut ids);
+            let mut names: Vec<String> = node.get("name").and_then(Node::scalar_text).into_iter().collect();
+            if let (Some(n), Some(r)) = (names.first().cloned(), &c.role) {
+                names.push(format!("{} : {n}", r.name));
+            }
+            names.extend(node.get("listen").map(seq_or_one).unwrap_or_default().iter().filter_map(|n| n.scalar_text()));
+            for n in names {
+                pb.handler_names.extend(ids.iter().map(|id| (n.clone(), *id, HandlerKey::File)));
+            }
+        }
+        steps
     }
 
     fn load_task_file(&mut self, path: &Path, span: Span, inh: &Inherit, pb: &mut PlayBuild) -> Vec<Step> {
@@ -1652,6 +1678,9 @@ fn notified_handlers(pb: &PlayBuild, rank: &HashMap<TaskId, usize>, name: &str) 
     matching.sort_by_key(|(id, _)| rank.get(id).copied().unwrap_or(usize::MAX));
     let mut out: Vec<TaskId> =
         matching.iter().rev().find(|(_, k)| *k == HandlerKey::Name).map(|(id, _)| *id).into_iter().collect();
+    if out.is_empty() {
+        out.extend(matching.iter().filter(|(_, k)| *k == HandlerKey::File).map(|(id, _)| *id));
+    }
     let mut seen = HashSet::new();
     for (id, _) in matching.iter().rev().filter(|(_, k)| *k == HandlerKey::Listen) {
         let handler_name = pb.tasks.get(*id).map(|t| t.name.clone()).unwrap_or_default();

@@ -1112,3 +1112,30 @@ fn loop_control_values_prov_cannot_read_at_compile_time_are_refused() {
     let out = prov(d.path(), &["validate", "site.yml", "-i", "hosts.ini"]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
+
+/// `include_tasks` in a role's handler (or in one of its task files) names a file of the
+/// role's `tasks/` directory, as ansible-core resolves it (its own test roles rely on this:
+/// setup_remote_tmp_dir's cleanup handler). prov looked beside the playbook and refused.
+#[test]
+fn include_tasks_in_a_role_handler_finds_the_roles_task_file() {
+    let site = "- hosts: a\n  gather_facts: false\n  roles: [r]\n";
+    let handlers = "- name: cleanup\n  include_tasks: cleanup.yml\n";
+    let tasks = "- name: notify\n  command: 'true'\n  changed_when: true\n  notify: cleanup\n- name: nested\n  include_tasks: sub/one.yml\n";
+    let cleanup = "- name: cleaned\n  debug: msg=cleaned\n";
+    let one = "- name: from sub\n  include_tasks: two.yml\n";
+    let two = "- name: two\n  debug: msg=two\n";
+    let (_d, r) = apply(
+        &[
+            ("site.yml", site),
+            ("roles/r/handlers/main.yml", handlers),
+            ("roles/r/tasks/main.yml", tasks),
+            ("roles/r/tasks/cleanup.yml", cleanup),
+            ("roles/r/tasks/sub/one.yml", one),
+            ("roles/r/tasks/two.yml", two),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("cleaned")[0]["msg"], "cleaned", "{}", r.dump());
+    assert_eq!(r.of("two")[0]["msg"], "two", "{}", r.dump());
+}
