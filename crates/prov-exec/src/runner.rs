@@ -337,6 +337,9 @@ pub(crate) struct Worker<'a> {
     pub progress: usize,
     /// Position of the last task that failed on this host (what `clear_host_errors` compares).
     pub failed_at: usize,
+    /// The task that failed last and its result: `ansible_failed_task` and
+    /// `ansible_failed_result` once a rescue starts.
+    pub last_failure: Option<(Value, Value)>,
 }
 
 impl<'a> Worker<'a> {
@@ -479,11 +482,17 @@ impl<'a> Worker<'a> {
                         let mut flow = self.run_steps(body).await;
                         self.pass(max_pos(self.bp, body));
                         if flow == Flow::Failed && !rescue.is_empty() {
-                            flow = self.run_steps(rescue).await;
-                            if flow == Flow::Continue {
-                                self.recap.failed = self.recap.failed.saturating_sub(1);
-                                self.recap.rescued += 1;
+                            // As ansible-core, for the rest of the run (not only the rescue).
+                            if let Some((task, result)) = self.last_failure.take() {
+                                let rt = Arc::make_mut(&mut self.runtime);
+                                rt.insert("ansible_failed_task".into(), task);
+                                rt.insert("ansible_failed_result".into(), result);
                             }
+                            // A failure a rescue takes over counts as rescued, not failed,
+                            // whatever the rescue does next (ansible-core's recap).
+                            self.recap.failed = self.recap.failed.saturating_sub(1);
+                            self.recap.rescued += 1;
+                            flow = self.run_steps(rescue).await;
                         }
                         self.pass(max_pos(self.bp, rescue));
                         if flow != Flow::Unreachable && flow != Flow::Interrupted {
@@ -795,6 +804,7 @@ pub async fn run_play(
             meta: &meta,
             progress: 0,
             failed_at: 0,
+            last_failure: None,
         };
         futs.push(async move {
             let flow = host_main(&mut w, gather).await;

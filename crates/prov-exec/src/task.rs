@@ -807,8 +807,8 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
             root_cause: r.failed && !t.ignore_errors,
         })));
     }
-    // Registered value.
-    if let Some(reg) = &t.register {
+    // Registered value (also what a rescue sees as `ansible_failed_result`).
+    if t.register.is_some() || (any_failed && !t.ignore_errors) {
         let v = if looped {
             let msg = if any_failed {
                 "One or more items failed"
@@ -840,7 +840,16 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
         } else {
             results.first().map(|r| r.value.clone()).unwrap_or_default()
         };
-        Arc::make_mut(&mut w.runtime).insert(reg.clone(), v);
+        if any_failed && !t.ignore_errors {
+            let task = Value::from_pairs(vec![
+                ("name".to_string(), Value::from(t.name.clone())),
+                ("action".to_string(), Value::from(t.module)),
+            ]);
+            w.last_failure = Some((task, v.clone()));
+        }
+        if let Some(reg) = &t.register {
+            Arc::make_mut(&mut w.runtime).insert(reg.clone(), v);
+        }
     }
     // Facts from set_fact, setup & co. (again for a loop's items, which set theirs as they
     // ran: setting the same values twice changes nothing).

@@ -1139,3 +1139,38 @@ fn include_tasks_in_a_role_handler_finds_the_roles_task_file() {
     assert_eq!(r.of("cleaned")[0]["msg"], "cleaned", "{}", r.dump());
     assert_eq!(r.of("two")[0]["msg"], "two", "{}", r.dump());
 }
+
+/// A rescue sees `ansible_failed_task` and `ansible_failed_result` (they stay defined after
+/// it), and the failure it took over counts as rescued, not failed, even when the rescue
+/// fails too: ansible-core 2.19 prints `boom|command|1|True`, then `boom` in the always
+/// section, and recaps ok=2 failed=1 rescued=1. prov left both undefined and counted failed=2.
+#[test]
+fn rescue_sees_the_failed_task_and_counts_it_as_rescued() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - block:
+        - name: boom
+          command: /bin/false
+      rescue:
+        - name: seen
+          debug:
+            msg: "{{ ansible_failed_task.name }}|{{ ansible_failed_task.action }}|{{ ansible_failed_result.rc }}|{{ ansible_failed_result.failed }}"
+        - name: rescue fails too
+          fail: msg=again
+      always:
+        - name: after
+          debug: msg="{{ ansible_failed_task.name }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.of("seen")[0]["msg"], "boom|command|1|True", "{}", r.dump());
+    assert_eq!(r.of("after")[0]["msg"], "boom", "{}", r.dump());
+    let recap = r.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
+    let a = recap["hosts"].as_array().expect("hosts").iter().find(|h| h["host"] == "a").expect("a");
+    assert_eq!(
+        (a["ok"].as_u64(), a["failed"].as_u64(), a["rescued"].as_u64()),
+        (Some(2), Some(1), Some(1)),
+        "{}",
+        r.dump()
+    );
+}
