@@ -197,6 +197,12 @@ pub enum LoopKeyword {
     WithFirstFound,
     /// `with_fileglob`: the `fileglob` lookup over the terms.
     WithFileglob,
+    /// `with_sequence`: the `sequence` lookup over the terms.
+    WithSequence,
+    /// `with_together`: the `together` lookup over the terms.
+    WithTogether,
+    /// `with_indexed_items`: the `indexed_items` lookup over the terms.
+    WithIndexedItems,
 }
 
 impl LoopKeyword {
@@ -210,6 +216,9 @@ impl LoopKeyword {
         ("with_subelements", LoopKeyword::WithSubelements),
         ("with_first_found", LoopKeyword::WithFirstFound),
         ("with_fileglob", LoopKeyword::WithFileglob),
+        ("with_sequence", LoopKeyword::WithSequence),
+        ("with_together", LoopKeyword::WithTogether),
+        ("with_indexed_items", LoopKeyword::WithIndexedItems),
     ];
 
     /// The lookup plugin a `with_<lookup>` loop queries with its (templated) terms.
@@ -219,6 +228,9 @@ impl LoopKeyword {
             LoopKeyword::WithSubelements => Some("subelements"),
             LoopKeyword::WithFirstFound => Some("first_found"),
             LoopKeyword::WithFileglob => Some("fileglob"),
+            LoopKeyword::WithSequence => Some("sequence"),
+            LoopKeyword::WithTogether => Some("together"),
+            LoopKeyword::WithIndexedItems => Some("indexed_items"),
             _ => None,
         }
     }

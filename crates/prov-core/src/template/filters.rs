@@ -21,6 +21,7 @@ pub use lookup::lookup_supported;
 mod math;
 mod pymethods;
 pub(crate) mod random;
+mod seq_lookups;
 mod serialize;
 pub(crate) mod text;
 mod time;
@@ -791,6 +792,10 @@ pub(crate) mod testenv {
             env.set_syntax(syntax);
         }
         register(&mut env, LookupContext { base_dirs: std::sync::Arc::new(base_dirs) });
+        // Ansible's finalize: None prints as nothing (`a-{{ none }}` is `a-`).
+        env.set_formatter(
+            |out, state, v| if v.is_none() { Ok(()) } else { minijinja::escape_formatter(out, state, v) },
+        );
         env
     }
 

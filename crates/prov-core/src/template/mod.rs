@@ -96,6 +96,10 @@ impl Templar {
             env.set_syntax(syntax);
         }
         filters::register(&mut env, filters::LookupContext { base_dirs: Arc::new(base_dirs) });
+        // Ansible's finalize: None prints as nothing (`a-{{ none }}` is `a-`).
+        env.set_formatter(
+            |out, state, v| if v.is_none() { Ok(()) } else { minijinja::escape_formatter(out, state, v) },
+        );
         env.add_global("omit", Value::from(OMIT));
         Templar { env: Box::leak(Box::new(env)), cache: RwLock::new(HashMap::new()) }
     }
@@ -621,6 +625,19 @@ mod tests {
         assert_eq!(r("{{ x is ansible.builtin.string }}").as_deref(), Ok("True"));
         assert_eq!(r("{{ xs | ansible.builtin.map('string') | ansible.builtin.join(',') }}").as_deref(), Ok("1,2"));
         assert_eq!(t.unknown_names("{{ x | ansible.builtin.no_such }}").len(), 1);
+    }
+
+    // ansible-core 2.19 with `n: null`: "a-", null, "a-[None]", "a-None", "xNone".
+    #[test]
+    fn none_prints_as_nothing_inside_a_string_as_in_ansible() {
+        let t = Templar::new(Vec::new());
+        let ctx = minijinja::context! { n => () };
+        let r = |s: &str| t.render_str(s, &ctx).expect(s);
+        assert_eq!(r("a-{{ n }}").to_string(), "a-");
+        assert!(r("{{ n }}").is_none());
+        assert_eq!(r("a-{{ [n] }}").to_string(), "a-[None]");
+        assert_eq!(r("a-{{ n | string }}").to_string(), "a-None");
+        assert_eq!(r("{{ 'x' ~ n }}").to_string(), "xNone");
     }
 
     #[test]

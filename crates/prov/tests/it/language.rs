@@ -1174,3 +1174,32 @@ fn rescue_sees_the_failed_task_and_counts_it_as_rescued() {
         r.dump()
     );
 }
+
+/// `with_sequence`, `with_together` and `with_indexed_items` loop as in ansible-core 2.19
+/// (same playbook there: n01 n02 n03 / 1-x 2-y 3- / 0=x 1=y); prov refused them.
+#[test]
+fn with_sequence_together_and_indexed_items_loop_as_in_ansible() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  vars:
+    letters: [x, y]
+  tasks:
+    - name: seq
+      debug: msg="{{ item }}"
+      with_sequence: start=1 end={{ letters | length + 1 }} format=n%02d
+    - name: together
+      debug: msg="{{ item.0 }}-{{ item.1 }}"
+      with_together:
+        - [1, 2, 3]
+        - "{{ letters }}"
+    - name: indexed
+      debug: msg="{{ item.0 }}={{ item.1 }}"
+      with_indexed_items: "{{ letters }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msgs = |t: &str| r.of(t).iter().map(|e| e["msg"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>();
+    assert_eq!(msgs("seq"), ["n01", "n02", "n03"], "{}", r.dump());
+    assert_eq!(msgs("together"), ["1-x", "2-y", "3-"], "{}", r.dump());
+    assert_eq!(msgs("indexed"), ["0=x", "1=y"], "{}", r.dump());
+}

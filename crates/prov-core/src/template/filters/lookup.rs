@@ -16,7 +16,8 @@ use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, State};
 use std::path::{Path, PathBuf};
 
-const SUPPORTED: &str = "env, file, vars, first_found, list, items, fileglob, pipe, password, nested, subelements";
+const SUPPORTED: &str =
+    "env, file, vars, first_found, list, items, fileglob, pipe, password, nested, subelements, sequence, together, indexed_items, dict";
 
 pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     let c = ctx.clone();
@@ -63,6 +64,10 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
         "subelements" => subelements_lookup(&terms),
         "list" => Ok(terms.clone()),
         "items" => Ok(flat_terms(&terms)),
+        "sequence" => super::seq_lookups::sequence(&terms, &kw),
+        "together" => super::seq_lookups::together(&terms),
+        "indexed_items" => super::seq_lookups::indexed_items(&terms),
+        "dict" => super::seq_lookups::dict(&terms),
         other => Err(fail(format!("lookup plugin `{other}` is not supported (supported: {SUPPORTED})"))),
     };
     let results = match result {
@@ -108,6 +113,10 @@ fn name_unsupported(name: &str) -> bool {
             | "password"
             | "nested"
             | "subelements"
+            | "sequence"
+            | "together"
+            | "indexed_items"
+            | "dict"
     )
 }
 

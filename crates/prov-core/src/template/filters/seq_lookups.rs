@@ -1,0 +1,286 @@
+//! The lookups behind the older loop keywords: `sequence` (`with_sequence`), `together`
+//! (`with_together`), `indexed_items` (`with_indexed_items`) and `dict` (`with_dict`), with
+//! ansible-core 2.19's results and messages.
+
+use super::{a_type, fail, is_list};
+use minijinja::value::{Kwargs, Value, ValueKind};
+use minijinja::Error;
+
+/// One `sequence` term's settings.
+#[derive(Clone)]
+struct Seq {
+    start: i64,
+    end: Option<i64>,
+    count: Option<i64>,
+    stride: i64,
+    format: String,
+}
+
+/// `sequence`: each term is `start=1 end=5 stride=1 format=%d` (or `count=N` for `end`), or
+/// the short form `[start-]end[/stride][:format]`; keyword arguments give the defaults.
+pub(super) fn sequence(terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
+    let int_kw = |k: &str| -> Result<Option<i64>, Error> {
+        match kw.get::<Option<Value>>(k)? {
+            None => Ok(None),
+            Some(v) => integer(k, &v.to_string()).map(Some),
+        }
+    };
+    let defaults = Seq {
+        start: int_kw("start")?.unwrap_or(1),
+        end: int_kw("end")?,
+        count: int_kw("count")?,
+        stride: int_kw("stride")?.unwrap_or(1),
+        format: kw.get::<Option<String>>("format")?.unwrap_or_else(|| "%d".into()),
+    };
+    // Without terms, the keyword arguments alone (`query('sequence', start=2, end=4)`).
+    if terms.is_empty() {
+        return generate(&defaults);
+    }
+    let mut out = Vec::new();
+    for term in terms {
+        let Some(text) = term.as_str().filter(|_| term.kind() == ValueKind::String) else {
+            return Err(fail(format!("lookup('sequence'): terms must be strings, got {}", a_type(term))));
+        };
+        let mut s = defaults.clone();
+        if !short_form(text, &mut s)? {
+            for word in text.split_whitespace() {
+                let Some((k, v)) = word.split_once('=') else {
+                    return Err(fail(format!("lookup('sequence'): can't parse arg {word:?} in {text:?}")));
+                };
+                match k {
+                    "start" => s.start = integer(k, v)?,
+                    "end" => s.end = Some(integer(k, v)?),
+                    "count" => s.count = Some(integer(k, v)?),
+                    "stride" => s.stride = integer(k, v)?,
+                    "format" => s.format = v.to_string(),
+                    _ => {
+                        return Err(fail(format!(
+                            "lookup('sequence'): unrecognized arguments to with_sequence: [{k:?}]"
+                        )))
+                    }
+                }
+            }
+        }
+        out.extend(generate(&s)?);
+    }
+    Ok(out)
+}
+
+fn integer(key: &str, v: &str) -> Result<i64, Error> {
+    v.trim().parse::<i64>().map_err(|_| {
+        fail(format!(
+            "lookup('sequence'): Config '{key}' for 'sequence' lookup plugin has an invalid value: Invalid value provided for 'integer': '{v}'"
+        ))
+    })
+}
+
+/// `[start-]end[/stride][:format]` (numbers decimal or `0x` hexadecimal); false when `text`
+/// is not of this form.
+fn short_form(text: &str, s: &mut Seq) -> Result<bool, Error> {
+    let (nums, format) = match text.split_once(':') {
+        Some((n, f)) => (n, Some(f)),
+        None => (text, None),
+    };
+    let (range, stride) = match nums.split_once('/') {
+        Some((r, st)) => (r, Some(st)),
+        None => (nums, None),
+    };
+    let (start, end) = match range.split_once('-') {
+        Some((a, b)) => (Some(a), b),
+        None => (None, range),
+    };
+    let num = |t: &str| -> Option<i64> {
+        match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            Some(h) if !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()) => i64::from_str_radix(h, 16).ok(),
+            Some(_) => None,
+            None if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) => t.parse().ok(),
+            None => None,
+        }
+    };
+    let (Some(e), Some(st)) = (num(end), stride.map_or(Some(None), |x| num(x).map(Some))) else { return Ok(false) };
+    let st_ok = start.map_or(Some(None), |x| num(x).map(Some));
+    let Some(sv) = st_ok else { return Ok(false) };
+    if let Some(v) = sv {
+        s.start = v;
+    }
+    s.end = Some(e);
+    if let Some(v) = st {
+        s.stride = v;
+    }
+    if let Some(f) = format {
+        s.format = f.to_string();
+    }
+    Ok(true)
+}
+
+fn generate(s: &Seq) -> Result<Vec<Value>, Error> {
+    let end = match (s.count, s.end) {
+        (Some(_), Some(_)) => {
+            return Err(fail("lookup('sequence'): can't specify both count and end in with_sequence"))
+        }
+        (Some(0), None) => return Ok(Vec::new()),
+        (Some(c), None) => s.start + c * s.stride - if s.stride > 0 { 1 } else { -1 },
+        (None, Some(e)) => e,
+        (None, None) => return Err(fail("lookup('sequence'): must specify count or end in with_sequence")),
+    };
+    if s.stride > 0 && end < s.start {
+        return Err(fail("lookup('sequence'): to count backwards make stride negative"));
+    }
+    if s.stride < 0 && end > s.start {
+        return Err(fail("lookup('sequence'): to count forward don't make stride negative"));
+    }
+    if s.format.matches('%').count() != 1 {
+        return Err(fail(format!("lookup('sequence'): bad formatting string: {}", s.format)));
+    }
+    let mut out = Vec::new();
+    if s.stride == 0 {
+        return Ok(out);
+    }
+    let mut i = s.start;
+    while (s.stride > 0 && i <= end) || (s.stride < 0 && i >= end) {
+        out.push(Value::from(percent(&s.format, i)?));
+        i += s.stride;
+        if out.len() > 1_000_000 {
+            return Err(fail("lookup('sequence'): more than a million items"));
+        }
+    }
+    Ok(out)
+}
+
+/// Python's `format % i` for one conversion (`%d`, `%05x`, `%-3s`, ...).
+fn percent(format: &str, i: i64) -> Result<String, Error> {
+    let bad = || fail(format!("lookup('sequence'): bad formatting string: {format}"));
+    let at = format.find('%').ok_or_else(bad)?;
+    let (head, rest) = (&format[..at], &format[at + 1..]);
+    let flags_end = rest.find(|c: char| !"-+ 0#".contains(c)).unwrap_or(rest.len());
+    let flags = &rest[..flags_end];
+    let rest = &rest[flags_end..];
+    let width_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let width: usize = rest[..width_end].parse().unwrap_or(0);
+    let rest = &rest[width_end..];
+    let (prec, rest) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let e = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+            (Some(r[..e].parse::<usize>().unwrap_or(0)), &r[e..])
+        }
+        None => (None, rest),
+    };
+    let mut chars = rest.chars();
+    let conv = chars.next().ok_or_else(bad)?;
+    let tail = chars.as_str();
+    let digits = match conv {
+        'd' | 'i' | 'u' | 's' | 'r' => i.unsigned_abs().to_string(),
+        'x' => format!("{:x}", i.unsigned_abs()),
+        'X' => format!("{:X}", i.unsigned_abs()),
+        'o' => format!("{:o}", i.unsigned_abs()),
+        _ => return Err(bad()),
+    };
+    let digits = match prec {
+        Some(p) if !matches!(conv, 's' | 'r') && digits.len() < p => {
+            format!("{}{digits}", "0".repeat(p - digits.len()))
+        }
+        _ => digits,
+    };
+    let prefix = match conv {
+        'x' if flags.contains('#') => "0x",
+        'X' if flags.contains('#') => "0X",
+        'o' if flags.contains('#') => "0o",
+        _ => "",
+    };
+    let sign = if i < 0 {
+        "-"
+    } else if flags.contains('+') && !matches!(conv, 's' | 'r') {
+        "+"
+    } else if flags.contains(' ') && !matches!(conv, 's' | 'r') {
+        " "
+    } else {
+        ""
+    };
+    let body_len = sign.len() + prefix.len() + digits.len();
+    let pad = width.saturating_sub(body_len);
+    let field = if flags.contains('-') {
+        format!("{sign}{prefix}{digits}{}", " ".repeat(pad))
+    } else if flags.contains('0') && !matches!(conv, 's' | 'r') && prec.is_none() {
+        format!("{sign}{prefix}{}{digits}", "0".repeat(pad))
+    } else {
+        format!("{}{sign}{prefix}{digits}", " ".repeat(pad))
+    };
+    Ok(format!("{head}{field}{tail}"))
+}
+
+/// `together`: the terms' lists side by side, `None` where a list is shorter (zip_longest).
+pub(super) fn together(terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let lists: Vec<Vec<Value>> = terms
+        .iter()
+        .map(|t| if is_list(t) { t.try_iter().map(Iterator::collect) } else { Ok(vec![t.clone()]) })
+        .collect::<Result<_, _>>()?;
+    if lists.is_empty() {
+        return Err(fail("lookup('together'): with_together requires at least one element in each list"));
+    }
+    let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+    Ok((0..n)
+        .map(|i| Value::from(lists.iter().map(|l| l.get(i).cloned().unwrap_or(Value::from(()))).collect::<Vec<_>>()))
+        .collect())
+}
+
+/// `indexed_items`: `[index, item]` for each item of the terms (lists spliced).
+pub(super) fn indexed_items(terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let mut items = Vec::new();
+    for t in terms {
+        if is_list(t) {
+            items.extend(t.try_iter()?);
+        } else {
+            items.push(t.clone());
+        }
+    }
+    Ok(items.into_iter().enumerate().map(|(i, v)| Value::from(vec![Value::from(i), v])).collect())
+}
+
+/// `dict`: `{key, value}` for each entry of each mapping term.
+pub(super) fn dict(terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for t in terms {
+        if t.kind() != ValueKind::Map {
+            return Err(fail(format!("lookup('dict'): with_dict expects a dict, got {}", a_type(t))));
+        }
+        for k in t.try_iter()? {
+            let v = t.get_item(&k)?;
+            out.push(Value::from_pairs([("key".to_string(), k), ("value".to_string(), v)]));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::template::filters::testenv::{err, ok};
+
+    // Results and messages of ansible-core 2.19 for the same calls.
+    #[test]
+    fn sequence_counts_as_ansible_does() {
+        assert_eq!(ok("{{ query('sequence', 'start=1 end=3') | to_json }}"), r#"["1", "2", "3"]"#);
+        assert_eq!(ok("{{ query('sequence', 'count=3') | to_json }}"), r#"["1", "2", "3"]"#);
+        assert_eq!(ok("{{ query('sequence', '4-8/2:host%02d') | to_json }}"), r#"["host04", "host06", "host08"]"#);
+        assert_eq!(ok("{{ query('sequence', 'start=10 end=12 format=%x') | to_json }}"), r#"["a", "b", "c"]"#);
+        assert_eq!(ok("{{ query('sequence', 'start=5 end=1 stride=-2') | to_json }}"), r#"["5", "3", "1"]"#);
+        assert_eq!(ok("{{ query('sequence', 'start=1 count=0') | to_json }}"), "[]");
+        assert_eq!(ok("{{ query('sequence', '5') | to_json }}"), r#"["1", "2", "3", "4", "5"]"#);
+        assert_eq!(ok("{{ query('sequence', start=2, end=4) | to_json }}"), r#"["2", "3", "4"]"#);
+        assert_eq!(ok("{{ query('sequence', 'end=3', 'start=7 end=8') | to_json }}"), r#"["1", "2", "3", "7", "8"]"#);
+        assert_eq!(ok("{{ lookup('sequence', 'end=3') }}"), "1,2,3");
+        assert_eq!(ok("{{ query('sequence', 'start=1 end=3 format=%s-x') | to_json }}"), r#"["1-x", "2-x", "3-x"]"#);
+        err("{{ query('sequence', 'start=5 end=1') }}", "to count backwards make stride negative");
+        err("{{ query('sequence', 'start=0x0A end=3') }}", "Invalid value provided for 'integer': '0x0A'");
+        err("{{ query('sequence', 'start=1') }}", "must specify count or end");
+    }
+
+    #[test]
+    fn together_indexed_items_and_dict_pair_up_items() {
+        assert_eq!(ok("{{ query('together', [1,2,3], ['a','b']) | to_json }}"), r#"[[1, "a"], [2, "b"], [3, null]]"#);
+        assert_eq!(ok("{{ query('indexed_items', ['a','b']) | to_json }}"), r#"[[0, "a"], [1, "b"]]"#);
+        assert_eq!(
+            ok("{{ query('dict', {'x': 1, 'y': 2}) | to_json }}"),
+            r#"[{"key": "x", "value": 1}, {"key": "y", "value": 2}]"#
+        );
+    }
+}
