@@ -123,6 +123,8 @@ pub const BLOCK: &[&str] = &[
     "delegate_to",
     "run_once",
     "no_log",
+    "notify",
+    "check_mode",
 ];
 
 /// Keys of an include/import task.

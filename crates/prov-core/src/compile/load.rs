@@ -70,6 +70,10 @@ struct Inherit {
     /// `import_role`), as in Ansible without `private_role_vars`; not under `include_role`
     /// or `include_tasks`, which Ansible loads only when they run.
     role_public: bool,
+    /// A block's `notify`, for its tasks that name none.
+    notify: Vec<(String, Span)>,
+    /// A block's `check_mode`, for its tasks that set none.
+    check_mode: Option<bool>,
 }
 
 /// Compiles a playbook file against an inventory. Warnings come back with the result.
@@ -824,6 +828,12 @@ impl<'a> Loader<'a> {
         if let Some(d) = node.get("delegate_to") {
             c.delegate_to = self.tmpl(d);
         }
+        if let Some(n) = node.get("notify") {
+            c.notify = seq_or_one(n).iter().filter_map(|i| i.scalar_text().map(|s| (s, i.span))).collect();
+        }
+        if let Some(b) = self.opt_bool(node.get("check_mode")) {
+            c.check_mode = Some(b);
+        }
         c
     }
 
@@ -1217,6 +1227,8 @@ impl<'a> Loader<'a> {
                     pb.pending_notify.push((id, s, item.span));
                 }
             }
+        } else {
+            pb.pending_notify.extend(c.notify.iter().map(|(s, span)| (id, s.clone(), *span)));
         }
         let changed_when = node.get("changed_when").map(|n| self.conds(n, pb));
         let failed_when = node.get("failed_when").map(|n| self.conds(n, pb));
@@ -1290,7 +1302,7 @@ impl<'a> Loader<'a> {
             until,
             environment,
             no_log: self.opt_bool(node.get("no_log")).or(c.no_log).unwrap_or(false),
-            check_mode: self.opt_bool(node.get("check_mode")),
+            check_mode: self.opt_bool(node.get("check_mode")).or(c.check_mode),
             vars,
             role: c.role.clone(),
             handler: inh.handler,

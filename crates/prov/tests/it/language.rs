@@ -1203,3 +1203,37 @@ fn with_sequence_together_and_indexed_items_loop_as_in_ansible() {
     assert_eq!(msgs("together"), ["1-x", "2-y", "3-"], "{}", r.dump());
     assert_eq!(msgs("indexed"), ["0=x", "1=y"], "{}", r.dump());
 }
+
+/// A block's `notify` and `check_mode` reach its tasks (a task's own `notify` wins), as in
+/// ansible-core 2.19: the same play there reports touch changed without creating the file,
+/// and runs both handlers. prov refused both keywords on a block.
+#[test]
+fn block_notify_and_check_mode_reach_its_tasks() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: outer
+      notify: hello
+      check_mode: true
+      block:
+        - name: touch
+          file:
+            path: "{{ root }}/should-not-exist"
+            state: touch
+        - name: own notify wins
+          debug: msg=x
+          changed_when: true
+          notify: other
+  handlers:
+    - name: hello
+      debug: msg=hello-ran
+    - name: other
+      debug: msg=other-ran
+"#;
+    let (d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("touch")[0]["changed"], true, "{}", r.dump());
+    assert!(!d.path().join("should-not-exist").exists(), "check_mode of the block was not applied");
+    assert_eq!(r.of("hello")[0]["msg"], "hello-ran", "{}", r.dump());
+    assert_eq!(r.of("other")[0]["msg"], "other-ran", "{}", r.dump());
+}
