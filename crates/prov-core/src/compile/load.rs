@@ -439,7 +439,27 @@ impl<'a> Loader<'a> {
                     Some("docs/src/language.md lists the filters, lookups and tests prov has".into());
             }
         }
-        let strategy = match node.get("strategy").and_then(Node::as_str).or(self.opts.defaults.strategy.as_deref()) {
+        // A templated strategy is rendered with the play's variables and `-e`, as
+        // ansible-core renders it when the play starts (no host's variables).
+        let written = node.get("strategy").and_then(Node::as_str);
+        let rendered = match written.filter(|s| is_template(s)) {
+            Some(s) => {
+                let mut ctx = (*vars).clone();
+                ctx.extend(self.opts.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                match self.templar.compile(s).and_then(|t| self.templar.render_defined(&t, &Value::from_pairs(ctx))) {
+                    Ok(v) => Some(v.to_string()),
+                    Err(e) => {
+                        let span = node.get("strategy").map(|n| n.span).unwrap_or(node.span);
+                        self.err(DiagKind::Template, span, format!("strategy: {e}")).help =
+                            Some("a play's strategy may use the play's vars and -e, not host variables".into());
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let effective = if written.is_some_and(is_template) { rendered.as_deref() } else { written };
+        let strategy = match effective.or(self.opts.defaults.strategy.as_deref()) {
             // Ansible's default: every host of the batch finishes a task before any starts the
             // next. prov's dataflow walk is the opt-in `dag`.
             None | Some("linear") => Strategy::Linear,

@@ -1237,3 +1237,30 @@ fn block_notify_and_check_mode_reach_its_tasks() {
     assert_eq!(r.of("hello")[0]["msg"], "hello-ran", "{}", r.dump());
     assert_eq!(r.of("other")[0]["msg"], "other-ran", "{}", r.dump());
 }
+
+/// A templated `strategy` is rendered with the play's vars and `-e` when the play starts, as
+/// ansible-core does (its own tests pass `-e test_strategy=free`); prov refused the template
+/// as an unknown strategy.
+#[test]
+fn a_templated_strategy_is_rendered_with_play_vars_and_extra_vars() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("hosts.ini"), "a ansible_connection=local\n").expect("inventory");
+    let site = "- hosts: a\n  gather_facts: false\n  strategy: \"{{ s | default(fallback) }}\"\n  vars:\n    fallback: linear\n  tasks:\n    - debug: msg=x\n";
+    std::fs::write(dir.path().join("site.yml"), site).expect("playbook");
+    let graph = |extra: &[&str]| {
+        let mut args = vec!["graph", "site.yml", "-i", "hosts.ini"];
+        args.extend_from_slice(extra);
+        let out = prov(dir.path(), &args);
+        let (o, e) = text(&out);
+        (out.status.code(), format!("{o}{e}"))
+    };
+    let (code, out) = graph(&["-e", "s=free"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("strategy free"), "{out}");
+    let (code, out) = graph(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("strategy linear"), "{out}");
+    let (code, out) = graph(&["-e", "s=fastest"]);
+    assert_eq!(code, Some(4), "{out}");
+    assert!(out.contains("unknown strategy `fastest`"), "{out}");
+}
