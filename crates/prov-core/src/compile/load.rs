@@ -158,6 +158,8 @@ struct PlayBuild {
     public_defaults: VarMap,
     /// `vars/main.yml` of the play's public roles, merged in load order.
     public_vars: VarMap,
+    /// What a templated handler name is rendered with: the play's vars and `-e`.
+    name_ctx: Value,
 }
 
 impl<'a> Loader<'a> {
@@ -373,6 +375,11 @@ impl<'a> Loader<'a> {
             included_handlers: Vec::new(),
             public_defaults: VarMap::new(),
             public_vars: VarMap::new(),
+            name_ctx: {
+                let mut ctx = (*vars).clone();
+                ctx.extend(self.opts.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Value::from_pairs(ctx)
+            },
         };
         let mut program = Vec::new();
         // The play's handler order is Ansible's: those of `roles:`, the play's own, those of
@@ -409,13 +416,11 @@ impl<'a> Loader<'a> {
         // Resolve notify.
         let mut notify: HashMap<TaskId, Vec<TaskId>> = HashMap::new();
         let rank: HashMap<TaskId, usize> = handlers.iter().enumerate().map(|(i, h)| (*h, i)).collect();
+        let mut missing = Vec::new();
         for (task, name, span) in std::mem::take(&mut pb.pending_notify) {
             let ids = notified_handlers(&pb, &rank, &name);
             if ids.is_empty() {
-                let names: Vec<&str> = pb.handler_names.iter().map(|(n, _, _)| n.as_str()).collect();
-                self.err(DiagKind::Missing, span, format!("notify: no handler named `{name}` in this play")).help =
-                    did_you_mean(&name, names)
-                        .or_else(|| Some("define it under `handlers:` or in a role's handlers/main.yml".into()));
+                missing.push((task, name.clone(), span));
             }
             notify.entry(task).or_default().extend(ids);
         }
@@ -427,6 +432,16 @@ impl<'a> Loader<'a> {
             }
         }
         self.select_tags(&mut tasks);
+        // A notify naming no handler is an error for the tasks that may run (ansible-core
+        // fails such a task when it notifies); tasks left out by tags do not count.
+        for (task, name, span) in missing {
+            if tasks.get(task).is_some_and(|t| t.selected) {
+                let names: Vec<&str> = pb.handler_names.iter().map(|(n, _, _)| n.as_str()).collect();
+                self.err(DiagKind::Missing, span, format!("notify: no handler named `{name}` in this play")).help =
+                    did_you_mean(&name, names)
+                        .or_else(|| Some("define it under `handlers:` or in a role's handlers/main.yml".into()));
+            }
+        }
         self.check_reads_after_refresh(&program, &handlers, &tasks);
         let program = prune(&program, &tasks);
         for (s, span) in pb.templates {
@@ -1273,7 +1288,24 @@ impl<'a> Loader<'a> {
             pb.templates.push((name.clone(), node.span));
         }
         if inh.handler {
-            if let Some(n) = node.get("name").and_then(Node::scalar_text) {
+            let handler_name = node.get("name").and_then(Node::scalar_text).and_then(|n| {
+                if !is_template(&n) {
+                    return Some(n);
+                }
+                // Rendered once, with the play's vars and -e (ansible-core: no host's
+                // variables); a name that does not render leaves the handler unusable.
+                match self.templar.compile(&n).and_then(|t| self.templar.render_defined(&t, &pb.name_ctx)) {
+                    Ok(v) => Some(v.to_string()),
+                    Err(e) => {
+                        self.diags.push(Diagnostic::warning(
+                            node.get("name").map_or(node.span, |x| x.span),
+                            format!("handler `{n}` is unusable: its name does not render ({e})"),
+                        ));
+                        None
+                    }
+                }
+            });
+            if let Some(n) = handler_name {
                 if let Some(r) = &c.role {
                     pb.handler_names.push((format!("{} : {n}", r.name), id, HandlerKey::Name));
                 }

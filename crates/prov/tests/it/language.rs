@@ -1264,3 +1264,40 @@ fn a_templated_strategy_is_rendered_with_play_vars_and_extra_vars() {
     assert_eq!(code, Some(4), "{out}");
     assert!(out.contains("unknown strategy `fastest`"), "{out}");
 }
+
+/// A handler's templated name is rendered with the play's vars and -e, and a notify that
+/// names no handler only counts for tasks the tags select (ansible-core's handlers target,
+/// 58841.yml: with `-e test_var=myvar` the handler `handler name with {{ test_var }}` runs;
+/// with `--tags lazy` the other task's missing handler does not matter).
+#[test]
+fn templated_handler_names_and_notify_of_unselected_tasks_follow_ansible() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: notify templated
+      debug: msg=x
+      changed_when: true
+      notify: handler name with myvar
+      tags: [eval]
+    - name: notify plain
+      debug: msg=y
+      changed_when: true
+      notify: handler name
+      tags: [lazy]
+  handlers:
+    - name: handler name with {{ test_var }}
+      debug: msg=templated-ran
+    - name: handler name
+      debug: msg=plain-ran
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &["-e", "test_var=myvar", "--tags", "eval"]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let ran = |r: &Run, msg: &str| r.events.iter().any(|e| e["event"] == "host_result" && e["msg"] == msg);
+    assert!(ran(&r, "templated-ran"), "{}", r.dump());
+    let (_d, r) = apply(&[("site.yml", site)], &["--tags", "lazy"]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert!(ran(&r, "plain-ran") && !ran(&r, "templated-ran"), "{}", r.dump());
+    let (_d, r) = apply(&[("site.yml", site)], &["--tags", "eval"]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("no handler named `handler name with myvar`"), "{}", r.dump());
+}
