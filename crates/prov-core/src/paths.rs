@@ -41,7 +41,7 @@ pub fn expand_vars(p: &str, env: impl Fn(&str) -> Option<String>) -> String {
             let n = after.bytes().take_while(|c| c.is_ascii_alphanumeric() || *c == b'_').count();
             ((n > 0).then(|| &after[..n]), n)
         };
-        match name.and_then(|n| env(n)) {
+        match name.and_then(&env) {
             Some(v) => {
                 out.push_str(&v);
                 rest = &after[len..];
