@@ -68,6 +68,7 @@ modules![
     system::mount::Mount,
     system::service::Service,
     system::setup::Setup,
+    system::sysctl::Sysctl,
     system::user::User,
 ];
 
@@ -132,6 +133,8 @@ mod tests {
         assert_eq!(name("prov.vm"), Some("vm"));
         assert_eq!(name("ansible.posix.mount"), Some("mount"));
         assert_eq!(name("ansible.builtin.mount"), Some("mount"), "ansible-core redirects it to ansible.posix");
+        assert_eq!(name("ansible.posix.sysctl"), Some("sysctl"));
+        assert_eq!(name("ansible.builtin.sysctl"), Some("sysctl"), "ansible-core redirects it to ansible.posix");
         for refused in [
             "community.docker.copy",
             "ansible.builtin.vm",

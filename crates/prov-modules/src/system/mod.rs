@@ -5,4 +5,5 @@ pub mod group;
 pub mod mount;
 pub mod service;
 pub mod setup;
+pub mod sysctl;
 pub mod user;
