@@ -1,0 +1,200 @@
+//! ansible.posix's `mount` and `sysctl` through the real binary on this machine
+//! (`ansible_connection=local`), against a temporary fstab and sysctl file. Differential: every
+//! expected file, counter and registered value below is what ansible-core 2.19 with the
+//! collections of ansible 12.3 gave for the same playbooks on the same files (recorded here:
+//! CI has no Ansible). Mounting needs root, as it does for Ansible: a tmpfs under a temporary
+//! directory, unmounted at the end whatever happens.
+
+use crate::util::{json_events, prov};
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    events: Vec<Json>,
+    text: String,
+}
+
+impl Run {
+    /// `(ok, changed)` of host `local` in the recap.
+    fn counts(&self) -> (u64, u64) {
+        let r = self.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
+        let h = r["hosts"].as_array().expect("hosts").iter().find(|h| h["host"] == "local").expect("local");
+        (h["ok"].as_u64().expect("ok"), h["changed"].as_u64().expect("changed"))
+    }
+}
+
+/// A work directory with `root/` (the host's files), the inventory and the playbooks.
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new(files: &[(&str, &str)]) -> Work {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(&root).expect("mkdir");
+        let inv = format!("local ansible_connection=local root={}\n", root.display());
+        std::fs::write(dir.path().join("hosts.ini"), inv).expect("inventory");
+        for (name, body) in files {
+            std::fs::write(dir.path().join(name), body).expect("write");
+        }
+        Work { dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// `prov apply PLAYBOOK` with `pre` before the binary (a namespace to run in) and `extra`
+    /// arguments after.
+    fn run_in(&self, pre: &[&str], playbook: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["apply", playbook, "-i", "hosts.ini", "--output", "json"];
+        args.extend_from_slice(extra);
+        let out = match pre.split_first() {
+            None => prov(self.dir.path(), &args),
+            Some((cmd, rest)) => Command::new(cmd)
+                .args(rest)
+                .arg(env!("CARGO_BIN_EXE_prov"))
+                .args(&args)
+                .current_dir(self.dir.path())
+                .env("NO_COLOR", "1")
+                .output()
+                .expect("prov runs"),
+        };
+        let (code, events, text) = json_events(&out);
+        Run { code, events, text }
+    }
+
+    fn run(&self, playbook: &str, extra: &[&str]) -> Run {
+        self.run_in(&[], playbook, extra)
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.root().join(name)).unwrap_or_default()
+    }
+}
+
+/// Unmounts what a test may have left mounted under its directory.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("--").arg(&self.0).output();
+    }
+}
+
+const MOUNT_SITE: &str = r#"- hosts: all
+  gather_facts: false
+  vars:
+    fstab: "{{ root }}/fstab"
+    size: 1m
+  tasks:
+    - name: an entry with a space in its path
+      ansible.posix.mount:
+        path: "{{ root }}/srv/a b"
+        src: /dev/disk/by-label/data
+        fstype: ext4
+        opts: noatime
+        state: present
+        fstab: "{{ fstab }}"
+      register: pr
+    - name: a tmpfs mounted
+      mount: {path: "{{ root }}/mnt/t", src: tmpfs, fstype: tmpfs, opts: "size={{ size }}", state: mounted, fstab: "{{ fstab }}"}
+      register: mo
+    - name: not mounted at boot
+      ansible.builtin.mount: {name: "{{ root }}/srv/nb", src: /dev/sdz8, fstype: xfs, boot: false, dump: 1, passno: 2, state: present, fstab: "{{ fstab }}"}
+      register: nb
+    - name: an old entry removed
+      mount: {path: /srv/old, state: absent, fstab: "{{ fstab }}"}
+      register: ab
+    - name: the mount as the kernel has it
+      command: findmnt -n -o FSTYPE,OPTIONS --mountpoint "{{ root }}/mnt/t"
+      register: fm
+      changed_when: false
+      when: not ansible_check_mode
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - pr.name == root ~ '/srv/a b'
+          - pr.src == '/dev/disk/by-label/data'
+          - pr.opts == 'noatime'
+          - pr.boot == 'yes'
+          - pr.dump == '0' and pr.passno == '0'
+          - pr.fstab == fstab
+          - pr.backup_file == ''
+          - mo.fstype == 'tmpfs'
+          - nb.opts == 'defaults,noauto'
+          - nb.boot == 'no'
+          - nb.dump == '1' and nb.passno == '2'
+          - ab.opts == 'defaults'
+          - ab.src is not defined
+          - fm.stdout is search('^tmpfs +rw,relatime,size=' ~ (size | replace('m', '') | int * 1024) ~ 'k$')
+      when: not ansible_check_mode
+"#;
+
+const MOUNT_TEARDOWN: &str = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: the tmpfs unmounted, its entry and mount point gone
+      mount: {path: "{{ root }}/mnt/t", state: absent, fstab: "{{ root }}/fstab"}
+      register: t
+    - name: the entry with a space removed from fstab only
+      mount: {path: "{{ root }}/srv/a b", state: absent_from_fstab, fstab: "{{ root }}/fstab"}
+    - name: as ansible-core registered it
+      assert:
+        that:
+          - t.name == root ~ '/mnt/t'
+          - t.opts == 'defaults'
+"#;
+
+const FSTAB: &str = "# /etc/fstab: static file system information.\nUUID=1234 / ext4 errors=remount-ro 0 1\n/dev/sdz7\t/srv/old  ext4 defaults 0 2\n/dev/sdz8 /srv/keep ext4 defaults 0 0 # kept\n";
+
+fn is_mounted(p: &Path) -> bool {
+    let out = Command::new("findmnt").arg("--mountpoint").arg(p).output().expect("findmnt runs");
+    out.status.success()
+}
+
+#[test]
+fn mount_writes_fstab_mounts_remounts_and_removes_as_ansible_does() {
+    let w = Work::new(&[("site.yml", MOUNT_SITE), ("teardown.yml", MOUNT_TEARDOWN)]);
+    let root = w.root();
+    let _guard = Unmount(root.join("mnt/t"));
+    std::fs::write(root.join("fstab"), FSTAB).expect("fstab");
+    let r = w.run("site.yml", &["--check"]);
+    assert_eq!((r.code, r.counts()), (0, (4, 4)), "ansible: ok=4 changed=4 in check mode\n{}", r.text);
+    assert_eq!(w.read("fstab"), FSTAB, "check mode wrote fstab");
+    assert!(!root.join("mnt").exists(), "check mode made the mount point");
+    let r = w.run("site.yml", &[]);
+    assert_eq!((r.code, r.counts()), (0, (6, 4)), "ansible: ok=6 changed=4\n{}", r.text);
+    let root_s = root.display();
+    let written = format!(
+        "# /etc/fstab: static file system information.\nUUID=1234 / ext4 errors=remount-ro 0 1\n\
+         /dev/sdz8 /srv/keep ext4 defaults 0 0 # kept\n\
+         /dev/disk/by-label/data {root_s}/srv/a\\040b ext4 noatime 0 0\n\
+         tmpfs {root_s}/mnt/t tmpfs size=1m 0 0\n\
+         /dev/sdz8 {root_s}/srv/nb xfs defaults,noauto 1 2\n"
+    );
+    assert_eq!(w.read("fstab"), written, "the bytes ansible.posix.mount wrote");
+    assert!(is_mounted(&root.join("mnt/t")));
+    let r = w.run("site.yml", &[]);
+    assert_eq!((r.code, r.counts()), (0, (6, 0)), "second run changes nothing\n{}", r.text);
+    let r = w.run("site.yml", &["-e", "size=2m"]);
+    assert_eq!((r.code, r.counts()), (0, (6, 1)), "ansible: the new option remounts, changed=1\n{}", r.text);
+    assert_eq!(w.read("fstab"), written.replace("size=1m", "size=2m"));
+    let r = w.run("site.yml", &["-e", "size=2m"]);
+    assert_eq!((r.code, r.counts()), (0, (6, 0)), "{}", r.text);
+    let r = w.run("teardown.yml", &[]);
+    assert_eq!((r.code, r.counts()), (0, (3, 2)), "ansible: ok=3 changed=2\n{}", r.text);
+    let left = format!(
+        "# /etc/fstab: static file system information.\nUUID=1234 / ext4 errors=remount-ro 0 1\n\
+         /dev/sdz8 /srv/keep ext4 defaults 0 0 # kept\n\
+         /dev/sdz8 {root_s}/srv/nb xfs defaults,noauto 1 2\n"
+    );
+    assert_eq!(w.read("fstab"), left);
+    assert!(!is_mounted(&root.join("mnt/t")), "still mounted");
+    assert!(!root.join("mnt/t").exists() && root.join("mnt").is_dir(), "Ansible removes the mount point only");
+    let r = w.run("teardown.yml", &[]);
+    assert_eq!((r.code, r.counts()), (0, (3, 0)), "{}", r.text);
+}
