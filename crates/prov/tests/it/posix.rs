@@ -198,3 +198,82 @@ fn mount_writes_fstab_mounts_remounts_and_removes_as_ansible_does() {
     let r = w.run("teardown.yml", &[]);
     assert_eq!((r.code, r.counts()), (0, (3, 0)), "{}", r.text);
 }
+
+const SYSCTL_SITE: &str = r#"- hosts: all
+  gather_facts: false
+  vars:
+    f: "{{ root }}/sysctl.conf"
+  tasks:
+    - name: the domain name set and written
+      ansible.posix.sysctl: {name: kernel.domainname, value: prov-e2e, sysctl_set: true, ignoreerrors: true, sysctl_file: "{{ f }}"}
+    - name: a key only in the file
+      sysctl: {key: prov.test.flag, val: "yes", reload: false, sysctl_file: "{{ f }}"}
+    - name: a key removed
+      ansible.builtin.sysctl: {name: prov.test.old, state: absent, reload: false, sysctl_file: "{{ f }}"}
+    - name: the running value
+      command: sysctl -n kernel.domainname
+      register: live
+      changed_when: false
+      when: not ansible_check_mode
+    - name: set in the running kernel
+      assert:
+        that:
+          - live.stdout == 'prov-e2e'
+      when: not ansible_check_mode
+"#;
+
+const SYSCTL_CONF: &str =
+    "# kernel parameters\n  prov.test.keep = a  b\nkernel.domainname = before\nprov.test.old=1\n\n";
+
+/// A UTS namespace of its own (a `sleep` started by `unshare --uts`), so that setting
+/// `kernel.domainname` changes nothing outside the test; killed when dropped.
+struct Uts(std::process::Child);
+
+impl Uts {
+    fn new() -> Uts {
+        let child = Command::new("unshare").args(["--uts", "sleep", "600"]).spawn().expect("unshare runs (needs root)");
+        let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/uts")).ok();
+        let pid = child.id().to_string();
+        for _ in 0..100 {
+            if ns(&pid).is_some() && ns(&pid) != ns("self") {
+                return Uts(child);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("unshare --uts made no namespace");
+    }
+
+    fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+}
+
+impl Drop for Uts {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn sysctl_rewrites_the_file_and_sets_the_running_value_as_ansible_does() {
+    let w = Work::new(&[("site.yml", SYSCTL_SITE)]);
+    std::fs::write(w.root().join("sysctl.conf"), SYSCTL_CONF).expect("sysctl.conf");
+    let uts = Uts::new();
+    let pid = uts.pid();
+    let ns = ["nsenter", "-t", pid.as_str(), "-u"];
+    let r = w.run_in(&ns, "site.yml", &["--check"]);
+    assert_eq!((r.code, r.counts()), (0, (3, 3)), "ansible: ok=3 changed=3 in check mode\n{}", r.text);
+    assert_eq!(w.read("sysctl.conf"), SYSCTL_CONF, "check mode wrote the file");
+    let r = w.run_in(&ns, "site.yml", &[]);
+    assert_eq!((r.code, r.counts()), (0, (5, 3)), "ansible: ok=5 changed=3\n{}", r.text);
+    assert_eq!(
+        w.read("sysctl.conf"),
+        "# kernel parameters\nprov.test.keep=a  b\nkernel.domainname=prov-e2e\n\nprov.test.flag=1\n",
+        "the bytes ansible.posix.sysctl wrote"
+    );
+    let r = w.run_in(&ns, "site.yml", &[]);
+    assert_eq!((r.code, r.counts()), (0, (5, 0)), "second run changes nothing\n{}", r.text);
+    let here = Command::new("sysctl").args(["-n", "kernel.domainname"]).output().expect("sysctl runs");
+    assert_ne!(String::from_utf8_lossy(&here.stdout).trim(), "prov-e2e", "the test's namespace leaked");
+}
