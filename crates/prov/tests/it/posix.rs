@@ -231,12 +231,13 @@ struct Uts(std::process::Child);
 
 impl Uts {
     fn new() -> Uts {
-        let child = Command::new("unshare").args(["--uts", "sleep", "600"]).spawn().expect("unshare runs (needs root)");
+        let uts =
+            Uts(Command::new("unshare").args(["--uts", "sleep", "600"]).spawn().expect("unshare runs (needs root)"));
         let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/uts")).ok();
-        let pid = child.id().to_string();
+        let pid = uts.pid();
         for _ in 0..100 {
             if ns(&pid).is_some() && ns(&pid) != ns("self") {
-                return Uts(child);
+                return uts;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
