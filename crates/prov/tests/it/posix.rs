@@ -199,6 +199,39 @@ fn mount_writes_fstab_mounts_remounts_and_removes_as_ansible_does() {
     assert_eq!((r.code, r.counts()), (0, (3, 0)), "{}", r.text);
 }
 
+const MOUNT_FAIL: &str = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: an unknown filesystem
+      mount: {path: "{{ root }}/mnt/p/q", src: tmpfs, fstype: nosuchfs, state: mounted, fstab: "{{ root }}/fstab"}
+      register: m
+      ignore_errors: true
+    - name: as ansible-core registered it
+      assert:
+        that:
+          - m.failed
+          - not m.changed
+          - "m.msg is search('^Error mounting ' ~ root ~ '/mnt/p/q: mount: ')"
+          - "'unknown filesystem type' in m.msg"
+"#;
+
+#[test]
+fn a_failed_mount_leaves_fstab_and_no_mount_point_as_ansible_does() {
+    let w = Work::new(&[("fail.yml", MOUNT_FAIL)]);
+    let _guard = Unmount(w.root().join("mnt/p/q"));
+    std::fs::write(w.root().join("fstab"), "# only this\n").expect("fstab");
+    let r = w.run("fail.yml", &[]);
+    let ignored = r.events.iter().rev().find(|e| e["event"] == "recap").map(|e| e["hosts"][0]["ignored"].clone());
+    assert_eq!(
+        (r.code, r.counts().1, ignored),
+        (0, 0, Some(Json::from(1))),
+        "ansible: changed=0 ignored=1\n{}",
+        r.text
+    );
+    assert_eq!(w.read("fstab"), "# only this\n", "fstab put back");
+    assert!(!w.root().join("mnt").exists(), "the directories made for the mount point are removed");
+}
+
 const SYSCTL_SITE: &str = r#"- hosts: all
   gather_facts: false
   vars:
