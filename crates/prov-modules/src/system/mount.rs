@@ -403,10 +403,12 @@ impl Module for Mount {
         };
         let umount = || Cmd::new("umount").operand(path).build();
         let ephemeral = |c: Cmd| {
-            c.opt("-t", args.fstype.as_deref().unwrap_or(""))
-                .opt("-o", args.opts.as_deref().unwrap_or("defaults"))
-                .operands([args.src.as_deref().unwrap_or(""), path])
-                .build()
+            let c = c.opt("-t", args.fstype.as_deref().unwrap_or(""));
+            let c = match args.opts.as_deref() {
+                Some(o) => c.opt("-o", o),
+                None => c,
+            };
+            c.operands([args.src.as_deref().unwrap_or(""), path]).build()
         };
         let failed = match plan.live {
             Live::Keep => None,
@@ -655,6 +657,10 @@ mod tests {
         let a = json!({"path": "/m", "src": "tmpfs", "fstype": "tmpfs", "opts": "size=1m", "state": "ephemeral"});
         assert!(run::<Mount>(a, &h.ctx()).await.changed);
         assert_eq!(after_reads(&h), ["mkdir -p -- /m", "mount -t tmpfs -o size=1m -- tmpfs /m"]);
+        let h = host("", point("/m", &[], Some("tmpfs")));
+        let a = json!({"path": "/m", "src": "tmpfs", "fstype": "tmpfs", "state": "ephemeral"});
+        assert!(run::<Mount>(a, &h.ctx()).await.changed);
+        assert_eq!(after_reads(&h), ["mount -o remount -t tmpfs -- tmpfs /m"], "no -o without opts, as Ansible");
         let h = host("", point("/m", &[], Some("other")));
         let a = json!({"path": "/m", "src": "tmpfs", "fstype": "tmpfs", "state": "ephemeral"});
         let o = run::<Mount>(a, &h.ctx()).await;
