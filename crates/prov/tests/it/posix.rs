@@ -232,6 +232,54 @@ fn a_failed_mount_leaves_fstab_and_no_mount_point_as_ansible_does() {
     assert!(!w.root().join("mnt").exists(), "the directories made for the mount point are removed");
 }
 
+const MOUNT_EPHEMERAL: &str = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: mounted without fstab
+      ansible.posix.mount: {path: "{{ root }}/eph", src: tmpfs, fstype: tmpfs, state: ephemeral, fstab: "{{ root }}/fstab"}
+      register: e1
+    - name: remounted with an option
+      ansible.posix.mount: {path: "{{ root }}/eph", src: tmpfs, fstype: tmpfs, opts: size=2m, state: ephemeral}
+    - name: another source refused
+      ansible.posix.mount: {path: "{{ root }}/eph", src: other, fstype: tmpfs, state: ephemeral}
+      register: e3
+      ignore_errors: true
+    - name: the mount as the kernel has it
+      command: findmnt -n -o SOURCE,OPTIONS --mountpoint "{{ root }}/eph"
+      register: fm
+      changed_when: false
+    - name: unmounted
+      ansible.posix.mount: {path: "{{ root }}/eph", state: unmounted, fstab: "{{ root }}/fstab"}
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - e1.opts == 'defaults'
+          - e1.fstab == root ~ '/fstab'
+          - e3.failed
+          - e3.msg is search('^Ephemeral mount point is already mounted with a different source')
+          - fm.stdout is search('^tmpfs +rw,relatime,size=2048k$')
+"#;
+
+#[test]
+fn ephemeral_mounts_and_remounts_without_fstab_and_refuses_another_source_as_ansible_does() {
+    let w = Work::new(&[("eph.yml", MOUNT_EPHEMERAL)]);
+    let _guard = Unmount(w.root().join("eph"));
+    std::fs::write(w.root().join("fstab"), "# untouched\n").expect("fstab");
+    for round in 1..=2 {
+        let r = w.run("eph.yml", &[]);
+        let ignored = r.events.iter().rev().find(|e| e["event"] == "recap").map(|e| e["hosts"][0]["ignored"].clone());
+        let got = (r.code, r.counts(), ignored);
+        assert_eq!(
+            got,
+            (0, (6, 3), Some(Json::from(1))),
+            "round {round}: ansible: ok=6 changed=3 ignored=1\n{}",
+            r.text
+        );
+        assert_eq!(w.read("fstab"), "# untouched\n");
+        assert!(!is_mounted(&w.root().join("eph")) && w.root().join("eph").is_dir(), "unmounted, mount point kept");
+    }
+}
+
 const SYSCTL_SITE: &str = r#"- hosts: all
   gather_facts: false
   vars:
