@@ -280,6 +280,62 @@ fn ephemeral_mounts_and_remounts_without_fstab_and_refuses_another_source_as_ans
     }
 }
 
+const MOUNT_REMOUNTED: &str = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: mounted with a backup of fstab
+      mount: {path: "{{ root }}/r", src: tmpfs, fstype: tmpfs, opts: size=1m, state: mounted, backup: true, fstab: "{{ root }}/fstab"}
+      register: m
+    - name: remounted from fstab
+      mount: {path: "{{ root }}/r", state: remounted, fstab: "{{ root }}/fstab"}
+      register: r1
+    - name: remounted with an option fstab does not have
+      mount: {path: "{{ root }}/r", state: remounted, opts: size=3m, fstab: "{{ root }}/fstab"}
+    - name: the mount as the kernel has it
+      command: findmnt -n -o OPTIONS --mountpoint "{{ root }}/r"
+      register: fm
+      changed_when: false
+    - name: unmounted
+      mount: {path: "{{ root }}/r", state: unmounted, fstab: "{{ root }}/fstab"}
+    - name: remounted when not mounted
+      mount: {path: "{{ root }}/r", state: remounted, fstab: "{{ root }}/fstab"}
+      register: r2
+      ignore_errors: true
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - m.backup_file == '' or (m.backup_file is search('/fstab\.[0-9]+\.[0-9]{4}-[0-9]{2}-[0-9]{2}@[0-9]{2}:[0-9]{2}:[0-9]{2}~$') and lookup('file', m.backup_file) == '# before')
+          - r1.opts == 'defaults'
+          - fm.stdout == 'rw,relatime,size=3072k'
+          - r2.failed
+          - "r2.msg is search('^Error remounting ' ~ root ~ '/r: umount: ')"
+"#;
+
+#[test]
+fn remounted_backup_and_unmounted_as_ansible_does() {
+    let w = Work::new(&[("rem.yml", MOUNT_REMOUNTED)]);
+    let _guard = Unmount(w.root().join("r"));
+    std::fs::write(w.root().join("fstab"), "# before\n").expect("fstab");
+    for round in 1..=2 {
+        let r = w.run("rem.yml", &[]);
+        let ignored = r.events.iter().rev().find(|e| e["event"] == "recap").map(|e| e["hosts"][0]["ignored"].clone());
+        let got = (r.code, r.counts(), ignored);
+        assert_eq!(
+            got,
+            (0, (7, 4), Some(Json::from(1))),
+            "round {round}: ansible: ok=7 changed=4 ignored=1\n{}",
+            r.text
+        );
+        assert!(!is_mounted(&w.root().join("r")));
+    }
+    let backups = std::fs::read_dir(w.root())
+        .expect("read_dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("fstab."))
+        .count();
+    assert_eq!(backups, 1, "as Ansible: one backup, of the one run that wrote fstab");
+}
+
 const SYSCTL_SITE: &str = r#"- hosts: all
   gather_facts: false
   vars:
