@@ -415,3 +415,40 @@ fn sysctl_rewrites_the_file_and_sets_the_running_value_as_ansible_does() {
     let here = Command::new("sysctl").args(["-n", "kernel.domainname"]).output().expect("sysctl runs");
     assert_ne!(String::from_utf8_lossy(&here.stdout).trim(), "prov-e2e", "the test's namespace leaked");
 }
+
+const SYSCTL_ERRORS: &str = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: an unknown key reloaded
+      sysctl: {name: prov.no.such.key, value: "1", sysctl_file: "{{ root }}/sysctl.conf"}
+      register: s1
+      ignore_errors: true
+    - name: an unknown key set
+      sysctl: {name: prov.no.such.other, value: "1", sysctl_set: true, sysctl_file: "{{ root }}/sysctl.conf"}
+      register: s2
+      ignore_errors: true
+    - name: as ansible-core registered them
+      assert:
+        that:
+          - s1.failed and not s1.changed
+          - "s1.msg == 'Failed to reload sysctl: sysctl: cannot stat /proc/sys/prov/no/such/key: No such file or directory\n'"
+          - s2.failed and not s2.changed
+          - "s2.msg == 'setting prov.no.such.other failed: sysctl: cannot stat /proc/sys/prov/no/such/other: No such file or directory\n'"
+"#;
+
+#[test]
+fn sysctl_reports_a_failed_reload_and_a_failed_set_as_ansible_does() {
+    let w = Work::new(&[("bad.yml", SYSCTL_ERRORS)]);
+    for round in 1..=2 {
+        let r = w.run("bad.yml", &[]);
+        let ignored = r.events.iter().rev().find(|e| e["event"] == "recap").map(|e| e["hosts"][0]["ignored"].clone());
+        let got = (r.code, r.counts(), ignored);
+        assert_eq!(
+            got,
+            (0, (3, 0), Some(Json::from(2))),
+            "round {round}: ansible: ok=3 changed=0 ignored=2\n{}",
+            r.text
+        );
+        assert_eq!(w.read("sysctl.conf"), "prov.no.such.key=1\n", "the file made and kept, the failed set not written");
+    }
+}
