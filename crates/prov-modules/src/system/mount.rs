@@ -18,8 +18,10 @@
 //! other line is kept byte for byte. When mounting fails, fstab is put back and the directories
 //! made for the mount point are removed. Values with a tab, a line break or a `#`, and empty
 //! fields are refused: Ansible writes them into lines that fstab reads otherwise (or as a
-//! comment), and adds the entry again on every run. Registers `name`, `src`, `fstype`,
-//! `opts`, `dump`, `passno`, `boot` (`yes`/`no`), `fstab` and `backup_file`.
+//! comment), and adds the entry again on every run. Not as Ansible: a bind mount (`opts: bind`)
+//! counts as mounted whatever directory is bound there (Ansible binds again, on top, when it is
+//! another one). Registers `name`, `src`, `fstype`, `opts`, `dump`, `passno`, `boot`
+//! (`yes`/`no`), `fstab` and `backup_file`.
 //!
 //! ```yaml
 //! - mount:
