@@ -65,8 +65,10 @@ modules![
     packages::apt::Apt,
     packages::package::Package,
     system::group::Group,
+    system::mount::Mount,
     system::service::Service,
     system::setup::Setup,
+    system::sysctl::Sysctl,
     system::user::User,
 ];
 
@@ -129,12 +131,17 @@ mod tests {
         assert_eq!(name("ansible.builtin.docker_swarm"), Some("docker_swarm"), "ansible-core redirects it");
         assert_eq!(name("community.docker.docker_image_load"), Some("docker_image_load"));
         assert_eq!(name("prov.vm"), Some("vm"));
+        assert_eq!(name("ansible.posix.mount"), Some("mount"));
+        assert_eq!(name("ansible.builtin.mount"), Some("mount"), "ansible-core redirects it to ansible.posix");
+        assert_eq!(name("ansible.posix.sysctl"), Some("sysctl"));
+        assert_eq!(name("ansible.builtin.sysctl"), Some("sysctl"), "ansible-core redirects it to ansible.posix");
         for refused in [
             "community.docker.copy",
             "ansible.builtin.vm",
             "ansible.builtin.docker_image_load",
             "community.general.docker_swarm",
             "ansible.posix.copy",
+            "community.general.mount",
         ] {
             assert_eq!(name(refused), None, "{refused}");
             assert!(r.hint(refused).is_some(), "{refused} gets a hint");

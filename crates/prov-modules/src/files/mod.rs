@@ -3,7 +3,7 @@
 
 pub mod blockinfile;
 pub mod copy;
-mod edit;
+pub(crate) mod edit;
 pub mod fetch;
 pub mod file;
 pub mod lineinfile;

@@ -1,6 +1,9 @@
-//! System state: services, users and groups; facts (`setup`).
+//! System state: services, users and groups, mounts and kernel parameters; facts (`setup`).
 
+mod fstab;
 pub mod group;
+pub mod mount;
 pub mod service;
 pub mod setup;
+pub mod sysctl;
 pub mod user;

@@ -18,6 +18,7 @@ mod monitoring;
 #[cfg(feature = "aws")]
 mod moto;
 mod plan;
+mod posix;
 mod release;
 mod site;
 mod ssh;
