@@ -1062,8 +1062,12 @@ impl<'a> Loader<'a> {
             Some(p) => std::iter::once((p.name.clone(), p.path.clone())).chain(p.parents.iter().cloned()).collect(),
             None => Vec::new(),
         };
+        // A role pulled in by another role sees that role's defaults under its own (ansible-core's
+        // dep chain: the parents' defaults, then the role's).
+        let mut effective = inh.role.as_ref().map(|p| (*p.defaults).clone()).unwrap_or_default();
+        effective.extend(defaults);
         let role =
-            Arc::new(RoleCtx { name: name.to_string(), path: path.clone(), defaults: Arc::new(defaults), parents });
+            Arc::new(RoleCtx { name: name.to_string(), path: path.clone(), defaults: Arc::new(effective), parents });
         let role_vars_public = Arc::new(role_vars);
         let mut c = inh.clone();
         c.role = Some(role.clone());

@@ -1301,3 +1301,26 @@ fn templated_handler_names_and_notify_of_unselected_tasks_follow_ansible() {
     assert_eq!(r.code, 4, "{}", r.dump());
     assert!(r.stderr.contains("no handler named `handler name with myvar`"), "{}", r.dump());
 }
+
+/// A role imported from the tasks of an included role sees the including role's vars and
+/// defaults (ansible-core's roles target, role_dep_chain.yml); prov left the defaults out.
+#[test]
+fn a_role_imported_by_an_included_role_sees_its_defaults_and_vars() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_role:\n        name: outer\n";
+    let (_d, r) = apply(
+        &[
+            ("site.yml", site),
+            ("roles/outer/tasks/main.yml", "- import_role:\n    name: inner\n"),
+            ("roles/outer/vars/main.yml", "inherit_var: var\n"),
+            ("roles/outer/defaults/main.yml", "inherit_default: default\nshadowed: outer\n"),
+            ("roles/inner/defaults/main.yml", "shadowed: inner\n"),
+            (
+                "roles/inner/tasks/main.yml",
+                "- name: seen\n  debug: msg=\"{{ inherit_var }} {{ inherit_default }} {{ shadowed }}\"\n",
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("seen")[0]["msg"], "var default inner", "{}", r.dump());
+}
