@@ -169,6 +169,9 @@ pub struct PlayResult {
     /// An error that ends the whole run, as Ansible's `ERROR!` does (a meta task's `when`
     /// that cannot be evaluated): no later play runs.
     pub fatal: Option<String>,
+    /// `any_errors_fatal` or `max_fail_percentage` stopped the play, which also ends the run
+    /// (ansible-core's RUN_FAILED_BREAK_PLAY): no later play runs.
+    pub break_run: bool,
 }
 
 /// What a host publishes for others.
@@ -277,6 +280,9 @@ pub(crate) struct MetaShared {
     cleared: Mutex<Vec<(usize, usize)>>,
     /// The first error that ends the run.
     fatal: Mutex<Option<String>>,
+    /// `any_errors_fatal` or `max_fail_percentage` stopped the play: as in ansible-core,
+    /// no later play runs either.
+    break_run: AtomicBool,
 }
 
 impl MetaShared {
@@ -287,6 +293,7 @@ impl MetaShared {
             end_play: AtomicBool::new(false),
             cleared: Mutex::new(Vec::new()),
             fatal: Mutex::new(None),
+            break_run: AtomicBool::new(false),
         }
     }
 
@@ -340,6 +347,8 @@ pub(crate) struct Worker<'a> {
     /// The task that failed last and its result: `ansible_failed_task` and
     /// `ansible_failed_result` once a rescue starts.
     pub last_failure: Option<(Value, Value)>,
+    /// How many blocks with a `rescue` the host is in (a failure there is not fatal).
+    pub rescuable: usize,
 }
 
 impl<'a> Worker<'a> {
@@ -479,7 +488,9 @@ impl<'a> Worker<'a> {
                     Step::Task(t) => self.task(*t, false).await,
                     Step::FlushHandlers => self.flush_handlers().await,
                     Step::Block { body, rescue, always } => {
+                        self.rescuable += usize::from(!rescue.is_empty());
                         let mut flow = self.run_steps(body).await;
+                        self.rescuable -= usize::from(!rescue.is_empty());
                         self.pass(max_pos(self.bp, body));
                         if flow == Flow::Failed && !rescue.is_empty() {
                             // As ansible-core, for the rest of the run (not only the rescue).
@@ -536,8 +547,11 @@ impl<'a> Worker<'a> {
                 crate::task::emit_quiet_skip(self, &task, &why);
                 return Flow::Stop;
             }
-            // The hosts waited for may have ended the play meanwhile.
-            if self.abort.load(Ordering::SeqCst) {
+            // The hosts waited for may have ended the play meanwhile (an abort, or an end
+            // of the batch before this task: `end_play`, `any_errors_fatal`).
+            let end_at = self.meta.end_at(self.bp.batch_of[self.idx]);
+            let pos = self.bp.pos[t];
+            if self.abort.load(Ordering::SeqCst) || (end_at != usize::MAX && pos != usize::MAX && pos > end_at) {
                 return Flow::EndPlay;
             }
         }
@@ -556,11 +570,29 @@ impl<'a> Worker<'a> {
         };
         if matches!(flow, Flow::Failed | Flow::Unreachable) {
             self.failed_at = self.bp.pos[t];
+            // Decided before the peers waiting on this task wake up.
+            if self.bp.play.any_errors_fatal && self.rescuable == 0 {
+                self.errors_are_fatal();
+            }
         }
         if !handler && self.bp.pos[t] != usize::MAX {
             self.pass(self.bp.pos[t] + 1);
         }
         flow
+    }
+
+    /// `any_errors_fatal` after a failure here: as in ansible-core, the other hosts of the
+    /// batch finish the task that failed (a skip is still counted), then the play and the run
+    /// end.
+    fn errors_are_fatal(&self) {
+        match (self.bp.play.strategy, self.meta.end_at.get(self.bp.batch_of[self.idx])) {
+            (Strategy::Free, _) | (_, None) => self.abort.store(true, Ordering::SeqCst),
+            (_, Some(at)) => {
+                at.fetch_min(self.failed_at, Ordering::SeqCst);
+                self.meta.end_play.store(true, Ordering::SeqCst);
+            }
+        }
+        self.meta.break_run.store(true, Ordering::SeqCst);
     }
 
     /// A meta task on this host (see [`MetaAction`] for who evaluates `when`).
@@ -805,6 +837,7 @@ pub async fn run_play(
             progress: 0,
             failed_at: 0,
             last_failure: None,
+            rescuable: 0,
         };
         futs.push(async move {
             let flow = host_main(&mut w, gather).await;
@@ -812,7 +845,7 @@ pub async fn run_play(
             let dead = !matches!(flow, Flow::Continue | Flow::EndPlay | Flow::Stop);
             // Decide about the play before peers waiting on this host wake up.
             if dead && bp.play.any_errors_fatal && flow == Flow::Failed {
-                w.abort.store(true, Ordering::SeqCst);
+                w.errors_are_fatal();
             }
             if dead {
                 if let Some(maxp) = bp.play.max_fail_percentage {
@@ -820,6 +853,7 @@ pub async fn run_play(
                     let others = batch.iter().filter(|&&h| h != i && w.peers[h].borrow().dead).count();
                     if batch_exceeds(others + 1, batch.len(), maxp) {
                         w.abort.store(true, Ordering::SeqCst);
+                        w.meta.break_run.store(true, Ordering::SeqCst);
                     }
                 }
             }
@@ -871,6 +905,7 @@ pub async fn run_play(
     }
     out.recaps = recaps.into_iter().flatten().collect();
     out.fatal = meta.fatal.lock().ok().and_then(|mut f| f.take());
+    out.break_run = meta.break_run.load(Ordering::SeqCst);
     out.refresh_inventory = refresh.load(Ordering::SeqCst);
     env.events.emit(Event::PlayEnd { play: play_index });
     out
@@ -917,6 +952,7 @@ async fn host_main(w: &mut Worker<'_>, gather: bool) -> Flow {
             let failed = prev.iter().filter(|&&h| w.peers[h].borrow().dead).count();
             if batch_exceeds(failed, prev.len(), maxp) {
                 w.abort.store(true, Ordering::SeqCst);
+                w.meta.break_run.store(true, Ordering::SeqCst);
             }
         }
         if w.abort.load(Ordering::SeqCst) || w.meta.end_play.load(Ordering::SeqCst) {

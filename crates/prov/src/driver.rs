@@ -533,6 +533,9 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             fatal = Some(msg);
             break;
         }
+        if result.break_run {
+            break;
+        }
         if result.refresh_inventory {
             match load_inventory(
                 &Common { inventory: loaded.inventory_paths.clone(), extra_vars: Vec::new(), limit: None },

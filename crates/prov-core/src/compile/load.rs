@@ -74,6 +74,8 @@ struct Inherit {
     notify: Vec<(String, Span)>,
     /// A block's `check_mode`, for its tasks that set none.
     check_mode: Option<bool>,
+    /// Inside a block of the handlers, where another block is refused (as in ansible-core).
+    handler_block: bool,
 }
 
 /// Compiles a playbook file against an inventory. Warnings come back with the result.
@@ -874,7 +876,13 @@ impl<'a> Loader<'a> {
 
     fn block(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Vec<Step> {
         self.check_keys(node, keywords::BLOCK, keywords::TASK_UNSUPPORTED, "block");
-        let c = self.child_inherit(node, inh, pb);
+        if inh.handler && inh.handler_block {
+            self.err(DiagKind::Invalid, node.span, "using a block as a handler is not supported").help =
+                Some("a handler may be a block of tasks, not a block inside one".into());
+            return Vec::new();
+        }
+        let mut c = self.child_inherit(node, inh, pb);
+        c.handler_block = inh.handler;
         let body = node.get("block").map(|b| self.task_list(b, &c, pb)).unwrap_or_default();
         let rescue = node.get("rescue").map(|b| self.task_list(b, &c, pb)).unwrap_or_default();
         let always = node.get("always").map(|b| self.task_list(b, &c, pb)).unwrap_or_default();

@@ -235,3 +235,32 @@ fn include_vars_in_every_spelling_is_refused_as_unsupported() {
         ]
     );
 }
+
+// ansible-core 2.19 (handlers target, test_block_as_handler*.yml): a handler may be a block,
+// but a block inside it is "Using a block as a handler is not supported", here or in a file
+// a handler includes. prov ran it.
+#[test]
+fn a_block_inside_a_handler_block_is_refused_as_in_ansible() {
+    let handlers = "- name: handler\n  block:\n    - name: fine\n      meta: noop\n    - name: nested\n      block:\n        - meta: noop\n";
+    let errors = compile(&[(
+        "site.yml",
+        &format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - meta: noop\n  handlers:\n{}", indent(handlers)),
+    )])
+    .expect_err("refused");
+    assert_eq!(errors, ["10:11 error: using a block as a handler is not supported"]);
+    let errors = compile(&[
+        ("site.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - meta: noop\n  handlers:\n    - name: handler\n      include_tasks: h.yml\n"),
+        ("h.yml", handlers),
+    ])
+    .expect_err("refused");
+    assert_eq!(errors, ["5:7 error: using a block as a handler is not supported"]);
+    compile(&[(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - block:\n        - block:\n            - meta: noop\n  handlers:\n    - name: h\n      block:\n        - meta: noop\n",
+    )])
+    .expect("blocks in tasks and a block as a handler compile");
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}\n")).collect()
+}

@@ -1324,3 +1324,37 @@ fn a_role_imported_by_an_included_role_sees_its_defaults_and_vars() {
     assert_eq!(r.code, 0, "{}", r.dump());
     assert_eq!(r.of("seen")[0]["msg"], "var default inner", "{}", r.dump());
 }
+
+/// any_errors_fatal: the other hosts finish the task that failed (their skip counts), then
+/// the play ends and so does the run: ansible-core 2.19 runs no later play and recaps h2 with
+/// skipped=1. prov let h2 race ahead uncounted and ran the second play on it.
+#[test]
+fn any_errors_fatal_ends_the_run_after_the_failed_task_as_ansible_does() {
+    let site = r#"- hosts: a:b
+  gather_facts: false
+  any_errors_fatal: true
+  tasks:
+    - fail:
+      when: inventory_hostname == 'a'
+    - name: after
+      debug: msg=after
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: second play
+      debug: msg=second
+"#;
+    for _ in 0..3 {
+        let (_d, r) = apply(&[("site.yml", site)], &[]);
+        assert_eq!(r.code, 2, "{}", r.dump());
+        assert!(r.of("after").is_empty() && r.of("second play").is_empty(), "{}", r.dump());
+        let recap = r.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
+        let b = recap["hosts"].as_array().expect("hosts").iter().find(|h| h["host"] == "b").expect("b");
+        assert_eq!(
+            (b["ok"].as_u64(), b["skipped"].as_u64(), b["failed"].as_u64()),
+            (Some(0), Some(1), Some(0)),
+            "{}",
+            r.dump()
+        );
+    }
+}
