@@ -76,6 +76,9 @@ struct Inherit {
     check_mode: Option<bool>,
     /// Inside a block of the handlers, where another block is refused (as in ansible-core).
     handler_block: bool,
+    /// Tasks of a file a handler includes: they run when the include is notified, and are
+    /// not handlers of their own names (ansible-core: "handler ... was not found").
+    handler_file: bool,
 }
 
 /// Compiles a playbook file against an inventory. Warnings come back with the result.
@@ -929,6 +932,7 @@ impl<'a> Loader<'a> {
         if key == "include_tasks" {
             c.role_public = false;
         }
+        c.handler_file |= inh.handler;
         // ansible-core's search: in a role, its `tasks/` directory first (after the
         // handlers' own directory for a handler), then the including file's directory, then
         // the playbook's.
@@ -1299,7 +1303,7 @@ impl<'a> Loader<'a> {
         if is_template(&name) {
             pb.templates.push((name.clone(), node.span));
         }
-        if inh.handler {
+        if inh.handler && !inh.handler_file {
             let handler_name = node.get("name").and_then(Node::scalar_text).and_then(|n| {
                 if !is_template(&n) {
                     return Some(n);

@@ -1358,3 +1358,15 @@ fn any_errors_fatal_ends_the_run_after_the_failed_task_as_ansible_does() {
         );
     }
 }
+
+/// The tasks of a file a handler includes run when the include is notified but are no
+/// handlers of their own: ansible-core 2.19 fails the play with "The requested handler
+/// 'handler_from_include' was not found" (handlers target, test_notify_included.yml).
+#[test]
+fn tasks_of_an_included_handler_file_are_not_handlers_themselves() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - command: echo\n      notify: include_handler\n    - meta: flush_handlers\n    - command: echo\n      notify: handler_from_include\n  handlers:\n    - name: include_handler\n      include_tasks: h.yml\n";
+    let h = "- name: handler_from_include\n  debug: msg=included\n";
+    let (_d, r) = apply(&[("site.yml", site), ("h.yml", h)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("no handler named `handler_from_include`"), "{}", r.dump());
+}
