@@ -1055,15 +1055,15 @@ impl<'a> Loader<'a> {
             ["main.yml", "main.yaml"].iter().map(|f| path.join(sub).join(f)).find(|p| p.exists())
         };
         let mut defaults = VarMap::new();
-        if let Some(p) = main("defaults") {
-            if let Some(n) = self.read_yaml(&p, span) {
+        for p in role_var_files(&path, "defaults") {
+            if let Some(n) = self.read_yaml(&p, span).filter(|n| !matches!(n.kind, NodeKind::Null)) {
                 self.map_into(&n, &mut defaults, "role defaults");
             }
         }
         self.note_vars(&defaults);
         let mut role_vars = VarMap::new();
-        if let Some(p) = main("vars") {
-            if let Some(n) = self.read_yaml(&p, span) {
+        for p in role_var_files(&path, "vars") {
+            if let Some(n) = self.read_yaml(&p, span).filter(|n| !matches!(n.kind, NodeKind::Null)) {
                 self.map_into(&n, &mut role_vars, "role vars");
             }
         }
@@ -1833,6 +1833,36 @@ pub fn collect_strings(v: &Value, out: &mut Vec<String>) {
         }
         _ => {}
     }
+}
+
+/// A role's `defaults`/`vars` files: `main.yml` (or `.yaml`, `.json`, no extension), or
+/// every YAML/JSON file under a `main/` directory in name order, as ansible-core reads them.
+fn role_var_files(role: &Path, sub: &str) -> Vec<PathBuf> {
+    let base = role.join(sub);
+    let dir = base.join("main");
+    if dir.is_dir() {
+        let mut files = Vec::new();
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else { continue };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "yml" || x == "yaml" || x == "json") {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        return files;
+    }
+    ["main.yml", "main.yaml", "main.json", "main"]
+        .iter()
+        .map(|f| base.join(f))
+        .filter(|p| p.is_file())
+        .take(1)
+        .collect()
 }
 
 fn flatten_tasks(steps: &[Step], out: &mut Vec<TaskId>) {

@@ -1370,3 +1370,27 @@ fn tasks_of_an_included_handler_file_are_not_handlers_themselves() {
     assert_eq!(r.code, 4, "{}", r.dump());
     assert!(r.stderr.contains("no handler named `handler_from_include`"), "{}", r.dump());
 }
+
+/// A role's `defaults/main/` (or `vars/main/`) may be a directory of files, read in name
+/// order, empty ones included (ansible-core's roles target, data_integrity.yml); prov read
+/// only main.yml and left the variable undefined.
+#[test]
+fn role_defaults_and_vars_may_be_directories_of_files() {
+    let site = "- hosts: a\n  gather_facts: false\n  roles: [data]\n";
+    let (_d, r) = apply(
+        &[
+            ("site.yml", site),
+            ("roles/data/defaults/main/00.yml", "defined_var: 1\nover: default\n"),
+            ("roles/data/defaults/main/01.yml", ""),
+            ("roles/data/vars/main/a.yml", "from_vars: a\n"),
+            ("roles/data/vars/main/b.yml", "from_vars: b\n"),
+            (
+                "roles/data/tasks/main.yml",
+                "- name: seen\n  debug: msg=\"{{ defined_var }} {{ over }} {{ from_vars }}\"\n",
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("seen")[0]["msg"], "1 default b", "{}", r.dump());
+}
