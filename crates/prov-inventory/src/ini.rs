@@ -271,30 +271,10 @@ fn unquote(v: &str) -> String {
     v.to_string()
 }
 
-/// Types a value the way Ansible's INI loader does.
+/// Types a value the way Ansible's INI loader does: a Python literal (`ast.literal_eval`)
+/// keeps its type, anything else is text.
 pub(crate) fn typed_value(v: &str) -> Value {
-    match v {
-        "True" | "true" => return Value::from(true),
-        "False" | "false" => return Value::from(false),
-        "None" => return Value::from(()),
-        _ => {}
-    }
-    if let Ok(i) = v.parse::<i64>() {
-        return Value::from(i);
-    }
-    if v.contains('.') || v.contains('e') {
-        if let Ok(f) = v.parse::<f64>() {
-            if f.is_finite() && !v.starts_with('.') {
-                return Value::from(f);
-            }
-        }
-    }
-    if (v.starts_with('[') && v.ends_with(']')) || (v.starts_with('{') && v.ends_with('}')) {
-        if let Ok(j) = serde_json::from_str::<serde_json::Value>(v) {
-            return Value::from(minijinja::value::Serde(j));
-        }
-    }
-    Value::from(v)
+    crate::pyliteral::literal(v).unwrap_or_else(|| Value::from(v))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 mod ini;
 mod output;
+mod pyliteral;
 mod range;
 mod vars_dirs;
 mod yaml;
