@@ -405,7 +405,14 @@ impl<'a> Worker<'a> {
     /// A scope for a task of this host with extra layers on top (loop item, registered result).
     pub(crate) fn scope(&self, task: TaskId, extra: Vec<Layer>) -> Value {
         let t = &self.bp.play.tasks[task];
-        let mut layers = Vec::with_capacity(10 + extra.len());
+        let mut layers = Vec::with_capacity(11 + extra.len());
+        // A task sees `ansible_host` even where the inventory sets none: the host's name (as
+        // in ansible-core; `hostvars` does not show it).
+        if !self.inv_vars.contains_key("ansible_host") {
+            let mut m = VarMap::new();
+            m.insert("ansible_host".into(), Value::from(self.host.clone()));
+            layers.push(Layer::literal(Arc::new(m)));
+        }
         // The play's roles' defaults, then the task's own role's (Ansible's order).
         layers.push(Layer::source(self.bp.play.role_defaults.clone()));
         if let Some(r) = &t.role {

@@ -1394,3 +1394,14 @@ fn role_defaults_and_vars_may_be_directories_of_files() {
     assert_eq!(r.code, 0, "{}", r.dump());
     assert_eq!(r.of("seen")[0]["msg"], "1 default b", "{}", r.dump());
 }
+
+/// A task sees `ansible_host` as the host's name where the inventory sets none, while
+/// `hostvars` does not show it: ansible-core 2.19 prints `h1` and `UNDEF UNDEF False` (its
+/// lookup_vars target reads `lookup("vars", "ansible_host")`). prov had it undefined.
+#[test]
+fn ansible_host_defaults_to_the_hosts_name_in_a_task() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: own\n      debug: msg=\"{{ ansible_host }} {{ lookup('vars', 'ansible_host') }}\"\n    - name: others\n      debug: msg=\"{{ hostvars['b'].ansible_host | default('UNDEF') }} {{ 'ansible_host' in hostvars['a'] }}\"\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.of("own")[0]["msg"], "a a", "{}", r.dump());
+    assert_eq!(r.of("others")[0]["msg"], "UNDEF False", "{}", r.dump());
+}
