@@ -789,6 +789,8 @@ pub async fn run_play(
     let run_tags = if env.opts.tags.is_empty() { vec!["all".to_string()] } else { env.opts.tags.clone() };
     magic_base.insert("ansible_run_tags".into(), Value::from(run_tags));
     magic_base.insert("ansible_skip_tags".into(), Value::from(env.opts.skip_tags.clone()));
+    // ansible-playbook's -v count; prov's own -v names slow tasks and is not a level.
+    magic_base.insert("ansible_verbosity".into(), Value::from(0));
     magic_base.insert("omit".into(), Value::from(prov_core::template::OMIT));
     let mut magics = Vec::with_capacity(n);
     for (i, h) in bp.hosts.iter().enumerate() {

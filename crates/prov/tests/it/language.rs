@@ -1405,3 +1405,12 @@ fn ansible_host_defaults_to_the_hosts_name_in_a_task() {
     assert_eq!(r.of("own")[0]["msg"], "a a", "{}", r.dump());
     assert_eq!(r.of("others")[0]["msg"], "UNDEF False", "{}", r.dump());
 }
+
+/// `ansible_verbosity` is defined (0, as ansible-playbook without -v); ansible-core's
+/// delegate_to target builds a command line from it. prov had it undefined.
+#[test]
+fn ansible_verbosity_is_defined() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: v\n      debug: msg=\"[{{ '' if not ansible_verbosity else '-' ~ ('v' * ansible_verbosity) }}]\"\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.of("v")[0]["msg"], "[]", "{}", r.dump());
+}
