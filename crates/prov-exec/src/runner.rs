@@ -283,11 +283,14 @@ pub(crate) struct MetaShared {
     /// `any_errors_fatal` or `max_fail_percentage` stopped the play: as in ansible-core,
     /// no later play runs either.
     break_run: AtomicBool,
+    /// One semaphore per task with `throttle`: the hosts running it at once.
+    throttles: HashMap<TaskId, Semaphore>,
 }
 
 impl MetaShared {
-    fn new(batches: usize) -> MetaShared {
+    fn new(batches: usize, tasks: &[Arc<prov_core::compile::TaskDef>]) -> MetaShared {
         MetaShared {
+            throttles: tasks.iter().filter_map(|t| t.throttle.map(|n| (t.id, Semaphore::new(n)))).collect(),
             decisions: Mutex::new(HashMap::new()),
             end_at: (0..batches).map(|_| AtomicUsize::new(usize::MAX)).collect(),
             end_play: AtomicBool::new(false),
@@ -569,6 +572,11 @@ impl<'a> Worker<'a> {
             }
             return flow;
         }
+        // `throttle`: the slot is held for the host's whole task (every item and retry).
+        let _slot = match self.meta.throttles.get(&t) {
+            Some(s) => s.acquire().await.ok(),
+            None => None,
+        };
         let flow = match run_task(self, &task).await {
             TaskFlow::Continue => Flow::Continue,
             TaskFlow::Failed => Flow::Failed,
@@ -816,7 +824,7 @@ pub async fn run_play(
     let forks = Semaphore::new(env.opts.forks.max(1));
     let abort = AtomicBool::new(false);
     let refresh = AtomicBool::new(false);
-    let meta = MetaShared::new(bp.batches.len());
+    let meta = MetaShared::new(bp.batches.len(), &bp.play.tasks);
     let gather = needs_facts(bp);
     let mut futs = FuturesUnordered::new();
     for (i, (tx, (p, facts))) in txs.into_iter().zip(states).enumerate() {

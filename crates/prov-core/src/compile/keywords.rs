@@ -85,6 +85,7 @@ pub const TASK: &[&str] = &[
     "check_mode",
     "listen",
     "timeout",
+    "throttle",
 ];
 
 /// Ansible task keys prov does not support yet.
@@ -96,7 +97,6 @@ pub const TASK_UNSUPPORTED: &[&str] = &[
     "ignore_unreachable",
     "async",
     "poll",
-    "throttle",
     "debugger",
     "diff",
     "module_defaults",

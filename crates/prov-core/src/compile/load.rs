@@ -1337,6 +1337,22 @@ impl<'a> Loader<'a> {
             NodeKind::Int(i) if i > 0 => Some(i as u64),
             _ => None,
         });
+        let throttle = node.get("throttle").and_then(|t| {
+            let n = match &t.kind {
+                NodeKind::Int(i) => Some(*i),
+                NodeKind::Str(s) if !is_template(s) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            match n {
+                Some(0) => None,
+                Some(i) if i > 0 => Some(i as usize),
+                _ => {
+                    self.err(DiagKind::Unsupported, t.span, "throttle must be a whole number of hosts").help =
+                        Some("prov reads throttle when it compiles the play: write a number, not a template".into());
+                    None
+                }
+            }
+        });
         let environment = node.get("environment").map(Node::to_value).or(c.environment.clone());
         if let Some(e) = &environment {
             let mut s = Vec::new();
@@ -1377,6 +1393,7 @@ impl<'a> Loader<'a> {
             meta,
             search_dirs: c.search_dirs.clone(),
             timeout,
+            throttle,
             hostvars_reads,
             selected: true,
         };

@@ -320,6 +320,8 @@ pub struct TaskDef {
     pub search_dirs: Arc<Vec<PathBuf>>,
     /// Per-task timeout in seconds.
     pub timeout: Option<u64>,
+    /// `throttle`: at most this many hosts run the task at once.
+    pub throttle: Option<usize>,
     /// Variables this task's templates read through `hostvars` (for data edges), `*` if unknown.
     pub hostvars_reads: Vec<HostvarsRead>,
     /// Selected by `--tags`/`--skip-tags`.

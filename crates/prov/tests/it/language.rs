@@ -1414,3 +1414,22 @@ fn ansible_verbosity_is_defined() {
     let (_d, r) = apply(&[("site.yml", site)], &[]);
     assert_eq!(r.of("v")[0]["msg"], "[]", "{}", r.dump());
 }
+
+/// `throttle: 1` runs the task on one host at a time (each host takes a lock directory that
+/// another host's run would find taken); prov refused the keyword.
+#[test]
+fn throttle_runs_a_task_on_that_many_hosts_at_once() {
+    let site = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: one at a time
+      shell: "mkdir {{ root }}/lock && sleep 0.3 && rmdir {{ root }}/lock"
+      throttle: 1
+    - name: zero means no limit
+      command: "true"
+      throttle: 0
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("one at a time").len(), 4, "{}", r.dump());
+}
