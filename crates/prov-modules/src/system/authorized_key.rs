@@ -11,7 +11,9 @@
 //! - `key_options`: options written before each key (`no-pty,from="10.0.0.1"`).
 //! - `exclusive`: remove every other line (keys, comments, blank lines) from the file.
 //! - `comment`: the comment written after each key instead of the key's own.
-//! - `follow`, `validate_certs`: accepted; the file is always written through its links.
+//! - `follow`: write the file a symbolic link `path` points to (default false: the link is
+//!   replaced by the file, as Ansible does; the keys are read through it either way).
+//! - `validate_certs`: accepted (no URL is fetched).
 //!
 //! The file is handled as ansible.posix 12.3 handles it (observed on the same files): a key is
 //! known by its base64 blob; a key present with the same options, type and comment changes
@@ -73,7 +75,7 @@ pub struct Args {
     /// The comment after each key.
     #[serde(default)]
     pub comment: Option<String>,
-    /// Accepted (the file is written through its links).
+    /// Write through a symbolic link instead of replacing it.
     #[serde(default, deserialize_with = "lenient_bool")]
     pub follow: bool,
     /// Accepted (no URL is fetched).
@@ -346,7 +348,11 @@ impl Module for AuthorizedKey {
             None => format!("{}/.ssh/authorized_keys", pw.home.trim_end_matches('/')),
         };
         let keys = wanted(args).map_err(ModuleError::Failed)?;
-        let r = edit::read(cx, &path).await?;
+        let mut r = edit::read(cx, &path).await?;
+        if !args.follow {
+            // Ansible replaces a link with the new file; with `follow` it writes where it points.
+            r.real = path.clone();
+        }
         if r.is_dir() || (r.st.is_some() && r.data.is_none()) {
             return Ok(Plan::Ok(Outcome::failed(format!("{path} is not a regular file"))));
         }

@@ -180,3 +180,38 @@ fn authorized_key_creates_the_users_ssh_directory_owned_by_the_user_as_ansible_d
     let r = w.run("user.yml", &["-e", &format!("who={who}")]);
     assert_eq!((r.code, r.counts()), (0, (2, 0)), "second run changes nothing\n{}", r.text);
 }
+
+const KEYS_LINK: &str = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: a key added through a link, which is replaced
+      authorized_key:
+        user: root
+        path: "{{ root }}/link"
+        key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC+8J4yQkRPU6EIFP2xoCemzOdopsUTB3hmgJV1CXLvj k1@host
+    - name: a key added through a link that is followed
+      authorized_key:
+        user: root
+        path: "{{ root }}/followed"
+        follow: true
+        key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC+8J4yQkRPU6EIFP2xoCemzOdopsUTB3hmgJV1CXLvj k1@host
+"#;
+
+#[test]
+fn authorized_key_replaces_a_link_unless_follow_as_ansible_does() {
+    let w = Work::new(&[("link.yml", KEYS_LINK)]);
+    let root = w.root();
+    for (real, link) in [("real", "link"), ("real2", "followed")] {
+        std::fs::write(root.join(real), format!("{K2}\n")).expect("write");
+        std::os::unix::fs::symlink(real, root.join(link)).expect("symlink");
+    }
+    let r = w.run("link.yml", &[]);
+    assert_eq!((r.code, r.counts()), (0, (2, 2)), "ansible: ok=2 changed=2\n{}", r.text);
+    let both = format!("{K2}\n{K1}\n");
+    assert!(!root.join("link").is_symlink(), "the link was replaced");
+    assert_eq!((w.read("link"), w.read("real")), (both.clone(), format!("{K2}\n")));
+    assert!(root.join("followed").is_symlink(), "the followed link stays");
+    assert_eq!(w.read("real2"), both);
+    let r = w.run("link.yml", &[]);
+    assert_eq!((r.code, r.counts()), (0, (2, 0)), "second run changes nothing\n{}", r.text);
+}
