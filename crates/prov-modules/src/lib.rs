@@ -64,6 +64,7 @@ modules![
     net::wait_for::WaitFor,
     packages::apt::Apt,
     packages::package::Package,
+    system::authorized_key::AuthorizedKey,
     system::group::Group,
     system::mount::Mount,
     system::service::Service,
@@ -135,6 +136,8 @@ mod tests {
         assert_eq!(name("ansible.builtin.mount"), Some("mount"), "ansible-core redirects it to ansible.posix");
         assert_eq!(name("ansible.posix.sysctl"), Some("sysctl"));
         assert_eq!(name("ansible.builtin.sysctl"), Some("sysctl"), "ansible-core redirects it to ansible.posix");
+        assert_eq!(name("ansible.posix.authorized_key"), Some("authorized_key"));
+        assert_eq!(name("ansible.builtin.authorized_key"), Some("authorized_key"), "ansible-core redirects it");
         for refused in [
             "community.docker.copy",
             "ansible.builtin.vm",
@@ -142,6 +145,7 @@ mod tests {
             "community.general.docker_swarm",
             "ansible.posix.copy",
             "community.general.mount",
+            "community.general.authorized_key",
         ] {
             assert_eq!(name(refused), None, "{refused}");
             assert!(r.hint(refused).is_some(), "{refused} gets a hint");

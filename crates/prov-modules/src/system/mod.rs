@@ -1,5 +1,6 @@
 //! System state: services, users and groups, mounts and kernel parameters; facts (`setup`).
 
+pub mod authorized_key;
 mod fstab;
 pub mod group;
 pub mod mount;

@@ -12,6 +12,7 @@ mod facts;
 mod gcp;
 mod graph;
 mod interrupt;
+mod keys;
 mod language;
 mod modules;
 mod monitoring;
