@@ -79,6 +79,8 @@ struct Inherit {
     /// Tasks of a file a handler includes: they run when the include is notified, and are
     /// not handlers of their own names (ansible-core: "handler ... was not found").
     handler_file: bool,
+    /// The tags of the dynamic includes on the way here (see `TaskDef::gates`).
+    gates: Vec<BTreeSet<String>>,
 }
 
 /// Compiles a playbook file against an inventory. Warnings come back with the result.
@@ -793,6 +795,7 @@ impl<'a> Loader<'a> {
                 let mut inner = self.child_inherit(node, inh, pb);
                 if key == "include_role" {
                     inner.role_public = false;
+                    gate(&mut inner, inh);
                 }
                 if target.as_map().is_some() {
                     self.check_keys(target, &["name", "tasks_from", "vars"], ROLE_INCLUDE_UNSUPPORTED, key);
@@ -931,6 +934,7 @@ impl<'a> Loader<'a> {
         let mut c = self.child_inherit(node, inh, pb);
         if key == "include_tasks" {
             c.role_public = false;
+            gate(&mut c, inh);
         }
         c.handler_file |= inh.handler;
         // ansible-core's search: in a role, its `tasks/` directory first (after the
@@ -1376,6 +1380,7 @@ impl<'a> Loader<'a> {
             register,
             notify: Vec::new(),
             tags: c.tags.clone(),
+            gates: c.gates.clone(),
             become_,
             delegate_to,
             delegate_facts: self.opt_bool(node.get("delegate_facts")).unwrap_or(false),
@@ -1638,10 +1643,30 @@ impl<'a> Loader<'a> {
     fn select_tags(&self, tasks: &mut [Arc<TaskDef>]) {
         let only: BTreeSet<&str> = self.opts.tags.iter().map(String::as_str).collect();
         let skip: BTreeSet<&str> = self.opts.skip_tags.iter().map(String::as_str).collect();
+        let by_tags = |tags: &BTreeSet<String>| {
+            let tags: BTreeSet<&str> = tags.iter().map(String::as_str).collect();
+            let mut run = if only.is_empty() || only.contains("all") {
+                !tags.contains("never") || tags.iter().any(|x| only.contains(x) && *x != "all")
+            } else {
+                tags.iter().any(|x| only.contains(x))
+                    || (tags.contains("always") && !only.is_empty())
+                    || (only.contains("tagged") && !tags.is_empty())
+                    || (only.contains("untagged") && tags.is_empty())
+            };
+            if tags.contains("never") && !tags.iter().any(|x| only.contains(x) && *x != "never") {
+                run = false;
+            }
+            let skipped = tags.iter().any(|x| skip.contains(x))
+                || (skip.contains("tagged") && !tags.is_empty())
+                || (skip.contains("untagged") && tags.is_empty());
+            run && !skipped
+        };
         for t in tasks.iter_mut() {
             let tags: BTreeSet<&str> = t.tags.iter().map(String::as_str).collect();
             let selected = if t.handler {
                 true
+            } else if !t.gates.iter().all(&by_tags) {
+                false
             } else {
                 let mut run = if only.is_empty() || only.contains("all") {
                     !tags.contains("never") || tags.iter().any(|x| only.contains(x) && *x != "all")
@@ -1880,6 +1905,13 @@ fn role_var_files(role: &Path, sub: &str) -> Vec<PathBuf> {
         .filter(|p| p.is_file())
         .take(1)
         .collect()
+}
+
+/// A dynamic include: its tags (its own and inherited) decide whether it runs, and the
+/// tasks it brings in inherit only what the include inherited, not its own tags.
+fn gate(c: &mut Inherit, outer: &Inherit) {
+    c.gates.push(c.tags.clone());
+    c.tags = outer.tags.clone();
 }
 
 fn flatten_tasks(steps: &[Step], out: &mut Vec<TaskId>) {

@@ -286,6 +286,10 @@ pub struct TaskDef {
     pub notify: Vec<TaskId>,
     /// Effective tags (inherited).
     pub tags: BTreeSet<String>,
+    /// The tags of each dynamic include (`include_tasks`, `include_role`) the task comes
+    /// through, with what those inherit: the include must be selected too, as in Ansible,
+    /// where an include's own tags are not the included tasks'.
+    pub gates: Vec<BTreeSet<String>>,
     /// Escalation.
     pub become_: Option<Become>,
     /// `delegate_to` (host name template).

@@ -1433,3 +1433,27 @@ fn throttle_runs_a_task_on_that_many_hosts_at_once() {
     assert_eq!(r.code, 0, "{}", r.dump());
     assert_eq!(r.of("one at a time").len(), 4, "{}", r.dump());
 }
+
+/// An include's own tags decide whether the include runs, not whether its tasks do: with
+/// `include_tasks: inc.yml` tagged `a`, ansible-core 2.19 runs only the included task tagged
+/// `a` under `--tags a`, nothing under `--tags c`, and everything without tags (an import's
+/// tags are inherited). prov gave the include's tags to every included task.
+#[test]
+fn an_includes_tags_gate_the_include_and_are_not_inherited() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_tasks: inc.yml\n      tags: [a]\n    - import_tasks: inc2.yml\n      tags: [b]\n";
+    let inc = "- name: inner untagged\n  debug: msg=u\n- name: inner tagged a\n  debug: msg=ta\n  tags: [a]\n- name: inner tagged c\n  debug: msg=tc\n  tags: [c]\n";
+    let inc2 = "- name: imported untagged\n  debug: msg=iu\n";
+    let ran = |args: &[&str]| {
+        let (_d, r) = apply(&[("site.yml", site), ("inc.yml", inc), ("inc2.yml", inc2)], args);
+        assert_eq!(r.code, 0, "{}", r.dump());
+        r.events
+            .iter()
+            .filter(|e| e["event"] == "host_result")
+            .map(|e| e["name"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ran(&["--tags", "a"]), ["inner tagged a"]);
+    assert!(ran(&["--tags", "c"]).is_empty());
+    assert_eq!(ran(&["--tags", "b"]), ["imported untagged"]);
+    assert_eq!(ran(&[]), ["inner untagged", "inner tagged a", "inner tagged c", "imported untagged"]);
+}
