@@ -364,7 +364,7 @@ fn cli_chapter_names_every_subcommand_and_flag() {
         let text = help(&args);
         for line in text.split("\nOptions:\n").nth(1).unwrap_or("").lines() {
             for word in line.split([' ', ',']) {
-                let flag = word.split(['<', '=']).next().unwrap_or("");
+                let flag = word.split(['<', '=', ']']).next().unwrap_or("");
                 if flag.starts_with("--") && flag.len() > 2 && flag != "--help" && !chapter.contains(flag) {
                     missing.push(format!("{name} {flag}"));
                 }
