@@ -1662,29 +1662,10 @@ impl<'a> Loader<'a> {
             run && !skipped
         };
         for t in tasks.iter_mut() {
-            let tags: BTreeSet<&str> = t.tags.iter().map(String::as_str).collect();
-            let selected = if t.handler {
-                true
-            } else if !t.gates.iter().all(&by_tags) {
-                false
-            } else {
-                let mut run = if only.is_empty() || only.contains("all") {
-                    !tags.contains("never") || tags.iter().any(|x| only.contains(x) && *x != "all")
-                } else {
-                    tags.iter().any(|x| only.contains(x))
-                        || (tags.contains("always") && !only.is_empty())
-                        || (only.contains("tagged") && !tags.is_empty())
-                        || (only.contains("untagged") && tags.is_empty())
-                };
-                if tags.contains("never") && !tags.iter().any(|x| only.contains(x) && *x != "never") {
-                    run = false;
-                }
-                let skipped = tags.iter().any(|x| skip.contains(x))
-                    || (skip.contains("tagged") && !tags.is_empty())
-                    || (skip.contains("untagged") && tags.is_empty());
-                run && !skipped
-                    && (self.opts.only_modules.is_empty() || self.opts.only_modules.iter().any(|m| m == t.module))
-            };
+            let selected = t.handler
+                || (t.gates.iter().all(&by_tags)
+                    && by_tags(&t.tags)
+                    && (self.opts.only_modules.is_empty() || self.opts.only_modules.iter().any(|m| m == t.module)));
             if let Some(td) = Arc::get_mut(t) {
                 td.selected = selected;
             }

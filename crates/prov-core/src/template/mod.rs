@@ -498,17 +498,10 @@ fn python_type(v: &Value) -> &'static str {
 /// error, not a truth value.
 pub fn conditional_result(v: &Value, source: &str) -> Result<bool, String> {
     use minijinja::value::ValueKind;
-    let kind = match v.kind() {
-        ValueKind::Bool => return Ok(v.is_true()),
-        ValueKind::String => "str",
-        ValueKind::Number if v.as_i64().is_some() => "int",
-        ValueKind::Number => "float",
-        ValueKind::Seq | ValueKind::Iterable => "list",
-        ValueKind::Map => "dict",
-        ValueKind::None => "NoneType",
-        ValueKind::Bytes => "bytes",
-        _ => "object",
-    };
+    if v.kind() == ValueKind::Bool {
+        return Ok(v.is_true());
+    }
+    let kind = python_type(v);
     let truth = if v.is_true() { "True" } else { "False" };
     Err(format!(
         "Conditional result ({truth}) was derived from value of type '{kind}' in `{source}`. Conditionals must have a boolean result."
