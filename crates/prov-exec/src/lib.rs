@@ -8,4 +8,4 @@ pub mod runner;
 mod task;
 
 pub use event::{Event, EventSink, HostRecap};
-pub use runner::{run_play, Connector, HostPersist, Interrupt, PlayEnv, PlayResult, RunOptions};
+pub use runner::{run_play, Connector, Fatal, HostPersist, Interrupt, PlayEnv, PlayResult, RunOptions};

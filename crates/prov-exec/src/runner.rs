@@ -149,6 +149,15 @@ pub struct PlayEnv<'a> {
     pub sources: prov_core::source::SourceMap,
 }
 
+/// An error that ends the whole run before its end (Ansible's `ERROR!`).
+#[derive(Debug, Clone)]
+pub struct Fatal {
+    /// What went wrong, with its location.
+    pub message: String,
+    /// The input was at fault (exit 4, as for a refused playbook); otherwise exit 1.
+    pub bad_input: bool,
+}
+
 /// How a play ended.
 #[derive(Debug, Default)]
 pub struct PlayResult {
@@ -168,7 +177,7 @@ pub struct PlayResult {
     pub interrupted: bool,
     /// An error that ends the whole run, as Ansible's `ERROR!` does (a meta task's `when`
     /// that cannot be evaluated): no later play runs.
-    pub fatal: Option<String>,
+    pub fatal: Option<Fatal>,
     /// `any_errors_fatal` or `max_fail_percentage` stopped the play, which also ends the run
     /// (ansible-core's RUN_FAILED_BREAK_PLAY): no later play runs.
     pub break_run: bool,
@@ -279,7 +288,7 @@ pub(crate) struct MetaShared {
     /// (batch, position) of each `clear_host_errors` that ran.
     cleared: Mutex<Vec<(usize, usize)>>,
     /// The first error that ends the run.
-    fatal: Mutex<Option<String>>,
+    fatal: Mutex<Option<Fatal>>,
     /// `any_errors_fatal` or `max_fail_percentage` stopped the play: as in ansible-core,
     /// no later play runs either.
     break_run: AtomicBool,
@@ -487,7 +496,7 @@ impl<'a> Worker<'a> {
                 let end_at = self.meta.end_at(self.bp.batch_of[self.idx]);
                 if end_at != usize::MAX {
                     let next = match s {
-                        Step::Task(t) => self.bp.pos[*t],
+                        Step::Task(t) | Step::Include { task: t, .. } => self.bp.pos[*t],
                         _ => self.progress,
                     };
                     if next > end_at && next != usize::MAX {
@@ -497,6 +506,11 @@ impl<'a> Worker<'a> {
                 let flow = match s {
                     Step::Task(t) => self.task(*t, false).await,
                     Step::FlushHandlers => self.flush_handlers().await,
+                    Step::Include { task, bases, options } => {
+                        let flow = self.include(*task, bases, options).await;
+                        self.pass(max_pos(self.bp, std::slice::from_ref(s)));
+                        flow
+                    }
                     Step::Block { body, rescue, always } => {
                         self.rescuable += usize::from(!rescue.is_empty());
                         let mut flow = self.run_steps(body).await;
@@ -549,21 +563,59 @@ impl<'a> Worker<'a> {
         })
     }
 
-    async fn task(&mut self, t: TaskId, handler: bool) -> Flow {
+    /// What every task does first: takes the facts delegated to this host, and waits for
+    /// the hosts the task reads. `Err` is how the host goes on when that ends its play.
+    async fn before_task(&mut self, t: TaskId, task: &prov_core::compile::TaskDef) -> Result<(), Flow> {
         self.take_delegated();
-        let task = self.bp.play.tasks[t].clone();
         if let Some(waits) = self.bp.waits.get(t).and_then(|w| w.get(self.idx)) {
             if let Err(why) = self.wait_for(waits).await {
-                crate::task::emit_quiet_skip(self, &task, &why);
-                return Flow::Stop;
+                crate::task::emit_quiet_skip(self, task, &why);
+                return Err(Flow::Stop);
             }
             // The hosts waited for may have ended the play meanwhile (an abort, or an end
             // of the batch before this task: `end_play`, `any_errors_fatal`).
             let end_at = self.meta.end_at(self.bp.batch_of[self.idx]);
             let pos = self.bp.pos[t];
             if self.abort.load(Ordering::SeqCst) || (end_at != usize::MAX && pos != usize::MAX && pos > end_at) {
-                return Flow::EndPlay;
+                return Err(Flow::EndPlay);
             }
+        }
+        Ok(())
+    }
+
+    /// A [`Step::Include`] on this host: the include, then the file it names.
+    async fn include(&mut self, t: TaskId, bases: &[PathBuf], options: &[(PathBuf, Vec<Step>)]) -> Flow {
+        let task = self.bp.play.tasks[t].clone();
+        if let Err(flow) = self.before_task(t, &task).await {
+            return flow;
+        }
+        let picked = crate::task::run_include(self, &task, bases, options);
+        self.pass(self.bp.pos[t].saturating_add(1));
+        match picked {
+            Ok(Some(i)) => {
+                // The files before this one are other hosts' (each file runs in turn, as
+                // ansible-core runs the hosts of each included file together).
+                let before = options[..i].iter().map(|(_, steps)| max_pos(self.bp, steps)).max().unwrap_or(0);
+                self.pass(before);
+                self.run_steps(&options[i].1).await
+            }
+            Ok(None) => Flow::Continue,
+            Err(flow) => {
+                if matches!(flow, Flow::Failed) {
+                    self.failed_at = self.bp.pos[t];
+                    if self.bp.play.any_errors_fatal && self.rescuable == 0 {
+                        self.errors_are_fatal();
+                    }
+                }
+                flow
+            }
+        }
+    }
+
+    async fn task(&mut self, t: TaskId, handler: bool) -> Flow {
+        let task = self.bp.play.tasks[t].clone();
+        if let Err(flow) = self.before_task(t, &task).await {
+            return flow;
         }
         if let Some(action) = task.meta {
             let flow = self.meta_task(&task, action, handler).await;
@@ -614,7 +666,9 @@ impl<'a> Worker<'a> {
     async fn meta_task(&mut self, t: &Arc<prov_core::compile::TaskDef>, action: MetaAction, handler: bool) -> Flow {
         let ran = match action {
             MetaAction::Noop | MetaAction::RefreshInventory => Ok(true),
-            MetaAction::FlushHandlers | MetaAction::EndHost => crate::task::meta_condition(self, t),
+            MetaAction::FlushHandlers | MetaAction::EndHost | MetaAction::Unresolved | MetaAction::Include => {
+                crate::task::meta_condition(self, t)
+            }
             MetaAction::EndPlay | MetaAction::EndBatch | MetaAction::ClearFacts | MetaAction::ClearHostErrors => {
                 // Ansible's free strategy runs meta tasks per host.
                 if handler || self.bp.play.strategy == Strategy::Free {
@@ -631,7 +685,10 @@ impl<'a> Worker<'a> {
                 self.failed_at = self.bp.pos[t.id];
                 let loc = self.env.sources.location(t.span);
                 if let Ok(mut f) = self.meta.fatal.lock() {
-                    f.get_or_insert_with(|| format!("{loc}: meta task `{}`: {e}", t.name));
+                    f.get_or_insert_with(|| Fatal {
+                        message: format!("{loc}: meta task `{}`: {e}", t.name),
+                        bad_input: false,
+                    });
                 }
                 self.abort.store(true, Ordering::SeqCst);
                 return crate::task::meta_failed(self, t, e);
@@ -639,12 +696,17 @@ impl<'a> Worker<'a> {
         };
         if !ran {
             crate::task::emit_meta_skip(self, t);
+            if action == MetaAction::Unresolved {
+                // It stands for an include, whose skip Ansible counts.
+                self.recap.skipped += 1;
+            }
             return Flow::Continue;
         }
         let batch = self.bp.batch_of[self.idx];
         let pos = self.bp.pos[t.id];
         match action {
-            MetaAction::Noop => Flow::Continue,
+            // An include runs through `include`; reached here, it has no file to run.
+            MetaAction::Noop | MetaAction::Include => Flow::Continue,
             MetaAction::RefreshInventory => {
                 self.refresh.store(true, Ordering::SeqCst);
                 Flow::Continue
@@ -673,6 +735,15 @@ impl<'a> Worker<'a> {
                 self.gathered.clear();
                 self.publish(false);
                 Flow::Continue
+            }
+            MetaAction::Unresolved => {
+                let msg = t.args.get_attr("msg").map(|m| m.to_string()).unwrap_or_default();
+                let loc = self.env.sources.location(t.span);
+                if let Ok(mut f) = self.meta.fatal.lock() {
+                    f.get_or_insert_with(|| Fatal { message: format!("{loc}: {msg}"), bad_input: true });
+                }
+                self.abort.store(true, Ordering::SeqCst);
+                crate::task::meta_failed(self, t, msg)
             }
             MetaAction::ClearHostErrors => {
                 if let Ok(mut c) = self.meta.cleared.lock() {
@@ -719,6 +790,14 @@ fn max_pos(bp: &BoundPlay<'_>, steps: &[Step]) -> usize {
             }
             Step::Block { body, rescue, always } => {
                 m = m.max(max_pos(bp, body)).max(max_pos(bp, rescue)).max(max_pos(bp, always));
+            }
+            Step::Include { task, options, .. } => {
+                if bp.pos[*task] != usize::MAX {
+                    m = m.max(bp.pos[*task] + 1);
+                }
+                for (_, steps) in options {
+                    m = m.max(max_pos(bp, steps));
+                }
             }
             Step::FlushHandlers => {}
         }

@@ -5,12 +5,12 @@ use crate::event::{DiffOut, Event, HostResult, PlannedOut, Status};
 use crate::runner::{Flow, Worker};
 use minijinja::value::ValueKind;
 use minijinja::Value;
-use prov_core::compile::{Cond, LoopItems, LoopKeyword, TaskDef};
+use prov_core::compile::{Cond, LoopItems, LoopKeyword, Step, TaskDef};
 use prov_core::connection::{Connection, ConnectionError, ExecOutput, ExecRequest};
 use prov_core::module::{CheckMode, FileSource, ModuleCtx, ModuleError, Outcome, RunMode, RunsOn, Vars};
 use prov_core::template::{Templar, OMIT};
 use prov_core::vars::{Layer, VarMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -176,6 +176,77 @@ pub(crate) fn meta_failed(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> 
         TaskFlow::Interrupted => Flow::Interrupted,
         TaskFlow::Failed => Flow::Failed,
     }
+}
+
+/// The include of a [`Step::Include`] on this host: `Ok(Some(i))` when its `when` holds and
+/// its file is `options[i]`, `Ok(None)` when skipped, `Err` with the host's flow when it
+/// failed (a `when` or a file name that does not render, a file that does not exist).
+pub(crate) fn run_include(
+    w: &mut Worker<'_>,
+    t: &Arc<TaskDef>,
+    bases: &[PathBuf],
+    options: &[(PathBuf, Vec<Step>)],
+) -> Result<Option<usize>, Flow> {
+    let flow = |f: TaskFlow| match f {
+        TaskFlow::Continue => Flow::Continue,
+        TaskFlow::Unreachable => Flow::Unreachable,
+        TaskFlow::Interrupted => Flow::Interrupted,
+        TaskFlow::Failed => Flow::Failed,
+    };
+    emit_task_start(w, t);
+    let templar = w.env.templar.clone();
+    let ctx = w.scope(t.id, Vec::new());
+    match first_false(&templar, &t.when, &ctx) {
+        Err(e) => return Err(flow(fail_task(w, t, e))),
+        Ok(Some(c)) => {
+            skip_task(w, t, skipped_by(c));
+            return Ok(None);
+        }
+        Ok(None) => {}
+    }
+    let written = t.args.get_attr("file").ok().and_then(|f| f.as_str().map(str::to_string)).unwrap_or_default();
+    let name = match templar.render_str(&written, &ctx) {
+        Ok(v) => v.to_string(),
+        Err(e) => return Err(flow(fail_task(w, t, e))),
+    };
+    let expanded = prov_core::paths::expand_user_local(&name);
+    let path = if Path::new(&expanded).is_absolute() {
+        PathBuf::from(&expanded)
+    } else {
+        bases.iter().map(|b| b.join(&expanded)).find(|p| p.is_file()).unwrap_or_else(|| {
+            // ansible-core names the file as if it were beside the playbook.
+            bases.last().map_or_else(|| PathBuf::from(&expanded), |b| b.join(&expanded))
+        })
+    };
+    let Ok(canon) = path.canonicalize() else {
+        let shown = std::path::absolute(&path).unwrap_or(path);
+        let msg = format!("Could not find or access '{}' on the Ansible Controller.", shown.display());
+        return Err(flow(fail_task(w, t, msg)));
+    };
+    let Some(i) = options.iter().position(|(p, _)| *p == canon) else {
+        let msg = format!(
+            "include_tasks: {} was not among the files prov compiled for `{written}` before the run (task files whose names fit the literal parts of the name); name the file literally",
+            canon.display()
+        );
+        return Err(flow(fail_task(w, t, msg)));
+    };
+    let mut o = Outcome::ok();
+    o.msg = Some(format!("included: {}", canon.display()));
+    let value = result_value(&o, false, false);
+    let r = ItemResult {
+        outcome: o,
+        delegate: None,
+        failed: false,
+        changed: false,
+        status: Status::Ok,
+        value,
+        label: None,
+        unreachable: None,
+        ms: 0,
+        loop_fields: Vec::new(),
+    };
+    finish_task(w, t, vec![r], false);
+    Ok(Some(i))
 }
 
 fn eval_conds(templar: &Templar, conds: &[Cond], ctx: &Value) -> Result<bool, String> {

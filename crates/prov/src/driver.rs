@@ -469,7 +469,7 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     let mut dead: BTreeSet<String> = BTreeSet::new();
     let mut recap: indexmap::IndexMap<String, prov_exec::HostRecap> = indexmap::IndexMap::new();
     let mut forgiven: HashMap<String, (u32, u32)> = HashMap::new();
-    let mut fatal: Option<String> = None;
+    let mut fatal: Option<prov_exec::Fatal> = None;
     let mut interrupted = false;
     let mut inventory = loaded.inventory.clone();
     let playbook_dir = loaded.playbook.dir.clone();
@@ -573,9 +573,9 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             eprintln!("prov: cannot write {}: {e}", path.display());
         }
     }
-    if let Some(msg) = fatal {
-        eprintln!("prov: {msg}; the run stopped");
-        return EXIT_ERROR;
+    if let Some(f) = fatal {
+        eprintln!("prov: {}; the run stopped", f.message);
+        return if f.bad_input { EXIT_BAD_INPUT } else { EXIT_ERROR };
     }
     let counted: Vec<prov_exec::HostRecap> = hosts
         .into_iter()

@@ -186,6 +186,12 @@ fn flatten(steps: &[Step], out: &mut Vec<TaskId>) {
                 flatten(rescue, out);
                 flatten(always, out);
             }
+            Step::Include { task, options, .. } => {
+                out.push(*task);
+                for (_, steps) in options {
+                    flatten(steps, out);
+                }
+            }
             Step::FlushHandlers => {}
         }
     }
@@ -244,6 +250,14 @@ impl BoundPlay<'_> {
                 }
                 Step::FlushHandlers => {
                     let _ = writeln!(out, "{ind}flush handlers");
+                }
+                Step::Include { task, options, .. } => {
+                    self.render_task(*task, depth, out);
+                    for (path, steps) in options {
+                        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                        let _ = writeln!(out, "{ind}  file {file}:");
+                        self.render_steps(steps, depth + 2, out);
+                    }
                 }
             }
         }

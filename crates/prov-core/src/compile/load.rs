@@ -5,7 +5,7 @@ use super::keywords;
 use super::model::*;
 use super::scan;
 use crate::connection::{Become, BecomeMethod};
-use crate::diag::{did_you_mean, DiagKind, Diagnostic, Diagnostics};
+use crate::diag::{did_you_mean, DiagKind, Diagnostic, Diagnostics, Severity};
 use crate::inventory::{HostPattern, Inventory};
 use crate::module::{Registry, RunsOn};
 use crate::source::{SourceMap, Span};
@@ -922,7 +922,8 @@ impl<'a> Loader<'a> {
             self.err(DiagKind::Invalid, target.span, format!("{key} needs a file name"));
             return Vec::new();
         };
-        if is_template(&file) {
+        let dynamic = key == "include_tasks" && !inh.handler;
+        if is_template(&file) && !dynamic {
             self.err(
                 DiagKind::Unsupported,
                 target.span,
@@ -935,6 +936,9 @@ impl<'a> Loader<'a> {
         if key == "include_tasks" {
             c.role_public = false;
             gate(&mut c, inh);
+        }
+        if dynamic {
+            return self.dynamic_include(node, written, &file, target.span, &c, inh, pb);
         }
         c.handler_file |= inh.handler;
         // ansible-core's search: in a role, its `tasks/` directory first (after the
@@ -949,7 +953,14 @@ impl<'a> Loader<'a> {
         }
         candidates.push(c.dir.join(&file));
         let path = candidates.into_iter().find(|p| p.exists()).unwrap_or_else(|| self.playbook_dir.join(&file));
-        let steps = self.load_task_file(&path, target.span, &c, pb);
+        let (first_diag, first_task) = (self.diags.0.len(), pb.tasks.len());
+        let mut steps = self.load_task_file(&path, target.span, &c, pb);
+        if key == "include_tasks" {
+            let first = (first_diag, first_task, usize::MAX);
+            if let Some(step) = self.defer_errors(node, written, &path, &c, pb, first, false) {
+                steps = vec![step];
+            }
+        }
         if inh.handler {
             // Notifying the include runs every task of the file, in order.
             let mut ids = Vec::new();
@@ -964,6 +975,146 @@ impl<'a> Loader<'a> {
             }
         }
         steps
+    }
+
+    /// A non-handler `include_tasks` (see [`Step::Include`]). `c` is what the include
+    /// passes on (its vars, tags as gates), `inh` what it inherited: its tasks get the
+    /// latter's `when`, not the include's own.
+    #[allow(clippy::too_many_arguments)]
+    fn dynamic_include(
+        &mut self,
+        node: &Node,
+        written: &str,
+        file: &str,
+        span: Span,
+        c: &Inherit,
+        inh: &Inherit,
+        pb: &mut PlayBuild,
+    ) -> Vec<Step> {
+        let mut inner = c.clone();
+        inner.when = inh.when.clone();
+        // ansible-core's search: in a role, its `tasks/` directory first, then the including
+        // file's directory, then the playbook's.
+        let mut bases: Vec<PathBuf> = Vec::new();
+        if let Some(role) = &c.role {
+            bases.push(role.path.join("tasks"));
+        }
+        bases.push(c.dir.clone());
+        bases.push(self.playbook_dir.clone());
+        bases.dedup();
+        let templated = is_template(file);
+        let paths = if templated {
+            match include_candidates(file, &bases) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.err(DiagKind::Unsupported, span, e).help =
+                        Some("name the file literally, or keep the task files in a directory of their own".into());
+                    return Vec::new();
+                }
+            }
+        } else {
+            let found = bases.iter().map(|b| b.join(file)).find(|p| p.exists());
+            vec![found.unwrap_or_else(|| self.playbook_dir.join(file))]
+        };
+        let mut options = Vec::new();
+        for path in paths {
+            let first = (self.diags.0.len(), pb.tasks.len(), pb.templates.len());
+            let mut steps = self.load_task_file(&path, span, &inner, pb);
+            if let Some(step) = self.defer_errors(node, written, &path, &inner, pb, first, templated) {
+                steps = vec![step];
+            }
+            if templated {
+                // A file no host may ever include is not checked for unknown filters here;
+                // a host that includes it fails on them when it runs, as in ansible-core.
+                pb.templates.truncate(first.2);
+            }
+            options.push((path.canonicalize().unwrap_or(path), steps));
+        }
+        let Some(id) = self.include_task(node, written, c, pb, MetaAction::Include, ("file", file)) else {
+            return Vec::new();
+        };
+        if templated {
+            pb.templates.push((file.to_string(), span));
+        }
+        vec![Step::Include { task: id, bases, options }]
+    }
+
+    /// A file that `include_tasks` pulls in is read by ansible-core only when the include
+    /// runs: an error there (a module it cannot resolve, for one) stops the run then (exit
+    /// 4), and not at all when the include is skipped (Windows-only files of a role, for
+    /// instance). The errors the loading of `path` added since `first` (diagnostics, tasks,
+    /// templates) are taken back, and the file becomes one task that stops the run where
+    /// the include would read it. Without `all`, only when every error is an unknown module
+    /// (others are refused before the run), with a warning; with `all` (a file a templated
+    /// name may or may not render to), any error, silently.
+    #[allow(clippy::too_many_arguments)]
+    fn defer_errors(
+        &mut self,
+        node: &Node,
+        written: &str,
+        path: &Path,
+        c: &Inherit,
+        pb: &mut PlayBuild,
+        (first_diag, first_task, first_template): (usize, TaskId, usize),
+        all: bool,
+    ) -> Option<Step> {
+        let new = &self.diags.0[first_diag..];
+        let unknown = |d: &Diagnostic| {
+            d.kind == DiagKind::Unknown
+                && (d.message.starts_with("unknown module") || d.message.starts_with("unknown task keyword"))
+        };
+        let deferred = |d: &Diagnostic| d.severity == Severity::Error && (all || unknown(d));
+        let first = new.iter().find(|d| deferred(d))?;
+        if new.iter().any(|d| d.severity == Severity::Error && !deferred(d)) {
+            return None;
+        }
+        let loc = self.sources.location(first.span);
+        let msg = if unknown(first) {
+            let name = first.message.split('`').nth(1).unwrap_or_default().to_string();
+            format!(
+                "couldn't resolve module/action '{name}' ({loc}): prov has no module of that name, and ansible-core stops the run when it reaches this include"
+            )
+        } else {
+            format!("{} cannot be included: {loc}: {}", path.display(), first.message)
+        };
+        let kept: Vec<Diagnostic> = self.diags.0.drain(first_diag..).filter(|d| !deferred(d)).collect();
+        self.diags.0.extend(kept);
+        if !all {
+            self.diags.push(Diagnostic::warning(
+                node.span,
+                format!("{msg}; prov does the same (exit 4) if the include runs"),
+            ));
+        }
+        pb.tasks.truncate(first_task);
+        pb.templates.truncate(first_template);
+        pb.handler_names.retain(|(_, id, _)| *id < first_task);
+        pb.pending_notify.retain(|(id, _, _)| *id < first_task);
+        pb.imported_handlers.retain(|id| *id < first_task);
+        pb.included_handlers.retain(|id| *id < first_task);
+        let id = self.include_task(node, written, c, pb, MetaAction::Unresolved, ("msg", &msg))?;
+        Some(Step::Task(id))
+    }
+
+    /// A task that stands for the include `node` (its name, or the action as written): a meta
+    /// task of `action` with one argument.
+    fn include_task(
+        &mut self,
+        node: &Node,
+        written: &str,
+        c: &Inherit,
+        pb: &mut PlayBuild,
+        action: MetaAction,
+        (arg, value): (&str, &str),
+    ) -> Option<TaskId> {
+        let key = |k: &str| Node::synthetic(NodeKind::Str(k.into()));
+        let name = node.get("name").cloned().unwrap_or_else(|| key(written));
+        let synthetic =
+            Node { span: node.span, kind: NodeKind::Map(vec![(key("meta"), key("noop")), (key("name"), name)]) };
+        let id = self.task(&synthetic, c, pb)?;
+        let t = Arc::get_mut(&mut pb.tasks[id])?;
+        t.meta = Some(action);
+        t.args = Value::from_pairs(vec![(arg.to_string(), Value::from(value))]);
+        Some(id)
     }
 
     fn load_task_file(&mut self, path: &Path, span: Span, inh: &Inherit, pb: &mut PlayBuild) -> Vec<Step> {
@@ -1895,6 +2046,80 @@ fn gate(c: &mut Inherit, outer: &Inherit) {
     c.tags = outer.tags.clone();
 }
 
+/// The most files a templated include name may stand for.
+const MAX_INCLUDE_CANDIDATES: usize = 64;
+
+/// The task files a templated `include_tasks` name may render to. Its literal text before the
+/// first template (`prefix`) and after the last (`suffix`) must fit: under each of `bases`
+/// (and a role's own directory, for `{{ role_path }}/tasks/x.yml`), the files whose path
+/// starts with the prefix and ends with the suffix, as deep as those parts have
+/// directories plus one. Without an extension in the suffix, only `.yml` and `.yaml` files.
+fn include_candidates(file: &str, bases: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let open = ["{{", "{%", "{#"].iter().filter_map(|m| file.find(m)).min().unwrap_or(0);
+    let close = ["}}", "%}", "#}"].iter().filter_map(|m| file.rfind(m).map(|i| i + 2)).max().unwrap_or(file.len());
+    let (prefix, suffix) = (&file[..open], &file[close..]);
+    let (mut roots, rel_prefix) = match prefix.rfind('/') {
+        Some(i) if prefix.starts_with('/') => (vec![PathBuf::from(&prefix[..=i])], &prefix[i + 1..]),
+        _ => (bases.to_vec(), prefix),
+    };
+    if !prefix.starts_with('/') {
+        // `{{ role_path }}/tasks/x.yml`: the role's directory is the parent of `tasks/`.
+        if let Some(role) = bases.first().filter(|b| b.ends_with("tasks")).and_then(|b| b.parent()) {
+            roots.push(role.to_path_buf());
+        }
+    }
+    let depth = 2 + rel_prefix.matches('/').count() + suffix.matches('/').count();
+    let want_ext = !suffix.rsplit('/').next().unwrap_or_default().contains('.');
+    let mut out: Vec<PathBuf> = Vec::new();
+    let mut seen = HashSet::new();
+    for root in roots {
+        let mut found = Vec::new();
+        walk_files(&root, "", depth, &mut found);
+        for rel in found {
+            let slashed = format!("/{rel}");
+            let fits = rel.starts_with(rel_prefix) && (rel.ends_with(suffix) || slashed.ends_with(suffix));
+            let ext_ok = !want_ext || rel.ends_with(".yml") || rel.ends_with(".yaml");
+            if !fits || !ext_ok {
+                continue;
+            }
+            let path = root.join(&rel);
+            if seen.insert(path.canonicalize().unwrap_or_else(|_| path.clone())) {
+                out.push(path);
+            }
+        }
+    }
+    if out.len() > MAX_INCLUDE_CANDIDATES {
+        return Err(format!(
+            "`{file}` may name any of {} files (prov compiles them all before the run; at most {MAX_INCLUDE_CANDIDATES})",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// The files under `dir`, as paths relative to it (`rel` so far), down to `depth` levels;
+/// hidden entries left out, in name order.
+fn walk_files(dir: &Path, rel: &str, depth: usize, out: &mut Vec<String>) {
+    if depth == 0 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut names: Vec<(String, bool)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path().is_dir())))
+        .filter(|(n, _)| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    for (name, is_dir) in names {
+        let path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        if is_dir {
+            walk_files(&dir.join(&name), &path, depth - 1, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
 fn flatten_tasks(steps: &[Step], out: &mut Vec<TaskId>) {
     for s in steps {
         match s {
@@ -1903,6 +2128,12 @@ fn flatten_tasks(steps: &[Step], out: &mut Vec<TaskId>) {
                 flatten_tasks(body, out);
                 flatten_tasks(rescue, out);
                 flatten_tasks(always, out);
+            }
+            Step::Include { task, options, .. } => {
+                out.push(*task);
+                for (_, steps) in options {
+                    flatten_tasks(steps, out);
+                }
             }
             Step::FlushHandlers => {}
         }
@@ -1923,6 +2154,13 @@ fn prune(steps: &[Step], tasks: &[Arc<TaskDef>]) -> Vec<Step> {
                 let (b, r, a) = (prune(body, tasks), prune(rescue, tasks), prune(always, tasks));
                 if !(b.is_empty() && a.is_empty()) {
                     out.push(Step::Block { body: b, rescue: r, always: a });
+                }
+            }
+            Step::Include { task, bases, options } => {
+                // Left out by tags, the include does not run, nor anything in its file.
+                if tasks.get(*task).is_some_and(|t| t.selected) {
+                    let options = options.iter().map(|(p, steps)| (p.clone(), prune(steps, tasks))).collect();
+                    out.push(Step::Include { task: *task, bases: bases.clone(), options });
                 }
             }
             Step::FlushHandlers => {

@@ -118,6 +118,19 @@ pub enum Step {
     },
     /// Run the notified handlers now (`meta: flush_handlers`, and at the end of each section).
     FlushHandlers,
+    /// `include_tasks`, which ansible-core evaluates when it reaches it, once per host: its
+    /// own `when` decides whether the file runs (the file's tasks do not inherit it), and a
+    /// templated file name is rendered then. prov compiles before the run every file the name
+    /// can render to (the one named, or the task files beside it whose names fit the
+    /// template's literal parts); each host runs the one its rendering names.
+    Include {
+        /// The include itself (`MetaAction::Include`; `args.file` is the file as written).
+        task: TaskId,
+        /// Where a relative file name is looked up, in order.
+        bases: Vec<PathBuf>,
+        /// Each file the name may render to (canonical path) and its compiled tasks.
+        options: Vec<(PathBuf, Vec<Step>)>,
+    },
 }
 
 /// What a `meta:` task does. `when` is evaluated per host for `flush_handlers` and
@@ -144,6 +157,14 @@ pub enum MetaAction {
     ClearFacts,
     /// Failed and unreachable hosts of the play take part in the following plays again.
     ClearHostErrors,
+    /// Not written by users: the include of a [`Step::Include`] (counted ok when it runs,
+    /// skipped when its `when` is false, as in Ansible).
+    Include,
+    /// Not written by users: stands for a dynamically included file that names a module
+    /// prov does not have. Reached on a host whose `when` holds, it stops the run with exit
+    /// 4, the message in `args.msg` (ansible-core stops there: `couldn't resolve
+    /// module/action`).
+    Unresolved,
 }
 
 /// Where loop items come from.

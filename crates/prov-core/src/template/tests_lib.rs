@@ -22,6 +22,7 @@ pub fn register(env: &mut Environment<'static>) {
     add_test(env, "contains", contains);
     add_test(env, "success", |v: &Value| result_flag(v, "success").map(|f| !f));
     add_test(env, "succeeded", |v: &Value| result_flag(v, "succeeded").map(|f| !f));
+    add_test(env, "successful", |v: &Value| result_flag(v, "successful").map(|f| !f));
     add_test(env, "failed", |v: &Value| result_flag(v, "failed"));
     add_test(env, "failure", |v: &Value| result_flag(v, "failure"));
     add_test(env, "changed", changed);

@@ -1452,8 +1452,96 @@ fn an_includes_tags_gate_the_include_and_are_not_inherited() {
             .map(|e| e["name"].as_str().unwrap_or_default().to_string())
             .collect::<Vec<_>>()
     };
-    assert_eq!(ran(&["--tags", "a"]), ["inner tagged a"]);
+    assert_eq!(ran(&["--tags", "a"]), ["include_tasks", "inner tagged a"]);
     assert!(ran(&["--tags", "c"]).is_empty());
     assert_eq!(ran(&["--tags", "b"]), ["imported untagged"]);
-    assert_eq!(ran(&[]), ["inner untagged", "inner tagged a", "inner tagged c", "imported untagged"]);
+    assert_eq!(ran(&[]), ["include_tasks", "inner untagged", "inner tagged a", "inner tagged c", "imported untagged"]);
+}
+
+/// ansible-core 2.19 evaluates an `include_tasks`' `when` once, when it reaches the include:
+/// the file's tasks do not inherit it. With `when: not done` and a file that sets `done`,
+/// both tasks of the file run (ok=3: the include counts). prov gave the `when` to every task
+/// of the file and skipped the second.
+#[test]
+fn include_tasks_when_is_evaluated_once_and_not_inherited_by_the_file() {
+    let site = "- hosts: a\n  gather_facts: false\n  vars: {done: false}\n  tasks:\n    - include_tasks: x.yml\n      when: not done\n";
+    let x = "- set_fact: done=true\n- name: second\n  debug: msg=second\n";
+    let (_d, r) = apply(&[("site.yml", site), ("x.yml", x)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(on(&r, "second", "a")[0]["status"], "ok", "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "skipped")), (3, 0), "{}", r.dump());
+}
+
+/// A templated `include_tasks` name is rendered per host when the include runs. Same playbook
+/// under ansible-core 2.19 (four hosts, a role): `{{ group_names[0] }}.yml` runs g1.yml on a
+/// and b, g2.yml on c and d; `lookup('first_found', ...)` finds the role's `tasks/common.yml`;
+/// a name that renders to a missing file fails that host ("Could not find or access
+/// '<playbook dir>/missing.yml' on the Ansible Controller."), the others skip it. Recap:
+/// a, b, c ok=5 skipped=1; d ok=4 failed=1.
+#[test]
+fn include_tasks_with_a_templated_name_runs_the_file_each_host_renders() {
+    let main = r#"- name: by group
+  include_tasks: "{{ group_names[0] }}.yml"
+- name: first found
+  include_tasks: "{{ lookup('first_found', ['nope.yml', 'common.yml']) }}"
+- name: missing
+  include_tasks: "{{ 'missing' }}.yml"
+  when: inventory_hostname == 'd'
+"#;
+    let files = [
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  roles: [r]\n  tasks:\n    - name: after\n      debug: msg=after\n",
+        ),
+        ("roles/r/tasks/main.yml", main),
+        ("roles/r/tasks/g1.yml", "- name: in g1\n  debug: msg=\"g1 {{ inventory_hostname }}\"\n"),
+        ("roles/r/tasks/g2.yml", "- name: in g2\n  debug: msg=\"g2 {{ inventory_hostname }}\"\n"),
+        ("roles/r/tasks/common.yml", "- name: in common\n  debug: msg=common\n"),
+    ];
+    let (d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let hosts = |task: &str| {
+        let mut h: Vec<String> = r
+            .of(task)
+            .iter()
+            .filter(|x| x["status"] == "ok")
+            .map(|x| x["host"].as_str().unwrap_or_default().to_string())
+            .collect();
+        h.sort();
+        h
+    };
+    assert_eq!(hosts("in g1"), ["a", "b"], "{}", r.dump());
+    assert_eq!(hosts("in g2"), ["c", "d"], "{}", r.dump());
+    assert_eq!(hosts("in common"), ["a", "b", "c", "d"], "{}", r.dump());
+    assert_eq!(hosts("after"), ["a", "b", "c"], "{}", r.dump());
+    let missing = format!("Could not find or access '{}/missing.yml' on the Ansible Controller.", d.path().display());
+    let msg = on(&r, "missing", "d")[0]["msg"].as_str().unwrap_or_default().to_string();
+    assert!(msg.starts_with(&missing), "{msg}");
+    for h in ["a", "b", "c"] {
+        assert_eq!((r.recap(h, "ok"), r.recap(h, "skipped"), r.recap(h, "failed")), (5, 1, 0), "{h}: {}", r.dump());
+    }
+    assert_eq!((r.recap("d", "ok"), r.recap("d", "failed")), (4, 1), "{}", r.dump());
+}
+
+/// ansible-core reads an included file when the include runs: a module it cannot resolve
+/// there stops the run (`couldn't resolve module/action`, exit 4) only if the include is
+/// reached, whether its name is literal or templated. Skipped, the file does not matter
+/// (Windows-only files in roles). prov refused the playbook before the run.
+#[test]
+fn include_of_a_file_with_an_unknown_module_stops_the_run_only_when_reached() {
+    let bad = "- name: before\n  debug: msg=before\n- no_such_module: {}\n";
+    let site = |when: &str| {
+        format!(
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_tasks: bad.yml\n      when: {when}\n    - include_tasks: \"{{{{ 'bad' }}}}.yml\"\n      when: {when}\n    - name: after\n      debug: msg=after\n"
+        )
+    };
+    let skipped = site("false");
+    let (_d, r) = apply(&[("site.yml", &skipped), ("bad.yml", bad)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert!(r.stderr.contains("couldn't resolve module/action 'no_such_module'"), "{}", r.stderr);
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "skipped")), (1, 2), "{}", r.dump());
+    let reached = site("true");
+    let (_d, r) = apply(&[("site.yml", &reached), ("bad.yml", bad)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.of("before").is_empty() && r.of("after").is_empty(), "{}", r.dump());
 }

@@ -120,11 +120,13 @@ fn name_unsupported(name: &str) -> bool {
     )
 }
 
-/// The lookup context with the task's role directory (`role_path`) searched first.
+/// The lookup context with the task's role directory (`role_path`) searched first, then its
+/// `tasks/` (ansible-core searches the directory of the task's file after the roles').
 fn with_role_dir(state: &State, ctx: &LookupContext) -> LookupContext {
     match state.lookup("role_path").filter(|v| v.kind() == ValueKind::String) {
         Some(role) => {
-            let mut dirs = vec![PathBuf::from(role.as_str().unwrap_or_default())];
+            let role = PathBuf::from(role.as_str().unwrap_or_default());
+            let mut dirs = vec![role.clone(), role.join("tasks")];
             dirs.extend(ctx.base_dirs.iter().cloned());
             LookupContext { base_dirs: std::sync::Arc::new(dirs) }
         }
