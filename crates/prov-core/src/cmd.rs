@@ -193,6 +193,17 @@ pub enum WordKind {
     Account,
     /// A container-engine object: node, service, network, image or container name or id.
     DockerObject,
+    /// A host name or address (`db1`, `10.0.0.5`, `::1`) for tools such as `nc` that may read
+    /// a word starting with `-` as an option (`-e` runs a program in some of them).
+    ///
+    /// ```
+    /// use prov_core::cmd::{Sh, Word, WordKind};
+    /// assert!(Word::new(WordKind::Host, "-e/bin/sh").is_err());
+    /// assert!(Word::new(WordKind::Host, "db1 x").is_err());
+    /// let h = Word::new(WordKind::Host, "::1").expect("an address");
+    /// assert_eq!(Sh::lit("H=").glued(&h).as_str(), "H=::1");
+    /// ```
+    Host,
     /// A path on the target. Never refused for its first character: a relative path that
     /// starts with `-` is written `./-x`.
     Path,
@@ -205,6 +216,7 @@ impl WordKind {
             WordKind::Service => "service name",
             WordKind::Account => "user or group name",
             WordKind::DockerObject => "name or id",
+            WordKind::Host => "host name or address",
             WordKind::Path => "path",
         }
     }
@@ -249,7 +261,7 @@ impl Word {
             return Err(err("it contains white space or a control character"));
         }
         match kind {
-            WordKind::Service | WordKind::Account | WordKind::DockerObject if value.contains('/') => {
+            WordKind::Service | WordKind::Account | WordKind::DockerObject | WordKind::Host if value.contains('/') => {
                 return Err(err("it contains `/`, so it would name a path"))
             }
             WordKind::Service | WordKind::Account if value == "." || value == ".." => {
