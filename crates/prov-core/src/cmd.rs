@@ -37,6 +37,80 @@ impl Sh {
         Sh(shell_quote(v))
     }
 
+    /// A pattern quoted so that only its glob characters (`*`, `?`, `[…]`) stay active, for
+    /// `creates`/`removes` tests.
+    ///
+    /// ```
+    /// use prov_core::cmd::Sh;
+    /// assert_eq!(Sh::glob("/tmp/a b*").as_str(), "/tmp/a\\ b*");
+    /// assert_eq!(Sh::glob("$(id)").as_str(), "\\$\\(id\\)");
+    /// ```
+    pub fn glob(pattern: &str) -> Sh {
+        let mut out = String::new();
+        for c in pattern.chars() {
+            if c.is_ascii_alphanumeric() || "/._-*?[]+,=@%:".contains(c) {
+                out.push(c);
+            } else if c == '\n' {
+                out.push_str("'\n'");
+            } else {
+                out.push('\\');
+                out.push(c);
+            }
+        }
+        if out.is_empty() {
+            out.push_str("''");
+        }
+        Sh(out)
+    }
+
+    /// One value as a word in which the target's shell still expands `$VAR`, `${VAR}` and a
+    /// leading `~` or `~user` (Ansible's `expand_argument_vars`), and nothing else: no command
+    /// substitution, no backquotes, no splitting.
+    ///
+    /// ```
+    /// use prov_core::cmd::Sh;
+    /// assert_eq!(Sh::expanding("$HOME/x y").as_str(), "\"$HOME/x y\"");
+    /// assert_eq!(Sh::expanding("~/a$(id)`id`").as_str(), "~\"/a\\$(id)\\`id\\`\"");
+    /// assert_eq!(Sh::expanding("a b").as_str(), "'a b'");
+    /// ```
+    pub fn expanding(arg: &str) -> Sh {
+        if !arg.contains('$') && !arg.starts_with('~') {
+            return Sh::quoted(arg);
+        }
+        let mut out = String::new();
+        let mut rest = arg;
+        if let Some(t) = arg.strip_prefix('~') {
+            let end = t.find('/').unwrap_or(t.len());
+            let user = &t[..end];
+            if user.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                out.push('~');
+                out.push_str(user);
+                rest = &t[end..];
+            }
+        }
+        out.push('"');
+        let mut it = rest.chars().peekable();
+        while let Some(c) = it.next() {
+            match c {
+                '$' => {
+                    let next_ok = matches!(it.peek(), Some(n) if n.is_ascii_alphabetic() || *n == '_' || *n == '{');
+                    if next_ok {
+                        out.push('$');
+                    } else {
+                        out.push_str("\\$");
+                    }
+                }
+                '"' | '\\' | '`' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        Sh(out)
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0

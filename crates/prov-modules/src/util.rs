@@ -77,10 +77,7 @@ mod tests {
     /// building it with `prov_core::cmd`. The list only shrinks: a new file quoting by hand
     /// fails the test below.
     const HAND_QUOTING: &[&str] = &[
-        // Quotes the author's `cmd` words, `chdir` and `creates`/`removes` globs: the quoting
-        // that keeps `$VAR`/`~` or glob characters active has no builder form yet.
-        "commands/command.rs",
-        "commands/mod.rs",
+        // Runs the author's shell text as it is (after `cd -- DIR || exit 1` and a newline).
         "commands/shell.rs",
         // A value in docker's own shell-like syntax (`--args`), not a shell command.
         "containers/cli.rs",
