@@ -37,6 +37,18 @@ impl Sh {
         Sh(shell_quote(v))
     }
 
+    /// Shell text the playbook's author wrote to be run as shell text (the `shell` module's
+    /// command). The one way runtime text becomes syntax, on purpose; nothing else may use it.
+    ///
+    /// ```
+    /// use prov_core::cmd::{Cmd, Sh};
+    /// let s = Cmd::new("cd").operand("/srv").build().suffix(" || exit 1\n").glued(Sh::authored("echo $HOME"));
+    /// assert_eq!(s.as_str(), "cd -- /srv || exit 1\necho $HOME");
+    /// ```
+    pub fn authored(text: &str) -> Sh {
+        Sh(text.to_string())
+    }
+
     /// A pattern quoted so that only its glob characters (`*`, `?`, `[…]`) stay active, for
     /// `creates`/`removes` tests.
     ///

@@ -77,8 +77,6 @@ mod tests {
     /// building it with `prov_core::cmd`. The list only shrinks: a new file quoting by hand
     /// fails the test below.
     const HAND_QUOTING: &[&str] = &[
-        // Runs the author's shell text as it is (after `cd -- DIR || exit 1` and a newline).
-        "commands/shell.rs",
         // A value in docker's own shell-like syntax (`--args`), not a shell command.
         "containers/cli.rs",
         // Flags kept as `"--flag value"` strings; to be converted.
