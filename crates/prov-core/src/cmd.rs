@@ -37,6 +37,92 @@ impl Sh {
         Sh(shell_quote(v))
     }
 
+    /// Shell text the playbook's author wrote to be run as shell text (the `shell` module's
+    /// command). The one way runtime text becomes syntax, on purpose; nothing else may use it.
+    ///
+    /// ```
+    /// use prov_core::cmd::{Cmd, Sh};
+    /// let s = Cmd::new("cd").operand("/srv").build().suffix(" || exit 1\n").glued(Sh::authored("echo $HOME"));
+    /// assert_eq!(s.as_str(), "cd -- /srv || exit 1\necho $HOME");
+    /// ```
+    pub fn authored(text: &str) -> Sh {
+        Sh(text.to_string())
+    }
+
+    /// A pattern quoted so that only its glob characters (`*`, `?`, `[…]`) stay active, for
+    /// `creates`/`removes` tests.
+    ///
+    /// ```
+    /// use prov_core::cmd::Sh;
+    /// assert_eq!(Sh::glob("/tmp/a b*").as_str(), "/tmp/a\\ b*");
+    /// assert_eq!(Sh::glob("$(id)").as_str(), "\\$\\(id\\)");
+    /// ```
+    pub fn glob(pattern: &str) -> Sh {
+        let mut out = String::new();
+        for c in pattern.chars() {
+            if c.is_ascii_alphanumeric() || "/._-*?[]+,=@%:".contains(c) {
+                out.push(c);
+            } else if c == '\n' {
+                out.push_str("'\n'");
+            } else {
+                out.push('\\');
+                out.push(c);
+            }
+        }
+        if out.is_empty() {
+            out.push_str("''");
+        }
+        Sh(out)
+    }
+
+    /// One value as a word in which the target's shell still expands `$VAR`, `${VAR}` and a
+    /// leading `~` or `~user` (Ansible's `expand_argument_vars`), and nothing else: no command
+    /// substitution, no backquotes, no splitting.
+    ///
+    /// ```
+    /// use prov_core::cmd::Sh;
+    /// assert_eq!(Sh::expanding("$HOME/x y").as_str(), "\"$HOME/x y\"");
+    /// assert_eq!(Sh::expanding("~/a$(id)`id`").as_str(), "~\"/a\\$(id)\\`id\\`\"");
+    /// assert_eq!(Sh::expanding("a b").as_str(), "'a b'");
+    /// ```
+    pub fn expanding(arg: &str) -> Sh {
+        if !arg.contains('$') && !arg.starts_with('~') {
+            return Sh::quoted(arg);
+        }
+        let mut out = String::new();
+        let mut rest = arg;
+        if let Some(t) = arg.strip_prefix('~') {
+            let end = t.find('/').unwrap_or(t.len());
+            let user = &t[..end];
+            if user.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                out.push('~');
+                out.push_str(user);
+                rest = &t[end..];
+            }
+        }
+        out.push('"');
+        let mut it = rest.chars().peekable();
+        while let Some(c) = it.next() {
+            match c {
+                '$' => {
+                    let next_ok = matches!(it.peek(), Some(n) if n.is_ascii_alphabetic() || *n == '_' || *n == '{');
+                    if next_ok {
+                        out.push('$');
+                    } else {
+                        out.push_str("\\$");
+                    }
+                }
+                '"' | '\\' | '`' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        Sh(out)
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -193,6 +279,17 @@ pub enum WordKind {
     Account,
     /// A container-engine object: node, service, network, image or container name or id.
     DockerObject,
+    /// A host name or address (`db1`, `10.0.0.5`, `::1`) for tools such as `nc` that may read
+    /// a word starting with `-` as an option (`-e` runs a program in some of them).
+    ///
+    /// ```
+    /// use prov_core::cmd::{Sh, Word, WordKind};
+    /// assert!(Word::new(WordKind::Host, "-e/bin/sh").is_err());
+    /// assert!(Word::new(WordKind::Host, "db1 x").is_err());
+    /// let h = Word::new(WordKind::Host, "::1").expect("an address");
+    /// assert_eq!(Sh::lit("H=").glued(&h).as_str(), "H=::1");
+    /// ```
+    Host,
     /// A path on the target. Never refused for its first character: a relative path that
     /// starts with `-` is written `./-x`.
     Path,
@@ -205,6 +302,7 @@ impl WordKind {
             WordKind::Service => "service name",
             WordKind::Account => "user or group name",
             WordKind::DockerObject => "name or id",
+            WordKind::Host => "host name or address",
             WordKind::Path => "path",
         }
     }
@@ -249,7 +347,7 @@ impl Word {
             return Err(err("it contains white space or a control character"));
         }
         match kind {
-            WordKind::Service | WordKind::Account | WordKind::DockerObject if value.contains('/') => {
+            WordKind::Service | WordKind::Account | WordKind::DockerObject | WordKind::Host if value.contains('/') => {
                 return Err(err("it contains `/`, so it would name a path"))
             }
             WordKind::Service | WordKind::Account if value == "." || value == ".." => {

@@ -106,3 +106,26 @@ impl std::ops::DerefMut for LocalHost {
         &mut self.host
     }
 }
+
+/// A path under `/tmp` unique to this test process and `name`: the file a hostile value creates
+/// if a module ever lets the shell run it.
+pub(crate) fn pwned_marker(name: &str) -> String {
+    format!("/tmp/prov-pwned-{}-{name}", std::process::id())
+}
+
+/// Values that would be options or shell syntax if a module put them into a command unquoted or
+/// before `--`; those that are shell syntax create `marker` when run.
+pub(crate) fn hostile_values(marker: &str) -> Vec<String> {
+    vec![
+        "-delete".into(),
+        "-rf".into(),
+        "--help".into(),
+        format!("$(touch {marker})"),
+        format!("`touch {marker}`"),
+        format!("x; touch {marker}"),
+        format!("x\ntouch {marker}"),
+        "ends with a newline\n".into(),
+        format!("x'; touch {marker}; '"),
+        format!("x\" && touch {marker} && \""),
+    ]
+}

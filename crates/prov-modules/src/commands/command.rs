@@ -24,11 +24,11 @@
 //!     argv: [psql, -c, "select 1"]
 //! ```
 
-use super::{execute, guard, quote_arg, run_change, split_words};
-use crate::util::q;
+use super::{execute, guard, run_change, split_words};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
+use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
@@ -112,16 +112,13 @@ impl Module for Command {
     }
 
     async fn apply(&self, args: &Args, words: Vec<String>, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let mut line = String::new();
+        let mut line = Sh::default();
         if let Some(d) = &args.chdir {
-            line.push_str(&format!("cd -- {} || exit 1; ", q(d)));
+            line = Cmd::new("cd").operand(d).build().suffix(" || exit 1");
         }
-        line.push_str("exec");
-        for w in &words {
-            line.push(' ');
-            line.push_str(&quote_arg(w, args.expand_argument_vars));
-        }
-        execute(cx, line, args.stdin.as_deref(), args.stdin_add_newline, Value::from(words)).await
+        let quote = |w: &String| if args.expand_argument_vars { Sh::expanding(w) } else { Sh::quoted(w) };
+        let line = line.then(words.iter().fold(Sh::lit("exec"), |sh, w| sh.word(quote(w))));
+        execute(cx, line.into(), args.stdin.as_deref(), args.stdin_add_newline, Value::from(words)).await
     }
 }
 
@@ -196,5 +193,26 @@ mod tests {
         assert!(!o.changed);
         let o = run::<Command>(json!({"argv": ["sh", "-c", "exit 4"]}), &h.ctx()).await;
         assert!(o.failed);
+    }
+
+    #[tokio::test]
+    async fn command_words_chdir_and_guards_are_data_even_with_expansion() {
+        let h = LocalHost::new();
+        let marker = pwned_marker("command");
+        for v in hostile_values(&marker) {
+            let dir = h.path(&v);
+            std::fs::create_dir_all(&dir).unwrap();
+            for expand in [true, false] {
+                let args = json!({"argv": ["printf", "%s|", v, "$HOME"], "chdir": dir, "expand_argument_vars": expand,
+                                  "creates": format!("{dir}/none*"), "removes": format!("{dir}*")});
+                let o = run::<Command>(args, &h.ctx()).await;
+                assert!(o.changed && !o.failed, "{v:?}: {o:?}");
+                let home = if expand { std::env::var("HOME").unwrap_or_default() } else { "$HOME".into() };
+                assert_eq!(o.data["stdout"].as_str(), Some(format!("{v}|{home}|").as_str()), "{v:?}");
+            }
+            let o = run::<Command>(json!({"argv": ["true"], "creates": format!("{dir}*")}), &h.ctx()).await;
+            assert!(!o.changed, "{v:?}: the glob found the directory: {o:?}");
+        }
+        assert!(!std::path::Path::new(&marker).exists(), "a hostile value ran as shell");
     }
 }

@@ -6,31 +6,11 @@ pub mod raw;
 pub mod script;
 pub mod shell;
 
-use crate::util::{delta, probe_failed, q};
+use crate::util::{delta, probe_failed};
 use minijinja::Value;
-use prov_core::cmd::Sh;
+use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Action, Change, InCheck, ModuleCtx, ModuleError, Outcome, Plan};
 use std::time::Instant;
-
-/// Quotes a `creates`/`removes` path so that only its glob characters stay active.
-pub(crate) fn glob_quote(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() || "/._-*?[]+,=@%:".contains(c) {
-            out.push(c);
-        } else if c == '\n' {
-            out.push_str("'\n'");
-        } else {
-            out.push('\\');
-            out.push(c);
-        }
-    }
-    if out.is_empty() {
-        "''".into()
-    } else {
-        out
-    }
-}
 
 /// Decides `creates` / `removes` with one probe (relative paths are taken from `chdir`).
 /// Returns the "did not run" outcome when the command must not run.
@@ -44,16 +24,15 @@ pub(crate) async fn guard(
     if creates.is_none() && removes.is_none() {
         return Ok(None);
     }
-    let mut cmd = String::new();
+    let mut cmd = Sh::default();
     if let Some(d) = chdir {
-        cmd.push_str(&format!("cd -- {} || exit 1; ", q(d)));
+        cmd = cmd.then(Cmd::new("cd").operand(d).build().suffix(" || exit 1"));
     }
     for (key, path) in [("creates", creates), ("removes", removes)] {
         if let Some(p) = path {
-            cmd.push_str(&format!(
-                "if ls -d -- {} >/dev/null 2>&1; then echo {key}=1; else echo {key}=0; fi; ",
-                glob_quote(p)
-            ));
+            let (yes, no) = if key == "creates" { ("creates=1", "creates=0") } else { ("removes=1", "removes=0") };
+            let ls = Sh::lit("if ls -d --").word(Sh::glob(p)).suffix(" >/dev/null 2>&1; then echo");
+            cmd = cmd.then(ls.word(Sh::lit(yes)).suffix("; else echo").word(Sh::lit(no)).suffix("; fi"));
         }
     }
     let out = cx.exec(cmd).await?;
@@ -201,46 +180,6 @@ pub(crate) fn split_words(s: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// Quotes one argument; with `expand`, `$VAR`, `${VAR}` and a leading `~` are still expanded by
-/// the target's shell (Ansible's `expand_argument_vars`).
-pub(crate) fn quote_arg(arg: &str, expand: bool) -> String {
-    if !expand || (!arg.contains('$') && !arg.starts_with('~')) {
-        return q(arg);
-    }
-    let mut out = String::new();
-    let mut rest = arg;
-    if let Some(t) = arg.strip_prefix('~') {
-        let end = t.find('/').unwrap_or(t.len());
-        let user = &t[..end];
-        if user.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            out.push('~');
-            out.push_str(user);
-            rest = &t[end..];
-        }
-    }
-    out.push('"');
-    let mut it = rest.chars().peekable();
-    while let Some(c) = it.next() {
-        match c {
-            '$' => {
-                let next_ok = matches!(it.peek(), Some(n) if n.is_ascii_alphabetic() || *n == '_' || *n == '{');
-                if next_ok {
-                    out.push('$');
-                } else {
-                    out.push_str("\\$");
-                }
-            }
-            '"' | '\\' | '`' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,10 +193,8 @@ mod tests {
 
     #[test]
     fn quotes_args() {
-        assert_eq!(quote_arg("a b", false), "'a b'");
-        assert_eq!(quote_arg("$HOME/x y", true), "\"$HOME/x y\"");
-        assert_eq!(quote_arg("~/a$", true), "~\"/a\\$\"");
-        assert_eq!(quote_arg("$HOME", false), "'$HOME'");
-        assert_eq!(glob_quote("/tmp/a b*"), "/tmp/a\\ b*");
+        assert_eq!(Sh::expanding("$HOME/x y").as_str(), "\"$HOME/x y\"");
+        assert_eq!(Sh::expanding("~/a$").as_str(), "~\"/a\\$\"");
+        assert_eq!(Sh::glob("/tmp/a b*").as_str(), "/tmp/a\\ b*");
     }
 }

@@ -30,7 +30,7 @@
 
 use super::raw::result;
 use super::{executable_words, run_change, split_words};
-use crate::util::{probe_failed, q};
+use crate::util::probe_failed;
 use async_trait::async_trait;
 use prov_core::cmd::Sh;
 use prov_core::module::{InCheck, Module, ModuleCtx, ModuleError, Outcome, Plan};
@@ -168,20 +168,22 @@ impl Module for Script {
             let _ = cx.exec(Sh::lit("rm -rf --").word(Sh::quoted(&dir))).await;
             return Err(e);
         }
-        // The arguments are shell text, as in Ansible: the whole line is a value handed to `eval`.
-        let mut line = match &exe {
-            Some(exe) => format!("{} {}", exe.as_str(), q(&remote)),
-            None => q(&remote),
+        // The arguments are shell text, as in Ansible: the program and the script's path (quoted)
+        // and the arguments as written are values handed to `eval`, which joins them with spaces.
+        let program = match exe {
+            Some(exe) => exe.word(Sh::quoted(&remote)),
+            None => Sh::quoted(&remote),
         };
+        let mut line = Sh::lit("eval").word(Sh::quoted(program.as_str()));
         if !rest.is_empty() {
-            line = format!("{line} {rest}");
+            line = line.word(Sh::quoted(&rest));
         }
         let mut run = Sh::default();
         if let Some(d) = &args.chdir {
             run = run.then(Sh::lit("cd --").word(Sh::quoted(d)).suffix(" && "));
         }
         let run = run
-            .glued(Sh::lit("eval").word(Sh::quoted(&line)))
+            .glued(line)
             .then(Sh::lit("rc=$?"))
             .then(Sh::lit("rm -rf --").word(Sh::quoted(&dir)))
             .then(Sh::lit("exit $rc"));
@@ -276,5 +278,25 @@ mod tests {
         assert!(!h.dir.path().join("ran").exists());
         let f = fake_check(FakeConnection::new());
         assert!(run_err::<Script>(json!({"cmd": "s.sh", "decrypt": true}), &f.ctx()).await.contains("unknown field"));
+    }
+
+    #[tokio::test]
+    async fn script_hostile_names_chdir_and_guards_are_data() {
+        let h = LocalHost::new();
+        let marker = pwned_marker("script");
+        for name in hostile_values(&marker) {
+            let dir = h.path(&name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let file = format!("{}.sh", name.replace('/', "_"));
+            std::fs::write(h.path(&file), "pwd\n").unwrap();
+            let cmd = Sh::quoted(&file).to_string();
+            let args = json!({"cmd": cmd, "chdir": dir, "creates": format!("{dir}.none"), "removes": dir});
+            let o = run::<Script>(args, &h.ctx()).await;
+            assert!(o.changed && !o.failed, "{name:?}: {o:?}");
+            assert_eq!(o.data["stdout"], Value::from(format!("{dir}\n")), "{name:?}: ran in chdir");
+            let o = run::<Script>(json!({"cmd": cmd, "executable": "sh", "creates": dir}), &h.ctx()).await;
+            assert!(o.skipped, "{name:?}: {o:?}");
+        }
+        assert!(!std::path::Path::new(&marker).exists(), "a hostile name ran as shell");
     }
 }

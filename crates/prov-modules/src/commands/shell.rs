@@ -14,10 +14,10 @@
 //! ```
 
 use super::{execute, guard, run_change};
-use crate::util::q;
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
+use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
@@ -86,15 +86,15 @@ impl Module for Shell {
 
     async fn apply(&self, args: &Args, _: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let cmd = args.cmd.clone().unwrap_or_default();
-        let mut line = String::new();
-        if let Some(d) = &args.chdir {
-            line.push_str(&format!("cd -- {} || exit 1\n", q(d)));
-        }
-        match &args.executable {
-            Some(sh) => line.push_str(&format!("exec {} -c {}", q(sh), q(&cmd))),
-            None => line.push_str(&cmd),
-        }
-        execute(cx, line, args.stdin.as_deref(), args.stdin_add_newline, Value::from(cmd)).await
+        let cd = match &args.chdir {
+            Some(d) => Cmd::new("cd").operand(d).build().suffix(" || exit 1\n"),
+            None => Sh::default(),
+        };
+        let run = match &args.executable {
+            Some(sh) => Sh::lit("exec").word(Sh::quoted(sh)).word(Sh::lit("-c")).word(Sh::quoted(&cmd)),
+            None => Sh::authored(&cmd),
+        };
+        execute(cx, cd.glued(run).into(), args.stdin.as_deref(), args.stdin_add_newline, Value::from(cmd)).await
     }
 }
 
@@ -153,5 +153,20 @@ mod tests {
         assert_eq!(o.data["stdout"].as_str(), Some("[v]"));
         let o = run::<Shell>(json!({"cmd": "echo ${BASH_VERSION:+bash}", "executable": "bash"}), &h.ctx()).await;
         assert_eq!(o.data["stdout"].as_str(), Some("bash"));
+    }
+
+    #[tokio::test]
+    async fn shell_chdir_and_executable_are_data_only_the_cmd_is_shell() {
+        let h = LocalHost::new();
+        let marker = pwned_marker("shell");
+        for v in hostile_values(&marker) {
+            let dir = h.path(&v);
+            std::fs::create_dir_all(&dir).unwrap();
+            let o = run::<Shell>(json!({"cmd": "pwd", "chdir": dir}), &h.ctx()).await;
+            assert_eq!(o.data["stdout"].as_str(), Some(dir.as_str()), "{v:?}: {o:?}");
+            let o = run::<Shell>(json!({"cmd": "true", "executable": v}), &h.ctx()).await;
+            assert!(o.failed, "{v:?}: no such program: {o:?}");
+        }
+        assert!(!std::path::Path::new(&marker).exists(), "a hostile value ran as shell");
     }
 }

@@ -24,8 +24,8 @@
 //! ```
 
 use super::docker_error;
-use crate::util::q;
 use async_trait::async_trait;
+use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use std::io::Read;
@@ -132,9 +132,9 @@ type Present = Vec<(String, Option<String>)>;
 
 /// Looks the references up with one `docker image inspect`.
 async fn lookup(cx: &ModuleCtx<'_>, refs: &[(String, String)]) -> Result<Present, ModuleError> {
-    let args: Vec<String> = refs.iter().map(|(r, _)| q(r)).collect();
     // stderr is folded into stdout so that "No such image" tells a missing image from an error.
-    let cmd = format!("docker image inspect --format '{{{{.Id}}}}' {} 2>&1", args.join(" "));
+    let inspect = Cmd::new("docker").flag("image").flag("inspect").flag("--format").flag("'{{.Id}}'");
+    let cmd = inspect.operands(refs.iter().map(|(r, _)| r)).build().suffix(" 2>&1");
     let out = cx.exec(cmd).await?;
     let text = out.stdout_str();
     if out.rc != 0 && (out.rc == 127 || !text.contains("No such image")) {
@@ -220,8 +220,9 @@ impl Module for DockerImageLoad {
         let dir = args.tmp_dir.as_deref().unwrap_or("/tmp").trim_end_matches('/');
         let tmp = format!("{}/prov-image-load-{hex}.tar", if dir.is_empty() { "" } else { dir });
         cx.put(&tmp, &data, Some(0o600)).await?;
-        let t = q(&tmp);
-        let out = cx.exec(format!("docker load -i {t}; rc=$?; rm -f {t}; exit $rc")).await?;
+        let load = Cmd::new("docker").flag("load").opt("-i", &tmp).build();
+        let load = load.then(Sh::lit("rc=$?")).then(Cmd::new("rm").flag("-f").operand(&tmp)).then(Sh::lit("exit $rc"));
+        let out = cx.exec(load).await?;
         if out.rc != 0 {
             return Ok(Outcome::failed(docker_error("docker load", &out)).with_exec(&out));
         }
@@ -249,7 +250,7 @@ mod tests {
     const ID: &str = "sha256:fb2ca3daa5ce555550c908e477243d0978295c8aa48c13678daed377370c91bb";
     // The manifest.json `docker save provtiny:v1` writes (docker 20.10.24).
     const MANIFEST: &str = r#"[{"Config":"fb2ca3daa5ce555550c908e477243d0978295c8aa48c13678daed377370c91bb.json","RepoTags":["provtiny:v1"],"Layers":["fdf6f430d17ec1e30d93515ab0a555f860938ae0d977ce024d269e94add42467/layer.tar"]}]"#;
-    const INSPECT: &str = "docker image inspect --format '{{.Id}}' sha256:fb2ca3daa5ce555550c908e477243d0978295c8aa48c13678daed377370c91bb provtiny:v1 2>&1";
+    const INSPECT: &str = "docker image inspect --format '{{.Id}}' -- sha256:fb2ca3daa5ce555550c908e477243d0978295c8aa48c13678daed377370c91bb provtiny:v1 2>&1";
 
     /// A tarball with the given manifest (and a config file, as docker save writes).
     fn tarball(dir: &Path, name: &str, manifest: &str) {
@@ -301,6 +302,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn image_tarball_in_a_hostile_tmp_dir_is_an_option_value_and_an_operand() {
+        let missing = format!("\nError: No such image: {ID}\nError: No such image: provtiny:v1\n");
+        for v in hostile_values(&pwned_marker("image_load")) {
+            let conn = FakeConnection::new().on(INSPECT, 1, &missing).on("docker load", 0, "");
+            let (h, _d) = host(conn, false);
+            run::<DockerImageLoad>(json!({"src": "tiny.tar", "tmp_dir": v}), &h.ctx()).await;
+            let tmp = Sh::quoted(&format!("{v}/prov-image-load-fb2ca3daa5ce.tar"));
+            assert_eq!(h.conn.calls()[2], format!("docker load -i {tmp}; rc=$?; rm -f -- {tmp}; exit $rc"));
+        }
+    }
+
+    #[tokio::test]
     async fn missing_image_is_uploaded_and_loaded() {
         // Real output of docker image inspect for an image that is not there.
         let missing = format!("\nError: No such image: {ID}\nError: No such image: provtiny:v1\n");
@@ -316,7 +329,7 @@ mod tests {
         assert_eq!(calls[1], "put /var/tmp/prov-image-load-fb2ca3daa5ce.tar");
         assert_eq!(
             calls[2],
-            "docker load -i /var/tmp/prov-image-load-fb2ca3daa5ce.tar; rc=$?; rm -f /var/tmp/prov-image-load-fb2ca3daa5ce.tar; exit $rc"
+            "docker load -i /var/tmp/prov-image-load-fb2ca3daa5ce.tar; rc=$?; rm -f -- /var/tmp/prov-image-load-fb2ca3daa5ce.tar; exit $rc"
         );
         assert_eq!(calls[3], INSPECT);
         let files = h.conn.files.lock().unwrap();
@@ -394,7 +407,7 @@ mod tests {
         assert_eq!(o.data["name"].as_str(), Some("tiny"));
         assert_eq!(o.data["stdout"].as_str(), Some("Loaded image: provtiny:v1"));
         assert_eq!(conn.0.calls(), vec!["put /tmp/prov-image-load-fb2ca3daa5ce.tar".to_string(),
-            "docker load -i /tmp/prov-image-load-fb2ca3daa5ce.tar; rc=$?; rm -f /tmp/prov-image-load-fb2ca3daa5ce.tar; exit $rc".to_string()]);
+            "docker load -i /tmp/prov-image-load-fb2ca3daa5ce.tar; rc=$?; rm -f -- /tmp/prov-image-load-fb2ca3daa5ce.tar; exit $rc".to_string()]);
     }
 
     #[tokio::test]

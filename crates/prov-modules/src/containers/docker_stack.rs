@@ -53,11 +53,12 @@
 //! ```
 
 use super::cli::{command_failed, json_lines, same_image, shell_split};
-use crate::util::{probe_failed, q};
+use crate::util::probe_failed;
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
+use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use prov_core::source::FileId;
 use prov_core::yaml::{self, Node, NodeKind};
@@ -738,7 +739,8 @@ fn check_service(short: &str, svc: &Json, all: &Json, current: Option<&Json>, ke
 
 /// The stack's services (`docker stack services`) and their specs (one `docker service inspect`).
 async fn read_stack(cx: &ModuleCtx<'_>, name: &str) -> Result<IndexMap<String, Json>, ModuleError> {
-    let out = cx.exec(format!("docker stack services {} --format '{{{{json .}}}}'", q(name))).await?;
+    let services = Cmd::new("docker").flag("stack").flag("services").flag("--format").flag("'{{json .}}'");
+    let out = cx.exec(services.operand(name).build()).await?;
     if out.rc != 0 {
         return Err(probe_failed(&format!("docker stack services {name}"), &out));
     }
@@ -751,8 +753,8 @@ async fn read_stack(cx: &ModuleCtx<'_>, name: &str) -> Result<IndexMap<String, J
     if names.is_empty() {
         return Ok(IndexMap::new());
     }
-    let list: Vec<String> = names.iter().map(|n| q(n)).collect();
-    let out = cx.exec(format!("docker service inspect {} --format '{{{{json .}}}}'", list.join(" "))).await?;
+    let inspect = Cmd::new("docker").flag("service").flag("inspect").flag("--format").flag("'{{json .}}'");
+    let out = cx.exec(inspect.operands(&names).build()).await?;
     if out.rc != 0 {
         return Err(probe_failed(&format!("docker service inspect of the services of stack {name}"), &out));
     }
@@ -902,7 +904,7 @@ impl Module for DockerStack {
         let diff = Value::from_pairs(plan.stack_diff.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))));
         match plan.kind {
             StackStep::Remove => {
-                let out = cx.exec(format!("docker stack rm {}", q(name))).await?;
+                let out = cx.exec(Cmd::new("docker").flag("stack").flag("rm").operand(name).build()).await?;
                 if out.rc != 0 {
                     return Ok(command_failed(&format!("docker stack rm {name}"), &out));
                 }
@@ -912,9 +914,10 @@ impl Module for DockerStack {
                     .with("stack_diff", diff);
                 let start = Instant::now();
                 let timeout = Duration::from_secs(args.wait_timeout);
-                let cmd = format!("docker stack services {} --format '{{{{.Name}}}}'", q(name));
+                let services = Cmd::new("docker").flag("stack").flag("services").flag("--format").flag("'{{.Name}}'");
+                let cmd = services.operand(name).build();
                 loop {
-                    let left = cx.exec(cmd.as_str()).await?;
+                    let left = cx.exec(cmd.clone()).await?;
                     let names: Vec<String> = left
                         .stdout_str()
                         .lines()
@@ -951,26 +954,23 @@ impl Module for DockerStack {
                     cx.put(&path, d.as_bytes(), Some(0o600)).await?;
                     files.push(path);
                 }
-                let mut cmd = String::new();
-                if let Some(dir) = &cwd {
-                    let _ = write!(cmd, "cd {} && ", q(dir));
-                }
-                cmd.push_str("docker stack deploy -c -");
+                let mut deploy = Cmd::new("docker").flag("stack").flag("deploy").flag("-c").flag("-");
                 for f in &files {
-                    let _ = write!(cmd, " -c {}", q(f));
+                    deploy = deploy.opt("-c", f);
                 }
                 if args.prune {
-                    cmd.push_str(" --prune");
+                    deploy = deploy.flag("--prune");
                 }
-                let _ = write!(cmd, " --resolve-image {}", args.resolve_image.as_deref().unwrap_or("never"));
+                deploy = deploy.opt("--resolve-image", args.resolve_image.as_deref().unwrap_or("never"));
                 if args.with_registry_auth {
-                    cmd.push_str(" --with-registry-auth");
+                    deploy = deploy.flag("--with-registry-auth");
                 }
-                let _ = write!(cmd, " {}; rc=$?; rm -f", q(name));
-                for f in &files {
-                    let _ = write!(cmd, " {}", q(f));
-                }
-                cmd.push_str("; exit $rc");
+                let cd = cwd.as_ref().map(|dir| Cmd::new("cd").operand(dir).build()).unwrap_or_default();
+                let cmd = cd
+                    .and(deploy.operand(name))
+                    .then(Sh::lit("rc=$?"))
+                    .then(Cmd::new("rm").flag("-f").operands(&files))
+                    .then(Sh::lit("exit $rc"));
                 let first = docs.first().cloned().unwrap_or_default();
                 let out = cx.exec_stdin(cmd, first.into_bytes()).await?;
                 if out.rc != 0 {
@@ -1102,11 +1102,10 @@ mod tests {
     const PATH: &str = "/srv/pst4/stack.yml";
 
     fn conn(file: &str) -> FakeConnection {
-        FakeConnection::new().with_file(PATH, file).on("docker stack services pst4 --format '{{json", 0, SERVICES).on(
-            "docker service inspect pst4_db pst4_web",
-            0,
-            INSPECT,
-        )
+        FakeConnection::new()
+            .with_file(PATH, file)
+            .on("docker stack services --format '{{json .}}' -- pst4", 0, SERVICES)
+            .on("docker service inspect --format '{{json .}}' -- pst4_db pst4_web", 0, INSPECT)
     }
 
     fn deploys(calls: &[String]) -> Vec<&String> {
@@ -1148,8 +1147,8 @@ mod tests {
         let d = deploys(&calls);
         assert_eq!(d.len(), 1);
         assert!(
-            d[0].starts_with("cd /srv/pst4 && docker stack deploy -c - -c /tmp/.prov-stack-pst4-")
-                && d[0].contains(" --resolve-image never pst4; rc=$?; rm -f /tmp/.prov-stack-pst4-"),
+            d[0].starts_with("cd -- /srv/pst4 && docker stack deploy -c - -c /tmp/.prov-stack-pst4-")
+                && d[0].contains(" --resolve-image never -- pst4; rc=$?; rm -f -- /tmp/.prov-stack-pst4-"),
             "{}",
             d[0]
         );
@@ -1299,7 +1298,8 @@ mod tests {
 
     #[tokio::test]
     async fn deploy_failure_is_reported() {
-        let h = fake(conn(FILE).on("cd /srv/pst4 && docker stack deploy", 1, "unsupported Compose file version: 1.0"));
+        let h =
+            fake(conn(FILE).on("cd -- /srv/pst4 && docker stack deploy", 1, "unsupported Compose file version: 1.0"));
         let o = run::<DockerStack>(
             json!({"wait": false, "name": "pst4", "compose": [PATH], "keep_scaled_replicas": false}),
             &h.ctx(),
@@ -1314,15 +1314,15 @@ mod tests {
 
     #[tokio::test]
     async fn absent_removes_and_waits() {
-        let h = fake(conn(FILE).on("docker stack services pst4 --format '{{.Name", 0, ""));
+        let h = fake(conn(FILE).on("docker stack services --format '{{.Name}}' -- pst4", 0, ""));
         let o = run::<DockerStack>(json!({"name": "pst4", "state": "absent"}), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(o.planned[0].action, Action::Delete);
         let calls = h.conn.calls();
-        assert_eq!(calls[2], "docker stack rm pst4");
-        assert_eq!(calls[3], "docker stack services pst4 --format '{{.Name}}'");
+        assert_eq!(calls[2], "docker stack rm -- pst4");
+        assert_eq!(calls[3], "docker stack services --format '{{.Name}}' -- pst4");
 
-        let h = fake(conn(FILE).on("docker stack services pst4 --format '{{.Name", 0, "pst4_web\n"));
+        let h = fake(conn(FILE).on("docker stack services --format '{{.Name}}' -- pst4", 0, "pst4_web\n"));
         let o = run::<DockerStack>(json!({"name": "pst4", "state": "absent", "wait_timeout": 0}), &h.ctx()).await;
         assert!(o.failed, "{o:?}");
         assert_eq!(o.msg.as_deref(), Some("stack pst4: services still present after 0 s: pst4_web"));
@@ -1330,6 +1330,31 @@ mod tests {
         let h = fake(FakeConnection::new().on("docker stack services", 0, ""));
         let o = run::<DockerStack>(json!({"name": "pst4", "state": "absent"}), &h.ctx()).await;
         assert!(!o.changed && !o.failed);
+    }
+
+    #[tokio::test]
+    async fn stack_and_service_names_are_operands_after_a_double_dash() {
+        for v in hostile_values(&pwned_marker("stack")) {
+            let q = Sh::quoted(&v);
+            let services = format!("docker stack services --format '{{{{json .}}}}' -- {q}");
+            let h = fake(
+                FakeConnection::new()
+                    .on(&services, 0, "{\"Name\":\"--help\"}\n")
+                    .on("docker service inspect", 0, "{\"Spec\":{\"Name\":\"--help\"}}\n")
+                    .on("docker stack services --format '{{.Name}}'", 0, ""),
+            );
+            let o = run::<DockerStack>(json!({"name": v, "state": "absent"}), &h.ctx()).await;
+            assert!(o.changed && !o.failed, "{v:?}: {o:?}");
+            let calls = h.conn.calls();
+            assert_eq!(
+                calls[..3],
+                [
+                    services,
+                    "docker service inspect --format '{{json .}}' -- --help".into(),
+                    format!("docker stack rm -- {q}")
+                ]
+            );
+        }
     }
 
     #[test]

@@ -36,9 +36,9 @@
 //! ```
 
 use super::{docker_change, docker_error, docker_json, docker_probe, json_value};
-use crate::util::q;
 use async_trait::async_trait;
 use prov_core::args::lenient_bool;
+use prov_core::cmd::Cmd;
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
@@ -231,24 +231,26 @@ impl Module for DockerSwarm {
                 Ok(Plan::Ok(ok_with_facts(&info.node_id, swarm_facts(cx).await?)))
             }
             "present" if inactive => {
-                let mut cmd = String::from("docker swarm init");
+                let mut cmd = Cmd::new("docker").flag("swarm").flag("init");
                 if let Some(a) = &args.advertise_addr {
-                    cmd.push_str(&format!(" --advertise-addr {}", q(a)));
+                    cmd = cmd.opt("--advertise-addr", a);
                 }
                 if let Some(a) = &args.listen_addr {
-                    cmd.push_str(&format!(" --listen-addr {}", q(a)));
+                    cmd = cmd.opt("--listen-addr", a);
                 }
                 for p in args.default_addr_pool.iter().flatten() {
-                    cmd.push_str(&format!(" --default-addr-pool {}", q(p)));
+                    cmd = cmd.opt("--default-addr-pool", p);
                 }
                 if let Some(n) = args.subnet_size {
-                    cmd.push_str(&format!(" --default-addr-pool-mask-length {n}"));
+                    cmd = cmd.opt("--default-addr-pool-mask-length", n.to_string());
                 }
-                Ok(Plan::Change(Change::new(SwarmPlan::Init(cmd), Action::Create, "swarm", cx.host).with_diff(
-                    "swarm",
-                    before,
-                    "manager (init)\n",
-                )))
+                Ok(Plan::Change(
+                    Change::new(SwarmPlan::Init(cmd.build().into()), Action::Create, "swarm", cx.host).with_diff(
+                        "swarm",
+                        before,
+                        "manager (init)\n",
+                    ),
+                ))
             }
             "inspect" if inactive => {
                 Err(ModuleError::Failed(format!("{} is not in a swarm: state=inspect needs a swarm manager", cx.host)))
@@ -256,14 +258,15 @@ impl Module for DockerSwarm {
             "join" if inactive => {
                 let token = args.join_token.as_deref().unwrap_or("");
                 let remotes = args.remote_addrs.as_ref().map(OneOrMany::to_vec).unwrap_or_default();
-                let mut opts = format!(" --token {}", q(token));
+                let mut join = Cmd::new("docker").flag("swarm").flag("join").opt("--token", token);
                 if let Some(a) = &args.advertise_addr {
-                    opts.push_str(&format!(" --advertise-addr {}", q(a)));
+                    join = join.opt("--advertise-addr", a);
                 }
                 if let Some(a) = &args.listen_addr {
-                    opts.push_str(&format!(" --listen-addr {}", q(a)));
+                    join = join.opt("--listen-addr", a);
                 }
-                let cmds = remotes.iter().map(|r| format!("docker swarm join{opts} {}", q(r))).collect();
+                // The remote address is an operand after `--`: `-H…` cannot become an option.
+                let cmds = remotes.iter().map(|r| join.clone().operand(r).build().into()).collect();
                 let first = remotes.first().cloned().unwrap_or_default();
                 Ok(Plan::Change(Change::new(SwarmPlan::Join(cmds), Action::Create, "swarm member", cx.host).with_diff(
                     "swarm",
@@ -340,6 +343,7 @@ impl Module for DockerSwarm {
 pub(crate) mod tests {
     use super::*;
     use crate::testing::*;
+    use prov_core::cmd::Sh;
     use prov_core::testutil::FakeConnection;
     use serde_json::json;
 
@@ -418,7 +422,7 @@ pub(crate) mod tests {
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(
             h.conn.calls()[1],
-            format!("docker swarm join --token {WORKER_TOKEN} --advertise-addr 10.215.0.21 10.215.0.11:2377")
+            format!("docker swarm join --token {WORKER_TOKEN} --advertise-addr 10.215.0.21 -- 10.215.0.11:2377")
         );
         assert_eq!(o.diffs[0].after, "member (join 10.215.0.11:2377)\n");
         let h = fake(FakeConnection::new().on(INFO, 0, WORKER));
@@ -429,17 +433,29 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn swarm_join_remote_address_is_an_operand_and_values_are_quoted() {
+        for v in hostile_values(&pwned_marker("swarm")) {
+            let args = json!({"state": "join", "join_token": v, "advertise_addr": v, "remote_addrs": [v]});
+            let h = fake(FakeConnection::new().on(INFO, 0, INACTIVE).on("docker swarm join", 1, ""));
+            run::<DockerSwarm>(args, &h.ctx()).await;
+            let q = Sh::quoted(&v);
+            assert_eq!(h.conn.calls()[1], format!("docker swarm join --token {q} --advertise-addr {q} -- {q}"));
+        }
+    }
+
+    #[tokio::test]
     async fn join_tries_the_next_manager() {
         let args = json!({"state": "join", "join_token": "T", "remote_addrs": ["10.215.0.12", "10.215.0.11"]});
-        let h =
-            fake(FakeConnection::new().on(INFO, 0, INACTIVE).on("docker swarm join --token T 10.215.0.12", 1, "").on(
+        let h = fake(
+            FakeConnection::new().on(INFO, 0, INACTIVE).on("docker swarm join --token T -- 10.215.0.12", 1, "").on(
                 "docker swarm join",
                 0,
                 "This node joined a swarm as a worker.\n",
-            ));
+            ),
+        );
         let o = run::<DockerSwarm>(args.clone(), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
-        assert_eq!(h.conn.calls()[2], "docker swarm join --token T 10.215.0.11");
+        assert_eq!(h.conn.calls()[2], "docker swarm join --token T -- 10.215.0.11");
         let h = fake(FakeConnection::new().on(INFO, 0, INACTIVE).on("docker swarm join", 1, ""));
         let o = run::<DockerSwarm>(args, &h.ctx()).await;
         assert!(o.failed);

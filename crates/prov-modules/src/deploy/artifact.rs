@@ -1,6 +1,6 @@
 //! The artifact of a release: what is shipped or found on the target, and its content hash.
 
-use crate::util::q;
+use prov_core::cmd::Sh;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
@@ -57,14 +57,13 @@ pub(crate) fn pack_dir(dir: &Path) -> Result<(Vec<u8>, String), String> {
 }
 
 /// The command printing a hash of a directory or file on the target.
-pub(crate) fn remote_hash_command(src: &str) -> String {
-    format!(
-        "S={s}; if [ -d \"$S\" ]; then printf 'dir '; (cd \"$S\" && find . -mindepth 1 \\( -type f -exec sha256sum {{}} + \\) \
+pub(crate) fn remote_hash_command(src: &str) -> Sh {
+    Sh::lit("S=").glued(Sh::quoted(src)).then(Sh::lit(
+        "if [ -d \"$S\" ]; then printf 'dir '; (cd \"$S\" && find . -mindepth 1 \\( -type f -exec sha256sum {} + \\) \
            -o \\( -type l -printf 'link %p %l\\n' \\) -o \\( -type d -printf 'dir %p\\n' \\) | LC_ALL=C sort | sha256sum | cut -d' ' -f1); \
          elif [ -f \"$S\" ]; then printf 'tar '; sha256sum < \"$S\" | cut -d' ' -f1; \
          else echo missing; fi",
-        s = q(src)
-    )
+    ))
 }
 
 /// The release hash: the artifact's and the `shared` list.

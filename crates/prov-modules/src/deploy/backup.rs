@@ -25,9 +25,10 @@
 //! ```
 
 use super::{fresh_name, now, parse_duration};
-use crate::util::{probe_failed, q};
+use crate::util::probe_failed;
 use async_trait::async_trait;
 use minijinja::Value;
+use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Action, Change, InCheck, Module, ModuleCtx, ModuleError, Outcome, Plan, Planned};
 use serde::{Deserialize, Serialize};
 
@@ -105,22 +106,25 @@ pub struct BackupMeta {
 }
 
 /// A command printing one hash of the data under `paths` (contents and symlinks).
-pub(crate) fn data_hash_command(paths: &[String]) -> String {
-    let list: Vec<String> = paths.iter().map(|p| q(p)).collect();
-    format!(
-        "for p in {}; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then \
-           find \"$p\" \\( -type f -exec sha256sum {{}} + \\) -o \\( -type l -printf 'link %p %l\\n' \\); \
+pub(crate) fn data_hash_command(paths: &[String]) -> Sh {
+    // The paths are absolute (checked): `find` cannot read one as an expression.
+    Sh::lit("for p in").word(quoted_list(paths)).suffix(
+        "; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then \
+           find \"$p\" \\( -type f -exec sha256sum {} + \\) -o \\( -type l -printf 'link %p %l\\n' \\); \
          else printf 'absent %s\\n' \"$p\"; fi; done | LC_ALL=C sort | sha256sum | cut -d' ' -f1",
-        list.join(" ")
     )
 }
 
+/// Values as quoted words, for a `for` list.
+fn quoted_list(values: &[String]) -> Sh {
+    values.iter().fold(Sh::default(), |sh, v| sh.word(Sh::quoted(v)))
+}
+
 /// Lists the backup records in `dir`, one `meta <json>` line each.
-pub(crate) fn list_command(dir: &str) -> String {
-    format!(
-        "for m in {}/*.json; do [ -f \"$m\" ] || continue; printf 'meta '; tr -d '\\n' < \"$m\"; echo; done",
-        q(dir)
-    )
+pub(crate) fn list_command(dir: &str) -> Sh {
+    Sh::lit("for m in")
+        .word(Sh::quoted(dir))
+        .suffix("/*.json; do [ -f \"$m\" ] || continue; printf 'meta '; tr -d '\\n' < \"$m\"; echo; done")
 }
 
 /// Backup records from [`list_command`] lines (unreadable records are skipped).
@@ -144,36 +148,41 @@ pub(crate) async fn create(
     let (file, script) = match source {
         Source::Paths(paths) => {
             let file = format!("{dir}/{name}.tar.gz");
-            let list: Vec<String> = paths.iter().map(|p| q(p)).collect();
-            let script = format!(
-                "set -e; mkdir -p {d}; set --; for p in {list}; do \
-                   if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"${{p#/}}\"; printf 'present %s\\n' \"$p\"; fi; \
-                 done; tar -czf {part} -C / -T /dev/null \"$@\"; mv {part} {f}; printf 'hash %s\\n' \"$({hash})\"",
-                d = q(dir),
-                list = list.join(" "),
-                part = q(&format!("{file}.part")),
-                f = q(&file),
-                hash = data_hash_command(paths),
-            );
+            let part = format!("{file}.part");
+            // The members are the paths without their leading `/`, after `--`: `/--x` is not
+            // an option of tar.
+            let script = Sh::lit("set -e")
+                .then(Cmd::new("mkdir").flag("-p").operand(dir))
+                .then(Sh::lit("set --"))
+                .then(Sh::lit("for p in").word(quoted_list(paths)).suffix(
+                    "; do \
+                       if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"${p#/}\"; printf 'present %s\\n' \"$p\"; fi; \
+                     done",
+                ))
+                .then(Cmd::new("tar").opt("-czf", &part).flag("-C").flag("/").flag("-T").flag("/dev/null").flag("--").flag("\"$@\""))
+                .then(Cmd::new("mv").operands([&part, &file]))
+                .then(Sh::lit("printf 'hash %s\\n' \"$(").glued(data_hash_command(paths)).suffix(")\""));
             (file, script)
         }
         Source::Command(cmd) => {
             let file = format!("{dir}/{name}.dump");
-            let script = format!(
-                "set -e; mkdir -p {d}; sh -c {c} > {part}; mv {part} {f}; \
-                 printf 'hash %s\\n' \"$(sha256sum < {f} | cut -d' ' -f1)\"",
-                d = q(dir),
-                c = q(cmd),
-                part = q(&format!("{file}.part")),
-                f = q(&file),
-            );
+            let part = format!("{file}.part");
+            let script = Sh::lit("set -e")
+                .then(Cmd::new("mkdir").flag("-p").operand(dir))
+                .then(Cmd::new("sh").opt("-c", cmd).build().suffix(" >").word(Sh::quoted(&part)))
+                .then(Cmd::new("mv").operands([&part, &file]))
+                .then(
+                    Sh::lit("printf 'hash %s\\n' \"$(sha256sum <")
+                        .word(Sh::quoted(&file))
+                        .suffix(" | cut -d' ' -f1)\""),
+                );
             (file, script)
         }
         Source::None => return Err(ModuleError::Args("nothing to back up".into())),
     };
     let out = cx.exec(script).await?;
     if out.rc != 0 {
-        let _ = cx.exec(format!("rm -f {}", q(&format!("{file}.part")))).await;
+        let _ = cx.exec(Cmd::new("rm").flag("-f").operand(format!("{file}.part")).build()).await;
         return Err(probe_failed(&format!("backing up into {file}"), &out));
     }
     let text = out.stdout_str();
@@ -211,8 +220,8 @@ pub(crate) async fn remove(cx: &ModuleCtx<'_>, metas: &[BackupMeta]) -> Result<(
     if metas.is_empty() {
         return Ok(());
     }
-    let files: Vec<String> = metas.iter().flat_map(|m| [q(&m.file), q(&meta_path(&m.file))]).collect();
-    let out = cx.exec(format!("rm -f -- {}", files.join(" "))).await?;
+    let files = metas.iter().flat_map(|m| [m.file.clone(), meta_path(&m.file)]);
+    let out = cx.exec(Cmd::new("rm").flag("-f").operands(files).build()).await?;
     if out.rc != 0 {
         return Err(probe_failed("removing expired backups", &out));
     }
@@ -260,7 +269,7 @@ impl Module for Backup {
         let retention = parse_duration(&a.retention).map_err(ModuleError::Args)?;
         let mut cmd = list_command(&a.dest);
         if let Source::Paths(p) = &source {
-            cmd = format!("{cmd}; printf 'hash %s\\n' \"$({})\"", data_hash_command(p));
+            cmd = cmd.then(Sh::lit("printf 'hash %s\\n' \"$(").glued(data_hash_command(p)).suffix(")\""));
         }
         let out = cx.exec(cmd).await?;
         if out.rc != 0 {

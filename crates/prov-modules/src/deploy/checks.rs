@@ -1,6 +1,6 @@
 //! Commands run inside a new release before the switch: the hooks and the health check.
 
-use crate::util::q;
+use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{ModuleCtx, ModuleError};
 use serde::Deserialize;
 use std::time::Duration;
@@ -58,13 +58,13 @@ impl InRelease<'_> {
         let (root, name) = (self.root, self.name);
         let r = format!("{root}/releases/{name}");
         let prev = self.prev.map(|p| format!("{root}/releases/{p}")).unwrap_or_default();
-        let line = format!(
-            "cd {rq} && RELEASE_PATH={rq} RELEASE_NAME={n} APP_ROOT={p} PREVIOUS_RELEASE_PATH={pr} sh -c {c}",
-            rq = q(&r),
-            n = q(name),
-            p = q(root),
-            pr = q(&prev),
-            c = q(cmd)
+        let line = Cmd::new("cd").operand(&r).build().and(
+            Sh::lit("RELEASE_PATH=")
+                .glued(Sh::quoted(&r))
+                .word(Sh::lit("RELEASE_NAME=").glued(Sh::quoted(name)))
+                .word(Sh::lit("APP_ROOT=").glued(Sh::quoted(root)))
+                .word(Sh::lit("PREVIOUS_RELEASE_PATH=").glued(Sh::quoted(&prev)))
+                .word(Cmd::new("sh").opt("-c", cmd)),
         );
         let out = cx.exec(line).await?;
         if out.rc == 0 {
@@ -88,12 +88,14 @@ impl InRelease<'_> {
                 self.run(cx, cmd).await?
             } else if let Some(url) = &h.url {
                 let url = url.replace("{release}", self.name);
-                let t = h.timeout;
-                let cmd = format!(
-                    "if command -v curl >/dev/null 2>&1; then curl -s -o /dev/null -w '%{{http_code}}' --max-time {t} -- {u}; \
-                     else wget -q -S -O /dev/null --timeout={t} -- {u} 2>&1 | awk '/^  HTTP\\//{{c=$2}} END{{print c}}'; fi",
-                    u = q(&url)
-                );
+                let t = h.timeout.to_string();
+                let curl = Cmd::new("curl").flag("-s").flag("-o").flag("/dev/null").flag("-w").flag("'%{http_code}'");
+                let wget = Cmd::new("wget").flag("-q").flag("-S").flag("-O").flag("/dev/null");
+                let cmd = Sh::lit("if command -v curl >/dev/null 2>&1; then")
+                    .word(curl.opt("--max-time", &t).operand(&url))
+                    .suffix("; else")
+                    .word(wget.opt_eq("--timeout", &t).operand(&url))
+                    .suffix(" 2>&1 | awk '/^  HTTP\\//{c=$2} END{print c}'; fi");
                 let out = cx.exec(cmd).await?;
                 let code = out.stdout_str().trim().to_string();
                 if code == h.status.to_string() {

@@ -19,7 +19,8 @@ mod checks;
 pub mod release;
 pub mod restore;
 
-use crate::util::{probe_failed, q};
+use crate::util::probe_failed;
+use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{ModuleCtx, ModuleError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -125,21 +126,20 @@ pub struct ReleaseDir {
 }
 
 /// The shell command that reads an app root's state (one round trip).
-pub(crate) fn probe_root_command(path: &str) -> String {
-    format!(
-        "P={p}; \
-         if [ -L \"$P\" ] || {{ [ -e \"$P\" ] && [ ! -d \"$P\" ]; }}; then echo kind notdir; exit 0; fi; \
+pub(crate) fn probe_root_command(path: &str) -> Sh {
+    Sh::lit("P=").glued(Sh::quoted(path)).then(Sh::lit(
+        "\
+         if [ -L \"$P\" ] || { [ -e \"$P\" ] && [ ! -d \"$P\" ]; }; then echo kind notdir; exit 0; fi; \
          if [ ! -e \"$P\" ]; then echo kind absent; exit 0; fi; \
          if [ -z \"$(ls -A \"$P\")\" ]; then echo kind empty; exit 0; fi; \
          if [ -d \"$P/releases\" ]; then echo kind releases; else echo kind dir; fi; \
          if [ -L \"$P/current\" ]; then printf 'current %s\\n' \"$(readlink \"$P/current\")\"; \
          elif [ -d \"$P/current\" ]; then echo 'other a directory'; \
          elif [ -e \"$P/current\" ]; then echo 'other a file'; fi; \
-         for d in \"$P\"/releases/*/; do [ -d \"$d\" ] || continue; d=${{d%/}}; \
-           if [ -e \"$d/.keep\" ]; then k=1; else k=0; fi; printf 'release %s %s\\n' \"$k\" \"${{d##*/}}\"; done; \
+         for d in \"$P\"/releases/*/; do [ -d \"$d\" ] || continue; d=${d%/}; \
+           if [ -e \"$d/.keep\" ]; then k=1; else k=0; fi; printf 'release %s %s\\n' \"$k\" \"${d##*/}\"; done; \
          for m in \"$P\"/.prov/*.json; do [ -f \"$m\" ] || continue; printf 'meta '; tr -d '\\n' < \"$m\"; echo; done",
-        p = q(path)
-    )
+    ))
 }
 
 /// Parses [`probe_root_command`]'s output.
@@ -265,14 +265,14 @@ pub(crate) fn is_release_name(name: &str) -> bool {
 }
 
 /// The shell step that points `current` at `releases/<name>` in one rename.
-pub(crate) fn switch_command(path: &str, name: &str) -> String {
+pub(crate) fn switch_command(path: &str, name: &str) -> Sh {
     let tmp = format!(".current.{name}");
-    format!(
-        "cd {p} && rm -f {t} && ln -s {target} {t} && mv -T {t} current",
-        p = q(path),
-        t = q(&tmp),
-        target = q(&format!("releases/{name}"))
-    )
+    Cmd::new("cd")
+        .operand(path)
+        .build()
+        .and(Cmd::new("rm").flag("-f").operand(&tmp))
+        .and(Cmd::new("ln").flag("-s").operands([format!("releases/{name}"), tmp.clone()]))
+        .and(Cmd::new("mv").flag("-T").operands([tmp.as_str(), "current"]))
 }
 
 /// `48h`, `2d`, `30m`, `90s` or a number of seconds, as seconds.

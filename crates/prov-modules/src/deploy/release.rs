@@ -51,9 +51,10 @@ use super::{
     check_relative, fresh_name, now, parse_duration, probe_root, switch_command, BackupRef, ReleaseMeta, Root,
 };
 use super::{Current, ReleaseDir, RootKind};
-use crate::util::{probe_failed, q, stringish};
+use crate::util::{probe_failed, stringish};
 use async_trait::async_trait;
 use prov_core::args::lenient_bool;
+use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -290,8 +291,9 @@ impl Release {
         let r = format!("{p}/releases/{name}");
         let prev = root.current_name().map(str::to_string);
         let keeps = prev.as_ref().map(|n| format!("releases/{n}")).unwrap_or_else(|| "nothing".into());
-        let mk =
-            cx.exec(format!("mkdir -p {p}/releases {p}/shared {p}/.prov && mkdir {r}", p = q(p), r = q(&r))).await?;
+        let dirs = [format!("{p}/releases"), format!("{p}/shared"), format!("{p}/.prov")];
+        let mk = Cmd::new("mkdir").flag("-p").operands(dirs).build().and(Cmd::new("mkdir").operand(&r));
+        let mk = cx.exec(mk).await?;
         if mk.rc != 0 {
             return Err(probe_failed(&format!("making {r}"), &mk));
         }
@@ -300,11 +302,11 @@ impl Release {
         let backup = match result {
             Ok(Ok(b)) => b,
             Ok(Err(msg)) | Err(ModuleError::Failed(msg)) => {
-                let _ = cx.exec(format!("rm -rf -- {}", q(&r))).await;
+                let _ = cx.exec(Cmd::new("rm").flag("-rf").operand(&r).build()).await;
                 return Ok(Outcome::failed(format!("{msg}; releases/{name} was removed and current is still {keeps}")));
             }
             Err(e) => {
-                let _ = cx.exec(format!("rm -rf -- {}", q(&r))).await;
+                let _ = cx.exec(Cmd::new("rm").flag("-rf").operand(&r).build()).await;
                 return Err(e);
             }
         };
@@ -329,9 +331,8 @@ impl Release {
         let pruned = root.prune_list(&name, a.keep.max(1));
         let mut script = switch_command(p, &name);
         if !pruned.is_empty() {
-            let list: Vec<String> =
-                pruned.iter().flat_map(|n| [q(&format!("releases/{n}")), q(&format!(".prov/{n}.json"))]).collect();
-            script.push_str(&format!(" && rm -rf -- {}", list.join(" ")));
+            let list = pruned.iter().flat_map(|n| [format!("releases/{n}"), format!(".prov/{n}.json")]);
+            script = script.and(Cmd::new("rm").flag("-rf").operands(list));
         }
         let out = cx.exec(script).await?;
         if out.rc != 0 {
@@ -364,22 +365,26 @@ impl Release {
             Artifact::Upload(bytes) => {
                 let incoming = format!("{p}/.prov/incoming-{name}.tar");
                 cx.put(&incoming, &bytes, Some(0o600)).await?;
-                format!("tar -xf {i} -C {r} && rm -f {i}", i = q(&incoming), r = q(&r))
+                Cmd::new("tar")
+                    .opt("-xf", &incoming)
+                    .opt("-C", &r)
+                    .build()
+                    .and(Cmd::new("rm").flag("-f").operand(&incoming))
             }
-            Artifact::RemoteTar(src) => format!("tar -xf {} -C {}", q(&src), q(&r)),
-            Artifact::RemoteDir(src) => format!("cp -a {}/. {}", q(&src), q(&r)),
+            Artifact::RemoteTar(src) => Cmd::new("tar").opt("-xf", &src).opt("-C", &r).build(),
+            Artifact::RemoteDir(src) => Cmd::new("cp").flag("-a").operands([format!("{src}/."), r.clone()]).build(),
         };
         for s in &a.shared {
             let shared = format!("{p}/shared/{s}");
             let inside = format!("{r}/{s}");
-            script.push_str(&format!(
-                " && s={sh} && t={t} && \
-                 if [ ! -e \"$s\" ] && [ ! -L \"$s\" ]; then mkdir -p \"$(dirname \"$s\")\" && \
-                   if [ -e \"$t\" ] || [ -L \"$t\" ]; then mv \"$t\" \"$s\"; else mkdir -p \"$s\"; fi; fi && \
-                 rm -rf \"$t\" && mkdir -p \"$(dirname \"$t\")\" && ln -s \"$s\" \"$t\"",
-                sh = q(&shared),
-                t = q(&inside)
-            ));
+            script = script
+                .and(Sh::lit("s=").glued(Sh::quoted(&shared)))
+                .and(Sh::lit("t=").glued(Sh::quoted(&inside)))
+                .and(Sh::lit(
+                    "if [ ! -e \"$s\" ] && [ ! -L \"$s\" ]; then mkdir -p \"$(dirname \"$s\")\" && \
+                       if [ -e \"$t\" ] || [ -L \"$t\" ]; then mv \"$t\" \"$s\"; else mkdir -p \"$s\"; fi; fi && \
+                     rm -rf \"$t\" && mkdir -p \"$(dirname \"$t\")\" && ln -s \"$s\" \"$t\"",
+                ));
         }
         let out = cx.exec(script).await?;
         if out.rc != 0 {

@@ -18,8 +18,9 @@
 //! ```
 
 use super::backup::{data_hash_command, list_command, meta_path, parse_metas, BackupMeta};
-use crate::util::{probe_failed, q};
+use crate::util::probe_failed;
 use async_trait::async_trait;
+use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::module::{Action, Change, InCheck, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
@@ -41,7 +42,8 @@ pub struct Args {
 /// Reads the record of the backup `file`.
 pub(crate) async fn read_meta(cx: &ModuleCtx<'_>, file: &str) -> Result<BackupMeta, ModuleError> {
     let path = meta_path(file);
-    let out = cx.exec(format!("test -f {f} && cat {m}", f = q(file), m = q(&path))).await?;
+    let test = Word::new(WordKind::Path, file).map_err(|e| ModuleError::Args(e.to_string()))?;
+    let out = cx.exec(Cmd::new("test").flag("-f").word(&test).build().and(Cmd::new("cat").operand(&path))).await?;
     if out.rc != 0 {
         return Err(ModuleError::Failed(format!(
             "backup {file} is gone or has no record ({path}); was it removed by its retention period?"
@@ -54,7 +56,7 @@ pub(crate) async fn read_meta(cx: &ModuleCtx<'_>, file: &str) -> Result<BackupMe
 /// Puts a backup back; `command` reads a dump.
 pub(crate) async fn put_back(cx: &ModuleCtx<'_>, meta: &BackupMeta, command: Option<&str>) -> Result<(), ModuleError> {
     let script = match (&meta.command, command) {
-        (Some(_), Some(c)) => format!("sh -c {} < {}", q(c), q(&meta.file)),
+        (Some(_), Some(c)) => Cmd::new("sh").opt("-c", c).build().suffix(" <").word(Sh::quoted(&meta.file)),
         (Some(_), None) => {
             return Err(ModuleError::Args(format!(
                 "{} is a dump: give `command`, which reads it on its standard input",
@@ -64,10 +66,9 @@ pub(crate) async fn put_back(cx: &ModuleCtx<'_>, meta: &BackupMeta, command: Opt
         (None, Some(_)) => {
             return Err(ModuleError::Args(format!("{} holds files: `command` is only for dumps", meta.file)))
         }
-        (None, None) => {
-            let paths: Vec<String> = meta.paths.iter().map(|p| q(p)).collect();
-            format!("set -e; rm -rf -- {}; tar -xzf {} -C /", paths.join(" "), q(&meta.file))
-        }
+        (None, None) => Sh::lit("set -e")
+            .then(Cmd::new("rm").flag("-rf").operands(&meta.paths))
+            .then(Cmd::new("tar").opt("-xzf", &meta.file).flag("-C").flag("/")),
     };
     let out = cx.exec(script).await?;
     if out.rc != 0 {
@@ -178,5 +179,31 @@ mod tests {
         assert!(e.contains("is gone"), "{e}");
         let o = run::<Restore>(json!({"dest": h.path("empty")}), &h.ctx()).await;
         assert!(o.failed && o.msg.unwrap().contains("no backup"));
+    }
+
+    #[tokio::test]
+    async fn backup_and_restore_of_hostile_paths_treat_them_as_data() {
+        let h = LocalHost::new();
+        let marker = pwned_marker("restore");
+        let names = hostile_values(&marker);
+        let paths: Vec<String> = names.iter().map(|n| h.path(&format!("data/{}", n.replace('/', "_")))).collect();
+        std::fs::create_dir(h.path("data")).unwrap();
+        for p in &paths {
+            std::fs::write(p, "v1\n").unwrap();
+        }
+        let dest = h.path(&format!("b/$(touch {marker})"));
+        let bk = run::<Backup>(json!({"paths": paths, "dest": dest}), &h.ctx()).await;
+        assert!(bk.changed && !bk.failed, "{bk:?}");
+        for p in &paths {
+            std::fs::write(p, "v2\n").unwrap();
+        }
+        let o = run::<Restore>(json!({"dest": dest}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        for p in &paths {
+            assert_eq!(std::fs::read_to_string(p).unwrap(), "v1\n", "{p:?}");
+        }
+        let o = run::<Restore>(json!({"src": bk.data["backup"].as_str().unwrap()}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert!(!std::path::Path::new(&marker).exists(), "a hostile name ran as shell");
     }
 }

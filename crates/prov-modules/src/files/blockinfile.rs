@@ -211,6 +211,7 @@ impl Module for BlockInFile {
     type Plan = EditPlan;
 
     fn check_args(args: &Args) -> Result<(), String> {
+        super::check_owner_group(&args.owner, &args.group)?;
         match args.state.as_deref() {
             None | Some("present") | Some("absent") => {}
             Some(s) => return Err(format!("state must be present or absent, not {s}")),
@@ -375,5 +376,26 @@ mod tests {
         let o = run::<BlockInFile>(json!({"path": p, "block": "c", "validate": "grep -q nomatch %s"}), &h.ctx()).await;
         assert!(o.failed, "{o:?}");
         assert!(std::fs::read_to_string(&p).unwrap().contains("\nb\n"), "not validated, not written");
+    }
+
+    #[tokio::test]
+    async fn block_edit_through_a_link_with_hostile_names_writes_data_only() {
+        let h = LocalHost::new();
+        let marker = pwned_marker("blockinfile");
+        for name in hostile_values(&marker) {
+            let dir = h.path(&name);
+            let p = format!("{dir}/{}", name.replace('/', "_"));
+            let args = json!({"path": p, "block": "b", "create": true, "backup": true, "validate": "test -f %s"});
+            let o = run::<BlockInFile>(args, &h.ctx()).await;
+            assert!(o.changed && !o.failed, "{name:?}: {o:?}");
+            let link = format!("{p}.link");
+            std::os::unix::fs::symlink(&p, &link).unwrap_or_else(|e| panic!("{name:?} {p:?}: {e} {:?}", o.data));
+            let o = run::<BlockInFile>(json!({"path": link, "block": "c", "backup": true}), &h.ctx()).await;
+            assert!(o.changed && !o.failed, "{name:?}: {o:?}");
+            assert!(std::fs::read_to_string(&p).unwrap().contains("\nc\n"), "{name:?}: written through the link");
+            let backup = o.data["backup_file"].as_str().unwrap().to_string();
+            assert!(backup.starts_with(&p), "{name:?}: {backup}");
+        }
+        assert!(!std::path::Path::new(&marker).exists(), "a hostile name ran as shell");
     }
 }

@@ -100,6 +100,7 @@ impl Module for Copy {
     type Plan = WritePlan;
 
     fn check_args(args: &Args) -> Result<(), String> {
+        super::check_owner_group(&args.owner, &args.group)?;
         match (&args.src, &args.content) {
             (Some(_), Some(_)) => Err("`src` and `content` are mutually exclusive".into()),
             (None, None) => Err("one of `src` or `content` is required".into()),
@@ -221,7 +222,10 @@ mod tests {
         let h = fake_check(FakeConnection::new().on("P=", 0, &st).with_file("/f", "a\n"));
         let o = run::<Copy>(json!({"content": "b\n", "dest": "/f", "backup": true}), &h.ctx()).await;
         assert!(o.changed);
-        assert_eq!(h.conn.calls(), vec![crate::files::probe_command("/f", Some("sha256"), false), "get /f".into()]);
+        assert_eq!(
+            h.conn.calls(),
+            vec![crate::files::probe_command("/f", Some("sha256sum"), false).to_string(), "get /f".to_string()]
+        );
         assert_eq!(h.conn.files.lock().unwrap()["/f"].0, b"a\n".to_vec());
         assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("a\n", "b\n"));
     }

@@ -4,7 +4,8 @@
 
 use super::WritePlan;
 use super::{apply_write, parse_probe_read, probe_read_command, sha256_hex, state_diff, Attrs, FileState, Kind};
-use crate::util::{diff_text, probe_failed, q};
+use crate::util::{diff_text, probe_failed};
+use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Action, Change, DiffMode, ModuleCtx, ModuleError, Outcome, Plan};
 
 /// A file read for editing.
@@ -21,16 +22,21 @@ pub(crate) struct Read {
 
 /// Reads `path`'s real path, state and bytes in one command.
 pub(crate) async fn read(cx: &ModuleCtx<'_>, path: &str) -> Result<Read, ModuleError> {
-    let cmd = format!(
-        "R=$(readlink -f -- {p} 2>/dev/null) || R={p}; printf 'real %s\\n' \"$R\"; {}",
-        probe_read_command(path),
-        p = q(path)
-    );
+    // `$(…)` drops trailing newlines, which a path may end with: a `.` after readlink's own
+    // newline keeps them, and both are cut off again.
+    let real = Cmd::new("readlink").flag("-f").operand(path).build().suffix(" 2>/dev/null && echo .");
+    let cmd = Sh::lit("R=$(")
+        .glued(real)
+        .suffix(") && R=${R%??} || R=")
+        .glued(Sh::quoted(path))
+        .then(Sh::lit("printf 'real %s\\0' \"$R\""))
+        .then(probe_read_command(path));
     let out = cx.exec(cmd).await?;
     if out.rc != 0 {
         return Err(probe_failed(&format!("reading {path}"), &out));
     }
-    let (first, rest) = match out.stdout.iter().position(|b| *b == b'\n') {
+    // The real path ends with a NUL, the one byte a path cannot hold (it may hold a newline).
+    let (first, rest) = match out.stdout.iter().position(|b| *b == 0) {
         Some(i) => (&out.stdout[..i], &out.stdout[i + 1..]),
         None => (&out.stdout[..], &[][..]),
     };
@@ -110,7 +116,7 @@ pub(crate) async fn apply(
     validate: Option<&str>,
 ) -> Result<Outcome, ModuleError> {
     if let Some(dir) = &p.mkdir {
-        let out = cx.exec(format!("mkdir -p -- {}", q(dir))).await?;
+        let out = cx.exec(Cmd::new("mkdir").flag("-p").operand(dir).build()).await?;
         if out.rc != 0 {
             return Ok(Outcome::failed(format!("Error creating {dir}: {}", out.stderr_str().trim())));
         }

@@ -26,10 +26,10 @@
 //! ```
 
 use super::{probe, run_step, state_diff, AttrChange, Attrs, FileState, Kind};
-use crate::util::{octal, probe_failed, q};
+use crate::util::{octal, probe_failed};
 use async_trait::async_trait;
 use prov_core::args::{lenient_bool, Mode};
-use prov_core::cmd::{Cmd, Word, WordKind};
+use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
@@ -106,7 +106,7 @@ impl State {
 pub struct File;
 
 /// Commands `apply` runs, in order.
-pub struct Steps(Vec<String>);
+pub struct Steps(Vec<Sh>);
 
 fn current(st: &Option<FileState>) -> &'static str {
     st.as_ref().map(|s| s.kind.state()).unwrap_or("absent")
@@ -134,6 +134,7 @@ impl Module for File {
     type Plan = Steps;
 
     fn check_args(args: &Args) -> Result<(), String> {
+        super::check_owner_group(&args.owner, &args.group)?;
         if matches!(args.state, Some(State::Link | State::Hard)) && args.src.is_none() {
             return Err("`src` is required for state=link and state=hard".into());
         }
@@ -156,23 +157,24 @@ impl Module for File {
         };
         let attrs = Attrs::new(args.mode, &args.owner, &args.group);
         let before = current(&st);
-        let qp = q(path);
-        let change = |steps: Vec<String>, action: Action, changes: &[AttrChange], after: &str| {
+        let change = |steps: Vec<Sh>, action: Action, changes: &[AttrChange], after: &str| {
             let (b, a) = state_diff(before, after, changes);
             Plan::Change(Change::new(Steps(steps), action, "file", path).with_diff(path, b, a))
         };
-        let attr_steps = |changes: &[AttrChange], recurse: bool, link: bool| -> Vec<String> {
+        let attr_steps = |changes: &[AttrChange], recurse: bool, link: bool| -> Vec<Sh> {
             Attrs::command(path, changes, recurse, link).into_iter().collect()
         };
         match state {
             State::Absent => match &st {
                 None => Ok(Plan::Ok(ok_outcome(path, "absent", &None))),
-                Some(_) => Ok(change(vec![format!("rm -rf -- {qp}")], Action::Delete, &[], "absent")),
+                Some(_) => {
+                    Ok(change(vec![Cmd::new("rm").flag("-rf").operand(path).build()], Action::Delete, &[], "absent"))
+                }
             },
             State::Directory => match &st {
                 None => {
                     let changes = attrs.all();
-                    let mut steps = vec![format!("mkdir -p -- {qp}")];
+                    let mut steps = vec![Cmd::new("mkdir").flag("-p").operand(path).build()];
                     steps.extend(attr_steps(&changes, args.recurse, false));
                     Ok(change(steps, Action::Create, &changes, "directory"))
                 }
@@ -217,7 +219,7 @@ impl Module for File {
                     Some(s) => attrs.changes(s),
                     None => attrs.all(),
                 };
-                let mut steps = vec![format!("touch -- {qp}")];
+                let mut steps = vec![Cmd::new("touch").operand(path).build()];
                 steps.extend(attr_steps(&changes, false, false));
                 let action = if st.is_none() { Action::Create } else { Action::Modify };
                 let after = st.as_ref().map(|s| s.kind.state()).unwrap_or("file");
@@ -225,7 +227,6 @@ impl Module for File {
             }
             State::Link => {
                 let src = args.src.clone().unwrap_or_default();
-                let qs = q(&src);
                 match &st {
                     Some(s) if s.kind == Kind::Link && s.link.as_deref() == Some(src.as_str()) => {
                         let changes: Vec<AttrChange> = attrs.changes(s).into_iter().filter(|c| c.0 != "mode").collect();
@@ -244,9 +245,9 @@ impl Module for File {
                     _ => {
                         let mut steps = Vec::new();
                         if st.as_ref().is_some_and(|s| s.kind == Kind::Dir) {
-                            steps.push(format!("rmdir -- {qp}"));
+                            steps.push(Cmd::new("rmdir").operand(path).build());
                         }
-                        steps.push(format!("ln -sfn -- {qs} {qp}"));
+                        steps.push(Cmd::new("ln").flag("-sfn").operands([src.as_str(), path]).build());
                         let changes: Vec<AttrChange> = attrs.all().into_iter().filter(|c| c.0 != "mode").collect();
                         steps.extend(attr_steps(&changes, false, true));
                         let action = if st.is_none() { Action::Create } else { Action::Modify };
@@ -280,7 +281,7 @@ impl Module for File {
                     )))),
                     _ => {
                         let changes = attrs.all();
-                        let mut steps = vec![format!("ln -f -- {} {qp}", q(&src))];
+                        let mut steps = vec![Cmd::new("ln").flag("-f").operands([src.as_str(), path]).build()];
                         steps.extend(attr_steps(&changes, false, false));
                         let action = if st.is_none() { Action::Create } else { Action::Modify };
                         Ok(change(steps, action, &changes, "hard"))
@@ -474,5 +475,59 @@ mod tests {
         let o = run::<File>(json!({"path": h.path("a"), "state": "absent"}), &h.ctx()).await;
         assert!(o.changed);
         assert!(!std::path::Path::new(&d).exists());
+    }
+
+    #[tokio::test]
+    async fn file_path_starting_with_dash_is_an_operand_not_an_option() {
+        for p in ["-rf", "--help", "-delete"] {
+            let h = fake(FakeConnection::new().on("P=", 0, DIR));
+            let o = run::<File>(json!({"path": p, "state": "absent"}), &h.ctx()).await;
+            assert!(o.changed, "{o:?}");
+            assert_eq!(h.conn.calls()[1], format!("rm -rf -- {p}"));
+            let h = fake(FakeConnection::new().on("P=", 0, "absent\n"));
+            run::<File>(json!({"path": p, "src": "-f", "state": "link", "owner": "0"}), &h.ctx()).await;
+            assert_eq!(h.conn.calls()[1..], [format!("ln -sfn -- -f {p}"), format!("chown -h -- 0 {p}")]);
+        }
+    }
+
+    #[tokio::test]
+    async fn file_owner_or_group_that_is_an_option_or_a_path_is_refused() {
+        let h = fake(FakeConnection::new().on("P=", 0, DIR));
+        for bad in ["-rf", "--help", "../../x", "root:root", "a b", "$(id)\n"] {
+            for key in ["owner", "group"] {
+                let e = run_err::<File>(json!({"path": "/srv", key: bad}), &h.ctx()).await;
+                assert!(e.contains("not a valid user or group name"), "{key} {bad:?}: {e}");
+            }
+        }
+        assert!(h.conn.calls().is_empty(), "nothing ran: {:?}", h.conn.calls());
+    }
+
+    #[tokio::test]
+    async fn file_hostile_names_are_data_end_to_end() {
+        let h = LocalHost::new();
+        let marker = pwned_marker("file");
+        let keep = h.path("keep");
+        std::fs::write(&keep, "x").unwrap();
+        for name in hostile_values(&marker) {
+            let d = h.path(&name);
+            let args = json!({"path": d, "state": "directory", "mode": "0750", "recurse": true});
+            let o = run::<File>(args, &h.ctx()).await;
+            assert!(o.changed && !o.failed, "{name:?}: {o:?}");
+            assert!(std::path::Path::new(&d).is_dir(), "{name:?}");
+            let f = format!("{d}/{}", name.replace('/', "_"));
+            let o = run::<File>(json!({"path": f, "state": "touch", "mode": "0600"}), &h.ctx()).await;
+            assert!(o.changed && !o.failed, "{name:?}: {o:?}");
+            let l = format!("{f}.link");
+            let o = run::<File>(json!({"path": l, "src": f, "state": "link"}), &h.ctx()).await;
+            assert!(o.changed && !o.failed, "{name:?}: {o:?}");
+            assert_eq!(std::fs::read_link(&l).unwrap().to_string_lossy(), f);
+            let o = run::<File>(json!({"path": format!("{f}.hard"), "src": f, "state": "hard"}), &h.ctx()).await;
+            assert!(o.changed && !o.failed, "{name:?}: {o:?}");
+            let o = run::<File>(json!({"path": d, "state": "absent"}), &h.ctx()).await;
+            assert!(o.changed && !o.failed, "{name:?}: {o:?}");
+            assert!(!std::path::Path::new(&d).exists(), "{name:?}");
+        }
+        assert!(!std::path::Path::new(&marker).exists(), "a hostile name ran as shell");
+        assert!(std::path::Path::new(&keep).exists(), "only the named paths were removed");
     }
 }

@@ -109,6 +109,7 @@ impl Module for LineInFile {
     type Plan = WritePlan;
 
     fn check_args(args: &Args) -> Result<(), String> {
+        super::check_owner_group(&args.owner, &args.group)?;
         match args.state.as_deref() {
             None | Some("present") | Some("absent") => {}
             Some(s) => return Err(format!("state must be present or absent, not {s}")),
@@ -538,5 +539,25 @@ mod tests {
         assert!(o.data.contains_key("backup_file"));
         let o = run::<LineInFile>(args, &h.ctx()).await;
         assert!(!o.changed, "{o:?}");
+    }
+
+    #[tokio::test]
+    async fn edited_file_with_a_hostile_name_is_backed_up_validated_and_written_as_data() {
+        let h = LocalHost::new();
+        let marker = pwned_marker("lineinfile");
+        std::fs::create_dir(h.path("d")).unwrap();
+        for name in hostile_values(&marker) {
+            let p = h.path(&format!("d/{}", name.replace('/', "_")));
+            let args = json!({"path": p, "line": "a", "create": true, "backup": true, "validate": "test -f %s"});
+            let o = run::<LineInFile>(args, &h.ctx()).await;
+            assert!(o.changed && !o.failed, "{name:?}: {o:?}");
+            let args = json!({"path": p, "line": "b", "backup": true, "validate": "grep -q b %s", "mode": "0600"});
+            let o = run::<LineInFile>(args, &h.ctx()).await;
+            assert!(o.changed && !o.failed, "{name:?}: {o:?}");
+            assert_eq!(std::fs::read_to_string(&p).unwrap(), "a\nb\n", "{name:?}");
+            let backup = o.data["backup_file"].as_str().unwrap().to_string();
+            assert_eq!(std::fs::read_to_string(backup).unwrap(), "a\n", "{name:?}");
+        }
+        assert!(!std::path::Path::new(&marker).exists(), "a hostile name ran as shell");
     }
 }

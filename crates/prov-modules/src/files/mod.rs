@@ -13,8 +13,9 @@ pub mod stat;
 pub mod tempfile;
 pub mod template;
 
-use crate::util::{diff_text, octal, probe_failed, q};
+use crate::util::{diff_text, octal, probe_failed};
 use prov_core::args::Mode;
+use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::module::{Action, Change, ModuleCtx, ModuleError, Outcome, Plan};
 use sha2::{Digest, Sha256};
 
@@ -63,26 +64,44 @@ pub(crate) struct FileState {
 /// Checksum algorithms `stat` and the file modules can ask the target for.
 pub(crate) const ALGORITHMS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
 
-/// The probe: one `sh` command. `algo` adds a checksum of regular files; `follow` reads through
-/// symbolic links.
-pub(crate) fn probe_command(path: &str, algo: Option<&str>, follow: bool) -> String {
-    let mut c = format!("P={}; ", q(path));
-    if follow {
-        c.push_str("if [ ! -e \"$P\" ]; then echo absent; exit 0; fi; ");
-        c.push_str("stat -L -c 'stat %f %a %u %g %s %Y %X %i %h %U %G' -- \"$P\" || exit 1; ");
+/// The checksum tool for one of [`ALGORITHMS`] (`sha256` → `sha256sum`).
+pub(crate) fn checksum_tool(algo: &str) -> Option<&'static str> {
+    match algo {
+        "md5" => Some("md5sum"),
+        "sha1" => Some("sha1sum"),
+        "sha224" => Some("sha224sum"),
+        "sha256" => Some("sha256sum"),
+        "sha384" => Some("sha384sum"),
+        "sha512" => Some("sha512sum"),
+        _ => None,
+    }
+}
+
+/// The probe: one `sh` command. `tool` (from [`checksum_tool`]) adds a checksum of regular
+/// files; `follow` reads through symbolic links.
+pub(crate) fn probe_command(path: &str, tool: Option<&'static str>, follow: bool) -> Sh {
+    let c = Sh::lit("P=").glued(Sh::quoted(path));
+    let c = if follow {
+        c.then(Sh::lit("if [ ! -e \"$P\" ]; then echo absent; exit 0; fi"))
+            .then(Sh::lit("stat -L -c 'stat %f %a %u %g %s %Y %X %i %h %U %G' -- \"$P\" || exit 1"))
     } else {
-        c.push_str("if [ ! -e \"$P\" ] && [ ! -L \"$P\" ]; then echo absent; exit 0; fi; ");
-        c.push_str("stat -c 'stat %f %a %u %g %s %Y %X %i %h %U %G' -- \"$P\" || exit 1; ");
-        c.push_str("if [ -L \"$P\" ]; then printf 'link %s\\n' \"$(readlink -- \"$P\")\"; fi; ");
+        c.then(Sh::lit("if [ ! -e \"$P\" ] && [ ! -L \"$P\" ]; then echo absent; exit 0; fi"))
+            .then(Sh::lit("stat -c 'stat %f %a %u %g %s %Y %X %i %h %U %G' -- \"$P\" || exit 1"))
+            .then(Sh::lit("if [ -L \"$P\" ]; then printf 'link %s\\n' \"$(readlink -- \"$P\")\"; fi"))
+    };
+    let c = c.then(Sh::lit(
+        "a=; [ -r \"$P\" ] && a=${a}r; [ -w \"$P\" ] && a=${a}w; [ -x \"$P\" ] && a=${a}x; echo \"access $a\"",
+    ));
+    match tool {
+        None => c,
+        Some(tool) => {
+            let test = if follow { "if [ -f \"$P\" ]" } else { "if [ -f \"$P\" ] && [ ! -L \"$P\" ]" };
+            c.then(Sh::lit(test))
+                .suffix("; then h=$(")
+                .glued(Sh::lit(tool))
+                .suffix(" < \"$P\") || exit 1; printf 'sum %s\\n' \"${h%% *}\"; fi")
+        }
     }
-    c.push_str("a=; [ -r \"$P\" ] && a=${a}r; [ -w \"$P\" ] && a=${a}w; [ -x \"$P\" ] && a=${a}x; echo \"access $a\"");
-    if let Some(algo) = algo {
-        let test = if follow { "[ -f \"$P\" ]" } else { "[ -f \"$P\" ] && [ ! -L \"$P\" ]" };
-        c.push_str(&format!(
-            "; if {test}; then h=$({algo}sum < \"$P\") || exit 1; printf 'sum %s\\n' \"${{h%% *}}\"; fi"
-        ));
-    }
-    c
 }
 
 /// Parses the probe's output.
@@ -155,8 +174,8 @@ const CONTENT_MARK: &[u8] = b"\ncontent\n";
 
 /// The probe (following links) plus the bytes of a regular file, in one command: where a probe
 /// and a download would take two round trips.
-pub(crate) fn probe_read_command(path: &str) -> String {
-    format!("{}; if [ -f \"$P\" ]; then echo content; cat -- \"$P\" || exit 1; fi", probe_command(path, None, true))
+pub(crate) fn probe_read_command(path: &str) -> Sh {
+    probe_command(path, None, true).then(Sh::lit("if [ -f \"$P\" ]; then echo content; cat -- \"$P\" || exit 1; fi"))
 }
 
 /// Splits [`probe_read_command`]'s output into the probe's state and the file's bytes (`None`
@@ -186,10 +205,10 @@ pub(crate) async fn probe_read(
 pub(crate) async fn probe(
     cx: &ModuleCtx<'_>,
     path: &str,
-    algo: Option<&str>,
+    tool: Option<&'static str>,
     follow: bool,
 ) -> Result<Option<FileState>, ModuleError> {
-    let out = cx.exec(probe_command(path, algo, follow)).await?;
+    let out = cx.exec(probe_command(path, tool, follow)).await?;
     if out.rc != 0 {
         return Err(probe_failed(&format!("reading the state of {path}"), &out));
     }
@@ -262,28 +281,36 @@ impl Attrs {
     }
 
     /// The `chown`/`chmod` command making `changes` true, if any.
-    pub(crate) fn command(path: &str, changes: &[AttrChange], recurse: bool, link: bool) -> Option<String> {
+    pub(crate) fn command(path: &str, changes: &[AttrChange], recurse: bool, link: bool) -> Option<Sh> {
         let get = |k: &str| changes.iter().find(|c| c.0 == k).map(|c| c.2.clone());
-        let r = if recurse { "-R " } else { "" };
-        let h = if link { "-h " } else { "" };
-        let mut cmds = Vec::new();
-        match (get("owner"), get("group")) {
-            (Some(o), Some(g)) => cmds.push(format!("chown {r}{h}-- {} {}", q(&format!("{o}:{g}")), q(path))),
-            (Some(o), None) => cmds.push(format!("chown {r}{h}-- {} {}", q(&o), q(path))),
-            (None, Some(g)) => cmds.push(format!("chgrp {r}{h}-- {} {}", q(&g), q(path))),
-            (None, None) => {}
-        }
-        if let Some(m) = get("mode") {
-            if !link {
-                cmds.push(format!("chmod {r}-- {m} {}", q(path)));
+        let opts = |mut c: Cmd, link: bool| {
+            if recurse {
+                c = c.flag("-R");
             }
-        }
-        if cmds.is_empty() {
-            None
-        } else {
-            Some(cmds.join(" && "))
-        }
+            if link {
+                c = c.flag("-h");
+            }
+            c
+        };
+        let own = match (get("owner"), get("group")) {
+            (Some(o), Some(g)) => Some(opts(Cmd::new("chown"), link).operands([format!("{o}:{g}"), path.to_string()])),
+            (Some(o), None) => Some(opts(Cmd::new("chown"), link).operands([o.as_str(), path])),
+            (None, Some(g)) => Some(opts(Cmd::new("chgrp"), link).operands([g.as_str(), path])),
+            (None, None) => None,
+        };
+        let chmod = get("mode").filter(|_| !link).map(|m| opts(Cmd::new("chmod"), false).operands([m.as_str(), path]));
+        let sh = own.into_iter().chain(chmod).fold(Sh::default(), |sh, c| sh.and(c));
+        (!sh.as_str().is_empty()).then_some(sh)
     }
+}
+
+/// Checks `owner` and `group` as account names or numeric ids: neither an option (`-rf`), a
+/// path (`../x`) nor an `owner:group` pair.
+pub(crate) fn check_owner_group(owner: &Option<String>, group: &Option<String>) -> Result<(), String> {
+    for v in [owner, group].into_iter().flatten().filter(|v| !v.is_empty()) {
+        Word::new(WordKind::Account, v).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Diff texts for a state and attribute change: `state: absent` → `state: directory\nmode: 0755`.
@@ -304,7 +331,7 @@ pub(crate) fn state_diff(before: &str, after: &str, changes: &[AttrChange]) -> (
 }
 
 /// Runs a command that changes the host; a non-zero exit fails the task with its output.
-pub(crate) async fn run_step(cx: &ModuleCtx<'_>, what: &str, cmd: String) -> Result<Result<(), Outcome>, ModuleError> {
+pub(crate) async fn run_step(cx: &ModuleCtx<'_>, what: &str, cmd: Sh) -> Result<Result<(), Outcome>, ModuleError> {
     let out = cx.exec(cmd).await?;
     if out.rc != 0 {
         let err = out.stderr_str();
@@ -342,14 +369,14 @@ pub struct WritePlan {
 pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<WritePlan>, ModuleError> {
     let checksum = sha256_hex(&w.data);
     let mut dest = w.dest.to_string();
-    let mut st = probe(cx, &dest, Some("sha256"), false).await?;
+    let mut st = probe(cx, &dest, Some("sha256sum"), false).await?;
     let is_dir = st.as_ref().map(|s| s.kind == Kind::Dir).unwrap_or(false) || dest.ends_with('/');
     if is_dir {
         let Some(name) = w.src_name else {
             return Err(ModuleError::Failed(format!("{dest} is a directory: give a file name to write `content` to")));
         };
         dest = format!("{}/{}", dest.trim_end_matches('/'), name);
-        st = probe(cx, &dest, Some("sha256"), false).await?;
+        st = probe(cx, &dest, Some("sha256sum"), false).await?;
     }
     if let Some(s) = &st {
         if s.kind == Kind::Dir {
@@ -420,10 +447,10 @@ pub(crate) async fn apply_write(
     }
     if p.write {
         if backup && p.old.is_some() {
-            let cmd = format!(
-                "P={}; B=\"$P.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$P\" \"$B\" && echo \"$B\"",
-                q(&p.dest)
-            );
+            let cmd = Sh::lit("P=")
+                .glued(Sh::quoted(&p.dest))
+                .then(Sh::lit("B=\"$P.$$.$(date +%Y-%m-%d@%H:%M:%S)~\""))
+                .then(Sh::lit("cp -p -- \"$P\" \"$B\" && echo \"$B\""));
             let out = cx.exec(cmd).await?;
             if out.rc != 0 {
                 return Ok(Outcome::failed(format!("backing up {} failed: {}", p.dest, out.stderr_str().trim())));
@@ -436,16 +463,15 @@ pub(crate) async fn apply_write(
             let dir = if dir.is_empty() { "/" } else { dir };
             let tmp = format!("{}/.{name}.prov-validate", dir.trim_end_matches('/'));
             cx.put(&tmp, &p.data, mode).await?;
-            let out = cx.exec(v.replace("%s", &q(&tmp))).await?;
+            let out = cx.exec(validate_command(v, &tmp)).await?;
             if out.rc != 0 {
-                let _ = cx.exec(format!("rm -f -- {}", q(&tmp))).await?;
+                let _ = cx.exec(Cmd::new("rm").flag("-f").operand(&tmp).build()).await?;
                 let mut f = Outcome::failed(format!("failed to validate: {}", out.stderr_str().trim())).with_exec(&out);
                 f.changed = false;
                 return Ok(f);
             }
-            if let Err(f) =
-                run_step(cx, "moving the validated file", format!("mv -f -- {} {}", q(&tmp), q(&p.dest))).await?
-            {
+            let mv = Cmd::new("mv").flag("-f").operands([&tmp, &p.dest]).build();
+            if let Err(f) = run_step(cx, "moving the validated file", mv).await? {
                 return Ok(f);
             }
         } else {
@@ -471,9 +497,17 @@ pub(crate) async fn apply_write(
         }
     } else if let (true, Some((_, uid, gid))) = (p.write, p.old) {
         // Best effort: keep the owner of the replaced file.
-        let _ = cx.exec(format!("chown -- {uid}:{gid} {} 2>/dev/null || true", q(&p.dest))).await?;
+        let keep = Cmd::new("chown").operands([format!("{uid}:{gid}"), p.dest.clone()]).build();
+        let _ = cx.exec(keep.suffix(" 2>/dev/null || true")).await?;
     }
     Ok(o.with("dest", p.dest.as_str()).with("checksum", p.checksum.as_str()).with("size", p.data.len()))
+}
+
+/// The task's `validate` command (shell text its author wrote, as with `shell`), with each `%s`
+/// replaced by the quoted path of the file to check, run through `eval` so that it stays one
+/// quoted word of the command prov builds.
+fn validate_command(validate: &str, path: &str) -> Sh {
+    Sh::lit("eval").word(Sh::quoted(&validate.replace("%s", Sh::quoted(path).as_str())))
 }
 
 #[cfg(test)]
@@ -513,7 +547,7 @@ mod tests {
         let ch = a.changes(&st);
         assert_eq!(ch, vec![("mode", "0644".into(), "0600".into()), ("group", "root".into(), "adm".into())]);
         assert_eq!(
-            Attrs::command("/a b", &ch, true, false).unwrap(),
+            Attrs::command("/a b", &ch, true, false).unwrap().as_str(),
             "chgrp -R -- adm '/a b' && chmod -R -- 0600 '/a b'"
         );
     }

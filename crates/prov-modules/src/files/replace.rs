@@ -147,6 +147,7 @@ impl Module for Replace {
     type Plan = EditPlan;
 
     fn check_args(args: &Args) -> Result<(), String> {
+        super::check_owner_group(&args.owner, &args.group)?;
         if let Some(e) = args.encoding.as_deref() {
             if !matches!(e.to_ascii_lowercase().replace('_', "-").as_str(), "utf-8" | "utf8") {
                 return Err(format!("encoding {e} is not supported: prov reads and writes files as utf-8"));

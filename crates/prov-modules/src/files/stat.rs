@@ -17,7 +17,7 @@
 //!   when: not conf.stat.exists
 //! ```
 
-use super::{probe, Kind, ALGORITHMS};
+use super::{checksum_tool, probe, Kind, ALGORITHMS};
 use crate::util::octal;
 use async_trait::async_trait;
 use indexmap::IndexMap;
@@ -80,8 +80,8 @@ impl Module for Stat {
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        let algo = args.get_checksum.then_some(args.checksum_algorithm.as_str());
-        let st = probe(cx, &args.path, algo, args.follow).await?;
+        let tool = if args.get_checksum { checksum_tool(&args.checksum_algorithm) } else { None };
+        let st = probe(cx, &args.path, tool, args.follow).await?;
         let mut m: IndexMap<String, Value> = IndexMap::new();
         m.insert("exists".into(), Value::from(st.is_some()));
         if let Some(s) = st {

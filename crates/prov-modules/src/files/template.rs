@@ -84,6 +84,7 @@ impl Module for Template {
     type Plan = WritePlan;
 
     fn check_args(args: &Args) -> Result<(), String> {
+        super::check_owner_group(&args.owner, &args.group)?;
         if args.validate.as_deref().is_some_and(|v| !v.contains("%s")) {
             return Err("`validate` must contain %s (the file to check)".into());
         }

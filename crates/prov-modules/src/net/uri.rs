@@ -25,11 +25,11 @@
 //!     status_code: 201
 //! ```
 
-use crate::util::q;
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
+use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Action, Change, InCheck, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
@@ -167,9 +167,6 @@ impl Args {
     }
 }
 
-/// Ends the here-document that carries credentials.
-const AUTH_END: &str = "PROV_URI_AUTH_END";
-
 /// A value inside double quotes of a curl config file (backslash escapes, one line).
 fn curl_config_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -191,8 +188,10 @@ fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
 
-/// The command: body on stdout, then a marker line with the status and content type.
-fn command(a: &Args, has_body: bool, ctype: Option<&str>) -> String {
+/// The command: body on stdout, then a marker line with the status and content type. Its input
+/// is [`input`]'s: with credentials, curl's and wget's configs come first, `auth` giving their
+/// lengths, and go into private files; the request body, if any, follows.
+fn command(a: &Args, has_body: bool, ctype: Option<&str>, auth: Option<(usize, usize)>) -> Sh {
     let method = a.method();
     let follow = !matches!(a.follow_redirects.as_deref(), Some("none" | "no" | "false" | "False"));
     let mut headers: Vec<(String, String)> = a.headers.iter().map(|(k, v)| (k.clone(), scalar(v))).collect();
@@ -201,78 +200,109 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>) -> String {
             headers.push(("Content-Type".into(), ct.into()));
         }
     }
-    let mut curl = String::from("curl -sS");
-    if method == "HEAD" {
-        curl.push_str(" -I");
-    } else {
-        curl.push_str(&format!(" -X {}", q(&method)));
-    }
-    curl.push_str(&format!(" --max-time {}", a.timeout));
+    let mut curl = Cmd::new("curl").flag("-sS");
+    curl = if method == "HEAD" { curl.flag("-I") } else { curl.opt("-X", &method) };
+    curl = curl.opt("--max-time", a.timeout.to_string());
     if !a.validate_certs {
-        curl.push_str(" -k");
+        curl = curl.flag("-k");
     }
     if follow {
-        curl.push_str(" -L");
+        curl = curl.flag("-L");
     }
-    // Credentials travel in a config read from a here-document on fd 3, never in argv
-    // (`ps`, /proc/PID/cmdline). The here-document follows the command line, so the
-    // compound command goes on after it.
-    let auth = a.url_username.as_ref().map(|u| (u.clone(), a.url_password.clone().unwrap_or_default()));
+    // Credentials are in private files read from stdin, never in a command line (`ps`,
+    // /proc/PID/cmdline), which with `become` or without a persistent shell holds the
+    // whole command text.
     if auth.is_some() {
-        curl.push_str(" -K /dev/fd/3");
+        curl = curl.flag("-K").flag("\"$k\"");
     }
     for (k, v) in &headers {
-        curl.push_str(&format!(" -H {}", q(&format!("{k}: {v}"))));
+        curl = curl.opt("-H", format!("{k}: {v}"));
     }
     if has_body {
-        curl.push_str(" --data-binary @-");
+        curl = curl.flag("--data-binary").flag("@-");
     }
-    curl.push_str(&format!(" -w '\\nPROV-URI-META %{{http_code}} %{{content_type}}' -- {}", q(&a.url)));
-    if auth.is_some() {
-        curl.push_str(&format!(" 3<<'{AUTH_END}'"));
-    }
+    let curl = curl.flag("-w").flag("'\\nPROV-URI-META %{http_code} %{content_type}'").operand(&a.url);
 
-    let mut wget = format!("wget -S -O - --content-on-error --timeout={} --method={}", a.timeout, q(&method));
+    let mut wget = Cmd::new("wget")
+        .flag("-S")
+        .flag("-O")
+        .flag("-")
+        .flag("--content-on-error")
+        .opt_eq("--timeout", a.timeout.to_string())
+        .opt_eq("--method", &method);
     if !a.validate_certs {
-        wget.push_str(" --no-check-certificate");
+        wget = wget.flag("--no-check-certificate");
     }
     if !follow {
-        wget.push_str(" --max-redirect=0");
+        wget = wget.flag("--max-redirect=0");
     }
     if auth.is_some() {
-        wget.push_str(" --auth-no-challenge --config=/dev/fd/3");
+        wget = wget.flag("--auth-no-challenge").flag("--config=\"$w\"");
     }
     for (k, v) in &headers {
-        wget.push_str(&format!(" --header={}", q(&format!("{k}: {v}"))));
+        wget = wget.opt_eq("--header", format!("{k}: {v}"));
     }
     if has_body {
-        wget.push_str(" --body-file=/dev/stdin");
+        wget = wget.flag("--body-file=/dev/stdin");
     }
-    wget.push_str(&format!(" -- {}", q(&a.url)));
-    let wget_auth = if auth.is_some() { format!(" 3<<'{AUTH_END}'") } else { String::new() };
-    let mut cmd = format!(
-        "if command -v curl >/dev/null 2>&1; then {curl}; \
-         elif command -v wget >/dev/null 2>&1; then h=$(mktemp) || exit 1; {wget} 2>\"$h\"{wget_auth}; rc=$?; \
-         s=$(grep -E '^ *HTTP/' \"$h\" | tail -n 1 | awk '{{print $2}}'); \
-         c=$(grep -iE '^ *content-type:' \"$h\" | tail -n 1 | sed 's/^ *[^:]*: *//'); \
-         if [ -z \"$s\" ]; then cat \"$h\" >&2; rm -f \"$h\"; exit $rc; fi; rm -f \"$h\"; \
-         printf '\\nPROV-URI-META %s %s' \"$s\" \"$c\"; \
-         else echo 'uri needs curl or wget on the target' >&2; exit 127; fi"
-    );
-    // The here-documents' bodies follow the line that opens them, in the same order.
-    if let Some((u, p)) = &auth {
-        cmd.push_str(&format!("\nuser = \"{}\"\n{AUTH_END}\n", curl_config_escape(&format!("{u}:{p}"))));
-        cmd.push_str(&format!("user = {}\npassword = {}\n{AUTH_END}\n", one_line(u), one_line(p)));
+    let wget = wget.operand(&a.url);
+    let run = Sh::lit("if command -v curl >/dev/null 2>&1; then")
+        .word(curl)
+        .suffix("; elif command -v wget >/dev/null 2>&1; then h=$(mktemp) || exit 1;")
+        .word(wget)
+        .suffix(
+            " 2>\"$h\"; rc=$?; \
+             s=$(grep -E '^ *HTTP/' \"$h\" | tail -n 1 | awk '{print $2}'); \
+             c=$(grep -iE '^ *content-type:' \"$h\" | tail -n 1 | sed 's/^ *[^:]*: *//'); \
+             if [ -z \"$s\" ]; then cat \"$h\" >&2; rm -f \"$h\"; exit $rc; fi; rm -f \"$h\"; \
+             printf '\\nPROV-URI-META %s %s' \"$s\" \"$c\"; \
+             else echo 'uri needs curl or wget on the target' >&2; exit 127; fi",
+        );
+    match auth {
+        None => run,
+        // `dd bs=1` reads exactly its count from a pipe: the body stays on stdin.
+        Some((curl_len, wget_len)) => {
+            Sh::lit("umask 077 && k=$(mktemp) && w=$(mktemp) || exit 1; trap 'rm -f \"$k\" \"$w\"' EXIT")
+                .then(
+                    Sh::lit("dd bs=1 count=")
+                        .glued(Sh::quoted(&curl_len.to_string()))
+                        .suffix(" of=\"$k\" 2>/dev/null || exit 1"),
+                )
+                .then(
+                    Sh::lit("dd bs=1 count=")
+                        .glued(Sh::quoted(&wget_len.to_string()))
+                        .suffix(" of=\"$w\" 2>/dev/null || exit 1"),
+                )
+                .then(run)
+        }
     }
-    cmd
+}
+
+/// The command's input: the credentials' configs for curl and for wget (with their lengths),
+/// then the body.
+fn input(a: &Args, body: Option<&str>) -> (Option<(usize, usize)>, Vec<u8>) {
+    let mut data = Vec::new();
+    let auth = a.url_username.as_ref().map(|u| {
+        let p = a.url_password.clone().unwrap_or_default();
+        let curl = format!("user = \"{}\"\n", curl_config_escape(&format!("{u}:{p}")));
+        let wget = format!("user = {}\npassword = {}\n", one_line(u), one_line(&p));
+        data.extend_from_slice(curl.as_bytes());
+        data.extend_from_slice(wget.as_bytes());
+        (curl.len(), wget.len())
+    });
+    if let Some(b) = body {
+        data.extend_from_slice(b.as_bytes());
+    }
+    (auth, data)
 }
 
 async fn request(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
     let body = a.body().map_err(ModuleError::Args)?;
-    let cmd = command(a, body.is_some(), body.as_ref().and_then(|b| b.1));
-    let out = match &body {
-        Some((text, _)) => cx.exec_stdin(cmd, text.clone().into_bytes()).await?,
-        None => cx.exec(cmd).await?,
+    let (auth, stdin) = input(a, body.as_ref().map(|b| b.0.as_str()));
+    let cmd = command(a, body.is_some(), body.as_ref().and_then(|b| b.1), auth);
+    let out = match (&body, auth) {
+        (None, None) => cx.exec(cmd).await?,
+        _ => cx.exec_stdin(cmd, stdin).await?,
     };
     let codes = a.codes();
     let text = out.stdout_str();
@@ -355,6 +385,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn uri_url_and_headers_are_an_operand_and_quoted_option_values() {
+        for v in hostile_values(&pwned_marker("uri")) {
+            let h = fake(FakeConnection::new().on("if command -v curl", 0, "\nPROV-URI-META 200 text/plain"));
+            run::<Uri>(json!({"url": v, "headers": {"X-A": v}}), &h.ctx()).await;
+            let call = &h.conn.calls()[0];
+            let (q, hq) = (Sh::quoted(&v), Sh::quoted(&format!("X-A: {v}")));
+            assert!(call.contains(&format!(" -H {hq} -w ")), "{v:?}: {call}");
+            assert!(call.contains(&format!("%{{content_type}}' -- {q}; elif")), "{v:?}: {call}");
+            let hq = Sh::quoted(&format!("--header=X-A: {v}"));
+            assert!(call.contains(&format!(" {hq} -- {q} 2>\"$h\"")), "{v:?}: {call}");
+        }
+    }
+
+    #[tokio::test]
     async fn post_is_skipped_in_check_mode() {
         let h = fake_check(FakeConnection::new());
         let o =
@@ -434,15 +478,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn basic_auth_credentials_never_reach_curls_argv() {
+    async fn basic_auth_credentials_never_reach_a_command_line() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let password = "p\"a ss\\w$0rd'x";
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap();
-            // curl is connected now: its command line is in /proc.
-            let argv: Vec<String> = prov_testkit_like_processes("curl");
+            // curl is connected now: its command line, and its shell's, are in /proc.
+            let argv: Vec<String> = prov_testkit_like_processes("");
             let mut req = Vec::new();
             let mut buf = vec![0u8; 4096];
             while !String::from_utf8_lossy(&req).contains("\r\n\r\n{") {
@@ -468,8 +512,10 @@ mod tests {
         let want = base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"));
         assert!(req.contains(&format!("Authorization: Basic {want}")), "{req}");
         assert!(req.contains("{\"a\":1}"), "the body still arrives on stdin: {req}");
-        assert!(!argv.is_empty(), "curl was not seen running");
+        assert!(argv.iter().any(|c| c.starts_with("curl")), "curl was not seen running");
         assert!(argv.iter().all(|c| !c.contains("ss\\w$0rd")), "{argv:?}");
+        let sent = h.conn.log.lock().unwrap().clone();
+        assert!(sent.iter().all(|c| !c.contains("ss\\w$0rd") && !c.contains("admin")), "{sent:?}");
     }
 
     /// Command lines of running processes whose program is `prog`.

@@ -19,9 +19,9 @@
 //! - wait_for: { host: 10.0.0.5, port: 22, state: stopped }
 //! ```
 
-use crate::util::q;
 use async_trait::async_trait;
 use minijinja::Value;
+use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
@@ -91,45 +91,59 @@ impl Args {
 }
 
 /// The script: prints `elapsed N`, exits 0 when the condition holds, 3 on timeout.
-fn script(a: &Args) -> String {
-    let mut s = String::new();
+fn script(a: &Args) -> Result<Sh, ModuleError> {
+    let n = |v: u64| Sh::quoted(&v.to_string());
+    let elapsed = || Sh::lit("echo \"elapsed $(( $(date +%s) - start ))\"");
+    let mut s = Sh::default();
     if a.delay > 0 {
-        s.push_str(&format!("sleep {}; ", a.delay));
+        s = s.then(Sh::lit("sleep").word(n(a.delay)));
     }
-    s.push_str("start=$(date +%s); ");
+    s = s.then(Sh::lit("start=$(date +%s)"));
     if a.port.is_none() && a.path.is_none() {
-        s.push_str(&format!("sleep {}; echo \"elapsed $(( $(date +%s) - start ))\"", a.timeout));
-        return s;
+        return Ok(s.then(Sh::lit("sleep").word(n(a.timeout))).then(elapsed()));
     }
-    s.push_str(&format!("end=$((start + {})); ", a.timeout));
+    s = s.then(Sh::lit("end=$((start +").word(n(a.timeout)).suffix("))"));
     let check = if let Some(port) = a.port {
-        let ct = a.connect_timeout.max(1);
-        s.push_str(&format!(
-            "H={}; if command -v timeout >/dev/null 2>&1; then T=\"timeout {ct}\"; else T=; fi; ",
-            q(&a.host)
-        ));
-        format!(
-            "if command -v nc >/dev/null 2>&1; then nc -z -w {ct} \"$H\" {port} >/dev/null 2>&1; \
-             elif command -v bash >/dev/null 2>&1; then $T bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' \"$H\" {port} >/dev/null 2>&1; \
-             else busybox nc -z -w {ct} \"$H\" {port} >/dev/null 2>&1; fi"
-        )
+        let (ct, port) = (n(a.connect_timeout.max(1)), n(port.into()));
+        let host = Word::new(WordKind::Host, &a.host).map_err(|e| ModuleError::Args(e.to_string()))?;
+        s = s.then(Sh::lit("H=").glued(&host)).then(
+            Sh::lit("if command -v timeout >/dev/null 2>&1; then T=\"timeout")
+                .word(ct.clone())
+                .suffix("\"; else T=; fi"),
+        );
+        let nc = |prog: &'static str| {
+            Sh::lit(prog).word(ct.clone()).suffix(" \"$H\"").word(port.clone()).suffix(" >/dev/null 2>&1")
+        };
+        Sh::lit("if command -v nc >/dev/null 2>&1; then")
+            .word(nc("nc -z -w"))
+            .suffix("; elif command -v bash >/dev/null 2>&1; then $T bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' \"$H\"")
+            .word(port.clone())
+            .suffix(" >/dev/null 2>&1; else")
+            .word(nc("busybox nc -z -w"))
+            .suffix("; fi")
     } else {
-        let path = a.path.clone().unwrap_or_default();
-        s.push_str(&format!("F={}; ", q(&path)));
+        s = s.then(Sh::lit("F=").glued(Sh::quoted(a.path.as_deref().unwrap_or_default())));
         match &a.search_regex {
-            Some(re) => format!("[ -e \"$F\" ] && grep -Eq -- {} \"$F\" 2>/dev/null", q(re)),
-            None => "[ -e \"$F\" ]".to_string(),
+            Some(re) => {
+                Sh::lit("[ -e \"$F\" ] &&").word(Cmd::new("grep").flag("-Eq").operand(re)).suffix(" \"$F\" 2>/dev/null")
+            }
+            None => Sh::lit("[ -e \"$F\" ]"),
         }
     };
     let done = if a.want_up() { "[ $up = 1 ]" } else { "[ $up = 0 ]" };
-    s.push_str(&format!(
-        "while :; do if {check}; then up=1; else up=0; fi; \
-         if {done}; then echo \"elapsed $(( $(date +%s) - start ))\"; exit 0; fi; \
-         if [ \"$(date +%s)\" -ge \"$end\" ]; then echo \"elapsed $(( $(date +%s) - start ))\"; exit 3; fi; \
-         sleep {}; done",
-        a.sleep
-    ));
-    s
+    Ok(s.then(
+        Sh::lit("while :; do if")
+            .word(check)
+            .suffix("; then up=1; else up=0; fi; if")
+            .word(Sh::lit(done))
+            .suffix("; then")
+            .word(elapsed())
+            .suffix("; exit 0; fi; if [ \"$(date +%s)\" -ge \"$end\" ]; then")
+            .word(elapsed())
+            .suffix("; exit 3; fi; sleep")
+            .word(n(a.sleep))
+            .suffix("; done"),
+    ))
 }
 
 fn timeout_msg(a: &Args) -> String {
@@ -165,11 +179,14 @@ impl Module for WaitFor {
         if a.search_regex.is_some() && a.path.is_none() {
             return Err("`search_regex` is only supported with `path`".into());
         }
+        if a.port.is_some() {
+            Word::new(WordKind::Host, &a.host).map_err(|e| e.to_string())?;
+        }
         Ok(())
     }
 
     async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        let out = cx.exec(script(a)).await?;
+        let out = cx.exec(script(a)?).await?;
         let elapsed: u64 = out
             .stdout_str()
             .lines()
@@ -249,5 +266,30 @@ mod tests {
         drop(listener);
         let o = run::<WaitFor>(json!({"port": port, "state": "stopped", "timeout": 5}), &h.ctx()).await;
         assert!(!o.failed, "{o:?}");
+    }
+
+    #[tokio::test]
+    async fn wait_for_host_that_is_an_option_is_refused_and_paths_and_regexes_are_data() {
+        let h = fake(FakeConnection::new());
+        for host in ["-e/bin/sh", "--help", "db 1", "a/b", "$(id)\n"] {
+            let e = run_err::<WaitFor>(json!({"host": host, "port": 1}), &h.ctx()).await;
+            assert!(e.contains("not a valid host name or address"), "{host:?}: {e}");
+        }
+        assert!(h.conn.calls().is_empty());
+        let h = LocalHost::new();
+        let marker = pwned_marker("wait_for");
+        for v in hostile_values(&marker) {
+            let p = h.path(&v.replace('/', "_"));
+            std::fs::write(&p, format!("{v}\n")).unwrap();
+            let o = run::<WaitFor>(json!({"path": p, "search_regex": "^", "timeout": 2}), &h.ctx()).await;
+            assert!(!o.failed, "{v:?}: {o:?}");
+            // As a regular expression the value may not match itself (`$(` is an anchor and a
+            // group), but grep reads it as one: a timeout, not a failed check.
+            let o = run::<WaitFor>(json!({"path": p, "search_regex": v, "timeout": 1}), &h.ctx()).await;
+            assert!(!o.failed || o.msg.as_deref().unwrap_or_default().starts_with("Timeout"), "{v:?}: {o:?}");
+        }
+        let o = run::<WaitFor>(json!({"path": h.path("x"), "search_regex": "--help", "timeout": 1}), &h.ctx()).await;
+        assert!(o.failed && o.msg.as_deref().unwrap_or_default().starts_with("Timeout"), "{o:?}");
+        assert!(!std::path::Path::new(&marker).exists(), "a hostile value ran as shell");
     }
 }

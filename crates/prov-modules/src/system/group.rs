@@ -9,10 +9,10 @@
 //! - group: { name: oldteam, state: absent }
 //! ```
 
-use crate::util::{probe_failed, q};
+use crate::util::probe_failed;
 use async_trait::async_trait;
 use prov_core::args::lenient_bool;
-use prov_core::cmd::{Word, WordKind};
+use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
@@ -41,11 +41,11 @@ pub struct Args {
 pub struct Group;
 
 /// The command to run.
-pub struct GroupPlan(String);
+pub struct GroupPlan(Sh);
 
 /// Reads `getent group NAME`: `Some(gid)` when the group exists.
 pub(crate) async fn lookup_group(cx: &ModuleCtx<'_>, name: &str) -> Result<Option<u32>, ModuleError> {
-    let out = cx.exec(format!("getent group -- {}", q(name))).await?;
+    let out = cx.exec(Cmd::new("getent").flag("group").operand(name).build()).await?;
     match out.rc {
         0 => {
             let text = out.stdout_str();
@@ -79,24 +79,29 @@ impl Module for Group {
         let name = args.name.as_str();
         let cur = lookup_group(cx, name).await?;
         let absent = args.state.as_deref() == Some("absent");
-        let o = if args.non_unique { " -o" } else { "" };
+        let gid_opt = |c: Cmd, gid: u32| {
+            let c = c.opt("-g", gid.to_string());
+            if args.non_unique {
+                c.flag("-o")
+            } else {
+                c
+            }
+        };
         match (cur, absent) {
             (None, true) => Ok(Plan::Ok(Outcome::ok().with("name", name).with("state", "absent"))),
-            (Some(_), true) => {
-                Ok(Plan::Change(
-                    Change::new(GroupPlan(format!("groupdel -- {}", q(name))), Action::Delete, "group", name)
-                        .with_diff(format!("group {name}"), "state: present\n", "state: absent\n"),
-                ))
-            }
+            (Some(_), true) => Ok(Plan::Change(
+                Change::new(GroupPlan(Cmd::new("groupdel").operand(name).build()), Action::Delete, "group", name)
+                    .with_diff(format!("group {name}"), "state: present\n", "state: absent\n"),
+            )),
             (None, false) => {
-                let mut cmd = String::from("groupadd");
+                let mut cmd = Cmd::new("groupadd");
                 if let Some(g) = args.gid {
-                    cmd.push_str(&format!(" -g {g}{o}"));
+                    cmd = gid_opt(cmd, g);
                 }
                 if args.system {
-                    cmd.push_str(" -r");
+                    cmd = cmd.flag("-r");
                 }
-                cmd.push_str(&format!(" -- {}", q(name)));
+                let cmd = cmd.operand(name).build();
                 let after = match args.gid {
                     Some(g) => format!("state: present\ngid: {g}\n"),
                     None => "state: present\n".into(),
@@ -110,7 +115,7 @@ impl Module for Group {
             (Some(gid), false) => match args.gid {
                 Some(want) if want != gid => Ok(Plan::Change(
                     Change::new(
-                        GroupPlan(format!("groupmod -g {want}{o} -- {}", q(name))),
+                        GroupPlan(gid_opt(Cmd::new("groupmod"), want).operand(name).build()),
                         Action::Modify,
                         "group",
                         name,
@@ -191,5 +196,20 @@ mod tests {
         let h = LocalHost::new();
         assert_eq!(lookup_group(&h.ctx(), "root").await.unwrap(), Some(0));
         assert_eq!(lookup_group(&h.ctx(), "surely-no-such-group").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn group_name_that_is_an_option_a_path_or_shell_is_refused_before_anything_runs() {
+        let h = fake(FakeConnection::new().on("", 0, ""));
+        let mut bad = hostile_values(&pwned_marker("group"));
+        bad.extend(["../../x".into(), "a:b".into(), "..".into()]);
+        for name in bad {
+            let e = run_err::<Group>(json!({ "name": name, "gid": 5 }), &h.ctx()).await;
+            assert!(e.contains("not a valid user or group name"), "{name:?}: {e}");
+        }
+        assert!(h.conn.calls().is_empty(), "{:?}", h.conn.calls());
+        let h = fake(FakeConnection::new().on("getent", 0, "www-data:x:33:\n"));
+        run::<Group>(json!({"name": "www-data", "gid": 34, "non_unique": true}), &h.ctx()).await;
+        assert_eq!(h.conn.calls(), ["getent group -- www-data", "groupmod -g 34 -o -- www-data"]);
     }
 }

@@ -500,7 +500,7 @@ mod tests {
 
     /// What `edit::read` prints for a file with these bytes.
     fn file(data: &str) -> String {
-        format!("real {FSTAB}\nstat 81a4 600 0 0 {} 10 11 12 1 root root\naccess rw\ncontent\n{data}", data.len())
+        format!("real {FSTAB}\0stat 81a4 600 0 0 {} 10 11 12 1 root root\naccess rw\ncontent\n{data}", data.len())
     }
 
     /// What the probe prints: the mount point missing these directories, and the mount table.

@@ -259,7 +259,7 @@ mod tests {
     const FILE: &str = "/t/sysctl.conf";
 
     fn file(data: &str) -> String {
-        format!("real {FILE}\nstat 81a4 644 0 0 {} 10 11 12 1 root root\naccess rw\ncontent\n{data}", data.len())
+        format!("real {FILE}\0stat 81a4 644 0 0 {} 10 11 12 1 root root\naccess rw\ncontent\n{data}", data.len())
     }
 
     fn host(live: &str, data: &str) -> TestHost {

@@ -20,10 +20,10 @@
 //! - user: { name: olduser, state: absent, remove: true }
 //! ```
 
-use crate::util::{probe_failed, q};
+use crate::util::probe_failed;
 use async_trait::async_trait;
 use prov_core::args::{lenient_bool, StringList};
-use prov_core::cmd::{Cmd, Word, WordKind};
+use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::connection::ExecOutput;
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
@@ -97,7 +97,7 @@ pub struct User;
 /// the password hash, which goes to `chpasswd -e` on standard input and so never appears in
 /// a command line (argv, `ps`, sudo's log).
 pub struct UserPlan {
-    cmd: Option<String>,
+    cmd: Option<Sh>,
     password: Option<String>,
 }
 
@@ -111,20 +111,26 @@ struct Current {
     shadow: Option<String>,
 }
 
-fn probe_command(args: &Args) -> String {
-    let n = q(&args.name);
-    let mut c = format!(
-        "if e=$(getent passwd -- {n}); then echo \"passwd $e\"; echo \"pgroup $(id -gn -- {n})\"; echo \"groups $(id -Gn -- {n})\"; fi"
-    );
-    match &args.group {
-        Some(g) => c.push_str(&format!("; if g=$(getent group -- {}); then echo \"group $g\"; fi", q(g))),
-        None => c.push_str(&format!("; if getent group -- {n} >/dev/null; then echo owngroup; fi")),
-    }
-    if args.password.is_some() {
-        c.push_str(&format!("; echo \"shadow $(getent shadow -- {n} | cut -d: -f2)\""));
-    }
-    c.push_str("; true");
-    c
+fn probe_command(args: &Args) -> Sh {
+    let n = args.name.as_str();
+    let getent = |db: &'static str, name: &str| Cmd::new("getent").flag(db).operand(name).build();
+    let c = Sh::lit("if e=$(")
+        .glued(getent("passwd", n))
+        .suffix("); then echo \"passwd $e\"; echo \"pgroup $(")
+        .glued(Cmd::new("id").flag("-gn").operand(n))
+        .suffix(")\"; echo \"groups $(")
+        .glued(Cmd::new("id").flag("-Gn").operand(n))
+        .suffix(")\"; fi");
+    let c = match &args.group {
+        Some(g) => c.then(Sh::lit("if g=$(").glued(getent("group", g)).suffix("); then echo \"group $g\"; fi")),
+        None => c.then(Sh::lit("if").word(getent("group", n)).suffix(" >/dev/null; then echo owngroup; fi")),
+    };
+    let c = if args.password.is_some() {
+        c.then(Sh::lit("echo \"shadow $(").glued(getent("shadow", n)).suffix(" | cut -d: -f2)\""))
+    } else {
+        c
+    };
+    c.then(Sh::lit("true"))
 }
 
 fn parse(text: &str) -> Current {
@@ -162,6 +168,13 @@ impl Module for User {
             Some(s) => return Err(format!("update_password must be always or on_create, not {s}")),
         }
         Word::new(WordKind::Account, &args.name).map_err(|e| e.to_string())?;
+        // An empty `groups` entry stays allowed (`groups: ""` removes every supplementary group).
+        for g in args.group.iter().chain(args.groups.iter().flat_map(|l| l.0.iter())).filter(|g| !g.is_empty()) {
+            Word::new(WordKind::Account, g).map_err(|e| e.to_string())?;
+            if g.contains(',') {
+                return Err(format!("{g:?} is not a valid group name: it contains `,`, which separates groups"));
+            }
+        }
         if args.password.as_deref().is_some_and(|p| p.contains([':', '\n', '\r', '\0'])) {
             return Err("password must be a crypt hash: no `:` and no line breaks".into());
         }
@@ -180,15 +193,14 @@ impl Module for User {
             if cur.passwd.is_none() {
                 return Ok(Plan::Ok(Outcome::ok().with("name", name).with("state", "absent")));
             }
-            let mut cmd = String::from("userdel");
+            let mut cmd = Cmd::new("userdel");
             if args.remove {
-                cmd.push_str(" -r");
+                cmd = cmd.flag("-r");
             }
             if args.force {
-                cmd.push_str(" -f");
+                cmd = cmd.flag("-f");
             }
-            cmd.push_str(&format!(" -- {}", q(name)));
-            let plan = UserPlan { cmd: Some(cmd), password: None };
+            let plan = UserPlan { cmd: Some(cmd.operand(name).build()), password: None };
             return Ok(Plan::Change(Change::new(plan, Action::Delete, "user", name).with_diff(
                 header,
                 "state: present\n",
@@ -201,57 +213,64 @@ impl Module for User {
             }
         }
         let want_groups: Option<BTreeSet<String>> = args.groups.as_ref().map(|l| l.0.iter().cloned().collect());
-        let o = if args.non_unique { " -o" } else { "" };
+        let uid_opt = |c: Cmd, uid: u32| {
+            let c = c.opt("-u", uid.to_string());
+            if args.non_unique {
+                c.flag("-o")
+            } else {
+                c
+            }
+        };
         let Some(pw) = cur.passwd.as_ref().filter(|p| p.len() >= 7) else {
-            let mut cmd = String::from("useradd");
+            let mut cmd = Cmd::new("useradd");
             let mut after = String::from("state: present\n");
             if let Some(u) = args.uid {
-                cmd.push_str(&format!(" -u {u}{o}"));
+                cmd = uid_opt(cmd, u);
                 after.push_str(&format!("uid: {u}\n"));
             }
             match &args.group {
                 Some(g) => {
-                    cmd.push_str(&format!(" -g {}", q(g)));
+                    cmd = cmd.opt("-g", g);
                     after.push_str(&format!("group: {g}\n"));
                 }
-                None if cur.own_group => cmd.push_str(" -N"),
+                None if cur.own_group => cmd = cmd.flag("-N"),
                 None => {}
             }
             if let Some(gs) = &want_groups {
                 if !gs.is_empty() {
                     let list: Vec<&str> = gs.iter().map(String::as_str).collect();
-                    cmd.push_str(&format!(" -G {}", q(&list.join(","))));
+                    cmd = cmd.opt("-G", list.join(","));
                     after.push_str(&format!("groups: {}\n", list.join(",")));
                 }
             }
             if let Some(s) = &args.shell {
-                cmd.push_str(&format!(" -s {}", q(s)));
+                cmd = cmd.opt("-s", s);
                 after.push_str(&format!("shell: {s}\n"));
             }
             if let Some(h) = &args.home {
-                cmd.push_str(&format!(" -d {}", q(h)));
+                cmd = cmd.opt("-d", h);
                 after.push_str(&format!("home: {h}\n"));
             }
-            cmd.push_str(if args.create_home { " -m" } else { " -M" });
+            cmd = cmd.flag(if args.create_home { "-m" } else { "-M" });
             if args.system {
-                cmd.push_str(" -r");
+                cmd = cmd.flag("-r");
             }
             if let Some(c) = &args.comment {
-                cmd.push_str(&format!(" -c {}", q(c)));
+                cmd = cmd.opt("-c", c);
                 after.push_str(&format!("comment: {c}\n"));
             }
             if args.password.is_some() {
                 after.push_str("password: (set)\n");
             }
-            cmd.push_str(&format!(" -- {}", q(name)));
-            let plan = UserPlan { cmd: Some(cmd), password: args.password.clone() };
+            let plan = UserPlan { cmd: Some(cmd.operand(name).build()), password: args.password.clone() };
             return Ok(Plan::Change(Change::new(plan, Action::Create, "user", name).with_diff(
                 header,
                 "state: absent\n",
                 after,
             )));
         };
-        let mut opts = String::new();
+        // usermod and whether it has an option yet.
+        let mut opts = (Cmd::new("usermod"), false);
         let mut before = String::new();
         let mut after = String::new();
         let mut diff = |k: &str, b: &str, a: &str| {
@@ -260,14 +279,14 @@ impl Module for User {
         };
         if let Some(u) = args.uid {
             if pw[2] != u.to_string() {
-                opts.push_str(&format!(" -u {u}{o}"));
+                opts = (uid_opt(opts.0, u), true);
                 diff("uid", &pw[2], &u.to_string());
             }
         }
         if let Some(g) = &args.group {
             let want = if g.bytes().all(|b| b.is_ascii_digit()) { g.parse().ok() } else { cur.group_gid };
             if want.map(|w: u32| w.to_string()).as_deref() != Some(pw[3].as_str()) {
-                opts.push_str(&format!(" -g {}", q(g)));
+                opts = (opts.0.opt("-g", g), true);
                 diff("group", &cur.primary, g);
             }
         }
@@ -276,34 +295,34 @@ impl Module for User {
             if args.append {
                 let missing: Vec<&str> = want.difference(&cur.groups).map(String::as_str).collect();
                 if !missing.is_empty() {
-                    opts.push_str(&format!(" -a -G {}", q(&missing.join(","))));
+                    opts = (opts.0.flag("-a").opt("-G", missing.join(",")), true);
                     let all: Vec<&str> = cur.groups.union(want).map(String::as_str).collect();
                     diff("groups", &now.join(","), &all.join(","));
                 }
             } else if want != &cur.groups {
                 let list: Vec<&str> = want.iter().map(String::as_str).collect();
-                opts.push_str(&format!(" -G {}", q(&list.join(","))));
+                opts = (opts.0.opt("-G", list.join(",")), true);
                 diff("groups", &now.join(","), &list.join(","));
             }
         }
         if let Some(c) = &args.comment {
             if &pw[4] != c {
-                opts.push_str(&format!(" -c {}", q(c)));
+                opts = (opts.0.opt("-c", c), true);
                 diff("comment", &pw[4], c);
             }
         }
         if let Some(h) = &args.home {
             if &pw[5] != h {
-                opts.push_str(&format!(" -d {}", q(h)));
+                opts = (opts.0.opt("-d", h), true);
                 if args.move_home {
-                    opts.push_str(" -m");
+                    opts.0 = opts.0.flag("-m");
                 }
                 diff("home", &pw[5], h);
             }
         }
         if let Some(s) = &args.shell {
             if &pw[6] != s {
-                opts.push_str(&format!(" -s {}", q(s)));
+                opts = (opts.0.opt("-s", s), true);
                 diff("shell", &pw[6], s);
             }
         }
@@ -314,7 +333,7 @@ impl Module for User {
                 diff("password", "(old)", "(new)");
             }
         }
-        if opts.is_empty() && password.is_none() {
+        if !opts.1 && password.is_none() {
             return Ok(Plan::Ok(
                 Outcome::ok()
                     .with("name", name)
@@ -325,7 +344,7 @@ impl Module for User {
                     .with("shell", pw[6].as_str()),
             ));
         }
-        let cmd = (!opts.is_empty()).then(|| format!("usermod{opts} -- {}", q(name)));
+        let cmd = opts.1.then(|| opts.0.operand(name).build());
         Ok(Plan::Change(
             Change::new(UserPlan { cmd, password }, Action::Modify, "user", name).with_diff(header, before, after),
         ))
@@ -456,5 +475,44 @@ mod tests {
         assert_eq!(c.passwd.unwrap()[2], "0");
         assert_eq!(c.group_gid, Some(0));
         assert_eq!(c.primary, "root");
+    }
+
+    #[tokio::test]
+    async fn user_group_names_that_are_options_paths_or_lists_are_refused() {
+        let h = fake(FakeConnection::new().on("", 0, ""));
+        let mut bad = hostile_values(&pwned_marker("user"));
+        bad.extend(["../../x".into(), "a,b".into(), "a:b".into()]);
+        for g in bad {
+            for args in [json!({"name": "web", "group": g}), json!({"name": "web", "groups": [g]})] {
+                let e = run_err::<User>(args, &h.ctx()).await;
+                assert!(e.contains("not a valid group name") || e.contains("not a valid user or group name"), "{e}");
+            }
+        }
+        assert!(h.conn.calls().is_empty(), "{:?}", h.conn.calls());
+    }
+
+    #[tokio::test]
+    async fn user_free_text_values_are_quoted_option_arguments() {
+        let marker = pwned_marker("user-text");
+        for v in hostile_values(&marker) {
+            // `home` and `shell` are paths, whose `$VAR`s the target expands first: those take
+            // the values without `$`.
+            let path = if v.contains('$') { "-rf".to_string() } else { v.clone() };
+            let h = fake(FakeConnection::new().on("if e=", 0, "owngroup\n"));
+            let args = json!({"name": "web", "comment": v, "home": path, "shell": path});
+            let o = run::<User>(args, &h.ctx()).await;
+            assert!(o.changed, "{o:?}");
+            let (q, p) = (Sh::quoted(&v), Sh::quoted(&path));
+            let want = format!("useradd -N -s {p} -d {p} -m -c {q} -- web");
+            assert_eq!(h.conn.calls().last(), Some(&want));
+        }
+        let h = LocalHost::new();
+        for v in hostile_values(&marker) {
+            let args: Args = prov_core::module::args_from_value(&j(json!({"name": "root", "password": "x"}))).unwrap();
+            let args = Args { group: Some(v.clone()), ..args };
+            let out = h.ctx().exec(probe_command(&args)).await.unwrap();
+            assert_eq!(parse(&out.stdout_str()).group_gid, None, "{v:?}: no such group, looked up as data");
+        }
+        assert!(!std::path::Path::new(&marker).exists(), "a hostile value ran as shell");
     }
 }
