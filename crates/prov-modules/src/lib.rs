@@ -54,6 +54,7 @@ modules![
     files::copy::Copy,
     files::fetch::Fetch,
     files::file::File,
+    files::find::Find,
     files::ini_file::IniFile,
     files::lineinfile::LineInFile,
     files::replace::Replace,
@@ -140,6 +141,7 @@ mod tests {
         assert_eq!(name("ansible.posix.authorized_key"), Some("authorized_key"));
         assert_eq!(name("ansible.builtin.authorized_key"), Some("authorized_key"), "ansible-core redirects it");
         assert_eq!(name("community.general.ini_file"), Some("ini_file"));
+        assert_eq!(name("ansible.builtin.find"), Some("find"));
         assert_eq!(
             name("ansible.builtin.ini_file"),
             Some("ini_file"),
@@ -154,6 +156,7 @@ mod tests {
             "community.general.mount",
             "community.general.authorized_key",
             "ansible.posix.ini_file",
+            "community.general.find",
         ] {
             assert_eq!(name(refused), None, "{refused}");
             assert!(r.hint(refused).is_some(), "{refused} gets a hint");

@@ -1,4 +1,4 @@
-//! community.general's `ini_file` through the real binary on this machine
+//! community.general's `ini_file` and ansible.builtin's `find` through the real binary on this machine
 //! (`ansible_connection=local`), against temporary files. Differential: every expected file,
 //! counter and registered value below is what ansible-core 2.19 with the collections of
 //! ansible 12.3 gave for the same playbooks on the same files (recorded here: CI has no
@@ -244,4 +244,143 @@ fn ini_file_creates_follows_links_keeps_line_ends_and_backs_up_as_ansible_does()
         .filter(|e| e.file_name().to_string_lossy().starts_with("crlf.ini."))
         .count();
     assert_eq!(backups, 1, "as Ansible: one backup, of the one run that wrote the file");
+}
+
+const FIND_SITE: &str = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: default
+      find: {paths: "{{ root }}/t"}
+      register: r1
+    - name: recurse glob
+      ansible.builtin.find: {paths: "{{ root }}/t", patterns: "*.txt", recurse: true}
+      register: r2
+    - name: any hidden
+      find: {path: "{{ root }}/t", file_type: any, hidden: true}
+      register: r3
+    - name: directories depth
+      find: {paths: ["{{ root }}/t"], file_type: directory, recurse: true, depth: 2}
+      register: r4
+    - name: links
+      find: {paths: "{{ root }}/t", file_type: link}
+      register: r5
+    - name: regex excludes
+      find: {paths: "{{ root }}/t", patterns: ['.*\.(txt|log)'], excludes: ['b.*'], use_regex: true, recurse: true}
+      register: r6
+    - name: contains
+      find: {paths: "{{ root }}/t", contains: "sec.*", recurse: true}
+      register: r7
+    - name: contains whole
+      find: {paths: "{{ root }}/t", contains: "needle", read_whole_file: true, recurse: true, hidden: true}
+      register: r8
+    - name: size and age
+      find: {paths: "{{ root }}/t", size: "10", recurse: true, age: "-1d"}
+      register: r9
+    - name: old
+      find: {paths: "{{ root }}/t", age: 1w}
+      register: r10
+    - name: checksum
+      find: {paths: "{{ root }}/t", patterns: "a.txt,b.log", get_checksum: true, checksum_algorithm: sha256}
+      register: r11
+    - name: missing and not dir
+      find: {paths: ["{{ root }}/nope", "{{ root }}/notdir", "{{ root }}/t/sub"]}
+      register: r12
+    - name: mode
+      find: {paths: "{{ root }}/t", mode: "0600", recurse: true}
+      register: r13
+    - name: follow
+      find: {paths: "{{ root }}/t", recurse: true, follow: true, patterns: "c.txt"}
+      register: r14
+    - name: limit
+      find: {paths: "{{ root }}/t", recurse: true, limit: 2, file_type: any}
+      register: r15
+    - name: b.log as stat sees it
+      stat: {path: "{{ root }}/t/b.log"}
+      register: st
+    - name: as ansible-core registered them
+      vars:
+        names: "{{ item.files | map(attribute='path') | map('regex_replace', '^' ~ root ~ '/t/', '') | list }}"
+      assert:
+        that:
+          - item.matched == item.want | length and (names | sort) == item.want
+          - item.examined == item.examined_want
+          - item.msg == item.msg_want | default('All paths examined')
+          - not item.changed
+          - item.skipped_paths == item.skipped_want | default({})
+      loop:
+        - {matched: "{{ r1.matched }}", files: "{{ r1.files }}", examined: "{{ r1.examined }}", msg: "{{ r1.msg }}", changed: "{{ r1.changed }}", skipped_paths: "{{ r1.skipped_paths }}", want: [a.txt, b.log], examined_want: 9}
+        - {matched: "{{ r2.matched }}", files: "{{ r2.files }}", examined: "{{ r2.examined }}", msg: "{{ r2.msg }}", changed: "{{ r2.changed }}", skipped_paths: "{{ r2.skipped_paths }}", want: [.hid/in_hidden.txt, a.txt, sub/c.txt, sub/deep/d.txt, sub/deep/deeper/e.txt], examined_want: 15}
+        - {matched: "{{ r3.matched }}", files: "{{ r3.files }}", examined: "{{ r3.examined }}", msg: "{{ r3.msg }}", changed: "{{ r3.changed }}", skipped_paths: "{{ r3.skipped_paths }}", want: [.hid, .hidden.txt, a.txt, b.log, broken, dir.d, link.txt, sub, sublink], examined_want: 9}
+        - {matched: "{{ r4.matched }}", files: "{{ r4.files }}", examined: "{{ r4.examined }}", msg: "{{ r4.msg }}", changed: "{{ r4.changed }}", skipped_paths: "{{ r4.skipped_paths }}", want: [dir.d, sub, sub/deep], examined_want: 14}
+        - {matched: "{{ r5.matched }}", files: "{{ r5.files }}", examined: "{{ r5.examined }}", msg: "{{ r5.msg }}", changed: "{{ r5.changed }}", skipped_paths: "{{ r5.skipped_paths }}", want: [broken, link.txt, sublink], examined_want: 9}
+        - {matched: "{{ r6.matched }}", files: "{{ r6.files }}", examined: "{{ r6.examined }}", msg: "{{ r6.msg }}", changed: "{{ r6.changed }}", skipped_paths: "{{ r6.skipped_paths }}", want: [.hid/in_hidden.txt, a.txt, sub/c.txt, sub/deep/d.txt, sub/deep/deeper/e.txt], examined_want: 15}
+        - {matched: "{{ r7.matched }}", files: "{{ r7.files }}", examined: "{{ r7.examined }}", msg: "{{ r7.msg }}", changed: "{{ r7.changed }}", skipped_paths: "{{ r7.skipped_paths }}", want: [a.txt], examined_want: 15}
+        - {matched: "{{ r8.matched }}", files: "{{ r8.files }}", examined: "{{ r8.examined }}", msg: "{{ r8.msg }}", changed: "{{ r8.changed }}", skipped_paths: "{{ r8.skipped_paths }}", want: [.hid/in_hidden.txt, sub/c.txt], examined_want: 15}
+        - {matched: "{{ r9.matched }}", files: "{{ r9.files }}", examined: "{{ r9.examined }}", msg: "{{ r9.msg }}", changed: "{{ r9.changed }}", skipped_paths: "{{ r9.skipped_paths }}", want: [.hid/in_hidden.txt, a.txt, sub/deep/deeper/e.txt], examined_want: 15}
+        - {matched: "{{ r10.matched }}", files: "{{ r10.files }}", examined: "{{ r10.examined }}", msg: "{{ r10.msg }}", changed: "{{ r10.changed }}", skipped_paths: "{{ r10.skipped_paths }}", want: [b.log], examined_want: 9}
+        - {matched: "{{ r11.matched }}", files: "{{ r11.files }}", examined: "{{ r11.examined }}", msg: "{{ r11.msg }}", changed: "{{ r11.changed }}", skipped_paths: "{{ r11.skipped_paths }}", want: [a.txt, b.log], examined_want: 9}
+        - {matched: "{{ r12.matched }}", files: "{{ r12.files }}", examined: "{{ r12.examined }}", msg: "{{ r12.msg }}", changed: "{{ r12.changed }}", skipped_paths: "{{ r12.skipped_paths }}", want: [sub/c.txt], examined_want: 2, msg_want: "Not all paths examined, check warnings for details", skipped_want: "{{ {root ~ '/nope': \"'\" ~ root ~ \"/nope' is not a directory\", root ~ '/notdir': \"'\" ~ root ~ \"/notdir' is not a directory\"} }}"}
+        - {matched: "{{ r13.matched }}", files: "{{ r13.files }}", examined: "{{ r13.examined }}", msg: "{{ r13.msg }}", changed: "{{ r13.changed }}", skipped_paths: "{{ r13.skipped_paths }}", want: [b.log], examined_want: 15}
+        - {matched: "{{ r14.matched }}", files: "{{ r14.files }}", examined: "{{ r14.examined }}", msg: "{{ r14.msg }}", changed: "{{ r14.changed }}", skipped_paths: "{{ r14.skipped_paths }}", want: [sub/c.txt, sublink/c.txt], examined_want: 20}
+        - {matched: "{{ r15.matched }}", files: "{{ r15.files }}", examined: "{{ r15.examined }}", msg: "{{ r15.msg }}", changed: "{{ r15.changed }}", skipped_paths: "{{ r15.skipped_paths }}", want: "{{ r15.files | map(attribute='path') | map('regex_replace', '^' ~ root ~ '/t/', '') | sort }}", examined_want: 9, msg_want: Limit of matches reached}
+    - name: the fields of a file, a link and a directory as ansible-core registered them
+      vars:
+        b: "{{ r11.files | selectattr('path', 'search', 'b.log$') | first }}"
+        a: "{{ r11.files | selectattr('path', 'search', 'a.txt$') | first }}"
+        l: "{{ r5.files | selectattr('path', 'search', 'link.txt$') | first }}"
+        d: "{{ r4.files | selectattr('path', 'search', 'dir.d$') | first }}"
+      assert:
+        that:
+          - r15.matched == 2
+          - r2.files[0].path == root ~ '/t/a.txt'
+          - (r3.files[5:] | map(attribute='path') | map('basename') | sort) == ['.hid', 'dir.d', 'sub', 'sublink']
+          - b.checksum == '73cb3858a687a8494ca3323053016282f3dad39d42cf62ca4e79dda2aac7d9ac'
+          - a.checksum == '1cf34cbeaca6f2ce821c4b6369c37c583b1cc10846122a8c77a4df77d0d5b7b8'
+          - b.mode == '0600' and b.isreg and not b.isdir and not b.islnk and b.size == 2 and b.mtime == 1577836800.0
+          - b.rusr and b.wusr and not b.xusr and not b.rgrp and not b.roth and not b.isuid and not b.isgid
+          - not b.ischr and not b.isblk and not b.isfifo and not b.issock and b.nlink == 1
+          - b.uid == st.stat.uid and b.gid == st.stat.gid and b.pw_name == st.stat.pw_name and b.gr_name == st.stat.gr_name and b.inode == st.stat.inode
+          - a.mode == '0644' and a.rgrp and a.roth and a.size == 24
+          - l.islnk and not l.isreg and l.mode == '0777' and l.size == 5 and l.checksum is not defined
+          - d.isdir and d.mode is match('^0[0-7]{3}$') and d.xusr
+          - (b.keys() | sort) == ['atime', 'checksum', 'ctime', 'dev', 'gid', 'gr_name', 'inode', 'isblk', 'ischr', 'isdir', 'isfifo', 'isgid', 'islnk', 'isreg', 'issock', 'isuid', 'mode', 'mtime', 'nlink', 'path', 'pw_name', 'rgrp', 'roth', 'rusr', 'size', 'uid', 'wgrp', 'woth', 'wusr', 'xgrp', 'xoth', 'xusr']
+"#;
+
+/// The tree [`FIND_SITE`] searches: files, a hidden file and directory, links (to a file, to a
+/// directory, dangling), modes and an old mtime.
+fn find_tree(root: &std::path::Path) {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let t = root.join("t");
+    for d in ["sub/deep/deeper", ".hid", "dir.d"] {
+        std::fs::create_dir_all(t.join(d)).expect("mkdir");
+    }
+    for (name, body) in [
+        ("a.txt", "hello world\nsecond line\n"),
+        ("b.log", "x\n"),
+        (".hidden.txt", ""),
+        (".hid/in_hidden.txt", "needle here\n"),
+        ("sub/c.txt", "a needle\n"),
+        ("sub/deep/d.txt", "abc"),
+        ("sub/deep/deeper/e.txt", "12345678901234567890"),
+    ] {
+        std::fs::write(t.join(name), body).expect("write");
+    }
+    symlink("a.txt", t.join("link.txt")).expect("link");
+    symlink("sub", t.join("sublink")).expect("link");
+    symlink("nowhere", t.join("broken")).expect("link");
+    std::fs::set_permissions(t.join("b.log"), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::set_permissions(t.join("sub/c.txt"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(root.join("notdir"), "not a dir").expect("write");
+    let touched = std::process::Command::new("touch").arg("-d").arg("@1577836800").arg(t.join("b.log")).status();
+    assert!(touched.expect("touch runs").success());
+}
+
+#[test]
+fn find_selects_orders_and_describes_entries_as_ansible_does() {
+    let w = Work::new(&[("find.yml", FIND_SITE)]);
+    find_tree(&w.root());
+    for extra in [&[][..], &["--check"][..]] {
+        let r = w.run("find.yml", extra);
+        assert_eq!((r.code, r.counts()), (0, (18, 0)), "ansible: ok=18 changed=0 {extra:?}\n{}", r.text);
+    }
 }
