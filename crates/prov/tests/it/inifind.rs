@@ -294,6 +294,9 @@ const FIND_SITE: &str = r#"- hosts: all
     - name: limit
       find: {paths: "{{ root }}/t", recurse: true, limit: 2, file_type: any}
       register: r15
+    - name: limit over two paths
+      find: {paths: ["{{ root }}/t", "{{ root }}/t/sub"], limit: 1}
+      register: r16
     - name: b.log as stat sees it
       stat: {path: "{{ root }}/t/b.log"}
       register: st
@@ -332,6 +335,7 @@ const FIND_SITE: &str = r#"- hosts: all
       assert:
         that:
           - r15.matched == 2
+          - r16.matched == 2 and r16.examined == 11 and r16.files[1].path == root ~ '/t/sub/c.txt' and r16.msg == 'Limit of matches reached'
           - r2.files[0].path == root ~ '/t/a.txt'
           - (r3.files[5:] | map(attribute='path') | map('basename') | sort) == ['.hid', 'dir.d', 'sub', 'sublink']
           - b.checksum == '73cb3858a687a8494ca3323053016282f3dad39d42cf62ca4e79dda2aac7d9ac'
@@ -381,6 +385,6 @@ fn find_selects_orders_and_describes_entries_as_ansible_does() {
     find_tree(&w.root());
     for extra in [&[][..], &["--check"][..]] {
         let r = w.run("find.yml", extra);
-        assert_eq!((r.code, r.counts()), (0, (18, 0)), "ansible: ok=18 changed=0 {extra:?}\n{}", r.text);
+        assert_eq!((r.code, r.counts()), (0, (19, 0)), "ansible: ok=19 changed=0 {extra:?}\n{}", r.text);
     }
 }
