@@ -34,7 +34,7 @@
 //!
 //! Differences from Ansible: regular expressions are Rust's `regex` syntax (no look-around or
 //! backreferences); a file that is not UTF-8 does not match `contains` (Ansible skips the whole
-//! path); `encoding` is not supported; names containing a line break are not listed; `~` in an
+//! path); `encoding` is not supported; names containing a line break are left out (and not counted in `examined`); `~` in an
 //! element of a `paths` list is not expanded (in a single string it is).
 //!
 //! ```yaml
@@ -492,6 +492,7 @@ mod tests {
         std::fs::create_dir_all(h.path("t/-x")).unwrap();
         std::fs::write(h.path("t/-x/f.conf"), "listen 80\n").unwrap();
         std::fs::write(h.path("t/g.conf"), "listen 443\n").unwrap();
+        std::fs::write(h.path("t/two\nlines.conf"), "listen 443\n").unwrap();
         let a = json!({"paths": h.path("t"), "recurse": true, "contains": "listen 4", "get_checksum": true});
         let o = run::<Find>(a, &h.ctx()).await;
         assert!(!o.changed && !o.failed, "{o:?}");
@@ -499,6 +500,10 @@ mod tests {
         let f = o.data["files"].get_item_by_index(0).unwrap();
         assert_eq!(f.get_attr("path").unwrap().as_str(), Some(h.path("t/g.conf").as_str()));
         assert_eq!(f.get_attr("checksum").unwrap().as_str(), Some("9daf854b3d78ebb50544eba5cf0cd1aefa039b12"));
+        let o = run::<Find>(json!({"paths": h.path("t")}), &h.ctx()).await;
+        let names: Vec<String> =
+            o.data["files"].try_iter().unwrap().map(|f| f.get_attr("path").unwrap().to_string()).collect();
+        assert_eq!(names, [h.path("t/g.conf")], "a name with a line break is left out");
         let o = run::<Find>(json!({"paths": h.path("t/-x"), "patterns": "*.conf"}), &h.ctx()).await;
         assert_eq!(o.data["matched"].as_usize(), Some(1), "a directory named `-x`: {o:?}");
     }

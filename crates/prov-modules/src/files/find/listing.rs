@@ -53,7 +53,9 @@ impl Entry {
 }
 
 /// The listing script, run by `find -exec sh -c SCRIPT sh {} +`: one line per entry.
-pub(super) const LIST: &str = "'for f do d=0; [ -d \"$f\" ] && d=1; \
+/// Names with a line break are left out: they would break the lines.
+pub(super) const LIST: &str = "'nl=$(printf \"\\nx\"); nl=${nl%x}; \
+    for f do case $f in *\"$nl\"*) continue;; esac; d=0; [ -d \"$f\" ] && d=1; \
     s=$(stat -c \"%f %u %g %s %.9X %.9Y %.9Z %i %d %h %U %G\" -- \"$f\") || continue; \
     printf \"e %s %s %s\\n\" \"$s\" \"$d\" \"$f\"; done'";
 
