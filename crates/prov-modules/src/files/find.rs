@@ -34,8 +34,10 @@
 //!
 //! Differences from Ansible: regular expressions are Rust's `regex` syntax (no look-around or
 //! backreferences); a file that is not UTF-8 does not match `contains` (Ansible skips the whole
-//! path); `encoding` is not supported; names containing a line break are left out (and not counted in `examined`); `~` in an
-//! element of a `paths` list is not expanded (in a single string it is).
+//! path); a skipped path gives no warning (only `msg` and `skipped_paths` say so); `encoding`
+//! is not supported; names containing a line break are left out (and not counted in
+//! `examined`); `~` in an element of a `paths` list is not expanded (in a single string it is);
+//! the target needs GNU `find`, `stat` and `date` (`%N`), not BusyBox's.
 //!
 //! ```yaml
 //! - find: { paths: /var/log, patterns: "*.gz", age: 2w, recurse: true }
