@@ -300,6 +300,21 @@ const READ: &str = "'shift; for f do n=$(wc -c < \"$f\") || n=-1; printf \"%s\\n
 /// Hashes regular files in one command, one line per file (empty when unreadable).
 const HASH: &str = "'a=$1; shift 2; for f do h=$(\"${a}sum\" < \"$f\") || h=; printf \"%s\\n\" \"${h%% *}\"; done'";
 
+/// The directories `find` could not read, from its messages (`find: './x': Permission
+/// denied`), as Ansible reports them in `skipped_paths`.
+fn unreadable(top: &str, stderr: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for line in stderr.lines() {
+        if let Some((p, why)) = line.strip_prefix("find: '").and_then(|l| l.split_once("': ")) {
+            let p = listing::normpath(&format!("{top}/{p}"));
+            let errno = if why.contains("Permission denied") { "[Errno 13] " } else { "" };
+            let msg = format!("{errno}{why}: '{p}'");
+            out.push((p, Value::from(msg)));
+        }
+    }
+    out
+}
+
 #[async_trait]
 impl Module for Find {
     const NAME: &'static str = "find";
@@ -340,7 +355,8 @@ impl Module for Find {
         let mut warned = false;
         for top in &a.paths.0 {
             let dir = Word::new(WordKind::Path, top)?;
-            let mut f = Cmd::new("find");
+            // The C locale: `find`'s messages quote with `'` (read below), not `‘’`.
+            let mut f = Cmd::new("LC_ALL=C find");
             if a.follow {
                 f = f.flag("-L");
             }
@@ -364,14 +380,7 @@ impl Module for Find {
                 warned = true;
                 continue;
             }
-            for line in out.stderr_str().lines() {
-                // `find: './x': Permission denied`
-                if let Some((p, why)) = line.strip_prefix("find: '").and_then(|l| l.split_once("': ")) {
-                    let p = listing::normpath(&format!("{top}/{p}"));
-                    let errno = if why.contains("Permission denied") { "[Errno 13] " } else { "" };
-                    skipped.insert(p.clone(), Value::from(format!("{errno}{why}: '{p}'")));
-                }
-            }
+            skipped.extend(unreadable(top, &out.stderr_str()));
             if out.rc != 0 && out.stdout.is_empty() {
                 return Err(probe_failed(&format!("listing {top}"), &out));
             }
@@ -474,6 +483,13 @@ mod tests {
         assert_eq!(with_unit("30", SIZE_UNITS), Some(30));
         assert_eq!(with_unit("1x", AGE_UNITS), None);
         assert_eq!(with_unit("1.5d", AGE_UNITS), None);
+    }
+
+    #[test]
+    fn unreadable_directories_are_reported_as_ansible_reports_them() {
+        let got = unreadable("/srv/t/", "find: './locked': Permission denied\nsomething else\n");
+        let want = Value::from("[Errno 13] Permission denied: '/srv/t/locked'");
+        assert_eq!(got, vec![("/srv/t/locked".to_string(), want)]);
     }
 
     #[test]
