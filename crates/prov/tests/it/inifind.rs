@@ -246,6 +246,66 @@ fn ini_file_creates_follows_links_keeps_line_ends_and_backs_up_as_ansible_does()
     assert_eq!(backups, 1, "as Ansible: one backup, of the one run that wrote the file");
 }
 
+const INI_LITERAL: &str = r#"- hosts: all
+  gather_facts: false
+  vars:
+    f: "{{ root }}/c3.ini"
+  tasks:
+    - name: spaced header
+      ini_file: {path: "{{ f }}", section: " drinks ", option: a.b, value: "2"}
+      register: r1
+    - name: dup values
+      ini_file: {path: "{{ f }}", section: drinks, option: d, values: [x, x, y]}
+      register: r2
+    - name: absent not exclusive without values
+      ini_file: {path: "{{ f }}", section: drinks, option: d, state: absent, exclusive: false}
+      register: r3
+    - name: no extra spaces rewrites
+      ini_file: {path: "{{ f }}", section: s2, option: x, value: "1", no_extra_spaces: true}
+      register: r4
+    - name: ignore spaces commented
+      ini_file: {path: "{{ f }}", section: s2, option: z, value: "3", ignore_spaces: true}
+      register: r5
+    - name: no value over value
+      ini_file: {path: "{{ f }}", section: s2, option: flag, allow_no_value: true}
+      register: r6
+    - name: no section absent option
+      ini_file: {path: "{{ f }}", option: top, state: absent}
+      register: r7
+    - name: second of same section
+      ini_file: {path: "{{ f }}", section: dup, option: k, value: "9"}
+      register: r8
+    - name: empty value
+      ini_file: {path: "{{ f }}", section: s2, option: e, value: ""}
+      register: r9
+    - name: as community.general registered them
+      assert:
+        that:
+          - r1.msg == 'option changed' and r2.msg == 'option added' and r3.msg == 'OK' and not r3.changed
+          - r4.msg == 'option changed' and r5.msg == 'option changed' and r6.msg == 'option changed'
+          - r7.msg == 'option changed' and r8.msg == 'option changed' and r9.msg == 'option added'
+      when: first | default(false) | bool
+"#;
+
+#[test]
+fn ini_file_matches_headers_names_and_values_literally_as_ansible_does() {
+    let w = Work::new(&[("lit.yml", INI_LITERAL)]);
+    let before = "top = 1\n[ drinks ]\na.b = 1\naxb = 5\n\n[s2]\nx = 1\n# z=3\nflag = 1\n[dup]\nk = 1\n[dup]\nk = 2\n";
+    std::fs::write(w.root().join("c3.ini"), before).expect("c3.ini");
+    let r = w.run("lit.yml", &["--check"]);
+    assert_eq!((r.code, r.counts()), (0, (9, 8)), "ansible: ok=9 changed=8 skipped=1 in check mode\n{}", r.text);
+    assert_eq!(w.read("c3.ini"), before, "check mode wrote the file");
+    let r = w.run("lit.yml", &["-e", "first=true"]);
+    assert_eq!((r.code, r.counts()), (0, (10, 8)), "ansible: ok=10 changed=8\n{}", r.text);
+    assert_eq!(
+        w.read("c3.ini"),
+        "[ drinks ]\na.b = 2\naxb = 5\nd = x\nd = y\n\n[s2]\nx=1\nz = 3\nflag\ne = \n[dup]\nk = 9\n[dup]\nk = 2\n",
+        "the bytes community.general.ini_file wrote"
+    );
+    let r = w.run("lit.yml", &[]);
+    assert_eq!((r.code, r.counts()), (0, (9, 0)), "second run changes nothing\n{}", r.text);
+}
+
 const FIND_SITE: &str = r#"- hosts: all
   gather_facts: false
   tasks:
