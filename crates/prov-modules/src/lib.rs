@@ -54,6 +54,8 @@ modules![
     files::copy::Copy,
     files::fetch::Fetch,
     files::file::File,
+    files::find::Find,
+    files::ini_file::IniFile,
     files::lineinfile::LineInFile,
     files::replace::Replace,
     files::slurp::Slurp,
@@ -138,6 +140,13 @@ mod tests {
         assert_eq!(name("ansible.builtin.sysctl"), Some("sysctl"), "ansible-core redirects it to ansible.posix");
         assert_eq!(name("ansible.posix.authorized_key"), Some("authorized_key"));
         assert_eq!(name("ansible.builtin.authorized_key"), Some("authorized_key"), "ansible-core redirects it");
+        assert_eq!(name("community.general.ini_file"), Some("ini_file"));
+        assert_eq!(name("ansible.builtin.find"), Some("find"));
+        assert_eq!(
+            name("ansible.builtin.ini_file"),
+            Some("ini_file"),
+            "ansible-core redirects it to community.general"
+        );
         for refused in [
             "community.docker.copy",
             "ansible.builtin.vm",
@@ -146,6 +155,8 @@ mod tests {
             "ansible.posix.copy",
             "community.general.mount",
             "community.general.authorized_key",
+            "ansible.posix.ini_file",
+            "community.general.find",
         ] {
             assert_eq!(name(refused), None, "{refused}");
             assert!(r.hint(refused).is_some(), "{refused} gets a hint");

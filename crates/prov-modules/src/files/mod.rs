@@ -1,4 +1,4 @@
-//! File modules (`copy`, `template`, `file`, `lineinfile`, `blockinfile`, `replace`, `stat`, `slurp`, `fetch`, `tempfile`) and what they share: one probe
+//! File modules (`copy`, `template`, `file`, `lineinfile`, `blockinfile`, `ini_file`, `replace`, `stat`, `find`, `slurp`, `fetch`, `tempfile`) and what they share: one probe
 //! command that reads a path's type, mode, owner and checksum, and ownership/mode fixing.
 
 pub mod blockinfile;
@@ -6,6 +6,8 @@ pub mod copy;
 pub(crate) mod edit;
 pub mod fetch;
 pub mod file;
+pub mod find;
+pub mod ini_file;
 pub mod lineinfile;
 pub mod replace;
 pub mod slurp;

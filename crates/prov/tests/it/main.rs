@@ -11,6 +11,7 @@ mod facts;
 #[cfg(feature = "gcp")]
 mod gcp;
 mod graph;
+mod inifind;
 mod interrupt;
 mod keys;
 mod language;

@@ -5,76 +5,10 @@
 //! CI has no Ansible). Mounting needs root, as it does for Ansible: a tmpfs under a temporary
 //! directory, unmounted at the end whatever happens.
 
-use crate::util::{json_events, prov};
+use crate::util::Work;
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-struct Run {
-    code: i32,
-    events: Vec<Json>,
-    text: String,
-}
-
-impl Run {
-    /// `(ok, changed)` of host `local` in the recap.
-    fn counts(&self) -> (u64, u64) {
-        let r = self.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
-        let h = r["hosts"].as_array().expect("hosts").iter().find(|h| h["host"] == "local").expect("local");
-        (h["ok"].as_u64().expect("ok"), h["changed"].as_u64().expect("changed"))
-    }
-}
-
-/// A work directory with `root/` (the host's files), the inventory and the playbooks.
-struct Work {
-    dir: tempfile::TempDir,
-}
-
-impl Work {
-    fn new(files: &[(&str, &str)]) -> Work {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().join("root");
-        std::fs::create_dir_all(&root).expect("mkdir");
-        let inv = format!("local ansible_connection=local root={}\n", root.display());
-        std::fs::write(dir.path().join("hosts.ini"), inv).expect("inventory");
-        for (name, body) in files {
-            std::fs::write(dir.path().join(name), body).expect("write");
-        }
-        Work { dir }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    /// `prov apply PLAYBOOK` with `pre` before the binary (a namespace to run in) and `extra`
-    /// arguments after.
-    fn run_in(&self, pre: &[&str], playbook: &str, extra: &[&str]) -> Run {
-        let mut args = vec!["apply", playbook, "-i", "hosts.ini", "--output", "json"];
-        args.extend_from_slice(extra);
-        let out = match pre.split_first() {
-            None => prov(self.dir.path(), &args),
-            Some((cmd, rest)) => Command::new(cmd)
-                .args(rest)
-                .arg(env!("CARGO_BIN_EXE_prov"))
-                .args(&args)
-                .current_dir(self.dir.path())
-                .env("NO_COLOR", "1")
-                .output()
-                .expect("prov runs"),
-        };
-        let (code, events, text) = json_events(&out);
-        Run { code, events, text }
-    }
-
-    fn run(&self, playbook: &str, extra: &[&str]) -> Run {
-        self.run_in(&[], playbook, extra)
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.root().join(name)).unwrap_or_default()
-    }
-}
 
 /// Unmounts what a test may have left mounted under its directory.
 struct Unmount(PathBuf);

@@ -80,3 +80,73 @@ pub fn http_get(addr: &str, path: &str) -> Result<String, String> {
     }
     Ok(buf.split("\r\n\r\n").nth(1).unwrap_or_default().trim().to_string())
 }
+
+/// One `prov apply --output json` run.
+pub struct Run {
+    /// Its exit code.
+    pub code: i32,
+    /// Its events.
+    pub events: Vec<serde_json::Value>,
+    /// Everything it printed.
+    pub text: String,
+}
+
+impl Run {
+    /// `(ok, changed)` of host `local` in the recap.
+    pub fn counts(&self) -> (u64, u64) {
+        let r = self.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
+        let h = r["hosts"].as_array().expect("hosts").iter().find(|h| h["host"] == "local").expect("local");
+        (h["ok"].as_u64().expect("ok"), h["changed"].as_u64().expect("changed"))
+    }
+}
+
+/// A work directory with `root/` (the host's files), the inventory and the playbooks.
+pub struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    pub fn new(files: &[(&str, &str)]) -> Work {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(&root).expect("mkdir");
+        let inv = format!("local ansible_connection=local root={}\n", root.display());
+        std::fs::write(dir.path().join("hosts.ini"), inv).expect("inventory");
+        for (name, body) in files {
+            std::fs::write(dir.path().join(name), body).expect("write");
+        }
+        Work { dir }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// `prov apply PLAYBOOK` with `pre` before the binary (a namespace to run in) and `extra`
+    /// arguments after.
+    pub fn run_in(&self, pre: &[&str], playbook: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["apply", playbook, "-i", "hosts.ini", "--output", "json"];
+        args.extend_from_slice(extra);
+        let out = match pre.split_first() {
+            None => prov(self.dir.path(), &args),
+            Some((cmd, rest)) => Command::new(cmd)
+                .args(rest)
+                .arg(env!("CARGO_BIN_EXE_prov"))
+                .args(&args)
+                .current_dir(self.dir.path())
+                .env("NO_COLOR", "1")
+                .output()
+                .expect("prov runs"),
+        };
+        let (code, events, text) = json_events(&out);
+        Run { code, events, text }
+    }
+
+    pub fn run(&self, playbook: &str, extra: &[&str]) -> Run {
+        self.run_in(&[], playbook, extra)
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.root().join(name)).unwrap_or_default()
+    }
+}
