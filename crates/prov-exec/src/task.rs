@@ -416,7 +416,9 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
                         None => v,
                         Some(name) => {
                             let terms = match v.kind() {
-                                ValueKind::Seq => v.try_iter().map(|it| it.collect()).unwrap_or_default(),
+                                ValueKind::Seq | ValueKind::Iterable => {
+                                    v.try_iter().map(|it| it.collect()).unwrap_or_default()
+                                }
                                 _ => vec![v],
                             };
                             match templar.query(name, terms, &base) {
@@ -426,7 +428,8 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
                         }
                     };
                     let mut list: Vec<Value> = match (v.kind(), l.keyword) {
-                        (ValueKind::Seq, _) => match v.try_iter() {
+                        // A list, or a list made lazily (`a + b` of two lists).
+                        (ValueKind::Seq | ValueKind::Iterable, _) => match v.try_iter() {
                             Ok(it) => it.collect(),
                             Err(e) => return fail_task(w, t, format!("loop: {e}")),
                         },

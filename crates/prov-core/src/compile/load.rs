@@ -1030,7 +1030,12 @@ impl<'a> Loader<'a> {
             }
             options.push((path.canonicalize().unwrap_or(path), steps));
         }
-        let Some(id) = self.include_task(node, written, c, pb, MetaAction::Include, ("file", file)) else {
+        // The include is selected by its own tags (and those it inherited), not gated by them.
+        let mut own = c.clone();
+        if let Some(g) = own.gates.pop() {
+            own.tags.extend(g);
+        }
+        let Some(id) = self.include_task(node, written, &own, pb, MetaAction::Include, ("file", file)) else {
             return Vec::new();
         };
         if templated {
@@ -1091,7 +1096,12 @@ impl<'a> Loader<'a> {
         pb.pending_notify.retain(|(id, _, _)| *id < first_task);
         pb.imported_handlers.retain(|id| *id < first_task);
         pb.included_handlers.retain(|id| *id < first_task);
-        let id = self.include_task(node, written, c, pb, MetaAction::Unresolved, ("msg", &msg))?;
+        // It stands for the include: selected by the include's own tags.
+        let mut own = c.clone();
+        if let Some(g) = own.gates.pop() {
+            own.tags.extend(g);
+        }
+        let id = self.include_task(node, written, &own, pb, MetaAction::Unresolved, ("msg", &msg))?;
         Some(Step::Task(id))
     }
 
