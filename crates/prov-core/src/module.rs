@@ -103,6 +103,9 @@ pub struct Outcome {
     pub data: IndexMap<String, Value>,
     /// Variables to set on the host (`set_fact`).
     pub facts: Vec<(String, Value)>,
+    /// Variables `include_vars` sets on the host: above task, role and play vars, below
+    /// `set_fact` and registered values, templated when read (ansible-core's precedence).
+    pub included_vars: Vec<(String, Value)>,
     /// Facts to merge into the host's `ansible_facts` (names without `ansible_`; each is also
     /// `ansible_<name>`), as a module's `ansible_facts` return does in Ansible (`setup`).
     pub host_facts: Vec<(String, Value)>,

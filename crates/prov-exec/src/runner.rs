@@ -121,6 +121,8 @@ impl Interrupt {
 pub struct HostPersist {
     /// Registered values and set_fact.
     pub runtime: Arc<VarMap>,
+    /// What `include_vars` set (below `runtime`, templated when read).
+    pub included: Arc<VarMap>,
     /// Gathered facts (`None`: not gathered yet).
     pub facts: Option<Arc<VarMap>>,
     /// The fact collectors gathered so far (a later play asking for no more gathers nothing).
@@ -195,6 +197,8 @@ pub(crate) struct Snapshot {
     pub stopped_at: usize,
     /// Registered values and set_fact.
     pub runtime: Arc<VarMap>,
+    /// What `include_vars` set.
+    pub included: Arc<VarMap>,
     /// Facts layer.
     pub facts: Arc<VarMap>,
 }
@@ -226,11 +230,12 @@ impl HostVarsSource for LiveHostVars {
 
     fn host_scope(&self, host: &str) -> Option<Arc<Scope>> {
         // Under the lock of what is pending, so that an entry is seen either pending or taken in.
-        let (inv, magic, facts, runtime) = self.delegated.with(host, false, |pending| {
-            let (inv, magic, mut facts, mut runtime) = match self.index.get(host) {
+        let (inv, magic, facts, runtime, included) = self.delegated.with(host, false, |pending| {
+            let (inv, magic, mut facts, mut runtime, included) = match self.index.get(host) {
                 Some(&i) => {
                     let snap = self.rx[i].borrow().clone();
-                    (self.inv_vars[i].clone(), self.magic[i].clone(), Some(snap.facts), Some(snap.runtime))
+                    let (inv, magic) = (self.inv_vars[i].clone(), self.magic[i].clone());
+                    (inv, magic, Some(snap.facts), Some(snap.runtime), Some(snap.included))
                 }
                 None => {
                     let inv = self.others.get(host)?.clone();
@@ -238,7 +243,7 @@ impl HostVarsSource for LiveHostVars {
                     m.insert("inventory_hostname".into(), Value::from(host));
                     let p = self.others_persist.get(host);
                     let facts = p.and_then(|p| p.facts.as_deref()).map(|f| Arc::new(crate::facts::layer(f)));
-                    (inv, Arc::new(m), facts, p.map(|p| p.runtime.clone()))
+                    (inv, Arc::new(m), facts, p.map(|p| p.runtime.clone()), p.map(|p| p.included.clone()))
                 }
             };
             if let Some(p) = pending {
@@ -248,11 +253,14 @@ impl HostVarsSource for LiveHostVars {
                 r.extend(p.vars);
                 runtime = Some(Arc::new(r));
             }
-            Some((inv, magic, facts, runtime))
+            Some((inv, magic, facts, runtime, included))
         })?;
         let mut layers = vec![Layer::source(inv)];
         if let Some(f) = facts {
             layers.push(Layer::literal(f));
+        }
+        if let Some(i) = included {
+            layers.push(Layer::source(i));
         }
         if let Some(r) = runtime {
             layers.push(Layer::literal(r));
@@ -337,6 +345,8 @@ pub(crate) struct Worker<'a> {
     pub inv_vars: Arc<VarMap>,
     pub magic: Arc<VarMap>,
     pub runtime: Arc<VarMap>,
+    /// What `include_vars` set (below `runtime`, templated when read).
+    pub included: Arc<VarMap>,
     pub facts: Arc<VarMap>,
     pub facts_raw: Option<Arc<VarMap>>,
     /// The fact collectors gathered on this host so far.
@@ -379,6 +389,7 @@ impl<'a> Worker<'a> {
             dead,
             stopped_at: if dead { self.failed_at } else { usize::MAX },
             runtime: self.runtime.clone(),
+            included: self.included.clone(),
             facts: self.facts.clone(),
         };
         self.publish.send_replace(snap);
@@ -452,6 +463,7 @@ impl<'a> Worker<'a> {
             }
             layers.push(Layer::literal(Arc::new(m)));
         }
+        layers.push(Layer::source(self.included.clone()));
         layers.push(Layer::literal(self.runtime.clone()));
         layers.extend(extra);
         layers.push(Layer::source(self.env.opts.extra_vars.clone()));
@@ -829,6 +841,7 @@ pub async fn run_play(
             dead: false,
             stopped_at: usize::MAX,
             runtime: p.runtime.clone(),
+            included: p.included.clone(),
             facts: facts.clone(),
         });
         txs.push(tx);
@@ -916,6 +929,7 @@ pub async fn run_play(
             inv_vars: inv_vars[i].clone(),
             magic: magics[i].clone(),
             runtime: p.runtime,
+            included: p.included,
             facts,
             facts_raw: p.facts,
             gathered: p.gathered,
@@ -959,7 +973,7 @@ pub async fn run_play(
                 flow,
                 w.failed_at,
                 w.recap,
-                HostPersist { runtime: w.runtime, facts: w.facts_raw, gathered: w.gathered },
+                HostPersist { runtime: w.runtime, included: w.included, facts: w.facts_raw, gathered: w.gathered },
             )
         });
     }

@@ -205,6 +205,11 @@ pub(crate) fn run_include(
         Ok(None) => {}
     }
     let written = t.args.get_attr("file").ok().and_then(|f| f.as_str().map(str::to_string)).unwrap_or_default();
+    if options.len() == 1 && !prov_core::template::is_template(&written) {
+        // A literal name was found before the run (an `include_role`, or a file).
+        included(w, t, &written);
+        return Ok(Some(0));
+    }
     let name = match templar.render_str(&written, &ctx) {
         Ok(v) => v.to_string(),
         Err(e) => return Err(flow(fail_task(w, t, e))),
@@ -230,8 +235,14 @@ pub(crate) fn run_include(
         );
         return Err(flow(fail_task(w, t, msg)));
     };
+    included(w, t, &canon.display().to_string());
+    Ok(Some(i))
+}
+
+/// Reports an include that ran (ok).
+fn included(w: &mut Worker<'_>, t: &Arc<TaskDef>, what: &str) {
     let mut o = Outcome::ok();
-    o.msg = Some(format!("included: {}", canon.display()));
+    o.msg = Some(format!("included: {what}"));
     let value = result_value(&o, false, false);
     let r = ItemResult {
         outcome: o,
@@ -246,7 +257,6 @@ pub(crate) fn run_include(
         loop_fields: Vec::new(),
     };
     finish_task(w, t, vec![r], false);
-    Ok(Some(i))
 }
 
 fn eval_conds(templar: &Templar, conds: &[Cond], ctx: &Value) -> Result<bool, String> {
@@ -966,8 +976,14 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
 /// host or, with `delegate_facts`, on the host it was delegated to (as Ansible does). Returns
 /// whether this host's variables changed.
 fn set_facts(w: &mut Worker<'_>, t: &TaskDef, r: &ItemResult) -> bool {
+    if !r.outcome.included_vars.is_empty() {
+        let inc = Arc::make_mut(&mut w.included);
+        for (k, v) in &r.outcome.included_vars {
+            inc.insert(k.clone(), v.clone());
+        }
+    }
     if r.outcome.facts.is_empty() && r.outcome.host_facts.is_empty() {
-        return false;
+        return !r.outcome.included_vars.is_empty();
     }
     if let (true, Some(d)) = (t.delegate_facts, &r.delegate) {
         if *d != w.host {

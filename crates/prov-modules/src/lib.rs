@@ -45,6 +45,7 @@ modules![
     controller::assert::Assert,
     controller::debug::Debug,
     controller::fail::Fail,
+    controller::include_vars::IncludeVars,
     controller::pause::Pause,
     controller::set_fact::SetFact,
     deploy::backup::Backup,

@@ -1,6 +1,7 @@
 //! `-e` arguments: `k=v k2=v2`, `@file.yml` (YAML or JSON), or an inline JSON/YAML mapping.
 
 use minijinja::Value;
+use prov_core::compile::is_identifier;
 use prov_core::diag::{DiagKind, Diagnostic, Diagnostics};
 use prov_core::source::{SourceMap, Span};
 use prov_core::vars::VarMap;
@@ -82,12 +83,6 @@ fn mapping(file: prov_core::source::FileId, text: &str, what: &str) -> Result<Va
         out.insert(key, v.to_value());
     }
     Ok(out)
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

@@ -105,6 +105,7 @@ pub fn compile_playbook(
         file_stack: Vec::new(),
         role_stack: Vec::new(),
         known: HashSet::new(),
+        unknown_names: false,
         var_templates: HashMap::new(),
     };
     l.collect_inventory_names();
@@ -132,6 +133,9 @@ struct Loader<'a> {
     role_stack: Vec<String>,
     /// Every variable name defined anywhere (for the undefined-variable check).
     known: HashSet<String>,
+    /// Some task defines names that cannot be known before the run (`include_vars` of a
+    /// templated file or a directory): the undefined-variable check is not made.
+    unknown_names: bool,
     /// Template strings inside each variable's definitions (for transitive hostvars reads).
     var_templates: HashMap<String, Vec<String>>,
 }
@@ -771,7 +775,7 @@ impl<'a> Loader<'a> {
                 return self.include_tasks(node, target, key, &written, inh, pb);
             }
         }
-        for key in ["include_vars", "add_host", "group_by"] {
+        for key in ["add_host", "group_by"] {
             if let Some((written, target)) = action_entry(node, key) {
                 let _ = target;
                 let span = node.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(&written)));
@@ -780,12 +784,7 @@ impl<'a> Loader<'a> {
                     span.map_or(node.span, |(k, _)| k.span),
                     format!("`{written}` is not supported by prov yet"),
                 )
-                .help = Some(match key {
-                    "include_vars" => {
-                        "load the file with `vars_files` on the play, or set the variables with `vars`".into()
-                    }
-                    _ => "list the hosts and groups in the inventory".into(),
-                });
+                .help = Some("list the hosts and groups in the inventory".into());
                 return Vec::new();
             }
         }
@@ -805,6 +804,27 @@ impl<'a> Loader<'a> {
                         target.get("name").and_then(Node::scalar_text),
                         target.get("tasks_from").and_then(Node::scalar_text),
                     ),
+                    // `include_role: name=r tasks_from=x`.
+                    NodeKind::Str(s) if s.contains('=') => match super::kv::parse_kv(s, false) {
+                        Ok((pairs, _)) => {
+                            let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                            if let Some((bad, _)) =
+                                pairs.iter().find(|(k, _)| !["name", "tasks_from"].contains(&k.as_str()))
+                            {
+                                self.err(
+                                    DiagKind::Unsupported,
+                                    target.span,
+                                    format!("{key}: `{bad}=` is not supported"),
+                                );
+                                return Vec::new();
+                            }
+                            (get("name"), get("tasks_from"))
+                        }
+                        Err(e) => {
+                            self.err(DiagKind::Invalid, target.span, e);
+                            return Vec::new();
+                        }
+                    },
                     _ => (target.scalar_text(), None),
                 };
                 let Some(name) = name else {
@@ -818,12 +838,32 @@ impl<'a> Loader<'a> {
                     inner.vars.push(Arc::new(m));
                 }
                 let mut handlers = Vec::new();
+                let dynamic = key == "include_role" && !inh.handler;
+                let mut own = inner.clone();
+                if dynamic {
+                    // As `include_tasks`: the include's own `when` is evaluated once, when
+                    // it is reached; the role's tasks do not inherit it.
+                    inner.when = inh.when.clone();
+                }
                 let steps = self.load_role(&name, target.span, from.as_deref(), &inner, pb, &mut handlers, true);
                 match key {
                     "import_role" => pb.imported_handlers.extend(handlers),
                     _ => pb.included_handlers.extend(handlers),
                 }
-                return steps;
+                if !dynamic {
+                    return steps;
+                }
+                if let Some(g) = own.gates.pop() {
+                    own.tags.extend(g);
+                }
+                let Some(id) = self.include_task(node, &written, &own, pb, MetaAction::Include, ("file", &name)) else {
+                    return Vec::new();
+                };
+                return vec![Step::Include {
+                    task: id,
+                    bases: Vec::new(),
+                    options: vec![(PathBuf::from(&name), steps)],
+                }];
             }
         }
         match self.task(node, inh, pb) {
@@ -1437,6 +1477,9 @@ impl<'a> Loader<'a> {
                 self.known.insert(k.clone());
             }
         }
+        if module_key == "include_vars" {
+            self.note_included_names(&args_value, &c);
+        }
         if let Some(n) = node.get("notify") {
             for item in seq_or_one(n) {
                 if let Some(s) = item.scalar_text() {
@@ -1833,8 +1876,40 @@ impl<'a> Loader<'a> {
         }
     }
 
+    /// The names an `include_vars` task defines, when they can be known before the run: its
+    /// `name`, or the top-level keys of a literal file found where the task will look.
+    fn note_included_names(&mut self, args: &Value, c: &Inherit) {
+        let arg = |k: &str| args.get_attr(k).ok().and_then(|v| v.as_str().map(str::to_string));
+        if let Some(n) = arg("name") {
+            self.known.insert(n);
+            return;
+        }
+        let Some(file) = arg("_raw_params").or_else(|| arg("file")).filter(|f| !is_template(f)) else {
+            self.unknown_names = true;
+            return;
+        };
+        let found = c
+            .search_dirs
+            .iter()
+            .flat_map(|d| [d.join("vars").join(&file), d.join(&file)])
+            .chain([PathBuf::from(&file)])
+            .find(|p| p.is_file());
+        let keys = found.and_then(|p| std::fs::read_to_string(p).ok()).and_then(|text| {
+            let (docs, _) = yaml::parse(crate::source::FileId(u32::MAX), &text).ok()?;
+            let doc = docs.into_iter().next()?;
+            Some(doc.as_map()?.iter().filter_map(|(k, _)| k.scalar_text()).collect::<Vec<_>>())
+        });
+        match keys {
+            Some(keys) => self.known.extend(keys),
+            None => self.unknown_names = true,
+        }
+    }
+
     /// Reports variables that no inventory, play, role, task, register, set_fact or `-e` defines.
     fn check_undefined(&mut self, plays: &[CompiledPlay]) {
+        if self.unknown_names {
+            return;
+        }
         for play in plays {
             for t in &play.tasks {
                 let mut strings: Vec<(String, Span)> = t.arg_templates.clone();
@@ -1977,7 +2052,8 @@ fn is_meta_key(key: &str) -> bool {
     matches!(key, "meta" | "ansible.builtin.meta" | "ansible.legacy.meta")
 }
 
-fn is_identifier(s: &str) -> bool {
+/// A valid variable name (a Python identifier of ASCII letters, digits and `_`).
+pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

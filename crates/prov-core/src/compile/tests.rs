@@ -228,24 +228,8 @@ fn include_and_import_actions_accept_the_builtin_and_legacy_prefixes() {
             "from inc",
             "from inc",
             "from r",
+            "ansible.builtin.include_role",
             "from r"
-        ]
-    );
-}
-
-#[test]
-fn include_vars_in_every_spelling_is_refused_as_unsupported() {
-    let errors = compile(&[(
-        "site.yml",
-        "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_vars: v.yml\n    - ansible.builtin.include_vars: {file: v.yml}\n    - ansible.legacy.include_vars: v.yml\n",
-    )])
-    .expect_err("refused");
-    assert_eq!(
-        errors,
-        [
-            "4:7 error: `include_vars` is not supported by prov yet",
-            "5:7 error: `ansible.builtin.include_vars` is not supported by prov yet",
-            "6:7 error: `ansible.legacy.include_vars` is not supported by prov yet",
         ]
     );
 }

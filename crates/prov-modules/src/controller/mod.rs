@@ -3,5 +3,6 @@
 pub mod assert;
 pub mod debug;
 pub mod fail;
+pub mod include_vars;
 pub mod pause;
 pub mod set_fact;

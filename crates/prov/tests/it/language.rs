@@ -560,7 +560,13 @@ fn handlers_of_included_and_imported_roles_run() {
     files.extend(ROLE_HANDLER_FILES);
     let (_d, r) = apply(&files, &[]);
     assert_eq!(r.code, 0, "{}", r.dump());
-    assert_eq!(ran(&r, "a"), ["t_r1", "t_r2", "t_r3", "t_play", "h_r1", "h_play", "h_r3", "h_r2"], "{}", r.dump());
+    // The include is a result of its own ("included: r2 for a").
+    assert_eq!(
+        ran(&r, "a"),
+        ["t_r1", "include_role", "t_r2", "t_r3", "t_play", "h_r1", "h_play", "h_r3", "h_r2"],
+        "{}",
+        r.dump()
+    );
 }
 
 const ROLE_VAR_FILES: [(&str, &str); 8] = [
@@ -1555,4 +1561,107 @@ fn loop_over_two_joined_lists_loops_over_their_items() {
     let (_d, r) = apply(&[("site.yml", site)], &[]);
     assert_eq!(r.code, 0, "{}", r.dump());
     assert_eq!(on(&r, "count", "a")[0]["status"], "ok", "{}", r.dump());
+}
+
+/// `include_vars`, as ansible-core 2.19 runs the same playbook (hosts a, b; every assertion
+/// passes there; recap a ok=13, b ok=12): the registered result has `ansible_facts` and
+/// `ansible_included_var_files`; a `set_fact` of the same name wins over the file (its
+/// precedence is higher); `name:` nests the variables; a templated file name is rendered per
+/// host and the file's own templates when they are read (`who` is set after the include);
+/// `dir:` loads its files in name order (the last one wins); in a role, the file is looked
+/// for in the role's `vars/`; the variables stay for later plays and show in `hostvars`. An
+/// `include_role` under `when: not role_done` runs the whole role although the role sets
+/// `role_done`: the include's `when` is evaluated once. prov refused `include_vars`.
+#[test]
+fn include_vars_loads_files_with_ansibles_precedence_and_lifetime() {
+    let files = [
+        (
+            "site.yml",
+            r#"- hosts: g1
+  gather_facts: false
+  vars: {role_done: false}
+  tasks:
+    - set_fact: x=from_set_fact
+    - include_vars: vars/v.yml
+      register: r
+    - name: shape
+      assert:
+        that:
+          - "r.ansible_facts == {'x': 'from_file', 'y': 2}"
+          - r.ansible_included_var_files == [playbook_dir ~ '/vars/v.yml']
+          - x == 'from_set_fact'
+          - y == 2
+    - include_vars:
+        file: v.yml
+        name: ns
+    - include_vars: "{{ inventory_hostname }}.yml"
+    - set_fact: who=you
+    - include_vars:
+        dir: vars/d
+    - name: values
+      assert:
+        that:
+          - "ns == {'x': 'from_file', 'y': 2}"
+          - greeting == ('hi you' if inventory_hostname == 'a' else 'yo you')
+          - d1 == 1 and d2 == 2 and shared == 'second'
+    - include_role: name=r
+      when: not role_done
+- hosts: a
+  gather_facts: false
+  tasks:
+    - name: later play
+      assert:
+        that:
+          - y == 2 and z == 'role_z'
+          - hostvars['b'].greeting == 'yo you'
+"#,
+        ),
+        (
+            "vars/v.yml",
+            r#"x: from_file
+y: 2
+"#,
+        ),
+        (
+            "vars/a.yml",
+            r#"greeting: "hi {{ who }}"
+"#,
+        ),
+        (
+            "vars/b.yml",
+            r#"greeting: "yo {{ who }}"
+"#,
+        ),
+        (
+            "vars/d/1.yml",
+            r#"d1: 1
+shared: first
+"#,
+        ),
+        (
+            "vars/d/2.yaml",
+            r#"d2: 2
+shared: second
+"#,
+        ),
+        (
+            "roles/r/vars/extra.yml",
+            r#"z: role_z
+"#,
+        ),
+        (
+            "roles/r/tasks/main.yml",
+            r#"- include_vars: extra.yml
+- set_fact: role_done=true
+- name: role second
+  debug: var=z
+"#,
+        ),
+    ];
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("b", "ok")), (13, 12), "{}", r.dump());
+    for (task, host) in [("shape", "a"), ("values", "b"), ("role second", "a"), ("later play", "a")] {
+        assert_eq!(on(&r, task, host)[0]["status"], "ok", "{task}: {}", r.dump());
+    }
 }
