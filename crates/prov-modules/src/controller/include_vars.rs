@@ -170,11 +170,11 @@ fn walk(
     let (files, dirs): (Vec<PathBuf>, Vec<PathBuf>) = names.into_iter().partition(|p| !p.is_dir());
     for f in files {
         let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if args.ignore_files.iter().any(|i| *i == name) || matching.is_some_and(|m| !m.is_match(&name)) {
+        if args.ignore_files.contains(&name) || matching.is_some_and(|m| !m.is_match(&name)) {
             continue;
         }
         let ext = f.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
-        if !args.extensions.iter().any(|e| *e == ext) {
+        if !args.extensions.contains(&ext) {
             if args.ignore_unknown_extensions {
                 continue;
             }
