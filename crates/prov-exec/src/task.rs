@@ -205,8 +205,8 @@ pub(crate) fn run_include(
         Ok(None) => {}
     }
     let written = t.args.get_attr("file").ok().and_then(|f| f.as_str().map(str::to_string)).unwrap_or_default();
-    if options.len() == 1 && !prov_core::template::is_template(&written) {
-        // A literal name was found before the run (an `include_role`, or a file).
+    if options.len() == 1 && bases.is_empty() {
+        // An `include_role`: the role was found before the run.
         included(w, t, &written);
         return Ok(Some(0));
     }

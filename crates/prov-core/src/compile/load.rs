@@ -1053,8 +1053,18 @@ impl<'a> Loader<'a> {
                 }
             }
         } else {
-            let found = bases.iter().map(|b| b.join(file)).find(|p| p.exists());
-            vec![found.unwrap_or_else(|| self.playbook_dir.join(file))]
+            match bases.iter().map(|b| b.join(file)).find(|p| p.is_file()) {
+                Some(found) => vec![found],
+                None => {
+                    // ansible-core fails the host that reaches it ("Could not find or
+                    // access"), and so does prov; before the run, a warning.
+                    self.diags.push(Diagnostic::warning(
+                        span,
+                        format!("task file {file} does not exist: a host that reaches this include fails"),
+                    ));
+                    Vec::new()
+                }
+            }
         };
         let mut options = Vec::new();
         for path in paths {

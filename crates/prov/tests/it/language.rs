@@ -1665,3 +1665,19 @@ shared: second
         assert_eq!(on(&r, task, host)[0]["status"], "ok", "{task}: {}", r.dump());
     }
 }
+
+/// An `include_tasks` of a file that does not exist fails the host that reaches it, as
+/// ansible-core 2.19 does ("Could not find or access '<dir>/gone.yml' on the Ansible
+/// Controller", recap ok=0 failed=1 skipped=1); skipped by `when`, it does not matter. prov
+/// refused the playbook before the run.
+#[test]
+fn include_tasks_of_a_missing_file_fails_the_host_that_reaches_it() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_tasks: gone.yml\n      when: false\n    - include_tasks: gone.yml\n    - name: after\n      debug: msg=after\n";
+    let (d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let want = format!("Could not find or access '{}/gone.yml' on the Ansible Controller.", d.path().display());
+    let failed: Vec<&Json> = r.results().into_iter().filter(|x| x["status"] == "failed").collect();
+    assert!(failed[0]["msg"].as_str().unwrap_or_default().starts_with(&want), "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "failed"), r.recap("a", "skipped")), (0, 1, 1), "{}", r.dump());
+    assert!(r.of("after").is_empty(), "{}", r.dump());
+}
