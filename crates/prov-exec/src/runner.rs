@@ -302,6 +302,12 @@ pub(crate) struct MetaShared {
     break_run: AtomicBool,
     /// One semaphore per task with `throttle`: the hosts running it at once.
     throttles: HashMap<TaskId, Semaphore>,
+    /// Per host, the tasks of included files it went past without running them (the files
+    /// other hosts included, or all of them when it skipped the include): such a host is
+    /// not the one a `run_once` task there runs on.
+    passed_over: Mutex<HashMap<usize, BTreeSet<TaskId>>>,
+    /// What a `run_once` `include_vars` set on the host that ran it, for the others.
+    run_once_vars: Mutex<HashMap<TaskId, Vec<(String, Value)>>>,
 }
 
 impl MetaShared {
@@ -314,7 +320,24 @@ impl MetaShared {
             cleared: Mutex::new(Vec::new()),
             fatal: Mutex::new(None),
             break_run: AtomicBool::new(false),
+            passed_over: Mutex::new(HashMap::new()),
+            run_once_vars: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub(crate) fn set_run_once_vars(&self, task: TaskId, vars: Vec<(String, Value)>) {
+        if let Ok(mut m) = self.run_once_vars.lock() {
+            m.insert(task, vars);
+        }
+    }
+
+    pub(crate) fn run_once_vars(&self, task: TaskId) -> Option<Vec<(String, Value)>> {
+        self.run_once_vars.lock().ok().and_then(|m| m.get(&task).cloned())
+    }
+
+    /// Whether `host` went past `task` in an include without running it.
+    pub(crate) fn passed_over(&self, host: usize, task: TaskId) -> bool {
+        self.passed_over.lock().is_ok_and(|p| p.get(&host).is_some_and(|s| s.contains(&task)))
     }
 
     fn decision(&self, batch: usize, task: TaskId) -> Option<bool> {
@@ -602,6 +625,23 @@ impl<'a> Worker<'a> {
             return flow;
         }
         let picked = crate::task::run_include(self, &task, bases, options);
+        // Recorded before the peers see this host past those tasks (`run_once`).
+        let mut skipped = Vec::new();
+        for (j, (_, steps)) in options.iter().enumerate() {
+            if !matches!(picked, Ok(Some(i)) if i == j) {
+                prov_core::compile::flatten_steps(steps, &mut skipped);
+            }
+        }
+        if let Ok(mut p) = self.meta.passed_over.lock() {
+            p.entry(self.idx).or_default().extend(skipped);
+        }
+        if let Err(Flow::Failed) = picked {
+            // Decided before the peers waiting on this include wake up.
+            self.failed_at = self.bp.pos[t];
+            if self.bp.play.any_errors_fatal && self.rescuable == 0 {
+                self.errors_are_fatal();
+            }
+        }
         self.pass(self.bp.pos[t].saturating_add(1));
         match picked {
             Ok(Some(i)) => {
@@ -612,15 +652,7 @@ impl<'a> Worker<'a> {
                 self.run_steps(&options[i].1).await
             }
             Ok(None) => Flow::Continue,
-            Err(flow) => {
-                if matches!(flow, Flow::Failed) {
-                    self.failed_at = self.bp.pos[t];
-                    if self.bp.play.any_errors_fatal && self.rescuable == 0 {
-                        self.errors_are_fatal();
-                    }
-                }
-                flow
-            }
+            Err(flow) => flow,
         }
     }
 

@@ -370,7 +370,8 @@ async fn run_once_runner(w: &Worker<'_>, t: &TaskDef) -> Option<usize> {
             Ok(snap) => !(snap.dead && snap.stopped_at <= pos),
             Err(_) => false,
         };
-        if passed {
+        // A host that went past the task in an include it did not run is not the one.
+        if passed && !w.meta.passed_over(h, t.id) {
             return Some(h);
         }
     }
@@ -390,6 +391,12 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
                     Arc::make_mut(&mut w.runtime).insert(reg.clone(), v.clone());
                     w.publish(false);
                 }
+            }
+            if let Some(vars) = w.meta.run_once_vars(t.id) {
+                // `include_vars`: templated when read, so the same values serve every host.
+                let layer = Arc::make_mut(&mut w.included);
+                layer.extend(vars);
+                w.publish(false);
             }
             if t.module == "set_fact" {
                 for (k, v) in snap.runtime.iter() {
@@ -976,19 +983,25 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
 /// host or, with `delegate_facts`, on the host it was delegated to (as Ansible does). Returns
 /// whether this host's variables changed.
 fn set_facts(w: &mut Worker<'_>, t: &TaskDef, r: &ItemResult) -> bool {
-    if !r.outcome.included_vars.is_empty() {
-        let inc = Arc::make_mut(&mut w.included);
-        for (k, v) in &r.outcome.included_vars {
-            inc.insert(k.clone(), v.clone());
-        }
-    }
-    if r.outcome.facts.is_empty() && r.outcome.host_facts.is_empty() {
-        return !r.outcome.included_vars.is_empty();
+    let inc = &r.outcome.included_vars;
+    if r.outcome.facts.is_empty() && r.outcome.host_facts.is_empty() && inc.is_empty() {
+        return false;
     }
     if let (true, Some(d)) = (t.delegate_facts, &r.delegate) {
         if *d != w.host {
+            // (`include_vars` with `delegate_facts` is refused before the run.)
             w.delegated.add(d, &r.outcome.host_facts, &r.outcome.facts);
             return false;
+        }
+    }
+    if t.run_once && !inc.is_empty() {
+        // For the other hosts of the batch, which take this host's result.
+        w.meta.set_run_once_vars(t.id, inc.clone());
+    }
+    if !inc.is_empty() {
+        let layer = Arc::make_mut(&mut w.included);
+        for (k, v) in inc {
+            layer.insert(k.clone(), v.clone());
         }
     }
     for (k, v) in &r.outcome.facts {

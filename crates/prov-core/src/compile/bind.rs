@@ -82,7 +82,7 @@ pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPatt
         }
     }
     let mut order = Vec::new();
-    flatten(&play.program, &mut order);
+    flatten_steps(&play.program, &mut order);
     order.extend(play.handlers.iter().copied());
     let mut pos = vec![usize::MAX; play.tasks.len()];
     for (p, &t) in order.iter().enumerate() {
@@ -175,26 +175,6 @@ fn batches(serial: &[BatchSize], n: usize) -> Vec<Vec<usize>> {
         out.push(Vec::new());
     }
     out
-}
-
-fn flatten(steps: &[Step], out: &mut Vec<TaskId>) {
-    for s in steps {
-        match s {
-            Step::Task(t) => out.push(*t),
-            Step::Block { body, rescue, always } => {
-                flatten(body, out);
-                flatten(rescue, out);
-                flatten(always, out);
-            }
-            Step::Include { task, options, .. } => {
-                out.push(*task);
-                for (_, steps) in options {
-                    flatten(steps, out);
-                }
-            }
-            Step::FlushHandlers => {}
-        }
-    }
 }
 
 impl BoundPlay<'_> {

@@ -402,7 +402,7 @@ impl<'a> Loader<'a> {
             let mut hi = inherit.clone();
             hi.handler = true;
             let steps = self.task_list(h, &hi, &mut pb);
-            flatten_tasks(&steps, &mut play_handlers);
+            flatten_steps(&steps, &mut play_handlers);
         }
         if let Some(t) = node.get("pre_tasks") {
             program.extend(self.task_list(t, &inherit, &mut pb));
@@ -841,9 +841,7 @@ impl<'a> Loader<'a> {
                 let dynamic = key == "include_role" && !inh.handler;
                 let mut own = inner.clone();
                 if dynamic {
-                    // As `include_tasks`: the include's own `when` is evaluated once, when
-                    // it is reached; the role's tasks do not inherit it.
-                    inner.when = inh.when.clone();
+                    not_passed_down(&mut inner, inh);
                 }
                 let steps = self.load_role(&name, target.span, from.as_deref(), &inner, pb, &mut handlers, true);
                 match key {
@@ -1004,7 +1002,7 @@ impl<'a> Loader<'a> {
         if inh.handler {
             // Notifying the include runs every task of the file, in order.
             let mut ids = Vec::new();
-            flatten_tasks(&steps, &mut ids);
+            flatten_steps(&steps, &mut ids);
             let mut names: Vec<String> = node.get("name").and_then(Node::scalar_text).into_iter().collect();
             if let (Some(n), Some(r)) = (names.first().cloned(), &c.role) {
                 names.push(format!("{} : {n}", r.name));
@@ -1032,7 +1030,7 @@ impl<'a> Loader<'a> {
         pb: &mut PlayBuild,
     ) -> Vec<Step> {
         let mut inner = c.clone();
-        inner.when = inh.when.clone();
+        not_passed_down(&mut inner, inh);
         // ansible-core's search: in a role, its `tasks/` directory first, then the including
         // file's directory, then the playbook's.
         let mut bases: Vec<PathBuf> = Vec::new();
@@ -1325,7 +1323,7 @@ impl<'a> Loader<'a> {
             hc.handler = true;
             hc.dir = path.join("handlers");
             let hs = self.load_task_file(&p, span, &hc, pb);
-            flatten_tasks(&hs, handlers);
+            flatten_steps(&hs, handlers);
         }
         let tasks_file = match tasks_from {
             Some(f) => {
@@ -1489,6 +1487,14 @@ impl<'a> Loader<'a> {
         }
         if module_key == "include_vars" {
             self.note_included_names(&args_value, &c);
+            if let Some(d) = node.get("delegate_facts").filter(|d| matches!(d.kind, NodeKind::Bool(true))) {
+                self.err(
+                    DiagKind::Unsupported,
+                    d.span,
+                    "`include_vars` with `delegate_facts` is not supported by prov yet",
+                )
+                .help = Some("run the include_vars on the host that needs the variables".into());
+            }
         }
         if let Some(n) = node.get("notify") {
             for item in seq_or_one(n) {
@@ -1975,7 +1981,7 @@ impl<'a> Loader<'a> {
     /// see the old inventory, so it is refused.
     fn check_reads_after_refresh(&mut self, program: &[Step], handlers: &[TaskId], tasks: &[Arc<TaskDef>]) {
         let mut order = Vec::new();
-        flatten_tasks(program, &mut order);
+        flatten_steps(program, &mut order);
         order.extend(handlers.iter().copied());
         let Some(first) = order
             .iter()
@@ -2142,6 +2148,15 @@ fn gate(c: &mut Inherit, outer: &Inherit) {
     c.tags = outer.tags.clone();
 }
 
+/// What a dynamic include (`include_tasks`, `include_role`) keeps for itself, as ansible-core
+/// does: its own `when` is evaluated once, when it is reached, and its `ignore_errors` and
+/// `no_log` are about the include; the tasks it brings keep what the include inherited.
+fn not_passed_down(inner: &mut Inherit, outer: &Inherit) {
+    inner.when = outer.when.clone();
+    inner.ignore_errors = outer.ignore_errors;
+    inner.no_log = outer.no_log;
+}
+
 /// The most files a templated include name may stand for.
 const MAX_INCLUDE_CANDIDATES: usize = 64;
 
@@ -2212,26 +2227,6 @@ fn walk_files(dir: &Path, rel: &str, depth: usize, out: &mut Vec<String>) {
             walk_files(&dir.join(&name), &path, depth - 1, out);
         } else {
             out.push(path);
-        }
-    }
-}
-
-fn flatten_tasks(steps: &[Step], out: &mut Vec<TaskId>) {
-    for s in steps {
-        match s {
-            Step::Task(id) => out.push(*id),
-            Step::Block { body, rescue, always } => {
-                flatten_tasks(body, out);
-                flatten_tasks(rescue, out);
-                flatten_tasks(always, out);
-            }
-            Step::Include { task, options, .. } => {
-                out.push(*task);
-                for (_, steps) in options {
-                    flatten_tasks(steps, out);
-                }
-            }
-            Step::FlushHandlers => {}
         }
     }
 }

@@ -380,3 +380,24 @@ impl TaskDef {
         v
     }
 }
+
+/// The tasks of `steps` in program order (an include's own task before its files' tasks).
+pub fn flatten_steps(steps: &[Step], out: &mut Vec<TaskId>) {
+    for s in steps {
+        match s {
+            Step::Task(t) => out.push(*t),
+            Step::Block { body, rescue, always } => {
+                flatten_steps(body, out);
+                flatten_steps(rescue, out);
+                flatten_steps(always, out);
+            }
+            Step::Include { task, options, .. } => {
+                out.push(*task);
+                for (_, steps) in options {
+                    flatten_steps(steps, out);
+                }
+            }
+            Step::FlushHandlers => {}
+        }
+    }
+}

@@ -304,3 +304,18 @@ fn empty_playbook() {
     assert_located(&e, "no_plays.yml", "1:1");
     assert!(e.contains("at least one play"), "{e}");
 }
+
+/// `include_vars` with `delegate_facts: true` would set the variables on the delegated host
+/// without Ansible's templating on read: refused before the run, with its place.
+#[test]
+fn include_vars_with_delegate_facts_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("v.yml"), "x: 1\n").expect("vars");
+    std::fs::write(dir.path().join("hosts"), "a ansible_connection=local\n").expect("inventory");
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_vars: v.yml\n      delegate_to: a\n      delegate_facts: true\n";
+    std::fs::write(dir.path().join("site.yml"), site).expect("playbook");
+    let out = crate::util::prov(dir.path(), &["apply", "site.yml", "-i", "hosts"]);
+    let (_, stderr) = crate::util::text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("site.yml:6:23") && stderr.contains("`include_vars` with `delegate_facts`"), "{stderr}");
+}

@@ -1681,3 +1681,35 @@ fn include_tasks_of_a_missing_file_fails_the_host_that_reaches_it() {
     assert_eq!((r.recap("a", "ok"), r.recap("a", "failed"), r.recap("a", "skipped")), (0, 1, 1), "{}", r.dump());
     assert!(r.of("after").is_empty(), "{}", r.dump());
 }
+
+/// A `run_once` task in a file that only some hosts include runs on the first host that
+/// reaches it: ansible-core 2.19 prints "once on b" when only b includes the file. prov took
+/// the result of a, which had gone past the file, and ran it nowhere. A `run_once`
+/// `include_vars` sets the variables on every host of the batch, templated per host
+/// (ansible-core: iv-a on a, iv-b on b); prov set them on the first host only.
+#[test]
+fn run_once_in_an_include_runs_on_a_host_that_reaches_it_and_include_vars_reach_all() {
+    let site = "- hosts: g1\n  gather_facts: false\n  tasks:\n    - include_tasks: ro.yml\n      when: inventory_hostname == 'b'\n    - include_vars: v.yml\n      run_once: true\n    - name: iv\n      debug: msg=\"iv={{ iv | default('UNDEF') }}\"\n";
+    let ro = "- name: once\n  debug: msg=\"once on {{ inventory_hostname }}\"\n  run_once: true\n";
+    let v = "iv: \"{{ 'iv-' ~ inventory_hostname }}\"\n";
+    let (_d, r) = apply(&[("site.yml", site), ("ro.yml", ro), ("v.yml", v)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let once: Vec<&str> = r.of("once").iter().filter_map(|x| x["msg"].as_str()).collect();
+    assert_eq!(once, ["once on b"], "{}", r.dump());
+    for h in ["a", "b"] {
+        assert_eq!(on(&r, "iv", h)[0]["msg"], format!("iv=iv-{h}"), "{}", r.dump());
+    }
+}
+
+/// `ignore_errors: true` on an `include_tasks` is about the include, not its tasks:
+/// ansible-core 2.19 fails the host on the file's failing task (recap ok=1 failed=1) and runs
+/// nothing after it. prov ignored the failure and went on.
+#[test]
+fn ignore_errors_on_an_include_is_not_passed_to_its_tasks() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_tasks: f.yml\n      ignore_errors: true\n    - name: outer after\n      debug: msg=outer\n";
+    let f = "- name: inner fail\n  command: 'false'\n- name: inner after\n  debug: msg=inner\n";
+    let (_d, r) = apply(&[("site.yml", site), ("f.yml", f)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "failed"), r.recap("a", "ignored")), (1, 1, 0), "{}", r.dump());
+    assert!(r.of("inner after").is_empty() && r.of("outer after").is_empty(), "{}", r.dump());
+}
