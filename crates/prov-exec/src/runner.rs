@@ -4,7 +4,7 @@
 //! that waits for another host reads that host's channel. Nothing else is shared.
 
 use crate::event::{Event, EventSink, HostRecap};
-use crate::task::{run_task, TaskFlow};
+use crate::task::run_task;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use minijinja::Value;
 use prov_core::compile::{BoundPlay, MetaAction, Step, Strategy, TaskId, Wait, WaitReason};
@@ -673,12 +673,7 @@ impl<'a> Worker<'a> {
             Some(s) => s.acquire().await.ok(),
             None => None,
         };
-        let flow = match run_task(self, &task).await {
-            TaskFlow::Continue => Flow::Continue,
-            TaskFlow::Failed => Flow::Failed,
-            TaskFlow::Unreachable => Flow::Unreachable,
-            TaskFlow::Interrupted => Flow::Interrupted,
-        };
+        let flow = Flow::from(run_task(self, &task).await);
         if matches!(flow, Flow::Failed | Flow::Unreachable) {
             self.failed_at = self.bp.pos[t];
             // Decided before the peers waiting on this task wake up.

@@ -22,6 +22,17 @@ pub(crate) enum TaskFlow {
     Interrupted,
 }
 
+impl From<TaskFlow> for Flow {
+    fn from(f: TaskFlow) -> Flow {
+        match f {
+            TaskFlow::Continue => Flow::Continue,
+            TaskFlow::Failed => Flow::Failed,
+            TaskFlow::Unreachable => Flow::Unreachable,
+            TaskFlow::Interrupted => Flow::Interrupted,
+        }
+    }
+}
+
 /// Module-facing variables: the task's scope.
 struct ScopeVars {
     templar: Arc<Templar>,
@@ -170,12 +181,7 @@ pub(crate) fn emit_meta_skip(w: &Worker<'_>, t: &TaskDef) {
 /// A meta task whose `when` could not be evaluated fails on this host.
 pub(crate) fn meta_failed(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> Flow {
     emit_task_start(w, t);
-    match fail_task(w, t, msg) {
-        TaskFlow::Continue => Flow::Continue,
-        TaskFlow::Unreachable => Flow::Unreachable,
-        TaskFlow::Interrupted => Flow::Interrupted,
-        TaskFlow::Failed => Flow::Failed,
-    }
+    fail_task(w, t, msg).into()
 }
 
 /// The include of a [`Step::Include`] on this host: `Ok(Some(i))` when its `when` holds and
@@ -187,12 +193,7 @@ pub(crate) fn run_include(
     bases: &[PathBuf],
     options: &[(PathBuf, Vec<Step>)],
 ) -> Result<Option<usize>, Flow> {
-    let flow = |f: TaskFlow| match f {
-        TaskFlow::Continue => Flow::Continue,
-        TaskFlow::Unreachable => Flow::Unreachable,
-        TaskFlow::Interrupted => Flow::Interrupted,
-        TaskFlow::Failed => Flow::Failed,
-    };
+    let flow = Flow::from;
     emit_task_start(w, t);
     let templar = w.env.templar.clone();
     let ctx = w.scope(t.id, Vec::new());
@@ -243,20 +244,7 @@ pub(crate) fn run_include(
 fn included(w: &mut Worker<'_>, t: &Arc<TaskDef>, what: &str) {
     let mut o = Outcome::ok();
     o.msg = Some(format!("included: {what}"));
-    let value = result_value(&o, false, false);
-    let r = ItemResult {
-        outcome: o,
-        delegate: None,
-        failed: false,
-        changed: false,
-        status: Status::Ok,
-        value,
-        label: None,
-        unreachable: None,
-        ms: 0,
-        loop_fields: Vec::new(),
-    };
-    finish_task(w, t, vec![r], false);
+    whole_task(w, t, o, Status::Ok);
 }
 
 fn eval_conds(templar: &Templar, conds: &[Cond], ctx: &Value) -> Result<bool, String> {
@@ -811,31 +799,23 @@ fn is_undefined_error(e: &str) -> bool {
 
 /// The task is skipped on this host as a whole (no item ran).
 fn skip_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, o: Outcome) -> TaskFlow {
-    let value = result_value(&o, false, false);
-    let r = ItemResult {
-        outcome: o,
-        delegate: None,
-        failed: false,
-        changed: false,
-        status: Status::Skipped,
-        value,
-        label: None,
-        unreachable: None,
-        ms: 0,
-        loop_fields: Vec::new(),
-    };
-    finish_task(w, t, vec![r], false)
+    whole_task(w, t, o, Status::Skipped)
 }
 
 fn fail_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> TaskFlow {
-    let o = Outcome::failed(msg);
-    let value = result_value(&o, true, false);
+    whole_task(w, t, Outcome::failed(msg), Status::Failed)
+}
+
+/// One result for the whole task on this host (no loop, no module run), counted and shown.
+fn whole_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, o: Outcome, status: Status) -> TaskFlow {
+    let failed = status == Status::Failed;
+    let value = result_value(&o, failed, false);
     let r = ItemResult {
         outcome: o,
         delegate: None,
-        failed: true,
+        failed,
         changed: false,
-        status: Status::Failed,
+        status,
         value,
         label: None,
         unreachable: None,

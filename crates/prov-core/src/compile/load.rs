@@ -839,7 +839,7 @@ impl<'a> Loader<'a> {
                 }
                 let mut handlers = Vec::new();
                 let dynamic = key == "include_role" && !inh.handler;
-                let mut own = inner.clone();
+                let own = inner.clone();
                 if dynamic {
                     not_passed_down(&mut inner, inh);
                 }
@@ -850,9 +850,6 @@ impl<'a> Loader<'a> {
                 }
                 if !dynamic {
                     return steps;
-                }
-                if let Some(g) = own.gates.pop() {
-                    own.tags.extend(g);
                 }
                 let Some(id) = self.include_task(node, &written, &own, pb, MetaAction::Include, ("file", &name)) else {
                     return Vec::new();
@@ -1078,12 +1075,7 @@ impl<'a> Loader<'a> {
             }
             options.push((path.canonicalize().unwrap_or(path), steps));
         }
-        // The include is selected by its own tags (and those it inherited), not gated by them.
-        let mut own = c.clone();
-        if let Some(g) = own.gates.pop() {
-            own.tags.extend(g);
-        }
-        let Some(id) = self.include_task(node, written, &own, pb, MetaAction::Include, ("file", file)) else {
+        let Some(id) = self.include_task(node, written, c, pb, MetaAction::Include, ("file", file)) else {
             return Vec::new();
         };
         if templated {
@@ -1144,17 +1136,13 @@ impl<'a> Loader<'a> {
         pb.pending_notify.retain(|(id, _, _)| *id < first_task);
         pb.imported_handlers.retain(|id| *id < first_task);
         pb.included_handlers.retain(|id| *id < first_task);
-        // It stands for the include: selected by the include's own tags.
-        let mut own = c.clone();
-        if let Some(g) = own.gates.pop() {
-            own.tags.extend(g);
-        }
-        let id = self.include_task(node, written, &own, pb, MetaAction::Unresolved, ("msg", &msg))?;
+        let id = self.include_task(node, written, c, pb, MetaAction::Unresolved, ("msg", &msg))?;
         Some(Step::Task(id))
     }
 
     /// A task that stands for the include `node` (its name, or the action as written): a meta
-    /// task of `action` with one argument.
+    /// task of `action` with one argument. `c` is what the include passes on: the include is
+    /// selected by its own tags (and those it inherited), not gated by them.
     fn include_task(
         &mut self,
         node: &Node,
@@ -1164,11 +1152,15 @@ impl<'a> Loader<'a> {
         action: MetaAction,
         (arg, value): (&str, &str),
     ) -> Option<TaskId> {
+        let mut own = c.clone();
+        if let Some(g) = own.gates.pop() {
+            own.tags.extend(g);
+        }
         let key = |k: &str| Node::synthetic(NodeKind::Str(k.into()));
         let name = node.get("name").cloned().unwrap_or_else(|| key(written));
         let synthetic =
             Node { span: node.span, kind: NodeKind::Map(vec![(key("meta"), key("noop")), (key("name"), name)]) };
-        let id = self.task(&synthetic, c, pb)?;
+        let id = self.task(&synthetic, &own, pb)?;
         let t = Arc::get_mut(&mut pb.tasks[id])?;
         t.meta = Some(action);
         t.args = Value::from_pairs(vec![(arg.to_string(), Value::from(value))]);
