@@ -488,6 +488,9 @@ impl<'a> Worker<'a> {
         }
         layers.push(Layer::source(self.included.clone()));
         layers.push(Layer::literal(self.runtime.clone()));
+        for p in &t.params {
+            layers.push(Layer::source(p.clone()));
+        }
         layers.extend(extra);
         layers.push(Layer::source(self.env.opts.extra_vars.clone()));
         Scope::new(self.env.templar.clone(), self.magic.clone(), layers).into_value()

@@ -127,8 +127,32 @@ pub const BLOCK: &[&str] = &[
     "check_mode",
 ];
 
-/// Keys of an include/import task.
+/// Keys of an import task (`import_tasks`, `import_role`), which passes them down.
 pub const INCLUDE: &[&str] = &["name", "when", "tags", "vars", "become", "become_user", "ignore_errors", "no_log"];
+
+/// Keys ansible-core takes on an `include_tasks` or `include_role` (its TaskInclude's
+/// `VALID_INCLUDE_KEYWORDS`, and the `with_*` loops; a handler's include also takes
+/// `listen`): any other key is an error there ("not a valid attribute").
+pub const DYNAMIC_INCLUDE_VALID: &[&str] = &[
+    "action",
+    "args",
+    "collections",
+    "debugger",
+    "ignore_errors",
+    "loop",
+    "loop_control",
+    "name",
+    "no_log",
+    "register",
+    "run_once",
+    "tags",
+    "timeout",
+    "vars",
+    "when",
+];
+
+/// Those of [`DYNAMIC_INCLUDE_VALID`] prov supports.
+pub const DYNAMIC_INCLUDE: &[&str] = &["name", "when", "tags", "vars", "ignore_errors", "no_log"];
 
 /// Keys of a role reference in `roles:`.
 pub const ROLE_REF: &[&str] = &["role", "name", "vars", "tags", "when", "become", "become_user", "environment"];

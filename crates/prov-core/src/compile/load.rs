@@ -56,6 +56,8 @@ struct Inherit {
     when: Vec<Cond>,
     become_: Option<Option<Become>>,
     vars: Vec<Arc<VarMap>>,
+    /// The `vars` of the dynamic includes on the way here (see `TaskDef::params`).
+    params: Vec<Arc<VarMap>>,
     role: Option<Arc<RoleCtx>>,
     environment: Option<Value>,
     ignore_errors: Option<bool>,
@@ -362,6 +364,7 @@ impl<'a> Loader<'a> {
         let mut inherit = Inherit {
             tags: self.tags_of(node.get("tags")),
             vars: Vec::new(),
+            params: Vec::new(),
             search_dirs: Arc::new(vec![dir.to_path_buf()]),
             dir: dir.to_path_buf(),
             role_public: true,
@@ -790,14 +793,20 @@ impl<'a> Loader<'a> {
         }
         for key in ["include_role", "import_role"] {
             if let Some((written, target)) = action_entry(node, key) {
-                self.check_keys_except(node, keywords::INCLUDE, &written);
+                if key == "include_role" {
+                    self.check_dynamic_include_keys(node, &written, inh.handler);
+                } else {
+                    self.check_keys_except(node, keywords::INCLUDE, &written);
+                }
                 let mut inner = self.child_inherit(node, inh, pb);
                 if key == "include_role" {
                     inner.role_public = false;
                     gate(&mut inner, inh);
                 }
                 if target.as_map().is_some() {
-                    self.check_keys(target, &["name", "tasks_from", "vars"], ROLE_INCLUDE_UNSUPPORTED, key);
+                    // ansible-core: "Invalid options for include_role: vars" (`vars` belong
+                    // on the task).
+                    self.check_keys(target, &["name", "tasks_from"], ROLE_INCLUDE_UNSUPPORTED, key);
                 }
                 let (name, from) = match &target.kind {
                     NodeKind::Map(_) => (
@@ -825,18 +834,19 @@ impl<'a> Loader<'a> {
                             return Vec::new();
                         }
                     },
-                    _ => (target.scalar_text(), None),
+                    // ansible-core: "'name' is a required field for include_role".
+                    _ => {
+                        self.err(DiagKind::Invalid, target.span, format!("{key} needs `name`")).help = Some(format!(
+                            "write `{key}: {{name: {}}}`; ansible-core refuses a bare role name too",
+                            target.scalar_text().unwrap_or_default()
+                        ));
+                        return Vec::new();
+                    }
                 };
                 let Some(name) = name else {
                     self.err(DiagKind::Invalid, target.span, format!("{key} needs `name`"));
                     return Vec::new();
                 };
-                if let Some(vars) = target.get("vars") {
-                    let mut m = VarMap::new();
-                    self.map_into(vars, &mut m, "vars");
-                    self.note_vars(&m);
-                    inner.vars.push(Arc::new(m));
-                }
                 let mut handlers = Vec::new();
                 let dynamic = key == "include_role" && !inh.handler;
                 let own = inner.clone();
@@ -875,6 +885,41 @@ impl<'a> Loader<'a> {
         unsupported
             .extend(keywords::TASK.iter().filter(|k| **k == "loop" || k.starts_with("with_") || **k == "loop_control"));
         self.check_keys(node, &all, &unsupported, "include");
+    }
+
+    /// The keys of an `include_tasks` or `include_role` (`written`): those ansible-core
+    /// refuses are refused with its reason, those prov does not support yet as such. False
+    /// when one was refused.
+    fn check_dynamic_include_keys(&mut self, node: &Node, written: &str, handler: bool) -> bool {
+        let mut ok = true;
+        for (k, _) in node.as_map().unwrap_or(&[]) {
+            let Some(key) = k.as_str() else {
+                self.err(DiagKind::Invalid, k.span, "include keys must be strings");
+                ok = false;
+                continue;
+            };
+            if key == written || keywords::DYNAMIC_INCLUDE.contains(&key) || (handler && key == "listen") {
+                continue;
+            }
+            ok = false;
+            let is_loop = key == "loop" || key == "loop_control" || key.starts_with("with_");
+            if is_loop || keywords::DYNAMIC_INCLUDE_VALID.contains(&key) {
+                self.err(DiagKind::Unsupported, k.span, format!("`{key}` on {written} is not supported by prov yet"))
+                    .help = Some(if is_loop {
+                    "move the loop onto the tasks inside the file".into()
+                } else {
+                    "remove it; see docs/src/language.md, \"Not supported yet\"".into()
+                });
+            } else {
+                self.err(DiagKind::Invalid, k.span, format!("`{key}` is not a valid keyword of {written}")).help =
+                    Some(format!(
+                        "ansible-core refuses it too (\"'{key}' is not a valid attribute\"): an include passes no \
+                         keywords down; set it on the tasks of the file, on a block around the include, or use the \
+                         import form"
+                    ));
+            }
+        }
+        ok
     }
 
     /// Attributes a block/include passes down to its tasks.
@@ -941,13 +986,23 @@ impl<'a> Loader<'a> {
         inh: &Inherit,
         pb: &mut PlayBuild,
     ) -> Vec<Step> {
-        self.check_keys_except(node, keywords::INCLUDE, written);
-        for lk in keywords::TASK.iter().filter(|k| **k == "loop" || k.starts_with("with_")) {
-            if let Some(l) = node.get(lk) {
-                self.err(DiagKind::Unsupported, l.span, format!("`{lk}` on {key} is not supported yet")).help =
-                    Some("move the loop onto the tasks inside the file".into());
+        if key == "include_tasks" {
+            if !self.check_dynamic_include_keys(node, written, inh.handler) {
                 return Vec::new();
             }
+        } else {
+            self.check_keys_except(node, keywords::INCLUDE, written);
+            for lk in keywords::TASK.iter().filter(|k| **k == "loop" || k.starts_with("with_")) {
+                if let Some(l) = node.get(lk) {
+                    self.err(DiagKind::Unsupported, l.span, format!("`{lk}` on {key} is not supported yet")).help =
+                        Some("move the loop onto the tasks inside the file".into());
+                    return Vec::new();
+                }
+            }
+        }
+        // ansible-core: "Invalid options for include_tasks: ...".
+        if target.as_map().is_some() && !self.check_keys(target, &["file"], &["apply", "_raw_params"], key) {
+            return Vec::new();
         }
         let file = match &target.kind {
             NodeKind::Map(_) => target.get("file").and_then(Node::scalar_text),
@@ -976,6 +1031,9 @@ impl<'a> Loader<'a> {
             return self.dynamic_include(node, written, &file, target.span, &c, inh, pb);
         }
         c.handler_file |= inh.handler;
+        if key == "include_tasks" {
+            vars_as_params(&mut c, inh);
+        }
         // ansible-core's search: in a role, its `tasks/` directory first (after the
         // handlers' own directory for a handler), then the including file's directory, then
         // the playbook's.
@@ -1605,6 +1663,7 @@ impl<'a> Loader<'a> {
             no_log: self.opt_bool(node.get("no_log")).or(c.no_log).unwrap_or(false),
             check_mode: self.opt_bool(node.get("check_mode")).or(c.check_mode),
             vars,
+            params: c.params.clone(),
             role: c.role.clone(),
             handler: inh.handler,
             meta,
@@ -1938,7 +1997,7 @@ impl<'a> Loader<'a> {
                     for n in names {
                         if self.known.contains(&n)
                             || n.starts_with("ansible_")
-                            || t.vars.iter().any(|v| v.contains_key(&n))
+                            || t.vars.iter().chain(&t.params).any(|v| v.contains_key(&n))
                         {
                             continue;
                         }
@@ -2039,8 +2098,16 @@ fn notified_handlers(pb: &PlayBuild, rank: &HashMap<TaskId, usize>, name: &str) 
 }
 
 /// Ansible's `include_role`/`import_role` options prov does not support yet.
-const ROLE_INCLUDE_UNSUPPORTED: &[&str] =
-    &["public", "defaults_from", "vars_from", "handlers_from", "apply", "allow_duplicates", "rolespec_validate"];
+const ROLE_INCLUDE_UNSUPPORTED: &[&str] = &[
+    "role",
+    "public",
+    "defaults_from",
+    "vars_from",
+    "handlers_from",
+    "apply",
+    "allow_duplicates",
+    "rolespec_validate",
+];
 
 fn entries_have_module(entries: &[(Node, Node)], registry: &Registry) -> bool {
     entries.iter().any(|(k, _)| k.as_str().is_some_and(|s| registry.get(s).is_some() || is_meta_key(s)))
@@ -2147,6 +2214,14 @@ fn not_passed_down(inner: &mut Inherit, outer: &Inherit) {
     inner.when = outer.when.clone();
     inner.ignore_errors = outer.ignore_errors;
     inner.no_log = outer.no_log;
+    vars_as_params(inner, outer);
+}
+
+/// The `vars` an include added on top of what it inherited are include params for the
+/// tasks it brings in: above `set_fact` and `include_vars` (ansible-core's precedence).
+fn vars_as_params(inner: &mut Inherit, outer: &Inherit) {
+    let own: Vec<_> = inner.vars.drain(outer.vars.len().min(inner.vars.len())..).collect();
+    inner.params.extend(own);
 }
 
 /// The most files a templated include name may stand for.

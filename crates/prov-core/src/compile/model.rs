@@ -335,6 +335,10 @@ pub struct TaskDef {
     pub check_mode: Option<bool>,
     /// Variables from role vars, blocks and the task, outermost first.
     pub vars: Vec<Arc<VarMap>>,
+    /// The `vars` of the `include_tasks`/`include_role` this task came in by, outermost
+    /// first: include params, which rank above `set_fact` and `include_vars` (and below
+    /// extra vars), where block and task vars rank below them.
+    pub params: Vec<Arc<VarMap>>,
     /// The role, if any.
     pub role: Option<Arc<RoleCtx>>,
     /// Is a handler.

@@ -1713,3 +1713,109 @@ fn ignore_errors_on_an_include_is_not_passed_to_its_tasks() {
     assert_eq!((r.recap("a", "ok"), r.recap("a", "failed"), r.recap("a", "ignored")), (1, 1, 0), "{}", r.dump());
     assert!(r.of("inner after").is_empty() && r.of("outer after").is_empty(), "{}", r.dump());
 }
+
+// ansible-core 2.19.14 on the same playbook: the `vars:` of an include_tasks or include_role
+// are include params, above set_fact and include_vars for every task the include brings in
+// (the inner include's over the outer's); the vars of a block and of an import_tasks are task
+// vars, below them.
+#[test]
+fn vars_of_a_dynamic_include_rank_above_set_fact_and_include_vars() {
+    let inc = r#"- set_fact: {seen: "{{ seen + [v] }}"}
+- set_fact: {v: from_set_fact}
+- include_vars: "{{ playbook_dir }}/iv.yml"
+- set_fact: {seen: "{{ seen + [v] }}"}
+"#;
+    let (_d, r) = apply(
+        &[
+            (
+                "site.yml",
+                r#"- hosts: a
+  gather_facts: false
+  vars: {seen: []}
+  tasks:
+    - set_fact: {v: sf}
+    - include_tasks: {file: inc.yml}
+      vars: {v: incvar}
+    - set_fact: {seen: "{{ seen + ['out:' ~ v] }}"}
+    - include_role: {name: r}
+      vars: {v: rolevar}
+    - block:
+        - include_tasks: inc.yml
+      vars: {v: blockvar}
+    - import_tasks: inc.yml
+      vars: {v: importvar}
+    - include_tasks: outer.yml
+      vars: {v: outer}
+    - name: seen
+      debug: var=seen
+"#,
+            ),
+            ("inc.yml", inc),
+            ("roles/r/tasks/main.yml", inc),
+            ("iv.yml", "v: from_iv\n"),
+            (
+                "outer.yml",
+                r#"- set_fact: {seen: "{{ seen + ['outer:' ~ v] }}"}
+- include_tasks: inc.yml
+  vars: {v: inner}
+- set_fact: {seen: "{{ seen + ['outer-after:' ~ v] }}"}
+"#,
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let ansible = [
+        "incvar",
+        "incvar",
+        "out:from_set_fact",
+        "rolevar",
+        "rolevar",
+        "from_set_fact",
+        "from_set_fact",
+        "from_set_fact",
+        "from_set_fact",
+        "outer:outer",
+        "inner",
+        "inner",
+        "outer-after:outer",
+    ];
+    let want = format!("seen: {}", serde_json::json!(ansible));
+    assert_eq!(r.of("seen")[0]["msg"], want.as_str(), "{}", r.dump());
+    assert_eq!(r.recap("a", "ok"), 30, "{}", r.dump());
+}
+
+// ansible-core 2.19.14 refuses every keyword on include_tasks and include_role outside its
+// short list ("'become' is not a valid attribute for a TaskInclude"), and an include_role or
+// import_role without `name` ("'name' is a required field for include_role").
+#[test]
+fn keywords_ansible_refuses_on_a_dynamic_include_are_refused_before_the_run() {
+    for (task, key) in [
+        ("include_tasks: inc.yml\n      become: true", "become"),
+        ("include_tasks: inc.yml\n      become_user: root", "become_user"),
+        ("include_role: {name: r}\n      become: true", "become"),
+        ("include_tasks: inc.yml\n      environment: {A: b}", "environment"),
+        ("include_role: {name: r}\n      check_mode: true", "check_mode"),
+        ("include_tasks: inc.yml\n      delegate_to: b", "delegate_to"),
+        ("include_role: r", "name"),
+        ("import_role: r", "name"),
+        ("include_tasks:\n        file: inc.yml\n        apply: {become: true}", "apply"),
+        ("import_tasks:\n        file: inc.yml\n        nope: 1", "nope"),
+        ("include_role:\n        name: r\n        vars: {v: 1}", "vars"),
+        ("import_role:\n        name: r\n        vars: {v: 1}", "vars"),
+    ] {
+        let site = format!("- hosts: a\n  gather_facts: false\n  tasks:\n    - {task}\n");
+        let (d, r) = apply(
+            &[
+                ("site.yml", &site),
+                ("inc.yml", "- file: path={{ root }}/touched state=touch\n"),
+                ("roles/r/tasks/main.yml", "- file: path={{ root }}/touched state=touch\n"),
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 4, "{task}: {}", r.dump());
+        assert!(["4", "5", "6"].iter().any(|l| r.stderr.contains(&format!("site.yml:{l}:"))), "{task}: {}", r.stderr);
+        assert!(r.stderr.contains(&format!("`{key}`")), "{task}: {}", r.stderr);
+        assert!(!d.path().join("touched").exists(), "{task}");
+    }
+}
