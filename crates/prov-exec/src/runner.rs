@@ -13,7 +13,7 @@ use prov_core::inventory::Inventory;
 use prov_core::module::{FactCache, Registry, RunMode};
 use prov_core::template::Templar;
 use prov_core::vars::{HostVars, HostVarsSource, Layer, Scope, VarMap};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -394,6 +394,10 @@ pub(crate) struct Worker<'a> {
     pub last_failure: Option<(Value, Value)>,
     /// How many blocks with a `rescue` the host is in (a failure there is not fatal).
     pub rescuable: usize,
+    /// The roles ([`Step::Role`] keys) of which a task ran on this host in this play.
+    pub roles_ran: HashSet<Arc<str>>,
+    /// The roles this host has completed in this play: their tasks run no more here.
+    pub roles_done: HashSet<Arc<str>>,
 }
 
 impl<'a> Worker<'a> {
@@ -549,6 +553,7 @@ impl<'a> Worker<'a> {
                         self.pass(max_pos(self.bp, std::slice::from_ref(s)));
                         flow
                     }
+                    Step::Role { key, steps } => self.role(key, steps).await,
                     Step::Block { body, rescue, always } => {
                         self.rescuable += usize::from(!rescue.is_empty());
                         let mut flow = self.run_steps(body).await;
@@ -584,6 +589,43 @@ impl<'a> Worker<'a> {
             }
             Flow::Continue
         })
+    }
+
+    /// A [`Step::Role`] on this host: its steps, unless the host has completed a role of the
+    /// same key in this play; then only its dependencies, each decided on its own, and the
+    /// role's own tasks are passed over silently (as ansible-core skips them).
+    async fn role(&mut self, key: &Arc<str>, steps: &[Step]) -> Flow {
+        if !self.roles_done.contains(key) {
+            let flow = self.run_steps(steps).await;
+            // ansible-core's implicit `role_complete` at the end of the role.
+            if flow == Flow::Continue && self.roles_ran.contains(key) {
+                self.roles_done.insert(key.clone());
+            }
+            return flow;
+        }
+        for s in steps {
+            if let Step::Role { .. } = s {
+                let flow = self.run_steps(std::slice::from_ref(s)).await;
+                if flow != Flow::Continue {
+                    return flow;
+                }
+                continue;
+            }
+            let mut skipped = Vec::new();
+            prov_core::compile::flatten_steps(std::slice::from_ref(s), &mut skipped);
+            if let Ok(mut p) = self.meta.passed_over.lock() {
+                p.entry(self.idx).or_default().extend(skipped);
+            }
+            self.pass(max_pos(self.bp, std::slice::from_ref(s)));
+        }
+        Flow::Continue
+    }
+
+    /// Notes that a task of `t`'s role ran here (not skipped): the role completes at its end.
+    pub(crate) fn role_ran(&mut self, t: &prov_core::compile::TaskDef) {
+        if let Some(key) = t.role.as_ref().and_then(|r| r.key.clone()) {
+            self.roles_ran.insert(key);
+        }
     }
 
     fn flush_handlers(&mut self) -> futures_util::future::BoxFuture<'_, Flow> {
@@ -841,6 +883,7 @@ fn max_pos(bp: &BoundPlay<'_>, steps: &[Step]) -> usize {
                     m = m.max(max_pos(bp, steps));
                 }
             }
+            Step::Role { steps, .. } => m = m.max(max_pos(bp, steps)),
             Step::FlushHandlers => {}
         }
     }
@@ -977,6 +1020,8 @@ pub async fn run_play(
             progress: 0,
             failed_at: 0,
             last_failure: None,
+            roles_ran: HashSet::new(),
+            roles_done: HashSet::new(),
             rescuable: 0,
         };
         futs.push(async move {

@@ -938,6 +938,9 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
         w.recap.unreachable += 1;
         return TaskFlow::Unreachable;
     }
+    if !all_skipped {
+        w.role_ran(t);
+    }
     if any_failed && !t.ignore_errors {
         w.recap.failed += 1;
         return TaskFlow::Failed;

@@ -231,6 +231,7 @@ impl BoundPlay<'_> {
                 Step::FlushHandlers => {
                     let _ = writeln!(out, "{ind}flush handlers");
                 }
+                Step::Role { steps, .. } => self.render_steps(steps, depth, out),
                 Step::Include { task, options, .. } => {
                     self.render_task(*task, depth, out);
                     for (path, steps) in options {

@@ -83,6 +83,9 @@ struct Inherit {
     handler_file: bool,
     /// The tags of the dynamic includes on the way here (see `TaskDef::gates`).
     gates: Vec<BTreeSet<String>>,
+    /// For the role `load_role` loads next: its `Step::Role` key (a `roles:` entry or a
+    /// dependency); `None` under include_role and import_role.
+    role_key: Option<Arc<str>>,
 }
 
 /// Compiles a playbook file against an inventory. Warnings come back with the result.
@@ -159,7 +162,8 @@ struct PlayBuild {
     /// What each handler answers to: its name (also as `role : name`) and its `listen` topics.
     handler_names: Vec<(String, TaskId, HandlerKey)>,
     pending_notify: Vec<(TaskId, String, Span)>,
-    roles_done: HashSet<String>,
+    /// Roles loaded in this play so far (a bound on repeated dependencies).
+    role_loads: usize,
     templates: Vec<(String, Span)>,
     /// Handlers of roles pulled in by `import_role` (Ansible appends them to the play's
     /// handlers when it parses the play).
@@ -383,7 +387,7 @@ impl<'a> Loader<'a> {
             tasks: Vec::new(),
             handler_names: Vec::new(),
             pending_notify: Vec::new(),
-            roles_done: HashSet::new(),
+            role_loads: 0,
             templates: Vec::new(),
             imported_handlers: Vec::new(),
             included_handlers: Vec::new(),
@@ -853,7 +857,7 @@ impl<'a> Loader<'a> {
                 if dynamic {
                     not_passed_down(&mut inner, inh);
                 }
-                let steps = self.load_role(&name, target.span, from.as_deref(), &inner, pb, &mut handlers, true);
+                let steps = self.load_role(&name, target.span, from.as_deref(), &inner, pb, &mut handlers);
                 match key {
                     "import_role" => pb.imported_handlers.extend(handlers),
                     _ => pb.included_handlers.extend(handlers),
@@ -1262,7 +1266,23 @@ impl<'a> Loader<'a> {
                 return Vec::new();
             }
         };
-        self.load_role(&name, span, None, &c, pb, handlers, false)
+        // ansible-core tells roles apart by name, path, params, `when`, `tags` and `vars` of
+        // the entry (prov refuses params; the path follows from the name).
+        let mut key = name.clone();
+        for k in ["when", "tags", "vars"] {
+            key.push('\u{1f}');
+            if let Some(v) = node.get(k) {
+                key.push_str(&canonical(v));
+            }
+        }
+        let key: Arc<str> = key.into();
+        let mut c = c;
+        c.role_key = Some(key.clone());
+        let steps = self.load_role(&name, span, None, &c, pb, handlers);
+        if steps.is_empty() {
+            return steps;
+        }
+        vec![Step::Role { key, steps }]
     }
 
     fn role_dirs(&self) -> Vec<PathBuf> {
@@ -1286,7 +1306,6 @@ impl<'a> Loader<'a> {
         inh: &Inherit,
         pb: &mut PlayBuild,
         handlers: &mut Vec<TaskId>,
-        dynamic: bool,
     ) -> Vec<Step> {
         let dirs = self.role_dirs();
         let Some(path) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_dir()) else {
@@ -1310,8 +1329,19 @@ impl<'a> Loader<'a> {
             self.err(DiagKind::Cycle, span, format!("role dependency cycle: {chain}"));
             return Vec::new();
         }
-        if !dynamic && tasks_from.is_none() && !pb.roles_done.insert(name.to_string()) {
-            return Vec::new(); // a role runs once per play, like Ansible without allow_duplicates
+        pb.role_loads += 1;
+        if pb.role_loads > MAX_ROLE_LOADS {
+            if pb.role_loads == MAX_ROLE_LOADS + 1 {
+                self.err(
+                    DiagKind::Invalid,
+                    span,
+                    format!(
+                        "more than {MAX_ROLE_LOADS} roles in one play, counting each dependency where it is pulled in"
+                    ),
+                )
+                .help = Some("role dependencies repeat too often; list shared roles once in `roles:`".into());
+            }
+            return Vec::new();
         }
         self.role_stack.push(name.to_string());
         let main = |sub: &str| -> Option<PathBuf> {
@@ -1341,10 +1371,16 @@ impl<'a> Loader<'a> {
         // dep chain: the parents' defaults, then the role's).
         let mut effective = inh.role.as_ref().map(|p| (*p.defaults).clone()).unwrap_or_default();
         effective.extend(defaults);
-        let role =
-            Arc::new(RoleCtx { name: name.to_string(), path: path.clone(), defaults: Arc::new(effective), parents });
+        let role = Arc::new(RoleCtx {
+            name: name.to_string(),
+            path: path.clone(),
+            defaults: Arc::new(effective),
+            parents,
+            key: inh.role_key.clone(),
+        });
         let role_vars_public = Arc::new(role_vars);
         let mut c = inh.clone();
+        c.role_key = None;
         c.role = Some(role.clone());
         c.vars.push(role_vars_public.clone());
         let mut search = vec![path.clone()];
@@ -2224,6 +2260,25 @@ fn vars_as_params(inner: &mut Inherit, outer: &Inherit) {
     inner.params.extend(own);
 }
 
+/// The most roles one play loads, each dependency counted where it is pulled in (they
+/// repeat: a role that many roles depend on is loaded under each).
+const MAX_ROLE_LOADS: usize = 4096;
+
+/// A YAML value as text that is the same for equal values (mapping keys sorted), to tell
+/// role entries apart as ansible-core compares them.
+fn canonical(n: &Node) -> String {
+    match &n.kind {
+        NodeKind::Map(entries) => {
+            let mut parts: Vec<String> =
+                entries.iter().map(|(k, v)| format!("{}:{}", canonical(k), canonical(v))).collect();
+            parts.sort();
+            format!("{{{}}}", parts.join(","))
+        }
+        NodeKind::Seq(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        _ => format!("{:?}", n.to_value()),
+    }
+}
+
 /// The most files a templated include name may stand for.
 const MAX_INCLUDE_CANDIDATES: usize = 64;
 
@@ -2324,6 +2379,12 @@ fn prune(steps: &[Step], tasks: &[Arc<TaskDef>]) -> Vec<Step> {
             Step::FlushHandlers => {
                 if out.last().is_none_or(|l| !matches!(l, Step::FlushHandlers)) {
                     out.push(Step::FlushHandlers);
+                }
+            }
+            Step::Role { key, steps } => {
+                let steps = prune(steps, tasks);
+                if !steps.is_empty() {
+                    out.push(Step::Role { key: key.clone(), steps });
                 }
             }
         }

@@ -131,6 +131,17 @@ pub enum Step {
         /// Each file the name may render to (canonical path) and its compiled tasks.
         options: Vec<(PathBuf, Vec<Step>)>,
     },
+    /// A role of `roles:` or a role dependency: its dependencies (nested `Role` steps), then
+    /// its tasks. As in ansible-core (roles without `allow_duplicates`), a host that has
+    /// completed a role of the same `key` in this play (reached its end after a task of it
+    /// ran, not skipped) passes over its tasks silently; each dependency is decided on its
+    /// own. ansible-core tells roles apart by name, `vars`, `when` and `tags` of the entry.
+    Role {
+        /// What tells this role apart from others (see [`RoleCtx::key`]).
+        key: Arc<str>,
+        /// Its dependencies' `Role` steps, then its tasks.
+        steps: Vec<Step>,
+    },
 }
 
 /// What a `meta:` task does. `when` is evaluated per host for `flush_handlers` and
@@ -280,6 +291,10 @@ pub struct RoleCtx {
     /// The roles whose tasks imported or included this one, nearest first (name, directory):
     /// `ansible_parent_role_names` / `ansible_parent_role_paths`.
     pub parents: Vec<(String, PathBuf)>,
+    /// For a role of `roles:` or a dependency, the key of its [`Step::Role`]: a task of it
+    /// that runs (not skipped) on a host marks the role as run there. `None` under
+    /// `include_role`/`import_role`, which always run their role.
+    pub key: Option<Arc<str>>,
 }
 
 /// One task, with everything inherited from its blocks, role, includes and play.
@@ -401,6 +416,7 @@ pub fn flatten_steps(steps: &[Step], out: &mut Vec<TaskId>) {
                     flatten_steps(steps, out);
                 }
             }
+            Step::Role { steps, .. } => flatten_steps(steps, out),
             Step::FlushHandlers => {}
         }
     }

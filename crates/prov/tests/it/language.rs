@@ -1819,3 +1819,113 @@ fn keywords_ansible_refuses_on_a_dynamic_include_are_refused_before_the_run() {
         assert!(!d.path().join("touched").exists(), "{task}");
     }
 }
+
+/// The messages of the debug tasks that ran on `host`, in order.
+fn said_on(r: &Run, host: &str) -> Vec<String> {
+    let tail = format!(" on {host}");
+    r.results()
+        .into_iter()
+        .filter(|e| e["host"] == host && e["status"] == "ok")
+        .filter_map(|e| e["msg"].as_str().filter(|m| m.ends_with(&tail)).map(str::to_string))
+        .collect()
+}
+
+/// Roles x and y depend on common; each role's one task says its name.
+fn roles_xy_common() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("roles/x/tasks/main.yml", "- debug: msg=\"x on {{ inventory_hostname }}\"\n"),
+        ("roles/y/tasks/main.yml", "- debug: msg=\"y on {{ inventory_hostname }}\"\n"),
+        ("roles/common/tasks/main.yml", "- debug: msg=\"common on {{ inventory_hostname }}\"\n"),
+        ("roles/x/meta/main.yml", "dependencies: [common]\n"),
+        ("roles/y/meta/main.yml", "dependencies: [common]\n"),
+        ("roles/u/tasks/main.yml", "- debug: msg=\"user {{ uname }} on {{ inventory_hostname }}\"\n"),
+    ]
+}
+
+// ansible-core 2.19.14 on the same playbooks: a role runs once per play and host, and only
+// where a task of it ran (a role whose tasks a host skipped runs again for that host when
+// another role depends on it); a role entry with other `vars`, `when` or `tags` is another
+// role and runs again; include_role and import_role always run their role.
+#[test]
+fn a_role_is_deduplicated_per_host_and_per_entry_as_ansible_does() {
+    let mut files = roles_xy_common();
+    files.push((
+        "site.yml",
+        r#"- hosts: a
+  gather_facts: false
+  roles:
+    - {role: u, vars: {uname: alice}}
+    - {role: u, vars: {uname: bob}}
+    - {role: u, vars: {uname: bob}}
+    - {role: u, tags: [t], vars: {uname: bob}}
+    - {role: u, when: true, vars: {uname: bob}}
+- hosts: g1
+  gather_facts: false
+  roles:
+    - {role: x, when: inventory_hostname == 'a'}
+    - y
+- hosts: g1
+  gather_facts: false
+  tasks:
+    - include_role: {name: common}
+      when: inventory_hostname == 'a'
+    - include_role: {name: y}
+    - include_role: {name: x}
+- hosts: g1
+  gather_facts: false
+  tasks:
+    - include_role: {name: x}
+      when: inventory_hostname == 'a'
+    - include_role: {name: y}
+    - include_role: {name: common}
+- hosts: g1
+  gather_facts: false
+  roles: [x, y]
+  tasks:
+    - import_role: {name: common}
+    - include_role: {name: common}
+"#,
+    ));
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let users: Vec<String> = said_on(&r, "a").into_iter().filter(|m| m.starts_with("user")).collect();
+    assert_eq!(users, ["user alice on a", "user bob on a", "user bob on a", "user bob on a"], "{}", r.dump());
+    let ansible_a = [
+        "common on a",
+        "x on a",
+        "y on a", // roles x (when a), y
+        "common on a",
+        "common on a",
+        "y on a",
+        "x on a", // include common (a), y, x
+        "common on a",
+        "x on a",
+        "y on a",
+        "common on a", // include x (a), y, common
+        "common on a",
+        "x on a",
+        "y on a",
+        "common on a",
+        "common on a", // roles x, y; import, include
+    ];
+    let ansible_b = [
+        "common on b",
+        "y on b", // roles x (skipped on b), y
+        "common on b",
+        "y on b",
+        "x on b", // include common (skipped on b), y, x
+        "common on b",
+        "y on b",
+        "common on b", // include x (skipped on b), y, common
+        "common on b",
+        "x on b",
+        "y on b",
+        "common on b",
+        "common on b",
+    ];
+    let said_a: Vec<String> = said_on(&r, "a").into_iter().filter(|m| !m.starts_with("user")).collect();
+    assert_eq!(said_a, ansible_a, "{}", r.dump());
+    assert_eq!(said_on(&r, "b"), ansible_b, "{}", r.dump());
+    // ansible-core's recap: a ok=27, b ok=18 skipped=4.
+    assert_eq!((r.recap("a", "ok"), r.recap("b", "ok"), r.recap("b", "skipped")), (27, 18, 4), "{}", r.dump());
+}
