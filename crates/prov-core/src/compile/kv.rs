@@ -17,7 +17,10 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<KvParsed, String> {
     let mut taken: Vec<(usize, usize)> = Vec::new();
     for (raw, unquoted, range) in words {
         match unquoted.split_once('=') {
-            Some((k, v)) if is_key(k) && (!free_form || FREE_FORM_KEYS.contains(&k)) => {
+            // A templated key (`set_fact: "{{ name }}=x"`) is for the module to render.
+            Some((k, v))
+                if (is_key(k) && (!free_form || FREE_FORM_KEYS.contains(&k))) || (!free_form && is_template_key(k)) =>
+            {
                 pairs.push((k.to_string(), v.to_string()));
                 taken.push(range);
             }
@@ -42,6 +45,10 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<KvParsed, String> {
 
 /// Keys that Ansible pulls out of free-form `command`/`shell` strings.
 const FREE_FORM_KEYS: &[&str] = &["creates", "removes", "chdir", "executable", "warn", "stdin"];
+
+fn is_template_key(k: &str) -> bool {
+    k.contains("{{")
+}
 
 fn is_key(k: &str) -> bool {
     !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

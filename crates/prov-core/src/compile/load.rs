@@ -1568,7 +1568,12 @@ impl<'a> Loader<'a> {
         });
         if module_key == "set_fact" {
             for k in args.keys() {
-                self.known.insert(k.clone());
+                if is_template(k) {
+                    // Which name it sets is known only at run time.
+                    self.unknown_names = true;
+                } else {
+                    self.known.insert(k.clone());
+                }
             }
         }
         if module_key == "include_vars" {

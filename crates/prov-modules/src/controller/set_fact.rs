@@ -26,8 +26,13 @@ impl Module for SetFact {
     async fn plan(&self, args: &Self::Args, _: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
         let mut o = Outcome::ok();
         for (k, v) in args.iter().filter(|(k, _)| k.as_str() != "cacheable") {
+            // Keys are rendered by now (`"{{ name }}": x`): check what they became.
+            if !prov_core::compile::is_identifier(k) {
+                return Ok(Plan::Ok(Outcome::failed(format!("Task failed: Invalid variable name '{k}'."))));
+            }
             o.facts.push((k.clone(), v.clone()));
         }
+        o.data.insert("ansible_facts".into(), Value::from_pairs(o.facts.clone()));
         Ok(Plan::Ok(o))
     }
 

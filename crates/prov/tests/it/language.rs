@@ -1929,3 +1929,39 @@ fn a_role_is_deduplicated_per_host_and_per_entry_as_ansible_does() {
     // ansible-core's recap: a ok=27, b ok=18 skipped=4.
     assert_eq!((r.recap("a", "ok"), r.recap("b", "ok"), r.recap("b", "skipped")), (27, 18, 4), "{}", r.dump());
 }
+
+// ansible-core 2.19.14: set_fact templates its keys (also in the key=value form, whose
+// keys may be templates), registers `ansible_facts`, and fails on a key that renders to an
+// invalid name ("Task failed: Invalid variable name 'not valid'.").
+#[test]
+fn set_fact_templates_its_keys_and_registers_ansible_facts() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - set_fact: "{{ item }}=moo"
+      loop: [foo, bar]
+    - set_fact: {"{{ k }}": v}
+      vars: {k: templated}
+      register: r
+    - name: check
+      assert:
+        that: [foo == 'moo', bar == 'moo', templated == 'v', "r.ansible_facts == {'templated': 'v'}"]
+    - name: bad
+      set_fact: {"{{ bad }}": 1}
+      vars: {bad: "not valid"}
+      ignore_errors: true
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("check")[0]["status"], "ok", "{}", r.dump());
+    let bad = r.of("bad");
+    assert_eq!(bad[0]["status"], "ignored", "{}", r.dump());
+    assert_eq!(bad[0]["msg"], "Task failed: Invalid variable name 'not valid'.", "{}", r.dump());
+    // ansible-core: ok=6 ignored=1 with two debug tasks more.
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "ignored")), (4, 1), "{}", r.dump());
+}
