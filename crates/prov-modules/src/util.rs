@@ -79,8 +79,6 @@ mod tests {
     const HAND_QUOTING: &[&str] = &[
         // A value in docker's own shell-like syntax (`--args`), not a shell command.
         "containers/cli.rs",
-        // Flags kept as `"--flag value"` strings; to be converted.
-        "containers/docker_swarm_service.rs",
         // A test connection's command lines.
         "containers/testconn.rs",
         // Defines `q`.

@@ -288,6 +288,22 @@ impl Lab {
         self.servers.iter().filter_map(|s| s.child.as_ref().map(Child::id)).collect()
     }
 
+    /// `PID COMMAND LINE` of every process the lab's sshd processes serve sessions with (the
+    /// session processes and everything they started that is still their descendant): empty
+    /// once no run is connected and nothing a run started is left in a session. A command
+    /// that escaped its session (re-parented to init) is not listed: look for it with
+    /// [`processes_with`].
+    pub fn session_processes(&self) -> Vec<String> {
+        self.sshd_pids()
+            .into_iter()
+            .flat_map(descendants)
+            .map(|pid| {
+                let c = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                format!("{pid} {}", String::from_utf8_lossy(&c).replace('\0', " ").trim_end())
+            })
+            .collect()
+    }
+
     fn stop_server(&mut self, s: usize) {
         if let Some(mut c) = self.servers[s].child.take() {
             // Sessions first (sshd renames its processes, so they are found by parentage).
@@ -338,8 +354,8 @@ impl Drop for Lab {
     }
 }
 
-/// Kills every process below `root` in the process tree (not `root` itself).
-fn kill_descendants(root: u32) {
+/// Every process below `root` in the process tree (not `root` itself).
+fn descendants(root: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
     if let Ok(rd) = std::fs::read_dir("/proc") {
         for e in rd.flatten() {
@@ -359,7 +375,12 @@ fn kill_descendants(root: u32) {
         tree.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
         i += 1;
     }
-    for pid in tree.into_iter().skip(1) {
+    tree.split_off(1)
+}
+
+/// Kills every process below `root` in the process tree (not `root` itself).
+fn kill_descendants(root: u32) {
+    for pid in descendants(root) {
         let _ = Command::new("kill").arg("-9").arg(pid.to_string()).stderr(Stdio::null()).status();
     }
 }

@@ -3,7 +3,8 @@
 //! `sh` and `docker`.
 //!
 //! Arguments:
-//! - `name` (required): service name.
+//! - `name` (required): service name (a docker name: it cannot start with `-` or contain white
+//!   space or `/`).
 //! - `state`: `present` (default) or `absent`.
 //! - `image`: image reference (required to create). The engine never asks a registry for its
 //!   digest (`--no-resolve-image`); a missing tag means `latest`.
@@ -61,10 +62,11 @@ use super::cli::{
     command_failed, fmt_bytes, fmt_cpus, fmt_duration, json_lines, parse_bytes, parse_cpus, parse_duration, run_json,
     same_image, shell_join, yaml_field, FieldValue, Text, Words,
 };
-use crate::util::{probe_failed, q};
+use crate::util::probe_failed;
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use prov_core::args::lenient_bool;
+use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -249,7 +251,7 @@ pub struct DockerSwarmService;
 /// What apply does.
 pub struct ServicePlan {
     /// Commands, run in order (each must succeed).
-    steps: Vec<String>,
+    steps: Vec<Sh>,
     /// Keys that change.
     changes: Vec<String>,
     /// Whether the service is re-created.
@@ -386,9 +388,9 @@ fn desired(a: &Args) -> Result<Desired, String> {
     one_of("state", &a.state, &["present", "absent"])?;
     one_of("mode", &a.mode, &["replicated", "global"])?;
     one_of("endpoint_mode", &a.endpoint_mode, &["vip", "dnsrr"])?;
-    if a.name.is_empty() {
-        return Err("name is empty".into());
-    }
+    // The name is an operand after `--` everywhere; a name that docker would refuse anyway
+    // (`-x`, `a b`, `../x`) is refused here, before any command.
+    Word::new(WordKind::DockerObject, &a.name).map_err(|e| e.to_string())?;
     if a.mode.as_deref() == Some("global") && a.replicas.is_some() {
         return Err("replicas cannot be set with mode: global".into());
     }
@@ -475,13 +477,29 @@ fn desired(a: &Args) -> Result<Desired, String> {
     Ok(d)
 }
 
+/// One `docker service` option: the flag, written in the code, and its value if it takes one.
+type Opt = (&'static str, Option<String>);
+
+/// `flag VALUE`.
+fn opt(flag: &'static str, value: impl Into<String>) -> Opt {
+    (flag, Some(value.into()))
+}
+
+/// Adds options to a command; each value is one quoted word.
+fn with_opts<'a>(cmd: Cmd, opts: impl IntoIterator<Item = &'a Opt>) -> Cmd {
+    opts.into_iter().fold(cmd, |c, (flag, value)| match value {
+        Some(v) => c.opt(flag, v),
+        None => c.flag(flag),
+    })
+}
+
 /// One difference between the service and the arguments.
 struct Delta {
     key: String,
     before: FieldValue,
     after: FieldValue,
-    /// `docker service update` flags (already quoted).
-    flags: Vec<String>,
+    /// `docker service update` options.
+    flags: Vec<Opt>,
 }
 
 fn one(s: impl Into<String>) -> FieldValue {
@@ -522,24 +540,24 @@ fn map_delta(
     key: &str,
     want: &BTreeMap<String, String>,
     have: &BTreeMap<String, String>,
-    add: &str,
-    rm: &str,
+    add: &'static str,
+    rm: &'static str,
 ) {
     if want == have {
         return;
     }
     let mut flags = Vec::new();
     for k in have.keys().filter(|k| !want.contains_key(*k)) {
-        flags.push(format!("{rm} {}", q(k)));
+        flags.push(opt(rm, k.clone()));
     }
     for (k, v) in want.iter().filter(|(k, v)| have.get(*k) != Some(*v)) {
-        flags.push(format!("{add} {}", q(&format!("{k}={v}"))));
+        flags.push(opt(add, format!("{k}={v}")));
     }
     out.push(Delta { key: key.into(), before: list(kv_list(have)), after: list(kv_list(want)), flags });
 }
 
 /// Compares a set of strings; flags `add X` / `rm X`.
-fn set_delta(out: &mut Vec<Delta>, key: &str, want: &[String], have: &[String], add: &str, rm: &str) {
+fn set_delta(out: &mut Vec<Delta>, key: &str, want: &[String], have: &[String], add: &'static str, rm: &'static str) {
     let mut w: Vec<String> = want.to_vec();
     let mut h: Vec<String> = have.to_vec();
     w.sort();
@@ -549,8 +567,8 @@ fn set_delta(out: &mut Vec<Delta>, key: &str, want: &[String], have: &[String], 
     if w == h {
         return;
     }
-    let mut flags: Vec<String> = h.iter().filter(|x| !w.contains(x)).map(|x| format!("{rm} {}", q(x))).collect();
-    flags.extend(w.iter().filter(|x| !h.contains(x)).map(|x| format!("{add} {}", q(x))));
+    let mut flags: Vec<Opt> = h.iter().filter(|x| !w.contains(x)).map(|x| opt(rm, x.clone())).collect();
+    flags.extend(w.iter().filter(|x| !h.contains(x)).map(|x| opt(add, x.clone())));
     out.push(Delta { key: key.into(), before: list(h), after: list(w), flags });
 }
 
@@ -560,7 +578,7 @@ fn scalar_delta<T: PartialEq>(
     want: Option<T>,
     have: T,
     show: impl Fn(&T) -> String,
-    flag: &str,
+    flag: &'static str,
 ) {
     if let Some(w) = want {
         if w != have {
@@ -569,7 +587,7 @@ fn scalar_delta<T: PartialEq>(
                 key: key.into(),
                 before: one(show(&have)),
                 after: one(after.clone()),
-                flags: vec![format!("{flag} {}", q(&after))],
+                flags: vec![opt(flag, after)],
             });
         }
     }
@@ -602,7 +620,38 @@ fn current_upd(spec: &Json, which: &str) -> UpdCfg {
     }
 }
 
-fn upd_deltas(out: &mut Vec<Delta>, key: &str, flag: &str, want: &UpdCfg, have: &UpdCfg) {
+/// Which of the two update settings.
+#[derive(Debug, Clone, Copy)]
+enum UpdKind {
+    Update,
+    Rollback,
+}
+
+impl UpdKind {
+    /// The options for parallelism, delay, order, failure action, monitor and max failure ratio.
+    fn flags(self) -> [&'static str; 6] {
+        match self {
+            UpdKind::Update => [
+                "--update-parallelism",
+                "--update-delay",
+                "--update-order",
+                "--update-failure-action",
+                "--update-monitor",
+                "--update-max-failure-ratio",
+            ],
+            UpdKind::Rollback => [
+                "--rollback-parallelism",
+                "--rollback-delay",
+                "--rollback-order",
+                "--rollback-failure-action",
+                "--rollback-monitor",
+                "--rollback-max-failure-ratio",
+            ],
+        }
+    }
+}
+
+fn upd_deltas(out: &mut Vec<Delta>, key: &str, kind: UpdKind, want: &UpdCfg, have: &UpdCfg) {
     let d = |v: &Option<i64>| v.map(fmt_duration).unwrap_or_default();
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
     let n = |v: &Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
@@ -630,13 +679,13 @@ fn upd_deltas(out: &mut Vec<Delta>, key: &str, flag: &str, want: &UpdCfg, have: 
             f(&want.max_failure_ratio),
         ),
     ];
-    for (k, differs, before, after) in items {
+    for ((k, differs, before, after), flag) in items.into_iter().zip(kind.flags()) {
         if differs {
             out.push(Delta {
                 key: format!("{key}.{}", k.replace('-', "_")),
                 before: one(before),
                 after: one(after.clone()),
-                flags: vec![format!("--{flag}-{k} {}", q(&after))],
+                flags: vec![opt(flag, after)],
             });
         }
     }
@@ -655,7 +704,7 @@ fn deltas(d: &Desired, svc: &Json, networks: &BTreeMap<String, String>) -> Vec<D
                 key: "image".into(),
                 before: one(have),
                 after: one(img.clone()),
-                flags: vec![format!("--image {}", q(img)), "--no-resolve-image".into()],
+                flags: vec![opt("--image", img.clone()), ("--no-resolve-image", None)],
             });
         }
     }
@@ -691,9 +740,9 @@ fn deltas(d: &Desired, svc: &Json, networks: &BTreeMap<String, String>) -> Vec<D
             .unwrap_or_default();
         have.sort();
         if &have != want {
-            let mut flags: Vec<String> =
-                have.iter().filter(|p| !want.contains(p)).map(|p| format!("--publish-rm {}", q(&p.flag()))).collect();
-            flags.extend(want.iter().filter(|p| !have.contains(p)).map(|p| format!("--publish-add {}", q(&p.flag()))));
+            let mut flags: Vec<Opt> =
+                have.iter().filter(|p| !want.contains(p)).map(|p| opt("--publish-rm", p.flag())).collect();
+            flags.extend(want.iter().filter(|p| !have.contains(p)).map(|p| opt("--publish-add", p.flag())));
             out.push(Delta {
                 key: "publish".into(),
                 before: list(have.iter().map(Port::show).collect()),
@@ -723,7 +772,7 @@ fn deltas(d: &Desired, svc: &Json, networks: &BTreeMap<String, String>) -> Vec<D
                 key: "command".into(),
                 before: list(have),
                 after: list(want.clone()),
-                flags: vec![format!("--entrypoint {}", q(&shell_join(want)))],
+                flags: vec![opt("--entrypoint", shell_join(want))],
             });
         }
     }
@@ -734,7 +783,7 @@ fn deltas(d: &Desired, svc: &Json, networks: &BTreeMap<String, String>) -> Vec<D
                 key: "args".into(),
                 before: list(have),
                 after: list(want.clone()),
-                flags: vec![format!("--args {}", q(&shell_join(want)))],
+                flags: vec![opt("--args", shell_join(want))],
             });
         }
     }
@@ -784,8 +833,7 @@ fn deltas(d: &Desired, svc: &Json, networks: &BTreeMap<String, String>) -> Vec<D
         let have = current_health(spec);
         if let Some(t) = &h.test {
             if have.test.as_ref() != Some(t) {
-                let flag =
-                    if t[0] == "NONE" { "--no-healthcheck".to_string() } else { format!("--health-cmd {}", q(&t[1])) };
+                let flag = if t[0] == "NONE" { ("--no-healthcheck", None) } else { opt("--health-cmd", t[1].clone()) };
                 out.push(Delta {
                     key: "healthcheck.test".into(),
                     before: list(have.test.clone().unwrap_or_default()),
@@ -822,108 +870,110 @@ fn deltas(d: &Desired, svc: &Json, networks: &BTreeMap<String, String>) -> Vec<D
         );
     }
     if let Some(u) = &d.update {
-        upd_deltas(&mut out, "update_config", "update", u, &current_upd(spec, "UpdateConfig"));
+        upd_deltas(&mut out, "update_config", UpdKind::Update, u, &current_upd(spec, "UpdateConfig"));
     }
     if let Some(u) = &d.rollback {
-        upd_deltas(&mut out, "rollback_config", "rollback", u, &current_upd(spec, "RollbackConfig"));
+        upd_deltas(&mut out, "rollback_config", UpdKind::Rollback, u, &current_upd(spec, "RollbackConfig"));
     }
     out
 }
 
-fn upd_create_flags(f: &mut Vec<String>, flag: &str, u: &UpdCfg) {
+fn upd_create_flags(f: &mut Vec<Opt>, kind: UpdKind, u: &UpdCfg) {
+    let [parallelism, delay, order, failure_action, monitor, max_failure_ratio] = kind.flags();
     if let Some(v) = u.parallelism {
-        f.push(format!("--{flag}-parallelism {v}"));
+        f.push(opt(parallelism, v.to_string()));
     }
     if let Some(v) = u.delay {
-        f.push(format!("--{flag}-delay {}", fmt_duration(v)));
+        f.push(opt(delay, fmt_duration(v)));
     }
     if let Some(v) = &u.order {
-        f.push(format!("--{flag}-order {}", q(v)));
+        f.push(opt(order, v.clone()));
     }
     if let Some(v) = &u.failure_action {
-        f.push(format!("--{flag}-failure-action {}", q(v)));
+        f.push(opt(failure_action, v.clone()));
     }
     if let Some(v) = u.monitor {
-        f.push(format!("--{flag}-monitor {}", fmt_duration(v)));
+        f.push(opt(monitor, fmt_duration(v)));
     }
     if let Some(v) = u.max_failure_ratio {
-        f.push(format!("--{flag}-max-failure-ratio {v}"));
+        f.push(opt(max_failure_ratio, v.to_string()));
     }
 }
 
-/// `docker service create` for the arguments.
-fn create_command(name: &str, d: &Desired, image: &str) -> String {
-    let mut f: Vec<String> = vec![format!("--name {}", q(name))];
+/// `docker service create` for the arguments: options, then `--`, the image and its arguments.
+fn create_command(name: &str, d: &Desired, image: &str) -> Sh {
+    let mut f: Vec<Opt> = vec![opt("--name", name)];
     if d.global == Some(true) {
-        f.push("--mode global".into());
+        f.push(opt("--mode", "global"));
     }
     if let Some(r) = d.replicas {
-        f.push(format!("--replicas {r}"));
+        f.push(opt("--replicas", r.to_string()));
     }
     for (k, v) in d.env.iter().flatten() {
-        f.push(format!("--env {}", q(&format!("{k}={v}"))));
+        f.push(opt("--env", format!("{k}={v}")));
     }
     for p in d.publish.iter().flatten() {
-        f.push(format!("--publish {}", q(&p.flag())));
+        f.push(opt("--publish", p.flag()));
     }
     if let Some(m) = &d.endpoint_mode {
-        f.push(format!("--endpoint-mode {}", q(m)));
+        f.push(opt("--endpoint-mode", m.clone()));
     }
     for n in d.networks.iter().flatten() {
-        f.push(format!("--network {}", q(n)));
+        f.push(opt("--network", n.clone()));
     }
     for (k, v) in d.labels.iter().flatten() {
-        f.push(format!("--label {}", q(&format!("{k}={v}"))));
+        f.push(opt("--label", format!("{k}={v}")));
     }
     if let Some(v) = d.limit_cpu {
-        f.push(format!("--limit-cpu {}", fmt_cpus(v)));
+        f.push(opt("--limit-cpu", fmt_cpus(v)));
     }
     if let Some(v) = d.limit_memory {
-        f.push(format!("--limit-memory {v}"));
+        f.push(opt("--limit-memory", v.to_string()));
     }
     if let Some(v) = d.reserve_cpu {
-        f.push(format!("--reserve-cpu {}", fmt_cpus(v)));
+        f.push(opt("--reserve-cpu", fmt_cpus(v)));
     }
     if let Some(v) = d.reserve_memory {
-        f.push(format!("--reserve-memory {v}"));
+        f.push(opt("--reserve-memory", v.to_string()));
     }
     for c in d.constraints.iter().flatten() {
-        f.push(format!("--constraint {}", q(c)));
+        f.push(opt("--constraint", c.clone()));
     }
     if let Some(h) = &d.health {
         match &h.test {
-            Some(t) if t[0] == "NONE" => f.push("--no-healthcheck".into()),
-            Some(t) => f.push(format!("--health-cmd {}", q(&t[1]))),
+            Some(t) if t[0] == "NONE" => f.push(("--no-healthcheck", None)),
+            Some(t) => f.push(opt("--health-cmd", t[1].clone())),
             None => {}
         }
         if let Some(v) = h.interval {
-            f.push(format!("--health-interval {}", fmt_duration(v)));
+            f.push(opt("--health-interval", fmt_duration(v)));
         }
         if let Some(v) = h.timeout {
-            f.push(format!("--health-timeout {}", fmt_duration(v)));
+            f.push(opt("--health-timeout", fmt_duration(v)));
         }
         if let Some(v) = h.retries {
-            f.push(format!("--health-retries {v}"));
+            f.push(opt("--health-retries", v.to_string()));
         }
         if let Some(v) = h.start_period {
-            f.push(format!("--health-start-period {}", fmt_duration(v)));
+            f.push(opt("--health-start-period", fmt_duration(v)));
         }
     }
     if let Some(u) = &d.update {
-        upd_create_flags(&mut f, "update", u);
+        upd_create_flags(&mut f, UpdKind::Update, u);
     }
     if let Some(u) = &d.rollback {
-        upd_create_flags(&mut f, "rollback", u);
+        upd_create_flags(&mut f, UpdKind::Rollback, u);
     }
     if let Some(c) = &d.command {
-        f.push(format!("--entrypoint {}", q(&shell_join(c))));
+        f.push(opt("--entrypoint", shell_join(c)));
     }
-    let mut cmd = format!("docker service create --detach --quiet --no-resolve-image {} {}", f.join(" "), q(image));
-    for a in d.args.iter().flatten() {
-        cmd.push(' ');
-        cmd.push_str(&q(a));
-    }
-    cmd
+    let create = service("create").flag("--detach").flag("--quiet").flag("--no-resolve-image");
+    with_opts(create, &f).operand(image).operands(d.args.iter().flatten()).build()
+}
+
+/// `docker service SUB`.
+fn service(sub: &'static str) -> Cmd {
+    Cmd::new("docker").flag("service").flag(sub)
 }
 
 /// A summary of the arguments for a creation diff.
@@ -964,7 +1014,8 @@ fn create_text(name: &str, d: &Desired, image: &str) -> String {
 
 /// Reads the service (`None`: there is none).
 async fn inspect(cx: &ModuleCtx<'_>, name: &str) -> Result<Option<Json>, ModuleError> {
-    let r = run_json(cx, &format!("docker service inspect {} --format '{{{{json .}}}}'", q(name))).await?;
+    let cmd = service("inspect").flag("--format").flag("'{{json .}}'").operand(name).build();
+    let r = run_json(cx, cmd.as_str()).await?;
     if r.missing("no such service") {
         return Ok(None);
     }
@@ -1014,7 +1065,7 @@ impl Module for DockerSwarmService {
             (None, true) => Ok(Plan::Ok(base)),
             (Some(_), true) => {
                 let plan = ServicePlan {
-                    steps: vec![format!("docker service rm {}", q(name))],
+                    steps: vec![service("rm").operand(name).build()],
                     changes: vec!["state".into()],
                     recreated: false,
                     wait: false,
@@ -1057,7 +1108,7 @@ impl Module for DockerSwarmService {
                         })
                         .unwrap_or_default();
                     let plan = ServicePlan {
-                        steps: vec![format!("docker service rm {}", q(name)), create_command(name, &d, &image)],
+                        steps: vec![service("rm").operand(name).build(), create_command(name, &d, &image)],
                         changes: vec!["mode".into()],
                         recreated: true,
                         wait: args.wait,
@@ -1079,14 +1130,14 @@ impl Module for DockerSwarmService {
                     return Ok(Plan::Ok(base.with("changes", Vec::<String>::new()).with("recreated", false)));
                 }
                 let (mut before, mut after) = (String::new(), String::new());
-                let mut flags: Vec<String> = Vec::new();
+                let mut update = service("update").flag("--detach").flag("--quiet");
                 for x in &ds {
                     yaml_field(&mut before, &x.key, &x.before);
                     yaml_field(&mut after, &x.key, &x.after);
-                    flags.extend(x.flags.iter().cloned());
+                    update = with_opts(update, &x.flags);
                 }
                 let plan = ServicePlan {
-                    steps: vec![format!("docker service update --detach --quiet {} {}", flags.join(" "), q(name))],
+                    steps: vec![update.operand(name).build()],
                     changes: ds.iter().map(|x| x.key.clone()).collect(),
                     recreated: false,
                     wait: args.wait,
@@ -1104,9 +1155,9 @@ impl Module for DockerSwarmService {
         let name = &args.name;
         let mut last = None;
         for step in &plan.steps {
-            let out = cx.exec(step.as_str()).await?;
+            let out = cx.exec(step.clone()).await?;
             if out.rc != 0 {
-                let what = step.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+                let what = step.as_str().split_whitespace().take(3).collect::<Vec<_>>().join(" ");
                 let mut o = command_failed(&format!("{what} {name}"), &out);
                 o.changed = plan.steps.len() > 1 && step != &plan.steps[0];
                 return Ok(o);
@@ -1151,13 +1202,18 @@ struct Progress {
 }
 
 /// The command that reads a service's progress.
-pub(crate) fn progress_command(name: &str) -> String {
-    let n = q(name);
-    format!(
-        "docker service ls --filter name={n} --format '{{{{.Name}}}} {{{{.Replicas}}}}'; echo '--'; \
-         docker service ps {n} --filter _up-to-date=true --filter desired-state=running --format '{{{{.CurrentState}}}}'; echo '--'; \
-         docker service inspect {n} --format '{{{{json .UpdateStatus}}}}'"
-    )
+pub(crate) fn progress_command(name: &str) -> Sh {
+    let ls = service("ls").opt("--filter", format!("name={name}")).flag("--format").flag("'{{.Name}} {{.Replicas}}'");
+    let ps = service("ps")
+        .flag("--filter")
+        .flag("_up-to-date=true")
+        .flag("--filter")
+        .flag("desired-state=running")
+        .flag("--format")
+        .flag("'{{.CurrentState}}'")
+        .operand(name);
+    let upd = service("inspect").flag("--format").flag("'{{json .UpdateStatus}}'").operand(name);
+    Sh::from(ls).then(Sh::lit("echo '--'")).then(ps).then(Sh::lit("echo '--'")).then(upd)
 }
 
 fn parse_progress(name: &str, text: &str) -> Progress {
@@ -1200,7 +1256,7 @@ pub(crate) async fn wait_converged(
     let start = Instant::now();
     let cmd = progress_command(name);
     loop {
-        let out = cx.exec(cmd.as_str()).await?;
+        let out = cx.exec(cmd.clone()).await?;
         let p = parse_progress(name, &out.stdout_str());
         match p.update_state.as_deref() {
             Some("paused") => return Ok(Err(format!("service {name}: update paused: {}", p.update_message))),
@@ -1220,12 +1276,12 @@ pub(crate) async fn wait_converged(
         }
         let elapsed = start.elapsed();
         if elapsed >= timeout {
-            let tasks = cx
-                .exec(format!(
-                    "docker service ps {} --no-trunc --format '{{{{.Name}}}} {{{{.Node}}}} {{{{.DesiredState}}}} {{{{.CurrentState}}}} {{{{.Error}}}}' | head -n 10",
-                    q(name)
-                ))
-                .await?;
+            let ps = service("ps")
+                .flag("--no-trunc")
+                .flag("--format")
+                .flag("'{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}'")
+                .operand(name);
+            let tasks = cx.exec(Sh::from(ps).pipe(Sh::lit("head -n 10"))).await?;
             let desired = p.desired.map(|d| d.to_string()).unwrap_or_else(|| "?".into());
             let mut msg = format!(
                 "service {name} did not converge within {} s: {} of {desired} up-to-date tasks running",
@@ -1259,7 +1315,7 @@ mod tests {
 
     /// `docker service inspect pst-web --format '{{json .}}'` from a docker 20.10.24 swarm manager.
     const WEB: &str = include_str!("testdata/service_web.json");
-    const INSPECT: &str = "docker service inspect pst-web --format";
+    const INSPECT: &str = "docker service inspect --format '{{json .}}' -- pst-web";
 
     fn web_args() -> serde_json::Value {
         json!({
@@ -1291,7 +1347,7 @@ mod tests {
             "docker service create --detach --quiet --no-resolve-image --name pst-web --replicas 2 --env A=1 \
              --publish mode=host,published=18080,target=80,protocol=tcp --endpoint-mode dnsrr --label team=x \
              --limit-cpu 0.5 --limit-memory 67108864 --constraint node.role==worker --health-cmd true \
-             --health-interval 10s --update-delay 2s --update-order start-first provstack/bb:1 sleep 100000"
+             --health-interval 10s --update-delay 2s --update-order start-first -- provstack/bb:1 sleep 100000"
         );
         assert_eq!(o.planned[0].action, Action::Create);
         assert_eq!(o.diffs[0].before, "state: absent\n");
@@ -1323,7 +1379,7 @@ mod tests {
             calls[1],
             "docker service update --detach --quiet --image provstack/bb:2 --no-resolve-image --replicas 3 \
              --env-rm A --env-add B=2 --publish-rm mode=host,published=18080,target=80,protocol=tcp \
-             --publish-add mode=host,published=18081,target=80,protocol=tcp --update-order stop-first pst-web"
+             --publish-add mode=host,published=18081,target=80,protocol=tcp --update-order stop-first -- pst-web"
         );
         assert_eq!(
             o.diffs[0].before,
@@ -1356,7 +1412,7 @@ mod tests {
         let o = run::<DockerSwarmService>(json!({"name": "pst-web", "replicas": 3, "wait": true}), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(o.data["running"].as_usize(), Some(3));
-        assert_eq!(h.conn.calls()[2], progress_command("pst-web"));
+        assert_eq!(h.conn.calls()[2], progress_command("pst-web").as_str());
     }
 
     #[tokio::test]
@@ -1367,7 +1423,7 @@ mod tests {
             FakeConnection::new()
                 .on(INSPECT, 1, "Error: no such service: pst-web")
                 .on("docker service ls --filter name=pst-web", 0, progress)
-                .on("docker service ps pst-web --no-trunc", 0, tasks),
+                .on("docker service ps --no-trunc", 0, tasks),
         );
         let mut a = web_args();
         a["wait"] = json!(true);
@@ -1399,16 +1455,16 @@ mod tests {
         let h = fake(FakeConnection::new().on(INSPECT, 0, WEB));
         let o = run::<DockerSwarmService>(json!({"name": "pst-web", "state": "absent"}), &h.ctx()).await;
         assert!(o.changed && o.planned[0].action == Action::Delete, "{o:?}");
-        assert_eq!(h.conn.calls()[1], "docker service rm pst-web");
+        assert_eq!(h.conn.calls()[1], "docker service rm -- pst-web");
 
         let h = fake(FakeConnection::new().on(INSPECT, 0, WEB));
         let o = run::<DockerSwarmService>(json!({"name": "pst-web", "mode": "global", "wait": false}), &h.ctx()).await;
         assert!(o.changed, "{o:?}");
         let calls = h.conn.calls();
-        assert_eq!(calls[1], "docker service rm pst-web");
+        assert_eq!(calls[1], "docker service rm -- pst-web");
         assert_eq!(
             calls[2],
-            "docker service create --detach --quiet --no-resolve-image --name pst-web --mode global provstack/bb:1"
+            "docker service create --detach --quiet --no-resolve-image --name pst-web --mode global -- provstack/bb:1"
         );
 
         let h = fake(FakeConnection::new().on(INSPECT, 1, "Error: no such service: pst-web"));
@@ -1426,9 +1482,171 @@ mod tests {
         assert!(e.contains("replicas cannot be set with mode: global"), "{e}");
         let e = run_err::<DockerSwarmService>(json!({"name": "x", "update_config": {"delay": "soon"}}), &h.ctx()).await;
         assert!(e.contains("update_config.delay: invalid duration"), "{e}");
-        let h = fake(FakeConnection::new().on("docker service inspect x", 1, "no such service: x"));
+        let h = fake(FakeConnection::new().on(
+            "docker service inspect --format '{{json .}}' -- x",
+            1,
+            "no such service: x",
+        ));
         let o = run::<DockerSwarmService>(json!({"name": "x", "replicas": 2}), &h.ctx()).await;
         assert!(o.failed && o.msg.unwrap_or_default().contains("`image` is required"));
+    }
+
+    /// Runs each command with `sh` and a `docker` that records its arguments: the argument
+    /// lists docker would have received.
+    fn docker_argv(calls: &[String]) -> Vec<Vec<String>> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("docker");
+        std::fs::write(&bin, "#!/bin/sh\nprintf '%s\\0' \"$@\" @@end@@ >> \"$DOCKER_LOG\"\n").expect("writable");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let log = dir.path().join("log");
+        for c in calls {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(c)
+                .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+                .env("DOCKER_LOG", &log)
+                .output()
+                .expect("sh runs");
+        }
+        let text = std::fs::read(&log).unwrap_or_default();
+        let mut out = vec![Vec::new()];
+        for w in String::from_utf8_lossy(&text).split_terminator('\0') {
+            if w == "@@end@@" {
+                out.push(Vec::new());
+            } else {
+                out.last_mut().expect("one list").push(w.to_string());
+            }
+        }
+        out.pop();
+        out
+    }
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn service_names_that_are_options_or_not_names_are_refused_before_any_command() {
+        let marker = pwned_marker("swarm_service_name");
+        for name in ["-x", "--help", &format!("$(touch {marker})"), "a\nb", "../x", "a b"] {
+            let h = fake(FakeConnection::new());
+            let e = run_err::<DockerSwarmService>(json!({"name": name, "image": "x"}), &h.ctx()).await;
+            assert!(e.contains("is not a valid name or id"), "{name:?}: {e}");
+            assert!(h.conn.calls().is_empty(), "{name:?} reached a command: {:?}", h.conn.calls());
+        }
+    }
+
+    #[tokio::test]
+    async fn hostile_values_reach_docker_as_single_arguments_and_operands_follow_a_double_dash() {
+        let marker = pwned_marker("swarm_service");
+        for v in hostile_values(&marker) {
+            let v = v.as_str();
+            // Created, then waited for: every value is one argument, the image and its
+            // arguments come after `--`.
+            let h = fake(FakeConnection::new().on("docker service inspect", 1, "Error: no such service: $(id)").on(
+                "docker service ls",
+                0,
+                "--\n--\nnull\n",
+            ));
+            let args = json!({
+                "name": "$(id)", "image": v, "env": {"E": v}, "labels": {"L": v}, "args": [v, "-rf"],
+                "command": [v], "networks": [v], "placement": {"constraints": [v]},
+                "healthcheck": {"test": ["CMD-SHELL", v]}, "wait": true, "wait_timeout": 0,
+            });
+            let o = run::<DockerSwarmService>(args, &h.ctx()).await;
+            assert!(o.changed, "{v:?}: {o:?}");
+            let got = docker_argv(&h.conn.calls());
+            let entry = shell_join(&[v.to_string()]);
+            let (env, label) = (format!("E={v}"), format!("L={v}"));
+            let want = [
+                argv(&["service", "inspect", "--format", "{{json .}}", "--", "$(id)"]),
+                argv(&[
+                    "service",
+                    "create",
+                    "--detach",
+                    "--quiet",
+                    "--no-resolve-image",
+                    "--name",
+                    "$(id)",
+                    "--env",
+                    &env,
+                    "--network",
+                    v,
+                    "--label",
+                    &label,
+                    "--constraint",
+                    v,
+                    "--health-cmd",
+                    v,
+                    "--entrypoint",
+                    &entry,
+                    "--",
+                    v,
+                    v,
+                    "-rf",
+                ]),
+                argv(&["service", "ls", "--filter", "name=$(id)", "--format", "{{.Name}} {{.Replicas}}"]),
+                argv(&[
+                    "service",
+                    "ps",
+                    "--filter",
+                    "_up-to-date=true",
+                    "--filter",
+                    "desired-state=running",
+                    "--format",
+                    "{{.CurrentState}}",
+                    "--",
+                    "$(id)",
+                ]),
+                argv(&["service", "inspect", "--format", "{{json .UpdateStatus}}", "--", "$(id)"]),
+                argv(&[
+                    "service",
+                    "ps",
+                    "--no-trunc",
+                    "--format",
+                    "{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}",
+                    "--",
+                    "$(id)",
+                ]),
+            ];
+            assert_eq!(got, want, "{v:?}");
+
+            // Updated: the added values are single arguments, the service an operand.
+            let h = fake(FakeConnection::new().on(INSPECT, 0, WEB));
+            let args = json!({"name": "pst-web", "image": v, "env": {"E": v}, "labels": {"L": v}, "args": [v]});
+            let o = run::<DockerSwarmService>(args, &h.ctx()).await;
+            assert!(o.changed && !o.failed, "{v:?}: {o:?}");
+            let got = docker_argv(&h.conn.calls()[1..]);
+            let want = argv(&[
+                "service",
+                "update",
+                "--detach",
+                "--quiet",
+                "--image",
+                v,
+                "--no-resolve-image",
+                "--env-rm",
+                "A",
+                "--env-add",
+                &env,
+                "--args",
+                &entry,
+                "--label-rm",
+                "team",
+                "--label-add",
+                &label,
+                "--",
+                "pst-web",
+            ]);
+            assert_eq!(got, [want], "{v:?}");
+        }
+        // Removed: the name is an operand.
+        let h = fake(FakeConnection::new().on("docker service inspect", 0, WEB));
+        let o = run::<DockerSwarmService>(json!({"name": "$(id)", "state": "absent"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(docker_argv(&h.conn.calls()[1..]), [argv(&["service", "rm", "--", "$(id)"])]);
+        assert!(!std::path::Path::new(&marker).exists(), "a hostile value ran as shell");
     }
 
     #[test]

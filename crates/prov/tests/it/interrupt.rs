@@ -2,6 +2,7 @@
 //! second Ctrl-C, SIGTERM and `--timeout` kill the running commands with their children, on
 //! SSH hosts and local ones alike.
 
+use crate::faults::assert_no_sessions_left;
 use prov_testkit::processes_with;
 use serde_json::Value as Json;
 use std::io::BufRead;
@@ -75,8 +76,8 @@ fn wait_for_sleeps(sleep: &str, n: usize, within_secs: u64) {
 
 /// Starts `prov apply` of a long task on two SSH hosts (one with `become`) and one local
 /// host; once the three run it, sends `signals` (a short pause between each) and returns
-/// the exit code and the JSON events.
-fn interrupted_run(marker: &str, signals: &[&str]) -> (Option<i32>, Vec<Json>) {
+/// the lab, the exit code and the JSON events.
+fn interrupted_run(marker: &str, signals: &[&str]) -> (prov_testkit::Lab, Option<i32>, Vec<Json>) {
     let lab = prov_testkit::Lab::start(2).expect("lab (needs openssh-server)");
     let work = tempfile::tempdir().expect("tempdir");
     let mut inv = std::fs::read_to_string(lab.inventory()).expect("inventory");
@@ -100,6 +101,9 @@ fn interrupted_run(marker: &str, signals: &[&str]) -> (Option<i32>, Vec<Json>) {
     });
     // Two sleeps on each of the three hosts.
     wait_for_sleeps(marker, 6, 60);
+    // The check for sessions left afterwards sees the run's commands while they run.
+    let running = lab.session_processes();
+    assert!(running.iter().filter(|p| p.contains(marker)).count() >= 4, "{running:?}");
     std::thread::sleep(std::time::Duration::from_millis(300));
     for (i, sig) in signals.iter().enumerate() {
         if i > 0 {
@@ -110,10 +114,10 @@ fn interrupted_run(marker: &str, signals: &[&str]) -> (Option<i32>, Vec<Json>) {
     }
     let lines = reader.join().expect("reader");
     let status = child.wait().expect("exit");
-    (status.code(), lines)
+    (lab, status.code(), lines)
 }
 
-fn assert_killed_with_recap(marker: &str, code: Option<i32>, lines: &[Json]) {
+fn assert_killed_with_recap(lab: &prov_testkit::Lab, marker: &str, code: Option<i32>, lines: &[Json]) {
     assert_eq!(code, Some(99), "{lines:?}");
     let recap = lines.iter().rev().find(|e| e["event"] == "recap").expect("recap printed");
     assert_eq!(recap["interrupted"], true);
@@ -124,20 +128,22 @@ fn assert_killed_with_recap(marker: &str, code: Option<i32>, lines: &[Json]) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(processes_with(marker), Vec::<String>::new(), "left running on the targets");
+    // Nor anything else of the run in a session on the SSH targets (a sudo, a shell).
+    assert_no_sessions_left(lab, "after the interrupt");
 }
 
 #[test]
 fn a_second_ctrl_c_kills_the_running_commands_then_prints_the_recap_and_exits_99() {
     let marker = format!("sleep 4{}.1", std::process::id() % 1000);
-    let (code, lines) = interrupted_run(&marker, &["-INT", "-INT"]);
-    assert_killed_with_recap(&marker, code, &lines);
+    let (lab, code, lines) = interrupted_run(&marker, &["-INT", "-INT"]);
+    assert_killed_with_recap(&lab, &marker, code, &lines);
 }
 
 #[test]
 fn sigterm_kills_the_running_commands_then_prints_the_recap_and_exits_99() {
     let marker = format!("sleep 4{}.2", std::process::id() % 1000);
-    let (code, lines) = interrupted_run(&marker, &["-TERM"]);
-    assert_killed_with_recap(&marker, code, &lines);
+    let (lab, code, lines) = interrupted_run(&marker, &["-TERM"]);
+    assert_killed_with_recap(&lab, &marker, code, &lines);
 }
 
 #[test]
@@ -160,4 +166,5 @@ fn a_task_timeout_fails_the_task_and_kills_its_command() {
     assert_eq!(out.status.code(), Some(2), "{o}\n{e}");
     assert!(o.contains("timed out"), "{o}");
     assert_eq!(processes_with(&marker), Vec::<String>::new(), "left running after the timeout");
+    assert_no_sessions_left(&lab, "after the timeout");
 }

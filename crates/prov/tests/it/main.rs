@@ -8,6 +8,7 @@ mod config;
 mod disk;
 mod docker;
 mod facts;
+mod faults;
 #[cfg(feature = "gcp")]
 mod gcp;
 mod graph;

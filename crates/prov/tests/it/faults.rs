@@ -1,0 +1,167 @@
+//! Fault injection over real SSH (issue 14): a revoked host key, and `kill -9` of prov in the
+//! middle of a large `copy`. Each ends with what is left on the target.
+
+use crate::util::{json_events, prov, recap_changed};
+use prov_testkit::Lab;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The lab's host key as `ALGO KEY`.
+fn host_key(lab: &Lab) -> String {
+    let public = std::fs::read_to_string(lab.dir().join("ssh_host_ed25519_key.pub")).expect("host key");
+    public.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn a_revoked_host_key_is_refused_naming_its_line_and_is_never_learned() {
+    let lab = Lab::start(2).expect("lab (needs openssh-server)");
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    // h01 is known; h02's key (the same key: one per lab) is revoked for h02 only, and h02
+    // has no other line, so accept-new would learn it if it ignored the mark.
+    let (key, port) = (host_key(&lab), lab.port);
+    let (a1, a2) = (lab.hosts[0].addr, lab.hosts[1].addr);
+    let kh = work.path().join("known_hosts");
+    let recorded = format!("[{a1}]:{port} {key}\n@revoked [{a2}]:{port} {key}\n");
+    std::fs::write(&kh, &recorded).expect("known_hosts");
+    let kh_s = kh.display().to_string();
+    for checking in ["strict", "accept-new"] {
+        let out = prov(
+            work.path(),
+            &[
+                "run",
+                "all",
+                "-i",
+                "hosts.ini",
+                "--known-hosts",
+                &kh_s,
+                "--host-key-checking",
+                checking,
+                "--output",
+                "json",
+                "--",
+                "true",
+            ],
+        );
+        let (code, events, all) = json_events(&out);
+        assert_eq!(code, 3, "{checking}: a revoked key makes its host unreachable:\n{all}");
+        let line = all
+            .lines()
+            .find(|l| l.contains("is revoked"))
+            .unwrap_or_else(|| panic!("{checking}: no message about the revoked key:\n{all}"));
+        assert!(line.contains("h02") && line.contains(&format!("{kh_s}:2")), "{checking}: {line}");
+        let recap = events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
+        let host = |name: &str| {
+            recap["hosts"].as_array().expect("hosts").iter().find(|h| h["host"] == name).cloned().expect("in recap")
+        };
+        assert_eq!(host("h02")["unreachable"], 1, "{checking}: {recap}");
+        assert_eq!((host("h01")["unreachable"].as_u64(), host("h01")["failed"].as_u64()), (Some(0), Some(0)));
+        assert_eq!(std::fs::read_to_string(&kh).expect("known_hosts"), recorded, "{checking}: the key was learned");
+    }
+}
+
+/// Waits (up to 10 s) until the lab's sshd processes serve no session: nothing of a run is
+/// left in a session on the targets.
+pub(crate) fn assert_no_sessions_left(lab: &Lab, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = lab.session_processes();
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: processes left on the target: {left:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The `.NAME.prov-tmp-*` files in `dir`, with their modes.
+fn temp_files(dir: &Path) -> Vec<(PathBuf, u32)> {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".prov-tmp-"))
+        .map(|e| (e.path(), e.metadata().expect("metadata").permissions().mode() & 0o7777))
+        .collect()
+}
+
+#[test]
+fn kill_9_during_a_large_copy_leaves_only_a_private_temp_file_that_the_next_run_removes() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    // 96 MiB that do not compress, written in 1 MiB pieces of a cheap generator.
+    let big = work.path().join("big.bin");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&big).expect("big file"));
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id());
+        let mut buf = vec![0u8; 1 << 20];
+        for _ in 0..96 {
+            for chunk in buf.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                chunk.copy_from_slice(&x.to_le_bytes());
+            }
+            f.write_all(&buf).expect("write");
+        }
+    }
+    let dest_dir = lab.hosts[0].root.join("srv");
+    std::fs::create_dir_all(&dest_dir).expect("dest dir");
+    std::fs::write(
+        work.path().join("pb.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: secret copy\n      copy:\n        src: big.bin\n        dest: \"{{ host_root }}/srv/secret.bin\"\n        mode: \"0640\"\n",
+    )
+    .expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    let args = ["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"];
+
+    // Run 1: killed with SIGKILL once the temp file has some of the bytes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(args)
+        .current_dir(work.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prov starts");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let partial = temp_files(&dest_dir).iter().any(|(p, _)| std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
+        if partial {
+            break;
+        }
+        assert!(child.try_wait().expect("wait").is_none(), "the copy ended before prov could be killed");
+        assert!(Instant::now() < deadline, "the temp file never appeared");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(!lab.session_processes().is_empty(), "the check for sessions left sees the transfer's");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert_no_sessions_left(&lab, "after kill -9");
+    let left = temp_files(&dest_dir);
+    assert!(!left.is_empty(), "the killed transfer left no temp file (nothing was tested)");
+    for (p, mode) in &left {
+        assert_eq!(mode & 0o077, 0, "{} is readable by others: {mode:o}", p.display());
+    }
+    assert!(!dest_dir.join("secret.bin").exists(), "a partial copy reached the destination");
+
+    // Run 2: the copy is made and the dead run's temp file is gone.
+    let out = prov(work.path(), &args);
+    let (code, events, all) = json_events(&out);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(recap_changed(&events), 1, "{all}");
+    assert_eq!(temp_files(&dest_dir), Vec::<(PathBuf, u32)>::new(), "stale temp files stay");
+    let written = std::fs::metadata(dest_dir.join("secret.bin")).expect("copied");
+    assert_eq!(written.len(), 96 << 20);
+    assert_eq!(written.permissions().mode() & 0o7777, 0o640);
+    assert!(std::fs::read(dest_dir.join("secret.bin")).expect("read") == std::fs::read(&big).expect("read"));
+
+    // Run 3: converged.
+    let out = prov(work.path(), &args);
+    let (code, events, all) = json_events(&out);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(recap_changed(&events), 0, "{all}");
+    assert_no_sessions_left(&lab, "after the last run");
+}
