@@ -1,7 +1,7 @@
 //! `-e` arguments: `k=v k2=v2`, `@file.yml` (YAML or JSON), or an inline JSON/YAML mapping.
 
 use minijinja::Value;
-use prov_core::compile::is_identifier;
+use prov_core::compile::is_python_name;
 use prov_core::diag::{DiagKind, Diagnostic, Diagnostics};
 use prov_core::source::{SourceMap, Span};
 use prov_core::vars::VarMap;
@@ -54,7 +54,7 @@ fn parse_one(i: usize, arg: &str, sources: &SourceMap) -> Result<VarMap, Diagnos
     })?;
     let mut out = VarMap::new();
     for (k, v) in pairs {
-        if !is_identifier(&k) {
+        if !is_python_name(&k) {
             let col = arg.find(&k).unwrap_or(0) as u32 + 1;
             return Err(Diagnostic::error(
                 DiagKind::Options,
@@ -77,7 +77,7 @@ fn mapping(file: prov_core::source::FileId, text: &str, what: &str) -> Result<Va
     let mut out = VarMap::new();
     for (k, v) in entries {
         let key = k.scalar_text().unwrap_or_default();
-        if !is_identifier(&key) {
+        if !is_python_name(&key) {
             return Err(Diagnostic::error(DiagKind::Invalid, k.span, format!("`{key}` is not a valid variable name")));
         }
         out.insert(key, v.to_value());

@@ -1504,6 +1504,17 @@ impl<'a> Loader<'a> {
             }
         }
         let args = args.unwrap_or_default();
+        for (k, (_, span)) in args.iter().filter(|(k, _)| k.starts_with("_ansible_")) {
+            // ansible-core's own words.
+            self.err(
+                DiagKind::Invalid,
+                *span,
+                format!(
+                    "Invalid parameter specified beginning with keyword '_ansible_' for action '{mname}': '{k}'. The prefix '_ansible_' is reserved for internal use only."
+                ),
+            );
+            ok = false;
+        }
         if let Some(m) = dynm {
             let names = m.arg_names();
             for (k, (_, span)) in &args {
@@ -2168,8 +2179,16 @@ fn is_meta_key(key: &str) -> bool {
     matches!(key, "meta" | "ansible.builtin.meta" | "ansible.legacy.meta")
 }
 
-/// A valid variable name (a Python identifier of ASCII letters, digits and `_`).
+/// A valid variable name, as ansible-core's `validate_variable_name` decides: a Python
+/// identifier of ASCII letters, digits and `_`, and not a name Jinja reserves (`true`,
+/// `none`, `not`...).
 pub fn is_identifier(s: &str) -> bool {
+    is_python_name(s) && !["true", "false", "none", "True", "False", "None", "not"].contains(&s)
+}
+
+/// A Python identifier of ASCII letters, digits and `_` (what ansible-core takes as an
+/// extra var's name, where it does not check for Jinja's reserved names).
+pub fn is_python_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -1953,6 +1953,9 @@ fn set_fact_templates_its_keys_and_registers_ansible_facts() {
       set_fact: {"{{ bad }}": 1}
       vars: {bad: "not valid"}
       ignore_errors: true
+    - name: reserved
+      set_fact: {"{{ 'true' }}": 1}
+      ignore_errors: true
 "#,
         )],
         &[],
@@ -1962,6 +1965,19 @@ fn set_fact_templates_its_keys_and_registers_ansible_facts() {
     let bad = r.of("bad");
     assert_eq!(bad[0]["status"], "ignored", "{}", r.dump());
     assert_eq!(bad[0]["msg"], "Task failed: Invalid variable name 'not valid'.", "{}", r.dump());
-    // ansible-core: ok=6 ignored=1 with two debug tasks more.
-    assert_eq!((r.recap("a", "ok"), r.recap("a", "ignored")), (4, 1), "{}", r.dump());
+    assert_eq!(r.of("reserved")[0]["msg"], "Task failed: Invalid variable name 'true'.", "{}", r.dump());
+    // ansible-core: ok=6 ignored=1 with two debug tasks more and without `reserved`.
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "ignored")), (5, 2), "{}", r.dump());
+}
+
+// ansible-core 2.19.14 refuses a module argument named `_ansible_...` before the run.
+#[test]
+fn an_argument_named_with_the_reserved_ansible_prefix_is_refused_before_the_run() {
+    let (_d, r) = apply(
+        &[("site.yml", "- hosts: a\n  gather_facts: false\n  tasks:\n    - set_fact:\n        _ansible_foo: bar\n      ignore_errors: true\n")],
+        &[],
+    );
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("site.yml:5:9"), "{}", r.stderr);
+    assert!(r.stderr.contains("The prefix '_ansible_' is reserved for internal use only."), "{}", r.stderr);
 }
