@@ -157,6 +157,31 @@ pub const DYNAMIC_INCLUDE: &[&str] = &["name", "when", "tags", "vars", "ignore_e
 /// Keys of a role reference in `roles:`.
 pub const ROLE_REF: &[&str] = &["role", "name", "vars", "tags", "when", "become", "become_user", "environment"];
 
+/// The other attributes ansible-core takes on a role entry (its RoleInclude's); any key
+/// that is none of these nor [`ROLE_REF`] is a role param.
+pub const ROLE_REF_UNSUPPORTED: &[&str] = &[
+    "any_errors_fatal",
+    "become_exe",
+    "become_flags",
+    "become_method",
+    "check_mode",
+    "collections",
+    "connection",
+    "debugger",
+    "delegate_facts",
+    "delegate_to",
+    "diff",
+    "ignore_errors",
+    "ignore_unreachable",
+    "module_defaults",
+    "no_log",
+    "port",
+    "remote_user",
+    "run_once",
+    "throttle",
+    "timeout",
+];
+
 /// Magic variables every task can read.
 pub const MAGIC: &[&str] = &[
     "inventory_hostname",

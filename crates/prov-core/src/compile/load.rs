@@ -1252,13 +1252,42 @@ impl<'a> Loader<'a> {
     fn role_ref(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild, handlers: &mut Vec<TaskId>) -> Vec<Step> {
         let (name, span, c) = match &node.kind {
             NodeKind::Str(s) => (s.clone(), node.span, inh.clone()),
-            NodeKind::Map(_) => {
-                self.check_keys(node, keywords::ROLE_REF, &[], "role");
+            NodeKind::Map(entries) => {
+                // Keys that are no role keyword are role params (ansible-core's).
+                let mut params = VarMap::new();
+                for (k, v) in entries {
+                    let key = k.scalar_text().unwrap_or_default();
+                    if keywords::ROLE_REF.contains(&key.as_str()) {
+                        continue;
+                    }
+                    if keywords::ROLE_REF_UNSUPPORTED.contains(&key.as_str()) {
+                        self.err(
+                            DiagKind::Unsupported,
+                            k.span,
+                            format!("role keyword `{key}` is not supported by prov yet"),
+                        )
+                        .help = Some("remove it; see docs/src/language.md, \"Not supported yet\"".into());
+                        continue;
+                    }
+                    if !is_identifier(&key) {
+                        self.err(
+                            DiagKind::Invalid,
+                            k.span,
+                            format!("`{key}` is not a valid variable name for a role param"),
+                        );
+                        continue;
+                    }
+                    params.insert(key, v.to_value());
+                }
                 let Some(n) = node.get("role").or_else(|| node.get("name")) else {
                     self.err(DiagKind::Invalid, node.span, "role entry needs `role: NAME`");
                     return Vec::new();
                 };
-                let c = self.child_inherit(node, inh, pb);
+                let mut c = self.child_inherit(node, inh, pb);
+                if !params.is_empty() {
+                    self.note_vars(&params);
+                    c.params.push(Arc::new(params));
+                }
                 (n.scalar_text().unwrap_or_default(), n.span, c)
             }
             _ => {
@@ -1274,6 +1303,20 @@ impl<'a> Loader<'a> {
             if let Some(v) = node.get(k) {
                 key.push_str(&canonical(v));
             }
+        }
+        if let NodeKind::Map(entries) = &node.kind {
+            let mut params: Vec<String> = entries
+                .iter()
+                .filter(|(k, _)| {
+                    k.as_str().is_some_and(|k| {
+                        !keywords::ROLE_REF.contains(&k) && !keywords::ROLE_REF_UNSUPPORTED.contains(&k)
+                    })
+                })
+                .map(|(k, v)| format!("{}:{}", canonical(k), canonical(v)))
+                .collect();
+            params.sort();
+            key.push('\u{1f}');
+            key.push_str(&params.join(","));
         }
         let key: Arc<str> = key.into();
         let mut c = c;

@@ -1981,3 +1981,52 @@ fn an_argument_named_with_the_reserved_ansible_prefix_is_refused_before_the_run(
     assert!(r.stderr.contains("site.yml:5:9"), "{}", r.stderr);
     assert!(r.stderr.contains("The prefix '_ansible_' is reserved for internal use only."), "{}", r.stderr);
 }
+
+// ansible-core 2.19.14 on the same playbook: the keys of a role entry that are not role
+// keywords are role params. They rank above set_fact inside the role (below extra vars),
+// reach the role's dependencies, end with the role, and tell role entries apart (the same
+// params twice run the role once).
+#[test]
+fn role_params_rank_above_set_fact_reach_dependencies_and_tell_roles_apart() {
+    let files = [
+        (
+            "roles/p/tasks/main.yml",
+            r#"- set_fact: {seen: "{{ seen + [pv] }}"}
+- set_fact: {pv: from_set_fact}
+- set_fact: {seen: "{{ seen + [pv] }}"}
+"#,
+        ),
+        ("roles/q/meta/main.yml", "dependencies: [{role: p, pv: dep_param}]\n"),
+        ("roles/q/tasks/main.yml", "- set_fact: {seen: \"{{ seen + ['q:' ~ qv] }}\"}\n"),
+        ("roles/d/meta/main.yml", "dependencies: [p]\n"),
+        ("roles/d/tasks/main.yml", "- set_fact: {seen: \"{{ seen + ['d:' ~ pv] }}\"}\n"),
+        (
+            "site.yml",
+            r#"- hosts: a
+  gather_facts: false
+  vars: {seen: []}
+  roles:
+    - {role: p, pv: one}
+    - {role: p, pv: one}
+    - {role: p, pv: two}
+    - {role: q, qv: x}
+    - {role: d, pv: from_parent}
+  tasks:
+    - name: seen
+      debug: var=seen
+    - name: after
+      debug: msg="{{ pv }}"
+"#,
+        ),
+    ];
+    let (d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let ansible =
+        r#"seen: ["one","one","two","two","dep_param","dep_param","q:x","from_parent","from_parent","d:from_parent"]"#;
+    assert_eq!(r.of("seen")[0]["msg"], ansible, "{}", r.dump());
+    assert_eq!(r.of("after")[0]["msg"], "from_set_fact", "{}", r.dump());
+    assert_eq!(r.recap("a", "ok"), 16, "{}", r.dump());
+    let r = run_in(d.path(), &["-e", "pv=extra"]);
+    let ansible = r#"seen: ["extra","extra","extra","extra","extra","extra","q:x","extra","extra","d:extra"]"#;
+    assert_eq!(r.of("seen")[0]["msg"], ansible, "{}", r.dump());
+}
