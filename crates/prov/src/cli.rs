@@ -194,6 +194,10 @@ pub struct Connect {
     /// Refused: prov does not prompt for passwords (use SSH keys).
     #[arg(short = 'k', long = "ask-pass")]
     pub ask_pass: bool,
+    /// Run the handlers a host notified even when it fails (the plays' default for
+    /// `force_handlers`; ansible.cfg's `force_handlers`).
+    #[arg(long)]
+    pub force_handlers: bool,
     /// Refused: prov escalates with passwordless sudo only.
     #[arg(short = 'K', long = "ask-become-pass")]
     pub ask_become_pass: bool,

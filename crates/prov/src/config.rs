@@ -48,6 +48,8 @@ pub struct Config {
     pub gathering: Option<String>,
     /// `[diff] always`.
     pub diff_always: Option<bool>,
+    /// `[defaults] force_handlers` (or `--force-handlers`): the plays' default.
+    pub force_handlers: bool,
     /// The connection of hosts that set no `ansible_connection` (`-c`; ansible.cfg's
     /// `transport` may only be `smart` or `ssh`, the default).
     pub transport: Option<String>,
@@ -79,6 +81,9 @@ impl Config {
         }
         if c.become_ {
             self.become_ = Some(true);
+        }
+        if c.force_handlers {
+            self.force_handlers = true;
         }
         if let Some(u) = &c.become_user {
             self.become_user = Some(u.clone());
@@ -409,6 +414,8 @@ impl Reader<'_> {
         c.become_ = self.get("ANSIBLE_BECOME", "privilege_escalation", "become").map(|(v, ..)| truthy(&v));
         c.become_user = self.get("ANSIBLE_BECOME_USER", "privilege_escalation", "become_user").map(|(v, ..)| v);
         c.diff_always = self.get("ANSIBLE_DIFF_ALWAYS", "diff", "always").map(|(v, ..)| truthy(&v));
+        c.force_handlers =
+            self.get("ANSIBLE_FORCE_HANDLERS", "defaults", "force_handlers").is_some_and(|(v, ..)| truthy(&v));
         if let Some((v, span, _)) = self.get("ANSIBLE_STRATEGY", "defaults", "strategy") {
             match v.as_str() {
                 "linear" | "free" | "dag" => c.strategy = Some(v),
@@ -467,13 +474,6 @@ impl Reader<'_> {
                 "jinja2_native",
                 truthy,
                 "remove it: prov templates as Ansible's default does",
-            ),
-            (
-                "ANSIBLE_FORCE_HANDLERS",
-                "defaults",
-                "force_handlers",
-                truthy,
-                "set `force_handlers: true` on the plays instead",
             ),
             ("ANSIBLE_ASK_PASS", "defaults", "ask_pass", truthy, "prov does not prompt for passwords: use SSH keys"),
             (

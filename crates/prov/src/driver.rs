@@ -254,6 +254,7 @@ fn play_defaults() -> PlayDefaults {
         become_user: cfg.become_user.clone(),
         strategy: cfg.strategy.clone(),
         gather_explicit: cfg.gathering.as_deref() == Some("explicit"),
+        force_handlers: cfg.force_handlers,
     }
 }
 

@@ -2,6 +2,7 @@
 
 /// Keys of a play.
 pub const PLAY: &[&str] = &[
+    "force_handlers",
     "name",
     "hosts",
     "vars",
@@ -37,7 +38,6 @@ pub const PLAY_UNSUPPORTED: &[&str] = &[
     "order",
     "throttle",
     "fact_path",
-    "force_handlers",
     "debugger",
     "check_mode",
     "diff",
@@ -128,7 +128,21 @@ pub const BLOCK: &[&str] = &[
 ];
 
 /// Keys of an import task (`import_tasks`, `import_role`), which passes them down.
-pub const INCLUDE: &[&str] = &["name", "when", "tags", "vars", "become", "become_user", "ignore_errors", "no_log"];
+pub const INCLUDE: &[&str] = &[
+    "name",
+    "when",
+    "tags",
+    "vars",
+    "become",
+    "become_user",
+    "ignore_errors",
+    "no_log",
+    "environment",
+    "run_once",
+    "delegate_to",
+    "notify",
+    "check_mode",
+];
 
 /// Keys ansible-core takes on an `include_tasks` or `include_role` (its TaskInclude's
 /// `VALID_INCLUDE_KEYWORDS`, and the `with_*` loops; a handler's include also takes

@@ -47,6 +47,8 @@ pub struct PlayDefaults {
     pub strategy: Option<String>,
     /// `[defaults] gathering = explicit`: plays gather facts only when they say so.
     pub gather_explicit: bool,
+    /// `[defaults] force_handlers` or `--force-handlers`: the default of the play keyword.
+    pub force_handlers: bool,
 }
 
 /// Inherited task attributes (from play, role, include, block).
@@ -411,22 +413,35 @@ impl<'a> Loader<'a> {
             let steps = self.task_list(h, &hi, &mut pb);
             flatten_steps(&steps, &mut play_handlers);
         }
+        // Each section ends by running the notified handlers. Under `force_handlers` (as in
+        // ansible-core) a section is a block whose `always` runs them, so that a host that
+        // failed in it runs them too.
+        let force_handlers = self.opt_bool(node.get("force_handlers")).unwrap_or(self.opts.defaults.force_handlers);
+        let section = |program: &mut Vec<Step>, steps: Vec<Step>| {
+            if force_handlers {
+                program.push(Step::Block { body: steps, rescue: Vec::new(), always: vec![Step::FlushHandlers] });
+            } else {
+                program.extend(steps);
+                program.push(Step::FlushHandlers);
+            }
+        };
         if let Some(t) = node.get("pre_tasks") {
-            program.extend(self.task_list(t, &inherit, &mut pb));
-            program.push(Step::FlushHandlers);
+            let steps = self.task_list(t, &inherit, &mut pb);
+            section(&mut program, steps);
         }
+        let mut main = Vec::new();
         if let Some(r) = node.get("roles") {
             for role_ref in seq_or_one(r) {
-                program.extend(self.role_ref(role_ref, &inherit, &mut pb, &mut handlers));
+                main.extend(self.role_ref(role_ref, &inherit, &mut pb, &mut handlers));
             }
         }
         if let Some(t) = node.get("tasks") {
-            program.extend(self.task_list(t, &inherit, &mut pb));
+            main.extend(self.task_list(t, &inherit, &mut pb));
         }
-        program.push(Step::FlushHandlers);
+        section(&mut program, main);
         if let Some(t) = node.get("post_tasks") {
-            program.extend(self.task_list(t, &inherit, &mut pb));
-            program.push(Step::FlushHandlers);
+            let steps = self.task_list(t, &inherit, &mut pb);
+            section(&mut program, steps);
         }
         handlers.extend(play_handlers);
         handlers.extend(std::mem::take(&mut pb.imported_handlers));

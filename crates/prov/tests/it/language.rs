@@ -2030,3 +2030,54 @@ fn role_params_rank_above_set_fact_reach_dependencies_and_tell_roles_apart() {
     let ansible = r#"seen: ["extra","extra","extra","extra","extra","extra","q:x","extra","extra","d:extra"]"#;
     assert_eq!(r.of("seen")[0]["msg"], ansible, "{}", r.dump());
 }
+
+// ansible-core 2.19.14 on the same playbook: under `force_handlers` (the play keyword, or
+// --force-handlers for every play) a host that fails still runs the handlers it notified
+// before failing; without it, it does not.
+#[test]
+fn force_handlers_runs_the_handlers_of_a_host_that_failed() {
+    let site = r#"- hosts: g1
+  gather_facts: false
+  force_handlers: true
+  pre_tasks:
+    - command: echo pre
+      notify: h
+  tasks:
+    - command: echo hi
+      notify: h2
+    - fail: msg=boom
+      when: inventory_hostname == 'a'
+    - debug: msg="after on {{ inventory_hostname }}"
+  handlers:
+    - name: h
+      debug: msg="h on {{ inventory_hostname }}"
+    - name: h2
+      debug: msg="h2 on {{ inventory_hostname }}"
+- hosts: g2
+  gather_facts: false
+  tasks:
+    - command: echo hi
+      notify: h2
+    - fail: msg=boom
+      when: inventory_hostname == 'c'
+  handlers:
+    - name: h2
+      debug: msg="h2 on {{ inventory_hostname }}"
+"#;
+    let (d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(said_on(&r, "a"), ["h on a", "h2 on a"], "{}", r.dump());
+    assert_eq!(said_on(&r, "b"), ["h on b", "after on b", "h2 on b"], "{}", r.dump());
+    assert!(said_on(&r, "c").is_empty(), "{}", r.dump());
+    assert_eq!(said_on(&r, "d"), ["h2 on d"], "{}", r.dump());
+    let recap =
+        |r: &Run, h: &str| (r.recap(h, "ok"), r.recap(h, "changed"), r.recap(h, "failed"), r.recap(h, "skipped"));
+    assert_eq!(recap(&r, "a"), (4, 2, 1, 0), "{}", r.dump());
+    assert_eq!(recap(&r, "b"), (5, 2, 0, 1), "{}", r.dump());
+    assert_eq!(recap(&r, "c"), (1, 1, 1, 0), "{}", r.dump());
+    assert_eq!(recap(&r, "d"), (2, 1, 0, 1), "{}", r.dump());
+    let r = run_in(d.path(), &["--force-handlers"]);
+    assert_eq!(said_on(&r, "c"), ["h2 on c"], "{}", r.dump());
+    assert_eq!(recap(&r, "c"), (2, 1, 1, 0), "{}", r.dump());
+    assert_eq!(recap(&r, "a"), (4, 2, 1, 0), "{}", r.dump());
+}
