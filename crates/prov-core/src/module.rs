@@ -97,6 +97,9 @@ pub struct Outcome {
     pub failed: bool,
     /// Whether the module decided not to run (e.g. `command` in check mode).
     pub skipped: bool,
+    /// A failure `ignore_errors` does not ignore (an include whose file or role does not
+    /// exist fails the host whatever the include says, as in ansible-core).
+    pub fatal: bool,
     /// Human message.
     pub msg: Option<String>,
     /// Fields visible through `register` (rc, stdout, stat, ...).

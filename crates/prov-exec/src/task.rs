@@ -206,6 +206,10 @@ pub(crate) fn run_include(
         Ok(None) => {}
     }
     let written = t.args.get_attr("file").ok().and_then(|f| f.as_str().map(str::to_string)).unwrap_or_default();
+    if let Some(searched) = t.args.get_attr("missing_role").ok().and_then(|s| s.as_str().map(str::to_string)) {
+        let msg = format!("the role '{written}' was not found in {searched}");
+        return Err(flow(fatal_task(w, t, msg)));
+    }
     if options.len() == 1 && bases.is_empty() {
         // An `include_role`: the role was found before the run.
         included(w, t, &written);
@@ -227,14 +231,14 @@ pub(crate) fn run_include(
     let Ok(canon) = path.canonicalize() else {
         let shown = std::path::absolute(&path).unwrap_or(path);
         let msg = format!("Could not find or access '{}' on the Ansible Controller.", shown.display());
-        return Err(flow(fail_task(w, t, msg)));
+        return Err(flow(fatal_task(w, t, msg)));
     };
     let Some(i) = options.iter().position(|(p, _)| *p == canon) else {
         let msg = format!(
             "include_tasks: {} was not among the files prov compiled for `{written}` before the run (task files whose names fit the literal parts of the name); name the file literally",
             canon.display()
         );
-        return Err(flow(fail_task(w, t, msg)));
+        return Err(flow(fatal_task(w, t, msg)));
     };
     included(w, t, &canon.display().to_string());
     Ok(Some(i))
@@ -806,6 +810,13 @@ fn fail_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> TaskFlow {
     whole_task(w, t, Outcome::failed(msg), Status::Failed)
 }
 
+/// Fails the whole task on this host whatever its `ignore_errors` says.
+fn fatal_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> TaskFlow {
+    let mut o = Outcome::failed(msg);
+    o.fatal = true;
+    whole_task(w, t, o, Status::Failed)
+}
+
 /// One result for the whole task on this host (no loop, no module run), counted and shown.
 fn whole_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, o: Outcome, status: Status) -> TaskFlow {
     let failed = status == Status::Failed;
@@ -826,6 +837,7 @@ fn whole_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, o: Outcome, status: Status) 
 }
 
 fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, looped: bool) -> TaskFlow {
+    let ignore_errors = t.ignore_errors && !results.iter().any(|r| r.outcome.fatal);
     if results.iter().any(|r| r.outcome.refresh_inventory) {
         w.refresh.store(true, std::sync::atomic::Ordering::SeqCst);
     }
@@ -842,7 +854,7 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
         if r.unreachable.is_some() {
             unreachable = r.unreachable.clone();
         }
-        let status = if r.status == Status::Failed && t.ignore_errors { Status::Ignored } else { r.status };
+        let status = if r.status == Status::Failed && ignore_errors { Status::Ignored } else { r.status };
         let hide = t.no_log;
         w.env.events.emit(Event::HostResult(Box::new(HostResult {
             play: w.play_index,
@@ -875,11 +887,11 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
             stdout: if hide { None } else { excerpt(r.outcome.data.get("stdout")) },
             stderr: if hide { None } else { excerpt(r.outcome.data.get("stderr")) },
             location: loc.clone(),
-            root_cause: r.failed && !t.ignore_errors,
+            root_cause: r.failed && !ignore_errors,
         })));
     }
     // Registered value (also what a rescue sees as `ansible_failed_result`).
-    if t.register.is_some() || (any_failed && !t.ignore_errors) {
+    if t.register.is_some() || (any_failed && !ignore_errors) {
         let v = if looped {
             let msg = if any_failed {
                 "One or more items failed"
@@ -911,7 +923,7 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
         } else {
             results.first().map(|r| r.value.clone()).unwrap_or_default()
         };
-        if any_failed && !t.ignore_errors {
+        if any_failed && !ignore_errors {
             let task = Value::from_pairs(vec![
                 ("name".to_string(), Value::from(t.name.clone())),
                 ("action".to_string(), Value::from(t.module)),
@@ -941,7 +953,7 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
     if !all_skipped {
         w.role_ran(t);
     }
-    if any_failed && !t.ignore_errors {
+    if any_failed && !ignore_errors {
         w.recap.failed += 1;
         return TaskFlow::Failed;
     }

@@ -869,6 +869,39 @@ impl<'a> Loader<'a> {
                 let mut handlers = Vec::new();
                 let dynamic = key == "include_role" && !inh.handler;
                 let own = inner.clone();
+                if dynamic && !self.role_dirs().iter().any(|d| d.join(&name).is_dir()) {
+                    // ansible-core fails the host that reaches it, whatever its
+                    // `ignore_errors`; before the run, a warning.
+                    self.diags.push(Diagnostic::warning(
+                        target.span,
+                        format!("role `{name}` not found: a host that reaches this include_role fails"),
+                    ));
+                    let Some(id) = self.include_task(node, &written, &own, pb, MetaAction::Include, ("file", &name))
+                    else {
+                        return Vec::new();
+                    };
+                    // The directories ansible-core names in its message.
+                    let mut searched = vec![self.playbook_dir.join("roles")];
+                    searched.extend(self.opts.defaults.roles_path.iter().cloned());
+                    searched.push(self.playbook_dir.clone());
+                    let searched = searched
+                        .iter()
+                        .map(|p| {
+                            let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+                            // `/x/.` as `/x`, as ansible-core prints it.
+                            let p = if p.ends_with(".") { p.parent().map(Path::to_path_buf).unwrap_or(p) } else { p };
+                            p.display().to_string()
+                        })
+                        .collect::<Vec<_>>()
+                        .join(":");
+                    if let Some(t) = Arc::get_mut(&mut pb.tasks[id]) {
+                        t.args = Value::from_pairs(vec![
+                            ("file".to_string(), Value::from(name.clone())),
+                            ("missing_role".to_string(), Value::from(searched)),
+                        ]);
+                    }
+                    return vec![Step::Include { task: id, bases: Vec::new(), options: Vec::new() }];
+                }
                 if dynamic {
                     not_passed_down(&mut inner, inh);
                 }
@@ -1049,7 +1082,10 @@ impl<'a> Loader<'a> {
         if dynamic {
             return self.dynamic_include(node, written, &file, target.span, &c, inh, pb);
         }
-        c.handler_file |= inh.handler;
+        // The tasks a handler's include_tasks brings run when the include is notified; those
+        // an import_tasks brings into the handlers are handlers of their own names.
+        let handler_include = inh.handler && key == "include_tasks";
+        c.handler_file |= handler_include;
         if key == "include_tasks" {
             vars_as_params(&mut c, inh);
         }
@@ -1073,7 +1109,7 @@ impl<'a> Loader<'a> {
                 steps = vec![step];
             }
         }
-        if inh.handler {
+        if handler_include {
             // Notifying the include runs every task of the file, in order.
             let mut ids = Vec::new();
             flatten_steps(&steps, &mut ids);

@@ -2081,3 +2081,48 @@ fn force_handlers_runs_the_handlers_of_a_host_that_failed() {
     assert_eq!(recap(&r, "c"), (2, 1, 1, 0), "{}", r.dump());
     assert_eq!(recap(&r, "a"), (4, 2, 1, 0), "{}", r.dump());
 }
+
+// ansible-core 2.19.14: the tasks an import_tasks brings into the handlers are handlers of
+// their own names (notifying one runs that one only); the import's own name is none
+// ("The requested handler 'imp' was not found").
+#[test]
+fn tasks_imported_into_the_handlers_are_handlers_of_their_own_names() {
+    let h = "- name: test handler\n  debug: msg=\"handler called on {{ inventory_hostname }}\"\n- name: second\n  debug: msg=\"second called on {{ inventory_hostname }}\"\n";
+    let site = |notify: &str| {
+        format!("- hosts: a\n  gather_facts: false\n  tasks:\n    - command: echo\n      notify: {notify}\n  handlers:\n    - name: imp\n      import_tasks: h.yml\n")
+    };
+    let (_d, r) = apply(&[("site.yml", &site("test handler")), ("h.yml", h)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(said_on(&r, "a"), ["handler called on a"], "{}", r.dump());
+    let (_d, r) = apply(&[("site.yml", &site("imp")), ("h.yml", h)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("`imp`"), "{}", r.stderr);
+}
+
+// ansible-core 2.19.14: an include whose file or role does not exist fails the host that
+// reaches it even under ignore_errors (k4/k5: ok=0 failed=1, the next task does not run);
+// a role that no host reaches does not matter.
+#[test]
+fn a_missing_include_file_or_role_fails_the_host_despite_ignore_errors() {
+    let (d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_role: {name: nope}\n      when: false\n    - include_role: {name: nope}\n      ignore_errors: true\n    - debug: msg=\"after on {{ inventory_hostname }}\"\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let root = d.path().canonicalize().expect("canonical").display().to_string();
+    let failed = r.results().into_iter().find(|e| e["status"] == "failed").expect("a failure").clone();
+    let msg = failed["msg"].as_str().expect("msg");
+    assert!(msg.starts_with(&format!("the role 'nope' was not found in {root}/roles:")), "{msg}");
+    assert!(said_on(&r, "a").is_empty(), "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "failed"), r.recap("a", "skipped")), (0, 1, 1), "{}", r.dump());
+    let (_d, r) = apply(
+        &[("site.yml", "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_tasks: nope.yml\n      ignore_errors: true\n    - debug: msg=\"after on {{ inventory_hostname }}\"\n")],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert!(said_on(&r, "a").is_empty(), "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "failed"), r.recap("a", "ignored")), (0, 1, 0), "{}", r.dump());
+}
