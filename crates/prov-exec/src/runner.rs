@@ -749,7 +749,7 @@ impl<'a> Worker<'a> {
     /// A meta task on this host (see [`MetaAction`] for who evaluates `when`).
     async fn meta_task(&mut self, t: &Arc<prov_core::compile::TaskDef>, action: MetaAction, handler: bool) -> Flow {
         let ran = match action {
-            MetaAction::Noop | MetaAction::RefreshInventory => Ok(true),
+            MetaAction::Noop | MetaAction::RefreshInventory | MetaAction::ResetConnection => Ok(true),
             MetaAction::FlushHandlers | MetaAction::EndHost | MetaAction::Unresolved | MetaAction::Include => {
                 crate::task::meta_condition(self, t)
             }
@@ -791,6 +791,11 @@ impl<'a> Worker<'a> {
         match action {
             // An include runs through `include`; reached here, it has no file to run.
             MetaAction::Noop | MetaAction::Include => Flow::Continue,
+            MetaAction::ResetConnection => {
+                // Dropped here, the connection closes; the next task connects again.
+                self.conn = None;
+                Flow::Continue
+            }
             MetaAction::RefreshInventory => {
                 self.refresh.store(true, Ordering::SeqCst);
                 Flow::Continue

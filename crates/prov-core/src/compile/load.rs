@@ -1826,7 +1826,7 @@ impl<'a> Loader<'a> {
     }
 
     fn meta_of(&mut self, n: &Node) -> Option<MetaAction> {
-        const ACTIONS: [&str; 8] = [
+        const ACTIONS: [&str; 9] = [
             "flush_handlers",
             "refresh_inventory",
             "end_host",
@@ -1835,6 +1835,7 @@ impl<'a> Loader<'a> {
             "noop",
             "clear_facts",
             "clear_host_errors",
+            "reset_connection",
         ];
         let s = n.scalar_text().unwrap_or_default();
         Some(match s.trim() {
@@ -1846,7 +1847,8 @@ impl<'a> Loader<'a> {
             "noop" => MetaAction::Noop,
             "clear_facts" => MetaAction::ClearFacts,
             "clear_host_errors" => MetaAction::ClearHostErrors,
-            "reset_connection" | "end_role" => {
+            "reset_connection" => MetaAction::ResetConnection,
+            "end_role" => {
                 self.err(DiagKind::Unsupported, n.span, format!("`meta: {s}` is not supported by prov yet")).help =
                     Some(format!("supported meta actions: {}", ACTIONS.join(", ")));
                 return None;
@@ -1870,7 +1872,7 @@ impl<'a> Loader<'a> {
         if action == MetaAction::FlushHandlers && inh.handler {
             self.err(DiagKind::Invalid, node.span, "`meta: flush_handlers` cannot be used as a handler");
         }
-        if matches!(action, MetaAction::Noop | MetaAction::RefreshInventory) {
+        if matches!(action, MetaAction::Noop | MetaAction::RefreshInventory | MetaAction::ResetConnection) {
             if let Some(w) = node.get("when") {
                 self.diags.push(Diagnostic::warning(
                     w.span,

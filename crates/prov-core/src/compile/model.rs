@@ -164,6 +164,9 @@ pub enum MetaAction {
     EndBatch,
     /// Nothing.
     Noop,
+    /// Close the host's connection; the next task opens a new one (`when` is ignored, as
+    /// ansible-core ignores it, with a warning).
+    ResetConnection,
     /// Forget the gathered facts of the play's hosts.
     ClearFacts,
     /// Failed and unreachable hosts of the play take part in the following plays again.

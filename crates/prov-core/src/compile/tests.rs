@@ -60,6 +60,7 @@ fn meta_actions_compile_in_both_forms_with_when() {
         ("refresh_inventory", MetaAction::RefreshInventory),
         ("clear_facts", MetaAction::ClearFacts),
         ("clear_host_errors", MetaAction::ClearHostErrors),
+        ("reset_connection", MetaAction::ResetConnection),
     ];
     let mut yaml = String::from("- hosts: all\n  gather_facts: false\n  tasks:\n");
     for (name, _) in actions {
@@ -71,8 +72,9 @@ fn meta_actions_compile_in_both_forms_with_when() {
     let want: Vec<Option<MetaAction>> = actions.iter().flat_map(|(_, a)| [Some(*a), Some(*a)]).collect();
     assert_eq!(got, want);
     assert!(pb.plays[0].tasks.iter().all(|t| t.when.len() == 1 && t.module == "meta"));
-    // noop and refresh_inventory ignore `when`, as Ansible does (with a warning).
-    assert_eq!(warnings.len(), 4, "{warnings:?}");
+    // noop, refresh_inventory and reset_connection ignore `when`, as Ansible does (with a
+    // warning).
+    assert_eq!(warnings.len(), 6, "{warnings:?}");
     assert!(warnings.iter().all(|w| w.contains("`when` has no effect")), "{warnings:?}");
 }
 
@@ -84,6 +86,7 @@ fn meta_tasks_prov_cannot_run_faithfully_are_refused_with_their_location() {
   gather_facts: false
   tasks:
     - meta: reset_connection
+      loop: [1]
     - ansible.builtin.meta: end_role
     - meta: end_plya
     - meta: noop
@@ -96,11 +99,11 @@ fn meta_tasks_prov_cannot_run_faithfully_are_refused_with_their_location() {
     .expect_err("refused");
     errors.sort();
     let want = [
-        "10:7 error: `meta: flush_handlers` cannot be used as a handler",
-        "4:13 error: `meta: reset_connection` is not supported by prov yet",
-        "5:29 error: `meta: end_role` is not supported by prov yet",
-        "6:13 error: unknown meta action `end_plya`",
-        "8:7 error: `loop` on a meta task is not supported",
+        "11:7 error: `meta: flush_handlers` cannot be used as a handler",
+        "5:7 error: `loop` on a meta task is not supported",
+        "6:29 error: `meta: end_role` is not supported by prov yet",
+        "7:13 error: unknown meta action `end_plya`",
+        "9:7 error: `loop` on a meta task is not supported",
     ];
     assert_eq!(errors, want);
 }

@@ -362,3 +362,40 @@ fn a_host_key_is_pinned_to_the_instance_id() {
     assert!(all.contains("host key mismatch"), "{all}");
     assert_eq!(std::fs::read_to_string(&pinned).expect("pinned"), recorded);
 }
+
+/// `meta: reset_connection` closes the host's SSH connection: the next task comes over a new
+/// one (another client port in `SSH_CONNECTION`); without it, tasks share one connection.
+#[test]
+fn reset_connection_makes_the_next_task_connect_again() {
+    let lab = Lab::start(1).expect("lab");
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    std::fs::write(
+        work.path().join("pb.yml"),
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - shell: echo "$SSH_CONNECTION"
+      register: one
+      changed_when: false
+    - shell: echo "$SSH_CONNECTION"
+      register: two
+      changed_when: false
+    - meta: reset_connection
+    - shell: echo "$SSH_CONNECTION"
+      register: three
+      changed_when: false
+    - assert:
+        that:
+          - one.stdout | length > 0
+          - one.stdout == two.stdout
+          - two.stdout != three.stdout
+"#,
+    )
+    .expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    let out = prov(work.path(), &["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert_eq!(count(&recap(&events(&o)), &lab.hosts[0].name, "failed"), 0, "{o}");
+}
