@@ -736,7 +736,9 @@ async fn run_item(
     }
     let mut changed = outcome.changed;
     let mut failed = outcome.failed;
-    if t.changed_when.is_some() || t.failed_when.is_some() {
+    // As in ansible-core, a result that skipped (a command in check mode) is not judged by
+    // `changed_when`/`failed_when`: what they read (`stdout`, `rc`) is not there.
+    if !outcome.skipped && (t.changed_when.is_some() || t.failed_when.is_some()) {
         let mut m = VarMap::new();
         if let Some(reg) = &t.register {
             m.insert(reg.clone(), result_value(&outcome, failed, changed));

@@ -156,3 +156,27 @@ fn example_pipelines_plan_apply_and_detect_drift() {
     assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
     assert!(text(&out).1.contains("drifted"), "{:?}", text(&out));
 }
+
+/// Regression: a command that check mode skips was judged by its `changed_when` and
+/// `failed_when`, which read the `stdout` it never had, so `prov plan` of the reference job
+/// failed on `image tarballs` ("undefined value"). ansible-core does not judge a skipped result.
+#[test]
+fn plan_does_not_judge_a_skipped_command_by_changed_when() {
+    let p = project();
+    std::fs::write(
+        p.path().join("build.yml"),
+        "- hosts: web1\n  gather_facts: false\n  tasks:\n    - name: build\n      command: echo built\n      register: out\n      changed_when: \"'built' in out.stdout\"\n      failed_when: out.rc != 0\n",
+    )
+    .expect("write");
+    let out = prov_at(p.path(), &["plan", "build.yml", "-i", "hosts.ini", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let (stdout, _) = text(&out);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("json");
+    assert_eq!(last["summary"], "!1 command", "{stdout}");
+    assert_eq!(last["errors"], serde_json::json!([]), "{stdout}");
+    // Applied, the conditions still decide.
+    let (code, events, all) =
+        crate::util::json_events(&prov_at(p.path(), &["apply", "build.yml", "-i", "hosts.ini", "--output", "json"]));
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(crate::util::recap_changed(&events), 1, "{all}");
+}
