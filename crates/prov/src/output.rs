@@ -394,6 +394,16 @@ impl Reporter {
         for ((sign, res), n) in &self.planned {
             let _ = writeln!(self.out, "  {sign}{n} {res}");
         }
+        if !plan.not_known_until_created.is_empty() {
+            let plays: Vec<&str> = plan.not_known_until_created.iter().map(|p| p.name.as_str()).collect();
+            let _ = writeln!(
+                self.out,
+                "  not known until the {} new VM(s) exist: what {} play(s) do on them ({})",
+                plan.vms_created.len(),
+                plays.len(),
+                plays.join(", ")
+            );
+        }
     }
 }
 

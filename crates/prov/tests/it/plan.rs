@@ -180,3 +180,64 @@ fn plan_does_not_judge_a_skipped_command_by_changed_when() {
     assert_eq!(code, 0, "{all}");
     assert_eq!(crate::util::recap_changed(&events), 1, "{all}");
 }
+
+/// The reference cluster of `playbooks/vars/vms.yml`: name, group, last octet.
+const REFERENCE_VMS: &[(&str, &str, &str)] = &[
+    ("monitor", "monitor", "10"),
+    ("manager1", "managers", "11"),
+    ("manager2", "managers", "12"),
+    ("manager3", "managers", "13"),
+    ("worker1", "workers", "21"),
+    ("worker2", "workers", "22"),
+    ("worker3", "workers", "23"),
+    ("worker4", "workers", "24"),
+];
+
+/// `prov plan` of the whole reference job (`--tags all,create-vms`: the VMs, then everything
+/// else) on the docker provider, from a project with no VM: the VMs and the disk to create,
+/// the controller's command, and the plays that cannot be planned before their hosts exist,
+/// named as such rather than left out. Needs the Docker Engine (the inventory lists it).
+#[test]
+fn plan_of_the_reference_job_from_nothing_names_what_is_not_known_until_the_vms_exist() {
+    let site = crate::site::Site::new("plan", REFERENCE_VMS);
+    // The reference vars as they are (the disk too), on this test's subnet.
+    let vms = std::fs::read_to_string(crate::util::repo().join("playbooks/vars/vms.yml")).expect("vms.yml");
+    assert!(vms.contains("10.213.0."), "vms.yml moved off 10.213.0.0/24");
+    let vms = vms.replace("10.213.0.", &format!("{}.", site.subnet_prefix));
+    std::fs::write(site.dir.path().join("playbooks/vars/vms.yml"), vms).expect("write vms.yml");
+    let args = ["plan", "playbooks/site.yml", "-i", "inventories/local.yml", "--tags", "all,create-vms"];
+    let out = site.prov(&[&args[..], &["--output", "markdown"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let md = normalized(&out, site.dir.path()).replace(&site.project, "<project>");
+    insta::assert_snapshot!("plan_markdown_reference_job", md);
+
+    let out = site.prov(&[&args[..], &["--output", "json", "--detailed-exitcode"]].concat());
+    assert_eq!(out.status.code(), Some(2), "changes pending: {:?}", text(&out));
+    let (stdout, _) = text(&out);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("json");
+    assert_eq!(last["event"], "plan");
+    assert_eq!(last["summary"], "+1 disk, +8 vm, !1 command", "{stdout}");
+    assert_eq!(last["errors"], serde_json::json!([]), "{stdout}");
+    let names: Vec<&str> = REFERENCE_VMS.iter().map(|v| v.0).collect();
+    assert_eq!(last["vms_created"], serde_json::json!(names));
+    let not_known: Vec<(&str, &str)> = last["not_known_until_created"]
+        .as_array()
+        .expect("not_known_until_created")
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap_or(""), p["hosts"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        not_known,
+        [
+            ("common", "all"),
+            ("install docker", "managers:workers"),
+            ("swarm", "managers:workers"),
+            ("install the stack", "managers:workers"),
+            ("deploy the stack", "managers[0]"),
+            ("monitoring", "all"),
+            ("every monitoring target is up", "monitor"),
+        ]
+    );
+    assert!(site.containers().is_empty(), "plan created something: {:?}", site.containers());
+    assert!(!site.network_exists(), "plan created the project network");
+}
