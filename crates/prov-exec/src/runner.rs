@@ -3,7 +3,7 @@
 //! Workers publish their progress and variables on a `watch` channel; a (task, host) node
 //! that waits for another host reads that host's channel. Nothing else is shared.
 
-use crate::event::{Event, EventSink, HostRecap};
+use crate::event::{Event, EventSink, HostRecap, WaitFor};
 use crate::task::run_task;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use minijinja::Value;
@@ -493,7 +493,9 @@ impl<'a> Worker<'a> {
         Scope::new(self.env.templar.clone(), self.magic.clone(), layers).into_value()
     }
 
-    async fn wait_for(&self, waits: &[Wait]) -> Result<(), String> {
+    /// Waits until the hosts `task` waits for got past the tasks it waits on. A wait on one
+    /// host for data or a delegation that does not hold yet is told as [`Event::Waiting`].
+    async fn wait_for(&self, task: &prov_core::compile::TaskDef, waits: &[Wait]) -> Result<(), String> {
         for w in waits {
             let (hosts, pos): (Vec<usize>, usize) = match w {
                 // Which host runs a run_once task is decided when it is reached (the first of
@@ -508,6 +510,25 @@ impl<'a> Worker<'a> {
                     continue;
                 }
                 let mut rx = self.peers[h].clone();
+                let ready = {
+                    let s = rx.borrow();
+                    s.dead || s.progress > pos
+                };
+                let reason = match w {
+                    Wait::Host { why: WaitReason::Data(var), .. } => Some(WaitFor::Hostvars { var: var.clone() }),
+                    Wait::Host { why: WaitReason::Delegate, .. } => Some(WaitFor::DelegateTo),
+                    _ => None,
+                };
+                if let (false, Some(reason)) = (ready, reason) {
+                    self.env.events.emit(Event::Waiting {
+                        play: self.play_index,
+                        task: task.id,
+                        name: task.name.clone(),
+                        host: self.host.clone(),
+                        on: self.bp.hosts[h].clone(),
+                        reason,
+                    });
+                }
                 let snap = rx.wait_for(|s| s.dead || s.progress > pos).await.map_err(|e| e.to_string())?.clone();
                 if snap.dead && matches!(w, Wait::Host { .. }) && snap.progress <= pos {
                     let t = self.bp.order.get(pos).copied().unwrap_or(0);
@@ -603,7 +624,7 @@ impl<'a> Worker<'a> {
     async fn before_task(&mut self, t: TaskId, task: &prov_core::compile::TaskDef) -> Result<(), Flow> {
         self.take_delegated();
         if let Some(waits) = self.bp.waits.get(t).and_then(|w| w.get(self.idx)) {
-            if let Err(why) = self.wait_for(waits).await {
+            if let Err(why) = self.wait_for(task, waits).await {
                 crate::task::emit_quiet_skip(self, task, &why);
                 return Err(Flow::Stop);
             }

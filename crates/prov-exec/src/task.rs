@@ -161,6 +161,35 @@ pub(crate) fn meta_condition(w: &Worker<'_>, t: &TaskDef) -> Result<bool, String
     eval_conds(&w.env.templar, &t.when, &ctx)
 }
 
+/// Tells the reporters when a module starts and ends applying what it planned (one item).
+struct ApplyEvents<'w, 'a> {
+    w: &'w Worker<'a>,
+    t: &'w TaskDef,
+    item: Option<String>,
+}
+
+impl ApplyEvents<'_, '_> {
+    fn apply(&self, planned: &[prov_core::module::Planned]) -> Box<crate::event::Apply> {
+        Box::new(crate::event::Apply {
+            play: self.w.play_index,
+            task: self.t.id,
+            name: self.t.name.clone(),
+            host: self.w.host.clone(),
+            item: self.item.clone(),
+            changes: planned.iter().map(Into::into).collect(),
+        })
+    }
+}
+
+impl prov_core::module::Progress for ApplyEvents<'_, '_> {
+    fn applying(&self, planned: &[prov_core::module::Planned]) {
+        self.w.env.events.emit(Event::ApplyStart(self.apply(planned)));
+    }
+    fn applied(&self, planned: &[prov_core::module::Planned]) {
+        self.w.env.events.emit(Event::ApplyEnd(self.apply(planned)));
+    }
+}
+
 /// The start of a task on this host (meta tasks that show nothing, as in Ansible, skip it).
 fn emit_task_start(w: &Worker<'_>, t: &TaskDef) {
     w.env.events.emit(Event::TaskStart {
@@ -667,6 +696,7 @@ async fn run_item(
     let timeout = t.timeout.map(std::time::Duration::from_secs).or(w.env.opts.task_timeout);
     let mut attempts = 0u32;
     let (retries, delay) = t.until.as_ref().map(|(_, r, d)| (*r, *d)).unwrap_or((0, 0.0));
+    let progress = ApplyEvents { w, t, item: label.clone() };
     let result = loop {
         attempts += 1;
         let cx = ModuleCtx {
@@ -679,6 +709,7 @@ async fn run_item(
             vars: &vars,
             facts: &w.fact_cache,
             timeout,
+            progress: Some(&progress),
         };
         let permit = w.forks.acquire().await;
         let mut interrupt = w.env.interrupt.0.clone();
@@ -1035,6 +1066,7 @@ pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
         vars: &vars,
         facts: &w.fact_cache,
         timeout: None,
+        progress: None,
     };
     let permit = w.forks.acquire().await;
     let r = module.run(&args, &cx).await;
