@@ -169,14 +169,25 @@ struct ApplyEvents<'w, 'a> {
 }
 
 impl ApplyEvents<'_, '_> {
+    /// The event's body; `no_log` hides the item and the names, as in the task's result.
     fn apply(&self, planned: &[prov_core::module::Planned]) -> Box<crate::event::Apply> {
+        let hide = self.t.no_log;
         Box::new(crate::event::Apply {
             play: self.w.play_index,
             task: self.t.id,
             name: self.t.name.clone(),
             host: self.w.host.clone(),
-            item: self.item.clone(),
-            changes: planned.iter().map(Into::into).collect(),
+            item: if hide { self.item.as_ref().map(|_| "(hidden)".to_string()) } else { self.item.clone() },
+            changes: planned
+                .iter()
+                .map(|p| {
+                    let mut p = PlannedOut::from(p);
+                    if hide {
+                        p.name = "(hidden: no_log)".into();
+                    }
+                    p
+                })
+                .collect(),
         })
     }
 }

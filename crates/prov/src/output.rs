@@ -81,8 +81,12 @@ fn describe(host: &str, doing: &Doing, secs: u64) -> String {
     }
 }
 
-/// The key and what a host does while it applies `a`.
-fn applying(a: &Apply) -> ((String, String), Doing) {
+/// The key and what a host does while it applies `a`; `None` for commands, whose task says
+/// what runs (`still running: migrate on web1`).
+fn applying(a: &Apply) -> Option<((String, String), Doing)> {
+    if a.changes.iter().all(|c| c.action == "run") {
+        return None;
+    }
     let names: Vec<&str> = a.changes.iter().map(|c| c.name.as_str()).collect();
     let key = a.item.clone().unwrap_or_else(|| names.join(", "));
     let verb = match a.changes.first().map(|c| c.action.as_str()) {
@@ -105,7 +109,7 @@ fn applying(a: &Apply) -> ((String, String), Doing) {
         [one] => short(one),
         [first, rest @ ..] => format!("{} (+{} more)", short(first), rest.len()),
     };
-    ((a.host.clone(), key), Doing::Applying { verb, what })
+    Some(((a.host.clone(), key), Doing::Applying { verb, what }))
 }
 
 /// Counts behind the live status line.
@@ -291,11 +295,14 @@ impl Reporter {
                 self.running.insert((host.clone(), String::new()), Running::new(doing));
             }
             Event::ApplyStart(a) => {
-                let (key, doing) = applying(a);
-                self.running.insert(key, Running::new(doing));
+                if let Some((key, doing)) = applying(a) {
+                    self.running.insert(key, Running::new(doing));
+                }
             }
             Event::ApplyEnd(a) => {
-                self.running.remove(&applying(a).0);
+                if let Some((key, _)) = applying(a) {
+                    self.running.remove(&key);
+                }
             }
             Event::HostResult(r) => {
                 // Done on that host (for a loop: its first item; the events do not say when the
@@ -683,14 +690,16 @@ mod tests {
         assert_eq!(describe("localhost", &creating, 40), "still creating worker3 [40s]");
         assert_eq!(describe("web1", &creating, 40), "still creating worker3 on web1 [40s]");
         assert_eq!(describe("web1", &Doing::Task("apt".into()), 12), "still running: apt on web1 [12s]");
-        let (key, doing) = applying(&apply("localhost", "worker3", "delete", "worker3"));
+        let (key, doing) = applying(&apply("localhost", "worker3", "delete", "worker3")).expect("a change");
         assert_eq!(key, ("localhost".to_string(), "worker3".to_string()));
         assert_eq!(doing, Doing::Applying { verb: "deleting", what: "worker3".into() });
-        let long = format!("echo {}\necho two", "x".repeat(70));
-        let (_, doing) = applying(&apply("web1", "i", "run", &long));
-        assert_eq!(doing, Doing::Applying { verb: "running", what: format!("echo {}…", "x".repeat(55)) });
-        let (_, doing) = applying(&apply("web1", "i", "run", "make\nmake install"));
-        assert_eq!(doing, Doing::Applying { verb: "running", what: "make…".into() });
+        let long = format!("/srv/{}\n/srv/two", "x".repeat(70));
+        let (_, doing) = applying(&apply("web1", "i", "modify", &long)).expect("a change");
+        assert_eq!(doing, Doing::Applying { verb: "changing", what: format!("/srv/{}…", "x".repeat(55)) });
+        let (_, doing) = applying(&apply("web1", "i", "create", "a\nb")).expect("a change");
+        assert_eq!(doing, Doing::Applying { verb: "creating", what: "a…".into() });
+        // A command: its task says what runs.
+        assert_eq!(applying(&apply("web1", "i", "run", "make")), None);
     }
 
     #[test]

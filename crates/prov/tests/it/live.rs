@@ -56,12 +56,12 @@ fn json_events_say_which_host_waits_for_which_and_what_is_applied() {
 }
 
 #[test]
-fn verbose_lines_name_the_host_waited_for_and_the_command_still_running() {
+fn verbose_lines_name_the_host_waited_for_and_the_task_still_running() {
     let p = project();
     // Past the 10 s after which `-v` names long work.
     let out = apply(p.path(), 12, &["-v"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("\n  b waiting for a: hostvars read of token [1"), "{stdout}");
-    assert!(stdout.contains("\n  still running sleep 12 on a [1"), "{stdout}");
+    assert!(stdout.contains("\n  still running: slow on a [1"), "{stdout}");
 }
