@@ -493,12 +493,16 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
                 }
             }
         }
-        plays_run.push(crate::plan::PlayRun {
-            play: i,
-            name: play.name.clone(),
-            pattern: play.hosts.clone(),
-            hosts: bp.hosts.clone(),
-        });
+        // For the plan: what the play's hosts were (a play whose tasks `--tags` all left out
+        // would do nothing on hosts that do not exist yet either).
+        if play.tasks.iter().any(|t| t.selected && !t.handler) {
+            plays_run.push(crate::plan::PlayRun {
+                play: i,
+                name: play.name.clone(),
+                pattern: play.hosts.clone(),
+                hosts: bp.hosts.clone(),
+            });
+        }
         let env = PlayEnv {
             templar: loaded.templar.clone(),
             registry: &loaded.registry,
