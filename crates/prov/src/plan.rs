@@ -95,7 +95,9 @@ pub struct Plan {
     pub playbook: String,
     /// `+8 vm, ~3 file, -1 package` or `no changes`.
     pub summary: String,
-    /// Every change, in the order the run found them.
+    /// Every change, by play, task and host (the play's hosts in inventory order), then in
+    /// the order the run found them (loop items): the same plan twice reads the same, however
+    /// fast each host was.
     pub changes: Vec<Change>,
     /// Diffs, masked.
     pub diffs: Vec<PlanDiff>,
@@ -115,7 +117,7 @@ impl Plan {
         let mut changes = Vec::new();
         let mut diffs = Vec::new();
         let mut errors = Vec::new();
-        for r in results {
+        for r in in_order(results, plays) {
             if matches!(r.status, Status::Failed | Status::Unreachable) {
                 errors.push(PlanError {
                     host: r.host.clone(),
@@ -249,6 +251,24 @@ impl Plan {
         }
         s
     }
+}
+
+/// `results` by play, task and host (inventory order within the play; a host the play did not
+/// list, such as a delegate, after those, by name); a stable sort keeps loop items in order.
+fn in_order<'r>(results: &'r [HostResult], plays: &[PlayRun]) -> Vec<&'r HostResult> {
+    let host_index = |play: usize, host: &str| {
+        plays.iter().find(|p| p.play == play).and_then(|p| p.hosts.iter().position(|h| h == host)).unwrap_or(usize::MAX)
+    };
+    let mut sorted: Vec<&HostResult> = results.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.play, a.task, host_index(a.play, &a.host), &a.host).cmp(&(
+            b.play,
+            b.task,
+            host_index(b.play, &b.host),
+            &b.host,
+        ))
+    });
+    sorted
 }
 
 /// The VMs the plan creates, and the plays after the first that creates one whose hosts
@@ -461,6 +481,44 @@ mod tests {
         assert_eq!(later, [(4, "web", &["old1".to_string()][..])]);
         // No VM created: every play was planned on every host it names.
         assert!(not_known(&[result(1, &[("modify", "vm", "new1")])], &plays).1.is_empty());
+    }
+
+    #[test]
+    fn changes_are_in_play_task_and_inventory_order_whichever_host_was_faster() {
+        let r = |play: usize, task: usize, host: &str, item: &str| HostResult {
+            play,
+            task,
+            name: format!("t{task}"),
+            module: "file".into(),
+            host: host.into(),
+            status: Status::Changed,
+            changed: true,
+            item: Some(item.into()),
+            msg: None,
+            duration_ms: 0,
+            diff: Vec::new(),
+            planned: vec![prov_exec::event::PlannedOut {
+                action: "create".into(),
+                resource: "file".into(),
+                name: format!("{host}:{item}"),
+            }],
+            stdout: None,
+            stderr: None,
+            location: String::new(),
+            root_cause: false,
+        };
+        let plays = [PlayRun { play: 0, name: "p".into(), pattern: "all".into(), hosts: vec!["b".into(), "a".into()] }];
+        let results = [
+            r(0, 1, "a", "1"),
+            r(0, 0, "a", "2"),
+            r(0, 0, "a", "1"),
+            r(0, 0, "z-delegate", "1"),
+            r(0, 0, "b", "1"),
+            r(0, 1, "b", "1"),
+        ];
+        let plan = Plan::new("site.yml", &results, &[], &plays);
+        let names: Vec<&str> = plan.changes.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["b:1", "a:2", "a:1", "z-delegate:1", "b:1", "a:1"]);
     }
 
     #[test]
