@@ -248,3 +248,64 @@ fn plan_of_the_reference_job_from_nothing_names_what_is_not_known_until_the_vms_
     assert!(site.containers().is_empty(), "plan created something: {:?}", site.containers());
     assert!(!site.network_exists(), "plan created the project network");
 }
+
+/// Once the VMs exist, the plan shows their configuration, host by host in inventory order,
+/// and reads the same twice. It stops where check mode cannot go on: a service that a package
+/// of the same plan installs does not exist yet (ansible-core's check mode fails there too), so
+/// the swarm and its services are not planned before Docker is installed, and the plan says
+/// it is incomplete (exit 1 with `--detailed-exitcode`). Needs the Docker Engine.
+#[test]
+fn plan_once_the_vms_exist_shows_their_configuration_in_a_stable_order() {
+    let site = crate::site::Site::new(
+        "plan-vms",
+        &[("monitor", "monitor", "10"), ("manager1", "managers", "11"), ("worker1", "workers", "21")],
+    );
+    let (code, _, all) = site.apply("create-vms", &[]);
+    assert_eq!(code, 0, "{all}");
+    let plan = || {
+        let out = site.prov(&[
+            "plan",
+            "playbooks/site.yml",
+            "-i",
+            "inventories/local.yml",
+            "--output",
+            "json",
+            "--detailed-exitcode",
+        ]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+        let last: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("json");
+        assert_eq!(last["event"], "plan", "{stdout}");
+        last
+    };
+    let first = plan();
+    assert_eq!(first, plan(), "two plans of the same state differ");
+    assert_eq!(first["vms_created"], serde_json::json!([]));
+    assert_eq!(first["not_known_until_created"], serde_json::json!([]));
+    let rows = |action: &str, name: &str| -> Vec<String> {
+        first["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .filter(|c| c["action"] == action && c["name"] == name)
+            .filter_map(|c| c["host"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(rows("create", "less"), ["manager1", "monitor", "worker1"], "{first}");
+    assert_eq!(rows("create", "docker.io"), ["manager1", "worker1"], "{first}");
+    let errors: Vec<(&str, &str)> = first["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| (e["host"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("manager1", "Could not find the requested service docker: host"),
+            ("worker1", "Could not find the requested service docker: host"),
+            ("monitor", "Could not find the requested service prometheus-node-exporter: host"),
+        ],
+        "{first}"
+    );
+}
