@@ -304,6 +304,9 @@ impl Reporter {
                     self.running.remove(&key);
                 }
             }
+            // Nothing runs after its play (a host whose play ended while it waited starts no
+            // task).
+            Event::PlayEnd { .. } => self.running.clear(),
             Event::HostResult(r) => {
                 // Done on that host (for a loop: its first item; the events do not say when the
                 // last one ends, so a loop is followed past its first item only through the
@@ -730,6 +733,13 @@ mod tests {
         let lines = buf.take();
         assert!(!lines.contains("waiting"), "{lines}");
         assert!(lines.contains("  still running: join on worker1 [30s]\n"), "{lines}");
+        // A host whose play ended while it waited: nothing is left running.
+        r.handle(waiting("worker1", "manager1"));
+        r.handle(Event::PlayEnd { play: 1 });
+        r.tick_at(Instant::now() + Duration::from_secs(60));
+        assert_eq!(buf.take(), "");
+        let status = r.status_at(Instant::now() + Duration::from_secs(60));
+        assert!(status.ends_with("unreachable 0"), "{status}");
     }
 
     #[test]
