@@ -178,18 +178,18 @@ impl ApplyEvents<'_, '_> {
             name: self.t.name.clone(),
             host: self.w.host.clone(),
             item: if hide { self.item.as_ref().map(|_| "(hidden)".to_string()) } else { self.item.clone() },
-            changes: planned
-                .iter()
-                .map(|p| {
-                    let mut p = PlannedOut::from(p);
-                    if hide {
-                        p.name = "(hidden: no_log)".into();
-                    }
-                    p
-                })
-                .collect(),
+            changes: planned.iter().map(|p| planned_out(p, hide)).collect(),
         })
     }
+}
+
+/// A planned change in an event; `no_log` hides its name.
+fn planned_out(p: &prov_core::module::Planned, hide: bool) -> PlannedOut {
+    let mut p = PlannedOut::from(p);
+    if hide {
+        p.name = "(hidden: no_log)".into();
+    }
+    p
 }
 
 impl prov_core::module::Progress for ApplyEvents<'_, '_> {
@@ -904,18 +904,7 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
             },
             duration_ms: r.ms,
             diff: if show_diff && !hide { r.outcome.diffs.iter().map(DiffOut::from).collect() } else { Vec::new() },
-            planned: r
-                .outcome
-                .planned
-                .iter()
-                .map(|p| {
-                    let mut p = PlannedOut::from(p);
-                    if hide {
-                        p.name = "(hidden: no_log)".into();
-                    }
-                    p
-                })
-                .collect(),
+            planned: r.outcome.planned.iter().map(|p| planned_out(p, hide)).collect(),
             stdout: if hide { None } else { excerpt(r.outcome.data.get("stdout")) },
             stderr: if hide { None } else { excerpt(r.outcome.data.get("stderr")) },
             location: loc.clone(),
