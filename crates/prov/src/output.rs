@@ -239,7 +239,8 @@ impl Reporter {
     }
 
     /// The status line: the counts, then what has run longest (a task, a wait for another
-    /// host, a change being applied).
+    /// host, a change being applied) and, when that is no wait, the longest wait too: what a
+    /// host waits for is seldom what runs longest (the task it waits on started first).
     fn status(&self) -> String {
         self.status_at(std::time::Instant::now())
     }
@@ -247,16 +248,23 @@ impl Reporter {
     fn status_at(&self, now: std::time::Instant) -> String {
         let mut line = self.tally.line();
         let shown = self.shown();
-        let oldest =
-            shown.iter().filter_map(|k| self.running.get(k).map(|r| (k.0.as_str(), r))).min_by_key(|(_, r)| r.since);
-        if let Some((host, r)) = oldest {
-            let secs = now.saturating_duration_since(r.since).as_secs();
-            if secs >= 2 {
-                line.push_str(&format!(" · {}", describe(host, &r.doing, secs)));
-                if shown.len() > 1 {
-                    line.push_str(&format!(" (+{} more)", shown.len() - 1));
-                }
-            }
+        let entries: Vec<(&str, &Running)> =
+            shown.iter().filter_map(|k| self.running.get(k).map(|r| (k.0.as_str(), r))).collect();
+        let secs = |r: &Running| now.saturating_duration_since(r.since).as_secs();
+        let Some((host, r)) = entries.iter().min_by_key(|(_, r)| r.since) else { return line };
+        if secs(r) < 2 {
+            return line;
+        }
+        line.push_str(&format!(" · {}", describe(host, &r.doing, secs(r))));
+        let mut named = 1;
+        let wait =
+            entries.iter().filter(|(_, w)| matches!(w.doing, Doing::Waiting { .. })).min_by_key(|(_, w)| w.since);
+        if let (false, Some((waiter, w))) = (matches!(r.doing, Doing::Waiting { .. }), wait) {
+            line.push_str(&format!(" · {}", describe(waiter, &w.doing, secs(w))));
+            named += 1;
+        }
+        if entries.len() > named {
+            line.push_str(&format!(" (+{} more)", entries.len() - named));
         }
         line
     }
@@ -721,6 +729,16 @@ mod tests {
         r.handle(Event::PlayStart { play: 1, name: "swarm".into(), hosts: vec!["manager1".into(), "worker1".into()] });
         r.handle(task_start("init", "manager1"));
         r.handle(waiting("worker1", "manager1"));
+        r.handle(waiting("worker2", "manager1"));
+        // The task waited on started first; the status line names the wait as well.
+        let status = r.status_at(Instant::now() + Duration::from_secs(20));
+        assert!(
+            status.ends_with(
+                " · still running: init on manager1 [20s] · worker1 waiting for manager1: hostvars read of swarm_init [20s] (+1 more)"
+            ),
+            "{status}"
+        );
+        r.handle(task_start("join", "worker2"));
         buf.take();
         r.tick_at(Instant::now() + Duration::from_secs(11));
         let lines = buf.take();

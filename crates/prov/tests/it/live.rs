@@ -65,3 +65,35 @@ fn verbose_lines_name_the_host_waited_for_and_the_task_still_running() {
     assert!(stdout.contains("\n  b waiting for a: hostvars read of token [1"), "{stdout}");
     assert!(stdout.contains("\n  still running: slow on a [1"), "{stdout}");
 }
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`), the status line names the
+/// task that runs long and, beside it, the host waiting for it and why.
+#[test]
+fn status_line_on_a_terminal_names_the_host_waited_for() {
+    let p = project();
+    let log = p.path().join("tty.log");
+    let prov = env!("CARGO_BIN_EXE_prov");
+    assert!(!prov.contains('\''), "{prov}");
+    let out = std::process::Command::new("script")
+        .arg("-qec")
+        .arg(format!("'{prov}' apply site.yml -i hosts.ini -e nap=4"))
+        .arg(&log)
+        .current_dir(p.path())
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .env_remove("PROV_INVENTORY")
+        .env_remove("ANSIBLE_CONFIG")
+        .env_remove("ANSIBLE_INVENTORY")
+        .output()
+        .expect("script (util-linux) runs");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let tty = String::from_utf8_lossy(&std::fs::read(&log).expect("the terminal's log")).into_owned();
+    // `still running: slow on a [2s] · b waiting for a: hostvars read of token [1s]` (the
+    // seconds of each as the tick found them).
+    let wait = " · b waiting for a: hostvars read of token [";
+    let beside = tty.match_indices(wait).any(|(i, _)| {
+        let before = &tty[..i];
+        before.rsplit(" · ").next().is_some_and(|s| s.starts_with("still running: slow on a ["))
+    });
+    assert!(beside, "{tty}");
+}
