@@ -50,8 +50,9 @@ pub enum Event {
     /// A host finished a task (or one loop item of it).
     HostResult(Box<HostResult>),
     /// Before a task, a host waits for another host to get past a task there: it reads that
-    /// host's `hostvars`, or delegates to it. For live output; the `TaskStart` of the task (or
-    /// its result, when the host waited for stopped) ends the wait.
+    /// host's `hostvars`, delegates to it, or waits for its batch (`linear`, `serial`). For
+    /// live output; the `TaskStart` of the task (or its result, when the host waited for
+    /// stopped) ends the wait.
     Waiting {
         /// Play index.
         play: usize,
@@ -91,8 +92,8 @@ pub enum Event {
     },
 }
 
-/// Why a host waits for another (JSON: `{"reason": "hostvars", "var": "join_token"}` or
-/// `{"reason": "delegate_to"}`).
+/// Why a host waits for another (JSON: `{"reason": "hostvars", "var": "join_token"}`,
+/// `{"reason": "delegate_to"}`, `{"reason": "linear"}`, `{"reason": "serial"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum WaitFor {
@@ -103,6 +104,10 @@ pub enum WaitFor {
     },
     /// The task is delegated to `on`, which must reach it first.
     DelegateTo,
+    /// `strategy: linear`: every host of the batch finishes the task before, `on` among them.
+    Linear,
+    /// `serial`: the previous batch, `on` among its hosts, finishes the play first.
+    Serial,
 }
 
 /// Changes a host applies in a task (see [`Event::ApplyStart`]).

@@ -493,10 +493,13 @@ impl<'a> Worker<'a> {
         Scope::new(self.env.templar.clone(), self.magic.clone(), layers).into_value()
     }
 
-    /// Waits until the hosts `task` waits for got past the tasks it waits on. A wait on one
-    /// host for data or a delegation that does not hold yet is told as [`Event::Waiting`].
+    /// Waits until the hosts `task` waits for got past the tasks it waits on. A wait that does
+    /// not hold yet is told as [`Event::Waiting`]: on the host for data or a delegation; on the
+    /// first host of the batch not there yet for `linear` and `serial` (one event, not one per
+    /// host of a large batch).
     async fn wait_for(&self, task: &prov_core::compile::TaskDef, waits: &[Wait]) -> Result<(), String> {
         for w in waits {
+            let mut told = false;
             let (hosts, pos): (Vec<usize>, usize) = match w {
                 // Which host runs a run_once task is decided when it is reached (the first of
                 // the batch still in the play): see `task::run_once_runner`.
@@ -517,9 +520,12 @@ impl<'a> Worker<'a> {
                 let reason = match w {
                     Wait::Host { why: WaitReason::Data(var), .. } => Some(WaitFor::Hostvars { var: var.clone() }),
                     Wait::Host { why: WaitReason::Delegate, .. } => Some(WaitFor::DelegateTo),
-                    _ => None,
+                    Wait::Host { why: WaitReason::RunOnce, .. } => None,
+                    Wait::Batch { .. } => Some(WaitFor::Linear),
+                    Wait::PrevBatch { .. } => Some(WaitFor::Serial),
                 };
-                if let (false, Some(reason)) = (ready, reason) {
+                if let (false, false, Some(reason)) = (ready, told, reason) {
+                    told = true;
                     self.env.events.emit(Event::Waiting {
                         play: self.play_index,
                         task: task.id,

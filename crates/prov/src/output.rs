@@ -73,6 +73,8 @@ fn describe(host: &str, doing: &Doing, secs: u64) -> String {
                 WaitFor::Hostvars { var } if var == "*" => "hostvars read".to_string(),
                 WaitFor::Hostvars { var } => format!("hostvars read of {var}"),
                 WaitFor::DelegateTo => "task delegated to it".to_string(),
+                WaitFor::Linear => "linear strategy, every host finishes the task before".to_string(),
+                WaitFor::Serial => "serial, the batch before finishes the play".to_string(),
             };
             format!("{host} waiting for {on}: {why} [{secs}s]")
         }
@@ -697,6 +699,11 @@ mod tests {
         assert_eq!(describe("worker1", &hv("*"), 3), "worker1 waiting for manager1: hostvars read [3s]");
         let delegated = Doing::Waiting { on: "db1".into(), reason: WaitFor::DelegateTo };
         assert_eq!(describe("web1", &delegated, 5), "web1 waiting for db1: task delegated to it [5s]");
+        let linear = Doing::Waiting { on: "manager1".into(), reason: WaitFor::Linear };
+        assert_eq!(
+            describe("worker1", &linear, 7),
+            "worker1 waiting for manager1: linear strategy, every host finishes the task before [7s]"
+        );
         let creating = Doing::Applying { verb: "creating", what: "worker3".into() };
         assert_eq!(describe("localhost", &creating, 40), "still creating worker3 [40s]");
         assert_eq!(describe("web1", &creating, 40), "still creating worker3 on web1 [40s]");

@@ -97,3 +97,27 @@ fn status_line_on_a_terminal_names_the_host_waited_for() {
     });
     assert!(beside, "{tty}");
 }
+
+/// Under the default `linear` strategy a host that is ahead waits for the batch: the event
+/// names the first host it waits for.
+#[test]
+fn a_host_ahead_in_a_linear_play_says_it_waits_for_the_batch() {
+    let p = project();
+    std::fs::write(
+        p.path().join("linear.yml"),
+        "- hosts: a,b\n  gather_facts: false\n  tasks:\n    - name: slow\n      command: sleep 2\n      when: inventory_hostname == 'a'\n    - name: next\n      command: \"true\"\n",
+    )
+    .expect("write");
+    let out = crate::util::prov(p.path(), &["apply", "linear.yml", "-i", "hosts.ini", "--output", "json"]);
+    let (code, events, all) = crate::util::json_events(&out);
+    assert_eq!(code, 0, "{all}");
+    let waits: Vec<(&str, &str, &str, &str)> = events
+        .iter()
+        .filter(|e| e["event"] == "waiting")
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("");
+            (s("host"), s("on"), s("reason"), s("name"))
+        })
+        .collect();
+    assert_eq!(waits, [("b", "a", "linear", "next")], "{all}");
+}
