@@ -29,8 +29,8 @@ pub struct Reporter {
     /// host and `""` for its task (or the wait before it), by host and item (or change) for
     /// the changes it applies.
     running: BTreeMap<(String, String), Running>,
-    /// `-v`: a line for every task still running after [`SLOW_AFTER`], then every
-    /// [`SLOW_AFTER`] again.
+    /// `-v`: a line for every task, wait or change still going on after [`SLOW_AFTER`], then
+    /// every [`SLOW_AFTER`] again.
     verbose: bool,
 }
 
@@ -97,7 +97,7 @@ fn applying(a: &Apply) -> Option<((String, String), Doing)> {
         Some("modify") => "changing",
         _ => "running",
     };
-    // A command's name is the command: its first line, cut short.
+    // A long name (a path, a text on several lines): its first line, cut short.
     let short = |s: &str| {
         let line = s.lines().next().unwrap_or_default();
         match line.char_indices().nth(60) {
