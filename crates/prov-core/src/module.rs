@@ -319,6 +319,17 @@ pub struct ModuleCtx<'a> {
     pub facts: &'a FactCache,
     /// Per-command timeout.
     pub timeout: Option<std::time::Duration>,
+    /// Told when the module starts and ends applying what it planned (live output).
+    pub progress: Option<&'a dyn Progress>,
+}
+
+/// Hears when a module applies the changes it planned: the long part of a task ("creating
+/// worker3"). Called from the module's host task; must not block.
+pub trait Progress: Send + Sync {
+    /// The module starts applying `planned` (never empty).
+    fn applying(&self, planned: &[Planned]);
+    /// It ended (done or failed) applying `planned`.
+    fn applied(&self, planned: &[Planned]);
 }
 
 impl ModuleCtx<'_> {
@@ -541,7 +552,15 @@ impl<M: Module> DynModule for Erased<M> {
                         ..Default::default()
                     });
                 }
-                let mut o = self.0.apply(&a, ch.plan, cx).await?;
+                let progress = cx.progress.filter(|_| !ch.planned.is_empty());
+                if let Some(p) = progress {
+                    p.applying(&ch.planned);
+                }
+                let applied = self.0.apply(&a, ch.plan, cx).await;
+                if let Some(p) = progress {
+                    p.applied(&ch.planned);
+                }
+                let mut o = applied?;
                 cx.facts.clear();
                 if o.diffs.is_empty() {
                     o.diffs = ch.diffs;

@@ -153,6 +153,7 @@ impl<C: Connection> TestHost<C> {
             vars: &self.vars,
             facts: &self.facts,
             timeout: None,
+            progress: None,
         }
     }
 }

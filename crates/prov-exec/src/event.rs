@@ -49,6 +49,30 @@ pub enum Event {
     },
     /// A host finished a task (or one loop item of it).
     HostResult(Box<HostResult>),
+    /// Before a task, a host waits for another host to get past a task there: it reads that
+    /// host's `hostvars`, delegates to it, or waits for its batch (`linear`, `serial`). For
+    /// live output; the `TaskStart` of the task (or its result, when the host waited for
+    /// stopped) ends the wait.
+    Waiting {
+        /// Play index.
+        play: usize,
+        /// Task id.
+        task: usize,
+        /// Task name.
+        name: String,
+        /// The host that waits.
+        host: String,
+        /// The host it waits for.
+        on: String,
+        /// Why (`reason`, and `var` for a `hostvars` read).
+        #[serde(flatten)]
+        reason: WaitFor,
+    },
+    /// A host starts applying the changes a module planned (one loop item): the long part of
+    /// a task, such as creating a VM. For live output.
+    ApplyStart(Box<Apply>),
+    /// It ended (done or failed) applying them.
+    ApplyEnd(Box<Apply>),
     /// A warning for the user.
     Warning {
         /// Text.
@@ -66,6 +90,41 @@ pub enum Event {
         /// The run was interrupted (Ctrl-C).
         interrupted: bool,
     },
+}
+
+/// Why a host waits for another (JSON: `{"reason": "hostvars", "var": "join_token"}`,
+/// `{"reason": "delegate_to"}`, `{"reason": "linear"}`, `{"reason": "serial"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum WaitFor {
+    /// The task reads `hostvars[on].var` (`var` is `*` when the read names no variable).
+    Hostvars {
+        /// The variable read.
+        var: String,
+    },
+    /// The task is delegated to `on`, which must reach it first.
+    DelegateTo,
+    /// `strategy: linear`: every host of the batch finishes the task before, `on` among them.
+    Linear,
+    /// `serial`: the previous batch, `on` among its hosts, finishes the play first.
+    Serial,
+}
+
+/// Changes a host applies in a task (see [`Event::ApplyStart`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Apply {
+    /// Play index.
+    pub play: usize,
+    /// Task id.
+    pub task: usize,
+    /// Task name.
+    pub name: String,
+    /// Host.
+    pub host: String,
+    /// Loop item label, if this is one item of a loop.
+    pub item: Option<String>,
+    /// The changes.
+    pub changes: Vec<PlannedOut>,
 }
 
 /// The result of one task on one host.

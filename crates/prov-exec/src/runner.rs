@@ -3,7 +3,7 @@
 //! Workers publish their progress and variables on a `watch` channel; a (task, host) node
 //! that waits for another host reads that host's channel. Nothing else is shared.
 
-use crate::event::{Event, EventSink, HostRecap};
+use crate::event::{Event, EventSink, HostRecap, WaitFor};
 use crate::task::run_task;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use minijinja::Value;
@@ -500,8 +500,13 @@ impl<'a> Worker<'a> {
         Scope::new(self.env.templar.clone(), self.magic.clone(), layers).into_value()
     }
 
-    async fn wait_for(&self, waits: &[Wait]) -> Result<(), String> {
+    /// Waits until the hosts `task` waits for got past the tasks it waits on. A wait that does
+    /// not hold yet is told as [`Event::Waiting`]: on the host for data or a delegation; on the
+    /// first host of the batch not there yet for `linear` and `serial` (one event, not one per
+    /// host of a large batch).
+    async fn wait_for(&self, task: &prov_core::compile::TaskDef, waits: &[Wait]) -> Result<(), String> {
         for w in waits {
+            let mut told = false;
             let (hosts, pos): (Vec<usize>, usize) = match w {
                 // Which host runs a run_once task is decided when it is reached (the first of
                 // the batch still in the play): see `task::run_once_runner`.
@@ -515,6 +520,28 @@ impl<'a> Worker<'a> {
                     continue;
                 }
                 let mut rx = self.peers[h].clone();
+                let ready = {
+                    let s = rx.borrow();
+                    s.dead || s.progress > pos
+                };
+                let reason = match w {
+                    Wait::Host { why: WaitReason::Data(var), .. } => Some(WaitFor::Hostvars { var: var.clone() }),
+                    Wait::Host { why: WaitReason::Delegate, .. } => Some(WaitFor::DelegateTo),
+                    Wait::Host { why: WaitReason::RunOnce, .. } => None,
+                    Wait::Batch { .. } => Some(WaitFor::Linear),
+                    Wait::PrevBatch { .. } => Some(WaitFor::Serial),
+                };
+                if let (false, false, Some(reason)) = (ready, told, reason) {
+                    told = true;
+                    self.env.events.emit(Event::Waiting {
+                        play: self.play_index,
+                        task: task.id,
+                        name: task.name.clone(),
+                        host: self.host.clone(),
+                        on: self.bp.hosts[h].clone(),
+                        reason,
+                    });
+                }
                 let snap = rx.wait_for(|s| s.dead || s.progress > pos).await.map_err(|e| e.to_string())?.clone();
                 if snap.dead && matches!(w, Wait::Host { .. }) && snap.progress <= pos {
                     let t = self.bp.order.get(pos).copied().unwrap_or(0);
@@ -648,7 +675,7 @@ impl<'a> Worker<'a> {
     async fn before_task(&mut self, t: TaskId, task: &prov_core::compile::TaskDef) -> Result<(), Flow> {
         self.take_delegated();
         if let Some(waits) = self.bp.waits.get(t).and_then(|w| w.get(self.idx)) {
-            if let Err(why) = self.wait_for(waits).await {
+            if let Err(why) = self.wait_for(task, waits).await {
                 crate::task::emit_quiet_skip(self, task, &why);
                 return Err(Flow::Stop);
             }

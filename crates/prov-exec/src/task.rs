@@ -161,6 +161,46 @@ pub(crate) fn meta_condition(w: &Worker<'_>, t: &TaskDef) -> Result<bool, String
     eval_conds(&w.env.templar, &t.when, &ctx)
 }
 
+/// Tells the reporters when a module starts and ends applying what it planned (one item).
+struct ApplyEvents<'w, 'a> {
+    w: &'w Worker<'a>,
+    t: &'w TaskDef,
+    item: Option<String>,
+}
+
+impl ApplyEvents<'_, '_> {
+    /// The event's body; `no_log` hides the item and the names, as in the task's result.
+    fn apply(&self, planned: &[prov_core::module::Planned]) -> Box<crate::event::Apply> {
+        let hide = self.t.no_log;
+        Box::new(crate::event::Apply {
+            play: self.w.play_index,
+            task: self.t.id,
+            name: self.t.name.clone(),
+            host: self.w.host.clone(),
+            item: if hide { self.item.as_ref().map(|_| "(hidden)".to_string()) } else { self.item.clone() },
+            changes: planned.iter().map(|p| planned_out(p, hide)).collect(),
+        })
+    }
+}
+
+/// A planned change in an event; `no_log` hides its name.
+fn planned_out(p: &prov_core::module::Planned, hide: bool) -> PlannedOut {
+    let mut p = PlannedOut::from(p);
+    if hide {
+        p.name = "(hidden: no_log)".into();
+    }
+    p
+}
+
+impl prov_core::module::Progress for ApplyEvents<'_, '_> {
+    fn applying(&self, planned: &[prov_core::module::Planned]) {
+        self.w.env.events.emit(Event::ApplyStart(self.apply(planned)));
+    }
+    fn applied(&self, planned: &[prov_core::module::Planned]) {
+        self.w.env.events.emit(Event::ApplyEnd(self.apply(planned)));
+    }
+}
+
 /// The start of a task on this host (meta tasks that show nothing, as in Ansible, skip it).
 fn emit_task_start(w: &Worker<'_>, t: &TaskDef) {
     w.env.events.emit(Event::TaskStart {
@@ -671,6 +711,7 @@ async fn run_item(
     let timeout = t.timeout.map(std::time::Duration::from_secs).or(w.env.opts.task_timeout);
     let mut attempts = 0u32;
     let (retries, delay) = t.until.as_ref().map(|(_, r, d)| (*r, *d)).unwrap_or((0, 0.0));
+    let progress = ApplyEvents { w, t, item: label.clone() };
     let result = loop {
         attempts += 1;
         let cx = ModuleCtx {
@@ -683,6 +724,7 @@ async fn run_item(
             vars: &vars,
             facts: &w.fact_cache,
             timeout,
+            progress: Some(&progress),
         };
         let permit = w.forks.acquire().await;
         let mut interrupt = w.env.interrupt.0.clone();
@@ -740,7 +782,9 @@ async fn run_item(
     }
     let mut changed = outcome.changed;
     let mut failed = outcome.failed;
-    if t.changed_when.is_some() || t.failed_when.is_some() {
+    // As in ansible-core, a result that skipped (a command in check mode) is not judged by
+    // `changed_when`/`failed_when`: what they read (`stdout`, `rc`) is not there.
+    if !outcome.skipped && (t.changed_when.is_some() || t.failed_when.is_some()) {
         let mut m = VarMap::new();
         if let Some(reg) = &t.register {
             m.insert(reg.clone(), result_value(&outcome, failed, changed));
@@ -872,18 +916,7 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
             },
             duration_ms: r.ms,
             diff: if show_diff && !hide { r.outcome.diffs.iter().map(DiffOut::from).collect() } else { Vec::new() },
-            planned: r
-                .outcome
-                .planned
-                .iter()
-                .map(|p| {
-                    let mut p = PlannedOut::from(p);
-                    if hide {
-                        p.name = "(hidden: no_log)".into();
-                    }
-                    p
-                })
-                .collect(),
+            planned: r.outcome.planned.iter().map(|p| planned_out(p, hide)).collect(),
             stdout: if hide { None } else { excerpt(r.outcome.data.get("stdout")) },
             stderr: if hide { None } else { excerpt(r.outcome.data.get("stderr")) },
             location: loc.clone(),
@@ -1048,6 +1081,7 @@ pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
         vars: &vars,
         facts: &w.fact_cache,
         timeout: None,
+        progress: None,
     };
     let permit = w.forks.acquire().await;
     let r = module.run(&args, &cx).await;

@@ -474,6 +474,7 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     let mut interrupted = false;
     let mut inventory = loaded.inventory.clone();
     let playbook_dir = loaded.playbook.dir.clone();
+    let mut plays_run: Vec<crate::plan::PlayRun> = Vec::new();
     for (i, play) in loaded.playbook.plays.iter().enumerate() {
         let mut bp = match bind(play, &inventory, loaded.limit.as_ref()) {
             Ok(b) => b,
@@ -492,6 +493,16 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
                     _ => continue,
                 }
             }
+        }
+        // For the plan: what the play's hosts were (a play whose tasks `--tags` all left out
+        // would do nothing on hosts that do not exist yet either).
+        if play.tasks.iter().any(|t| t.selected && !t.handler) {
+            plays_run.push(crate::plan::PlayRun {
+                play: i,
+                name: play.name.clone(),
+                pattern: play.hosts.clone(),
+                hosts: bp.hosts.clone(),
+            });
         }
         let env = PlayEnv {
             templar: loaded.templar.clone(),
@@ -562,7 +573,8 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         Err(_) => return EXIT_FAILED,
     };
     let plan = (mode == Mode::Plan).then(|| {
-        let plan = crate::plan::Plan::new(&a.playbook.display().to_string(), &reporter.results, &reporter.recap);
+        let plan =
+            crate::plan::Plan::new(&a.playbook.display().to_string(), &reporter.results, &reporter.recap, &plays_run);
         reporter.print_plan_summary(&plan);
         plan
     });

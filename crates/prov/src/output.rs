@@ -1,6 +1,6 @@
 //! Reporters: turn the walker's events into Ansible-like lines, JSON lines, a JUnit file.
 
-use prov_exec::event::{Event, HostRecap, HostResult, Status};
+use prov_exec::event::{Apply, Event, HostRecap, HostResult, Status, WaitFor};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 
@@ -25,22 +25,93 @@ pub struct Reporter {
     /// The live status line (only on a terminal, only for human output).
     progress: Option<indicatif::ProgressBar>,
     tally: Tally,
-    /// What each host is running now and since when, for the status line and `-v`.
-    running: BTreeMap<String, Running>,
-    /// `-v`: a line for every task still running after [`SLOW_AFTER`], then every
-    /// [`SLOW_AFTER`] again.
+    /// What each host is doing now and since when, for the status line and `-v`: keyed by
+    /// host and `""` for its task (or the wait before it), by host and item (or change) for
+    /// the changes it applies.
+    running: BTreeMap<(String, String), Running>,
+    /// `-v`: a line for every task, wait or change still going on after [`SLOW_AFTER`], then
+    /// every [`SLOW_AFTER`] again.
     verbose: bool,
 }
 
 /// How long a task runs before it is named as still running.
 pub const SLOW_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// One host's current task.
+/// Something a host is doing now.
 struct Running {
-    task: String,
+    doing: Doing,
     since: std::time::Instant,
     /// When the last `still running` line for it was printed.
     noted: Option<std::time::Instant>,
+}
+
+impl Running {
+    fn new(doing: Doing) -> Running {
+        Running { doing, since: std::time::Instant::now(), noted: None }
+    }
+}
+
+/// What a host is doing: a task, the wait before one, or changes it applies.
+#[derive(Debug, Clone, PartialEq)]
+enum Doing {
+    /// Runs this task.
+    Task(String),
+    /// Waits for host `on` before a task.
+    Waiting { on: String, reason: WaitFor },
+    /// Applies a change: `creating` `worker3`.
+    Applying { verb: &'static str, what: String },
+}
+
+/// The words for what `host` has been doing for `secs` seconds: `still running: apt on web1
+/// [12s]`, `worker1 waiting for manager1: hostvars read of swarm_init [12s]`, `still creating
+/// worker3 [40s]` (changes on the controller name no host).
+fn describe(host: &str, doing: &Doing, secs: u64) -> String {
+    match doing {
+        Doing::Task(task) => format!("still running: {task} on {host} [{secs}s]"),
+        Doing::Waiting { on, reason } => {
+            let why = match reason {
+                WaitFor::Hostvars { var } if var == "*" => "hostvars read".to_string(),
+                WaitFor::Hostvars { var } => format!("hostvars read of {var}"),
+                WaitFor::DelegateTo => "task delegated to it".to_string(),
+                WaitFor::Linear => "linear strategy, every host finishes the task before".to_string(),
+                WaitFor::Serial => "serial, the batch before finishes the play".to_string(),
+            };
+            format!("{host} waiting for {on}: {why} [{secs}s]")
+        }
+        Doing::Applying { verb, what } if host == "localhost" => format!("still {verb} {what} [{secs}s]"),
+        Doing::Applying { verb, what } => format!("still {verb} {what} on {host} [{secs}s]"),
+    }
+}
+
+/// The key and what a host does while it applies `a`; `None` for commands, whose task says
+/// what runs (`still running: migrate on web1`).
+fn applying(a: &Apply) -> Option<((String, String), Doing)> {
+    if a.changes.iter().all(|c| c.action == "run") {
+        return None;
+    }
+    let names: Vec<&str> = a.changes.iter().map(|c| c.name.as_str()).collect();
+    let key = a.item.clone().unwrap_or_else(|| names.join(", "));
+    let verb = match a.changes.first().map(|c| c.action.as_str()) {
+        Some("create") => "creating",
+        Some("delete") => "deleting",
+        Some("modify") => "changing",
+        _ => "running",
+    };
+    // A long name (a path, a text on several lines): its first line, cut short.
+    let short = |s: &str| {
+        let line = s.lines().next().unwrap_or_default();
+        match line.char_indices().nth(60) {
+            Some((i, _)) => format!("{}…", &line[..i]),
+            None if line.len() < s.len() => format!("{line}…"),
+            None => line.to_string(),
+        }
+    };
+    let what = match names.as_slice() {
+        [] => a.name.clone(),
+        [one] => short(one),
+        [first, rest @ ..] => format!("{} (+{} more)", short(first), rest.len()),
+    };
+    Some(((a.host.clone(), key), Doing::Applying { verb, what }))
 }
 
 /// Counts behind the live status line.
@@ -111,18 +182,27 @@ impl Reporter {
         self
     }
 
-    /// Called every second: the status line names the longest-running task; with `-v`, a
-    /// line for each task that has run past [`SLOW_AFTER`] (again every [`SLOW_AFTER`]).
+    /// Called every second: the status line names what has run longest; with `-v`, a line
+    /// for each task, wait or change that has run past [`SLOW_AFTER`] (again every
+    /// [`SLOW_AFTER`]).
     pub fn tick(&mut self) {
-        let now = std::time::Instant::now();
+        self.tick_at(std::time::Instant::now());
+    }
+
+    fn tick_at(&mut self, now: std::time::Instant) {
         if self.verbose && self.human() {
             let mut lines = Vec::new();
-            for (host, r) in self.running.iter_mut() {
+            let shown = self.shown();
+            for (key, r) in self.running.iter_mut() {
+                if !shown.contains(key) {
+                    continue;
+                }
+                let host = &key.0;
                 let ran = now.duration_since(r.since);
                 let due = r.noted.map_or(ran >= SLOW_AFTER, |t| now.duration_since(t) >= SLOW_AFTER);
                 if due {
                     r.noted = Some(now);
-                    lines.push(format!("  still running: {} on {host} [{}s]", r.task, ran.as_secs()));
+                    lines.push(format!("  {}", describe(host, &r.doing, ran.as_secs())));
                 }
             }
             if !lines.is_empty() {
@@ -144,17 +224,49 @@ impl Reporter {
         }
     }
 
-    /// The status line: the counts, then the task that has run longest.
+    /// What the status line and `-v` name: every entry but the task of a host that applies
+    /// changes in it (the changes say more).
+    fn shown(&self) -> Vec<(String, String)> {
+        let applying: std::collections::BTreeSet<&str> = self
+            .running
+            .iter()
+            .filter(|(_, r)| matches!(r.doing, Doing::Applying { .. }))
+            .map(|((h, _), _)| h.as_str())
+            .collect();
+        self.running
+            .iter()
+            .filter(|((h, _), r)| !(matches!(r.doing, Doing::Task(_)) && applying.contains(h.as_str())))
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// The status line: the counts, then what has run longest (a task, a wait for another
+    /// host, a change being applied) and, when that is no wait, the longest wait too: what a
+    /// host waits for is seldom what runs longest (the task it waits on started first).
     fn status(&self) -> String {
+        self.status_at(std::time::Instant::now())
+    }
+
+    fn status_at(&self, now: std::time::Instant) -> String {
         let mut line = self.tally.line();
-        if let Some((host, r)) = self.running.iter().min_by_key(|(_, r)| r.since) {
-            let secs = r.since.elapsed().as_secs();
-            if secs >= 2 {
-                line.push_str(&format!(" · still running: {} on {host} [{secs}s]", r.task));
-                if self.running.len() > 1 {
-                    line.push_str(&format!(" (+{} more)", self.running.len() - 1));
-                }
-            }
+        let shown = self.shown();
+        let entries: Vec<(&str, &Running)> =
+            shown.iter().filter_map(|k| self.running.get(k).map(|r| (k.0.as_str(), r))).collect();
+        let secs = |r: &Running| now.saturating_duration_since(r.since).as_secs();
+        let Some((host, r)) = entries.iter().min_by_key(|(_, r)| r.since) else { return line };
+        if secs(r) < 2 {
+            return line;
+        }
+        line.push_str(&format!(" · {}", describe(host, &r.doing, secs(r))));
+        let mut named = 1;
+        let wait =
+            entries.iter().filter(|(_, w)| matches!(w.doing, Doing::Waiting { .. })).min_by_key(|(_, w)| w.since);
+        if let (false, Some((waiter, w))) = (matches!(r.doing, Doing::Waiting { .. }), wait) {
+            line.push_str(&format!(" · {}", describe(waiter, &w.doing, secs(w))));
+            named += 1;
+        }
+        if entries.len() > named {
+            line.push_str(&format!(" (+{} more)", entries.len() - named));
         }
         line
     }
@@ -186,13 +298,30 @@ impl Reporter {
             }
             Event::TaskStart { name, host, .. } => {
                 self.tally.started += 1;
-                let now = std::time::Instant::now();
-                self.running.insert(host.clone(), Running { task: name.clone(), since: now, noted: None });
+                self.running.insert((host.clone(), String::new()), Running::new(Doing::Task(name.clone())));
             }
+            Event::Waiting { host, on, reason, .. } => {
+                let doing = Doing::Waiting { on: on.clone(), reason: reason.clone() };
+                self.running.insert((host.clone(), String::new()), Running::new(doing));
+            }
+            Event::ApplyStart(a) => {
+                if let Some((key, doing)) = applying(a) {
+                    self.running.insert(key, Running::new(doing));
+                }
+            }
+            Event::ApplyEnd(a) => {
+                if let Some((key, _)) = applying(a) {
+                    self.running.remove(&key);
+                }
+            }
+            // Nothing runs after its play (a host whose play ended while it waited starts no
+            // task).
+            Event::PlayEnd { .. } => self.running.clear(),
             Event::HostResult(r) => {
                 // Done on that host (for a loop: its first item; the events do not say when the
-                // last one ends, so a loop is not followed past its first item).
-                self.running.remove(&r.host);
+                // last one ends, so a loop is followed past its first item only through the
+                // changes its items apply).
+                self.running.remove(&(r.host.clone(), String::new()));
                 self.tally.done += 1;
                 match r.status {
                     Status::Changed => self.tally.changed += 1,
@@ -242,7 +371,12 @@ impl Reporter {
                 }
                 self.last_task = None;
             }
-            Event::TaskStart { .. } | Event::PlayEnd { .. } => {}
+            // Live output only (the status line and `-v`), and JSON events.
+            Event::TaskStart { .. }
+            | Event::PlayEnd { .. }
+            | Event::Waiting { .. }
+            | Event::ApplyStart(_)
+            | Event::ApplyEnd(_) => {}
             Event::Warning { message } => {
                 if self.human() {
                     let _ = writeln!(self.out, "{}", paint(self.color, "35", &format!("[WARNING]: {message}")));
@@ -394,6 +528,16 @@ impl Reporter {
         for ((sign, res), n) in &self.planned {
             let _ = writeln!(self.out, "  {sign}{n} {res}");
         }
+        if !plan.not_known_until_created.is_empty() {
+            let plays: Vec<&str> = plan.not_known_until_created.iter().map(|p| p.name.as_str()).collect();
+            let _ = writeln!(
+                self.out,
+                "  not known until the {} new VM(s) exist: what {} play(s) do on them ({})",
+                plan.vms_created.len(),
+                plays.len(),
+                plays.join(", ")
+            );
+        }
     }
 }
 
@@ -487,6 +631,170 @@ pub fn write_junit(path: &std::path::Path, results: &[HostResult]) -> std::io::R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prov_exec::event::PlannedOut;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    /// A writer the test reads back.
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("buffer").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buf {
+        fn take(&self) -> String {
+            String::from_utf8(std::mem::take(&mut *self.0.lock().expect("buffer"))).expect("utf-8")
+        }
+    }
+
+    fn reporter(format: crate::cli::Output) -> (Reporter, Buf) {
+        let buf = Buf::default();
+        let mut r = Reporter::new(format).verbose(true);
+        r.progress = None;
+        r.out = Box::new(buf.clone());
+        (r, buf)
+    }
+
+    fn task_start(name: &str, host: &str) -> Event {
+        Event::TaskStart { play: 0, task: 0, name: name.into(), module: "m".into(), host: host.into() }
+    }
+
+    fn apply(host: &str, item: &str, action: &str, name: &str) -> Box<Apply> {
+        Box::new(Apply {
+            play: 0,
+            task: 1,
+            name: "create VMs".into(),
+            host: host.into(),
+            item: Some(item.into()),
+            changes: vec![PlannedOut { action: action.into(), resource: "vm".into(), name: name.into() }],
+        })
+    }
+
+    fn waiting(host: &str, on: &str) -> Event {
+        Event::Waiting {
+            play: 0,
+            task: 2,
+            name: "join".into(),
+            host: host.into(),
+            on: on.into(),
+            reason: WaitFor::Hostvars { var: "swarm_init".into() },
+        }
+    }
+
+    #[test]
+    fn long_work_is_described_by_what_it_waits_for_or_changes() {
+        let hv = |var: &str| Doing::Waiting { on: "manager1".into(), reason: WaitFor::Hostvars { var: var.into() } };
+        assert_eq!(
+            describe("worker1", &hv("swarm_init"), 12),
+            "worker1 waiting for manager1: hostvars read of swarm_init [12s]"
+        );
+        assert_eq!(describe("worker1", &hv("*"), 3), "worker1 waiting for manager1: hostvars read [3s]");
+        let delegated = Doing::Waiting { on: "db1".into(), reason: WaitFor::DelegateTo };
+        assert_eq!(describe("web1", &delegated, 5), "web1 waiting for db1: task delegated to it [5s]");
+        let linear = Doing::Waiting { on: "manager1".into(), reason: WaitFor::Linear };
+        assert_eq!(
+            describe("worker1", &linear, 7),
+            "worker1 waiting for manager1: linear strategy, every host finishes the task before [7s]"
+        );
+        let creating = Doing::Applying { verb: "creating", what: "worker3".into() };
+        assert_eq!(describe("localhost", &creating, 40), "still creating worker3 [40s]");
+        assert_eq!(describe("web1", &creating, 40), "still creating worker3 on web1 [40s]");
+        assert_eq!(describe("web1", &Doing::Task("apt".into()), 12), "still running: apt on web1 [12s]");
+        let (key, doing) = applying(&apply("localhost", "worker3", "delete", "worker3")).expect("a change");
+        assert_eq!(key, ("localhost".to_string(), "worker3".to_string()));
+        assert_eq!(doing, Doing::Applying { verb: "deleting", what: "worker3".into() });
+        let long = format!("/srv/{}\n/srv/two", "x".repeat(70));
+        let (_, doing) = applying(&apply("web1", "i", "modify", &long)).expect("a change");
+        assert_eq!(doing, Doing::Applying { verb: "changing", what: format!("/srv/{}…", "x".repeat(55)) });
+        let (_, doing) = applying(&apply("web1", "i", "create", "a\nb")).expect("a change");
+        assert_eq!(doing, Doing::Applying { verb: "creating", what: "a…".into() });
+        // A command: its task says what runs.
+        assert_eq!(applying(&apply("web1", "i", "run", "make")), None);
+    }
+
+    #[test]
+    fn status_line_and_verbose_lines_name_the_vm_being_created_and_the_host_waited_for() {
+        let (mut r, buf) = reporter(crate::cli::Output::Human);
+        r.handle(Event::PlayStart { play: 0, name: "VMs".into(), hosts: vec!["localhost".into()] });
+        r.handle(task_start("create VMs", "localhost"));
+        r.handle(Event::ApplyStart(apply("localhost", "worker3", "create", "worker3")));
+        let later = Instant::now() + Duration::from_secs(40);
+        let status = r.status_at(later);
+        assert!(status.ends_with(" · still creating worker3 [40s]"), "{status}");
+        // The VM is created: the task is what runs.
+        r.handle(Event::ApplyEnd(apply("localhost", "worker3", "create", "worker3")));
+        assert!(r.status_at(later).ends_with(" · still running: create VMs on localhost [40s]"));
+
+        r.handle(Event::PlayStart { play: 1, name: "swarm".into(), hosts: vec!["manager1".into(), "worker1".into()] });
+        r.handle(task_start("init", "manager1"));
+        r.handle(waiting("worker1", "manager1"));
+        r.handle(waiting("worker2", "manager1"));
+        // The task waited on started first; the status line names the wait as well.
+        let status = r.status_at(Instant::now() + Duration::from_secs(20));
+        assert!(
+            status.ends_with(
+                " · still running: init on manager1 [20s] · worker1 waiting for manager1: hostvars read of swarm_init [20s] (+1 more)"
+            ),
+            "{status}"
+        );
+        r.handle(task_start("join", "worker2"));
+        buf.take();
+        r.tick_at(Instant::now() + Duration::from_secs(11));
+        let lines = buf.take();
+        assert!(lines.contains("  worker1 waiting for manager1: hostvars read of swarm_init [11s]\n"), "{lines}");
+        assert!(lines.contains("  still running: init on manager1 [11s]\n"), "{lines}");
+        // Once the task starts, the host no longer waits.
+        r.handle(task_start("join", "worker1"));
+        buf.take();
+        r.tick_at(Instant::now() + Duration::from_secs(30));
+        let lines = buf.take();
+        assert!(!lines.contains("waiting"), "{lines}");
+        assert!(lines.contains("  still running: join on worker1 [30s]\n"), "{lines}");
+        // A host whose play ended while it waited: nothing is left running.
+        r.handle(waiting("worker1", "manager1"));
+        r.handle(Event::PlayEnd { play: 1 });
+        r.tick_at(Instant::now() + Duration::from_secs(60));
+        assert_eq!(buf.take(), "");
+        let status = r.status_at(Instant::now() + Duration::from_secs(60));
+        assert!(status.ends_with("unreachable 0"), "{status}");
+    }
+
+    #[test]
+    fn waits_and_applies_are_json_events_and_no_human_line() {
+        let (mut r, buf) = reporter(crate::cli::Output::Json);
+        r.handle(waiting("worker1", "manager1"));
+        r.handle(Event::ApplyStart(apply("localhost", "worker3", "create", "worker3")));
+        let out = buf.take();
+        let events: Vec<serde_json::Value> =
+            out.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+        assert_eq!(
+            events[0],
+            serde_json::json!({"event": "waiting", "play": 0, "task": 2, "name": "join", "host": "worker1",
+                "on": "manager1", "reason": "hostvars", "var": "swarm_init"})
+        );
+        assert_eq!(events[1]["event"], "apply_start");
+        assert_eq!(events[1]["item"], "worker3");
+        assert_eq!(
+            events[1]["changes"],
+            serde_json::json!([{"action": "create", "resource": "vm", "name": "worker3"}])
+        );
+        // JSON output prints no `-v` line.
+        r.tick_at(Instant::now() + Duration::from_secs(60));
+        assert_eq!(buf.take(), "");
+
+        let (mut r, buf) = reporter(crate::cli::Output::Human);
+        r.handle(waiting("worker1", "manager1"));
+        r.handle(Event::ApplyStart(apply("localhost", "worker3", "create", "worker3")));
+        assert_eq!(buf.take(), "", "an event printed a line of its own");
+    }
 
     #[test]
     fn diff_shows_removed_lines_before_added_ones() {

@@ -7,6 +7,11 @@
 //! module when the module does not itemise its changes; a command check mode skips is listed
 //! as one that would run (`!`). A task that failed in check mode is
 //! listed too: the plan is then incomplete, and says so.
+//!
+//! Check mode creates no VM, so the inventory the later plays run on lists only the VMs that
+//! exist. When the plan creates VMs, the plays after that one are named as not known until
+//! the VMs exist (their hosts pattern and the existing hosts they were planned on), rather than
+//! shown as if they had nothing to do.
 
 use prov_exec::event::{HostRecap, HostResult, Status};
 use regex::Regex;
@@ -56,6 +61,33 @@ pub struct PlanError {
     pub location: String,
 }
 
+/// A play that ran on the hosts of the inventory as it is, after a play that creates VMs:
+/// what it would do on the new VMs is not known until they exist.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NotKnown {
+    /// 0-based play index.
+    pub play: usize,
+    /// Play name.
+    pub name: String,
+    /// The play's `hosts` pattern.
+    pub hosts: String,
+    /// The existing hosts it was planned on.
+    pub planned_on: Vec<String>,
+}
+
+/// A play as it was bound for the plan: its `hosts` pattern and the hosts it ran on.
+#[derive(Debug, Clone)]
+pub struct PlayRun {
+    /// 0-based play index.
+    pub play: usize,
+    /// Play name.
+    pub name: String,
+    /// The `hosts` pattern.
+    pub pattern: String,
+    /// The hosts it matched.
+    pub hosts: Vec<String>,
+}
+
 /// The plan of one `prov plan` run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Plan {
@@ -63,7 +95,9 @@ pub struct Plan {
     pub playbook: String,
     /// `+8 vm, ~3 file, -1 package` or `no changes`.
     pub summary: String,
-    /// Every change, in the order the run found them.
+    /// Every change, by play, task and host (the play's hosts in inventory order), then in
+    /// the order the run found them (loop items): the same plan twice reads the same, however
+    /// fast each host was.
     pub changes: Vec<Change>,
     /// Diffs, masked.
     pub diffs: Vec<PlanDiff>,
@@ -71,15 +105,19 @@ pub struct Plan {
     pub errors: Vec<PlanError>,
     /// Hosts with changes pending.
     pub hosts_changed: Vec<String>,
+    /// The VMs this plan creates (none exists yet, so no play ran on them).
+    pub vms_created: Vec<String>,
+    /// The plays after the first that creates VMs: what they do on those VMs is not known.
+    pub not_known_until_created: Vec<NotKnown>,
 }
 
 impl Plan {
-    /// Builds the plan from the results of a check-mode run.
-    pub fn new(playbook: &str, results: &[HostResult], recap: &[HostRecap]) -> Plan {
+    /// Builds the plan from the results of a check-mode run over `plays`.
+    pub fn new(playbook: &str, results: &[HostResult], recap: &[HostRecap], plays: &[PlayRun]) -> Plan {
         let mut changes = Vec::new();
         let mut diffs = Vec::new();
         let mut errors = Vec::new();
-        for r in results {
+        for r in in_order(results, plays) {
             if matches!(r.status, Status::Failed | Status::Unreachable) {
                 errors.push(PlanError {
                     host: r.host.clone(),
@@ -123,7 +161,17 @@ impl Plan {
             }
         }
         let hosts_changed = recap.iter().filter(|h| h.changed > 0).map(|h| h.host.clone()).collect();
-        Plan { playbook: playbook.to_string(), summary: summary(&changes), changes, diffs, errors, hosts_changed }
+        let (vms_created, not_known_until_created) = not_known(results, plays);
+        Plan {
+            playbook: playbook.to_string(),
+            summary: summary(&changes),
+            changes,
+            diffs,
+            errors,
+            hosts_changed,
+            vms_created,
+            not_known_until_created,
+        }
     }
 
     /// Whether anything would change: a create, modify or delete, or a host whose recap
@@ -161,6 +209,19 @@ impl Plan {
             }
             s.push('\n');
         }
+        if !self.not_known_until_created.is_empty() {
+            s.push_str(&format!(
+                "> **Not known until the VMs exist:** this plan creates {} VM(s) ({}). The plays below ran on the hosts that exist now; what they would change on the new VMs is planned only once those exist (plan again after creating them).\n\n",
+                self.vms_created.len(),
+                self.vms_created.join(", ")
+            ));
+            s.push_str("| play | hosts | planned on |\n|---|---|---|\n");
+            for p in &self.not_known_until_created {
+                let on = if p.planned_on.is_empty() { "no host yet".to_string() } else { p.planned_on.join(", ") };
+                s.push_str(&format!("| {} | `{}` | {} |\n", cell(&p.name), p.hosts.replace('`', "'"), cell(&on)));
+            }
+            s.push('\n');
+        }
         if !self.changes.is_empty() {
             s.push_str("| | resource | name | host | task |\n|---|---|---|---|---|\n");
             for c in &self.changes {
@@ -190,6 +251,47 @@ impl Plan {
         }
         s
     }
+}
+
+/// `results` by play, task and host (inventory order within the play; a host the play did not
+/// list, such as a delegate, after those, by name); a stable sort keeps loop items in order.
+fn in_order<'r>(results: &'r [HostResult], plays: &[PlayRun]) -> Vec<&'r HostResult> {
+    let host_index = |play: usize, host: &str| {
+        plays.iter().find(|p| p.play == play).and_then(|p| p.hosts.iter().position(|h| h == host)).unwrap_or(usize::MAX)
+    };
+    let mut sorted: Vec<&HostResult> = results.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.play, a.task, host_index(a.play, &a.host), &a.host).cmp(&(
+            b.play,
+            b.task,
+            host_index(b.play, &b.host),
+            &b.host,
+        ))
+    });
+    sorted
+}
+
+/// The VMs the plan creates, and the plays after the first that creates one whose hosts
+/// pattern could name them (not a play on the controller alone).
+fn not_known(results: &[HostResult], plays: &[PlayRun]) -> (Vec<String>, Vec<NotKnown>) {
+    let mut vms: Vec<String> = Vec::new();
+    let mut first = None;
+    for r in results.iter().filter(|r| !matches!(r.status, Status::Failed | Status::Unreachable)) {
+        for p in r.planned.iter().filter(|p| p.resource == "vm" && p.action == "create") {
+            if !vms.contains(&p.name) {
+                vms.push(p.name.clone());
+            }
+            first = Some(first.map_or(r.play, |f: usize| f.min(r.play)));
+        }
+    }
+    let Some(first) = first else { return (vms, Vec::new()) };
+    let controller = |p: &str| matches!(p.trim(), "localhost" | "127.0.0.1" | "::1");
+    let plays = plays
+        .iter()
+        .filter(|p| p.play > first && !controller(&p.pattern))
+        .map(|p| NotKnown { play: p.play, name: p.name.clone(), hosts: p.pattern.clone(), planned_on: p.hosts.clone() })
+        .collect();
+    (vms, plays)
 }
 
 /// `+8 vm, ~3 file, -1 package, !2 command` in a fixed order: creates, changes, deletes, runs.
@@ -325,6 +427,98 @@ mod tests {
             [c("modify", "file"), c("create", "vm"), c("create", "vm"), c("delete", "package"), c("modify", "file")];
         assert_eq!(summary(&changes), "+2 vm, ~2 file, -1 package");
         assert_eq!(summary(&[]), "no changes");
+    }
+
+    #[test]
+    fn plays_after_a_vm_creation_are_not_known_unless_on_the_controller() {
+        let result = |play: usize, planned: &[(&str, &str, &str)]| HostResult {
+            play,
+            task: 0,
+            name: "t".into(),
+            module: "vm".into(),
+            host: "localhost".into(),
+            status: Status::Changed,
+            changed: true,
+            item: None,
+            msg: None,
+            duration_ms: 0,
+            diff: Vec::new(),
+            planned: planned
+                .iter()
+                .map(|(a, r, n)| prov_exec::event::PlannedOut {
+                    action: (*a).into(),
+                    resource: (*r).into(),
+                    name: (*n).into(),
+                })
+                .collect(),
+            stdout: None,
+            stderr: None,
+            location: String::new(),
+            root_cause: false,
+        };
+        let play = |play: usize, pattern: &str, hosts: &[&str]| PlayRun {
+            play,
+            name: format!("p{play}"),
+            pattern: pattern.into(),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        };
+        let plays = [
+            play(0, "all", &["old1"]),
+            play(1, "localhost", &["localhost"]),
+            play(2, "localhost", &["localhost"]),
+            play(3, "127.0.0.1", &["localhost"]),
+            play(4, "web", &["old1"]),
+        ];
+        // VMs created in play 1; a deleted or modified VM is not a new host.
+        let results = [
+            result(1, &[("create", "vm", "new1"), ("create", "disk", "d")]),
+            result(2, &[("create", "vm", "new2"), ("delete", "vm", "gone")]),
+        ];
+        let (vms, later) = not_known(&results, &plays);
+        assert_eq!(vms, ["new1", "new2"]);
+        let later: Vec<(usize, &str, &[String])> =
+            later.iter().map(|n| (n.play, n.hosts.as_str(), &n.planned_on[..])).collect();
+        assert_eq!(later, [(4, "web", &["old1".to_string()][..])]);
+        // No VM created: every play was planned on every host it names.
+        assert!(not_known(&[result(1, &[("modify", "vm", "new1")])], &plays).1.is_empty());
+    }
+
+    #[test]
+    fn changes_are_in_play_task_and_inventory_order_whichever_host_was_faster() {
+        let r = |play: usize, task: usize, host: &str, item: &str| HostResult {
+            play,
+            task,
+            name: format!("t{task}"),
+            module: "file".into(),
+            host: host.into(),
+            status: Status::Changed,
+            changed: true,
+            item: Some(item.into()),
+            msg: None,
+            duration_ms: 0,
+            diff: Vec::new(),
+            planned: vec![prov_exec::event::PlannedOut {
+                action: "create".into(),
+                resource: "file".into(),
+                name: format!("{host}:{item}"),
+            }],
+            stdout: None,
+            stderr: None,
+            location: String::new(),
+            root_cause: false,
+        };
+        let plays = [PlayRun { play: 0, name: "p".into(), pattern: "all".into(), hosts: vec!["b".into(), "a".into()] }];
+        let results = [
+            r(0, 1, "a", "1"),
+            r(0, 0, "a", "2"),
+            r(0, 0, "a", "1"),
+            r(0, 0, "z-delegate", "1"),
+            r(0, 0, "b", "1"),
+            r(0, 1, "b", "1"),
+        ];
+        let plan = Plan::new("site.yml", &results, &[], &plays);
+        let names: Vec<&str> = plan.changes.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["b:1", "a:2", "a:1", "z-delegate:1", "b:1", "a:1"]);
     }
 
     #[test]

@@ -1028,6 +1028,7 @@ mod real_tests {
             vars: &vars,
             facts: &facts,
             timeout: None,
+            progress: None,
         };
         let sh = |c: &str| cx.exec(c.to_string());
         sh("docker stack rm pst4; sleep 3; mkdir -p /tmp/pst4").await.unwrap();

@@ -1683,6 +1683,7 @@ mod real_tests {
             vars: &vars,
             facts: &facts,
             timeout: None,
+            progress: None,
         };
         let _ = cx.exec("docker service rm pst-svc").await.unwrap();
         let args = json!({

@@ -16,6 +16,7 @@ mod inifind;
 mod interrupt;
 mod keys;
 mod language;
+mod live;
 mod modules;
 mod monitoring;
 #[cfg(feature = "aws")]

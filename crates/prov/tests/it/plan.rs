@@ -156,3 +156,156 @@ fn example_pipelines_plan_apply_and_detect_drift() {
     assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
     assert!(text(&out).1.contains("drifted"), "{:?}", text(&out));
 }
+
+/// Regression: a command that check mode skips was judged by its `changed_when` and
+/// `failed_when`, which read the `stdout` it never had, so `prov plan` of the reference job
+/// failed on `image tarballs` ("undefined value"). ansible-core does not judge a skipped result.
+#[test]
+fn plan_does_not_judge_a_skipped_command_by_changed_when() {
+    let p = project();
+    std::fs::write(
+        p.path().join("build.yml"),
+        "- hosts: web1\n  gather_facts: false\n  tasks:\n    - name: build\n      command: echo built\n      register: out\n      changed_when: \"'built' in out.stdout\"\n      failed_when: out.rc != 0\n",
+    )
+    .expect("write");
+    let out = prov_at(p.path(), &["plan", "build.yml", "-i", "hosts.ini", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let (stdout, _) = text(&out);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("json");
+    assert_eq!(last["summary"], "!1 command", "{stdout}");
+    assert_eq!(last["errors"], serde_json::json!([]), "{stdout}");
+    // Applied, the conditions still decide.
+    let (code, events, all) =
+        crate::util::json_events(&prov_at(p.path(), &["apply", "build.yml", "-i", "hosts.ini", "--output", "json"]));
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(crate::util::recap_changed(&events), 1, "{all}");
+}
+
+/// The reference cluster of `playbooks/vars/vms.yml`: name, group, last octet.
+const REFERENCE_VMS: &[(&str, &str, &str)] = &[
+    ("monitor", "monitor", "10"),
+    ("manager1", "managers", "11"),
+    ("manager2", "managers", "12"),
+    ("manager3", "managers", "13"),
+    ("worker1", "workers", "21"),
+    ("worker2", "workers", "22"),
+    ("worker3", "workers", "23"),
+    ("worker4", "workers", "24"),
+];
+
+/// `prov plan` of the whole reference job (`--tags all,create-vms`: the VMs, then everything
+/// else) on the docker provider, from a project with no VM: the VMs and the disk to create,
+/// the controller's command, and the plays that cannot be planned before their hosts exist,
+/// named as such rather than left out. Needs the Docker Engine (the inventory lists it).
+#[test]
+fn plan_of_the_reference_job_from_nothing_names_what_is_not_known_until_the_vms_exist() {
+    let site = crate::site::Site::new("plan", REFERENCE_VMS);
+    // The reference vars as they are (the disk too), on this test's subnet.
+    let vms = std::fs::read_to_string(crate::util::repo().join("playbooks/vars/vms.yml")).expect("vms.yml");
+    assert!(vms.contains("10.213.0."), "vms.yml moved off 10.213.0.0/24");
+    let vms = vms.replace("10.213.0.", &format!("{}.", site.subnet_prefix));
+    std::fs::write(site.dir.path().join("playbooks/vars/vms.yml"), vms).expect("write vms.yml");
+    let args = ["plan", "playbooks/site.yml", "-i", "inventories/local.yml", "--tags", "all,create-vms"];
+    let out = site.prov(&[&args[..], &["--output", "markdown"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let md = normalized(&out, site.dir.path()).replace(&site.project, "<project>");
+    insta::assert_snapshot!("plan_markdown_reference_job", md);
+
+    let out = site.prov(&[&args[..], &["--output", "json", "--detailed-exitcode"]].concat());
+    assert_eq!(out.status.code(), Some(2), "changes pending: {:?}", text(&out));
+    let (stdout, _) = text(&out);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("json");
+    assert_eq!(last["event"], "plan");
+    assert_eq!(last["summary"], "+1 disk, +8 vm, !1 command", "{stdout}");
+    assert_eq!(last["errors"], serde_json::json!([]), "{stdout}");
+    let names: Vec<&str> = REFERENCE_VMS.iter().map(|v| v.0).collect();
+    assert_eq!(last["vms_created"], serde_json::json!(names));
+    let not_known: Vec<(&str, &str)> = last["not_known_until_created"]
+        .as_array()
+        .expect("not_known_until_created")
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap_or(""), p["hosts"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        not_known,
+        [
+            ("common", "all"),
+            ("install docker", "managers:workers"),
+            ("swarm", "managers:workers"),
+            ("install the stack", "managers:workers"),
+            ("deploy the stack", "managers[0]"),
+            ("monitoring", "all"),
+            ("every monitoring target is up", "monitor"),
+        ]
+    );
+    // The VMs alone: the other plays have no task selected, so nothing is unknown.
+    let out = site.prov(&[&args[..4], &["--tags", "create-vms", "--output", "json"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let (stdout, _) = text(&out);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("json");
+    assert_eq!(last["summary"], "+1 disk, +8 vm", "{stdout}");
+    assert_eq!(last["not_known_until_created"], serde_json::json!([]), "{stdout}");
+    assert!(site.containers().is_empty(), "plan created something: {:?}", site.containers());
+    assert!(!site.network_exists(), "plan created the project network");
+}
+
+/// Once the VMs exist, the plan shows their configuration, host by host in inventory order,
+/// and reads the same twice. It stops where check mode cannot go on: a service that a package
+/// of the same plan installs does not exist yet (ansible-core's check mode fails there too), so
+/// the swarm and its services are not planned before Docker is installed, and the plan says
+/// it is incomplete (exit 1 with `--detailed-exitcode`). Needs the Docker Engine.
+#[test]
+fn plan_once_the_vms_exist_shows_their_configuration_in_a_stable_order() {
+    let site = crate::site::Site::new(
+        "plan-vms",
+        &[("monitor", "monitor", "10"), ("manager1", "managers", "11"), ("worker1", "workers", "21")],
+    );
+    let (code, _, all) = site.apply("create-vms", &[]);
+    assert_eq!(code, 0, "{all}");
+    let plan = || {
+        let out = site.prov(&[
+            "plan",
+            "playbooks/site.yml",
+            "-i",
+            "inventories/local.yml",
+            "--output",
+            "json",
+            "--detailed-exitcode",
+        ]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+        let last: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("json");
+        assert_eq!(last["event"], "plan", "{stdout}");
+        last
+    };
+    let first = plan();
+    assert_eq!(first, plan(), "two plans of the same state differ");
+    assert_eq!(first["vms_created"], serde_json::json!([]));
+    assert_eq!(first["not_known_until_created"], serde_json::json!([]));
+    let rows = |action: &str, name: &str| -> Vec<String> {
+        first["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .filter(|c| c["action"] == action && c["name"] == name)
+            .filter_map(|c| c["host"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(rows("create", "less"), ["manager1", "monitor", "worker1"], "{first}");
+    assert_eq!(rows("create", "docker.io"), ["manager1", "worker1"], "{first}");
+    let errors: Vec<(&str, &str)> = first["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| (e["host"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("manager1", "Could not find the requested service docker: host"),
+            ("worker1", "Could not find the requested service docker: host"),
+            ("monitor", "Could not find the requested service prometheus-node-exporter: host"),
+        ],
+        "{first}"
+    );
+}

@@ -33,6 +33,15 @@ fn reference_job_on_one_manager_and_two_workers() {
     let (code, ev, all) = site.apply("", &[]);
     assert_eq!(code, 0, "{all}");
     assert!(recap_changed(&ev) > 0);
+    // While manager1 initialises the swarm, the workers say they wait for it (the play is
+    // linear: they wait for the batch, which the join's hostvars read needs anyway).
+    let mut waited: Vec<&str> = ev
+        .iter()
+        .filter(|e| e["event"] == "waiting" && e["on"] == "manager1" && e["name"] == "join the other managers")
+        .filter_map(|e| e["host"].as_str())
+        .collect();
+    waited.sort_unstable();
+    assert_eq!(waited, ["worker1", "worker2"], "{all}");
     let body =
         get(&lb).unwrap_or_else(|e| panic!("the balancer does not answer after the play's own check: {e}\n{all}"));
     assert!(body.starts_with("web v1 "), "{body}");
