@@ -5,7 +5,7 @@ use crate::event::{DiffOut, Event, HostResult, PlannedOut, Status};
 use crate::runner::{Flow, Worker};
 use minijinja::value::ValueKind;
 use minijinja::Value;
-use prov_core::compile::{Cond, LoopItems, LoopKeyword, Step, TaskDef};
+use prov_core::compile::{Cond, Flag, LoopItems, LoopKeyword, Step, TaskDef};
 use prov_core::connection::{Connection, ConnectionError, ExecOutput, ExecRequest};
 use prov_core::module::{CheckMode, FileSource, ModuleCtx, ModuleError, Outcome, RunMode, RunsOn, Vars};
 use prov_core::template::{Templar, OMIT};
@@ -372,6 +372,27 @@ fn result_value(o: &Outcome, failed: bool, changed: bool) -> Value {
     Value::from_pairs(m)
 }
 
+/// The value of a yes/no keyword on this host (a template is rendered in the task's scope,
+/// and read as ansible-core reads a boolean).
+fn flag(w: &Worker<'_>, t: &TaskDef, f: &Flag) -> Result<bool, String> {
+    let tm = match f {
+        Flag::Fixed(b) => return Ok(*b),
+        Flag::Template(tm) => tm,
+    };
+    let v = w.env.templar.render_defined(tm, &w.scope(t.id, Vec::new()))?;
+    match v.kind() {
+        ValueKind::Bool => Ok(v.is_true()),
+        ValueKind::Number => match i64::try_from(v.clone()) {
+            Ok(1) => Ok(true),
+            Ok(0) => Ok(false),
+            _ => Err(format!("The value '{v}' could not be converted to 'bool'.")),
+        },
+        ValueKind::String => prov_core::args::parse_bool(v.as_str().unwrap_or_default())
+            .ok_or_else(|| format!("The value '{v}' could not be converted to 'bool'.")),
+        _ => Err(format!("The value '{v}' could not be converted to 'bool'.")),
+    }
+}
+
 struct ItemResult {
     outcome: Outcome,
     /// The host a delegated task ran on.
@@ -439,6 +460,9 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             }
             return TaskFlow::Continue;
         }
+    }
+    if let Err(e) = flag(w, t, &t.ignore_errors) {
+        return fail_task(w, t, format!("Task failed: Error processing keyword 'ignore_errors': {e}"));
     }
     let mut base = w.scope(t.id, Vec::new());
     // Loop items.
@@ -881,7 +905,8 @@ fn whole_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, o: Outcome, status: Status) 
 }
 
 fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, looped: bool) -> TaskFlow {
-    let ignore_errors = t.ignore_errors && !results.iter().any(|r| r.outcome.fatal);
+    // A template that does not render: ansible-core fails the task and ignores that failure.
+    let ignore_errors = flag(w, t, &t.ignore_errors).unwrap_or(true) && !results.iter().any(|r| r.outcome.fatal);
     if results.iter().any(|r| r.outcome.refresh_inventory) {
         w.refresh.store(true, std::sync::atomic::Ordering::SeqCst);
     }

@@ -62,7 +62,7 @@ struct Inherit {
     params: Vec<Arc<VarMap>>,
     role: Option<Arc<RoleCtx>>,
     environment: Option<Value>,
-    ignore_errors: Option<bool>,
+    ignore_errors: Option<Flag>,
     delegate_to: Option<Tmpl>,
     run_once: Option<bool>,
     no_log: Option<bool>,
@@ -383,7 +383,6 @@ impl<'a> Loader<'a> {
         inherit.become_ = self.become_of(node, cfg_become);
         let play_become = inherit.become_.clone().flatten();
         inherit.environment = node.get("environment").map(Node::to_value);
-        inherit.ignore_errors = self.opt_bool(node.get("ignore_errors"));
         inherit.no_log = self.opt_bool(node.get("no_log"));
         let mut pb = PlayBuild {
             tasks: Vec::new(),
@@ -401,6 +400,7 @@ impl<'a> Loader<'a> {
                 Value::from_pairs(ctx)
             },
         };
+        inherit.ignore_errors = self.opt_flag(node.get("ignore_errors"), &mut pb);
         let mut program = Vec::new();
         // The play's handler order is Ansible's: those of `roles:`, the play's own, those of
         // imported roles, those of included roles.
@@ -655,6 +655,18 @@ impl<'a> Loader<'a> {
             }
         }
         items
+    }
+
+    /// A yes/no keyword that may be a template, rendered per host at run time.
+    fn opt_flag(&mut self, n: Option<&Node>, pb: &mut PlayBuild) -> Option<Flag> {
+        let n = n?;
+        if let NodeKind::Str(s) = &n.kind {
+            if is_template(s) {
+                pb.templates.push((s.clone(), n.span));
+                return self.tmpl(n).map(Flag::Template);
+            }
+        }
+        self.opt_bool(Some(n)).map(Flag::Fixed)
     }
 
     fn opt_bool(&mut self, n: Option<&Node>) -> Option<bool> {
@@ -991,8 +1003,8 @@ impl<'a> Loader<'a> {
         if let Some(e) = node.get("environment") {
             c.environment = Some(e.to_value());
         }
-        if let Some(b) = self.opt_bool(node.get("ignore_errors")) {
-            c.ignore_errors = Some(b);
+        if let Some(f) = self.opt_flag(node.get("ignore_errors"), pb) {
+            c.ignore_errors = Some(f);
         }
         if let Some(b) = self.opt_bool(node.get("run_once")) {
             c.run_once = Some(b);
@@ -1801,7 +1813,10 @@ impl<'a> Loader<'a> {
             delegate_to,
             delegate_facts: self.opt_bool(node.get("delegate_facts")).unwrap_or(false),
             run_once: self.opt_bool(node.get("run_once")).or(c.run_once).unwrap_or(false),
-            ignore_errors: self.opt_bool(node.get("ignore_errors")).or(c.ignore_errors).unwrap_or(false),
+            ignore_errors: self
+                .opt_flag(node.get("ignore_errors"), pb)
+                .or(c.ignore_errors.clone())
+                .unwrap_or(Flag::Fixed(false)),
             changed_when,
             failed_when,
             until,
@@ -2368,7 +2383,7 @@ fn gate(c: &mut Inherit, outer: &Inherit) {
 /// `no_log` are about the include; the tasks it brings keep what the include inherited.
 fn not_passed_down(inner: &mut Inherit, outer: &Inherit) {
     inner.when = outer.when.clone();
-    inner.ignore_errors = outer.ignore_errors;
+    inner.ignore_errors = outer.ignore_errors.clone();
     inner.no_log = outer.no_log;
     vars_as_params(inner, outer);
 }

@@ -181,6 +181,26 @@ pub enum MetaAction {
     Unresolved,
 }
 
+/// A yes/no keyword that may be a template (`ignore_errors: "{{ ansible_check_mode }}"`),
+/// rendered per host when the task runs, as ansible-core does.
+#[derive(Debug, Clone)]
+pub enum Flag {
+    /// Written as a boolean.
+    Fixed(bool),
+    /// A template, whose result is read as a boolean.
+    Template(Tmpl),
+}
+
+impl Flag {
+    /// The value, when it is not a template.
+    pub fn fixed(&self) -> Option<bool> {
+        match self {
+            Flag::Fixed(b) => Some(*b),
+            Flag::Template(_) => None,
+        }
+    }
+}
+
 /// Where loop items come from.
 #[derive(Debug, Clone)]
 pub enum LoopItems {
@@ -338,7 +358,7 @@ pub struct TaskDef {
     /// `run_once`.
     pub run_once: bool,
     /// `ignore_errors`.
-    pub ignore_errors: bool,
+    pub ignore_errors: Flag,
     /// `changed_when` (any true → changed; `false` literal makes it never changed).
     pub changed_when: Option<Vec<Cond>>,
     /// `failed_when`.

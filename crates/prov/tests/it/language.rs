@@ -2126,3 +2126,51 @@ fn a_missing_include_file_or_role_fails_the_host_despite_ignore_errors() {
     assert!(said_on(&r, "a").is_empty(), "{}", r.dump());
     assert_eq!((r.recap("a", "ok"), r.recap("a", "failed"), r.recap("a", "ignored")), (0, 1, 0), "{}", r.dump());
 }
+
+// ansible-core 2.19.14 on the same playbook: a templated ignore_errors is rendered per host
+// when the task runs; a value that is no boolean fails the task, and that failure is ignored
+// (ansible-core's own behaviour). Recap ok=4 failed=1 ignored=4.
+#[test]
+fn a_templated_ignore_errors_is_rendered_when_the_task_runs() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: a
+  gather_facts: false
+  vars: {t: true, s: "yes", f: false}
+  tasks:
+    - name: one
+      fail: msg=one
+      ignore_errors: "{{ t }}"
+    - name: two
+      fail: msg=two
+      ignore_errors: "{{ s }}"
+    - name: three
+      fail: msg=three
+      ignore_errors: "{{ not ansible_check_mode }}"
+    - name: bad
+      fail: msg=bad
+      ignore_errors: "{{ 'maybe' }}"
+    - name: four
+      fail: msg=four
+      ignore_errors: "{{ f }}"
+    - name: never
+      debug: msg=never
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    for t in ["one", "two", "three", "bad"] {
+        assert_eq!(r.of(t)[0]["status"], "ignored", "{t}: {}", r.dump());
+    }
+    assert_eq!(
+        r.of("bad")[0]["msg"],
+        "Task failed: Error processing keyword 'ignore_errors': The value 'maybe' could not be converted to 'bool'.",
+        "{}",
+        r.dump()
+    );
+    assert_eq!(r.of("four")[0]["status"], "failed", "{}", r.dump());
+    assert!(r.of("never").is_empty(), "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "failed"), r.recap("a", "ignored")), (4, 1, 4), "{}", r.dump());
+}
