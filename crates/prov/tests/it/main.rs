@@ -5,6 +5,7 @@ mod adhoc;
 mod aws;
 mod bad_input;
 mod config;
+mod cron;
 mod disk;
 mod docker;
 mod facts;
