@@ -70,6 +70,7 @@ modules![
     system::authorized_key::AuthorizedKey,
     system::cron::Cron,
     system::group::Group,
+    system::modprobe::Modprobe,
     system::mount::Mount,
     system::service::Service,
     system::setup::Setup,
@@ -145,6 +146,8 @@ mod tests {
         assert_eq!(name("community.general.ini_file"), Some("ini_file"));
         assert_eq!(name("ansible.builtin.find"), Some("find"));
         assert_eq!(name("ansible.builtin.cron"), Some("cron"));
+        assert_eq!(name("community.general.modprobe"), Some("modprobe"));
+        assert_eq!(name("ansible.builtin.modprobe"), Some("modprobe"), "ansible-core redirects it");
         assert_eq!(
             name("ansible.builtin.ini_file"),
             Some("ini_file"),
@@ -161,6 +164,7 @@ mod tests {
             "ansible.posix.ini_file",
             "community.general.find",
             "community.general.cron",
+            "ansible.posix.modprobe",
         ] {
             assert_eq!(name(refused), None, "{refused}");
             assert!(r.hint(refused).is_some(), "{refused} gets a hint");

@@ -17,6 +17,7 @@ mod inifind;
 mod interrupt;
 mod keys;
 mod language;
+mod modprobe;
 mod modules;
 mod monitoring;
 #[cfg(feature = "aws")]
