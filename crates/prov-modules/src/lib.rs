@@ -70,6 +70,7 @@ modules![
     system::authorized_key::AuthorizedKey,
     system::cron::Cron,
     system::group::Group,
+    system::hostname::Hostname,
     system::modprobe::Modprobe,
     system::mount::Mount,
     system::service::Service,
@@ -146,6 +147,7 @@ mod tests {
         assert_eq!(name("community.general.ini_file"), Some("ini_file"));
         assert_eq!(name("ansible.builtin.find"), Some("find"));
         assert_eq!(name("ansible.builtin.cron"), Some("cron"));
+        assert_eq!(name("ansible.builtin.hostname"), Some("hostname"));
         assert_eq!(name("community.general.modprobe"), Some("modprobe"));
         assert_eq!(name("ansible.builtin.modprobe"), Some("modprobe"), "ansible-core redirects it");
         assert_eq!(
@@ -165,6 +167,7 @@ mod tests {
             "community.general.find",
             "community.general.cron",
             "ansible.posix.modprobe",
+            "community.general.hostname",
         ] {
             assert_eq!(name(refused), None, "{refused}");
             assert!(r.hint(refused).is_some(), "{refused} gets a hint");

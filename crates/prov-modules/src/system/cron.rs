@@ -95,7 +95,7 @@ fn opt_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D:
     Text::deserialize(d).map(|t| Some(t.0))
 }
 
-fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub(crate) fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Text::deserialize(d).map(|t| t.0)
 }
 

@@ -4,6 +4,7 @@ pub mod authorized_key;
 pub mod cron;
 mod fstab;
 pub mod group;
+pub mod hostname;
 pub mod modprobe;
 pub mod mount;
 pub mod service;

@@ -13,6 +13,7 @@ mod faults;
 #[cfg(feature = "gcp")]
 mod gcp;
 mod graph;
+mod hostname;
 mod inifind;
 mod interrupt;
 mod keys;
