@@ -20,7 +20,8 @@
 //! Differences from Ansible: the strategies of other systems (`alpine`, `freebsd`, `macos`,
 //! `openbsd`, `openrc`, `redhat`, `sles`, `solaris`) are refused with a clear message, and so is
 //! `generic` (ansible-core 2.19's fails with "Module failed." as it cannot read a name);
-//! `/etc/hostname` is written through prov's upload (its mode kept).
+//! `/etc/hostname` is written through prov's upload (its mode kept); a planned change in check
+//! mode registers nothing and sets no facts (Ansible registers `name` and `ansible_facts`).
 //!
 //! ```yaml
 //! - hostname: { name: web01 }

@@ -28,7 +28,8 @@
 //! reads it as a regular expression); `/etc/modprobe.d` and `/etc/modules-load.d` are created when
 //! missing (Ansible fails); a `name` with `/` or white space is refused (it names the files);
 //! no warning is given when `modprobe -n --first-time` fails after a load; `--diff` shows the
-//! boot files' changes (Ansible has no diff mode here).
+//! boot files' changes (Ansible has no diff mode here); a planned change in check mode registers
+//! nothing (Ansible registers `name`, `params`, `state`).
 //!
 //! ```yaml
 //! - community.general.modprobe:
