@@ -58,45 +58,15 @@
 
 use crate::files::edit::{self, EditPlan};
 use crate::files::Attrs;
+use crate::util::PyText;
 use async_trait::async_trait;
 use prov_core::args::lenient_bool;
 use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Action, Change, Diff, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
-fn star() -> Text {
-    Text("*".into())
-}
-
-/// A text argument as Ansible's `type: str` reads a scalar: a boolean is `True` or `False`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Text(pub String);
-
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Scalar {
-            Text(String),
-            Int(i64),
-            Float(f64),
-            Bool(bool),
-        }
-        Ok(Text(match Scalar::deserialize(d)? {
-            Scalar::Text(s) => s,
-            Scalar::Int(i) => i.to_string(),
-            Scalar::Float(f) => f.to_string(),
-            Scalar::Bool(b) => if b { "True" } else { "False" }.to_string(),
-        }))
-    }
-}
-
-fn opt_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Text::deserialize(d).map(|t| Some(t.0))
-}
-
-pub(crate) fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Text::deserialize(d).map(|t| t.0)
+fn star() -> PyText {
+    PyText("*".into())
 }
 
 /// Arguments of `cron`.
@@ -104,13 +74,13 @@ pub(crate) fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::
 #[serde(deny_unknown_fields)]
 pub struct Args {
     /// The job's name, or the variable's.
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "crate::util::py_text")]
     pub name: String,
     /// Whose crontab; with `cron_file`, who runs the job.
-    #[serde(default, deserialize_with = "opt_text")]
+    #[serde(default, deserialize_with = "crate::util::opt_py_text")]
     pub user: Option<String>,
     /// The command, or the variable's value.
-    #[serde(default, alias = "value", deserialize_with = "opt_text")]
+    #[serde(default, alias = "value", deserialize_with = "crate::util::opt_py_text")]
     pub job: Option<String>,
     /// A file under `/etc/cron.d` instead of the crontab.
     #[serde(default)]
@@ -123,19 +93,19 @@ pub struct Args {
     pub backup: bool,
     /// Minute field.
     #[serde(default = "star")]
-    pub minute: Text,
+    pub minute: PyText,
     /// Hour field.
     #[serde(default = "star")]
-    pub hour: Text,
+    pub hour: PyText,
     /// Day-of-month field.
     #[serde(default = "star", alias = "dom")]
-    pub day: Text,
+    pub day: PyText,
     /// Month field.
     #[serde(default = "star")]
-    pub month: Text,
+    pub month: PyText,
     /// Day-of-week field.
     #[serde(default = "star", alias = "dow")]
-    pub weekday: Text,
+    pub weekday: PyText,
     /// `@reboot`, `@daily`, ...
     #[serde(default)]
     pub special_time: Option<SpecialTime>,

@@ -43,7 +43,7 @@ use std::collections::BTreeSet;
 #[serde(deny_unknown_fields)]
 pub struct Args {
     /// The host name.
-    #[serde(deserialize_with = "crate::system::cron::text")]
+    #[serde(deserialize_with = "crate::util::py_text")]
     pub name: String,
     /// The strategy.
     #[serde(default, rename = "use")]

@@ -60,6 +60,8 @@ fn jobs_are_added_updated_adopted_and_removed_as_ansible_does() {
     assert_eq!(t, START.replace("#Ansible: gone\n* * * * * /bin/gone\n", "") + "\n");
     let (t, _) = ed(START, json!({"name": false, "job": "/bin/off", "disabled": true, "weekday": 1, "dom": 2}));
     assert!(t.ends_with("#Ansible: False\n#* * 2 * 1 /bin/off\n"), "a YAML boolean name is Python's str(): {t}");
+    let (t, _) = ed("", json!({"name": "true", "job": true}));
+    assert_eq!(t, "#Ansible: true\n* * * * * True\n", "a quoted `true` stays as written");
     let (t, _) = ed("", json!({"name": "boot", "special_time": "reboot", "job": "/some/job.sh\n"}));
     assert_eq!(t, "#Ansible: boot\n@reboot /some/job.sh\n");
     let f = json!({"name": "d", "special_time": "daily", "job": "/bin/d", "user": "nobody", "cron_file": "x"});
