@@ -68,7 +68,10 @@ modules![
     packages::apt::Apt,
     packages::package::Package,
     system::authorized_key::AuthorizedKey,
+    system::cron::Cron,
     system::group::Group,
+    system::hostname::Hostname,
+    system::modprobe::Modprobe,
     system::mount::Mount,
     system::service::Service,
     system::setup::Setup,
@@ -143,6 +146,10 @@ mod tests {
         assert_eq!(name("ansible.builtin.authorized_key"), Some("authorized_key"), "ansible-core redirects it");
         assert_eq!(name("community.general.ini_file"), Some("ini_file"));
         assert_eq!(name("ansible.builtin.find"), Some("find"));
+        assert_eq!(name("ansible.builtin.cron"), Some("cron"));
+        assert_eq!(name("ansible.builtin.hostname"), Some("hostname"));
+        assert_eq!(name("community.general.modprobe"), Some("modprobe"));
+        assert_eq!(name("ansible.builtin.modprobe"), Some("modprobe"), "ansible-core redirects it");
         assert_eq!(
             name("ansible.builtin.ini_file"),
             Some("ini_file"),
@@ -158,6 +165,9 @@ mod tests {
             "community.general.authorized_key",
             "ansible.posix.ini_file",
             "community.general.find",
+            "community.general.cron",
+            "ansible.posix.modprobe",
+            "community.general.hostname",
         ] {
             assert_eq!(name(refused), None, "{refused}");
             assert!(r.hint(refused).is_some(), "{refused} gets a hint");

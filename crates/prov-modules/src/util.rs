@@ -69,6 +69,40 @@ pub(crate) fn stringish<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option
     <Text as serde::Deserialize>::deserialize(d).map(|t| Some(t.0))
 }
 
+/// A text argument as Ansible's `type: str` reads a scalar: a boolean is Python's `True` or
+/// `False`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PyText(pub String);
+
+impl<'de> serde::Deserialize<'de> for PyText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Scalar {
+            Text(String),
+            Int(i64),
+            Float(f64),
+            Bool(bool),
+        }
+        Ok(PyText(match <Scalar as serde::Deserialize>::deserialize(d)? {
+            Scalar::Text(s) => s,
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => if b { "True" } else { "False" }.to_string(),
+        }))
+    }
+}
+
+/// A required [`PyText`] argument.
+pub(crate) fn py_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    <PyText as serde::Deserialize>::deserialize(d).map(|t| t.0)
+}
+
+/// An optional [`PyText`] argument.
+pub(crate) fn opt_py_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    py_text(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,11 @@
 //! System state: services, users and groups, mounts and kernel parameters; facts (`setup`).
 
 pub mod authorized_key;
+pub mod cron;
 mod fstab;
 pub mod group;
+pub mod hostname;
+pub mod modprobe;
 pub mod mount;
 pub mod service;
 pub mod setup;

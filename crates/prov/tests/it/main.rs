@@ -5,6 +5,7 @@ mod adhoc;
 mod aws;
 mod bad_input;
 mod config;
+mod cron;
 mod disk;
 mod docker;
 mod facts;
@@ -12,11 +13,13 @@ mod faults;
 #[cfg(feature = "gcp")]
 mod gcp;
 mod graph;
+mod hostname;
 mod inifind;
 mod interrupt;
 mod keys;
 mod language;
 mod live;
+mod modprobe;
 mod modules;
 mod monitoring;
 #[cfg(feature = "aws")]
