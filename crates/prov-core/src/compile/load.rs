@@ -1313,11 +1313,12 @@ impl<'a> Loader<'a> {
     }
 
     fn role_ref(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild, handlers: &mut Vec<TaskId>) -> Vec<Step> {
-        let (name, span, c) = match &node.kind {
-            NodeKind::Str(s) => (s.clone(), node.span, inh.clone()),
+        let (name, span, c, mut param_text) = match &node.kind {
+            NodeKind::Str(s) => (s.clone(), node.span, inh.clone(), Vec::new()),
             NodeKind::Map(entries) => {
                 // Keys that are no role keyword are role params (ansible-core's).
                 let mut params = VarMap::new();
+                let mut param_text = Vec::new();
                 for (k, v) in entries {
                     let key = k.scalar_text().unwrap_or_default();
                     if keywords::ROLE_REF.contains(&key.as_str()) {
@@ -1340,6 +1341,7 @@ impl<'a> Loader<'a> {
                         );
                         continue;
                     }
+                    param_text.push(format!("{}:{}", canonical(k), canonical(v)));
                     params.insert(key, v.to_value());
                 }
                 let Some(n) = node.get("role").or_else(|| node.get("name")) else {
@@ -1351,7 +1353,7 @@ impl<'a> Loader<'a> {
                     self.note_vars(&params);
                     c.params.push(Arc::new(params));
                 }
-                (n.scalar_text().unwrap_or_default(), n.span, c)
+                (n.scalar_text().unwrap_or_default(), n.span, c, param_text)
             }
             _ => {
                 self.err(DiagKind::Invalid, node.span, "a role entry is a name or a mapping with `role:`");
@@ -1359,7 +1361,7 @@ impl<'a> Loader<'a> {
             }
         };
         // ansible-core tells roles apart by name, path, params, `when`, `tags` and `vars` of
-        // the entry (prov refuses params; the path follows from the name).
+        // the entry (the path follows from the name).
         let mut key = name.clone();
         for k in ["when", "tags", "vars"] {
             key.push('\u{1f}');
@@ -1367,20 +1369,9 @@ impl<'a> Loader<'a> {
                 key.push_str(&canonical(v));
             }
         }
-        if let NodeKind::Map(entries) = &node.kind {
-            let mut params: Vec<String> = entries
-                .iter()
-                .filter(|(k, _)| {
-                    k.as_str().is_some_and(|k| {
-                        !keywords::ROLE_REF.contains(&k) && !keywords::ROLE_REF_UNSUPPORTED.contains(&k)
-                    })
-                })
-                .map(|(k, v)| format!("{}:{}", canonical(k), canonical(v)))
-                .collect();
-            params.sort();
-            key.push('\u{1f}');
-            key.push_str(&params.join(","));
-        }
+        param_text.sort();
+        key.push('\u{1f}');
+        key.push_str(&param_text.join(","));
         let key: Arc<str> = key.into();
         let mut c = c;
         c.role_key = Some(key.clone());
