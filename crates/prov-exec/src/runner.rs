@@ -398,6 +398,8 @@ pub(crate) struct Worker<'a> {
     pub roles_ran: HashSet<Arc<str>>,
     /// The roles this host has completed in this play: their tasks run no more here.
     pub roles_done: HashSet<Arc<str>>,
+    /// The task running now and its `ignore_errors`, rendered before it ran.
+    pub ignore_errors_now: Option<(TaskId, bool)>,
 }
 
 impl<'a> Worker<'a> {
@@ -1054,6 +1056,7 @@ pub async fn run_play(
             last_failure: None,
             roles_ran: HashSet::new(),
             roles_done: HashSet::new(),
+            ignore_errors_now: None,
             rescuable: 0,
         };
         futs.push(async move {

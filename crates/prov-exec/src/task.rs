@@ -461,8 +461,13 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             return TaskFlow::Continue;
         }
     }
-    if let Err(e) = flag(w, t, &t.ignore_errors) {
-        return fail_task(w, t, format!("Task failed: Error processing keyword 'ignore_errors': {e}"));
+    // Rendered once, before the task runs (what the task registers does not change it).
+    match flag(w, t, &t.ignore_errors) {
+        Ok(b) => w.ignore_errors_now = Some((t.id, b)),
+        Err(e) => {
+            w.ignore_errors_now = Some((t.id, true));
+            return fail_task(w, t, format!("Task failed: Error processing keyword 'ignore_errors': {e}"));
+        }
     }
     let mut base = w.scope(t.id, Vec::new());
     // Loop items.
@@ -905,8 +910,13 @@ fn whole_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, o: Outcome, status: Status) 
 }
 
 fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, looped: bool) -> TaskFlow {
-    // A template that does not render: ansible-core fails the task and ignores that failure.
-    let ignore_errors = flag(w, t, &t.ignore_errors).unwrap_or(true) && !results.iter().any(|r| r.outcome.fatal);
+    // As rendered before the task ran; a template that does not render: ansible-core fails
+    // the task and ignores that failure.
+    let ignore = match w.ignore_errors_now.take() {
+        Some((id, b)) if id == t.id => b,
+        _ => flag(w, t, &t.ignore_errors).unwrap_or(true),
+    };
+    let ignore_errors = ignore && !results.iter().any(|r| r.outcome.fatal);
     if results.iter().any(|r| r.outcome.refresh_inventory) {
         w.refresh.store(true, std::sync::atomic::Ordering::SeqCst);
     }

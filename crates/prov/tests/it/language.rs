@@ -2173,4 +2173,14 @@ fn a_templated_ignore_errors_is_rendered_when_the_task_runs() {
     assert_eq!(r.of("four")[0]["status"], "failed", "{}", r.dump());
     assert!(r.of("never").is_empty(), "{}", r.dump());
     assert_eq!((r.recap("a", "ok"), r.recap("a", "failed"), r.recap("a", "ignored")), (4, 1, 4), "{}", r.dump());
+    // Rendered before the task runs: what it registers does not count (ansible-core: ok=0
+    // failed=1).
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: reg\n      fail: msg=x\n      register: r\n      ignore_errors: \"{{ r is defined }}\"\n    - name: never\n      debug: msg=after\n",
+        )],
+        &[],
+    );
+    assert_eq!((r.code, r.recap("a", "failed"), r.of("never").len()), (2, 1, 0), "{}", r.dump());
 }
