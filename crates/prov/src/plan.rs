@@ -127,7 +127,12 @@ impl Plan {
                 });
                 continue;
             }
-            // Commands that check mode skips still say that they would run (`!`).
+            // Commands that check mode skips still say that they would run (`!`); a task
+            // that ran and changed nothing (a `check_mode: false` probe with
+            // `changed_when: false`) plans nothing.
+            if r.status == Status::Ok {
+                continue;
+            }
             for p in &r.planned {
                 changes.push(Change {
                     action: p.action.clone(),

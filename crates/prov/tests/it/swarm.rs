@@ -50,6 +50,34 @@ fn reference_job_on_one_manager_and_two_workers() {
     let (code, ev, all) = site.apply("", &[]);
     assert_eq!((code, recap_changed(&ev)), (0, 0), "second run changed something:\n{all}");
 
+    // The plan of a scale, for review: one swarm service to change, nothing changed yet.
+    let out = site.prov(&[
+        "plan",
+        "playbooks/scale.yml",
+        "-i",
+        "inventories/local.yml",
+        "-e",
+        "web=3",
+        "--output",
+        "json",
+        "--detailed-exitcode",
+    ]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "changes pending:\n{o}\n{e}");
+    let plan: serde_json::Value = serde_json::from_str(o.lines().last().unwrap_or_default()).expect("the plan event");
+    let changes: Vec<(&str, &str, &str)> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (c["action"].as_str().unwrap_or(""), c["resource"].as_str().unwrap_or(""), c["name"].as_str().unwrap_or(""))
+        })
+        .collect();
+    // The stack's services are read for real (`check_mode: false`, `changed_when: false`):
+    // no change, not in the plan.
+    assert_eq!(changes, [("modify", "swarm_service", "demo_web")], "{o}");
+    assert_eq!(plan["summary"], "~1 swarm_service", "{o}");
+
     // Scale up: each of the three replicas answers through the balancer.
     let out = site.prov(&["scale", "web=3", "-i", "inventories/local.yml"]);
     let (o, e) = text(&out);
