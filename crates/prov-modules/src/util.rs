@@ -45,22 +45,32 @@ pub(crate) fn diff_text(data: &[u8]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Text(pub String);
 
-impl<'de> serde::Deserialize<'de> for Text {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        #[serde(untagged)]
-        enum Scalar {
-            Text(String),
-            Int(i64),
-            Float(f64),
-            Bool(bool),
-        }
-        Ok(Text(match <Scalar as serde::Deserialize>::deserialize(d)? {
+/// A YAML scalar of any type, before it becomes text.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    /// The scalar as text; a boolean as `true`/`false`, or as Python writes it.
+    fn text(self, python_bools: bool) -> String {
+        match self {
             Scalar::Text(s) => s,
             Scalar::Int(i) => i.to_string(),
             Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) if python_bools => if b { "True" } else { "False" }.to_string(),
             Scalar::Bool(b) => b.to_string(),
-        }))
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Text(<Scalar as serde::Deserialize>::deserialize(d)?.text(false)))
     }
 }
 
@@ -76,20 +86,7 @@ pub struct PyText(pub String);
 
 impl<'de> serde::Deserialize<'de> for PyText {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        #[serde(untagged)]
-        enum Scalar {
-            Text(String),
-            Int(i64),
-            Float(f64),
-            Bool(bool),
-        }
-        Ok(PyText(match <Scalar as serde::Deserialize>::deserialize(d)? {
-            Scalar::Text(s) => s,
-            Scalar::Int(i) => i.to_string(),
-            Scalar::Float(f) => f.to_string(),
-            Scalar::Bool(b) => if b { "True" } else { "False" }.to_string(),
-        }))
+        Ok(PyText(<Scalar as serde::Deserialize>::deserialize(d)?.text(true)))
     }
 }
 
