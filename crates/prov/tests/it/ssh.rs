@@ -15,6 +15,13 @@ fn example_workdir(lab: &Lab) -> tempfile::TempDir {
     work
 }
 
+/// An empty work directory with the lab's inventory as `hosts.ini`.
+fn lab_workdir(lab: &Lab) -> tempfile::TempDir {
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    work
+}
+
 fn ssh_args<'a>(lab_kh: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["-i", "hosts.ini", "--known-hosts", lab_kh];
     v.extend_from_slice(extra);
@@ -122,8 +129,7 @@ fn example_on_twenty_hosts_converges_then_changes_nothing() {
 #[test]
 fn host_whose_sshd_stops_mid_run_is_unreachable_and_others_finish() {
     let mut lab = Lab::start(4).expect("lab");
-    let work = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    let work = lab_workdir(&lab);
     std::fs::write(
         work.path().join("pb.yml"),
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: first\n      command: \"true\"\n      changed_when: false\n    - name: slow\n      command: sleep 2\n      changed_when: false\n    - name: last\n      command: \"true\"\n      changed_when: false\n",
@@ -174,8 +180,7 @@ fn fingerprint(pubkey: &Path) -> String {
 fn changed_host_key_is_refused_naming_host_and_both_fingerprints() {
     let lab = Lab::start(2).expect("lab");
     let fake = lab.spoil_known_host(1).expect("spoil");
-    let work = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    let work = lab_workdir(&lab);
     let kh = lab.known_hosts().display().to_string();
     let out =
         prov(work.path(), &["run", "all", "-i", "hosts.ini", "--known-hosts", &kh, "--", "touch", "$HOME/.never"]);
@@ -194,8 +199,7 @@ fn changed_host_key_is_refused_naming_host_and_both_fingerprints() {
 #[test]
 fn accept_new_records_unknown_hosts_and_strict_then_accepts_them() {
     let lab = Lab::start(2).expect("lab");
-    let work = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    let work = lab_workdir(&lab);
     let kh = work.path().join("known_hosts").display().to_string();
     let strict = prov(work.path(), &["run", "all", "-i", "hosts.ini", "--known-hosts", &kh, "--", "true"]);
     let (o, e) = text(&strict);
@@ -215,8 +219,7 @@ fn accept_new_records_unknown_hosts_and_strict_then_accepts_them() {
 #[test]
 fn become_runs_commands_and_writes_files_through_sudo() {
     let lab = Lab::start(2).expect("lab");
-    let work = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    let work = lab_workdir(&lab);
     std::fs::write(
         work.path().join("pb.yml"),
         r#"- hosts: all
@@ -262,8 +265,7 @@ fn become_runs_commands_and_writes_files_through_sudo() {
 #[test]
 fn apt_user_and_group_converge_for_real() {
     let lab = Lab::start(1).expect("lab");
-    let work = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    let work = lab_workdir(&lab);
     let kh = lab.known_hosts().display().to_string();
     let play = |state: &str| {
         format!(
@@ -368,8 +370,7 @@ fn a_host_key_is_pinned_to_the_instance_id() {
 #[test]
 fn reset_connection_makes_the_next_task_connect_again() {
     let lab = Lab::start(1).expect("lab");
-    let work = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    let work = lab_workdir(&lab);
     std::fs::write(
         work.path().join("pb.yml"),
         r#"- hosts: all
