@@ -335,6 +335,15 @@ impl MetaShared {
         self.run_once_vars.lock().ok().and_then(|m| m.get(&task).cloned())
     }
 
+    /// Records that `host` went past the tasks of `steps` without running them.
+    fn pass_over(&self, host: usize, steps: &[Step]) {
+        let mut skipped = Vec::new();
+        prov_core::compile::flatten_steps(steps, &mut skipped);
+        if let Ok(mut p) = self.passed_over.lock() {
+            p.entry(host).or_default().extend(skipped);
+        }
+    }
+
     /// Whether `host` went past `task` in an include without running it.
     pub(crate) fn passed_over(&self, host: usize, task: TaskId) -> bool {
         self.passed_over.lock().is_ok_and(|p| p.get(&host).is_some_and(|s| s.contains(&task)))
@@ -640,11 +649,7 @@ impl<'a> Worker<'a> {
                 }
                 continue;
             }
-            let mut skipped = Vec::new();
-            prov_core::compile::flatten_steps(std::slice::from_ref(s), &mut skipped);
-            if let Ok(mut p) = self.meta.passed_over.lock() {
-                p.entry(self.idx).or_default().extend(skipped);
-            }
+            self.meta.pass_over(self.idx, std::slice::from_ref(s));
             self.pass(max_pos(self.bp, std::slice::from_ref(s)));
         }
         Flow::Continue
@@ -700,14 +705,10 @@ impl<'a> Worker<'a> {
         }
         let picked = crate::task::run_include(self, &task, bases, options);
         // Recorded before the peers see this host past those tasks (`run_once`).
-        let mut skipped = Vec::new();
         for (j, (_, steps)) in options.iter().enumerate() {
             if !matches!(picked, Ok(Some(i)) if i == j) {
-                prov_core::compile::flatten_steps(steps, &mut skipped);
+                self.meta.pass_over(self.idx, steps);
             }
-        }
-        if let Ok(mut p) = self.meta.passed_over.lock() {
-            p.entry(self.idx).or_default().extend(skipped);
         }
         if let Err(Flow::Failed) = picked {
             // Decided before the peers waiting on this include wake up.
