@@ -62,6 +62,7 @@ pub const TASK: &[&str] = &[
     "with_sequence",
     "with_together",
     "with_indexed_items",
+    "with_lines",
     "loop_control",
     "register",
     "notify",
@@ -92,7 +93,6 @@ pub const TASK: &[&str] = &[
 pub const TASK_UNSUPPORTED: &[&str] = &[
     "local_action",
     "action",
-    "with_lines",
     "with_random_choice",
     "ignore_unreachable",
     "async",

@@ -258,6 +258,8 @@ pub enum LoopKeyword {
     WithTogether,
     /// `with_indexed_items`: the `indexed_items` lookup over the terms.
     WithIndexedItems,
+    /// `with_lines`: the `lines` lookup (commands run on the controller) over the terms.
+    WithLines,
 }
 
 impl LoopKeyword {
@@ -274,6 +276,7 @@ impl LoopKeyword {
         ("with_sequence", LoopKeyword::WithSequence),
         ("with_together", LoopKeyword::WithTogether),
         ("with_indexed_items", LoopKeyword::WithIndexedItems),
+        ("with_lines", LoopKeyword::WithLines),
     ];
 
     /// The lookup plugin a `with_<lookup>` loop queries with its (templated) terms.
@@ -286,6 +289,7 @@ impl LoopKeyword {
             LoopKeyword::WithSequence => Some("sequence"),
             LoopKeyword::WithTogether => Some("together"),
             LoopKeyword::WithIndexedItems => Some("indexed_items"),
+            LoopKeyword::WithLines => Some("lines"),
             _ => None,
         }
     }

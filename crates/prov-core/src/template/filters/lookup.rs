@@ -17,7 +17,7 @@ use minijinja::{Environment, Error, State};
 use std::path::{Path, PathBuf};
 
 const SUPPORTED: &str =
-    "env, file, vars, first_found, list, items, fileglob, pipe, password, nested, subelements, sequence, together, indexed_items, dict";
+    "env, file, vars, varnames, first_found, list, items, fileglob, pipe, lines, password, nested, subelements, sequence, together, indexed_items, dict";
 
 pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     let c = ctx.clone();
@@ -59,6 +59,8 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
         "first_found" => first_found(&ctx, &terms, &kw),
         "fileglob" => fileglob_lookup(&ctx, &terms),
         "pipe" => pipe_lookup(&ctx, &terms),
+        "lines" => lines_lookup(&ctx, &terms),
+        "varnames" => varnames_lookup(state, &terms),
         "password" => password_lookup(&ctx, &terms, &kw),
         "nested" => nested_lookup(&terms),
         "subelements" => subelements_lookup(&terms),
@@ -110,6 +112,8 @@ fn name_unsupported(name: &str) -> bool {
             | "items"
             | "fileglob"
             | "pipe"
+            | "lines"
+            | "varnames"
             | "password"
             | "nested"
             | "subelements"
@@ -226,12 +230,15 @@ fn file_lookup(ctx: &LookupContext, terms: &[Value], kw: &Kwargs) -> Result<Vec<
 fn vars_lookup(state: &State, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
     let default = kw.get::<Option<Value>>("default")?;
     let mut out = Vec::new();
-    for name in string_terms(terms, "vars")? {
-        match state.lookup(&name).filter(|v| !v.is_undefined()) {
+    for term in flat_terms(terms) {
+        let Some(name) = term.as_str() else {
+            return Err(fail(format!("Variable name must be 'str' not '{}'", crate::template::python_type(&term))));
+        };
+        match state.lookup(name).filter(|v| !v.is_undefined()) {
             Some(v) => out.push(v),
             None => match &default {
                 Some(d) => out.push(d.clone()),
-                None => return Err(fail(format!("lookup('vars'): no variable named {name:?}"))),
+                None => return Err(fail(format!("No variable named '{name}' was found"))),
             },
         }
     }
@@ -345,19 +352,88 @@ fn fileglob_lookup(ctx: &LookupContext, terms: &[Value]) -> Result<Vec<Value>, E
 fn pipe_lookup(ctx: &LookupContext, terms: &[Value]) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
     for term in string_terms(terms, "pipe")? {
-        let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.arg("-c").arg(&term).stdin(std::process::Stdio::null()).stderr(std::process::Stdio::inherit());
-        if let Some(dir) = ctx.base_dirs.last() {
-            cmd.current_dir(dir);
+        out.push(Value::from(controller_sh(ctx, &term, "pipe")?.trim_end()));
+    }
+    Ok(out)
+}
+
+/// `lines`: each term run by `sh` on the controller, its output's lines (Python's
+/// `splitlines`) as items.
+fn lines_lookup(ctx: &LookupContext, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for term in string_terms(terms, "lines")? {
+        out.extend(py_splitlines(&controller_sh(ctx, &term, "lines")?).into_iter().map(Value::from));
+    }
+    Ok(out)
+}
+
+/// Runs `term` with `/bin/sh -c` on the controller, in the playbook's directory; its standard
+/// output, or ansible-core's message when it exits non-zero.
+fn controller_sh(ctx: &LookupContext, term: &str, plugin: &str) -> Result<String, Error> {
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg("-c").arg(term).stdin(std::process::Stdio::null()).stderr(std::process::Stdio::inherit());
+    if let Some(dir) = ctx.base_dirs.last() {
+        cmd.current_dir(dir);
+    }
+    let res = cmd.output().map_err(|e| fail(format!("lookup('{plugin}'): cannot run {term:?}: {e}")))?;
+    if !res.status.success() {
+        let code = res.status.code().map_or_else(|| "a signal".to_string(), |c| c.to_string());
+        return Err(fail(format!("lookup_plugin.{plugin}({term}) returned {code}")));
+    }
+    String::from_utf8(res.stdout).map_err(|_| fail(format!("lookup('{plugin}'): the output of {term:?} is not UTF-8")))
+}
+
+/// Python's `str.splitlines()`: lines split at every line boundary Python knows, without
+/// their ends; no empty last line for a trailing boundary.
+fn py_splitlines(text: &str) -> Vec<&str> {
+    let is_break = |c: char| {
+        matches!(c, '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}')
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if is_break(c) {
+            out.push(&text[start..i]);
+            let mut end = i + c.len_utf8();
+            if c == '\r' && it.peek().is_some_and(|&(_, n)| n == '\n') {
+                it.next();
+                end += 1;
+            }
+            start = end;
         }
-        let res = cmd.output().map_err(|e| fail(format!("lookup('pipe'): cannot run {term:?}: {e}")))?;
-        if !res.status.success() {
-            let code = res.status.code().map_or_else(|| "a signal".to_string(), |c| c.to_string());
-            return Err(fail(format!("lookup('pipe'): {term:?} returned {code}")));
-        }
-        let text = String::from_utf8(res.stdout)
-            .map_err(|_| fail(format!("lookup('pipe'): the output of {term:?} is not UTF-8")))?;
-        out.push(Value::from(text.trim_end()));
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+/// `varnames`: the names of the variables in scope that a term (a Python regular expression)
+/// finds (`re.search`), in scope order for each term.
+fn varnames_lookup(state: &State, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    // The environment's functions (`range`, `lookup`, ...) are no variables.
+    let functions: std::collections::HashSet<&str> =
+        state.env().globals().filter(|(_, v)| v.kind() == ValueKind::Plain).map(|(n, _)| n).collect();
+    let names: Vec<String> = state
+        .known_variables()
+        .into_iter()
+        .filter(|n| !functions.contains(n.as_ref()))
+        .map(|n| n.into_owned())
+        .collect();
+    let mut out = Vec::new();
+    for term in flat_terms(terms) {
+        let Some(pattern) = term.as_str() else {
+            return Err(fail(format!(
+                "Invalid setting identifier, \"{}\" is not a string, it is a <class '{}'>",
+                super::pymethods::py_str(&term),
+                crate::template::python_type(&term)
+            )));
+        };
+        let re = super::text::py_regex(pattern, false, false, "varnames").map_err(|e| {
+            fail(format!("Unable to use \"{pattern}\" as a search parameter: {}", e.detail().unwrap_or_default()))
+        })?;
+        out.extend(names.iter().filter(|n| re.is_match(n)).map(|n| Value::from(n.as_str())));
     }
     Ok(out)
 }
@@ -674,6 +750,7 @@ impl OrEmpty for Value {
 
 #[cfg(test)]
 mod tests {
+    use super::py_splitlines;
     use crate::template::filters::testenv::{env_with, err, ok, render_ctx};
     use minijinja::context;
 
@@ -758,10 +835,56 @@ mod tests {
         assert_eq!(render_ctx("{{ lookup('vars', 'na' ~ 'me') }}", ctx.clone()).unwrap(), "web");
         assert_eq!(render_ctx("{{ lookup('vars', 'nope', default=1) }}", ctx.clone()).unwrap(), "1");
         let e = render_ctx("{{ lookup('vars', 'nope') }}", ctx).unwrap_err();
-        assert!(e.contains("no variable named \"nope\""), "{e}");
+        assert!(e.contains("No variable named 'nope' was found"), "{e}");
         assert_eq!(ok("{{ query('list', [1, 2], 3) | to_json }}"), "[[1, 2], 3]");
         assert_eq!(ok("{{ q('items', [1, 2], 3) | to_json }}"), "[1, 2, 3]");
         assert_eq!(ok("{{ lookup('items', [1, 2]) | to_json }}"), "[1, 2]");
+    }
+
+    #[test]
+    fn vars_names_must_be_strings_as_ansible_says() {
+        // ansible-core 2.19: "Variable name must be 'str' not 'int'".
+        let e = render_ctx("{{ lookup('vars', 42) }}", context! {}).unwrap_err();
+        assert!(e.contains("Variable name must be 'str' not 'int'"), "{e}");
+    }
+
+    #[test]
+    fn lines_gives_each_line_of_each_command() {
+        let d = tmpdir("lines");
+        let env = env_with(vec![d.clone()]);
+        let r = |s: &str| env.render_str(s, ()).map_err(|e| format!("{e:#}"));
+        // ansible-core 2.19 on the same terms: "a,b,c" and ['a', 'b'].
+        assert_eq!(r("{{ lookup('lines', 'printf \"a\\nb\\n\"', 'echo c') }}").unwrap(), "a,b,c");
+        assert_eq!(r("{{ query('lines', 'printf \"a\\r\\nb\"') | to_json }}").unwrap(), "[\"a\", \"b\"]");
+        let e = r("{{ lookup('lines', 'exit 3') }}").unwrap_err();
+        assert!(e.contains("lookup_plugin.lines(exit 3) returned 3"), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn python_splitlines_splits_at_every_boundary() {
+        assert_eq!(py_splitlines("a\nb\r\nc\rd\x0ce\n"), ["a", "b", "c", "d", "e"]);
+        assert_eq!(py_splitlines("a\n\nb"), ["a", "", "b"]);
+        assert!(py_splitlines("").is_empty());
+    }
+
+    #[test]
+    fn varnames_searches_the_names_in_scope() {
+        let ctx = context! { qz_1 => "hello", qz_2 => "world", qa_1 => "x", qz_ => "y" };
+        let r = |s: &str| render_ctx(s, ctx.clone());
+        assert_eq!(r("{{ query('varnames', '^qz_.+') | sort | to_json }}").unwrap(), "[\"qz_1\", \"qz_2\"]");
+        assert_eq!(
+            r("{{ query('varnames', '^qz_.+', '^qa.*') | sort | to_json }}").unwrap(),
+            "[\"qa_1\", \"qz_1\", \"qz_2\"]"
+        );
+        assert_eq!(r("{{ query('varnames', '^doesnotexist.*') | to_json }}").unwrap(), "[]");
+        // Functions of the environment are no variables.
+        assert_eq!(r("{{ query('varnames', '^range$') | to_json }}").unwrap(), "[]");
+        // ansible-core 2.19's messages.
+        let e = r("{{ query('varnames', True) }}").unwrap_err();
+        assert!(e.contains("Invalid setting identifier, \"True\" is not a string, it is a <class 'bool'>"), "{e}");
+        let e = r("{{ query('varnames', '*') }}").unwrap_err();
+        assert!(e.contains("Unable to use \"*\" as a search parameter"), "{e}");
     }
 
     #[test]
@@ -801,7 +924,7 @@ mod tests {
         assert_eq!(r("{{ lookup('pipe', 'pwd') }}").unwrap(), d.canonicalize().unwrap().display().to_string());
         assert_eq!(r("{{ lookup('pipe', 'printf \"a\\n\\n\"; echo b >&2') }}|").unwrap(), "a|");
         let e = r("{{ lookup('pipe', 'exit 3') }}").unwrap_err();
-        assert!(e.contains("lookup('pipe'): \"exit 3\" returned 3"), "{e}");
+        assert!(e.contains("lookup_plugin.pipe(exit 3) returned 3"), "{e}");
         let _ = std::fs::remove_dir_all(&d);
     }
 
