@@ -54,7 +54,8 @@ impl Module for Ping {
         }
         if args.data == "crash" {
             // Ansible's ping raises an exception on `crash`: a way to test failure handling.
-            return Ok(Plan::Ok(Outcome::failed("boom")));
+            // ansible-core 2.19 reports a module's exception with this prefix.
+            return Ok(Plan::Ok(Outcome::failed("Task failed: Module failed: boom")));
         }
         Ok(Plan::Ok(Outcome::ok().with("ping", args.data.as_str())))
     }
@@ -83,6 +84,7 @@ mod tests {
         assert_eq!(o.data["ping"], Value::from("xyz"));
         let o = run::<Ping>(json!({"data": "crash"}), &h.ctx()).await;
         assert!(o.failed);
+        assert_eq!(o.msg.as_deref(), Some("Task failed: Module failed: boom"));
     }
 
     #[tokio::test]

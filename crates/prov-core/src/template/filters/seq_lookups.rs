@@ -34,7 +34,7 @@ pub(super) fn sequence(terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error
     };
     // Without terms, the keyword arguments alone (`query('sequence', start=2, end=4)`).
     if terms.is_empty() {
-        return generate(&defaults);
+        return if kw.args().next().is_none() { Ok(Vec::new()) } else { generate(&defaults) };
     }
     let mut out = Vec::new();
     for term in terms {
@@ -43,22 +43,25 @@ pub(super) fn sequence(terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error
         };
         let mut s = defaults.clone();
         if !short_form(text, &mut s)? {
-            for word in text.split_whitespace() {
-                let Some((k, v)) = word.split_once('=') else {
-                    return Err(fail(format!("lookup('sequence'): can't parse arg {word:?} in {text:?}")));
-                };
-                match k {
-                    "start" => s.start = integer(k, v)?,
-                    "end" => s.end = Some(integer(k, v)?),
-                    "count" => s.count = Some(integer(k, v)?),
-                    "stride" => s.stride = integer(k, v)?,
-                    "format" => s.format = v.to_string(),
-                    _ => {
-                        return Err(fail(format!(
-                            "lookup('sequence'): unrecognized arguments to with_sequence: [{k:?}]"
-                        )))
-                    }
+            // Ansible's parse_kv: words without `=` are `_raw_params`, quotes group words.
+            let pairs = crate::compile::kv::parse_kv(text, false)
+                .map_err(|_| fail("lookup('sequence'): unrecognized arguments to with_sequence: ['_raw_params']"))?;
+            let mut unknown = Vec::new();
+            for (k, v) in pairs.0 {
+                match k.as_str() {
+                    "start" => s.start = integer(&k, &v)?,
+                    "end" => s.end = Some(integer(&k, &v)?),
+                    "count" => s.count = Some(integer(&k, &v)?),
+                    "stride" => s.stride = integer(&k, &v)?,
+                    "format" => s.format = v,
+                    _ => unknown.push(format!("'{k}'")),
                 }
+            }
+            if !unknown.is_empty() {
+                return Err(fail(format!(
+                    "lookup('sequence'): unrecognized arguments to with_sequence: [{}]",
+                    unknown.join(", ")
+                )));
             }
         }
         out.extend(generate(&s)?);
@@ -66,49 +69,59 @@ pub(super) fn sequence(terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error
     Ok(out)
 }
 
+/// An `integer` option as ansible-core's config reads a string: Python's `Decimal(v)` that is
+/// a whole number (`" 2"`, `"+2"`, `"1_0"`, `"1.0"`, `"1e1"`; not `"0x2"` or `"1.5"`).
 fn integer(key: &str, v: &str) -> Result<i64, Error> {
-    v.trim().parse::<i64>().map_err(|_| {
+    let invalid = || {
         fail(format!(
-            "lookup('sequence'): Config '{key}' for 'sequence' lookup plugin has an invalid value: Invalid value provided for 'integer': '{v}'"
+            "lookup('sequence'): Config '{key}' for 'sequence' lookup plugin from 'Direct' has an invalid value: Invalid value provided for 'integer': '{v}'"
         ))
-    })
+    };
+    let t = v.trim();
+    // Underscores only between digits, as Python allows them.
+    let b = t.as_bytes();
+    let underscores_ok = b.iter().enumerate().all(|(i, &c)| {
+        c != b'_' || (i > 0 && i + 1 < b.len() && b[i - 1].is_ascii_digit() && b[i + 1].is_ascii_digit())
+    });
+    let plain: String = t.chars().filter(|&c| c != '_').collect();
+    let numeric = !plain.is_empty()
+        && plain.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | 'e' | 'E'))
+        && plain.chars().any(|c| c.is_ascii_digit());
+    if !underscores_ok || !numeric {
+        return Err(invalid());
+    }
+    if let Ok(i) = plain.parse::<i64>() {
+        return Ok(i);
+    }
+    match plain.parse::<f64>() {
+        Ok(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(f as i64),
+        _ => Err(invalid()),
+    }
 }
 
-/// `[start-]end[/stride][:format]` (numbers decimal or `0x` hexadecimal); false when `text`
-/// is not of this form.
+/// ansible-core's short form `[start-]end[/stride][:format]`, each number written with the
+/// characters `0?x?[0-9a-f]+` (any case) and then read as an integer option (so `0x10` and `A`
+/// match the form and are refused as integers); false when `text` is not of this form.
 fn short_form(text: &str, s: &mut Seq) -> Result<bool, Error> {
-    let (nums, format) = match text.split_once(':') {
-        Some((n, f)) => (n, Some(f)),
-        None => (text, None),
-    };
-    let (range, stride) = match nums.split_once('/') {
-        Some((r, st)) => (r, Some(st)),
-        None => (nums, None),
-    };
-    let (start, end) = match range.split_once('-') {
-        Some((a, b)) => (Some(a), b),
-        None => (None, range),
-    };
-    let num = |t: &str| -> Option<i64> {
-        match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-            Some(h) if !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()) => i64::from_str_radix(h, 16).ok(),
-            Some(_) => None,
-            None if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) => t.parse().ok(),
-            None => None,
-        }
-    };
-    let (Some(e), Some(st)) = (num(end), stride.map_or(Some(None), |x| num(x).map(Some))) else { return Ok(false) };
-    let st_ok = start.map_or(Some(None), |x| num(x).map(Some));
-    let Some(sv) = st_ok else { return Ok(false) };
-    if let Some(v) = sv {
-        s.start = v;
+    static SHORTCUT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = SHORTCUT.get_or_init(|| {
+        const NUM: &str = "(0?x?[0-9a-f]+)";
+        regex::RegexBuilder::new(&format!("^(?:{NUM}-)?{NUM}(?:/{NUM})?(?::(.+))?$"))
+            .case_insensitive(true)
+            .dot_matches_new_line(false)
+            .build()
+            .expect("the short form's pattern compiles")
+    });
+    let Some(c) = re.captures(text) else { return Ok(false) };
+    if let Some(m) = c.get(1) {
+        s.start = integer("start", m.as_str())?;
     }
-    s.end = Some(e);
-    if let Some(v) = st {
-        s.stride = v;
+    s.end = Some(integer("end", &c[2])?);
+    if let Some(m) = c.get(3) {
+        s.stride = integer("stride", m.as_str())?;
     }
-    if let Some(f) = format {
-        s.format = f.to_string();
+    if let Some(m) = c.get(4) {
+        s.format = m.as_str().to_string();
     }
     Ok(true)
 }
@@ -119,7 +132,12 @@ fn generate(s: &Seq) -> Result<Vec<Value>, Error> {
             return Err(fail("lookup('sequence'): can't specify both count and end in with_sequence"))
         }
         (Some(0), None) => return Ok(Vec::new()),
-        (Some(c), None) => s.start + c * s.stride - if s.stride > 0 { 1 } else { -1 },
+        // ansible-core's formula, whatever the stride's sign (`count=5 stride=-1` gives 7 items).
+        (Some(c), None) => c
+            .checked_mul(s.stride)
+            .and_then(|n| n.checked_add(s.start))
+            .and_then(|n| n.checked_sub(1))
+            .ok_or_else(|| fail("lookup('sequence'): the sequence's end is out of range"))?,
         (None, Some(e)) => e,
         (None, None) => return Err(fail("lookup('sequence'): must specify count or end in with_sequence")),
     };
@@ -129,17 +147,18 @@ fn generate(s: &Seq) -> Result<Vec<Value>, Error> {
     if s.stride < 0 && end > s.start {
         return Err(fail("lookup('sequence'): to count forward don't make stride negative"));
     }
+    if s.stride == 0 {
+        return Ok(Vec::new());
+    }
     if s.format.matches('%').count() != 1 {
         return Err(fail(format!("lookup('sequence'): bad formatting string: {}", s.format)));
     }
     let mut out = Vec::new();
-    if s.stride == 0 {
-        return Ok(out);
-    }
     let mut i = s.start;
     while (s.stride > 0 && i <= end) || (s.stride < 0 && i >= end) {
         out.push(Value::from(percent(&s.format, i)?));
-        i += s.stride;
+        let Some(next) = i.checked_add(s.stride) else { break };
+        i = next;
         if out.len() > 1_000_000 {
             return Err(fail("lookup('sequence'): more than a million items"));
         }
@@ -272,6 +291,35 @@ mod tests {
         err("{{ query('sequence', 'start=5 end=1') }}", "to count backwards make stride negative");
         err("{{ query('sequence', 'start=0x0A end=3') }}", "Invalid value provided for 'integer': '0x0A'");
         err("{{ query('sequence', 'start=1') }}", "must specify count or end");
+        // Integers as ansible-core's config reads them; the short form's characters.
+        assert_eq!(ok("{{ query('sequence', 'start=1.0 end=3') | to_json }}"), r#"["1", "2", "3"]"#);
+        assert_eq!(ok("{{ query('sequence', \"start=' 2' end=4\") | to_json }}"), r#"["2", "3", "4"]"#);
+        assert_eq!(ok("{{ query('sequence', 'start=+2 end=4') | to_json }}"), r#"["2", "3", "4"]"#);
+        assert_eq!(ok("{{ query('sequence', 'start=1_0 end=12') | to_json }}"), r#"["10", "11", "12"]"#);
+        assert_eq!(ok("{{ query('sequence', '2-4/1:x%d') | to_json }}"), r#"["x2", "x3", "x4"]"#);
+        err("{{ query('sequence', '0x2-4') }}", "Config 'start' for 'sequence' lookup plugin from 'Direct' has an invalid value: Invalid value provided for 'integer': '0x2'");
+        err(
+            "{{ query('sequence', 'A-4/2') }}",
+            "Config 'start' for 'sequence' lookup plugin from 'Direct' has an invalid value",
+        );
+        err("{{ query('sequence', '1-4/C') }}", "Invalid value provided for 'integer': 'C'");
+        err("{{ query('sequence', 'end=3 count=') }}", "Invalid value provided for 'integer': ''");
+        err("{{ query('sequence', '1-4/') }}", "unrecognized arguments to with_sequence: ['_raw_params']");
+        err("{{ query('sequence', '0-2 junk') }}", "unrecognized arguments to with_sequence: ['_raw_params']");
+        err("{{ query('sequence', 'start=0 junk=3') }}", "unrecognized arguments to with_sequence: ['junk']");
+        // ansible-core's end for a count: start + count * stride - 1, whatever the sign.
+        assert_eq!(ok("{{ query('sequence', 'count=5 start=0', stride=-1) | length }}"), "7");
+        assert_eq!(
+            ok("{{ query('sequence', 'start=-1 count=3 stride=-2 format=%03d') | to_json }}"),
+            r#"["-01", "-03", "-05", "-07"]"#
+        );
+        assert_eq!(ok("{{ query('sequence') | to_json }}"), "[]");
+        assert_eq!(ok("{{ query('sequence', 'count=3 stride=0 format=bad') | to_json }}"), "[]");
+        err("{{ query('sequence', 'start=9223372036854775807 count=9 stride=9') }}", "out of range");
+        assert_eq!(
+            ok("{{ query('sequence', 'start=9223372036854775806 end=9223372036854775807 stride=5') | length }}"),
+            "1"
+        );
     }
 
     #[test]
