@@ -37,9 +37,102 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// A file mode: `0644` (YAML octal int), `'0644'`, `'644'` or `'u=rw,g=r,o=r'`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mode(pub u32);
+/// A file mode: `0644` (YAML octal int), `'0644'`, `'644'`, or symbolic as chmod writes it
+/// (`'u=rw,g=r,o=r'`, `'u+rwx'`, `'go-w'`, `'a+X'`), which applies to the mode a path has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Octal bits.
+    Octal(u32),
+    /// Symbolic clauses (checked), resolved against a path's mode by [`Mode::resolve`].
+    Symbolic(String),
+}
+
+impl Mode {
+    /// The bits `current` becomes, as ansible-core's `_symbolic_mode_to_octal` computes them:
+    /// clauses in order, `X` when `is_dir` or an execute bit is set so far, a clause without
+    /// `u`/`g`/`o`/`a` acting on all three but only on the bits `umask` leaves.
+    pub fn resolve(&self, current: u32, is_dir: bool, umask: u32) -> u32 {
+        match self {
+            Mode::Octal(m) => *m,
+            Mode::Symbolic(s) => resolve_symbolic(s, current & 0o7777, is_dir, umask),
+        }
+    }
+
+    /// The octal bits, for a mode that does not depend on the path's own.
+    pub fn octal(&self) -> Option<u32> {
+        match self {
+            Mode::Octal(m) => Some(*m),
+            Mode::Symbolic(_) => None,
+        }
+    }
+}
+
+/// Checks chmod's symbolic grammar: `[ugoa]*([-+=]([rwxXst]*|[ugo]))+` per comma-separated
+/// clause (ansible-core also reads `u=g` and mixes such as `u=rg`; both spell the same thing).
+fn symbolic_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(',').all(|clause| {
+            let ops = clause.trim_start_matches(['u', 'g', 'o', 'a']);
+            ops.starts_with(['+', '-', '='])
+                && ops.split(['+', '-', '=']).skip(1).all(|perms| perms.chars().all(|c| "rwxXstugo".contains(c)))
+        })
+}
+
+fn resolve_symbolic(s: &str, mut mode: u32, is_dir: bool, umask: u32) -> u32 {
+    for clause in s.split(',') {
+        let ops_at = clause.find(['+', '-', '=']).unwrap_or(clause.len());
+        let who = &clause[..ops_at];
+        let use_umask = who.is_empty();
+        let users: Vec<char> =
+            if who.is_empty() || who.contains('a') { vec!['u', 'g', 'o'] } else { who.chars().collect() };
+        let mut rest = &clause[ops_at..];
+        while let Some(op) = rest.chars().next() {
+            let body = &rest[1..];
+            let end = body.find(['+', '-', '=']).unwrap_or(body.len());
+            let perms = &body[..end];
+            rest = &body[end..];
+            for &user in &users {
+                let apply_x = is_dir || mode & 0o111 != 0;
+                let shift = match user {
+                    'u' => 6,
+                    'g' => 3,
+                    _ => 0,
+                };
+                let keep = if use_umask { !umask } else { 0o7777 };
+                let class = |src: u32| (mode >> src) & 0o7;
+                let mut bits = 0;
+                for p in perms.chars() {
+                    bits |= match p {
+                        'r' => (0o4 << shift) & keep,
+                        'w' => (0o2 << shift) & keep,
+                        'x' => (0o1 << shift) & keep,
+                        'X' if apply_x => 0o1 << shift,
+                        's' if user == 'u' => 0o4000,
+                        's' if user == 'g' => 0o2000,
+                        't' if user == 'o' => 0o1000,
+                        'u' => class(6) << shift,
+                        'g' => class(3) << shift,
+                        'o' => class(0) << shift,
+                        _ => 0,
+                    };
+                }
+                mode = match op {
+                    '=' => {
+                        let mask = match user {
+                            'u' => 0o4700,
+                            'g' => 0o2070,
+                            _ => 0o1007,
+                        };
+                        (mode & !mask & 0o7777) | bits
+                    }
+                    '+' => mode | bits,
+                    _ => mode & !bits,
+                };
+            }
+        }
+    }
+    mode
+}
 
 impl<'de> Deserialize<'de> for Mode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -58,11 +151,15 @@ impl<'de> Deserialize<'de> for Mode {
                     "mode {i} is a decimal integer, which Ansible applies as 0o{i:o}; write it as an octal string ('0{i}') or with a leading zero (0{i})"
                 )))
             }
-            M::I(i) if (0..=0o7777).contains(&i) => Ok(Mode(i as u32)),
+            M::I(i) if (0..=0o7777).contains(&i) => Ok(Mode::Octal(i as u32)),
             M::I(i) => Err(de::Error::custom(format!("mode {i} is out of range"))),
-            M::S(s) => parse_mode(&s)
-                .map(Mode)
-                .ok_or_else(|| de::Error::custom(format!("`{s}` is not a file mode (use '0644' or 'u=rw,g=r,o=r')"))),
+            M::S(s) => match parse_mode(&s) {
+                Some(m) => Ok(Mode::Octal(m)),
+                None if symbolic_ok(s.trim()) => Ok(Mode::Symbolic(s.trim().to_string())),
+                None => Err(de::Error::custom(format!(
+                    "`{s}` is not a file mode (use '0644', 'u=rw,g=r,o=r' or 'u+x')"
+                ))),
+            },
         }
     }
 }
@@ -126,6 +223,26 @@ mod tests {
         assert_eq!(parse_mode("0644"), Some(0o644));
         assert_eq!(parse_mode("u=rw,g=r,o=r"), Some(0o644));
         assert_eq!(parse_mode("rw"), None);
+    }
+
+    /// ansible-core 2.19's `_symbolic_mode_to_octal` gives these (umask 022; checked with its Python).
+    #[test]
+    fn symbolic_modes_resolve_as_ansible_core() {
+        let r = |m: &str, cur: u32, dir: bool| Mode::Symbolic(m.into()).resolve(cur, dir, 0o022);
+        assert_eq!(r("u+rwx", 0o644, false), 0o744);
+        assert_eq!(r("u+x,g-r", 0o644, false), 0o704);
+        assert_eq!(r("a+X", 0o644, false), 0o644);
+        assert_eq!(r("a+X", 0o644, true), 0o755);
+        assert_eq!(r("a+X", 0o744, false), 0o755);
+        assert_eq!(r("+w", 0o444, false), 0o644);
+        assert_eq!(r("=rw", 0o777, false), 0o644);
+        assert_eq!(r("go=u", 0o640, false), 0o666);
+        assert_eq!(r("u=rw-x+X", 0o755, true), 0o755);
+        assert_eq!(r("u+s,g+s,o+t", 0o755, true), 0o7755);
+        assert_eq!(r("o=", 0o777, false), 0o770);
+        assert_eq!(r("u=g", 0o640, false), 0o440);
+        assert!(symbolic_ok("u+rwx") && symbolic_ok("a=r,go-w") && symbolic_ok("+x") && symbolic_ok("u=g"));
+        assert!(!symbolic_ok("rw") && !symbolic_ok("u+q") && !symbolic_ok("") && !symbolic_ok("z+x"));
     }
 
     // ansible-core 2.19's check_type_bool: strict boolean(), so `''` and `2` are errors
@@ -418,7 +535,7 @@ mod coerce_tests {
                 timeout: 30,
                 delay: 1.5,
                 force: true,
-                mode: Some(Mode(0o644)),
+                mode: Some(Mode::Octal(0o644)),
                 inner: vec![Inner { n: -3 }],
                 name: Some("x".into())
             })
@@ -443,7 +560,10 @@ mod coerce_tests {
         assert_eq!(read(minijinja::context! { timeout => 1, name => true }).map(|a| a.name), Ok(Some("True".into())));
         let e = read(minijinja::context! { timeout => 1, mode => 644 }).expect_err("decimal mode");
         assert!(e.contains("mode 644 is a decimal integer, which Ansible applies as 0o1204"), "{e}");
-        assert_eq!(read(minijinja::context! { timeout => 1, mode => 420 }).map(|a| a.mode), Ok(Some(Mode(0o644))));
+        assert_eq!(
+            read(minijinja::context! { timeout => 1, mode => 420 }).map(|a| a.mode),
+            Ok(Some(Mode::Octal(0o644)))
+        );
         let e = read(minijinja::context! { timeout => 1, bogus => 1 }).expect_err("unknown");
         assert!(e.contains("bogus"), "{e}");
     }

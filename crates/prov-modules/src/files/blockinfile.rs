@@ -258,12 +258,12 @@ impl Module for BlockInFile {
             Some(_) if !present(args) || args.block.is_empty() => "Block removed",
             Some(_) => "Block inserted",
         };
-        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
         Ok(edit::plan(cx, &r, new, msg, &attrs))
     }
 
     async fn apply(&self, args: &Args, plan: EditPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
         edit::apply(cx, plan, &attrs, args.backup, args.validate.as_deref()).await
     }
 }

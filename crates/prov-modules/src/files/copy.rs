@@ -152,7 +152,7 @@ impl Module for Copy {
         let w = Write {
             dest: &args.dest,
             data,
-            attrs: Attrs::new(args.mode, &args.owner, &args.group),
+            attrs: Attrs::new(&args.mode, &args.owner, &args.group),
             force: args.force,
             src_name,
         };
@@ -160,7 +160,7 @@ impl Module for Copy {
     }
 
     async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
         apply_write(cx, plan, &attrs, args.backup, args.validate.as_deref()).await
     }
 }

@@ -155,7 +155,7 @@ impl Module for File {
             (None, Some(s)) if s.kind == Kind::Link => State::Link,
             (None, _) => State::File,
         };
-        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
         let before = current(&st);
         let change = |steps: Vec<Sh>, action: Action, changes: &[AttrChange], after: &str| {
             let (b, a) = state_diff(before, after, changes);
@@ -180,7 +180,7 @@ impl Module for File {
                 }
                 Some(s) if s.kind == Kind::Dir => {
                     let mut changes = attrs.changes(s);
-                    if args.recurse && changes.is_empty() && recursive_drift(cx, path, &attrs).await? {
+                    if args.recurse && changes.is_empty() && recursive_drift(cx, path, &attrs, s.umask).await? {
                         changes = attrs.all();
                         for c in changes.iter_mut() {
                             c.1 = "(differs below)".into();
@@ -303,7 +303,27 @@ impl Module for File {
 }
 
 /// Whether anything below `path` has another owner, group or mode than wanted.
-async fn recursive_drift(cx: &ModuleCtx<'_>, path: &str, attrs: &Attrs) -> Result<bool, ModuleError> {
+async fn recursive_drift(cx: &ModuleCtx<'_>, path: &str, attrs: &Attrs, umask: u32) -> Result<bool, ModuleError> {
+    // A symbolic mode depends on each path's own mode: list them (links have none) and resolve.
+    if let Some(m @ Mode::Symbolic(_)) = &attrs.mode {
+        let list = Cmd::new("find")
+            .word(&Word::new(WordKind::Path, path)?)
+            .flag("!")
+            .opt("-type", "l")
+            .opt("-printf", "%y %m\\n")
+            .build();
+        let out = cx.exec(list).await?;
+        if out.rc != 0 {
+            return Err(probe_failed(&format!("listing the modes below {path}"), &out));
+        }
+        let drift = out.stdout_str().lines().any(|l| {
+            let (kind, mode) = l.split_once(' ').unwrap_or(("", l));
+            u32::from_str_radix(mode.trim(), 8).is_ok_and(|cur| m.resolve(cur, kind == "d", umask) != cur)
+        });
+        if drift {
+            return Ok(true);
+        }
+    }
     let mut tests: Vec<(&'static str, String)> = Vec::new();
     if let Some(o) = &attrs.owner {
         tests.push(("-user", o.clone()));
@@ -311,7 +331,7 @@ async fn recursive_drift(cx: &ModuleCtx<'_>, path: &str, attrs: &Attrs) -> Resul
     if let Some(g) = &attrs.group {
         tests.push(("-group", g.clone()));
     }
-    if let Some(m) = attrs.mode {
+    if let Some(Mode::Octal(m)) = attrs.mode {
         tests.push(("-perm", octal(m)));
     }
     if tests.is_empty() {
@@ -529,5 +549,28 @@ mod tests {
         }
         assert!(!std::path::Path::new(&marker).exists(), "a hostile name ran as shell");
         assert!(std::path::Path::new(&keep).exists(), "only the named paths were removed");
+    }
+
+    /// The same steps under ansible-core 2.19 (`-c local`, umask 022) changed
+    /// [True, True, False, True, False] and left the modes asserted below.
+    #[tokio::test]
+    async fn symbolic_modes_apply_to_each_path_as_ansible_core() {
+        use std::os::unix::fs::PermissionsExt;
+        let h = LocalHost::new();
+        let mode = |p: &str| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let (top, sub, f, new) = (h.path("t"), h.path("t/sub"), h.path("t/sub/f"), h.path("t/new"));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(&f, "x").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(&new, "y").unwrap();
+        std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o660)).unwrap();
+        let rec = json!({"path": top, "state": "directory", "mode": "u+rwx,go+rX", "recurse": true});
+        assert!(run::<File>(rec.clone(), &h.ctx()).await.changed);
+        assert!(!run::<File>(rec, &h.ctx()).await.changed);
+        let minus = json!({"path": f, "mode": "a-r"});
+        assert!(run::<File>(minus.clone(), &h.ctx()).await.changed);
+        assert!(!run::<File>(minus, &h.ctx()).await.changed);
+        assert_eq!([mode(&top), mode(&sub), mode(&f), mode(&new)], [0o755, 0o755, 0o311, 0o775]);
     }
 }

@@ -565,7 +565,7 @@ impl Module for IniFile {
             (Some(_), None) => return Ok(Plan::Ok(Outcome::failed(format!("{path} is not a regular file")))),
         };
         let e = edit(old, &Spec::new(args));
-        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
         let ok = |o: Outcome| o.with("path", path);
         if !e.changed && r.st.is_none() {
             // Nothing to write and nothing to create.
@@ -588,7 +588,7 @@ impl Module for IniFile {
     }
 
     async fn apply(&self, args: &Args, plan: IniPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
         let mut o = edit::apply(cx, plan.write, &attrs, args.backup, None).await?;
         if o.failed {
             return Ok(o);

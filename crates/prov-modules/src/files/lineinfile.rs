@@ -164,7 +164,7 @@ impl Module for LineInFile {
         };
         let text = old.clone().unwrap_or_default();
         let (new, msg) = edit(&text, args).map_err(ModuleError::Args)?;
-        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
         let changes = match &st {
             Some(s) if old.is_some() => attrs.changes(s),
             _ => attrs.all(),
@@ -196,7 +196,7 @@ impl Module for LineInFile {
     }
 
     async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
         apply_write(cx, plan, &attrs, args.backup, args.validate.as_deref()).await
     }
 }

@@ -61,6 +61,8 @@ pub(crate) struct FileState {
     pub writeable: bool,
     pub executable: bool,
     pub checksum: Option<String>,
+    /// The umask of the probing shell (what a symbolic mode without `u`/`g`/`o`/`a` keeps).
+    pub umask: u32,
 }
 
 /// Checksum algorithms `stat` and the file modules can ask the target for.
@@ -82,7 +84,7 @@ pub(crate) fn checksum_tool(algo: &str) -> Option<&'static str> {
 /// The probe: one `sh` command. `tool` (from [`checksum_tool`]) adds a checksum of regular
 /// files; `follow` reads through symbolic links.
 pub(crate) fn probe_command(path: &str, tool: Option<&'static str>, follow: bool) -> Sh {
-    let c = Sh::lit("P=").glued(Sh::quoted(path));
+    let c = Sh::lit("P=").glued(Sh::quoted(path)).then(Sh::lit("echo \"umask $(umask)\""));
     let c = if follow {
         c.then(Sh::lit("if [ ! -e \"$P\" ]; then echo absent; exit 0; fi"))
             .then(Sh::lit("stat -L -c 'stat %f %a %u %g %s %Y %X %i %h %U %G' -- \"$P\" || exit 1"))
@@ -109,6 +111,12 @@ pub(crate) fn probe_command(path: &str, tool: Option<&'static str>, follow: bool
 /// Parses the probe's output.
 pub(crate) fn parse_probe(text: &str) -> Result<Option<FileState>, String> {
     let mut st: Option<FileState> = None;
+    // Printed first by the probe; 022 when a (test) probe leaves it out.
+    let umask = text
+        .lines()
+        .find_map(|l| l.strip_prefix("umask "))
+        .and_then(|u| u32::from_str_radix(u.trim(), 8).ok())
+        .unwrap_or(0o022);
     for line in text.lines() {
         let (key, rest) = line.split_once(' ').unwrap_or((line, ""));
         match key {
@@ -143,6 +151,7 @@ pub(crate) fn parse_probe(text: &str) -> Result<Option<FileState>, String> {
                     writeable: false,
                     executable: false,
                     checksum: None,
+                    umask,
                 });
             }
             "link" => {
@@ -225,7 +234,7 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 /// Wanted mode and ownership.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Attrs {
-    pub mode: Option<u32>,
+    pub mode: Option<Mode>,
     pub owner: Option<String>,
     pub group: Option<String>,
 }
@@ -242,14 +251,19 @@ fn matches_id(want: &str, id: u32, name: &str) -> bool {
 }
 
 impl Attrs {
-    pub(crate) fn new(mode: Option<Mode>, owner: &Option<String>, group: &Option<String>) -> Self {
-        Attrs { mode: mode.map(|m| m.0), owner: owner.clone(), group: group.clone() }
+    pub(crate) fn new(mode: &Option<Mode>, owner: &Option<String>, group: &Option<String>) -> Self {
+        Attrs { mode: mode.clone(), owner: owner.clone(), group: group.clone() }
+    }
+
+    /// The mode `st` should have (a symbolic mode applied to its own, with the target's umask).
+    pub(crate) fn mode_for(&self, st: &FileState) -> Option<u32> {
+        self.mode.as_ref().map(|m| m.resolve(st.mode, st.kind == Kind::Dir, st.umask))
     }
 
     /// What differs from `st` (links have no mode of their own).
     pub(crate) fn changes(&self, st: &FileState) -> Vec<AttrChange> {
         let mut out = Vec::new();
-        if let Some(m) = self.mode {
+        if let Some(m) = self.mode_for(st) {
             if st.kind != Kind::Link && st.mode != m {
                 out.push(("mode", octal(st.mode), octal(m)));
             }
@@ -267,11 +281,14 @@ impl Attrs {
         out
     }
 
-    /// Everything set, as changes from nothing (a new path).
+    /// Everything set, as changes from nothing (a new path). A symbolic mode stays symbolic:
+    /// chmod applies it to the mode the new path was created with.
     pub(crate) fn all(&self) -> Vec<AttrChange> {
         let mut out = Vec::new();
-        if let Some(m) = self.mode {
-            out.push(("mode", String::new(), octal(m)));
+        match &self.mode {
+            Some(Mode::Octal(m)) => out.push(("mode", String::new(), octal(*m))),
+            Some(Mode::Symbolic(m)) => out.push(("mode", String::new(), m.clone())),
+            None => {}
         }
         if let Some(o) = &self.owner {
             out.push(("owner", String::new(), o.clone()));
@@ -447,6 +464,16 @@ pub(crate) async fn apply_write(
     if !p.msg.is_empty() {
         o.msg = Some(p.msg.clone());
     }
+    // A symbolic mode applies to the replaced file's mode; for a new file chmod applies it
+    // after the upload (below).
+    let mode = match &attrs.mode {
+        Some(Mode::Octal(m)) => Some(*m),
+        Some(Mode::Symbolic(_)) => p.old.map(|(old, _, _)| {
+            let planned = p.changes.iter().find(|c| c.0 == "mode").and_then(|c| u32::from_str_radix(&c.2, 8).ok());
+            planned.unwrap_or(old)
+        }),
+        None => p.old.map(|x| x.0),
+    };
     if p.write {
         if backup && p.old.is_some() {
             let cmd = Sh::lit("P=")
@@ -459,7 +486,6 @@ pub(crate) async fn apply_write(
             }
             o = o.with("backup_file", out.stdout_str().trim());
         }
-        let mode = attrs.mode.or(p.old.map(|x| x.0));
         if let Some(v) = validate {
             let (dir, name) = p.dest.rsplit_once('/').unwrap_or((".", p.dest.as_str()));
             let dir = if dir.is_empty() { "/" } else { dir };
@@ -491,7 +517,9 @@ pub(crate) async fn apply_write(
             changes.retain(|c| c.0 != "group");
             changes.push(("group", String::new(), g.clone()));
         }
-        changes.retain(|c| c.0 != "mode");
+        if mode.is_some() {
+            changes.retain(|c| c.0 != "mode");
+        }
     }
     if let Some(cmd) = Attrs::command(&p.dest, &changes, false, false) {
         if let Err(f) = run_step(cx, "setting ownership and mode", cmd).await? {
@@ -544,7 +572,7 @@ mod tests {
 
     #[test]
     fn attr_commands() {
-        let a = Attrs { mode: Some(0o600), owner: Some("1000".into()), group: Some("adm".into()) };
+        let a = Attrs { mode: Some(Mode::Octal(0o600)), owner: Some("1000".into()), group: Some("adm".into()) };
         let st = parse_probe("stat 81a4 644 1000 0 5 10 11 12 1 bob root\n").unwrap().unwrap();
         let ch = a.changes(&st);
         assert_eq!(ch, vec![("mode", "0644".into(), "0600".into()), ("group", "root".into(), "adm".into())]);

@@ -183,7 +183,7 @@ impl Module for Replace {
             Edited::NoSection(msg) => return Ok(Plan::Ok(Outcome { msg: Some(msg), ..Outcome::ok() }.with("rc", 0))),
             Edited::Text(new, n) => (new, n),
         };
-        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
         Ok(match edit::plan(cx, &r, new.into_bytes(), &format!("{n} replacements made"), &attrs) {
             Plan::Ok(o) => Plan::Ok(o.with("rc", 0)),
             change => change,
@@ -191,7 +191,7 @@ impl Module for Replace {
     }
 
     async fn apply(&self, args: &Args, plan: EditPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
         let o = edit::apply(cx, plan, &attrs, args.backup, args.validate.as_deref()).await?;
         Ok(if o.failed { o } else { o.with("rc", 0) })
     }

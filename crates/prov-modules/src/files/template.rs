@@ -113,7 +113,7 @@ impl Module for Template {
         let w = Write {
             dest: &args.dest,
             data: text.into_bytes(),
-            attrs: Attrs::new(args.mode, &args.owner, &args.group),
+            attrs: Attrs::new(&args.mode, &args.owner, &args.group),
             force: args.force,
             src_name: name,
         };
@@ -121,7 +121,7 @@ impl Module for Template {
     }
 
     async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let attrs = Attrs::new(args.mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
         apply_write(cx, plan, &attrs, args.backup, args.validate.as_deref()).await
     }
 }

@@ -41,6 +41,7 @@ use async_trait::async_trait;
 use indexmap::IndexMap;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
+use prov_core::args::Mode;
 use prov_core::cmd::Cmd;
 use prov_core::module::{Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
@@ -360,7 +361,8 @@ impl Module for AuthorizedKey {
         let Some(new) = edit(lines, &keys, args.state, args.exclusive) else {
             return Ok(Plan::Ok(outcome(false, result(args, &path, r.st.as_ref()))));
         };
-        let attrs = Attrs { mode: Some(0o600), owner: Some(pw.uid.to_string()), group: Some(pw.gid.to_string()) };
+        let attrs =
+            Attrs { mode: Some(Mode::Octal(0o600)), owner: Some(pw.uid.to_string()), group: Some(pw.gid.to_string()) };
         let mkdir = match path.rsplit_once('/') {
             Some((dir, _)) if args.manage_dir && r.st.is_none() && !dir.is_empty() => {
                 probe(cx, dir, None, true).await?.is_none().then(|| dir.to_string())
@@ -388,7 +390,8 @@ impl Module for AuthorizedKey {
                 return Ok(Outcome::failed(format!("Failed to create directory {dir} : {}", out.stderr_str().trim())));
             }
         }
-        let attrs = Attrs { mode: Some(0o600), owner: Some(pw.uid.to_string()), group: Some(pw.gid.to_string()) };
+        let attrs =
+            Attrs { mode: Some(Mode::Octal(0o600)), owner: Some(pw.uid.to_string()), group: Some(pw.gid.to_string()) };
         let done = edit::apply(cx, plan.write, &attrs, false, None).await?;
         if done.failed {
             return Ok(done);

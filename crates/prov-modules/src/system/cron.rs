@@ -61,6 +61,7 @@ use crate::files::Attrs;
 use crate::util::PyText;
 use async_trait::async_trait;
 use prov_core::args::lenient_bool;
+use prov_core::args::Mode;
 use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Action, Change, Diff, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
@@ -556,7 +557,7 @@ impl Module for Cron {
         let (write, after) = match cur.file {
             Some(r) if e.remove_file => (Write::Remove(r.path.clone()), String::new()),
             Some(r) => {
-                let attrs = Attrs { mode: r.st.is_none().then_some(0o644), owner: None, group: None };
+                let attrs = Attrs { mode: r.st.is_none().then_some(Mode::Octal(0o644)), owner: None, group: None };
                 let w = match edit::plan(cx, &r, new.clone().into_bytes(), "", &attrs) {
                     Plan::Change(ch) => Some(ch.plan),
                     Plan::Ok(_) => None,
