@@ -41,6 +41,9 @@ fn hosts_with(events: &[Json], task: &str, status: &str) -> Vec<String> {
     hosts
 }
 
+/// Prints `none-left` when the check left no file in /srv/nfs, else the files' names.
+const NONE_LEFT: &str = "ls -A /srv/nfs | grep prov-nfs-check || echo none-left";
+
 fn run(site: &Site, hosts: &str, cmd: &str) -> String {
     let out = site.prov(&["run", hosts, "-i", "inventories/local.yml", "--", cmd]);
     let (o, e) = text(&out);
@@ -65,8 +68,8 @@ fn nfs_play_on_docker_shares_a_file_across_nodes_and_plans_kernel_nfs_for_clouds
     assert_eq!(hosts_with(&ev, "remove the file", "ok"), ["worker1"], "{all}");
     assert_eq!(recap_changed(&ev), 0, "the check reported changes:\n{all}");
     // Nothing of the check is left on the share.
-    let o = run(&site, "all", "ls -A /srv/nfs | grep -c prov-nfs-check || true");
-    assert!(!o.lines().any(|l| l.trim() == "1"), "the check left its file:\n{o}");
+    let o = run(&site, "all", NONE_LEFT);
+    assert_eq!(o.matches("out.stdout: none-left").count(), 4, "the check left its file:\n{o}");
 
     // Again: nothing to change.
     let (code, ev, all) = site.apply("nfs", &[]);
@@ -76,8 +79,8 @@ fn nfs_play_on_docker_shares_a_file_across_nodes_and_plans_kernel_nfs_for_clouds
     let (code, ev, all) = site.apply("nfs", &["-e", "nfs_mount=/dev/shm"]);
     assert_eq!(code, 2, "{all}");
     assert_eq!(hosts_with(&ev, "read it on every other node", "failed"), ["manager1", "monitor", "worker2"], "{all}");
-    let o = run(&site, "worker1", "ls -A /dev/shm | grep -c prov-nfs-check || true");
-    assert_eq!(o.lines().last().map(str::trim), Some("0"), "the failed check left its file:\n{o}");
+    let o = run(&site, "worker1", &NONE_LEFT.replace("/srv/nfs", "/dev/shm"));
+    assert!(o.contains("out.stdout: none-left"), "the failed check left its file:\n{o}");
     // And a directory that is not a mount point is named as such.
     let (code, _, all) = site.apply("nfs", &["-e", "nfs_mount=/srv"]);
     assert_eq!(code, 2, "{all}");
@@ -86,8 +89,9 @@ fn nfs_play_on_docker_shares_a_file_across_nodes_and_plans_kernel_nfs_for_clouds
     // The cloud path, planned (this kernel cannot serve or mount NFS): with nfs_provider=gcp
     // and a disk image as the device, the monitor would get the server, a filesystem, the
     // mount and the exports naming the three clients; the clients the package and the mount.
+    // (mkfs is a command: skipped in check mode, as in Ansible.)
     run(&site, "monitor", "rm -f /root/nfs.img && truncate -s 16M /root/nfs.img");
-    let out = site.prov(&[
+    let plan_args = [
         "plan",
         "playbooks/site.yml",
         "-i",
@@ -98,7 +102,8 @@ fn nfs_play_on_docker_shares_a_file_across_nodes_and_plans_kernel_nfs_for_clouds
         "nfs_provider=gcp",
         "-e",
         "nfs_device=/root/nfs.img",
-    ]);
+    ];
+    let out = site.prov(&plan_args);
     let (o, e) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
     let net = &site.subnet_prefix;
@@ -107,10 +112,29 @@ fn nfs_play_on_docker_shares_a_file_across_nodes_and_plans_kernel_nfs_for_clouds
          {net}.22(rw,sync,no_subtree_check,no_root_squash)"
     );
     assert!(o.contains(&exports), "exports:\n{o}\n{e}");
-    for want in ["nfs-kernel-server", "nfs-common", "mkfs.ext4 -q /root/nfs.img", &format!("{net}.10:/srv/nfs")] {
+    for want in [
+        "+nfs-kernel-server: installed",
+        "+nfs-common: installed",
+        "+/root/nfs.img /srv/nfs ext4 defaults,nofail 0 0",
+        &format!("+{net}.10:/srv/nfs /srv/nfs nfs rw,hard,_netdev 0 0"),
+    ] {
         assert!(o.contains(want), "{want} not in the plan:\n{o}\n{e}");
     }
     assert!(!o.contains("this machine's kernel has no NFS"), "{o}");
+    // The filesystem probe runs in check mode too: nothing on the image, then ext4 once made.
+    let probe = |site: &Site| {
+        let out = site.prov(&[&plan_args[..], &["--output", "json"]].concat());
+        let (code, ev, all) = crate::util::json_events(&out);
+        assert_eq!(code, 0, "{all}");
+        let fs = ev
+            .iter()
+            .find(|e| e["event"] == "host_result" && e["name"] == "the filesystem on the disk" && e["host"] == "monitor")
+            .unwrap_or_else(|| panic!("no probe on the monitor:\n{all}"));
+        fs["stdout"].as_str().unwrap_or("").trim().to_string()
+    };
+    assert_eq!(probe(&site), "");
+    run(&site, "monitor", "mkfs.ext4 -q -F /root/nfs.img");
+    assert_eq!(probe(&site), "ext4");
 
     // Delete: nothing left.
     let (code, _, all) = site.apply("delete-vms", &[]);
