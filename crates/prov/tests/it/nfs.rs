@@ -128,7 +128,9 @@ fn nfs_play_on_docker_shares_a_file_across_nodes_and_plans_kernel_nfs_for_clouds
         assert_eq!(code, 0, "{all}");
         let fs = ev
             .iter()
-            .find(|e| e["event"] == "host_result" && e["name"] == "the filesystem on the disk" && e["host"] == "monitor")
+            .find(|e| {
+                e["event"] == "host_result" && e["name"] == "the filesystem on the disk" && e["host"] == "monitor"
+            })
             .unwrap_or_else(|| panic!("no probe on the monitor:\n{all}"));
         fs["stdout"].as_str().unwrap_or("").trim().to_string()
     };
@@ -163,7 +165,8 @@ fn nfs_play_validates_with_cloud_inventories() {
              hosts: {{ worker1: {{ ansible_host: 192.0.2.21, private_ip: 10.0.0.21 }} }}\n"
         );
         std::fs::write(dir.path().join("hosts.yml"), inv).expect("inventory");
-        let out = crate::util::prov(dir.path(), &["validate", "playbooks/site.yml", "-i", "hosts.yml", "--tags", "nfs"]);
+        let out =
+            crate::util::prov(dir.path(), &["validate", "playbooks/site.yml", "-i", "hosts.yml", "--tags", "nfs"]);
         let (o, e) = text(&out);
         assert_eq!(out.status.code(), Some(0), "{provider}: {o}\n{e}");
         assert!(o.contains(": OK"), "{provider}: {o}\n{e}");
