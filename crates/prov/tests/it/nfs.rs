@@ -18,17 +18,6 @@ const VMS: &[(&str, &str, &str)] = &[
     ("worker2", "workers", "22"),
 ];
 
-/// The reference content with the shared disk of playbooks/vars/vms.yml.
-fn site() -> Site {
-    let site = Site::on_net("10.219", "nfs", VMS);
-    let vms = site.dir.path().join("playbooks/vars/vms.yml");
-    let mut text = std::fs::read_to_string(&vms).expect("vms");
-    let reference = std::fs::read_to_string(crate::util::repo().join("playbooks/vars/vms.yml")).expect("vms");
-    text.push_str(&reference[reference.find("disks:").expect("the reference disks")..]);
-    std::fs::write(&vms, text).expect("write");
-    site
-}
-
 /// The hosts on which task `task` ended with `status` (`ok`, `failed`, `skipped`, ...).
 fn hosts_with(events: &[Json], task: &str, status: &str) -> Vec<String> {
     let mut hosts: Vec<String> = events
@@ -53,7 +42,7 @@ fn run(site: &Site, hosts: &str, cmd: &str) -> String {
 
 #[test]
 fn nfs_play_on_docker_shares_a_file_across_nodes_and_plans_kernel_nfs_for_clouds() {
-    let site = site();
+    let site = Site::on_net("10.219", "nfs", VMS);
     let (code, _, all) = site.apply("create-vms", &[]);
     assert_eq!(code, 0, "{all}");
 
