@@ -24,6 +24,7 @@ mod modules;
 mod monitoring;
 #[cfg(feature = "aws")]
 mod moto;
+mod nfs;
 mod plan;
 mod posix;
 mod release;

@@ -230,6 +230,8 @@ fn plan_of_the_reference_job_from_nothing_names_what_is_not_known_until_the_vms_
         not_known,
         [
             ("common", "all"),
+            ("shared storage (NFS)", "all"),
+            ("the shared storage is shared", "all"),
             ("install docker", "managers:workers"),
             ("swarm", "managers:workers"),
             ("install the stack", "managers:workers"),

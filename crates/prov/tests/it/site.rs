@@ -21,7 +21,8 @@ impl Site {
     }
 
     /// The reference content on `net`.N.0/24 (`net`: the first two octets), for tests that
-    /// run at the same time as those on 10.214 and must not collide with them.
+    /// run at the same time as those on 10.214 and must not collide with them. The VMs are
+    /// `vms` (name, group, last octet); the shared disk is the reference's.
     pub fn on_net(net: &str, tag: &str, vms: &[(&str, &str, &str)]) -> Site {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = tempfile::tempdir().expect("state dir");
@@ -45,7 +46,10 @@ impl Site {
                 format!("  - {{ name: {name}, group: {group}, machine_type: e2-small, ip: {subnet_prefix}.{host} }}\n")
             })
             .collect();
-        std::fs::write(dir.path().join("playbooks/vars/vms.yml"), format!("vms:\n{list}")).expect("vms");
+        // The VMs given, with the reference's shared disk (every VM mounts it at /srv/nfs).
+        let reference = std::fs::read_to_string(repo().join("playbooks/vars/vms.yml")).expect("vms.yml");
+        let disks = &reference[reference.find("\ndisks:").expect("the reference vms.yml has disks") + 1..];
+        std::fs::write(dir.path().join("playbooks/vars/vms.yml"), format!("vms:\n{list}{disks}")).expect("vms");
         Site { dir, state, project, subnet_prefix }
     }
 
