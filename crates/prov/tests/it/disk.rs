@@ -8,16 +8,6 @@ use std::process::Command;
 
 const VMS: &[(&str, &str, &str)] = &[("monitor", "monitor", "10"), ("worker1", "workers", "21")];
 
-/// The reference content with the shared disk of playbooks/vars/vms.yml.
-fn site(tag: &str) -> Site {
-    let site = Site::on_net("10.217", tag, VMS);
-    let vms = site.dir.path().join("playbooks/vars/vms.yml");
-    let mut text = std::fs::read_to_string(&vms).expect("vms");
-    let reference = std::fs::read_to_string(crate::util::repo().join("playbooks/vars/vms.yml")).expect("vms");
-    text.push_str(&reference[reference.find("disks:").expect("the reference disks")..]);
-    std::fs::write(&vms, text).expect("write");
-    site
-}
 
 /// `docker volume ls` of the project: name and labels.
 fn volumes(site: &Site) -> Vec<String> {
@@ -37,7 +27,7 @@ fn volumes(site: &Site) -> Vec<String> {
 
 #[test]
 fn disk_lifecycle_on_docker_create_mount_share_delete() {
-    let site = site("disk");
+    let site = Site::on_net("10.217", "disk", VMS).with_shared_disk();
 
     // Plan: one disk and two VMs would be made, nothing is.
     let out = site.prov(&["plan", "playbooks/site.yml", "-i", "inventories/local.yml", "--tags", "create-vms"]);

@@ -27,6 +27,7 @@ mod moto;
 mod plan;
 mod posix;
 mod release;
+mod seed;
 mod site;
 mod ssh;
 mod swarm;

@@ -49,6 +49,17 @@ impl Site {
         Site { dir, state, project, subnet_prefix }
     }
 
+    /// The same site with the reference's shared disk (`disks`, `vm_disk_mounts`, ... of
+    /// playbooks/vars/vms.yml): on the docker provider, a volume every VM mounts at /srv/nfs.
+    pub fn with_shared_disk(self) -> Site {
+        let vms = self.dir.path().join("playbooks/vars/vms.yml");
+        let mut text = std::fs::read_to_string(&vms).expect("vms");
+        let reference = std::fs::read_to_string(repo().join("playbooks/vars/vms.yml")).expect("vms");
+        text.push_str(&reference[reference.find("disks:").expect("the reference disks")..]);
+        std::fs::write(&vms, text).expect("write");
+        self
+    }
+
     /// A copy of an example directory (its playbooks at the top), with `inventory.yml`
     /// rewritten to this test's project and subnet.
     pub fn example(tag: &str, example: &str) -> Site {
