@@ -8,7 +8,6 @@ use std::process::Command;
 
 const VMS: &[(&str, &str, &str)] = &[("monitor", "monitor", "10"), ("worker1", "workers", "21")];
 
-
 /// `docker volume ls` of the project: name and labels.
 fn volumes(site: &Site) -> Vec<String> {
     let out = Command::new("docker")
