@@ -60,6 +60,8 @@ pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
 /// How long `create` and `start` wait for sshd.
 pub const SSH_WAIT: Duration = Duration::from_secs(30);
+/// How long removing a VM's container (and its Docker Engine's data) may take.
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Settings of the docker provider.
 #[derive(Debug, Clone, Default)]
@@ -704,7 +706,11 @@ impl Provider for DockerProvider {
             return Ok(());
         }
         let options = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
-        match self.docker.remove_container(&self.container_name(name), Some(options)).await {
+        // The VM's anonymous /var/lib/docker volume goes with it: with a stack's images loaded
+        // that is gigabytes of files, which a busy disk takes longer to delete than the
+        // client's 120 s (the reference job's 8 VMs timed out with the seed's image).
+        let slow = self.docker.clone().with_timeout(REMOVE_TIMEOUT);
+        match slow.remove_container(&self.container_name(name), Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) || is_status(&e, 409) => Ok(()),
             Err(e) => Err(api_error(e)),

@@ -8,11 +8,6 @@ use std::process::Command;
 
 const VMS: &[(&str, &str, &str)] = &[("monitor", "monitor", "10"), ("worker1", "workers", "21")];
 
-/// The reference content (with the shared disk of playbooks/vars/vms.yml).
-fn site(tag: &str) -> Site {
-    Site::on_net("10.217", tag, VMS)
-}
-
 /// `docker volume ls` of the project: name and labels.
 fn volumes(site: &Site) -> Vec<String> {
     let out = Command::new("docker")
@@ -31,7 +26,7 @@ fn volumes(site: &Site) -> Vec<String> {
 
 #[test]
 fn disk_lifecycle_on_docker_create_mount_share_delete() {
-    let site = site("disk");
+    let site = Site::on_net("10.217", "disk", VMS);
 
     // Plan: one disk and two VMs would be made, nothing is.
     let out = site.prov(&["plan", "playbooks/site.yml", "-i", "inventories/local.yml", "--tags", "create-vms"]);

@@ -28,6 +28,7 @@ mod nfs;
 mod plan;
 mod posix;
 mod release;
+mod seed;
 mod site;
 mod ssh;
 mod swarm;

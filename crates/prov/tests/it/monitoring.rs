@@ -57,22 +57,23 @@ fn prometheus_targets_up_and_scale_playbook() {
     let (code, ev, all) = site.apply("", &[]);
     assert_eq!((code, recap_changed(&ev)), (0, 0), "second run changed something:\n{all}");
 
-    // scale.yml: exactly the services named.
-    assert_eq!(site.replicas("demo_app"), "2/2");
-    let (code, ev, all) = scale(&site, "web=3 worker=2");
+    // scale.yml with the seed's numbers: exactly the services named (celery is already at 1,
+    // so two change), the others (lb, redis, db) untouched.
+    let seed = ["demo_web", "demo_celery", "demo_misago", "demo_lb", "demo_redis", "demo_db"];
+    assert_eq!(seed.map(|s| site.replicas(s)), ["2/2", "1/1", "2/2", "1/1", "1/1", "1/1"], "{all}");
+    let (code, ev, all) = scale(&site, "web=3 celery=1 misago=3");
     assert_eq!((code, recap_changed(&ev)), (0, 1), "{all}");
     assert_eq!(crate::util::changed_items(&ev, "replicas"), 2, "{all}");
-    assert_eq!(site.replicas("demo_web"), "3/3", "{all}");
-    assert_eq!(site.replicas("demo_worker"), "2/2", "{all}");
-    assert_eq!(site.replicas("demo_app"), "2/2", "a service not named changed:\n{all}");
-    let (code, ev, all) = scale(&site, "web=3 worker=2");
+    assert_eq!(seed.map(|s| site.replicas(s)), ["3/3", "1/1", "3/3", "1/1", "1/1", "1/1"], "{all}");
+    let (code, ev, all) = scale(&site, "web=3 celery=1 misago=3");
     assert_eq!((code, recap_changed(&ev)), (0, 0), "second scale run changed something:\n{all}");
 
-    // A service the stack lacks: a clear failure, nothing changed.
-    let (code, ev, all) = scale(&site, "web=1 misago=3");
+    // A service the stack lacks (the example stack's old `app`): a clear failure, nothing
+    // changed.
+    let (code, ev, all) = scale(&site, "web=1 app=3");
     assert_eq!(code, 2, "{all}");
     assert_eq!(recap_changed(&ev), 0, "{all}");
-    assert!(all.contains("stack demo has no service misago") && all.contains("web"), "{all}");
+    assert!(all.contains("stack demo has no service app") && all.contains("misago"), "{all}");
     assert_eq!(site.replicas("demo_web"), "3/3");
     let (code, _, all) = scale(&site, "web_version=v2");
     assert_eq!(code, 2, "{all}");
@@ -82,7 +83,7 @@ fn prometheus_targets_up_and_scale_playbook() {
     let (code, ev, all) = site.apply("", &[]);
     assert_eq!((code, recap_changed(&ev)), (0, 0), "{all}");
     assert_eq!(site.replicas("demo_web"), "3/3", "the full apply reset the replicas:\n{all}");
-    assert_eq!(site.replicas("demo_worker"), "2/2", "the full apply reset the replicas:\n{all}");
+    assert_eq!(site.replicas("demo_misago"), "3/3", "the full apply reset the replicas:\n{all}");
 
     let (code, _, all) = site.apply("delete-vms", &[]);
     assert_eq!(code, 0, "{all}");

@@ -1,6 +1,8 @@
-//! The reference job on a small topology (1 manager + 2 workers) of docker-provider VMs:
-//! Docker installed by apt, a real swarm, the example stack behind haproxy, `prov scale`, a
-//! rolling update under load with no failed request, and a clean teardown.
+//! The reference job on a small topology (1 manager + 2 workers) of docker-provider VMs with
+//! the shared disk: Docker installed by apt, a real swarm, the seed's stack behind haproxy
+//! (checked end to end: PostgreSQL, Redis, a Celery job, a static file in the share served by
+//! web on another node), `prov scale` with the seed's numbers, a rolling update under load
+//! with no failed request, and a clean teardown.
 
 use crate::site::Site;
 use crate::util::{http_get, recap_changed, text};
@@ -16,9 +18,9 @@ const TOPOLOGY: &[(&str, &str, &str)] =
 /// When a request through the balancer ended, and its body or why it failed.
 type Answer = (Instant, Result<String, String>);
 
-/// One HTTP GET through the load balancer: the body, or why it failed.
+/// web's own page through the load balancer, `web VERSION NODE ID`: the body, or why it failed.
 fn get(addr: &str) -> Result<String, String> {
-    http_get(addr, "/")
+    http_get(addr, "/version")
 }
 
 #[test]
@@ -45,6 +47,7 @@ fn reference_job_on_one_manager_and_two_workers() {
     let body =
         get(&lb).unwrap_or_else(|e| panic!("the balancer does not answer after the play's own check: {e}\n{all}"));
     assert!(body.starts_with("web v1 "), "{body}");
+    crate::seed::check(&site, &lb, "first-deploy");
 
     // Second run: nothing to do.
     let (code, ev, all) = site.apply("", &[]);
@@ -78,11 +81,14 @@ fn reference_job_on_one_manager_and_two_workers() {
     assert_eq!(changes, [("modify", "swarm_service", "demo_web")], "{o}");
     assert_eq!(plan["summary"], "~1 swarm_service", "{o}");
 
-    // Scale up: each of the three replicas answers through the balancer.
-    let out = site.prov(&["scale", "web=3", "-i", "inventories/local.yml"]);
+    // Scale up with the seed's numbers: each of the three web replicas answers through the
+    // balancer.
+    let out = site.prov(&["scale", "web=3", "celery=1", "misago=3", "-i", "inventories/local.yml"]);
     let (o, e) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
     assert!(o.contains("converged"), "{o}");
+    let counts = ["demo_web", "demo_celery", "demo_misago"].map(|s| site.replicas(s));
+    assert_eq!(counts, ["3/3", "1/1", "3/3"], "{o}");
     let mut seen = BTreeSet::new();
     for _ in 0..60 {
         if let Ok(b) = get(&lb) {
@@ -99,18 +105,20 @@ fn reference_job_on_one_manager_and_two_workers() {
     let (code, _, all) = site.apply("install-stack,deploy", &[]);
     assert_eq!(code, 0, "{all}");
     assert_eq!(site.replicas("demo_web"), "3/3", "redeploy reset the replicas:\n{all}");
+    assert_eq!(site.replicas("demo_misago"), "3/3", "redeploy reset the replicas:\n{all}");
 
-    // Rolling update v1 -> v2 under a stream of requests: none fails, v2 afterwards.
+    // Rolling update v1 -> v2 under a stream of requests, one to web's own page and one
+    // through web to misago (PostgreSQL, Redis) in turn: none fails, v2 afterwards.
     let stop = Arc::new(AtomicBool::new(false));
     let log: Arc<Mutex<Vec<Answer>>> = Arc::default();
     let load = {
         let (stop, log, lb) = (stop.clone(), log.clone(), lb.clone());
         std::thread::spawn(move || {
-            for _ in 0..20_000 {
+            for i in 0..20_000 {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                let r = get(&lb);
+                let r = if i % 2 == 0 { get(&lb) } else { http_get(&lb, "/") };
                 log.lock().expect("log").push((Instant::now(), r));
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -132,10 +140,16 @@ fn reference_job_on_one_manager_and_two_workers() {
         log.len(),
         &failed[..failed.len().min(5)]
     );
-    let after: Vec<&String> = log.iter().filter(|(t, _)| *t > updated).filter_map(|(_, r)| r.as_ref().ok()).collect();
+    let after: Vec<&String> = log
+        .iter()
+        .filter(|(t, _)| *t > updated)
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .filter(|b| b.starts_with("web "))
+        .collect();
     assert!(!after.is_empty() && after.iter().all(|b| b.starts_with("web v2 ")), "after the update: {after:?}");
     eprintln!("rolling update: {} requests, 0 failed", log.len());
     drop(log);
+    crate::seed::check(&site, &lb, "after-update");
 
     // Scale down.
     let out = site.prov(&["scale", "web=1", "-i", "inventories/local.yml"]);
