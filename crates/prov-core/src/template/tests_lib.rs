@@ -58,11 +58,11 @@ fn regex_test(value: &Value, pattern: &str, kw: Kwargs, test: &str, fixed: Optio
     let text = text_of(value, test)?;
     let re = py_regex(pattern, ignorecase, multiline, test)?;
     Ok(match match_type.as_str() {
-        "search" => re.is_match(&text),
+        "search" => re.is_match(&text).map_err(super::filters::text::regex_runtime(test))?,
         "match" => anchored(pattern, ignorecase, multiline, test, &text)?,
         "fullmatch" => {
             let full = py_regex(&format!("^(?:{pattern})$"), ignorecase, false, test)?;
-            full.is_match(&text)
+            full.is_match(&text).map_err(super::filters::text::regex_runtime(test))?
         }
         other => {
             return Err(fail(format!("regex: match_type must be 'match', 'search' or 'fullmatch', got {other:?}")));
@@ -73,7 +73,7 @@ fn regex_test(value: &Value, pattern: &str, kw: Kwargs, test: &str, fixed: Optio
 /// Python's `re.match`: a match starting at position 0.
 fn anchored(pattern: &str, ignorecase: bool, multiline: bool, test: &str, text: &str) -> Result<bool, Error> {
     let re = py_regex(&format!("\\A(?:{pattern})"), ignorecase, multiline, test)?;
-    Ok(re.is_match(text))
+    re.is_match(text).map_err(super::filters::text::regex_runtime(test))
 }
 
 /// One part of a loose version: a number or a run of letters.

@@ -433,7 +433,11 @@ fn varnames_lookup(state: &State, terms: &[Value]) -> Result<Vec<Value>, Error> 
         let re = super::text::py_regex(pattern, false, false, "varnames").map_err(|e| {
             fail(format!("Unable to use \"{pattern}\" as a search parameter: {}", e.detail().unwrap_or_default()))
         })?;
-        out.extend(names.iter().filter(|n| re.is_match(n)).map(|n| Value::from(n.as_str())));
+        for n in &names {
+            if re.is_match(n).map_err(super::text::regex_runtime("varnames"))? {
+                out.push(Value::from(n.as_str()));
+            }
+        }
     }
     Ok(out)
 }

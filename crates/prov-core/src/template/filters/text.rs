@@ -1,16 +1,16 @@
 //! Text filters: regular expressions (Python `re` syntax and semantics where the `regex` crate
 //! allows), shell quoting, base64, digests, path manipulation, `comment` and `urlencode`.
 //!
-//! Regular expressions are compiled by the `regex` crate, which has no look-around and no
-//! backreferences inside patterns; such patterns are reported as errors rather than silently
-//! misbehaving.
+//! Regular expressions are compiled by `fancy-regex` (look-around and backreferences, as
+//! Python's `re` has them; everything else is the `regex` crate underneath). A pattern that
+//! backtracks past the crate's limit is an error, never a hang.
 
 use super::add_filter;
 use super::{a_type, fail, split_args};
 use base64::Engine as _;
+use fancy_regex::{Regex, RegexBuilder};
 use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error};
-use regex::{Regex, RegexBuilder};
 use sha2::Digest as _;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -82,22 +82,11 @@ pub(crate) fn py_regex(pattern: &str, ignorecase: bool, multiline: bool, filter:
     if let Some(re) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
         return Ok(re);
     }
-    let re = RegexBuilder::new(&python_pattern(pattern))
+    let flags = if multiline { "(?m)" } else { "" };
+    let re = RegexBuilder::new(&format!("{flags}{}", python_pattern(pattern)))
         .case_insensitive(ignorecase)
-        .multi_line(multiline)
         .build()
-        .map_err(|e| {
-            let hint = if pattern.contains("(?=")
-                || pattern.contains("(?!")
-                || pattern.contains("(?<=")
-                || pattern.contains("(?<!")
-            {
-                " (look-ahead and look-behind are not supported)"
-            } else {
-                ""
-            };
-            fail(format!("{filter}: invalid regular expression {pattern:?}{hint}: {e}"))
-        })?;
+        .map_err(|e| fail(format!("{filter}: invalid regular expression {pattern:?}: {e}")))?;
     if let Ok(mut c) = cache.lock() {
         if c.len() > 512 {
             c.clear();
@@ -105,6 +94,11 @@ pub(crate) fn py_regex(pattern: &str, ignorecase: bool, multiline: bool, filter:
         c.insert(key, re.clone());
     }
     Ok(re)
+}
+
+/// A match that could not finish (the backtracking limit), as a template error.
+pub(crate) fn regex_runtime(filter: &str) -> impl Fn(fancy_regex::Error) -> Error + '_ {
+    move |e| fail(format!("{filter}: {e}"))
 }
 
 /// Reads the `ignorecase` / `multiline` keyword flags.
@@ -219,14 +213,15 @@ fn regex_replace(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Erro
     kw.assert_all_used()?;
     let re = py_regex(&pattern, ignorecase, multiline, "regex_replace")?;
     let rep = python_replacement(&replacement, &re)?;
-    let found = re.find_iter(&text).count();
+    let found =
+        re.find_iter(&text).try_fold(0usize, |n, m| m.map(|_| n + 1)).map_err(regex_runtime("regex_replace"))?;
     let subs = if count == 0 { found } else { found.min(count) };
     if mandatory != 0 && mandatory != subs {
         return Err(fail(format!(
             "regex_replace: {pattern:?} should match {mandatory} times, but matches {subs} times in {text:?}"
         )));
     }
-    Ok(Value::from(re.replacen(&text, count, rep.as_str()).into_owned()))
+    Ok(Value::from(re.try_replacen(&text, count, rep.as_str()).map_err(regex_runtime("regex_replace"))?.into_owned()))
 }
 
 /// `regex_search(regex, '\\1', '\\g<name>', ignorecase=false, multiline=false)`: the first match
@@ -260,7 +255,7 @@ fn regex_search(value: &Value, regex: &str, args: Rest<ValueOrKwargs>) -> Result
         }
         groups.push(g);
     }
-    let Some(caps) = re.captures(&text) else {
+    let Some(caps) = re.captures(&text).map_err(regex_runtime("regex_search"))? else {
         return Ok(Value::from(()));
     };
     if groups.is_empty() {
@@ -284,15 +279,16 @@ fn regex_findall(value: &Value, regex: &str, kw: Kwargs) -> Result<Value, Error>
     kw.assert_all_used()?;
     let re = py_regex(regex, ignorecase, multiline, "regex_findall")?;
     let n = re.captures_len() - 1;
-    let text_or_empty = |m: Option<regex::Match>| Value::from(m.map(|m| m.as_str()).unwrap_or_default());
-    let out: Vec<Value> = re
-        .captures_iter(&text)
-        .map(|c| match n {
+    let text_or_empty = |m: Option<fancy_regex::Match>| Value::from(m.map(|m| m.as_str()).unwrap_or_default());
+    let mut out = Vec::new();
+    for c in re.captures_iter(&text) {
+        let c = c.map_err(regex_runtime("regex_findall"))?;
+        out.push(match n {
             0 => text_or_empty(c.get(0)),
             1 => text_or_empty(c.get(1)),
             _ => Value::from((1..=n).map(|i| text_or_empty(c.get(i))).collect::<Vec<_>>()),
-        })
-        .collect();
+        });
+    }
     Ok(Value::from(out))
 }
 
@@ -585,7 +581,17 @@ mod tests {
         assert_eq!(ok("{{ 42 | regex_replace('2', '3') }}"), "43");
         assert_eq!(ok("{{ 'abc\\n' | regex_replace('c\\\\Z', 'C') }}"), "abc\n");
         err("{{ 'a' | regex_replace('(', 'x') }}", "regex_replace: invalid regular expression");
-        err("{{ 'a' | regex_replace('a(?=b)', 'x') }}", "look-ahead and look-behind are not supported");
+        // Look-around and backreferences, as ansible-core 2.19 (Python's re) gives them.
+        assert_eq!(ok("{{ 'a' | regex_replace('a(?=b)', 'x') }}"), "a");
+        assert_eq!(ok("{{ 'ab' | regex_replace('a(?=b)', 'x') }}"), "xb");
+        assert_eq!(ok("{{ 'xaa' | regex_search('(a)\\\\1') }}"), "aa");
+        assert_eq!(ok("{{ 'foo.bar' | regex_replace('(?<=\\.)bar', 'baz') }}"), "foo.baz");
+        assert_eq!(ok("{{ 'abcabc' | regex_findall('(?!a)\\w') | to_json }}"), r#"["b", "c", "b", "c"]"#);
+        assert_eq!(ok("{{ 'AbC' is search('(?i)abc') }}"), "True");
+        assert_eq!(ok("{{ 'a\nb' | regex_findall('^\\w$', multiline=True) | to_json }}"), r#"["a", "b"]"#);
+        // A pattern that would backtrack for ages fails (Python would run for hours) instead of
+        // hanging the run.
+        err("{{ 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab' | regex_search('(a*)*\\\\1c') }}", "backtracking");
         err("{{ 'a' | regex_replace('a', '\\\\2') }}", "refers to group 2");
         err("{{ 'aa' | regex_replace('a', 'b', mandatory_count=1) }}", "should match 1 times, but matches 2 times");
         err("{{ [1] | regex_replace('a', 'b') }}", "regex_replace expects a string, got a list");
