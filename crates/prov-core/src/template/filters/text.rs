@@ -213,8 +213,11 @@ fn regex_replace(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Erro
     kw.assert_all_used()?;
     let re = py_regex(&pattern, ignorecase, multiline, "regex_replace")?;
     let rep = python_replacement(&replacement, &re)?;
-    let found =
-        re.find_iter(&text).try_fold(0usize, |n, m| m.map(|_| n + 1)).map_err(regex_runtime("regex_replace"))?;
+    let mut found = 0usize;
+    for m in re.find_iter(&text) {
+        m.map_err(regex_runtime("regex_replace"))?;
+        found += 1;
+    }
     let subs = if count == 0 { found } else { found.min(count) };
     if mandatory != 0 && mandatory != subs {
         return Err(fail(format!(
