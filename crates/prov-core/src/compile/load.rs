@@ -1522,8 +1522,75 @@ impl<'a> Loader<'a> {
         steps
     }
 
+    /// A task written with `action:` (`action: copy src=a dest=b`, or the deprecated mapping
+    /// `action: {module: copy, src: a}`) as the same task written with its module key; `None`
+    /// when the task has no `action`, `Some(None)` after an error.
+    fn action_keyword(&mut self, entries: &[(Node, Node)]) -> Option<Option<Node>> {
+        let (ak, av) = entries.iter().find(|(k, _)| k.as_str() == Some("action"))?;
+        if let Some((other, _)) = entries.iter().find(|(k, _)| {
+            k.as_str().is_some_and(|n| n != "action" && (self.registry.get(n).is_some() || is_meta_key(n)))
+        }) {
+            self.err(
+                DiagKind::Invalid,
+                other.span,
+                format!("conflicting action statements: `action` and `{}`", other.as_str().unwrap_or_default()),
+            )
+            .help = Some("a task has one module: keep `action` or the module key".into());
+            return Some(None);
+        }
+        let (name, args) = match &av.kind {
+            NodeKind::Str(text) => {
+                let text = text.trim_start();
+                let (name, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+                let args = if rest.trim().is_empty() {
+                    Node { span: av.span, kind: NodeKind::Null }
+                } else {
+                    Node { span: av.span, kind: NodeKind::Str(rest.trim().to_string()) }
+                };
+                (name.to_string(), args)
+            }
+            NodeKind::Map(m) => {
+                let Some(name) = m.iter().find(|(k, _)| k.as_str() == Some("module")).and_then(|(_, v)| v.as_str())
+                else {
+                    self.err(DiagKind::Invalid, av.span, "`action` as a mapping needs a `module` key").help =
+                        Some("write `action: MODULE key=value ...`".into());
+                    return Some(None);
+                };
+                let rest: Vec<(Node, Node)> = m.iter().filter(|(k, _)| k.as_str() != Some("module")).cloned().collect();
+                (name.to_string(), Node { span: av.span, kind: NodeKind::Map(rest) })
+            }
+            _ => {
+                self.err(DiagKind::Invalid, av.span, "`action` must be a string: `action: MODULE key=value ...`");
+                return Some(None);
+            }
+        };
+        if name.is_empty() || name.contains("{{") || is_template(&name) {
+            self.err(
+                DiagKind::Unsupported,
+                av.span,
+                "a templated module name in `action` is not supported by prov yet",
+            )
+            .help = Some("write the module's name".into());
+            return Some(None);
+        }
+        let out: Vec<(Node, Node)> = entries
+            .iter()
+            .map(|(k, v)| {
+                if k.as_str() == Some("action") {
+                    (Node { span: ak.span, kind: NodeKind::Str(name.clone()) }, args.clone())
+                } else {
+                    (k.clone(), v.clone())
+                }
+            })
+            .collect();
+        Some(Some(Node { span: Span::NONE, kind: NodeKind::Map(out) }))
+    }
+
     fn task(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Option<TaskId> {
         let entries = node.as_map()?;
+        if let Some(rewritten) = self.action_keyword(entries) {
+            return self.task(&rewritten?, inh, pb);
+        }
         // Find the module key: the one key that is not a task keyword.
         let mut module: Option<(&Node, &Node)> = None;
         let mut ok = true;

@@ -2184,3 +2184,40 @@ fn a_templated_ignore_errors_is_rendered_when_the_task_runs() {
     );
     assert_eq!((r.code, r.recap("a", "failed"), r.of("never").len()), (2, 1, 0), "{}", r.dump());
 }
+
+/// `action:` names the module in its value; ansible-core 2.19 ran these four tasks with
+/// msg "hi", "there", ping's "pong" and refused a task with both `action` and `debug`
+/// ("conflicting action statements").
+#[test]
+fn action_keyword_names_the_module() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: one
+      action: debug msg=hi
+    - name: two
+      action: {module: debug, msg: there}
+    - name: three
+      action: ping
+      register: p
+    - name: four
+      action: debug
+      args: {msg: "{{ p.ping }}"}
+"#,
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msgs: Vec<String> =
+        ["one", "two", "four"].iter().map(|t| r.of(t)[0]["msg"].as_str().unwrap_or_default().to_string()).collect();
+    assert_eq!(msgs, ["hi", "there", "pong"], "{}", r.dump());
+    let (_d, r) = apply(
+        &[("site.yml", "- hosts: a\n  gather_facts: false\n  tasks:\n    - action: debug msg=x\n      debug: msg=y\n")],
+        &[],
+    );
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("conflicting action statements"), "{}", r.dump());
+}
