@@ -1556,7 +1556,14 @@ impl<'a> Loader<'a> {
                         Some("write `action: MODULE key=value ...`".into());
                     return Some(None);
                 };
-                let rest: Vec<(Node, Node)> = m.iter().filter(|(k, _)| k.as_str() != Some("module")).cloned().collect();
+                // The mapping's other keys are arguments; an `args` mapping inside it too.
+                let mut rest: Vec<(Node, Node)> = Vec::new();
+                for (k, v) in m.iter().filter(|(k, _)| k.as_str() != Some("module")) {
+                    match (k.as_str(), v.as_map()) {
+                        (Some("args"), Some(inner)) => rest.extend(inner.iter().cloned()),
+                        _ => rest.push((k.clone(), v.clone())),
+                    }
+                }
                 (name.to_string(), Node { span: av.span, kind: NodeKind::Map(rest) })
             }
             _ => {

@@ -2206,14 +2206,20 @@ fn action_keyword_names_the_module() {
     - name: four
       action: debug
       args: {msg: "{{ p.ping }}"}
+    - name: five
+      action:
+        module: ansible.legacy.debug
+        args: {msg: inner}
 "#,
         )],
         &[],
     );
     assert_eq!(r.code, 0, "{}", r.dump());
-    let msgs: Vec<String> =
-        ["one", "two", "four"].iter().map(|t| r.of(t)[0]["msg"].as_str().unwrap_or_default().to_string()).collect();
-    assert_eq!(msgs, ["hi", "there", "pong"], "{}", r.dump());
+    let msgs: Vec<String> = ["one", "two", "four", "five"]
+        .iter()
+        .map(|t| r.of(t)[0]["msg"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(msgs, ["hi", "there", "pong", "inner"], "{}", r.dump());
     let (_d, r) = apply(
         &[("site.yml", "- hosts: a\n  gather_facts: false\n  tasks:\n    - action: debug msg=x\n      debug: msg=y\n")],
         &[],

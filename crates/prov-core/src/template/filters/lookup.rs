@@ -430,9 +430,8 @@ fn varnames_lookup(state: &State, terms: &[Value]) -> Result<Vec<Value>, Error> 
                 crate::template::python_type(&term)
             )));
         };
-        let re = super::text::py_regex(pattern, false, false, "varnames").map_err(|e| {
-            fail(format!("Unable to use \"{pattern}\" as a search parameter: {}", e.detail().unwrap_or_default()))
-        })?;
+        let re = super::text::compile_py(pattern, false, false)
+            .map_err(|why| fail(format!("Unable to use \"{pattern}\" as a search parameter: {why}")))?;
         for n in &names {
             if re.is_match(n).map_err(super::text::regex_runtime("varnames"))? {
                 out.push(Value::from(n.as_str()));
@@ -888,7 +887,7 @@ mod tests {
         let e = r("{{ query('varnames', True) }}").unwrap_err();
         assert!(e.contains("Invalid setting identifier, \"True\" is not a string, it is a <class 'bool'>"), "{e}");
         let e = r("{{ query('varnames', '*') }}").unwrap_err();
-        assert!(e.contains("Unable to use \"*\" as a search parameter"), "{e}");
+        assert!(e.contains("Unable to use \"*\" as a search parameter: nothing to repeat at position 0"), "{e}");
     }
 
     #[test]

@@ -76,6 +76,13 @@ type RegexCache = Mutex<HashMap<(String, bool, bool), Regex>>;
 
 /// Compiles a Python-style pattern (cached); `filter` names the caller in errors.
 pub(crate) fn py_regex(pattern: &str, ignorecase: bool, multiline: bool, filter: &str) -> Result<Regex, Error> {
+    compile_py(pattern, ignorecase, multiline)
+        .map_err(|why| fail(format!("{filter}: invalid regular expression {pattern:?}: {why}")))
+}
+
+/// [`py_regex`] with the reason a pattern does not compile, in Python's words where prov
+/// knows them (`nothing to repeat at position 0`).
+pub(crate) fn compile_py(pattern: &str, ignorecase: bool, multiline: bool) -> Result<Regex, String> {
     static CACHE: OnceLock<RegexCache> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     let key = (pattern.to_string(), ignorecase, multiline);
@@ -86,7 +93,15 @@ pub(crate) fn py_regex(pattern: &str, ignorecase: bool, multiline: bool, filter:
     let re = RegexBuilder::new(&format!("{flags}{}", python_pattern(pattern)))
         .case_insensitive(ignorecase)
         .build()
-        .map_err(|e| fail(format!("{filter}: invalid regular expression {pattern:?}: {e}")))?;
+        .map_err(|e| match e {
+            fancy_regex::Error::ParseError(at, fancy_regex::ParseError::TargetNotRepeatable) => {
+                format!("nothing to repeat at position {}", at.saturating_sub(flags.len()))
+            }
+            fancy_regex::Error::ParseError(_, fancy_regex::ParseError::UnclosedOpenParen) => {
+                "missing ), unterminated subpattern".to_string()
+            }
+            e => e.to_string(),
+        })?;
     if let Ok(mut c) = cache.lock() {
         if c.len() > 512 {
             c.clear();
