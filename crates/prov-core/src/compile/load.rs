@@ -356,7 +356,7 @@ impl<'a> Loader<'a> {
                 match f.as_str() {
                     Some(p) if !is_template(p) => {
                         if let Some(n) = self.read_yaml(&dir.join(p), f.span) {
-                            self.map_into(&n, &mut vars, "vars file");
+                            self.vars_file_into(&n, &mut vars);
                         }
                     }
                     _ => {
@@ -616,6 +616,24 @@ impl<'a> Loader<'a> {
                     DiagKind::Invalid,
                     node.span,
                     format!("{what} must be a mapping, found a {}", node.type_name()),
+                );
+            }
+        }
+    }
+
+    /// A vars file: a mapping, or (as ansible-core reads it) a list of mappings merged in
+    /// order; anything else is ansible-core's "Invalid variable file contents".
+    fn vars_file_into(&mut self, node: &Node, out: &mut VarMap) {
+        let items: Vec<&Node> = match &node.kind {
+            NodeKind::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        for item in items {
+            if matches!(item.kind, NodeKind::Map(_) | NodeKind::Null) {
+                self.map_into(item, out, "vars file");
+            } else {
+                self.err(DiagKind::Invalid, item.span, "invalid variable file contents").help = Some(
+                    "variable files must contain either a dictionary of variables, or a list of dictionaries".into(),
                 );
             }
         }

@@ -2227,3 +2227,16 @@ fn action_keyword_names_the_module() {
     assert_eq!(r.code, 4, "{}", r.dump());
     assert!(r.stderr.contains("conflicting action statements"), "{}", r.dump());
 }
+
+/// A vars file may be a list of mappings, merged in order; ansible-core 2.19 printed "1 2"
+/// for this one and refused a list of numbers ("Invalid variable file contents").
+#[test]
+fn a_vars_file_may_be_a_list_of_mappings() {
+    let play = "- hosts: a\n  gather_facts: false\n  vars_files:\n    - vars/l.yml\n  tasks:\n    - name: both\n      debug: msg=\"{{ a }} {{ b }}\"\n";
+    let (_d, r) = apply(&[("site.yml", play), ("vars/l.yml", "- a: 1\n  b: 1\n- b: 2\n")], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("both")[0]["msg"], "1 2", "{}", r.dump());
+    let (_d, r) = apply(&[("site.yml", play), ("vars/l.yml", "- 1\n")], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("invalid variable file contents"), "{}", r.dump());
+}
