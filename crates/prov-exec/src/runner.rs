@@ -416,9 +416,37 @@ impl<'a> Worker<'a> {
         if let Some(c) = &self.conn {
             return Ok(c.clone());
         }
-        let c = self.env.connector.connection(&self.host, &self.inv_vars)?;
+        let vars = self.connection_vars()?;
+        let c = self.env.connector.connection(&self.host, &vars)?;
         self.conn = Some(c.clone());
         Ok(c)
+    }
+
+    /// The host's inventory variables with the play's `connection` and `remote_user` where the
+    /// inventory sets no `ansible_connection`/`ansible_user` (its variables win, as in
+    /// ansible-core). A templated `remote_user` is rendered in the running task's scope.
+    fn connection_vars(&self) -> Result<Arc<VarMap>, String> {
+        let play = &self.bp.play;
+        let conn = play.connection.as_ref().filter(|_| !self.inv_vars.contains_key("ansible_connection"));
+        let user = play.remote_user.as_ref().filter(|_| !self.inv_vars.contains_key("ansible_user"));
+        if conn.is_none() && user.is_none() {
+            return Ok(self.inv_vars.clone());
+        }
+        let mut vars = (*self.inv_vars).clone();
+        if let Some(c) = conn {
+            vars.insert("ansible_connection".into(), Value::from(c.as_str()));
+        }
+        if let Some(u) = user {
+            let u = if prov_core::template::is_template(u) {
+                let task = self.ignore_errors_now.map(|(t, _)| t).unwrap_or(0);
+                let tm = self.env.templar.compile(u)?;
+                self.env.templar.render_defined(&tm, &self.scope(task, Vec::new()))?.to_string()
+            } else {
+                u.clone()
+            };
+            vars.insert("ansible_user".into(), Value::from(u));
+        }
+        Ok(Arc::new(vars))
     }
 
     pub(crate) fn publish(&mut self, dead: bool) {

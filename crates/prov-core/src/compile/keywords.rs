@@ -26,6 +26,7 @@ pub const PLAY: &[&str] = &[
     "environment",
     "connection",
     "remote_user",
+    "user",
     "ignore_errors",
     "no_log",
 ];

@@ -569,10 +569,43 @@ impl<'a> Loader<'a> {
             tasks,
             program,
             handlers,
-            connection: node.get("connection").and_then(Node::scalar_text),
+            connection: self.play_connection(node),
+            remote_user: self.play_remote_user(node),
             role_defaults: Arc::new(pb_defaults),
             role_vars: Arc::new(pb_vars),
         })
+    }
+
+    /// The play's `connection`: `local` or `ssh` (`smart` and `paramiko` are ssh here).
+    fn play_connection(&mut self, node: &Node) -> Option<String> {
+        let n = node.get("connection")?;
+        let c = n.scalar_text()?;
+        match c.as_str() {
+            "local" => Some(c),
+            "ssh" | "smart" | "paramiko" => Some("ssh".into()),
+            _ => {
+                self.err(DiagKind::Unsupported, n.span, format!("connection `{c}` is not supported by prov")).help =
+                    Some("prov connects with `ssh` or `local`".into());
+                None
+            }
+        }
+    }
+
+    /// The play's `remote_user`, or its older name `user` (ansible-core refuses both at once).
+    fn play_remote_user(&mut self, node: &Node) -> Option<String> {
+        match (node.get("remote_user"), node.get("user")) {
+            (Some(_), Some(u)) => {
+                self.err(
+                    DiagKind::Invalid,
+                    u.span,
+                    "both 'user' and 'remote_user' are set for this play; 'user' is the deprecated name",
+                )
+                .help = Some("keep `remote_user`".into());
+                None
+            }
+            (Some(n), None) | (None, Some(n)) => n.scalar_text(),
+            (None, None) => None,
+        }
     }
 
     fn serial_of(&mut self, n: &Node) -> Vec<BatchSize> {

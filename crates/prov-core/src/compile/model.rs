@@ -78,8 +78,12 @@ pub struct CompiledPlay {
     pub program: Vec<Step>,
     /// Handler task ids, in definition order.
     pub handlers: Vec<TaskId>,
-    /// Connection type (`local` or ssh).
+    /// The play's `connection` (`local` or `ssh`): for hosts whose inventory sets no
+    /// `ansible_connection`.
     pub connection: Option<String>,
+    /// The play's `remote_user` (or `user`), maybe a template: for hosts whose inventory sets
+    /// no `ansible_user`.
+    pub remote_user: Option<String>,
     /// Defaults of the roles of `roles:` and `import_role` (with their dependencies): every
     /// task of the play sees them, below everything else (Ansible without
     /// `private_role_vars`).

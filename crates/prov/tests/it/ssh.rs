@@ -400,3 +400,78 @@ fn reset_connection_makes_the_next_task_connect_again() {
     assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
     assert_eq!(count(&recap(&events(&o)), &lab.hosts[0].name, "failed"), 0, "{o}");
 }
+
+/// The play's `remote_user` (and its older name `user`) is the SSH user of hosts whose
+/// inventory sets no `ansible_user`; the inventory's `ansible_user` wins over it (ansible-core's
+/// precedence). Before, prov accepted the keyword and connected as someone else.
+#[test]
+fn play_remote_user_is_the_ssh_user_unless_the_inventory_sets_one() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let kh = lab.known_hosts().display().to_string();
+    let line = lab.host_lines();
+    let user = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("ansible_user="))
+        .expect("the lab's inventory names its user")
+        .to_string();
+    let without_user: String =
+        line.split_whitespace().filter(|w| !w.starts_with("ansible_user=")).collect::<Vec<_>>().join(" ");
+    let work = tempfile::tempdir().expect("tempdir");
+    let play = |keyword: &str, who: &str| {
+        format!("- hosts: all\n  gather_facts: false\n  {keyword}: \"{who}\"\n  tasks:\n    - command: id -un\n      register: me\n    - debug: msg=\"{{{{ me.stdout }}}}\"\n")
+    };
+    let run = |inventory: &str, site: &str| {
+        std::fs::write(work.path().join("hosts.ini"), format!("[lab]\n{inventory}\n")).expect("inventory");
+        std::fs::write(work.path().join("site.yml"), site).expect("site");
+        let out = prov(work.path(), &[&["apply", "site.yml"][..], &ssh_args(&kh, &["--output", "json"])].concat());
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), events(&stdout), stderr)
+    };
+    let said = |ev: &[Json]| {
+        ev.iter()
+            .filter(|e| e["event"] == "host_result" && e["module"] == "debug")
+            .filter_map(|e| e["msg"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    // The play names the user, templated or not, under either keyword.
+    for site in [play("remote_user", &user), play("user", &user), play("remote_user", "{{ 'x' | replace('x', lu) }}")] {
+        let site = site.replace("gather_facts: false", &format!("gather_facts: false\n  vars: {{lu: {user}}}"));
+        let (code, ev, stderr) = run(&without_user, &site);
+        assert_eq!(code, Some(0), "{site}\n{stderr}");
+        assert_eq!(said(&ev), [user.clone()], "{site}");
+    }
+    // A user the host does not accept: unreachable, not silently someone else.
+    let (code, _, stderr) = run(&without_user, &play("remote_user", "prov-no-such-user"));
+    assert_ne!(code, Some(0), "{stderr}");
+    // The inventory's ansible_user wins over the play's.
+    let (code, ev, stderr) = run(&line, &play("remote_user", "prov-no-such-user"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(said(&ev), [user.clone()]);
+}
+
+/// The play's `connection: local` runs a host's tasks on the controller when its inventory
+/// sets no `ansible_connection` (ansible-core 2.19: ok=1 changed=1 for this play); before, prov
+/// ignored the keyword and tried SSH to 127.0.0.99.
+#[test]
+fn play_connection_local_is_used_when_the_inventory_sets_none() {
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::write(work.path().join("hosts.ini"), "zz ansible_host=127.0.0.99 ansible_port=1\n").expect("inventory");
+    std::fs::write(
+        work.path().join("site.yml"),
+        "- hosts: zz\n  gather_facts: false\n  connection: local\n  tasks:\n    - command: \"true\"\n",
+    )
+    .expect("site");
+    let out = prov(work.path(), &["apply", "site.yml", "-i", "hosts.ini", "--output", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let r = recap(&events(&stdout));
+    assert_eq!((count(&r, "zz", "changed"), count(&r, "zz", "unreachable")), (1, 0), "{r:?}");
+    // A connection prov does not have is refused before anything runs.
+    std::fs::write(
+        work.path().join("site.yml"),
+        "- hosts: zz\n  gather_facts: false\n  connection: winrm\n  tasks:\n    - command: \"true\"\n",
+    )
+    .expect("site");
+    let out = prov(work.path(), &["apply", "site.yml", "-i", "hosts.ini"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out).1);
+}
