@@ -768,6 +768,11 @@ async fn run_item(
             Err(ModuleError::Connection(e)) if e.is_unreachable() => {
                 (Outcome::failed(e.to_string()), Some(e.to_string()))
             }
+            // The task's `timeout`: ansible-core's message and its `timedout` field.
+            Err(ModuleError::Connection(ConnectionError::Timeout { secs, .. })) if t.timeout.is_some() => {
+                let o = Outcome::failed(format!("Task failed: Timed out after {secs} second(s)."));
+                (o.with("timedout", Value::from_pairs([("period".to_string(), Value::from(secs))])), None)
+            }
             Err(e) => (Outcome::failed(e.to_string()), None),
         };
         if unreachable.is_some() {

@@ -2240,3 +2240,18 @@ fn a_vars_file_may_be_a_list_of_mappings() {
     assert_eq!(r.code, 4, "{}", r.dump());
     assert!(r.stderr.contains("invalid variable file contents"), "{}", r.dump());
 }
+
+/// A task's `timeout`: ansible-core 2.19 fails it with "Task failed: Timed out after 1
+/// second(s)." and a `timedout` field whose `period` is the limit.
+#[test]
+fn task_timeout_fails_with_ansible_cores_message() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: slow\n      shell: sleep 30\n      timeout: 1\n      ignore_errors: true\n      register: time\n    - name: check\n      assert:\n        that:\n          - time is failed\n          - time.msg is contains 'Timed out after'\n          - \"'timedout' in time\"\n          - time.timedout.period == 1\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("slow")[0]["msg"], "Task failed: Timed out after 1 second(s).", "{}", r.dump());
+}
