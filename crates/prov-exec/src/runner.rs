@@ -409,6 +409,8 @@ pub(crate) struct Worker<'a> {
     pub roles_done: HashSet<Arc<str>>,
     /// The task running now and its `ignore_errors`, rendered before it ran.
     pub ignore_errors_now: Option<(TaskId, bool)>,
+    /// The running task's `diff` keyword, rendered before it ran (`None`: the run's mode).
+    pub diff_now: Option<bool>,
 }
 
 impl<'a> Worker<'a> {
@@ -1086,6 +1088,7 @@ pub async fn run_play(
             roles_ran: HashSet::new(),
             roles_done: HashSet::new(),
             ignore_errors_now: None,
+            diff_now: None,
             rescuable: 0,
         };
         futs.push(async move {

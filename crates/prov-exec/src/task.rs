@@ -469,6 +469,11 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             return fail_task(w, t, format!("Task failed: Error processing keyword 'ignore_errors': {e}"));
         }
     }
+    w.diff_now = match t.diff.as_ref().map(|d| flag(w, t, d)) {
+        None => None,
+        Some(Ok(b)) => Some(b),
+        Some(Err(e)) => return fail_task(w, t, format!("Task failed: Error processing keyword 'diff': {e}")),
+    };
     let mut base = w.scope(t.id, Vec::new());
     // Loop items.
     let items: Option<Vec<Value>> = match &t.loop_ {
@@ -717,6 +722,11 @@ async fn run_item(
         }
     };
     let mut mode = w.env.opts.mode;
+    match w.diff_now {
+        Some(true) => mode.diff = prov_core::module::DiffMode::On,
+        Some(false) => mode.diff = prov_core::module::DiffMode::Off,
+        None => {}
+    }
     match t.check_mode {
         Some(true) => mode = RunMode { check: CheckMode::Check, ..mode },
         Some(false) => mode = RunMode { check: CheckMode::Apply, ..mode },
@@ -925,8 +935,8 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
     if results.iter().any(|r| r.outcome.refresh_inventory) {
         w.refresh.store(true, std::sync::atomic::Ordering::SeqCst);
     }
-    let show_diff =
-        w.env.opts.mode.diff == prov_core::module::DiffMode::On || w.env.opts.mode.check == CheckMode::Check;
+    let diff_on = w.diff_now.unwrap_or(w.env.opts.mode.diff == prov_core::module::DiffMode::On);
+    let show_diff = diff_on || w.env.opts.mode.check == CheckMode::Check;
     let loc = location(w, t);
     let mut any_changed = false;
     let mut any_failed = false;

@@ -279,13 +279,23 @@ impl<'a> Loader<'a> {
 
     fn check_keys(&mut self, node: &Node, allowed: &[&str], unsupported: &[&str], what: &str) -> bool {
         let mut ok = true;
-        for (k, _) in node.as_map().unwrap_or(&[]) {
+        for (k, v) in node.as_map().unwrap_or(&[]) {
             let Some(key) = k.as_str() else {
                 self.err(DiagKind::Invalid, k.span, format!("{what} keys must be strings"));
                 ok = false;
                 continue;
             };
             if allowed.contains(&key) {
+                continue;
+            }
+            // An unsupported keyword left empty (`vars_prompt: null`, `[]`) asks for nothing.
+            let empty = match &v.kind {
+                NodeKind::Null => true,
+                NodeKind::Seq(items) => items.is_empty(),
+                NodeKind::Map(entries) => entries.is_empty(),
+                _ => false,
+            };
+            if empty && unsupported.contains(&key) {
                 continue;
             }
             ok = false;
@@ -718,6 +728,18 @@ impl<'a> Loader<'a> {
             }
         }
         self.opt_bool(Some(n)).map(Flag::Fixed)
+    }
+
+    /// Like [`Loader::opt_flag`], but a string that is no boolean is read at run time, where
+    /// ansible-core fails the task with it ("The value 'yes.' could not be converted to 'bool'").
+    fn runtime_flag(&mut self, n: Option<&Node>, pb: &mut PlayBuild) -> Option<Flag> {
+        let node = n?;
+        if let NodeKind::Str(s) = &node.kind {
+            if !is_template(s) && crate::args::parse_bool(s).is_none() {
+                return self.tmpl(node).map(Flag::Template);
+            }
+        }
+        self.opt_flag(n, pb)
     }
 
     fn opt_bool(&mut self, n: Option<&Node>) -> Option<bool> {
@@ -1939,6 +1961,7 @@ impl<'a> Loader<'a> {
             environment,
             no_log: self.opt_bool(node.get("no_log")).or(c.no_log).unwrap_or(false),
             check_mode: self.opt_bool(node.get("check_mode")).or(c.check_mode),
+            diff: self.runtime_flag(node.get("diff"), pb),
             vars,
             params: c.params.clone(),
             role: c.role.clone(),

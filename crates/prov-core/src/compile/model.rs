@@ -377,6 +377,8 @@ pub struct TaskDef {
     pub environment: Option<Value>,
     /// `no_log`.
     pub no_log: bool,
+    /// `diff: true|false` (maybe a template) turns diff mode on or off for this task.
+    pub diff: Option<Flag>,
     /// `check_mode: true|false` forces check mode on or off for this task.
     pub check_mode: Option<bool>,
     /// Variables from role vars, blocks and the task, outermost first.

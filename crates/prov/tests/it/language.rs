@@ -2255,3 +2255,28 @@ fn task_timeout_fails_with_ansible_cores_message() {
     assert_eq!(r.code, 0, "{}", r.dump());
     assert_eq!(r.of("slow")[0]["msg"], "Task failed: Timed out after 1 second(s).", "{}", r.dump());
 }
+
+/// The task keyword `diff` turns diff mode on for its task only; a value that is no boolean
+/// fails the task as ansible-core 2.19 does ("Error processing keyword 'diff': The value 'yes.'
+/// could not be converted to 'bool'."). An empty `vars_prompt` asks for nothing (ansible-core
+/// runs the play).
+#[test]
+fn diff_keyword_and_an_empty_vars_prompt() {
+    let (d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  vars_prompt: null\n  tasks:\n    - name: first\n      copy: {dest: \"{{ root }}/f\", content: \"one\\n\"}\n    - name: second\n      copy: {dest: \"{{ root }}/f\", content: \"two\\n\"}\n      diff: true\n    - name: third\n      copy: {dest: \"{{ root }}/f\", content: \"three\\n\"}\n    - name: bad\n      debug: msg=x\n      diff: yes.\n      ignore_errors: true\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let has_diff = |t: &str| r.of(t)[0]["diff"].as_array().is_some_and(|d| !d.is_empty());
+    assert_eq!((has_diff("first"), has_diff("second"), has_diff("third")), (false, true, false), "{}", r.dump());
+    assert_eq!(
+        r.of("bad")[0]["msg"],
+        "Task failed: Error processing keyword 'diff': The value 'yes.' could not be converted to 'bool'.",
+        "{}",
+        r.dump()
+    );
+    assert_eq!(std::fs::read_to_string(d.path().join("f")).unwrap(), "three\n");
+}
