@@ -63,6 +63,7 @@ modules![
     files::stat::Stat,
     files::tempfile::TempFile,
     files::template::Template,
+    files::unarchive::Unarchive,
     net::uri::Uri,
     net::wait_for::WaitFor,
     packages::apt::Apt,
@@ -76,6 +77,8 @@ modules![
     system::service::Service,
     system::setup::Setup,
     system::sysctl::Sysctl,
+    system::systemd::Systemd,
+    system::systemd_service::SystemdService,
     system::user::User,
 ];
 
