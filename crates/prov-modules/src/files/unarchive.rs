@@ -308,7 +308,11 @@ impl Job<'_> {
 
     /// The command as Ansible registers it (`extract_results.cmd`): its words.
     fn argv(sh: &Sh) -> Vec<String> {
-        crate::commands::split_words(sh.as_str()).unwrap_or_else(|_| vec![sh.as_str().to_string()])
+        let mut words = crate::commands::split_words(sh.as_str()).unwrap_or_else(|_| vec![sh.as_str().to_string()]);
+        if words.first().is_some_and(|w| w == "LC_ALL=C") {
+            words.remove(0);
+        }
+        words
     }
 }
 

@@ -33,4 +33,5 @@ mod site;
 mod ssh;
 mod swarm;
 mod tutorial;
+mod unarchive;
 mod util;
