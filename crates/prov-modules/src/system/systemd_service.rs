@@ -130,9 +130,12 @@ fn systemctl(a: &Args) -> Cmd {
     c
 }
 
-/// `XDG_RUNTIME_DIR` as Ansible defaults it, then `cmd`.
-fn with_runtime_dir(cmd: Sh) -> Sh {
-    Sh::lit(": \"${XDG_RUNTIME_DIR:=/run/user/$(id -u)}\"; export XDG_RUNTIME_DIR").then(cmd)
+/// `XDG_RUNTIME_DIR` as Ansible defaults it (for `--user` and `--global`), then `cmd`.
+fn with_runtime_dir(a: &Args, cmd: Sh) -> Sh {
+    match a.scope {
+        Scope::System => cmd,
+        _ => Sh::lit(": \"${XDG_RUNTIME_DIR:=/run/user/$(id -u)}\"; export XDG_RUNTIME_DIR").then(cmd),
+    }
 }
 
 /// One command reading all Ansible reads: records start with `@@`.
@@ -142,9 +145,9 @@ fn probe_command(a: &Args, unit: &str) -> Sh {
     let files = systemctl(a).flag("list-unit-files").operand(unit).build().suffix(" >/dev/null 2>&1");
     let initd = Sh::lit("[ -e").word(Sh::lit("/etc/init.d/").glued(Sh::quoted(unit))).suffix(" ] && echo @@initd");
     let rc_links = Sh::lit("for l in /etc/rc?.d/S??").glued(Sh::quoted(unit)).suffix("; do [ -e \"$l\" ] && echo @@sysv-enabled && break; done");
-    with_runtime_dir(
-        Sh::lit("command -v systemctl >/dev/null 2>&1 || { echo @@nosystemctl; exit 0; }")
-            .then(initd)
+    Sh::lit("command -v systemctl >/dev/null 2>&1 || { echo @@nosystemctl; exit 0; }").then(with_runtime_dir(
+        a,
+        initd
             .then(rc_links)
             .then(Sh::lit("echo @@show"))
             .then(show)
@@ -153,7 +156,7 @@ fn probe_command(a: &Args, unit: &str) -> Sh {
             .then(Sh::lit("echo \"@@is-enabled-rc $?\""))
             .then(files)
             .then(Sh::lit("echo \"@@list-unit-files-rc $?\"")),
-    )
+    ))
 }
 
 /// What the probe read.
@@ -303,7 +306,7 @@ fn missing(unit: &str) -> String {
 /// The steps and the result from the unit's state (no host access).
 fn decide(a: &Args, unit: Option<&str>, u: &Unit) -> Result<(Vec<(&'static str, String)>, Outcome), String> {
     let status: Vec<(String, Value)> = u.status.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-    let mut o = Outcome::ok().with("name", unit.map_or(Value::from(()), Value::from)).with("status", Value::from_iter(status));
+    let mut o = Outcome::ok().with("name", unit.map_or(Value::from(()), Value::from)).with("status", Value::from_pairs(status));
     let Some(unit) = unit else { return Ok((Vec::new(), o)) };
     let mut steps = Vec::new();
     if let Some(m) = a.masked {
@@ -353,7 +356,7 @@ fn step_command(a: &Args, verb: &'static str, unit: &str) -> Sh {
         "restart" => systemctl(a).flag("restart"),
         _ => systemctl(a).flag("reload"),
     };
-    with_runtime_dir(c.operand(unit).build())
+    with_runtime_dir(a, c.operand(unit).build())
 }
 
 fn check_glob(unit: &str) -> Result<(), String> {
@@ -386,7 +389,7 @@ async fn read_and_decide(
         let mut o = Outcome::failed(msg);
         if let Some(s) = Some(&u.status).filter(|s| !s.is_empty() && !s.contains_key("ActiveState")) {
             let status: Vec<(String, Value)> = s.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-            o = o.with("status", Value::from_iter(status));
+            o = o.with("status", Value::from_pairs(status));
         }
         o
     }))
@@ -473,7 +476,7 @@ impl Module for SystemdService {
                 } else {
                     systemctl(a).flag("daemon-reexec")
                 };
-                let out = cx.exec(with_runtime_dir(c.build())).await?;
+                let out = cx.exec(with_runtime_dir(a, c.build())).await?;
                 if out.rc != 0 {
                     return Ok(Outcome::failed(format!("failure {} during {verb}: {}", out.rc, out.stderr_str())));
                 }
