@@ -167,28 +167,25 @@ struct Probe {
 
 /// One command: dest is a directory, src is there, who runs, which tool reads the archive.
 fn probe_command(src: &Word, dest: &str) -> Sh {
-    Sh::lit("S=")
-        .glued(src)
-        .then(Sh::lit("D=").glued(Sh::quoted(dest)))
-        .then(Sh::lit(concat!(
-            "if [ ! -d \"$D\" ]; then echo nodest; exit 0; fi; ",
-            "printf 'dest %s\\n' \"$(stat -L -c '%a %U %G %u %g %s' -- \"$D\")\"; ",
-            "if [ ! -e \"$S\" ]; then echo 'src missing'; exit 0; fi; ",
-            "if [ ! -r \"$S\" ]; then echo 'src unreadable'; exit 0; fi; ",
-            "if [ ! -s \"$S\" ]; then echo 'src empty'; exit 0; fi; ",
-            "printf 'run %s %s %s\\n' \"$(id -u)\" \"$(id -un)\" \"$(id -gn)\"; ",
-            "if command -v unzip >/dev/null 2>&1; then ",
-            "if unzip -l \"$S\" >/dev/null 2>&1; then echo 'handler zip'; exit 0; fi; ",
-            "echo 'reason Command \"unzip\" could not handle archive'; ",
-            "else echo \"reason Unable to find required 'unzip' or 'zipinfo' binary in the path.\"; fi; ",
-            "if command -v gtar >/dev/null 2>&1; then T=gtar; echo gtar; elif command -v tar >/dev/null 2>&1; then T=tar; ",
-            "else echo \"reason Unable to find required 'gtar' or 'tar' binary in the path\"; exit 0; fi; ",
-            "case \"$($T --version 2>/dev/null | head -n 1)\" in *GNU*) ;; ",
-            "*) echo \"reason Command \\\"$T\\\" detected as tar type None. GNU tar required.\"; exit 0;; esac; ",
-            "for z in -z '' -j -J; do if LC_ALL=C $T --list $z -f \"$S\" 2>/dev/null | grep -q .; then ",
-            "echo \"handler tar$z\"; exit 0; fi; done; ",
-            "echo \"reason Command \\\"$T\\\" could not handle archive\"",
-        )))
+    Sh::lit("S=").glued(src).then(Sh::lit("D=").glued(Sh::quoted(dest))).then(Sh::lit(concat!(
+        "if [ ! -d \"$D\" ]; then echo nodest; exit 0; fi; ",
+        "printf 'dest %s\\n' \"$(stat -L -c '%a %U %G %u %g %s' -- \"$D\")\"; ",
+        "if [ ! -e \"$S\" ]; then echo 'src missing'; exit 0; fi; ",
+        "if [ ! -r \"$S\" ]; then echo 'src unreadable'; exit 0; fi; ",
+        "if [ ! -s \"$S\" ]; then echo 'src empty'; exit 0; fi; ",
+        "printf 'run %s %s %s\\n' \"$(id -u)\" \"$(id -un)\" \"$(id -gn)\"; ",
+        "if command -v unzip >/dev/null 2>&1; then ",
+        "if unzip -l \"$S\" >/dev/null 2>&1; then echo 'handler zip'; exit 0; fi; ",
+        "echo 'reason Command \"unzip\" could not handle archive'; ",
+        "else echo \"reason Unable to find required 'unzip' or 'zipinfo' binary in the path.\"; fi; ",
+        "if command -v gtar >/dev/null 2>&1; then T=gtar; echo gtar; elif command -v tar >/dev/null 2>&1; then T=tar; ",
+        "else echo \"reason Unable to find required 'gtar' or 'tar' binary in the path\"; exit 0; fi; ",
+        "case \"$($T --version 2>/dev/null | head -n 1)\" in *GNU*) ;; ",
+        "*) echo \"reason Command \\\"$T\\\" detected as tar type None. GNU tar required.\"; exit 0;; esac; ",
+        "for z in -z '' -j -J; do if LC_ALL=C $T --list $z -f \"$S\" 2>/dev/null | grep -q .; then ",
+        "echo \"handler tar$z\"; exit 0; fi; done; ",
+        "echo \"reason Command \\\"$T\\\" could not handle archive\"",
+    )))
 }
 
 fn parse_probe(text: &str) -> Probe {
@@ -373,7 +370,13 @@ fn parse_zipinfo(text: &str) -> Vec<ZipMember> {
             continue;
         }
         let Ok(size) = f[3].parse() else { continue };
-        out.push(ZipMember { kind, perms: f[0][1..].to_string(), size, time: f[6].to_string(), name: f[7].to_string() });
+        out.push(ZipMember {
+            kind,
+            perms: f[0][1..].to_string(),
+            size,
+            time: f[6].to_string(),
+            name: f[7].to_string(),
+        });
     }
     out
 }
@@ -520,7 +523,12 @@ fn matches_id(want: &str, id: u32, name: &str) -> bool {
 }
 
 /// Whether a zip member is not as the archive has it under dest (ansible-core's checks).
-fn zip_member_differs(m: &ZipMember, st: &TargetState, crcs: &std::collections::HashMap<String, u32>, cx: &ZipCx) -> bool {
+fn zip_member_differs(
+    m: &ZipMember,
+    st: &TargetState,
+    crcs: &std::collections::HashMap<String, u32>,
+    cx: &ZipCx,
+) -> bool {
     let ftype = st.raw_mode & 0o170000;
     let (is_dir, is_reg, is_lnk) = (ftype == 0o040000, ftype == 0o100000, ftype == 0o120000);
     let want = if m.name.ends_with('/') {
@@ -754,9 +762,15 @@ impl Module for Unarchive {
 
     async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<UnarchivePlan>, ModuleError> {
         if let Some(c) = &a.creates {
-            let out = cx.exec(Sh::lit("[ -e").word(Sh::quoted(c)).suffix(" ] || [ -L").word(Sh::quoted(c)).suffix(" ]")).await?;
+            let out = cx
+                .exec(Sh::lit("[ -e").word(Sh::quoted(c)).suffix(" ] || [ -L").word(Sh::quoted(c)).suffix(" ]"))
+                .await?;
             if out.rc == 0 {
-                return Ok(Plan::Ok(Outcome { skipped: true, msg: Some(format!("skipped, since {c} exists")), ..Outcome::ok() }));
+                return Ok(Plan::Ok(Outcome {
+                    skipped: true,
+                    msg: Some(format!("skipped, since {c} exists")),
+                    ..Outcome::ok()
+                }));
             }
         }
         let data = if a.remote() {
@@ -771,7 +785,9 @@ impl Module for Unarchive {
         if dest_check.rc != 0 {
             return Ok(Plan::Ok(Outcome::failed(format!("dest '{}' must be an existing dir", a.dest))));
         }
-        let (tmp, src) = if a.remote() { (None, a.src.clone()) } else {
+        let (tmp, src) = if a.remote() {
+            (None, a.src.clone())
+        } else {
             let (d, p) = upload(cx, &data).await?;
             (Some(d), p)
         };
@@ -792,7 +808,9 @@ impl Module for Unarchive {
     }
 
     async fn apply(&self, a: &Args, plan: UnarchivePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let (tmp, src) = if a.remote() || !plan.extract { (None, a.src.clone()) } else {
+        let (tmp, src) = if a.remote() || !plan.extract {
+            (None, a.src.clone())
+        } else {
             let (d, p) = upload(cx, &plan.data).await?;
             (Some(d), p)
         };
@@ -875,7 +893,12 @@ async fn compare(a: &Args, cx: &ModuleCtx<'_>, src: &str, data: Vec<u8>) -> Resu
             let members = parse_zipinfo(&info.stdout_str());
             let crcs = cx.exec(Sh::lit("unzip -v").word(&job.src)).await?;
             let crcs = parse_unzip_v(&crcs.stdout_str());
-            let state = cx.exec_stdin(zip_state_command(&a.dest), stdin_lines(&members.iter().map(|m| m.name.clone()).collect::<Vec<_>>())).await?;
+            let state = cx
+                .exec_stdin(
+                    zip_state_command(&a.dest),
+                    stdin_lines(&members.iter().map(|m| m.name.clone()).collect::<Vec<_>>()),
+                )
+                .await?;
             let (offset, umask, states) = parse_zip_state(&state.stdout_str());
             let zcx = ZipCx {
                 offset,
@@ -885,10 +908,11 @@ async fn compare(a: &Args, cx: &ModuleCtx<'_>, src: &str, data: Vec<u8>) -> Resu
                 owner: a.owner.clone().filter(|o| !o.is_empty()).unwrap_or(p.user.clone()),
                 group: a.group.clone().filter(|g| !g.is_empty()).unwrap_or(p.group.clone()),
             };
-            let differs = members.iter().filter(|m| !a.exclude.0.contains(&m.name)).any(|m| match states.get(&m.name) {
-                Some(Some(st)) => zip_member_differs(m, st, &crcs, &zcx),
-                _ => true,
-            });
+            let differs =
+                members.iter().filter(|m| !a.exclude.0.contains(&m.name)).any(|m| match states.get(&m.name) {
+                    Some(Some(st)) => zip_member_differs(m, st, &crcs, &zcx),
+                    _ => true,
+                });
             (files, info.rc == 0 && !differs)
         }
     };
@@ -930,7 +954,10 @@ async fn extract(a: &Args, cx: &ModuleCtx<'_>, src: &str, plan: &UnarchivePlan) 
         }
         changed = true;
     }
-    if a.mode.is_some() || a.owner.as_deref().is_some_and(|s| !s.is_empty()) || a.group.as_deref().is_some_and(|s| !s.is_empty()) {
+    if a.mode.is_some()
+        || a.owner.as_deref().is_some_and(|s| !s.is_empty())
+        || a.group.as_deref().is_some_and(|s| !s.is_empty())
+    {
         let out = cx.exec_stdin(attr_command(a), stdin_lines(&attr_paths(&a.dest, &plan.files))).await?;
         if out.stdout_str().lines().any(|l| l == "changed") {
             changed = true;

@@ -14,8 +14,9 @@
 //!   `XDG_RUNTIME_DIR` defaults to `/run/user/UID` as in Ansible).
 //! - `no_block`: `systemctl --no-block`.
 //!
-//! One of `state`, `enabled`, `masked`, `daemon_reload`, `daemon_reexec` is required, and `name`
-//! with `state`, `enabled` or `masked`. One command reads the unit (`systemctl show`,
+//! `name` is required with `state`, `enabled` or `masked`; a task with only `name` reads the unit
+//! and changes nothing (Ansible's "one of state, enabled, masked, daemon_reload, daemon_reexec"
+//! never fires: the two booleans default to false, not to nothing). One command reads the unit (`systemctl show`,
 //! `systemctl is-enabled`, whether `/etc/init.d/NAME` exists) and the decisions are Ansible's:
 //! a unit is running when `ActiveState` is `active` or `activating`; it is enabled when
 //! `is-enabled` succeeds and does not say `enabled-runtime`, `indirect` or `alias` (or, for an
@@ -144,7 +145,9 @@ fn probe_command(a: &Args, unit: &str) -> Sh {
     let enabled = systemctl(a).flag("is-enabled").operand(unit).build().suffix(" 2>/dev/null");
     let files = systemctl(a).flag("list-unit-files").operand(unit).build().suffix(" >/dev/null 2>&1");
     let initd = Sh::lit("[ -e").word(Sh::lit("/etc/init.d/").glued(Sh::quoted(unit))).suffix(" ] && echo @@initd");
-    let rc_links = Sh::lit("for l in /etc/rc?.d/S??").glued(Sh::quoted(unit)).suffix("; do [ -e \"$l\" ] && echo @@sysv-enabled && break; done");
+    let rc_links = Sh::lit("for l in /etc/rc?.d/S??")
+        .glued(Sh::quoted(unit))
+        .suffix("; do [ -e \"$l\" ] && echo @@sysv-enabled && break; done");
     Sh::lit("command -v systemctl >/dev/null 2>&1 || { echo @@nosystemctl; exit 0; }").then(with_runtime_dir(
         a,
         initd
@@ -291,9 +294,15 @@ fn read_unit(p: &Probe, a: &Args, unit: &str) -> Result<Unit, String> {
     Ok(u)
 }
 
+/// `systemctl VERB -- UNIT` steps: the verb and the unit.
+type Steps = Vec<(&'static str, String)>;
+
+/// The steps and the result to register.
+type Decision = (Steps, Outcome);
+
 /// What `apply` does: `systemctl VERB -- UNIT` steps, each with its failure message.
 pub struct SystemdPlan {
-    steps: Vec<(&'static str, String)>,
+    steps: Steps,
     result: Outcome,
     /// daemon-reload / daemon-reexec first, then read the unit again.
     reload_first: bool,
@@ -304,9 +313,10 @@ fn missing(unit: &str) -> String {
 }
 
 /// The steps and the result from the unit's state (no host access).
-fn decide(a: &Args, unit: Option<&str>, u: &Unit) -> Result<(Vec<(&'static str, String)>, Outcome), String> {
+fn decide(a: &Args, unit: Option<&str>, u: &Unit) -> Result<Decision, String> {
     let status: Vec<(String, Value)> = u.status.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-    let mut o = Outcome::ok().with("name", unit.map_or(Value::from(()), Value::from)).with("status", Value::from_pairs(status));
+    let mut o =
+        Outcome::ok().with("name", unit.map_or(Value::from(()), Value::from)).with("status", Value::from_pairs(status));
     let Some(unit) = unit else { return Ok((Vec::new(), o)) };
     let mut steps = Vec::new();
     if let Some(m) = a.masked {
@@ -371,10 +381,7 @@ fn check_glob(unit: &str) -> Result<(), String> {
 }
 
 /// Reads the unit and decides; `Ok(Err(outcome))` is a failed task.
-async fn read_and_decide(
-    a: &Args,
-    cx: &ModuleCtx<'_>,
-) -> Result<Result<(Vec<(&'static str, String)>, Outcome), Outcome>, ModuleError> {
+async fn read_and_decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Result<Decision, Outcome>, ModuleError> {
     let Some(unit) = a.name.as_deref() else { return Ok(decide(a, None, &Unit::default()).map_err(Outcome::failed)) };
     let out = cx.exec(probe_command(a, unit)).await?;
     let p = parse_probe(&out.stdout_str());
@@ -402,11 +409,10 @@ impl Module for SystemdService {
     type Plan = SystemdPlan;
 
     fn check_args(a: &Args) -> Result<(), String> {
-        if a.state.is_none() && a.enabled.is_none() && a.masked.is_none() && !a.daemon_reload && !a.daemon_reexec {
-            return Err("one of the following is required: state, enabled, masked, daemon_reload, daemon_reexec".into());
-        }
         if a.name.is_none() {
-            for (given, key) in [(a.state.is_some(), "state"), (a.enabled.is_some(), "enabled"), (a.masked.is_some(), "masked")] {
+            for (given, key) in
+                [(a.state.is_some(), "state"), (a.enabled.is_some(), "enabled"), (a.masked.is_some(), "masked")]
+            {
                 if given {
                     return Err(format!("missing parameter(s) required by '{key}': name"));
                 }

@@ -88,7 +88,10 @@ fn unarchive_unpacks_tar_and_zip_once_and_contains_hostile_members_as_ansible_do
     std::fs::write(dir.join("escape.txt"), "esc\n").expect("escape");
     std::fs::write(dir.join("abs.txt"), "abs\n").expect("abs");
     // The same member order as the archives Ansible was run on: tar and zip list `top/` first.
-    sh(&dir, "tar czf app.tar.gz -C src top && tar cJf app.tar.xz -C src top && (cd src && zip -qry ../root/app.zip top)");
+    sh(
+        &dir,
+        "tar czf app.tar.gz -C src top && tar cJf app.tar.xz -C src top && (cd src && zip -qry ../root/app.zip top)",
+    );
     // `../escape.txt` and an absolute member, kept as written (-P).
     sh(&dir.join("sub"), "tar -cPf ../evil.tar ok.txt ../escape.txt \"$(dirname \"$PWD\")/abs.txt\"");
 

@@ -58,7 +58,8 @@ fn unzip_v_gives_crcs_and_the_gzip_trailer_reads_back() {
 fn tar_commands_keep_values_out_of_the_options() {
     let a = args(json!({"src": "a.tgz", "dest": "/d", "extra_opts": ["--strip-components=1"],
         "exclude": ["x/", "$(id)"], "owner": "app"}));
-    let job = Job { a: &a, src: src_word("-evil.tgz").unwrap(), dest: "/d e", gtar: false, handler: Handler::Tar("-z") };
+    let job =
+        Job { a: &a, src: src_word("-evil.tgz").unwrap(), dest: "/d e", gtar: false, handler: Handler::Tar("-z") };
     assert_eq!(
         job.tar("--extract").as_str(),
         "LC_ALL=C tar --extract -C '/d e' -z --show-transformed-names --strip-components=1 --owner=app \
