@@ -122,3 +122,57 @@ async fn local_tar_round_trip() {
     let leftovers = h.conn.log.lock().unwrap().iter().filter(|l| l.starts_with("put ")).count();
     assert!(leftovers >= 2);
 }
+
+#[tokio::test]
+async fn without_unzip_or_gnu_tar_the_task_fails_naming_the_tools() {
+    let probe = "dest 755 root root 0 0 4096\nrun 0 root root\n\
+reason Unable to find required 'unzip' or 'zipinfo' binary in the path.\n\
+reason Unable to find required 'gtar' or 'tar' binary in the path\n";
+    let h = fake(prov_core::testutil::FakeConnection::new().on("S=", 0, probe));
+    let o = run::<Unarchive>(json!({"src": "/t/a.zip", "dest": "/d", "remote_src": true}), &h.ctx()).await;
+    assert!(o.failed && !o.changed, "{o:?}");
+    assert_eq!(
+        o.msg.as_deref(),
+        Some(
+            "Failed to find handler for \"/t/a.zip\". Make sure the required command to extract the file is installed.\n\
+Unable to find required 'unzip' or 'zipinfo' binary in the path.\n\
+Unable to find required 'gtar' or 'tar' binary in the path"
+        )
+    );
+    let h = fake(prov_core::testutil::FakeConnection::new().on("S=", 0, "dest 755 root root 0 0 4096\nsrc missing\n"));
+    let o = run::<Unarchive>(json!({"src": "/t/a.zip", "dest": "/d", "remote_src": true}), &h.ctx()).await;
+    assert_eq!(o.msg.as_deref(), Some("Source '/t/a.zip' does not exist"));
+    let h = fake(prov_core::testutil::FakeConnection::new().on("S=", 0, "dest 755 root root 0 0 4096\nsrc empty\n"));
+    let o = run::<Unarchive>(json!({"src": "/t/a.zip", "dest": "/d", "copy": false}), &h.ctx()).await;
+    assert_eq!(o.msg.as_deref(), Some("Invalid archive '/t/a.zip', the file is 0 bytes"));
+}
+
+#[test]
+fn a_zip_member_differs_as_ansible_core_compares_it() {
+    let m = &parse_zipinfo(ZIPINFO)[3];
+    let crcs = parse_unzip_v("       6  Stored        6   0% 2026-12-03 18:39 363a3020  top/a b.txt\n");
+    let zcx =
+        ZipCx { offset: 0, umask: 0o022, keep_newer: false, mode: None, owner: "root".into(), group: "root".into() };
+    let same = TargetState {
+        raw_mode: 0o100644,
+        size: 6,
+        mtime: 1_796_323_166,
+        owner: "root".into(),
+        group: "root".into(),
+        uid: 0,
+        gid: 0,
+        crc: Some(0x363a3020),
+    };
+    assert!(!zip_member_differs(m, &same, &crcs, &zcx));
+    let differs = |f: &dyn Fn(&mut TargetState)| {
+        let mut st = TargetState { owner: same.owner.clone(), group: same.group.clone(), ..same };
+        f(&mut st);
+        zip_member_differs(m, &st, &crcs, &zcx)
+    };
+    assert!(differs(&|s| s.crc = Some(1)), "contents");
+    assert!(differs(&|s| s.size = 7), "size");
+    assert!(differs(&|s| s.mtime += 1), "modification time");
+    assert!(differs(&|s| s.raw_mode = 0o100600), "permissions");
+    assert!(differs(&|s| s.raw_mode = 0o040755), "type");
+    assert!(differs(&|s| s.owner = "app".into()), "owner");
+}
