@@ -128,3 +128,58 @@ fn unarchive_unpacks_tar_and_zip_once_and_contains_hostile_members_as_ansible_do
     let r = w.run("site.yml", &["--check"]);
     assert_eq!(r.counts().1, 1, "nor does check mode but the hostile archive, which always fails\n{}", r.text);
 }
+
+const OPTIONS: &str = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - unarchive: {src: app.tar.gz, dest: "{{ root }}/strip", extra_opts: [--strip-components=1], list_files: true}
+      register: r1
+    - unarchive: {src: app.tar.xz, dest: "{{ root }}/excl", exclude: [top/sub/], list_files: true}
+      register: r2
+    - unarchive: {src: app.tar, dest: "{{ root }}/incl", include: [top/a.txt], list_files: true}
+      register: r3
+    - unarchive: {src: "{{ root }}/app.zip", dest: "{{ root }}/zexcl", exclude: ["top/sub/*"], list_files: true, remote_src: true}
+      register: r4
+    - unarchive: {src: "{{ root }}/app.zip", dest: "{{ root }}/zincl", include: ["top/a.txt"], list_files: true, copy: false}
+      register: r5
+    - unarchive: {src: "{{ root }}/app.zip", dest: "{{ root }}/own", owner: nobody, mode: "0640", remote_src: true}
+      register: r6
+    - name: what ansible-core 2.19 listed
+      assert:
+        that:
+          - r1.files == ['', 'link', 'sub/', 'sub/b.txt', 'a.txt'] and r2.files == ['top/', 'top/link', 'top/a.txt']
+          - r3.files == ['top/a.txt'] and r4.files == ['top/', 'top/link', 'top/a.txt'] and r5.files == ['top/a.txt']
+"#;
+
+#[test]
+fn unarchive_options_list_and_extract_what_ansible_does() {
+    let w = Work::new(&[("options.yml", OPTIONS)]);
+    let dir = w.root().parent().expect("the work directory").to_path_buf();
+    std::fs::create_dir_all(dir.join("src/top/sub")).expect("mkdir");
+    std::fs::write(dir.join("src/top/a.txt"), "hello\n").expect("a");
+    std::fs::write(dir.join("src/top/sub/b.txt"), "world\n").expect("b");
+    symlink("a.txt", dir.join("src/top/link")).expect("symlink");
+    for d in ["strip", "excl", "incl", "zexcl", "zincl", "own"] {
+        std::fs::create_dir(w.root().join(d)).expect("dest");
+    }
+    sh(
+        &dir,
+        "tar czf app.tar.gz -C src top && tar cJf app.tar.xz -C src top && tar cf app.tar -C src top \
+         && (cd src && zip -qry ../root/app.zip top)",
+    );
+    let r = w.run("options.yml", &[]);
+    assert_eq!((r.code, r.counts()), (0, (7, 6)), "ansible: ok=7 changed=6\n{}", r.text);
+    let t = |d: &str| tree(&w.root().join(d));
+    assert_eq!(t("strip"), ["a.txt", "link", "sub", "sub/b.txt"]);
+    assert_eq!(t("excl"), ["top", "top/a.txt", "top/link"]);
+    assert_eq!(t("incl"), ["top", "top/a.txt"]);
+    assert_eq!(t("zexcl"), ["top", "top/a.txt", "top/link"]);
+    assert_eq!(t("zincl"), ["top", "top/a.txt"]);
+    let own = w.root().join("own/top");
+    assert_eq!((mode(&own), mode(&own.join("a.txt")), mode(&own.join("sub/b.txt"))), (0o640, 0o640, 0o640));
+    use std::os::unix::fs::MetadataExt;
+    let nobody = std::fs::metadata(own.join("a.txt")).expect("stat").uid();
+    assert_ne!(nobody, 0, "owned by nobody");
+    let r = w.run("options.yml", &[]);
+    assert_eq!((r.code, r.counts()), (0, (7, 0)), "second run: ansible ok=7 changed=0\n{}", r.text);
+}
