@@ -1,3 +1,4 @@
+use super::zip::*;
 use super::*;
 use crate::testing::*;
 use serde_json::json;
