@@ -63,6 +63,7 @@ modules![
     files::stat::Stat,
     files::tempfile::TempFile,
     files::template::Template,
+    files::unarchive::Unarchive,
     net::uri::Uri,
     net::wait_for::WaitFor,
     packages::apt::Apt,
@@ -76,6 +77,8 @@ modules![
     system::service::Service,
     system::setup::Setup,
     system::sysctl::Sysctl,
+    system::systemd::Systemd,
+    system::systemd_service::SystemdService,
     system::user::User,
 ];
 
@@ -113,6 +116,9 @@ mod tests {
             "fetch",
             "tempfile",
             "script",
+            "unarchive",
+            "systemd",
+            "systemd_service",
         ] {
             assert!(r.get(m).is_some(), "{m} missing");
         }
@@ -150,6 +156,11 @@ mod tests {
         assert_eq!(name("ansible.builtin.hostname"), Some("hostname"));
         assert_eq!(name("community.general.modprobe"), Some("modprobe"));
         assert_eq!(name("ansible.builtin.modprobe"), Some("modprobe"), "ansible-core redirects it");
+        assert_eq!(name("ansible.builtin.unarchive"), Some("unarchive"));
+        assert_eq!(name("ansible.legacy.unarchive"), Some("unarchive"));
+        assert_eq!(name("ansible.builtin.systemd_service"), Some("systemd_service"));
+        assert_eq!(name("ansible.builtin.systemd"), Some("systemd"));
+        assert_eq!(name("systemd"), Some("systemd"));
         assert_eq!(
             name("ansible.builtin.ini_file"),
             Some("ini_file"),
@@ -168,6 +179,9 @@ mod tests {
             "community.general.cron",
             "ansible.posix.modprobe",
             "community.general.hostname",
+            "community.general.unarchive",
+            "community.general.systemd",
+            "ansible.posix.systemd_service",
         ] {
             assert_eq!(name(refused), None, "{refused}");
             assert!(r.hint(refused).is_some(), "{refused} gets a hint");

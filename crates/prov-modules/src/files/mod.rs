@@ -1,4 +1,4 @@
-//! File modules (`copy`, `template`, `file`, `lineinfile`, `blockinfile`, `ini_file`, `replace`, `stat`, `find`, `slurp`, `fetch`, `tempfile`) and what they share: one probe
+//! File modules (`copy`, `template`, `file`, `lineinfile`, `blockinfile`, `ini_file`, `replace`, `stat`, `find`, `slurp`, `fetch`, `tempfile`, `unarchive`) and what they share: one probe
 //! command that reads a path's type, mode, owner and checksum, and ownership/mode fixing.
 
 pub mod blockinfile;
@@ -14,6 +14,7 @@ pub mod slurp;
 pub mod stat;
 pub mod tempfile;
 pub mod template;
+pub mod unarchive;
 
 use crate::util::{diff_text, octal, probe_failed};
 use prov_core::args::Mode;

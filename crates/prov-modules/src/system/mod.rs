@@ -10,4 +10,6 @@ pub mod mount;
 pub mod service;
 pub mod setup;
 pub mod sysctl;
+pub mod systemd;
+pub mod systemd_service;
 pub mod user;

@@ -32,5 +32,7 @@ mod seed;
 mod site;
 mod ssh;
 mod swarm;
+mod systemd;
 mod tutorial;
+mod unarchive;
 mod util;
