@@ -28,6 +28,7 @@ pub const PLAY: &[&str] = &[
     "remote_user",
     "ignore_errors",
     "no_log",
+    "check_mode",
 ];
 
 /// Ansible play keys prov does not support yet.
@@ -39,7 +40,6 @@ pub const PLAY_UNSUPPORTED: &[&str] = &[
     "throttle",
     "fact_path",
     "debugger",
-    "check_mode",
     "diff",
     "port",
     "ignore_unreachable",

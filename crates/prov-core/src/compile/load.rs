@@ -401,6 +401,7 @@ impl<'a> Loader<'a> {
             },
         };
         inherit.ignore_errors = self.opt_flag(node.get("ignore_errors"), &mut pb);
+        inherit.check_mode = self.opt_bool(node.get("check_mode"));
         let mut program = Vec::new();
         // The play's handler order is Ansible's: those of `roles:`, the play's own, those of
         // imported roles, those of included roles.
@@ -1523,6 +1524,8 @@ impl<'a> Loader<'a> {
     }
 
     fn task(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Option<TaskId> {
+        let without_omitted = without_omitted_keywords(node);
+        let node = without_omitted.as_ref().unwrap_or(node);
         let entries = node.as_map()?;
         // Find the module key: the one key that is not a task keyword.
         let mut module: Option<(&Node, &Node)> = None;
@@ -2367,6 +2370,23 @@ fn role_var_files(role: &Path, sub: &str) -> Vec<PathBuf> {
 fn gate(c: &mut Inherit, outer: &Inherit) {
     c.gates.push(c.tags.clone());
     c.tags = outer.tags.clone();
+}
+
+/// The task keywords a task may set to `{{ omit }}`, which ansible-core reads as not set
+/// (the value is inherited from the block or play). On a block or play the same value fails
+/// the task ("could not be converted to 'bool'"), which prov refuses at compile time.
+const OMITTABLE: &[&str] = &["become", "check_mode", "ignore_errors", "no_log", "run_once", "delegate_facts"];
+
+/// `node` without its [`OMITTABLE`] keywords whose value is `{{ omit }}`; `None` when it has none.
+fn without_omitted_keywords(node: &Node) -> Option<Node> {
+    let is_omit = |v: &Node| v.as_str().and_then(crate::template::single_expression).is_some_and(|e| e.trim() == "omit");
+    let entries = node.as_map()?;
+    let omitted = |(k, v): &&(Node, Node)| k.as_str().is_some_and(|k| OMITTABLE.contains(&k)) && is_omit(v);
+    if !entries.iter().any(|e| omitted(&e)) {
+        return None;
+    }
+    let kept = entries.iter().filter(|e| !omitted(e)).cloned().collect();
+    Some(Node { span: node.span, kind: NodeKind::Map(kept) })
 }
 
 /// What a dynamic include (`include_tasks`, `include_role`) keeps for itself, as ansible-core

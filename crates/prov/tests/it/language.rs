@@ -2184,3 +2184,38 @@ fn a_templated_ignore_errors_is_rendered_when_the_task_runs() {
     );
     assert_eq!((r.code, r.recap("a", "failed"), r.of("never").len()), (2, 1, 0), "{}", r.dump());
 }
+
+/// A play's `check_mode` reaches its tasks (a task's own wins), and a task's
+/// `check_mode`/`become` of `{{ omit }}` is not set, as in ansible-core 2.19, whose run of the
+/// same play gives these values (`ansible_check_mode` stays the command line's). prov refused
+/// the play keyword and the omitted values.
+#[test]
+fn play_check_mode_and_omitted_task_keywords() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  check_mode: true
+  tasks:
+    - name: play
+      command: echo ran
+      register: r1
+    - name: omitted
+      command: echo ran
+      check_mode: "{{ omit }}"
+      become: "{{ omit }}"
+      register: r2
+    - name: task wins
+      command: echo ran
+      check_mode: false
+      register: r3
+    - name: show
+      debug:
+        msg: "{{ [r1.msg, r2.msg, r3.stdout, ansible_check_mode] }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let would = "Command would have run if not in check mode";
+    let shown: Json = serde_json::from_str(r.of("show")[0]["msg"].as_str().expect("msg")).expect("a list");
+    assert_eq!(shown, serde_json::json!([would, would, "ran", false]), "{}", r.dump());
+    assert_eq!(r.recap("a", "changed"), 1, "{}", r.dump());
+    assert_eq!(r.recap("a", "skipped"), 2, "{}", r.dump());
+}
