@@ -10,7 +10,7 @@ use crate::inventory::{HostPattern, Inventory};
 use crate::module::{Registry, RunsOn};
 use crate::source::{SourceMap, Span};
 use crate::template::{has_template, is_template, Templar, Tmpl};
-use crate::vars::VarMap;
+use crate::vars::{Layer, Scope, VarMap};
 use crate::yaml::{self, Node, NodeKind};
 use minijinja::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -351,16 +351,23 @@ impl<'a> Loader<'a> {
         if let Some(v) = node.get("vars") {
             self.map_into(v, &mut vars, "vars");
         }
+        let mut host_vars_files = HashMap::new();
         if let Some(vf) = node.get("vars_files") {
-            for f in seq_or_one(vf) {
-                match f.as_str() {
-                    Some(p) if !is_template(p) => {
-                        if let Some(n) = self.read_yaml(&dir.join(p), f.span) {
-                            self.map_into(&n, &mut vars, "vars file");
+            let entries = seq_or_one(vf);
+            let per_host = entries.iter().any(|f| f.as_seq().is_some() || f.as_str().is_some_and(is_template));
+            if per_host {
+                host_vars_files = self.vars_files_per_host(&entries, &vars, dir);
+            } else {
+                for f in entries {
+                    match f.as_str() {
+                        Some(p) => {
+                            if let Some(n) = self.read_yaml(&dir.join(p), f.span) {
+                                self.map_into(&n, &mut vars, "vars file");
+                            }
                         }
-                    }
-                    _ => {
-                        self.err(DiagKind::Unsupported, f.span, "vars_files entries must be plain file names");
+                        None => {
+                            self.err(DiagKind::Invalid, f.span, "a vars_files entry is a file name or a list of them");
+                        }
                     }
                 }
             }
@@ -573,7 +580,87 @@ impl<'a> Loader<'a> {
             connection: node.get("connection").and_then(Node::scalar_text),
             role_defaults: Arc::new(pb_defaults),
             role_vars: Arc::new(pb_vars),
+            host_vars_files,
         })
+    }
+
+    /// `vars_files` whose names are templates or lists of candidates (the first that exists
+    /// wins), read per host as ansible-core reads them: each name rendered with the host's
+    /// inventory variables, the play's `vars` and `-e`. An entry whose template reads an
+    /// undefined name is skipped (ansible-core skips it too); one with no existing candidate
+    /// is an error. Every entry of the play is read per host, so that their order holds.
+    fn vars_files_per_host(
+        &mut self,
+        entries: &[&Node],
+        play_vars: &VarMap,
+        dir: &Path,
+    ) -> HashMap<String, Arc<VarMap>> {
+        let hosts: Vec<String> = self.inventory.hosts().map(|h| h.name.clone()).collect();
+        let mut out = HashMap::new();
+        let mut warned = HashSet::new();
+        let templar = Arc::new(self.templar.sibling());
+        let play_vars = Arc::new(play_vars.clone());
+        let extra_vars = self.opts.extra_vars.clone();
+        for host in hosts {
+            let mut magic = VarMap::new();
+            magic.insert("inventory_hostname".into(), Value::from(host.clone()));
+            magic.insert("playbook_dir".into(), Value::from(self.playbook_dir.display().to_string()));
+            let layers = vec![
+                Layer::source(Arc::new(self.inventory.host_vars(&host))),
+                Layer::source(play_vars.clone()),
+                Layer::source(extra_vars.clone()),
+            ];
+            let ctx = Scope::new(templar.clone(), Arc::new(magic), layers).into_value();
+            let mut loaded = VarMap::new();
+            'entry: for f in entries {
+                let candidates: Vec<&Node> = match f.as_seq() {
+                    Some(items) => items.iter().collect(),
+                    None => vec![*f],
+                };
+                let mut names = Vec::new();
+                for c in candidates {
+                    let Some(written) = c.as_str() else {
+                        self.err(DiagKind::Invalid, c.span, "a vars_files entry is a file name or a list of them");
+                        continue 'entry;
+                    };
+                    match self.templar.render_str(written, &ctx) {
+                        Ok(v) => names.push(v.to_string()),
+                        Err(e) if e.contains("undefined") => {
+                            if warned.insert(f.span) {
+                                self.diags.push(Diagnostic::warning(
+                                    f.span,
+                                    "skipping vars_files item due to an undefined variable",
+                                ));
+                            }
+                            continue 'entry;
+                        }
+                        Err(e) => {
+                            self.err(DiagKind::Template, c.span, format!("vars_files: {e}"));
+                            continue 'entry;
+                        }
+                    }
+                }
+                match names.iter().map(|n| dir.join(n)).find(|p| p.is_file()) {
+                    Some(p) => {
+                        if let Some(n) = self.read_yaml(&p, f.span) {
+                            let mut m = VarMap::new();
+                            self.map_into(&n, &mut m, "vars file");
+                            self.note_vars(&m);
+                            loaded.extend(m);
+                        }
+                    }
+                    None => {
+                        self.err(
+                            DiagKind::Missing,
+                            f.span,
+                            format!("vars file {} was not found (host {host})", names.join(", ")),
+                        );
+                    }
+                }
+            }
+            out.insert(host, Arc::new(loaded));
+        }
+        out
     }
 
     fn serial_of(&mut self, n: &Node) -> Vec<BatchSize> {
@@ -2379,7 +2466,8 @@ const OMITTABLE: &[&str] = &["become", "check_mode", "ignore_errors", "no_log", 
 
 /// `node` without its [`OMITTABLE`] keywords whose value is `{{ omit }}`; `None` when it has none.
 fn without_omitted_keywords(node: &Node) -> Option<Node> {
-    let is_omit = |v: &Node| v.as_str().and_then(crate::template::single_expression).is_some_and(|e| e.trim() == "omit");
+    let is_omit =
+        |v: &Node| v.as_str().and_then(crate::template::single_expression).is_some_and(|e| e.trim() == "omit");
     let entries = node.as_map()?;
     let omitted = |(k, v): &&(Node, Node)| k.as_str().is_some_and(|k| OMITTABLE.contains(&k)) && is_omit(v);
     if !entries.iter().any(|e| omitted(&e)) {

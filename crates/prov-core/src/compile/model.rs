@@ -86,6 +86,10 @@ pub struct CompiledPlay {
     pub role_defaults: Arc<VarMap>,
     /// `vars/main.yml` of the same roles: every task of the play sees them, above play vars.
     pub role_vars: Arc<VarMap>,
+    /// `vars_files` read per host (templated names, lists of candidates), by host name: above
+    /// the play's `vars`, as ansible-core has them. Empty when every entry is a plain name
+    /// (those are in `vars`).
+    pub host_vars_files: std::collections::HashMap<String, Arc<VarMap>>,
 }
 
 /// Whether to gather facts.

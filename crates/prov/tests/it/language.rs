@@ -2219,3 +2219,38 @@ fn play_check_mode_and_omitted_task_keywords() {
     assert_eq!(r.recap("a", "changed"), 1, "{}", r.dump());
     assert_eq!(r.recap("a", "skipped"), 2, "{}", r.dump());
 }
+
+/// `vars_files` entries that are templates or lists of candidates are read per host, the
+/// first candidate that exists winning, and an entry reading an undefined name is skipped, as
+/// in ansible-core 2.19 (its run of the same play: a `[1, true]`, b `[1, false]`). prov
+/// refused every entry that was not a plain file name.
+#[test]
+fn vars_files_templated_names_and_first_found_lists() {
+    let site = r#"- hosts: all
+  gather_facts: false
+  vars:
+    names: ['vars/{{ foo }}.yml', 'vars/defaults.yml']
+  vars_files:
+    - vars/common.yml
+    - ["vars/{{ foo }}.yml", vars/defaults.yml]
+    - "vars/{{ nowhere_defined }}.yml"
+    - "{{ lookup('first_found', names) }}"
+  tasks:
+    - name: show
+      debug:
+        msg: "{{ [common, is_bar] }}"
+"#;
+    let files = [
+        ("site.yml", site),
+        ("hosts.ini", "a foo=bar ansible_connection=local\nb foo=baz ansible_connection=local\n"),
+        ("vars/bar.yml", "is_bar: yes\n"),
+        ("vars/defaults.yml", "is_bar: no\n"),
+        ("vars/common.yml", "common: 1\n"),
+    ];
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msg = |h: &str| r.of("show").iter().find(|e| e["host"] == h).map(|e| e["msg"].clone());
+    assert_eq!(msg("a"), Some(Json::from("[1,true]")), "{}", r.dump());
+    assert_eq!(msg("b"), Some(Json::from("[1,false]")), "{}", r.dump());
+    assert!(r.stderr.contains("skipping vars_files item due to an undefined variable"), "{}", r.dump());
+}
