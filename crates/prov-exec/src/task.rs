@@ -280,6 +280,15 @@ pub(crate) fn run_include(
         );
         return Err(flow(fatal_task(w, t, msg)));
     };
+    let not_list = t
+        .args
+        .get_attr("not_task_lists")
+        .ok()
+        .and_then(|l| l.try_iter().ok().map(|mut l| l.any(|p| p.as_str() == Some(&*canon.display().to_string()))));
+    if not_list == Some(true) {
+        // ansible-core reads the file only now, and fails the host (as for a missing file).
+        return Err(flow(fatal_task(w, t, "included task files must contain a list of tasks".into())));
+    }
     included(w, t, &canon.display().to_string());
     Ok(Some(i))
 }

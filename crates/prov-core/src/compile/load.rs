@@ -1275,7 +1275,14 @@ impl<'a> Loader<'a> {
             }
         };
         let mut options = Vec::new();
+        let mut not_lists = Vec::new();
         for path in paths {
+            if self.not_a_task_list(&path) {
+                let canon = path.canonicalize().unwrap_or(path);
+                not_lists.push(Value::from(canon.display().to_string()));
+                options.push((canon, Vec::new()));
+                continue;
+            }
             let first = (self.diags.0.len(), pb.tasks.len(), pb.templates.len());
             let mut steps = self.load_task_file(&path, span, &inner, pb);
             if let Some(step) = self.defer_errors(node, written, &path, &inner, pb, first, templated) {
@@ -1291,10 +1298,28 @@ impl<'a> Loader<'a> {
         let Some(id) = self.include_task(node, written, c, pb, MetaAction::Include, ("file", file)) else {
             return Vec::new();
         };
+        if !not_lists.is_empty() {
+            if let Some(t) = Arc::get_mut(&mut pb.tasks[id]) {
+                t.args = Value::from_pairs(vec![
+                    ("file".to_string(), Value::from(file)),
+                    ("not_task_lists".to_string(), Value::from(not_lists)),
+                ]);
+            }
+        }
         if templated {
             pb.templates.push((file.to_string(), span));
         }
         vec![Step::Include { task: id, bases, options }]
+    }
+
+    /// Whether `path`, a file `include_tasks` pulls in, holds no list of tasks (a string, a
+    /// mapping): ansible-core reads it only when the include runs, and fails the host that
+    /// reaches it then ("included task files must contain a list of tasks"); the include's
+    /// `not_task_lists` argument names such files for the run.
+    fn not_a_task_list(&mut self, path: &Path) -> bool {
+        let Ok((id, text)) = self.sources.load(path) else { return false };
+        let Ok((root, _)) = yaml::parse_one(id, &text) else { return false };
+        !matches!(root.kind, NodeKind::Seq(_) | NodeKind::Null)
     }
 
     /// A file that `include_tasks` pulls in is read by ansible-core only when the include

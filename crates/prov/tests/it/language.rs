@@ -2254,3 +2254,33 @@ fn vars_files_templated_names_and_first_found_lists() {
     assert_eq!(msg("b"), Some(Json::from("[1,false]")), "{}", r.dump());
     assert!(r.stderr.contains("skipping vars_files item due to an undefined variable"), "{}", r.dump());
 }
+
+/// A file `include_tasks` pulls in that is no list of tasks fails the host that reaches the
+/// include, and only then: ansible-core 2.19 runs `before`, fails the include ("included
+/// task files must contain a list of tasks"), exits 2 with ok=1 failed=1 skipped=1. An include of it
+/// inside a dynamically included file that a failing task stops first is never reached
+/// (ansible-core's include_when_parent_is_dynamic). prov refused the playbook.
+#[test]
+fn an_included_file_that_is_no_task_list_fails_when_reached() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: before
+      debug: msg=before
+    - name: nested
+      include_tasks: outer.yml
+      when: false
+    - include_tasks: bad.yml
+    - name: after
+      debug: msg=after
+"#;
+    let files =
+        [("site.yml", site), ("bad.yml", "intentional syntax error\n"), ("outer.yml", "- include_tasks: bad.yml\n")];
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(r.recap("a", "ok"), 1, "{}", r.dump());
+    assert_eq!(r.recap("a", "failed"), 1, "{}", r.dump());
+    assert_eq!(r.recap("a", "skipped"), 1, "{}", r.dump());
+    assert!(r.of("after").is_empty(), "{}", r.dump());
+    assert!(r.dump().contains("included task files must contain a list of tasks"), "{}", r.dump());
+}
