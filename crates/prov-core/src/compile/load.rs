@@ -2049,7 +2049,7 @@ impl<'a> Loader<'a> {
                                     .collect()
                                 })
                                 .unwrap_or_default();
-                            return Some(self.loop_control(node, LoopItems::List(Value::from(list)), keyword));
+                            return Some(self.loop_control(node, LoopItems::List(Value::from(list)), keyword, pb));
                         }
                     };
                     let inner = crate::template::single_expression(&src).unwrap_or(&src).to_string();
@@ -2065,10 +2065,10 @@ impl<'a> Loader<'a> {
         } else {
             items
         };
-        Some(self.loop_control(node, items, keyword))
+        Some(self.loop_control(node, items, keyword, pb))
     }
 
-    fn loop_control(&mut self, node: &Node, items: LoopItems, keyword: LoopKeyword) -> LoopDef {
+    fn loop_control(&mut self, node: &Node, items: LoopItems, keyword: LoopKeyword, pb: &mut PlayBuild) -> LoopDef {
         let flatten = keyword == LoopKeyword::WithItems;
         let mut def = LoopDef {
             items,
@@ -2080,11 +2080,12 @@ impl<'a> Loader<'a> {
             extended_allitems: true,
             flatten,
             keyword,
+            break_when: Vec::new(),
         };
         if let Some(lc) = node.get("loop_control") {
             self.check_keys(
                 lc,
-                &["loop_var", "index_var", "label", "pause", "extended", "extended_allitems"],
+                &["loop_var", "index_var", "label", "pause", "extended", "extended_allitems", "break_when"],
                 &[],
                 "loop_control",
             );
@@ -2102,6 +2103,9 @@ impl<'a> Loader<'a> {
                 def.loop_var = v;
             }
             def.index_var = lc.get("index_var").and_then(Node::scalar_text);
+            if let Some(b) = lc.get("break_when") {
+                def.break_when = self.conds(b, pb);
+            }
             def.label = lc.get("label").and_then(|l| self.tmpl(l));
             if let Some(p) = lc.get("pause") {
                 let secs = match &p.kind {

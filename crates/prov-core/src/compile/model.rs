@@ -235,6 +235,9 @@ pub struct LoopDef {
     pub flatten: bool,
     /// The keyword that asked for the loop.
     pub keyword: LoopKeyword,
+    /// `loop_control.break_when`: after each item, the loop ends when every condition holds
+    /// (they see the item and, under the task's `register` name, the item's result).
+    pub break_when: Vec<Cond>,
 }
 
 /// The keyword of a loop: they differ on values that are not lists.

@@ -2284,3 +2284,42 @@ fn an_included_file_that_is_no_task_list_fails_when_reached() {
     assert!(r.of("after").is_empty(), "{}", r.dump());
     assert!(r.dump().contains("included task files must contain a list of tasks"), "{}", r.dump());
 }
+
+/// `loop_control.break_when` ends a loop after the first item for which it holds; it sees
+/// the item and the item's result under the `register` name, also for a skipped item.
+/// ansible-core 2.19's run of the same play shows `[["n1","n2"],["m1","m2","m3"],2]`; prov
+/// refused the keyword.
+#[test]
+fn loop_control_break_when_ends_the_loop() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: loop
+      debug: msg="n{{ item }}"
+      loop: [1, 2, 3, 4]
+      loop_control:
+        break_when:
+          - item >= 2
+      register: r
+    - name: by result
+      debug: msg="m{{ item }}"
+      loop: [1, 2, 3, 4]
+      loop_control:
+        break_when: res.msg == 'm3'
+      register: res
+    - name: skipped items
+      debug: msg="s{{ item }}"
+      loop: [1, 2, 3, 4]
+      when: item > 5
+      loop_control:
+        break_when: item == 2
+      register: sk
+    - name: show
+      debug:
+        msg: "{{ [r.results | map(attribute='msg'), res.results | map(attribute='msg'), sk.results | length] }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let shown: Json = serde_json::from_str(r.of("show")[0]["msg"].as_str().expect("msg")).expect("a list");
+    assert_eq!(shown, serde_json::json!([["n1", "n2"], ["m1", "m2", "m3"], 2]), "{}", r.dump());
+}
