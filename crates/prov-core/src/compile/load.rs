@@ -528,7 +528,7 @@ impl<'a> Loader<'a> {
                 Strategy::Linear
             }
         };
-        let serial = node.get("serial").map(|s| self.serial_of(s)).unwrap_or_default();
+        let serial = node.get("serial").map(|s| self.serial_of(s, &vars)).unwrap_or_default();
         let gather_facts = match node.get("gather_facts").map(|n| &n.kind) {
             None if self.opts.defaults.gather_explicit => GatherFacts::No,
             None => GatherFacts::IfUsed,
@@ -663,9 +663,39 @@ impl<'a> Loader<'a> {
         out
     }
 
-    fn serial_of(&mut self, n: &Node) -> Vec<BatchSize> {
+    /// A play's `serial`. A template is rendered with the play's `vars` and `-e` when the
+    /// playbook compiles, as ansible-core renders it when the play starts (no host's
+    /// variables); `omit` is no serial.
+    fn serial_of(&mut self, n: &Node, play_vars: &Arc<VarMap>) -> Vec<BatchSize> {
         let mut out = Vec::new();
         for item in seq_or_one(n) {
+            let rendered;
+            let item = match &item.kind {
+                NodeKind::Str(s) if is_template(s) => {
+                    let layers = vec![Layer::source(play_vars.clone()), Layer::source(self.opts.extra_vars.clone())];
+                    let templar = Arc::new(self.templar.sibling());
+                    let ctx = Scope::new(templar, Arc::new(VarMap::new()), layers).into_value();
+                    let v = match self.templar.render_str(s, &ctx) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            self.err(DiagKind::Template, item.span, format!("serial: {e}")).help =
+                                Some("a play's serial may use the play's vars and -e, not host variables".into());
+                            continue;
+                        }
+                    };
+                    if v.as_str() == Some(crate::template::OMIT) {
+                        continue;
+                    }
+                    let text = v.to_string();
+                    let kind = match text.trim().parse::<i64>() {
+                        Ok(i) => NodeKind::Int(i),
+                        Err(_) => NodeKind::Str(text),
+                    };
+                    rendered = Node { span: item.span, kind };
+                    &rendered
+                }
+                _ => item,
+            };
             match &item.kind {
                 NodeKind::Int(i) if *i > 0 => out.push(BatchSize::Count(*i as usize)),
                 NodeKind::Str(s) if s.ends_with('%') => match s.trim_end_matches('%').trim().parse::<f64>() {

@@ -2323,3 +2323,34 @@ fn loop_control_break_when_ends_the_loop() {
     let shown: Json = serde_json::from_str(r.of("show")[0]["msg"].as_str().expect("msg")).expect("a list");
     assert_eq!(shown, serde_json::json!([["n1", "n2"], ["m1", "m2", "m3"], 2]), "{}", r.dump());
 }
+
+/// A templated `serial` is rendered with the play's vars when the play starts, and `omit` is
+/// no serial, as in ansible-core 2.19 (its omit target's 48673.yml): its run of the same
+/// plays shows batches `[a]`, `[b]`, then `[a, b]` on both hosts. prov refused the template.
+#[test]
+fn templated_serial_and_omitted_serial() {
+    let site = r#"- hosts: g1
+  gather_facts: false
+  vars:
+    n: 1
+  serial: "{{ n }}"
+  tasks:
+    - name: batch
+      debug:
+        msg: "{{ ansible_play_batch }}"
+- hosts: g1
+  gather_facts: false
+  serial: "{{ nothing | default(omit) }}"
+  tasks:
+    - name: whole
+      debug:
+        msg: "{{ ansible_play_batch }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msg = |task: &str, h: &str| r.of(task).iter().find(|e| e["host"] == h).map(|e| e["msg"].clone());
+    assert_eq!(msg("batch", "a"), Some(Json::from(r#"["a"]"#)), "{}", r.dump());
+    assert_eq!(msg("batch", "b"), Some(Json::from(r#"["b"]"#)), "{}", r.dump());
+    assert_eq!(msg("whole", "a"), Some(Json::from(r#"["a","b"]"#)), "{}", r.dump());
+    assert_eq!(msg("whole", "b"), Some(Json::from(r#"["a","b"]"#)), "{}", r.dump());
+}
