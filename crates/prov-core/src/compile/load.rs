@@ -356,7 +356,7 @@ impl<'a> Loader<'a> {
             let entries = seq_or_one(vf);
             let per_host = entries.iter().any(|f| f.as_seq().is_some() || f.as_str().is_some_and(is_template));
             if per_host {
-                host_vars_files = self.vars_files_per_host(&entries, &vars, dir);
+                host_vars_files = self.vars_files_per_host(&entries, &vars, dir, &hosts);
             } else {
                 for f in entries {
                     match f.as_str() {
@@ -594,8 +594,13 @@ impl<'a> Loader<'a> {
         entries: &[&Node],
         play_vars: &VarMap,
         dir: &Path,
+        pattern: &str,
     ) -> HashMap<String, Arc<VarMap>> {
-        let hosts: Vec<String> = self.inventory.hosts().map(|h| h.name.clone()).collect();
+        // The play's hosts (every host when its pattern is a template or does not parse).
+        let hosts: Vec<String> = match HostPattern::parse(pattern) {
+            Ok(p) if !is_template(pattern) => self.inventory.select(&p),
+            _ => self.inventory.hosts().map(|h| h.name.clone()).collect(),
+        };
         let mut out = HashMap::new();
         let mut warned = HashSet::new();
         let templar = Arc::new(self.templar.sibling());

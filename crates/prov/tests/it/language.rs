@@ -2223,10 +2223,11 @@ fn play_check_mode_and_omitted_task_keywords() {
 /// `vars_files` entries that are templates or lists of candidates are read per host, the
 /// first candidate that exists winning, and an entry reading an undefined name is skipped, as
 /// in ansible-core 2.19 (its run of the same play: a `[1, true]`, b `[1, false]`). prov
-/// refused every entry that was not a plain file name.
+/// refused every entry that was not a plain file name. Host c is outside the play: its
+/// missing file does not matter.
 #[test]
 fn vars_files_templated_names_and_first_found_lists() {
-    let site = r#"- hosts: all
+    let site = r#"- hosts: all:!out
   gather_facts: false
   vars:
     names: ['vars/{{ foo }}.yml', 'vars/defaults.yml']
@@ -2242,7 +2243,7 @@ fn vars_files_templated_names_and_first_found_lists() {
 "#;
     let files = [
         ("site.yml", site),
-        ("hosts.ini", "a foo=bar ansible_connection=local\nb foo=baz ansible_connection=local\n"),
+        ("hosts.ini", "a foo=bar ansible_connection=local\nb foo=baz ansible_connection=local\n[out]\nc foo=nofile\n"),
         ("vars/bar.yml", "is_bar: yes\n"),
         ("vars/defaults.yml", "is_bar: no\n"),
         ("vars/common.yml", "common: 1\n"),
