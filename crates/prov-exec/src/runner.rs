@@ -512,6 +512,9 @@ impl<'a> Worker<'a> {
         layers.push(Layer::source(self.inv_vars.clone()));
         layers.push(Layer::literal(self.facts.clone()));
         layers.push(Layer::source(self.bp.play.vars.clone()));
+        if let Some(v) = self.bp.play.host_vars_files.get(&self.host) {
+            layers.push(Layer::source(v.clone()));
+        }
         layers.push(Layer::source(self.bp.play.role_vars.clone()));
         for v in &t.vars {
             layers.push(Layer::source(v.clone()));

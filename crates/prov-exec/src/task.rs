@@ -280,6 +280,15 @@ pub(crate) fn run_include(
         );
         return Err(flow(fatal_task(w, t, msg)));
     };
+    let not_list = t
+        .args
+        .get_attr("not_task_lists")
+        .ok()
+        .and_then(|l| l.try_iter().ok().map(|mut l| l.any(|p| p.as_str() == Some(&*canon.display().to_string()))));
+    if not_list == Some(true) {
+        // ansible-core reads the file only now, and fails the host (as for a missing file).
+        return Err(flow(fatal_task(w, t, "included task files must contain a list of tasks".into())));
+    }
     included(w, t, &canon.display().to_string());
     Ok(Some(i))
 }
@@ -545,7 +554,8 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         None => vec![None],
         Some(list) => list.iter().cloned().enumerate().map(Some).collect(),
     };
-    let parallel = items.is_some() && w.env.registry.get(t.module).is_some_and(|m| m.parallel_items());
+    let breaks = t.loop_.as_ref().is_some_and(|l| !l.break_when.is_empty());
+    let parallel = items.is_some() && !breaks && w.env.registry.get(t.module).is_some_and(|m| m.parallel_items());
     // The host's connection, opened once before the items (they may run at once).
     let conn = host_connection(w, t);
     let mut pending = Vec::new();
@@ -598,7 +608,11 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
                     ms: 0,
                     loop_fields,
                 });
-                continue;
+                match break_now(w, t, &extra, results.last()) {
+                    Ok(true) => break,
+                    Ok(false) => continue,
+                    Err(e) => return fail_task(w, t, e),
+                }
             }
             Ok(None) => {}
         }
@@ -606,6 +620,7 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             pending.push((ctx, extra, label, loop_fields));
             continue;
         }
+        let item_layers = if breaks { extra.clone() } else { Vec::new() };
         let mut r = run_item(w, t, &ctx, extra, label, &conn).await;
         r.loop_fields = loop_fields;
         let stop = r.unreachable.is_some();
@@ -617,6 +632,11 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         results.push(r);
         if stop {
             break;
+        }
+        match break_now(w, t, &item_layers, results.last()) {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => return fail_task(w, t, e),
         }
         if let Some(l) = &t.loop_ {
             if l.pause > 0.0 {
@@ -637,6 +657,21 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         results.extend(futures_util::future::join_all(runs).await);
     }
     finish_task(w, t, results, items.is_some())
+}
+
+/// Whether `loop_control.break_when` ends the loop after the item whose result is `last`:
+/// every condition holds, seen with the item's variables (`extra`) and the item's result
+/// under the task's `register` name, as ansible-core evaluates it.
+fn break_now(w: &Worker<'_>, t: &Arc<TaskDef>, extra: &[Layer], last: Option<&ItemResult>) -> Result<bool, String> {
+    let Some(l) = t.loop_.as_ref().filter(|l| !l.break_when.is_empty()) else { return Ok(false) };
+    let mut layers = extra.to_vec();
+    if let (Some(reg), Some(r)) = (&t.register, last) {
+        let mut m = VarMap::new();
+        m.insert(reg.clone(), r.value.clone());
+        layers.push(Layer::literal(Arc::new(m)));
+    }
+    let ctx = w.scope(t.id, layers);
+    Ok(first_false(&w.env.templar, &l.break_when, &ctx)?.is_none())
 }
 
 /// The host's own connection for a task that needs one (not for controller modules or

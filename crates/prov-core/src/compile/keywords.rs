@@ -29,6 +29,7 @@ pub const PLAY: &[&str] = &[
     "user",
     "ignore_errors",
     "no_log",
+    "check_mode",
 ];
 
 /// Ansible play keys prov does not support yet.
@@ -40,7 +41,6 @@ pub const PLAY_UNSUPPORTED: &[&str] = &[
     "throttle",
     "fact_path",
     "debugger",
-    "check_mode",
     "diff",
     "port",
     "ignore_unreachable",

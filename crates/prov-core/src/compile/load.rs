@@ -10,7 +10,7 @@ use crate::inventory::{HostPattern, Inventory};
 use crate::module::{Registry, RunsOn};
 use crate::source::{SourceMap, Span};
 use crate::template::{has_template, is_template, Templar, Tmpl};
-use crate::vars::VarMap;
+use crate::vars::{Layer, Scope, VarMap};
 use crate::yaml::{self, Node, NodeKind};
 use minijinja::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -361,16 +361,23 @@ impl<'a> Loader<'a> {
         if let Some(v) = node.get("vars") {
             self.map_into(v, &mut vars, "vars");
         }
+        let mut host_vars_files = HashMap::new();
         if let Some(vf) = node.get("vars_files") {
-            for f in seq_or_one(vf) {
-                match f.as_str() {
-                    Some(p) if !is_template(p) => {
-                        if let Some(n) = self.read_yaml(&dir.join(p), f.span) {
-                            self.vars_file_into(&n, &mut vars);
+            let entries = seq_or_one(vf);
+            let per_host = entries.iter().any(|f| f.as_seq().is_some() || f.as_str().is_some_and(is_template));
+            if per_host {
+                host_vars_files = self.vars_files_per_host(&entries, &vars, dir, &hosts);
+            } else {
+                for f in entries {
+                    match f.as_str() {
+                        Some(p) => {
+                            if let Some(n) = self.read_yaml(&dir.join(p), f.span) {
+                                self.vars_file_into(&n, &mut vars);
+                            }
                         }
-                    }
-                    _ => {
-                        self.err(DiagKind::Unsupported, f.span, "vars_files entries must be plain file names");
+                        None => {
+                            self.err(DiagKind::Invalid, f.span, "a vars_files entry is a file name or a list of them");
+                        }
                     }
                 }
             }
@@ -411,6 +418,7 @@ impl<'a> Loader<'a> {
             },
         };
         inherit.ignore_errors = self.opt_flag(node.get("ignore_errors"), &mut pb);
+        inherit.check_mode = self.opt_bool(node.get("check_mode"));
         let mut program = Vec::new();
         // The play's handler order is Ansible's: those of `roles:`, the play's own, those of
         // imported roles, those of included roles.
@@ -530,7 +538,7 @@ impl<'a> Loader<'a> {
                 Strategy::Linear
             }
         };
-        let serial = node.get("serial").map(|s| self.serial_of(s)).unwrap_or_default();
+        let serial = node.get("serial").map(|s| self.serial_of(s, &vars)).unwrap_or_default();
         let gather_facts = match node.get("gather_facts").map(|n| &n.kind) {
             None if self.opts.defaults.gather_explicit => GatherFacts::No,
             None => GatherFacts::IfUsed,
@@ -583,6 +591,7 @@ impl<'a> Loader<'a> {
             remote_user: self.play_remote_user(node),
             role_defaults: Arc::new(pb_defaults),
             role_vars: Arc::new(pb_vars),
+            host_vars_files,
         })
     }
 
@@ -618,9 +627,123 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn serial_of(&mut self, n: &Node) -> Vec<BatchSize> {
+    /// `vars_files` whose names are templates or lists of candidates (the first that exists
+    /// wins), read per host as ansible-core reads them: each name rendered with the host's
+    /// inventory variables, the play's `vars` and `-e`. An entry whose template reads an
+    /// undefined name is skipped (ansible-core skips it too); one with no existing candidate
+    /// is an error. Every entry of the play is read per host, so that their order holds.
+    fn vars_files_per_host(
+        &mut self,
+        entries: &[&Node],
+        play_vars: &VarMap,
+        dir: &Path,
+        pattern: &str,
+    ) -> HashMap<String, Arc<VarMap>> {
+        // The play's hosts (every host when its pattern is a template or does not parse).
+        let hosts: Vec<String> = match HostPattern::parse(pattern) {
+            Ok(p) if !is_template(pattern) => self.inventory.select(&p),
+            _ => self.inventory.hosts().map(|h| h.name.clone()).collect(),
+        };
+        let mut out = HashMap::new();
+        let mut warned = HashSet::new();
+        let templar = Arc::new(self.templar.sibling());
+        let play_vars = Arc::new(play_vars.clone());
+        let extra_vars = self.opts.extra_vars.clone();
+        for host in hosts {
+            let mut magic = VarMap::new();
+            magic.insert("inventory_hostname".into(), Value::from(host.clone()));
+            magic.insert("playbook_dir".into(), Value::from(self.playbook_dir.display().to_string()));
+            let layers = vec![
+                Layer::source(Arc::new(self.inventory.host_vars(&host))),
+                Layer::source(play_vars.clone()),
+                Layer::source(extra_vars.clone()),
+            ];
+            let ctx = Scope::new(templar.clone(), Arc::new(magic), layers).into_value();
+            let mut loaded = VarMap::new();
+            'entry: for f in entries {
+                let candidates: Vec<&Node> = match f.as_seq() {
+                    Some(items) => items.iter().collect(),
+                    None => vec![*f],
+                };
+                let mut names = Vec::new();
+                for c in candidates {
+                    let Some(written) = c.as_str() else {
+                        self.err(DiagKind::Invalid, c.span, "a vars_files entry is a file name or a list of them");
+                        continue 'entry;
+                    };
+                    match self.templar.render_str(written, &ctx) {
+                        Ok(v) => names.push(v.to_string()),
+                        Err(e) if e.contains("undefined") => {
+                            if warned.insert(f.span) {
+                                self.diags.push(Diagnostic::warning(
+                                    f.span,
+                                    "skipping vars_files item due to an undefined variable",
+                                ));
+                            }
+                            continue 'entry;
+                        }
+                        Err(e) => {
+                            self.err(DiagKind::Template, c.span, format!("vars_files: {e}"));
+                            continue 'entry;
+                        }
+                    }
+                }
+                match names.iter().map(|n| dir.join(n)).find(|p| p.is_file()) {
+                    Some(p) => {
+                        if let Some(n) = self.read_yaml(&p, f.span) {
+                            let mut m = VarMap::new();
+                            self.vars_file_into(&n, &mut m);
+                            self.note_vars(&m);
+                            loaded.extend(m);
+                        }
+                    }
+                    None => {
+                        self.err(
+                            DiagKind::Missing,
+                            f.span,
+                            format!("vars file {} was not found (host {host})", names.join(", ")),
+                        );
+                    }
+                }
+            }
+            out.insert(host, Arc::new(loaded));
+        }
+        out
+    }
+
+    /// A play's `serial`. A template is rendered with the play's `vars` and `-e` when the
+    /// playbook compiles, as ansible-core renders it when the play starts (no host's
+    /// variables); `omit` is no serial.
+    fn serial_of(&mut self, n: &Node, play_vars: &Arc<VarMap>) -> Vec<BatchSize> {
         let mut out = Vec::new();
         for item in seq_or_one(n) {
+            let rendered;
+            let item = match &item.kind {
+                NodeKind::Str(s) if is_template(s) => {
+                    let layers = vec![Layer::source(play_vars.clone()), Layer::source(self.opts.extra_vars.clone())];
+                    let templar = Arc::new(self.templar.sibling());
+                    let ctx = Scope::new(templar, Arc::new(VarMap::new()), layers).into_value();
+                    let v = match self.templar.render_str(s, &ctx) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            self.err(DiagKind::Template, item.span, format!("serial: {e}")).help =
+                                Some("a play's serial may use the play's vars and -e, not host variables".into());
+                            continue;
+                        }
+                    };
+                    if v.as_str() == Some(crate::template::OMIT) {
+                        continue;
+                    }
+                    let text = v.to_string();
+                    let kind = match text.trim().parse::<i64>() {
+                        Ok(i) => NodeKind::Int(i),
+                        Err(_) => NodeKind::Str(text),
+                    };
+                    rendered = Node { span: item.span, kind };
+                    &rendered
+                }
+                _ => item,
+            };
             match &item.kind {
                 NodeKind::Int(i) if *i > 0 => out.push(BatchSize::Count(*i as usize)),
                 NodeKind::Str(s) if s.ends_with('%') => match s.trim_end_matches('%').trim().parse::<f64>() {
@@ -1260,7 +1383,14 @@ impl<'a> Loader<'a> {
             }
         };
         let mut options = Vec::new();
+        let mut not_lists = Vec::new();
         for path in paths {
+            if self.not_a_task_list(&path) {
+                let canon = path.canonicalize().unwrap_or(path);
+                not_lists.push(Value::from(canon.display().to_string()));
+                options.push((canon, Vec::new()));
+                continue;
+            }
             let first = (self.diags.0.len(), pb.tasks.len(), pb.templates.len());
             let mut steps = self.load_task_file(&path, span, &inner, pb);
             if let Some(step) = self.defer_errors(node, written, &path, &inner, pb, first, templated) {
@@ -1276,10 +1406,28 @@ impl<'a> Loader<'a> {
         let Some(id) = self.include_task(node, written, c, pb, MetaAction::Include, ("file", file)) else {
             return Vec::new();
         };
+        if !not_lists.is_empty() {
+            if let Some(t) = Arc::get_mut(&mut pb.tasks[id]) {
+                t.args = Value::from_pairs(vec![
+                    ("file".to_string(), Value::from(file)),
+                    ("not_task_lists".to_string(), Value::from(not_lists)),
+                ]);
+            }
+        }
         if templated {
             pb.templates.push((file.to_string(), span));
         }
         vec![Step::Include { task: id, bases, options }]
+    }
+
+    /// Whether `path`, a file `include_tasks` pulls in, holds no list of tasks (a string, a
+    /// mapping): ansible-core reads it only when the include runs, and fails the host that
+    /// reaches it then ("included task files must contain a list of tasks"); the include's
+    /// `not_task_lists` argument names such files for the run.
+    fn not_a_task_list(&mut self, path: &Path) -> bool {
+        let Ok((id, text)) = self.sources.load(path) else { return false };
+        let Ok((root, _)) = yaml::parse_one(id, &text) else { return false };
+        !matches!(root.kind, NodeKind::Seq(_) | NodeKind::Null)
     }
 
     /// A file that `include_tasks` pulls in is read by ansible-core only when the include
@@ -1667,6 +1815,8 @@ impl<'a> Loader<'a> {
     }
 
     fn task(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Option<TaskId> {
+        let without_omitted = without_omitted_keywords(node);
+        let node = without_omitted.as_ref().unwrap_or(node);
         let entries = node.as_map()?;
         if let Some(rewritten) = self.action_keyword(entries) {
             return self.task(&rewritten?, inh, pb);
@@ -2082,7 +2232,7 @@ impl<'a> Loader<'a> {
                                     .collect()
                                 })
                                 .unwrap_or_default();
-                            return Some(self.loop_control(node, LoopItems::List(Value::from(list)), keyword));
+                            return Some(self.loop_control(node, LoopItems::List(Value::from(list)), keyword, pb));
                         }
                     };
                     let inner = crate::template::single_expression(&src).unwrap_or(&src).to_string();
@@ -2098,10 +2248,10 @@ impl<'a> Loader<'a> {
         } else {
             items
         };
-        Some(self.loop_control(node, items, keyword))
+        Some(self.loop_control(node, items, keyword, pb))
     }
 
-    fn loop_control(&mut self, node: &Node, items: LoopItems, keyword: LoopKeyword) -> LoopDef {
+    fn loop_control(&mut self, node: &Node, items: LoopItems, keyword: LoopKeyword, pb: &mut PlayBuild) -> LoopDef {
         let flatten = keyword == LoopKeyword::WithItems;
         let mut def = LoopDef {
             items,
@@ -2113,11 +2263,12 @@ impl<'a> Loader<'a> {
             extended_allitems: true,
             flatten,
             keyword,
+            break_when: Vec::new(),
         };
         if let Some(lc) = node.get("loop_control") {
             self.check_keys(
                 lc,
-                &["loop_var", "index_var", "label", "pause", "extended", "extended_allitems"],
+                &["loop_var", "index_var", "label", "pause", "extended", "extended_allitems", "break_when"],
                 &[],
                 "loop_control",
             );
@@ -2135,6 +2286,9 @@ impl<'a> Loader<'a> {
                 def.loop_var = v;
             }
             def.index_var = lc.get("index_var").and_then(Node::scalar_text);
+            if let Some(b) = lc.get("break_when") {
+                def.break_when = self.conds(b, pb);
+            }
             def.label = lc.get("label").and_then(|l| self.tmpl(l));
             if let Some(p) = lc.get("pause") {
                 let secs = match &p.kind {
@@ -2515,6 +2669,24 @@ fn role_var_files(role: &Path, sub: &str) -> Vec<PathBuf> {
 fn gate(c: &mut Inherit, outer: &Inherit) {
     c.gates.push(c.tags.clone());
     c.tags = outer.tags.clone();
+}
+
+/// The task keywords a task may set to `{{ omit }}`, which ansible-core reads as not set
+/// (the value is inherited from the block or play). On a block or play the same value fails
+/// the task ("could not be converted to 'bool'"), which prov refuses at compile time.
+const OMITTABLE: &[&str] = &["become", "check_mode", "ignore_errors", "no_log", "run_once", "delegate_facts"];
+
+/// `node` without its [`OMITTABLE`] keywords whose value is `{{ omit }}`; `None` when it has none.
+fn without_omitted_keywords(node: &Node) -> Option<Node> {
+    let is_omit =
+        |v: &Node| v.as_str().and_then(crate::template::single_expression).is_some_and(|e| e.trim() == "omit");
+    let entries = node.as_map()?;
+    let omitted = |(k, v): &&(Node, Node)| k.as_str().is_some_and(|k| OMITTABLE.contains(&k)) && is_omit(v);
+    if !entries.iter().any(|e| omitted(&e)) {
+        return None;
+    }
+    let kept = entries.iter().filter(|e| !omitted(e)).cloned().collect();
+    Some(Node { span: node.span, kind: NodeKind::Map(kept) })
 }
 
 /// What a dynamic include (`include_tasks`, `include_role`) keeps for itself, as ansible-core

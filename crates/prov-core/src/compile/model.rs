@@ -90,6 +90,10 @@ pub struct CompiledPlay {
     pub role_defaults: Arc<VarMap>,
     /// `vars/main.yml` of the same roles: every task of the play sees them, above play vars.
     pub role_vars: Arc<VarMap>,
+    /// `vars_files` read per host (templated names, lists of candidates), by host name: above
+    /// the play's `vars`, as ansible-core has them. Empty when every entry is a plain name
+    /// (those are in `vars`).
+    pub host_vars_files: std::collections::HashMap<String, Arc<VarMap>>,
 }
 
 /// Whether to gather facts.
@@ -235,6 +239,9 @@ pub struct LoopDef {
     pub flatten: bool,
     /// The keyword that asked for the loop.
     pub keyword: LoopKeyword,
+    /// `loop_control.break_when`: after each item, the loop ends when every condition holds
+    /// (they see the item and, under the task's `register` name, the item's result).
+    pub break_when: Vec<Cond>,
 }
 
 /// The keyword of a loop: they differ on values that are not lists.

@@ -53,6 +53,14 @@ pub struct Templar {
     cache: RwLock<HashMap<Arc<str>, Tmpl>>,
 }
 
+impl Templar {
+    /// Another templar over the same environment (filters, lookups), with its own cache: for
+    /// a [`crate::vars::Scope`] built where only a borrowed one is at hand.
+    pub fn sibling(&self) -> Templar {
+        Templar { env: self.env, cache: RwLock::new(HashMap::new()) }
+    }
+}
+
 impl std::fmt::Debug for Templar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Templar")

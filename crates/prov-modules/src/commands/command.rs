@@ -24,7 +24,7 @@
 //!     argv: [psql, -c, "select 1"]
 //! ```
 
-use super::{execute, guard, run_change, split_words};
+use super::{command_change, execute, guard, split_words};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
@@ -108,7 +108,7 @@ impl Module for Command {
         {
             return Ok(Plan::Ok(o.with("cmd", Value::from(words))));
         }
-        Ok(run_change(words, &shown))
+        Ok(command_change(words, &shown))
     }
 
     async fn apply(&self, args: &Args, words: Vec<String>, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
@@ -169,6 +169,8 @@ mod tests {
         let h = fake_check(FakeConnection::new());
         let o = run::<Command>(json!({"cmd": "reboot"}), &h.ctx()).await;
         assert!(o.skipped && !o.changed);
+        // ansible-core 2.19's message, which its check_mode target reads.
+        assert_eq!(o.msg.as_deref(), Some("Command would have run if not in check mode"));
         assert!(h.conn.calls().is_empty());
     }
 

@@ -74,6 +74,15 @@ pub(crate) fn run_change<P>(plan: P, shown: &str) -> Plan<P> {
     Plan::Change(ch)
 }
 
+/// A `command` or `shell` change: [`run_change`] with ansible-core's check-mode message.
+pub(crate) fn command_change<P>(plan: P, shown: &str) -> Plan<P> {
+    let mut ch = run_change(plan, shown);
+    if let Plan::Change(c) = &mut ch {
+        c.msg = Some("Command would have run if not in check mode".into());
+    }
+    ch
+}
+
 /// How ansible-core shows `start` and `end` (the local time, to the microsecond).
 const TIME: &str = "%Y-%m-%d %H:%M:%S%.6f";
 

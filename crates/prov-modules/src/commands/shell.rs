@@ -13,7 +13,7 @@
 //!     creates: /usr/local/bin/tool
 //! ```
 
-use super::{execute, guard, run_change};
+use super::{command_change, execute, guard};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
@@ -81,7 +81,7 @@ impl Module for Shell {
         {
             return Ok(Plan::Ok(o));
         }
-        Ok(run_change((), &cmd))
+        Ok(command_change((), &cmd))
     }
 
     async fn apply(&self, args: &Args, _: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {

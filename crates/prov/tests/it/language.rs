@@ -2280,3 +2280,174 @@ fn diff_keyword_and_an_empty_vars_prompt() {
     );
     assert_eq!(std::fs::read_to_string(d.path().join("f")).unwrap(), "three\n");
 }
+
+/// A play's `check_mode` reaches its tasks (a task's own wins), and a task's
+/// `check_mode`/`become` of `{{ omit }}` is not set, as in ansible-core 2.19, whose run of the
+/// same play gives these values (`ansible_check_mode` stays the command line's). prov refused
+/// the play keyword and the omitted values.
+#[test]
+fn play_check_mode_and_omitted_task_keywords() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  check_mode: true
+  tasks:
+    - name: play
+      command: echo ran
+      register: r1
+    - name: omitted
+      command: echo ran
+      check_mode: "{{ omit }}"
+      become: "{{ omit }}"
+      register: r2
+    - name: task wins
+      command: echo ran
+      check_mode: false
+      register: r3
+    - name: show
+      debug:
+        msg: "{{ [r1.msg, r2.msg, r3.stdout, ansible_check_mode] }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let would = "Command would have run if not in check mode";
+    let shown: Json = serde_json::from_str(r.of("show")[0]["msg"].as_str().expect("msg")).expect("a list");
+    assert_eq!(shown, serde_json::json!([would, would, "ran", false]), "{}", r.dump());
+    assert_eq!(r.recap("a", "changed"), 1, "{}", r.dump());
+    assert_eq!(r.recap("a", "skipped"), 2, "{}", r.dump());
+}
+
+/// `vars_files` entries that are templates or lists of candidates are read per host, the
+/// first candidate that exists winning, and an entry reading an undefined name is skipped, as
+/// in ansible-core 2.19 (its run of the same play: a `[1, true]`, b `[1, false]`). prov
+/// refused every entry that was not a plain file name. Host c is outside the play: its
+/// missing file does not matter.
+#[test]
+fn vars_files_templated_names_and_first_found_lists() {
+    let site = r#"- hosts: all:!out
+  gather_facts: false
+  vars:
+    names: ['vars/{{ foo }}.yml', 'vars/defaults.yml']
+  vars_files:
+    - vars/common.yml
+    - ["vars/{{ foo }}.yml", vars/defaults.yml]
+    - "vars/{{ nowhere_defined }}.yml"
+    - "{{ lookup('first_found', names) }}"
+  tasks:
+    - name: show
+      debug:
+        msg: "{{ [common, is_bar] }}"
+"#;
+    let files = [
+        ("site.yml", site),
+        ("hosts.ini", "a foo=bar ansible_connection=local\nb foo=baz ansible_connection=local\n[out]\nc foo=nofile\n"),
+        ("vars/bar.yml", "is_bar: yes\n"),
+        ("vars/defaults.yml", "is_bar: no\n"),
+        ("vars/common.yml", "common: 1\n"),
+    ];
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msg = |h: &str| r.of("show").iter().find(|e| e["host"] == h).map(|e| e["msg"].clone());
+    assert_eq!(msg("a"), Some(Json::from("[1,true]")), "{}", r.dump());
+    assert_eq!(msg("b"), Some(Json::from("[1,false]")), "{}", r.dump());
+    assert!(r.stderr.contains("skipping vars_files item due to an undefined variable"), "{}", r.dump());
+}
+
+/// A file `include_tasks` pulls in that is no list of tasks fails the host that reaches the
+/// include, and only then: ansible-core 2.19 runs `before`, fails the include ("included
+/// task files must contain a list of tasks"), exits 2 with ok=1 failed=1 skipped=1. An include of it
+/// inside a dynamically included file that a failing task stops first is never reached
+/// (ansible-core's include_when_parent_is_dynamic). prov refused the playbook.
+#[test]
+fn an_included_file_that_is_no_task_list_fails_when_reached() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: before
+      debug: msg=before
+    - name: nested
+      include_tasks: outer.yml
+      when: false
+    - include_tasks: bad.yml
+    - name: after
+      debug: msg=after
+"#;
+    let files =
+        [("site.yml", site), ("bad.yml", "intentional syntax error\n"), ("outer.yml", "- include_tasks: bad.yml\n")];
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(r.recap("a", "ok"), 1, "{}", r.dump());
+    assert_eq!(r.recap("a", "failed"), 1, "{}", r.dump());
+    assert_eq!(r.recap("a", "skipped"), 1, "{}", r.dump());
+    assert!(r.of("after").is_empty(), "{}", r.dump());
+    assert!(r.dump().contains("included task files must contain a list of tasks"), "{}", r.dump());
+}
+
+/// `loop_control.break_when` ends a loop after the first item for which it holds; it sees
+/// the item and the item's result under the `register` name, also for a skipped item.
+/// ansible-core 2.19's run of the same play shows `[["n1","n2"],["m1","m2","m3"],2]`; prov
+/// refused the keyword.
+#[test]
+fn loop_control_break_when_ends_the_loop() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: loop
+      debug: msg="n{{ item }}"
+      loop: [1, 2, 3, 4]
+      loop_control:
+        break_when:
+          - item >= 2
+      register: r
+    - name: by result
+      debug: msg="m{{ item }}"
+      loop: [1, 2, 3, 4]
+      loop_control:
+        break_when: res.msg == 'm3'
+      register: res
+    - name: skipped items
+      debug: msg="s{{ item }}"
+      loop: [1, 2, 3, 4]
+      when: item > 5
+      loop_control:
+        break_when: item == 2
+      register: sk
+    - name: show
+      debug:
+        msg: "{{ [r.results | map(attribute='msg'), res.results | map(attribute='msg'), sk.results | length] }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let shown: Json = serde_json::from_str(r.of("show")[0]["msg"].as_str().expect("msg")).expect("a list");
+    assert_eq!(shown, serde_json::json!([["n1", "n2"], ["m1", "m2", "m3"], 2]), "{}", r.dump());
+}
+
+/// A templated `serial` is rendered with the play's vars when the play starts, and `omit` is
+/// no serial, as in ansible-core 2.19 (its omit target's 48673.yml): its run of the same
+/// plays shows batches `[a]`, `[b]`, then `[a, b]` on both hosts. prov refused the template.
+#[test]
+fn templated_serial_and_omitted_serial() {
+    let site = r#"- hosts: g1
+  gather_facts: false
+  vars:
+    n: 1
+  serial: "{{ n }}"
+  tasks:
+    - name: batch
+      debug:
+        msg: "{{ ansible_play_batch }}"
+- hosts: g1
+  gather_facts: false
+  serial: "{{ nothing | default(omit) }}"
+  tasks:
+    - name: whole
+      debug:
+        msg: "{{ ansible_play_batch }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msg = |task: &str, h: &str| r.of(task).iter().find(|e| e["host"] == h).map(|e| e["msg"].clone());
+    assert_eq!(msg("batch", "a"), Some(Json::from(r#"["a"]"#)), "{}", r.dump());
+    assert_eq!(msg("batch", "b"), Some(Json::from(r#"["b"]"#)), "{}", r.dump());
+    assert_eq!(msg("whole", "a"), Some(Json::from(r#"["a","b"]"#)), "{}", r.dump());
+    assert_eq!(msg("whole", "b"), Some(Json::from(r#"["a","b"]"#)), "{}", r.dump());
+}
