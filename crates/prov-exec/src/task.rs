@@ -349,6 +349,37 @@ fn skipped_by(c: &Cond) -> Outcome {
 }
 
 /// Drops arguments rendered to `omit`.
+/// A rendered `environment`: a mapping, or a list of them (and of lists) merged in order, the
+/// later winning; an omitted entry or value (`{{ omit }}`) is left out, as in ansible-core.
+fn env_pairs(v: &Value) -> Result<Vec<(String, String)>, String> {
+    fn walk(v: &Value, out: &mut indexmap::IndexMap<String, String>) -> Result<(), String> {
+        match v.kind() {
+            minijinja::value::ValueKind::Map => {
+                for k in v.try_iter().map_err(|e| e.to_string())? {
+                    let val = v.get_item(&k).map_err(|e| e.to_string())?;
+                    if val.as_str() == Some(OMIT) {
+                        continue;
+                    }
+                    out.insert(k.to_string(), val.to_string());
+                }
+                Ok(())
+            }
+            minijinja::value::ValueKind::Seq => {
+                for item in v.try_iter().map_err(|e| e.to_string())? {
+                    walk(&item, out)?;
+                }
+                Ok(())
+            }
+            minijinja::value::ValueKind::None => Ok(()),
+            _ if v.as_str() == Some(OMIT) => Ok(()),
+            _ => Err(format!("the environment must be a mapping or a list of them, not `{v}`")),
+        }
+    }
+    let mut out = indexmap::IndexMap::new();
+    walk(v, &mut out)?;
+    Ok(out.into_iter().collect())
+}
+
 fn strip_omit(v: Value) -> Value {
     if v.kind() != minijinja::value::ValueKind::Map {
         return v;
@@ -716,13 +747,8 @@ async fn run_item(
     };
     let env_vars: Vec<(String, String)> = match &t.environment {
         None => Vec::new(),
-        Some(e) => match templar.render_deep_defined(e, ctx) {
-            Ok(v) => v
-                .try_iter()
-                .map(|it| {
-                    it.map(|k| (k.to_string(), v.get_item(&k).map(|x| x.to_string()).unwrap_or_default())).collect()
-                })
-                .unwrap_or_default(),
+        Some(e) => match templar.render_deep_defined(e, ctx).and_then(|v| env_pairs(&v)) {
+            Ok(pairs) => pairs,
             Err(e) => return mk_fail(format!("environment: {e}"), label),
         },
     };

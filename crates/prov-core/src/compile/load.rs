@@ -1197,7 +1197,7 @@ impl<'a> Loader<'a> {
             c.vars.push(Arc::new(m));
         }
         if let Some(e) = node.get("environment") {
-            c.environment = Some(e.to_value());
+            c.environment = env_chain(c.environment.take(), Some(e.to_value()));
         }
         if let Some(f) = self.opt_flag(node.get("ignore_errors"), pb) {
             c.ignore_errors = Some(f);
@@ -2073,7 +2073,7 @@ impl<'a> Loader<'a> {
                 }
             }
         });
-        let environment = node.get("environment").map(Node::to_value).or(c.environment.clone());
+        let environment = env_chain(c.environment.clone(), node.get("environment").map(Node::to_value));
         if let Some(e) = &environment {
             let mut s = Vec::new();
             collect_strings(e, &mut s);
@@ -2603,6 +2603,15 @@ fn seq_or_one(n: &Node) -> Vec<&Node> {
         NodeKind::Seq(items) => items.iter().collect(),
         NodeKind::Null => Vec::new(),
         _ => vec![n],
+    }
+}
+
+/// A task's `environment` over its block's and play's: ansible-core keeps all of them, outer
+/// first, and the inner ones win key by key when the task runs (a list, read in order).
+fn env_chain(outer: Option<Value>, inner: Option<Value>) -> Option<Value> {
+    match (outer, inner) {
+        (Some(o), Some(i)) => Some(Value::from(vec![o, i])),
+        (o, i) => i.or(o),
     }
 }
 

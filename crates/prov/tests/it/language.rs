@@ -2451,3 +2451,32 @@ fn templated_serial_and_omitted_serial() {
     assert_eq!(msg("whole", "a"), Some(Json::from(r#"["a","b"]"#)), "{}", r.dump());
     assert_eq!(msg("whole", "b"), Some(Json::from(r#"["a","b"]"#)), "{}", r.dump());
 }
+
+/// `environment` of a play, block and task add up (the inner winning key by key), and a list
+/// of mappings is merged with omitted entries and values left out: ansible-core 2.19 printed
+/// "play task block task" and "IAMHERE = hello; NOTHERE = ; ANOTHER = stillhere". prov used
+/// only the innermost mapping, and read a list as no environment at all.
+#[test]
+fn environment_of_play_block_and_task_add_up_and_lists_merge() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  environment: {P: play, Q: play}
+  tasks:
+    - block:
+        - name: nested
+          shell: echo "$P $Q $B $T"
+          environment: {T: task, Q: task}
+      environment: {B: block}
+    - name: list
+      shell: echo "IAMHERE = $IAMHERE; NOTHERE = $NOTHERE; ANOTHER = $ANOTHER"
+      environment:
+        - NOTHERE: '{{ omit }}'
+          IAMHERE: hello
+        - '{{ omit }}'
+        - ANOTHER: stillhere
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("nested")[0]["stdout"], "play task block task", "{}", r.dump());
+    assert_eq!(r.of("list")[0]["stdout"], "IAMHERE = hello; NOTHERE = ; ANOTHER = stillhere", "{}", r.dump());
+}
