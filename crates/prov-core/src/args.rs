@@ -68,13 +68,18 @@ impl Mode {
 }
 
 /// Checks chmod's symbolic grammar: `[ugoa]*([-+=]([rwxXst]*|[ugo]))+` per comma-separated
-/// clause (ansible-core also reads `u=g` and mixes such as `u=rg`; both spell the same thing).
+/// clause. `a` stands alone (ansible-core refuses `ua+x`); a clause copies a class (`u=g`) or
+/// names bits (`u=rw`), not both (ansible-core reads `u=rg`, chmod refuses it: refused here).
 fn symbolic_ok(s: &str) -> bool {
     !s.is_empty()
         && s.split(',').all(|clause| {
             let ops = clause.trim_start_matches(['u', 'g', 'o', 'a']);
-            ops.starts_with(['+', '-', '='])
-                && ops.split(['+', '-', '=']).skip(1).all(|perms| perms.chars().all(|c| "rwxXstugo".contains(c)))
+            let who = &clause[..clause.len() - ops.len()];
+            (!who.contains('a') || who == "a")
+                && ops.starts_with(['+', '-', '='])
+                && ops.split(['+', '-', '=']).skip(1).all(|perms| {
+                    perms.chars().all(|c| "rwxXst".contains(c)) || (perms.len() == 1 && "ugo".contains(perms))
+                })
         })
 }
 
@@ -83,8 +88,7 @@ fn resolve_symbolic(s: &str, mut mode: u32, is_dir: bool, umask: u32) -> u32 {
         let ops_at = clause.find(['+', '-', '=']).unwrap_or(clause.len());
         let who = &clause[..ops_at];
         let use_umask = who.is_empty();
-        let users: Vec<char> =
-            if who.is_empty() || who.contains('a') { vec!['u', 'g', 'o'] } else { who.chars().collect() };
+        let users: Vec<char> = if who.is_empty() || who == "a" { vec!['u', 'g', 'o'] } else { who.chars().collect() };
         let mut rest = &clause[ops_at..];
         while let Some(op) = rest.chars().next() {
             let body = &rest[1..];
@@ -243,6 +247,7 @@ mod tests {
         assert_eq!(r("u=g", 0o640, false), 0o440);
         assert!(symbolic_ok("u+rwx") && symbolic_ok("a=r,go-w") && symbolic_ok("+x") && symbolic_ok("u=g"));
         assert!(!symbolic_ok("rw") && !symbolic_ok("u+q") && !symbolic_ok("") && !symbolic_ok("z+x"));
+        assert!(!symbolic_ok("ua+x") && !symbolic_ok("u=rg") && symbolic_ok("a-w,o="));
     }
 
     // ansible-core 2.19's check_type_bool: strict boolean(), so `''` and `2` are errors

@@ -424,13 +424,22 @@ impl<'a> Worker<'a> {
         Ok(c)
     }
 
-    /// The host's inventory variables with the play's `connection` and `remote_user` where the
-    /// inventory sets no `ansible_connection`/`ansible_user` (its variables win, as in
-    /// ansible-core). A templated `remote_user` is rendered in the running task's scope.
+    /// The host's inventory variables with the play's `connection` and `remote_user` where no
+    /// variable sets the connection or the user (`ansible_connection`; `ansible_user` or
+    /// `ansible_ssh_user`) in the inventory, the play's `vars`/`vars_files` or `-e`: variables
+    /// win over keywords, as in ansible-core. A templated `remote_user` is rendered in the
+    /// running task's scope (before any task, as facts are gathered: the play's).
     fn connection_vars(&self) -> Result<Arc<VarMap>, String> {
         let play = &self.bp.play;
-        let conn = play.connection.as_ref().filter(|_| !self.inv_vars.contains_key("ansible_connection"));
-        let user = play.remote_user.as_ref().filter(|_| !self.inv_vars.contains_key("ansible_user"));
+        let set_by_vars = |names: &[&str]| {
+            names.iter().any(|n| {
+                self.inv_vars.contains_key(*n)
+                    || play.vars.contains_key(*n)
+                    || self.env.opts.extra_vars.contains_key(*n)
+            })
+        };
+        let conn = play.connection.as_ref().filter(|_| !set_by_vars(&["ansible_connection"]));
+        let user = play.remote_user.as_ref().filter(|_| !set_by_vars(&["ansible_user", "ansible_ssh_user"]));
         if conn.is_none() && user.is_none() {
             return Ok(self.inv_vars.clone());
         }
@@ -440,9 +449,17 @@ impl<'a> Worker<'a> {
         }
         if let Some(u) = user {
             let u = if prov_core::template::is_template(u) {
-                let task = self.ignore_errors_now.map(|(t, _)| t).unwrap_or(0);
                 let tm = self.env.templar.compile(u)?;
-                self.env.templar.render_defined(&tm, &self.scope(task, Vec::new()))?.to_string()
+                let ctx = match self.ignore_errors_now {
+                    Some((t, _)) if t < play.tasks.len() => self.scope(t, Vec::new()),
+                    _ => {
+                        let mut m = (*self.inv_vars).clone();
+                        m.extend(play.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        m.extend(self.env.opts.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        Value::from_pairs(m)
+                    }
+                };
+                self.env.templar.render_defined(&tm, &ctx)?.to_string()
             } else {
                 u.clone()
             };

@@ -1746,7 +1746,7 @@ impl<'a> Loader<'a> {
     /// A task written with `action:` (`action: copy src=a dest=b`, or the deprecated mapping
     /// `action: {module: copy, src: a}`) as the same task written with its module key; `None`
     /// when the task has no `action`, `Some(None)` after an error.
-    fn action_keyword(&mut self, entries: &[(Node, Node)]) -> Option<Option<Node>> {
+    fn action_keyword(&mut self, entries: &[(Node, Node)], span: Span) -> Option<Option<Node>> {
         let (ak, av) = entries.iter().find(|(k, _)| k.as_str() == Some("action"))?;
         if let Some((other, _)) = entries.iter().find(|(k, _)| {
             k.as_str().is_some_and(|n| n != "action" && (self.registry.get(n).is_some() || is_meta_key(n)))
@@ -1811,14 +1811,14 @@ impl<'a> Loader<'a> {
                 }
             })
             .collect();
-        Some(Some(Node { span: Span::NONE, kind: NodeKind::Map(out) }))
+        Some(Some(Node { span, kind: NodeKind::Map(out) }))
     }
 
     fn task(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Option<TaskId> {
         let without_omitted = without_omitted_keywords(node);
         let node = without_omitted.as_ref().unwrap_or(node);
         let entries = node.as_map()?;
-        if let Some(rewritten) = self.action_keyword(entries) {
+        if let Some(rewritten) = self.action_keyword(entries, node.span) {
             return self.task(&rewritten?, inh, pb);
         }
         // Find the module key: the one key that is not a task keyword.

@@ -270,9 +270,12 @@ impl Extra {
 /// `SECONDS.NANOSECONDS` as Python's `st_mtime` float: `sec + nsec * 1e-9` in doubles.
 fn py_time(s: &str) -> Option<f64> {
     let (sec, nsec) = s.split_once('.').unwrap_or((s, "0"));
+    let negative = sec.starts_with('-');
     let sec: i64 = sec.parse().ok()?;
     let nsec: u64 = format!("{nsec:0<9}").get(..9)?.parse().ok()?;
-    Some(sec as f64 + nsec as f64 * 1e-9)
+    // `-1.5` is -1 second and half a second more before it.
+    let frac = nsec as f64 * 1e-9;
+    Some(if negative { sec as f64 - frac } else { sec as f64 + frac })
 }
 
 /// ansible-core's names of `lsattr`'s flags (module_utils' FILE_ATTRIBUTES); flags without a
@@ -412,5 +415,6 @@ mod tests {
         assert_eq!(py_time("1796320886.253166700"), Some(1796320886.2531667));
         assert_eq!(py_time("5"), Some(5.0));
         assert_eq!(py_time("x"), None);
+        assert_eq!(py_time("-1.500000000"), Some(-1.5));
     }
 }

@@ -356,9 +356,12 @@ pub struct UnarchivePlan {
 /// The members whose attributes `mode`/`owner`/`group` apply to: each member and each top
 /// directory, as paths under dest (Ansible's set_fs_attributes_if_different loop).
 fn attr_paths(dest: &str, files: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = files.iter().map(|f| format!("{}/{}", dest.trim_end_matches('/'), f)).collect();
+    // A member with a `..` component names a path outside dest (tar refuses to extract it; its
+    // name is still listed): its attributes are never touched.
+    let inside: Vec<&String> = files.iter().filter(|f| !f.split('/').any(|c| c == "..")).collect();
+    let mut out: Vec<String> = inside.iter().map(|f| format!("{}/{}", dest.trim_end_matches('/'), f)).collect();
     let mut tops: Vec<&str> = Vec::new();
-    for f in files {
+    for f in inside {
         if let Some((top, _)) = f.split_once('/') {
             if !tops.contains(&top) {
                 tops.push(top);

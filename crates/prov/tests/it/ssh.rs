@@ -443,8 +443,18 @@ fn play_remote_user_is_the_ssh_user_unless_the_inventory_sets_one() {
     // A user the host does not accept: unreachable, not silently someone else.
     let (code, _, stderr) = run(&without_user, &play("remote_user", "prov-no-such-user"));
     assert_ne!(code, Some(0), "{stderr}");
-    // The inventory's ansible_user wins over the play's.
+    // The inventory's ansible_user wins over the play's; so do ansible_ssh_user and a play
+    // variable (variables win over keywords in ansible-core).
     let (code, ev, stderr) = run(&line, &play("remote_user", "prov-no-such-user"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(said(&ev), [user.clone()]);
+    let ssh_user = line.replace("ansible_user=", "ansible_ssh_user=");
+    let (code, ev, stderr) = run(&ssh_user, &play("remote_user", "prov-no-such-user"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(said(&ev), [user.clone()]);
+    let with_var = play("remote_user", "prov-no-such-user")
+        .replace("gather_facts: false", &format!("gather_facts: false\n  vars: {{ansible_user: {user}}}"));
+    let (code, ev, stderr) = run(&without_user, &with_var);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(said(&ev), [user.clone()]);
 }

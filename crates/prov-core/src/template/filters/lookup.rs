@@ -383,24 +383,20 @@ fn controller_sh(ctx: &LookupContext, term: &str, plugin: &str) -> Result<String
     String::from_utf8(res.stdout).map_err(|_| fail(format!("lookup('{plugin}'): the output of {term:?} is not UTF-8")))
 }
 
-/// Python's `str.splitlines()`: lines split at every line boundary Python knows, without
-/// their ends; no empty last line for a trailing boundary.
+/// Python's `bytes.splitlines()` (ansible-core splits the command's bytes): lines end at `\n`,
+/// `\r` or `\r\n`; no empty last line for a trailing end.
 fn py_splitlines(text: &str) -> Vec<&str> {
-    let is_break = |c: char| {
-        matches!(c, '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}')
-    };
     let mut out = Vec::new();
     let mut start = 0;
-    let mut it = text.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        if is_break(c) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\n' || b[i] == b'\r' {
             out.push(&text[start..i]);
-            let mut end = i + c.len_utf8();
-            if c == '\r' && it.peek().is_some_and(|&(_, n)| n == '\n') {
-                it.next();
-                end += 1;
-            }
-            start = end;
+            i += if b[i] == b'\r' && b.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
+            start = i;
+        } else {
+            i += 1;
         }
     }
     if start < text.len() {
@@ -865,8 +861,8 @@ mod tests {
     }
 
     #[test]
-    fn python_splitlines_splits_at_every_boundary() {
-        assert_eq!(py_splitlines("a\nb\r\nc\rd\x0ce\n"), ["a", "b", "c", "d", "e"]);
+    fn lines_split_as_python_bytes_do() {
+        assert_eq!(py_splitlines("a\nb\r\nc\rd\x0ce\u{2028}f\n"), ["a", "b", "c", "d\x0ce\u{2028}f"]);
         assert_eq!(py_splitlines("a\n\nb"), ["a", "", "b"]);
         assert!(py_splitlines("").is_empty());
     }
