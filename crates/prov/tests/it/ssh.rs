@@ -438,7 +438,7 @@ fn play_remote_user_is_the_ssh_user_unless_the_inventory_sets_one() {
         let site = site.replace("gather_facts: false", &format!("gather_facts: false\n  vars: {{lu: {user}}}"));
         let (code, ev, stderr) = run(&without_user, &site);
         assert_eq!(code, Some(0), "{site}\n{stderr}");
-        assert_eq!(said(&ev), [user.clone()], "{site}");
+        assert_eq!(said(&ev), vec![user.clone()], "{site}");
     }
     // A user the host does not accept: unreachable, not silently someone else.
     let (code, _, stderr) = run(&without_user, &play("remote_user", "prov-no-such-user"));
@@ -447,16 +447,16 @@ fn play_remote_user_is_the_ssh_user_unless_the_inventory_sets_one() {
     // variable (variables win over keywords in ansible-core).
     let (code, ev, stderr) = run(&line, &play("remote_user", "prov-no-such-user"));
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(said(&ev), [user.clone()]);
+    assert_eq!(said(&ev), vec![user.clone()]);
     let ssh_user = line.replace("ansible_user=", "ansible_ssh_user=");
     let (code, ev, stderr) = run(&ssh_user, &play("remote_user", "prov-no-such-user"));
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(said(&ev), [user.clone()]);
+    assert_eq!(said(&ev), vec![user.clone()]);
     let with_var = play("remote_user", "prov-no-such-user")
         .replace("gather_facts: false", &format!("gather_facts: false\n  vars: {{ansible_user: {user}}}"));
     let (code, ev, stderr) = run(&without_user, &with_var);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(said(&ev), [user.clone()]);
+    assert_eq!(said(&ev), vec![user.clone()]);
 }
 
 /// The play's `connection: local` runs a host's tasks on the controller when its inventory
