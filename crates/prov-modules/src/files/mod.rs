@@ -66,6 +66,22 @@ pub(crate) struct FileState {
     pub umask: u32,
 }
 
+/// The permission and set-id bits ansible-core's `stat` (and `find`'s file entries) report as
+/// booleans, by their key.
+pub(crate) const MODE_BITS: &[(&str, u32)] = &[
+    ("wusr", 0o200),
+    ("rusr", 0o400),
+    ("xusr", 0o100),
+    ("wgrp", 0o020),
+    ("rgrp", 0o040),
+    ("xgrp", 0o010),
+    ("woth", 0o002),
+    ("roth", 0o004),
+    ("xoth", 0o001),
+    ("isuid", 0o4000),
+    ("isgid", 0o2000),
+];
+
 /// Checksum algorithms `stat` and the file modules can ask the target for.
 pub(crate) const ALGORITHMS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
 

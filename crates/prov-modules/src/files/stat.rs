@@ -126,19 +126,7 @@ impl Module for Stat {
             put("atime", Value::from(x.atime));
             put("mtime", Value::from(x.mtime));
             put("ctime", Value::from(x.ctime));
-            for (k, b) in [
-                ("wusr", 0o200),
-                ("rusr", 0o400),
-                ("xusr", 0o100),
-                ("wgrp", 0o020),
-                ("rgrp", 0o040),
-                ("xgrp", 0o010),
-                ("woth", 0o002),
-                ("roth", 0o004),
-                ("xoth", 0o001),
-                ("isuid", 0o4000),
-                ("isgid", 0o2000),
-            ] {
+            for &(k, b) in super::MODE_BITS {
                 put(k, bit(b));
             }
             put("blocks", Value::from(x.blocks));

@@ -154,19 +154,7 @@ pub(super) fn stat_info(path: &str, e: &Entry) -> IndexMap<String, Value> {
     d.insert("ctime".into(), Value::from(e.ctime));
     d.insert("gr_name".into(), Value::from(e.group.as_str()));
     d.insert("pw_name".into(), Value::from(e.owner.as_str()));
-    for (k, b) in [
-        ("wusr", 0o200),
-        ("rusr", 0o400),
-        ("xusr", 0o100),
-        ("wgrp", 0o020),
-        ("rgrp", 0o040),
-        ("xgrp", 0o010),
-        ("woth", 0o002),
-        ("roth", 0o004),
-        ("xoth", 0o001),
-        ("isuid", 0o4000),
-        ("isgid", 0o2000),
-    ] {
+    for &(k, b) in crate::files::MODE_BITS {
         d.insert(k.into(), bit(b));
     }
     d
