@@ -185,6 +185,10 @@ pub struct PlayResult {
     pub break_run: bool,
 }
 
+/// A meta task's decision for a batch: batch, task, and the items of the looped includes
+/// the task is in.
+type DecisionKey = (usize, TaskId, Vec<(TaskId, usize)>);
+
 /// What a host publishes for others.
 #[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
@@ -201,6 +205,56 @@ pub(crate) struct Snapshot {
     pub included: Arc<VarMap>,
     /// Facts layer.
     pub facts: Arc<VarMap>,
+    /// The looped includes the host is in, outermost first.
+    pub iters: Arc<Vec<Iter>>,
+}
+
+/// A host inside a looped include: the include, the index of the item whose run of the
+/// file it is in, the positions it passed in that run, and where the include's tasks end.
+#[derive(Debug, Clone)]
+pub(crate) struct Iter {
+    pub task: TaskId,
+    pub index: usize,
+    pub progress: usize,
+    pub end: usize,
+}
+
+impl Snapshot {
+    /// Whether the host is past position `q`, as a host inside the looped includes `mine` sees
+    /// it: where both run the same item of every include of `mine` that holds `q`, by the
+    /// positions passed in that item's run; otherwise by which item, or which include, the
+    /// host is in (ansible-core runs a looped include's files item by item for all hosts).
+    pub(crate) fn past(&self, q: usize, mine: &[Iter], pos: &[usize]) -> bool {
+        if self.progress == usize::MAX {
+            return true;
+        }
+        let depth = mine.iter().take_while(|m| q >= pos[m.task] && q < m.end).count();
+        for (i, m) in mine[..depth].iter().enumerate() {
+            match self.iters.get(i) {
+                Some(e) if e.task == m.task => match e.index.cmp(&m.index) {
+                    std::cmp::Ordering::Greater => return true,
+                    std::cmp::Ordering::Less => return false,
+                    std::cmp::Ordering::Equal => {}
+                },
+                Some(e) => return pos[e.task] > pos[m.task],
+                // Not in the include: before it, or done with all its items.
+                None => return self.level(i) > pos[m.task],
+            }
+        }
+        match self.iters.get(depth) {
+            Some(e) => pos[e.task] >= q,
+            None => self.level(depth) > q,
+        }
+    }
+
+    /// The positions passed at looped-include depth `i` (0: outside any).
+    fn level(&self, i: usize) -> usize {
+        if i == 0 {
+            self.progress
+        } else {
+            self.iters[i - 1].progress
+        }
+    }
 }
 
 /// `hostvars` during a play: inventory vars plus what each host has published.
@@ -287,7 +341,8 @@ pub(crate) enum Flow {
 #[derive(Debug)]
 pub(crate) struct MetaShared {
     /// Answers of the meta tasks one host decides for its batch: (batch, task) → ran.
-    decisions: Mutex<HashMap<(usize, TaskId), bool>>,
+    /// By batch, task and the items of the looped includes it is in.
+    decisions: Mutex<HashMap<DecisionKey, bool>>,
     /// Per batch, the position of an `end_play`/`end_batch` that ran (`usize::MAX`: none):
     /// hosts of the batch stop before any task after it.
     end_at: Vec<AtomicUsize>,
@@ -349,8 +404,8 @@ impl MetaShared {
         self.passed_over.lock().is_ok_and(|p| p.get(&host).is_some_and(|s| s.contains(&task)))
     }
 
-    fn decision(&self, batch: usize, task: TaskId) -> Option<bool> {
-        self.decisions.lock().ok().and_then(|d| d.get(&(batch, task)).copied())
+    fn decision(&self, key: &DecisionKey) -> Option<bool> {
+        self.decisions.lock().ok().and_then(|d| d.get(key).copied())
     }
 
     fn end_at(&self, batch: usize) -> usize {
@@ -396,6 +451,10 @@ pub(crate) struct Worker<'a> {
     pub refresh: &'a AtomicBool,
     pub meta: &'a MetaShared,
     pub progress: usize,
+    /// The looped includes this host is in (see [`Snapshot::past`]) and the variables of
+    /// their items, outermost first.
+    pub iters: Vec<Iter>,
+    pub loop_vars: Vec<Arc<VarMap>>,
     /// Position of the last task that failed on this host (what `clear_host_errors` compares).
     pub failed_at: usize,
     /// The task that failed last and its result: `ansible_failed_task` and
@@ -470,6 +529,7 @@ impl<'a> Worker<'a> {
 
     pub(crate) fn publish(&mut self, dead: bool) {
         let snap = Snapshot {
+            iters: Arc::new(self.iters.clone()),
             progress: self.progress,
             dead,
             stopped_at: if dead { self.failed_at } else { usize::MAX },
@@ -504,8 +564,18 @@ impl<'a> Worker<'a> {
     }
 
     pub(crate) fn pass(&mut self, upto: usize) {
+        let mut moved = false;
+        if let Some(top) = self.iters.last_mut() {
+            if upto > top.progress {
+                top.progress = upto;
+                moved = true;
+            }
+        }
         if upto > self.progress {
             self.progress = upto;
+            moved = true;
+        }
+        if moved {
             self.publish(false);
         }
     }
@@ -533,6 +603,11 @@ impl<'a> Worker<'a> {
             layers.push(Layer::source(v.clone()));
         }
         layers.push(Layer::source(self.bp.play.role_vars.clone()));
+        // A looped include's item: below the vars of the tasks it includes (ansible-core
+        // sets it on the include, their parent).
+        for v in &self.loop_vars {
+            layers.push(Layer::literal(v.clone()));
+        }
         for v in &t.vars {
             layers.push(Layer::source(v.clone()));
         }
@@ -583,7 +658,7 @@ impl<'a> Worker<'a> {
                 let mut rx = self.peers[h].clone();
                 let ready = {
                     let s = rx.borrow();
-                    s.dead || s.progress > pos
+                    s.dead || s.past(pos, &self.iters, &self.bp.pos)
                 };
                 let reason = match w {
                     Wait::Host { why: WaitReason::Data(var), .. } => Some(WaitFor::Hostvars { var: var.clone() }),
@@ -603,8 +678,12 @@ impl<'a> Worker<'a> {
                         reason,
                     });
                 }
-                let snap = rx.wait_for(|s| s.dead || s.progress > pos).await.map_err(|e| e.to_string())?.clone();
-                if snap.dead && matches!(w, Wait::Host { .. }) && snap.progress <= pos {
+                let snap = rx
+                    .wait_for(|s| s.dead || s.past(pos, &self.iters, &self.bp.pos))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .clone();
+                if snap.dead && matches!(w, Wait::Host { .. }) && !snap.past(pos, &self.iters, &self.bp.pos) {
                     let t = self.bp.order.get(pos).copied().unwrap_or(0);
                     return Err(format!("waits for t{t} on {} which stopped", self.bp.hosts[h]));
                 }
@@ -753,6 +832,9 @@ impl<'a> Worker<'a> {
         if let Err(flow) = self.before_task(t, &task).await {
             return flow;
         }
+        if task.loop_.is_some() {
+            return self.include_loop(&task, bases, options).await;
+        }
         let picked = crate::task::run_include(self, &task, bases, options);
         // Recorded before the peers see this host past those tasks (`run_once`).
         for (j, (_, steps)) in options.iter().enumerate() {
@@ -779,6 +861,58 @@ impl<'a> Worker<'a> {
             Ok(None) => Flow::Continue,
             Err(flow) => flow,
         }
+    }
+
+    /// A looped [`Step::Include`] on this host: the items are decided, then the file of each
+    /// included item runs in turn with the item's variables, in step with the other hosts of
+    /// the batch (see [`Snapshot::past`]).
+    async fn include_loop(
+        &mut self,
+        task: &Arc<prov_core::compile::TaskDef>,
+        bases: &[PathBuf],
+        options: &[(PathBuf, Vec<Step>)],
+    ) -> Flow {
+        let t = task.id;
+        let runs = crate::task::run_include_loop(self, task, bases, options);
+        for (j, (_, steps)) in options.iter().enumerate() {
+            if !matches!(&runs, Ok(r) if r.iter().any(|(_, i, _)| *i == j)) {
+                self.meta.pass_over(self.idx, steps);
+            }
+        }
+        if let Err(Flow::Failed) = runs {
+            self.failed_at = self.bp.pos[t];
+            if self.bp.play.any_errors_fatal && self.rescuable == 0 {
+                self.errors_are_fatal();
+            }
+        }
+        let start = self.bp.pos[t].saturating_add(1);
+        let end = options.iter().map(|(_, steps)| max_pos(self.bp, steps)).max().unwrap_or(0).max(start);
+        let runs = match runs {
+            Ok(r) => r,
+            Err(flow) => {
+                self.pass(start);
+                return flow;
+            }
+        };
+        self.pass(start);
+        let mut flow = Flow::Continue;
+        for (index, i, vars) in runs {
+            self.iters.push(Iter { task: t, index, progress: start, end });
+            self.loop_vars.push(vars);
+            self.publish(false);
+            // The files before this one are other hosts' (see `include`).
+            let before = options[..i].iter().map(|(_, steps)| max_pos(self.bp, steps)).max().unwrap_or(0);
+            self.pass(before);
+            flow = self.run_steps(&options[i].1).await;
+            self.loop_vars.pop();
+            self.iters.pop();
+            if flow != Flow::Continue {
+                break;
+            }
+        }
+        self.pass(end);
+        self.publish(false);
+        flow
     }
 
     async fn task(&mut self, t: TaskId, handler: bool) -> Flow {
@@ -930,19 +1064,20 @@ impl<'a> Worker<'a> {
         let batch = self.bp.batch_of[self.idx];
         let pos = self.bp.pos[t.id];
         let members = self.bp.batches[batch].clone();
+        let key = (batch, t.id, self.iters.iter().map(|i| (i.task, i.index)).collect::<Vec<_>>());
         for j in members {
             if j == self.idx {
                 break;
             }
             let mut rx = self.peers[j].clone();
-            let _ = rx.wait_for(|s| s.dead || s.progress > pos).await;
-            if let Some(d) = self.meta.decision(batch, t.id) {
+            let _ = rx.wait_for(|s| s.dead || s.past(pos, &self.iters, &self.bp.pos)).await;
+            if let Some(d) = self.meta.decision(&key) {
                 return Ok(d);
             }
         }
         let d = crate::task::meta_condition(self, t)?;
         if let Ok(mut m) = self.meta.decisions.lock() {
-            m.insert((batch, t.id), d);
+            m.insert(key, d);
         }
         Ok(d)
     }
@@ -995,6 +1130,7 @@ pub async fn run_play(
         // Without gathered facts `ansible_facts` is still there, empty, as in Ansible.
         let facts = Arc::new(crate::facts::layer(p.facts.as_deref().unwrap_or(&VarMap::new())));
         let (tx, rx) = watch::channel(Snapshot {
+            iters: Arc::new(Vec::new()),
             progress: 0,
             dead: false,
             stopped_at: usize::MAX,
@@ -1103,6 +1239,8 @@ pub async fn run_play(
             refresh: &refresh,
             meta: &meta,
             progress: 0,
+            iters: Vec::new(),
+            loop_vars: Vec::new(),
             failed_at: 0,
             last_failure: None,
             roles_ran: HashSet::new(),

@@ -5,7 +5,7 @@ use crate::event::{DiffOut, Event, HostResult, PlannedOut, Status};
 use crate::runner::{Flow, Worker};
 use minijinja::value::ValueKind;
 use minijinja::Value;
-use prov_core::compile::{Cond, Flag, LoopItems, LoopKeyword, Step, TaskDef};
+use prov_core::compile::{Cond, Flag, LoopDef, LoopItems, LoopKeyword, Step, TaskDef};
 use prov_core::connection::{Connection, ConnectionError, ExecOutput, ExecRequest};
 use prov_core::module::{CheckMode, FileSource, ModuleCtx, ModuleError, Outcome, RunMode, RunsOn, Vars};
 use prov_core::template::{Templar, OMIT};
@@ -245,19 +245,56 @@ pub(crate) fn run_include(
         }
         Ok(None) => {}
     }
+    let picked = match pick_file(w, t, bases, options, &ctx) {
+        Ok(p) => p,
+        Err(Fail::Task(e)) => return Err(flow(fail_task(w, t, e))),
+        Err(Fail::Fatal(e)) => return Err(flow(fatal_task(w, t, e))),
+    };
+    let mut o = Outcome::ok();
+    o.msg = Some(format!("included: {}", picked.shown));
+    let value = picked.value;
+    whole_task_valued(w, t, o, Status::Ok, value);
+    Ok(Some(picked.index))
+}
+
+/// Why an include's file could not be had: the task fails (`ignore_errors` holds), or the
+/// host fails whatever `ignore_errors` says (ansible-core's errors loading the file).
+enum Fail {
+    Task(String),
+    Fatal(String),
+}
+
+/// The file an include names, rendered in `ctx`.
+struct Picked {
+    /// Among the options compiled before the run.
+    index: usize,
+    /// What the `included:` line shows.
+    shown: String,
+    /// What the include registers.
+    value: Value,
+}
+
+fn pick_file(
+    w: &Worker<'_>,
+    t: &Arc<TaskDef>,
+    bases: &[PathBuf],
+    options: &[(PathBuf, Vec<Step>)],
+    ctx: &Value,
+) -> Result<Picked, Fail> {
     let written = t.args.get_attr("file").ok().and_then(|f| f.as_str().map(str::to_string)).unwrap_or_default();
     if let Some(searched) = t.args.get_attr("missing_role").ok().and_then(|s| s.as_str().map(str::to_string)) {
-        let msg = format!("the role '{written}' was not found in {searched}");
-        return Err(flow(fatal_task(w, t, msg)));
+        return Err(Fail::Fatal(format!("the role '{written}' was not found in {searched}")));
     }
     if options.len() == 1 && bases.is_empty() {
         // An `include_role`: the role was found before the run.
-        included(w, t, &written);
-        return Ok(Some(0));
+        let args = Value::from_pairs(vec![("name".to_string(), Value::from(written.clone()))]);
+        let value =
+            Value::from_pairs(vec![("changed".to_string(), Value::from(false)), ("include_args".to_string(), args)]);
+        return Ok(Picked { index: 0, shown: written, value });
     }
-    let name = match templar.render_str(&written, &ctx) {
+    let name = match w.env.templar.render_str(&written, ctx) {
         Ok(v) => v.to_string(),
-        Err(e) => return Err(flow(fail_task(w, t, e))),
+        Err(e) => return Err(Fail::Task(e)),
     };
     let expanded = prov_core::paths::expand_user_local(&name);
     let path = if Path::new(&expanded).is_absolute() {
@@ -270,15 +307,13 @@ pub(crate) fn run_include(
     };
     let Ok(canon) = path.canonicalize() else {
         let shown = std::path::absolute(&path).unwrap_or(path);
-        let msg = format!("Could not find or access '{}' on the Ansible Controller.", shown.display());
-        return Err(flow(fatal_task(w, t, msg)));
+        return Err(Fail::Fatal(format!("Could not find or access '{}' on the Ansible Controller.", shown.display())));
     };
-    let Some(i) = options.iter().position(|(p, _)| *p == canon) else {
-        let msg = format!(
+    let Some(index) = options.iter().position(|(p, _)| *p == canon) else {
+        return Err(Fail::Fatal(format!(
             "include_tasks: {} was not among the files prov compiled for `{written}` before the run (task files whose names fit the literal parts of the name); name the file literally",
             canon.display()
-        );
-        return Err(flow(fatal_task(w, t, msg)));
+        )));
     };
     let not_list = t
         .args
@@ -287,17 +322,108 @@ pub(crate) fn run_include(
         .and_then(|l| l.try_iter().ok().map(|mut l| l.any(|p| p.as_str() == Some(&*canon.display().to_string()))));
     if not_list == Some(true) {
         // ansible-core reads the file only now, and fails the host (as for a missing file).
-        return Err(flow(fatal_task(w, t, "included task files must contain a list of tasks".into())));
+        return Err(Fail::Fatal("included task files must contain a list of tasks".into()));
     }
-    included(w, t, &canon.display().to_string());
-    Ok(Some(i))
+    let value = Value::from_pairs(vec![
+        ("changed".to_string(), Value::from(false)),
+        ("include".to_string(), Value::from(name)),
+        ("include_args".to_string(), Value::from_pairs(Vec::<(String, Value)>::new())),
+    ]);
+    Ok(Picked { index, shown: canon.display().to_string(), value })
 }
 
-/// Reports an include that ran (ok).
-fn included(w: &mut Worker<'_>, t: &Arc<TaskDef>, what: &str) {
-    let mut o = Outcome::ok();
-    o.msg = Some(format!("included: {what}"));
-    whole_task(w, t, o, Status::Ok);
+/// A looped include on this host, as ansible-core runs one: every item is decided first (its
+/// `when`, the file it names), reported and registered, each included item counting once in
+/// the recap; a file that cannot be had fails the host before any item's tasks run. `Ok`
+/// lists, per included item, its index, the option its file is, and its variables.
+pub(crate) fn run_include_loop(
+    w: &mut Worker<'_>,
+    t: &Arc<TaskDef>,
+    bases: &[PathBuf],
+    options: &[(PathBuf, Vec<Step>)],
+) -> Result<Vec<(usize, usize, Arc<VarMap>)>, Flow> {
+    emit_task_start(w, t);
+    let templar = w.env.templar.clone();
+    let base = w.scope(t.id, Vec::new());
+    let items = match loop_items(w, t, &base) {
+        Ok(Some(items)) => items,
+        Ok(None) => Vec::new(),
+        Err(flow) => return Err(flow.into()),
+    };
+    let Some(l) = t.loop_.as_ref() else { return Ok(Vec::new()) };
+    if items.is_empty() {
+        no_items(w, t);
+        return Ok(Vec::new());
+    }
+    let mut results = Vec::new();
+    let mut runs = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let (m, loop_fields) = item_vars(l, &items, i, item);
+        let m = Arc::new(m);
+        let ctx = w.scope(t.id, vec![Layer::literal(m.clone())]);
+        let label = Some(match &l.label {
+            Some(lt) => templar.render(lt, &ctx).map(|v| v.to_string()).unwrap_or_else(|_| item.to_string()),
+            None => item.to_string(),
+        });
+        let (outcome, status, value) = match first_false(&templar, &t.when, &ctx) {
+            Err(e) => return Err(fail_task(w, t, e).into()),
+            Ok(Some(c)) => {
+                let o = skipped_by(c);
+                let value = result_value(&o, false, false);
+                (o, Status::Skipped, value)
+            }
+            Ok(None) => match pick_file(w, t, bases, options, &ctx) {
+                Ok(p) => {
+                    runs.push((i, p.index, m));
+                    let mut o = Outcome::ok();
+                    o.msg = Some(format!("included: {}", p.shown));
+                    // An item's result has no `changed` (ansible-core's).
+                    let value = Value::from_pairs(
+                        p.value
+                            .try_iter()
+                            .into_iter()
+                            .flatten()
+                            .filter(|k| k.as_str() != Some("changed"))
+                            .map(|k| (k.to_string(), p.value.get_item(&k).unwrap_or_default()))
+                            .collect::<Vec<_>>(),
+                    );
+                    (o, Status::Ok, value)
+                }
+                Err(Fail::Task(e)) => return Err(fail_task(w, t, e).into()),
+                Err(Fail::Fatal(e)) => return Err(fatal_task(w, t, e).into()),
+            },
+        };
+        let r = ItemResult {
+            outcome,
+            delegate: None,
+            failed: false,
+            changed: false,
+            status,
+            value,
+            label,
+            unreachable: None,
+            ms: 0,
+            loop_fields,
+        };
+        results.push(r);
+    }
+    let included = runs.len();
+    match finish_task(w, t, results, true) {
+        TaskFlow::Continue => {
+            // One `included` per item in ansible-core's recap.
+            w.recap.ok += u32::try_from(included.saturating_sub(1)).unwrap_or(u32::MAX);
+            Ok(runs)
+        }
+        flow => Err(flow.into()),
+    }
+}
+
+/// A loop without items: the task is skipped, as in ansible-core.
+fn no_items(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
+    let mut o = Outcome { skipped: true, ..Default::default() };
+    o.data.insert("results".into(), Value::from(Vec::<Value>::new()));
+    o.data.insert("skipped_reason".into(), Value::from("No items in the list"));
+    skip_task(w, t, o)
 }
 
 fn eval_conds(templar: &Templar, conds: &[Cond], ctx: &Value) -> Result<bool, String> {
@@ -344,7 +470,8 @@ fn first_false<'c>(templar: &Templar, conds: &'c [Cond], ctx: &Value) -> Result<
 fn skipped_by(c: &Cond) -> Outcome {
     let mut o = Outcome { skipped: true, ..Default::default() };
     o.data.insert("skip_reason".into(), Value::from("Conditional result was False"));
-    o.data.insert("false_condition".into(), Value::from(c.source.clone()));
+    let written = c.boolean.map_or_else(|| Value::from(c.source.clone()), Value::from);
+    o.data.insert("false_condition".into(), written);
     o
 }
 
@@ -459,7 +586,7 @@ async fn run_once_runner(w: &Worker<'_>, t: &TaskDef) -> Option<usize> {
             return None;
         }
         let mut rx = w.peers[h].clone();
-        let passed = match rx.wait_for(|s| s.dead || s.progress > pos).await {
+        let passed = match rx.wait_for(|s| s.dead || s.past(pos, &w.iters, &w.bp.pos)).await {
             Ok(snap) => !(snap.dead && snap.stopped_at <= pos),
             Err(_) => false,
         };
@@ -515,71 +642,13 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         Some(Err(e)) => return fail_task(w, t, format!("Task failed: Error processing keyword 'diff': {e}")),
     };
     let mut base = w.scope(t.id, Vec::new());
-    // Loop items.
-    let items: Option<Vec<Value>> = match &t.loop_ {
-        None => None,
-        Some(l) => {
-            let v = match &l.items {
-                LoopItems::Template(tm) => templar.render_defined(tm, &base),
-                LoopItems::List(v) => templar.render_deep_defined(v, &base),
-            };
-            match v {
-                // As in Ansible, a loop over something undefined still lets a false `when`
-                // (evaluated without the loop variable) skip the task; otherwise it fails.
-                Err(e) if is_undefined_error(&e) => {
-                    return match first_false(&templar, &t.when, &base) {
-                        Ok(Some(c)) => skip_task(w, t, skipped_by(c)),
-                        _ => fail_task(w, t, format!("loop: {e}")),
-                    };
-                }
-                Err(e) => return fail_task(w, t, format!("loop: {e}")),
-                Ok(v) => {
-                    // `with_<lookup>`: the rendered terms go to the lookup, as `query` would.
-                    let v = match l.keyword.lookup() {
-                        None => v,
-                        Some(name) => {
-                            let terms = match v.kind() {
-                                ValueKind::Seq | ValueKind::Iterable => {
-                                    v.try_iter().map(|it| it.collect()).unwrap_or_default()
-                                }
-                                _ => vec![v],
-                            };
-                            match templar.query(name, terms, &base) {
-                                Ok(v) => v,
-                                Err(e) => return fail_task(w, t, format!("loop: {e}")),
-                            }
-                        }
-                    };
-                    let mut list: Vec<Value> = match (v.kind(), l.keyword) {
-                        // A list, or a list made lazily (`a + b` of two lists).
-                        (ValueKind::Seq | ValueKind::Iterable, _) => match v.try_iter() {
-                            Ok(it) => it.collect(),
-                            Err(e) => return fail_task(w, t, format!("loop: {e}")),
-                        },
-                        // with_items/with_list take anything else as one item (Ansible's
-                        // lookups turn a single term into a list).
-                        (_, LoopKeyword::WithItems | LoopKeyword::WithList) => vec![v],
-                        (kind, _) => {
-                            return fail_task(w, t, format!("loop: the value must be a list, not a {kind}: {v}"))
-                        }
-                    };
-                    if l.flatten {
-                        list = list
-                            .into_iter()
-                            .flat_map(|i| {
-                                if i.kind() == minijinja::value::ValueKind::Seq {
-                                    i.try_iter().map(|it| it.collect::<Vec<_>>()).unwrap_or_default()
-                                } else {
-                                    vec![i]
-                                }
-                            })
-                            .collect();
-                    }
-                    Some(list)
-                }
-            }
-        }
+    let items = match loop_items(w, t, &base) {
+        Ok(i) => i,
+        Err(flow) => return flow,
     };
+    if items.as_ref().is_some_and(Vec::is_empty) {
+        return no_items(w, t);
+    }
     let mut results: Vec<ItemResult> = Vec::new();
     let iterations: Vec<Option<(usize, Value)>> = match &items {
         None => vec![None],
@@ -598,21 +667,8 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         let mut label = None;
         let mut loop_fields = Vec::new();
         if let (Some((i, item)), Some(l)) = (&it, &t.loop_) {
-            let mut m = VarMap::new();
-            m.insert(l.loop_var.clone(), item.clone());
-            loop_fields.push(("ansible_loop_var".to_string(), Value::from(l.loop_var.clone())));
-            loop_fields.push((l.loop_var.clone(), item.clone()));
-            if let Some(iv) = &l.index_var {
-                m.insert(iv.clone(), Value::from(*i));
-                loop_fields.push(("ansible_index_var".to_string(), Value::from(iv.clone())));
-                loop_fields.push((iv.clone(), Value::from(*i)));
-            }
-            if l.extended {
-                let all = items.as_deref().unwrap_or_default();
-                let info = extended_loop(all, *i, l.extended_allitems);
-                m.insert("ansible_loop".into(), info.clone());
-                loop_fields.push(("ansible_loop".to_string(), info));
-            }
+            let (m, fields) = item_vars(l, items.as_deref().unwrap_or_default(), *i, item);
+            loop_fields = fields;
             extra.push(Layer::literal(Arc::new(m)));
         }
         let ctx = if extra.is_empty() { base.clone() } else { w.scope(t.id, extra.clone()) };
@@ -688,6 +744,98 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         results.extend(futures_util::future::join_all(runs).await);
     }
     finish_task(w, t, results, items.is_some())
+}
+
+/// The items of the task's loop on this host (`None` without a loop); `Err` with how the task
+/// ended when they cannot be had (the task is reported failed, or skipped by its `when`).
+fn loop_items(w: &mut Worker<'_>, t: &Arc<TaskDef>, base: &Value) -> Result<Option<Vec<Value>>, TaskFlow> {
+    let templar = w.env.templar.clone();
+    Ok(match &t.loop_ {
+        None => None,
+        Some(l) => {
+            let v = match &l.items {
+                LoopItems::Template(tm) => templar.render_defined(tm, base),
+                LoopItems::List(v) => templar.render_deep_defined(v, base),
+            };
+            match v {
+                // As in Ansible, a loop over something undefined still lets a false `when`
+                // (evaluated without the loop variable) skip the task; otherwise it fails.
+                Err(e) if is_undefined_error(&e) => {
+                    return Err(match first_false(&templar, &t.when, base) {
+                        Ok(Some(c)) => skip_task(w, t, skipped_by(c)),
+                        _ => fail_task(w, t, format!("loop: {e}")),
+                    });
+                }
+                Err(e) => return Err(fail_task(w, t, format!("loop: {e}"))),
+                Ok(v) => {
+                    // `with_<lookup>`: the rendered terms go to the lookup, as `query` would.
+                    let v = match l.keyword.lookup() {
+                        None => v,
+                        Some(name) => {
+                            let terms = match v.kind() {
+                                ValueKind::Seq | ValueKind::Iterable => {
+                                    v.try_iter().map(|it| it.collect()).unwrap_or_default()
+                                }
+                                _ => vec![v],
+                            };
+                            match templar.query(name, terms, base) {
+                                Ok(v) => v,
+                                Err(e) => return Err(fail_task(w, t, format!("loop: {e}"))),
+                            }
+                        }
+                    };
+                    let mut list: Vec<Value> = match (v.kind(), l.keyword) {
+                        // A list, or a list made lazily (`a + b` of two lists).
+                        (ValueKind::Seq | ValueKind::Iterable, _) => match v.try_iter() {
+                            Ok(it) => it.collect(),
+                            Err(e) => return Err(fail_task(w, t, format!("loop: {e}"))),
+                        },
+                        // with_items/with_list take anything else as one item (Ansible's
+                        // lookups turn a single term into a list).
+                        (_, LoopKeyword::WithItems | LoopKeyword::WithList) => vec![v],
+                        (kind, _) => {
+                            return Err(fail_task(w, t, format!("loop: the value must be a list, not a {kind}: {v}")))
+                        }
+                    };
+                    if l.flatten {
+                        list = list
+                            .into_iter()
+                            .flat_map(|i| {
+                                if i.kind() == minijinja::value::ValueKind::Seq {
+                                    i.try_iter().map(|it| it.collect::<Vec<_>>()).unwrap_or_default()
+                                } else {
+                                    vec![i]
+                                }
+                            })
+                            .collect();
+                    }
+                    Some(list)
+                }
+            }
+        }
+    })
+}
+/// The variables item `i` of a loop over `all` sets for its task, and what it adds to the
+/// item's registered result.
+fn item_vars(l: &LoopDef, all: &[Value], i: usize, item: &Value) -> (VarMap, Vec<(String, Value)>) {
+    let mut m = VarMap::new();
+    let mut fields = Vec::new();
+    m.insert(l.loop_var.clone(), item.clone());
+    m.insert("ansible_loop_var".into(), Value::from(l.loop_var.clone()));
+    fields.push(("ansible_loop_var".to_string(), Value::from(l.loop_var.clone())));
+    fields.push((l.loop_var.clone(), item.clone()));
+    if let Some(iv) = &l.index_var {
+        m.insert(iv.clone(), Value::from(i));
+        m.insert("ansible_index_var".into(), Value::from(iv.clone()));
+        fields.push(("ansible_index_var".to_string(), Value::from(iv.clone())));
+        fields.push((iv.clone(), Value::from(i)));
+    }
+    if l.extended {
+        let info = extended_loop(all, i, l.extended_allitems);
+        m.insert("ansible_loop".into(), info.clone());
+        fields.push(("ansible_loop".to_string(), info));
+    }
+    (m, fields)
 }
 
 /// Whether `loop_control.break_when` ends the loop after the item whose result is `last`:
@@ -968,8 +1116,13 @@ fn fatal_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, msg: String) -> TaskFlow {
 
 /// One result for the whole task on this host (no loop, no module run), counted and shown.
 fn whole_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, o: Outcome, status: Status) -> TaskFlow {
+    let value = result_value(&o, status == Status::Failed, false);
+    whole_task_valued(w, t, o, status, value)
+}
+
+/// [`whole_task`] registering `value`.
+fn whole_task_valued(w: &mut Worker<'_>, t: &Arc<TaskDef>, o: Outcome, status: Status, value: Value) -> TaskFlow {
     let failed = status == Status::Failed;
-    let value = result_value(&o, failed, false);
     let r = ItemResult {
         outcome: o,
         delegate: None,

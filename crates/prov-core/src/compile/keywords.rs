@@ -166,7 +166,7 @@ pub const DYNAMIC_INCLUDE_VALID: &[&str] = &[
 ];
 
 /// Those of [`DYNAMIC_INCLUDE_VALID`] prov supports.
-pub const DYNAMIC_INCLUDE: &[&str] = &["name", "when", "tags", "vars", "ignore_errors", "no_log"];
+pub const DYNAMIC_INCLUDE: &[&str] = &["name", "when", "tags", "vars", "ignore_errors", "no_log", "register"];
 
 /// Keys of a role reference in `roles:`.
 pub const ROLE_REF: &[&str] = &["role", "name", "vars", "tags", "when", "become", "become_user", "environment"];

@@ -914,6 +914,10 @@ impl<'a> Loader<'a> {
     fn conds(&mut self, n: &Node, pb: &mut PlayBuild) -> Vec<Cond> {
         let mut out = Vec::new();
         for item in seq_or_one(n) {
+            let boolean = match item.kind {
+                NodeKind::Bool(b) => Some(b),
+                _ => None,
+            };
             let source = match &item.kind {
                 NodeKind::Bool(b) => (if *b { "true" } else { "false" }).to_string(),
                 NodeKind::Str(s) => s.clone(),
@@ -950,7 +954,7 @@ impl<'a> Loader<'a> {
             match self.templar.compile_expr(&source) {
                 Ok(expr) => {
                     pb.templates.push((format!("{{{{ {} }}}}", source), item.span));
-                    out.push(Cond { source, expr, span: item.span })
+                    out.push(Cond { source, expr, span: item.span, boolean })
                 }
                 Err(e) => {
                     self.err(DiagKind::Template, item.span, format!("bad expression `{source}`: {e}"));
@@ -1077,6 +1081,7 @@ impl<'a> Loader<'a> {
                 let mut handlers = Vec::new();
                 let dynamic = key == "include_role" && !inh.handler;
                 let own = inner.clone();
+                let looped = if dynamic { self.include_loop(node, pb) } else { None };
                 if dynamic && !self.role_dirs().iter().any(|d| d.join(&name).is_dir()) {
                     // ansible-core fails the host that reaches it, whatever its
                     // `ignore_errors`; before the run, a warning.
@@ -1124,6 +1129,9 @@ impl<'a> Loader<'a> {
                 let Some(id) = self.include_task(node, &written, &own, pb, MetaAction::Include, ("file", &name)) else {
                     return Vec::new();
                 };
+                if let Some(t) = Arc::get_mut(&mut pb.tasks[id]) {
+                    t.loop_ = looped;
+                }
                 return vec![Step::Include {
                     task: id,
                     bases: Vec::new(),
@@ -1158,15 +1166,19 @@ impl<'a> Loader<'a> {
                 ok = false;
                 continue;
             };
-            if key == written || keywords::DYNAMIC_INCLUDE.contains(&key) || (handler && key == "listen") {
+            let is_loop = key == "loop" || key == "loop_control" || key.starts_with("with_");
+            if key == written
+                || keywords::DYNAMIC_INCLUDE.contains(&key)
+                || (handler && key == "listen")
+                || (is_loop && !handler)
+            {
                 continue;
             }
             ok = false;
-            let is_loop = key == "loop" || key == "loop_control" || key.starts_with("with_");
             if is_loop || keywords::DYNAMIC_INCLUDE_VALID.contains(&key) {
                 self.err(DiagKind::Unsupported, k.span, format!("`{key}` on {written} is not supported by prov yet"))
                     .help = Some(if is_loop {
-                    "move the loop onto the tasks inside the file".into()
+                    "move the loop onto the tasks inside the file (prov loops includes, not handlers' includes)".into()
                 } else {
                     "remove it; see docs/src/language.md, \"Not supported yet\"".into()
                 });
@@ -1349,6 +1361,7 @@ impl<'a> Loader<'a> {
     ) -> Vec<Step> {
         let mut inner = c.clone();
         not_passed_down(&mut inner, inh);
+        let looped = self.include_loop(node, pb);
         // ansible-core's search: in a role, its `tasks/` directory first, then the including
         // file's directory, then the playbook's.
         let mut bases: Vec<PathBuf> = Vec::new();
@@ -1406,6 +1419,9 @@ impl<'a> Loader<'a> {
         let Some(id) = self.include_task(node, written, c, pb, MetaAction::Include, ("file", file)) else {
             return Vec::new();
         };
+        if let Some(t) = Arc::get_mut(&mut pb.tasks[id]) {
+            t.loop_ = looped;
+        }
         if !not_lists.is_empty() {
             if let Some(t) = Arc::get_mut(&mut pb.tasks[id]) {
                 t.args = Value::from_pairs(vec![
@@ -1504,8 +1520,11 @@ impl<'a> Loader<'a> {
         }
         let key = |k: &str| Node::synthetic(NodeKind::Str(k.into()));
         let name = node.get("name").cloned().unwrap_or_else(|| key(written));
-        let synthetic =
-            Node { span: node.span, kind: NodeKind::Map(vec![(key("meta"), key("noop")), (key("name"), name)]) };
+        let mut entries = vec![(key("meta"), key("noop")), (key("name"), name)];
+        if let Some(r) = node.get("register") {
+            entries.push((key("register"), r.clone()));
+        }
+        let synthetic = Node { span: node.span, kind: NodeKind::Map(entries) };
         let id = self.task(&synthetic, &own, pb)?;
         let t = Arc::get_mut(&mut pb.tasks[id])?;
         t.meta = Some(action);
@@ -1957,8 +1976,10 @@ impl<'a> Loader<'a> {
         let loop_ = self.loop_of(node, pb);
         if let Some(l) = &loop_ {
             self.known.insert(l.loop_var.clone());
+            self.known.insert("ansible_loop_var".into());
             if let Some(i) = &l.index_var {
                 self.known.insert(i.clone());
+                self.known.insert("ansible_index_var".into());
             }
         }
         let register = node.get("register").and_then(|r| {
@@ -2184,6 +2205,19 @@ impl<'a> Loader<'a> {
                 ));
             }
         }
+    }
+
+    /// The loop of a dynamic include, read before the tasks it includes are: they see the
+    /// loop's variables.
+    fn include_loop(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<LoopDef> {
+        let l = self.loop_of(node, pb)?;
+        self.known.insert(l.loop_var.clone());
+        self.known.insert("ansible_loop_var".into());
+        if let Some(i) = &l.index_var {
+            self.known.insert(i.clone());
+            self.known.insert("ansible_index_var".into());
+        }
+        Some(l)
     }
 
     fn loop_of(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<LoopDef> {

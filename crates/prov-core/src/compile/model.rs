@@ -311,6 +311,8 @@ impl LoopKeyword {
 pub struct Cond {
     /// The expression as written.
     pub source: String,
+    /// A YAML boolean written as the condition (reported as one in `false_condition`).
+    pub boolean: Option<bool>,
     /// Compiled.
     pub expr: Tmpl,
     /// Where.

@@ -6,35 +6,35 @@ use crate::util::{prov, text};
 use serde_json::Value as Json;
 use std::path::Path;
 
-struct Run {
-    code: i32,
-    events: Vec<Json>,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) events: Vec<Json>,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    fn results(&self) -> Vec<&Json> {
+    pub(crate) fn results(&self) -> Vec<&Json> {
         self.events.iter().filter(|e| e["event"] == "host_result").collect()
     }
 
-    fn of(&self, task: &str) -> Vec<&Json> {
+    pub(crate) fn of(&self, task: &str) -> Vec<&Json> {
         self.results().into_iter().filter(|r| r["name"] == task).collect()
     }
 
-    fn recap(&self, host: &str, field: &str) -> u64 {
+    pub(crate) fn recap(&self, host: &str, field: &str) -> u64 {
         let r = self.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
         let h = r["hosts"].as_array().expect("hosts").iter().find(|h| h["host"] == host).expect("host in recap");
         h[field].as_u64().expect("counter")
     }
 
-    fn dump(&self) -> String {
+    pub(crate) fn dump(&self) -> String {
         format!("{}\n{}", self.events.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"), self.stderr)
     }
 }
 
 /// Writes `files` into a fresh directory with a 4-host local inventory (a, b in `g1`; c, d
 /// in `g2`; `root` = the directory) and runs `prov apply site.yml` there.
-fn apply(files: &[(&str, &str)], args: &[&str]) -> (tempfile::TempDir, Run) {
+pub(crate) fn apply(files: &[(&str, &str)], args: &[&str]) -> (tempfile::TempDir, Run) {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().display().to_string();
     let inv = format!("[g1]\na\nb\n[g2]\nc\nd\n[all:vars]\nansible_connection=local\nroot={root}\n");

@@ -14,6 +14,7 @@ mod faults;
 mod gcp;
 mod graph;
 mod hostname;
+mod include_loop;
 mod inifind;
 mod interrupt;
 mod keys;
