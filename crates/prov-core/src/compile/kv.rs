@@ -15,13 +15,21 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<KvParsed, String> {
     };
     let mut pairs = Vec::new();
     let mut taken: Vec<(usize, usize)> = Vec::new();
-    for (raw, unquoted, range) in words {
-        match unquoted.split_once('=') {
+    for (raw, _, range) in words {
+        // As ansible-core: Python's escapes are decoded in the whole word, which splits at its
+        // first `=` not escaped; the value loses its quotes when they enclose all of it.
+        let decoded = match decode_escapes(&raw) {
+            Ok(d) => d,
+            // Part of a command's free text.
+            Err(_) if free_form => continue,
+            Err(e) => return Err(e),
+        };
+        match split_at_equals(&decoded) {
             // A templated key (`set_fact: "{{ name }}=x"`) is for the module to render.
             Some((k, v))
                 if (is_key(k) && (!free_form || FREE_FORM_KEYS.contains(&k))) || (!free_form && is_template_key(k)) =>
             {
-                pairs.push((k.to_string(), v.to_string()));
+                pairs.push((k.to_string(), unquote(v.trim()).to_string()));
                 taken.push(range);
             }
             _ if free_form => {}
@@ -41,6 +49,77 @@ pub fn parse_kv(s: &str, free_form: bool) -> Result<KvParsed, String> {
     rest.push_str(&s[at..]);
     let rest = rest.trim().to_string();
     Ok((pairs, Some(rest).filter(|r| !r.is_empty())))
+}
+
+/// The word split at its first `=` that no backslash escapes.
+fn split_at_equals(w: &str) -> Option<(&str, &str)> {
+    let b = w.as_bytes();
+    (1..b.len()).find(|&i| b[i] == b'=' && b[i - 1] != b'\\').map(|i| (&w[..i], &w[i + 1..]))
+}
+
+/// `v` without the quotes that enclose all of it (ansible-core's `unquote`).
+fn unquote(v: &str) -> &str {
+    let b = v.as_bytes();
+    let n = b.len();
+    if n > 1 && (b[0] == b'"' || b[0] == b'\'') && b[n - 1] == b[0] && b[n - 2] != b'\\' {
+        &v[1..n - 1]
+    } else {
+        v
+    }
+}
+
+/// Python's escape sequences as ansible-core decodes them in `key=value` words: `\\`, `\'`,
+/// `\"`, `\a \b \f \n \r \t \v`, `\xHH`, `\uHHHH`, `\UHHHHHHHH`; any other backslash stays.
+/// `\N{name}` (a character by its Unicode name) is refused.
+fn decode_escapes(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 1..];
+        let single = match tail.chars().next() {
+            Some('\\') => Some('\\'),
+            Some('\'') => Some('\''),
+            Some('"') => Some('"'),
+            Some('a') => Some('\u{7}'),
+            Some('b') => Some('\u{8}'),
+            Some('f') => Some('\u{c}'),
+            Some('n') => Some('\n'),
+            Some('r') => Some('\r'),
+            Some('t') => Some('\t'),
+            Some('v') => Some('\u{b}'),
+            _ => None,
+        };
+        if let Some(c) = single {
+            out.push(c);
+            rest = &tail[1..];
+            continue;
+        }
+        let hex = match tail.chars().next() {
+            Some('x') => 2,
+            Some('u') => 4,
+            Some('U') => 8,
+            Some('N') if tail[1..].starts_with('{') => {
+                return Err(format!(
+                    "`{s}`: a \\N{{...}} escape (a character by its Unicode name) is not supported by prov; write the character"
+                ))
+            }
+            _ => 0,
+        };
+        let digits = tail.get(1..1 + hex).filter(|d| hex > 0 && d.chars().all(|c| c.is_ascii_hexdigit()));
+        match digits.and_then(|d| u32::from_str_radix(d, 16).ok()).and_then(char::from_u32) {
+            Some(c) => {
+                out.push(c);
+                rest = &tail[1 + hex..];
+            }
+            None => {
+                out.push('\\');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Keys that Ansible pulls out of free-form `command`/`shell` strings.
@@ -110,6 +189,11 @@ fn split_words(s: &str) -> Result<Vec<Word>, String> {
                 raw.push(c);
                 val.push(c);
             }
+            None if c == '\\' && matches!(next, Some('"' | '\'')) => {
+                raw.push(c);
+                raw.push(chars[i + 1]);
+                i += 1;
+            }
             None if (c == '"' || c == '\'') && depth == 0 => {
                 quote = Some(c);
                 raw.push(c);
@@ -167,6 +251,24 @@ mod tests {
     fn templates_with_spaces_stay_whole() {
         let (p, _) = parse_kv("msg={{ a | default('x y') }}", false).expect("parses");
         assert_eq!(p, vec![("msg".into(), "{{ a | default('x y') }}".into())]);
+    }
+
+    /// The values ansible-core 2.19's `parse_kv` gives for the same strings.
+    #[test]
+    fn escapes_and_quotes_as_ansible() {
+        let kv = |s: &str| parse_kv(s, false).expect("parses").0;
+        let p = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert_eq!(
+            kv(r#"path=x regexp='\b(.+)\b' replace='"\1"'"#),
+            p(&[("path", "x"), ("regexp", "\u{8}(.+)\u{8}"), ("replace", "\"\\1\"")])
+        );
+        assert_eq!(kv(r"regexp='\\b(.+)\\b' x=a\nb"), p(&[("regexp", r"\b(.+)\b"), ("x", "a\nb")]));
+        assert_eq!(kv("msg=a'b c'd"), p(&[("msg", "a'b c'd")]));
+        assert_eq!(kv(r#"msg="it\"s" y='a\'b'"#), p(&[("msg", "it\"s"), ("y", "a'b")]));
+        assert_eq!(kv(r"msg=C:\temp\x41 z=\q"), p(&[("msg", "C:\tempA"), ("z", r"\q")]));
+        assert_eq!(kv(r"a=b\=c"), p(&[("a", r"b\=c")]));
+        assert_eq!(kv(r#"msg="{{ 'a b' }}" "#), p(&[("msg", "{{ 'a b' }}")]));
+        assert!(parse_kv(r"msg=\N{BULLET}", false).is_err());
     }
 
     #[test]

@@ -174,12 +174,23 @@ impl Module for Replace {
         }
         let data = match (&r.st, &r.data) {
             (None, _) => return Ok(Plan::Ok(Outcome::failed(format!("Path {path} does not exist !")).with("rc", 257))),
-            (Some(_), None) => return Ok(Plan::Ok(Outcome::failed(format!("{path} is not a regular file")))),
+            (Some(_), None) => {
+                // ansible-core reads a device (`/dev/null`) as text: a replacement that cannot
+                // be made fails as it does there; prov changes regular files only.
+                let msg = edit("", args).err().unwrap_or_else(|| format!("{path} is not a regular file"));
+                return Ok(Plan::Ok(Outcome::failed(msg)));
+            }
             (Some(_), Some(d)) => d,
         };
         let text = std::str::from_utf8(data)
             .map_err(|_| ModuleError::Failed(format!("{path} is not utf-8 text: prov edits utf-8 files only")))?;
-        let (new, n) = match edit(text, args).map_err(ModuleError::Args)? {
+        let edited = match edit(text, args) {
+            Ok(e) => e,
+            // A replacement that cannot be made fails the task (ansible-core's message).
+            Err(msg) if msg.starts_with("Unable to process replace") => return Ok(Plan::Ok(Outcome::failed(msg))),
+            Err(msg) => return Err(ModuleError::Args(msg)),
+        };
+        let (new, n) = match edited {
             Edited::NoSection(msg) => return Ok(Plan::Ok(Outcome { msg: Some(msg), ..Outcome::ok() }.with("rc", 0))),
             Edited::Text(new, n) => (new, n),
         };
@@ -301,5 +312,21 @@ mod tests {
         let o = run::<Replace>(json!({"path": h.path("nope"), "regexp": "x"}), &h.ctx()).await;
         assert!(o.failed);
         assert_eq!(o.msg, Some(format!("Path {} does not exist !", h.path("nope"))));
+    }
+
+    /// ansible-core's replace target (issue 79364): a replacement with a bad escape fails the
+    /// task, on `/dev/null` too, with its message; a regular file is left as it was.
+    #[tokio::test]
+    async fn a_replacement_that_cannot_be_made_fails_the_task() {
+        let h = LocalHost::new();
+        let p = h.path("f");
+        std::fs::write(&p, "a.b\n").unwrap();
+        for path in [p.as_str(), "/dev/null"] {
+            let args = json!({"path": path, "after": "^", "before": "$", "regexp": "\\.", "replace": "\\D"});
+            let o = run::<Replace>(args, &h.ctx()).await;
+            assert!(o.failed, "{o:?}");
+            assert!(o.msg.as_deref().unwrap_or("").starts_with("Unable to process replace due to error"), "{o:?}");
+        }
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "a.b\n");
     }
 }
