@@ -605,8 +605,10 @@ impl<'a> Worker<'a> {
         layers.push(Layer::source(self.bp.play.role_vars.clone()));
         // A looped include's item: below the vars of the tasks it includes (ansible-core
         // sets it on the include, their parent).
-        for v in &self.loop_vars {
-            layers.push(Layer::literal(v.clone()));
+        if !t.handler {
+            for v in &self.loop_vars {
+                layers.push(Layer::literal(v.clone()));
+            }
         }
         for v in &t.vars {
             layers.push(Layer::source(v.clone()));

@@ -365,12 +365,12 @@ pub(crate) fn run_include_loop(
             Some(lt) => templar.render(lt, &ctx).map(|v| v.to_string()).unwrap_or_else(|_| item.to_string()),
             None => item.to_string(),
         });
-        let (outcome, status, value) = match first_false(&templar, &t.when, &ctx) {
+        let (outcome, status, value, failed) = match first_false(&templar, &t.when, &ctx) {
             Err(e) => return Err(fail_task(w, t, e).into()),
             Ok(Some(c)) => {
                 let o = skipped_by(c);
                 let value = result_value(&o, false, false);
-                (o, Status::Skipped, value)
+                (o, Status::Skipped, value, false)
             }
             Ok(None) => match pick_file(w, t, bases, options, &ctx) {
                 Ok(p) => {
@@ -387,16 +387,26 @@ pub(crate) fn run_include_loop(
                             .map(|k| (k.to_string(), p.value.get_item(&k).unwrap_or_default()))
                             .collect::<Vec<_>>(),
                     );
-                    (o, Status::Ok, value)
+                    (o, Status::Ok, value, false)
                 }
-                Err(Fail::Task(e)) => return Err(fail_task(w, t, e).into()),
-                Err(Fail::Fatal(e)) => return Err(fatal_task(w, t, e).into()),
+                // The item fails; the others are still included (and run, if its failure is
+                // ignored), as in ansible-core.
+                Err(Fail::Task(e)) => {
+                    let o = Outcome::failed(e);
+                    let value = result_value(&o, true, false);
+                    (o, Status::Failed, value, true)
+                }
+                // ansible-core counts the items included so far, then fails the host.
+                Err(Fail::Fatal(e)) => {
+                    w.recap.ok += u32::try_from(runs.len()).unwrap_or(u32::MAX);
+                    return Err(fatal_task(w, t, e).into());
+                }
             },
         };
         let r = ItemResult {
             outcome,
             delegate: None,
-            failed: false,
+            failed,
             changed: false,
             status,
             value,
@@ -407,13 +417,15 @@ pub(crate) fn run_include_loop(
         };
         results.push(r);
     }
-    let included = runs.len();
-    match finish_task(w, t, results, true) {
-        TaskFlow::Continue => {
-            // One `included` per item in ansible-core's recap.
-            w.recap.ok += u32::try_from(included.saturating_sub(1)).unwrap_or(u32::MAX);
-            Ok(runs)
-        }
+    // One `ok` per included item in ansible-core's recap, besides the task's own count
+    // (which is that of one of them when no item failed).
+    let any_failed = results.iter().any(|r| r.failed);
+    let included = u32::try_from(runs.len()).unwrap_or(u32::MAX);
+    let flow = finish_task(w, t, results, true);
+    let own = u32::from(matches!(flow, TaskFlow::Continue) && !any_failed);
+    w.recap.ok += included.saturating_sub(own);
+    match flow {
+        TaskFlow::Continue => Ok(runs),
         flow => Err(flow.into()),
     }
 }

@@ -92,8 +92,9 @@ fn include_tasks_runs_the_file_once_per_item() {
 }
 
 /// A looped include whose items are all skipped, or that has no items, is skipped once
-/// (skipped=2 below); one of its files missing fails the host before any item's tasks run
-/// (ansible-core: ok=3 failed=1 skipped=2, `ignore_errors` does not help).
+/// (skipped=2 below); one of its files missing fails the host before any item's tasks run,
+/// the items included before it counted (ansible-core: ok=2 failed=1 skipped=2,
+/// `ignore_errors` does not help).
 #[test]
 fn looped_include_skips_and_fails_as_ansible() {
     let site = r#"- hosts: a
@@ -131,7 +132,40 @@ fn looped_include_skips_and_fails_as_ansible() {
     assert!(r.of("inner").is_empty(), "{}", r.dump());
     assert!(r.of("after").is_empty(), "{}", r.dump());
     let counts: Vec<u64> = ["ok", "failed", "skipped"].iter().map(|f| r.recap("a", f)).collect();
-    assert_eq!(counts, [1, 1, 2], "{}", r.dump());
+    assert_eq!(counts, [2, 1, 2], "{}", r.dump());
+}
+
+/// A file name that does not render fails its item only: with `ignore_errors` the other items'
+/// files run (ansible-core: ok=3 ignored=1, the included tasks ran twice); without, none does
+/// (ok=2 failed=1).
+#[test]
+fn a_looped_include_item_that_fails_fails_alone() {
+    let site = |ignore: bool| {
+        format!(
+            r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: inc
+      include_tasks:
+        file: "{{{{ item }}}}{{{{ '' if item == 'inner.yml' else undefined_x }}}}"
+      loop: [inner.yml, other.yml, inner.yml]
+      ignore_errors: {ignore}
+"#
+        )
+    };
+    let inner = "- name: inner
+  debug: msg=in
+";
+    let (_d, r) = apply(&[("site.yml", &site(true)), ("inner.yml", inner)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("inner").len(), 2, "{}", r.dump());
+    let counts: Vec<u64> = ["ok", "failed", "ignored"].iter().map(|f| r.recap("a", f)).collect();
+    assert_eq!(counts, [5, 0, 1], "{}", r.dump());
+    let (_d, r) = apply(&[("site.yml", &site(false)), ("inner.yml", inner)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert!(r.of("inner").is_empty(), "{}", r.dump());
+    let counts: Vec<u64> = ["ok", "failed", "ignored"].iter().map(|f| r.recap("a", f)).collect();
+    assert_eq!(counts, [2, 1, 0], "{}", r.dump());
 }
 
 /// As ansible-core's linear strategy, the hosts run an included file item by item together:
