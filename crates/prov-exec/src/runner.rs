@@ -346,6 +346,8 @@ pub(crate) struct MetaShared {
     /// Per batch, the position of an `end_play`/`end_batch` that ran (`usize::MAX`: none):
     /// hosts of the batch stop before any task after it.
     end_at: Vec<AtomicUsize>,
+    /// Per batch, the looped-include items the host that set `end_at` was in.
+    end_items: Mutex<HashMap<usize, Vec<(TaskId, usize)>>>,
     /// `end_play` ran: later batches do not start.
     end_play: AtomicBool,
     /// (batch, position) of each `clear_host_errors` that ran.
@@ -371,6 +373,7 @@ impl MetaShared {
             throttles: tasks.iter().filter_map(|t| t.throttle.map(|n| (t.id, Semaphore::new(n)))).collect(),
             decisions: Mutex::new(HashMap::new()),
             end_at: (0..batches).map(|_| AtomicUsize::new(usize::MAX)).collect(),
+            end_items: Mutex::new(HashMap::new()),
             end_play: AtomicBool::new(false),
             cleared: Mutex::new(Vec::new()),
             fatal: Mutex::new(None),
@@ -410,6 +413,30 @@ impl MetaShared {
 
     fn end_at(&self, batch: usize) -> usize {
         self.end_at.get(batch).map_or(usize::MAX, |a| a.load(Ordering::SeqCst))
+    }
+
+    /// Ends `batch` at position `at` in the looped-include items `items`, unless it already
+    /// ends earlier.
+    fn end_batch(&self, batch: usize, at: usize, items: Vec<(TaskId, usize)>, pos: &[usize]) {
+        let Some(end) = self.end_at.get(batch) else { return };
+        let Ok(mut paths) = self.end_items.lock() else { return };
+        let cur = end.load(Ordering::SeqCst);
+        let cur_items = paths.get(&batch).cloned().unwrap_or_default();
+        if cur == usize::MAX || after((&cur_items, cur), (&items, at), pos) {
+            end.store(at, Ordering::SeqCst);
+            paths.insert(batch, items);
+        }
+    }
+
+    /// Whether position `next` in the looped-include items `items` comes after where `batch`
+    /// ends.
+    fn ended(&self, batch: usize, next: usize, items: &[(TaskId, usize)], pos: &[usize]) -> bool {
+        let end = self.end_at(batch);
+        if end == usize::MAX || next == usize::MAX {
+            return false;
+        }
+        let end_items = self.end_items.lock().ok().and_then(|p| p.get(&batch).cloned()).unwrap_or_default();
+        after((items, next), (&end_items, end), pos)
     }
 
     /// Whether a host that failed at position `failed_at` of batch `batch` was cleared.
@@ -704,15 +731,12 @@ impl<'a> Worker<'a> {
                     return Flow::EndPlay;
                 }
                 // An `end_play`/`end_batch` another host ran: stop before anything after it.
-                let end_at = self.meta.end_at(self.bp.batch_of[self.idx]);
-                if end_at != usize::MAX {
-                    let next = match s {
-                        Step::Task(t) | Step::Include { task: t, .. } => self.bp.pos[*t],
-                        _ => self.progress,
-                    };
-                    if next > end_at && next != usize::MAX {
-                        return Flow::EndPlay;
-                    }
+                let next = match s {
+                    Step::Task(t) | Step::Include { task: t, .. } => self.bp.pos[*t],
+                    _ => self.iters.last().map_or(self.progress, |i| i.progress),
+                };
+                if self.ended_before(next) {
+                    return Flow::EndPlay;
                 }
                 let flow = match s {
                     Step::Task(t) => self.task(*t, false).await,
@@ -758,6 +782,17 @@ impl<'a> Worker<'a> {
             }
             Flow::Continue
         })
+    }
+
+    /// The looped-include items this host is in: (include, item index), outermost first.
+    fn items(&self) -> Vec<(TaskId, usize)> {
+        self.iters.iter().map(|i| (i.task, i.index)).collect()
+    }
+
+    /// Whether position `next`, here, comes after where an `end_play`/`end_batch` or
+    /// `any_errors_fatal` ended this host's batch.
+    fn ended_before(&self, next: usize) -> bool {
+        self.meta.ended(self.bp.batch_of[self.idx], next, &self.items(), &self.bp.pos)
     }
 
     /// A [`Step::Role`] on this host: its steps, unless the host has completed a role of the
@@ -819,9 +854,7 @@ impl<'a> Worker<'a> {
             }
             // The hosts waited for may have ended the play meanwhile (an abort, or an end
             // of the batch before this task: `end_play`, `any_errors_fatal`).
-            let end_at = self.meta.end_at(self.bp.batch_of[self.idx]);
-            let pos = self.bp.pos[t];
-            if self.abort.load(Ordering::SeqCst) || (end_at != usize::MAX && pos != usize::MAX && pos > end_at) {
+            if self.abort.load(Ordering::SeqCst) || self.ended_before(self.bp.pos[t]) {
                 return Err(Flow::EndPlay);
             }
         }
@@ -900,6 +933,11 @@ impl<'a> Worker<'a> {
         let mut flow = Flow::Continue;
         for (index, i, vars) in runs {
             self.iters.push(Iter { task: t, index, progress: start, end });
+            if self.ended_before(start) {
+                self.iters.pop();
+                flow = Flow::EndPlay;
+                break;
+            }
             self.loop_vars.push(vars);
             self.publish(false);
             // The files before this one are other hosts' (see `include`).
@@ -954,8 +992,8 @@ impl<'a> Worker<'a> {
     fn errors_are_fatal(&self) {
         match (self.bp.play.strategy, self.meta.end_at.get(self.bp.batch_of[self.idx])) {
             (Strategy::Free, _) | (_, None) => self.abort.store(true, Ordering::SeqCst),
-            (_, Some(at)) => {
-                at.fetch_min(self.failed_at, Ordering::SeqCst);
+            (_, Some(_)) => {
+                self.meta.end_batch(self.bp.batch_of[self.idx], self.failed_at, self.items(), &self.bp.pos);
                 self.meta.end_play.store(true, Ordering::SeqCst);
             }
         }
@@ -1025,8 +1063,8 @@ impl<'a> Worker<'a> {
                 if self.bp.play.strategy == Strategy::Free {
                     // Every host stops where it is.
                     self.abort.store(true, Ordering::SeqCst);
-                } else if let Some(at) = self.meta.end_at.get(batch) {
-                    at.fetch_min(pos, Ordering::SeqCst);
+                } else {
+                    self.meta.end_batch(batch, pos, self.items(), &self.bp.pos);
                 }
                 if action == MetaAction::EndPlay {
                     Flow::EndPlay
@@ -1110,6 +1148,28 @@ fn max_pos(bp: &BoundPlay<'_>, steps: &[Step]) -> usize {
         }
     }
     m
+}
+
+/// Whether point `a` of a host's run comes strictly after point `b`: each point is the
+/// looped-include items it is in (include, item index; outermost first) and a position in the
+/// innermost one's file (or in the play, outside any).
+fn after(a: (&[(TaskId, usize)], usize), b: (&[(TaskId, usize)], usize), pos: &[usize]) -> bool {
+    let (ai, ap) = a;
+    let (bi, bp) = b;
+    for i in 0.. {
+        match (ai.get(i), bi.get(i)) {
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                if x.1 != y.1 {
+                    return x.1 > y.1;
+                }
+            }
+            (Some(x), Some(y)) => return pos[x.0] > pos[y.0],
+            (Some(x), None) => return pos[x.0] >= bp,
+            (None, Some(y)) => return ap > pos[y.0],
+            (None, None) => return ap > bp,
+        }
+    }
+    false
 }
 
 /// Runs one bound play to the end. `persist` carries host state in from earlier plays.

@@ -54,6 +54,8 @@ pub struct PlayDefaults {
 /// Inherited task attributes (from play, role, include, block).
 #[derive(Clone, Default)]
 struct Inherit {
+    /// Inside the file of a looped include (where `run_once` is refused).
+    looped: bool,
     tags: BTreeSet<String>,
     when: Vec<Cond>,
     become_: Option<Option<Become>>,
@@ -336,7 +338,32 @@ impl<'a> Loader<'a> {
                 (String::new(), node.span)
             }
         };
-        if !hosts.is_empty() && !is_template(&hosts) {
+        // Play vars and vars_files.
+        let mut vars = VarMap::new();
+        if let Some(v) = node.get("vars") {
+            self.map_into(v, &mut vars, "vars");
+        }
+        // A templated `hosts` is rendered with the play's vars and `-e` (`hosts: "{{ target }}"`
+        // with `-e target=web`), as ansible-core renders it when the play starts.
+        let hosts = if is_template(&hosts) {
+            let layers = vec![Layer::source(Arc::new(vars.clone())), Layer::source(self.opts.extra_vars.clone())];
+            let templar = Arc::new(self.templar.sibling());
+            let ctx = Scope::new(templar, Arc::new(VarMap::new()), layers).into_value();
+            match self.templar.render_str(&hosts, &ctx) {
+                Ok(v) if v.kind() == minijinja::value::ValueKind::Seq => {
+                    v.try_iter().map(|it| it.map(|h| h.to_string()).collect::<Vec<_>>().join(":")).unwrap_or_default()
+                }
+                Ok(v) => v.to_string(),
+                Err(e) => {
+                    self.err(DiagKind::Template, hosts_span, format!("hosts: {e}")).help =
+                        Some("a play's hosts may use the play's vars and -e, not host variables".into());
+                    String::new()
+                }
+            }
+        } else {
+            hosts
+        };
+        if !hosts.is_empty() {
             match HostPattern::parse(&hosts) {
                 Err(e) => {
                     self.err(DiagKind::Pattern, hosts_span, format!("bad host pattern `{hosts}`: {e}")).help = Some(
@@ -355,11 +382,6 @@ impl<'a> Loader<'a> {
                     }
                 }
             }
-        }
-        // Play vars and vars_files.
-        let mut vars = VarMap::new();
-        if let Some(v) = node.get("vars") {
-            self.map_into(v, &mut vars, "vars");
         }
         let mut host_vars_files = HashMap::new();
         if let Some(vf) = node.get("vars_files") {
@@ -1082,6 +1104,7 @@ impl<'a> Loader<'a> {
                 let dynamic = key == "include_role" && !inh.handler;
                 let own = inner.clone();
                 let looped = if dynamic { self.include_loop(node, pb) } else { None };
+                inner.looped |= looped.is_some();
                 if dynamic && !self.role_dirs().iter().any(|d| d.join(&name).is_dir()) {
                     // ansible-core fails the host that reaches it, whatever its
                     // `ignore_errors`; before the run, a warning.
@@ -1362,6 +1385,7 @@ impl<'a> Loader<'a> {
         let mut inner = c.clone();
         not_passed_down(&mut inner, inh);
         let looped = self.include_loop(node, pb);
+        inner.looped |= looped.is_some();
         // ansible-core's search: in a role, its `tasks/` directory first, then the including
         // file's directory, then the playbook's.
         let mut bases: Vec<PathBuf> = Vec::new();
@@ -2121,7 +2145,19 @@ impl<'a> Loader<'a> {
             become_,
             delegate_to,
             delegate_facts: self.opt_bool(node.get("delegate_facts")).unwrap_or(false),
-            run_once: self.opt_bool(node.get("run_once")).or(c.run_once).unwrap_or(false),
+            run_once: {
+                let run_once = self.opt_bool(node.get("run_once")).or(c.run_once).unwrap_or(false);
+                if run_once && c.looped {
+                    let at = node.get("run_once").map_or(node.span, |n| n.span);
+                    self.err(
+                        DiagKind::Unsupported,
+                        at,
+                        "`run_once` inside a looped include is not supported by prov yet",
+                    )
+                    .help = Some("run the task once before or after the looped include".into());
+                }
+                run_once
+            },
             ignore_errors: self
                 .opt_flag(node.get("ignore_errors"), pb)
                 .or(c.ignore_errors.clone())

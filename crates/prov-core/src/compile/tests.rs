@@ -265,3 +265,24 @@ fn a_block_inside_a_handler_block_is_refused_as_in_ansible() {
 fn indent(s: &str) -> String {
     s.lines().map(|l| format!("    {l}\n")).collect()
 }
+
+#[test]
+fn run_once_inside_a_looped_include_is_refused() {
+    let errors = compile(&[
+        ("inner.yml", "- meta: noop\n  run_once: true\n- block:\n    - meta: noop\n  run_once: true\n"),
+        ("roles/r/tasks/main.yml", "- meta: noop\n  run_once: true\n"),
+        (
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_tasks: inner.yml\n      loop: [1]\n    - include_role:\n        name: r\n      loop: [1]\n    - include_tasks: inner.yml\n",
+        ),
+    ])
+    .expect_err("refused");
+    let mut errors = errors;
+    errors.sort();
+    let want = [
+        "2:13 error: `run_once` inside a looped include is not supported by prov yet",
+        "2:13 error: `run_once` inside a looped include is not supported by prov yet",
+        "4:7 error: `run_once` inside a looped include is not supported by prov yet",
+    ];
+    assert_eq!(errors, want);
+}

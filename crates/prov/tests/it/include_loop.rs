@@ -234,3 +234,33 @@ fn a_loop_sets_ansible_loop_var_and_ansible_index_var() {
     assert_eq!(r.code, 0, "{}", r.dump());
     assert_eq!(r.of("names")[0]["msg"], "item idx", "{}", r.dump());
 }
+
+/// `any_errors_fatal` in a looped include: the failure in item 2 ends the play after that
+/// task on every host; no host runs a later task of item 2 or item 3 (ansible-core: a ok=4
+/// failed=1 skipped=1, b ok=4 skipped=2).
+#[test]
+fn any_errors_fatal_in_a_looped_include_stops_the_later_items() {
+    let inner = r#"- name: boom
+  fail: msg=boom
+  when: inventory_hostname == 'a' and item == 2
+- name: after boom
+  debug: msg="x{{ item }}"
+"#;
+    let site = r#"- hosts: g1
+  gather_facts: false
+  any_errors_fatal: true
+  tasks:
+    - name: inc
+      include_tasks: inner.yml
+      loop: [1, 2, 3]
+    - name: last
+      debug: msg=last
+"#;
+    let (_d, r) = apply(&[("site.yml", site), ("inner.yml", inner)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let msgs: Vec<&str> = r.of("after boom").iter().map(|e| e["msg"].as_str().unwrap_or("")).collect();
+    assert_eq!(msgs, ["x1", "x1"], "{}", r.dump());
+    assert!(r.of("last").is_empty(), "{}", r.dump());
+    let counts = |h: &str| -> Vec<u64> { ["ok", "failed", "skipped"].iter().map(|f| r.recap(h, f)).collect() };
+    assert_eq!((counts("a"), counts("b")), (vec![4, 1, 1], vec![4, 0, 2]), "{}", r.dump());
+}

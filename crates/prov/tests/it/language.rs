@@ -2480,3 +2480,28 @@ fn environment_of_play_block_and_task_add_up_and_lists_merge() {
     assert_eq!(r.of("nested")[0]["stdout"], "play task block task", "{}", r.dump());
     assert_eq!(r.of("list")[0]["stdout"], "IAMHERE = hello; NOTHERE = ; ANOTHER = stillhere", "{}", r.dump());
 }
+
+/// A templated `hosts` is rendered with the play's vars and `-e` (ansible-core's hosts_field
+/// target: `hosts: "{{ target_kv }}"` with `-e target_kv=42`); prov read it as a pattern and
+/// refused the `{`.
+#[test]
+fn templated_hosts_render_with_play_vars_and_extra_vars() {
+    let site = r#"- hosts: "{{ target }}"
+  gather_facts: false
+  tasks:
+    - name: one
+      debug: msg=x
+- hosts: "{{ both }}"
+  gather_facts: false
+  vars:
+    both: [a, c]
+  tasks:
+    - name: two
+      debug: msg=y
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &["-e", "target=b"]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let hosts = |t: &str| r.of(t).iter().map(|e| e["host"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>();
+    assert_eq!(hosts("one"), ["b"]);
+    assert_eq!(hosts("two"), ["a", "c"]);
+}
