@@ -99,7 +99,7 @@ fn decode_escapes(s: &str) -> Result<String, String> {
             Some('x') => 2,
             Some('u') => 4,
             Some('U') => 8,
-            Some('N') if tail[1..].starts_with('{') => {
+            Some('N') if tail[1..].starts_with('{') && tail[2..].find('}').is_some_and(|end| end > 0) => {
                 return Err(format!(
                     "`{s}`: a \\N{{...}} escape (a character by its Unicode name) is not supported by prov; write the character"
                 ))
@@ -107,11 +107,15 @@ fn decode_escapes(s: &str) -> Result<String, String> {
             _ => 0,
         };
         let digits = tail.get(1..1 + hex).filter(|d| hex > 0 && d.chars().all(|c| c.is_ascii_hexdigit()));
-        match digits.and_then(|d| u32::from_str_radix(d, 16).ok()).and_then(char::from_u32) {
-            Some(c) => {
-                out.push(c);
-                rest = &tail[1 + hex..];
-            }
+        match digits.and_then(|d| u32::from_str_radix(d, 16).ok()) {
+            Some(n) => match char::from_u32(n) {
+                Some(c) => {
+                    out.push(c);
+                    rest = &tail[1 + hex..];
+                }
+                // Python refuses it too (a surrogate, or past U+10FFFF).
+                None => return Err(format!("`{s}`: the escape \\{} is no Unicode character", &tail[..1 + hex])),
+            },
             None => {
                 out.push('\\');
                 rest = tail;
@@ -269,6 +273,9 @@ mod tests {
         assert_eq!(kv(r"a=b\=c"), p(&[("a", r"b\=c")]));
         assert_eq!(kv(r#"msg="{{ 'a b' }}" "#), p(&[("msg", "{{ 'a b' }}")]));
         assert!(parse_kv(r"msg=\N{BULLET}", false).is_err());
+        assert_eq!(kv(r"msg=\N{} y=\N{x"), p(&[("msg", r"\N{}"), ("y", r"\N{x")]));
+        assert!(parse_kv(r"msg=\U00110000", false).is_err());
+        assert!(parse_kv(r"msg=\ud800", false).is_err());
     }
 
     #[test]
