@@ -13,7 +13,7 @@
 //! - `follow`, `local_follow`, `unsafe_writes`, `decrypt`, `directory_mode`: accepted, ignored.
 //!
 //! Idempotence compares sha256 on the target (`sha256sum`); the content is only downloaded for
-//! `--diff`. Registers `dest`, `checksum` (sha256), `size`, `backup_file`.
+//! `--diff`. Registers `dest`, `checksum` (sha1, as ansible-core), `size`, `backup_file`.
 //!
 //! ```yaml
 //! - copy:

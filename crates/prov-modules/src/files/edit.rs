@@ -3,7 +3,7 @@
 //! mode and ownership, and making it (backup, validate, atomic upload, attributes).
 
 use super::WritePlan;
-use super::{apply_write, parse_probe_read, probe_read_command, sha256_hex, state_diff, Attrs, FileState, Kind};
+use super::{apply_write, parse_probe_read, probe_read_command, state_diff, Attrs, FileState, Kind};
 use crate::util::{diff_text, probe_failed};
 use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Action, Change, DiffMode, ModuleCtx, ModuleError, Outcome, Plan};
@@ -88,7 +88,6 @@ pub(crate) fn plan(cx: &ModuleCtx<'_>, r: &Read, new: Vec<u8>, msg: &str, attrs:
     let after = diff_text(&new);
     let w = WritePlan {
         dest: r.real.clone(),
-        checksum: sha256_hex(&new),
         data: new,
         write,
         old: r.st.as_ref().filter(|s| exists && s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),

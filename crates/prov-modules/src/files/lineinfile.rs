@@ -26,7 +26,7 @@
 //! - lineinfile: { path: /etc/hosts, line: "10.0.0.5 db", state: present }
 //! ```
 
-use super::{apply_write, probe_read, sha256_hex, Attrs, Kind, WritePlan};
+use super::{apply_write, probe_read, Attrs, Kind, WritePlan};
 use crate::util::diff_text;
 use async_trait::async_trait;
 use minijinja::Value;
@@ -176,7 +176,6 @@ impl Module for LineInFile {
         let msg = if write { msg } else { "ownership, perms or SE linux context changed".into() };
         let plan = WritePlan {
             dest: path.to_string(),
-            checksum: sha256_hex(new.as_bytes()),
             data: new.clone().into_bytes(),
             write,
             old: st.as_ref().filter(|s| old.is_some() && s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),

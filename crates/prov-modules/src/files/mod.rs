@@ -243,6 +243,12 @@ pub(crate) async fn probe(
     parse_probe(&out.stdout_str()).map_err(|e| ModuleError::Failed(format!("{path}: {e}")))
 }
 
+/// Hex sha1 of bytes: the `checksum` ansible-core's copy and template register.
+pub(crate) fn sha1_hex(data: &[u8]) -> String {
+    use sha1::{Digest as _, Sha1};
+    hex::encode(Sha1::digest(data))
+}
+
 /// Hex sha256 of bytes (what `sha256sum` prints).
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
@@ -392,7 +398,6 @@ pub(crate) struct Write<'a> {
 pub struct WritePlan {
     pub(crate) dest: String,
     pub(crate) data: Vec<u8>,
-    pub(crate) checksum: String,
     pub(crate) write: bool,
     /// Mode, uid and gid of the file being replaced.
     pub(crate) old: Option<(u32, u32, u32)>,
@@ -429,7 +434,7 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
         _ => w.attrs.all(),
     };
     if !write && changes.is_empty() {
-        let mut o = Outcome::ok().with("dest", dest.as_str()).with("checksum", checksum.as_str());
+        let mut o = Outcome::ok().with("dest", dest.as_str()).with("checksum", sha1_hex(&w.data));
         if let Some(s) = &st {
             o = o
                 .with("size", s.size)
@@ -444,7 +449,6 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
         WritePlan {
             dest: dest.clone(),
             data: Vec::new(),
-            checksum,
             write,
             old: st.as_ref().filter(|s| s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),
             changes: changes.clone(),
@@ -547,7 +551,7 @@ pub(crate) async fn apply_write(
         let keep = Cmd::new("chown").operands([format!("{uid}:{gid}"), p.dest.clone()]).build();
         let _ = cx.exec(keep.suffix(" 2>/dev/null || true")).await?;
     }
-    Ok(o.with("dest", p.dest.as_str()).with("checksum", p.checksum.as_str()).with("size", p.data.len()))
+    Ok(o.with("dest", p.dest.as_str()).with("checksum", sha1_hex(&p.data)).with("size", p.data.len()))
 }
 
 /// The task's `validate` command (shell text its author wrote, as with `shell`), with each `%s`

@@ -5,7 +5,7 @@
 //! `force` (default true), `validate` (`%s` is the new file). `newline_sequence`,
 //! `trim_blocks`, `lstrip_blocks`, `output_encoding`, `follow`, `unsafe_writes` are accepted and
 //! ignored. The template sees the task's variables; a trailing newline of the source is kept.
-//! Idempotence compares sha256 on the target. Registers `dest`, `checksum` (sha256), `size`.
+//! Idempotence compares sha256 on the target. Registers `dest`, `checksum` (sha1, as ansible-core), `size`.
 //!
 //! ```yaml
 //! - template:

@@ -2505,3 +2505,27 @@ fn templated_hosts_render_with_play_vars_and_extra_vars() {
     assert_eq!(hosts("one"), ["b"]);
     assert_eq!(hosts("two"), ["a", "c"]);
 }
+
+/// `copy` and `template` register the SHA-1 of the file as `checksum`, changed or not
+/// (ansible-core 2.19: f572d396... for "hello\n"); prov registered its SHA-256.
+#[test]
+fn copy_and_template_register_the_sha1_checksum() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - copy: {content: "hello\n", dest: "{{ root }}/c1"}
+      register: c
+    - template: {src: t.j2, dest: "{{ root }}/c2"}
+      register: t
+    - copy: {content: "hello\n", dest: "{{ root }}/c1"}
+      register: c2
+    - name: show
+      debug:
+        msg: "{{ [c.checksum, t.checksum, c2.checksum] | to_json }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site), ("templates/t.j2", "hello\n")], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let want = "f572d396fae9206628714fb2ce00f72e94f2258f";
+    let shown: Json = serde_json::from_str(r.of("show")[0]["msg"].as_str().expect("msg")).expect("a list");
+    assert_eq!(shown, serde_json::json!([want, want, want]), "{}", r.dump());
+}
