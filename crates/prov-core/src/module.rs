@@ -172,6 +172,8 @@ pub struct Change<P> {
     pub in_check: InCheck,
     /// A message for check mode (what would happen), when the summary item says too little.
     pub msg: Option<String>,
+    /// Fields check mode registers (what the Ansible module returns without changing anything).
+    pub data: IndexMap<String, Value>,
 }
 
 /// How a planned change shows in check mode.
@@ -192,7 +194,14 @@ impl<P> Change<P> {
             planned: vec![Planned { action, resource, name: name.into() }],
             in_check: InCheck::Changed,
             msg: None,
+            data: IndexMap::new(),
         }
+    }
+
+    /// Adds a field check mode registers.
+    pub fn with_data(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.data.insert(key.to_string(), value.into());
+        self
     }
 
     /// Sets the check-mode message.
@@ -549,6 +558,7 @@ impl<M: Module> DynModule for Erased<M> {
                         msg: ch.msg,
                         diffs: ch.diffs,
                         planned: ch.planned,
+                        data: ch.data,
                         ..Default::default()
                     });
                 }

@@ -311,6 +311,7 @@ impl Module for Backup {
             planned,
             in_check,
             msg: None,
+            data: Default::default(),
         }))
     }
 

@@ -20,7 +20,7 @@
 //!
 //! Regular expressions are Rust's `regex` syntax (no look-around or backreferences). Reads the
 //! file in one command and writes it back whole. Registers `msg` (`Block inserted`,
-//! `Block removed`, `File created`) and `backup_file`.
+//! `Block removed`, `File created`), `backup_file` and `diff` as lineinfile (both entries).
 //!
 //! ```yaml
 //! - blockinfile:
@@ -259,7 +259,7 @@ impl Module for BlockInFile {
             Some(_) => "Block inserted",
         };
         let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
-        Ok(edit::plan(cx, &r, new, msg, &attrs))
+        Ok(edit::plan(cx, &r, new, msg, &attrs, edit::Registers::Lines))
     }
 
     async fn apply(&self, args: &Args, plan: EditPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {

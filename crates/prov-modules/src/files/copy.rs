@@ -13,7 +13,12 @@
 //! - `follow`, `local_follow`, `unsafe_writes`, `decrypt`, `directory_mode`: accepted, ignored.
 //!
 //! Idempotence compares sha256 on the target (`sha256sum`); the content is only downloaded for
-//! `--diff`. Registers `dest`, `checksum` (sha1, as ansible-core), `size`, `backup_file`.
+//! `--diff`. Registers what ansible-core's copy does: for new content `dest`, `md5sum`,
+//! `checksum` (sha1), `diff` (the content's before and after under `--diff`, else `[]`) and the
+//! file's `uid`, `gid`, `owner`, `group`, `mode`, `state`, `size`, plus `backup_file`; when the
+//! content is already right, the `file` module's result (`path`, the attributes, `diff`) with
+//! `checksum` and `dest`. Check mode registers only `diff` for new content. Not registered:
+//! `src` (ansible-core's temporary copy on the target).
 //!
 //! ```yaml
 //! - copy:
@@ -27,7 +32,7 @@
 //!     backup: true
 //! ```
 
-use super::{apply_write, plan_write, Attrs, Write, WritePlan};
+use super::{apply_write, plan_write, write_result, Attrs, Write, WritePlan};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::{lenient_bool, Mode};
@@ -117,19 +122,19 @@ impl Module for Copy {
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<WritePlan>, ModuleError> {
-        let (data, src_name) = match (&args.content, &args.src) {
+        let (data, src_name, source) = match (&args.content, &args.src) {
             (Some(c), _) => {
                 let text = match c.as_str() {
                     Some(s) => s.to_string(),
                     None => serde_json::to_string(c).map_err(|e| ModuleError::Args(format!("content: {e}")))?,
                 };
-                (text.into_bytes(), None)
+                (text.into_bytes(), None, None)
             }
             (None, Some(src)) if args.remote_src => {
                 // A target path: Ansible's `path` type, like `dest`.
                 let path = cx.expand_path(src).await?;
                 match cx.get(&path).await? {
-                    Some(d) => (d, src.rsplit('/').next()),
+                    Some(d) => (d, src.rsplit('/').next(), Some(path.clone())),
                     None => return Ok(Plan::Ok(Outcome::failed(format!("Source {path} not found")))),
                 }
             }
@@ -145,7 +150,7 @@ impl Module for Copy {
                 }
                 let d = std::fs::read(&path)
                     .map_err(|e| ModuleError::Failed(format!("reading {}: {e}", path.display())))?;
-                (d, src.trim_end_matches('/').rsplit('/').next())
+                (d, src.trim_end_matches('/').rsplit('/').next(), Some(path.display().to_string()))
             }
             (None, None) => return Err(ModuleError::Args("one of `src` or `content` is required".into())),
         };
@@ -155,13 +160,15 @@ impl Module for Copy {
             attrs: Attrs::new(&args.mode, &args.owner, &args.group),
             force: args.force,
             src_name,
+            source,
         };
         plan_write(cx, w).await
     }
 
     async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
-        apply_write(cx, plan, &attrs, args.backup, args.validate.as_deref()).await
+        let o = apply_write(cx, &plan, &attrs, args.backup, args.validate.as_deref()).await?;
+        write_result(cx, &plan, o).await
     }
 }
 

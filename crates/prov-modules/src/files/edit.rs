@@ -3,8 +3,12 @@
 //! mode and ownership, and making it (backup, validate, atomic upload, attributes).
 
 use super::WritePlan;
-use super::{apply_write, parse_probe_read, probe_read_command, state_diff, Attrs, FileState, Kind};
+use super::{
+    apply_write, attr_diff, parse_probe_read, probe_read_command, state_diff, Attrs, DiffSide, FileState, Kind,
+};
 use crate::util::{diff_text, probe_failed};
+use minijinja::value::Serde;
+use minijinja::Value;
 use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Action, Change, DiffMode, ModuleCtx, ModuleError, Outcome, Plan};
 
@@ -59,21 +63,91 @@ pub struct EditPlan {
     mkdir: Option<String>,
 }
 
+/// Which `diff` a module that edits a file registers, as its ansible-core counterpart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Registers {
+    /// None (ini_file, authorized_key).
+    Nothing,
+    /// Always a list of two: the content (texts only under `--diff`) and the file attributes
+    /// (lineinfile, blockinfile).
+    Lines,
+    /// A changed content under `--diff` only, as one mapping (replace).
+    Replace,
+}
+
+/// The `diff` lineinfile and blockinfile register: the content entry, with the texts only under
+/// `--diff`, and the file attributes entry, with what changes.
+pub(crate) fn lines_diff(path: &str, texts: Option<(&str, &str)>, attrs: Option<(DiffSide, DiffSide)>) -> Value {
+    let (before, after) = texts.unwrap_or(("", ""));
+    let mut attr = serde_json::Map::new();
+    if let Some((b, a)) = attrs.filter(|(b, _)| !b.is_empty()) {
+        let obj =
+            |side: DiffSide| serde_json::Value::Object(side.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+        attr.insert("before".into(), obj(b));
+        attr.insert("after".into(), obj(a));
+    }
+    attr.insert("before_header".into(), format!("{path} (file attributes)").into());
+    attr.insert("after_header".into(), format!("{path} (file attributes)").into());
+    Value::from(Serde(serde_json::json!([
+        {"before": before, "after": after, "before_header": format!("{path} (content)"), "after_header": format!("{path} (content)")},
+        attr,
+    ])))
+}
+
+/// What a module of `style` registers for an edit of `path` from `before` to `after` (texts only
+/// under `--diff`).
+pub(crate) fn registered(
+    style: Registers,
+    path: &str,
+    texts: Option<(&str, &str)>,
+    attrs: Option<(DiffSide, DiffSide)>,
+) -> Vec<(&'static str, Value)> {
+    match style {
+        Registers::Nothing => vec![],
+        Registers::Lines => vec![("diff", lines_diff(path, texts, attrs))],
+        Registers::Replace => match texts {
+            Some((b, a)) if b != a => vec![(
+                "diff",
+                Value::from(Serde(
+                    serde_json::json!({"before_header": path, "before": b, "after_header": path, "after": a}),
+                )),
+            )],
+            _ => vec![],
+        },
+    }
+}
+
 /// Ansible's message when mode or ownership changed too.
-const ATTRS_CHANGED: &str = "ownership, perms or SE linux context changed";
+pub(crate) const ATTRS_CHANGED: &str = "ownership, perms or SE linux context changed";
 
 /// Plans writing `new` over what `r` read (`r.data` is `None` for a file to create): nothing to
 /// do when the bytes and attributes are right, else a change with its diffs. `msg` is the
 /// module's message for a content change.
-pub(crate) fn plan(cx: &ModuleCtx<'_>, r: &Read, new: Vec<u8>, msg: &str, attrs: &Attrs) -> Plan<EditPlan> {
+pub(crate) fn plan(
+    cx: &ModuleCtx<'_>,
+    r: &Read,
+    new: Vec<u8>,
+    msg: &str,
+    attrs: &Attrs,
+    style: Registers,
+) -> Plan<EditPlan> {
     let exists = r.data.is_some();
     let write = r.data.as_deref() != Some(new.as_slice());
     let changes = match &r.st {
         Some(s) if exists => attrs.changes(s),
         _ => attrs.all(),
     };
+    let diff_on = cx.mode.diff == DiffMode::On;
+    let (old_text, new_text) = (r.data.as_deref().map(diff_text).unwrap_or_default(), diff_text(&new));
+    let texts = diff_on.then_some((old_text.as_str(), new_text.as_str()));
+    let attr_entries = r.st.as_ref().filter(|_| exists && !changes.is_empty()).map(|s| attr_diff(&changes, s, None));
+    let registered = registered(style, &r.path, texts, attr_entries);
     if !write && changes.is_empty() {
-        return Plan::Ok(Outcome { msg: Some(String::new()), ..Outcome::ok() });
+        let mut o = Outcome { msg: Some(String::new()), ..Outcome::ok() };
+        for (k, v) in registered {
+            o = o.with(k, v);
+        }
+        return Plan::Ok(o);
     }
     let msg = match (write, exists && !changes.is_empty()) {
         (true, true) => format!("{msg} and {ATTRS_CHANGED}"),
@@ -84,8 +158,6 @@ pub(crate) fn plan(cx: &ModuleCtx<'_>, r: &Read, new: Vec<u8>, msg: &str, attrs:
         Some((dir, _)) if !exists && !dir.is_empty() => Some(dir.to_string()),
         _ => None,
     };
-    let before = r.data.as_deref().map(diff_text).unwrap_or_default();
-    let after = diff_text(&new);
     let w = WritePlan {
         dest: r.real.clone(),
         data: new,
@@ -93,11 +165,13 @@ pub(crate) fn plan(cx: &ModuleCtx<'_>, r: &Read, new: Vec<u8>, msg: &str, attrs:
         old: r.st.as_ref().filter(|s| exists && s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),
         changes: changes.clone(),
         msg: msg.clone(),
+        registered: registered.clone(),
     };
     let action = if exists { Action::Modify } else { Action::Create };
     let mut ch = Change::new(EditPlan { write: w, mkdir }, action, "file", r.path.as_str()).with_msg(msg);
+    ch.data = registered.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     if write && cx.mode.diff == DiffMode::On {
-        ch = ch.with_diff(r.path.as_str(), before, after);
+        ch = ch.with_diff(r.path.as_str(), old_text, new_text);
     }
     if !changes.is_empty() && exists {
         let (b, a) = state_diff("file", "file", &changes);
@@ -120,9 +194,11 @@ pub(crate) async fn apply(
             return Ok(Outcome::failed(format!("Error creating {dir}: {}", out.stderr_str().trim())));
         }
     }
-    let mut o = apply_write(cx, p.write, attrs, backup, validate).await?;
-    for k in ["dest", "checksum", "size"] {
-        o.data.shift_remove(k);
+    let mut o = apply_write(cx, &p.write, attrs, backup, validate).await?;
+    if !o.failed {
+        for (k, v) in p.write.registered {
+            o = o.with(k, v);
+        }
     }
     Ok(o)
 }

@@ -12,8 +12,13 @@
 //! - `force`: replace a file (or an empty directory) by a link.
 //! - `follow` (default true): attributes go through symbolic links.
 //!
-//! One `stat` probe reads the state (plus a `find` only for `recurse`). Registers `path`,
-//! `state` and, when nothing changed, `mode`, `owner`, `group`, `uid`, `gid`, `size`.
+//! One `stat` probe reads the state (plus a `find` only for `recurse`, and a second probe after
+//! a change). Registers, as ansible-core: `path` (`dest` for `link`, `hard` and `touch`, with
+//! `src` for links), the path's `uid`, `gid`, `owner`, `group`, `mode`, `state` (`hard` for a
+//! file with two names), `size` (of a link itself; nothing for a link to nothing), `state:
+//! absent` for a missing path, and under `--diff` a `diff` with the path's state and the
+//! attributes that change (owner and group as numbers). Not in the diff: a touch's times and a
+//! removed directory's `path_content`.
 //!
 //! ```yaml
 //! - file:
@@ -25,12 +30,14 @@
 //! - file: { path: /tmp/junk, state: absent }
 //! ```
 
-use super::{probe, run_step, state_diff, AttrChange, Attrs, FileState, Kind};
+use super::{
+    attr_diff, file_diff, own_state, probe, run_step, state_diff, with_path_info, AttrChange, Attrs, FileState, Kind,
+};
 use crate::util::{octal, probe_failed};
 use async_trait::async_trait;
 use prov_core::args::{lenient_bool, Mode};
 use prov_core::cmd::{Cmd, Sh, Word, WordKind};
-use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{Action, Change, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
 fn yes() -> bool {
@@ -105,25 +112,62 @@ impl State {
 #[derive(Debug, Default)]
 pub struct File;
 
-/// Commands `apply` runs, in order.
-pub struct Steps(Vec<Sh>);
+/// Commands `apply` runs, in order, the attribute changes they make, the path's state before
+/// (links not followed) and the state asked for.
+pub struct Steps(Vec<Sh>, Vec<AttrChange>, Option<FileState>, State);
 
 fn current(st: &Option<FileState>) -> &'static str {
     st.as_ref().map(|s| s.kind.state()).unwrap_or("absent")
 }
 
-fn ok_outcome(path: &str, state: &str, st: &Option<FileState>) -> Outcome {
-    let mut o = Outcome::ok().with("path", path).with("state", state);
-    if let Some(s) = st {
-        o = o
-            .with("mode", octal(s.mode))
-            .with("owner", s.owner.as_str())
-            .with("group", s.group.as_str())
-            .with("uid", s.uid)
-            .with("gid", s.gid)
-            .with("size", s.size);
+/// Nothing to do: `plan` replaces this with the module's result.
+fn ok_outcome(_path: &str, _state: &str, _st: &Option<FileState>) -> Outcome {
+    Outcome::ok()
+}
+
+/// The key ansible-core's file module names the path with in its result.
+fn path_key(state: State) -> &'static str {
+    match state {
+        State::Link | State::Hard | State::Touch => "dest",
+        _ => "path",
     }
-    o
+}
+
+/// The file module's result: the path (and a link's `src`), the `diff` under `--diff`, the
+/// path's attributes as they are (`own`: the path itself, links not followed).
+fn result(args: &Args, state: State, own: Option<&FileState>, diff: Option<minijinja::Value>) -> Outcome {
+    let mut o = Outcome::ok().with(path_key(state), args.path.as_str());
+    if let (State::Link | State::Hard, Some(src)) = (state, &args.src) {
+        o = o.with("src", src.as_str());
+    }
+    if let Some(d) = diff {
+        o = o.with("diff", d);
+    }
+    if state == State::Absent && own.is_none() {
+        o = o.with("state", "absent");
+    }
+    with_path_info(o, own)
+}
+
+/// The file module's `diff`: the path, its state when it is not the one asked for, and the
+/// attributes that change (`new`: the path after the change; `None` in check mode).
+fn diff(
+    path: &str,
+    state: State,
+    before: Option<&FileState>,
+    changes: &[AttrChange],
+    new: Option<&FileState>,
+) -> minijinja::Value {
+    let prev = before.map(|s| s.reported_state()).unwrap_or("absent");
+    let (mut b, mut a) = match before {
+        Some(old) => attr_diff(changes, old, new),
+        None => (Vec::new(), Vec::new()),
+    };
+    if prev != state.name() {
+        b.insert(0, ("state", prev.into()));
+        a.insert(0, ("state", state.name().into()));
+    }
+    file_diff(path, b, a)
 }
 
 #[async_trait]
@@ -148,18 +192,69 @@ impl Module for File {
         let path = args.path.as_str();
         let follow = args.follow && !matches!(args.state, Some(State::Link | State::Hard | State::Absent));
         let st = probe(cx, path, None, follow).await?;
-        let state = match (args.state, &st) {
-            (Some(s), _) => s,
-            (None, _) if args.recurse => State::Directory,
-            (None, Some(s)) if s.kind == Kind::Dir => State::Directory,
-            (None, Some(s)) if s.kind == Kind::Link => State::Link,
-            (None, _) => State::File,
-        };
+        let state = requested(args, &st);
+        let own = own_state(cx, path, st.clone()).await?;
+        let diff_on = cx.mode.diff == DiffMode::On;
+        Ok(match steps(args, cx, st, state).await? {
+            Plan::Ok(o) if o.failed => Plan::Ok(o),
+            Plan::Ok(_) => {
+                // Nothing to remove: ansible-core's file module returns before it builds a diff.
+                let d = (diff_on && !(state == State::Absent && own.is_none()))
+                    .then(|| diff(path, state, own.as_ref(), &[], None));
+                Plan::Ok(result(args, state, own.as_ref(), d))
+            }
+            Plan::Change(mut ch) => {
+                let d = diff_on.then(|| diff(path, state, own.as_ref(), &ch.plan.1, None));
+                ch.data = result(args, state, own.as_ref(), d).data;
+                ch.plan.2 = own;
+                ch.plan.3 = state;
+                Plan::Change(ch)
+            }
+        })
+    }
+
+    async fn apply(&self, args: &Args, steps: Steps, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let path = args.path.as_str();
+        let Steps(cmds, changes, before, state) = steps;
+        for cmd in cmds {
+            if let Err(f) = run_step(cx, &format!("changing {}", args.path), cmd).await? {
+                return Ok(f.with("path", args.path.as_str()));
+            }
+        }
+        let after = probe(cx, path, None, false).await?;
+        let d = (cx.mode.diff == DiffMode::On).then(|| diff(path, state, before.as_ref(), &changes, after.as_ref()));
+        Ok(Outcome { changed: true, ..result(args, state, after.as_ref(), d) })
+    }
+}
+
+/// The state the task asks for (ansible-core's default: what the path is, else a file).
+fn requested(args: &Args, st: &Option<FileState>) -> State {
+    match (args.state, st) {
+        (Some(s), _) => s,
+        (None, _) if args.recurse => State::Directory,
+        (None, Some(s)) if s.kind == Kind::Dir => State::Directory,
+        (None, Some(s)) if s.kind == Kind::Link => State::Link,
+        (None, _) => State::File,
+    }
+}
+
+/// What the file module does for `state`, given the path's state `st`.
+async fn steps(
+    args: &Args,
+    cx: &ModuleCtx<'_>,
+    st: Option<FileState>,
+    state: State,
+) -> Result<Plan<Steps>, ModuleError> {
+    {
+        let path = args.path.as_str();
         let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
         let before = current(&st);
         let change = |steps: Vec<Sh>, action: Action, changes: &[AttrChange], after: &str| {
             let (b, a) = state_diff(before, after, changes);
-            Plan::Change(Change::new(Steps(steps), action, "file", path).with_diff(path, b, a))
+            Plan::Change(
+                Change::new(Steps(steps, changes.to_vec(), None, State::File), action, "file", path)
+                    .with_diff(path, b, a),
+            )
         };
         let attr_steps = |changes: &[AttrChange], recurse: bool, link: bool| -> Vec<Sh> {
             Attrs::command(path, changes, recurse, link).into_iter().collect()
@@ -253,7 +348,7 @@ impl Module for File {
                         let action = if st.is_none() { Action::Create } else { Action::Modify };
                         let (b, a) = state_diff(before, "link", &changes);
                         let old = st.as_ref().and_then(|s| s.link.clone()).map(|l| format!("src: {l}\n")).unwrap_or_default();
-                        Ok(Plan::Change(Change::new(Steps(steps), action, "file", path).with_diff(
+                        Ok(Plan::Change(Change::new(Steps(steps, changes.clone(), None, State::File), action, "file", path).with_diff(
                             path,
                             format!("{b}{old}"),
                             format!("{a}src: {src}\n"),
@@ -289,16 +384,6 @@ impl Module for File {
                 }
             }
         }
-    }
-
-    async fn apply(&self, args: &Args, steps: Steps, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        for cmd in steps.0 {
-            if let Err(f) = run_step(cx, &format!("changing {}", args.path), cmd).await? {
-                return Ok(f.with("path", args.path.as_str()));
-            }
-        }
-        let state = args.state.map(State::name).unwrap_or("file");
-        Ok(Outcome { changed: true, ..Outcome::ok() }.with("path", args.path.as_str()).with("state", state))
     }
 }
 
@@ -506,7 +591,7 @@ mod tests {
             assert_eq!(h.conn.calls()[1], format!("rm -rf -- {p}"));
             let h = fake(FakeConnection::new().on("P=", 0, "absent\n"));
             run::<File>(json!({"path": p, "src": "-f", "state": "link", "owner": "0"}), &h.ctx()).await;
-            assert_eq!(h.conn.calls()[1..], [format!("ln -sfn -- -f {p}"), format!("chown -h -- 0 {p}")]);
+            assert_eq!(h.conn.calls()[1..3], [format!("ln -sfn -- -f {p}"), format!("chown -h -- 0 {p}")]);
         }
     }
 

@@ -58,8 +58,7 @@
 //! ```
 
 use super::edit::{self, EditPlan};
-use super::{probe, Attrs, FileState};
-use crate::util::octal;
+use super::{probe, with_path_info, Attrs};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::{lenient_bool, Mode};
@@ -489,21 +488,6 @@ fn edit(old: Option<&str>, s: &Spec) -> Edited {
     Edited { text: out.concat(), changed, msg }
 }
 
-/// The path's attributes as Ansible adds them to a result that names a `path`.
-fn with_path_info(mut o: Outcome, st: Option<&FileState>) -> Outcome {
-    if let Some(st) = st {
-        o = o
-            .with("state", st.kind.state())
-            .with("mode", octal(st.mode))
-            .with("owner", st.owner.as_str())
-            .with("group", st.group.as_str())
-            .with("uid", st.uid)
-            .with("gid", st.gid)
-            .with("size", st.size);
-    }
-    o
-}
-
 /// What `apply` needs: the write and the module's message.
 pub struct IniPlan {
     write: EditPlan,
@@ -572,7 +556,7 @@ impl Module for IniFile {
             return Ok(Plan::Ok(ok(Outcome { msg: Some(e.msg.into()), ..Outcome::ok() })));
         }
         let new = if e.changed { e.text.into_bytes() } else { r.data.clone().unwrap_or_default() };
-        match edit::plan(cx, &r, new, e.msg, &attrs) {
+        match edit::plan(cx, &r, new, e.msg, &attrs, edit::Registers::Nothing) {
             Plan::Ok(_) => {
                 let st = if link { probe(cx, path, None, false).await? } else { r.st.clone() };
                 Ok(Plan::Ok(with_path_info(ok(Outcome { msg: Some(e.msg.into()), ..Outcome::ok() }), st.as_ref())))
@@ -583,6 +567,7 @@ impl Module for IniFile {
                 planned: ch.planned,
                 in_check: ch.in_check,
                 msg: Some(e.msg.into()),
+                data: ch.data,
             })),
         }
     }

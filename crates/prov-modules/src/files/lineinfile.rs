@@ -15,7 +15,9 @@
 //!   file is left alone.
 //! - `firstmatch`, `create` (default false), `backup`, `validate`, `mode`, `owner`, `group`.
 //!
-//! Reads the file's state and bytes in one command; writes it back whole.
+//! Reads the file's state and bytes in one command; writes it back whole. Registers `msg`,
+//! `backup` (the backup's path, else empty) and `diff`: the content entry (its texts only under
+//! `--diff`) and the file attributes entry, as ansible-core.
 //!
 //! ```yaml
 //! - lineinfile:
@@ -170,20 +172,34 @@ impl Module for LineInFile {
             _ => attrs.all(),
         };
         let write = new != text || old.is_none();
+        let texts = (cx.mode.diff == DiffMode::On).then_some((text.as_str(), new.as_str()));
+        let attr_entries =
+            st.as_ref().filter(|_| old.is_some() && !changes.is_empty()).map(|s| super::attr_diff(&changes, s, None));
+        // ansible-core registers `backup` (the backup's path, else empty) and both diff entries.
+        let mut registered = vec![("backup", Value::from(""))];
+        registered.extend(super::edit::registered(super::edit::Registers::Lines, path, texts, attr_entries));
         if !write && changes.is_empty() {
-            return Ok(Plan::Ok(Outcome::ok().with("msg", "").with("path", path)));
+            let o = registered.into_iter().fold(Outcome::ok().with("msg", ""), |o, (k, v)| o.with(k, v));
+            return Ok(Plan::Ok(o));
         }
-        let msg = if write { msg } else { "ownership, perms or SE linux context changed".into() };
+        let attrs_changed = old.is_some() && !changes.is_empty();
+        let msg = match (write, attrs_changed) {
+            (true, true) => format!("{msg} and {}", super::edit::ATTRS_CHANGED),
+            (true, false) => msg,
+            (false, _) => super::edit::ATTRS_CHANGED.into(),
+        };
         let plan = WritePlan {
             dest: path.to_string(),
             data: new.clone().into_bytes(),
             write,
             old: st.as_ref().filter(|s| old.is_some() && s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),
             changes: changes.clone(),
-            msg,
+            msg: msg.clone(),
+            registered: registered.clone(),
         };
         let action = if old.is_none() { Action::Create } else { Action::Modify };
-        let mut ch = Change::new(plan, action, "file", path);
+        let mut ch = Change::new(plan, action, "file", path).with_msg(msg);
+        ch.data = registered.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         if write && cx.mode.diff == DiffMode::On {
             ch = ch.with_diff(path, diff_text(text.as_bytes()), diff_text(new.as_bytes()));
         }
@@ -196,7 +212,18 @@ impl Module for LineInFile {
 
     async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
-        apply_write(cx, plan, &attrs, args.backup, args.validate.as_deref()).await
+        let mut o = apply_write(cx, &plan, &attrs, args.backup, args.validate.as_deref()).await?;
+        if o.failed {
+            return Ok(o);
+        }
+        let backup = o.data.shift_remove("backup_file");
+        for (k, v) in plan.registered {
+            o = o.with(k, v);
+        }
+        if let Some(b) = backup {
+            o = o.with("backup", b);
+        }
+        Ok(o)
     }
 }
 
@@ -535,7 +562,7 @@ mod tests {
         let o = run::<LineInFile>(args.clone(), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "Port 22\nPasswordAuthentication no\n");
-        assert!(o.data.contains_key("backup_file"));
+        assert!(o.data.contains_key("backup"), "lineinfile registers `backup`, as ansible-core");
         let o = run::<LineInFile>(args, &h.ctx()).await;
         assert!(!o.changed, "{o:?}");
     }
@@ -554,7 +581,7 @@ mod tests {
             let o = run::<LineInFile>(args, &h.ctx()).await;
             assert!(o.changed && !o.failed, "{name:?}: {o:?}");
             assert_eq!(std::fs::read_to_string(&p).unwrap(), "a\nb\n", "{name:?}");
-            let backup = o.data["backup_file"].as_str().unwrap().to_string();
+            let backup = o.data["backup"].as_str().unwrap().to_string();
             assert_eq!(std::fs::read_to_string(backup).unwrap(), "a\n", "{name:?}");
         }
         assert!(!std::path::Path::new(&marker).exists(), "a hostile name ran as shell");

@@ -64,6 +64,10 @@ pub(crate) struct FileState {
     pub checksum: Option<String>,
     /// The umask of the probing shell (what a symbolic mode without `u`/`g`/`o`/`a` keeps).
     pub umask: u32,
+    /// Whether the path leads to something (false for a symbolic link to nothing).
+    pub target_exists: bool,
+    /// The probe followed links and the path itself is a link.
+    pub via_link: bool,
 }
 
 /// The permission and set-id bits ansible-core's `stat` (and `find`'s file entries) report as
@@ -105,13 +109,14 @@ pub(crate) fn probe_command(path: &str, tool: Option<&'static str>, follow: bool
     let c = if follow {
         c.then(Sh::lit("if [ ! -e \"$P\" ]; then echo absent; exit 0; fi"))
             .then(Sh::lit("stat -L -c 'stat %f %a %u %g %s %Y %X %i %h %U %G' -- \"$P\" || exit 1"))
+            .then(Sh::lit("if [ -L \"$P\" ]; then echo via-link; fi"))
     } else {
         c.then(Sh::lit("if [ ! -e \"$P\" ] && [ ! -L \"$P\" ]; then echo absent; exit 0; fi"))
             .then(Sh::lit("stat -c 'stat %f %a %u %g %s %Y %X %i %h %U %G' -- \"$P\" || exit 1"))
             .then(Sh::lit("if [ -L \"$P\" ]; then printf 'link %s\\n' \"$(readlink -- \"$P\")\"; fi"))
     };
     let c = c.then(Sh::lit(
-        "a=; [ -r \"$P\" ] && a=${a}r; [ -w \"$P\" ] && a=${a}w; [ -x \"$P\" ] && a=${a}x; echo \"access $a\"",
+        "a=; [ -r \"$P\" ] && a=${a}r; [ -w \"$P\" ] && a=${a}w; [ -x \"$P\" ] && a=${a}x; echo \"access $a\"; [ -e \"$P\" ] || echo dangling",
     ));
     match tool {
         None => c,
@@ -169,6 +174,8 @@ pub(crate) fn parse_probe(text: &str) -> Result<Option<FileState>, String> {
                     executable: false,
                     checksum: None,
                     umask,
+                    target_exists: true,
+                    via_link: false,
                 });
             }
             "link" => {
@@ -181,6 +188,16 @@ pub(crate) fn parse_probe(text: &str) -> Result<Option<FileState>, String> {
                     s.readable = rest.contains('r');
                     s.writeable = rest.contains('w');
                     s.executable = rest.contains('x');
+                }
+            }
+            "dangling" => {
+                if let Some(s) = st.as_mut() {
+                    s.target_exists = false;
+                }
+            }
+            "via-link" => {
+                if let Some(s) = st.as_mut() {
+                    s.via_link = true;
                 }
             }
             "sum" => {
@@ -252,6 +269,98 @@ pub(crate) fn sha1_hex(data: &[u8]) -> String {
 /// Hex sha256 of bytes (what `sha256sum` prints).
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
+}
+
+/// Hex md5 of bytes: the `md5sum` ansible-core's copy and template register.
+pub(crate) fn md5_hex(data: &[u8]) -> String {
+    format!("{:x}", md5::compute(data))
+}
+
+/// A mode as ansible-core writes it in results and diffs (`'0%03o'`): `0644`, `04755`.
+pub(crate) fn result_mode(m: u32) -> String {
+    format!("0{m:03o}")
+}
+
+impl FileState {
+    /// The state ansible-core reports for an existing path: `link`, `directory`, `hard` for a
+    /// file with more than one name, else `file`.
+    pub(crate) fn reported_state(&self) -> &'static str {
+        match self.kind {
+            Kind::Link => "link",
+            Kind::Dir => "directory",
+            _ if self.nlink > 1 => "hard",
+            _ => "file",
+        }
+    }
+}
+
+/// What ansible-core adds to the result of a module that returns a `path` or `dest`
+/// (`add_path_info`): uid, gid, owner, group, mode, state and size of the path itself, a link not
+/// followed. Nothing for a path that leads nowhere (absent, or a link to nothing).
+pub(crate) fn with_path_info(mut o: Outcome, st: Option<&FileState>) -> Outcome {
+    if let Some(s) = st.filter(|s| s.target_exists) {
+        o = o
+            .with("uid", s.uid)
+            .with("gid", s.gid)
+            .with("owner", s.owner.as_str())
+            .with("group", s.group.as_str())
+            .with("mode", result_mode(s.mode))
+            .with("state", s.reported_state())
+            .with("size", s.size);
+    }
+    o
+}
+
+/// The state of the path itself for [`with_path_info`]: `st` when it was probed without
+/// following links (or is not a link), else a second probe.
+pub(crate) async fn own_state(
+    cx: &ModuleCtx<'_>,
+    path: &str,
+    st: Option<FileState>,
+) -> Result<Option<FileState>, ModuleError> {
+    match st {
+        Some(s) if s.via_link => probe(cx, path, None, false).await,
+        st => Ok(st),
+    }
+}
+
+/// One side of a registered diff: keys and JSON values, in order.
+pub(crate) type DiffSide = Vec<(&'static str, serde_json::Value)>;
+
+/// The attribute entries of a registered diff (ansible-core's order: owner, group, mode; owner
+/// and group as numeric ids, the mode as a string): before from `old`, after from `new` (the
+/// path after the change) or, without it (check mode), from what the task asks for.
+pub(crate) fn attr_diff(changes: &[AttrChange], old: &FileState, new: Option<&FileState>) -> (DiffSide, DiffSide) {
+    use serde_json::Value as J;
+    let asked = |k: &str| changes.iter().find(|c| c.0 == k).map(|c| c.2.clone());
+    let id_or_name = |v: String| v.parse::<u32>().map(J::from).unwrap_or(J::from(v));
+    let (mut before, mut after) = (DiffSide::new(), DiffSide::new());
+    if let Some(v) = asked("owner") {
+        before.push(("owner", J::from(old.uid)));
+        after.push(("owner", new.map(|n| J::from(n.uid)).unwrap_or_else(|| id_or_name(v))));
+    }
+    if let Some(v) = asked("group") {
+        before.push(("group", J::from(old.gid)));
+        after.push(("group", new.map(|n| J::from(n.gid)).unwrap_or_else(|| id_or_name(v))));
+    }
+    if let Some(v) = asked("mode") {
+        before.push(("mode", J::from(result_mode(old.mode))));
+        let wanted = u32::from_str_radix(&v, 8).map(result_mode).unwrap_or(v);
+        after.push(("mode", J::from(new.map(|n| result_mode(n.mode)).unwrap_or(wanted))));
+    }
+    (before, after)
+}
+
+/// The `diff` ansible-core's `file` module registers (and copy and template, when the content is
+/// already right): `{before: {path, ...}, after: {path, ...}}`.
+pub(crate) fn file_diff(path: &str, before: DiffSide, after: DiffSide) -> minijinja::Value {
+    let side = |entries: DiffSide| {
+        let mut m = serde_json::Map::new();
+        m.insert("path".into(), path.into());
+        m.extend(entries.into_iter().map(|(k, v)| (k.to_string(), v)));
+        serde_json::Value::Object(m)
+    };
+    minijinja::Value::from(minijinja::value::Serde(serde_json::json!({"before": side(before), "after": side(after)})))
 }
 
 /// Wanted mode and ownership.
@@ -392,9 +501,12 @@ pub(crate) struct Write<'a> {
     pub force: bool,
     /// For a destination that is a directory: the file name to write inside it.
     pub src_name: Option<&'a str>,
+    /// Where the content comes from, for the registered diff's `after_header` (the destination
+    /// for literal content).
+    pub source: Option<String>,
 }
 
-/// What a whole-file write (`copy`, `template`) will do.
+/// What a whole-file write (`copy`, `template`, and the modules that edit a file) will do.
 pub struct WritePlan {
     pub(crate) dest: String,
     pub(crate) data: Vec<u8>,
@@ -404,11 +516,35 @@ pub struct WritePlan {
     pub(crate) changes: Vec<AttrChange>,
     /// Message of the result.
     pub(crate) msg: String,
+    /// Fields the result registers besides what the write itself reports (decided when
+    /// planning, so that check mode registers them too).
+    pub(crate) registered: Vec<(&'static str, minijinja::Value)>,
+}
+
+/// The result of copy and template when the content is already right (ansible-core's copy
+/// then runs its `file` module): the file module's `diff` under `--diff` (else `[]`), `path`,
+/// the path's attributes, `checksum` and `dest`.
+fn same_content_result(dest: &str, st: &FileState, changes: &[AttrChange], diff_on: bool, sha1: &str) -> Outcome {
+    let diff = if diff_on {
+        let (mut b, mut a) = attr_diff(changes, st, None);
+        // The file module compares the state it finds with `file`: a file with two names is `hard`.
+        if st.reported_state() != "file" {
+            b.insert(0, ("state", st.reported_state().into()));
+            a.insert(0, ("state", "file".into()));
+        }
+        file_diff(dest, b, a)
+    } else {
+        minijinja::Value::from(Vec::<minijinja::Value>::new())
+    };
+    let o = Outcome::ok().with("diff", diff).with("path", dest);
+    with_path_info(o, Some(st)).with("checksum", sha1).with("dest", dest)
 }
 
 /// Plans a whole-file write: one probe (with sha256), one `get` only for a diff.
 pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<WritePlan>, ModuleError> {
     let checksum = sha256_hex(&w.data);
+    let sha1 = sha1_hex(&w.data);
+    let diff_on = cx.mode.diff == prov_core::module::DiffMode::On;
     let mut dest = w.dest.to_string();
     let mut st = probe(cx, &dest, Some("sha256sum"), false).await?;
     let is_dir = st.as_ref().map(|s| s.kind == Kind::Dir).unwrap_or(false) || dest.ends_with('/');
@@ -433,18 +569,41 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
         Some(s) if s.kind == Kind::File => w.attrs.changes(s),
         _ => w.attrs.all(),
     };
-    if !write && changes.is_empty() {
-        let mut o = Outcome::ok().with("dest", dest.as_str()).with("checksum", sha1_hex(&w.data));
-        if let Some(s) = &st {
-            o = o
-                .with("size", s.size)
-                .with("mode", octal(s.mode))
-                .with("owner", s.owner.as_str())
-                .with("group", s.group.as_str());
+    if let (false, Some(s)) = (write, &st) {
+        let o = same_content_result(&dest, s, &changes, diff_on, &sha1);
+        if changes.is_empty() {
+            return Ok(Plan::Ok(o));
         }
-        return Ok(Plan::Ok(o));
     }
     let action = if st.is_none() { Action::Create } else { Action::Modify };
+    let mut before_text = None;
+    if write && diff_on {
+        let before = match &st {
+            Some(s) if s.kind == Kind::File => cx.get(&dest).await?.map(|d| diff_text(&d)).unwrap_or_default(),
+            _ => String::new(),
+        };
+        before_text = Some(before);
+    }
+    let registered: Vec<(&'static str, minijinja::Value)> = if write {
+        let mut d = serde_json::Map::new();
+        if let Some(before) = &before_text {
+            if st.is_some() {
+                d.insert("before_header".into(), dest.clone().into());
+            }
+            d.insert("before".into(), before.clone().into());
+            d.insert("after_header".into(), w.source.clone().unwrap_or_else(|| dest.clone()).into());
+            d.insert("after".into(), diff_text(&w.data).into());
+        }
+        let list: Vec<serde_json::Value> = if d.is_empty() { vec![] } else { vec![d.into()] };
+        vec![("diff", minijinja::Value::from(minijinja::value::Serde(list)))]
+    } else {
+        let s = st.as_ref().expect("only a path that exists keeps its content");
+        same_content_result(&dest, s, &changes, diff_on, &sha1)
+            .data
+            .into_iter()
+            .filter_map(|(k, v)| ["diff", "path"].iter().find(|n| **n == k).map(|n| (*n, v)))
+            .collect()
+    };
     let mut ch = Change::new(
         WritePlan {
             dest: dest.clone(),
@@ -453,16 +612,21 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
             old: st.as_ref().filter(|s| s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),
             changes: changes.clone(),
             msg: String::new(),
+            registered: registered.clone(),
         },
         action,
         "file",
         dest.clone(),
     );
-    if write && cx.mode.diff == prov_core::module::DiffMode::On {
-        let before = match &st {
-            Some(s) if s.kind == Kind::File => cx.get(&dest).await?.map(|d| diff_text(&d)).unwrap_or_default(),
-            _ => String::new(),
-        };
+    // Check mode registers what ansible-core's copy does: the diff alone for new content, the
+    // file module's result (the path as it is) when only the attributes would change.
+    ch.data = if write {
+        registered.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    } else {
+        let s = st.as_ref().expect("only a path that exists keeps its content");
+        same_content_result(&dest, s, &changes, diff_on, &sha1).data
+    };
+    if let Some(before) = before_text {
         ch = ch.with_diff(dest.clone(), before, diff_text(&w.data));
     }
     if !changes.is_empty() && st.is_some() {
@@ -473,10 +637,33 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
     Ok(Plan::Change(ch))
 }
 
+/// The result of copy and template after a change: for new content the diff, `dest`, `md5sum`,
+/// `checksum` and the file's attributes; for attributes alone the file module's result.
+pub(crate) async fn write_result(cx: &ModuleCtx<'_>, p: &WritePlan, o: Outcome) -> Result<Outcome, ModuleError> {
+    if o.failed {
+        return Ok(o);
+    }
+    let after = probe(cx, &p.dest, None, false).await?;
+    let sha1 = sha1_hex(&p.data);
+    let mut o = o;
+    if p.write {
+        for (k, v) in &p.registered {
+            o = o.with(k, v.clone());
+        }
+        o = o.with("dest", p.dest.as_str()).with("md5sum", md5_hex(&p.data)).with("checksum", sha1);
+        Ok(with_path_info(o, after.as_ref()))
+    } else {
+        for (k, v) in &p.registered {
+            o = o.with(k, v.clone());
+        }
+        Ok(with_path_info(o, after.as_ref()).with("checksum", sha1).with("dest", p.dest.as_str()))
+    }
+}
+
 /// Makes a planned write: optional backup and validation, the upload, then ownership and mode.
 pub(crate) async fn apply_write(
     cx: &ModuleCtx<'_>,
-    p: WritePlan,
+    p: &WritePlan,
     attrs: &Attrs,
     backup: bool,
     validate: Option<&str>,
@@ -538,8 +725,12 @@ pub(crate) async fn apply_write(
             changes.retain(|c| c.0 != "group");
             changes.push(("group", String::new(), g.clone()));
         }
-        if mode.is_some() {
+        if let Some(m) = mode {
             changes.retain(|c| c.0 != "mode");
+            // chown clears the set-id bits: chmod runs again after it.
+            if m & 0o6000 != 0 {
+                changes.push(("mode", String::new(), octal(m)));
+            }
         }
     }
     if let Some(cmd) = Attrs::command(&p.dest, &changes, false, false) {
@@ -551,7 +742,7 @@ pub(crate) async fn apply_write(
         let keep = Cmd::new("chown").operands([format!("{uid}:{gid}"), p.dest.clone()]).build();
         let _ = cx.exec(keep.suffix(" 2>/dev/null || true")).await?;
     }
-    Ok(o.with("dest", p.dest.as_str()).with("checksum", sha1_hex(&p.data)).with("size", p.data.len()))
+    Ok(o)
 }
 
 /// The task's `validate` command (shell text its author wrote, as with `shell`), with each `%s`

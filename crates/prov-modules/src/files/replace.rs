@@ -17,7 +17,8 @@
 //! `\n`-style escapes; a group that does not exist or an unknown letter escape (`\d`) fails
 //! the task and leaves the file alone. It is up to the pattern to be idempotent: a replacement that the pattern matches
 //! again changes the file on every run, as in Ansible. Reads the file in one command and writes
-//! it back whole. Registers `msg` (`N replacements made`), `rc` (0) and `backup_file`.
+//! it back whole. Registers `msg` (`N replacements made`), `rc` (0), `backup_file` and, under
+//! `--diff` and only for a change, `diff` (the content before and after).
 //!
 //! ```yaml
 //! - replace:
@@ -195,10 +196,19 @@ impl Module for Replace {
             Edited::Text(new, n) => (new, n),
         };
         let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
-        Ok(match edit::plan(cx, &r, new.into_bytes(), &format!("{n} replacements made"), &attrs) {
-            Plan::Ok(o) => Plan::Ok(o.with("rc", 0)),
-            change => change,
-        })
+        Ok(
+            match edit::plan(
+                cx,
+                &r,
+                new.into_bytes(),
+                &format!("{n} replacements made"),
+                &attrs,
+                edit::Registers::Replace,
+            ) {
+                Plan::Ok(o) => Plan::Ok(o.with("rc", 0)),
+                change => change,
+            },
+        )
     }
 
     async fn apply(&self, args: &Args, plan: EditPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {

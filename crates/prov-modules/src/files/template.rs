@@ -5,7 +5,8 @@
 //! `force` (default true), `validate` (`%s` is the new file). `newline_sequence`,
 //! `trim_blocks`, `lstrip_blocks`, `output_encoding`, `follow`, `unsafe_writes` are accepted and
 //! ignored. The template sees the task's variables; a trailing newline of the source is kept.
-//! Idempotence compares sha256 on the target. Registers `dest`, `checksum` (sha1, as ansible-core), `size`.
+//! Idempotence compares sha256 on the target. Registers what `copy` registers (see there); the
+//! diff's `after_header` names the template on the controller (ansible-core: its temporary copy).
 //!
 //! ```yaml
 //! - template:
@@ -15,7 +16,7 @@
 //!     validate: nginx -t -c %s
 //! ```
 
-use super::{apply_write, plan_write, Attrs, Write, WritePlan};
+use super::{apply_write, plan_write, write_result, Attrs, Write, WritePlan};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::{lenient_bool, Mode};
@@ -116,13 +117,16 @@ impl Module for Template {
             attrs: Attrs::new(&args.mode, &args.owner, &args.group),
             force: args.force,
             src_name: name,
+            // ansible-core names its temporary copy of the rendered template here.
+            source: Some(path.display().to_string()),
         };
         plan_write(cx, w).await
     }
 
     async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
-        apply_write(cx, plan, &attrs, args.backup, args.validate.as_deref()).await
+        let o = apply_write(cx, &plan, &attrs, args.backup, args.validate.as_deref()).await?;
+        write_result(cx, &plan, o).await
     }
 }
 

@@ -369,11 +369,11 @@ impl Module for AuthorizedKey {
             }
             _ => None,
         };
-        match edit::plan(cx, &r, render(&new), "", &attrs) {
+        match edit::plan(cx, &r, render(&new), "", &attrs, edit::Registers::Nothing) {
             Plan::Change(ch) => {
-                let Change { plan: write, diffs, planned, in_check, msg } = ch;
+                let Change { plan: write, diffs, planned, in_check, msg, data } = ch;
                 let plan = KeyPlan { mkdir, write, keyfile: path.clone() };
-                Ok(Plan::Change(Change { plan, diffs, planned, in_check, msg }))
+                Ok(Plan::Change(Change { plan, diffs, planned, in_check, msg, data }))
             }
             Plan::Ok(_) => Ok(Plan::Ok(outcome(false, result(args, &path, r.st.as_ref())))),
         }

@@ -558,7 +558,7 @@ impl Module for Cron {
             Some(r) if e.remove_file => (Write::Remove(r.path.clone()), String::new()),
             Some(r) => {
                 let attrs = Attrs { mode: r.st.is_none().then_some(Mode::Octal(0o644)), owner: None, group: None };
-                let w = match edit::plan(cx, &r, new.clone().into_bytes(), "", &attrs) {
+                let w = match edit::plan(cx, &r, new.clone().into_bytes(), "", &attrs, edit::Registers::Nothing) {
                     Plan::Change(ch) => Some(ch.plan),
                     Plan::Ok(_) => None,
                 };

@@ -311,7 +311,7 @@ impl Module for Mount {
                 }
                 _ => fstab::remove_entry(&old, path),
             };
-            if let Plan::Change(ch) = edit::plan(cx, &r, new, "", &Attrs::default()) {
+            if let Plan::Change(ch) = edit::plan(cx, &r, new, "", &Attrs::default(), edit::Registers::Nothing) {
                 diffs = ch.diffs;
                 plan.write = Some(ch.plan);
                 let before = r.data.clone().zip(r.st.as_ref().map(|s| s.mode));

@@ -204,7 +204,7 @@ impl Module for Sysctl {
         let mut diffs = Vec::new();
         if file_change {
             let new = rewrite(&old, name, if present { want.as_deref() } else { None });
-            if let Plan::Change(ch) = edit::plan(cx, &r, new, "", &Attrs::default()) {
+            if let Plan::Change(ch) = edit::plan(cx, &r, new, "", &Attrs::default(), edit::Registers::Nothing) {
                 diffs = ch.diffs;
                 plan.write = Some(ch.plan);
             }

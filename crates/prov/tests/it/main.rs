@@ -29,6 +29,7 @@ mod nfs;
 mod plan;
 mod posix;
 mod release;
+mod results;
 mod seed;
 mod site;
 mod ssh;

@@ -1,0 +1,83 @@
+//! Registered results of the file modules, compared with what ansible-core 2.19.14 registered for
+//! the same plays (`results/*.yml`; its results, recorded with `ansible-playbook` on a local host,
+//! are `results/*.json` and, under `--diff`, `results/*.diff.json`). Values that cannot be the
+//! same are left out of both: the temporary `src` of copy and template, the times in a touch's
+//! diff, a removed directory's `path_content`.
+
+use crate::language::apply;
+use serde_json::Value as Json;
+
+/// The registered values the play's `show` task printed, with the temporary directory written
+/// `ROOT` and the values that cannot match removed.
+fn shown(files: &[(&str, &str)], args: &[&str]) -> Json {
+    let (dir, r) = apply(files, args);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let root = dir.path().display().to_string();
+    let msg = r.of("show")[0]["msg"].as_str().expect("msg").replace(&root, "ROOT");
+    clean(serde_json::from_str(&msg).expect("the results as JSON"))
+}
+
+fn clean(v: Json) -> Json {
+    match v {
+        Json::Object(m) => Json::Object(
+            m.into_iter()
+                .filter(|(k, _)| !["failed", "mtime", "atime", "path_content", "warnings"].contains(&k.as_str()))
+                .map(|(k, v)| match (k.as_str(), v) {
+                    ("after_header", Json::String(s)) if s.ends_with("templates/t.j2") => (k, "TEMPLATE".into()),
+                    (_, v) => (k, clean(v)),
+                })
+                .collect(),
+        ),
+        Json::Array(a) => Json::Array(a.into_iter().map(clean).collect()),
+        v => v,
+    }
+}
+
+/// Compares one registered value at a time, so that a failure names the task.
+fn same(got: &Json, want: &str) {
+    let want: Json = serde_json::from_str(want).expect("recorded JSON");
+    for (task, w) in want.as_object().expect("an object") {
+        assert_eq!(&got[task], w, "registered `{task}` differs from ansible-core's");
+    }
+    assert_eq!(got.as_object().map(|m| m.len()), want.as_object().map(|m| m.len()));
+}
+
+const TEMPLATE: (&str, &str) = ("templates/t.j2", "x={{ 1 }}\n");
+
+#[test]
+fn copy_and_template_register_what_ansible_core_registers() {
+    let files = [("site.yml", include_str!("results/copy.yml")), TEMPLATE];
+    same(&shown(&files, &[]), include_str!("results/copy.json"));
+}
+
+#[test]
+fn copy_and_template_register_their_diff_under_diff_mode() {
+    let files = [("site.yml", include_str!("results/copy.yml")), TEMPLATE];
+    same(&shown(&files, &["--diff"]), include_str!("results/copy.diff.json"));
+}
+
+#[test]
+fn file_registers_the_path_and_its_attributes_as_ansible_core() {
+    same(&shown(&[("site.yml", include_str!("results/file.yml"))], &[]), include_str!("results/file.json"));
+}
+
+#[test]
+fn file_registers_its_diff_under_diff_mode() {
+    same(
+        &shown(&[("site.yml", include_str!("results/file.yml"))], &["--diff"]),
+        include_str!("results/file.diff.json"),
+    );
+}
+
+#[test]
+fn lineinfile_blockinfile_and_replace_register_what_ansible_core_registers() {
+    same(&shown(&[("site.yml", include_str!("results/edit.yml"))], &[]), include_str!("results/edit.json"));
+}
+
+#[test]
+fn lineinfile_blockinfile_and_replace_register_their_diff_under_diff_mode() {
+    same(
+        &shown(&[("site.yml", include_str!("results/edit.yml"))], &["--diff"]),
+        include_str!("results/edit.diff.json"),
+    );
+}
