@@ -498,6 +498,7 @@ fn scalar_kind(
     match tag {
         None => {}
         Some(("!!", "str")) => return Ok(NodeKind::Str(text.to_string())),
+        Some(("!!", "null")) => return Ok(NodeKind::Null),
         Some(("!!", "int")) => {
             return parse_int(text)
                 .map(NodeKind::Int)
@@ -610,6 +611,15 @@ mod tests {
         assert_eq!(n.get("c").map(|n| &n.kind), Some(&NodeKind::Int(3)));
         assert_eq!(n.get("d").and_then(|d| d.get("k")).map(|n| &n.kind), Some(&NodeKind::Str("v".into())));
         assert!(n.get("a").map(Node::to_value).is_some_and(|v| v.is_safe()));
+    }
+
+    #[test]
+    fn null_tag_makes_null_whatever_the_text() {
+        // PyYAML (ansible-core's loader) reads `!!null` as None, with or without text.
+        let n = one("a: !!null\nb: !!null ''\nc: !!null anything\n");
+        for k in ["a", "b", "c"] {
+            assert_eq!(n.get(k).map(|n| &n.kind), Some(&NodeKind::Null), "{k}");
+        }
     }
 
     #[test]
