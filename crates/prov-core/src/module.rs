@@ -137,6 +137,16 @@ impl Outcome {
         self
     }
 
+    /// Adds a warning: registered in `warnings` (a list, as Ansible's modules return it) and
+    /// shown as `[WARNING]` after the task's result.
+    pub fn warn(mut self, message: impl Into<String>) -> Self {
+        let mut list: Vec<Value> =
+            self.data.get("warnings").and_then(|w| w.try_iter().ok()).map(|it| it.collect()).unwrap_or_default();
+        list.push(Value::from(message.into()));
+        self.data.insert("warnings".into(), Value::from(list));
+        self
+    }
+
     /// Adds the standard command fields (rc, stdout, stderr and their `_lines`).
     pub fn with_exec(mut self, out: &ExecOutput) -> Self {
         let stdout = out.stdout_str();

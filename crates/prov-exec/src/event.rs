@@ -162,6 +162,8 @@ pub struct HostResult {
     pub location: String,
     /// Whether this is the root cause of the host stopping (false for quiet consequences).
     pub root_cause: bool,
+    /// Warnings of the module (its result's `warnings`).
+    pub warnings: Vec<String>,
 }
 
 /// A diff in an event.

@@ -152,6 +152,7 @@ fn skipped_result(w: &Worker<'_>, t: &TaskDef, msg: String) -> HostResult {
         stderr: None,
         location: location(w, t),
         root_cause: false,
+        warnings: Vec::new(),
     }
 }
 
@@ -1197,6 +1198,13 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
             stderr: if hide { None } else { excerpt(r.outcome.data.get("stderr")) },
             location: loc.clone(),
             root_cause: r.failed && !ignore_errors,
+            warnings: r
+                .outcome
+                .data
+                .get("warnings")
+                .and_then(|w| w.try_iter().ok())
+                .map(|it| it.map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect())
+                .unwrap_or_default(),
         })));
     }
     // Registered value (also what a rescue sees as `ansible_failed_result`).
@@ -1400,6 +1408,7 @@ fn report_gather(w: &mut Worker<'_>, status: Status, msg: String, start: Instant
         stderr: None,
         location: String::new(),
         root_cause: true,
+        warnings: Vec::new(),
     })));
     if status == Status::Unreachable {
         Flow::Unreachable

@@ -436,6 +436,10 @@ impl Reporter {
                 line.push_str(&format!(" => {m}"));
             }
         }
+        // As ansible-playbook: a module's warnings come before its result.
+        for w in &r.warnings {
+            let _ = writeln!(self.out, "{}", paint(self.color, "35", &format!("[WARNING]: {w}")));
+        }
         let _ = writeln!(self.out, "{}", paint(self.color, code, &line));
         if matches!(r.status, Status::Failed) {
             if let Some(s) = &r.stderr {

@@ -460,6 +460,7 @@ mod tests {
             stderr: None,
             location: String::new(),
             root_cause: false,
+            warnings: Vec::new(),
         };
         let play = |play: usize, pattern: &str, hosts: &[&str]| PlayRun {
             play,
@@ -511,6 +512,7 @@ mod tests {
             stderr: None,
             location: String::new(),
             root_cause: false,
+            warnings: Vec::new(),
         };
         let plays = [PlayRun { play: 0, name: "p".into(), pattern: "all".into(), hosts: vec!["b".into(), "a".into()] }];
         let results = [

@@ -127,7 +127,8 @@ fn decode_escapes(s: &str) -> Result<String, String> {
 }
 
 /// Keys that Ansible pulls out of free-form `command`/`shell` strings.
-const FREE_FORM_KEYS: &[&str] = &["creates", "removes", "chdir", "executable", "warn", "stdin"];
+const FREE_FORM_KEYS: &[&str] =
+    &["creates", "removes", "chdir", "executable", "warn", "stdin", "stdin_add_newline", "strip_empty_ends"];
 
 fn is_template_key(k: &str) -> bool {
     k.contains("{{")
@@ -249,6 +250,15 @@ mod tests {
         let (p, r) = parse_kv("echo 'a b' > /tmp/x creates=/tmp/x", true).expect("parses");
         assert_eq!(p, vec![("creates".into(), "/tmp/x".into())]);
         assert_eq!(r.as_deref(), Some("echo 'a b' > /tmp/x"));
+    }
+
+    /// ansible-core 2.19's splitter pulls these out of a free-form command too.
+    #[test]
+    fn free_form_extracts_stdin_add_newline_and_strip_empty_ends() {
+        let (p, r) = parse_kv("cat stdin=x stdin_add_newline=no strip_empty_ends=no", true).expect("parses");
+        let keys: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["stdin", "stdin_add_newline", "strip_empty_ends"]);
+        assert_eq!(r.as_deref(), Some("cat"));
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - `stdin`: text fed to the command; `stdin_add_newline` (default true) appends a newline.
 //! - `expand_argument_vars` (default true): `$VAR` and `~` in arguments are expanded on the target.
 //! - `strip_empty_ends`: accepted (output always has its final newline removed).
+//! - `executable`: accepted and not used, with ansible-core's warning (it left `command` in
+//!   Ansible 2.4; `shell` has it).
 //!
 //! It always reports `changed` when it runs (use `changed_when`); in check mode it is skipped,
 //! unless `creates`/`removes` already decide that it would not run. Registers `rc`, `stdout`,
@@ -67,6 +69,9 @@ pub struct Args {
     /// Accepted for compatibility.
     #[serde(default = "yes", deserialize_with = "lenient_bool")]
     pub strip_empty_ends: bool,
+    /// Accepted and not used (a warning says so, as in Ansible).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub executable: Option<String>,
 }
 
 /// The `command` module.
@@ -118,7 +123,13 @@ impl Module for Command {
         }
         let quote = |w: &String| if args.expand_argument_vars { Sh::expanding(w) } else { Sh::quoted(w) };
         let line = line.then(words.iter().fold(Sh::lit("exec"), |sh, w| sh.word(quote(w))));
-        execute(cx, line.into(), args.stdin.as_deref(), args.stdin_add_newline, Value::from(words)).await
+        let o = execute(cx, line.into(), args.stdin.as_deref(), args.stdin_add_newline, Value::from(words)).await?;
+        Ok(match &args.executable {
+            Some(e) => o.warn(format!(
+                "As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{e}'."
+            )),
+            None => o,
+        })
     }
 }
 

@@ -81,3 +81,30 @@ fn lineinfile_blockinfile_and_replace_register_their_diff_under_diff_mode() {
         include_str!("results/edit.diff.json"),
     );
 }
+
+#[test]
+fn command_accepts_executable_and_warns_as_ansible_core() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - command: echo hi
+      args:
+        executable: /bogus
+      register: r
+    - name: show
+      debug: {msg: "{{ r.warnings | to_json }}"}
+"#;
+    let want = "As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '/bogus'.";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let shown: Json = serde_json::from_str(r.of("show")[0]["msg"].as_str().expect("msg")).expect("a list");
+    assert_eq!(shown, serde_json::json!([want]));
+    let event = &r.of("command")[0];
+    assert_eq!(event["warnings"], serde_json::json!([want]), "the result event carries the warning");
+    // The human output shows it before the result, as ansible-playbook.
+    let (dir, _) = apply(&[("site.yml", site)], &[]);
+    let out = crate::util::prov(dir.path(), &["apply", "site.yml", "-i", "hosts.ini"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let at = text.find(&format!("[WARNING]: {want}")).unwrap_or_else(|| panic!("no warning in:\n{text}"));
+    assert!(text[at..].contains("changed: [a]"), "{text}");
+}
