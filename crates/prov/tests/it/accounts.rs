@@ -112,24 +112,72 @@ const USERS: &str = r#"- hosts: all
 /// What ansible.builtin.user registered for each task of [`USERS`].
 const USERS_ANSIBLE: &[(&str, &str)] = &[
     ("new user in check mode", r#"{"changed": true, "failed": false}"#),
-    ("new user", r#"{"name": "provu1", "state": "present", "system": false, "create_home": true, "password": "NOT_LOGGING_PASSWORD", "changed": true, "uid": 3941, "group": 3931, "comment": "Prov One", "home": "{root}/provu1", "shell": "/bin/sh", "groups": "provug2", "failed": false}"#),
-    ("unchanged user", r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "password": "NOT_LOGGING_PASSWORD", "changed": false, "uid": 3941, "group": 3931, "comment": "Prov One", "home": "{root}/provu1", "shell": "/bin/sh", "groups": "provug2", "failed": false}"#),
-    ("modified in check mode", r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3941, "group": 3931, "comment": "Prov One", "home": "{root}/provu1", "shell": "/bin/sh", "failed": false}"#),
-    ("modified", r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "failed": false}"#),
-    ("groups appended", r#"{"name": "provu1", "state": "present", "append": true, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "groups": "provug3", "failed": false}"#),
-    ("groups replaced", r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": false, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "groups": "provug3,provug2", "failed": false}"#),
-    ("password in check mode", r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "password": "NOT_LOGGING_PASSWORD", "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "failed": false}"#),
-    ("password changed", r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "password": "NOT_LOGGING_PASSWORD", "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "failed": false}"#),
-    ("password on_create", r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "password": "NOT_LOGGING_PASSWORD", "changed": false, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "failed": false}"#),
-    ("home moved", r#"{"name": "provu1", "state": "present", "append": false, "move_home": true, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1m", "shell": "/bin/bash", "failed": false}"#),
-    ("home changed without its directory", r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1n", "shell": "/bin/bash", "failed": false}"#),
-    ("missing home in check mode", r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1n", "shell": "/bin/bash", "failed": false}"#),
-    ("missing home created", r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1n", "shell": "/bin/bash", "failed": false}"#),
-    ("system user", r#"{"name": "provu2", "state": "present", "system": true, "create_home": false, "changed": true, "stderr": "useradd warning: provu2's uid 3943 is greater than SYS_UID_MAX 999\n", "uid": 3943, "group": 3933, "comment": "", "home": "{root}/provu2", "shell": "/bin/sh", "stderr_lines": ["useradd warning: provu2's uid 3943 is greater than SYS_UID_MAX 999"], "failed": false}"#),
+    (
+        "new user",
+        r#"{"name": "provu1", "state": "present", "system": false, "create_home": true, "password": "NOT_LOGGING_PASSWORD", "changed": true, "uid": 3941, "group": 3931, "comment": "Prov One", "home": "{root}/provu1", "shell": "/bin/sh", "groups": "provug2", "failed": false}"#,
+    ),
+    (
+        "unchanged user",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "password": "NOT_LOGGING_PASSWORD", "changed": false, "uid": 3941, "group": 3931, "comment": "Prov One", "home": "{root}/provu1", "shell": "/bin/sh", "groups": "provug2", "failed": false}"#,
+    ),
+    (
+        "modified in check mode",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3941, "group": 3931, "comment": "Prov One", "home": "{root}/provu1", "shell": "/bin/sh", "failed": false}"#,
+    ),
+    (
+        "modified",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "groups appended",
+        r#"{"name": "provu1", "state": "present", "append": true, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "groups": "provug3", "failed": false}"#,
+    ),
+    (
+        "groups replaced",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": false, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "groups": "provug3,provug2", "failed": false}"#,
+    ),
+    (
+        "password in check mode",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "password": "NOT_LOGGING_PASSWORD", "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "password changed",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "password": "NOT_LOGGING_PASSWORD", "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "password on_create",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "password": "NOT_LOGGING_PASSWORD", "changed": false, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "home moved",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": true, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1m", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "home changed without its directory",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1n", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "missing home in check mode",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1n", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "missing home created",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1n", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "system user",
+        r#"{"name": "provu2", "state": "present", "system": true, "create_home": false, "changed": true, "stderr": "useradd warning: provu2's uid 3943 is greater than SYS_UID_MAX 999\n", "uid": 3943, "group": 3933, "comment": "", "home": "{root}/provu2", "shell": "/bin/sh", "stderr_lines": ["useradd warning: provu2's uid 3943 is greater than SYS_UID_MAX 999"], "failed": false}"#,
+    ),
     ("removed in check mode", r#"{"changed": true, "failed": false}"#),
-    ("removed", r#"{"name": "provu2", "state": "absent", "force": false, "remove": false, "changed": true, "failed": false}"#),
+    (
+        "removed",
+        r#"{"name": "provu2", "state": "absent", "force": false, "remove": false, "changed": true, "failed": false}"#,
+    ),
     ("already absent", r#"{"name": "provu2", "state": "absent", "changed": false, "failed": false}"#),
-    ("removed with home and force", r#"{"name": "provu1", "state": "absent", "force": true, "remove": true, "changed": true, "stderr": "userdel: provu1 mail spool (/var/mail/provu1) not found\n", "stderr_lines": ["userdel: provu1 mail spool (/var/mail/provu1) not found"], "failed": false}"#),
+    (
+        "removed with home and force",
+        r#"{"name": "provu1", "state": "absent", "force": true, "remove": true, "changed": true, "stderr": "userdel: provu1 mail spool (/var/mail/provu1) not found\n", "stderr_lines": ["userdel: provu1 mail spool (/var/mail/provu1) not found"], "failed": false}"#,
+    ),
     ("already absent in check mode", r#"{"name": "provu1", "state": "absent", "changed": false, "failed": false}"#),
 ];
 
@@ -174,13 +222,34 @@ const GROUPS: &str = r#"- hosts: all
 /// What ansible.builtin.group registered for each task of [`GROUPS`].
 const GROUPS_ANSIBLE: &[(&str, &str)] = &[
     ("new group in check mode", r#"{"changed": true, "failed": false}"#),
-    ("new group", r#"{"name": "provgg1", "state": "present", "changed": true, "system": false, "gid": 3951, "failed": false}"#),
-    ("unchanged group", r#"{"name": "provgg1", "state": "present", "changed": false, "system": false, "gid": 3951, "failed": false}"#),
-    ("unchanged without gid", r#"{"name": "provgg1", "state": "present", "changed": false, "system": false, "gid": 3951, "failed": false}"#),
-    ("gid changed in check mode", r#"{"name": "provgg1", "state": "present", "changed": true, "system": false, "gid": 3951, "failed": false}"#),
-    ("gid changed", r#"{"name": "provgg1", "state": "present", "changed": true, "system": false, "gid": 3952, "failed": false}"#),
-    ("new system group", r#"{"name": "provgg2", "state": "present", "changed": true, "system": true, "gid": 3953, "failed": false}"#),
-    ("system group unchanged", r#"{"name": "provgg2", "state": "present", "changed": false, "system": true, "gid": 3953, "failed": false}"#),
+    (
+        "new group",
+        r#"{"name": "provgg1", "state": "present", "changed": true, "system": false, "gid": 3951, "failed": false}"#,
+    ),
+    (
+        "unchanged group",
+        r#"{"name": "provgg1", "state": "present", "changed": false, "system": false, "gid": 3951, "failed": false}"#,
+    ),
+    (
+        "unchanged without gid",
+        r#"{"name": "provgg1", "state": "present", "changed": false, "system": false, "gid": 3951, "failed": false}"#,
+    ),
+    (
+        "gid changed in check mode",
+        r#"{"name": "provgg1", "state": "present", "changed": true, "system": false, "gid": 3951, "failed": false}"#,
+    ),
+    (
+        "gid changed",
+        r#"{"name": "provgg1", "state": "present", "changed": true, "system": false, "gid": 3952, "failed": false}"#,
+    ),
+    (
+        "new system group",
+        r#"{"name": "provgg2", "state": "present", "changed": true, "system": true, "gid": 3953, "failed": false}"#,
+    ),
+    (
+        "system group unchanged",
+        r#"{"name": "provgg2", "state": "present", "changed": false, "system": true, "gid": 3953, "failed": false}"#,
+    ),
     ("removed in check mode", r#"{"changed": true, "failed": false}"#),
     ("removed", r#"{"name": "provgg2", "state": "absent", "changed": true, "failed": false}"#),
     ("already absent", r#"{"name": "provgg2", "state": "absent", "changed": false, "failed": false}"#),
