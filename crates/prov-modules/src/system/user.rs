@@ -4,7 +4,8 @@
 //! (supplementary; list or `"a,b"`; replaced unless `append: true`), `append`, `shell`, `home`,
 //! `create_home` (alias `createhome`, default true), `system`, `comment`, `password` (already
 //! hashed), `update_password` (`always` default, `on_create`), `state` (`present` default,
-//! `absent`), `remove` (with `absent`: delete the home), `force`, `move_home`, `non_unique`.
+//! `absent`), `remove` (with `absent`: delete the home), `force`, `move_home`, `non_unique`,
+//! `password_lock`.
 //!
 //! One command reads the state (`getent passwd`, `id`, and `getent group`/`shadow` when needed);
 //! `useradd`/`usermod`/`userdel` change it. As Ansible's, a missing home directory (the
@@ -22,7 +23,10 @@
 //! to change registers the account as it is, as Ansible's does. A failed command registers
 //! its error output as `msg`, `name` and `rc`. Not as in Ansible: a hash is set through
 //! `chpasswd -e` after `useradd`/`usermod` (Ansible passes it to them with `-p`), and
-//! `password_lock`, `expires` and the ssh key arguments are not supported.
+//! `expires` and the ssh key arguments are not supported.
+//!
+//! `password_lock` locks (`usermod -L`) or unlocks (`-U`) the password; a hash given with it
+//! is set with the `!` that locks it, and hashes are compared without that mark, as in Ansible.
 //!
 //! ```yaml
 //! - user:
@@ -36,7 +40,7 @@
 
 use crate::util::{in_check, probe_failed, with_command_text};
 use async_trait::async_trait;
-use prov_core::args::{lenient_bool, StringList};
+use prov_core::args::{lenient_bool, lenient_opt_bool, StringList};
 use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
@@ -100,6 +104,9 @@ pub struct Args {
     /// Allow a duplicate uid.
     #[serde(default, deserialize_with = "lenient_bool")]
     pub non_unique: bool,
+    /// Lock (`true`, `usermod -L`) or unlock (`false`, `usermod -U`) the password.
+    #[serde(default, deserialize_with = "lenient_opt_bool")]
+    pub password_lock: Option<bool>,
 }
 
 /// The `user` module.
@@ -152,7 +159,7 @@ fn probe_command(args: &Args) -> Sh {
             "if [ -n \"$e\" ] && [ -d \"$(printf '%s\\n' \"$e\" | cut -d: -f6)\" ]; then echo homedir; fi",
         )),
     };
-    let c = if args.password.is_some() {
+    let c = if args.password.is_some() || args.password_lock.is_some() {
         c.then(Sh::lit("echo \"shadow $(").glued(getent("shadow", n)).suffix(" | cut -d: -f2)\""))
     } else {
         c
@@ -293,7 +300,8 @@ impl Module for User {
             }
             let plan = UserPlan {
                 cmd: Some(cmd.operand(name).build()),
-                password: args.password.clone(),
+                // A lock on creation applies to the hash given with it, as in Ansible.
+                password: args.password.as_ref().map(|p| lock_mark(args, p)),
                 make_home: None,
                 created: true,
             };
@@ -361,11 +369,24 @@ impl Module for User {
             }
         }
         let mut password = None;
+        let locked = cur.shadow.as_deref().is_some_and(|s| s.starts_with('!'));
+        let lock = match args.password_lock {
+            Some(true) if !locked => Some("-L"),
+            Some(false) if locked => Some("-U"),
+            _ => None,
+        };
         if let (Some(p), Some(now)) = (&args.password, &cur.shadow) {
-            if args.update_password.as_deref() != Some("on_create") && now != p {
-                password = Some(p.clone());
+            // Compared without the lock mark, as Ansible's user does.
+            let differs = now.trim_start_matches('!') != p.trim_start_matches('!');
+            if args.update_password.as_deref() != Some("on_create") && differs {
+                password = Some(lock_mark(args, p));
                 diff("password", "(old)", "(new)");
             }
+        }
+        // A new hash carries the lock itself; otherwise usermod locks or unlocks.
+        if let (Some(flag), None) = (lock, &password) {
+            opts = (opts.0.flag(flag), true);
+            diff("password lock", &locked.to_string(), &(!locked).to_string());
         }
         // Ansible's user makes a missing home directory (the new one, or the account's) when
         // `create_home`, even when nothing else changes.
@@ -427,6 +448,14 @@ impl Module for User {
             o = with_command_text(o, out);
         }
         Ok(o)
+    }
+}
+
+/// The hash to set: with the `!` that locks it when `password_lock` is true.
+fn lock_mark(args: &Args, hash: &str) -> String {
+    match args.password_lock {
+        Some(true) => format!("!{}", hash.trim_start_matches('!')),
+        _ => hash.to_string(),
     }
 }
 
@@ -602,6 +631,24 @@ mod tests {
             h.ctx().exec(make_home_command("root", &h.dir.path().join("d/home").display().to_string())).await.unwrap();
         assert_eq!(out.rc, 0, "{:?}", out.stderr_str());
         assert!(h.dir.path().join("d/home").is_dir());
+    }
+
+    #[tokio::test]
+    async fn password_lock_locks_unlocks_and_hashes_compare_without_the_mark() {
+        let locked = format!("{DEPLOY}shadow !$6$s$h\n");
+        let h = fake(FakeConnection::new().on("if e=", 0, &locked));
+        let o = run::<User>(json!({"name": "deploy", "password": "$6$s$h"}), &h.ctx()).await;
+        assert!(!o.changed, "the same hash, locked: {o:?}");
+        let o = run::<User>(json!({"name": "deploy", "password_lock": false}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[2], "usermod -U -- deploy");
+        let h = fake(FakeConnection::new().on("if e=", 0, &format!("{DEPLOY}shadow $6$s$h\n")));
+        let o = run::<User>(json!({"name": "deploy", "password_lock": true}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[1], "usermod -L -- deploy");
+        let o = run::<User>(json!({"name": "deploy", "password_lock": true, "password": "$6$t$n"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[4], "chpasswd -e", "the hash carries the lock: no usermod -L");
     }
 
     #[tokio::test]
