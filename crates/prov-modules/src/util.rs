@@ -1,7 +1,7 @@
 //! Small helpers shared by the target modules.
 
 use prov_core::connection::{shell_quote, ExecOutput};
-use prov_core::module::ModuleError;
+use prov_core::module::{Change, ModuleError, Outcome};
 use std::time::Duration;
 
 /// Quotes a value for `sh`.
@@ -20,6 +20,26 @@ pub(crate) fn probe_failed(what: &str, out: &ExecOutput) -> ModuleError {
     } else {
         ModuleError::Failed(format!("{what} failed (exit status {}): {detail}", out.rc))
     }
+}
+
+/// What `user` and `group` register of their command's output, as Ansible's do: `stdout` and
+/// `stderr` only when not empty, as printed (final newline kept), each with the `_lines` the
+/// controller adds.
+pub(crate) fn with_command_text(mut o: Outcome, out: &ExecOutput) -> Outcome {
+    for (key, text) in [("stdout", out.stdout_str()), ("stderr", out.stderr_str())] {
+        if !text.is_empty() {
+            let lines: Vec<String> = text.lines().map(str::to_string).collect();
+            o = o.with(key, text.as_str()).with(&format!("{key}_lines"), lines);
+        }
+    }
+    o
+}
+
+/// A change as check mode reports it when the module registers data there too (as Ansible's
+/// `user` and `group` do for an account that exists): `result`, changed, with the change's
+/// diffs and summary.
+pub(crate) fn in_check<P>(ch: Change<P>, result: Outcome) -> Outcome {
+    Outcome { changed: true, diffs: ch.diffs, planned: ch.planned, msg: ch.msg, ..result }
 }
 
 /// A mode as Ansible shows it: `0644`.

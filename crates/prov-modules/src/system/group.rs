@@ -2,14 +2,21 @@
 //!
 //! Arguments (as in Ansible): `name` (required), `gid`, `system` (create with `-r`), `state`
 //! (`present` default, `absent`), `non_unique` (allow a duplicate gid). One `getent group`
-//! reads the state; `groupadd`/`groupmod`/`groupdel` change it. Registers `name`, `gid`, `state`.
+//! reads the state; `groupadd`/`groupmod`/`groupdel` change it.
+//!
+//! Registers what ansible-core's `group` registers: `name` and `state`; when the group exists
+//! afterwards, `system` (the argument, not what the group is) and `gid` (read back, an integer);
+//! `stdout`/`stderr` (with `_lines`) only when the command printed something. In check mode a
+//! group to create or remove registers only `changed`, and a gid to change registers the group
+//! as it is (the old gid), as Ansible's does. A failed command registers its error output as
+//! `msg`, and `name`.
 //!
 //! ```yaml
 //! - group: { name: deploy, gid: 2000 }
 //! - group: { name: oldteam, state: absent }
 //! ```
 
-use crate::util::probe_failed;
+use crate::util::{in_check, probe_failed, with_command_text};
 use async_trait::async_trait;
 use prov_core::args::lenient_bool;
 use prov_core::cmd::{Cmd, Sh, Word, WordKind};
@@ -113,8 +120,8 @@ impl Module for Group {
                 )))
             }
             (Some(gid), false) => match args.gid {
-                Some(want) if want != gid => Ok(Plan::Change(
-                    Change::new(
+                Some(want) if want != gid => {
+                    let ch = Change::new(
                         GroupPlan(gid_opt(Cmd::new("groupmod"), want).operand(name).build()),
                         Action::Modify,
                         "group",
@@ -124,26 +131,47 @@ impl Module for Group {
                         format!("group {name}"),
                         format!("gid: {gid}\n"),
                         format!("gid: {want}\n"),
-                    ),
-                )),
-                _ => Ok(Plan::Ok(Outcome::ok().with("name", name).with("gid", gid).with("state", "present"))),
+                    );
+                    if cx.is_check() {
+                        // Ansible's group reports the group as it is: the gid still the old one.
+                        return Ok(Plan::Ok(in_check(ch, present(args, gid))));
+                    }
+                    Ok(Plan::Change(ch))
+                }
+                _ => Ok(Plan::Ok(present(args, gid))),
             },
         }
     }
 
     async fn apply(&self, args: &Args, plan: GroupPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let name = args.name.as_str();
         let out = cx.exec(plan.0).await?;
         if out.rc != 0 {
-            return Ok(Outcome::failed(format!("changing group {} failed: {}", args.name, out.stderr_str().trim()))
-                .with_exec(&out));
+            // As Ansible's group: the command's error output is the message.
+            return Ok(Outcome::failed(out.stderr_str()).with("name", name));
         }
-        let state = args.state.clone().unwrap_or_else(|| "present".into());
-        let mut o = Outcome { changed: true, ..Outcome::ok() }.with("name", args.name.as_str()).with("state", state);
-        if let Some(g) = args.gid {
-            o = o.with("gid", g);
+        if args.state.as_deref() == Some("absent") {
+            let o = Outcome { changed: true, ..Outcome::ok() }.with("name", name).with("state", "absent");
+            return Ok(with_command_text(o, &out));
+        }
+        let o = Outcome { changed: true, ..Outcome::ok() }.with("name", name).with("state", "present");
+        let mut o = with_command_text(o, &out).with("system", args.system);
+        // groupadd/groupmod -g set exactly that gid; without one, it is read back.
+        let gid = match args.gid {
+            Some(g) => Some(g),
+            None => lookup_group(cx, name).await?,
+        };
+        if let Some(gid) = gid {
+            o = o.with("gid", gid);
         }
         Ok(o)
     }
+}
+
+/// What Ansible's group registers for a group that exists: `name`, `state`, `system` (the
+/// argument) and the group's `gid`.
+fn present(args: &Args, gid: u32) -> Outcome {
+    Outcome::ok().with("name", args.name.as_str()).with("state", "present").with("system", args.system).with("gid", gid)
 }
 
 #[cfg(test)]
@@ -189,6 +217,18 @@ mod tests {
         assert!(run_err::<Group>(json!({"name": "x"}), &h.ctx()).await.contains("looking up group x"));
         let h = fake(FakeConnection::new().on("getent", 2, "").on("groupadd", 9, ""));
         assert!(run::<Group>(json!({"name": "x"}), &h.ctx()).await.failed);
+    }
+
+    #[tokio::test]
+    async fn registers_system_and_the_gid_as_ansible_group_does() {
+        let h = fake_check(FakeConnection::new().on("getent", 0, "deploy:x:1999:\n"));
+        let o = run::<Group>(json!({"name": "deploy", "gid": 2000}), &h.ctx()).await;
+        assert!(o.changed && o.diffs.len() == 1, "{o:?}");
+        assert_eq!(o.data["gid"], minijinja::Value::from(1999), "check mode: the gid as it is");
+        assert_eq!(o.data["system"], minijinja::Value::from(false));
+        let h = fake(FakeConnection::new().on("getent", 0, "web:x:998:\n").on("groupdel", 0, ""));
+        let o = run::<Group>(json!({"name": "web", "gid": 998, "state": "absent"}), &h.ctx()).await;
+        assert_eq!(o.data.keys().collect::<Vec<_>>(), ["name", "state"]);
     }
 
     #[tokio::test]

@@ -4,11 +4,29 @@
 //! (supplementary; list or `"a,b"`; replaced unless `append: true`), `append`, `shell`, `home`,
 //! `create_home` (alias `createhome`, default true), `system`, `comment`, `password` (already
 //! hashed), `update_password` (`always` default, `on_create`), `state` (`present` default,
-//! `absent`), `remove` (with `absent`: delete the home), `force`, `move_home`, `non_unique`.
+//! `absent`), `remove` (with `absent`: delete the home), `force`, `move_home`, `non_unique`,
+//! `password_lock`.
 //!
 //! One command reads the state (`getent passwd`, `id`, and `getent group`/`shadow` when needed);
-//! `useradd`/`usermod`/`userdel` change it. Registers `name`, `state`, `uid`, `group`, `home`,
-//! `shell`.
+//! `useradd`/`usermod`/`userdel` change it. As Ansible's, a missing home directory (the
+//! `home` argument's, or the account's) is made when `create_home` is true, even when nothing
+//! else changes: a copy of `/etc/skel`, its mode from `HOME_MODE` or `UMASK` of
+//! `/etc/login.defs`, owned by the account.
+//!
+//! Registers what ansible-core's `user` registers: `name` and `state`; for a removed account,
+//! `force` and `remove`; for a present one, `system` and `create_home` (just created) or
+//! `append` and `move_home` (already there), `password` as `NOT_LOGGING_PASSWORD` when given
+//! (never the hash), then the account as read back: `uid` and `group` (the gid, integers),
+//! `comment`, `home`, `shell`, and `groups` as given, joined by `,` (`""` for none);
+//! `stdout`/`stderr` (with `_lines`) of `useradd`/`usermod`/`userdel` only when it printed
+//! something. In check mode an account to create or remove registers only `changed`, and one
+//! to change registers the account as it is, as Ansible's does. A failed command registers
+//! its error output as `msg`, `name` and `rc`. Not as in Ansible: a hash is set through
+//! `chpasswd -e` after `useradd`/`usermod` (Ansible passes it to them with `-p`), and
+//! `expires` and the ssh key arguments are not supported.
+//!
+//! `password_lock` locks (`usermod -L`) or unlocks (`-U`) the password; a hash given with it
+//! is set with the `!` that locks it, and hashes are compared without that mark, as in Ansible.
 //!
 //! ```yaml
 //! - user:
@@ -20,11 +38,10 @@
 //! - user: { name: olduser, state: absent, remove: true }
 //! ```
 
-use crate::util::probe_failed;
+use crate::util::{in_check, probe_failed, with_command_text};
 use async_trait::async_trait;
-use prov_core::args::{lenient_bool, StringList};
+use prov_core::args::{lenient_bool, lenient_opt_bool, StringList};
 use prov_core::cmd::{Cmd, Sh, Word, WordKind};
-use prov_core::connection::ExecOutput;
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -87,6 +104,9 @@ pub struct Args {
     /// Allow a duplicate uid.
     #[serde(default, deserialize_with = "lenient_bool")]
     pub non_unique: bool,
+    /// Lock (`true`, `usermod -L`) or unlock (`false`, `usermod -U`) the password.
+    #[serde(default, deserialize_with = "lenient_opt_bool")]
+    pub password_lock: Option<bool>,
 }
 
 /// The `user` module.
@@ -99,6 +119,11 @@ pub struct User;
 pub struct UserPlan {
     cmd: Option<Sh>,
     password: Option<String>,
+    /// The home directory to make when it is missing after the change (as Ansible's `user`
+    /// does for an account whose home does not exist, with `create_home`).
+    make_home: Option<String>,
+    /// Whether the account is new (what is registered differs).
+    created: bool,
 }
 
 #[derive(Debug, Default)]
@@ -109,6 +134,8 @@ struct Current {
     group_gid: Option<u32>,
     own_group: bool,
     shadow: Option<String>,
+    /// The home directory (the `home` argument, or the account's) is a directory.
+    home_exists: bool,
 }
 
 fn probe_command(args: &Args) -> Sh {
@@ -125,7 +152,14 @@ fn probe_command(args: &Args) -> Sh {
         Some(g) => c.then(Sh::lit("if g=$(").glued(getent("group", g)).suffix("); then echo \"group $g\"; fi")),
         None => c.then(Sh::lit("if").word(getent("group", n)).suffix(" >/dev/null; then echo owngroup; fi")),
     };
-    let c = if args.password.is_some() {
+    let c = match (&args.home, args.create_home) {
+        (_, false) => c,
+        (Some(h), true) => c.then(Sh::lit("if [ -d").word(Sh::quoted(h)).suffix(" ]; then echo homedir; fi")),
+        (None, true) => c.then(Sh::lit(
+            "if [ -n \"$e\" ] && [ -d \"$(printf '%s\\n' \"$e\" | cut -d: -f6)\" ]; then echo homedir; fi",
+        )),
+    };
+    let c = if args.password.is_some() || args.password_lock.is_some() {
         c.then(Sh::lit("echo \"shadow $(").glued(getent("shadow", n)).suffix(" | cut -d: -f2)\""))
     } else {
         c
@@ -144,6 +178,7 @@ fn parse(text: &str) -> Current {
             "group" => c.group_gid = v.split(':').nth(2).and_then(|g| g.trim().parse().ok()),
             "owngroup" => c.own_group = true,
             "shadow" => c.shadow = Some(v.trim().to_string()),
+            "homedir" => c.home_exists = true,
             _ => {}
         }
     }
@@ -200,7 +235,8 @@ impl Module for User {
             if args.force {
                 cmd = cmd.flag("-f");
             }
-            let plan = UserPlan { cmd: Some(cmd.operand(name).build()), password: None };
+            let plan =
+                UserPlan { cmd: Some(cmd.operand(name).build()), password: None, make_home: None, created: false };
             return Ok(Plan::Change(Change::new(plan, Action::Delete, "user", name).with_diff(
                 header,
                 "state: present\n",
@@ -262,7 +298,13 @@ impl Module for User {
             if args.password.is_some() {
                 after.push_str("password: (set)\n");
             }
-            let plan = UserPlan { cmd: Some(cmd.operand(name).build()), password: args.password.clone() };
+            let plan = UserPlan {
+                cmd: Some(cmd.operand(name).build()),
+                // A lock on creation applies to the hash given with it, as in Ansible.
+                password: args.password.as_ref().map(|p| lock_mark(args, p)),
+                make_home: None,
+                created: true,
+            };
             return Ok(Plan::Change(Change::new(plan, Action::Create, "user", name).with_diff(
                 header,
                 "state: absent\n",
@@ -327,51 +369,155 @@ impl Module for User {
             }
         }
         let mut password = None;
+        let locked = cur.shadow.as_deref().is_some_and(|s| s.starts_with('!'));
+        let lock = match args.password_lock {
+            Some(true) if !locked => Some("-L"),
+            Some(false) if locked => Some("-U"),
+            _ => None,
+        };
         if let (Some(p), Some(now)) = (&args.password, &cur.shadow) {
-            if args.update_password.as_deref() != Some("on_create") && now != p {
-                password = Some(p.clone());
+            // Compared without the lock mark, as Ansible's user does.
+            let differs = now.trim_start_matches('!') != p.trim_start_matches('!');
+            if args.update_password.as_deref() != Some("on_create") && differs {
+                password = Some(lock_mark(args, p));
                 diff("password", "(old)", "(new)");
             }
         }
-        if !opts.1 && password.is_none() {
-            return Ok(Plan::Ok(
-                Outcome::ok()
-                    .with("name", name)
-                    .with("state", "present")
-                    .with("uid", pw[2].parse::<u32>().unwrap_or(0))
-                    .with("group", pw[3].parse::<u32>().unwrap_or(0))
-                    .with("home", pw[5].as_str())
-                    .with("shell", pw[6].as_str()),
-            ));
+        // A new hash carries the lock itself; otherwise usermod locks or unlocks.
+        if let (Some(flag), None) = (lock, &password) {
+            opts = (opts.0.flag(flag), true);
+            diff("password lock", &locked.to_string(), &(!locked).to_string());
+        }
+        // Ansible's user makes a missing home directory (the new one, or the account's) when
+        // `create_home`, even when nothing else changes.
+        let home = args.home.clone().unwrap_or_else(|| pw[5].clone());
+        let make_home = (args.create_home && !cur.home_exists).then(|| home.clone());
+        if make_home.is_some() {
+            diff("home directory", "absent", "present");
+        }
+        if !opts.1 && password.is_none() && make_home.is_none() {
+            return Ok(Plan::Ok(registered(args, Some(pw), false)));
         }
         let cmd = opts.1.then(|| opts.0.operand(name).build());
-        Ok(Plan::Change(
-            Change::new(UserPlan { cmd, password }, Action::Modify, "user", name).with_diff(header, before, after),
-        ))
+        let ch = Change::new(UserPlan { cmd, password, make_home, created: false }, Action::Modify, "user", name)
+            .with_diff(header, before, after);
+        if cx.is_check() {
+            // Check mode registers the account as it is, as Ansible's user does.
+            return Ok(Plan::Ok(in_check(ch, registered(args, Some(pw), false))));
+        }
+        Ok(Plan::Change(ch))
     }
 
     async fn apply(&self, args: &Args, plan: UserPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let failed = |out: &ExecOutput| {
-            Outcome::failed(format!("changing user {} failed: {}", args.name, out.stderr_str().trim())).with_exec(out)
-        };
+        let name = args.name.as_str();
+        let mut out = None;
         if let Some(cmd) = plan.cmd {
-            let out = cx.exec(cmd).await?;
-            if out.rc != 0 {
-                return Ok(failed(&out));
+            let o = cx.exec(cmd).await?;
+            if o.rc != 0 {
+                // As Ansible's user: the command's error output is the message.
+                return Ok(Outcome::failed(o.stderr_str()).with("name", name).with("rc", o.rc));
             }
+            out = Some(o);
         }
         if let Some(hash) = plan.password {
-            let line = format!("{}:{hash}\n", args.name).into_bytes();
-            let out = cx.exec_stdin(Cmd::new("chpasswd").flag("-e").build(), line).await?;
-            if out.rc != 0 {
-                let mut f = failed(&out);
-                f.changed = true;
-                return Ok(f);
+            let line = format!("{name}:{hash}\n").into_bytes();
+            let o = cx.exec_stdin(Cmd::new("chpasswd").flag("-e").build(), line).await?;
+            if o.rc != 0 {
+                let msg = format!("setting the password of user {name} failed: {}", o.stderr_str().trim());
+                return Ok(Outcome { changed: true, ..Outcome::failed(msg).with("name", name).with("rc", o.rc) });
             }
         }
-        let state = args.state.clone().unwrap_or_else(|| "present".into());
-        Ok(Outcome { changed: true, ..Outcome::ok() }.with("name", args.name.as_str()).with("state", state))
+        if let Some(home) = &plan.make_home {
+            let o = cx.exec(make_home_command(name, home)).await?;
+            if o.rc != 0 {
+                let msg = format!("creating the home directory {home} failed: {}", o.stderr_str().trim());
+                return Ok(Outcome { changed: true, ..Outcome::failed(msg).with("name", name).with("rc", o.rc) });
+            }
+        }
+        let absent = args.state.as_deref() == Some("absent");
+        let after = if absent {
+            None
+        } else {
+            let o = cx.exec(Cmd::new("getent").flag("passwd").operand(name).build()).await?;
+            let line = o.stdout_str();
+            Some(line.trim_end().split(':').map(str::to_string).collect::<Vec<_>>()).filter(|p| p.len() >= 7)
+        };
+        let mut o = registered(args, after.as_deref(), plan.created);
+        o.changed = true;
+        if let Some(out) = &out {
+            o = with_command_text(o, out);
+        }
+        Ok(o)
     }
+}
+
+/// The hash to set: with the `!` that locks it when `password_lock` is true.
+fn lock_mark(args: &Args, hash: &str) -> String {
+    match args.password_lock {
+        Some(true) => format!("!{}", hash.trim_start_matches('!')),
+        _ => hash.to_string(),
+    }
+}
+
+/// What Ansible's user registers: `name`, `state`; for a removed account `force` and
+/// `remove`; for a present one `system` and `create_home` (created) or `append` and
+/// `move_home` (already there), `password` as `NOT_LOGGING_PASSWORD` when given, then the
+/// account as `getent passwd` shows it (`uid`, `group` as the gid, `comment`, `home`,
+/// `shell`) and `groups` as given (joined by `,`).
+fn registered(args: &Args, pw: Option<&[String]>, created: bool) -> Outcome {
+    let name = args.name.as_str();
+    let mut o = Outcome::ok().with("name", name);
+    if args.state.as_deref() == Some("absent") {
+        return o.with("state", "absent").with("force", args.force).with("remove", args.remove);
+    }
+    o = o.with("state", "present");
+    o = if created {
+        o.with("system", args.system).with("create_home", args.create_home)
+    } else {
+        o.with("append", args.append).with("move_home", args.move_home)
+    };
+    if args.password.is_some() {
+        o = o.with("password", "NOT_LOGGING_PASSWORD");
+    }
+    if let Some(pw) = pw {
+        let id = |s: &str| s.parse::<u32>().map(minijinja::Value::from).unwrap_or_else(|_| s.into());
+        o = o
+            .with("uid", id(&pw[2]))
+            .with("group", id(&pw[3]))
+            .with("comment", pw[4].as_str())
+            .with("home", pw[5].as_str())
+            .with("shell", pw[6].as_str());
+        if let Some(g) = &args.groups {
+            o = o.with("groups", g.0.join(","));
+        }
+    }
+    o
+}
+
+/// Makes a missing home directory as Ansible's user does: a copy of `/etc/skel` (or an empty
+/// directory), with the mode `HOME_MODE` of `/etc/login.defs` (or what its `UMASK` leaves of
+/// 0777, 0755 without either), owned by the account and its primary group throughout.
+fn make_home_command(name: &str, home: &str) -> Sh {
+    let h = || Sh::quoted(home);
+    Sh::lit("set -e; if [ ! -d")
+        .word(h())
+        .suffix(" ]; then if [ -d /etc/skel ]; then mkdir -p -- \"$(dirname --")
+        .word(h())
+        .suffix(")\"; cp -RPp /etc/skel")
+        .word(h())
+        .suffix("; else mkdir -p --")
+        .word(h())
+        .suffix("; fi; ")
+        .glued(Sh::lit(
+            "m=$(awk '$1==\"HOME_MODE\"{print $2; exit}' /etc/login.defs 2>/dev/null || true); \
+             if [ -z \"$m\" ]; then u=$(awk '$1==\"UMASK\"{print $2; exit}' /etc/login.defs 2>/dev/null || true); \
+             m=$(printf '%o' $(( 0777 & ~0${u:-22} ))); fi; chmod \"$m\"",
+        ))
+        .word(h())
+        .suffix("; chown -R --")
+        .word(Sh::quoted(&format!("{name}:")))
+        .word(h())
+        .suffix("; fi")
 }
 
 #[cfg(test)]
@@ -382,7 +528,7 @@ mod tests {
     use serde_json::json;
 
     const DEPLOY: &str =
-        "passwd deploy:x:2000:2000:Deploy:/home/deploy:/bin/bash\npgroup deploy\ngroups deploy sudo\ngroup docker:x:999:\n";
+        "passwd deploy:x:2000:2000:Deploy:/home/deploy:/bin/bash\npgroup deploy\ngroups deploy sudo\ngroup docker:x:999:\nhomedir\n";
 
     #[tokio::test]
     async fn in_state() {
@@ -405,7 +551,8 @@ mod tests {
         assert_eq!(o.diffs[0].after, "groups: docker,sudo\nshell: /bin/zsh\n");
         let o = run::<User>(json!({"name": "deploy", "groups": []}), &h.ctx()).await;
         assert!(o.changed);
-        assert_eq!(h.conn.calls()[3], "usermod -G '' -- deploy");
+        // (call 3 read the account back after the first change)
+        assert_eq!(h.conn.calls()[4], "usermod -G '' -- deploy");
     }
 
     #[tokio::test]
@@ -430,10 +577,78 @@ mod tests {
         assert!(o.changed && !o.failed, "{o:?}");
         for calls in [h.conn.calls(), h2.conn.calls()] {
             assert!(calls.iter().all(|c| !c.contains("salt")), "{calls:?}");
-            assert_eq!(calls.last().map(String::as_str), Some("chpasswd -e"), "{calls:?}");
+            assert_eq!(calls[calls.len() - 2], "chpasswd -e", "{calls:?}");
+            assert!(
+                calls[calls.len() - 1].starts_with("getent passwd -- "),
+                "then the account is read back: {calls:?}"
+            );
         }
         assert_eq!(h.conn.calls()[1], "useradd -N -m -- web");
-        assert_eq!(h2.conn.calls().len(), 2, "only chpasswd when only the password differs");
+        assert_eq!(h2.conn.calls().len(), 3, "only chpasswd when only the password differs");
+    }
+
+    #[tokio::test]
+    async fn registers_the_account_as_ansible_user_does() {
+        let h = fake(FakeConnection::new().on("if e=", 0, DEPLOY));
+        let o =
+            run::<User>(json!({"name": "deploy", "shell": "/bin/bash", "groups": "sudo", "password": "x"}), &h.ctx())
+                .await;
+        let keys: Vec<&str> = o.data.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["name", "state", "append", "move_home", "password", "uid", "group", "comment", "home", "shell", "groups"]
+        );
+        assert_eq!(o.data["uid"], minijinja::Value::from(2000u32));
+        assert_eq!(o.data["group"], minijinja::Value::from(2000u32));
+        assert_eq!(o.data["password"], minijinja::Value::from("NOT_LOGGING_PASSWORD"));
+        assert_eq!(o.data["groups"], minijinja::Value::from("sudo"));
+        // Check mode: the account as it is (the old shell), changed.
+        let h = fake_check(FakeConnection::new().on("if e=", 0, DEPLOY));
+        let o = run::<User>(json!({"name": "deploy", "shell": "/bin/zsh"}), &h.ctx()).await;
+        assert!(o.changed && o.planned.len() == 1, "{o:?}");
+        assert_eq!(o.data["shell"], minijinja::Value::from("/bin/bash"));
+        assert_eq!(h.conn.calls().len(), 1);
+        let h = fake(FakeConnection::new().on("if e=", 0, DEPLOY));
+        let o = run::<User>(json!({"name": "deploy", "state": "absent", "force": true}), &h.ctx()).await;
+        let keys: Vec<&str> = o.data.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["name", "state", "force", "remove"]);
+    }
+
+    #[tokio::test]
+    async fn a_missing_home_is_made_from_skel_when_create_home() {
+        let without = DEPLOY.replace("homedir\n", "");
+        let h = fake(FakeConnection::new().on("if e=", 0, &without));
+        let o = run::<User>(json!({"name": "deploy"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let calls = h.conn.calls();
+        assert!(calls[1].starts_with("set -e; if [ ! -d /home/deploy ]; then if [ -d /etc/skel ]"), "{calls:?}");
+        assert!(calls[1].ends_with("chown -R -- deploy: /home/deploy; fi"), "{calls:?}");
+        let h = fake(FakeConnection::new().on("if e=", 0, &without));
+        let o = run::<User>(json!({"name": "deploy", "create_home": false}), &h.ctx()).await;
+        assert!(!o.changed, "{o:?}");
+        let h = LocalHost::new();
+        let out =
+            h.ctx().exec(make_home_command("root", &h.dir.path().join("d/home").display().to_string())).await.unwrap();
+        assert_eq!(out.rc, 0, "{:?}", out.stderr_str());
+        assert!(h.dir.path().join("d/home").is_dir());
+    }
+
+    #[tokio::test]
+    async fn password_lock_locks_unlocks_and_hashes_compare_without_the_mark() {
+        let locked = format!("{DEPLOY}shadow !$6$s$h\n");
+        let h = fake(FakeConnection::new().on("if e=", 0, &locked));
+        let o = run::<User>(json!({"name": "deploy", "password": "$6$s$h"}), &h.ctx()).await;
+        assert!(!o.changed, "the same hash, locked: {o:?}");
+        let o = run::<User>(json!({"name": "deploy", "password_lock": false}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[2], "usermod -U -- deploy");
+        let h = fake(FakeConnection::new().on("if e=", 0, &format!("{DEPLOY}shadow $6$s$h\n")));
+        let o = run::<User>(json!({"name": "deploy", "password_lock": true}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[1], "usermod -L -- deploy");
+        let o = run::<User>(json!({"name": "deploy", "password_lock": true, "password": "$6$t$n"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(h.conn.calls()[4], "chpasswd -e", "the hash carries the lock: no usermod -L");
     }
 
     #[tokio::test]
@@ -504,7 +719,7 @@ mod tests {
             assert!(o.changed, "{o:?}");
             let (q, p) = (Sh::quoted(&v), Sh::quoted(&path));
             let want = format!("useradd -N -s {p} -d {p} -m -c {q} -- web");
-            assert_eq!(h.conn.calls().last(), Some(&want));
+            assert_eq!(h.conn.calls()[1], want);
         }
         let h = LocalHost::new();
         for v in hostile_values(&marker) {

@@ -1,5 +1,6 @@
 //! End-to-end tests: they run the real `prov` binary.
 
+mod accounts;
 mod adhoc;
 #[cfg(feature = "aws")]
 mod aws;

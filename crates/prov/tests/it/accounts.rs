@@ -1,0 +1,265 @@
+//! ansible.builtin's `user` and `group` through the real binary on this machine
+//! (`ansible_connection=local`), with throwaway accounts (`provu*`, `provug*`, `provgg*`, fixed
+//! ids in 39xx, removed before and after) and homes in a temporary directory. Needs root and
+//! the shadow utilities (`useradd`, `groupadd`). Differential: every registered result below
+//! is what ansible-core 2.19 registered for the same playbook on this machine (recorded here:
+//! CI has no Ansible), `{root}` standing for the temporary directory.
+
+use crate::util::Work;
+use std::process::Command;
+
+/// Removes the accounts a test uses, before it (a run that died) and after it.
+struct Accounts {
+    users: &'static [&'static str],
+    groups: &'static [&'static str],
+}
+
+impl Accounts {
+    fn clear(&self) {
+        for u in self.users {
+            let _ = Command::new("userdel").args(["-r", "--", u]).output();
+        }
+        for g in self.groups {
+            let _ = Command::new("groupdel").args(["--", g]).output();
+        }
+    }
+}
+
+impl Drop for Accounts {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// Runs `playbook` (each task registering `r`, then `debug: msg="{{ r | to_json }}"`) and
+/// compares every registered result with ansible-core's, as JSON values (key order aside).
+fn registered_as_ansible(file: &str, playbook: &str, want: &[(&str, &str)]) {
+    let w = Work::new(&[(file, playbook)]);
+    let root = w.root().display().to_string();
+    let r = w.run(file, &[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    let got: Vec<serde_json::Value> = r
+        .events
+        .iter()
+        .filter(|e| e["event"] == "host_result" && e["module"] == "debug")
+        .map(|e| serde_json::from_str(e["msg"].as_str().expect("msg")).expect("json"))
+        .collect();
+    assert_eq!(got.len(), want.len(), "{}", r.text);
+    let mut wrong = Vec::new();
+    for (g, (task, w)) in got.iter().zip(want) {
+        let w: serde_json::Value = serde_json::from_str(&w.replace("{root}", &root)).expect("literal");
+        if g != &w {
+            wrong.push(format!("task {task:?}:\n  prov:    {g}\n  ansible: {w}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+const USERS: &str = r#"- hosts: all
+  gather_facts: false
+  vars:
+    h1: "$6$provsalt$1Xg8hQdV2k5lFqkI0Lhc9s0o5J3vYpQ8cV3wR2yT1uZ0aB4cD6eF8gH0iJ2kL4mN6oP8qR0sT2uV4wX6yZ8aB0"
+    h2: "$6$provsalt$1Xg8hQdV2k5lFqkI0Lhc9s0o5J3vYpQ8cV3wR2yT1uZ0aB4cD6eF8gH0iJ2kL4mN6oP8qR0sT2uV4wX6yZ8aB1"
+  tasks:
+    - {group: {name: provug1, gid: 3931}}
+    - {group: {name: provug2, gid: 3932}}
+    - {group: {name: provug3, gid: 3933}}
+    - {name: new user in check mode, user: {name: provu1, uid: 3941, group: provug1, groups: [provug2], shell: /bin/sh, home: "{{ root }}/provu1", comment: Prov One, password: "{{ h1 }}"}, check_mode: true, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: new user, user: {name: provu1, uid: 3941, group: provug1, groups: [provug2], shell: /bin/sh, home: "{{ root }}/provu1", comment: Prov One, password: "{{ h1 }}"}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: unchanged user, user: {name: provu1, uid: 3941, group: provug1, groups: [provug2], shell: /bin/sh, home: "{{ root }}/provu1", comment: Prov One, password: "{{ h1 }}"}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: modified in check mode, user: {name: provu1, shell: /bin/bash, uid: 3942}, check_mode: true, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: modified, user: {name: provu1, shell: /bin/bash, uid: 3942, comment: Prov 1}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: groups appended, user: {name: provu1, groups: "provug3", append: true}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: groups replaced, user: {name: provu1, groups: [provug3, provug2]}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: password in check mode, user: {name: provu1, password: "{{ h2 }}"}, check_mode: true, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: password changed, user: {name: provu1, password: "{{ h2 }}"}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: password on_create, user: {name: provu1, password: "{{ h1 }}", update_password: on_create}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: home moved, user: {name: provu1, home: "{{ root }}/provu1m", move_home: true}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: home changed without its directory, user: {name: provu1, home: "{{ root }}/provu1n", create_home: false}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: missing home in check mode, user: {name: provu1}, check_mode: true, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: missing home created, user: {name: provu1}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: system user, user: {name: provu2, uid: 3943, system: true, group: provug3, create_home: false, home: "{{ root }}/provu2"}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: removed in check mode, user: {name: provu2, state: absent}, check_mode: true, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: removed, user: {name: provu2, state: absent}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: already absent, user: {name: provu2, state: absent}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: removed with home and force, user: {name: provu1, state: absent, remove: true, force: true}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: already absent in check mode, user: {name: provu1, state: absent}, check_mode: true, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {group: {name: provug1, state: absent}}
+    - {group: {name: provug2, state: absent}}
+    - {group: {name: provug3, state: absent}}
+"#;
+
+/// What ansible.builtin.user registered for each task of [`USERS`].
+const USERS_ANSIBLE: &[(&str, &str)] = &[
+    ("new user in check mode", r#"{"changed": true, "failed": false}"#),
+    (
+        "new user",
+        r#"{"name": "provu1", "state": "present", "system": false, "create_home": true, "password": "NOT_LOGGING_PASSWORD", "changed": true, "uid": 3941, "group": 3931, "comment": "Prov One", "home": "{root}/provu1", "shell": "/bin/sh", "groups": "provug2", "failed": false}"#,
+    ),
+    (
+        "unchanged user",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "password": "NOT_LOGGING_PASSWORD", "changed": false, "uid": 3941, "group": 3931, "comment": "Prov One", "home": "{root}/provu1", "shell": "/bin/sh", "groups": "provug2", "failed": false}"#,
+    ),
+    (
+        "modified in check mode",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3941, "group": 3931, "comment": "Prov One", "home": "{root}/provu1", "shell": "/bin/sh", "failed": false}"#,
+    ),
+    (
+        "modified",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "groups appended",
+        r#"{"name": "provu1", "state": "present", "append": true, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "groups": "provug3", "failed": false}"#,
+    ),
+    (
+        "groups replaced",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": false, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "groups": "provug3,provug2", "failed": false}"#,
+    ),
+    (
+        "password in check mode",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "password": "NOT_LOGGING_PASSWORD", "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "password changed",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "password": "NOT_LOGGING_PASSWORD", "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "password on_create",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "password": "NOT_LOGGING_PASSWORD", "changed": false, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "home moved",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": true, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1m", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "home changed without its directory",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1n", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "missing home in check mode",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1n", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "missing home created",
+        r#"{"name": "provu1", "state": "present", "append": false, "move_home": false, "changed": true, "uid": 3942, "group": 3931, "comment": "Prov 1", "home": "{root}/provu1n", "shell": "/bin/bash", "failed": false}"#,
+    ),
+    (
+        "system user",
+        r#"{"name": "provu2", "state": "present", "system": true, "create_home": false, "changed": true, "stderr": "useradd warning: provu2's uid 3943 is greater than SYS_UID_MAX 999\n", "uid": 3943, "group": 3933, "comment": "", "home": "{root}/provu2", "shell": "/bin/sh", "stderr_lines": ["useradd warning: provu2's uid 3943 is greater than SYS_UID_MAX 999"], "failed": false}"#,
+    ),
+    ("removed in check mode", r#"{"changed": true, "failed": false}"#),
+    (
+        "removed",
+        r#"{"name": "provu2", "state": "absent", "force": false, "remove": false, "changed": true, "failed": false}"#,
+    ),
+    ("already absent", r#"{"name": "provu2", "state": "absent", "changed": false, "failed": false}"#),
+    (
+        "removed with home and force",
+        r#"{"name": "provu1", "state": "absent", "force": true, "remove": true, "changed": true, "stderr": "userdel: provu1 mail spool (/var/mail/provu1) not found\n", "stderr_lines": ["userdel: provu1 mail spool (/var/mail/provu1) not found"], "failed": false}"#,
+    ),
+    ("already absent in check mode", r#"{"name": "provu1", "state": "absent", "changed": false, "failed": false}"#),
+];
+
+#[test]
+fn user_registers_what_ansible_user_registers_when_creating_changing_and_removing() {
+    let acc = Accounts { users: &["provu1", "provu2"], groups: &["provug1", "provug2", "provug3"] };
+    acc.clear();
+    registered_as_ansible("users.yml", USERS, USERS_ANSIBLE);
+}
+
+const GROUPS: &str = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - {name: new group in check mode, group: {name: provgg1, gid: 3951}, check_mode: true, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: new group, group: {name: provgg1, gid: 3951}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: unchanged group, group: {name: provgg1, gid: 3951}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: unchanged without gid, group: {name: provgg1}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: gid changed in check mode, group: {name: provgg1, gid: 3952}, check_mode: true, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: gid changed, group: {name: provgg1, gid: 3952}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: new system group, group: {name: provgg2, gid: 3953, system: true}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: system group unchanged, group: {name: provgg2, system: true}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: removed in check mode, group: {name: provgg2, state: absent}, check_mode: true, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: removed, group: {name: provgg2, state: absent}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: already absent, group: {name: provgg2, state: absent}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: removed too, group: {name: provgg1, state: absent}, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+    - {name: already absent in check mode, group: {name: provgg1, state: absent}, check_mode: true, register: r}
+    - {debug: {msg: "{{ r | to_json }}"}}
+"#;
+
+/// What ansible.builtin.group registered for each task of [`GROUPS`].
+const GROUPS_ANSIBLE: &[(&str, &str)] = &[
+    ("new group in check mode", r#"{"changed": true, "failed": false}"#),
+    (
+        "new group",
+        r#"{"name": "provgg1", "state": "present", "changed": true, "system": false, "gid": 3951, "failed": false}"#,
+    ),
+    (
+        "unchanged group",
+        r#"{"name": "provgg1", "state": "present", "changed": false, "system": false, "gid": 3951, "failed": false}"#,
+    ),
+    (
+        "unchanged without gid",
+        r#"{"name": "provgg1", "state": "present", "changed": false, "system": false, "gid": 3951, "failed": false}"#,
+    ),
+    (
+        "gid changed in check mode",
+        r#"{"name": "provgg1", "state": "present", "changed": true, "system": false, "gid": 3951, "failed": false}"#,
+    ),
+    (
+        "gid changed",
+        r#"{"name": "provgg1", "state": "present", "changed": true, "system": false, "gid": 3952, "failed": false}"#,
+    ),
+    (
+        "new system group",
+        r#"{"name": "provgg2", "state": "present", "changed": true, "system": true, "gid": 3953, "failed": false}"#,
+    ),
+    (
+        "system group unchanged",
+        r#"{"name": "provgg2", "state": "present", "changed": false, "system": true, "gid": 3953, "failed": false}"#,
+    ),
+    ("removed in check mode", r#"{"changed": true, "failed": false}"#),
+    ("removed", r#"{"name": "provgg2", "state": "absent", "changed": true, "failed": false}"#),
+    ("already absent", r#"{"name": "provgg2", "state": "absent", "changed": false, "failed": false}"#),
+    ("removed too", r#"{"name": "provgg1", "state": "absent", "changed": true, "failed": false}"#),
+    ("already absent in check mode", r#"{"name": "provgg1", "state": "absent", "changed": false, "failed": false}"#),
+];
+
+#[test]
+fn group_registers_what_ansible_group_registers_when_creating_changing_and_removing() {
+    let acc = Accounts { users: &[], groups: &["provgg1", "provgg2"] };
+    acc.clear();
+    registered_as_ansible("groups.yml", GROUPS, GROUPS_ANSIBLE);
+}
