@@ -32,6 +32,30 @@ pub struct Group {
     pub vars: VarMap,
 }
 
+/// A change to the inventory a run holds in memory, made by `add_host` or `group_by`: the
+/// plays after the task see it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InventoryEdit {
+    /// Adds a host, or updates one: the groups it joins and its variables.
+    AddHost {
+        /// Inventory hostname.
+        name: String,
+        /// Groups it joins (created when missing).
+        groups: Vec<String>,
+        /// Variables set on the host (over the ones it has).
+        vars: Vec<(String, minijinja::Value)>,
+    },
+    /// Puts a host into a group (created when missing), that group under parent groups.
+    GroupBy {
+        /// The host.
+        host: String,
+        /// The group.
+        group: String,
+        /// Its parent groups.
+        parents: Vec<String>,
+    },
+}
+
 /// Hosts and groups. `all` and `ungrouped` always exist.
 #[derive(Debug, Clone)]
 pub struct Inventory {
@@ -74,6 +98,40 @@ impl Inventory {
     pub fn add_child(&mut self, parent: &str, child: &str) {
         self.add_group(child);
         self.add_group(parent).children.insert(child.to_string());
+    }
+
+    /// Makes an `add_host` or `group_by` edit, and says whether it changed the inventory, as
+    /// ansible-core's inventory manager decides it: a new host, a new or different variable, a
+    /// new group or group membership; for `group_by` a new parent group or parent link, or the
+    /// host new in the group (creating the group itself does not count).
+    pub fn apply(&mut self, edit: &InventoryEdit) -> bool {
+        let mut changed = false;
+        match edit {
+            InventoryEdit::AddHost { name, groups, vars } => {
+                changed |= !self.hosts.contains_key(name);
+                let host = self.add_host(name);
+                for (k, v) in vars {
+                    if host.vars.get(k) != Some(v) {
+                        host.vars.insert(k.clone(), v.clone());
+                        changed = true;
+                    }
+                }
+                for g in groups {
+                    changed |= !self.groups.contains_key(g);
+                    changed |= self.add_group(g).hosts.insert(name.clone());
+                }
+            }
+            InventoryEdit::GroupBy { host, group, parents } => {
+                self.add_group(group);
+                for p in parents {
+                    changed |= !self.groups.contains_key(p);
+                    changed |= self.add_group(p).children.insert(group.clone());
+                }
+                self.add_host(host);
+                changed |= self.add_group(group).hosts.insert(host.clone());
+            }
+        }
+        changed
     }
 
     /// Sets one host variable.

@@ -118,6 +118,9 @@ pub struct Outcome {
     pub planned: Vec<Planned>,
     /// The module created or removed hosts: reload the inventory before the next play.
     pub refresh_inventory: bool,
+    /// Changes to the run's inventory (`add_host`, `group_by`); the runner makes them and
+    /// decides `changed` by them.
+    pub inventory: Vec<crate::inventory::InventoryEdit>,
 }
 
 impl Outcome {

@@ -167,6 +167,9 @@ pub struct PlayResult {
     pub recaps: Vec<HostRecap>,
     /// A task asked to re-read the inventory.
     pub refresh_inventory: bool,
+    /// The inventory after the play's `add_host`/`group_by` tasks, and their edits in order
+    /// (made again on an inventory read anew); `None` when none ran.
+    pub inventory: Option<(prov_core::inventory::Inventory, Vec<prov_core::inventory::InventoryEdit>)>,
     /// State to carry into the next play, per host.
     pub persist: HashMap<String, HostPersist>,
     /// Hosts that failed or were unreachable (they sit out later plays, as in Ansible).
@@ -365,6 +368,9 @@ pub(crate) struct MetaShared {
     passed_over: Mutex<HashMap<usize, BTreeSet<TaskId>>>,
     /// What a `run_once` `include_vars` set on the host that ran it, for the others.
     run_once_vars: Mutex<HashMap<TaskId, Vec<(String, Value)>>>,
+    /// The inventory with the play's `add_host`/`group_by` edits (a copy made at the first),
+    /// and the edits in order.
+    inventory: Mutex<Option<(prov_core::inventory::Inventory, Vec<prov_core::inventory::InventoryEdit>)>>,
 }
 
 impl MetaShared {
@@ -380,7 +386,27 @@ impl MetaShared {
             break_run: AtomicBool::new(false),
             passed_over: Mutex::new(HashMap::new()),
             run_once_vars: Mutex::new(HashMap::new()),
+            inventory: Mutex::new(None),
         }
+    }
+
+    /// Makes `add_host`/`group_by` edits on the play's copy of the inventory (`base` until the
+    /// first); whether they changed it.
+    pub(crate) fn edit_inventory(
+        &self,
+        base: &prov_core::inventory::Inventory,
+        edits: &[prov_core::inventory::InventoryEdit],
+    ) -> bool {
+        let Ok(mut guard) = self.inventory.lock() else {
+            return false;
+        };
+        let (inv, log) = guard.get_or_insert_with(|| (base.clone(), Vec::new()));
+        let mut changed = false;
+        for e in edits {
+            changed |= inv.apply(e);
+            log.push(e.clone());
+        }
+        changed
     }
 
     pub(crate) fn set_run_once_vars(&self, task: TaskId, vars: Vec<(String, Value)>) {
@@ -1379,6 +1405,7 @@ pub async fn run_play(
     out.fatal = meta.fatal.lock().ok().and_then(|mut f| f.take());
     out.break_run = meta.break_run.load(Ordering::SeqCst);
     out.refresh_inventory = refresh.load(Ordering::SeqCst);
+    out.inventory = meta.inventory.lock().ok().and_then(|mut i| i.take());
     env.events.emit(Event::PlayEnd { play: play_index });
     out
 }

@@ -616,9 +616,13 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
     emit_task_start(w, t);
     // run_once: only the first host of the batch still in the play runs it; the others take
     // its result.
-    if t.run_once {
+    if t.run_once || t.bypass_host_loop {
         if let Some(first) = run_once_runner(w, t).await {
             let snap = w.peers[first].borrow().clone();
+            // A module that bypasses the host loop (add_host) is the first host's alone.
+            if !t.run_once {
+                return TaskFlow::Continue;
+            }
             if let Some(reg) = &t.register {
                 if let Some(v) = snap.runtime.get(reg) {
                     Arc::make_mut(&mut w.runtime).insert(reg.clone(), v.clone());
@@ -1045,6 +1049,11 @@ async fn run_item(
             ms,
             loop_fields: Vec::new(),
         };
+    }
+    // `add_host`/`group_by`: the inventory changes now (for the plays after this one), and
+    // whether it did is the result's `changed`, before `changed_when`, as in ansible-core.
+    if !outcome.inventory.is_empty() && !outcome.failed {
+        outcome.changed = w.meta.edit_inventory(w.env.inventory, &outcome.inventory);
     }
     let mut changed = outcome.changed;
     let mut failed = outcome.failed;

@@ -140,6 +140,18 @@ fn load_file(path: &Path, sources: &SourceMap, out: &mut Loaded) -> Result<(), D
     Ok(())
 }
 
+/// Reads the `group_vars/` and `host_vars/` of a playbook's directory into `inv`, over the
+/// inventory's own (Ansible's precedence: playbook group_vars above inventory group_vars of the
+/// same group, playbook host_vars above inventory host_vars).
+pub fn load_playbook_vars_dirs(
+    dir: &Path,
+    sources: &SourceMap,
+    inv: &mut Inventory,
+    warnings: &mut Vec<prov_core::diag::Diagnostic>,
+) -> Result<(), Diagnostics> {
+    vars_dirs::load(dir, sources, inv, warnings)
+}
+
 /// Parses the text of an INI inventory (as [`load`] reads a file that is not YAML).
 pub fn parse_ini(file: prov_core::source::FileId, text: &str) -> Result<Inventory, Diagnostics> {
     ini::parse(file, text)

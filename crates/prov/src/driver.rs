@@ -189,6 +189,35 @@ pub async fn load_inventory(
     crate::connect::load_inventory(&paths, sources).await
 }
 
+/// Adds the `group_vars/` and `host_vars/` next to the playbook to the inventory, as Ansible
+/// does (unless that directory is an inventory's own, already read).
+pub fn add_playbook_vars_dirs(
+    playbook: &Path,
+    common: &Common,
+    sources: &SourceMap,
+    inventory: &mut prov_core::inventory::Inventory,
+) -> Result<(), Diagnostics> {
+    let dir = playbook.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    let own = canon(dir);
+    let read = inventory_paths(common).iter().any(|p| {
+        let p = Path::new(p);
+        let inv_dir = if p.is_dir() {
+            Some(p)
+        } else {
+            p.parent().filter(|d| !d.as_os_str().is_empty()).or(Some(Path::new(".")))
+        };
+        inv_dir.and_then(canon) == own
+    });
+    if read {
+        return Ok(());
+    }
+    let mut warnings = Vec::new();
+    prov_inventory::load_playbook_vars_dirs(dir, sources, inventory, &mut warnings)?;
+    diagnostics::print_all(&warnings, sources);
+    Ok(())
+}
+
 /// The inventory Ansible reads when nothing names one.
 const ANSIBLE_DEFAULT_INVENTORY: &str = "/etc/ansible/hosts";
 
@@ -292,7 +321,10 @@ pub async fn load(
     if diags.has_errors() {
         return Err(diags);
     }
-    let inventory = inventory_load.inventory;
+    let mut inventory = inventory_load.inventory;
+    if let Err(d) = add_playbook_vars_dirs(playbook, common, sources, &mut inventory) {
+        return Err(d);
+    }
     if let (Some(pattern), Some(text)) = (&limit, &common.limit) {
         // As ansible-playbook: a --limit that leaves no host of the inventory is an error (the
         // implicit localhost does not count).
@@ -473,6 +505,8 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     let mut fatal: Option<prov_exec::Fatal> = None;
     let mut interrupted = false;
     let mut inventory = loaded.inventory.clone();
+    // `add_host`/`group_by` edits so far: made again on an inventory read anew.
+    let mut edits: Vec<prov_core::inventory::InventoryEdit> = Vec::new();
     let playbook_dir = loaded.playbook.dir.clone();
     let mut plays_run: Vec<crate::plan::PlayRun> = Vec::new();
     for (i, play) in loaded.playbook.plays.iter().enumerate() {
@@ -548,6 +582,10 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         if result.break_run {
             break;
         }
+        if let Some((inv, made)) = result.inventory {
+            inventory = inv;
+            edits.extend(made);
+        }
         if result.refresh_inventory {
             match load_inventory(
                 &Common { inventory: loaded.inventory_paths.clone(), extra_vars: Vec::new(), limit: None },
@@ -555,7 +593,18 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             )
             .await
             {
-                Ok(inv) => inventory = inv.inventory,
+                Ok(inv) => {
+                    inventory = inv.inventory;
+                    let common =
+                        Common { inventory: loaded.inventory_paths.clone(), extra_vars: Vec::new(), limit: None };
+                    if let Err(d) = add_playbook_vars_dirs(&a.playbook, &common, sources, &mut inventory) {
+                        diagnostics::print_all(&d.0, sources);
+                    }
+                    // As ansible-core: the hosts and groups add_host and group_by made stay.
+                    for e in &edits {
+                        inventory.apply(e);
+                    }
+                }
                 Err(d) => {
                     diagnostics::print_all(&d.0, sources);
                 }

@@ -128,7 +128,7 @@ pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPatt
                     host_waits.push(Wait::Host { host: target, pos: pos[setter], why: why.clone() });
                 }
             }
-            if task.run_once {
+            if task.run_once || task.bypass_host_loop {
                 if let Some(&first) = batches[batch].first() {
                     if first != h {
                         host_waits.push(Wait::Host { host: first, pos: p, why: WaitReason::RunOnce });

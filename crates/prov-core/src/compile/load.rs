@@ -194,6 +194,10 @@ impl<'a> Loader<'a> {
         for h in self.inventory.hosts() {
             names.extend(self.inventory.host_vars(&h.name).keys().cloned());
         }
+        // Hosts that add_host makes, and groups group_by fills, get the groups' variables.
+        for g in self.inventory.groups() {
+            names.extend(g.vars.keys().cloned());
+        }
         for k in self.opts.extra_vars.keys() {
             names.push(k.clone());
         }
@@ -1029,19 +1033,6 @@ impl<'a> Loader<'a> {
         for key in ["include_tasks", "import_tasks"] {
             if let Some((written, target)) = action_entry(node, key) {
                 return self.include_tasks(node, target, key, &written, inh, pb);
-            }
-        }
-        for key in ["add_host", "group_by"] {
-            if let Some((written, target)) = action_entry(node, key) {
-                let _ = target;
-                let span = node.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(&written)));
-                self.err(
-                    DiagKind::Unsupported,
-                    span.map_or(node.span, |(k, _)| k.span),
-                    format!("`{written}` is not supported by prov yet"),
-                )
-                .help = Some("list the hosts and groups in the inventory".into());
-                return Vec::new();
             }
         }
         for key in ["include_role", "import_role"] {
@@ -2026,6 +2017,19 @@ impl<'a> Loader<'a> {
                 }
             }
         }
+        if module_key == "add_host" {
+            // The variables it gives the host it adds are read in later plays.
+            if args.is_empty() {
+                self.unknown_names = true;
+            }
+            for k in args.keys() {
+                if is_template(k) {
+                    self.unknown_names = true;
+                } else if !matches!(k.as_str(), "name" | "host" | "hostname" | "groups" | "groupname" | "group") {
+                    self.known.insert(k.clone());
+                }
+            }
+        }
         if module_key == "include_vars" {
             self.note_included_names(&args_value, &c);
             if let Some(d) = node.get("delegate_facts").filter(|d| matches!(d.kind, NodeKind::Bool(true))) {
@@ -2157,6 +2161,18 @@ impl<'a> Loader<'a> {
                     .help = Some("run the task once before or after the looped include".into());
                 }
                 run_once
+            },
+            bypass_host_loop: {
+                let bypass = module_key == "add_host";
+                if bypass && c.looped {
+                    self.err(
+                        DiagKind::Unsupported,
+                        node.span,
+                        "`add_host` inside a looped include is not supported by prov yet",
+                    )
+                    .help = Some("add the hosts before or after the looped include, with a loop on add_host".into());
+                }
+                bypass
             },
             ignore_errors: self
                 .opt_flag(node.get("ignore_errors"), pb)
@@ -2553,20 +2569,24 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// Ansible re-reads the inventory at `meta: refresh_inventory`, prov when the play ends:
-    /// a later task of the same play that reads `groups`, `group_names` or `hostvars` would
-    /// see the old inventory, so it is refused.
+    /// Ansible re-reads the inventory at `meta: refresh_inventory` (and changes it at `add_host`
+    /// and `group_by`), prov when the play ends: a later task of the same play that reads
+    /// `groups`, `group_names` or `hostvars` would see the old inventory, so it is refused.
     fn check_reads_after_refresh(&mut self, program: &[Step], handlers: &[TaskId], tasks: &[Arc<TaskDef>]) {
         let mut order = Vec::new();
         flatten_steps(program, &mut order);
         order.extend(handlers.iter().copied());
-        let Some(first) = order
-            .iter()
-            .position(|&t| tasks.get(t).is_some_and(|t| t.selected && t.meta == Some(MetaAction::RefreshInventory)))
-        else {
+        let changes_inventory = |t: &TaskDef| {
+            t.selected && (t.meta == Some(MetaAction::RefreshInventory) || matches!(t.module, "add_host" | "group_by"))
+        };
+        let Some(first) = order.iter().position(|&t| tasks.get(t).is_some_and(|t| changes_inventory(t))) else {
             return;
         };
         let refresh_span = tasks[order[first]].span;
+        let what = match tasks[order[first]].module {
+            m @ ("add_host" | "group_by") => format!("`{m}`"),
+            _ => "`meta: refresh_inventory`".to_string(),
+        };
         for &id in &order[first + 1..] {
             let t = &tasks[id];
             let mut strings: Vec<String> = t.arg_templates.iter().map(|(s, _)| s.clone()).collect();
@@ -2585,10 +2605,10 @@ impl<'a> Loader<'a> {
                 self.err(
                     DiagKind::Unsupported,
                     t.span,
-                    format!("task `{}` reads `{name}` after `meta: refresh_inventory` ({at}) in the same play", t.name),
+                    format!("task `{}` reads `{name}` after {what} ({at}) in the same play", t.name),
                 )
                 .help = Some(
-                    "prov re-reads the inventory when the play ends (Ansible at once): move this task to a following play"
+                    "prov changes the inventory when the play ends (Ansible at once): move this task to a following play"
                         .into(),
                 );
             }

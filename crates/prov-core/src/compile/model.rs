@@ -374,6 +374,9 @@ pub struct TaskDef {
     pub delegate_facts: bool,
     /// `run_once`.
     pub run_once: bool,
+    /// The module runs once for the play's batch, on its first host, whose result it is alone
+    /// (ansible-core's `BYPASS_HOST_LOOP`: `add_host`); the other hosts register nothing.
+    pub bypass_host_loop: bool,
     /// `ignore_errors`.
     pub ignore_errors: Flag,
     /// `changed_when` (any true → changed; `false` literal makes it never changed).

@@ -18,6 +18,7 @@ mod hostname;
 mod include_loop;
 mod inifind;
 mod interrupt;
+mod inventory_edits;
 mod keys;
 mod language;
 mod live;

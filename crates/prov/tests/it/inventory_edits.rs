@@ -1,0 +1,114 @@
+//! `add_host` and `group_by` change the inventory for the plays that follow, and the
+//! `group_vars/`/`host_vars/` next to a playbook apply over the inventory's: values recorded
+//! from ansible-core 2.19.14 on the same plays.
+
+use crate::language::apply;
+use crate::util::{prov, text};
+use serde_json::Value as Json;
+
+const SITE: &str = r#"- hosts: g1
+  gather_facts: false
+  tasks:
+    - add_host:
+        name: new1
+        groups: [fresh, other]
+        ansible_connection: local
+        color: blue
+      register: ah
+    - add_host: {name: new1, groups: fresh}
+      register: ah2
+    - add_host: {hostname: "new2", groups: "fresh, third", ansible_connection: local}
+      register: ah3
+    - group_by: {key: "by {{ inventory_hostname }}", parents: [parent]}
+      register: gb
+    - group_by: {key: "by {{ inventory_hostname }}", parents: [parent]}
+      register: gb2
+    - name: show
+      debug: {msg: "{{ {'ah': ah | default('undef'), 'ah2': ah2 | default('undef'), 'ah3': ah3 | default('undef'), 'gb': gb, 'gb2': gb2} | to_json }}"}
+- hosts: fresh
+  gather_facts: false
+  tasks:
+    - name: fresh
+      debug: {msg: "{{ [inventory_hostname, color | default('none'), group_names, groups['by-a'] | default('nop')] | to_json }}"}
+"#;
+
+fn msg(r: &crate::language::Run, task: &str, host: &str) -> Json {
+    let e =
+        r.of(task).into_iter().find(|e| e["host"] == host).unwrap_or_else(|| panic!("{task} on {host}\n{}", r.dump()));
+    serde_json::from_str(e["msg"].as_str().expect("msg")).expect("JSON")
+}
+
+#[test]
+fn add_host_and_group_by_change_the_inventory_for_later_plays() {
+    let (_d, r) = apply(&[("site.yml", SITE)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let a = msg(&r, "show", "a");
+    let strip = |mut v: Json| {
+        v.as_object_mut().map(|m| m.remove("failed"));
+        v
+    };
+    assert_eq!(
+        strip(a["ah"].clone()),
+        serde_json::json!({"changed": true, "add_host": {"host_name": "new1", "groups": ["fresh", "other"],
+            "host_vars": {"ansible_connection": "local", "color": "blue"}}})
+    );
+    assert_eq!(
+        strip(a["ah2"].clone()),
+        serde_json::json!({"changed": false, "add_host": {"host_name": "new1", "groups": ["fresh"], "host_vars": {}}})
+    );
+    assert_eq!(strip(a["ah3"].clone())["changed"], true);
+    assert_eq!(strip(a["ah3"].clone())["add_host"]["groups"], serde_json::json!(["fresh", "third"]));
+    assert_eq!(
+        strip(a["gb"].clone()),
+        serde_json::json!({"changed": true, "add_group": "by-a", "parent_groups": ["parent"]})
+    );
+    assert_eq!(strip(a["gb2"].clone())["changed"], false);
+    // add_host ran once, on the first host: the others register nothing.
+    let b = msg(&r, "show", "b");
+    assert_eq!((b["ah"].clone(), b["gb"]["add_group"].clone()), (Json::from("undef"), Json::from("by-b")));
+    assert_eq!(r.of("add_host").iter().filter(|e| e["host"] == "b").count(), 0, "{}", r.dump());
+    assert_eq!(msg(&r, "fresh", "new1"), serde_json::json!(["new1", "blue", ["fresh", "other"], ["a"]]));
+    assert_eq!(msg(&r, "fresh", "new2"), serde_json::json!(["new2", "none", ["fresh", "third"], ["a"]]));
+    let recap: Vec<(u64, u64)> =
+        ["a", "b", "new1", "new2"].iter().map(|h| (r.recap(h, "ok"), r.recap(h, "changed"))).collect();
+    assert_eq!(recap, [(6, 3), (3, 1), (1, 0), (1, 0)]);
+}
+
+#[test]
+fn reading_groups_after_add_host_in_the_same_play_is_refused() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - add_host: {name: n, groups: g}\n    - debug: {msg: \"{{ groups['g'] }}\"}\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(
+        r.stderr.contains("site.yml:5:7") && r.stderr.contains("reads `groups` after `add_host` (site.yml:4:7)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.results().is_empty(), "nothing ran");
+}
+
+#[test]
+fn playbook_group_vars_and_host_vars_apply_over_the_inventorys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = [
+        ("inv/hosts", "[web]\nw1 ansible_connection=local\n"),
+        ("inv/group_vars/all.yml", "x: inv_all\ny: inv_all\nz: inv_all\nh: inv_all\n"),
+        ("inv/group_vars/web.yml", "y: inv_web\n"),
+        ("inv/host_vars/w1.yml", "h: inv_host\n"),
+        ("pb/group_vars/all.yml", "x: pb_all\ny: pb_all\nz: pb_all\n"),
+        ("pb/group_vars/web.yml", "z: pb_web\n"),
+        ("pb/host_vars/w1.yml", "h: pb_host\n"),
+        ("pb/site.yml", "- hosts: all\n  gather_facts: no\n  tasks:\n    - debug: {msg: \"x={{ x }} y={{ y }} z={{ z }} h={{ h }}\"}\n"),
+    ];
+    for (name, body) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, body).expect("write");
+    }
+    let out = prov(dir.path(), &["apply", "pb/site.yml", "-i", "inv/hosts"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    // ansible-playbook 2.19: playbook group_vars over the inventory's for the same group, a
+    // more specific group over both, playbook host_vars over the inventory's.
+    assert!(stdout.contains("ok: [w1] => x=pb_all y=inv_web z=pb_web h=pb_host"), "{stdout}");
+}
