@@ -322,9 +322,7 @@ pub async fn load(
         return Err(diags);
     }
     let mut inventory = inventory_load.inventory;
-    if let Err(d) = add_playbook_vars_dirs(playbook, common, sources, &mut inventory) {
-        return Err(d);
-    }
+    add_playbook_vars_dirs(playbook, common, sources, &mut inventory)?;
     if let (Some(pattern), Some(text)) = (&limit, &common.limit) {
         // As ansible-playbook: a --limit that leaves no host of the inventory is an error (the
         // implicit localhost does not count).

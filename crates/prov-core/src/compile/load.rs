@@ -2569,9 +2569,12 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// Ansible re-reads the inventory at `meta: refresh_inventory` (and changes it at `add_host`
-    /// and `group_by`), prov when the play ends: a later task of the same play that reads
-    /// `groups`, `group_names` or `hostvars` would see the old inventory, so it is refused.
+    /// Ansible re-reads the inventory at `meta: refresh_inventory` and changes it at `add_host`
+    /// and `group_by` at once; prov when the play ends. A later task of the same play that reads
+    /// what the change could alter would see the old inventory, so it is refused: `groups`,
+    /// `group_names`, `hostvars`, the variables of groups (a host that joins a group gets them;
+    /// after a refresh, every inventory variable), through play and role variables that read
+    /// them too, and any `template` task (its file may read them).
     fn check_reads_after_refresh(&mut self, program: &[Step], handlers: &[TaskId], tasks: &[Arc<TaskDef>]) {
         let mut order = Vec::new();
         flatten_steps(program, &mut order);
@@ -2583,10 +2586,36 @@ impl<'a> Loader<'a> {
             return;
         };
         let refresh_span = tasks[order[first]].span;
+        let refresh = tasks[order[first]].meta == Some(MetaAction::RefreshInventory);
         let what = match tasks[order[first]].module {
             m @ ("add_host" | "group_by") => format!("`{m}`"),
             _ => "`meta: refresh_inventory`".to_string(),
         };
+        let mut sensitive: BTreeSet<String> = ["groups", "group_names", "hostvars"].map(String::from).into();
+        for g in self.inventory.groups().filter(|g| refresh || !matches!(g.name.as_str(), "all" | "ungrouped")) {
+            sensitive.extend(g.vars.keys().cloned());
+        }
+        if refresh {
+            for h in self.inventory.hosts() {
+                sensitive.extend(h.vars.keys().cloned());
+            }
+        }
+        // Play and role variables read lazily: one that reads a sensitive name is one too.
+        loop {
+            let more: Vec<String> = self
+                .var_templates
+                .iter()
+                .filter(|(k, _)| !sensitive.contains(*k))
+                .filter(|(_, ts)| {
+                    ts.iter().filter_map(|s| self.templar.referenced(s).ok()).flatten().any(|n| sensitive.contains(&n))
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            sensitive.extend(more);
+        }
         for &id in &order[first + 1..] {
             let t = &tasks[id];
             let mut strings: Vec<String> = t.arg_templates.iter().map(|(s, _)| s.clone()).collect();
@@ -2595,20 +2624,41 @@ impl<'a> Loader<'a> {
             if let Some(LoopDef { items: LoopItems::Template(crate::template::Tmpl::Expr(_, src)), .. }) = &t.loop_ {
                 strings.push(format!("{{{{ {src} }}}}"));
             }
+            // Bare expressions: assert's `that`, debug's `var`.
+            let bare = match t.module {
+                "assert" => t.args.get_attr("that").ok(),
+                "debug" => t.args.get_attr("var").ok(),
+                _ => None,
+            };
+            if let Some(v) = bare {
+                let list: Vec<minijinja::Value> = match v.as_str() {
+                    Some(_) => vec![v.clone()],
+                    None => v.try_iter().map(|it| it.collect()).unwrap_or_default(),
+                };
+                strings.extend(list.iter().filter_map(|e| e.as_str()).map(|e| format!("{{{{ {e} }}}}")));
+            }
+            for vs in t.vars.iter().flat_map(|m| m.values()) {
+                let mut found = Vec::new();
+                collect_strings(vs, &mut found);
+                strings.extend(found);
+            }
             let read = strings
                 .iter()
                 .filter_map(|s| self.templar.referenced(s).ok())
                 .flatten()
-                .find(|n| matches!(n.as_str(), "groups" | "group_names" | "hostvars"));
-            if let Some(name) = read {
+                .find(|n| sensitive.contains(n))
+                .map(|n| format!("reads `{n}`"))
+                .or_else(|| (t.module == "template").then(|| "renders a template (it may read them)".to_string()));
+            if let Some(read) = read {
                 let at = self.sources.location(refresh_span);
                 self.err(
                     DiagKind::Unsupported,
                     t.span,
-                    format!("task `{}` reads `{name}` after {what} ({at}) in the same play", t.name),
+                    format!("task `{}` {read} after {what} ({at}) in the same play", t.name),
                 )
                 .help = Some(
-                    "prov changes the inventory when the play ends (Ansible at once): move this task to a following play"
+                    "prov changes the inventory when the play ends (Ansible at once), so groups, group variables and \
+                     hostvars keep their old values in this play: move this task to a following play"
                         .into(),
                 );
             }

@@ -62,7 +62,7 @@ impl Args {
         let name = self.name.as_deref()?;
         // `[v6]:port`, `host:port`; a bare IPv6 address has more than one colon.
         let split = match name.strip_prefix('[') {
-            Some(rest) => rest.split_once("]:").map(|(h, p)| (h, p)),
+            Some(rest) => rest.split_once("]:"),
             None if name.matches(':').count() == 1 => name.split_once(':'),
             None => None,
         };

@@ -112,3 +112,34 @@ fn playbook_group_vars_and_host_vars_apply_over_the_inventorys() {
     // more specific group over both, playbook host_vars over the inventory's.
     assert!(stdout.contains("ok: [w1] => x=pb_all y=inv_web z=pb_web h=pb_host"), "{stdout}");
 }
+
+/// In ansible-core a host that joins a group gets the group's variables in the same play;
+/// prov changes the inventory when the play ends, so every later read that could differ is
+/// refused before the run: group variables (directly or through play vars), `group_names` in
+/// an assert's bare condition, a template file.
+#[test]
+fn reads_a_group_by_could_change_in_the_same_play_are_refused() {
+    let site = r#"- hosts: g1
+  gather_facts: false
+  vars:
+    via: "{{ tres }}"
+  tasks:
+    - group_by: {key: "k_{{ inventory_hostname }}", parents: g2}
+    - debug: {msg: "{{ root }}"}
+    - debug: {msg: "{{ tres }}"}
+    - debug: {msg: "{{ via }}"}
+    - assert: {that: "'g2' in group_names"}
+    - template: {src: t.j2, dest: "{{ root }}/t"}
+"#;
+    let files = [("site.yml", site), ("group_vars/g2.yml", "tres: three\n"), ("templates/t.j2", "x\n")];
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    for (line, what) in
+        [(8, "reads `tres`"), (9, "reads `via`"), (10, "reads `group_names`"), (11, "renders a template")]
+    {
+        assert!(r.stderr.contains(&format!("site.yml:{line}:7: error: task")), "line {line}: {}", r.stderr);
+        assert!(r.stderr.contains(what), "{what}: {}", r.stderr);
+    }
+    assert!(!r.stderr.contains("site.yml:7:7"), "reading `root` (group all) is fine: {}", r.stderr);
+    assert!(r.results().is_empty(), "nothing ran");
+}
