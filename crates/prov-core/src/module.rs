@@ -102,6 +102,8 @@ pub struct Outcome {
     pub fatal: bool,
     /// Human message.
     pub msg: Option<String>,
+    /// A line to show for the result instead of `msg`, not registered (`debug: var=`).
+    pub shown: Option<String>,
     /// Fields visible through `register` (rc, stdout, stat, ...).
     pub data: IndexMap<String, Value>,
     /// Variables to set on the host (`set_fact`).

@@ -1195,10 +1195,10 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
             status,
             changed: r.changed,
             item: if hide { r.label.as_ref().map(|_| "(hidden)".to_string()) } else { r.label.clone() },
-            msg: if hide && r.outcome.msg.is_some() {
+            msg: if hide && (r.outcome.msg.is_some() || r.outcome.shown.is_some()) {
                 Some("output hidden: no_log".into())
             } else {
-                r.outcome.msg.clone()
+                r.outcome.shown.clone().or_else(|| r.outcome.msg.clone())
             },
             duration_ms: r.ms,
             diff: if show_diff && !hide { r.outcome.diffs.iter().map(DiffOut::from).collect() } else { Vec::new() },

@@ -9,8 +9,8 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Args {
-    /// The message (already templated).
-    #[serde(default)]
+    /// The message (already templated); `msg: null` is a null message, not the default one.
+    #[serde(default, deserialize_with = "present")]
     pub msg: Option<Value>,
     /// A variable name or expression whose value is shown.
     #[serde(default)]
@@ -18,6 +18,11 @@ pub struct Args {
     /// Accepted for compatibility; prov shows every debug line.
     #[serde(default)]
     pub verbosity: Option<u32>,
+}
+
+/// A value that is there, null included (`Option`'s own reading makes null `None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// The `debug` module.
@@ -46,8 +51,9 @@ impl Module for Debug {
                 Ok(v) => v,
                 Err(why) => Value::from(format!("<< error 1 - {why} >>")),
             };
+            // Registered as `{var: value}` alone, as ansible-core; `msg` is only the line shown.
             let mut o = Outcome::ok().with(var, shown.clone());
-            o.msg = Some(format!("{var}: {}", render(&shown)));
+            o.shown = Some(format!("{var}: {}", render(&shown)));
             return Ok(Plan::Ok(o));
         }
         let msg = args.msg.clone().unwrap_or_else(|| Value::from("Hello world!"));
@@ -88,7 +94,8 @@ mod tests {
         assert_eq!(o.msg.as_deref(), Some("hi"));
         assert!(!o.changed);
         let o = m.run(&j(serde_json::json!({"var": "x"})), &h.ctx()).await.unwrap();
-        assert_eq!(o.msg.as_deref(), Some("x: [1,2]"));
+        assert_eq!(o.shown.as_deref(), Some("x: [1,2]"));
+        assert!(o.msg.is_none(), "a var result registers no msg");
         assert!(m.validate(&j(serde_json::json!({"msg": "a", "var": "b"}))).is_err());
         assert!(m.validate(&j(serde_json::json!({"mesage": "a"}))).is_err());
     }

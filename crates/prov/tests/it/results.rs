@@ -108,3 +108,30 @@ fn command_accepts_executable_and_warns_as_ansible_core() {
     let at = text.find(&format!("[WARNING]: {want}")).unwrap_or_else(|| panic!("no warning in:\n{text}"));
     assert!(text[at..].contains("changed: [a]"), "{text}");
 }
+
+#[test]
+fn debug_registers_null_messages_and_var_results_as_ansible_core() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - debug: {msg: {a: 1, b: [1, 2]}}
+      register: r1
+    - debug: {msg: null}
+      register: r2
+    - debug: {var: "[1, 2]"}
+      register: r3
+    - name: show
+      debug: {msg: "{{ [r1, r2, r3] | to_json }}"}
+"#;
+    let got = shown(&[("site.yml", site)], &[]);
+    // ansible-playbook 2.19.14 registered these (`msg: null` is null, not "Hello world!"; a
+    // `var` result has no `msg`).
+    assert_eq!(
+        got,
+        serde_json::json!([
+            {"msg": {"a": 1, "b": [1, 2]}, "changed": false},
+            {"msg": null, "changed": false},
+            {"[1, 2]": [1, 2], "changed": false}
+        ])
+    );
+}
