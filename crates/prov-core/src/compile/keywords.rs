@@ -93,7 +93,6 @@ pub const TASK: &[&str] = &[
 
 /// Ansible task keys prov does not support yet.
 pub const TASK_UNSUPPORTED: &[&str] = &[
-    "local_action",
     "with_random_choice",
     "ignore_unreachable",
     "async",

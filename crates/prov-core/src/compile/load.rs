@@ -1781,16 +1781,28 @@ impl<'a> Loader<'a> {
     /// `action: {module: copy, src: a}`) as the same task written with its module key; `None`
     /// when the task has no `action`, `Some(None)` after an error.
     fn action_keyword(&mut self, entries: &[(Node, Node)], span: Span) -> Option<Option<Node>> {
-        let (ak, av) = entries.iter().find(|(k, _)| k.as_str() == Some("action"))?;
+        let (ak, av) = entries.iter().find(|(k, _)| matches!(k.as_str(), Some("action" | "local_action")))?;
+        let keyword = ak.as_str().unwrap_or("action");
+        // `local_action` is `action` with `delegate_to: localhost`; ansible-core refuses it
+        // together with `action` or `delegate_to`.
+        if keyword == "local_action" {
+            if let Some((other, _)) = entries.iter().find(|(k, _)| matches!(k.as_str(), Some("action" | "delegate_to")))
+            {
+                let other = other.as_str().unwrap_or_default();
+                self.err(DiagKind::Invalid, ak.span, format!("`local_action` and `{other}` are mutually exclusive"))
+                    .help = Some("keep `local_action`, or write the module with `delegate_to: localhost`".into());
+                return Some(None);
+            }
+        }
         if let Some((other, _)) = entries.iter().find(|(k, _)| {
-            k.as_str().is_some_and(|n| n != "action" && (self.registry.get(n).is_some() || is_meta_key(n)))
+            k.as_str().is_some_and(|n| n != keyword && (self.registry.get(n).is_some() || is_meta_key(n)))
         }) {
             self.err(
                 DiagKind::Invalid,
                 other.span,
-                format!("conflicting action statements: `action` and `{}`", other.as_str().unwrap_or_default()),
+                format!("conflicting action statements: `{keyword}` and `{}`", other.as_str().unwrap_or_default()),
             )
-            .help = Some("a task has one module: keep `action` or the module key".into());
+            .help = Some(format!("a task has one module: keep `{keyword}` or the module key"));
             return Some(None);
         }
         let (name, args) = match &av.kind {
@@ -1807,8 +1819,8 @@ impl<'a> Loader<'a> {
             NodeKind::Map(m) => {
                 let Some(name) = m.iter().find(|(k, _)| k.as_str() == Some("module")).and_then(|(_, v)| v.as_str())
                 else {
-                    self.err(DiagKind::Invalid, av.span, "`action` as a mapping needs a `module` key").help =
-                        Some("write `action: MODULE key=value ...`".into());
+                    self.err(DiagKind::Invalid, av.span, format!("`{keyword}` as a mapping needs a `module` key"))
+                        .help = Some("write `action: MODULE key=value ...`".into());
                     return Some(None);
                 };
                 // The mapping's other keys are arguments; an `args` mapping inside it too.
@@ -1822,7 +1834,11 @@ impl<'a> Loader<'a> {
                 (name.to_string(), Node { span: av.span, kind: NodeKind::Map(rest) })
             }
             _ => {
-                self.err(DiagKind::Invalid, av.span, "`action` must be a string: `action: MODULE key=value ...`");
+                self.err(
+                    DiagKind::Invalid,
+                    av.span,
+                    format!("`{keyword}` must be a string: `{keyword}: MODULE key=value ...`"),
+                );
                 return Some(None);
             }
         };
@@ -1830,21 +1846,27 @@ impl<'a> Loader<'a> {
             self.err(
                 DiagKind::Unsupported,
                 av.span,
-                "a templated module name in `action` is not supported by prov yet",
+                format!("a templated module name in `{keyword}` is not supported by prov yet"),
             )
             .help = Some("write the module's name".into());
             return Some(None);
         }
-        let out: Vec<(Node, Node)> = entries
+        let mut out: Vec<(Node, Node)> = entries
             .iter()
             .map(|(k, v)| {
-                if k.as_str() == Some("action") {
+                if k.as_str() == Some(keyword) {
                     (Node { span: ak.span, kind: NodeKind::Str(name.clone()) }, args.clone())
                 } else {
                     (k.clone(), v.clone())
                 }
             })
             .collect();
+        if keyword == "local_action" {
+            out.push((
+                Node { span: ak.span, kind: NodeKind::Str("delegate_to".into()) },
+                Node { span: ak.span, kind: NodeKind::Str("localhost".into()) },
+            ));
+        }
         Some(Some(Node { span, kind: NodeKind::Map(out) }))
     }
 

@@ -135,3 +135,31 @@ fn debug_registers_null_messages_and_var_results_as_ansible_core() {
         ])
     );
 }
+
+/// `local_action` is the task's module with `delegate_to: localhost` (ansible-core 2.19.14
+/// registered the same values); with `delegate_to` too it is refused, as ansible-core does.
+#[test]
+fn local_action_runs_its_module_delegated_to_localhost() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - local_action: command echo "{{ inventory_hostname }}"
+      register: r1
+    - local_action:
+        module: shell
+        cmd: echo hi
+      register: r2
+    - name: show
+      debug: {msg: "{{ [r1.stdout, r2.stdout, r1.cmd] | to_json }}"}
+"#;
+    assert_eq!(shown(&[("site.yml", site)], &[]), serde_json::json!(["a", "hi", ["echo", "a"]]));
+    let bad = "- hosts: a\n  gather_facts: false\n  tasks:\n    - local_action: command true\n      delegate_to: b\n";
+    let (_d, r) = apply(&[("site.yml", bad)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(
+        r.stderr.contains("site.yml:4:7")
+            && r.stderr.contains("`local_action` and `delegate_to` are mutually exclusive"),
+        "{}",
+        r.stderr
+    );
+}
