@@ -218,6 +218,42 @@ pub fn add_playbook_vars_dirs(
     Ok(())
 }
 
+/// Asks `vars_prompt` questions on the terminal, as ansible-playbook does; `None` when standard
+/// input is not a terminal (then nothing is asked, as ansible-core out of interactive mode).
+fn terminal_prompter() -> Option<prov_core::compile::Prompter> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let ask = |req: &prov_core::compile::PromptRequest| -> Result<String, String> {
+        let term = console::Term::stderr();
+        let read = |question: &str| -> Result<String, String> {
+            term.write_str(question).map_err(|e| e.to_string())?;
+            let line = if req.private { term.read_secure_line() } else { term.read_line() };
+            line.map_err(|e| e.to_string())
+        };
+        let question = match &req.default {
+            Some(d) => format!("{} [{d}]: ", req.prompt),
+            None => format!("{}: ", req.prompt),
+        };
+        loop {
+            let mut answer = read(&question)?;
+            if req.confirm {
+                let again = read(&format!("confirm {}: ", req.prompt))?;
+                if again != answer {
+                    let _ = term.write_line("***** VALUES ENTERED DO NOT MATCH ****");
+                    continue;
+                }
+            }
+            if answer.is_empty() {
+                answer = req.default.clone().unwrap_or_default();
+            }
+            return Ok(answer);
+        }
+    };
+    Some(prov_core::compile::Prompter(std::sync::Arc::new(ask)))
+}
+
 /// The inventory Ansible reads when nothing names one.
 const ANSIBLE_DEFAULT_INVENTORY: &str = "/etc/ansible/hosts";
 
@@ -295,6 +331,7 @@ pub async fn load(
     skip_tags: &[String],
     only_modules: &[String],
     sources: &SourceMap,
+    ask: bool,
 ) -> Result<Loaded, Diagnostics> {
     let mut diags = Diagnostics::default();
     let extra_vars = match crate::extra_vars::parse(&common.extra_vars, sources) {
@@ -353,6 +390,8 @@ pub async fn load(
         extra_vars: extra_vars.clone(),
         only_modules: only_modules.to_vec(),
         defaults: play_defaults(),
+        // `prov validate` and `prov graph` ask nothing (as `--syntax-check`).
+        prompter: if ask { terminal_prompter() } else { None },
     };
     let (pb, warnings) = compile_playbook(playbook, sources, &templar, &registry, &inventory, &opts)?;
     diagnostics::print_all(&warnings, sources);
@@ -388,10 +427,11 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         return EXIT_BAD_INPUT;
     }
     let only: Vec<String> = if mode == Mode::Rollback { vec![RELEASE.into()] } else { Vec::new() };
-    let mut loaded = match load(&a.playbook, &a.common, &a.tags, &a.skip_tags, &only, sources).await {
-        Ok(l) => l,
-        Err(d) => return fail_input(&d, sources),
-    };
+    let mut loaded =
+        match load(&a.playbook, &a.common, &a.tags, &a.skip_tags, &only, sources, mode != Mode::Validate).await {
+            Ok(l) => l,
+            Err(d) => return fail_input(&d, sources),
+        };
     if mode == Mode::Rollback {
         if let Err(msg) = to_rollback(&mut loaded.playbook) {
             eprintln!("prov: {}: {msg}", a.playbook.display());
@@ -748,7 +788,7 @@ pub fn exit_code(hosts: &[prov_exec::HostRecap], interrupted: bool) -> i32 {
 }
 
 async fn graph(g: GraphArgs, sources: &SourceMap) -> i32 {
-    let loaded = match load(&g.playbook, &g.common, &g.tags, &g.skip_tags, &[], sources).await {
+    let loaded = match load(&g.playbook, &g.common, &g.tags, &g.skip_tags, &[], sources, false).await {
         Ok(l) => l,
         Err(d) => return fail_input(&d, sources),
     };

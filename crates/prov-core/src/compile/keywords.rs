@@ -30,11 +30,11 @@ pub const PLAY: &[&str] = &[
     "ignore_errors",
     "no_log",
     "check_mode",
+    "vars_prompt",
 ];
 
 /// Ansible play keys prov does not support yet.
 pub const PLAY_UNSUPPORTED: &[&str] = &[
-    "vars_prompt",
     "module_defaults",
     "collections",
     "order",

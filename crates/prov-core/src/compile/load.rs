@@ -31,6 +31,32 @@ pub struct CompileOptions {
     pub only_modules: Vec<String>,
     /// Defaults of the plays (ansible.cfg, `ANSIBLE_*`).
     pub defaults: PlayDefaults,
+    /// Asks a play's `vars_prompt` questions on a terminal; `None` (no terminal): as
+    /// ansible-core not in interactive mode, the answer is the default (else the text `None`).
+    pub prompter: Option<Prompter>,
+}
+
+/// One `vars_prompt` question.
+#[derive(Debug, Clone)]
+pub struct PromptRequest {
+    /// The question (`prompt`, else the variable's name).
+    pub prompt: String,
+    /// The answer when the user gives none.
+    pub default: Option<String>,
+    /// Not echoed (`private`, default true).
+    pub private: bool,
+    /// Asked twice, the answers must match.
+    pub confirm: bool,
+}
+
+/// Asks one question and returns the answer (the default already applied).
+#[derive(Clone)]
+pub struct Prompter(pub Arc<dyn Fn(&PromptRequest) -> Result<String, String> + Send + Sync>);
+
+impl std::fmt::Debug for Prompter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prompter")
+    }
 }
 
 /// What ansible.cfg sets for every play that does not say otherwise.
@@ -283,6 +309,86 @@ impl<'a> Loader<'a> {
         self.file_stack.pop();
     }
 
+    /// A play's `vars_prompt`, as ansible-core asks it when the play starts: a variable `-e`
+    /// gives is not asked; without a terminal, nothing is asked (with ansible-core's warning) and
+    /// the answer is the default, else the text `None`. The answers (always text) become play
+    /// variables.
+    fn vars_prompt(&mut self, node: &Node, vars: &mut VarMap) {
+        let Some(items) = node.as_seq() else {
+            if !matches!(node.kind, NodeKind::Null) {
+                self.err(DiagKind::Invalid, node.span, "`vars_prompt` must be a list of questions");
+            }
+            return;
+        };
+        let mut warned = false;
+        for item in items {
+            let Some(entries) = item.as_map() else {
+                self.err(DiagKind::Invalid, item.span, "a `vars_prompt` question must be a mapping with `name`");
+                continue;
+            };
+            let text = |k: &str| item.get(k).and_then(Node::scalar_text);
+            for (k, _) in entries {
+                match k.as_str() {
+                    Some("name" | "prompt" | "default" | "private" | "confirm" | "unsafe") => {}
+                    Some(key @ ("encrypt" | "salt" | "salt_size")) => {
+                        self.err(
+                            DiagKind::Unsupported,
+                            k.span,
+                            format!("vars_prompt `{key}` is not supported by prov yet"),
+                        )
+                        .help = Some("give the hashed value with -e, or hash it with `password_hash` in a task".into());
+                    }
+                    Some(key) => {
+                        self.err(DiagKind::Unknown, k.span, format!("unknown vars_prompt key `{key}`")).help =
+                            Some("keys: name, prompt, default, private, confirm, unsafe".into());
+                    }
+                    None => {}
+                }
+            }
+            let Some(name) = text("name") else {
+                self.err(DiagKind::Invalid, item.span, "a `vars_prompt` question needs `name`");
+                continue;
+            };
+            self.known.insert(name.clone());
+            if self.opts.extra_vars.contains_key(&name) {
+                continue;
+            }
+            let flag = |k: &str, default: bool| match item.get(k).map(|n| &n.kind) {
+                Some(NodeKind::Bool(b)) => *b,
+                Some(NodeKind::Str(s)) => crate::args::parse_bool(s).unwrap_or(default),
+                _ => default,
+            };
+            let req = PromptRequest {
+                prompt: text("prompt").unwrap_or_else(|| name.clone()),
+                default: text("default"),
+                private: flag("private", true),
+                confirm: flag("confirm", false),
+            };
+            // `unsafe: true`: the answer is not templated (as a `!unsafe` string).
+            let unsafe_ = flag("unsafe", false);
+            let wrap = |a: String| if unsafe_ { Value::from_safe_string(a) } else { Value::from(a) };
+            let answer = match &self.opts.prompter {
+                Some(p) => match (p.0)(&req) {
+                    Ok(a) => wrap(a),
+                    Err(e) => {
+                        self.err(DiagKind::Invalid, item.span, format!("vars_prompt `{name}`: {e}"));
+                        continue;
+                    }
+                },
+                None => {
+                    if !warned {
+                        self.diags
+                            .push(Diagnostic::warning(item.span, "Not prompting as we are not in interactive mode"));
+                        warned = true;
+                    }
+                    // ansible-core makes the answer text: no default is the string "None".
+                    wrap(req.default.unwrap_or_else(|| "None".into()))
+                }
+            };
+            vars.insert(name, answer);
+        }
+    }
+
     fn check_keys(&mut self, node: &Node, allowed: &[&str], unsupported: &[&str], what: &str) -> bool {
         let mut ok = true;
         for (k, v) in node.as_map().unwrap_or(&[]) {
@@ -346,6 +452,9 @@ impl<'a> Loader<'a> {
         let mut vars = VarMap::new();
         if let Some(v) = node.get("vars") {
             self.map_into(v, &mut vars, "vars");
+        }
+        if let Some(vp) = node.get("vars_prompt") {
+            self.vars_prompt(vp, &mut vars);
         }
         // A templated `hosts` is rendered with the play's vars and `-e` (`hosts: "{{ target }}"`
         // with `-e target=web`), as ansible-core renders it when the play starts.

@@ -11,5 +11,7 @@ pub mod scan;
 mod tests;
 
 pub use bind::{bind, BoundPlay, Wait, WaitReason};
-pub use load::{compile_playbook, is_identifier, is_python_name, CompileOptions, PlayDefaults};
+pub use load::{
+    compile_playbook, is_identifier, is_python_name, CompileOptions, PlayDefaults, PromptRequest, Prompter,
+};
 pub use model::*;

@@ -163,3 +163,28 @@ fn local_action_runs_its_module_delegated_to_localhost() {
         r.stderr
     );
 }
+
+/// Without a terminal ansible-core 2.19.14 asks nothing: "Not prompting as we are not in
+/// interactive mode", each answer is its default, else the text `None`; `-e` answers first.
+#[test]
+fn vars_prompt_without_a_terminal_takes_the_defaults_as_ansible_core() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  vars_prompt:
+    - name: color
+      prompt: Color?
+      default: red
+      private: false
+    - name: size
+      prompt: Size?
+  tasks:
+    - name: show
+      debug: {msg: "{{ [color, size] | to_json }}"}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("show")[0]["msg"], "[\"red\", \"None\"]");
+    assert!(r.stderr.contains("Not prompting as we are not in interactive mode"), "{}", r.stderr);
+    let (_d, r) = apply(&[("site.yml", site)], &["-e", "size=9"]);
+    assert_eq!(r.of("show")[0]["msg"], "[\"red\", \"9\"]", "{}", r.dump());
+}
