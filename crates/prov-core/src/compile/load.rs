@@ -49,9 +49,12 @@ pub struct PromptRequest {
     pub confirm: bool,
 }
 
-/// Asks one question and returns the answer (the default already applied).
+/// Asks one question: the answer (the default already applied), or why there is none.
+pub type Ask = dyn Fn(&PromptRequest) -> Result<String, String> + Send + Sync;
+
+/// Asks `vars_prompt` questions.
 #[derive(Clone)]
-pub struct Prompter(pub Arc<dyn Fn(&PromptRequest) -> Result<String, String> + Send + Sync>);
+pub struct Prompter(pub Arc<Ask>);
 
 impl std::fmt::Debug for Prompter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
