@@ -974,6 +974,13 @@ async fn run_item(
     let vars = ScopeVars { templar: templar.clone(), ctx: ctx.clone() };
     let files = TaskFiles(t.search_dirs.clone());
     let timeout = t.timeout.map(std::time::Duration::from_secs).or(w.env.opts.task_timeout);
+    // `async` with `poll`: the module runs at most that long (its commands too).
+    let async_limit = t.async_secs.map(std::time::Duration::from_secs);
+    let timeout = match (timeout, async_limit) {
+        (Some(t), Some(a)) => Some(t.min(a)),
+        (t, a) => t.or(a),
+    };
+    let job_id = async_limit.map(|_| job_id());
     let mut attempts = 0u32;
     let (retries, delay) = t.until.as_ref().map(|(_, r, d)| (*r, *d)).unwrap_or((0, 0.0));
     let progress = ApplyEvents { w, t, item: label.clone() };
@@ -994,22 +1001,40 @@ async fn run_item(
         let permit = w.forks.acquire().await;
         let mut interrupt = w.env.interrupt.0.clone();
         let run = module.run(&args, &cx);
+        let limited = async {
+            match async_limit {
+                Some(limit) => tokio::time::timeout(limit, run).await.ok(),
+                None => Some(run.await),
+            }
+        };
         let r = tokio::select! {
-            r = run => r,
-            _ = interrupt.wait_for(|l| *l >= 2) => Err(ModuleError::Failed("interrupted".into())),
+            r = limited => r,
+            _ = interrupt.wait_for(|l| *l >= 2) => Some(Err(ModuleError::Failed("interrupted".into()))),
         };
         drop(permit);
+        // An `async` task that did not end in time (its own limit, or a command's).
+        let async_timeout = match &r {
+            None => true,
+            Some(Err(ModuleError::Connection(ConnectionError::Timeout { .. }))) => {
+                async_limit.is_some() && (t.timeout.is_none() || t.timeout >= t.async_secs)
+            }
+            _ => false,
+        };
         let (outcome, unreachable) = match r {
-            Ok(o) => (o, None),
-            Err(ModuleError::Connection(e)) if e.is_unreachable() => {
-                (Outcome::failed(e.to_string()), Some(e.to_string()))
-            }
-            // The task's `timeout`: ansible-core's message and its `timedout` field.
-            Err(ModuleError::Connection(ConnectionError::Timeout { secs, .. })) if t.timeout.is_some() => {
-                let o = Outcome::failed(format!("Task failed: Timed out after {secs} second(s)."));
-                (o.with("timedout", Value::from_pairs([("period".to_string(), Value::from(secs))])), None)
-            }
-            Err(e) => (Outcome::failed(e.to_string()), None),
+            _ if async_timeout => (async_timed_out(t.async_secs.unwrap_or(0), job_id.as_deref().unwrap_or("")), None),
+            None => unreachable!("a timeout is async_timeout"),
+            Some(r) => match r {
+                Ok(o) => (with_async_fields(o, job_id.as_deref()), None),
+                Err(ModuleError::Connection(e)) if e.is_unreachable() => {
+                    (Outcome::failed(e.to_string()), Some(e.to_string()))
+                }
+                // The task's `timeout`: ansible-core's message and its `timedout` field.
+                Err(ModuleError::Connection(ConnectionError::Timeout { secs, .. })) if t.timeout.is_some() => {
+                    let o = Outcome::failed(format!("Task failed: Timed out after {secs} second(s)."));
+                    (o.with("timedout", Value::from_pairs([("period".to_string(), Value::from(secs))])), None)
+                }
+                Err(e) => (Outcome::failed(e.to_string()), None),
+            },
         };
         if unreachable.is_some() {
             break (outcome, unreachable);
@@ -1116,6 +1141,45 @@ async fn run_item(
 }
 
 /// Whether a render error is about an undefined value (Ansible's `AnsibleUndefinedVariable`).
+/// An id for an `async` job, shaped like ansible-core's (`j` and 12 digits, `.` and the
+/// process id); prov keeps no results file.
+fn job_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    format!("j{:012}.{}", h.finish() % 1_000_000_000_000, std::process::id())
+}
+
+/// The fields ansible-core adds to the result of an `async` task that ended.
+fn with_async_fields(o: Outcome, job: Option<&str>) -> Outcome {
+    match job {
+        None => o,
+        Some(j) => {
+            let mut o = o;
+            o.data.insert("started".into(), Value::from(true));
+            o.data.insert("finished".into(), Value::from(true));
+            o.data.insert("ansible_job_id".into(), Value::from(j));
+            o
+        }
+    }
+}
+
+/// ansible-core's result for an `async` task that did not end within its `async` seconds.
+fn async_timed_out(secs: u64, job: &str) -> Outcome {
+    let empty = Value::from(Vec::<Value>::new());
+    let job_result = Value::from_pairs([
+        ("started".to_string(), Value::from(true)),
+        ("finished".to_string(), Value::from(false)),
+        ("ansible_job_id".to_string(), Value::from(job)),
+        ("stdout".to_string(), Value::from("")),
+        ("stderr".to_string(), Value::from("")),
+        ("stdout_lines".to_string(), empty.clone()),
+        ("stderr_lines".to_string(), empty),
+    ]);
+    Outcome::failed(format!("async task did not complete within the requested time - {secs}s"))
+        .with("async_result", job_result)
+}
+
 fn is_undefined_error(e: &str) -> bool {
     e.contains("is undefined") || e.contains("undefined value")
 }

@@ -89,14 +89,14 @@ pub const TASK: &[&str] = &[
     "listen",
     "timeout",
     "throttle",
+    "async",
+    "poll",
 ];
 
 /// Ansible task keys prov does not support yet.
 pub const TASK_UNSUPPORTED: &[&str] = &[
     "with_random_choice",
     "ignore_unreachable",
-    "async",
-    "poll",
     "debugger",
     "module_defaults",
     "collections",

@@ -312,6 +312,44 @@ impl<'a> Loader<'a> {
         self.file_stack.pop();
     }
 
+    /// `async` and `poll`: with `poll` above 0 (ansible-core's default is 15) the task waits for
+    /// the module, at most `async` seconds; `async: 0` is an ordinary task. Fire-and-forget
+    /// (`poll: 0`, to be checked with `async_status`) is refused.
+    fn async_keywords(&mut self, node: &Node) -> Option<u64> {
+        let number = |this: &mut Self, key: &str| -> Option<i64> {
+            let n = node.get(key)?;
+            let v = match &n.kind {
+                NodeKind::Int(i) => Some(*i),
+                NodeKind::Str(s) if !is_template(s) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            match v {
+                Some(i) if i >= 0 => Some(i),
+                _ => {
+                    this.err(DiagKind::Unsupported, n.span, format!("`{key}` must be a whole number of seconds"))
+                        .help = Some("prov reads it when it compiles the play: write a number, not a template".into());
+                    None
+                }
+            }
+        };
+        let secs = number(self, "async");
+        let poll = number(self, "poll");
+        match (secs, poll) {
+            (Some(s), Some(0)) if s > 0 => {
+                let at = node.get("poll").map_or(node.span, |n| n.span);
+                self.err(
+                    DiagKind::Unsupported,
+                    at,
+                    "fire-and-forget `async` (`poll: 0`) is not supported by prov yet",
+                )
+                .help = Some("give `poll` a number of seconds: the task then waits for the module's end".into());
+                None
+            }
+            (Some(s), _) if s > 0 => Some(s as u64),
+            _ => None,
+        }
+    }
+
     /// A play's `vars_prompt`, as ansible-core asks it when the play starts: a variable `-e`
     /// gives is not asked; without a terminal, nothing is asked (with ansible-core's warning) and
     /// the answer is the default, else the text `None`. The answers (always text) become play
@@ -2236,6 +2274,7 @@ impl<'a> Loader<'a> {
                 }
             }
         }
+        let async_secs = self.async_keywords(node);
         let timeout = node.get("timeout").and_then(|t| match t.kind {
             NodeKind::Int(i) if i > 0 => Some(i as u64),
             _ => None,
@@ -2326,6 +2365,7 @@ impl<'a> Loader<'a> {
             meta,
             search_dirs: c.search_dirs.clone(),
             timeout,
+            async_secs,
             throttle,
             hostvars_reads,
             selected: true,

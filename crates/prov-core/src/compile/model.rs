@@ -409,6 +409,8 @@ pub struct TaskDef {
     pub search_dirs: Arc<Vec<PathBuf>>,
     /// Per-task timeout in seconds.
     pub timeout: Option<u64>,
+    /// `async` seconds (with `poll` above 0: the task waits for its end, at most that long).
+    pub async_secs: Option<u64>,
     /// `throttle`: at most this many hosts run the task at once.
     pub throttle: Option<usize>,
     /// Variables this task's templates read through `hostvars` (for data edges), `*` if unknown.

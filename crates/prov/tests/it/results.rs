@@ -188,3 +188,42 @@ fn vars_prompt_without_a_terminal_takes_the_defaults_as_ansible_core() {
     let (_d, r) = apply(&[("site.yml", site)], &["-e", "size=9"]);
     assert_eq!(r.of("show")[0]["msg"], "[\"red\", \"9\"]", "{}", r.dump());
 }
+
+/// `async` with `poll` above 0: the task waits for the module, and registers what
+/// ansible-core 2.19.14 registers (`started`, `finished`, `ansible_job_id`); after its `async`
+/// seconds it fails with ansible-core's message and `async_result`, and the command is gone.
+/// Fire-and-forget (`poll: 0`) is refused before the run.
+#[test]
+fn async_with_poll_waits_and_fails_after_its_seconds_as_ansible_core() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - command: echo hi
+      async: 10
+      poll: 1
+      register: r1
+    - command: sleep 7.4321
+      async: 1
+      poll: 1
+      register: r2
+      ignore_errors: true
+    - name: show
+      debug: {msg: "{{ [r1, r2] | to_json }}"}
+"#;
+    let got = shown(&[("site.yml", site)], &[]);
+    let r1 = &got[0];
+    assert_eq!(
+        (&r1["stdout"], &r1["started"], &r1["finished"]),
+        (&Json::from("hi"), &Json::from(true), &Json::from(true))
+    );
+    assert!(r1["ansible_job_id"].as_str().is_some_and(|j| j.starts_with('j')), "{r1}");
+    let r2 = &got[1];
+    assert_eq!(r2["msg"], "async task did not complete within the requested time - 1s");
+    assert_eq!((&r2["changed"], &r2["async_result"]["finished"]), (&Json::from(false), &Json::from(false)));
+    let left = std::process::Command::new("pgrep").args(["-f", "sleep 7.4321"]).output().expect("pgrep");
+    assert!(left.stdout.is_empty(), "the timed-out command still runs: {}", String::from_utf8_lossy(&left.stdout));
+    let bad = "- hosts: a\n  gather_facts: false\n  tasks:\n    - command: sleep 1\n      async: 5\n      poll: 0\n";
+    let (_d, r) = apply(&[("site.yml", bad)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("site.yml:6:13") && r.stderr.contains("`poll: 0`"), "{}", r.stderr);
+}
