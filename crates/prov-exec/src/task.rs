@@ -1003,7 +1003,9 @@ async fn run_item(
         let run = module.run(&args, &cx);
         let limited = async {
             match async_limit {
-                Some(limit) => tokio::time::timeout(limit, run).await.ok(),
+                // A command that runs past the limit is stopped (and killed) by its own
+                // timeout; this one, a little later, ends a module of several commands.
+                Some(limit) => tokio::time::timeout(limit + std::time::Duration::from_secs(1), run).await.ok(),
                 None => Some(run.await),
             }
         };

@@ -168,3 +168,28 @@ fn a_task_timeout_fails_the_task_and_kills_its_command() {
     assert_eq!(processes_with(&marker), Vec::<String>::new(), "left running after the timeout");
     assert_no_sessions_left(&lab, "after the timeout");
 }
+
+#[test]
+fn an_async_task_past_its_seconds_fails_and_its_command_is_killed_over_ssh() {
+    let lab = prov_testkit::Lab::start(1).expect("lab (needs openssh-server)");
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
+    let marker = format!("sleep 4{}.4", std::process::id() % 1000);
+    std::fs::write(
+        work.path().join("pb.yml"),
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: \"sh -c '{marker}' & {marker}\"\n      async: 1\n      poll: 1\n"
+        ),
+    )
+    .expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    let out = crate::util::prov(
+        work.path(),
+        &["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"],
+    );
+    let (o, e) = crate::util::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{o}\n{e}");
+    assert!(o.contains("async task did not complete within the requested time - 1s"), "{o}");
+    assert_eq!(processes_with(&marker), Vec::<String>::new(), "left running after the async limit");
+    assert_no_sessions_left(&lab, "after the async limit");
+}
