@@ -523,6 +523,8 @@ pub(crate) struct Worker<'a> {
     pub ignore_errors_now: Option<(TaskId, bool)>,
     /// The running task's `diff` keyword, rendered before it ran (`None`: the run's mode).
     pub diff_now: Option<bool>,
+    /// The task running now and its `no_log`, rendered before it ran.
+    pub no_log_now: Option<(TaskId, bool)>,
 }
 
 impl<'a> Worker<'a> {
@@ -1334,6 +1336,7 @@ pub async fn run_play(
             roles_ran: HashSet::new(),
             roles_done: HashSet::new(),
             ignore_errors_now: None,
+            no_log_now: None,
             diff_now: None,
             rescuable: 0,
         };

@@ -172,7 +172,7 @@ struct ApplyEvents<'w, 'a> {
 impl ApplyEvents<'_, '_> {
     /// The event's body; `no_log` hides the item and the names, as in the task's result.
     fn apply(&self, planned: &[prov_core::module::Planned]) -> Box<crate::event::Apply> {
-        let hide = self.t.no_log;
+        let hide = hidden(self.w, self.t);
         Box::new(crate::event::Apply {
             play: self.w.play_index,
             task: self.t.id,
@@ -646,6 +646,14 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         }
     }
     // Rendered once, before the task runs (what the task registers does not change it).
+    // `no_log` first: a failure of the other keywords is hidden when it says so.
+    match flag(w, t, &t.no_log) {
+        Ok(b) => w.no_log_now = Some((t.id, b)),
+        Err(e) => {
+            w.no_log_now = Some((t.id, true));
+            return fail_task(w, t, format!("Task failed: Error processing keyword 'no_log': {e}"));
+        }
+    }
     match flag(w, t, &t.ignore_errors) {
         Ok(b) => w.ignore_errors_now = Some((t.id, b)),
         Err(e) => {
@@ -1143,6 +1151,16 @@ async fn run_item(
 }
 
 /// Whether a render error is about an undefined value (Ansible's `AnsibleUndefinedVariable`).
+/// Whether the task's output is hidden (`no_log` as rendered for this host; a template not
+/// rendered yet hides).
+fn hidden(w: &Worker<'_>, t: &TaskDef) -> bool {
+    match (w.no_log_now, t.no_log.fixed()) {
+        (_, Some(b)) => b,
+        (Some((id, b)), None) if id == t.id => b,
+        _ => true,
+    }
+}
+
 /// An id for an `async` job, shaped like ansible-core's (`j` and 12 digits, `.` and the
 /// process id); prov keeps no results file.
 fn job_id() -> String {
@@ -1251,7 +1269,7 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
             unreachable = r.unreachable.clone();
         }
         let status = if r.status == Status::Failed && ignore_errors { Status::Ignored } else { r.status };
-        let hide = t.no_log;
+        let hide = hidden(w, t);
         w.env.events.emit(Event::HostResult(Box::new(HostResult {
             play: w.play_index,
             task: t.id,

@@ -96,7 +96,7 @@ struct Inherit {
     ignore_errors: Option<Flag>,
     delegate_to: Option<Tmpl>,
     run_once: Option<bool>,
-    no_log: Option<bool>,
+    no_log: Option<Flag>,
     search_dirs: Arc<Vec<PathBuf>>,
     /// Directory include paths are relative to.
     dir: PathBuf,
@@ -576,7 +576,7 @@ impl<'a> Loader<'a> {
         inherit.become_ = self.become_of(node, cfg_become);
         let play_become = inherit.become_.clone().flatten();
         inherit.environment = node.get("environment").map(Node::to_value);
-        inherit.no_log = self.opt_bool(node.get("no_log"));
+        inherit.no_log = self.no_log_flag(node.get("no_log"));
         let mut pb = PlayBuild {
             tasks: Vec::new(),
             handler_names: Vec::new(),
@@ -1029,6 +1029,16 @@ impl<'a> Loader<'a> {
         self.opt_bool(Some(n)).map(Flag::Fixed)
     }
 
+    /// `no_log`: a boolean, or a template read per host when the task starts (ansible-core
+    /// templates it as it templates the task).
+    fn no_log_flag(&mut self, n: Option<&Node>) -> Option<Flag> {
+        let node = n?;
+        match &node.kind {
+            NodeKind::Str(s) if is_template(s) => self.tmpl(node).map(Flag::Template),
+            _ => self.opt_bool(Some(node)).map(Flag::Fixed),
+        }
+    }
+
     /// Like [`Loader::opt_flag`], but a string that is no boolean is read at run time, where
     /// ansible-core fails the task with it ("The value 'yes.' could not be converted to 'bool'").
     fn runtime_flag(&mut self, n: Option<&Node>, pb: &mut PlayBuild) -> Option<Flag> {
@@ -1381,8 +1391,8 @@ impl<'a> Loader<'a> {
         if let Some(b) = self.opt_bool(node.get("run_once")) {
             c.run_once = Some(b);
         }
-        if let Some(b) = self.opt_bool(node.get("no_log")) {
-            c.no_log = Some(b);
+        if let Some(f) = self.no_log_flag(node.get("no_log")) {
+            c.no_log = Some(f);
         }
         if let Some(d) = node.get("delegate_to") {
             c.delegate_to = self.tmpl(d);
@@ -2355,7 +2365,7 @@ impl<'a> Loader<'a> {
             failed_when,
             until,
             environment,
-            no_log: self.opt_bool(node.get("no_log")).or(c.no_log).unwrap_or(false),
+            no_log: self.no_log_flag(node.get("no_log")).or(c.no_log.clone()).unwrap_or(Flag::Fixed(false)),
             check_mode: self.opt_bool(node.get("check_mode")).or(c.check_mode),
             diff: self.runtime_flag(node.get("diff"), pb),
             vars,
@@ -3018,7 +3028,7 @@ fn without_omitted_keywords(node: &Node) -> Option<Node> {
 fn not_passed_down(inner: &mut Inherit, outer: &Inherit) {
     inner.when = outer.when.clone();
     inner.ignore_errors = outer.ignore_errors.clone();
-    inner.no_log = outer.no_log;
+    inner.no_log = outer.no_log.clone();
     vars_as_params(inner, outer);
 }
 

@@ -387,8 +387,8 @@ pub struct TaskDef {
     pub until: Option<(Cond, u32, f64)>,
     /// `environment`.
     pub environment: Option<Value>,
-    /// `no_log`.
-    pub no_log: bool,
+    /// `no_log` (a template is read per host when the task starts).
+    pub no_log: Flag,
     /// `diff: true|false` (maybe a template) turns diff mode on or off for this task.
     pub diff: Option<Flag>,
     /// `check_mode: true|false` forces check mode on or off for this task.

@@ -227,3 +227,22 @@ fn async_with_poll_waits_and_fails_after_its_seconds_as_ansible_core() {
     assert_eq!(r.code, 4, "{}", r.dump());
     assert!(r.stderr.contains("site.yml:6:13") && r.stderr.contains("`poll: 0`"), "{}", r.stderr);
 }
+
+/// `no_log` may be a template, rendered per host when the task starts (ansible-core censors
+/// the result when it is true); prov refused it.
+#[test]
+fn templated_no_log_is_rendered_per_host() {
+    let site = r#"- hosts: g1
+  gather_facts: false
+  tasks:
+    - name: secret
+      command: echo secret-{{ inventory_hostname }}
+      no_log: "{{ inventory_hostname == 'a' }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let on = |h: &str| r.of("secret").into_iter().find(|e| e["host"] == h).cloned().expect("result");
+    assert_eq!((on("a")["stdout"].clone(), on("a")["msg"].clone()), (Json::Null, Json::from("output hidden: no_log")));
+    assert_eq!(on("b")["stdout"], "secret-b");
+    assert!(!r.dump().contains("secret-a"), "{}", r.dump());
+}
