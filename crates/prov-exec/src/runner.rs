@@ -337,6 +337,8 @@ pub(crate) enum Flow {
     /// `meta: end_host` or a dependency died: stop quietly.
     Stop,
     EndPlay,
+    /// `meta: end_role`: the rest of the role is skipped here (the role catches it).
+    EndRole,
     Interrupted,
 }
 
@@ -794,7 +796,8 @@ impl<'a> Worker<'a> {
                             flow = self.run_steps(rescue).await;
                         }
                         self.pass(max_pos(self.bp, rescue));
-                        if flow != Flow::Unreachable && flow != Flow::Interrupted {
+                        // `end_role` skips the rest of the role, its `always` too.
+                        if !matches!(flow, Flow::Unreachable | Flow::Interrupted | Flow::EndRole) {
                             let a = self.run_steps(always).await;
                             if flow == Flow::Continue {
                                 flow = a;
@@ -829,6 +832,13 @@ impl<'a> Worker<'a> {
     async fn role(&mut self, key: &Arc<str>, steps: &[Step]) -> Flow {
         if !self.roles_done.contains(key) {
             let flow = self.run_steps(steps).await;
+            if flow == Flow::EndRole {
+                // The rest of the role is passed over, up to its `role_complete`, which runs.
+                self.meta.pass_over(self.idx, steps);
+                self.pass(max_pos(self.bp, steps));
+                self.roles_done.insert(key.clone());
+                return Flow::Continue;
+            }
             // ansible-core's implicit `role_complete` at the end of the role.
             if flow == Flow::Continue && self.roles_ran.contains(key) {
                 self.roles_done.insert(key.clone());
@@ -1032,9 +1042,11 @@ impl<'a> Worker<'a> {
     async fn meta_task(&mut self, t: &Arc<prov_core::compile::TaskDef>, action: MetaAction, handler: bool) -> Flow {
         let ran = match action {
             MetaAction::Noop | MetaAction::RefreshInventory | MetaAction::ResetConnection => Ok(true),
-            MetaAction::FlushHandlers | MetaAction::EndHost | MetaAction::Unresolved | MetaAction::Include => {
-                crate::task::meta_condition(self, t)
-            }
+            MetaAction::FlushHandlers
+            | MetaAction::EndHost
+            | MetaAction::EndRole
+            | MetaAction::Unresolved
+            | MetaAction::Include => crate::task::meta_condition(self, t),
             MetaAction::EndPlay | MetaAction::EndBatch | MetaAction::ClearFacts | MetaAction::ClearHostErrors => {
                 // Ansible's free strategy runs meta tasks per host.
                 if handler || self.bp.play.strategy == Strategy::Free {
@@ -1084,6 +1096,7 @@ impl<'a> Worker<'a> {
             }
             MetaAction::FlushHandlers => self.flush_handlers().await,
             MetaAction::EndHost => Flow::Stop,
+            MetaAction::EndRole => Flow::EndRole,
             MetaAction::EndPlay | MetaAction::EndBatch => {
                 if action == MetaAction::EndPlay {
                     self.meta.end_play.store(true, Ordering::SeqCst);
@@ -1343,7 +1356,7 @@ pub async fn run_play(
         futs.push(async move {
             let flow = host_main(&mut w, gather).await;
             w.progress = usize::MAX;
-            let dead = !matches!(flow, Flow::Continue | Flow::EndPlay | Flow::Stop);
+            let dead = !matches!(flow, Flow::Continue | Flow::EndPlay | Flow::Stop | Flow::EndRole);
             // Decide about the play before peers waiting on this host wake up.
             if dead && bp.play.any_errors_fatal && flow == Flow::Failed {
                 w.errors_are_fatal();

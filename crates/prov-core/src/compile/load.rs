@@ -2387,7 +2387,7 @@ impl<'a> Loader<'a> {
     }
 
     fn meta_of(&mut self, n: &Node) -> Option<MetaAction> {
-        const ACTIONS: [&str; 9] = [
+        const ACTIONS: [&str; 10] = [
             "flush_handlers",
             "refresh_inventory",
             "end_host",
@@ -2397,6 +2397,7 @@ impl<'a> Loader<'a> {
             "clear_facts",
             "clear_host_errors",
             "reset_connection",
+            "end_role",
         ];
         let s = n.scalar_text().unwrap_or_default();
         Some(match s.trim() {
@@ -2409,11 +2410,7 @@ impl<'a> Loader<'a> {
             "clear_facts" => MetaAction::ClearFacts,
             "clear_host_errors" => MetaAction::ClearHostErrors,
             "reset_connection" => MetaAction::ResetConnection,
-            "end_role" => {
-                self.err(DiagKind::Unsupported, n.span, format!("`meta: {s}` is not supported by prov yet")).help =
-                    Some(format!("supported meta actions: {}", ACTIONS.join(", ")));
-                return None;
-            }
+            "end_role" => MetaAction::EndRole,
             _ => {
                 self.err(DiagKind::Unknown, n.span, format!("unknown meta action `{s}`")).help =
                     did_you_mean(&s, ACTIONS).or_else(|| Some(format!("use one of {}", ACTIONS.join(", "))));
@@ -2432,6 +2429,21 @@ impl<'a> Loader<'a> {
         }
         if action == MetaAction::FlushHandlers && inh.handler {
             self.err(DiagKind::Invalid, node.span, "`meta: flush_handlers` cannot be used as a handler");
+        }
+        if action == MetaAction::EndRole {
+            // ansible-core's errors, before the run here.
+            if inh.handler {
+                self.err(DiagKind::Invalid, node.span, "Cannot execute 'end_role' from a handler");
+            } else if inh.role.is_none() {
+                self.err(DiagKind::Invalid, node.span, "Cannot execute 'end_role' from outside of a role");
+            } else if inh.role.as_ref().is_some_and(|r| r.key.is_none()) {
+                self.err(
+                    DiagKind::Unsupported,
+                    node.span,
+                    "`meta: end_role` in a role of include_role or import_role is not supported by prov yet",
+                )
+                .help = Some("it works in the roles of `roles:` and their dependencies".into());
+            }
         }
         if matches!(action, MetaAction::Noop | MetaAction::RefreshInventory | MetaAction::ResetConnection) {
             if let Some(w) = node.get("when") {

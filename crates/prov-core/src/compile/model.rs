@@ -179,6 +179,8 @@ pub enum MetaAction {
     ClearFacts,
     /// Failed and unreachable hosts of the play take part in the following plays again.
     ClearHostErrors,
+    /// The rest of the current role is skipped for this host, which completes the role.
+    EndRole,
     /// Not written by users: the include of a [`Step::Include`] (counted ok when it runs,
     /// skipped when its `when` is false, as in Ansible).
     Include,

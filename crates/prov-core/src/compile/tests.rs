@@ -101,11 +101,30 @@ fn meta_tasks_prov_cannot_run_faithfully_are_refused_with_their_location() {
     let want = [
         "11:7 error: `meta: flush_handlers` cannot be used as a handler",
         "5:7 error: `loop` on a meta task is not supported",
-        "6:29 error: `meta: end_role` is not supported by prov yet",
+        "6:7 error: Cannot execute 'end_role' from outside of a role",
         "7:13 error: unknown meta action `end_plya`",
         "9:7 error: `loop` on a meta task is not supported",
     ];
     assert_eq!(errors, want);
+}
+
+#[test]
+fn end_role_is_refused_in_a_handler_and_in_roles_of_include_role() {
+    let mut errors = compile(&[
+        ("site.yml", "- hosts: all\n  gather_facts: false\n  roles: [r]\n  tasks:\n    - include_role: {name: r}\n"),
+        ("roles/r/tasks/main.yml", "- meta: end_role\n"),
+        ("roles/r/handlers/main.yml", "- name: h\n  meta: end_role\n"),
+    ])
+    .expect_err("refused");
+    errors.sort();
+    errors.dedup();
+    assert_eq!(
+        errors,
+        [
+            "1:3 error: Cannot execute 'end_role' from a handler",
+            "1:3 error: `meta: end_role` in a role of include_role or import_role is not supported by prov yet",
+        ]
+    );
 }
 
 #[test]

@@ -2529,3 +2529,35 @@ fn copy_and_template_register_the_sha1_checksum() {
     let shown: Json = serde_json::from_str(r.of("show")[0]["msg"].as_str().expect("msg")).expect("a list");
     assert_eq!(shown, serde_json::json!([want, want, want]), "{}", r.dump());
 }
+
+/// `meta: end_role` (ansible-core 2.18+): the rest of the role, its `always` too, is skipped
+/// for the host, which completes the role (a second `roles:` entry of it does not run again);
+/// recaps as ansible-core 2.19.14 gave them for the same play.
+#[test]
+fn end_role_skips_the_rest_of_the_role_for_the_host() {
+    let role = r#"- debug: {msg: "first on {{ inventory_hostname }}"}
+- block:
+    - meta: end_role
+      when: inventory_hostname == 'a'
+  always:
+    - name: always
+      debug: {msg: "always on {{ inventory_hostname }}"}
+- name: after
+  debug: {msg: "after on {{ inventory_hostname }}"}
+"#;
+    let site =
+        "- hosts: g1\n  gather_facts: false\n  roles: [r, r]\n  tasks:\n    - name: play\n      debug: {msg: play}\n";
+    let files = [
+        ("site.yml", site),
+        ("roles/r/tasks/main.yml", role),
+        ("roles/r/meta/main.yml", "dependencies: [dep]\n"),
+        ("roles/dep/tasks/main.yml", "- debug: {msg: dep}\n"),
+    ];
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let hosts =
+        |task: &str| r.of(task).iter().map(|e| e["host"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>();
+    assert_eq!((hosts("always"), hosts("after")), (vec!["b".to_string()], vec!["b".to_string()]));
+    assert_eq!(hosts("play").len(), 2);
+    assert_eq!((r.recap("a", "ok"), r.recap("b", "ok"), r.recap("b", "skipped")), (3, 5, 0));
+}
