@@ -949,6 +949,8 @@ async fn run_item(
             Ok(c) => c,
             Err(e) => {
                 let mut r = mk_fail(e.clone(), label);
+                r.value = unreachable_value(&r.outcome);
+                r.status = Status::Unreachable;
                 r.unreachable = Some(e);
                 r.status = Status::Unreachable;
                 return r;
@@ -1071,7 +1073,7 @@ async fn run_item(
     let (mut outcome, unreachable) = result;
     let ms = start.elapsed().as_millis() as u64;
     if let Some(u) = unreachable {
-        let value = result_value(&outcome, true, false);
+        let value = unreachable_value(&outcome);
         return ItemResult {
             outcome,
             delegate,
@@ -1151,6 +1153,16 @@ async fn run_item(
 }
 
 /// Whether a render error is about an undefined value (Ansible's `AnsibleUndefinedVariable`).
+/// What an unreachable result registers, as ansible-core: `unreachable: true`, the message,
+/// `changed: false`, and no `failed` (`is failed` is false, `is unreachable` true).
+fn unreachable_value(o: &Outcome) -> Value {
+    Value::from_pairs([
+        ("unreachable".to_string(), Value::from(true)),
+        ("msg".to_string(), Value::from(o.msg.clone().unwrap_or_default())),
+        ("changed".to_string(), Value::from(false)),
+    ])
+}
+
 /// Whether the task's output is hidden (`no_log` as rendered for this host; a template not
 /// rendered yet hides).
 fn hidden(w: &Worker<'_>, t: &TaskDef) -> bool {
@@ -1290,7 +1302,7 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
             stdout: if hide { None } else { excerpt(r.outcome.data.get("stdout")) },
             stderr: if hide { None } else { excerpt(r.outcome.data.get("stderr")) },
             location: loc.clone(),
-            root_cause: r.failed && !ignore_errors,
+            root_cause: r.failed && !ignore_errors && !(r.unreachable.is_some() && t.ignore_unreachable),
             warnings: r
                 .outcome
                 .data
@@ -1357,6 +1369,14 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
     }
     // Counts: one per task (not per item), as Ansible's recap.
     if unreachable.is_some() {
+        if t.ignore_unreachable {
+            // ansible-core counts it ok and ignored, and the host goes on (the next task
+            // connects again).
+            w.recap.ok += 1;
+            w.recap.ignored += 1;
+            w.conn = None;
+            return TaskFlow::Continue;
+        }
         w.recap.unreachable += 1;
         return TaskFlow::Unreachable;
     }

@@ -31,6 +31,7 @@ pub const PLAY: &[&str] = &[
     "no_log",
     "check_mode",
     "vars_prompt",
+    "ignore_unreachable",
 ];
 
 /// Ansible play keys prov does not support yet.
@@ -43,7 +44,6 @@ pub const PLAY_UNSUPPORTED: &[&str] = &[
     "debugger",
     "diff",
     "port",
-    "ignore_unreachable",
     "run_once",
     "timeout",
 ];
@@ -91,12 +91,12 @@ pub const TASK: &[&str] = &[
     "throttle",
     "async",
     "poll",
+    "ignore_unreachable",
 ];
 
 /// Ansible task keys prov does not support yet.
 pub const TASK_UNSUPPORTED: &[&str] = &[
     "with_random_choice",
-    "ignore_unreachable",
     "debugger",
     "module_defaults",
     "collections",
@@ -119,6 +119,7 @@ pub const BLOCK: &[&str] = &[
     "vars",
     "environment",
     "ignore_errors",
+    "ignore_unreachable",
     "delegate_to",
     "run_once",
     "no_log",

@@ -97,6 +97,8 @@ struct Inherit {
     delegate_to: Option<Tmpl>,
     run_once: Option<bool>,
     no_log: Option<Flag>,
+    /// `ignore_unreachable`.
+    ignore_unreachable: Option<bool>,
     search_dirs: Arc<Vec<PathBuf>>,
     /// Directory include paths are relative to.
     dir: PathBuf,
@@ -594,6 +596,7 @@ impl<'a> Loader<'a> {
             },
         };
         inherit.ignore_errors = self.opt_flag(node.get("ignore_errors"), &mut pb);
+        inherit.ignore_unreachable = self.opt_bool(node.get("ignore_unreachable"));
         inherit.check_mode = self.opt_bool(node.get("check_mode"));
         let mut program = Vec::new();
         // The play's handler order is Ansible's: those of `roles:`, the play's own, those of
@@ -1390,6 +1393,9 @@ impl<'a> Loader<'a> {
         }
         if let Some(b) = self.opt_bool(node.get("run_once")) {
             c.run_once = Some(b);
+        }
+        if let Some(b) = self.opt_bool(node.get("ignore_unreachable")) {
+            c.ignore_unreachable = Some(b);
         }
         if let Some(f) = self.no_log_flag(node.get("no_log")) {
             c.no_log = Some(f);
@@ -2366,6 +2372,7 @@ impl<'a> Loader<'a> {
             until,
             environment,
             no_log: self.no_log_flag(node.get("no_log")).or(c.no_log.clone()).unwrap_or(Flag::Fixed(false)),
+            ignore_unreachable: self.opt_bool(node.get("ignore_unreachable")).or(c.ignore_unreachable).unwrap_or(false),
             check_mode: self.opt_bool(node.get("check_mode")).or(c.check_mode),
             diff: self.runtime_flag(node.get("diff"), pb),
             vars,

@@ -391,6 +391,8 @@ pub struct TaskDef {
     pub environment: Option<Value>,
     /// `no_log` (a template is read per host when the task starts).
     pub no_log: Flag,
+    /// `ignore_unreachable`: an unreachable result counts ok and ignored, and the host goes on.
+    pub ignore_unreachable: bool,
     /// `diff: true|false` (maybe a template) turns diff mode on or off for this task.
     pub diff: Option<Flag>,
     /// `check_mode: true|false` forces check mode on or off for this task.

@@ -2561,3 +2561,36 @@ fn end_role_skips_the_rest_of_the_role_for_the_host() {
     assert_eq!(hosts("play").len(), 2);
     assert_eq!((r.recap("a", "ok"), r.recap("b", "ok"), r.recap("b", "skipped")), (3, 5, 0));
 }
+
+/// `ignore_unreachable` (task, block or play): an unreachable result counts ok and ignored and
+/// the host goes on; it registers `unreachable: true` without `failed`. Recaps as
+/// ansible-core 2.19.14 gave them for the same play (a closed port on loopback).
+#[test]
+fn ignore_unreachable_counts_ok_and_ignored_and_the_host_goes_on() {
+    let site = r#"- hosts: a:bad
+  gather_facts: false
+  tasks:
+    - name: try
+      command: echo hi
+      ignore_unreachable: true
+      register: r
+    - name: show
+      debug: {msg: "{{ [r is unreachable, r is failed, r.changed] | to_json }}"}
+    - name: again
+      command: echo again
+- hosts: a:bad
+  gather_facts: false
+  ignore_unreachable: true
+  tasks:
+    - name: p2
+      command: echo p2
+"#;
+    let extra = "bad ansible_host=127.0.0.1 ansible_port=9 ansible_connection=ssh\n";
+    let (_d, r) = apply(&[("site.yml", site), ("extra.ini", extra)], &["-i", "extra.ini"]);
+    assert_eq!(r.code, 3, "{}", r.dump());
+    let on_bad = r.of("show").into_iter().find(|e| e["host"] == "bad").cloned().expect("show on bad");
+    assert_eq!(on_bad["msg"], "[true, false, false]");
+    let recap = |h: &str| ["ok", "unreachable", "ignored"].map(|f| r.recap(h, f));
+    assert_eq!((recap("a"), recap("bad")), ([4, 0, 0], [2, 1, 1]));
+    assert!(r.of("p2").iter().all(|e| e["host"] == "a"), "an unreachable host sits out the later plays");
+}
