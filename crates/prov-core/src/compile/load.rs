@@ -1213,19 +1213,24 @@ impl<'a> Loader<'a> {
                 if target.as_map().is_some() {
                     // ansible-core: "Invalid options for include_role: vars" (`vars` belong
                     // on the task).
-                    self.check_keys(target, &["name", "tasks_from"], ROLE_INCLUDE_UNSUPPORTED, key);
+                    self.check_keys(target, ROLE_INCLUDE_OPTIONS, ROLE_INCLUDE_UNSUPPORTED, key);
                 }
                 let (name, from) = match &target.kind {
-                    NodeKind::Map(_) => (
-                        target.get("name").and_then(Node::scalar_text),
-                        target.get("tasks_from").and_then(Node::scalar_text),
-                    ),
+                    NodeKind::Map(_) => (target.get("name").and_then(Node::scalar_text), {
+                        let get = |k: &str| target.get(k).and_then(Node::scalar_text);
+                        RoleFrom {
+                            tasks: get("tasks_from"),
+                            vars: get("vars_from"),
+                            defaults: get("defaults_from"),
+                            handlers: get("handlers_from"),
+                        }
+                    }),
                     // `include_role: name=r tasks_from=x`.
                     NodeKind::Str(s) if s.contains('=') => match super::kv::parse_kv(s, false) {
                         Ok((pairs, _)) => {
                             let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
                             if let Some((bad, _)) =
-                                pairs.iter().find(|(k, _)| !["name", "tasks_from"].contains(&k.as_str()))
+                                pairs.iter().find(|(k, _)| !ROLE_INCLUDE_OPTIONS.contains(&k.as_str()))
                             {
                                 self.err(
                                     DiagKind::Unsupported,
@@ -1234,7 +1239,15 @@ impl<'a> Loader<'a> {
                                 );
                                 return Vec::new();
                             }
-                            (get("name"), get("tasks_from"))
+                            (
+                                get("name"),
+                                RoleFrom {
+                                    tasks: get("tasks_from"),
+                                    vars: get("vars_from"),
+                                    defaults: get("defaults_from"),
+                                    handlers: get("handlers_from"),
+                                },
+                            )
                         }
                         Err(e) => {
                             self.err(DiagKind::Invalid, target.span, e);
@@ -1295,7 +1308,7 @@ impl<'a> Loader<'a> {
                 if dynamic {
                     not_passed_down(&mut inner, inh);
                 }
-                let steps = self.load_role(&name, target.span, from.as_deref(), &inner, pb, &mut handlers);
+                let steps = self.load_role(&name, target.span, &from, &inner, pb, &mut handlers);
                 match key {
                     "import_role" => pb.imported_handlers.extend(handlers),
                     _ => pb.included_handlers.extend(handlers),
@@ -1796,7 +1809,7 @@ impl<'a> Loader<'a> {
         let key: Arc<str> = key.into();
         let mut c = c;
         c.role_key = Some(key.clone());
-        let steps = self.load_role(&name, span, None, &c, pb, handlers);
+        let steps = self.load_role(&name, span, &RoleFrom::default(), &c, pb, handlers);
         if steps.is_empty() {
             return steps;
         }
@@ -1820,7 +1833,7 @@ impl<'a> Loader<'a> {
         &mut self,
         name: &str,
         span: Span,
-        tasks_from: Option<&str>,
+        from: &RoleFrom,
         inh: &Inherit,
         pb: &mut PlayBuild,
         handlers: &mut Vec<TaskId>,
@@ -1865,15 +1878,30 @@ impl<'a> Loader<'a> {
         let main = |sub: &str| -> Option<PathBuf> {
             ["main.yml", "main.yaml"].iter().map(|f| path.join(sub).join(f)).find(|p| p.exists())
         };
+        // `*_from`: another file of the role's directory instead of `main`.
+        let files = |this: &mut Self, sub: &str, chosen: &Option<String>| -> Vec<PathBuf> {
+            match chosen {
+                None => role_var_files(&path, sub),
+                Some(f) => match role_file(&path, sub, f) {
+                    Some(p) => vec![p],
+                    None => {
+                        this.err(DiagKind::Missing, span, format!("Could not find specified file in role: {sub}/{f}"));
+                        Vec::new()
+                    }
+                },
+            }
+        };
+        let defaults_files = files(self, "defaults", &from.defaults);
+        let vars_files = files(self, "vars", &from.vars);
         let mut defaults = VarMap::new();
-        for p in role_var_files(&path, "defaults") {
+        for p in defaults_files {
             if let Some(n) = self.read_yaml(&p, span).filter(|n| !matches!(n.kind, NodeKind::Null)) {
                 self.map_into(&n, &mut defaults, "role defaults");
             }
         }
         self.note_vars(&defaults);
         let mut role_vars = VarMap::new();
-        for p in role_var_files(&path, "vars") {
+        for p in vars_files {
             if let Some(n) = self.read_yaml(&p, span).filter(|n| !matches!(n.kind, NodeKind::Null)) {
                 self.map_into(&n, &mut role_vars, "role vars");
             }
@@ -1922,14 +1950,18 @@ impl<'a> Loader<'a> {
             pb.public_defaults.extend(role.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
             pb.public_vars.extend(role_vars_public.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        if let Some(p) = main("handlers") {
+        let handlers_file = match &from.handlers {
+            Some(f) => files(self, "handlers", &Some(f.clone())).into_iter().next(),
+            None => main("handlers"),
+        };
+        if let Some(p) = handlers_file {
             let mut hc = c.clone();
             hc.handler = true;
             hc.dir = path.join("handlers");
             let hs = self.load_task_file(&p, span, &hc, pb);
             flatten_steps(&hs, handlers);
         }
-        let tasks_file = match tasks_from {
+        let tasks_file = match from.tasks.as_deref() {
             Some(f) => {
                 let f = if f.ends_with(".yml") || f.ends_with(".yaml") { f.to_string() } else { format!("{f}.yml") };
                 Some(path.join("tasks").join(f))
@@ -2896,17 +2928,28 @@ fn notified_handlers(pb: &PlayBuild, rank: &HashMap<TaskId, usize>, name: &str) 
     out
 }
 
+/// The `include_role`/`import_role` options prov supports.
+const ROLE_INCLUDE_OPTIONS: &[&str] = &["name", "tasks_from", "vars_from", "defaults_from", "handlers_from"];
+
+/// Which files of a role `include_role`/`import_role` load instead of `main` (`tasks_from`,
+/// `vars_from`, `defaults_from`, `handlers_from`).
+#[derive(Debug, Clone, Default)]
+struct RoleFrom {
+    tasks: Option<String>,
+    vars: Option<String>,
+    defaults: Option<String>,
+    handlers: Option<String>,
+}
+
+/// A role's file `sub/name` as ansible-core finds it: the name as written, else with `.yml`,
+/// `.yaml` or `.json`.
+fn role_file(role: &Path, sub: &str, name: &str) -> Option<PathBuf> {
+    let base = role.join(sub);
+    ["", ".yml", ".yaml", ".json"].iter().map(|ext| base.join(format!("{name}{ext}"))).find(|p| p.is_file())
+}
+
 /// Ansible's `include_role`/`import_role` options prov does not support yet.
-const ROLE_INCLUDE_UNSUPPORTED: &[&str] = &[
-    "role",
-    "public",
-    "defaults_from",
-    "vars_from",
-    "handlers_from",
-    "apply",
-    "allow_duplicates",
-    "rolespec_validate",
-];
+const ROLE_INCLUDE_UNSUPPORTED: &[&str] = &["role", "public", "apply", "allow_duplicates", "rolespec_validate"];
 
 fn entries_have_module(entries: &[(Node, Node)], registry: &Registry) -> bool {
     entries.iter().any(|(k, _)| k.as_str().is_some_and(|s| registry.get(s).is_some() || is_meta_key(s)))

@@ -2594,3 +2594,40 @@ fn ignore_unreachable_counts_ok_and_ignored_and_the_host_goes_on() {
     assert_eq!((recap("a"), recap("bad")), ([4, 0, 0], [2, 1, 1]));
     assert!(r.of("p2").iter().all(|e| e["host"] == "a"), "an unreachable host sits out the later plays");
 }
+
+/// `include_role`/`import_role` with `tasks_from`, `vars_from`, `defaults_from` and
+/// `handlers_from` load those files of the role instead of `main` (as ansible-core 2.19.14 ran
+/// the same play: `alt v=other d=other`, the h2 handler, then `main v=other d=main`).
+#[test]
+fn role_files_from_options_replace_main() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_role: {name: r, tasks_from: alt, vars_from: other, defaults_from: other, handlers_from: h2}\n- hosts: a\n  gather_facts: false\n  tasks:\n    - import_role: {name: r, vars_from: other.yml, handlers_from: h2.yml}\n";
+    let task = |name: &str| {
+        format!("- name: {name}\n  debug: {{msg: \"{name} v={{{{ v }}}} d={{{{ d }}}}\"}}\n  changed_when: true\n  notify: h\n")
+    };
+    let (main, alt) = (task("main"), task("alt"));
+    let files = [
+        ("site.yml", site),
+        ("roles/r/tasks/main.yml", main.as_str()),
+        ("roles/r/tasks/alt.yml", alt.as_str()),
+        ("roles/r/vars/main.yml", "v: main\n"),
+        ("roles/r/vars/other.yml", "v: other\n"),
+        ("roles/r/defaults/main.yml", "d: main\n"),
+        ("roles/r/defaults/other.yaml", "d: other\n"),
+        ("roles/r/handlers/main.yml", "- name: h\n  debug: {msg: main handler}\n"),
+        ("roles/r/handlers/h2.yml", "- name: h\n  debug: {msg: h2 handler}\n"),
+    ];
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msgs: Vec<String> = r.results().iter().filter_map(|e| e["msg"].as_str().map(str::to_string)).collect();
+    assert_eq!(
+        msgs,
+        ["included: r", "alt v=other d=other", "h2 handler", "main v=other d=main", "h2 handler"],
+        "{}",
+        r.dump()
+    );
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "changed")), (5, 2));
+    let missing = "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_role: {name: r, vars_from: nope}\n";
+    let (_d, r) = apply(&[("site.yml", missing), ("roles/r/tasks/main.yml", "- meta: noop\n")], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("Could not find specified file in role: vars/nope"), "{}", r.stderr);
+}
