@@ -133,7 +133,7 @@ fn role_include_options_prov_does_not_support_are_refused() {
         ("roles/r/tasks/main.yml", "- meta: noop\n"),
         (
             "site.yml",
-            "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_role:\n        name: r\n        public: true\n    - import_role:\n        name: r\n        defaults_from: other\n",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_role:\n        name: r\n        public: true\n    - import_role:\n        name: r\n        allow_duplicates: true\n",
         ),
     ])
     .expect_err("refused");
@@ -141,7 +141,7 @@ fn role_include_options_prov_does_not_support_are_refused() {
         errors,
         [
             "6:9 error: include_role keyword `public` is not supported by prov yet",
-            "9:9 error: import_role keyword `defaults_from` is not supported by prov yet",
+            "9:9 error: import_role keyword `allow_duplicates` is not supported by prov yet",
         ]
     );
 }
