@@ -318,5 +318,8 @@ fn become_methods_prov_does_not_support_are_refused_naming_the_supported_ones() 
     let yaml = "- hosts: all\n  gather_facts: false\n  tasks:\n    - meta: noop\n      become: true\n      become_method: doas\n";
     let errors = compile(&[("site.yml", yaml)]).expect_err("refused");
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].starts_with("6:22 error: become_method `doas` is not supported (prov supports sudo, su)"), "{errors:?}");
+    assert!(
+        errors[0].starts_with("6:22 error: become_method `doas` is not supported (prov supports sudo, su)"),
+        "{errors:?}"
+    );
 }

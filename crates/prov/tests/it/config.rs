@@ -386,7 +386,8 @@ fn become_method_su_from_ansible_cfg_flag_and_inventory_uses_the_users_login_she
         "- hosts: h1\n  gather_facts: false\n  become: true\n  tasks:\n    - command: id -un\n      register: as_root\n    - assert: {that: [as_root.stdout == 'root']}\n    - command: id -un\n      become_user: nobody\n      register: as_nobody\n      ignore_errors: true\n    - debug: msg=\"who={{ as_nobody.stdout | default('') }} failed={{ as_nobody is failed }}\"\n",
     );
     let nologin = "who=This account is currently not available. failed=True";
-    let cases: [(&[(&str, &str)], &[&str], &str); 5] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: [Case; 5] = [
         (&[], &["-i", "hosts.ini"], "who=nobody failed=False"),
         (&[("ANSIBLE_BECOME_METHOD", "su")], &["-i", "hosts.ini"], nologin),
         (&[], &["-i", "hosts.ini", "--become-method", "su"], nologin),
@@ -433,7 +434,9 @@ fn become_method_su_with_a_become_password_is_refused_before_connecting() {
     assert!(!stdout.contains("s3cret-pw") && !stderr.contains("s3cret-pw"), "{stdout}\n{stderr}");
     assert!(!p.path().join("ran-before").exists(), "nothing ran");
     // sudo runs with -n: the password is not used, and nothing is refused.
-    let sudo = std::fs::read_to_string(p.path().join("su.yml")).expect("read").replace("become_method: su", "become_method: sudo");
+    let sudo = std::fs::read_to_string(p.path().join("su.yml"))
+        .expect("read")
+        .replace("become_method: su", "become_method: sudo");
     write(&p.path().join("sudo.yml"), &sudo);
     let out = prov_in(p.path(), p.path(), &[], &["apply", "sudo.yml", "-i", "hosts.ini"]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
