@@ -1,15 +1,16 @@
 //! The [`Connection`] contract: how modules reach a host. Implementations live in `prov-ssh`
 //! (russh pool, local) and `testutil` (a scripted fake).
 
+use crate::cmd::Cmd;
 use async_trait::async_trait;
 use std::time::Duration;
 
-/// Privilege escalation for one command (`become`), done with `sudo -n`.
+/// Privilege escalation for one command (`become`), done with `sudo -n` or `su`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Become {
     /// Target user (`become_user`, default `root`).
     pub user: String,
-    /// Escalation method; only `sudo` is supported.
+    /// Escalation method (`become_method`).
     pub method: BecomeMethod,
 }
 
@@ -18,6 +19,32 @@ pub struct Become {
 pub enum BecomeMethod {
     /// `sudo -n -u USER -- sh -c CMD` (no password prompt: must be NOPASSWD).
     Sudo,
+    /// `su -c 'sh -c CMD' -- USER`: USER's login shell runs `sh -c CMD`, as ansible-core's
+    /// `su` plugin does (so a user whose shell is `nologin` cannot be become). No password
+    /// can be given: it works where `su` asks none (the connected user is root).
+    Su,
+}
+
+impl BecomeMethod {
+    /// The methods prov supports, for messages.
+    pub const SUPPORTED: &'static str = "sudo, su";
+
+    /// The method a `become_method` value names, if prov supports it.
+    pub fn parse(name: &str) -> Option<BecomeMethod> {
+        match name {
+            "sudo" => Some(BecomeMethod::Sudo),
+            "su" => Some(BecomeMethod::Su),
+            _ => None,
+        }
+    }
+
+    /// Its `become_method` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            BecomeMethod::Sudo => "sudo",
+            BecomeMethod::Su => "su",
+        }
+    }
 }
 
 /// One command to run on the target through `sh -c`.
@@ -53,7 +80,7 @@ impl ExecRequest {
         self
     }
 
-    /// The full command line a shell on the target should run, with `env` and `sudo` applied.
+    /// The full command line a shell on the target should run, with `env` and `become` applied.
     /// Connections that only have "run this string" use this.
     pub fn shell_line(&self) -> String {
         let mut inner = String::new();
@@ -70,7 +97,17 @@ impl ExecRequest {
         }
         match &self.become_ {
             None => inner,
-            Some(b) => format!("sudo -n -H -u {} -- sh -c {}", shell_quote(&b.user), shell_quote(&inner)),
+            Some(b) => match b.method {
+                BecomeMethod::Sudo => {
+                    format!("sudo -n -H -u {} -- sh -c {}", shell_quote(&b.user), shell_quote(&inner))
+                }
+                // The user's shell (whatever it is) gets `-c 'sh -c INNER'`; the user is an
+                // operand after `--`, never an option, whatever its first character.
+                BecomeMethod::Su => {
+                    let sh = Cmd::new("sh").opt("-c", &inner).build();
+                    Cmd::new("su").opt("-c", sh.as_str()).operand(&b.user).build().into()
+                }
+            },
         }
     }
 }
@@ -247,5 +284,29 @@ mod tests {
         r.env.push(("X".into(), "1 2".into()));
         r.become_ = Some(Become { user: "root".into(), method: BecomeMethod::Sudo });
         assert_eq!(r.shell_line(), "sudo -n -H -u root -- sh -c 'env '\\''X=1 2'\\'' sh -c '\\''echo $X'\\'''");
+    }
+
+    #[test]
+    fn su_line_runs_sh_through_the_users_shell_with_the_user_after_double_dash() {
+        let su = |user: &str| Some(Become { user: user.into(), method: BecomeMethod::Su });
+        let r = ExecRequest::new("id -un").with_become(su("nobody"));
+        assert_eq!(r.shell_line(), "su -c 'sh -c '\\''id -un'\\''' -- nobody");
+        // What `su` receives, word by word, for hostile text: a stand-in `su` prints its
+        // arguments, and the outer shell ran nothing of the user's or the command's text.
+        let r = ExecRequest::new("echo '$(touch x)'; echo \"$HOME\"").with_become(su("-s/bin/x;id`id`"));
+        let script = format!("su() {{ printf '[%s]\\n' \"$@\"; }}; {}", r.shell_line());
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).output().expect("sh");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "[-c]\n[sh -c 'echo '\\''$(touch x)'\\''; echo \"$HOME\"']\n[--]\n[-s/bin/x;id`id`]\n"
+        );
+    }
+
+    #[test]
+    fn become_method_names() {
+        assert_eq!(BecomeMethod::parse("su"), Some(BecomeMethod::Su));
+        assert_eq!(BecomeMethod::parse("sudo"), Some(BecomeMethod::Sudo));
+        assert_eq!(BecomeMethod::parse("doas"), None);
+        assert_eq!(BecomeMethod::Su.name(), "su");
     }
 }

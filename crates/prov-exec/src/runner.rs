@@ -1428,6 +1428,28 @@ pub async fn run_play(
 
 /// A host's inventory variables, with `inventory_file`/`inventory_dir` under them (Ansible
 /// sets those on the host when it reads the source; the inventory's own values win).
+/// Escalations of a bound play that cannot run, found before anything connects: for each
+/// task (and the play's fact gathering) whose `become` some host cannot do as asked (an
+/// unsupported `ansible_become_method`, `su` with a become password), where it is written
+/// and why, with the first such host.
+pub fn become_refusals(bp: &BoundPlay<'_>, inv: &Inventory) -> Vec<(prov_core::source::Span, String)> {
+    let vars: Vec<(&String, VarMap)> = bp.hosts.iter().map(|h| (h, inventory_vars(inv, h))).collect();
+    let gather = needs_facts(bp).then_some((bp.play.span, &bp.play.become_));
+    let tasks = bp.order.iter().filter_map(|&t| bp.play.tasks.get(t)).map(|t| (t.span, &t.become_));
+    let mut out: Vec<(prov_core::source::Span, String)> = Vec::new();
+    for (span, become_) in gather.into_iter().chain(tasks) {
+        if out.iter().any(|(s, _)| *s == span) {
+            continue;
+        }
+        if let Some((h, e)) =
+            vars.iter().find_map(|(h, v)| crate::task::effective_become(become_.clone(), v).err().map(|e| (h, e)))
+        {
+            out.push((span, format!("{h}: {e}")));
+        }
+    }
+    out
+}
+
 fn inventory_vars(inv: &Inventory, host: &str) -> VarMap {
     let mut vars = inv.source_vars(host);
     vars.extend(inv.host_vars(host));

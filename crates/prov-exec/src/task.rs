@@ -971,7 +971,8 @@ async fn run_item(
     // `become_user: "{{ app_user }}"` (or the inventory's `ansible_become_user`) is a
     // template, rendered for this host and item like the arguments.
     let become_ = match effective_become(t.become_.clone(), &w.inv_vars) {
-        Some(mut b) if prov_core::template::is_template(&b.user) => match templar.render_str(&b.user, ctx) {
+        Err(e) => return mk_fail(e, label),
+        Ok(Some(mut b)) if prov_core::template::is_template(&b.user) => match templar.render_str(&b.user, ctx) {
             Ok(u) if !u.is_undefined() && !u.to_string().is_empty() => {
                 b.user = u.to_string();
                 Some(b)
@@ -979,7 +980,7 @@ async fn run_item(
             Ok(_) => return mk_fail(format!("become_user `{}` is undefined or empty", b.user), label),
             Err(e) => return mk_fail(format!("become_user: {e}"), label),
         },
-        other => other,
+        Ok(other) => other,
     };
     let vars = ScopeVars { templar: templar.clone(), ctx: ctx.clone() };
     let files = TaskFiles(t.search_dirs.clone());
@@ -1466,8 +1467,10 @@ pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
     let files = TaskFiles(Arc::new(Vec::new()));
     // The play's `become` (and the inventory's), as Ansible gathers; a templated
     // `become_user` has no task to be rendered for here: gathering then does not escalate.
-    let become_ =
-        effective_become(w.bp.play.become_.clone(), &w.inv_vars).filter(|b| !prov_core::template::is_template(&b.user));
+    let become_ = match effective_become(w.bp.play.become_.clone(), &w.inv_vars) {
+        Ok(b) => b.filter(|b| !prov_core::template::is_template(&b.user)),
+        Err(e) => return Err(report_gather(w, Status::Failed, e, start)),
+    };
     let cx = ModuleCtx {
         host: &w.host,
         conn: conn.as_ref(),
@@ -1530,12 +1533,18 @@ fn report_gather(w: &mut Worker<'_>, status: Status, msg: String, start: Instant
     }
 }
 
+/// The variables that give a become password, as ansible-core's become plugins read them.
+const BECOME_PASSWORD_VARS: &[&str] = &["ansible_become_password", "ansible_become_pass", "ansible_su_pass"];
+
 /// The task's `become`, with the host's connection variables on top, as in Ansible where
-/// `ansible_become`/`ansible_become_user` from the inventory beat play keywords.
-fn effective_become(
+/// `ansible_become`/`ansible_become_user`/`ansible_become_method` from the inventory beat
+/// play keywords. `Err` (before anything runs with it) for a method prov does not support,
+/// or for `su` where the host has a become password: `su` reads it from a terminal, and prov
+/// has no safe way to give it one.
+pub(crate) fn effective_become(
     from_play: Option<prov_core::connection::Become>,
     host: &prov_core::vars::VarMap,
-) -> Option<prov_core::connection::Become> {
+) -> Result<Option<prov_core::connection::Become>, String> {
     use prov_core::connection::{Become, BecomeMethod};
     let set = |k: &str| host.get(k).filter(|v| !v.is_undefined() && !v.is_none());
     let mut b = match set("ansible_become") {
@@ -1545,10 +1554,24 @@ fn effective_become(
         }
         Some(_) => None,
     };
-    if let (Some(b), Some(u)) = (b.as_mut(), set("ansible_become_user")) {
+    let Some(b) = b.as_mut() else { return Ok(None) };
+    if let Some(u) = set("ansible_become_user") {
         b.user = u.to_string();
     }
-    b
+    if let Some(m) = set("ansible_become_method") {
+        let m = m.to_string();
+        b.method = BecomeMethod::parse(&m).ok_or_else(|| {
+            format!("ansible_become_method `{m}` is not supported (prov supports {})", BecomeMethod::SUPPORTED)
+        })?;
+    }
+    if b.method == BecomeMethod::Su {
+        if let Some(var) = BECOME_PASSWORD_VARS.iter().find(|k| set(k).is_some_and(|v| !v.to_string().is_empty())) {
+            return Err(format!(
+                "become_method su with a become password (`{var}`): su reads the password from a terminal and prov cannot give it one safely; connect as root (su then asks none), or use sudo with NOPASSWD"
+            ));
+        }
+    }
+    Ok(Some(b.clone()))
 }
 
 #[cfg(test)]
@@ -1562,15 +1585,49 @@ mod become_tests {
         Some(Become { user: u.into(), method: BecomeMethod::Sudo })
     }
 
+    fn su(u: &str) -> Option<Become> {
+        Some(Become { user: u.into(), method: BecomeMethod::Su })
+    }
+
     #[test]
     fn inventory_connection_variables_win() {
         let mut host = VarMap::new();
-        assert_eq!(effective_become(b("app"), &host), b("app"));
+        assert_eq!(effective_become(b("app"), &host), Ok(b("app")));
         host.insert("ansible_become".into(), Value::from("yes"));
-        assert_eq!(effective_become(None, &host), b("root"));
+        assert_eq!(effective_become(None, &host), Ok(b("root")));
         host.insert("ansible_become_user".into(), Value::from("postgres"));
-        assert_eq!(effective_become(b("app"), &host), b("postgres"));
+        assert_eq!(effective_become(b("app"), &host), Ok(b("postgres")));
         host.insert("ansible_become".into(), Value::from(false));
-        assert_eq!(effective_become(b("app"), &host), None);
+        assert_eq!(effective_become(b("app"), &host), Ok(None));
+    }
+
+    #[test]
+    fn inventory_become_method_su_applies_where_the_task_escalates() {
+        let mut host = VarMap::new();
+        host.insert("ansible_become_method".into(), Value::from("su"));
+        assert_eq!(effective_become(b("app"), &host), Ok(su("app")));
+        // The method alone does not escalate.
+        assert_eq!(effective_become(None, &host), Ok(None));
+        host.insert("ansible_become_method".into(), Value::from("sudo"));
+        assert_eq!(effective_become(su("app"), &host), Ok(b("app")));
+        host.insert("ansible_become_method".into(), Value::from("doas"));
+        assert_eq!(
+            effective_become(b("app"), &host),
+            Err("ansible_become_method `doas` is not supported (prov supports sudo, su)".into())
+        );
+    }
+
+    #[test]
+    fn su_with_a_become_password_is_refused_and_the_password_not_shown() {
+        for var in ["ansible_become_password", "ansible_become_pass", "ansible_su_pass"] {
+            let mut host = VarMap::new();
+            host.insert(var.into(), Value::from("s3cret-pw"));
+            let e = effective_become(su("app"), &host).expect_err("refused");
+            assert!(e.starts_with(&format!("become_method su with a become password (`{var}`)")), "{e}");
+            assert!(!e.contains("s3cret-pw"), "{e}");
+            // Not escalating, or sudo (which prov runs with -n): the password is not used.
+            assert_eq!(effective_become(None, &host), Ok(None));
+            assert_eq!(effective_become(b("app"), &host), Ok(b("app")));
+        }
     }
 }

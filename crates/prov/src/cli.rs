@@ -182,13 +182,13 @@ pub struct Connect {
     /// SSH private key file (ansible.cfg's `private_key_file`).
     #[arg(long = "private-key", visible_alias = "key-file")]
     pub private_key: Option<PathBuf>,
-    /// Escalate with sudo, unless a play, block or task sets `become` (ansible.cfg's `become`).
+    /// Escalate (with sudo, or `--become-method`), unless a play, block or task sets `become` (ansible.cfg's `become`).
     #[arg(short = 'b', long = "become")]
     pub become_: bool,
     /// The user to become (default root; ansible.cfg's `become_user`).
     #[arg(long = "become-user")]
     pub become_user: Option<String>,
-    /// Escalation method: only `sudo`.
+    /// Escalation method: `sudo` (default) or `su` (ansible.cfg's `become_method`).
     #[arg(long = "become-method")]
     pub become_method: Option<String>,
     /// Refused: prov does not prompt for passwords (use SSH keys).

@@ -42,6 +42,8 @@ pub struct Config {
     pub become_: Option<bool>,
     /// `[privilege_escalation] become_user`.
     pub become_user: Option<String>,
+    /// `[privilege_escalation] become_method` (or `--become-method`): sudo or su.
+    pub become_method: Option<prov_core::connection::BecomeMethod>,
     /// `[defaults] strategy`.
     pub strategy: Option<String>,
     /// `[defaults] gathering`.
@@ -65,8 +67,16 @@ impl Config {
         if c.ask_become_pass {
             return Err("-K/--ask-become-pass: prov escalates with passwordless sudo only".into());
         }
-        if let Some(m) = c.become_method.as_deref().filter(|m| *m != "sudo") {
-            return Err(format!("--become-method {m}: only sudo is supported"));
+        if let Some(m) = c.become_method.as_deref() {
+            match prov_core::connection::BecomeMethod::parse(m) {
+                Some(b) => self.become_method = Some(b),
+                None => {
+                    return Err(format!(
+                        "--become-method {m}: prov supports {}",
+                        prov_core::connection::BecomeMethod::SUPPORTED
+                    ))
+                }
+            }
         }
         match c.connection.as_deref() {
             None | Some("ssh" | "smart" | "paramiko") => {}
@@ -413,6 +423,9 @@ impl Reader<'_> {
         c.timeout = self.int("ANSIBLE_TIMEOUT", "defaults", "timeout");
         c.become_ = self.get("ANSIBLE_BECOME", "privilege_escalation", "become").map(|(v, ..)| truthy(&v));
         c.become_user = self.get("ANSIBLE_BECOME_USER", "privilege_escalation", "become_user").map(|(v, ..)| v);
+        c.become_method = self
+            .get("ANSIBLE_BECOME_METHOD", "privilege_escalation", "become_method")
+            .and_then(|(v, ..)| prov_core::connection::BecomeMethod::parse(v.trim()));
         c.diff_always = self.get("ANSIBLE_DIFF_ALWAYS", "diff", "always").map(|(v, ..)| truthy(&v));
         c.force_handlers =
             self.get("ANSIBLE_FORCE_HANDLERS", "defaults", "force_handlers").is_some_and(|(v, ..)| truthy(&v));
@@ -487,8 +500,8 @@ impl Reader<'_> {
                 "ANSIBLE_BECOME_METHOD",
                 "privilege_escalation",
                 "become_method",
-                |v| v.trim() != "sudo",
-                "only sudo is supported",
+                |v| prov_core::connection::BecomeMethod::parse(v.trim()).is_none(),
+                "prov supports become_method sudo and su",
             ),
             (
                 "ANSIBLE_TRANSPORT",

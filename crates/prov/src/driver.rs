@@ -317,6 +317,7 @@ fn play_defaults() -> PlayDefaults {
         roles_path: cfg.roles_path.clone(),
         become_: cfg.become_,
         become_user: cfg.become_user.clone(),
+        become_method: cfg.become_method,
         strategy: cfg.strategy.clone(),
         gather_explicit: cfg.gathering.as_deref() == Some("explicit"),
         force_handlers: cfg.force_handlers,
@@ -397,11 +398,17 @@ pub async fn load(
     diagnostics::print_all(&warnings, sources);
     // Bind every play now so bad patterns surface before anything runs.
     for play in &pb.plays {
-        if let Err(e) = bind(play, &inventory, limit.as_ref()) {
-            diags.push(
+        match bind(play, &inventory, limit.as_ref()) {
+            Err(e) => diags.push(
                 Diagnostic::error(DiagKind::Pattern, play.hosts_span, e)
                     .with_help("see `prov inventory --graph` for the groups and hosts"),
-            );
+            ),
+            // Escalations some host cannot do (`su` with a password): refused before connecting.
+            Ok(bp) => {
+                for (span, msg) in prov_exec::runner::become_refusals(&bp, &inventory) {
+                    diags.push(Diagnostic::error(DiagKind::Unsupported, span, msg));
+                }
+            }
         }
     }
     if diags.has_errors() {

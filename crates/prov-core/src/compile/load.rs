@@ -72,6 +72,8 @@ pub struct PlayDefaults {
     pub become_: Option<bool>,
     /// `[privilege_escalation] become_user` (else `root`).
     pub become_user: Option<String>,
+    /// `[privilege_escalation] become_method` (else `sudo`).
+    pub become_method: Option<BecomeMethod>,
     /// `[defaults] strategy` (else prov's `dag`).
     pub strategy: Option<String>,
     /// `[defaults] gathering = explicit`: plays gather facts only when they say so.
@@ -88,6 +90,9 @@ struct Inherit {
     tags: BTreeSet<String>,
     when: Vec<Cond>,
     become_: Option<Option<Become>>,
+    /// The `become_method` set on the way here (else ansible.cfg's, else sudo): it applies
+    /// wherever `become` is switched on below, as a keyword of its own.
+    become_method: Option<BecomeMethod>,
     vars: Vec<Arc<VarMap>>,
     /// The `vars` of the dynamic includes on the way here (see `TaskDef::params`).
     params: Vec<Arc<VarMap>>,
@@ -571,11 +576,15 @@ impl<'a> Loader<'a> {
             role_public: true,
             ..Default::default()
         };
+        inherit.become_method = self.opts.defaults.become_method;
         let cfg_become = match self.opts.defaults.become_ {
-            Some(true) => Some(Some(Become { user: self.default_become_user(), method: BecomeMethod::Sudo })),
+            Some(true) => Some(Some(Become {
+                user: self.default_become_user(),
+                method: inherit.become_method.unwrap_or(BecomeMethod::Sudo),
+            })),
             _ => None,
         };
-        inherit.become_ = self.become_of(node, cfg_become);
+        inherit.become_ = self.become_of(node, cfg_become, &mut inherit.become_method);
         let play_become = inherit.become_.clone().flatten();
         inherit.environment = node.get("environment").map(Node::to_value);
         inherit.no_log = self.no_log_flag(node.get("no_log"));
@@ -1079,14 +1088,28 @@ impl<'a> Loader<'a> {
 
     /// `become`/`become_user` of a play, block, role or task on top of what it inherits:
     /// `Some(Some(b))` escalate, `Some(None)` explicitly not, `None` unset.
-    fn become_of(&mut self, node: &Node, inherited: Option<Option<Become>>) -> Option<Option<Become>> {
+    /// `method` is the inherited `become_method`, updated with this node's.
+    fn become_of(
+        &mut self,
+        node: &Node,
+        inherited: Option<Option<Become>>,
+        method: &mut Option<BecomeMethod>,
+    ) -> Option<Option<Become>> {
         if let Some(m) = node.get("become_method") {
-            if m.as_str() != Some("sudo") {
-                self.err(DiagKind::Unsupported, m.span, "only `become_method: sudo` is supported");
+            match m.as_str().and_then(BecomeMethod::parse) {
+                Some(parsed) => *method = Some(parsed),
+                None => {
+                    let shown = m.scalar_text().unwrap_or_else(|| m.type_name().to_string());
+                    self.err(
+                        DiagKind::Unsupported,
+                        m.span,
+                        format!("become_method `{shown}` is not supported (prov supports {})", BecomeMethod::SUPPORTED),
+                    );
+                }
             }
         }
         let user = node.get("become_user").and_then(Node::scalar_text);
-        match self.opt_bool(node.get("become")) {
+        let r = match self.opt_bool(node.get("become")) {
             Some(true) => {
                 let user =
                     user.or_else(|| inherited.flatten().map(|b| b.user)).unwrap_or_else(|| self.default_become_user());
@@ -1097,7 +1120,8 @@ impl<'a> Loader<'a> {
                 (Some(Some(b)), Some(u)) => Some(Some(Become { user: u, ..b })),
                 (inherited, _) => inherited,
             },
-        }
+        };
+        r.map(|b| b.map(|b| Become { method: method.unwrap_or(b.method), ..b }))
     }
 
     fn conds(&mut self, n: &Node, pb: &mut PlayBuild) -> Vec<Cond> {
@@ -1391,7 +1415,7 @@ impl<'a> Loader<'a> {
         if let Some(w) = node.get("when") {
             c.when.extend(self.conds(w, pb));
         }
-        c.become_ = self.become_of(node, c.become_.clone());
+        c.become_ = self.become_of(node, c.become_.clone(), &mut c.become_method);
         if let Some(v) = node.get("vars") {
             let mut m = VarMap::new();
             self.map_into(v, &mut m, "vars");
@@ -2207,7 +2231,7 @@ impl<'a> Loader<'a> {
             self.note_vars(&m);
             vars.push(Arc::new(m));
         }
-        let become_ = self.become_of(node, c.become_.clone()).flatten();
+        let become_ = self.become_of(node, c.become_.clone(), &mut c.become_method.clone()).flatten();
         let loop_ = self.loop_of(node, pb);
         if let Some(l) = &loop_ {
             self.known.insert(l.loop_var.clone());

@@ -305,3 +305,40 @@ fn run_once_inside_a_looped_include_is_refused() {
     ];
     assert_eq!(errors, want);
 }
+
+#[test]
+fn become_method_su_is_inherited_from_play_block_and_ansible_cfg() {
+    use crate::connection::BecomeMethod;
+    let methods = |pb: &CompiledPlaybook| -> Vec<Option<BecomeMethod>> {
+        pb.plays[0].tasks.iter().filter(|t| t.module == "meta").map(|t| t.become_.as_ref().map(|b| b.method)).collect()
+    };
+    // The play's `become_method` applies where a task only says `become: true`; a block or a
+    // task says otherwise for itself.
+    let yaml = "- hosts: all\n  gather_facts: false\n  become_method: su\n  tasks:\n    - meta: noop\n      become: true\n    - block:\n        - meta: noop\n          become: true\n      become_method: sudo\n    - meta: noop\n      become: true\n      become_user: nobody\n    - meta: noop\n";
+    let (pb, _) = compile(&[("site.yml", yaml)]).expect("compiles");
+    assert_eq!(methods(&pb), [Some(BecomeMethod::Su), Some(BecomeMethod::Sudo), Some(BecomeMethod::Su), None]);
+    assert_eq!(pb.plays[0].tasks[2].become_.as_ref().map(|b| b.user.as_str()), Some("nobody"));
+    // A task's method under a play that escalates.
+    let yaml = "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - meta: noop\n      become_method: su\n    - meta: noop\n";
+    let (pb, _) = compile(&[("site.yml", yaml)]).expect("compiles");
+    assert_eq!(methods(&pb), [Some(BecomeMethod::Su), Some(BecomeMethod::Sudo)]);
+    // ansible.cfg's `[privilege_escalation] become_method`.
+    let opts = CompileOptions {
+        defaults: PlayDefaults { become_: Some(true), become_method: Some(BecomeMethod::Su), ..Default::default() },
+        ..Default::default()
+    };
+    let yaml = "- hosts: all\n  gather_facts: false\n  tasks:\n    - meta: noop\n    - meta: noop\n      become_method: sudo\n";
+    let (pb, _) = compile_with(&[("site.yml", yaml)], &opts).expect("compiles");
+    assert_eq!(methods(&pb), [Some(BecomeMethod::Su), Some(BecomeMethod::Sudo)]);
+}
+
+#[test]
+fn become_methods_prov_does_not_support_are_refused_naming_the_supported_ones() {
+    let yaml = "- hosts: all\n  gather_facts: false\n  tasks:\n    - meta: noop\n      become: true\n      become_method: doas\n";
+    let errors = compile(&[("site.yml", yaml)]).expect_err("refused");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("6:22 error: become_method `doas` is not supported (prov supports sudo, su)"),
+        "{errors:?}"
+    );
+}

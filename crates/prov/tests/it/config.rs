@@ -98,7 +98,7 @@ fn connection_flags_of_ansible_playbook_are_read_or_refused() {
     assert!(stdout.contains("ran-on-w1") && stdout.contains("ran-on-w2"), "{stdout}");
     let out = prov_in(p.path(), p.path(), &[], &["apply", "b.yml", "-i", "hosts.ini", "--connection", "local", "-b"]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    for bad in [&["-k"][..], &["-K"], &["--become-method", "su"], &["-c", "winrm"]] {
+    for bad in [&["-k"][..], &["-K"], &["--become-method", "doas"], &["-c", "winrm"]] {
         let mut args = vec!["apply", "play.yml", "-i", "hosts.ini"];
         args.extend_from_slice(bad);
         let out = prov_in(p.path(), p.path(), &[], &args);
@@ -137,12 +137,12 @@ fn ansible_cfg_of_a_world_writable_working_directory_is_ignored_with_a_warning()
 #[test]
 fn ansible_cfg_setting_prov_does_not_implement_is_refused_with_its_line() {
     let p = project();
-    write(&p.path().join("ansible.cfg"), "[defaults]\nforks = 3\n\n[privilege_escalation]\nbecome_method = su\n");
+    write(&p.path().join("ansible.cfg"), "[defaults]\nforks = 3\n\n[privilege_escalation]\nbecome_method = doas\n");
     let out = prov_in(p.path(), p.path(), &[], &["apply", "play.yml"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
     assert!(stderr.contains("ansible.cfg:5:1"), "{stderr}");
-    assert!(stderr.contains("`become_method = su` changes what Ansible does"), "{stderr}");
+    assert!(stderr.contains("`become_method = doas` changes what Ansible does"), "{stderr}");
     assert!(!stdout.contains("ran-on"), "{stdout}");
 }
 
@@ -369,4 +369,81 @@ fn verbose_names_tasks_that_run_long() {
     let out = prov_in(p.path(), p.path(), &[], &["apply", "slow.yml", "-i", "hosts.ini", "-v", "--output", "json"]);
     let (stdout, _) = text(&out);
     assert!(!stdout.contains("still running"), "{stdout}");
+}
+
+/// `become_method: su` from ansible.cfg, `--become-method` and the inventory's
+/// `ansible_become_method`, as ansible-core 2.19 (checked with ansible-playbook, connection
+/// local, as root): su runs the command through the user's login shell, so becoming
+/// `nobody` (shell nologin) fails with nologin's "This account is currently not available."
+/// where sudo gives `nobody`; su to root gives `root`.
+#[test]
+fn become_method_su_from_ansible_cfg_flag_and_inventory_uses_the_users_login_shell() {
+    let p = project();
+    write(&p.path().join("hosts.ini"), "h1 ansible_connection=local\n");
+    write(&p.path().join("inv_su.ini"), "h1 ansible_connection=local ansible_become_method=su\n");
+    write(
+        &p.path().join("who.yml"),
+        "- hosts: h1\n  gather_facts: false\n  become: true\n  tasks:\n    - command: id -un\n      register: as_root\n    - assert: {that: [as_root.stdout == 'root']}\n    - command: id -un\n      become_user: nobody\n      register: as_nobody\n      ignore_errors: true\n    - debug: msg=\"who={{ as_nobody.stdout | default('') }} failed={{ as_nobody is failed }}\"\n",
+    );
+    let nologin = "who=This account is currently not available. failed=True";
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: [Case; 5] = [
+        (&[], &["-i", "hosts.ini"], "who=nobody failed=False"),
+        (&[("ANSIBLE_BECOME_METHOD", "su")], &["-i", "hosts.ini"], nologin),
+        (&[], &["-i", "hosts.ini", "--become-method", "su"], nologin),
+        (&[], &["-i", "inv_su.ini"], nologin),
+        // The inventory's variable beats the command line's method, as in Ansible.
+        (&[], &["-i", "inv_su.ini", "--become-method", "sudo"], nologin),
+    ];
+    for (env, args, want) in cases {
+        let mut a = vec!["apply", "who.yml"];
+        a.extend_from_slice(args);
+        let out = prov_in(p.path(), p.path(), env, &a);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{env:?} {args:?}: {stdout}\n{stderr}");
+        assert!(stdout.contains(want), "{env:?} {args:?}: want {want}\n{stdout}\n{stderr}");
+    }
+    // The same from ansible.cfg's `[privilege_escalation] become_method`.
+    write(&p.path().join("ansible.cfg"), "[privilege_escalation]\nbecome_method = su\n");
+    let out = prov_in(p.path(), p.path(), &[], &["apply", "who.yml", "-i", "hosts.ini"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains(nologin), "{stdout}\n{stderr}");
+}
+
+/// su reads a password from a terminal, which prov cannot give it safely: a host with a
+/// become password where a task escalates with su is refused before anything connects,
+/// at the task, without showing the password. Other methods are refused naming the
+/// supported ones.
+#[test]
+fn become_method_su_with_a_become_password_is_refused_before_connecting() {
+    let p = project();
+    write(
+        &p.path().join("hosts.ini"),
+        "h1 ansible_connection=local ansible_become_password=s3cret-pw\nh2 ansible_connection=local ansible_become_method=doas\n",
+    );
+    write(
+        &p.path().join("su.yml"),
+        "- hosts: h1\n  gather_facts: false\n  tasks:\n    - command: touch ran-before\n    - command: id -un\n      become: true\n      become_method: su\n",
+    );
+    let out = prov_in(p.path(), p.path(), &[], &["apply", "su.yml", "-i", "hosts.ini"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(stderr.contains("su.yml:5:7"), "{stderr}");
+    assert!(stderr.contains("h1: become_method su with a become password (`ansible_become_password`)"), "{stderr}");
+    assert!(!stdout.contains("s3cret-pw") && !stderr.contains("s3cret-pw"), "{stdout}\n{stderr}");
+    assert!(!p.path().join("ran-before").exists(), "nothing ran");
+    // sudo runs with -n: the password is not used, and nothing is refused.
+    let sudo = std::fs::read_to_string(p.path().join("su.yml"))
+        .expect("read")
+        .replace("become_method: su", "become_method: sudo");
+    write(&p.path().join("sudo.yml"), &sudo);
+    let out = prov_in(p.path(), p.path(), &[], &["apply", "sudo.yml", "-i", "hosts.ini"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // An unsupported method from the inventory.
+    write(&p.path().join("sudo_h2.yml"), &sudo.replace("hosts: h1", "hosts: h2"));
+    let out = prov_in(p.path(), p.path(), &[], &["apply", "sudo_h2.yml", "-i", "hosts.ini"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(stderr.contains("h2: ansible_become_method `doas` is not supported (prov supports sudo, su)"), "{stderr}");
 }

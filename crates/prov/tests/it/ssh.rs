@@ -260,6 +260,72 @@ fn become_runs_commands_and_writes_files_through_sudo() {
     }
 }
 
+/// `become_method: su` over SSH (connected as root, so su asks no password), as
+/// ansible-core 2.19's su plugin: commands run as the user through its login shell, a
+/// `copy` writes as that user (its file, in its directory; refused in a directory only root
+/// may write: "not writable" in Ansible), and a user whose shell is nologin cannot be become
+/// ("This account is currently not available.", nologin's words, in both). The play makes
+/// its own user with a shell (every lab host is this machine) and removes it.
+#[test]
+fn become_su_runs_commands_and_writes_files_as_the_user_over_ssh() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let lab = Lab::start(1).expect("lab");
+    let work = lab_workdir(&lab);
+    let base = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(
+        work.path().join("pb.yml"),
+        format!(
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - user: {{name: provsutest, shell: /bin/sh, create_home: false}}
+    - file: {{path: "{base}/mine", state: directory, owner: provsutest, mode: "0755"}}
+    - file: {{path: "{base}/locked", state: directory, mode: "0755"}}
+    - block:
+        - command: id -un
+          register: who
+          changed_when: false
+        - shell: 'echo "$USER $LOGNAME $HOME"'
+          register: env
+          changed_when: false
+        - copy: {{content: "written through su\n", dest: "{base}/mine/f", mode: "0640"}}
+        - copy: {{content: "x\n", dest: "{base}/locked/f"}}
+          register: locked
+          ignore_errors: true
+        - command: id -un
+          become_user: nobody
+          register: nologin
+          ignore_errors: true
+      become: true
+      become_method: su
+      become_user: provsutest
+    - user: {{name: provsutest, state: absent}}
+    - assert:
+        that:
+          - who.stdout == 'provsutest'
+          - env.stdout == 'provsutest provsutest /home/provsutest'
+          - locked is failed
+          - nologin is failed
+          - "'This account is currently not available.' in nologin.stdout"
+"#,
+            base = base.path().display()
+        ),
+    )
+    .expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    let out = prov(work.path(), &["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let f = base.path().join("mine/f");
+    assert_eq!(std::fs::read_to_string(&f).expect("file"), "written through su\n");
+    let meta = std::fs::metadata(&f).expect("meta");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+    assert_eq!(meta.uid(), std::fs::metadata(base.path().join("mine")).expect("dir").uid(), "owned by the user");
+    assert_ne!(meta.uid(), 0);
+    assert!(!base.path().join("locked/f").exists());
+}
+
 /// Packages, users and groups for real, on this machine (every lab host is this machine,
 /// so the play targets one host). Each state is applied twice: the second run changes nothing.
 #[test]
