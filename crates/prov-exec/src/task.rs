@@ -560,6 +560,11 @@ fn flag(w: &Worker<'_>, t: &TaskDef, f: &Flag) -> Result<bool, String> {
         Flag::Template(tm) => tm,
     };
     let v = w.env.templar.render_defined(tm, &w.scope(t.id, Vec::new()))?;
+    as_bool(&v)
+}
+
+/// A rendered keyword read as ansible-core reads a boolean.
+fn as_bool(v: &Value) -> Result<bool, String> {
     match v.kind() {
         ValueKind::Bool => Ok(v.is_true()),
         ValueKind::Number => match i64::try_from(v.clone()) {
@@ -970,7 +975,16 @@ async fn run_item(
     }
     // `become_user: "{{ app_user }}"` (or the inventory's `ansible_become_user`) is a
     // template, rendered for this host and item like the arguments.
-    let become_ = match effective_become(t.become_.clone(), &w.inv_vars) {
+    // `become: "{{ ... }}"`: rendered per host and item, unless the inventory decides.
+    let from_play = match (&t.become_if, w.inv_vars.get("ansible_become").filter(|v| !v.is_undefined())) {
+        (Some(tm), None) => match templar.render_defined(tm, ctx).and_then(|v| as_bool(&v)) {
+            Ok(true) => t.become_.clone(),
+            Ok(false) => None,
+            Err(e) => return mk_fail(format!("Task failed: Error processing keyword 'become': {e}"), label),
+        },
+        _ => t.become_.clone(),
+    };
+    let become_ = match effective_become(from_play, &w.inv_vars) {
         Err(e) => return mk_fail(e, label),
         Ok(Some(mut b)) if prov_core::template::is_template(&b.user) => match templar.render_str(&b.user, ctx) {
             Ok(u) if !u.is_undefined() && !u.to_string().is_empty() => {

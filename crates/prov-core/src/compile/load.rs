@@ -90,6 +90,10 @@ struct Inherit {
     tags: BTreeSet<String>,
     when: Vec<Cond>,
     become_: Option<Option<Become>>,
+    /// The nearest `become` written as a template (see [`TaskDef::become_if`]).
+    become_if: Option<Tmpl>,
+    /// The nearest `become_user` written, for a `become: true` below.
+    become_user: Option<String>,
     /// The `become_method` set on the way here (else ansible.cfg's, else sudo): it applies
     /// wherever `become` is switched on below, as a keyword of its own.
     become_method: Option<BecomeMethod>,
@@ -584,7 +588,13 @@ impl<'a> Loader<'a> {
             })),
             _ => None,
         };
-        inherit.become_ = self.become_of(node, cfg_become, &mut inherit.become_method);
+        inherit.become_ = self.become_of(
+            node,
+            cfg_become,
+            &mut inherit.become_method,
+            &mut inherit.become_if,
+            &mut inherit.become_user,
+        );
         let play_become = inherit.become_.clone().flatten();
         inherit.environment = node.get("environment").map(Node::to_value);
         inherit.no_log = self.no_log_flag(node.get("no_log"));
@@ -1094,6 +1104,8 @@ impl<'a> Loader<'a> {
         node: &Node,
         inherited: Option<Option<Become>>,
         method: &mut Option<BecomeMethod>,
+        cond: &mut Option<Tmpl>,
+        user_slot: &mut Option<String>,
     ) -> Option<Option<Become>> {
         if let Some(m) = node.get("become_method") {
             match m.as_str().and_then(BecomeMethod::parse) {
@@ -1109,7 +1121,25 @@ impl<'a> Loader<'a> {
             }
         }
         let user = node.get("become_user").and_then(Node::scalar_text);
-        let r = match self.opt_bool(node.get("become")) {
+        // A `become_user` applies to the tasks below that turn `become` on, even where this
+        // level does not (a play's `become_user` with a task's `become: true`).
+        if let Some(u) = &user {
+            *user_slot = Some(u.clone());
+        }
+        let user = user.or_else(|| user_slot.clone());
+        // A templated `become` is decided per host when the task runs: here it counts as on.
+        let written = match node.get("become") {
+            Some(n @ Node { kind: NodeKind::Str(text), .. }) if is_template(text) => {
+                *cond = self.tmpl(n);
+                Some(true)
+            }
+            Some(n) => {
+                *cond = None;
+                self.opt_bool(Some(n))
+            }
+            None => None,
+        };
+        let r = match written {
             Some(true) => {
                 let user =
                     user.or_else(|| inherited.flatten().map(|b| b.user)).unwrap_or_else(|| self.default_become_user());
@@ -1415,7 +1445,7 @@ impl<'a> Loader<'a> {
         if let Some(w) = node.get("when") {
             c.when.extend(self.conds(w, pb));
         }
-        c.become_ = self.become_of(node, c.become_.clone(), &mut c.become_method);
+        c.become_ = self.become_of(node, c.become_.clone(), &mut c.become_method, &mut c.become_if, &mut c.become_user);
         if let Some(v) = node.get("vars") {
             let mut m = VarMap::new();
             self.map_into(v, &mut m, "vars");
@@ -2231,7 +2261,17 @@ impl<'a> Loader<'a> {
             self.note_vars(&m);
             vars.push(Arc::new(m));
         }
-        let become_ = self.become_of(node, c.become_.clone(), &mut c.become_method.clone()).flatten();
+        let mut become_if = c.become_if.clone();
+        let become_ = self
+            .become_of(
+                node,
+                c.become_.clone(),
+                &mut c.become_method.clone(),
+                &mut become_if,
+                &mut c.become_user.clone(),
+            )
+            .flatten();
+        let become_if = become_if.filter(|_| become_.is_some());
         let loop_ = self.loop_of(node, pb);
         if let Some(l) = &loop_ {
             self.known.insert(l.loop_var.clone());
@@ -2392,6 +2432,7 @@ impl<'a> Loader<'a> {
             tags: c.tags.clone(),
             gates: c.gates.clone(),
             become_,
+            become_if,
             delegate_to,
             delegate_facts: self.opt_bool(node.get("delegate_facts")).unwrap_or(false),
             run_once: {

@@ -370,6 +370,9 @@ pub struct TaskDef {
     pub gates: Vec<BTreeSet<String>>,
     /// Escalation.
     pub become_: Option<Become>,
+    /// `become` written as a template: `become_` applies where it renders true (per host and
+    /// item, as ansible-core templates the keyword).
+    pub become_if: Option<Tmpl>,
     /// `delegate_to` (host name template).
     pub delegate_to: Option<Tmpl>,
     /// `delegate_facts`: the facts the task sets go to the delegated host.

@@ -2631,3 +2631,40 @@ fn role_files_from_options_replace_main() {
     assert_eq!(r.code, 4, "{}", r.dump());
     assert!(r.stderr.contains("Could not find specified file in role: vars/nope"), "{}", r.stderr);
 }
+
+/// A play's `become_user` applies to a task that turns `become` on, and `become` may be a
+/// template, rendered per host and item (ansible-core 2.19.14 printed the same users for the
+/// same play: prov dropped the play's `become_user` and refused the templates).
+#[test]
+fn templated_become_and_a_play_become_user_apply_as_ansible_core() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  become_user: nobody
+  vars:
+    yes_please: "{{ 1 == 1 }}"
+    nope: false
+  tasks:
+    - raw: id -un
+      become: true
+      register: r0
+    - raw: id -un
+      become: "{{ yes_please }}"
+      register: r1
+    - raw: id -un
+      become: "{{ nope }}"
+      register: r2
+    - block:
+        - raw: id -un
+          register: r3
+      become: "{{ yes_please }}"
+    - raw: id -un
+      become: "{{ item }}"
+      loop: [true, false]
+      register: r4
+    - name: show
+      debug: {msg: "{{ [r0.stdout | trim, r1.stdout | trim, r2.stdout | trim, r3.stdout | trim, r4.results | map(attribute='stdout') | map('trim') | list] | to_json }}"}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("show")[0]["msg"], r#"["nobody", "nobody", "root", "nobody", ["nobody", "root"]]"#);
+}
