@@ -4,7 +4,10 @@
 //! Arguments (as in Ansible): `name` (required), `state` (`started`, `stopped`, `restarted`,
 //! `reloaded`; `restarted` and `reloaded` always change), `enabled` (start at boot), `use`
 //! (`auto` default, `systemd`, `sysvinit`/`service`), `sleep` (seconds between stop and start
-//! for a SysV restart). One command reads the state. Registers `name`, `state`, `enabled`,
+//! for a SysV restart), `daemon_reload` (with systemd, as ansible-core's service passes it to
+//! its systemd module: `systemctl daemon-reload` first, not in check mode, never a change;
+//! without systemd the task fails with ansible-core's "Unsupported parameters"). One command
+//! reads the state. Registers `name`, `state`, `enabled`,
 //! `status` (systemd `LoadState`/`ActiveState`, or the init script's status code).
 //!
 //! ```yaml
@@ -41,6 +44,10 @@ pub struct Args {
     /// Seconds between stop and start when restarting a SysV service.
     #[serde(default)]
     pub sleep: Option<u64>,
+    /// With systemd (ansible-core then runs its `systemd` module): `systemctl daemon-reload`
+    /// first, not in check mode, never a change.
+    #[serde(default, deserialize_with = "prov_core::args::lenient_bool")]
+    pub daemon_reload: bool,
 }
 
 /// The `service` module.
@@ -163,8 +170,8 @@ impl Module for Service {
             None | Some("auto" | "systemd" | "sysvinit" | "service") => {}
             Some(u) => return Err(format!("use must be auto, systemd, sysvinit or service, not {u}")),
         }
-        if args.state.is_none() && args.enabled.is_none() {
-            return Err("give `state` or `enabled`".into());
+        if args.state.is_none() && args.enabled.is_none() && !args.daemon_reload {
+            return Err("give `state`, `enabled` or `daemon_reload`".into());
         }
         unit(&args.name)?;
         Ok(())
@@ -176,7 +183,33 @@ impl Module for Service {
         if out.rc != 0 {
             return Err(probe_failed(&format!("reading the state of service {}", args.name), &out));
         }
-        let cur = parse(&out.stdout_str());
+        let mut cur = parse(&out.stdout_str());
+        if args.daemon_reload {
+            if !cur.systemd {
+                // ansible-core's `service` module itself (not systemd) has no such argument.
+                return Ok(Plan::Ok(Outcome::failed(
+                    "Unsupported parameters for (service) module: daemon_reload. Supported parameters include: arguments (args), enabled, name, pattern, runlevel, sleep, state, use.",
+                )));
+            }
+            if !cx.is_check() {
+                let reload = cx.exec(Cmd::new("systemctl").flag("daemon-reload").build()).await?;
+                if reload.rc != 0 {
+                    return Ok(Plan::Ok(
+                        Outcome::failed(format!(
+                            "failure {} during daemon-reload: {}",
+                            reload.rc,
+                            reload.stderr_str().trim()
+                        ))
+                        .with_exec(&reload),
+                    ));
+                }
+                let again = cx.exec(probe_command(&name, args.use_.as_deref().unwrap_or("auto"))).await?;
+                if again.rc != 0 {
+                    return Err(probe_failed(&format!("reading the state of service {}", args.name), &again));
+                }
+                cur = parse(&again.stdout_str());
+            }
+        }
         if !cur.found {
             return Ok(Plan::Ok(Outcome::failed(format!("Could not find the requested service {}: host", args.name))));
         }
@@ -306,6 +339,27 @@ mod tests {
         let o = run::<Service>(json!({"name": "nginx", "state": "restarted"}), &h.ctx()).await;
         assert!(o.changed);
         assert_eq!(h.conn.calls().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn daemon_reload_runs_first_with_systemd_and_fails_without_it() {
+        let h = fake(FakeConnection::new().on("if [ -d", 0, SYSTEMD_UP).on("systemctl daemon-reload", 0, ""));
+        let o = run::<Service>(json!({"name": "nginx", "state": "started", "daemon_reload": true}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "a reload is no change: {o:?}");
+        assert_eq!(h.conn.calls()[1], "systemctl daemon-reload");
+        assert_eq!(h.conn.calls().len(), 3, "the state is read again after the reload");
+        let h = fake_check(FakeConnection::new().on("if [ -d", 0, SYSTEMD_UP));
+        run::<Service>(json!({"name": "nginx", "daemon_reload": true}), &h.ctx()).await;
+        assert_eq!(h.conn.calls().len(), 1, "no reload in check mode");
+        let h = fake(FakeConnection::new().on("if [ -d", 0, "init=sysv\nLoadState=loaded\nstatus=0\nenabled=yes\n"));
+        let o = run::<Service>(json!({"name": "cron", "daemon_reload": true}), &h.ctx()).await;
+        assert!(
+            o.failed
+                && o.msg
+                    .as_deref()
+                    .unwrap_or("")
+                    .starts_with("Unsupported parameters for (service) module: daemon_reload")
+        );
     }
 
     #[tokio::test]
