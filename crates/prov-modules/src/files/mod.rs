@@ -569,11 +569,13 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
         Some(s) if s.kind == Kind::File => w.attrs.changes(s),
         _ => w.attrs.all(),
     };
-    if let (false, Some(s)) = (write, &st) {
-        let o = same_content_result(&dest, s, &changes, diff_on, &sha1);
-        if changes.is_empty() {
-            return Ok(Plan::Ok(o));
-        }
+    // Content already right: ansible-core's copy runs its `file` module (for the attributes).
+    let same = match (write, &st) {
+        (false, Some(s)) => Some(same_content_result(&dest, s, &changes, diff_on, &sha1)),
+        _ => None,
+    };
+    if let (Some(o), true) = (&same, changes.is_empty()) {
+        return Ok(Plan::Ok(o.clone()));
     }
     let action = if st.is_none() { Action::Create } else { Action::Modify };
     let mut before_text = None;
@@ -597,12 +599,8 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
         let list: Vec<serde_json::Value> = if d.is_empty() { vec![] } else { vec![d.into()] };
         vec![("diff", minijinja::Value::from(minijinja::value::Serde(list)))]
     } else {
-        let s = st.as_ref().expect("only a path that exists keeps its content");
-        same_content_result(&dest, s, &changes, diff_on, &sha1)
-            .data
-            .into_iter()
-            .filter_map(|(k, v)| ["diff", "path"].iter().find(|n| **n == k).map(|n| (*n, v)))
-            .collect()
+        let data = same.as_ref().map(|o| o.data.clone()).unwrap_or_default();
+        data.into_iter().filter_map(|(k, v)| ["diff", "path"].iter().find(|n| **n == k).map(|n| (*n, v))).collect()
     };
     let mut ch = Change::new(
         WritePlan {
@@ -620,11 +618,9 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
     );
     // Check mode registers what ansible-core's copy does: the diff alone for new content, the
     // file module's result (the path as it is) when only the attributes would change.
-    ch.data = if write {
-        registered.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-    } else {
-        let s = st.as_ref().expect("only a path that exists keeps its content");
-        same_content_result(&dest, s, &changes, diff_on, &sha1).data
+    ch.data = match same {
+        Some(o) => o.data,
+        None => registered.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
     };
     if let Some(before) = before_text {
         ch = ch.with_diff(dest.clone(), before, diff_text(&w.data));
@@ -645,19 +641,13 @@ pub(crate) async fn write_result(cx: &ModuleCtx<'_>, p: &WritePlan, o: Outcome) 
     }
     let after = probe(cx, &p.dest, None, false).await?;
     let sha1 = sha1_hex(&p.data);
-    let mut o = o;
-    if p.write {
-        for (k, v) in &p.registered {
-            o = o.with(k, v.clone());
-        }
-        o = o.with("dest", p.dest.as_str()).with("md5sum", md5_hex(&p.data)).with("checksum", sha1);
-        Ok(with_path_info(o, after.as_ref()))
+    let o = p.registered.iter().fold(o, |o, (k, v)| o.with(k, v.clone()));
+    Ok(if p.write {
+        let o = o.with("dest", p.dest.as_str()).with("md5sum", md5_hex(&p.data)).with("checksum", sha1);
+        with_path_info(o, after.as_ref())
     } else {
-        for (k, v) in &p.registered {
-            o = o.with(k, v.clone());
-        }
-        Ok(with_path_info(o, after.as_ref()).with("checksum", sha1).with("dest", p.dest.as_str()))
-    }
+        with_path_info(o, after.as_ref()).with("checksum", sha1).with("dest", p.dest.as_str())
+    })
 }
 
 /// Makes a planned write: optional backup and validation, the upload, then ownership and mode.
