@@ -1122,21 +1122,33 @@ async fn run_item(
         let mut layers = extra.clone();
         layers.push(Layer::literal(Arc::new(m)));
         let c2 = w.scope(t.id, layers);
+        // As ansible-core: a condition that errs fails the task and registers the error as
+        // `changed_when_result`/`failed_when_result` (the module's `msg` stays); `failed_when`
+        // registers its value too.
+        let err_text = |e: &str| {
+            let inner = e.split_once("`: ").map_or(e, |(_, rest)| rest);
+            Value::from(format!("Error while evaluating conditional: {inner}"))
+        };
         if let Some(cw) = &t.changed_when {
             match eval_conds(&templar, cw, &c2) {
                 Ok(b) => changed = b,
                 Err(e) => {
                     failed = true;
-                    outcome.msg = Some(format!("changed_when: {e}"));
+                    outcome.data.insert("changed_when_result".into(), err_text(&e));
+                    outcome.shown = Some(format!("changed_when: {e}"));
                 }
             }
         }
         if let Some(fw) = &t.failed_when {
             match eval_conds(&templar, fw, &c2) {
-                Ok(b) => failed = b,
+                Ok(b) => {
+                    failed = b;
+                    outcome.data.insert("failed_when_result".into(), Value::from(b));
+                }
                 Err(e) => {
                     failed = true;
-                    outcome.msg = Some(format!("failed_when: {e}"));
+                    outcome.data.insert("failed_when_result".into(), err_text(&e));
+                    outcome.shown = Some(format!("failed_when: {e}"));
                 }
             }
         }

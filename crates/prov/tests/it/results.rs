@@ -246,3 +246,31 @@ fn templated_no_log_is_rendered_per_host() {
     assert_eq!(on("b")["stdout"], "secret-b");
     assert!(!r.dump().contains("secret-a"), "{}", r.dump());
 }
+
+/// `failed_when` registers `failed_when_result`; a `changed_when`/`failed_when` that errs fails
+/// the task, keeps the module's `msg` and registers the error (ansible-core 2.19.14's values).
+#[test]
+fn conditions_on_results_register_their_value_or_their_error() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - command: echo hi
+      failed_when: false
+      register: r1
+    - command: echo hi
+      changed_when: false
+      register: r2
+    - command: echo hi
+      changed_when: boomboomboom
+      register: r3
+      ignore_errors: true
+    - command: echo hi
+      failed_when: boomboomboom
+      register: r4
+      ignore_errors: true
+    - name: show
+      debug: {msg: "{{ [r1.failed_when_result | default('U'), r2.changed_when_result | default('U'), r3.msg, r3.changed_when_result, r3 is failed, r4.failed_when_result] | to_json }}"}
+"#;
+    let err = "Error while evaluating conditional: 'boomboomboom' is undefined";
+    assert_eq!(shown(&[("site.yml", site)], &[]), serde_json::json!([false, "U", "", err, true, err]));
+}
