@@ -2823,6 +2823,14 @@ impl<'a> Loader<'a> {
             for t in &play.tasks {
                 let mut strings: Vec<(String, Span)> = t.arg_templates.clone();
                 strings.extend(t.when.iter().map(|c| (format!("{{{{ {} }}}}", c.source), c.span)));
+                // `when: x is defined` (or `undefined`, `not defined`) guards the whole task.
+                let guarded: std::collections::BTreeSet<String> = t
+                    .when
+                    .iter()
+                    .filter(|c| c.source.contains("defined"))
+                    .filter_map(|c| self.templar.referenced(&format!("{{{{ {} }}}}", c.source)).ok())
+                    .flatten()
+                    .collect();
                 let mut reported = std::collections::BTreeSet::new();
                 for (s, span) in strings.iter().filter(|(s, _)| is_template(s)) {
                     if s.contains("is defined")
@@ -2838,6 +2846,7 @@ impl<'a> Loader<'a> {
                     let Ok(names) = self.templar.referenced(s) else { continue };
                     for n in names {
                         if self.known.contains(&n)
+                            || guarded.contains(&n)
                             || n.starts_with("ansible_")
                             || t.vars.iter().chain(&t.params).any(|v| v.contains_key(&n))
                         {

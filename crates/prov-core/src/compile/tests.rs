@@ -342,3 +342,9 @@ fn become_methods_prov_does_not_support_are_refused_naming_the_supported_ones() 
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_name_a_when_tests_for_definition_is_not_reported_undefined() {
+    let site = "- hosts: all\n  gather_facts: false\n  tasks:\n    - meta: noop\n      when: x is defined and x.y | length > 0\n    - block:\n        - meta: noop\n          when: z != ''\n      when: z is not undefined\n";
+    compile(&[("site.yml", site)]).expect("x and z are guarded by their when");
+}
