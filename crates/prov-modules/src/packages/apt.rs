@@ -4,7 +4,8 @@
 //! - `name` (aliases `pkg`, `package`): a package, a list, or `"a,b"`; `pkg=1.2-1` pins a version.
 //! - `state`: `present` (default; alias `installed`), `latest`, `absent` (alias `removed`).
 //! - `update_cache` (alias `update-cache`): `apt-get update` first; `cache_valid_time` (seconds)
-//!   skips it when the last update is that recent.
+//!   skips it when the last update is that recent (given alone, it sets `update_cache`, as
+//!   ansible-core does since 2.4).
 //! - `purge`, `autoremove`, `install_recommends` (unset: apt's default), `default_release`
 //!   (`-t`), `force` (allow downgrades, unauthenticated, held packages),
 //!   `dpkg_options` (default `force-confdef,force-confold`), `upgrade` (`no`, `yes`/`safe`,
@@ -89,6 +90,12 @@ enum State {
 }
 
 impl Args {
+    /// Whether the cache is updated: `update_cache`, or a `cache_valid_time` (which sets it, as
+    /// in ansible-core since 2.4).
+    pub(crate) fn updates_cache(&self) -> bool {
+        self.update_cache || self.cache_valid_time.is_some_and(|t| t > 0)
+    }
+
     fn state(&self) -> Result<State, String> {
         match self.state.as_deref() {
             None | Some("present") | Some("installed") => Ok(State::Present),
@@ -155,7 +162,7 @@ fn probe_command(args: &Args, state: State, names: &[String], upgrade: Option<&s
     let mut c = String::from(
         "command -v dpkg-query >/dev/null 2>&1 || { echo 'dpkg-query not found: apt needs a Debian-like host' >&2; exit 127; }; echo \"now $(date +%s)\"",
     );
-    if args.update_cache && args.cache_valid_time.is_some() {
+    if args.updates_cache() && args.cache_valid_time.is_some() {
         // The time of the last successful `apt-get update`: its stamp, else the newest package
         // list; no list at all (a fresh image) means stale.
         c.push_str("; echo \"cache $(stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || ls -t /var/lib/apt/lists/*_Packages* 2>/dev/null | head -n 1 | xargs -r stat -c %Y || echo 0)\"");
@@ -285,7 +292,7 @@ impl Module for Apt {
         args.state()?;
         args.upgrade()?;
         args.checked_names()?;
-        if args.names().is_empty() && !args.update_cache && args.upgrade()?.is_none() && !args.autoremove {
+        if args.names().is_empty() && !args.updates_cache() && args.upgrade()?.is_none() && !args.autoremove {
             return Err("nothing to do: give `name`, `update_cache`, `upgrade` or `autoremove`".into());
         }
         Ok(())
@@ -300,7 +307,7 @@ impl Module for Apt {
             return Err(probe_failed("reading installed packages", &out));
         }
         let p = parse(&out.stdout_str());
-        let update = args.update_cache
+        let update = args.updates_cache()
             && match (args.cache_valid_time, p.cache) {
                 (Some(valid), Some(t)) => p.now.saturating_sub(t) > valid,
                 _ => true,
@@ -508,6 +515,10 @@ mod tests {
         assert!(o.changed);
         assert!(h.conn.calls()[1].starts_with("DEBIAN_FRONTEND=noninteractive apt-get update -q && "));
         assert_eq!(o.data["cache_updated"], Value::from(true));
+        // Alone, it sets update_cache (ansible-core since 2.4; prov refused it: "nothing to do").
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 10000\ncache 900\n"));
+        let o = run::<Apt>(json!({"cache_valid_time": 3600}), &h.ctx()).await;
+        assert!(o.changed && h.conn.calls()[1].contains("apt-get update"), "{o:?}");
     }
 
     #[tokio::test]

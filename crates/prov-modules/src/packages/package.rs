@@ -3,8 +3,9 @@
 //! variable `ansible_package_use`, else the `pkg_mgr` fact (read from the host, with the same
 //! rules as `setup`, when facts were not gathered), and hands it the arguments.
 //!
-//! Arguments: `name` (required; a package, a list or `"a,b"`), `state` (required: `present`,
-//! `absent`, `latest`, or another state the backend knows), `use` (default `auto`). The
+//! Arguments: `name` (required; a package, a list or `"a,b"`), `state` (`present`,
+//! `absent`, `latest`, or another state the backend knows; ansible-core documents it as
+//! required but runs the backend without it, which then installs), `use` (default `auto`). The
 //! backend's own arguments pass through; prov's one backend is `apt`, so these are
 //! `update_cache`, `cache_valid_time`, `purge`, `autoremove`, `install_recommends`,
 //! `default_release`, `force`, `dpkg_options` (see [apt](apt.md)). A host whose package manager
@@ -30,8 +31,10 @@ use serde::Deserialize;
 pub struct Args {
     /// Packages.
     name: Value,
-    /// Desired state (required, as in Ansible).
-    state: String,
+    /// Desired state; without it the backend's default (apt: `present`), as ansible-core's
+    /// action runs the backend with the arguments given (its documentation says required).
+    #[serde(default)]
+    state: Option<String>,
     /// Backend module (`auto`: the host's package manager).
     #[serde(default, rename = "use")]
     use_: Option<String>,
@@ -64,7 +67,10 @@ pub struct Args {
 impl Args {
     /// The arguments the apt module gets.
     fn for_apt(&self) -> Result<super::apt::Args, String> {
-        let mut m: Vec<(&str, Value)> = vec![("name", self.name.clone()), ("state", Value::from(self.state.as_str()))];
+        let mut m: Vec<(&str, Value)> = vec![("name", self.name.clone())];
+        if let Some(st) = &self.state {
+            m.push(("state", Value::from(st.as_str())));
+        }
         for (k, v) in [
             ("update_cache", &self.update_cache),
             ("cache_valid_time", &self.cache_valid_time),
@@ -167,7 +173,7 @@ mod tests {
 
     #[test]
     fn name_and_state_are_required_and_the_rest_goes_to_apt() {
-        assert!(args(json!({"name": "curl"})).is_err(), "state is required, as in Ansible");
+        assert!(args(json!({"name": "curl"})).is_ok(), "ansible-core runs it with the backend's default state");
         assert!(args(json!({"state": "present"})).is_err(), "name is required");
         assert!(args(json!({"name": "curl", "state": "present", "enablerepo": "x"})).is_err());
         let a = args(json!({"name": "curl,rsync", "state": "present", "update_cache": "yes"})).expect("args");
