@@ -68,7 +68,7 @@ pub async fn load_inventory(paths: &[String], sources: &SourceMap) -> Result<Inv
 pub fn print_inventory(inv: &Inventory, a: &InventoryArgs) -> i32 {
     if let Some(h) = &a.host {
         if inv.host(h).is_none() {
-            eprintln!("prov: no host `{h}` in the inventory");
+            say_err!("prov: no host `{h}` in the inventory");
             return crate::driver::EXIT_BAD_INPUT;
         }
         let vars: serde_json::Map<String, serde_json::Value> = inv
@@ -244,7 +244,7 @@ pub async fn adhoc(a: AdhocArgs, sources: &SourceMap) -> i32 {
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("prov: cannot create a temporary directory: {e}");
+            say_err!("prov: cannot create a temporary directory: {e}");
             return crate::driver::EXIT_FAILED;
         }
     };
@@ -252,7 +252,7 @@ pub async fn adhoc(a: AdhocArgs, sources: &SourceMap) -> i32 {
     // CMD is a shell command, not a template (`--format '{{.Name}}'` is docker's syntax): it is
     // wrapped in a raw block so the engine passes it through byte for byte.
     if cmd.contains("endraw") {
-        eprintln!("prov run: the command contains `endraw`, which prov cannot pass through untemplated");
+        say_err!("prov run: the command contains `endraw`, which prov cannot pass through untemplated");
         return crate::driver::EXIT_BAD_INPUT;
     }
     let raw = format!("{{% raw %}}{cmd}{{% endraw %}}");
@@ -264,7 +264,7 @@ pub async fn adhoc(a: AdhocArgs, sources: &SourceMap) -> i32 {
     }]);
     let path = dir.path().join("adhoc.yml");
     if let Err(e) = std::fs::write(&path, play.to_string()) {
-        eprintln!("prov: cannot write {}: {e}", path.display());
+        say_err!("prov: cannot write {}: {e}", path.display());
         return crate::driver::EXIT_FAILED;
     }
     crate::driver::run_adhoc(path, a, sources).await

@@ -39,7 +39,7 @@ pub fn print_all(diags: &[Diagnostic], sources: &SourceMap) -> usize {
         if d.severity == Severity::Error {
             errors += 1;
         }
-        eprint!("{}", render(d, sources));
+        say_err_raw!("{}", render(d, sources));
     }
     errors
 }

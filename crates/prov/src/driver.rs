@@ -51,7 +51,7 @@ pub async fn main(cli: Cli) -> i32 {
             diagnostics::print_all(&warnings, &sources);
             if let Some(c) = cli.command.connect() {
                 if let Err(e) = cfg.apply_flags(c) {
-                    eprintln!("prov: {e}; nothing was run");
+                    say_err!("prov: {e}; nothing was run");
                     return EXIT_BAD_INPUT;
                 }
             }
@@ -92,7 +92,7 @@ fn man() -> i32 {
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("prov: cannot render the manual page: {e}");
+            say_err!("prov: cannot render the manual page: {e}");
             EXIT_ERROR
         }
     }
@@ -110,14 +110,14 @@ async fn image(a: crate::cli::ImageArgs) -> i32 {
     let provider = match prov_providers::docker::DockerProvider::connect(cfg).await {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("prov: {e}");
+            say_err!("prov: {e}");
             return EXIT_ERROR;
         }
     };
     let exists = match prov_providers::docker::image::image_exists(provider.docker(), &image).await {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("prov: {e}");
+            say_err!("prov: {e}");
             return EXIT_ERROR;
         }
     };
@@ -132,7 +132,7 @@ async fn image(a: crate::cli::ImageArgs) -> i32 {
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("prov: {e}");
+            say_err!("prov: {e}");
             EXIT_ERROR
         }
     }
@@ -165,7 +165,7 @@ pub struct Loaded {
 
 fn fail_input(diags: &Diagnostics, sources: &SourceMap) -> i32 {
     let n = diagnostics::print_all(&diags.0, sources);
-    eprintln!("prov: {n} error(s); nothing was run");
+    say_err!("prov: {n} error(s); nothing was run");
     // A provider that cannot be reached is a problem of the machine, not of the input.
     if diags.errors().all(|d| d.kind == DiagKind::Unavailable) {
         return EXIT_ERROR;
@@ -298,13 +298,13 @@ pub fn take_run_lock(
     match tokio::task::block_in_place(|| crate::lock::acquire(&targets, Duration::from_secs(timeout_secs))) {
         Ok((lock, notes)) => {
             for n in notes {
-                eprintln!("prov: {n}");
+                say_err!("prov: {n}");
             }
             Ok(lock)
         }
         Err(e) => {
-            eprintln!("prov: {e}");
-            eprintln!("prov: nothing was run; wait for it, or pass --lock-timeout SECONDS to wait here");
+            say_err!("prov: {e}");
+            say_err!("prov: nothing was run; wait for it, or pass --lock-timeout SECONDS to wait here");
             Err(EXIT_LOCKED)
         }
     }
@@ -430,7 +430,7 @@ pub async fn load(
 async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     if mode != Mode::Plan && (a.output == Output::Markdown || a.detailed_exitcode) {
         let what = if a.detailed_exitcode { "--detailed-exitcode" } else { "--output markdown" };
-        eprintln!("prov: {what} is for `prov plan` only; nothing was run");
+        say_err!("prov: {what} is for `prov plan` only; nothing was run");
         return EXIT_BAD_INPUT;
     }
     let only: Vec<String> = if mode == Mode::Rollback { vec![RELEASE.into()] } else { Vec::new() };
@@ -441,7 +441,7 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         };
     if mode == Mode::Rollback {
         if let Err(msg) = to_rollback(&mut loaded.playbook) {
-            eprintln!("prov: {}: {msg}", a.playbook.display());
+            say_err!("prov: {}: {msg}", a.playbook.display());
             return EXIT_BAD_INPUT;
         }
     }
@@ -479,7 +479,7 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("prov: {e}");
+            say_err!("prov: {e}");
             return EXIT_BAD_INPUT;
         }
     };
@@ -528,14 +528,14 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             };
             if hard {
                 level = 2;
-                eprintln!("\nprov: interrupted: killing the commands still running");
+                say_err!("\nprov: interrupted: killing the commands still running");
                 // Kill first, while the commands are still tracked; then let every host stop
                 // waiting for whatever is left (controller-side work).
                 let _ = itx.send(1);
                 killer.cancel_all().await;
                 let _ = itx.send(2);
             } else {
-                eprintln!(
+                say_err!(
                     "\nprov: interrupted: no new tasks start; in-flight commands finish (Ctrl-C again to kill them)"
                 );
                 let _ = itx.send(1);
@@ -558,7 +558,7 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         let mut bp = match bind(play, &inventory, loaded.limit.as_ref()) {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("prov: play {}: {e}", i + 1);
+                say_err!("prov: play {}: {e}", i + 1);
                 continue;
             }
         };
@@ -677,11 +677,11 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     }
     if let Some(path) = &a.junit {
         if let Err(e) = write_junit(path, &reporter.results) {
-            eprintln!("prov: cannot write {}: {e}", path.display());
+            say_err!("prov: cannot write {}: {e}", path.display());
         }
     }
     if let Some(f) = fatal {
-        eprintln!("prov: {}; the run stopped", f.message);
+        say_err!("prov: {}; the run stopped", f.message);
         return if f.bad_input { EXIT_BAD_INPUT } else { EXIT_ERROR };
     }
     let counted: Vec<prov_exec::HostRecap> = hosts
@@ -706,7 +706,7 @@ async fn rollback(mut a: RunArgs, sources: &SourceMap) -> i32 {
     let _dir; // keeps a generated playbook until the run ends
     if a.playbook.is_dir() {
         if !a.playbook.join("tasks/main.yml").is_file() && !a.playbook.join("tasks/main.yaml").is_file() {
-            eprintln!(
+            say_err!(
                 "prov: {} is neither a playbook file nor a role directory (it has no tasks/main.yml)",
                 a.playbook.display()
             );
@@ -716,7 +716,7 @@ async fn rollback(mut a: RunArgs, sources: &SourceMap) -> i32 {
         let dir = match tempfile::tempdir() {
             Ok(d) => d,
             Err(e) => {
-                eprintln!("prov: cannot create a temporary directory: {e}");
+                say_err!("prov: cannot create a temporary directory: {e}");
                 return EXIT_ERROR;
             }
         };
@@ -728,7 +728,7 @@ async fn rollback(mut a: RunArgs, sources: &SourceMap) -> i32 {
         }]);
         let path = dir.path().join("rollback.yml");
         if let Err(e) = std::fs::write(&path, play.to_string()) {
-            eprintln!("prov: cannot write {}: {e}", path.display());
+            say_err!("prov: cannot write {}: {e}", path.display());
             return EXIT_ERROR;
         }
         a.playbook = path;

@@ -20,6 +20,22 @@ macro_rules! say_raw {
     }};
 }
 
+/// `eprintln!` that does not panic when stderr is closed.
+macro_rules! say_err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
+/// `eprint!` that does not panic when stderr is closed.
+macro_rules! say_err_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod cli;
 mod config;
 mod connect;
@@ -47,7 +63,7 @@ fn main() {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("prov: cannot start the async runtime: {e}");
+            say_err!("prov: cannot start the async runtime: {e}");
             std::process::exit(1);
         }
     };

@@ -90,7 +90,7 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
     let targets = match parse_targets(&a.services) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("prov scale: {e}");
+            say_err!("prov scale: {e}");
             return EXIT_BAD_OPTIONS;
         }
     };
@@ -98,13 +98,13 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
         Ok(l) => l,
         Err(d) => {
             let n = crate::diagnostics::print_all(&d.0, sources);
-            eprintln!("prov scale: {n} error(s) in the inventory");
+            say_err!("prov scale: {n} error(s) in the inventory");
             return EXIT_BAD_INPUT;
         }
     };
     let managers = loaded.inventory.group_hosts(&a.manager_group);
     if managers.is_empty() {
-        eprintln!(
+        say_err!(
             "prov scale: the inventory has no host in group `{}`; name the managers' group with --manager-group",
             a.manager_group
         );
@@ -119,7 +119,7 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
     {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("prov scale: {e}");
+            say_err!("prov scale: {e}");
             return EXIT_BAD_INPUT;
         }
     };
@@ -144,16 +144,16 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
         }
     }
     let Some((manager, conn)) = chosen else {
-        eprintln!("prov scale: no reachable swarm manager in group `{}`:", a.manager_group);
+        say_err!("prov scale: no reachable swarm manager in group `{}`:", a.manager_group);
         for t in tried {
-            eprintln!("  {t}");
+            say_err!("  {t}");
         }
         return EXIT_UNREACHABLE;
     };
     let before = match replicas(&conn).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("prov scale: {manager}: {e}");
+            say_err!("prov scale: {manager}: {e}");
             return EXIT_FAILED;
         }
     };
@@ -161,7 +161,7 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
     let targets = match resolve(&targets, &names) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("prov scale: {e}");
+            say_err!("prov scale: {e}");
             return EXIT_BAD_INPUT;
         }
     };
@@ -172,7 +172,7 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
     }
     let args: Vec<String> = targets.iter().map(|(s, n)| shell_quote(&format!("{s}={n}"))).collect();
     if let Err(e) = sh(&conn, &format!("docker service scale --detach {}", args.join(" "))).await {
-        eprintln!("prov scale: {manager}: {e}");
+        say_err!("prov scale: {manager}: {e}");
         return EXIT_FAILED;
     }
     let down = sh(&conn, "docker node ls --format '{{.Hostname}} {{.Status}}'").await.unwrap_or_default();
@@ -187,7 +187,7 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
         let now = match replicas(&conn).await {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("prov scale: {manager}: {e}");
+                say_err!("prov scale: {manager}: {e}");
                 return EXIT_FAILED;
             }
         };
@@ -214,7 +214,7 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
             _ => {}
         }
         if Instant::now() > deadline {
-            eprintln!("prov scale: not converged after {} s: {last}", a.timeout);
+            say_err!("prov scale: not converged after {} s: {last}", a.timeout);
             for (s, n) in &targets {
                 if now.get(s).is_some_and(|(r, _)| r == n) {
                     continue;
@@ -229,7 +229,7 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
                 .await
                 .unwrap_or_default();
                 for l in ps.lines().filter(|l| !l.contains("Running")) {
-                    eprintln!("  {l}");
+                    say_err!("  {l}");
                 }
             }
             return EXIT_FAILED;

@@ -293,6 +293,26 @@ fn output_into_a_closed_pipe_does_not_panic() {
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
 
+#[test]
+fn errors_into_a_closed_stderr_do_not_panic() {
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let plays: String = (0..3000).map(|_| "- hosts: all\n  tasks: [{nosuchmodule: {msg: x}}]\n").collect();
+    std::fs::write(tmp.path().join("bad.yml"), plays).expect("write playbook");
+    std::fs::write(tmp.path().join("hosts.ini"), "a ansible_connection=local\n").expect("write inventory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
+        .current_dir(tmp.path())
+        .args(["validate", "bad.yml", "-i", "hosts.ini"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn prov");
+    // Close stderr at once, as `2>&1 | head -1` soon does.
+    drop(child.stderr.take());
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(4), "bad input, not a panic (101)");
+}
+
 // Ansible 2.19 exits 4: "Empty playbook, nothing to do: FILE" for a file without a document,
 // "A playbook must contain at least one play: FILE" for `[]`.
 #[test]
