@@ -208,6 +208,8 @@ struct PlayBuild {
     pending_notify: Vec<(TaskId, String, Span)>,
     /// Roles loaded in this play so far (a bound on repeated dependencies).
     role_loads: usize,
+    /// Task files loaded in this play so far (a bound on includes that fan out).
+    file_loads: usize,
     templates: Vec<(String, Span)>,
     /// Handlers of roles pulled in by `import_role` (Ansible appends them to the play's
     /// handlers when it parses the play).
@@ -603,6 +605,7 @@ impl<'a> Loader<'a> {
             handler_names: Vec::new(),
             pending_notify: Vec::new(),
             role_loads: 0,
+            file_loads: 0,
             templates: Vec::new(),
             imported_handlers: Vec::new(),
             included_handlers: Vec::new(),
@@ -1789,6 +1792,24 @@ impl<'a> Loader<'a> {
         }
         if !path.exists() {
             self.err(DiagKind::Missing, span, format!("task file {} does not exist", path.display()));
+            return Vec::new();
+        }
+        // Every include of a file compiles it again where it is included: includes that
+        // include several files each multiply. A bound keeps compiling finite.
+        pb.file_loads += 1;
+        if pb.file_loads > MAX_FILE_LOADS {
+            if pb.file_loads == MAX_FILE_LOADS + 1 {
+                self.err(
+                    DiagKind::Unsupported,
+                    span,
+                    format!("more than {MAX_FILE_LOADS} task files in one play, counting each include where it is"),
+                )
+                .help = Some(
+                    "prov compiles every file an include may name, at each place it is included; \
+                     includes that each name many files multiply (ansible-core reads them only when they run)"
+                        .into(),
+                );
+            }
             return Vec::new();
         }
         let Some(root) = self.read_yaml(path, span) else { return Vec::new() };
@@ -3178,6 +3199,9 @@ fn vars_as_params(inner: &mut Inherit, outer: &Inherit) {
 /// The most roles one play loads, each dependency counted where it is pulled in (they
 /// repeat: a role that many roles depend on is loaded under each).
 const MAX_ROLE_LOADS: usize = 4096;
+
+/// The most task files one play loads, each include counted where it is.
+const MAX_FILE_LOADS: usize = 2048;
 
 /// A YAML value as text that is the same for equal values (mapping keys sorted), to tell
 /// role entries apart as ansible-core compares them.

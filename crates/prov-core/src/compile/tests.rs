@@ -348,3 +348,20 @@ fn a_name_a_when_tests_for_definition_is_not_reported_undefined() {
     let site = "- hosts: all\n  gather_facts: false\n  tasks:\n    - meta: noop\n      when: x is defined and x.y | length > 0\n    - block:\n        - meta: noop\n          when: z != ''\n      when: z is not undefined\n";
     compile(&[("site.yml", site)]).expect("x and z are guarded by their when");
 }
+
+/// Includes that each include the next file twice (2^20 loads unbounded) are refused at the
+/// bound, quickly, instead of compiling for ever (prov hung on a role of the corpus).
+#[test]
+fn include_fan_out_is_bounded() {
+    let mut files: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("f{i}.yml"), format!("- include_tasks: f{n}.yml\n- include_tasks: f{n}.yml\n", n = i + 1)))
+        .collect();
+    files.push(("f20.yml".into(), "- meta: noop\n".into()));
+    files.push((
+        "site.yml".into(),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_tasks: f0.yml\n".into(),
+    ));
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let errors = compile(&refs).expect_err("refused");
+    assert!(errors.iter().any(|e| e.contains("more than 2048 task files in one play")), "{errors:?}");
+}
