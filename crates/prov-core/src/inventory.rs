@@ -122,10 +122,15 @@ impl Inventory {
                 }
             }
             InventoryEdit::GroupBy { host, group, parents } => {
+                let existed = self.groups.contains_key(group);
+                // A group no other group holds is under `all` already (ansible-core's
+                // reconciled inventory lists it there).
+                let top_level = existed && !self.groups.values().any(|g| g.name != "all" && g.children.contains(group));
                 self.add_group(group);
                 for p in parents {
                     changed |= !self.groups.contains_key(p);
-                    changed |= self.add_group(p).children.insert(group.clone());
+                    let linked = self.add_group(p).children.insert(group.clone());
+                    changed |= linked && !(p == "all" && top_level);
                 }
                 self.add_host(host);
                 changed |= self.add_group(group).hosts.insert(host.clone());

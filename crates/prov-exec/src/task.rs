@@ -652,11 +652,15 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
     }
     // Rendered once, before the task runs (what the task registers does not change it).
     // `no_log` first: a failure of the other keywords is hidden when it says so.
+    // As ansible-core: a `no_log` that cannot be read masks the output, with a warning, and
+    // the task goes on.
     match flag(w, t, &t.no_log) {
         Ok(b) => w.no_log_now = Some((t.id, b)),
-        Err(e) => {
+        Err(_) => {
             w.no_log_now = Some((t.id, true));
-            return fail_task(w, t, format!("Task failed: Error processing keyword 'no_log': {e}"));
+            w.env.events.emit(crate::event::Event::Warning {
+                message: "Invalid no_log value for task, output will be masked".into(),
+            });
         }
     }
     match flag(w, t, &t.ignore_errors) {

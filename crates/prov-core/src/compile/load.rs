@@ -328,7 +328,7 @@ impl<'a> Loader<'a> {
     /// `async` and `poll`: with `poll` above 0 (ansible-core's default is 15) the task waits for
     /// the module, at most `async` seconds; `async: 0` is an ordinary task. Fire-and-forget
     /// (`poll: 0`, to be checked with `async_status`) is refused.
-    fn async_keywords(&mut self, node: &Node) -> Option<u64> {
+    fn async_keywords(&mut self, node: &Node, module: &str) -> Option<u64> {
         let number = |this: &mut Self, key: &str| -> Option<i64> {
             let n = node.get(key)?;
             let v = match &n.kind {
@@ -356,6 +356,12 @@ impl<'a> Loader<'a> {
                     "fire-and-forget `async` (`poll: 0`) is not supported by prov yet",
                 )
                 .help = Some("give `poll` a number of seconds: the task then waits for the module's end".into());
+                None
+            }
+            (Some(s), _) if s > 0 && NO_ASYNC.contains(&module) => {
+                // ansible-core's action plugins of these modules refuse it when they run.
+                let at = node.get("async").map_or(node.span, |n| n.span);
+                self.err(DiagKind::Invalid, at, format!("This action ({module}) does not support async."));
                 None
             }
             (Some(s), _) if s > 0 => Some(s as u64),
@@ -597,6 +603,12 @@ impl<'a> Loader<'a> {
             &mut inherit.become_if,
             &mut inherit.become_user,
         );
+        if inherit.become_if.is_some() {
+            // It would decide fact gathering too (which runs before any task).
+            let at = node.get("become").map_or(node.span, |n| n.span);
+            self.err(DiagKind::Unsupported, at, "a templated `become` on a play is not supported by prov yet").help =
+                Some("put it on the play's tasks or on a block".into());
+        }
         let play_become = inherit.become_.clone().flatten();
         inherit.environment = node.get("environment").map(Node::to_value);
         inherit.no_log = self.no_log_flag(node.get("no_log"));
@@ -2407,7 +2419,7 @@ impl<'a> Loader<'a> {
                 }
             }
         }
-        let async_secs = self.async_keywords(node);
+        let async_secs = self.async_keywords(node, module_key);
         let timeout = node.get("timeout").and_then(|t| match t.kind {
             NodeKind::Int(i) if i > 0 => Some(i as u64),
             _ => None,
@@ -2930,6 +2942,46 @@ impl<'a> Loader<'a> {
                 sensitive.extend(h.vars.keys().cloned());
             }
         }
+        // The variables add_host gives a host (one of this play's, perhaps) change at once in
+        // ansible-core; keys that are not known (a templated argument) could be any.
+        let mut any_host_var = false;
+        for &id in &order[first..] {
+            let t = &tasks[id];
+            if t.module != "add_host" {
+                continue;
+            }
+            // A host the inventory does not have yet is none of this play's: its variables
+            // change nothing here.
+            let name =
+                ["name", "hostname", "host"].iter().find_map(|k| t.args.get_attr(k).ok().filter(|v| !v.is_undefined()));
+            if let Some(n) = name.as_ref().and_then(|n| n.as_str()) {
+                let host = n.split(':').next().unwrap_or(n);
+                if !is_template(n) && self.inventory.host(host).is_none() {
+                    continue;
+                }
+            }
+            match t.args.try_iter() {
+                Ok(keys) => {
+                    for k in keys.filter_map(|k| k.as_str().map(str::to_string)) {
+                        if !matches!(k.as_str(), "name" | "hostname" | "groupname" | "groups" | "_raw_params") {
+                            sensitive.insert(k);
+                        }
+                    }
+                    if t.args.get_attr("_raw_params").is_ok_and(|v| !v.is_undefined()) {
+                        any_host_var = true;
+                    }
+                }
+                Err(_) => any_host_var = true,
+            }
+        }
+        if any_host_var {
+            for h in self.inventory.hosts() {
+                sensitive.extend(h.vars.keys().cloned());
+            }
+        }
+        // A connection variable (`ansible_become`, `ansible_user`, ...) that could change
+        // changes how every later task runs: all of them are refused.
+        let connection = sensitive.iter().find(|n| n.starts_with("ansible_")).cloned();
         // Play and role variables read lazily: one that reads a sensitive name is one too.
         loop {
             let more: Vec<String> = self
@@ -2978,6 +3030,7 @@ impl<'a> Loader<'a> {
                 .flatten()
                 .find(|n| sensitive.contains(n))
                 .map(|n| format!("reads `{n}`"))
+                .or_else(|| connection.as_ref().map(|c| format!("may run with another `{c}`")))
                 .or_else(|| (t.module == "template").then(|| "renders a template (it may read them)".to_string()));
             if let Some(read) = read {
                 let at = self.sources.location(refresh_span);
@@ -3199,6 +3252,27 @@ fn vars_as_params(inner: &mut Inherit, outer: &Inherit) {
 /// The most roles one play loads, each dependency counted where it is pulled in (they
 /// repeat: a role that many roles depend on is loaded under each).
 const MAX_ROLE_LOADS: usize = 4096;
+
+/// Modules whose ansible-core action plugin does not support `async` ("This action (X) does
+/// not support async.").
+const NO_ASYNC: &[&str] = &[
+    "copy",
+    "template",
+    "fetch",
+    "unarchive",
+    "script",
+    "raw",
+    "debug",
+    "set_fact",
+    "assert",
+    "fail",
+    "include_vars",
+    "add_host",
+    "group_by",
+    "pause",
+    "reboot",
+    "wait_for_connection",
+];
 
 /// The most task files one play loads, each include counted where it is.
 const MAX_FILE_LOADS: usize = 2048;

@@ -143,3 +143,27 @@ fn reads_a_group_by_could_change_in_the_same_play_are_refused() {
     assert!(!r.stderr.contains("site.yml:7:7"), "reading `root` (group all) is fine: {}", r.stderr);
     assert!(r.results().is_empty(), "nothing ran");
 }
+
+/// Found in review, each checked against ansible-core 2.19.14: `group_by` into a group the host
+/// is already in, under `all`, changes nothing (prov said changed); a variable `add_host` sets
+/// on a host of the play is read stale, and a connection variable a new group could bring
+/// changes how later tasks run, so both are refused before the run.
+#[test]
+fn group_by_into_its_own_group_is_no_change_and_stale_reads_are_refused() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - group_by: {key: g1}\n      register: r1\n    - group_by: {key: g1}\n      register: r2\n- hosts: a\n  gather_facts: false\n  tasks:\n    - name: show\n      debug: {msg: \"{{ [r1.changed, r2.changed] }}\"}\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("show")[0]["msg"], "[false,false]");
+    let stale = "- hosts: a\n  gather_facts: false\n  tasks:\n    - add_host: {name: a, color: blue}\n    - debug: {msg: \"{{ color }}\"}\n";
+    let (_d, r) = apply(&[("site.yml", stale)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("site.yml:5:7") && r.stderr.contains("reads `color` after `add_host`"), "{}", r.stderr);
+    let conn = "- hosts: a\n  gather_facts: false\n  tasks:\n    - group_by: {key: g9}\n    - command: id -un\n";
+    let (_d, r) = apply(&[("site.yml", conn), ("group_vars/g9.yml", "ansible_become: true\n")], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(
+        r.stderr.contains("site.yml:5:7") && r.stderr.contains("may run with another `ansible_become`"),
+        "{}",
+        r.stderr
+    );
+}

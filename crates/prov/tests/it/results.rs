@@ -274,3 +274,24 @@ fn conditions_on_results_register_their_value_or_their_error() {
     let err = "Error while evaluating conditional: 'boomboomboom' is undefined";
     assert_eq!(shown(&[("site.yml", site)], &[]), serde_json::json!([false, "U", "", err, true, err]));
 }
+
+/// Found in review, against ansible-core 2.19.14: `async` on an action that does not support it
+/// is refused ("This action (copy) does not support async."); a templated `become` on a play is
+/// refused (it would decide fact gathering); a `no_log` that cannot be rendered masks the output
+/// with ansible-core's warning and the task goes on (prov failed it).
+#[test]
+fn async_on_copy_and_play_become_templates_are_refused_and_a_bad_no_log_masks() {
+    let copy = "- hosts: a\n  gather_facts: false\n  tasks:\n    - copy: {content: x, dest: \"{{ root }}/x\"}\n      async: 10\n      poll: 1\n";
+    let (_d, r) = apply(&[("site.yml", copy)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("This action (copy) does not support async."), "{}", r.stderr);
+    let play = "- hosts: a\n  become: \"{{ esc }}\"\n  vars: {esc: false}\n  tasks:\n    - meta: noop\n";
+    let (_d, r) = apply(&[("site.yml", play)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("a templated `become` on a play is not supported"), "{}", r.stderr);
+    let nolog = "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: masked\n      debug: {msg: x}\n      when: false\n      no_log: \"{{ nope }}\"\n    - name: after\n      debug: {msg: y}\n";
+    let (_d, r) = apply(&[("site.yml", nolog)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("masked")[0]["status"], "skipped");
+    assert_eq!(r.of("after").len(), 1);
+}
