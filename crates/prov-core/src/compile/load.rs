@@ -2937,11 +2937,6 @@ impl<'a> Loader<'a> {
         for g in self.inventory.groups().filter(|g| refresh || !matches!(g.name.as_str(), "all" | "ungrouped")) {
             sensitive.extend(g.vars.keys().cloned());
         }
-        if refresh {
-            for h in self.inventory.hosts() {
-                sensitive.extend(h.vars.keys().cloned());
-            }
-        }
         // The variables add_host gives a host (one of this play's, perhaps) change at once in
         // ansible-core; keys that are not known (a templated argument) could be any.
         let mut any_host_var = false;
@@ -2974,7 +2969,8 @@ impl<'a> Loader<'a> {
                 Err(_) => any_host_var = true,
             }
         }
-        if any_host_var {
+        // After a refresh every inventory variable may differ.
+        if refresh || any_host_var {
             for h in self.inventory.hosts() {
                 sensitive.extend(h.vars.keys().cloned());
             }

@@ -120,11 +120,6 @@ fn current(st: &Option<FileState>) -> &'static str {
     st.as_ref().map(|s| s.kind.state()).unwrap_or("absent")
 }
 
-/// Nothing to do: `plan` replaces this with the module's result.
-fn ok_outcome(_path: &str, _state: &str, _st: &Option<FileState>) -> Outcome {
-    Outcome::ok()
-}
-
 /// The key ansible-core's file module names the path with in its result.
 fn path_key(state: State) -> &'static str {
     match state {
@@ -261,7 +256,7 @@ async fn steps(
         };
         match state {
             State::Absent => match &st {
-                None => Ok(Plan::Ok(ok_outcome(path, "absent", &None))),
+                None => Ok(Plan::Ok(Outcome::ok())),
                 Some(_) => {
                     Ok(change(vec![Cmd::new("rm").flag("-rf").operand(path).build()], Action::Delete, &[], "absent"))
                 }
@@ -282,7 +277,7 @@ async fn steps(
                         }
                     }
                     if changes.is_empty() {
-                        return Ok(Plan::Ok(ok_outcome(path, "directory", &st)));
+                        return Ok(Plan::Ok(Outcome::ok()));
                     }
                     let steps = if args.recurse {
                         attr_steps(&attrs.all(), true, false)
@@ -303,7 +298,7 @@ async fn steps(
                 Some(s) => {
                     let changes = attrs.changes(s);
                     if changes.is_empty() {
-                        return Ok(Plan::Ok(ok_outcome(path, "file", &st)));
+                        return Ok(Plan::Ok(Outcome::ok()));
                     }
                     let link = s.kind == Kind::Link;
                     Ok(change(attr_steps(&changes, false, link), Action::Modify, &changes, s.kind.state()))
@@ -326,7 +321,7 @@ async fn steps(
                     Some(s) if s.kind == Kind::Link && s.link.as_deref() == Some(src.as_str()) => {
                         let changes: Vec<AttrChange> = attrs.changes(s).into_iter().filter(|c| c.0 != "mode").collect();
                         if changes.is_empty() {
-                            return Ok(Plan::Ok(ok_outcome(path, "link", &st).with("src", src.as_str())));
+                            return Ok(Plan::Ok(Outcome::ok()));
                         }
                         Ok(change(attr_steps(&changes, false, true), Action::Modify, &changes, "link"))
                     }
@@ -366,7 +361,7 @@ async fn steps(
                     Some(s) if s.inode == src_st.inode && s.kind != Kind::Link => {
                         let changes = attrs.changes(s);
                         if changes.is_empty() {
-                            return Ok(Plan::Ok(ok_outcome(path, "hard", &st).with("src", src.as_str())));
+                            return Ok(Plan::Ok(Outcome::ok()));
                         }
                         Ok(change(attr_steps(&changes, false, false), Action::Modify, &changes, "hard"))
                     }
