@@ -154,6 +154,10 @@ pub struct SshConnection {
 /// A running command: its job's pid (0 until known) and the escalation it runs with.
 type RunningJob = (Arc<AtomicI32>, Option<Become>);
 
+/// How long [`Connection::cancel`] waits for the pid of a command that has not reported it.
+/// A command on an exec channel never does (its channel closes when the run stops).
+const PID_WAIT: Duration = Duration::from_secs(5);
+
 /// Seconds between SIGTERM and SIGKILL when a command is killed.
 const KILL_GRACE_SECS: u32 = 2;
 
@@ -474,12 +478,35 @@ impl Connection for SshConnection {
         }
     }
 
+    /// Kills every command running when it is called. A command whose job pid is not known
+    /// yet (sent but not reported, or waiting for its shell) is killed as soon as the pid
+    /// arrives, for up to [`PID_WAIT`]: the commands' own futures go on meanwhile, which is
+    /// how the pids arrive. Commands started after the call are not touched.
     async fn cancel(&self) {
-        let jobs: Vec<(i32, Option<Become>)> = match self.running.lock() {
-            Ok(r) => r.values().map(|(p, b)| (p.load(Ordering::SeqCst), b.clone())).collect(),
-            Err(_) => return,
-        };
-        futures_util::future::join_all(jobs.iter().map(|(p, b)| self.kill_job(*p, b.as_ref()))).await;
+        let cutoff = self.next_id.load(Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + PID_WAIT;
+        let mut killed = std::collections::HashSet::new();
+        loop {
+            let mut ready = Vec::new();
+            let mut waiting = false;
+            match self.running.lock() {
+                Ok(r) => {
+                    for (id, (p, b)) in r.iter().filter(|(id, _)| **id < cutoff && !killed.contains(*id)) {
+                        match p.load(Ordering::SeqCst) {
+                            0 => waiting = true,
+                            pid => ready.push((*id, pid, b.clone())),
+                        }
+                    }
+                }
+                Err(_) => return,
+            }
+            futures_util::future::join_all(ready.iter().map(|(_, p, b)| self.kill_job(*p, b.as_ref()))).await;
+            killed.extend(ready.into_iter().map(|(id, _, _)| id));
+            if !waiting || tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn put(

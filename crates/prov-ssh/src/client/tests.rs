@@ -216,3 +216,28 @@ async fn put_without_a_mode_gives_a_new_file_the_umask_default_and_keeps_an_old_
         assert_eq!(std::fs::read(&old).expect("read"), b"p");
     }
 }
+
+#[tokio::test]
+async fn a_command_cancelled_before_its_pid_is_known_is_killed_once_it_is() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let c = Arc::new(open(&lab).await);
+    let marker = format!("sleep 7{}.8", std::process::id() % 1000);
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let (c, m) = (c.clone(), marker.clone());
+            tokio::spawn(async move { c.exec(ExecRequest::new(format!("sh -c '{m}; echo' & {m}"))).await })
+        })
+        .collect();
+    // Registered, but (most likely) not yet started: no pid is known when cancel comes.
+    while c.running.lock().expect("lock").len() < 3 {
+        tokio::task::yield_now().await;
+    }
+    c.cancel().await;
+    // A bound so that a command cancel missed fails the test instead of hanging it.
+    let all = futures_util::future::join_all(runs);
+    let outs = tokio::time::timeout(Duration::from_secs(120), all).await.expect("every command returns after cancel");
+    for r in outs {
+        assert_ne!(r.expect("joins").expect("a result, not a lost host").rc, 0);
+    }
+    assert_eq!(processes_with(&marker), Vec::<String>::new(), "left running on the target");
+}
