@@ -56,11 +56,31 @@ pub enum InventoryEdit {
     },
 }
 
+/// The `group_vars/` and `host_vars/` directories a variable can come from. Ansible ranks
+/// them above the inventory sources' own variables and the playbook's above the inventory's
+/// (its `VARIABLE_PRECEDENCE`; see [`Inventory::host_vars`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarsDir {
+    /// Beside an inventory source.
+    Inventory = 0,
+    /// Beside the playbook.
+    Playbook = 1,
+}
+
+/// Variables of one group or host from the two kinds of [`VarsDir`], indexed by it.
+type DirVars = [VarMap; 2];
+
 /// Hosts and groups. `all` and `ungrouped` always exist.
 #[derive(Debug, Clone)]
 pub struct Inventory {
     hosts: IndexMap<String, Host>,
     groups: IndexMap<String, Group>,
+    /// Variables of `group_vars/<name>`, by group name: also for a group the inventory does
+    /// not have, which gets them when `group_by` or `add_host` makes it (as in Ansible, where
+    /// such a file makes no group).
+    group_dirs: IndexMap<String, DirVars>,
+    /// Variables of `host_vars/<name>`, likewise (a host `add_host` adds gets them).
+    host_dirs: IndexMap<String, DirVars>,
 }
 
 impl Default for Inventory {
@@ -72,9 +92,13 @@ impl Default for Inventory {
 impl Inventory {
     /// An inventory with only the groups `all` and `ungrouped`.
     pub fn new() -> Inventory {
-        let mut inv = Inventory { hosts: IndexMap::new(), groups: IndexMap::new() };
-        inv.add_group("all");
-        inv.add_group("ungrouped");
+        let mut inv = Inventory {
+            hosts: IndexMap::new(),
+            groups: IndexMap::new(),
+            group_dirs: IndexMap::new(),
+            host_dirs: IndexMap::new(),
+        };
+        inv.add_child("all", "ungrouped");
         inv
     }
 
@@ -108,7 +132,11 @@ impl Inventory {
         let mut changed = false;
         match edit {
             InventoryEdit::AddHost { name, groups, vars } => {
-                changed |= !self.hosts.contains_key(name);
+                if !self.hosts.contains_key(name) {
+                    // ansible-core makes a new host in `all` itself: first among its hosts.
+                    self.add_to_group("all", name);
+                    changed = true;
+                }
                 let host = self.add_host(name);
                 for (k, v) in vars {
                     if host.vars.get(k) != Some(v) {
@@ -136,6 +164,9 @@ impl Inventory {
                 changed |= self.add_group(group).hosts.insert(host.clone());
             }
         }
+        if changed {
+            self.reconcile();
+        }
         changed
     }
 
@@ -147,6 +178,38 @@ impl Inventory {
     /// Sets one group variable.
     pub fn set_group_var(&mut self, group: &str, key: &str, value: minijinja::Value) {
         self.add_group(group).vars.insert(key.to_string(), value);
+    }
+
+    /// Sets one variable of `group_vars/<group>` from `dir`.
+    pub fn set_group_dir_var(&mut self, dir: VarsDir, group: &str, key: &str, value: minijinja::Value) {
+        self.group_dirs.entry(group.to_string()).or_default()[dir as usize].insert(key.to_string(), value);
+    }
+
+    /// Sets one variable of `host_vars/<host>` from `dir`.
+    pub fn set_host_dir_var(&mut self, dir: VarsDir, host: &str, key: &str, value: minijinja::Value) {
+        self.host_dirs.entry(host.to_string()).or_default()[dir as usize].insert(key.to_string(), value);
+    }
+
+    /// Every group variable, as (group, name): the inventory sources' and the `group_vars/`
+    /// directories' (these also for groups the inventory does not have yet).
+    pub fn group_var_names(&self) -> impl Iterator<Item = (&str, &str)> {
+        let own = self.groups.values().flat_map(|g| g.vars.keys().map(move |k| (g.name.as_str(), k.as_str())));
+        let dirs = self
+            .group_dirs
+            .iter()
+            .flat_map(|(g, d)| d.iter().flat_map(move |m| m.keys().map(move |k| (g.as_str(), k.as_str()))));
+        own.chain(dirs)
+    }
+
+    /// Every host variable, as (host, name), likewise (`host_vars/` files of hosts the
+    /// inventory does not have yet included).
+    pub fn host_var_names(&self) -> impl Iterator<Item = (&str, &str)> {
+        let own = self.hosts.values().flat_map(|h| h.vars.keys().map(move |k| (h.name.as_str(), k.as_str())));
+        let dirs = self
+            .host_dirs
+            .iter()
+            .flat_map(|(h, d)| d.iter().flat_map(move |m| m.keys().map(move |k| (h.as_str(), k.as_str()))));
+        own.chain(dirs)
     }
 
     /// All hosts, in the order they were first seen.
@@ -169,32 +232,75 @@ impl Inventory {
         self.groups.get(name)
     }
 
-    /// The hosts of a group and of all its descendants, in inventory order. `all` holds
-    /// every host; `ungrouped` every host in no group but `all`.
+    /// The hosts of a group and of all its descendants in ansible-core's order: the group's
+    /// own hosts in the order they joined it, then those of its child groups in order, then
+    /// of their children, level by level (ansible-core orders the groups of one level below
+    /// the first by a hash that changes from run to run; here they keep the order of the
+    /// levels above). `all` holds first the hosts made in it (`add_host`, a YAML
+    /// inventory's `all: hosts:`), then those of `ungrouped` (every host in no group but
+    /// `all`) and of the other groups; `ungrouped` lists its hosts in the order they were
+    /// first seen.
     pub fn group_hosts(&self, name: &str) -> Vec<String> {
-        match name {
-            "all" => return self.hosts.keys().cloned().collect(),
-            "ungrouped" => {
-                return self.hosts.keys().filter(|h| self.group_names(h).is_empty()).cloned().collect();
+        let mut out: IndexSet<&str> = IndexSet::new();
+        for g in self.walk(name) {
+            if g == "ungrouped" {
+                out.extend(self.hosts.keys().map(String::as_str).filter(|h| self.group_names(h).is_empty()));
+            } else if let Some(grp) = self.groups.get(g) {
+                out.extend(grp.hosts.iter().map(String::as_str));
             }
-            _ => {}
         }
-        let mut members = IndexSet::new();
-        let mut seen = IndexSet::new();
-        self.collect(name, &mut members, &mut seen);
-        // Inventory order, not group-walk order, like Ansible.
-        self.hosts.keys().filter(|h| members.contains(*h)).cloned().collect()
+        out.into_iter().map(str::to_string).collect()
     }
 
-    fn collect(&self, group: &str, out: &mut IndexSet<String>, seen: &mut IndexSet<String>) {
-        if !seen.insert(group.to_string()) {
-            return;
-        }
-        if let Some(g) = self.groups.get(group) {
-            out.extend(g.hosts.iter().cloned());
-            for c in &g.children {
-                self.collect(c, out, seen);
+    /// `group` and its descendants, breadth first, each once.
+    fn walk<'a>(&'a self, group: &'a str) -> Vec<&'a str> {
+        let mut seen: IndexSet<&str> = IndexSet::from([group]);
+        let mut level = vec![group];
+        while !level.is_empty() {
+            let mut next = Vec::new();
+            for g in level {
+                for c in self.children_of(g) {
+                    if seen.insert(c) {
+                        next.push(c);
+                    }
+                }
             }
+            level = next;
+        }
+        seen.into_iter().collect()
+    }
+
+    /// A group's children in order. For `all`: the groups it was given (`ungrouped` first,
+    /// then, as ansible-core's reconciliation adds them after each change, every group that
+    /// had no parent then, in the order the groups were made), then any group without a
+    /// parent that came after the last reconciliation.
+    fn children_of<'a>(&'a self, group: &'a str) -> Vec<&'a str> {
+        let Some(g) = self.groups.get(group) else { return Vec::new() };
+        let mut out: Vec<&str> = g.children.iter().map(String::as_str).collect();
+        if group == "all" {
+            out.extend(self.orphans().filter(|o| !g.children.contains(*o)));
+        }
+        out
+    }
+
+    /// Groups no group (but `all`) holds, in the order they were made, `all` itself aside.
+    fn orphans(&self) -> impl Iterator<Item = &str> {
+        let held = |name: &str| self.groups.values().any(|p| p.name != "all" && p.children.contains(name));
+        self.groups.keys().map(String::as_str).filter(move |n| *n != "all" && !held(n))
+    }
+
+    /// Makes every group without a parent a child of `all`, as ansible-core's
+    /// `reconcile_inventory` does after the inventory is read and after each change to it: a
+    /// group stays where that put it when it gets a parent later, which decides the order of
+    /// `all`'s hosts.
+    pub fn reconcile(&mut self) {
+        let add: Vec<String> = self
+            .orphans()
+            .filter(|o| !self.groups.get("all").is_some_and(|a| a.children.contains(*o)))
+            .map(str::to_string)
+            .collect();
+        for o in add {
+            self.add_child("all", &o);
         }
     }
 
@@ -246,25 +352,50 @@ impl Inventory {
         walk(self, group, &mut Vec::new())
     }
 
-    /// A host's inventory variables merged in Ansible's order: `all`, then groups from the
-    /// shallowest to the deepest (same depth: alphabetical), then the host's own.
+    /// A host's inventory variables merged in Ansible's order (ansible-core's default
+    /// `VARIABLE_PRECEDENCE`), each later layer over the ones before:
+    ///
+    /// 1. the inventory sources' variables of `all`, then of the host's other groups from the
+    ///    shallowest to the deepest (same depth: alphabetical);
+    /// 2. `group_vars/all` beside the inventory, then beside the playbook;
+    /// 3. `group_vars/<group>` of those groups in the same order, beside the inventory, then
+    ///    all of them again beside the playbook;
+    /// 4. the host's own variables from the sources, then `host_vars/<host>` beside the
+    ///    inventory, then beside the playbook.
+    ///
+    /// So `group_vars/all` beats an INI file's `[web:vars]`, and a playbook's
+    /// `group_vars/servers` beats an inventory's `group_vars/web` even where `web` is a child
+    /// of `servers`.
     pub fn host_vars(&self, host: &str) -> VarMap {
         let names = self.group_names(host);
         let mut groups: Vec<(usize, &str)> = names.iter().map(|g| (self.depth(g), g.as_str())).collect();
         groups.sort();
+        let groups: Vec<&str> = groups.into_iter().map(|(_, g)| g).collect();
         let mut out = VarMap::new();
-        if let Some(all) = self.groups.get("all") {
-            out.extend(all.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        for (_, g) in groups {
+        let mut put = |m: &VarMap| out.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for g in std::iter::once("all").chain(groups.iter().copied()) {
             if let Some(g) = self.groups.get(g) {
-                out.extend(g.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                put(&g.vars);
             }
         }
-        if let Some(h) = self.hosts.get(host) {
-            out.extend(h.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        } else if is_implicit_localhost(host) {
-            out.insert("ansible_connection".into(), minijinja::Value::from("local"));
+        let dirs = |g: &str, d: VarsDir| self.group_dirs.get(g).map(|v| &v[d as usize]);
+        for d in [VarsDir::Inventory, VarsDir::Playbook] {
+            dirs("all", d).map(&mut put);
+        }
+        for d in [VarsDir::Inventory, VarsDir::Playbook] {
+            for g in &groups {
+                dirs(g, d).map(&mut put);
+            }
+        }
+        match self.hosts.get(host) {
+            Some(h) => put(&h.vars),
+            None if is_implicit_localhost(host) => {
+                put(&VarMap::from_iter([("ansible_connection".to_string(), minijinja::Value::from("local"))]))
+            }
+            None => {}
+        }
+        if let Some(d) = self.host_dirs.get(host) {
+            d.iter().for_each(&mut put);
         }
         out
     }
@@ -313,34 +444,46 @@ impl Inventory {
             mine.children.extend(g.children);
             mine.vars.extend(g.vars);
         }
-    }
-
-    /// The hosts a pattern selects, in inventory order. `localhost` (or `127.0.0.1`) named
-    /// explicitly selects the controller even when the inventory does not list it, as in
-    /// Ansible (the implicit localhost is in no group, not even `all`).
-    pub fn select(&self, pattern: &HostPattern) -> Vec<String> {
-        let mut set: IndexSet<String> = IndexSet::new();
-        for (i, term) in pattern.terms.iter().enumerate() {
-            let matched = self.match_term(&term.atom);
-            match term.op {
-                Op::Union => set.extend(matched),
-                Op::Intersect => {
-                    let m: IndexSet<String> = matched.into_iter().collect();
-                    set.retain(|h| m.contains(h));
-                }
-                Op::Exclude => {
-                    if i == 0 {
-                        // A pattern that starts with an exclusion means "all but".
-                        set.extend(self.hosts.keys().cloned());
-                    }
-                    let m: IndexSet<String> = matched.into_iter().collect();
-                    set.retain(|h| !m.contains(h));
+        for (mine, theirs) in [(&mut self.group_dirs, other.group_dirs), (&mut self.host_dirs, other.host_dirs)] {
+            for (name, d) in theirs {
+                let m = mine.entry(name).or_default();
+                for (m, d) in m.iter_mut().zip(d) {
+                    m.extend(d);
                 }
             }
         }
-        let mut out: Vec<String> = self.hosts.keys().filter(|h| set.contains(*h)).cloned().collect();
-        out.extend(set.into_iter().filter(|h| !self.hosts.contains_key(h)));
-        out
+    }
+
+    /// The hosts a pattern selects, in ansible-core's order: the terms that add hosts first,
+    /// in order (each one's hosts in [`Self::group_hosts`] order, after those already
+    /// selected), then the intersections, then the exclusions; a pattern of intersections and
+    /// exclusions only starts from `all`. `localhost` (or `127.0.0.1`) named explicitly
+    /// selects the controller even when the inventory does not list it, as in Ansible (the
+    /// implicit localhost is in no group, not even `all`).
+    pub fn select(&self, pattern: &HostPattern) -> Vec<String> {
+        let mut set: IndexSet<String> = IndexSet::new();
+        let of = |op: Op| pattern.terms.iter().filter(move |t| t.op == op);
+        if of(Op::Union).next().is_none() {
+            set.extend(self.group_hosts("all"));
+        }
+        for term in of(Op::Union) {
+            // A host's own name is the host, even where a group has that name too.
+            match &term.atom {
+                Atom::Name { name, slice: None } if self.hosts.contains_key(name) => {
+                    set.insert(name.clone());
+                }
+                atom => set.extend(self.match_term(atom)),
+            }
+        }
+        for term in of(Op::Intersect) {
+            let m: IndexSet<String> = self.match_term(&term.atom).into_iter().collect();
+            set.retain(|h| m.contains(h));
+        }
+        for term in of(Op::Exclude) {
+            let m: IndexSet<String> = self.match_term(&term.atom).into_iter().collect();
+            set.retain(|h| !m.contains(h));
+        }
+        set.into_iter().collect()
     }
 
     fn match_term(&self, atom: &Atom) -> Vec<String> {
@@ -601,10 +744,11 @@ mod tests {
 
     #[test]
     fn patterns() {
-        assert_eq!(sel("all"), ["web1", "web2", "web3", "db1", "lonely"]);
+        // `ungrouped` is the first child of `all`.
+        assert_eq!(sel("all"), ["lonely", "web1", "web2", "web3", "db1"]);
         assert_eq!(sel("web:&prod"), ["web1"]);
         assert_eq!(sel("web:!web2"), ["web1", "web3"]);
-        assert_eq!(sel("!web"), ["db1", "lonely"]);
+        assert_eq!(sel("!web"), ["lonely", "db1"]);
         assert_eq!(sel("web[0]"), ["web1"]);
         assert_eq!(sel("web[-1]"), ["web3"]);
         assert_eq!(sel("web[1:]"), ["web2", "web3"]);
@@ -612,7 +756,7 @@ mod tests {
         assert_eq!(sel("~db\\d"), ["db1"]);
         assert_eq!(sel("backend"), ["db1"]);
         assert_eq!(sel("ungrouped"), ["lonely"]);
-        assert_eq!(sel("db1,web2"), ["web2", "db1"]);
+        assert_eq!(sel("db1,web2"), ["db1", "web2"], "in the pattern's order");
         assert!(sel("nosuch").is_empty());
         assert_eq!(sel("localhost"), ["localhost"], "the implicit localhost");
         assert!(!sel("all").contains(&"localhost".to_string()));

@@ -3,21 +3,24 @@
 
 use crate::yaml::vars;
 use prov_core::diag::{Diagnostic, Diagnostics};
-use prov_core::inventory::Inventory;
+use prov_core::inventory::{Inventory, VarsDir};
 use prov_core::source::SourceMap;
 use std::path::{Path, PathBuf};
 
-/// Reads `dir/group_vars` and `dir/host_vars` into `inv`. Files for groups or hosts the
-/// inventory does not have create them, as Ansible does for groups (hosts: ignored with a warning).
+/// Reads `dir/group_vars` and `dir/host_vars` into `inv` as variables of `kind`. Files for
+/// groups or hosts the inventory does not have make none: their variables wait for a group
+/// or host of that name (`group_by`, `add_host`), as in Ansible; for hosts with a warning,
+/// since a misspelt name is the likelier cause.
 pub fn load(
     dir: &Path,
+    kind: VarsDir,
     sources: &SourceMap,
     inv: &mut Inventory,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<(), Diagnostics> {
     let mut errors = Diagnostics::default();
-    for (kind, is_group) in [("group_vars", true), ("host_vars", false)] {
-        let base = dir.join(kind);
+    for (sub, is_group) in [("group_vars", true), ("host_vars", false)] {
+        let base = dir.join(sub);
         if !base.is_dir() {
             continue;
         }
@@ -25,9 +28,11 @@ pub fn load(
             if !is_group && inv.host(&name).is_none() {
                 warnings.push(Diagnostic::warning(
                     prov_core::source::Span::NONE,
-                    format!("{}/{name}: no host `{name}` in the inventory; ignored", base.display()),
+                    format!(
+                        "{}/{name}: no host `{name}` in the inventory (its variables go to a host `add_host` adds by that name)",
+                        base.display()
+                    ),
                 ));
-                continue;
             }
             for f in files {
                 let (file, text) = match sources.load(&f) {
@@ -51,9 +56,9 @@ pub fn load(
                 if let Some(list) = vars(&node, &mut errors, &what) {
                     for (k, v) in list {
                         if is_group {
-                            inv.set_group_var(&name, &k, v);
+                            inv.set_group_dir_var(kind, &name, &k, v);
                         } else {
-                            inv.set_host_var(&name, &k, v);
+                            inv.set_host_dir_var(kind, &name, &k, v);
                         }
                     }
                 }

@@ -94,9 +94,7 @@ fn group(inv: &mut Inventory, errors: &mut Diagnostics, name: &str, node: &Node)
                             ));
                             continue;
                         }
-                        if name != "all" {
-                            inv.add_child(name, child);
-                        }
+                        inv.add_child(name, child);
                         group(inv, errors, child, cv);
                     }
                 }
@@ -153,7 +151,7 @@ fn hosts(inv: &mut Inventory, errors: &mut Diagnostics, group: &str, node: &Node
         };
         let hv = vars(v, errors, &format!("variables of host `{pattern}`")).unwrap_or_default();
         for h in names {
-            if group == "all" || group == "ungrouped" {
+            if group == "ungrouped" {
                 inv.add_host(&h);
             } else {
                 inv.add_to_group(group, &h);

@@ -236,10 +236,10 @@ impl<'a> Loader<'a> {
         for h in self.inventory.hosts() {
             names.extend(self.inventory.host_vars(&h.name).keys().cloned());
         }
-        // Hosts that add_host makes, and groups group_by fills, get the groups' variables.
-        for g in self.inventory.groups() {
-            names.extend(g.vars.keys().cloned());
-        }
+        // Hosts that add_host makes, and groups group_by fills, get the groups' variables
+        // (also those of `group_vars/` files of groups not made yet) and `host_vars/` files.
+        names.extend(self.inventory.group_var_names().map(|(_, k)| k.to_string()));
+        names.extend(self.inventory.host_var_names().map(|(_, k)| k.to_string()));
         for k in self.opts.extra_vars.keys() {
             names.push(k.clone());
         }
@@ -2934,9 +2934,10 @@ impl<'a> Loader<'a> {
             _ => "`meta: refresh_inventory`".to_string(),
         };
         let mut sensitive: BTreeSet<String> = ["groups", "group_names", "hostvars"].map(String::from).into();
-        for g in self.inventory.groups().filter(|g| refresh || !matches!(g.name.as_str(), "all" | "ungrouped")) {
-            sensitive.extend(g.vars.keys().cloned());
-        }
+        let group_vars = self.inventory.group_var_names();
+        sensitive.extend(
+            group_vars.filter(|(g, _)| refresh || !matches!(*g, "all" | "ungrouped")).map(|(_, k)| k.to_string()),
+        );
         // The variables add_host gives a host (one of this play's, perhaps) change at once in
         // ansible-core; keys that are not known (a templated argument) could be any.
         let mut any_host_var = false;
@@ -2971,9 +2972,7 @@ impl<'a> Loader<'a> {
         }
         // After a refresh every inventory variable may differ.
         if refresh || any_host_var {
-            for h in self.inventory.hosts() {
-                sensitive.extend(h.vars.keys().cloned());
-            }
+            sensitive.extend(self.inventory.host_var_names().map(|(_, k)| k.to_string()));
         }
         // A connection variable (`ansible_become`, `ansible_user`, ...) that could change
         // changes how every later task runs: all of them are refused.

@@ -113,6 +113,79 @@ fn playbook_group_vars_and_host_vars_apply_over_the_inventorys() {
     assert!(stdout.contains("ok: [w1] => x=pb_all y=inv_web z=pb_web h=pb_host"), "{stdout}");
 }
 
+fn write_tree(dir: &std::path::Path, files: &[(&str, &str)]) {
+    for (name, body) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, body).expect("write");
+    }
+}
+
+/// ansible-core ranks every `group_vars/` file above every inventory file's group variables,
+/// `group_vars/all` included, and the playbook's `group_vars/<group>` above all of the
+/// inventory's, whatever the groups' depths.
+#[test]
+fn group_vars_files_beat_the_inventory_files_group_variables_whatever_the_depth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ini = "[servers:children]\nweb\n[web]\na ansible_connection=local h1=ini_host h2=ini_host\n\
+               [web:vars]\nx=ini_web\ny=ini_web\nz=ini_web\n[servers:vars]\nw=ini_servers\n[all:vars]\nv=ini_all\n";
+    let show = "v={{v}} w={{w}} x={{x}} y={{y}} z={{z}} q={{q}} h1={{h1}} h2={{h2}} h3={{h3}}";
+    let site = format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=\"{show}\"\n");
+    write_tree(
+        dir.path(),
+        &[
+            ("inv/hosts.ini", ini),
+            ("inv/group_vars/all.yml", "x: inv_all\nv: inv_all_dir\n"),
+            ("inv/group_vars/servers.yml", "y: inv_servers\nw: inv_servers_dir\n"),
+            ("inv/group_vars/web.yml", "q: inv_web\n"),
+            ("pb/group_vars/all.yml", "z: play_all\n"),
+            ("pb/group_vars/servers.yml", "q: play_servers\n"),
+            ("inv/host_vars/a.yml", "h1: inv_host_dir\nh3: inv_host_dir\n"),
+            ("pb/host_vars/a.yml", "h3: play_host_dir\n"),
+            ("pb/p.yml", &site),
+        ],
+    );
+    let out = prov(dir.path(), &["apply", "pb/p.yml", "-i", "inv"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    // ansible-playbook 2.19.14 on the same files.
+    let ansible = "v=inv_all_dir w=inv_servers_dir x=inv_all y=inv_servers z=play_all q=play_servers \
+                   h1=inv_host_dir h2=ini_host h3=play_host_dir";
+    assert!(stdout.contains(&format!("ok: [a] => {ansible}")), "{stdout}");
+}
+
+/// A `group_vars/` file of a group the inventory does not have makes no group, and its
+/// variables (and a `host_vars/` file's) reach the group and host `add_host` makes later.
+#[test]
+fn vars_files_of_groups_and_hosts_not_in_the_inventory_wait_for_add_host() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: {msg: "{{ groups.keys() | sort }}"}
+    - add_host: {name: newhost, groups: nosuch, ansible_connection: local}
+- hosts: newhost
+  gather_facts: false
+  tasks:
+    - debug: {msg: "{{ hx }} {{ gx }}"}
+"#;
+    write_tree(
+        dir.path(),
+        &[
+            ("inv/hosts", "a ansible_connection=local\n"),
+            ("inv/group_vars/nosuch.yml", "gx: g\n"),
+            ("inv/host_vars/newhost.yml", "hx: h\n"),
+            ("site.yml", site),
+        ],
+    );
+    let out = prov(dir.path(), &["apply", "site.yml", "-i", "inv/hosts"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    // ansible-playbook 2.19.14: no group `nosuch` before add_host; then both files apply.
+    assert!(stdout.contains(r#"ok: [a] => ["all","ungrouped"]"#), "{stdout}");
+    assert!(stdout.contains("ok: [newhost] => h g"), "{stdout}");
+}
+
 /// In ansible-core a host that joins a group gets the group's variables in the same play;
 /// prov changes the inventory when the play ends, so every later read that could differ is
 /// refused before the run: group variables (directly or through play vars), `group_names` in
@@ -166,4 +239,65 @@ fn group_by_into_its_own_group_is_no_change_and_stale_reads_are_refused() {
         "{}",
         r.stderr
     );
+}
+
+/// Group members and play hosts come in ansible-core's order, not the order hosts first
+/// appear: a group's own hosts, then its children's in order (so `groups.managers[0]` is
+/// `m1` below, listed second), `all` by its top-level groups in the order they were made;
+/// patterns add their terms in order and apply intersections and exclusions last.
+#[test]
+fn group_members_and_play_hosts_come_in_ansibles_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ini = "[mgr_b]\nm2\n[mgr_a]\nm1\n[db]\nd1\n[managers:children]\nmgr_a\nmgr_b\n[web]\nw1\nw0\n[web]\nm1\n\
+               [all:vars]\nansible_connection=local\n";
+    let mut site = String::from(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - debug: {msg: \"all={{ groups.all }} managers={{ groups.managers }} web={{ groups.web }}\"}\n",
+    );
+    for pattern in ["all", "web:managers", "!web:managers", "web:!mgr_a:db", "&web:managers:db"] {
+        site.push_str(&format!(
+            "- hosts: \"{pattern}\"\n  gather_facts: false\n  tasks:\n    - debug: {{msg: \"{pattern} {{{{ ansible_play_hosts_all }}}}\"}}\n      run_once: true\n"
+        ));
+    }
+    write_tree(dir.path(), &[("inv.ini", ini), ("site.yml", &site)]);
+    let out = prov(dir.path(), &["apply", "site.yml", "-i", "inv.ini"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    // ansible-playbook 2.19.14 on the same files (the same in three runs).
+    for line in [
+        "ok: [localhost] => all=['d1', 'w1', 'w0', 'm1', 'm2'] managers=['m1', 'm2'] web=['w1', 'w0', 'm1']",
+        "ok: [d1] => all ['d1', 'w1', 'w0', 'm1', 'm2']",
+        "ok: [w1] => web:managers ['w1', 'w0', 'm1', 'm2']",
+        "ok: [m2] => !web:managers ['m2']",
+        "ok: [w1] => web:!mgr_a:db ['w1', 'w0', 'd1']",
+        "ok: [m1] => &web:managers:db ['m1']",
+    ] {
+        assert!(stdout.contains(line), "{line}\n{stdout}");
+    }
+}
+
+/// A host `add_host` makes is made in `all` itself and comes first among its hosts; a host
+/// that joins a group comes last in it.
+#[test]
+fn hosts_add_host_makes_come_first_in_all_and_last_in_their_groups() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - add_host: {name: n1, groups: g, ansible_connection: local}
+    - add_host: {name: n2, ansible_connection: local}
+    - add_host: {name: b, groups: g}
+- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: {msg: "{{ groups.all }} {{ groups.g }} {{ groups.ungrouped }} {{ ansible_play_hosts_all }}"}
+      run_once: true
+"#;
+    let inv = "a\nb\n[g]\nc\n[all:vars]\nansible_connection=local\n";
+    write_tree(dir.path(), &[("inv.ini", inv), ("site.yml", site)]);
+    let out = prov(dir.path(), &["apply", "site.yml", "-i", "inv.ini"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    // ansible-playbook 2.19.14: the same lists, and the play's first host is n1.
+    let ansible = "ok: [n1] => ['n1', 'n2', 'a', 'c', 'b'] ['c', 'n1', 'b'] ['a', 'n2'] ['n1', 'n2', 'a', 'c', 'b']";
+    assert!(stdout.contains(ansible), "{stdout}");
 }
