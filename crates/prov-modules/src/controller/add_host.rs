@@ -2,10 +2,12 @@
 //! plays after this one.
 //!
 //! Arguments (as in Ansible):
-//! - `name` (aliases `hostname`, `host`; required): the inventory hostname. A `host:port`
-//!   form sets `ansible_ssh_port`.
-//! - `groups` (aliases `groupname`, `group`): a list, or names separated by commas.
-//! - Every other argument is a variable of the host (`ansible_host`, `ansible_user`, ...).
+//! - `name` (aliases `hostname`, `host`, read in that order; required): the inventory
+//!   hostname. A `host:port` form sets `ansible_ssh_port`.
+//! - `groups` (aliases `groupname`, `group`; `groupname` is read first, then `groups`, then
+//!   `group`): a list, or names separated by commas.
+//! - Every other argument is a variable of the host (`ansible_host`, `ansible_user`, ...),
+//!   `host` and `group` included, as ansible-core keeps them.
 //!
 //! As in Ansible, the task runs once for the whole play (on its first host, whose result it
 //! is: the other hosts register nothing), loops run it once per item, and it works in check
@@ -42,14 +44,21 @@ pub enum Groups {
     Text(String),
 }
 
-/// Arguments of `add_host`.
+/// Arguments of `add_host`. The aliases `host` and `group` are also host variables, so they
+/// stay in [`Args::vars`].
 #[derive(Debug, Deserialize, Default)]
 pub struct Args {
     /// The host.
-    #[serde(default, alias = "hostname", alias = "host", deserialize_with = "crate::util::stringish")]
+    #[serde(default, deserialize_with = "crate::util::stringish")]
     pub name: Option<String>,
-    /// Its groups.
-    #[serde(default, alias = "groupname", alias = "group")]
+    /// The host, when `name` is not given.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub hostname: Option<String>,
+    /// Its groups, first choice.
+    #[serde(default)]
+    pub groupname: Option<Groups>,
+    /// Its groups, when `groupname` is not given.
+    #[serde(default)]
     pub groups: Option<Groups>,
     /// Everything else: its variables.
     #[serde(flatten)]
@@ -57,9 +66,19 @@ pub struct Args {
 }
 
 impl Args {
+    /// `name`, else `hostname`, else `host`, as ansible-core picks.
+    fn host_name(&self) -> Option<String> {
+        self.name.clone().or_else(|| self.hostname.clone()).or_else(|| match self.vars.get("host")? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        })
+    }
+
     /// The hostname, and the port of a `host:port` name.
     fn address(&self) -> Option<(String, Option<u16>)> {
-        let name = self.name.as_deref()?;
+        let name = self.host_name()?;
+        let name = name.as_str();
         // `[v6]:port`, `host:port`; a bare IPv6 address has more than one colon.
         let split = match name.strip_prefix('[') {
             Some(rest) => rest.split_once("]:"),
@@ -74,7 +93,8 @@ impl Args {
 
     /// The groups, in order, each once, without surrounding spaces.
     fn group_list(&self) -> Vec<String> {
-        let raw: Vec<String> = match &self.groups {
+        let group = self.vars.get("group").and_then(|g| serde_json::from_value::<Groups>(g.clone()).ok());
+        let raw: Vec<String> = match self.groupname.as_ref().or(self.groups.as_ref()).or(group.as_ref()) {
             None => Vec::new(),
             Some(Groups::List(l)) => l.clone(),
             Some(Groups::Text(t)) if t.is_empty() => Vec::new(),
@@ -103,7 +123,12 @@ impl Module for AddHost {
     type Plan = ();
 
     fn check_args(args: &Args) -> Result<(), String> {
-        match args.name.as_deref() {
+        if let Some(g) = args.vars.get("group").filter(|g| !g.is_null()) {
+            if serde_json::from_value::<Groups>(g.clone()).is_err() {
+                return Err("Groups must be specified as a list.".into());
+            }
+        }
+        match args.host_name().as_deref() {
             None | Some("") => Err("name, host or hostname needs to be provided".into()),
             Some(_) => Ok(()),
         }
@@ -162,5 +187,19 @@ mod tests {
     fn other_arguments_are_host_variables() {
         let a = args(serde_json::json!({"name": "h", "ansible_host": "10.0.0.1", "color": "blue"}));
         assert_eq!(a.vars.keys().collect::<Vec<_>>(), ["ansible_host", "color"]);
+    }
+
+    /// ansible-core 2.19.14: `{host: h1, group: g, x: 1}` adds h1 to g with the variables
+    /// host, group and x; `{name: h2, host: h3, groups: [g2], groupname: g3, group: g4}`
+    /// adds h2 to g3 with the variables host and group.
+    #[test]
+    fn the_aliases_host_and_group_are_also_host_variables_and_come_last() {
+        let a = args(serde_json::json!({"host": "h1", "group": "g", "x": 1}));
+        assert_eq!((a.address(), a.group_list()), (Some(("h1".into(), None)), vec!["g".to_string()]));
+        assert_eq!(a.vars.keys().collect::<Vec<_>>(), ["host", "group", "x"]);
+        let a = args(serde_json::json!({"name": "h2", "host": "h3", "groups": ["g2"], "groupname": "g3", "group": "g4"}));
+        assert_eq!((a.address(), a.group_list()), (Some(("h2".into(), None)), vec!["g3".to_string()]));
+        assert_eq!(a.vars.keys().collect::<Vec<_>>(), ["host", "group"]);
+        assert!(AddHost::check_args(&args(serde_json::json!({"host": "h", "group": 3}))).is_err());
     }
 }
