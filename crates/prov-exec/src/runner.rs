@@ -1497,8 +1497,10 @@ async fn host_main(w: &mut Worker<'_>, gather: bool) -> Flow {
         }
     }
     if gather {
-        if let Err(flow) = crate::task::gather_facts(w).await {
-            return flow;
+        match crate::task::gather_facts(w).await {
+            // An unreachable host the play's `ignore_unreachable` lets go on.
+            Ok(()) | Err(Flow::Continue) => {}
+            Err(flow) => return flow,
         }
     }
     let program = &w.bp.play.program;

@@ -1532,7 +1532,14 @@ pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
 }
 
 fn report_gather(w: &mut Worker<'_>, status: Status, msg: String, start: Instant) -> Flow {
-    if status == Status::Unreachable {
+    // Gathering is a task of the play: its `ignore_unreachable` counts an unreachable host
+    // ok and ignored, and the host goes on (without facts), as in ansible-core.
+    let ignored = status == Status::Unreachable && w.bp.play.ignore_unreachable;
+    if ignored {
+        w.recap.ok += 1;
+        w.recap.ignored += 1;
+        w.conn = None;
+    } else if status == Status::Unreachable {
         w.recap.unreachable += 1;
     } else {
         w.recap.failed += 1;
@@ -1553,10 +1560,12 @@ fn report_gather(w: &mut Worker<'_>, status: Status, msg: String, start: Instant
         stdout: None,
         stderr: None,
         location: String::new(),
-        root_cause: true,
+        root_cause: !ignored,
         warnings: Vec::new(),
     })));
-    if status == Status::Unreachable {
+    if ignored {
+        Flow::Continue
+    } else if status == Status::Unreachable {
         Flow::Unreachable
     } else {
         Flow::Failed

@@ -797,6 +797,7 @@ impl<'a> Loader<'a> {
             serial,
             max_fail_percentage,
             any_errors_fatal: self.opt_bool(node.get("any_errors_fatal")).unwrap_or(false),
+            ignore_unreachable: self.opt_bool(node.get("ignore_unreachable")).unwrap_or(false),
             tasks,
             program,
             handlers,

@@ -72,6 +72,8 @@ pub struct CompiledPlay {
     pub max_fail_percentage: Option<f64>,
     /// `any_errors_fatal`.
     pub any_errors_fatal: bool,
+    /// The play's `ignore_unreachable`, which fact gathering takes as every task does.
+    pub ignore_unreachable: bool,
     /// Every task and handler of the play, after expansion; indices are [`TaskId`]s.
     pub tasks: Vec<Arc<TaskDef>>,
     /// What each host runs.

@@ -197,7 +197,8 @@ mod tests {
         let a = args(serde_json::json!({"host": "h1", "group": "g", "x": 1}));
         assert_eq!((a.address(), a.group_list()), (Some(("h1".into(), None)), vec!["g".to_string()]));
         assert_eq!(a.vars.keys().collect::<Vec<_>>(), ["host", "group", "x"]);
-        let a = args(serde_json::json!({"name": "h2", "host": "h3", "groups": ["g2"], "groupname": "g3", "group": "g4"}));
+        let a =
+            args(serde_json::json!({"name": "h2", "host": "h3", "groups": ["g2"], "groupname": "g3", "group": "g4"}));
         assert_eq!((a.address(), a.group_list()), (Some(("h2".into(), None)), vec!["g3".to_string()]));
         assert_eq!(a.vars.keys().collect::<Vec<_>>(), ["host", "group"]);
         assert!(AddHost::check_args(&args(serde_json::json!({"host": "h", "group": 3}))).is_err());

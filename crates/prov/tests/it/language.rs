@@ -2595,6 +2595,31 @@ fn ignore_unreachable_counts_ok_and_ignored_and_the_host_goes_on() {
     assert!(r.of("p2").iter().all(|e| e["host"] == "a"), "an unreachable host sits out the later plays");
 }
 
+/// A play's `ignore_unreachable` covers its fact gathering too: ansible-core 2.19.14 shows
+/// the unreachable gathering as ignored, runs the play's tasks and the next play on the host,
+/// and recaps `ok=3 unreachable=0 ignored=1`.
+#[test]
+fn a_plays_ignore_unreachable_covers_fact_gathering() {
+    let site = r#"- hosts: bad
+  ignore_unreachable: true
+  gather_facts: true
+  tasks:
+    - name: after
+      debug: {msg: after}
+- hosts: bad
+  gather_facts: false
+  tasks:
+    - name: second
+      debug: {msg: second}
+"#;
+    let extra = "bad ansible_host=127.0.0.1 ansible_port=9 ansible_connection=ssh\n";
+    let (_d, r) = apply(&[("site.yml", site), ("extra.ini", extra)], &["-i", "extra.ini"]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!((r.of("after").len(), r.of("second").len()), (1, 1), "{}", r.dump());
+    let recap = ["ok", "unreachable", "ignored"].map(|f| r.recap("bad", f));
+    assert_eq!(recap, [3, 0, 1], "{}", r.dump());
+}
+
 /// `include_role`/`import_role` with `tasks_from`, `vars_from`, `defaults_from` and
 /// `handlers_from` load those files of the role instead of `main` (as ansible-core 2.19.14 ran
 /// the same play: `alt v=other d=other`, the h2 handler, then `main v=other d=main`).
