@@ -71,6 +71,8 @@ pub enum Action {
     Create,
     /// Something changed (`~`).
     Modify,
+    /// A number of replicas changed (`~` in rows; "N services scaled" in the summary).
+    Scale,
     /// Something removed (`-`).
     Delete,
     /// A command run (`!`): its effect is unknown.

@@ -199,6 +199,7 @@ impl From<&Planned> for PlannedOut {
         let action = match p.action {
             prov_core::module::Action::Create => "create",
             prov_core::module::Action::Modify => "modify",
+            prov_core::module::Action::Scale => "scale",
             prov_core::module::Action::Delete => "delete",
             prov_core::module::Action::Run => "run",
         };

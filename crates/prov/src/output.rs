@@ -95,6 +95,7 @@ fn applying(a: &Apply) -> Option<((String, String), Doing)> {
         Some("create") => "creating",
         Some("delete") => "deleting",
         Some("modify") => "changing",
+        Some("scale") => "scaling",
         _ => "running",
     };
     // A long name (a path, a text on several lines): its first line, cut short.
@@ -387,7 +388,7 @@ impl Reporter {
                     let sign = match p.action.as_str() {
                         "create" => "+",
                         "delete" => "-",
-                        "modify" => "~",
+                        "modify" | "scale" => "~",
                         _ => "!",
                     };
                     *self.planned.entry((sign.to_string(), p.resource.clone())).or_default() += 1;

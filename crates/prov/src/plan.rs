@@ -299,15 +299,17 @@ fn not_known(results: &[HostResult], plays: &[PlayRun]) -> (Vec<String>, Vec<Not
     (vms, plays)
 }
 
-/// `+8 vm, ~3 file, -1 package, !2 command` in a fixed order: creates, changes, deletes, runs.
+/// `+8 vm, ~3 file, 2 services scaled, -1 package, !2 command` in a fixed order: creates,
+/// changes, scalings, deletes, runs.
 fn summary(changes: &[Change]) -> String {
     let mut counts: BTreeMap<(u8, String), usize> = BTreeMap::new();
     for c in changes {
         let order = match c.action.as_str() {
             "create" => 0,
             "modify" => 1,
-            "delete" => 2,
-            _ => 3,
+            "scale" => 2,
+            "delete" => 3,
+            _ => 4,
         };
         *counts.entry((order, c.resource.clone())).or_default() += 1;
     }
@@ -316,7 +318,10 @@ fn summary(changes: &[Change]) -> String {
     }
     counts
         .iter()
-        .map(|((o, r), n)| format!("{}{n} {r}", ["+", "~", "-", "!"][*o as usize]))
+        .map(|((o, r), n)| match o {
+            2 => format!("{n} {r}{} scaled", if *n == 1 { "" } else { "s" }),
+            _ => format!("{}{n} {r}", ["+", "~", "", "-", "!"][*o as usize]),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -324,7 +329,7 @@ fn summary(changes: &[Change]) -> String {
 fn sign(action: &str) -> &'static str {
     match action {
         "create" => "+",
-        "modify" => "~",
+        "modify" | "scale" => "~",
         "delete" => "-",
         _ => "!",
     }
@@ -431,6 +436,9 @@ mod tests {
         let changes =
             [c("modify", "file"), c("create", "vm"), c("create", "vm"), c("delete", "package"), c("modify", "file")];
         assert_eq!(summary(&changes), "+2 vm, ~2 file, -1 package");
+        let scaled = [c("scale", "service"), c("run", "command"), c("scale", "service"), c("create", "vm")];
+        assert_eq!(summary(&scaled), "+1 vm, 2 services scaled, !1 command");
+        assert_eq!(summary(&scaled[..1]), "1 service scaled");
         assert_eq!(summary(&[]), "no changes");
     }
 

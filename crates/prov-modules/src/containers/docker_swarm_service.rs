@@ -1142,7 +1142,12 @@ impl Module for DockerSwarmService {
                     recreated: false,
                     wait: args.wait,
                 };
-                Ok(Plan::Change(Change::new(plan, Action::Modify, "swarm_service", name.as_str()).with_diff(
+                // A change of replicas alone is a scaling, which a plan's summary says so.
+                let (action, resource) = match plan.changes.as_slice() {
+                    [only] if only == "replicas" => (Action::Scale, "service"),
+                    _ => (Action::Modify, "swarm_service"),
+                };
+                Ok(Plan::Change(Change::new(plan, action, resource, name.as_str()).with_diff(
                     format!("docker service {name}"),
                     before,
                     after,
@@ -1401,6 +1406,18 @@ mod tests {
         assert_eq!(h.conn.calls().len(), 1);
         assert_eq!(o.diffs[0].before, "replicas: 2\nlabels:\n  - team=x\n");
         assert_eq!(o.diffs[0].after, "replicas: 5\nlabels: []\n");
+    }
+
+    #[tokio::test]
+    async fn a_change_of_replicas_alone_is_planned_as_a_scaling() {
+        use prov_core::module::Action;
+        let h = fake_check(FakeConnection::new().on(INSPECT, 0, WEB));
+        let o = run::<DockerSwarmService>(json!({"name": "pst-web", "replicas": 5}), &h.ctx()).await;
+        let planned: Vec<_> = o.planned.iter().map(|p| (p.action, p.resource)).collect();
+        assert_eq!(planned, [(Action::Scale, "service")]);
+        let o = run::<DockerSwarmService>(json!({"name": "pst-web", "replicas": 5, "labels": {}}), &h.ctx()).await;
+        let planned: Vec<_> = o.planned.iter().map(|p| (p.action, p.resource)).collect();
+        assert_eq!(planned, [(Action::Modify, "swarm_service")]);
     }
 
     #[tokio::test]

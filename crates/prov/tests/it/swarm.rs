@@ -78,8 +78,8 @@ fn reference_job_on_one_manager_and_two_workers() {
         .collect();
     // The stack's services are read for real (`check_mode: false`, `changed_when: false`):
     // no change, not in the plan.
-    assert_eq!(changes, [("modify", "swarm_service", "demo_web")], "{o}");
-    assert_eq!(plan["summary"], "~1 swarm_service", "{o}");
+    assert_eq!(changes, [("scale", "service", "demo_web")], "{o}");
+    assert_eq!(plan["summary"], "1 service scaled", "{o}");
 
     // Scale up with the seed's numbers: each of the three web replicas answers through the
     // balancer.
