@@ -1461,18 +1461,10 @@ fn batch_exceeds(failed: usize, size: usize, max_percentage: f64) -> bool {
     size > 0 && (failed as f64) * 100.0 / (size as f64) > max_percentage
 }
 
+/// Whether the play gathers facts (on every host, or under `gathering = smart` on those
+/// without facts yet: [`crate::task::gather_facts`] decides per host).
 fn needs_facts(bp: &BoundPlay<'_>) -> bool {
-    use prov_core::compile::GatherFacts;
-    match bp.play.gather_facts {
-        GatherFacts::Yes => true,
-        GatherFacts::No => false,
-        GatherFacts::IfUsed => bp.play.tasks.iter().any(|t| {
-            let mut strings = Vec::new();
-            prov_core::compile::load::collect_strings(&t.args, &mut strings);
-            strings.iter().any(|s| crate::facts::reads_facts(s))
-                || t.when.iter().any(|c| crate::facts::reads_facts(&c.source))
-        }),
-    }
+    bp.play.gather_facts != prov_core::compile::GatherFacts::No
 }
 
 async fn host_main(w: &mut Worker<'_>, gather: bool) -> Flow {

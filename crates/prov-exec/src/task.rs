@@ -1469,18 +1469,19 @@ fn set_facts(w: &mut Worker<'_>, t: &TaskDef, r: &ItemResult) -> bool {
     true
 }
 
-/// Gathers facts on the host: the `setup` module with the play's `gather_subset` and
-/// `gather_timeout`, unless the collectors asked for were all gathered already in this run.
+/// Gathers facts on the host, as ansible-core's "Gathering Facts" task of the play: the
+/// `setup` module with the play's `gather_subset` and `gather_timeout`, reported and counted
+/// as a task. Under `gathering = smart`, not on a host that has facts from an earlier play.
 pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
     let start = Instant::now();
+    if w.bp.play.gather_facts == prov_core::compile::GatherFacts::Smart && !w.gathered.is_empty() {
+        return Ok(());
+    }
     let subsets = w.bp.play.gather_subset.clone().unwrap_or_else(|| vec!["all".to_string()]);
     let wanted = match prov_core::facts::select(&subsets) {
         Ok(c) => c,
         Err(e) => return Err(report_gather(w, Status::Failed, e, start)),
     };
-    if w.facts_raw.is_some() && wanted.is_subset(&w.gathered) {
-        return Ok(());
-    }
     let Some(module) = w.env.registry.get("setup") else {
         return Err(report_gather(w, Status::Failed, "the setup module is not available".into(), start));
     };
@@ -1521,6 +1522,7 @@ pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
             w.add_facts(&o.host_facts);
             w.gathered.extend(wanted);
             w.publish(false);
+            report_gather(w, Status::Ok, String::new(), start);
             Ok(())
         }
         Ok(o) => Err(report_gather(w, Status::Failed, o.msg.unwrap_or_default(), start)),
@@ -1535,7 +1537,9 @@ fn report_gather(w: &mut Worker<'_>, status: Status, msg: String, start: Instant
     // Gathering is a task of the play: its `ignore_unreachable` counts an unreachable host
     // ok and ignored, and the host goes on (without facts), as in ansible-core.
     let ignored = status == Status::Unreachable && w.bp.play.ignore_unreachable;
-    if ignored {
+    if status == Status::Ok {
+        w.recap.ok += 1;
+    } else if ignored {
         w.recap.ok += 1;
         w.recap.ignored += 1;
         w.conn = None;
@@ -1553,17 +1557,17 @@ fn report_gather(w: &mut Worker<'_>, status: Status, msg: String, start: Instant
         status,
         changed: false,
         item: None,
-        msg: Some(msg),
+        msg: (!msg.is_empty()).then_some(msg),
         duration_ms: start.elapsed().as_millis() as u64,
         diff: Vec::new(),
         planned: Vec::new(),
         stdout: None,
         stderr: None,
         location: String::new(),
-        root_cause: !ignored,
+        root_cause: !ignored && status != Status::Ok,
         warnings: Vec::new(),
     })));
-    if ignored {
+    if ignored || status == Status::Ok {
         Flow::Continue
     } else if status == Status::Unreachable {
         Flow::Unreachable

@@ -319,7 +319,7 @@ fn play_defaults() -> PlayDefaults {
         become_user: cfg.become_user.clone(),
         become_method: cfg.become_method,
         strategy: cfg.strategy.clone(),
-        gather_explicit: cfg.gathering.as_deref() == Some("explicit"),
+        gathering: cfg.gathering.clone(),
         force_handlers: cfg.force_handlers,
     }
 }

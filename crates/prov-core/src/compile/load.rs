@@ -76,8 +76,8 @@ pub struct PlayDefaults {
     pub become_method: Option<BecomeMethod>,
     /// `[defaults] strategy` (else prov's `dag`).
     pub strategy: Option<String>,
-    /// `[defaults] gathering = explicit`: plays gather facts only when they say so.
-    pub gather_explicit: bool,
+    /// `[defaults] gathering`: `implicit` (`None`, the default), `explicit` or `smart`.
+    pub gathering: Option<String>,
     /// `[defaults] force_handlers` or `--force-handlers`: the default of the play keyword.
     pub force_handlers: bool,
 }
@@ -752,17 +752,33 @@ impl<'a> Loader<'a> {
             }
         };
         let serial = node.get("serial").map(|s| self.serial_of(s, &vars)).unwrap_or_default();
-        let gather_facts = match node.get("gather_facts").map(|n| &n.kind) {
-            None if self.opts.defaults.gather_explicit => GatherFacts::No,
-            None => GatherFacts::IfUsed,
-            Some(NodeKind::Bool(true)) => GatherFacts::Yes,
-            Some(NodeKind::Bool(false)) => GatherFacts::No,
+        let said = match node.get("gather_facts").map(|n| &n.kind) {
+            None => None,
+            Some(NodeKind::Bool(b)) => Some(*b),
             Some(_) => {
                 let span = node.get("gather_facts").map(|n| n.span).unwrap_or(node.span);
                 self.err(DiagKind::Invalid, span, "gather_facts must be true or false");
-                GatherFacts::No
+                Some(false)
             }
         };
+        // ansible-core's play iterator: `implicit` gathers unless the play says false,
+        // `explicit` only when it says true, `smart` as implicit on hosts without facts yet.
+        let implied = said != Some(false);
+        let mut gather_facts = match self.opts.defaults.gathering.as_deref() {
+            Some("explicit") if said == Some(true) => GatherFacts::Yes,
+            Some("explicit") => GatherFacts::No,
+            Some("smart") if implied => GatherFacts::Smart,
+            _ if implied => GatherFacts::Yes,
+            _ => GatherFacts::No,
+        };
+        // The gathering task is tagged `always`, or with the play's tags when it has any.
+        let setup_tags = match &inherit.tags {
+            t if t.is_empty() => BTreeSet::from(["always".to_string()]),
+            t => t.clone(),
+        };
+        if !self.tags_selected(&setup_tags) {
+            gather_facts = GatherFacts::No;
+        }
         let gather_subset = node.get("gather_subset").map(|n| self.gather_subset(n));
         let gather_timeout = match node.get("gather_timeout") {
             None => None,
@@ -2786,28 +2802,32 @@ impl<'a> Loader<'a> {
         Some(out)
     }
 
-    /// Tag selection, Ansible's rules: `always` runs unless skipped by name, `never` only when asked for.
-    fn select_tags(&self, tasks: &mut [Arc<TaskDef>]) {
+    /// Whether a task with these tags runs under `--tags`/`--skip-tags`, Ansible's rules:
+    /// `always` runs unless skipped by name, `never` only when asked for.
+    fn tags_selected(&self, tags: &BTreeSet<String>) -> bool {
         let only: BTreeSet<&str> = self.opts.tags.iter().map(String::as_str).collect();
         let skip: BTreeSet<&str> = self.opts.skip_tags.iter().map(String::as_str).collect();
-        let by_tags = |tags: &BTreeSet<String>| {
-            let tags: BTreeSet<&str> = tags.iter().map(String::as_str).collect();
-            let mut run = if only.is_empty() || only.contains("all") {
-                !tags.contains("never") || tags.iter().any(|x| only.contains(x) && *x != "all")
-            } else {
-                tags.iter().any(|x| only.contains(x))
-                    || (tags.contains("always") && !only.is_empty())
-                    || (only.contains("tagged") && !tags.is_empty())
-                    || (only.contains("untagged") && tags.is_empty())
-            };
-            if tags.contains("never") && !tags.iter().any(|x| only.contains(x) && *x != "never") {
-                run = false;
-            }
-            let skipped = tags.iter().any(|x| skip.contains(x))
-                || (skip.contains("tagged") && !tags.is_empty())
-                || (skip.contains("untagged") && tags.is_empty());
-            run && !skipped
+        let tags: BTreeSet<&str> = tags.iter().map(String::as_str).collect();
+        let mut run = if only.is_empty() || only.contains("all") {
+            !tags.contains("never") || tags.iter().any(|x| only.contains(x) && *x != "all")
+        } else {
+            tags.iter().any(|x| only.contains(x))
+                || (tags.contains("always") && !only.is_empty())
+                || (only.contains("tagged") && !tags.is_empty())
+                || (only.contains("untagged") && tags.is_empty())
         };
+        if tags.contains("never") && !tags.iter().any(|x| only.contains(x) && *x != "never") {
+            run = false;
+        }
+        let skipped = tags.iter().any(|x| skip.contains(x))
+            || (skip.contains("tagged") && !tags.is_empty())
+            || (skip.contains("untagged") && tags.is_empty());
+        run && !skipped
+    }
+
+    /// Marks the tasks `--tags`/`--skip-tags` (and `--only-modules`) select.
+    fn select_tags(&self, tasks: &mut [Arc<TaskDef>]) {
+        let by_tags = |tags: &BTreeSet<String>| self.tags_selected(tags);
         for t in tasks.iter_mut() {
             let selected = t.handler
                 || (t.gates.iter().all(&by_tags)

@@ -98,15 +98,18 @@ pub struct CompiledPlay {
     pub host_vars_files: std::collections::HashMap<String, Arc<VarMap>>,
 }
 
-/// Whether to gather facts.
+/// Whether a play gathers facts before its first task, as ansible-core decides it from the
+/// play's `gather_facts`, ansible.cfg's `gathering` and the tags asked for (the gathering task
+/// is tagged `always`, or with the play's own tags when it has some).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GatherFacts {
-    /// `gather_facts: true`.
+    /// On every host of the play (`gathering = implicit`, the default, unless the play says
+    /// `gather_facts: false`; `explicit` when it says `true`).
     Yes,
-    /// `gather_facts: false`.
+    /// Not at all.
     No,
-    /// Not set: gather only if the play reads a fact variable.
-    IfUsed,
+    /// `gathering = smart`: on the hosts that have no facts from an earlier play of the run.
+    Smart,
 }
 
 /// Index of a task in [`CompiledPlay::tasks`].

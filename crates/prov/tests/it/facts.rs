@@ -260,3 +260,57 @@ fn gathering_uses_the_plays_become() {
     let uid = sh("id -u nobody");
     assert_eq!(dumps[0].1, format!("nobody {uid} {uid}"), "{all}");
 }
+
+/// A play without `gather_facts` gathers on every host, as ansible-core's default
+/// (`gathering = implicit`) does, and the gathering is a task of the recap: facts read only
+/// in a template, a play variable or a `default()` are there (prov used to gather only when
+/// a task's arguments named a fact, and rendered `NONE` here). The gathering task is tagged
+/// `always`, or with the play's tags; `gathering = smart` gathers once per host, `explicit`
+/// only where a play asks. Recaps and messages as ansible-core 2.19.14 gave them for the same
+/// playbook and options.
+#[test]
+fn plays_gather_facts_by_default_as_ansible_core_decides_it() {
+    let site = r#"- hosts: here
+  vars:
+    h: "{{ ansible_system | default('NONE') }}"
+  tasks:
+    - name: tpl
+      template: {src: t.j2, dest: "{{ playbook_dir }}/out.txt"}
+    - name: dump
+      debug: {msg: "{{ h }} {{ lookup('file', playbook_dir ~ '/out.txt') }}"}
+- hosts: here
+  tags: [p2]
+  tasks:
+    - name: second
+      debug: {msg: "x"}
+      tags: [t2]
+"#;
+    let d = project(site);
+    std::fs::write(d.path().join("t.j2"), "{{ ansible_system | default('NONE') }}\n").expect("template");
+    let cases: [(&str, &[&str], &str, u64, usize); 6] = [
+        ("", &[], "Linux Linux", 5, 2),
+        ("", &["--tags", "t2"], "", 2, 1),
+        ("", &["--skip-tags", "always"], "NONE NONE", 4, 1),
+        ("", &["--tags", "p2"], "", 3, 2),
+        ("smart", &[], "Linux Linux", 4, 1),
+        ("explicit", &[], "NONE NONE", 3, 0),
+    ];
+    for (gathering, args, dump, ok, gathered) in cases {
+        let cfg = d.path().join("ansible.cfg");
+        match gathering {
+            "" => std::fs::remove_file(&cfg).unwrap_or(()),
+            g => std::fs::write(&cfg, format!("[defaults]\ngathering = {g}\n")).expect("ansible.cfg"),
+        }
+        let _ = std::fs::remove_file(d.path().join("out.txt"));
+        let out = prov(d.path(), &[&["apply", "play.yml", "-i", "hosts.ini", "--output", "json"][..], args].concat());
+        let (code, events, all) = json_events(&out);
+        assert_eq!(code, 0, "{gathering} {args:?}: {all}");
+        let results = |name: &str| events.iter().filter(|e| e["event"] == "host_result" && e["name"] == name).count();
+        let msg = events.iter().find(|e| e["event"] == "host_result" && e["name"] == "dump").map(|e| e["msg"].clone());
+        assert_eq!(msg.unwrap_or_default().as_str().unwrap_or(""), dump, "{gathering} {args:?}: {all}");
+        assert_eq!(results("Gathering Facts"), gathered, "{gathering} {args:?}: {all}");
+        let recap = events.iter().find(|e| e["event"] == "recap").expect("recap");
+        let here = recap["hosts"].as_array().and_then(|h| h.iter().find(|h| h["host"] == "here")).expect("here");
+        assert_eq!(here["ok"].as_u64(), Some(ok), "{gathering} {args:?}: {all}");
+    }
+}

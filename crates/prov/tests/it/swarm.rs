@@ -80,6 +80,21 @@ fn reference_job_on_one_manager_and_two_workers() {
     // no change, not in the plan.
     assert_eq!(changes, [("scale", "service", "demo_web")], "{o}");
     assert_eq!(plan["summary"], "1 service scaled", "{o}");
+    // The same plan for a pull request: the summary, the row and the replicas' diff.
+    let out = site.prov(&[
+        "plan",
+        "playbooks/scale.yml",
+        "-i",
+        "inventories/local.yml",
+        "-e",
+        "web=3",
+        "--output",
+        "markdown",
+    ]);
+    let (md, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{md}\n{e}");
+    let md = md.replace(&site.dir.path().canonicalize().expect("canonical").display().to_string(), "<dir>");
+    insta::assert_snapshot!("plan_markdown_scale", md.replace(&site.dir.path().display().to_string(), "<dir>"));
 
     // Scale up with the seed's numbers: each of the three web replicas answers through the
     // balancer.
