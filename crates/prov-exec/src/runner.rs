@@ -1223,7 +1223,7 @@ pub async fn run_play(
     env.events.emit(Event::PlayStart { play: play_index, name: bp.play.name.clone(), hosts: bp.hosts.clone() });
     let n = bp.hosts.len();
     let groups = Value::from_pairs(env.inventory.groups_map().into_iter().map(|(k, v)| (k, Value::from(v))));
-    let play_hosts_all = Value::from(bp.hosts.clone());
+    let play_hosts_all = Value::from(bp.pattern_order.iter().map(|&i| bp.hosts[i].clone()).collect::<Vec<_>>());
     let inv_vars: Vec<Arc<VarMap>> = bp.hosts.iter().map(|h| Arc::new(inventory_vars(env.inventory, h))).collect();
     let mut txs = Vec::with_capacity(n);
     let mut rxs = Vec::with_capacity(n);
@@ -1269,7 +1269,7 @@ pub async fn run_play(
     magic_base.insert("groups".into(), groups);
     let hosts_left =
         |members: Vec<usize>| Value::from_object(HostsLeft { names: bp.hosts.clone(), members, rx: rxs.clone() });
-    magic_base.insert("ansible_play_hosts".into(), hosts_left((0..n).collect()));
+    magic_base.insert("ansible_play_hosts".into(), hosts_left(bp.pattern_order.clone()));
     magic_base.insert("ansible_play_hosts_all".into(), play_hosts_all);
     magic_base.insert("ansible_play_name".into(), Value::from(bp.play.name.clone()));
     magic_base.insert("ansible_version".into(), ansible_version());

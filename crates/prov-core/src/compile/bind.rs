@@ -51,8 +51,10 @@ pub enum WaitReason {
 pub struct BoundPlay<'p> {
     /// The play.
     pub play: &'p CompiledPlay,
-    /// Hosts, inventory order.
+    /// Hosts in the order they run (the play's `order`).
     pub hosts: Vec<String>,
+    /// Indices into `hosts` in the pattern's order (before `order`): `ansible_play_hosts`.
+    pub pattern_order: Vec<usize>,
     /// Batches of host indices (one batch without `serial`).
     pub batches: Vec<Vec<usize>>,
     /// Batch of each host.
@@ -73,6 +75,15 @@ pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPatt
         let allowed = inv.select(l);
         hosts.retain(|h| allowed.contains(h));
     }
+    let selected = hosts.clone();
+    match play.order {
+        HostOrder::Inventory => {}
+        HostOrder::ReverseInventory => hosts.reverse(),
+        HostOrder::Sorted => hosts.sort(),
+        HostOrder::ReverseSorted => hosts.sort_by(|a, b| b.cmp(a)),
+        HostOrder::Shuffle => shuffle(&mut hosts),
+    }
+    let pattern_order: Vec<usize> = selected.iter().filter_map(|h| hosts.iter().position(|x| x == h)).collect();
     let n = hosts.len();
     let batches = batches(&play.serial, n);
     let mut batch_of = vec![0; n];
@@ -149,7 +160,19 @@ pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPatt
             waits[t] = per_host;
         }
     }
-    Ok(BoundPlay { play, hosts, batches, batch_of, pos, order, waits })
+    Ok(BoundPlay { play, hosts, pattern_order, batches, batch_of, pos, order, waits })
+}
+
+/// Fisher-Yates with the system's randomness (`order: shuffle`); without it, no change.
+fn shuffle(hosts: &mut [String]) {
+    for i in (1..hosts.len()).rev() {
+        let mut b = [0u8; 8];
+        if getrandom::fill(&mut b).is_err() {
+            return;
+        }
+        let j = (u64::from_le_bytes(b) % (i as u64 + 1)) as usize;
+        hosts.swap(i, j);
+    }
 }
 
 fn batches(serial: &[BatchSize], n: usize) -> Vec<Vec<usize>> {

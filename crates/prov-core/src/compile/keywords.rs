@@ -32,21 +32,12 @@ pub const PLAY: &[&str] = &[
     "check_mode",
     "vars_prompt",
     "ignore_unreachable",
+    "order",
 ];
 
 /// Ansible play keys prov does not support yet.
-pub const PLAY_UNSUPPORTED: &[&str] = &[
-    "module_defaults",
-    "collections",
-    "order",
-    "throttle",
-    "fact_path",
-    "debugger",
-    "diff",
-    "port",
-    "run_once",
-    "timeout",
-];
+pub const PLAY_UNSUPPORTED: &[&str] =
+    &["module_defaults", "collections", "throttle", "fact_path", "debugger", "diff", "port", "run_once", "timeout"];
 
 /// Keys of a task (besides the module key).
 pub const TASK: &[&str] = &[

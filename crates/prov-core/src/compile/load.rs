@@ -814,6 +814,7 @@ impl<'a> Loader<'a> {
             max_fail_percentage,
             any_errors_fatal: self.opt_bool(node.get("any_errors_fatal")).unwrap_or(false),
             ignore_unreachable: self.opt_bool(node.get("ignore_unreachable")).unwrap_or(false),
+            order: self.play_order(node),
             tasks,
             program,
             handlers,
@@ -823,6 +824,24 @@ impl<'a> Loader<'a> {
             role_vars: Arc::new(pb_vars),
             host_vars_files,
         })
+    }
+
+    /// The play's `order`; a value ansible-core would refuse when the play starts is refused.
+    fn play_order(&mut self, node: &Node) -> HostOrder {
+        let Some(n) = node.get("order") else { return HostOrder::Inventory };
+        match n.scalar_text().as_deref() {
+            Some("inventory") => HostOrder::Inventory,
+            Some("reverse_inventory") => HostOrder::ReverseInventory,
+            Some("sorted") => HostOrder::Sorted,
+            Some("reverse_sorted") => HostOrder::ReverseSorted,
+            Some("shuffle") => HostOrder::Shuffle,
+            other => {
+                let what = other.map_or_else(|| "a mapping or a list".to_string(), |o| format!("`{o}`"));
+                self.err(DiagKind::Invalid, n.span, format!("invalid `order` {what}")).help =
+                    Some("use inventory, reverse_inventory, sorted, reverse_sorted or shuffle".into());
+                HostOrder::Inventory
+            }
+        }
     }
 
     /// The play's `connection`: `local` or `ssh` (`smart` and `paramiko` are ssh here).

@@ -74,6 +74,8 @@ pub struct CompiledPlay {
     pub any_errors_fatal: bool,
     /// The play's `ignore_unreachable`, which fact gathering takes as every task does.
     pub ignore_unreachable: bool,
+    /// `order`.
+    pub order: HostOrder,
     /// Every task and handler of the play, after expansion; indices are [`TaskId`]s.
     pub tasks: Vec<Arc<TaskDef>>,
     /// What each host runs.
@@ -96,6 +98,24 @@ pub struct CompiledPlay {
     /// the play's `vars`, as ansible-core has them. Empty when every entry is a plain name
     /// (those are in `vars`).
     pub host_vars_files: std::collections::HashMap<String, Arc<VarMap>>,
+}
+
+/// The play's `order`: how its hosts are ordered for running (batches, `run_once`'s host,
+/// `ansible_play_batch`); `ansible_play_hosts` and `ansible_play_hosts_all` keep the
+/// pattern's order, as in ansible-core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostOrder {
+    /// The pattern's order (`inventory`, the default).
+    #[default]
+    Inventory,
+    /// `reverse_inventory`.
+    ReverseInventory,
+    /// `sorted`: by name.
+    Sorted,
+    /// `reverse_sorted`.
+    ReverseSorted,
+    /// `shuffle`: a random order for each run.
+    Shuffle,
 }
 
 /// Whether a play gathers facts before its first task, as ansible-core decides it from the

@@ -301,3 +301,39 @@ fn hosts_add_host_makes_come_first_in_all_and_last_in_their_groups() {
     let ansible = "ok: [n1] => ['n1', 'n2', 'a', 'c', 'b'] ['c', 'n1', 'b'] ['a', 'n2'] ['n1', 'n2', 'a', 'c', 'b']";
     assert!(stdout.contains(ansible), "{stdout}");
 }
+
+/// The play keyword `order` orders the hosts for running (batches, `run_once`'s host,
+/// `ansible_play_batch`) while `ansible_play_hosts_all` keeps the pattern's order; an
+/// unknown value is refused before the run. Batches as ansible-core 2.19.14 gave them.
+#[test]
+fn play_order_orders_the_batches_and_not_the_play_hosts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ini = "[mgr_b]\nm2\n[mgr_a]\nm1\n[db]\nd1\n[managers:children]\nmgr_a\nmgr_b\n[web]\nw1\nw0\n[web]\nm1\n\
+               [all:vars]\nansible_connection=local\n";
+    let mut site = String::new();
+    for order in ["sorted", "reverse_sorted", "reverse_inventory", "inventory"] {
+        site.push_str(&format!(
+            "- hosts: all\n  gather_facts: false\n  order: {order}\n  serial: 2\n  tasks:\n    - debug: {{msg: \"{order} {{{{ ansible_play_batch }}}} {{{{ ansible_play_hosts_all }}}}\"}}\n      run_once: true\n"
+        ));
+    }
+    write_tree(dir.path(), &[("inv.ini", ini), ("site.yml", &site)]);
+    let out = prov(dir.path(), &["apply", "site.yml", "-i", "inv.ini"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let all = "['d1', 'w1', 'w0', 'm1', 'm2']";
+    for (order, batches) in [
+        ("sorted", ["['d1', 'm1']", "['m2', 'w0']", "['w1']"]),
+        ("reverse_sorted", ["['w1', 'w0']", "['m2', 'm1']", "['d1']"]),
+        ("reverse_inventory", ["['m2', 'm1']", "['w0', 'w1']", "['d1']"]),
+        ("inventory", ["['d1', 'w1']", "['w0', 'm1']", "['m2']"]),
+    ] {
+        for b in batches {
+            assert!(stdout.contains(&format!("{order} {b} {all}")), "{order} {b}\n{stdout}");
+        }
+    }
+    write_tree(dir.path(), &[("bad.yml", "- hosts: all\n  order: backwards\n  tasks: []\n")]);
+    let out = prov(dir.path(), &["apply", "bad.yml", "-i", "inv.ini"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stdout}{stderr}");
+    assert!(stderr.contains("bad.yml:2:10") && stderr.contains("invalid `order` `backwards`"), "{stderr}");
+}
