@@ -568,12 +568,7 @@ impl<'a> Worker<'a> {
                 let tm = self.env.templar.compile(u)?;
                 let ctx = match self.ignore_errors_now {
                     Some((t, _)) if t < play.tasks.len() => self.scope(t, Vec::new()),
-                    _ => {
-                        let mut m = (*self.inv_vars).clone();
-                        m.extend(play.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-                        m.extend(self.env.opts.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-                        Value::from_pairs(m)
-                    }
+                    _ => self.play_scope(),
                 };
                 self.env.templar.render_defined(&tm, &ctx)?.to_string()
             } else {
@@ -638,6 +633,27 @@ impl<'a> Worker<'a> {
     }
 
     /// A scope for a task of this host with extra layers on top (loop item, registered result).
+    /// What the play's own tasks see before any of them (fact gathering's scope): the play's
+    /// roles' defaults, the host's inventory variables, its facts, the play's variables, what
+    /// earlier plays registered or set on the host, `-e`.
+    pub(crate) fn play_scope(&self) -> Value {
+        let play = &self.bp.play;
+        let mut layers = vec![
+            Layer::source(play.role_defaults.clone()),
+            Layer::source(self.inv_vars.clone()),
+            Layer::literal(self.facts.clone()),
+            Layer::source(play.vars.clone()),
+        ];
+        if let Some(v) = play.host_vars_files.get(&self.host) {
+            layers.push(Layer::source(v.clone()));
+        }
+        layers.push(Layer::source(play.role_vars.clone()));
+        layers.push(Layer::source(self.included.clone()));
+        layers.push(Layer::literal(self.runtime.clone()));
+        layers.push(Layer::source(self.env.opts.extra_vars.clone()));
+        Scope::new(self.env.templar.clone(), self.magic.clone(), layers).into_value()
+    }
+
     pub(crate) fn scope(&self, task: TaskId, extra: Vec<Layer>) -> Value {
         let t = &self.bp.play.tasks[task];
         let mut layers = Vec::with_capacity(11 + extra.len());

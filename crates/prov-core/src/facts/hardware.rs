@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Mounts are the entries ansible-core keeps: a device that is a path (or `host:/path`), a
 /// file system type other than `none`. Each is measured with `stat -f` (octal escapes of
-/// `/proc/mounts` undone by `printf %b`).
+/// `/proc/mounts` undone by `printf %b`), each call bounded by `gather_timeout` (`$gt`) as
+/// ansible-core bounds each mount's, so that a hung network mount costs its sizes, not the
+/// whole gathering.
 pub(super) const COMMAND: &str = r#"s cpuinfo; cat /proc/cpuinfo 2>/dev/null
 s nproc; nproc 2>/dev/null
 s meminfo; cat /proc/meminfo 2>/dev/null
@@ -15,8 +17,8 @@ s uptime; cat /proc/uptime 2>/dev/null
 s mounts; cat /proc/mounts 2>/dev/null
 s mountinfo; cat /proc/self/mountinfo 2>/dev/null
 s statfs; while read -r dev mnt fs rest; do case "$dev" in /*|*:/*) ;; *) continue ;; esac; [ "$fs" = none ] && continue
-m=$(printf '%b' "$mnt"); u=$(lsblk -ln -o UUID "$dev" 2>/dev/null | head -n 1)
-printf '%s\t%s\t%s\n' "$mnt" "$(stat -f -c '%s %S %b %f %a %c %d' "$m" 2>/dev/null)" "$u"; done < /proc/mounts
+m=$(printf '%b' "$mnt"); u=$(bounded lsblk -ln -o UUID "$dev" 2>/dev/null | head -n 1)
+printf '%s\t%s\t%s\n' "$mnt" "$(bounded stat -f -c '%s %S %b %f %a %c %d' "$m" 2>/dev/null)" "$u"; done < /proc/mounts
 "#;
 
 fn s(v: &str) -> Value {

@@ -233,7 +233,20 @@ pub fn select(subsets: &[String]) -> Result<BTreeSet<Collector>, String> {
 
 /// The command that reads the selected collectors.
 pub fn command(collectors: &BTreeSet<Collector>) -> String {
+    command_with_timeout(collectors, DEFAULT_GATHER_TIMEOUT)
+}
+
+/// ansible-core's default `gather_timeout`, in seconds.
+pub const DEFAULT_GATHER_TIMEOUT: u64 = 10;
+
+/// [`command`] with `gather_timeout` seconds for each call that can hang on a mount.
+pub fn command_with_timeout(collectors: &BTreeSet<Collector>, gather_timeout: u64) -> String {
     let mut s = String::from("s() { printf '\\n@@prov:%s\\n' \"$1\"; }\n");
+    if collectors.contains(&Collector::Hardware) {
+        s.push_str(&format!(
+            "gt={gather_timeout}\nbounded() {{ if command -v timeout >/dev/null 2>&1; then timeout \"$gt\" \"$@\"; else \"$@\"; fi; }}\n"
+        ));
+    }
     for c in collectors {
         s.push_str(match c {
             Collector::Platform => system::PLATFORM,

@@ -7,8 +7,9 @@
 //! that out too. A name ansible-core does not know is refused with its message; a subset it has
 //! and prov does not read (`virtual`, `dns`, `selinux`, `facter`, ...) is refused when asked for
 //! and may be excluded. `filter` (list of shell-style patterns on the `ansible_` names, e.g.
-//! `ansible_distribution*`), `gather_timeout` (seconds, default 10). `fact_path` (local facts)
-//! is refused.
+//! `ansible_distribution*`), `gather_timeout` (seconds, default 10: as in ansible-core, a
+//! bound on each call that can hang on a mount, not on the whole gathering). `fact_path`
+//! (local facts) is refused.
 //!
 //! Facts, read with `sh` from `/proc`, `/sys`, `/etc/os-release` and `ip` (no Python):
 //! `hostname`, `nodename`, `fqdn`, `domain`, `system`, `kernel`, `kernel_version`, `machine`,
@@ -108,12 +109,15 @@ impl Module for Setup {
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
         let subsets = args.subsets();
         let collectors = facts::select(&subsets).map_err(ModuleError::Args)?;
+        // `gather_timeout` bounds each call that can hang (a mount's), as in ansible-core; the
+        // gathering as a whole has only the task's timeout.
+        let gather_timeout = args.gather_timeout.unwrap_or(facts::DEFAULT_GATHER_TIMEOUT).max(1);
         let req = ExecRequest {
-            command: facts::command(&collectors),
+            command: facts::command_with_timeout(&collectors, gather_timeout),
             stdin: None,
             become_: cx.become_.clone(),
             env: cx.env.clone(),
-            timeout: Some(std::time::Duration::from_secs(args.gather_timeout.unwrap_or(10).max(1))),
+            timeout: cx.timeout,
         };
         let out = cx.conn.exec(req).await?;
         let stdout = out.stdout_str();

@@ -314,3 +314,16 @@ fn plays_gather_facts_by_default_as_ansible_core_decides_it() {
         assert_eq!(here["ok"].as_u64(), Some(ok), "{gathering} {args:?}: {all}");
     }
 }
+
+/// The gathering of a later play connects as the play's templated `remote_user` says, with
+/// what earlier plays set on the host (ansible-core's `playbook/user.yml` integration case:
+/// prov rendered it without them, "'me' is undefined").
+#[test]
+fn gathering_renders_the_remote_user_with_what_earlier_plays_set() {
+    let d = project(
+        "- hosts: here\n  tasks:\n    - command: whoami\n      register: whoami\n    - set_fact: {me: \"{{ whoami.stdout }}\"}\n- hosts: here\n  remote_user: \"{{ me }}\"\n  tasks:\n    - name: dump\n      debug: {msg: \"{{ me }}\"}\n",
+    );
+    let (code, dumps, all) = run(d.path());
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(dumps, [("here".to_string(), sh("whoami"))], "{all}");
+}
