@@ -6,7 +6,8 @@
 //! - `src`: file on the controller (looked up in the role's `files/`, then next to the
 //!   playbook); with `remote_src: true`, a file on the target. Directories are not supported yet.
 //! - `content`: literal content instead of `src` (non-strings are written as JSON).
-//! - `mode` (`0644`, `'u=rw,g=r,o=r'`), `owner`, `group`.
+//! - `mode` (`0644`, `'u=rw,g=r,o=r'`, or `preserve`: the source file's mode, 0600 for
+//!   `content` as ansible-core's temporary file has), `owner`, `group`.
 //! - `backup` (default false): keep a timestamped copy of the replaced file (`backup_file`).
 //! - `force` (default true): when false, an existing file's content is left alone.
 //! - `validate`: command run on the new file before it is moved in place (`%s` is its path).
@@ -32,10 +33,10 @@
 //!     backup: true
 //! ```
 
-use super::{apply_write, plan_write, write_result, Attrs, Write, WritePlan};
+use super::{apply_write, plan_write, preserving, probe, write_result, Attrs, SourceMode, Write, WritePlan};
 use async_trait::async_trait;
 use minijinja::Value;
-use prov_core::args::{lenient_bool, Mode};
+use prov_core::args::lenient_bool;
 use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
@@ -55,9 +56,9 @@ pub struct Args {
     pub content: Option<Value>,
     /// Target path.
     pub dest: String,
-    /// File mode.
+    /// File mode, or `preserve` (the source's).
     #[serde(default)]
-    pub mode: Option<Mode>,
+    pub mode: Option<SourceMode>,
     /// Owner name or uid.
     #[serde(default, deserialize_with = "crate::util::stringish")]
     pub owner: Option<String>,
@@ -122,6 +123,9 @@ impl Module for Copy {
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<WritePlan>, ModuleError> {
+        // `mode: preserve`: the source's bits; `content` is the private temporary file
+        // ansible-core writes it to first (0600).
+        let mut source_mode = 0o600;
         let (data, src_name, source) = match (&args.content, &args.src) {
             (Some(c), _) => {
                 let text = match c.as_str() {
@@ -134,7 +138,14 @@ impl Module for Copy {
                 // A target path: Ansible's `path` type, like `dest`.
                 let path = cx.expand_path(src).await?;
                 match cx.get(&path).await? {
-                    Some(d) => (d, src.rsplit('/').next(), Some(path.clone())),
+                    Some(d) => {
+                        if args.mode == Some(SourceMode::Preserve) {
+                            if let Some(st) = probe(cx, &path, None, true).await? {
+                                source_mode = st.mode;
+                            }
+                        }
+                        (d, src.rsplit('/').next(), Some(path.clone()))
+                    }
                     None => return Ok(Plan::Ok(Outcome::failed(format!("Source {path} not found")))),
                 }
             }
@@ -150,23 +161,27 @@ impl Module for Copy {
                 }
                 let d = std::fs::read(&path)
                     .map_err(|e| ModuleError::Failed(format!("reading {}: {e}", path.display())))?;
+                source_mode = std::fs::metadata(&path)
+                    .map_or(0o600, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
                 (d, src.trim_end_matches('/').rsplit('/').next(), Some(path.display().to_string()))
             }
             (None, None) => return Err(ModuleError::Args("one of `src` or `content` is required".into())),
         };
+        let mode = SourceMode::resolve(&args.mode, || source_mode);
         let w = Write {
             dest: &args.dest,
             data,
-            attrs: Attrs::new(&args.mode, &args.owner, &args.group),
+            attrs: Attrs::new(&mode, &args.owner, &args.group),
             force: args.force,
             src_name,
             source,
         };
-        plan_write(cx, w).await
+        preserving(plan_write(cx, w).await, mode)
     }
 
     async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
+        let mode = plan.preserved.clone().or_else(|| SourceMode::resolve(&args.mode, || 0o600));
+        let attrs = Attrs::new(&mode, &args.owner, &args.group);
         let o = apply_write(cx, &plan, &attrs, args.backup, args.validate.as_deref()).await?;
         write_result(cx, &plan, o).await
     }

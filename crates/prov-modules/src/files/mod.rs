@@ -363,6 +363,58 @@ pub(crate) fn file_diff(path: &str, before: DiffSide, after: DiffSide) -> miniji
     minijinja::Value::from(minijinja::value::Serde(serde_json::json!({"before": side(before), "after": side(after)})))
 }
 
+/// `mode` of `copy` and `template`: a file mode, or `preserve`, the source file's mode (for
+/// `copy` with `content`, ansible-core's temporary file's: 0600).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceMode {
+    /// A mode as any file module takes it.
+    Mode(Mode),
+    /// `preserve`.
+    Preserve,
+}
+
+impl<'de> serde::Deserialize<'de> for SourceMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::IntoDeserializer;
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            I(i64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::S(s) if s == "preserve" => Ok(SourceMode::Preserve),
+            Raw::S(s) => Mode::deserialize(s.into_deserializer()).map(SourceMode::Mode),
+            Raw::I(i) => Mode::deserialize(i.into_deserializer()).map(SourceMode::Mode),
+        }
+    }
+}
+
+impl SourceMode {
+    /// The mode to apply, given the source's bits when it is `preserve`.
+    pub(crate) fn resolve(mode: &Option<SourceMode>, source: impl FnOnce() -> u32) -> Option<Mode> {
+        match mode {
+            None => None,
+            Some(SourceMode::Mode(m)) => Some(m.clone()),
+            Some(SourceMode::Preserve) => Some(Mode::Octal(source() & 0o7777)),
+        }
+    }
+}
+
+/// Keeps the mode `preserve` resolved to in a change's plan, for `apply`.
+pub(crate) fn preserving(
+    plan: Result<Plan<WritePlan>, ModuleError>,
+    mode: Option<Mode>,
+) -> Result<Plan<WritePlan>, ModuleError> {
+    plan.map(|p| match p {
+        Plan::Change(mut ch) => {
+            ch.plan.preserved = mode;
+            Plan::Change(ch)
+        }
+        ok => ok,
+    })
+}
+
 /// Wanted mode and ownership.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Attrs {
@@ -519,6 +571,8 @@ pub struct WritePlan {
     /// Fields the result registers besides what the write itself reports (decided when
     /// planning, so that check mode registers them too).
     pub(crate) registered: Vec<(&'static str, minijinja::Value)>,
+    /// The mode `mode: preserve` read from the source when planning, for `apply`.
+    pub(crate) preserved: Option<Mode>,
 }
 
 /// The result of copy and template when the content is already right (ansible-core's copy
@@ -611,6 +665,7 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
             changes: changes.clone(),
             msg: String::new(),
             registered: registered.clone(),
+            preserved: None,
         },
         action,
         "file",

@@ -1,7 +1,8 @@
 //! `template`: renders a Jinja template from the controller and puts it on the target.
 //!
 //! Arguments (as in Ansible): `src` (required; looked up in the role's `templates/`, then next
-//! to the playbook), `dest` (required), `mode`, `owner`, `group`, `backup` (default false),
+//! to the playbook), `dest` (required), `mode` (or `preserve`: the template file's mode), `owner`,
+//! `group`, `backup` (default false),
 //! `force` (default true), `validate` (`%s` is the new file). `newline_sequence`,
 //! `trim_blocks`, `lstrip_blocks`, `output_encoding`, `follow`, `unsafe_writes` are accepted and
 //! ignored. The template sees the task's variables; a trailing newline of the source is kept.
@@ -16,10 +17,10 @@
 //!     validate: nginx -t -c %s
 //! ```
 
-use super::{apply_write, plan_write, write_result, Attrs, Write, WritePlan};
+use super::{apply_write, plan_write, preserving, write_result, Attrs, SourceMode, Write, WritePlan};
 use async_trait::async_trait;
 use minijinja::Value;
-use prov_core::args::{lenient_bool, Mode};
+use prov_core::args::lenient_bool;
 use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
@@ -35,9 +36,9 @@ pub struct Args {
     pub src: String,
     /// Target path.
     pub dest: String,
-    /// File mode.
+    /// File mode, or `preserve` (the template's).
     #[serde(default)]
-    pub mode: Option<Mode>,
+    pub mode: Option<SourceMode>,
     /// Owner name or uid.
     #[serde(default, deserialize_with = "crate::util::stringish")]
     pub owner: Option<String>,
@@ -111,20 +112,24 @@ impl Module for Template {
             text.push('\n');
         }
         let name = args.src.rsplit('/').next().map(|n| n.strip_suffix(".j2").unwrap_or(n));
+        let mode = SourceMode::resolve(&args.mode, || {
+            std::fs::metadata(&path).map_or(0o600, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
+        });
         let w = Write {
             dest: &args.dest,
             data: text.into_bytes(),
-            attrs: Attrs::new(&args.mode, &args.owner, &args.group),
+            attrs: Attrs::new(&mode, &args.owner, &args.group),
             force: args.force,
             src_name: name,
             // ansible-core names its temporary copy of the rendered template here.
             source: Some(path.display().to_string()),
         };
-        plan_write(cx, w).await
+        preserving(plan_write(cx, w).await, mode)
     }
 
     async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
+        let mode = plan.preserved.clone().or_else(|| SourceMode::resolve(&args.mode, || 0o600));
+        let attrs = Attrs::new(&mode, &args.owner, &args.group);
         let o = apply_write(cx, &plan, &attrs, args.backup, args.validate.as_deref()).await?;
         write_result(cx, &plan, o).await
     }

@@ -295,3 +295,50 @@ fn async_on_copy_and_play_become_templates_are_refused_and_a_bad_no_log_masks() 
     assert_eq!(r.of("masked")[0]["status"], "skipped");
     assert_eq!(r.of("after").len(), 1);
 }
+
+/// `mode: preserve` gives copy's destination the source's mode (the controller's file, the
+/// target's with `remote_src`, 0600 for `content`, ansible-core's private temporary file) and
+/// template's the template's; a second run changes nothing. Modes as ansible-core 2.19.14 set
+/// and registered them for the same play.
+#[test]
+fn mode_preserve_takes_the_sources_mode_as_ansible_core() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().expect("tempdir");
+    let root = d.path().display().to_string();
+    let put = |name: &str, text: &str, mode: u32| {
+        std::fs::write(d.path().join(name), text).expect("write");
+        std::fs::set_permissions(d.path().join(name), std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    put("src.txt", "hi\n", 0o741);
+    put("t.j2", "x {{ 1 }}\n", 0o705);
+    put("hosts.ini", "h ansible_connection=local\n", 0o644);
+    let site = format!(
+        r#"- hosts: h
+  gather_facts: false
+  tasks:
+    - copy: {{src: src.txt, dest: "{root}/out1", mode: preserve}}
+      register: r1
+    - copy: {{content: "abc\n", dest: "{root}/out2", mode: preserve}}
+      register: r2
+    - copy: {{src: "{root}/src.txt", remote_src: true, dest: "{root}/out3", mode: preserve}}
+      register: r3
+    - template: {{src: t.j2, dest: "{root}/out4", mode: preserve}}
+      register: r4
+    - name: show
+      debug: {{msg: "{{{{ [r1.mode, r2.mode, r3.mode, r4.mode] }}}}"}}
+"#
+    );
+    put("site.yml", &site, 0o644);
+    for changed in ["changed=4", "changed=0"] {
+        let out = crate::util::prov(d.path(), &["apply", "site.yml", "-i", "hosts.ini"]);
+        let (stdout, stderr) = crate::util::text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+        assert!(stdout.contains(r#"ok: [h] => ["0741","0600","0741","0705"]"#), "{stdout}");
+        assert!(stdout.contains(changed), "{changed}: {stdout}");
+    }
+    let modes: Vec<u32> = ["out1", "out2", "out3", "out4"]
+        .iter()
+        .map(|f| std::fs::metadata(d.path().join(f)).expect("written").permissions().mode() & 0o7777)
+        .collect();
+    assert_eq!(modes, [0o741, 0o600, 0o741, 0o705]);
+}
