@@ -373,11 +373,18 @@ pub(crate) struct MetaShared {
     /// The inventory with the play's `add_host`/`group_by` edits (a copy made at the first),
     /// and the edits in order.
     inventory: Mutex<Option<(prov_core::inventory::Inventory, Vec<prov_core::inventory::InventoryEdit>)>>,
+    /// Per batch, how many of its hosts are done with fact gathering (or will not gather):
+    /// under the linear strategy no host starts the first task before all are, as ansible-core
+    /// runs gathering as the play's first task.
+    gathered: Vec<(usize, watch::Sender<usize>)>,
 }
 
 impl MetaShared {
-    fn new(batches: usize, tasks: &[Arc<prov_core::compile::TaskDef>]) -> MetaShared {
+    fn new(batches: &[Vec<usize>], tasks: &[Arc<prov_core::compile::TaskDef>]) -> MetaShared {
+        let gathered = batches.iter().map(|b| (b.len(), watch::channel(0).0)).collect();
+        let batches = batches.len();
         MetaShared {
+            gathered,
             throttles: tasks.iter().filter_map(|t| t.throttle.map(|n| (t.id, Semaphore::new(n)))).collect(),
             decisions: Mutex::new(HashMap::new()),
             end_at: (0..batches).map(|_| AtomicUsize::new(usize::MAX)).collect(),
@@ -1329,7 +1336,7 @@ pub async fn run_play(
     let forks = Semaphore::new(env.opts.forks.max(1));
     let abort = AtomicBool::new(false);
     let refresh = AtomicBool::new(false);
-    let meta = MetaShared::new(bp.batches.len(), &bp.play.tasks);
+    let meta = MetaShared::new(&bp.batches, &bp.play.tasks);
     let gather = needs_facts(bp);
     let mut futs = FuturesUnordered::new();
     for (i, (tx, (p, facts))) in txs.into_iter().zip(states).enumerate() {
@@ -1501,11 +1508,24 @@ async fn host_main(w: &mut Worker<'_>, gather: bool) -> Flow {
             }
         }
         if w.abort.load(Ordering::SeqCst) || w.meta.end_play.load(Ordering::SeqCst) {
+            w.meta.gathered[batch].1.send_modify(|n| *n += 1);
             return Flow::EndPlay;
         }
     }
     if gather {
-        match crate::task::gather_facts(w).await {
+        let r = crate::task::gather_facts(w).await;
+        // A host that cannot gather under `any_errors_fatal` ends the play and the run, as a
+        // failed task does; the others do not start the first task (linear: they wait here).
+        if matches!(r, Err(Flow::Failed | Flow::Unreachable)) && w.bp.play.any_errors_fatal {
+            w.abort.store(true, Ordering::SeqCst);
+            w.meta.break_run.store(true, Ordering::SeqCst);
+        }
+        let (size, done) = &w.meta.gathered[batch];
+        done.send_modify(|n| *n += 1);
+        if w.bp.play.strategy == Strategy::Linear {
+            let _ = done.subscribe().wait_for(|n| *n >= *size).await;
+        }
+        match r {
             // An unreachable host the play's `ignore_unreachable` lets go on.
             Ok(()) | Err(Flow::Continue) => {}
             Err(flow) => return flow,

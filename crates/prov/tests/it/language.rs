@@ -2620,6 +2620,29 @@ fn a_plays_ignore_unreachable_covers_fact_gathering() {
     assert_eq!(recap, [3, 0, 1], "{}", r.dump());
 }
 
+/// Fact gathering is the play's first task for `any_errors_fatal`: a host that cannot gather
+/// ends the play before any host runs a task, and the run (ansible-core 2.19.14: `a` ok=1,
+/// the unreachable host unreachable=1, no task and no later play ran).
+#[test]
+fn a_host_that_cannot_gather_under_any_errors_fatal_ends_the_run() {
+    let site = r#"- hosts: a:bad
+  any_errors_fatal: true
+  tasks:
+    - name: after
+      debug: {msg: after}
+- hosts: a
+  gather_facts: false
+  tasks:
+    - name: next play
+      debug: {msg: p2}
+"#;
+    let extra = "bad ansible_host=127.0.0.1 ansible_port=9 ansible_connection=ssh\n";
+    let (_d, r) = apply(&[("site.yml", site), ("extra.ini", extra)], &["-i", "extra.ini"]);
+    assert_ne!(r.code, 0, "{}", r.dump());
+    assert_eq!((r.of("after").len(), r.of("next play").len()), (0, 0), "{}", r.dump());
+    assert_eq!([r.recap("a", "ok"), r.recap("bad", "unreachable")], [1, 1], "{}", r.dump());
+}
+
 /// `include_role`/`import_role` with `tasks_from`, `vars_from`, `defaults_from` and
 /// `handlers_from` load those files of the role instead of `main` (as ansible-core 2.19.14 ran
 /// the same play: `alt v=other d=other`, the h2 handler, then `main v=other d=main`).
