@@ -228,6 +228,15 @@ pub struct HostRecap {
     pub ignored: u32,
 }
 
+impl HostRecap {
+    /// Nothing was counted (ansible-core leaves such a host out of its recap).
+    pub fn is_empty(&self) -> bool {
+        [self.ok, self.changed, self.unreachable, self.failed, self.skipped, self.rescued, self.ignored]
+            .iter()
+            .all(|n| *n == 0)
+    }
+}
+
 /// Where events go. Implemented by a channel sender in the binary; tests collect into a vec.
 pub trait EventSink: Send + Sync {
     /// Delivers one event (must not block for long).

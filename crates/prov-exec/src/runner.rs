@@ -373,18 +373,24 @@ pub(crate) struct MetaShared {
     /// The inventory with the play's `add_host`/`group_by` edits (a copy made at the first),
     /// and the edits in order.
     inventory: Mutex<Option<(prov_core::inventory::Inventory, Vec<prov_core::inventory::InventoryEdit>)>>,
-    /// Per batch, how many of its hosts are done with fact gathering (or will not gather):
-    /// under the linear strategy no host starts the first task before all are, as ansible-core
-    /// runs gathering as the play's first task.
-    gathered: Vec<(usize, watch::Sender<usize>)>,
+    /// Per batch, its size and how many of its hosts are done with fact gathering (or will
+    /// not gather), and how many of those failed: under the linear strategy no host starts the
+    /// first task before all are, as ansible-core runs gathering as the play's first task.
+    gathered: Vec<(usize, watch::Sender<(usize, usize)>)>,
+    /// Per batch, its hosts that ended failed (for `max_fail_percentage`, which does not count
+    /// unreachable hosts) and failed or unreachable (a batch that all did ends the run).
+    batch_failed: Vec<AtomicUsize>,
+    batch_dead: Vec<AtomicUsize>,
 }
 
 impl MetaShared {
     fn new(batches: &[Vec<usize>], tasks: &[Arc<prov_core::compile::TaskDef>]) -> MetaShared {
-        let gathered = batches.iter().map(|b| (b.len(), watch::channel(0).0)).collect();
+        let gathered = batches.iter().map(|b| (b.len(), watch::channel((0, 0)).0)).collect();
         let batches = batches.len();
         MetaShared {
             gathered,
+            batch_failed: (0..batches).map(|_| AtomicUsize::new(0)).collect(),
+            batch_dead: (0..batches).map(|_| AtomicUsize::new(0)).collect(),
             throttles: tasks.iter().filter_map(|t| t.throttle.map(|n| (t.id, Semaphore::new(n)))).collect(),
             decisions: Mutex::new(HashMap::new()),
             end_at: (0..batches).map(|_| AtomicUsize::new(usize::MAX)).collect(),
@@ -1385,13 +1391,19 @@ pub async fn run_play(
                 w.errors_are_fatal();
             }
             if dead {
-                if let Some(maxp) = bp.play.max_fail_percentage {
-                    let batch = &bp.batches[bp.batch_of[i]];
-                    let others = batch.iter().filter(|&&h| h != i && w.peers[h].borrow().dead).count();
-                    if batch_exceeds(others + 1, batch.len(), maxp) {
-                        w.abort.store(true, Ordering::SeqCst);
-                        w.meta.break_run.store(true, Ordering::SeqCst);
-                    }
+                // As ansible-core: `max_fail_percentage` counts the batch's failed hosts (not the
+                // unreachable ones); a batch whose hosts all failed or became unreachable ends the
+                // play and the run. Counted, so that exactly one host sees the last of them.
+                let b = bp.batch_of[i];
+                let size = bp.batches[b].len();
+                let mut stop = w.meta.batch_dead[b].fetch_add(1, Ordering::SeqCst) + 1 == size;
+                if flow == Flow::Failed {
+                    let failed = w.meta.batch_failed[b].fetch_add(1, Ordering::SeqCst) + 1;
+                    stop |= bp.play.max_fail_percentage.is_some_and(|maxp| batch_exceeds(failed, size, maxp));
+                }
+                if stop && flow != Flow::Interrupted {
+                    w.abort.store(true, Ordering::SeqCst);
+                    w.meta.break_run.store(true, Ordering::SeqCst);
                 }
             }
             w.publish(dead);
@@ -1499,31 +1511,38 @@ async fn host_main(w: &mut Worker<'_>, gather: bool) -> Flow {
             let mut rx = w.peers[h].clone();
             let _ = rx.wait_for(|s| s.progress == usize::MAX).await;
         }
-        if let Some(maxp) = w.bp.play.max_fail_percentage {
-            let prev = &w.bp.batches[batch - 1];
-            let failed = prev.iter().filter(|&&h| w.peers[h].borrow().dead).count();
-            if batch_exceeds(failed, prev.len(), maxp) {
-                w.abort.store(true, Ordering::SeqCst);
-                w.meta.break_run.store(true, Ordering::SeqCst);
-            }
-        }
+        // The previous batch's hosts decided about `max_fail_percentage` and a batch that all
+        // failed as they ended (`abort`).
         if w.abort.load(Ordering::SeqCst) || w.meta.end_play.load(Ordering::SeqCst) {
-            w.meta.gathered[batch].1.send_modify(|n| *n += 1);
+            w.meta.gathered[batch].1.send_modify(|(n, _)| *n += 1);
             return Flow::EndPlay;
         }
     }
     if gather {
         let r = crate::task::gather_facts(w).await;
+        let failed = matches!(r, Err(Flow::Failed));
+        let dead = failed || matches!(r, Err(Flow::Unreachable));
         // A host that cannot gather under `any_errors_fatal` ends the play and the run, as a
         // failed task does; the others do not start the first task (linear: they wait here).
-        if matches!(r, Err(Flow::Failed | Flow::Unreachable)) && w.bp.play.any_errors_fatal {
+        if dead && w.bp.play.any_errors_fatal {
             w.abort.store(true, Ordering::SeqCst);
             w.meta.break_run.store(true, Ordering::SeqCst);
         }
         let (size, done) = &w.meta.gathered[batch];
-        done.send_modify(|n| *n += 1);
+        done.send_modify(|(n, f)| {
+            *n += 1;
+            *f += usize::from(failed);
+        });
         if w.bp.play.strategy == Strategy::Linear {
-            let _ = done.subscribe().wait_for(|n| *n >= *size).await;
+            let (_, f) = done.subscribe().wait_for(|(n, _)| *n >= *size).await.map(|v| *v).unwrap_or((0, 0));
+            // Gathering failures count for `max_fail_percentage` as a task's do (unreachable
+            // hosts do not, as for any task).
+            if let Some(maxp) = w.bp.play.max_fail_percentage.filter(|_| f > 0) {
+                if batch_exceeds(f, *size, maxp) {
+                    w.abort.store(true, Ordering::SeqCst);
+                    w.meta.break_run.store(true, Ordering::SeqCst);
+                }
+            }
         }
         match r {
             // An unreachable host the play's `ignore_unreachable` lets go on.

@@ -658,7 +658,9 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     }
     // Hosts killed in their last task stop as failed rather than interrupted: the run was.
     interrupted |= interrupt.level() > 0;
-    let hosts: Vec<prov_exec::HostRecap> = recap.into_values().collect();
+    // As ansible-core's recap: the hosts something happened on, sorted by name.
+    let mut hosts: Vec<prov_exec::HostRecap> = recap.into_values().filter(|r| !r.is_empty()).collect();
+    hosts.sort_by(|a, b| a.host.cmp(&b.host));
     let _ = tx.send(Event::Recap { hosts: hosts.clone(), interrupted });
     drop(tx);
     signals.abort();
@@ -673,7 +675,13 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         plan
     });
     if rollback {
-        reporter.print_release_summary(RELEASE);
+        let mut hosts: Vec<String> = Vec::new();
+        for h in plays_run.iter().flat_map(|p| &p.hosts) {
+            if !hosts.contains(h) {
+                hosts.push(h.clone());
+            }
+        }
+        reporter.print_release_summary(RELEASE, &hosts);
     }
     if let Some(path) = &a.junit {
         if let Err(e) = write_junit(path, &reporter.results) {

@@ -472,8 +472,8 @@ impl Reporter {
     }
 
     /// What each host runs after `prov rollback`: the message of each `module` result, and
-    /// the hosts a stopped rollout never reached.
-    pub fn print_release_summary(&mut self, module: &str) {
+    /// the hosts (of `hosts`, the plays' hosts) a stopped rollout never reached.
+    pub fn print_release_summary(&mut self, module: &str, hosts: &[String]) {
         if self.json {
             return;
         }
@@ -489,9 +489,9 @@ impl Reporter {
                 (r.host.clone(), format!("{state}{}", r.msg.as_deref().unwrap_or("-")))
             })
             .collect();
-        for h in &self.recap {
-            if !rows.iter().any(|(host, _)| host == &h.host) {
-                rows.push((h.host.clone(), "NOT ROLLED BACK: the rollout stopped before this host".into()));
+        for h in hosts {
+            if !rows.iter().any(|(host, _)| host == h) {
+                rows.push((h.clone(), "NOT ROLLED BACK: the rollout stopped before this host".into()));
             }
         }
         if rows.is_empty() {

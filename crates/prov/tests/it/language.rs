@@ -21,10 +21,12 @@ impl Run {
         self.results().into_iter().filter(|r| r["name"] == task).collect()
     }
 
+    /// A host's count in the recap; 0 for a host the recap leaves out (nothing happened on
+    /// it, as ansible-core's recap leaves it out).
     pub(crate) fn recap(&self, host: &str, field: &str) -> u64 {
         let r = self.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
-        let h = r["hosts"].as_array().expect("hosts").iter().find(|h| h["host"] == host).expect("host in recap");
-        h[field].as_u64().expect("counter")
+        let h = r["hosts"].as_array().expect("hosts").iter().find(|h| h["host"] == host);
+        h.map_or(0, |h| h[field].as_u64().expect("counter"))
     }
 
     pub(crate) fn dump(&self) -> String {
@@ -2641,6 +2643,35 @@ fn a_host_that_cannot_gather_under_any_errors_fatal_ends_the_run() {
     assert_ne!(r.code, 0, "{}", r.dump());
     assert_eq!((r.of("after").len(), r.of("next play").len()), (0, 0), "{}", r.dump());
     assert_eq!([r.recap("a", "ok"), r.recap("bad", "unreachable")], [1, 1], "{}", r.dump());
+}
+
+/// As ansible-core: a batch whose hosts all failed or became unreachable ends the run (no
+/// later batch, no later play), `max_fail_percentage` counts failed hosts and not unreachable
+/// ones, and the recap lists the hosts something happened on, sorted. Recaps as ansible-core
+/// 2.19.14 gave them for the same plays.
+#[test]
+fn a_batch_that_all_failed_ends_the_run_and_unreachable_hosts_are_no_failures() {
+    let extra = "bad1 ansible_host=127.0.0.1 ansible_port=9 ansible_connection=ssh\n\
+                 bad2 ansible_host=127.0.0.1 ansible_port=9 ansible_connection=ssh\n";
+    let run = |site: &str| apply(&[("site.yml", site), ("extra.ini", extra)], &["-i", "extra.ini"]).1;
+    // serial 1, the first host unreachable: nothing else runs.
+    let r = run("- hosts: bad1:a:b\n  serial: 1\n  gather_facts: false\n  tasks:\n    - command: 'true'\n- hosts: a\n  gather_facts: false\n  tasks:\n    - name: p2\n      debug: {msg: p2}\n");
+    assert_eq!(r.recap("bad1", "unreachable"), 1, "{}", r.dump());
+    assert!(r.results().iter().all(|e| e["host"] == "bad1"), "{}", r.dump());
+    let recap = r.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
+    let listed: Vec<&str> =
+        recap["hosts"].as_array().expect("hosts").iter().filter_map(|h| h["host"].as_str()).collect();
+    assert_eq!(listed, ["bad1"], "ansible-core lists only the host that ran");
+    // Every host of the only batch failed: the next play does not run.
+    let r = run("- hosts: a\n  gather_facts: false\n  tasks:\n    - fail: {msg: x}\n- hosts: b\n  gather_facts: false\n  tasks:\n    - name: p2\n      debug: {msg: p2}\n");
+    assert_eq!((r.recap("a", "failed"), r.of("p2").len()), (1, 0), "{}", r.dump());
+    // Half unreachable under max_fail_percentage 25: the others go on, the next play runs.
+    let r = run("- hosts: a:b:bad1:bad2\n  max_fail_percentage: 25\n  gather_facts: false\n  tasks:\n    - command: 'true'\n    - name: after\n      debug: {msg: after}\n- hosts: a\n  gather_facts: false\n  tasks:\n    - name: p2\n      debug: {msg: p2}\n");
+    assert_eq!((r.of("after").len(), r.of("p2").len()), (2, 1), "{}", r.dump());
+    let recap = r.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
+    let listed: Vec<&str> =
+        recap["hosts"].as_array().expect("hosts").iter().filter_map(|h| h["host"].as_str()).collect();
+    assert_eq!(listed, ["a", "b", "bad1", "bad2"], "sorted, as ansible-core's recap");
 }
 
 /// `include_role`/`import_role` with `tasks_from`, `vars_from`, `defaults_from` and
