@@ -645,7 +645,6 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// A scope for a task of this host with extra layers on top (loop item, registered result).
     /// What the play's own tasks see before any of them (fact gathering's scope): the play's
     /// roles' defaults, the host's inventory variables, its facts, the play's variables, what
     /// earlier plays registered or set on the host, `-e`.
@@ -667,6 +666,7 @@ impl<'a> Worker<'a> {
         Scope::new(self.env.templar.clone(), self.magic.clone(), layers).into_value()
     }
 
+    /// A scope for a task of this host with extra layers on top (loop item, registered result).
     pub(crate) fn scope(&self, task: TaskId, extra: Vec<Layer>) -> Value {
         let t = &self.bp.play.tasks[task];
         let mut layers = Vec::with_capacity(11 + extra.len());
