@@ -1071,6 +1071,9 @@ async fn run_item(
             break (outcome, unreachable);
         }
         let Some((cond, _, _)) = &t.until else { break (outcome, None) };
+        // The condition sees the attempts so far, as ansible-core sets them before it.
+        let mut outcome = outcome;
+        outcome.data.insert("attempts".into(), Value::from(attempts));
         let reg = t.register.clone().unwrap_or_else(|| "result".into());
         let mut m = VarMap::new();
         m.insert(reg, result_value(&outcome, outcome.failed, outcome.changed));
@@ -1084,7 +1087,6 @@ async fn run_item(
                 o.failed = true;
                 o.msg = Some(format!("`until` condition `{}` still false after {attempts} attempts", cond.source));
             }
-            o.data.insert("attempts".into(), Value::from(attempts));
             break (o, None);
         }
         tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
@@ -1378,7 +1380,8 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
         };
         if any_failed && !ignore_errors {
             let task = Value::from_pairs(vec![
-                ("name".to_string(), Value::from(t.name.clone())),
+                // An unnamed task's name is empty there, as in ansible-core.
+                ("name".to_string(), Value::from(if t.named { t.name.clone() } else { String::new() })),
                 ("action".to_string(), Value::from(t.module)),
             ]);
             w.last_failure = Some((task, v.clone()));

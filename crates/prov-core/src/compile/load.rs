@@ -2490,6 +2490,7 @@ impl<'a> Loader<'a> {
         let def = TaskDef {
             id,
             name,
+            named: node.get("name").is_some_and(|n| n.scalar_text().is_some()),
             span: node.span,
             module: module_key,
             args: args_value,

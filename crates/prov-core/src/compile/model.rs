@@ -371,6 +371,8 @@ pub struct TaskDef {
     pub id: TaskId,
     /// Display name (`module` when unnamed).
     pub name: String,
+    /// Whether the task has a `name` (an unnamed task's `ansible_failed_task.name` is empty).
+    pub named: bool,
     /// Where the task is written.
     pub span: Span,
     /// Module key (short form).

@@ -2674,6 +2674,36 @@ fn a_batch_that_all_failed_ends_the_run_and_unreachable_hosts_are_no_failures() 
     assert_eq!(listed, ["a", "b", "bad1", "bad2"], "sorted, as ansible-core's recap");
 }
 
+/// An `until` condition sees the attempts so far (`r.attempts`), and an unnamed task that
+/// failed is `ansible_failed_task` with an empty name: ansible-core 2.19.14 printed `2` and
+/// `rescued boom b ` for the same play (prov retried until the end, and named it `fail`).
+#[test]
+fn until_sees_the_attempts_and_an_unnamed_failed_task_has_no_name() {
+    let site = r#"- hosts: a:b
+  gather_facts: false
+  tasks:
+    - shell: "echo {{ inventory_hostname }}"
+      register: r
+      until: r.attempts >= 2
+      retries: 3
+      delay: 0
+      changed_when: false
+    - name: attempts
+      debug: {msg: "{{ r.attempts }}"}
+    - block:
+        - fail: {msg: "boom {{ inventory_hostname }}"}
+          when: inventory_hostname == 'b'
+      rescue:
+        - name: rescued
+          debug: {msg: "rescued {{ ansible_failed_result.msg }} {{ ansible_failed_task.name | default('') }}"}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msgs = |task: &str| r.of(task).iter().map(|e| e["msg"].to_string()).collect::<Vec<_>>();
+    assert_eq!(msgs("attempts"), ["\"2\"", "\"2\""], "{}", r.dump());
+    assert_eq!(msgs("rescued"), ["\"rescued boom b \""], "{}", r.dump());
+}
+
 /// `include_role`/`import_role` with `tasks_from`, `vars_from`, `defaults_from` and
 /// `handlers_from` load those files of the role instead of `main` (as ansible-core 2.19.14 ran
 /// the same play: `alt v=other d=other`, the h2 handler, then `main v=other d=main`).
