@@ -1252,7 +1252,7 @@ pub async fn run_play(
     env.events.emit(Event::PlayStart { play: play_index, name: bp.play.name.clone(), hosts: bp.hosts.clone() });
     let n = bp.hosts.len();
     let groups = Value::from_pairs(env.inventory.groups_map().into_iter().map(|(k, v)| (k, Value::from(v))));
-    let play_hosts_all = Value::from(bp.pattern_order.iter().map(|&i| bp.hosts[i].clone()).collect::<Vec<_>>());
+    let play_hosts_all = Value::from(bp.hosts_all.clone());
     let inv_vars: Vec<Arc<VarMap>> = bp.hosts.iter().map(|h| Arc::new(inventory_vars(env.inventory, h))).collect();
     let mut txs = Vec::with_capacity(n);
     let mut rxs = Vec::with_capacity(n);

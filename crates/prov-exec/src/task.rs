@@ -1422,8 +1422,11 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
         return TaskFlow::Failed;
     }
     if any_failed {
+        // ansible-core counts an ignored failure ok and ignored, and changed when it changed
+        // something (it notifies no handler).
         w.recap.ignored += 1;
         w.recap.ok += 1;
+        w.recap.changed += u32::from(any_changed);
     } else if all_skipped {
         w.recap.skipped += 1;
     } else {

@@ -563,12 +563,14 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             }
         };
         if !dead.is_empty() {
-            let keep: Vec<String> = bp.hosts.iter().filter(|h| !dead.contains(*h)).cloned().collect();
+            // In the pattern's order: binding again applies the play's `order` once.
+            let keep: Vec<String> = bp.hosts_all.iter().filter(|h| !dead.contains(*h)).cloned().collect();
             if keep.len() != bp.hosts.len() {
-                // Failed hosts sit out later plays, as in Ansible.
+                // Failed hosts sit out later plays, as in Ansible; `ansible_play_hosts_all`
+                // still names them.
                 let pattern = HostPattern::parse(&keep.join(",")).ok();
                 match pattern.as_ref().map(|p| bind(play, &inventory, Some(p))) {
-                    Some(Ok(b)) => bp = b,
+                    Some(Ok(b)) => bp = prov_core::compile::BoundPlay { hosts_all: bp.hosts_all, ..b },
                     _ => continue,
                 }
             }

@@ -55,6 +55,10 @@ pub struct BoundPlay<'p> {
     pub hosts: Vec<String>,
     /// Indices into `hosts` in the pattern's order (before `order`): `ansible_play_hosts`.
     pub pattern_order: Vec<usize>,
+    /// Every host the pattern (and `--limit`) selects, in the pattern's order, those that
+    /// failed in earlier plays included: `ansible_play_hosts_all`. The caller that binds a
+    /// play again without them keeps the first binding's list.
+    pub hosts_all: Vec<String>,
     /// Batches of host indices (one batch without `serial`).
     pub batches: Vec<Vec<usize>>,
     /// Batch of each host.
@@ -160,7 +164,7 @@ pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPatt
             waits[t] = per_host;
         }
     }
-    Ok(BoundPlay { play, hosts, pattern_order, batches, batch_of, pos, order, waits })
+    Ok(BoundPlay { play, hosts, pattern_order, hosts_all: selected, batches, batch_of, pos, order, waits })
 }
 
 /// Fisher-Yates with the system's randomness (`order: shuffle`); without it, no change.

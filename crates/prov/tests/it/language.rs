@@ -2704,6 +2704,36 @@ fn until_sees_the_attempts_and_an_unnamed_failed_task_has_no_name() {
     assert_eq!(msgs("rescued"), ["\"rescued boom b \""], "{}", r.dump());
 }
 
+/// An ignored failure that changed something counts `changed` too, and a later play's
+/// `ansible_play_hosts_all` still names a host that failed before (ansible-core 2.19.14:
+/// recap a ok=3 changed=1 ignored=1, b failed=1; `['a', 'b', 'c'] ['a', 'c']`).
+#[test]
+fn an_ignored_change_counts_and_play_hosts_all_keeps_failed_hosts() {
+    let site = r#"- hosts: a:b:c
+  gather_facts: false
+  tasks:
+    - command: "echo {{ inventory_hostname }}"
+      register: out
+      failed_when: inventory_hostname == 'a'
+      ignore_errors: true
+    - command: "false"
+      when: inventory_hostname == 'b'
+    - name: end
+      debug: {msg: end}
+- hosts: a:b:c
+  gather_facts: false
+  tasks:
+    - name: p2
+      debug: {msg: "{{ ansible_play_hosts_all }} {{ ansible_play_hosts }}"}
+      run_once: true
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let counts = |h: &str| ["ok", "changed", "ignored", "failed"].map(|f| r.recap(h, f));
+    assert_eq!((counts("a"), counts("b")), ([3, 1, 1, 0], [1, 1, 0, 1]), "{}", r.dump());
+    assert_eq!(r.of("p2")[0]["msg"], "['a', 'b', 'c'] ['a', 'c']", "{}", r.dump());
+}
+
 /// `include_role`/`import_role` with `tasks_from`, `vars_from`, `defaults_from` and
 /// `handlers_from` load those files of the role instead of `main` (as ansible-core 2.19.14 ran
 /// the same play: `alt v=other d=other`, the h2 handler, then `main v=other d=main`).
