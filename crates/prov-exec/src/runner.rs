@@ -77,7 +77,10 @@ impl HostsLeft {
     fn current(&self) -> Vec<Value> {
         self.members
             .iter()
-            .filter(|&&i| !self.rx[i].borrow().dead)
+            .filter(|&&i| {
+                let s = self.rx[i].borrow();
+                !s.dead && !s.ended
+            })
             .map(|&i| Value::from(self.names[i].clone()))
             .collect()
     }
@@ -199,6 +202,8 @@ pub(crate) struct Snapshot {
     pub progress: usize,
     /// The host stopped early (failed, unreachable, interrupted).
     pub dead: bool,
+    /// The host ran `meta: end_host`: not dead, but out of `ansible_play_hosts`.
+    pub ended: bool,
     /// Where a dead host stopped: the position of the task it failed at (`usize::MAX` while
     /// it has not stopped). `progress` is `usize::MAX` once a host is done either way.
     pub stopped_at: usize,
@@ -530,6 +535,8 @@ pub(crate) struct Worker<'a> {
     pub last_failure: Option<(Value, Value)>,
     /// How many blocks with a `rescue` the host is in (a failure there is not fatal).
     pub rescuable: usize,
+    /// This host ran `meta: end_host` (see [`Snapshot::ended`]).
+    pub ended: bool,
     /// The roles ([`Step::Role`] keys) of which a task ran on this host in this play.
     pub roles_ran: HashSet<Arc<str>>,
     /// The roles this host has completed in this play: their tasks run no more here.
@@ -597,6 +604,7 @@ impl<'a> Worker<'a> {
             iters: Arc::new(self.iters.clone()),
             progress: self.progress,
             dead,
+            ended: self.ended,
             stopped_at: if dead { self.failed_at } else { usize::MAX },
             runtime: self.runtime.clone(),
             included: self.included.clone(),
@@ -1124,7 +1132,10 @@ impl<'a> Worker<'a> {
                 Flow::Continue
             }
             MetaAction::FlushHandlers => self.flush_handlers().await,
-            MetaAction::EndHost => Flow::Stop,
+            MetaAction::EndHost => {
+                self.ended = true;
+                Flow::Stop
+            }
             MetaAction::EndRole => Flow::EndRole,
             MetaAction::EndPlay | MetaAction::EndBatch => {
                 if action == MetaAction::EndPlay {
@@ -1265,6 +1276,7 @@ pub async fn run_play(
             iters: Arc::new(Vec::new()),
             progress: 0,
             dead: false,
+            ended: false,
             stopped_at: usize::MAX,
             runtime: p.runtime.clone(),
             included: p.included.clone(),
@@ -1381,6 +1393,7 @@ pub async fn run_play(
             no_log_now: None,
             diff_now: None,
             rescuable: 0,
+            ended: false,
         };
         futs.push(async move {
             let flow = host_main(&mut w, gather).await;

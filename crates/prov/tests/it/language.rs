@@ -2734,6 +2734,26 @@ fn an_ignored_change_counts_and_play_hosts_all_keeps_failed_hosts() {
     assert_eq!(r.of("p2")[0]["msg"], "['a', 'b', 'c'] ['a', 'c']", "{}", r.dump());
 }
 
+/// A host that ran `meta: end_host` leaves `ansible_play_hosts` as a failed one does
+/// (ansible-core 2.19.14 printed `['b']` where c failed and a ended; prov kept a).
+#[test]
+fn a_host_that_ended_leaves_the_play_hosts() {
+    let site = r#"- hosts: a:b:c
+  gather_facts: false
+  tasks:
+    - fail: {msg: x}
+      when: inventory_hostname == 'c'
+    - meta: end_host
+      when: inventory_hostname == 'a'
+    - name: three
+      debug: {msg: "{{ ansible_play_hosts }} {{ ansible_play_batch }}"}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let three: Vec<_> = r.of("three").iter().map(|e| (e["host"].clone(), e["msg"].clone())).collect();
+    assert_eq!(three, [("b".into(), "['b'] ['b']".into())], "{}", r.dump());
+}
+
 /// `include_role`/`import_role` with `tasks_from`, `vars_from`, `defaults_from` and
 /// `handlers_from` load those files of the role instead of `main` (as ansible-core 2.19.14 ran
 /// the same play: `alt v=other d=other`, the h2 handler, then `main v=other d=main`).
