@@ -244,6 +244,26 @@ impl Templar {
         };
         let mut consts = Vec::new();
         let mut calls_lookup = false;
+        // Names the template binds itself (`set`, `macro`, `from ... import`) may be called.
+        let mut local: Vec<&str> = Vec::new();
+        let mut called: Vec<&str> = Vec::new();
+        for ins in std::iter::once(&main).chain(blocks.values()) {
+            for i in (0..).map_while(|i| ins.get(i)) {
+                match i {
+                    Instruction::StoreLocal(name) => local.push(name),
+                    Instruction::CallFunction(name, _) => called.push(name),
+                    _ => {}
+                }
+            }
+        }
+        let globals: Vec<&str> = self.env.globals().map(|(k, _)| k).collect();
+        for name in called {
+            // Jinja's own callables that are no globals: a recursive loop, a macro's caller.
+            let special = matches!(name, "loop" | "caller" | "super" | "varargs" | "kwargs" | "self");
+            if !special && !local.contains(&name) && !globals.contains(&name) {
+                say(format!("unknown function `{name}`"));
+            }
+        }
         for ins in std::iter::once(&main).chain(blocks.values()) {
             for i in (0..).map_while(|i| ins.get(i)) {
                 match i {
@@ -593,6 +613,11 @@ mod tests {
         let t = Templar::new(vec![]);
         let unknown = |s: &str| t.unknown_names(s);
         assert_eq!(unknown("{{ x | no_such_filter }}"), ["unknown filter `no_such_filter`"]);
+        assert_eq!(unknown("{{ now() }}"), ["unknown function `now`"]);
+        assert!(
+            unknown("{% macro m() %}x{% endmacro %}{{ m() }} {{ range(2) }} {{ lookup('env', 'HOME') }}").is_empty()
+        );
+        assert!(unknown("{% for i in [[1]] recursive %}{{ loop(i) }}{% endfor %}").is_empty());
         assert_eq!(unknown("{% if x is no_such_test %}a{% endif %}"), ["unknown test `no_such_test`"]);
         assert_eq!(unknown("{{ lookup('no_such', 'a') }}"), ["unknown lookup plugin `no_such`"]);
         assert_eq!(unknown("{{ query(\"no_such\") | length }}"), ["unknown lookup plugin `no_such`"]);

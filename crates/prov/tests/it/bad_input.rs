@@ -86,11 +86,13 @@ fn a_module_named_through_a_collection_that_does_not_ship_it_is_refused() {
 }
 
 #[test]
-fn an_unknown_filter_or_lookup_is_refused_before_connecting() {
+fn an_unknown_filter_lookup_or_function_is_refused_before_connecting() {
     let e = rejected("unknown_filter.yml", &[]);
     assert!(e.contains("unknown filter `uper`"), "{e}");
     assert_located(&e, "unknown_filter.yml", "6:");
     assert!(e.contains("unknown lookup plugin `no_such_lookup`"), "{e}");
+    assert!(e.contains("unknown function `now`"), "{e}");
+    assert_located(&e, "unknown_filter.yml", "13:");
 }
 
 #[test]
