@@ -1335,7 +1335,13 @@ pub async fn run_play(
         let mut m = magic_base.clone();
         m.insert("inventory_hostname".into(), Value::from(h.clone()));
         m.insert("inventory_hostname_short".into(), Value::from(h.split('.').next().unwrap_or(h).to_string()));
-        m.insert("group_names".into(), Value::from(env.inventory.group_names(h)));
+        // ansible-core's `group_names` leaves out `all` only: an inventory host in no other
+        // group is in `ungrouped` (the implicit localhost is in none).
+        let mut names = env.inventory.group_names(h);
+        if names.is_empty() && env.inventory.host(h).is_some() {
+            names.push("ungrouped".into());
+        }
+        m.insert("group_names".into(), Value::from(names));
         let batch = hosts_left(bp.batches[bp.batch_of[i]].clone());
         m.insert("ansible_play_batch".into(), batch.clone());
         // Deprecated in Ansible: the batch, not the play's hosts.

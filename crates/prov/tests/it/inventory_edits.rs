@@ -337,3 +337,21 @@ fn play_order_orders_the_batches_and_not_the_play_hosts() {
     assert_eq!(out.status.code(), Some(4), "{stdout}{stderr}");
     assert!(stderr.contains("bad.yml:2:10") && stderr.contains("invalid `order` `backwards`"), "{stderr}");
 }
+
+/// `group_names` leaves out `all` only: a host in no other group has `['ungrouped']`, the
+/// implicit localhost none (ansible-core 2.19.14 on the same inventory).
+#[test]
+fn group_names_of_an_ungrouped_host_is_ungrouped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = "- hosts: all:localhost\n  gather_facts: false\n  tasks:\n    - debug: {msg: \"{{ inventory_hostname }} {{ group_names }}\"}\n";
+    write_tree(
+        dir.path(),
+        &[("inv.ini", "solo ansible_connection=local\n[web]\nw1 ansible_connection=local\n"), ("site.yml", site)],
+    );
+    let out = prov(dir.path(), &["apply", "site.yml", "-i", "inv.ini"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    for line in ["ok: [solo] => solo ['ungrouped']", "ok: [w1] => w1 ['web']", "ok: [localhost] => localhost []"] {
+        assert!(stdout.contains(line), "{line}\n{stdout}");
+    }
+}
