@@ -304,8 +304,20 @@ impl Inventory {
         }
     }
 
+    /// `group_names` as ansible-core gives it: [`Self::group_names`], or `['ungrouped']` for an
+    /// inventory host in no other group (ansible-core leaves out `all` only; the implicit
+    /// localhost is in no group).
+    pub fn group_names_var(&self, host: &str) -> Vec<String> {
+        let names = self.group_names(host);
+        if names.is_empty() && self.hosts.contains_key(host) {
+            return vec!["ungrouped".to_string()];
+        }
+        names
+    }
+
     /// The groups a host belongs to (directly or through a child group), sorted, without
-    /// `all` and `ungrouped`, like Ansible's `group_names`.
+    /// `all` and `ungrouped` (the order of its group variables; see [`Self::group_names_var`]
+    /// for the magic variable).
     pub fn group_names(&self, host: &str) -> Vec<String> {
         let mut names: Vec<String> = self
             .groups
@@ -761,6 +773,9 @@ mod tests {
         assert_eq!(sel("localhost"), ["localhost"], "the implicit localhost");
         assert!(!sel("all").contains(&"localhost".to_string()));
         assert_eq!(inv().host_vars("localhost")["ansible_connection"], "local".into());
+        assert_eq!(inv().group_names_var("lonely"), ["ungrouped"]);
+        assert_eq!(inv().group_names_var("db1"), ["backend", "db", "prod"]);
+        assert!(inv().group_names_var("localhost").is_empty(), "the implicit localhost is in no group");
     }
 
     #[test]

@@ -1310,7 +1310,9 @@ pub async fn run_play(
     magic_base.insert("groups".into(), groups);
     let hosts_left =
         |members: Vec<usize>| Value::from_object(HostsLeft { names: bp.hosts.clone(), members, rx: rxs.clone() });
-    magic_base.insert("ansible_play_hosts".into(), hosts_left(bp.pattern_order.clone()));
+    // The play's hosts in the pattern's order (`hosts` runs in the play's `order`).
+    let pattern_order: Vec<usize> = bp.hosts_all.iter().filter_map(|h| live.index.get(h).copied()).collect();
+    magic_base.insert("ansible_play_hosts".into(), hosts_left(pattern_order));
     magic_base.insert("ansible_play_hosts_all".into(), play_hosts_all);
     magic_base.insert("ansible_play_name".into(), Value::from(bp.play.name.clone()));
     magic_base.insert("ansible_version".into(), ansible_version());
@@ -1335,13 +1337,7 @@ pub async fn run_play(
         let mut m = magic_base.clone();
         m.insert("inventory_hostname".into(), Value::from(h.clone()));
         m.insert("inventory_hostname_short".into(), Value::from(h.split('.').next().unwrap_or(h).to_string()));
-        // ansible-core's `group_names` leaves out `all` only: an inventory host in no other
-        // group is in `ungrouped` (the implicit localhost is in none).
-        let mut names = env.inventory.group_names(h);
-        if names.is_empty() && env.inventory.host(h).is_some() {
-            names.push("ungrouped".into());
-        }
-        m.insert("group_names".into(), Value::from(names));
+        m.insert("group_names".into(), Value::from(env.inventory.group_names_var(h)));
         let batch = hosts_left(bp.batches[bp.batch_of[i]].clone());
         m.insert("ansible_play_batch".into(), batch.clone());
         // Deprecated in Ansible: the batch, not the play's hosts.

@@ -53,8 +53,6 @@ pub struct BoundPlay<'p> {
     pub play: &'p CompiledPlay,
     /// Hosts in the order they run (the play's `order`).
     pub hosts: Vec<String>,
-    /// Indices into `hosts` in the pattern's order (before `order`): `ansible_play_hosts`.
-    pub pattern_order: Vec<usize>,
     /// Every host the pattern (and `--limit`) selects, in the pattern's order, those that
     /// failed in earlier plays included: `ansible_play_hosts_all`. The caller that binds a
     /// play again without them keeps the first binding's list.
@@ -87,7 +85,6 @@ pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPatt
         HostOrder::ReverseSorted => hosts.sort_by(|a, b| b.cmp(a)),
         HostOrder::Shuffle => shuffle(&mut hosts),
     }
-    let pattern_order: Vec<usize> = selected.iter().filter_map(|h| hosts.iter().position(|x| x == h)).collect();
     let n = hosts.len();
     let batches = batches(&play.serial, n);
     let mut batch_of = vec![0; n];
@@ -164,7 +161,7 @@ pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPatt
             waits[t] = per_host;
         }
     }
-    Ok(BoundPlay { play, hosts, pattern_order, hosts_all: selected, batches, batch_of, pos, order, waits })
+    Ok(BoundPlay { play, hosts, hosts_all: selected, batches, batch_of, pos, order, waits })
 }
 
 /// Fisher-Yates with the system's randomness (`order: shuffle`); without it, no change.
