@@ -70,6 +70,11 @@ pub enum VarsDir {
 /// Variables of one group or host from the two kinds of [`VarsDir`], indexed by it.
 type DirVars = [VarMap; 2];
 
+/// (name, variable) for every variable of the `group_vars/` or `host_vars/` files in `dirs`.
+fn dir_var_names(dirs: &IndexMap<String, DirVars>) -> impl Iterator<Item = (&str, &str)> {
+    dirs.iter().flat_map(|(n, d)| d.iter().flat_map(move |m| m.keys().map(move |k| (n.as_str(), k.as_str()))))
+}
+
 /// Hosts and groups. `all` and `ungrouped` always exist.
 #[derive(Debug, Clone)]
 pub struct Inventory {
@@ -194,22 +199,14 @@ impl Inventory {
     /// directories' (these also for groups the inventory does not have yet).
     pub fn group_var_names(&self) -> impl Iterator<Item = (&str, &str)> {
         let own = self.groups.values().flat_map(|g| g.vars.keys().map(move |k| (g.name.as_str(), k.as_str())));
-        let dirs = self
-            .group_dirs
-            .iter()
-            .flat_map(|(g, d)| d.iter().flat_map(move |m| m.keys().map(move |k| (g.as_str(), k.as_str()))));
-        own.chain(dirs)
+        own.chain(dir_var_names(&self.group_dirs))
     }
 
     /// Every host variable, as (host, name), likewise (`host_vars/` files of hosts the
     /// inventory does not have yet included).
     pub fn host_var_names(&self) -> impl Iterator<Item = (&str, &str)> {
         let own = self.hosts.values().flat_map(|h| h.vars.keys().map(move |k| (h.name.as_str(), k.as_str())));
-        let dirs = self
-            .host_dirs
-            .iter()
-            .flat_map(|(h, d)| d.iter().flat_map(move |m| m.keys().map(move |k| (h.as_str(), k.as_str()))));
-        own.chain(dirs)
+        own.chain(dir_var_names(&self.host_dirs))
     }
 
     /// All hosts, in the order they were first seen.
