@@ -161,8 +161,9 @@ impl Module for Copy {
                 }
                 let d = std::fs::read(&path)
                     .map_err(|e| ModuleError::Failed(format!("reading {}: {e}", path.display())))?;
-                source_mode = std::fs::metadata(&path)
-                    .map_or(0o600, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
+                if args.mode == Some(SourceMode::Preserve) {
+                    source_mode = super::local_mode(&path);
+                }
                 (d, src.trim_end_matches('/').rsplit('/').next(), Some(path.display().to_string()))
             }
             (None, None) => return Err(ModuleError::Args("one of `src` or `content` is required".into())),
@@ -180,8 +181,7 @@ impl Module for Copy {
     }
 
     async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let mode = plan.preserved.clone().or_else(|| SourceMode::resolve(&args.mode, || 0o600));
-        let attrs = Attrs::new(&mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&plan.mode, &args.owner, &args.group);
         let o = apply_write(cx, &plan, &attrs, args.backup, args.validate.as_deref()).await?;
         write_result(cx, &plan, o).await
     }

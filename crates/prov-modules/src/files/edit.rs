@@ -166,7 +166,7 @@ pub(crate) fn plan(
         changes: changes.clone(),
         msg: msg.clone(),
         registered: registered.clone(),
-        preserved: None,
+        mode: None,
     };
     let action = if exists { Action::Modify } else { Action::Create };
     let mut ch = Change::new(EditPlan { write: w, mkdir }, action, "file", r.path.as_str()).with_msg(msg);

@@ -196,7 +196,7 @@ impl Module for LineInFile {
             changes: changes.clone(),
             msg: msg.clone(),
             registered: registered.clone(),
-            preserved: None,
+            mode: None,
         };
         let action = if old.is_none() { Action::Create } else { Action::Modify };
         let mut ch = Change::new(plan, action, "file", path).with_msg(msg);

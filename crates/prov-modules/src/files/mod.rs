@@ -401,14 +401,20 @@ impl SourceMode {
     }
 }
 
-/// Keeps the mode `preserve` resolved to in a change's plan, for `apply`.
+/// The mode bits of a controller file (`mode: preserve`); 0600 when it cannot be read.
+pub(crate) fn local_mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).map_or(0o600, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
+}
+
+/// Keeps the mode copy or template resolved (`preserve` included) in a change's plan, for
+/// `apply`.
 pub(crate) fn preserving(
     plan: Result<Plan<WritePlan>, ModuleError>,
     mode: Option<Mode>,
 ) -> Result<Plan<WritePlan>, ModuleError> {
     plan.map(|p| match p {
         Plan::Change(mut ch) => {
-            ch.plan.preserved = mode;
+            ch.plan.mode = mode;
             Plan::Change(ch)
         }
         ok => ok,
@@ -571,8 +577,9 @@ pub struct WritePlan {
     /// Fields the result registers besides what the write itself reports (decided when
     /// planning, so that check mode registers them too).
     pub(crate) registered: Vec<(&'static str, minijinja::Value)>,
-    /// The mode `mode: preserve` read from the source when planning, for `apply`.
-    pub(crate) preserved: Option<Mode>,
+    /// The mode copy and template apply, as resolved when planning (`preserve`: the
+    /// source's); unused by the line editors, which apply their own arguments.
+    pub(crate) mode: Option<Mode>,
 }
 
 /// The result of copy and template when the content is already right (ansible-core's copy
@@ -665,7 +672,7 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
             changes: changes.clone(),
             msg: String::new(),
             registered: registered.clone(),
-            preserved: None,
+            mode: None,
         },
         action,
         "file",

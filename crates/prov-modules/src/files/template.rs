@@ -112,9 +112,7 @@ impl Module for Template {
             text.push('\n');
         }
         let name = args.src.rsplit('/').next().map(|n| n.strip_suffix(".j2").unwrap_or(n));
-        let mode = SourceMode::resolve(&args.mode, || {
-            std::fs::metadata(&path).map_or(0o600, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
-        });
+        let mode = SourceMode::resolve(&args.mode, || super::local_mode(&path));
         let w = Write {
             dest: &args.dest,
             data: text.into_bytes(),
@@ -128,8 +126,7 @@ impl Module for Template {
     }
 
     async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let mode = plan.preserved.clone().or_else(|| SourceMode::resolve(&args.mode, || 0o600));
-        let attrs = Attrs::new(&mode, &args.owner, &args.group);
+        let attrs = Attrs::new(&plan.mode, &args.owner, &args.group);
         let o = apply_write(cx, &plan, &attrs, args.backup, args.validate.as_deref()).await?;
         write_result(cx, &plan, o).await
     }
