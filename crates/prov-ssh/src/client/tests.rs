@@ -74,17 +74,27 @@ async fn a_timed_out_command_is_killed_with_its_children_with_and_without_become
     }
 }
 
+/// Starts `n` commands at once that each leave 3 processes named after `marker` (`marker` is
+/// a `sleep` of thousands of seconds) until they are killed.
+fn spawn_sleepers(
+    c: &Arc<SshConnection>,
+    marker: &str,
+    n: usize,
+) -> Vec<tokio::task::JoinHandle<Result<ExecOutput, ConnectionError>>> {
+    (0..n)
+        .map(|_| {
+            let (c, m) = (c.clone(), marker.to_string());
+            tokio::spawn(async move { c.exec(ExecRequest::new(format!("sh -c '{m}; echo' & {m}"))).await })
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn cancel_kills_what_is_running_and_the_commands_return() {
     let lab = Lab::start(1).expect("lab (needs openssh-server)");
     let c = Arc::new(open(&lab).await);
     let marker = format!("sleep 5{}.9", std::process::id() % 1000);
-    let runs: Vec<_> = (0..3)
-        .map(|_| {
-            let (c, m) = (c.clone(), marker.clone());
-            tokio::spawn(async move { c.exec(ExecRequest::new(format!("sh -c '{m}; echo' & {m}"))).await })
-        })
-        .collect();
+    let runs = spawn_sleepers(&c, &marker, 3);
     while processes_with(&marker).len() < 6 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -222,12 +232,7 @@ async fn a_command_cancelled_before_its_pid_is_known_is_killed_once_it_is() {
     let lab = Lab::start(1).expect("lab (needs openssh-server)");
     let c = Arc::new(open(&lab).await);
     let marker = format!("sleep 7{}.8", std::process::id() % 1000);
-    let runs: Vec<_> = (0..3)
-        .map(|_| {
-            let (c, m) = (c.clone(), marker.clone());
-            tokio::spawn(async move { c.exec(ExecRequest::new(format!("sh -c '{m}; echo' & {m}"))).await })
-        })
-        .collect();
+    let runs = spawn_sleepers(&c, &marker, 3);
     // Registered, but (most likely) not yet started: no pid is known when cancel comes.
     while c.running.lock().expect("lock").len() < 3 {
         tokio::task::yield_now().await;

@@ -100,14 +100,8 @@ fn playbook_group_vars_and_host_vars_apply_over_the_inventorys() {
         ("pb/host_vars/w1.yml", "h: pb_host\n"),
         ("pb/site.yml", "- hosts: all\n  gather_facts: no\n  tasks:\n    - debug: {msg: \"x={{ x }} y={{ y }} z={{ z }} h={{ h }}\"}\n"),
     ];
-    for (name, body) in files {
-        let p = dir.path().join(name);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(p, body).expect("write");
-    }
-    let out = prov(dir.path(), &["apply", "pb/site.yml", "-i", "inv/hosts"]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let (code, stdout, stderr) = apply_in(dir.path(), &files, &["pb/site.yml", "-i", "inv/hosts"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     // ansible-playbook 2.19: playbook group_vars over the inventory's for the same group, a
     // more specific group over both, playbook host_vars over the inventory's.
     assert!(stdout.contains("ok: [w1] => x=pb_all y=inv_web z=pb_web h=pb_host"), "{stdout}");
@@ -121,6 +115,14 @@ fn write_tree(dir: &std::path::Path, files: &[(&str, &str)]) {
     }
 }
 
+/// Writes `files` into `dir`, then runs `prov apply ARGS` there: its exit code and output.
+fn apply_in(dir: &std::path::Path, files: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
+    write_tree(dir, files);
+    let out = prov(dir, &[&["apply"][..], args].concat());
+    let (stdout, stderr) = text(&out);
+    (out.status.code(), stdout, stderr)
+}
+
 /// ansible-core ranks every `group_vars/` file above every inventory file's group variables,
 /// `group_vars/all` included, and the playbook's `group_vars/<group>` above all of the
 /// inventory's, whatever the groups' depths.
@@ -131,7 +133,7 @@ fn group_vars_files_beat_the_inventory_files_group_variables_whatever_the_depth(
                [web:vars]\nx=ini_web\ny=ini_web\nz=ini_web\n[servers:vars]\nw=ini_servers\n[all:vars]\nv=ini_all\n";
     let show = "v={{v}} w={{w}} x={{x}} y={{y}} z={{z}} q={{q}} h1={{h1}} h2={{h2}} h3={{h3}}";
     let site = format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=\"{show}\"\n");
-    write_tree(
+    let (code, stdout, stderr) = apply_in(
         dir.path(),
         &[
             ("inv/hosts.ini", ini),
@@ -144,10 +146,9 @@ fn group_vars_files_beat_the_inventory_files_group_variables_whatever_the_depth(
             ("pb/host_vars/a.yml", "h3: play_host_dir\n"),
             ("pb/p.yml", &site),
         ],
+        &["pb/p.yml", "-i", "inv"],
     );
-    let out = prov(dir.path(), &["apply", "pb/p.yml", "-i", "inv"]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     // ansible-playbook 2.19.14 on the same files.
     let ansible = "v=inv_all_dir w=inv_servers_dir x=inv_all y=inv_servers z=play_all q=play_servers \
                    h1=inv_host_dir h2=ini_host h3=play_host_dir";
@@ -169,7 +170,7 @@ fn vars_files_of_groups_and_hosts_not_in_the_inventory_wait_for_add_host() {
   tasks:
     - debug: {msg: "{{ hx }} {{ gx }}"}
 "#;
-    write_tree(
+    let (code, stdout, stderr) = apply_in(
         dir.path(),
         &[
             ("inv/hosts", "a ansible_connection=local\n"),
@@ -177,10 +178,9 @@ fn vars_files_of_groups_and_hosts_not_in_the_inventory_wait_for_add_host() {
             ("inv/host_vars/newhost.yml", "hx: h\n"),
             ("site.yml", site),
         ],
+        &["site.yml", "-i", "inv/hosts"],
     );
-    let out = prov(dir.path(), &["apply", "site.yml", "-i", "inv/hosts"]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     // ansible-playbook 2.19.14: no group `nosuch` before add_host; then both files apply.
     assert!(stdout.contains(r#"ok: [a] => ["all","ungrouped"]"#), "{stdout}");
     assert!(stdout.contains("ok: [newhost] => h g"), "{stdout}");
@@ -258,10 +258,9 @@ fn group_members_and_play_hosts_come_in_ansibles_order() {
             "- hosts: \"{pattern}\"\n  gather_facts: false\n  tasks:\n    - debug: {{msg: \"{pattern} {{{{ ansible_play_hosts_all }}}}\"}}\n      run_once: true\n"
         ));
     }
-    write_tree(dir.path(), &[("inv.ini", ini), ("site.yml", &site)]);
-    let out = prov(dir.path(), &["apply", "site.yml", "-i", "inv.ini"]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let (code, stdout, stderr) =
+        apply_in(dir.path(), &[("inv.ini", ini), ("site.yml", &site)], &["site.yml", "-i", "inv.ini"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     // ansible-playbook 2.19.14 on the same files (the same in three runs).
     for line in [
         "ok: [localhost] => all=['d1', 'w1', 'w0', 'm1', 'm2'] managers=['m1', 'm2'] web=['w1', 'w0', 'm1']",
@@ -293,10 +292,9 @@ fn hosts_add_host_makes_come_first_in_all_and_last_in_their_groups() {
       run_once: true
 "#;
     let inv = "a\nb\n[g]\nc\n[all:vars]\nansible_connection=local\n";
-    write_tree(dir.path(), &[("inv.ini", inv), ("site.yml", site)]);
-    let out = prov(dir.path(), &["apply", "site.yml", "-i", "inv.ini"]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let (code, stdout, stderr) =
+        apply_in(dir.path(), &[("inv.ini", inv), ("site.yml", site)], &["site.yml", "-i", "inv.ini"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     // ansible-playbook 2.19.14: the same lists, and the play's first host is n1.
     let ansible = "ok: [n1] => ['n1', 'n2', 'a', 'c', 'b'] ['c', 'n1', 'b'] ['a', 'n2'] ['n1', 'n2', 'a', 'c', 'b']";
     assert!(stdout.contains(ansible), "{stdout}");
@@ -316,10 +314,9 @@ fn play_order_orders_the_batches_and_not_the_play_hosts() {
             "- hosts: all\n  gather_facts: false\n  order: {order}\n  serial: 2\n  tasks:\n    - debug: {{msg: \"{order} {{{{ ansible_play_batch }}}} {{{{ ansible_play_hosts_all }}}}\"}}\n      run_once: true\n"
         ));
     }
-    write_tree(dir.path(), &[("inv.ini", ini), ("site.yml", &site)]);
-    let out = prov(dir.path(), &["apply", "site.yml", "-i", "inv.ini"]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let (code, stdout, stderr) =
+        apply_in(dir.path(), &[("inv.ini", ini), ("site.yml", &site)], &["site.yml", "-i", "inv.ini"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     let all = "['d1', 'w1', 'w0', 'm1', 'm2']";
     for (order, batches) in [
         ("sorted", ["['d1', 'm1']", "['m2', 'w0']", "['w1']"]),
@@ -331,10 +328,12 @@ fn play_order_orders_the_batches_and_not_the_play_hosts() {
             assert!(stdout.contains(&format!("{order} {b} {all}")), "{order} {b}\n{stdout}");
         }
     }
-    write_tree(dir.path(), &[("bad.yml", "- hosts: all\n  order: backwards\n  tasks: []\n")]);
-    let out = prov(dir.path(), &["apply", "bad.yml", "-i", "inv.ini"]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(4), "{stdout}{stderr}");
+    let (code, stdout, stderr) = apply_in(
+        dir.path(),
+        &[("bad.yml", "- hosts: all\n  order: backwards\n  tasks: []\n")],
+        &["bad.yml", "-i", "inv.ini"],
+    );
+    assert_eq!(code, Some(4), "{stdout}{stderr}");
     assert!(stderr.contains("bad.yml:2:10") && stderr.contains("invalid `order` `backwards`"), "{stderr}");
 }
 
@@ -344,13 +343,12 @@ fn play_order_orders_the_batches_and_not_the_play_hosts() {
 fn group_names_of_an_ungrouped_host_is_ungrouped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let site = "- hosts: all:localhost\n  gather_facts: false\n  tasks:\n    - debug: {msg: \"{{ inventory_hostname }} {{ group_names }}\"}\n";
-    write_tree(
+    let (code, stdout, stderr) = apply_in(
         dir.path(),
         &[("inv.ini", "solo ansible_connection=local\n[web]\nw1 ansible_connection=local\n"), ("site.yml", site)],
+        &["site.yml", "-i", "inv.ini"],
     );
-    let out = prov(dir.path(), &["apply", "site.yml", "-i", "inv.ini"]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     for line in ["ok: [solo] => solo ['ungrouped']", "ok: [w1] => w1 ['web']", "ok: [localhost] => localhost []"] {
         assert!(stdout.contains(line), "{line}\n{stdout}");
     }

@@ -21,6 +21,12 @@ impl Run {
         self.results().into_iter().filter(|r| r["name"] == task).collect()
     }
 
+    /// The hosts the recap lists, in its order.
+    pub(crate) fn recap_hosts(&self) -> Vec<&str> {
+        let r = self.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
+        r["hosts"].as_array().expect("hosts").iter().filter_map(|h| h["host"].as_str()).collect()
+    }
+
     /// A host's count in the recap; 0 for a host the recap leaves out (nothing happened on
     /// it, as ansible-core's recap leaves it out).
     pub(crate) fn recap(&self, host: &str, field: &str) -> u64 {
@@ -2658,20 +2664,14 @@ fn a_batch_that_all_failed_ends_the_run_and_unreachable_hosts_are_no_failures() 
     let r = run("- hosts: bad1:a:b\n  serial: 1\n  gather_facts: false\n  tasks:\n    - command: 'true'\n- hosts: a\n  gather_facts: false\n  tasks:\n    - name: p2\n      debug: {msg: p2}\n");
     assert_eq!(r.recap("bad1", "unreachable"), 1, "{}", r.dump());
     assert!(r.results().iter().all(|e| e["host"] == "bad1"), "{}", r.dump());
-    let recap = r.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
-    let listed: Vec<&str> =
-        recap["hosts"].as_array().expect("hosts").iter().filter_map(|h| h["host"].as_str()).collect();
-    assert_eq!(listed, ["bad1"], "ansible-core lists only the host that ran");
+    assert_eq!(r.recap_hosts(), ["bad1"], "ansible-core lists only the host that ran");
     // Every host of the only batch failed: the next play does not run.
     let r = run("- hosts: a\n  gather_facts: false\n  tasks:\n    - fail: {msg: x}\n- hosts: b\n  gather_facts: false\n  tasks:\n    - name: p2\n      debug: {msg: p2}\n");
     assert_eq!((r.recap("a", "failed"), r.of("p2").len()), (1, 0), "{}", r.dump());
     // Half unreachable under max_fail_percentage 25: the others go on, the next play runs.
     let r = run("- hosts: a:b:bad1:bad2\n  max_fail_percentage: 25\n  gather_facts: false\n  tasks:\n    - command: 'true'\n    - name: after\n      debug: {msg: after}\n- hosts: a\n  gather_facts: false\n  tasks:\n    - name: p2\n      debug: {msg: p2}\n");
     assert_eq!((r.of("after").len(), r.of("p2").len()), (2, 1), "{}", r.dump());
-    let recap = r.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
-    let listed: Vec<&str> =
-        recap["hosts"].as_array().expect("hosts").iter().filter_map(|h| h["host"].as_str()).collect();
-    assert_eq!(listed, ["a", "b", "bad1", "bad2"], "sorted, as ansible-core's recap");
+    assert_eq!(r.recap_hosts(), ["a", "b", "bad1", "bad2"], "sorted, as ansible-core's recap");
 }
 
 /// An `until` condition sees the attempts so far (`r.attempts`), and an unnamed task that

@@ -54,7 +54,8 @@ fn without_apt_cache(md: &str) -> String {
     out.join("\n")
 }
 
-fn normalized(out: &Output, dir: &Path) -> String {
+/// stdout with the project directory (as given and canonical) written `<dir>`.
+pub(crate) fn normalized(out: &Output, dir: &Path) -> String {
     let (stdout, _) = text(out);
     let real = dir.canonicalize().expect("canonical");
     stdout.replace(&real.display().to_string(), "<dir>").replace(&dir.display().to_string(), "<dir>")
