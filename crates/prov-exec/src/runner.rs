@@ -712,7 +712,7 @@ impl<'a> Worker<'a> {
                 |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
             let mut m = VarMap::new();
             m.insert("role_path".into(), Value::from(abs(&r.path)));
-            m.insert("role_name".into(), Value::from(r.name.clone()));
+            m.insert("role_name".into(), Value::from(r.short_name.clone()));
             m.insert("ansible_role_name".into(), Value::from(r.name.clone()));
             if !r.parents.is_empty() {
                 let names: Vec<Value> = r.parents.iter().map(|(n, _)| Value::from(n.clone())).collect();

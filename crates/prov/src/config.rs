@@ -26,6 +26,9 @@ pub struct Config {
     pub inventory: Option<Vec<String>>,
     /// `[defaults] roles_path` / `ANSIBLE_ROLES_PATH` (colon-separated), or Ansible's default.
     pub roles_path: Vec<PathBuf>,
+    /// `[defaults] collections_path` / `ANSIBLE_COLLECTIONS_PATH` (colon-separated), or
+    /// Ansible's default: where `ansible_collections/NS/COLL` trees are looked for.
+    pub collections_path: Vec<PathBuf>,
     /// `[defaults] forks`.
     pub forks: Option<usize>,
     /// `[defaults] remote_user`: the SSH user when a host sets no `ansible_user`.
@@ -413,6 +416,13 @@ impl Reader<'_> {
                 .map(|p| PathBuf::from(expand_home(p)))
                 .collect(),
         };
+        c.collections_path = match self.get("ANSIBLE_COLLECTIONS_PATH", "defaults", "collections_path") {
+            Some((v, _, f)) => v.split(':').filter(|s| !s.trim().is_empty()).map(|s| self.path(s, f)).collect(),
+            None => ["~/.ansible/collections", "/usr/share/ansible/collections"]
+                .iter()
+                .map(|p| PathBuf::from(expand_home(p)))
+                .collect(),
+        };
         c.forks = self.int("ANSIBLE_FORKS", "defaults", "forks");
         c.remote_user = self.get("ANSIBLE_REMOTE_USER", "defaults", "remote_user").map(|(v, ..)| v);
         c.remote_port = self.int("ANSIBLE_REMOTE_PORT", "defaults", "remote_port");
@@ -544,6 +554,7 @@ impl Reader<'_> {
         const READ: &[(&str, &str)] = &[
             ("defaults", "inventory"),
             ("defaults", "roles_path"),
+            ("defaults", "collections_path"),
             ("defaults", "forks"),
             ("defaults", "remote_user"),
             ("defaults", "remote_port"),

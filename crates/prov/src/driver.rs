@@ -315,6 +315,7 @@ fn play_defaults() -> PlayDefaults {
     let cfg = crate::config::get();
     PlayDefaults {
         roles_path: cfg.roles_path.clone(),
+        collections_path: cfg.collections_path.clone(),
         become_: cfg.become_,
         become_user: cfg.become_user.clone(),
         become_method: cfg.become_method,

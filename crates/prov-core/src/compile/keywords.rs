@@ -2,6 +2,7 @@
 
 /// Keys of a play.
 pub const PLAY: &[&str] = &[
+    "collections",
     "force_handlers",
     "name",
     "hosts",
@@ -37,7 +38,7 @@ pub const PLAY: &[&str] = &[
 
 /// Ansible play keys prov does not support yet.
 pub const PLAY_UNSUPPORTED: &[&str] =
-    &["module_defaults", "collections", "throttle", "fact_path", "debugger", "diff", "port", "run_once", "timeout"];
+    &["module_defaults", "throttle", "fact_path", "debugger", "diff", "port", "run_once", "timeout"];
 
 /// Keys of a task (besides the module key).
 pub const TASK: &[&str] = &[

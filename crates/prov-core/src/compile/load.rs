@@ -68,6 +68,9 @@ pub struct PlayDefaults {
     /// Roles are looked for in `roles/` next to the playbook, then here, then next to the
     /// playbook itself (Ansible's `roles_path`).
     pub roles_path: Vec<PathBuf>,
+    /// Where collections are looked for (Ansible's `collections_path`), after the
+    /// `collections/` directory beside the playbook: each holds `ansible_collections/NS/COLL`.
+    pub collections_path: Vec<PathBuf>,
     /// `[privilege_escalation] become`.
     pub become_: Option<bool>,
     /// `[privilege_escalation] become_user` (else `root`).
@@ -109,6 +112,9 @@ struct Inherit {
     /// `ignore_unreachable`.
     ignore_unreachable: Option<bool>,
     search_dirs: Arc<Vec<PathBuf>>,
+    /// The collections a short role or module name is looked for in, in order (the play's
+    /// `collections`; in a role, its own collection and its `meta/main.yml` ones).
+    collections: Arc<Vec<String>>,
     /// Directory include paths are relative to.
     dir: PathBuf,
     handler: bool,
@@ -156,6 +162,8 @@ pub fn compile_playbook(
         known: HashSet::new(),
         unknown_names: false,
         var_templates: HashMap::new(),
+        collection_roots: collection_roots(&dir, &opts.defaults.collections_path),
+        collection_modules: HashMap::new(),
     };
     l.collect_inventory_names();
     let mut plays = Vec::new();
@@ -187,6 +195,56 @@ struct Loader<'a> {
     unknown_names: bool,
     /// Template strings inside each variable's definitions (for transitive hostvars reads).
     var_templates: HashMap<String, Vec<String>>,
+    /// The directories holding `ansible_collections/`, in Ansible's search order.
+    collection_roots: Vec<PathBuf>,
+    /// The module names each collection directory answers (see [`Loader::collection_modules`]).
+    collection_modules: HashMap<PathBuf, Arc<HashSet<String>>>,
+}
+
+/// A role found by name.
+struct FoundRole {
+    path: PathBuf,
+    /// The collection it lives in, for a role found through one.
+    collection: Option<String>,
+}
+
+/// The directories ansible-core looks for collections in: `collections/` beside the
+/// playbook, then `collections_path`. A path that names its `ansible_collections`
+/// directory stands for its parent; paths without one are left out.
+fn collection_roots(playbook_dir: &Path, configured: &[PathBuf]) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for p in std::iter::once(playbook_dir.join("collections")).chain(configured.iter().cloned()) {
+        let p = if p.file_name().is_some_and(|n| n == "ansible_collections") {
+            p.parent().map(Path::to_path_buf).unwrap_or(p)
+        } else {
+            p
+        };
+        if !roots.contains(&p) && p.join("ansible_collections").is_dir() {
+            roots.push(p);
+        }
+    }
+    roots
+}
+
+/// `NS.COLL` of a collection name, when it is one: two Python names that are no Python
+/// keywords (ansible-core's rule).
+fn collection_name(name: &str) -> Option<(&str, &str)> {
+    let (ns, coll) = name.split_once('.')?;
+    (collection_part(ns) && collection_part(coll)).then_some((ns, coll))
+}
+
+fn collection_part(s: &str) -> bool {
+    const PYTHON_KEYWORDS: &[&str] = &[
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+        "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
+        "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+    ];
+    is_python_name(s) && !PYTHON_KEYWORDS.contains(&s)
+}
+
+/// The collections ansible-core leaves out of a role search: they hold no roles.
+fn holds_no_roles(collection: &str) -> bool {
+    matches!(collection, "ansible.builtin" | "ansible.legacy")
 }
 
 /// How a notification reaches a handler.
@@ -588,6 +646,11 @@ impl<'a> Loader<'a> {
             role_public: true,
             ..Default::default()
         };
+        let mut collections = self.collections_of(node.get("collections"));
+        if !collections.is_empty() && !collections.iter().any(|c| holds_no_roles(c)) {
+            collections.push("ansible.legacy".into());
+        }
+        inherit.collections = Arc::new(collections);
         inherit.become_method = self.opts.defaults.become_method;
         let cfg_become = match self.opts.defaults.become_ {
             Some(true) => Some(Some(Become {
@@ -1377,7 +1440,7 @@ impl<'a> Loader<'a> {
                 let own = inner.clone();
                 let looped = if dynamic { self.include_loop(node, pb) } else { None };
                 inner.looped |= looped.is_some();
-                if dynamic && !self.role_dirs().iter().any(|d| d.join(&name).is_dir()) {
+                if dynamic && self.find_role(&name, &inh.collections).is_none() {
                     // ansible-core fails the host that reaches it, whatever its
                     // `ignore_errors`; before the run, a warning.
                     self.diags.push(Diagnostic::warning(
@@ -1920,6 +1983,11 @@ impl<'a> Loader<'a> {
         // ansible-core tells roles apart by name, path, params, `when`, `tags` and `vars` of
         // the entry (the path follows from the name).
         let mut key = name.clone();
+        // The same short name can be two roles, found through two collections.
+        if let Some(found) = self.find_role(&name, &c.collections) {
+            key.push('\u{1f}');
+            key.push_str(&found.path.to_string_lossy());
+        }
         for k in ["when", "tags", "vars"] {
             key.push('\u{1f}');
             if let Some(v) = node.get(k) {
@@ -1937,6 +2005,98 @@ impl<'a> Loader<'a> {
             return steps;
         }
         vec![Step::Role { key, steps }]
+    }
+
+    /// The directory of collection `NS.COLL`: the first root that has it.
+    fn collection_dir(&self, name: &str) -> Option<PathBuf> {
+        let (ns, coll) = collection_name(name)?;
+        self.collection_roots.iter().map(|r| r.join("ansible_collections").join(ns).join(coll)).find(|d| d.is_dir())
+    }
+
+    /// Where role `name` lives, in ansible-core's order: a fully qualified `NS.COLL.ROLE` in
+    /// its collection; a short name in each of `collections`; then the role directories.
+    fn find_role(&self, name: &str, collections: &[String]) -> Option<FoundRole> {
+        let in_collection = |coll: &str, role: &str| {
+            let path = self.collection_dir(coll)?.join("roles").join(role);
+            path.is_dir().then(|| FoundRole { path, collection: Some(coll.to_string()) })
+        };
+        let qualified =
+            name.rsplit_once('.').filter(|(coll, role)| collection_name(coll).is_some() && collection_part(role));
+        if let Some(found) = qualified.and_then(|(coll, role)| in_collection(coll, role)) {
+            return Some(found);
+        }
+        if let Some(found) = collections.iter().filter(|c| !holds_no_roles(c)).find_map(|c| in_collection(c, name)) {
+            return Some(found);
+        }
+        self.role_dirs()
+            .iter()
+            .map(|d| d.join(name))
+            .find(|p| p.is_dir())
+            .map(|path| FoundRole { path, collection: None })
+    }
+
+    /// The modules collection directory `dir` has under a short name, which shadow prov's
+    /// in its roles: its `plugins/modules` and `plugins/action` files and the modules its
+    /// `meta/runtime.yml` routes.
+    fn collection_modules(&mut self, dir: &Path) -> Arc<HashSet<String>> {
+        if let Some(known) = self.collection_modules.get(dir) {
+            return known.clone();
+        }
+        let mut names = HashSet::new();
+        for sub in ["plugins/modules", "plugins/action"] {
+            for e in std::fs::read_dir(dir.join(sub)).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some((stem, _)) =
+                    name.split_once('.').filter(|(stem, _)| !stem.is_empty() && *stem != "__init__")
+                {
+                    names.insert(stem.to_string());
+                }
+            }
+        }
+        let runtime = dir.join("meta/runtime.yml");
+        if runtime.is_file() {
+            if let Some(doc) = self.read_yaml(&runtime, Span::NONE) {
+                let routed = doc.get("plugin_routing").and_then(|r| r.get("modules")).and_then(Node::as_map);
+                names.extend(routed.into_iter().flatten().filter_map(|(k, _)| k.scalar_text()));
+            }
+        }
+        let names = Arc::new(names);
+        self.collection_modules.insert(dir.to_path_buf(), names.clone());
+        names
+    }
+
+    /// A task's short module name as ansible-core resolves it through `collections`: the
+    /// first of them that has a module of that name makes it `NS.COLL.NAME`.
+    fn qualified_module(&mut self, name: &str, collections: &[String]) -> Option<String> {
+        if name.contains('.') || keywords::TASK.contains(&name) || is_meta_key(name) {
+            return None;
+        }
+        for c in collections.iter().filter(|c| !holds_no_roles(c)) {
+            let Some(dir) = self.collection_dir(c) else { continue };
+            if self.collection_modules(&dir).contains(name) {
+                return Some(format!("{c}.{name}"));
+            }
+        }
+        None
+    }
+
+    /// The names of a `collections` keyword.
+    fn collections_of(&mut self, node: Option<&Node>) -> Vec<String> {
+        let Some(node) = node else { return Vec::new() };
+        let mut out = Vec::new();
+        for n in seq_or_one(node) {
+            match n.as_str() {
+                Some(c) if collection_name(c).is_some() => out.push(c.to_string()),
+                _ => {
+                    self.err(
+                        DiagKind::Invalid,
+                        n.span,
+                        "a `collections` entry is a collection name, `NAMESPACE.COLLECTION`",
+                    );
+                }
+            }
+        }
+        out
     }
 
     fn role_dirs(&self) -> Vec<PathBuf> {
@@ -1961,8 +2121,8 @@ impl<'a> Loader<'a> {
         pb: &mut PlayBuild,
         handlers: &mut Vec<TaskId>,
     ) -> Vec<Step> {
-        let dirs = self.role_dirs();
-        let Some(path) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_dir()) else {
+        let Some(found) = self.find_role(name, &inh.collections) else {
+            let dirs = self.role_dirs();
             let mut available: Vec<String> = Vec::new();
             for d in &dirs {
                 if let Ok(rd) = std::fs::read_dir(d) {
@@ -1973,11 +2133,41 @@ impl<'a> Loader<'a> {
                     );
                 }
             }
-            let searched = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
-            self.err(DiagKind::Missing, span, format!("role `{name}` not found (searched {searched})")).help =
-                did_you_mean(name, available.iter().map(String::as_str));
+            let searched = inh
+                .collections
+                .iter()
+                .filter(|c| !holds_no_roles(c))
+                .cloned()
+                .chain(dirs.iter().map(|d| d.display().to_string()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let help = match name.rsplit_once('.').filter(|(c, _)| collection_name(c).is_some()) {
+                Some((c, _)) if self.collection_dir(c).is_none() => Some(format!(
+                    "collection `{c}` is not in `collections/` beside the playbook nor in collections_path ({})",
+                    self.opts
+                        .defaults
+                        .collections_path
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(":")
+                )),
+                _ => did_you_mean(name, available.iter().map(String::as_str)),
+            };
+            self.err(DiagKind::Missing, span, format!("role `{name}` not found (searched {searched})")).help = help;
             return Vec::new();
         };
+        let path = found.path;
+        let short_name = match &found.collection {
+            Some(c) => name.strip_prefix(c.as_str()).and_then(|n| n.strip_prefix('.')).unwrap_or(name),
+            None => name,
+        };
+        let full_name = match &found.collection {
+            Some(c) => format!("{c}.{short_name}"),
+            None => name.to_string(),
+        };
+        let name = full_name.as_str();
+        let short_name = short_name.to_string();
         if self.role_stack.iter().any(|r| r == name) {
             let chain = self.role_stack.iter().map(String::as_str).chain([name]).collect::<Vec<_>>().join(" → ");
             self.err(DiagKind::Cycle, span, format!("role dependency cycle: {chain}"));
@@ -2042,6 +2232,7 @@ impl<'a> Loader<'a> {
         effective.extend(defaults);
         let role = Arc::new(RoleCtx {
             name: name.to_string(),
+            short_name,
             path: path.clone(),
             defaults: Arc::new(effective),
             parents,
@@ -2057,16 +2248,27 @@ impl<'a> Loader<'a> {
         c.search_dirs = Arc::new(search);
         c.dir = path.join("tasks");
         let mut steps = Vec::new();
+        let meta = main("meta").and_then(|p| self.read_yaml(&p, span));
+        // A role does not inherit the collections of what pulls it in: its names resolve in its
+        // own collection, then in those its meta/main.yml lists, then in ansible.builtin
+        // (ansible.legacy for a role outside collections).
+        let mut collections: Vec<String> = found.collection.iter().cloned().collect();
+        for c in self.collections_of(meta.as_ref().and_then(|m| m.get("collections"))) {
+            if !collections.contains(&c) {
+                collections.push(c);
+            }
+        }
+        if !collections.is_empty() && !collections.iter().any(|c| holds_no_roles(c)) {
+            collections.push(if found.collection.is_some() { "ansible.builtin" } else { "ansible.legacy" }.into());
+        }
+        c.collections = Arc::new(collections);
         // Dependencies first.
-        if let Some(p) = main("meta") {
-            if let Some(meta) = self.read_yaml(&p, span) {
-                if let Some(deps) = meta.get("dependencies") {
-                    for d in seq_or_one(deps) {
-                        let mut dep_inh = inh.clone();
-                        dep_inh.tags = c.tags.clone();
-                        steps.extend(self.role_ref(d, &dep_inh, pb, handlers));
-                    }
-                }
+        if let Some(deps) = meta.as_ref().and_then(|m| m.get("dependencies")) {
+            for d in seq_or_one(deps) {
+                let mut dep_inh = inh.clone();
+                dep_inh.tags = c.tags.clone();
+                dep_inh.collections = c.collections.clone();
+                steps.extend(self.role_ref(d, &dep_inh, pb, handlers));
             }
         }
         if inh.role_public {
@@ -2198,6 +2400,19 @@ impl<'a> Loader<'a> {
         if let Some(rewritten) = self.action_keyword(entries, node.span) {
             return self.task(&rewritten?, inh, pb);
         }
+        // A short module name that one of the collections in scope has is that collection's
+        // module (a collection's role calls its own `ping` before ansible.builtin's).
+        if !inh.collections.is_empty() {
+            let qualified = entries.iter().enumerate().find_map(|(i, (k, _))| {
+                let key = k.as_str().filter(|k| !keywords::TASK_UNSUPPORTED.contains(k))?;
+                Some((i, self.qualified_module(key, &inh.collections)?))
+            });
+            if let Some((i, name)) = qualified {
+                let mut entries = entries.to_vec();
+                entries[i].0 = Node { span: entries[i].0.span, kind: NodeKind::Str(name) };
+                return self.task(&Node { span: node.span, kind: NodeKind::Map(entries) }, inh, pb);
+            }
+        }
         // Find the module key: the one key that is not a task keyword.
         let mut module: Option<(&Node, &Node)> = None;
         let mut ok = true;
@@ -2231,9 +2446,17 @@ impl<'a> Loader<'a> {
                 && (mod_hint.is_some() || kw_hint.is_none())
                 && !entries_have_module(entries, self.registry)
             {
-                self.err(DiagKind::Unknown, k.span, format!("unknown module `{key}`")).help = self
-                    .registry
-                    .hint(key)
+                let own = key.rsplit_once('.').and_then(|(c, short)| {
+                    let dir = self.collection_dir(c)?;
+                    self.collection_modules(&dir).contains(short).then(|| {
+                        format!(
+                            "collection `{c}` ({}) has a module `{short}` of its own, which Ansible runs here",
+                            dir.display()
+                        )
+                    })
+                });
+                self.err(DiagKind::Unknown, k.span, format!("unknown module `{key}`")).help = own
+                    .or_else(|| self.registry.hint(key))
                     .or(mod_hint)
                     .or_else(|| Some("docs/src/language.md lists the modules prov has".into()));
             } else {

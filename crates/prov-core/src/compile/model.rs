@@ -349,8 +349,11 @@ pub struct Cond {
 /// The role a task comes from.
 #[derive(Debug)]
 pub struct RoleCtx {
-    /// Role name.
+    /// Role name as Ansible shows it (`ansible_role_name`): `NS.COLL.ROLE` for a role of a
+    /// collection.
     pub name: String,
+    /// The name without its collection (`role_name`).
+    pub short_name: String,
     /// Role directory.
     pub path: PathBuf,
     /// `defaults/main.yml`.

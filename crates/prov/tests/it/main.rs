@@ -5,6 +5,7 @@ mod adhoc;
 #[cfg(feature = "aws")]
 mod aws;
 mod bad_input;
+mod collections;
 mod config;
 mod cron;
 mod disk;
