@@ -10,6 +10,16 @@
 //!   (`-t`), `force` (allow downgrades, unauthenticated, held packages),
 //!   `dpkg_options` (default `force-confdef,force-confold`), `upgrade` (`no`, `yes`/`safe`,
 //!   `dist`/`full`). `lock_timeout`, `force_apt_get` are accepted and ignored.
+//! - `allow_downgrade` (aliases `allow-downgrade`, `allow_downgrades`, `allow-downgrades`),
+//!   `allow_unauthenticated` (alias `allow-unauthenticated`), `allow_change_held_packages`,
+//!   `fail_on_autoremove` (apt-get's `--no-remove`), `only_upgrade` (packages that are not
+//!   installed are left alone).
+//! - `deb`: `.deb` files on the target (comma separated) to install, with the dependencies
+//!   they lack (through apt-get) and without their Recommends unless `install_recommends:
+//!   true`, as ansible-core installs them. A file whose package is installed at the same
+//!   version changes nothing; an older one than installed fails ("A later version is already
+//!   installed") unless `allow_downgrade` or `force`. Not with `name` or `upgrade`; only
+//!   `state: present`. A URL (`://`) is not downloaded by prov: fetch the file first.
 //!
 //! The state is read with one command (`dpkg-query -W`, plus `apt-cache policy` for `latest`);
 //! changes use `DEBIAN_FRONTEND=noninteractive apt-get install -y -q`. Registers
@@ -80,6 +90,30 @@ pub struct Args {
     /// Accepted, ignored.
     #[serde(default)]
     pub force_apt_get: Option<Value>,
+    /// `.deb` files on the target, comma separated.
+    #[serde(default)]
+    pub deb: Option<String>,
+    /// apt-get's `--allow-downgrades`.
+    #[serde(
+        default,
+        alias = "allow-downgrade",
+        alias = "allow_downgrades",
+        alias = "allow-downgrades",
+        deserialize_with = "lenient_bool"
+    )]
+    pub allow_downgrade: bool,
+    /// apt-get's `--allow-unauthenticated`.
+    #[serde(default, alias = "allow-unauthenticated", deserialize_with = "lenient_bool")]
+    pub allow_unauthenticated: bool,
+    /// apt-get's `--allow-change-held-packages`.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub allow_change_held_packages: bool,
+    /// apt-get's `--no-remove`: fail rather than remove packages.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub fail_on_autoremove: bool,
+    /// Upgrade the named packages that are installed; install none.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub only_upgrade: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +141,21 @@ impl Args {
 
     fn names(&self) -> Vec<String> {
         self.name.as_ref().map(|l| l.0.clone()).unwrap_or_default()
+    }
+
+    /// The `deb` files, as operands apt-get reads as files (a bare name gets `./`).
+    fn debs(&self) -> Result<Vec<String>, String> {
+        let Some(deb) = &self.deb else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for f in deb.split(',') {
+            if f.contains("://") {
+                return Err(format!("deb: prov does not download `{f}`; fetch the file to the host first"));
+            }
+            let w = Word::new(WordKind::Path, f).map_err(|e| e.to_string())?;
+            let f = w.as_str();
+            out.push(if f.contains('/') { f.to_string() } else { format!("./{f}") });
+        }
+        Ok(out)
     }
 
     /// Every name checked as a package name: an option (`-s`, `-oDir::Bin::dpkg=...`) or a path
@@ -259,10 +308,69 @@ fn apt_get(sub: &'static str, args: &Args) -> Cmd {
     if let Some(r) = &args.default_release {
         c = c.opt("-t", r);
     }
-    if args.force {
-        c = c.flag("--allow-unauthenticated").flag("--allow-downgrades").flag("--allow-change-held-packages");
+    if args.force || args.allow_unauthenticated {
+        c = c.flag("--allow-unauthenticated");
+    }
+    if args.force || args.allow_downgrade {
+        c = c.flag("--allow-downgrades");
+    }
+    if args.force || args.allow_change_held_packages {
+        c = c.flag("--allow-change-held-packages");
+    }
+    if args.fail_on_autoremove {
+        c = c.flag("--no-remove");
     }
     c
+}
+
+/// For each `deb` file, one line: `deb STATUS\tPACKAGE\tVERSION\tINSTALLED` where STATUS is
+/// `install`, `same` (that version is installed) or `older` (a later one is), or `missing`
+/// / `bad` for a file that cannot be read as a package. Lines come in the files' order.
+fn deb_probe(files: &[String]) -> Sh {
+    let mut c = Sh::lit("for f in");
+    for f in files {
+        c = c.word(Sh::quoted(f));
+    }
+    c.glued(Sh::lit(
+        r#"; do
+  if [ ! -e "$f" ]; then echo 'deb missing'; continue; fi
+  n=$(dpkg-deb -f "$f" Package) && v=$(dpkg-deb -f "$f" Version) && a=$(dpkg-deb -f "$f" Architecture) || { echo 'deb bad'; continue; }
+  k="$n"; [ -z "$a" ] || k="$n:$a"
+  i=$(dpkg-query -W -f='${db:Status-Abbrev}' -- "$k" 2>/dev/null); iv=$(dpkg-query -W -f='${Version}' -- "$k" 2>/dev/null)
+  s=install
+  case "$i" in ?i*) if dpkg --compare-versions "$v" eq "$iv"; then s=same; elif dpkg --compare-versions "$v" lt "$iv"; then s=older; fi;; *) iv=;; esac
+  printf 'deb %s	%s	%s	%s
+' "$s" "$n" "$v" "$iv"
+done; true"#,
+    ))
+}
+
+/// The `deb` files to install (their packages and versions, for the plan), or the failure
+/// ansible-core reports for the first that cannot be.
+fn debs_to_install(args: &Args, files: &[String], text: &str) -> Result<Vec<[String; 4]>, String> {
+    let lines: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("deb ")).collect();
+    let mut out = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let fields: Vec<&str> = lines.get(i).map(|l| l.split('\t').collect()).unwrap_or_default();
+        match fields.first().copied() {
+            // python-apt's words, as ansible-core passes them on.
+            Some("missing") => {
+                return Err(format!(
+                    "Unable to install package: E:Could not open file {f} - open (2: No such file or directory)"
+                ))
+            }
+            Some("older") if !(args.allow_downgrade || args.force) => {
+                return Err("A later version is already installed".into())
+            }
+            Some("same") => {}
+            Some("install" | "older") if fields.len() >= 3 => {
+                let installed = fields.get(3).copied().filter(|v| !v.is_empty()).unwrap_or("absent");
+                out.push([f.clone(), fields[1].to_string(), fields[2].to_string(), installed.to_string()]);
+            }
+            _ => return Err(format!("Unable to install package: {f} is not a Debian package")),
+        }
+    }
+    Ok(out)
 }
 
 const APT: &str = "DEBIAN_FRONTEND=noninteractive apt-get";
@@ -289,11 +397,20 @@ impl Module for Apt {
     type Plan = AptPlan;
 
     fn check_args(args: &Args) -> Result<(), String> {
-        args.state()?;
+        let state = args.state()?;
         args.upgrade()?;
         args.checked_names()?;
-        if args.names().is_empty() && !args.updates_cache() && args.upgrade()?.is_none() && !args.autoremove {
-            return Err("nothing to do: give `name`, `update_cache`, `upgrade` or `autoremove`".into());
+        if args.deb.is_some() {
+            // ansible-core's words.
+            if !args.names().is_empty() || args.upgrade.is_some() {
+                return Err("parameters are mutually exclusive: deb|package|upgrade".into());
+            }
+            if state != State::Present {
+                return Err("deb only supports state=present".into());
+            }
+            args.debs()?;
+        } else if args.names().is_empty() && !args.updates_cache() && args.upgrade()?.is_none() && !args.autoremove {
+            return Err("nothing to do: give `name`, `deb`, `update_cache`, `upgrade` or `autoremove`".into());
         }
         Ok(())
     }
@@ -307,6 +424,15 @@ impl Module for Apt {
             return Err(probe_failed("reading installed packages", &out));
         }
         let p = parse(&out.stdout_str());
+        let debs = args.debs().map_err(ModuleError::Args)?;
+        let mut deb_installs = Vec::new();
+        if !debs.is_empty() {
+            let out = cx.exec(deb_probe(&debs)).await?;
+            match debs_to_install(args, &debs, &out.stdout_str()) {
+                Ok(d) => deb_installs = d,
+                Err(msg) => return Ok(Plan::Ok(Outcome::failed(msg))),
+            }
+        }
         let update = args.updates_cache()
             && match (args.cache_valid_time, p.cache) {
                 (Some(valid), Some(t)) => p.now.saturating_sub(t) > valid,
@@ -322,6 +448,10 @@ impl Module for Apt {
             let pkg = p.pkgs.get(b).cloned().unwrap_or_default();
             let now = if pkg.installed { pkg.version.clone() } else { "absent".into() };
             let pin = n.split_once('=').map(|(_, v)| v.to_string());
+            if args.only_upgrade && !pkg.installed && state != State::Absent {
+                // ansible-core skips it: only_upgrade upgrades installed packages.
+                continue;
+            }
             let (act, want) = match state {
                 State::Present => match &pin {
                     Some(v) if pkg.installed && &pkg.version != v => (Some(Action::Modify), v.clone()),
@@ -354,9 +484,20 @@ impl Module for Apt {
                 after.push_str(&format!("{b}: {want}\n"));
             }
         }
+        for [file, pkg, version, now] in &deb_installs {
+            install.push(file.clone());
+            let action = if now == "absent" { Action::Create } else { Action::Modify };
+            planned.push(Planned { action, resource: "package", name: pkg.clone() });
+            before.push_str(&format!("{pkg}: {now}\n"));
+            after.push_str(&format!("{pkg}: {version}\n"));
+        }
         let upgrade = upgrade.filter(|_| p.upgrade > 0 || update);
         let autoremove = args.autoremove && names.is_empty() && p.autoremove > 0;
         if !update && install.is_empty() && remove.is_empty() && upgrade.is_none() && !autoremove {
+            if args.deb.is_some() {
+                // What ansible-core's apt returns when every file is installed already.
+                return Ok(Plan::Ok(Outcome::ok().with("stdout", "").with("stderr", "").with("diff", "")));
+            }
             return Ok(Plan::Ok(Outcome::ok().with("cache_updated", false)));
         }
         if let Some(u) = upgrade {
@@ -412,7 +553,15 @@ impl Module for Apt {
         }
         let mut steps = Vec::new();
         if !plan.install.is_empty() {
-            steps.push(apt_get("install", args).operands(&plan.install).build());
+            let mut c = apt_get("install", args);
+            if args.only_upgrade {
+                c = c.flag("--only-upgrade");
+            }
+            if args.deb.is_some() && args.install_recommends.is_none() {
+                // ansible-core installs a deb's dependencies, not its Recommends, unless told to.
+                c = c.flag("--no-install-recommends");
+            }
+            steps.push(c.operands(&plan.install).build());
         }
         if !plan.remove.is_empty() {
             let mut c = Cmd::new(APT).flag("remove").flag("-y").flag("-q");
@@ -552,6 +701,89 @@ mod tests {
         let h = fake(FakeConnection::new().on(PROBE, 127, ""));
         assert!(run_err::<Apt>(json!({"name": "x"}), &h.ctx()).await.contains("reading installed packages"));
         assert!(run_err::<Apt>(json!({"name": "x", "state": "weird"}), &h.ctx()).await.contains("state"));
+    }
+
+    const DEB_PROBE: &str = "for f in";
+
+    #[tokio::test]
+    async fn deb_installs_a_file_with_apt_get_unless_that_version_is_installed() {
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\n").on(DEB_PROBE, 0, "deb install\tprov-x\t2.0\t\n"));
+        let o = run::<Apt>(json!({"deb": "/srv/my debs/prov-x_2.0.deb"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let calls = h.conn.calls();
+        assert!(calls[1].starts_with("for f in '/srv/my debs/prov-x_2.0.deb'; do"), "{}", calls[1]);
+        assert_eq!(
+            calls[2],
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends -- '/srv/my debs/prov-x_2.0.deb'"
+        );
+        assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("prov-x: absent\n", "prov-x: 2.0\n"));
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\n").on(DEB_PROBE, 0, "deb same\tprov-x\t2.0\t2.0\n"));
+        let o = run::<Apt>(json!({"deb": "prov-x_2.0.deb"}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(o.data["stdout"], Value::from(""));
+        assert!(h.conn.calls()[1].starts_with("for f in ./prov-x_2.0.deb; do"), "a bare name is a file to apt-get");
+        assert_eq!(h.conn.calls().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn deb_older_than_installed_fails_unless_downgrades_are_allowed() {
+        let older = || FakeConnection::new().on(PROBE, 0, "now 1\n").on(DEB_PROBE, 0, "deb older\tprov-x\t1.0\t2.0\n");
+        let h = fake(older());
+        let o = run::<Apt>(json!({"deb": "/srv/prov-x_1.0.deb"}), &h.ctx()).await;
+        assert!(o.failed && !o.changed, "{o:?}");
+        assert_eq!(o.msg.as_deref(), Some("A later version is already installed"));
+        assert_eq!(h.conn.calls().len(), 2);
+        let h = fake(older());
+        let o = run::<Apt>(json!({"deb": "/srv/prov-x_1.0.deb", "allow_downgrade": true}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert!(h.conn.calls()[2].contains(" --allow-downgrades --no-install-recommends -- /srv/prov-x_1.0.deb"));
+        assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("prov-x: 2.0\n", "prov-x: 1.0\n"));
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\n").on(DEB_PROBE, 0, "deb missing\n"));
+        let o = run::<Apt>(json!({"deb": "/srv/nope.deb"}), &h.ctx()).await;
+        assert_eq!(
+            o.msg.as_deref(),
+            Some(
+                "Unable to install package: E:Could not open file /srv/nope.deb - open (2: No such file or directory)"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn deb_arguments_ansible_core_refuses_are_refused() {
+        let h = fake(FakeConnection::new());
+        for (args, msg) in [
+            (json!({"deb": "/a.deb", "name": "x"}), "parameters are mutually exclusive: deb|package|upgrade"),
+            (json!({"deb": "/a.deb", "upgrade": "dist"}), "parameters are mutually exclusive: deb|package|upgrade"),
+            (json!({"deb": "/a.deb", "state": "absent"}), "deb only supports state=present"),
+            (json!({"deb": "https://example.invalid/a.deb"}), "prov does not download"),
+        ] {
+            let e = run_err::<Apt>(args, &h.ctx()).await;
+            assert!(e.contains(msg), "{e}");
+        }
+        assert!(h.conn.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn only_upgrade_leaves_packages_that_are_not_installed_and_flags_reach_apt_get() {
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\npkg curl\tii \t1\npkg nginx\tun \t\n"));
+        let o = run::<Apt>(json!({"name": ["curl=2", "nginx"], "only_upgrade": true}), &h.ctx()).await;
+        assert!(o.changed, "{o:?}");
+        let install = &h.conn.calls()[1];
+        assert!(install.contains(" --only-upgrade -- curl=2"), "{install}");
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\npkg nginx\tun \t\n"));
+        let o = run::<Apt>(json!({"name": "nginx", "only_upgrade": true}), &h.ctx()).await;
+        assert!(!o.changed, "nothing installed: {o:?}");
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\n"));
+        run::<Apt>(
+            json!({"name": "x", "allow_unauthenticated": true, "allow_change_held_packages": true, "fail_on_autoremove": true}),
+            &h.ctx(),
+        )
+        .await;
+        assert!(
+            h.conn.calls()[1].contains(" --allow-unauthenticated --allow-change-held-packages --no-remove -- x"),
+            "{}",
+            h.conn.calls()[1]
+        );
     }
 
     #[tokio::test]

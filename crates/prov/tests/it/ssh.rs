@@ -388,6 +388,85 @@ fn apt_user_and_group_converge_for_real() {
     }
 }
 
+/// Builds `prov-test-deb_VERSION.deb` (one file, no dependencies) in `dir`.
+fn build_test_deb(dir: &Path, version: &str) -> PathBuf {
+    let root = dir.join(format!("pkg-{version}"));
+    std::fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
+    std::fs::create_dir_all(root.join("usr/share/prov-test-deb")).expect("mkdir");
+    std::fs::write(
+        root.join("DEBIAN/control"),
+        format!("Package: prov-test-deb\nVersion: {version}\nArchitecture: all\nMaintainer: prov <root@localhost>\nDescription: a test package of prov\n"),
+    )
+    .expect("control");
+    std::fs::write(root.join("usr/share/prov-test-deb/version"), format!("{version}\n")).expect("payload");
+    let deb = dir.join(format!("prov-test-deb_{version}.deb"));
+    let out = Command::new("dpkg-deb")
+        .arg("--build")
+        .arg("--root-owner-group")
+        .arg(&root)
+        .arg(&deb)
+        .output()
+        .expect("dpkg-deb");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    deb
+}
+
+/// `apt: deb=...` on this machine over SSH, against what ansible-core 2.19.14's apt module did
+/// with the same two files: install (changed), again (ok), an older file (failed: "A later
+/// version is already installed"), the older one with `allow_downgrade` (changed). Check
+/// mode changes nothing; the package is removed at the end.
+#[test]
+fn apt_deb_installs_a_file_once_and_downgrades_only_when_allowed() {
+    let lab = Lab::start(1).expect("lab");
+    let work = lab_workdir(&lab);
+    let kh = lab.known_hosts().display().to_string();
+    let debs = tempfile::tempdir().expect("tempdir");
+    let (new, old) = (build_test_deb(debs.path(), "2.0"), build_test_deb(debs.path(), "1.0"));
+    let installed = || {
+        let out = Command::new("dpkg-query")
+            .args(["-W", "-f=${Status} ${Version}", "prov-test-deb"])
+            .output()
+            .expect("dpkg-query");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let apply = |tasks: &str, extra: &[&str]| {
+        std::fs::write(work.path().join("pb.yml"), format!("- hosts: all\n  gather_facts: false\n  tasks:\n{tasks}"))
+            .expect("playbook");
+        let mut args = vec!["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"];
+        args.extend_from_slice(extra);
+        let out = prov(work.path(), &args);
+        let (o, e) = text(&out);
+        (out.status.code(), events(&o), format!("{o}\n{e}"))
+    };
+    let remove = "    - apt: {name: prov-test-deb, state: absent, purge: true}\n";
+    apply(remove, &[]);
+    let install = format!("    - apt: deb={}\n", new.display());
+    let (code, ev, all) = apply(&install, &["--check"]);
+    assert_eq!(code, Some(0), "{all}");
+    assert_eq!(count(&recap(&ev), "h01", "changed"), 1, "{all}");
+    assert!(!installed().contains("install ok installed"), "check mode installed it: {}", installed());
+    for round in 0..2 {
+        let (code, ev, all) = apply(&install, &[]);
+        assert_eq!(code, Some(0), "{all}");
+        assert_eq!(count(&recap(&ev), "h01", "changed"), 1 - round, "round {round}: {all}");
+        assert_eq!(installed(), "install ok installed 2.0");
+    }
+    let (code, ev, all) = apply(&format!("    - apt: deb={}\n", old.display()), &[]);
+    assert_eq!(code, Some(2), "{all}");
+    let failed = ev.iter().find(|e| e["event"] == "host_result" && e["status"] == "failed").expect("a failed result");
+    assert_eq!(failed["msg"], "A later version is already installed", "{all}");
+    assert_eq!(installed(), "install ok installed 2.0");
+    for round in 0..2 {
+        let (code, ev, all) = apply(&format!("    - apt: deb={} allow_downgrade=true\n", old.display()), &[]);
+        assert_eq!(code, Some(0), "{all}");
+        assert_eq!(count(&recap(&ev), "h01", "changed"), 1 - round, "round {round}: {all}");
+    }
+    assert_eq!(installed(), "install ok installed 1.0");
+    let (code, _, all) = apply(remove, &[]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(!installed().contains("install ok installed"), "{}", installed());
+}
+
 /// Cloud VMs (README, "Host keys of cloud VMs"): a host whose inventory names a host-key
 /// alias (its instance id) is checked under that name in `prov_known_hosts`, not under its
 /// address; `accept-new` learns its first key there, and another key for the same instance
