@@ -1378,10 +1378,17 @@ impl<'a> Loader<'a> {
                     inner.role_public = false;
                     gate(&mut inner, inh);
                 }
+                let mut apply = None;
                 if target.as_map().is_some() {
                     // ansible-core: "Invalid options for include_role: vars" (`vars` belong
                     // on the task).
-                    self.check_keys(target, ROLE_INCLUDE_OPTIONS, ROLE_INCLUDE_UNSUPPORTED, key);
+                    let mut options = ROLE_INCLUDE_OPTIONS.to_vec();
+                    if key == "include_role" {
+                        options.push("apply");
+                        let Ok(a) = self.apply_keywords(target) else { return Vec::new() };
+                        apply = a;
+                    }
+                    self.check_keys(target, &options, ROLE_INCLUDE_UNSUPPORTED, key);
                 }
                 let (name, from) = match &target.kind {
                     NodeKind::Map(_) => (target.get("name").and_then(Node::scalar_text), {
@@ -1476,6 +1483,9 @@ impl<'a> Loader<'a> {
                 if dynamic {
                     not_passed_down(&mut inner, inh);
                 }
+                if let Some(a) = apply {
+                    inner = self.child_inherit(a, &inner, pb);
+                }
                 let steps = self.load_role(&name, target.span, &from, &inner, pb, &mut handlers);
                 match key {
                     "import_role" => pb.imported_handlers.extend(handlers),
@@ -1553,6 +1563,22 @@ impl<'a> Loader<'a> {
     }
 
     /// Attributes a block/include passes down to its tasks.
+    /// The `apply` of an `include_tasks` or `include_role`, checked: keywords ansible-core
+    /// makes a block of around the tasks it includes. `Err` after an error.
+    fn apply_keywords<'n>(&mut self, target: &'n Node) -> Result<Option<&'n Node>, ()> {
+        let Some(a) = target.get("apply") else { return Ok(None) };
+        if a.as_map().is_none() {
+            self.err(DiagKind::Invalid, a.span, "`apply` is a mapping of block keywords");
+            return Err(());
+        }
+        let allowed: Vec<&str> =
+            keywords::BLOCK.iter().copied().filter(|k| !["block", "rescue", "always", "name"].contains(k)).collect();
+        if !self.check_keys(a, &allowed, keywords::TASK_UNSUPPORTED, "apply") {
+            return Err(());
+        }
+        Ok(Some(a))
+    }
+
     fn child_inherit(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Inherit {
         let mut c = inh.clone();
         c.tags.extend(self.tags_of(node.get("tags")));
@@ -1634,9 +1660,11 @@ impl<'a> Loader<'a> {
             }
         }
         // ansible-core: "Invalid options for include_tasks: ...".
-        if target.as_map().is_some() && !self.check_keys(target, &["file"], &["apply", "_raw_params"], key) {
+        let options: &[&str] = if key == "include_tasks" { &["file", "apply"] } else { &["file"] };
+        if target.as_map().is_some() && !self.check_keys(target, options, &["apply", "_raw_params"], key) {
             return Vec::new();
         }
+        let Ok(apply) = self.apply_keywords(target) else { return Vec::new() };
         let file = match &target.kind {
             NodeKind::Map(_) => target.get("file").and_then(Node::scalar_text),
             _ => target.scalar_text(),
@@ -1669,6 +1697,9 @@ impl<'a> Loader<'a> {
         c.handler_file |= handler_include;
         if key == "include_tasks" {
             vars_as_params(&mut c, inh);
+        }
+        if let Some(a) = apply {
+            c = self.child_inherit(a, &c, pb);
         }
         // ansible-core's search: in a role, its `tasks/` directory first (after the
         // handlers' own directory for a handler), then the including file's directory, then
@@ -1722,6 +1753,9 @@ impl<'a> Loader<'a> {
     ) -> Vec<Step> {
         let mut inner = c.clone();
         not_passed_down(&mut inner, inh);
+        if let Some(a) = node.get(written).and_then(|t| t.get("apply")) {
+            inner = self.child_inherit(a, &inner, pb);
+        }
         let looped = self.include_loop(node, pb);
         inner.looped |= looped.is_some();
         // ansible-core's search: in a role, its `tasks/` directory first, then the including
@@ -3356,7 +3390,7 @@ fn role_file(role: &Path, sub: &str, name: &str) -> Option<PathBuf> {
 }
 
 /// Ansible's `include_role`/`import_role` options prov does not support yet.
-const ROLE_INCLUDE_UNSUPPORTED: &[&str] = &["role", "public", "apply", "allow_duplicates", "rolespec_validate"];
+const ROLE_INCLUDE_UNSUPPORTED: &[&str] = &["role", "public", "allow_duplicates", "rolespec_validate"];
 
 fn entries_have_module(entries: &[(Node, Node)], registry: &Registry) -> bool {
     entries.iter().any(|(k, _)| k.as_str().is_some_and(|s| registry.get(s).is_some() || is_meta_key(s)))

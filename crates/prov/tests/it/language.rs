@@ -2827,3 +2827,71 @@ fn templated_become_and_a_play_become_user_apply_as_ansible_core() {
     assert_eq!(r.code, 0, "{}", r.dump());
     assert_eq!(r.of("show")[0]["msg"], r#"["nobody", "nobody", "root", "nobody", ["nobody", "root"]]"#);
 }
+
+/// `include_tasks` with `apply`: its keywords make a block around the included tasks, so
+/// `--tags` reaches them through it. ansible-core 2.19.14 printed these messages for the same
+/// files.
+#[test]
+fn include_tasks_apply_gives_its_keywords_to_the_included_tasks() {
+    let files = [
+        (
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_tasks:\n        file: inc.yml\n        apply:\n          tags: [inst]\n          vars: {who: applied}\n          when: go | default(true)\n      tags: [inst]\n    - include_tasks: inc.yml\n      vars: {who: plain}\n    - debug: msg=after\n",
+        ),
+        ("inc.yml", "- debug: msg=\"inner {{ who }}\"\n- debug: msg=\"tagged other {{ who }}\"\n  tags: [other]\n"),
+    ];
+    let msgs = |args: &[&str]| {
+        let (_d, r) = apply(&files, args);
+        let m: Vec<String> = r.of("debug").iter().filter_map(|x| x["msg"].as_str().map(str::to_string)).collect();
+        (r.code, m, r.dump())
+    };
+    let (code, m, dump) = msgs(&[]);
+    assert_eq!(code, 0, "{dump}");
+    assert_eq!(m, ["inner applied", "tagged other applied", "inner plain", "tagged other plain", "after"], "{dump}");
+    let (code, m, dump) = msgs(&["--tags", "inst"]);
+    assert_eq!(code, 0, "{dump}");
+    assert_eq!(m, ["inner applied", "tagged other applied"], "{dump}");
+    let (_, m, dump) = msgs(&["--tags", "other"]);
+    assert!(m.is_empty(), "{dump}");
+    let (_d, r) = apply(&files, &["-e", "go=false"]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let failed = r.results().into_iter().find(|x| x["status"] == "failed").cloned().expect("failed");
+    assert!(failed["msg"].as_str().unwrap_or_default().contains("Conditionals must have a boolean result"), "{failed}");
+}
+
+#[test]
+fn include_tasks_apply_takes_block_keywords_only() {
+    let (_d, r) = apply(
+        &[
+            ("site.yml", "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_tasks:\n        file: inc.yml\n        apply: {loop: [1]}\n"),
+            ("inc.yml", "- debug: msg=x\n"),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("site.yml:6:17"), "{}", r.stderr);
+}
+
+/// `include_role` with `apply`: the role's tasks and handlers get its keywords (ansible-core
+/// 2.19.14 ran the task and the handler with `--tags x`, and printed these messages).
+#[test]
+fn include_role_apply_reaches_the_roles_tasks_and_handlers() {
+    let files = [
+        (
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_role:\n        name: r\n        apply:\n          tags: [x]\n          vars: {who: applied}\n      tags: [x]\n    - debug: msg=after\n",
+        ),
+        ("roles/r/tasks/main.yml", "- debug: msg=\"role {{ who }}\"\n  changed_when: true\n  notify: h\n"),
+        ("roles/r/handlers/main.yml", "- name: h\n  debug: msg=\"handler {{ who }}\"\n"),
+    ];
+    for (args, want) in [
+        (&[][..], &["role applied", "after", "handler applied"][..]),
+        (&["--tags", "x"][..], &["role applied", "handler applied"][..]),
+    ] {
+        let (_d, r) = apply(&files, args);
+        assert_eq!(r.code, 0, "{}", r.dump());
+        let m: Vec<&str> =
+            r.results().iter().filter(|x| x["module"] == "debug").filter_map(|x| x["msg"].as_str()).collect();
+        assert_eq!(m, want, "{args:?}: {}", r.dump());
+    }
+}
