@@ -133,7 +133,159 @@ pub const MAX_ALIAS_NODES: usize = 200_000;
 /// Bounded: nesting deeper than [`MAX_DEPTH`] and alias expansion past [`MAX_ALIAS_NODES`]
 /// are errors with the place, and duplicate keys are found in linear time.
 pub fn parse(file: FileId, text: &str) -> Result<(Vec<Node>, Vec<Diagnostic>), Diagnostic> {
-    let offsets = CharOffsets::new(text);
+    // PyYAML reads the continuation lines of a quoted scalar at any indentation (real roles
+    // indent a closing `}}"` like the key above it); the parser wants them indented more than
+    // the block around. White space at the start of those lines is never part of the value,
+    // so such a scalar's lines are indented further and the text parsed again, its places
+    // mapped back to the text as written.
+    let mut shifts = Vec::new();
+    let mut current = std::borrow::Cow::Borrowed(text);
+    for _ in 0..MAX_REINDENTS {
+        match parse_shifted(file, &current, text, &shifts) {
+            Err(ParseErr::QuotedIndent(at)) => match reindent_quoted(&current, at) {
+                Some((fixed, more)) => {
+                    shifts = merge_shifts(&shifts, more);
+                    current = std::borrow::Cow::Owned(fixed);
+                }
+                None => break,
+            },
+            Err(ParseErr::Diag(d)) => return Err(d),
+            Ok(r) => return Ok(r),
+        }
+    }
+    // No further progress: the parser's own error, on the text as written.
+    match parse_shifted(file, text, text, &[]) {
+        Ok(r) => Ok(r),
+        Err(ParseErr::Diag(d)) => Err(d),
+        Err(ParseErr::QuotedIndent(at)) => {
+            let offsets = CharOffsets::new(text);
+            let (line, col) = line_col(text, at);
+            Err(Diagnostic::error(
+                DiagKind::Syntax,
+                offsets.span(file, at, at, line, col),
+                "YAML syntax error: invalid indentation in quoted scalar",
+            )
+            .with_help(
+                "check the indentation and quoting around this place; a value starting with `{{` must be quoted",
+            ))
+        }
+    }
+}
+
+/// How many quoted scalars of one text [`parse`] indents further before it gives up.
+const MAX_REINDENTS: usize = 256;
+
+enum ParseErr {
+    Diag(Diagnostic),
+    /// The parser refused the continuation lines of the quoted scalar that starts at this
+    /// char index.
+    QuotedIndent(usize),
+}
+
+impl From<Diagnostic> for ParseErr {
+    fn from(d: Diagnostic) -> Self {
+        ParseErr::Diag(d)
+    }
+}
+
+/// Spaces added at the start of lines: (char index of the line's start in the changed text,
+/// spaces added there), sorted.
+type Shifts = Vec<(usize, usize)>;
+
+/// The 1-based line and 0-based column of a char index.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let mut line = 1;
+    let mut col = 0;
+    for c in text.chars().take(at) {
+        if c == '\n' {
+            line += 1;
+            col = 0;
+        } else {
+            col += 1;
+        }
+    }
+    (line, col)
+}
+
+/// `text` with the continuation lines of the quoted scalar at char index `at` indented one
+/// column past its opening quote, and where spaces were added; `None` when nothing changes
+/// (or a line is a document marker, which PyYAML refuses there too).
+fn reindent_quoted(text: &str, at: usize) -> Option<(String, Shifts)> {
+    let chars: Vec<char> = text.chars().collect();
+    let quote = *chars.get(at)?;
+    if quote != '"' && quote != '\'' {
+        return None;
+    }
+    let mut line_start = at;
+    while line_start > 0 && chars[line_start - 1] != '\n' {
+        line_start -= 1;
+    }
+    let want = at - line_start + 1;
+    // The end of the scalar: the closing quote (`\x` escapes in double quotes, `''` in single).
+    let mut i = at + 1;
+    let mut breaks = Vec::new();
+    loop {
+        match chars.get(i) {
+            None => break,
+            Some('\\') if quote == '"' => i += 1,
+            Some('\'') if quote == '\'' && chars.get(i + 1) == Some(&'\'') => i += 1,
+            Some(&c) if c == quote => break,
+            Some('\n') => breaks.push(i + 1),
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut out = String::with_capacity(text.len() + breaks.len() * want);
+    let mut shifts = Vec::new();
+    let mut added = 0;
+    let mut next = 0;
+    for &b in &breaks {
+        let indent = chars[b..].iter().take_while(|c| **c == ' ' || **c == '\t').count();
+        let blank = matches!(chars.get(b + indent), None | Some('\n') | Some('\r'));
+        if blank || indent >= want {
+            continue;
+        }
+        let marker: String = chars[b..].iter().take(3).collect();
+        if indent == 0 && (marker == "---" || marker == "...") {
+            return None;
+        }
+        out.extend(&chars[next..b]);
+        let pad = want - indent;
+        out.extend(std::iter::repeat_n(' ', pad));
+        shifts.push((b + added, pad));
+        added += pad;
+        next = b;
+    }
+    if shifts.is_empty() {
+        return None;
+    }
+    out.extend(&chars[next..]);
+    Some((out, shifts))
+}
+
+/// `old` (places in the text before the latest change) and `new` (the latest change's, in
+/// the changed text) as one table on the changed text.
+fn merge_shifts(old: &Shifts, new: Shifts) -> Shifts {
+    let mut out: Shifts = old
+        .iter()
+        .map(|&(at, n)| {
+            let moved: usize = new.iter().filter(|(s, _)| *s <= at).map(|(_, k)| k).sum();
+            (at + moved, n)
+        })
+        .collect();
+    out.extend(new);
+    out.sort_unstable();
+    out
+}
+
+/// Parses `text`, which is `written` with the spaces `shifts` added; places are `written`'s.
+fn parse_shifted(
+    file: FileId,
+    text: &str,
+    written: &str,
+    shifts: &[(usize, usize)],
+) -> Result<(Vec<Node>, Vec<Diagnostic>), ParseErr> {
+    let offsets = CharOffsets::new(written).shifted(shifts);
     let mut b = Builder {
         file,
         offsets: &offsets,
@@ -145,16 +297,21 @@ pub fn parse(file: FileId, text: &str) -> Result<(Vec<Node>, Vec<Diagnostic>), D
     };
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
-    let mut next = || -> Result<Option<(Event<'_>, saphyr_parser::Span)>, Diagnostic> {
+    let mut next = || -> Result<Option<(Event<'_>, saphyr_parser::Span)>, ParseErr> {
         match parser.next_event() {
             None => Ok(None),
             Some(Ok(ev)) => Ok(Some(ev)),
+            Some(Err(e)) if e.info() == "invalid indentation in quoted scalar" => {
+                Err(ParseErr::QuotedIndent(e.marker().index()))
+            }
             Some(Err(e)) => {
                 let m = e.marker();
                 let span = offsets.span(file, m.index(), m.index(), m.line(), m.col());
-                Err(Diagnostic::error(DiagKind::Syntax, span, format!("YAML syntax error: {}", e.info())).with_help(
-                    "check the indentation and quoting around this place; a value starting with `{{` must be quoted",
-                ))
+                Err(Diagnostic::error(DiagKind::Syntax, span, format!("YAML syntax error: {}", e.info()))
+                    .with_help(
+                        "check the indentation and quoting around this place; a value starting with `{{` must be quoted",
+                    )
+                    .into())
             }
         }
     };
@@ -174,9 +331,8 @@ pub fn parse(file: FileId, text: &str) -> Result<(Vec<Node>, Vec<Diagnostic>), D
                         span,
                         format!("YAML nested more than {MAX_DEPTH} levels deep"),
                     )
-                    .with_help(
-                        "flatten the data; prov refuses deeper nesting so that no input can exhaust the stack",
-                    ));
+                    .with_help("flatten the data; prov refuses deeper nesting so that no input can exhaust the stack")
+                    .into());
                 }
             }
             Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
@@ -217,12 +373,26 @@ struct CharOffsets {
     /// byte offset of each char, only when the text is not pure ASCII.
     bytes: Option<Vec<u32>>,
     len: u32,
+    /// Spaces the parsed text has that the written one does not (see [`parse`]).
+    shifts: Shifts,
 }
 
 impl CharOffsets {
     fn new(text: &str) -> Self {
         let bytes = (!text.is_ascii()).then(|| text.char_indices().map(|(b, _)| b as u32).collect());
-        CharOffsets { bytes, len: text.len() as u32 }
+        CharOffsets { bytes, len: text.len() as u32, shifts: Vec::new() }
+    }
+
+    /// For a parsed text that is this one with `shifts` added: places map back to this one.
+    fn shifted(mut self, shifts: &[(usize, usize)]) -> Self {
+        self.shifts = shifts.to_vec();
+        self
+    }
+
+    /// The char index in the written text of char index `i` of the parsed one.
+    fn unshift(&self, i: usize) -> usize {
+        let removed: usize = self.shifts.iter().take_while(|(at, _)| *at <= i).map(|&(at, n)| n.min(i - at)).sum();
+        i - removed
     }
 
     fn byte(&self, char_index: usize) -> u32 {
@@ -233,6 +403,9 @@ impl CharOffsets {
     }
 
     fn span(&self, file: FileId, start: usize, end: usize, line: usize, col: usize) -> Span {
+        // A place on a line that was indented further moves back by the spaces added there.
+        let added = self.shifts.iter().find(|&&(at, _)| at + col == start).map_or(0, |&(_, n)| n);
+        let (start, end, col) = (self.unshift(start), self.unshift(end), col.saturating_sub(added));
         Span {
             file,
             start: self.byte(start),
@@ -587,6 +760,26 @@ mod tests {
 
     fn one(text: &str) -> Node {
         parse_one(FileId(0), text).expect("parses").0
+    }
+
+    #[test]
+    fn quoted_scalars_continue_at_any_indentation_as_pyyaml_reads_them() {
+        // PyYAML 6 (ansible-core 2.19's): {'k': {'a': 'x b'}}, {'a': 'x b'}; the closing
+        // line of a template indented like its key is in grafana.grafana's roles.
+        assert_eq!(one("k:\n  a: \"x\n  b\"\n").get("k").and_then(|k| k.get("a")).and_then(Node::as_str), Some("x b"));
+        assert_eq!(one("a: \"x\nb\"\n").get("a").and_then(Node::as_str), Some("x b"));
+        assert_eq!(one("a: 'it''s\nb'\n").get("a").and_then(Node::as_str), Some("it's b"));
+        let text = "t:\n  - v: \"{{\n      (\n        [1] + [\\\"2\\\"]\n      ) | list\n    }}\"\n    w: 'a\n    b'\n    é: later\n";
+        let n = one(text);
+        let item = &n.get("t").and_then(Node::as_seq).expect("list")[0];
+        assert_eq!(item.get("v").and_then(Node::as_str), Some("{{ ( [1] + [\"2\"] ) | list }}"));
+        assert_eq!(item.get("w").and_then(Node::as_str), Some("a b"));
+        // Places after the scalars are those of the text as written.
+        let later = item.get("é").expect("é");
+        assert_eq!((later.span.line, later.span.col), (9, 8));
+        assert_eq!(&text[later.span.start as usize..later.span.start as usize + 5], "later");
+        // A document marker in the scalar is an error, as in PyYAML.
+        assert!(parse_one(FileId(0), "a: \"x\n---\n\"\n").is_err());
     }
 
     #[test]
