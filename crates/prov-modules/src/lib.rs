@@ -66,6 +66,7 @@ modules![
     files::tempfile::TempFile,
     files::template::Template,
     files::unarchive::Unarchive,
+    net::get_url::GetUrl,
     net::uri::Uri,
     net::wait_for::WaitFor,
     packages::apt::Apt,

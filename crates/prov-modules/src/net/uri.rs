@@ -5,7 +5,8 @@
 //! `body_format` (`raw` default, `json`, `form-urlencoded`; sets `Content-Type`), `headers`,
 //! `return_content` (default false), `timeout` (default 30 s), `validate_certs` (default true),
 //! `url_username`/`user`, `url_password`/`password`, `force_basic_auth`, `follow_redirects`
-//! (`safe` default; `none`/`no` disables).
+//! (`safe` default; `none`/`no` disables), `use_proxy` (default true; false ignores the
+//! `http_proxy`/`https_proxy` environment).
 //!
 //! `GET`/`HEAD` run in check mode too (they read); other methods are skipped in check mode.
 //! Never reports `changed`. Registers `status`, `url`, `content_type`, `msg`, and `content`
@@ -95,6 +96,9 @@ pub struct Args {
     /// `safe` (default), `all`, `none`/`no`.
     #[serde(default, deserialize_with = "crate::util::stringish")]
     pub follow_redirects: Option<String>,
+    /// Use the proxy the environment names (default true).
+    #[serde(default = "yes", deserialize_with = "lenient_bool")]
+    pub use_proxy: bool,
 }
 
 /// The `uri` module.
@@ -168,7 +172,7 @@ impl Args {
 }
 
 /// A value inside double quotes of a curl config file (backslash escapes, one line).
-fn curl_config_escape(s: &str) -> String {
+pub(crate) fn curl_config_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -184,7 +188,7 @@ fn curl_config_escape(s: &str) -> String {
 }
 
 /// A wgetrc value: one line (wgetrc has no quoting; line breaks would end it).
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
 
@@ -205,6 +209,9 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>, auth: Option<(usize, u
     curl = curl.opt("--max-time", a.timeout.to_string());
     if !a.validate_certs {
         curl = curl.flag("-k");
+    }
+    if !a.use_proxy {
+        curl = curl.opt("--noproxy", "*");
     }
     if follow {
         curl = curl.flag("-L");
@@ -232,6 +239,9 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>, auth: Option<(usize, u
         .opt_eq("--method", &method);
     if !a.validate_certs {
         wget = wget.flag("--no-check-certificate");
+    }
+    if !a.use_proxy {
+        wget = wget.flag("--no-proxy");
     }
     if !follow {
         wget = wget.flag("--max-redirect=0");

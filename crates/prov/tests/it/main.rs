@@ -14,6 +14,7 @@ mod facts;
 mod faults;
 #[cfg(feature = "gcp")]
 mod gcp;
+mod get_url;
 mod graph;
 mod hostname;
 mod include_loop;
