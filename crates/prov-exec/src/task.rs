@@ -535,7 +535,8 @@ fn strip_omit(v: Value) -> Value {
 }
 
 /// A registered result: `changed`, then `failed` (or, for a skipped one, `skipped: true`
-/// instead), `msg` and the module's data, as ansible-core registers them.
+/// instead), `msg`, the module's data and, for a failed one, `exception`, as ansible-core
+/// registers them.
 fn result_value(o: &Outcome, failed: bool, changed: bool) -> Value {
     let mut m: Vec<(String, Value)> = vec![("changed".into(), Value::from(changed))];
     if o.skipped && !failed {
@@ -548,6 +549,11 @@ fn result_value(o: &Outcome, failed: bool, changed: bool) -> Value {
     }
     for (k, v) in &o.data {
         m.push((k.clone(), v.clone()));
+    }
+    // ansible-core 2.19 registers this with every failed result (a module's failure, an
+    // action's, or `failed_when`), the traceback itself only at high verbosity.
+    if failed && !o.data.contains_key("exception") {
+        m.push(("exception".into(), Value::from("(traceback unavailable)")));
     }
     Value::from_pairs(m)
 }

@@ -77,6 +77,7 @@ modules![
     system::hostname::Hostname,
     system::modprobe::Modprobe,
     system::mount::Mount,
+    system::pam_limits::PamLimits,
     system::service::Service,
     system::setup::Setup,
     system::sysctl::Sysctl,

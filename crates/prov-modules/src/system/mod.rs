@@ -7,6 +7,7 @@ pub mod group;
 pub mod hostname;
 pub mod modprobe;
 pub mod mount;
+pub mod pam_limits;
 pub mod service;
 pub mod setup;
 pub mod sysctl;

@@ -1807,7 +1807,6 @@ fn keywords_ansible_refuses_on_a_dynamic_include_are_refused_before_the_run() {
         ("include_tasks: inc.yml\n      delegate_to: b", "delegate_to"),
         ("include_role: r", "name"),
         ("import_role: r", "name"),
-        ("include_tasks:\n        file: inc.yml\n        apply: {become: true}", "apply"),
         ("import_tasks:\n        file: inc.yml\n        nope: 1", "nope"),
         ("include_role:\n        name: r\n        vars: {v: 1}", "vars"),
         ("import_role:\n        name: r\n        vars: {v: 1}", "vars"),

@@ -30,6 +30,7 @@ mod monitoring;
 #[cfg(feature = "aws")]
 mod moto;
 mod nfs;
+mod pam_limits;
 mod plan;
 mod posix;
 mod release;

@@ -342,3 +342,25 @@ fn mode_preserve_takes_the_sources_mode_as_ansible_core() {
         .collect();
     assert_eq!(modes, [0o741, 0o600, 0o741, 0o705]);
 }
+
+/// ansible-core 2.19.14 registers `exception: "(traceback unavailable)"` with every failed
+/// result (a module's, an action's, `failed_when`'s, each failed loop item), not with the loop's
+/// own result nor a failure that `failed_when: false` turns into success.
+#[test]
+fn failed_results_register_exception_as_ansible_core() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - command: \"true\"\n      register: c\n      failed_when: true\n      ignore_errors: true\n    - command: \"{{ item }}\"\n      loop: [\"false\", \"true\"]\n      register: l\n      ignore_errors: true\n    - command: \"false\"\n      register: c2\n      failed_when: false\n    - assert: {that: false}\n      register: a\n      ignore_errors: true\n    - debug: msg=\"{{ [c, l, l.results[0], l.results[1], c2, a] | map(attribute='exception', default='NONE') | list }}\"\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let t = "(traceback unavailable)";
+    assert_eq!(
+        r.of("debug")[0]["msg"],
+        serde_json::json!([t, "NONE", t, "NONE", "NONE", t]).to_string(),
+        "{}",
+        r.dump()
+    );
+}

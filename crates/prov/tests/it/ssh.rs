@@ -326,10 +326,14 @@ fn become_su_runs_commands_and_writes_files_as_the_user_over_ssh() {
     assert!(!base.path().join("locked/f").exists());
 }
 
+/// The tests that run apt and dpkg on this machine take turns (dpkg's lock is one per machine).
+static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Packages, users and groups for real, on this machine (every lab host is this machine,
 /// so the play targets one host). Each state is applied twice: the second run changes nothing.
 #[test]
 fn apt_user_and_group_converge_for_real() {
+    let _turn = DPKG.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start(1).expect("lab");
     let work = lab_workdir(&lab);
     let kh = lab.known_hosts().display().to_string();
@@ -417,6 +421,7 @@ fn build_test_deb(dir: &Path, version: &str) -> PathBuf {
 /// mode changes nothing; the package is removed at the end.
 #[test]
 fn apt_deb_installs_a_file_once_and_downgrades_only_when_allowed() {
+    let _turn = DPKG.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start(1).expect("lab");
     let work = lab_workdir(&lab);
     let kh = lab.known_hosts().display().to_string();
