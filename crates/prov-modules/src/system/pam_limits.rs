@@ -354,8 +354,8 @@ mod tests {
         let max = args(
             json!({"domain": "mongod", "limit_type": "-", "limit_item": "nofile", "value": "1024", "use_max": true}),
         );
-        assert_eq!(edit_text(&max, "mongod - nofile 4096\n").unwrap().1, false);
-        assert_eq!(edit_text(&max, "mongod - nofile unlimited\n").unwrap().1, false);
+        assert!(!edit_text(&max, "mongod - nofile 4096\n").unwrap().1);
+        assert!(!edit_text(&max, "mongod - nofile unlimited\n").unwrap().1);
         let min = args(
             json!({"domain": "mongod", "limit_type": "-", "limit_item": "nofile", "value": "1024", "use_min": true}),
         );
