@@ -19,12 +19,14 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 -m http.server (python3 is installed by scripts/install-prereqs)");
+        let server = Server(child, port);
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Server(child, port);
+                return server;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        drop(server);
         panic!("http.server did not listen on {port}");
     }
 }
