@@ -1,4 +1,5 @@
 //! Package managers.
 
 pub mod apt;
+pub mod deb822_repository;
 pub mod package;

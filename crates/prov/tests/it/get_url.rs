@@ -7,10 +7,10 @@ use serde_json::Value as Json;
 use std::process::{Child, Command, Stdio};
 
 /// `python3 -m http.server` serving `dir` on a free loopback port; stopped when dropped.
-struct Server(Child, u16);
+pub(crate) struct Server(Child, pub(crate) u16);
 
 impl Server {
-    fn start(dir: &std::path::Path) -> Server {
+    pub(crate) fn start(dir: &std::path::Path) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
         let child = Command::new("python3")
             .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1"])

@@ -8,6 +8,7 @@ mod bad_input;
 mod collections;
 mod config;
 mod cron;
+mod deb822;
 mod disk;
 mod docker;
 mod facts;
