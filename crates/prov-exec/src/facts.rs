@@ -34,8 +34,10 @@ pub fn layer(facts: &VarMap) -> VarMap {
     let mut out = VarMap::new();
     out.insert("ansible_facts".into(), Value::from_pairs(facts.iter().map(|(k, v)| (k.clone(), v.clone()))));
     for (k, v) in facts {
-        // `setup`'s own two results are variables under their own names, as in Ansible.
-        let name = if k == "gather_subset" || k == "module_setup" { k.clone() } else { format!("ansible_{k}") };
+        // A fact a module returns without the `ansible_` prefix is a variable under its own
+        // name, as in Ansible: `setup`'s own two results, and `getent`'s `getent_DATABASE`.
+        let plain = k == "gather_subset" || k == "module_setup" || k.starts_with("getent_");
+        let name = if plain { k.clone() } else { format!("ansible_{k}") };
         out.insert(name, v.clone());
     }
     out

@@ -74,6 +74,7 @@ modules![
     packages::package::Package,
     system::authorized_key::AuthorizedKey,
     system::cron::Cron,
+    system::getent::Getent,
     system::group::Group,
     system::hostname::Hostname,
     system::modprobe::Modprobe,

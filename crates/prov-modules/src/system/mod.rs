@@ -3,6 +3,7 @@
 pub mod authorized_key;
 pub mod cron;
 mod fstab;
+pub mod getent;
 pub mod group;
 pub mod hostname;
 pub mod modprobe;

@@ -16,6 +16,7 @@ mod faults;
 #[cfg(feature = "gcp")]
 mod gcp;
 mod get_url;
+mod getent;
 mod graph;
 mod hostname;
 mod include_loop;
