@@ -143,9 +143,9 @@ mod tests {
     fn entries_map_as_ansible_core_maps_them() {
         let e = entries("root:x:0:0:root:/root:/bin/bash\n", Some(":"));
         assert_eq!(e[0].0, "root");
-        assert_eq!(e[0].1.to_string(), r#"["x", "0", "0", "root", "/root", "/bin/bash"]"#);
+        assert_eq!(e[0].1.to_string(), "['x', '0', '0', 'root', '/root', '/bin/bash']");
         let e = entries("127.0.0.1       localhost\n127.0.0.1  other\n::1 localhost ip6-localhost\n", None);
-        assert_eq!(e[0].1.to_string(), r#"[["localhost"], ["other"]]"#);
-        assert_eq!(e[1].1.to_string(), r#"["localhost", "ip6-localhost"]"#);
+        assert_eq!(e[0].1.to_string(), "[['localhost'], ['other']]");
+        assert_eq!(e[1].1.to_string(), "['localhost', 'ip6-localhost']");
     }
 }
