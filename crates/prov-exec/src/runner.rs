@@ -543,6 +543,8 @@ pub(crate) struct Worker<'a> {
     pub roles_done: HashSet<Arc<str>>,
     /// The task running now and its `ignore_errors`, rendered before it ran.
     pub ignore_errors_now: Option<(TaskId, bool)>,
+    /// The task running now and its `delegate_facts`, rendered before it ran.
+    pub delegate_facts_now: Option<(TaskId, bool)>,
     /// The running task's `diff` keyword, rendered before it ran (`None`: the run's mode).
     pub diff_now: Option<bool>,
     /// The task running now and its `no_log`, rendered before it ran.
@@ -932,6 +934,8 @@ impl<'a> Worker<'a> {
             if self.abort.load(Ordering::SeqCst) || self.ended_before(self.bp.pos[t]) {
                 return Err(Flow::EndPlay);
             }
+            // What the hosts waited for delegated here meanwhile.
+            self.take_delegated();
         }
         Ok(())
     }
@@ -1392,6 +1396,7 @@ pub async fn run_play(
             roles_ran: HashSet::new(),
             roles_done: HashSet::new(),
             ignore_errors_now: None,
+            delegate_facts_now: None,
             no_log_now: None,
             diff_now: None,
             rescuable: 0,

@@ -676,6 +676,18 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             return fail_task(w, t, format!("Task failed: Error processing keyword 'ignore_errors': {e}"));
         }
     }
+    // A template that renders to `omit` leaves the keyword unset (false), as in ansible-core.
+    let omitted = |t: &TaskDef, f: &Flag| match f {
+        Flag::Template(tm) => {
+            w.env.templar.render_defined(tm, &w.scope(t.id, Vec::new())).is_ok_and(|v| v.as_str() == Some(OMIT))
+        }
+        Flag::Fixed(_) => false,
+    };
+    w.delegate_facts_now = match flag(w, t, &t.delegate_facts) {
+        _ if omitted(t, &t.delegate_facts) => Some((t.id, false)),
+        Ok(b) => Some((t.id, b)),
+        Err(e) => return fail_task(w, t, format!("Task failed: Error processing keyword 'delegate_facts': {e}")),
+    };
     w.diff_now = match t.diff.as_ref().map(|d| flag(w, t, d)) {
         None => None,
         Some(Ok(b)) => Some(b),
@@ -1455,7 +1467,11 @@ fn set_facts(w: &mut Worker<'_>, t: &TaskDef, r: &ItemResult) -> bool {
     if r.outcome.facts.is_empty() && r.outcome.host_facts.is_empty() && inc.is_empty() {
         return false;
     }
-    if let (true, Some(d)) = (t.delegate_facts, &r.delegate) {
+    let delegate_facts = match w.delegate_facts_now {
+        Some((id, b)) if id == t.id => b,
+        _ => t.delegate_facts.fixed().unwrap_or(false),
+    };
+    if let (true, Some(d)) = (delegate_facts, &r.delegate) {
         if *d != w.host {
             // (`include_vars` with `delegate_facts` is refused before the run.)
             w.delegated.add(d, &r.outcome.host_facts, &r.outcome.facts);

@@ -2642,7 +2642,8 @@ impl<'a> Loader<'a> {
         }
         if module_key == "include_vars" {
             self.note_included_names(&args_value, &c);
-            if let Some(d) = node.get("delegate_facts").filter(|d| matches!(d.kind, NodeKind::Bool(true))) {
+            let set = |d: &&Node| matches!(&d.kind, NodeKind::Bool(true)) || d.as_str().is_some_and(is_template);
+            if let Some(d) = node.get("delegate_facts").filter(set) {
                 self.err(
                     DiagKind::Unsupported,
                     d.span,
@@ -2761,7 +2762,7 @@ impl<'a> Loader<'a> {
             become_,
             become_if,
             delegate_to,
-            delegate_facts: self.opt_bool(node.get("delegate_facts")).unwrap_or(false),
+            delegate_facts: self.opt_flag(node.get("delegate_facts"), pb).unwrap_or(Flag::Fixed(false)),
             run_once: {
                 let run_once = self.opt_bool(node.get("run_once")).or(c.run_once).unwrap_or(false);
                 if run_once && c.looped {

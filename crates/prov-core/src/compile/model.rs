@@ -405,8 +405,9 @@ pub struct TaskDef {
     pub become_if: Option<Tmpl>,
     /// `delegate_to` (host name template).
     pub delegate_to: Option<Tmpl>,
-    /// `delegate_facts`: the facts the task sets go to the delegated host.
-    pub delegate_facts: bool,
+    /// `delegate_facts`: the facts the task sets go to the delegated host (a template is
+    /// read on each host when the task starts).
+    pub delegate_facts: Flag,
     /// `run_once`.
     pub run_once: bool,
     /// The module runs once for the play's batch, on its first host, whose result it is alone

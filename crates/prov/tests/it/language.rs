@@ -2894,3 +2894,35 @@ fn include_role_apply_reaches_the_roles_tasks_and_handlers() {
         assert_eq!(m, want, "{args:?}: {}", r.dump());
     }
 }
+
+/// Facts a task delegates (`delegate_facts`) reach the delegated host before its next task,
+/// also when that host skipped the task and got there first; a templated `delegate_facts` is
+/// read when the task runs, one that renders to `omit` is false. ansible-core 2.19.14 printed
+/// the same for these plays.
+#[test]
+fn delegated_facts_reach_the_delegate_and_delegate_facts_may_be_a_template() {
+    let play = |df: &str, flag: bool| {
+        format!(
+            "- hosts: a,b\n  gather_facts: false\n  vars:\n    flag: {flag}\n  tasks:\n    - setup: {{filter: ansible_hostname, gather_subset: \"!all\"}}\n      delegate_to: b\n      delegate_facts: {df}\n      when: inventory_hostname == 'a'\n    - debug: msg=\"{{{{ ansible_facts.hostname is defined }}}}\"\n"
+        )
+    };
+    for (df, flag, on_a, on_b) in [
+        ("true", true, "false", "true"),
+        ("\"{{ flag }}\"", false, "true", "false"),
+        ("\"{{ flag }}\"", true, "false", "true"),
+        ("\"{{ true if flag else omit }}\"", false, "true", "false"),
+        ("\"{{ true if flag else omit }}\"", true, "false", "true"),
+    ] {
+        let (_d, r) = apply(&[("site.yml", &play(df, flag))], &[]);
+        assert_eq!(r.code, 0, "{}", r.dump());
+        let shown = |h: &str| {
+            r.of("debug").iter().find(|x| x["host"] == h).map(|x| x["msg"].as_str().unwrap_or_default().to_string())
+        };
+        assert_eq!(
+            (shown("a").as_deref(), shown("b").as_deref()),
+            (Some(on_a), Some(on_b)),
+            "{df} {flag}: {}",
+            r.dump()
+        );
+    }
+}
