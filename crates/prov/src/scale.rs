@@ -4,7 +4,8 @@
 
 use crate::cli::ScaleArgs;
 use crate::driver::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE};
-use prov_core::connection::{shell_quote, Connection, ExecRequest};
+use prov_core::cmd::{Cmd, Word, WordKind};
+use prov_core::connection::{Connection, ExecRequest};
 use prov_exec::Connector as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -170,8 +171,18 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
         let (r, d) = before.get(s).copied().unwrap_or_default();
         say!("  {s}: {r}/{d} -> {n}");
     }
-    let args: Vec<String> = targets.iter().map(|(s, n)| shell_quote(&format!("{s}={n}"))).collect();
-    if let Err(e) = sh(&conn, &format!("docker service scale --detach {}", args.join(" "))).await {
+    // The names are the swarm's own (see `resolve`); still checked, and after `--`.
+    if let Some(e) = targets.iter().find_map(|(s, _)| Word::new(WordKind::DockerObject, s).err()) {
+        say_err!("prov scale: {e}");
+        return EXIT_BAD_INPUT;
+    }
+    let scale = Cmd::new("docker")
+        .flag("service")
+        .flag("scale")
+        .flag("--detach")
+        .operands(targets.iter().map(|(s, n)| format!("{s}={n}")))
+        .build();
+    if let Err(e) = sh(&conn, scale.as_str()).await {
         say_err!("prov scale: {manager}: {e}");
         return EXIT_FAILED;
     }
@@ -219,15 +230,14 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
                 if now.get(s).is_some_and(|(r, _)| r == n) {
                     continue;
                 }
-                let ps = sh(
-                    &conn,
-                    &format!(
-                        "docker service ps {} --filter desired-state=running --format '{{{{.Name}}}} on {{{{.Node}}}}: {{{{.CurrentState}}}} {{{{.Error}}}}'",
-                        shell_quote(s)
-                    ),
-                )
-                .await
-                .unwrap_or_default();
+                let ps = Cmd::new("docker")
+                    .flag("service")
+                    .flag("ps")
+                    .opt("--filter", "desired-state=running")
+                    .opt("--format", "{{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}")
+                    .operand(s)
+                    .build();
+                let ps = sh(&conn, ps.as_str()).await.unwrap_or_default();
                 for l in ps.lines().filter(|l| !l.contains("Running")) {
                     say_err!("  {l}");
                 }
@@ -241,9 +251,13 @@ pub async fn scale(a: ScaleArgs, sources: &prov_core::source::SourceMap) -> i32 
 /// The longest update monitor window of the services (capped at 30 s): a task must stay
 /// up that long before scaling counts as done.
 async fn monitor_window(conn: &Arc<dyn Connection>, targets: &[(String, u64)]) -> Duration {
-    let names: Vec<String> = targets.iter().map(|(s, _)| shell_quote(s)).collect();
-    let cmd = format!("docker service inspect --format '{{{{.Spec.UpdateConfig.Monitor}}}}' {}", names.join(" "));
-    let text = sh(conn, &cmd).await.unwrap_or_default();
+    let cmd = Cmd::new("docker")
+        .flag("service")
+        .flag("inspect")
+        .opt("--format", "{{.Spec.UpdateConfig.Monitor}}")
+        .operands(targets.iter().map(|(s, _)| s))
+        .build();
+    let text = sh(conn, cmd.as_str()).await.unwrap_or_default();
     let ns = text.lines().filter_map(|l| l.trim().parse::<u64>().ok()).max().unwrap_or(0);
     Duration::from_nanos(ns).min(Duration::from_secs(30))
 }
