@@ -394,6 +394,7 @@ pub async fn load(
         defaults: play_defaults(),
         // `prov validate` and `prov graph` ask nothing (as `--syntax-check`).
         prompter: if ask { terminal_prompter() } else { None },
+        interactive: std::io::IsTerminal::is_terminal(&std::io::stdin()),
     };
     let (pb, warnings) = compile_playbook(playbook, sources, &templar, &registry, &inventory, &opts)?;
     diagnostics::print_all(&warnings, sources);

@@ -34,6 +34,9 @@ pub struct CompileOptions {
     /// Asks a play's `vars_prompt` questions on a terminal; `None` (no terminal): as
     /// ansible-core not in interactive mode, the answer is the default (else the text `None`).
     pub prompter: Option<Prompter>,
+    /// Standard input is a terminal: where ansible-core would wait for an answer (a `pause`
+    /// without a duration), which prov does not do.
+    pub interactive: bool,
 }
 
 /// One `vars_prompt` question.
@@ -2639,6 +2642,17 @@ impl<'a> Loader<'a> {
                     self.known.insert(k.clone());
                 }
             }
+        }
+        if module_key == "pause"
+            && self.opts.interactive
+            && !["seconds", "minutes"].iter().any(|k| args.contains_key(*k))
+        {
+            self.err(
+                DiagKind::Unsupported,
+                node.span,
+                "a `pause` without `seconds` or `minutes` waits for an answer on the terminal, which prov does not read",
+            )
+            .help = Some("give `seconds` or `minutes`; without a terminal (CI) prov goes on as ansible-core does".into());
         }
         if module_key == "include_vars" {
             self.note_included_names(&args_value, &c);

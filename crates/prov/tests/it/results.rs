@@ -364,3 +364,59 @@ fn failed_results_register_exception_as_ansible_core() {
         r.dump()
     );
 }
+
+/// `pause` without a terminal, as ansible-core 2.19.14 registered it: a prompt is not waited for
+/// (a warning), a pause of 0 seconds lasts one second.
+#[test]
+fn pause_without_a_terminal_goes_on_as_ansible_core() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - pause: prompt=Continue?\n      register: p\n    - pause: seconds=0\n      register: p2\n    - debug: msg=\"{{ [p, p2] | to_json }}\"\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let shown: Json = serde_json::from_str(r.of("debug")[0]["msg"].as_str().expect("msg")).expect("JSON");
+    fn keys(v: &Json) -> Vec<&str> {
+        let mut k: Vec<&str> = v.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+        k.sort_unstable();
+        k
+    }
+    assert_eq!(
+        keys(&shown[0]),
+        ["changed", "delta", "echo", "failed", "rc", "start", "stderr", "stdout", "stop", "user_input", "warnings"]
+    );
+    assert_eq!(shown[0]["stdout"], "Paused for 0.0 minutes");
+    assert_eq!(
+        shown[0]["warnings"],
+        serde_json::json!(["Not waiting for response to prompt as stdin is not interactive"])
+    );
+    assert_eq!(
+        (&shown[1]["stdout"], &shown[1]["delta"], &shown[1]["user_input"]),
+        (&Json::from("Paused for 1.0 seconds"), &Json::from(1), &Json::from(""))
+    );
+}
+
+/// On a terminal, ansible-core would wait for an answer to a pause without a duration; prov
+/// refuses it before the run (the terminal is `script`'s pseudo-terminal).
+#[test]
+fn a_pause_prompt_on_a_terminal_is_refused_before_the_run() {
+    let d = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        d.path().join("site.yml"),
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - pause: prompt=Continue?\n",
+    )
+    .expect("playbook");
+    let cmd = format!("{} validate site.yml", env!("CARGO_BIN_EXE_prov"));
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(d.path())
+        .output()
+        .expect("script (util-linux) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("site.yml:4:7: error: a `pause` without `seconds` or `minutes` waits for an answer"),
+        "{text}"
+    );
+}
