@@ -70,6 +70,7 @@ modules![
     net::uri::Uri,
     net::wait_for::WaitFor,
     packages::apt::Apt,
+    packages::apt_repository::AptRepository,
     packages::deb822_repository::Deb822Repository,
     packages::package::Package,
     system::authorized_key::AuthorizedKey,

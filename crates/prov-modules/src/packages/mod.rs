@@ -1,5 +1,6 @@
 //! Package managers.
 
 pub mod apt;
+pub mod apt_repository;
 pub mod deb822_repository;
 pub mod package;

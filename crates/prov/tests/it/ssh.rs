@@ -327,7 +327,7 @@ fn become_su_runs_commands_and_writes_files_as_the_user_over_ssh() {
 }
 
 /// The tests that run apt and dpkg on this machine take turns (dpkg's lock is one per machine).
-static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Packages, users and groups for real, on this machine (every lab host is this machine,
 /// so the play targets one host). Each state is applied twice: the second run changes nothing.
