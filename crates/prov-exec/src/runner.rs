@@ -300,7 +300,14 @@ impl HostVarsSource for LiveHostVars {
                     (inv, magic, Some(snap.facts), Some(snap.runtime), Some(snap.included))
                 }
                 None => {
-                    let inv = self.others.get(host)?.clone();
+                    // ansible-core makes the implicit localhost when it is named.
+                    let inv = match self.others.get(host) {
+                        Some(v) => v.clone(),
+                        None if matches!(host, "localhost" | "127.0.0.1" | "::1") => {
+                            Arc::new(VarMap::from_iter([("ansible_connection".to_string(), Value::from("local"))]))
+                        }
+                        None => return None,
+                    };
                     let mut m = VarMap::new();
                     m.insert("inventory_hostname".into(), Value::from(host));
                     let p = self.others_persist.get(host);

@@ -113,6 +113,7 @@ pub const BLOCK: &[&str] = &[
     "ignore_errors",
     "ignore_unreachable",
     "delegate_to",
+    "delegate_facts",
     "run_once",
     "no_log",
     "notify",

@@ -110,6 +110,8 @@ struct Inherit {
     environment: Option<Value>,
     ignore_errors: Option<Flag>,
     delegate_to: Option<Tmpl>,
+    /// A block's `delegate_facts`, for its tasks that set none.
+    delegate_facts: Option<Flag>,
     run_once: Option<bool>,
     no_log: Option<Flag>,
     /// `ignore_unreachable`.
@@ -1613,6 +1615,9 @@ impl<'a> Loader<'a> {
         if let Some(d) = node.get("delegate_to") {
             c.delegate_to = self.tmpl(d);
         }
+        if let Some(f) = self.opt_flag(node.get("delegate_facts"), pb) {
+            c.delegate_facts = Some(f);
+        }
         if let Some(n) = node.get("notify") {
             c.notify = seq_or_one(n).iter().filter_map(|i| i.scalar_text().map(|s| (s, i.span))).collect();
         }
@@ -2657,7 +2662,12 @@ impl<'a> Loader<'a> {
         if module_key == "include_vars" {
             self.note_included_names(&args_value, &c);
             let set = |d: &&Node| matches!(&d.kind, NodeKind::Bool(true)) || d.as_str().is_some_and(is_template);
-            if let Some(d) = node.get("delegate_facts").filter(set) {
+            let inherited = !matches!(c.delegate_facts, None | Some(Flag::Fixed(false)));
+            let at = match node.get("delegate_facts") {
+                Some(d) => Some(d).filter(set),
+                None => inherited.then_some(node),
+            };
+            if let Some(d) = at {
                 self.err(
                     DiagKind::Unsupported,
                     d.span,
@@ -2776,7 +2786,10 @@ impl<'a> Loader<'a> {
             become_,
             become_if,
             delegate_to,
-            delegate_facts: self.opt_flag(node.get("delegate_facts"), pb).unwrap_or(Flag::Fixed(false)),
+            delegate_facts: self
+                .opt_flag(node.get("delegate_facts"), pb)
+                .or_else(|| c.delegate_facts.clone())
+                .unwrap_or(Flag::Fixed(false)),
             run_once: {
                 let run_once = self.opt_bool(node.get("run_once")).or(c.run_once).unwrap_or(false);
                 if run_once && c.looped {

@@ -2926,3 +2926,17 @@ fn delegated_facts_reach_the_delegate_and_delegate_facts_may_be_a_template() {
         );
     }
 }
+
+/// `delegate_facts` on a block reaches its tasks, and `hostvars['localhost']` names the
+/// implicit localhost, as in ansible-core's `delegate_to/delegate_facts_block.yml`.
+#[test]
+fn delegate_facts_on_a_block_and_hostvars_of_the_implicit_localhost() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - set_fact: qq1=333\n      delegate_facts: true\n      delegate_to: localhost\n    - block:\n        - set_fact: qq2=333\n      delegate_facts: true\n      delegate_to: localhost\n    - assert:\n        that:\n          - qq1 is undefined and qq2 is undefined\n          - \"'qq1' in hostvars['localhost'] and hostvars['localhost'].qq2 == '333'\"\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+}
