@@ -1168,6 +1168,13 @@ async fn run_item(
                 Ok(b) => {
                     failed = b;
                     outcome.data.insert("failed_when_result".into(), Value::from(b));
+                    // A failure `failed_when` turns into a success keeps a trace of it, as in
+                    // ansible-core.
+                    if !b && outcome.failed {
+                        outcome
+                            .data
+                            .insert("failed_when_suppressed_exception".into(), Value::from("(traceback unavailable)"));
+                    }
                 }
                 Err(e) => {
                     failed = true;

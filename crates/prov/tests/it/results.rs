@@ -345,13 +345,14 @@ fn mode_preserve_takes_the_sources_mode_as_ansible_core() {
 
 /// ansible-core 2.19.14 registers `exception: "(traceback unavailable)"` with every failed
 /// result (a module's, an action's, `failed_when`'s, each failed loop item), not with the loop's
-/// own result nor a failure that `failed_when: false` turns into success.
+/// own result nor a failure that `failed_when: false` turns into success, which registers
+/// `failed_when_suppressed_exception` instead.
 #[test]
 fn failed_results_register_exception_as_ansible_core() {
     let (_d, r) = apply(
         &[(
             "site.yml",
-            "- hosts: a\n  gather_facts: false\n  tasks:\n    - command: \"true\"\n      register: c\n      failed_when: true\n      ignore_errors: true\n    - command: \"{{ item }}\"\n      loop: [\"false\", \"true\"]\n      register: l\n      ignore_errors: true\n    - command: \"false\"\n      register: c2\n      failed_when: false\n    - assert: {that: false}\n      register: a\n      ignore_errors: true\n    - debug: msg=\"{{ [c, l, l.results[0], l.results[1], c2, a] | map(attribute='exception', default='NONE') | list }}\"\n",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - command: \"true\"\n      register: c\n      failed_when: true\n      ignore_errors: true\n    - command: \"{{ item }}\"\n      loop: [\"false\", \"true\"]\n      register: l\n      ignore_errors: true\n    - command: \"false\"\n      register: c2\n      failed_when: false\n    - assert: {that: false}\n      register: a\n      ignore_errors: true\n    - debug: msg=\"{{ [c, l, l.results[0], l.results[1], c2, a] | map(attribute='exception', default='NONE') | list }}\"\n    - debug: msg=\"{{ [c2, c] | map(attribute='failed_when_suppressed_exception', default='NONE') | list }}\"\n",
         )],
         &[],
     );
@@ -363,6 +364,8 @@ fn failed_results_register_exception_as_ansible_core() {
         "{}",
         r.dump()
     );
+    // A failure that `failed_when: false` suppressed keeps a trace of it.
+    assert_eq!(r.of("debug")[1]["msg"], serde_json::json!([t, "NONE"]).to_string(), "{}", r.dump());
 }
 
 /// `pause` without a terminal, as ansible-core 2.19.14 registered it: a prompt is not waited for
