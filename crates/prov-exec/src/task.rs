@@ -1537,11 +1537,20 @@ pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
         Ok(b) => b.filter(|b| !prov_core::template::is_template(&b.user)),
         Err(e) => return Err(report_gather(w, Status::Failed, e, start)),
     };
+    // The play's `environment`, each variable rendered on its own: one that reads
+    // `ansible_env`, which gathering makes, is left out, as ansible-core leaves it out.
+    let mut env = Vec::new();
+    if let Some(e) = &w.bp.play.environment {
+        match gathering_environment(w, e) {
+            Ok(pairs) => env = pairs,
+            Err(e) => return Err(report_gather(w, Status::Failed, format!("environment: {e}"), start)),
+        }
+    }
     let cx = ModuleCtx {
         host: &w.host,
         conn: conn.as_ref(),
         become_,
-        env: Vec::new(),
+        env,
         mode: RunMode::default(),
         files: &files,
         vars: &vars,
@@ -1566,6 +1575,35 @@ pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
         }
         Err(e) => Err(report_gather(w, Status::Failed, e.to_string(), start)),
     }
+}
+
+/// The play's `environment` for fact gathering: each variable rendered with the play's scope,
+/// one whose value reads the facts gathering makes (`ansible_env`) left out, as ansible-core
+/// leaves it out for its fact-gathering actions.
+fn gathering_environment(w: &Worker<'_>, e: &Value) -> Result<Vec<(String, String)>, String> {
+    let scope = w.play_scope();
+    let maps: Vec<Value> = match e.kind() {
+        ValueKind::Seq => e.try_iter().map_err(|e| e.to_string())?.collect(),
+        _ => vec![e.clone()],
+    };
+    let mut kept = Vec::new();
+    for m in maps {
+        if m.kind() != ValueKind::Map {
+            kept.push(w.env.templar.render_deep_defined(&m, &scope)?);
+            continue;
+        }
+        let mut pairs = Vec::new();
+        for k in m.try_iter().map_err(|e| e.to_string())? {
+            let v = m.get_item(&k).map_err(|e| e.to_string())?;
+            match w.env.templar.render_deep_defined(&v, &scope) {
+                Ok(v) => pairs.push((k.to_string(), v)),
+                Err(err) if err.contains("ansible_env") || err.contains("ansible_facts") => {}
+                Err(err) => return Err(err),
+            }
+        }
+        kept.push(Value::from_pairs(pairs));
+    }
+    env_pairs(&Value::from(kept))
 }
 
 fn report_gather(w: &mut Worker<'_>, status: Status, msg: String, start: Instant) -> Flow {

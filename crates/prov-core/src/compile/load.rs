@@ -888,6 +888,7 @@ impl<'a> Loader<'a> {
             handlers,
             connection: self.play_connection(node),
             remote_user: self.play_remote_user(node),
+            environment: node.get("environment").map(Node::to_value),
             role_defaults: Arc::new(pb_defaults),
             role_vars: Arc::new(pb_vars),
             host_vars_files,

@@ -88,6 +88,8 @@ pub struct CompiledPlay {
     /// The play's `remote_user` (or `user`), maybe a template: for hosts whose inventory sets
     /// no `ansible_user`.
     pub remote_user: Option<String>,
+    /// The play's `environment`, which fact gathering runs with.
+    pub environment: Option<Value>,
     /// Defaults of the roles of `roles:` and `import_role` (with their dependencies): every
     /// task of the play sees them, below everything else (Ansible without
     /// `private_role_vars`).

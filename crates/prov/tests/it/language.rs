@@ -2940,3 +2940,20 @@ fn delegate_facts_on_a_block_and_hostvars_of_the_implicit_localhost() {
     );
     assert_eq!(r.code, 0, "{}", r.dump());
 }
+
+/// Fact gathering runs with the play's `environment`, leaving out a variable that reads
+/// `ansible_env` (which gathering makes), as ansible-core's `environment/test_environment.yml`
+/// expects; ansible-core 2.19.14 printed these for the same play.
+#[test]
+fn fact_gathering_runs_with_the_plays_environment_but_not_what_reads_ansible_env() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  tasks:\n    - command: echo $PATH\n      register: target_path\n- hosts: a\n  environment:\n    PATH: '{{ansible_env.PATH + \":/lola\"}}'\n    lola: 'ido'\n  tasks:\n    - debug: msg=\"{{ target_path.stdout == ansible_env.PATH }} {{ '/lola' not in ansible_env.PATH }} {{ ansible_env.lola }}\"\n    - command: printenv lola\n      register: l\n    - debug: msg=\"{{ l.stdout }}\"\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let shown: Vec<&str> = r.of("debug").iter().filter_map(|x| x["msg"].as_str()).collect();
+    assert_eq!(shown, ["True True ido", "ido"], "{}", r.dump());
+}
