@@ -1678,8 +1678,9 @@ impl<'a> Loader<'a> {
             NodeKind::Map(_) => target.get("file").and_then(Node::scalar_text),
             _ => target.scalar_text(),
         };
-        let Some(file) = file else {
-            self.err(DiagKind::Invalid, target.span, format!("{key} needs a file name"));
+        let Some(file) = file.filter(|f| !f.is_empty()) else {
+            // ansible-core's words.
+            self.err(DiagKind::Invalid, target.span, format!("No file specified for {written}"));
             return Vec::new();
         };
         let dynamic = key == "include_tasks" && !inh.handler;

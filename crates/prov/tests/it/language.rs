@@ -2957,3 +2957,19 @@ fn fact_gathering_runs_with_the_plays_environment_but_not_what_reads_ansible_env
     let shown: Vec<&str> = r.of("debug").iter().filter_map(|x| x["msg"].as_str()).collect();
     assert_eq!(shown, ["True True ido", "ido"], "{}", r.dump());
 }
+
+/// An `include_tasks` without a file name is an error with ansible-core's words ("No file
+/// specified for ..."), also in a file another include brings in.
+#[test]
+fn an_include_without_a_file_name_is_refused_with_ansible_cores_words() {
+    let (_d, r) = apply(
+        &[
+            ("site.yml", "- hosts: a\n  gather_facts: false\n  tasks:\n    - ansible.builtin.include_tasks:\n        file: inc.yml\n"),
+            ("inc.yml", "- ping:\n- name: invalid include_task definition\n  ansible.builtin.include_tasks:\n"),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("No file specified for ansible.builtin.include_tasks"), "{}", r.stderr);
+    assert!(r.results().is_empty(), "{}", r.dump());
+}
