@@ -106,6 +106,17 @@ impl Scope {
         Some(out)
     }
 
+    /// A variable's definition when it is a template rendered when read (`None` for a literal
+    /// value or an unknown name): what an undefined message looks into.
+    pub fn raw_template(&self, name: &str) -> Option<String> {
+        if self.magic.contains_key(name) {
+            return None;
+        }
+        let layer = self.layers.iter().rev().find(|l| l.vars.contains_key(name))?;
+        let raw = layer.vars.get(name)?;
+        (layer.templating != Templating::Literal && has_template(raw)).then(|| raw.as_str().map(str::to_string))?
+    }
+
     /// Every variable name visible (magic first).
     pub fn names(&self) -> Vec<String> {
         let mut seen = indexmap::IndexSet::new();

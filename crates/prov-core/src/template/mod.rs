@@ -154,7 +154,13 @@ impl Templar {
         match t {
             Tmpl::Literal(s) => Ok(Value::from(&**s)),
             Tmpl::Expr(e, _) => e.eval(ctx.clone()).map_err(|e| error_text(&e)),
-            Tmpl::Text(t) => t.render(ctx.clone()).map(Value::from).map_err(|e| error_text(&e)),
+            Tmpl::Text(t) => t.render(ctx.clone()).map(Value::from).map_err(|e| {
+                // An undefined value: the variable it comes from, as Ansible names it.
+                let named = (e.kind() == minijinja::ErrorKind::UndefinedError)
+                    .then(|| undefined_in(self.env, t.undeclared_variables(false), ctx, 0))
+                    .flatten();
+                named.unwrap_or_else(|| error_text(&e))
+            }),
         }
     }
 
@@ -401,12 +407,39 @@ fn holds_undefined(v: &Value) -> bool {
 /// the context does not define; else the first attribute or item that its object lacks
 /// (`object of type 'dict' has no attribute 'dest'`); else the expression itself.
 fn undefined_message(env: &Environment<'_>, e: &Expression<'_, '_>, src: &str, ctx: &Value) -> String {
-    let mut names: Vec<String> = e.undeclared_variables(false).into_iter().collect();
+    undefined_in(env, e.undeclared_variables(false), ctx, 0)
+        .or_else(|| missing_attribute(env, src, ctx))
+        .unwrap_or_else(|| format!("`{src}` is undefined"))
+}
+
+/// How deep [`undefined_in`] follows variables defined by templates.
+const MAX_UNDEFINED_DEPTH: usize = 8;
+
+/// Ansible's message for the first of `names` that is undefined: for a variable whose own
+/// template renders undefined (`bar: "{{ foo[0] }}"`), what makes that template undefined, as
+/// ansible-core names the innermost cause.
+fn undefined_in(
+    env: &Environment<'_>,
+    names: std::collections::HashSet<String>,
+    ctx: &Value,
+    depth: usize,
+) -> Option<String> {
+    let mut names: Vec<String> = names.into_iter().collect();
     names.sort();
-    match names.into_iter().find(|n| ctx.get_attr(n).map_or(true, |v| v.is_undefined())) {
-        Some(n) => format!("'{n}' is undefined"),
-        None => missing_attribute(env, src, ctx).unwrap_or_else(|| format!("`{src}` is undefined")),
-    }
+    let n = names.into_iter().find(|n| ctx.get_attr(n).map_or(true, |v| v.is_undefined()))?;
+    let raw = ctx.downcast_object_ref::<crate::vars::Scope>().and_then(|s| s.raw_template(&n));
+    let inner = raw.filter(|_| depth < MAX_UNDEFINED_DEPTH).and_then(|raw| match single_expression(&raw) {
+        Some(expr) => {
+            let e = env.compile_expression(expr).ok()?;
+            undefined_in(env, e.undeclared_variables(false), ctx, depth + 1)
+                .or_else(|| missing_attribute(env, expr, ctx))
+        }
+        None => {
+            let t = env.template_from_str(&raw).ok()?;
+            undefined_in(env, t.undeclared_variables(false), ctx, depth + 1)
+        }
+    });
+    Some(inner.unwrap_or_else(|| format!("'{n}' is undefined")))
 }
 
 /// The `a.b` or `a[k]` of `src` that makes it undefined (its object is defined, its result is

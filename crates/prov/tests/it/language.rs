@@ -2973,3 +2973,17 @@ fn an_include_without_a_file_name_is_refused_with_ansible_cores_words() {
     assert!(r.stderr.contains("No file specified for ansible.builtin.include_tasks"), "{}", r.stderr);
     assert!(r.results().is_empty(), "{}", r.dump());
 }
+
+/// An undefined value met through a variable defined by a template names the innermost
+/// undefined variable, as ansible-core does (its `template/lazy_eval.yml`).
+#[test]
+fn an_undefined_message_names_the_innermost_undefined_variable() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  vars:\n    deep_undefined: \"{{ nested_undefined_variable }}\"\n  tasks:\n    - raw: \"{{ deep_undefined }}\"\n      ignore_errors: true\n      register: res\n    - raw: \"echo {{ deep_undefined }}\"\n      ignore_errors: true\n      register: res2\n    - assert:\n        that:\n          - res.msg is contains(\"'nested_undefined_variable' is undefined\")\n          - res2.msg is contains(\"'nested_undefined_variable' is undefined\")\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+}
