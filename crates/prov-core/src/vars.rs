@@ -85,7 +85,10 @@ impl Scope {
         if let Some(v) = self.magic.get(name) {
             return Some(Ok(v.clone()));
         }
-        let layer = self.layers.iter().rev().find(|l| l.vars.contains_key(name))?;
+        let Some(layer) = self.layers.iter().rev().find(|l| l.vars.contains_key(name)) else {
+            // Ansible's `vars`: every variable of the scope, by name (`vars['app_' + item]`).
+            return (name == "vars").then(|| Ok(Value::from_dyn_object(self.clone())));
+        };
         let raw = layer.vars.get(name)?.clone();
         if layer.templating == Templating::Literal || !has_template(&raw) {
             return Some(Ok(raw));

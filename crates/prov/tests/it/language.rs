@@ -2987,3 +2987,18 @@ fn an_undefined_message_names_the_innermost_undefined_variable() {
     );
     assert_eq!(r.code, 0, "{}", r.dump());
 }
+
+/// Ansible's `vars`: every variable of the task's scope by name, also in `delegate_to`;
+/// ansible-core 2.19.14 printed the same.
+#[test]
+fn vars_names_every_variable_of_the_scope() {
+    let (_d, r) = apply(
+        &[(
+            "site.yml",
+            "- hosts: a\n  gather_facts: false\n  vars:\n    app_x: 1\n    server_name: b\n  tasks:\n    - debug: msg=\"{{ vars['app_' + 'x'] }} {{ 'app_x' in vars }} {{ 'nope' in vars }} {{ vars.app_x }} {{ vars.inventory_hostname }}\"\n    - command: echo delegated\n      delegate_to: \"{{ vars['server_name'] }}\"\n",
+        )],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("debug")[0]["msg"], "1 True False 1 a", "{}", r.dump());
+}
