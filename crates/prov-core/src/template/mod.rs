@@ -67,6 +67,19 @@ impl std::fmt::Debug for Templar {
     }
 }
 
+/// A template that another one includes, imports or extends, as Jinja loads it in Ansible
+/// (`keep_trailing_newline` off): without one trailing line break. The top template keeps its
+/// own, as ansible-core keeps it.
+pub fn loaded_text(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
 /// The message of a template error, with minijinja's detail where it adds something.
 pub fn error_text(e: &minijinja::Error) -> String {
     let mut msg = match e.detail() {
@@ -218,7 +231,7 @@ impl Templar {
             for d in &dirs {
                 let p = d.join(rel);
                 if p.is_file() {
-                    return std::fs::read_to_string(&p).map(Some).map_err(|e| {
+                    return std::fs::read_to_string(&p).map(|t| Some(loaded_text(t))).map_err(|e| {
                         minijinja::Error::new(
                             minijinja::ErrorKind::InvalidOperation,
                             format!("cannot read {}: {e}", p.display()),

@@ -3002,3 +3002,44 @@ fn vars_names_every_variable_of_the_scope() {
     assert_eq!(r.code, 0, "{}", r.dump());
     assert_eq!(r.of("debug")[0]["msg"], "1 True False 1 a", "{}", r.dump());
 }
+
+/// `lookup('template', ...)`: the file from `templates/`, rendered with the task's variables
+/// (`template_vars` over them), an `{% include %}` found beside it (without its own trailing
+/// line break);
+/// ansible-core 2.19.14 gave the same strings.
+#[test]
+fn the_template_lookup_renders_a_file_with_the_tasks_variables() {
+    let (_d, r) = apply(
+        &[
+            (
+                "site.yml",
+                "- hosts: a\n  gather_facts: false\n  vars:\n    who: world\n  tasks:\n    - debug: msg=\"{{ lookup('template', 't.j2') | to_json }}\"\n    - debug: msg=\"{{ lookup('template', 't.j2', template_vars=dict(who='tv')) | to_json }}\"\n    - debug: msg=\"{{ query('template', 't.j2') | length }}\"\n",
+            ),
+            ("templates/t.j2", "hello {{ who }}\n{% include 'inc.j2' %}"),
+            ("templates/inc.j2", "line2\n"),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let shown: Vec<&str> = r.of("debug").iter().filter_map(|x| x["msg"].as_str()).collect();
+    // The included file's own trailing line break goes, as Jinja loads it in Ansible.
+    assert_eq!(shown, [r#""hello world\nline2""#, r#""hello tv\nline2""#, "1"], "{}", r.dump());
+}
+
+/// A template the `template` module's template includes loses its own trailing line break, as
+/// Jinja loads it in Ansible (ansible-core 2.19.14 wrote `hello world\nline2`, no final line
+/// break, for these files); the top template keeps its own.
+#[test]
+fn an_included_template_loses_its_trailing_line_break_as_in_ansible() {
+    let (d, r) = apply(
+        &[
+            ("site.yml", "- hosts: a\n  gather_facts: false\n  vars:\n    who: world\n  tasks:\n    - template: src=t.j2 dest={{ root }}/out.txt\n    - template: src=inc.j2 dest={{ root }}/top.txt\n"),
+            ("templates/t.j2", "hello {{ who }}\n{% include 'inc.j2' %}"),
+            ("templates/inc.j2", "line2\n"),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(std::fs::read_to_string(d.path().join("out.txt")).expect("out"), "hello world\nline2");
+    assert_eq!(std::fs::read_to_string(d.path().join("top.txt")).expect("top"), "line2\n");
+}

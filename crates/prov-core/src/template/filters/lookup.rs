@@ -1,8 +1,8 @@
 //! The `lookup(name, *terms, **kw)` and `query` / `q` global functions, with the lookup plugins
 //! that work on the controller: `env`, `file`, `vars`, `first_found`, `list`, `items`,
-//! `fileglob`, `pipe` (a shell command run on the controller) and `password` (which creates its
-//! file on the controller, like Ansible), and those behind the `with_*` loops (`nested`,
-//! `subelements`). Anything else (`url`, `template`, ...) is an error naming the plugin.
+//! `fileglob`, `pipe` (a shell command run on the controller), `password` (which creates its
+//! file on the controller, like Ansible) and `template`, and those behind the `with_*` loops
+//! (`nested`, `subelements`). Anything else (`url`, ...) is an error naming the plugin.
 //!
 //! Relative paths are searched like Ansible's search path: the task's role (`role_path`) first,
 //! then the playbook's directory, each as `dir/files/path` then `dir/path`.
@@ -17,7 +17,7 @@ use minijinja::{Environment, Error, State};
 use std::path::{Path, PathBuf};
 
 const SUPPORTED: &str =
-    "env, file, vars, varnames, first_found, list, items, fileglob, pipe, lines, password, nested, subelements, sequence, together, indexed_items, dict";
+    "env, file, template, vars, varnames, first_found, list, items, fileglob, pipe, lines, password, nested, subelements, sequence, together, indexed_items, dict";
 
 pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     let c = ctx.clone();
@@ -55,6 +55,7 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
     let result = match name {
         "env" => env_lookup(&terms, &kw),
         "file" => file_lookup(&ctx, &terms, &kw),
+        "template" => template_lookup(state, &ctx, &terms, &kw),
         "vars" => vars_lookup(state, &terms, &kw),
         "first_found" => first_found(&ctx, &terms, &kw),
         "fileglob" => fileglob_lookup(&ctx, &terms),
@@ -106,6 +107,7 @@ fn name_unsupported(name: &str) -> bool {
         name,
         "env"
             | "file"
+            | "template"
             | "vars"
             | "first_found"
             | "list"
@@ -222,6 +224,50 @@ fn file_lookup(ctx: &LookupContext, terms: &[Value], kw: &Kwargs) -> Result<Vec<
             s = s.trim_start();
         }
         out.push(Value::from(s));
+    }
+    Ok(out)
+}
+
+/// `template`: a controller template file (searched like `file`, in `templates/`), rendered
+/// with the task's variables and `template_vars` over them, its trailing newline kept, as
+/// ansible-core's template lookup renders it.
+fn template_lookup(state: &State, ctx: &LookupContext, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
+    let extra = kw.get::<Option<Value>>("template_vars")?;
+    let vars = state.lookup("vars").unwrap_or_default();
+    let context = match extra {
+        Some(e) if e.kind() == ValueKind::Map => minijinja::value::merge_maps([vars, e]),
+        Some(e) if e.is_none() => vars,
+        Some(e) => return Err(fail(format!("lookup('template'): template_vars must be a dict, not {}", a_type(&e)))),
+        None => vars,
+    };
+    let mut out = Vec::new();
+    for term in string_terms(terms, "template")? {
+        let path = find_file(ctx, &term, "templates").map_err(|cands| {
+            fail(format!("lookup('template'): could not find {term:?} (searched: {})", searched(&cands)))
+        })?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| fail(format!("lookup('template'): cannot read {}: {e}", path.display())))?;
+        // `{% include %}` and `{% import %}` find files beside the template, then in the
+        // search path's `templates/` directories, as ansible-core's lookup searches.
+        let mut dirs: Vec<PathBuf> = path.parent().map(Path::to_path_buf).into_iter().collect();
+        for d in ctx.base_dirs.iter() {
+            dirs.push(d.join("templates"));
+            dirs.push(d.clone());
+        }
+        let mut env = state.env().clone();
+        env.set_loader(move |name| {
+            let rel = Path::new(name);
+            if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                return Ok(None);
+            }
+            match dirs.iter().map(|d| d.join(rel)).find(|p| p.is_file()) {
+                Some(p) => std::fs::read_to_string(&p)
+                    .map(|t| Some(crate::template::loaded_text(t)))
+                    .map_err(|e| fail(format!("cannot read {}: {e}", p.display()))),
+                None => Ok(None),
+            }
+        });
+        out.push(Value::from(env.render_str(&text, context.clone())?));
     }
     Ok(out)
 }
@@ -889,7 +935,7 @@ mod tests {
     #[test]
     fn unsupported_plugins_are_named() {
         err("{{ lookup('url', 'http://x') }}", "lookup plugin `url` is not supported");
-        err("{{ query('template', 'x.j2', errors='ignore') }}", "lookup plugin `template` is not supported");
+        err("{{ query('redis', 'k', errors='ignore') }}", "lookup plugin `redis` is not supported");
         err("{{ lookup('env', 'X', errors='loud') }}", "errors must be 'strict', 'warn' or 'ignore'");
     }
 
