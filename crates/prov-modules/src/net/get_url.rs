@@ -34,7 +34,7 @@
 //! ```
 
 use crate::files::{check_owner_group, checksum_tool, probe, with_path_info, Attrs, FileState, Kind, ALGORITHMS};
-use crate::net::uri::{curl_config_escape, one_line};
+use crate::net::uri::credentials;
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -321,16 +321,7 @@ fn scalar(v: &Value) -> String {
 
 /// The command's input: the credentials' configs for curl and for wget, with their lengths.
 fn input(a: &Args) -> (Option<(usize, usize)>, Vec<u8>) {
-    let mut data = Vec::new();
-    let auth = a.url_username.as_ref().map(|u| {
-        let p = a.url_password.clone().unwrap_or_default();
-        let curl = format!("user = \"{}\"\n", curl_config_escape(&format!("{u}:{p}")));
-        let wget = format!("user = {}\npassword = {}\n", one_line(u), one_line(&p));
-        data.extend_from_slice(curl.as_bytes());
-        data.extend_from_slice(wget.as_bytes());
-        (curl.len(), wget.len())
-    });
-    (auth, data)
+    credentials(a.url_username.as_deref(), a.url_password.as_deref())
 }
 
 fn parse_answer(text: &str) -> Answer {

@@ -172,7 +172,7 @@ impl Args {
 }
 
 /// A value inside double quotes of a curl config file (backslash escapes, one line).
-pub(crate) fn curl_config_escape(s: &str) -> String {
+fn curl_config_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -188,7 +188,7 @@ pub(crate) fn curl_config_escape(s: &str) -> String {
 }
 
 /// A wgetrc value: one line (wgetrc has no quoting; line breaks would end it).
-pub(crate) fn one_line(s: &str) -> String {
+fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
 
@@ -288,18 +288,25 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>, auth: Option<(usize, u
     }
 }
 
-/// The command's input: the credentials' configs for curl and for wget (with their lengths),
-/// then the body.
-fn input(a: &Args, body: Option<&str>) -> (Option<(usize, usize)>, Vec<u8>) {
+/// The credentials' configs for curl and for wget, as one input (with their lengths): what
+/// `uri` and `get_url` give their command on its standard input, never on a command line.
+pub(crate) fn credentials(user: Option<&str>, password: Option<&str>) -> (Option<(usize, usize)>, Vec<u8>) {
     let mut data = Vec::new();
-    let auth = a.url_username.as_ref().map(|u| {
-        let p = a.url_password.clone().unwrap_or_default();
+    let auth = user.map(|u| {
+        let p = password.unwrap_or_default();
         let curl = format!("user = \"{}\"\n", curl_config_escape(&format!("{u}:{p}")));
-        let wget = format!("user = {}\npassword = {}\n", one_line(u), one_line(&p));
+        let wget = format!("user = {}\npassword = {}\n", one_line(u), one_line(p));
         data.extend_from_slice(curl.as_bytes());
         data.extend_from_slice(wget.as_bytes());
         (curl.len(), wget.len())
     });
+    (auth, data)
+}
+
+/// The command's input: the credentials' configs for curl and for wget (with their lengths),
+/// then the body.
+fn input(a: &Args, body: Option<&str>) -> (Option<(usize, usize)>, Vec<u8>) {
+    let (auth, mut data) = credentials(a.url_username.as_deref(), a.url_password.as_deref());
     if let Some(b) = body {
         data.extend_from_slice(b.as_bytes());
     }

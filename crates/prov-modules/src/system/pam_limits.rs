@@ -140,6 +140,14 @@ fn edit_text(a: &Args, old: &str) -> Result<(String, bool, String), String> {
     let mut found = false;
     let mut message = String::new();
     let mut new_value = value.to_string();
+    // The line the module writes; like community.general, it puts `\t#` before the comment
+    // each time it writes one (a second line gets it twice).
+    let limit_line = |new_comment: &mut String, new_value: &str| {
+        if !new_comment.is_empty() {
+            *new_comment = format!("\t#{new_comment}");
+        }
+        format!("{domain}\t{typ}\t{item}\t{new_value}{new_comment}\n")
+    };
     for line in old.split_inclusive('\n') {
         if line.starts_with('#') {
             out.push_str(line);
@@ -199,10 +207,7 @@ fn edit_text(a: &Args, old: &str) -> Result<(String, bool, String), String> {
         }
         if new_value != actual {
             changed = true;
-            if !new_comment.is_empty() {
-                new_comment = format!("\t#{new_comment}");
-            }
-            let l = format!("{domain}\t{typ}\t{item}\t{new_value}{new_comment}\n");
+            let l = limit_line(&mut new_comment, &new_value);
             message = l.clone();
             out.push_str(&l);
         } else {
@@ -212,10 +217,7 @@ fn edit_text(a: &Args, old: &str) -> Result<(String, bool, String), String> {
     }
     if !found {
         changed = true;
-        if !new_comment.is_empty() {
-            new_comment = format!("\t#{new_comment}");
-        }
-        let l = format!("{domain}\t{typ}\t{item}\t{new_value}{new_comment}\n");
+        let l = limit_line(&mut new_comment, &new_value);
         message = l.clone();
         out.push_str(&l);
     }
