@@ -354,6 +354,17 @@ pub(crate) enum Flow {
     Interrupted,
 }
 
+/// What a templated `run_once` rendered on a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnceMark {
+    /// True: the host runs the task once for the batch.
+    Runs,
+    /// False: the host runs the task for itself.
+    Not,
+    /// Not a boolean: the task fails there, and the hosts after it do not run it.
+    Broken,
+}
+
 /// What the meta tasks of a play share between its hosts.
 #[derive(Debug)]
 pub(crate) struct MetaShared {
@@ -382,6 +393,9 @@ pub(crate) struct MetaShared {
     passed_over: Mutex<HashMap<usize, BTreeSet<TaskId>>>,
     /// What a `run_once` `include_vars` set on the host that ran it, for the others.
     run_once_vars: Mutex<HashMap<TaskId, Vec<(String, Value)>>>,
+    /// `run_once` written as a template: what it rendered on each host that reached the task
+    /// (task, host) → runs it once for the batch.
+    once_if: Mutex<HashMap<(TaskId, usize), OnceMark>>,
     /// The inventory with the play's `add_host`/`group_by` edits (a copy made at the first),
     /// and the edits in order.
     inventory: Mutex<Option<(prov_core::inventory::Inventory, Vec<prov_core::inventory::InventoryEdit>)>>,
@@ -413,6 +427,7 @@ impl MetaShared {
             break_run: AtomicBool::new(false),
             passed_over: Mutex::new(HashMap::new()),
             run_once_vars: Mutex::new(HashMap::new()),
+            once_if: Mutex::new(HashMap::new()),
             inventory: Mutex::new(None),
         }
     }
@@ -444,6 +459,17 @@ impl MetaShared {
 
     pub(crate) fn run_once_vars(&self, task: TaskId) -> Option<Vec<(String, Value)>> {
         self.run_once_vars.lock().ok().and_then(|m| m.get(&task).cloned())
+    }
+
+    pub(crate) fn set_once_if(&self, task: TaskId, host: usize, once: OnceMark) {
+        if let Ok(mut m) = self.once_if.lock() {
+            m.insert((task, host), once);
+        }
+    }
+
+    /// What a templated `run_once` rendered on `host` (`None`: it has not reached the task).
+    pub(crate) fn once_if(&self, task: TaskId, host: usize) -> Option<OnceMark> {
+        self.once_if.lock().ok().and_then(|m| m.get(&(task, host)).copied())
     }
 
     /// Records that `host` went past the tasks of `steps` without running them.
@@ -1053,18 +1079,26 @@ impl<'a> Worker<'a> {
             }
             return flow;
         }
-        // `throttle`: the slot is held for the host's whole task (every item and retry).
-        let _slot = match self.meta.throttles.get(&t) {
-            Some(s) => s.acquire().await.ok(),
-            None => None,
+        // A templated `run_once` is read in host order before the task (and its throttle slot).
+        let once = crate::task::once_if_start(self, &task).await;
+        let broken = matches!(once, crate::task::OnceIf::Broken(_));
+        let flow = {
+            // `throttle`: the slot is held for the host's whole task (every item and retry).
+            let _slot = match self.meta.throttles.get(&t) {
+                Some(s) => s.acquire().await.ok(),
+                None => None,
+            };
+            Flow::from(run_task(self, &task, once).await)
         };
-        let flow = Flow::from(run_task(self, &task).await);
         if matches!(flow, Flow::Failed | Flow::Unreachable) {
             self.failed_at = self.bp.pos[t];
-            // Decided before the peers waiting on this task wake up.
-            if self.bp.play.any_errors_fatal && self.rescuable == 0 {
+            // Decided before the peers waiting on this task wake up. A `run_once` that cannot
+            // be read ends the play and the run, as the error does in ansible-core's strategy.
+            if (self.bp.play.any_errors_fatal && self.rescuable == 0) || broken {
                 self.errors_are_fatal();
             }
+        } else if flow == Flow::Continue {
+            crate::task::once_if_end(self, &task).await;
         }
         if !handler && self.bp.pos[t] != usize::MAX {
             self.pass(self.bp.pos[t] + 1);

@@ -2,7 +2,7 @@
 //! `until` retries, `changed_when`/`failed_when`, `register`, `notify`, and the events.
 
 use crate::event::{DiffOut, Event, HostResult, PlannedOut, Status};
-use crate::runner::{Flow, Worker};
+use crate::runner::{Flow, OnceMark, Worker};
 use minijinja::value::ValueKind;
 use minijinja::Value;
 use prov_core::compile::{Cond, Flag, LoopDef, LoopItems, LoopKeyword, Step, TaskDef};
@@ -622,40 +622,139 @@ async fn run_once_runner(w: &Worker<'_>, t: &TaskDef) -> Option<usize> {
     None
 }
 
-pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
-    let templar = w.env.templar.clone();
+/// What a templated `run_once` decides for a host, before the task starts there.
+pub(crate) enum OnceIf {
+    /// Not templated, or false here: the host runs the task for itself.
+    Here,
+    /// An earlier host of the batch ran the task once for the hosts after it: take its result.
+    From(usize),
+    /// An earlier host could not read the template: the task does not run here.
+    Skipped,
+    /// The template is no boolean here: the task fails with this message.
+    Broken(String),
+}
+
+/// Reads a templated `run_once` on this host, as ansible-core does host by host in order:
+/// waits for each earlier host of the batch to read it (or stop, or go past the task in an
+/// include it did not run); the first earlier host where it was true and that went past the
+/// task runs it for this one. Otherwise it is read here and the answer told to the later hosts.
+pub(crate) async fn once_if_start(w: &mut Worker<'_>, t: &TaskDef) -> OnceIf {
+    let Some(tm) = &t.run_once_if else { return OnceIf::Here };
+    let batch = w.bp.batches[w.bp.batch_of[w.idx]].clone();
+    for h in batch {
+        if h == w.idx {
+            break;
+        }
+        match once_peer(w, t, h).await {
+            Some(OnceMark::Runs) => return OnceIf::From(h),
+            Some(OnceMark::Broken) => return OnceIf::Skipped,
+            Some(OnceMark::Not) | None => {}
+        }
+    }
+    let (mark, once) = match flag(w, t, &Flag::Template(tm.clone())) {
+        Ok(true) => (OnceMark::Runs, OnceIf::Here),
+        Ok(false) => (OnceMark::Not, OnceIf::Here),
+        Err(e) => (OnceMark::Broken, OnceIf::Broken(format!("Task failed: Error processing keyword 'run_once': {e}"))),
+    };
+    w.meta.set_once_if(t.id, w.idx, mark);
+    // Wakes the hosts that wait for this answer.
+    w.publish(false);
+    once
+}
+
+/// After the task ran here with a templated `run_once` that was false: the first later host
+/// of the batch where it is true runs it once for the batch, and its result replaces this
+/// host's, as in ansible-core.
+pub(crate) async fn once_if_end(w: &mut Worker<'_>, t: &TaskDef) {
+    if w.meta.once_if(t.id, w.idx) != Some(OnceMark::Not) {
+        return;
+    }
+    let later: Vec<usize> =
+        w.bp.batches[w.bp.batch_of[w.idx]].iter().copied().skip_while(|&h| h != w.idx).skip(1).collect();
+    for h in later {
+        match once_peer(w, t, h).await {
+            Some(OnceMark::Runs) => return take_once_result(w, t, h),
+            Some(OnceMark::Broken) => return,
+            Some(OnceMark::Not) | None => {}
+        }
+    }
+}
+
+/// What host `h` of the batch made of the task's templated `run_once`: waits for it to read
+/// the template, stop, or go past the task. `Runs` only when it then went past the task
+/// rather than stopping there; `None` when it never read it.
+async fn once_peer(w: &Worker<'_>, t: &TaskDef, h: usize) -> Option<OnceMark> {
+    let pos = w.bp.pos[t.id];
+    let mut rx = w.peers[h].clone();
+    let meta = w.meta;
+    let decided =
+        rx.wait_for(|s| s.dead || s.past(pos, &w.iters, &w.bp.pos) || meta.once_if(t.id, h).is_some()).await.is_ok();
+    let mark = meta.once_if(t.id, h).filter(|_| decided)?;
+    if mark != OnceMark::Runs {
+        return Some(mark);
+    }
+    let passed = match rx.wait_for(|s| s.dead || s.past(pos, &w.iters, &w.bp.pos)).await {
+        Ok(snap) => !(snap.dead && snap.stopped_at <= pos),
+        Err(_) => false,
+    };
+    passed.then_some(OnceMark::Runs)
+}
+
+/// This host takes the result of the task `t` that host `first` ran once for the batch: its
+/// registered value, the facts a `set_fact` set and the variables an `include_vars` read.
+fn take_once_result(w: &mut Worker<'_>, t: &TaskDef, first: usize) {
+    let snap = w.peers[first].borrow().clone();
+    if let Some(reg) = &t.register {
+        if let Some(v) = snap.runtime.get(reg) {
+            Arc::make_mut(&mut w.runtime).insert(reg.clone(), v.clone());
+            w.publish(false);
+        }
+    }
+    if let Some(vars) = w.meta.run_once_vars(t.id) {
+        // `include_vars`: templated when read, so the same values serve every host.
+        let layer = Arc::make_mut(&mut w.included);
+        layer.extend(vars);
+        w.publish(false);
+    }
+    if t.module == "set_fact" {
+        for (k, v) in snap.runtime.iter() {
+            if t.defines().contains(k) {
+                Arc::make_mut(&mut w.runtime).insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, once: OnceIf) -> TaskFlow {
     emit_task_start(w, t);
     // run_once: only the first host of the batch still in the play runs it; the others take
     // its result.
     if t.run_once || t.bypass_host_loop {
         if let Some(first) = run_once_runner(w, t).await {
-            let snap = w.peers[first].borrow().clone();
             // A module that bypasses the host loop (add_host) is the first host's alone.
-            if !t.run_once {
-                return TaskFlow::Continue;
-            }
-            if let Some(reg) = &t.register {
-                if let Some(v) = snap.runtime.get(reg) {
-                    Arc::make_mut(&mut w.runtime).insert(reg.clone(), v.clone());
-                    w.publish(false);
-                }
-            }
-            if let Some(vars) = w.meta.run_once_vars(t.id) {
-                // `include_vars`: templated when read, so the same values serve every host.
-                let layer = Arc::make_mut(&mut w.included);
-                layer.extend(vars);
-                w.publish(false);
-            }
-            if t.module == "set_fact" {
-                for (k, v) in snap.runtime.iter() {
-                    if t.defines().contains(k) {
-                        Arc::make_mut(&mut w.runtime).insert(k.clone(), v.clone());
-                    }
-                }
+            if t.run_once {
+                take_once_result(w, t, first);
             }
             return TaskFlow::Continue;
         }
     }
+    match once {
+        OnceIf::Here => run_here(w, t).await,
+        OnceIf::From(first) => {
+            take_once_result(w, t, first);
+            TaskFlow::Continue
+        }
+        OnceIf::Skipped => TaskFlow::Continue,
+        OnceIf::Broken(e) => {
+            w.ignore_errors_now = Some((t.id, flag(w, t, &t.ignore_errors).unwrap_or(false)));
+            fail_task(w, t, e)
+        }
+    }
+}
+
+/// Runs the task on this host.
+async fn run_here(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
+    let templar = w.env.templar.clone();
     // Rendered once, before the task runs (what the task registers does not change it).
     // `no_log` first: a failure of the other keywords is hidden when it says so.
     // As ansible-core: a `no_log` that cannot be read masks the output, with a warning, and
@@ -1485,7 +1584,7 @@ fn set_facts(w: &mut Worker<'_>, t: &TaskDef, r: &ItemResult) -> bool {
             return false;
         }
     }
-    if t.run_once && !inc.is_empty() {
+    if (t.run_once || w.meta.once_if(t.id, w.idx) == Some(OnceMark::Runs)) && !inc.is_empty() {
         // For the other hosts of the batch, which take this host's result.
         w.meta.set_run_once_vars(t.id, inc.clone());
     }

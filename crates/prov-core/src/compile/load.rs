@@ -112,7 +112,7 @@ struct Inherit {
     delegate_to: Option<Tmpl>,
     /// A block's `delegate_facts`, for its tasks that set none.
     delegate_facts: Option<Flag>,
-    run_once: Option<bool>,
+    run_once: Option<Flag>,
     no_log: Option<Flag>,
     /// `ignore_unreachable`.
     ignore_unreachable: Option<bool>,
@@ -1604,8 +1604,8 @@ impl<'a> Loader<'a> {
         if let Some(f) = self.opt_flag(node.get("ignore_errors"), pb) {
             c.ignore_errors = Some(f);
         }
-        if let Some(b) = self.opt_bool(node.get("run_once")) {
-            c.run_once = Some(b);
+        if let Some(f) = self.opt_flag(node.get("run_once"), pb) {
+            c.run_once = Some(f);
         }
         if let Some(b) = self.opt_bool(node.get("ignore_unreachable")) {
             c.ignore_unreachable = Some(b);
@@ -2571,6 +2571,12 @@ impl<'a> Loader<'a> {
             collect_strings(v, &mut found);
             arg_templates.extend(found.into_iter().filter(|s| is_template(s)).map(|s| (s, *span)));
         }
+        // `run_once` is read on every host before `when` (by the strategy): checked as an argument.
+        if let Some(n @ Node { kind: NodeKind::Str(s), .. }) = node.get("run_once") {
+            if is_template(s) {
+                arg_templates.push((s.to_string(), n.span));
+            }
+        }
         let mut strings = Vec::new();
         collect_strings(&args_value, &mut strings);
         for s in strings.iter().filter(|s| is_template(s)) {
@@ -2608,6 +2614,13 @@ impl<'a> Loader<'a> {
             )
             .flatten();
         let become_if = become_if.filter(|_| become_.is_some());
+        let run_once =
+            self.opt_flag(node.get("run_once"), pb).or_else(|| c.run_once.clone()).unwrap_or(Flag::Fixed(false));
+        if c.looped && !matches!(run_once, Flag::Fixed(false)) {
+            let at = node.get("run_once").map_or(node.span, |n| n.span);
+            self.err(DiagKind::Unsupported, at, "`run_once` inside a looped include is not supported by prov yet")
+                .help = Some("run the task once before or after the looped include".into());
+        }
         let loop_ = self.loop_of(node, pb);
         if let Some(l) = &loop_ {
             self.known.insert(l.loop_var.clone());
@@ -2792,18 +2805,10 @@ impl<'a> Loader<'a> {
                 .opt_flag(node.get("delegate_facts"), pb)
                 .or_else(|| c.delegate_facts.clone())
                 .unwrap_or(Flag::Fixed(false)),
-            run_once: {
-                let run_once = self.opt_bool(node.get("run_once")).or(c.run_once).unwrap_or(false);
-                if run_once && c.looped {
-                    let at = node.get("run_once").map_or(node.span, |n| n.span);
-                    self.err(
-                        DiagKind::Unsupported,
-                        at,
-                        "`run_once` inside a looped include is not supported by prov yet",
-                    )
-                    .help = Some("run the task once before or after the looped include".into());
-                }
-                run_once
+            run_once: matches!(run_once, Flag::Fixed(true)),
+            run_once_if: match run_once {
+                Flag::Template(tm) => Some(tm),
+                Flag::Fixed(_) => None,
             },
             bypass_host_loop: {
                 let bypass = module_key == "add_host";

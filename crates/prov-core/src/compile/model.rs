@@ -412,6 +412,10 @@ pub struct TaskDef {
     pub delegate_facts: Flag,
     /// `run_once`.
     pub run_once: bool,
+    /// `run_once` written as a template: read on each host of the batch, in order, when it
+    /// reaches the task; the first host where it is true runs the task for the hosts after it,
+    /// and its result replaces what the hosts before it registered (as in ansible-core).
+    pub run_once_if: Option<Tmpl>,
     /// The module runs once for the play's batch, on its first host, whose result it is alone
     /// (ansible-core's `BYPASS_HOST_LOOP`: `add_host`); the other hosts register nothing.
     pub bypass_host_loop: bool,

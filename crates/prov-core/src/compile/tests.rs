@@ -306,6 +306,18 @@ fn run_once_inside_a_looped_include_is_refused() {
     assert_eq!(errors, want);
 }
 
+/// ansible-core reads a templated `run_once` on every host before the task's `when`, and an
+/// undefined name in it ends the run ("'nope' is undefined", at 5:17): refused before connecting.
+#[test]
+fn templated_run_once_with_an_undefined_name_is_refused() {
+    let errors = compile(&[(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - meta: noop\n      run_once: \"{{ nope }}\"\n      when: false\n",
+    )])
+    .expect_err("refused");
+    assert!(errors.iter().any(|e| e.starts_with("5:17 error: undefined variable `nope`")), "{errors:?}");
+}
+
 #[test]
 fn become_method_su_is_inherited_from_play_block_and_ansible_cfg() {
     use crate::connection::BecomeMethod;

@@ -970,6 +970,67 @@ fn run_once_runs_on_the_first_host_still_in_the_play() {
     assert_eq!(r.recap("b", "failed"), 0, "{}", r.dump());
 }
 
+/// `run_once` written as a template, as ansible-core 2.19.14 runs it on hosts a, b, c, d: each
+/// host in order reads it; the hosts before the first where it is true run the task as usual,
+/// that host runs it for itself and the rest, and its result replaces what every host
+/// registered ("a b True" on all four); only the hosts that ran it are counted in the recap. A
+/// template that is no boolean fails the task on the first host, and the later hosts do not run
+/// it. prov refused the template ("expected true or false").
+#[test]
+fn templated_run_once_runs_on_the_first_host_where_it_is_true() {
+    let site = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: cmd
+      command: echo {{ inventory_hostname }}
+      register: r
+      run_once: "{{ inventory_hostname in ['b', 'c'] }}"
+    - name: show
+      debug: msg="{{ inventory_hostname }} {{ r.stdout }} {{ r.changed }}"
+    - name: fact
+      set_fact:
+        x: "{{ inventory_hostname }}"
+      run_once: "{{ inventory_hostname == 'c' }}"
+    - name: showx
+      debug: msg="{{ x | default('none') }}"
+    - name: never
+      debug: msg=hi
+      run_once: "{{ flag }}"
+      vars:
+        flag: false
+    - name: bad
+      debug: msg=hi
+      run_once: "{{ 'maybe' }}"
+      ignore_errors: true
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    let hosts = |name: &str| -> Vec<String> {
+        let mut h: Vec<String> = r.of(name).iter().filter_map(|x| x["host"].as_str().map(String::from)).collect();
+        h.sort();
+        h
+    };
+    assert_eq!(hosts("cmd"), ["a", "b"], "{}", r.dump());
+    let msgs: Vec<String> = r.of("show").iter().map(|x| x["msg"].as_str().unwrap_or_default().to_string()).collect();
+    let mut msgs = msgs;
+    msgs.sort();
+    assert_eq!(msgs, ["a b True", "b b True", "c b True", "d b True"], "{}", r.dump());
+    assert_eq!(hosts("fact"), ["a", "b", "c"], "{}", r.dump());
+    assert!(r.of("showx").iter().all(|x| x["msg"] == "c"), "{}", r.dump());
+    assert_eq!(hosts("never"), ["a", "b", "c", "d"], "{}", r.dump());
+    let bad = r.of("bad");
+    assert_eq!(
+        bad[0]["msg"],
+        "Task failed: Error processing keyword 'run_once': The value 'maybe' could not be converted to 'bool'.",
+        "{}",
+        r.dump()
+    );
+    // `bad` fails (ignored) on a; b, c and d do not run it.
+    assert_eq!(hosts("bad"), ["a"], "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "changed"), r.recap("a", "ignored")), (6, 1, 1), "{}", r.dump());
+    assert_eq!((r.recap("b", "ok"), r.recap("c", "ok"), r.recap("c", "changed")), (5, 4, 0), "{}", r.dump());
+    assert_eq!(r.recap("d", "ok"), 3, "{}", r.dump());
+}
+
 // ansible-core 2.19: `debug: var=` of an undefined name, a missing key or a missing index is
 // ok and shows `<< error 1 - ... >>` in place of the value (with a warning), also in the
 // registered result; `1/0` and a failed `mandatory` fail the task.
