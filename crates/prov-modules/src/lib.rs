@@ -73,6 +73,7 @@ modules![
     packages::apt_repository::AptRepository,
     packages::deb822_repository::Deb822Repository,
     packages::package::Package,
+    packages::pip::Pip,
     system::authorized_key::AuthorizedKey,
     system::cron::Cron,
     system::getent::Getent,

@@ -4,3 +4,4 @@ pub mod apt;
 pub mod apt_repository;
 pub mod deb822_repository;
 pub mod package;
+pub mod pip;

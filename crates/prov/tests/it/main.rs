@@ -34,6 +34,7 @@ mod monitoring;
 mod moto;
 mod nfs;
 mod pam_limits;
+mod pip;
 mod plan;
 mod posix;
 mod release;
