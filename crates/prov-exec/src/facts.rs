@@ -35,8 +35,10 @@ pub fn layer(facts: &VarMap) -> VarMap {
     out.insert("ansible_facts".into(), Value::from_pairs(facts.iter().map(|(k, v)| (k.clone(), v.clone()))));
     for (k, v) in facts {
         // A fact a module returns without the `ansible_` prefix is a variable under its own
-        // name, as in Ansible: `setup`'s own two results, and `getent`'s `getent_DATABASE`.
-        let plain = k == "gather_subset" || k == "module_setup" || k.starts_with("getent_");
+        // name, as in Ansible: `setup`'s own two results, `getent`'s `getent_DATABASE`,
+        // `package_facts`' `packages` and `service_facts`' `services`.
+        let plain =
+            ["gather_subset", "module_setup", "packages", "services"].contains(&k.as_str()) || k.starts_with("getent_");
         let name = if plain { k.clone() } else { format!("ansible_{k}") };
         out.insert(name, v.clone());
     }

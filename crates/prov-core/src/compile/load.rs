@@ -2650,6 +2650,22 @@ impl<'a> Loader<'a> {
                 }
             }
         }
+        // Facts modules whose facts are variables under their own names.
+        match module_key {
+            "package_facts" => {
+                self.known.insert("packages".into());
+            }
+            "service_facts" => {
+                self.known.insert("services".into());
+            }
+            "getent" => match args.get("database").and_then(|(v, _)| v.as_str().map(str::to_string)) {
+                Some(db) if !is_template(&db) => {
+                    self.known.insert(format!("getent_{db}"));
+                }
+                _ => self.unknown_names = true,
+            },
+            _ => {}
+        }
         if module_key == "add_host" {
             // The variables it gives the host it adds are read in later plays.
             if args.is_empty() {

@@ -4,4 +4,5 @@ pub mod apt;
 pub mod apt_repository;
 pub mod deb822_repository;
 pub mod package;
+pub mod package_facts;
 pub mod pip;

@@ -10,6 +10,7 @@ pub mod modprobe;
 pub mod mount;
 pub mod pam_limits;
 pub mod service;
+pub mod service_facts;
 pub mod setup;
 pub mod sysctl;
 pub mod systemd;

@@ -33,6 +33,7 @@ mod monitoring;
 #[cfg(feature = "aws")]
 mod moto;
 mod nfs;
+mod package_facts;
 mod pam_limits;
 mod pip;
 mod plan;
