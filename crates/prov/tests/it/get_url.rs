@@ -131,3 +131,48 @@ fn get_url_in_check_mode_asks_with_head_and_writes_nothing() {
     assert_eq!(r[0]["msg"], "OK (11 bytes)");
     assert!(!d.path().join("new.txt").exists());
 }
+
+/// `lookup('url')` on the controller, as ansible-core 2.19.14 answered for the same files: lines
+/// by default (joined with commas by `lookup`, a list with `wantlist` or `query`), the whole
+/// text with `split_lines=False`, and an HTTP error fails with its words. prov refused the
+/// lookup ("unknown lookup plugin `url`"), which stopped grafana.grafana's opentelemetry_collector.
+#[test]
+fn url_lookup_reads_lines_or_text_from_the_controller_as_ansible_core() {
+    let site = tempfile::tempdir().expect("tempdir");
+    std::fs::write(site.path().join("data.txt"), "line1\nline2\r\nline3").expect("file");
+    std::fs::write(site.path().join("rel.json"), "{\"tag_name\": \"v1.2.3\"}\n").expect("file");
+    let server = Server::start(site.path());
+    let base = format!("http://127.0.0.1:{}", server.1);
+    let play = format!(
+        r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - debug: msg="{{{{ lookup('url', '{base}/data.txt') }}}}"
+    - debug: msg="{{{{ lookup('url', '{base}/data.txt', wantlist=True) | to_json }}}}"
+    - debug: msg="{{{{ lookup('url', '{base}/data.txt', split_lines=False) | to_json }}}}"
+    - debug: msg="{{{{ (lookup('url', '{base}/rel.json', split_lines=False) | from_json).get('tag_name') | replace('v', '') }}}}"
+    - debug: msg="{{{{ query('url', '{base}/data.txt', '{base}/rel.json') | to_json }}}}"
+    - debug: msg="{{{{ lookup('url', '{base}/nope.txt') }}}}"
+      ignore_errors: true
+"#
+    );
+    let (_d, r) = apply(&[("site.yml", &play)], &[]);
+    let msgs: Vec<String> = r.of("debug").iter().map(|x| x["msg"].as_str().unwrap_or_default().to_string()).collect();
+    assert_eq!(
+        msgs[..5],
+        [
+            "line1,line2,line3",
+            r#"["line1", "line2", "line3"]"#,
+            r#""line1\nline2\r\nline3""#,
+            "1.2.3",
+            r#"["line1", "line2", "line3", "{\"tag_name\": \"v1.2.3\"}"]"#,
+        ],
+        "{}",
+        r.dump()
+    );
+    assert!(
+        msgs[5].ends_with(&format!("Received HTTP error for {base}/nope.txt: HTTP Error 404: File not found")),
+        "{}",
+        r.dump()
+    );
+}

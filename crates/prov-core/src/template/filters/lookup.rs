@@ -17,7 +17,7 @@ use minijinja::{Environment, Error, State};
 use std::path::{Path, PathBuf};
 
 const SUPPORTED: &str =
-    "env, file, template, vars, varnames, first_found, list, items, fileglob, pipe, lines, password, nested, subelements, sequence, together, indexed_items, dict";
+    "env, file, template, vars, varnames, first_found, list, items, fileglob, pipe, lines, password, nested, subelements, sequence, together, indexed_items, dict, url";
 
 pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     let c = ctx.clone();
@@ -60,6 +60,7 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
         "first_found" => first_found(&ctx, &terms, &kw),
         "fileglob" => fileglob_lookup(&ctx, &terms),
         "pipe" => pipe_lookup(&ctx, &terms),
+        "url" => url_lookup(&terms, &kw),
         "lines" => lines_lookup(&ctx, &terms),
         "varnames" => varnames_lookup(state, &terms),
         "password" => password_lookup(&ctx, &terms, &kw),
@@ -123,6 +124,7 @@ fn name_unsupported(name: &str) -> bool {
             | "together"
             | "indexed_items"
             | "dict"
+            | "url"
     )
 }
 
@@ -399,6 +401,145 @@ fn pipe_lookup(ctx: &LookupContext, terms: &[Value]) -> Result<Vec<Value>, Error
     let mut out = Vec::new();
     for term in string_terms(terms, "pipe")? {
         out.push(Value::from(controller_sh(ctx, &term, "pipe")?.trim_end()));
+    }
+    Ok(out)
+}
+
+/// `url`: each term fetched from the controller (with curl, redirects followed), its lines
+/// (`split_lines`, the default) or its whole text. Options as ansible-core's: `validate_certs`,
+/// `use_proxy`, `username`/`password` (given to curl on its standard input, never in argv),
+/// `force_basic_auth`, `headers`, `force`, `timeout` (10), `http_agent`, `follow_redirects`,
+/// `unix_socket`, `ca_path`. `use_gssapi`, `ciphers`, `unredirected_headers` and `use_netrc` are
+/// refused. An HTTP error fails with ansible-core's words ("Received HTTP error for URL: HTTP
+/// Error 404: Not Found"), as does a connection that fails ("Failed lookup url for URL: ...").
+fn url_lookup(terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
+    let flag = |name: &str, default: bool| -> Result<bool, Error> {
+        Ok(match kw.get::<Option<Value>>(name)? {
+            None => default,
+            Some(v) if v.kind() == ValueKind::String => crate::args::parse_bool(v.as_str().unwrap_or_default())
+                .ok_or_else(|| fail(format!("lookup('url'): {name} must be a boolean, got {v}")))?,
+            Some(v) => v.is_true(),
+        })
+    };
+    let text = |name: &str| -> Result<Option<String>, Error> {
+        Ok(kw.get::<Option<Value>>(name)?.filter(|v| !v.is_none() && !v.is_undefined()).map(|v| v.to_string()))
+    };
+    for refused in ["use_gssapi", "ciphers", "unredirected_headers", "use_netrc"] {
+        if let Some(v) = kw.get::<Option<Value>>(refused)? {
+            let off = v.is_none()
+                || (refused != "use_netrc" && !v.is_true() && v.kind() != ValueKind::Seq)
+                || (refused == "use_netrc" && v.is_true());
+            if !off {
+                return Err(fail(format!("lookup('url'): option {refused} is not supported by prov yet")));
+            }
+        }
+    }
+    let split = flag("split_lines", true)?;
+    let validate = flag("validate_certs", true)?;
+    let use_proxy = flag("use_proxy", true)?;
+    let force = flag("force", false)?;
+    let force_basic = flag("force_basic_auth", false)?;
+    let timeout = match kw.get::<Option<Value>>("timeout")? {
+        None => 10.0,
+        Some(v) => v
+            .to_string()
+            .parse::<f64>()
+            .map_err(|_| fail(format!("lookup('url'): timeout must be a number, got {v}")))?,
+    };
+    let agent = text("http_agent")?.unwrap_or_else(|| "ansible-httpget".into());
+    let follow = text("follow_redirects")?.unwrap_or_else(|| "urllib2".into());
+    let (user, password) = (text("username")?, text("password")?);
+    let (socket, ca) = (text("unix_socket")?, text("ca_path")?);
+    let headers: Vec<(String, String)> = match kw.get::<Option<Value>>("headers")? {
+        None => Vec::new(),
+        Some(h) => {
+            let mut out = Vec::new();
+            if let Ok(keys) = h.try_iter() {
+                for k in keys {
+                    let v = h.get_item(&k).unwrap_or_default();
+                    out.push((k.to_string(), v.to_string()));
+                }
+            }
+            out
+        }
+    };
+    let mut out = Vec::new();
+    for term in string_terms(terms, "url")? {
+        let mut cmd = std::process::Command::new("curl");
+        // Headers go to standard error with curl's own messages: the last status line is the
+        // answer's.
+        cmd.args(["-sS", "-D", "/dev/stderr", "-K", "-"]);
+        cmd.arg("--max-time").arg(format!("{timeout}"));
+        cmd.arg("-A").arg(&agent);
+        if !validate {
+            cmd.arg("-k");
+        }
+        if !use_proxy {
+            cmd.args(["--noproxy", "*"]);
+        }
+        if !matches!(follow.as_str(), "none" | "no" | "false") {
+            cmd.arg("-L");
+        }
+        if force {
+            cmd.args(["-H", "Cache-Control: no-cache"]);
+        }
+        for (k, v) in &headers {
+            cmd.arg("-H").arg(format!("{k}: {v}"));
+        }
+        if let Some(sock) = &socket {
+            cmd.arg("--unix-socket").arg(sock);
+        }
+        if let Some(ca) = &ca {
+            cmd.arg("--cacert").arg(ca);
+        }
+        cmd.arg("--").arg(&term);
+        let mut config = String::new();
+        if let Some(u) = &user {
+            let creds = format!("{u}:{}", password.clone().unwrap_or_default());
+            config.push_str(&format!("user = \"{}\"\n", creds.replace('\\', "\\\\").replace('"', "\\\"")));
+            config.push_str(if force_basic { "basic\n" } else { "anyauth\n" });
+        }
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| fail(format!("Failed lookup url for {term}: cannot run curl on the controller: {e}")))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            let _ = stdin.write_all(config.as_bytes());
+        }
+        let res = child.wait_with_output().map_err(|e| fail(format!("Failed lookup url for {term}: {e}")))?;
+        let err = String::from_utf8_lossy(&res.stderr);
+        let status = err.lines().rfind(|l| l.starts_with("HTTP/")).and_then(|l| {
+            let mut parts = l.trim_end().splitn(3, ' ');
+            let _ = parts.next();
+            let code: u16 = parts.next()?.parse().ok()?;
+            Some((code, parts.next().unwrap_or_default().to_string()))
+        });
+        match (res.status.code(), status) {
+            (Some(0), Some((code, reason))) if code >= 400 => {
+                return Err(fail(format!("Received HTTP error for {term}: HTTP Error {code}: {reason}")));
+            }
+            (Some(0), _) => {}
+            (code, _) => {
+                let why =
+                    err.lines().rfind(|l| l.starts_with("curl: ")).unwrap_or_default().trim_start_matches("curl: ");
+                let why = if code == Some(7) && why.contains("Connection refused") {
+                    "<urlopen error [Errno 111] Connection refused>".to_string()
+                } else {
+                    format!("<urlopen error {why}>")
+                };
+                return Err(fail(format!("Failed lookup url for {term}: {why}")));
+            }
+        }
+        let body = String::from_utf8(res.stdout)
+            .map_err(|_| fail(format!("lookup('url'): the answer of {term} is not UTF-8")))?;
+        if split {
+            out.extend(py_splitlines(&body).into_iter().map(Value::from));
+        } else {
+            out.push(Value::from(body));
+        }
     }
     Ok(out)
 }
