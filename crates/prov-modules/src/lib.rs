@@ -72,6 +72,8 @@ modules![
     packages::apt::Apt,
     packages::apt_repository::AptRepository,
     packages::deb822_repository::Deb822Repository,
+    packages::dnf::Dnf,
+    packages::yum::Yum,
     packages::package::Package,
     packages::package_facts::PackageFacts,
     packages::pip::Pip,

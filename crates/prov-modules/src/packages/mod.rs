@@ -3,6 +3,8 @@
 pub mod apt;
 pub mod apt_repository;
 pub mod deb822_repository;
+pub mod dnf;
 pub mod package;
 pub mod package_facts;
 pub mod pip;
+pub mod yum;

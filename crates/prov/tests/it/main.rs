@@ -11,6 +11,7 @@ mod config;
 mod cron;
 mod deb822;
 mod disk;
+mod dnf;
 mod docker;
 mod facts;
 mod faults;
