@@ -2571,10 +2571,11 @@ impl<'a> Loader<'a> {
             collect_strings(v, &mut found);
             arg_templates.extend(found.into_iter().filter(|s| is_template(s)).map(|s| (s, *span)));
         }
-        // `run_once` is read on every host before `when` (by the strategy): checked as an argument.
+        // `run_once` is read on every host before `when` (by the strategy).
+        let mut keyword_templates = Vec::new();
         if let Some(n @ Node { kind: NodeKind::Str(s), .. }) = node.get("run_once") {
             if is_template(s) {
-                arg_templates.push((s.to_string(), n.span));
+                keyword_templates.push((s.to_string(), n.span));
             }
         }
         let mut strings = Vec::new();
@@ -2808,6 +2809,7 @@ impl<'a> Loader<'a> {
             module: module_key,
             args: args_value,
             arg_templates,
+            keyword_templates,
             when,
             loop_,
             register,
@@ -2964,6 +2966,12 @@ impl<'a> Loader<'a> {
                 }
             }
             NodeKind::Seq(_) if key != "with_dict" => LoopItems::List(n.to_value()),
+            NodeKind::Seq(_) => {
+                // Terms for the `dict` lookup, rendered when the task runs.
+                let mut def = self.loop_control(node, LoopItems::List(n.to_value()), keyword, pb);
+                def.dict_terms = true;
+                return Some(def);
+            }
             NodeKind::Map(_) if key == "with_dict" => LoopItems::List(n.to_value()),
             // One mapping term (`with_first_found: {files: [...], paths: [...]}`).
             NodeKind::Map(_) if keyword.lookup().is_some() => LoopItems::List(Value::from(vec![n.to_value()])),
@@ -3027,6 +3035,7 @@ impl<'a> Loader<'a> {
             extended_allitems: true,
             flatten,
             keyword,
+            dict_terms: false,
             break_when: Vec::new(),
         };
         if let Some(lc) = node.get("loop_control") {
@@ -3203,8 +3212,11 @@ impl<'a> Loader<'a> {
         }
         for play in plays {
             for t in &play.tasks {
-                let mut strings: Vec<(String, Span)> = t.arg_templates.clone();
-                strings.extend(t.when.iter().map(|c| (format!("{{{{ {} }}}}", c.source), c.span)));
+                // (text, where, read only when the task runs past its `when`)
+                let mut strings: Vec<(String, Span, bool)> =
+                    t.arg_templates.iter().map(|(s, p)| (s.clone(), *p, true)).collect();
+                strings.extend(t.when.iter().map(|c| (format!("{{{{ {} }}}}", c.source), c.span, false)));
+                strings.extend(t.keyword_templates.iter().map(|(s, p)| (s.clone(), *p, false)));
                 // `when: x is defined` (or `undefined`, `not defined`) guards the whole task.
                 let guarded: std::collections::BTreeSet<String> = t
                     .when
@@ -3214,7 +3226,7 @@ impl<'a> Loader<'a> {
                     .flatten()
                     .collect();
                 let mut reported = std::collections::BTreeSet::new();
-                for (s, span) in strings.iter().filter(|(s, _)| is_template(s)) {
+                for (s, span, after_when) in strings.iter().filter(|(s, _, _)| is_template(s)) {
                     if s.contains("is defined")
                         || s.contains("is not defined")
                         || s.contains("is undefined")
@@ -3241,10 +3253,23 @@ impl<'a> Loader<'a> {
                             continue;
                         }
                         let known: Vec<&str> = self.known.iter().map(String::as_str).collect();
+                        let at = if span.is_real() { *span } else { t.span };
+                        // A task with a condition may never run, and ansible-core fails only a
+                        // task that runs: a warning, and the task fails there if it does.
+                        if !t.when.is_empty() && *after_when {
+                            self.diags.push(Diagnostic::warning(
+                                at,
+                                format!(
+                                    "undefined variable `{n}` in task `{}`: the task fails if its `when` lets it run",
+                                    t.name
+                                ),
+                            ));
+                            continue;
+                        }
                         self.diags.push(
                             Diagnostic::error(
                                 DiagKind::Undefined,
-                                if span.is_real() { *span } else { t.span },
+                                at,
                                 format!("undefined variable `{n}` in task `{}`", t.name),
                             )
                             .with_opt_help(did_you_mean(&n, known).or_else(|| {

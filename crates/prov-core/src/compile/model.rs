@@ -268,6 +268,9 @@ pub struct LoopDef {
     pub flatten: bool,
     /// The keyword that asked for the loop.
     pub keyword: LoopKeyword,
+    /// `with_dict` written as a list of terms: each (a mapping once rendered) gives its
+    /// key/value items, as ansible-core's `dict` lookup does.
+    pub dict_terms: bool,
     /// `loop_control.break_when`: after each item, the loop ends when every condition holds
     /// (they see the item and, under the task's `register` name, the item's result).
     pub break_when: Vec<Cond>,
@@ -386,6 +389,8 @@ pub struct TaskDef {
     pub args: Value,
     /// Template strings of the arguments with the span of the argument they are in.
     pub arg_templates: Vec<(String, Span)>,
+    /// Templates of keywords read whenever a host reaches the task, before `when` (`run_once`).
+    pub keyword_templates: Vec<(String, Span)>,
     /// Conditions (all must hold).
     pub when: Vec<Cond>,
     /// Loop.

@@ -7,8 +7,10 @@
 //! `disable_gpg_check`, `installroot`, `releasever`, `autoremove`, `exclude`, `skip_broken`,
 //! `update_cache` (alias `expire-cache`), `update_only`, `disable_excludes`, `sslverify`,
 //! `allow_downgrade`, `install_weak_deps`, `allowerasing`, `nobest`, `best`, `cacheonly`,
-//! `lock_timeout`, `validate_certs`, `install_repoquery`, `use_backend` (accepted). Refused before
-//! the run: `list`, `security`, `bugfix`, `download_only`, `download_dir`, `enable_plugin`,
+//! `lock_timeout`, `validate_certs`, `install_repoquery`, `use_backend` (accepted), `list`
+//! (`installed`, `available`, `updates`, `repos` or a spec: the packages with `name`, `arch`,
+//! `epoch`, `release`, `version`, `repo`, `envra`, `nevra`, `yumstate`, from `dnf repoquery`).
+//! Refused before the run: `security`, `bugfix`, `download_only`, `download_dir`, `enable_plugin`,
 //! `disable_plugin`, group and module specs (`@name`), `.rpm` files and URLs.
 //!
 //! It decides as ansible-core's module does: `present` installs what is not installed (a name
@@ -152,7 +154,7 @@ pub struct Args {
     /// Accepted: `auto`, `dnf`, `dnf4`, `yum`, `yum4` (`dnf5` is refused).
     #[serde(default)]
     pub use_backend: Option<String>,
-    /// Refused.
+    /// List packages or repositories instead (`installed`, `available`, `updates`, `repos`, a spec).
     #[serde(default)]
     pub list: Option<String>,
 }
@@ -488,6 +490,92 @@ impl Dnf {
         Ok((steps, notes))
     }
 
+    /// `list`: `installed`, `available`, `updates`/`upgrades`, `repos`/`repositories`, or the
+    /// packages a spec matches (installed and available), as ansible-core lists them.
+    async fn list(a: &Args, what: &str, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let done = |results: Vec<Value>| {
+            Outcome { msg: Some(String::new()), ..Outcome::ok() }.with("msg", "").with("results", Value::from(results))
+        };
+        if matches!(what, "repos" | "repositories") {
+            let out = cx.exec(Self::base(a).flag("-q").flag("repolist").flag("--enabled").build()).await?;
+            if out.rc != 0 {
+                return Err(crate::util::probe_failed("dnf repolist", &out));
+            }
+            let ids: Vec<Value> = out
+                .stdout_str()
+                .lines()
+                .filter(|l| !l.starts_with("repo id") && !l.trim().is_empty())
+                .filter_map(|l| l.split_whitespace().next())
+                .map(|id| {
+                    Value::from_pairs(vec![
+                        ("repoid".to_string(), Value::from(id)),
+                        ("state".to_string(), Value::from("enabled")),
+                    ])
+                })
+                .collect();
+            return Ok(done(ids));
+        }
+        let query = |flag: &'static str, spec: Option<&str>| {
+            let mut c = Self::base(a).flag("-q").flag("repoquery").flag(flag).flag("--qf").build();
+            c = c.word(Sh::lit("'%{name}\\t%{epoch}\\t%{version}\\t%{release}\\t%{arch}\\t%{repoid}'"));
+            match spec {
+                Some(s) => c.word(Sh::lit("--")).word(Sh::quoted(s)),
+                None => c,
+            }
+        };
+        let runs: Vec<Sh> = match what {
+            "installed" => vec![query("--installed", None)],
+            "available" => vec![query("--available", None)],
+            "updates" | "upgrades" => vec![query("--upgrades", None)],
+            spec => vec![query("--installed", Some(spec)), query("--available", Some(spec))],
+        };
+        let mut pkgs: Vec<(Pkg, String)> = Vec::new();
+        for run in runs {
+            let out = cx.exec(run).await?;
+            if out.rc != 0 {
+                return Err(crate::util::probe_failed("dnf repoquery", &out));
+            }
+            for line in out.stdout_str().lines() {
+                let f: Vec<&str> = line.split('\t').collect();
+                let [name, epoch, version, release, arch, repo] = f[..] else { continue };
+                let p = Pkg {
+                    name: name.into(),
+                    epoch: epoch.into(),
+                    version: version.into(),
+                    release: release.into(),
+                    arch: arch.into(),
+                };
+                pkgs.push((p, repo.to_string()));
+            }
+        }
+        pkgs.sort_by(|(p, r), (q, s)| {
+            p.name
+                .cmp(&q.name)
+                .then_with(|| p.arch.cmp(&q.arch))
+                .then_with(|| evr_cmp(&format!("{}:{}-{}", p.epoch, p.version, p.release), q))
+                .then_with(|| (s == "@System").cmp(&(r == "@System")))
+        });
+        let results = pkgs
+            .into_iter()
+            .map(|(p, repo)| {
+                let envra = format!("{}:{}-{}-{}.{}", p.epoch, p.name, p.version, p.release, p.arch);
+                let state = if repo == "@System" { "installed" } else { "available" };
+                Value::from_pairs(vec![
+                    ("name".to_string(), Value::from(p.name)),
+                    ("arch".to_string(), Value::from(p.arch)),
+                    ("epoch".to_string(), Value::from(p.epoch)),
+                    ("release".to_string(), Value::from(p.release)),
+                    ("version".to_string(), Value::from(p.version)),
+                    ("repo".to_string(), Value::from(repo)),
+                    ("envra".to_string(), Value::from(envra.clone())),
+                    ("nevra".to_string(), Value::from(envra)),
+                    ("yumstate".to_string(), Value::from(state)),
+                ])
+            })
+            .collect();
+        Ok(done(results))
+    }
+
     fn verb(a: &Args, verb: &'static str, specs: &[String], assume: &'static str) -> Sh {
         let mut c = Self::base(a).flag(assume);
         if verb == "remove" && !a.autoremove {
@@ -529,6 +617,9 @@ impl Module for Dnf {
         if a.name.0.is_empty() && a.list.is_none() && !a.update_cache && !a.autoremove {
             return Err("one of the following is required: name, list, update_cache".into());
         }
+        if !a.name.0.is_empty() && a.list.is_some() {
+            return Err("parameters are mutually exclusive: name|list".into());
+        }
         if a.best.is_some() && a.nobest.is_some() {
             return Err("parameters are mutually exclusive: best|nobest".into());
         }
@@ -536,7 +627,6 @@ impl Module for Dnf {
             return Err("Autoremove should be used alone or with state=absent".into());
         }
         let refused = [
-            ("list", a.list.is_some()),
             ("security", a.security),
             ("bugfix", a.bugfix),
             ("download_only", a.download_only),
@@ -574,7 +664,18 @@ impl Module for Dnf {
             ch = ch.with_data("msg", msg).with_data("results", Value::from(results)).with_data("rc", 0);
             Plan::Change(ch)
         };
+        if let Some(what) = &a.list {
+            return Ok(Plan::Ok(Self::list(a, what, cx).await?));
+        }
         if a.update_cache && a.name.0.is_empty() {
+            // ansible-core reads the metadata (refreshing it) and reports no change, in check
+            // mode too.
+            if cx.is_check() {
+                let o = Outcome { msg: Some("Cache updated".into()), ..Outcome::ok() };
+                return Ok(Plan::Ok(
+                    o.with("msg", "Cache updated").with("results", Value::from(Vec::<String>::new())).with("rc", 0),
+                ));
+            }
             return Ok(change(Vec::new(), "Cache updated"));
         }
         if !cx.is_check() {

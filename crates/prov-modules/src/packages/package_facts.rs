@@ -4,8 +4,11 @@
 //! Arguments (as in Ansible): `manager` (a list, default `auto`), `strategy` (`first`, the
 //! default, or `all`). prov reads dpkg's database (`apt`, with `name`, `version`, `arch`,
 //! `category`, `origin` and `source: apt`) with `dpkg-query` and apt's lists, so the target
-//! needs no python-apt; `auto` finds it. The other managers (`rpm` and its aliases, `apk`,
-//! `pacman`, `portage`, `pkg`, `pkg_info`) are refused before the run: prov does not read them yet.
+//! needs no python-apt, and the RPM database (`rpm`, also as `dnf`, `dnf5`, `yum`, `zypper`:
+//! `name`, `version`, `release`, `epoch` (`"None"` without one, as ansible-core writes it),
+//! `arch`, `source: rpm`) with `rpm -qa`. `auto` tries them in ansible-core's order. The other
+//! managers (`apk`, `pacman`, `portage`, `pkg`, `pkg_info`) are refused before the run when
+//! asked for by name, and not looked for by `auto`.
 //! Reads only: runs in check mode too.
 //!
 //! ```yaml
@@ -145,6 +148,40 @@ fn apt_packages(out: &str) -> BTreeMap<String, Vec<Value>> {
     packages
 }
 
+/// The RPM database as the rpm Python binding shows it (`epoch` is `"None"` without one), in
+/// the database's order.
+fn rpm_packages(out: &str) -> Vec<(String, Value)> {
+    let mut packages: Vec<(String, Vec<Value>)> = Vec::new();
+    for line in out.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [name, version, release, epoch, arch] = f[..] else { continue };
+        let epoch = if epoch == "(none)" { "None" } else { epoch };
+        let details = Value::from_pairs(vec![
+            ("name".to_string(), Value::from(name)),
+            ("version".to_string(), Value::from(version)),
+            ("release".to_string(), Value::from(release)),
+            ("epoch".to_string(), Value::from(epoch)),
+            ("arch".to_string(), Value::from(arch)),
+            ("source".to_string(), Value::from("rpm")),
+        ]);
+        match packages.iter_mut().find(|(k, _)| k == name) {
+            Some((_, v)) => v.push(details),
+            None => packages.push((name.to_string(), vec![details])),
+        }
+    }
+    packages.into_iter().map(|(k, v)| (k, Value::from(v))).collect()
+}
+
+/// A manager's name with ansible-core's aliases resolved (`dnf` is `rpm`).
+fn canonical_manager(m: &str) -> &str {
+    match m {
+        "dnf" | "dnf5" | "yum" | "zypper" => "rpm",
+        "pkg5" | "pkgng" => "pkg",
+        "openbsd_pkg" => "pkg_info",
+        other => other,
+    }
+}
+
 #[async_trait]
 impl Module for PackageFacts {
     const NAME: &'static str = "package_facts";
@@ -152,26 +189,85 @@ impl Module for PackageFacts {
     type Plan = ();
 
     fn check_args(a: &Args) -> Result<(), String> {
-        let unknown: Vec<&str> =
-            a.manager.0.iter().map(String::as_str).filter(|m| *m != "auto" && !KNOWN.contains(m)).collect();
+        let unknown: Vec<&str> = a
+            .manager
+            .0
+            .iter()
+            .map(String::as_str)
+            .filter(|m| *m != "auto" && !KNOWN.contains(&m.to_lowercase().as_str()))
+            .collect();
         if !unknown.is_empty() {
             return Err(format!("Unsupported package managers requested: {}", unknown.join(", ")));
         }
-        if let Some(m) = a.manager.0.iter().find(|m| *m != "auto" && *m != "apt") {
-            return Err(format!("manager `{m}`: prov reads only apt's (dpkg's) packages yet"));
+        let unread =
+            a.manager.0.iter().find(|m| *m != "auto" && !matches!(canonical_manager(&m.to_lowercase()), "apt" | "rpm"));
+        if let Some(m) = unread {
+            return Err(format!("manager `{m}`: prov reads apt's (dpkg's) and rpm's packages, not this one's yet"));
         }
         Ok(())
     }
 
-    async fn plan(&self, _: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        let out = cx.exec(Sh::lit("command -v dpkg-query >/dev/null 2>&1 || exit 3\n").glued(Sh::lit(SCRIPT))).await?;
-        let packages = if out.rc == 0 { apt_packages(&out.stdout_str()) } else { BTreeMap::new() };
-        if packages.is_empty() {
-            let mut o = Outcome::failed(
-                "Could not detect a supported package manager from the following list: ['apt'], or the required Python library is not installed. Check warnings for details.",
-            );
-            if out.rc == 0 {
-                o = o.warn("Found \"apt\" but no associated packages");
+    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
+        // ansible-core's order: the managers asked for, `auto` replaced by all it knows.
+        let mut managers: Vec<String> = a.manager.0.iter().map(|m| m.to_lowercase()).collect();
+        if managers.iter().any(|m| m == "auto") {
+            managers.extend(KNOWN.iter().map(|m| m.to_string()));
+            managers.retain(|m| m != "auto");
+        }
+        let mut packages: Vec<(String, Vec<Value>)> = Vec::new();
+        let mut warnings = Vec::new();
+        let mut seen = Vec::new();
+        let mut found = 0;
+        for m in &managers {
+            if a.strategy == Strategy::First && found > 0 {
+                break;
+            }
+            let m = canonical_manager(m);
+            if seen.contains(&m) {
+                continue;
+            }
+            seen.push(m);
+            let got: Option<Vec<(String, Value)>> = match m {
+                "apt" => {
+                    let out = cx
+                        .exec(Sh::lit("command -v dpkg-query >/dev/null 2>&1 || exit 3\n").glued(Sh::lit(SCRIPT)))
+                        .await?;
+                    (out.rc == 0).then(|| {
+                        apt_packages(&out.stdout_str()).into_iter().map(|(k, v)| (k, Value::from(v))).collect()
+                    })
+                }
+                "rpm" => {
+                    let out = cx
+                        .exec(Sh::lit(
+                            "command -v rpm >/dev/null 2>&1 || exit 3\nrpm -qa --qf '%{NAME}\\t%{VERSION}\\t%{RELEASE}\\t%{EPOCH}\\t%{ARCH}\\n'",
+                        ))
+                        .await?;
+                    (out.rc == 0).then(|| rpm_packages(&out.stdout_str()))
+                }
+                // The others are not read by prov (refused when asked for by name).
+                _ => None,
+            };
+            let Some(got) = got else { continue };
+            if got.is_empty() {
+                warnings.push(format!("Found \"{m}\" but no associated packages"));
+                continue;
+            }
+            found += 1;
+            for (k, v) in got {
+                let items: Vec<Value> = v.try_iter().map(|i| i.collect()).unwrap_or_default();
+                match packages.iter_mut().find(|(n, _)| *n == k) {
+                    Some((_, list)) => list.extend(items),
+                    None => packages.push((k, items)),
+                }
+            }
+        }
+        if found == 0 {
+            let list = managers.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ");
+            let mut o = Outcome::failed(format!(
+                "Could not detect a supported package manager from the following list: [{list}], or the required Python library is not installed. Check warnings for details."
+            ));
+            for w in warnings {
+                o = o.warn(w);
             }
             return Ok(Plan::Ok(o));
         }
@@ -179,6 +275,9 @@ impl Module for PackageFacts {
             Value::from_pairs(packages.into_iter().map(|(k, v)| (k, Value::from(v))).collect::<Vec<(String, Value)>>());
         let mut o =
             Outcome::ok().with("ansible_facts", Value::from_pairs(vec![("packages".to_string(), facts.clone())]));
+        for w in warnings {
+            o = o.warn(w);
+        }
         o.host_facts = vec![("packages".to_string(), facts)];
         Ok(Plan::Ok(o))
     }
@@ -207,5 +306,18 @@ installed\ttzdata\tall\t2024a\tlocalization\n\
             "{'name': 'libc6', 'version': '2.36-9', 'arch': 'amd64', 'category': 'libs', 'origin': 'Debian', 'source': 'apt'}"
         );
         assert_eq!(p["tzdata"][0].get_attr("origin").map(|v| v.to_string()).ok().as_deref(), Some(""));
+    }
+
+    #[test]
+    fn rpm_packages_are_described_as_the_rpm_binding_shows_them() {
+        let p = rpm_packages("provdep\t0.5\t1\t(none)\tnoarch\nprovep\t3.1\t1\t2\tnoarch\n");
+        let json: Vec<String> = p.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        assert_eq!(
+            json,
+            [
+                "provdep [{'name': 'provdep', 'version': '0.5', 'release': '1', 'epoch': 'None', 'arch': 'noarch', 'source': 'rpm'}]",
+                "provep [{'name': 'provep', 'version': '3.1', 'release': '1', 'epoch': '2', 'arch': 'noarch', 'source': 'rpm'}]",
+            ]
+        );
     }
 }

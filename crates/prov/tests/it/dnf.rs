@@ -118,4 +118,44 @@ fn dnf_installs_upgrades_and_removes_as_ansible_core() {
     }
     let db = Command::new("rpm").arg("--root").arg(&root).arg("-qa").output().expect("rpm");
     assert_eq!(String::from_utf8_lossy(&db.stdout), "", "ansible-core left nothing installed");
+
+    // `list`, with provdemo 1.0 installed: ansible-core's lists for the same root.
+    let lists = ["installed", "available", "provdemo", "repos", "updates", "nosuch"];
+    let mut play = format!("- hosts: a\n  gather_facts: false\n  tasks:\n    - dnf: {{name: provdemo-1.0, {o}}}\n");
+    for (i, l) in lists.iter().enumerate() {
+        play.push_str(&format!("    - dnf: {{list: {l}, {o}}}\n      register: l{i}\n"));
+    }
+    play.push_str("    - debug: msg=\"{{ [l0, l1, l2, l3, l4, l5] | map(attribute='results') | list | to_json }}\"\n");
+    let (_d, r) = apply(&[("site.yml", &play)], &["--check"]);
+    assert_eq!((r.code, r.recap("a", "changed")), (0, 1), "{}", r.dump());
+    let (_d, r) = apply(&[("site.yml", &play)], &[]);
+    assert_eq!((r.code, r.recap("a", "changed")), (0, 1), "{}", r.dump());
+    let got: serde_json::Value = serde_json::from_str(r.of("debug")[0]["msg"].as_str().expect("msg")).expect("JSON");
+    let pkg = |name: &str, version: &str, repo: &str| {
+        let envra = format!("0:{name}-{version}-1.noarch");
+        let state = if repo == "@System" { "installed" } else { "available" };
+        serde_json::json!({"name": name, "arch": "noarch", "epoch": "0", "release": "1", "version": version, "repo": repo, "envra": envra, "nevra": envra, "yumstate": state})
+    };
+    let local = "prov-it-dnf";
+    assert_eq!(got[0], serde_json::json!([pkg("provdemo", "1.0", "@System")]));
+    assert_eq!(
+        got[1],
+        serde_json::json!([
+            pkg("provapp", "1.0", local),
+            pkg("provdemo", "1.0", local),
+            pkg("provdemo", "2.0", local),
+            pkg("provdep", "0.5", local)
+        ])
+    );
+    assert_eq!(
+        got[2],
+        serde_json::json!([
+            pkg("provdemo", "1.0", "@System"),
+            pkg("provdemo", "1.0", local),
+            pkg("provdemo", "2.0", local)
+        ])
+    );
+    assert_eq!(got[3], serde_json::json!([{"repoid": local, "state": "enabled"}]));
+    assert_eq!(got[4], serde_json::json!([pkg("provdemo", "2.0", local)]));
+    assert_eq!(got[5], serde_json::json!([]));
 }

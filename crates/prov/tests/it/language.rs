@@ -970,6 +970,68 @@ fn run_once_runs_on_the_first_host_still_in_the_play() {
     assert_eq!(r.recap("b", "failed"), 0, "{}", r.dump());
 }
 
+/// An undefined name in the arguments of a task with a condition: ansible-core fails the task
+/// only if the condition lets it run (skipped, then "'nope2' is undefined" when it runs), so
+/// prov warns before the run and fails the task there, where it refused the playbook (which
+/// stopped ovirt.ovirt's engine_setup, whose `when: ovirt_engine_setup_use_remote_answer_file`
+/// guards a role input). In a `when` or a templated `run_once` it is still refused.
+#[test]
+fn an_undefined_name_under_a_condition_fails_only_the_task_that_runs() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  vars:
+    go: false
+  tasks:
+    - name: guarded
+      debug: msg="{{ nope }}"
+      when: go | bool
+    - name: runs
+      debug: msg="{{ nope2 }}"
+      when: not go
+      ignore_errors: true
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert!(
+        r.stderr
+            .contains("warning: undefined variable `nope` in task `guarded`: the task fails if its `when` lets it run"),
+        "{}",
+        r.dump()
+    );
+    assert_eq!(r.of("guarded")[0]["status"], "skipped", "{}", r.dump());
+    assert_eq!(r.of("runs")[0]["status"], "ignored", "{}", r.dump());
+    let refused = "- hosts: a\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n      when: nope3 | bool\n";
+    let (_d, r) = apply(&[("site.yml", refused)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+}
+
+/// `with_dict` given a list of mappings (each may be a template that renders to one): their
+/// key/value items in order, as ansible-core 2.19.14's `dict` lookup gives them ("file=f.tar",
+/// "b=2", "c="); a term that is no mapping fails the task. prov refused the list ("`with_dict`
+/// takes a list or a template, found a list"), which stopped ovirt.ovirt's engine_setup.
+#[test]
+fn with_dict_takes_a_list_of_mappings_as_ansible_core() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  vars:
+    extra: {b: 2, c: ""}
+  tasks:
+    - name: pairs
+      debug: msg="{{ item.key }}={{ item.value }}"
+      with_dict:
+        - file: "{{ 'f.tar' }}"
+        - "{{ extra | default({}) }}"
+    - name: bad
+      debug: msg="{{ item }}"
+      with_dict: ["notadict"]
+      ignore_errors: true
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    let msgs: Vec<&str> = r.of("pairs").iter().filter_map(|x| x["msg"].as_str()).collect();
+    assert_eq!(msgs, ["file=f.tar", "b=2", "c="], "{}", r.dump());
+    assert_eq!(r.of("bad")[0]["status"], "ignored", "{}", r.dump());
+}
+
 /// `run_once` written as a template, as ansible-core 2.19.14 runs it on hosts a, b, c, d: each
 /// host in order reads it; the hosts before the first where it is true run the task as usual,
 /// that host runs it for itself and the rest, and its result replaces what every host

@@ -1075,7 +1075,7 @@ mod tests {
 
     #[test]
     fn unsupported_plugins_are_named() {
-        err("{{ lookup('url', 'http://x') }}", "lookup plugin `url` is not supported");
+        err("{{ lookup('mongodb', 'x') }}", "lookup plugin `mongodb` is not supported");
         err("{{ query('redis', 'k', errors='ignore') }}", "lookup plugin `redis` is not supported");
         err("{{ lookup('env', 'X', errors='loud') }}", "errors must be 'strict', 'warn' or 'ignore'");
     }
