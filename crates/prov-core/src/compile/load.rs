@@ -1541,7 +1541,15 @@ impl<'a> Loader<'a> {
                 continue;
             };
             let is_loop = key == "loop" || key == "loop_control" || key.starts_with("with_");
-            if key == written
+            // `args: {apply: ...}`: the older way of writing `apply` (ansible-core reads both).
+            let args_apply = key == "args"
+                && written.ends_with("include_tasks")
+                && node
+                    .get("args")
+                    .and_then(Node::as_map)
+                    .is_some_and(|m| m.iter().all(|(k, _)| k.as_str() == Some("apply")));
+            if args_apply
+                || key == written
                 || keywords::DYNAMIC_INCLUDE.contains(&key)
                 || (handler && key == "listen")
                 || (is_loop && !handler)
@@ -1673,7 +1681,9 @@ impl<'a> Loader<'a> {
         if target.as_map().is_some() && !self.check_keys(target, options, &["apply", "_raw_params"], key) {
             return Vec::new();
         }
-        let Ok(apply) = self.apply_keywords(target) else { return Vec::new() };
+        let apply_in =
+            if target.get("apply").is_none() { node.get("args").filter(|a| a.get("apply").is_some()) } else { None };
+        let Ok(apply) = self.apply_keywords(apply_in.unwrap_or(target)) else { return Vec::new() };
         let file = match &target.kind {
             NodeKind::Map(_) => target.get("file").and_then(Node::scalar_text),
             _ => target.scalar_text(),
@@ -1763,7 +1773,9 @@ impl<'a> Loader<'a> {
     ) -> Vec<Step> {
         let mut inner = c.clone();
         not_passed_down(&mut inner, inh);
-        if let Some(a) = node.get(written).and_then(|t| t.get("apply")) {
+        let apply =
+            node.get(written).and_then(|t| t.get("apply")).or_else(|| node.get("args").and_then(|a| a.get("apply")));
+        if let Some(a) = apply {
             inner = self.child_inherit(a, &inner, pb);
         }
         let looped = self.include_loop(node, pb);

@@ -1,7 +1,8 @@
 //! `service`: starts, stops, restarts, reloads and enables services, with systemd (when
 //! `/run/systemd/system` exists) or SysV init scripts (`service`/`/etc/init.d`, `update-rc.d`).
 //!
-//! Arguments (as in Ansible): `name` (required), `state` (`started`, `stopped`, `restarted`,
+//! Arguments (as in Ansible): `name` (required, except with `daemon_reload` alone, which
+//! ansible-core's systemd module runs without a unit), `state` (`started`, `stopped`, `restarted`,
 //! `reloaded`; `restarted` and `reloaded` always change), `enabled` (start at boot), `use`
 //! (`auto` default, `systemd`, `sysvinit`/`service`), `sleep` (seconds between stop and start
 //! for a SysV restart), `daemon_reload` (with systemd, as ansible-core's service passes it to
@@ -30,8 +31,9 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Args {
-    /// Service name (`nginx` or `nginx.service`).
-    pub name: String,
+    /// Service name (`nginx` or `nginx.service`); only `daemon_reload` may go without one.
+    #[serde(default)]
+    pub name: Option<String>,
     /// `started`, `stopped`, `restarted` or `reloaded`.
     #[serde(default)]
     pub state: Option<String>,
@@ -173,15 +175,40 @@ impl Module for Service {
         if args.state.is_none() && args.enabled.is_none() && !args.daemon_reload {
             return Err("give `state`, `enabled` or `daemon_reload`".into());
         }
-        unit(&args.name)?;
+        match &args.name {
+            Some(n) => {
+                unit(n)?;
+            }
+            None if args.daemon_reload && args.state.is_none() && args.enabled.is_none() => {}
+            None => return Err("missing required arguments: name".into()),
+        }
         Ok(())
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<ServicePlan>, ModuleError> {
-        let name = unit(&args.name).map_err(ModuleError::Args)?;
+        let Some(svc) = args.name.as_deref() else {
+            // `daemon_reload` alone: ansible-core's service hands it to its systemd module, which
+            // reloads and reports no change (`name: null`, `status: {}`).
+            // Without systemd, ansible-core's own service module refuses the missing name.
+            if cx.exec(Sh::lit("test -d /run/systemd/system")).await?.rc != 0 {
+                return Ok(Plan::Ok(Outcome::failed("missing required arguments: name")));
+            }
+            if !cx.is_check() {
+                let reload = cx.exec(Cmd::new("systemctl").flag("daemon-reload").build()).await?;
+                if reload.rc != 0 {
+                    let msg = format!("failure {} during daemon-reload: {}", reload.rc, reload.stderr_str().trim());
+                    return Ok(Plan::Ok(Outcome::failed(msg).with_exec(&reload)));
+                }
+            }
+            let o = Outcome::ok()
+                .with("name", Value::from(()))
+                .with("status", Value::from_pairs(Vec::<(String, Value)>::new()));
+            return Ok(Plan::Ok(o));
+        };
+        let name = unit(svc).map_err(ModuleError::Args)?;
         let out = cx.exec(probe_command(&name, args.use_.as_deref().unwrap_or("auto"))).await?;
         if out.rc != 0 {
-            return Err(probe_failed(&format!("reading the state of service {}", args.name), &out));
+            return Err(probe_failed(&format!("reading the state of service {svc}"), &out));
         }
         let mut cur = parse(&out.stdout_str());
         if args.daemon_reload {
@@ -205,13 +232,13 @@ impl Module for Service {
                 }
                 let again = cx.exec(probe_command(&name, args.use_.as_deref().unwrap_or("auto"))).await?;
                 if again.rc != 0 {
-                    return Err(probe_failed(&format!("reading the state of service {}", args.name), &again));
+                    return Err(probe_failed(&format!("reading the state of service {svc}"), &again));
                 }
                 cur = parse(&again.stdout_str());
             }
         }
         if !cur.found {
-            return Ok(Plan::Ok(Outcome::failed(format!("Could not find the requested service {}: host", args.name))));
+            return Ok(Plan::Ok(Outcome::failed(format!("Could not find the requested service {svc}: host"))));
         }
         let name = &name;
         let was = if cur.running { "started" } else { "stopped" };
@@ -294,12 +321,16 @@ impl Module for Service {
         for s in plan.steps {
             let out = cx.exec(s).await?;
             if out.rc != 0 {
-                let msg = format!("Unable to change service {}: {}", args.name, out.stderr_str().trim());
+                let msg = format!(
+                    "Unable to change service {}: {}",
+                    args.name.as_deref().unwrap_or_default(),
+                    out.stderr_str().trim()
+                );
                 return Ok(Outcome::failed(msg).with_exec(&out));
             }
         }
         Ok(Outcome { changed: true, ..Outcome::ok() }
-            .with("name", args.name.as_str())
+            .with("name", args.name.as_deref().unwrap_or_default())
             .with("state", plan.state)
             .with("enabled", plan.enabled))
     }
@@ -360,6 +391,24 @@ mod tests {
                     .unwrap_or("")
                     .starts_with("Unsupported parameters for (service) module: daemon_reload")
         );
+    }
+
+    /// `service: {daemon_reload: true}` without a name, as geerlingguy.docker writes it:
+    /// ansible-core's systemd module reloads and reports no change with `name: null`; without
+    /// systemd its service module says "missing required arguments: name" (seen on this machine).
+    #[tokio::test]
+    async fn daemon_reload_alone_needs_no_name_with_systemd() {
+        let h =
+            fake(FakeConnection::new().on("test -d /run/systemd/system", 0, "").on("systemctl daemon-reload", 0, ""));
+        let o = run::<Service>(json!({"daemon_reload": true}), &h.ctx()).await;
+        assert!(!o.changed && !o.failed, "{o:?}");
+        assert_eq!(h.conn.calls(), ["test -d /run/systemd/system", "systemctl daemon-reload"]);
+        assert_eq!(o.data.get("name").map(|v| v.is_none()), Some(true));
+        let h = fake(FakeConnection::new().on("test -d /run/systemd/system", 1, ""));
+        let o = run::<Service>(json!({"daemon_reload": true}), &h.ctx()).await;
+        assert!(o.failed && o.msg.as_deref() == Some("missing required arguments: name"), "{o:?}");
+        let a: Args = prov_core::module::args_from_value(&j(json!({"state": "started"}))).expect("args");
+        assert!(Service::check_args(&a).is_err(), "a name is needed for the rest");
     }
 
     #[tokio::test]

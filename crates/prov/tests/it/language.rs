@@ -1005,6 +1005,18 @@ fn an_undefined_name_under_a_condition_fails_only_the_task_that_runs() {
     assert_eq!(r.code, 4, "{}", r.dump());
 }
 
+/// `include_tasks` with `args: {apply: ...}` (the older way to write `apply`, as
+/// dev-sec's ssh_hardening does): the included tasks get the applied keywords, as ansible-core
+/// 2.19.14 showed ("v=1", then "v=2" for the `apply` inside the include). prov refused `args`.
+#[test]
+fn include_tasks_reads_apply_from_args_too() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_tasks: inc.yml\n      args:\n        apply:\n          vars: {v: 1}\n    - include_tasks:\n        file: inc.yml\n        apply: {vars: {v: 2}}\n";
+    let inc = "- name: shown\n  debug: msg=\"v={{ v | default(0) }}\"\n";
+    let (_d, r) = apply(&[("site.yml", site), ("inc.yml", inc)], &[]);
+    let msgs: Vec<&str> = r.of("shown").iter().filter_map(|x| x["msg"].as_str()).collect();
+    assert_eq!(msgs, ["v=1", "v=2"], "{}", r.dump());
+}
+
 /// `with_dict` given a list of mappings (each may be a template that renders to one): their
 /// key/value items in order, as ansible-core 2.19.14's `dict` lookup gives them ("file=f.tar",
 /// "b=2", "c="); a term that is no mapping fails the task. prov refused the list ("`with_dict`
