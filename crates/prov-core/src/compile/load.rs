@@ -93,6 +93,9 @@ pub struct PlayDefaults {
 struct Inherit {
     /// Inside the file of a looped include (where `run_once` is refused).
     looped: bool,
+    /// Inside a dynamic include that may not run: it has a `when`, or its file name is a
+    /// template (the file is chosen when it runs).
+    guarded: bool,
     tags: BTreeSet<String>,
     when: Vec<Cond>,
     become_: Option<Option<Become>>,
@@ -1790,6 +1793,7 @@ impl<'a> Loader<'a> {
         bases.push(self.playbook_dir.clone());
         bases.dedup();
         let templated = is_template(file);
+        inner.guarded |= templated || c.when.len() > inh.when.len();
         let paths = if templated {
             match include_candidates(file, &bases) {
                 Ok(p) => p,
@@ -2822,6 +2826,7 @@ impl<'a> Loader<'a> {
             args: args_value,
             arg_templates,
             keyword_templates,
+            guarded: c.guarded,
             when,
             loop_,
             register,
@@ -3268,11 +3273,11 @@ impl<'a> Loader<'a> {
                         let at = if span.is_real() { *span } else { t.span };
                         // A task with a condition may never run, and ansible-core fails only a
                         // task that runs: a warning, and the task fails there if it does.
-                        if !t.when.is_empty() && *after_when {
+                        if (!t.when.is_empty() || t.guarded) && *after_when {
                             self.diags.push(Diagnostic::warning(
                                 at,
                                 format!(
-                                    "undefined variable `{n}` in task `{}`: the task fails if its `when` lets it run",
+                                    "undefined variable `{n}` in task `{}`: the task is under a condition, and fails if it runs",
                                     t.name
                                 ),
                             ));

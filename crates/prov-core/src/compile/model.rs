@@ -391,6 +391,9 @@ pub struct TaskDef {
     pub arg_templates: Vec<(String, Span)>,
     /// Templates of keywords read whenever a host reaches the task, before `when` (`run_once`).
     pub keyword_templates: Vec<(String, Span)>,
+    /// The task is in a dynamic include that may not run (it has a `when`, or its file name is
+    /// a template): an undefined name in its arguments only fails it if it runs.
+    pub guarded: bool,
     /// Conditions (all must hold).
     pub when: Vec<Cond>,
     /// Loop.

@@ -993,13 +993,23 @@ fn an_undefined_name_under_a_condition_fails_only_the_task_that_runs() {
     let (_d, r) = apply(&[("site.yml", site)], &[]);
     assert_eq!(r.code, 0, "{}", r.dump());
     assert!(
-        r.stderr
-            .contains("warning: undefined variable `nope` in task `guarded`: the task fails if its `when` lets it run"),
+        r.stderr.contains(
+            "warning: undefined variable `nope` in task `guarded`: the task is under a condition, and fails if it runs"
+        ),
         "{}",
         r.dump()
     );
     assert_eq!(r.of("guarded")[0]["status"], "skipped", "{}", r.dump());
     assert_eq!(r.of("runs")[0]["status"], "ignored", "{}", r.dump());
+    // The same inside a file that a templated include_tasks picks, or a conditional one (as
+    // ansistrano.deploy's update-code/{{ ansistrano_deploy_via }}.yml reads its mode's inputs).
+    let site = "- hosts: a\n  gather_facts: false\n  vars:\n    mode: b\n  tasks:\n    - include_tasks: \"m-{{ mode }}.yml\"\n    - include_tasks: m-a.yml\n      when: mode == 'a'\n";
+    let a = "- name: in a\n  debug: msg=\"{{ only_for_a }}\"\n";
+    let b = "- name: in b\n  debug: msg=b\n";
+    let (_d, r) = apply(&[("site.yml", site), ("m-a.yml", a), ("m-b.yml", b)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("in b")[0]["msg"], "b", "{}", r.dump());
+    assert!(r.of("in a").is_empty(), "{}", r.dump());
     let refused = "- hosts: a\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n      when: nope3 | bool\n";
     let (_d, r) = apply(&[("site.yml", refused)], &[]);
     assert_eq!(r.code, 4, "{}", r.dump());
