@@ -91,6 +91,7 @@ modules![
     system::sysctl::Sysctl,
     system::systemd::Systemd,
     system::systemd_service::SystemdService,
+    system::timezone::Timezone,
     system::user::User,
 ];
 

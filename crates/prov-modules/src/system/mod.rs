@@ -15,4 +15,5 @@ pub mod setup;
 pub mod sysctl;
 pub mod systemd;
 pub mod systemd_service;
+pub mod timezone;
 pub mod user;

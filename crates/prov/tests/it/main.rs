@@ -46,6 +46,7 @@ mod site;
 mod ssh;
 mod swarm;
 mod systemd;
+mod timezone;
 mod tutorial;
 mod unarchive;
 mod util;
