@@ -12,6 +12,8 @@
 //!   `dist`/`full`). `lock_timeout`, `force_apt_get` are accepted and ignored.
 //! - `allow_downgrade` (aliases `allow-downgrade`, `allow_downgrades`, `allow-downgrades`),
 //!   `allow_unauthenticated` (alias `allow-unauthenticated`), `allow_change_held_packages`,
+//!   `policy_rc_d` (the exit code of a /usr/sbin/policy-rc.d in place while apt-get installs,
+//!   removes or upgrades, the one there put back after),
 //!   `fail_on_autoremove` (apt-get's `--no-remove`), `only_upgrade` (packages that are not
 //!   installed are left alone).
 //! - `deb`: `.deb` files on the target (comma separated) to install, with the dependencies
@@ -114,6 +116,24 @@ pub struct Args {
     /// Upgrade the named packages that are installed; install none.
     #[serde(default, deserialize_with = "lenient_bool")]
     pub only_upgrade: bool,
+    /// The exit code /usr/sbin/policy-rc.d gives while apt-get runs (101: packages start no
+    /// service); an existing policy-rc.d is moved aside and put back after.
+    #[serde(default)]
+    pub policy_rc_d: Option<i32>,
+}
+
+/// `cmd` with /usr/sbin/policy-rc.d exiting `code` while it runs, as ansible-core's apt does:
+/// an existing file is moved to a new private directory and put back after; the exit status is
+/// the command's.
+fn with_policy_rc_d(cmd: Sh, code: i32) -> Sh {
+    let setup = Sh::lit(
+        "P=/usr/sbin/policy-rc.d; B=; if [ -e \"$P\" ]; then B=$(mktemp -d) && mv -- \"$P\" \"$B/\" || exit 1; fi; printf '#!/bin/sh\\nexit %d\\n'",
+    )
+    .word(Sh::quoted(&code.to_string()))
+    .suffix(" > \"$P\" && chmod 0755 \"$P\" || exit 1; ");
+    setup.glued(cmd).suffix(
+        "; rc=$?; if [ -n \"$B\" ]; then mv -- \"$B/policy-rc.d\" \"$P\" && rmdir -- \"$B\"; else rm -f -- \"$P\"; fi; exit $rc",
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -581,6 +601,10 @@ impl Module for Apt {
             steps.push(if args.purge { c.flag("--purge") } else { c }.build());
         }
         for s in steps {
+            let s = match args.policy_rc_d {
+                Some(code) => with_policy_rc_d(s, code),
+                None => s,
+            };
             let out = cx.exec(s).await?;
             if out.rc != 0 {
                 let mut f = Outcome::failed(format!("apt-get failed: {}", out.stderr_str().trim())).with_exec(&out);

@@ -635,3 +635,50 @@ fn play_connection_local_is_used_when_the_inventory_sets_none() {
     let out = prov(work.path(), &["apply", "site.yml", "-i", "hosts.ini"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out).1);
 }
+
+/// `apt` with `policy_rc_d`, as ansible-core's apt module does it: while apt-get runs,
+/// /usr/sbin/policy-rc.d exits with the given code (the package's postinst sees
+/// "#!/bin/sh\nexit 101\n"), and the policy-rc.d that was there before is put back after. The
+/// package is removed at the end and the machine's own policy-rc.d (if any) restored.
+#[test]
+fn apt_policy_rc_d_is_in_place_while_apt_runs_and_put_back() {
+    let _turn = DPKG.lock().unwrap_or_else(|e| e.into_inner());
+    let policy = Path::new("/usr/sbin/policy-rc.d");
+    let machine = std::fs::read(policy).ok();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seen = dir.path().join("seen");
+    let root = dir.path().join("pkg");
+    std::fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
+    std::fs::write(
+        root.join("DEBIAN/control"),
+        "Package: prov-test-policy\nVersion: 1.0\nArchitecture: all\nMaintainer: prov <root@localhost>\nDescription: a test package of prov\n",
+    )
+    .expect("control");
+    let postinst = format!("#!/bin/sh\ncat /usr/sbin/policy-rc.d > {}\n", seen.display());
+    std::fs::write(root.join("DEBIAN/postinst"), postinst).expect("postinst");
+    Command::new("chmod").arg("0755").arg(root.join("DEBIAN/postinst")).status().expect("chmod");
+    let deb = dir.path().join("prov-test-policy_1.0.deb");
+    let out = Command::new("dpkg-deb")
+        .arg("--build")
+        .arg("--root-owner-group")
+        .arg(&root)
+        .arg(&deb)
+        .output()
+        .expect("dpkg-deb");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let original = b"#!/bin/sh\n# the policy of this machine\nexit 0\n";
+    std::fs::write(policy, original).expect("policy-rc.d");
+    let site = format!(
+        "- hosts: a\n  gather_facts: false\n  tasks:\n    - apt: {{deb: \"{}\", policy_rc_d: 101}}\n    - apt: {{name: prov-test-policy, state: absent, purge: true, policy_rc_d: 101}}\n",
+        deb.display()
+    );
+    let (_d, r) = crate::language::apply(&[("site.yml", &site)], &[]);
+    let put_back = std::fs::read(policy).ok();
+    match &machine {
+        Some(m) => std::fs::write(policy, m).expect("restore"),
+        None => std::fs::remove_file(policy).expect("remove"),
+    }
+    assert_eq!((r.code, r.recap("a", "changed")), (0, 2), "{}", r.dump());
+    assert_eq!(std::fs::read_to_string(&seen).expect("the postinst ran"), "#!/bin/sh\nexit 101\n");
+    assert_eq!(put_back.as_deref(), Some(&original[..]), "the policy-rc.d that was there is put back");
+}
