@@ -92,6 +92,19 @@ pub struct Args {
     /// Accepted, ignored.
     #[serde(default)]
     pub directory_mode: Option<Value>,
+    /// SELinux user of the file: ignored where SELinux is off, as ansible-core does; refused
+    /// where it is on (prov does not set contexts yet).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub seuser: Option<String>,
+    /// SELinux role (see `seuser`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub serole: Option<String>,
+    /// SELinux type (see `seuser`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub setype: Option<String>,
+    /// SELinux level (see `seuser`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub selevel: Option<String>,
 }
 
 /// The `copy` module.
@@ -123,6 +136,9 @@ impl Module for Copy {
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<WritePlan>, ModuleError> {
+        if let Some(o) = super::selinux_refused(cx, [&args.seuser, &args.serole, &args.setype, &args.selevel]).await? {
+            return Ok(Plan::Ok(o));
+        }
         // `mode: preserve`: the source's bits; `content` is the private temporary file
         // ansible-core writes it to first (0600).
         let mut source_mode = 0o600;

@@ -75,6 +75,19 @@ pub struct Args {
     /// Follow symbolic links for attributes.
     #[serde(default = "yes", deserialize_with = "lenient_bool")]
     pub follow: bool,
+    /// SELinux user of the file: ignored where SELinux is off, as ansible-core does; refused
+    /// where it is on (prov does not set contexts yet).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub seuser: Option<String>,
+    /// SELinux role (see `seuser`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub serole: Option<String>,
+    /// SELinux type (see `seuser`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub setype: Option<String>,
+    /// SELinux level (see `seuser`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub selevel: Option<String>,
 }
 
 /// `state` of `file`.
@@ -184,6 +197,9 @@ impl Module for File {
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<Steps>, ModuleError> {
+        if let Some(o) = super::selinux_refused(cx, [&args.seuser, &args.serole, &args.setype, &args.selevel]).await? {
+            return Ok(Plan::Ok(o));
+        }
         let path = args.path.as_str();
         let follow = args.follow && !matches!(args.state, Some(State::Link | State::Hard | State::Absent));
         let st = probe(cx, path, None, follow).await?;
@@ -441,6 +457,21 @@ mod tests {
     use serde_json::json;
 
     const DIR: &str = "stat 41ed 755 0 0 4096 1 1 7 2 root root\naccess rwx\n";
+
+    /// `setype` and the other SELinux arguments (geerlingguy.mysql sets `setype`): ignored on a
+    /// host without SELinux, as ansible-core ignores them; a host with SELinux fails the task.
+    #[tokio::test]
+    async fn selinux_arguments_are_ignored_without_selinux_and_refused_with_it() {
+        let h = fake_check(FakeConnection::new().on("test -e /sys/fs/selinux/enforce", 1, "").on("", 0, DIR));
+        let o = run::<File>(json!({"path": "/srv", "state": "directory", "setype": "mysqld_db_t"}), &h.ctx()).await;
+        assert!(!o.failed, "{o:?}");
+        let h = fake(FakeConnection::new().on("test -e /sys/fs/selinux/enforce", 0, ""));
+        let o = run::<File>(json!({"path": "/srv", "state": "directory", "setype": "mysqld_db_t"}), &h.ctx()).await;
+        assert!(
+            o.failed && o.msg.as_deref().unwrap_or_default().contains("prov does not set SELinux contexts yet"),
+            "{o:?}"
+        );
+    }
 
     #[tokio::test]
     async fn directory_in_state() {

@@ -38,8 +38,8 @@
 //! registers `msg` only (Ansible adds `path` and the path's attributes); removing the lines
 //! before the first section (`state: absent` without `section` and `option`) removes only those
 //! lines (Ansible also drops the next section's header); `section_has_values` without `section`
-//! never adds a section; the options `attributes`, `selevel`, `serole`, `setype`, `seuser` are
-//! not supported.
+//! never adds a section; `attributes` is not supported, and `selevel`, `serole`, `setype`,
+//! `seuser` are ignored where SELinux is off (as in Ansible) and refused where it is on.
 //!
 //! ```yaml
 //! - community.general.ini_file:
@@ -131,6 +131,19 @@ pub struct Args {
     /// Accepted: prov always writes atomically.
     #[serde(default)]
     pub unsafe_writes: Option<Value>,
+    /// SELinux user of the file: ignored where SELinux is off, as ansible-core does; refused
+    /// where it is on (prov does not set contexts yet).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub seuser: Option<String>,
+    /// SELinux role (see `seuser`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub serole: Option<String>,
+    /// SELinux type (see `seuser`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub setype: Option<String>,
+    /// SELinux level (see `seuser`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub selevel: Option<String>,
 }
 
 /// One item of `section_has_values`.
@@ -526,6 +539,9 @@ impl Module for IniFile {
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<IniPlan>, ModuleError> {
+        if let Some(o) = super::selinux_refused(cx, [&args.seuser, &args.serole, &args.setype, &args.selevel]).await? {
+            return Ok(Plan::Ok(o));
+        }
         let path = args.path.as_str();
         let mut r = edit::read(cx, path).await?;
         let link = r.real != path;

@@ -89,6 +89,19 @@ pub struct Args {
     /// Accepted, ignored.
     #[serde(default)]
     pub unsafe_writes: Option<Value>,
+    /// SELinux user of the file: ignored where SELinux is off, as ansible-core does; refused
+    /// where it is on (prov does not set contexts yet).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub seuser: Option<String>,
+    /// SELinux role (see `seuser`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub serole: Option<String>,
+    /// SELinux type (see `seuser`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub setype: Option<String>,
+    /// SELinux level (see `seuser`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub selevel: Option<String>,
 }
 
 /// The `lineinfile` module.
@@ -141,6 +154,9 @@ impl Module for LineInFile {
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<WritePlan>, ModuleError> {
+        if let Some(o) = super::selinux_refused(cx, [&args.seuser, &args.serole, &args.setype, &args.selevel]).await? {
+            return Ok(Plan::Ok(o));
+        }
         let path = args.path.as_str();
         let (st, content) = probe_read(cx, path).await?;
         let old = match (&st, content) {

@@ -804,6 +804,24 @@ fn validate_command(validate: &str, path: &str) -> Sh {
     Sh::lit("eval").word(Sh::quoted(&validate.replace("%s", Sh::quoted(path).as_str())))
 }
 
+/// The SELinux context arguments (`seuser`, `serole`, `setype`, `selevel`) of the file
+/// modules: ansible-core ignores them where SELinux is off, and prov does too; where it is on
+/// (`/sys/fs/selinux/enforce` exists), the task fails, as prov does not set contexts yet.
+pub(crate) async fn selinux_refused(
+    cx: &prov_core::module::ModuleCtx<'_>,
+    given: [&Option<String>; 4],
+) -> Result<Option<prov_core::module::Outcome>, prov_core::module::ModuleError> {
+    if given.iter().all(|g| g.is_none()) {
+        return Ok(None);
+    }
+    let on = cx.exec(prov_core::cmd::Sh::lit("test -e /sys/fs/selinux/enforce")).await?.rc == 0;
+    Ok(on.then(|| {
+        prov_core::module::Outcome::failed(
+            "seuser, serole, setype, selevel: this host runs SELinux, and prov does not set SELinux contexts yet",
+        )
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
