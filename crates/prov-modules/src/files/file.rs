@@ -51,6 +51,18 @@ pub struct Args {
     /// The path.
     #[serde(alias = "dest", alias = "name")]
     pub path: String,
+    /// The modification time: `preserve` (the default, except `now` for `touch`) or `now`.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub modification_time: Option<String>,
+    /// The access time: `preserve` or `now` (as `modification_time`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub access_time: Option<String>,
+    /// The format of a time given: only ansible-core's default is read.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub modification_time_format: Option<String>,
+    /// See `modification_time_format`.
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub access_time_format: Option<String>,
     /// Wanted state.
     #[serde(default)]
     pub state: Option<State>,
@@ -187,6 +199,17 @@ impl Module for File {
 
     fn check_args(args: &Args) -> Result<(), String> {
         super::check_owner_group(&args.owner, &args.group)?;
+        for (name, v) in [("modification_time", &args.modification_time), ("access_time", &args.access_time)] {
+            match v.as_deref() {
+                None | Some("preserve") => {}
+                Some("now") if args.state == Some(State::Touch) => {}
+                Some(other) => {
+                    return Err(format!(
+                        "{name} `{other}`: prov supports `preserve`, and `now` with state=touch, not other times yet"
+                    ))
+                }
+            }
+        }
         if matches!(args.state, Some(State::Link | State::Hard)) && args.src.is_none() {
             return Err("`src` is required for state=link and state=hard".into());
         }
@@ -325,6 +348,17 @@ async fn steps(
                     Some(s) => attrs.changes(s),
                     None => attrs.all(),
                 };
+                // Both times `preserve`: an existing file keeps its times, and only what else
+                // changes is a change (ansible-core); a missing one is created.
+                let preserve = args.modification_time.as_deref() == Some("preserve")
+                    && args.access_time.as_deref() == Some("preserve");
+                if preserve && st.is_some() {
+                    if changes.is_empty() {
+                        return Ok(Plan::Ok(Outcome::ok()));
+                    }
+                    let s = st.as_ref().map(|s| s.kind.state()).unwrap_or("file");
+                    return Ok(change(attr_steps(&changes, false, false), Action::Modify, &changes, s));
+                }
                 let mut steps = vec![Cmd::new("touch").operand(path).build()];
                 steps.extend(attr_steps(&changes, false, false));
                 let action = if st.is_none() { Action::Create } else { Action::Modify };

@@ -1027,6 +1027,28 @@ fn include_tasks_reads_apply_from_args_too() {
     assert_eq!(msgs, ["v=1", "v=2"], "{}", r.dump());
 }
 
+/// `file: state=touch` with `modification_time: preserve` and `access_time: preserve` (how
+/// geerlingguy.mysql and dev-sec's os_hardening make sure a file exists with its mode): created
+/// once, then changed only when the mode changes, as ansible-core 2.19.14 reported (true,
+/// false, true, false); `preserve` with `state: file` is accepted too.
+#[test]
+fn touch_with_preserved_times_changes_only_what_else_changes() {
+    let t = |mode: &str| {
+        format!("    - file: {{path: \"{{{{ root }}}}/tf\", state: touch, mode: \"{mode}\", modification_time: preserve, access_time: preserve}}\n      register: r\n    - debug: msg=\"{{{{ r.changed }}}}\"\n")
+    };
+    let site = format!(
+        "- hosts: a\n  gather_facts: false\n  tasks:\n{}{}{}    - file: {{path: \"{{{{ root }}}}/tf\", state: file, modification_time: preserve}}\n      register: r\n    - debug: msg=\"{{{{ r.changed }}}}\"\n",
+        t("0640"),
+        t("0640"),
+        t("0600")
+    );
+    let (d, r) = apply(&[("site.yml", &site)], &["--limit", "a"]);
+    let shown: Vec<&str> = r.of("debug").iter().filter_map(|x| x["msg"].as_str()).collect();
+    assert_eq!(shown, ["true", "false", "true", "false"], "{}", r.dump());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(d.path().join("tf")).expect("tf").permissions().mode() & 0o777, 0o600);
+}
+
 /// `with_dict` given a list of mappings (each may be a template that renders to one): their
 /// key/value items in order, as ansible-core 2.19.14's `dict` lookup gives them ("file=f.tar",
 /// "b=2", "c="); a term that is no mapping fails the task. prov refused the list ("`with_dict`
