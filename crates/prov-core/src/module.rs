@@ -627,11 +627,18 @@ pub struct Registry {
 
 /// Modules Ansible removed or renamed whose short names users still write: each with what to
 /// write instead, so the refusal says more than "unknown module".
-const RETIRED: &[(&str, &str)] = &[(
-    "docker_service",
-    "`docker_service` was an old name of docker_compose, which Ansible removed; for a swarm service write \
-     `docker_swarm_service` (community.docker.docker_swarm_service), for compose `docker_compose_v2`",
-)];
+const RETIRED: &[(&str, &str)] = &[
+    (
+        "docker_service",
+        "`docker_service` was an old name of docker_compose, which Ansible removed; for a swarm service write \
+         `docker_swarm_service` (community.docker.docker_swarm_service), for compose `docker_compose_v2`",
+    ),
+    (
+        "include",
+        "ansible-core removed `include` (2.16: \"The 'ansible.builtin.include' action plugin has been removed\"); \
+         use include_tasks or import_tasks",
+    ),
+];
 
 impl Registry {
     /// A registry of the given modules.

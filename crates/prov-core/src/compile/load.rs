@@ -2573,8 +2573,17 @@ impl<'a> Loader<'a> {
             let names = m.arg_names();
             for (k, (_, span)) in &args {
                 if !names.is_empty() && !names.contains(&k.as_str()) {
+                    // Arguments ansible-core removed: its own words say so at run time.
+                    let removed = match (m.name(), k.as_str()) {
+                        ("command" | "shell", "warn") => {
+                            Some("ansible-core 2.14 removed `warn` (\"Unsupported parameters\" since); remove it")
+                        }
+                        _ => None,
+                    };
                     self.err(DiagKind::Unknown, *span, format!("module `{}` has no argument `{k}`", m.name())).help =
-                        did_you_mean(k, names.iter().copied())
+                        removed
+                            .map(str::to_string)
+                            .or_else(|| did_you_mean(k, names.iter().copied()))
                             .or_else(|| Some(format!("its arguments are: {}", names.join(", "))));
                     ok = false;
                 }
