@@ -107,6 +107,25 @@ pub struct Args {
     /// Lock (`true`, `usermod -L`) or unlock (`false`, `usermod -U`) the password.
     #[serde(default, deserialize_with = "lenient_opt_bool")]
     pub password_lock: Option<bool>,
+    /// Make an SSH key pair for the user when its private key file is missing (`force`
+    /// makes it again).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub generate_ssh_key: bool,
+    /// The key's size (`-b`; ssh-keygen's default when not given).
+    #[serde(default)]
+    pub ssh_key_bits: Option<u32>,
+    /// The key's type (`rsa`, the default, `ed25519`, `ecdsa`, ...).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub ssh_key_type: Option<String>,
+    /// The private key file, relative to the home directory (default `.ssh/id_TYPE`).
+    #[serde(default)]
+    pub ssh_key_file: Option<String>,
+    /// The key's comment (default `ansible-generated on HOSTNAME`).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub ssh_key_comment: Option<String>,
+    /// Refused (prov keeps secrets out of command lines, and ssh-keygen takes it there).
+    #[serde(default, deserialize_with = "crate::util::stringish")]
+    pub ssh_key_passphrase: Option<String>,
 }
 
 /// The `user` module.
@@ -124,6 +143,8 @@ pub struct UserPlan {
     make_home: Option<String>,
     /// Whether the account is new (what is registered differs).
     created: bool,
+    /// The SSH private key to make, relative to the home directory or absolute.
+    ssh_key: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -186,37 +207,9 @@ fn parse(text: &str) -> Current {
     c
 }
 
-#[async_trait]
-impl Module for User {
-    const NAME: &'static str = "user";
-    const PATH_ARGS: &'static [&'static str] = &["home", "shell"];
-    type Args = Args;
-    type Plan = UserPlan;
-
-    fn check_args(args: &Args) -> Result<(), String> {
-        match args.state.as_deref() {
-            None | Some("present" | "absent") => {}
-            Some(s) => return Err(format!("state must be present or absent, not {s}")),
-        }
-        match args.update_password.as_deref() {
-            None | Some("always" | "on_create") => {}
-            Some(s) => return Err(format!("update_password must be always or on_create, not {s}")),
-        }
-        Word::new(WordKind::Account, &args.name).map_err(|e| e.to_string())?;
-        // An empty `groups` entry stays allowed (`groups: ""` removes every supplementary group).
-        for g in args.group.iter().chain(args.groups.iter().flat_map(|l| l.0.iter())).filter(|g| !g.is_empty()) {
-            Word::new(WordKind::Account, g).map_err(|e| e.to_string())?;
-            if g.contains(',') {
-                return Err(format!("{g:?} is not a valid group name: it contains `,`, which separates groups"));
-            }
-        }
-        if args.password.as_deref().is_some_and(|p| p.contains([':', '\n', '\r', '\0'])) {
-            return Err("password must be a crypt hash: no `:` and no line breaks".into());
-        }
-        Ok(())
-    }
-
-    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<UserPlan>, ModuleError> {
+impl User {
+    /// The account's part of the plan (without the SSH key).
+    async fn plan_account(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<UserPlan>, ModuleError> {
         let name = args.name.as_str();
         let out = cx.exec(probe_command(args)).await?;
         if out.rc != 0 {
@@ -235,8 +228,13 @@ impl Module for User {
             if args.force {
                 cmd = cmd.flag("-f");
             }
-            let plan =
-                UserPlan { cmd: Some(cmd.operand(name).build()), password: None, make_home: None, created: false };
+            let plan = UserPlan {
+                cmd: Some(cmd.operand(name).build()),
+                password: None,
+                make_home: None,
+                created: false,
+                ssh_key: None,
+            };
             return Ok(Plan::Change(Change::new(plan, Action::Delete, "user", name).with_diff(
                 header,
                 "state: present\n",
@@ -304,6 +302,7 @@ impl Module for User {
                 password: args.password.as_ref().map(|p| lock_mark(args, p)),
                 make_home: None,
                 created: true,
+                ssh_key: None,
             };
             return Ok(Plan::Change(Change::new(plan, Action::Create, "user", name).with_diff(
                 header,
@@ -399,13 +398,87 @@ impl Module for User {
             return Ok(Plan::Ok(registered(args, Some(pw), false)));
         }
         let cmd = opts.1.then(|| opts.0.operand(name).build());
-        let ch = Change::new(UserPlan { cmd, password, make_home, created: false }, Action::Modify, "user", name)
-            .with_diff(header, before, after);
+        let ch = Change::new(
+            UserPlan { cmd, password, make_home, created: false, ssh_key: None },
+            Action::Modify,
+            "user",
+            name,
+        )
+        .with_diff(header, before, after);
         if cx.is_check() {
             // Check mode registers the account as it is, as Ansible's user does.
             return Ok(Plan::Ok(in_check(ch, registered(args, Some(pw), false))));
         }
         Ok(Plan::Change(ch))
+    }
+}
+
+#[async_trait]
+impl Module for User {
+    const NAME: &'static str = "user";
+    const PATH_ARGS: &'static [&'static str] = &["home", "shell"];
+    type Args = Args;
+    type Plan = UserPlan;
+
+    fn check_args(args: &Args) -> Result<(), String> {
+        if args.ssh_key_passphrase.as_deref().is_some_and(|p| !p.is_empty()) {
+            return Err(
+                "ssh_key_passphrase is not supported by prov yet (ssh-keygen takes it on its command line)".into()
+            );
+        }
+        match args.state.as_deref() {
+            None | Some("present" | "absent") => {}
+            Some(s) => return Err(format!("state must be present or absent, not {s}")),
+        }
+        match args.update_password.as_deref() {
+            None | Some("always" | "on_create") => {}
+            Some(s) => return Err(format!("update_password must be always or on_create, not {s}")),
+        }
+        Word::new(WordKind::Account, &args.name).map_err(|e| e.to_string())?;
+        // An empty `groups` entry stays allowed (`groups: ""` removes every supplementary group).
+        for g in args.group.iter().chain(args.groups.iter().flat_map(|l| l.0.iter())).filter(|g| !g.is_empty()) {
+            Word::new(WordKind::Account, g).map_err(|e| e.to_string())?;
+            if g.contains(',') {
+                return Err(format!("{g:?} is not a valid group name: it contains `,`, which separates groups"));
+            }
+        }
+        if args.password.as_deref().is_some_and(|p| p.contains([':', '\n', '\r', '\0'])) {
+            return Err("password must be a crypt hash: no `:` and no line breaks".into());
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<UserPlan>, ModuleError> {
+        let inner = self.plan_account(args, cx).await?;
+        if !args.generate_ssh_key || args.state.as_deref() == Some("absent") {
+            return Ok(inner);
+        }
+        let key = ssh_key_file(args);
+        let home = home_of(args, cx).await?;
+        let exists = match &home {
+            Some(h) => cx.exec(Sh::lit("test -e").word(Sh::quoted(&key_path(h, &key)))).await?.rc == 0,
+            None => false,
+        };
+        let make = !exists || args.force;
+        Ok(match inner {
+            Plan::Ok(o) if o.failed => Plan::Ok(o),
+            Plan::Ok(o) if !make => {
+                let h = home.unwrap_or_default();
+                Plan::Ok(with_key_fields(o, cx, &key_path(&h, &key), true).await?)
+            }
+            Plan::Ok(o) if cx.is_check() => Plan::Ok(Outcome { changed: true, ..o }),
+            Plan::Ok(_) => {
+                let plan =
+                    UserPlan { cmd: None, password: None, make_home: None, created: false, ssh_key: Some(key.clone()) };
+                Plan::Change(Change::new(plan, Action::Create, "ssh key", key))
+            }
+            Plan::Change(mut ch) => {
+                if make {
+                    ch.plan.ssh_key = Some(key);
+                }
+                Plan::Change(ch)
+            }
+        })
     }
 
     async fn apply(&self, args: &Args, plan: UserPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
@@ -447,8 +520,104 @@ impl Module for User {
         if let Some(out) = &out {
             o = with_command_text(o, out);
         }
+        if args.generate_ssh_key && !absent {
+            let Some(pw) = &after else { return Ok(o) };
+            let path = key_path(&pw[5], &ssh_key_file(args));
+            if plan.ssh_key.is_some() {
+                if let Err(msg) = make_ssh_key(args, cx, pw, &path).await? {
+                    return Ok(Outcome { changed: true, ..Outcome::failed(msg).with("name", name) });
+                }
+            }
+            o = with_key_fields(o, cx, &path, plan.ssh_key.is_none()).await?;
+        }
         Ok(o)
     }
+}
+
+/// The private key file `generate_ssh_key` makes, as given (relative to the home directory).
+fn ssh_key_file(args: &Args) -> String {
+    args.ssh_key_file.clone().unwrap_or_else(|| format!(".ssh/id_{}", args.ssh_key_type.as_deref().unwrap_or("rsa")))
+}
+
+fn key_path(home: &str, key: &str) -> String {
+    if key.starts_with('/') {
+        key.to_string()
+    } else {
+        format!("{}/{key}", home.trim_end_matches('/'))
+    }
+}
+
+/// The home directory of the account: as it is, else as it will be made.
+async fn home_of(args: &Args, cx: &ModuleCtx<'_>) -> Result<Option<String>, ModuleError> {
+    let o = cx.exec(Cmd::new("getent").flag("passwd").operand(&args.name).build()).await?;
+    let pw: Vec<String> = o.stdout_str().trim_end().split(':').map(str::to_string).collect();
+    Ok(match (&args.home, pw.get(5)) {
+        (Some(h), _) => Some(h.clone()),
+        (None, Some(h)) if o.rc == 0 => Some(h.clone()),
+        _ => Some(format!("/home/{}", args.name)),
+    })
+}
+
+/// Makes the key pair as ansible-core's user does: `.ssh` (0700) and the keys owned by the
+/// account, `ssh-keygen` with an empty passphrase and the comment `ansible-generated on HOST`.
+async fn make_ssh_key(
+    args: &Args,
+    cx: &ModuleCtx<'_>,
+    pw: &[String],
+    path: &str,
+) -> Result<Result<(), String>, ModuleError> {
+    let dir = path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_else(|| ".".into());
+    let owner = format!("{}:{}", pw[2], pw[3]);
+    let mkdir = Sh::lit("if [ ! -d")
+        .word(Sh::quoted(&dir))
+        .suffix(" ]; then")
+        .word(Cmd::new("mkdir").flag("-m").flag("0700").operand(&dir).build())
+        .suffix(" &&")
+        .word(Cmd::new("chown").operands([owner.as_str(), dir.as_str()]).build())
+        .suffix("; fi");
+    let out = cx.exec(mkdir).await?;
+    if out.rc != 0 {
+        return Ok(Err(format!("Failed to create {dir}: {}", out.stderr_str().trim())));
+    }
+    let mut keygen = Cmd::new("ssh-keygen").opt("-t", args.ssh_key_type.as_deref().unwrap_or("rsa"));
+    if let Some(b) = args.ssh_key_bits.filter(|b| *b > 0) {
+        keygen = keygen.opt("-b", b.to_string());
+    }
+    let comment = match &args.ssh_key_comment {
+        Some(c) => Sh::quoted(c),
+        None => Sh::lit("\"ansible-generated on $(hostname)\""),
+    };
+    let remove_old = Sh::lit("rm -f").word(Sh::quoted(path)).word(Sh::quoted(&format!("{path}.pub")));
+    let keygen = keygen
+        .build()
+        .word(Sh::lit("-C"))
+        .word(comment)
+        .word(Sh::lit("-N ''"))
+        .word(Sh::lit("-q -f"))
+        .word(Sh::quoted(path));
+    let chown = Cmd::new("chown").operands([owner.as_str(), path, &format!("{path}.pub")]).build();
+    let out = cx.exec(remove_old.then(keygen.and(chown))).await?;
+    if out.rc != 0 {
+        return Ok(Err(format!("{} {}", out.stderr_str().trim(), out.stdout_str().trim()).trim().to_string()));
+    }
+    Ok(Ok(()))
+}
+
+/// `ssh_fingerprint`, `ssh_key_file` and `ssh_public_key` as ansible-core registers them, with
+/// its warning when the key was there already.
+async fn with_key_fields(o: Outcome, cx: &ModuleCtx<'_>, path: &str, existed: bool) -> Result<Outcome, ModuleError> {
+    let fp = cx.exec(Cmd::new("ssh-keygen").flag("-l").opt("-f", path).build()).await?;
+    let pubkey = cx.exec(Cmd::new("cat").operand(format!("{path}.pub")).build()).await?;
+    let mut o = o
+        .with("ssh_fingerprint", fp.stdout_str().trim())
+        .with("ssh_key_file", path)
+        .with("ssh_public_key", pubkey.stdout_str().trim());
+    if existed {
+        o = o.warn(format!(
+            "Found existing ssh key private file \"{path}\", no force, so skipping ssh-keygen generation"
+        ));
+    }
+    Ok(o)
 }
 
 /// The hash to set: with the `!` that locks it when `password_lock` is true.

@@ -263,3 +263,57 @@ fn group_registers_what_ansible_group_registers_when_creating_changing_and_remov
     acc.clear();
     registered_as_ansible("groups.yml", GROUPS, GROUPS_ANSIBLE);
 }
+
+/// `user` with `generate_ssh_key` (weareinteractive.users and others make keys this way): the
+/// key pair is made once in `~/.ssh` (0700, both owned by the account), then left alone with
+/// ansible-core's warning; another type and file makes another. The registered fields are
+/// ansible-core 2.19.14's: `ssh_fingerprint` (`ssh-keygen -l`), `ssh_key_file`,
+/// `ssh_public_key`, with the comment `ansible-generated on HOST` unless given.
+#[test]
+fn user_generates_an_ssh_key_once_as_ansible_user() {
+    let accounts = Accounts { users: &["provukey"], groups: &[] };
+    accounts.clear();
+    let w = Work::new(&[]);
+    let home = w.root().join("provukey");
+    let play = format!(
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - user: {{name: provukey, home: "{home}", generate_ssh_key: true, ssh_key_bits: 2048}}
+      register: u1
+    - user: {{name: provukey, home: "{home}", generate_ssh_key: true, ssh_key_bits: 2048}}
+      register: u2
+    - user: {{name: provukey, home: "{home}", generate_ssh_key: true, ssh_key_type: ed25519, ssh_key_file: .ssh/id_ed25519, ssh_key_comment: "me@x"}}
+      register: u3
+    - debug: msg="{{{{ [u1, u2, u3] | to_json }}}}"
+"#,
+        home = home.display()
+    );
+    std::fs::write(w.root().join("../key.yml"), play).expect("playbook");
+    let r = w.run("key.yml", &[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    let shown = r.events.iter().find(|e| e["event"] == "host_result" && e["module"] == "debug").expect("debug");
+    let got: Vec<serde_json::Value> = serde_json::from_str(shown["msg"].as_str().expect("msg")).expect("JSON");
+    let host = String::from_utf8_lossy(&Command::new("hostname").output().expect("hostname").stdout).trim().to_string();
+    let key = format!("{}/.ssh/id_rsa", home.display());
+    assert_eq!(
+        (&got[0]["changed"], &got[1]["changed"], &got[2]["changed"]),
+        (&serde_json::json!(true), &serde_json::json!(false), &serde_json::json!(true))
+    );
+    assert_eq!(got[0]["ssh_key_file"], key.as_str());
+    let fp = got[0]["ssh_fingerprint"].as_str().unwrap_or_default();
+    assert!(fp.starts_with("2048 SHA256:") && fp.ends_with(&format!(" ansible-generated on {host} (RSA)")), "{fp}");
+    let public = std::fs::read_to_string(format!("{key}.pub")).expect("public key");
+    assert_eq!(got[0]["ssh_public_key"], public.trim());
+    assert_eq!(got[1]["ssh_public_key"], public.trim(), "the key is kept");
+    assert_eq!(
+        got[1]["warnings"][0],
+        format!("Found existing ssh key private file \"{key}\", no force, so skipping ssh-keygen generation")
+    );
+    assert!(got[2]["ssh_fingerprint"].as_str().unwrap_or_default().ends_with(" me@x (ED25519)"), "{}", got[2]);
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let ssh = std::fs::metadata(home.join(".ssh")).expect(".ssh");
+    let private = std::fs::metadata(&key).expect("key");
+    let uid = std::fs::metadata(&home).expect("home").uid();
+    assert_eq!((ssh.permissions().mode() & 0o777, ssh.uid(), private.uid()), (0o700, uid, uid));
+}
