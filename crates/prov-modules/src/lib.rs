@@ -74,6 +74,7 @@ modules![
     packages::deb822_repository::Deb822Repository,
     packages::dnf::Dnf,
     packages::yum::Yum,
+    packages::yum_repository::YumRepository,
     packages::package::Package,
     packages::package_facts::PackageFacts,
     packages::pip::Pip,

@@ -8,7 +8,8 @@
 //! - `removes`: a path (glob); when it does not exist the command is not run.
 //! - `stdin`: text fed to the command; `stdin_add_newline` (default true) appends a newline.
 //! - `expand_argument_vars` (default true): `$VAR` and `~` in arguments are expanded on the target.
-//! - `strip_empty_ends`: accepted (output always has its final newline removed).
+//! - `strip_empty_ends` (default true): every trailing line end of stdout and stderr is removed,
+//!   as in ansible-core; false keeps the output whole.
 //! - `executable`: accepted and not used, with ansible-core's warning (it left `command` in
 //!   Ansible 2.4; `shell` has it).
 //!
@@ -66,7 +67,7 @@ pub struct Args {
     /// Expand `$VAR` and `~` in arguments.
     #[serde(default = "yes", deserialize_with = "lenient_bool")]
     pub expand_argument_vars: bool,
-    /// Accepted for compatibility.
+    /// Remove the trailing line ends of stdout and stderr.
     #[serde(default = "yes", deserialize_with = "lenient_bool")]
     pub strip_empty_ends: bool,
     /// Accepted and not used (a warning says so, as in Ansible).
@@ -123,7 +124,15 @@ impl Module for Command {
         }
         let quote = |w: &String| if args.expand_argument_vars { Sh::expanding(w) } else { Sh::quoted(w) };
         let line = line.then(words.iter().fold(Sh::lit("exec"), |sh, w| sh.word(quote(w))));
-        let o = execute(cx, line.into(), args.stdin.as_deref(), args.stdin_add_newline, Value::from(words)).await?;
+        let o = execute(
+            cx,
+            line.into(),
+            args.stdin.as_deref(),
+            args.stdin_add_newline,
+            args.strip_empty_ends,
+            Value::from(words),
+        )
+        .await?;
         Ok(match &args.executable {
             Some(e) => o.warn(format!(
                 "As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{e}'."
@@ -139,6 +148,19 @@ mod tests {
     use crate::testing::*;
     use prov_core::testutil::FakeConnection;
     use serde_json::json;
+
+    /// ansible-core's `strip_empty_ends` (default true) removes every trailing line end
+    /// (`printf 'a\r\n\n'` registers "a"); false keeps the output whole ("a\n\n", lines
+    /// ["a", ""]), as ansible-core 2.19.14 registered them. prov removed one newline either way.
+    #[tokio::test]
+    async fn strip_empty_ends_removes_every_trailing_line_end() {
+        let h = LocalHost::new();
+        let o = run::<Command>(json!({"argv": ["printf", "a\r\n\n"]}), &h.ctx()).await;
+        assert_eq!((o.data["stdout"].as_str(), o.data["stdout_lines"].len()), (Some("a"), Some(1)));
+        let o = run::<Command>(json!({"argv": ["printf", "a\n\n"], "strip_empty_ends": false}), &h.ctx()).await;
+        assert_eq!(o.data["stdout"].as_str(), Some("a\n\n"));
+        assert_eq!(o.data["stdout_lines"].to_string(), "['a', '']");
+    }
 
     #[tokio::test]
     async fn runs_and_reports_changed() {

@@ -92,6 +92,7 @@ pub(crate) async fn execute(
     line: String,
     stdin: Option<&str>,
     add_newline: bool,
+    strip_empty_ends: bool,
     shown: Value,
 ) -> Result<Outcome, ModuleError> {
     let start = Instant::now();
@@ -106,8 +107,24 @@ pub(crate) async fn execute(
         }
         None => cx.exec(line).await?,
     };
+    // ansible-core's `strip_empty_ends` (the default): every trailing line end goes; without
+    // it the output is kept whole.
+    let text = |b: &[u8]| {
+        let t = String::from_utf8_lossy(b).into_owned();
+        if strip_empty_ends {
+            t.trim_end_matches(['\r', '\n']).to_string()
+        } else {
+            t
+        }
+    };
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    let lines = |t: &str| Value::from(t.lines().map(str::to_string).collect::<Vec<_>>());
     let mut o = Outcome { changed: true, ..Outcome::ok() }
         .with_exec(&out)
+        .with("stdout_lines", lines(&stdout))
+        .with("stderr_lines", lines(&stderr))
+        .with("stdout", stdout.as_str())
+        .with("stderr", stderr.as_str())
         .with("cmd", shown)
         .with("delta", delta(start.elapsed()))
         .with("start", started.format(TIME).to_string())

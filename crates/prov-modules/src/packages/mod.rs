@@ -8,3 +8,4 @@ pub mod package;
 pub mod package_facts;
 pub mod pip;
 pub mod yum;
+pub mod yum_repository;

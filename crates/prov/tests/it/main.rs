@@ -50,3 +50,4 @@ mod timezone;
 mod tutorial;
 mod unarchive;
 mod util;
+mod yum_repository;
