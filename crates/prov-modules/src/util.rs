@@ -120,6 +120,58 @@ pub(crate) fn opt_py_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Opti
     py_text(d).map(Some)
 }
 
+/// The value of a helper that may end the task (`Ok(Err(outcome))`), or returns that outcome
+/// from the module's `plan` or `apply` (wrapped by `$wrap`: `Plan::Ok` in `plan`).
+macro_rules! or_fail {
+    ($e:expr) => {
+        or_fail!($e, std::convert::identity)
+    };
+    ($e:expr, $wrap:expr) => {
+        match $e? {
+            Ok(v) => v,
+            Err(o) => return Ok($wrap(o)),
+        }
+    };
+}
+pub(crate) use or_fail;
+
+/// `test FLAG PATH` on the target (`test` takes no `--`: the path is a checked word).
+pub(crate) async fn path_test(
+    cx: &prov_core::module::ModuleCtx<'_>,
+    flag: &'static str,
+    path: &str,
+) -> Result<bool, ModuleError> {
+    use prov_core::cmd::{Cmd, Word, WordKind};
+    let path = Word::new(WordKind::Path, path).map_err(|e| ModuleError::Failed(e.to_string()))?;
+    Ok(cx.exec(Cmd::new("test").flag(flag).word(&path).build()).await?.rc == 0)
+}
+
+/// `command -v NAME` on the target: where the program is, if it is there.
+pub(crate) async fn which(cx: &prov_core::module::ModuleCtx<'_>, name: &str) -> Result<Option<String>, ModuleError> {
+    let out = cx.exec(prov_core::cmd::Cmd::new("command").flag("-v").operand(name).build()).await?;
+    let found = out.stdout_str().trim().to_string();
+    Ok((out.rc == 0 && !found.is_empty()).then_some(found))
+}
+
+/// One section of a probe script's output: the text after its `--NAME--` line, up to the
+/// next line starting with `--`.
+pub(crate) fn section<'a>(out: &'a str, name: &str) -> Option<&'a str> {
+    let marker = format!("--{name}--\n");
+    let start = out.find(&marker)? + marker.len();
+    let rest = &out[start..];
+    let end = rest.find("\n--").map(|i| i + 1).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// `o` setting the fact `name` as a module's facts are set: under `ansible_facts` in the
+/// registered result, and on the host (a fact without the `ansible_` prefix is also a variable
+/// of its own name: `packages`, `services`, `getent_passwd`).
+pub(crate) fn with_fact(o: Outcome, name: &str, value: minijinja::Value) -> Outcome {
+    let mut o = o.with("ansible_facts", minijinja::Value::from_pairs(vec![(name.to_string(), value.clone())]));
+    o.host_facts = vec![(name.to_string(), value)];
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

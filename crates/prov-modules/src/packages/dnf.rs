@@ -441,10 +441,7 @@ impl Dnf {
         let mut upgrade = Vec::new();
         let mut notes = Vec::new();
         if state == State::Absent {
-            return Ok((
-                vec![("remove", a.name.0.clone())].into_iter().filter(|(_, s)| !s.is_empty()).collect(),
-                notes,
-            ));
+            return Ok((if a.name.0.is_empty() { Vec::new() } else { vec![("remove", a.name.0.clone())] }, notes));
         }
         for spec in &a.name.0 {
             let glob = spec.contains(['*', '?', '[']);
@@ -578,18 +575,14 @@ impl Dnf {
 
     fn verb(a: &Args, verb: &'static str, specs: &[String], assume: &'static str) -> Sh {
         let mut c = Self::base(a).flag(assume);
-        if verb == "remove" && !a.autoremove {
-            c = c.flag("--setopt=clean_requirements_on_remove=False");
+        if verb == "remove" {
+            if !a.autoremove {
+                c = c.flag("--setopt=clean_requirements_on_remove=False");
+            }
+        } else if a.allowerasing {
+            c = c.flag("--allowerasing");
         }
-        if a.allowerasing || verb == "remove" {
-            c = if verb == "remove" { c } else { c.flag("--allowerasing") };
-        }
-        let c = match verb {
-            "install" => c.flag("install"),
-            "upgrade" => c.flag("upgrade"),
-            _ => c.flag("remove"),
-        };
-        c.operands(specs).build()
+        c.flag(verb).operands(specs).build()
     }
 }
 

@@ -17,7 +17,9 @@
 //!   when: "'docker-ce' in ansible_facts.packages"
 //! ```
 
+use crate::util::with_fact;
 use async_trait::async_trait;
+use indexmap::IndexMap;
 use minijinja::Value;
 use prov_core::args::StringList;
 use prov_core::cmd::Sh;
@@ -150,8 +152,8 @@ fn apt_packages(out: &str) -> BTreeMap<String, Vec<Value>> {
 
 /// The RPM database as the rpm Python binding shows it (`epoch` is `"None"` without one), in
 /// the database's order.
-fn rpm_packages(out: &str) -> Vec<(String, Value)> {
-    let mut packages: Vec<(String, Vec<Value>)> = Vec::new();
+fn rpm_packages(out: &str) -> IndexMap<String, Vec<Value>> {
+    let mut packages: IndexMap<String, Vec<Value>> = IndexMap::new();
     for line in out.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         let [name, version, release, epoch, arch] = f[..] else { continue };
@@ -164,12 +166,9 @@ fn rpm_packages(out: &str) -> Vec<(String, Value)> {
             ("arch".to_string(), Value::from(arch)),
             ("source".to_string(), Value::from("rpm")),
         ]);
-        match packages.iter_mut().find(|(k, _)| k == name) {
-            Some((_, v)) => v.push(details),
-            None => packages.push((name.to_string(), vec![details])),
-        }
+        packages.entry(name.to_string()).or_default().push(details);
     }
-    packages.into_iter().map(|(k, v)| (k, Value::from(v))).collect()
+    packages
 }
 
 /// A manager's name with ansible-core's aliases resolved (`dnf` is `rpm`).
@@ -214,7 +213,7 @@ impl Module for PackageFacts {
             managers.extend(KNOWN.iter().map(|m| m.to_string()));
             managers.retain(|m| m != "auto");
         }
-        let mut packages: Vec<(String, Vec<Value>)> = Vec::new();
+        let mut packages: IndexMap<String, Vec<Value>> = IndexMap::new();
         let mut warnings = Vec::new();
         let mut seen = Vec::new();
         let mut found = 0;
@@ -227,14 +226,12 @@ impl Module for PackageFacts {
                 continue;
             }
             seen.push(m);
-            let got: Option<Vec<(String, Value)>> = match m {
+            let got: Option<Vec<(String, Vec<Value>)>> = match m {
                 "apt" => {
                     let out = cx
                         .exec(Sh::lit("command -v dpkg-query >/dev/null 2>&1 || exit 3\n").glued(Sh::lit(SCRIPT)))
                         .await?;
-                    (out.rc == 0).then(|| {
-                        apt_packages(&out.stdout_str()).into_iter().map(|(k, v)| (k, Value::from(v))).collect()
-                    })
+                    (out.rc == 0).then(|| apt_packages(&out.stdout_str()).into_iter().collect())
                 }
                 "rpm" => {
                     let out = cx
@@ -242,7 +239,7 @@ impl Module for PackageFacts {
                             "command -v rpm >/dev/null 2>&1 || exit 3\nrpm -qa --qf '%{NAME}\\t%{VERSION}\\t%{RELEASE}\\t%{EPOCH}\\t%{ARCH}\\n'",
                         ))
                         .await?;
-                    (out.rc == 0).then(|| rpm_packages(&out.stdout_str()))
+                    (out.rc == 0).then(|| rpm_packages(&out.stdout_str()).into_iter().collect())
                 }
                 // The others are not read by prov (refused when asked for by name).
                 _ => None,
@@ -254,11 +251,7 @@ impl Module for PackageFacts {
             }
             found += 1;
             for (k, v) in got {
-                let items: Vec<Value> = v.try_iter().map(|i| i.collect()).unwrap_or_default();
-                match packages.iter_mut().find(|(n, _)| *n == k) {
-                    Some((_, list)) => list.extend(items),
-                    None => packages.push((k, items)),
-                }
+                packages.entry(k).or_default().extend(v);
             }
         }
         if found == 0 {
@@ -271,14 +264,11 @@ impl Module for PackageFacts {
             }
             return Ok(Plan::Ok(o));
         }
-        let facts =
-            Value::from_pairs(packages.into_iter().map(|(k, v)| (k, Value::from(v))).collect::<Vec<(String, Value)>>());
-        let mut o =
-            Outcome::ok().with("ansible_facts", Value::from_pairs(vec![("packages".to_string(), facts.clone())]));
+        let facts = Value::from_pairs(packages.into_iter().map(|(k, v)| (k, Value::from(v))).collect::<Vec<_>>());
+        let mut o = with_fact(Outcome::ok(), "packages", facts);
         for w in warnings {
             o = o.warn(w);
         }
-        o.host_facts = vec![("packages".to_string(), facts)];
         Ok(Plan::Ok(o))
     }
 
@@ -311,7 +301,7 @@ installed\ttzdata\tall\t2024a\tlocalization\n\
     #[test]
     fn rpm_packages_are_described_as_the_rpm_binding_shows_them() {
         let p = rpm_packages("provdep\t0.5\t1\t(none)\tnoarch\nprovep\t3.1\t1\t2\tnoarch\n");
-        let json: Vec<String> = p.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let json: Vec<String> = p.iter().map(|(k, v)| format!("{k} {}", Value::from(v.clone()))).collect();
         assert_eq!(
             json,
             [

@@ -29,6 +29,7 @@
 //! ```
 
 use crate::commands::split_words;
+use crate::util::{or_fail, path_test, which};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::{lenient_bool, StringList};
@@ -383,13 +384,6 @@ impl Setup {
     }
 }
 
-/// `command -v NAME` on the target.
-async fn which(cx: &ModuleCtx<'_>, name: &str) -> Result<Option<String>, ModuleError> {
-    let out = cx.exec(Cmd::new("command").flag("-v").operand(name).build()).await?;
-    let found = out.stdout_str().trim().to_string();
-    Ok((out.rc == 0 && !found.is_empty()).then_some(found))
-}
-
 /// The Python that runs modules on this host: `ansible_python_interpreter`, else `python3`.
 async fn interpreter(cx: &ModuleCtx<'_>) -> Result<Option<String>, ModuleError> {
     if let Ok(Ok(v)) = cx.vars.eval_or_undefined("ansible_python_interpreter") {
@@ -401,12 +395,6 @@ async fn interpreter(cx: &ModuleCtx<'_>) -> Result<Option<String>, ModuleError> 
         Some(p) => Some(p),
         None => which(cx, "python").await?,
     })
-}
-
-/// `test FLAG PATH` (`test` takes no `--`: the path is a checked word).
-async fn test(cx: &ModuleCtx<'_>, flag: &'static str, path: &str) -> Result<bool, ModuleError> {
-    let path = Word::new(WordKind::Path, path).map_err(|e| ModuleError::Failed(e.to_string()))?;
-    Ok(cx.exec(Cmd::new("test").flag(flag).word(&path).build()).await?.rc == 0)
 }
 
 impl Pip {
@@ -492,7 +480,7 @@ impl Pip {
         if let Some(env) = &s.env {
             for base in ["pip3", "pip"] {
                 let p = format!("{env}/bin/{base}");
-                if test(cx, "-x", &p).await? {
+                if path_test(cx, "-x", &p).await? {
                     return Ok(Ok(vec![p]));
                 }
             }
@@ -574,19 +562,6 @@ impl Pip {
     }
 }
 
-/// The value, or returns the failure (wrapped by `$wrap`: `Plan::Ok` in `plan`).
-macro_rules! or_fail {
-    ($e:expr) => {
-        or_fail!($e, std::convert::identity)
-    };
-    ($e:expr, $wrap:expr) => {
-        match $e? {
-            Ok(v) => v,
-            Err(o) => return Ok($wrap(o)),
-        }
-    };
-}
-
 #[async_trait]
 impl Module for Pip {
     const NAME: &'static str = "pip";
@@ -630,7 +605,7 @@ impl Module for Pip {
         }
         let mut s = or_fail!(self.setup(a, cx).await, Plan::Ok);
         if let Some(env) = &s.env {
-            if !test(cx, "-e", &format!("{env}/bin/activate")).await? {
+            if !path_test(cx, "-e", &format!("{env}/bin/activate")).await? {
                 return Ok(change());
             }
         }
@@ -666,7 +641,7 @@ impl Module for Pip {
         let (mut out, mut err) = (String::new(), String::new());
         let mut created = false;
         if let Some(env) = s.env.clone() {
-            if !test(cx, "-e", &format!("{env}/bin/activate")).await? {
+            if !path_test(cx, "-e", &format!("{env}/bin/activate")).await? {
                 let (o, e) = or_fail!(self.make_venv(a, &s, &env, cx).await);
                 out.push_str(&o);
                 err.push_str(&e);

@@ -274,18 +274,7 @@ impl Module for YumRepository {
 
     async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<RepoPlan>, ModuleError> {
         let dir = cx.expand_path(&a.reposdir).await?;
-        let isdir = cx
-            .exec(
-                Cmd::new("test")
-                    .flag("-d")
-                    .word(
-                        &prov_core::cmd::Word::new(prov_core::cmd::WordKind::Path, &dir)
-                            .map_err(|e| ModuleError::Args(e.to_string()))?,
-                    )
-                    .build(),
-            )
-            .await?;
-        if isdir.rc != 0 {
+        if !crate::util::path_test(cx, "-d", &dir).await? {
             return Ok(Plan::Ok(Outcome::failed(format!("Repo directory '{dir}' does not exist."))));
         }
         let dest = format!("{}/{}.repo", dir.trim_end_matches('/'), a.file.as_deref().unwrap_or(&a.name));

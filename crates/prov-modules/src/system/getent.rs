@@ -105,12 +105,9 @@ impl Module for Getent {
             .as_deref()
             .or(["passwd", "shadow", "group", "gshadow"].contains(&a.database.as_str()).then_some(":"));
         let fact = format!("getent_{}", a.database);
-        let done = |found: Vec<(String, Value)>, msg: Option<&str>| {
-            let facts = Value::from_pairs(found);
-            let mut o = Outcome::ok().with("ansible_facts", Value::from_pairs(vec![(fact.clone(), facts.clone())]));
-            o.host_facts = vec![(fact.clone(), facts)];
-            o.msg = msg.map(str::to_string);
-            o
+        let done = |found: Vec<(String, Value)>, msg: Option<&str>| Outcome {
+            msg: msg.map(str::to_string),
+            ..crate::util::with_fact(Outcome::ok(), &fact, Value::from_pairs(found))
         };
         // ansible-core's words for getent's exit codes.
         let o = match out.rc {

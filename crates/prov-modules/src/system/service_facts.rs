@@ -15,6 +15,7 @@
 //! - debug: msg="{{ ansible_facts.services['nginx.service'].state }}"
 //! ```
 
+use crate::util::{section, with_fact};
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -151,15 +152,6 @@ fn unit_files(out: &str, into: &mut Services) -> Result<Vec<(String, String)>, S
     Ok(missing)
 }
 
-/// The text of one section of the script's output.
-fn section<'a>(out: &'a str, name: &str) -> Option<&'a str> {
-    let marker = format!("--{name}--\n");
-    let start = out.find(&marker)? + marker.len();
-    let rest = &out[start..];
-    let end = rest.find("\n--").map(|i| i + 1).unwrap_or(rest.len());
-    Some(&rest[..end])
-}
-
 #[async_trait]
 impl Module for ServiceFacts {
     const NAME: &'static str = "service_facts";
@@ -216,11 +208,7 @@ impl Module for ServiceFacts {
             let fields: Vec<(String, Value)> = v.into_iter().map(|(f, x)| (f.to_string(), Value::from(x))).collect();
             all.push((k, Value::from_pairs(fields)));
         }
-        let facts = Value::from_pairs(all);
-        let mut o =
-            Outcome::ok().with("ansible_facts", Value::from_pairs(vec![("services".to_string(), facts.clone())]));
-        o.host_facts = vec![("services".to_string(), facts)];
-        Ok(Plan::Ok(o))
+        Ok(Plan::Ok(with_fact(Outcome::ok(), "services", Value::from_pairs(all))))
     }
 
     async fn apply(&self, _: &Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {

@@ -16,6 +16,7 @@
 //! - community.general.timezone: { name: Europe/Paris }
 //! ```
 
+use crate::util::{or_fail, path_test, section, which};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::cmd::{Cmd, Sh};
@@ -82,14 +83,6 @@ struct Probe {
     rcs: Option<String>,
     adjtime: Option<String>,
     link: String,
-}
-
-fn section<'a>(out: &'a str, name: &str) -> Option<&'a str> {
-    let marker = format!("--{name}--\n");
-    let start = out.find(&marker)? + marker.len();
-    let rest = &out[start..];
-    let end = rest.find("\n--").map(|i| i + 1).unwrap_or(rest.len());
-    Some(&rest[..end])
 }
 
 fn parse_probe(out: &str) -> Result<Probe, String> {
@@ -237,18 +230,7 @@ impl Timezone {
     /// The zone file's path, failing as community.general does when it is missing.
     async fn zone_file(cx: &ModuleCtx<'_>, tz: &str) -> Result<Result<String, Outcome>, ModuleError> {
         let file = format!("/usr/share/zoneinfo/{tz}");
-        let ok = cx
-            .exec(
-                Cmd::new("test")
-                    .flag("-f")
-                    .word(
-                        &prov_core::cmd::Word::new(prov_core::cmd::WordKind::Path, &file)
-                            .map_err(|e| ModuleError::Args(e.to_string()))?,
-                    )
-                    .build(),
-            )
-            .await?;
-        if ok.rc != 0 {
+        if !path_test(cx, "-f", &file).await? {
             return Ok(Err(Outcome::failed(format!("Error message:\ngiven timezone \"{tz}\" is not available"))));
         }
         Ok(Ok(file))
@@ -284,15 +266,6 @@ impl Timezone {
         }
         Ok(Ok(()))
     }
-}
-
-macro_rules! or_fail {
-    ($e:expr) => {
-        match $e? {
-            Ok(v) => v,
-            Err(o) => return Ok(o),
-        }
-    };
 }
 
 #[async_trait]
@@ -364,7 +337,7 @@ impl Module for Timezone {
                         _ => Cmd::new("timedatectl").flag("set-local-rtc").operand(&arg).build(),
                     };
                     or_fail!(Self::run(cx, c).await);
-                    let path = cx.exec(Sh::lit("command -v timedatectl")).await?.stdout_str().trim().to_string();
+                    let path = which(cx, "timedatectl").await?.unwrap_or_default();
                     msgs.push(format!("executed `{path} {sub} {arg}`"));
                 }
                 (b, "name") => {
@@ -416,7 +389,7 @@ impl Module for Timezone {
                         _ => Cmd::new("hwclock").flag("--systohc").flag("--utc").build(),
                     };
                     or_fail!(Self::run(cx, c).await);
-                    let path = cx.exec(Sh::lit("command -v hwclock")).await?.stdout_str().trim().to_string();
+                    let path = which(cx, "hwclock").await?.unwrap_or_default();
                     msgs.push(format!("executed `{path} --systohc {option}`"));
                 }
             }

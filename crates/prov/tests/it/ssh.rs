@@ -404,15 +404,20 @@ fn build_test_deb(dir: &Path, version: &str) -> PathBuf {
     .expect("control");
     std::fs::write(root.join("usr/share/prov-test-deb/version"), format!("{version}\n")).expect("payload");
     let deb = dir.join(format!("prov-test-deb_{version}.deb"));
+    dpkg_deb(&root, &deb);
+    deb
+}
+
+/// `dpkg-deb --build` of the package tree `root` into `deb`.
+fn dpkg_deb(root: &Path, deb: &Path) {
     let out = Command::new("dpkg-deb")
         .arg("--build")
         .arg("--root-owner-group")
-        .arg(&root)
-        .arg(&deb)
+        .arg(root)
+        .arg(deb)
         .output()
         .expect("dpkg-deb");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    deb
 }
 
 /// `apt: deb=...` on this machine over SSH, against what ansible-core 2.19.14's apt module did
@@ -658,14 +663,7 @@ fn apt_policy_rc_d_is_in_place_while_apt_runs_and_put_back() {
     std::fs::write(root.join("DEBIAN/postinst"), postinst).expect("postinst");
     Command::new("chmod").arg("0755").arg(root.join("DEBIAN/postinst")).status().expect("chmod");
     let deb = dir.path().join("prov-test-policy_1.0.deb");
-    let out = Command::new("dpkg-deb")
-        .arg("--build")
-        .arg("--root-owner-group")
-        .arg(&root)
-        .arg(&deb)
-        .output()
-        .expect("dpkg-deb");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dpkg_deb(&root, &deb);
     let original = b"#!/bin/sh\n# the policy of this machine\nexit 0\n";
     std::fs::write(policy, original).expect("policy-rc.d");
     let site = format!(
