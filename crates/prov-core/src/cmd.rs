@@ -290,6 +290,8 @@ pub enum WordKind {
     /// assert_eq!(Sh::lit("H=").glued(&h).as_str(), "H=::1");
     /// ```
     Host,
+    /// An OpenPGP key id or fingerprint: hexadecimal digits only.
+    KeyId,
     /// A path on the target. Never refused for its first character: a relative path that
     /// starts with `-` is written `./-x`.
     Path,
@@ -303,6 +305,7 @@ impl WordKind {
             WordKind::Account => "user or group name",
             WordKind::DockerObject => "name or id",
             WordKind::Host => "host name or address",
+            WordKind::KeyId => "key id",
             WordKind::Path => "path",
         }
     }
@@ -354,6 +357,9 @@ impl Word {
                 return Err(err("it is `.` or `..`"))
             }
             WordKind::Account if value.contains(':') => return Err(err("it contains `:`")),
+            WordKind::KeyId if !value.chars().all(|c| c.is_ascii_hexdigit()) => {
+                return Err(err("a key id is hexadecimal digits"))
+            }
             WordKind::Package if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) => {
                 return Err(err("a package name starts with a letter or digit"))
             }
@@ -407,6 +413,8 @@ mod tests {
             (WordKind::DockerObject, "--format"),
             (WordKind::Package, ""),
             (WordKind::Service, "nginx\n"),
+            (WordKind::KeyId, "0xABCD"),
+            (WordKind::KeyId, "ABCD;id"),
         ] {
             assert!(Word::new(kind, bad).is_err(), "{kind:?} {bad:?} was accepted");
         }

@@ -70,6 +70,7 @@ modules![
     net::uri::Uri,
     net::wait_for::WaitFor,
     packages::apt::Apt,
+    packages::apt_key::AptKey,
     packages::apt_repository::AptRepository,
     packages::deb822_repository::Deb822Repository,
     packages::dnf::Dnf,

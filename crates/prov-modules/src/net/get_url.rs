@@ -454,6 +454,52 @@ impl GetUrl {
     }
 }
 
+/// Downloads `url` on the target as ansible-core's `fetch_url` does with its defaults
+/// (redirects followed, 10 s, proxies from the environment): the body of a 200 answer, else
+/// urllib's message for the answer (`HTTP Error 404: Not Found`, `Request failed: ...`).
+pub(crate) async fn download(
+    cx: &ModuleCtx<'_>,
+    url: &str,
+    validate_certs: bool,
+) -> Result<Result<Vec<u8>, String>, ModuleError> {
+    let a = Args {
+        url: url.to_string(),
+        timeout: t10(),
+        http_agent: agent(),
+        validate_certs,
+        use_proxy: true,
+        decompress: true,
+        ..Args::default()
+    };
+    let ans = match GetUrl::fetch(&a, url, false, false, None, cx).await? {
+        Ok(ans) => ans,
+        Err(o) => return Ok(Err(o.msg.unwrap_or_default())),
+    };
+    let tmp = ans.tmp.clone().unwrap_or_default();
+    let body = cx.get(&format!("{tmp}/b")).await?.unwrap_or_default();
+    cx.exec(cleanup(&tmp)).await?;
+    if ans.status != 200 {
+        return Ok(Err(ans.msg()));
+    }
+    Ok(Ok(body))
+}
+
+/// A URL as ansible-core's `mask_url` shows it: user and password replaced by `****`.
+pub(crate) fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (netloc, tail) = rest.split_at(end);
+    let Some((userinfo, host)) = netloc.rsplit_once('@') else { return url.to_string() };
+    let masked = match userinfo.split_once(':') {
+        Some((_, p)) if !p.is_empty() => "****:****",
+        // `user:@host`: ansible-core's replacement finds no `user@` and leaves it.
+        Some(_) => return url.to_string(),
+        None if userinfo.is_empty() => return url.to_string(),
+        None => "****",
+    };
+    format!("{scheme}://{masked}@{host}{tail}")
+}
+
 /// The arguments for fetching a checksum file: the same connection settings.
 fn args_for_checksum_file(a: &Args) -> Args {
     Args {

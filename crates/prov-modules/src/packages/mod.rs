@@ -1,6 +1,7 @@
 //! Package managers.
 
 pub mod apt;
+pub mod apt_key;
 pub mod apt_repository;
 pub mod deb822_repository;
 pub mod dnf;

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod adhoc;
+mod apt_key;
 mod apt_repository;
 #[cfg(feature = "aws")]
 mod aws;
