@@ -79,6 +79,7 @@ modules![
     packages::package::Package,
     packages::package_facts::PackageFacts,
     packages::pip::Pip,
+    packages::rpm_key::RpmKey,
     system::authorized_key::AuthorizedKey,
     system::cron::Cron,
     system::getent::Getent,

@@ -8,5 +8,6 @@ pub mod dnf;
 pub mod package;
 pub mod package_facts;
 pub mod pip;
+pub mod rpm_key;
 pub mod yum;
 pub mod yum_repository;

@@ -4,7 +4,7 @@
 //! missing files, a missing download and a keyserver that sends another key. ansible-core
 //! 2.19.14 registered the same results for the same tasks (the literals here, without the
 //! `apt-key` temporary directory in the keyserver's output). The two keys are in
-//! tests/fixtures/apt_key.
+//! tests/fixtures/keys.
 
 use crate::get_url::Server;
 use crate::language::apply;
@@ -41,7 +41,7 @@ const TWO: &str = "C3FC278509A129F8";
 fn apt_key_adds_and_removes_keys_as_ansible_core() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path().display().to_string();
-    let keys = fixtures().join("apt_key");
+    let keys = fixtures().join("keys");
     let k = keys.display();
     let data = format!("{{{{ lookup('file', '{k}/one.asc') }}}}");
     let site = format!(
@@ -134,7 +134,7 @@ fn apt_key_adds_and_removes_keys_as_ansible_core() {
 #[test]
 fn apt_key_downloads_keys_from_urls_and_keyservers_as_ansible_core() {
     let www = tempfile::tempdir().expect("tempdir");
-    let one = std::fs::read(fixtures().join("apt_key/one.asc")).expect("key");
+    let one = std::fs::read(fixtures().join("keys/one.asc")).expect("key");
     std::fs::write(www.path().join("one.asc"), &one).expect("write");
     // A keyserver that answers every lookup with key one (HKP is a GET of /pks/lookup).
     std::fs::create_dir(www.path().join("pks")).expect("mkdir");

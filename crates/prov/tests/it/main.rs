@@ -42,6 +42,7 @@ mod plan;
 mod posix;
 mod release;
 mod results;
+mod rpm_key;
 mod seed;
 mod site;
 mod ssh;
