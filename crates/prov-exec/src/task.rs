@@ -920,7 +920,7 @@ fn loop_items(w: &mut Worker<'_>, t: &Arc<TaskDef>, base: &Value) -> Result<Opti
                 Err(e) => return Err(fail_task(w, t, format!("loop: {e}"))),
                 Ok(v) => {
                     // `with_<lookup>`: the rendered terms go to the lookup, as `query` would.
-                    let v = match l.keyword.lookup().or(l.dict_terms.then_some("dict")) {
+                    let v = match l.keyword.lookup().or(l.lookup.as_deref()).or(l.dict_terms.then_some("dict")) {
                         None => v,
                         Some(name) => {
                             let terms = match v.kind() {

@@ -2478,7 +2478,15 @@ impl<'a> Loader<'a> {
         let mut ok = true;
         for (k, v) in entries {
             let Some(key) = k.as_str() else { continue };
-            if keywords::TASK.contains(&key) {
+            if keywords::TASK.contains(&key) || LoopKeyword::other_lookup(key).is_some() {
+                continue;
+            }
+            if let Some(name) =
+                key.strip_prefix("with_").filter(|_| module.is_some() || entries_have_module(entries, self.registry))
+            {
+                self.err(DiagKind::Unsupported, k.span, format!("`{key}`: prov has no lookup plugin `{name}`")).help =
+                    Some(format!("the lookups prov has: {}", crate::template::filters::SUPPORTED_LOOKUPS));
+                ok = false;
                 continue;
             }
             if keywords::TASK_UNSUPPORTED.contains(&key) {
@@ -2979,7 +2987,14 @@ impl<'a> Loader<'a> {
     }
 
     fn loop_of(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<LoopDef> {
-        let (key, n, keyword) = LoopKeyword::ALL.iter().find_map(|(k, w)| node.get(k).map(|n| (*k, n, *w)))?;
+        let (key, n, keyword, lookup) =
+            LoopKeyword::ALL.iter().find_map(|(k, w)| node.get(k).map(|n| (*k, n, *w, None))).or_else(|| {
+                node.as_map()?.iter().find_map(|(k, v)| {
+                    let key = k.as_str()?;
+                    let name = LoopKeyword::other_lookup(key)?;
+                    Some((key, v, LoopKeyword::WithLookup, Some(name.to_string())))
+                })
+            })?;
         let items = match &n.kind {
             NodeKind::Str(s) => {
                 pb.templates.push((s.clone(), n.span));
@@ -3000,7 +3015,9 @@ impl<'a> Loader<'a> {
             }
             NodeKind::Map(_) if key == "with_dict" => LoopItems::List(n.to_value()),
             // One mapping term (`with_first_found: {files: [...], paths: [...]}`).
-            NodeKind::Map(_) if keyword.lookup().is_some() => LoopItems::List(Value::from(vec![n.to_value()])),
+            NodeKind::Map(_) if keyword.lookup().is_some() || lookup.is_some() => {
+                LoopItems::List(Value::from(vec![n.to_value()]))
+            }
             _ => {
                 self.err(
                     DiagKind::Invalid,
@@ -3046,7 +3063,9 @@ impl<'a> Loader<'a> {
         } else {
             items
         };
-        Some(self.loop_control(node, items, keyword, pb))
+        let mut def = self.loop_control(node, items, keyword, pb);
+        def.lookup = lookup;
+        Some(def)
     }
 
     fn loop_control(&mut self, node: &Node, items: LoopItems, keyword: LoopKeyword, pb: &mut PlayBuild) -> LoopDef {
@@ -3062,6 +3081,7 @@ impl<'a> Loader<'a> {
             flatten,
             keyword,
             dict_terms: false,
+            lookup: None,
             break_when: Vec::new(),
         };
         if let Some(lc) = node.get("loop_control") {

@@ -271,6 +271,9 @@ pub struct LoopDef {
     /// `with_dict` written as a list of terms: each (a mapping once rendered) gives its
     /// key/value items, as ansible-core's `dict` lookup does.
     pub dict_terms: bool,
+    /// `with_<lookup>` for a lookup without a keyword of its own
+    /// (`with_community.general.flattened`): the plugin the rendered terms go to.
+    pub lookup: Option<String>,
     /// `loop_control.break_when`: after each item, the loop ends when every condition holds
     /// (they see the item and, under the task's `register` name, the item's result).
     pub break_when: Vec<Cond>,
@@ -303,6 +306,8 @@ pub enum LoopKeyword {
     WithIndexedItems,
     /// `with_lines`: the `lines` lookup (commands run on the controller) over the terms.
     WithLines,
+    /// `with_<lookup>` of any other lookup prov has ([`LoopDef::lookup`] names it).
+    WithLookup,
 }
 
 impl LoopKeyword {
@@ -321,6 +326,13 @@ impl LoopKeyword {
         ("with_indexed_items", LoopKeyword::WithIndexedItems),
         ("with_lines", LoopKeyword::WithLines),
     ];
+
+    /// The lookup plugin of a `with_<lookup>` key that has no keyword of its own, when prov has
+    /// that plugin (`with_community.general.flattened`).
+    pub fn other_lookup(key: &str) -> Option<&str> {
+        let name = key.strip_prefix("with_")?;
+        (!Self::ALL.iter().any(|(k, _)| *k == key) && crate::template::filters::lookup_supported(name)).then_some(name)
+    }
 
     /// The lookup plugin a `with_<lookup>` loop queries with its (templated) terms.
     pub fn lookup(self) -> Option<&'static str> {

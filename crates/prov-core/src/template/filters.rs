@@ -17,7 +17,7 @@ mod glob;
 mod ipaddr;
 mod jmes;
 mod lookup;
-pub use lookup::lookup_supported;
+pub use lookup::{canonical_lookup, lookup_supported, SUPPORTED as SUPPORTED_LOOKUPS};
 mod math;
 mod pymethods;
 pub(crate) mod random;

@@ -1386,6 +1386,72 @@ fn with_sequence_together_and_indexed_items_loop_as_in_ansible() {
     assert_eq!(msgs("indexed"), ["0=x", "1=y"], "{}", r.dump());
 }
 
+/// `with_<lookup>` works for any lookup prov has, under its collection's name too:
+/// community.general's `flattened` (also `with_flattened`, as ansible-core routes it) flattens
+/// at every depth, a list of one stands for its item, the string `None` or `null` ends its
+/// list, and a string term stays a string. ansible-core 2.19.14 with community.general from
+/// ansible 12.3.0 gave these lists; prov refused `with_community.general.flattened` (a
+/// dev-sec hardening role uses it).
+#[test]
+fn with_any_lookup_loops_over_the_lookup_of_its_terms() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  vars:
+    paths: [/a, [/b, [/c]]]
+    more: [[[/d]]]
+    varname: paths
+  tasks:
+    - debug: msg="{{ item }}"
+      with_community.general.flattened:
+        - "{{ paths }}"
+        - "{{ more }}"
+        - plain
+      register: r1
+    - debug: msg="{{ item }}"
+      with_flattened: [[1, [2, 3]], [[4]], x, None, y]
+      register: r2
+    - debug: msg="{{ item }}"
+      with_community.general.flattened: [a, [null, b], c]
+      register: r3
+    - debug: msg="{{ item }}"
+      with_community.general.flattened: "{{ paths }}"
+      register: r4
+    - debug: msg="{{ lookup('community.general.flattened', [1, [2]], [[3]]) }}"
+      register: r5
+    - debug: msg="{{ query('community.general.flattened', 'paths') }}"
+      register: r6
+    - debug: msg="{{ item }}"
+      with_community.general.flattened: ["{{ varname }}", 'null', z]
+      register: r7
+    - name: all
+      debug: msg="{{ [r1.results|map(attribute='item'), r2.results|map(attribute='item'), r3.results|map(attribute='item'), r4.results|map(attribute='item'), r5.msg, r6.msg, r7.results|map(attribute='item')] | to_json }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let got: serde_json::Value = serde_json::from_str(r.of("all")[0]["msg"].as_str().expect("msg")).expect("JSON");
+    let want = serde_json::json!([
+        ["/a", "/b", "/c", "/d", "plain"],
+        [1, 2, 3, 4, "x"],
+        ["a", null, "b", "c"],
+        ["/a", "/b", "/c"],
+        [1, 2, 3],
+        ["paths"],
+        ["paths"]
+    ]);
+    assert_eq!(got, want);
+}
+
+/// A `with_<name>` of a lookup prov does not have is refused before the run, with the
+/// lookups it has (ansible-core fails the task when it runs).
+#[test]
+fn with_an_unknown_lookup_is_refused_before_the_run() {
+    let site =
+        "- hosts: a\n  gather_facts: false\n  tasks:\n    - debug: msg=x\n      with_community.general.nosuch: [1]\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("site.yml:5:7: error: `with_community.general.nosuch`: prov has no lookup plugin `community.general.nosuch`"), "{}", r.stderr);
+}
+
 /// A block's `notify` and `check_mode` reach its tasks (a task's own `notify` wins), as in
 /// ansible-core 2.19: the same play there reports touch changed without creating the file,
 /// and runs both handlers. prov refused both keywords on a block.

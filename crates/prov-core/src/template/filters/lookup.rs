@@ -16,8 +16,20 @@ use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, State};
 use std::path::{Path, PathBuf};
 
-const SUPPORTED: &str =
-    "env, file, template, vars, varnames, first_found, list, items, fileglob, pipe, lines, password, nested, subelements, sequence, together, indexed_items, dict, url";
+/// The lookup plugins prov has, for messages.
+pub const SUPPORTED: &str =
+    "env, file, template, vars, varnames, first_found, list, items, fileglob, pipe, lines, password, nested, subelements, sequence, together, indexed_items, dict, url, community.general.flattened";
+
+/// The plugin a lookup name means: ansible-core's own under their short names, and those of
+/// collections prov has under theirs (community.general's `flattened` is also `flattened`,
+/// as ansible-core's routing sends it there).
+pub fn canonical_lookup(name: &str) -> &str {
+    let name = name.strip_prefix("ansible.builtin.").or_else(|| name.strip_prefix("ansible.legacy.")).unwrap_or(name);
+    match name {
+        "community.general.flattened" => "flattened",
+        other => other,
+    }
+}
 
 pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     let c = ctx.clone();
@@ -43,7 +55,7 @@ enum OnError {
 fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>, query: bool) -> Result<Value, Error> {
     let (terms, kw) = split_args(args)?;
     let ctx = with_role_dir(state, ctx);
-    let name = name.strip_prefix("ansible.builtin.").or_else(|| name.strip_prefix("ansible.legacy.")).unwrap_or(name);
+    let name = canonical_lookup(name);
     let wantlist = query || kw.get::<Option<Value>>("wantlist")?.is_some_and(|v| v.is_true());
     let on_error = match kw.get::<Option<String>>("errors")?.as_deref() {
         None | Some("strict") => OnError::Strict,
@@ -72,6 +84,7 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
         "together" => super::seq_lookups::together(&terms),
         "indexed_items" => super::seq_lookups::indexed_items(&terms),
         "dict" => super::seq_lookups::dict(&terms),
+        "flattened" => Ok(super::seq_lookups::flattened(&terms)),
         other => Err(fail(format!("lookup plugin `{other}` is not supported (supported: {SUPPORTED})"))),
     };
     let results = match result {
@@ -99,8 +112,7 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
 
 /// Whether prov has the lookup plugin `name` (short or `ansible.builtin.`/`ansible.legacy.`).
 pub fn lookup_supported(name: &str) -> bool {
-    let short = name.strip_prefix("ansible.builtin.").or_else(|| name.strip_prefix("ansible.legacy.")).unwrap_or(name);
-    !name_unsupported(short)
+    !name_unsupported(canonical_lookup(name))
 }
 
 fn name_unsupported(name: &str) -> bool {
@@ -125,6 +137,7 @@ fn name_unsupported(name: &str) -> bool {
             | "indexed_items"
             | "dict"
             | "url"
+            | "flattened"
     )
 }
 

@@ -270,6 +270,30 @@ pub(super) fn dict(terms: &[Value]) -> Result<Vec<Value>, Error> {
     Ok(out)
 }
 
+/// community.general's `flattened` (`with_flattened`): the terms with lists flattened at every
+/// depth. A list of one item stands for the item, and the string `None` or `null` ends the
+/// list it is in (ansible-core 2.19 templates no string term: a variable's name stays a name).
+pub(super) fn flattened(terms: &[Value]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for term in terms {
+        let mut term = term.clone();
+        while is_list(&term) && term.len() == Some(1) {
+            let Ok(one) = term.get_item_by_index(0) else { break };
+            term = one;
+        }
+        if term.kind() == ValueKind::String && matches!(term.as_str(), Some("None" | "null")) {
+            break;
+        }
+        if is_list(&term) {
+            let items: Vec<Value> = term.try_iter().map(|it| it.collect()).unwrap_or_default();
+            out.extend(flattened(&items));
+        } else {
+            out.push(term);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::template::filters::testenv::{err, ok};
