@@ -18,6 +18,13 @@ mod ipaddr;
 mod jmes;
 mod lookup;
 pub use lookup::{canonical_lookup, lookup_supported, SUPPORTED as SUPPORTED_LOOKUPS};
+
+/// A regular expression in Python's `re` syntax, as modules read theirs (`lineinfile`'s
+/// `regexp`): look-around and backreferences included; `multiline` is `re.MULTILINE`. The
+/// error is the reason it does not compile, in Python's words where prov knows them.
+pub fn python_regex(pattern: &str, multiline: bool) -> Result<fancy_regex::Regex, String> {
+    text::compile_py(pattern, false, multiline)
+}
 mod math;
 mod pymethods;
 pub(crate) mod random;

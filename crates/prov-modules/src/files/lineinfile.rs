@@ -31,10 +31,10 @@
 use super::{apply_write, probe_read, Attrs, Kind, WritePlan};
 use crate::util::diff_text;
 use async_trait::async_trait;
+use fancy_regex::Regex;
 use minijinja::Value;
 use prov_core::args::{lenient_bool, Mode};
 use prov_core::module::{Action, Change, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan};
-use regex::Regex;
 use serde::Deserialize;
 
 /// Arguments of `lineinfile`.
@@ -112,8 +112,15 @@ fn absent(args: &Args) -> bool {
     args.state.as_deref() == Some("absent")
 }
 
+/// A pattern in Python's syntax (look-around and backreferences included).
 fn compile(what: &str, re: &str) -> Result<Regex, String> {
-    Regex::new(re).map_err(|e| format!("`{what}` is not a valid regular expression: {e}"))
+    prov_core::template::filters::python_regex(re, false)
+        .map_err(|e| format!("`{what}` is not a valid regular expression: {e}"))
+}
+
+/// A search that gave up (the backtracking limit), as the task's failure.
+fn gave_up(e: fancy_regex::Error) -> String {
+    format!("the regular expression could not be matched: {e}")
 }
 
 #[async_trait]
@@ -372,19 +379,25 @@ fn edit(text: &str, args: &Args) -> Result<(String, String), String> {
     let re = args.regexp.as_deref().map(|r| compile("regexp", r)).transpose()?;
     let line = args.line.clone().unwrap_or_default();
     let bare = |l: &str| l.strip_suffix('\n').map(|s| s.to_string()).unwrap_or_else(|| l.to_string());
-    let matches = |l: &str| -> bool {
+    let matches = |l: &str| -> Result<bool, String> {
         let b = bare(l);
-        if let Some(re) = &re {
-            re.is_match(&b)
+        Ok(if let Some(re) = &re {
+            re.is_match(&b).map_err(gave_up)?
         } else if let Some(s) = &args.search_string {
             b.contains(s.as_str())
         } else {
             b.trim_end_matches('\r') == line
-        }
+        })
     };
     if absent(args) {
         let before = lines.len();
-        lines.retain(|l| !matches(l));
+        let mut kept = Vec::with_capacity(lines.len());
+        for l in lines {
+            if !matches(&l)? {
+                kept.push(l);
+            }
+        }
+        lines = kept;
         let n = before - lines.len();
         let msg = if n > 0 { format!("{n} line(s) removed") } else { String::new() };
         return Ok((lines.concat(), msg));
@@ -397,13 +410,13 @@ fn edit(text: &str, args: &Args) -> Result<(String, String), String> {
     let mut found: Option<usize> = None;
     let mut ins: Option<usize> = None;
     for (i, l) in lines.iter().enumerate() {
-        if matches(l) {
+        if matches(l)? {
             found = Some(i);
             if args.firstmatch {
                 break;
             }
         } else if let Some(r) = &ins_re {
-            if r.is_match(&bare(l)) {
+            if r.is_match(&bare(l)).map_err(gave_up)? {
                 ins = Some(if after { i + 1 } else { i });
                 if args.firstmatch {
                     break;
@@ -416,7 +429,7 @@ fn edit(text: &str, args: &Args) -> Result<(String, String), String> {
         let replacement = match (&re, args.backrefs) {
             (Some(re), true) => {
                 let b = bare(&lines[i]);
-                match re.captures(&b) {
+                match re.captures(&b).map_err(gave_up)? {
                     Some(caps) => {
                         let mut s = String::new();
                         caps.expand(&expand_template(&line, re)?, &mut s);
@@ -467,6 +480,18 @@ mod tests {
         let a: Args = args_from_value(&j(args)).unwrap();
         LineInFile::check_args(&a).unwrap();
         edit(text, &a).unwrap()
+    }
+
+    /// dev-sec's os_hardening role adds `no_pass_expiry` with a negative look-ahead; prov
+    /// refused the pattern. ansible-core 2.19.14 replaced the line once, then left it.
+    #[test]
+    fn python_look_around_in_regexp_works_as_in_ansible() {
+        let args = json!({"path": "x", "backrefs": true, "regexp": "^(account.*pam_unix.so(?!.*no_pass_expiry).*)$", "line": "\\1 no_pass_expiry"});
+        let f = "account [success=1 new_authtok_reqd=done default=ignore] pam_unix.so\naccount requisite pam_deny.so\n";
+        let (once, msg) = ed(f, args.clone());
+        assert_eq!(once, "account [success=1 new_authtok_reqd=done default=ignore] pam_unix.so no_pass_expiry\naccount requisite pam_deny.so\n");
+        assert_eq!(msg, "line replaced");
+        assert_eq!(ed(&once, args), (once.clone(), String::new()));
     }
 
     #[test]

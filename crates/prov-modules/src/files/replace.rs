@@ -12,8 +12,8 @@
 //! - `backup`, `validate` (`%s` = the new file), `mode`, `owner`, `group`; `encoding` must be
 //!   `utf-8` (the default); `unsafe_writes` is accepted (prov always writes atomically).
 //!
-//! Regular expressions are Rust's `regex` syntax (no look-around or backreferences in the
-//! pattern). `replace` is read as Python reads it: `\1`, `\g<1>`, `\g<name>`, octal `\0`/`\101`,
+//! Regular expressions are Python's `re` syntax, look-around and backreferences included (a
+//! match that backtracks past fancy-regex's limit fails the task). `replace` is read as Python reads it: `\1`, `\g<1>`, `\g<name>`, octal `\0`/`\101`,
 //! `\n`-style escapes; a group that does not exist or an unknown letter escape (`\d`) fails
 //! the task and leaves the file alone. It is up to the pattern to be idempotent: a replacement that the pattern matches
 //! again changes the file on every run, as in Ansible. Reads the file in one command and writes
@@ -37,10 +37,10 @@ use super::edit::{self, EditPlan};
 use super::lineinfile::expand_template;
 use super::Attrs;
 use async_trait::async_trait;
+use fancy_regex::Regex;
 use minijinja::Value;
 use prov_core::args::{lenient_bool, Mode};
 use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
-use regex::Regex;
 use serde::Deserialize;
 
 /// Arguments of `replace`.
@@ -102,7 +102,13 @@ pub struct Args {
 pub struct Replace;
 
 fn compile(what: &str, re: &str) -> Result<Regex, String> {
-    Regex::new(re).map_err(|e| format!("`{what}` is not a valid regular expression: {e}"))
+    prov_core::template::filters::python_regex(re, false)
+        .map_err(|e| format!("`{what}` is not a valid regular expression: {e}"))
+}
+
+/// A search that gave up (the backtracking limit), as the task's failure.
+fn gave_up(e: fancy_regex::Error) -> String {
+    format!("the regular expression could not be matched: {e}")
 }
 
 /// The pattern that selects the part of the file to change, if `after`/`before` are given.
@@ -130,8 +136,8 @@ fn edit(text: &str, args: &Args) -> Result<Edited, String> {
     let (start, end) = match section_pattern(args) {
         Some(p) => {
             let re = compile("after/before", &format!("(?s){p}"))?;
-            match re.captures(text).and_then(|c| c.name("subsection")) {
-                Some(m) => (m.start(), m.end()),
+            match re.captures(text).map_err(gave_up)?.and_then(|c| c.name("subsection").map(|m| (m.start(), m.end()))) {
+                Some(range) => range,
                 None => {
                     return Ok(Edited::NoSection(format!(
                         "Pattern for before/after params did not match the given file: {p}"
@@ -145,8 +151,12 @@ fn edit(text: &str, args: &Args) -> Result<Edited, String> {
     let section = &text[start..end];
     let template = expand_template(args.replace.as_deref().unwrap_or_default(), &re)
         .map_err(|e| format!("Unable to process replace due to error: {e}"))?;
-    let n = re.find_iter(section).count();
-    let replaced = re.replace_all(section, template.as_str());
+    let mut n = 0;
+    for m in re.find_iter(section) {
+        m.map_err(gave_up)?;
+        n += 1;
+    }
+    let replaced = re.try_replacen(section, 0, template.as_str()).map_err(gave_up)?;
     if n == 0 || replaced == section {
         return Ok(Edited::Text(text.to_string(), 0));
     }
@@ -300,10 +310,24 @@ mod tests {
         );
     }
 
+    /// Look-behind, look-ahead and named backreferences of Python's `re`: ansible-core 2.19.14
+    /// made these replacements on the same file (prov refused the patterns).
+    #[test]
+    fn python_look_around_and_backreferences_work_as_in_ansible() {
+        let f = "a=1\nb=2\nc=3\n";
+        let one = ed(f, json!({"path": "f", "regexp": "(?<=b=)\\d", "replace": "20"}));
+        assert_eq!(one, Edited::Text("a=1\nb=20\nc=3\n".into(), 1));
+        let two =
+            ed("a=1\nb=20\nc=3\n", json!({"path": "f", "regexp": "^(\\w)=(\\d)$(?<!c=3)", "replace": "\\1: \\2"}));
+        assert_eq!(two, Edited::Text("a: 1\nb=20\nc=3\n".into(), 1));
+        let three = ed("a: 1\nb=20\nc=3\n", json!({"path": "f", "regexp": "(?P<k>\\w): (?P=k)", "replace": "x"}));
+        assert_eq!(three, Edited::Text("a: 1\nb=20\nc=3\n".into(), 0));
+    }
+
     #[test]
     fn replace_refuses_what_it_cannot_do() {
         for (args, want) in [
-            (json!({"path": "f", "regexp": "(?<=a)b"}), "not a valid regular expression"),
+            (json!({"path": "f", "regexp": "(?<=a+)b"}), "look-behind requires fixed-width pattern"),
             (json!({"path": "f", "regexp": "a", "encoding": "latin-1"}), "not supported"),
         ] {
             let a: Args = args_from_value(&j(args)).unwrap();

@@ -100,6 +100,9 @@ pub(crate) fn compile_py(pattern: &str, ignorecase: bool, multiline: bool) -> Re
             fancy_regex::Error::ParseError(_, fancy_regex::ParseError::UnclosedOpenParen) => {
                 "missing ), unterminated subpattern".to_string()
             }
+            fancy_regex::Error::CompileError(fancy_regex::CompileError::LookBehindNotConst) => {
+                "look-behind requires fixed-width pattern".to_string()
+            }
             e => e.to_string(),
         })?;
     if let Ok(mut c) = cache.lock() {
