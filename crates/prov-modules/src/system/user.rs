@@ -5,7 +5,8 @@
 //! `create_home` (alias `createhome`, default true), `system`, `comment`, `password` (already
 //! hashed), `update_password` (`always` default, `on_create`), `state` (`present` default,
 //! `absent`), `remove` (with `absent`: delete the home), `force`, `move_home`, `non_unique`,
-//! `password_lock`.
+//! `password_lock`, `password_expire_min`, `password_expire_max`, `password_expire_warn`
+//! (set with `chage` after the account, for the values that differ from its shadow entry).
 //!
 //! One command reads the state (`getent passwd`, `id`, and `getent group`/`shadow` when needed);
 //! `useradd`/`usermod`/`userdel` change it. As Ansible's, a missing home directory (the
@@ -111,6 +112,15 @@ pub struct Args {
     /// makes it again).
     #[serde(default, deserialize_with = "lenient_bool")]
     pub generate_ssh_key: bool,
+    /// Fewest days between password changes (`chage -m`).
+    #[serde(default)]
+    pub password_expire_min: Option<i64>,
+    /// Most days between password changes (`chage -M`).
+    #[serde(default)]
+    pub password_expire_max: Option<i64>,
+    /// Days of warning before the password expires (`chage -W`).
+    #[serde(default)]
+    pub password_expire_warn: Option<i64>,
     /// The key's size (`-b`; ssh-keygen's default when not given).
     #[serde(default)]
     pub ssh_key_bits: Option<u32>,
@@ -145,6 +155,8 @@ pub struct UserPlan {
     created: bool,
     /// The SSH private key to make, relative to the home directory or absolute.
     ssh_key: Option<String>,
+    /// Set the password's ageing (`password_expire_*`) once the account is there.
+    expire: bool,
 }
 
 #[derive(Debug, Default)]
@@ -234,6 +246,7 @@ impl User {
                 make_home: None,
                 created: false,
                 ssh_key: None,
+                expire: false,
             };
             return Ok(Plan::Change(Change::new(plan, Action::Delete, "user", name).with_diff(
                 header,
@@ -303,6 +316,7 @@ impl User {
                 make_home: None,
                 created: true,
                 ssh_key: None,
+                expire: false,
             };
             return Ok(Plan::Change(Change::new(plan, Action::Create, "user", name).with_diff(
                 header,
@@ -399,7 +413,7 @@ impl User {
         }
         let cmd = opts.1.then(|| opts.0.operand(name).build());
         let ch = Change::new(
-            UserPlan { cmd, password, make_home, created: false, ssh_key: None },
+            UserPlan { cmd, password, make_home, created: false, ssh_key: None, expire: false },
             Action::Modify,
             "user",
             name,
@@ -449,6 +463,56 @@ impl Module for User {
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<UserPlan>, ModuleError> {
+        let inner = self.plan_with_key(args, cx).await?;
+        let ageing = args.password_expire_min.is_some()
+            || args.password_expire_max.is_some()
+            || args.password_expire_warn.is_some();
+        if !ageing || args.state.as_deref() == Some("absent") {
+            return Ok(inner);
+        }
+        Ok(match inner {
+            Plan::Ok(o) if o.failed => Plan::Ok(o),
+            Plan::Change(mut ch) => {
+                ch.plan.expire = true;
+                Plan::Change(ch)
+            }
+            Plan::Ok(o) => match expire_command(args, cx).await? {
+                None => Plan::Ok(o),
+                Some(_) if cx.is_check() => Plan::Ok(Outcome { changed: true, ..o }),
+                Some(_) => {
+                    let plan = UserPlan {
+                        cmd: None,
+                        password: None,
+                        make_home: None,
+                        created: false,
+                        ssh_key: None,
+                        expire: true,
+                    };
+                    Plan::Change(Change::new(plan, Action::Modify, "password ageing", args.name.as_str()))
+                }
+            },
+        })
+    }
+
+    async fn apply(&self, args: &Args, plan: UserPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let expire = plan.expire;
+        let o = self.apply_account(args, plan, cx).await?;
+        if !expire || o.failed {
+            return Ok(o);
+        }
+        if let Some(cmd) = expire_command(args, cx).await? {
+            let r = cx.exec(cmd).await?;
+            if r.rc != 0 {
+                return Ok(Outcome::failed(r.stderr_str()).with("name", args.name.as_str()).with("rc", r.rc));
+            }
+        }
+        Ok(Outcome { changed: true, ..o })
+    }
+}
+
+impl User {
+    /// The account and its SSH key.
+    async fn plan_with_key(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<UserPlan>, ModuleError> {
         let inner = self.plan_account(args, cx).await?;
         if !args.generate_ssh_key || args.state.as_deref() == Some("absent") {
             return Ok(inner);
@@ -468,8 +532,14 @@ impl Module for User {
             }
             Plan::Ok(o) if cx.is_check() => Plan::Ok(Outcome { changed: true, ..o }),
             Plan::Ok(_) => {
-                let plan =
-                    UserPlan { cmd: None, password: None, make_home: None, created: false, ssh_key: Some(key.clone()) };
+                let plan = UserPlan {
+                    cmd: None,
+                    password: None,
+                    make_home: None,
+                    created: false,
+                    ssh_key: Some(key.clone()),
+                    expire: false,
+                };
                 Plan::Change(Change::new(plan, Action::Create, "ssh key", key))
             }
             Plan::Change(mut ch) => {
@@ -481,7 +551,7 @@ impl Module for User {
         })
     }
 
-    async fn apply(&self, args: &Args, plan: UserPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+    async fn apply_account(&self, args: &Args, plan: UserPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let name = args.name.as_str();
         let mut out = None;
         if let Some(cmd) = plan.cmd {
@@ -532,6 +602,34 @@ impl Module for User {
         }
         Ok(o)
     }
+}
+
+/// `chage` for the `password_expire_*` arguments that differ from the account's shadow entry
+/// (an empty field is -1), as ansible-core's `set_password_expire` decides; None when nothing
+/// differs or the account does not exist.
+async fn expire_command(args: &Args, cx: &ModuleCtx<'_>) -> Result<Option<Sh>, ModuleError> {
+    let o = cx.exec(Cmd::new("getent").flag("shadow").operand(&args.name).build()).await?;
+    if o.rc != 0 {
+        return Ok(None);
+    }
+    let line = o.stdout_str();
+    let fields: Vec<&str> = line.trim_end().split(':').collect();
+    let now = |i: usize| fields.get(i).and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
+    let mut cmd = Cmd::new("chage");
+    let mut any = false;
+    if let Some(m) = args.password_expire_min.filter(|m| *m != now(3)) {
+        cmd = cmd.opt("-m", m.to_string());
+        any = true;
+    }
+    if let Some(m) = args.password_expire_max.filter(|m| *m != now(4)) {
+        cmd = cmd.opt("-M", m.to_string());
+        any = true;
+    }
+    if let Some(w) = args.password_expire_warn.filter(|w| *w != now(5)) {
+        cmd = cmd.opt("-W", w.to_string());
+        any = true;
+    }
+    Ok(any.then(|| cmd.operand(&args.name).build()))
 }
 
 /// The private key file `generate_ssh_key` makes, as given (relative to the home directory).

@@ -317,3 +317,65 @@ fn user_generates_an_ssh_key_once_as_ansible_user() {
     let uid = std::fs::metadata(&home).expect("home").uid();
     assert_eq!((ssh.permissions().mode() & 0o777, ssh.uid(), private.uid()), (0o700, uid, uid));
 }
+
+/// `password_expire_min`, `_max` and `_warn` set the password's ageing with `chage`, only for
+/// the values that differ from the shadow entry (in check mode too), as ansible-core 2.19.14
+/// did for the same play: changed, unchanged, changed for one value given as a string, and
+/// chage's error output as the failure. prov refused the arguments (dev-sec's os_hardening sets
+/// them).
+#[test]
+fn user_sets_password_ageing_as_ansible_user() {
+    let accounts = Accounts { users: &["provuexp"], groups: &["provuexp"] };
+    accounts.clear();
+    let w = Work::new(&[]);
+    let play = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - user: {name: provuexp, uid: 3977, password_expire_min: 5, password_expire_max: 90, password_expire_warn: 7, create_home: false}
+      register: u1
+      check_mode: true
+    - user: {name: provuexp, uid: 3977, password_expire_min: 5, password_expire_max: 90, password_expire_warn: 7, create_home: false}
+      register: u2
+    - user: {name: provuexp, password_expire_min: 5, password_expire_max: 90, password_expire_warn: 7, create_home: false}
+      register: u3
+    - user: {name: provuexp, password_expire_max: "60", create_home: false}
+      register: u4
+      check_mode: true
+    - user: {name: provuexp, password_expire_max: "60", create_home: false}
+      register: u5
+    - command: getent shadow provuexp
+      register: s1
+    - user: {name: provuexp, password_expire_warn: -5, create_home: false}
+      register: u6
+      ignore_errors: true
+    - debug: msg="{{ [u1, u2, u3, u4, u5, s1.stdout.split(':')[3:6], u6] | to_json }}"
+"#;
+    std::fs::write(w.root().join("../expire.yml"), play).expect("playbook");
+    let r = w.run("expire.yml", &[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    let shown = r.events.iter().find(|e| e["event"] == "host_result" && e["module"] == "debug").expect("debug");
+    let mut got: Vec<serde_json::Value> = serde_json::from_str(shown["msg"].as_str().expect("msg")).expect("JSON");
+    let gid = got[1]["group"].clone();
+    let account = |changed: bool, created: bool| {
+        let mut v = serde_json::json!({"name": "provuexp", "state": "present", "changed": changed, "uid": 3977, "group": gid,
+            "comment": "", "home": "/home/provuexp", "shell": "/bin/sh", "failed": false});
+        if created {
+            v["system"] = false.into();
+            v["create_home"] = false.into();
+        } else {
+            v["append"] = false.into();
+            v["move_home"] = false.into();
+        }
+        v
+    };
+    assert_eq!(got[0], serde_json::json!({"changed": true, "failed": false}));
+    assert_eq!(got[1], account(true, true));
+    assert_eq!(got[2], account(false, false));
+    assert_eq!(got[3], account(true, false));
+    assert_eq!(got[4], account(true, false));
+    assert_eq!(got[5], serde_json::json!(["5", "60", "7"]));
+    got[6].as_object_mut().expect("result").remove("exception");
+    let msg = got[6]["msg"].as_str().unwrap_or_default().to_string();
+    assert!(msg.starts_with("chage: invalid numeric argument '-5'\nUsage: chage [options] LOGIN\n"), "{msg}");
+    assert_eq!(got[6], serde_json::json!({"name": "provuexp", "rc": 2, "failed": true, "changed": false, "msg": msg}));
+}
