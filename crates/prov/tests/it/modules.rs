@@ -538,3 +538,51 @@ fn path_arguments_expand_tilde_and_variables_on_the_target() {
     }
     assert!(!h.dir().join("~").exists(), "a directory named `~` was made");
 }
+
+const KEYS_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  environment:
+    HOME: "{{ host_root }}/home"
+  tasks:
+    - name: apt key from data
+      apt_key: {data: "{{ lookup('file', keys ~ '/one.asc') }}", keyring: "{{ host_root }}/k.gpg"}
+    - name: apt key from a file of the host
+      apt_key: {file: "{{ host_root }}/two.gpg", keyring: "{{ host_root }}/k.gpg"}
+    - name: rpm key from a file of the host
+      rpm_key: {key: "{{ host_root }}/one.asc", fingerprint: 54D3A79F0AE8A38BF0B713B70F62D5DD3BAA6F0F}
+"##;
+
+/// `apt_key` and `rpm_key` over SSH (and locally), each host with its own keyring and RPM
+/// database (`.rpmmacros` in its `HOME`): nothing in check mode, the keys once, then nothing.
+#[test]
+fn apt_key_and_rpm_key_add_keys_once() {
+    let keys = crate::util::fixtures().join("keys");
+    let h = Hosts::new(KEYS_SITE);
+    h.put("two.gpg", "");
+    h.put("one.asc", &std::fs::read_to_string(keys.join("one.asc")).expect("key"));
+    h.put("home/.rpmmacros", "%_dbpath %{getenv:HOME}/rpmdb\n");
+    for r in h.roots() {
+        std::fs::copy(keys.join("two.gpg"), r.join("two.gpg")).expect("copy");
+    }
+    let keys_var = format!("keys={}", keys.display());
+    let r = h.run(&["--check", "-e", &keys_var]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 9, "{}", r.text);
+    // Listing the keys leaves an empty keyring and database behind (ansible-core's module runs
+    // the same commands): no key is in them.
+    for root in h.roots() {
+        assert_eq!(std::fs::metadata(root.join("k.gpg")).map(|m| m.len()).unwrap_or(0), 0, "check mode added a key");
+        let q = std::process::Command::new("rpm")
+            .args(["-q", "gpg-pubkey"])
+            .env("HOME", root.join("home"))
+            .output()
+            .expect("rpm");
+        assert!(!q.status.success(), "check mode imported a key: {}", String::from_utf8_lossy(&q.stdout));
+    }
+    let r = h.run(&["-e", &keys_var]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 9, "{}", r.text);
+    let r = h.run(&["-e", &keys_var]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+}
