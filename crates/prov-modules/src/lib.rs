@@ -85,6 +85,7 @@ modules![
     system::getent::Getent,
     system::group::Group,
     system::hostname::Hostname,
+    system::locale_gen::LocaleGen,
     system::modprobe::Modprobe,
     system::mount::Mount,
     system::pam_limits::PamLimits,

@@ -172,6 +172,27 @@ pub(crate) fn with_fact(o: Outcome, name: &str, value: minijinja::Value) -> Outc
     o
 }
 
+/// Writes `text` to the file at `path` on the target when it differs (atomically, keeping the
+/// file's mode and owner), as modules that edit a system file do; `Err` is the failed result.
+pub(crate) async fn write_file(
+    cx: &prov_core::module::ModuleCtx<'_>,
+    path: &str,
+    text: &str,
+) -> Result<Result<(), prov_core::module::Outcome>, ModuleError> {
+    use crate::files::{edit, Attrs};
+    let r = edit::read(cx, path).await?;
+    let attrs = Attrs::default();
+    if let prov_core::module::Plan::Change(ch) =
+        edit::plan(cx, &r, text.as_bytes().to_vec(), "", &attrs, edit::Registers::Nothing)
+    {
+        let o = edit::apply(cx, ch.plan, &attrs, false, None).await?;
+        if o.failed {
+            return Ok(Err(o));
+        }
+    }
+    Ok(Ok(()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

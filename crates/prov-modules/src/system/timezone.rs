@@ -16,7 +16,7 @@
 //! - community.general.timezone: { name: Europe/Paris }
 //! ```
 
-use crate::util::{or_fail, path_test, section, which};
+use crate::util::{or_fail, path_test, section, which, write_file};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::cmd::{Cmd, Sh};
@@ -247,25 +247,6 @@ impl Timezone {
         }
         Ok(Ok(()))
     }
-
-    async fn write(cx: &ModuleCtx<'_>, path: &str, text: &str) -> Result<Result<(), Outcome>, ModuleError> {
-        let r = crate::files::edit::read(cx, path).await?;
-        let attrs = crate::files::Attrs::default();
-        if let Plan::Change(ch) = crate::files::edit::plan(
-            cx,
-            &r,
-            text.as_bytes().to_vec(),
-            "",
-            &attrs,
-            crate::files::edit::Registers::Nothing,
-        ) {
-            let o = crate::files::edit::apply(cx, ch.plan, &attrs, false, None).await?;
-            if o.failed {
-                return Ok(Err(o));
-            }
-        }
-        Ok(Ok(()))
-    }
 }
 
 #[async_trait]
@@ -352,7 +333,7 @@ impl Module for Timezone {
                     let old = p.zone.clone().unwrap_or_default();
                     let (text, deleted) =
                         edit_lines(&old, |l| zone_value(b, l.trim_end_matches('\n')).is_some(), &line);
-                    or_fail!(Self::write(cx, conf, &text).await);
+                    or_fail!(write_file(cx, conf, &text).await);
                     msgs.push(format!("Added 1 line and deleted {deleted} line(s) on {conf}"));
                     if *b == Backend::Debian {
                         or_fail!(
@@ -381,7 +362,7 @@ impl Module for Timezone {
                         |l| hwclock_value(l.trim_end_matches('\n')).is_some(),
                         &format!("UTC={utc}\n"),
                     );
-                    or_fail!(Self::write(cx, conf, &text).await);
+                    or_fail!(write_file(cx, conf, &text).await);
                     msgs.push(format!("Added 1 line and deleted {deleted} line(s) on {conf}"));
                     let option = if value == "local" { "--localtime" } else { "--utc" };
                     let c = match option {

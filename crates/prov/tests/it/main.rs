@@ -29,6 +29,7 @@ mod inventory_edits;
 mod keys;
 mod language;
 mod live;
+mod locale_gen;
 mod modprobe;
 mod modules;
 mod monitoring;
