@@ -60,6 +60,7 @@ modules![
     files::find::Find,
     files::ini_file::IniFile,
     files::lineinfile::LineInFile,
+    files::openssl_dhparam::OpensslDhparam,
     files::replace::Replace,
     files::slurp::Slurp,
     files::stat::Stat,

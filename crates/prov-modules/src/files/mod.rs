@@ -9,6 +9,7 @@ pub mod file;
 pub mod find;
 pub mod ini_file;
 pub mod lineinfile;
+pub mod openssl_dhparam;
 pub mod replace;
 pub mod slurp;
 pub mod stat;

@@ -586,3 +586,32 @@ fn apt_key_and_rpm_key_add_keys_once() {
     assert_eq!(r.code, 0, "{}", r.text);
     assert_eq!(r.changed(), 0, "{}", r.text);
 }
+
+const DHPARAM_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: dh
+      community.crypto.openssl_dhparam: {path: "{{ host_root }}/dh.pem", size: 512, mode: "0640"}
+"##;
+
+/// `openssl_dhparam` over SSH (and locally): nothing in check mode, the file once (0640), then
+/// nothing.
+#[test]
+fn openssl_dhparam_makes_parameters_once() {
+    let h = Hosts::new(DHPARAM_SITE);
+    let r = h.run(&["--check"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 3, "{}", r.text);
+    assert!(h.roots().iter().all(|r| !r.join("dh.pem").exists()), "check mode wrote");
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 3, "{}", r.text);
+    use std::os::unix::fs::PermissionsExt;
+    for root in h.roots() {
+        let m = std::fs::metadata(root.join("dh.pem")).expect("dh.pem");
+        assert_eq!(m.permissions().mode() & 0o777, 0o640);
+    }
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+}
