@@ -487,6 +487,12 @@ pub trait Module: Send + Sync + 'static {
     /// What `apply` needs from `plan`.
     type Plan: Send + 'static;
 
+    /// Reads the arguments from their rendered value: a serde struct by default. A module whose
+    /// arguments are variables' values (`set_fact`) may keep them whole (a `datetime` stays one).
+    fn args_of(args: &Value) -> Result<Self::Args, String> {
+        args_from_value(args)
+    }
+
     /// Checks that need no host (mutually exclusive arguments, ...).
     fn check_args(_args: &Self::Args) -> Result<(), String> {
         Ok(())
@@ -557,12 +563,12 @@ impl<M: Module> DynModule for Erased<M> {
         M::PARALLEL_ITEMS
     }
     fn validate(&self, args: &Value) -> Result<(), String> {
-        let a: M::Args = args_from_value(args)?;
+        let a: M::Args = M::args_of(args)?;
         M::check_args(&a)
     }
     async fn run(&self, args: &Value, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let expanded = expand_path_args(args, M::PATH_ARGS, cx).await?;
-        let a: M::Args = args_from_value(expanded.as_ref().unwrap_or(args)).map_err(ModuleError::Args)?;
+        let a: M::Args = M::args_of(expanded.as_ref().unwrap_or(args)).map_err(ModuleError::Args)?;
         M::check_args(&a).map_err(ModuleError::Args)?;
         match self.0.plan(&a, cx).await? {
             Plan::Ok(o) => Ok(o),

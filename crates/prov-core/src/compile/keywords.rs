@@ -220,6 +220,7 @@ pub const MAGIC: &[&str] = &[
     "query",
     "q",
     "range",
+    "now",
     "dict",
     "namespace",
     "loop",

@@ -32,6 +32,7 @@ mod seq_lookups;
 mod serialize;
 pub(crate) mod text;
 mod time;
+pub use time::{PyDateTime, PyTimeDelta};
 mod yaml_out;
 
 use minijinja::value::{from_args, Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
@@ -464,6 +465,8 @@ pub(crate) fn a_type(v: &Value) -> &'static str {
         ValueKind::Bytes => "bytes",
         ValueKind::Seq | ValueKind::Iterable => "a list",
         ValueKind::Map => "a dictionary",
+        _ if v.downcast_object_ref::<PyDateTime>().is_some() => "a datetime",
+        _ if v.downcast_object_ref::<PyTimeDelta>().is_some() => "a timedelta",
         _ => "an object",
     }
 }

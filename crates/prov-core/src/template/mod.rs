@@ -162,11 +162,12 @@ impl Templar {
         self.compile(&key)
     }
 
-    /// Renders a compiled template with a context.
+    /// Renders a compiled template with a context. A value ansible-core cannot keep (a
+    /// `timedelta`) is an error, as there.
     pub fn render(&self, t: &Tmpl, ctx: &Value) -> Result<Value, String> {
         match t {
             Tmpl::Literal(s) => Ok(Value::from(&**s)),
-            Tmpl::Expr(e, _) => e.eval(ctx.clone()).map_err(|e| error_text(&e)),
+            Tmpl::Expr(e, _) => e.eval(ctx.clone()).map_err(|e| error_text(&e)).and_then(storable),
             Tmpl::Text(t) => t.render(ctx.clone()).map(Value::from).map_err(|e| {
                 // An undefined value: the variable it comes from, as Ansible names it.
                 let named = (e.kind() == minijinja::ErrorKind::UndefinedError)
@@ -197,7 +198,7 @@ impl Templar {
         let Tmpl::Expr(e, src) = &t else { return self.render(&t, ctx).map(Ok) };
         match e.eval(ctx.clone()) {
             Ok(v) if v.is_undefined() => Ok(Err(undefined_message(self.env, e, src, ctx))),
-            Ok(v) => Ok(Ok(v)),
+            Ok(v) => storable(v).map(Ok),
             // A plain undefined error; `mandatory` raises one with its own message, and fails.
             Err(err) if err.kind() == minijinja::ErrorKind::UndefinedError && err.detail().is_none() => {
                 Ok(Err(undefined_message(self.env, e, src, ctx)))
@@ -563,6 +564,8 @@ pub(crate) fn python_type(v: &Value) -> &'static str {
         ValueKind::Map => "dict",
         ValueKind::None => "NoneType",
         ValueKind::Bytes => "bytes",
+        _ if v.downcast_object_ref::<filters::PyDateTime>().is_some() => "datetime",
+        _ if v.downcast_object_ref::<filters::PyTimeDelta>().is_some() => "timedelta",
         _ => "object",
     }
 }
@@ -613,6 +616,16 @@ fn lookup_call_re() -> &'static regex::Regex {
     })
 }
 
+/// The result of a whole-expression template, if ansible-core 2.19 can store it: a
+/// `timedelta` cannot be ("Type 'timedelta' is unsupported for variable storage."); in text
+/// (`"d={{ a - b }}"`) it prints.
+fn storable(v: Value) -> Result<Value, String> {
+    if v.downcast_object_ref::<filters::PyTimeDelta>().is_some() {
+        return Err("Type 'timedelta' is unsupported for variable storage.".into());
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -659,7 +672,7 @@ mod tests {
         let t = Templar::new(vec![]);
         let unknown = |s: &str| t.unknown_names(s);
         assert_eq!(unknown("{{ x | no_such_filter }}"), ["unknown filter `no_such_filter`"]);
-        assert_eq!(unknown("{{ now() }}"), ["unknown function `now`"]);
+        assert_eq!(unknown("{{ nope() }}"), ["unknown function `nope`"]);
         assert!(
             unknown("{% macro m() %}x{% endmacro %}{{ m() }} {{ range(2) }} {{ lookup('env', 'HOME') }}").is_empty()
         );

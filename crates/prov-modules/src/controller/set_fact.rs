@@ -16,6 +16,19 @@ impl Module for SetFact {
     type Args = IndexMap<String, Value>;
     type Plan = ();
 
+    /// The values as they are: a `datetime` (`now()`) stays one, as in Ansible.
+    fn args_of(args: &Value) -> Result<Self::Args, String> {
+        if args.kind() != minijinja::value::ValueKind::Map {
+            return prov_core::module::args_from_value(args);
+        }
+        let mut out = IndexMap::new();
+        for k in args.try_iter().map_err(|e| e.to_string())? {
+            let v = args.get_item(&k).map_err(|e| e.to_string())?;
+            out.insert(k.as_str().map(str::to_string).unwrap_or_else(|| k.to_string()), v);
+        }
+        Ok(out)
+    }
+
     fn check_args(args: &Self::Args) -> Result<(), String> {
         if args.keys().all(|k| k == "cacheable") {
             return Err("set_fact needs at least one variable".into());

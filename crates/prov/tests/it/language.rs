@@ -1441,6 +1441,35 @@ fn with_any_lookup_loops_over_the_lookup_of_its_terms() {
     assert_eq!(got, want);
 }
 
+/// `to_datetime` and `now()` give Python datetimes that `set_fact` keeps as such: `x.year`
+/// works, text prints `2024-01-02 03:04:05`, JSON has the ISO form, and a whole-expression
+/// `timedelta` cannot be stored (ansible-core 2.19.14's message). ansible-core printed these
+/// for the same play; prov refused `now` and `to_datetime`.
+#[test]
+fn datetimes_are_kept_printed_and_serialized_as_ansible_does() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - set_fact: {x: "{{ '2024-01-02 03:04:05' | to_datetime }}", started: "{{ now() }}"}
+    - name: usex
+      debug: msg="{{ x.year }} {{ x }} {{ x | to_json }} {{ started.year > 2020 }}"
+    - name: shown
+      debug: msg="{{ x }}"
+    - name: delta
+      debug: msg="{{ x - ('2023-12-31 23:00:00' | to_datetime) }}"
+      ignore_errors: true
+    - name: delta text
+      debug: msg="d={{ x - ('2023-12-31 23:00:00' | to_datetime) }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("usex")[0]["msg"], "2024 2024-01-02 03:04:05 \"2024-01-02T03:04:05\" True");
+    assert_eq!(r.of("shown")[0]["msg"], "2024-01-02T03:04:05");
+    let failed = r.of("delta")[0]["msg"].as_str().unwrap_or_default().to_string();
+    assert!(failed.contains("Type 'timedelta' is unsupported for variable storage."), "{failed}");
+    assert_eq!(r.of("delta text")[0]["msg"], "d=1 day, 4:04:05");
+}
+
 /// A `with_<name>` of a lookup prov does not have is refused before the run, with the
 /// lookups it has (ansible-core fails the task when it runs).
 #[test]

@@ -144,7 +144,11 @@ impl<'de> Deserializer<'de> for Value {
             ValueRepr::Undefined(..) | ValueRepr::None => visitor.visit_unit(),
             ValueRepr::Bytes(ref v) => visitor.visit_bytes(v),
             ValueRepr::Object(o) => match o.repr() {
-                ObjectRepr::Plain => Err(de::Error::custom("cannot deserialize plain objects")),
+                ObjectRepr::Plain => match o.custom_serialize() {
+                    // prov: a plain object with a serialized form reads as that.
+                    Some(v) => v.deserialize_any(visitor),
+                    None => Err(de::Error::custom("cannot deserialize plain objects")),
+                },
                 ObjectRepr::Seq | ObjectRepr::Iterable => {
                     let items: Vec<_> = match o.try_iter() {
                         Some(iter) => ok!(checked(iter).try_collect_vec()),

@@ -2066,7 +2066,11 @@ impl serde::Serialize for Value {
             ValueRepr::SmallStr(ref s) => serializer.serialize_str(s.as_str()),
             ValueRepr::Bytes(ref b) => serializer.serialize_bytes(b),
             ValueRepr::Object(ref o) => match o.repr() {
-                ObjectRepr::Plain => serializer.serialize_str(&o.to_string()),
+                // prov: a plain object may serialize as another value.
+                ObjectRepr::Plain => match o.custom_serialize() {
+                    Some(v) => v.serialize(serializer),
+                    None => serializer.serialize_str(&o.to_string()),
+                },
                 ObjectRepr::Seq | ObjectRepr::Iterable => {
                     use serde::ser::SerializeSeq;
                     let mut seq = ok!(serializer.serialize_seq(o.enumerator_len()));

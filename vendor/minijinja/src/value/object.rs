@@ -288,6 +288,20 @@ pub trait Object: fmt::Debug + Send + Sync {
         None
     }
 
+    /// prov: the object's own `+` or `-` (`op`) with another value, as Python's `__add__` and
+    /// `__sub__` (`__radd__`/`__rsub__` when `swapped`: the object is on the right).  `None`
+    /// when the object has no such operation; the engine then does its own.
+    fn custom_op(self: &Arc<Self>, op: &str, other: &Value, swapped: bool) -> Option<Result<Value, Error>> {
+        let _ = (op, other, swapped);
+        None
+    }
+
+    /// prov: what a plain object serializes as, when not its rendered text (Python's
+    /// `datetime` prints with a space but is written to JSON in ISO form).
+    fn custom_serialize(self: &Arc<Self>) -> Option<Value> {
+        None
+    }
+
     /// Formats the object for stringification.
     ///
     /// The default implementation is specific to the behavior of
@@ -925,6 +939,10 @@ type_erase! {
         ) -> Result<Value, Error>;
 
         fn custom_cmp(&self, other: &DynObject) -> Option<Ordering>;
+
+        fn custom_op(&self, op: &str, other: &Value, swapped: bool) -> Option<Result<Value, Error>>;
+
+        fn custom_serialize(&self) -> Option<Value>;
 
         fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 

@@ -472,9 +472,22 @@ fn failed_op(op: &str, lhs: &Value, rhs: &Value) -> Error {
     )
 }
 
+/// prov: an object's own `+` or `-` ([`Object::custom_op`](crate::value::Object::custom_op)).
+fn object_op(op: &str, lhs: &Value, rhs: &Value) -> Option<Result<Value, Error>> {
+    if let Some(obj) = lhs.as_object() {
+        if let Some(rv) = obj.custom_op(op, rhs, false) {
+            return Some(rv);
+        }
+    }
+    rhs.as_object().and_then(|obj| obj.custom_op(op, lhs, true))
+}
+
 macro_rules! math_binop {
     ($name:ident, $int:ident, $float:tt) => {
         pub fn $name(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
+            if let Some(rv) = object_op(stringify!($float), lhs, rhs) {
+                return rv;
+            }
             match coerce(lhs, rhs, true) {
                 Some(CoerceResult::I128(a, b)) => match a.$int(b) {
                     Some(val) => Ok(int_as_value(val)),
@@ -503,6 +516,9 @@ fn materialize_seq_concat(lhs: &Value, rhs: &Value, len: usize) -> Result<Value,
 }
 
 pub fn add(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
+    if let Some(rv) = object_op("+", lhs, rhs) {
+        return rv;
+    }
     if lhs.is_tuple() || rhs.is_tuple() {
         if lhs.is_tuple() && rhs.is_tuple() {
             let mut values = Vec::with_capacity(untrusted_size_hint(

@@ -34,6 +34,10 @@ pub(crate) fn shape(v: &Value, filter: &str) -> Result<Shape, Error> {
         ValueKind::Bytes => Shape::Str(v.to_str().map(|s| s.to_string()).unwrap_or_default()),
         ValueKind::Seq | ValueKind::Iterable => Shape::Seq(v.try_iter()?.checked().collect::<Result<Vec<_>, _>>()?),
         ValueKind::Map => Shape::Map(map_entries(v)?),
+        // A datetime is written in ISO form to JSON, as ansible-core's encoder does.
+        ValueKind::Plain if v.downcast_object_ref::<super::PyDateTime>().is_some() && filter.contains("json") => {
+            Shape::Str(serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_string)).unwrap_or_default())
+        }
         ValueKind::Undefined => {
             return Err(Error::new(ErrorKind::UndefinedError, format!("{filter}: cannot serialize an undefined value")))
         }
