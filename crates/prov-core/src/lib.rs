@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod asyncjob;
 pub mod cmd;
 pub mod compile;
 pub mod connection;

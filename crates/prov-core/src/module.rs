@@ -493,6 +493,12 @@ pub trait Module: Send + Sync + 'static {
         args_from_value(args)
     }
 
+    /// The command line to start in the background for `async` with `poll: 0` (command and
+    /// shell): `None` for modules that cannot run so.
+    fn background(_args: &Self::Args) -> Option<Result<Background, String>> {
+        None
+    }
+
     /// Checks that need no host (mutually exclusive arguments, ...).
     fn check_args(_args: &Self::Args) -> Result<(), String> {
         Ok(())
@@ -503,6 +509,17 @@ pub trait Module: Send + Sync + 'static {
 
     /// Makes the planned change.
     async fn apply(&self, args: &Self::Args, plan: Self::Plan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError>;
+}
+
+/// A command a fire-and-forget `async` task starts on the target (see [`Module::background`]).
+#[derive(Debug, Clone)]
+pub struct Background {
+    /// The shell command line, as the module would run it.
+    pub line: String,
+    /// What the result's `cmd` shows.
+    pub shown: Value,
+    /// ansible-core's `strip_empty_ends` for the output.
+    pub strip_empty_ends: bool,
 }
 
 /// A module with its types erased, as the engine and the compiler see it.
@@ -524,6 +541,8 @@ pub trait DynModule: Send + Sync {
     fn validate(&self, args: &Value) -> Result<(), String>;
     /// Plan, then (unless check mode) apply.
     async fn run(&self, args: &Value, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError>;
+    /// The command a fire-and-forget `async` task starts (see [`Module::background`]).
+    async fn background(&self, args: &Value, cx: &ModuleCtx<'_>) -> Result<Option<Background>, ModuleError>;
 }
 
 /// Erases a [`Module`] type.
@@ -565,6 +584,12 @@ impl<M: Module> DynModule for Erased<M> {
     fn validate(&self, args: &Value) -> Result<(), String> {
         let a: M::Args = M::args_of(args)?;
         M::check_args(&a)
+    }
+    async fn background(&self, args: &Value, cx: &ModuleCtx<'_>) -> Result<Option<Background>, ModuleError> {
+        let expanded = expand_path_args(args, M::PATH_ARGS, cx).await?;
+        let a: M::Args = M::args_of(expanded.as_ref().unwrap_or(args)).map_err(ModuleError::Args)?;
+        M::check_args(&a).map_err(ModuleError::Args)?;
+        M::background(&a).transpose().map_err(ModuleError::Args)
     }
     async fn run(&self, args: &Value, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let expanded = expand_path_args(args, M::PATH_ARGS, cx).await?;

@@ -1146,7 +1146,24 @@ async fn run_item(
         };
         let permit = w.forks.acquire().await;
         let mut interrupt = w.env.interrupt.0.clone();
-        let run = module.run(&args, &cx);
+        // `poll: 0`: the command starts on the target in the background (not in check mode,
+        // where the module decides, as for any task).
+        let background = t.fire_and_forget && !cx.is_check();
+        let run = async {
+            if !background {
+                return module.run(&args, &cx).await;
+            }
+            match module.background(&args, &cx).await? {
+                Some(bg) => {
+                    let jid = job_id.as_deref().unwrap_or_default();
+                    prov_core::asyncjob::start(&cx, &bg, jid, t.async_secs.unwrap_or(0)).await
+                }
+                None => Err(ModuleError::Failed(format!(
+                    "fire-and-forget `async` (`poll: 0`) of `{}` is not supported by prov yet",
+                    module.name()
+                ))),
+            }
+        };
         let limited = async {
             match async_limit {
                 // A command that runs past the limit is stopped (and killed) by its own
@@ -1172,6 +1189,7 @@ async fn run_item(
             _ if async_timeout => (async_timed_out(t.async_secs.unwrap_or(0), job_id.as_deref().unwrap_or("")), None),
             None => unreachable!("a timeout is async_timeout"),
             Some(r) => match r {
+                Ok(o) if background => (o, None),
                 Ok(o) => (with_async_fields(o, job_id.as_deref()), None),
                 Err(ModuleError::Connection(e)) if e.is_unreachable() => {
                     (Outcome::failed(e.to_string()), Some(e.to_string()))

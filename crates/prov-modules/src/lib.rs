@@ -32,6 +32,7 @@ macro_rules! modules {
 modules![
     cloud::disk::DiskModule,
     cloud::vm::Vm,
+    commands::async_status::AsyncStatus,
     commands::command::Command,
     commands::ping::Ping,
     commands::raw::Raw,

@@ -393,8 +393,9 @@ impl<'a> Loader<'a> {
 
     /// `async` and `poll`: with `poll` above 0 (ansible-core's default is 15) the task waits for
     /// the module, at most `async` seconds; `async: 0` is an ordinary task. Fire-and-forget
-    /// (`poll: 0`, to be checked with `async_status`) is refused.
-    fn async_keywords(&mut self, node: &Node, module: &str) -> Option<u64> {
+    /// (`poll: 0`, to be checked with `async_status`) is for `command` and `shell` (without
+    /// `creates`, `removes` or `stdin`); the second value says it is one.
+    fn async_keywords(&mut self, node: &Node, module: &str, margs: &Node) -> (Option<u64>, bool) {
         let number = |this: &mut Self, key: &str| -> Option<i64> {
             let n = node.get(key)?;
             let v = match &n.kind {
@@ -413,25 +414,32 @@ impl<'a> Loader<'a> {
         };
         let secs = number(self, "async");
         let poll = number(self, "poll");
+        let short = module.rsplit('.').next().unwrap_or(module);
+        let guarded = ["creates", "removes", "stdin"].into_iter().find(|k| margs.get(k).is_some());
         match (secs, poll) {
+            (Some(s), Some(0)) if s > 0 && matches!(short, "command" | "shell") && guarded.is_none() => {
+                (Some(s as u64), true)
+            }
             (Some(s), Some(0)) if s > 0 => {
                 let at = node.get("poll").map_or(node.span, |n| n.span);
-                self.err(
-                    DiagKind::Unsupported,
-                    at,
-                    "fire-and-forget `async` (`poll: 0`) is not supported by prov yet",
-                )
-                .help = Some("give `poll` a number of seconds: the task then waits for the module's end".into());
-                None
+                let what = match guarded {
+                    Some(k) => format!("fire-and-forget `async` (`poll: 0`) with `{k}` is not supported by prov yet"),
+                    None => format!("fire-and-forget `async` (`poll: 0`) of `{module}` is not supported by prov yet"),
+                };
+                self.err(DiagKind::Unsupported, at, what).help = Some(
+                    "prov starts command and shell in the background; give `poll` a number of seconds for other modules: the task then waits for the module's end"
+                        .into(),
+                );
+                (None, false)
             }
             (Some(s), _) if s > 0 && NO_ASYNC.contains(&module) => {
                 // ansible-core's action plugins of these modules refuse it when they run.
                 let at = node.get("async").map_or(node.span, |n| n.span);
                 self.err(DiagKind::Invalid, at, format!("This action ({module}) does not support async."));
-                None
+                (None, false)
             }
-            (Some(s), _) if s > 0 => Some(s as u64),
-            _ => None,
+            (Some(s), _) if s > 0 => (Some(s as u64), false),
+            _ => (None, false),
         }
     }
 
@@ -2802,7 +2810,7 @@ impl<'a> Loader<'a> {
                 }
             }
         }
-        let async_secs = self.async_keywords(node, module_key);
+        let (async_secs, fire_and_forget) = self.async_keywords(node, module_key, margs);
         let timeout = node.get("timeout").and_then(|t| match t.kind {
             NodeKind::Int(i) if i > 0 => Some(i as u64),
             _ => None,
@@ -2894,6 +2902,7 @@ impl<'a> Loader<'a> {
             search_dirs: c.search_dirs.clone(),
             timeout,
             async_secs,
+            fire_and_forget,
             throttle,
             hostvars_reads,
             selected: true,

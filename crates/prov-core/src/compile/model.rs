@@ -475,6 +475,9 @@ pub struct TaskDef {
     pub timeout: Option<u64>,
     /// `async` seconds (with `poll` above 0: the task waits for its end, at most that long).
     pub async_secs: Option<u64>,
+    /// `poll: 0` with `async`: the command starts on the target in the background, to be
+    /// checked with `async_status` (command and shell only).
+    pub fire_and_forget: bool,
     /// `throttle`: at most this many hosts run the task at once.
     pub throttle: Option<usize>,
     /// Variables this task's templates read through `hostvars` (for data edges), `*` if unknown.

@@ -27,12 +27,12 @@
 //!     argv: [psql, -c, "select 1"]
 //! ```
 
-use super::{command_change, execute, guard, split_words};
+use super::{command_change, execute, guard, no_guards, split_words};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
 use prov_core::cmd::{Cmd, Sh};
-use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{Background, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
 fn yes() -> bool {
@@ -117,16 +117,23 @@ impl Module for Command {
         Ok(command_change(words, &shown))
     }
 
+    fn background(args: &Args) -> Option<Result<Background, String>> {
+        let run = || -> Result<Background, String> {
+            no_guards(args.creates.as_deref(), args.removes.as_deref(), args.stdin.as_deref())?;
+            let words = args.words()?;
+            Ok(Background {
+                line: line(args, &words).into(),
+                shown: Value::from(words),
+                strip_empty_ends: args.strip_empty_ends,
+            })
+        };
+        Some(run())
+    }
+
     async fn apply(&self, args: &Args, words: Vec<String>, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let mut line = Sh::default();
-        if let Some(d) = &args.chdir {
-            line = Cmd::new("cd").operand(d).build().suffix(" || exit 1");
-        }
-        let quote = |w: &String| if args.expand_argument_vars { Sh::expanding(w) } else { Sh::quoted(w) };
-        let line = line.then(words.iter().fold(Sh::lit("exec"), |sh, w| sh.word(quote(w))));
         let o = execute(
             cx,
-            line.into(),
+            line(args, &words).into(),
             args.stdin.as_deref(),
             args.stdin_add_newline,
             args.strip_empty_ends,
@@ -140,6 +147,17 @@ impl Module for Command {
             None => o,
         })
     }
+}
+
+/// The command line: `cd` to `chdir`, then `exec` of the words, each quoted (or expanded,
+/// with `expand_argument_vars`).
+fn line(args: &Args, words: &[String]) -> Sh {
+    let mut line = Sh::default();
+    if let Some(d) = &args.chdir {
+        line = Cmd::new("cd").operand(d).build().suffix(" || exit 1");
+    }
+    let quote = |w: &String| if args.expand_argument_vars { Sh::expanding(w) } else { Sh::quoted(w) };
+    line.then(words.iter().fold(Sh::lit("exec"), |sh, w| sh.word(quote(w))))
 }
 
 #[cfg(test)]

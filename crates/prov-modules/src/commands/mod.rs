@@ -1,5 +1,6 @@
 //! Modules that run commands: `command`, `shell`, `raw`, `script`, and `ping`.
 
+pub mod async_status;
 pub mod command;
 pub mod ping;
 pub mod raw;
@@ -83,6 +84,16 @@ pub(crate) fn command_change<P>(plan: P, shown: &str) -> Plan<P> {
     ch
 }
 
+/// A fire-and-forget `async` command cannot have `creates`, `removes` or `stdin` in prov.
+pub(crate) fn no_guards(creates: Option<&str>, removes: Option<&str>, stdin: Option<&str>) -> Result<(), String> {
+    for (k, v) in [("creates", creates), ("removes", removes), ("stdin", stdin)] {
+        if v.is_some() {
+            return Err(format!("fire-and-forget `async` (`poll: 0`) with `{k}` is not supported by prov yet"));
+        }
+    }
+    Ok(())
+}
+
 /// How ansible-core shows `start` and `end` (the local time, to the microsecond).
 const TIME: &str = "%Y-%m-%d %H:%M:%S%.6f";
 
@@ -107,8 +118,22 @@ pub(crate) async fn execute(
         }
         None => cx.exec(line).await?,
     };
-    // ansible-core's `strip_empty_ends` (the default): every trailing line end goes; without
-    // it the output is kept whole.
+    let started = started.format(TIME).to_string();
+    let ended = chrono::Local::now().format(TIME).to_string();
+    Ok(command_outcome(&out, strip_empty_ends, shown, started, ended, delta(start.elapsed())))
+}
+
+/// ansible-core's result of a command that ran: its output (`strip_empty_ends`: every
+/// trailing line end goes; without it the output is kept whole), `rc`, `cmd`, `start`, `end`,
+/// `delta`, and a failure for a non-zero status.
+pub(crate) fn command_outcome(
+    out: &prov_core::connection::ExecOutput,
+    strip_empty_ends: bool,
+    shown: Value,
+    start: String,
+    end: String,
+    delta: String,
+) -> Outcome {
     let text = |b: &[u8]| {
         let t = String::from_utf8_lossy(b).into_owned();
         if strip_empty_ends {
@@ -120,18 +145,18 @@ pub(crate) async fn execute(
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     let lines = |t: &str| Value::from(t.lines().map(str::to_string).collect::<Vec<_>>());
     let mut o = Outcome { changed: true, ..Outcome::ok() }
-        .with_exec(&out)
+        .with_exec(out)
         .with("stdout_lines", lines(&stdout))
         .with("stderr_lines", lines(&stderr))
         .with("stdout", stdout.as_str())
         .with("stderr", stderr.as_str())
         .with("cmd", shown)
-        .with("delta", delta(start.elapsed()))
-        .with("start", started.format(TIME).to_string())
-        .with("end", chrono::Local::now().format(TIME).to_string());
+        .with("delta", delta)
+        .with("start", start)
+        .with("end", end);
     o.msg = Some(if out.rc != 0 { "non-zero return code" } else { "" }.into());
     o.failed = out.rc != 0;
-    Ok(o)
+    o
 }
 
 /// `executable` of `raw` and `script`: Ansible pastes it into the command line unquoted, so

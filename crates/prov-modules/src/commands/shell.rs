@@ -13,12 +13,12 @@
 //!     creates: /usr/local/bin/tool
 //! ```
 
-use super::{command_change, execute, guard};
+use super::{command_change, execute, guard, no_guards};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
 use prov_core::cmd::{Cmd, Sh};
-use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{Background, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
 fn yes() -> bool {
@@ -84,19 +84,19 @@ impl Module for Shell {
         Ok(command_change((), &cmd))
     }
 
+    fn background(args: &Args) -> Option<Result<Background, String>> {
+        Some(no_guards(args.creates.as_deref(), args.removes.as_deref(), args.stdin.as_deref()).map(|()| Background {
+            line: line(args).into(),
+            shown: Value::from(args.cmd.clone().unwrap_or_default()),
+            strip_empty_ends: args.strip_empty_ends,
+        }))
+    }
+
     async fn apply(&self, args: &Args, _: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let cmd = args.cmd.clone().unwrap_or_default();
-        let cd = match &args.chdir {
-            Some(d) => Cmd::new("cd").operand(d).build().suffix(" || exit 1\n"),
-            None => Sh::default(),
-        };
-        let run = match &args.executable {
-            Some(sh) => Sh::lit("exec").word(Sh::quoted(sh)).word(Sh::lit("-c")).word(Sh::quoted(&cmd)),
-            None => Sh::authored(&cmd),
-        };
         execute(
             cx,
-            cd.glued(run).into(),
+            line(args).into(),
             args.stdin.as_deref(),
             args.stdin_add_newline,
             args.strip_empty_ends,
@@ -104,6 +104,20 @@ impl Module for Shell {
         )
         .await
     }
+}
+
+/// The command line: `cd` to `chdir`, then the command (through `executable` if given).
+fn line(args: &Args) -> Sh {
+    let cmd = args.cmd.clone().unwrap_or_default();
+    let cd = match &args.chdir {
+        Some(d) => Cmd::new("cd").operand(d).build().suffix(" || exit 1\n"),
+        None => Sh::default(),
+    };
+    let run = match &args.executable {
+        Some(sh) => Sh::lit("exec").word(Sh::quoted(sh)).word(Sh::lit("-c")).word(Sh::quoted(&cmd)),
+        None => Sh::authored(&cmd),
+    };
+    cd.glued(run)
 }
 
 #[cfg(test)]

@@ -16,15 +16,17 @@ impl Module for SetFact {
     type Args = IndexMap<String, Value>;
     type Plan = ();
 
-    /// The values as they are: a `datetime` (`now()`) stays one, as in Ansible.
+    /// The values, copied as they are now (a live value such as `ansible_play_hosts` does not
+    /// follow later changes), except that a `datetime` (`now()`) stays one, as in Ansible.
     fn args_of(args: &Value) -> Result<Self::Args, String> {
-        if args.kind() != minijinja::value::ValueKind::Map {
-            return prov_core::module::args_from_value(args);
-        }
-        let mut out = IndexMap::new();
-        for k in args.try_iter().map_err(|e| e.to_string())? {
-            let v = args.get_item(&k).map_err(|e| e.to_string())?;
-            out.insert(k.as_str().map(str::to_string).unwrap_or_else(|| k.to_string()), v);
+        let mut out: IndexMap<String, Value> = prov_core::module::args_from_value(args)?;
+        if args.kind() == minijinja::value::ValueKind::Map {
+            for (k, v) in out.iter_mut() {
+                let given = args.get_attr(k).map_err(|e| e.to_string())?;
+                if given.downcast_object_ref::<prov_core::template::filters::PyDateTime>().is_some() {
+                    *v = given;
+                }
+            }
         }
         Ok(out)
     }

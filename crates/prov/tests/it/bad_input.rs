@@ -91,7 +91,7 @@ fn an_unknown_filter_lookup_or_function_is_refused_before_connecting() {
     assert!(e.contains("unknown filter `uper`"), "{e}");
     assert_located(&e, "unknown_filter.yml", "6:");
     assert!(e.contains("unknown lookup plugin `no_such_lookup`"), "{e}");
-    assert!(e.contains("unknown function `now`"), "{e}");
+    assert!(e.contains("unknown function `nope`"), "{e}");
     assert_located(&e, "unknown_filter.yml", "13:");
 }
 

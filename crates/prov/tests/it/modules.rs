@@ -416,7 +416,7 @@ fn what_the_new_modules_do_not_support_is_refused_before_connecting() {
     std::fs::write(dir.path().join("hosts.ini"), "[all]\nh ansible_host=192.0.2.1\n").expect("inventory");
     std::fs::write(
         dir.path().join("site.yml"),
-        "- hosts: all\n  gather_facts: false\n  tasks:\n    - raw: echo hi creates=/x\n    - blockinfile: {path: /x, block: a, attributes: \"+i\"}\n    - replace: {path: /x, regexp: \"(?<=a)b\"}\n    - tempfile: {prefix: a/b}\n",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - raw: echo hi creates=/x\n    - blockinfile: {path: /x, block: a, attributes: \"+i\"}\n    - replace: {path: /x, regexp: \"(?<=a+)b\"}\n    - tempfile: {prefix: a/b}\n",
     )
     .expect("playbook");
     let out = prov(dir.path(), &["apply", "site.yml", "-i", "hosts.ini"]);

@@ -5,7 +5,7 @@
 //! diff, a removed directory's `path_content`.
 
 use crate::language::apply;
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 
 /// The registered values the play's `show` task printed, with the temporary directory written
 /// `ROOT` and the values that cannot match removed.
@@ -192,7 +192,7 @@ fn vars_prompt_without_a_terminal_takes_the_defaults_as_ansible_core() {
 /// `async` with `poll` above 0: the task waits for the module, and registers what
 /// ansible-core 2.19.14 registers (`started`, `finished`, `ansible_job_id`); after its `async`
 /// seconds it fails with ansible-core's message and `async_result`, and the command is gone.
-/// Fire-and-forget (`poll: 0`) is refused before the run.
+/// Fire-and-forget (`poll: 0`) of other modules is refused before the run.
 #[test]
 fn async_with_poll_waits_and_fails_after_its_seconds_as_ansible_core() {
     let site = r#"- hosts: a
@@ -222,10 +222,122 @@ fn async_with_poll_waits_and_fails_after_its_seconds_as_ansible_core() {
     assert_eq!((&r2["changed"], &r2["async_result"]["finished"]), (&Json::from(false), &Json::from(false)));
     let left = std::process::Command::new("pgrep").args(["-f", "sleep 7.4321"]).output().expect("pgrep");
     assert!(left.stdout.is_empty(), "the timed-out command still runs: {}", String::from_utf8_lossy(&left.stdout));
-    let bad = "- hosts: a\n  gather_facts: false\n  tasks:\n    - command: sleep 1\n      async: 5\n      poll: 0\n";
+    let bad = "- hosts: a\n  gather_facts: false\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n      async: 5\n      poll: 0\n";
     let (_d, r) = apply(&[("site.yml", bad)], &[]);
     assert_eq!(r.code, 4, "{}", r.dump());
-    assert!(r.stderr.contains("site.yml:6:13") && r.stderr.contains("`poll: 0`"), "{}", r.stderr);
+    assert!(r.stderr.contains("site.yml:6:13") && r.stderr.contains("`poll: 0`) of `file`"), "{}", r.stderr);
+}
+
+/// `async` with `poll: 0` starts command and shell in the background on the target, and
+/// `async_status` reports them as ansible-core 2.19.14 did for the same play: running, then
+/// the command's result (a failure for its status 3), `cleanup`, an unknown job, and a job
+/// stopped after its `async` seconds (its command is gone). Job ids, times and `child_pid`
+/// differ by run; the literals are ansible-core's otherwise.
+#[test]
+fn fire_and_forget_async_and_async_status_as_ansible_core() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let h = home.path().display().to_string();
+    let site = format!(
+        r#"- hosts: a
+  gather_facts: false
+  environment:
+    HOME: "{h}"
+  tasks:
+    - command: sh -c 'sleep 2; echo out; echo err >&2; exit 3'
+      async: 30
+      poll: 0
+      register: j
+    - async_status: {{jid: "{{{{ j.ansible_job_id }}}}"}}
+      register: s0
+    - async_status: {{jid: "{{{{ j.ansible_job_id }}}}"}}
+      register: s
+      until: s.finished
+      retries: 10
+      delay: 1
+      ignore_errors: true
+    - shell: echo hi
+      async: 30
+      poll: 0
+      register: j2
+    - async_status: {{jid: "{{{{ j2.ansible_job_id }}}}"}}
+      register: s2
+      until: s2.finished
+      retries: 10
+      delay: 1
+    - async_status: {{jid: "{{{{ j2.ansible_job_id }}}}", mode: cleanup}}
+      register: c2
+    - async_status: {{jid: "{{{{ j2.ansible_job_id }}}}"}}
+      register: s3
+      ignore_errors: true
+    - async_status: {{jid: "j123"}}
+      register: s4
+      ignore_errors: true
+    - command: sleep 5.4321
+      async: 1
+      poll: 0
+      register: j5
+    - pause: {{seconds: 3}}
+    - async_status: {{jid: "{{{{ j5.ansible_job_id }}}}"}}
+      register: s5
+      ignore_errors: true
+    - name: show
+      debug: {{msg: "{{{{ [j, s0, s, j2, s2, c2, s3, s4, j5, s5] | to_json }}}}"}}
+"#
+    );
+    let (_d, r) = apply(&[("site.yml", &site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let got: Vec<Json> = serde_json::from_str(r.of("show")[0]["msg"].as_str().expect("msg")).expect("JSON");
+    let id = |v: &Json| v["ansible_job_id"].as_str().unwrap_or_default().to_string();
+    let (j1, j2, j5) = (id(&got[0]), id(&got[3]), id(&got[8]));
+    let file = |j: &str| format!("{h}/.ansible_async/{j}");
+    let started = |j: &str| json!({"changed": true, "failed": false, "started": true, "finished": false, "ansible_job_id": j, "results_file": file(j)});
+    let empty = |started: bool, finished: bool, j: &str| json!({"started": started, "finished": finished, "stdout": "", "stderr": "", "stdout_lines": [], "stderr_lines": [], "ansible_job_id": j});
+    let with = |mut v: Json, extra: Json| {
+        for (k, x) in extra.as_object().expect("map") {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let mut got = got;
+    for v in got.iter_mut().filter_map(|v| v.as_object_mut()) {
+        v.remove("exception");
+        for k in ["start", "end", "delta", "attempts", "child_pid"] {
+            if v.contains_key(k) {
+                v.insert(k.into(), json!(k));
+            }
+        }
+    }
+    let want = vec![
+        started(&j1),
+        with(empty(true, false, &j1), json!({"results_file": file(&j1), "changed": false, "failed": false})),
+        json!({"started": true, "finished": true, "stdout": "out", "stderr": "err", "stdout_lines": ["out"], "stderr_lines": ["err"],
+            "ansible_job_id": j1, "results_file": file(&j1), "changed": true, "rc": 3, "cmd": ["sh", "-c", "sleep 2; echo out; echo err >&2; exit 3"],
+            "start": "start", "end": "end", "delta": "delta", "failed": true, "msg": "non-zero return code", "attempts": "attempts"}),
+        started(&j2),
+        json!({"started": true, "finished": true, "stdout": "hi", "stderr": "", "stdout_lines": ["hi"], "stderr_lines": [],
+            "ansible_job_id": j2, "results_file": file(&j2), "changed": true, "rc": 0, "cmd": "echo hi",
+            "start": "start", "end": "end", "delta": "delta", "msg": "", "failed": false, "attempts": "attempts"}),
+        with(empty(false, false, &j2), json!({"erased": file(&j2), "failed": false, "changed": false})),
+        with(
+            empty(true, true, &j2),
+            json!({"results_file": file(&j2), "failed": true, "msg": "could not find job", "changed": false}),
+        ),
+        with(
+            empty(true, true, "j123"),
+            json!({"results_file": file("j123"), "failed": true, "msg": "could not find job", "changed": false}),
+        ),
+        started(&j5),
+        with(
+            empty(true, true, &j5),
+            json!({"results_file": file(&j5), "msg": "Timeout exceeded", "failed": true, "child_pid": "child_pid", "changed": false}),
+        ),
+    ];
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "result {}", i + 1);
+    }
+    let left = std::process::Command::new("pgrep").args(["-f", "sleep 5.4321"]).output().expect("pgrep");
+    assert!(left.stdout.is_empty(), "the timed-out job still runs: {}", String::from_utf8_lossy(&left.stdout));
 }
 
 /// `no_log` may be a template, rendered per host when the task starts (ansible-core censors
