@@ -615,3 +615,34 @@ fn openssl_dhparam_makes_parameters_once() {
     assert_eq!(r.code, 0, "{}", r.text);
     assert_eq!(r.changed(), 0, "{}", r.text);
 }
+
+const FIRE_AND_FORGET_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  environment:
+    HOME: "{{ host_root }}"
+  tasks:
+    - name: start
+      shell: sleep 1; echo done > "{{ host_root }}/done"
+      async: 20
+      poll: 0
+      register: job
+    - name: wait
+      async_status: {jid: "{{ job.ansible_job_id }}"}
+      register: st
+      until: st.finished
+      retries: 20
+      delay: 1
+"##;
+
+/// A fire-and-forget `shell` over SSH (and locally): it goes on after the task's channel closed,
+/// `async_status` sees it finish, and its file is there.
+#[test]
+fn fire_and_forget_commands_run_on_after_their_task() {
+    let h = Hosts::new(FIRE_AND_FORGET_SITE);
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    for e in r.of("wait") {
+        assert_eq!((&e["status"], &e["changed"]), (&Json::from("changed"), &Json::from(true)), "{e}");
+    }
+    assert_eq!(h.read("done"), "done\n");
+}
