@@ -21,8 +21,9 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_ERROR: i32 = 1;
 /// Exit code: a task failed on some host.
 pub const EXIT_FAILED: i32 = 2;
-/// Exit code: some host could not be reached.
-pub const EXIT_UNREACHABLE: i32 = 3;
+/// Exit code: some host could not be reached (ansible-playbook's 4, which is also its code for
+/// bad input).
+pub const EXIT_UNREACHABLE: i32 = 4;
 /// Exit code: bad input; nothing ran.
 pub const EXIT_BAD_INPUT: i32 = 4;
 /// Exit code: interrupted.
@@ -797,10 +798,11 @@ fn detailed_exit_code(plan: &crate::plan::Plan, hosts: &[prov_exec::HostRecap], 
 pub fn exit_code(hosts: &[prov_exec::HostRecap], interrupted: bool) -> i32 {
     if interrupted {
         EXIT_INTERRUPTED
+    } else if hosts.iter().any(|h| h.unreachable > 0) {
+        // ansible-playbook: an unreachable host wins over failed ones.
+        EXIT_UNREACHABLE
     } else if hosts.iter().any(|h| h.failed > 0) {
         EXIT_FAILED
-    } else if hosts.iter().any(|h| h.unreachable > 0) {
-        EXIT_UNREACHABLE
     } else {
         EXIT_OK
     }

@@ -46,7 +46,7 @@ fn a_revoked_host_key_is_refused_naming_its_line_and_is_never_learned() {
             ],
         );
         let (code, events, all) = json_events(&out);
-        assert_eq!(code, 3, "{checking}: a revoked key makes its host unreachable:\n{all}");
+        assert_eq!(code, 4, "{checking}: a revoked key makes its host unreachable:\n{all}");
         let line = all
             .lines()
             .find(|l| l.contains("is revoked"))

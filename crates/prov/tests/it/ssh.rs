@@ -159,7 +159,7 @@ fn host_whose_sshd_stops_mid_run_is_unreachable_and_others_finish() {
     }
     let status = child.wait().expect("prov ends");
     assert!(stopped, "h02 never ran its first task:\n{}", lines.join("\n"));
-    assert_eq!(status.code(), Some(3), "exit code for unreachable hosts:\n{}", lines.join("\n"));
+    assert_eq!(status.code(), Some(4), "exit code for unreachable hosts:\n{}", lines.join("\n"));
     let r = recap(&events(&lines.join("\n")));
     for h in ["h01", "h03", "h04"] {
         assert_eq!((count(&r, h, "ok"), count(&r, h, "unreachable"), count(&r, h, "failed")), (3, 0, 0), "{h}: {r:?}");
@@ -186,7 +186,7 @@ fn changed_host_key_is_refused_naming_host_and_both_fingerprints() {
         prov(work.path(), &["run", "all", "-i", "hosts.ini", "--known-hosts", &kh, "--", "touch", "$HOME/.never"]);
     let (stdout, stderr) = text(&out);
     let all = format!("{stdout}{stderr}");
-    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert_eq!(out.status.code(), Some(4), "{all}");
     let real = fingerprint(&lab.dir().join("ssh_host_ed25519_key.pub"));
     let recorded = fingerprint(&PathBuf::from(format!("{}.pub", fake.display())));
     let line =
@@ -203,7 +203,7 @@ fn accept_new_records_unknown_hosts_and_strict_then_accepts_them() {
     let kh = work.path().join("known_hosts").display().to_string();
     let strict = prov(work.path(), &["run", "all", "-i", "hosts.ini", "--known-hosts", &kh, "--", "true"]);
     let (o, e) = text(&strict);
-    assert_eq!(strict.status.code(), Some(3), "unknown hosts are refused by default: {o}{e}");
+    assert_eq!(strict.status.code(), Some(4), "unknown hosts are refused by default: {o}{e}");
     assert!(o.contains("is not in"), "{o}");
     let learn = prov(
         work.path(),
@@ -501,7 +501,7 @@ fn a_host_key_is_pinned_to_the_instance_id() {
 
     // Unknown and strict: refused.
     let (code, all) = run(line(&a, ""));
-    assert_eq!(code, Some(3), "{all}");
+    assert_eq!(code, Some(4), "{all}");
     assert!(!pinned.exists(), "nothing learnt under strict checking");
     // accept-new: the first key is recorded under the instance id, not the address.
     let (code, all) = run(line(&a, "prov_host_key_checking=accept-new"));
@@ -515,7 +515,7 @@ fn a_host_key_is_pinned_to_the_instance_id() {
     // The same instance id offering another key (on another address) is refused, even
     // under accept-new, and the pinned key stays.
     let (code, all) = run(line(&b, "prov_host_key_checking=accept-new"));
-    assert_eq!(code, Some(3), "{all}");
+    assert_eq!(code, Some(4), "{all}");
     assert!(all.contains("host key mismatch"), "{all}");
     assert_eq!(std::fs::read_to_string(&pinned).expect("pinned"), recorded);
 }

@@ -163,7 +163,7 @@ fn reference_job_on_one_manager_and_two_workers() {
     }
     let out = site.prov(&["scale", "web=2", "-i", "inventories/local.yml", "--manager-group", "workers"]);
     let (_, e) = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{e}");
+    assert_eq!(out.status.code(), Some(4), "{e}");
     assert!(e.contains("no reachable swarm manager"), "{e}");
 
     // A node down during scale is reported; the others converge.
