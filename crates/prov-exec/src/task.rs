@@ -878,7 +878,12 @@ async fn run_here(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         }
         if let Some(l) = &t.loop_ {
             if l.pause > 0.0 {
-                tokio::time::sleep(std::time::Duration::from_secs_f64(l.pause)).await;
+                // Ctrl-C ends the pause; the next item sees the interrupt and does not start.
+                let mut interrupt = w.env.interrupt.0.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs_f64(l.pause)) => {}
+                    _ = interrupt.wait_for(|l| *l >= 1) => {}
+                }
             }
         }
     }
@@ -1224,7 +1229,17 @@ async fn run_item(
             }
             break (o, None);
         }
-        tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
+        // The delay ends early on Ctrl-C: no attempt starts after it.
+        let mut interrupt = w.env.interrupt.0.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs_f64(delay)) => {}
+            _ = interrupt.wait_for(|l| *l >= 1) => {
+                let mut o = outcome;
+                o.failed = true;
+                o.msg = Some(format!("interrupted after {attempts} attempts of `until` condition `{}`", cond.source));
+                break (o, None);
+            }
+        }
     };
     let (mut outcome, unreachable) = result;
     let ms = start.elapsed().as_millis() as u64;

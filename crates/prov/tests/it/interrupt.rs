@@ -193,3 +193,41 @@ fn an_async_task_past_its_seconds_fails_and_its_command_is_killed_over_ssh() {
     assert_eq!(processes_with(&marker), Vec::<String>::new(), "left running after the async limit");
     assert_no_sessions_left(&lab, "after the async limit");
 }
+
+/// Ctrl-C while a task waits between its `until` attempts (or between loop items with
+/// `loop_control.pause`): no attempt or item starts after it, and the run stops with 99 at
+/// once. prov slept out the whole delay (100 s here) before it looked at the interrupt.
+#[test]
+fn ctrl_c_during_a_retry_delay_or_a_loop_pause_stops_at_once() {
+    for task in [
+        "    - name: wait\n      command: \"true\"\n      retries: 100\n      delay: 100\n      until: false\n",
+        "    - name: wait\n      command: \"true\"\n      loop: [1, 2, 3]\n      loop_control: {pause: 100}\n",
+    ] {
+        let work = tempfile::tempdir().expect("tempdir");
+        std::fs::write(work.path().join("hosts.ini"), "a ansible_connection=local\n").expect("inventory");
+        std::fs::write(work.path().join("pb.yml"), format!("- hosts: all\n  gather_facts: false\n  tasks:\n{task}"))
+            .expect("playbook");
+        let mut child = apply_json(work.path(), &[]);
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = Vec::new();
+        let mut sent = false;
+        let began = std::time::Instant::now();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let v: Json = serde_json::from_str(&line.expect("line")).expect("json event");
+            // The first attempt (or item) ran: the task now waits out its delay.
+            if !sent && (v["event"] == "apply_end" || v["event"] == "item_result") {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                let st = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+                assert!(st.success());
+                sent = true;
+            }
+            lines.push(v);
+        }
+        let status = child.wait().expect("exit");
+        assert!(sent, "the task never ran: {lines:?}");
+        assert_eq!(status.code(), Some(99), "{task}: {lines:?}");
+        assert!(began.elapsed() < std::time::Duration::from_secs(60), "{task}: the delay was slept out");
+        let recap = lines.iter().rev().find(|e| e["event"] == "recap").expect("recap printed");
+        assert_eq!(recap["interrupted"], true);
+    }
+}
