@@ -29,6 +29,7 @@
 //! ```
 
 use super::{apply_write, probe_read, Attrs, Kind, WritePlan};
+use super::{compile_pattern as compile, gave_up};
 use crate::util::diff_text;
 use async_trait::async_trait;
 use fancy_regex::Regex;
@@ -110,17 +111,6 @@ pub struct LineInFile;
 
 fn absent(args: &Args) -> bool {
     args.state.as_deref() == Some("absent")
-}
-
-/// A pattern in Python's syntax (look-around and backreferences included).
-fn compile(what: &str, re: &str) -> Result<Regex, String> {
-    prov_core::template::filters::python_regex(re, false)
-        .map_err(|e| format!("`{what}` is not a valid regular expression: {e}"))
-}
-
-/// A search that gave up (the backtracking limit), as the task's failure.
-fn gave_up(e: fancy_regex::Error) -> String {
-    format!("the regular expression could not be matched: {e}")
 }
 
 #[async_trait]

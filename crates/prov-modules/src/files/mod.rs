@@ -823,6 +823,18 @@ pub(crate) async fn selinux_refused(
     }))
 }
 
+/// A `regexp` of lineinfile or replace: Python's syntax (look-around and backreferences
+/// included), `what` naming the argument in the error.
+pub(crate) fn compile_pattern(what: &str, re: &str) -> Result<fancy_regex::Regex, String> {
+    prov_core::template::filters::python_regex(re, false)
+        .map_err(|e| format!("`{what}` is not a valid regular expression: {e}"))
+}
+
+/// A search that gave up (fancy-regex's backtracking limit), as the task's failure.
+pub(crate) fn gave_up(e: fancy_regex::Error) -> String {
+    format!("the regular expression could not be matched: {e}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

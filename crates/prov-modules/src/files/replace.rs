@@ -36,8 +36,8 @@
 use super::edit::{self, EditPlan};
 use super::lineinfile::expand_template;
 use super::Attrs;
+use super::{compile_pattern as compile, gave_up};
 use async_trait::async_trait;
-use fancy_regex::Regex;
 use minijinja::Value;
 use prov_core::args::{lenient_bool, Mode};
 use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
@@ -100,16 +100,6 @@ pub struct Args {
 /// The `replace` module.
 #[derive(Debug, Default)]
 pub struct Replace;
-
-fn compile(what: &str, re: &str) -> Result<Regex, String> {
-    prov_core::template::filters::python_regex(re, false)
-        .map_err(|e| format!("`{what}` is not a valid regular expression: {e}"))
-}
-
-/// A search that gave up (the backtracking limit), as the task's failure.
-fn gave_up(e: fancy_regex::Error) -> String {
-    format!("the regular expression could not be matched: {e}")
-}
 
 /// The pattern that selects the part of the file to change, if `after`/`before` are given.
 fn section_pattern(args: &Args) -> Option<String> {
