@@ -9,9 +9,6 @@ use crate::cmd::Sh;
 use crate::module::{Background, ModuleCtx, ModuleError, Outcome};
 use minijinja::Value;
 
-/// The directory of the jobs, under the (become) user's home, as ansible-core's default.
-pub const DIR: &str = ".ansible_async";
-
 /// Whether a job id can name a job file (no `/`, no leading `.`: never a path elsewhere).
 pub fn valid_jid(jid: &str) -> bool {
     !jid.is_empty()
@@ -41,12 +38,13 @@ pub async fn start(cx: &ModuleCtx<'_>, bg: &Background, jid: &str, secs: u64) ->
     if !valid_jid(jid) {
         return Err(ModuleError::Failed(format!("async: invalid job id {jid:?}")));
     }
-    let meta = serde_json::json!({"cmd": serde_json::to_value(&bg.shown).unwrap_or_default(), "strip_empty_ends": bg.strip_empty_ends});
+    let meta = serde_json::json!({"cmd": serde_json::to_value(&bg.shown).unwrap_or_default(), "strip_empty_ends": bg.strip_empty_ends})
+        .to_string();
     let mut input = bg.line.clone().into_bytes();
     let cmd_len = input.len();
-    input.extend_from_slice(meta.to_string().as_bytes());
+    input.extend_from_slice(meta.as_bytes());
     input.extend_from_slice(RUN.as_bytes());
-    let meta_len = meta.to_string().len();
+    let meta_len = meta.len();
     // The input is the command, the metadata and the runner, cut apart by their lengths.
     let script = Sh::lit("umask 077; d=\"$HOME/.ansible_async\"; j=")
         .glued(Sh::quoted(jid))
