@@ -22,6 +22,7 @@
 //! ```
 
 use crate::net::get_url::{download, mask_url};
+use crate::util::or_fail;
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -133,6 +134,8 @@ fn apt_key(keyring: Option<&str>) -> Cmd {
 pub struct KeyPlan {
     key: KeyId,
     short_format: bool,
+    /// The keys listed before any change (ids or their last 8 digits, as compared).
+    before: Vec<String>,
     /// The key downloaded or given, for `apt-key add -`.
     data: Option<Vec<u8>>,
     /// The registered fields so far (`id`, `short_id`, `fp`, `key_id`, `before`).
@@ -212,10 +215,7 @@ impl AptKey {
 
     /// Everything before a change: the key's id and the keys listed.
     async fn prepare(a: &Args, cx: &ModuleCtx<'_>) -> Result<Result<KeyPlan, Outcome>, ModuleError> {
-        let apt_key = match Self::binaries(cx).await? {
-            Ok(path) => path,
-            Err(o) => return Ok(Err(o)),
-        };
+        let apt_key = or_fail!(Self::binaries(cx).await, Err);
         let mut id = a.id.clone().filter(|i| !i.is_empty());
         let mut data = a.data.as_ref().map(|d| d.as_bytes().to_vec());
         if id.is_none() {
@@ -223,21 +223,12 @@ impl AptKey {
                 return Ok(Err(Outcome::failed("Missing key_id, required with keyserver.")));
             }
             if let Some(url) = &a.url {
-                match Self::fetch(a, url, cx).await? {
-                    Ok(body) => data = Some(body),
-                    Err(o) => return Ok(Err(o)),
-                }
+                data = Some(or_fail!(Self::fetch(a, url, cx).await, Err));
             }
             if a.file.is_some() {
-                id = match Self::id_of(a.file.as_deref(), None, cx).await? {
-                    Ok(i) => i,
-                    Err(o) => return Ok(Err(o)),
-                };
+                id = or_fail!(Self::id_of(a.file.as_deref(), None, cx).await, Err);
             } else if data.as_ref().is_some_and(|d| !d.is_empty()) {
-                id = match Self::id_of(None, data.as_deref(), cx).await? {
-                    Ok(i) => i,
-                    Err(o) => return Ok(Err(o)),
-                };
+                id = or_fail!(Self::id_of(None, data.as_deref(), cx).await, Err);
             }
         }
         let mut result = IndexMap::new();
@@ -249,25 +240,14 @@ impl AptKey {
         result.insert("fp".into(), Value::from(key.fingerprint.as_str()));
         result.insert("key_id".into(), Value::from(key.full.as_str()));
         let short_format = key.full.len() == 8;
-        let keys = match Self::keys(a, short_format, cx).await? {
-            Ok(k) => k,
-            Err(o) => return Ok(Err(o)),
-        };
-        result.insert("before".into(), Value::from(keys));
-        Ok(Ok(KeyPlan { key, short_format, data, result, apt_key }))
+        let before = or_fail!(Self::keys(a, short_format, cx).await, Err);
+        result.insert("before".into(), Value::from(before.clone()));
+        Ok(Ok(KeyPlan { key, short_format, data, before, result, apt_key }))
     }
 
     fn listed(p: &KeyPlan, keys: &[String]) -> bool {
         let k = if p.short_format { &p.key.short } else { &p.key.fingerprint };
         keys.contains(k)
-    }
-
-    fn before(p: &KeyPlan) -> Vec<String> {
-        p.result
-            .get("before")
-            .and_then(|v| v.try_iter().ok())
-            .map(|it| it.map(|v| v.to_string()).collect())
-            .unwrap_or_default()
     }
 
     /// `import_key`: `apt-key adv --recv` from the keyserver, tried five times.
@@ -377,15 +357,11 @@ impl Module for AptKey {
     }
 
     async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<KeyPlan>, ModuleError> {
-        let p = match Self::prepare(a, cx).await? {
-            Ok(p) => p,
-            Err(o) => return Ok(Plan::Ok(o)),
-        };
-        let keys = Self::before(&p);
+        let p = or_fail!(Self::prepare(a, cx).await, Plan::Ok);
         let (change, action) = if a.state == "present" {
-            (!Self::listed(&p, &keys), Action::Create)
+            (!Self::listed(&p, &p.before), Action::Create)
         } else {
-            (keys.contains(&p.key.fingerprint), Action::Delete)
+            (p.before.contains(&p.key.fingerprint), Action::Delete)
         };
         if !change {
             return Ok(Plan::Ok(outcome(&p, false)));
@@ -426,10 +402,7 @@ impl Module for AptKey {
                 .with("key_id", p.key.short.as_str()));
             }
         }
-        let after = match Self::keys(a, p.short_format, cx).await? {
-            Ok(k) => k,
-            Err(o) => return Ok(o),
-        };
+        let after = or_fail!(Self::keys(a, p.short_format, cx).await);
         let mut o = outcome(&p, true).with("after", after.clone());
         let wrong = if a.state == "present" {
             (!Self::listed(&p, &after)).then_some("failed to add the key")

@@ -19,6 +19,7 @@
 //! ```
 
 use crate::net::get_url::{download, mask_url};
+use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::args::{lenient_bool, StringList};
 use prov_core::cmd::{Cmd, Sh};
@@ -144,19 +145,8 @@ impl RpmKey {
         if cx.exec(Cmd::new("rpm").flag("-q").operand("gpg-pubkey").build()).await?.rc != 0 {
             return Ok(Ok(false));
         }
-        let list = Sh::lit("rpm -q --qf '%{description}' -- gpg-pubkey | ").glued(
-            Cmd::program(Sh::quoted(gpg))
-                .flag("--no-tty")
-                .flag("--batch")
-                .flag("--with-colons")
-                .flag("--fixed-list-mode")
-                .flag("-")
-                .build(),
-        );
-        let out = match Self::run(cx, list, &Source::Id).await? {
-            Ok(o) => o,
-            Err(o) => return Ok(Err(o)),
-        };
+        let list = Sh::lit("rpm -q --qf '%{description}' -- gpg-pubkey | ").glued(gpg_of(gpg, &[], &Source::Id));
+        let out = or_fail!(Self::run(cx, list, &Source::Id).await, Err);
         Ok(Ok(out.lines().any(|l| l.split(':').nth(4).is_some_and(|f| f.contains(id)))))
     }
 
@@ -197,19 +187,14 @@ impl RpmKey {
         let id = if matches!(source, Source::Id) {
             key.clone()
         } else {
-            match Self::run(cx, gpg_of(&gpg, &[], &source), &source).await? {
-                Ok(out) => match first_pub(&out) {
-                    Some(id) => id,
-                    None => return Ok(Err(Outcome::failed("Unexpected gpg output"))),
-                },
-                Err(o) => return Ok(Err(o)),
+            let out = or_fail!(Self::run(cx, gpg_of(&gpg, &[], &source), &source).await, Err);
+            match first_pub(&out) {
+                Some(id) => id,
+                None => return Ok(Err(Outcome::failed("Unexpected gpg output"))),
             }
         };
         let id = normalize(&id);
-        let imported = match Self::imported(&gpg, &id, cx).await? {
-            Ok(i) => i,
-            Err(o) => return Ok(Err(o)),
-        };
+        let imported = or_fail!(Self::imported(&gpg, &id, cx).await, Err);
         Ok(Ok((KeyPlan { gpg, id, source }, imported)))
     }
 }
@@ -228,10 +213,7 @@ impl Module for RpmKey {
     }
 
     async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<KeyPlan>, ModuleError> {
-        let (p, imported) = match Self::prepare(a, cx).await? {
-            Ok(x) => x,
-            Err(o) => return Ok(Plan::Ok(o)),
-        };
+        let (p, imported) = or_fail!(Self::prepare(a, cx).await, Plan::Ok);
         if a.state == "absent" {
             if !imported {
                 return Ok(Plan::Ok(Outcome::ok()));
@@ -252,10 +234,7 @@ impl Module for RpmKey {
             .unwrap_or_default();
         if !wanted.is_empty() {
             let cmd = gpg_of(&p.gpg, &["--import", "--import-options", "show-only", "--dry-run"], &p.source);
-            let found = match Self::run(cx, cmd, &p.source).await? {
-                Ok(out) => fingerprints(&out),
-                Err(o) => return Ok(Plan::Ok(o)),
-            };
+            let found = fingerprints(&or_fail!(Self::run(cx, cmd, &p.source).await, Plan::Ok));
             if found.is_empty() {
                 return Ok(Plan::Ok(Outcome::failed("Unexpected gpg output")));
             }
