@@ -823,6 +823,11 @@ pub(crate) async fn selinux_refused(
     }))
 }
 
+/// Copies the file `$D` to `$D.PID.YYYY-MM-DD@HH:MM:SS~` (ansible-core's backup name, the
+/// shell's pid standing for the module's), keeping its mode and owner, and prints `backup NAME`.
+pub(crate) const BACKUP_D: &str =
+    "k=\"$D.$$.$(date '+%Y-%m-%d@%H:%M:%S~')\"; cp -p -- \"$D\" \"$k\" || exit 1; printf 'backup %s\\n' \"$k\"";
+
 /// A `regexp` of lineinfile or replace: Python's syntax (look-around and backreferences
 /// included), `what` naming the argument in the error.
 pub(crate) fn compile_pattern(what: &str, re: &str) -> Result<fancy_regex::Regex, String> {

@@ -154,9 +154,10 @@ impl OpensslDhparam {
     }
 }
 
-/// Backup of `$D` (when it exists) as `PATH.PID.DATE@TIME~`, printed as `backup NAME`.
-const BACKUP: &str =
-    "if [ -e \"$D\" ]; then k=\"$D.$$.$(date '+%Y-%m-%d@%H:%M:%S~')\"; cp -p -- \"$D\" \"$k\" || exit 1; printf 'backup %s\\n' \"$k\"; fi";
+/// A backup of `$D` when it exists (see [`crate::files::BACKUP_D`]).
+fn backup() -> Sh {
+    Sh::lit("if [ -e \"$D\" ]; then").word(Sh::lit(crate::files::BACKUP_D)).suffix("; fi")
+}
 
 #[async_trait]
 impl Module for OpensslDhparam {
@@ -222,7 +223,7 @@ impl Module for OpensslDhparam {
         if a.state == "absent" {
             let mut s = set_d;
             if a.backup {
-                s = s.then(Sh::lit(BACKUP));
+                s = s.then(backup());
             }
             s = s.then(Sh::lit("rm -f -- \"$D\""));
             let out = cx.exec(s).await?;
@@ -238,7 +239,7 @@ impl Module for OpensslDhparam {
                 Sh::lit("openssl dhparam -out \"$t\"").word(Sh::quoted(&a.size.to_string())).suffix(" || exit 3"),
             );
             if a.backup {
-                s = s.then(Sh::lit(BACKUP));
+                s = s.then(backup());
             }
             s = s.then(Sh::lit(
                 "if [ -e \"$D\" ]; then chmod --reference=\"$D\" -- \"$t\" && chown --reference=\"$D\" -- \"$t\" 2>/dev/null; \

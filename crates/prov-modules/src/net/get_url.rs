@@ -725,9 +725,7 @@ fn install(body: &str, dest: &str, old: Option<&FileState>, backup: bool) -> Sh 
         .glued(Sh::quoted(dest))
         .then(Sh::lit("d=$(dirname -- \"$D\"); [ -d \"$d\" ] || { echo nodir; exit 0; }"));
     if backup && old.is_some() {
-        s = s.then(Sh::lit(
-            "k=\"$D.$$.$(date '+%Y-%m-%d@%H:%M:%S~')\"; cp -p -- \"$D\" \"$k\" || exit 1; printf 'backup %s\\n' \"$k\"",
-        ));
+        s = s.then(Sh::lit(crate::files::BACKUP_D));
     }
     s = s.then(Sh::lit(
         "n=$(mktemp \"$d/.prov-get_url.XXXXXX\") || exit 1; trap 'rm -f \"$n\"' EXIT; cat -- \"$B\" > \"$n\" || exit 1",
