@@ -179,13 +179,24 @@ pub(crate) async fn write_file(
     path: &str,
     text: &str,
 ) -> Result<Result<(), prov_core::module::Outcome>, ModuleError> {
-    use crate::files::{edit, Attrs};
-    let r = edit::read(cx, path).await?;
+    rewrite_file(cx, path, |_| text.to_string()).await
+}
+
+/// [`write_file`] of what `edit` makes of the file's text (empty when it does not exist),
+/// reading the file once.
+pub(crate) async fn rewrite_file(
+    cx: &prov_core::module::ModuleCtx<'_>,
+    path: &str,
+    edit: impl FnOnce(&str) -> String + Send,
+) -> Result<Result<(), prov_core::module::Outcome>, ModuleError> {
+    use crate::files::{edit as file_edit, Attrs};
+    let r = file_edit::read(cx, path).await?;
+    let text = edit(&String::from_utf8_lossy(r.data.as_deref().unwrap_or_default()));
     let attrs = Attrs::default();
     if let prov_core::module::Plan::Change(ch) =
-        edit::plan(cx, &r, text.as_bytes().to_vec(), "", &attrs, edit::Registers::Nothing)
+        file_edit::plan(cx, &r, text.into_bytes(), "", &attrs, file_edit::Registers::Nothing)
     {
-        let o = edit::apply(cx, ch.plan, &attrs, false, None).await?;
+        let o = file_edit::apply(cx, ch.plan, &attrs, false, None).await?;
         if o.failed {
             return Ok(Err(o));
         }

@@ -19,7 +19,7 @@
 //!     name: en_GB.UTF-8
 //! ```
 
-use crate::util::{or_fail, section, write_file};
+use crate::util::{or_fail, rewrite_file, section};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::StringList;
@@ -177,7 +177,8 @@ impl Module for LocaleGen {
     const NAME: &'static str = "locale_gen";
     const COLLECTIONS: &'static [&'static str] = &["community.general", "ansible.builtin"];
     type Args = Args;
-    type Plan = ();
+    /// Whether the locales were present when planned.
+    type Plan = bool;
 
     fn check_args(a: &Args) -> Result<(), String> {
         if a.state != "present" && a.state != "absent" {
@@ -186,15 +187,16 @@ impl Module for LocaleGen {
         Ok(())
     }
 
-    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
+    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<bool>, ModuleError> {
         let p = or_fail!(Self::probe(a, cx).await, Plan::Ok);
-        let missing: Vec<&String> = a
+        let unsupported: Vec<String> = a
             .name
             .0
             .iter()
             .filter(|n| !p.supported.lines().any(|l| supported_locale(l) == Some(n.as_str())))
-            .filter(|n| !p.locales.lines().any(|l| fix_case(n) == fix_case(l)))
+            .cloned()
             .collect();
+        let missing = not_present(&unsupported, &p.locales);
         if !missing.is_empty() {
             let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
             return Ok(Plan::Ok(raised(
@@ -215,16 +217,12 @@ impl Module for LocaleGen {
             return Ok(Plan::Ok(outcome(a, false)));
         }
         let action = if a.state == "present" { Action::Create } else { Action::Delete };
-        Ok(Plan::Change(Change::new((), action, "locale", a.name.0.join(", "))))
+        Ok(Plan::Change(Change::new(is_present, action, "locale", a.name.0.join(", "))))
     }
 
-    async fn apply(&self, a: &Args, _: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let before = or_fail!(Self::probe(a, cx).await);
-        let was = not_present(&a.name.0, &before.locales).is_empty();
-        let text = crate::files::edit::read(cx, GEN).await?;
-        let old = String::from_utf8_lossy(text.data.as_deref().unwrap_or_default()).into_owned();
-        let new = set_lines(&old, &a.name.0, a.state == "present");
-        or_fail!(write_file(cx, GEN, &new).await);
+    async fn apply(&self, a: &Args, was: bool, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let enabled = a.state == "present";
+        or_fail!(rewrite_file(cx, GEN, |old| set_lines(old, &a.name.0, enabled)).await);
         let out = cx.exec(Cmd::new("locale-gen").build()).await?;
         if out.rc != 0 {
             return Ok(Outcome::failed(out.stderr_str().trim().to_string()).with_exec(&out));
