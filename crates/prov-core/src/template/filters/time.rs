@@ -16,7 +16,7 @@ use chrono::{DateTime, Datelike, Local, NaiveDateTime, TimeDelta, TimeZone, Time
 use minijinja::value::{DynObject, Object, ObjectRepr, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, State};
 use std::cmp::Ordering;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 pub fn register(env: &mut Environment<'static>) {
@@ -77,8 +77,7 @@ impl Object for PyDateTime {
         match (method, args) {
             ("strftime", [fmt]) => {
                 let fmt = fmt.as_str().ok_or_else(|| fail("strftime() argument 1 must be str"))?;
-                check_format(fmt, true)?;
-                Ok(Value::from(t.format(&fmt.replace("%f", "%6f")).to_string()))
+                naive_strftime(t, fmt).map(Value::from)
             }
             ("isoformat", []) => Ok(Value::from(py_datetime_text(t, 'T'))),
             ("isoformat", [sep]) => {
@@ -183,6 +182,39 @@ impl Object for PyTimeDelta {
     }
 }
 
+/// Python's `strftime` of a naive datetime: glibc's conversions (those chrono prints alike),
+/// `%f` (the microseconds, six digits), and `%z`/`%Z` empty (a naive datetime has no zone).
+fn naive_strftime(t: &NaiveDateTime, fmt: &str) -> Result<String, Error> {
+    let mut spec = String::with_capacity(fmt.len());
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            spec.push(c);
+            continue;
+        }
+        let mut conv = chars.next();
+        let mut flag = None;
+        if let Some(f @ ('-' | '_' | '0')) = conv {
+            flag = Some(f);
+            conv = chars.next();
+        }
+        match conv {
+            Some('f') => spec.push_str("%6f"),
+            Some('z' | 'Z') => {}
+            Some(c) if SAME_AS_GLIBC.contains(c) => {
+                spec.push('%');
+                spec.extend(flag);
+                spec.push(c);
+            }
+            Some(c) => return Err(fail(format!("strftime: the conversion %{c} is not supported by prov"))),
+            None => return Err(fail("strftime: the format ends with a lone %")),
+        }
+    }
+    let mut out = String::new();
+    write!(out, "{}", t.format(&spec)).map_err(|_| fail(format!("strftime: cannot format with {fmt:?}")))?;
+    Ok(out)
+}
+
 /// Python's normalized timedelta: days (any sign), then 0 <= seconds < 86400 and
 /// 0 <= microseconds < 1000000.
 fn timedelta_parts(d: &TimeDelta) -> (i64, i64, i64) {
@@ -204,8 +236,7 @@ fn now(args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
         None => Ok(PyDateTime::value(t)),
         Some(f) => {
             let f = f.as_str().ok_or_else(|| fail("now: fmt must be a string"))?;
-            check_format(f, true)?;
-            Ok(Value::from(t.format(&f.replace("%f", "%6f")).to_string()))
+            naive_strftime(&t, f).map(Value::from)
         }
     }
 }
@@ -381,6 +412,9 @@ mod tests {
         assert_eq!(f("(now() - now()).days"), "-1");
         err("{{ 'x' | to_datetime }}", "time data 'x' does not match format '%Y-%m-%d %H:%M:%S'");
         err(&format!("{{{{ {a} | to_datetime }}}}"), "strptime() argument 1 must be str, not a datetime");
+        // Python: microseconds for %f, nothing for a naive datetime's %z and %Z.
+        assert_eq!(f(&format!("{frac}.strftime('%S.%f|%z|%Z|%-d')")), "05.250000|||2");
+        assert_eq!(f("now(fmt='%z%Z') | length"), "0");
     }
 
     #[test]
