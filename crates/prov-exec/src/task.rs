@@ -879,11 +879,7 @@ async fn run_here(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         if let Some(l) = &t.loop_ {
             if l.pause > 0.0 {
                 // Ctrl-C ends the pause; the next item sees the interrupt and does not start.
-                let mut interrupt = w.env.interrupt.0.clone();
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_secs_f64(l.pause)) => {}
-                    _ = interrupt.wait_for(|l| *l >= 1) => {}
-                }
+                sleep_unless_interrupted(w, l.pause).await;
             }
         }
     }
@@ -1230,15 +1226,11 @@ async fn run_item(
             break (o, None);
         }
         // The delay ends early on Ctrl-C: no attempt starts after it.
-        let mut interrupt = w.env.interrupt.0.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs_f64(delay)) => {}
-            _ = interrupt.wait_for(|l| *l >= 1) => {
-                let mut o = outcome;
-                o.failed = true;
-                o.msg = Some(format!("interrupted after {attempts} attempts of `until` condition `{}`", cond.source));
-                break (o, None);
-            }
+        if sleep_unless_interrupted(w, delay).await {
+            let mut o = outcome;
+            o.failed = true;
+            o.msg = Some(format!("interrupted after {attempts} attempts of `until` condition `{}`", cond.source));
+            break (o, None);
         }
     };
     let (mut outcome, unreachable) = result;
@@ -1360,6 +1352,15 @@ fn hidden(w: &Worker<'_>, t: &TaskDef) -> bool {
         (_, Some(b)) => b,
         (Some((id, b)), None) if id == t.id => b,
         _ => true,
+    }
+}
+
+/// Sleeps `secs` seconds, or less when Ctrl-C comes first; true when it did.
+async fn sleep_unless_interrupted(w: &Worker<'_>, secs: f64) -> bool {
+    let mut interrupt = w.env.interrupt.0.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(std::time::Duration::from_secs_f64(secs)) => false,
+        _ = interrupt.wait_for(|l| *l >= 1) => true,
     }
 }
 
