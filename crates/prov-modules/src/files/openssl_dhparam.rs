@@ -189,10 +189,8 @@ impl Module for OpensslDhparam {
         or_fail!(Self::preflight(a, cx).await, Plan::Ok);
         let st = probe(cx, &a.path, None, true).await?.filter(|s| s.target_exists);
         if a.state == "absent" {
-            if st.is_none() && !cx.is_check() {
-                return Ok(Plan::Ok(dump(a, false)));
-            }
-            if cx.is_check() {
+            // Check mode, as community.crypto: changed when the file exists.
+            if st.is_none() || cx.is_check() {
                 return Ok(Plan::Ok(dump(a, st.is_some())));
             }
             return Ok(Plan::Change(Change::new(
@@ -202,12 +200,13 @@ impl Module for OpensslDhparam {
                 a.path.as_str(),
             )));
         }
+        // `force` makes new parameters whatever the file holds.
         let generate = a.force || !Self::check(a, cx).await?;
         let attrs = Attrs::new(&a.mode, &a.owner, &a.group);
         let attrs_ok = st.as_ref().is_some_and(|s| attrs.changes(s).is_empty());
         if cx.is_check() {
             // community.crypto's check mode: the file as it is, and whether anything would change.
-            let o = dump(a, a.force || generate || !attrs_ok);
+            let o = dump(a, generate || !attrs_ok);
             return Ok(Plan::Ok(Self::with_content(a, o, cx).await?));
         }
         if !generate && attrs_ok {
