@@ -2493,7 +2493,7 @@ impl<'a> Loader<'a> {
                 key.strip_prefix("with_").filter(|_| module.is_some() || entries_have_module(entries, self.registry))
             {
                 self.err(DiagKind::Unsupported, k.span, format!("`{key}`: prov has no lookup plugin `{name}`")).help =
-                    Some(format!("the lookups prov has: {}", crate::template::filters::SUPPORTED_LOOKUPS));
+                    Some(format!("the lookups prov has: {}", crate::template::filters::supported_lookups()));
                 ok = false;
                 continue;
             }

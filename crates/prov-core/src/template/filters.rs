@@ -17,7 +17,7 @@ mod glob;
 mod ipaddr;
 mod jmes;
 mod lookup;
-pub use lookup::{canonical_lookup, lookup_supported, SUPPORTED as SUPPORTED_LOOKUPS};
+pub use lookup::{canonical_lookup, lookup_supported, supported_lookups};
 
 /// A regular expression in Python's `re` syntax, as modules read theirs (`lineinfile`'s
 /// `regexp`): look-around and backreferences included; `multiline` is `re.MULTILINE`. The

@@ -16,9 +16,38 @@ use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, State};
 use std::path::{Path, PathBuf};
 
-/// The lookup plugins prov has, for messages.
-pub const SUPPORTED: &str =
-    "env, file, template, vars, varnames, first_found, list, items, fileglob, pipe, lines, password, nested, subelements, sequence, together, indexed_items, dict, url, community.general.flattened";
+/// The lookup plugins prov has, by the names [`canonical_lookup`] gives them.
+const LOOKUPS: &[&str] = &[
+    "env",
+    "file",
+    "template",
+    "vars",
+    "varnames",
+    "first_found",
+    "list",
+    "items",
+    "fileglob",
+    "pipe",
+    "lines",
+    "password",
+    "nested",
+    "subelements",
+    "sequence",
+    "together",
+    "indexed_items",
+    "dict",
+    "url",
+    "flattened",
+];
+
+/// The lookup plugins prov has, for messages (`flattened` is community.general's).
+pub fn supported_lookups() -> String {
+    LOOKUPS
+        .iter()
+        .map(|n| if *n == "flattened" { "community.general.flattened" } else { n })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The plugin a lookup name means: ansible-core's own under their short names, and those of
 /// collections prov has under theirs (community.general's `flattened` is also `flattened`,
@@ -85,7 +114,7 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
         "indexed_items" => super::seq_lookups::indexed_items(&terms),
         "dict" => super::seq_lookups::dict(&terms),
         "flattened" => Ok(super::seq_lookups::flattened(&terms)),
-        other => Err(fail(format!("lookup plugin `{other}` is not supported (supported: {SUPPORTED})"))),
+        other => Err(fail(format!("lookup plugin `{other}` is not supported (supported: {})", supported_lookups()))),
     };
     let results = match result {
         Ok(r) => {
@@ -116,29 +145,7 @@ pub fn lookup_supported(name: &str) -> bool {
 }
 
 fn name_unsupported(name: &str) -> bool {
-    !matches!(
-        name,
-        "env"
-            | "file"
-            | "template"
-            | "vars"
-            | "first_found"
-            | "list"
-            | "items"
-            | "fileglob"
-            | "pipe"
-            | "lines"
-            | "varnames"
-            | "password"
-            | "nested"
-            | "subelements"
-            | "sequence"
-            | "together"
-            | "indexed_items"
-            | "dict"
-            | "url"
-            | "flattened"
-    )
+    !LOOKUPS.contains(&name)
 }
 
 /// The lookup context with the task's role directory (`role_path`) searched first, then its
