@@ -198,6 +198,19 @@ impl From<&Word> for Sh {
     }
 }
 
+/// A word quoted as Python's `shlex.quote` quotes it: how Ansible shows a command it ran
+/// (`cmd` of a failed result), so prov's results read the same. Not for building commands
+/// (the [`Cmd`] builder quotes those).
+pub fn shlex_quote(s: &str) -> String {
+    if s.is_empty() {
+        return "''".to_string();
+    }
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c)) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
 /// One command line: a program, its options, then its operands after `--`.
 #[derive(Debug, Clone)]
 pub struct Cmd {

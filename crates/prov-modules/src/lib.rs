@@ -80,6 +80,7 @@ modules![
     packages::yum_repository::YumRepository,
     packages::package::Package,
     packages::package_facts::PackageFacts,
+    packages::npm::Npm,
     packages::pip::Pip,
     packages::rpm_key::RpmKey,
     system::authorized_key::AuthorizedKey,

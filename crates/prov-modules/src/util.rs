@@ -269,3 +269,115 @@ mod tests {
         assert_eq!(diff_text(b"a\n"), "a\n");
     }
 }
+
+/// ansible-core's guess at passwords in a message (`heuristic_log_sanitize`): the text between
+/// the `:` after a `scheme://user` (or, without a scheme, any `:` from the fourth character on)
+/// and the `@` that follows is masked, from the last `@` backwards. It has false positives
+/// (`http://host:port/x@y` loses its port), which results must show as ansible-core shows them.
+pub(crate) fn heuristic_log_sanitize(data: &str) -> String {
+    // Python indexes characters; `://`, `:` and `@` are ASCII, so byte offsets found by
+    // searching are character boundaries, and only "three characters from the start" needs
+    // counting.
+    let third_char = data.char_indices().nth(3).map(|(i, _)| i).unwrap_or(data.len());
+    let mut parts: Vec<&str> = Vec::new();
+    let mut begin = data.len();
+    let mut prev_begin = begin;
+    loop {
+        let Some(end) = data[..begin].rfind('@') else {
+            parts.push(&data[..begin]);
+            break;
+        };
+        let mut search_end = end;
+        let sep = loop {
+            begin = data[..search_end].rfind("://").unwrap_or(0);
+            let from = if begin == 0 && !data.starts_with("://") { third_char } else { begin + 3 };
+            if let Some(i) = data.get(from..end).and_then(|s| s.find(':')) {
+                break Some(from + i);
+            }
+            if begin == 0 {
+                parts.push(&data[..prev_begin]);
+                break None;
+            }
+            search_end = begin;
+        };
+        let Some(sep) = sep else { break };
+        parts.push(&data[end..prev_begin]);
+        parts.push("********");
+        parts.push(&data[begin..=sep]);
+        prev_begin = begin;
+    }
+    parts.reverse();
+    parts.concat()
+}
+
+/// A command as ansible-core shows it in a result (`_clean_args`): the value after an argument
+/// that starts with `pass` (or `-pass`, `--pass`) masked, `--password=x` as `--password=********`,
+/// each word through [`heuristic_log_sanitize`], quoted as `shlex.quote` quotes.
+pub(crate) fn clean_args(args: &[String]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut secret_next = false;
+    for arg in args {
+        if secret_next {
+            secret_next = false;
+            out.push("********".into());
+            continue;
+        }
+        if arg.trim_start_matches('-').len() + 2 >= arg.len() && arg.trim_start_matches('-').starts_with("pass") {
+            if let Some(i) = arg.find('=') {
+                out.push(format!("{}=********", &arg[..i]));
+                continue;
+            }
+            secret_next = true;
+        }
+        out.push(heuristic_log_sanitize(arg));
+    }
+    out.iter().map(|w| prov_core::cmd::shlex_quote(w)).collect::<Vec<_>>().join(" ")
+}
+
+/// The failed result of a command a module ran with `check_rc` (ansible-core's `run_command`):
+/// `cmd` as [`clean_args`] shows it, `rc`, `stdout` and `stderr` as printed, and `msg`, the
+/// errors without their final white space, through [`heuristic_log_sanitize`].
+pub(crate) fn run_failed(cmd: &[String], out: &ExecOutput) -> Outcome {
+    let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
+    let lines = |t: &str| minijinja::Value::from(t.lines().map(str::to_string).collect::<Vec<_>>());
+    Outcome::failed(heuristic_log_sanitize(stderr.trim_end()))
+        .with("cmd", clean_args(cmd))
+        .with("rc", out.rc)
+        .with("stdout_lines", lines(&stdout))
+        .with("stderr_lines", lines(&stderr))
+        .with("stdout", stdout)
+        .with("stderr", stderr)
+}
+
+#[cfg(test)]
+mod sanitize_tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked_as_ansible_core_guesses_them() {
+        // Values from ansible-core 2.19's heuristic_log_sanitize.
+        let s = heuristic_log_sanitize;
+        assert_eq!(s("http://user:secret@host/x"), "http://user:********@host/x");
+        assert_eq!(s("no password here"), "no password here");
+        assert_eq!(s("user:pass@host"), "user:********@host");
+        assert_eq!(s("ab:c@d"), "ab:c@d");
+        assert_eq!(
+            s("GET http://127.0.0.1:48731/x\n404 'x@*' not found"),
+            "GET http://127.0.0.1:********@*' not found"
+        );
+        assert_eq!(s("a@b http://u:p@h and ftp://v:q@i"), "a@b http://u:********@h and ftp://v:********@i");
+        assert_eq!(s("éé:x@y"), "éé:x@y", "the separator is looked for from the fourth character");
+        assert_eq!(s("://a:b@c"), "://a:********@c");
+        assert_eq!(s("x://a@b:c@d"), "x://a@b:********@d");
+    }
+
+    #[test]
+    fn commands_are_shown_as_ansible_core_cleans_them() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(clean_args(&a(&["/usr/bin/npm", "install", "x y"])), "/usr/bin/npm install 'x y'");
+        assert_eq!(
+            clean_args(&a(&["cli", "--password", "s3", "--pass=x", "k"])),
+            "cli --password '********' '--pass=********' k"
+        );
+    }
+}

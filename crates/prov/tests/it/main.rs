@@ -36,6 +36,7 @@ mod monitoring;
 #[cfg(feature = "aws")]
 mod moto;
 mod nfs;
+mod npm;
 mod openssl_dhparam;
 mod package_facts;
 mod pam_limits;

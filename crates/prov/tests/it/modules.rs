@@ -646,3 +646,44 @@ fn fire_and_forget_commands_run_on_after_their_task() {
     }
     assert_eq!(h.read("done"), "done\n");
 }
+
+const NPM_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  environment:
+    NPM_CONFIG_PREFIX: "{{ host_root }}/prefix"
+    npm_config_cache: "{{ host_root }}/cache"
+    NPM_CONFIG_AUDIT: "false"
+  tasks:
+    - name: global
+      community.general.npm: {name: hello-prov, version: "1.0.0", global: true, registry: "{{ reg }}"}
+    - name: project
+      npm: {name: hello-prov, path: "{{ host_root }}/app", registry: "{{ reg }}", state: latest}
+"##;
+
+/// `npm` over SSH (and locally), against a registry on loopback: nothing in check mode, each
+/// package once, then nothing.
+#[test]
+fn npm_installs_packages_once() {
+    let www = tempfile::tempdir().expect("tempdir");
+    let server = crate::get_url::Server::start(www.path());
+    crate::npm::registry(www.path(), server.1);
+    let reg = format!("reg=http://127.0.0.1:{}", server.1);
+    let h = Hosts::new(NPM_SITE);
+    let r = h.run(&["--check", "-e", &reg]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 6, "{}", r.text);
+    for root in h.roots() {
+        assert!(!root.join("prefix/lib/node_modules/hello-prov").exists(), "check mode installed");
+    }
+    let r = h.run(&["-e", &reg]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 6, "{}", r.text);
+    for root in h.roots() {
+        assert!(root.join("prefix/bin/hello-prov").exists(), "global command");
+        let m = std::fs::read_to_string(root.join("app/node_modules/hello-prov/package.json")).expect("project");
+        assert!(m.contains("\"1.1.0\""), "latest is 1.1.0: {m}");
+    }
+    let r = h.run(&["-e", &reg]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+}

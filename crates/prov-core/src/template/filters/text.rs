@@ -339,13 +339,7 @@ fn regex_escape(value: &Value, re_type: Option<String>, kw: Kwargs) -> Result<Va
 /// `quote`: Python's `shlex.quote`, for passing a value to a shell.
 fn quote(value: &Value) -> Result<Value, Error> {
     let s = if value.is_none() { String::new() } else { text_of(value, "quote")? };
-    if s.is_empty() {
-        return Ok(Value::from("''"));
-    }
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c)) {
-        return Ok(Value::from(s));
-    }
-    Ok(Value::from(format!("'{}'", s.replace('\'', "'\"'\"'"))))
+    Ok(Value::from(crate::cmd::shlex_quote(&s)))
 }
 
 fn check_encoding(kw: &Kwargs, filter: &str) -> Result<(), Error> {
