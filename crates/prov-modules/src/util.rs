@@ -189,10 +189,22 @@ pub(crate) async fn rewrite_file(
     path: &str,
     edit: impl FnOnce(&str) -> String + Send,
 ) -> Result<Result<(), prov_core::module::Outcome>, ModuleError> {
+    rewrite_file_as(cx, path, edit, None).await
+}
+
+/// [`rewrite_file`], giving a file it creates the mode `new_mode` (an existing file keeps its
+/// own, as Python's `os.open(path, O_CREAT | O_TRUNC, mode)` does).
+pub(crate) async fn rewrite_file_as(
+    cx: &prov_core::module::ModuleCtx<'_>,
+    path: &str,
+    edit: impl FnOnce(&str) -> String + Send,
+    new_mode: Option<u32>,
+) -> Result<Result<(), prov_core::module::Outcome>, ModuleError> {
     use crate::files::{edit as file_edit, Attrs};
     let r = file_edit::read(cx, path).await?;
     let text = edit(&String::from_utf8_lossy(r.data.as_deref().unwrap_or_default()));
-    let attrs = Attrs::default();
+    let mode = new_mode.filter(|_| r.data.is_none()).map(prov_core::args::Mode::Octal);
+    let attrs = Attrs { mode, ..Attrs::default() };
     if let prov_core::module::Plan::Change(ch) =
         file_edit::plan(cx, &r, text.into_bytes(), "", &attrs, file_edit::Registers::Nothing)
     {

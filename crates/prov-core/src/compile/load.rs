@@ -2587,8 +2587,11 @@ impl<'a> Loader<'a> {
         }
         if let Some(m) = dynm {
             let names = m.arg_names();
-            for (k, (_, span)) in &args {
-                if !names.is_empty() && !names.contains(&k.as_str()) {
+            for (k, (v, span)) in &args {
+                // `email: "{{ x | default(omit) }}"` is no argument when it renders to omit, as
+                // ansible-core removes it before checking: the run checks what remains.
+                let may_be_omitted = v.as_str().is_some_and(|s| is_template(s) && s.contains("omit"));
+                if !names.is_empty() && !names.contains(&k.as_str()) && !may_be_omitted {
                     // Arguments ansible-core removed: its own words say so at run time.
                     let removed = match (m.name(), k.as_str()) {
                         ("command" | "shell", "warn") => {

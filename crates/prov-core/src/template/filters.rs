@@ -25,6 +25,14 @@ pub use lookup::{canonical_lookup, lookup_supported, supported_lookups};
 pub fn python_regex(pattern: &str, multiline: bool) -> Result<fancy_regex::Regex, String> {
     text::compile_py(pattern, false, multiline)
 }
+
+/// Python's `json.dumps(value, indent=indent, sort_keys=sort_keys)` (ASCII only, as Python
+/// writes by default): for modules that write a file as an Ansible module's Python writes it.
+pub fn json_dumps(value: &serde_json::Value, indent: Option<usize>, sort_keys: bool) -> Result<String, String> {
+    let opts = JsonOpts { indent, sort_keys, ensure_ascii: true };
+    serialize::to_json(&Value::from(minijinja::value::Serde(value)), &opts, "json.dumps").map_err(|e| e.to_string())
+}
+
 mod math;
 mod pymethods;
 pub(crate) mod random;

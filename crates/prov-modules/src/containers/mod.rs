@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod docker_image_load;
+pub mod docker_login;
 pub mod docker_node;
 pub mod docker_stack;
 pub mod docker_swarm;

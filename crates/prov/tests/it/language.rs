@@ -3317,3 +3317,31 @@ fn an_included_template_loses_its_trailing_line_break_as_in_ansible() {
     assert_eq!(std::fs::read_to_string(d.path().join("out.txt")).expect("out"), "hello world\nline2");
     assert_eq!(std::fs::read_to_string(d.path().join("top.txt")).expect("top"), "line2\n");
 }
+
+/// ansible-core leaves out an argument whose value renders to `omit` before it checks the
+/// module's arguments, so a role may pass one the module no longer has (nickjj.docker passes
+/// docker_login's removed `email` that way): the task runs. When the value is not omitted, the
+/// task fails at run time, as in ansible-core (whose message lists the supported parameters).
+#[test]
+fn an_unknown_argument_that_renders_to_omit_is_left_out() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - stat: {path: /tmp, nosuch: "{{ undefined_x | default(omit) }}"}
+      register: s1
+    - stat: {path: /tmp, nosuch: "{{ 'x' | default(omit) }}"}
+      register: s2
+      ignore_errors: true
+    - debug: {msg: "{{ [s1.stat.exists, s2.failed, s2.msg] | to_json }}"}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let shown = r.of("debug").last().and_then(|x| x["msg"].as_str()).expect("debug").to_string();
+    let shown: Vec<serde_json::Value> = serde_json::from_str(&shown).expect("JSON");
+    assert_eq!(shown[0], true);
+    assert_eq!(shown[1], true);
+    assert!(shown[2].as_str().unwrap_or_default().contains("nosuch"), "{shown:?}");
+    let (_d, r) =
+        apply(&[("site.yml", "- hosts: a\n  tasks:\n    - stat: {path: /tmp, nosuch: \"{{ 'x' }}\"}\n")], &[]);
+    assert_eq!(r.code, 4, "a value that cannot be omit is still refused before the run: {}", r.dump());
+}

@@ -14,6 +14,7 @@ mod deb822;
 mod disk;
 mod dnf;
 mod docker;
+mod docker_login;
 mod facts;
 mod faults;
 #[cfg(feature = "gcp")]

@@ -687,3 +687,42 @@ fn npm_installs_packages_once() {
     assert_eq!(r.code, 0, "{}", r.text);
     assert_eq!(r.changed(), 0, "{}", r.text);
 }
+
+const DOCKER_LOGIN_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: login
+      community.docker.docker_login:
+        registry_url: "{{ reg }}"
+        username: tester
+        password: s3cret
+        config_path: "{{ host_root }}/docker/config.json"
+"##;
+
+/// `docker_login` over SSH (and locally), each host logging the local Docker Engine into a
+/// registry on loopback: nothing written in check mode, the credentials once (a file of mode
+/// 0600 that does not hold the password in clear), then nothing.
+#[test]
+fn docker_login_writes_credentials_once() {
+    let registry = crate::docker_login::Registry::start();
+    let reg = format!("reg=127.0.0.1:{}", registry.port);
+    let h = Hosts::new(DOCKER_LOGIN_SITE);
+    let r = h.run(&["--check", "-e", &reg]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 3, "{}", r.text);
+    assert!(h.roots().iter().all(|r| !r.join("docker/config.json").exists()), "check mode wrote");
+    let r = h.run(&["-e", &reg]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 3, "{}", r.text);
+    assert!(!r.text.contains("s3cret"), "the password was shown: {}", r.text);
+    use std::os::unix::fs::PermissionsExt;
+    for root in h.roots() {
+        let p = root.join("docker/config.json");
+        assert_eq!(std::fs::metadata(&p).expect("config").permissions().mode() & 0o777, 0o600);
+        let text = std::fs::read_to_string(&p).expect("config");
+        assert!(text.contains("dGVzdGVyOnMzY3JldA==") && !text.contains("s3cret"), "{text}");
+    }
+    let r = h.run(&["-e", &reg]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+}
