@@ -111,7 +111,7 @@ fn loose_parts(v: &str) -> Vec<Part> {
     parts
 }
 
-fn cmp_loose(a: &str, b: &str) -> Result<Ordering, Error> {
+pub(crate) fn cmp_loose(a: &str, b: &str) -> Result<Ordering, Error> {
     let (pa, pb) = (loose_parts(a), loose_parts(b));
     for (x, y) in pa.iter().zip(&pb) {
         let o = match (x, y) {

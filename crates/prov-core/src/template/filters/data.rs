@@ -21,7 +21,27 @@ pub(super) fn register(env: &mut Environment<'static>) {
     add_filter(env, "product", product);
     add_filter(env, "extract", extract);
     add_filter(env, "subelements", subelements);
+    add_filter(env, "community.sops._latest_version", latest_version);
     env.add_function("dict", dict);
+}
+
+/// community.sops' `_latest_version` (the install role's): the greatest of a list of versions
+/// compared as Python's `LooseVersion`, leaving out those with `-` or `+`; `''` for none.
+fn latest_version(value: &Value) -> Result<Value, Error> {
+    let mut best: Option<String> = None;
+    for v in list_items(value, "community.sops._latest_version expects")? {
+        let Some(v) = v.as_str().map(str::to_string) else {
+            return Err(fail(format!("community.sops._latest_version: {} is not a version string", a_type(&v))));
+        };
+        if v.contains('-') || v.contains('+') {
+            continue;
+        }
+        best = match best {
+            Some(b) if super::super::tests_lib::cmp_loose(&v, &b)? != std::cmp::Ordering::Greater => Some(b),
+            _ => Some(v),
+        };
+    }
+    Ok(Value::from(best.unwrap_or_default()))
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -374,6 +394,16 @@ fn dict(_state: &State, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
 #[cfg(test)]
 mod tests {
     use crate::template::filters::testenv::{err, ok};
+
+    #[test]
+    fn latest_version_is_the_greatest_loose_version_without_pre_releases() {
+        // ansible-core 2.19 with community.sops (the `ansible` 12.3.0 package) rendered these.
+        let t = "{{ [['1.0.0','3.9.0','3.10.0','3.10.0-rc1','2.0','3.11.0+x'] | community.sops._latest_version, \
+                 [] | community.sops._latest_version, ['1.0', '1.0.0', '1.0'] | community.sops._latest_version, \
+                 ['3.8.0', '3.10'] | community.sops._latest_version] | to_json }}";
+        assert_eq!(ok(t), r#"["3.10.0", "", "1.0.0", "3.10"]"#);
+        err("{{ 'x' | community.sops._latest_version }}", "expects a list");
+    }
 
     #[test]
     fn combine_merges_shallow_by_default() {
