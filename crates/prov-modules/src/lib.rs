@@ -58,6 +58,7 @@ modules![
     files::blockinfile::BlockInFile,
     files::copy::Copy,
     files::fetch::Fetch,
+    files::git::Git,
     files::file::File,
     files::find::Find,
     files::ini_file::IniFile,

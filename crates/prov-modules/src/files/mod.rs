@@ -7,6 +7,7 @@ pub(crate) mod edit;
 pub mod fetch;
 pub mod file;
 pub mod find;
+pub mod git;
 pub mod ini_file;
 pub mod lineinfile;
 pub mod openssl_dhparam;

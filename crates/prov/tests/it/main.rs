@@ -21,6 +21,7 @@ mod faults;
 mod gcp;
 mod get_url;
 mod getent;
+mod git;
 mod graph;
 mod hostname;
 mod include_loop;

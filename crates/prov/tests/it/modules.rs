@@ -726,3 +726,40 @@ fn docker_login_writes_credentials_once() {
     assert_eq!(r.code, 0, "{}", r.text);
     assert_eq!(r.changed(), 0, "{}", r.text);
 }
+
+const GIT_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: main
+      git: {repo: "{{ repos }}/bare.git", dest: "{{ host_root }}/app"}
+    - name: tag
+      git: {repo: "{{ repos }}/bare.git", dest: "{{ host_root }}/old", version: v1.0, depth: 1}
+"##;
+
+/// `git` over SSH (and locally): nothing cloned in check mode, each checkout once (at the
+/// commit asked for), then nothing.
+#[test]
+fn git_clones_once() {
+    let repos = tempfile::tempdir().expect("tempdir");
+    let [c1, c2, _] = crate::git::repos(repos.path());
+    let var = format!("repos={}", repos.path().display());
+    let h = Hosts::new(GIT_SITE);
+    let r = h.run(&["--check", "-e", &var]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 6, "{}", r.text);
+    assert!(h.roots().iter().all(|r| !r.join("app").exists()), "check mode cloned");
+    let r = h.run(&["-e", &var]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 6, "{}", r.text);
+    let head = |p: &Path| {
+        let o = std::process::Command::new("git").arg("-C").arg(p).args(["rev-parse", "HEAD"]).output().expect("git");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    for root in h.roots() {
+        assert_eq!(head(&root.join("app")), c2);
+        assert_eq!(head(&root.join("old")), c1);
+    }
+    let r = h.run(&["-e", &var]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+}
