@@ -43,6 +43,7 @@ modules![
     containers::docker_node::DockerNode,
     containers::docker_swarm::DockerSwarm,
     containers::docker_swarm_service::DockerSwarmService,
+    containers::docker_volume::DockerVolume,
     containers::docker_stack::DockerStack,
     controller::add_host::AddHost,
     controller::assert::Assert,

@@ -5,6 +5,7 @@
 //! matching `docker` subcommand. Names and arguments follow Ansible's `community.docker`
 //! collection, so `community.docker.docker_swarm:` works unchanged.
 
+pub mod api;
 pub mod cli;
 pub mod docker_image_load;
 pub mod docker_login;
@@ -12,6 +13,7 @@ pub mod docker_node;
 pub mod docker_stack;
 pub mod docker_swarm;
 pub mod docker_swarm_service;
+pub mod docker_volume;
 #[cfg(test)]
 mod testconn;
 

@@ -763,3 +763,40 @@ fn git_clones_once() {
     assert_eq!(r.code, 0, "{}", r.text);
     assert_eq!(r.changed(), 0, "{}", r.text);
 }
+
+const DOCKER_VOLUME_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: volume
+      community.docker.docker_volume:
+        name: "{{ prefix }}_{{ inventory_hostname }}"
+        labels: {app: web}
+"##;
+
+/// `docker_volume` over SSH (and locally), each host making its own volume on the local Docker
+/// Engine: nothing in check mode, the volume once, then nothing.
+#[test]
+fn docker_volume_creates_volumes_once() {
+    let prefix = format!("provtest_{}", std::process::id());
+    let var = format!("prefix={prefix}");
+    let h = Hosts::new(DOCKER_VOLUME_SITE);
+    let names: Vec<String> = ["h01", "h02", "local"].iter().map(|n| format!("{prefix}_{n}")).collect();
+    let exists = |n: &str| {
+        std::process::Command::new("docker").args(["volume", "inspect", n]).output().is_ok_and(|o| o.status.success())
+    };
+    let r = h.run(&["--check", "-e", &var]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 3, "{}", r.text);
+    assert!(names.iter().all(|n| !exists(n)), "check mode created a volume");
+    let r = h.run(&["-e", &var]);
+    let second = h.run(&["-e", &var]);
+    let made: Vec<bool> = names.iter().map(|n| exists(n)).collect();
+    let mut rm = vec!["volume", "rm", "-f"];
+    rm.extend(names.iter().map(String::as_str));
+    let _ = std::process::Command::new("docker").args(&rm).output();
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 3, "{}", r.text);
+    assert_eq!(made, [true, true, true], "{}", r.text);
+    assert_eq!(second.code, 0, "{}", second.text);
+    assert_eq!(second.changed(), 0, "{}", second.text);
+}
