@@ -40,6 +40,7 @@ modules![
     commands::shell::Shell,
     containers::docker_image_load::DockerImageLoad,
     containers::docker_login::DockerLogin,
+    containers::docker_network::DockerNetwork,
     containers::docker_node::DockerNode,
     containers::docker_swarm::DockerSwarm,
     containers::docker_swarm_service::DockerSwarmService,

@@ -150,6 +150,11 @@ impl<'a, 'b> Engine<'a, 'b> {
         }
     }
 
+    /// The engine's API version (`1.41`).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
     /// One request at `path` (unversioned), or what kept it from the engine.
     async fn raw(
         &self,

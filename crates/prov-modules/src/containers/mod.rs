@@ -9,6 +9,7 @@ pub mod api;
 pub mod cli;
 pub mod docker_image_load;
 pub mod docker_login;
+pub mod docker_network;
 pub mod docker_node;
 pub mod docker_stack;
 pub mod docker_swarm;

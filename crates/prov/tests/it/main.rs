@@ -15,6 +15,7 @@ mod disk;
 mod dnf;
 mod docker;
 mod docker_login;
+mod docker_network;
 mod docker_volume;
 mod facts;
 mod faults;

@@ -800,3 +800,41 @@ fn docker_volume_creates_volumes_once() {
     assert_eq!(second.code, 0, "{}", second.text);
     assert_eq!(second.changed(), 0, "{}", second.text);
 }
+
+const DOCKER_NETWORK_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: network
+      community.docker.docker_network:
+        name: "{{ prefix }}_{{ inventory_hostname }}"
+        labels: {app: web}
+        internal: true
+"##;
+
+/// `docker_network` over SSH (and locally), each host making its own network on the local
+/// Docker Engine: nothing in check mode, the network once, then nothing.
+#[test]
+fn docker_network_creates_networks_once() {
+    let prefix = format!("provtest_{}", std::process::id());
+    let var = format!("prefix={prefix}");
+    let h = Hosts::new(DOCKER_NETWORK_SITE);
+    let names: Vec<String> = ["h01", "h02", "local"].iter().map(|n| format!("{prefix}_{n}")).collect();
+    let exists = |n: &str| {
+        std::process::Command::new("docker").args(["network", "inspect", n]).output().is_ok_and(|o| o.status.success())
+    };
+    let r = h.run(&["--check", "-e", &var]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 3, "{}", r.text);
+    assert!(names.iter().all(|n| !exists(n)), "check mode created a network");
+    let r = h.run(&["-e", &var]);
+    let second = h.run(&["-e", &var]);
+    let made: Vec<bool> = names.iter().map(|n| exists(n)).collect();
+    let mut rm = vec!["network", "rm"];
+    rm.extend(names.iter().map(String::as_str));
+    let _ = std::process::Command::new("docker").args(&rm).output();
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 3, "{}", r.text);
+    assert_eq!(made, [true, true, true], "{}", r.text);
+    assert_eq!(second.code, 0, "{}", second.text);
+    assert_eq!(second.changed(), 0, "{}", second.text);
+}
