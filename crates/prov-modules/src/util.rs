@@ -135,6 +135,32 @@ macro_rules! or_fail {
 }
 pub(crate) use or_fail;
 
+/// `plan` of a module that decides while it acts, as its Ansible counterpart does (`git`,
+/// community.docker's modules): outside check mode, a change for `apply` to run; in check
+/// mode, `run`'s own result (a change when it would change something).
+pub(crate) async fn decide_while_acting<F>(
+    cx: &prov_core::module::ModuleCtx<'_>,
+    action: prov_core::module::Action,
+    resource: &'static str,
+    name: String,
+    run: F,
+) -> Result<prov_core::module::Plan<()>, ModuleError>
+where
+    F: std::future::Future<Output = Result<Outcome, ModuleError>>,
+{
+    use prov_core::module::Plan;
+    if !cx.is_check() {
+        return Ok(Plan::Change(Change::new((), action, resource, name)));
+    }
+    let o = run.await?;
+    if !o.changed || o.failed {
+        return Ok(Plan::Ok(o));
+    }
+    let mut ch = Change::new((), action, resource, name);
+    ch.data = o.data;
+    Ok(Plan::Change(ch))
+}
+
 /// `test FLAG PATH` on the target (`test` takes no `--`: the path is a checked word).
 pub(crate) async fn path_test(
     cx: &prov_core::module::ModuleCtx<'_>,

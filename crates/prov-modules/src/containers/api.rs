@@ -194,13 +194,49 @@ impl<'a, 'b> Engine<'a, 'b> {
         Ok(self.raw(method, &full, body).await?.map_err(Outcome::failed))
     }
 
-    /// A GET whose answer must be JSON: the value, or the failed result (`APIError`'s text).
-    pub async fn get_json(&self, path: &str) -> Result<Result<Json, Outcome>, ModuleError> {
-        let r = crate::util::or_fail!(self.call("GET", path, None).await, Err);
+    /// A call that must succeed: the answer's JSON, or the failed result with community.docker's
+    /// text for the error after `prefix` (`""`, or `"An unexpected Docker error occurred: "`
+    /// where the module lets the error reach its last handler).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Json>,
+        prefix: &str,
+    ) -> Result<Result<Json, Outcome>, ModuleError> {
+        let r = crate::util::or_fail!(self.call(method, path, body).await, Err);
         if !r.ok() {
-            return Ok(Err(Outcome::failed(r.error_text())));
+            return Ok(Err(Outcome::failed(format!("{prefix}{}", r.error_text()))));
         }
         Ok(Ok(r.json()))
+    }
+
+    /// A GET whose answer must be JSON: the value, or the failed result (`APIError`'s text).
+    pub async fn get_json(&self, path: &str) -> Result<Result<Json, Outcome>, ModuleError> {
+        self.send("GET", path, None, "").await
+    }
+}
+
+/// community.docker's `DifferenceTracker`: what a module would change, as name, wanted value
+/// and current value, in the order found.
+#[derive(Debug, Default)]
+pub(crate) struct Tracker(pub Vec<(String, Json, Json)>);
+
+impl Tracker {
+    pub fn add(&mut self, name: impl Into<String>, parameter: Json, active: Json) {
+        self.0.push((name.into(), parameter, active));
+    }
+
+    /// The names (`get_legacy_docker_diffs`).
+    pub fn names(&self) -> Json {
+        Json::from(self.0.iter().map(|d| d.0.clone()).collect::<Vec<_>>())
+    }
+
+    /// `diff.before` and `diff.after` (`get_before_after`).
+    pub fn before_after(&self) -> (Json, Json) {
+        let before: serde_json::Map<String, Json> = self.0.iter().map(|(n, _, a)| (n.clone(), a.clone())).collect();
+        let after: serde_json::Map<String, Json> = self.0.iter().map(|(n, p, _)| (n.clone(), p.clone())).collect();
+        (Json::Object(before), Json::Object(after))
     }
 }
 

@@ -25,11 +25,11 @@
 //!     attachable: true
 //! ```
 
-use super::api::{quote, Engine};
+use super::api::{quote, Engine, Tracker};
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::args::{lenient_bool, lenient_opt_bool, StringList};
-use prov_core::module::{Action, Change, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{Action, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 
@@ -128,9 +128,6 @@ pub struct Args {
 /// The `docker_network` module.
 #[derive(Debug, Default)]
 pub struct DockerNetwork;
-
-/// One difference: name, wanted value, current value.
-type Difference = (String, Json, Json);
 
 /// Python's `str()` of a driver option, booleans as Go reads them (`clean_dict_booleans_for_docker_api`).
 fn option_text(v: &Json) -> Json {
@@ -241,9 +238,9 @@ fn flag(v: &Json, k: &str) -> Json {
 }
 
 /// What differs between the arguments and the network, in community.docker's order.
-fn differences(a: &Args, w: &Wanted, net: &Json) -> Vec<Difference> {
-    let mut d: Vec<Difference> = Vec::new();
-    let mut add = |n: &str, p: Json, act: Json| d.push((n.to_string(), p, act));
+fn differences(a: &Args, w: &Wanted, net: &Json) -> Tracker {
+    let mut d = Tracker::default();
+    let mut add = |n: &str, p: Json, act: Json| d.add(n, p, act);
     if let Some(c) = a.config_only {
         if c != flag(net, "ConfigOnly") {
             add("config_only", Json::from(c), flag(net, "ConfigOnly"));
@@ -452,18 +449,14 @@ struct Run<'a, 'b, 'c> {
     name: String,
     actions: Vec<String>,
     changed: bool,
-    tracker: Vec<Difference>,
+    tracker: Tracker,
     warnings: Vec<String>,
 }
 
 impl Run<'_, '_, '_> {
-    /// A call whose failure ends the module with "An unexpected Docker error occurred".
+    /// A call whose failure ends the module as community.docker's last handler does.
     async fn post(&self, method: &str, path: &str, body: Option<&Json>) -> Result<Result<Json, Outcome>, ModuleError> {
-        let r = or_fail!(self.e.call(method, path, body).await, Err);
-        if !r.ok() {
-            return Ok(Err(Outcome::failed(format!("An unexpected Docker error occurred: {}", r.error_text()))));
-        }
-        Ok(Ok(r.json()))
+        self.e.send(method, path, body, "An unexpected Docker error occurred: ").await
     }
 
     async fn disconnect(&mut self, container: &str) -> Result<Result<(), Outcome>, ModuleError> {
@@ -473,7 +466,7 @@ impl Run<'_, '_, '_> {
         }
         self.actions.push(format!("Disconnected container {container}"));
         self.changed = true;
-        self.tracker.push((format!("connected.{container}"), Json::from(false), Json::from(true)));
+        self.tracker.add(format!("connected.{container}"), Json::from(false), Json::from(true));
         Ok(Ok(()))
     }
 
@@ -539,15 +532,15 @@ impl DockerNetwork {
             name: a.name.clone(),
             actions: Vec::new(),
             changed: false,
-            tracker: Vec::new(),
+            tracker: Tracker::default(),
             warnings: Vec::new(),
         };
         let mut o = Outcome::ok();
         let mut diff = Map::new();
         if a.state == "present" {
             let d = existing.as_ref().map(|n| differences(a, &w, n)).unwrap_or_default();
-            run.tracker.push(("exists".into(), Json::from(true), Json::from(existing.is_some())));
-            if a.force || !d.is_empty() {
+            run.tracker.add("exists", Json::from(true), Json::from(existing.is_some()));
+            if a.force || !d.0.is_empty() {
                 or_fail!(run.remove(&existing).await);
                 existing = None;
             }
@@ -573,7 +566,7 @@ impl DockerNetwork {
                     }
                     run.actions.push(format!("Connected container {c}"));
                     run.changed = true;
-                    run.tracker.push((format!("connected.{c}"), Json::from(true), Json::from(false)));
+                    run.tracker.add(format!("connected.{c}"), Json::from(true), Json::from(false));
                 }
             }
             if !a.appends {
@@ -586,8 +579,8 @@ impl DockerNetwork {
                 }
             }
             if diff_on || check || a.debug {
-                diff.insert("differences".into(), Json::from(d.iter().map(|x| x.0.clone()).collect::<Vec<_>>()));
-                run.tracker.extend(d);
+                diff.insert("differences".into(), d.names());
+                run.tracker.0.extend(d.0);
             }
             if check || a.debug {
                 o = o.with("actions", super::json_value(json!(run.actions)));
@@ -595,17 +588,15 @@ impl DockerNetwork {
             let now = or_fail!(find(&e, &a.name).await).unwrap_or(Json::Null);
             o = o.with("network", super::json_value(now));
         } else {
-            run.tracker.push(("exists".into(), Json::from(false), Json::from(existing.is_some())));
+            run.tracker.add("exists", Json::from(false), Json::from(existing.is_some()));
             or_fail!(run.remove(&existing).await);
             o = o.with("actions", super::json_value(json!(run.actions)));
         }
         if diff_on || check || a.debug {
             if diff_on {
-                let before: Map<String, Json> =
-                    run.tracker.iter().map(|(n, _, act)| (n.clone(), act.clone())).collect();
-                let after: Map<String, Json> = run.tracker.iter().map(|(n, p, _)| (n.clone(), p.clone())).collect();
-                diff.insert("before".into(), Json::Object(before));
-                diff.insert("after".into(), Json::Object(after));
+                let (before, after) = run.tracker.before_after();
+                diff.insert("before".into(), before);
+                diff.insert("after".into(), after);
             }
             o = o.with("diff", super::json_value(Json::Object(diff)));
         }
@@ -695,17 +686,8 @@ impl Module for DockerNetwork {
     }
 
     async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        if !cx.is_check() {
-            return Ok(Plan::Change(Change::new((), Action::Run, "docker network", a.name.clone())));
-        }
-        let o = self.run(a, cx, true).await?;
-        if !o.changed || o.failed {
-            return Ok(Plan::Ok(o));
-        }
         let action = if a.state == "absent" { Action::Delete } else { Action::Create };
-        let mut ch = Change::new((), action, "docker network", a.name.clone());
-        ch.data = o.data;
-        Ok(Plan::Change(ch))
+        crate::util::decide_while_acting(cx, action, "docker network", a.name.clone(), self.run(a, cx, true)).await
     }
 
     async fn apply(&self, a: &Args, _: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {

@@ -19,11 +19,11 @@
 //!     labels: {app: db}
 //! ```
 
-use super::api::{quote, Engine};
+use super::api::{quote, Engine, Tracker};
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::args::lenient_bool;
-use prov_core::module::{Action, Change, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{Action, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 
@@ -70,9 +70,6 @@ pub struct Args {
 #[derive(Debug, Default)]
 pub struct DockerVolume;
 
-/// One difference: name, wanted value, current value (community.docker's `DifferenceTracker`).
-type Difference = (String, Json, Json);
-
 /// The labels as community.docker sends them: text (numbers written out); booleans and floats
 /// refused with its message.
 fn labels(a: &Args) -> Result<Option<Map<String, Json>>, String> {
@@ -101,25 +98,25 @@ fn labels(a: &Args) -> Result<Option<Map<String, Json>>, String> {
 }
 
 /// What differs between the arguments and the volume, in community.docker's order.
-fn differences(a: &Args, labels: &Option<Map<String, Json>>, v: &Json) -> Vec<Difference> {
-    let mut d = Vec::new();
+fn differences(a: &Args, labels: &Option<Map<String, Json>>, v: &Json) -> Tracker {
+    let mut d = Tracker::default();
     let driver = v.get("Driver").cloned().unwrap_or(Json::Null);
     if !a.driver.is_empty() && driver.as_str() != Some(a.driver.as_str()) {
-        d.push(("driver".into(), Json::from(a.driver.as_str()), driver));
+        d.add("driver", Json::from(a.driver.as_str()), driver);
     }
     if !a.driver_options.is_empty() {
         let opts = v.get("Options").and_then(|o| o.as_object()).filter(|o| !o.is_empty());
         match opts {
-            None => d.push((
-                "driver_options".into(),
+            None => d.add(
+                "driver_options",
                 Json::Object(a.driver_options.clone()),
                 v.get("Options").cloned().unwrap_or(Json::Null),
-            )),
+            ),
             Some(o) => {
                 for (k, want) in &a.driver_options {
                     let have = o.get(k).cloned().unwrap_or(Json::Null);
                     if !truthy(&have) || *want != have {
-                        d.push((format!("driver_options.{k}"), want.clone(), have));
+                        d.add(format!("driver_options.{k}"), want.clone(), have);
                     }
                 }
             }
@@ -130,7 +127,7 @@ fn differences(a: &Args, labels: &Option<Map<String, Json>>, v: &Json) -> Vec<Di
         for (k, want) in l {
             let cur = have.get(k).cloned().unwrap_or(Json::Null);
             if cur != *want {
-                d.push((format!("labels.{k}"), want.clone(), cur));
+                d.add(format!("labels.{k}"), want.clone(), cur);
             }
         }
     }
@@ -170,75 +167,55 @@ impl DockerVolume {
         let mut current = or_fail!(existing(&e, name).await);
         let diff_on = cx.mode.diff == DiffMode::On;
         let mut actions: Vec<String> = Vec::new();
-        let mut changed = false;
-        let mut tracker: Vec<Difference> = Vec::new();
+        let mut tracker = Tracker::default();
         let mut diff = Map::new();
         let mut o = Outcome::ok();
         let path = format!("/volumes/{}", quote(name, "/:"));
-        if a.state == "present" {
-            let d = current.as_ref().map(|v| differences(a, &labels, v)).unwrap_or_default();
-            tracker.push(("exists".into(), Json::from(true), Json::from(current.is_some())));
-            if (!d.is_empty() && a.recreate == "options-changed") || a.recreate == "always" {
-                if current.is_some() {
-                    if !check {
-                        let r = or_fail!(e.call("DELETE", &path, None).await);
-                        if !r.ok() {
-                            return Ok(Outcome::failed(r.error_text()));
-                        }
-                    }
-                    actions.push(format!("Removed volume {name}"));
-                    changed = true;
-                }
-                current = None;
+        let present = a.state == "present";
+        tracker.add("exists", Json::from(present), Json::from(current.is_some()));
+        let d = match &current {
+            Some(v) if present => differences(a, &labels, v),
+            _ => Tracker::default(),
+        };
+        let recreate = (!d.0.is_empty() && a.recreate == "options-changed") || a.recreate == "always";
+        if current.is_some() && (!present || recreate) {
+            if !check {
+                or_fail!(e.send("DELETE", &path, None, "").await);
             }
+            actions.push(format!("Removed volume {name}"));
+            current = None;
+        }
+        if present {
             if current.is_none() {
                 if !check {
                     let mut body = json!({"Name": name, "Driver": a.driver, "DriverOpts": a.driver_options});
                     if let Some(l) = &labels {
                         body["Labels"] = Json::Object(l.clone());
                     }
-                    let r = or_fail!(e.call("POST", "/volumes/create", Some(&body)).await);
-                    if !r.ok() {
-                        return Ok(Outcome::failed(r.error_text()));
-                    }
+                    or_fail!(e.send("POST", "/volumes/create", Some(&body), "").await);
                 }
                 actions.push(format!("Created volume {name} with driver {}", a.driver));
-                changed = true;
             }
             if diff_on || check || a.debug {
-                diff.insert("differences".into(), Json::from(d.iter().map(|x| x.0.clone()).collect::<Vec<_>>()));
-                tracker.extend(d);
+                diff.insert("differences".into(), d.names());
+                tracker.0.extend(d.0);
             }
-            let keep_actions = check || a.debug;
             let volume = or_fail!(existing(&e, name).await).unwrap_or(Json::Null);
             o = o.with("volume", super::json_value(volume));
-            if keep_actions {
-                o = o.with("actions", super::json_value(json!(actions)));
-            }
-        } else {
-            tracker.push(("exists".into(), Json::from(false), Json::from(current.is_some())));
-            if current.is_some() {
-                if !check {
-                    let r = or_fail!(e.call("DELETE", &path, None).await);
-                    if !r.ok() {
-                        return Ok(Outcome::failed(r.error_text()));
-                    }
-                }
-                actions.push(format!("Removed volume {name}"));
-                changed = true;
-            }
+        }
+        o.changed = !actions.is_empty();
+        // community.docker drops `actions` from a real run of `present` (not of `absent`).
+        if !present || check || a.debug {
             o = o.with("actions", super::json_value(json!(actions)));
         }
         if diff_on || check || a.debug {
             if diff_on {
-                let before: Map<String, Json> = tracker.iter().map(|(n, _, act)| (n.clone(), act.clone())).collect();
-                let after: Map<String, Json> = tracker.iter().map(|(n, p, _)| (n.clone(), p.clone())).collect();
-                diff.insert("before".into(), Json::Object(before));
-                diff.insert("after".into(), Json::Object(after));
+                let (before, after) = tracker.before_after();
+                diff.insert("before".into(), before);
+                diff.insert("after".into(), after);
             }
             o = o.with("diff", super::json_value(Json::Object(diff)));
         }
-        o.changed = changed;
         Ok(o)
     }
 }
@@ -264,17 +241,9 @@ impl Module for DockerVolume {
     }
 
     async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        if !cx.is_check() {
-            return Ok(Plan::Change(Change::new((), Action::Run, "docker volume", a.volume_name.clone())));
-        }
-        let o = self.run(a, cx, true).await?;
-        if !o.changed || o.failed {
-            return Ok(Plan::Ok(o));
-        }
         let action = if a.state == "absent" { Action::Delete } else { Action::Create };
-        let mut ch = Change::new((), action, "docker volume", a.volume_name.clone());
-        ch.data = o.data;
-        Ok(Plan::Change(ch))
+        crate::util::decide_while_acting(cx, action, "docker volume", a.volume_name.clone(), self.run(a, cx, true))
+            .await
     }
 
     async fn apply(&self, a: &Args, _: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {

@@ -35,7 +35,7 @@ use minijinja::Value;
 use prov_core::args::lenient_bool;
 use prov_core::cmd::{Sh, Word, WordKind};
 use prov_core::connection::ExecOutput;
-use prov_core::module::{Action, Change, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{Action, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
 fn head() -> String {
@@ -866,17 +866,15 @@ impl Module for Git {
     }
 
     async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        if !cx.is_check() {
-            let shown = a.dest.clone().unwrap_or_else(|| a.repo.clone());
-            return Ok(Plan::Change(Change::new((), Action::Run, "git", shown)));
-        }
-        let o = self.run(a, cx, true).await?;
-        if !o.changed || o.failed {
-            return Ok(Plan::Ok(o));
-        }
-        let mut ch = Change::new((), Action::Run, "git", a.dest.clone().unwrap_or_else(|| a.repo.clone()));
-        ch.data = o.data;
-        Ok(Plan::Change(ch))
+        let action = Action::Run;
+        crate::util::decide_while_acting(
+            cx,
+            action,
+            "git",
+            a.dest.clone().unwrap_or_else(|| a.repo.clone()),
+            self.run(a, cx, true),
+        )
+        .await
     }
 
     async fn apply(&self, a: &Args, _: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {

@@ -777,21 +777,27 @@ const DOCKER_VOLUME_SITE: &str = r##"- hosts: all
 /// Engine: nothing in check mode, the volume once, then nothing.
 #[test]
 fn docker_volume_creates_volumes_once() {
-    let prefix = format!("provtest_{}", std::process::id());
+    docker_objects_once(DOCKER_VOLUME_SITE, "volume");
+}
+
+/// Runs `site` (which makes one docker `kind` named `PREFIX_HOST` per host) in check mode, then
+/// twice: nothing made in check mode, one object per host, then no change. Removes them.
+fn docker_objects_once(site: &str, kind: &str) {
+    let prefix = format!("provtest_{}_{kind}", std::process::id());
     let var = format!("prefix={prefix}");
-    let h = Hosts::new(DOCKER_VOLUME_SITE);
+    let h = Hosts::new(site);
     let names: Vec<String> = ["h01", "h02", "local"].iter().map(|n| format!("{prefix}_{n}")).collect();
     let exists = |n: &str| {
-        std::process::Command::new("docker").args(["volume", "inspect", n]).output().is_ok_and(|o| o.status.success())
+        std::process::Command::new("docker").args([kind, "inspect", n]).output().is_ok_and(|o| o.status.success())
     };
     let r = h.run(&["--check", "-e", &var]);
     assert_eq!(r.code, 0, "{}", r.text);
     assert_eq!(r.changed(), 3, "{}", r.text);
-    assert!(names.iter().all(|n| !exists(n)), "check mode created a volume");
+    assert!(names.iter().all(|n| !exists(n)), "check mode made a {kind}");
     let r = h.run(&["-e", &var]);
     let second = h.run(&["-e", &var]);
     let made: Vec<bool> = names.iter().map(|n| exists(n)).collect();
-    let mut rm = vec!["volume", "rm", "-f"];
+    let mut rm = vec![kind, "rm"];
     rm.extend(names.iter().map(String::as_str));
     let _ = std::process::Command::new("docker").args(&rm).output();
     assert_eq!(r.code, 0, "{}", r.text);
@@ -815,26 +821,5 @@ const DOCKER_NETWORK_SITE: &str = r##"- hosts: all
 /// Docker Engine: nothing in check mode, the network once, then nothing.
 #[test]
 fn docker_network_creates_networks_once() {
-    let prefix = format!("provtest_{}", std::process::id());
-    let var = format!("prefix={prefix}");
-    let h = Hosts::new(DOCKER_NETWORK_SITE);
-    let names: Vec<String> = ["h01", "h02", "local"].iter().map(|n| format!("{prefix}_{n}")).collect();
-    let exists = |n: &str| {
-        std::process::Command::new("docker").args(["network", "inspect", n]).output().is_ok_and(|o| o.status.success())
-    };
-    let r = h.run(&["--check", "-e", &var]);
-    assert_eq!(r.code, 0, "{}", r.text);
-    assert_eq!(r.changed(), 3, "{}", r.text);
-    assert!(names.iter().all(|n| !exists(n)), "check mode created a network");
-    let r = h.run(&["-e", &var]);
-    let second = h.run(&["-e", &var]);
-    let made: Vec<bool> = names.iter().map(|n| exists(n)).collect();
-    let mut rm = vec!["network", "rm"];
-    rm.extend(names.iter().map(String::as_str));
-    let _ = std::process::Command::new("docker").args(&rm).output();
-    assert_eq!(r.code, 0, "{}", r.text);
-    assert_eq!(r.changed(), 3, "{}", r.text);
-    assert_eq!(made, [true, true, true], "{}", r.text);
-    assert_eq!(second.code, 0, "{}", second.text);
-    assert_eq!(second.changed(), 0, "{}", second.text);
+    docker_objects_once(DOCKER_NETWORK_SITE, "network");
 }
