@@ -246,6 +246,10 @@ pub trait Connection: Send + Sync {
     /// commands killed by a signal. Best effort; never blocks for long. The default does
     /// nothing, for connections that run nothing that outlives them.
     async fn cancel(&self) {}
+
+    /// Drops the session, so the next command dials the host again (`wait_for_connection`
+    /// between its tries). The default does nothing, for connections with nothing to dial.
+    async fn reconnect(&self) {}
 }
 
 /// Quotes a string for POSIX `sh` (single quotes).

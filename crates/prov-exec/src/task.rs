@@ -534,16 +534,15 @@ fn strip_omit(v: Value) -> Value {
     Value::from_pairs(entries)
 }
 
-/// A registered result: `changed`, then `failed` (or, for a skipped one, `skipped: true`
-/// instead), `msg`, the module's data and, for a failed one, `exception`, as ansible-core
-/// registers them.
+/// A registered result: `changed`, `skipped: true` for a module that skipped itself (`command`
+/// in check mode), `failed`, `msg`, the module's data and, for a failed one, `exception`, as
+/// ansible-core registers them.
 fn result_value(o: &Outcome, failed: bool, changed: bool) -> Value {
     let mut m: Vec<(String, Value)> = vec![("changed".into(), Value::from(changed))];
     if o.skipped && !failed {
         m.push(("skipped".into(), Value::from(true)));
-    } else {
-        m.push(("failed".into(), Value::from(failed)));
     }
+    m.push(("failed".into(), Value::from(failed)));
     if let Some(msg) = &o.msg {
         m.push(("msg".into(), Value::from(msg.clone())));
     }

@@ -38,6 +38,7 @@ modules![
     commands::raw::Raw,
     commands::script::Script,
     commands::shell::Shell,
+    commands::wait_for_connection::WaitForConnection,
     containers::docker_image_load::DockerImageLoad,
     containers::docker_login::DockerLogin,
     containers::docker_network::DockerNetwork,

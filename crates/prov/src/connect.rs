@@ -11,7 +11,6 @@ use prov_exec::Connector;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-use tokio::sync::OnceCell;
 
 /// What the `-i` sources gave: hosts and groups, and the known_hosts files of the projects
 /// whose VMs they list.
@@ -186,7 +185,7 @@ impl Connector for SshConnector {
             }
         }
         let target = prov_ssh::SshTarget { host: address, port, user, identity_files, display_name: host.to_string() };
-        Ok(self.track(Arc::new(LazySsh { target, opts, conn: OnceCell::new() })))
+        Ok(self.track(Arc::new(LazySsh { target, opts, conn: tokio::sync::Mutex::new(None) })))
     }
 }
 
@@ -197,18 +196,23 @@ fn expand_home(p: &str) -> String {
     }
 }
 
-/// Dials on first use, then reuses the session for every command and file.
+/// Dials on first use, then reuses the session (or the failure to dial) for every command and
+/// file, until `reconnect`.
 struct LazySsh {
     target: prov_ssh::SshTarget,
     opts: prov_ssh::SshOptions,
-    conn: OnceCell<Result<Arc<prov_ssh::SshConnection>, ConnectionError>>,
+    conn: tokio::sync::Mutex<Option<Result<Arc<prov_ssh::SshConnection>, ConnectionError>>>,
 }
 
 impl LazySsh {
-    async fn get(&self) -> Result<&Arc<prov_ssh::SshConnection>, ConnectionError> {
-        let r =
-            self.conn.get_or_init(|| async { prov_ssh::connect(&self.target, &self.opts).await.map(Arc::new) }).await;
-        r.as_ref().map_err(Clone::clone)
+    async fn get(&self) -> Result<Arc<prov_ssh::SshConnection>, ConnectionError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(r) = &*slot {
+            return r.clone();
+        }
+        let r = prov_ssh::connect(&self.target, &self.opts).await.map(Arc::new);
+        *slot = Some(r.clone());
+        r
     }
 }
 
@@ -233,9 +237,15 @@ impl Connection for LazySsh {
     }
 
     async fn cancel(&self) {
-        if let Some(Ok(c)) = self.conn.get() {
+        // While a dial holds the slot there is no session, so nothing runs to cancel.
+        let current = self.conn.try_lock().ok().and_then(|s| s.clone());
+        if let Some(Ok(c)) = current {
             c.cancel().await;
         }
+    }
+
+    async fn reconnect(&self) {
+        self.conn.lock().await.take();
     }
 }
 

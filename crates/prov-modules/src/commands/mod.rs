@@ -6,6 +6,7 @@ pub mod ping;
 pub mod raw;
 pub mod script;
 pub mod shell;
+pub mod wait_for_connection;
 
 use crate::util::{delta, probe_failed};
 use minijinja::Value;

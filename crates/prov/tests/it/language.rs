@@ -3345,3 +3345,25 @@ fn an_unknown_argument_that_renders_to_omit_is_left_out() {
         apply(&[("site.yml", "- hosts: a\n  tasks:\n    - stat: {path: /tmp, nosuch: \"{{ 'x' }}\"}\n")], &[]);
     assert_eq!(r.code, 4, "a value that cannot be omit is still refused before the run: {}", r.dump());
 }
+
+/// A module that skips itself (`command` in check mode, `wait_for_connection` in check mode)
+/// registers `skipped: true` and `failed: false`, as ansible-core's executor adds `failed` to
+/// every module result (ansible-core 2.19.14 registered both).
+#[test]
+fn a_module_that_skips_itself_registers_failed_false() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - command: "true"
+      register: c
+      check_mode: true
+    - wait_for_connection:
+      register: w
+      check_mode: true
+    - debug: {msg: "{{ [c.skipped, c.failed, w.skipped, w.failed] | to_json }}"}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let shown = r.of("debug").last().and_then(|x| x["msg"].as_str()).expect("debug").to_string();
+    assert_eq!(shown, "[true, false, true, false]");
+}

@@ -680,3 +680,69 @@ fn apt_policy_rc_d_is_in_place_while_apt_runs_and_put_back() {
     assert_eq!(std::fs::read_to_string(&seen).expect("the postinst ran"), "#!/bin/sh\nexit 101\n");
     assert_eq!(put_back.as_deref(), Some(&original[..]), "the policy-rc.d that was there is put back");
 }
+
+/// `wait_for_connection` waits out a host whose sshd is down (it is started again a few
+/// seconds into the run): the host is not unreachable, its next task runs, `elapsed` counts
+/// the wait. A host that stays down fails the task when `timeout` passes, with ansible-core's
+/// words; check mode skips the task, as ansible-core does.
+#[test]
+fn wait_for_connection_waits_for_a_host_to_come_back() {
+    let mut lab = Lab::start(2).expect("lab");
+    let work = lab_workdir(&lab);
+    let play = "- hosts: all\n  gather_facts: false\n  tasks:\n    - wait_for_connection: {sleep: 1, timeout: 60}\n      register: w\n    - command: \"true\"\n      changed_when: false\n    - debug: {msg: \"{{ w.elapsed }}\"}\n";
+    std::fs::write(work.path().join("pb.yml"), play).expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    lab.stop(1);
+    let child = Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"])
+        .current_dir(work.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("prov starts");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    lab.restart(1).expect("h02 comes back");
+    let out = child.wait_with_output().expect("prov ends");
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let ev = events(&o);
+    let r = recap(&ev);
+    for h in ["h01", "h02"] {
+        assert_eq!((count(&r, h, "ok"), count(&r, h, "unreachable"), count(&r, h, "failed")), (3, 0, 0), "{h}: {r:?}");
+    }
+    let elapsed = |h: &str| {
+        ev.iter()
+            .find(|x| x["event"] == "host_result" && x["module"] == "debug" && x["host"] == h)
+            .and_then(|x| x["msg"].as_str().and_then(|m| m.parse::<u64>().ok()))
+            .unwrap_or_else(|| panic!("elapsed of {h}: {o}"))
+    };
+    assert_eq!(elapsed("h01"), 0);
+    assert!(elapsed("h02") >= 2, "h02 waited {} s", elapsed("h02"));
+
+    // Down for good: the task fails when the timeout passes.
+    lab.stop(1);
+    let timed = play.replace("timeout: 60", "timeout: 2");
+    std::fs::write(work.path().join("pb.yml"), timed).expect("playbook");
+    let out = prov(work.path(), &["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{o}\n{e}");
+    let failed = events(&o)
+        .into_iter()
+        .find(|x| x["event"] == "host_result" && x["host"] == "h02" && x["status"] == "failed")
+        .unwrap_or_else(|| panic!("h02 failed: {o}"));
+    assert!(
+        failed["msg"].as_str().unwrap_or_default().starts_with("timed out waiting for ping module test: "),
+        "{failed}"
+    );
+
+    // Check mode: skipped, as ansible-core's action returns `skipped`.
+    let check = "- hosts: all\n  gather_facts: false\n  tasks:\n    - wait_for_connection:\n";
+    std::fs::write(work.path().join("pb.yml"), check).expect("playbook");
+    let out = prov(
+        work.path(),
+        &["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json", "--check", "-l", "h01"],
+    );
+    let (o, _) = text(&out);
+    let r = recap(&events(&o));
+    assert_eq!(count(&r, "h01", "skipped"), 1, "{o}");
+}
