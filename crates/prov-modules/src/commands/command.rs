@@ -114,7 +114,8 @@ impl Module for Command {
         {
             return Ok(Plan::Ok(o.with("cmd", Value::from(words))));
         }
-        Ok(command_change(words, &shown))
+        let guarded = args.creates.is_some() || args.removes.is_some();
+        Ok(command_change(words.clone(), &shown, Value::from(words), guarded))
     }
 
     fn background(args: &Args) -> Option<Result<Background, String>> {

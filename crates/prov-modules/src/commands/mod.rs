@@ -43,17 +43,16 @@ pub(crate) async fn guard(
     }
     let text = out.stdout_str();
     let skip = |msg: String, stdout: String| {
-        let mut o = Outcome::ok().with("cmd", shown).with("rc", 0).with("stdout", stdout.clone());
-        o.data.insert("stdout_lines".into(), Value::from(vec![stdout]));
-        o.data.insert("stderr".into(), Value::from(""));
-        o.data.insert("stderr_lines".into(), Value::from(Vec::<String>::new()));
+        let mut o = not_run(Value::from(shown), &stdout);
         o.msg = Some(msg);
         o
     };
+    // ansible-core says "Would" in check mode.
+    let did = if cx.is_check() { "Would" } else { "Did" };
     if let Some(p) = creates {
         if text.lines().any(|l| l == "creates=1") {
             return Ok(Some(skip(
-                format!("Did not run command since '{p}' exists"),
+                format!("{did} not run command since '{p}' exists"),
                 format!("skipped, since {p} exists"),
             )));
         }
@@ -61,12 +60,33 @@ pub(crate) async fn guard(
     if let Some(p) = removes {
         if text.lines().any(|l| l == "removes=0") {
             return Ok(Some(skip(
-                format!("Did not run command since '{p}' does not exist"),
+                format!("{did} not run command since '{p}' does not exist"),
                 format!("skipped, since {p} does not exist"),
             )));
         }
     }
     Ok(None)
+}
+
+/// The result of a command that did not run, as ansible-core's command module registers it:
+/// `cmd`, `rc` 0, the given `stdout`, empty `stderr`, `start`, `end` and `delta` null.
+fn not_run(cmd: Value, stdout: &str) -> Outcome {
+    let lines: Vec<String> = stdout.lines().map(str::to_string).collect();
+    let mut o = Outcome::ok();
+    for (k, v) in [
+        ("cmd", cmd),
+        ("rc", Value::from(0)),
+        ("stdout", Value::from(stdout)),
+        ("stdout_lines", Value::from(lines)),
+        ("stderr", Value::from("")),
+        ("stderr_lines", Value::from(Vec::<String>::new())),
+        ("start", Value::from(())),
+        ("end", Value::from(())),
+        ("delta", Value::from(())),
+    ] {
+        o.data.insert(k.into(), v);
+    }
+    o
 }
 
 /// A command change: shown as `! command ...` and skipped in check mode.
@@ -76,11 +96,17 @@ pub(crate) fn run_change<P>(plan: P, shown: &str) -> Plan<P> {
     Plan::Change(ch)
 }
 
-/// A `command` or `shell` change: [`run_change`] with ansible-core's check-mode message.
-pub(crate) fn command_change<P>(plan: P, shown: &str) -> Plan<P> {
+/// A `command` or `shell` change: [`run_change`] with what ansible-core's module registers in
+/// check mode (the command as `cmd`, `rc` 0, empty output). Without `creates` and `removes`
+/// the task is skipped there; with one of them (that did not stop it) it counts as changed.
+pub(crate) fn command_change<P>(plan: P, shown: &str, cmd: Value, guarded: bool) -> Plan<P> {
     let mut ch = run_change(plan, shown);
     if let Plan::Change(c) = &mut ch {
         c.msg = Some("Command would have run if not in check mode".into());
+        c.data = not_run(cmd, "").data;
+        if guarded {
+            c.in_check = InCheck::Changed;
+        }
     }
     ch
 }

@@ -3367,3 +3367,57 @@ fn a_module_that_skips_itself_registers_failed_false() {
     let shown = r.of("debug").last().and_then(|x| x["msg"].as_str()).expect("debug").to_string();
     assert_eq!(shown, "[true, false, true, false]");
 }
+
+/// `command` and `shell` in check mode, and stopped by `creates`/`removes`, register what
+/// ansible-core 2.19.14 registered (the literals): the command, `rc` 0, empty output and null
+/// times; with `creates` or `removes` that did not stop it, the task counts as changed in check
+/// mode (not skipped), and a stop in check mode says "Would not run".
+#[test]
+fn command_results_in_check_mode_are_ansible_cores() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - command: echo hi there
+      register: c1
+      check_mode: true
+    - shell: echo hi | cat
+      register: c2
+      check_mode: true
+    - command: echo x
+      args: {creates: /tmp}
+      register: c3
+    - command: echo x
+      args: {creates: /nonexist}
+      register: c4
+      check_mode: true
+    - shell: echo x
+      args: {removes: /nonexist}
+      register: c5
+      check_mode: true
+    - debug: {msg: "{{ [c1,c2,c3,c4,c5] | to_json }}"}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let shown = r.of("debug").last().and_then(|x| x["msg"].as_str()).expect("debug").to_string();
+    let got: serde_json::Value = serde_json::from_str(&shown).expect("JSON");
+    let base = |cmd: serde_json::Value, stdout: &str, msg: &str| {
+        let lines: Vec<&str> = stdout.lines().collect();
+        serde_json::json!({"changed": false, "stdout": stdout, "stderr": "", "rc": 0, "cmd": cmd, "start": null,
+            "end": null, "delta": null, "msg": msg, "stdout_lines": lines, "stderr_lines": [], "failed": false})
+    };
+    let would = "Command would have run if not in check mode";
+    let mut c1 = base(serde_json::json!(["echo", "hi", "there"]), "", would);
+    c1["skipped"] = true.into();
+    let mut c2 = base(serde_json::json!("echo hi | cat"), "", would);
+    c2["skipped"] = true.into();
+    let c3 =
+        base(serde_json::json!(["echo", "x"]), "skipped, since /tmp exists", "Did not run command since '/tmp' exists");
+    let mut c4 = base(serde_json::json!(["echo", "x"]), "", would);
+    c4["changed"] = true.into();
+    let c5 = base(
+        serde_json::json!("echo x"),
+        "skipped, since /nonexist does not exist",
+        "Would not run command since '/nonexist' does not exist",
+    );
+    assert_eq!(got, serde_json::json!([c1, c2, c3, c4, c5]));
+}
