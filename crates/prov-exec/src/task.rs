@@ -534,15 +534,19 @@ fn strip_omit(v: Value) -> Value {
     Value::from_pairs(entries)
 }
 
-/// A registered result: `changed`, `skipped: true` for a module that skipped itself (`command`
-/// in check mode), `failed`, `msg`, the module's data and, for a failed one, `exception`, as
-/// ansible-core registers them.
+/// A registered result: `changed`, `skipped: true` for a skipped one, `failed` (not for a task
+/// its condition skipped: ansible-core adds it only to what a module or action returned, as
+/// `command`'s skip in check mode), `msg`, the module's data and, for a failed one,
+/// `exception`, as ansible-core registers them.
 fn result_value(o: &Outcome, failed: bool, changed: bool) -> Value {
     let mut m: Vec<(String, Value)> = vec![("changed".into(), Value::from(changed))];
-    if o.skipped && !failed {
+    let skipped = o.skipped && !failed;
+    if skipped {
         m.push(("skipped".into(), Value::from(true)));
     }
-    m.push(("failed".into(), Value::from(failed)));
+    if !skipped || !(o.data.contains_key("skip_reason") || o.data.contains_key("skipped_reason")) {
+        m.push(("failed".into(), Value::from(failed)));
+    }
     if let Some(msg) = &o.msg {
         m.push(("msg".into(), Value::from(msg.clone())));
     }

@@ -93,6 +93,7 @@ modules![
     system::getent::Getent,
     system::group::Group,
     system::hostname::Hostname,
+    system::known_hosts::KnownHosts,
     system::locale_gen::LocaleGen,
     system::modprobe::Modprobe,
     system::mount::Mount,

@@ -6,6 +6,7 @@ mod fstab;
 pub mod getent;
 pub mod group;
 pub mod hostname;
+pub mod known_hosts;
 pub mod locale_gen;
 pub mod modprobe;
 pub mod mount;

@@ -31,6 +31,7 @@ mod inifind;
 mod interrupt;
 mod inventory_edits;
 mod keys;
+mod known_hosts;
 mod language;
 mod live;
 mod locale_gen;

@@ -823,3 +823,41 @@ const DOCKER_NETWORK_SITE: &str = r##"- hosts: all
 fn docker_network_creates_networks_once() {
     docker_objects_once(DOCKER_NETWORK_SITE, "network");
 }
+
+const KNOWN_HOSTS_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: key
+      known_hosts:
+        name: git.example.com
+        key: "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHAhghpWkCDo8TQ7isnp+Uvm25ol156oSDZNavZjW+P+"
+        path: "{{ host_root }}/known_hosts"
+    - name: hashed
+      known_hosts:
+        name: other.example.com
+        key: "other.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB5kOzodoOYbTcftXlKSSZ1znH87E0mdOHVmAA6xkDmh"
+        path: "{{ host_root }}/known_hosts"
+        hash_host: true
+"##;
+
+/// `known_hosts` over SSH (and locally): nothing written in check mode, each key once (one
+/// hashed), then nothing.
+#[test]
+fn known_hosts_adds_keys_once() {
+    let h = Hosts::new(KNOWN_HOSTS_SITE);
+    let r = h.run(&["--check"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 6, "{}", r.text);
+    assert!(h.roots().iter().all(|r| !r.join("known_hosts").exists()), "check mode wrote");
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 6, "{}", r.text);
+    for root in h.roots() {
+        let text = std::fs::read_to_string(root.join("known_hosts")).expect("known_hosts");
+        assert!(text.starts_with("git.example.com ssh-ed25519 "), "{text}");
+        assert!(text.lines().nth(1).is_some_and(|l| l.starts_with("|1|")), "hashed: {text}");
+    }
+    let r = h.run(&[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(r.changed(), 0, "{}", r.text);
+}
