@@ -185,7 +185,7 @@ impl Connector for SshConnector {
             }
         }
         let target = prov_ssh::SshTarget { host: address, port, user, identity_files, display_name: host.to_string() };
-        Ok(self.track(Arc::new(LazySsh { target, opts, conn: tokio::sync::Mutex::new(None) })))
+        Ok(self.track(Arc::new(LazySsh { target, opts, conn: Mutex::new(None), dialing: tokio::sync::Mutex::new(()) })))
     }
 }
 
@@ -196,22 +196,37 @@ fn expand_home(p: &str) -> String {
     }
 }
 
+/// The session of a [`LazySsh`], or the failure to dial it.
+type Dialed = Result<Arc<prov_ssh::SshConnection>, ConnectionError>;
+
 /// Dials on first use, then reuses the session (or the failure to dial) for every command and
 /// file, until `reconnect`.
 struct LazySsh {
     target: prov_ssh::SshTarget,
     opts: prov_ssh::SshOptions,
-    conn: tokio::sync::Mutex<Option<Result<Arc<prov_ssh::SshConnection>, ConnectionError>>>,
+    /// Held only to read or replace it, never across a dial: `cancel` always gets through.
+    conn: Mutex<Option<Dialed>>,
+    /// One dial at a time.
+    dialing: tokio::sync::Mutex<()>,
 }
 
 impl LazySsh {
-    async fn get(&self) -> Result<Arc<prov_ssh::SshConnection>, ConnectionError> {
-        let mut slot = self.conn.lock().await;
-        if let Some(r) = &*slot {
-            return r.clone();
+    fn current(&self) -> Option<Dialed> {
+        self.conn.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    async fn get(&self) -> Dialed {
+        if let Some(r) = self.current() {
+            return r;
+        }
+        let _one = self.dialing.lock().await;
+        if let Some(r) = self.current() {
+            return r;
         }
         let r = prov_ssh::connect(&self.target, &self.opts).await.map(Arc::new);
-        *slot = Some(r.clone());
+        if let Ok(mut s) = self.conn.lock() {
+            *s = Some(r.clone());
+        }
         r
     }
 }
@@ -237,15 +252,15 @@ impl Connection for LazySsh {
     }
 
     async fn cancel(&self) {
-        // While a dial holds the slot there is no session, so nothing runs to cancel.
-        let current = self.conn.try_lock().ok().and_then(|s| s.clone());
-        if let Some(Ok(c)) = current {
+        if let Some(Ok(c)) = self.current() {
             c.cancel().await;
         }
     }
 
     async fn reconnect(&self) {
-        self.conn.lock().await.take();
+        if let Ok(mut s) = self.conn.lock() {
+            s.take();
+        }
     }
 }
 
