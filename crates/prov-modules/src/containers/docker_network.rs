@@ -203,27 +203,7 @@ struct Wanted {
 }
 
 fn prepare(a: &Args) -> Result<Wanted, String> {
-    let mut labels = Map::new();
-    for (k, v) in &a.labels {
-        let text = match v {
-            Json::String(s) => s.clone(),
-            Json::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
-            Json::Null => "None".into(),
-            Json::Bool(b) => {
-                return Err(format!(
-                    "The value {} for '{k}' of labels is not a string or something than can be safely converted to a string!",
-                    if *b { "True" } else { "False" }
-                ))
-            }
-            Json::Number(n) => {
-                return Err(format!(
-                    "The value {n} for '{k}' of labels is not a string or something than can be safely converted to a string!"
-                ))
-            }
-            other => other.to_string(),
-        };
-        labels.insert(k.clone(), Json::from(text));
-    }
+    let labels = super::sanitize_labels(&a.labels)?;
     let driver = if a.config_only == Some(true) { "null".to_string() } else { a.driver.clone() };
     let driver_options = a.driver_options.iter().map(|(k, v)| (k.clone(), option_text(v))).collect();
     Ok(Wanted { driver, driver_options, labels })

@@ -70,33 +70,6 @@ pub struct Args {
 #[derive(Debug, Default)]
 pub struct DockerVolume;
 
-/// The labels as community.docker sends them: text (numbers written out); booleans and floats
-/// refused with its message.
-fn labels(a: &Args) -> Result<Option<Map<String, Json>>, String> {
-    let Some(l) = &a.labels else { return Ok(None) };
-    let mut out = Map::new();
-    for (k, v) in l {
-        let text = match v {
-            Json::String(s) => s.clone(),
-            Json::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
-            Json::Null => "None".into(),
-            Json::Bool(_) | Json::Number(_) => {
-                let shown = match v {
-                    Json::Bool(true) => "True".to_string(),
-                    Json::Bool(false) => "False".to_string(),
-                    other => other.to_string(),
-                };
-                return Err(format!(
-                    "The value {shown} for '{k}' of labels is not a string or something than can be safely converted to a string!"
-                ));
-            }
-            other => other.to_string(),
-        };
-        out.insert(k.clone(), Json::from(text));
-    }
-    Ok(Some(out))
-}
-
 /// What differs between the arguments and the volume, in community.docker's order.
 fn differences(a: &Args, labels: &Option<Map<String, Json>>, v: &Json) -> Tracker {
     let mut d = Tracker::default();
@@ -115,7 +88,7 @@ fn differences(a: &Args, labels: &Option<Map<String, Json>>, v: &Json) -> Tracke
             Some(o) => {
                 for (k, want) in &a.driver_options {
                     let have = o.get(k).cloned().unwrap_or(Json::Null);
-                    if !truthy(&have) || *want != have {
+                    if !crate::util::py_truthy(&have) || *want != have {
                         d.add(format!("driver_options.{k}"), want.clone(), have);
                     }
                 }
@@ -134,17 +107,6 @@ fn differences(a: &Args, labels: &Option<Map<String, Json>>, v: &Json) -> Tracke
     d
 }
 
-fn truthy(v: &Json) -> bool {
-    match v {
-        Json::Null => false,
-        Json::Bool(b) => *b,
-        Json::String(s) => !s.is_empty(),
-        Json::Array(x) => !x.is_empty(),
-        Json::Object(x) => !x.is_empty(),
-        Json::Number(n) => n.as_f64() != Some(0.0),
-    }
-}
-
 /// The volume as the engine lists it (`GET /volumes`), if it exists.
 async fn existing(e: &Engine<'_, '_>, name: &str) -> Result<Result<Option<Json>, Outcome>, ModuleError> {
     let list = or_fail!(e.get_json("/volumes").await, Err);
@@ -158,7 +120,7 @@ async fn existing(e: &Engine<'_, '_>, name: &str) -> Result<Result<Option<Json>,
 impl DockerVolume {
     /// The module as community.docker runs it; `check` changes nothing.
     async fn run(&self, a: &Args, cx: &ModuleCtx<'_>, check: bool) -> Result<Outcome, ModuleError> {
-        let labels = match labels(a) {
+        let labels = match a.labels.as_ref().map(super::sanitize_labels).transpose() {
             Ok(l) => l,
             Err(m) => return Ok(Outcome::failed(m)),
         };

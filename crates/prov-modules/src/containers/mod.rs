@@ -77,6 +77,35 @@ pub(crate) async fn docker_change(
     Ok(Ok(out))
 }
 
+/// Labels as community.docker sends them (`sanitize_labels`): text, numbers written out, null
+/// as `None`; booleans and floats refused with its message.
+pub(crate) fn sanitize_labels(
+    labels: &serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    use serde_json::Value as J;
+    let mut out = serde_json::Map::new();
+    for (k, v) in labels {
+        let text = match v {
+            J::String(s) => s.clone(),
+            J::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+            J::Null => "None".into(),
+            J::Bool(_) | J::Number(_) => {
+                let shown = match v {
+                    J::Bool(true) => "True".to_string(),
+                    J::Bool(false) => "False".to_string(),
+                    other => other.to_string(),
+                };
+                return Err(format!(
+                    "The value {shown} for '{k}' of labels is not a string or something than can be safely converted to a string!"
+                ));
+            }
+            other => other.to_string(),
+        };
+        out.insert(k.clone(), J::from(text));
+    }
+    Ok(out)
+}
+
 /// A JSON value as a template value (for registered data).
 pub(crate) fn json_value(v: serde_json::Value) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(v))

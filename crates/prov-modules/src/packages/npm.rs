@@ -23,7 +23,7 @@
 //!     global: true
 //! ```
 
-use crate::util::{or_fail, run_failed, which};
+use crate::util::{or_fail, py_truthy, run_failed, which};
 use async_trait::async_trait;
 use prov_core::args::lenient_bool;
 use prov_core::cmd::{Sh, Word, WordKind};
@@ -100,18 +100,6 @@ pub struct Steps {
 struct Runner {
     exe: Vec<String>,
     cwd: Option<String>,
-}
-
-/// Python's truth of a JSON value (`if props['missing']`).
-fn truthy(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::Null => false,
-        serde_json::Value::Bool(b) => *b,
-        serde_json::Value::Number(n) => n.as_f64() != Some(0.0),
-        serde_json::Value::String(s) => !s.is_empty(),
-        serde_json::Value::Array(a) => !a.is_empty(),
-        serde_json::Value::Object(o) => !o.is_empty(),
-    }
 }
 
 /// The words of one npm command after its subcommand, in community.general's order: the
@@ -218,13 +206,13 @@ impl Runner {
         match data.get("dependencies").and_then(|d| d.as_object()) {
             Some(deps) => {
                 for (dep, props) in deps {
-                    let flag = |k: &str| props.get(k).is_some_and(truthy);
+                    let flag = |k: &str| props.get(k).is_some_and(py_truthy);
                     if flag("missing") || flag("invalid") {
                         missing = true;
                         continue;
                     }
                     installed.push(dep.clone());
-                    if let Some(v) = props.get("version").filter(|v| truthy(v)) {
+                    if let Some(v) = props.get("version").filter(|v| py_truthy(v)) {
                         let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
                         installed.push(format!("{dep}@{v}"));
                     }
