@@ -179,6 +179,19 @@ pub(crate) async fn which(cx: &prov_core::module::ModuleCtx<'_>, name: &str) -> 
     Ok((out.rc == 0 && !found.is_empty()).then_some(found))
 }
 
+/// [`which`] for a program a module requires (ansible-core's `get_bin_path(name, True)`): its
+/// path, or the failed result with ansible-core's message naming the target's `PATH`.
+pub(crate) async fn required_bin(
+    cx: &prov_core::module::ModuleCtx<'_>,
+    name: &str,
+) -> Result<Result<String, Outcome>, ModuleError> {
+    if let Some(p) = which(cx, name).await? {
+        return Ok(Ok(p));
+    }
+    let path = cx.exec(prov_core::cmd::Sh::lit("printf %s \"$PATH\"")).await?.stdout_str();
+    Ok(Err(Outcome::failed(format!("Failed to find required executable \"{name}\" in paths: {path}"))))
+}
+
 /// One section of a probe script's output: the text after its `--NAME--` line, up to the
 /// next line starting with `--`.
 pub(crate) fn section<'a>(out: &'a str, name: &str) -> Option<&'a str> {
@@ -390,11 +403,16 @@ pub(crate) fn clean_args(args: &[String]) -> String {
 /// `cmd` as [`clean_args`] shows it, `rc`, `stdout` and `stderr` as printed, and `msg`, the
 /// errors without their final white space, through [`heuristic_log_sanitize`].
 pub(crate) fn run_failed(cmd: &[String], out: &ExecOutput) -> Outcome {
+    let o = Outcome::failed(heuristic_log_sanitize(out.stderr_str().trim_end())).with("cmd", clean_args(cmd));
+    with_raw_output(o, out)
+}
+
+/// `o` with a command's `rc`, `stdout` and `stderr` as printed (final newline kept, as a module's
+/// `fail_json(stdout=..., stderr=..., rc=...)` returns them) and the `_lines` the controller adds.
+pub(crate) fn with_raw_output(o: Outcome, out: &ExecOutput) -> Outcome {
     let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
     let lines = |t: &str| minijinja::Value::from(t.lines().map(str::to_string).collect::<Vec<_>>());
-    Outcome::failed(heuristic_log_sanitize(stderr.trim_end()))
-        .with("cmd", clean_args(cmd))
-        .with("rc", out.rc)
+    o.with("rc", out.rc)
         .with("stdout_lines", lines(&stdout))
         .with("stderr_lines", lines(&stderr))
         .with("stdout", stdout)

@@ -145,14 +145,7 @@ struct Runner<'a, 'b> {
 
 /// A failed result with a command's output, as the module's `fail_json(msg, stdout, stderr, rc)`.
 fn failed_with(msg: String, out: &ExecOutput) -> Outcome {
-    let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
-    let lines = |t: &str| Value::from(t.lines().map(str::to_string).collect::<Vec<_>>());
-    Outcome::failed(msg)
-        .with("stdout_lines", lines(&stdout))
-        .with("stderr_lines", lines(&stderr))
-        .with("stdout", stdout)
-        .with("stderr", stderr)
-        .with("rc", out.rc)
+    crate::util::with_raw_output(Outcome::failed(msg), out)
 }
 
 impl Runner<'_, '_> {
@@ -640,13 +633,7 @@ impl Git {
         };
         let exe = match &a.executable {
             Some(e) => cx.expand_path(e).await?,
-            None => match crate::util::which(cx, "git").await? {
-                Some(p) => p,
-                None => {
-                    let path = cx.exec(Sh::lit("printf %s \"$PATH\"")).await?.stdout_str();
-                    return Ok(Outcome::failed(format!("Failed to find required executable \"git\" in paths: {path}")));
-                }
-            },
+            None => or_fail!(crate::util::required_bin(cx, "git").await),
         };
         let expanded = if a.repo.starts_with('~') { cx.expand_path(&a.repo).await? } else { a.repo.clone() };
         let repo = if expanded.starts_with('/') { format!("file://{expanded}") } else { a.repo.clone() };

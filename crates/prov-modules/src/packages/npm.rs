@@ -23,7 +23,7 @@
 //!     global: true
 //! ```
 
-use crate::util::{or_fail, py_truthy, run_failed, which};
+use crate::util::{or_fail, py_truthy, required_bin, run_failed};
 use async_trait::async_trait;
 use prov_core::args::lenient_bool;
 use prov_core::cmd::{Sh, Word, WordKind};
@@ -242,15 +242,7 @@ impl Npm {
         }
         let exe: Vec<String> = match &a.executable {
             Some(e) => e.split(' ').map(str::to_string).collect(),
-            None => match which(cx, "npm").await? {
-                Some(p) => vec![p],
-                None => {
-                    let path = cx.exec(Sh::lit("printf %s \"$PATH\"")).await?.stdout_str();
-                    return Ok(Err(Outcome::failed(format!(
-                        "Failed to find required executable \"npm\" in paths: {path}"
-                    ))));
-                }
-            },
+            None => vec![or_fail!(required_bin(cx, "npm").await, Err)],
         };
         let cwd = match &a.path {
             Some(p) => {

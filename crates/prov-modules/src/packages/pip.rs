@@ -29,7 +29,7 @@
 //! ```
 
 use crate::commands::split_words;
-use crate::util::{or_fail, path_test, which};
+use crate::util::{or_fail, path_test, required_bin, which};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::{lenient_bool, StringList};
@@ -516,15 +516,7 @@ impl Pip {
             return Err(ModuleError::Failed("virtualenv_command is empty".into()));
         };
         if !first.contains('/') {
-            match which(cx, &first).await? {
-                Some(p) => cmd[0] = p,
-                None => {
-                    let path = cx.exec(Sh::lit("printf %s \"$PATH\"")).await?.stdout_str();
-                    return Ok(Err(Outcome::failed(format!(
-                        "Failed to find required executable \"{first}\" in paths: {path}"
-                    ))));
-                }
-            }
+            cmd[0] = or_fail!(required_bin(cx, &first).await, Err);
         }
         if a.virtualenv_site_packages {
             cmd.push("--system-site-packages".into());

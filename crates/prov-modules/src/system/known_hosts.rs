@@ -20,7 +20,7 @@
 //!     key: "git.example.com ssh-ed25519 AAAAC3Nza..."
 //! ```
 
-use crate::util::{or_fail, rewrite_file_as, which};
+use crate::util::{or_fail, required_bin, rewrite_file_as, which};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
@@ -209,12 +209,7 @@ impl Module for KnownHosts {
         let host = a.name.to_lowercase();
         let path = cx.expand_path(&a.path).await?;
         let present = a.state == "present";
-        let Some(kg) = which(cx, "ssh-keygen").await? else {
-            let p = cx.exec(Sh::lit("printf %s \"$PATH\"")).await?.stdout_str();
-            return Ok(Plan::Ok(Outcome::failed(format!(
-                "Failed to find required executable \"ssh-keygen\" in paths: {p}"
-            ))));
-        };
+        let kg = or_fail!(required_bin(cx, "ssh-keygen").await, Plan::Ok);
         if a.key.as_deref().is_none_or(str::is_empty) && present {
             return Ok(Plan::Ok(Outcome::failed("No key specified when adding a host")));
         }
