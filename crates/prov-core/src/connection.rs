@@ -238,6 +238,25 @@ pub trait Connection: Send + Sync {
         become_: Option<&Become>,
     ) -> Result<(), ConnectionError>;
 
+    /// Writes the controller file `local` to `path` on the target, as [`Connection::put`]
+    /// writes bytes. Transports stream it in chunks, so that a large file sent to many hosts
+    /// at once is never held whole in memory; the default reads it whole, for connections
+    /// used with small files only (tests, the controller's stand-ins).
+    async fn put_file(
+        &self,
+        path: &str,
+        local: &std::path::Path,
+        mode: Option<u32>,
+        become_: Option<&Become>,
+    ) -> Result<(), ConnectionError> {
+        let data = std::fs::read(local).map_err(|e| ConnectionError::Transfer {
+            host: "controller".into(),
+            path: local.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        self.put(path, &data, mode, become_).await
+    }
+
     /// Reads `path` from the target (`None` when it does not exist).
     async fn get(&self, path: &str, become_: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError>;
 

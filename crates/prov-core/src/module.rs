@@ -62,6 +62,9 @@ pub struct Diff {
     pub before: String,
     /// New content.
     pub after: String,
+    /// Why the texts are not shown (`destination file appears to be binary`, ...); when
+    /// there are reasons, `before` and `after` are not compared.
+    pub skipped: Vec<String>,
 }
 
 /// What kind of change a plan makes, for `prov plan`'s summary.
@@ -177,6 +180,24 @@ pub enum Plan<P> {
     Change(Change<P>),
 }
 
+impl<P> Plan<P> {
+    /// The same plan with its change's data turned into another type (a module with several
+    /// kinds of plans wraps each in its own enum).
+    pub fn map<Q>(self, f: impl FnOnce(P) -> Q) -> Plan<Q> {
+        match self {
+            Plan::Ok(o) => Plan::Ok(o),
+            Plan::Change(c) => Plan::Change(Change {
+                plan: f(c.plan),
+                diffs: c.diffs,
+                planned: c.planned,
+                in_check: c.in_check,
+                msg: c.msg,
+                data: c.data,
+            }),
+        }
+    }
+}
+
 /// A change `apply` will make.
 pub struct Change<P> {
     /// Data `apply` needs (what plan read).
@@ -229,7 +250,18 @@ impl<P> Change<P> {
 
     /// Adds a diff.
     pub fn with_diff(mut self, header: impl Into<String>, before: impl Into<String>, after: impl Into<String>) -> Self {
-        self.diffs.push(Diff { header: header.into(), before: before.into(), after: after.into() });
+        self.diffs.push(Diff {
+            header: header.into(),
+            before: before.into(),
+            after: after.into(),
+            skipped: Vec::new(),
+        });
+        self
+    }
+
+    /// Adds a diff that is not shown, with the reasons (as ansible-core's `diff skipped: ...`).
+    pub fn with_skipped_diff(mut self, header: impl Into<String>, reasons: Vec<String>) -> Self {
+        self.diffs.push(Diff { header: header.into(), skipped: reasons, ..Diff::default() });
         self
     }
 }
@@ -386,6 +418,12 @@ impl ModuleCtx<'_> {
     /// Writes a file on the target with the task's `become`.
     pub async fn put(&self, path: &str, data: &[u8], mode: Option<u32>) -> Result<(), ModuleError> {
         Ok(self.conn.put(path, data, mode, self.become_.as_ref()).await?)
+    }
+
+    /// Writes the controller file `local` on the target with the task's `become`, streamed
+    /// (see [`Connection::put_file`]).
+    pub async fn put_file(&self, path: &str, local: &std::path::Path, mode: Option<u32>) -> Result<(), ModuleError> {
+        Ok(self.conn.put_file(path, local, mode, self.become_.as_ref()).await?)
     }
 
     /// Reads a file on the target with the task's `become`.

@@ -175,11 +175,19 @@ pub struct DiffOut {
     pub before: String,
     /// After.
     pub after: String,
+    /// Why before and after are not shown, when they are not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 impl From<&Diff> for DiffOut {
     fn from(d: &Diff) -> Self {
-        DiffOut { header: d.header.clone(), before: d.before.clone(), after: d.after.clone() }
+        DiffOut {
+            header: d.header.clone(),
+            before: d.before.clone(),
+            after: d.after.clone(),
+            skipped: d.skipped.clone(),
+        }
     }
 }
 

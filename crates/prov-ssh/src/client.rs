@@ -10,6 +10,7 @@ use crate::known_hosts::{self, HostKeyPolicy, Verdict};
 #[cfg(test)]
 use crate::shell::MAX_INLINE_STDIN;
 use crate::shell::{kill_tree_script, Broken, RemoteShell, Slot};
+use crate::upload::Upload;
 use async_trait::async_trait;
 use prov_core::connection::{shell_quote, Become, Connection, ConnectionError, ExecOutput, ExecRequest};
 use russh::client::{self, Handle};
@@ -43,6 +44,8 @@ pub struct SshOptions {
     /// The name to look the host key up under instead of the address (OpenSSH's
     /// `HostKeyAlias`; cloud VMs use their instance id, which outlives address changes).
     pub host_key_alias: Option<String>,
+    /// File uploads in flight at once, across all hosts.
+    pub transfers: Arc<Semaphore>,
 }
 
 /// Handshakes in flight at once by default, across all hosts.
@@ -51,6 +54,11 @@ pub const DEFAULT_CONCURRENT_HANDSHAKES: usize = 64;
 /// Handshakes in flight at once to one server by default: below sshd's `MaxStartups` start
 /// value (10).
 pub const DEFAULT_HANDSHAKES_PER_SERVER: usize = 8;
+
+/// File uploads in flight at once by default, across all hosts. Each streams its file in
+/// [`crate::upload::UPLOAD_CHUNK`] pieces, so a run holds at most this many chunks of file data, whatever the
+/// number of hosts; the others wait their turn instead of all sharing the link.
+pub const DEFAULT_CONCURRENT_TRANSFERS: usize = 16;
 
 /// One semaphore per server (address and port), made on first use.
 #[derive(Debug)]
@@ -80,6 +88,7 @@ impl Default for SshOptions {
             throttle: Arc::new(Semaphore::new(DEFAULT_CONCURRENT_HANDSHAKES)),
             per_server: Arc::new(ServerThrottle::new(DEFAULT_HANDSHAKES_PER_SERVER)),
             host_key_alias: None,
+            transfers: Arc::new(Semaphore::new(DEFAULT_CONCURRENT_TRANSFERS)),
         }
     }
 }
@@ -149,6 +158,8 @@ pub struct SshConnection {
     /// its escalation, so that a timeout or an interrupt can kill them.
     running: Mutex<HashMap<u64, RunningJob>>,
     next_id: AtomicU64,
+    /// The run's upload limit ([`SshOptions::transfers`]).
+    transfers: Arc<Semaphore>,
 }
 
 /// A running command: its job's pid (0 until known) and the escalation it runs with.
@@ -239,6 +250,7 @@ pub async fn connect(target: &SshTarget, opts: &SshOptions) -> Result<SshConnect
         no_shell: AtomicBool::new(false),
         running: Mutex::new(HashMap::new()),
         next_id: AtomicU64::new(0),
+        transfers: opts.transfers.clone(),
     })
 }
 
@@ -338,11 +350,12 @@ impl SshConnection {
 
     /// [`Self::run`], storing the pid of the command's job in `pid` once it is known.
     async fn run_tracked(&self, req: ExecRequest, pid: &AtomicI32) -> Result<ExecOutput, ConnectionError> {
-        let Some(mut shell) = self.shell().await else { return self.run_channel(req.shell_line(), req.stdin).await };
+        let stdin = req.stdin.as_deref().map(Upload::Bytes);
+        let Some(mut shell) = self.shell().await else { return self.run_channel(req.shell_line(), stdin).await };
         match shell.run(&req, pid).await {
             None => {
                 self.idle_shell(shell);
-                self.run_channel(req.shell_line(), req.stdin).await
+                self.run_channel(req.shell_line(), stdin).await
             }
             Some(Ok(out)) => {
                 self.idle_shell(shell);
@@ -350,7 +363,7 @@ impl SshConnection {
             }
             Some(Err(Broken::NotStarted)) => {
                 self.no_shell.store(true, Ordering::SeqCst);
-                self.run_channel(req.shell_line(), req.stdin).await
+                self.run_channel(req.shell_line(), stdin).await
             }
             // The shell ended during the command: like an exec channel closed without a status.
             Some(Err(Broken::Ended(mut out))) => {
@@ -395,13 +408,15 @@ impl SshConnection {
     }
 
     /// Runs a command line on an exec channel of its own.
-    async fn run_channel(&self, line: String, stdin: Option<Vec<u8>>) -> Result<ExecOutput, ConnectionError> {
+    /// A controller file that stops being readable midway ends the command's input early: a
+    /// command that must have it all checks its length.
+    async fn run_channel(&self, line: String, stdin: Option<Upload<'_>>) -> Result<ExecOutput, ConnectionError> {
         let mut ch = self.handle.channel_open_session().await.map_err(|e| self.lost(e))?;
         ch.exec(true, line).await.map_err(|e| self.lost(e))?;
         if let Some(data) = stdin {
             let mut w = ch.make_writer();
             // A command that does not read its input may close early; that is its business.
-            let _ = w.write_all(&data).await;
+            let _ = data.send(&mut w).await;
             let _ = w.shutdown().await;
             ch.eof().await.map_err(|e| self.lost(e))?;
         }
@@ -440,6 +455,81 @@ impl SshConnection {
         let _ =
             tokio::time::timeout(Duration::from_secs(u64::from(KILL_GRACE_SECS) + 10), self.run_channel(line, None))
                 .await;
+    }
+
+    /// Writes `src` (`size` bytes) to `path`: into a fresh private temporary file beside it,
+    /// then chmod and rename. At most [`SshOptions::transfers`] uploads of the run are in
+    /// flight at once.
+    async fn upload(
+        &self,
+        path: &str,
+        src: Upload<'_>,
+        size: u64,
+        mode: Option<u32>,
+        become_: Option<&Become>,
+    ) -> Result<(), ConnectionError> {
+        let _turn = self.transfers.acquire().await.map_err(|e| self.transfer(path, e))?;
+        let t = crate::tmpfile::temp_for(path).map_err(|e| self.transfer(path, e))?;
+        let (tq, pq) = (shell_quote(&t.tmp), shell_quote(path));
+        // Without a mode, as a module Ansible runs: the replaced file's mode, else what the
+        // umask (`$u`, read before anything changes it) gives a new file.
+        let chmod = match mode {
+            Some(m) => format!("chmod {m:o} -- {tq}"),
+            None => format!(
+                "{{ m=$(stat -L -c %a -- {pq} 2>/dev/null) || m=$(printf %o $(( 0666 & ~$u ))); }} && chmod \"$m\" -- {tq}"
+            ),
+        };
+        // After the rename: temporary files of this destination left by killed runs go too.
+        let finish = format!(
+            "{chmod} && mv -f -- {tq} {pq} || {{ rc=$?; rm -f -- {tq}; exit $rc; }}; rm -f -- {}",
+            t.stale_glob
+        );
+        if let Some(b) = become_ {
+            // SFTP runs as the login user: stream the bytes to a command running as `b`.
+            // `set -C` makes `>` create the file exclusively; umask 077 keeps it private. Input
+            // that ended early (an unreadable source) leaves no file.
+            let cmd = format!(
+                "u=$(umask); umask 077 && set -C && cat > {tq} && [ $(wc -c < {tq}) -eq {size} ] \
+                 || {{ rm -f -- {tq}; echo 'prov: the upload ended early' >&2; exit 1; }}; {finish}"
+            );
+            let out = match src {
+                Upload::Bytes(d) => {
+                    self.run(ExecRequest::new(cmd).with_become(Some(b.clone())).with_stdin(d.to_vec())).await?
+                }
+                Upload::File(_) => {
+                    let line = ExecRequest::new(cmd).with_become(Some(b.clone())).shell_line();
+                    self.run_channel(line, Some(src)).await?
+                }
+            };
+            if out.rc != 0 {
+                return Err(self.transfer(path, out.stderr_str().trim()));
+            }
+            return Ok(());
+        }
+        let sftp = self.sftp().await?;
+        // Exclusive creation (O_CREAT|O_EXCL on the server: an existing file or symbolic link
+        // at the name is an error, never followed), private until renamed.
+        let flags = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
+        let attrs = FileAttributes { permissions: Some(0o600), ..FileAttributes::empty() };
+        let mut f = sftp
+            .open_with_flags_and_attributes(t.tmp.clone(), flags, attrs)
+            .await
+            .map_err(|e| self.transfer(path, e))?;
+        let written = async {
+            src.send(&mut f).await?;
+            f.shutdown().await
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = sftp.remove_file(t.tmp.clone()).await;
+            return Err(self.transfer(path, e));
+        }
+        // SFTP v3 rename refuses to replace; `mv -f` on the target is one atomic rename(2).
+        let out = self.run(ExecRequest::new(format!("u=$(umask); {finish}"))).await?;
+        if out.rc != 0 {
+            return Err(self.transfer(path, out.stderr_str().trim()));
+        }
+        Ok(())
     }
 
     async fn sftp(&self) -> Result<&SftpSession, ConnectionError> {
@@ -516,56 +606,21 @@ impl Connection for SshConnection {
         mode: Option<u32>,
         become_: Option<&Become>,
     ) -> Result<(), ConnectionError> {
-        let t = crate::tmpfile::temp_for(path).map_err(|e| self.transfer(path, e))?;
-        let (tq, pq) = (shell_quote(&t.tmp), shell_quote(path));
-        // Without a mode, as a module Ansible runs: the replaced file's mode, else what the
-        // umask (`$u`, read before anything changes it) gives a new file.
-        let chmod = match mode {
-            Some(m) => format!("chmod {m:o} -- {tq}"),
-            None => format!(
-                "{{ m=$(stat -L -c %a -- {pq} 2>/dev/null) || m=$(printf %o $(( 0666 & ~$u ))); }} && chmod \"$m\" -- {tq}"
-            ),
-        };
-        // After the rename: temporary files of this destination left by killed runs go too.
-        let finish = format!(
-            "{chmod} && mv -f -- {tq} {pq} || {{ rc=$?; rm -f -- {tq}; exit $rc; }}; rm -f -- {}",
-            t.stale_glob
-        );
-        if let Some(b) = become_ {
-            // SFTP runs as the login user: stream the bytes to a command running as `b`.
-            // `set -C` makes `>` create the file exclusively; umask 077 keeps it private.
-            let cmd = format!("u=$(umask); umask 077 && set -C && cat > {tq} && {finish}");
-            let req = ExecRequest::new(cmd).with_become(Some(b.clone())).with_stdin(data.to_vec());
-            let out = self.run(req).await?;
-            if out.rc != 0 {
-                return Err(self.transfer(path, out.stderr_str().trim()));
-            }
-            return Ok(());
-        }
-        let sftp = self.sftp().await?;
-        // Exclusive creation (O_CREAT|O_EXCL on the server: an existing file or symbolic link
-        // at the name is an error, never followed), private until renamed.
-        let flags = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
-        let attrs = FileAttributes { permissions: Some(0o600), ..FileAttributes::empty() };
-        let mut f = sftp
-            .open_with_flags_and_attributes(t.tmp.clone(), flags, attrs)
+        self.upload(path, Upload::Bytes(data), data.len() as u64, mode, become_).await
+    }
+
+    async fn put_file(
+        &self,
+        path: &str,
+        local: &std::path::Path,
+        mode: Option<u32>,
+        become_: Option<&Become>,
+    ) -> Result<(), ConnectionError> {
+        let size = tokio::fs::metadata(local)
             .await
-            .map_err(|e| self.transfer(path, e))?;
-        let written = async {
-            f.write_all(data).await?;
-            f.shutdown().await
-        }
-        .await;
-        if let Err(e) = written {
-            let _ = sftp.remove_file(t.tmp.clone()).await;
-            return Err(self.transfer(path, e));
-        }
-        // SFTP v3 rename refuses to replace; `mv -f` on the target is one atomic rename(2).
-        let out = self.run(ExecRequest::new(format!("u=$(umask); {finish}"))).await?;
-        if out.rc != 0 {
-            return Err(self.transfer(path, out.stderr_str().trim()));
-        }
-        Ok(())
+            .map_err(|e| self.transfer(path, format!("reading {}: {e}", local.display())))?
+            .len();
+        self.upload(path, Upload::File(local), size, mode, become_).await
     }
 
     async fn get(&self, path: &str, become_: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError> {

@@ -8,6 +8,7 @@ pub mod known_hosts;
 pub mod local;
 mod shell;
 mod tmpfile;
+mod upload;
 
 pub use client::{
     connect, ServerThrottle, SshConnection, SshOptions, SshTarget, DEFAULT_CONCURRENT_HANDSHAKES,

@@ -1,6 +1,7 @@
 //! `ansible_connection: local`: commands run on the controller through `sh -c`, files are
 //! written directly. Used for `localhost` and for tests that need no SSH.
 
+use crate::upload::Upload;
 use async_trait::async_trait;
 use prov_core::connection::{Become, Connection, ConnectionError, ExecOutput, ExecRequest};
 use std::collections::HashSet;
@@ -60,6 +61,48 @@ impl LocalConnection {
     fn transfer(&self, path: &str, e: impl std::fmt::Display) -> ConnectionError {
         ConnectionError::Transfer { host: self.host.clone(), path: path.to_string(), reason: e.to_string() }
     }
+
+    /// Writes `src` to `path` through a fresh private temporary file beside it.
+    async fn write(&self, path: &str, src: Upload<'_>, mode: Option<u32>) -> Result<(), ConnectionError> {
+        let p = Path::new(path);
+        if p.file_name().is_none() {
+            return Err(self.transfer(path, "not a file path"));
+        }
+        let t = crate::tmpfile::temp_for(path).map_err(|e| self.transfer(path, e))?;
+        let keep_mode = match mode {
+            Some(m) => Some(m),
+            // Keep the mode of the file being replaced; a new file gets what the umask gives
+            // it, as a file a module creates does.
+            None => Some(match tokio::fs::metadata(p).await {
+                Ok(m) => {
+                    use std::os::unix::fs::PermissionsExt;
+                    m.permissions().mode()
+                }
+                Err(_) => 0o666 & !umask().await,
+            }),
+        };
+        let tmp = std::path::PathBuf::from(&t.tmp);
+        let written = write_new_private(&tmp, src, keep_mode).await;
+        // Renamed only once written whole: a failed write (an unreadable source, a full disk)
+        // leaves the destination as it was.
+        let moved = match written {
+            Ok(()) => tokio::fs::rename(&tmp, p).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = moved {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(self.transfer(path, e));
+        }
+        // Temporary files of this destination left by killed runs.
+        if let Ok(mut dir) = tokio::fs::read_dir(tmp.parent().unwrap_or(Path::new("."))).await {
+            while let Ok(Some(e)) = dir.next_entry().await {
+                if e.file_name().to_string_lossy().starts_with(&t.prefix) {
+                    let _ = tokio::fs::remove_file(e.path()).await;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -113,38 +156,17 @@ impl Connection for LocalConnection {
         mode: Option<u32>,
         _become: Option<&Become>,
     ) -> Result<(), ConnectionError> {
-        let p = Path::new(path);
-        if p.file_name().is_none() {
-            return Err(self.transfer(path, "not a file path"));
-        }
-        let t = crate::tmpfile::temp_for(path).map_err(|e| self.transfer(path, e))?;
-        let keep_mode = match mode {
-            Some(m) => Some(m),
-            // Keep the mode of the file being replaced; a new file gets what the umask gives
-            // it, as a file a module creates does.
-            None => Some(match tokio::fs::metadata(p).await {
-                Ok(m) => {
-                    use std::os::unix::fs::PermissionsExt;
-                    m.permissions().mode()
-                }
-                Err(_) => 0o666 & !umask().await,
-            }),
-        };
-        let tmp = std::path::PathBuf::from(&t.tmp);
-        let written = write_new_private(&tmp, data, keep_mode).await;
-        if let Err(e) = written.and(tokio::fs::rename(&tmp, p).await) {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(self.transfer(path, e));
-        }
-        // Temporary files of this destination left by killed runs.
-        if let Ok(mut dir) = tokio::fs::read_dir(tmp.parent().unwrap_or(Path::new("."))).await {
-            while let Ok(Some(e)) = dir.next_entry().await {
-                if e.file_name().to_string_lossy().starts_with(&t.prefix) {
-                    let _ = tokio::fs::remove_file(e.path()).await;
-                }
-            }
-        }
-        Ok(())
+        self.write(path, Upload::Bytes(data), mode).await
+    }
+
+    async fn put_file(
+        &self,
+        path: &str,
+        local: &Path,
+        mode: Option<u32>,
+        _become: Option<&Become>,
+    ) -> Result<(), ConnectionError> {
+        self.write(path, Upload::File(local), mode).await
     }
 
     async fn cancel(&self) {
@@ -177,10 +199,10 @@ async fn umask() -> u32 {
         .unwrap_or(0o022)
 }
 
-async fn write_new_private(tmp: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+async fn write_new_private(tmp: &Path, src: Upload<'_>, mode: Option<u32>) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mut f = tokio::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp).await?;
-    f.write_all(data).await?;
+    src.send(&mut f).await?;
     f.flush().await?;
     if let Some(m) = mode {
         f.set_permissions(std::fs::Permissions::from_mode(m)).await?;
@@ -201,10 +223,27 @@ mod tests {
         std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         let link = dir.path().join(".f.prov-tmp-guess");
         std::os::unix::fs::symlink(&outside, &link).expect("symlink");
-        assert!(write_new_private(&link, b"secret", Some(0o666)).await.is_err());
+        assert!(write_new_private(&link, Upload::Bytes(b"secret"), Some(0o666)).await.is_err());
         assert_eq!(std::fs::read_to_string(&outside).expect("read"), "keep");
         let mode = std::fs::metadata(&outside).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[tokio::test]
+    async fn put_file_copies_a_controller_file_larger_than_one_chunk() {
+        use std::os::unix::fs::PermissionsExt;
+        let c = LocalConnection::new("localhost");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = dir.path().join("src");
+        let data: Vec<u8> = (0..crate::upload::UPLOAD_CHUNK * 3 + 7).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&src, &data).expect("write");
+        let dest = dir.path().join("dest");
+        c.put_file(dest.to_str().expect("utf-8"), &src, Some(0o604), None).await.expect("copies");
+        assert!(std::fs::read(&dest).expect("read") == data);
+        assert_eq!(std::fs::metadata(&dest).expect("meta").permissions().mode() & 0o777, 0o604);
+        let gone = c.put_file(dest.to_str().expect("utf-8"), &dir.path().join("nope"), None, None).await;
+        assert!(gone.expect_err("no source").to_string().contains("nope"));
+        assert!(std::fs::read(&dest).expect("read") == data, "a failed copy leaves the file alone");
     }
 
     #[tokio::test]

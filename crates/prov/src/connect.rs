@@ -247,6 +247,16 @@ impl Connection for LazySsh {
         self.get().await?.put(path, data, mode, become_).await
     }
 
+    async fn put_file(
+        &self,
+        path: &str,
+        local: &std::path::Path,
+        mode: Option<u32>,
+        become_: Option<&Become>,
+    ) -> Result<(), ConnectionError> {
+        self.get().await?.put_file(path, local, mode, become_).await
+    }
+
     async fn get(&self, path: &str, become_: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError> {
         LazySsh::get(self).await?.get(path, become_).await
     }

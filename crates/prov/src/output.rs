@@ -448,7 +448,7 @@ impl Reporter {
             }
         }
         for d in &r.diff {
-            let _ = write!(self.out, "{}", unified_diff(&d.header, &d.before, &d.after, self.color));
+            let _ = write!(self.out, "{}", shown_diff(d, self.color));
         }
     }
 
@@ -544,6 +544,15 @@ impl Reporter {
             );
         }
     }
+}
+
+/// A diff as shown: ansible-core's `diff skipped: REASON` lines when its texts are not
+/// shown, else the unified diff of its texts.
+pub fn shown_diff(d: &prov_exec::event::DiffOut, color: bool) -> String {
+    if d.skipped.is_empty() {
+        return unified_diff(&d.header, &d.before, &d.after, color);
+    }
+    d.skipped.iter().map(|r| format!("diff skipped: {r}\n")).collect()
 }
 
 /// A small unified diff of two texts (line based).

@@ -161,7 +161,7 @@ impl Plan {
                     host: r.host.clone(),
                     task: r.name.clone(),
                     header: d.header.clone(),
-                    diff: mask(&crate::output::unified_diff(&d.header, &d.before, &d.after, false)),
+                    diff: mask(&crate::output::shown_diff(d, false)),
                 });
             }
         }

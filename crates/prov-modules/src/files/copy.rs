@@ -4,7 +4,10 @@
 //! - `dest` (required): target path; when it is a directory (or ends with `/`) the file goes
 //!   inside it under the `src` file name.
 //! - `src`: file on the controller (looked up in the role's `files/`, then next to the
-//!   playbook); with `remote_src: true`, a file on the target. Directories are not supported yet.
+//!   playbook); with `remote_src: true`, a file on the target, copied there as ansible-core's
+//!   module does it (no diff; a replaced file gets the source's mode and times, a new one the
+//!   umask's mode; the result registers `src`, `md5sum` and `checksum` of the source).
+//!   Directories are not supported yet (refused when the task runs).
 //! - `content`: literal content instead of `src` (non-strings are written as JSON).
 //! - `mode` (`0644`, `'u=rw,g=r,o=r'`, or `preserve`: the source file's mode, 0600 for
 //!   `content` as ansible-core's temporary file has), `owner`, `group`.
@@ -14,7 +17,9 @@
 //! - `follow`, `local_follow`, `unsafe_writes`, `decrypt`, `directory_mode`: accepted, ignored.
 //!
 //! Idempotence compares sha256 on the target (`sha256sum`); the content is only downloaded for
-//! `--diff`. Registers what ansible-core's copy does: for new content `dest`, `md5sum`,
+//! `--diff`, and only when it is at most 104448 bytes (ansible-core's `max_diff_size`; larger or
+//! binary sides register `dst_larger`, `src_binary`, ... instead). A controller `src` is
+//! streamed to each host, never held whole in memory, its checksums computed once per run. Registers what ansible-core's copy does: for new content `dest`, `md5sum`,
 //! `checksum` (sha1), `diff` (the content's before and after under `--diff`, else `[]`) and the
 //! file's `uid`, `gid`, `owner`, `group`, `mode`, `state`, `size`, plus `backup_file`; when the
 //! content is already right, the `file` module's result (`path`, the attributes, `diff`) with
@@ -33,7 +38,8 @@
 //!     backup: true
 //! ```
 
-use super::{apply_write, plan_write, preserving, probe, write_result, Attrs, SourceMode, Write, WritePlan};
+use super::content::LocalFile;
+use super::{apply_write, plan_write, preserving, write_result, Attrs, Content, SourceMode, Write, WritePlan};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
@@ -116,7 +122,7 @@ impl Module for Copy {
     const NAME: &'static str = "copy";
     const PATH_ARGS: &'static [&'static str] = &["dest"];
     type Args = Args;
-    type Plan = WritePlan;
+    type Plan = CopyPlan;
 
     fn check_args(args: &Args) -> Result<(), String> {
         super::check_owner_group(&args.owner, &args.group)?;
@@ -135,10 +141,41 @@ impl Module for Copy {
         }
     }
 
-    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<WritePlan>, ModuleError> {
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<CopyPlan>, ModuleError> {
         if let Some(o) = super::selinux_refused(cx, [&args.seuser, &args.serole, &args.setype, &args.selevel]).await? {
             return Ok(Plan::Ok(o));
         }
+        match (&args.content, &args.src) {
+            (None, Some(src)) if args.remote_src => {
+                Ok(super::copy_remote::plan(args, src, cx).await?.map(CopyPlan::Remote))
+            }
+            _ => Ok(self.plan_write(args, cx).await?.map(CopyPlan::Write)),
+        }
+    }
+
+    async fn apply(&self, args: &Args, plan: CopyPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        match plan {
+            CopyPlan::Remote(p) => super::copy_remote::apply(args, p, cx).await,
+            CopyPlan::Write(plan) => {
+                let attrs = Attrs::new(&plan.mode, &args.owner, &args.group);
+                let o = apply_write(cx, &plan, &attrs, args.backup, args.validate.as_deref()).await?;
+                write_result(cx, &plan, o).await
+            }
+        }
+    }
+}
+
+/// What `copy` will do.
+pub enum CopyPlan {
+    /// Write content from the controller (`content`, `src`).
+    Write(WritePlan),
+    /// Copy a file on the target (`remote_src`).
+    Remote(super::copy_remote::RemotePlan),
+}
+
+impl Copy {
+    /// Plans the write of `content` or of a controller `src`.
+    async fn plan_write(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<WritePlan>, ModuleError> {
         // `mode: preserve`: the source's bits; `content` is the private temporary file
         // ansible-core writes it to first (0600).
         let mut source_mode = 0o600;
@@ -148,22 +185,7 @@ impl Module for Copy {
                     Some(s) => s.to_string(),
                     None => serde_json::to_string(c).map_err(|e| ModuleError::Args(format!("content: {e}")))?,
                 };
-                (text.into_bytes(), None, None)
-            }
-            (None, Some(src)) if args.remote_src => {
-                // A target path: Ansible's `path` type, like `dest`.
-                let path = cx.expand_path(src).await?;
-                match cx.get(&path).await? {
-                    Some(d) => {
-                        if args.mode == Some(SourceMode::Preserve) {
-                            if let Some(st) = probe(cx, &path, None, true).await? {
-                                source_mode = st.mode;
-                            }
-                        }
-                        (d, src.rsplit('/').next(), Some(path.clone()))
-                    }
-                    None => return Ok(Plan::Ok(Outcome::failed(format!("Source {path} not found")))),
-                }
+                (Content::Bytes(text.into_bytes()), None, None)
             }
             (None, Some(src)) => {
                 let path = cx
@@ -175,12 +197,14 @@ impl Module for Copy {
                         "{src} is a directory: copying directories is not supported yet"
                     )));
                 }
-                let d = std::fs::read(&path)
-                    .map_err(|e| ModuleError::Failed(format!("reading {}: {e}", path.display())))?;
+                // Streamed to the host at apply time, never read whole.
+                let d = Content::Local(std::sync::Arc::new(LocalFile::open(&path).await?));
                 if args.mode == Some(SourceMode::Preserve) {
                     source_mode = super::local_mode(&path);
                 }
-                (d, src.trim_end_matches('/').rsplit('/').next(), Some(path.display().to_string()))
+                // ansible-core names the source by its absolute path (the diff's `after_header`).
+                let shown = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+                (d, src.trim_end_matches('/').rsplit('/').next(), Some(shown.display().to_string()))
             }
             (None, None) => return Err(ModuleError::Args("one of `src` or `content` is required".into())),
         };
@@ -194,12 +218,6 @@ impl Module for Copy {
             source,
         };
         preserving(plan_write(cx, w).await, mode)
-    }
-
-    async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let attrs = Attrs::new(&plan.mode, &args.owner, &args.group);
-        let o = apply_write(cx, &plan, &attrs, args.backup, args.validate.as_deref()).await?;
-        write_result(cx, &plan, o).await
     }
 }
 

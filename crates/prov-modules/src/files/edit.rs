@@ -160,7 +160,7 @@ pub(crate) fn plan(
     };
     let w = WritePlan {
         dest: r.real.clone(),
-        data: new,
+        data: super::Content::Bytes(new),
         write,
         old: r.st.as_ref().filter(|s| exists && s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),
         changes: changes.clone(),

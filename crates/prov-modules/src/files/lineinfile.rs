@@ -203,7 +203,7 @@ impl Module for LineInFile {
         };
         let plan = WritePlan {
             dest: path.to_string(),
-            data: new.clone().into_bytes(),
+            data: super::Content::Bytes(new.clone().into_bytes()),
             write,
             old: st.as_ref().filter(|s| old.is_some() && s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),
             changes: changes.clone(),

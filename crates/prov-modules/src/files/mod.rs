@@ -2,7 +2,9 @@
 //! command that reads a path's type, mode, owner and checksum, and ownership/mode fixing.
 
 pub mod blockinfile;
+pub(crate) mod content;
 pub mod copy;
+pub mod copy_remote;
 pub(crate) mod edit;
 pub mod fetch;
 pub mod file;
@@ -18,7 +20,9 @@ pub mod tempfile;
 pub mod template;
 pub mod unarchive;
 
-use crate::util::{diff_text, octal, probe_failed};
+use crate::util::{octal, probe_failed};
+pub(crate) use content::Content;
+use content::{diff_before, DiffPart, MAX_DIFF_SIZE};
 use prov_core::args::Mode;
 use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::module::{Action, Change, ModuleCtx, ModuleError, Outcome, Plan};
@@ -556,7 +560,7 @@ pub(crate) async fn run_step(cx: &ModuleCtx<'_>, what: &str, cmd: Sh) -> Result<
 /// Writing a whole file (`copy`, `template`): the request.
 pub(crate) struct Write<'a> {
     pub dest: &'a str,
-    pub data: Vec<u8>,
+    pub data: Content,
     pub attrs: Attrs,
     pub force: bool,
     /// For a destination that is a directory: the file name to write inside it.
@@ -569,7 +573,7 @@ pub(crate) struct Write<'a> {
 /// What a whole-file write (`copy`, `template`, and the modules that edit a file) will do.
 pub struct WritePlan {
     pub(crate) dest: String,
-    pub(crate) data: Vec<u8>,
+    pub(crate) data: Content,
     pub(crate) write: bool,
     /// Mode, uid and gid of the file being replaced.
     pub(crate) old: Option<(u32, u32, u32)>,
@@ -605,8 +609,8 @@ fn same_content_result(dest: &str, st: &FileState, changes: &[AttrChange], diff_
 
 /// Plans a whole-file write: one probe (with sha256), one `get` only for a diff.
 pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<WritePlan>, ModuleError> {
-    let checksum = sha256_hex(&w.data);
-    let sha1 = sha1_hex(&w.data);
+    let checksum = w.data.sha256();
+    let sha1 = w.data.sha1();
     let diff_on = cx.mode.diff == prov_core::module::DiffMode::On;
     let mut dest = w.dest.to_string();
     let mut st = probe(cx, &dest, Some("sha256sum"), false).await?;
@@ -641,23 +645,57 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
         return Ok(Plan::Ok(o.clone()));
     }
     let action = if st.is_none() { Action::Create } else { Action::Modify };
-    let mut before_text = None;
-    if write && diff_on {
-        let before = match &st {
-            Some(s) if s.kind == Kind::File => cx.get(&dest).await?.map(|d| diff_text(&d)).unwrap_or_default(),
-            _ => String::new(),
-        };
-        before_text = Some(before);
-    }
+    // The diff as ansible-core's action plugins make it: a side that is binary or larger than
+    // `max_diff_size` is not shown, and the registered diff says why.
+    let mut shown = None;
     let registered: Vec<(&'static str, minijinja::Value)> = if write {
         let mut d = serde_json::Map::new();
-        if let Some(before) = &before_text {
-            if st.is_some() {
-                d.insert("before_header".into(), dest.clone().into());
+        if diff_on {
+            let before = match &st {
+                Some(s) if s.kind == Kind::File => diff_before(cx, &dest, s.size).await?,
+                _ => DiffPart::Text(String::new()),
+            };
+            let after = w.data.diff_after()?;
+            let mut skipped = Vec::new();
+            let mut texts = (String::new(), String::new());
+            match before {
+                DiffPart::Text(t) => {
+                    if st.is_some() {
+                        d.insert("before_header".into(), dest.clone().into());
+                    }
+                    d.insert("before".into(), t.clone().into());
+                    texts.0 = t;
+                }
+                DiffPart::Binary => {
+                    d.insert("dst_binary".into(), 1.into());
+                    skipped.push("destination file appears to be binary".to_string());
+                }
+                DiffPart::Larger => {
+                    d.insert("dst_larger".into(), MAX_DIFF_SIZE.into());
+                }
             }
-            d.insert("before".into(), before.clone().into());
-            d.insert("after_header".into(), w.source.clone().unwrap_or_else(|| dest.clone()).into());
-            d.insert("after".into(), diff_text(&w.data).into());
+            match after {
+                DiffPart::Text(t) => {
+                    d.insert("after_header".into(), w.source.clone().unwrap_or_else(|| dest.clone()).into());
+                    d.insert("after".into(), t.clone().into());
+                    texts.1 = t;
+                }
+                DiffPart::Binary => {
+                    d.insert("src_binary".into(), 1.into());
+                    skipped.push("source file appears to be binary".to_string());
+                }
+                DiffPart::Larger => {
+                    d.insert("src_larger".into(), MAX_DIFF_SIZE.into());
+                }
+            }
+            // ansible-core's callback lists the reasons in this order.
+            if d.contains_key("dst_larger") {
+                skipped.push(format!("destination file size is greater than {MAX_DIFF_SIZE}"));
+            }
+            if d.contains_key("src_larger") {
+                skipped.push(format!("source file size is greater than {MAX_DIFF_SIZE}"));
+            }
+            shown = Some((skipped, texts));
         }
         let list: Vec<serde_json::Value> = if d.is_empty() { vec![] } else { vec![d.into()] };
         vec![("diff", minijinja::Value::from(minijinja::value::Serde(list)))]
@@ -668,7 +706,7 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
     let mut ch = Change::new(
         WritePlan {
             dest: dest.clone(),
-            data: Vec::new(),
+            data: Content::Bytes(Vec::new()),
             write,
             old: st.as_ref().filter(|s| s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),
             changes: changes.clone(),
@@ -686,8 +724,10 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
         Some(o) => o.data,
         None => registered.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
     };
-    if let Some(before) = before_text {
-        ch = ch.with_diff(dest.clone(), before, diff_text(&w.data));
+    match shown {
+        Some((skipped, (before, after))) if skipped.is_empty() => ch = ch.with_diff(dest.clone(), before, after),
+        Some((skipped, _)) => ch = ch.with_skipped_diff(dest.clone(), skipped),
+        None => {}
     }
     if !changes.is_empty() && st.is_some() {
         let (b, a) = state_diff("file", "file", &changes);
@@ -704,14 +744,28 @@ pub(crate) async fn write_result(cx: &ModuleCtx<'_>, p: &WritePlan, o: Outcome) 
         return Ok(o);
     }
     let after = probe(cx, &p.dest, None, false).await?;
-    let sha1 = sha1_hex(&p.data);
+    let sha1 = p.data.sha1();
     let o = p.registered.iter().fold(o, |o, (k, v)| o.with(k, v.clone()));
     Ok(if p.write {
-        let o = o.with("dest", p.dest.as_str()).with("md5sum", md5_hex(&p.data)).with("checksum", sha1);
+        let o = o.with("dest", p.dest.as_str()).with("md5sum", p.data.md5()).with("checksum", sha1);
         with_path_info(o, after.as_ref())
     } else {
         with_path_info(o, after.as_ref()).with("checksum", sha1).with("dest", p.dest.as_str())
     })
+}
+
+/// Copies `dest` to ansible-core's backup name beside it (`NAME.PID.YYYY-MM-DD@HH:MM:SS~`),
+/// keeping its mode and times: the backup's name, or the failed task.
+pub(crate) async fn backup_file(cx: &ModuleCtx<'_>, dest: &str) -> Result<Result<String, Outcome>, ModuleError> {
+    let cmd = Sh::lit("P=")
+        .glued(Sh::quoted(dest))
+        .then(Sh::lit("B=\"$P.$$.$(date +%Y-%m-%d@%H:%M:%S)~\""))
+        .then(Sh::lit("cp -p -- \"$P\" \"$B\" && echo \"$B\""));
+    let out = cx.exec(cmd).await?;
+    if out.rc != 0 {
+        return Ok(Err(Outcome::failed(format!("backing up {dest} failed: {}", out.stderr_str().trim()))));
+    }
+    Ok(Ok(out.stdout_str().trim().to_string()))
 }
 
 /// Makes a planned write: optional backup and validation, the upload, then ownership and mode.
@@ -738,21 +792,16 @@ pub(crate) async fn apply_write(
     };
     if p.write {
         if backup && p.old.is_some() {
-            let cmd = Sh::lit("P=")
-                .glued(Sh::quoted(&p.dest))
-                .then(Sh::lit("B=\"$P.$$.$(date +%Y-%m-%d@%H:%M:%S)~\""))
-                .then(Sh::lit("cp -p -- \"$P\" \"$B\" && echo \"$B\""));
-            let out = cx.exec(cmd).await?;
-            if out.rc != 0 {
-                return Ok(Outcome::failed(format!("backing up {} failed: {}", p.dest, out.stderr_str().trim())));
+            match backup_file(cx, &p.dest).await? {
+                Ok(name) => o = o.with("backup_file", name),
+                Err(f) => return Ok(f),
             }
-            o = o.with("backup_file", out.stdout_str().trim());
         }
         if let Some(v) = validate {
             let (dir, name) = p.dest.rsplit_once('/').unwrap_or((".", p.dest.as_str()));
             let dir = if dir.is_empty() { "/" } else { dir };
             let tmp = format!("{}/.{name}.prov-validate", dir.trim_end_matches('/'));
-            cx.put(&tmp, &p.data, mode).await?;
+            p.data.put(cx, &tmp, mode).await?;
             let out = cx.exec(validate_command(v, &tmp)).await?;
             if out.rc != 0 {
                 let _ = cx.exec(Cmd::new("rm").flag("-f").operand(&tmp).build()).await?;
@@ -765,7 +814,7 @@ pub(crate) async fn apply_write(
                 return Ok(f);
             }
         } else {
-            cx.put(&p.dest, &p.data, mode).await?;
+            p.data.put(cx, &p.dest, mode).await?;
         }
     }
     let mut changes = p.changes.clone();

@@ -131,7 +131,7 @@ impl Module for Template {
         let mode = SourceMode::resolve(&args.mode, || super::local_mode(&path));
         let w = Write {
             dest: &args.dest,
-            data: text.into_bytes(),
+            data: super::Content::Bytes(text.into_bytes()),
             attrs: Attrs::new(&mode, &args.owner, &args.group),
             force: args.force,
             src_name: name,

@@ -269,7 +269,7 @@ impl Module for Deb822Repository {
                     let kf = key_file(&slug, if armored { "asc" } else { "gpg" });
                     let w = Write {
                         dest: &kf,
-                        data: out.stdout.clone(),
+                        data: crate::files::Content::Bytes(out.stdout.clone()),
                         attrs: Attrs::new(&Some(Mode::Octal(0o644)), &None, &None),
                         force: true,
                         src_name: None,
@@ -289,7 +289,7 @@ impl Module for Deb822Repository {
         let mode = a.mode.clone().unwrap_or(Mode::Octal(0o644));
         let w = Write {
             dest: &dest,
-            data: repo.clone().into_bytes(),
+            data: crate::files::Content::Bytes(repo.clone().into_bytes()),
             attrs: Attrs::new(&Some(mode), &None, &None),
             force: true,
             src_name: None,

@@ -569,7 +569,7 @@ impl Module for Cron {
         let action = if e.remove_file { Action::Delete } else { Action::Modify };
         let mut ch = Change::new(CronPlan { write, old, jobs, envs }, action, "crontab", cur.header.as_str());
         if cx.mode.diff == DiffMode::On {
-            ch.diffs.push(Diff { header: cur.header, before: cur.text, after });
+            ch.diffs.push(Diff { header: cur.header, before: cur.text, after, skipped: Vec::new() });
         }
         Ok(Plan::Change(ch))
     }

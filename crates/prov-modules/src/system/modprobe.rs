@@ -363,7 +363,7 @@ impl Module for Modprobe {
         if cx.mode.diff == DiffMode::On {
             for (path, text, _) in &ch.plan.writes {
                 let before = p.files.iter().find(|f| &f.path == path).map(|f| f.text.clone()).unwrap_or_default();
-                ch.diffs.push(Diff { header: path.clone(), before, after: text.clone() });
+                ch.diffs.push(Diff { header: path.clone(), before, after: text.clone(), skipped: Vec::new() });
             }
         }
         Ok(Plan::Change(ch))

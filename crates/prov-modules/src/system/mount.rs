@@ -359,6 +359,7 @@ impl Module for Mount {
                     header: format!("mount {path}"),
                     before: format!("state: {was}\n"),
                     after: format!("state: {will}\n"),
+                    skipped: Vec::new(),
                 });
             }
         }

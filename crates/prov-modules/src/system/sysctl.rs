@@ -214,6 +214,7 @@ impl Module for Sysctl {
                 header: format!("sysctl {name} (running kernel)"),
                 before: format!("{token}\n"),
                 after: format!("{}\n", want.unwrap_or_default()),
+                skipped: Vec::new(),
             });
         }
         let action = if present { Action::Modify } else { Action::Delete };

@@ -2775,6 +2775,46 @@ fn templated_hosts_render_with_play_vars_and_extra_vars() {
     assert_eq!(hosts("two"), ["a", "c"]);
 }
 
+/// Under `--diff`, `copy` shows neither side of a file larger than ansible-core's
+/// `max_diff_size` (104448 bytes) or holding a NUL byte (for the destination: in its first
+/// 8 KiB), and registers why. The literals are ansible-core 2.19's registered diffs for the
+/// same files; prov registered and printed both whole files.
+#[test]
+fn copy_diff_leaves_out_large_and_binary_sides_as_ansible_core() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - {name: r1, copy: {src: big.txt, dest: "{{ root }}/out/big.txt"}, register: r1}
+    - {name: r2, copy: {src: bin.dat, dest: "{{ root }}/out/bin.dat"}, register: r2}
+    - {name: r3, copy: {src: small.txt, dest: "{{ root }}/out/big.txt"}, register: r3}
+    - {name: r4, copy: {src: big.txt, dest: "{{ root }}/out/bin.dat"}, register: r4}
+    - {name: show, debug: {msg: "{{ [r1.diff, r2.diff, r3.diff, r4.diff] }}"}}
+"#;
+    let (dir, _) = apply(&[("site.yml", site), ("small.txt", "small\n")], &["--check"]);
+    let root = dir.path().display().to_string();
+    std::fs::create_dir(dir.path().join("out")).expect("mkdir");
+    std::fs::write(dir.path().join("big.txt"), "0123456789abcdef\n".repeat(12_000)).expect("write");
+    std::fs::write(dir.path().join("bin.dat"), b"head\0tail\n").expect("write");
+    let r = run_in(dir.path(), &["--diff"]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let want = serde_json::json!([
+        [{"before": "", "src_larger": 104448}],
+        [{"before": "", "src_binary": 1}],
+        [{"after": "small\n", "after_header": format!("{root}/small.txt"), "dst_larger": 104448}],
+        [{"dst_binary": 1, "src_larger": 104448}],
+    ]);
+    let got: Json = serde_json::from_str(r.of("show")[0]["msg"].as_str().expect("msg")).expect("json");
+    assert_eq!(got, want, "{}", r.dump());
+    let shown = |t: &str| r.of(t)[0]["diff"][0]["skipped"].clone();
+    assert_eq!(shown("r1"), serde_json::json!(["source file size is greater than 104448"]));
+    assert_eq!(shown("r2"), serde_json::json!(["source file appears to be binary"]));
+    assert_eq!(shown("r3"), serde_json::json!(["destination file size is greater than 104448"]));
+    assert_eq!(
+        shown("r4"),
+        serde_json::json!(["destination file appears to be binary", "source file size is greater than 104448"])
+    );
+}
+
 /// `copy` and `template` register the SHA-1 of the file as `checksum`, changed or not
 /// (ansible-core 2.19: f572d396... for "hello\n"); prov registered its SHA-256.
 #[test]

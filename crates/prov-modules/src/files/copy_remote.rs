@@ -1,0 +1,232 @@
+//! `copy` with `remote_src: true`: a file already on the target copied to `dest` there, as
+//! ansible-core's copy module does it on the host (its action plugin takes no part): no diff,
+//! the new file gets the source's mode and times (`shutil.copystat`) unless `mode` says
+//! otherwise, and the result is the module's (`src`, `dest`, `checksum` and `md5sum` of the
+//! source, the destination's attributes). The bytes never leave the host.
+
+use super::{probe, with_path_info, Attrs, FileState, Kind, SourceMode};
+use prov_core::args::Mode;
+use prov_core::cmd::{Cmd, Sh};
+use prov_core::module::{Action, Change, ModuleCtx, ModuleError, Outcome, Plan};
+
+/// What a `remote_src` copy will do.
+#[derive(Debug)]
+pub struct RemotePlan {
+    src: String,
+    dest: String,
+    /// The content differs (or `dest` is a link): copy it.
+    copy: bool,
+    /// The parent directory to make first (`dest` ending with `/`).
+    mkdir: Option<String>,
+    /// The destination exists (a backup has something to keep).
+    exists: bool,
+    sha1: String,
+    md5: String,
+    mode: Option<Mode>,
+}
+
+/// Plans the copy of the target file `src` to `dest` on the target.
+pub(crate) async fn plan(
+    args: &super::copy::Args,
+    src: &str,
+    cx: &ModuleCtx<'_>,
+) -> Result<Plan<RemotePlan>, ModuleError> {
+    let src = cx.expand_path(src).await?;
+    let Some(sst) = probe(cx, &src, Some("sha1sum"), true).await? else {
+        return Ok(Plan::Ok(Outcome::failed(format!("Source {src} not found"))));
+    };
+    match sst.kind {
+        Kind::File => {}
+        Kind::Dir => {
+            return Ok(Plan::Ok(Outcome::failed(format!(
+                "{src} is a directory: copying a directory with remote_src is not supported yet"
+            ))))
+        }
+        _ => return Ok(Plan::Ok(Outcome::failed(format!("Cannot copy invalid source '{src}': not a file")))),
+    }
+    let sha1 = sst.checksum.clone().unwrap_or_default();
+    let md5 = sum(cx, "md5sum", &src).await?;
+    let mode = SourceMode::resolve(&args.mode, || sst.mode);
+    let mut dest = if args.dest.contains('/') { args.dest.clone() } else { format!("./{}", args.dest) };
+    let mut mkdir = None;
+    if let Some(dir) = dest.strip_suffix('/') {
+        let dir = if dir.is_empty() { "/" } else { dir };
+        if probe(cx, dir, None, true).await?.is_none() {
+            if cx.is_check() {
+                return Ok(Plan::Change(
+                    Change::new(RemotePlan::default_for(&src, &dest), Action::Create, "file", dest.clone())
+                        .with_data("msg", format!("dest directory {dir} would be created"))
+                        .with_data("src", src.as_str()),
+                ));
+            }
+            mkdir = Some(dir.to_string());
+        }
+    }
+    // A directory (or one about to be made) receives the file under the source's name.
+    let base = src.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string();
+    let mut st = if mkdir.is_some() { None } else { probe(cx, &dest, Some("sha1sum"), false).await? };
+    if mkdir.is_some() {
+        dest = format!("{dest}{base}");
+    } else if st.as_ref().is_some_and(|s| s.kind == Kind::Dir) {
+        dest = format!("{}/{base}", dest.trim_end_matches('/'));
+        st = probe(cx, &dest, Some("sha1sum"), false).await?;
+    }
+    let result = |o: Outcome, st: Option<&FileState>| {
+        with_path_info(
+            o.with("dest", dest.as_str())
+                .with("src", src.as_str())
+                .with("md5sum", md5.as_str())
+                .with("checksum", sha1.as_str()),
+            st,
+        )
+    };
+    match &st {
+        Some(_) if !args.force => {
+            let o =
+                Outcome::ok().with("msg", "file already exists").with("src", src.as_str()).with("dest", dest.as_str());
+            return Ok(Plan::Ok(with_path_info(o, st.as_ref())));
+        }
+        None if mkdir.is_none() => {
+            let parent = match dest.rsplit_once('/') {
+                Some(("", _)) => "/",
+                Some((p, _)) => p,
+                None => ".",
+            };
+            if probe(cx, parent, None, true).await?.is_none_or(|p| p.kind != Kind::Dir) {
+                return Ok(Plan::Ok(Outcome::failed(format!("Destination directory {parent} does not exist"))));
+            }
+        }
+        _ => {}
+    }
+    let copy = match &st {
+        Some(s) if s.kind == Kind::File => s.checksum.as_deref() != Some(sha1.as_str()),
+        _ => true,
+    };
+    let attrs = Attrs::new(&mode, &args.owner, &args.group);
+    // After a copy the file has the source's mode (copystat) and the user's ownership: the
+    // attributes are compared with that file when it is there.
+    let changes = match (&st, copy) {
+        (Some(s), false) => attrs.changes(s),
+        _ => Vec::new(),
+    };
+    if !copy && changes.is_empty() {
+        return Ok(Plan::Ok(result(Outcome::ok(), st.as_ref())));
+    }
+    let action = if st.is_none() { Action::Create } else { Action::Modify };
+    let plan = RemotePlan {
+        src: src.clone(),
+        dest: dest.clone(),
+        copy,
+        mkdir,
+        exists: st.is_some(),
+        sha1: sha1.clone(),
+        md5: md5.clone(),
+        mode,
+    };
+    let mut ch = Change::new(plan, action, "file", dest.clone());
+    // Check mode registers what the module returns: the destination as it is now.
+    ch.data = result(Outcome::ok(), st.as_ref()).data;
+    Ok(Plan::Change(ch))
+}
+
+impl RemotePlan {
+    fn default_for(src: &str, dest: &str) -> RemotePlan {
+        RemotePlan {
+            src: src.into(),
+            dest: dest.into(),
+            copy: true,
+            mkdir: None,
+            exists: false,
+            sha1: String::new(),
+            md5: String::new(),
+            mode: None,
+        }
+    }
+}
+
+/// The hex digest `tool` (`md5sum`) prints for `path`.
+async fn sum(cx: &ModuleCtx<'_>, tool: &'static str, path: &str) -> Result<String, ModuleError> {
+    let out = cx.exec(Cmd::new(tool).operand(path).build()).await?;
+    if out.rc != 0 {
+        return Err(crate::util::probe_failed(&format!("reading the checksum of {path}"), &out));
+    }
+    Ok(out.stdout_str().split_whitespace().next().unwrap_or_default().to_string())
+}
+
+/// Makes the planned copy: the parent directory, a backup, `validate` (on the source, as
+/// ansible-core's module runs it, after giving the source the wanted mode and ownership), the
+/// copy through a fresh temporary file beside `dest` renamed into place, then mode and
+/// ownership.
+pub(crate) async fn apply(args: &super::copy::Args, p: RemotePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+    use super::run_step;
+    let mut o = Outcome { changed: true, ..Outcome::ok() };
+    let attrs = Attrs::new(&p.mode, &args.owner, &args.group);
+    if let Some(dir) = &p.mkdir {
+        if let Err(f) =
+            run_step(cx, "creating the destination directory", Cmd::new("mkdir").flag("-p").operand(dir).build())
+                .await?
+        {
+            return Ok(f);
+        }
+    }
+    if p.copy {
+        if args.backup && p.exists {
+            match super::backup_file(cx, &p.dest).await? {
+                Ok(name) => o = o.with("backup_file", name),
+                Err(f) => return Ok(f),
+            }
+        }
+        if let Some(v) = args.validate.as_deref() {
+            if let Some(cmd) = Attrs::command(&p.src, &attrs.all(), false, false) {
+                if let Err(f) = run_step(cx, "setting ownership and mode", cmd).await? {
+                    return Ok(f);
+                }
+            }
+            let out = cx.exec(super::validate_command(v, &p.src)).await?;
+            if out.rc != 0 {
+                let mut f = Outcome::failed("failed to validate").with_exec(&out).with("exit_status", out.rc);
+                f.changed = false;
+                return Ok(f);
+            }
+        }
+        let (dir, name) = match p.dest.rsplit_once('/') {
+            Some(("", n)) => ("/", n),
+            Some((d, n)) => (d, n),
+            None => (".", p.dest.as_str()),
+        };
+        let prefix = format!("{}/.{name}.prov-tmp-", dir.trim_end_matches('/'));
+        let mktemp = Cmd::new("mktemp").operand(format!("{prefix}XXXXXXXXXXXXXXXX")).build();
+        // The source's mode and times (copystat); a file that did not exist gets what the
+        // umask gives a new file instead, as ansible-core's atomic_move does.
+        let new_mode = if p.exists {
+            Sh::lit("true")
+        } else {
+            Sh::lit("chmod \"$(printf %o $(( 0666 & ~$(umask) )))\" -- \"$T\"")
+        };
+        let cp = Sh::lit("T=$(")
+            .glued(mktemp)
+            .suffix(")")
+            .and(Sh::lit("cp --preserve=mode,timestamps --").word(Sh::quoted(&p.src)).suffix(" \"$T\""))
+            .and(new_mode)
+            .and(Sh::lit("mv -f -- \"$T\"").word(Sh::quoted(&p.dest)))
+            .suffix(" || { rc=$?; rm -f -- \"$T\"; exit $rc; }")
+            .then(Sh::lit("rm -f --").word(Sh::quoted(&prefix).suffix("*")));
+        if let Err(f) = run_step(cx, &format!("copying {} to {}", p.src, p.dest), cp).await? {
+            return Ok(f);
+        }
+    }
+    let st = probe(cx, &p.dest, None, false).await?;
+    let changes = st.as_ref().map(|s| attrs.changes(s)).unwrap_or_default();
+    if let Some(cmd) = Attrs::command(&p.dest, &changes, false, false) {
+        if let Err(f) = run_step(cx, "setting ownership and mode", cmd).await? {
+            return Ok(f);
+        }
+    }
+    let after = probe(cx, &p.dest, None, false).await?;
+    o = o
+        .with("dest", p.dest.as_str())
+        .with("src", p.src.as_str())
+        .with("md5sum", p.md5.as_str())
+        .with("checksum", p.sha1.as_str());
+    Ok(with_path_info(o, after.as_ref()))
+}
