@@ -7,14 +7,17 @@
 //!   playbook); with `remote_src: true`, a file on the target, copied there as ansible-core's
 //!   module does it (no diff; a replaced file gets the source's mode and times, a new one the
 //!   umask's mode; the result registers `src`, `md5sum` and `checksum` of the source).
-//!   Directories are not supported yet (refused when the task runs).
+//!   A controller directory is copied as ansible-core copies it (`src: dir/`: its content;
+//!   `src: dir`: the directory itself; `local_follow`, `directory_mode`; see `copy_tree`); a
+//!   directory with `remote_src` is not supported yet (refused when the task runs).
 //! - `content`: literal content instead of `src` (non-strings are written as JSON).
 //! - `mode` (`0644`, `'u=rw,g=r,o=r'`, or `preserve`: the source file's mode, 0600 for
 //!   `content` as ansible-core's temporary file has), `owner`, `group`.
 //! - `backup` (default false): keep a timestamped copy of the replaced file (`backup_file`).
 //! - `force` (default true): when false, an existing file's content is left alone.
 //! - `validate`: command run on the new file before it is moved in place (`%s` is its path).
-//! - `follow`, `local_follow`, `unsafe_writes`, `decrypt`, `directory_mode`: accepted, ignored.
+//! - `local_follow`, `directory_mode`: for a source directory (see `copy_tree`).
+//! - `follow`, `unsafe_writes`, `decrypt`: accepted, ignored.
 //!
 //! Idempotence compares sha256 on the target (`sha256sum`); the content is only downloaded for
 //! `--diff`, and only when it is at most 104448 bytes (ansible-core's `max_diff_size`; larger or
@@ -86,18 +89,18 @@ pub struct Args {
     /// Accepted, ignored.
     #[serde(default)]
     pub follow: Option<Value>,
-    /// Accepted, ignored.
-    #[serde(default)]
-    pub local_follow: Option<Value>,
+    /// Follow symbolic links in a source directory (default true).
+    #[serde(default, deserialize_with = "prov_core::args::lenient_opt_bool")]
+    pub local_follow: Option<bool>,
     /// Accepted, ignored.
     #[serde(default)]
     pub unsafe_writes: Option<Value>,
     /// Accepted, ignored.
     #[serde(default)]
     pub decrypt: Option<Value>,
-    /// Accepted, ignored.
+    /// Mode of the directories a directory copy makes.
     #[serde(default)]
-    pub directory_mode: Option<Value>,
+    pub directory_mode: Option<prov_core::args::Mode>,
     /// SELinux user of the file: ignored where SELinux is off, as ansible-core does; refused
     /// where it is on (prov does not set contexts yet).
     #[serde(default, deserialize_with = "crate::util::stringish")]
@@ -149,6 +152,16 @@ impl Module for Copy {
             (None, Some(src)) if args.remote_src => {
                 Ok(super::copy_remote::plan(args, src, cx).await?.map(CopyPlan::Remote))
             }
+            (None, Some(src)) => {
+                let path = cx
+                    .files
+                    .find("files", src)
+                    .map_err(|e| ModuleError::Failed(format!("could not find src {src}: {e}")))?;
+                if path.is_dir() {
+                    return Ok(super::copy_tree::plan(args, src, &path, cx).await?.map(CopyPlan::Tree));
+                }
+                Ok(self.plan_write(args, cx).await?.map(CopyPlan::Write))
+            }
             _ => Ok(self.plan_write(args, cx).await?.map(CopyPlan::Write)),
         }
     }
@@ -156,6 +169,7 @@ impl Module for Copy {
     async fn apply(&self, args: &Args, plan: CopyPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         match plan {
             CopyPlan::Remote(p) => super::copy_remote::apply(args, p, cx).await,
+            CopyPlan::Tree(p) => super::copy_tree::apply(args, p, cx).await,
             CopyPlan::Write(plan) => {
                 let attrs = Attrs::new(&plan.mode, &args.owner, &args.group);
                 let o = apply_write(cx, &plan, &attrs, args.backup, args.validate.as_deref()).await?;
@@ -171,6 +185,8 @@ pub enum CopyPlan {
     Write(WritePlan),
     /// Copy a file on the target (`remote_src`).
     Remote(super::copy_remote::RemotePlan),
+    /// Copy a controller directory.
+    Tree(super::copy_tree::TreePlan),
 }
 
 impl Copy {
@@ -192,11 +208,6 @@ impl Copy {
                     .files
                     .find("files", src)
                     .map_err(|e| ModuleError::Failed(format!("could not find src {src}: {e}")))?;
-                if path.is_dir() {
-                    return Err(ModuleError::Failed(format!(
-                        "{src} is a directory: copying directories is not supported yet"
-                    )));
-                }
                 // Streamed to the host at apply time, never read whole.
                 let d = Content::Local(std::sync::Arc::new(LocalFile::open(&path).await?));
                 if args.mode == Some(SourceMode::Preserve) {

@@ -9,7 +9,7 @@ mod aws;
 mod bad_input;
 mod collections;
 mod config;
-mod copy_remote_src;
+mod copy_results;
 mod cron;
 mod deb822;
 mod disk;

@@ -861,3 +861,37 @@ fn known_hosts_adds_keys_once() {
     assert_eq!(r.code, 0, "{}", r.text);
     assert_eq!(r.changed(), 0, "{}", r.text);
 }
+
+/// `copy` of a controller directory over SSH and on the local host: check mode makes nothing,
+/// the first run makes the tree (directories, files with their mode, `directory_mode`), the
+/// second changes nothing.
+#[test]
+fn copy_of_a_directory_makes_the_tree_once() {
+    let h = Hosts::new(
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - copy: {src: conf/, dest: "{{ host_root }}/etc/app", directory_mode: "0750", mode: "0640"}
+"#,
+    );
+    for (name, body) in
+        [("conf/app.ini", "[main]\nport=80\n"), ("conf/sites/a.conf", "a\n"), ("conf/sites/b.conf", "b\n")]
+    {
+        let p = h.dir().join("files").join(name);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, body).expect("write");
+    }
+    let r = h.run(&["--check"]);
+    assert_eq!((r.code, r.changed()), (0, 3), "{}", r.text);
+    assert!(!h.roots()[0].join("etc/app").exists(), "check mode made the tree");
+    for (round, changed) in [(1, 3), (2, 0)] {
+        let r = h.run(&[]);
+        assert_eq!((r.code, r.changed()), (0, changed), "round {round}: {}", r.text);
+    }
+    assert_eq!(h.read("etc/app/sites/b.conf"), "b\n");
+    use std::os::unix::fs::PermissionsExt;
+    for root in h.roots() {
+        let mode = |p: &str| std::fs::metadata(root.join(p)).expect("made").permissions().mode() & 0o7777;
+        assert_eq!((mode("etc/app"), mode("etc/app/sites"), mode("etc/app/app.ini")), (0o750, 0o750, 0o640));
+    }
+}

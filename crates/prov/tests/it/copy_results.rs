@@ -1,0 +1,88 @@
+//! `copy` of directories and `copy` with `remote_src: true`, against what ansible-core 2.19.14
+//! registered for the same plays (`results/copy_tree.yml` and `results/copy_remote_src.yml`;
+//! its results, recorded with `ansible-playbook` on a local host, are the `.json` files beside
+//! them, the temporary directory written `@ROOT@`, backup names `@BACKUP@`).
+//!
+//! `remote_src` copies on the host, as ansible-core's module does it: no diff, the source's
+//! mode and times on a replaced file, the umask's mode on a new one. prov copied the file
+//! through the controller, registered copy's action-plugin result (a diff, no `src`) and gave
+//! a new file the source's mode.
+
+use crate::language::apply;
+use serde_json::Value as Json;
+
+fn normalize(v: &mut Json, root: &str) {
+    match v {
+        Json::Object(m) => {
+            m.remove("exception");
+            // ansible-core's temporary copy on the target, which prov does not make.
+            if m.get("src").and_then(Json::as_str).is_some_and(|s| s.contains("/.ansible/tmp/")) {
+                m.remove("src");
+            }
+            if m.contains_key("backup_file") {
+                m.insert("backup_file".into(), "@BACKUP@".into());
+            }
+            m.values_mut().for_each(|x| normalize(x, root));
+        }
+        Json::Array(a) => a.iter_mut().for_each(|x| normalize(x, root)),
+        Json::String(s) => *s = s.replace(root, "@ROOT@"),
+        _ => {}
+    }
+}
+
+/// Runs `play` on a local host and returns what its last `debug` printed, normalized.
+fn registered(play: &str, args: &[&str]) -> Vec<Json> {
+    let (d, r) = apply(&[("site.yml", play)], args);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let shown = r.of("debug").last().and_then(|x| x["msg"].as_str()).expect("debug").to_string();
+    let mut got: Json = serde_json::from_str(&shown).expect("JSON");
+    normalize(&mut got, &d.path().display().to_string());
+    got.as_array().expect("list").clone()
+}
+
+fn same_as_recorded(got: &[Json], recorded: &str) {
+    let expected: Json = serde_json::from_str(recorded).expect("recorded JSON");
+    let expected = expected.as_array().expect("list");
+    assert_eq!(got.len(), expected.len());
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        assert_eq!(g, e, "result {}", i + 1);
+    }
+}
+
+/// `copy` of a controller directory (`results/copy_tree.yml`: with and without a trailing `/`,
+/// `local_follow`, `directory_mode`, `mode: preserve`, check mode, a directory of one file, one
+/// file and an empty directory) registers what ansible-core 2.19.14 registered, with and
+/// without `--diff`, and leaves the same tree (the play's last result lists it: type, mode,
+/// size, link target). prov refused directories. The second copy of each changes nothing.
+#[test]
+fn copy_of_a_directory_makes_the_tree_and_registers_as_ansible_core() {
+    let play = include_str!("results/copy_tree.yml");
+    same_as_recorded(&registered(play, &[]), include_str!("results/copy_tree.json"));
+    same_as_recorded(&registered(play, &["--diff"]), include_str!("results/copy_tree.diff.json"));
+}
+
+#[test]
+fn copy_remote_src_copies_on_the_host_and_registers_as_ansible_core() {
+    let (d, r) = apply(&[("site.yml", include_str!("results/copy_remote_src.yml"))], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let shown = r.of("debug").last().and_then(|x| x["msg"].as_str()).expect("debug").to_string();
+    let mut got: Json = serde_json::from_str(&shown).expect("JSON");
+    normalize(&mut got, &d.path().display().to_string());
+    let expected: Json = serde_json::from_str(include_str!("results/copy_remote_src.json")).expect("recorded JSON");
+    let (got, expected) = (got.as_array().expect("list"), expected.as_array().expect("list"));
+    assert_eq!(got.len(), expected.len());
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        // t14: a directory with remote_src, which ansible-core copies and prov refuses.
+        if i == 13 {
+            assert_eq!(g["failed"], true, "{g}");
+            assert_eq!(
+                g["msg"],
+                "@ROOT@/out/sub is a directory: copying a directory with remote_src is not supported yet"
+            );
+            continue;
+        }
+        assert_eq!(g, e, "result {}", i + 1);
+    }
+    // t12 and t13 repeat t1 and t5: nothing left to copy.
+    assert_eq!((got[11]["changed"].clone(), got[12]["changed"].clone()), (Json::Bool(false), Json::Bool(false)));
+}
