@@ -126,7 +126,8 @@ fn human_readable(value: &Value, isbits: Option<bool>, unit: Option<String>, kw:
     Ok(Value::from(format!("{:.2} {suffix}", size / limit)))
 }
 
-/// `human_to_bytes(default_unit=None, isbits=false)`: `'1.5 KB'` becomes `1536`.
+/// `human_to_bytes(default_unit=None, isbits=false)`: `'1.5 KB'` becomes `1536`. Any error is
+/// the filter's one message, as ansible-core's filter words it.
 fn human_to_bytes(value: &Value, default_unit: Option<String>, kw: Kwargs) -> Result<Value, Error> {
     let default_unit = match default_unit {
         Some(u) => Some(u),
@@ -139,26 +140,57 @@ fn human_to_bytes(value: &Value, default_unit: Option<String>, kw: Kwargs) -> Re
         ValueKind::Number => value.to_string(),
         _ => return Err(fail(format!("human_to_bytes expects a string, got {}", a_type(value)))),
     };
-    let bad = || fail(format!("human_to_bytes: cannot interpret {text:?}"));
-    let t = text.trim_start();
-    let num_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let num: f64 = t[..num_end].parse().map_err(|_| bad())?;
-    let rest = t[num_end..].trim_start();
-    let unit_end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
-    let unit = if unit_end > 0 { Some(rest[..unit_end].to_string()) } else { default_unit };
-    let Some(unit) = unit else {
-        return Ok(Value::from(num.round() as i128));
+    human_to_bytes_text(&text, default_unit.as_deref(), isbits)
+        .map(Value::from)
+        .map_err(|e| fail(format!("human_to_bytes() can't interpret the input: {e}")))
+}
+
+/// ansible-core's `human_to_bytes` (`module_utils.common.text.formatters`): `'2K'` is 2048, a
+/// unit of more than one letter must be its byte (or, with `isbits`, bit) form; the error is
+/// its `ValueError` text.
+pub fn human_to_bytes_text(text: &str, default_unit: Option<&str>, isbits: bool) -> Result<i128, String> {
+    static FORM: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^([0-9]*\.?[0-9]+)(?:\s*([A-Za-z]+))?\s*$").expect("a valid pattern")
+    });
+    let Some(m) = FORM.captures(text) else {
+        return Err(format!("human_to_bytes() can't interpret following string: {text}"));
     };
-    let key = unit.chars().next().map(|c| c.to_ascii_uppercase()).unwrap_or('B');
-    let limit = SIZE_RANGES.iter().find(|(s, _)| *s == key).map(|(_, l)| *l).ok_or_else(|| {
-        fail(format!("human_to_bytes: cannot convert {text:?} (unit {unit:?}); the unit must start with one of Y, Z, E, P, T, G, M, K, B"))
+    let digits = &m[1];
+    let num: f64 = digits.parse().map_err(|_| {
+        format!("human_to_bytes() can't interpret following number: {digits} (original input string: {text})")
     })?;
-    let (class, class_name) = if isbits { ('b', "bit") } else { ('B', "byte") };
-    if unit.chars().count() > 1 && !unit.to_lowercase().contains(class_name) && unit.chars().nth(1) != Some(class) {
-        let expect = if key == 'B' { format!("{class} or {class_name}") } else { format!("{key}{class} or {key}") };
-        return Err(fail(format!("human_to_bytes: {text:?} is not a valid size (expected {expect})")));
+    let Some(unit) = m.get(2).map(|u| u.as_str()).or(default_unit) else {
+        return Ok(num.round() as i128);
+    };
+    let key = unit.chars().next().map(|c| c.to_ascii_uppercase()).unwrap_or(' ');
+    let Some(limit) = SIZE_RANGES.iter().find(|(s, _)| *s == key).map(|(_, l)| *l) else {
+        return Err(format!(
+            "human_to_bytes() failed to convert {text} (unit = {unit}). The suffix must be one of Y, Z, E, P, T, G, M, K, B"
+        ));
+    };
+    if unit.chars().count() > 1 {
+        let (class, name) = if isbits { ('b', "bit") } else { ('B', "byte") };
+        let expect =
+            if key == 'B' { format!("expect {class} or {name}") } else { format!("expect {key}{class} or {key}") };
+        let words = [
+            ('B', "byte", "bit"),
+            ('K', "kilobyte", "kilobit"),
+            ('M', "megabyte", "megabit"),
+            ('G', "gigabyte", "gigabit"),
+            ('T', "terabyte", "terabit"),
+            ('P', "petabyte", "petabit"),
+            ('E', "exabyte", "exabit"),
+            ('Z', "zetabyte", "zetabit"),
+            ('Y', "yottabyte", "yottabit"),
+        ];
+        let (_, byte_word, bit_word) = words.iter().find(|w| w.0 == key).copied().unwrap_or(('B', "byte", "bit"));
+        let word = if isbits { bit_word } else { byte_word };
+        let short = if key == 'B' { class.to_string() } else { format!("{key}{class}") };
+        if unit.to_lowercase() != word && unit != short {
+            return Err(format!("human_to_bytes() failed to convert {text}. Value is not a valid string ({expect})"));
+        }
     }
-    Ok(Value::from((num * limit).round() as i128))
+    Ok((num * limit).round() as i128)
 }
 
 /// The most items a permutation or combination filter may produce.
@@ -258,11 +290,19 @@ mod tests {
         assert_eq!(ok("{{ 1048576 | human_readable(unit='K') }}"), "1024.00 KB");
         assert_eq!(ok("{{ '2048' | human_readable }}"), "2.00 KB");
         assert_eq!(ok("{{ '1.5 KB' | human_to_bytes }} {{ '1M' | human_to_bytes }} {{ '10' | human_to_bytes }} {{ '2' | human_to_bytes('K') }}"), "1536 1048576 10 2048");
-        assert_eq!(ok("{{ '1 Kb' | human_to_bytes(isbits=true) }} {{ '3 bytes' | human_to_bytes }}"), "1024 3");
+        // ansible-core 2.19: 1024 3 1024, and '3 bytes' fails (a unit word is singular).
+        assert_eq!(ok("{{ '1 Kb' | human_to_bytes(isbits=true) }} {{ '3 byte' | human_to_bytes }} {{ '1 kilobyte' | human_to_bytes }}"), "1024 3 1024");
+        err(
+            "{{ '3 bytes' | human_to_bytes }}",
+            "human_to_bytes() can't interpret the input: human_to_bytes() failed to convert 3 bytes. Value is not a valid string (expect B or byte)",
+        );
         err("{{ 'abc' | human_readable }}", "human_readable: cannot interpret abc as a number");
-        err("{{ 'x' | human_to_bytes }}", "human_to_bytes: cannot interpret \"x\"");
-        err("{{ '1 Q' | human_to_bytes }}", "the unit must start with one of");
-        err("{{ '1 Kx' | human_to_bytes }}", "expected KB or K");
+        err(
+            "{{ 'x' | human_to_bytes }}",
+            "human_to_bytes() can't interpret the input: human_to_bytes() can't interpret following string: x",
+        );
+        err("{{ '1 Q' | human_to_bytes }}", "(unit = Q). The suffix must be one of Y, Z, E, P, T, G, M, K, B");
+        err("{{ '1 Kx' | human_to_bytes }}", "Value is not a valid string (expect KB or K)");
     }
 
     #[test]
