@@ -45,6 +45,7 @@ modules![
     containers::docker_node::DockerNode,
     containers::docker_swarm::DockerSwarm,
     containers::docker_swarm_service::DockerSwarmService,
+    containers::docker_prune::DockerPrune,
     containers::docker_volume::DockerVolume,
     containers::docker_stack::DockerStack,
     controller::add_host::AddHost,

@@ -40,6 +40,7 @@ mod seq_lookups;
 mod serialize;
 pub(crate) mod text;
 mod time;
+pub use math::human_to_bytes_text;
 pub use time::{PyDateTime, PyTimeDelta};
 mod yaml_out;
 

@@ -11,6 +11,7 @@ pub mod docker_image_load;
 pub mod docker_login;
 pub mod docker_network;
 pub mod docker_node;
+pub mod docker_prune;
 pub mod docker_stack;
 pub mod docker_swarm;
 pub mod docker_swarm_service;

@@ -17,6 +17,7 @@ mod dnf;
 mod docker;
 mod docker_login;
 mod docker_network;
+mod docker_prune;
 mod docker_volume;
 mod facts;
 mod faults;
