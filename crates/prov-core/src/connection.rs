@@ -266,6 +266,12 @@ pub trait Connection: Send + Sync {
     /// nothing, for connections that run nothing that outlives them.
     async fn cancel(&self) {}
 
+    /// Whether commands run on the controller itself (`ansible_connection=local`): modules
+    /// that must never run there (`reboot`) refuse it.
+    fn is_local(&self) -> bool {
+        false
+    }
+
     /// Drops the session, so the next command dials the host again (`wait_for_connection`
     /// between its tries). The default does nothing, for connections with nothing to dial.
     async fn reconnect(&self) {}

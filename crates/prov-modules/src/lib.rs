@@ -38,6 +38,7 @@ modules![
     commands::raw::Raw,
     commands::script::Script,
     commands::shell::Shell,
+    commands::reboot::Reboot,
     commands::wait_for_connection::WaitForConnection,
     containers::docker_image_load::DockerImageLoad,
     containers::docker_login::DockerLogin,

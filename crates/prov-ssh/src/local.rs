@@ -159,6 +159,10 @@ impl Connection for LocalConnection {
         self.write(path, Upload::Bytes(data), mode).await
     }
 
+    fn is_local(&self) -> bool {
+        true
+    }
+
     async fn put_file(
         &self,
         path: &str,

@@ -4,6 +4,7 @@ pub mod async_status;
 pub mod command;
 pub mod ping;
 pub mod raw;
+pub mod reboot;
 pub mod script;
 pub mod shell;
 pub mod wait_for_connection;

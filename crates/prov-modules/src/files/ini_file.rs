@@ -90,7 +90,7 @@ pub struct Args {
     #[serde(default)]
     pub value: Option<String>,
     /// Its values, one line each.
-    #[serde(default, deserialize_with = "str_list")]
+    #[serde(default, deserialize_with = "crate::util::str_list")]
     pub values: Option<Vec<String>>,
     /// Keep a copy of the replaced file.
     #[serde(default, deserialize_with = "lenient_bool")]
@@ -156,39 +156,8 @@ pub struct HasValues {
     #[serde(default)]
     pub value: Option<String>,
     /// With one of these values.
-    #[serde(default, deserialize_with = "str_list")]
+    #[serde(default, deserialize_with = "crate::util::str_list")]
     pub values: Option<Vec<String>>,
-}
-
-/// A list of strings as Ansible's `type: list, elements: str` reads it: a string is split at
-/// commas, and numbers and booleans are written as Python writes them (`True`).
-fn str_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Scalar {
-        Text(String),
-        Int(i64),
-        Float(f64),
-        Bool(bool),
-    }
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum L {
-        One(String),
-        Many(Vec<Scalar>),
-    }
-    Ok(Some(match L::deserialize(d)? {
-        L::One(s) => s.split(',').map(str::to_string).collect(),
-        L::Many(v) => v
-            .into_iter()
-            .map(|x| match x {
-                Scalar::Text(s) => s,
-                Scalar::Int(i) => i.to_string(),
-                Scalar::Float(f) => f.to_string(),
-                Scalar::Bool(b) => if b { "True" } else { "False" }.to_string(),
-            })
-            .collect(),
-    }))
 }
 
 impl HasValues {

@@ -3461,3 +3461,18 @@ fn command_results_in_check_mode_are_ansible_cores() {
     );
     assert_eq!(got, serde_json::json!([c1, c2, c3, c4, c5]));
 }
+
+/// `reboot` on a local connection fails (it would reboot the controller), in check mode too,
+/// with what ansible-core 2.19 registers for it.
+#[test]
+fn reboot_refuses_the_local_connection_as_ansible_core() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - {name: r1, reboot: {}, register: r1, ignore_errors: true}\n    - {name: r2, reboot: {}, register: r2, ignore_errors: true, check_mode: true}\n    - {name: show, debug: {msg: \"{{ [r1, r2] | to_json }}\"}}\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let mut got: Json = serde_json::from_str(r.of("show")[0]["msg"].as_str().expect("msg")).expect("json");
+    for x in got.as_array_mut().expect("list") {
+        x.as_object_mut().expect("result").remove("exception");
+    }
+    let one = serde_json::json!({"changed": false, "elapsed": 0, "failed": true, "msg": "Running reboot with local connection would reboot the control node.", "rebooted": false});
+    assert_eq!(got, serde_json::json!([one, one]));
+}

@@ -817,3 +817,70 @@ fn copy_streams_a_large_file_in_less_memory_than_the_file() {
         assert!(peak_kib < (size / 1024) as u64, "run {run}: peak RSS {peak_kib} KiB for a {size}-byte file");
     }
 }
+
+/// `reboot` over SSH, with a reboot command that stands for a real one: it marks the host, and
+/// the test then stops the host's sshd (its sessions with it), gives it a new boot id and
+/// starts it again 2 s later. prov reads the boot id, runs the command, waits out the lost
+/// connection until the boot id changed, runs `whoami`, and goes on with the next task;
+/// `rebooted` and `elapsed` are registered as ansible-core registers them. Check mode changes
+/// nothing; a reboot command that fails fails the task with ansible-core's words.
+#[test]
+fn reboot_waits_for_the_host_to_come_back_with_a_new_boot_id() {
+    let mut lab = Lab::start(1).expect("lab");
+    let work = lab_workdir(&lab);
+    let root = lab.hosts[0].root.clone();
+    std::fs::write(root.join("boot_id"), "first\n").expect("boot id");
+    let script = root.join("fake-reboot");
+    std::fs::write(&script, format!("#!/bin/sh\ntouch {}/rebooting\n", root.display())).expect("script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let play = "- hosts: all\n  gather_facts: false\n  tasks:\n    - reboot: {reboot_command: \"{{ host_root }}/fake-reboot now\", boot_time_command: \"cat {{ host_root }}/boot_id\", reboot_timeout: 60}\n      register: r\n    - command: cat {{ host_root }}/boot_id\n      register: b\n      changed_when: false\n    - debug: {msg: \"{{ [r.rebooted, r.changed, r.elapsed, b.stdout] | to_json }}\"}\n";
+    std::fs::write(work.path().join("pb.yml"), play).expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    let args = ["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"];
+    let check = prov(work.path(), &[&args[..], &["--check"]].concat());
+    let (o, e) = text(&check);
+    assert_eq!(check.status.code(), Some(0), "{o}\n{e}");
+    assert!(!root.join("rebooting").exists(), "check mode ran the reboot command");
+    let child = Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(args)
+        .current_dir(work.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("prov starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !root.join("rebooting").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    lab.stop(0);
+    std::fs::write(root.join("boot_id"), "second\n").expect("boot id");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    lab.restart(0).expect("h01 comes back");
+    let out = child.wait_with_output().expect("prov ends");
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let ev = events(&o);
+    let r = recap(&ev);
+    assert_eq!(
+        (count(&r, "h01", "ok"), count(&r, "h01", "changed"), count(&r, "h01", "unreachable")),
+        (3, 1, 0),
+        "{r:?}"
+    );
+    let shown = ev
+        .iter()
+        .find(|x| x["event"] == "host_result" && x["module"] == "debug")
+        .and_then(|x| x["msg"].as_str())
+        .expect("debug");
+    let v: Json = serde_json::from_str(shown).expect("JSON");
+    assert_eq!((&v[0], &v[1], &v[3]), (&Json::Bool(true), &Json::Bool(true), &Json::from("second")), "{v}");
+    assert!(v[2].as_u64().is_some_and(|s| s >= 2), "elapsed {v}");
+
+    // A reboot command that fails: ansible-core's message, nothing rebooted.
+    let failing = "- hosts: all\n  gather_facts: false\n  tasks:\n    - reboot: {reboot_command: /bin/false}\n";
+    std::fs::write(work.path().join("pb.yml"), failing).expect("playbook");
+    let out = prov(work.path(), &args);
+    let (o, _) = text(&out);
+    let failed = events(&o).into_iter().find(|x| x["status"] == "failed").unwrap_or_else(|| panic!("{o}"));
+    assert_eq!(failed["msg"], "Reboot command failed. Error was: ', '", "{failed}");
+}
