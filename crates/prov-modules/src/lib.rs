@@ -91,6 +91,7 @@ modules![
     packages::pip::Pip,
     packages::rpm_key::RpmKey,
     system::authorized_key::AuthorizedKey,
+    system::capabilities::Capabilities,
     system::cron::Cron,
     system::getent::Getent,
     system::group::Group,

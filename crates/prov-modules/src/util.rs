@@ -407,6 +407,13 @@ pub(crate) fn run_failed(cmd: &[String], out: &ExecOutput) -> Outcome {
     with_raw_output(o, out)
 }
 
+/// `o` with `key` (`stdout`, `stderr`) set to `text` and `KEY_lines` to its lines, as the
+/// controller adds them to a module's result that has the one and not the other.
+pub(crate) fn with_lines(o: Outcome, key: &str, text: &str) -> Outcome {
+    let lines = minijinja::Value::from(text.lines().map(str::to_string).collect::<Vec<_>>());
+    o.with(key, text).with(&format!("{key}_lines"), lines)
+}
+
 /// `o` with a command's `rc`, `stdout` and `stderr` as printed (final newline kept, as a module's
 /// `fail_json(stdout=..., stderr=..., rc=...)` returns them) and the `_lines` the controller adds.
 pub(crate) fn with_raw_output(o: Outcome, out: &ExecOutput) -> Outcome {

@@ -1,6 +1,7 @@
 //! System state: services, users and groups, mounts and kernel parameters; facts (`setup`).
 
 pub mod authorized_key;
+pub mod capabilities;
 pub mod cron;
 mod fstab;
 pub mod getent;

@@ -7,6 +7,7 @@ mod apt_repository;
 #[cfg(feature = "aws")]
 mod aws;
 mod bad_input;
+mod capabilities;
 mod collections;
 mod config;
 mod copy_results;

@@ -895,3 +895,31 @@ fn copy_of_a_directory_makes_the_tree_once() {
         assert_eq!((mode("etc/app"), mode("etc/app/sites"), mode("etc/app/app.ini")), (0o750, 0o750, 0o640));
     }
 }
+
+/// `capabilities` over SSH and on the local host: check mode sets nothing, the first run sets
+/// `cap_net_raw=ep`, the second changes nothing.
+#[test]
+fn capabilities_sets_a_file_capability_once() {
+    let h = Hosts::new(
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - community.general.capabilities: {path: "{{ host_root }}/tool", capability: cap_net_raw=ep}
+"#,
+    );
+    h.put("tool", "");
+    let getcap = |root: &Path| {
+        let out = std::process::Command::new("getcap").arg(root.join("tool")).output().expect("getcap");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let r = h.run(&["--check"]);
+    assert_eq!((r.code, r.changed()), (0, 3), "{}", r.text);
+    assert!(h.roots().iter().all(|root| getcap(root).is_empty()), "check mode set a capability");
+    for (round, changed) in [(1, 3), (2, 0)] {
+        let r = h.run(&[]);
+        assert_eq!((r.code, r.changed()), (0, changed), "round {round}: {}", r.text);
+    }
+    for root in h.roots() {
+        assert!(getcap(&root).ends_with("cap_net_raw=ep"), "{}", getcap(&root));
+    }
+}
