@@ -60,6 +60,7 @@ modules![
     deploy::backup::Backup,
     deploy::release::Release,
     deploy::restore::Restore,
+    files::acl::Acl,
     files::blockinfile::BlockInFile,
     files::copy::Copy,
     files::fetch::Fetch,

@@ -9,6 +9,7 @@
 //! a new file the source's mode.
 
 use crate::language::apply;
+use crate::util::assert_recorded;
 use serde_json::Value as Json;
 
 fn normalize(v: &mut Json, root: &str) {
@@ -40,15 +41,6 @@ fn registered(play: &str, args: &[&str]) -> Vec<Json> {
     got.as_array().expect("list").clone()
 }
 
-fn same_as_recorded(got: &[Json], recorded: &str) {
-    let expected: Json = serde_json::from_str(recorded).expect("recorded JSON");
-    let expected = expected.as_array().expect("list");
-    assert_eq!(got.len(), expected.len());
-    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
-        assert_eq!(g, e, "result {}", i + 1);
-    }
-}
-
 /// `copy` of a controller directory (`results/copy_tree.yml`: with and without a trailing `/`,
 /// `local_follow`, `directory_mode`, `mode: preserve`, check mode, a directory of one file, one
 /// file and an empty directory) registers what ansible-core 2.19.14 registered, with and
@@ -57,8 +49,8 @@ fn same_as_recorded(got: &[Json], recorded: &str) {
 #[test]
 fn copy_of_a_directory_makes_the_tree_and_registers_as_ansible_core() {
     let play = include_str!("results/copy_tree.yml");
-    same_as_recorded(&registered(play, &[]), include_str!("results/copy_tree.json"));
-    same_as_recorded(&registered(play, &["--diff"]), include_str!("results/copy_tree.diff.json"));
+    assert_recorded(&registered(play, &[]), include_str!("results/copy_tree.json"), "t");
+    assert_recorded(&registered(play, &["--diff"]), include_str!("results/copy_tree.diff.json"), "t");
 }
 
 #[test]

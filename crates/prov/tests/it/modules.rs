@@ -923,3 +923,35 @@ fn capabilities_sets_a_file_capability_once() {
         assert!(getcap(&root).ends_with("cap_net_raw=ep"), "{}", getcap(&root));
     }
 }
+
+/// `acl` over SSH and on the local host: check mode sets nothing, the first run adds the
+/// entry (recursively, `X` for the directory), the second changes nothing.
+#[test]
+fn acl_adds_an_entry_once() {
+    let h = Hosts::new(
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - ansible.posix.acl: {path: "{{ host_root }}/share", entity: nobody, etype: user, permissions: rX, recursive: true, state: present}
+"#,
+    );
+    h.put("share/doc.txt", "x\n");
+    let getfacl = |root: &Path| {
+        let out = std::process::Command::new("getfacl")
+            .args(["-R", "--omit-header", "--absolute-names"])
+            .arg(root.join("share"))
+            .output();
+        String::from_utf8_lossy(&out.expect("getfacl").stdout).to_string()
+    };
+    let r = h.run(&["--check"]);
+    assert_eq!((r.code, r.changed()), (0, 3), "{}", r.text);
+    assert!(h.roots().iter().all(|root| !getfacl(root).contains("user:nobody")), "check mode set an entry");
+    for (round, changed) in [(1, 3), (2, 0)] {
+        let r = h.run(&[]);
+        assert_eq!((r.code, r.changed()), (0, changed), "round {round}: {}", r.text);
+    }
+    for root in h.roots() {
+        let acl = getfacl(&root);
+        assert_eq!(acl.matches("user:nobody:r-x").count() + acl.matches("user:nobody:r--").count(), 2, "{acl}");
+    }
+}

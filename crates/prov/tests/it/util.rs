@@ -150,3 +150,40 @@ impl Work {
         std::fs::read_to_string(self.root().join(name)).unwrap_or_default()
     }
 }
+
+/// `v` with the run's temporary directory written `@ROOT@` in every string, and without the
+/// `exception` field (ansible-core's traceback placeholder).
+pub fn normalize_recorded(v: &mut serde_json::Value, root: &str) {
+    use serde_json::Value as Json;
+    match v {
+        Json::Object(m) => {
+            m.remove("exception");
+            m.values_mut().for_each(|x| normalize_recorded(x, root));
+        }
+        Json::Array(a) => a.iter_mut().for_each(|x| normalize_recorded(x, root)),
+        Json::String(s) => *s = s.replace(root, "@ROOT@"),
+        _ => {}
+    }
+}
+
+/// Runs `play` on the local inventory of [`crate::language::apply`] and returns the list its
+/// last `debug` printed as JSON, normalized with [`normalize_recorded`].
+pub fn shown_results(play: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let (d, r) = crate::language::apply(&[("site.yml", play)], args);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let shown = r.of("debug").last().and_then(|x| x["msg"].as_str()).expect("debug").to_string();
+    let mut got: serde_json::Value = serde_json::from_str(&shown).expect("JSON");
+    normalize_recorded(&mut got, &d.path().display().to_string());
+    got.as_array().expect("a list").clone()
+}
+
+/// Compares results one by one with the recorded ones (`results/*.json`), naming the first
+/// that differs by its place (`what` and its 1-based index).
+pub fn assert_recorded(got: &[serde_json::Value], recorded: &str, what: &str) {
+    let expected: serde_json::Value = serde_json::from_str(recorded).expect("recorded JSON");
+    let expected = expected.as_array().expect("a list");
+    assert_eq!(got.len(), expected.len(), "number of {what} results");
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        assert_eq!(g, e, "{what}{}", i + 1);
+    }
+}
