@@ -464,28 +464,12 @@ mod sanitize_tests {
 pub(crate) fn str_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     #[derive(serde::Deserialize)]
     #[serde(untagged)]
-    enum Scalar {
-        Text(String),
-        Int(i64),
-        Float(f64),
-        Bool(bool),
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
     enum L {
         One(String),
         Many(Vec<Scalar>),
     }
     Ok(Some(match <L as serde::Deserialize>::deserialize(d)? {
         L::One(s) => s.split(',').map(str::to_string).collect(),
-        L::Many(v) => v
-            .into_iter()
-            .map(|x| match x {
-                Scalar::Text(s) => s,
-                Scalar::Int(i) => i.to_string(),
-                Scalar::Float(f) => f.to_string(),
-                Scalar::Bool(b) => if b { "True" } else { "False" }.to_string(),
-            })
-            .collect(),
+        L::Many(v) => v.into_iter().map(|x| x.text(true)).collect(),
     }))
 }

@@ -26,6 +26,7 @@
 //! - fetch: { src: /var/lib/app/join-token, dest: "tokens/{{ inventory_hostname }}.token", flat: true }
 //! ```
 
+use super::{md5_hex, sha1_hex};
 use crate::util::probe_failed;
 use async_trait::async_trait;
 use minijinja::Value;
@@ -33,7 +34,6 @@ use prov_core::args::lenient_bool;
 use prov_core::cmd::Sh;
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
-use sha1::{Digest, Sha1};
 use std::path::{Component, Path, PathBuf};
 
 fn yes() -> bool {
@@ -75,14 +75,6 @@ fn probe_command(src: &str) -> Sh {
         "if [ -d \"$P\" ]; then echo dir; elif [ ! -e \"$P\" ]; then echo absent; \
          elif [ ! -r \"$P\" ]; then echo unreadable; else h=$(sha1sum < \"$P\") || exit 1; echo \"sum ${h%% *}\"; fi",
     ))
-}
-
-fn sha1_hex(data: &[u8]) -> String {
-    hex::encode(Sha1::digest(data))
-}
-
-fn md5_hex(data: &[u8]) -> String {
-    format!("{:x}", md5::compute(data))
 }
 
 /// Resolves `.` and `..` as text, as Python's `os.path.normpath` does for an absolute path
