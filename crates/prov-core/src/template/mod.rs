@@ -653,6 +653,17 @@ mod tests {
         assert!(e.contains("'nope' is undefined"), "{e}");
     }
 
+    // ansible-core 2.19 renders `{{ +x }} {{ -x }} {{ +1.5 }} {{ (+x) * 2 }}` with `x: 3` as
+    // `3 -3 1.5 6`, and fails on `+'a'` (bad operand type for unary +); prov refused `+`.
+    #[test]
+    fn unary_plus_gives_the_number_itself() {
+        let t = Templar::new(vec![]);
+        let ctx = minijinja::context! { x => 3 };
+        let r = |s: &str| t.render_str(s, &ctx).map(|v| v.to_string());
+        assert_eq!(r("{{ +x }} {{ -x }} {{ +1.5 }} {{ (+x) * 2 }} {{ + -x }}").as_deref(), Ok("3 -3 1.5 6 -3"));
+        assert!(r("{{ +'a' }}").is_err());
+    }
+
     // ansible-core 2.19's messages for the same expressions (`debug: msg=...`, with
     // `i: {a: 1}` and `l: [1]`): the first missing attribute or item, and its object's type.
     #[test]

@@ -428,13 +428,25 @@ impl<'a> Parser<'a> {
     /// are not part of the operand and apply to the negated value.
     fn parse_unary_only(&mut self) -> Result<ast::Expr<'a>, Error> {
         let span = self.stream.current_span();
-        if !matches_token!(self, Token::Minus) {
+        // prov: unary `+` (Jinja's `pos`) is read as `-(-x)`: the number itself, an error
+        // for what cannot be negated.
+        let plus = matches_token!(self, Token::Plus);
+        if !plus && !matches_token!(self, Token::Minus) {
             return self.parse_primary();
         }
         ok!(self.stream.next());
         let operand_span = self.stream.current_span();
         let operand = ok!(self.parse_unary_only());
-        let operand = ok!(self.parse_postfix(operand, operand_span));
+        let mut operand = ok!(self.parse_postfix(operand, operand_span));
+        if plus {
+            operand = ast::Expr::UnaryOp(Spanned::new(
+                ast::UnaryOp {
+                    op: ast::UnaryOpKind::Neg,
+                    expr: operand,
+                },
+                self.stream.expand_span(span),
+            ));
+        }
         Ok(ast::Expr::UnaryOp(Spanned::new(
             ast::UnaryOp {
                 op: ast::UnaryOpKind::Neg,
