@@ -583,6 +583,41 @@ pub trait DynModule: Send + Sync {
     async fn background(&self, args: &Value, cx: &ModuleCtx<'_>) -> Result<Option<Background>, ModuleError>;
 }
 
+/// ansible-core's failure for arguments the module does not have (left at run time: an
+/// argument whose template may render to `omit` is only known then): "Unsupported parameters
+/// for (NAME) module: x. Supported parameters include: a, b." The module is named as
+/// ansible-core names it for a task that calls it by its short name: `stat`, a collection's
+/// `community.docker.docker_volume`, and `ansible.legacy.copy` for the modules its action
+/// plugins run under that name. The supported names are prov's (aliases among them), where
+/// ansible-core lists its own with the aliases apart.
+fn unsupported_parameters(args: &Value, names: &[&str], name: &str, collections: &[&str]) -> Option<String> {
+    if names.is_empty() {
+        return None;
+    }
+    let mut unknown: Vec<String> = args
+        .try_iter()
+        .ok()?
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .filter(|k| !names.contains(&k.as_str()))
+        .collect();
+    if unknown.is_empty() {
+        return None;
+    }
+    unknown.sort();
+    let mut supported: Vec<&str> = names.to_vec();
+    supported.sort_unstable();
+    let shown = match collections.first() {
+        Some(&"ansible.builtin") | None if ["copy", "unarchive"].contains(&name) => format!("ansible.legacy.{name}"),
+        Some(&"ansible.builtin") | None => name.to_string(),
+        Some(c) => format!("{c}.{name}"),
+    };
+    Some(format!(
+        "Unsupported parameters for ({shown}) module: {}. Supported parameters include: {}.",
+        unknown.join(", "),
+        supported.join(", ")
+    ))
+}
+
 /// Erases a [`Module`] type.
 pub struct Erased<M: Module>(pub M, pub &'static [&'static str]);
 
@@ -630,6 +665,9 @@ impl<M: Module> DynModule for Erased<M> {
         M::background(&a).transpose().map_err(ModuleError::Args)
     }
     async fn run(&self, args: &Value, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        if let Some(msg) = unsupported_parameters(args, self.1, M::NAME, M::COLLECTIONS) {
+            return Ok(Outcome::failed(msg));
+        }
         let expanded = expand_path_args(args, M::PATH_ARGS, cx).await?;
         let a: M::Args = M::args_of(expanded.as_ref().unwrap_or(args)).map_err(ModuleError::Args)?;
         M::check_args(&a).map_err(ModuleError::Args)?;
