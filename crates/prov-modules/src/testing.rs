@@ -20,6 +20,14 @@ pub(crate) async fn run<M: Module + Default>(args: serde_json::Value, cx: &Modul
     }
 }
 
+/// Runs a module with an argument it does not have: the failed result's message (ansible-core's
+/// "Unsupported parameters for (NAME) module: ...").
+pub(crate) async fn unsupported<M: Module + Default>(args: serde_json::Value, cx: &ModuleCtx<'_>) -> String {
+    let o = run::<M>(args, cx).await;
+    assert!(o.failed, "expected a failed result, got {o:?}");
+    o.msg.unwrap_or_default()
+}
+
 /// Runs a module, returning its error.
 pub(crate) async fn run_err<M: Module + Default>(args: serde_json::Value, cx: &ModuleCtx<'_>) -> String {
     match Erased::new(M::default()).run(&j(args), cx).await {

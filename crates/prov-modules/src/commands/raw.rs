@@ -161,7 +161,9 @@ mod tests {
     #[tokio::test]
     async fn raw_refuses_what_ansible_would_ignore() {
         let h = fake(FakeConnection::new());
-        assert!(run_err::<Raw>(json!({"_raw_params": "x", "creates": "/x"}), &h.ctx()).await.contains("unknown field"));
+        assert!(unsupported::<Raw>(json!({"_raw_params": "x", "creates": "/x"}), &h.ctx())
+            .await
+            .starts_with("Unsupported parameters for ("));
         assert!(run_err::<Raw>(json!({}), &h.ctx()).await.contains("no command"));
     }
 }

@@ -277,7 +277,9 @@ mod tests {
         assert!(o.changed && !o.skipped, "{o:?}");
         assert!(!h.dir.path().join("ran").exists());
         let f = fake_check(FakeConnection::new());
-        assert!(run_err::<Script>(json!({"cmd": "s.sh", "decrypt": true}), &f.ctx()).await.contains("unknown field"));
+        assert!(unsupported::<Script>(json!({"cmd": "s.sh", "decrypt": true}), &f.ctx())
+            .await
+            .starts_with("Unsupported parameters for ("));
     }
 
     #[tokio::test]

@@ -502,7 +502,9 @@ pub(crate) mod tests {
             .await
             .contains("remote_addrs"));
         assert!(run_err::<DockerSwarm>(json!({"state": "bogus"}), &h.ctx()).await.contains("state must be"));
-        assert!(run_err::<DockerSwarm>(json!({"autolock": true}), &h.ctx()).await.contains("unknown field"));
+        assert!(unsupported::<DockerSwarm>(json!({"autolock": true}), &h.ctx())
+            .await
+            .starts_with("Unsupported parameters for ("));
         assert!(h.conn.calls().is_empty());
     }
 }
