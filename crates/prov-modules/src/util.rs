@@ -473,3 +473,13 @@ pub(crate) fn str_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<
         L::Many(v) => v.into_iter().map(|x| x.text(true)).collect(),
     }))
 }
+
+/// Python's `int()` of an argument given as text (a number YAML typed, or a string), or
+/// `default` when it is absent; its error is Python's. `T` bounds what the module accepts
+/// (`u64`: a negative value is an error).
+pub(crate) fn py_int<T: std::str::FromStr>(v: &Option<String>, default: T) -> Result<T, String> {
+    match v {
+        None => Ok(default),
+        Some(s) => s.trim().parse::<T>().map_err(|_| format!("invalid literal for int() with base 10: '{s}'")),
+    }
+}

@@ -22,6 +22,7 @@
 //!     reboot_timeout: 900
 //! ```
 
+use crate::util::py_int;
 use async_trait::async_trait;
 use prov_core::cmd::Sh;
 use prov_core::facts::{self, Collector};
@@ -66,14 +67,6 @@ pub struct Args {
 /// The `reboot` module.
 #[derive(Debug, Default)]
 pub struct Reboot;
-
-/// Python's `int()` of an argument (negative delays count as 0), or its default.
-fn int(v: &Option<String>, default: i64) -> Result<i64, String> {
-    match v {
-        None => Ok(default),
-        Some(s) => s.trim().parse::<i64>().map_err(|_| format!("invalid literal for int() with base 10: '{s}'")),
-    }
-}
 
 const DEFAULT_SEARCH_PATHS: [&str; 5] = ["/sbin", "/bin", "/usr/sbin", "/usr/bin", "/usr/local/sbin"];
 
@@ -163,7 +156,7 @@ impl Reboot {
     }
 
     async fn reboot(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let num = |v: &Option<String>, d: i64| int(v, d).map_err(ModuleError::Args);
+        let num = |v: &Option<String>, d: i64| py_int(v, d).map_err(ModuleError::Args);
         let (pre, post) = (num(&a.pre_reboot_delay, 0)?.max(0), num(&a.post_reboot_delay, 0)?.max(0));
         let timeout = num(&a.reboot_timeout, 600)?.max(0) as u64;
         let collectors: BTreeSet<Collector> = [Collector::Distribution].into_iter().collect();
@@ -237,7 +230,7 @@ impl Module for Reboot {
 
     fn check_args(a: &Args) -> Result<(), String> {
         for v in [&a.connect_timeout, &a.post_reboot_delay, &a.pre_reboot_delay, &a.reboot_timeout] {
-            int(v, 0)?;
+            py_int::<i64>(v, 0)?;
         }
         Ok(())
     }

@@ -17,6 +17,7 @@
 //!     timeout: 300
 //! ```
 
+use crate::util::py_int;
 use async_trait::async_trait;
 use prov_core::cmd::Sh;
 use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
@@ -45,14 +46,6 @@ pub struct Args {
 #[derive(Debug, Default)]
 pub struct WaitForConnection;
 
-/// Python's `int()` of an argument, or its default.
-fn int(v: &Option<String>, default: u64) -> Result<u64, String> {
-    match v {
-        None => Ok(default),
-        Some(s) => s.trim().parse::<u64>().map_err(|_| format!("invalid literal for int() with base 10: '{s}'")),
-    }
-}
-
 impl WaitForConnection {
     /// One try: a new session and `echo pong`; the error when it did not answer.
     async fn try_once(cx: &ModuleCtx<'_>) -> Result<(), String> {
@@ -73,7 +66,7 @@ impl Module for WaitForConnection {
 
     fn check_args(a: &Args) -> Result<(), String> {
         for (v, d) in [(&a.connect_timeout, 5), (&a.delay, 0), (&a.sleep, 1), (&a.timeout, 600)] {
-            int(v, d)?;
+            py_int::<u64>(v, d)?;
         }
         Ok(())
     }
@@ -82,9 +75,9 @@ impl Module for WaitForConnection {
         if cx.is_check() {
             return Ok(Plan::Ok(Outcome { skipped: true, ..Outcome::ok() }));
         }
-        let delay = int(&a.delay, 0).map_err(ModuleError::Args)?;
-        let sleep = int(&a.sleep, 1).map_err(ModuleError::Args)?;
-        let timeout = int(&a.timeout, 600).map_err(ModuleError::Args)?;
+        let delay = py_int(&a.delay, 0).map_err(ModuleError::Args)?;
+        let sleep = py_int(&a.sleep, 1).map_err(ModuleError::Args)?;
+        let timeout = py_int(&a.timeout, 600).map_err(ModuleError::Args)?;
         let start = Instant::now();
         if delay > 0 {
             tokio::time::sleep(Duration::from_secs(delay)).await;

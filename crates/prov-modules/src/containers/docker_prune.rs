@@ -128,11 +128,11 @@ impl DockerPrune {
             format!("/{kind}/prune?filters={}{extra}", filters_query(filters))
         };
         let unexpected = "An unexpected Docker error occurred: ";
-        for (wanted, kind, filters, deleted, name) in [
-            (a.containers, "containers", &a.containers_filters, "ContainersDeleted", "containers"),
-            (a.images, "images", &a.images_filters, "ImagesDeleted", "images"),
-            (a.networks, "networks", &a.networks_filters, "NetworksDeleted", "networks"),
-            (a.volumes, "volumes", &a.volumes_filters, "VolumesDeleted", "volumes"),
+        for (wanted, kind, filters, deleted) in [
+            (a.containers, "containers", &a.containers_filters, "ContainersDeleted"),
+            (a.images, "images", &a.images_filters, "ImagesDeleted"),
+            (a.networks, "networks", &a.networks_filters, "NetworksDeleted"),
+            (a.volumes, "volumes", &a.volumes_filters, "VolumesDeleted"),
         ] {
             if !wanted {
                 continue;
@@ -140,11 +140,11 @@ impl DockerPrune {
             let r = or_fail!(e.send("POST", &post(kind, filters, String::new()), None, unexpected).await);
             let ids = list(r.get(deleted));
             changed |= ids.as_array().is_some_and(|a| !a.is_empty());
-            o = o.with(name, super::json_value(ids));
+            o = o.with(kind, super::json_value(ids));
             if kind != "networks" {
                 let s = space(&r);
                 changed |= s.as_u64().is_some_and(|n| n > 0);
-                o = o.with(&format!("{name}_space_reclaimed"), super::json_value(s));
+                o = o.with(&format!("{kind}_space_reclaimed"), super::json_value(s));
             }
         }
         if a.builder_cache {

@@ -160,9 +160,9 @@ impl Module for Copy {
                 if path.is_dir() {
                     return Ok(super::copy_tree::plan(args, src, &path, cx).await?.map(CopyPlan::Tree));
                 }
-                Ok(self.plan_write(args, cx).await?.map(CopyPlan::Write))
+                Ok(self.plan_write(args, Some((src, &path)), cx).await?.map(CopyPlan::Write))
             }
-            _ => Ok(self.plan_write(args, cx).await?.map(CopyPlan::Write)),
+            _ => Ok(self.plan_write(args, None, cx).await?.map(CopyPlan::Write)),
         }
     }
 
@@ -190,12 +190,18 @@ pub enum CopyPlan {
 }
 
 impl Copy {
-    /// Plans the write of `content` or of a controller `src`.
-    async fn plan_write(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<WritePlan>, ModuleError> {
+    /// Plans the write of `content`, or of the controller file `local` (`src` as written, and
+    /// the file it was found as).
+    async fn plan_write(
+        &self,
+        args: &Args,
+        local: Option<(&str, &std::path::Path)>,
+        cx: &ModuleCtx<'_>,
+    ) -> Result<Plan<WritePlan>, ModuleError> {
         // `mode: preserve`: the source's bits; `content` is the private temporary file
         // ansible-core writes it to first (0600).
         let mut source_mode = 0o600;
-        let (data, src_name, source) = match (&args.content, &args.src) {
+        let (data, src_name, source) = match (&args.content, local) {
             (Some(c), _) => {
                 let text = match c.as_str() {
                     Some(s) => s.to_string(),
@@ -203,18 +209,14 @@ impl Copy {
                 };
                 (Content::Bytes(text.into_bytes()), None, None)
             }
-            (None, Some(src)) => {
-                let path = cx
-                    .files
-                    .find("files", src)
-                    .map_err(|e| ModuleError::Failed(format!("could not find src {src}: {e}")))?;
+            (None, Some((src, path))) => {
                 // Streamed to the host at apply time, never read whole.
-                let d = Content::Local(std::sync::Arc::new(LocalFile::open(&path).await?));
+                let d = Content::Local(std::sync::Arc::new(LocalFile::open(path).await?));
                 if args.mode == Some(SourceMode::Preserve) {
-                    source_mode = super::local_mode(&path);
+                    source_mode = super::local_mode(path);
                 }
                 // ansible-core names the source by its absolute path (the diff's `after_header`).
-                let shown = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+                let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
                 (d, src.trim_end_matches('/').rsplit('/').next(), Some(shown.display().to_string()))
             }
             (None, None) => return Err(ModuleError::Args("one of `src` or `content` is required".into())),

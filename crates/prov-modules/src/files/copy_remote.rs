@@ -217,12 +217,16 @@ pub(crate) async fn apply(args: &super::copy::Args, p: RemotePlan, cx: &ModuleCt
     }
     let st = probe(cx, &p.dest, None, false).await?;
     let changes = st.as_ref().map(|s| attrs.changes(s)).unwrap_or_default();
-    if let Some(cmd) = Attrs::command(&p.dest, &changes, false, false) {
-        if let Err(f) = run_step(cx, "setting ownership and mode", cmd).await? {
-            return Ok(f);
+    let after = match Attrs::command(&p.dest, &changes, false, false) {
+        Some(cmd) => {
+            if let Err(f) = run_step(cx, "setting ownership and mode", cmd).await? {
+                return Ok(f);
+            }
+            probe(cx, &p.dest, None, false).await?
         }
-    }
-    let after = probe(cx, &p.dest, None, false).await?;
+        // Nothing changed since the probe above.
+        None => st,
+    };
     o = o
         .with("dest", p.dest.as_str())
         .with("src", p.src.as_str())

@@ -200,14 +200,15 @@ pub(crate) async fn plan(
     let mut seen = HashSet::new();
     let own: HashSet<&str> = w.dirs.iter().map(String::as_str).collect();
     let mut wanted: Vec<String> = vec![String::new()];
-    for rel in
-        w.files.iter().map(|f| f.1.as_str()).chain(w.links.iter().map(|l| l.1.as_str())).chain(own.iter().copied())
-    {
-        let mut acc = String::new();
-        for part in rel.split('/').collect::<Vec<_>>().iter().rev().skip(1).rev() {
-            acc = if acc.is_empty() { part.to_string() } else { format!("{acc}/{part}") };
-            wanted.push(acc.clone());
-        }
+    let rels = w
+        .files
+        .iter()
+        .map(|f| f.1.as_str())
+        .chain(w.links.iter().map(|l| l.1.as_str()))
+        .chain(w.dirs.iter().map(String::as_str));
+    for rel in rels {
+        // Each parent of `rel` (`a` and `a/b` for `a/b/c`).
+        wanted.extend(rel.match_indices('/').map(|(i, _)| rel[..i].to_string()));
     }
     wanted.extend(w.dirs.iter().cloned());
     let dattrs = Attrs::new(&directory_mode, &args.owner, &args.group);
@@ -298,7 +299,10 @@ pub(crate) async fn apply(args: &super::copy::Args, p: TreePlan, cx: &ModuleCtx<
         if o.failed {
             return Ok(o);
         }
-        last = Some(write_result(cx, plan, o).await?);
+        // Only a source of one file registers that file's result.
+        if p.single {
+            last = Some(write_result(cx, plan, o).await?);
+        }
     }
     for (target, path) in &p.links {
         let ln = Cmd::new("ln").flag("-sfn").operands([target, path]).build();
