@@ -520,6 +520,9 @@ pub trait Module: Send + Sync + 'static {
     /// Whether the items of a loop over this module run at once instead of one after
     /// another (e.g. `vm`: creating eight VMs should not take eight times as long).
     const PARALLEL_ITEMS: bool = false;
+    /// Whether ansible-core runs it from its action plugin as `ansible.legacy.NAME` (copy,
+    /// unarchive), the name its argument errors then show.
+    const RUN_BY_ACTION_PLUGIN: bool = false;
     /// Arguments: a serde struct with `deny_unknown_fields`.
     type Args: DeserializeOwned + Send + Sync + 'static;
     /// What `apply` needs from `plan`.
@@ -588,9 +591,9 @@ pub trait DynModule: Send + Sync {
 /// for (NAME) module: x. Supported parameters include: a, b." The module is named as
 /// ansible-core names it for a task that calls it by its short name: `stat`, a collection's
 /// `community.docker.docker_volume`, and `ansible.legacy.copy` for the modules its action
-/// plugins run under that name. The supported names are prov's (aliases among them), where
-/// ansible-core lists its own with the aliases apart.
-fn unsupported_parameters(args: &Value, names: &[&str], name: &str, collections: &[&str]) -> Option<String> {
+/// plugins run under that name ([`Module::RUN_BY_ACTION_PLUGIN`]). The supported names are
+/// prov's (aliases among them), where ansible-core lists its own with the aliases apart.
+fn unsupported_parameters<M: Module>(args: &Value, names: &[&str]) -> Option<String> {
     if names.is_empty() {
         return None;
     }
@@ -606,8 +609,9 @@ fn unsupported_parameters(args: &Value, names: &[&str], name: &str, collections:
     unknown.sort();
     let mut supported: Vec<&str> = names.to_vec();
     supported.sort_unstable();
-    let shown = match collections.first() {
-        Some(&"ansible.builtin") | None if ["copy", "unarchive"].contains(&name) => format!("ansible.legacy.{name}"),
+    let name = M::NAME;
+    let shown = match M::COLLECTIONS.first() {
+        Some(&"ansible.builtin") | None if M::RUN_BY_ACTION_PLUGIN => format!("ansible.legacy.{name}"),
         Some(&"ansible.builtin") | None => name.to_string(),
         Some(c) => format!("{c}.{name}"),
     };
@@ -665,7 +669,7 @@ impl<M: Module> DynModule for Erased<M> {
         M::background(&a).transpose().map_err(ModuleError::Args)
     }
     async fn run(&self, args: &Value, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        if let Some(msg) = unsupported_parameters(args, self.1, M::NAME, M::COLLECTIONS) {
+        if let Some(msg) = unsupported_parameters::<M>(args, self.1) {
             return Ok(Outcome::failed(msg));
         }
         let expanded = expand_path_args(args, M::PATH_ARGS, cx).await?;

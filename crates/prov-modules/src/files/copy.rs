@@ -123,6 +123,7 @@ pub struct Copy;
 #[async_trait]
 impl Module for Copy {
     const NAME: &'static str = "copy";
+    const RUN_BY_ACTION_PLUGIN: bool = true;
     const PATH_ARGS: &'static [&'static str] = &["dest"];
     type Args = Args;
     type Plan = CopyPlan;
@@ -297,6 +298,14 @@ mod tests {
         );
         assert_eq!(h.conn.files.lock().unwrap()["/f"].0, b"a\n".to_vec());
         assert_eq!((o.diffs[0].before.as_str(), o.diffs[0].after.as_str()), ("a\n", "b\n"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_argument_is_named_as_ansible_core_names_it() {
+        // ansible-core 2.19: its copy action runs the module as ansible.legacy.copy.
+        let h = fake(FakeConnection::new());
+        let msg = unsupported::<Copy>(json!({"content": "x", "dest": "/f", "bogus": 1}), &h.ctx()).await;
+        assert!(msg.starts_with("Unsupported parameters for (ansible.legacy.copy) module: bogus. "), "{msg}");
     }
 
     #[tokio::test]

@@ -500,6 +500,7 @@ struct Found {
 #[async_trait]
 impl Module for Unarchive {
     const NAME: &'static str = "unarchive";
+    const RUN_BY_ACTION_PLUGIN: bool = true;
     const PATH_ARGS: &'static [&'static str] = &["dest", "creates"];
     type Args = Args;
     type Plan = UnarchivePlan;
