@@ -411,6 +411,20 @@ pub async fn load(
                 for (span, msg) in prov_exec::runner::become_refusals(&bp, &inventory) {
                     diags.push(Diagnostic::error(DiagKind::Unsupported, span, msg));
                 }
+                if let Err(cycle) = bp.check_waits() {
+                    let ((waiter, on), (waited, by)) = (cycle.waiter, cycle.waited);
+                    let other = sources.location(play.tasks[waited].span);
+                    diags.push(
+                        Diagnostic::error(
+                            DiagKind::Unsupported,
+                            play.tasks[waiter].span,
+                            format!(
+                                "this task on {on} waits for the task at {other} on {by}, which waits for it: the play would never end"
+                            ),
+                        )
+                        .with_help("a `hostvars` read or `delegate_to` here needs what the other task makes; move one of them"),
+                    );
+                }
             }
         }
     }

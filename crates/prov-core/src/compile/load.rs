@@ -2840,12 +2840,8 @@ impl<'a> Loader<'a> {
             collect_strings(e, &mut s);
             pb.templates.extend(s.into_iter().filter(|x| is_template(x)).map(|x| (x, node.span)));
         }
-        let mut hostvars_reads = Vec::new();
-        for s in strings.iter().chain(when.iter().map(|c| &c.source)) {
-            scan::hostvars_reads(s, &mut hostvars_reads);
-        }
         let _ = RunsOn::Target;
-        let def = TaskDef {
+        let mut def = TaskDef {
             id,
             name,
             named: node.get("name").is_some_and(|n| n.scalar_text().is_some()),
@@ -2907,9 +2903,10 @@ impl<'a> Loader<'a> {
             async_secs,
             fire_and_forget,
             throttle,
-            hostvars_reads,
+            hostvars_reads: Vec::new(),
             selected: true,
         };
+        def.hostvars_reads = hostvars_reads_of(&def, &strings);
         pb.tasks.push(Arc::new(def));
         // Ids stay dense even for tasks with errors: errors stop the run before it starts.
         let _ = ok;
@@ -3574,6 +3571,44 @@ fn env_chain(outer: Option<Value>, inner: Option<Value>) -> Option<Value> {
         (Some(o), Some(i)) => Some(Value::from(vec![o, i])),
         (o, i) => i.or(o),
     }
+}
+
+/// The `hostvars[...]` reads of a task (`args`: its argument strings): in its arguments,
+/// conditions (`when`, `changed_when`, `failed_when`, `until`), loop, `vars`, `environment`
+/// and templated keywords, and in the file a `template` task renders (found where the task
+/// will look for it, when its name is no template).
+fn hostvars_reads_of(t: &TaskDef, args: &[String]) -> Vec<HostvarsRead> {
+    let mut strings: Vec<String> = args.to_vec();
+    strings.extend(t.keyword_templates.iter().map(|(s, _)| s.clone()));
+    let conds = t.when.iter().chain(t.changed_when.iter().flatten()).chain(t.failed_when.iter().flatten());
+    strings.extend(conds.chain(t.until.as_ref().map(|u| &u.0)).map(|c| c.source.to_string()));
+    match t.loop_.as_ref().map(|l| &l.items) {
+        Some(LoopItems::Template(crate::template::Tmpl::Expr(_, src))) => strings.push(src.to_string()),
+        Some(LoopItems::Template(crate::template::Tmpl::Text(tm))) => strings.push(tm.source().to_string()),
+        Some(LoopItems::List(v)) => collect_strings(v, &mut strings),
+        _ => {}
+    }
+    for v in t.vars.iter().flat_map(|m| m.values()).chain(t.environment.as_ref()) {
+        collect_strings(v, &mut strings);
+    }
+    if t.module == "template" {
+        let src = t.args.get_attr("src").ok().and_then(|v| v.as_str().map(str::to_string));
+        let file = src.filter(|f| !is_template(f)).and_then(|f| {
+            t.search_dirs
+                .iter()
+                .flat_map(|d| [d.join("templates").join(&f), d.join(&f)])
+                .chain([PathBuf::from(&f)])
+                .find(|p| p.is_file())
+        });
+        if let Some(text) = file.and_then(|p| std::fs::read_to_string(p).ok()) {
+            strings.push(text);
+        }
+    }
+    let mut reads = Vec::new();
+    for s in &strings {
+        scan::hostvars_reads(s, &mut reads);
+    }
+    reads
 }
 
 /// Every string inside a value.

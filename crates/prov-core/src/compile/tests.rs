@@ -377,3 +377,58 @@ fn include_fan_out_is_bounded() {
     let errors = compile(&refs).expect_err("refused");
     assert!(errors.iter().any(|e| e.contains("more than 2048 task files in one play")), "{errors:?}");
 }
+
+/// Binds the first play of `site` to hosts a and b.
+fn bound_waits(site: &str, check: impl FnOnce(&mut BoundPlay)) {
+    let (pb, _) = compile(&[("site.yml", site)]).expect("compiles");
+    let mut inv = Inventory::new();
+    inv.add_to_group("g", "a");
+    inv.add_to_group("g", "b");
+    let mut bp = bind(&pb.plays[0], &inv, None).expect("binds");
+    check(&mut bp);
+}
+
+/// A task that waits for another that waits for it in turn is found by the graph check and
+/// named with its host; the waits `bind` makes have none.
+#[test]
+fn a_wait_cycle_names_both_tasks() {
+    let site = "- hosts: all\n  strategy: dag\n  gather_facts: false\n  tasks:\n    - meta: noop\n    - meta: noop\n    - meta: noop\n";
+    bound_waits(site, |bp| {
+        assert_eq!(bp.check_waits(), Ok(()));
+        let (first, last) = (bp.order[0], bp.order[2]);
+        // a's first task waits for b's last, which waits for a's first.
+        // A forward wait alone makes no cycle.
+        bp.waits[first] = vec![vec![Wait::Host { host: 1, pos: 2, why: WaitReason::Delegate }], Vec::new()];
+        assert_eq!(bp.check_waits(), Ok(()));
+        bp.waits[last] = vec![Vec::new(), vec![Wait::Host { host: 0, pos: 0, why: WaitReason::Delegate }]];
+        let cycle = bp.check_waits().expect_err("a cycle");
+        assert_eq!(cycle.waiter, (last, "b".to_string()));
+        assert_eq!(cycle.waited, (first, "a".to_string()));
+    });
+    // Through a linear barrier: b waits at the second task for every host to pass the first,
+    // and a's first task waits for b's second.
+    let linear = site.replace("strategy: dag", "strategy: linear");
+    bound_waits(&linear, |bp| {
+        assert_eq!(bp.check_waits(), Ok(()));
+        let first = bp.order[0];
+        bp.waits[first] = vec![vec![Wait::Host { host: 1, pos: 1, why: WaitReason::Delegate }], Vec::new()];
+        assert!(bp.check_waits().is_err());
+    });
+}
+
+/// Under `serial`, a host waits for nobody of another batch: `delegate_to` a host of the next
+/// batch makes no wait (that host has not started; ansible-core runs the task all the same).
+#[test]
+fn waits_stay_inside_the_serial_batch() {
+    let site = "- hosts: all\n  serial: 1\n  strategy: dag\n  gather_facts: false\n  tasks:\n    - meta: noop\n    - meta: noop\n      delegate_to: b\n";
+    bound_waits(site, |bp| {
+        let second = bp.order[1];
+        assert!(bp.waits[second].iter().all(|w| w.is_empty()), "{:?}", bp.waits[second]);
+        assert_eq!(bp.check_waits(), Ok(()));
+    });
+    let together = site.replace("  serial: 1\n", "");
+    bound_waits(&together, |bp| {
+        let second = bp.order[1];
+        assert_eq!(bp.waits[second][0], vec![Wait::Host { host: 1, pos: 0, why: WaitReason::Delegate }]);
+    });
+}

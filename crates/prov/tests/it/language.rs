@@ -2,7 +2,7 @@
 //! serial, run_once, until/retries, includes and roles, tags, --limit, no_log,
 //! max_fail_percentage, any_errors_fatal, vars_files, pre/post tasks, loops.
 
-use crate::util::{prov, text};
+use crate::util::{prov, prov_within, text};
 use serde_json::Value as Json;
 use std::path::Path;
 
@@ -59,7 +59,8 @@ pub(crate) fn apply(files: &[(&str, &str)], args: &[&str]) -> (tempfile::TempDir
 fn run_in(dir: &Path, args: &[&str]) -> Run {
     let mut all = vec!["apply", "site.yml", "-i", "hosts.ini", "--output", "json"];
     all.extend_from_slice(args);
-    let out = prov(dir, &all);
+    // No run of these plays takes long; one still running after this waits forever.
+    let out = prov_within(dir, &all, std::time::Duration::from_secs(300));
     let (stdout, stderr) = text(&out);
     let events = stdout
         .lines()
@@ -3480,4 +3481,94 @@ fn reboot_refuses_the_local_connection_as_ansible_core() {
     }
     let one = serde_json::json!({"changed": false, "elapsed": 0, "failed": true, "msg": "Running reboot with local connection would reboot the control node.", "rebooted": false});
     assert_eq!(got, serde_json::json!([one, one]));
+}
+
+/// With `serial`, a read of `hostvars` of a host of a later batch sees what that host has now
+/// (nothing yet), as in ansible-core: `default` gives its value and a plain read fails the
+/// task as undefined. Before, the host waited for the later batch, which waited for it: the
+/// run never ended. The messages and recap are ansible-core 2.19's on the same play.
+#[test]
+fn serial_hostvars_read_of_a_later_batch_does_not_wait_for_it() {
+    let play = |last: &str| {
+        format!(
+            "- hosts: all\n  gather_facts: false\n  serial: 2\n  tasks:\n    - set_fact:\n        x: \"{{{{ inventory_hostname }}}}\"\n    - name: soft\n      debug:\n        msg: \"{{{{ hostvars['c'].x | default('none') }}}}\"\n{last}"
+        )
+    };
+    let (_d, r) = apply(&[("site.yml", &play(""))], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let said: Vec<(String, String)> = r
+        .of("soft")
+        .iter()
+        .map(|x| (x["host"].as_str().unwrap_or_default().into(), x["msg"].as_str().unwrap_or_default().into()))
+        .collect();
+    let mut said = said;
+    said.sort();
+    let want = [("a", "none"), ("b", "none"), ("c", "c"), ("d", "c")];
+    assert_eq!(said, want.map(|(h, m)| (h.to_string(), m.to_string())), "{}", r.dump());
+
+    let (_d, r) =
+        apply(&[("site.yml", &play("    - name: hard\n      debug:\n        msg: \"{{ hostvars['c'].x }}\"\n"))], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(r.recap_hosts(), ["a", "b"], "the second batch never starts: {}", r.dump());
+    for h in ["a", "b"] {
+        assert_eq!(r.recap(h, "failed"), 1, "{}", r.dump());
+        let hard = r.of("hard").into_iter().find(|x| x["host"] == h).expect("hard ran");
+        let msg = hard["msg"].as_str().unwrap_or_default();
+        assert!(msg.contains("has no attribute 'x'"), "{msg}");
+    }
+}
+
+/// A handler that reads `hostvars` of a variable set by a task after the flush sees what is
+/// there when it runs (here nothing: `default`), as in ansible-core. Before, under the default
+/// linear strategy the handler waited for the other host to reach the task that sets it, which
+/// waited for the handler's host at the task after the flush: the run never ended. Under
+/// `free` and prov's `dag`, hosts go their own pace and the run ends too.
+#[test]
+fn handler_reading_hostvars_set_after_the_flush_does_not_wait_forever() {
+    for strategy in ["linear", "free", "dag"] {
+        let site = format!(
+            "- hosts: all\n  gather_facts: false\n  strategy: {strategy}\n  tasks:\n    - command: \"true\"\n      changed_when: true\n      notify: h\n    - meta: flush_handlers\n    - set_fact:\n        x: set\n    - name: after\n      debug:\n        msg: after\n  handlers:\n    - name: h\n      debug:\n        msg: \"{{{{ hostvars['b'].x | default('none') }}}}\"\n"
+        );
+        let (_d, r) = apply(&[("site.yml", &site)], &[]);
+        assert_eq!(r.code, 0, "{strategy}: {}", r.dump());
+        let said: Vec<&str> = r.of("h").iter().filter_map(|x| x["msg"].as_str()).collect();
+        if strategy != "linear" {
+            // Each host goes its own pace (ansible-core's free strategy too; prov's dag waits
+            // only for data a task reads, and a handler reads none of later tasks): b may have
+            // set it by the time another host's handler reads it.
+            assert_eq!(said.len(), 4, "{}", r.dump());
+            assert!(said.iter().all(|m| ["none", "set"].contains(m)), "{said:?}");
+        } else {
+            assert_eq!(said, ["none"; 4], "{strategy}: {}", r.dump());
+        }
+        for h in ["a", "b", "c", "d"] {
+            assert_eq!(r.recap(h, "ok"), 4, "{strategy}: {}", r.dump());
+            assert_eq!(r.recap(h, "changed"), 1, "{strategy}: {}", r.dump());
+        }
+    }
+}
+
+/// Under prov's `dag` strategy a host waits for the task that sets what it reads of another
+/// host through `hostvars` wherever the read is: a loop, the task's `vars`, `changed_when`,
+/// `failed_when`, `until`, `environment`, or the file a `template` task renders. Before, only
+/// the arguments and `when` were read for it, and a waits-for-nothing host read too early (the
+/// variable undefined, the task failed).
+#[test]
+fn dag_waits_for_hostvars_read_in_loops_vars_conditions_and_template_files() {
+    let slow = "    - command: sleep 1\n      when: inventory_hostname == 'b'\n      changed_when: false\n    - set_fact:\n        x: [1, 2]\n";
+    let reads = [
+        "    - debug: msg=\"{{ item }}\"\n      loop: \"{{ hostvars['b'].x }}\"\n",
+        "    - debug: msg=\"{{ y }}\"\n      vars:\n        y: \"{{ hostvars['b'].x }}\"\n",
+        "    - command: \"true\"\n      changed_when: hostvars['b'].x | length == 2\n",
+        "    - command: \"true\"\n      failed_when: hostvars['b'].x | length != 2\n",
+        "    - command: \"true\"\n      register: r\n      until: hostvars['b'].x | length == 2\n      retries: 0\n",
+        "    - command: printenv X\n      environment:\n        X: \"{{ hostvars['b'].x }}\"\n",
+        "    - template:\n        src: t.j2\n        dest: \"{{ root }}/{{ inventory_hostname }}.txt\"\n",
+    ];
+    for read in reads {
+        let site = format!("- hosts: g1\n  gather_facts: false\n  strategy: dag\n  tasks:\n{slow}{read}");
+        let (_d, r) = apply(&[("site.yml", &site), ("t.j2", "{{ hostvars['b'].x }}\n")], &[]);
+        assert_eq!(r.code, 0, "{read}\n{}", r.dump());
+        assert_eq!(r.recap("a", "failed"), 0, "{read}");
+    }
 }

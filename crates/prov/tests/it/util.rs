@@ -29,6 +29,47 @@ pub fn prov(dir: &Path, args: &[&str]) -> Output {
         .expect("the prov binary runs")
 }
 
+/// Runs `prov` as [`prov`] does, and fails the test when it has not ended after `limit`
+/// (killed first): for runs that used to wait forever.
+pub fn prov_within(dir: &Path, args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("PROV_INVENTORY")
+        .env_remove("ANSIBLE_CONFIG")
+        .env_remove("ANSIBLE_INVENTORY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the prov binary runs");
+    let (mut out, mut err) = (child.stdout.take().expect("stdout"), child.stderr.take().expect("stderr"));
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stdout = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+            panic!("prov {args:?} still ran after {limit:?}:\n{stdout}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output { status, stdout: reader.join().unwrap_or_default(), stderr: err_reader.join().unwrap_or_default() }
+}
+
 /// stdout and stderr as text.
 pub fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
