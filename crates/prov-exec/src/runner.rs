@@ -1168,8 +1168,11 @@ impl<'a> Worker<'a> {
             // An include runs through `include`; reached here, it has no file to run.
             MetaAction::Noop | MetaAction::Include => Flow::Continue,
             MetaAction::ResetConnection => {
-                // Dropped here, the connection closes; the next task connects again.
-                self.conn = None;
+                // The host's session closes (the connection lasts the run otherwise); the next
+                // task connects again.
+                if let Some(c) = self.conn.take() {
+                    c.reconnect().await;
+                }
                 Flow::Continue
             }
             MetaAction::RefreshInventory => {

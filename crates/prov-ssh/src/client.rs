@@ -334,6 +334,11 @@ async fn authenticate(handle: &mut Handle<Checker>, target: &SshTarget) -> Resul
 }
 
 impl SshConnection {
+    /// Whether the session has ended (the server closed it, or the network went away).
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+
     fn lost(&self, e: impl std::fmt::Display) -> ConnectionError {
         ConnectionError::Unreachable { host: self.name.clone(), reason: format!("SSH session lost: {e}") }
     }

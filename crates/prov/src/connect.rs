@@ -8,6 +8,7 @@ use prov_core::inventory::Inventory;
 use prov_core::source::SourceMap;
 use prov_core::vars::VarMap;
 use prov_exec::Connector;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -84,11 +85,16 @@ pub fn print_inventory(inv: &Inventory, a: &InventoryArgs) -> i32 {
     crate::driver::EXIT_OK
 }
 
-/// Opens SSH connections lazily, one per host, using Ansible's connection variables.
+/// Opens SSH connections lazily, one per host for the whole run (every play, and every task
+/// delegated to it), using Ansible's connection variables.
 pub struct SshConnector {
     opts: prov_ssh::SshOptions,
     /// Every connection handed out, to kill what they run when the run is interrupted.
     live: Mutex<Vec<Weak<dyn Connection>>>,
+    /// The connection of each host, by everything that decides where and how it connects
+    /// ([`LazySsh::key`]): a play that changes the user or the key gets a connection of its
+    /// own.
+    open: Mutex<HashMap<String, Arc<LazySsh>>>,
 }
 
 impl SshConnector {
@@ -133,7 +139,7 @@ pub fn ssh_connector(
     }
     // Host keys prov installed on VMs it created: checked strictly like any other entry.
     opts.known_hosts.extend(project_known_hosts.iter().cloned());
-    Ok(Arc::new(SshConnector { opts, live: Mutex::new(Vec::new()) }))
+    Ok(Arc::new(SshConnector { opts, live: Mutex::new(Vec::new()), open: Mutex::new(HashMap::new()) }))
 }
 
 fn var(vars: &VarMap, names: &[&str]) -> Option<String> {
@@ -185,7 +191,19 @@ impl Connector for SshConnector {
             }
         }
         let target = prov_ssh::SshTarget { host: address, port, user, identity_files, display_name: host.to_string() };
-        Ok(self.track(Arc::new(LazySsh { target, opts, conn: Mutex::new(None), dialing: tokio::sync::Mutex::new(()) })))
+        let fresh = LazySsh { target, opts, conn: Mutex::new(None), dialing: tokio::sync::Mutex::new(()) };
+        let key = fresh.key();
+        let mut open = self.open.lock().map_err(|_| "the connection table is poisoned".to_string())?;
+        if let Some(c) = open.get(&key) {
+            // A host that could not be reached, or whose session ended, is dialed again, as
+            // each play and each delegation did before connections lasted the run.
+            c.forget_if_lost();
+            return Ok(c.clone());
+        }
+        let c = Arc::new(fresh);
+        open.insert(key, c.clone());
+        drop(open);
+        Ok(self.track(c))
     }
 }
 
@@ -211,6 +229,34 @@ struct LazySsh {
 }
 
 impl LazySsh {
+    /// Everything that decides where it connects, as whom and how the server is checked.
+    fn key(&self) -> String {
+        let (t, o) = (&self.target, &self.opts);
+        format!(
+            "{:?}",
+            (
+                &t.display_name,
+                &t.host,
+                t.port,
+                &t.user,
+                &t.identity_files,
+                &o.host_key_alias,
+                &o.known_hosts,
+                o.policy,
+                o.connect_timeout
+            )
+        )
+    }
+
+    /// Drops a failed dial or an ended session, so the next use dials again.
+    fn forget_if_lost(&self) {
+        if let Ok(mut s) = self.conn.lock() {
+            if matches!(&*s, Some(Err(_))) || matches!(&*s, Some(Ok(c)) if c.is_closed()) {
+                s.take();
+            }
+        }
+    }
+
     fn current(&self) -> Option<Dialed> {
         self.conn.lock().map(|s| s.clone()).unwrap_or_default()
     }

@@ -556,6 +556,54 @@ fn reset_connection_makes_the_next_task_connect_again() {
     assert_eq!(count(&recap(&events(&o)), &lab.hosts[0].name, "failed"), 0, "{o}");
 }
 
+/// One SSH connection per host for the whole run: a second play, and a task delegated to the
+/// host from another host's turn, come over the connection the host's first task opened (the
+/// same client port in `SSH_CONNECTION`). Before, every play and every delegated task dialed
+/// again.
+#[test]
+fn one_connection_per_host_for_the_whole_run() {
+    let lab = Lab::start(2).expect("lab");
+    let work = lab_workdir(&lab);
+    let (first, second) = (&lab.hosts[0].name, &lab.hosts[1].name);
+    std::fs::write(
+        work.path().join("pb.yml"),
+        format!(
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - shell: echo "$SSH_CONNECTION"
+      register: one
+      changed_when: false
+- hosts: all
+  gather_facts: false
+  tasks:
+    - shell: echo "$SSH_CONNECTION"
+      register: two
+      changed_when: false
+    - shell: echo "$SSH_CONNECTION"
+      register: three
+      changed_when: false
+      delegate_to: {first}
+    - assert:
+        that:
+          - one.stdout | length > 0
+          - one.stdout == two.stdout
+          - three.stdout == hostvars['{first}'].one.stdout
+          - inventory_hostname != '{second}' or one.stdout != hostvars['{first}'].one.stdout
+"#
+        ),
+    )
+    .expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    let out = prov(work.path(), &["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    for h in [first, second] {
+        assert_eq!(count(&recap(&events(&o)), h, "failed"), 0, "{o}");
+        assert_eq!(count(&recap(&events(&o)), h, "ok"), 4, "{o}");
+    }
+}
+
 /// The play's `remote_user` (and its older name `user`) is the SSH user of hosts whose
 /// inventory sets no `ansible_user`; the inventory's `ansible_user` wins over it (ansible-core's
 /// precedence). Before, prov accepted the keyword and connected as someone else.
