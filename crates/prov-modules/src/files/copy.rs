@@ -14,7 +14,8 @@
 //! - `mode` (`0644`, `'u=rw,g=r,o=r'`, or `preserve`: the source file's mode, 0600 for
 //!   `content` as ansible-core's temporary file has), `owner`, `group`.
 //! - `backup` (default false): keep a timestamped copy of the replaced file (`backup_file`).
-//! - `force` (default true): when false, an existing file's content is left alone.
+//! - `force` (default true): when false, an existing destination is left alone, its mode and
+//!   owner included (the result has `dest`, and `src` for a controller file).
 //! - `validate`: command run on the new file before it is moved in place (`%s` is its path).
 //! - `local_follow`, `directory_mode`: for a source directory (see `copy_tree`).
 //! - `follow`, `unsafe_writes`, `decrypt`: accepted, ignored.

@@ -629,10 +629,20 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
             return Err(ModuleError::Failed(format!("{dest} is a directory")));
         }
     }
+    if st.is_some() && !w.force {
+        // ansible-core's copy action leaves an existing destination alone, attributes
+        // included, and registers where it would have copied from: a controller file's path
+        // (content and templates go through a temporary file, which prov does not make).
+        let o = Outcome::ok().with("dest", dest.as_str());
+        return Ok(Plan::Ok(match (&w.data, &w.source) {
+            (Content::Local(_), Some(src)) => o.with("src", src.as_str()),
+            _ => o,
+        }));
+    }
     let write = match &st {
         None => true,
-        Some(s) if s.kind == Kind::File => w.force && s.checksum.as_deref() != Some(checksum.as_str()),
-        Some(_) => w.force,
+        Some(s) if s.kind == Kind::File => s.checksum.as_deref() != Some(checksum.as_str()),
+        Some(_) => true,
     };
     let changes = match &st {
         Some(s) if s.kind == Kind::File => w.attrs.changes(s),

@@ -78,3 +78,14 @@ fn copy_remote_src_copies_on_the_host_and_registers_as_ansible_core() {
     // t12 and t13 repeat t1 and t5: nothing left to copy.
     assert_eq!((got[11]["changed"].clone(), got[12]["changed"].clone()), (Json::Bool(false), Json::Bool(false)));
 }
+
+/// `force: false` leaves an existing destination alone, its mode included, in `copy` of a
+/// file, of `content`, of a directory and in `template`, and registers what ansible-core
+/// 2.19.14 registered (`results/copy_force_false.yml`: `dest`, and `src` for a controller
+/// file). prov set the new mode on the existing files (a silent difference) and registered
+/// the file module's result.
+#[test]
+fn force_false_leaves_an_existing_file_and_its_mode_alone() {
+    let play = include_str!("results/copy_force_false.yml");
+    assert_recorded(&registered(play, &[]), include_str!("results/copy_force_false.json"), "t");
+}
