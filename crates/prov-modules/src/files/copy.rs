@@ -9,7 +9,8 @@
 //!   umask's mode; the result registers `src`, `md5sum` and `checksum` of the source).
 //!   A controller directory is copied as ansible-core copies it (`src: dir/`: its content;
 //!   `src: dir`: the directory itself; `local_follow`, `directory_mode`; see `copy_tree`); a
-//!   directory with `remote_src` is not supported yet (refused when the task runs).
+//!   directory on the target with `remote_src` as ansible-core's module copies it (see
+//!   `copy_remote_dir`).
 //! - `content`: literal content instead of `src` (non-strings are written as JSON).
 //! - `mode` (`0644`, `'u=rw,g=r,o=r'`, or `preserve`: the source file's mode, 0600 for
 //!   `content` as ansible-core's temporary file has), `owner`, `group`.
@@ -151,9 +152,7 @@ impl Module for Copy {
             return Ok(Plan::Ok(o));
         }
         match (&args.content, &args.src) {
-            (None, Some(src)) if args.remote_src => {
-                Ok(super::copy_remote::plan(args, src, cx).await?.map(CopyPlan::Remote))
-            }
+            (None, Some(src)) if args.remote_src => super::copy_remote::plan(args, src, cx).await,
             (None, Some(src)) => {
                 let path = cx
                     .files
@@ -171,6 +170,7 @@ impl Module for Copy {
     async fn apply(&self, args: &Args, plan: CopyPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         match plan {
             CopyPlan::Remote(p) => super::copy_remote::apply(args, p, cx).await,
+            CopyPlan::RemoteDir(p) => super::copy_remote_dir::apply(args, p, cx).await,
             CopyPlan::Tree(p) => super::copy_tree::apply(args, p, cx).await,
             CopyPlan::Write(plan) => {
                 let attrs = Attrs::new(&plan.mode, &args.owner, &args.group);
@@ -187,6 +187,8 @@ pub enum CopyPlan {
     Write(WritePlan),
     /// Copy a file on the target (`remote_src`).
     Remote(super::copy_remote::RemotePlan),
+    /// Copy a directory on the target (`remote_src`).
+    RemoteDir(super::copy_remote_dir::DirPlan),
     /// Copy a controller directory.
     Tree(super::copy_tree::TreePlan),
 }

@@ -4,6 +4,7 @@
 //! otherwise, and the result is the module's (`src`, `dest`, `checksum` and `md5sum` of the
 //! source, the destination's attributes). The bytes never leave the host.
 
+use super::copy::CopyPlan;
 use super::{probe, with_path_info, Attrs, FileState, Kind, SourceMode};
 use prov_core::args::Mode;
 use prov_core::cmd::{Cmd, Sh};
@@ -30,20 +31,25 @@ pub(crate) async fn plan(
     args: &super::copy::Args,
     src: &str,
     cx: &ModuleCtx<'_>,
-) -> Result<Plan<RemotePlan>, ModuleError> {
+) -> Result<Plan<CopyPlan>, ModuleError> {
     let src = cx.expand_path(src).await?;
     let Some(sst) = probe(cx, &src, Some("sha1sum"), true).await? else {
         return Ok(Plan::Ok(Outcome::failed(format!("Source {src} not found"))));
     };
     match sst.kind {
-        Kind::File => {}
-        Kind::Dir => {
-            return Ok(Plan::Ok(Outcome::failed(format!(
-                "{src} is a directory: copying a directory with remote_src is not supported yet"
-            ))))
-        }
-        _ => return Ok(Plan::Ok(Outcome::failed(format!("Cannot copy invalid source '{src}': not a file")))),
+        Kind::File => Ok(plan_file(args, src, sst, cx).await?.map(CopyPlan::Remote)),
+        Kind::Dir => Ok(super::copy_remote_dir::plan(args, &src, sst.mode, cx).await?.map(CopyPlan::RemoteDir)),
+        _ => Ok(Plan::Ok(Outcome::failed(format!("Cannot copy invalid source '{src}': not a file")))),
     }
+}
+
+/// Plans the copy of the target file `src` (its state `sst`).
+async fn plan_file(
+    args: &super::copy::Args,
+    src: String,
+    sst: FileState,
+    cx: &ModuleCtx<'_>,
+) -> Result<Plan<RemotePlan>, ModuleError> {
     let sha1 = sst.checksum.clone().unwrap_or_default();
     let md5 = sum(cx, "md5sum", &src).await?;
     let mode = SourceMode::resolve(&args.mode, || sst.mode);

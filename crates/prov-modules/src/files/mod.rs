@@ -6,6 +6,7 @@ pub mod blockinfile;
 pub(crate) mod content;
 pub mod copy;
 pub mod copy_remote;
+pub mod copy_remote_dir;
 pub mod copy_tree;
 pub(crate) mod edit;
 pub mod fetch;

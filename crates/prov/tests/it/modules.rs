@@ -896,6 +896,45 @@ fn copy_of_a_directory_makes_the_tree_once() {
     }
 }
 
+/// `copy` of a directory on the target (`remote_src`) over SSH and on the local host: check
+/// mode copies nothing, the first run copies the tree and sets the owner on all of it, the
+/// second changes nothing; a file changed in the source is copied again.
+#[test]
+fn copy_remote_src_of_a_directory_copies_the_tree_once() {
+    let h = Hosts::new(
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - copy: {src: "{{ host_root }}/src/", dest: "{{ host_root }}/etc/app", remote_src: true, owner: root, mode: "0750"}
+"#,
+    );
+    for root in h.roots() {
+        std::fs::create_dir_all(root.join("etc")).expect("mkdir");
+        for (name, body) in [("src/app.ini", "[main]\nport=80\n"), ("src/sites/a.conf", "a\n")] {
+            let p = root.join(name);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, body).expect("write");
+        }
+    }
+    let r = h.run(&["--check"]);
+    assert_eq!((r.code, r.changed()), (0, 3), "{}", r.text);
+    assert!(!h.roots()[0].join("etc/app").exists(), "check mode made the tree");
+    for (round, changed) in [(1, 3), (2, 0)] {
+        let r = h.run(&[]);
+        assert_eq!((r.code, r.changed()), (0, changed), "round {round}: {}", r.text);
+    }
+    assert_eq!(h.read("etc/app/sites/a.conf"), "a\n");
+    std::fs::write(h.roots()[1].join("src/sites/a.conf"), "changed\n").expect("write");
+    let r = h.run(&[]);
+    assert_eq!((r.code, r.changed()), (0, 1), "{}", r.text);
+    assert_eq!(std::fs::read_to_string(h.roots()[1].join("etc/app/sites/a.conf")).expect("copied"), "changed\n");
+    use std::os::unix::fs::PermissionsExt;
+    for root in h.roots() {
+        let mode = std::fs::metadata(root.join("etc/app")).expect("made").permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o750);
+    }
+}
+
 /// `capabilities` over SSH and on the local host: check mode sets nothing, the first run sets
 /// `cap_net_raw=ep`, the second changes nothing.
 #[test]
