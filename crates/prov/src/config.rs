@@ -53,6 +53,8 @@ pub struct Config {
     pub gathering: Option<String>,
     /// `[diff] always`.
     pub diff_always: Option<bool>,
+    /// `[defaults] max_diff_size`: a diff side larger than this is left out.
+    pub max_diff_size: Option<u64>,
     /// `[defaults] force_handlers` (or `--force-handlers`): the plays' default.
     pub force_handlers: bool,
     /// The connection of hosts that set no `ansible_connection` (`-c`; ansible.cfg's
@@ -437,6 +439,7 @@ impl Reader<'_> {
             .get("ANSIBLE_BECOME_METHOD", "privilege_escalation", "become_method")
             .and_then(|(v, ..)| prov_core::connection::BecomeMethod::parse(v.trim()));
         c.diff_always = self.get("ANSIBLE_DIFF_ALWAYS", "diff", "always").map(|(v, ..)| truthy(&v));
+        c.max_diff_size = self.int("ANSIBLE_MAX_DIFF_SIZE", "defaults", "max_diff_size");
         c.force_handlers =
             self.get("ANSIBLE_FORCE_HANDLERS", "defaults", "force_handlers").is_some_and(|(v, ..)| truthy(&v));
         if let Some((v, span, _)) = self.get("ANSIBLE_STRATEGY", "defaults", "strategy") {
@@ -578,6 +581,7 @@ impl Reader<'_> {
             ("privilege_escalation", "become_method"),
             ("privilege_escalation", "become_ask_pass"),
             ("diff", "always"),
+            ("defaults", "max_diff_size"),
         ];
         for (section, key) in &ini.order {
             let k = (section.as_str(), key.as_str());

@@ -56,6 +56,9 @@ pub async fn main(cli: Cli) -> i32 {
                     return EXIT_BAD_INPUT;
                 }
             }
+            if let Some(n) = cfg.max_diff_size {
+                prov_modules::files::set_max_diff_size(n);
+            }
             crate::config::set(cfg);
         }
         Err(d) => return fail_input(&d, &sources),

@@ -13,10 +13,25 @@ use prov_core::module::{ModuleCtx, ModuleError};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// ansible-core's `MAX_FILE_SIZE_FOR_DIFF` default (`max_diff_size`): larger files get no diff.
-pub(crate) const MAX_DIFF_SIZE: u64 = 104_448;
+pub const MAX_DIFF_SIZE: u64 = 104_448;
+
+/// The run's `max_diff_size` ([`set_max_diff_size`]; [`MAX_DIFF_SIZE`] unless ansible.cfg says).
+static DIFF_LIMIT: AtomicU64 = AtomicU64::new(MAX_DIFF_SIZE);
+
+/// Sets the size above which a side of a diff is left out (ansible.cfg's `max_diff_size`),
+/// for the whole run.
+pub fn set_max_diff_size(bytes: u64) {
+    DIFF_LIMIT.store(bytes, Ordering::Relaxed);
+}
+
+/// The size above which a side of a diff is left out.
+pub(crate) fn max_diff_size() -> u64 {
+    DIFF_LIMIT.load(Ordering::Relaxed)
+}
 
 /// How much of a destination ansible-core's `_diff_peek` reads to call it binary.
 const PEEK_BYTES: usize = 8192;
@@ -155,18 +170,18 @@ impl Content {
         let data: &[u8] = match self {
             Content::Bytes(d) => d,
             Content::Local(f) => {
-                if f.size > MAX_DIFF_SIZE {
+                if f.size > max_diff_size() {
                     return Ok(DiffPart::Larger);
                 }
                 let mut d = Vec::new();
                 std::fs::File::open(&f.path)
-                    .and_then(|h| h.take(MAX_DIFF_SIZE + 1).read_to_end(&mut d))
+                    .and_then(|h| h.take(max_diff_size() + 1).read_to_end(&mut d))
                     .map_err(|e| ModuleError::Failed(format!("reading {} for the diff: {e}", f.path.display())))?;
                 small = d;
                 &small
             }
         };
-        Ok(if data.len() as u64 > MAX_DIFF_SIZE {
+        Ok(if data.len() as u64 > max_diff_size() {
             DiffPart::Larger
         } else if data.contains(&0) {
             DiffPart::Binary
@@ -180,7 +195,7 @@ impl Content {
 /// first 8 KiB hold a NUL byte (checked first, as the file module's `_diff_peek`), else not
 /// shown when larger than [`MAX_DIFF_SIZE`], else its text. Only what is needed is read.
 pub(crate) async fn diff_before(cx: &ModuleCtx<'_>, path: &str, size: u64) -> Result<DiffPart, ModuleError> {
-    if size > MAX_DIFF_SIZE {
+    if size > max_diff_size() {
         let head = prov_core::cmd::Cmd::new("head").opt("-c", PEEK_BYTES.to_string()).operand(path).build();
         let out = cx.exec(head).await?;
         return Ok(if out.stdout.contains(&0) { DiffPart::Binary } else { DiffPart::Larger });

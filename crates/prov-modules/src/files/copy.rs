@@ -22,7 +22,7 @@
 //! - `follow`, `unsafe_writes`, `decrypt`: accepted, ignored.
 //!
 //! Idempotence compares sha256 on the target (`sha256sum`); the content is only downloaded for
-//! `--diff`, and only when it is at most 104448 bytes (ansible-core's `max_diff_size`; larger or
+//! `--diff`, and only when it is at most 104448 bytes (`max_diff_size`, or ansible.cfg's; larger or
 //! binary sides register `dst_larger`, `src_binary`, ... instead). A controller `src` is
 //! streamed to each host, never held whole in memory, its checksums computed once per run. Registers what ansible-core's copy does: for new content `dest`, `md5sum`,
 //! `checksum` (sha1), `diff` (the content's before and after under `--diff`, else `[]`) and the

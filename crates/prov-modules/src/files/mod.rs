@@ -25,7 +25,8 @@ pub mod unarchive;
 
 use crate::util::{octal, probe_failed};
 pub(crate) use content::Content;
-use content::{diff_before, DiffPart, MAX_DIFF_SIZE};
+use content::{diff_before, max_diff_size, DiffPart};
+pub use content::{set_max_diff_size, MAX_DIFF_SIZE};
 use prov_core::args::Mode;
 use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::module::{Action, Change, ModuleCtx, ModuleError, Outcome, Plan};
@@ -684,7 +685,7 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
                     skipped.push("destination file appears to be binary".to_string());
                 }
                 DiffPart::Larger => {
-                    d.insert("dst_larger".into(), MAX_DIFF_SIZE.into());
+                    d.insert("dst_larger".into(), max_diff_size().into());
                 }
             }
             match after {
@@ -698,15 +699,15 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
                     skipped.push("source file appears to be binary".to_string());
                 }
                 DiffPart::Larger => {
-                    d.insert("src_larger".into(), MAX_DIFF_SIZE.into());
+                    d.insert("src_larger".into(), max_diff_size().into());
                 }
             }
             // ansible-core's callback lists the reasons in this order.
             if d.contains_key("dst_larger") {
-                skipped.push(format!("destination file size is greater than {MAX_DIFF_SIZE}"));
+                skipped.push(format!("destination file size is greater than {}", max_diff_size()));
             }
             if d.contains_key("src_larger") {
-                skipped.push(format!("source file size is greater than {MAX_DIFF_SIZE}"));
+                skipped.push(format!("source file size is greater than {}", max_diff_size()));
             }
             shown = Some((skipped, texts));
         }

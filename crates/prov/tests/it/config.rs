@@ -447,3 +447,39 @@ fn become_method_su_with_a_become_password_is_refused_before_connecting() {
     assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
     assert!(stderr.contains("h2: ansible_become_method `doas` is not supported (prov supports sudo, su)"), "{stderr}");
 }
+
+/// ansible.cfg's `max_diff_size` (and `ANSIBLE_MAX_DIFF_SIZE`) is the size above which a diff
+/// side is left out, as in ansible-core 2.19.14 (the registered diffs are its, on the same
+/// play with `max_diff_size = 10`). prov warned that it does not use it and kept 104448.
+#[test]
+fn ansible_cfg_max_diff_size_bounds_the_diff() {
+    let p = tempfile::tempdir().expect("tempdir");
+    let out_file = p.path().join("out");
+    let out = out_file.display().to_string();
+    write(
+        &p.path().join("site.yml"),
+        &format!(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy: {{content: \"0123456789abcdef\\n\", dest: {out}}}\n      register: r1\n    - copy: {{content: \"short\\n\", dest: {out}}}\n      register: r2\n    - copy: {{content: \"tiny\\n\", dest: {out}}}\n      register: r3\n    - debug: {{msg: \"{{{{ [r1.diff, r2.diff, r3.diff] | to_json }}}}\"}}\n"
+        ),
+    );
+    let want = format!(
+        r#"[[{{"before": "", "src_larger": 10}}], [{{"dst_larger": 10, "after_header": "{out}", "after": "short\n"}}], [{{"before_header": "{out}", "before": "short\n", "after_header": "{out}", "after": "tiny\n"}}]]"#
+    );
+    let want: serde_json::Value = serde_json::from_str(&want).expect("JSON");
+    for (cfg, env) in [("[defaults]\nmax_diff_size = 10\n", vec![]), ("", vec![("ANSIBLE_MAX_DIFF_SIZE", "10")])] {
+        let _ = std::fs::remove_file(&out_file);
+        write(&p.path().join("ansible.cfg"), cfg);
+        let o = prov_in(p.path(), p.path(), &env, &["apply", "site.yml", "--diff", "--output", "json"]);
+        let (stdout, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(!stderr.contains("max_diff_size"), "{stderr}");
+        let msg = stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"] == "host_result" && e["module"] == "debug")
+            .find_map(|e| e["msg"].as_str().map(str::to_string))
+            .expect("debug");
+        let got: serde_json::Value = serde_json::from_str(&msg).expect("JSON");
+        assert_eq!(got, want, "{cfg:?} {env:?}");
+    }
+}
