@@ -584,15 +584,88 @@ pub(crate) struct Worker<'a> {
     pub no_log_now: Option<(TaskId, bool)>,
 }
 
+/// The variables that say how to reach a host (ansible-core's connection variables that prov
+/// reads; see the connector).
+const CONNECTION_VARS: [&str; 11] = [
+    "ansible_connection",
+    "ansible_host",
+    "ansible_ssh_host",
+    "ansible_port",
+    "ansible_ssh_port",
+    "ansible_user",
+    "ansible_ssh_user",
+    "ansible_ssh_private_key_file",
+    "ansible_private_key_file",
+    "ansible_ssh_timeout",
+    "ansible_timeout",
+];
+
+/// Whether a task's own variables (or its includes') name a connection setting: it then
+/// connects with them ([`Worker::connection_as`]).
+pub(crate) fn task_names_connection(t: &prov_core::compile::TaskDef) -> bool {
+    t.vars.iter().chain(&t.params).any(|m| CONNECTION_VARS.iter().any(|n| m.contains_key(*n)))
+}
+
+/// A `remote_user` keyword: the task's (a template) or the play's (text, maybe a template).
+enum Keyword<'k> {
+    Task(&'k prov_core::template::Tmpl),
+    Play(&'k str),
+}
+
 impl<'a> Worker<'a> {
     pub(crate) fn connection(&mut self) -> Result<Arc<dyn Connection>, String> {
         if let Some(c) = &self.conn {
             return Ok(c.clone());
         }
-        let vars = self.connection_vars()?;
+        let vars = self.connection_vars(None)?;
         let c = self.env.connector.connection(&self.host, &vars)?;
         self.conn = Some(c.clone());
         Ok(c)
+    }
+
+    /// The connection of a task with its own `remote_user` or connection variables: the
+    /// host's, with them (variables win over keywords, as in ansible-core). `target` is the
+    /// delegate a delegated task connects to (its name and inventory variables; `-e` and the
+    /// task's `remote_user` apply to it too).
+    pub(crate) fn connection_as(
+        &self,
+        t: &prov_core::compile::TaskDef,
+        target: Option<(&str, &VarMap)>,
+    ) -> Result<Arc<dyn Connection>, String> {
+        let Some((host, inv)) = target else {
+            return self.env.connector.connection(&self.host, &*self.connection_vars(Some(t))?);
+        };
+        // The play's and the task's variables reach the delegate's connection too (above its
+        // inventory's, as in ansible-core); this host's `set_fact` values do not.
+        let mut layers: Vec<&VarMap> = vec![&self.env.opts.extra_vars];
+        layers.extend(t.params.iter().rev().map(|m| &**m));
+        layers.extend(t.vars.iter().rev().map(|m| &**m));
+        layers.push(&self.bp.play.vars);
+        let ctx = self.scope(t.id, Vec::new());
+        let mut vars = inv.clone();
+        for n in CONNECTION_VARS {
+            if let Some(v) = layers.iter().find_map(|l| l.get(n)) {
+                vars.insert(n.into(), self.render_text(v, &ctx)?);
+            }
+        }
+        if let Some(tm) = &t.remote_user {
+            if !vars.contains_key("ansible_user") && !vars.contains_key("ansible_ssh_user") {
+                let u = self.env.templar.render_defined(tm, &ctx)?.to_string();
+                vars.insert("ansible_user".into(), Value::from(u));
+            }
+        }
+        self.env.connector.connection(host, &vars)
+    }
+
+    /// A variable's value as a connection setting: a string rendered (it may be a template).
+    fn render_text(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
+        match v.as_str() {
+            Some(s) if prov_core::template::is_template(s) => {
+                let tm = self.env.templar.compile(s)?;
+                Ok(Value::from(self.env.templar.render_defined(&tm, ctx)?.to_string()))
+            }
+            _ => Ok(v.clone()),
+        }
     }
 
     /// The host's inventory variables with the play's `connection` and `remote_user` where no
@@ -600,36 +673,52 @@ impl<'a> Worker<'a> {
     /// `ansible_ssh_user`) in the inventory, the play's `vars`/`vars_files` or `-e`: variables
     /// win over keywords, as in ansible-core. A templated `remote_user` is rendered in the
     /// running task's scope (before any task, as facts are gathered: the play's).
-    fn connection_vars(&self) -> Result<Arc<VarMap>, String> {
+    fn connection_vars(&self, task: Option<&prov_core::compile::TaskDef>) -> Result<Arc<VarMap>, String> {
         let play = &self.bp.play;
-        let set_by_vars = |names: &[&str]| {
-            names.iter().any(|n| {
-                self.inv_vars.contains_key(*n)
-                    || play.vars.contains_key(*n)
-                    || self.env.opts.extra_vars.contains_key(*n)
-            })
-        };
+        // The variables above the inventory, highest first: `-e`, `set_fact`, the task's (and
+        // its includes'), the play's. Where one of them names a connection setting, it wins
+        // over the inventory's, as in ansible-core.
+        let mut layers: Vec<&VarMap> = vec![&self.env.opts.extra_vars, &self.runtime];
+        if let Some(t) = task {
+            layers.extend(t.params.iter().rev().map(|m| &**m));
+            layers.extend(t.vars.iter().rev().map(|m| &**m));
+        }
+        layers.push(&play.vars);
+        let over: Vec<(&str, &Value)> =
+            CONNECTION_VARS.iter().filter_map(|n| layers.iter().find_map(|l| l.get(*n)).map(|v| (*n, v))).collect();
+        let set_by_vars =
+            |names: &[&str]| names.iter().any(|n| self.inv_vars.contains_key(*n) || over.iter().any(|(o, _)| o == n));
         let conn = play.connection.as_ref().filter(|_| !set_by_vars(&["ansible_connection"]));
-        let user = play.remote_user.as_ref().filter(|_| !set_by_vars(&["ansible_user", "ansible_ssh_user"]));
-        if conn.is_none() && user.is_none() {
+        // The task's `remote_user` over the play's; a variable naming the user over both.
+        let keyword = match task.and_then(|t| t.remote_user.as_ref()) {
+            Some(tm) => Some(Keyword::Task(tm)),
+            None => play.remote_user.as_deref().map(Keyword::Play),
+        };
+        let user = keyword.filter(|_| !set_by_vars(&["ansible_user", "ansible_ssh_user"]));
+        if conn.is_none() && user.is_none() && over.is_empty() {
             return Ok(self.inv_vars.clone());
         }
+        let ctx = match (task, self.ignore_errors_now) {
+            (Some(t), _) => self.scope(t.id, Vec::new()),
+            (None, Some((t, _))) if t < play.tasks.len() => self.scope(t, Vec::new()),
+            _ => self.play_scope(),
+        };
+        let render = |s: &str| self.render_text(&Value::from(s), &ctx).map(|v| v.to_string());
         let mut vars = (*self.inv_vars).clone();
         if let Some(c) = conn {
             vars.insert("ansible_connection".into(), Value::from(c.as_str()));
         }
-        if let Some(u) = user {
-            let u = if prov_core::template::is_template(u) {
-                let tm = self.env.templar.compile(u)?;
-                let ctx = match self.ignore_errors_now {
-                    Some((t, _)) if t < play.tasks.len() => self.scope(t, Vec::new()),
-                    _ => self.play_scope(),
-                };
-                self.env.templar.render_defined(&tm, &ctx)?.to_string()
-            } else {
-                u.clone()
-            };
-            vars.insert("ansible_user".into(), Value::from(u));
+        match user {
+            Some(Keyword::Play(u)) => {
+                vars.insert("ansible_user".into(), Value::from(render(u)?));
+            }
+            Some(Keyword::Task(tm)) => {
+                vars.insert("ansible_user".into(), Value::from(self.env.templar.render_defined(tm, &ctx)?.to_string()));
+            }
+            None => {}
+        }
+        for (name, v) in over {
+            vars.insert(name.into(), self.render_text(v, &ctx)?);
         }
         Ok(Arc::new(vars))
     }

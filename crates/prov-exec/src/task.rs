@@ -1015,6 +1015,9 @@ fn host_connection(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> Option<Result<Arc<dy
     if module.runs_on() == RunsOn::Controller || t.delegate_to.is_some() {
         return None;
     }
+    if t.remote_user.is_some() || crate::runner::task_names_connection(t) {
+        return Some(w.connection_as(t, None));
+    }
     Some(w.connection())
 }
 
@@ -1070,7 +1073,8 @@ async fn run_item(
         Arc::new(NoConnection)
     } else if let Some(target) = &delegate {
         let vars = w.env.inventory.host_vars(target);
-        match w.env.connector.connection(target, &vars) {
+        let conn = w.connection_as(t, Some((target, &vars)));
+        match conn {
             Ok(c) => c,
             Err(e) => return mk_fail(format!("delegate_to {target}: {e}"), label),
         }

@@ -84,18 +84,12 @@ pub const TASK: &[&str] = &[
     "async",
     "poll",
     "ignore_unreachable",
+    "remote_user",
 ];
 
 /// Ansible task keys prov does not support yet.
-pub const TASK_UNSUPPORTED: &[&str] = &[
-    "with_random_choice",
-    "debugger",
-    "module_defaults",
-    "collections",
-    "any_errors_fatal",
-    "connection",
-    "remote_user",
-];
+pub const TASK_UNSUPPORTED: &[&str] =
+    &["with_random_choice", "debugger", "module_defaults", "collections", "any_errors_fatal", "connection"];
 
 /// Keys of a block.
 pub const BLOCK: &[&str] = &[
@@ -118,6 +112,7 @@ pub const BLOCK: &[&str] = &[
     "no_log",
     "notify",
     "check_mode",
+    "remote_user",
 ];
 
 /// Keys of an import task (`import_tasks`, `import_role`), which passes them down.
@@ -135,6 +130,7 @@ pub const INCLUDE: &[&str] = &[
     "delegate_to",
     "notify",
     "check_mode",
+    "remote_user",
 ];
 
 /// Keys ansible-core takes on an `include_tasks` or `include_role` (its TaskInclude's

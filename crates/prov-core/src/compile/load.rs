@@ -113,6 +113,8 @@ struct Inherit {
     environment: Option<Value>,
     ignore_errors: Option<Flag>,
     delegate_to: Option<Tmpl>,
+    /// The nearest `remote_user` of a block or import (see [`TaskDef::remote_user`]).
+    remote_user: Option<Tmpl>,
     /// A block's `delegate_facts`, for its tasks that set none.
     delegate_facts: Option<Flag>,
     run_once: Option<Flag>,
@@ -1635,6 +1637,9 @@ impl<'a> Loader<'a> {
         if let Some(d) = node.get("delegate_to") {
             c.delegate_to = self.tmpl(d);
         }
+        if let Some(u) = node.get("remote_user") {
+            c.remote_user = self.tmpl(u);
+        }
         if let Some(f) = self.opt_flag(node.get("delegate_facts"), pb) {
             c.delegate_facts = Some(f);
         }
@@ -2860,6 +2865,10 @@ impl<'a> Loader<'a> {
             become_,
             become_if,
             delegate_to,
+            remote_user: match node.get("remote_user") {
+                Some(u) => self.tmpl(u),
+                None => c.remote_user.clone(),
+            },
             delegate_facts: self
                 .opt_flag(node.get("delegate_facts"), pb)
                 .or_else(|| c.delegate_facts.clone())

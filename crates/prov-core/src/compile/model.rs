@@ -441,6 +441,9 @@ pub struct TaskDef {
     pub bypass_host_loop: bool,
     /// `ignore_errors`.
     pub ignore_errors: Flag,
+    /// `remote_user` of the task (or of a block or import above it): the SSH user of this
+    /// task where no variable names one (`ansible_user`, `ansible_ssh_user`).
+    pub remote_user: Option<crate::template::Tmpl>,
     /// `changed_when` (any true → changed; `false` literal makes it never changed).
     pub changed_when: Option<Vec<Cond>>,
     /// `failed_when`.

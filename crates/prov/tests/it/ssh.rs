@@ -662,6 +662,104 @@ fn play_remote_user_is_the_ssh_user_unless_the_inventory_sets_one() {
     assert_eq!(said(&ev), vec![user.clone()]);
 }
 
+/// A task's `remote_user` (written on the task, or on a block or an `import_tasks` above it)
+/// is the SSH user of that task for hosts whose inventory sets no `ansible_user`; a variable
+/// naming the user wins over it, as in ansible-core. prov refused the keyword below plays.
+#[test]
+fn task_remote_user_is_the_ssh_user_of_that_task() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let kh = lab.known_hosts().display().to_string();
+    let line = lab.host_lines();
+    let user = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("ansible_user="))
+        .expect("the lab's inventory names its user")
+        .to_string();
+    let without_user: String =
+        line.split_whitespace().filter(|w| !w.starts_with("ansible_user=")).collect::<Vec<_>>().join(" ");
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::write(work.path().join("hosts.ini"), format!("[lab]\n{without_user}\n")).expect("inventory");
+    std::fs::write(
+        work.path().join("who.yml"),
+        "- command: id -un\n  register: imported\n- command: id -un\n  register: wrong\n  remote_user: prov-no-such-user\n  ignore_unreachable: true\n",
+    )
+    .expect("tasks");
+    std::fs::write(
+        work.path().join("site.yml"),
+        format!(
+            r#"- hosts: all
+  gather_facts: false
+  remote_user: prov-no-such-user
+  tasks:
+    - command: id -un
+      register: task
+      remote_user: "{{{{ lu }}}}"
+      vars: {{lu: {user}}}
+    - block:
+        - command: id -un
+          register: block
+      remote_user: {user}
+    - import_tasks: who.yml
+      remote_user: {user}
+    - command: id -un
+      register: var_wins
+      remote_user: prov-no-such-user
+      vars: {{ansible_user: {user}}}
+      delegate_to: "{{{{ inventory_hostname }}}}"
+    - assert:
+        that:
+          - task.stdout == '{user}'
+          - block.stdout == '{user}'
+          - imported.stdout == '{user}'
+          - wrong is unreachable
+          - var_wins.stdout == '{user}'
+      remote_user: {user}
+"#
+        ),
+    )
+    .expect("playbook");
+    let out = prov(work.path(), &["apply", "site.yml", "-i", "hosts.ini", "--known-hosts", &kh]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert!(o.contains("failed=0"), "{o}");
+}
+
+/// Connection variables set above the inventory (the play's `vars`, a task's `vars`, `-e`)
+/// decide how a host is reached, as in ansible-core: `ansible_user: prov-no-such-user` there
+/// makes the host unreachable (ansible-core 2.19: "Permission denied (publickey)"). prov read
+/// them from the inventory only and connected as the inventory's user.
+#[test]
+fn connection_variables_of_plays_tasks_and_extra_vars_decide_the_ssh_user() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let kh = lab.known_hosts().display().to_string();
+    let work = lab_workdir(&lab);
+    let name = lab.hosts[0].name.clone();
+    let run = |site: &str, extra: &[&str]| {
+        std::fs::write(work.path().join("site.yml"), site).expect("site");
+        let out =
+            prov(work.path(), &[&["apply", "site.yml"][..], &ssh_args(&kh, &["--output", "json"]), extra].concat());
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), recap(&events(&stdout)), stderr)
+    };
+    let plain = "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id -un\n";
+    let (code, r, e) = run(plain, &[]);
+    assert_eq!((code, count(&r, &name, "ok")), (Some(0), 1), "{e}");
+    let play_vars =
+        plain.replace("gather_facts: false", "gather_facts: false\n  vars: {ansible_user: prov-no-such-user}");
+    let (code, r, e) = run(&play_vars, &[]);
+    assert_eq!((code, count(&r, &name, "unreachable")), (Some(4), 1), "{e}");
+    let (code, r, e) = run(plain, &["-e", "ansible_user=prov-no-such-user"]);
+    assert_eq!((code, count(&r, &name, "unreachable")), (Some(4), 1), "{e}");
+    let task_vars = format!("{plain}      vars: {{ansible_user: prov-no-such-user}}\n");
+    let (code, r, e) = run(&task_vars, &[]);
+    assert_eq!((code, count(&r, &name, "unreachable")), (Some(4), 1), "{e}");
+    // Templated, from another variable.
+    let templated =
+        play_vars.replace("ansible_user: prov-no-such-user", "ansible_user: \"{{ who }}\", who: prov-no-such-user");
+    let (code, r, e) = run(&templated, &[]);
+    assert_eq!((code, count(&r, &name, "unreachable")), (Some(4), 1), "{e}");
+}
+
 /// The play's `connection: local` runs a host's tasks on the controller when its inventory
 /// sets no `ansible_connection` (ansible-core 2.19: ok=1 changed=1 for this play); before, prov
 /// ignored the keyword and tried SSH to 127.0.0.99.
