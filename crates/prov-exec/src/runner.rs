@@ -637,10 +637,7 @@ impl<'a> Worker<'a> {
         };
         // The play's and the task's variables reach the delegate's connection too (above its
         // inventory's, as in ansible-core); this host's `set_fact` values do not.
-        let mut layers: Vec<&VarMap> = vec![&self.env.opts.extra_vars];
-        layers.extend(t.params.iter().rev().map(|m| &**m));
-        layers.extend(t.vars.iter().rev().map(|m| &**m));
-        layers.push(&self.bp.play.vars);
+        let layers = self.layers_above_inventory(Some(t), false);
         let ctx = self.scope(t.id, Vec::new());
         let mut vars = inv.clone();
         for n in CONNECTION_VARS {
@@ -657,6 +654,25 @@ impl<'a> Worker<'a> {
         self.env.connector.connection(host, &vars)
     }
 
+    /// The variables above the inventory, highest first: `-e`, `set_fact` (with `runtime`),
+    /// the task's and its includes' (role vars among them), the play's.
+    fn layers_above_inventory<'s>(
+        &'s self,
+        task: Option<&'s prov_core::compile::TaskDef>,
+        runtime: bool,
+    ) -> Vec<&'s VarMap> {
+        let mut layers: Vec<&VarMap> = vec![&self.env.opts.extra_vars];
+        if runtime {
+            layers.push(&self.runtime);
+        }
+        if let Some(t) = task {
+            layers.extend(t.params.iter().rev().map(|m| &**m));
+            layers.extend(t.vars.iter().rev().map(|m| &**m));
+        }
+        layers.push(&self.bp.play.vars);
+        layers
+    }
+
     /// A variable's value as a connection setting: a string rendered (it may be a template).
     fn render_text(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
         match v.as_str() {
@@ -668,22 +684,16 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// The host's inventory variables with the play's `connection` and `remote_user` where no
-    /// variable sets the connection or the user (`ansible_connection`; `ansible_user` or
-    /// `ansible_ssh_user`) in the inventory, the play's `vars`/`vars_files` or `-e`: variables
-    /// win over keywords, as in ansible-core. A templated `remote_user` is rendered in the
-    /// running task's scope (before any task, as facts are gathered: the play's).
+    /// The host's connection variables: the inventory's, under those a variable above it
+    /// names (`-e`, `set_fact`, the task's with `task`, the play's; templates rendered), with
+    /// the `connection` and `remote_user` keywords (the task's `remote_user` over the play's)
+    /// where no variable sets the connection or the user (`ansible_connection`;
+    /// `ansible_user` or `ansible_ssh_user`): variables win over keywords, as in ansible-core.
+    /// Templates are rendered in the task's scope (without `task`: the running task's; before
+    /// any task, as facts are gathered: the play's).
     fn connection_vars(&self, task: Option<&prov_core::compile::TaskDef>) -> Result<Arc<VarMap>, String> {
         let play = &self.bp.play;
-        // The variables above the inventory, highest first: `-e`, `set_fact`, the task's (and
-        // its includes'), the play's. Where one of them names a connection setting, it wins
-        // over the inventory's, as in ansible-core.
-        let mut layers: Vec<&VarMap> = vec![&self.env.opts.extra_vars, &self.runtime];
-        if let Some(t) = task {
-            layers.extend(t.params.iter().rev().map(|m| &**m));
-            layers.extend(t.vars.iter().rev().map(|m| &**m));
-        }
-        layers.push(&play.vars);
+        let layers = self.layers_above_inventory(task, true);
         let over: Vec<(&str, &Value)> =
             CONNECTION_VARS.iter().filter_map(|n| layers.iter().find_map(|l| l.get(*n)).map(|v| (*n, v))).collect();
         let set_by_vars =
