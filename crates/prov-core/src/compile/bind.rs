@@ -8,8 +8,8 @@
 //!
 //! A host waits only for hosts of its own batch, and only for a task that comes before every
 //! place the waiting task can run (a handler runs at a flush after the first task that
-//! notifies it, so it waits for nothing after that task): what a read finds of a later batch or
-//! of a later task is what is there when it runs, as in ansible-core. [`BoundPlay::graph`] is
+//! notifies it, so it waits for that task at the latest): what a read finds of a later batch
+//! or of a later task is what is there when it runs, as in ansible-core. [`BoundPlay::graph`] is
 //! the (task × host) graph these waits make; [`BoundPlay::check_waits`] proves it has no cycle.
 
 use super::model::*;
@@ -114,9 +114,9 @@ pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPatt
     let first_pos = order.first().copied();
     for (p, &t) in order.iter().enumerate() {
         let task = &play.tasks[t];
-        // A handler runs at a flush after its first notifier: it may wait only for what comes
-        // before that (a later setter has not run yet when it flushes there).
-        let before = p.min(floor[t]);
+        // A handler runs at a flush after its first notifier: it may wait only for that task
+        // and what comes before it (a later setter has not run yet when it flushes there).
+        let before = if task.handler { p.min(floor[t].saturating_add(1)) } else { p };
         let mut per_host: Vec<Vec<Wait>> = vec![Vec::new(); n];
         for (h, host_waits) in per_host.iter_mut().enumerate() {
             let batch = batch_of[h];

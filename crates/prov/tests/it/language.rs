@@ -3572,3 +3572,19 @@ fn dag_waits_for_hostvars_read_in_loops_vars_conditions_and_template_files() {
         assert_eq!(r.recap("a", "failed"), 0, "{read}");
     }
 }
+
+/// A handler that reads through `hostvars` what the task that notified it registered on
+/// another host finds it, under every strategy: it waits for that task on that host (here b is
+/// slower), as ansible-core's handlers run after the task on every host of the batch.
+#[test]
+fn handler_reading_what_its_notifier_registered_on_another_host_finds_it() {
+    for strategy in ["linear", "free", "dag"] {
+        let site = format!(
+            "- hosts: g1\n  gather_facts: false\n  strategy: {strategy}\n  tasks:\n    - shell: \"sleep {{{{ 1 if inventory_hostname == 'b' else 0 }}}}; echo {{{{ inventory_hostname }}}}\"\n      register: r\n      changed_when: true\n      notify: h\n  handlers:\n    - name: h\n      debug:\n        msg: \"{{{{ hostvars['b'].r.stdout }}}}\"\n"
+        );
+        let (_d, r) = apply(&[("site.yml", &site)], &[]);
+        assert_eq!(r.code, 0, "{strategy}: {}", r.dump());
+        let said: Vec<&str> = r.of("h").iter().filter_map(|x| x["msg"].as_str()).collect();
+        assert_eq!(said, ["b", "b"], "{strategy}: {}", r.dump());
+    }
+}
