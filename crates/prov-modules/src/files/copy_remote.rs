@@ -221,17 +221,9 @@ pub(crate) async fn apply(args: &super::copy::Args, p: RemotePlan, cx: &ModuleCt
             return Ok(f);
         }
     }
-    let st = probe(cx, &p.dest, None, false).await?;
-    let changes = st.as_ref().map(|s| attrs.changes(s)).unwrap_or_default();
-    let after = match Attrs::command(&p.dest, &changes, false, false) {
-        Some(cmd) => {
-            if let Err(f) = run_step(cx, "setting ownership and mode", cmd).await? {
-                return Ok(f);
-            }
-            probe(cx, &p.dest, None, false).await?
-        }
-        // Nothing changed since the probe above.
-        None => st,
+    let after = match set_attrs(cx, &p.dest, &attrs).await? {
+        Ok(after) => after,
+        Err(f) => return Ok(f),
     };
     o = o
         .with("dest", p.dest.as_str())
@@ -239,4 +231,26 @@ pub(crate) async fn apply(args: &super::copy::Args, p: RemotePlan, cx: &ModuleCt
         .with("md5sum", p.md5.as_str())
         .with("checksum", p.sha1.as_str());
     Ok(with_path_info(o, after.as_ref()))
+}
+
+/// Gives `path` the mode and ownership of `attrs` where it differs, as the module's
+/// `set_fs_attributes_if_different` does after a copy: the path's state afterwards, or the
+/// failed step.
+pub(crate) async fn set_attrs(
+    cx: &ModuleCtx<'_>,
+    path: &str,
+    attrs: &Attrs,
+) -> Result<Result<Option<FileState>, Outcome>, ModuleError> {
+    let st = probe(cx, path, None, false).await?;
+    let changes = st.as_ref().map(|s| attrs.changes(s)).unwrap_or_default();
+    match Attrs::command(path, &changes, false, false) {
+        Some(cmd) => {
+            if let Err(f) = super::run_step(cx, "setting ownership and mode", cmd).await? {
+                return Ok(Err(f));
+            }
+            Ok(Ok(probe(cx, path, None, false).await?))
+        }
+        // Nothing changed since the probe above.
+        None => Ok(Ok(st)),
+    }
 }

@@ -216,16 +216,9 @@ pub(crate) async fn apply(args: &super::copy::Args, p: DirPlan, cx: &ModuleCtx<'
         return Ok(f);
     }
     let attrs = Attrs::new(&p.mode, &args.owner, &args.group);
-    let st = probe(cx, &p.dest, None, false).await?;
-    let changes = st.as_ref().map(|s| attrs.changes(s)).unwrap_or_default();
-    let after = match Attrs::command(&p.dest, &changes, false, false) {
-        Some(cmd) => {
-            if let Err(f) = run_step(cx, "setting ownership and mode", cmd).await? {
-                return Ok(f);
-            }
-            probe(cx, &p.dest, None, false).await?
-        }
-        None => st,
+    let after = match super::copy_remote::set_attrs(cx, &p.dest, &attrs).await? {
+        Ok(after) => after,
+        Err(f) => return Ok(f),
     };
     let o = Outcome { changed: true, ..Outcome::ok() }
         .with("dest", p.dest.as_str())

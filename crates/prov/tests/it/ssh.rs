@@ -22,6 +22,19 @@ fn lab_workdir(lab: &Lab) -> tempfile::TempDir {
     work
 }
 
+/// The lab's inventory line, the user it names, and the line without `ansible_user`.
+fn lab_user(lab: &Lab) -> (String, String, String) {
+    let line = lab.host_lines();
+    let user = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("ansible_user="))
+        .expect("the lab's inventory names its user")
+        .to_string();
+    let without_user: String =
+        line.split_whitespace().filter(|w| !w.starts_with("ansible_user=")).collect::<Vec<_>>().join(" ");
+    (line, user, without_user)
+}
+
 fn ssh_args<'a>(lab_kh: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["-i", "hosts.ini", "--known-hosts", lab_kh];
     v.extend_from_slice(extra);
@@ -611,14 +624,7 @@ fn one_connection_per_host_for_the_whole_run() {
 fn play_remote_user_is_the_ssh_user_unless_the_inventory_sets_one() {
     let lab = Lab::start(1).expect("lab (needs openssh-server)");
     let kh = lab.known_hosts().display().to_string();
-    let line = lab.host_lines();
-    let user = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("ansible_user="))
-        .expect("the lab's inventory names its user")
-        .to_string();
-    let without_user: String =
-        line.split_whitespace().filter(|w| !w.starts_with("ansible_user=")).collect::<Vec<_>>().join(" ");
+    let (line, user, without_user) = lab_user(&lab);
     let work = tempfile::tempdir().expect("tempdir");
     let play = |keyword: &str, who: &str| {
         format!("- hosts: all\n  gather_facts: false\n  {keyword}: \"{who}\"\n  tasks:\n    - command: id -un\n      register: me\n    - debug: msg=\"{{{{ me.stdout }}}}\"\n")
@@ -669,14 +675,7 @@ fn play_remote_user_is_the_ssh_user_unless_the_inventory_sets_one() {
 fn task_remote_user_is_the_ssh_user_of_that_task() {
     let lab = Lab::start(1).expect("lab (needs openssh-server)");
     let kh = lab.known_hosts().display().to_string();
-    let line = lab.host_lines();
-    let user = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("ansible_user="))
-        .expect("the lab's inventory names its user")
-        .to_string();
-    let without_user: String =
-        line.split_whitespace().filter(|w| !w.starts_with("ansible_user=")).collect::<Vec<_>>().join(" ");
+    let (_, user, without_user) = lab_user(&lab);
     let work = tempfile::tempdir().expect("tempdir");
     std::fs::write(work.path().join("hosts.ini"), format!("[lab]\n{without_user}\n")).expect("inventory");
     std::fs::write(

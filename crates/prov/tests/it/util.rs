@@ -16,29 +16,27 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Runs `prov` with arguments, in `dir`.
-pub fn prov(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_prov"))
-        .args(args)
+/// The `prov` binary with arguments, in `dir`, without the caller's inventory settings.
+fn prov_command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_prov"));
+    c.args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("PROV_INVENTORY")
         .env_remove("ANSIBLE_CONFIG")
-        .env_remove("ANSIBLE_INVENTORY")
-        .output()
-        .expect("the prov binary runs")
+        .env_remove("ANSIBLE_INVENTORY");
+    c
+}
+
+/// Runs `prov` with arguments, in `dir`.
+pub fn prov(dir: &Path, args: &[&str]) -> Output {
+    prov_command(dir, args).output().expect("the prov binary runs")
 }
 
 /// Runs `prov` as [`prov`] does, and fails the test when it has not ended after `limit`
 /// (killed first): for runs that used to wait forever.
 pub fn prov_within(dir: &Path, args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("PROV_INVENTORY")
-        .env_remove("ANSIBLE_CONFIG")
-        .env_remove("ANSIBLE_INVENTORY")
+    let mut child = prov_command(dir, args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
