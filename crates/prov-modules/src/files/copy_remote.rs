@@ -93,13 +93,8 @@ async fn plan_file(
             return Ok(Plan::Ok(with_path_info(o, st.as_ref())));
         }
         None if mkdir.is_none() => {
-            let parent = match dest.rsplit_once('/') {
-                Some(("", _)) => "/",
-                Some((p, _)) => p,
-                None => ".",
-            };
-            if probe(cx, parent, None, true).await?.is_none_or(|p| p.kind != Kind::Dir) {
-                return Ok(Plan::Ok(Outcome::failed(format!("Destination directory {parent} does not exist"))));
+            if let Some(f) = missing_parent(cx, &dest).await? {
+                return Ok(Plan::Ok(f));
             }
         }
         _ => {}
@@ -253,4 +248,18 @@ pub(crate) async fn set_attrs(
         // Nothing changed since the probe above.
         None => Ok(Ok(st)),
     }
+}
+
+/// The module's failure when the directory `dest` would go in does not exist (ansible-core:
+/// "Destination directory X does not exist"); `None` when it does.
+pub(crate) async fn missing_parent(cx: &ModuleCtx<'_>, dest: &str) -> Result<Option<Outcome>, ModuleError> {
+    let parent = match dest.trim_end_matches('/').rsplit_once('/') {
+        Some(("", _)) => "/",
+        Some((p, _)) => p,
+        None => ".",
+    };
+    Ok(match probe(cx, parent, None, true).await? {
+        Some(p) if p.kind == Kind::Dir => None,
+        _ => Some(Outcome::failed(format!("Destination directory {parent} does not exist"))),
+    })
 }

@@ -170,13 +170,8 @@ pub(crate) async fn plan(
             ))));
         }
         (None, None) if !made => {
-            let parent = match dest.trim_end_matches('/').rsplit_once('/') {
-                Some(("", _)) => "/",
-                Some((p, _)) => p,
-                None => ".",
-            };
-            if probe(cx, parent, None, true).await?.is_none_or(|p| p.kind != Kind::Dir) {
-                return Ok(Plan::Ok(Outcome::failed(format!("Destination directory {parent} does not exist"))));
+            if let Some(f) = super::copy_remote::missing_parent(cx, &dest).await? {
+                return Ok(Plan::Ok(f));
             }
         }
         _ => {}
