@@ -26,6 +26,7 @@
 //! ```
 
 use super::api::{quote, Engine, Tracker};
+use super::lookup;
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::args::{lenient_bool, lenient_opt_bool, StringList};
@@ -369,59 +370,6 @@ fn container_names(net: &Json) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The inspection of a network found by name or id prefix in `GET /networks`.
-async fn find(e: &Engine<'_, '_>, name: &str) -> Result<Result<Option<Json>, Outcome>, ModuleError> {
-    let list = match e.get_json("/networks").await? {
-        Ok(l) => l,
-        Err(o) => {
-            return Ok(Err(Outcome::failed(format!("Error retrieving network list: {}", o.msg.unwrap_or_default()))))
-        }
-    };
-    let hit = list.as_array().and_then(|nets| {
-        nets.iter().find(|n| {
-            n.get("Name").and_then(|x| x.as_str()) == Some(name)
-                || n.get("Id").and_then(|x| x.as_str()).is_some_and(|id| id.starts_with(name))
-        })
-    });
-    match hit.and_then(|n| n.get("Id")).and_then(|i| i.as_str()) {
-        Some(id) => inspect(e, id).await,
-        None => Ok(Ok(None)),
-    }
-}
-
-async fn inspect(e: &Engine<'_, '_>, id: &str) -> Result<Result<Option<Json>, Outcome>, ModuleError> {
-    let r = or_fail!(e.call("GET", &format!("/networks/{}", quote(id, "/:")), None).await, Err);
-    if r.status == 404 {
-        return Ok(Ok(None));
-    }
-    if !r.ok() {
-        return Ok(Err(Outcome::failed(format!("Error inspecting network: {}", r.error_text()))));
-    }
-    Ok(Ok(Some(r.json())))
-}
-
-/// Whether a container of that name (or id) exists.
-async fn container_exists(e: &Engine<'_, '_>, name: &str) -> Result<Result<bool, Outcome>, ModuleError> {
-    let list = match e.get_json("/containers/json?limit=-1&all=1&size=0&trunc_cmd=0").await? {
-        Ok(l) => l,
-        Err(o) => {
-            return Ok(Err(Outcome::failed(format!("Error retrieving container list: {}", o.msg.unwrap_or_default()))))
-        }
-    };
-    let search = if name.starts_with('/') { name.to_string() } else { format!("/{name}") };
-    let hit = list.as_array().and_then(|cs| {
-        cs.iter().find(|c| {
-            c.get("Names")
-                .and_then(|n| n.as_array())
-                .is_some_and(|n| n.iter().any(|x| x.as_str() == Some(search.as_str())))
-                || c.get("Id").and_then(|x| x.as_str()).is_some_and(|id| id.starts_with(name))
-        })
-    });
-    let Some(id) = hit.and_then(|c| c.get("Id")).and_then(|i| i.as_str()) else { return Ok(Ok(false)) };
-    let r = or_fail!(e.call("GET", &format!("/containers/{}/json", quote(id, "/:")), None).await, Err);
-    Ok(Ok(r.ok()))
-}
-
 /// The state of one run: results so far and the difference tracker.
 struct Run<'a, 'b, 'c> {
     e: &'c Engine<'a, 'b>,
@@ -452,7 +400,7 @@ impl Run<'_, '_, '_> {
 
     async fn remove(&mut self, existing: &Option<Json>) -> Result<Result<(), Outcome>, ModuleError> {
         let Some(net) = existing else { return Ok(Ok(())) };
-        let now = or_fail!(find(self.e, &self.name).await, Err).unwrap_or(Json::Null);
+        let now = or_fail!(lookup::network(self.e, &self.name).await, Err).unwrap_or(Json::Null);
         for c in container_names(&now) {
             or_fail!(self.disconnect(&c).await, Err);
         }
@@ -460,7 +408,7 @@ impl Run<'_, '_, '_> {
             let path = format!("/networks/{}", quote(&self.name, "/:"));
             or_fail!(self.post("DELETE", &path, None).await, Err);
             if net.get("Scope").and_then(|s| s.as_str()) == Some("swarm") {
-                while or_fail!(find(self.e, &self.name).await, Err).is_some() {
+                while or_fail!(lookup::network(self.e, &self.name).await, Err).is_some() {
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
             }
@@ -492,7 +440,7 @@ impl DockerNetwork {
                 )));
             }
         }
-        let mut existing = or_fail!(find(&e, &a.name).await);
+        let mut existing = or_fail!(lookup::network(&e, &a.name).await);
         let mut connected: Vec<String> = a.connected.0.clone();
         if connected.is_empty() {
             if let Some(n) = &existing {
@@ -532,14 +480,14 @@ impl DockerNetwork {
                         run.warnings.push(format!("Docker warning: {msg}"));
                     }
                     let id = resp.get("Id").and_then(|i| i.as_str()).unwrap_or_default().to_string();
-                    existing = or_fail!(inspect(&e, &id).await);
+                    existing = or_fail!(lookup::network_by_id(&e, &id).await);
                 }
                 run.actions.push(format!("Created network {} with driver {}", a.name, w.driver));
                 run.changed = true;
             }
             for c in &connected {
                 let on = existing.as_ref().is_some_and(|n| container_names(n).contains(c));
-                if !on && or_fail!(container_exists(&e, c).await) {
+                if !on && or_fail!(lookup::container(&e, c).await).is_some() {
                     if !check {
                         let path = format!("/networks/{}/connect", quote(&a.name, "/:"));
                         or_fail!(run.post("POST", &path, Some(&json!({"Container": c, "EndpointConfig": null}))).await);
@@ -565,7 +513,7 @@ impl DockerNetwork {
             if check || a.debug {
                 o = o.with("actions", super::json_value(json!(run.actions)));
             }
-            let now = or_fail!(find(&e, &a.name).await).unwrap_or(Json::Null);
+            let now = or_fail!(lookup::network(&e, &a.name).await).unwrap_or(Json::Null);
             o = o.with("network", super::json_value(now));
         } else {
             run.tracker.add("exists", Json::from(false), Json::from(existing.is_some()));

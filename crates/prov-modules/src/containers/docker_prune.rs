@@ -21,7 +21,7 @@
 //!     images: true
 //! ```
 
-use super::api::{quote, Engine};
+use super::api::Engine;
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::args::lenient_bool;
@@ -75,34 +75,6 @@ pub struct Args {
 #[derive(Debug, Default)]
 pub struct DockerPrune;
 
-/// A value as Python's `str` writes it, with booleans as the API wants them.
-fn py_str(v: &Json) -> String {
-    match v {
-        Json::Bool(true) => "true".into(),
-        Json::Bool(false) => "false".into(),
-        Json::Null => "None".into(),
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// The `filters` query value community.docker sends (`clean_dict_booleans_for_docker_api`,
-/// then `convert_filters`): JSON of lists of strings, as Python's `json.dumps` spaces it,
-/// percent-encoded as a query value (`quote_plus`).
-fn filters_query(filters: &Option<Map<String, Json>>) -> String {
-    let mut parts = Vec::new();
-    for (k, v) in filters.iter().flatten() {
-        let values: Vec<String> = match v {
-            Json::Array(items) => items.iter().map(py_str).collect(),
-            other => vec![py_str(other)],
-        };
-        let list: Vec<String> = values.iter().map(|s| Json::from(s.as_str()).to_string()).collect();
-        parts.push(format!("{}: [{}]", Json::from(k.as_str()), list.join(", ")));
-    }
-    let json = format!("{{{}}}", parts.join(", "));
-    quote(&json, " ").replace(' ', "+")
-}
-
 impl DockerPrune {
     async fn prune(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let keep = match a
@@ -125,7 +97,7 @@ impl DockerPrune {
         };
         let space = |r: &Json| r.get("SpaceReclaimed").cloned().unwrap_or(Json::Null);
         let post = |kind: &str, filters: &Option<Map<String, Json>>, extra: String| {
-            format!("/{kind}/prune?filters={}{extra}", filters_query(filters))
+            format!("/{kind}/prune?filters={}{extra}", crate::containers::filters_query(filters))
         };
         let unexpected = "An unexpected Docker error occurred: ";
         for (wanted, kind, filters, deleted) in [
@@ -155,7 +127,8 @@ impl DockerPrune {
             if let Some(k) = keep {
                 extra.push_str(&format!("&keep-storage={k}"));
             }
-            let path = format!("/build/prune?filters={}{extra}", filters_query(&a.builder_cache_filters));
+            let path =
+                format!("/build/prune?filters={}{extra}", crate::containers::filters_query(&a.builder_cache_filters));
             let r = or_fail!(e.send("POST", &path, None, unexpected).await);
             let s = space(&r);
             changed |= s.as_u64().is_some_and(|n| n > 0);
@@ -194,17 +167,17 @@ impl Module for DockerPrune {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::containers::api::quote;
     use serde_json::json;
 
     #[test]
     fn filters_are_sent_as_community_docker_encodes_them() {
         let f = json!({"nonsense": "x"}).as_object().cloned();
         // The query of community.docker's request for these filters (from its error message).
-        assert_eq!(filters_query(&f), "%7B%22nonsense%22%3A+%5B%22x%22%5D%7D");
+        assert_eq!(crate::containers::filters_query(&f), "%7B%22nonsense%22%3A+%5B%22x%22%5D%7D");
         let f = json!({"label": ["a=b", "c"], "dangling": true, "n": 1}).as_object().cloned();
         let decoded = "{\"label\": [\"a=b\", \"c\"], \"dangling\": [\"true\"], \"n\": [\"1\"]}";
-        assert_eq!(filters_query(&f), quote(decoded, " ").replace(' ', "+"));
-        assert_eq!(filters_query(&None), "%7B%7D");
+        assert_eq!(crate::containers::filters_query(&f), quote(decoded, " ").replace(' ', "+"));
+        assert_eq!(crate::containers::filters_query(&None), "%7B%7D");
     }
 }

@@ -7,21 +7,32 @@
 
 pub mod api;
 pub mod cli;
+pub mod docker_container_info;
+pub mod docker_host_info;
+pub mod docker_image_info;
 pub mod docker_image_load;
 pub mod docker_login;
 pub mod docker_network;
+pub mod docker_network_info;
 pub mod docker_node;
+pub mod docker_node_info;
 pub mod docker_prune;
 pub mod docker_stack;
 pub mod docker_swarm;
+pub mod docker_swarm_info;
 pub mod docker_swarm_service;
+pub mod docker_swarm_service_info;
 pub mod docker_volume;
+pub mod docker_volume_info;
+pub(crate) mod lookup;
 #[cfg(test)]
 mod testconn;
 
+use api::quote;
 use prov_core::connection::ExecOutput;
 use prov_core::module::{ModuleCtx, ModuleError, Outcome};
 use serde::Deserialize;
+use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
 
 /// Exit status of `sh` when a command is not found.
@@ -105,6 +116,34 @@ pub(crate) fn sanitize_labels(
         out.insert(k.clone(), J::from(text));
     }
     Ok(out)
+}
+
+/// A value as Python's `str` writes it, with booleans as the API wants them.
+pub(crate) fn py_str(v: &Json) -> String {
+    match v {
+        Json::Bool(true) => "true".into(),
+        Json::Bool(false) => "false".into(),
+        Json::Null => "None".into(),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The `filters` query value community.docker sends (`clean_dict_booleans_for_docker_api`,
+/// then `convert_filters`): JSON of lists of strings, as Python's `json.dumps` spaces it,
+/// percent-encoded as a query value (`quote_plus`).
+pub(crate) fn filters_query(filters: &Option<Map<String, Json>>) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in filters.iter().flatten() {
+        let values: Vec<String> = match v {
+            Json::Array(items) => items.iter().map(py_str).collect(),
+            other => vec![py_str(other)],
+        };
+        let list: Vec<String> = values.iter().map(|s| Json::from(s.as_str()).to_string()).collect();
+        parts.push(format!("{}: [{}]", Json::from(k.as_str()), list.join(", ")));
+    }
+    let json = format!("{{{}}}", parts.join(", "));
+    quote(&json, " ").replace(' ', "+")
 }
 
 /// A JSON value as a template value (for registered data).

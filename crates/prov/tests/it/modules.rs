@@ -994,3 +994,39 @@ fn acl_adds_an_entry_once() {
         assert_eq!(acl.matches("user:nobody:r-x").count() + acl.matches("user:nobody:r--").count(), 2, "{acl}");
     }
 }
+
+const DOCKER_INFO_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - community.docker.docker_host_info: {}
+      register: engine
+    - community.docker.docker_network_info: {name: bridge}
+      register: bridge
+    - community.docker.docker_volume_info: {name: provtest_nosuch_volume}
+      register: volume
+    - community.docker.docker_container_info: {name: provtest_nosuch_container}
+      register: container
+    - community.docker.docker_image_info: {name: provtest-nosuch-image}
+      register: image
+    - assert:
+        that:
+          - engine.can_talk_to_docker
+          - engine.host_info.ID | length > 0
+          - bridge.exists and bridge.network.Driver == 'bridge'
+          - not volume.exists and volume.volume is none
+          - not container.exists
+          - image.images == []
+"##;
+
+/// community.docker's info modules over SSH (and locally) on the local Docker Engine: they
+/// read in check mode as in a run, and change nothing.
+#[test]
+fn docker_info_modules_read_over_ssh_and_change_nothing() {
+    let h = Hosts::new(DOCKER_INFO_SITE);
+    for args in [&["--check"][..], &[], &[]] {
+        let r = h.run(args);
+        assert_eq!(r.code, 0, "{}", r.text);
+        assert_eq!(r.changed(), 0, "{}", r.text);
+        assert_eq!(r.text.matches("All assertions passed").count(), 3, "{}", r.text);
+    }
+}

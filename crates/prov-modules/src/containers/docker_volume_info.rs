@@ -1,0 +1,58 @@
+//! `docker_volume_info` (community.docker): reads one volume of the target's Docker Engine.
+//!
+//! Arguments (as in Ansible): `name` (alias `volume_name`). Registers `exists` and `volume`
+//! (the engine's inspection of it, as `docker volume inspect` prints it, or `null`). Changes
+//! nothing, in any mode.
+//!
+//! ```yaml
+//! - community.docker.docker_volume_info:
+//!     name: pgdata
+//!   register: pgdata
+//! ```
+
+use super::api::{quote, Engine};
+use crate::util::or_fail;
+use async_trait::async_trait;
+use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+/// Arguments of `docker_volume_info`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The volume.
+    #[serde(alias = "volume_name")]
+    pub name: String,
+}
+
+/// The `docker_volume_info` module.
+#[derive(Debug, Default)]
+pub struct DockerVolumeInfo;
+
+async fn read(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+    let e = or_fail!(Engine::connect(cx).await);
+    let r = or_fail!(e.call("GET", &format!("/volumes/{}", quote(&a.name, "/:")), None).await);
+    let volume = match r.status {
+        404 => Json::Null,
+        _ if r.ok() => r.json(),
+        _ => return Ok(Outcome::failed(format!("Error inspecting volume: {}", r.error_text()))),
+    };
+    Ok(Outcome::ok().with("exists", crate::util::py_truthy(&volume)).with("volume", super::json_value(volume)))
+}
+
+#[async_trait]
+impl Module for DockerVolumeInfo {
+    const NAME: &'static str = "docker_volume_info";
+    const COLLECTIONS: &'static [&'static str] = &["community.docker", "ansible.builtin"];
+    type Args = Args;
+    type Plan = ();
+
+    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
+        Ok(Plan::Ok(read(a, cx).await?))
+    }
+
+    async fn apply(&self, _: &Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        Ok(Outcome::ok())
+    }
+}
