@@ -15,6 +15,18 @@ DOCUMENTATION = """
 """
 
 
+def _type_name(v):
+    """Python's name for a value's type, in the words prov's `fields` uses."""
+    if v is None:
+        return "null"
+    for t, name in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (dict, "dict")):
+        if isinstance(v, t):
+            return name
+    if isinstance(v, (list, tuple)):
+        return "list"
+    return "other"
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -43,6 +55,10 @@ class CallbackModule(CallbackBase):
                 "status": status,
                 "changed": changed,
                 "msg": str(result._result.get("msg", ""))[:300] or None,
+                "location": task.get_path() or "",
+                "fields": {
+                    k: _type_name(v) for k, v in result._result.items() if not k.startswith("_ansible")
+                },
             }
         )
 

@@ -164,6 +164,34 @@ pub struct HostResult {
     pub root_cause: bool,
     /// Warnings of the module (its result's `warnings`).
     pub warnings: Vec<String>,
+    /// The registered result's fields and the type of each (`str`, `int`, `float`, `bool`,
+    /// `list`, `dict`, `null`), as Python names them: what the conformance suite compares with
+    /// ansible-core's results. Names only, never values.
+    pub fields: std::collections::BTreeMap<String, &'static str>,
+}
+
+/// The fields of a result and Python's name for the type of each value.
+pub fn fields_of(v: &minijinja::Value) -> std::collections::BTreeMap<String, &'static str> {
+    use minijinja::value::ValueKind;
+    let mut out = std::collections::BTreeMap::new();
+    if v.kind() != ValueKind::Map {
+        return out;
+    }
+    for k in v.try_iter().into_iter().flatten() {
+        let x = v.get_item(&k).unwrap_or_default();
+        let ty = match x.kind() {
+            ValueKind::Undefined | ValueKind::None => "null",
+            ValueKind::Bool => "bool",
+            ValueKind::Number if x.is_integer() => "int",
+            ValueKind::Number => "float",
+            ValueKind::String | ValueKind::Bytes => "str",
+            ValueKind::Seq | ValueKind::Iterable => "list",
+            ValueKind::Map => "dict",
+            _ => "other",
+        };
+        out.insert(k.to_string(), ty);
+    }
+    out
 }
 
 /// A diff in an event.

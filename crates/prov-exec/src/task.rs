@@ -153,6 +153,7 @@ fn skipped_result(w: &Worker<'_>, t: &TaskDef, msg: String) -> HostResult {
         location: location(w, t),
         root_cause: false,
         warnings: Vec::new(),
+        fields: Default::default(),
     }
 }
 
@@ -1508,6 +1509,7 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
                 .and_then(|w| w.try_iter().ok())
                 .map(|it| it.map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect())
                 .unwrap_or_default(),
+            fields: crate::event::fields_of(&r.value),
         })));
     }
     // Registered value (also what a rescue sees as `ansible_failed_result`).
@@ -1779,6 +1781,7 @@ fn report_gather(w: &mut Worker<'_>, status: Status, msg: String, start: Instant
         location: String::new(),
         root_cause: !ignored && status != Status::Ok,
         warnings: Vec::new(),
+        fields: Default::default(),
     })));
     if ignored || status == Status::Ok {
         Flow::Continue

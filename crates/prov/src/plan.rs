@@ -469,6 +469,7 @@ mod tests {
             location: String::new(),
             root_cause: false,
             warnings: Vec::new(),
+            fields: Default::default(),
         };
         let play = |play: usize, pattern: &str, hosts: &[&str]| PlayRun {
             play,
@@ -521,6 +522,7 @@ mod tests {
             location: String::new(),
             root_cause: false,
             warnings: Vec::new(),
+            fields: Default::default(),
         };
         let plays = [PlayRun { play: 0, name: "p".into(), pattern: "all".into(), hosts: vec!["b".into(), "a".into()] }];
         let results = [

@@ -474,6 +474,8 @@ fn edit(old: Option<&str>, s: &Spec) -> Edited {
 pub struct IniPlan {
     write: EditPlan,
     msg: &'static str,
+    /// The registered `diff`.
+    diff: Value,
 }
 
 #[async_trait]
@@ -535,7 +537,20 @@ impl Module for IniFile {
         };
         let e = edit(old, &Spec::new(args));
         let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
-        let ok = |o: Outcome| o.with("path", path);
+        // community.general registers `diff` every time; the texts only under `--diff`.
+        let diff_on = cx.mode.diff == prov_core::module::DiffMode::On;
+        let header = format!("{path} (content)");
+        let texts = |before: &str, after: &str| {
+            let pick = |t: &str| if diff_on { t.to_string() } else { String::new() };
+            Value::from_pairs(vec![
+                ("before".to_string(), Value::from(pick(before))),
+                ("after".to_string(), Value::from(pick(after))),
+                ("before_header".to_string(), Value::from(header.as_str())),
+                ("after_header".to_string(), Value::from(header.as_str())),
+            ])
+        };
+        let diff = texts(old.unwrap_or_default(), &e.text);
+        let ok = |o: Outcome| o.with("diff", diff.clone()).with("path", path);
         if !e.changed && r.st.is_none() {
             // Nothing to write and nothing to create.
             return Ok(Plan::Ok(ok(Outcome { msg: Some(e.msg.into()), ..Outcome::ok() })));
@@ -546,14 +561,21 @@ impl Module for IniFile {
                 let st = if link { probe(cx, path, None, false).await? } else { r.st.clone() };
                 Ok(Plan::Ok(with_path_info(ok(Outcome { msg: Some(e.msg.into()), ..Outcome::ok() }), st.as_ref())))
             }
-            Plan::Change(ch) => Ok(Plan::Change(Change {
-                plan: IniPlan { write: ch.plan, msg: e.msg },
-                diffs: ch.diffs,
-                planned: ch.planned,
-                in_check: ch.in_check,
-                msg: Some(e.msg.into()),
-                data: ch.data,
-            })),
+            Plan::Change(ch) => {
+                // Check mode registers the path as it is (its attributes when it exists).
+                let st = if link { probe(cx, path, None, false).await? } else { r.st.clone() };
+                let mut data = ch.data;
+                data.insert("diff".into(), diff.clone());
+                data.extend(with_path_info(Outcome::ok().with("path", path), st.as_ref()).data);
+                Ok(Plan::Change(Change {
+                    plan: IniPlan { write: ch.plan, msg: e.msg, diff },
+                    diffs: ch.diffs,
+                    planned: ch.planned,
+                    in_check: ch.in_check,
+                    msg: Some(e.msg.into()),
+                    data,
+                }))
+            }
         }
     }
 
@@ -565,7 +587,7 @@ impl Module for IniFile {
         }
         o.msg = Some(plan.msg.into());
         let st = probe(cx, &args.path, None, false).await?;
-        Ok(with_path_info(o.with("path", args.path.as_str()), st.as_ref()))
+        Ok(with_path_info(o.with("diff", plan.diff).with("path", args.path.as_str()), st.as_ref()))
     }
 }
 

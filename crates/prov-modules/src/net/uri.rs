@@ -9,8 +9,11 @@
 //! `http_proxy`/`https_proxy` environment).
 //!
 //! `GET`/`HEAD` run in check mode too (they read); other methods are skipped in check mode.
-//! Never reports `changed`. Registers `status`, `url`, `content_type`, `msg`, and `content`
-//! (plus `json` for JSON responses) with `return_content`.
+//! Never reports `changed`. Registers what ansible-core does: `status`, `url` (after redirects),
+//! `redirected`, every response header (lower case, `-` as `_`: `content_type`,
+//! `content_length`, `location` made absolute, ...; a repeated header joined with `, `),
+//! `cookies` and `cookies_string`, `msg` (`OK (LENGTH bytes)`, or `HTTP Error CODE: REASON` for
+//! a 3xx/4xx/5xx), `elapsed`, `json` for a JSON answer, and `content` with `return_content`.
 //!
 //! ```yaml
 //! - uri:
@@ -205,7 +208,8 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>, auth: Option<(usize, u
         }
     }
     let mut curl = Cmd::new("curl").flag("-sS");
-    curl = if method == "HEAD" { curl.flag("-I") } else { curl.opt("-X", &method) };
+    // HEAD: the headers go to the dump, not to the output (the content is empty).
+    curl = if method == "HEAD" { curl.flag("-I").opt("-o", "/dev/null") } else { curl.opt("-X", &method) };
     curl = curl.opt("--max-time", a.timeout.to_string());
     if !a.validate_certs {
         curl = curl.flag("-k");
@@ -228,7 +232,12 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>, auth: Option<(usize, u
     if has_body {
         curl = curl.flag("--data-binary").flag("@-");
     }
-    let curl = curl.flag("-w").flag("'\\nPROV-URI-META %{http_code} %{content_type}'").operand(&a.url);
+    let curl = curl
+        .flag("-D")
+        .flag("\"$d\"")
+        .flag("-w")
+        .flag("'\\nPROV-URI-META %{http_code} %{url_effective}'")
+        .operand(&a.url);
 
     let mut wget = Cmd::new("wget")
         .flag("-S")
@@ -256,16 +265,22 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>, auth: Option<(usize, u
         wget = wget.flag("--body-file=/dev/stdin");
     }
     let wget = wget.operand(&a.url);
-    let run = Sh::lit("if command -v curl >/dev/null 2>&1; then")
+    // After the body: the marker line (status, final URL), then the response headers (every
+    // response's, when redirects were followed).
+    let run = Sh::lit("if command -v curl >/dev/null 2>&1; then d=$(mktemp) || exit 1;")
         .word(curl)
+        .suffix("; rc=$?; printf '\\nPROV-URI-HEADERS\\n'; cat \"$d\"; rm -f \"$d\"; [ $rc = 0 ] || exit $rc")
         .suffix("; elif command -v wget >/dev/null 2>&1; then h=$(mktemp) || exit 1;")
         .word(wget)
         .suffix(
             " 2>\"$h\"; rc=$?; \
              s=$(grep -E '^ *HTTP/' \"$h\" | tail -n 1 | awk '{print $2}'); \
-             c=$(grep -iE '^ *content-type:' \"$h\" | tail -n 1 | sed 's/^ *[^:]*: *//'); \
-             if [ -z \"$s\" ]; then cat \"$h\" >&2; rm -f \"$h\"; exit $rc; fi; rm -f \"$h\"; \
-             printf '\\nPROV-URI-META %s %s' \"$s\" \"$c\"; \
+             if [ -z \"$s\" ]; then cat \"$h\" >&2; rm -f \"$h\"; exit $rc; fi; \
+             printf '\\nPROV-URI-META %s %s\\nPROV-URI-HEADERS\\n' \"$s\"",
+        )
+        .word(Sh::quoted(&a.url))
+        .suffix(
+            "; sed -n 's/^  //p' \"$h\"; rm -f \"$h\"; \
              else echo 'uri needs curl or wget on the target' >&2; exit 127; fi",
         );
     match auth {
@@ -317,39 +332,138 @@ async fn request(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
     let body = a.body().map_err(ModuleError::Args)?;
     let (auth, stdin) = input(a, body.as_ref().map(|b| b.0.as_str()));
     let cmd = command(a, body.is_some(), body.as_ref().and_then(|b| b.1), auth);
+    let started = std::time::Instant::now();
     let out = match (&body, auth) {
         (None, None) => cx.exec(cmd).await?,
         _ => cx.exec_stdin(cmd, stdin).await?,
     };
     let codes = a.codes();
+    let elapsed = started.elapsed().as_secs();
     let text = out.stdout_str();
     let Some((content, meta)) = text.rsplit_once(META).filter(|_| out.rc == 0) else {
         let err = out.stderr_str();
         return Ok(Outcome::failed(format!("Status code was -1 and not {codes:?}: Request failed: {}", err.trim()))
+            .with("redirected", false)
+            .with("url", a.url.as_str())
             .with("status", -1)
-            .with("url", a.url.as_str()));
+            .with("elapsed", elapsed));
     };
-    let (status, ctype) = meta.split_once(' ').unwrap_or((meta, ""));
+    let (meta, head) = meta.split_once(HEADERS).unwrap_or((meta, ""));
+    let (status, final_url) = meta.trim().split_once(' ').unwrap_or((meta.trim(), a.url.as_str()));
     let status: i64 = status.trim().parse().unwrap_or(-1);
-    let ctype = ctype.trim();
+    let response = Response::parse(head);
     let ok = codes.iter().any(|c| i64::from(*c) == status);
-    let mut o = if ok {
-        let mut o = Outcome::ok();
-        o.msg = Some(format!("OK ({} bytes)", content.len()));
-        o
+    // A final 3xx, 4xx or 5xx is an error response to ansible-core's client: it carries the
+    // requested URL, no cookies, and `HTTP Error CODE: REASON` as its message.
+    let http_error = status >= 300;
+    let ctype = response.headers.get("content-type").map(String::as_str).unwrap_or("application/octet-stream");
+    let subtype = ctype.split(';').next().unwrap_or_default().split_once('/').map(|x| x.1).unwrap_or_default();
+    let subtype = subtype.split_once('+').map(|x| x.1).unwrap_or(subtype).trim().to_ascii_lowercase();
+    let maybe_json = subtype == "json" || subtype == "javascript";
+    // ansible-core's result: the request's outcome, then every response header (lower case,
+    // `-` as `_`, repeated ones joined with `, `), the cookies, a message, the time taken.
+    let mut o = Outcome::ok()
+        .with("redirected", final_url != a.url)
+        .with("url", if http_error { a.url.as_str() } else { final_url })
+        .with("status", status);
+    for (k, v) in &response.headers {
+        let v = if k == "location" { join_url(final_url, v) } else { v.clone() };
+        o = o.with(&k.replace('-', "_"), v);
+    }
+    let mut msg = if http_error {
+        // The body of an error response the task neither shows nor reads stays as `body`.
+        if ok && !a.return_content && !maybe_json {
+            o = o.with("body", content);
+        }
+        format!("HTTP Error {status}: {}", response.reason)
     } else {
-        Outcome::failed(format!("Status code was {status} and not {codes:?}: HTTP Error {status}"))
+        let cookies: IndexMap<&str, &str> = response.cookies.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let string: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        o = o.with("cookies_string", string.join("; ")).with("cookies", Value::from(minijinja::value::Serde(&cookies)));
+        let length = response.headers.get("content-length").map(String::as_str).unwrap_or("unknown");
+        format!("OK ({length} bytes)")
     };
-    o = o.with("status", status).with("url", a.url.as_str()).with("content_type", ctype).with("redirected", false);
-    if a.return_content || !ok {
-        o = o.with("content", content);
-        if ctype.contains("json") {
-            if let Ok(j) = serde_json::from_str::<serde_json::Value>(content) {
-                o = o.with("json", Value::from(minijinja::value::Serde(j)));
-            }
+    if !ok {
+        msg = format!("Status code was {status} and not {codes:?}: {msg}");
+    }
+    o = o.with("msg", msg.as_str()).with("elapsed", elapsed);
+    o.msg = Some(msg);
+    o.failed = !ok;
+    if maybe_json {
+        if let Ok(j) = serde_json::from_str::<serde_json::Value>(content) {
+            o = o.with("json", Value::from(minijinja::value::Serde(j)));
         }
     }
+    if a.return_content {
+        o = o.with("content", content);
+    }
     Ok(o)
+}
+
+/// The marker between the status line and the response headers in the command's output.
+const HEADERS: &str = "\nPROV-URI-HEADERS\n";
+
+/// The last response of a request, as its headers tell it.
+#[derive(Debug, Default)]
+struct Response {
+    /// The reason phrase of its status line (`Not Found`).
+    reason: String,
+    /// Its headers, names in lower case, repeated ones joined with `, `.
+    headers: IndexMap<String, String>,
+    /// The cookies every response set, by name.
+    cookies: Vec<(String, String)>,
+}
+
+impl Response {
+    /// Reads the header blocks a client printed (one per response, redirects included).
+    fn parse(text: &str) -> Response {
+        let mut r = Response::default();
+        for line in text.lines().map(|l| l.trim_end_matches('\r')) {
+            if line.starts_with("HTTP/") {
+                r.reason = line.splitn(3, ' ').nth(2).unwrap_or_default().trim().to_string();
+                r.headers.clear();
+                continue;
+            }
+            let Some((name, value)) = line.split_once(':') else { continue };
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_string());
+            if name == "set-cookie" {
+                if let Some((k, v)) = value.split(';').next().and_then(|c| c.split_once('=')) {
+                    r.cookies.push((k.trim().to_string(), v.trim().to_string()));
+                }
+            }
+            match r.headers.get_mut(&name) {
+                Some(old) => {
+                    old.push_str(", ");
+                    old.push_str(&value);
+                }
+                None => {
+                    r.headers.insert(name, value);
+                }
+            }
+        }
+        r
+    }
+}
+
+/// A `Location` relative to the URL it came with, made absolute (Python's `urljoin`, for the
+/// forms servers send: absolute, `//host/...`, `/path` and relative paths).
+fn join_url(base: &str, loc: &str) -> String {
+    if loc.contains("://") {
+        return loc.to_string();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+    if let Some(net) = loc.strip_prefix("//") {
+        return format!("{scheme}://{net}");
+    }
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    let (host, path) = rest.split_at(host_end);
+    if loc.starts_with('/') {
+        return format!("{scheme}://{host}{loc}");
+    }
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let dir = &path[..path.rfind('/').map(|i| i + 1).unwrap_or(0)];
+    let dir = if dir.is_empty() { "/" } else { dir };
+    format!("{scheme}://{host}{dir}{loc}")
 }
 
 #[async_trait]
@@ -389,13 +503,18 @@ mod tests {
 
     #[tokio::test]
     async fn get_ok_and_status_mismatch() {
-        let h =
-            fake(FakeConnection::new().on("if command -v curl", 0, "{\"a\":1}\nPROV-URI-META 200 application/json"));
+        let out = "{\"a\":1}\nPROV-URI-META 200 http://x/h\nPROV-URI-HEADERS\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: s=1; Path=/\r\nX-Tag: a\r\nx-tag: b\r\n\r\n";
+        let h = fake(FakeConnection::new().on("if command -v curl", 0, out));
         let o = run::<Uri>(json!({"url": "http://x/h", "return_content": true}), &h.ctx()).await;
         assert!(!o.changed && !o.failed, "{o:?}");
         assert_eq!(o.data["status"], Value::from(200));
         assert_eq!(o.data["content"].as_str(), Some("{\"a\":1}"));
         assert_eq!(o.data["json"].get_attr("a").unwrap(), Value::from(1));
+        // Headers as ansible-core names them, repeated ones joined; cookies by name.
+        assert_eq!(o.data["x_tag"].as_str(), Some("a, b"));
+        assert_eq!(o.data["content_type"].as_str(), Some("application/json"));
+        assert_eq!(o.data["cookies_string"].as_str(), Some("s=1"));
+        assert_eq!(o.msg.as_deref(), Some("OK (unknown bytes)"));
         let o = run::<Uri>(json!({"url": "http://x/h", "status_code": [201, 204]}), &h.ctx()).await;
         assert!(o.failed);
         assert!(o.msg.unwrap().starts_with("Status code was 200 and not [201, 204]"));
@@ -404,15 +523,25 @@ mod tests {
     #[tokio::test]
     async fn uri_url_and_headers_are_an_operand_and_quoted_option_values() {
         for v in hostile_values(&pwned_marker("uri")) {
-            let h = fake(FakeConnection::new().on("if command -v curl", 0, "\nPROV-URI-META 200 text/plain"));
+            let h =
+                fake(FakeConnection::new().on("if command -v curl", 0, "\nPROV-URI-META 200 x\nPROV-URI-HEADERS\n"));
             run::<Uri>(json!({"url": v, "headers": {"X-A": v}}), &h.ctx()).await;
             let call = &h.conn.calls()[0];
             let (q, hq) = (Sh::quoted(&v), Sh::quoted(&format!("X-A: {v}")));
-            assert!(call.contains(&format!(" -H {hq} -w ")), "{v:?}: {call}");
-            assert!(call.contains(&format!("%{{content_type}}' -- {q}; elif")), "{v:?}: {call}");
+            assert!(call.contains(&format!(" -H {hq} -D \"$d\" -w ")), "{v:?}: {call}");
+            assert!(call.contains(&format!("%{{url_effective}}' -- {q}; rc=$?")), "{v:?}: {call}");
             let hq = Sh::quoted(&format!("--header=X-A: {v}"));
             assert!(call.contains(&format!(" {hq} -- {q} 2>\"$h\"")), "{v:?}: {call}");
         }
+    }
+
+    #[test]
+    fn locations_are_joined_to_the_url_as_python_joins_them() {
+        assert_eq!(join_url("http://h:1/a/b?q", "/x"), "http://h:1/x");
+        assert_eq!(join_url("http://h:1/a/b", "c/"), "http://h:1/a/c/");
+        assert_eq!(join_url("http://h:1/home", "http://o/y"), "http://o/y");
+        assert_eq!(join_url("https://h/a", "//o/y"), "https://o/y");
+        assert_eq!(join_url("http://h", "y"), "http://h/y");
     }
 
     #[tokio::test]

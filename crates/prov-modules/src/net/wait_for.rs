@@ -9,7 +9,10 @@
 //!
 //! The whole loop is one `sh` command on the target; ports are checked with `nc -z` when
 //! present, else bash's `/dev/tcp`, else `busybox nc`. Never changes anything, so it also runs
-//! in check mode. Registers `elapsed`, `state`, and `port`/`path`.
+//! in check mode. Registers what ansible-core does: `state`, `port`, `search_regex`, `match_groups`
+//! and `match_groupdict` (the groups of the match in the file), `path`, `elapsed`, and for a
+//! path that exists its `uid`, `gid`, `owner`, `group`, `mode`, `size`, with `state` its kind
+//! (`file`, `directory`, ...); a failure registers only `msg` and `elapsed`.
 //!
 //! ```yaml
 //! - wait_for: { port: 5432, timeout: 60 }
@@ -36,6 +39,22 @@ fn one() -> u64 {
 }
 fn five() -> u64 {
     5
+}
+
+/// The groups of the first match of `re` (Python's syntax, multi-line) in `data`, as
+/// ansible-core registers them: every group in order (`null` for one that took no part), and
+/// the named ones by name. Nothing when the pattern has no groups or does not match.
+fn match_groups(re: &str, data: &[u8]) -> (Vec<Option<String>>, serde_json::Map<String, serde_json::Value>) {
+    let text = String::from_utf8_lossy(data);
+    let Ok(rx) = fancy_regex::Regex::new(&format!("(?m){re}")) else { return Default::default() };
+    let Ok(Some(c)) = rx.captures(&text) else { return Default::default() };
+    let groups = (1..c.len()).map(|i| c.get(i).map(|m| m.as_str().to_string())).collect();
+    let named = rx
+        .capture_names()
+        .flatten()
+        .map(|n| (n.to_string(), c.name(n).map(|m| serde_json::Value::from(m.as_str())).unwrap_or_default()))
+        .collect();
+    (groups, named)
 }
 
 /// Arguments of `wait_for`.
@@ -124,10 +143,19 @@ fn script(a: &Args) -> Result<Sh, ModuleError> {
     } else {
         s = s.then(Sh::lit("F=").glued(Sh::quoted(a.path.as_deref().unwrap_or_default())));
         match &a.search_regex {
-            Some(re) => {
-                Sh::lit("[ -e \"$F\" ] &&").word(Cmd::new("grep").flag("-Eq").operand(re)).suffix(" \"$F\" 2>/dev/null")
+            // As ansible-core: a Python regular expression, multi-line, searched in the whole
+            // file; PCRE over the file as one record (`-z`) is grep's closest reading of it.
+            // Only `started`/`present` look at the contents.
+            Some(re) if a.want_up() => {
+                s = s.then(Sh::lit(
+                    "printf x | grep -Pzq x 2>/dev/null || { echo 'search_regex needs grep -P (GNU grep) on the target' >&2; exit 4; }",
+                ));
+                let re = format!("(?m){re}");
+                Sh::lit("[ -e \"$F\" ] &&")
+                    .word(Cmd::new("grep").flag("-Pzq").operand(&re))
+                    .suffix(" \"$F\" 2>/dev/null")
             }
-            None => Sh::lit("[ -e \"$F\" ]"),
+            _ => Sh::lit("[ -e \"$F\" ]"),
         }
     };
     let done = if a.want_up() { "[ $up = 1 ]" } else { "[ $up = 0 ]" };
@@ -153,9 +181,9 @@ fn timeout_msg(a: &Args) -> String {
     match (&a.port, &a.path, &a.search_regex, a.want_up()) {
         (Some(p), _, _, true) => format!("Timeout when waiting for {}:{p}", a.host),
         (Some(p), _, _, false) => format!("Timeout when waiting for {}:{p} to stop.", a.host),
-        (None, Some(f), Some(r), _) => format!("Timeout when waiting for search string {r} in {f}"),
+        (None, Some(f), Some(r), true) => format!("Timeout when waiting for search string {r} in {f}"),
         (None, Some(f), None, true) => format!("Timeout when waiting for file {f}"),
-        (None, Some(f), None, false) => format!("Timeout when waiting for {f} to be absent."),
+        (None, Some(f), _, false) => format!("Timeout when waiting for {f} to be absent."),
         _ => "Timeout".into(),
     }
 }
@@ -179,6 +207,9 @@ impl Module for WaitFor {
         if a.search_regex.is_some() && a.path.is_none() {
             return Err("`search_regex` is only supported with `path`".into());
         }
+        if let Some(re) = &a.search_regex {
+            fancy_regex::Regex::new(re).map_err(|e| format!("Invalid regular expression: {e}"))?;
+        }
         if a.port.is_some() {
             Word::new(WordKind::Host, &a.host).map_err(|e| e.to_string())?;
         }
@@ -193,18 +224,38 @@ impl Module for WaitFor {
             .find_map(|l| l.strip_prefix("elapsed ").and_then(|v| v.trim().parse().ok()))
             .unwrap_or(0);
         let state = a.state.clone().unwrap_or_else(|| "started".into());
-        let mut o = match out.rc {
-            0 => Outcome::ok(),
-            3 => Outcome::failed(timeout_msg(a)),
-            rc => Outcome::failed(format!("wait_for could not check (exit status {rc}): {}", out.stderr_str().trim())),
+        // A failure carries only its message and the time spent, as ansible-core's.
+        match out.rc {
+            0 => {}
+            3 => return Ok(Plan::Ok(Outcome::failed(timeout_msg(a)).with("elapsed", elapsed))),
+            rc => {
+                let why = format!("wait_for could not check (exit status {rc}): {}", out.stderr_str().trim());
+                return Ok(Plan::Ok(Outcome::failed(why).with("elapsed", elapsed)));
+            }
+        }
+        let (mut groups, mut named) = (Vec::new(), serde_json::Map::new());
+        if let (Some(p), Some(re)) = (&a.path, &a.search_regex) {
+            if state != "absent" {
+                let (_, data) = crate::files::probe_read(cx, p).await?;
+                (groups, named) = match_groups(re, &data.unwrap_or_default());
+            }
+        }
+        let o = Outcome::ok()
+            .with("state", state)
+            .with("port", a.port.map(Value::from).unwrap_or(Value::from(())))
+            .with("search_regex", a.search_regex.as_deref().map(Value::from).unwrap_or(Value::from(())))
+            .with("match_groups", Value::from(minijinja::value::Serde(&groups)))
+            .with("match_groupdict", Value::from(minijinja::value::Serde(&named)))
+            .with("path", a.path.as_deref().map(Value::from).unwrap_or(Value::from(())))
+            .with("elapsed", elapsed);
+        // ansible-core adds the path's attributes (and its kind as `state`) when it exists.
+        let o = match &a.path {
+            Some(p) => {
+                let st = crate::files::probe(cx, p, None, false).await?;
+                crate::files::with_path_info(o, st.as_ref())
+            }
+            None => o,
         };
-        o = o.with("elapsed", elapsed).with("state", state);
-        if let Some(p) = a.port {
-            o = o.with("port", p);
-        }
-        if let Some(p) = &a.path {
-            o = o.with("path", p.as_str());
-        }
         Ok(Plan::Ok(o))
     }
 
@@ -268,6 +319,41 @@ mod tests {
         drop(listener);
         let o = run::<WaitFor>(json!({"port": port, "state": "stopped", "timeout": 5}), &h.ctx()).await;
         assert!(!o.failed, "{o:?}");
+    }
+
+    /// The results ansible-core 2.19.14 registered for the same tasks.
+    #[tokio::test]
+    async fn wait_for_registers_what_ansible_core_does() {
+        let h = LocalHost::new();
+        let p = h.path("src.txt");
+        std::fs::write(&p, "hello\n").unwrap();
+        let o = run::<WaitFor>(json!({"path": p, "search_regex": "h(el)l(?P<last>o)(x)?"}), &h.ctx()).await;
+        let v = serde_json::to_value(&o.data).unwrap();
+        assert!(!o.failed, "{o:?}");
+        assert_eq!(v["match_groups"], json!(["el", "o", null]));
+        assert_eq!(v["match_groupdict"], json!({"last": "o"}));
+        assert_eq!((v["state"].as_str(), v["size"].as_u64(), v["port"].is_null()), (Some("file"), Some(6), true));
+        assert_eq!(v["search_regex"], "h(el)l(?P<last>o)(x)?");
+        // A line-spanning pattern, and anchors at each line, as Python's multi-line search.
+        std::fs::write(&p, "boot\nready: 1\n").unwrap();
+        let o =
+            run::<WaitFor>(json!({"path": p, "search_regex": "boot\\n^ready: (?P<n>\\d)$", "timeout": 2}), &h.ctx())
+                .await;
+        assert!(!o.failed, "{o:?}");
+        assert_eq!(serde_json::to_value(&o.data).unwrap()["match_groupdict"], json!({"n": "1"}));
+        // `absent` looks only at the path: its contents do not matter.
+        let o = run::<WaitFor>(json!({"path": h.path("nope"), "state": "absent", "search_regex": "x"}), &h.ctx()).await;
+        let v = serde_json::to_value(&o.data).unwrap();
+        assert_eq!((v["state"].as_str(), v["match_groups"].clone()), (Some("absent"), json!([])));
+        assert!(v.get("owner").is_none(), "{v}");
+        let o = run::<WaitFor>(json!({"path": h.path("nope"), "timeout": 1}), &h.ctx()).await;
+        let v = serde_json::to_value(&o.data).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!((o.failed, keys), (true, vec!["elapsed"]), "only msg and elapsed: {o:?}");
+        assert_eq!(o.msg.as_deref(), Some("Timeout when waiting for file ".to_string() + &h.path("nope")).as_deref());
+        assert!(WaitFor::check_args(&serde_json::from_value(json!({"path": "/x", "search_regex": "a("})).unwrap())
+            .unwrap_err()
+            .starts_with("Invalid regular expression"));
     }
 
     #[tokio::test]

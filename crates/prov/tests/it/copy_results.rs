@@ -32,7 +32,7 @@ fn normalize(v: &mut Json, root: &str) {
 }
 
 /// Runs `play` on a local host and returns what its last `debug` printed, normalized.
-fn registered(play: &str, args: &[&str]) -> Vec<Json> {
+pub(crate) fn registered(play: &str, args: &[&str]) -> Vec<Json> {
     let (d, r) = apply(&[("site.yml", play)], args);
     assert_eq!(r.code, 0, "{}", r.dump());
     let shown = r.of("debug").last().and_then(|x| x["msg"].as_str()).expect("debug").to_string();
@@ -90,4 +90,15 @@ fn force_false_leaves_an_existing_file_and_its_mode_alone() {
 fn copy_remote_src_of_a_directory_copies_the_tree_as_ansible_core() {
     let play = include_str!("results/copy_remote_dir.yml");
     assert_recorded(&registered(play, &[]), include_str!("results/copy_remote_dir.json"), "t");
+}
+
+/// `ini_file` registers community.general's `diff` on every result (texts only with
+/// `--diff`), and in check mode the path with its attributes, as ansible-core 2.19.14 with
+/// community.general (the `ansible` 12.3.0 package) registered them for the same play
+/// (`results/ini_file_diff.yml`).
+#[test]
+fn ini_file_registers_its_diff_and_path_as_community_general() {
+    let play = include_str!("results/ini_file_diff.yml");
+    assert_recorded(&registered(play, &[]), include_str!("results/ini_file_diff.json"), "i");
+    assert_recorded(&registered(play, &["--diff"]), include_str!("results/ini_file_diff.diff.json"), "i");
 }

@@ -63,5 +63,6 @@ mod systemd;
 mod timezone;
 mod tutorial;
 mod unarchive;
+mod uri;
 mod util;
 mod yum_repository;
