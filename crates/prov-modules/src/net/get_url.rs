@@ -188,6 +188,8 @@ struct Answer {
     sha1: Option<String>,
     sum: Option<String>,
     error: Option<String>,
+    /// A `file://` URL: no HTTP status (ansible-core registers `status_code: null`).
+    local: bool,
 }
 
 impl Answer {
@@ -228,6 +230,8 @@ fn request(
     if a.force {
         curl = curl.opt("-H", "Cache-Control: no-cache");
     }
+    // urllib reads a `file://` URL whole, whatever the time condition.
+    let since = since && !url.starts_with("file://");
     if since {
         curl = curl.flag("-z").flag("\"$D\"");
     }
@@ -401,7 +405,12 @@ impl GetUrl {
         let (auth, stdin) = input(a);
         let cmd = request(a, url, head, since, sum, auth);
         let out = if auth.is_some() { cx.exec_stdin(cmd, stdin).await? } else { cx.exec(cmd).await? };
-        let ans = parse_answer(&out.stdout_str());
+        let mut ans = parse_answer(&out.stdout_str());
+        // curl's status for a `file://` URL it read is 000: urllib's is an answer without one.
+        if url.starts_with("file://") && ans.status == 0 {
+            ans.status = 200;
+            ans.local = true;
+        }
         if out.rc != 0 || ans.error.is_some() {
             if let Some(t) = &ans.tmp {
                 cx.exec(cleanup(t)).await?;
@@ -706,7 +715,8 @@ impl Module for GetUrl {
         let now = if o.changed { probe(cx, &dest, Some("md5sum"), true).await? } else { now };
         o = o.with("md5sum", now.as_ref().and_then(|s| s.checksum.clone()).map_or(Value::from(()), Value::from));
         o.msg = Some(ans.msg());
-        Ok(with_path_info(o.with("status_code", 200), now.as_ref()))
+        let status = if ans.local { Value::from(()) } else { Value::from(200) };
+        Ok(with_path_info(o.with("status_code", status), now.as_ref()))
     }
 }
 

@@ -132,6 +132,30 @@ fn get_url_in_check_mode_asks_with_head_and_writes_nothing() {
     assert!(!d.path().join("new.txt").exists());
 }
 
+/// A `file://` URL downloads the file as ansible-core 2.19.14 did (prov failed with "Request
+/// failed": curl's status for a file is 000): urllib's answer has no status, so `status_code`
+/// is null; the second run finds the file there.
+#[test]
+fn get_url_of_a_file_url_registers_a_null_status_as_ansible_core() {
+    let play = "- hosts: a\n  gather_facts: false\n  tasks:\n  - copy: {content: \"hello\\n\", dest: \"{{ root }}/src.txt\"}\n  - get_url: {url: \"file://{{ root }}/src.txt\", dest: \"{{ root }}/got.txt\"}\n    register: g1\n  - get_url: {url: \"file://{{ root }}/src.txt\", dest: \"{{ root }}/got.txt\"}\n    register: g2\n  - debug: msg=\"{{ [g1, g2] | to_json }}\"\n";
+    let (d, r, dump) = results(&[("site.yml", play)], &[]);
+    let keys = |v: &Json| {
+        let mut k: Vec<String> = v.as_object().expect("result").keys().cloned().collect();
+        k.sort();
+        k.join(" ")
+    };
+    assert_eq!(
+        keys(&r[0]),
+        "changed checksum_dest checksum_src dest elapsed failed gid group md5sum mode msg owner size state status_code uid url",
+        "{dump}"
+    );
+    assert_eq!((r[0]["changed"].clone(), r[0]["status_code"].clone()), (Json::from(true), Json::Null));
+    assert_eq!(r[0]["msg"], "OK (6 bytes)");
+    assert_eq!(r[0]["checksum_src"], "f572d396fae9206628714fb2ce00f72e94f2258f");
+    assert_eq!(r[1]["changed"], false, "{dump}");
+    assert_eq!(std::fs::read_to_string(d.path().join("got.txt")).expect("downloaded"), "hello\n");
+}
+
 /// `lookup('url')` on the controller, as ansible-core 2.19.14 answered for the same files: lines
 /// by default (joined with commas by `lookup`, a list with `wantlist` or `query`), the whole
 /// text with `split_lines=False`, and an HTTP error fails with its words. prov refused the
