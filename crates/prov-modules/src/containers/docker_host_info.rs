@@ -21,9 +21,8 @@
 //! ```
 
 use super::api::Engine;
-use async_trait::async_trait;
 use prov_core::args::lenient_bool;
-use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{ModuleCtx, ModuleError, Outcome};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
@@ -158,18 +157,4 @@ async fn read(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
     Ok(o)
 }
 
-#[async_trait]
-impl Module for DockerHostInfo {
-    const NAME: &'static str = "docker_host_info";
-    const COLLECTIONS: &'static [&'static str] = &["community.docker", "ansible.builtin"];
-    type Args = Args;
-    type Plan = ();
-
-    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        Ok(Plan::Ok(read(a, cx).await?))
-    }
-
-    async fn apply(&self, _: &Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        Ok(Outcome::ok())
-    }
-}
+super::info_module!(DockerHostInfo, "docker_host_info");

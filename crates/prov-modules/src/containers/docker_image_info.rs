@@ -15,8 +15,7 @@
 use super::api::{quote, Engine};
 use super::lookup;
 use crate::util::or_fail;
-use async_trait::async_trait;
-use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{ModuleCtx, ModuleError, Outcome};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -64,18 +63,4 @@ async fn read(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
     Ok(Outcome::ok().with("images", super::json_value(Json::Array(images))))
 }
 
-#[async_trait]
-impl Module for DockerImageInfo {
-    const NAME: &'static str = "docker_image_info";
-    const COLLECTIONS: &'static [&'static str] = &["community.docker", "ansible.builtin"];
-    type Args = Args;
-    type Plan = ();
-
-    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        Ok(Plan::Ok(read(a, cx).await?))
-    }
-
-    async fn apply(&self, _: &Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        Ok(Outcome::ok())
-    }
-}
+super::info_module!(DockerImageInfo, "docker_image_info");

@@ -13,8 +13,7 @@
 use super::api::Engine;
 use super::lookup;
 use crate::util::or_fail;
-use async_trait::async_trait;
-use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{ModuleCtx, ModuleError, Outcome};
 use serde::Deserialize;
 
 /// Arguments of `docker_network_info`.
@@ -35,18 +34,4 @@ async fn read(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
     Ok(Outcome::ok().with("exists", crate::util::py_truthy(&network)).with("network", super::json_value(network)))
 }
 
-#[async_trait]
-impl Module for DockerNetworkInfo {
-    const NAME: &'static str = "docker_network_info";
-    const COLLECTIONS: &'static [&'static str] = &["community.docker", "ansible.builtin"];
-    type Args = Args;
-    type Plan = ();
-
-    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        Ok(Plan::Ok(read(a, cx).await?))
-    }
-
-    async fn apply(&self, _: &Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        Ok(Outcome::ok())
-    }
-}
+super::info_module!(DockerNetworkInfo, "docker_network_info");

@@ -16,9 +16,8 @@
 use super::api::Engine;
 use super::lookup::swarm;
 use crate::util::or_fail;
-use async_trait::async_trait;
 use prov_core::args::lenient_bool;
-use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{ModuleCtx, ModuleError, Outcome};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -58,18 +57,4 @@ async fn read(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
     Ok(Outcome::ok().with("nodes", super::json_value(nodes)))
 }
 
-#[async_trait]
-impl Module for DockerNodeInfo {
-    const NAME: &'static str = "docker_node_info";
-    const COLLECTIONS: &'static [&'static str] = &["community.docker", "ansible.builtin"];
-    type Args = Args;
-    type Plan = ();
-
-    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        Ok(Plan::Ok(read(a, cx).await?))
-    }
-
-    async fn apply(&self, _: &Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        Ok(Outcome::ok())
-    }
-}
+super::info_module!(DockerNodeInfo, "docker_node_info");

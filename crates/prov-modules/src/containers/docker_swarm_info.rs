@@ -25,9 +25,8 @@
 use super::api::Engine;
 use super::lookup::swarm;
 use crate::util::or_fail;
-use async_trait::async_trait;
 use prov_core::args::lenient_bool;
-use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{ModuleCtx, ModuleError, Outcome};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
@@ -230,21 +229,7 @@ async fn read(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
     Ok(with_state(o))
 }
 
-#[async_trait]
-impl Module for DockerSwarmInfo {
-    const NAME: &'static str = "docker_swarm_info";
-    const COLLECTIONS: &'static [&'static str] = &["community.docker", "ansible.builtin"];
-    type Args = Args;
-    type Plan = ();
-
-    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        Ok(Plan::Ok(read(a, cx).await?))
-    }
-
-    async fn apply(&self, _: &Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        Ok(Outcome::ok())
-    }
-}
+super::info_module!(DockerSwarmInfo, "docker_swarm_info");
 
 #[cfg(test)]
 mod tests {

@@ -39,7 +39,11 @@
 //! `key: value` lines before and after.
 //!
 //! Registers `name`, `changes` (the keys that changed), `recreated`, `id` (of a created service),
-//! and after a wait `running` / `desired` (task counts).
+//! and after a wait `running` / `desired` (task counts); and community.docker's `msg`
+//! (`Service created`, `updated`, `rebuilt`, `removed`, `unchanged` or `absent`) and `rebuilt`.
+//! Not registered: community.docker's `swarm_service` (its own view of every option), and its
+//! `changes` names the options it compared, where prov's names the keys above (`state` for a
+//! creation or removal).
 //!
 //! ```yaml
 //! - docker_swarm_service:
@@ -258,6 +262,8 @@ pub struct ServicePlan {
     recreated: bool,
     /// Whether to wait for convergence afterwards.
     wait: bool,
+    /// community.docker's `msg` for what was done (`Service created`, ...).
+    msg: &'static str,
 }
 
 /// A published port as the engine stores it.
@@ -1044,6 +1050,13 @@ async fn network_names(cx: &ModuleCtx<'_>) -> Result<BTreeMap<String, String>, M
         .collect())
 }
 
+/// `o` with community.docker's `msg` for what was done, and its `rebuilt` (prov's `recreated`).
+fn said(o: Outcome, msg: &str) -> Outcome {
+    let mut o = o.with("rebuilt", msg == "Service rebuilt");
+    o.msg = Some(msg.to_string());
+    o
+}
+
 #[async_trait]
 impl Module for DockerSwarmService {
     const NAME: &'static str = "docker_swarm_service";
@@ -1056,19 +1069,39 @@ impl Module for DockerSwarmService {
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<ServicePlan>, ModuleError> {
+        // Check mode registers community.docker's message and `rebuilt` for the change too.
+        Ok(match plan_service(args, cx).await? {
+            Plan::Change(mut ch) => {
+                ch.msg = Some(ch.plan.msg.to_string());
+                ch.data.insert("rebuilt".into(), minijinja::Value::from(ch.plan.recreated));
+                Plan::Change(ch)
+            }
+            other => other,
+        })
+    }
+
+    async fn apply(&self, args: &Args, plan: ServicePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        apply_plan(args, plan, cx).await
+    }
+}
+
+/// What `docker_swarm_service` would do: a result when there is nothing to do, else the change.
+async fn plan_service(args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<ServicePlan>, ModuleError> {
+    {
         let d = desired(args).map_err(ModuleError::Args)?;
         let name = &args.name;
         let current = inspect(cx, name).await?;
         let absent = args.state.as_deref() == Some("absent");
         let base = Outcome::ok().with("name", name.as_str());
         match (current, absent) {
-            (None, true) => Ok(Plan::Ok(base)),
+            (None, true) => Ok(Plan::Ok(said(base, "Service absent").with("changes", Vec::<String>::new()))),
             (Some(_), true) => {
                 let plan = ServicePlan {
                     steps: vec![service("rm").operand(name).build()],
                     changes: vec!["state".into()],
                     recreated: false,
                     wait: false,
+                    msg: "Service removed",
                 };
                 Ok(Plan::Change(Change::new(plan, Action::Delete, "swarm_service", name.as_str()).with_diff(
                     format!("docker service {name}"),
@@ -1087,6 +1120,7 @@ impl Module for DockerSwarmService {
                     changes: vec!["state".into()],
                     recreated: false,
                     wait: args.wait,
+                    msg: "Service created",
                 };
                 Ok(Plan::Change(Change::new(plan, Action::Create, "swarm_service", name.as_str()).with_diff(
                     format!("docker service {name}"),
@@ -1112,6 +1146,7 @@ impl Module for DockerSwarmService {
                         changes: vec!["mode".into()],
                         recreated: true,
                         wait: args.wait,
+                        msg: "Service rebuilt",
                     };
                     return Ok(Plan::Change(
                         Change::new(plan, Action::Modify, "swarm_service", name.as_str()).with_diff(
@@ -1127,7 +1162,8 @@ impl Module for DockerSwarmService {
                 };
                 let ds = deltas(&d, &svc, &nets);
                 if ds.is_empty() {
-                    return Ok(Plan::Ok(base.with("changes", Vec::<String>::new()).with("recreated", false)));
+                    let base = base.with("changes", Vec::<String>::new()).with("recreated", false);
+                    return Ok(Plan::Ok(said(base, "Service unchanged")));
                 }
                 let (mut before, mut after) = (String::new(), String::new());
                 let mut update = service("update").flag("--detach").flag("--quiet");
@@ -1141,6 +1177,7 @@ impl Module for DockerSwarmService {
                     changes: ds.iter().map(|x| x.key.clone()).collect(),
                     recreated: false,
                     wait: args.wait,
+                    msg: "Service updated",
                 };
                 // A change of replicas alone is a scaling, which a plan's summary says so.
                 let (action, resource) = match plan.changes.as_slice() {
@@ -1155,8 +1192,11 @@ impl Module for DockerSwarmService {
             }
         }
     }
+}
 
-    async fn apply(&self, args: &Args, plan: ServicePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+/// Runs the planned commands, then waits when asked.
+async fn apply_plan(args: &Args, plan: ServicePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+    {
         let name = &args.name;
         let mut last = None;
         for step in &plan.steps {
@@ -1173,6 +1213,7 @@ impl Module for DockerSwarmService {
             .with("name", name.as_str())
             .with("changes", plan.changes.clone())
             .with("recreated", plan.recreated);
+        o = said(o, plan.msg);
         if let Some(out) = &last {
             let id = out.stdout_str().trim().to_string();
             if !id.is_empty() {
@@ -1487,6 +1528,36 @@ mod tests {
         let h = fake(FakeConnection::new().on(INSPECT, 1, "Error: no such service: pst-web"));
         let o = run::<DockerSwarmService>(json!({"name": "pst-web", "state": "absent"}), &h.ctx()).await;
         assert!(!o.changed && !o.failed);
+    }
+
+    /// community.docker's `msg` and `rebuilt` for each thing the module can do, in a run and in
+    /// check mode.
+    #[tokio::test]
+    async fn msg_and_rebuilt_say_what_was_done_as_community_docker() {
+        let said = |o: &Outcome| (o.msg.clone().unwrap_or_default(), o.data["rebuilt"].is_true());
+        let missing = || FakeConnection::new().on(INSPECT, 1, "Error: no such service: pst-web");
+        let o = run::<DockerSwarmService>(web_args(), &fake(missing()).ctx()).await;
+        assert_eq!(said(&o), ("Service created".into(), false));
+        let o = run::<DockerSwarmService>(web_args(), &fake_check(missing()).ctx()).await;
+        assert_eq!(said(&o), ("Service created".into(), false));
+        let o = run::<DockerSwarmService>(web_args(), &fake(FakeConnection::new().on(INSPECT, 0, WEB)).ctx()).await;
+        assert_eq!(said(&o), ("Service unchanged".into(), false));
+        let o = run::<DockerSwarmService>(
+            json!({"name": "pst-web", "replicas": 5}),
+            &fake(FakeConnection::new().on(INSPECT, 0, WEB)).ctx(),
+        )
+        .await;
+        assert_eq!(said(&o), ("Service updated".into(), false));
+        let mode = json!({"name": "pst-web", "mode": "global", "wait": false});
+        let o = run::<DockerSwarmService>(mode.clone(), &fake(FakeConnection::new().on(INSPECT, 0, WEB)).ctx()).await;
+        assert_eq!(said(&o), ("Service rebuilt".into(), true));
+        let o = run::<DockerSwarmService>(mode, &fake_check(FakeConnection::new().on(INSPECT, 0, WEB)).ctx()).await;
+        assert_eq!(said(&o), ("Service rebuilt".into(), true));
+        let absent = json!({"name": "pst-web", "state": "absent"});
+        let o = run::<DockerSwarmService>(absent.clone(), &fake(FakeConnection::new().on(INSPECT, 0, WEB)).ctx()).await;
+        assert_eq!(said(&o), ("Service removed".into(), false));
+        let o = run::<DockerSwarmService>(absent, &fake(missing()).ctx()).await;
+        assert_eq!(said(&o), ("Service absent".into(), false));
     }
 
     #[tokio::test]

@@ -12,8 +12,7 @@
 
 use super::api::{quote, Engine};
 use crate::util::or_fail;
-use async_trait::async_trait;
-use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{ModuleCtx, ModuleError, Outcome};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -41,18 +40,4 @@ async fn read(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
     Ok(Outcome::ok().with("exists", crate::util::py_truthy(&volume)).with("volume", super::json_value(volume)))
 }
 
-#[async_trait]
-impl Module for DockerVolumeInfo {
-    const NAME: &'static str = "docker_volume_info";
-    const COLLECTIONS: &'static [&'static str] = &["community.docker", "ansible.builtin"];
-    type Args = Args;
-    type Plan = ();
-
-    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        Ok(Plan::Ok(read(a, cx).await?))
-    }
-
-    async fn apply(&self, _: &Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        Ok(Outcome::ok())
-    }
-}
+super::info_module!(DockerVolumeInfo, "docker_volume_info");

@@ -35,6 +35,39 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
 
+/// Implements `Module` for a community.docker info module whose file defines `Args` and
+/// `async fn read(&Args, &ModuleCtx) -> Result<Outcome, ModuleError>`: it reads in every mode
+/// (check mode included) and has nothing to apply.
+macro_rules! info_module {
+    ($ty:ident, $name:literal) => {
+        #[async_trait::async_trait]
+        impl prov_core::module::Module for $ty {
+            const NAME: &'static str = $name;
+            const COLLECTIONS: &'static [&'static str] = &["community.docker", "ansible.builtin"];
+            type Args = Args;
+            type Plan = ();
+
+            async fn plan(
+                &self,
+                a: &Args,
+                cx: &prov_core::module::ModuleCtx<'_>,
+            ) -> Result<prov_core::module::Plan<()>, prov_core::module::ModuleError> {
+                Ok(prov_core::module::Plan::Ok(read(a, cx).await?))
+            }
+
+            async fn apply(
+                &self,
+                _: &Args,
+                _: (),
+                _: &prov_core::module::ModuleCtx<'_>,
+            ) -> Result<prov_core::module::Outcome, prov_core::module::ModuleError> {
+                Ok(prov_core::module::Outcome::ok())
+            }
+        }
+    };
+}
+pub(crate) use info_module;
+
 /// Exit status of `sh` when a command is not found.
 const NOT_FOUND: i32 = 127;
 

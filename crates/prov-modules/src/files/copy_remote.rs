@@ -185,7 +185,7 @@ pub(crate) async fn apply(args: &super::copy::Args, p: RemotePlan, cx: &ModuleCt
             }
             let out = cx.exec(super::validate_command(v, &p.src)).await?;
             if out.rc != 0 {
-                let mut f = Outcome::failed("failed to validate").with_exec(&out).with("exit_status", out.rc);
+                let mut f = super::validate_failed(&out);
                 f.changed = false;
                 return Ok(f);
             }

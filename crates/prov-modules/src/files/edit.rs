@@ -195,7 +195,7 @@ pub(crate) async fn apply(
             return Ok(Outcome::failed(format!("Error creating {dir}: {}", out.stderr_str().trim())));
         }
     }
-    let mut o = apply_write(cx, &p.write, attrs, backup, validate).await?;
+    let mut o = super::in_editor_words(apply_write(cx, &p.write, attrs, backup, validate).await?);
     if !o.failed {
         for (k, v) in p.write.registered {
             o = o.with(k, v);

@@ -226,7 +226,8 @@ impl Module for LineInFile {
 
     async fn apply(&self, args: &Args, plan: WritePlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
-        let mut o = apply_write(cx, &plan, &attrs, args.backup, args.validate.as_deref()).await?;
+        let mut o =
+            super::in_editor_words(apply_write(cx, &plan, &attrs, args.backup, args.validate.as_deref()).await?);
         if o.failed {
             return Ok(o);
         }

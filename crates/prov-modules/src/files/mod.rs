@@ -783,6 +783,30 @@ pub(crate) async fn backup_file(cx: &ModuleCtx<'_>, dest: &str) -> Result<Result
 }
 
 /// Makes a planned write: optional backup and validation, the upload, then ownership and mode.
+/// copy's result when `validate` rejects the new file: its exit status and raw output.
+pub(crate) fn validate_failed(out: &prov_core::connection::ExecOutput) -> Outcome {
+    let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
+    let lines = |t: &str| t.lines().map(str::to_string).collect::<Vec<_>>();
+    Outcome::failed("failed to validate")
+        .with("exit_status", out.rc)
+        .with("stdout", stdout.as_str())
+        .with("stderr", stderr.as_str())
+        .with("stdout_lines", lines(&stdout))
+        .with("stderr_lines", lines(&stderr))
+}
+
+/// A result of [`apply_write`] as the line editors (lineinfile, blockinfile, replace) report
+/// it: a rejected file in their own words (`failed to validate: rc:N error:STDERR`), with
+/// nothing else.
+pub(crate) fn in_editor_words(o: Outcome) -> Outcome {
+    if !(o.failed && o.data.contains_key("exit_status")) {
+        return o;
+    }
+    let rc = o.data.get("exit_status").cloned().unwrap_or_default();
+    let err = o.data.get("stderr").and_then(|e| e.as_str().map(str::to_string)).unwrap_or_default();
+    Outcome::failed(format!("failed to validate: rc:{rc} error:{err}"))
+}
+
 pub(crate) async fn apply_write(
     cx: &ModuleCtx<'_>,
     p: &WritePlan,
@@ -819,7 +843,9 @@ pub(crate) async fn apply_write(
             let out = cx.exec(validate_command(v, &tmp)).await?;
             if out.rc != 0 {
                 let _ = cx.exec(Cmd::new("rm").flag("-f").operand(&tmp).build()).await?;
-                let mut f = Outcome::failed(format!("failed to validate: {}", out.stderr_str().trim())).with_exec(&out);
+                // copy's failure (template's too); the line editors reword it (`edit::apply`).
+                let mut f =
+                    validate_failed(&out).with("checksum", p.data.sha1()).with("diff", Vec::<minijinja::Value>::new());
                 f.changed = false;
                 return Ok(f);
             }

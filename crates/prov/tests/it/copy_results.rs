@@ -102,3 +102,13 @@ fn ini_file_registers_its_diff_and_path_as_community_general() {
     assert_recorded(&registered(play, &[]), include_str!("results/ini_file_diff.json"), "i");
     assert_recorded(&registered(play, &["--diff"]), include_str!("results/ini_file_diff.diff.json"), "i");
 }
+
+/// A `validate` command that rejects the new file fails the task as each module says it
+/// (`results/validate_failed.yml`, recorded under ansible-core 2.19.14): copy and template with
+/// the command's exit status and raw output, the line editors with `rc:N error:STDERR` in the
+/// message and nothing else. prov reported all five as `failed to validate: err` with `rc`.
+#[test]
+fn a_rejected_file_is_reported_as_each_module_reports_it() {
+    let play = include_str!("results/validate_failed.yml");
+    assert_recorded(&registered(play, &[]), include_str!("results/validate_failed.json"), "v");
+}
