@@ -362,14 +362,17 @@ async fn request(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
     let maybe_json = subtype == "json" || subtype == "javascript";
     // ansible-core's result: the request's outcome, then every response header (lower case,
     // `-` as `_`, repeated ones joined with `, `), the cookies, a message, the time taken.
-    let mut o = Outcome::ok()
-        .with("redirected", final_url != a.url)
-        .with("url", if http_error { a.url.as_str() } else { final_url })
-        .with("status", status);
+    // The request's own fields come after the headers, so that a header named `status` or
+    // `url` does not hide them, as in ansible-core.
+    let mut o = Outcome::ok();
     for (k, v) in &response.headers {
         let v = if k == "location" { join_url(final_url, v) } else { v.clone() };
         o = o.with(&k.replace('-', "_"), v);
     }
+    o = o
+        .with("redirected", final_url != a.url)
+        .with("url", if http_error { a.url.as_str() } else { final_url })
+        .with("status", status);
     let mut msg = if http_error {
         // The body of an error response the task neither shows nor reads stays as `body`.
         if ok && !a.return_content && !maybe_json {
@@ -503,7 +506,7 @@ mod tests {
 
     #[tokio::test]
     async fn get_ok_and_status_mismatch() {
-        let out = "{\"a\":1}\nPROV-URI-META 200 http://x/h\nPROV-URI-HEADERS\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: s=1; Path=/\r\nX-Tag: a\r\nx-tag: b\r\n\r\n";
+        let out = "{\"a\":1}\nPROV-URI-META 200 http://x/h\nPROV-URI-HEADERS\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: s=1; Path=/\r\nX-Tag: a\r\nx-tag: b\r\nStatus: 500\r\n\r\n";
         let h = fake(FakeConnection::new().on("if command -v curl", 0, out));
         let o = run::<Uri>(json!({"url": "http://x/h", "return_content": true}), &h.ctx()).await;
         assert!(!o.changed && !o.failed, "{o:?}");
@@ -512,6 +515,7 @@ mod tests {
         assert_eq!(o.data["json"].get_attr("a").unwrap(), Value::from(1));
         // Headers as ansible-core names them, repeated ones joined; cookies by name.
         assert_eq!(o.data["x_tag"].as_str(), Some("a, b"));
+        assert_eq!(o.data["status"], Value::from(200), "a `Status` header does not hide the status");
         assert_eq!(o.data["content_type"].as_str(), Some("application/json"));
         assert_eq!(o.data["cookies_string"].as_str(), Some("s=1"));
         assert_eq!(o.msg.as_deref(), Some("OK (unknown bytes)"));

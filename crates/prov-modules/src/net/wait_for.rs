@@ -57,6 +57,11 @@ fn match_groups(re: &str, data: &[u8]) -> (Vec<Option<String>>, serde_json::Map<
     (groups, named)
 }
 
+/// Whether a pattern has capture groups.
+fn has_groups(re: &str) -> bool {
+    fancy_regex::Regex::new(re).is_ok_and(|rx| rx.captures_len() > 1)
+}
+
 /// Arguments of `wait_for`.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -233,9 +238,11 @@ impl Module for WaitFor {
                 return Ok(Plan::Ok(Outcome::failed(why).with("elapsed", elapsed)));
             }
         }
+        // The groups need the file's text; a pattern without groups registers none, so the
+        // file (a log, perhaps large) is read only for one with groups.
         let (mut groups, mut named) = (Vec::new(), serde_json::Map::new());
-        if let (Some(p), Some(re)) = (&a.path, &a.search_regex) {
-            if state != "absent" {
+        if let (Some(p), Some(re), true) = (&a.path, &a.search_regex, a.want_up()) {
+            if has_groups(re) {
                 let (_, data) = crate::files::probe_read(cx, p).await?;
                 (groups, named) = match_groups(re, &data.unwrap_or_default());
             }
@@ -346,6 +353,7 @@ mod tests {
         let v = serde_json::to_value(&o.data).unwrap();
         assert_eq!((v["state"].as_str(), v["match_groups"].clone()), (Some("absent"), json!([])));
         assert!(v.get("owner").is_none(), "{v}");
+        assert!(has_groups("a(b)") && has_groups("(?P<n>x)") && !has_groups("a(?:b)") && !has_groups("a\\(b\\)"));
         let o = run::<WaitFor>(json!({"path": h.path("nope"), "timeout": 1}), &h.ctx()).await;
         let v = serde_json::to_value(&o.data).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
