@@ -51,12 +51,9 @@ async fn read(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
             let list = or_fail!(e.get_json("/images/json?only_ids=0&all=0").await);
             for image in list.as_array().into_iter().flatten() {
                 let id = image.get("Id").and_then(|i| i.as_str()).unwrap_or_default();
-                let r = or_fail!(e.call("GET", &format!("/images/{}/json", quote(id, "/:")), None).await);
-                images.push(match r.status {
-                    404 => Json::Null,
-                    _ if r.ok() => r.json(),
-                    _ => return Ok(Outcome::failed(format!("Error inspecting image {id} - {}", r.error_text()))),
-                });
+                let path = format!("/images/{}/json", quote(id, "/:"));
+                let what = format!("Error inspecting image {id} - ");
+                images.push(or_fail!(lookup::inspect(&e, &path, &what).await).unwrap_or_default());
             }
         }
     }

@@ -14,7 +14,6 @@ use super::api::{quote, Engine};
 use crate::util::or_fail;
 use prov_core::module::{ModuleCtx, ModuleError, Outcome};
 use serde::Deserialize;
-use serde_json::Value as Json;
 
 /// Arguments of `docker_volume_info`.
 #[derive(Debug, Deserialize)]
@@ -31,12 +30,8 @@ pub struct DockerVolumeInfo;
 
 async fn read(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
     let e = or_fail!(Engine::connect(cx).await);
-    let r = or_fail!(e.call("GET", &format!("/volumes/{}", quote(&a.name, "/:")), None).await);
-    let volume = match r.status {
-        404 => Json::Null,
-        _ if r.ok() => r.json(),
-        _ => return Ok(Outcome::failed(format!("Error inspecting volume: {}", r.error_text()))),
-    };
+    let path = format!("/volumes/{}", quote(&a.name, "/:"));
+    let volume = or_fail!(super::lookup::inspect(&e, &path, "Error inspecting volume: ").await).unwrap_or_default();
     Ok(Outcome::ok().with("exists", crate::util::py_truthy(&volume)).with("volume", super::json_value(volume)))
 }
 

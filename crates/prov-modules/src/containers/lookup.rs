@@ -23,7 +23,7 @@ fn msg(o: Outcome) -> String {
 
 /// `GET path`: the JSON answer, `None` on 404, or the failed result with `what` before the
 /// engine's error text.
-async fn inspect(e: &Engine<'_, '_>, path: &str, what: &str) -> Read<Option<Json>> {
+pub(crate) async fn inspect(e: &Engine<'_, '_>, path: &str, what: &str) -> Read<Option<Json>> {
     let r = or_fail!(e.call("GET", path, None).await, Err);
     if r.status == 404 {
         return Ok(Ok(None));
