@@ -205,15 +205,32 @@ pub struct StringList(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for StringList {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// An element: text, or a scalar Ansible's `elements: str` turns into text.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Item {
+            Text(String),
+            Int(i64),
+            Float(f64),
+            Bool(bool),
+        }
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum L {
             One(String),
-            Many(Vec<String>),
+            Many(Vec<Item>),
         }
         Ok(StringList(match L::deserialize(d)? {
             L::One(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
-            L::Many(v) => v,
+            L::Many(v) => v
+                .into_iter()
+                .map(|i| match i {
+                    Item::Text(s) => s,
+                    Item::Int(n) => n.to_string(),
+                    Item::Float(f) => f.to_string(),
+                    Item::Bool(b) => if b { "True" } else { "False" }.to_string(),
+                })
+                .collect(),
         }))
     }
 }
@@ -221,6 +238,15 @@ impl<'de> Deserialize<'de> for StringList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ansible's `type: list, elements: str` turns numbers and booleans in a list into text.
+    #[test]
+    fn list_elements_given_as_numbers_are_text() {
+        let l: StringList = serde_json::from_value(serde_json::json!(["7000-7001/udp", 7100, true])).expect("list");
+        assert_eq!(l.0, ["7000-7001/udp", "7100", "True"]);
+        let l: StringList = serde_json::from_value(serde_json::json!("a, b")).expect("one string");
+        assert_eq!(l.0, ["a", "b"]);
+    }
 
     #[test]
     fn modes() {

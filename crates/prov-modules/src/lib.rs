@@ -40,6 +40,7 @@ modules![
     commands::shell::Shell,
     commands::reboot::Reboot,
     commands::wait_for_connection::WaitForConnection,
+    containers::docker_container::DockerContainer,
     containers::docker_container_info::DockerContainerInfo,
     containers::docker_host_info::DockerHostInfo,
     containers::docker_image_info::DockerImageInfo,

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod docker_container;
 pub mod docker_container_info;
 pub mod docker_host_info;
 pub mod docker_image_info;
@@ -159,6 +160,15 @@ pub(crate) fn py_str(v: &Json) -> String {
         Json::Null => "None".into(),
         Json::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+/// A value as Python's `str()` writes it (`to_text`): booleans `True`/`False`, null `None`.
+pub(crate) fn py_str_python(v: &Json) -> String {
+    match v {
+        Json::Bool(true) => "True".into(),
+        Json::Bool(false) => "False".into(),
+        other => py_str(other),
     }
 }
 

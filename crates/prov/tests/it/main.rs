@@ -16,6 +16,7 @@ mod deb822;
 mod disk;
 mod dnf;
 mod docker;
+mod docker_container;
 mod docker_info;
 mod docker_login;
 mod docker_network;

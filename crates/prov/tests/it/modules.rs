@@ -1030,3 +1030,53 @@ fn docker_info_modules_read_over_ssh_and_change_nothing() {
         assert_eq!(r.text.matches("All assertions passed").count(), 3, "{}", r.text);
     }
 }
+
+const DOCKER_CONTAINER_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - community.docker.docker_container:
+        name: "pdcssh_{{ inventory_hostname }}"
+        image: provtest-dcssh:1
+        command: [/bin/sleep, "300"]
+        env: {HOST: "{{ inventory_hostname }}"}
+        labels: {test: pdcssh}
+        restart_policy: unless-stopped
+      register: made
+    - assert:
+        that:
+          - ansible_check_mode or made.container.Config.Env is contains('HOST=' ~ inventory_hostname)
+"##;
+
+/// `docker_container` over SSH (and locally), each host its own container on the local
+/// Docker Engine: check mode creates nothing, the first run creates and starts them, the
+/// second changes nothing.
+#[test]
+fn docker_container_runs_over_ssh_in_check_mode_and_twice() {
+    let names = || {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-a", "--filter", "label=test=pdcssh", "--format", "{{.Names}} {{.State}}"])
+            .output()
+            .expect("docker ps");
+        let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let rm = || {
+        for n in names() {
+            let name = n.split(' ').next().unwrap_or_default().to_string();
+            let _ = std::process::Command::new("docker").args(["rm", "-f", &name]).output();
+        }
+    };
+    crate::docker_container::image("provtest-dcssh:1", false, &[]);
+    rm();
+    let h = Hosts::new(DOCKER_CONTAINER_SITE);
+    let r = h.run(&["--check"]);
+    assert_eq!((r.code, r.changed()), (0, 3), "{}", r.text);
+    assert!(names().is_empty(), "check mode created {:?}", names());
+    let r = h.run(&[]);
+    assert_eq!((r.code, r.changed()), (0, 3), "{}", r.text);
+    assert_eq!(names(), ["pdcssh_h01 running", "pdcssh_h02 running", "pdcssh_local running"]);
+    let r = h.run(&[]);
+    assert_eq!((r.code, r.changed()), (0, 0), "{}", r.text);
+    rm();
+}
