@@ -43,6 +43,7 @@ modules![
     containers::docker_container::DockerContainer,
     containers::docker_container_info::DockerContainerInfo,
     containers::docker_host_info::DockerHostInfo,
+    containers::docker_image::DockerImage,
     containers::docker_image_info::DockerImageInfo,
     containers::docker_image_load::DockerImageLoad,
     containers::docker_login::DockerLogin,

@@ -127,6 +127,31 @@ cat "$d/out"
 rm -rf "$d"
 exit $rc"#;
 
+/// As [`DIAL`], with the request's body read from the target's file `$f` (its length counted
+/// there): standard input holds the request line and headers, without the blank line.
+const DIAL_FILE: &str = r#"[ -f "$f" ] && [ -r "$f" ] || { printf '%s\n' "cannot read $f" >&2; exit 1; }
+n=$(wc -c <"$f" | tr -d ' ') || exit 1
+d=$(mktemp -d) || exit 1
+mkfifo "$d/in" || { rm -rf "$d"; exit 1; }
+docker system dial-stdio <"$d/in" >"$d/out" 2>"$d/err" &
+p=$!
+exec 3>"$d/in"
+{ cat; printf 'Content-Length: %s\r\n\r\n' "$n"; cat "$f"; } >&3
+wait $p; rc=$?
+exec 3>&-
+cat "$d/out"
+[ "$rc" = 0 ] || cat "$d/err" >&2
+rm -rf "$d"
+exit $rc"#;
+
+/// The body of a request.
+pub(crate) enum Body<'a> {
+    None,
+    Json(&'a Json),
+    /// A file of the target, and its content type.
+    File(&'a str, &'static str),
+}
+
 impl<'a, 'b> Engine<'a, 'b> {
     /// Reaches the engine and reads its API version, or fails as community.docker does when
     /// it cannot talk to the engine.
@@ -162,14 +187,38 @@ impl<'a, 'b> Engine<'a, 'b> {
         path: &str,
         body: Option<&Json>,
     ) -> Result<Result<Response, String>, ModuleError> {
-        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        self.raw_with(method, path, &[], body.map(Body::Json).unwrap_or(Body::None)).await
+    }
+
+    /// One request with extra headers and a body: JSON, or a file of the target sent as it is.
+    async fn raw_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Body<'_>,
+    ) -> Result<Result<Response, String>, ModuleError> {
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: prov\r\nConnection: close\r\n");
-        if body.is_some() {
-            req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", payload.len()));
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
         }
-        req.push_str("\r\n");
-        req.push_str(&payload);
-        let out = self.cx.exec_stdin(Sh::lit(DIAL), req.into_bytes()).await?;
+        let script = match body {
+            Body::None => {
+                req.push_str("\r\n");
+                Sh::lit(DIAL)
+            }
+            Body::Json(b) => {
+                let payload = b.to_string();
+                req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n", payload.len()));
+                req.push_str(&payload);
+                Sh::lit(DIAL)
+            }
+            Body::File(f, content_type) => {
+                req.push_str(&format!("Content-Type: {content_type}\r\n"));
+                Sh::lit("f=").glued(Sh::quoted(f)).suffix("\n").glued(Sh::lit(DIAL_FILE))
+            }
+        };
+        let out = self.cx.exec_stdin(script, req.into_bytes()).await?;
         if out.rc != 0 || out.stdout.is_empty() {
             let err = out.stderr_str();
             return Ok(Err(if err.trim().is_empty() {
@@ -192,6 +241,23 @@ impl<'a, 'b> Engine<'a, 'b> {
     ) -> Result<Result<Response, Outcome>, ModuleError> {
         let full = format!("/v{}{path}", self.version);
         Ok(self.raw(method, &full, body).await?.map_err(Outcome::failed))
+    }
+
+    /// `METHOD /vVERSION{path}` with extra headers and a body (a target's file for uploads).
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Body<'_>,
+    ) -> Result<Result<Response, Outcome>, ModuleError> {
+        let full = format!("/v{}{path}", self.version);
+        Ok(self.raw_with(method, &full, headers, body).await?.map_err(Outcome::failed))
+    }
+
+    /// The module's context.
+    pub fn cx(&self) -> &ModuleCtx<'b> {
+        self.cx
     }
 
     /// A call that must succeed: the answer's JSON, or the failed result with community.docker's

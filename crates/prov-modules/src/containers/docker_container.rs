@@ -1683,27 +1683,7 @@ impl Run<'_, '_, '_> {
     }
 
     async fn pull(&mut self, repo: &str, tag: &str) -> Step<Option<Json>> {
-        let old = or_fail!(lookup::image(self.e, repo, tag).await, Err);
-        let path = format!("/images/create?tag={}&fromImage={}", quote(tag, ""), quote(repo, ""));
-        let r = or_fail!(self.e.call("POST", &path, None).await, Err);
-        if !r.ok() {
-            return fail(format!("Error pulling image {repo}:{tag} - {}", r.error_text()));
-        }
-        for line in String::from_utf8_lossy(&r.body).lines() {
-            let Ok(v) = serde_json::from_str::<Json>(line) else { continue };
-            if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
-                return fail(match v.get("errorDetail").filter(|d| !d.is_null()) {
-                    Some(d) => format!(
-                        "Error pulling {repo} - code: {} message: {}",
-                        super::py_str_python(d.get("code").unwrap_or(&Json::Null)),
-                        super::py_str_python(d.get("message").unwrap_or(&Json::Null))
-                    ),
-                    None => format!("Error pulling {repo} - {}", super::py_str_python(err)),
-                });
-            }
-        }
-        let new = or_fail!(lookup::image(self.e, repo, tag).await, Err);
-        let same = old.is_some() && old.as_ref().map(|o| &o["Id"]) == new.as_ref().map(|n| &n["Id"]);
+        let (new, same) = or_fail!(lookup::pull(self.e, repo, tag, None).await, Err);
         self.changed = !same;
         self.actions.push(json!({"pulled_image": format!("{repo}:{tag}"), "changed": !same}));
         Ok(Ok(new))

@@ -114,7 +114,7 @@ fn decode(entry: &Json) -> Option<(String, String)> {
 /// The stored entry for the registry, as community.docker resolves it: the key itself, else
 /// the first key naming the same host. The result is what the module shows (`username`,
 /// `password`, `email`, `serveraddress`; `IdentityToken` for a token; `{}` without `auth`).
-fn resolve(config: &Json, registry: &str) -> Option<Map<String, Json>> {
+pub(crate) fn resolve(config: &Json, registry: &str) -> Option<Map<String, Json>> {
     let auths = config.get("auths")?.as_object()?;
     let want = index_name(registry);
     let (key, entry) = auths.get_key_value(&want).or_else(|| auths.iter().find(|(k, _)| index_name(k) == want))?;

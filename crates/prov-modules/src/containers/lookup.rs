@@ -98,7 +98,7 @@ pub(crate) fn repository_tag(name: &str) -> (&str, Option<&str>) {
 const INDEX_NAME: &str = "docker.io";
 
 /// The registry and the remote name of a repository, or the Docker SDK's refusal of it.
-fn resolve_repository(repo: &str) -> Result<(String, String), String> {
+pub(crate) fn resolve_repository(repo: &str) -> Result<(String, String), String> {
     if repo.contains("://") {
         return Err(format!("Repository name cannot contain a scheme ({repo})"));
     }
@@ -182,6 +182,67 @@ pub(crate) async fn image(e: &Engine<'_, '_>, name: &str, tag: &str) -> Read<Opt
 /// The inspection of the image with id `id`, `None` when there is none.
 pub(crate) async fn image_by_id(e: &Engine<'_, '_>, id: &str) -> Read<Option<Json>> {
     inspect(e, &format!("/images/{}/json", quote(id, "/:")), &format!("Error inspecting image ID {id} - ")).await
+}
+
+/// The `X-Registry-Auth` value for `registry` from the task user's Docker configuration
+/// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), as community.docker's
+/// `get_config_header` makes it: the stored account as URL-safe base64 of JSON. Credential
+/// helpers are not asked (as `docker_login`).
+pub(crate) async fn registry_auth(e: &Engine<'_, '_>, registry: &str) -> Result<Option<String>, ModuleError> {
+    use base64::Engine as _;
+    let out =
+        e.cx().exec(prov_core::cmd::Sh::lit("cat \"${DOCKER_CONFIG:-$HOME/.docker}/config.json\" 2>/dev/null")).await?;
+    let config: Json = serde_json::from_slice(&out.stdout).unwrap_or(Json::Null);
+    let Some(auth) = super::docker_login::resolve(&config, registry).filter(|a| !a.is_empty()) else {
+        return Ok(None);
+    };
+    Ok(Some(base64::engine::general_purpose::URL_SAFE.encode(Json::Object(auth).to_string())))
+}
+
+/// Pulls `repository:tag` as community.docker's `pull_image` does: the image afterwards, and
+/// whether it was already there and the same (`alreadyToLatest`).
+pub(crate) async fn pull(
+    e: &Engine<'_, '_>,
+    repository: &str,
+    tag: &str,
+    platform: Option<&str>,
+) -> Read<(Option<Json>, bool)> {
+    let old = or_fail!(image(e, repository, tag).await, Err);
+    let registry = match resolve_repository(repository) {
+        Ok((r, _)) => r,
+        Err(m) => return fail(format!("Error pulling image {repository}:{tag} - {m}")),
+    };
+    let mut path = format!("/images/create?tag={}&fromImage={}", quote(tag, ""), quote(repository, ""));
+    if let Some(p) = platform {
+        path.push_str(&format!("&platform={}", quote(p, "")));
+    }
+    let mut headers = Vec::new();
+    if let Some(h) = registry_auth(e, &registry).await? {
+        headers.push(("X-Registry-Auth", h));
+    }
+    let r = or_fail!(e.call_with("POST", &path, &headers, super::api::Body::None).await, Err);
+    if !r.ok() {
+        return fail(format!("Error pulling image {repository}:{tag} - {}", r.error_text()));
+    }
+    for line in String::from_utf8_lossy(&r.body).lines() {
+        let Ok(v) = serde_json::from_str::<Json>(line) else { continue };
+        if let Some(err) = v.get("error").filter(|x| !x.is_null()) {
+            return fail(match v.get("errorDetail").filter(|d| !d.is_null()) {
+                Some(d) => format!(
+                    "Error pulling {repository} - code: {} message: {}",
+                    super::py_str_python(d.get("code").unwrap_or(&Json::Null)),
+                    super::py_str_python(d.get("message").unwrap_or(&Json::Null))
+                ),
+                None => format!("Error pulling {repository} - {}", super::py_str_python(err)),
+            });
+        }
+    }
+    let new = or_fail!(image(e, repository, tag).await, Err);
+    let same = match (&old, &new) {
+        (Some(o), Some(n)) => o.get("Id") == n.get("Id"),
+        _ => false,
+    };
+    Ok(Ok((new, same)))
 }
 
 /// The swarm side of the engine, as community.docker's `AnsibleDockerSwarmClient` reads it.

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod docker_container;
 pub mod docker_container_info;
 pub mod docker_host_info;
+pub mod docker_image;
 pub mod docker_image_info;
 pub mod docker_image_load;
 pub mod docker_login;

@@ -17,6 +17,7 @@ mod disk;
 mod dnf;
 mod docker;
 mod docker_container;
+mod docker_image;
 mod docker_info;
 mod docker_login;
 mod docker_network;

@@ -1080,3 +1080,57 @@ fn docker_container_runs_over_ssh_in_check_mode_and_twice() {
     assert_eq!((r.code, r.changed()), (0, 0), "{}", r.text);
     rm();
 }
+
+const DOCKER_IMAGE_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  tasks:
+    - community.docker.docker_image:
+        name: "pdissh-{{ inventory_hostname }}"
+        tag: "1"
+        source: build
+        build: {path: "{{ host_root }}/ctx", args: {WHO: "{{ inventory_hostname }}"}}
+      register: built
+    - community.docker.docker_image:
+        name: "pdissh-{{ inventory_hostname }}:1"
+        repository: "pdissh-{{ inventory_hostname }}:copy"
+        source: local
+      register: tagged
+      when: not ansible_check_mode
+    - assert:
+        that:
+          - ansible_check_mode or built.image.Config.Labels.who == inventory_hostname
+"##;
+
+/// `docker_image` over SSH (and locally): each host builds its own image from a context on
+/// that host and tags it; check mode builds nothing, the first run builds and tags, the
+/// second changes nothing (tagging needs the built image, so check mode skips it).
+#[test]
+fn docker_image_builds_over_ssh_in_check_mode_and_twice() {
+    let images = || {
+        let out = std::process::Command::new("docker")
+            .args(["images", "--filter", "reference=pdissh-*", "--format", "{{.Repository}}:{{.Tag}}"])
+            .output()
+            .expect("docker images");
+        let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let rm = || {
+        for i in images() {
+            let _ = std::process::Command::new("docker").args(["rmi", "-f", &i]).output();
+        }
+    };
+    crate::docker_container::image("provtest-dissh-base:1", false, &[]);
+    rm();
+    let h = Hosts::new(DOCKER_IMAGE_SITE);
+    h.put("ctx/Dockerfile", "FROM provtest-dissh-base:1\nARG WHO\nLABEL who=$WHO\n");
+    let r = h.run(&["--check"]);
+    assert_eq!((r.code, r.changed()), (0, 3), "{}", r.text);
+    assert!(images().is_empty(), "check mode built {:?}", images());
+    let r = h.run(&[]);
+    assert_eq!((r.code, r.changed()), (0, 6), "{}", r.text);
+    assert_eq!(images().len(), 6, "{:?}", images());
+    let r = h.run(&[]);
+    assert_eq!((r.code, r.changed()), (0, 0), "{}", r.text);
+    rm();
+}
