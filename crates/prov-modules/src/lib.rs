@@ -7,6 +7,7 @@ pub mod cloud;
 pub mod commands;
 pub mod containers;
 pub mod controller;
+pub mod db;
 pub mod deploy;
 pub mod files;
 pub mod net;
@@ -40,6 +41,8 @@ modules![
     commands::shell::Shell,
     commands::reboot::Reboot,
     commands::wait_for_connection::WaitForConnection,
+    db::postgresql_db::PostgresqlDb,
+    db::postgresql_user::PostgresqlUser,
     containers::docker_container::DockerContainer,
     containers::docker_container_info::DockerContainerInfo,
     containers::docker_host_info::DockerHostInfo,

@@ -54,6 +54,7 @@ mod pam_limits;
 mod pip;
 mod plan;
 mod posix;
+mod postgresql;
 mod release;
 mod results;
 mod rpm_key;

@@ -1134,3 +1134,47 @@ fn docker_image_builds_over_ssh_in_check_mode_and_twice() {
     assert_eq!((r.code, r.changed()), (0, 0), "{}", r.text);
     rm();
 }
+
+const POSTGRESQL_SITE: &str = r##"- hosts: all
+  gather_facts: false
+  vars:
+    c: &c {login_host: 127.0.0.1, login_port: "{{ pgport }}", login_password: pgpass}
+  tasks:
+    - community.postgresql.postgresql_user:
+        <<: *c
+        name: "pussh_{{ inventory_hostname }}"
+        password: "pw-{{ inventory_hostname }}"
+        role_attr_flags: CREATEDB
+    - community.postgresql.postgresql_db:
+        <<: *c
+        name: "pdbssh_{{ inventory_hostname }}"
+        owner: "pussh_{{ inventory_hostname }}"
+"##;
+
+/// `postgresql_user` and `postgresql_db` over SSH (and locally), each host its own role and
+/// database on a private server: check mode creates nothing, the first run creates them, the
+/// second changes nothing.
+#[test]
+fn postgresql_modules_run_over_ssh_in_check_mode_and_twice() {
+    let pg = crate::postgresql::PgServer::start();
+    let h = Hosts::new(POSTGRESQL_SITE);
+    let port = pg.port.to_string();
+    let count = || {
+        let out = std::process::Command::new("psql")
+            .env("PGPASSWORD", "pgpass")
+            .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", "postgres", "-c"])
+            .arg("SELECT (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'pussh_%') + (SELECT count(*) FROM pg_database WHERE datname LIKE 'pdbssh_%')")
+            .output()
+            .expect("psql");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let arg = format!("pgport={port}");
+    let r = h.run(&["--check", "-e", &arg]);
+    assert_eq!((r.code, r.changed()), (0, 6), "{}", r.text);
+    assert_eq!(count(), "0", "check mode created something");
+    let r = h.run(&["-e", &arg]);
+    assert_eq!((r.code, r.changed()), (0, 6), "{}", r.text);
+    assert_eq!(count(), "6");
+    let r = h.run(&["-e", &arg]);
+    assert_eq!((r.code, r.changed()), (0, 0), "{}", r.text);
+}
