@@ -42,6 +42,8 @@ modules![
     commands::reboot::Reboot,
     commands::wait_for_connection::WaitForConnection,
     db::postgresql_db::PostgresqlDb,
+    db::postgresql_ext::PostgresqlExt,
+    db::postgresql_schema::PostgresqlSchema,
     db::postgresql_user::PostgresqlUser,
     containers::docker_container::DockerContainer,
     containers::docker_container_info::DockerContainerInfo,

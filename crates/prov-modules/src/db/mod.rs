@@ -10,6 +10,8 @@
 //! too.
 
 pub mod postgresql_db;
+pub mod postgresql_ext;
+pub mod postgresql_schema;
 pub mod postgresql_user;
 
 use prov_core::cmd::{Cmd, Sh};

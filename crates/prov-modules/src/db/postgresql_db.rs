@@ -304,10 +304,12 @@ impl Module for PostgresqlDb {
     fn check_args(a: &Args) -> Result<(), String> {
         match a.state.as_str() {
             "present" | "absent" => {}
-            "dump" | "restore" | "rename" => return Err(format!(
+            "dump" | "restore" | "rename" => {
+                return Err(format!(
                 "state: {} is not supported by prov yet (it runs pg_dump/pg_restore or renames); use a command task",
                 a.state
-            )),
+            ))
+            }
             other => {
                 return Err(format!(
                     "value of state must be one of: absent, dump, present, rename, restore, got: {other}"

@@ -1149,11 +1149,24 @@ const POSTGRESQL_SITE: &str = r##"- hosts: all
         <<: *c
         name: "pdbssh_{{ inventory_hostname }}"
         owner: "pussh_{{ inventory_hostname }}"
+    - community.postgresql.postgresql_schema:
+        <<: *c
+        login_db: "pdbssh_{{ inventory_hostname }}"
+        name: app
+        owner: "pussh_{{ inventory_hostname }}"
+      when: not ansible_check_mode
+    - community.postgresql.postgresql_ext:
+        <<: *c
+        login_db: "pdbssh_{{ inventory_hostname }}"
+        name: hstore
+        schema: app
+      when: not ansible_check_mode
 "##;
 
-/// `postgresql_user` and `postgresql_db` over SSH (and locally), each host its own role and
-/// database on a private server: check mode creates nothing, the first run creates them, the
-/// second changes nothing.
+/// `postgresql_user`, `postgresql_db`, `postgresql_schema` and `postgresql_ext` over SSH (and
+/// locally), each host its own role, database, schema and extension on a private server:
+/// check mode creates nothing (the schema and extension need the database, so it skips them),
+/// the first run creates them, the second changes nothing.
 #[test]
 fn postgresql_modules_run_over_ssh_in_check_mode_and_twice() {
     let pg = crate::postgresql::PgServer::start();
@@ -1173,7 +1186,7 @@ fn postgresql_modules_run_over_ssh_in_check_mode_and_twice() {
     assert_eq!((r.code, r.changed()), (0, 6), "{}", r.text);
     assert_eq!(count(), "0", "check mode created something");
     let r = h.run(&["-e", &arg]);
-    assert_eq!((r.code, r.changed()), (0, 6), "{}", r.text);
+    assert_eq!((r.code, r.changed()), (0, 12), "{}", r.text);
     assert_eq!(count(), "6");
     let r = h.run(&["-e", &arg]);
     assert_eq!((r.code, r.changed()), (0, 0), "{}", r.text);

@@ -1,0 +1,143 @@
+//! `postgresql_schema` (community.postgresql): creates, changes and drops a schema of a
+//! database, through `psql` on the target (see [`crate::db`] for the connection arguments).
+//!
+//! Arguments (as in Ansible): `name` (alias `schema`), `owner`, `comment`, `cascade_drop`,
+//! `login_db` (aliases `db`, `database`; default `postgres`), `session_role`, `state`
+//! (`present`, `absent`). A schema that exists gets its owner and comment changed when they
+//! differ. Registers `schema` and, outside check mode, `queries`.
+//!
+//! ```yaml
+//! - community.postgresql.postgresql_schema:
+//!     name: app
+//!     owner: app
+//!     login_db: acme
+//! ```
+
+use super::{ident, literal, pg_args, psql, rows, Answer, SSL_MODES};
+use crate::util::or_fail;
+use async_trait::async_trait;
+use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use serde_json::Value as Json;
+
+fn present() -> String {
+    "present".into()
+}
+
+fn postgres() -> String {
+    "postgres".into()
+}
+
+pg_args! {
+    /// Arguments of `postgresql_schema`.
+    pub struct Args {
+        /// The schema.
+        #[serde(alias = "schema")]
+        pub name: String,
+        /// Its owner.
+        #[serde(default)]
+        pub owner: String,
+        /// Its comment (`""` removes it).
+        #[serde(default)]
+        pub comment: Option<String>,
+        /// Drop what is in it too.
+        #[serde(default, deserialize_with = "prov_core::args::lenient_bool")]
+        pub cascade_drop: bool,
+        /// The database.
+        #[serde(default = "postgres", alias = "db", alias = "database")]
+        pub login_db: String,
+        /// The role to act as (`SET ROLE`).
+        #[serde(default)]
+        pub session_role: Option<String>,
+        /// `present` or `absent`.
+        #[serde(default = "present")]
+        pub state: String,
+    }
+}
+
+/// The `postgresql_schema` module.
+#[derive(Debug, Default)]
+pub struct PostgresqlSchema;
+
+impl PostgresqlSchema {
+    async fn run(&self, a: &Args, cx: &ModuleCtx<'_>, check: bool) -> Result<Outcome, ModuleError> {
+        let prefix = a.session_role.as_ref().map(|r| format!("SET ROLE {};\n", ident(r))).unwrap_or_default();
+        let conn = a.conn(Some(&a.login_db));
+        let sql = format!(
+            "{prefix}SELECT json_build_object('owner', schema_owner, 'comment', \
+             obj_description((SELECT oid FROM pg_namespace WHERE nspname = {n}), 'pg_namespace')) \
+             FROM information_schema.schemata WHERE schema_name = {n}",
+            n = literal(&a.name)
+        );
+        let info = or_fail!(rows(cx, &conn, &sql).await).into_iter().next();
+        let schema = ident(&a.name);
+        let mut queries: Vec<String> = Vec::new();
+        match (a.state.as_str(), &info) {
+            ("absent", Some(_)) => {
+                queries.push(format!("DROP SCHEMA {schema}{}", if a.cascade_drop { " CASCADE" } else { "" }))
+            }
+            ("absent", None) => {}
+            (_, None) => {
+                let mut q = format!("CREATE SCHEMA {schema}");
+                if !a.owner.is_empty() {
+                    q.push_str(&format!(" AUTHORIZATION {}", ident(&a.owner)));
+                }
+                queries.push(q);
+                if let Some(c) = &a.comment {
+                    queries.push(format!("COMMENT ON SCHEMA {schema} IS {}", literal(c)));
+                }
+            }
+            (_, Some(i)) => {
+                if !a.owner.is_empty() && Some(a.owner.as_str()) != i.get("owner").and_then(|o| o.as_str()) {
+                    queries.push(format!("ALTER SCHEMA {schema} OWNER TO {}", ident(&a.owner)));
+                }
+                let current = i.get("comment").and_then(|c| c.as_str()).unwrap_or_default();
+                if let Some(c) = a.comment.as_ref().filter(|c| c.as_str() != current) {
+                    queries.push(format!("COMMENT ON SCHEMA {schema} IS {}", literal(c)));
+                }
+            }
+        }
+        let mut o = Outcome::ok().with("schema", a.name.clone());
+        o.changed = !queries.is_empty();
+        if check {
+            return Ok(o);
+        }
+        for q in &queries {
+            match psql(cx, &conn, &format!("{prefix}{q};")).await? {
+                Answer::Rows(_) => {}
+                Answer::NoConnection(m) => return Ok(super::no_connection(&m)),
+                Answer::Failed(m) => return Ok(Outcome::failed(format!("Database query failed: {m}"))),
+            }
+        }
+        Ok(o.with("queries", crate::containers::json_value(Json::from(queries))))
+    }
+}
+
+#[async_trait]
+impl Module for PostgresqlSchema {
+    const NAME: &'static str = "postgresql_schema";
+    const COLLECTIONS: &'static [&'static str] = &["community.postgresql"];
+    type Args = Args;
+    type Plan = ();
+
+    fn check_args(a: &Args) -> Result<(), String> {
+        if !matches!(a.state.as_str(), "present" | "absent") {
+            return Err(format!("value of state must be one of: absent, present, got: {}", a.state));
+        }
+        if !SSL_MODES.contains(&a.ssl_mode.as_str()) {
+            return Err(format!("value of ssl_mode must be one of: {}, got: {}", SSL_MODES.join(", "), a.ssl_mode));
+        }
+        if a.name.contains('.') && !a.name.starts_with('"') {
+            return Err("PostgreSQL does not support schema with more than 1 dots".into());
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
+        let action = if a.state == "absent" { Action::Delete } else { Action::Create };
+        crate::util::decide_while_acting(cx, action, "postgresql schema", a.name.clone(), self.run(a, cx, true)).await
+    }
+
+    async fn apply(&self, a: &Args, _: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        self.run(a, cx, false).await
+    }
+}
