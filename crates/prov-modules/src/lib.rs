@@ -43,6 +43,7 @@ modules![
     commands::wait_for_connection::WaitForConnection,
     db::postgresql_db::PostgresqlDb,
     db::postgresql_ext::PostgresqlExt,
+    db::postgresql_privs::PostgresqlPrivs,
     db::postgresql_schema::PostgresqlSchema,
     db::postgresql_user::PostgresqlUser,
     containers::docker_container::DockerContainer,

@@ -11,6 +11,7 @@
 
 pub mod postgresql_db;
 pub mod postgresql_ext;
+pub mod postgresql_privs;
 pub mod postgresql_schema;
 pub mod postgresql_user;
 

@@ -1161,11 +1161,20 @@ const POSTGRESQL_SITE: &str = r##"- hosts: all
         name: hstore
         schema: app
       when: not ansible_check_mode
+    - community.postgresql.postgresql_privs:
+        <<: *c
+        login_db: "pdbssh_{{ inventory_hostname }}"
+        type: schema
+        objs: app
+        privs: USAGE
+        roles: PUBLIC
+      when: not ansible_check_mode
 "##;
 
-/// `postgresql_user`, `postgresql_db`, `postgresql_schema` and `postgresql_ext` over SSH (and
-/// locally), each host its own role, database, schema and extension on a private server:
-/// check mode creates nothing (the schema and extension need the database, so it skips them),
+/// `postgresql_user`, `postgresql_db`, `postgresql_schema`, `postgresql_ext` and
+/// `postgresql_privs` over SSH (and locally), each host its own role, database, schema,
+/// extension and grant on a private server:
+/// check mode creates nothing (the rest needs the database, so it skips them),
 /// the first run creates them, the second changes nothing.
 #[test]
 fn postgresql_modules_run_over_ssh_in_check_mode_and_twice() {
@@ -1186,7 +1195,7 @@ fn postgresql_modules_run_over_ssh_in_check_mode_and_twice() {
     assert_eq!((r.code, r.changed()), (0, 6), "{}", r.text);
     assert_eq!(count(), "0", "check mode created something");
     let r = h.run(&["-e", &arg]);
-    assert_eq!((r.code, r.changed()), (0, 12), "{}", r.text);
+    assert_eq!((r.code, r.changed()), (0, 15), "{}", r.text);
     assert_eq!(count(), "6");
     let r = h.run(&["-e", &arg]);
     assert_eq!((r.code, r.changed()), (0, 0), "{}", r.text);

@@ -1,5 +1,5 @@
-//! community.postgresql's `postgresql_db`, `postgresql_user`, `postgresql_ext` and
-//! `postgresql_schema` against a private PostgreSQL
+//! community.postgresql's `postgresql_db`, `postgresql_user`, `postgresql_ext`,
+//! `postgresql_schema` and `postgresql_privs` against a private PostgreSQL
 //! server (Debian's `postgresql`: `initdb` into a temporary directory, listening on a free
 //! loopback port, `postgres` with a password; stopped when the test ends). The play is
 //! `results/postgresql.yml` (databases and roles created, changed, dropped, in check mode and
@@ -108,4 +108,13 @@ fn postgresql_databases_and_roles_change_as_community_postgresql() {
 fn postgresql_extensions_and_schemas_change_as_community_postgresql() {
     let pg = PgServer::start();
     check(&pg, include_str!("results/postgresql_ext_schema.yml"), include_str!("results/postgresql_ext_schema.json"));
+}
+
+/// `postgresql_privs` on a database, tables (one, all in a schema, with and without the grant
+/// option), a schema, a group, default privileges, a function and a sequence, revoked, and its
+/// failures, recorded as above (`results/postgresql_privs.*`).
+#[test]
+fn postgresql_privileges_are_granted_and_revoked_as_community_postgresql() {
+    let pg = PgServer::start();
+    check(&pg, include_str!("results/postgresql_privs.yml"), include_str!("results/postgresql_privs.json"));
 }
