@@ -156,6 +156,14 @@ impl Conn {
     }
 }
 
+/// Refuses a login password `psql` could not be given on one line of its standard input.
+pub(crate) fn check_password(p: Option<&str>) -> Result<(), String> {
+    if p.is_some_and(|p| p.contains('\n') || p.contains('\r')) {
+        return Err("login_password must not contain a line break (prov hands it to psql on one line)".into());
+    }
+    Ok(())
+}
+
 /// `psql` reading its password line, then the statements, on standard input.
 const PSQL: &str = r#"IFS= read -r p || exit 97
 if [ -n "$p" ]; then PGPASSWORD=$p; export PGPASSWORD; fi
@@ -187,7 +195,7 @@ pub(crate) async fn psql(cx: &ModuleCtx<'_>, conn: &Conn, sql: &str) -> Result<A
         .opt("-f", "-")
         .build();
     let script = Sh::lit(PSQL).glued(cmd);
-    let mut stdin = conn.password.clone().unwrap_or_default().replace('\n', " ").into_bytes();
+    let mut stdin = conn.password.clone().unwrap_or_default().into_bytes();
     stdin.push(b'\n');
     stdin.extend_from_slice(sql.as_bytes());
     stdin.push(b'\n');

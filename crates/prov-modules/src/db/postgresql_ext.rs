@@ -244,6 +244,7 @@ impl Module for PostgresqlExt {
         if !SSL_MODES.contains(&a.ssl_mode.as_str()) {
             return Err(format!("value of ssl_mode must be one of: {}, got: {}", SSL_MODES.join(", "), a.ssl_mode));
         }
+        super::check_password(a.login_password.as_deref())?;
         Ok(())
     }
 

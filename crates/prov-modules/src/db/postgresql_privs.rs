@@ -470,7 +470,7 @@ impl PostgresqlPrivs {
             .target_roles
             .as_ref()
             .filter(|t| !t.is_empty())
-            .map(|t| t.split(',').map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(","));
+            .map(|t| t.split(',').map(ident).collect::<Vec<_>>().join(","));
         let query = Query {
             state: &a.state,
             kind,
@@ -524,6 +524,7 @@ impl Module for PostgresqlPrivs {
         if !SSL_MODES.contains(&a.ssl_mode.as_str()) {
             return Err(format!("value of ssl_mode must be one of: {}, got: {}", SSL_MODES.join(", "), a.ssl_mode));
         }
+        super::check_password(a.login_password.as_deref())?;
         let kind = a.kind.as_str();
         let schema_kinds = ["table", "sequence", "function", "procedure", "type", "default_privs"];
         if !schema_kinds.contains(&kind) && a.schema.as_ref().is_some_and(|s| !s.is_empty()) {
@@ -537,6 +538,17 @@ impl Module for PostgresqlPrivs {
         }
         if kind != "database" && a.objs.as_deref().is_none_or(str::is_empty) {
             return Err(format!("Argument \"objs\" is required for type \"{kind}\"."));
+        }
+        if kind == "function" || kind == "procedure" {
+            for obj in a.objs.as_deref().unwrap_or_default().split(',') {
+                let args = obj.split_once('(').map(|x| x.1).unwrap_or_default();
+                let safe = args.chars().all(|c| c.is_ascii_alphanumeric() || " _:.,[]()\"".contains(c));
+                if !safe || args.contains("--") {
+                    return Err(format!(
+                        "objs: the argument types of `{obj}` are SQL as written; prov takes only type names there"
+                    ));
+                }
+            }
         }
         let has_privs = a.privs.as_deref().is_some_and(|p| !p.is_empty());
         if kind == "group" && has_privs {
@@ -580,5 +592,19 @@ mod tests {
             "GRANT INSERT ON table \"public\".\"books\" TO \"reader\";\nREVOKE GRANT OPTION FOR INSERT ON table \"public\".\"books\" FROM \"reader\";"
         );
         assert_eq!(py_set(&["BOGUS".into()]), "frozenset({'BOGUS'})");
+    }
+
+    /// Values that community.postgresql writes into SQL unquoted are refused unless they are
+    /// names or numbers.
+    #[test]
+    fn sql_written_from_arguments_is_refused() {
+        let args = |v: serde_json::Value| serde_json::from_value::<Args>(v).expect("args");
+        let base = serde_json::json!({"login_db": "d", "type": "function", "privs": "EXECUTE", "roles": "r"});
+        let mut bad = base.clone();
+        bad["objs"] = "f(int); DROP TABLE t; --)".into();
+        assert!(PostgresqlPrivs::check_args(&args(bad)).is_err());
+        let mut good = base;
+        good["objs"] = "f(int:character varying)".into();
+        assert!(PostgresqlPrivs::check_args(&args(good)).is_ok());
     }
 }

@@ -126,6 +126,7 @@ impl Module for PostgresqlSchema {
         if !SSL_MODES.contains(&a.ssl_mode.as_str()) {
             return Err(format!("value of ssl_mode must be one of: {}, got: {}", SSL_MODES.join(", "), a.ssl_mode));
         }
+        super::check_password(a.login_password.as_deref())?;
         if a.name.contains('.') && !a.name.starts_with('"') {
             return Err("PostgreSQL does not support schema with more than 1 dots".into());
         }

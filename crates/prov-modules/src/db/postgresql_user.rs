@@ -450,8 +450,19 @@ impl Module for PostgresqlUser {
         if !SSL_MODES.contains(&a.ssl_mode.as_str()) {
             return Err(format!("value of ssl_mode must be one of: {}, got: {}", SSL_MODES.join(", "), a.ssl_mode));
         }
+        super::check_password(a.login_password.as_deref())?;
         if a.name.is_empty() {
             return Err("name must not be empty".into());
+        }
+        if !a.quote_configuration_values {
+            for (k, v) in &a.configuration {
+                let v = crate::containers::py_str_python(v);
+                if !v.chars().all(|c| c.is_ascii_alphanumeric() || "_.,-+ ".contains(c)) || v.trim().is_empty() {
+                    return Err(format!(
+                        "configuration `{k}`: with quote_configuration_values: false the value is SQL as written; prov takes only names, numbers and lists of them there, got: {v}"
+                    ));
+                }
+            }
         }
         Ok(())
     }
