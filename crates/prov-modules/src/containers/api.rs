@@ -112,37 +112,40 @@ fn parse(raw: &[u8], url: String) -> Result<Response, String> {
     Ok(Response { status, reason, body, url })
 }
 
-/// The shell side: `docker system dial-stdio` reading a FIFO that stays open until the engine
-/// has answered and closed the connection.
-const DIAL: &str = r#"d=$(mktemp -d) || exit 1
-mkfifo "$d/in" || { rm -rf "$d"; exit 1; }
+macro_rules! dial_script {
+    ($send:literal) => {
+        concat!(
+            r#"d=$(mktemp -d) || exit 1
+trap 'rm -rf "$d"' EXIT
+mkfifo "$d/in" || exit 1
 docker system dial-stdio <"$d/in" >"$d/out" 2>"$d/err" &
 p=$!
 exec 3>"$d/in"
-cat >&3
+"#,
+            $send,
+            r#"
 wait $p; rc=$?
 exec 3>&-
 cat "$d/out"
 [ "$rc" = 0 ] || cat "$d/err" >&2
-rm -rf "$d"
-exit $rc"#;
+exit $rc"#
+        )
+    };
+}
+
+/// The shell side: `docker system dial-stdio` reading a FIFO that stays open until the engine
+/// has answered and closed the connection; the request comes on standard input.
+const DIAL: &str = dial_script!("cat >&3");
 
 /// As [`DIAL`], with the request's body read from the target's file `$f` (its length counted
 /// there): standard input holds the request line and headers, without the blank line.
-const DIAL_FILE: &str = r#"[ -f "$f" ] && [ -r "$f" ] || { printf '%s\n' "cannot read $f" >&2; exit 1; }
-n=$(wc -c <"$f" | tr -d ' ') || exit 1
-d=$(mktemp -d) || exit 1
-mkfifo "$d/in" || { rm -rf "$d"; exit 1; }
-docker system dial-stdio <"$d/in" >"$d/out" 2>"$d/err" &
-p=$!
-exec 3>"$d/in"
-{ cat; printf 'Content-Length: %s\r\n\r\n' "$n"; cat "$f"; } >&3
-wait $p; rc=$?
-exec 3>&-
-cat "$d/out"
-[ "$rc" = 0 ] || cat "$d/err" >&2
-rm -rf "$d"
-exit $rc"#;
+const DIAL_FILE: &str = concat!(
+    r#"[ -f "$f" ] && [ -r "$f" ] || { printf '%s\n' "cannot read $f" >&2; exit 1; }
+n=$(wc -c <"$f") || exit 1
+n=$((n + 0))
+"#,
+    dial_script!(r#"( cat; printf 'Content-Length: %s\r\n\r\n' "$n"; cat <"$f" ) >&3"#)
+);
 
 /// The body of a request.
 pub(crate) enum Body<'a> {

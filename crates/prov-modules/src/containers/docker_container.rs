@@ -736,12 +736,15 @@ fn split_colon_ipv6(text: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// The largest port number (ranges beyond it are refused before anything is expanded).
+const MAX_PORT: i64 = 65535;
+
 fn port_range(s: &str) -> Result<Vec<i64>, String> {
     if let Some((a, b)) = s.split_once('-') {
         let (Ok(a), Ok(b)) = (a.parse::<i64>(), b.parse::<i64>()) else {
             return Err(format!("Invalid port range: \"{s}\""));
         };
-        if b < a {
+        if b < a || a < 0 || b > MAX_PORT {
             return Err(format!("Invalid port range: \"{s}\""));
         }
         return Ok((a..=b).collect());
@@ -1055,6 +1058,9 @@ fn prepare(a: &Args) -> Result<Values, String> {
                     return Err(format!(
                         "Cannot parse port range {port:?}: start port must be smaller or equal to end port."
                     ));
+                }
+                if s < 0 || e > MAX_PORT {
+                    return Err(format!("Cannot parse port range {port:?}: ports go from 0 to {MAX_PORT}."));
                 }
                 exposed.extend((s..=e).map(|n| (n, proto.to_string())));
             }
@@ -2436,6 +2442,10 @@ mod tests {
         assert!(e.contains("Non-string value found for env option"), "{e}");
         let e = prepare(&a(json!({"name": "x", "published_ports": ["1:2:3:4"]}))).expect_err("ports");
         assert!(e.contains("expected 1 to 3 colon-separated parts, but got 4"), "{e}");
+        let e = prepare(&a(json!({"name": "x", "published_ports": ["1-9999999999"]}))).expect_err("range");
+        assert!(e.contains("Invalid port range"), "{e}");
+        let e = prepare(&a(json!({"name": "x", "exposed_ports": ["1-9999999999"]}))).expect_err("range");
+        assert!(e.contains("ports go from 0"), "{e}");
         let e = prepare(&a(json!({"name": "x", "memory": "12Q"}))).expect_err("memory");
         assert!(e.starts_with("Failed to convert memory to bytes"), "{e}");
         assert!(DockerContainer::check_args(&a(json!({"name": "x", "state": "present"}))).is_err());

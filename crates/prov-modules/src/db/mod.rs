@@ -93,6 +93,43 @@ pub(crate) fn yes() -> bool {
     true
 }
 
+pub(crate) fn present() -> String {
+    "present".into()
+}
+
+pub(crate) fn postgres() -> String {
+    "postgres".into()
+}
+
+/// The checks every module makes before connecting: `state` among `states` (in the order
+/// community.postgresql lists them), `ssl_mode`, a password `psql` can be given, and
+/// `connect_params` names (no passwords: they would be on `psql`'s command line).
+pub(crate) fn check_common(
+    state: &str,
+    states: &[&str],
+    ssl_mode: &str,
+    password: Option<&str>,
+    connect_params: &Map<String, Json>,
+) -> Result<(), String> {
+    for k in connect_params.keys() {
+        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(format!("connect_params: `{k}` is not a libpq connection parameter name"));
+        }
+        if k.contains("password") {
+            return Err(format!(
+                "connect_params: `{k}` would be on psql's command line; give the password as login_password"
+            ));
+        }
+    }
+    if !states.contains(&state) {
+        return Err(format!("value of state must be one of: {}, got: {state}", states.join(", ")));
+    }
+    if !SSL_MODES.contains(&ssl_mode) {
+        return Err(format!("value of ssl_mode must be one of: {}, got: {ssl_mode}", SSL_MODES.join(", ")));
+    }
+    check_password(password)
+}
+
 /// `ssl_mode`'s choices.
 pub(crate) const SSL_MODES: &[&str] = &["allow", "disable", "prefer", "require", "verify-ca", "verify-full"];
 
@@ -190,6 +227,7 @@ pub(crate) async fn psql(cx: &ModuleCtx<'_>, conn: &Conn, sql: &str) -> Result<A
         .flag("-q")
         .flag("-A")
         .flag("-t")
+        .flag("-w")
         .opt("-v", "ON_ERROR_STOP=1")
         .opt("-d", conn.conninfo())
         .opt("-f", "-")
@@ -197,6 +235,8 @@ pub(crate) async fn psql(cx: &ModuleCtx<'_>, conn: &Conn, sql: &str) -> Result<A
     let script = Sh::lit(PSQL).glued(cmd);
     let mut stdin = conn.password.clone().unwrap_or_default().into_bytes();
     stdin.push(b'\n');
+    // Literals are written with `'` doubled only: backslashes must be plain characters.
+    stdin.extend_from_slice(b"SET standard_conforming_strings = on;\n");
     stdin.extend_from_slice(sql.as_bytes());
     stdin.push(b'\n');
     let out = cx.exec_stdin(script, stdin).await?;

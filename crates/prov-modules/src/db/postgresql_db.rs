@@ -22,19 +22,11 @@
 //!   become_user: postgres
 //! ```
 
-use super::{ident, literal, pg_args, psql, rows, Answer, SSL_MODES};
+use super::{ident, literal, pg_args, psql, rows, Answer};
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde_json::Value as Json;
-
-fn present() -> String {
-    "present".into()
-}
-
-fn postgres() -> String {
-    "postgres".into()
-}
 
 pg_args! {
     /// Arguments of `postgresql_db`.
@@ -76,13 +68,13 @@ pg_args! {
         #[serde(default)]
         pub session_role: Option<String>,
         /// The database to connect to.
-        #[serde(default = "postgres")]
+        #[serde(default = "crate::db::postgres")]
         pub maintenance_db: String,
         /// Drop even with sessions open.
         #[serde(default, deserialize_with = "prov_core::args::lenient_bool")]
         pub force: bool,
         /// `present` or `absent`.
-        #[serde(default = "present")]
+        #[serde(default = "crate::db::present")]
         pub state: String,
     }
 }
@@ -316,15 +308,18 @@ impl Module for PostgresqlDb {
                 ))
             }
         }
-        if !SSL_MODES.contains(&a.ssl_mode.as_str()) {
-            return Err(format!("value of ssl_mode must be one of: {}, got: {}", SSL_MODES.join(", "), a.ssl_mode));
-        }
         if let Some(c) = a.conn_limit.as_ref().filter(|c| !c.is_empty()) {
             if c.trim().parse::<i64>().is_err() {
                 return Err(format!("conn_limit must be a whole number (-1 for no limit), got: {c}"));
             }
         }
-        super::check_password(a.login_password.as_deref())
+        super::check_common(
+            &a.state,
+            &["absent", "present"],
+            &a.ssl_mode,
+            a.login_password.as_deref(),
+            &a.connect_params,
+        )
     }
 
     async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {

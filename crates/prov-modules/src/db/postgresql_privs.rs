@@ -24,22 +24,14 @@
 //!     roles: app
 //! ```
 
-use super::{ident, literal, pg_args, psql, rows, Answer, SSL_MODES};
+use super::{ident, literal, pg_args, psql, rows, Answer};
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde_json::Value as Json;
 
-fn present() -> String {
-    "present".into()
-}
-
 fn table() -> String {
     "table".into()
-}
-
-fn yes() -> bool {
-    true
 }
 
 pg_args! {
@@ -49,7 +41,7 @@ pg_args! {
         #[serde(alias = "db", alias = "database")]
         pub login_db: String,
         /// `present` (grant) or `absent` (revoke).
-        #[serde(default = "present")]
+        #[serde(default = "crate::db::present")]
         pub state: String,
         /// Privileges, comma-separated.
         #[serde(default, alias = "priv")]
@@ -67,7 +59,7 @@ pg_args! {
         #[serde(alias = "role")]
         pub roles: String,
         /// Fail on a role that does not exist.
-        #[serde(default = "yes", deserialize_with = "prov_core::args::lenient_bool")]
+        #[serde(default = "crate::db::yes", deserialize_with = "prov_core::args::lenient_bool")]
         pub fail_on_role: bool,
         /// The role to act as (`SET ROLE`).
         #[serde(default)]
@@ -515,16 +507,16 @@ impl Module for PostgresqlPrivs {
     type Plan = ();
 
     fn check_args(a: &Args) -> Result<(), String> {
-        if !matches!(a.state.as_str(), "present" | "absent") {
-            return Err(format!("value of state must be one of: present, absent, got: {}", a.state));
-        }
+        super::check_common(
+            &a.state,
+            &["present", "absent"],
+            &a.ssl_mode,
+            a.login_password.as_deref(),
+            &a.connect_params,
+        )?;
         if !TYPES.contains(&a.kind.as_str()) {
             return Err(format!("value of type must be one of: {}, got: {}", TYPES.join(", "), a.kind));
         }
-        if !SSL_MODES.contains(&a.ssl_mode.as_str()) {
-            return Err(format!("value of ssl_mode must be one of: {}, got: {}", SSL_MODES.join(", "), a.ssl_mode));
-        }
-        super::check_password(a.login_password.as_deref())?;
         let kind = a.kind.as_str();
         let schema_kinds = ["table", "sequence", "function", "procedure", "type", "default_privs"];
         if !schema_kinds.contains(&kind) && a.schema.as_ref().is_some_and(|s| !s.is_empty()) {

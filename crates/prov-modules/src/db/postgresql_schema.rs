@@ -13,19 +13,11 @@
 //!     login_db: acme
 //! ```
 
-use super::{ident, literal, pg_args, psql, rows, Answer, SSL_MODES};
+use super::{ident, literal, pg_args, psql, rows, Answer};
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde_json::Value as Json;
-
-fn present() -> String {
-    "present".into()
-}
-
-fn postgres() -> String {
-    "postgres".into()
-}
 
 pg_args! {
     /// Arguments of `postgresql_schema`.
@@ -43,13 +35,13 @@ pg_args! {
         #[serde(default, deserialize_with = "prov_core::args::lenient_bool")]
         pub cascade_drop: bool,
         /// The database.
-        #[serde(default = "postgres", alias = "db", alias = "database")]
+        #[serde(default = "crate::db::postgres", alias = "db", alias = "database")]
         pub login_db: String,
         /// The role to act as (`SET ROLE`).
         #[serde(default)]
         pub session_role: Option<String>,
         /// `present` or `absent`.
-        #[serde(default = "present")]
+        #[serde(default = "crate::db::present")]
         pub state: String,
     }
 }
@@ -120,13 +112,13 @@ impl Module for PostgresqlSchema {
     type Plan = ();
 
     fn check_args(a: &Args) -> Result<(), String> {
-        if !matches!(a.state.as_str(), "present" | "absent") {
-            return Err(format!("value of state must be one of: absent, present, got: {}", a.state));
-        }
-        if !SSL_MODES.contains(&a.ssl_mode.as_str()) {
-            return Err(format!("value of ssl_mode must be one of: {}, got: {}", SSL_MODES.join(", "), a.ssl_mode));
-        }
-        super::check_password(a.login_password.as_deref())?;
+        super::check_common(
+            &a.state,
+            &["absent", "present"],
+            &a.ssl_mode,
+            a.login_password.as_deref(),
+            &a.connect_params,
+        )?;
         if a.name.contains('.') && !a.name.starts_with('"') {
             return Err("PostgreSQL does not support schema with more than 1 dots".into());
         }

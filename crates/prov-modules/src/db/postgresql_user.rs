@@ -25,20 +25,12 @@
 //!   become_user: postgres
 //! ```
 
-use super::{ident, literal, pg_args, psql, rows, Answer, SSL_MODES};
+use super::{ident, literal, pg_args, psql, rows, Answer};
 use crate::util::or_fail;
 use async_trait::async_trait;
 use base64::Engine as _;
 use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde_json::{Map, Value as Json};
-
-fn present() -> String {
-    "present".into()
-}
-
-fn yes() -> bool {
-    true
-}
 
 pg_args! {
     /// Arguments of `postgresql_user`.
@@ -50,19 +42,19 @@ pg_args! {
         #[serde(default)]
         pub password: Option<String>,
         /// `present` or `absent`.
-        #[serde(default = "present")]
+        #[serde(default = "crate::db::present")]
         pub state: String,
         /// The database to connect to.
         #[serde(default, alias = "db")]
         pub login_db: String,
         /// Fail when the role cannot be dropped.
-        #[serde(default = "yes", alias = "fail_on_role", deserialize_with = "prov_core::args::lenient_bool")]
+        #[serde(default = "crate::db::yes", alias = "fail_on_role", deserialize_with = "prov_core::args::lenient_bool")]
         pub fail_on_user: bool,
         /// Role attributes (`CREATEDB,NOSUPERUSER`).
         #[serde(default)]
         pub role_attr_flags: String,
         /// Store the password hashed.
-        #[serde(default = "yes", deserialize_with = "prov_core::args::lenient_bool")]
+        #[serde(default = "crate::db::yes", deserialize_with = "prov_core::args::lenient_bool")]
         pub encrypted: bool,
         /// When the password stops working.
         #[serde(default)]
@@ -86,7 +78,7 @@ pg_args! {
         #[serde(default, deserialize_with = "prov_core::args::lenient_bool")]
         pub reset_unspecified_configuration: bool,
         /// Quote the settings' values.
-        #[serde(default = "yes", deserialize_with = "prov_core::args::lenient_bool")]
+        #[serde(default = "crate::db::yes", deserialize_with = "prov_core::args::lenient_bool")]
         pub quote_configuration_values: bool,
     }
 }
@@ -158,12 +150,34 @@ fn is_scram_hash(p: &str) -> bool {
         .is_ok_and(|r| r.is_match(p))
 }
 
+/// `q` with `%(password)s` and `%(expires)s` replaced by their literals, in one pass (a value
+/// holding the other's placeholder stays inside its own literal).
+fn fill_params(q: &str, password: Option<&str>, expires: Option<&str>) -> String {
+    let mut out = String::new();
+    let mut rest = q;
+    loop {
+        let next = [("%(password)s", password), ("%(expires)s", expires)]
+            .into_iter()
+            .filter_map(|(p, v)| rest.find(p).map(|i| (i, p, v)))
+            .min_by_key(|(i, _, _)| *i);
+        let Some((i, p, v)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..i]);
+        out.push_str(&literal(v.unwrap_or_default()));
+        rest = &rest[i + p.len()..];
+    }
+}
+
 /// The role's catalog row (`pg_authid`), with whether `expires` differs from its expiry and the
 /// server's `password_encryption`.
 struct Role {
     row: Map<String, Json>,
     expires_differs: bool,
     encryption: String,
+    /// Read from `pg_roles`: the stored password is not known.
+    hidden: bool,
 }
 
 impl PostgresqlUser {
@@ -180,22 +194,41 @@ impl PostgresqlUser {
             Some(e) => format!("({}::timestamptz IS DISTINCT FROM a.rolvaliduntil)", literal(e)),
             None => "false".into(),
         };
-        let sql = format!(
-            "SELECT json_build_object('row', to_jsonb(a), 'expires_differs', {expires}, 'encryption', current_setting('password_encryption')) \
-             FROM pg_authid a WHERE a.rolname = {}",
-            literal(&a.name)
-        );
-        let found = or_fail!(Self::read(a, cx, &sql).await, Err);
+        // pg_authid, which only a superuser may read; else pg_roles, whose password is hidden
+        // (community.postgresql then counts the password as changed).
+        let mut hidden = false;
+        let mut found = Vec::new();
+        for table in ["pg_authid", "pg_roles"] {
+            let sql = format!(
+                "SELECT json_build_object('row', to_jsonb(a), 'expires_differs', {expires}, 'encryption', current_setting('password_encryption')) \
+                 FROM {table} a WHERE a.rolname = {}",
+                literal(&a.name)
+            );
+            match Self::read(a, cx, &sql).await? {
+                Ok(rows) => {
+                    found = rows;
+                    break;
+                }
+                Err(o) if table == "pg_authid" && o.msg.as_deref().is_some_and(|m| m.contains("permission denied")) => {
+                    hidden = true;
+                }
+                Err(o) => return Ok(Err(o)),
+            }
+        }
         Ok(Ok(found.into_iter().next().map(|v| Role {
             row: v.get("row").and_then(|r| r.as_object()).cloned().unwrap_or_default(),
             expires_differs: v.get("expires_differs").and_then(|e| e.as_bool()).unwrap_or(false),
             encryption: v.get("encryption").and_then(|e| e.as_str()).unwrap_or_default().to_string(),
+            hidden,
         })))
     }
 
     /// `user_should_we_change_password`.
     fn password_changes(a: &Args, r: &Role) -> bool {
         let Some(password) = &a.password else { return false };
+        if r.hidden {
+            return true;
+        }
         let current = r.row.get("rolpassword").and_then(|p| p.as_str());
         if password.is_empty() {
             return current.is_some();
@@ -250,10 +283,7 @@ impl PostgresqlUser {
         // Statements as shown (`queries`) and as sent (with the values in place).
         let mut shown: Vec<String> = Vec::new();
         let mut sent: Vec<String> = Vec::new();
-        let fill = |q: &str| {
-            q.replace("%(password)s", &literal(a.password.as_deref().unwrap_or_default()))
-                .replace("%(expires)s", &literal(a.expires.as_deref().unwrap_or_default()))
-        };
+        let fill = |q: &str| fill_params(q, a.password.as_deref(), a.expires.as_deref());
         let mut changed = false;
         if a.state == "absent" {
             if exists {
@@ -444,20 +474,23 @@ impl Module for PostgresqlUser {
     type Plan = ();
 
     fn check_args(a: &Args) -> Result<(), String> {
-        if !matches!(a.state.as_str(), "present" | "absent") {
-            return Err(format!("value of state must be one of: absent, present, got: {}", a.state));
-        }
-        if !SSL_MODES.contains(&a.ssl_mode.as_str()) {
-            return Err(format!("value of ssl_mode must be one of: {}, got: {}", SSL_MODES.join(", "), a.ssl_mode));
-        }
-        super::check_password(a.login_password.as_deref())?;
+        super::check_common(
+            &a.state,
+            &["absent", "present"],
+            &a.ssl_mode,
+            a.login_password.as_deref(),
+            &a.connect_params,
+        )?;
         if a.name.is_empty() {
             return Err("name must not be empty".into());
         }
         if !a.quote_configuration_values {
             for (k, v) in &a.configuration {
                 let v = crate::containers::py_str_python(v);
-                if !v.chars().all(|c| c.is_ascii_alphanumeric() || "_.,-+ ".contains(c)) || v.trim().is_empty() {
+                if !v.chars().all(|c| c.is_ascii_alphanumeric() || "_.,-+ ".contains(c))
+                    || v.trim().is_empty()
+                    || v.contains("--")
+                {
                     return Err(format!(
                         "configuration `{k}`: with quote_configuration_values: false the value is SQL as written; prov takes only names, numbers and lists of them there, got: {v}"
                     ));
@@ -489,6 +522,15 @@ mod tests {
         assert_eq!(scram_matches(stored, "s3cret"), Some(true));
         assert_eq!(scram_matches(stored, "other"), Some(false));
         assert_eq!(scram_matches("md5abc", "x"), None);
+    }
+
+    /// A password holding the expiry's placeholder stays one literal.
+    #[test]
+    fn values_are_put_in_their_places_once() {
+        assert_eq!(
+            fill_params("PASSWORD %(password)s VALID UNTIL %(expires)s", Some("a%(expires)s'b"), Some("2030-01-01")),
+            "PASSWORD 'a%(expires)s''b' VALID UNTIL '2030-01-01'"
+        );
     }
 
     #[test]

@@ -118,3 +118,20 @@ fn postgresql_privileges_are_granted_and_revoked_as_community_postgresql() {
     let pg = PgServer::start();
     check(&pg, include_str!("results/postgresql_privs.yml"), include_str!("results/postgresql_privs.json"));
 }
+
+/// `postgresql_user` logged in as a role with CREATEROLE but not a superuser, which may not
+/// read `pg_authid`: the role is read from `pg_roles`, its password counted as changed, as
+/// community.postgresql does (`results/postgresql_createrole.*`; prov failed with "permission
+/// denied for table pg_authid").
+#[test]
+fn postgresql_user_works_for_a_createrole_login_as_community_postgresql() {
+    let pg = PgServer::start();
+    let out = Command::new("psql")
+        .env("PGPASSWORD", "pgpass")
+        .args(["-X", "-q", "-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "postgres", "-d", "postgres", "-c"])
+        .arg("CREATE ROLE mgr LOGIN CREATEROLE PASSWORD 'mgrpw'")
+        .output()
+        .expect("psql");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    check(&pg, include_str!("results/postgresql_createrole.yml"), include_str!("results/postgresql_createrole.json"));
+}
