@@ -1,5 +1,5 @@
 //! `postgresql_db` (community.postgresql): creates, changes and drops a PostgreSQL database,
-//! through `psql` on the target (see [`crate::db`] for the connection arguments).
+//! through `psql` on the target.
 //!
 //! Arguments (as in Ansible): `name` (alias `db`), `owner`, `template`, `encoding`,
 //! `lc_collate`, `lc_ctype`, `icu_locale`, `locale_provider`, `conn_limit`, `tablespace`,
@@ -11,6 +11,11 @@
 //! locales (asking for others fails, as the server cannot change them); its owner,
 //! connection limit, tablespace and comment are changed when they differ. Registers `db` and
 //! `executed_commands` (none in check mode).
+//!
+//! Connection arguments, as community.postgresql's: `login_user` (default `$PGUSER`, else
+//! `postgres`), `login_password` (given to `psql` on its standard input), `login_host`,
+//! `login_unix_socket` (for an empty host or `localhost`), `login_port`, `ssl_mode`, `ca_cert`,
+//! `ssl_cert`, `ssl_key`, `connect_params`.
 //!
 //! ```yaml
 //! - community.postgresql.postgresql_db:

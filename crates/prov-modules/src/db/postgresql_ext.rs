@@ -1,11 +1,16 @@
 //! `postgresql_ext` (community.postgresql): creates, updates and drops an extension in a
-//! database, through `psql` on the target (see [`crate::db`] for the connection arguments).
+//! database, through `psql` on the target.
 //!
 //! Arguments (as in Ansible): `name` (alias `ext`), `login_db` (alias `db`; required),
 //! `schema`, `version` (a version or `latest`), `cascade`, `comment`, `session_role`, `state`
 //! (`present`, `absent`). It decides as community.postgresql does: an extension that is there
 //! is left alone unless another `version` is asked (then updated along a path the server
 //! knows). Registers `db`, `ext`, `prev_version`, `version` and `queries` (also in check mode).
+//!
+//! Connection arguments, as community.postgresql's: `login_user` (default `$PGUSER`, else
+//! `postgres`), `login_password` (given to `psql` on its standard input), `login_host`,
+//! `login_unix_socket` (for an empty host or `localhost`), `login_port`, `ssl_mode`, `ca_cert`,
+//! `ssl_cert`, `ssl_key`, `connect_params`.
 //!
 //! ```yaml
 //! - community.postgresql.postgresql_ext:

@@ -1,6 +1,5 @@
 //! `postgresql_privs` (community.postgresql): grants and revokes privileges on database
-//! objects, role memberships and default privileges, through `psql` on the target (see
-//! [`crate::db`] for the connection arguments).
+//! objects, role memberships and default privileges, through `psql` on the target.
 //!
 //! Arguments (as in Ansible): `login_db` (aliases `db`, `database`; required), `privs` (alias
 //! `priv`: `SELECT,INSERT`, `ALL`, ...), `type` (`table` by default, `sequence`, `function`,
@@ -15,6 +14,11 @@
 //! when they differ, and in check mode the transaction is rolled back. Registers `queries`.
 //! Where community.postgresql joins several privileges or default-privilege kinds in a
 //! per-run order (a Python set's), prov joins them in alphabetical order.
+//!
+//! Connection arguments, as community.postgresql's: `login_user` (default `$PGUSER`, else
+//! `postgres`), `login_password` (given to `psql` on its standard input), `login_host`,
+//! `login_unix_socket` (for an empty host or `localhost`), `login_port`, `ssl_mode`, `ca_cert`,
+//! `ssl_cert`, `ssl_key`, `connect_params`.
 //!
 //! ```yaml
 //! - community.postgresql.postgresql_privs:

@@ -1,10 +1,15 @@
 //! `postgresql_schema` (community.postgresql): creates, changes and drops a schema of a
-//! database, through `psql` on the target (see [`crate::db`] for the connection arguments).
+//! database, through `psql` on the target.
 //!
 //! Arguments (as in Ansible): `name` (alias `schema`), `owner`, `comment`, `cascade_drop`,
 //! `login_db` (aliases `db`, `database`; default `postgres`), `session_role`, `state`
 //! (`present`, `absent`). A schema that exists gets its owner and comment changed when they
 //! differ. Registers `schema` and, outside check mode, `queries`.
+//!
+//! Connection arguments, as community.postgresql's: `login_user` (default `$PGUSER`, else
+//! `postgres`), `login_password` (given to `psql` on its standard input), `login_host`,
+//! `login_unix_socket` (for an empty host or `localhost`), `login_port`, `ssl_mode`, `ca_cert`,
+//! `ssl_cert`, `ssl_key`, `connect_params`.
 //!
 //! ```yaml
 //! - community.postgresql.postgresql_schema:

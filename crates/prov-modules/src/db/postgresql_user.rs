@@ -1,5 +1,5 @@
 //! `postgresql_user` (community.postgresql): creates, changes and drops a PostgreSQL role,
-//! through `psql` on the target (see [`crate::db`] for the connection arguments).
+//! through `psql` on the target.
 //!
 //! Arguments (as in Ansible): `name` (alias `user`), `password` (`""`: none; an `md5...` or
 //! `SCRAM-SHA-256$...` hash is stored as given), `encrypted` (default true), `role_attr_flags`
@@ -15,6 +15,11 @@
 //! standard input and is never shown: `queries` lists statements with `%(password)s` where it
 //! goes, as community.postgresql does. Registers `user`, `queries`, and `user_removed` for
 //! `absent`.
+//!
+//! Connection arguments, as community.postgresql's: `login_user` (default `$PGUSER`, else
+//! `postgres`), `login_password` (given to `psql` on its standard input), `login_host`,
+//! `login_unix_socket` (for an empty host or `localhost`), `login_port`, `ssl_mode`, `ca_cert`,
+//! `ssl_cert`, `ssl_key`, `connect_params`.
 //!
 //! ```yaml
 //! - community.postgresql.postgresql_user:
