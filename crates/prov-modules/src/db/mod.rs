@@ -58,6 +58,9 @@ macro_rules! pg_args {
             /// More libpq connection parameters.
             #[serde(default)]
             pub connect_params: serde_json::Map<String, serde_json::Value>,
+            /// The role to act as (`SET ROLE`) once connected.
+            #[serde(default)]
+            pub session_role: Option<String>,
             /// Check names for SQL (accepted; prov quotes every name it sends).
             #[serde(default = "crate::db::yes", deserialize_with = "prov_core::args::lenient_bool")]
             pub trust_input: bool,
@@ -78,6 +81,7 @@ macro_rules! pg_args {
                     ssl_key: self.ssl_key.clone(),
                     dbname: dbname.filter(|d| !d.is_empty()).map(str::to_string),
                     params: self.connect_params.clone(),
+                    session_role: self.session_role.clone().filter(|r| !r.is_empty()),
                 }
             }
         }
@@ -147,6 +151,7 @@ pub(crate) struct Conn {
     ssl_key: Option<String>,
     dbname: Option<String>,
     params: Map<String, Json>,
+    session_role: Option<String>,
 }
 
 /// A libpq connection-string value, quoted.
@@ -237,6 +242,9 @@ pub(crate) async fn psql(cx: &ModuleCtx<'_>, conn: &Conn, sql: &str) -> Result<A
     stdin.push(b'\n');
     // Literals are written with `'` doubled only: backslashes must be plain characters.
     stdin.extend_from_slice(b"SET standard_conforming_strings = on;\n");
+    if let Some(r) = &conn.session_role {
+        stdin.extend_from_slice(format!("SET ROLE {};\n", ident(r)).as_bytes());
+    }
     stdin.extend_from_slice(sql.as_bytes());
     stdin.push(b'\n');
     let out = cx.exec_stdin(script, stdin).await?;
@@ -295,6 +303,27 @@ pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// Runs statements that must succeed: their output lines, or the failed result with `failure`
+/// before the server's message (`Database query failed: `, ...).
+pub(crate) async fn execute(
+    cx: &ModuleCtx<'_>,
+    conn: &Conn,
+    sql: &str,
+    failure: &str,
+) -> Result<Result<Vec<String>, Outcome>, ModuleError> {
+    Ok(match psql(cx, conn, sql).await? {
+        Answer::Rows(lines) => Ok(lines),
+        Answer::NoConnection(m) => Err(no_connection(&m)),
+        Answer::Failed(m) => Err(Outcome::failed(format!("{failure}{m}"))),
+    })
+}
+
+/// The server's `server_version_num` (`150018`).
+pub(crate) async fn server_version(cx: &ModuleCtx<'_>, conn: &Conn) -> Result<Result<i64, Outcome>, ModuleError> {
+    let v = crate::util::or_fail!(rows(cx, conn, "SELECT current_setting('server_version_num')::int").await, Err);
+    Ok(Ok(v.first().and_then(|x| x.as_i64()).unwrap_or(0)))
+}
+
 /// Runs a query whose rows are single JSON values; the values, or the failed result.
 pub(crate) async fn rows(
     cx: &ModuleCtx<'_>,
@@ -333,6 +362,7 @@ mod tests {
             ssl_key: None,
             dbname: Some("acme".into()),
             params: Map::new(),
+            session_role: None,
         };
         let info = c.conninfo();
         assert_eq!(info, "host='/run/pg' port='5433' user='app' dbname='acme' sslmode='prefer'");

@@ -27,7 +27,7 @@
 //!   become_user: postgres
 //! ```
 
-use super::{ident, literal, pg_args, psql, rows, Answer};
+use super::{ident, literal, pg_args, rows};
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan};
@@ -69,9 +69,6 @@ pg_args! {
         /// Its comment (`""` removes it).
         #[serde(default)]
         pub comment: Option<String>,
-        /// The role to act as (`SET ROLE`).
-        #[serde(default)]
-        pub session_role: Option<String>,
         /// The database to connect to.
         #[serde(default = "crate::db::postgres")]
         pub maintenance_db: String,
@@ -108,10 +105,6 @@ fn text(v: &Json, k: &str) -> String {
 }
 
 impl PostgresqlDb {
-    fn prefix(a: &Args) -> String {
-        a.session_role.as_ref().map(|r| format!("SET ROLE {};\n", ident(r))).unwrap_or_default()
-    }
-
     /// The database's settings, `None` when it does not exist.
     async fn info(a: &Args, cx: &ModuleCtx<'_>) -> Result<Result<Option<Info>, Outcome>, ModuleError> {
         let conn = a.conn(Some(&a.maintenance_db));
@@ -121,11 +114,10 @@ impl PostgresqlDb {
             format!("pg_char_to_encoding({})", literal(&a.encoding))
         };
         let sql = format!(
-            "{}SELECT to_jsonb(d) || jsonb_build_object('owner', r.rolname, 'encoding_name', pg_encoding_to_char(d.encoding), \
+            "SELECT to_jsonb(d) || jsonb_build_object('owner', r.rolname, 'encoding_name', pg_encoding_to_char(d.encoding), \
              'spcname', t.spcname, 'comment', pg_catalog.shobj_description(d.oid, 'pg_database'), 'wanted_encoding', {wanted}) \
              FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba JOIN pg_tablespace t ON t.oid = d.dattablespace \
              WHERE d.datname = {}",
-            Self::prefix(a),
             literal(&a.name)
         );
         let found = or_fail!(rows(cx, &conn, &sql).await, Err);
@@ -240,12 +232,6 @@ impl PostgresqlDb {
         sql
     }
 
-    async fn server_version(a: &Args, cx: &ModuleCtx<'_>) -> Result<Result<i64, Outcome>, ModuleError> {
-        let conn = a.conn(Some(&a.maintenance_db));
-        let v = or_fail!(rows(cx, &conn, "SELECT current_setting('server_version_num')::int").await, Err);
-        Ok(Ok(v.first().and_then(|x| x.as_i64()).unwrap_or(0)))
-    }
-
     async fn run(&self, a: &Args, cx: &ModuleCtx<'_>, check: bool) -> Result<Outcome, ModuleError> {
         let info = or_fail!(Self::info(a, cx).await);
         let mut executed: Vec<String> = Vec::new();
@@ -259,7 +245,8 @@ impl PostgresqlDb {
             let statements = match (a.state.as_str(), &info) {
                 ("absent", None) => Vec::new(),
                 ("absent", Some(_)) => {
-                    let force = a.force && or_fail!(Self::server_version(a, cx).await) >= 130000;
+                    let force = a.force
+                        && or_fail!(super::server_version(cx, &a.conn(Some(&a.maintenance_db))).await) >= 130000;
                     if a.force && !force {
                         return Ok(Outcome::failed(
                             "force: true needs PostgreSQL 13 or later here (prov drops with WITH (FORCE))",
@@ -267,7 +254,9 @@ impl PostgresqlDb {
                     }
                     vec![format!("DROP DATABASE {}{}", ident(&a.name), if force { " WITH (FORCE)" } else { "" })]
                 }
-                (_, None) => Self::create(a, or_fail!(Self::server_version(a, cx).await)),
+                (_, None) => {
+                    Self::create(a, or_fail!(super::server_version(cx, &a.conn(Some(&a.maintenance_db))).await))
+                }
                 (_, Some(i)) => match Self::update(a, i) {
                     Ok(s) => s,
                     Err(m) => return Ok(Outcome::failed(m)),
@@ -277,12 +266,8 @@ impl PostgresqlDb {
             // Each statement on its own (CREATE and DROP DATABASE cannot run in a transaction).
             for s in statements {
                 executed.push(s.clone());
-                let sql = format!("{}{s};", Self::prefix(a));
-                match psql(cx, &a.conn(Some(&a.maintenance_db)), &sql).await? {
-                    Answer::Rows(_) => {}
-                    Answer::NoConnection(m) => return Ok(super::no_connection(&m)),
-                    Answer::Failed(m) => return Ok(Outcome::failed(format!("Database query failed: {m}"))),
-                }
+                let sql = format!("{s};");
+                or_fail!(super::execute(cx, &a.conn(Some(&a.maintenance_db)), &sql, "Database query failed: ").await);
             }
         }
         let mut o = Outcome::ok();

@@ -18,7 +18,7 @@
 //!     login_db: acme
 //! ```
 
-use super::{ident, literal, pg_args, psql, rows, Answer};
+use super::{ident, literal, pg_args, rows};
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan};
@@ -45,9 +45,6 @@ pg_args! {
         /// Its comment (`""` removes it).
         #[serde(default)]
         pub comment: Option<String>,
-        /// The role to act as (`SET ROLE`).
-        #[serde(default)]
-        pub session_role: Option<String>,
         /// `present` or `absent`.
         #[serde(default = "crate::db::present")]
         pub state: String,
@@ -67,10 +64,10 @@ struct Versions {
 }
 
 impl PostgresqlExt {
-    async fn versions(a: &Args, cx: &ModuleCtx<'_>, prefix: &str) -> Result<Result<Versions, Outcome>, ModuleError> {
+    async fn versions(a: &Args, cx: &ModuleCtx<'_>) -> Result<Result<Versions, Outcome>, ModuleError> {
         let n = literal(&a.name);
         let sql = format!(
-            "{prefix}SELECT json_build_object(\
+            "SELECT json_build_object(\
              'current', (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = {n}), \
              'default', (SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = {n}), \
              'available', (SELECT coalesce(json_agg(version), '[]'::json) FROM pg_catalog.pg_available_extension_versions WHERE name = {n}), \
@@ -92,9 +89,8 @@ impl PostgresqlExt {
     }
 
     async fn run(&self, a: &Args, cx: &ModuleCtx<'_>, check: bool) -> Result<Outcome, ModuleError> {
-        let prefix = a.session_role.as_ref().map(|r| format!("SET ROLE {};\n", ident(r))).unwrap_or_default();
         let conn = a.conn(Some(&a.login_db));
-        let v = or_fail!(Self::versions(a, cx, &prefix).await);
+        let v = or_fail!(Self::versions(a, cx).await);
         let mut o = Outcome::ok();
         if a.version.is_some() && a.state == "absent" {
             o = o.warn("Parameter version is ignored when state=absent");
@@ -138,7 +134,7 @@ impl PostgresqlExt {
                 (Some(want), Some(cur)) => {
                     if *cur != real {
                         let sql = format!(
-                            "{prefix}SELECT json_build_object('ok', EXISTS (SELECT path FROM pg_extension_update_paths({}) WHERE source = {} AND target = {}))",
+                            "SELECT json_build_object('ok', EXISTS (SELECT path FROM pg_extension_update_paths({}) WHERE source = {} AND target = {}))",
                             literal(&a.name),
                             literal(cur),
                             literal(&real)
@@ -201,13 +197,8 @@ impl PostgresqlExt {
         }
         if !check {
             for q in &run {
-                match psql(cx, &conn, &format!("{prefix}{q};")).await? {
-                    Answer::Rows(_) => {}
-                    Answer::NoConnection(m) => return Ok(super::no_connection(&m)),
-                    Answer::Failed(m) => {
-                        return Ok(Outcome::failed(format!("Management of PostgreSQL extension failed: {m}")))
-                    }
-                }
+                let failure = "Management of PostgreSQL extension failed: ";
+                or_fail!(super::execute(cx, &conn, &format!("{q};"), failure).await);
             }
         }
         let prev = v.current.clone().unwrap_or_default();
@@ -220,7 +211,7 @@ impl PostgresqlExt {
         } else if check {
             prev.clone()
         } else {
-            or_fail!(Self::versions(a, cx, &prefix).await).current.unwrap_or_default()
+            or_fail!(Self::versions(a, cx).await).current.unwrap_or_default()
         };
         o.changed = changed;
         Ok(o.with("db", a.login_db.clone())

@@ -28,7 +28,7 @@
 //!     roles: app
 //! ```
 
-use super::{ident, literal, pg_args, psql, rows, Answer};
+use super::{ident, literal, pg_args, rows};
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan};
@@ -65,9 +65,6 @@ pg_args! {
         /// Fail on a role that does not exist.
         #[serde(default = "crate::db::yes", deserialize_with = "prov_core::args::lenient_bool")]
         pub fail_on_role: bool,
-        /// The role to act as (`SET ROLE`).
-        #[serde(default)]
-        pub session_role: Option<String>,
         /// Whose default privileges (`default_privs`).
         #[serde(default)]
         pub target_roles: Option<String>,
@@ -300,14 +297,11 @@ impl PostgresqlPrivs {
             a.objs.clone().unwrap_or_default()
         };
         let conn = a.conn(Some(&a.login_db));
-        let prefix = a.session_role.as_ref().map(|r| format!("SET ROLE {};\n", ident(r))).unwrap_or_default();
         let read = |sql: String| {
             let conn = conn.clone();
-            let prefix = prefix.clone();
-            async move { rows(cx, &conn, &format!("{prefix}{sql}")).await }
+            async move { rows(cx, &conn, &sql).await }
         };
-        let version = or_fail!(read("SELECT current_setting('server_version_num')::int".into()).await);
-        let version = version.first().and_then(|v| v.as_i64()).unwrap_or(0);
+        let version = or_fail!(super::server_version(cx, &conn).await);
         // Privileges.
         let privs: Option<Vec<String>> = a.privs.as_ref().filter(|p| !p.is_empty()).map(|p| {
             let mut v: Vec<String> = p.split(',').map(|x| x.to_uppercase()).collect();
@@ -480,12 +474,8 @@ impl PostgresqlPrivs {
         .build();
         let status = status_sql(kind, schema.as_deref(), &objs);
         let end = if check { "ROLLBACK;" } else { "COMMIT;" };
-        let sql = format!("{prefix}BEGIN;\n{status};\n{query}\n{status};\n{end}");
-        let lines = match psql(cx, &conn, &sql).await? {
-            Answer::Rows(l) => l,
-            Answer::NoConnection(m) => return Ok(super::no_connection(&m)),
-            Answer::Failed(m) => return Ok(Outcome::failed(format!("Cannot execute SQL '{query}': {m}"))),
-        };
+        let sql = format!("BEGIN;\n{status};\n{query}\n{status};\n{end}");
+        let lines = or_fail!(super::execute(cx, &conn, &sql, &format!("Cannot execute SQL '{query}': ")).await);
         let mut states: Vec<Vec<String>> = lines
             .iter()
             .filter_map(|l| serde_json::from_str::<Json>(l).ok())

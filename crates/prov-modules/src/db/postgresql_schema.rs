@@ -18,7 +18,7 @@
 //!     login_db: acme
 //! ```
 
-use super::{ident, literal, pg_args, psql, rows, Answer};
+use super::{ident, literal, pg_args, rows};
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan};
@@ -42,9 +42,6 @@ pg_args! {
         /// The database.
         #[serde(default = "crate::db::postgres", alias = "db", alias = "database")]
         pub login_db: String,
-        /// The role to act as (`SET ROLE`).
-        #[serde(default)]
-        pub session_role: Option<String>,
         /// `present` or `absent`.
         #[serde(default = "crate::db::present")]
         pub state: String,
@@ -57,10 +54,9 @@ pub struct PostgresqlSchema;
 
 impl PostgresqlSchema {
     async fn run(&self, a: &Args, cx: &ModuleCtx<'_>, check: bool) -> Result<Outcome, ModuleError> {
-        let prefix = a.session_role.as_ref().map(|r| format!("SET ROLE {};\n", ident(r))).unwrap_or_default();
         let conn = a.conn(Some(&a.login_db));
         let sql = format!(
-            "{prefix}SELECT json_build_object('owner', schema_owner, 'comment', \
+            "SELECT json_build_object('owner', schema_owner, 'comment', \
              obj_description((SELECT oid FROM pg_namespace WHERE nspname = {n}), 'pg_namespace')) \
              FROM information_schema.schemata WHERE schema_name = {n}",
             n = literal(&a.name)
@@ -99,11 +95,7 @@ impl PostgresqlSchema {
             return Ok(o);
         }
         for q in &queries {
-            match psql(cx, &conn, &format!("{prefix}{q};")).await? {
-                Answer::Rows(_) => {}
-                Answer::NoConnection(m) => return Ok(super::no_connection(&m)),
-                Answer::Failed(m) => return Ok(Outcome::failed(format!("Database query failed: {m}"))),
-            }
+            or_fail!(super::execute(cx, &conn, &format!("{q};"), "Database query failed: ").await);
         }
         Ok(o.with("queries", crate::containers::json_value(Json::from(queries))))
     }

@@ -70,9 +70,6 @@ pg_args! {
         /// The connection limit.
         #[serde(default)]
         pub conn_limit: Option<i64>,
-        /// The role to act as (`SET ROLE`).
-        #[serde(default)]
-        pub session_role: Option<String>,
         /// Its comment (`""` removes it).
         #[serde(default)]
         pub comment: Option<String>,
@@ -186,12 +183,8 @@ struct Role {
 }
 
 impl PostgresqlUser {
-    fn prefix(a: &Args) -> String {
-        a.session_role.as_ref().map(|r| format!("SET ROLE {};\n", ident(r))).unwrap_or_default()
-    }
-
     async fn read(a: &Args, cx: &ModuleCtx<'_>, sql: &str) -> Result<Result<Vec<Json>, Outcome>, ModuleError> {
-        rows(cx, &a.conn(Some(&a.login_db)), &format!("{}{sql}", Self::prefix(a))).await
+        rows(cx, &a.conn(Some(&a.login_db)), sql).await
     }
 
     async fn role(a: &Args, cx: &ModuleCtx<'_>) -> Result<Result<Option<Role>, Outcome>, ModuleError> {
@@ -271,8 +264,7 @@ impl PostgresqlUser {
         if a.quote_configuration_values && a.configuration.keys().any(|k| k.contains('"') || k.contains('\'')) {
             return Ok(Outcome::failed("The key of a configuration may not contain single or double quotes"));
         }
-        let version = or_fail!(Self::read(a, cx, "SELECT current_setting('server_version_num')::int").await);
-        let version = version.first().and_then(|v| v.as_i64()).unwrap_or(0);
+        let version = or_fail!(super::server_version(cx, &a.conn(Some(&a.login_db))).await);
         let flags = match parse_flags(&a.role_attr_flags, version) {
             Ok(f) => f,
             Err(m) => return Ok(Outcome::failed(m)),
@@ -298,7 +290,7 @@ impl PostgresqlUser {
                 } else {
                     let q = format!("DROP USER {user}");
                     shown.push(q.clone());
-                    match psql(cx, &a.conn(Some(&a.login_db)), &format!("{}{q};", Self::prefix(a))).await? {
+                    match psql(cx, &a.conn(Some(&a.login_db)), &format!("{q};")).await? {
                         Answer::Rows(_) => changed = true,
                         Answer::NoConnection(m) => return Ok(super::no_connection(&m)),
                         Answer::Failed(m) => {
@@ -453,18 +445,10 @@ impl PostgresqlUser {
         if !sent.is_empty() {
             let end = if check { "ROLLBACK;" } else { "COMMIT;" };
             let body: Vec<String> = sent.iter().map(|s| format!("{};", s.trim_end_matches(';'))).collect();
-            let sql = format!("{}BEGIN;\n{}\n{end}", Self::prefix(a), body.join("\n"));
-            match psql(cx, &a.conn(Some(&a.login_db)), &sql).await? {
-                Answer::Rows(_) => {}
-                Answer::NoConnection(m) => return Ok(super::no_connection(&m)),
-                Answer::Failed(m) => {
-                    return Ok(Outcome::failed(if exists {
-                        format!("Database query failed: {m}")
-                    } else {
-                        format!("Unable to add user with given requirement due to : {m}")
-                    }))
-                }
-            }
+            let sql = format!("BEGIN;\n{}\n{end}", body.join("\n"));
+            let failure =
+                if exists { "Database query failed: " } else { "Unable to add user with given requirement due to : " };
+            or_fail!(super::execute(cx, &a.conn(Some(&a.login_db)), &sql, failure).await);
         }
         o.changed = changed;
         Ok(o.with("queries", crate::containers::json_value(Json::from(shown))))
