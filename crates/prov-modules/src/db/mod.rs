@@ -222,6 +222,8 @@ pub(crate) enum Answer {
     NoConnection(String),
     /// A statement failed: the server's message (`ERROR:  ...`).
     Failed(String),
+    /// `SET ROLE session_role` failed: the server's message.
+    NoRole(String),
 }
 
 /// Runs `sql` (statements separated by `;`) in one session; with `ON_ERROR_STOP`, the first
@@ -259,6 +261,10 @@ pub(crate) async fn psql(cx: &ModuleCtx<'_>, conn: &Conn, sql: &str) -> Result<A
         return Ok(Answer::NoConnection(msg));
     }
     if out.rc != 0 {
+        // Line 1 sets standard strings, line 2 the session role.
+        if conn.session_role.is_some() && err.starts_with("psql:<stdin>:2: ") {
+            return Ok(Answer::NoRole(server_error(&err)));
+        }
         return Ok(Answer::Failed(server_error(&err)));
     }
     Ok(Answer::Rows(out.stdout_str().lines().map(str::to_string).collect()))
@@ -288,6 +294,11 @@ fn server_error(stderr: &str) -> String {
     out
 }
 
+/// community.postgresql's failure for a `session_role` it could not switch to.
+pub(crate) fn no_role(msg: &str) -> Outcome {
+    Outcome::failed(format!("Could not switch role: {msg}"))
+}
+
 /// community.postgresql's failure for a connection it could not make.
 pub(crate) fn no_connection(msg: &str) -> Outcome {
     Outcome::failed(format!("unable to connect to database: {msg}\n"))
@@ -315,6 +326,7 @@ pub(crate) async fn execute(
         Answer::Rows(lines) => Ok(lines),
         Answer::NoConnection(m) => Err(no_connection(&m)),
         Answer::Failed(m) => Err(Outcome::failed(format!("{failure}{m}"))),
+        Answer::NoRole(m) => Err(no_role(&m)),
     })
 }
 
@@ -330,15 +342,12 @@ pub(crate) async fn rows(
     conn: &Conn,
     sql: &str,
 ) -> Result<Result<Vec<Json>, Outcome>, ModuleError> {
-    match psql(cx, conn, sql).await? {
-        Answer::Rows(lines) => Ok(Ok(lines
-            .iter()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap_or(Json::Null))
-            .collect())),
-        Answer::NoConnection(m) => Ok(Err(no_connection(&m))),
-        Answer::Failed(m) => Ok(Err(Outcome::failed(format!("Database query failed: {m}")))),
-    }
+    let lines = crate::util::or_fail!(execute(cx, conn, sql, "Database query failed: ").await, Err);
+    Ok(Ok(lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or(Json::Null))
+        .collect()))
 }
 
 #[cfg(test)]

@@ -293,6 +293,7 @@ impl PostgresqlUser {
                     match psql(cx, &a.conn(Some(&a.login_db)), &format!("{q};")).await? {
                         Answer::Rows(_) => changed = true,
                         Answer::NoConnection(m) => return Ok(super::no_connection(&m)),
+                        Answer::NoRole(m) => return Ok(super::no_role(&m)),
                         Answer::Failed(m) => {
                             if a.fail_on_user {
                                 return Ok(Outcome::failed(format!("Unable to remove user: {m}")));

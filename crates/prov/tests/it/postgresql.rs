@@ -135,3 +135,16 @@ fn postgresql_user_works_for_a_createrole_login_as_community_postgresql() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     check(&pg, include_str!("results/postgresql_createrole.yml"), include_str!("results/postgresql_createrole.json"));
 }
+
+/// `session_role`: the statements run as that role, and a role that cannot be taken fails
+/// with community.postgresql's "Could not switch role" (prov said "Database query failed";
+/// `results/postgresql_session_role.*`).
+#[test]
+fn a_session_role_that_cannot_be_taken_fails_as_community_postgresql() {
+    let pg = PgServer::start();
+    check(
+        &pg,
+        include_str!("results/postgresql_session_role.yml"),
+        include_str!("results/postgresql_session_role.json"),
+    );
+}
