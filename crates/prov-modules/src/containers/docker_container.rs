@@ -38,7 +38,7 @@
 //! ```
 
 use super::api::{quote, Engine, Tracker};
-use super::lookup;
+use super::{lookup, norm_address, version_lt};
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::args::{lenient_bool, lenient_opt_bool, StringList};
@@ -1432,17 +1432,6 @@ fn endpoint_config(n: &Map<String, Json>) -> Map<String, Json> {
     params
 }
 
-/// `LooseVersion(a) < LooseVersion(b)` for API versions.
-fn version_lt(a: &str, b: &str) -> bool {
-    let parts = |s: &str| s.split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
-    parts(a) < parts(b)
-}
-
-fn normalize_ip(v: Option<&Json>) -> Option<String> {
-    let s = v?.as_str()?;
-    Some(s.parse::<std::net::IpAddr>().map(|a| a.to_string()).unwrap_or_else(|_| s.to_lowercase()))
-}
-
 /// Splits the multiplexed log stream of a container without a TTY, stdout and stderr in order.
 fn demux(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -2052,7 +2041,7 @@ impl DockerContainer {
                 }
             }
             let c = container.clone().unwrap_or(Json::Null);
-            container = Some(or_fail!(self.networks(run, &c, created).await, Err));
+            container = Some(or_fail!(self.networks(run, w, modes, &c, created).await, Err));
             let c = container.clone().unwrap_or(Json::Null);
             if matches!(state, "started" | "healthy") && !running(Some(&c)) {
                 run.tracker.add("running", Json::from(true), Json::from(was_running));
@@ -2153,29 +2142,27 @@ impl DockerContainer {
     }
 
     /// Connects the container to the networks listed (`update_networks`).
-    async fn networks(&self, run: &mut Run<'_, '_, '_>, c: &Json, created: bool) -> Step<Json> {
+    async fn networks(
+        &self,
+        run: &mut Run<'_, '_, '_>,
+        w: &Values,
+        modes: &Modes,
+        c: &Json,
+        created: bool,
+    ) -> Step<Json> {
         let a = run.a;
         let mut c = c.clone();
         if c.is_null() {
             return Ok(Ok(c));
         }
-        let modes_networks = modes(a).map(|m| m.of("networks").to_string()).unwrap_or_default();
-        let w = match prepare(a) {
-            Ok(w) => w,
-            Err(m) => return fail(m),
-        };
+        let modes_networks = modes.of("networks");
         let id = id_of(&c);
-        let mut nets = w.networks.clone();
-        for n in nets.iter_mut() {
-            let name = n["name"].as_str().unwrap_or_default().to_string();
-            if let Some(net) = or_fail!(lookup::network(run.e, &name).await, Err) {
-                n.insert("id".into(), net["Id"].clone());
-            }
-        }
+        // The networks with their ids (`run` looked them up).
+        let nets = &w.networks;
         if (modes_networks != "ignore" || created) && !nets.is_empty() {
             let connected = c["NetworkSettings"]["Networks"].clone();
             let mut diffs: Vec<(Map<String, Json>, Json)> = Vec::new();
-            for n in &nets {
+            for n in nets {
                 let name = n["name"].as_str().unwrap_or_default();
                 let info = &connected[name];
                 if info.is_null() {
@@ -2186,7 +2173,8 @@ impl DockerContainer {
                 let mut diff = false;
                 for (k, key) in [("ipv4_address", "IPv4Address"), ("ipv6_address", "IPv6Address")] {
                     if n.get(k).and_then(|v| v.as_str()).is_some_and(|s| !s.is_empty())
-                        && normalize_ip(n.get(k)) != normalize_ip(ipam.get(key))
+                        && n.get(k).and_then(|v| v.as_str()).map(norm_address)
+                            != ipam.get(key).and_then(|v| v.as_str()).map(norm_address)
                     {
                         diff = true;
                     }

@@ -35,7 +35,7 @@ use super::lookup;
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::args::{lenient_bool, StringList};
-use prov_core::cmd::{Cmd, Sh};
+use prov_core::cmd::Cmd;
 use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
@@ -245,10 +245,6 @@ impl Run<'_, '_, '_> {
         } else {
             lookup::image(self.e, name, tag).await
         }
-    }
-
-    async fn test(&self, flag: &'static str, path: &str) -> Result<bool, ModuleError> {
-        Ok(self.e.cx().exec(Sh::lit("test").word(Sh::lit(flag)).word(Sh::quoted(path))).await?.rc == 0)
     }
 
     /// `docker build` with the classic builder, as community.docker's `build_image` asks the
@@ -584,7 +580,7 @@ impl DockerImage {
                             "If \"source\" is set to \"build\", the \"build.path\" option must be specified.".into(),
                         );
                     };
-                    if !run.test("-d", &b.path).await? {
+                    if !crate::util::path_test(run.e.cx(), "-d", &b.path).await? {
                         return fail(format!(
                             "Requested build path {} could not be found or you do not have access.",
                             b.path
@@ -599,7 +595,7 @@ impl DockerImage {
                 }
                 "load" => {
                     let path = a.load_path.clone().unwrap_or_default();
-                    if !run.test("-f", &path).await? {
+                    if !crate::util::path_test(run.e.cx(), "-f", &path).await? {
                         return fail(format!("Error loading image {name}. Specified path {path} does not exist."));
                     }
                     let shown = if !tag.is_empty() && !lookup::is_image_id(name) {

@@ -26,7 +26,7 @@
 //! ```
 
 use super::api::{quote, Engine, Tracker};
-use super::lookup;
+use super::{lookup, norm_address, version_lt};
 use crate::util::or_fail;
 use async_trait::async_trait;
 use prov_core::args::{lenient_bool, lenient_opt_bool, StringList};
@@ -139,11 +139,6 @@ fn option_text(v: &Json) -> Json {
         Json::Null => "None".into(),
         other => other.to_string(),
     })
-}
-
-/// `ipaddress.ip_address(x).compressed`, or `x` when it is no address.
-fn norm_address(s: &str) -> String {
-    s.parse::<std::net::IpAddr>().map(|a| a.to_string()).unwrap_or_else(|_| s.to_string())
 }
 
 /// `ipaddress.ip_network(x).compressed` (strict: no host bits), or `x`.
@@ -586,12 +581,6 @@ fn is_cidr(s: &str) -> bool {
     let v4 = regex::Regex::new(r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[1-2][0-9]|3[0-2])$").expect("regex");
     let v6 = regex::Regex::new(r"^[0-9a-fA-F:]+/([0-9]|[1-9][0-9]|1[0-2][0-9])$").expect("regex");
     v4.is_match(s) || v6.is_match(s)
-}
-
-/// `LooseVersion(a) < LooseVersion(b)` for API versions (`1.41` < `1.47`).
-fn version_lt(a: &str, b: &str) -> bool {
-    let parts = |s: &str| s.split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
-    parts(a) < parts(b)
 }
 
 #[async_trait]

@@ -153,6 +153,18 @@ pub(crate) fn sanitize_labels(
     Ok(out)
 }
 
+/// `ipaddress.ip_address(x).compressed` (community.docker's `normalize_ip_address`), or `x`
+/// when it is no address.
+pub(crate) fn norm_address(s: &str) -> String {
+    s.parse::<std::net::IpAddr>().map(|a| a.to_string()).unwrap_or_else(|_| s.to_string())
+}
+
+/// `LooseVersion(a) < LooseVersion(b)` for API versions (`1.41` < `1.47`).
+pub(crate) fn version_lt(a: &str, b: &str) -> bool {
+    let parts = |s: &str| s.split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
+    parts(a) < parts(b)
+}
+
 /// A value as Python's `str` writes it, with booleans as the API wants them.
 pub(crate) fn py_str(v: &Json) -> String {
     match v {
