@@ -318,6 +318,11 @@ pub trait Vars: Send + Sync {
     fn eval_or_undefined(&self, expr: &str) -> Result<Result<Value, String>, String> {
         self.eval(expr).map(|v| if v.is_undefined() { Err(format!("`{expr}` is undefined")) } else { Ok(v) })
     }
+    /// Evaluates a conditional (`assert`'s `that`): as [`Vars::eval`], with the templates
+    /// inside its string constants rendered first, as ansible-core 2.19 does.
+    fn eval_condition(&self, expr: &str) -> Result<Value, String> {
+        self.eval(expr)
+    }
 }
 
 /// A typed, read-only probe of host state: a command and a pure parse of its output.

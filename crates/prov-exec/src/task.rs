@@ -53,6 +53,10 @@ impl Vars for ScopeVars {
     fn eval_or_undefined(&self, expr: &str) -> Result<Result<Value, String>, String> {
         self.templar.eval_or_undefined(expr, &self.ctx)
     }
+    fn eval_condition(&self, expr: &str) -> Result<Value, String> {
+        let (t, embedded) = self.templar.compile_condition(expr)?;
+        self.templar.render_condition(&t, &embedded, &self.ctx)
+    }
 }
 
 /// Controller files for a task: role dirs, then the playbook dir.
@@ -472,7 +476,9 @@ fn extended_loop(all: &[Value], i: usize, allitems: bool) -> Value {
 /// The first condition that is false, as written (Ansible's `false_condition`).
 fn first_false<'c>(templar: &Templar, conds: &'c [Cond], ctx: &Value) -> Result<Option<&'c Cond>, String> {
     for c in conds {
-        let v = templar.render_defined(&c.expr, ctx).map_err(|e| format!("condition `{}`: {e}", c.source))?;
+        let v = templar
+            .render_condition(&c.expr, &c.embedded, ctx)
+            .map_err(|e| format!("condition `{}`: {e}", c.source))?;
         if !prov_core::template::conditional_result(&v, &c.source)? {
             return Ok(Some(c));
         }
@@ -1224,7 +1230,12 @@ async fn run_item(
         let mut layers = extra.clone();
         layers.push(Layer::literal(Arc::new(m)));
         let c2 = w.scope(t.id, layers);
-        let done = eval_conds(&templar, std::slice::from_ref(cond), &c2).unwrap_or(false);
+        // A condition that cannot be evaluated (an error, a result that is no boolean) fails
+        // the task at once with the reason, as in ansible-core; it is not "false, retry".
+        let done = match eval_conds(&templar, std::slice::from_ref(cond), &c2) {
+            Ok(done) => done,
+            Err(e) => break (Outcome::failed(e), None),
+        };
         if done || attempts > retries {
             let mut o = outcome;
             if !done {

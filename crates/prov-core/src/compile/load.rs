@@ -1304,33 +1304,37 @@ impl<'a> Loader<'a> {
                 }
             };
             // `when: "{{ x == 1 }}"`: ansible-core 2.19 evaluates the inner expression, with a
-            // deprecation warning; anything else templated in a condition is refused.
-            let source = if crate::template::is_template(&source) {
-                match crate::template::single_expression(&source) {
-                    Some(inner) => {
+            // deprecation warning; a template inside a string constant is rendered first (see
+            // `compile_condition`); delimiters anywhere else are refused.
+            let source = match crate::template::single_expression(&source) {
+                Some(inner) if crate::template::is_template(&source) => {
+                    self.diags.push(Diagnostic::warning(
+                        item.span,
+                        "conditionals should not be surrounded by templating delimiters such as {{ }} (deprecated in ansible-core, to be removed in 2.23)",
+                    ));
+                    inner.to_string()
+                }
+                _ => source,
+            };
+            match self.templar.compile_condition(&source) {
+                Ok((expr, embedded)) => {
+                    if !embedded.is_empty() {
                         self.diags.push(Diagnostic::warning(
                             item.span,
-                            "conditionals should not be surrounded by templating delimiters such as {{ }} (deprecated in ansible-core, to be removed in 2.23)",
+                            "a string constant of this condition holds a template, which is rendered first (deprecated in ansible-core, off by default from 2.23): write the expression inline, `'{{ x }}' == 'a'` as `x == 'a'`",
                         ));
-                        inner.to_string()
                     }
-                    None => {
-                        self.err(
-                            DiagKind::Unsupported,
-                            item.span,
-                            "a condition is an expression; prov reads `{{ expr }}` around one, not other templates",
-                        )
-                        .help = Some("write the bare expression: `when: x == 1`".into());
-                        continue;
-                    }
-                }
-            } else {
-                source
-            };
-            match self.templar.compile_expr(&source) {
-                Ok(expr) => {
                     pb.templates.push((format!("{{{{ {} }}}}", source), item.span));
-                    out.push(Cond { source, expr, span: item.span, boolean })
+                    pb.templates.extend(embedded.iter().map(|e| (e.text.clone(), item.span)));
+                    out.push(Cond { source, expr, embedded, span: item.span, boolean })
+                }
+                Err(e) if crate::template::is_template(&source) && e.contains("delimiters") => {
+                    self.err(
+                        DiagKind::Unsupported,
+                        item.span,
+                        "a condition is an expression; template delimiters go around the whole of it or inside a string constant, not elsewhere",
+                    )
+                    .help = Some("write the bare expression: `when: x == 1`".into());
                 }
                 Err(e) => {
                     self.err(DiagKind::Template, item.span, format!("bad expression `{source}`: {e}"));
@@ -3279,14 +3283,15 @@ impl<'a> Loader<'a> {
                 // (text, where, read only when the task runs past its `when`)
                 let mut strings: Vec<(String, Span, bool)> =
                     t.arg_templates.iter().map(|(s, p)| (s.clone(), *p, true)).collect();
-                strings.extend(t.when.iter().map(|c| (format!("{{{{ {} }}}}", c.source), c.span, false)));
+                strings.extend(t.when.iter().flat_map(|c| c.templates().map(|s| (s, c.span, false))));
                 strings.extend(t.keyword_templates.iter().map(|(s, p)| (s.clone(), *p, false)));
                 // `when: x is defined` (or `undefined`, `not defined`) guards the whole task.
                 let guarded: std::collections::BTreeSet<String> = t
                     .when
                     .iter()
                     .filter(|c| c.source.contains("defined"))
-                    .filter_map(|c| self.templar.referenced(&format!("{{{{ {} }}}}", c.source)).ok())
+                    .flat_map(|c| c.templates())
+                    .filter_map(|s| self.templar.referenced(&s).ok())
                     .flatten()
                     .collect();
                 let mut reported = std::collections::BTreeSet::new();
@@ -3435,7 +3440,7 @@ impl<'a> Loader<'a> {
             let t = &tasks[id];
             let mut strings: Vec<String> = t.arg_templates.iter().map(|(s, _)| s.clone()).collect();
             let conds = t.when.iter().chain(t.changed_when.iter().flatten()).chain(t.failed_when.iter().flatten());
-            strings.extend(conds.chain(t.until.as_ref().map(|u| &u.0)).map(|c| format!("{{{{ {} }}}}", c.source)));
+            strings.extend(conds.chain(t.until.as_ref().map(|u| &u.0)).flat_map(|c| c.templates()));
             if let Some(LoopDef { items: LoopItems::Template(crate::template::Tmpl::Expr(_, src)), .. }) = &t.loop_ {
                 strings.push(format!("{{{{ {src} }}}}"));
             }

@@ -359,8 +359,19 @@ pub struct Cond {
     pub boolean: Option<bool>,
     /// Compiled.
     pub expr: Tmpl,
+    /// Templates inside its string constants, rendered before it (ansible-core 2.19's
+    /// deprecated embedded templates).
+    pub embedded: Vec<crate::template::Embedded>,
     /// Where.
     pub span: Span,
+}
+
+impl Cond {
+    /// The templates the condition renders, for the checks that read names: the expression
+    /// (as `{{ source }}`) and each embedded template.
+    pub fn templates(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(format!("{{{{ {} }}}}", self.source)).chain(self.embedded.iter().map(|e| e.text.clone()))
+    }
 }
 
 /// The role a task comes from.

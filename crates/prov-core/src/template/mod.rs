@@ -4,6 +4,7 @@
 //! A string that is exactly one `{{ expression }}` renders to the expression's native value
 //! (a list stays a list), as Ansible does; any other template renders to a string.
 
+use minijinja::machinery::ast;
 use minijinja::{Environment, Expression, Template, UndefinedBehavior, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -160,6 +161,54 @@ impl Templar {
         let e = single_expression(e).unwrap_or(e);
         let key = format!("{{{{ {e} }}}}");
         self.compile(&key)
+    }
+
+    /// Compiles a conditional (`when`, `changed_when`, `failed_when`, `until`, `assert`'s
+    /// `that`). A string constant in it that holds a template (`when: "'{{ x }}' in names"`) is
+    /// rendered before the condition is evaluated, as ansible-core 2.19 still does (deprecated
+    /// there, to be off by default in 2.23): each such constant becomes a variable of its own,
+    /// given in [`Embedded`]. Template delimiters anywhere else are an error.
+    pub fn compile_condition(&self, expr: &str) -> Result<(Tmpl, Vec<Embedded>), String> {
+        let e = expr.trim();
+        let e = single_expression(e).unwrap_or(e);
+        if !is_template(e) {
+            return Ok((self.compile_expr(e)?, Vec::new()));
+        }
+        let ast = minijinja::machinery::parse_expr(e)
+            .map_err(|_| "template delimiters are not supported in a condition's expression".to_string())?;
+        let mut found = Vec::new();
+        template_constants(&ast, &mut found)?;
+        found.sort_unstable();
+        found.dedup();
+        let mut rewritten = String::with_capacity(e.len());
+        let mut at = 0;
+        let mut embedded = Vec::with_capacity(found.len());
+        for (i, (start, end, text)) in found.into_iter().enumerate() {
+            let (Some(before), true) = (e.get(at..start), start >= at) else {
+                return Err("template delimiters are not supported in a condition's expression".into());
+            };
+            rewritten.push_str(before);
+            let var = format!("__prov_embedded_{i}");
+            rewritten.push_str(&var);
+            at = end;
+            embedded.push(Embedded { tmpl: self.compile(&text)?, var, text });
+        }
+        rewritten.push_str(e.get(at..).unwrap_or_default());
+        Ok((self.compile_expr(&rewritten)?, embedded))
+    }
+
+    /// Evaluates a condition compiled by [`Templar::compile_condition`]: its embedded
+    /// templates first, then the expression; an undefined name is an error.
+    pub fn render_condition(&self, t: &Tmpl, embedded: &[Embedded], ctx: &Value) -> Result<Value, String> {
+        if embedded.is_empty() {
+            return self.render_defined(t, ctx);
+        }
+        let mut values = std::collections::BTreeMap::new();
+        for em in embedded {
+            values.insert(em.var.clone(), self.render_defined(&em.tmpl, ctx)?);
+        }
+        let ctx = minijinja::context! { ..Value::from(values), ..ctx.clone() };
+        self.render_defined(t, &ctx)
     }
 
     /// Renders a compiled template with a context. A value ansible-core cannot keep (a
@@ -456,42 +505,77 @@ fn undefined_in(
     Some(inner.unwrap_or_else(|| format!("'{n}' is undefined")))
 }
 
+/// A template inside a string constant of a condition: rendered into `var` before the
+/// condition (see [`Templar::compile_condition`]).
+#[derive(Clone, Debug)]
+pub struct Embedded {
+    /// The variable the constant was replaced with.
+    pub var: String,
+    /// The template as written (without its quotes).
+    pub text: String,
+    /// Compiled.
+    pub tmpl: Tmpl,
+}
+
+/// The string constants of `e` that hold a template: (start, end, text), offsets into the
+/// parsed source. A constant list or mapping holding one (minijinja folds `['{{ x }}']` into a
+/// constant) is refused rather than left unrendered.
+fn template_constants(e: &ast::Expr<'_>, out: &mut Vec<(usize, usize, String)>) -> Result<(), String> {
+    if let ast::Expr::Const(c) = e {
+        if let Some(text) = c.value.as_str() {
+            if is_template(text) {
+                let span = e.span();
+                out.push((span.start_offset as usize, span.end_offset as usize, text.to_string()));
+            }
+        } else if has_template(&c.value) {
+            return Err("a template inside a constant list or mapping of a condition is not supported by prov".into());
+        }
+        return Ok(());
+    }
+    for child in expr_children(e) {
+        template_constants(child, out)?;
+    }
+    Ok(())
+}
+
+/// The operands of an expression node.
+fn expr_children<'a, 'e>(e: &'e ast::Expr<'a>) -> Vec<&'e ast::Expr<'a>> {
+    let args = |a: &'e [ast::CallArg<'a>]| -> Vec<&'e ast::Expr<'a>> {
+        a.iter()
+            .map(|a| match a {
+                ast::CallArg::Pos(x)
+                | ast::CallArg::Kwarg(_, x)
+                | ast::CallArg::PosSplat(x)
+                | ast::CallArg::KwargSplat(x) => x,
+            })
+            .collect()
+    };
+    match e {
+        ast::Expr::Var(_) | ast::Expr::Const(_) => Vec::new(),
+        ast::Expr::Slice(s) => {
+            std::iter::once(&s.expr).chain(s.start.iter()).chain(s.stop.iter()).chain(s.step.iter()).collect()
+        }
+        ast::Expr::UnaryOp(u) => vec![&u.expr],
+        ast::Expr::BinOp(b) => vec![&b.left, &b.right],
+        ast::Expr::Compare(c) => std::iter::once(&c.expr).chain(c.ops.iter().map(|o| &o.expr)).collect(),
+        ast::Expr::IfExpr(i) => {
+            std::iter::once(&i.test_expr).chain([&i.true_expr]).chain(i.false_expr.iter()).collect()
+        }
+        ast::Expr::Filter(f) => f.expr.iter().chain(args(&f.args)).collect(),
+        ast::Expr::Test(t) => std::iter::once(&t.expr).chain(args(&t.args)).collect(),
+        ast::Expr::GetAttr(g) => vec![&g.expr],
+        ast::Expr::GetItem(g) => vec![&g.expr, &g.subscript_expr],
+        ast::Expr::Call(c) => std::iter::once(&c.expr).chain(args(&c.args)).collect(),
+        ast::Expr::List(l) => l.items.iter().collect(),
+        ast::Expr::Tuple(t) => t.items.iter().collect(),
+        ast::Expr::Map(m) => m.keys.iter().chain(m.values.iter()).collect(),
+    }
+}
+
 /// The `a.b` or `a[k]` of `src` that makes it undefined (its object is defined, its result is
 /// not), in Ansible's words.
 fn missing_attribute(env: &Environment<'_>, src: &str, ctx: &Value) -> Option<String> {
-    use minijinja::machinery::{ast, parse_expr};
-    fn children<'a, 'e>(e: &'e ast::Expr<'a>) -> Vec<&'e ast::Expr<'a>> {
-        let args = |a: &'e [ast::CallArg<'a>]| -> Vec<&'e ast::Expr<'a>> {
-            a.iter()
-                .map(|a| match a {
-                    ast::CallArg::Pos(x)
-                    | ast::CallArg::Kwarg(_, x)
-                    | ast::CallArg::PosSplat(x)
-                    | ast::CallArg::KwargSplat(x) => x,
-                })
-                .collect()
-        };
-        match e {
-            ast::Expr::Var(_) | ast::Expr::Const(_) => Vec::new(),
-            ast::Expr::Slice(s) => {
-                std::iter::once(&s.expr).chain(s.start.iter()).chain(s.stop.iter()).chain(s.step.iter()).collect()
-            }
-            ast::Expr::UnaryOp(u) => vec![&u.expr],
-            ast::Expr::BinOp(b) => vec![&b.left, &b.right],
-            ast::Expr::Compare(c) => std::iter::once(&c.expr).chain(c.ops.iter().map(|o| &o.expr)).collect(),
-            ast::Expr::IfExpr(i) => {
-                std::iter::once(&i.test_expr).chain([&i.true_expr]).chain(i.false_expr.iter()).collect()
-            }
-            ast::Expr::Filter(f) => f.expr.iter().chain(args(&f.args)).collect(),
-            ast::Expr::Test(t) => std::iter::once(&t.expr).chain(args(&t.args)).collect(),
-            ast::Expr::GetAttr(g) => vec![&g.expr],
-            ast::Expr::GetItem(g) => vec![&g.expr, &g.subscript_expr],
-            ast::Expr::Call(c) => std::iter::once(&c.expr).chain(args(&c.args)).collect(),
-            ast::Expr::List(l) => l.items.iter().collect(),
-            ast::Expr::Tuple(t) => t.items.iter().collect(),
-            ast::Expr::Map(m) => m.keys.iter().chain(m.values.iter()).collect(),
-        }
-    }
+    use minijinja::machinery::parse_expr;
     // The span minijinja gives a chained node (`i.a.b`) can start after its leftmost operand:
     // start at the leftmost one.
     fn start(e: &ast::Expr<'_>) -> u32 {
@@ -545,7 +629,8 @@ fn missing_attribute(env: &Environment<'_>, src: &str, ctx: &Value) -> Option<St
         check: &dyn Fn(&ast::Expr<'_>) -> Option<String>,
         undefined: &dyn Fn(&ast::Expr<'_>) -> bool,
     ) -> Option<String> {
-        check(e).or_else(|| children(e).into_iter().filter(|c| undefined(c)).find_map(|c| first(c, check, undefined)))
+        check(e)
+            .or_else(|| expr_children(e).into_iter().filter(|c| undefined(c)).find_map(|c| first(c, check, undefined)))
     }
     let undefined = |e: &ast::Expr<'_>| eval(e).is_some_and(|v| holds_undefined(&v));
     let expr = parse_expr(src).ok()?;

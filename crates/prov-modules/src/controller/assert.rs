@@ -74,7 +74,8 @@ impl Module for Assert {
                 // a deprecation warning).
                 Cond::Bool(b) => (b.to_string(), minijinja::Value::from(*b)),
                 Cond::Expr(e) => {
-                    let v = cx.vars.eval(e).map_err(|err| ModuleError::Failed(format!("assert `{e}`: {err}")))?;
+                    let v =
+                        cx.vars.eval_condition(e).map_err(|err| ModuleError::Failed(format!("assert `{e}`: {err}")))?;
                     (e.clone(), v)
                 }
             };

@@ -935,6 +935,106 @@ fn non_boolean_conditionals_fail_the_task() {
     assert!(r.stderr.contains("should not be surrounded by templating delimiters"), "{}", r.stderr);
 }
 
+/// ansible-core 2.19 renders a template written inside a string constant of a conditional
+/// (`when: "'{{ x }}' == 'a'"`, an old idiom of many roles) before evaluating it, with a
+/// deprecation warning; a `{{ n }}` alone in the constant gives the native value (`'{{ n }}' ==
+/// 3` is true). prov refused every such condition. Expected outcomes read from
+/// ansible-playbook 2.19.14 running the same tasks. (An undefined name inside one fails the
+/// task there; prov's check of undefined names refuses it before connecting, as any other.)
+#[test]
+fn embedded_templates_in_condition_strings_render_first_as_ansible_core_2_19() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  vars: { x: a, n: 3, lst: [a, b] }
+  tasks:
+    - { name: one, debug: { msg: one }, when: "'{{ x }}' == 'a'" }
+    - { name: two, debug: { msg: two }, when: "'{{ x }}' in lst" }
+    - { name: three, debug: { msg: three }, when: "x == \"{{ x }}\"" }
+    - { name: six, debug: { msg: six }, when: "'{{ x }}{{ n }}' == 'a3'" }
+    - { name: seven, debug: { msg: seven }, when: "'{{ x }}' == 'b'" }
+    - { name: eight, debug: { msg: eight }, when: "'{{ x|upper }}' == 'A'" }
+    - { name: eleven, debug: { msg: eleven }, when: "'{{ n }}' == 3" }
+    - { name: twelve, debug: { msg: twelve }, when: "'{{ n }}' | int == 3" }
+    - { name: thirteen, debug: { msg: thirteen }, when: "'{{ n }}' == '3'" }
+    - { name: fourteen, debug: { msg: fourteen }, when: "'{{ lst }}' == \"['a', 'b']\"" }
+    - { name: sixteen, debug: { msg: sixteen }, when: ["'{{ x }}' == 'a'", "n == 3"] }
+    - { name: a1, assert: { that: ["'{{ x }}' == 'a'", "n == 3"] } }
+    - { name: a2, assert: { that: "'{{ x }}' == 'b'" }, ignore_errors: true, register: ra2 }
+    - { name: a2-assertion, debug: { msg: "{{ ra2.assertion }}" } }
+    - name: u1
+      command: "sh -c 'exit 3'"
+      register: out
+      ignore_errors: true
+      retries: 1
+      delay: 0
+      until: ("{{ out.rc }} == 0") or ("{{ out.rc }} == 7")
+    - { name: c1, command: "echo hi", register: o2, changed_when: "'{{ o2.rc }}' == 0" }
+    - { name: f1, command: "echo hi", register: o3, failed_when: "'{{ o3.rc }}' == 0", ignore_errors: true }
+    - { name: l1, debug: { msg: "{{ item }}" }, loop: [a, b], when: "'{{ item }}' == 'b'" }
+    - { name: s1, debug: { msg: "{{ 'yes' if '{{ x }}' == 'a' else 'no' }}" } }
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    for task in ["one", "two", "three", "six", "eight", "eleven", "twelve", "sixteen"] {
+        assert_eq!(r.of(task)[0]["msg"], task, "{task}: {}", r.dump());
+    }
+    for task in ["seven", "thirteen", "fourteen"] {
+        assert_eq!(r.of(task)[0]["status"], "skipped", "{task}: {}", r.dump());
+    }
+    assert_eq!(r.of("a1")[0]["msg"], "All assertions passed", "{}", r.dump());
+    assert_eq!(r.of("a2")[0]["status"], "ignored", "{}", r.dump());
+    // `assertion` is the condition as written; the task's own text is trusted, so rendering
+    // it renders the template again (ansible-core: the same).
+    assert_eq!(r.of("a2-assertion")[0]["msg"], "'a' == 'b'", "{}", r.dump());
+    // The constants render to non-empty strings: the condition is a string, which fails.
+    let u1 = &r.of("u1")[0];
+    assert_eq!(u1["status"], "ignored", "{}", r.dump());
+    assert!(u1["msg"].as_str().unwrap_or_default().contains("of type 'str'"), "{}", r.dump());
+    assert_eq!(r.of("c1")[0]["status"], "changed", "{}", r.dump());
+    assert_eq!(r.of("f1")[0]["status"], "ignored", "{}", r.dump());
+    let l1 = r.of("l1");
+    assert_eq!(
+        l1.iter().map(|i| i["status"].as_str().unwrap_or_default()).collect::<Vec<_>>(),
+        ["skipped", "ok"],
+        "{}",
+        r.dump()
+    );
+    // Only conditionals render them: elsewhere the constant stays text.
+    assert_eq!(r.of("s1")[0]["msg"], "no", "{}", r.dump());
+    assert!(r.stderr.contains("holds a template, which is rendered first"), "{}", r.stderr);
+}
+
+/// An `until` condition that cannot be evaluated (here: a string, not a boolean) fails the task
+/// at once with the reason and a result of its own, as in ansible-core (prov took it as false
+/// and retried, then reported "still false" with the command's result).
+#[test]
+fn until_condition_errors_fail_the_task_at_once() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - { name: u, command: "echo x", register: out, until: out.stdout, retries: 3, delay: 0, ignore_errors: true }
+    - { name: show, debug: { msg: "{{ out.keys() | sort }}" } }
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let u = &r.of("u")[0];
+    assert_eq!(u["status"], "ignored", "{}", r.dump());
+    assert!(u["msg"].as_str().unwrap_or_default().contains("must have a boolean result"), "{}", r.dump());
+    // ansible-core 2.19.14: ['changed', 'exception', 'failed', 'msg']
+    assert_eq!(r.of("show")[0]["msg"], r#"["changed","exception","failed","msg"]"#, "{}", r.dump());
+}
+
+/// Template delimiters in a condition outside a string constant, not around the whole of it,
+/// are a syntax error under ansible-core 2.19 (the task fails): prov refuses the playbook
+/// before connecting.
+#[test]
+fn template_delimiters_inside_a_condition_expression_are_refused_before_connecting() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - debug: { msg: x }\n      when: \"{{ n }} > 2 and x == 'a'\"\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.stderr.contains("site.yml:5:13") && r.stderr.contains("template delimiters"), "{}", r.stderr);
+}
+
 /// `{% include %}` in a template file finds its file as Ansible's template module does: in
 /// the role's `templates/`, the playbook's `templates/`, and beside the template (it was
 /// "not found"); `..` is not followed.
