@@ -1566,6 +1566,11 @@ mod builtins {
                 Some(attr) => item.get_path_or_default(attr, &Value::UNDEFINED),
                 None => item.clone(),
             };
+            // prov: Python cannot compare the items of a list that mixes kinds.
+            if let Some((rv_key, _)) = rv.as_ref() {
+                let op = if wanted == Ordering::Less { "<" } else { ">" };
+                ok!(crate::value::ops::check_orderable(&key, rv_key, op));
+            }
             if rv.as_ref().map_or(true, |(rv_key, _)| {
                 cmp_helper(&key, rv_key, case_sensitive, false) == wanted
             }) {
@@ -1645,11 +1650,21 @@ mod builtins {
                     .map(|item| (item.get_path(key).ok(), item))
                     .collect()
             };
+            // prov: Python cannot sort keys that mix kinds.
+            for pair in keyed.windows(2) {
+                if let (Some(a), Some(b)) = (&pair[0].0, &pair[1].0) {
+                    ok!(crate::value::ops::check_orderable(b, a, "<"));
+                }
+            }
             ok!(sort_keyed(&mut keyed, case_sensitive, reverse));
             ok!(kwargs.assert_all_used());
             Ok(Value::from_iter(keyed.into_iter().map(|x| x.1)))
         } else {
             let mut items = items;
+            // prov: Python cannot sort a list that mixes kinds.
+            for pair in items.windows(2) {
+                ok!(crate::value::ops::check_orderable(&pair[1], &pair[0], "<"));
+            }
             ok!(safe_sort(&mut items, |a, b| cmp_helper(
                 a,
                 b,

@@ -749,6 +749,36 @@ mod tests {
         assert!(r("{{ +'a' }}").is_err());
     }
 
+    // Python 3 orders numbers with numbers, strings with strings, lists with lists: `'12' > 10`,
+    // `none < 1`, two mappings, or sorting `[1, 'a']` fail in ansible-core 2.19 (the messages
+    // below are its own); minijinja ordered any two values by their kind, so a condition that
+    // fails under Ansible was silently true or false.
+    #[test]
+    fn ordering_values_python_cannot_order_is_an_error() {
+        let t = Templar::new(vec![]);
+        let ctx = minijinja::context! { s => "12", n => 10, l => vec![1], nn => (), d => minijinja::context! {} };
+        let r = |s: &str| t.render_str(s, &ctx).map(|v| v.to_string());
+        for (expr, msg) in [
+            ("{{ s > n }}", "'>' not supported between instances of 'str' and 'int'"),
+            ("{{ l > n }}", "'>' not supported between instances of 'list' and 'int'"),
+            ("{{ nn < n }}", "'<' not supported between instances of 'NoneType' and 'int'"),
+            ("{{ d >= d }}", "'>=' not supported between instances of 'dict' and 'dict'"),
+            ("{{ {} > {} }}", "'>' not supported between instances of 'dict' and 'dict'"),
+            ("{{ 1 < n < s }}", "'<' not supported between instances of 'int' and 'str'"),
+            ("{{ [1] < ['a'] }}", "'<' not supported between instances of 'int' and 'str'"),
+            ("{{ [1, 'a'] | sort }}", "'<' not supported between instances of 'str' and 'int'"),
+            ("{{ [1, 'a'] | max }}", "'>' not supported between instances of 'str' and 'int'"),
+            ("{{ [1, 'a'] | min }}", "'<' not supported between instances of 'str' and 'int'"),
+        ] {
+            let e = r(expr).expect_err(expr);
+            assert!(e.contains(msg), "{expr}: {e}");
+        }
+        assert_eq!(
+            r("{{ true > 0 }} {{ 1.5 > 1 }} {{ [1, 2] > [1] }} {{ 'b' > 'a' }} {{ s == n }} {{ [3, 1.5, 2] | sort }} {{ [1] | max }}").as_deref(),
+            Ok("True True True True False [1.5, 2, 3] 1")
+        );
+    }
+
     // ansible-core 2.19's messages for the same expressions (`debug: msg=...`, with
     // `i: {a: 1}` and `l: [1]`): the first missing attribute or item, and its object's type.
     #[test]

@@ -1024,6 +1024,34 @@ fn until_condition_errors_fail_the_task_at_once() {
     assert_eq!(r.of("show")[0]["msg"], r#"["changed","exception","failed","msg"]"#, "{}", r.dump());
 }
 
+/// `when: s > n` with a string and a number (or none, or two mappings, or a sort of mixed
+/// items) fails the task in ansible-core 2.19, as Python cannot order them; prov ordered them by
+/// kind and ran or skipped the task silently. Outcomes read from ansible-playbook 2.19.14.
+#[test]
+fn ordering_values_python_cannot_order_fails_the_task() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  vars: { s: "12", n: 10, nn: null }
+  tasks:
+    - { name: str-int-when, debug: { msg: ran }, when: s > n, ignore_errors: true }
+    - { name: none-int, debug: { msg: "{{ nn < n }}" }, ignore_errors: true }
+    - { name: sort-mixed, debug: { msg: "{{ [1, 'a'] | sort }}" }, ignore_errors: true }
+    - { name: int-when, debug: { msg: ran }, when: s | int > n }
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    for (task, msg) in [
+        ("str-int-when", "'>' not supported between instances of 'str' and 'int'"),
+        ("none-int", "'<' not supported between instances of 'NoneType' and 'int'"),
+        ("sort-mixed", "'<' not supported between instances of 'str' and 'int'"),
+    ] {
+        let res = &r.of(task)[0];
+        assert_eq!(res["status"], "ignored", "{task}: {}", r.dump());
+        assert!(res["msg"].as_str().unwrap_or_default().contains(msg), "{task}: {}", r.dump());
+    }
+    assert_eq!(r.of("int-when")[0]["msg"], "ran", "{}", r.dump());
+}
+
 /// Template delimiters in a condition outside a string constant, not around the whole of it,
 /// are a syntax error under ansible-core 2.19 (the task fails): prov refuses the playbook
 /// before connecting.

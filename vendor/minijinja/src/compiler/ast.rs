@@ -270,10 +270,14 @@ fn eval_binop(op: BinOpKind, left: &Value, right: &Value) -> Option<Value> {
         BinOpKind::Concat => Some(ops::string_concat(left.clone(), right)),
         BinOpKind::Eq => Some(Value::from(left == right)),
         BinOpKind::Ne => Some(Value::from(left != right)),
-        BinOpKind::Lt => Some(Value::from(left < right)),
-        BinOpKind::Lte => Some(Value::from(left <= right)),
-        BinOpKind::Gt => Some(Value::from(left > right)),
-        BinOpKind::Gte => Some(Value::from(left >= right)),
+        // prov: not folded when Python cannot order them (the error comes at run time).
+        BinOpKind::Lt => ops::check_orderable(left, right, "<").ok().map(|_| Value::from(left < right)),
+        // prov: not folded when Python cannot order them (the error comes at run time).
+        BinOpKind::Lte => ops::check_orderable(left, right, "<=").ok().map(|_| Value::from(left <= right)),
+        // prov: not folded when Python cannot order them (the error comes at run time).
+        BinOpKind::Gt => ops::check_orderable(left, right, ">").ok().map(|_| Value::from(left > right)),
+        // prov: not folded when Python cannot order them (the error comes at run time).
+        BinOpKind::Gte => ops::check_orderable(left, right, ">=").ok().map(|_| Value::from(left >= right)),
         BinOpKind::In => ops::contains(None, right, left).ok(),
         BinOpKind::ScAnd => Some(if left.is_true() {
             right.clone()
@@ -292,10 +296,14 @@ fn eval_compare(op: CompareOpKind, left: &Value, right: &Value) -> Option<Value>
     match op {
         CompareOpKind::Eq => Some(Value::from(left == right)),
         CompareOpKind::Ne => Some(Value::from(left != right)),
-        CompareOpKind::Lt => Some(Value::from(left < right)),
-        CompareOpKind::Lte => Some(Value::from(left <= right)),
-        CompareOpKind::Gt => Some(Value::from(left > right)),
-        CompareOpKind::Gte => Some(Value::from(left >= right)),
+        // prov: not folded when Python cannot order them (the error comes at run time).
+        CompareOpKind::Lt => ops::check_orderable(left, right, "<").ok().map(|_| Value::from(left < right)),
+        // prov: not folded when Python cannot order them (the error comes at run time).
+        CompareOpKind::Lte => ops::check_orderable(left, right, "<=").ok().map(|_| Value::from(left <= right)),
+        // prov: not folded when Python cannot order them (the error comes at run time).
+        CompareOpKind::Gt => ops::check_orderable(left, right, ">").ok().map(|_| Value::from(left > right)),
+        // prov: not folded when Python cannot order them (the error comes at run time).
+        CompareOpKind::Gte => ops::check_orderable(left, right, ">=").ok().map(|_| Value::from(left >= right)),
         CompareOpKind::In => ops::contains(None, right, left).ok(),
         CompareOpKind::NotIn => ops::contains(None, right, left)
             .ok()

@@ -943,6 +943,52 @@ pub(crate) fn ensure_fuel_for_binop(
     Ok(())
 }
 
+/// prov: Python 3's rule for `<`, `<=`, `>` and `>=`, which Ansible's Jinja follows: numbers
+/// (booleans included) order with numbers, strings with strings, bytes with bytes, lists with
+/// lists (by their first differing items) and plain objects of one kind with each other;
+/// anything else (`'12' > 10`, `none < 1`, two mappings) is an error, not an order by kind.
+pub fn check_orderable(a: &Value, b: &Value, op: &str) -> Result<(), Error> {
+    fn python_type(v: &Value) -> &'static str {
+        match v.kind() {
+            ValueKind::Bool => "bool",
+            ValueKind::Number if v.is_integer() => "int",
+            ValueKind::Number => "float",
+            ValueKind::String => "str",
+            ValueKind::Bytes => "bytes",
+            ValueKind::Seq => "list",
+            ValueKind::Map => "dict",
+            ValueKind::None => "NoneType",
+            ValueKind::Undefined => "Undefined",
+            _ => "object",
+        }
+    }
+    let numeric = |v: &Value| matches!(v.kind(), ValueKind::Bool | ValueKind::Number);
+    let ok = match (a.kind(), b.kind()) {
+        _ if numeric(a) && numeric(b) => true,
+        (ValueKind::String, ValueKind::String) | (ValueKind::Bytes, ValueKind::Bytes) => true,
+        (ValueKind::Plain, ValueKind::Plain) => true,
+        (ValueKind::Seq, ValueKind::Seq) => {
+            if let (Ok(xs), Ok(ys)) = (a.try_iter(), b.try_iter()) {
+                for (x, y) in xs.zip(ys) {
+                    if x != y {
+                        return check_orderable(&x, &y, op);
+                    }
+                }
+            }
+            true
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("'{op}' not supported between instances of '{}' and '{}'", python_type(a), python_type(b)),
+        ))
+    }
+}
+
 /// Charges fuel for comparing two values.
 ///
 /// Comparing containers needs to visit their items, so this charges for the

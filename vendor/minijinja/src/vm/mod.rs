@@ -411,6 +411,20 @@ impl<'env> Executor<'env> {
                 }};
             }
 
+            // prov: `<` and friends between values Python cannot order are an error
+            // (`ops::check_orderable`), not an order by kind.
+            macro_rules! op_order {
+                ($op:tt) => {{
+                    b = stack.pop();
+                    a = stack.pop();
+                    ctx_ok!(undefined_behavior.assert_value_not_undefined(&a));
+                    ctx_ok!(undefined_behavior.assert_value_not_undefined(&b));
+                    ctx_ok!(ops::check_orderable(&a, &b, stringify!($op)));
+                    ctx_ok!(ops::charge_fuel_for_compare(state, &a, &b));
+                    stack.push(Value::from(a $op b));
+                }};
+            }
+
             macro_rules! bail {
                 ($err:expr) => {{
                     err = $err;
@@ -669,10 +683,10 @@ impl<'env> Executor<'env> {
                 Instruction::Pow => func_binop!(pow),
                 Instruction::Eq => op_binop!(==),
                 Instruction::Ne => op_binop!(!=),
-                Instruction::Gt => op_binop!(>),
-                Instruction::Gte => op_binop!(>=),
-                Instruction::Lt => op_binop!(<),
-                Instruction::Lte => op_binop!(<=),
+                Instruction::Gt => op_order!(>),
+                Instruction::Gte => op_order!(>=),
+                Instruction::Lt => op_order!(<),
+                Instruction::Lte => op_order!(<=),
                 Instruction::Not => {
                     a = stack.pop();
                     stack.push(Value::from(!ctx_ok!(undefined_behavior.is_true(&a))));
@@ -725,21 +739,25 @@ impl<'env> Executor<'env> {
                         CompareOp::Lt => {
                             ctx_ok!(undefined_behavior.assert_value_not_undefined(&a));
                             ctx_ok!(undefined_behavior.assert_value_not_undefined(&b));
+                            ctx_ok!(ops::check_orderable(&a, &b, "<")); // prov
                             a < b
                         }
                         CompareOp::Lte => {
                             ctx_ok!(undefined_behavior.assert_value_not_undefined(&a));
                             ctx_ok!(undefined_behavior.assert_value_not_undefined(&b));
+                            ctx_ok!(ops::check_orderable(&a, &b, "<=")); // prov
                             a <= b
                         }
                         CompareOp::Gt => {
                             ctx_ok!(undefined_behavior.assert_value_not_undefined(&a));
                             ctx_ok!(undefined_behavior.assert_value_not_undefined(&b));
+                            ctx_ok!(ops::check_orderable(&a, &b, ">")); // prov
                             a > b
                         }
                         CompareOp::Gte => {
                             ctx_ok!(undefined_behavior.assert_value_not_undefined(&a));
                             ctx_ok!(undefined_behavior.assert_value_not_undefined(&b));
+                            ctx_ok!(ops::check_orderable(&a, &b, ">=")); // prov
                             a >= b
                         }
                         CompareOp::In | CompareOp::NotIn => {
