@@ -54,7 +54,11 @@ const KEYS: &[&str] = &[
     "regions",
     "endpoint",
     "image",
+    "leading_separator",
 ];
+
+/// The keys ansible-core's `constructed` options give every plugin file.
+const CONSTRUCTED: &[&str] = &["keyed_groups", "groups", "compose", "strict", "leading_separator"];
 const KEYED_KEYS: &[&str] =
     &["key", "prefix", "separator", "default_value", "leading_separator", "trailing_separator", "parent_group"];
 const HOSTNAMES: &[&str] = &[
@@ -78,9 +82,10 @@ pub struct KeyedGroup {
     prefix: String,
     separator: String,
     default_value: Option<String>,
-    leading_separator: bool,
-    trailing_separator: bool,
-    parent_group: Option<String>,
+    /// prov also takes it per group; ansible-core only for the whole file.
+    leading_separator: Option<bool>,
+    trailing_separator: Option<bool>,
+    parent_group: Option<Tmpl>,
 }
 
 /// A checked plugin file.
@@ -109,11 +114,17 @@ pub struct PluginConfig {
     /// Image of new VMs (aws: an AMI id).
     pub image: Option<String>,
     keyed_groups: Vec<KeyedGroup>,
-    groups: Vec<(String, Tmpl)>,
+    groups: Vec<(String, Tmpl, String)>,
     compose: Vec<(String, Tmpl)>,
     hostnames: Vec<String>,
     strict: bool,
+    leading_separator: bool,
     templar: Arc<Templar>,
+    /// A `plugin: amazon.aws.aws_ec2` file: its options (the listing is the plugin's, not
+    /// prov's; `plugin` is then `aws` and `project` empty).
+    pub ec2: Option<crate::aws_ec2::Ec2Options>,
+    /// Warnings about the file (keys prov ignores).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Checks a plugin file; every problem has a position and a hint.
@@ -138,7 +149,10 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
         compose: Vec::new(),
         hostnames: vec!["name".into()],
         strict: false,
+        leading_separator: true,
         templar: templar.clone(),
+        ec2: None,
+        warnings: Vec::new(),
     };
     let Some(entries) = node.as_map() else {
         d.push(Diagnostic::error(DiagKind::Invalid, node.span, "an inventory plugin file is a mapping"));
@@ -160,9 +174,33 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
             }
         }
     };
-    for (k, v) in entries {
+    let ec2_mode = crate::aws_ec2::NAMES.contains(&src.plugin.as_str());
+    let entries: Vec<&(Node, Node)> = if ec2_mode {
+        let (o, rest) = crate::aws_ec2::parse_options(entries, &mut d, &mut cfg.warnings);
+        cfg.ec2 = Some(o);
+        rest
+    } else {
+        entries.iter().collect()
+    };
+    for (k, v) in entries.iter().map(|e| (&e.0, &e.1)) {
         let key = k.as_str().unwrap_or_default();
+        if ec2_mode && !CONSTRUCTED.contains(&key) {
+            let known = crate::aws_ec2::KEYS.iter().chain(CONSTRUCTED).copied();
+            d.push(
+                Diagnostic::error(
+                    DiagKind::Unknown,
+                    k.span,
+                    format!("unknown key `{key}` in an amazon.aws.aws_ec2 inventory file"),
+                )
+                .with_opt_help(did_you_mean(key, known)),
+            );
+            continue;
+        }
         match key {
+            "leading_separator" => match v.kind {
+                NodeKind::Bool(b) => cfg.leading_separator = b,
+                _ => d.push(Diagnostic::error(DiagKind::Invalid, v.span, "`leading_separator` is true or false")),
+            },
             "plugin" => {
                 if !PLUGINS.contains(&src.plugin.as_str()) {
                     d.push(
@@ -281,7 +319,7 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
                             if key == "compose" {
                                 cfg.compose.push((name, t));
                             } else {
-                                cfg.groups.push((name, t));
+                                cfg.groups.push((name, t, cv.scalar_text().unwrap_or_default()));
                             }
                         }
                     }
@@ -295,7 +333,7 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
             "keyed_groups" => match v.as_seq() {
                 Some(list) => {
                     for item in list {
-                        if let Some(kg) = keyed_group(&mut d, item, &expr) {
+                        if let Some(kg) = keyed_group(&mut d, item, &templar, &expr) {
                             cfg.keyed_groups.push(kg);
                         }
                     }
@@ -315,7 +353,20 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
             ),
         }
     }
-    if cfg.project.is_empty() {
+    if ec2_mode {
+        let file = src.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        if !crate::aws_ec2::SUFFIXES.iter().any(|x| file.ends_with(x)) {
+            d.push(
+                Diagnostic::error(
+                    DiagKind::Invalid,
+                    node.get("plugin").map_or(node.span, |n| n.span),
+                    format!("the name of an amazon.aws.aws_ec2 inventory file ends in aws_ec2.yml or aws_ec2.yaml; ansible-core reads no `{file}` with it"),
+                )
+                .with_help("rename it, for example to `prod.aws_ec2.yml`"),
+            );
+        }
+        cfg.plugin = "aws".into();
+    } else if cfg.project.is_empty() {
         d.push(
             Diagnostic::error(DiagKind::Invalid, node.span, "the inventory plugin file has no `project`")
                 .with_help("add `project: NAME`: hosts are the instances labelled prov-project=NAME"),
@@ -330,6 +381,7 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
 fn keyed_group(
     d: &mut Diagnostics,
     item: &Node,
+    templar: &Templar,
     expr: &dyn Fn(&mut Diagnostics, &Node, &str) -> Option<Tmpl>,
 ) -> Option<KeyedGroup> {
     let Some(m) = item.as_map() else {
@@ -337,9 +389,9 @@ fn keyed_group(
         return None;
     };
     let text = |k: &str| item.get(k).and_then(Node::scalar_text);
-    let flag = |k: &str, default: bool| match item.get(k).map(|n| &n.kind) {
-        Some(NodeKind::Bool(b)) => *b,
-        _ => default,
+    let flag = |k: &str| match item.get(k).map(|n| &n.kind) {
+        Some(NodeKind::Bool(b)) => Some(*b),
+        _ => None,
     };
     for (k, _) in m {
         let name = k.as_str().unwrap_or_default();
@@ -355,21 +407,159 @@ fn keyed_group(
         return None;
     };
     let key = expr(d, key_node, "keyed_groups key")?;
+    if item.get("default_value").is_some() && item.get("trailing_separator").is_some() {
+        d.push(Diagnostic::error(
+            DiagKind::Invalid,
+            item.span,
+            "a keyed group takes `default_value` or `trailing_separator`, not both (ansible-core refuses them together)",
+        ));
+    }
+    let parent_group = match text("parent_group") {
+        Some(p) => match templar.compile(&p) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                d.push(Diagnostic::error(DiagKind::Template, item.span, format!("parent_group: {e}")));
+                None
+            }
+        },
+        None => None,
+    };
     Some(KeyedGroup {
         key,
         key_src: key_node.scalar_text().unwrap_or_default(),
         prefix: text("prefix").unwrap_or_default(),
         separator: text("separator").unwrap_or_else(|| "_".into()),
         default_value: text("default_value"),
-        leading_separator: flag("leading_separator", true),
-        trailing_separator: flag("trailing_separator", true),
-        parent_group: text("parent_group"),
+        leading_separator: flag("leading_separator"),
+        trailing_separator: flag("trailing_separator"),
+        parent_group,
     })
 }
 
-/// Ansible's rule for group names: anything but letters, digits and `_` becomes `_`.
-fn group_name(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+/// ansible-core's rule for the group names inventory plugins make: a leading digit and every
+/// character that is not a letter, a digit or `_` become `_`.
+pub fn safe_group_name(s: &str) -> String {
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| if (c.is_alphanumeric() || c == '_') && !(i == 0 && c.is_numeric()) { c } else { '_' })
+        .collect()
+}
+
+/// Python's `str()` of a value, for group names made of values.
+fn py_str(v: &Value) -> String {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::Bool => (if v.is_true() { "True" } else { "False" }).to_string(),
+        ValueKind::None => "None".into(),
+        _ => v.to_string(),
+    }
+}
+
+/// What every plugin file's constructed options make of one host, as ansible-core's
+/// `constructed` does: `compose` variables (each from the host's variables as listed, not from
+/// the other composed ones), then `groups` (a condition, which must be a boolean) and
+/// `keyed_groups` (a group per string, per list item, per `key<sep>value` of a mapping), both
+/// over the listed and the composed variables. An error skips the entry, or fails the listing
+/// under `strict`.
+fn construct(cfg: &PluginConfig, inv: &mut Inventory, name: &str, base: &[(String, Value)]) -> Result<(), String> {
+    let path = cfg.path.display();
+    let ctx = Value::from_pairs(base.iter().cloned());
+    let mut vars: Vec<(String, Value)> = base.to_vec();
+    for (k, t) in &cfg.compose {
+        match cfg.templar.render_defined(t, &ctx) {
+            Ok(v) => {
+                inv.set_host_var(name, k, v.clone());
+                vars.retain(|(n, _)| n != k);
+                vars.push((k.clone(), v));
+            }
+            Err(e) if cfg.strict => return Err(format!("{path}: could not set {k} for host {name}: {e}")),
+            Err(_) => {}
+        }
+    }
+    let c = Value::from_pairs(vars);
+    for (g, t, src) in &cfg.groups {
+        let truth = cfg.templar.render_defined(t, &c).and_then(|v| prov_core::template::conditional_result(&v, src));
+        match truth {
+            Ok(true) => inv.add_to_group(&safe_group_name(g), name),
+            Ok(false) => {}
+            Err(e) if cfg.strict => return Err(format!("{path}: could not add host {name} to group {g}: {e}")),
+            Err(_) => {}
+        }
+    }
+    let empty = |v: &Value| v.is_none() || v.as_str() == Some("");
+    for kg in &cfg.keyed_groups {
+        let key = match cfg.templar.render_defined(&kg.key, &c) {
+            Ok(v) => v,
+            Err(e) if cfg.strict => {
+                return Err(format!("{path}: could not generate group for host {name} from {} entry: {e}", kg.key_src))
+            }
+            Err(_) => continue,
+        };
+        let use_default = empty(&key) && kg.default_value.is_some();
+        if !key.is_true() && !use_default {
+            let empty_collection = key.len() == Some(0) && key.as_str().is_none();
+            if cfg.strict && !empty_collection {
+                return Err(format!(
+                    "{path}: no key or key resulted empty for {} in host {name}, invalid entry",
+                    kg.key_src
+                ));
+            }
+            continue;
+        }
+        let default = kg.default_value.clone().unwrap_or_default();
+        let bare_names: Vec<String> = if use_default {
+            vec![default]
+        } else if let Some(s) = key.as_str() {
+            vec![s.to_string()]
+        } else if key.kind() == minijinja::value::ValueKind::Seq {
+            key.try_iter()
+                .into_iter()
+                .flatten()
+                .map(|it| if empty(&it) && kg.default_value.is_some() { default.clone() } else { py_str(&it) })
+                .collect()
+        } else if key.kind() == minijinja::value::ValueKind::Map {
+            key.try_iter()
+                .into_iter()
+                .flatten()
+                .map(|k| {
+                    let v = key.get_item(&k).unwrap_or_default();
+                    let k = py_str(&k);
+                    match (empty(&v), &kg.default_value, kg.trailing_separator) {
+                        (true, Some(d), _) => format!("{k}{}{d}", kg.separator),
+                        (true, None, Some(false)) => k,
+                        _ => format!("{k}{}{}", kg.separator, py_str(&v)),
+                    }
+                })
+                .collect()
+        } else {
+            return Err(format!(
+                "{path}: keyed group {} of host {name}: expected a string, a list of them or a mapping, got {}",
+                kg.key_src,
+                prov_core::template::python_type(&key)
+            ));
+        };
+        let leading = kg.leading_separator.unwrap_or(cfg.leading_separator);
+        let sep = if kg.prefix.is_empty() && !leading { "" } else { kg.separator.as_str() };
+        let parent = match &kg.parent_group {
+            Some(t) => match cfg.templar.render_defined(t, &c) {
+                Ok(v) if !v.is_none() && !v.to_string().is_empty() => Some(safe_group_name(&v.to_string())),
+                Ok(_) => None,
+                Err(e) if cfg.strict => {
+                    return Err(format!("{path}: could not generate parent group for host {name}: {e}"))
+                }
+                Err(_) => continue,
+            },
+            None => None,
+        };
+        for bare in bare_names {
+            let g = safe_group_name(&format!("{}{sep}{bare}", kg.prefix));
+            inv.add_to_group(&g, name);
+            if let Some(p) = &parent {
+                inv.add_child(p, &g);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The variables of one instance, before `compose`. `login_key` is the project's key file
@@ -465,63 +655,13 @@ pub fn build(cfg: &PluginConfig, instances: &[Instance], warnings: &mut Vec<Diag
             })
             .unwrap_or_else(|| i.name.clone());
         inv.add_host(&name);
-        let mut vars = host_vars(&cfg.plugin, &cfg.project, login_key.as_deref(), i);
-        let ctx = |vars: &[(String, Value)]| Value::from_pairs(vars.iter().cloned());
-        for (k, t) in &cfg.compose {
-            match cfg.templar.render(t, &ctx(&vars)) {
-                Ok(v) => {
-                    vars.retain(|(n, _)| n != k);
-                    vars.push((k.clone(), v));
-                }
-                Err(e) if cfg.strict => return Err(format!("{}: compose.{k} for {name}: {e}", cfg.path.display())),
-                Err(_) => {}
-            }
-        }
+        let vars = host_vars(&cfg.plugin, &cfg.project, login_key.as_deref(), i);
         for (k, v) in &vars {
             inv.set_host_var(&name, k, v.clone());
         }
-        reused_address(cfg, &name, &vars, warnings);
-        let c = ctx(&vars);
-        for kg in &cfg.keyed_groups {
-            let value = match cfg.templar.render(&kg.key, &c) {
-                Ok(v) if !v.is_undefined() && !v.is_none() && !v.to_string().is_empty() => Some(v.to_string()),
-                Ok(_) | Err(_) => kg.default_value.clone(),
-            };
-            let Some(value) = value else {
-                if cfg.strict {
-                    return Err(format!(
-                        "{}: keyed group `{}` has no value for {name}",
-                        cfg.path.display(),
-                        kg.key_src
-                    ));
-                }
-                continue;
-            };
-            let mut g = String::new();
-            if !kg.prefix.is_empty() {
-                g.push_str(&kg.prefix);
-                g.push_str(&kg.separator);
-            } else if kg.leading_separator {
-                g.push_str(&kg.separator);
-            }
-            g.push_str(&value);
-            if value.is_empty() && !kg.trailing_separator {
-                g.truncate(g.len().saturating_sub(kg.separator.len()));
-            }
-            let g = group_name(&g);
-            inv.add_to_group(&g, &name);
-            if let Some(p) = &kg.parent_group {
-                inv.add_child(&group_name(p), &g);
-            }
-        }
-        for (g, t) in &cfg.groups {
-            match cfg.templar.render(t, &c) {
-                Ok(v) if v.is_true() => inv.add_to_group(&group_name(g), &name),
-                Ok(_) => {}
-                Err(e) if cfg.strict => return Err(format!("{}: groups.{g} for {name}: {e}", cfg.path.display())),
-                Err(_) => {}
-            }
-        }
+        construct(cfg, &mut inv, &name, &vars)?;
+        let all: Vec<(String, Value)> = inv.host_vars(&name).into_iter().collect();
+        reused_address(cfg, &name, &all, warnings);
     }
     if instances.is_empty() {
         let filters: Vec<String> = std::iter::once(format!("{LABEL_PROJECT}={}", cfg.project))
@@ -539,6 +679,36 @@ pub fn build(cfg: &PluginConfig, instances: &[Instance], warnings: &mut Vec<Diag
                 filters.join(", ")
             ),
         ));
+    }
+    Ok(inv)
+}
+
+/// The inventory of an `amazon.aws.aws_ec2` file from its instances (boto3 descriptions,
+/// sorted by id): each under its host name(s) in the group `aws_ec2`, with the plugin's host
+/// variables, then the constructed options.
+pub fn build_ec2(
+    cfg: &PluginConfig,
+    o: &crate::aws_ec2::Ec2Options,
+    instances: &[serde_json::Value],
+) -> Result<Inventory, String> {
+    use crate::aws_ec2;
+    let mut inv = Inventory::new();
+    inv.add_group(aws_ec2::GROUP);
+    for i in instances {
+        let names = if o.allow_duplicated_hosts {
+            aws_ec2::all_hostnames(i, &o.hostnames, &cfg.templar)?
+        } else {
+            aws_ec2::preferred_hostname(i, &o.hostnames, &cfg.templar)?.into_iter().collect()
+        };
+        let vars: Vec<(String, Value)> =
+            aws_ec2::host_vars(i, o).into_iter().map(|(k, v)| (k, Value::from(minijinja::value::Serde(v)))).collect();
+        for name in names {
+            inv.add_to_group(aws_ec2::GROUP, &name);
+            for (k, v) in &vars {
+                inv.set_host_var(&name, k, v.clone());
+            }
+            construct(cfg, &mut inv, &name, &vars)?;
+        }
     }
     Ok(inv)
 }
@@ -572,6 +742,21 @@ pub fn selector(cfg: &PluginConfig) -> Labels {
 
 /// Lists the instances of a plugin file and builds its inventory.
 pub async fn list(cfg: &PluginConfig, warnings: &mut Vec<Diagnostic>) -> Result<Inventory, ProviderError> {
+    if let Some(o) = &cfg.ec2 {
+        #[cfg(feature = "aws")]
+        {
+            let instances = crate::aws::ec2_inventory::list(o).await?;
+            return build_ec2(cfg, o, &instances).map_err(ProviderError::Invalid);
+        }
+        #[cfg(not(feature = "aws"))]
+        {
+            let _ = o;
+            return Err(ProviderError::Unavailable {
+                provider: "aws",
+                message: "this prov was built without the aws provider (cargo feature `aws`)".into(),
+            });
+        }
+    }
     let provider = crate::connect(&cfg.plugin, &crate::ProviderSettings::from_plugin(cfg)).await?;
     let instances = provider.list(&selector(cfg)).await?;
     build(cfg, &instances, warnings).map_err(ProviderError::Invalid)
@@ -621,6 +806,42 @@ mod tests {
         assert_eq!(v.get("ansible_host").map(|x| x.to_string()), Some("10.1.0.5".into()));
         assert_eq!(v.get("role").map(|x| x.to_string()), Some("node-workers".into()));
         assert!(w.is_empty());
+    }
+
+    /// ansible-core's constructed: a key that is a mapping or a list makes a group per item,
+    /// a condition that is no boolean adds no host, `compose` reads the listed variables only.
+    /// prov made one group named after the whole value and took "yes" as true.
+    #[test]
+    fn keyed_groups_of_a_mapping_or_a_list_make_a_group_per_item_as_ansible_core() {
+        let c = cfg(r#"plugin: docker
+project: demo
+keyed_groups:
+  - key: labels
+    prefix: label
+  - key: "[prov_group, 'x-y']"
+    prefix: ''
+  - key: labels.nope | default('')
+    default_value: unset
+    prefix: k
+groups:
+  truthy: "'yes'"
+  yes_group: prov_group == 'workers'
+compose:
+  a: prov_group
+  b: a | default('none')
+"#)
+        .expect("valid");
+        let mut w = Vec::new();
+        let inv = build(&c, &[vm("w1", "workers", "10.1.0.5")], &mut w).expect("builds");
+        assert_eq!(inv.group_hosts("label_prov_group_workers"), vec!["w1"]);
+        assert_eq!(inv.group_hosts("label_prov_project_demo"), vec!["w1"]);
+        assert_eq!(inv.group_hosts("_workers"), vec!["w1"]);
+        assert_eq!(inv.group_hosts("_x_y"), vec!["w1"]);
+        assert_eq!(inv.group_hosts("k_unset"), vec!["w1"]);
+        assert!(inv.group_hosts("truthy").is_empty());
+        assert_eq!(inv.group_hosts("yes_group"), vec!["w1"]);
+        let v = inv.host_vars("w1");
+        assert_eq!(v.get("b").map(|x| x.to_string()), Some("none".into()));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod aws_ec2;
 pub mod disk;
 pub mod docker;
 #[cfg(feature = "gcp")]

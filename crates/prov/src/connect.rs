@@ -34,7 +34,10 @@ pub async fn load_inventory(paths: &[String], sources: &SourceMap) -> Result<Inv
     let mut configs = Vec::new();
     for p in &loaded.plugins {
         match prov_providers::inventory::parse(p) {
-            Ok(c) => configs.push(c),
+            Ok(c) => {
+                warnings.extend(c.warnings.iter().cloned());
+                configs.push(c)
+            }
             Err(d) => diags.extend(d),
         }
     }
@@ -43,7 +46,8 @@ pub async fn load_inventory(paths: &[String], sources: &SourceMap) -> Result<Inv
     }
     let mut inventory = loaded.inventory;
     let mut known_hosts = Vec::new();
-    let projects = configs.iter().map(|c| c.project.clone()).collect();
+    // `amazon.aws.aws_ec2` files list instances of no prov project.
+    let projects = configs.iter().filter(|c| !c.project.is_empty()).map(|c| c.project.clone()).collect();
     for (cfg, src) in configs.iter().zip(&loaded.plugins) {
         match prov_providers::inventory::list(cfg, &mut warnings).await {
             Ok(inv) => inventory.merge(inv),
@@ -55,7 +59,9 @@ pub async fn load_inventory(paths: &[String], sources: &SourceMap) -> Result<Inv
                 diags.push(Diagnostic::error(kind, src.config.span, format!("inventory {}: {e}", src.path.display())));
             }
         }
-        known_hosts.push(prov_providers::state::known_hosts(&cfg.project));
+        if !cfg.project.is_empty() {
+            known_hosts.push(prov_providers::state::known_hosts(&cfg.project));
+        }
     }
     crate::diagnostics::print_all(&warnings, sources);
     if diags.has_errors() {

@@ -638,7 +638,7 @@ fn missing_attribute(env: &Environment<'_>, src: &str, ctx: &Value) -> Option<St
 }
 
 /// Python's name for a value's type, as Ansible's messages give it.
-pub(crate) fn python_type(v: &Value) -> &'static str {
+pub fn python_type(v: &Value) -> &'static str {
     use minijinja::value::ValueKind;
     match v.kind() {
         ValueKind::Bool => "bool",

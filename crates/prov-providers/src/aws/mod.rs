@@ -26,8 +26,10 @@
 //! Lifecycle calls work in the first region; listing covers every region of `regions` at once.
 
 pub mod api;
+pub mod boto3;
 pub mod convert;
 mod disk;
+pub mod ec2_inventory;
 pub mod hostkeys;
 mod resources;
 

@@ -6,6 +6,8 @@ mod apt_key;
 mod apt_repository;
 #[cfg(feature = "aws")]
 mod aws;
+#[cfg(feature = "aws")]
+mod aws_ec2;
 mod bad_input;
 mod capabilities;
 mod collections;
