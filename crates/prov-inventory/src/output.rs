@@ -21,9 +21,6 @@ fn top_children(inv: &Inventory) -> Vec<String> {
         if g.name == "all" {
             continue;
         }
-        if g.name == "ungrouped" && inv.group_hosts("ungrouped").is_empty() {
-            continue;
-        }
         if !is_child(&g.name) {
             out.push(g.name.clone());
         }
@@ -92,6 +89,7 @@ pub fn list_json(inv: &Inventory) -> Json {
             entry.insert("vars".into(), Json::Object(vars));
         }
         if g.name == "ungrouped" && entry.is_empty() {
+            // Listed under `all` even when empty, as ansible-inventory lists it; no entry.
             continue;
         }
         root.insert(g.name.clone(), Json::Object(entry));

@@ -38,19 +38,9 @@ impl AwsSite {
         let mut c = Command::new(env!("CARGO_BIN_EXE_prov"));
         c.args(args).current_dir(self.dir.path()).env("NO_COLOR", "1").env("PROV_STATE_DIR", self.state.path());
         c.env_remove("PROV_INVENTORY").env_remove("PROV_KNOWN_HOSTS");
-        // Test credentials only, nothing from this machine's AWS configuration, no instance
-        // metadata service, and no wait for host keys on moto's fixed console text.
-        for v in ["AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"]
-        {
-            c.env_remove(v);
-        }
-        c.env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("PROV_AWS_HOST_KEY_WAIT", "0")
+        // No wait for host keys on moto's fixed console text.
+        crate::moto::test_credentials(&mut c);
+        c.env("PROV_AWS_HOST_KEY_WAIT", "0")
             // 8 VMs (8 reservations: moto pages by reservation) take two pages.
             .env("PROV_AWS_PAGE_SIZE", "5");
         c.output().expect("prov runs")

@@ -279,5 +279,5 @@ fn gcp_live_project_lifecycle() {
     assert_eq!((code, changed_items(&ev, "delete VMs")), (0, 8), "{all}");
     let out = site.prov(&["inventory", "-i", "inventories/gcp.yml", "--graph"]);
     let (g, _) = text(&out);
-    assert_eq!(g.trim(), "@all:", "VMs left:\n{g}");
+    assert_eq!(g.trim(), "@all:\n  |--@ungrouped:", "VMs left:\n{g}");
 }

@@ -14,6 +14,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Test credentials and region only: nothing from this machine's AWS configuration, no
+/// instance metadata service.
+pub fn test_credentials(c: &mut Command) {
+    for v in ["AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"] {
+        c.env_remove(v);
+    }
+    c.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+}
+
 /// A running `moto_server`, stopped by pid when dropped.
 pub struct Moto {
     child: Child,
