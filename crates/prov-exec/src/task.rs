@@ -54,8 +54,8 @@ impl Vars for ScopeVars {
         self.templar.eval_or_undefined(expr, &self.ctx)
     }
     fn eval_condition(&self, expr: &str) -> Result<Value, String> {
-        let (t, embedded) = self.templar.compile_condition(expr)?;
-        self.templar.render_condition(&t, &embedded, &self.ctx)
+        let c = self.templar.compile_condition(expr)?;
+        self.templar.render_condition(&c, &self.ctx)
     }
 }
 
@@ -476,9 +476,7 @@ fn extended_loop(all: &[Value], i: usize, allitems: bool) -> Value {
 /// The first condition that is false, as written (Ansible's `false_condition`).
 fn first_false<'c>(templar: &Templar, conds: &'c [Cond], ctx: &Value) -> Result<Option<&'c Cond>, String> {
     for c in conds {
-        let v = templar
-            .render_condition(&c.expr, &c.embedded, ctx)
-            .map_err(|e| format!("condition `{}`: {e}", c.source))?;
+        let v = templar.render_condition(&c.expr, ctx).map_err(|e| format!("condition `{}`: {e}", c.source))?;
         if !prov_core::template::conditional_result(&v, &c.source)? {
             return Ok(Some(c));
         }

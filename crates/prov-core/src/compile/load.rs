@@ -1303,30 +1303,27 @@ impl<'a> Loader<'a> {
                     continue;
                 }
             };
-            // `when: "{{ x == 1 }}"`: ansible-core 2.19 evaluates the inner expression, with a
-            // deprecation warning; a template inside a string constant is rendered first (see
-            // `compile_condition`); delimiters anywhere else are refused.
-            let source = match crate::template::single_expression(&source) {
-                Some(inner) if crate::template::is_template(&source) => {
-                    self.diags.push(Diagnostic::warning(
-                        item.span,
-                        "conditionals should not be surrounded by templating delimiters such as {{ }} (deprecated in ansible-core, to be removed in 2.23)",
-                    ));
-                    inner.to_string()
-                }
-                _ => source,
-            };
+            // `when: "{{ x == 1 }}"`: ansible-core 2.19 evaluates the inner expression (and a
+            // string it gives as a condition in turn), with a deprecation warning; a template
+            // inside a string constant is rendered first (see `compile_condition`); delimiters
+            // anywhere else are refused.
             match self.templar.compile_condition(&source) {
-                Ok((expr, embedded)) => {
-                    if !embedded.is_empty() {
+                Ok(expr) => {
+                    if expr.wrapped {
+                        self.diags.push(Diagnostic::warning(
+                            item.span,
+                            "conditionals should not be surrounded by templating delimiters such as {{ }} (deprecated in ansible-core, to be removed in 2.23)",
+                        ));
+                    }
+                    if !expr.embedded.is_empty() {
                         self.diags.push(Diagnostic::warning(
                             item.span,
                             "a string constant of this condition holds a template, which is rendered first (deprecated in ansible-core, off by default from 2.23): write the expression inline, `'{{ x }}' == 'a'` as `x == 'a'`",
                         ));
                     }
-                    pb.templates.push((format!("{{{{ {} }}}}", source), item.span));
-                    pb.templates.extend(embedded.iter().map(|e| (e.text.clone(), item.span)));
-                    out.push(Cond { source, expr, embedded, span: item.span, boolean })
+                    let cond = Cond { source, expr, span: item.span, boolean };
+                    pb.templates.extend(cond.templates().map(|t| (t, item.span)));
+                    out.push(cond)
                 }
                 Err(e) if crate::template::is_template(&source) && e.contains("delimiters") => {
                     self.err(
@@ -2617,7 +2614,13 @@ impl<'a> Loader<'a> {
                 }
             }
         }
-        let args_value = Value::from_pairs(args.iter().map(|(k, (v, _))| (k.clone(), v.clone())));
+        let args_value = Value::from_pairs(args.iter().map(|(k, (v, _))| {
+            // assert's `that` holds conditions, not templates: ansible-core renders it only when
+            // it is one template as a whole (a list of conditions, or one); each condition is
+            // evaluated by the module, its embedded templates with it.
+            let v = if module_key == "assert" && k == "that" { raw_conditions(v) } else { v.clone() };
+            (k.clone(), v)
+        }));
         let mut arg_templates = Vec::new();
         for (_, (v, span)) in &args {
             let mut found = Vec::new();
@@ -3584,6 +3587,26 @@ fn env_chain(outer: Option<Value>, inner: Option<Value>) -> Option<Value> {
     match (outer, inner) {
         (Some(o), Some(i)) => Some(Value::from(vec![o, i])),
         (o, i) => i.or(o),
+    }
+}
+
+/// assert's `that` as the module evaluates it: condition strings kept as written (never
+/// rendered as templates before), unless the whole value is one template.
+fn raw_conditions(v: &Value) -> Value {
+    if let Some(s) = v.as_str() {
+        return if v.is_safe() || crate::template::single_expression(s).is_some() {
+            v.clone()
+        } else {
+            Value::from_safe_string(s.to_string())
+        };
+    }
+    match v.try_iter() {
+        Ok(items) if v.kind() == minijinja::value::ValueKind::Seq => Value::from(
+            items
+                .map(|i| if i.as_str().is_some() && !i.is_safe() { Value::from_safe_string(i.to_string()) } else { i })
+                .collect::<Vec<_>>(),
+        ),
+        _ => v.clone(),
     }
 }
 

@@ -353,24 +353,22 @@ impl LoopKeyword {
 /// A compiled condition with its source text for messages.
 #[derive(Debug, Clone)]
 pub struct Cond {
-    /// The expression as written.
+    /// The condition as written (`x == 1`, or `{{ x == 1 }}`).
     pub source: String,
     /// A YAML boolean written as the condition (reported as one in `false_condition`).
     pub boolean: Option<bool>,
     /// Compiled.
-    pub expr: Tmpl,
-    /// Templates inside its string constants, rendered before it (ansible-core 2.19's
-    /// deprecated embedded templates).
-    pub embedded: Vec<crate::template::Embedded>,
+    pub expr: crate::template::Condition,
     /// Where.
     pub span: Span,
 }
 
 impl Cond {
     /// The templates the condition renders, for the checks that read names: the expression
-    /// (as `{{ source }}`) and each embedded template.
+    /// (as `{{ source }}`, or as written when it is one template) and each embedded template.
     pub fn templates(&self) -> impl Iterator<Item = String> + '_ {
-        std::iter::once(format!("{{{{ {} }}}}", self.source)).chain(self.embedded.iter().map(|e| e.text.clone()))
+        let whole = if self.expr.wrapped { self.source.clone() } else { format!("{{{{ {} }}}}", self.source) };
+        std::iter::once(whole).chain(self.expr.embedded.iter().map(|e| e.text.clone()))
     }
 }
 

@@ -168,11 +168,12 @@ impl Templar {
     /// rendered before the condition is evaluated, as ansible-core 2.19 still does (deprecated
     /// there, to be off by default in 2.23): each such constant becomes a variable of its own,
     /// given in [`Embedded`]. Template delimiters anywhere else are an error.
-    pub fn compile_condition(&self, expr: &str) -> Result<(Tmpl, Vec<Embedded>), String> {
+    pub fn compile_condition(&self, expr: &str) -> Result<Condition, String> {
         let e = expr.trim();
+        let wrapped = single_expression(e).is_some();
         let e = single_expression(e).unwrap_or(e);
         if !is_template(e) {
-            return Ok((self.compile_expr(e)?, Vec::new()));
+            return Ok(Condition { expr: self.compile_expr(e)?, embedded: Vec::new(), wrapped });
         }
         let ast = minijinja::machinery::parse_expr(e)
             .map_err(|_| "template delimiters are not supported in a condition's expression".to_string())?;
@@ -194,21 +195,32 @@ impl Templar {
             embedded.push(Embedded { tmpl: self.compile(&text)?, var, text });
         }
         rewritten.push_str(e.get(at..).unwrap_or_default());
-        Ok((self.compile_expr(&rewritten)?, embedded))
+        Ok(Condition { expr: self.compile_expr(&rewritten)?, embedded, wrapped })
     }
 
     /// Evaluates a condition compiled by [`Templar::compile_condition`]: its embedded
-    /// templates first, then the expression; an undefined name is an error.
-    pub fn render_condition(&self, t: &Tmpl, embedded: &[Embedded], ctx: &Value) -> Result<Value, String> {
-        if embedded.is_empty() {
-            return self.render_defined(t, ctx);
+    /// templates first, then the expression; an undefined name is an error. A condition written
+    /// as one template (`when: "{{ check }}"`) whose value is a string is that string evaluated
+    /// as a condition in turn, as ansible-core 2.19 does (`check: "n == 3"` is true when n is 3).
+    pub fn render_condition(&self, c: &Condition, ctx: &Value) -> Result<Value, String> {
+        let v = if c.embedded.is_empty() {
+            self.render_defined(&c.expr, ctx)?
+        } else {
+            let mut values = std::collections::BTreeMap::new();
+            for em in &c.embedded {
+                values.insert(em.var.clone(), self.render_defined(&em.tmpl, ctx)?);
+            }
+            let ctx = minijinja::context! { ..Value::from(values), ..ctx.clone() };
+            self.render_defined(&c.expr, &ctx)?
+        };
+        match v.as_str() {
+            Some(text) if c.wrapped && !v.is_safe() => {
+                let inner = self.compile_condition(text)?;
+                let inner = Condition { wrapped: false, ..inner };
+                self.render_condition(&inner, ctx)
+            }
+            _ => Ok(v),
         }
-        let mut values = std::collections::BTreeMap::new();
-        for em in embedded {
-            values.insert(em.var.clone(), self.render_defined(&em.tmpl, ctx)?);
-        }
-        let ctx = minijinja::context! { ..Value::from(values), ..ctx.clone() };
-        self.render_defined(t, &ctx)
     }
 
     /// Renders a compiled template with a context. A value ansible-core cannot keep (a
@@ -503,6 +515,17 @@ fn undefined_in(
         }
     });
     Some(inner.unwrap_or_else(|| format!("'{n}' is undefined")))
+}
+
+/// A compiled conditional (see [`Templar::compile_condition`]).
+#[derive(Clone, Debug)]
+pub struct Condition {
+    /// The expression, its embedded templates replaced by their variables.
+    pub expr: Tmpl,
+    /// The templates inside its string constants.
+    pub embedded: Vec<Embedded>,
+    /// Written as one template (`"{{ expr }}"`): a string value is evaluated again.
+    pub wrapped: bool,
 }
 
 /// A template inside a string constant of a condition: rendered into `var` before the

@@ -983,9 +983,10 @@ fn embedded_templates_in_condition_strings_render_first_as_ansible_core_2_19() {
     }
     assert_eq!(r.of("a1")[0]["msg"], "All assertions passed", "{}", r.dump());
     assert_eq!(r.of("a2")[0]["status"], "ignored", "{}", r.dump());
-    // `assertion` is the condition as written; the task's own text is trusted, so rendering
-    // it renders the template again (ansible-core: the same).
-    assert_eq!(r.of("a2-assertion")[0]["msg"], "'a' == 'b'", "{}", r.dump());
+    // `assertion` is the condition as written, as ansible-core registers it. (A template that
+    // reads it gets it as it is; ansible-core renders it once more, the text being the
+    // playbook's own: a known difference, docs/src/language.md.)
+    assert_eq!(r.of("a2-assertion")[0]["msg"], "'{{ x }}' == 'b'", "{}", r.dump());
     // The constants render to non-empty strings: the condition is a string, which fails.
     let u1 = &r.of("u1")[0];
     assert_eq!(u1["status"], "ignored", "{}", r.dump());
@@ -1002,6 +1003,41 @@ fn embedded_templates_in_condition_strings_render_first_as_ansible_core_2_19() {
     // Only conditionals render them: elsewhere the constant stays text.
     assert_eq!(r.of("s1")[0]["msg"], "no", "{}", r.dump());
     assert!(r.stderr.contains("holds a template, which is rendered first"), "{}", r.stderr);
+}
+
+/// A condition written as one template whose value is a string is that string evaluated as a
+/// condition (ansible-core 2.19: `when: "{{ check }}"` with `check: "n == 3"` runs the task;
+/// prov failed it as a string result), and assert's `that` is never rendered as a template
+/// before it is evaluated (`'{{ n }}' == 3` is true: prov compared the text '3'), except a
+/// `that` that is one template as a whole, which gives the list of conditions. Outcomes read
+/// from ansible-playbook 2.19.14.
+#[test]
+fn conditions_written_as_one_template_evaluate_a_string_value_again() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  vars: { n: 3, one: "n == 3", two: "n == 4", s: hello, conds: ["1 == 1", "2 == 3"] }
+  tasks:
+    - { name: w1, debug: { msg: ran }, when: "{{ one }}" }
+    - { name: w2, debug: { msg: ran }, when: "{{ two }}" }
+    - { name: w3, debug: { msg: ran }, when: "{{ s }}", ignore_errors: true }
+    - { name: w4, debug: { msg: ran }, when: one, ignore_errors: true }
+    - { name: a1, assert: { that: "'{{ n }}' == 3" } }
+    - { name: a2, assert: { that: "{{ conds }}" }, ignore_errors: true, register: ra2 }
+    - { name: a2-assertion, debug: { var: ra2.assertion } }
+    - { name: a3, assert: { that: "{{ one }}" } }
+    - { name: a4, assert: { that: ["{{ one }}", "n == 3"] } }
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("w1")[0]["msg"], "ran", "{}", r.dump());
+    assert_eq!(r.of("w2")[0]["status"], "skipped", "{}", r.dump());
+    assert!(r.of("w3")[0]["msg"].as_str().unwrap_or_default().contains("'hello' is undefined"), "{}", r.dump());
+    assert!(r.of("w4")[0]["msg"].as_str().unwrap_or_default().contains("must have a boolean result"), "{}", r.dump());
+    for task in ["a1", "a3", "a4"] {
+        assert_eq!(r.of(task)[0]["msg"], "All assertions passed", "{task}: {}", r.dump());
+    }
+    assert_eq!(r.of("a2")[0]["status"], "ignored", "{}", r.dump());
+    assert!(r.dump().contains("2 == 3"), "{}", r.dump());
 }
 
 /// An `until` condition that cannot be evaluated (here: a string, not a boolean) fails the task
