@@ -321,19 +321,7 @@ mod tests {
     }
 }
 
-/// Python's truth of a JSON value a module read (`if props['missing']`): null, false, zero and
-/// empty values are false.
-pub(crate) fn py_truthy(v: &serde_json::Value) -> bool {
-    use serde_json::Value as J;
-    match v {
-        J::Null => false,
-        J::Bool(b) => *b,
-        J::Number(n) => n.as_f64() != Some(0.0),
-        J::String(s) => !s.is_empty(),
-        J::Array(a) => !a.is_empty(),
-        J::Object(o) => !o.is_empty(),
-    }
-}
+pub(crate) use prov_core::template::py_truthy;
 
 /// ansible-core's guess at passwords in a message (`heuristic_log_sanitize`): the text between
 /// the `:` after a `scheme://user` (or, without a scheme, any `:` from the fourth character on)

@@ -8,6 +8,7 @@
 //! would ([`crate::aws`]`::boto3`).
 
 use prov_core::diag::{did_you_mean, DiagKind, Diagnostic, Diagnostics};
+use prov_core::template::py_truthy;
 use prov_core::template::Templar;
 use prov_core::yaml::{Node, NodeKind};
 use serde_json::{Map, Value as Json};
@@ -154,7 +155,7 @@ pub fn parse_options<'n>(
         };
         match key {
             "plugin" | "cache" | "cache_plugin" | "cache_timeout" | "cache_connection" | "cache_prefix" => {}
-            "regions" => o.regions = names(v, key, d),
+            "regions" => o.regions = crate::inventory::names(v, key, d),
             "filters" => filters = Some(filter_set(v, d)),
             "include_filters" | "exclude_filters" => {
                 let sets: Vec<Filters> = match &v.kind {
@@ -201,18 +202,6 @@ pub fn parse_options<'n>(
         o.include.push(Vec::new());
     }
     (o, rest)
-}
-
-fn names(v: &Node, key: &str, d: &mut Diagnostics) -> Vec<String> {
-    let items: Vec<&Node> = match &v.kind {
-        NodeKind::Seq(s) => s.iter().collect(),
-        _ => vec![v],
-    };
-    let list: Vec<String> = items.iter().filter_map(|n| n.scalar_text()).filter(|t| !t.is_empty()).collect();
-    if list.len() != items.len() {
-        d.push(Diagnostic::error(DiagKind::Invalid, v.span, format!("`{key}` is a list of names")));
-    }
-    list
 }
 
 /// A mapping of EC2 filter name to a value or a list of values, as amazon.aws turns it into
@@ -379,24 +368,12 @@ const FILTER_PATHS: &[(&str, &[&str])] = &[
     ("vpc-id", &["VpcId"]),
 ];
 
-/// Python's truth of a JSON value.
-fn truthy(v: &Json) -> bool {
-    match v {
-        Json::Null => false,
-        Json::Bool(b) => *b,
-        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Json::String(s) => !s.is_empty(),
-        Json::Array(a) => !a.is_empty(),
-        Json::Object(o) => !o.is_empty(),
-    }
-}
-
 /// One step of an attribute path: through lists item by item, keeping the truthy results;
 /// a list of one is its item.
 fn step(obj: &Json, attr: &str) -> Json {
     let got = match obj {
         Json::Null => return Json::Null,
-        Json::Array(items) => Json::Array(items.iter().map(|i| step(i, attr)).filter(truthy).collect()),
+        Json::Array(items) => Json::Array(items.iter().map(|i| step(i, attr)).filter(py_truthy).collect()),
         Json::Object(m) => m.get(attr).cloned().unwrap_or(Json::Null),
         _ => Json::Null,
     };
@@ -440,7 +417,7 @@ fn tag_hostname(pref: &str, instance: &Json) -> Json {
                 }
             }
             None => {
-                if let Some(v) = tags.get(part).filter(|v| truthy(v)) {
+                if let Some(v) = tags.get(part).filter(|v| py_truthy(v)) {
                     found.push(v.clone());
                 }
             }
@@ -470,7 +447,7 @@ fn text(v: &Json) -> Option<String> {
     match v {
         Json::String(s) => Some(s.clone()),
         Json::Null => None,
-        other if truthy(other) => Some(other.to_string()),
+        other if py_truthy(other) => Some(other.to_string()),
         _ => None,
     }
 }

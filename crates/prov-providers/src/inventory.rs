@@ -222,15 +222,7 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
             "endpoint" => cfg.endpoint = v.scalar_text(),
             "image" => cfg.image = v.scalar_text(),
             "projects" | "zones" | "regions" => {
-                let items: Vec<&Node> = match &v.kind {
-                    NodeKind::Seq(s) => s.iter().collect(),
-                    _ => vec![v],
-                };
-                let list: Vec<String> =
-                    items.iter().filter_map(|n| n.scalar_text()).filter(|t| !t.is_empty()).collect();
-                if list.len() != items.len() {
-                    d.push(Diagnostic::error(DiagKind::Invalid, v.span, format!("`{key}` is a list of names")));
-                }
+                let list = names(v, key, &mut d);
                 match key {
                     "projects" => cfg.projects = list,
                     "zones" => cfg.zones = list,
@@ -378,6 +370,19 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
     Ok(cfg)
 }
 
+/// A list of names (or one name) under `key`; anything else in it is an error.
+pub(crate) fn names(v: &Node, key: &str, d: &mut Diagnostics) -> Vec<String> {
+    let items: Vec<&Node> = match &v.kind {
+        NodeKind::Seq(s) => s.iter().collect(),
+        _ => vec![v],
+    };
+    let list: Vec<String> = items.iter().filter_map(|n| n.scalar_text()).filter(|t| !t.is_empty()).collect();
+    if list.len() != items.len() {
+        d.push(Diagnostic::error(DiagKind::Invalid, v.span, format!("`{key}` is a list of names")));
+    }
+    list
+}
+
 fn keyed_group(
     d: &mut Diagnostics,
     item: &Node,
@@ -445,23 +450,18 @@ pub fn safe_group_name(s: &str) -> String {
         .collect()
 }
 
-/// Python's `str()` of a value, for group names made of values.
-fn py_str(v: &Value) -> String {
-    use minijinja::value::ValueKind;
-    match v.kind() {
-        ValueKind::Bool => (if v.is_true() { "True" } else { "False" }).to_string(),
-        ValueKind::None => "None".into(),
-        _ => v.to_string(),
-    }
-}
-
 /// What every plugin file's constructed options make of one host, as ansible-core's
 /// `constructed` does: `compose` variables (each from the host's variables as listed, not from
 /// the other composed ones), then `groups` (a condition, which must be a boolean) and
 /// `keyed_groups` (a group per string, per list item, per `key<sep>value` of a mapping), both
 /// over the listed and the composed variables. An error skips the entry, or fails the listing
-/// under `strict`.
-fn construct(cfg: &PluginConfig, inv: &mut Inventory, name: &str, base: &[(String, Value)]) -> Result<(), String> {
+/// under `strict`. Returns the host's variables with the composed ones.
+fn construct(
+    cfg: &PluginConfig,
+    inv: &mut Inventory,
+    name: &str,
+    base: &[(String, Value)],
+) -> Result<Vec<(String, Value)>, String> {
     let path = cfg.path.display();
     let ctx = Value::from_pairs(base.iter().cloned());
     let mut vars: Vec<(String, Value)> = base.to_vec();
@@ -476,7 +476,7 @@ fn construct(cfg: &PluginConfig, inv: &mut Inventory, name: &str, base: &[(Strin
             Err(_) => {}
         }
     }
-    let c = Value::from_pairs(vars);
+    let c = Value::from_pairs(vars.iter().cloned());
     for (g, t, src) in &cfg.groups {
         let truth = cfg.templar.render_defined(t, &c).and_then(|v| prov_core::template::conditional_result(&v, src));
         match truth {
@@ -515,7 +515,13 @@ fn construct(cfg: &PluginConfig, inv: &mut Inventory, name: &str, base: &[(Strin
             key.try_iter()
                 .into_iter()
                 .flatten()
-                .map(|it| if empty(&it) && kg.default_value.is_some() { default.clone() } else { py_str(&it) })
+                .map(|it| {
+                    if empty(&it) && kg.default_value.is_some() {
+                        default.clone()
+                    } else {
+                        prov_core::template::filters::py_str(&it)
+                    }
+                })
                 .collect()
         } else if key.kind() == minijinja::value::ValueKind::Map {
             key.try_iter()
@@ -523,11 +529,11 @@ fn construct(cfg: &PluginConfig, inv: &mut Inventory, name: &str, base: &[(Strin
                 .flatten()
                 .map(|k| {
                     let v = key.get_item(&k).unwrap_or_default();
-                    let k = py_str(&k);
+                    let k = prov_core::template::filters::py_str(&k);
                     match (empty(&v), &kg.default_value, kg.trailing_separator) {
                         (true, Some(d), _) => format!("{k}{}{d}", kg.separator),
                         (true, None, Some(false)) => k,
-                        _ => format!("{k}{}{}", kg.separator, py_str(&v)),
+                        _ => format!("{k}{}{}", kg.separator, prov_core::template::filters::py_str(&v)),
                     }
                 })
                 .collect()
@@ -559,7 +565,7 @@ fn construct(cfg: &PluginConfig, inv: &mut Inventory, name: &str, base: &[(Strin
             }
         }
     }
-    Ok(())
+    Ok(vars)
 }
 
 /// The variables of one instance, before `compose`. `login_key` is the project's key file
@@ -659,9 +665,8 @@ pub fn build(cfg: &PluginConfig, instances: &[Instance], warnings: &mut Vec<Diag
         for (k, v) in &vars {
             inv.set_host_var(&name, k, v.clone());
         }
-        construct(cfg, &mut inv, &name, &vars)?;
-        let all: Vec<(String, Value)> = inv.host_vars(&name).into_iter().collect();
-        reused_address(cfg, &name, &all, warnings);
+        let vars = construct(cfg, &mut inv, &name, &vars)?;
+        reused_address(cfg, &name, &vars, warnings);
     }
     if instances.is_empty() {
         let filters: Vec<String> = std::iter::once(format!("{LABEL_PROJECT}={}", cfg.project))

@@ -41,6 +41,7 @@ mod serialize;
 pub(crate) mod text;
 mod time;
 pub use math::human_to_bytes_text;
+pub use pymethods::py_str;
 pub use time::{PyDateTime, PyTimeDelta};
 mod yaml_out;
 

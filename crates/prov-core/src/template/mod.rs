@@ -169,9 +169,9 @@ impl Templar {
     /// there, to be off by default in 2.23): each such constant becomes a variable of its own,
     /// given in [`Embedded`]. Template delimiters anywhere else are an error.
     pub fn compile_condition(&self, expr: &str) -> Result<Condition, String> {
-        let e = expr.trim();
-        let wrapped = single_expression(e).is_some();
-        let e = single_expression(e).unwrap_or(e);
+        let inner = single_expression(expr.trim());
+        let wrapped = inner.is_some();
+        let e = inner.unwrap_or(expr.trim());
         if !is_template(e) {
             return Ok(Condition { expr: self.compile_expr(e)?, embedded: Vec::new(), wrapped });
         }
@@ -658,6 +658,20 @@ fn missing_attribute(env: &Environment<'_>, src: &str, ctx: &Value) -> Option<St
     let undefined = |e: &ast::Expr<'_>| eval(e).is_some_and(|v| holds_undefined(&v));
     let expr = parse_expr(src).ok()?;
     first(&expr, &check, &undefined)
+}
+
+/// Python's truth of a JSON value (`if props['missing']`): null, false, zero and empty values
+/// are false.
+pub fn py_truthy(v: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match v {
+        J::Null => false,
+        J::Bool(b) => *b,
+        J::Number(n) => n.as_f64() != Some(0.0),
+        J::String(s) => !s.is_empty(),
+        J::Array(a) => !a.is_empty(),
+        J::Object(o) => !o.is_empty(),
+    }
 }
 
 /// Python's name for a value's type, as Ansible's messages give it.

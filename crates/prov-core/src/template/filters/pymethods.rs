@@ -687,7 +687,7 @@ fn format_one(v: &Value, spec: &str) -> Result<String, Error> {
 }
 
 /// Python's `str(value)` for the basic types.
-pub(super) fn py_str(v: &Value) -> String {
+pub fn py_str(v: &Value) -> String {
     match v.kind() {
         ValueKind::None => "None".into(),
         ValueKind::Bool => if v.is_true() { "True" } else { "False" }.into(),
