@@ -32,6 +32,7 @@ macro_rules! modules {
 
 modules![
     cloud::disk::DiskModule,
+    cloud::ec2_instance::Ec2Instance,
     cloud::vm::Vm,
     commands::async_status::AsyncStatus,
     commands::command::Command,

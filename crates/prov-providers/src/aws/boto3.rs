@@ -133,7 +133,18 @@ fn interface(x: &ec2::InstanceNetworkInterface) -> Json {
 /// One instance of a reservation, with the reservation's `OwnerId`, `RequesterId` (empty when
 /// absent) and `ReservationId`, as the aws_ec2 plugin adds them.
 pub fn instance(r: &ec2::Reservation, i: &ec2::Instance) -> Json {
-    let mut v = obj! {
+    let mut v = description(i);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("OwnerId".into(), Json::String(r.owner_id.clone().unwrap_or_default()));
+        m.insert("RequesterId".into(), Json::String(r.requester_id.clone().unwrap_or_default()));
+        m.insert("ReservationId".into(), Json::String(r.reservation_id.clone().unwrap_or_default()));
+    }
+    v
+}
+
+/// One instance as `describe_instances` gives it in a reservation's `Instances`.
+pub fn description(i: &ec2::Instance) -> Json {
+    obj! {
         "AmiLaunchIndex" => n(i.ami_launch_index),
         "ImageId" => s(&i.image_id),
         "InstanceId" => s(&i.instance_id),
@@ -257,13 +268,7 @@ pub fn instance(r: &ec2::Reservation, i: &ec2::Instance) -> Json {
             "BandwidthWeighting" => e(&x.bandwidth_weighting),
         }),
         "Operator" => o(&i.operator, operator),
-    };
-    if let Some(m) = v.as_object_mut() {
-        m.insert("OwnerId".into(), Json::String(r.owner_id.clone().unwrap_or_default()));
-        m.insert("RequesterId".into(), Json::String(r.requester_id.clone().unwrap_or_default()));
-        m.insert("ReservationId".into(), Json::String(r.reservation_id.clone().unwrap_or_default()));
     }
-    v
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ mod docker_login;
 mod docker_network;
 mod docker_prune;
 mod docker_volume;
+#[cfg(feature = "aws")]
+mod ec2_instance;
 mod facts;
 mod faults;
 #[cfg(feature = "gcp")]

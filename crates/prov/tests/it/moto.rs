@@ -6,6 +6,8 @@
 //! boto3 (a moto dependency), which the tests use as an independent client to check what
 //! prov made and to set up faults.
 
+use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -310,4 +312,84 @@ fn read_message(r: &mut BufReader<TcpStream>) -> std::io::Result<(Vec<u8>, Vec<u
         None => {}
     }
     Ok((head, body))
+}
+
+/// Numbers what moto makes up (ids, addresses, MACs, uuids, client tokens) in the order met,
+/// keys sorted; times become `<time>`.
+pub struct Normalizer {
+    seen: HashMap<String, String>,
+    counts: HashMap<String, usize>,
+    re: regex::Regex,
+}
+
+impl Normalizer {
+    pub fn new() -> Normalizer {
+        let re = regex::Regex::new(concat!(
+            r"(?P<time>\d{4}-\d\d-\d\dT[0-9:.]+\+00:00|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)",
+            r"|(?P<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+            r"|(?P<id>\b(?:i|vol|eni-attach|eni|sg|subnet|vpc|r)-[0-9a-f]{8,17}\b)",
+            r"|(?P<mac>\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b)",
+            r"|(?P<ip>\b\d{1,3}[.-]\d{1,3}[.-]\d{1,3}[.-]\d{1,3}\b)",
+            r"|(?P<token>\b[0-9a-f]{32}\b)",
+        ))
+        .expect("regex");
+        Normalizer { seen: HashMap::new(), counts: HashMap::new(), re }
+    }
+
+    pub fn text(&mut self, s: &str) -> String {
+        let re = self.re.clone();
+        re.replace_all(s, |c: &regex::Captures<'_>| {
+            if c.name("time").is_some() {
+                return "<time>".to_string();
+            }
+            // (kind, what identifies the value, how it is written back)
+            let (kind, key, shape): (String, String, &str) = if let Some(m) = c.name("ip") {
+                let dashed = m.as_str().contains('-');
+                ("ip".into(), m.as_str().replace('-', "."), if dashed { "dashed" } else { "" })
+            } else if let Some(m) = c.name("id") {
+                let prefix = m.as_str().rsplit_once('-').map_or("id", |(p, _)| p);
+                (prefix.to_string(), m.as_str().to_string(), "id")
+            } else if let Some(m) = c.name("mac") {
+                ("mac".into(), m.as_str().to_string(), "")
+            } else if c.name("token").is_some() {
+                ("token".into(), c[0].to_string(), "")
+            } else {
+                ("uuid".into(), c[0].to_string(), "")
+            };
+            let n = match self.seen.get(&key) {
+                Some(n) => n.clone(),
+                None => {
+                    let count = self.counts.entry(kind.clone()).or_insert(0);
+                    *count += 1;
+                    let n = count.to_string();
+                    self.seen.insert(key, n.clone());
+                    n
+                }
+            };
+            match shape {
+                "dashed" => format!("<ip{n}-dashed>"),
+                "id" => format!("{kind}-<{n}>"),
+                _ => format!("<{kind}{n}>"),
+            }
+        })
+        .into_owned()
+    }
+
+    pub fn value(&mut self, v: &Json) -> Json {
+        match v {
+            Json::String(s) => Json::String(self.text(s)),
+            Json::Array(a) => Json::Array(a.iter().map(|x| self.value(x)).collect()),
+            Json::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = Map::new();
+                for k in keys {
+                    let x = self.value(&m[k]);
+                    out.insert(k.clone(), x);
+                }
+                Json::Object(out)
+            }
+            other => other.clone(),
+        }
+    }
 }

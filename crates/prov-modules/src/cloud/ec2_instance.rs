@@ -1,0 +1,497 @@
+//! EC2 instances found by their `Name` tag (or `filters`, `instance_ids`), created, counted
+//! (`count`, `exact_count`), re-tagged, given another type, termination protection or security
+//! groups, started, stopped, restarted or terminated (amazon.aws.ec2_instance).
+//!
+//! The module's arguments, defaults, decisions (which instances the default filters select:
+//! the `Name` tag in the given or default subnet, the image, a live state) and return values
+//! (`instances` as boto3 describes them in snake case, `instance_ids`, `changes`, `spec`,
+//! `changed_ids`, the `*_success`/`*_failed` lists, `msg`), compared with amazon.aws 12.3's
+//! against moto. Check mode reads and reports what the module reports, changing nothing.
+//! Waiting polls with backoff up to `wait_timeout` (the module polls every 15 s); an instance
+//! that does not get there in time is a warning, as with the module. Needs prov built with
+//! the `aws` feature (the default).
+//!
+//! prov makes the EC2 calls from its own process, whatever host the task runs on: the
+//! module's `region`, `endpoint_url`, `access_key`/`secret_key`/`session_token` and `profile`
+//! arguments and their environment variables (the task's `environment:` first, then prov's)
+//! decide where and as whom, else the AWS SDK's standard chain. A task on a host other than
+//! the controller (`localhost` or `connection: local`) is refused: the module would run on
+//! that host with its credentials.
+//!
+//! Arguments prov does not support yet are refused before anything runs: the network
+//! interface forms (`network`, `network_interfaces`, `network_interfaces_ids`), `volumes`,
+//! `launch_template`, `iam_instance_profile`, `placement`, `placement_group`, `tenancy`,
+//! `cpu_options`, `cpu_credit_specification`, `metadata_options`, `license_specifications`,
+//! `additional_info`, `source_dest_check`, `aap_callback`, `hibernation_options: true`,
+//! `aws_ca_bundle`, `aws_config`, `validate_certs: false`.
+//!
+//! ```yaml
+//! - hosts: localhost
+//!   connection: local
+//!   gather_facts: false
+//!   tasks:
+//!     - amazon.aws.ec2_instance:
+//!         name: web-1
+//!         image_id: ami-0123456789abcdef0
+//!         instance_type: t3.micro
+//!         security_group: web
+//!         tags: { role: web }
+//!       register: web
+//! ```
+
+use crate::util::{py_int, stringish};
+use async_trait::async_trait;
+use minijinja::Value;
+use prov_core::args::lenient_opt_bool;
+use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan, RunsOn};
+use prov_providers::ec2_instance::{AwsAccess, Params, Report, STATES};
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+/// Arguments of `ec2_instance` (every argument of the module; those prov does not support
+/// are refused by [`Module::check_args`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// `present` (default), `started`, `running`, `stopped`, `restarted`, `rebooted`,
+    /// `terminated`, `absent`.
+    #[serde(default, deserialize_with = "stringish")]
+    pub state: Option<String>,
+    /// Wait for the state (default true).
+    #[serde(default, deserialize_with = "lenient_opt_bool")]
+    pub wait: Option<bool>,
+    /// Seconds (default 600).
+    #[serde(default, deserialize_with = "stringish")]
+    pub wait_timeout: Option<String>,
+    /// Instances to launch.
+    #[serde(default, deserialize_with = "stringish")]
+    pub count: Option<String>,
+    /// Instances that should exist.
+    #[serde(default, deserialize_with = "stringish")]
+    pub exact_count: Option<String>,
+    /// The AMI.
+    #[serde(default, deserialize_with = "stringish")]
+    pub image_id: Option<String>,
+    /// `{id, ramdisk, kernel}`.
+    #[serde(default)]
+    pub image: Option<Image>,
+    /// The instance type.
+    #[serde(default, deserialize_with = "stringish")]
+    pub instance_type: Option<String>,
+    /// User data (text).
+    #[serde(default, deserialize_with = "stringish")]
+    pub user_data: Option<String>,
+    /// The subnet.
+    #[serde(default, alias = "subnet_id", deserialize_with = "stringish")]
+    pub vpc_subnet_id: Option<String>,
+    /// The zone whose default subnet is used.
+    #[serde(default, deserialize_with = "stringish")]
+    pub availability_zone: Option<String>,
+    /// Security group names or ids.
+    #[serde(default, deserialize_with = "crate::util::str_list")]
+    pub security_groups: Option<Vec<String>>,
+    /// One security group.
+    #[serde(default, deserialize_with = "stringish")]
+    pub security_group: Option<String>,
+    /// The `Name` tag.
+    #[serde(default, deserialize_with = "stringish")]
+    pub name: Option<String>,
+    /// Tags.
+    #[serde(default, alias = "resource_tags")]
+    pub tags: Option<indexmap::IndexMap<String, Json>>,
+    /// Remove tags not in `tags` (default true).
+    #[serde(default, deserialize_with = "lenient_opt_bool")]
+    pub purge_tags: Option<bool>,
+    /// DescribeInstances filters.
+    #[serde(default)]
+    pub filters: Option<indexmap::IndexMap<String, Json>>,
+    /// The key pair.
+    #[serde(default, deserialize_with = "stringish")]
+    pub key_name: Option<String>,
+    /// Instances by id.
+    #[serde(default, deserialize_with = "crate::util::str_list")]
+    pub instance_ids: Option<Vec<String>>,
+    /// `DisableApiTermination`.
+    #[serde(default, deserialize_with = "lenient_opt_bool")]
+    pub termination_protection: Option<bool>,
+    /// `EbsOptimized`.
+    #[serde(default, deserialize_with = "lenient_opt_bool")]
+    pub ebs_optimized: Option<bool>,
+    /// `stop` or `terminate`.
+    #[serde(default, deserialize_with = "stringish")]
+    pub instance_initiated_shutdown_behavior: Option<String>,
+    /// Detailed monitoring at launch.
+    #[serde(default, deserialize_with = "lenient_opt_bool")]
+    pub detailed_monitoring: Option<bool>,
+    /// Hibernation (only false).
+    #[serde(default, deserialize_with = "lenient_opt_bool")]
+    pub hibernation_options: Option<bool>,
+    /// The region.
+    #[serde(default, alias = "aws_region", deserialize_with = "stringish")]
+    pub region: Option<String>,
+    /// The endpoint instead of EC2's.
+    #[serde(default, alias = "aws_endpoint_url", deserialize_with = "stringish")]
+    pub endpoint_url: Option<String>,
+    /// Access key id.
+    #[serde(default, alias = "aws_access_key_id", alias = "aws_access_key", deserialize_with = "stringish")]
+    pub access_key: Option<String>,
+    /// Secret access key.
+    #[serde(default, alias = "aws_secret_access_key", alias = "aws_secret_key", deserialize_with = "stringish")]
+    pub secret_key: Option<String>,
+    /// Session token.
+    #[serde(default, alias = "aws_session_token", deserialize_with = "stringish")]
+    pub session_token: Option<String>,
+    /// A profile of the AWS configuration files.
+    #[serde(default, alias = "aws_profile", deserialize_with = "stringish")]
+    pub profile: Option<String>,
+    /// Only true.
+    #[serde(default, deserialize_with = "lenient_opt_bool")]
+    pub validate_certs: Option<bool>,
+    /// Only false.
+    #[serde(default, deserialize_with = "lenient_opt_bool")]
+    pub debug_botocore_endpoint_logs: Option<bool>,
+    /// Not supported.
+    #[serde(default, alias = "tower_callback")]
+    pub aap_callback: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub network: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub network_interfaces: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub network_interfaces_ids: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub volumes: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub launch_template: Option<Json>,
+    /// Not supported.
+    #[serde(default, alias = "instance_role")]
+    pub iam_instance_profile: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub placement: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub placement_group: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub tenancy: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub cpu_options: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub cpu_credit_specification: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub metadata_options: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub license_specifications: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub additional_info: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub source_dest_check: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub aws_ca_bundle: Option<Json>,
+    /// Not supported.
+    #[serde(default)]
+    pub aws_config: Option<Json>,
+}
+
+/// `image` of `ec2_instance`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    /// The AMI.
+    #[serde(default, deserialize_with = "stringish")]
+    pub id: Option<String>,
+    /// Ramdisk id.
+    #[serde(default, deserialize_with = "stringish")]
+    pub ramdisk: Option<String>,
+    /// Kernel id.
+    #[serde(default, deserialize_with = "stringish")]
+    pub kernel: Option<String>,
+}
+
+/// The module.
+#[derive(Default)]
+pub struct Ec2Instance;
+
+fn state(a: &Args) -> &str {
+    a.state.as_deref().unwrap_or("present")
+}
+
+/// Python's `str()` of a scalar argument value (tags and filters).
+fn text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        Json::Bool(true) => "True".into(),
+        Json::Bool(false) => "False".into(),
+        Json::Null => "None".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The unsupported arguments that are set.
+fn unsupported(a: &Args) -> Vec<&'static str> {
+    let set = |v: &Option<Json>| v.as_ref().is_some_and(|x| !x.is_null());
+    let mut out = Vec::new();
+    for (name, v) in [
+        ("aap_callback", &a.aap_callback),
+        ("network", &a.network),
+        ("network_interfaces", &a.network_interfaces),
+        ("network_interfaces_ids", &a.network_interfaces_ids),
+        ("volumes", &a.volumes),
+        ("launch_template", &a.launch_template),
+        ("iam_instance_profile", &a.iam_instance_profile),
+        ("placement", &a.placement),
+        ("placement_group", &a.placement_group),
+        ("tenancy", &a.tenancy),
+        ("cpu_options", &a.cpu_options),
+        ("cpu_credit_specification", &a.cpu_credit_specification),
+        ("metadata_options", &a.metadata_options),
+        ("license_specifications", &a.license_specifications),
+        ("additional_info", &a.additional_info),
+        ("source_dest_check", &a.source_dest_check),
+        ("aws_ca_bundle", &a.aws_ca_bundle),
+        ("aws_config", &a.aws_config),
+    ] {
+        if set(v) {
+            out.push(name);
+        }
+    }
+    if a.hibernation_options == Some(true) {
+        out.push("hibernation_options");
+    }
+    if a.validate_certs == Some(false) {
+        out.push("validate_certs: false");
+    }
+    if a.debug_botocore_endpoint_logs == Some(true) {
+        out.push("debug_botocore_endpoint_logs");
+    }
+    out
+}
+
+/// The module's parameters, with the environment fallbacks of amazon.aws (`env`: the task's
+/// `environment:`, read before prov's own).
+fn params(a: &Args, env: &[(String, String)]) -> Result<Params, String> {
+    let var = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).or_else(|| std::env::var(n).ok()))
+    };
+    let access = AwsAccess {
+        region: a.region.clone().or_else(|| var(&["AWS_REGION", "AWS_DEFAULT_REGION"])),
+        endpoint_url: a.endpoint_url.clone().or_else(|| var(&["AWS_URL"])),
+        access_key: a.access_key.clone().or_else(|| var(&["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"])),
+        secret_key: a.secret_key.clone().or_else(|| var(&["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"])),
+        session_token: a.session_token.clone().or_else(|| var(&["AWS_SESSION_TOKEN"])),
+        profile: a.profile.clone().or_else(|| var(&["AWS_PROFILE", "AWS_DEFAULT_PROFILE"])),
+    };
+    let int = |v: &Option<String>| -> Result<Option<i64>, String> {
+        match v {
+            None => Ok(None),
+            Some(_) => py_int::<i64>(v, 0).map(Some),
+        }
+    };
+    let mut groups = a.security_groups.clone().unwrap_or_default();
+    if let Some(g) = &a.security_group {
+        groups = vec![g.clone()];
+    }
+    let image = a.image.as_ref();
+    let image_id = a.image_id.clone().filter(|s| !s.is_empty()).or_else(|| image.and_then(|i| i.id.clone()));
+    let filters = a.filters.as_ref().map(|f| {
+        f.iter()
+            .map(|(k, v)| {
+                let values = match v {
+                    Json::Bool(b) => vec![b.to_string()],
+                    Json::Array(items) => items.iter().map(text).collect(),
+                    other => vec![text(other)],
+                };
+                (k.clone(), values)
+            })
+            .collect()
+    });
+    Ok(Params {
+        access,
+        state: state(a).to_string(),
+        wait: a.wait.unwrap_or(true),
+        wait_timeout: py_int::<u64>(&a.wait_timeout, 600)?,
+        count: int(&a.count)?,
+        exact_count: int(&a.exact_count)?,
+        image_id,
+        ramdisk: image.and_then(|i| i.ramdisk.clone()),
+        kernel: image.and_then(|i| i.kernel.clone()),
+        instance_type: a.instance_type.clone(),
+        user_data: a.user_data.clone(),
+        vpc_subnet_id: a.vpc_subnet_id.clone(),
+        availability_zone: a.availability_zone.clone(),
+        security_groups: groups,
+        name: a.name.clone(),
+        tags: a.tags.as_ref().map(|t| t.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
+        purge_tags: a.purge_tags.unwrap_or(true),
+        filters,
+        key_name: a.key_name.clone(),
+        instance_ids: a.instance_ids.clone().unwrap_or_default(),
+        termination_protection: a.termination_protection,
+        ebs_optimized: a.ebs_optimized,
+        shutdown_behavior: a.instance_initiated_shutdown_behavior.clone(),
+        detailed_monitoring: a.detailed_monitoring,
+    })
+}
+
+/// Refuses a task whose host is not the controller: the module would run there.
+fn on_controller(cx: &ModuleCtx<'_>) -> Result<(), ModuleError> {
+    let connection = cx.vars.eval("ansible_connection | default('')").map(|v| v.to_string()).unwrap_or_default();
+    if connection == "local" || matches!(cx.host, "localhost" | "127.0.0.1" | "::1") {
+        return Ok(());
+    }
+    Err(ModuleError::Failed(format!(
+        "prov makes the EC2 calls of amazon.aws.ec2_instance from the controller, and `{}` is not the \
+         controller: run the task on localhost (or with `delegate_to: localhost`), as Ansible would need boto3 \
+         and credentials on `{}` otherwise",
+        cx.host, cx.host
+    )))
+}
+
+fn outcome(r: Report) -> Outcome {
+    let mut o = Outcome::ok();
+    o.changed = r.changed();
+    o.failed = r.failed;
+    for (k, v) in r.fields {
+        match k.as_str() {
+            "changed" => {}
+            "msg" => o.msg = v.as_str().map(str::to_string),
+            _ => o = o.with(&k, Value::from(minijinja::value::Serde(v))),
+        }
+    }
+    for w in r.warnings {
+        o = o.warn(w);
+    }
+    o
+}
+
+async fn run(args: &Args, cx: &ModuleCtx<'_>, check: bool) -> Result<Report, ModuleError> {
+    on_controller(cx)?;
+    let p = params(args, &cx.env).map_err(ModuleError::Args)?;
+    prov_providers::ec2_instance::run(&p, check).await.map_err(|e| ModuleError::Failed(e.to_string()))
+}
+
+#[async_trait]
+impl Module for Ec2Instance {
+    const NAME: &'static str = "ec2_instance";
+    const COLLECTIONS: &'static [&'static str] = &["amazon.aws"];
+    const RUNS_ON: RunsOn = RunsOn::Controller;
+    type Args = Args;
+    type Plan = ();
+
+    fn check_args(a: &Args) -> Result<(), String> {
+        if !STATES.contains(&state(a)) {
+            return Err(format!("value of state must be one of: {}, got: {}", STATES.join(", "), state(a)));
+        }
+        let off = unsupported(a);
+        if !off.is_empty() {
+            return Err(format!("prov does not support {} of amazon.aws.ec2_instance yet", off.join(", ")));
+        }
+        let given = |name: &'static str, set: bool| set.then_some(name);
+        for pair in [
+            [
+                given("security_groups", a.security_groups.is_some()),
+                given("security_group", a.security_group.is_some()),
+            ],
+            [
+                given("availability_zone", a.availability_zone.is_some()),
+                given("vpc_subnet_id", a.vpc_subnet_id.is_some()),
+            ],
+            [given("image_id", a.image_id.is_some()), given("image", a.image.is_some())],
+            [given("exact_count", a.exact_count.is_some()), given("count", a.count.is_some())],
+            [given("exact_count", a.exact_count.is_some()), given("instance_ids", a.instance_ids.is_some())],
+        ] {
+            if let [Some(x), Some(y)] = pair {
+                return Err(format!("parameters are mutually exclusive: {x}|{y}"));
+            }
+        }
+        if let Some(b) = &a.instance_initiated_shutdown_behavior {
+            if b != "stop" && b != "terminate" {
+                return Err(format!(
+                    "value of instance_initiated_shutdown_behavior must be one of: stop, terminate, got: {b}"
+                ));
+            }
+        }
+        params(a, &[]).map(|_| ())
+    }
+
+    async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
+        let r = run(args, cx, true).await?;
+        if r.failed || !r.changed() {
+            return Ok(Plan::Ok(outcome(r)));
+        }
+        let action = match state(args) {
+            "absent" | "terminated" => Action::Delete,
+            _ if r.fields.contains_key("spec") => Action::Create,
+            _ => Action::Modify,
+        };
+        let shown = args.name.clone().unwrap_or_else(|| "instances".into());
+        let mut c = Change::new((), action, "ec2_instance", shown);
+        for (k, v) in &r.fields {
+            match k.as_str() {
+                "changed" => {}
+                "msg" => c = c.with_msg(v.as_str().unwrap_or_default()),
+                _ => c = c.with_data(k, Value::from(minijinja::value::Serde(v.clone()))),
+            }
+        }
+        Ok(Plan::Change(c))
+    }
+
+    async fn apply(&self, args: &Args, _plan: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        Ok(outcome(run(args, cx, false).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: serde_json::Value) -> Args {
+        serde_json::from_value(v).expect("arguments parse")
+    }
+
+    #[test]
+    fn arguments_prov_does_not_support_are_refused_by_name() {
+        let e = Ec2Instance::check_args(&args(serde_json::json!({"name": "a", "volumes": [], "network": {}})))
+            .expect_err("refused");
+        assert!(e.contains("network, volumes"), "{e}");
+        let e = Ec2Instance::check_args(&args(serde_json::json!({"hibernation_options": true}))).expect_err("refused");
+        assert!(e.contains("hibernation_options"), "{e}");
+        assert!(Ec2Instance::check_args(&args(serde_json::json!({"hibernation_options": false}))).is_ok());
+    }
+
+    #[test]
+    fn mutually_exclusive_arguments_are_refused_as_ansible_words_them() {
+        let e = Ec2Instance::check_args(&args(serde_json::json!({"count": 2, "exact_count": 1}))).expect_err("refused");
+        assert_eq!(e, "parameters are mutually exclusive: exact_count|count");
+        let e = Ec2Instance::check_args(&args(serde_json::json!({"state": "up"}))).expect_err("refused");
+        assert!(e.starts_with("value of state must be one of: present, started"), "{e}");
+        let e = Ec2Instance::check_args(&args(serde_json::json!({"wait_timeout": "soon"}))).expect_err("refused");
+        assert!(e.contains("invalid literal for int()"), "{e}");
+    }
+
+    #[test]
+    fn environment_fallbacks_read_the_tasks_environment_first() {
+        let a = args(serde_json::json!({"name": "a", "tags": {"n": 1, "b": true}, "filters": {"tag:x": false}}));
+        let env = vec![("AWS_REGION".to_string(), "eu-west-3".to_string()), ("AWS_URL".into(), "http://e".into())];
+        let p = params(&a, &env).expect("params");
+        assert_eq!(p.access.region.as_deref(), Some("eu-west-3"));
+        assert_eq!(p.access.endpoint_url.as_deref(), Some("http://e"));
+        assert_eq!(p.tags, Some(vec![("n".into(), "1".into()), ("b".into(), "True".into())]));
+        assert_eq!(p.filters, Some(vec![("tag:x".into(), vec!["false".into()])]));
+    }
+}
