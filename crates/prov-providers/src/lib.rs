@@ -12,6 +12,7 @@ pub mod aws_ec2;
 pub mod disk;
 pub mod docker;
 pub mod ec2_instance;
+pub mod ec2_security_group;
 #[cfg(feature = "gcp")]
 pub mod gcp;
 pub mod inventory;

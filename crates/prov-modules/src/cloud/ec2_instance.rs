@@ -39,12 +39,12 @@
 //!       register: web
 //! ```
 
+use super::{aws_access, on_controller, outcome, plan_of, py_str};
 use crate::util::{py_int, stringish};
 use async_trait::async_trait;
-use minijinja::Value;
 use prov_core::args::lenient_opt_bool;
-use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan, RunsOn};
-use prov_providers::ec2_instance::{AwsAccess, Params, Report, STATES};
+use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan, RunsOn};
+use prov_providers::ec2_instance::{Params, Report, STATES};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -229,17 +229,6 @@ fn state(a: &Args) -> &str {
     a.state.as_deref().unwrap_or("present")
 }
 
-/// Python's `str()` of a scalar argument value (tags and filters).
-fn text(v: &Json) -> String {
-    match v {
-        Json::String(s) => s.clone(),
-        Json::Bool(true) => "True".into(),
-        Json::Bool(false) => "False".into(),
-        Json::Null => "None".into(),
-        other => other.to_string(),
-    }
-}
-
 /// The unsupported arguments that are set.
 fn unsupported(a: &Args) -> Vec<&'static str> {
     let set = |v: &Option<Json>| v.as_ref().is_some_and(|x| !x.is_null());
@@ -283,19 +272,8 @@ fn unsupported(a: &Args) -> Vec<&'static str> {
 /// The module's parameters, with the environment fallbacks of amazon.aws (`env`: the task's
 /// `environment:`, read before prov's own).
 fn params(a: &Args, env: &[(String, String)]) -> Result<Params, String> {
-    let var = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).or_else(|| std::env::var(n).ok()))
-    };
-    let access = AwsAccess {
-        region: a.region.clone().or_else(|| var(&["AWS_REGION", "AWS_DEFAULT_REGION"])),
-        endpoint_url: a.endpoint_url.clone().or_else(|| var(&["AWS_URL"])),
-        access_key: a.access_key.clone().or_else(|| var(&["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"])),
-        secret_key: a.secret_key.clone().or_else(|| var(&["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"])),
-        session_token: a.session_token.clone().or_else(|| var(&["AWS_SESSION_TOKEN"])),
-        profile: a.profile.clone().or_else(|| var(&["AWS_PROFILE", "AWS_DEFAULT_PROFILE"])),
-    };
+    let access =
+        aws_access([&a.region, &a.endpoint_url, &a.access_key, &a.secret_key, &a.session_token, &a.profile], env);
     let int = |v: &Option<String>| -> Result<Option<i64>, String> {
         match v {
             None => Ok(None),
@@ -313,8 +291,8 @@ fn params(a: &Args, env: &[(String, String)]) -> Result<Params, String> {
             .map(|(k, v)| {
                 let values = match v {
                     Json::Bool(b) => vec![b.to_string()],
-                    Json::Array(items) => items.iter().map(text).collect(),
-                    other => vec![text(other)],
+                    Json::Array(items) => items.iter().map(py_str).collect(),
+                    other => vec![py_str(other)],
                 };
                 (k.clone(), values)
             })
@@ -336,7 +314,7 @@ fn params(a: &Args, env: &[(String, String)]) -> Result<Params, String> {
         availability_zone: a.availability_zone.clone(),
         security_groups: groups,
         name: a.name.clone(),
-        tags: a.tags.as_ref().map(|t| t.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
+        tags: a.tags.as_ref().map(|t| t.iter().map(|(k, v)| (k.clone(), py_str(v))).collect()),
         purge_tags: a.purge_tags.unwrap_or(true),
         filters,
         key_name: a.key_name.clone(),
@@ -348,39 +326,8 @@ fn params(a: &Args, env: &[(String, String)]) -> Result<Params, String> {
     })
 }
 
-/// Refuses a task whose host is not the controller: the module would run there.
-fn on_controller(cx: &ModuleCtx<'_>) -> Result<(), ModuleError> {
-    let connection = cx.vars.eval("ansible_connection | default('')").map(|v| v.to_string()).unwrap_or_default();
-    if connection == "local" || matches!(cx.host, "localhost" | "127.0.0.1" | "::1") {
-        return Ok(());
-    }
-    Err(ModuleError::Failed(format!(
-        "prov makes the EC2 calls of amazon.aws.ec2_instance from the controller, and `{}` is not the \
-         controller: run the task on localhost (or with `delegate_to: localhost`), as Ansible would need boto3 \
-         and credentials on `{}` otherwise",
-        cx.host, cx.host
-    )))
-}
-
-fn outcome(r: Report) -> Outcome {
-    let mut o = Outcome::ok();
-    o.changed = r.changed();
-    o.failed = r.failed;
-    for (k, v) in r.fields {
-        match k.as_str() {
-            "changed" => {}
-            "msg" => o.msg = v.as_str().map(str::to_string),
-            _ => o = o.with(&k, Value::from(minijinja::value::Serde(v))),
-        }
-    }
-    for w in r.warnings {
-        o = o.warn(w);
-    }
-    o
-}
-
 async fn run(args: &Args, cx: &ModuleCtx<'_>, check: bool) -> Result<Report, ModuleError> {
-    on_controller(cx)?;
+    on_controller(cx, "amazon.aws.ec2_instance")?;
     let p = params(args, &cx.env).map_err(ModuleError::Args)?;
     prov_providers::ec2_instance::run(&p, check).await.map_err(|e| ModuleError::Failed(e.to_string()))
 }
@@ -431,24 +378,12 @@ impl Module for Ec2Instance {
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
         let r = run(args, cx, true).await?;
-        if r.failed || !r.changed() {
-            return Ok(Plan::Ok(outcome(r)));
-        }
         let action = match state(args) {
             "absent" | "terminated" => Action::Delete,
             _ if r.fields.contains_key("spec") => Action::Create,
             _ => Action::Modify,
         };
-        let shown = args.name.clone().unwrap_or_else(|| "instances".into());
-        let mut c = Change::new((), action, "ec2_instance", shown);
-        for (k, v) in &r.fields {
-            match k.as_str() {
-                "changed" => {}
-                "msg" => c = c.with_msg(v.as_str().unwrap_or_default()),
-                _ => c = c.with_data(k, Value::from(minijinja::value::Serde(v.clone()))),
-            }
-        }
-        Ok(Plan::Change(c))
+        Ok(plan_of(r, action, "ec2_instance", args.name.clone().unwrap_or_else(|| "instances".into())))
     }
 
     async fn apply(&self, args: &Args, _plan: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {

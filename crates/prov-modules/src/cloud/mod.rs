@@ -2,4 +2,96 @@
 
 pub mod disk;
 pub mod ec2_instance;
+pub mod ec2_security_group;
 pub mod vm;
+
+use prov_core::module::{ModuleCtx, ModuleError, Outcome};
+use prov_providers::ec2_instance::{AwsAccess, Report};
+use serde_json::Value as Json;
+
+/// The common arguments of amazon.aws modules as given (region, endpoint_url, access_key,
+/// secret_key, session_token, profile), completed by their environment variables (`env`: the
+/// task's `environment:`, read before prov's own).
+pub(crate) fn aws_access(given: [&Option<String>; 6], env: &[(String, String)]) -> AwsAccess {
+    let var = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).or_else(|| std::env::var(n).ok()))
+    };
+    let [region, endpoint_url, access_key, secret_key, session_token, profile] = given;
+    AwsAccess {
+        region: region.clone().or_else(|| var(&["AWS_REGION", "AWS_DEFAULT_REGION"])),
+        endpoint_url: endpoint_url.clone().or_else(|| var(&["AWS_URL"])),
+        access_key: access_key.clone().or_else(|| var(&["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"])),
+        secret_key: secret_key.clone().or_else(|| var(&["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"])),
+        session_token: session_token.clone().or_else(|| var(&["AWS_SESSION_TOKEN"])),
+        profile: profile.clone().or_else(|| var(&["AWS_PROFILE", "AWS_DEFAULT_PROFILE"])),
+    }
+}
+
+/// Refuses a task of an amazon.aws module whose host is not the controller: the module
+/// would run on that host, with its credentials.
+pub(crate) fn on_controller(cx: &ModuleCtx<'_>, module: &str) -> Result<(), ModuleError> {
+    let connection = cx.vars.eval("ansible_connection | default('')").map(|v| v.to_string()).unwrap_or_default();
+    if connection == "local" || matches!(cx.host, "localhost" | "127.0.0.1" | "::1") {
+        return Ok(());
+    }
+    Err(ModuleError::Failed(format!(
+        "prov makes the EC2 calls of {module} from the controller, and `{}` is not the controller: run the task \
+         on localhost (or with `delegate_to: localhost`), as Ansible would need boto3 and credentials on `{}` \
+         otherwise",
+        cx.host, cx.host
+    )))
+}
+
+/// Python's `str()` of a scalar argument value (tags, filters).
+pub(crate) fn py_str(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        Json::Bool(true) => "True".into(),
+        Json::Bool(false) => "False".into(),
+        Json::Null => "None".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The outcome of an amazon.aws module's report.
+pub(crate) fn outcome(r: Report) -> Outcome {
+    let mut o = Outcome::ok();
+    o.changed = r.changed();
+    o.failed = r.failed;
+    for (k, v) in r.fields {
+        match k.as_str() {
+            "changed" => {}
+            "msg" => o.msg = v.as_str().map(str::to_string),
+            _ => o = o.with(&k, minijinja::Value::from(minijinja::value::Serde(v))),
+        }
+    }
+    for w in r.warnings {
+        o = o.warn(w);
+    }
+    o
+}
+
+/// The plan of an amazon.aws module from its check-mode report: nothing to do, or a change
+/// whose check-mode result is the report's.
+pub(crate) fn plan_of(
+    r: Report,
+    action: prov_core::module::Action,
+    resource: &'static str,
+    name: String,
+) -> prov_core::module::Plan<()> {
+    use prov_core::module::{Change, Plan};
+    if r.failed || !r.changed() {
+        return Plan::Ok(outcome(r));
+    }
+    let mut c = Change::new((), action, resource, name);
+    for (k, v) in &r.fields {
+        match k.as_str() {
+            "changed" => {}
+            "msg" => c = c.with_msg(v.as_str().unwrap_or_default()),
+            _ => c = c.with_data(k, minijinja::Value::from(minijinja::value::Serde(v.clone()))),
+        }
+    }
+    Plan::Change(c)
+}

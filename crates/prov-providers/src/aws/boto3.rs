@@ -271,6 +271,44 @@ pub fn description(i: &ec2::Instance) -> Json {
     }
 }
 
+fn permission(p: &ec2::IpPermission) -> Json {
+    obj! {
+        "IpProtocol" => s(&p.ip_protocol),
+        "FromPort" => n(p.from_port),
+        "ToPort" => n(p.to_port),
+        "UserIdGroupPairs" => l(&p.user_id_group_pairs, |x| obj! {
+            "Description" => s(&x.description),
+            "UserId" => s(&x.user_id),
+            "GroupName" => s(&x.group_name),
+            "GroupId" => s(&x.group_id),
+            "VpcId" => s(&x.vpc_id),
+            "VpcPeeringConnectionId" => s(&x.vpc_peering_connection_id),
+            "PeeringStatus" => s(&x.peering_status),
+        }),
+        "IpRanges" => l(&p.ip_ranges, |x| obj! { "Description" => s(&x.description), "CidrIp" => s(&x.cidr_ip) }),
+        "Ipv6Ranges" => l(&p.ipv6_ranges, |x| obj! { "Description" => s(&x.description), "CidrIpv6" => s(&x.cidr_ipv6) }),
+        "PrefixListIds" => l(&p.prefix_list_ids, |x| obj! {
+            "Description" => s(&x.description),
+            "PrefixListId" => s(&x.prefix_list_id),
+        }),
+    }
+}
+
+/// A security group as `describe_security_groups` gives it.
+pub fn security_group(g: &ec2::SecurityGroup) -> Json {
+    obj! {
+        "GroupId" => s(&g.group_id),
+        "IpPermissionsEgress" => l(&g.ip_permissions_egress, permission),
+        "Tags" => l(&g.tags, |x| obj! { "Key" => s(&x.key), "Value" => s(&x.value) }),
+        "VpcId" => s(&g.vpc_id),
+        "SecurityGroupArn" => s(&g.security_group_arn),
+        "OwnerId" => s(&g.owner_id),
+        "GroupName" => s(&g.group_name),
+        "Description" => s(&g.description),
+        "IpPermissions" => l(&g.ip_permissions, permission),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,47 +8,28 @@
 
 use super::api::{from_sdk, retry, ApiError};
 use super::boto3;
+use super::module::{client, ensure_tags, filter, ids_json, strings, Fail, Obj, R};
 use crate::aws_ec2::{camel_dict_to_snake, tags as tag_map};
-use crate::ec2_instance::{AwsAccess, Params, Report};
+use crate::ec2_instance::{Params, Report};
 use crate::ProviderError;
-use aws_config::{retry::RetryConfig, BehaviorVersion, Region};
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, AttributeValue, Filter, InstanceAttributeName, InstanceNetworkInterfaceSpecification,
     InstanceType, ResourceType, RunInstancesMonitoringEnabled, ShutdownBehavior, SummaryStatus, Tag, TagSpecification,
 };
 use aws_sdk_ec2::Client;
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 use std::time::{Duration, Instant};
 
-type Obj = Map<String, Json>;
 type Filters = Vec<(String, Vec<String>)>;
 
 /// The instance states the default filters select (all but shutting-down and terminated).
 const LIVE_STATES: &[&str] = &["pending", "running", "stopping", "stopped"];
 
-/// A failure of the module: its message and the fields it returns with it.
-struct Fail {
-    msg: String,
-    fields: Obj,
-}
-
-impl Fail {
-    fn new(msg: impl Into<String>) -> Fail {
-        Fail { msg: msg.into(), fields: Obj::new() }
-    }
-
-    fn api(what: &str, e: ApiError) -> Fail {
-        Fail::new(format!("{what}: {e}"))
-    }
-}
-
-type R<T> = Result<T, Fail>;
-
 /// Runs the module.
 pub async fn run(p: &Params, check: bool) -> Result<Report, ProviderError> {
-    let mut m = match client(&p.access).await {
+    let mut m = match client(&p.access, "ec2_instance").await {
         Ok(client) => Module { p, check, client, warnings: Vec::new() },
-        Err(f) => return Ok(Report { fields: fail_fields(f), failed: true, warnings: Vec::new() }),
+        Err(f) => return Ok(Report { fields: f.into_fields(), failed: true, warnings: Vec::new() }),
     };
     let out = m.main().await;
     let warnings = std::mem::take(&mut m.warnings);
@@ -57,55 +38,8 @@ pub async fn run(p: &Params, check: bool) -> Result<Report, ProviderError> {
             fields.entry("changed").or_insert(Json::Bool(false));
             Report { fields, failed: false, warnings }
         }
-        Err(f) => Report { fields: fail_fields(f), failed: true, warnings },
+        Err(f) => Report { fields: f.into_fields(), failed: true, warnings },
     })
-}
-
-fn fail_fields(f: Fail) -> Obj {
-    let mut fields = f.fields;
-    fields.insert("msg".into(), Json::String(f.msg));
-    fields.entry("changed").or_insert(Json::Bool(false));
-    fields
-}
-
-/// An EC2 client with the module's region, endpoint and credentials.
-async fn client(a: &AwsAccess) -> R<Client> {
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::standard().with_max_attempts(3));
-    if let Some(p) = &a.profile {
-        loader = loader.profile_name(p);
-    }
-    if let Some(r) = &a.region {
-        loader = loader.region(Region::new(r.clone()));
-    }
-    if let Some(e) = &a.endpoint_url {
-        loader = loader.endpoint_url(e);
-    }
-    if let (Some(k), Some(s)) = (&a.access_key, &a.secret_key) {
-        loader = loader.credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            k,
-            s,
-            a.session_token.clone(),
-            None,
-            "ec2_instance arguments",
-        ));
-    }
-    let sdk = loader.load().await;
-    if sdk.region().is_none() {
-        return Err(Fail::new(
-            "The ec2_instance module requires a region and none was found in configuration, environment variables \
-             or module parameters",
-        ));
-    }
-    Ok(Client::new(&sdk))
-}
-
-fn filter(name: &str, values: &[String]) -> Filter {
-    Filter::builder().name(name).set_values(Some(values.to_vec())).build()
-}
-
-fn strings(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
 }
 
 fn id_of(i: &Json) -> String {
@@ -126,10 +60,6 @@ fn pretty(i: &Json) -> Json {
 
 fn pretties(items: &[Json]) -> Json {
     Json::Array(items.iter().map(pretty).collect())
-}
-
-fn ids_json(ids: &[String]) -> Json {
-    Json::Array(ids.iter().map(|s| Json::String(s.clone())).collect())
 }
 
 /// A random client token (a uuid4's hex, as the module makes).
@@ -600,46 +530,7 @@ impl Module<'_> {
                 None => wanted.push(("Name".into(), n.clone())),
             }
         }
-        let current = tag_map(instance);
-        let mut unset: Vec<String> = Vec::new();
-        if purge {
-            unset = current
-                .keys()
-                .filter(|k| !wanted.iter().any(|(w, _)| w == *k) && !k.starts_with("aws:"))
-                .cloned()
-                .collect();
-        }
-        let set: Vec<(String, String)> = wanted
-            .iter()
-            .filter(|(k, v)| !unset.contains(k) && current.get(k).and_then(Json::as_str) != Some(v.as_str()))
-            .cloned()
-            .collect();
-        if purge && wanted.is_empty() {
-            unset = current.keys().cloned().collect();
-        }
-        let changed = !set.is_empty() || !unset.is_empty();
-        if self.check || !changed {
-            return Ok(changed);
-        }
-        let id = id_of(instance);
-        let client = &self.client;
-        if !unset.is_empty() {
-            retry(|| async {
-                let tags: Vec<Tag> = unset.iter().map(|k| Tag::builder().key(k).build()).collect();
-                client.delete_tags().resources(&id).set_tags(Some(tags)).send().await.map_err(from_sdk)
-            })
-            .await
-            .map_err(|e| Fail::api(&format!("Failed to remove tags {unset:?} from resource {id}"), e))?;
-        }
-        if !set.is_empty() {
-            retry(|| async {
-                let tags: Vec<Tag> = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-                client.create_tags().resources(&id).set_tags(Some(tags)).send().await.map_err(from_sdk)
-            })
-            .await
-            .map_err(|e| Fail::api(&format!("Failed to set tags on resource {id}"), e))?;
-        }
-        Ok(true)
+        ensure_tags(&self.client, self.check, &id_of(instance), &tag_map(instance), &wanted, purge).await
     }
 
     /// The attribute changes an existing instance needs (`InstanceId` plus the new value).

@@ -31,7 +31,9 @@ pub mod convert;
 mod disk;
 pub mod ec2_instance;
 pub mod ec2_inventory;
+pub mod ec2_security_group;
 pub mod hostkeys;
+pub mod module;
 mod resources;
 
 use crate::{

@@ -27,6 +27,8 @@ mod docker_prune;
 mod docker_volume;
 #[cfg(feature = "aws")]
 mod ec2_instance;
+#[cfg(feature = "aws")]
+mod ec2_security_group;
 mod facts;
 mod faults;
 #[cfg(feature = "gcp")]

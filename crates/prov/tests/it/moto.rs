@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -392,4 +392,147 @@ impl Normalizer {
             other => other.clone(),
         }
     }
+}
+
+/// The environment of a run in `dir` against moto (test credentials, no region: the
+/// playbooks give it; prov's state, run lock included, in `dir`).
+pub fn amazon_env(c: &mut Command, dir: &Path) {
+    test_credentials(c);
+    c.env_remove("AWS_REGION").env("NO_COLOR", "1").env("PROV_STATE_DIR", dir.join("state"));
+}
+
+/// Runs `playbook` (which dumps its registered results as JSON to `{{ out }}`, talking to
+/// `{{ endpoint }}`) with `tool` (prov, or ansible-playbook) on a fresh moto; the results.
+fn playbook_results(tool: &Path, oracle: bool, playbook: &str, recap: &[&str], extra: &[&str]) -> Json {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("site.yml"), playbook).expect("playbook");
+    let out = dir.path().join("results.json");
+    let endpoint = format!("endpoint={}", moto.endpoint());
+    let dest = format!("out={}", out.display());
+    let mut c = Command::new(tool);
+    if !oracle {
+        c.arg("apply");
+    }
+    c.args(["site.yml", "-i", "localhost,", "-e", &endpoint, "-e", &dest]).args(extra).current_dir(dir.path());
+    if oracle {
+        let python = tool.with_file_name("python");
+        c.args(["-e", &format!("ansible_python_interpreter={}", python.display())]);
+    }
+    amazon_env(&mut c, dir.path());
+    let o = c.output().expect("the tool runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(recap.iter().all(|r| stdout.contains(r)), "recap {recap:?} expected:\n{stdout}");
+    serde_json::from_str(&std::fs::read_to_string(&out).expect("results dumped")).expect("JSON")
+}
+
+/// Drops what only ansible-playbook registers (`invocation`, `_ansible_*`) and the warnings.
+fn strip_registered(v: &Json) -> Json {
+    match v {
+        Json::Object(m) => Json::Object(
+            m.iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "invocation" | "warnings" | "deprecations") && !k.starts_with("_ansible")
+                })
+                .map(|(k, x)| (k.clone(), strip_registered(x)))
+                .collect(),
+        ),
+        Json::Array(a) => Json::Array(a.iter().map(strip_registered).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Sorted-keys JSON with the ids moto makes up masked: a sort key independent of them (the
+/// addresses are the playbook's).
+fn masked(v: &Json) -> String {
+    static IDS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let ids = IDS.get_or_init(|| {
+        regex::Regex::new(r"\b(?:i|vol|eni-attach|eni|sg|subnet|vpc|r)-[0-9a-f]{8,17}\b|\b[0-9a-f]{32}\b")
+            .expect("regex")
+    });
+    fn canonical(v: &Json) -> String {
+        match v {
+            Json::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let items: Vec<String> = keys.iter().map(|k| format!("{k:?}:{}", canonical(&m[*k]))).collect();
+                format!("{{{}}}", items.join(","))
+            }
+            Json::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
+            other => other.to_string(),
+        }
+    }
+    ids.replace_all(&canonical(v), "<x>").into_owned()
+}
+
+/// Lists whose order comes from moto's storage (security group rules and their targets)
+/// sorted, whatever moto made up aside.
+fn sort_unordered(v: &Json, unordered: bool) -> Json {
+    match v {
+        Json::Object(m) => Json::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let u = unordered || k.starts_with("ip_permissions");
+                    (k.clone(), sort_unordered(x, u))
+                })
+                .collect(),
+        ),
+        Json::Array(a) => {
+            let mut items: Vec<Json> = a.iter().map(|x| sort_unordered(x, unordered)).collect();
+            if unordered {
+                items.sort_by_key(masked);
+            }
+            Json::Array(items)
+        }
+        other => other.clone(),
+    }
+}
+
+/// Each task's result normalized on its own ([`Normalizer`], unordered lists sorted first;
+/// the `*_success`/`*_failed` ids, in a Python set's order, sorted once numbered).
+fn normalize_results(all: &Json) -> Json {
+    let mut out = Map::new();
+    for (task, r) in all.as_object().expect("results by task") {
+        let sorted = sort_unordered(&strip_registered(r), false);
+        let mut v = Normalizer::new().value(&sorted);
+        for (k, x) in v.as_object_mut().into_iter().flatten() {
+            if k.ends_with("_success") || k.ends_with("_failed") {
+                if let Some(items) = x.as_array_mut() {
+                    items.sort_by_key(|i| i.to_string());
+                }
+            }
+        }
+        out.insert(task.clone(), v);
+    }
+    Json::Object(out)
+}
+
+/// A differential test of amazon.aws modules: `playbook` run by prov on a fresh moto, its
+/// registered results normalized and compared, task by task, with those ansible-playbook
+/// registered (ansible-core 2.19.14, amazon.aws of `ansible` 12.3.0, boto3), recorded in
+/// `recorded` (under the crate). `recap`: what both recaps show. To record again, set
+/// `PROV_ORACLE_ANSIBLE_PLAYBOOK=/path/to/venv/bin/ansible-playbook` (a venv with
+/// ansible-core and boto3) and `ANSIBLE_COLLECTIONS_PATH`. Returns prov's normalized results.
+pub fn differential(recorded: &str, playbook: &str, recap: &[&str], extra: &[&str]) -> Json {
+    let got =
+        normalize_results(&playbook_results(Path::new(env!("CARGO_BIN_EXE_prov")), false, playbook, recap, extra));
+    let recorded = Path::new(env!("CARGO_MANIFEST_DIR")).join(recorded);
+    if let Some(bin) = std::env::var_os("PROV_ORACLE_ANSIBLE_PLAYBOOK") {
+        let oracle = normalize_results(&playbook_results(Path::new(&bin), true, playbook, recap, extra));
+        std::fs::write(&recorded, serde_json::to_string_pretty(&oracle).expect("json") + "\n").expect("record");
+    }
+    let want: Json =
+        serde_json::from_str(&std::fs::read_to_string(&recorded).expect("recorded results")).expect("JSON");
+    for (task, w) in want.as_object().expect("tasks") {
+        assert_eq!(
+            &got[task],
+            w,
+            "{task}: prov registers\n{}\nansible-playbook registers\n{}",
+            serde_json::to_string_pretty(&got[task]).unwrap_or_default(),
+            serde_json::to_string_pretty(w).unwrap_or_default()
+        );
+    }
+    assert_eq!(got.as_object().map(Map::len), want.as_object().map(Map::len));
+    got
 }
