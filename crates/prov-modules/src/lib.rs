@@ -32,6 +32,7 @@ macro_rules! modules {
 
 modules![
     cloud::disk::DiskModule,
+    cloud::ec2_eip::Ec2Eip,
     cloud::ec2_instance::Ec2Instance,
     cloud::ec2_security_group::Ec2SecurityGroup,
     cloud::vm::Vm,

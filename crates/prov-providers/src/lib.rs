@@ -11,6 +11,7 @@ pub mod aws;
 pub mod aws_ec2;
 pub mod disk;
 pub mod docker;
+pub mod ec2_eip;
 pub mod ec2_instance;
 pub mod ec2_security_group;
 #[cfg(feature = "gcp")]

@@ -1,6 +1,7 @@
 //! Modules that manage machines through a provider (they run in prov itself).
 
 pub mod disk;
+pub mod ec2_eip;
 pub mod ec2_instance;
 pub mod ec2_security_group;
 pub mod vm;

@@ -29,6 +29,7 @@ pub mod api;
 pub mod boto3;
 pub mod convert;
 mod disk;
+pub mod ec2_eip;
 pub mod ec2_instance;
 pub mod ec2_inventory;
 pub mod ec2_security_group;

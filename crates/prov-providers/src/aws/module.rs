@@ -141,3 +141,26 @@ pub async fn ensure_tags(
     }
     Ok(true)
 }
+
+/// The tags of a resource, from `describe_tags` (of `kind`, `elastic-ip`, ... when given).
+pub async fn current_tags(client: &Client, id: &str, kind: Option<&str>) -> R<Obj> {
+    let out = retry(|| async {
+        let mut req = client.describe_tags().filters(filter("resource-id", &[id.to_string()]));
+        if let Some(k) = kind {
+            req = req.filters(filter("resource-type", &[k.to_string()]));
+        }
+        let mut pages = req.into_paginator().send();
+        let mut tags = Obj::new();
+        while let Some(page) = pages.next().await {
+            for t in page.map_err(from_sdk)?.tags() {
+                tags.insert(
+                    t.key().unwrap_or_default().to_string(),
+                    Json::String(t.value().unwrap_or_default().to_string()),
+                );
+            }
+        }
+        Ok(tags)
+    })
+    .await;
+    out.map_err(|e| Fail::api(&format!("Couldn't describe tags for resource {id}"), e))
+}

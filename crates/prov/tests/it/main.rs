@@ -26,6 +26,8 @@ mod docker_network;
 mod docker_prune;
 mod docker_volume;
 #[cfg(feature = "aws")]
+mod ec2_eip;
+#[cfg(feature = "aws")]
 mod ec2_instance;
 #[cfg(feature = "aws")]
 mod ec2_security_group;

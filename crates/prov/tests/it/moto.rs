@@ -327,7 +327,7 @@ impl Normalizer {
         let re = regex::Regex::new(concat!(
             r"(?P<time>\d{4}-\d\d-\d\dT[0-9:.]+\+00:00|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)",
             r"|(?P<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
-            r"|(?P<id>\b(?:i|vol|eni-attach|eni|sg|subnet|vpc|r)-[0-9a-f]{8,17}\b)",
+            r"|(?P<id>\b(?:i|vol|eni-attach|eni|sg|subnet|vpc|r|eipalloc|eipassoc)-[0-9a-f]{8,17}\b)",
             r"|(?P<mac>\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b)",
             r"|(?P<ip>\b\d{1,3}[.-]\d{1,3}[.-]\d{1,3}[.-]\d{1,3}\b)",
             r"|(?P<token>\b[0-9a-f]{32}\b)",
@@ -448,8 +448,10 @@ fn strip_registered(v: &Json) -> Json {
 fn masked(v: &Json) -> String {
     static IDS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let ids = IDS.get_or_init(|| {
-        regex::Regex::new(r"\b(?:i|vol|eni-attach|eni|sg|subnet|vpc|r)-[0-9a-f]{8,17}\b|\b[0-9a-f]{32}\b")
-            .expect("regex")
+        regex::Regex::new(
+            r"\b(?:i|vol|eni-attach|eni|sg|subnet|vpc|r|eipalloc|eipassoc)-[0-9a-f]{8,17}\b|\b[0-9a-f]{32}\b",
+        )
+        .expect("regex")
     });
     fn canonical(v: &Json) -> String {
         match v {
