@@ -35,6 +35,7 @@ modules![
     cloud::ec2_eip::Ec2Eip,
     cloud::ec2_instance::Ec2Instance,
     cloud::ec2_security_group::Ec2SecurityGroup,
+    cloud::ec2_vol::Ec2Vol,
     cloud::vm::Vm,
     commands::async_status::AsyncStatus,
     commands::command::Command,

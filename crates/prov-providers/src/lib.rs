@@ -14,6 +14,7 @@ pub mod docker;
 pub mod ec2_eip;
 pub mod ec2_instance;
 pub mod ec2_security_group;
+pub mod ec2_vol;
 #[cfg(feature = "gcp")]
 pub mod gcp;
 pub mod inventory;

@@ -4,6 +4,7 @@ pub mod disk;
 pub mod ec2_eip;
 pub mod ec2_instance;
 pub mod ec2_security_group;
+pub mod ec2_vol;
 pub mod vm;
 
 use prov_core::module::{ModuleCtx, ModuleError, Outcome};

@@ -309,6 +309,45 @@ pub fn security_group(g: &ec2::SecurityGroup) -> Json {
     }
 }
 
+/// A volume as `describe_volumes` gives it.
+pub fn volume(v: &ec2::Volume) -> Json {
+    obj! {
+        "AvailabilityZoneId" => s(&v.availability_zone_id),
+        "OutpostArn" => s(&v.outpost_arn),
+        "SourceVolumeId" => s(&v.source_volume_id),
+        "Iops" => n(v.iops),
+        "Tags" => l(&v.tags, |x| obj! { "Key" => s(&x.key), "Value" => s(&x.value) }),
+        "VolumeType" => e(&v.volume_type),
+        "FastRestored" => b(v.fast_restored),
+        "MultiAttachEnabled" => b(v.multi_attach_enabled),
+        "Throughput" => n(v.throughput),
+        "SseType" => e(&v.sse_type),
+        "Operator" => o(&v.operator, operator),
+        "VolumeInitializationRate" => n(v.volume_initialization_rate),
+        "VolumeArn" => s(&v.volume_arn),
+        "OwnerId" => s(&v.owner_id),
+        "VolumeId" => s(&v.volume_id),
+        "Size" => n(v.size),
+        "SnapshotId" => s(&v.snapshot_id),
+        "AvailabilityZone" => s(&v.availability_zone),
+        "State" => e(&v.state),
+        "CreateTime" => t(&v.create_time),
+        "Attachments" => l(&v.attachments, |a| obj! {
+            "DeleteOnTermination" => b(a.delete_on_termination),
+            "AssociatedResource" => s(&a.associated_resource),
+            "InstanceOwningService" => s(&a.instance_owning_service),
+            "EbsCardIndex" => n(a.ebs_card_index),
+            "VolumeId" => s(&a.volume_id),
+            "InstanceId" => s(&a.instance_id),
+            "Device" => s(&a.device),
+            "State" => e(&a.state),
+            "AttachTime" => t(&a.attach_time),
+        }),
+        "Encrypted" => b(v.encrypted),
+        "KmsKeyId" => s(&v.kms_key_id),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

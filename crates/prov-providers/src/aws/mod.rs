@@ -33,6 +33,7 @@ pub mod ec2_eip;
 pub mod ec2_instance;
 pub mod ec2_inventory;
 pub mod ec2_security_group;
+pub mod ec2_vol;
 pub mod hostkeys;
 pub mod module;
 mod resources;

@@ -31,6 +31,8 @@ mod ec2_eip;
 mod ec2_instance;
 #[cfg(feature = "aws")]
 mod ec2_security_group;
+#[cfg(feature = "aws")]
+mod ec2_vol;
 mod facts;
 mod faults;
 #[cfg(feature = "gcp")]
