@@ -20,7 +20,7 @@
 //!   register: eip
 //! ```
 
-use super::{aws_access, on_controller, outcome, plan_of, py_str};
+use super::{on_controller, outcome, plan_of, py_str};
 use crate::util::stringish;
 use async_trait::async_trait;
 use prov_core::args::lenient_opt_bool;
@@ -30,82 +30,54 @@ use prov_providers::ec2_instance::Report;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-/// Arguments of `ec2_eip`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Args {
-    /// An instance (`i-...`) or network interface (`eni-...`, needs `in_vpc`).
-    #[serde(default, deserialize_with = "stringish")]
-    pub device_id: Option<String>,
-    /// The address.
-    #[serde(default, alias = "ip", deserialize_with = "stringish")]
-    pub public_ip: Option<String>,
-    /// `present` (default) or `absent`.
-    #[serde(default, deserialize_with = "stringish")]
-    pub state: Option<String>,
-    /// A VPC address (default false).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub in_vpc: Option<bool>,
-    /// Reuse an unassociated address (default false).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub reuse_existing_ip_allowed: Option<bool>,
-    /// Release when disassociating (default false).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub release_on_disassociation: Option<bool>,
-    /// Move an address associated elsewhere (default false).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub allow_reassociation: Option<bool>,
-    /// The private address to associate with.
-    #[serde(default, deserialize_with = "stringish")]
-    pub private_ip_address: Option<String>,
-    /// Tags.
-    #[serde(default, alias = "resource_tags")]
-    pub tags: Option<indexmap::IndexMap<String, Json>>,
-    /// Remove tags not in `tags` (default true).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub purge_tags: Option<bool>,
-    /// A tag to search reusable addresses by.
-    #[serde(default, deserialize_with = "stringish")]
-    pub tag_name: Option<String>,
-    /// Its value.
-    #[serde(default, deserialize_with = "stringish")]
-    pub tag_value: Option<String>,
-    /// The pool of a new address.
-    #[serde(default, deserialize_with = "stringish")]
-    pub public_ipv4_pool: Option<String>,
-    /// Not supported.
-    #[serde(default)]
-    pub domain_name: Option<Json>,
-    /// The region.
-    #[serde(default, alias = "aws_region", deserialize_with = "stringish")]
-    pub region: Option<String>,
-    /// The endpoint instead of EC2's.
-    #[serde(default, alias = "aws_endpoint_url", deserialize_with = "stringish")]
-    pub endpoint_url: Option<String>,
-    /// Access key id.
-    #[serde(default, alias = "aws_access_key_id", alias = "aws_access_key", deserialize_with = "stringish")]
-    pub access_key: Option<String>,
-    /// Secret access key.
-    #[serde(default, alias = "aws_secret_access_key", alias = "aws_secret_key", deserialize_with = "stringish")]
-    pub secret_key: Option<String>,
-    /// Session token.
-    #[serde(default, alias = "aws_session_token", deserialize_with = "stringish")]
-    pub session_token: Option<String>,
-    /// A profile of the AWS configuration files.
-    #[serde(default, alias = "aws_profile", deserialize_with = "stringish")]
-    pub profile: Option<String>,
-    /// Only true.
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub validate_certs: Option<bool>,
-    /// Only false.
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub debug_botocore_endpoint_logs: Option<bool>,
-    /// Not supported.
-    #[serde(default)]
-    pub aws_ca_bundle: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub aws_config: Option<Json>,
+amazon_aws_args! {
+    /// Arguments of `ec2_eip`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Args {
+        /// An instance (`i-...`) or network interface (`eni-...`, needs `in_vpc`).
+        #[serde(default, deserialize_with = "stringish")]
+        pub device_id: Option<String>,
+        /// The address.
+        #[serde(default, alias = "ip", deserialize_with = "stringish")]
+        pub public_ip: Option<String>,
+        /// `present` (default) or `absent`.
+        #[serde(default, deserialize_with = "stringish")]
+        pub state: Option<String>,
+        /// A VPC address (default false).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub in_vpc: Option<bool>,
+        /// Reuse an unassociated address (default false).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub reuse_existing_ip_allowed: Option<bool>,
+        /// Release when disassociating (default false).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub release_on_disassociation: Option<bool>,
+        /// Move an address associated elsewhere (default false).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub allow_reassociation: Option<bool>,
+        /// The private address to associate with.
+        #[serde(default, deserialize_with = "stringish")]
+        pub private_ip_address: Option<String>,
+        /// Tags.
+        #[serde(default, alias = "resource_tags")]
+        pub tags: Option<indexmap::IndexMap<String, Json>>,
+        /// Remove tags not in `tags` (default true).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub purge_tags: Option<bool>,
+        /// A tag to search reusable addresses by.
+        #[serde(default, deserialize_with = "stringish")]
+        pub tag_name: Option<String>,
+        /// Its value.
+        #[serde(default, deserialize_with = "stringish")]
+        pub tag_value: Option<String>,
+        /// The pool of a new address.
+        #[serde(default, deserialize_with = "stringish")]
+        pub public_ipv4_pool: Option<String>,
+        /// Not supported.
+        #[serde(default)]
+        pub domain_name: Option<Json>,
+    }
 }
 
 /// The module.
@@ -118,10 +90,7 @@ fn state(a: &Args) -> &str {
 
 fn params(a: &Args, env: &[(String, String)]) -> Params {
     Params {
-        access: aws_access(
-            [&a.region, &a.endpoint_url, &a.access_key, &a.secret_key, &a.session_token, &a.profile],
-            env,
-        ),
+        access: a.aws_access(env),
         device_id: a.device_id.clone(),
         public_ip: a.public_ip.clone(),
         state: state(a).to_string(),
@@ -155,19 +124,9 @@ impl Module for Ec2Eip {
         if !matches!(state(a), "present" | "absent") {
             return Err(format!("value of state must be one of: present, absent, got: {}", state(a)));
         }
-        let mut off = Vec::new();
-        for (name, v) in
-            [("domain_name", &a.domain_name), ("aws_ca_bundle", &a.aws_ca_bundle), ("aws_config", &a.aws_config)]
-        {
-            if v.as_ref().is_some_and(|x| !x.is_null()) {
-                off.push(name);
-            }
-        }
-        if a.validate_certs == Some(false) {
-            off.push("validate_certs: false");
-        }
-        if a.debug_botocore_endpoint_logs == Some(true) {
-            off.push("debug_botocore_endpoint_logs");
+        let mut off = a.aws_unsupported();
+        if a.domain_name.as_ref().is_some_and(|x| !x.is_null()) {
+            off.insert(0, "domain_name");
         }
         if !off.is_empty() {
             return Err(format!("prov does not support {} of amazon.aws.ec2_eip yet", off.join(", ")));

@@ -39,7 +39,7 @@
 //!       register: web
 //! ```
 
-use super::{aws_access, on_controller, outcome, plan_of, py_str};
+use super::{on_controller, outcome, plan_of, py_str};
 use crate::util::{py_int, stringish};
 use async_trait::async_trait;
 use prov_core::args::lenient_opt_bool;
@@ -48,162 +48,134 @@ use prov_providers::ec2_instance::{Params, Report, STATES};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-/// Arguments of `ec2_instance` (every argument of the module; those prov does not support
-/// are refused by [`Module::check_args`]).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Args {
-    /// `present` (default), `started`, `running`, `stopped`, `restarted`, `rebooted`,
-    /// `terminated`, `absent`.
-    #[serde(default, deserialize_with = "stringish")]
-    pub state: Option<String>,
-    /// Wait for the state (default true).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub wait: Option<bool>,
-    /// Seconds (default 600).
-    #[serde(default, deserialize_with = "stringish")]
-    pub wait_timeout: Option<String>,
-    /// Instances to launch.
-    #[serde(default, deserialize_with = "stringish")]
-    pub count: Option<String>,
-    /// Instances that should exist.
-    #[serde(default, deserialize_with = "stringish")]
-    pub exact_count: Option<String>,
-    /// The AMI.
-    #[serde(default, deserialize_with = "stringish")]
-    pub image_id: Option<String>,
-    /// `{id, ramdisk, kernel}`.
-    #[serde(default)]
-    pub image: Option<Image>,
-    /// The instance type.
-    #[serde(default, deserialize_with = "stringish")]
-    pub instance_type: Option<String>,
-    /// User data (text).
-    #[serde(default, deserialize_with = "stringish")]
-    pub user_data: Option<String>,
-    /// The subnet.
-    #[serde(default, alias = "subnet_id", deserialize_with = "stringish")]
-    pub vpc_subnet_id: Option<String>,
-    /// The zone whose default subnet is used.
-    #[serde(default, deserialize_with = "stringish")]
-    pub availability_zone: Option<String>,
-    /// Security group names or ids.
-    #[serde(default, deserialize_with = "crate::util::str_list")]
-    pub security_groups: Option<Vec<String>>,
-    /// One security group.
-    #[serde(default, deserialize_with = "stringish")]
-    pub security_group: Option<String>,
-    /// The `Name` tag.
-    #[serde(default, deserialize_with = "stringish")]
-    pub name: Option<String>,
-    /// Tags.
-    #[serde(default, alias = "resource_tags")]
-    pub tags: Option<indexmap::IndexMap<String, Json>>,
-    /// Remove tags not in `tags` (default true).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub purge_tags: Option<bool>,
-    /// DescribeInstances filters.
-    #[serde(default)]
-    pub filters: Option<indexmap::IndexMap<String, Json>>,
-    /// The key pair.
-    #[serde(default, deserialize_with = "stringish")]
-    pub key_name: Option<String>,
-    /// Instances by id.
-    #[serde(default, deserialize_with = "crate::util::str_list")]
-    pub instance_ids: Option<Vec<String>>,
-    /// `DisableApiTermination`.
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub termination_protection: Option<bool>,
-    /// `EbsOptimized`.
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub ebs_optimized: Option<bool>,
-    /// `stop` or `terminate`.
-    #[serde(default, deserialize_with = "stringish")]
-    pub instance_initiated_shutdown_behavior: Option<String>,
-    /// Detailed monitoring at launch.
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub detailed_monitoring: Option<bool>,
-    /// Hibernation (only false).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub hibernation_options: Option<bool>,
-    /// The region.
-    #[serde(default, alias = "aws_region", deserialize_with = "stringish")]
-    pub region: Option<String>,
-    /// The endpoint instead of EC2's.
-    #[serde(default, alias = "aws_endpoint_url", deserialize_with = "stringish")]
-    pub endpoint_url: Option<String>,
-    /// Access key id.
-    #[serde(default, alias = "aws_access_key_id", alias = "aws_access_key", deserialize_with = "stringish")]
-    pub access_key: Option<String>,
-    /// Secret access key.
-    #[serde(default, alias = "aws_secret_access_key", alias = "aws_secret_key", deserialize_with = "stringish")]
-    pub secret_key: Option<String>,
-    /// Session token.
-    #[serde(default, alias = "aws_session_token", deserialize_with = "stringish")]
-    pub session_token: Option<String>,
-    /// A profile of the AWS configuration files.
-    #[serde(default, alias = "aws_profile", deserialize_with = "stringish")]
-    pub profile: Option<String>,
-    /// Only true.
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub validate_certs: Option<bool>,
-    /// Only false.
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub debug_botocore_endpoint_logs: Option<bool>,
-    /// Not supported.
-    #[serde(default, alias = "tower_callback")]
-    pub aap_callback: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub network: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub network_interfaces: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub network_interfaces_ids: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub volumes: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub launch_template: Option<Json>,
-    /// Not supported.
-    #[serde(default, alias = "instance_role")]
-    pub iam_instance_profile: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub placement: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub placement_group: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub tenancy: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub cpu_options: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub cpu_credit_specification: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub metadata_options: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub license_specifications: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub additional_info: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub source_dest_check: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub aws_ca_bundle: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub aws_config: Option<Json>,
+amazon_aws_args! {
+    /// Arguments of `ec2_instance` (every argument of the module; those prov does not support
+    /// are refused by [`Module::check_args`]).
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Args {
+        /// `present` (default), `started`, `running`, `stopped`, `restarted`, `rebooted`,
+        /// `terminated`, `absent`.
+        #[serde(default, deserialize_with = "stringish")]
+        pub state: Option<String>,
+        /// Wait for the state (default true).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub wait: Option<bool>,
+        /// Seconds (default 600).
+        #[serde(default, deserialize_with = "stringish")]
+        pub wait_timeout: Option<String>,
+        /// Instances to launch.
+        #[serde(default, deserialize_with = "stringish")]
+        pub count: Option<String>,
+        /// Instances that should exist.
+        #[serde(default, deserialize_with = "stringish")]
+        pub exact_count: Option<String>,
+        /// The AMI.
+        #[serde(default, deserialize_with = "stringish")]
+        pub image_id: Option<String>,
+        /// `{id, ramdisk, kernel}`.
+        #[serde(default)]
+        pub image: Option<Image>,
+        /// The instance type.
+        #[serde(default, deserialize_with = "stringish")]
+        pub instance_type: Option<String>,
+        /// User data (text).
+        #[serde(default, deserialize_with = "stringish")]
+        pub user_data: Option<String>,
+        /// The subnet.
+        #[serde(default, alias = "subnet_id", deserialize_with = "stringish")]
+        pub vpc_subnet_id: Option<String>,
+        /// The zone whose default subnet is used.
+        #[serde(default, deserialize_with = "stringish")]
+        pub availability_zone: Option<String>,
+        /// Security group names or ids.
+        #[serde(default, deserialize_with = "crate::util::str_list")]
+        pub security_groups: Option<Vec<String>>,
+        /// One security group.
+        #[serde(default, deserialize_with = "stringish")]
+        pub security_group: Option<String>,
+        /// The `Name` tag.
+        #[serde(default, deserialize_with = "stringish")]
+        pub name: Option<String>,
+        /// Tags.
+        #[serde(default, alias = "resource_tags")]
+        pub tags: Option<indexmap::IndexMap<String, Json>>,
+        /// Remove tags not in `tags` (default true).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub purge_tags: Option<bool>,
+        /// DescribeInstances filters.
+        #[serde(default)]
+        pub filters: Option<indexmap::IndexMap<String, Json>>,
+        /// The key pair.
+        #[serde(default, deserialize_with = "stringish")]
+        pub key_name: Option<String>,
+        /// Instances by id.
+        #[serde(default, deserialize_with = "crate::util::str_list")]
+        pub instance_ids: Option<Vec<String>>,
+        /// `DisableApiTermination`.
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub termination_protection: Option<bool>,
+        /// `EbsOptimized`.
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub ebs_optimized: Option<bool>,
+        /// `stop` or `terminate`.
+        #[serde(default, deserialize_with = "stringish")]
+        pub instance_initiated_shutdown_behavior: Option<String>,
+        /// Detailed monitoring at launch.
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub detailed_monitoring: Option<bool>,
+        /// Hibernation (only false).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub hibernation_options: Option<bool>,
+        /// Not supported.
+        #[serde(default, alias = "tower_callback")]
+        pub aap_callback: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub network: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub network_interfaces: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub network_interfaces_ids: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub volumes: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub launch_template: Option<Json>,
+        /// Not supported.
+        #[serde(default, alias = "instance_role")]
+        pub iam_instance_profile: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub placement: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub placement_group: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub tenancy: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub cpu_options: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub cpu_credit_specification: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub metadata_options: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub license_specifications: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub additional_info: Option<Json>,
+        /// Not supported.
+        #[serde(default)]
+        pub source_dest_check: Option<Json>,
+    }
 }
 
 /// `image` of `ec2_instance`.
@@ -250,8 +222,6 @@ fn unsupported(a: &Args) -> Vec<&'static str> {
         ("license_specifications", &a.license_specifications),
         ("additional_info", &a.additional_info),
         ("source_dest_check", &a.source_dest_check),
-        ("aws_ca_bundle", &a.aws_ca_bundle),
-        ("aws_config", &a.aws_config),
     ] {
         if set(v) {
             out.push(name);
@@ -260,20 +230,14 @@ fn unsupported(a: &Args) -> Vec<&'static str> {
     if a.hibernation_options == Some(true) {
         out.push("hibernation_options");
     }
-    if a.validate_certs == Some(false) {
-        out.push("validate_certs: false");
-    }
-    if a.debug_botocore_endpoint_logs == Some(true) {
-        out.push("debug_botocore_endpoint_logs");
-    }
+    out.extend(a.aws_unsupported());
     out
 }
 
 /// The module's parameters, with the environment fallbacks of amazon.aws (`env`: the task's
 /// `environment:`, read before prov's own).
 fn params(a: &Args, env: &[(String, String)]) -> Result<Params, String> {
-    let access =
-        aws_access([&a.region, &a.endpoint_url, &a.access_key, &a.secret_key, &a.session_token, &a.profile], env);
+    let access = a.aws_access(env);
     let int = |v: &Option<String>| -> Result<Option<i64>, String> {
         match v {
             None => Ok(None),

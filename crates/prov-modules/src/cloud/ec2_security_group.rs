@@ -28,7 +28,7 @@
 //!       - { proto: udp, ports: [7946, 4789], group_name: swarm }
 //! ```
 
-use super::{aws_access, on_controller, outcome, plan_of, py_str};
+use super::{on_controller, outcome, plan_of, py_str};
 use crate::util::{py_int, stringish};
 use async_trait::async_trait;
 use prov_core::args::lenient_opt_bool;
@@ -83,73 +83,45 @@ pub struct RuleArgs {
     pub icmp_code: Option<String>,
 }
 
-/// Arguments of `ec2_security_group`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Args {
-    /// The group's name.
-    #[serde(default, deserialize_with = "stringish")]
-    pub name: Option<String>,
-    /// The group's id.
-    #[serde(default, deserialize_with = "stringish")]
-    pub group_id: Option<String>,
-    /// Description (required to create).
-    #[serde(default, deserialize_with = "stringish")]
-    pub description: Option<String>,
-    /// The VPC.
-    #[serde(default, deserialize_with = "stringish")]
-    pub vpc_id: Option<String>,
-    /// Inbound rules.
-    #[serde(default)]
-    pub rules: Option<Vec<RuleArgs>>,
-    /// Outbound rules.
-    #[serde(default, alias = "egress_rules")]
-    pub rules_egress: Option<Vec<RuleArgs>>,
-    /// `present` (default) or `absent`.
-    #[serde(default, deserialize_with = "stringish")]
-    pub state: Option<String>,
-    /// Revoke inbound rules not given (default true).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub purge_rules: Option<bool>,
-    /// Revoke outbound rules not given (default true).
-    #[serde(default, alias = "purge_egress_rules", deserialize_with = "lenient_opt_bool")]
-    pub purge_rules_egress: Option<bool>,
-    /// Tags.
-    #[serde(default, alias = "resource_tags")]
-    pub tags: Option<indexmap::IndexMap<String, Json>>,
-    /// Remove tags not in `tags` (default true).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub purge_tags: Option<bool>,
-    /// The region.
-    #[serde(default, alias = "aws_region", deserialize_with = "stringish")]
-    pub region: Option<String>,
-    /// The endpoint instead of EC2's.
-    #[serde(default, alias = "aws_endpoint_url", deserialize_with = "stringish")]
-    pub endpoint_url: Option<String>,
-    /// Access key id.
-    #[serde(default, alias = "aws_access_key_id", alias = "aws_access_key", deserialize_with = "stringish")]
-    pub access_key: Option<String>,
-    /// Secret access key.
-    #[serde(default, alias = "aws_secret_access_key", alias = "aws_secret_key", deserialize_with = "stringish")]
-    pub secret_key: Option<String>,
-    /// Session token.
-    #[serde(default, alias = "aws_session_token", deserialize_with = "stringish")]
-    pub session_token: Option<String>,
-    /// A profile of the AWS configuration files.
-    #[serde(default, alias = "aws_profile", deserialize_with = "stringish")]
-    pub profile: Option<String>,
-    /// Only true.
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub validate_certs: Option<bool>,
-    /// Only false.
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub debug_botocore_endpoint_logs: Option<bool>,
-    /// Not supported.
-    #[serde(default)]
-    pub aws_ca_bundle: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub aws_config: Option<Json>,
+amazon_aws_args! {
+    /// Arguments of `ec2_security_group`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Args {
+        /// The group's name.
+        #[serde(default, deserialize_with = "stringish")]
+        pub name: Option<String>,
+        /// The group's id.
+        #[serde(default, deserialize_with = "stringish")]
+        pub group_id: Option<String>,
+        /// Description (required to create).
+        #[serde(default, deserialize_with = "stringish")]
+        pub description: Option<String>,
+        /// The VPC.
+        #[serde(default, deserialize_with = "stringish")]
+        pub vpc_id: Option<String>,
+        /// Inbound rules.
+        #[serde(default)]
+        pub rules: Option<Vec<RuleArgs>>,
+        /// Outbound rules.
+        #[serde(default, alias = "egress_rules")]
+        pub rules_egress: Option<Vec<RuleArgs>>,
+        /// `present` (default) or `absent`.
+        #[serde(default, deserialize_with = "stringish")]
+        pub state: Option<String>,
+        /// Revoke inbound rules not given (default true).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub purge_rules: Option<bool>,
+        /// Revoke outbound rules not given (default true).
+        #[serde(default, alias = "purge_egress_rules", deserialize_with = "lenient_opt_bool")]
+        pub purge_rules_egress: Option<bool>,
+        /// Tags.
+        #[serde(default, alias = "resource_tags")]
+        pub tags: Option<indexmap::IndexMap<String, Json>>,
+        /// Remove tags not in `tags` (default true).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub purge_tags: Option<bool>,
+    }
 }
 
 /// The module.
@@ -257,10 +229,7 @@ fn params(a: &Args, cx_env: &[(String, String)], diff: bool) -> Result<Params, S
         rs.as_ref().map(|rs| rs.iter().map(|r| rule_json(r, field)).collect()).transpose()
     };
     Ok(Params {
-        access: aws_access(
-            [&a.region, &a.endpoint_url, &a.access_key, &a.secret_key, &a.session_token, &a.profile],
-            cx_env,
-        ),
+        access: a.aws_access(cx_env),
         name: a.name.clone(),
         group_id: a.group_id.clone(),
         description: a.description.clone(),
@@ -308,19 +277,7 @@ impl Module for Ec2SecurityGroup {
         if !matches!(state(a), "present" | "absent") {
             return Err(format!("value of state must be one of: present, absent, got: {}", state(a)));
         }
-        let mut off = Vec::new();
-        if a.aws_ca_bundle.as_ref().is_some_and(|v| !v.is_null()) {
-            off.push("aws_ca_bundle");
-        }
-        if a.aws_config.as_ref().is_some_and(|v| !v.is_null()) {
-            off.push("aws_config");
-        }
-        if a.validate_certs == Some(false) {
-            off.push("validate_certs: false");
-        }
-        if a.debug_botocore_endpoint_logs == Some(true) {
-            off.push("debug_botocore_endpoint_logs");
-        }
+        let off = a.aws_unsupported();
         if !off.is_empty() {
             return Err(format!("prov does not support {} of amazon.aws.ec2_security_group yet", off.join(", ")));
         }

@@ -23,7 +23,7 @@
 //!     device_name: /dev/sdf
 //! ```
 
-use super::{aws_access, on_controller, outcome, plan_of, py_str};
+use super::{on_controller, outcome, plan_of, py_str};
 use crate::util::{py_int, stringish};
 use async_trait::async_trait;
 use prov_core::args::lenient_opt_bool;
@@ -36,103 +36,75 @@ use serde_json::Value as Json;
 /// Volume types the module knows.
 const TYPES: &[&str] = &["standard", "gp2", "io1", "st1", "sc1", "gp3", "io2"];
 
-/// Arguments of `ec2_vol`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Args {
-    /// The instance to attach to (`None` or empty: detach).
-    #[serde(default, deserialize_with = "stringish")]
-    pub instance: Option<String>,
-    /// The volume's id.
-    #[serde(default, deserialize_with = "stringish")]
-    pub id: Option<String>,
-    /// The volume's `Name` tag.
-    #[serde(default, deserialize_with = "stringish")]
-    pub name: Option<String>,
-    /// GiB.
-    #[serde(default, deserialize_with = "stringish")]
-    pub volume_size: Option<String>,
-    /// `standard` (default), `gp2`, `io1`, `st1`, `sc1`, `gp3`, `io2`.
-    #[serde(default, deserialize_with = "stringish")]
-    pub volume_type: Option<String>,
-    /// Provisioned IOPS.
-    #[serde(default, deserialize_with = "stringish")]
-    pub iops: Option<String>,
-    /// Encrypt (default false).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub encrypted: Option<bool>,
-    /// The KMS key.
-    #[serde(default, deserialize_with = "stringish")]
-    pub kms_key_id: Option<String>,
-    /// The device on the instance.
-    #[serde(default, deserialize_with = "stringish")]
-    pub device_name: Option<String>,
-    /// Delete with the instance (default false).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub delete_on_termination: Option<bool>,
-    /// The availability zone.
-    #[serde(
-        default,
-        alias = "availability_zone",
-        alias = "aws_zone",
-        alias = "ec2_zone",
-        deserialize_with = "stringish"
-    )]
-    pub zone: Option<String>,
-    /// A snapshot to create from.
-    #[serde(default, deserialize_with = "stringish")]
-    pub snapshot: Option<String>,
-    /// `present` (default) or `absent`.
-    #[serde(default, deserialize_with = "stringish")]
-    pub state: Option<String>,
-    /// Tags.
-    #[serde(default, alias = "resource_tags")]
-    pub tags: Option<indexmap::IndexMap<String, Json>>,
-    /// Change an existing volume's type, size, IOPS, throughput (default false).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub modify_volume: Option<bool>,
-    /// MiB/s (gp3).
-    #[serde(default, deserialize_with = "stringish")]
-    pub throughput: Option<String>,
-    /// Remove tags not in `tags` (default true).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub purge_tags: Option<bool>,
-    /// Multi-attach (io1, io2).
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub multi_attach: Option<bool>,
-    /// Not supported.
-    #[serde(default)]
-    pub outpost_arn: Option<Json>,
-    /// The region.
-    #[serde(default, alias = "aws_region", deserialize_with = "stringish")]
-    pub region: Option<String>,
-    /// The endpoint instead of EC2's.
-    #[serde(default, alias = "aws_endpoint_url", deserialize_with = "stringish")]
-    pub endpoint_url: Option<String>,
-    /// Access key id.
-    #[serde(default, alias = "aws_access_key_id", alias = "aws_access_key", deserialize_with = "stringish")]
-    pub access_key: Option<String>,
-    /// Secret access key.
-    #[serde(default, alias = "aws_secret_access_key", alias = "aws_secret_key", deserialize_with = "stringish")]
-    pub secret_key: Option<String>,
-    /// Session token.
-    #[serde(default, alias = "aws_session_token", deserialize_with = "stringish")]
-    pub session_token: Option<String>,
-    /// A profile of the AWS configuration files.
-    #[serde(default, alias = "aws_profile", deserialize_with = "stringish")]
-    pub profile: Option<String>,
-    /// Only true.
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub validate_certs: Option<bool>,
-    /// Only false.
-    #[serde(default, deserialize_with = "lenient_opt_bool")]
-    pub debug_botocore_endpoint_logs: Option<bool>,
-    /// Not supported.
-    #[serde(default)]
-    pub aws_ca_bundle: Option<Json>,
-    /// Not supported.
-    #[serde(default)]
-    pub aws_config: Option<Json>,
+amazon_aws_args! {
+    /// Arguments of `ec2_vol`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Args {
+        /// The instance to attach to (`None` or empty: detach).
+        #[serde(default, deserialize_with = "stringish")]
+        pub instance: Option<String>,
+        /// The volume's id.
+        #[serde(default, deserialize_with = "stringish")]
+        pub id: Option<String>,
+        /// The volume's `Name` tag.
+        #[serde(default, deserialize_with = "stringish")]
+        pub name: Option<String>,
+        /// GiB.
+        #[serde(default, deserialize_with = "stringish")]
+        pub volume_size: Option<String>,
+        /// `standard` (default), `gp2`, `io1`, `st1`, `sc1`, `gp3`, `io2`.
+        #[serde(default, deserialize_with = "stringish")]
+        pub volume_type: Option<String>,
+        /// Provisioned IOPS.
+        #[serde(default, deserialize_with = "stringish")]
+        pub iops: Option<String>,
+        /// Encrypt (default false).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub encrypted: Option<bool>,
+        /// The KMS key.
+        #[serde(default, deserialize_with = "stringish")]
+        pub kms_key_id: Option<String>,
+        /// The device on the instance.
+        #[serde(default, deserialize_with = "stringish")]
+        pub device_name: Option<String>,
+        /// Delete with the instance (default false).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub delete_on_termination: Option<bool>,
+        /// The availability zone.
+        #[serde(
+            default,
+            alias = "availability_zone",
+            alias = "aws_zone",
+            alias = "ec2_zone",
+            deserialize_with = "stringish"
+        )]
+        pub zone: Option<String>,
+        /// A snapshot to create from.
+        #[serde(default, deserialize_with = "stringish")]
+        pub snapshot: Option<String>,
+        /// `present` (default) or `absent`.
+        #[serde(default, deserialize_with = "stringish")]
+        pub state: Option<String>,
+        /// Tags.
+        #[serde(default, alias = "resource_tags")]
+        pub tags: Option<indexmap::IndexMap<String, Json>>,
+        /// Change an existing volume's type, size, IOPS, throughput (default false).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub modify_volume: Option<bool>,
+        /// MiB/s (gp3).
+        #[serde(default, deserialize_with = "stringish")]
+        pub throughput: Option<String>,
+        /// Remove tags not in `tags` (default true).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub purge_tags: Option<bool>,
+        /// Multi-attach (io1, io2).
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub multi_attach: Option<bool>,
+        /// Not supported.
+        #[serde(default)]
+        pub outpost_arn: Option<Json>,
+    }
 }
 
 /// The module.
@@ -151,10 +123,7 @@ fn params(a: &Args, env: &[(String, String)]) -> Result<Params, String> {
         }
     };
     Ok(Params {
-        access: aws_access(
-            [&a.region, &a.endpoint_url, &a.access_key, &a.secret_key, &a.session_token, &a.profile],
-            env,
-        ),
+        access: a.aws_access(env),
         instance: a.instance.clone(),
         id: a.id.clone(),
         name: a.name.clone(),
@@ -198,19 +167,9 @@ impl Module for Ec2Vol {
         if !TYPES.contains(&p.volume_type.as_str()) {
             return Err(format!("value of volume_type must be one of: {}, got: {}", TYPES.join(", "), p.volume_type));
         }
-        let mut off = Vec::new();
-        for (name, v) in
-            [("outpost_arn", &a.outpost_arn), ("aws_ca_bundle", &a.aws_ca_bundle), ("aws_config", &a.aws_config)]
-        {
-            if v.as_ref().is_some_and(|x| !x.is_null()) {
-                off.push(name);
-            }
-        }
-        if a.validate_certs == Some(false) {
-            off.push("validate_certs: false");
-        }
-        if a.debug_botocore_endpoint_logs == Some(true) {
-            off.push("debug_botocore_endpoint_logs");
+        let mut off = a.aws_unsupported();
+        if a.outpost_arn.as_ref().is_some_and(|x| !x.is_null()) {
+            off.insert(0, "outpost_arn");
         }
         if !off.is_empty() {
             return Err(format!("prov does not support {} of amazon.aws.ec2_vol yet", off.join(", ")));

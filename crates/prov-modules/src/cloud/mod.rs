@@ -1,5 +1,86 @@
 //! Modules that manage machines through a provider (they run in prov itself).
 
+/// Declares the arguments of an amazon.aws module: its own, then the arguments every
+/// amazon.aws module takes (region, endpoint, credentials, profile, TLS and logging
+/// settings), with `aws_access` (them completed by their environment variables) and
+/// `aws_unsupported` (those prov refuses).
+macro_rules! amazon_aws_args {
+    ($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($body)*
+            /// The region.
+            #[serde(default, alias = "aws_region", deserialize_with = "crate::util::stringish")]
+            pub region: Option<String>,
+            /// The endpoint instead of EC2's.
+            #[serde(default, alias = "aws_endpoint_url", deserialize_with = "crate::util::stringish")]
+            pub endpoint_url: Option<String>,
+            /// Access key id.
+            #[serde(
+                default,
+                alias = "aws_access_key_id",
+                alias = "aws_access_key",
+                deserialize_with = "crate::util::stringish"
+            )]
+            pub access_key: Option<String>,
+            /// Secret access key.
+            #[serde(
+                default,
+                alias = "aws_secret_access_key",
+                alias = "aws_secret_key",
+                deserialize_with = "crate::util::stringish"
+            )]
+            pub secret_key: Option<String>,
+            /// Session token.
+            #[serde(default, alias = "aws_session_token", deserialize_with = "crate::util::stringish")]
+            pub session_token: Option<String>,
+            /// A profile of the AWS configuration files.
+            #[serde(default, alias = "aws_profile", deserialize_with = "crate::util::stringish")]
+            pub profile: Option<String>,
+            /// Only true.
+            #[serde(default, deserialize_with = "prov_core::args::lenient_opt_bool")]
+            pub validate_certs: Option<bool>,
+            /// Only false.
+            #[serde(default, deserialize_with = "prov_core::args::lenient_opt_bool")]
+            pub debug_botocore_endpoint_logs: Option<bool>,
+            /// Not supported.
+            #[serde(default)]
+            pub aws_ca_bundle: Option<serde_json::Value>,
+            /// Not supported.
+            #[serde(default)]
+            pub aws_config: Option<serde_json::Value>,
+        }
+
+        impl $name {
+            /// How to reach EC2 (`env`: the task's `environment:`).
+            fn aws_access(&self, env: &[(String, String)]) -> prov_providers::ec2_instance::AwsAccess {
+                $crate::cloud::aws_access(
+                    [&self.region, &self.endpoint_url, &self.access_key, &self.secret_key, &self.session_token, &self.profile],
+                    env,
+                )
+            }
+
+            /// The common arguments given that prov does not support.
+            fn aws_unsupported(&self) -> Vec<&'static str> {
+                let mut off = Vec::new();
+                if self.aws_ca_bundle.as_ref().is_some_and(|v| !v.is_null()) {
+                    off.push("aws_ca_bundle");
+                }
+                if self.aws_config.as_ref().is_some_and(|v| !v.is_null()) {
+                    off.push("aws_config");
+                }
+                if self.validate_certs == Some(false) {
+                    off.push("validate_certs: false");
+                }
+                if self.debug_botocore_endpoint_logs == Some(true) {
+                    off.push("debug_botocore_endpoint_logs");
+                }
+                off
+            }
+        }
+    };
+}
+
 pub mod disk;
 pub mod ec2_eip;
 pub mod ec2_instance;

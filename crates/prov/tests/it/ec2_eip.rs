@@ -4,9 +4,7 @@
 //! filtered by `elastic-ip` (as the module asks) finds none, and both tools set the tags
 //! again on each run (`alloc_again` is changed under both).
 
-use crate::moto::{amazon_env as env, differential};
-use crate::util::text;
-use std::process::Command;
+use crate::moto::{differential, refused_before_connecting};
 
 const RECORDED: &str = "tests/it/results/ec2_eip.json";
 
@@ -121,15 +119,6 @@ fn ec2_eip_registers_what_amazon_aws_registers() {
 
 #[test]
 fn ec2_eip_arguments_prov_lacks_are_refused_before_connecting() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - amazon.aws.ec2_eip:\n        device_id: i-1\n        domain_name: example.org\n";
-    std::fs::write(dir.path().join("site.yml"), site).expect("playbook");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_prov"));
-    c.args(["apply", "site.yml", "-i", "localhost,"]).current_dir(dir.path());
-    env(&mut c, dir.path());
-    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
-    let o = c.output().expect("prov runs");
-    let (stdout, stderr) = text(&o);
-    assert_eq!(o.status.code(), Some(4), "{stdout}\n{stderr}");
+    let stderr = refused_before_connecting("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - amazon.aws.ec2_eip:\n        device_id: i-1\n        domain_name: example.org\n");
     assert!(stderr.contains("prov does not support domain_name of amazon.aws.ec2_eip"), "{stderr}");
 }

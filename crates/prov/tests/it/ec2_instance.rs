@@ -1,7 +1,7 @@
 //! `amazon.aws.ec2_instance` against moto's EC2: the results prov registers, compared with
 //! those ansible-playbook registered for the same playbook ([`crate::moto::differential`]).
 
-use crate::moto::{amazon_env as env, differential};
+use crate::moto::{amazon_env as env, differential, refused_before_connecting};
 use crate::util::text;
 use std::process::Command;
 
@@ -167,17 +167,7 @@ fn ec2_instance_registers_what_amazon_aws_registers() {
 
 #[test]
 fn ec2_instance_arguments_prov_lacks_are_refused_before_connecting() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - amazon.aws.ec2_instance:\n        name: a\n        volumes: []\n";
-    std::fs::write(dir.path().join("site.yml"), site).expect("playbook");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_prov"));
-    c.args(["apply", "site.yml", "-i", "localhost,"]).current_dir(dir.path());
-    env(&mut c, dir.path());
-    // No endpoint at all: a call would fail differently (and slowly).
-    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
-    let o = c.output().expect("prov runs");
-    let (stdout, stderr) = text(&o);
-    assert_eq!(o.status.code(), Some(4), "{stdout}\n{stderr}");
+    let stderr = refused_before_connecting("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - amazon.aws.ec2_instance:\n        name: a\n        volumes: []\n");
     assert!(
         stderr.contains("site.yml:5:7") && stderr.contains("prov does not support volumes of amazon.aws.ec2_instance"),
         "{stderr}"

@@ -3,7 +3,7 @@
 //! playbook ([`crate::moto::differential`]). moto answers the call that updates rule
 //! descriptions without the `Return` member amazon.aws reads, so that path has its own test.
 
-use crate::moto::{amazon_env as env, differential, Moto};
+use crate::moto::{amazon_env as env, differential, refused_before_connecting, Moto};
 use crate::util::text;
 use std::process::Command;
 
@@ -203,15 +203,6 @@ fn ec2_security_group_updates_rule_descriptions() {
 
 #[test]
 fn ec2_security_group_rules_amazon_aws_fails_on_are_refused_before_connecting() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - amazon.aws.ec2_security_group:\n        name: a\n        description: a\n        rules:\n          - cidr_ip: 0.0.0.0/0\n";
-    std::fs::write(dir.path().join("site.yml"), site).expect("playbook");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_prov"));
-    c.args(["apply", "site.yml", "-i", "localhost,"]).current_dir(dir.path());
-    env(&mut c, dir.path());
-    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
-    let o = c.output().expect("prov runs");
-    let (stdout, stderr) = text(&o);
-    assert_eq!(o.status.code(), Some(4), "{stdout}\n{stderr}");
+    let stderr = refused_before_connecting("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - amazon.aws.ec2_security_group:\n        name: a\n        description: a\n        rules:\n          - cidr_ip: 0.0.0.0/0\n");
     assert!(stderr.contains("site.yml:5:7") && stderr.contains("KeyError 'from_port'"), "{stderr}");
 }

@@ -4,9 +4,7 @@
 //! a volume that is already attached (it fails there on moto, not on EC2), so that step is not
 //! in the playbook.
 
-use crate::moto::{amazon_env as env, differential};
-use crate::util::text;
-use std::process::Command;
+use crate::moto::{differential, refused_before_connecting};
 
 const RECORDED: &str = "tests/it/results/ec2_vol.json";
 
@@ -142,15 +140,6 @@ fn ec2_vol_registers_what_amazon_aws_registers() {
 
 #[test]
 fn ec2_vol_arguments_the_module_refuses_are_refused_before_connecting() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - amazon.aws.ec2_vol:\n        name: d\n        zone: us-east-1a\n        volume_size: 5\n        iops: 3000\n";
-    std::fs::write(dir.path().join("site.yml"), site).expect("playbook");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_prov"));
-    c.args(["apply", "site.yml", "-i", "localhost,"]).current_dir(dir.path());
-    env(&mut c, dir.path());
-    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
-    let o = c.output().expect("prov runs");
-    let (stdout, stderr) = text(&o);
-    assert_eq!(o.status.code(), Some(4), "{stdout}\n{stderr}");
+    let stderr = refused_before_connecting("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - amazon.aws.ec2_vol:\n        name: d\n        zone: us-east-1a\n        volume_size: 5\n        iops: 3000\n");
     assert!(stderr.contains("IOPS is not supported for gp2, st1, sc1, or standard volumes."), "{stderr}");
 }

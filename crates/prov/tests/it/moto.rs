@@ -538,3 +538,18 @@ pub fn differential(recorded: &str, playbook: &str, recap: &[&str], extra: &[&st
     assert_eq!(got.as_object().map(Map::len), want.as_object().map(Map::len));
     got
 }
+
+/// Runs `site` (a playbook on `localhost,`) with prov, expecting it refused before connecting
+/// (exit 4, no EC2 endpoint reachable); prov's stderr.
+pub fn refused_before_connecting(site: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("site.yml"), site).expect("playbook");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_prov"));
+    c.args(["apply", "site.yml", "-i", "localhost,"]).current_dir(dir.path());
+    amazon_env(&mut c, dir.path());
+    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    let o = c.output().expect("prov runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(4), "{stdout}\n{stderr}");
+    stderr.into_owned()
+}
