@@ -366,6 +366,8 @@ impl FactCache {
 pub struct ModuleCtx<'a> {
     /// Inventory name of the host.
     pub host: &'a str,
+    /// The host the task is delegated to (`delegate_to`, rendered), if any.
+    pub delegate_to: Option<&'a str>,
     /// The way to the host.
     pub conn: &'a dyn Connection,
     /// Escalation for this task.

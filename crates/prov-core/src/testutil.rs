@@ -145,6 +145,7 @@ impl<C: Connection> TestHost<C> {
     pub fn ctx(&self) -> ModuleCtx<'_> {
         ModuleCtx {
             host: "test",
+            delegate_to: None,
             conn: &self.conn,
             become_: None,
             env: Vec::new(),

@@ -1147,6 +1147,7 @@ async fn run_item(
         attempts += 1;
         let cx = ModuleCtx {
             host: &w.host,
+            delegate_to: delegate.as_deref(),
             conn: conn.as_ref(),
             become_: become_.clone(),
             env: env_vars.clone(),
@@ -1699,6 +1700,7 @@ pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
     }
     let cx = ModuleCtx {
         host: &w.host,
+        delegate_to: None,
         conn: conn.as_ref(),
         become_,
         env,

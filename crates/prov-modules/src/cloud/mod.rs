@@ -115,8 +115,18 @@ pub(crate) fn aws_access(given: [&Option<String>; 6], env: &[(String, String)]) 
 /// Refuses a task of an amazon.aws module whose host is not the controller: the module
 /// would run on that host, with its credentials.
 pub(crate) fn on_controller(cx: &ModuleCtx<'_>, module: &str) -> Result<(), ModuleError> {
+    let controller = |h: &str| matches!(h, "localhost" | "127.0.0.1" | "::1");
+    if let Some(d) = cx.delegate_to {
+        if controller(d) {
+            return Ok(());
+        }
+        return Err(ModuleError::Failed(format!(
+            "prov makes the EC2 calls of {module} from the controller, and the task is delegated to `{d}`: \
+             delegate it to localhost, as Ansible would need boto3 and credentials on `{d}` otherwise"
+        )));
+    }
     let connection = cx.vars.eval("ansible_connection | default('')").map(|v| v.to_string()).unwrap_or_default();
-    if connection == "local" || matches!(cx.host, "localhost" | "127.0.0.1" | "::1") {
+    if connection == "local" || controller(cx.host) {
         return Ok(());
     }
     Err(ModuleError::Failed(format!(

@@ -1020,6 +1020,7 @@ mod real_tests {
         let (files, vars, facts) = (DirFiles(".".into()), MapVars(Value::from(())), FactCache::default());
         let cx = ModuleCtx {
             host: "m1",
+            delegate_to: None,
             conn: &conn,
             become_: None,
             env: Vec::new(),

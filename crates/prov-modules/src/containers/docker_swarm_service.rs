@@ -1763,6 +1763,7 @@ mod real_tests {
         let (files, vars, facts) = (DirFiles(".".into()), MapVars(minijinja::Value::from(())), FactCache::default());
         let cx = ModuleCtx {
             host: "m1",
+            delegate_to: None,
             conn: &conn,
             become_: None,
             env: Vec::new(),

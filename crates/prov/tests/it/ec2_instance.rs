@@ -189,3 +189,22 @@ fn ec2_instance_on_a_host_other_than_the_controller_is_refused() {
     assert_eq!(o.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(format!("{stdout}{stderr}").contains("`box` is not the controller"), "{stdout}\n{stderr}");
 }
+
+#[test]
+fn ec2_instance_delegated_to_localhost_runs_on_the_controller() {
+    let moto = crate::moto::Moto::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = format!(
+        "- hosts: box\n  gather_facts: false\n  tasks:\n    - amazon.aws.ec2_instance:\n        name: a\n        state: absent\n        endpoint_url: {}\n        region: us-east-1\n      delegate_to: localhost\n      register: r\n    - assert:\n        that: r.msg == 'No matching instances found'\n      delegate_to: localhost\n",
+        moto.endpoint()
+    );
+    std::fs::write(dir.path().join("site.yml"), site).expect("playbook");
+    std::fs::write(dir.path().join("hosts"), "box ansible_host=127.0.0.9 ansible_connection=ssh\n").expect("inventory");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_prov"));
+    c.args(["apply", "site.yml", "-i", "hosts"]).current_dir(dir.path());
+    env(&mut c, dir.path());
+    let o = c.output().expect("prov runs");
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("ok=2"), "{stdout}");
+}
