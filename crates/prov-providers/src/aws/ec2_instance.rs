@@ -8,8 +8,8 @@
 
 use super::api::{from_sdk, retry, ApiError};
 use super::boto3;
-use super::module::{client, ensure_tags, filter, ids_json, strings, Fail, Obj, R};
-use crate::aws_ec2::{camel_dict_to_snake, tags as tag_map};
+use super::module::{client, described, ensure_tags, filter, ids_json, strings, Fail, Obj, R};
+use crate::aws_ec2::tags as tag_map;
 use crate::ec2_instance::{Params, Report};
 use crate::ProviderError;
 use aws_sdk_ec2::types::{
@@ -50,12 +50,9 @@ fn state_of(i: &Json) -> &str {
     i["State"]["Name"].as_str().unwrap_or_default()
 }
 
-/// The module's view of an instance: snake case, `tags` as a mapping.
+/// The module's view of an instance.
 fn pretty(i: &Json) -> Json {
-    let empty = Obj::new();
-    let mut v = camel_dict_to_snake(i.as_object().unwrap_or(&empty), &["Tags"]);
-    v.insert("tags".into(), Json::Object(tag_map(i)));
-    Json::Object(v)
+    Json::Object(described(i))
 }
 
 fn pretties(items: &[Json]) -> Json {

@@ -9,8 +9,8 @@
 
 use super::api::{from_sdk, retry, ApiError};
 use super::boto3;
-use super::module::{client, ensure_tags, filter, Fail, Obj, R};
-use crate::aws_ec2::{camel_dict_to_snake, tags as tag_map};
+use super::module::{client, described, ensure_tags, filter, Fail, Obj, R};
+use crate::aws_ec2::tags as tag_map;
 use crate::ec2_instance::Report;
 use crate::ec2_security_group::Params;
 use crate::ProviderError;
@@ -18,6 +18,7 @@ use aws_sdk_ec2::types::{
     IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
 use aws_sdk_ec2::Client;
+use prov_core::template::filters::json_dumps;
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -309,25 +310,6 @@ fn expand_rule(rule: &Json) -> R<Vec<Json>> {
     Ok(out)
 }
 
-/// Sorted-keys JSON, the module's key for duplicate rules.
-fn canonical(v: &Json) -> String {
-    match v {
-        Json::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            format!(
-                "{{{}}}",
-                keys.iter()
-                    .map(|k| format!("{}:{}", Json::String((*k).clone()), canonical(&m[*k])))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
-        }
-        Json::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
-        other => other.to_string(),
-    }
-}
-
 /// The rules expanded, without duplicates (first place kept).
 fn expand_rules(rules: &Option<Vec<Json>>) -> R<Option<Vec<Json>>> {
     let Some(rules) = rules else { return Ok(None) };
@@ -335,7 +317,8 @@ fn expand_rules(rules: &Option<Vec<Json>>) -> R<Option<Vec<Json>>> {
     let mut seen: Vec<String> = Vec::new();
     for r in flatten_targets(rules) {
         for x in expand_rule(&r)? {
-            let key = canonical(&x);
+            // The module's key for duplicate rules: json.dumps(rule, sort_keys=True).
+            let key = json_dumps(&x, None, true).unwrap_or_else(|_| x.to_string());
             if !seen.contains(&key) {
                 seen.push(key);
                 out.push(x);
@@ -438,14 +421,6 @@ struct Module<'a> {
     account: String,
 }
 
-/// The module's view of a group: snake case, `tags` as a mapping.
-fn pretty(g: &Json) -> Obj {
-    let empty = Obj::new();
-    let mut v = camel_dict_to_snake(g.as_object().unwrap_or(&empty), &["Tags"]);
-    v.insert("tags".into(), Json::Object(tag_map(g)));
-    v
-}
-
 impl Module<'_> {
     async fn describe(&self, ids: Option<Vec<String>>, filters: Vec<(String, Vec<String>)>) -> R<Vec<Json>> {
         let client = &self.client;
@@ -475,12 +450,13 @@ impl Module<'_> {
     }
 
     /// The group of `name`/`group_id` (the last match) and every group by id and by name
-    /// (those of `vpc_id` winning), as the module's `group_exists`.
+    /// (those of `vpc_id` winning), as the module's `group_exists`; and the account id, the
+    /// owner of the account's groups.
     async fn group_exists(
         &self,
         group_ids: Option<Vec<String>>,
         names: Option<Vec<String>>,
-    ) -> R<(Option<Json>, HashMap<String, Json>)> {
+    ) -> R<(Option<Json>, HashMap<String, Json>, String)> {
         let mut filters = Vec::new();
         if let Some(n) = names {
             filters.push(("group-name".to_string(), n));
@@ -490,7 +466,8 @@ impl Module<'_> {
         }
         let found = self.describe(group_ids, filters).await?;
         let all = self.describe(None, Vec::new()).await?;
-        let Some(last) = found.last().cloned() else { return Ok((None, HashMap::new())) };
+        let account = all.iter().find_map(|g| g["OwnerId"].as_str().map(str::to_string)).unwrap_or_default();
+        let Some(last) = found.last().cloned() else { return Ok((None, HashMap::new(), account)) };
         let mut groups = HashMap::new();
         for g in &all {
             groups.insert(g["GroupId"].as_str().unwrap_or_default().to_string(), g.clone());
@@ -503,16 +480,15 @@ impl Module<'_> {
                 groups.insert(g["GroupName"].as_str().unwrap_or_default().to_string(), g.clone());
             }
         }
-        Ok((Some(last), groups))
+        Ok((Some(last), groups, account))
     }
 
     async fn main(&mut self) -> R<Obj> {
         let p = self.p;
-        let (group, mut groups) =
+        let (group, mut groups, account) =
             self.group_exists(p.group_id.clone().map(|g| vec![g]), p.name.clone().map(|n| vec![n])).await?;
-        let all = self.describe(None, Vec::new()).await?;
-        self.account = all.iter().find_map(|g| g["OwnerId"].as_str().map(str::to_string)).unwrap_or_default();
-        let before = group.as_ref().map(pretty).unwrap_or_default();
+        self.account = account;
+        let before = group.as_ref().map(described).unwrap_or_default();
         let mut result = Obj::new();
         let changed;
         let mut security_group: Obj = [("group_id".to_string(), Json::Null)].into_iter().collect();
@@ -898,7 +874,7 @@ impl Module<'_> {
         } else {
             self.by_id(&gid).await?
         };
-        Ok((changed, pretty(&final_group)))
+        Ok((changed, described(&final_group)))
     }
 
     async fn permissions(&self, what: &str, outbound: bool, gid: &str, perms: &[Json]) -> R<()> {
@@ -1115,7 +1091,7 @@ impl Module<'_> {
                             .collect::<Vec<_>>()
                     })
                 };
-                let (found, _) = self.group_exists(list("group_id"), list("group_name")).await?;
+                let (found, _, _) = self.group_exists(list("group_id"), list("group_name")).await?;
                 let owner = sg.get("owner_id").cloned().unwrap_or_else(|| json!(self.account));
                 let mut pair = Obj::new();
                 match found {
@@ -1126,7 +1102,7 @@ impl Module<'_> {
                         pair.insert("vpc_id".into(), json!(self.p.vpc_id));
                     }
                     Some(g) => {
-                        let g = pretty(&g);
+                        let g = described(&g);
                         pair.insert("description".into(), g.get("description").cloned().unwrap_or(Json::Null));
                         pair.insert("group_id".into(), g.get("group_id").cloned().unwrap_or(Json::Null));
                         pair.insert("group_name".into(), g.get("group_name").cloned().unwrap_or(Json::Null));

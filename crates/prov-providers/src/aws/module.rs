@@ -77,6 +77,15 @@ pub async fn client(a: &AwsAccess, module: &str) -> R<Client> {
     Ok(Client::new(&sdk))
 }
 
+/// A resource as the modules return it: boto3's description in snake case, `Tags` as the
+/// mapping `tags`.
+pub fn described(v: &Json) -> Obj {
+    let empty = Obj::new();
+    let mut out = crate::aws_ec2::camel_dict_to_snake(v.as_object().unwrap_or(&empty), &["Tags"]);
+    out.insert("tags".into(), Json::Object(crate::aws_ec2::tags(v)));
+    out
+}
+
 /// A DescribeX filter.
 pub fn filter(name: &str, values: &[String]) -> Filter {
     Filter::builder().name(name).set_values(Some(values.to_vec())).build()
