@@ -1,4 +1,4 @@
-//! Zonal `disks`: insert, get, list, delete; and `instances.attachDisk` / `detachDisk`.
+//! Zonal `disks`: insert, get, list, delete, setLabels, resize; and `instances.attachDisk` / `detachDisk`.
 //!
 //! A blank disk without `sizeGb` is 500 GB, of type `pd-standard` unless `type` names
 //! another (`pd-balanced`, `pd-ssd`, `pd-standard`, `pd-extreme`, `hyperdisk-balanced`), as
@@ -138,6 +138,49 @@ pub fn delete(st: &mut State, project: &str, zone: &str, name: &str) -> Result<V
         d.op = op["name"].as_str().map(str::to_string);
     }
     Ok(op)
+}
+
+/// POST `zones/{zone}/disks/{name}/setLabels` (`{"labels": {...}, "labelFingerprint": "..."}`):
+/// 412 on a stale fingerprint.
+pub fn set_labels(st: &mut State, project: &str, zone: &str, name: &str, body: Value) -> Result<Value, ApiError> {
+    check_zone(zone)?;
+    check_labels("labels", &body["labels"])?;
+    let k = key(project, zone, name);
+    let d = st.disks.get_mut(&k).ok_or_else(|| ApiError::not_found(&path(project, zone, name)))?;
+    if body["labelFingerprint"] != d.json["labelFingerprint"] {
+        return Err(ApiError::stale("Labels fingerprint either invalid or resource labels have changed"));
+    }
+    let labels = if body["labels"].is_object() { body["labels"].clone() } else { json!({}) };
+    d.json["labelFingerprint"] = json!(fingerprint(&labels));
+    d.json["labels"] = labels;
+    let json = d.json.clone();
+    Ok(st.new_op(project, &format!("zones/{zone}"), "setLabels", &json, Action::Nothing))
+}
+
+/// POST `zones/{zone}/disks/{name}/resize` (`{"sizeGb": N}`): a disk only grows.
+pub fn resize(st: &mut State, project: &str, zone: &str, name: &str, body: Value) -> Result<Value, ApiError> {
+    check_zone(zone)?;
+    let k = key(project, zone, name);
+    let d = st.disks.get_mut(&k).ok_or_else(|| ApiError::not_found(&path(project, zone, name)))?;
+    let current: u64 = d.json["sizeGb"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let wanted = match &body["sizeGb"] {
+        Value::String(s) => s.parse::<u64>().ok(),
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    };
+    let text = match &body["sizeGb"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let Some(wanted) = wanted.filter(|w| *w > current) else {
+        return Err(ApiError::invalid(format!(
+            "Invalid value for field 'sizeGb': '{text}'. Requested disk size must be larger than the current size \
+             ({current} GB)."
+        )));
+    };
+    d.json["sizeGb"] = json!(wanted.to_string());
+    let json = d.json.clone();
+    Ok(st.new_op(project, &format!("zones/{zone}"), "resizeDisk", &json, Action::Nothing))
 }
 
 /// POST `zones/{zone}/instances/{name}/attachDisk`: an AttachedDisk (`source`, `deviceName`,

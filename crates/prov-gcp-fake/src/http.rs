@@ -96,6 +96,8 @@ fn route(
         ("GET", [p, "zones", z, "disks"]) => disks::list(st, p, z, query),
         ("GET", [p, "zones", z, "disks", n]) => disks::get(st, p, z, n),
         ("DELETE", [p, "zones", z, "disks", n]) => disks::delete(st, p, z, n),
+        ("POST", [p, "zones", z, "disks", n, "setLabels"]) => disks::set_labels(st, p, z, n, body),
+        ("POST", [p, "zones", z, "disks", n, "resize"]) => disks::resize(st, p, z, n, body),
         ("GET", [p, "zones", z, "operations", op]) => operation(st, p, &format!("zones/{z}"), op),
         ("POST", [p, "zones", z, "operations", op, "wait"]) => operation(st, p, &format!("zones/{z}"), op),
         ("POST", [p, "regions", r, "addresses"]) => addresses::insert(st, p, r, body),

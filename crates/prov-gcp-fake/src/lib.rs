@@ -27,6 +27,7 @@
 //! | POST | `zones/{zone}/disks` | insert → Operation; blank disk, `sizeGb` default 500, `type` default pd-standard; 409; 400 for a bad name, size or type |
 //! | GET | `zones/{zone}/disks`, `.../{name}` | list with `filter`, `maxResults`, `pageToken`; get (`users`: the instances it is attached to) |
 //! | DELETE | `zones/{zone}/disks/{name}` | → Operation; 400 `resourceInUseByAnotherResource` while attached |
+//! | POST | `zones/{zone}/disks/{name}/setLabels`, `/resize` | → Operation; 412 `conditionNotMet` on a stale label fingerprint; a size must grow (400) |
 //! | POST | `zones/{zone}/instances/{name}/attachDisk`, `/detachDisk?deviceName=D` | → Operation; a READ_WRITE disk attached elsewhere is `resourceInUseByAnotherResource`; deleting an instance detaches its disks |
 //!
 //! Anything else is a 404 that names the method and path.

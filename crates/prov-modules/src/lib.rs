@@ -36,6 +36,8 @@ modules![
     cloud::ec2_instance::Ec2Instance,
     cloud::ec2_security_group::Ec2SecurityGroup,
     cloud::ec2_vol::Ec2Vol,
+    cloud::gcp_compute_address::GcpComputeAddress,
+    cloud::gcp_compute_disk::GcpComputeDisk,
     cloud::vm::Vm,
     commands::async_status::AsyncStatus,
     commands::command::Command,

@@ -17,8 +17,10 @@ pub mod ec2_security_group;
 pub mod ec2_vol;
 #[cfg(feature = "gcp")]
 pub mod gcp;
+pub mod google_cloud;
 pub mod inventory;
 pub mod machine;
+pub mod python;
 pub mod state;
 
 pub use disk::{Attachment, Disk, DiskMount, DiskSpec};

@@ -81,11 +81,64 @@ macro_rules! amazon_aws_args {
     };
 }
 
+/// Declares the arguments of a google.cloud module: its own, then those every google.cloud
+/// module takes (project and authentication), with `google_params` (them as the module's
+/// `module.params` holds them, environment fallbacks applied) and `google_checks`.
+macro_rules! google_cloud_args {
+    ($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($body)*
+            /// The Google Cloud project.
+            #[serde(default, deserialize_with = "crate::util::stringish")]
+            pub project: Option<String>,
+            /// `application`, `serviceaccount`, `machineaccount` or `accesstoken`.
+            #[serde(default, deserialize_with = "crate::util::stringish")]
+            pub auth_kind: Option<String>,
+            /// For `machineaccount`.
+            #[serde(default, deserialize_with = "crate::util::stringish")]
+            pub service_account_email: Option<String>,
+            /// For `serviceaccount`: a key file.
+            #[serde(default, deserialize_with = "crate::util::stringish")]
+            pub service_account_file: Option<String>,
+            /// For `serviceaccount`: a key's JSON.
+            #[serde(default)]
+            pub service_account_contents: Option<serde_json::Value>,
+            /// For `accesstoken`.
+            #[serde(default, deserialize_with = "crate::util::stringish")]
+            pub access_token: Option<String>,
+            /// OAuth scopes.
+            #[serde(default, deserialize_with = "crate::util::str_list")]
+            pub scopes: Option<Vec<String>>,
+            /// Added to the user agent.
+            #[serde(default, deserialize_with = "crate::util::stringish")]
+            pub env_type: Option<String>,
+        }
+
+        impl $name {
+            /// The common parameters as `GcpModule` reads them (`env`: the task's
+            /// `environment:`, read before prov's own).
+            fn google_params(&self, env: &[(String, String)]) -> serde_json::Map<String, serde_json::Value> {
+                $crate::cloud::google_params(
+                    [&self.project, &self.auth_kind, &self.service_account_email, &self.service_account_file,
+                     &self.access_token, &self.env_type],
+                    self.service_account_contents.as_ref(),
+                    self.scopes.as_ref(),
+                    env,
+                )
+            }
+        }
+    };
+}
+
 pub mod disk;
 pub mod ec2_eip;
 pub mod ec2_instance;
 pub mod ec2_security_group;
 pub mod ec2_vol;
+pub mod gcp_compute_address;
+pub mod gcp_compute_disk;
+pub mod google_cloud;
 pub mod vm;
 
 use prov_core::module::{ModuleCtx, ModuleError, Outcome};
@@ -112,17 +165,19 @@ pub(crate) fn aws_access(given: [&Option<String>; 6], env: &[(String, String)]) 
     }
 }
 
-/// Refuses a task of an amazon.aws module whose host is not the controller: the module
-/// would run on that host, with its credentials.
+/// Refuses a task of a cloud module (amazon.aws, google.cloud) whose host is not the
+/// controller: the module would run on that host, with its credentials.
 pub(crate) fn on_controller(cx: &ModuleCtx<'_>, module: &str) -> Result<(), ModuleError> {
+    let (api, sdk) =
+        if module.starts_with("google.cloud.") { ("Compute Engine", "google-auth") } else { ("EC2", "boto3") };
     let controller = |h: &str| matches!(h, "localhost" | "127.0.0.1" | "::1");
     if let Some(d) = cx.delegate_to {
         if controller(d) {
             return Ok(());
         }
         return Err(ModuleError::Failed(format!(
-            "prov makes the EC2 calls of {module} from the controller, and the task is delegated to `{d}`: \
-             delegate it to localhost, as Ansible would need boto3 and credentials on `{d}` otherwise"
+            "prov makes the {api} calls of {module} from the controller, and the task is delegated to `{d}`: \
+             delegate it to localhost, as Ansible would need {sdk} and credentials on `{d}` otherwise"
         )));
     }
     let connection = cx.vars.eval("ansible_connection | default('')").map(|v| v.to_string()).unwrap_or_default();
@@ -130,11 +185,100 @@ pub(crate) fn on_controller(cx: &ModuleCtx<'_>, module: &str) -> Result<(), Modu
         return Ok(());
     }
     Err(ModuleError::Failed(format!(
-        "prov makes the EC2 calls of {module} from the controller, and `{}` is not the controller: run the task \
-         on localhost (or with `delegate_to: localhost`), as Ansible would need boto3 and credentials on `{}` \
+        "prov makes the {api} calls of {module} from the controller, and `{}` is not the controller: run the task \
+         on localhost (or with `delegate_to: localhost`), as Ansible would need {sdk} and credentials on `{}` \
          otherwise",
         cx.host, cx.host
     )))
+}
+
+/// A variable of the task's `environment:`, else of prov's.
+fn env_var(env: &[(String, String)], names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).or_else(|| std::env::var(n).ok()))
+}
+
+/// The common parameters of google.cloud modules as given (project, auth_kind,
+/// service_account_email, service_account_file, access_token, env_type; contents; scopes),
+/// completed by their environment variables, as `module.params` holds them.
+pub(crate) fn google_params(
+    given: [&Option<String>; 6],
+    contents: Option<&Json>,
+    scopes: Option<&Vec<String>>,
+    env: &[(String, String)],
+) -> serde_json::Map<String, Json> {
+    let [project, auth_kind, email, file, token, env_type] = given;
+    let text = |v: &Option<String>, names: &[&str]| match v.clone().or_else(|| env_var(env, names)) {
+        Some(s) => Json::String(s),
+        None => Json::Null,
+    };
+    let mut p = serde_json::Map::new();
+    p.insert("project".into(), text(project, &["GCP_PROJECT"]));
+    p.insert("auth_kind".into(), text(auth_kind, &["GCP_AUTH_KIND"]));
+    p.insert("service_account_email".into(), text(email, &["GCP_SERVICE_ACCOUNT_EMAIL"]));
+    // `type: path`: `~` and variables expanded.
+    let file = match text(file, &["GCP_SERVICE_ACCOUNT_FILE"]) {
+        Json::String(f) => Json::String(expand_path(&f)),
+        other => other,
+    };
+    p.insert("service_account_file".into(), file);
+    // `type: jsonarg`: a mapping is passed on as its JSON text.
+    let contents = match contents {
+        Some(Json::String(s)) => Json::String(s.clone()),
+        Some(Json::Null) | None => text(&None, &["GCP_SERVICE_ACCOUNT_CONTENTS"]),
+        Some(other) => Json::String(other.to_string()),
+    };
+    p.insert("service_account_contents".into(), contents);
+    p.insert("access_token".into(), text(token, &["GCP_ACCESS_TOKEN"]));
+    let scopes: Option<Vec<String>> = scopes
+        .cloned()
+        .or_else(|| env_var(env, &["GCP_SCOPES"]).map(|s| s.split(',').map(|x| x.trim().to_string()).collect()));
+    // The modules put Compute's scope in when none is given.
+    let scopes =
+        scopes.filter(|s| !s.is_empty()).unwrap_or_else(|| vec!["https://www.googleapis.com/auth/compute".into()]);
+    p.insert("scopes".into(), Json::Array(scopes.into_iter().map(Json::String).collect()));
+    p.insert("env_type".into(), text(env_type, &["GCP_ENV_TYPE"]));
+    p
+}
+
+/// Ansible's `type: path`: `~` and `$VARIABLES` expanded.
+fn expand_path(p: &str) -> String {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let p = match p.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
+        _ => p.to_string(),
+    };
+    let re = regex::Regex::new(r"\$(\w+)|\$\{(\w+)\}").expect("regex");
+    re.replace_all(&p, |c: &regex::Captures<'_>| {
+        let name = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
+        std::env::var(name).unwrap_or_else(|_| c[0].to_string())
+    })
+    .into_owned()
+}
+
+/// Where google.cloud modules reach Compute Engine: `PROV_GCP_ENDPOINT` (tests: the fake),
+/// else Google's API.
+pub(crate) fn gcp_endpoint(env: &[(String, String)]) -> Option<String> {
+    env_var(env, &["PROV_GCP_ENDPOINT"])
+}
+
+/// Checks of the common google.cloud arguments prov makes before connecting (and once the
+/// environment is read).
+pub(crate) fn google_checks(auth_kind: Option<&str>, email: Option<&str>) -> Result<(), String> {
+    if let Some(k) = auth_kind {
+        if !k.contains("{{") && !matches!(k, "machineaccount" | "serviceaccount" | "accesstoken" | "application") {
+            return Err(format!(
+                "value of auth_kind must be one of: machineaccount, serviceaccount, accesstoken, application, got: {k}"
+            ));
+        }
+    }
+    if auth_kind == Some("machineaccount") && email.is_some_and(|e| e != "default") {
+        return Err("prov does not support service_account_email (other than `default`) of google.cloud modules yet: \
+                    the metadata server's default account is used"
+            .into());
+    }
+    Ok(())
 }
 
 /// Python's `str()` of a scalar argument value (tags, filters).
@@ -156,7 +300,7 @@ pub(crate) fn outcome(r: Report) -> Outcome {
     for (k, v) in r.fields {
         match k.as_str() {
             "changed" => {}
-            "msg" => o.msg = v.as_str().map(str::to_string),
+            "msg" if v.is_string() => o.msg = v.as_str().map(str::to_string),
             _ => o = o.with(&k, minijinja::Value::from(minijinja::value::Serde(v))),
         }
     }

@@ -13,6 +13,7 @@ use super::module::{client, described, ensure_tags, filter, Fail, Obj, R};
 use crate::aws_ec2::tags as tag_map;
 use crate::ec2_instance::Report;
 use crate::ec2_security_group::Params;
+use crate::python::py_repr;
 use crate::ProviderError;
 use aws_sdk_ec2::types::{
     IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, Tag, TagSpecification, UserIdGroupPair,
@@ -54,21 +55,6 @@ fn rule_cmp(a: &Rule, b: &Rule) -> bool {
 
 fn text(v: &Json) -> Option<String> {
     v.as_str().map(str::to_string)
-}
-
-/// Python's `repr()` of a value the module shows in a message.
-fn py_repr(v: &Json) -> String {
-    match v {
-        Json::Null => "None".into(),
-        Json::Bool(true) => "True".into(),
-        Json::Bool(false) => "False".into(),
-        Json::Number(n) => n.to_string(),
-        Json::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        Json::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
-        Json::Object(m) => {
-            format!("{{{}}}", m.iter().map(|(k, x)| format!("'{k}': {}", py_repr(x))).collect::<Vec<_>>().join(", "))
-        }
-    }
 }
 
 /// The rules of one permission of a described group.

@@ -29,6 +29,7 @@
 pub mod api;
 mod convert;
 mod disk;
+pub mod google_cloud;
 
 use crate::{
     Instance, InstanceSpec, InstanceState, Labels, Provider, ProviderError, ProviderSettings, LABEL_NAME, LABEL_PROJECT,

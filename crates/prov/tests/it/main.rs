@@ -37,6 +37,12 @@ mod facts;
 mod faults;
 #[cfg(feature = "gcp")]
 mod gcp;
+#[cfg(feature = "gcp")]
+mod gcp_compute_address;
+#[cfg(feature = "gcp")]
+mod gcp_compute_disk;
+#[cfg(feature = "gcp")]
+mod gcp_oracle;
 mod get_url;
 mod getent;
 mod git;

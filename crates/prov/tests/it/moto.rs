@@ -427,22 +427,6 @@ fn playbook_results(tool: &Path, oracle: bool, playbook: &str, recap: &[&str], e
     serde_json::from_str(&std::fs::read_to_string(&out).expect("results dumped")).expect("JSON")
 }
 
-/// Drops what only ansible-playbook registers (`invocation`, `_ansible_*`) and the warnings.
-fn strip_registered(v: &Json) -> Json {
-    match v {
-        Json::Object(m) => Json::Object(
-            m.iter()
-                .filter(|(k, _)| {
-                    !matches!(k.as_str(), "invocation" | "warnings" | "deprecations") && !k.starts_with("_ansible")
-                })
-                .map(|(k, x)| (k.clone(), strip_registered(x)))
-                .collect(),
-        ),
-        Json::Array(a) => Json::Array(a.iter().map(strip_registered).collect()),
-        other => other.clone(),
-    }
-}
-
 /// Sorted-keys JSON with the ids moto makes up masked: a sort key independent of them (the
 /// addresses are the playbook's).
 fn masked(v: &Json) -> String {
@@ -496,7 +480,7 @@ fn sort_unordered(v: &Json, unordered: bool) -> Json {
 fn normalize_results(all: &Json) -> Json {
     let mut out = Map::new();
     for (task, r) in all.as_object().expect("results by task") {
-        let sorted = sort_unordered(&strip_registered(r), false);
+        let sorted = sort_unordered(&crate::util::strip_registered(r), false);
         let mut v = Normalizer::new().value(&sorted);
         for (k, x) in v.as_object_mut().into_iter().flatten() {
             if k.ends_with("_success") || k.ends_with("_failed") {

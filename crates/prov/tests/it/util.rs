@@ -226,3 +226,20 @@ pub fn assert_recorded(got: &[serde_json::Value], recorded: &str, what: &str) {
         assert_eq!(g, e, "{what}{}", i + 1);
     }
 }
+
+/// Drops what only ansible-playbook registers (`invocation`, `_ansible_*`) and the warnings.
+#[cfg(any(feature = "aws", feature = "gcp"))]
+pub fn strip_registered(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => serde_json::Value::Object(
+            m.iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "invocation" | "warnings" | "deprecations") && !k.starts_with("_ansible")
+                })
+                .map(|(k, x)| (k.clone(), strip_registered(x)))
+                .collect(),
+        ),
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(strip_registered).collect()),
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,151 @@
+//! A regional address of Compute Engine (google.cloud.gcp_compute_address): reserved
+//! (EXTERNAL by default, or INTERNAL in a `subnetwork`, at `address` or any), or released
+//! with `state: absent`. An existing address whose fields differ from the arguments
+//! (`description`, `address_type`, ...) is released and reserved again, as the module does.
+//!
+//! The result is the address as the Compute API describes it (`address`, `selfLink`,
+//! `status`, ...), as the module returns it. prov makes the module's REST calls from its own
+//! process, for a task on the controller, with the module's authentication arguments
+//! (`auth_kind`, `service_account_file`, `access_token`, ... or their `GCP_*` environment
+//! variables). The module does not support check mode: under `--check` the task is skipped,
+//! as ansible-core skips it.
+//!
+//! ```yaml
+//! - google.cloud.gcp_compute_address:
+//!     name: manager-ip
+//!     region: europe-west1
+//!     project: my-project
+//!     auth_kind: serviceaccount
+//!     service_account_file: ~/key.json
+//!   register: ip
+//! ```
+
+use super::google_checks;
+use super::google_cloud::{dict_param, google_apply, google_run, int_param, text};
+use crate::util::stringish;
+use async_trait::async_trait;
+use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan, RunsOn};
+use serde::Deserialize;
+use serde_json::{Map, Value as Json};
+
+google_cloud_args! {
+    /// Arguments of `gcp_compute_address`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Args {
+        /// `present` (default) or `absent`.
+        #[serde(default, deserialize_with = "stringish")]
+        pub state: Option<String>,
+        /// The address to reserve.
+        #[serde(default, deserialize_with = "stringish")]
+        pub address: Option<String>,
+        /// `EXTERNAL` (default) or `INTERNAL`.
+        #[serde(default, deserialize_with = "stringish")]
+        pub address_type: Option<String>,
+        /// A description.
+        #[serde(default, deserialize_with = "stringish")]
+        pub description: Option<String>,
+        /// The address's name.
+        #[serde(default, deserialize_with = "stringish")]
+        pub name: Option<String>,
+        /// What an INTERNAL address is for.
+        #[serde(default, deserialize_with = "stringish")]
+        pub purpose: Option<String>,
+        /// `PREMIUM` or `STANDARD`.
+        #[serde(default, deserialize_with = "stringish")]
+        pub network_tier: Option<String>,
+        /// The subnetwork of an INTERNAL address: `{selfLink: ...}` or a registered subnetwork.
+        #[serde(default)]
+        pub subnetwork: Option<Json>,
+        /// The network of an address for VPC peering: `{selfLink: ...}`.
+        #[serde(default)]
+        pub network: Option<Json>,
+        /// The prefix length of a range.
+        #[serde(default, deserialize_with = "stringish")]
+        pub prefix_length: Option<String>,
+        /// The region.
+        #[serde(default, deserialize_with = "stringish")]
+        pub region: Option<String>,
+    }
+}
+
+/// The module.
+#[derive(Default)]
+pub struct GcpComputeAddress;
+
+fn state(a: &Args) -> &str {
+    a.state.as_deref().unwrap_or("present")
+}
+
+fn params(a: &Args, env: &[(String, String)]) -> Result<Map<String, Json>, String> {
+    let mut p = Map::new();
+    p.insert("state".into(), Json::String(state(a).into()));
+    p.insert("address".into(), text(&a.address));
+    p.insert("address_type".into(), Json::String(a.address_type.clone().unwrap_or_else(|| "EXTERNAL".into())));
+    p.insert("description".into(), text(&a.description));
+    p.insert("name".into(), text(&a.name));
+    p.insert("purpose".into(), text(&a.purpose));
+    p.insert("network_tier".into(), text(&a.network_tier));
+    p.insert("subnetwork".into(), dict_param("subnetwork", &a.subnetwork)?);
+    p.insert("network".into(), dict_param("network", &a.network)?);
+    p.insert("prefix_length".into(), int_param("prefix_length", &a.prefix_length)?);
+    p.insert("region".into(), text(&a.region));
+    p.extend(a.google_params(env));
+    Ok(p)
+}
+
+#[async_trait]
+impl Module for GcpComputeAddress {
+    const NAME: &'static str = "gcp_compute_address";
+    const COLLECTIONS: &'static [&'static str] = &["google.cloud"];
+    const RUNS_ON: RunsOn = RunsOn::Controller;
+    type Args = Args;
+    type Plan = ();
+
+    fn check_args(a: &Args) -> Result<(), String> {
+        if !matches!(state(a), "present" | "absent") {
+            return Err(format!("value of state must be one of: present, absent, got: {}", state(a)));
+        }
+        let mut missing = Vec::new();
+        if a.name.is_none() {
+            missing.push("name");
+        }
+        if a.region.is_none() {
+            missing.push("region");
+        }
+        if !missing.is_empty() {
+            return Err(format!("missing required arguments: {}", missing.join(", ")));
+        }
+        google_checks(a.auth_kind.as_deref(), a.service_account_email.as_deref())?;
+        params(a, &[]).map(|_| ())
+    }
+
+    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
+        google_run(Self::NAME, params(a, &cx.env), cx, a.name.as_deref().unwrap_or_default(), true).await
+    }
+
+    async fn apply(&self, a: &Args, _plan: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        google_apply(Self::NAME, params(a, &cx.env), cx, a.name.as_deref().unwrap_or_default()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(v: Json) -> Result<(), String> {
+        GcpComputeAddress::check_args(&serde_json::from_value(v).expect("arguments parse"))
+    }
+
+    #[test]
+    fn arguments_the_module_refuses_are_refused_before_connecting() {
+        assert!(check(serde_json::json!({"name": "a", "region": "r", "auth_kind": "accesstoken"})).is_ok());
+        assert_eq!(check(serde_json::json!({"name": "a"})).expect_err("refused"), "missing required arguments: region");
+        assert!(check(serde_json::json!({"name": "a", "region": "r", "auth_kind": "token"}))
+            .expect_err("refused")
+            .contains("value of auth_kind must be one of"));
+        assert!(check(serde_json::json!({"name": "a", "region": "r", "prefix_length": "x"}))
+            .expect_err("refused")
+            .contains("unable to convert to int"));
+    }
+}

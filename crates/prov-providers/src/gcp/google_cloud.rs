@@ -1,0 +1,710 @@
+//! google.cloud's Compute Engine modules, made as the modules make them: the same REST
+//! requests in the same order (`GET` the resource, then insert, update or delete it and
+//! follow the operation until DONE), the same comparisons (`GcpRequest`: the request's
+//! fields against the resource's, as text, lists in any order), the same messages, and the
+//! API's JSON returned as it comes.
+//!
+//! Their quirks are kept, because a ported playbook reports what it reported under Ansible:
+//! an address that differs is deleted and made again; a disk's `setLabels` and `resize` are
+//! sent without waiting for or reading their outcome; an operation's error is read only
+//! while the operation is not DONE. What differs: prov polls an operation from 0.1 s
+//! (doubling to 1 s) where the modules sleep 1 s, and it follows links to Compute Engine
+//! only.
+
+use crate::ec2_instance::Report;
+use crate::google_cloud::{Call, Planned};
+use crate::python::{py_repr, py_str};
+use prov_core::template::filters::json_dumps;
+use prov_core::template::py_truthy;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use reqwest::Method;
+use serde_json::{json, Map, Value as Json};
+use std::time::Duration;
+
+type Obj = Map<String, Json>;
+
+/// Where the modules build their links.
+const COMPUTE: &str = "https://compute.googleapis.com/compute/v1/";
+/// Where the API's own links (`selfLink`, `targetLink`) point.
+const WWW: &str = "https://www.googleapis.com/compute/v1/";
+
+/// A failed run: the fields of its result.
+struct Fail(Obj);
+
+impl Fail {
+    fn msg(m: impl Into<Json>) -> Fail {
+        let mut o = Obj::new();
+        o.insert("msg".into(), m.into());
+        Fail(o)
+    }
+}
+
+type R<T> = Result<T, Fail>;
+
+/// Runs the module.
+pub async fn run(call: &Call) -> Report {
+    match Module::new(call).await {
+        Ok(m) => match m.main().await {
+            Ok(fields) => Report { fields, failed: false, warnings: Vec::new() },
+            Err(f) => failed(f),
+        },
+        Err(f) => failed(f),
+    }
+}
+
+/// What the module would do, from its reads.
+pub async fn plan(call: &Call) -> Planned {
+    let m = match Module::new(call).await {
+        Ok(m) => m,
+        Err(f) => return Planned::Nothing(failed(f)),
+    };
+    let fetch = match m.s.fetch(&m.self_link(), true).await {
+        Ok(f) => f,
+        Err(f) => return Planned::Nothing(failed(f)),
+    };
+    let present = m.present();
+    match fetch {
+        Some(_) if !present => Planned::Delete,
+        Some(f) if m.is_different(&f) => Planned::Update,
+        Some(f) => Planned::Nothing(Report { fields: unchanged(f), failed: false, warnings: Vec::new() }),
+        None if present => Planned::Create,
+        None => Planned::Nothing(Report { fields: unchanged(Json::Null), failed: false, warnings: Vec::new() }),
+    }
+}
+
+fn failed(f: Fail) -> Report {
+    let mut fields = f.0;
+    fields.entry("changed").or_insert(Json::Bool(false));
+    Report { fields, failed: true, warnings: Vec::new() }
+}
+
+fn unchanged(fetch: Json) -> Obj {
+    let mut o = match fetch {
+        Json::Object(o) => o,
+        _ => Obj::new(),
+    };
+    o.insert("changed".into(), Json::Bool(false));
+    o
+}
+
+/// An authenticated session on the Compute API.
+struct Session {
+    http: reqwest::Client,
+    headers: HeaderMap,
+    endpoint: Option<String>,
+}
+
+/// A response as the module reads it, with what it reports of the request on failure.
+struct Response {
+    status: u16,
+    text: String,
+    method: String,
+    url: String,
+    body: Option<String>,
+}
+
+impl Session {
+    /// `GcpSession`: the checks of the authentication arguments, then the credentials
+    /// `auth_kind` names (none for an `http://` endpoint).
+    async fn new(call: &Call) -> R<Session> {
+        let p = |k: &str| call.param(k);
+        let kind = p("auth_kind").as_str().unwrap_or_default().to_string();
+        if !p("service_account_email").is_null() && kind != "machineaccount" {
+            return Err(Fail::msg("Service Account Email only works with Machine Account-based authentication"));
+        }
+        if (!p("service_account_file").is_null() || !p("service_account_contents").is_null())
+            && kind != "serviceaccount"
+        {
+            return Err(Fail::msg("Service Account File only works with Service Account-based authentication"));
+        }
+        if !p("access_token").is_null() && kind != "accesstoken" {
+            return Err(Fail::msg("Supplying access_token requires auth_kind set to accesstoken"));
+        }
+        let mut headers = HeaderMap::new();
+        let agent = format!("prov/{} google.cloud.{}", env!("CARGO_PKG_VERSION"), call.module);
+        headers.insert(USER_AGENT, HeaderValue::from_str(&agent).map_err(|e| Fail::msg(e.to_string()))?);
+        let plain = call.endpoint.as_deref().is_some_and(|e| e.starts_with("http://"));
+        let auth = credentials(call, &kind, plain).await?;
+        if !plain {
+            headers.extend(auth);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Fail::msg(format!("cannot make an HTTP client: {e}")))?;
+        Ok(Session { http, headers, endpoint: call.endpoint.clone() })
+    }
+
+    /// Where a link of the module or of the API is fetched from.
+    fn url(&self, link: &str) -> R<String> {
+        let rest = link.strip_prefix(COMPUTE).or_else(|| link.strip_prefix(WWW)).ok_or_else(|| {
+            Fail::msg(format!("prov follows links to the Compute Engine API only, and the API answered with {link}"))
+        })?;
+        Ok(match &self.endpoint {
+            Some(e) => format!("{}/compute/v1/{rest}", e.trim_end_matches('/')),
+            None => link.to_string(),
+        })
+    }
+
+    async fn send(&self, method: Method, link: &str, body: Option<&Json>) -> R<Response> {
+        let url = self.url(link)?;
+        let text_body = match body {
+            Some(b) => Some(json_dumps(b, None, false).map_err(Fail::msg)?),
+            None => None,
+        };
+        let mut req = self.http.request(method.clone(), &url).headers(self.headers.clone());
+        if let Some(t) = &text_body {
+            req = req.header(CONTENT_TYPE, "application/json").body(t.clone());
+        }
+        let r = req.send().await.map_err(|e| Fail::msg(format!("GCP request {method} {link} failed: {e}")))?;
+        let status = r.status().as_u16();
+        let text = r.text().await.map_err(|e| Fail::msg(format!("GCP response to {method} {link}: {e}")))?;
+        Ok(Response { status, text, method: method.to_string(), url: link.to_string(), body: text_body })
+    }
+
+    /// `fetch_resource`: the resource at `link`, or None when it is not there.
+    async fn fetch(&self, link: &str, allow_not_found: bool) -> R<Option<Json>> {
+        let r = self.send(Method::GET, link, None).await?;
+        return_if_object(&r, allow_not_found)
+    }
+
+    /// `wait_for_operation`: the operation a request started followed until DONE, then the
+    /// resource it targets (`op_link`: the module's link of an operation, `{op_id}` in it).
+    async fn wait_for_operation(&self, r: &Response, op_link: &str) -> R<Option<Json>> {
+        let Some(mut op) = return_if_object(r, false)? else {
+            return Ok(Some(json!({})));
+        };
+        let op_uri = op_link.replace("{op_id}", &py_str(navigate(&op, &["name"])));
+        let mut delay = Duration::from_millis(100);
+        while navigate(&op, &["status"]).as_str() != Some("DONE") {
+            let errors = navigate(&op, &["error", "errors"]);
+            if !errors.is_null() {
+                return Err(Fail::msg(errors.clone()));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(1));
+            op = self.fetch(&op_uri, false).await?.unwrap_or(Json::Null);
+        }
+        match navigate(&op, &["targetLink"]).as_str() {
+            Some(target) => self.fetch(target, true).await,
+            None => Ok(None),
+        }
+    }
+
+    /// A request whose outcome the module does not read.
+    async fn post_unread(&self, link: &str, body: &Json) -> R<()> {
+        self.send(Method::POST, link, Some(body)).await.map(|_| ())
+    }
+}
+
+/// The credentials `auth_kind` names, as request headers, checked as the modules check them.
+async fn credentials(call: &Call, kind: &str, plain: bool) -> R<HeaderMap> {
+    use google_cloud_auth::credentials::{mds, service_account, Builder, Credentials};
+    let scopes: Vec<String> =
+        call.param("scopes").as_array().into_iter().flatten().map(py_str).collect::<Vec<String>>();
+    let creds: Credentials = match kind {
+        "accesstoken" => {
+            let Some(token) = call.param("access_token").as_str() else {
+                return Err(Fail::msg("An access token must be supplied when auth_kind is accesstoken"));
+            };
+            let mut h = HeaderMap::new();
+            let mut v = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| Fail::msg("access_token is not a valid HTTP header value"))?;
+            v.set_sensitive(true);
+            h.insert(AUTHORIZATION, v);
+            return Ok(h);
+        }
+        "serviceaccount" => {
+            let key: Json = if let Some(file) = call.param("service_account_file").as_str() {
+                let path = std::fs::canonicalize(file).unwrap_or_else(|_| file.into());
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    let reason = e.to_string();
+                    let reason = reason.split(" (os error").next().unwrap_or_default().to_string();
+                    Fail::msg(format!("Unable to read service_account_file at {}: {reason}", path.display()))
+                })?;
+                serde_json::from_str(&text)
+                    .map_err(|e| Fail::msg(format!("Unable to read service_account_file at {}: {e}", path.display())))?
+            } else if let Some(contents) = call.param("service_account_contents").as_str() {
+                serde_json::from_str(contents)
+                    .map_err(|e| Fail::msg(format!("Unable to decode service_account_contents as JSON: {e}")))?
+            } else {
+                return Err(Fail::msg(
+                    "Service Account authentication requires setting either service_account_file or \
+                     service_account_contents",
+                ));
+            };
+            if plain {
+                return Ok(HeaderMap::new());
+            }
+            service_account::Builder::new(key)
+                .with_access_specifier(service_account::AccessSpecifier::from_scopes(scopes))
+                .build()
+                .map_err(|e| Fail::msg(format!("the service account key is not usable: {e}")))?
+        }
+        "machineaccount" | "application" if plain => return Ok(HeaderMap::new()),
+        "machineaccount" => mds::Builder::default()
+            .with_scopes(scopes)
+            .build()
+            .map_err(|e| Fail::msg(format!("no metadata server credentials: {e}")))?,
+        "application" => Builder::default()
+            .with_scopes(scopes)
+            .build()
+            .map_err(|e| Fail::msg(format!("no application default credentials: {e}")))?,
+        other => return Err(Fail::msg(format!("Credential type '{other}' not implemented"))),
+    };
+    match creds.headers(http::Extensions::new()).await {
+        Ok(google_cloud_auth::credentials::CacheableResource::New { data, .. }) => Ok(data),
+        Ok(google_cloud_auth::credentials::CacheableResource::NotModified) => Ok(HeaderMap::new()),
+        Err(e) => Err(Fail::msg(format!("cannot get a Google access token ({kind}): {e}"))),
+    }
+}
+
+/// `return_if_object`: None for a 404 (when allowed) or a 204; the module's failures for
+/// an error status, a body that is not JSON, or a body with `error.errors`.
+fn return_if_object(r: &Response, allow_not_found: bool) -> R<Option<Json>> {
+    if (allow_not_found && r.status == 404) || r.status == 204 {
+        return Ok(None);
+    }
+    let invalid = || Fail::msg(format!("Invalid JSON response with error: {}", r.text));
+    let result: Json = serde_json::from_str(&r.text).map_err(|_| invalid())?;
+    if r.status >= 400 {
+        let mut f = Fail::msg(format!("GCP returned error: {}", py_repr(&result)));
+        f.0.insert("request".into(), json!({"url": r.url, "body": r.body, "method": r.method}));
+        return Err(f);
+    }
+    let errors = navigate(&result, &["error", "errors"]);
+    if py_truthy(errors) {
+        return Err(Fail::msg(errors.clone()));
+    }
+    Ok(Some(result))
+}
+
+/// `navigate_hash`: the value at `path`, null where it stops.
+fn navigate<'a>(source: &'a Json, path: &[&str]) -> &'a Json {
+    let mut v = source;
+    for k in path {
+        match v.get(k) {
+            Some(x) => v = x,
+            None => return &Json::Null,
+        }
+    }
+    v
+}
+
+/// `str.format(**module.params)` of a link template: each `{param}` as Python's `str()`.
+fn format_link(template: &str, params: &Obj) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find('}') else { break };
+        let key = &rest[i + 1..i + j];
+        if key == "op_id" {
+            out.push_str("{op_id}");
+        } else {
+            out.push_str(&py_str(params.get(key).unwrap_or(&Json::Null)));
+        }
+        rest = &rest[i + j + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Python's `==` of two JSON values (numbers by value, `True == 1`).
+fn py_eq(a: &Json, b: &Json) -> bool {
+    fn num(v: &Json) -> Option<f64> {
+        match v {
+            Json::Number(n) => n.as_f64(),
+            Json::Bool(b) => Some(f64::from(u8::from(*b))),
+            _ => None,
+        }
+    }
+    match (a, b) {
+        (Json::Array(x), Json::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| py_eq(p, q)),
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| py_eq(v, w)))
+        }
+        _ => match (num(a), num(b)) {
+            (Some(x), Some(y)) => x == y,
+            _ => a == b,
+        },
+    }
+}
+
+/// `GcpRequest(request) != GcpRequest(response)`: whether the request's fields differ from
+/// the response's, compared as the modules compare them.
+pub(crate) fn gcp_differs(request: &Json, response: &Json) -> bool {
+    py_truthy(&compare_value(request, response))
+}
+
+/// `GcpRequest._compare_value`: the difference (null, or a falsy value, when none).
+fn compare_value(req: &Json, resp: &Json) -> Json {
+    if resp.is_null() {
+        return Json::Null;
+    }
+    match req {
+        Json::Array(items) => {
+            let resp_items: Vec<Json> = match convert(resp) {
+                Json::Array(a) => a,
+                Json::String(s) => s.chars().map(|c| Json::String(c.to_string())).collect(),
+                other => vec![other],
+            };
+            let diff: Vec<Json> = items
+                .iter()
+                .map(convert)
+                .filter(|r| !resp_items.iter().any(|x| !py_truthy(&compare_value(r, x))))
+                .filter(py_truthy)
+                .collect();
+            Json::Array(diff)
+        }
+        Json::Object(m) => {
+            let mut diff = Obj::new();
+            for (k, v) in m {
+                if let Some(x) = resp.get(k).filter(|x| !x.is_null()) {
+                    let d = compare_value(v, x);
+                    if py_truthy(&d) {
+                        diff.insert(k.clone(), d);
+                    }
+                }
+            }
+            Json::Object(diff)
+        }
+        Json::Bool(b) => {
+            let same = match resp {
+                Json::Bool(x) => x == b,
+                other => py_str(other) == if *b { "true" } else { "false" },
+            };
+            if same {
+                Json::Null
+            } else {
+                Json::Bool(true)
+            }
+        }
+        other if py_str(other) != py_str(resp) => other.clone(),
+        _ => Json::Null,
+    }
+}
+
+/// `GcpRequest._convert_value`: every scalar as its text.
+fn convert(v: &Json) -> Json {
+    match v {
+        Json::Array(a) => Json::Array(a.iter().map(convert).collect()),
+        Json::Object(m) => Json::Object(m.iter().map(|(k, x)| (k.clone(), convert(x))).collect()),
+        other => Json::String(py_str(other)),
+    }
+}
+
+/// `replace_resource_dict(item, 'selfLink')`.
+fn self_link_of(item: &Json) -> Json {
+    match item {
+        Json::Array(a) => Json::Array(a.iter().map(self_link_of).collect()),
+        x if !py_truthy(x) => x.clone(),
+        x => x.get("selfLink").cloned().unwrap_or(Json::Null),
+    }
+}
+
+/// `remove_nones_from_dict` of a nested argument's fields renamed: null when none is left.
+fn nested(item: &Json, fields: &[(&str, &str)]) -> Json {
+    let mut o = Obj::new();
+    for (api, arg) in fields {
+        let v = item.get(arg).cloned().unwrap_or(Json::Null);
+        let empty = v.is_null() || v.as_object().is_some_and(Map::is_empty) || v.as_array().is_some_and(Vec::is_empty);
+        if !empty {
+            o.insert((*api).into(), v);
+        }
+    }
+    if o.is_empty() {
+        Json::Null
+    } else {
+        Json::Object(o)
+    }
+}
+
+/// A request of `(field, value)` pairs without its falsy values (False kept), as
+/// `resource_to_request` returns it.
+fn request(pairs: Vec<(&str, Json)>) -> Json {
+    Json::Object(
+        pairs
+            .into_iter()
+            .filter(|(_, v)| py_truthy(v) || *v == Json::Bool(false))
+            .map(|(k, v)| (k.into(), v))
+            .collect(),
+    )
+}
+
+/// A module and its session.
+struct Module<'a> {
+    call: &'a Call,
+    s: Session,
+}
+
+impl<'a> Module<'a> {
+    async fn new(call: &'a Call) -> R<Module<'a>> {
+        Ok(Module { call, s: Session::new(call).await? })
+    }
+
+    fn p(&self, k: &str) -> Json {
+        self.call.param(k).clone()
+    }
+
+    fn link(&self, template: &str) -> String {
+        format_link(&format!("{COMPUTE}{template}"), &self.call.params)
+    }
+
+    fn present(&self) -> bool {
+        self.call.param("state").as_str() != Some("absent")
+    }
+
+    /// `self_link(module)`.
+    fn self_link(&self) -> String {
+        match self.call.module {
+            "gcp_compute_address" => self.link("projects/{project}/regions/{region}/addresses/{name}"),
+            _ => self.link("projects/{project}/zones/{zone}/disks/{name}"),
+        }
+    }
+
+    /// `collection(module)`.
+    fn collection(&self) -> String {
+        match self.call.module {
+            "gcp_compute_address" => self.link("projects/{project}/regions/{region}/addresses"),
+            _ => self.link("projects/{project}/zones/{zone}/disks"),
+        }
+    }
+
+    /// `async_op_url(module)`, with `{op_id}` left in.
+    fn op_link(&self) -> String {
+        match self.call.module {
+            "gcp_compute_address" => self.link("projects/{project}/regions/{region}/operations/{op_id}"),
+            _ => self.link("projects/{project}/zones/{zone}/operations/{op_id}"),
+        }
+    }
+
+    /// `resource_to_request(module)`.
+    fn resource_to_request(&self) -> Json {
+        let p = |k: &str| self.p(k);
+        match self.call.module {
+            "gcp_compute_address" => request(vec![
+                ("kind", json!("compute#address")),
+                ("address", p("address")),
+                ("addressType", p("address_type")),
+                ("description", p("description")),
+                ("name", p("name")),
+                ("purpose", p("purpose")),
+                ("networkTier", p("network_tier")),
+                ("subnetwork", self_link_of(&p("subnetwork"))),
+                ("network", self_link_of(&p("network"))),
+                ("prefixLength", p("prefix_length")),
+            ]),
+            _ => {
+                let key = |arg: &str| {
+                    nested(
+                        &p(arg),
+                        &[
+                            ("rawKey", "raw_key"),
+                            ("kmsKeyName", "kms_key_name"),
+                            ("kmsKeyServiceAccount", "kms_key_service_account"),
+                        ],
+                    )
+                };
+                request(vec![
+                    ("kind", json!("compute#disk")),
+                    ("sourceImageEncryptionKey", key("source_image_encryption_key")),
+                    ("diskEncryptionKey", key("disk_encryption_key")),
+                    ("sourceSnapshot", self_link_of(&p("source_snapshot"))),
+                    ("sourceSnapshotEncryptionKey", key("source_snapshot_encryption_key")),
+                    ("description", p("description")),
+                    ("labels", p("labels")),
+                    ("licenses", p("licenses")),
+                    ("name", p("name")),
+                    ("sizeGb", p("size_gb")),
+                    ("physicalBlockSizeBytes", p("physical_block_size_bytes")),
+                    ("type", self.disk_type_self_link()),
+                    ("sourceImage", p("source_image")),
+                    ("provisionedIops", p("provisioned_iops")),
+                ])
+            }
+        }
+    }
+
+    /// `disk_type_selflink`: a disk type's name as its link in the disk's zone.
+    fn disk_type_self_link(&self) -> Json {
+        let Some(name) = self.call.param("type").as_str() else {
+            return self.p("type");
+        };
+        static LINK: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+        let re = LINK.get_or_init(|| {
+            regex::Regex::new(r"^https://compute\.googleapis\.com/compute/v1/projects/.*/zones/.*/diskTypes/")
+                .expect("regex")
+        });
+        if re.is_match(name) {
+            return json!(name);
+        }
+        json!(self.link("projects/{project}/zones/{zone}/diskTypes/") + name)
+    }
+
+    /// `response_to_hash(module, response)`: the fields compared.
+    fn response_to_hash(&self, r: &Json) -> Json {
+        let get = |k: &str| r.get(k).cloned().unwrap_or(Json::Null);
+        let keys: &[&str] = match self.call.module {
+            "gcp_compute_address" => &[
+                "address",
+                "addressType",
+                "creationTimestamp",
+                "description",
+                "id",
+                "name",
+                "purpose",
+                "networkTier",
+                "subnetwork",
+                "users",
+                "status",
+                "network",
+                "prefixLength",
+            ],
+            _ => &[
+                "labelFingerprint",
+                "creationTimestamp",
+                "description",
+                "id",
+                "lastAttachTimestamp",
+                "lastDetachTimestamp",
+                "labels",
+                "licenses",
+                "name",
+                "sizeGb",
+                "users",
+                "physicalBlockSizeBytes",
+                "type",
+                "sourceImage",
+                "provisionedIops",
+            ],
+        };
+        let mut o = Obj::new();
+        for k in keys {
+            let v = match (self.call.module, *k) {
+                ("gcp_compute_disk", "name") => self.p("name"),
+                ("gcp_compute_disk", "sourceImage") => self.p("source_image"),
+                _ => get(k),
+            };
+            o.insert((*k).into(), v);
+        }
+        Json::Object(o)
+    }
+
+    /// `is_different(module, response)`.
+    fn is_different(&self, fetch: &Json) -> bool {
+        let request = self.resource_to_request();
+        let response = self.response_to_hash(fetch);
+        let (Some(req), Some(resp)) = (request.as_object(), response.as_object()) else { return true };
+        let response_vals: Obj =
+            resp.iter().filter(|(k, _)| req.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let request_vals: Obj =
+            req.iter().filter(|(k, _)| resp.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        gcp_differs(&Json::Object(request_vals), &Json::Object(response_vals))
+    }
+
+    async fn create(&self) -> R<Option<Json>> {
+        let r = self.s.send(Method::POST, &self.collection(), Some(&self.resource_to_request())).await?;
+        self.s.wait_for_operation(&r, &self.op_link()).await
+    }
+
+    async fn delete(&self) -> R<Option<Json>> {
+        let r = self.s.send(Method::DELETE, &self.self_link(), None).await?;
+        self.s.wait_for_operation(&r, &self.op_link()).await
+    }
+
+    /// `update(module, ...)`.
+    async fn update(&self, fetch: &Json) -> R<()> {
+        if self.call.module == "gcp_compute_address" {
+            self.delete().await?;
+            self.create().await?;
+            return Ok(());
+        }
+        let request = self.resource_to_request();
+        let response = self.response_to_hash(fetch);
+        let field = |v: &Json, k: &str| v.get(k).cloned().unwrap_or(Json::Null);
+        if !py_eq(&field(&response, "labels"), &field(&request, "labels")) {
+            let body = json!({"labelFingerprint": field(&response, "labelFingerprint"), "labels": self.p("labels")});
+            self.s.post_unread(&self.link("projects/{project}/zones/{zone}/disks/{name}/setLabels"), &body).await?;
+        }
+        if !py_eq(&field(&response, "sizeGb"), &field(&request, "sizeGb")) {
+            let body = json!({"sizeGb": self.p("size_gb")});
+            self.s.post_unread(&self.link("projects/{project}/zones/{zone}/disks/{name}/resize"), &body).await?;
+        }
+        self.s.fetch(&self.self_link(), true).await?;
+        Ok(())
+    }
+
+    /// `main()` after the arguments are read.
+    async fn main(&self) -> R<Obj> {
+        let mut fetch = self.s.fetch(&self.self_link(), true).await?;
+        let mut changed = false;
+        match (&fetch, self.present()) {
+            (Some(f), true) => {
+                if self.is_different(f) {
+                    let f = f.clone();
+                    self.update(&f).await?;
+                    fetch = self.s.fetch(&self.self_link(), true).await?;
+                    changed = true;
+                }
+            }
+            (Some(_), false) => {
+                self.delete().await?;
+                fetch = Some(json!({}));
+                changed = true;
+            }
+            (None, true) => {
+                fetch = self.create().await?;
+                changed = true;
+            }
+            (None, false) => fetch = Some(json!({})),
+        }
+        let Some(Json::Object(mut out)) = fetch else {
+            // The module calls `fetch.update(...)` on None here and ends with a traceback.
+            let mut f = Fail::msg("MODULE FAILURE\nSee stdout/stderr for the exact error");
+            f.0.insert(
+                "module_stderr".into(),
+                json!("AttributeError: 'NoneType' object has no attribute 'update' (the resource was not found after its operation)"),
+            );
+            f.0.insert("rc".into(), json!(1));
+            return Err(f);
+        };
+        out.insert("changed".into(), Json::Bool(changed));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_compare_with_responses_as_google_cloud_compares_them() {
+        // Text against numbers, extra response fields, list order, booleans as text.
+        assert!(!gcp_differs(&json!({"sizeGb": 10, "name": "d"}), &json!({"sizeGb": "10", "name": "d", "id": "1"})));
+        assert!(gcp_differs(&json!({"sizeGb": 20}), &json!({"sizeGb": "10"})));
+        assert!(!gcp_differs(&json!({"l": ["b", "a"]}), &json!({"l": ["a", "b", "c"]})));
+        assert!(gcp_differs(&json!({"l": ["d"]}), &json!({"l": ["a"]})));
+        assert!(!gcp_differs(&json!({"b": true}), &json!({"b": "true"})));
+        assert!(gcp_differs(&json!({"b": false}), &json!({"b": true})));
+        // A value the response lacks is no difference.
+        assert!(!gcp_differs(&json!({"description": "x"}), &json!({"description": null})));
+        // Links on compute.googleapis.com are not the API's www.googleapis.com ones.
+        assert!(gcp_differs(
+            &json!({"type": format!("{COMPUTE}projects/p/zones/z/diskTypes/pd-ssd")}),
+            &json!({"type": format!("{WWW}projects/p/zones/z/diskTypes/pd-ssd")})
+        ));
+    }
+
+    #[test]
+    fn links_are_formatted_with_pythons_str_of_each_parameter() {
+        let params = json!({"project": null, "region": "us-central1", "name": "a"});
+        assert_eq!(
+            format_link(
+                "x/projects/{project}/regions/{region}/addresses/{name}/{op_id}",
+                params.as_object().expect("obj")
+            ),
+            "x/projects/None/regions/us-central1/addresses/a/{op_id}"
+        );
+    }
+}

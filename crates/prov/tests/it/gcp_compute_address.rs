@@ -1,0 +1,66 @@
+//! `google.cloud.gcp_compute_address` against prov-gcp-fake: the results prov registers,
+//! compared with those ansible-playbook registered for the same playbook
+//! ([`crate::gcp_oracle::differential`]).
+
+use crate::gcp_oracle::{differential, refused_before_connecting};
+
+const RECORDED: &str = "tests/it/results/gcp_compute_address.json";
+
+/// An address in check mode (skipped), reserved, again (unchanged), with a description
+/// (released and reserved again, as the module does), a name the API refuses (the module's
+/// failure, ignored), released, released again.
+const PLAYBOOK: &str = r##"- hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    gcp: &gcp
+      project: proj1
+      auth_kind: accesstoken
+      access_token: test-token
+      region: us-central1
+  tasks:
+    - name: check
+      google.cloud.gcp_compute_address: {<<: *gcp, name: mgr-ip}
+      check_mode: true
+      register: check
+    - name: reserve
+      google.cloud.gcp_compute_address: {<<: *gcp, name: mgr-ip}
+      register: reserve
+    - name: again
+      google.cloud.gcp_compute_address: {<<: *gcp, name: mgr-ip}
+      register: again
+    - name: described
+      google.cloud.gcp_compute_address: {<<: *gcp, name: mgr-ip, description: managers}
+      register: described
+    - name: bad_name
+      google.cloud.gcp_compute_address: {<<: *gcp, name: Bad_Name}
+      register: bad_name
+      ignore_errors: true
+    - name: release
+      google.cloud.gcp_compute_address: {<<: *gcp, name: mgr-ip, state: absent}
+      register: release
+    - name: release_again
+      google.cloud.gcp_compute_address: {<<: *gcp, name: mgr-ip, state: absent}
+      register: release_again
+    - name: dump
+      copy:
+        dest: "{{ out }}"
+        content: "{{ {'check': check, 'reserve': reserve, 'again': again, 'described': described, 'bad_name': bad_name, 'release': release, 'release_again': release_again} | to_nice_json }}"
+"##;
+
+#[test]
+fn gcp_compute_address_registers_what_google_cloud_registers() {
+    let got = differential(RECORDED, PLAYBOOK, &["ok=7", "changed=4", "failed=0", "skipped=1", "ignored=1"]);
+    assert_eq!(got["again"]["changed"], false);
+    assert_eq!(got["reserve"]["status"], "RESERVED");
+    assert_eq!(got["release_again"]["changed"], false);
+}
+
+#[test]
+fn gcp_compute_address_without_region_is_refused_before_connecting() {
+    let stderr = refused_before_connecting(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - google.cloud.gcp_compute_address:\n        name: a\n        auth_kind: application\n",
+    );
+    assert!(stderr.contains("missing required arguments: region"), "{stderr}");
+    assert!(stderr.contains("site.yml:4:"), "{stderr}");
+}
