@@ -123,6 +123,9 @@ pub struct PluginConfig {
     /// A `plugin: amazon.aws.aws_ec2` file: its options (the listing is the plugin's, not
     /// prov's; `plugin` is then `aws` and `project` empty).
     pub ec2: Option<crate::aws_ec2::Ec2Options>,
+    /// A `plugin: google.cloud.gcp_compute` file: its options (the listing is the plugin's;
+    /// `plugin` is then `gcp` and `project` empty).
+    pub gcp_compute: Option<crate::gcp_compute::GcpComputeOptions>,
     /// Warnings about the file (keys prov ignores).
     pub warnings: Vec<Diagnostic>,
 }
@@ -152,6 +155,7 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
         leading_separator: true,
         templar: templar.clone(),
         ec2: None,
+        gcp_compute: None,
         warnings: Vec::new(),
     };
     let Some(entries) = node.as_map() else {
@@ -175,24 +179,33 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
         }
     };
     let ec2_mode = crate::aws_ec2::NAMES.contains(&src.plugin.as_str());
+    let gce_mode = crate::gcp_compute::NAMES.contains(&src.plugin.as_str());
     let entries: Vec<&(Node, Node)> = if ec2_mode {
         let (o, rest) = crate::aws_ec2::parse_options(entries, &mut d, &mut cfg.warnings);
         cfg.ec2 = Some(o);
+        rest
+    } else if gce_mode {
+        let (o, rest) = crate::gcp_compute::parse_options(entries, &mut d);
+        cfg.gcp_compute = Some(o);
         rest
     } else {
         entries.iter().collect()
     };
     for (k, v) in entries.iter().map(|e| (&e.0, &e.1)) {
         let key = k.as_str().unwrap_or_default();
-        if ec2_mode && !CONSTRUCTED.contains(&key) {
-            let known = crate::aws_ec2::KEYS.iter().chain(CONSTRUCTED).copied();
+        if (ec2_mode || gce_mode) && !CONSTRUCTED.contains(&key) {
+            let (plugin, keys) = if ec2_mode {
+                ("amazon.aws.aws_ec2", crate::aws_ec2::KEYS)
+            } else {
+                ("google.cloud.gcp_compute", crate::gcp_compute::KEYS)
+            };
             d.push(
                 Diagnostic::error(
                     DiagKind::Unknown,
                     k.span,
-                    format!("unknown key `{key}` in an amazon.aws.aws_ec2 inventory file"),
+                    format!("unknown key `{key}` in a {plugin} inventory file"),
                 )
-                .with_opt_help(did_you_mean(key, known)),
+                .with_opt_help(did_you_mean(key, keys.iter().chain(CONSTRUCTED).copied())),
             );
             continue;
         }
@@ -358,6 +371,19 @@ pub fn parse(src: &PluginSource) -> Result<PluginConfig, Diagnostics> {
             );
         }
         cfg.plugin = "aws".into();
+    } else if gce_mode {
+        let file = src.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        if !crate::gcp_compute::SUFFIXES.iter().any(|x| file.ends_with(x)) {
+            d.push(
+                Diagnostic::error(
+                    DiagKind::Invalid,
+                    node.get("plugin").map_or(node.span, |n| n.span),
+                    format!("the name of a google.cloud.gcp_compute inventory file ends in gcp.yml, gcp.yaml, gcp_compute.yml or gcp_compute.yaml; ansible-core reads no `{file}` with it"),
+                )
+                .with_help("rename it, for example to `prod.gcp.yml`"),
+            );
+        }
+        cfg.plugin = "gcp".into();
     } else if cfg.project.is_empty() {
         d.push(
             Diagnostic::error(DiagKind::Invalid, node.span, "the inventory plugin file has no `project`")
@@ -718,6 +744,31 @@ pub fn build_ec2(
     Ok(inv)
 }
 
+/// The inventory of a `google.cloud.gcp_compute` file from its instances (as the API lists
+/// them): each reshaped as the plugin does, under its host name, in `all` only, with the
+/// plugin's host variables (`vars_prefix` before each name), then the constructed options
+/// over the unprefixed ones.
+pub fn build_gcp_compute(
+    cfg: &PluginConfig,
+    o: &crate::gcp_compute::GcpComputeOptions,
+    instances: Vec<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Inventory, String> {
+    use crate::gcp_compute;
+    let mut inv = Inventory::new();
+    for i in instances {
+        let i = gcp_compute::convert(i).map_err(|e| format!("{}: {e}", cfg.path.display()))?;
+        let name = gcp_compute::hostname(&i, o).map_err(|e| format!("{}: {e}", cfg.path.display()))?;
+        inv.add_host(&name);
+        let vars: Vec<(String, Value)> =
+            i.into_iter().map(|(k, v)| (k, Value::from(minijinja::value::Serde(v)))).collect();
+        for (k, v) in &vars {
+            inv.set_host_var(&name, &format!("{}{k}", o.vars_prefix), v.clone());
+        }
+        construct(cfg, &mut inv, &name, &vars)?;
+    }
+    Ok(inv)
+}
+
 /// Warns when a host whose first key will be accepted (`accept-new` pinned to its instance
 /// id) sits on an address that another instance of the project held before.
 fn reused_address(cfg: &PluginConfig, name: &str, vars: &[(String, Value)], warnings: &mut Vec<Diagnostic>) {
@@ -759,6 +810,23 @@ pub async fn list(cfg: &PluginConfig, warnings: &mut Vec<Diagnostic>) -> Result<
             return Err(ProviderError::Unavailable {
                 provider: "aws",
                 message: "this prov was built without the aws provider (cargo feature `aws`)".into(),
+            });
+        }
+    }
+    if let Some(o) = &cfg.gcp_compute {
+        #[cfg(feature = "gcp")]
+        {
+            let endpoint = std::env::var("PROV_GCP_ENDPOINT").ok().filter(|e| !e.is_empty());
+            let instances =
+                crate::gcp::google_cloud::list_instances(o, endpoint).await.map_err(ProviderError::Invalid)?;
+            return build_gcp_compute(cfg, o, instances).map_err(ProviderError::Invalid);
+        }
+        #[cfg(not(feature = "gcp"))]
+        {
+            let _ = o;
+            return Err(ProviderError::Unavailable {
+                provider: "gcp",
+                message: "this prov was built without the gcp provider (cargo feature `gcp`)".into(),
             });
         }
     }

@@ -17,6 +17,7 @@ pub mod ec2_security_group;
 pub mod ec2_vol;
 #[cfg(feature = "gcp")]
 pub mod gcp;
+pub mod gcp_compute;
 pub mod google_cloud;
 pub mod inventory;
 pub mod machine;

@@ -147,12 +147,19 @@ impl Session {
     }
 
     async fn send(&self, method: Method, link: &str, body: Option<&Json>) -> R<Response> {
+        self.send_query(method, link, body, &[]).await
+    }
+
+    async fn send_query(&self, method: Method, link: &str, body: Option<&Json>, query: &[(&str, &str)]) -> R<Response> {
         let url = self.url(link)?;
         let text_body = match body {
             Some(b) => Some(json_dumps(b, None, false).map_err(Fail::msg)?),
             None => None,
         };
         let mut req = self.http.request(method.clone(), &url).headers(self.headers.clone());
+        if !query.is_empty() {
+            req = req.query(query);
+        }
         if let Some(t) = &text_body {
             req = req.header(CONTENT_TYPE, "application/json").body(t.clone());
         }
@@ -195,6 +202,65 @@ impl Session {
     async fn post_unread(&self, link: &str, body: &Json) -> R<()> {
         self.send(Method::POST, link, Some(body)).await.map(|_| ())
     }
+}
+
+/// Lists the instances of a `plugin: google.cloud.gcp_compute` file as the plugin does: one
+/// `aggregated/instances` listing per project (with the filters, page by page), the
+/// instances of the zones asked for (all when none), zone by zone in the order the API
+/// gives them.
+pub async fn list_instances(
+    o: &crate::gcp_compute::GcpComputeOptions,
+    endpoint: Option<String>,
+) -> Result<Vec<Obj>, String> {
+    let call = Call { module: "gcp_compute", params: o.auth.clone(), endpoint };
+    let text = |f: Fail| py_str(f.0.get("msg").unwrap_or(&Json::Null));
+    let s = Session::new(&call).await.map_err(text)?;
+    let query = crate::gcp_compute::query(&o.filters);
+    let mut out = Vec::new();
+    for project in &o.projects {
+        let link = format!("{WWW}projects/{project}/aggregated/instances");
+        let mut zones: Vec<(String, Vec<Json>)> = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut q = vec![("filter", query.as_str())];
+            if let Some(t) = &token {
+                q.push(("pageToken", t.as_str()));
+            }
+            let r = s.send_query(Method::GET, &link, None, &q).await.map_err(text)?;
+            // The plugin's `_return_if_object` reads no status: a 404 or 204 lists nothing.
+            if r.status == 404 || r.status == 204 {
+                break;
+            }
+            let page: Json =
+                serde_json::from_str(&r.text).map_err(|e| format!("Invalid JSON response with error: {e}"))?;
+            let errors = navigate(&page, &["error", "errors"]);
+            if py_truthy(errors) {
+                return Err(py_str(errors));
+            }
+            for (zone, body) in page.get("items").and_then(Json::as_object).into_iter().flatten() {
+                if let Some(items) = body.get("instances").and_then(Json::as_array) {
+                    match zones.iter_mut().find(|(z, _)| z == zone) {
+                        Some((_, v)) => v.extend(items.iter().cloned()),
+                        None => zones.push((zone.clone(), items.clone())),
+                    }
+                }
+            }
+            match page.get("nextPageToken").and_then(Json::as_str).filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        for (key, instances) in zones {
+            let zone = key.get(6..).unwrap_or_default();
+            if o.zones.is_empty() || o.zones.iter().any(|z| z == zone) {
+                out.extend(instances.into_iter().filter_map(|i| match i {
+                    Json::Object(m) => Some(m),
+                    _ => None,
+                }));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The credentials `auth_kind` names, as request headers, checked as the modules check them.

@@ -17,14 +17,16 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// The TLS proxy, stopped when dropped.
-struct Proxy {
+pub struct Proxy {
     child: Child,
-    port: u16,
-    ca: String,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// The CA file to trust.
+    pub ca: String,
 }
 
 impl Proxy {
-    fn start(python: &Path, fake_port: u16, dir: &Path) -> Proxy {
+    pub fn start(python: &Path, fake_port: u16, dir: &Path) -> Proxy {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/gcp_tls_proxy.py");
         let mut child = Command::new(python)
             .arg(script)
@@ -48,7 +50,7 @@ impl Drop for Proxy {
 }
 
 /// Nothing of this machine's Google configuration.
-fn clean_env(c: &mut Command) {
+pub fn clean_env(c: &mut Command) {
     for (k, _) in std::env::vars() {
         if k.starts_with("GCP_") || k.starts_with("GOOGLE_") || k.starts_with("CLOUDSDK_") || k.ends_with("_PROXY") {
             c.env_remove(&k);
@@ -92,19 +94,20 @@ fn playbook_results(tool: &Path, oracle: bool, playbook: &str, recap: &[&str]) -
     serde_json::from_str(&std::fs::read_to_string(&out).expect("results dumped")).expect("JSON")
 }
 
-/// Numbers what the fake makes up (ids, timestamps) in the order met, keys sorted.
-struct Normalizer {
+/// Numbers what the fake makes up (ids, timestamps, an instance's fingerprint) in the order
+/// met, keys sorted.
+pub struct Normalizer {
     seen: HashMap<String, String>,
     re: regex::Regex,
 }
 
 impl Normalizer {
-    fn new() -> Normalizer {
+    pub fn new() -> Normalizer {
         let re = regex::Regex::new(r"^\d{4}-\d\d-\d\dT[0-9:.]+[-+]\d\d:\d\d$|^\d{12,20}$").expect("regex");
         Normalizer { seen: HashMap::new(), re }
     }
 
-    fn value(&mut self, v: &Json) -> Json {
+    pub fn value(&mut self, v: &Json) -> Json {
         match v {
             Json::String(s) if self.re.is_match(s) => {
                 if s.contains('T') {
@@ -119,7 +122,12 @@ impl Normalizer {
                 keys.sort();
                 let mut out = Map::new();
                 for k in keys {
-                    let x = self.value(&m[k]);
+                    // An instance's fingerprint comes from its id.
+                    let x = if k.ends_with("fingerprint") && m.keys().any(|k| k.ends_with("selfLink")) {
+                        Json::String("<fingerprint>".into())
+                    } else {
+                        self.value(&m[k])
+                    };
                     out.insert(k.clone(), x);
                 }
                 Json::Object(out)
