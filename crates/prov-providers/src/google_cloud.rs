@@ -1,4 +1,5 @@
-//! google.cloud's Compute Engine modules (`gcp_compute_address`, `gcp_compute_disk`): what a
+//! google.cloud's Compute Engine modules (`gcp_compute_address`, `gcp_compute_disk`,
+//! `gcp_compute_instance`): what a
 //! task asks of one, and its run (in [`crate::gcp::google_cloud`] when prov is built with the
 //! gcp provider).
 //!
@@ -78,3 +79,178 @@ pub async fn plan(call: &Call) -> Result<Planned, ProviderError> {
         Err(unavailable())
     }
 }
+
+/// The type of an argument as the module declares it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ty {
+    /// `type: str`.
+    Str,
+    /// `type: int`.
+    Int,
+    /// `type: bool`.
+    Bool,
+    /// `type: dict` without options.
+    Dict,
+    /// `type: list, elements: str`.
+    StrList,
+}
+
+/// How a field of the API's resource is made from an argument, and read back.
+#[derive(Debug, Clone, Copy)]
+pub enum How {
+    /// The argument's value as it is.
+    Value(Ty),
+    /// A registered resource (`type: dict`) by one of its fields (`replace_resource_dict`):
+    /// `selfLink`, or `address` for an access config's `nat_ip`.
+    Link(&'static str),
+    /// A disk type's name made into its link in the zone (`disk_type_selflink`).
+    DiskType,
+    /// Options of their own (`type: dict, options: ...`).
+    Obj(&'static [Field]),
+    /// A list of such (`type: list, elements: dict, options: ...`).
+    Arr(&'static [Field]),
+    /// Options of their own that the module never reads back from a response (a disk's
+    /// `initialize_params`: the module reads a top-level parameter of that name, which
+    /// does not exist, so the field is always absent from what it compares).
+    ObjNotRead(&'static [Field]),
+}
+
+/// A field: its name in the API, its argument's name and aliases, and how it is made.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// The API's name (`autoDelete`).
+    pub api: &'static str,
+    /// The argument's name (`auto_delete`).
+    pub arg: &'static str,
+    /// Other names of the argument.
+    pub aliases: &'static [&'static str],
+    /// How the field is made.
+    pub how: How,
+}
+
+const fn f(api: &'static str, arg: &'static str, how: How) -> Field {
+    Field { api, arg, aliases: &[], how }
+}
+
+const RAW_KEY: &[Field] = &[f("rawKey", "raw_key", How::Value(Ty::Str))];
+
+/// The options of `gcp_compute_instance`'s `disks`.
+pub const INSTANCE_DISK: &[Field] = &[
+    f("autoDelete", "auto_delete", How::Value(Ty::Bool)),
+    f("boot", "boot", How::Value(Ty::Bool)),
+    f("deviceName", "device_name", How::Value(Ty::Str)),
+    f(
+        "diskEncryptionKey",
+        "disk_encryption_key",
+        How::Obj(&[
+            f("rawKey", "raw_key", How::Value(Ty::Str)),
+            f("rsaEncryptedKey", "rsa_encrypted_key", How::Value(Ty::Str)),
+        ]),
+    ),
+    f("index", "index", How::Value(Ty::Int)),
+    f(
+        "initializeParams",
+        "initialize_params",
+        How::ObjNotRead(&[
+            f("diskName", "disk_name", How::Value(Ty::Str)),
+            f("diskSizeGb", "disk_size_gb", How::Value(Ty::Int)),
+            f("diskType", "disk_type", How::DiskType),
+            Field {
+                api: "sourceImage",
+                arg: "source_image",
+                aliases: &["image", "image_family"],
+                how: How::Value(Ty::Str),
+            },
+            f("sourceImageEncryptionKey", "source_image_encryption_key", How::Obj(RAW_KEY)),
+        ]),
+    ),
+    f("interface", "interface", How::Value(Ty::Str)),
+    f("mode", "mode", How::Value(Ty::Str)),
+    f("source", "source", How::Link("selfLink")),
+    f("type", "type", How::Value(Ty::Str)),
+];
+
+/// The options of `gcp_compute_instance`'s `network_interfaces`.
+pub const INSTANCE_NIC: &[Field] = &[
+    f(
+        "accessConfigs",
+        "access_configs",
+        How::Arr(&[
+            f("name", "name", How::Value(Ty::Str)),
+            f("natIP", "nat_ip", How::Link("address")),
+            f("type", "type", How::Value(Ty::Str)),
+            f("setPublicPtr", "set_public_ptr", How::Value(Ty::Bool)),
+            f("publicPtrDomainName", "public_ptr_domain_name", How::Value(Ty::Str)),
+            f("networkTier", "network_tier", How::Value(Ty::Str)),
+        ]),
+    ),
+    f(
+        "aliasIpRanges",
+        "alias_ip_ranges",
+        How::Arr(&[
+            f("ipCidrRange", "ip_cidr_range", How::Value(Ty::Str)),
+            f("subnetworkRangeName", "subnetwork_range_name", How::Value(Ty::Str)),
+        ]),
+    ),
+    f("network", "network", How::Link("selfLink")),
+    f("networkIP", "network_ip", How::Value(Ty::Str)),
+    f("subnetwork", "subnetwork", How::Link("selfLink")),
+    f("nicType", "nic_type", How::Value(Ty::Str)),
+];
+
+/// `gcp_compute_instance`'s fields, in the order of its `resource_to_request`
+/// (`machineType` and `metadata` are made by the engine).
+pub const INSTANCE: &[Field] = &[
+    Field { api: "canIpForward", arg: "can_ip_forward", aliases: &["ip_forward"], how: How::Value(Ty::Bool) },
+    f("deletionProtection", "deletion_protection", How::Value(Ty::Bool)),
+    f("disks", "disks", How::Arr(INSTANCE_DISK)),
+    f(
+        "guestAccelerators",
+        "guest_accelerators",
+        How::Arr(&[
+            f("acceleratorCount", "accelerator_count", How::Value(Ty::Int)),
+            f("acceleratorType", "accelerator_type", How::Value(Ty::Str)),
+        ]),
+    ),
+    f("hostname", "hostname", How::Value(Ty::Str)),
+    f("labels", "labels", How::Value(Ty::Dict)),
+    f("metadata", "metadata", How::Value(Ty::Dict)),
+    f("machineType", "machine_type", How::Value(Ty::Str)),
+    f("minCpuPlatform", "min_cpu_platform", How::Value(Ty::Str)),
+    f("name", "name", How::Value(Ty::Str)),
+    f("networkInterfaces", "network_interfaces", How::Arr(INSTANCE_NIC)),
+    f(
+        "scheduling",
+        "scheduling",
+        How::Obj(&[
+            f("automaticRestart", "automatic_restart", How::Value(Ty::Bool)),
+            f("onHostMaintenance", "on_host_maintenance", How::Value(Ty::Str)),
+            f("preemptible", "preemptible", How::Value(Ty::Bool)),
+        ]),
+    ),
+    f(
+        "serviceAccounts",
+        "service_accounts",
+        How::Arr(&[f("email", "email", How::Value(Ty::Str)), f("scopes", "scopes", How::Value(Ty::StrList))]),
+    ),
+    f(
+        "shieldedInstanceConfig",
+        "shielded_instance_config",
+        How::Obj(&[
+            f("enableSecureBoot", "enable_secure_boot", How::Value(Ty::Bool)),
+            f("enableVtpm", "enable_vtpm", How::Value(Ty::Bool)),
+            f("enableIntegrityMonitoring", "enable_integrity_monitoring", How::Value(Ty::Bool)),
+        ]),
+    ),
+    f(
+        "confidentialInstanceConfig",
+        "confidential_instance_config",
+        How::Obj(&[f("enableConfidentialCompute", "enable_confidential_compute", How::Value(Ty::Bool))]),
+    ),
+    f("status", "status", How::Value(Ty::Str)),
+    f(
+        "tags",
+        "tags",
+        How::Obj(&[f("fingerprint", "fingerprint", How::Value(Ty::Str)), f("items", "items", How::Value(Ty::StrList))]),
+    ),
+];

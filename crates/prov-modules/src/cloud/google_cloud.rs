@@ -5,7 +5,7 @@ use super::{gcp_endpoint, google_checks, on_controller, outcome};
 use crate::util::py_int;
 use prov_core::module::{Action, Change, ModuleCtx, ModuleError, Outcome, Plan};
 use prov_providers::ec2_instance::Report;
-use prov_providers::google_cloud::{Call, Planned};
+use prov_providers::google_cloud::{Call, Field, How, Planned, Ty};
 use serde_json::{Map, Value as Json};
 
 /// A `type: int` argument as the module reads it.
@@ -99,4 +99,93 @@ pub(crate) async fn google_apply(
         Plan::Ok(o) => Ok(o),
         Plan::Change(_) => unreachable!("a run is not planned"),
     }
+}
+
+/// An argument with options of its own (`type: dict, options: ...`) as Ansible reads it:
+/// every option present (null when not given), aliases under their option's name, values of
+/// their declared types; an unknown option is refused. `path`: the argument's name.
+pub(crate) fn options(module: &str, v: &Json, fields: &[Field], path: &str) -> Result<Json, String> {
+    let m = match v {
+        Json::Null => return Ok(Json::Null),
+        Json::Object(m) => m,
+        other => {
+            return Err(format!(
+                "argument '{path}' is of type {} and we were unable to convert to dict",
+                py_type(other)
+            ))
+        }
+    };
+    for k in m.keys() {
+        if !fields.iter().any(|f| f.arg == k || f.aliases.contains(&k.as_str())) {
+            let mut names: Vec<&str> =
+                fields.iter().flat_map(|f| std::iter::once(f.arg).chain(f.aliases.iter().copied())).collect();
+            names.sort_unstable();
+            return Err(format!(
+                "Unsupported parameters for ({module}) module: {path}.{k}. Supported parameters include: {}.",
+                names.join(", ")
+            ));
+        }
+    }
+    let mut out = Map::new();
+    for f in fields {
+        let given = m.get(f.arg).or_else(|| f.aliases.iter().find_map(|a| m.get(*a))).unwrap_or(&Json::Null);
+        let sub = format!("{path}.{}", f.arg);
+        let value = match f.how {
+            How::Value(ty) => typed(given, ty, &sub)?,
+            How::Link(_) => typed(given, Ty::Dict, &sub)?,
+            How::DiskType => typed(given, Ty::Str, &sub)?,
+            How::Obj(fs) | How::ObjNotRead(fs) => options(module, given, fs, &sub)?,
+            How::Arr(fs) => option_list(module, given, fs, &sub)?,
+        };
+        out.insert(f.arg.to_string(), value);
+    }
+    Ok(Json::Object(out))
+}
+
+/// A list of such (`type: list, elements: dict, options: ...`).
+pub(crate) fn option_list(module: &str, v: &Json, fields: &[Field], path: &str) -> Result<Json, String> {
+    match v {
+        Json::Null => Ok(Json::Null),
+        Json::Array(items) => {
+            items.iter().map(|i| options(module, i, fields, path)).collect::<Result<Vec<_>, _>>().map(Json::Array)
+        }
+        other => Err(format!("argument '{path}' is of type {} and we were unable to convert to list", py_type(other))),
+    }
+}
+
+fn py_type(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "<class 'NoneType'>",
+        Json::Bool(_) => "<class 'bool'>",
+        Json::Number(n) if n.is_f64() => "<class 'float'>",
+        Json::Number(_) => "<class 'int'>",
+        Json::String(_) => "<class 'str'>",
+        Json::Array(_) => "<class 'list'>",
+        Json::Object(_) => "<class 'dict'>",
+    }
+}
+
+/// A value of a declared type, converted as Ansible converts it.
+pub(crate) fn typed(v: &Json, ty: Ty, path: &str) -> Result<Json, String> {
+    let bad = |to: &str| format!("argument '{path}' is of type {} and we were unable to convert to {to}", py_type(v));
+    Ok(match (ty, v) {
+        (_, Json::Null) => Json::Null,
+        (Ty::Str, Json::String(_)) => v.clone(),
+        (Ty::Str, Json::Number(_) | Json::Bool(_)) => Json::String(super::py_str(v)),
+        (Ty::Int, Json::Number(n)) if n.is_i64() || n.is_u64() => v.clone(),
+        (Ty::Int, Json::String(s)) => Json::from(s.trim().parse::<i64>().map_err(|_| bad("int"))?),
+        (Ty::Bool, Json::Bool(_)) => v.clone(),
+        (Ty::Bool, Json::String(s)) => Json::Bool(prov_core::args::parse_bool(s).ok_or_else(|| bad("bool"))?),
+        (Ty::Bool, Json::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+            Json::Bool(n.as_i64() == Some(1))
+        }
+        (Ty::Dict, Json::Object(_)) => v.clone(),
+        (Ty::StrList, Json::Array(a)) => Json::Array(a.iter().map(|x| Json::String(super::py_str(x))).collect()),
+        (Ty::StrList, Json::String(s)) => Json::Array(s.split(',').map(|x| Json::String(x.to_string())).collect()),
+        (Ty::Str, _) => return Err(bad("str")),
+        (Ty::Int, _) => return Err(bad("int")),
+        (Ty::Bool, _) => return Err(bad("bool")),
+        (Ty::Dict, _) => return Err(bad("dict")),
+        (Ty::StrList, _) => return Err(bad("list")),
+    })
 }

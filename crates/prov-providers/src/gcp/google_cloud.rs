@@ -12,7 +12,7 @@
 //! only.
 
 use crate::ec2_instance::Report;
-use crate::google_cloud::{Call, Planned};
+use crate::google_cloud::{Call, Field, How, Planned, INSTANCE};
 use crate::python::{py_repr, py_str};
 use prov_core::template::filters::json_dumps;
 use prov_core::template::py_truthy;
@@ -44,10 +44,16 @@ type R<T> = Result<T, Fail>;
 /// Runs the module.
 pub async fn run(call: &Call) -> Report {
     match Module::new(call).await {
-        Ok(m) => match m.main().await {
-            Ok(fields) => Report { fields, failed: false, warnings: Vec::new() },
-            Err(f) => failed(f),
-        },
+        Ok(m) => {
+            let result = m.main().await;
+            let warnings = std::mem::take(&mut *m.warnings.lock().unwrap_or_else(|e| e.into_inner()));
+            let mut r = match result {
+                Ok(fields) => Report { fields, failed: false, warnings: Vec::new() },
+                Err(f) => failed(f),
+            };
+            r.warnings = warnings;
+            r
+        }
         Err(f) => failed(f),
     }
 }
@@ -58,7 +64,7 @@ pub async fn plan(call: &Call) -> Planned {
         Ok(m) => m,
         Err(f) => return Planned::Nothing(failed(f)),
     };
-    let fetch = match m.s.fetch(&m.self_link(), true).await {
+    let fetch = match m.fetch(&m.self_link(), true).await {
         Ok(f) => f,
         Err(f) => return Planned::Nothing(failed(f)),
     };
@@ -175,11 +181,11 @@ impl Session {
         return_if_object(&r, allow_not_found)
     }
 
-    /// `wait_for_operation`: the operation a request started followed until DONE, then the
-    /// resource it targets (`op_link`: the module's link of an operation, `{op_id}` in it).
-    async fn wait_for_operation(&self, r: &Response, op_link: &str) -> R<Option<Json>> {
+    /// `wait_for_completion`: the operation a request started, followed until DONE (None
+    /// when the response held none).
+    async fn wait_done(&self, r: &Response, op_link: &str) -> R<Option<Json>> {
         let Some(mut op) = return_if_object(r, false)? else {
-            return Ok(Some(json!({})));
+            return Ok(None);
         };
         let op_uri = op_link.replace("{op_id}", &py_str(navigate(&op, &["name"])));
         let mut delay = Duration::from_millis(100);
@@ -192,10 +198,7 @@ impl Session {
             delay = (delay * 2).min(Duration::from_secs(1));
             op = self.fetch(&op_uri, false).await?.unwrap_or(Json::Null);
         }
-        match navigate(&op, &["targetLink"]).as_str() {
-            Some(target) => self.fetch(target, true).await,
-            None => Ok(None),
-        }
+        Ok(Some(op))
     }
 
     /// A request whose outcome the module does not read.
@@ -462,27 +465,71 @@ fn convert(v: &Json) -> Json {
 
 /// `replace_resource_dict(item, 'selfLink')`.
 fn self_link_of(item: &Json) -> Json {
+    replace_resource_dict(item, "selfLink")
+}
+
+/// `replace_resource_dict(item, key)`: a registered resource by one of its fields.
+fn replace_resource_dict(item: &Json, key: &str) -> Json {
     match item {
-        Json::Array(a) => Json::Array(a.iter().map(self_link_of).collect()),
+        Json::Array(a) => Json::Array(a.iter().map(|i| replace_resource_dict(i, key)).collect()),
         x if !py_truthy(x) => x.clone(),
-        x => x.get("selfLink").cloned().unwrap_or(Json::Null),
+        x => x.get(key).cloned().unwrap_or(Json::Null),
     }
 }
 
-/// `remove_nones_from_dict` of a nested argument's fields renamed: null when none is left.
-fn nested(item: &Json, fields: &[(&str, &str)]) -> Json {
-    let mut o = Obj::new();
-    for (api, arg) in fields {
-        let v = item.get(arg).cloned().unwrap_or(Json::Null);
-        let empty = v.is_null() || v.as_object().is_some_and(Map::is_empty) || v.as_array().is_some_and(Vec::is_empty);
-        if !empty {
-            o.insert((*api).into(), v);
-        }
-    }
+/// `remove_nones_from_dict`: the pairs without null, `{}` and `[]` values; null when none
+/// is left.
+fn remove_nones(pairs: Vec<(&str, Json)>) -> Json {
+    let o: Obj = pairs
+        .into_iter()
+        .filter(|(_, v)| {
+            !(v.is_null() || v.as_object().is_some_and(Map::is_empty) || v.as_array().is_some_and(Vec::is_empty))
+        })
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     if o.is_empty() {
         Json::Null
     } else {
         Json::Object(o)
+    }
+}
+
+/// `metadata_decoder`: `{items: [{key, value}]}` as a mapping (anything else: `{}`).
+fn metadata_decoder(m: &Json) -> Json {
+    let mut out = Obj::new();
+    for item in m.get("items").and_then(Json::as_array).into_iter().flatten() {
+        out.insert(py_str(item.get("key").unwrap_or(&Json::Null)), item.get("value").cloned().unwrap_or(Json::Null));
+    }
+    Json::Object(out)
+}
+
+/// `decode_response` of gcp_compute_instance.
+fn decode_response(mut r: Json) -> Json {
+    if let Some(m) = r.get("metadata").filter(|m| !m.is_null()) {
+        let decoded = metadata_decoder(m);
+        r["metadata"] = decoded;
+    }
+    r
+}
+
+/// `remove_nones_from_dict` of a nested argument's fields renamed: null when none is left.
+fn nested(item: &Json, fields: &[(&str, &str)]) -> Json {
+    remove_nones(fields.iter().map(|(api, arg)| (*api, item.get(arg).cloned().unwrap_or(Json::Null))).collect())
+}
+
+/// A nested field's `from_response`: the response's values under the API's names.
+fn from_response(item: &Json, fields: &[Field]) -> Json {
+    remove_nones(
+        fields.iter().map(|fd| (fd.api, field_from_response(item.get(fd.api).unwrap_or(&Json::Null), fd))).collect(),
+    )
+}
+
+fn field_from_response(v: &Json, fd: &Field) -> Json {
+    match fd.how {
+        How::Value(_) | How::Link(_) | How::DiskType => v.clone(),
+        How::Obj(fs) => from_response(v, fs),
+        How::Arr(fs) => Json::Array(v.as_array().into_iter().flatten().map(|i| from_response(i, fs)).collect()),
+        How::ObjNotRead(_) => Json::Null,
     }
 }
 
@@ -502,11 +549,13 @@ fn request(pairs: Vec<(&str, Json)>) -> Json {
 struct Module<'a> {
     call: &'a Call,
     s: Session,
+    /// The module's warnings (`module.warn`).
+    warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl<'a> Module<'a> {
     async fn new(call: &'a Call) -> R<Module<'a>> {
-        Ok(Module { call, s: Session::new(call).await? })
+        Ok(Module { call, s: Session::new(call).await?, warnings: Default::default() })
     }
 
     fn p(&self, k: &str) -> Json {
@@ -517,6 +566,32 @@ impl<'a> Module<'a> {
         format_link(&format!("{COMPUTE}{template}"), &self.call.params)
     }
 
+    fn instance(&self) -> bool {
+        self.call.module == "gcp_compute_instance"
+    }
+
+    /// `fetch_resource`: gcp_compute_instance's `return_if_object` decodes the metadata.
+    async fn fetch(&self, link: &str, allow_not_found: bool) -> R<Option<Json>> {
+        let r = self.s.fetch(link, allow_not_found).await?;
+        Ok(if self.instance() { r.map(decode_response) } else { r })
+    }
+
+    /// `wait_for_operation`: the operation followed until DONE, then the resource it
+    /// targets (gcp_compute_instance: decoded once more, `{}` when it is gone).
+    async fn wait_for_operation(&self, r: &Response) -> R<Option<Json>> {
+        let Some(op) = self.s.wait_done(r, &self.op_link()).await? else {
+            return Ok(Some(json!({})));
+        };
+        let fetched = match navigate(&op, &["targetLink"]).as_str() {
+            Some(target) => self.fetch(target, true).await?,
+            None => None,
+        };
+        if self.instance() {
+            return Ok(Some(fetched.map(decode_response).unwrap_or_else(|| json!({}))));
+        }
+        Ok(fetched)
+    }
+
     fn present(&self) -> bool {
         self.call.param("state").as_str() != Some("absent")
     }
@@ -525,6 +600,7 @@ impl<'a> Module<'a> {
     fn self_link(&self) -> String {
         match self.call.module {
             "gcp_compute_address" => self.link("projects/{project}/regions/{region}/addresses/{name}"),
+            "gcp_compute_instance" => self.link("projects/{project}/zones/{zone}/instances/{name}"),
             _ => self.link("projects/{project}/zones/{zone}/disks/{name}"),
         }
     }
@@ -533,6 +609,7 @@ impl<'a> Module<'a> {
     fn collection(&self) -> String {
         match self.call.module {
             "gcp_compute_address" => self.link("projects/{project}/regions/{region}/addresses"),
+            "gcp_compute_instance" => self.link("projects/{project}/zones/{zone}/instances"),
             _ => self.link("projects/{project}/zones/{zone}/disks"),
         }
     }
@@ -549,6 +626,7 @@ impl<'a> Module<'a> {
     fn resource_to_request(&self) -> Json {
         let p = |k: &str| self.p(k);
         match self.call.module {
+            "gcp_compute_instance" => self.instance_request(),
             "gcp_compute_address" => request(vec![
                 ("kind", json!("compute#address")),
                 ("address", p("address")),
@@ -584,7 +662,7 @@ impl<'a> Module<'a> {
                     ("name", p("name")),
                     ("sizeGb", p("size_gb")),
                     ("physicalBlockSizeBytes", p("physical_block_size_bytes")),
-                    ("type", self.disk_type_self_link()),
+                    ("type", self.disk_type_link(&p("type"))),
                     ("sourceImage", p("source_image")),
                     ("provisionedIops", p("provisioned_iops")),
                 ])
@@ -592,10 +670,64 @@ impl<'a> Module<'a> {
         }
     }
 
-    /// `disk_type_selflink`: a disk type's name as its link in the disk's zone.
-    fn disk_type_self_link(&self) -> Json {
-        let Some(name) = self.call.param("type").as_str() else {
-            return self.p("type");
+    /// gcp_compute_instance's `resource_to_request` (`encode_request`: `metadata` as
+    /// `{items: [{key, value}]}`).
+    fn instance_request(&self) -> Json {
+        let mut pairs = vec![("kind", json!("compute#instance"))];
+        for fd in INSTANCE {
+            let v = match fd.api {
+                "machineType" => self.machine_type_link(),
+                "metadata" => match self.p("metadata") {
+                    Json::Object(m) => {
+                        let items: Vec<Json> = m.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+                        json!({ "items": items })
+                    }
+                    other => other,
+                },
+                _ => self.field_request(&self.p(fd.arg), fd),
+            };
+            pairs.push((fd.api, v));
+        }
+        request(pairs)
+    }
+
+    /// A nested field's `to_request`.
+    fn to_request(&self, item: &Json, fields: &[Field]) -> Json {
+        remove_nones(
+            fields.iter().map(|fd| (fd.api, self.field_request(item.get(fd.arg).unwrap_or(&Json::Null), fd))).collect(),
+        )
+    }
+
+    fn field_request(&self, v: &Json, fd: &Field) -> Json {
+        match fd.how {
+            How::Value(_) => v.clone(),
+            How::Link(key) => replace_resource_dict(v, key),
+            How::DiskType => self.disk_type_link(v),
+            How::Obj(fs) | How::ObjNotRead(fs) => self.to_request(v, fs),
+            How::Arr(fs) => Json::Array(v.as_array().into_iter().flatten().map(|i| self.to_request(i, fs)).collect()),
+        }
+    }
+
+    /// `machine_type_selflink`: a machine type's name as its link (on www.googleapis.com).
+    fn machine_type_link(&self) -> Json {
+        let Some(name) = self.call.param("machine_type").as_str() else {
+            return self.p("machine_type");
+        };
+        static LINK: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+        let re = LINK.get_or_init(|| {
+            regex::Regex::new(r"^https://www\.googleapis\.com/compute/v1/projects/.*/zones/.*/machineTypes/")
+                .expect("regex")
+        });
+        if re.is_match(name) {
+            return json!(name);
+        }
+        json!(format_link(&format!("{WWW}projects/{{project}}/zones/{{zone}}/machineTypes/"), &self.call.params) + name)
+    }
+
+    /// `disk_type_selflink`: a disk type's name as its link in the zone.
+    fn disk_type_link(&self, v: &Json) -> Json {
+        let Some(name) = v.as_str() else {
+            return v.clone();
         };
         static LINK: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
         let re = LINK.get_or_init(|| {
@@ -611,6 +743,40 @@ impl<'a> Module<'a> {
     /// `response_to_hash(module, response)`: the fields compared.
     fn response_to_hash(&self, r: &Json) -> Json {
         let get = |k: &str| r.get(k).cloned().unwrap_or(Json::Null);
+        if self.instance() {
+            let mut o = Obj::new();
+            for k in [
+                "canIpForward",
+                "cpuPlatform",
+                "creationTimestamp",
+                "deletionProtection",
+                "disks",
+                "guestAccelerators",
+                "hostname",
+                "id",
+                "labelFingerprint",
+                "labels",
+                "metadata",
+                "machineType",
+                "minCpuPlatform",
+                "name",
+                "networkInterfaces",
+                "scheduling",
+                "serviceAccounts",
+                "shieldedInstanceConfig",
+                "confidentialInstanceConfig",
+                "status",
+                "statusMessage",
+                "tags",
+            ] {
+                let v = match INSTANCE.iter().find(|fd| fd.api == k) {
+                    Some(fd) if matches!(fd.how, How::Obj(_) | How::Arr(_)) => field_from_response(&get(k), fd),
+                    _ => get(k),
+                };
+                o.insert(k.into(), v);
+            }
+            return Json::Object(o);
+        }
         let keys: &[&str] = match self.call.module {
             "gcp_compute_address" => &[
                 "address",
@@ -659,7 +825,10 @@ impl<'a> Module<'a> {
 
     /// `is_different(module, response)`.
     fn is_different(&self, fetch: &Json) -> bool {
-        let request = self.resource_to_request();
+        let mut request = self.resource_to_request();
+        if self.instance() {
+            request = decode_response(request);
+        }
         let response = self.response_to_hash(fetch);
         let (Some(req), Some(resp)) = (request.as_object(), response.as_object()) else { return true };
         let response_vals: Obj =
@@ -671,20 +840,24 @@ impl<'a> Module<'a> {
 
     async fn create(&self) -> R<Option<Json>> {
         let r = self.s.send(Method::POST, &self.collection(), Some(&self.resource_to_request())).await?;
-        self.s.wait_for_operation(&r, &self.op_link()).await
+        self.wait_for_operation(&r).await
     }
 
     async fn delete(&self) -> R<Option<Json>> {
         let r = self.s.send(Method::DELETE, &self.self_link(), None).await?;
-        self.s.wait_for_operation(&r, &self.op_link()).await
+        self.wait_for_operation(&r).await
     }
 
-    /// `update(module, ...)`.
-    async fn update(&self, fetch: &Json) -> R<()> {
+    /// `update(module, ...)`: what gcp_compute_instance's returns (the others' is unused).
+    async fn update(&self, fetch: &Json) -> R<Option<Json>> {
         if self.call.module == "gcp_compute_address" {
             self.delete().await?;
             self.create().await?;
-            return Ok(());
+            return Ok(None);
+        }
+        if self.instance() {
+            self.instance_update_fields(fetch).await?;
+            return self.fetch(&self.self_link(), true).await;
         }
         let request = self.resource_to_request();
         let response = self.response_to_hash(fetch);
@@ -697,20 +870,110 @@ impl<'a> Module<'a> {
             let body = json!({"sizeGb": self.p("size_gb")});
             self.s.post_unread(&self.link("projects/{project}/zones/{zone}/disks/{name}/resize"), &body).await?;
         }
-        self.s.fetch(&self.self_link(), true).await?;
+        self.fetch(&self.self_link(), true).await
+    }
+
+    /// gcp_compute_instance's `update_fields`: each request whose field differs (as Python's
+    /// `!=` sees it), none of them read.
+    async fn instance_update_fields(&self, fetch: &Json) -> R<()> {
+        let request = self.resource_to_request();
+        let response = self.response_to_hash(fetch);
+        let field = |v: &Json, k: &str| v.get(k).cloned().unwrap_or(Json::Null);
+        let differs = |k: &str| !py_eq(&field(&response, k), &field(&request, k));
+        let www = |t: &str| format_link(&format!("{WWW}{t}"), &self.call.params);
+        if differs("deletionProtection") {
+            let t = "projects/{project}/zones/{zone}/instances/{name}/setDeletionProtection?deletionProtection={deletion_protection}";
+            self.s.post_unread(&www(t), &json!({})).await?;
+        }
+        if differs("labels") {
+            let body = json!({"labelFingerprint": field(&response, "labelFingerprint"), "labels": self.p("labels")});
+            self.s.post_unread(&self.link("projects/{project}/zones/{zone}/instances/{name}/setLabels"), &body).await?;
+        }
+        if differs("machineType") {
+            let body = json!({"machineType": self.machine_type_link()});
+            self.s
+                .post_unread(&self.link("projects/{project}/zones/{zone}/instances/{name}/setMachineType"), &body)
+                .await?;
+        }
+        if differs("shieldedInstanceConfig") {
+            let c = self.p("shielded_instance_config");
+            let get = |k: &str| c.get(k).cloned().unwrap_or(Json::Null);
+            let body = json!({
+                "enableSecureBoot": get("enable_secure_boot"),
+                "enableVtpm": get("enable_vtpm"),
+                "enableIntegrityMonitoring": get("enable_integrity_monitoring"),
+            });
+            let t = "projects/{project}/zones/{zone}/instances/{name}/updateShieldedInstanceConfig";
+            self.s.post_unread(&www(t), &body).await?;
+        }
+        if differs("disks") {
+            self.extra_disks_update(&request, &response).await?;
+        }
+        Ok(())
+    }
+
+    /// `extra_disks_update`: the request's persistent non-boot disks the instance lacks,
+    /// attached (without reading the outcome).
+    async fn extra_disks_update(&self, request: &Json, response: &Json) -> R<()> {
+        let mut wanted: Vec<String> = Vec::new();
+        for d in request.get("disks").and_then(Json::as_array).into_iter().flatten() {
+            if d.get("boot").is_some_and(py_truthy) {
+                continue;
+            }
+            match d.get("source").filter(|s| py_truthy(s)) {
+                Some(s) => wanted.push(py_str(s)),
+                None => self.warnings.lock().unwrap_or_else(|e| e.into_inner()).push(
+                    "Non-persistent disks can only be attached at creation time, changed status might be incorrect."
+                        .into(),
+                ),
+            }
+        }
+        let have: Vec<String> = response
+            .get("disks")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|d| d.get("source").is_some_and(py_truthy) && !d.get("boot").is_some_and(py_truthy))
+            .map(|d| py_str(&d["source"]))
+            .collect();
+        wanted.dedup();
+        for source in wanted.into_iter().filter(|s| !have.contains(s)) {
+            let link = self.link("projects/{project}/zones/{zone}/instances/{name}/attachDisk");
+            self.s.post_unread(&link, &json!({ "source": source })).await?;
+        }
+        Ok(())
+    }
+
+    /// `InstancePower.run`: the instance started or stopped as `status` asks.
+    async fn instance_power(&self, current: &Json) -> R<()> {
+        let desired = self.p("status");
+        if !gcp_differs(&json!({ "status": current }), &json!({ "status": desired })) {
+            return Ok(());
+        }
+        let www = |t: &str| format_link(&format!("{WWW}{t}"), &self.call.params);
+        let link = match desired.as_str() {
+            Some("RUNNING") => www("projects/{project}/zones/{zone}/instances/{name}/start"),
+            Some("TERMINATED") => {
+                www("projects/{project}/zones/{zone}/instances/{name}/stop?discardLocalSsd={discard_local_ssd}")
+            }
+            Some("SUSPENDED") => return Err(Fail::msg("Instances cannot be suspended using Ansible")),
+            _ => return Ok(()),
+        };
+        let r = self.s.send(Method::POST, &link, None).await?;
+        self.wait_for_operation(&r).await?;
         Ok(())
     }
 
     /// `main()` after the arguments are read.
     async fn main(&self) -> R<Obj> {
-        let mut fetch = self.s.fetch(&self.self_link(), true).await?;
+        let mut fetch = self.fetch(&self.self_link(), true).await?;
         let mut changed = false;
         match (&fetch, self.present()) {
             (Some(f), true) => {
                 if self.is_different(f) {
                     let f = f.clone();
-                    self.update(&f).await?;
-                    fetch = self.s.fetch(&self.self_link(), true).await?;
+                    let updated = self.update(&f).await?;
+                    fetch = if self.instance() { updated } else { self.fetch(&self.self_link(), true).await? };
                     changed = true;
                 }
             }
@@ -735,6 +998,13 @@ impl<'a> Module<'a> {
             f.0.insert("rc".into(), json!(1));
             return Err(f);
         };
+        if self.instance() && !out.is_empty() {
+            self.instance_power(out.get("status").unwrap_or(&Json::Null)).await?;
+            let status = self.p("status");
+            if py_truthy(&status) {
+                out.insert("status".into(), status);
+            }
+        }
         out.insert("changed".into(), Json::Bool(changed));
         Ok(out)
     }
