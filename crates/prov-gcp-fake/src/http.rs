@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::state::{State, API_BASE};
-use crate::{addresses, disks, instances};
+use crate::{addresses, disks, firewalls, instances};
 use axum::body::Bytes;
 use axum::extract::Query;
 use axum::http::{header, Method, StatusCode, Uri};
@@ -104,6 +104,13 @@ fn route(
         ("GET", [p, "regions", r, "addresses"]) => addresses::list(st, p, r, query),
         ("GET", [p, "regions", r, "addresses", n]) => addresses::get(st, p, r, n),
         ("DELETE", [p, "regions", r, "addresses", n]) => addresses::delete(st, p, r, n),
+        ("POST", [p, "global", "firewalls"]) => firewalls::insert(st, p, body),
+        ("GET", [p, "global", "firewalls"]) => firewalls::list(st, p, query),
+        ("GET", [p, "global", "firewalls", n]) => firewalls::get(st, p, n),
+        ("PATCH", [p, "global", "firewalls", n]) => firewalls::patch(st, p, n, body),
+        ("DELETE", [p, "global", "firewalls", n]) => firewalls::delete(st, p, n),
+        ("GET", [p, "global", "operations", op]) => operation(st, p, "global", op),
+        ("POST", [p, "global", "operations", op, "wait"]) => operation(st, p, "global", op),
         ("GET", [p, "regions", r, "operations", op]) => operation(st, p, &format!("regions/{r}"), op),
         ("POST", [p, "regions", r, "operations", op, "wait"]) => operation(st, p, &format!("regions/{r}"), op),
         _ => Err(no_route()),
@@ -118,7 +125,12 @@ fn operation(st: &mut State, project: &str, scope: &str, name: &str) -> Result<V
     let want = format!("{API_BASE}/projects/{project}/{scope}");
     let op = st.ops.get(name).ok_or_else(missing)?;
     let field = if scope.starts_with("zones/") { "zone" } else { "region" };
-    if op.project != project || op.json[field] != want.as_str() {
+    let here = if scope == "global" {
+        op.json.get("zone").is_none() && op.json.get("region").is_none()
+    } else {
+        op.json[field] == want.as_str()
+    };
+    if op.project != project || !here {
         return Err(missing());
     }
     st.tick(name);

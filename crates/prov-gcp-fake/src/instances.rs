@@ -576,6 +576,7 @@ pub fn on_done(st: &mut State, project: &str, action: &Action) {
         | Action::DeleteDisk(..)
         | Action::AttachDisk(..)
         | Action::DetachDisk(..)
+        | Action::DeleteFirewall(..)
         | Action::Nothing => {}
     }
 }

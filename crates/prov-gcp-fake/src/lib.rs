@@ -27,6 +27,8 @@
 //! | POST | `zones/{zone}/disks` | insert → Operation; blank disk, `sizeGb` default 500, `type` default pd-standard; 409; 400 for a bad name, size or type |
 //! | GET | `zones/{zone}/disks`, `.../{name}` | list with `filter`, `maxResults`, `pageToken`; get (`users`: the instances it is attached to) |
 //! | DELETE | `zones/{zone}/disks/{name}` | → Operation; 400 `resourceInUseByAnotherResource` while attached |
+//! | POST, GET, PATCH, DELETE | `global/firewalls`, `.../{name}` | insert, list (`filter`, paging), get, patch (the fields sent replace the rule's), delete → Operation; defaults as the API's (`direction` INGRESS, `priority` 1000, `sourceRanges` 0.0.0.0/0 for an ingress rule without sources, `logConfig.enable` false); 409; 400 for a bad name, a network not in `global/networks/`, both or neither of `allowed`/`denied` |
+//! | GET, POST | `global/operations/{op}`, `.../wait` | |
 //! | POST | `zones/{zone}/disks/{name}/setLabels`, `/resize` | → Operation; 412 `conditionNotMet` on a stale label fingerprint; a size must grow (400) |
 //! | POST | `zones/{zone}/instances/{name}/attachDisk`, `/detachDisk?deviceName=D` | → Operation; a READ_WRITE disk attached elsewhere is `resourceInUseByAnotherResource`; deleting an instance detaches its disks |
 //!
@@ -72,6 +74,7 @@ pub mod addresses;
 pub mod disks;
 pub mod error;
 pub mod filter;
+pub mod firewalls;
 pub mod http;
 pub mod instances;
 pub mod state;

@@ -194,6 +194,8 @@ pub enum Action {
     InsertDisk(String, String),
     /// Delete of disk (zone, name).
     DeleteDisk(String, String),
+    /// Delete of firewall rule (name).
+    DeleteFirewall(String),
     /// Attach to instance (zone, name) of this AttachedDisk.
     AttachDisk(String, String, Value),
     /// Detach from instance (zone, name) of the disk with this device name.
@@ -227,6 +229,15 @@ pub struct Instance {
 /// An address.
 #[derive(Debug, Clone)]
 pub struct Address {
+    /// The resource as sent.
+    pub json: Value,
+    /// The operation that is changing it.
+    pub op: Option<String>,
+}
+
+/// A firewall rule.
+#[derive(Debug, Clone)]
+pub struct Firewall {
     /// The resource as sent.
     pub json: Value,
     /// The operation that is changing it.
@@ -273,6 +284,8 @@ pub struct State {
     pub addresses: BTreeMap<(String, String, String), Address>,
     /// Disks.
     pub disks: BTreeMap<(String, String, String), Disk>,
+    /// Firewall rules by (project, name).
+    pub firewalls: BTreeMap<(String, String), Firewall>,
     /// Operations by name.
     pub ops: HashMap<String, Op>,
     /// Faults.
@@ -339,7 +352,8 @@ impl State {
             .find(|ip| !used.contains(ip) && !ip.ends_with(".0") && !ip.ends_with(".255"))
     }
 
-    /// A new operation on `target` (a resource URL) in `scope` (`zones/z` or `regions/r`).
+    /// A new operation on `target` (a resource URL) in `scope` (`zones/z`, `regions/r` or
+    /// `global`).
     pub fn new_op(&mut self, project: &str, scope: &str, kind: &str, target: &Value, action: Action) -> Value {
         let id = self.id();
         let name = format!(
@@ -350,11 +364,11 @@ impl State {
         );
         let (scope_key, scope_name) = scope.split_once('/').unwrap_or(("zones", scope));
         let scope_field = if scope_key == "zones" { "zone" } else { "region" };
-        let json = json!({
+        let scope_path = if scope == "global" { "global".to_string() } else { format!("{scope_key}/{scope_name}") };
+        let mut json = json!({
             "kind": "compute#operation",
             "id": id.to_string(),
             "name": name,
-            scope_field: format!("{API_BASE}/projects/{project}/{scope_key}/{scope_name}"),
             "operationType": kind,
             "targetLink": target["selfLink"],
             "targetId": target["id"],
@@ -362,8 +376,11 @@ impl State {
             "user": "prov-gcp-fake@example.invalid",
             "progress": 0,
             "insertTime": timestamp(),
-            "selfLink": format!("{API_BASE}/projects/{project}/{scope_key}/{scope_name}/operations/{name}"),
+            "selfLink": format!("{API_BASE}/projects/{project}/{scope_path}/operations/{name}"),
         });
+        if scope != "global" {
+            json[scope_field] = json!(format!("{API_BASE}/projects/{project}/{scope_path}"));
+        }
         self.ops.insert(name, Op { project: project.to_string(), json: json.clone(), step: Step::Pending, action });
         json
     }
@@ -394,6 +411,7 @@ impl State {
                 crate::instances::on_done(self, &project, &action);
                 crate::addresses::on_done(self, &project, &action);
                 crate::disks::on_done(self, &project, &action);
+                crate::firewalls::on_done(self, &project, &action);
             }
             Step::Done => {}
         }

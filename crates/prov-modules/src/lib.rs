@@ -38,6 +38,7 @@ modules![
     cloud::ec2_vol::Ec2Vol,
     cloud::gcp_compute_address::GcpComputeAddress,
     cloud::gcp_compute_disk::GcpComputeDisk,
+    cloud::gcp_compute_firewall::GcpComputeFirewall,
     cloud::gcp_compute_instance::GcpComputeInstance,
     cloud::vm::Vm,
     commands::async_status::AsyncStatus,

@@ -254,3 +254,29 @@ pub const INSTANCE: &[Field] = &[
         How::Obj(&[f("fingerprint", "fingerprint", How::Value(Ty::Str)), f("items", "items", How::Value(Ty::StrList))]),
     ),
 ];
+
+const FIREWALL_RULE: &[Field] =
+    &[f("IPProtocol", "ip_protocol", How::Value(Ty::Str)), f("ports", "ports", How::Value(Ty::StrList))];
+
+/// `gcp_compute_firewall`'s fields, in the order of its `resource_to_request`.
+pub const FIREWALL: &[Field] = &[
+    f("allowed", "allowed", How::Arr(FIREWALL_RULE)),
+    f("denied", "denied", How::Arr(FIREWALL_RULE)),
+    f("description", "description", How::Value(Ty::Str)),
+    f("destinationRanges", "destination_ranges", How::Value(Ty::StrList)),
+    f("direction", "direction", How::Value(Ty::Str)),
+    f("disabled", "disabled", How::Value(Ty::Bool)),
+    f(
+        "logConfig",
+        "log_config",
+        How::Obj(&[f("enable", "enable", How::Value(Ty::Bool)), f("metadata", "metadata", How::Value(Ty::Str))]),
+    ),
+    f("name", "name", How::Value(Ty::Str)),
+    f("network", "network", How::Link("selfLink")),
+    f("priority", "priority", How::Value(Ty::Int)),
+    f("sourceRanges", "source_ranges", How::Value(Ty::StrList)),
+    f("sourceServiceAccounts", "source_service_accounts", How::Value(Ty::StrList)),
+    f("sourceTags", "source_tags", How::Value(Ty::StrList)),
+    f("targetServiceAccounts", "target_service_accounts", How::Value(Ty::StrList)),
+    f("targetTags", "target_tags", How::Value(Ty::StrList)),
+];

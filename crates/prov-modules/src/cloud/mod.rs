@@ -138,6 +138,7 @@ pub mod ec2_security_group;
 pub mod ec2_vol;
 pub mod gcp_compute_address;
 pub mod gcp_compute_disk;
+pub mod gcp_compute_firewall;
 pub mod gcp_compute_instance;
 pub mod google_cloud;
 pub mod vm;

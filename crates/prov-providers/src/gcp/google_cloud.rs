@@ -12,7 +12,7 @@
 //! only.
 
 use crate::ec2_instance::Report;
-use crate::google_cloud::{Call, Field, How, Planned, INSTANCE};
+use crate::google_cloud::{Call, Field, How, Planned, FIREWALL, INSTANCE};
 use crate::python::{py_repr, py_str};
 use prov_core::template::filters::json_dumps;
 use prov_core::template::py_truthy;
@@ -601,6 +601,7 @@ impl<'a> Module<'a> {
         match self.call.module {
             "gcp_compute_address" => self.link("projects/{project}/regions/{region}/addresses/{name}"),
             "gcp_compute_instance" => self.link("projects/{project}/zones/{zone}/instances/{name}"),
+            "gcp_compute_firewall" => self.link("projects/{project}/global/firewalls/{name}"),
             _ => self.link("projects/{project}/zones/{zone}/disks/{name}"),
         }
     }
@@ -610,6 +611,7 @@ impl<'a> Module<'a> {
         match self.call.module {
             "gcp_compute_address" => self.link("projects/{project}/regions/{region}/addresses"),
             "gcp_compute_instance" => self.link("projects/{project}/zones/{zone}/instances"),
+            "gcp_compute_firewall" => self.link("projects/{project}/global/firewalls"),
             _ => self.link("projects/{project}/zones/{zone}/disks"),
         }
     }
@@ -618,6 +620,7 @@ impl<'a> Module<'a> {
     fn op_link(&self) -> String {
         match self.call.module {
             "gcp_compute_address" => self.link("projects/{project}/regions/{region}/operations/{op_id}"),
+            "gcp_compute_firewall" => self.link("projects/{project}/global/operations/{op_id}"),
             _ => self.link("projects/{project}/zones/{zone}/operations/{op_id}"),
         }
     }
@@ -627,6 +630,7 @@ impl<'a> Module<'a> {
         let p = |k: &str| self.p(k);
         match self.call.module {
             "gcp_compute_instance" => self.instance_request(),
+            "gcp_compute_firewall" => self.firewall_request(),
             "gcp_compute_address" => request(vec![
                 ("kind", json!("compute#address")),
                 ("address", p("address")),
@@ -691,6 +695,22 @@ impl<'a> Module<'a> {
         request(pairs)
     }
 
+    /// gcp_compute_firewall's `resource_to_request` (`encode_request`: a network that is not
+    /// a link made one under the project).
+    fn firewall_request(&self) -> Json {
+        let mut pairs = vec![("kind", json!("compute#firewall"))];
+        for fd in FIREWALL {
+            let mut v = self.field_request(&self.p(fd.arg), fd);
+            if fd.api == "network" {
+                if let Some(n) = v.as_str().filter(|n| !n.starts_with(&format!("{WWW}projects/"))) {
+                    v = json!(format!("{WWW}projects/{}/{n}", py_str(self.call.param("project"))));
+                }
+            }
+            pairs.push((fd.api, v));
+        }
+        request(pairs)
+    }
+
     /// A nested field's `to_request`.
     fn to_request(&self, item: &Json, fields: &[Field]) -> Json {
         remove_nones(
@@ -743,6 +763,36 @@ impl<'a> Module<'a> {
     /// `response_to_hash(module, response)`: the fields compared.
     fn response_to_hash(&self, r: &Json) -> Json {
         let get = |k: &str| r.get(k).cloned().unwrap_or(Json::Null);
+        if self.call.module == "gcp_compute_firewall" {
+            let mut o = Obj::new();
+            for k in [
+                "allowed",
+                "creationTimestamp",
+                "denied",
+                "description",
+                "destinationRanges",
+                "direction",
+                "disabled",
+                "logConfig",
+                "id",
+                "name",
+                "network",
+                "priority",
+                "sourceRanges",
+                "sourceServiceAccounts",
+                "sourceTags",
+                "targetServiceAccounts",
+                "targetTags",
+            ] {
+                let v = match FIREWALL.iter().find(|fd| fd.api == k) {
+                    Some(fd) if matches!(fd.how, How::Obj(_) | How::Arr(_)) => field_from_response(&get(k), fd),
+                    _ if k == "name" => self.p("name"),
+                    _ => get(k),
+                };
+                o.insert(k.into(), v);
+            }
+            return Json::Object(o);
+        }
         if self.instance() {
             let mut o = Obj::new();
             for k in [
@@ -858,6 +908,11 @@ impl<'a> Module<'a> {
         if self.instance() {
             self.instance_update_fields(fetch).await?;
             return self.fetch(&self.self_link(), true).await;
+        }
+        if self.call.module == "gcp_compute_firewall" {
+            let r = self.s.send(Method::PATCH, &self.self_link(), Some(&self.resource_to_request())).await?;
+            self.wait_for_operation(&r).await?;
+            return Ok(None);
         }
         let request = self.resource_to_request();
         let response = self.response_to_hash(fetch);

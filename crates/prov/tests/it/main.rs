@@ -42,6 +42,8 @@ mod gcp_compute_address;
 #[cfg(feature = "gcp")]
 mod gcp_compute_disk;
 #[cfg(feature = "gcp")]
+mod gcp_compute_firewall;
+#[cfg(feature = "gcp")]
 mod gcp_compute_instance;
 #[cfg(feature = "gcp")]
 mod gcp_compute_inventory;
