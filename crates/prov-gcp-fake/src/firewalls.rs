@@ -22,9 +22,11 @@ fn network_link(project: &str, v: &Value) -> Result<String, ApiError> {
     let (p, n) = match parts.as_slice() {
         ["global", "networks", n] => (project, *n),
         ["projects", p, "global", "networks", n] => (*p, *n),
-        _ => return Err(ApiError::invalid(format!(
+        _ => {
+            return Err(ApiError::invalid(format!(
             "Invalid value for field 'resource.network': '{given}'. The referenced network resource cannot be found."
-        ))),
+        )))
+        }
     };
     Ok(format!("{API_BASE}/projects/{p}/global/networks/{n}"))
 }

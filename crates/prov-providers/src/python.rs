@@ -20,7 +20,7 @@ pub fn py_repr(v: &Json) -> String {
 }
 
 /// `repr()` of a str: single quotes unless the text has a single quote and no double one.
-fn str_repr(s: &str) -> String {
+pub fn str_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);

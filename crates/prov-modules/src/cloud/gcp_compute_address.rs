@@ -20,11 +20,8 @@
 //!   register: ip
 //! ```
 
-use super::google_checks;
-use super::google_cloud::{dict_param, google_apply, google_run, int_param, text};
+use super::google_cloud::{dict_param, int_param, text};
 use crate::util::stringish;
-use async_trait::async_trait;
-use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan, RunsOn};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
@@ -73,10 +70,6 @@ google_cloud_args! {
 #[derive(Default)]
 pub struct GcpComputeAddress;
 
-fn state(a: &Args) -> &str {
-    a.state.as_deref().unwrap_or("present")
-}
-
 fn params(a: &Args, env: &[(String, String)]) -> Result<Map<String, Json>, String> {
     let mut p = Map::new();
     p.insert("state".into(), Json::String(state(a).into()));
@@ -94,44 +87,12 @@ fn params(a: &Args, env: &[(String, String)]) -> Result<Map<String, Json>, Strin
     Ok(p)
 }
 
-#[async_trait]
-impl Module for GcpComputeAddress {
-    const NAME: &'static str = "gcp_compute_address";
-    const COLLECTIONS: &'static [&'static str] = &["google.cloud"];
-    const RUNS_ON: RunsOn = RunsOn::Controller;
-    type Args = Args;
-    type Plan = ();
-
-    fn check_args(a: &Args) -> Result<(), String> {
-        if !matches!(state(a), "present" | "absent") {
-            return Err(format!("value of state must be one of: present, absent, got: {}", state(a)));
-        }
-        let mut missing = Vec::new();
-        if a.name.is_none() {
-            missing.push("name");
-        }
-        if a.region.is_none() {
-            missing.push("region");
-        }
-        if !missing.is_empty() {
-            return Err(format!("missing required arguments: {}", missing.join(", ")));
-        }
-        google_checks(a.auth_kind.as_deref(), a.service_account_email.as_deref())?;
-        params(a, &[]).map(|_| ())
-    }
-
-    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        google_run(Self::NAME, params(a, &cx.env), cx, a.name.as_deref().unwrap_or_default(), true).await
-    }
-
-    async fn apply(&self, a: &Args, _plan: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        google_apply(Self::NAME, params(a, &cx.env), cx, a.name.as_deref().unwrap_or_default()).await
-    }
-}
+google_cloud_module!(GcpComputeAddress, "gcp_compute_address", required: [name, region]);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prov_core::module::Module;
 
     fn check(v: Json) -> Result<(), String> {
         GcpComputeAddress::check_args(&serde_json::from_value(v).expect("arguments parse"))

@@ -25,11 +25,8 @@
 //!     auth_kind: application
 //! ```
 
-use super::google_checks;
-use super::google_cloud::{google_apply, google_run, option_list, options, text, typed};
+use super::google_cloud::{option_list, options, text, typed};
 use crate::util::stringish;
-use async_trait::async_trait;
-use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan, RunsOn};
 use prov_providers::google_cloud::{How, Ty, FIREWALL};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
@@ -97,10 +94,6 @@ google_cloud_args! {
 #[derive(Default)]
 pub struct GcpComputeFirewall;
 
-fn state(a: &Args) -> &str {
-    a.state.as_deref().unwrap_or("present")
-}
-
 fn arg(v: &Option<Json>, name: &str) -> Result<Json, String> {
     let f = FIREWALL.iter().find(|f| f.arg == name).expect("a field of the rule");
     let v = v.clone().unwrap_or(Json::Null);
@@ -150,37 +143,12 @@ fn params(a: &Args, env: &[(String, String)]) -> Result<Map<String, Json>, Strin
     Ok(p)
 }
 
-#[async_trait]
-impl Module for GcpComputeFirewall {
-    const NAME: &'static str = "gcp_compute_firewall";
-    const COLLECTIONS: &'static [&'static str] = &["google.cloud"];
-    const RUNS_ON: RunsOn = RunsOn::Controller;
-    type Args = Args;
-    type Plan = ();
-
-    fn check_args(a: &Args) -> Result<(), String> {
-        if !matches!(state(a), "present" | "absent") {
-            return Err(format!("value of state must be one of: present, absent, got: {}", state(a)));
-        }
-        if a.name.is_none() {
-            return Err("missing required arguments: name".into());
-        }
-        google_checks(a.auth_kind.as_deref(), a.service_account_email.as_deref())?;
-        params(a, &[]).map(|_| ())
-    }
-
-    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        google_run(Self::NAME, params(a, &cx.env), cx, a.name.as_deref().unwrap_or_default(), true).await
-    }
-
-    async fn apply(&self, a: &Args, _plan: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        google_apply(Self::NAME, params(a, &cx.env), cx, a.name.as_deref().unwrap_or_default()).await
-    }
-}
+google_cloud_module!(GcpComputeFirewall, "gcp_compute_firewall", required: [name]);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prov_core::module::Module;
 
     fn check(v: Json) -> Result<(), String> {
         GcpComputeFirewall::check_args(&serde_json::from_value(v).expect("arguments parse"))

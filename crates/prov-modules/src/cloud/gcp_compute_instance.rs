@@ -33,11 +33,8 @@
 //!   register: manager
 //! ```
 
-use super::google_checks;
-use super::google_cloud::{google_apply, google_run, option_list, options, text, typed};
+use super::google_cloud::{option_list, options, text, typed};
 use crate::util::stringish;
-use async_trait::async_trait;
-use prov_core::module::{Module, ModuleCtx, ModuleError, Outcome, Plan, RunsOn};
 use prov_providers::google_cloud::{Field, How, Ty, INSTANCE};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
@@ -117,10 +114,6 @@ google_cloud_args! {
 #[derive(Default)]
 pub struct GcpComputeInstance;
 
-fn state(a: &Args) -> &str {
-    a.state.as_deref().unwrap_or("present")
-}
-
 fn field(api: &str) -> &'static Field {
     INSTANCE.iter().find(|f| f.api == api).expect("a field of the instance")
 }
@@ -177,37 +170,12 @@ fn params(a: &Args, env: &[(String, String)]) -> Result<Map<String, Json>, Strin
     Ok(p)
 }
 
-#[async_trait]
-impl Module for GcpComputeInstance {
-    const NAME: &'static str = "gcp_compute_instance";
-    const COLLECTIONS: &'static [&'static str] = &["google.cloud"];
-    const RUNS_ON: RunsOn = RunsOn::Controller;
-    type Args = Args;
-    type Plan = ();
-
-    fn check_args(a: &Args) -> Result<(), String> {
-        if !matches!(state(a), "present" | "absent") {
-            return Err(format!("value of state must be one of: present, absent, got: {}", state(a)));
-        }
-        if a.zone.is_none() {
-            return Err("missing required arguments: zone".into());
-        }
-        google_checks(a.auth_kind.as_deref(), a.service_account_email.as_deref())?;
-        params(a, &[]).map(|_| ())
-    }
-
-    async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        google_run(Self::NAME, params(a, &cx.env), cx, a.name.as_deref().unwrap_or_default(), true).await
-    }
-
-    async fn apply(&self, a: &Args, _plan: (), cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        google_apply(Self::NAME, params(a, &cx.env), cx, a.name.as_deref().unwrap_or_default()).await
-    }
-}
+google_cloud_module!(GcpComputeInstance, "gcp_compute_instance", required: [zone]);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prov_core::module::Module;
     use serde_json::json;
 
     fn check(v: Json) -> Result<(), String> {

@@ -131,6 +131,62 @@ macro_rules! google_cloud_args {
     };
 }
 
+/// Implements a google.cloud module over its `Args` (declared with `google_cloud_args!`) and
+/// its `params(args, env)`: `state` read with its default, the required arguments and the
+/// common ones checked before connecting, check mode skipped, plans from the module's reads.
+macro_rules! google_cloud_module {
+    ($ty:ident, $name:literal, required: [$($req:ident),*]) => {
+        /// `state`, `present` by default.
+        fn state(a: &Args) -> &str {
+            a.state.as_deref().unwrap_or("present")
+        }
+
+        #[async_trait::async_trait]
+        impl prov_core::module::Module for $ty {
+            const NAME: &'static str = $name;
+            const COLLECTIONS: &'static [&'static str] = &["google.cloud"];
+            const RUNS_ON: prov_core::module::RunsOn = prov_core::module::RunsOn::Controller;
+            type Args = Args;
+            type Plan = ();
+
+            fn check_args(a: &Args) -> Result<(), String> {
+                if !matches!(state(a), "present" | "absent") {
+                    return Err(format!("value of state must be one of: present, absent, got: {}", state(a)));
+                }
+                let missing: Vec<&str> = [$((stringify!($req), a.$req.is_none())),*]
+                    .into_iter()
+                    .filter(|(_, m)| *m)
+                    .map(|(n, _)| n)
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(format!("missing required arguments: {}", missing.join(", ")));
+                }
+                $crate::cloud::google_checks(a.auth_kind.as_deref(), a.service_account_email.as_deref())?;
+                params(a, &[]).map(|_| ())
+            }
+
+            async fn plan(
+                &self,
+                a: &Args,
+                cx: &prov_core::module::ModuleCtx<'_>,
+            ) -> Result<prov_core::module::Plan<()>, prov_core::module::ModuleError> {
+                let name = a.name.as_deref().unwrap_or_default();
+                $crate::cloud::google_cloud::google_run(Self::NAME, params(a, &cx.env), cx, name, true).await
+            }
+
+            async fn apply(
+                &self,
+                a: &Args,
+                _plan: (),
+                cx: &prov_core::module::ModuleCtx<'_>,
+            ) -> Result<prov_core::module::Outcome, prov_core::module::ModuleError> {
+                let name = a.name.as_deref().unwrap_or_default();
+                $crate::cloud::google_cloud::google_apply(Self::NAME, params(a, &cx.env), cx, name).await
+            }
+        }
+    };
+}
+
 pub mod disk;
 pub mod ec2_eip;
 pub mod ec2_instance;

@@ -37,6 +37,7 @@ use async_trait::async_trait;
 use prov_core::args::{lenient_bool, StringList};
 use prov_core::cmd::Cmd;
 use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_providers::python::str_repr as py_repr;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 
@@ -173,29 +174,6 @@ pub struct Args {
 /// The `docker_image` module.
 #[derive(Debug, Default)]
 pub struct DockerImage;
-
-/// Python's `repr` of a string (for the build logs community.docker shows in a failure).
-fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
-    let mut out = String::new();
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
 
 /// The build's output as community.docker collects it from the engine's stream (each chunk
 /// split into lines): the client's own progress line left out, and the empty line the

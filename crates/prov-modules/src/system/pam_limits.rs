@@ -28,6 +28,7 @@ use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
 use prov_core::module::{Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_providers::python::str_repr as py_repr;
 use serde::Deserialize;
 
 const ITEMS: &[&str] = &[
@@ -84,27 +85,6 @@ pub struct Args {
     /// A comment for the line.
     #[serde(default)]
     comment: Option<PyText>,
-}
-
-/// Python's `repr` of a string, as the module's messages quote values.
-fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
-    let mut out = String::from(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 /// community.general's check of a value (`prefix` names the file for the values found in it).

@@ -106,20 +106,9 @@ fn oracle_list(dir: &Path, file: &str) -> Option<Json> {
     Some(serde_json::from_str(&o).expect("JSON"))
 }
 
-fn unwrap_unsafe(v: Json) -> Json {
-    match v {
-        Json::Object(m) if m.len() == 1 && m.contains_key("__ansible_unsafe") => {
-            unwrap_unsafe(m.into_iter().next().map(|(_, x)| x).unwrap_or(Json::Null))
-        }
-        Json::Object(m) => Json::Object(m.into_iter().map(|(k, x)| (k, unwrap_unsafe(x))).collect()),
-        Json::Array(a) => Json::Array(a.into_iter().map(unwrap_unsafe).collect()),
-        other => other,
-    }
-}
-
 /// A listing with what moto makes up numbered and groups' hosts sorted.
 fn normalize(list: Json) -> Json {
-    let list = unwrap_unsafe(list);
+    let list = crate::util::unwrap_unsafe(list);
     let mut n = Normalizer::new();
     let hostvars = list["_meta"]["hostvars"].as_object().cloned().unwrap_or_default();
     let name_tag = |v: &Json| {

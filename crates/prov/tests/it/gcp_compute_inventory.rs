@@ -95,20 +95,9 @@ fn list(tool: &Path, prov: bool, dir: &Path, file: &str, fake: &prov_gcp_fake::F
     serde_json::from_str(&o).expect("JSON")
 }
 
-fn unwrap_unsafe(v: Json) -> Json {
-    match v {
-        Json::Object(m) if m.len() == 1 && m.contains_key("__ansible_unsafe") => {
-            unwrap_unsafe(m.into_iter().next().map(|(_, x)| x).unwrap_or(Json::Null))
-        }
-        Json::Object(m) => Json::Object(m.into_iter().map(|(k, x)| (k, unwrap_unsafe(x))).collect()),
-        Json::Array(a) => Json::Array(a.into_iter().map(unwrap_unsafe).collect()),
-        other => other,
-    }
-}
-
 /// A listing normalized: hosts by name, groups' members and children sorted.
 fn normalize(list: Json) -> Json {
-    let list = unwrap_unsafe(list);
+    let list = crate::util::unwrap_unsafe(list);
     let mut n = Normalizer::new();
     let mut out = Map::new();
     let mut hosts: Vec<(String, Json)> =

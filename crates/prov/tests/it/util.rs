@@ -243,3 +243,40 @@ pub fn strip_registered(v: &serde_json::Value) -> serde_json::Value {
         other => other.clone(),
     }
 }
+
+/// Registered results of a differential test: `oracle` (the oracle's normalized results,
+/// when it ran) recorded in `recorded` (under the crate), then `got` compared with the
+/// recording task by task.
+#[cfg(any(feature = "aws", feature = "gcp"))]
+pub fn compare_with_recorded(recorded: &str, got: &serde_json::Value, oracle: Option<serde_json::Value>) {
+    let recorded = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(recorded);
+    if let Some(oracle) = oracle {
+        std::fs::write(&recorded, serde_json::to_string_pretty(&oracle).expect("json") + "\n").expect("record");
+    }
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&recorded).expect("recorded results")).expect("JSON");
+    for (task, w) in want.as_object().expect("tasks") {
+        assert_eq!(
+            &got[task],
+            w,
+            "{task}: prov registers\n{}\nansible-core registers\n{}",
+            serde_json::to_string_pretty(&got[task]).unwrap_or_default(),
+            serde_json::to_string_pretty(w).unwrap_or_default()
+        );
+    }
+    assert_eq!(got.as_object().map(|m| m.len()), want.as_object().map(|m| m.len()));
+}
+
+/// ansible-core's `{"__ansible_unsafe": x}` wrappers of `ansible-inventory --list` dropped.
+#[cfg(any(feature = "aws", feature = "gcp"))]
+pub fn unwrap_unsafe(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match v {
+        Json::Object(m) if m.len() == 1 && m.contains_key("__ansible_unsafe") => {
+            unwrap_unsafe(m.into_iter().next().map(|(_, x)| x).unwrap_or(Json::Null))
+        }
+        Json::Object(m) => Json::Object(m.into_iter().map(|(k, x)| (k, unwrap_unsafe(x))).collect()),
+        Json::Array(a) => Json::Array(a.into_iter().map(unwrap_unsafe).collect()),
+        other => other,
+    }
+}
