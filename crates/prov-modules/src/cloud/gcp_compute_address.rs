@@ -9,6 +9,7 @@
 //! (`auth_kind`, `service_account_file`, `access_token`, ... or their `GCP_*` environment
 //! variables). The module does not support check mode: under `--check` the task is skipped,
 //! as ansible-core skips it.
+//! `prov plan` still lists what the task would change, from the module's own reads.
 //!
 //! ```yaml
 //! - google.cloud.gcp_compute_address:

@@ -14,6 +14,7 @@
 //! own process, for a task on the controller, with the module's authentication arguments or
 //! their `GCP_*` environment variables. The module does not support check mode: under
 //! `--check` the task is skipped, as ansible-core skips it.
+//! `prov plan` still lists what the task would change, from the module's own reads.
 //!
 //! ```yaml
 //! - google.cloud.gcp_compute_instance:

@@ -3,7 +3,7 @@
 
 use super::{gcp_endpoint, google_checks, on_controller, outcome};
 use crate::util::py_int;
-use prov_core::module::{Action, Change, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{Action, Change, InCheck, ModuleCtx, ModuleError, Outcome, Plan};
 use prov_providers::ec2_instance::Report;
 use prov_providers::google_cloud::{Call, Field, How, Planned, Ty};
 use serde_json::{Map, Value as Json};
@@ -66,10 +66,34 @@ pub(crate) async fn google_run(
     let full = format!("google.cloud.{module}");
     on_controller(cx, &full)?;
     if cx.is_check() {
-        // The google.cloud modules do not support check mode: ansible-core skips them.
-        let mut o = Outcome { skipped: true, ..Outcome::ok() };
-        o.msg = Some(format!("remote module ({full}) does not support check mode"));
-        return Ok(Plan::Ok(o));
+        // The google.cloud modules do not support check mode: ansible-core skips them. prov
+        // still reads what the module would find, so that `prov plan` lists what it would
+        // change (a failed read, such as missing credentials, only leaves that out).
+        let msg = format!("remote module ({full}) does not support check mode");
+        let planned = match call_of(module, params, cx) {
+            Ok(call) => prov_providers::google_cloud::plan(&call).await.map_err(|e| e.to_string()),
+            Err(r) => Err(r.fields.get("msg").map(super::py_str).unwrap_or_default()),
+        };
+        let skipped = || {
+            let mut o = Outcome { skipped: true, ..Outcome::ok() };
+            o.msg = Some(msg.clone());
+            o
+        };
+        let unread =
+            |why: String| skipped().warn(format!("what {full} would change is not known: reading it failed: {why}"));
+        let action = match planned {
+            Ok(Planned::Create) => Action::Create,
+            Ok(Planned::Update) => Action::Modify,
+            Ok(Planned::Delete) => Action::Delete,
+            Ok(Planned::Nothing(r)) if r.failed => {
+                return Ok(Plan::Ok(unread(r.fields.get("msg").map(super::py_str).unwrap_or_default())))
+            }
+            Ok(Planned::Nothing(_)) => return Ok(Plan::Ok(skipped())),
+            Err(why) => return Ok(Plan::Ok(unread(why))),
+        };
+        let mut ch = Change::new((), action, module, name.to_string()).with_msg(msg);
+        ch.in_check = InCheck::Skipped;
+        return Ok(Plan::Change(ch));
     }
     let call = match call_of(module, params, cx) {
         Ok(c) => c,

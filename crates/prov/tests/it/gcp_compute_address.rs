@@ -64,3 +64,31 @@ fn gcp_compute_address_without_region_is_refused_before_connecting() {
     assert!(stderr.contains("missing required arguments: region"), "{stderr}");
     assert!(stderr.contains("site.yml:4:"), "{stderr}");
 }
+
+/// The module does not support check mode (the task is skipped, as ansible-core skips it),
+/// and `prov plan` still lists what it would change, from the module's own reads.
+#[test]
+fn gcp_compute_address_in_prov_plan_lists_what_it_would_change() {
+    let (_, fake) = prov_gcp_fake::start().expect("the fake starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - google.cloud.gcp_compute_address: {name: a1, region: us-central1, project: p, auth_kind: accesstoken, access_token: t}\n";
+    std::fs::write(dir.path().join("site.yml"), site).expect("playbook");
+    let run = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_prov"));
+        crate::gcp_oracle::clean_env(&mut c);
+        c.args(args)
+            .args(["site.yml", "-i", "localhost,"])
+            .current_dir(dir.path())
+            .env("PROV_GCP_ENDPOINT", fake.endpoint())
+            .env("PROV_STATE_DIR", dir.path().join("state"));
+        let o = c.output().expect("prov runs");
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let plan = run(&["plan"]);
+    assert!(plan.contains("skipped=1") && plan.contains("+1 gcp_compute_address"), "{plan}");
+    assert!(run(&["apply"]).contains("changed=1"));
+    let again = run(&["plan"]);
+    assert!(again.contains("no changes"), "{again}");
+    assert!(run(&["apply"]).contains("changed=0"));
+}
