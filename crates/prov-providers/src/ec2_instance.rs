@@ -81,6 +81,9 @@ pub struct Params {
     pub shutdown_behavior: Option<String>,
     /// `detailed_monitoring`.
     pub detailed_monitoring: Option<bool>,
+    /// `volumes`: block device mappings of new instances, as given (amazon.aws's
+    /// snake-case keys).
+    pub volumes: Vec<Json>,
 }
 
 /// What the module returned.

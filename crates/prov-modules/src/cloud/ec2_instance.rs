@@ -1,5 +1,6 @@
-//! EC2 instances found by their `Name` tag (or `filters`, `instance_ids`), created, counted
-//! (`count`, `exact_count`), re-tagged, given another type, termination protection or security
+//! EC2 instances found by their `Name` tag (or `filters`, `instance_ids`), created (with
+//! extra EBS `volumes`: block device mappings, gp3 defaults filled as the module fills them),
+//! counted (`count`, `exact_count`), re-tagged, given another type, termination protection or security
 //! groups, started, stopped, restarted or terminated (amazon.aws.ec2_instance).
 //!
 //! The module's arguments, defaults, decisions (which instances the default filters select:
@@ -19,7 +20,7 @@
 //! that host with its credentials.
 //!
 //! Arguments prov does not support yet are refused before anything runs: the network
-//! interface forms (`network`, `network_interfaces`, `network_interfaces_ids`), `volumes`,
+//! interface forms (`network`, `network_interfaces`, `network_interfaces_ids`),
 //! `launch_template`, `iam_instance_profile`, `placement`, `placement_group`, `tenancy`,
 //! `cpu_options`, `cpu_credit_specification`, `metadata_options`, `license_specifications`,
 //! `additional_info`, `source_dest_check`, `aap_callback`, `hibernation_options: true`,
@@ -210,7 +211,6 @@ fn unsupported(a: &Args) -> Vec<&'static str> {
         ("network", &a.network),
         ("network_interfaces", &a.network_interfaces),
         ("network_interfaces_ids", &a.network_interfaces_ids),
-        ("volumes", &a.volumes),
         ("launch_template", &a.launch_template),
         ("iam_instance_profile", &a.iam_instance_profile),
         ("placement", &a.placement),
@@ -287,7 +287,56 @@ fn params(a: &Args, env: &[(String, String)]) -> Result<Params, String> {
         ebs_optimized: a.ebs_optimized,
         shutdown_behavior: a.instance_initiated_shutdown_behavior.clone(),
         detailed_monitoring: a.detailed_monitoring,
+        volumes: volumes(&a.volumes)?,
     })
+}
+
+/// `volumes`: a list of block device mappings with the keys boto3 takes (snake case).
+fn volumes(v: &Option<Json>) -> Result<Vec<Json>, String> {
+    const KEYS: &[&str] = &["device_name", "virtual_name", "no_device", "ebs"];
+    const EBS: &[&str] = &[
+        "delete_on_termination",
+        "iops",
+        "snapshot_id",
+        "volume_size",
+        "volume_type",
+        "kms_key_id",
+        "throughput",
+        "outpost_arn",
+        "encrypted",
+    ];
+    let items = match v {
+        None | Some(Json::Null) => return Ok(Vec::new()),
+        Some(Json::Array(items)) => items,
+        Some(other) => return Err(format!("volumes is a list of mappings, got {other}")),
+    };
+    for item in items {
+        let m = item.as_object().ok_or_else(|| format!("volumes is a list of mappings, got an item {item}"))?;
+        for (k, x) in m {
+            if !KEYS.contains(&k.as_str()) {
+                return Err(format!(
+                    "prov knows the volume keys {} (boto3 refuses others), got `{k}` in volumes",
+                    KEYS.join(", ")
+                ));
+            }
+            if k == "ebs" {
+                for e in x.as_object().ok_or("volumes' ebs is a mapping")?.keys() {
+                    if !EBS.contains(&e.as_str()) {
+                        return Err(format!(
+                            "prov knows the ebs keys {} (boto3 refuses others), got `{e}` in volumes",
+                            EBS.join(", ")
+                        ));
+                    }
+                    if e == "outpost_arn" {
+                        return Err(
+                            "prov does not support outpost_arn in volumes of amazon.aws.ec2_instance yet".into()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(items.clone())
 }
 
 async fn run(args: &Args, cx: &ModuleCtx<'_>, check: bool) -> Result<Report, ModuleError> {
@@ -365,9 +414,9 @@ mod tests {
 
     #[test]
     fn arguments_prov_does_not_support_are_refused_by_name() {
-        let e = Ec2Instance::check_args(&args(serde_json::json!({"name": "a", "volumes": [], "network": {}})))
+        let e = Ec2Instance::check_args(&args(serde_json::json!({"name": "a", "tenancy": "host", "network": {}})))
             .expect_err("refused");
-        assert!(e.contains("network, volumes"), "{e}");
+        assert!(e.contains("network, tenancy"), "{e}");
         let e = Ec2Instance::check_args(&args(serde_json::json!({"hibernation_options": true}))).expect_err("refused");
         assert!(e.contains("hibernation_options"), "{e}");
         assert!(Ec2Instance::check_args(&args(serde_json::json!({"hibernation_options": false}))).is_ok());

@@ -807,6 +807,9 @@ impl Module<'_> {
             eni.insert("Groups".into(), ids_json(&self.group_ids(&p.security_groups, Some(&subnet)).await?));
         }
         spec.insert("NetworkInterfaces".into(), json!([eni]));
+        if !p.volumes.is_empty() {
+            spec.insert("BlockDeviceMappings".into(), Json::Array(build_volume_spec(&p.volumes)?));
+        }
         let mut tags = p.tags.clone().unwrap_or_default();
         if let Some(n) = &p.name {
             match tags.iter_mut().find(|(k, _)| k == "Name") {
@@ -872,6 +875,10 @@ impl Module<'_> {
                     })
                     .collect()
             });
+        let block_devices = spec
+            .get("BlockDeviceMappings")
+            .and_then(Json::as_array)
+            .map(|v| v.iter().map(block_device_mapping).collect::<Vec<_>>());
         let out = retry(|| async {
             client
                 .run_instances()
@@ -892,6 +899,7 @@ impl Module<'_> {
                 .min_count(count)
                 .max_count(count)
                 .network_interfaces(interface.clone())
+                .set_block_device_mappings(block_devices.clone())
                 .set_tag_specifications(tag_specs.clone())
                 .set_instance_type(text("InstanceType").map(|t| InstanceType::from(t.as_str())))
                 .send()
@@ -944,6 +952,101 @@ impl Module<'_> {
         o.insert("spec".into(), Json::Object(spec));
         Ok(o)
     }
+}
+
+/// amazon.aws's `build_volume_spec`: `volume_size` and `iops` as integers, a gp3 volume's
+/// `iops` (3000) and `throughput` (125) defaults, then every key in CamelCase as
+/// `snake_dict_to_camel_dict(capitalize_first=True)` writes it.
+fn build_volume_spec(volumes: &[Json]) -> R<Vec<Json>> {
+    let int = |v: &Json, what: &str| -> R<Json> {
+        match v {
+            Json::Number(n) if n.is_i64() => Ok(v.clone()),
+            Json::Number(n) => Ok(json!(n.as_f64().unwrap_or_default().trunc() as i64)),
+            Json::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(|n| json!(n))
+                .map_err(|_| Fail::new(format!("invalid literal for int() with base 10: '{s}' ({what})"))),
+            other => Err(Fail::new(format!("int() argument must be a string or a number, not {other} ({what})"))),
+        }
+    };
+    let mut out = Vec::new();
+    for v in volumes {
+        let mut v = v.clone();
+        if let Some(ebs) = v.get_mut("ebs").and_then(Json::as_object_mut) {
+            for k in ["volume_size", "iops"] {
+                if let Some(x) = ebs.get(k).cloned() {
+                    ebs.insert(k.into(), int(&x, k)?);
+                }
+            }
+            if ebs.get("volume_type").and_then(Json::as_str) == Some("gp3") {
+                if !ebs.get("iops").is_some_and(prov_core::template::py_truthy) {
+                    ebs.insert("iops".into(), json!(3000));
+                }
+                match ebs.get("throughput").cloned() {
+                    Some(t) => {
+                        ebs.insert("throughput".into(), int(&t, "throughput")?);
+                    }
+                    None => {
+                        ebs.insert("throughput".into(), json!(125));
+                    }
+                }
+            }
+        }
+        out.push(camel(&v));
+    }
+    Ok(out)
+}
+
+/// `snake_dict_to_camel_dict(v, capitalize_first=True)`.
+fn camel(v: &Json) -> Json {
+    match v {
+        Json::Object(m) => Json::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let key: String = k
+                        .split('_')
+                        .map(|part| {
+                            let mut c = part.chars();
+                            match c.next() {
+                                Some(f) => f.to_uppercase().chain(c.flat_map(char::to_lowercase)).collect(),
+                                None => "_".to_string(),
+                            }
+                        })
+                        .collect();
+                    (key, camel(x))
+                })
+                .collect(),
+        ),
+        Json::Array(a) => Json::Array(a.iter().map(camel).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A block device mapping of the spec for the SDK.
+fn block_device_mapping(v: &Json) -> aws_sdk_ec2::types::BlockDeviceMapping {
+    use aws_sdk_ec2::types::{BlockDeviceMapping, EbsBlockDevice, VolumeType};
+    let text = |x: &Json, k: &str| x.get(k).and_then(Json::as_str).map(str::to_string);
+    let int = |x: &Json, k: &str| x.get(k).and_then(Json::as_i64).map(|n| n as i32);
+    let boolean = |x: &Json, k: &str| x.get(k).and_then(Json::as_bool);
+    let ebs = v.get("Ebs").map(|e| {
+        EbsBlockDevice::builder()
+            .set_delete_on_termination(boolean(e, "DeleteOnTermination"))
+            .set_iops(int(e, "Iops"))
+            .set_snapshot_id(text(e, "SnapshotId"))
+            .set_volume_size(int(e, "VolumeSize"))
+            .set_volume_type(text(e, "VolumeType").map(|t| VolumeType::from(t.as_str())))
+            .set_kms_key_id(text(e, "KmsKeyId"))
+            .set_throughput(int(e, "Throughput"))
+            .set_encrypted(boolean(e, "Encrypted"))
+            .build()
+    });
+    BlockDeviceMapping::builder()
+        .set_device_name(text(v, "DeviceName"))
+        .set_virtual_name(text(v, "VirtualName"))
+        .set_no_device(text(v, "NoDevice"))
+        .set_ebs(ebs)
+        .build()
 }
 
 #[cfg(test)]

@@ -167,11 +167,13 @@ fn ec2_instance_registers_what_amazon_aws_registers() {
 
 #[test]
 fn ec2_instance_arguments_prov_lacks_are_refused_before_connecting() {
-    let stderr = refused_before_connecting("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - amazon.aws.ec2_instance:\n        name: a\n        volumes: []\n");
+    let stderr = refused_before_connecting("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - amazon.aws.ec2_instance:\n        name: a\n        tenancy: dedicated\n");
     assert!(
-        stderr.contains("site.yml:5:7") && stderr.contains("prov does not support volumes of amazon.aws.ec2_instance"),
+        stderr.contains("site.yml:5:7") && stderr.contains("prov does not support tenancy of amazon.aws.ec2_instance"),
         "{stderr}"
     );
+    let stderr = refused_before_connecting("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - amazon.aws.ec2_instance:\n        name: a\n        volumes: [{device_name: /dev/sdb, ebs: {size: 8}}]\n");
+    assert!(stderr.contains("site.yml:5:7") && stderr.contains("got `size` in volumes"), "{stderr}");
 }
 
 #[test]
@@ -207,4 +209,49 @@ fn ec2_instance_delegated_to_localhost_runs_on_the_controller() {
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("ok=2"), "{stdout}");
+}
+
+const RECORDED_VOLUMES: &str = "tests/it/results/ec2_instance_volumes.json";
+
+/// An instance with extra EBS volumes (a gp3 one, whose IOPS and throughput defaults the
+/// module fills in, and a size given as text), in check mode, made, again.
+const VOLUMES: &str = r##"- hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    vm: &vm
+      endpoint_url: "{{ endpoint }}"
+      region: us-east-1
+      name: data-1
+      image_id: ami-12345678
+      instance_type: t3.micro
+      volumes:
+        - device_name: /dev/sdb
+          ebs: {volume_size: 20, volume_type: gp3, delete_on_termination: true}
+        - device_name: /dev/sdc
+          ebs: {volume_size: "8", volume_type: standard}
+  tasks:
+    - name: check
+      amazon.aws.ec2_instance: *vm
+      check_mode: true
+      register: check
+    - name: create
+      amazon.aws.ec2_instance: *vm
+      register: create
+    - name: again
+      amazon.aws.ec2_instance: *vm
+      register: again
+    - name: dump
+      copy:
+        dest: "{{ out }}"
+        content: "{{ {'check': check, 'create': create, 'again': again} | to_nice_json }}"
+"##;
+
+#[test]
+fn ec2_instance_volumes_are_made_as_amazon_aws_makes_them() {
+    let got = differential(RECORDED_VOLUMES, VOLUMES, &["changed=3", "failed=0"], &[]);
+    let spec = &got["check"]["spec"]["BlockDeviceMappings"];
+    assert_eq!(spec[0]["Ebs"]["Iops"], 3000, "{spec}");
+    assert_eq!(spec[1]["Ebs"]["VolumeSize"], 8, "{spec}");
+    assert_eq!(got["again"]["changed"], false);
 }
