@@ -207,6 +207,9 @@ impl Session {
     }
 }
 
+/// Pages of one listing read at most (a listing whose tokens never end stops there).
+const MAX_PAGES: usize = 10_000;
+
 /// Lists the instances of a `plugin: google.cloud.gcp_compute` file as the plugin does: one
 /// `aggregated/instances` listing per project (with the filters, page by page), the
 /// instances of the zones asked for (all when none), zone by zone in the order the API
@@ -221,10 +224,13 @@ pub async fn list_instances(
     let query = crate::gcp_compute::query(&o.filters);
     let mut out = Vec::new();
     for project in &o.projects {
-        let link = format!("{WWW}projects/{project}/aggregated/instances");
+        let link = format!("{WWW}projects/{}/aggregated/instances", percent_encode(project));
         let mut zones: Vec<(String, Vec<Json>)> = Vec::new();
         let mut token: Option<String> = None;
-        loop {
+        for page_number in 1.. {
+            if page_number > MAX_PAGES {
+                return Err(format!("{link}: more than {MAX_PAGES} pages of instances; stopped reading"));
+            }
             let mut q = vec![("filter", query.as_str())];
             if let Some(t) = &token {
                 q.push(("pageToken", t.as_str()));
@@ -360,22 +366,39 @@ fn navigate<'a>(source: &'a Json, path: &[&str]) -> &'a Json {
     v
 }
 
-/// `str.format(**module.params)` of a link template: each `{param}` as Python's `str()`.
+/// `str.format(**module.params)` of a link template: each `{param}` as Python's `str()`,
+/// percent-encoded (a name with `/` or `?` stays one path segment; the API refuses it as a
+/// name, where the module would have sent it to another path).
 fn format_link(template: &str, params: &Obj) -> String {
     let mut out = String::new();
     let mut rest = template;
     while let Some(i) = rest.find('{') {
-        out.push_str(&rest[..i]);
         let Some(j) = rest[i..].find('}') else { break };
+        out.push_str(&rest[..i]);
         let key = &rest[i + 1..i + j];
         if key == "op_id" {
             out.push_str("{op_id}");
         } else {
-            out.push_str(&py_str(params.get(key).unwrap_or(&Json::Null)));
+            out.push_str(&percent_encode(&py_str(params.get(key).unwrap_or(&Json::Null))));
         }
         rest = &rest[i + j + 1..];
     }
     out.push_str(rest);
+    out
+}
+
+/// Every byte but the URI's unreserved characters as `%XX` (dots too in `.` and `..`,
+/// which a URL would take as a step up).
+fn percent_encode(s: &str) -> String {
+    let dots = s == "." || s == "..";
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') || (b == b'.' && !dots) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
     out
 }
 
@@ -1097,5 +1120,12 @@ mod tests {
             ),
             "x/projects/None/regions/us-central1/addresses/a/{op_id}"
         );
+        let hostile = json!({"project": "p", "name": "../x?y=1"});
+        assert_eq!(
+            format_link("x/projects/{project}/global/firewalls/{name}", hostile.as_object().expect("obj")),
+            "x/projects/p/global/firewalls/..%2Fx%3Fy%3D1"
+        );
+        let up = json!({"project": "..", "name": "a"});
+        assert_eq!(format_link("x/projects/{project}/{name}", up.as_object().expect("obj")), "x/projects/%2E%2E/a");
     }
 }
