@@ -105,6 +105,14 @@ pub enum How {
     Link(&'static str),
     /// A disk type's name made into its link in the zone (`disk_type_selflink`).
     DiskType,
+    /// A machine type's name made into its link in the zone (`machine_type_selflink`).
+    MachineType,
+    /// A mapping sent as `{items: [{key, value}]}` (an instance's `metadata`,
+    /// `encode_request`).
+    Metadata,
+    /// A network (`type: dict`) by its `selfLink`, made a link under the project when it is
+    /// not one (a firewall rule's `encode_request`).
+    Network,
     /// Options of their own (`type: dict, options: ...`).
     Obj(&'static [Field]),
     /// A list of such (`type: list, elements: dict, options: ...`).
@@ -126,11 +134,201 @@ pub struct Field {
     pub aliases: &'static [&'static str],
     /// How the field is made.
     pub how: How,
+    /// The argument must be given (`required: true`; sub-options only here).
+    pub required: bool,
+}
+
+impl How {
+    /// The argument's type as the module declares it, for a field without options.
+    pub fn ty(&self) -> Ty {
+        match self {
+            How::Value(ty) => *ty,
+            How::DiskType | How::MachineType => Ty::Str,
+            How::Link(_) | How::Metadata | How::Network | How::Obj(_) | How::Arr(_) | How::ObjNotRead(_) => Ty::Dict,
+        }
+    }
 }
 
 const fn f(api: &'static str, arg: &'static str, how: How) -> Field {
-    Field { api, arg, aliases: &[], how }
+    Field { api, arg, aliases: &[], how, required: false }
 }
+
+/// A sub-option the module requires.
+const fn required(api: &'static str, arg: &'static str, how: How) -> Field {
+    Field { api, arg, aliases: &[], how, required: true }
+}
+
+/// What the engine needs of a module besides its fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Resource {
+    /// The resource's `kind` (`compute#address`).
+    pub kind: &'static str,
+    /// `collection(module)` under the API (`projects/{project}/regions/{region}/addresses`);
+    /// `self_link(module)` is it with `/{name}`.
+    pub collection: &'static str,
+    /// `async_op_url(module)` under the API (`{op_id}` left in).
+    pub operations: &'static str,
+    /// The request's fields, in the order of `resource_to_request`.
+    pub fields: &'static [Field],
+    /// The fields `response_to_hash` keeps, in its order.
+    pub compared: &'static [&'static str],
+    /// Those of them `response_to_hash` takes from the parameters (field, parameter).
+    pub from_params: &'static [(&'static str, &'static str)],
+}
+
+/// The resource of a module (`gcp_compute_address`, ...).
+pub fn resource(module: &str) -> Option<&'static Resource> {
+    match module {
+        "gcp_compute_address" => Some(&ADDRESS_RESOURCE),
+        "gcp_compute_disk" => Some(&DISK_RESOURCE),
+        "gcp_compute_instance" => Some(&INSTANCE_RESOURCE),
+        "gcp_compute_firewall" => Some(&FIREWALL_RESOURCE),
+        _ => None,
+    }
+}
+
+/// `gcp_compute_address`'s fields.
+pub const ADDRESS: &[Field] = &[
+    f("address", "address", How::Value(Ty::Str)),
+    f("addressType", "address_type", How::Value(Ty::Str)),
+    f("description", "description", How::Value(Ty::Str)),
+    f("name", "name", How::Value(Ty::Str)),
+    f("purpose", "purpose", How::Value(Ty::Str)),
+    f("networkTier", "network_tier", How::Value(Ty::Str)),
+    f("subnetwork", "subnetwork", How::Link("selfLink")),
+    f("network", "network", How::Link("selfLink")),
+    f("prefixLength", "prefix_length", How::Value(Ty::Int)),
+];
+
+const ADDRESS_RESOURCE: Resource = Resource {
+    kind: "compute#address",
+    collection: "projects/{project}/regions/{region}/addresses",
+    operations: "projects/{project}/regions/{region}/operations/{op_id}",
+    fields: ADDRESS,
+    compared: &[
+        "address",
+        "addressType",
+        "creationTimestamp",
+        "description",
+        "id",
+        "name",
+        "purpose",
+        "networkTier",
+        "subnetwork",
+        "users",
+        "status",
+        "network",
+        "prefixLength",
+    ],
+    from_params: &[],
+};
+
+const KMS_KEY: &[Field] = &[
+    f("rawKey", "raw_key", How::Value(Ty::Str)),
+    f("kmsKeyName", "kms_key_name", How::Value(Ty::Str)),
+    f("kmsKeyServiceAccount", "kms_key_service_account", How::Value(Ty::Str)),
+];
+
+/// `gcp_compute_disk`'s fields.
+pub const DISK: &[Field] = &[
+    f("sourceImageEncryptionKey", "source_image_encryption_key", How::Obj(KMS_KEY)),
+    f("diskEncryptionKey", "disk_encryption_key", How::Obj(KMS_KEY)),
+    f("sourceSnapshot", "source_snapshot", How::Link("selfLink")),
+    f("sourceSnapshotEncryptionKey", "source_snapshot_encryption_key", How::Obj(KMS_KEY)),
+    f("description", "description", How::Value(Ty::Str)),
+    f("labels", "labels", How::Value(Ty::Dict)),
+    f("licenses", "licenses", How::Value(Ty::StrList)),
+    f("name", "name", How::Value(Ty::Str)),
+    f("sizeGb", "size_gb", How::Value(Ty::Int)),
+    f("physicalBlockSizeBytes", "physical_block_size_bytes", How::Value(Ty::Int)),
+    f("type", "type", How::DiskType),
+    f("sourceImage", "source_image", How::Value(Ty::Str)),
+    f("provisionedIops", "provisioned_iops", How::Value(Ty::Int)),
+];
+
+const DISK_RESOURCE: Resource = Resource {
+    kind: "compute#disk",
+    collection: "projects/{project}/zones/{zone}/disks",
+    operations: "projects/{project}/zones/{zone}/operations/{op_id}",
+    fields: DISK,
+    compared: &[
+        "labelFingerprint",
+        "creationTimestamp",
+        "description",
+        "id",
+        "lastAttachTimestamp",
+        "lastDetachTimestamp",
+        "labels",
+        "licenses",
+        "name",
+        "sizeGb",
+        "users",
+        "physicalBlockSizeBytes",
+        "type",
+        "sourceImage",
+        "provisionedIops",
+    ],
+    from_params: &[("name", "name"), ("sourceImage", "source_image")],
+};
+
+const INSTANCE_RESOURCE: Resource = Resource {
+    kind: "compute#instance",
+    collection: "projects/{project}/zones/{zone}/instances",
+    operations: "projects/{project}/zones/{zone}/operations/{op_id}",
+    fields: INSTANCE,
+    compared: &[
+        "canIpForward",
+        "cpuPlatform",
+        "creationTimestamp",
+        "deletionProtection",
+        "disks",
+        "guestAccelerators",
+        "hostname",
+        "id",
+        "labelFingerprint",
+        "labels",
+        "metadata",
+        "machineType",
+        "minCpuPlatform",
+        "name",
+        "networkInterfaces",
+        "scheduling",
+        "serviceAccounts",
+        "shieldedInstanceConfig",
+        "confidentialInstanceConfig",
+        "status",
+        "statusMessage",
+        "tags",
+    ],
+    from_params: &[],
+};
+
+const FIREWALL_RESOURCE: Resource = Resource {
+    kind: "compute#firewall",
+    collection: "projects/{project}/global/firewalls",
+    operations: "projects/{project}/global/operations/{op_id}",
+    fields: FIREWALL,
+    compared: &[
+        "allowed",
+        "creationTimestamp",
+        "denied",
+        "description",
+        "destinationRanges",
+        "direction",
+        "disabled",
+        "logConfig",
+        "id",
+        "name",
+        "network",
+        "priority",
+        "sourceRanges",
+        "sourceServiceAccounts",
+        "sourceTags",
+        "targetServiceAccounts",
+        "targetTags",
+    ],
+    from_params: &[("name", "name")],
+};
 
 const RAW_KEY: &[Field] = &[f("rawKey", "raw_key", How::Value(Ty::Str))];
 
@@ -160,6 +358,7 @@ pub const INSTANCE_DISK: &[Field] = &[
                 arg: "source_image",
                 aliases: &["image", "image_family"],
                 how: How::Value(Ty::Str),
+                required: false,
             },
             f("sourceImageEncryptionKey", "source_image_encryption_key", How::Obj(RAW_KEY)),
         ]),
@@ -198,10 +397,15 @@ pub const INSTANCE_NIC: &[Field] = &[
     f("nicType", "nic_type", How::Value(Ty::Str)),
 ];
 
-/// `gcp_compute_instance`'s fields, in the order of its `resource_to_request`
-/// (`machineType` and `metadata` are made by the engine).
+/// `gcp_compute_instance`'s fields, in the order of its `resource_to_request`.
 pub const INSTANCE: &[Field] = &[
-    Field { api: "canIpForward", arg: "can_ip_forward", aliases: &["ip_forward"], how: How::Value(Ty::Bool) },
+    Field {
+        api: "canIpForward",
+        arg: "can_ip_forward",
+        aliases: &["ip_forward"],
+        how: How::Value(Ty::Bool),
+        required: false,
+    },
     f("deletionProtection", "deletion_protection", How::Value(Ty::Bool)),
     f("disks", "disks", How::Arr(INSTANCE_DISK)),
     f(
@@ -214,8 +418,8 @@ pub const INSTANCE: &[Field] = &[
     ),
     f("hostname", "hostname", How::Value(Ty::Str)),
     f("labels", "labels", How::Value(Ty::Dict)),
-    f("metadata", "metadata", How::Value(Ty::Dict)),
-    f("machineType", "machine_type", How::Value(Ty::Str)),
+    f("metadata", "metadata", How::Metadata),
+    f("machineType", "machine_type", How::MachineType),
     f("minCpuPlatform", "min_cpu_platform", How::Value(Ty::Str)),
     f("name", "name", How::Value(Ty::Str)),
     f("networkInterfaces", "network_interfaces", How::Arr(INSTANCE_NIC)),
@@ -256,7 +460,7 @@ pub const INSTANCE: &[Field] = &[
 ];
 
 const FIREWALL_RULE: &[Field] =
-    &[f("IPProtocol", "ip_protocol", How::Value(Ty::Str)), f("ports", "ports", How::Value(Ty::StrList))];
+    &[required("IPProtocol", "ip_protocol", How::Value(Ty::Str)), f("ports", "ports", How::Value(Ty::StrList))];
 
 /// `gcp_compute_firewall`'s fields, in the order of its `resource_to_request`.
 pub const FIREWALL: &[Field] = &[
@@ -272,7 +476,7 @@ pub const FIREWALL: &[Field] = &[
         How::Obj(&[f("enable", "enable", How::Value(Ty::Bool)), f("metadata", "metadata", How::Value(Ty::Str))]),
     ),
     f("name", "name", How::Value(Ty::Str)),
-    f("network", "network", How::Link("selfLink")),
+    f("network", "network", How::Network),
     f("priority", "priority", How::Value(Ty::Int)),
     f("sourceRanges", "source_ranges", How::Value(Ty::StrList)),
     f("sourceServiceAccounts", "source_service_accounts", How::Value(Ty::StrList)),

@@ -21,8 +21,9 @@
 //!   register: ip
 //! ```
 
-use super::google_cloud::{dict_param, int_param, text};
+use super::google_cloud::{spec_arg, text};
 use crate::util::stringish;
+use prov_providers::google_cloud::ADDRESS;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
@@ -59,8 +60,8 @@ google_cloud_args! {
         #[serde(default)]
         pub network: Option<Json>,
         /// The prefix length of a range.
-        #[serde(default, deserialize_with = "stringish")]
-        pub prefix_length: Option<String>,
+        #[serde(default)]
+        pub prefix_length: Option<Json>,
         /// The region.
         #[serde(default, deserialize_with = "stringish")]
         pub region: Option<String>,
@@ -80,9 +81,10 @@ fn params(a: &Args, env: &[(String, String)]) -> Result<Map<String, Json>, Strin
     p.insert("name".into(), text(&a.name));
     p.insert("purpose".into(), text(&a.purpose));
     p.insert("network_tier".into(), text(&a.network_tier));
-    p.insert("subnetwork".into(), dict_param("subnetwork", &a.subnetwork)?);
-    p.insert("network".into(), dict_param("network", &a.network)?);
-    p.insert("prefix_length".into(), int_param("prefix_length", &a.prefix_length)?);
+    let arg = |name: &str, v: &Option<Json>| spec_arg("google.cloud.gcp_compute_address", ADDRESS, name, v);
+    p.insert("subnetwork".into(), arg("subnetwork", &a.subnetwork)?);
+    p.insert("network".into(), arg("network", &a.network)?);
+    p.insert("prefix_length".into(), arg("prefix_length", &a.prefix_length)?);
     p.insert("region".into(), text(&a.region));
     p.extend(a.google_params(env));
     Ok(p)

@@ -23,8 +23,9 @@
 //!     auth_kind: application
 //! ```
 
-use super::google_cloud::{dict_param, int_param, text};
-use crate::util::{str_list, stringish};
+use super::google_cloud::{spec_arg, text};
+use crate::util::stringish;
+use prov_providers::google_cloud::DISK;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
@@ -43,17 +44,17 @@ google_cloud_args! {
         #[serde(default)]
         pub labels: Option<Json>,
         /// License links.
-        #[serde(default, deserialize_with = "str_list")]
-        pub licenses: Option<Vec<String>>,
+        #[serde(default)]
+        pub licenses: Option<Json>,
         /// The disk's name.
         #[serde(default, deserialize_with = "stringish")]
         pub name: Option<String>,
         /// Size in GB.
-        #[serde(default, deserialize_with = "stringish")]
-        pub size_gb: Option<String>,
+        #[serde(default)]
+        pub size_gb: Option<Json>,
         /// Physical block size.
-        #[serde(default, deserialize_with = "stringish")]
-        pub physical_block_size_bytes: Option<String>,
+        #[serde(default)]
+        pub physical_block_size_bytes: Option<Json>,
         /// Disk type (`pd-standard`, `pd-ssd`, ... or its link).
         #[serde(default, deserialize_with = "stringish")]
         pub r#type: Option<String>,
@@ -61,8 +62,8 @@ google_cloud_args! {
         #[serde(default, deserialize_with = "stringish")]
         pub source_image: Option<String>,
         /// IOPS of an extreme disk.
-        #[serde(default, deserialize_with = "stringish")]
-        pub provisioned_iops: Option<String>,
+        #[serde(default)]
+        pub provisioned_iops: Option<Json>,
         /// The zone.
         #[serde(default, deserialize_with = "stringish")]
         pub zone: Option<String>,
@@ -85,44 +86,28 @@ google_cloud_args! {
 #[derive(Default)]
 pub struct GcpComputeDisk;
 
-/// An encryption key argument: a mapping of `raw_key`, `kms_key_name`,
-/// `kms_key_service_account`.
-fn key_param(name: &str, v: &Option<Json>) -> Result<Json, String> {
-    let m = dict_param(name, v)?;
-    for k in m.as_object().into_iter().flat_map(Map::keys) {
-        if !matches!(k.as_str(), "raw_key" | "kms_key_name" | "kms_key_service_account") {
-            return Err(format!("Unsupported parameters for (google.cloud.gcp_compute_disk) module: {name}.{k}"));
-        }
-    }
-    Ok(m)
-}
-
 fn params(a: &Args, env: &[(String, String)]) -> Result<Map<String, Json>, String> {
+    let arg = |name: &str, v: &Option<Json>| spec_arg("google.cloud.gcp_compute_disk", DISK, name, v);
     let mut p = Map::new();
     p.insert("state".into(), Json::String(state(a).into()));
     p.insert("description".into(), text(&a.description));
-    p.insert("labels".into(), dict_param("labels", &a.labels)?);
-    p.insert(
-        "licenses".into(),
-        a.licenses.as_ref().map_or(Json::Null, |l| Json::Array(l.iter().cloned().map(Json::String).collect())),
-    );
+    p.insert("labels".into(), arg("labels", &a.labels)?);
+    p.insert("licenses".into(), arg("licenses", &a.licenses)?);
     p.insert("name".into(), text(&a.name));
-    p.insert("size_gb".into(), int_param("size_gb", &a.size_gb)?);
-    p.insert("physical_block_size_bytes".into(), int_param("physical_block_size_bytes", &a.physical_block_size_bytes)?);
+    p.insert("size_gb".into(), arg("size_gb", &a.size_gb)?);
+    p.insert("physical_block_size_bytes".into(), arg("physical_block_size_bytes", &a.physical_block_size_bytes)?);
     p.insert("type".into(), text(&a.r#type));
     p.insert("source_image".into(), text(&a.source_image));
-    p.insert("provisioned_iops".into(), int_param("provisioned_iops", &a.provisioned_iops)?);
+    p.insert("provisioned_iops".into(), arg("provisioned_iops", &a.provisioned_iops)?);
     p.insert("zone".into(), text(&a.zone));
-    p.insert(
-        "source_image_encryption_key".into(),
-        key_param("source_image_encryption_key", &a.source_image_encryption_key)?,
-    );
-    p.insert("disk_encryption_key".into(), key_param("disk_encryption_key", &a.disk_encryption_key)?);
-    p.insert("source_snapshot".into(), dict_param("source_snapshot", &a.source_snapshot)?);
-    p.insert(
-        "source_snapshot_encryption_key".into(),
-        key_param("source_snapshot_encryption_key", &a.source_snapshot_encryption_key)?,
-    );
+    for (name, v) in [
+        ("source_image_encryption_key", &a.source_image_encryption_key),
+        ("disk_encryption_key", &a.disk_encryption_key),
+        ("source_snapshot", &a.source_snapshot),
+        ("source_snapshot_encryption_key", &a.source_snapshot_encryption_key),
+    ] {
+        p.insert(name.into(), arg(name, v)?);
+    }
     p.extend(a.google_params(env));
     Ok(p)
 }

@@ -26,9 +26,9 @@
 //!     auth_kind: application
 //! ```
 
-use super::google_cloud::{option_list, options, text, typed};
+use super::google_cloud::{spec_arg, text};
 use crate::util::stringish;
-use prov_providers::google_cloud::{How, Ty, FIREWALL};
+use prov_providers::google_cloud::FIREWALL;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 
@@ -96,20 +96,7 @@ google_cloud_args! {
 pub struct GcpComputeFirewall;
 
 fn arg(v: &Option<Json>, name: &str) -> Result<Json, String> {
-    let f = FIREWALL.iter().find(|f| f.arg == name).expect("a field of the rule");
-    let v = v.clone().unwrap_or(Json::Null);
-    match f.how {
-        How::Value(ty) => typed(&v, ty, f.arg),
-        How::Obj(fs) | How::ObjNotRead(fs) => options(MODULE, &v, fs, f.arg),
-        How::Arr(fs) => {
-            let list = option_list(MODULE, &v, fs, f.arg)?;
-            if list.as_array().into_iter().flatten().any(|r| r["ip_protocol"].is_null()) {
-                return Err(format!("missing required arguments: ip_protocol found in {name}"));
-            }
-            Ok(list)
-        }
-        How::Link(_) | How::DiskType => typed(&v, Ty::Dict, f.arg),
-    }
+    spec_arg(MODULE, FIREWALL, name, v)
 }
 
 fn params(a: &Args, env: &[(String, String)]) -> Result<Map<String, Json>, String> {

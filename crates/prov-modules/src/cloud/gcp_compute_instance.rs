@@ -34,9 +34,9 @@
 //!   register: manager
 //! ```
 
-use super::google_cloud::{option_list, options, text, typed};
+use super::google_cloud::{spec_arg, text, typed};
 use crate::util::stringish;
-use prov_providers::google_cloud::{Field, How, Ty, INSTANCE};
+use prov_providers::google_cloud::{Ty, INSTANCE};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
@@ -115,20 +115,10 @@ google_cloud_args! {
 #[derive(Default)]
 pub struct GcpComputeInstance;
 
-fn field(api: &str) -> &'static Field {
-    INSTANCE.iter().find(|f| f.api == api).expect("a field of the instance")
-}
-
-/// An argument of the module's declared shape.
+/// An argument of the module's declared shape (`api`: its field's name in the API).
 fn arg(v: &Option<Json>, api: &str) -> Result<Json, String> {
-    let f = field(api);
-    let v = v.clone().unwrap_or(Json::Null);
-    match f.how {
-        How::Value(ty) => typed(&v, ty, f.arg),
-        How::Obj(fs) | How::ObjNotRead(fs) => options(MODULE, &v, fs, f.arg),
-        How::Arr(fs) => option_list(MODULE, &v, fs, f.arg),
-        How::Link(_) | How::DiskType => typed(&v, Ty::Dict, f.arg),
-    }
+    let f = INSTANCE.iter().find(|f| f.api == api).expect("a field of the instance");
+    spec_arg(MODULE, INSTANCE, f.arg, v)
 }
 
 fn params(a: &Args, env: &[(String, String)]) -> Result<Map<String, Json>, String> {

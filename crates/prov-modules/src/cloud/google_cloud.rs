@@ -2,32 +2,10 @@
 //! read them, check mode skipped as ansible-core skips it, plans from the modules' reads.
 
 use super::{gcp_endpoint, google_checks, on_controller, outcome};
-use crate::util::py_int;
 use prov_core::module::{Action, Change, InCheck, ModuleCtx, ModuleError, Outcome, Plan};
 use prov_providers::ec2_instance::Report;
 use prov_providers::google_cloud::{Call, Field, How, Planned, Ty};
 use serde_json::{Map, Value as Json};
-
-/// A `type: int` argument as the module reads it.
-pub(crate) fn int_param(name: &str, v: &Option<String>) -> Result<Json, String> {
-    match v {
-        None => Ok(Json::Null),
-        Some(_) => py_int::<i64>(v, 0).map(Json::from).map_err(|e| {
-            format!("argument '{name}' is of type <class 'str'> and we were unable to convert to int: {e}")
-        }),
-    }
-}
-
-/// A `type: dict` argument: a mapping (or nothing).
-pub(crate) fn dict_param(name: &str, v: &Option<Json>) -> Result<Json, String> {
-    match v {
-        None | Some(Json::Null) => Ok(Json::Null),
-        Some(m @ Json::Object(_)) => Ok(m.clone()),
-        Some(other) => Err(format!(
-            "prov reads {name} of google.cloud's modules as a mapping only (such as `{{selfLink: ...}}`), got {other}"
-        )),
-    }
-}
 
 /// Text or null.
 pub(crate) fn text(v: &Option<String>) -> Json {
@@ -151,19 +129,37 @@ pub(crate) fn options(module: &str, v: &Json, fields: &[Field], path: &str) -> R
         }
     }
     let mut out = Map::new();
+    let mut missing = Vec::new();
     for f in fields {
         let given = m.get(f.arg).or_else(|| f.aliases.iter().find_map(|a| m.get(*a))).unwrap_or(&Json::Null);
-        let sub = format!("{path}.{}", f.arg);
-        let value = match f.how {
-            How::Value(ty) => typed(given, ty, &sub)?,
-            How::Link(_) => typed(given, Ty::Dict, &sub)?,
-            How::DiskType => typed(given, Ty::Str, &sub)?,
-            How::Obj(fs) | How::ObjNotRead(fs) => options(module, given, fs, &sub)?,
-            How::Arr(fs) => option_list(module, given, fs, &sub)?,
-        };
-        out.insert(f.arg.to_string(), value);
+        if f.required && given.is_null() {
+            missing.push(f.arg);
+        }
+        out.insert(f.arg.to_string(), field(module, f, given, &format!("{path}.{}", f.arg))?);
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "missing required arguments: {} found in {}",
+            missing.join(", "),
+            path.replace('.', " -> ")
+        ));
     }
     Ok(Json::Object(out))
+}
+
+/// An argument (or sub-option) of a field as Ansible reads it (`path`: its name).
+fn field(module: &str, f: &Field, v: &Json, path: &str) -> Result<Json, String> {
+    match f.how {
+        How::Obj(fs) | How::ObjNotRead(fs) => options(module, v, fs, path),
+        How::Arr(fs) => option_list(module, v, fs, path),
+        how => typed(v, how.ty(), path),
+    }
+}
+
+/// The top-level argument `name` of a module whose fields are `fields`, as Ansible reads it.
+pub(crate) fn spec_arg(module: &str, fields: &[Field], name: &str, v: &Option<Json>) -> Result<Json, String> {
+    let f = fields.iter().find(|f| f.arg == name).expect("an argument of the module's fields");
+    field(module, f, v.as_ref().unwrap_or(&Json::Null), name)
 }
 
 /// A list of such (`type: list, elements: dict, options: ...`).

@@ -12,7 +12,7 @@
 //! only.
 
 use crate::ec2_instance::Report;
-use crate::google_cloud::{Call, Field, How, Planned, FIREWALL, INSTANCE};
+use crate::google_cloud::{resource, Call, Field, How, Planned, Resource};
 use crate::python::{py_repr, py_str};
 use prov_core::template::filters::json_dumps;
 use prov_core::template::py_truthy;
@@ -486,11 +486,6 @@ fn convert(v: &Json) -> Json {
     }
 }
 
-/// `replace_resource_dict(item, 'selfLink')`.
-fn self_link_of(item: &Json) -> Json {
-    replace_resource_dict(item, "selfLink")
-}
-
 /// `replace_resource_dict(item, key)`: a registered resource by one of its fields.
 fn replace_resource_dict(item: &Json, key: &str) -> Json {
     match item {
@@ -535,11 +530,6 @@ fn decode_response(mut r: Json) -> Json {
     r
 }
 
-/// `remove_nones_from_dict` of a nested argument's fields renamed: null when none is left.
-fn nested(item: &Json, fields: &[(&str, &str)]) -> Json {
-    remove_nones(fields.iter().map(|(api, arg)| (*api, item.get(arg).cloned().unwrap_or(Json::Null))).collect())
-}
-
 /// A nested field's `from_response`: the response's values under the API's names.
 fn from_response(item: &Json, fields: &[Field]) -> Json {
     remove_nones(
@@ -549,23 +539,11 @@ fn from_response(item: &Json, fields: &[Field]) -> Json {
 
 fn field_from_response(v: &Json, fd: &Field) -> Json {
     match fd.how {
-        How::Value(_) | How::Link(_) | How::DiskType => v.clone(),
+        How::Value(_) | How::Link(_) | How::DiskType | How::MachineType | How::Metadata | How::Network => v.clone(),
         How::Obj(fs) => from_response(v, fs),
         How::Arr(fs) => Json::Array(v.as_array().into_iter().flatten().map(|i| from_response(i, fs)).collect()),
         How::ObjNotRead(_) => Json::Null,
     }
-}
-
-/// A request of `(field, value)` pairs without its falsy values (False kept), as
-/// `resource_to_request` returns it.
-fn request(pairs: Vec<(&str, Json)>) -> Json {
-    Json::Object(
-        pairs
-            .into_iter()
-            .filter(|(_, v)| py_truthy(v) || *v == Json::Bool(false))
-            .map(|(k, v)| (k.into(), v))
-            .collect(),
-    )
 }
 
 /// A module and its session.
@@ -619,119 +597,38 @@ impl<'a> Module<'a> {
         self.call.param("state").as_str() != Some("absent")
     }
 
+    /// The module's resource.
+    fn resource(&self) -> &'static Resource {
+        resource(self.call.module).expect("a google.cloud module prov has")
+    }
+
     /// `self_link(module)`.
     fn self_link(&self) -> String {
-        match self.call.module {
-            "gcp_compute_address" => self.link("projects/{project}/regions/{region}/addresses/{name}"),
-            "gcp_compute_instance" => self.link("projects/{project}/zones/{zone}/instances/{name}"),
-            "gcp_compute_firewall" => self.link("projects/{project}/global/firewalls/{name}"),
-            _ => self.link("projects/{project}/zones/{zone}/disks/{name}"),
-        }
+        self.link(&format!("{}/{{name}}", self.resource().collection))
     }
 
     /// `collection(module)`.
     fn collection(&self) -> String {
-        match self.call.module {
-            "gcp_compute_address" => self.link("projects/{project}/regions/{region}/addresses"),
-            "gcp_compute_instance" => self.link("projects/{project}/zones/{zone}/instances"),
-            "gcp_compute_firewall" => self.link("projects/{project}/global/firewalls"),
-            _ => self.link("projects/{project}/zones/{zone}/disks"),
-        }
+        self.link(self.resource().collection)
     }
 
     /// `async_op_url(module)`, with `{op_id}` left in.
     fn op_link(&self) -> String {
-        match self.call.module {
-            "gcp_compute_address" => self.link("projects/{project}/regions/{region}/operations/{op_id}"),
-            "gcp_compute_firewall" => self.link("projects/{project}/global/operations/{op_id}"),
-            _ => self.link("projects/{project}/zones/{zone}/operations/{op_id}"),
-        }
+        self.link(self.resource().operations)
     }
 
-    /// `resource_to_request(module)`.
+    /// `resource_to_request(module)`: the resource's kind and fields, without their falsy
+    /// values (False kept).
     fn resource_to_request(&self) -> Json {
-        let p = |k: &str| self.p(k);
-        match self.call.module {
-            "gcp_compute_instance" => self.instance_request(),
-            "gcp_compute_firewall" => self.firewall_request(),
-            "gcp_compute_address" => request(vec![
-                ("kind", json!("compute#address")),
-                ("address", p("address")),
-                ("addressType", p("address_type")),
-                ("description", p("description")),
-                ("name", p("name")),
-                ("purpose", p("purpose")),
-                ("networkTier", p("network_tier")),
-                ("subnetwork", self_link_of(&p("subnetwork"))),
-                ("network", self_link_of(&p("network"))),
-                ("prefixLength", p("prefix_length")),
-            ]),
-            _ => {
-                let key = |arg: &str| {
-                    nested(
-                        &p(arg),
-                        &[
-                            ("rawKey", "raw_key"),
-                            ("kmsKeyName", "kms_key_name"),
-                            ("kmsKeyServiceAccount", "kms_key_service_account"),
-                        ],
-                    )
-                };
-                request(vec![
-                    ("kind", json!("compute#disk")),
-                    ("sourceImageEncryptionKey", key("source_image_encryption_key")),
-                    ("diskEncryptionKey", key("disk_encryption_key")),
-                    ("sourceSnapshot", self_link_of(&p("source_snapshot"))),
-                    ("sourceSnapshotEncryptionKey", key("source_snapshot_encryption_key")),
-                    ("description", p("description")),
-                    ("labels", p("labels")),
-                    ("licenses", p("licenses")),
-                    ("name", p("name")),
-                    ("sizeGb", p("size_gb")),
-                    ("physicalBlockSizeBytes", p("physical_block_size_bytes")),
-                    ("type", self.disk_type_link(&p("type"))),
-                    ("sourceImage", p("source_image")),
-                    ("provisionedIops", p("provisioned_iops")),
-                ])
-            }
-        }
-    }
-
-    /// gcp_compute_instance's `resource_to_request` (`encode_request`: `metadata` as
-    /// `{items: [{key, value}]}`).
-    fn instance_request(&self) -> Json {
-        let mut pairs = vec![("kind", json!("compute#instance"))];
-        for fd in INSTANCE {
-            let v = match fd.api {
-                "machineType" => self.machine_type_link(),
-                "metadata" => match self.p("metadata") {
-                    Json::Object(m) => {
-                        let items: Vec<Json> = m.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
-                        json!({ "items": items })
-                    }
-                    other => other,
-                },
-                _ => self.field_request(&self.p(fd.arg), fd),
-            };
-            pairs.push((fd.api, v));
-        }
-        request(pairs)
-    }
-
-    /// gcp_compute_firewall's `resource_to_request` (`encode_request`: a network that is not
-    /// a link made one under the project).
-    fn firewall_request(&self) -> Json {
-        let mut pairs = vec![("kind", json!("compute#firewall"))];
-        for fd in FIREWALL {
-            let mut v = self.field_request(&self.p(fd.arg), fd);
-            if fd.api == "network" {
-                if let Some(n) = v.as_str().filter(|n| !n.starts_with(&format!("{WWW}projects/"))) {
-                    v = json!(format!("{WWW}projects/{}/{n}", py_str(self.call.param("project"))));
-                }
-            }
-            pairs.push((fd.api, v));
-        }
-        request(pairs)
+        let r = self.resource();
+        let fields = r.fields.iter().map(|fd| (fd.api, self.field_request(&self.p(fd.arg), fd)));
+        Json::Object(
+            std::iter::once(("kind", json!(r.kind)))
+                .chain(fields)
+                .filter(|(_, v)| py_truthy(v) || *v == Json::Bool(false))
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
     }
 
     /// A nested field's `to_request`.
@@ -746,15 +643,29 @@ impl<'a> Module<'a> {
             How::Value(_) => v.clone(),
             How::Link(key) => replace_resource_dict(v, key),
             How::DiskType => self.disk_type_link(v),
+            How::MachineType => self.machine_type_link(v),
+            How::Metadata => match v {
+                Json::Object(m) => {
+                    let items: Vec<Json> = m.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+                    json!({ "items": items })
+                }
+                other => other.clone(),
+            },
+            How::Network => match replace_resource_dict(v, "selfLink") {
+                Json::String(n) if !n.starts_with(&format!("{WWW}projects/")) => {
+                    json!(format!("{WWW}projects/{}/{n}", py_str(self.call.param("project"))))
+                }
+                other => other,
+            },
             How::Obj(fs) | How::ObjNotRead(fs) => self.to_request(v, fs),
             How::Arr(fs) => Json::Array(v.as_array().into_iter().flatten().map(|i| self.to_request(i, fs)).collect()),
         }
     }
 
     /// `machine_type_selflink`: a machine type's name as its link (on www.googleapis.com).
-    fn machine_type_link(&self) -> Json {
-        let Some(name) = self.call.param("machine_type").as_str() else {
-            return self.p("machine_type");
+    fn machine_type_link(&self, v: &Json) -> Json {
+        let Some(name) = v.as_str() else {
+            return v.clone();
         };
         static LINK: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
         let re = LINK.get_or_init(|| {
@@ -783,113 +694,18 @@ impl<'a> Module<'a> {
         json!(self.link("projects/{project}/zones/{zone}/diskTypes/") + name)
     }
 
-    /// `response_to_hash(module, response)`: the fields compared.
+    /// `response_to_hash(module, response)`: the fields compared (options of their own as
+    /// their `from_response` reads them; some from the parameters).
     fn response_to_hash(&self, r: &Json) -> Json {
-        let get = |k: &str| r.get(k).cloned().unwrap_or(Json::Null);
-        if self.call.module == "gcp_compute_firewall" {
-            let mut o = Obj::new();
-            for k in [
-                "allowed",
-                "creationTimestamp",
-                "denied",
-                "description",
-                "destinationRanges",
-                "direction",
-                "disabled",
-                "logConfig",
-                "id",
-                "name",
-                "network",
-                "priority",
-                "sourceRanges",
-                "sourceServiceAccounts",
-                "sourceTags",
-                "targetServiceAccounts",
-                "targetTags",
-            ] {
-                let v = match FIREWALL.iter().find(|fd| fd.api == k) {
-                    Some(fd) if matches!(fd.how, How::Obj(_) | How::Arr(_)) => field_from_response(&get(k), fd),
-                    _ if k == "name" => self.p("name"),
-                    _ => get(k),
-                };
-                o.insert(k.into(), v);
-            }
-            return Json::Object(o);
-        }
-        if self.instance() {
-            let mut o = Obj::new();
-            for k in [
-                "canIpForward",
-                "cpuPlatform",
-                "creationTimestamp",
-                "deletionProtection",
-                "disks",
-                "guestAccelerators",
-                "hostname",
-                "id",
-                "labelFingerprint",
-                "labels",
-                "metadata",
-                "machineType",
-                "minCpuPlatform",
-                "name",
-                "networkInterfaces",
-                "scheduling",
-                "serviceAccounts",
-                "shieldedInstanceConfig",
-                "confidentialInstanceConfig",
-                "status",
-                "statusMessage",
-                "tags",
-            ] {
-                let v = match INSTANCE.iter().find(|fd| fd.api == k) {
-                    Some(fd) if matches!(fd.how, How::Obj(_) | How::Arr(_)) => field_from_response(&get(k), fd),
-                    _ => get(k),
-                };
-                o.insert(k.into(), v);
-            }
-            return Json::Object(o);
-        }
-        let keys: &[&str] = match self.call.module {
-            "gcp_compute_address" => &[
-                "address",
-                "addressType",
-                "creationTimestamp",
-                "description",
-                "id",
-                "name",
-                "purpose",
-                "networkTier",
-                "subnetwork",
-                "users",
-                "status",
-                "network",
-                "prefixLength",
-            ],
-            _ => &[
-                "labelFingerprint",
-                "creationTimestamp",
-                "description",
-                "id",
-                "lastAttachTimestamp",
-                "lastDetachTimestamp",
-                "labels",
-                "licenses",
-                "name",
-                "sizeGb",
-                "users",
-                "physicalBlockSizeBytes",
-                "type",
-                "sourceImage",
-                "provisionedIops",
-            ],
-        };
+        let res = self.resource();
         let mut o = Obj::new();
-        for k in keys {
-            let v = match (self.call.module, *k) {
-                ("gcp_compute_disk", "name") => self.p("name"),
-                ("gcp_compute_disk", "sourceImage") => self.p("source_image"),
-                _ => get(k),
+        for k in res.compared {
+            let v = match (res.from_params.iter().find(|(f, _)| f == k), res.fields.iter().find(|fd| fd.api == *k)) {
+                (Some((_, param)), _) => self.p(param),
+                (None, Some(fd)) if matches!(fd.how, How::Obj(_) | How::Arr(_)) => {
+                    field_from_response(r.get(*k).unwrap_or(&Json::Null), fd)
+                }
+                _ => r.get(*k).cloned().unwrap_or(Json::Null),
             };
             o.insert((*k).into(), v);
         }
@@ -968,7 +784,7 @@ impl<'a> Module<'a> {
             self.s.post_unread(&self.link("projects/{project}/zones/{zone}/instances/{name}/setLabels"), &body).await?;
         }
         if differs("machineType") {
-            let body = json!({"machineType": self.machine_type_link()});
+            let body = json!({"machineType": self.machine_type_link(&self.p("machine_type"))});
             self.s
                 .post_unread(&self.link("projects/{project}/zones/{zone}/instances/{name}/setMachineType"), &body)
                 .await?;
