@@ -375,9 +375,9 @@ pub const INSTANCE_NIC: &[Field] = &[
         "accessConfigs",
         "access_configs",
         How::Arr(&[
-            f("name", "name", How::Value(Ty::Str)),
+            required("name", "name", How::Value(Ty::Str)),
             f("natIP", "nat_ip", How::Link("address")),
-            f("type", "type", How::Value(Ty::Str)),
+            required("type", "type", How::Value(Ty::Str)),
             f("setPublicPtr", "set_public_ptr", How::Value(Ty::Bool)),
             f("publicPtrDomainName", "public_ptr_domain_name", How::Value(Ty::Str)),
             f("networkTier", "network_tier", How::Value(Ty::Str)),

@@ -192,5 +192,8 @@ mod tests {
         let e = check(json!({"zone": "z", "network_interfaces": [{"nic_type": "E1000"}]})).expect_err("refused");
         assert!(e.contains("value of nic_type must be one of"), "{e}");
         assert_eq!(check(json!({"name": "x"})).expect_err("refused"), "missing required arguments: zone");
+        let e = check(json!({"zone": "z", "network_interfaces": [{"access_configs": [{"name": "nat"}]}]}))
+            .expect_err("refused");
+        assert_eq!(e, "missing required arguments: type found in network_interfaces -> access_configs");
     }
 }
