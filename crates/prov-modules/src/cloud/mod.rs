@@ -207,11 +207,7 @@ use serde_json::Value as Json;
 /// secret_key, session_token, profile), completed by their environment variables (`env`: the
 /// task's `environment:`, read before prov's own).
 pub(crate) fn aws_access(given: [&Option<String>; 6], env: &[(String, String)]) -> AwsAccess {
-    let var = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).or_else(|| std::env::var(n).ok()))
-    };
+    let var = |names: &[&str]| env_var(env, names);
     let [region, endpoint_url, access_key, secret_key, session_token, profile] = given;
     AwsAccess {
         region: region.clone().or_else(|| var(&["AWS_REGION", "AWS_DEFAULT_REGION"])),
