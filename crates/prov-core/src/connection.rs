@@ -260,6 +260,27 @@ pub trait Connection: Send + Sync {
     /// Reads `path` from the target (`None` when it does not exist).
     async fn get(&self, path: &str, become_: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError>;
 
+    /// Runs the shell line `command` as the login user, with its standard input read from
+    /// `stdin` and its output written to `stdout` and `stderr` as it comes, both ways at once:
+    /// for a program that holds a conversation with its other end (the remote half of
+    /// `rsync`, which `synchronize` starts this way over the connection prov already has).
+    /// Returns the exit status (-1 for a signal). No escalation, environment or timeout is
+    /// added: the caller's program decides. The default refuses, for connections that cannot.
+    async fn exec_stream(
+        &self,
+        command: &str,
+        stdin: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
+        stdout: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
+        stderr: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
+    ) -> Result<i32, ConnectionError> {
+        let _ = (stdin, stdout, stderr);
+        Err(ConnectionError::Transfer {
+            host: String::new(),
+            path: String::new(),
+            reason: format!("this connection cannot stream a command's input and output (`{command}`)"),
+        })
+    }
+
     /// Kills every command this connection is running now, with the processes they started
     /// (an interrupted run: the second Ctrl-C, SIGTERM). Their `exec` calls then return as
     /// commands killed by a signal. Best effort; never blocks for long. The default does

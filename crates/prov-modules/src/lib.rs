@@ -97,6 +97,7 @@ modules![
     files::replace::Replace,
     files::slurp::Slurp,
     files::stat::Stat,
+    files::synchronize::Synchronize,
     files::tempfile::TempFile,
     files::template::Template,
     files::unarchive::Unarchive,

@@ -604,6 +604,57 @@ impl Connection for SshConnection {
         }
     }
 
+    /// On an exec channel of its own: input copied to the channel until it ends (then EOF),
+    /// output copied out as it arrives; the input side stops when the command has ended.
+    async fn exec_stream(
+        &self,
+        command: &str,
+        stdin: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
+        stdout: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
+        stderr: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
+    ) -> Result<i32, ConnectionError> {
+        let mut ch = self.handle.channel_open_session().await.map_err(|e| self.lost(e))?;
+        ch.exec(true, command).await.map_err(|e| self.lost(e))?;
+        let mut w = ch.make_writer();
+        let input = async {
+            // The command may stop reading early; what it does not read is its business.
+            let _ = tokio::io::copy(stdin, &mut w).await;
+            let _ = w.shutdown().await;
+            std::future::pending::<()>().await
+        };
+        let output = async {
+            let mut status = None;
+            while let Some(msg) = ch.wait().await {
+                match msg {
+                    ChannelMsg::Data { data } => {
+                        // A reader that went away ends the conversation: the command's next
+                        // write fails on its side too.
+                        if stdout.write_all(&data).await.is_err() || stdout.flush().await.is_err() {
+                            break;
+                        }
+                    }
+                    ChannelMsg::ExtendedData { data, ext: 1 } => {
+                        let _ = stderr.write_all(&data).await;
+                        let _ = stderr.flush().await;
+                    }
+                    ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
+                    ChannelMsg::ExitSignal { .. } => status = Some(-1),
+                    _ => {}
+                }
+            }
+            status
+        };
+        let status = tokio::select! {
+            s = output => s,
+            () = input => None,
+        };
+        match status {
+            Some(rc) => Ok(rc),
+            None if self.handle.is_closed() => Err(self.lost("the connection closed during a command")),
+            None => Ok(-1),
+        }
+    }
+
     async fn put(
         &self,
         path: &str,

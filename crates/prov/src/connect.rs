@@ -313,6 +313,16 @@ impl Connection for LazySsh {
         LazySsh::get(self).await?.get(path, become_).await
     }
 
+    async fn exec_stream(
+        &self,
+        command: &str,
+        stdin: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
+        stdout: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
+        stderr: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
+    ) -> Result<i32, ConnectionError> {
+        self.get().await?.exec_stream(command, stdin, stdout, stderr).await
+    }
+
     async fn cancel(&self) {
         if let Some(Ok(c)) = self.current() {
             c.cancel().await;

@@ -50,6 +50,12 @@ mod scale;
 use clap::Parser;
 
 fn main() {
+    // rsync's remote shell for `synchronize` (see prov_modules::files::rsync_bridge): not a
+    // command for people, so not in the CLI's help.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == prov_modules::files::rsync_bridge::RSH_ARG) {
+        std::process::exit(prov_modules::files::rsync_bridge::rsh_main(&args[2..]));
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
