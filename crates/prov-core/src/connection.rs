@@ -214,6 +214,15 @@ impl ConnectionError {
     }
 }
 
+/// A piece of a streamed command's output ([`Connection::exec_stream`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    /// Standard output.
+    Stdout(Vec<u8>),
+    /// Standard error.
+    Stderr(Vec<u8>),
+}
+
 /// A way to run commands and move files on one host.
 ///
 /// Contract:
@@ -261,19 +270,20 @@ pub trait Connection: Send + Sync {
     async fn get(&self, path: &str, become_: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError>;
 
     /// Runs the shell line `command` as the login user, with its standard input read from
-    /// `stdin` and its output written to `stdout` and `stderr` as it comes, both ways at once:
-    /// for a program that holds a conversation with its other end (the remote half of
-    /// `rsync`, which `synchronize` starts this way over the connection prov already has).
-    /// Returns the exit status (-1 for a signal). No escalation, environment or timeout is
-    /// added: the caller's program decides. The default refuses, for connections that cannot.
+    /// `stdin` and its output sent to `output` as it comes, in the order it came (stdout and
+    /// stderr interleaved as the host sent them), both ways at once: for a program that holds
+    /// a conversation with its other end (the remote half of `rsync`, which `synchronize`
+    /// starts this way over the connection prov already has). A full `output` holds the
+    /// command's output back. Returns the exit status (-1 for a signal). No escalation,
+    /// environment or timeout is added: the caller's program decides. The default refuses,
+    /// for connections that cannot.
     async fn exec_stream(
         &self,
         command: &str,
         stdin: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
-        stdout: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
-        stderr: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
+        output: &tokio::sync::mpsc::Sender<Chunk>,
     ) -> Result<i32, ConnectionError> {
-        let _ = (stdin, stdout, stderr);
+        let _ = (stdin, output);
         Err(ConnectionError::Transfer {
             host: String::new(),
             path: String::new(),

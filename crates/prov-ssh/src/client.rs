@@ -12,7 +12,7 @@ use crate::shell::MAX_INLINE_STDIN;
 use crate::shell::{kill_tree_script, Broken, RemoteShell, Slot};
 use crate::upload::Upload;
 use async_trait::async_trait;
-use prov_core::connection::{shell_quote, Become, Connection, ConnectionError, ExecOutput, ExecRequest};
+use prov_core::connection::{shell_quote, Become, Chunk, Connection, ConnectionError, ExecOutput, ExecRequest};
 use russh::client::{self, Handle};
 use russh::keys::agent::client::AgentClient;
 use russh::keys::agent::AgentIdentity;
@@ -605,13 +605,12 @@ impl Connection for SshConnection {
     }
 
     /// On an exec channel of its own: input copied to the channel until it ends (then EOF),
-    /// output copied out as it arrives; the input side stops when the command has ended.
+    /// output sent on as it arrives; the input side stops when the command has ended.
     async fn exec_stream(
         &self,
         command: &str,
         stdin: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
-        stdout: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
-        stderr: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
+        output: &tokio::sync::mpsc::Sender<Chunk>,
     ) -> Result<i32, ConnectionError> {
         let mut ch = self.handle.channel_open_session().await.map_err(|e| self.lost(e))?;
         ch.exec(true, command).await.map_err(|e| self.lost(e))?;
@@ -622,30 +621,32 @@ impl Connection for SshConnection {
             let _ = w.shutdown().await;
             std::future::pending::<()>().await
         };
-        let output = async {
+        let out = async {
             let mut status = None;
             while let Some(msg) = ch.wait().await {
-                match msg {
-                    ChannelMsg::Data { data } => {
-                        // A reader that went away ends the conversation: the command's next
-                        // write fails on its side too.
-                        if stdout.write_all(&data).await.is_err() || stdout.flush().await.is_err() {
-                            break;
-                        }
+                let chunk = match msg {
+                    ChannelMsg::Data { data } => Chunk::Stdout(data.to_vec()),
+                    ChannelMsg::ExtendedData { data, ext: 1 } => Chunk::Stderr(data.to_vec()),
+                    ChannelMsg::ExitStatus { exit_status } => {
+                        status = Some(exit_status as i32);
+                        continue;
                     }
-                    ChannelMsg::ExtendedData { data, ext: 1 } => {
-                        let _ = stderr.write_all(&data).await;
-                        let _ = stderr.flush().await;
+                    ChannelMsg::ExitSignal { .. } => {
+                        status = Some(-1);
+                        continue;
                     }
-                    ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
-                    ChannelMsg::ExitSignal { .. } => status = Some(-1),
-                    _ => {}
+                    _ => continue,
+                };
+                // A reader that went away ends the conversation: the command's next write
+                // fails on its side too.
+                if output.send(chunk).await.is_err() {
+                    break;
                 }
             }
             status
         };
         let status = tokio::select! {
-            s = output => s,
+            s = out => s,
             () = input => None,
         };
         match status {

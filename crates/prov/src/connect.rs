@@ -317,10 +317,9 @@ impl Connection for LazySsh {
         &self,
         command: &str,
         stdin: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
-        stdout: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
-        stderr: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
+        output: &tokio::sync::mpsc::Sender<prov_core::connection::Chunk>,
     ) -> Result<i32, ConnectionError> {
-        self.get().await?.exec_stream(command, stdin, stdout, stderr).await
+        self.get().await?.exec_stream(command, stdin, output).await
     }
 
     async fn cancel(&self) {

@@ -1,4 +1,4 @@
-//! File modules (`copy`, `template`, `file`, `lineinfile`, `blockinfile`, `ini_file`, `replace`, `stat`, `find`, `slurp`, `fetch`, `tempfile`, `unarchive`) and what they share: one probe
+//! File modules (`copy`, `template`, `file`, `lineinfile`, `blockinfile`, `ini_file`, `replace`, `stat`, `find`, `slurp`, `fetch`, `tempfile`, `unarchive`, `synchronize`) and what they share: one probe
 //! command that reads a path's type, mode, owner and checksum, and ownership/mode fixing.
 
 pub mod acl;

@@ -11,13 +11,20 @@
 //! The socket lives in a private directory (mode 0700) of the task, and a client must send
 //! the task's random token, which rsync passes on to it in its environment ([`TOKEN_ENV`]).
 //! Wire format, client to task: one header (`u32` big-endian length, then a JSON list: the
-//! token, then the words rsync gave after the socket), then
-//! the raw input; task to client: frames of a tag byte (1 stdout, 2 stderr, 3 exit status),
-//! a `u32` big-endian length and the bytes (the exit status as an `i32` big-endian).
+//! token, then the words rsync gave after the socket), then the raw input; task to client:
+//! frames of a tag byte (1 stdout, 3 exit status), a `u32` big-endian length and the bytes
+//! (the exit status as an `i32` big-endian).
+//!
+//! The remote half's stderr does not go through the client: the task adds it to what it
+//! reads of rsync's own stderr as it arrives, as ssh writes it to the stderr it shares with
+//! rsync. (rsync's remote half writes its error there and then sends the message that ends
+//! the run, on which the local rsync exits at once and takes its remote shell with it: a
+//! client that was still to pass the error on would lose it.)
 
-use prov_core::connection::Connection;
+use prov_core::connection::{Chunk, Connection};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 
@@ -28,7 +35,6 @@ pub const RSH_ARG: &str = "rsync-rsh";
 pub const TOKEN_ENV: &str = "PROV_RSYNC_TOKEN";
 
 const STDOUT: u8 = 1;
-const STDERR: u8 = 2;
 const EXIT: u8 = 3;
 /// The most a header may hold: rsync's command line is a few hundred bytes.
 const MAX_HEADER: u32 = 1 << 20;
@@ -109,7 +115,14 @@ impl Bridge {
 
     /// Serves rsync's remote shells until `done` completes (rsync ended), each on `conn`:
     /// a request for a host other than `host` is refused. Returns `done`'s output.
-    pub async fn serve<T>(&self, conn: &dyn Connection, host: &str, done: impl std::future::Future<Output = T>) -> T {
+    /// The remote halves' stderr, and the bridge's own complaints, go to `errors`.
+    pub async fn serve<T>(
+        &self,
+        conn: &dyn Connection,
+        host: &str,
+        errors: &Mutex<Vec<u8>>,
+        done: impl std::future::Future<Output = T>,
+    ) -> T {
         tokio::pin!(done);
         let mut sessions = futures_util::stream::FuturesUnordered::new();
         loop {
@@ -117,7 +130,7 @@ impl Bridge {
                 out = &mut done => return out,
                 acc = self.listener.accept() => {
                     if let Ok((stream, _)) = acc {
-                        sessions.push(self.session(conn, host, stream));
+                        sessions.push(self.session(conn, host, errors, stream));
                     }
                 }
                 Some(()) = futures_util::StreamExt::next(&mut sessions), if !sessions.is_empty() => {}
@@ -125,7 +138,13 @@ impl Bridge {
         }
     }
 
-    async fn session(&self, conn: &dyn Connection, host: &str, stream: tokio::net::UnixStream) {
+    async fn session(
+        &self,
+        conn: &dyn Connection,
+        host: &str,
+        errors: &Mutex<Vec<u8>>,
+        stream: tokio::net::UnixStream,
+    ) {
         let (mut rd, mut wr) = stream.into_split();
         let header = async {
             let len = rd.read_u32().await.map_err(|e| e.to_string())?;
@@ -139,48 +158,51 @@ impl Bridge {
         };
         let words = match header.await {
             Ok(w) => w,
-            Err(e) => return refuse(&mut wr, &format!("prov: bad request from rsync's remote shell: {e}")).await,
+            Err(e) => {
+                return refuse(&mut wr, errors, &format!("prov: bad request from rsync's remote shell: {e}")).await
+            }
         };
         let Some((token, rest)) = words.split_first() else {
-            return refuse(&mut wr, "prov: empty request from rsync's remote shell").await;
+            return refuse(&mut wr, errors, "prov: empty request from rsync's remote shell").await;
         };
         if !constant_time_eq(token.as_bytes(), self.token.as_bytes()) {
-            return refuse(&mut wr, "prov: rsync's remote shell gave a wrong token").await;
+            return refuse(&mut wr, errors, "prov: rsync's remote shell gave a wrong token").await;
         }
         let req = match parse_rsh_args(rest) {
             Ok(r) => r,
-            Err(e) => return refuse(&mut wr, &format!("prov: {e}")).await,
+            Err(e) => return refuse(&mut wr, errors, &format!("prov: {e}")).await,
         };
         if req.host != host {
             let msg =
                 format!("prov: rsync asked for host `{}`; this task's connection reaches `{host}` only", req.host);
-            return refuse(&mut wr, &msg).await;
+            return refuse(&mut wr, errors, &msg).await;
         }
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(u8, Vec<u8>)>(16);
-        let (mut out_w, out_r) = tokio::io::duplex(64 * 1024);
-        let (mut err_w, err_r) = tokio::io::duplex(16 * 1024);
-        let pump_out = pump(out_r, STDOUT, tx.clone());
-        let pump_err = pump(err_r, STDERR, tx.clone());
+        // Output goes on in the order it came: rsync's remote half writes its error to stderr
+        // before the message that ends the run, which the local rsync acts on at once.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(16);
         let run = async {
-            let rc = conn.exec_stream(&req.command, &mut rd, &mut out_w, &mut err_w).await;
-            drop(out_w);
-            drop(err_w);
+            let rc = conn.exec_stream(&req.command, &mut rd, &tx).await;
+            drop(tx);
             rc
         };
         let writer = async {
-            while let Some((tag, data)) = rx.recv().await {
-                if write_frame(&mut wr, tag, &data).await.is_err() {
-                    break;
+            while let Some(chunk) = rx.recv().await {
+                match chunk {
+                    Chunk::Stdout(d) => {
+                        if write_frame(&mut wr, STDOUT, &d).await.is_err() {
+                            break;
+                        }
+                    }
+                    Chunk::Stderr(d) => append(errors, &d),
                 }
             }
             wr
         };
-        drop(tx);
-        let (rc, (), (), mut wr) = tokio::join!(run, pump_out, pump_err, writer);
+        let (rc, mut wr) = tokio::join!(run, writer);
         let rc = match rc {
             Ok(rc) => rc,
             Err(e) => {
-                let _ = write_frame(&mut wr, STDERR, format!("prov: {e}\n").as_bytes()).await;
+                append(errors, format!("prov: {e}\n").as_bytes());
                 255
             }
         };
@@ -193,24 +215,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn refuse(wr: &mut tokio::net::unix::OwnedWriteHalf, msg: &str) {
-    let _ = write_frame(wr, STDERR, format!("{msg}\n").as_bytes()).await;
-    let _ = write_frame(wr, EXIT, &255i32.to_be_bytes()).await;
-    let _ = wr.shutdown().await;
+fn append(errors: &Mutex<Vec<u8>>, data: &[u8]) {
+    if let Ok(mut e) = errors.lock() {
+        e.extend_from_slice(data);
+    }
 }
 
-async fn pump(mut r: tokio::io::DuplexStream, tag: u8, tx: tokio::sync::mpsc::Sender<(u8, Vec<u8>)>) {
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        match r.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                if tx.send((tag, buf[..n].to_vec())).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
+async fn refuse(wr: &mut tokio::net::unix::OwnedWriteHalf, errors: &Mutex<Vec<u8>>, msg: &str) {
+    append(errors, format!("{msg}\n").as_bytes());
+    let _ = write_frame(wr, EXIT, &255i32.to_be_bytes()).await;
+    let _ = wr.shutdown().await;
 }
 
 async fn write_frame(w: &mut tokio::net::unix::OwnedWriteHalf, tag: u8, data: &[u8]) -> std::io::Result<()> {
@@ -261,7 +275,7 @@ fn rsh(socket: &str, words: &[String]) -> std::io::Result<i32> {
         let _ = std::io::copy(&mut std::io::stdin().lock(), &mut up);
         let _ = up.shutdown(std::net::Shutdown::Write);
     });
-    let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let mut stdout = std::io::stdout().lock();
     loop {
         let mut head = [0u8; 5];
         if s.read_exact(&mut head).is_err() {
@@ -274,10 +288,6 @@ fn rsh(socket: &str, words: &[String]) -> std::io::Result<i32> {
             STDOUT => {
                 stdout.write_all(&data)?;
                 stdout.flush()?;
-            }
-            STDERR => {
-                stderr.write_all(&data)?;
-                stderr.flush()?;
             }
             EXIT if len == 4 => return Ok(i32::from_be_bytes([data[0], data[1], data[2], data[3]])),
             t => return Err(std::io::Error::other(format!("unknown frame {t} from the task"))),

@@ -15,19 +15,23 @@
 //!   controller's side (`src` in push mode, `dest` in pull mode) is looked up as Ansible looks
 //!   it up (the role's `files/`, ..., next to the playbook), the host's side is
 //!   `[USER@]HOST:PATH` (`ansible_host`, `ansible_user` unless `set_remote_user: false`).
-//!   Instead of `ssh`, rsync's remote shell is prov itself ([`super::rsync_bridge`]), which
+//!   Instead of `ssh`, rsync's remote shell is prov itself (prov-modules' `rsync_bridge`), which
 //!   runs rsync's remote half over the connection the task already has: the inventory's
 //!   address, port, user, key and host-key checking. So `private_key`, `dest_port`,
 //!   `verify_host`, `ssh_connection_multiplexing` and `use_ssh_args`, which only shape
 //!   Ansible's `ssh` command, are accepted and change nothing; a `dest_port` or
-//!   `private_key` other than the connection's is refused, as prov would reach another place
-//!   than the one named. An `--rsh` in `rsync_opts` is used as it is (the module then adds no
+//!   `private_key` other than the connection's fails the task, as prov would reach another
+//!   place than the one named. An `--rsh` in `rsync_opts` is used as it is (the module then adds no
 //!   remote shell of its own).
 //!   With `become` (sudo), the remote half runs as `sudo -u USER rsync` (`--rsync-path`),
 //!   as in Ansible; with another method it runs as the login user, as in Ansible.
 //! - `ansible_connection=local`, or `delegate_to` the host itself: both paths are on that
 //!   host and rsync runs there, with the task's `become`.
-//! - `delegate_to` another host (rsync from that host to this one): refused when it runs.
+//! - `delegate_to` another host (rsync from that host to this one): the task fails, saying
+//!   so (not supported yet).
+//!
+//! rsync must be installed on the controller and on the host, as for Ansible. With `--diff`
+//! the module's `prepared` text (rsync's output) is not shown as a diff; it is in `msg`.
 
 use super::rsync_bridge::Bridge;
 use crate::commands::split_words;
@@ -39,6 +43,7 @@ use prov_core::connection::BecomeMethod;
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use tokio::io::AsyncReadExt;
 
 fn yes() -> bool {
     true
@@ -529,9 +534,10 @@ async fn remote_bin(name: &str, cx: &ModuleCtx<'_>) -> Result<String, ModuleErro
     if name.contains('/') {
         return Ok(name.to_string());
     }
-    let script = Sh::lit("for d in $(printf %s \"$PATH\" | tr : ' ') /sbin /usr/sbin /usr/local/sbin; do p=\"$d/\"")
-        .word(Sh::quoted(name))
-        .word(Sh::lit("; if [ -f \"$p\" ] && [ -x \"$p\" ]; then printf '%s\\n' \"$p\"; exit 0; fi; done; exit 1"));
+    let script = Sh::lit("n=").glued(Sh::quoted(name)).then(Sh::lit(
+        "IFS=:; for d in $PATH /sbin /usr/sbin /usr/local/sbin; do p=\"$d/$n\"; \
+         if [ -n \"$d\" ] && [ -f \"$p\" ] && [ -x \"$p\" ]; then printf '%s\\n' \"$p\"; exit 0; fi; done; exit 1",
+    ));
     let out = cx.exec(script).await?;
     let found = out.stdout_str().trim().to_string();
     if out.rc == 0 && !found.is_empty() {
@@ -577,19 +583,43 @@ async fn run_rsync(a: &Args, run: &Run, cx: &ModuleCtx<'_>) -> Result<Outcome, M
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .kill_on_drop(true);
-            let child = c.spawn().map_err(|e| ModuleError::Failed(format!("cannot run {}: {e}", words[0])))?;
+            let mut child = c.spawn().map_err(|e| ModuleError::Failed(format!("cannot run {}: {e}", words[0])))?;
+            // rsync's stderr and its remote half's, in the order they come (see the bridge).
+            let errors = std::sync::Mutex::new(Vec::new());
+            let (mut out_pipe, mut err_pipe) = (child.stdout.take(), child.stderr.take());
             let run_it = async {
+                let read_out = async {
+                    let mut buf = Vec::new();
+                    if let Some(p) = out_pipe.as_mut() {
+                        let _ = p.read_to_end(&mut buf).await;
+                    }
+                    buf
+                };
+                let read_err = async {
+                    let mut buf = vec![0u8; 8192];
+                    while let Some(p) = err_pipe.as_mut() {
+                        match p.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => errors.lock().map(|mut e| e.extend_from_slice(&buf[..n])).unwrap_or_default(),
+                        }
+                    }
+                };
+                let all = async {
+                    let (out, (), status) = tokio::join!(read_out, read_err, child.wait());
+                    status.map(|s| (s, out))
+                };
                 match cx.timeout {
-                    Some(t) => tokio::time::timeout(t, child.wait_with_output())
+                    Some(t) => tokio::time::timeout(t, all)
                         .await
                         .map_err(|_| format!("rsync did not end within {} s", t.as_secs()))?,
-                    None => child.wait_with_output().await,
+                    None => all.await,
                 }
                 .map_err(|e| e.to_string())
             };
-            let out = bridge.serve(cx.conn, host, run_it).await.map_err(ModuleError::Failed)?;
-            let rc = out.status.code().unwrap_or(-1);
-            let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let (status, stdout) = bridge.serve(cx.conn, host, &errors, run_it).await.map_err(ModuleError::Failed)?;
+            let rc = status.code().unwrap_or(-1);
+            let stderr = errors.into_inner().unwrap_or_default();
+            let (stdout, stderr) = (String::from_utf8_lossy(&stdout), String::from_utf8_lossy(&stderr));
             Ok(result(a, &line, rc, &stdout, &stderr, warnings))
         }
     }
@@ -624,7 +654,7 @@ mod tests {
     use serde_json::json;
 
     fn args(v: serde_json::Value) -> Args {
-        prov_core::module::args_from_value(&Value::from_serialize(&v)).expect("args")
+        prov_core::module::args_from_value(&j(v)).expect("args")
     }
 
     // The command lines below are the `cmd` ansible.posix's synchronize (ansible 12.3.0,

@@ -84,6 +84,7 @@ mod seed;
 mod site;
 mod ssh;
 mod swarm;
+mod synchronize;
 mod systemd;
 mod timezone;
 mod tutorial;
