@@ -500,6 +500,13 @@ fn decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Run, String> {
         src = prov_core::paths::expand_local(&src);
         dest = prov_core::paths::expand_local(&dest);
     }
+    // A path rsync would read as an option (only a value with `:` in it, which is taken as it
+    // is, can start so): Ansible passes it on; prov does not let a path reach rsync's options.
+    for (name, p) in [("src", &src), ("dest", &dest)] {
+        if p.starts_with('-') {
+            return Err(format!("{name} `{p}` starts with `-`: rsync would read it as an option"));
+        }
+    }
     Ok(Run { place, src, dest, bridged, rsync_path })
 }
 
@@ -651,6 +658,7 @@ impl Module for Synchronize {
 mod tests {
     use super::*;
     use crate::testing::*;
+    use prov_core::module::{DynModule, Erased};
     use serde_json::json;
 
     fn args(v: serde_json::Value) -> Args {
@@ -745,6 +753,22 @@ mod tests {
         assert_eq!(rsh_target("h", "other:/srv", Some("u")), "u@other:/srv");
         assert_eq!(rsh_target("h", "v@other:/srv", Some("u")), "v@other:/srv");
         assert_eq!(rsh_target("h", "rsync://x/m", Some("u")), "rsync://x/m");
+    }
+
+    #[tokio::test]
+    async fn a_path_that_rsync_would_read_as_an_option_fails_the_task() {
+        let h = LocalHost::new();
+        let mut cx = h.ctx();
+        cx.delegate_to = Some("test");
+        let marker = pwned_marker("synchronize");
+        let a = json!({"src": format!("--rsh=touch {marker}:x"), "dest": h.path("d")});
+        let e = run_err::<Synchronize>(a, &cx).await;
+        assert!(e.contains("starts with `-`"), "{e}");
+        for v in hostile_values(&marker) {
+            let a = json!({"src": h.path("nothing"), "dest": format!("{}/{v}", h.path("d"))});
+            let _ = Erased::new(Synchronize).run(&j(a), &cx).await;
+        }
+        assert!(!Path::new(&marker).exists(), "a hostile path reached a shell");
     }
 
     #[tokio::test]
