@@ -368,8 +368,12 @@ pub struct ModuleCtx<'a> {
     pub host: &'a str,
     /// The host the task is delegated to (`delegate_to`, rendered), if any.
     pub delegate_to: Option<&'a str>,
-    /// The way to the host.
+    /// The way to the host (to the delegate, for a delegated task).
     pub conn: &'a dyn Connection,
+    /// The host's own connection when the task is delegated (`delegate_to`): `synchronize`
+    /// delegated to the controller still reaches the host, as Ansible's does. `None` when the
+    /// task is not delegated (`conn` is the host's) or the host has no connection.
+    pub host_conn: Option<&'a dyn Connection>,
     /// Escalation for this task.
     pub become_: Option<Become>,
     /// `environment:` of the task.

@@ -147,6 +147,7 @@ impl<C: Connection> TestHost<C> {
             host: "test",
             delegate_to: None,
             conn: &self.conn,
+            host_conn: None,
             become_: None,
             env: Vec::new(),
             mode: self.mode,

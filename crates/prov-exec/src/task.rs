@@ -1013,11 +1013,13 @@ fn break_now(w: &Worker<'_>, t: &Arc<TaskDef>, extra: &[Layer], last: Option<&It
     Ok(first_false(&w.env.templar, &l.break_when, &ctx)?.is_none())
 }
 
-/// The host's own connection for a task that needs one (not for controller modules or
-/// delegated tasks, which `run_item` handles).
+/// The host's own connection for a task that needs one (not for controller modules). A
+/// delegated task runs on its delegate's (`run_item`) and gets the host's as
+/// `ModuleCtx::host_conn`; connections dial on first use, so that costs nothing unless the
+/// module uses it.
 fn host_connection(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> Option<Result<Arc<dyn Connection>, String>> {
     let module = w.env.registry.get(t.module)?;
-    if module.runs_on() == RunsOn::Controller || t.delegate_to.is_some() {
+    if module.runs_on() == RunsOn::Controller {
         return None;
     }
     if t.remote_user.is_some() || crate::runner::task_names_connection(t) {
@@ -1149,6 +1151,7 @@ async fn run_item(
             host: &w.host,
             delegate_to: delegate.as_deref(),
             conn: conn.as_ref(),
+            host_conn: delegate.as_ref().and_then(|_| host_conn.as_ref()?.as_ref().ok()).map(|c| c.as_ref()),
             become_: become_.clone(),
             env: env_vars.clone(),
             mode,
@@ -1702,6 +1705,7 @@ pub(crate) async fn gather_facts(w: &mut Worker<'_>) -> Result<(), Flow> {
         host: &w.host,
         delegate_to: None,
         conn: conn.as_ref(),
+        host_conn: None,
         become_,
         env,
         mode: RunMode::default(),

@@ -1022,6 +1022,7 @@ mod real_tests {
             host: "m1",
             delegate_to: None,
             conn: &conn,
+            host_conn: None,
             become_: None,
             env: Vec::new(),
             mode: RunMode { diff: prov_core::module::DiffMode::On, ..RunMode::default() },

@@ -1765,6 +1765,7 @@ mod real_tests {
             host: "m1",
             delegate_to: None,
             conn: &conn,
+            host_conn: None,
             become_: None,
             env: Vec::new(),
             mode: RunMode { diff: DiffMode::On, ..RunMode::default() },

@@ -27,6 +27,10 @@
 //!   as in Ansible; with another method it runs as the login user, as in Ansible.
 //! - `ansible_connection=local`, or `delegate_to` the host itself: both paths are on that
 //!   host and rsync runs there, with the task's `become`.
+//! - `delegate_to: localhost` (the controller): as without `delegate_to`. (Ansible's ssh
+//!   command then has localhost's key settings, not the host's, so it reaches the host only
+//!   with `private_key` or a key ssh finds by itself; prov's goes through the host's own
+//!   connection, with its key.)
 //! - `delegate_to` another host (rsync from that host to this one): the task fails, saying
 //!   so (not supported yet).
 //!
@@ -433,8 +437,12 @@ fn decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Run, String> {
     let inventory_name = cx.host;
     let ansible_host = var(cx, "ansible_host");
     let host_ids: Vec<&str> = [Some(inventory_name), ansible_host.as_deref()].into_iter().flatten().collect();
+    let controller = || Place::Controller { host: ansible_host.clone().unwrap_or_else(|| inventory_name.to_string()) };
     let place = match cx.delegate_to {
         Some(d) if host_ids.contains(&d) => Place::OnHost,
+        // Delegated to the controller (`localhost`): as without delegate_to, rsync on the
+        // controller and the host through its own connection.
+        Some(_) if cx.conn.is_local() && cx.host_conn.is_some_and(|c| !c.is_local()) => controller(),
         Some(d) => {
             return Err(format!(
                 "prov runs synchronize's rsync on the controller or on the host itself; delegate_to `{d}` \
@@ -442,7 +450,7 @@ fn decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Run, String> {
             ))
         }
         None if cx.conn.is_local() => Place::OnHost,
-        None => Place::Controller { host: ansible_host.clone().unwrap_or_else(|| inventory_name.to_string()) },
+        None => controller(),
     };
     let (mut src, mut dest) = (a.src.clone(), a.dest.clone());
     let mut rsync_path = a.rsync_path.clone();
@@ -623,7 +631,9 @@ async fn run_rsync(a: &Args, run: &Run, cx: &ModuleCtx<'_>) -> Result<Outcome, M
                 }
                 .map_err(|e| e.to_string())
             };
-            let (status, stdout) = bridge.serve(cx.conn, host, &errors, run_it).await.map_err(ModuleError::Failed)?;
+            // Delegated to the controller, the host is reached through its own connection.
+            let conn = if cx.delegate_to.is_some() { cx.host_conn.unwrap_or(cx.conn) } else { cx.conn };
+            let (status, stdout) = bridge.serve(conn, host, &errors, run_it).await.map_err(ModuleError::Failed)?;
             let rc = status.code().unwrap_or(-1);
             let stderr = errors.into_inner().unwrap_or_default();
             let (stdout, stderr) = (String::from_utf8_lossy(&stdout), String::from_utf8_lossy(&stderr));

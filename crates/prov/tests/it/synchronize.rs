@@ -39,6 +39,12 @@ const PLAYBOOK: &str = r##"- hosts: lab
       synchronize: {src: "{{ r }}/www/", dest: "{{ r }}/on_host", archive: false, recursive: true}
       delegate_to: "{{ inventory_hostname }}"
       register: on_host
+    - name: delegated
+      # Delegated to localhost, Ansible's ssh command has localhost's key (none): the
+      # host's key is given.
+      synchronize: {src: site/sub/, dest: "{{ r }}/delegated", private_key: "{{ ansible_ssh_private_key_file }}"}
+      delegate_to: localhost
+      register: delegated
     - name: missing
       synchronize: {src: nope/, dest: "{{ r }}/nope"}
       register: missing
@@ -46,7 +52,7 @@ const PLAYBOOK: &str = r##"- hosts: lab
     - name: dump
       copy:
         dest: "{{ w }}/results.json"
-        content: "{{ {'push_check': push_check, 'push': push, 'push_again': push_again, 'pull': pull, 'mirror': mirror, 'as_root': as_root, 'on_host': on_host, 'missing': missing} | to_nice_json }}"
+        content: "{{ {'push_check': push_check, 'push': push, 'push_again': push_again, 'pull': pull, 'mirror': mirror, 'as_root': as_root, 'on_host': on_host, 'delegated': delegated, 'missing': missing} | to_nice_json }}"
       delegate_to: localhost
 "##;
 
@@ -79,7 +85,7 @@ fn run(tool: &Path, oracle: bool) -> (Json, Vec<(String, String)>) {
     let o = c.output().expect("the tool runs");
     let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
-    for want in ["ok=9", "changed=7", "failed=0", "ignored=1"] {
+    for want in ["ok=10", "changed=8", "failed=0", "ignored=1"] {
         assert!(stdout.contains(want), "recap {want} expected:\n{stdout}");
     }
     let text = std::fs::read_to_string(w.join("results.json")).expect("results dumped");
@@ -126,6 +132,8 @@ fn synchronize_registers_what_ansible_posix_registers_over_ssh() {
         names,
         [
             "as_root.html",
+            "delegated",
+            "delegated/a.txt",
             "mirror",
             "mirror/index.html",
             "mirror/sub",
