@@ -263,18 +263,17 @@ fn normpath(p: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// The module's command line (`cmd`), for rsync at `rsync`, with `rsh` as the remote shell
-/// when one is needed and `rsync_opts` has none, and its warnings.
+/// The module's command line (`cmd`) for `run`, with rsync at `rsync` and `rsh` as the remote
+/// shell when one is needed and `rsync_opts` has none, and its warnings.
 fn command_line(
     a: &Args,
-    src: &str,
-    dest: &str,
+    run: &Run,
     rsync: &str,
     rsh: Option<&[String]>,
-    rsync_path: Option<&str>,
     check: bool,
     cwd: &Path,
 ) -> Result<(String, Vec<String>), String> {
+    let (src, dest, rsync_path) = (run.src.as_str(), run.dest.as_str(), run.rsync_path.as_deref());
     let mut cmd = vec![rsync.to_string()];
     cmd.extend(leading_words(a, check));
     if src.starts_with("rsync://") && dest.starts_with("rsync://") {
@@ -569,9 +568,7 @@ async fn run_rsync(a: &Args, run: &Run, cx: &ModuleCtx<'_>) -> Result<Outcome, M
         Place::OnHost => {
             let rsync = remote_bin(&rsync_name, cx).await?;
             let cwd = PathBuf::from("/");
-            let (line, warnings) =
-                command_line(a, &run.src, &run.dest, &rsync, None, run.rsync_path.as_deref(), check, &cwd)
-                    .map_err(ModuleError::Failed)?;
+            let (line, warnings) = command_line(a, run, &rsync, None, check, &cwd).map_err(ModuleError::Failed)?;
             let words = split_words(&line).map_err(ModuleError::Failed)?;
             let sh = words.iter().skip(1).fold(Sh::quoted(&words[0]), |sh, w| sh.word(Sh::quoted(w)));
             let out = cx.exec(sh).await?;
@@ -585,9 +582,7 @@ async fn run_rsync(a: &Args, run: &Run, cx: &ModuleCtx<'_>) -> Result<Outcome, M
             let rsh = bridge.rsh_words(&exe);
             let rsh = run.bridged.then_some(rsh.as_slice());
             let cwd = std::env::current_dir().unwrap_or_default();
-            let (line, warnings) =
-                command_line(a, &run.src, &run.dest, &rsync, rsh, run.rsync_path.as_deref(), check, &cwd)
-                    .map_err(ModuleError::Failed)?;
+            let (line, warnings) = command_line(a, run, &rsync, rsh, check, &cwd).map_err(ModuleError::Failed)?;
             let words = split_words(&line).map_err(ModuleError::Failed)?;
             let mut c = tokio::process::Command::new(&words[0]);
             let (token_var, token) = bridge.token_env();
@@ -671,6 +666,16 @@ mod tests {
     use prov_core::module::{DynModule, Erased};
     use serde_json::json;
 
+    fn run_of(src: &str, dest: &str, rsync_path: Option<&str>) -> Run {
+        Run {
+            place: Place::OnHost,
+            src: src.into(),
+            dest: dest.into(),
+            bridged: true,
+            rsync_path: rsync_path.map(str::to_string),
+        }
+    }
+
     fn args(v: serde_json::Value) -> Args {
         prov_core::module::args_from_value(&j(v)).expect("args")
     }
@@ -681,7 +686,8 @@ mod tests {
     fn command_line_is_the_modules() {
         let a = args(json!({"src": "s/", "dest": "d", "rsync_opts": ["--exclude=*.log"]}));
         let (line, w) =
-            command_line(&a, "/p/files/s/", "root@h:/d", "/usr/bin/rsync", None, None, false, Path::new("/")).unwrap();
+            command_line(&a, &run_of("/p/files/s/", "root@h:/d", None), "/usr/bin/rsync", None, false, Path::new("/"))
+                .unwrap();
         assert_eq!(
             line,
             "/usr/bin/rsync --delay-updates -F --compress --archive --exclude=*.log \
@@ -691,7 +697,7 @@ mod tests {
         let a = args(json!({"src": "s", "dest": "d", "delete": true, "checksum": true, "archive": false,
             "recursive": true}));
         let (line, _) =
-            command_line(&a, "/s", "root@h:/d", "/usr/bin/rsync", None, None, false, Path::new("/")).unwrap();
+            command_line(&a, &run_of("/s", "root@h:/d", None), "/usr/bin/rsync", None, false, Path::new("/")).unwrap();
         assert_eq!(
             line,
             "/usr/bin/rsync --delay-updates -F --compress --delete-after --checksum --recursive \
@@ -700,7 +706,8 @@ mod tests {
         let a = args(json!({"src": "s", "dest": "d", "perms": "no", "delay_updates": false, "compress": false,
             "rsync_timeout": 5, "partial": true}));
         let (line, _) =
-            command_line(&a, "/s", "/d", "rsync", None, Some("sudo -u root rsync"), true, Path::new("/")).unwrap();
+            command_line(&a, &run_of("/s", "/d", Some("sudo -u root rsync")), "rsync", None, true, Path::new("/"))
+                .unwrap();
         assert_eq!(
             line,
             "rsync --timeout=5 --dry-run --archive --no-perms --rsync-path='sudo -u root rsync' --partial \
@@ -712,12 +719,14 @@ mod tests {
     fn remote_shell_is_quoted_as_one_option_unless_rsync_opts_has_one() {
         let a = args(json!({"src": "s", "dest": "d"}));
         let rsh = vec!["/usr/bin/prov".to_string(), "rsync-rsh".into(), "/tmp/x y/s".into()];
-        let (line, _) = command_line(&a, "/s", "h:/d", "rsync", Some(&rsh), None, false, Path::new("/")).unwrap();
+        let (line, _) =
+            command_line(&a, &run_of("/s", "h:/d", None), "rsync", Some(&rsh), false, Path::new("/")).unwrap();
         assert!(line.contains(r#"--rsh='/usr/bin/prov rsync-rsh '"'"'/tmp/x y/s'"'"''"#), "{line}");
         let words = split_words(&line).unwrap();
         assert!(words.contains(&"--rsh=/usr/bin/prov rsync-rsh '/tmp/x y/s'".to_string()), "{words:?}");
         let a = args(json!({"src": "s", "dest": "d", "rsync_opts": ["--rsh=ssh -p 2"]}));
-        let (line, _) = command_line(&a, "/s", "h:/d", "rsync", Some(&rsh), None, false, Path::new("/")).unwrap();
+        let (line, _) =
+            command_line(&a, &run_of("/s", "h:/d", None), "rsync", Some(&rsh), false, Path::new("/")).unwrap();
         assert!(!line.contains("prov"), "{line}");
         // Pasted in unquoted, then split: the option is two words, as in Ansible.
         assert!(split_words(&line).unwrap().contains(&"-p".to_string()));
@@ -726,13 +735,14 @@ mod tests {
     #[test]
     fn empty_rsync_opt_warns_and_link_dest_into_itself_fails() {
         let a = args(json!({"src": "s", "dest": "d", "rsync_opts": ["", "-v"]}));
-        let (_, w) = command_line(&a, "/s", "/d", "rsync", None, None, false, Path::new("/")).unwrap();
+        let (_, w) = command_line(&a, &run_of("/s", "/d", None), "rsync", None, false, Path::new("/")).unwrap();
         assert!(w[0].starts_with("The empty string is present in rsync_opts"));
         let a = args(json!({"src": "s", "dest": "/srv/a/b", "link_dest": ["/srv"]}));
-        let e = command_line(&a, "/s", "/srv/a/b", "rsync", None, None, false, Path::new("/")).unwrap_err();
+        let e = command_line(&a, &run_of("/s", "/srv/a/b", None), "rsync", None, false, Path::new("/")).unwrap_err();
         assert_eq!(e, "Hardlinking into a subdirectory of the source would cause recursion. /srv/a and /srv/a/b");
         let a = args(json!({"src": "s", "dest": "/srv/a/b", "link_dest": ["../old"]}));
-        let (line, _) = command_line(&a, "/s", "/srv/a/b", "rsync", None, None, false, Path::new("/w/x")).unwrap();
+        let (line, _) =
+            command_line(&a, &run_of("/s", "/srv/a/b", None), "rsync", None, false, Path::new("/w/x")).unwrap();
         assert!(line.contains(" -H -vv --link-dest=/w/old --out-format="), "{line}");
     }
 
