@@ -246,3 +246,39 @@ async fn a_command_cancelled_before_its_pid_is_known_is_killed_once_it_is() {
     }
     assert_eq!(processes_with(&marker), Vec::<String>::new(), "left running on the target");
 }
+
+/// `exec_stream`: input streamed in while output streams out (a conversation: each line
+/// written is answered, on stdout and stderr, before the next is sent), and the exit status.
+/// (Within one answer, sshd may read the command's stderr before its stdout.)
+#[tokio::test]
+async fn exec_stream_holds_a_conversation() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let c = open(&lab).await;
+    let (mut to_cmd, mut stdin) = tokio::io::duplex(1024);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let script = "while read -r l; do [ \"$l\" = end ] && break; echo \"got $l\"; echo \"e $l\" >&2; done; exit 3";
+    let talk = async {
+        let mut seen = Vec::new();
+        for word in ["one", "two"] {
+            to_cmd.write_all(format!("{word}\n").as_bytes()).await.expect("write");
+            // The answer arrives before the next line is sent.
+            let mut round = vec![rx.recv().await.expect("a chunk"), rx.recv().await.expect("a chunk")];
+            round.sort_by_key(|c| matches!(c, Chunk::Stderr(_)));
+            seen.extend(round);
+        }
+        to_cmd.write_all(b"end\n").await.expect("write");
+        drop(to_cmd);
+        seen
+    };
+    let (rc, seen) = tokio::join!(c.exec_stream(script, &mut stdin, &tx), talk);
+    assert_eq!(rc.expect("runs"), 3);
+    assert_eq!(
+        seen,
+        [
+            Chunk::Stdout(b"got one\n".to_vec()),
+            Chunk::Stderr(b"e one\n".to_vec()),
+            Chunk::Stdout(b"got two\n".to_vec()),
+            Chunk::Stderr(b"e two\n".to_vec()),
+        ]
+    );
+}
