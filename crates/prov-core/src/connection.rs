@@ -303,6 +303,13 @@ pub trait Connection: Send + Sync {
         false
     }
 
+    /// The user this connection logs in as when the inventory, a `remote_user` keyword or
+    /// the configuration names one (ansible-core's play context `remote_user`); `None` when
+    /// nothing does (SSH then logs in as the controller's user) or for a local connection.
+    fn remote_user(&self) -> Option<String> {
+        None
+    }
+
     /// Drops the session, so the next command dials the host again (`wait_for_connection`
     /// between its tries). The default does nothing, for connections with nothing to dial.
     async fn reconnect(&self) {}

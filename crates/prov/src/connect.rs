@@ -166,10 +166,8 @@ impl Connector for SshConnector {
             None => cfg.remote_port.unwrap_or(22),
             Some(p) => p.parse().map_err(|_| format!("ansible_port `{p}` is not a port number"))?,
         };
-        let user = var(vars, &["ansible_user", "ansible_ssh_user"])
-            .or_else(|| cfg.remote_user.clone())
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "root".into());
+        let named_user = var(vars, &["ansible_user", "ansible_ssh_user"]).or_else(|| cfg.remote_user.clone());
+        let user = named_user.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "root".into());
         let identity_files = var(vars, &["ansible_ssh_private_key_file", "ansible_private_key_file"])
             .map(|p| PathBuf::from(expand_home(&p)))
             .or_else(|| cfg.private_key_file.clone())
@@ -197,7 +195,7 @@ impl Connector for SshConnector {
             }
         }
         let target = prov_ssh::SshTarget { host: address, port, user, identity_files, display_name: host.to_string() };
-        let fresh = LazySsh { target, opts, conn: Mutex::new(None), dialing: tokio::sync::Mutex::new(()) };
+        let fresh = LazySsh { target, named_user, opts, conn: Mutex::new(None), dialing: tokio::sync::Mutex::new(()) };
         let key = fresh.key();
         let mut open = self.open.lock().map_err(|_| "the connection table is poisoned".to_string())?;
         if let Some(c) = open.get(&key) {
@@ -227,6 +225,8 @@ type Dialed = Result<Arc<prov_ssh::SshConnection>, ConnectionError>;
 /// file, until `reconnect`.
 struct LazySsh {
     target: prov_ssh::SshTarget,
+    /// The user when a variable, keyword or the configuration names it (not `$USER`).
+    named_user: Option<String>,
     opts: prov_ssh::SshOptions,
     /// Held only to read or replace it, never across a dial: `cancel` always gets through.
     conn: Mutex<Option<Dialed>>,
@@ -320,6 +320,10 @@ impl Connection for LazySsh {
         output: &tokio::sync::mpsc::Sender<prov_core::connection::Chunk>,
     ) -> Result<i32, ConnectionError> {
         self.get().await?.exec_stream(command, stdin, output).await
+    }
+
+    fn remote_user(&self) -> Option<String> {
+        self.named_user.clone()
     }
 
     async fn cancel(&self) {

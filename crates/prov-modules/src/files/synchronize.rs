@@ -455,7 +455,10 @@ fn decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Run, String> {
     let mut rsync_path = a.rsync_path.clone();
     let bridged = !a.rsync_opts.0.iter().any(|o| o.contains("--rsh"));
     if let Place::Controller { host } = &place {
-        let user = if a.set_remote_user { var(cx, "ansible_user") } else { None };
+        // `ansible_user`, else the play context's remote user (the `remote_user` keyword, the
+        // configuration's), as the action plugin reads them.
+        let host_conn = if cx.delegate_to.is_some() { cx.host_conn.unwrap_or(cx.conn) } else { cx.conn };
+        let user = if a.set_remote_user { var(cx, "ansible_user").or_else(|| host_conn.remote_user()) } else { None };
         let port = var(cx, "ansible_port");
         if let (Some(want), Some(have)) = (a.dest_port, &port) {
             if bridged && want.to_string() != *have {
