@@ -44,7 +44,7 @@ use minijinja::Value;
 use prov_core::args::{lenient_bool, lenient_opt_bool};
 use prov_core::cmd::{shlex_quote, Sh};
 use prov_core::connection::BecomeMethod;
-use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
+use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan, Planned};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncReadExt;
@@ -649,11 +649,16 @@ impl Module for Synchronize {
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<Run>, ModuleError> {
         let run = decide(args, cx).map_err(ModuleError::Failed)?;
-        if cx.is_check() {
-            // The module supports check mode by running rsync with `--dry-run`.
-            return Ok(Plan::Ok(run_rsync(args, &run, cx).await?));
-        }
         let shown = format!("{} -> {}", run.src, run.dest);
+        if cx.is_check() {
+            // The module supports check mode by running rsync with `--dry-run`; what it
+            // would copy is a change for `prov plan`.
+            let mut o = run_rsync(args, &run, cx).await?;
+            if o.changed {
+                o.planned = vec![Planned { action: Action::Modify, resource: "files", name: shown }];
+            }
+            return Ok(Plan::Ok(o));
+        }
         Ok(Plan::Change(Change::new(run, Action::Modify, "files", shown)))
     }
 
