@@ -128,11 +128,12 @@ impl Bridge {
         loop {
             tokio::select! {
                 out = &mut done => return out,
-                acc = self.listener.accept() => {
-                    if let Ok((stream, _)) = acc {
-                        sessions.push(self.session(conn, host, errors, stream));
-                    }
-                }
+                acc = self.listener.accept() => match acc {
+                    Ok((stream, _)) => sessions.push(self.session(conn, host, errors, stream)),
+                    // Out of file descriptors, say: rsync's remote shell fails on its side;
+                    // no busy loop here meanwhile.
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                },
                 Some(()) = futures_util::StreamExt::next(&mut sessions), if !sessions.is_empty() => {}
             }
         }

@@ -45,6 +45,21 @@ const PLAYBOOK: &str = r##"- hosts: lab
       synchronize: {src: site/sub/, dest: "{{ r }}/delegated", private_key: "{{ ansible_ssh_private_key_file }}"}
       delegate_to: localhost
       register: delegated
+    - name: no_user
+      synchronize: {src: site/index.html, dest: "{{ r }}/no_user.html", set_remote_user: false}
+      register: no_user
+    - name: copy_links
+      synchronize: {src: site/link.html, dest: "{{ r }}/copied_link.html", copy_links: true}
+      register: copy_links
+    - name: link_dest
+      synchronize: {src: site/, dest: "{{ r }}/snap", link_dest: ["{{ r }}/www"], rsync_opts: "--exclude=*.log,--exclude=link.html"}
+      register: link_dest
+    - name: existing_only
+      synchronize: {src: site/, dest: "{{ r }}/www", existing_only: true, checksum: true}
+      register: existing_only
+    - name: dirs_only
+      synchronize: {src: site/, dest: "{{ r }}/dirs_only", archive: false, dirs: true, times: true}
+      register: dirs_only
     - name: missing
       synchronize: {src: nope/, dest: "{{ r }}/nope"}
       register: missing
@@ -52,7 +67,7 @@ const PLAYBOOK: &str = r##"- hosts: lab
     - name: dump
       copy:
         dest: "{{ w }}/results.json"
-        content: "{{ {'push_check': push_check, 'push': push, 'push_again': push_again, 'pull': pull, 'mirror': mirror, 'as_root': as_root, 'on_host': on_host, 'delegated': delegated, 'missing': missing} | to_nice_json }}"
+        content: "{{ {'push_check': push_check, 'push': push, 'push_again': push_again, 'pull': pull, 'mirror': mirror, 'as_root': as_root, 'on_host': on_host, 'delegated': delegated, 'no_user': no_user, 'copy_links': copy_links, 'link_dest': link_dest, 'existing_only': existing_only, 'dirs_only': dirs_only, 'missing': missing} | to_nice_json }}"
       delegate_to: localhost
 "##;
 
@@ -67,6 +82,7 @@ fn run(tool: &Path, oracle: bool) -> (Json, Vec<(String, String)>) {
     std::fs::write(site.join("index.html"), "hello\n").expect("file");
     std::fs::write(site.join("sub/a.txt"), "a\n").expect("file");
     std::fs::write(site.join("debug.log"), "log\n").expect("file");
+    std::os::unix::fs::symlink("index.html", site.join("link.html")).expect("symlink");
     std::fs::write(w.join("site.yml"), PLAYBOOK).expect("playbook");
     std::fs::copy(lab.inventory(), w.join("hosts.ini")).expect("inventory");
     let remote = w.join("remote");
@@ -85,7 +101,7 @@ fn run(tool: &Path, oracle: bool) -> (Json, Vec<(String, String)>) {
     let o = c.output().expect("the tool runs");
     let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
-    for want in ["ok=10", "changed=8", "failed=0", "ignored=1"] {
+    for want in ["ok=15", "changed=12", "failed=0", "ignored=1"] {
         assert!(stdout.contains(want), "recap {want} expected:\n{stdout}");
     }
     let text = std::fs::read_to_string(w.join("results.json")).expect("results dumped");
