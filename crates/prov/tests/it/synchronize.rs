@@ -4,7 +4,8 @@
 //! (ansible-core 2.19.14, ansible.posix of `ansible` 12.3.0, OpenSSH as rsync's remote
 //! shell) on a lab of its own, recorded in `results/synchronize.json`, with the work
 //! directory written `@ROOT@` and the `--rsh=...` of `cmd` (Ansible's ssh command, prov's
-//! bridge) written `@RSH@`, and OpenSSH's "Permanently added" notice left out of `msg`. To record again: `PROV_ORACLE_ANSIBLE_PLAYBOOK=/venv/bin/ansible-playbook`
+//! bridge) written `@RSH@` (also in the line rsync's `-vv` prints about it), and OpenSSH's
+//! "Permanently added" notice left out of `msg`. To record again: `PROV_ORACLE_ANSIBLE_PLAYBOOK=/venv/bin/ansible-playbook`
 //! and `ANSIBLE_COLLECTIONS_PATH` (a directory with ansible_collections/ansible/posix).
 
 use prov_testkit::Lab;
@@ -110,6 +111,16 @@ fn run(tool: &Path, oracle: bool) -> (Json, Vec<(String, String)>) {
     // OpenSSH's own notice on its stderr (Ansible's ssh has `UserKnownHostsFile=/dev/null`).
     let notice = regex::Regex::new(r"Warning: Permanently added [^\\]*\\r\\n").expect("regex");
     let text = notice.replace_all(&text, "").into_owned();
+    // rsync's `-vv` (with `link_dest`) names its remote shell and counts its words.
+    let opening = regex::Regex::new(r"opening connection using: .*? -l ").expect("regex");
+    let text = opening.replace_all(&text, "opening connection using: @RSH@ -l ").into_owned();
+    let words = regex::Regex::new(r"  \(\d+ args\)").expect("regex");
+    let text = words.replace_all(&text, "  (@N@ args)").into_owned();
+    // ... and the bytes it sent (the remote shell's words are among them) and the speed.
+    let stats = regex::Regex::new(r"sent \d+ bytes  received \d+ bytes  [\d.]+ bytes/sec").expect("regex");
+    let text = stats.replace_all(&text, "sent @ bytes  received @ bytes  @ bytes/sec").into_owned();
+    let speedup = regex::Regex::new(r"speedup is [\d.]+").expect("regex");
+    let text = speedup.replace_all(&text, "speedup is @").into_owned();
     let got: Json = serde_json::from_str(&text).expect("JSON");
     let mut files = Vec::new();
     for entry in walk(&remote) {
@@ -148,19 +159,31 @@ fn synchronize_registers_what_ansible_posix_registers_over_ssh() {
         names,
         [
             "as_root.html",
+            "copied_link.html",
             "delegated",
             "delegated/a.txt",
+            "dirs_only",
+            "dirs_only/debug.log",
+            "dirs_only/index.html",
+            "dirs_only/sub",
             "mirror",
             "mirror/index.html",
+            "mirror/link.html",
             "mirror/sub",
             "mirror/sub/a.txt",
+            "no_user.html",
             "on_host",
             "on_host/index.html",
             "on_host/sub",
             "on_host/sub/a.txt",
             "pulled.html",
+            "snap",
+            "snap/index.html",
+            "snap/sub",
+            "snap/sub/a.txt",
             "www",
             "www/index.html",
+            "www/link.html",
             "www/sub",
             "www/sub/a.txt",
         ]
