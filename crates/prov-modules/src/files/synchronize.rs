@@ -31,8 +31,11 @@
 //!   command then has localhost's key settings, not the host's, so it reaches the host only
 //!   with `private_key` or a key ssh finds by itself; prov's goes through the host's own
 //!   connection, with its key.)
-//! - `delegate_to` another host (rsync from that host to this one): the task fails, saying
-//!   so (not supported yet).
+//! - `delegate_to` another host: rsync runs there, without `become`, with Ansible's ssh
+//!   command to this host as its remote shell (`ssh -S none -i KEY -o Port=PORT -o
+//!   StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null`: the delegate's key, this
+//!   host's port), as in Ansible; that host needs ssh and a way in. `use_ssh_args` is
+//!   refused there.
 //!
 //! rsync must be installed on the controller and on the host, as for Ansible. With `--diff`
 //! the module's `prepared` text (rsync's output) is not shown as a diff; it is in `msg`.
@@ -163,6 +166,9 @@ enum Place {
     OnHost,
     /// On the controller, the host reached through the bridge; the host part of its paths.
     Controller { host: String },
+    /// On the delegate (`delegate_to` another host), with Ansible's ssh command to the host
+    /// as rsync's remote shell there; the host part of its paths.
+    Delegate { host: String },
 }
 
 /// The run decided before rsync starts.
@@ -442,10 +448,14 @@ fn decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Run, String> {
         // Delegated to the controller (`localhost`): as without delegate_to, rsync on the
         // controller and the host through its own connection.
         Some(_) if cx.conn.is_local() && cx.host_conn.is_some_and(|c| !c.is_local()) => controller(),
+        // Delegated to another host: rsync runs there, with ssh to this host, as in Ansible.
+        Some(_) if !cx.conn.is_local() => {
+            Place::Delegate { host: ansible_host.clone().unwrap_or_else(|| inventory_name.to_string()) }
+        }
         Some(d) => {
             return Err(format!(
-                "prov runs synchronize's rsync on the controller or on the host itself; delegate_to `{d}` \
-                 (rsync from another host) is not supported"
+                "synchronize delegated to `{d}`, a local connection, for a host that has one too: \
+                 prov does not run this case"
             ))
         }
         None if cx.conn.is_local() => Place::OnHost,
@@ -454,12 +464,13 @@ fn decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Run, String> {
     let (mut src, mut dest) = (a.src.clone(), a.dest.clone());
     let mut rsync_path = a.rsync_path.clone();
     let bridged = !a.rsync_opts.0.iter().any(|o| o.contains("--rsh"));
-    if let Place::Controller { host } = &place {
+    if let Place::Controller { host } | Place::Delegate { host } = &place {
         // `ansible_user`, else the play context's remote user (the `remote_user` keyword, the
         // configuration's), as the action plugin reads them.
         let host_conn = if cx.delegate_to.is_some() { cx.host_conn.unwrap_or(cx.conn) } else { cx.conn };
         let user = if a.set_remote_user { var(cx, "ansible_user").or_else(|| host_conn.remote_user()) } else { None };
         let port = var(cx, "ansible_port");
+        let bridged = bridged && matches!(place, Place::Controller { .. });
         if let (Some(want), Some(have)) = (a.dest_port, &port) {
             if bridged && want.to_string() != *have {
                 return Err(format!(
@@ -547,7 +558,9 @@ fn is_executable(p: &Path) -> bool {
 }
 
 /// The same lookup on the connection's host.
-async fn remote_bin(name: &str, cx: &ModuleCtx<'_>) -> Result<String, ModuleError> {
+/// `escalate`: with the task's `become` (on the host itself), or as the login user (on a
+/// delegate, where Ansible runs the module without it).
+async fn remote_bin(name: &str, cx: &ModuleCtx<'_>, escalate: bool) -> Result<String, ModuleError> {
     if name.contains('/') {
         return Ok(name.to_string());
     }
@@ -555,7 +568,7 @@ async fn remote_bin(name: &str, cx: &ModuleCtx<'_>) -> Result<String, ModuleErro
         "IFS=:; for d in $PATH /sbin /usr/sbin /usr/local/sbin; do p=\"$d/$n\"; \
          if [ -n \"$d\" ] && [ -f \"$p\" ] && [ -x \"$p\" ]; then printf '%s\\n' \"$p\"; exit 0; fi; done; exit 1",
     ));
-    let out = cx.exec(script).await?;
+    let out = if escalate { cx.exec(script).await? } else { plain_exec(cx, script.as_str()).await? };
     let found = out.stdout_str().trim().to_string();
     if out.rc == 0 && !found.is_empty() {
         return Ok(found);
@@ -563,18 +576,78 @@ async fn remote_bin(name: &str, cx: &ModuleCtx<'_>) -> Result<String, ModuleErro
     Err(ModuleError::Failed(format!("Failed to find required executable \"{name}\" on the host")))
 }
 
-/// Runs the decided rsync: on the controller through the bridge, or on the host.
+/// Runs `line` on the connection without the task's `become` (with its environment).
+async fn plain_exec(cx: &ModuleCtx<'_>, line: &str) -> Result<prov_core::connection::ExecOutput, ModuleError> {
+    let req = prov_core::connection::ExecRequest {
+        command: line.to_string(),
+        stdin: None,
+        become_: None,
+        env: cx.env.clone(),
+        timeout: cx.timeout,
+    };
+    Ok(cx.conn.exec(req).await?)
+}
+
+/// The module's ssh command for rsync on a delegate: `-S none` unless multiplexing, the key,
+/// the port, and no host key checking unless `verify_host`.
+fn ssh_words(a: &Args, ssh: &str, key: Option<&str>, port: Option<&str>) -> Vec<String> {
+    let mut w = vec![ssh.to_string()];
+    if !a.ssh_connection_multiplexing {
+        w.extend(["-S".into(), "none".into()]);
+    }
+    if let Some(k) = key {
+        w.extend(["-i".into(), k.to_string()]);
+    }
+    if let Some(p) = port {
+        w.extend(["-o".into(), format!("Port={p}")]);
+    }
+    if !a.verify_host {
+        w.extend(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"].map(String::from));
+    }
+    w
+}
+
+/// Runs the decided rsync: on the controller through the bridge, on the host, or on the
+/// delegate.
 async fn run_rsync(a: &Args, run: &Run, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
     let check = cx.is_check();
     let rsync_name = var(cx, "ansible_rsync_path").unwrap_or_else(|| "rsync".into());
     match &run.place {
         Place::OnHost => {
-            let rsync = remote_bin(&rsync_name, cx).await?;
+            let rsync = remote_bin(&rsync_name, cx, true).await?;
             let cwd = PathBuf::from("/");
             let (line, warnings) = command_line(a, run, &rsync, None, check, &cwd).map_err(ModuleError::Failed)?;
             let words = split_words(&line).map_err(ModuleError::Failed)?;
             let sh = words.iter().skip(1).fold(Sh::quoted(&words[0]), |sh, w| sh.word(Sh::quoted(w)));
             let out = cx.exec(sh).await?;
+            Ok(result(a, &line, out.rc, &out.stdout_str(), &out.stderr_str(), warnings))
+        }
+        Place::Delegate { .. } => {
+            if a.use_ssh_args {
+                return Err(ModuleError::Failed(
+                    "use_ssh_args with delegate_to another host is not supported by prov".into(),
+                ));
+            }
+            let rsync = remote_bin(&rsync_name, cx, false).await?;
+            let ssh = remote_bin("ssh", cx, false).await?;
+            // The key of the delegate's connection unless `private_key` names one, and the
+            // host's port unless `dest_port` does, as the action plugin passes them.
+            let delegate = cx.delegate_to.unwrap_or_default();
+            let key = match &a.private_key {
+                Some(k) => Some(k.clone()),
+                None => var(
+                    cx,
+                    &format!("hostvars[{delegate:?}].ansible_ssh_private_key_file | default(hostvars[{delegate:?}].ansible_private_key_file | default(none))"),
+                ),
+            };
+            let port = a.dest_port.map(|p| p.to_string()).or_else(|| var(cx, "ansible_port"));
+            let rsh = ssh_words(a, &ssh, key.as_deref(), port.as_deref());
+            let cwd = PathBuf::from("/");
+            let (line, warnings) =
+                command_line(a, run, &rsync, Some(&rsh), check, &cwd).map_err(ModuleError::Failed)?;
+            let words = split_words(&line).map_err(ModuleError::Failed)?;
+            let sh = words.iter().skip(1).fold(Sh::quoted(&words[0]), |sh, w| sh.word(Sh::quoted(w)));
+            let out = plain_exec(cx, sh.as_str()).await?;
             Ok(result(a, &line, out.rc, &out.stdout_str(), &out.stderr_str(), warnings))
         }
         Place::Controller { host } => {

@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 use std::path::Path;
 use std::process::Command;
 
-const PLAYBOOK: &str = r##"- hosts: lab
+const PLAYBOOK: &str = r##"- hosts: h01
   gather_facts: false
   tasks:
     - name: push_check
@@ -65,17 +65,28 @@ const PLAYBOOK: &str = r##"- hosts: lab
       synchronize: {src: nope/, dest: "{{ r }}/nope"}
       register: missing
       ignore_errors: true
+- hosts: h02
+  gather_facts: false
+  tasks:
+    # rsync on h01, to h02 (Ansible's ssh command there: both are this machine).
+    - name: between_hosts
+      synchronize: {src: "{{ r }}/www/", dest: "{{ r }}/from_h01", rsync_opts: ["--exclude=link.html"]}
+      delegate_to: h01
+      register: between_hosts
+- hosts: h01
+  gather_facts: false
+  tasks:
     - name: dump
       copy:
         dest: "{{ w }}/results.json"
-        content: "{{ {'push_check': push_check, 'push': push, 'push_again': push_again, 'pull': pull, 'mirror': mirror, 'as_root': as_root, 'on_host': on_host, 'delegated': delegated, 'no_user': no_user, 'copy_links': copy_links, 'link_dest': link_dest, 'existing_only': existing_only, 'dirs_only': dirs_only, 'missing': missing} | to_nice_json }}"
+        content: "{{ {'between_hosts': hostvars['h02'].between_hosts, 'push_check': push_check, 'push': push, 'push_again': push_again, 'pull': pull, 'mirror': mirror, 'as_root': as_root, 'on_host': on_host, 'delegated': delegated, 'no_user': no_user, 'copy_links': copy_links, 'link_dest': link_dest, 'existing_only': existing_only, 'dirs_only': dirs_only, 'missing': missing} | to_nice_json }}"
       delegate_to: localhost
 "##;
 
-/// Runs the playbook with prov (`oracle` false) or ansible-playbook on a lab of one host;
+/// Runs the playbook with prov (`oracle` false) or ansible-playbook on a lab of two hosts;
 /// the registered results, normalized, and the files the host ends with.
 fn run(tool: &Path, oracle: bool) -> (Json, Vec<(String, String)>) {
-    let lab = Lab::start(1).expect("lab");
+    let lab = Lab::start(2).expect("lab");
     let work = tempfile::tempdir().expect("tempdir");
     let w = work.path().canonicalize().expect("work dir");
     let site = w.join("files/site");
@@ -106,6 +117,16 @@ fn run(tool: &Path, oracle: bool) -> (Json, Vec<(String, String)>) {
         assert!(stdout.contains(want), "recap {want} expected:\n{stdout}");
     }
     let text = std::fs::read_to_string(w.join("results.json")).expect("results dumped");
+    // Delegated to another host, rsync's remote shell there is Ansible's ssh command, word
+    // for word (the comparison below masks every `--rsh`).
+    let raw: Json = serde_json::from_str(&text).expect("JSON");
+    let ssh = format!(
+        "--rsh='/usr/bin/ssh -S none -i {} -o Port={} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'",
+        lab.client_key().display(),
+        lab.port
+    );
+    let cmd = raw["between_hosts"]["cmd"].as_str().expect("cmd");
+    assert!(cmd.contains(&ssh), "{cmd}");
     let rsh = regex::Regex::new(r#"--rsh='(?:[^']|'"'"')*'"#).expect("regex");
     let text = rsh.replace_all(&text.replace(&w.display().to_string(), "@ROOT@"), "--rsh=@RSH@").into_owned();
     // OpenSSH's own notice on its stderr (Ansible's ssh has `UserKnownHostsFile=/dev/null`).
@@ -166,6 +187,10 @@ fn synchronize_registers_what_ansible_posix_registers_over_ssh() {
             "dirs_only/debug.log",
             "dirs_only/index.html",
             "dirs_only/sub",
+            "from_h01",
+            "from_h01/index.html",
+            "from_h01/sub",
+            "from_h01/sub/a.txt",
             "mirror",
             "mirror/index.html",
             "mirror/link.html",
