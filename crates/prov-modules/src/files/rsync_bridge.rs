@@ -115,11 +115,16 @@ impl Bridge {
 
     /// Serves rsync's remote shells until `done` completes (rsync ended), each on `conn`:
     /// a request for a host other than `host` is refused. Returns `done`'s output.
-    /// The remote halves' stderr, and the bridge's own complaints, go to `errors`.
+    /// A request for another user than `user` (the `USER@` of the task's paths, which rsync
+    /// passes as `-l USER`) is refused too: the connection logs in as its own user. The
+    /// remote halves' stderr, and the bridge's own complaints, go to `errors`. When `done`
+    /// completes, the sessions still open get a moment to end (their input ends with rsync's,
+    /// which lets the remote half end and its channel close).
     pub async fn serve<T>(
         &self,
         conn: &dyn Connection,
         host: &str,
+        user: Option<&str>,
         errors: &Mutex<Vec<u8>>,
         done: impl std::future::Future<Output = T>,
     ) -> T {
@@ -127,9 +132,13 @@ impl Bridge {
         let mut sessions = futures_util::stream::FuturesUnordered::new();
         loop {
             tokio::select! {
-                out = &mut done => return out,
+                out = &mut done => {
+                    let rest = async { while futures_util::StreamExt::next(&mut sessions).await.is_some() {} };
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), rest).await;
+                    return out;
+                }
                 acc = self.listener.accept() => match acc {
-                    Ok((stream, _)) => sessions.push(self.session(conn, host, errors, stream)),
+                    Ok((stream, _)) => sessions.push(self.session(conn, host, user, errors, stream)),
                     // Out of file descriptors, say: rsync's remote shell fails on its side;
                     // no busy loop here meanwhile.
                     Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
@@ -143,6 +152,7 @@ impl Bridge {
         &self,
         conn: &dyn Connection,
         host: &str,
+        user: Option<&str>,
         errors: &Mutex<Vec<u8>>,
         stream: tokio::net::UnixStream,
     ) {
@@ -180,6 +190,13 @@ impl Bridge {
         }
         // Output goes on in the order it came: rsync's remote half writes its error to stderr
         // before the message that ends the run, which the local rsync acts on at once.
+        if let Some(asked) = req.user.as_deref().filter(|u| Some(*u) != user) {
+            let msg = format!(
+                "prov: rsync asked to log in as `{asked}`; this task's connection logs in as its own user{}",
+                user.map(|u| format!(" (`{u}`)")).unwrap_or_default()
+            );
+            return refuse(&mut wr, errors, &msg).await;
+        }
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(16);
         let run = async {
             let rc = conn.exec_stream(&req.command, &mut rd, &tx).await;
@@ -187,13 +204,13 @@ impl Bridge {
             rc
         };
         let writer = async {
+            // After a failed write (the remote shell is gone), output is read and dropped,
+            // so that the command never waits on a full channel.
+            let mut open = true;
             while let Some(chunk) = rx.recv().await {
                 match chunk {
-                    Chunk::Stdout(d) => {
-                        if write_frame(&mut wr, STDOUT, &d).await.is_err() {
-                            break;
-                        }
-                    }
+                    Chunk::Stdout(d) if open => open = write_frame(&mut wr, STDOUT, &d).await.is_ok(),
+                    Chunk::Stdout(_) => {}
                     Chunk::Stderr(d) => append(errors, &d),
                 }
             }

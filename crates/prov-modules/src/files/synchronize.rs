@@ -21,12 +21,18 @@
 //!   `verify_host`, `ssh_connection_multiplexing` and `use_ssh_args`, which only shape
 //!   Ansible's `ssh` command, are accepted and change nothing; a `dest_port` or
 //!   `private_key` other than the connection's fails the task, as prov would reach another
-//!   place than the one named. An `--rsh` in `rsync_opts` is used as it is (the module then adds no
-//!   remote shell of its own).
+//!   place than the one named (they are compared only when the inventory sets
+//!   `ansible_port`/`ansible_ssh_private_key_file`), and so does a `USER@` in a path that is
+//!   not the connection's user. Without `ansible_user`, `set_remote_user: false` logs in as
+//!   the connection's user, where Ansible's ssh logs in as the controller's or as its
+//!   configuration says. An `--rsh` in `rsync_opts` is used as it is (the module then adds no
+//!   remote shell of its own). A host that is this machine (`ansible_host` 127.0.0.1,
+//!   `localhost` or ::1, on the port localhost has) gets a local copy, as in Ansible.
 //!   With `become` (sudo), the remote half runs as `sudo -u USER rsync` (`--rsync-path`),
 //!   as in Ansible; with another method it runs as the login user, as in Ansible.
 //! - `ansible_connection=local`, or `delegate_to` the host itself: both paths are on that
-//!   host and rsync runs there, with the task's `become`.
+//!   host and rsync runs there, with the task's `become` (a path on another machine,
+//!   `backup:/srv`, gets the module's ssh command, as in Ansible).
 //! - `delegate_to: localhost` (the controller): as without `delegate_to`. (Ansible's ssh
 //!   command then has localhost's key settings, not the host's, so it reaches the host only
 //!   with `private_key` or a key ssh finds by itself; prov's goes through the host's own
@@ -180,6 +186,8 @@ pub struct Run {
     /// rsync's own remote shell is ours (no `--rsh` in `rsync_opts`).
     bridged: bool,
     rsync_path: Option<String>,
+    /// The `USER@` of the host's path, if any.
+    user: Option<String>,
 }
 
 const CHANGED_MARKER: &str = "<<CHANGED>>";
@@ -269,6 +277,24 @@ fn normpath(p: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// Python's `os.path.dirname`: what comes before the last `/`, without its trailing `/`s
+/// (unless it is all slashes).
+fn py_dirname(p: &str) -> String {
+    let head = &p[..p.rfind('/').map_or(0, |i| i + 1)];
+    let trimmed = head.trim_end_matches('/');
+    if trimmed.is_empty() {
+        head.to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// Whether rsync gets the module's ssh command as its remote shell (a host path, no
+/// `--rsh` in `rsync_opts`).
+fn needs_ssh(a: &Args, run: &Run) -> bool {
+    rsh_needed(&run.src, &run.dest) && !a.rsync_opts.0.iter().any(|o| o.contains("--rsh"))
+}
+
 /// The module's command line (`cmd`) for `run`, with rsync at `rsync` and `rsh` as the remote
 /// shell when one is needed and `rsync_opts` has none, and its warnings.
 fn command_line(
@@ -313,7 +339,7 @@ fn command_line(
         cmd.push("-vv".into());
         for x in &links.0 {
             let link = abspath(x, cwd);
-            let parent = Path::new(dest).parent().map(|p| p.display().to_string()).unwrap_or_default();
+            let parent = py_dirname(dest);
             let destination = abspath(&parent, cwd);
             if destination.starts_with(&link) {
                 return Err(format!(
@@ -423,20 +449,6 @@ fn rsh_target(host: &str, path: &str, user: Option<&str>) -> String {
     }
 }
 
-/// The module's `substitute_controller`: `localhost:` in a path becomes the address the
-/// controller's own SSH session came from (`SSH_CLIENT`, `SSH_CONNECTION`).
-fn substitute_controller(path: &str) -> Result<String, String> {
-    let addr = ["SSH_CLIENT", "SSH_CONNECTION"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().and_then(|v| v.split_whitespace().next().map(str::to_string)))
-        .filter(|a| !a.is_empty())
-        .ok_or("Could not determine controller hostname for rsync to send to")?;
-    Ok(match path.strip_prefix("localhost") {
-        Some(rest) if rest.starts_with(':') => format!("{addr}{rest}"),
-        _ => path.to_string(),
-    })
-}
-
 /// Where rsync runs and its two paths, as the action plugin decides them.
 fn decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Run, String> {
     let inventory_name = cx.host;
@@ -462,15 +474,30 @@ fn decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Run, String> {
         None => controller(),
     };
     let (mut src, mut dest) = (a.src.clone(), a.dest.clone());
-    let mut rsync_path = a.rsync_path.clone();
+    // An empty `rsync_path` is no rsync path, as in the module and its action plugin.
+    let mut rsync_path = a.rsync_path.clone().filter(|p| !p.is_empty());
     let bridged = !a.rsync_opts.0.iter().any(|o| o.contains("--rsh"));
+    let mut login = None;
     if let Place::Controller { host } | Place::Delegate { host } = &place {
         // `ansible_user`, else the play context's remote user (the `remote_user` keyword, the
         // configuration's), as the action plugin reads them.
         let host_conn = if cx.delegate_to.is_some() { cx.host_conn.unwrap_or(cx.conn) } else { cx.conn };
         let user = if a.set_remote_user { var(cx, "ansible_user").or_else(|| host_conn.remote_user()) } else { None };
         let port = var(cx, "ansible_port");
-        let bridged = bridged && matches!(place, Place::Controller { .. });
+        // A host that is this machine on the port localhost answers on: from the controller,
+        // a local copy (the action plugin's `_process_remote` on its local connection); from
+        // a delegate, `localhost:` would become the address the delegate's own SSH session
+        // came from (the module's `_substitute_controller`), which prov does not do.
+        let localhost_port =
+            LOCALHOST.iter().any(|h| var(cx, &format!("hostvars[{h:?}].ansible_port | default(none)")) == port);
+        let this_machine = LOCALHOST.contains(&host.as_str()) && localhost_port;
+        if this_machine && matches!(place, Place::Delegate { .. }) {
+            return Err(format!(
+                "synchronize delegated to another host, for a host that is `{host}` on the controller's \
+                 port: not supported by prov"
+            ));
+        }
+        let bridged = bridged && matches!(place, Place::Controller { .. }) && !this_machine;
         if let (Some(want), Some(have)) = (a.dest_port, &port) {
             if bridged && want.to_string() != *have {
                 return Err(format!(
@@ -487,12 +514,8 @@ fn decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Run, String> {
                 ));
             }
         }
-        // `localhost:` paths become the controller's address when the host is this machine
-        // on the port localhost answers on (the module's `_substitute_controller`).
-        let localhost_port =
-            LOCALHOST.iter().any(|h| var(cx, &format!("hostvars[{h:?}].ansible_port | default(none)")) == port);
-        let substitute = LOCALHOST.contains(&host.as_str()) && localhost_port;
-        let remote = |p: &str| rsh_target(host, p, user.as_deref());
+        login = user.clone().filter(|_| !this_machine);
+        let remote = |p: &str| if this_machine { absolute_path(p, cx) } else { rsh_target(host, p, user.as_deref()) };
         match a.mode {
             Direction::Push => {
                 src = absolute_path(&src, cx);
@@ -502,10 +525,6 @@ fn decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Run, String> {
                 src = remote(&src);
                 dest = absolute_path(&dest, cx);
             }
-        }
-        if substitute {
-            src = substitute_controller(&src)?;
-            dest = substitute_controller(&dest)?;
         }
         if rsync_path.is_none() {
             if let Some(b) = cx.become_.as_ref().filter(|b| b.method == BecomeMethod::Sudo) {
@@ -528,7 +547,7 @@ fn decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Run, String> {
             return Err(format!("{name} `{p}` starts with `-`: rsync would read it as an option"));
         }
     }
-    Ok(Run { place, src, dest, bridged, rsync_path })
+    Ok(Run { place, src, dest, bridged, rsync_path, user: login })
 }
 
 /// Ansible's `get_bin_path` on the controller: `PATH`, then the sbin directories.
@@ -615,8 +634,19 @@ async fn run_rsync(a: &Args, run: &Run, cx: &ModuleCtx<'_>) -> Result<Outcome, M
     match &run.place {
         Place::OnHost => {
             let rsync = remote_bin(&rsync_name, cx, true).await?;
+            // A path on another machine (`backup:/srv`): the module's ssh command, with the
+            // key and port only when given (the action plugin passes none for a local copy).
+            let rsh = match needs_ssh(a, run) {
+                true => {
+                    let ssh = remote_bin("ssh", cx, true).await?;
+                    let port = a.dest_port.map(|p| p.to_string()).or_else(|| var(cx, "ansible_port"));
+                    Some(ssh_words(a, &ssh, a.private_key.as_deref(), port.as_deref()))
+                }
+                false => None,
+            };
             let cwd = PathBuf::from("/");
-            let (line, warnings) = command_line(a, run, &rsync, None, check, &cwd).map_err(ModuleError::Failed)?;
+            let (line, warnings) =
+                command_line(a, run, &rsync, rsh.as_deref(), check, &cwd).map_err(ModuleError::Failed)?;
             let words = split_words(&line).map_err(ModuleError::Failed)?;
             let sh = words.iter().skip(1).fold(Sh::quoted(&words[0]), |sh, w| sh.word(Sh::quoted(w)));
             let out = cx.exec(sh).await?;
@@ -629,7 +659,6 @@ async fn run_rsync(a: &Args, run: &Run, cx: &ModuleCtx<'_>) -> Result<Outcome, M
                 ));
             }
             let rsync = remote_bin(&rsync_name, cx, false).await?;
-            let ssh = remote_bin("ssh", cx, false).await?;
             // The key of the delegate's connection unless `private_key` names one, and the
             // host's port unless `dest_port` does, as the action plugin passes them.
             let delegate = cx.delegate_to.unwrap_or_default();
@@ -641,10 +670,13 @@ async fn run_rsync(a: &Args, run: &Run, cx: &ModuleCtx<'_>) -> Result<Outcome, M
                 ),
             };
             let port = a.dest_port.map(|p| p.to_string()).or_else(|| var(cx, "ansible_port"));
-            let rsh = ssh_words(a, &ssh, key.as_deref(), port.as_deref());
+            let rsh = match needs_ssh(a, run) {
+                true => Some(ssh_words(a, &remote_bin("ssh", cx, false).await?, key.as_deref(), port.as_deref())),
+                false => None,
+            };
             let cwd = PathBuf::from("/");
             let (line, warnings) =
-                command_line(a, run, &rsync, Some(&rsh), check, &cwd).map_err(ModuleError::Failed)?;
+                command_line(a, run, &rsync, rsh.as_deref(), check, &cwd).map_err(ModuleError::Failed)?;
             let words = split_words(&line).map_err(ModuleError::Failed)?;
             let sh = words.iter().skip(1).fold(Sh::quoted(&words[0]), |sh, w| sh.word(Sh::quoted(w)));
             let out = plain_exec(cx, sh.as_str()).await?;
@@ -704,7 +736,8 @@ async fn run_rsync(a: &Args, run: &Run, cx: &ModuleCtx<'_>) -> Result<Outcome, M
             };
             // Delegated to the controller, the host is reached through its own connection.
             let conn = if cx.delegate_to.is_some() { cx.host_conn.unwrap_or(cx.conn) } else { cx.conn };
-            let (status, stdout) = bridge.serve(conn, host, &errors, run_it).await.map_err(ModuleError::Failed)?;
+            let (status, stdout) =
+                bridge.serve(conn, host, run.user.as_deref(), &errors, run_it).await.map_err(ModuleError::Failed)?;
             let rc = status.code().unwrap_or(-1);
             let stderr = errors.into_inner().unwrap_or_default();
             let (stdout, stderr) = (String::from_utf8_lossy(&stdout), String::from_utf8_lossy(&stderr));
@@ -754,6 +787,7 @@ mod tests {
             dest: dest.into(),
             bridged: true,
             rsync_path: rsync_path.map(str::to_string),
+            user: None,
         }
     }
 
@@ -844,6 +878,18 @@ mod tests {
         let a = args(json!({"src": "s", "dest": "d", "link_dest": ["/x"]}));
         assert!(!result(&a, "c", 0, "<<CHANGED>>.d..t...... ./\n", "", vec![]).changed);
         assert!(result(&a, "c", 0, "<<CHANGED>>hf+++++++++ a\n", "", vec![]).changed);
+    }
+
+    #[test]
+    fn dirname_is_pythons() {
+        assert_eq!(py_dirname("/srv/b/"), "/srv/b");
+        assert_eq!(py_dirname("/srv/b"), "/srv");
+        assert_eq!(py_dirname("/b"), "/");
+        assert_eq!(py_dirname("b"), "");
+        assert_eq!(py_dirname("//b"), "//");
+        let a = args(json!({"src": "s", "dest": "/srv/b/", "link_dest": ["/srv/b"]}));
+        let e = command_line(&a, &run_of("/s", "/srv/b/", None), "rsync", None, false, Path::new("/")).unwrap_err();
+        assert!(e.starts_with("Hardlinking into a subdirectory"), "{e}");
     }
 
     #[test]
