@@ -378,6 +378,15 @@ fn result(a: &Args, cmd: &str, rc: i32, stdout: &str, stderr: &str, warnings: Ve
     o
 }
 
+/// The host's own connection: the task's, or the host's when the task is delegated (to the
+/// controller, where rsync reaches the host through it).
+fn host_conn<'a>(cx: &ModuleCtx<'a>) -> &'a dyn prov_core::connection::Connection {
+    match cx.delegate_to {
+        Some(_) => cx.host_conn.unwrap_or(cx.conn),
+        None => cx.conn,
+    }
+}
+
 /// A variable of the task as text, when it is defined and not empty.
 fn var(cx: &ModuleCtx<'_>, expr: &str) -> Option<String> {
     let v = cx.vars.eval(expr).ok()?;
@@ -481,8 +490,8 @@ fn decide(a: &Args, cx: &ModuleCtx<'_>) -> Result<Run, String> {
     if let Place::Controller { host } | Place::Delegate { host } = &place {
         // `ansible_user`, else the play context's remote user (the `remote_user` keyword, the
         // configuration's), as the action plugin reads them.
-        let host_conn = if cx.delegate_to.is_some() { cx.host_conn.unwrap_or(cx.conn) } else { cx.conn };
-        let user = if a.set_remote_user { var(cx, "ansible_user").or_else(|| host_conn.remote_user()) } else { None };
+        let user =
+            if a.set_remote_user { var(cx, "ansible_user").or_else(|| host_conn(cx).remote_user()) } else { None };
         let port = var(cx, "ansible_port");
         // A host that is this machine on the port localhost answers on: from the controller,
         // a local copy (the action plugin's `_process_remote` on its local connection); from
@@ -587,7 +596,7 @@ async fn remote_bin(name: &str, cx: &ModuleCtx<'_>, escalate: bool) -> Result<St
         "IFS=:; for d in $PATH /sbin /usr/sbin /usr/local/sbin; do p=\"$d/$n\"; \
          if [ -n \"$d\" ] && [ -f \"$p\" ] && [ -x \"$p\" ]; then printf '%s\\n' \"$p\"; exit 0; fi; done; exit 1",
     ));
-    let out = if escalate { cx.exec(script).await? } else { plain_exec(cx, script.as_str()).await? };
+    let out = host_exec(cx, script, escalate).await?;
     let found = out.stdout_str().trim().to_string();
     if out.rc == 0 && !found.is_empty() {
         return Ok(found);
@@ -595,10 +604,18 @@ async fn remote_bin(name: &str, cx: &ModuleCtx<'_>, escalate: bool) -> Result<St
     Err(ModuleError::Failed(format!("Failed to find required executable \"{name}\" on the host")))
 }
 
-/// Runs `line` on the connection without the task's `become` (with its environment).
-async fn plain_exec(cx: &ModuleCtx<'_>, line: &str) -> Result<prov_core::connection::ExecOutput, ModuleError> {
+/// Runs `line` on the task's connection, with the task's `become` when `escalate`, else as
+/// the login user (with the task's environment either way).
+async fn host_exec(
+    cx: &ModuleCtx<'_>,
+    line: Sh,
+    escalate: bool,
+) -> Result<prov_core::connection::ExecOutput, ModuleError> {
+    if escalate {
+        return cx.exec(line).await;
+    }
     let req = prov_core::connection::ExecRequest {
-        command: line.to_string(),
+        command: line.as_str().to_string(),
         stdin: None,
         become_: None,
         env: cx.env.clone(),
@@ -607,7 +624,7 @@ async fn plain_exec(cx: &ModuleCtx<'_>, line: &str) -> Result<prov_core::connect
     Ok(cx.conn.exec(req).await?)
 }
 
-/// The module's ssh command for rsync on a delegate: `-S none` unless multiplexing, the key,
+/// The module's ssh command for rsync on the host or a delegate: `-S none` unless multiplexing, the key,
 /// the port, and no host key checking unless `verify_host`.
 fn ssh_words(a: &Args, ssh: &str, key: Option<&str>, port: Option<&str>) -> Vec<String> {
     let mut w = vec![ssh.to_string()];
@@ -632,15 +649,34 @@ async fn run_rsync(a: &Args, run: &Run, cx: &ModuleCtx<'_>) -> Result<Outcome, M
     let check = cx.is_check();
     let rsync_name = var(cx, "ansible_rsync_path").unwrap_or_else(|| "rsync".into());
     match &run.place {
-        Place::OnHost => {
-            let rsync = remote_bin(&rsync_name, cx, true).await?;
-            // A path on another machine (`backup:/srv`): the module's ssh command, with the
-            // key and port only when given (the action plugin passes none for a local copy).
+        // On the host itself (with the task's `become`), or on a delegate (without it, as
+        // the action plugin runs the module there).
+        Place::OnHost | Place::Delegate { .. } => {
+            let on_host = run.place == Place::OnHost;
+            if !on_host && a.use_ssh_args {
+                return Err(ModuleError::Failed(
+                    "use_ssh_args with delegate_to another host is not supported by prov".into(),
+                ));
+            }
+            let rsync = remote_bin(&rsync_name, cx, on_host).await?;
+            // A path on another machine: the module's ssh command, with the host's port unless
+            // `dest_port` names one, and the key `private_key` names, else (on a delegate) the
+            // key of the delegate's connection, as the action plugin passes them (it passes
+            // none for a copy on the host itself).
             let rsh = match needs_ssh(a, run) {
                 true => {
-                    let ssh = remote_bin("ssh", cx, true).await?;
+                    let ssh = remote_bin("ssh", cx, on_host).await?;
                     let port = a.dest_port.map(|p| p.to_string()).or_else(|| var(cx, "ansible_port"));
-                    Some(ssh_words(a, &ssh, a.private_key.as_deref(), port.as_deref()))
+                    let delegate = cx.delegate_to.unwrap_or_default();
+                    let key = match &a.private_key {
+                        Some(k) => Some(k.clone()),
+                        None if on_host => None,
+                        None => var(
+                            cx,
+                            &format!("hostvars[{delegate:?}].ansible_ssh_private_key_file | default(hostvars[{delegate:?}].ansible_private_key_file | default(none))"),
+                        ),
+                    };
+                    Some(ssh_words(a, &ssh, key.as_deref(), port.as_deref()))
                 }
                 false => None,
             };
@@ -649,37 +685,7 @@ async fn run_rsync(a: &Args, run: &Run, cx: &ModuleCtx<'_>) -> Result<Outcome, M
                 command_line(a, run, &rsync, rsh.as_deref(), check, &cwd).map_err(ModuleError::Failed)?;
             let words = split_words(&line).map_err(ModuleError::Failed)?;
             let sh = words.iter().skip(1).fold(Sh::quoted(&words[0]), |sh, w| sh.word(Sh::quoted(w)));
-            let out = cx.exec(sh).await?;
-            Ok(result(a, &line, out.rc, &out.stdout_str(), &out.stderr_str(), warnings))
-        }
-        Place::Delegate { .. } => {
-            if a.use_ssh_args {
-                return Err(ModuleError::Failed(
-                    "use_ssh_args with delegate_to another host is not supported by prov".into(),
-                ));
-            }
-            let rsync = remote_bin(&rsync_name, cx, false).await?;
-            // The key of the delegate's connection unless `private_key` names one, and the
-            // host's port unless `dest_port` does, as the action plugin passes them.
-            let delegate = cx.delegate_to.unwrap_or_default();
-            let key = match &a.private_key {
-                Some(k) => Some(k.clone()),
-                None => var(
-                    cx,
-                    &format!("hostvars[{delegate:?}].ansible_ssh_private_key_file | default(hostvars[{delegate:?}].ansible_private_key_file | default(none))"),
-                ),
-            };
-            let port = a.dest_port.map(|p| p.to_string()).or_else(|| var(cx, "ansible_port"));
-            let rsh = match needs_ssh(a, run) {
-                true => Some(ssh_words(a, &remote_bin("ssh", cx, false).await?, key.as_deref(), port.as_deref())),
-                false => None,
-            };
-            let cwd = PathBuf::from("/");
-            let (line, warnings) =
-                command_line(a, run, &rsync, rsh.as_deref(), check, &cwd).map_err(ModuleError::Failed)?;
-            let words = split_words(&line).map_err(ModuleError::Failed)?;
-            let sh = words.iter().skip(1).fold(Sh::quoted(&words[0]), |sh, w| sh.word(Sh::quoted(w)));
-            let out = plain_exec(cx, sh.as_str()).await?;
+            let out = host_exec(cx, sh, on_host).await?;
             Ok(result(a, &line, out.rc, &out.stdout_str(), &out.stderr_str(), warnings))
         }
         Place::Controller { host } => {
@@ -734,10 +740,10 @@ async fn run_rsync(a: &Args, run: &Run, cx: &ModuleCtx<'_>) -> Result<Outcome, M
                 }
                 .map_err(|e| e.to_string())
             };
-            // Delegated to the controller, the host is reached through its own connection.
-            let conn = if cx.delegate_to.is_some() { cx.host_conn.unwrap_or(cx.conn) } else { cx.conn };
-            let (status, stdout) =
-                bridge.serve(conn, host, run.user.as_deref(), &errors, run_it).await.map_err(ModuleError::Failed)?;
+            let (status, stdout) = bridge
+                .serve(host_conn(cx), host, run.user.as_deref(), &errors, run_it)
+                .await
+                .map_err(ModuleError::Failed)?;
             let rc = status.code().unwrap_or(-1);
             let stderr = errors.into_inner().unwrap_or_default();
             let (stdout, stderr) = (String::from_utf8_lossy(&stdout), String::from_utf8_lossy(&stderr));
