@@ -1014,9 +1014,9 @@ mod real_tests {
 
     /// Needs `PROV_TEST_SWARM=<container with a swarm manager>` and `provstack/bb:1`/`:2` loaded there.
     #[tokio::test]
-    #[ignore]
+    #[ignore = "needs a swarm manager container named by PROV_TEST_SWARM (see containers/testconn.rs)"]
     async fn real_swarm_stack() {
-        let Some(conn) = DockerExecConn::from_env() else { return };
+        let conn = DockerExecConn::from_env().expect("PROV_TEST_SWARM names the swarm manager container");
         let (files, vars, facts) = (DirFiles(".".into()), MapVars(Value::from(())), FactCache::default());
         let cx = ModuleCtx {
             host: "m1",

@@ -253,11 +253,7 @@ pub(crate) async fn set_attrs(
 /// The module's failure when the directory `dest` would go in does not exist (ansible-core:
 /// "Destination directory X does not exist"); `None` when it does.
 pub(crate) async fn missing_parent(cx: &ModuleCtx<'_>, dest: &str) -> Result<Option<Outcome>, ModuleError> {
-    let parent = match dest.trim_end_matches('/').rsplit_once('/') {
-        Some(("", _)) => "/",
-        Some((p, _)) => p,
-        None => ".",
-    };
+    let parent = super::parent_dir(dest);
     Ok(match probe(cx, parent, None, true).await? {
         Some(p) if p.kind == Kind::Dir => None,
         _ => Some(Outcome::failed(format!("Destination directory {parent} does not exist"))),

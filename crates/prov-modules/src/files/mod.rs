@@ -613,6 +613,16 @@ fn same_content_result(dest: &str, st: &FileState, changes: &[AttrChange], diff_
     with_path_info(o, Some(st)).with("checksum", sha1).with("dest", dest)
 }
 
+/// The directory a path is in, as Python's `os.path.dirname` gives it for an absolute or
+/// relative path (`.` for a bare name).
+pub(crate) fn parent_dir(path: &str) -> &str {
+    match path.trim_end_matches('/').rsplit_once('/') {
+        Some(("", _)) => "/",
+        Some((p, _)) => p,
+        None => ".",
+    }
+}
+
 /// Plans a whole-file write: one probe (with sha256), one `get` only for a diff.
 pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<WritePlan>, ModuleError> {
     let checksum = w.data.sha256();
@@ -631,6 +641,18 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
     if let Some(s) = &st {
         if s.kind == Kind::Dir {
             return Err(ModuleError::Failed(format!("{dest} is a directory")));
+        }
+    }
+    if st.is_none() {
+        // ansible-core's copy module fails before it writes (check mode too), with the
+        // checksum of what it would have written.
+        let parent = parent_dir(&dest);
+        let out = cx.exec(Sh::lit("[ -d").word(Sh::quoted(parent)).suffix(" ] || echo missing")).await?;
+        if out.stdout_str().trim() == "missing" {
+            let o = Outcome::failed(format!("Destination directory {parent} does not exist"))
+                .with("checksum", sha1.as_str())
+                .with("diff", minijinja::Value::from(Vec::<minijinja::Value>::new()));
+            return Ok(Plan::Ok(o));
         }
     }
     if st.is_some() && !w.force {

@@ -9,7 +9,13 @@
 //! - `purge`, `autoremove`, `install_recommends` (unset: apt's default), `default_release`
 //!   (`-t`), `force` (allow downgrades, unauthenticated, held packages),
 //!   `dpkg_options` (default `force-confdef,force-confold`), `upgrade` (`no`, `yes`/`safe`,
-//!   `dist`/`full`). `lock_timeout`, `force_apt_get` are accepted and ignored.
+//!   `dist`/`full`). `lock_timeout`, `force_apt_get`, `update_cache_retries`,
+//!   `update_cache_retry_max_delay`, `auto_install_module_deps` are accepted and ignored.
+//! - `autoclean`, `autoremove` with no package named: `apt-get autoclean`/`autoremove` alone
+//!   (autoclean first; ansible-core's task ends at the first, and at a cache update).
+//!   `autoremove` with packages: `--auto-remove` on the install, removal or upgrade.
+//! - `clean`: `apt-get clean` first; alone, it is the whole task (always a change). In check
+//!   mode prov does not run it (ansible-core does).
 //! - `allow_downgrade` (aliases `allow-downgrade`, `allow_downgrades`, `allow-downgrades`),
 //!   `allow_unauthenticated` (alias `allow-unauthenticated`), `allow_change_held_packages`,
 //!   `policy_rc_d` (the exit code of a /usr/sbin/policy-rc.d in place while apt-get installs,
@@ -23,9 +29,15 @@
 //!   installed") unless `allow_downgrade` or `force`. Not with `name` or `upgrade`; only
 //!   `state: present`. A URL (`://`) is not downloaded by prov: fetch the file first.
 //!
-//! The state is read with one command (`dpkg-query -W`, plus `apt-cache policy` for `latest`);
-//! changes use `DEBIAN_FRONTEND=noninteractive apt-get install -y -q`. Registers
-//! `cache_updated`, `cache_update_time`, and `rc`/`stdout`/`stderr` of apt-get.
+//! The state is read with one command (`dpkg-query -W`, `apt-cache policy`); a name apt does
+//! not know fails before anything runs ("No package matching 'X' is available"). Changes use
+//! `DEBIAN_FRONTEND=noninteractive apt-get install -y -q`. What is registered follows
+//! ansible-core's paths: an install `stdout`/`stderr`/`diff` and `cache_updated`/
+//! `cache_update_time` (also when nothing was installed); a removal `stdout`/`stderr`/`diff`;
+//! a cache update alone `cache_updated`/`cache_update_time`; an upgrade `msg`/`stdout`/
+//! `stderr`; check mode the output of apt-get's `--simulate`. The cache counts as updated when
+//! its time moved (the stamp of the last successful update, else the lists' directory), so an
+//! update that fetched nothing new is no change.
 //!
 //! ```yaml
 //! - apt:
@@ -41,7 +53,7 @@ use minijinja::Value;
 use prov_core::args::{lenient_bool, lenient_opt_bool, StringList};
 use prov_core::cmd::{Cmd, Sh, Word, WordKind};
 use prov_core::connection::ExecOutput;
-use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan, Planned};
+use prov_core::module::{Action, Change, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan, Planned};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -92,6 +104,21 @@ pub struct Args {
     /// Accepted, ignored.
     #[serde(default)]
     pub force_apt_get: Option<Value>,
+    /// `apt-get autoclean` (with no package named and no cache update, as in ansible-core).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub autoclean: bool,
+    /// `apt-get clean` first (alone, it is the whole task).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub clean: bool,
+    /// Accepted, ignored (prov runs one `apt-get update`).
+    #[serde(default)]
+    pub update_cache_retries: Option<Value>,
+    /// Accepted, ignored.
+    #[serde(default)]
+    pub update_cache_retry_max_delay: Option<Value>,
+    /// Accepted, ignored: prov's apt needs no Python module on the target.
+    #[serde(default)]
+    pub auto_install_module_deps: Option<Value>,
     /// `.deb` files on the target, comma separated.
     #[serde(default)]
     pub deb: Option<String>,
@@ -205,17 +232,37 @@ pub struct Apt;
 /// What `apply` does.
 pub struct AptPlan {
     update: bool,
-    install: Vec<String>,
-    remove: Vec<String>,
-    upgrade: Option<&'static str>,
-    autoremove: bool,
+    clean: bool,
+    /// The cache's time when planned (ansible-core's `cache_update_time`).
+    cache_time: u64,
+    work: Work,
     before: HashMap<String, String>,
+}
+
+/// The one thing ansible-core's apt does after the cache update: each ends the task.
+enum Work {
+    /// Nothing: the cache update was the task.
+    Nothing,
+    /// `apt-get clean` alone.
+    Clean,
+    /// `apt-get upgrade`/`dist-upgrade`.
+    Upgrade(&'static str),
+    /// `apt-get autoclean` or `autoremove`, with no package named.
+    Cleanup(&'static str),
+    /// Install (or upgrade) the named packages; none: the cache update was all.
+    Install(Vec<String>),
+    /// Install `.deb` files.
+    Debs(Vec<String>),
+    /// Remove the named packages; none: the cache update was all.
+    Remove(Vec<String>),
 }
 
 /// One package as dpkg knows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Pkg {
     installed: bool,
+    /// apt knows the name (`apt-cache policy` printed it).
+    known: bool,
     config_only: bool,
     version: String,
     candidate: Option<String>,
@@ -227,15 +274,12 @@ fn base(name: &str) -> &str {
     n.split(':').next().unwrap_or(n)
 }
 
-fn probe_command(args: &Args, state: State, names: &[String], upgrade: Option<&str>) -> String {
+fn probe_command(state: State, names: &[String], upgrade: Option<&str>) -> String {
     let mut c = String::from(
         "command -v dpkg-query >/dev/null 2>&1 || { echo 'dpkg-query not found: apt needs a Debian-like host' >&2; exit 127; }; echo \"now $(date +%s)\"",
     );
-    if args.updates_cache() && args.cache_valid_time.is_some() {
-        // The time of the last successful `apt-get update`: its stamp, else the newest package
-        // list; no list at all (a fresh image) means stale.
-        c.push_str("; echo \"cache $(stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || ls -t /var/lib/apt/lists/*_Packages* 2>/dev/null | head -n 1 | xargs -r stat -c %Y || echo 0)\"");
-    }
+    // The cache's time as ansible-core reads it (`cache_update_time`, `cache_valid_time`).
+    c.push_str(&format!("; echo \"cache $({CACHE_TIME})\""));
     let bases: Vec<&str> = names.iter().map(|n| base(n)).collect();
     if !names.is_empty() {
         let query = Cmd::new("dpkg-query")
@@ -246,7 +290,7 @@ fn probe_command(args: &Args, state: State, names: &[String], upgrade: Option<&s
             .suffix(" 2>/dev/null");
         c.push_str("; ");
         c.push_str(query.as_str());
-        if state == State::Latest {
+        if state != State::Absent {
             let policy = Cmd::new("LC_ALL=C apt-cache")
                 .flag("policy")
                 .operands(&bases)
@@ -260,9 +304,6 @@ fn probe_command(args: &Args, state: State, names: &[String], upgrade: Option<&s
     if let Some(u) = upgrade {
         c.push_str(&format!("; echo \"upgrade $(LC_ALL=C apt-get -s -q {u} 2>/dev/null | grep -c '^Inst ')\""));
     }
-    if args.autoremove && names.is_empty() {
-        c.push_str("; echo \"autoremove $(LC_ALL=C apt-get -s -q autoremove 2>/dev/null | grep -c '^Remv ')\"");
-    }
     c.push_str("; true");
     c
 }
@@ -272,11 +313,10 @@ struct Probe {
     cache: Option<u64>,
     pkgs: HashMap<String, Pkg>,
     upgrade: usize,
-    autoremove: usize,
 }
 
 fn parse(text: &str) -> Probe {
-    let mut p = Probe { now: 0, cache: None, pkgs: HashMap::new(), upgrade: 0, autoremove: 0 };
+    let mut p = Probe { now: 0, cache: None, pkgs: HashMap::new(), upgrade: 0 };
     let mut policy_pkg: Option<String> = None;
     for line in text.lines() {
         let (key, rest) = line.split_once(' ').unwrap_or((line, ""));
@@ -284,7 +324,6 @@ fn parse(text: &str) -> Probe {
             "now" => p.now = rest.trim().parse().unwrap_or(0),
             "cache" => p.cache = rest.trim().parse().ok(),
             "upgrade" => p.upgrade = rest.trim().parse().unwrap_or(0),
-            "autoremove" => p.autoremove = rest.trim().parse().unwrap_or(0),
             "pkg" => {
                 let f: Vec<&str> = rest.split('\t').collect();
                 if f.len() >= 3 {
@@ -302,7 +341,9 @@ fn parse(text: &str) -> Probe {
             }
             "policy" => {
                 if !rest.starts_with(' ') && rest.ends_with(':') {
-                    policy_pkg = Some(base(rest.trim_end_matches(':')).to_string());
+                    let name = base(rest.trim_end_matches(':')).to_string();
+                    p.pkgs.entry(name.clone()).or_default().known = true;
+                    policy_pkg = Some(name);
                 } else if let (Some(name), Some(c)) = (&policy_pkg, rest.trim().strip_prefix("Candidate:")) {
                     let c = c.trim();
                     p.pkgs.entry(name.clone()).or_default().candidate = (c != "(none)").then(|| c.to_string());
@@ -337,10 +378,114 @@ fn apt_get(sub: &'static str, args: &Args) -> Cmd {
     if args.force || args.allow_change_held_packages {
         c = c.flag("--allow-change-held-packages");
     }
+    if args.autoremove {
+        c = c.flag("--auto-remove");
+    }
     if args.fail_on_autoremove {
         c = c.flag("--no-remove");
     }
     c
+}
+
+/// `apt-get install` of `names` (with `--only-upgrade` for `only_upgrade`; `.deb` files
+/// without their Recommends unless told, as ansible-core installs them).
+fn install_cmd(args: &Args, names: &[String]) -> Cmd {
+    let mut c = apt_get("install", args);
+    if args.only_upgrade {
+        c = c.flag("--only-upgrade");
+    }
+    if args.deb.is_some() && args.install_recommends.is_none() {
+        c = c.flag("--no-install-recommends");
+    }
+    c.operands(names)
+}
+
+/// `apt-get remove` of `names`, as ansible-core's apt removes them.
+fn remove_cmd(args: &Args, names: &[String]) -> Cmd {
+    let mut c = Cmd::new(APT).flag("remove").flag("-y").flag("-q");
+    for o in args.dpkg_options.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        c = c.opt("-o", format!("Dpkg::Options::=--{o}"));
+    }
+    if args.purge {
+        c = c.flag("--purge");
+    }
+    if args.autoremove {
+        c = c.flag("--auto-remove");
+    }
+    if args.force || args.allow_change_held_packages {
+        c = c.flag("--allow-change-held-packages");
+    }
+    c.operands(names.iter().map(|n| base(n)))
+}
+
+/// `apt-get autoclean` or `autoremove` (`op`), with the dpkg options and `--purge`.
+fn cleanup(op: &'static str, args: &Args) -> Cmd {
+    let mut c = Cmd::new(APT).flag("-y");
+    for o in args.dpkg_options.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        c = c.opt("-o", format!("Dpkg::Options::=--{o}"));
+    }
+    if args.purge {
+        c = c.flag("--purge");
+    }
+    c.flag(op)
+}
+
+/// The cache's time, as ansible-core's apt reads it: the stamp of the last successful update,
+/// else the lists' directory, else 0.
+const CACHE_TIME: &str = "stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0";
+
+/// A name ansible-core expands as a pattern (`nginx*`), not looked up as it is.
+fn is_pattern(name: &str) -> bool {
+    name.contains(['*', '?', '['])
+}
+
+fn empty_map() -> Value {
+    Value::from(std::collections::BTreeMap::<String, Value>::new())
+}
+
+/// `stdout`/`stderr` (as the command printed them) and their lines, as ansible-core registers
+/// the output of apt-get.
+fn outputs(o: Outcome, out: &ExecOutput) -> Outcome {
+    let (stdout, stderr) = (out.stdout_str().to_string(), out.stderr_str().to_string());
+    let lines = |t: &str| t.lines().map(str::to_string).collect::<Vec<_>>();
+    o.with("stdout_lines", lines(&stdout))
+        .with("stderr_lines", lines(&stderr))
+        .with("stdout", stdout)
+        .with("stderr", stderr)
+}
+
+/// ansible-core's `diff` of an apt-get run: empty, or under `--diff` the part of its output
+/// between "Reading state information..." and the "N upgraded" line, as `prepared`.
+fn diff_of(out: &ExecOutput, cx: &ModuleCtx<'_>) -> Value {
+    if cx.mode.diff != DiffMode::On {
+        return empty_map();
+    }
+    let text = out.stdout_str();
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().position(|l| *l == "Reading state information...").map(|i| i + 1).unwrap_or(0);
+    let end = lines
+        .iter()
+        .position(|l| {
+            let digits = l.bytes().take_while(u8::is_ascii_digit).count();
+            digits > 0 && (l[digits..].starts_with(" upgraded") || l[digits..].starts_with(" packages upgraded"))
+        })
+        .map(|i| i + 1)
+        .unwrap_or(lines.len());
+    let prepared = if start <= end { lines[start..end].join("\n") } else { String::new() };
+    Value::from_pairs(vec![("prepared", Value::from(prepared))])
+}
+
+/// What check mode registers: the output of apt-get's simulation of the change.
+fn simulated(ch: Change<AptPlan>, sim: &ExecOutput, cx: &ModuleCtx<'_>, with_msg: bool) -> Change<AptPlan> {
+    let mut ch = ch;
+    let o = outputs(Outcome::ok(), sim).with("diff", diff_of(sim, cx));
+    for (k, v) in o.data {
+        ch.data.insert(k, v);
+    }
+    if with_msg {
+        ch.data.insert("msg".into(), Value::from(sim.stdout_str().to_string()));
+    }
+    ch
 }
 
 /// For each `deb` file, one line: `deb STATUS\tPACKAGE\tVERSION\tINSTALLED` where STATUS is
@@ -429,8 +574,17 @@ impl Module for Apt {
                 return Err("deb only supports state=present".into());
             }
             args.debs()?;
-        } else if args.names().is_empty() && !args.updates_cache() && args.upgrade()?.is_none() && !args.autoremove {
-            return Err("nothing to do: give `name`, `deb`, `update_cache`, `upgrade` or `autoremove`".into());
+        } else if args.names().is_empty()
+            && !args.updates_cache()
+            && args.upgrade()?.is_none()
+            && !args.autoremove
+            && !args.autoclean
+            && !args.clean
+        {
+            return Err(
+                "nothing to do: give `name`, `deb`, `update_cache`, `upgrade`, `autoremove`, `autoclean` or `clean`"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -439,12 +593,31 @@ impl Module for Apt {
         let state = args.state().map_err(ModuleError::Args)?;
         let upgrade = args.upgrade().map_err(ModuleError::Args)?;
         let names = args.checked_names().map_err(ModuleError::Args)?;
-        let out = cx.exec(probe_command(args, state, &names, upgrade)).await?;
+        let out = cx.exec(probe_command(state, &names, upgrade)).await?;
         if out.rc != 0 {
             return Err(probe_failed("reading installed packages", &out));
         }
         let p = parse(&out.stdout_str());
+        let cache_time = p.cache.unwrap_or(0);
         let debs = args.debs().map_err(ModuleError::Args)?;
+        let nothing_named = names.is_empty() && upgrade.is_none() && debs.is_empty();
+        // ansible-core's order: `clean` first, and alone it is the whole task.
+        if args.clean && nothing_named {
+            let mut ch = Change::new(
+                AptPlan { update: false, clean: true, cache_time, work: Work::Clean, before: HashMap::new() },
+                Action::Delete,
+                "package",
+                "apt cache (apt-get clean)",
+            );
+            // ansible-core runs `apt-get clean` even in check mode; prov changes nothing there
+            // and registers what that command prints (nothing).
+            for k in ["msg", "stdout", "stderr"] {
+                ch = ch.with_data(k, "");
+            }
+            ch = ch.with_data("stdout_lines", Vec::<String>::new()).with_data("stderr_lines", Vec::<String>::new());
+            ch = ch.with_data("diff", empty_map());
+            return Ok(Plan::Change(ch));
+        }
         let mut deb_installs = Vec::new();
         if !debs.is_empty() {
             let out = cx.exec(deb_probe(&debs)).await?;
@@ -458,6 +631,66 @@ impl Module for Apt {
                 (Some(valid), Some(t)) => p.now.saturating_sub(t) > valid,
                 _ => true,
             };
+        let check = cx.is_check();
+        let mk = |work: Work, before: HashMap<String, String>| AptPlan {
+            update,
+            clean: args.clean,
+            cache_time,
+            work,
+            before,
+        };
+        let cache_fields =
+            |o: Outcome, updated: bool| o.with("cache_updated", updated).with("cache_update_time", cache_time);
+
+        // The cache update alone (ansible-core then ends the task: neither `autoremove` nor
+        // `autoclean` runs).
+        if nothing_named && args.updates_cache() {
+            if !update {
+                return Ok(Plan::Ok(cache_fields(Outcome::ok(), false)));
+            }
+            let mut ch = Change::new(mk(Work::Nothing, HashMap::new()), Action::Modify, "package", "apt cache");
+            ch.data.insert("cache_updated".into(), Value::from(true));
+            ch.data.insert("cache_update_time".into(), Value::from(cache_time));
+            return Ok(Plan::Change(ch));
+        }
+
+        if let Some(u) = upgrade {
+            if p.upgrade == 0 && !update {
+                let sim = cx.exec(apt_get(u, args).flag("--simulate").build()).await?;
+                let text = sim.stdout_str();
+                return Ok(Plan::Ok(outputs(Outcome::ok(), &sim).with("msg", text.to_string())));
+            }
+            let mut ch = Change::new(
+                mk(Work::Upgrade(u), HashMap::new()),
+                Action::Modify,
+                "package",
+                format!("apt-get {u} ({} packages)", p.upgrade),
+            );
+            if check {
+                let sim = cx.exec(apt_get(u, args).flag("--simulate").build()).await?;
+                ch = simulated(ch, &sim, cx, true);
+            }
+            return Ok(Plan::Change(ch));
+        }
+
+        if nothing_named && (args.autoclean || args.autoremove) {
+            let op = if args.autoclean { "autoclean" } else { "autoremove" };
+            let sim = cx.exec(cleanup(op, args).flag("--simulate").build()).await?;
+            if sim.rc != 0 {
+                return Ok(Plan::Ok(
+                    outputs(Outcome::failed(format!("'apt-get {op}' failed: {}", sim.stderr_str())), &sim)
+                        .with("rc", sim.rc),
+                ));
+            }
+            let marker = if op == "autoclean" { "Del " } else { "The following packages will be REMOVED" };
+            if !sim.stdout_str().contains(marker) {
+                return Ok(Plan::Ok(outputs(Outcome::ok(), &sim).with("diff", diff_of(&sim, cx))));
+            }
+            let ch =
+                Change::new(mk(Work::Cleanup(op), HashMap::new()), Action::Delete, "package", format!("apt-get {op}"));
+            return Ok(Plan::Change(simulated(ch, &sim, cx, false)));
+        }
+
         let mut install = Vec::new();
         let mut remove = Vec::new();
         let mut planned = Vec::new();
@@ -471,6 +704,10 @@ impl Module for Apt {
             if args.only_upgrade && !pkg.installed && state != State::Absent {
                 // ansible-core skips it: only_upgrade upgrades installed packages.
                 continue;
+            }
+            if state != State::Absent && !pkg.installed && !pkg.known && !update && !is_pattern(n) {
+                // ansible-core looks the name up in the cache before it runs apt-get.
+                return Ok(Plan::Ok(Outcome::failed(format!("No package matching '{n}' is available"))));
             }
             let (act, want) = match state {
                 State::Present => match &pin {
@@ -511,124 +748,170 @@ impl Module for Apt {
             before.push_str(&format!("{pkg}: {now}\n"));
             after.push_str(&format!("{pkg}: {version}\n"));
         }
-        let upgrade = upgrade.filter(|_| p.upgrade > 0 || update);
-        let autoremove = args.autoremove && names.is_empty() && p.autoremove > 0;
-        if !update && install.is_empty() && remove.is_empty() && upgrade.is_none() && !autoremove {
+        if install.is_empty() && remove.is_empty() {
             if args.deb.is_some() {
                 // What ansible-core's apt returns when every file is installed already.
                 return Ok(Plan::Ok(Outcome::ok().with("stdout", "").with("stderr", "").with("diff", "")));
             }
-            return Ok(Plan::Ok(Outcome::ok().with("cache_updated", false)));
-        }
-        if let Some(u) = upgrade {
-            planned.push(Planned {
-                action: Action::Modify,
-                resource: "package",
-                name: format!("apt-get {u} ({} packages)", p.upgrade),
-            });
-        }
-        if autoremove {
-            planned.push(Planned {
-                action: Action::Delete,
-                resource: "package",
-                name: format!("autoremove ({} packages)", p.autoremove),
-            });
+            if state == State::Absent {
+                // ansible-core's remove(): nothing to remove, nothing registered.
+                if !update {
+                    return Ok(Plan::Ok(Outcome::ok()));
+                }
+            } else if !update || check {
+                // Nothing to install: unchanged, even when the cache was (or would be) updated.
+                return Ok(Plan::Ok(cache_fields(Outcome::ok(), update)));
+            }
+            // The cache update still runs, as in ansible-core; the task reports no change.
+            let work = if state == State::Absent { Work::Remove(Vec::new()) } else { Work::Install(Vec::new()) };
+            let mut ch = Change::new(mk(work, versions(&p, &names)), Action::Modify, "package", "apt cache");
+            ch.planned = vec![Planned { action: Action::Modify, resource: "package", name: "apt cache".into() }];
+            return Ok(Plan::Change(ch));
         }
         if update {
             planned.push(Planned { action: Action::Modify, resource: "package", name: "apt cache".into() });
         }
-        let mut ch = Change::new(
-            AptPlan { update, install, remove, upgrade, autoremove, before: versions(&p, &names) },
-            Action::Modify,
-            "package",
-            "",
-        );
+        let is_deb = args.deb.is_some();
+        let work = if !remove.is_empty() {
+            Work::Remove(remove.clone())
+        } else if is_deb {
+            Work::Debs(install.clone())
+        } else {
+            Work::Install(install.clone())
+        };
+        let mut ch = Change::new(mk(work, versions(&p, &names)), Action::Modify, "package", "");
         ch.planned = planned;
         if !before.is_empty() || !after.is_empty() {
             ch = ch.with_diff("packages", before, after);
+        }
+        if check && !is_deb {
+            let cmd = if remove.is_empty() { install_cmd(args, &install) } else { remove_cmd(args, &remove) };
+            let sim = cx.exec(cmd.flag("--simulate").build()).await?;
+            ch = simulated(ch, &sim, cx, false);
+            if remove.is_empty() {
+                ch.data.insert("cache_updated".into(), Value::from(update));
+                ch.data.insert("cache_update_time".into(), Value::from(cache_time));
+            }
         }
         Ok(Plan::Change(ch))
     }
 
     async fn apply(&self, args: &Args, plan: AptPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         let state = args.state().map_err(ModuleError::Args)?;
-        let mut o = Outcome::ok().with("cache_updated", plan.update);
-        let mut last: Option<ExecOutput> = None;
+        if plan.clean {
+            let out = cx.exec(Cmd::new("apt-get").flag("clean").build()).await?;
+            if out.rc != 0 || !out.stderr.is_empty() {
+                let msg = if out.rc != 0 {
+                    "apt-get clean failed".to_string()
+                } else {
+                    format!("apt-get clean failed: {}", out.stderr_str())
+                };
+                return Ok(Outcome::failed(msg).with("stdout", out.stdout_str().to_string()).with("rc", out.rc));
+            }
+            if let Work::Clean = plan.work {
+                let text = out.stdout_str().to_string();
+                let mut o = outputs(Outcome::ok(), &out).with("msg", text).with("diff", diff_of(&out, cx));
+                o.changed = true;
+                return Ok(o);
+            }
+        }
+        let mut cache_time = plan.cache_time;
+        let mut cache_updated = false;
         if plan.update {
-            let out = cx
-                .exec(format!(
-                    "{APT} update -q && mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp"
-                ))
-                .await?;
+            let out = cx.exec(format!("{APT} update -q")).await?;
             if out.rc != 0 {
-                return Ok(
-                    Outcome::failed(format!("Failed to update apt cache: {}", out.stderr_str().trim())).with_exec(&out)
-                );
+                return Ok(Outcome::failed(format!(
+                    "Failed to update apt cache after 1 retries: {}",
+                    out.stderr_str().trim()
+                )));
             }
-            o.changed = true;
-            o = o.with(
-                "cache_update_time",
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-            );
+            // As ansible-core: the cache counts as updated when its time moved (the stamp of
+            // the last successful update, else the lists' directory).
+            let t = cx.exec(CACHE_TIME).await?;
+            let now = t.stdout_str().trim().parse().unwrap_or(0);
+            cache_updated = now != cache_time;
+            cache_time = now;
         }
-        let mut steps = Vec::new();
-        if !plan.install.is_empty() {
-            let mut c = apt_get("install", args);
-            if args.only_upgrade {
-                c = c.flag("--only-upgrade");
+        let with_cache = |o: Outcome| o.with("cache_updated", cache_updated).with("cache_update_time", cache_time);
+        let run = |s: Sh| match args.policy_rc_d {
+            Some(code) => with_policy_rc_d(s, code),
+            None => s,
+        };
+        match plan.work {
+            Work::Clean => unreachable!("handled above"),
+            Work::Nothing => {
+                let mut o = with_cache(Outcome::ok());
+                o.changed = cache_updated;
+                Ok(o)
             }
-            if args.deb.is_some() && args.install_recommends.is_none() {
-                // ansible-core installs a deb's dependencies, not its Recommends, unless told to.
-                c = c.flag("--no-install-recommends");
+            Work::Upgrade(u) => {
+                let out = cx.exec(run(apt_get(u, args).build())).await?;
+                if out.rc != 0 {
+                    return Ok(Outcome::failed(format!("'apt-get {u}' failed: {}", out.stderr_str()))
+                        .with("stdout", out.stdout_str().to_string())
+                        .with("rc", out.rc));
+                }
+                let text = out.stdout_str().to_string();
+                let changed = !text.contains("\n0 upgraded, 0 newly installed");
+                let mut o = outputs(Outcome::ok(), &out).with("msg", text);
+                if changed {
+                    o = o.with("diff", diff_of(&out, cx));
+                }
+                o.changed = changed;
+                Ok(o)
             }
-            steps.push(c.operands(&plan.install).build());
-        }
-        if !plan.remove.is_empty() {
-            let mut c = Cmd::new(APT).flag("remove").flag("-y").flag("-q");
-            if args.purge {
-                c = c.flag("--purge");
+            Work::Cleanup(op) => {
+                let out = cx.exec(run(cleanup(op, args).build())).await?;
+                if out.rc != 0 {
+                    return Ok(outputs(Outcome::failed(format!("'apt-get {op}' failed: {}", out.stderr_str())), &out)
+                        .with("rc", out.rc));
+                }
+                let marker = if op == "autoclean" { "Del " } else { "The following packages will be REMOVED" };
+                let mut o = outputs(Outcome::ok(), &out).with("diff", diff_of(&out, cx));
+                o.changed = out.stdout_str().contains(marker);
+                Ok(o)
             }
-            if args.autoremove {
-                c = c.flag("--auto-remove");
+            Work::Remove(names) => {
+                if names.is_empty() {
+                    return Ok(Outcome::ok());
+                }
+                let out = cx.exec(run(remove_cmd(args, &names).build())).await?;
+                if out.rc != 0 {
+                    let list = names.iter().map(|n| base(n)).collect::<Vec<_>>().join(" ");
+                    return Ok(outputs(
+                        Outcome::failed(format!("'apt-get remove {list}' failed: {}", out.stderr_str())),
+                        &out,
+                    )
+                    .with("rc", out.rc));
+                }
+                let mut o = outputs(Outcome::ok(), &out).with("diff", diff_of(&out, cx));
+                o.changed = true;
+                Ok(o)
             }
-            steps.push(c.operands(plan.remove.iter().map(|n| base(n))).build());
-        }
-        if let Some(u) = plan.upgrade {
-            steps.push(apt_get(u, args).build());
-        }
-        if plan.autoremove {
-            let c = Cmd::new(APT).flag("autoremove").flag("-y").flag("-q");
-            steps.push(if args.purge { c.flag("--purge") } else { c }.build());
-        }
-        for s in steps {
-            let s = match args.policy_rc_d {
-                Some(code) => with_policy_rc_d(s, code),
-                None => s,
-            };
-            let out = cx.exec(s).await?;
-            if out.rc != 0 {
-                let mut f = Outcome::failed(format!("apt-get failed: {}", out.stderr_str().trim())).with_exec(&out);
-                f.changed = o.changed;
-                return Ok(f);
+            Work::Install(names) | Work::Debs(names) => {
+                let debs = args.deb.is_some();
+                let with_cache = |o: Outcome| if debs { o } else { with_cache(o) };
+                if names.is_empty() {
+                    return Ok(with_cache(Outcome::ok()));
+                }
+                let out = cx.exec(run(install_cmd(args, &names).build())).await?;
+                if out.rc != 0 {
+                    let o = outputs(Outcome::failed(format!("apt-get failed: {}", out.stderr_str().trim())), &out)
+                        .with("diff", diff_of(&out, cx));
+                    return Ok(with_cache(o));
+                }
+                let mut changed = true;
+                if state == State::Latest {
+                    // `latest` may find nothing newer after all: compare versions.
+                    let names = args.names();
+                    let now = cx.exec(probe_command(State::Present, &names, None)).await?;
+                    changed = versions(&parse(&now.stdout_str()), &names) != plan.before;
+                }
+                let mut o = with_cache(outputs(Outcome::ok(), &out).with("diff", diff_of(&out, cx)));
+                o.changed = changed;
+                Ok(o)
             }
-            o.changed = true;
-            last = Some(out);
         }
-        if state == State::Latest && !plan.install.is_empty() {
-            // `latest` may find nothing newer after all: compare versions.
-            let names = args.names();
-            let out = cx.exec(probe_command(args, State::Present, &names, None)).await?;
-            let now = versions(&parse(&out.stdout_str()), &names);
-            o.changed = plan.update
-                || plan.upgrade.is_some()
-                || plan.autoremove
-                || !plan.remove.is_empty()
-                || now != plan.before;
-        }
-        if let Some(out) = &last {
-            o = o.with_exec(out);
-        }
-        Ok(o)
     }
 }
 
@@ -658,7 +941,12 @@ mod tests {
 
     #[tokio::test]
     async fn installs_missing() {
-        let h = fake(FakeConnection::new().on(PROBE, 0, "now 100\npkg curl\tii \t7.88\npkg nginx\tun \t\n"));
+        let known = "policy nginx:\npolicy   Candidate: 1.22\n";
+        let h = fake(FakeConnection::new().on(
+            PROBE,
+            0,
+            &format!("now 100\npkg curl\tii \t7.88\npkg nginx\tun \t\n{known}"),
+        ));
         let o = run::<Apt>(json!({"name": "curl,nginx", "install_recommends": false}), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(
@@ -686,8 +974,17 @@ mod tests {
         let h = fake(FakeConnection::new().on(PROBE, 0, "now 10000\ncache 900\n"));
         let o = run::<Apt>(json!({"update_cache": true, "cache_valid_time": 3600}), &h.ctx()).await;
         assert!(o.changed);
-        assert!(h.conn.calls()[1].starts_with("DEBIAN_FRONTEND=noninteractive apt-get update -q && "));
+        assert_eq!(h.conn.calls()[1], "DEBIAN_FRONTEND=noninteractive apt-get update -q");
         assert_eq!(o.data["cache_updated"], Value::from(true));
+        // The stamp is not touched: the cache's time is what apt-get left (the fake's 900
+        // again, so ansible-core's rule says the update changed nothing).
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 10000\ncache 900\n").on("stat -c %Y", 0, "900\n"));
+        let o = run::<Apt>(json!({"update_cache": true}), &h.ctx()).await;
+        assert!(!o.changed, "{o:?}");
+        assert_eq!(
+            (o.data["cache_updated"].clone(), o.data["cache_update_time"].clone()),
+            (Value::from(false), Value::from(900))
+        );
         // Alone, it sets update_cache (ansible-core since 2.4; prov refused it: "nothing to do").
         let h = fake(FakeConnection::new().on(PROBE, 0, "now 10000\ncache 900\n"));
         let o = run::<Apt>(json!({"cache_valid_time": 3600}), &h.ctx()).await;
@@ -701,7 +998,10 @@ mod tests {
         assert!(!o.changed);
         let o = run::<Apt>(json!({"name": "telnet", "state": "absent", "purge": true}), &h.ctx()).await;
         assert!(o.changed);
-        assert_eq!(h.conn.calls()[2], "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q --purge -- telnet");
+        assert_eq!(
+            h.conn.calls()[2],
+            "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --purge -- telnet"
+        );
     }
 
     #[tokio::test]
@@ -710,7 +1010,9 @@ mod tests {
         let h = fake_check(FakeConnection::new().on(PROBE, 0, text));
         let o = run::<Apt>(json!({"name": "curl", "state": "latest"}), &h.ctx()).await;
         assert!(o.changed);
-        assert_eq!(h.conn.calls().len(), 1, "check mode: probe only");
+        let calls = h.conn.calls();
+        assert_eq!(calls.len(), 2, "check mode: the probe and apt-get's simulation");
+        assert!(calls[1].contains(" install ") && calls[1].ends_with(" -- curl --simulate"), "{}", calls[1]);
         assert_eq!(o.diffs[0].after, "curl: 2\n");
         let text = "now 1\npkg curl\tii \t2\npolicy curl:\npolicy   Installed: 2\npolicy   Candidate: 2\n";
         let h = fake(FakeConnection::new().on(PROBE, 0, text));
@@ -719,9 +1021,14 @@ mod tests {
 
     #[tokio::test]
     async fn failures() {
-        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\n").on("DEBIAN", 100, ""));
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\npolicy nope:\n").on("DEBIAN", 100, ""));
         let o = run::<Apt>(json!({"name": "nope"}), &h.ctx()).await;
-        assert!(o.failed && o.data["rc"] == Value::from(100));
+        assert!(o.failed && o.data.contains_key("stdout") && !o.data.contains_key("rc"), "{o:?}");
+        // A name apt does not know fails before apt-get runs, with ansible-core's words.
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\n"));
+        let o = run::<Apt>(json!({"name": "no-such"}), &h.ctx()).await;
+        assert_eq!(o.msg.as_deref(), Some("No package matching 'no-such' is available"));
+        assert_eq!(h.conn.calls().len(), 1);
         let h = fake(FakeConnection::new().on(PROBE, 127, ""));
         assert!(run_err::<Apt>(json!({"name": "x"}), &h.ctx()).await.contains("reading installed packages"));
         assert!(run_err::<Apt>(json!({"name": "x", "state": "weird"}), &h.ctx()).await.contains("state"));
@@ -789,7 +1096,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_upgrade_leaves_packages_that_are_not_installed_and_flags_reach_apt_get() {
-        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\npkg curl\tii \t1\npkg nginx\tun \t\n"));
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\npkg curl\tii \t1\npkg nginx\tun \t\npolicy curl:\n"));
         let o = run::<Apt>(json!({"name": ["curl=2", "nginx"], "only_upgrade": true}), &h.ctx()).await;
         assert!(o.changed, "{o:?}");
         let install = &h.conn.calls()[1];
@@ -797,7 +1104,7 @@ mod tests {
         let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\npkg nginx\tun \t\n"));
         let o = run::<Apt>(json!({"name": "nginx", "only_upgrade": true}), &h.ctx()).await;
         assert!(!o.changed, "nothing installed: {o:?}");
-        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\n"));
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\npolicy x:\n"));
         run::<Apt>(
             json!({"name": "x", "allow_unauthenticated": true, "allow_change_held_packages": true, "fail_on_autoremove": true}),
             &h.ctx(),
@@ -810,13 +1117,91 @@ mod tests {
         );
     }
 
+    /// ansible-core 2.19's apt, read in its source and run on Debian 12: `autoclean` and
+    /// `autoremove` with no package named run alone and register apt-get's output, changed when
+    /// it deletes ("Del ") or removes something; after `update_cache` the task ends at the
+    /// update; `clean` alone is always a change.
+    #[tokio::test]
+    async fn cleanup_operations_run_alone_and_register_apt_gets_output_as_ansible_core() {
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\ncache 1\n").on(
+            "DEBIAN_FRONTEND=noninteractive apt-get -y",
+            0,
+            "Reading package lists...\nDel hello 2.10 [56 kB]\n",
+        ));
+        let o = run::<Apt>(json!({"autoclean": true, "autoremove": true}), &h.ctx()).await;
+        assert!(o.changed, "{o:?}");
+        let calls = h.conn.calls();
+        assert_eq!(
+            calls[2],
+            "DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold autoclean",
+            "autoclean only: ansible-core's task ends there"
+        );
+        for k in ["stdout", "stderr", "stdout_lines", "stderr_lines", "diff"] {
+            assert!(o.data.contains_key(k), "{k}: {o:?}");
+        }
+        assert!(!o.data.contains_key("cache_updated") && !o.data.contains_key("rc"), "{o:?}");
+
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\ncache 1\n").on(
+            "DEBIAN_FRONTEND=noninteractive apt-get -y",
+            0,
+            "0 upgraded\n",
+        ));
+        let o = run::<Apt>(json!({"autoremove": true}), &h.ctx()).await;
+        assert!(!o.changed && o.data.contains_key("stdout"), "{o:?}");
+        assert_eq!(h.conn.calls().len(), 2, "nothing to remove: nothing runs but the simulation");
+
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 99999\ncache 1\n").on("stat -c %Y", 0, "5\n"));
+        let o = run::<Apt>(json!({"update_cache": true, "autoremove": true}), &h.ctx()).await;
+        assert!(o.changed && !h.conn.calls().iter().any(|c| c.contains("autoremove")), "{:?}", h.conn.calls());
+        assert_eq!(o.data["cache_update_time"], Value::from(5));
+
+        let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\n"));
+        let o = run::<Apt>(json!({"clean": true}), &h.ctx()).await;
+        assert!(o.changed && o.data.contains_key("msg"), "{o:?}");
+        assert_eq!(h.conn.calls()[1], "apt-get clean");
+    }
+
+    /// What ansible-core's apt registers on each path (fields seen in conformance/returns_vm):
+    /// an install `stdout`/`stderr`/`diff` and the cache's `cache_updated`/`cache_update_time`;
+    /// a removal no cache fields; nothing to install the cache fields only; no `rc`.
+    #[tokio::test]
+    async fn each_path_registers_the_fields_ansible_core_registers() {
+        let probe = "now 1\ncache 7\npkg hello\tii \t2.10\npolicy hello:\npolicy   Candidate: 2.10\npolicy sl:\n";
+        let keys = |o: &Outcome| {
+            let mut k: Vec<String> = o.data.keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let h = fake(FakeConnection::new().on(PROBE, 0, probe));
+        let o = run::<Apt>(json!({"name": "sl"}), &h.ctx()).await;
+        assert_eq!(
+            keys(&o),
+            ["cache_update_time", "cache_updated", "diff", "stderr", "stderr_lines", "stdout", "stdout_lines"]
+        );
+        let o = run::<Apt>(json!({"name": "hello"}), &h.ctx()).await;
+        assert_eq!(keys(&o), ["cache_update_time", "cache_updated"]);
+        assert_eq!(o.data["cache_update_time"], Value::from(7));
+        let o = run::<Apt>(json!({"name": "hello", "state": "absent"}), &h.ctx()).await;
+        assert_eq!(keys(&o), ["diff", "stderr", "stderr_lines", "stdout", "stdout_lines"]);
+        let o = run::<Apt>(json!({"name": "sl", "state": "absent"}), &h.ctx()).await;
+        assert!(keys(&o).is_empty() && !o.changed, "{o:?}");
+        // Check mode registers apt-get's simulation.
+        let h = fake_check(FakeConnection::new().on(PROBE, 0, probe));
+        let o = run::<Apt>(json!({"name": "sl"}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(
+            keys(&o),
+            ["cache_update_time", "cache_updated", "diff", "stderr", "stderr_lines", "stdout", "stdout_lines"]
+        );
+    }
+
     #[tokio::test]
     async fn local_probe_parses() {
         // dpkg-query exists on this Debian box: the probe runs and parses.
         let h = LocalHost::new();
         let args: Args =
             prov_core::module::args_from_value(&j(json!({"name": ["dpkg", "surely-not-a-package"]}))).unwrap();
-        let out = h.ctx().exec(probe_command(&args, State::Present, &args.names(), None)).await.unwrap();
+        let out = h.ctx().exec(probe_command(State::Present, &args.names(), None)).await.unwrap();
         let p = parse(&out.stdout_str());
         assert!(p.pkgs.get("dpkg").is_some_and(|x| x.installed), "{p:?}", p = out.stdout_str());
         assert!(!p.pkgs.get("surely-not-a-package").is_some_and(|x| x.installed));

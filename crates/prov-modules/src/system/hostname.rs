@@ -15,12 +15,13 @@
 //! `name` and `ansible_facts` (`ansible_hostname`: the name up to its first dot,
 //! `ansible_nodename`: the name, `ansible_fqdn` and `ansible_domain`: what the host's current
 //! name resolves to), which are also set on the host; the diff is `hostname = OLD` →
-//! `hostname = NEW`.
+//! `hostname = NEW`. `/etc/hostname` is written in place, as ansible-core writes it (its mode
+//! and inode kept): in a container it is a bind mount, which a rename cannot replace.
 //!
 //! Differences from Ansible: the strategies of other systems (`alpine`, `freebsd`, `macos`,
 //! `openbsd`, `openrc`, `redhat`, `sles`, `solaris`) are refused with a clear message, and so is
 //! `generic` (ansible-core 2.19's fails with "Module failed." as it cannot read a name);
-//! `/etc/hostname` is written through prov's upload (its mode kept); a planned change in check
+//! a planned change in check
 //! mode registers nothing and sets no facts (Ansible registers `name` and `ansible_facts`).
 //!
 //! ```yaml
@@ -108,17 +109,14 @@ enum Strategy {
     File,
 }
 
-const HOSTNAME_FILE: &str = "/etc/hostname";
-
 /// The `hostname` module.
 #[derive(Debug, Default)]
 pub struct Hostname;
 
-/// What was read: the current and permanent names, and the file's mode.
+/// What was read: the current and permanent names.
 struct Names {
     current: String,
     permanent: String,
-    file_mode: Option<u32>,
 }
 
 /// What `apply` does.
@@ -126,7 +124,8 @@ pub struct HostnamePlan {
     strategy: Strategy,
     set_current: bool,
     set_permanent: bool,
-    file_mode: Option<u32>,
+    /// The name it replaces, for the registered `diff`.
+    before: String,
 }
 
 /// Whether systemd runs the host, as ansible-core checks it; and `/etc/hostname` with its mode.
@@ -229,7 +228,7 @@ impl Module for Hostname {
         let names = match strategy {
             Strategy::File => {
                 let n = file.unwrap_or_default();
-                Names { current: n.clone(), permanent: n, file_mode }
+                Names { current: n.clone(), permanent: n }
             }
             Strategy::Systemd => {
                 let current = match hostnamectl_get(cx, "--transient").await? {
@@ -240,7 +239,7 @@ impl Module for Hostname {
                     Ok(n) => n,
                     Err(f) => return Ok(Plan::Ok(f)),
                 };
-                Names { current, permanent, file_mode: None }
+                Names { current, permanent }
             }
         };
         let name = a.name.as_str();
@@ -254,7 +253,7 @@ impl Module for Hostname {
             return Ok(Plan::Ok(Outcome::failed(msg)));
         }
         let before = if names.current != name { &names.current } else { &names.permanent };
-        let plan = HostnamePlan { strategy, set_current, set_permanent, file_mode: names.file_mode };
+        let plan = HostnamePlan { strategy, set_current, set_permanent, before: before.clone() };
         let mut ch = Change::new(plan, Action::Modify, "hostname", name);
         if cx.mode.diff == DiffMode::On {
             ch = ch.with_diff("hostname", format!("hostname = {before}\n"), format!("hostname = {name}\n"));
@@ -267,8 +266,12 @@ impl Module for Hostname {
         match plan.strategy {
             Strategy::File => {
                 if plan.set_permanent {
-                    let data = format!("{name}\n");
-                    cx.put(HOSTNAME_FILE, data.as_bytes(), Some(plan.file_mode.unwrap_or(0o644))).await?;
+                    // In place (truncate and write), as ansible-core's FileStrategy does.
+                    let write = Sh::lit("printf '%s\\n'").word(Sh::quoted(name)).suffix(" > /etc/hostname");
+                    let out = cx.exec(write).await?;
+                    if out.rc != 0 {
+                        return Ok(command_failed(&out));
+                    }
                 }
             }
             Strategy::Systemd => {
@@ -287,7 +290,12 @@ impl Module for Hostname {
                 }
             }
         }
-        with_facts(cx, name, Outcome { changed: true, ..Outcome::ok() }).await
+        // ansible-core registers the change's diff whether or not `--diff` is on.
+        let diff = Value::from_pairs(vec![
+            ("after", Value::from(format!("hostname = {name}\n"))),
+            ("before", Value::from(format!("hostname = {}\n", plan.before))),
+        ]);
+        with_facts(cx, name, Outcome { changed: true, ..Outcome::ok() }.with("diff", diff)).await
     }
 }
 

@@ -59,8 +59,30 @@ pub struct Service;
 /// Commands to run, and the result to report.
 pub struct ServicePlan {
     steps: Vec<Sh>,
-    state: String,
-    enabled: bool,
+    systemd: bool,
+    status: Value,
+}
+
+/// What ansible-core registers: with systemd its systemd module's `name`, `status` and the
+/// `state` asked for; else its service module's `name` and `state` (`started` for started,
+/// restarted and reloaded, else `stopped`). Both add `enabled` only when it was given.
+fn result(o: Outcome, args: &Args, name: &str, systemd: bool, status: Value) -> Outcome {
+    let mut o = o.with("name", name);
+    if let Some(e) = args.enabled {
+        o = o.with("enabled", e);
+    }
+    if let Some(st) = args.state.as_deref() {
+        let shown = match st {
+            _ if systemd => st,
+            "stopped" => "stopped",
+            _ => "started",
+        };
+        o = o.with("state", shown);
+    }
+    if systemd {
+        o = o.with("status", status);
+    }
+    o
 }
 
 #[derive(Debug, Default)]
@@ -299,20 +321,14 @@ impl Module for Service {
         }
         let status = Value::from_pairs(cur.status.clone());
         if steps.is_empty() {
-            return Ok(Plan::Ok(
-                Outcome::ok()
-                    .with("name", name.as_str())
-                    .with("state", was)
-                    .with("enabled", cur.enabled)
-                    .with("status", status),
-            ));
+            return Ok(Plan::Ok(result(Outcome::ok(), args, svc, cur.systemd, status)));
         }
         let act = match state {
             "started" => Action::Create,
             "stopped" => Action::Delete,
             _ => Action::Modify,
         };
-        let plan = ServicePlan { steps, state: state.to_string(), enabled };
+        let plan = ServicePlan { steps, systemd: cur.systemd, status };
         let name = name.as_str();
         Ok(Plan::Change(Change::new(plan, act, "service", name).with_diff(format!("service {name}"), before, after)))
     }
@@ -329,10 +345,8 @@ impl Module for Service {
                 return Ok(Outcome::failed(msg).with_exec(&out));
             }
         }
-        Ok(Outcome { changed: true, ..Outcome::ok() }
-            .with("name", args.name.as_deref().unwrap_or_default())
-            .with("state", plan.state)
-            .with("enabled", plan.enabled))
+        let name = args.name.as_deref().unwrap_or_default();
+        Ok(result(Outcome { changed: true, ..Outcome::ok() }, args, name, plan.systemd, plan.status))
     }
 }
 
@@ -409,6 +423,31 @@ mod tests {
         assert!(o.failed && o.msg.as_deref() == Some("missing required arguments: name"), "{o:?}");
         let a: Args = prov_core::module::args_from_value(&j(json!({"state": "started"}))).expect("args");
         assert!(Service::check_args(&a).is_err(), "a name is needed for the rest");
+    }
+
+    /// The fields ansible-core's service module registers without systemd (seen in
+    /// conformance/returns_vm on a Debian container): `name`, `state` when asked (restarted
+    /// shows as `started`), `enabled` only when given; no `status`.
+    #[tokio::test]
+    async fn sysv_results_have_the_fields_ansible_cores_service_module_registers() {
+        let running = "init=sysv\nLoadState=loaded\nstatus=0\nenabled=yes\n";
+        let keys = |o: &Outcome| {
+            let mut k: Vec<String> = o.data.keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let h = fake(FakeConnection::new().on("if [ -d", 0, running));
+        let o = run::<Service>(json!({"name": "cron", "state": "started"}), &h.ctx()).await;
+        assert!(!o.changed);
+        assert_eq!(keys(&o), ["name", "state"]);
+        let o = run::<Service>(json!({"name": "cron", "state": "restarted"}), &h.ctx()).await;
+        assert_eq!(
+            (keys(&o), o.data["state"].as_str()),
+            (vec!["name".to_string(), "state".to_string()], Some("started"))
+        );
+        let o = run::<Service>(json!({"name": "cron", "enabled": false}), &h.ctx()).await;
+        assert!(o.changed);
+        assert_eq!(keys(&o), ["enabled", "name"]);
     }
 
     #[tokio::test]

@@ -26,8 +26,14 @@ async fn on_the_debian_family_without_systemd_only_etc_hostname_is_written() {
     let h = fake(debian());
     let o = run::<Hostname>(json!({"name": "web01.example.org"}), &h.ctx()).await;
     assert!(o.changed && !o.failed, "{o:?}");
-    let files = h.conn.files.lock().unwrap();
-    assert_eq!(files["/etc/hostname"], (b"web01.example.org\n".to_vec(), Some(0o755)), "its mode kept");
+    // Written in place (a container's /etc/hostname is a bind mount: a rename over it fails
+    // with EBUSY, seen in conformance/returns_vm), so its mode stays.
+    assert!(
+        h.conn.calls().iter().any(|c| c == "printf '%s\\n' web01.example.org > /etc/hostname"),
+        "{:?}",
+        h.conn.calls()
+    );
+    assert!(h.conn.files.lock().unwrap().is_empty(), "no upload");
     assert!(!h.conn.calls().iter().any(|c| c.starts_with("hostname") || c.starts_with("hostnamectl")));
     assert_eq!(o.data["name"].as_str(), Some("web01.example.org"));
     let facts = &o.data["ansible_facts"];
