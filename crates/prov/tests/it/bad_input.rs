@@ -1,6 +1,6 @@
 //! Bad input: exit 4, a message with file:line:column and a hint, and no connection opened.
 
-use crate::util::{fixtures, prov, text};
+use crate::util::{fixtures, prov, prov_peak_rss, text};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -230,9 +230,17 @@ fn an_alias_bomb_or_deep_nesting_is_refused_wherever_yaml_is_read() {
     for (name, body) in [("bomb.yml", alias_bomb()), ("deep.yml", deep)] {
         std::fs::write(d.join(name), &body).expect("write");
         let want = if name == "bomb.yml" { "aliases expand" } else { "nested more than" };
-        // As a playbook, as extra vars and as an inventory.
-        let e = rejected_in(d, &["apply", name, "-i", inv]);
+        // As a playbook (under a parent that reads prov's peak memory: the refusal must not
+        // expand or descend first), as extra vars and as an inventory.
+        let t0 = std::time::Instant::now();
+        let (out, peak_kib) = prov_peak_rss(d, &["apply", name, "-i", inv]);
+        let took = t0.elapsed();
+        let (_, e) = text(&out);
+        assert_eq!(out.status.code(), Some(4), "{e}");
         assert!(e.contains(want) && e.contains(name), "{e}");
+        assert!(peak_kib < 100 * 1024, "{name}: prov's peak memory was {peak_kib} KiB (the limit is 100 MB)");
+        // A figure for the record, not a threshold (timings are the benchmark's business).
+        eprintln!("{name}: refused in {took:?}, peak memory {peak_kib} KiB");
         let at = format!("@{name}");
         let e = rejected_in(d, &["apply", "good.yml", "-i", inv, "-e", &at]);
         assert!(e.contains(want), "{e}");

@@ -1900,6 +1900,16 @@ fn an_includes_tags_gate_the_include_and_are_not_inherited() {
     assert_eq!(ran(&[]), ["include_tasks", "inner untagged", "inner tagged a", "inner tagged c", "imported untagged"]);
 }
 
+/// `--tags` naming a tag no task has: ansible-core 2.19 prints the play and an empty recap
+/// and exits 0 (no warning); so does prov, and nothing runs.
+#[test]
+fn a_tag_no_task_has_runs_nothing_and_exits_0_as_ansible_core() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n      tags: [x]\n    - debug: msg=untagged\n";
+    let (_d, r) = apply(&[("site.yml", site)], &["--tags", "nosuchtag"]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert!(!r.events.iter().any(|e| e["event"] == "host_result"), "{}", r.dump());
+}
+
 /// ansible-core 2.19 evaluates an `include_tasks`' `when` once, when it reaches the include:
 /// the file's tasks do not inherit it. With `when: not done` and a file that sets `done`,
 /// both tasks of the file run (ok=3: the include counts). prov gave the `when` to every task

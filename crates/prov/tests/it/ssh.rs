@@ -1,6 +1,6 @@
 //! End-to-end over real SSH: `prov` against a [`Lab`] of private sshd hosts on 127.0.1.x.
 
-use crate::util::{copy_tree, prov, repo, text};
+use crate::util::{copy_tree, prov, prov_peak_rss, repo, text};
 use prov_testkit::Lab;
 use serde_json::Value as Json;
 use std::io::BufRead;
@@ -890,28 +890,6 @@ fn wait_for_connection_waits_for_a_host_to_come_back() {
     let (o, _) = text(&out);
     let r = recap(&events(&o));
     assert_eq!(count(&r, "h01", "skipped"), 1, "{o}");
-}
-
-/// Runs prov in `dir` under a Python parent that prints the peak RSS of its children (prov
-/// alone) in KiB: the output, and that figure.
-fn prov_peak_rss(dir: &Path, args: &[&str]) -> (std::process::Output, u64) {
-    let script = "import resource, subprocess, sys\n\
-                  r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)\n\
-                  sys.stdout.buffer.write(r.stdout)\n\
-                  print('PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n\
-                  sys.exit(r.returncode)\n";
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_prov"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("python3 runs");
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    let peak = err.lines().rev().find_map(|l| l.strip_prefix("PEAK ")).expect("the peak line").trim().parse();
-    (out, peak.expect("KiB"))
 }
 
 /// `copy` of a controller file streams it to each host (over SFTP, and through sudo's stdin

@@ -278,3 +278,25 @@ pub fn unwrap_unsafe(v: serde_json::Value) -> serde_json::Value {
         other => other,
     }
 }
+
+/// Runs prov in `dir` under a Python parent that prints the peak RSS of its children (prov
+/// alone) in KiB: the output, and that figure.
+pub fn prov_peak_rss(dir: &Path, args: &[&str]) -> (std::process::Output, u64) {
+    let script = "import resource, subprocess, sys\n\
+                  r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)\n\
+                  sys.stdout.buffer.write(r.stdout)\n\
+                  print('PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n\
+                  sys.exit(r.returncode)\n";
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_prov"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("python3 runs");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let peak = err.lines().rev().find_map(|l| l.strip_prefix("PEAK ")).expect("the peak line").trim().parse();
+    (out, peak.expect("KiB"))
+}
