@@ -160,6 +160,23 @@ pub struct SshConnection {
     next_id: AtomicU64,
     /// The run's upload limit ([`SshOptions::transfers`]).
     transfers: Arc<Semaphore>,
+    /// Temporary files of SFTP uploads in flight: an interrupt removes them.
+    uploading: Mutex<std::collections::HashSet<String>>,
+}
+
+/// Forgets an upload's temporary file in [`SshConnection::uploading`] when the upload ends or
+/// is dropped.
+struct UploadGuard<'a> {
+    conn: &'a SshConnection,
+    tmp: String,
+}
+
+impl Drop for UploadGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut u) = self.conn.uploading.lock() {
+            u.remove(&self.tmp);
+        }
+    }
 }
 
 /// A running command: its job's pid (0 until known) and the escalation it runs with.
@@ -251,6 +268,7 @@ pub async fn connect(target: &SshTarget, opts: &SshOptions) -> Result<SshConnect
         running: Mutex::new(HashMap::new()),
         next_id: AtomicU64::new(0),
         transfers: opts.transfers.clone(),
+        uploading: Mutex::new(std::collections::HashSet::new()),
     })
 }
 
@@ -520,6 +538,10 @@ impl SshConnection {
             .open_with_flags_and_attributes(t.tmp.clone(), flags, attrs)
             .await
             .map_err(|e| self.transfer(path, e))?;
+        if let Ok(mut u) = self.uploading.lock() {
+            u.insert(t.tmp.clone());
+        }
+        let _uploading = UploadGuard { conn: self, tmp: t.tmp.clone() };
         let written = async {
             src.send(&mut f).await?;
             f.shutdown().await
@@ -598,9 +620,16 @@ impl Connection for SshConnection {
             futures_util::future::join_all(ready.iter().map(|(_, p, b)| self.kill_job(*p, b.as_ref()))).await;
             killed.extend(ready.into_iter().map(|(id, _, _)| id));
             if !waiting || tokio::time::Instant::now() >= deadline {
-                return;
+                break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Uploads stop with the run: their temporary files go now (an upload still sending
+        // writes into a removed file, and its rename then fails).
+        let tmps: Vec<String> = self.uploading.lock().map(|u| u.iter().cloned().collect()).unwrap_or_default();
+        if !tmps.is_empty() {
+            let line = format!("rm -f -- {}", tmps.iter().map(|t| shell_quote(t)).collect::<Vec<_>>().join(" "));
+            let _ = tokio::time::timeout(Duration::from_secs(10), self.run(ExecRequest::new(line))).await;
         }
     }
 

@@ -88,6 +88,21 @@ fn temp_files(dir: &Path) -> Vec<(PathBuf, u32)> {
 
 #[test]
 fn kill_9_during_a_large_copy_leaves_only_a_private_temp_file_that_the_next_run_removes() {
+    interrupted_copy(&["-KILL"]);
+}
+
+/// SIGTERM, or a second Ctrl-C, in the middle of a large copy: prov stops the transfer,
+/// removes its temporary file, prints the recap (the copy failed) and exits 99; the next run
+/// makes the copy and the one after changes nothing.
+#[test]
+fn sigterm_or_a_second_ctrl_c_during_a_large_copy_leaves_no_temp_file() {
+    interrupted_copy(&["-TERM"]);
+    interrupted_copy(&["-INT", "-INT"]);
+}
+
+/// A large `copy` to a lab host interrupted by `signals` once its temporary file holds some
+/// bytes; then what is left on the host, and two more runs (the copy made, then nothing).
+fn interrupted_copy(signals: &[&str]) {
     let lab = Lab::start(1).expect("lab (needs openssh-server)");
     let work = tempfile::tempdir().expect("tempdir");
     std::fs::copy(lab.inventory(), work.path().join("hosts.ini")).expect("inventory");
@@ -118,14 +133,16 @@ fn kill_9_during_a_large_copy_leaves_only_a_private_temp_file_that_the_next_run_
     let kh = lab.known_hosts().display().to_string();
     let args = ["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"];
 
-    // Run 1: killed with SIGKILL once the temp file has some of the bytes.
+    // Run 1: interrupted once the temp file has some of the bytes.
     let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
         .args(args)
         .current_dir(work.path())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("prov starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let partial = temp_files(&dest_dir).iter().any(|(p, _)| std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
@@ -137,13 +154,26 @@ fn kill_9_during_a_large_copy_leaves_only_a_private_temp_file_that_the_next_run_
         std::thread::sleep(Duration::from_millis(2));
     }
     assert!(!lab.session_processes().is_empty(), "the check for sessions left sees the transfer's");
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
-    assert_no_sessions_left(&lab, "after kill -9");
+    for (i, sig) in signals.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let st = Command::new("kill").args([*sig, &child.id().to_string()]).status().expect("kill");
+        assert!(st.success());
+    }
+    let status = child.wait().expect("reaped");
+    let out = reader.join().expect("reader");
+    assert_no_sessions_left(&lab, &format!("after kill {signals:?}"));
     let left = temp_files(&dest_dir);
-    assert!(!left.is_empty(), "the killed transfer left no temp file (nothing was tested)");
-    for (p, mode) in &left {
-        assert_eq!(mode & 0o077, 0, "{} is readable by others: {mode:o}", p.display());
+    if signals == ["-KILL"] {
+        assert!(!left.is_empty(), "the killed transfer left no temp file (nothing was tested)");
+        for (p, mode) in &left {
+            assert_eq!(mode & 0o077, 0, "{} is readable by others: {mode:o}", p.display());
+        }
+    } else {
+        assert_eq!(status.code(), Some(99), "{signals:?}: {out}");
+        assert!(out.contains("\"interrupted\":true"), "{signals:?}: no recap: {out}");
+        assert_eq!(left, Vec::<(PathBuf, u32)>::new(), "{signals:?}: the interrupted transfer left its temp file");
     }
     assert!(!dest_dir.join("secret.bin").exists(), "a partial copy reached the destination");
 

@@ -122,6 +122,16 @@ fn assert_killed_with_recap(lab: &prov_testkit::Lab, marker: &str, code: Option<
     let recap = lines.iter().rev().find(|e| e["event"] == "recap").expect("recap printed");
     assert_eq!(recap["interrupted"], true);
     assert_eq!(recap["hosts"].as_array().map(Vec::len), Some(3), "{recap}");
+    // Each host's one task was killed: it failed, and nothing else counts.
+    for h in recap["hosts"].as_array().into_iter().flatten() {
+        let c = |k: &str| h[k].as_u64().unwrap_or(u64::MAX);
+        assert_eq!(
+            (c("ok"), c("changed"), c("failed"), c("unreachable"), c("skipped")),
+            (0, 0, 1, 0, 0),
+            "{}: {recap}",
+            h["host"]
+        );
+    }
     // prov waited for the kill of every job; a killed sudo may still be closing its session.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !processes_with(marker).is_empty() && std::time::Instant::now() < deadline {
@@ -165,6 +175,18 @@ fn a_task_timeout_fails_the_task_and_kills_its_command() {
     let (o, e) = crate::util::text(&out);
     assert_eq!(out.status.code(), Some(2), "{o}\n{e}");
     assert!(o.contains("timed out"), "{o}");
+    let recap: Json = o
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Json>(l).ok())
+        .find(|e| e["event"] == "recap")
+        .expect("recap");
+    let h = &recap["hosts"][0];
+    assert_eq!(
+        (h["ok"].as_u64(), h["changed"].as_u64(), h["failed"].as_u64(), h["unreachable"].as_u64()),
+        (Some(0), Some(0), Some(1), Some(0)),
+        "{recap}"
+    );
     assert_eq!(processes_with(&marker), Vec::<String>::new(), "left running after the timeout");
     assert_no_sessions_left(&lab, "after the timeout");
 }
@@ -229,5 +251,62 @@ fn ctrl_c_during_a_retry_delay_or_a_loop_pause_stops_at_once() {
         assert!(began.elapsed() < std::time::Duration::from_secs(60), "{task}: the delay was slept out");
         let recap = lines.iter().rev().find(|e| e["event"] == "recap").expect("recap printed");
         assert_eq!(recap["interrupted"], true);
+    }
+}
+
+/// A wait that would never end (`wait_for` a closed port for an hour, on two hosts, one over
+/// SSH): a second Ctrl-C, or SIGTERM, stops it at once with the recap and 99, and nothing of
+/// the wait is left on the hosts.
+#[test]
+fn a_second_ctrl_c_or_sigterm_during_a_wait_that_never_ends_stops_it_at_once() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    for signals in [&["-INT", "-INT"][..], &["-TERM"]] {
+        let lab = prov_testkit::Lab::start(1).expect("lab (needs openssh-server)");
+        let work = tempfile::tempdir().expect("tempdir");
+        let mut inv = std::fs::read_to_string(lab.inventory()).expect("inventory");
+        inv.push_str("\nlocal1 ansible_connection=local\n");
+        std::fs::write(work.path().join("hosts.ini"), inv).expect("inventory");
+        std::fs::write(
+            work.path().join("pb.yml"),
+            format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: wait\n      wait_for: {{port: {port}, timeout: 3600}}\n    - name: never\n      command: \"true\"\n"),
+        )
+        .expect("playbook");
+        let kh = lab.known_hosts().display().to_string();
+        let mut child = apply_json(work.path(), &["--known-hosts", &kh]);
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = Vec::new();
+        let mut started = 0;
+        let mut sent_at = None;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let v: Json = serde_json::from_str(&line.expect("line")).expect("json event");
+            if v["event"] == "task_start" && v["name"] == "wait" {
+                started += 1;
+            }
+            if sent_at.is_none() && started == 2 {
+                // Both hosts are in the wait.
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                for (i, sig) in signals.iter().enumerate() {
+                    if i > 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(300));
+                    }
+                    let st = Command::new("kill").args([*sig, &child.id().to_string()]).status().expect("kill");
+                    assert!(st.success());
+                }
+                sent_at = Some(std::time::Instant::now());
+            }
+            lines.push(v);
+        }
+        let status = child.wait().expect("exit");
+        let sent_at = sent_at.expect("the wait never started");
+        // A guard against a hang, not a timing: the wait itself is an hour.
+        assert!(sent_at.elapsed() < std::time::Duration::from_secs(60), "{signals:?}: prov went on waiting");
+        assert_eq!(status.code(), Some(99), "{signals:?}: {lines:?}");
+        let recap = lines.iter().rev().find(|e| e["event"] == "recap").expect("recap printed");
+        assert_eq!(recap["interrupted"], true);
+        assert_eq!(recap["hosts"].as_array().map(Vec::len), Some(2), "{recap}");
+        assert!(!lines.iter().any(|e| e["event"] == "task_start" && e["name"] == "never"), "{lines:?}");
+        assert_no_sessions_left(&lab, "after the interrupted wait");
     }
 }

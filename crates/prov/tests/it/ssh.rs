@@ -139,16 +139,24 @@ fn example_on_twenty_hosts_converges_then_changes_nothing() {
     assert_eq!(before, after, "check mode changed the file");
 }
 
+/// A host's sshd is killed (with its sessions) while the host runs a command: that host is
+/// unreachable from then on, the others finish; the recap counts it all; nothing of the run
+/// is left running and no temporary file of a copy is left; once the host is back, a rerun
+/// finishes its work and a third run changes nothing.
 #[test]
 fn host_whose_sshd_stops_mid_run_is_unreachable_and_others_finish() {
     let mut lab = Lab::start(4).expect("lab");
     let work = lab_workdir(&lab);
+    let marker = format!("sleep 3.{:03}", std::process::id() % 1000);
     std::fs::write(
         work.path().join("pb.yml"),
-        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: first\n      command: \"true\"\n      changed_when: false\n    - name: slow\n      command: sleep 2\n      changed_when: false\n    - name: last\n      command: \"true\"\n      changed_when: false\n",
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: first\n      copy: {{content: \"one\\n\", dest: \"{{{{ host_root }}}}/first.txt\"}}\n    - name: slow\n      command: {marker}\n      args: {{creates: \"{{{{ host_root }}}}/slow.done\"}}\n    - name: mark\n      copy: {{content: \"done\\n\", dest: \"{{{{ host_root }}}}/slow.done\"}}\n    - name: last\n      copy: {{content: \"last\\n\", dest: \"{{{{ host_root }}}}/last.txt\"}}\n"
+        ),
     )
     .expect("playbook");
     let kh = lab.known_hosts().display().to_string();
+    let apply = || prov(work.path(), &["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
         .args(["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"])
         .current_dir(work.path())
@@ -163,7 +171,13 @@ fn host_whose_sshd_stops_mid_run_is_unreachable_and_others_finish() {
         let line = line.expect("line");
         if !stopped {
             let v: Json = serde_json::from_str(&line).expect("json");
-            if v["event"] == "host_result" && v["host"] == "h02" && v["name"] == "first" {
+            if v["event"] == "task_start" && v["name"] == "slow" {
+                // The command runs on every host (h02's among them) when its sshd goes.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+                while prov_testkit::processes_with(&marker).iter().filter(|c| c.trim() == marker).count() < 4 {
+                    assert!(std::time::Instant::now() < deadline, "the commands never all ran");
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
                 lab.stop(1);
                 stopped = true;
             }
@@ -171,17 +185,56 @@ fn host_whose_sshd_stops_mid_run_is_unreachable_and_others_finish() {
         lines.push(line);
     }
     let status = child.wait().expect("prov ends");
-    assert!(stopped, "h02 never ran its first task:\n{}", lines.join("\n"));
+    assert!(stopped, "the slow task never started:\n{}", lines.join("\n"));
     assert_eq!(status.code(), Some(4), "exit code for unreachable hosts:\n{}", lines.join("\n"));
     let r = recap(&events(&lines.join("\n")));
     for h in ["h01", "h03", "h04"] {
-        assert_eq!((count(&r, h, "ok"), count(&r, h, "unreachable"), count(&r, h, "failed")), (3, 0, 0), "{h}: {r:?}");
+        assert_eq!(
+            (count(&r, h, "ok"), count(&r, h, "changed"), count(&r, h, "unreachable"), count(&r, h, "failed")),
+            (4, 4, 0, 0),
+            "{h}: {r:?}"
+        );
     }
     assert_eq!(
-        (count(&r, "h02", "ok"), count(&r, "h02", "unreachable"), count(&r, "h02", "failed")),
-        (1, 1, 0),
+        (
+            count(&r, "h02", "ok"),
+            count(&r, "h02", "changed"),
+            count(&r, "h02", "unreachable"),
+            count(&r, "h02", "failed")
+        ),
+        (1, 1, 1, 0),
         "{r:?}"
     );
+    assert!(!lab.hosts[1].root.join("slow.done").exists(), "h02 went on after its sshd stopped");
+    assert_eq!(prov_testkit::processes_with(&marker), Vec::<String>::new(), "left running");
+    let temp_files = |lab: &Lab| -> Vec<String> {
+        lab.hosts
+            .iter()
+            .flat_map(|h| std::fs::read_dir(&h.root).expect("host root").flatten())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("prov-tmp"))
+            .collect()
+    };
+    assert_eq!(temp_files(&lab), Vec::<String>::new(), "temporary files left");
+
+    lab.restart(1).expect("h02 back");
+    let out = apply();
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let r = recap(&events(&o));
+    assert_eq!(count(&r, "h02", "changed"), 3, "h02 finishes its work: {r:?}");
+    for h in ["h01", "h03", "h04"] {
+        assert_eq!(count(&r, h, "changed"), 0, "{h}: {r:?}");
+    }
+    let out = apply();
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    assert_eq!(r_changed(&recap(&events(&o))), 0, "the third run changes nothing:\n{o}");
+    assert_eq!(temp_files(&lab), Vec::<String>::new(), "temporary files left");
+}
+
+fn r_changed(recap: &[Json]) -> u64 {
+    recap.iter().map(|h| h["changed"].as_u64().expect("a counter")).sum()
 }
 
 fn fingerprint(pubkey: &Path) -> String {
@@ -207,6 +260,42 @@ fn changed_host_key_is_refused_naming_host_and_both_fingerprints() {
     assert!(line.contains("h02"), "{line}");
     assert!(line.contains(&real) && line.contains(&recorded), "both fingerprints expected in: {line}");
     assert!(all.contains("changed: [h01]"), "the other host ran:\n{all}");
+}
+
+/// A changed host key, in a playbook run: that host is unreachable and untouched (the recap
+/// says so, exit 4), the other host converges, no session is left; with the right key back,
+/// a rerun converges that host and the next run changes nothing.
+#[test]
+fn a_changed_host_key_leaves_that_host_untouched_and_a_rerun_with_the_right_key_converges() {
+    let lab = Lab::start(2).expect("lab");
+    let good = std::fs::read(lab.known_hosts()).expect("known_hosts");
+    lab.spoil_known_host(1).expect("spoil");
+    let work = lab_workdir(&lab);
+    std::fs::write(
+        work.path().join("pb.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {content: \"x\\n\", dest: \"{{ host_root }}/keyed.txt\"}\n",
+    )
+    .expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    let apply = || prov(work.path(), &["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"]);
+    let out = apply();
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
+    let r = recap(&events(&o));
+    let counts =
+        |h: &str| (count(&r, h, "ok"), count(&r, h, "changed"), count(&r, h, "unreachable"), count(&r, h, "failed"));
+    assert_eq!((counts("h01"), counts("h02")), ((1, 1, 0, 0), (0, 0, 1, 0)), "{r:?}");
+    assert!(!lab.hosts[1].root.join("keyed.txt").exists(), "the host with the wrong key was written to");
+    crate::faults::assert_no_sessions_left(&lab, "after the refused host key");
+    std::fs::write(lab.known_hosts(), good).expect("the right key back");
+    let out = apply();
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}\n{e}");
+    let r = recap(&events(&o));
+    assert_eq!((count(&r, "h01", "changed"), count(&r, "h02", "changed")), (0, 1), "{r:?}");
+    let out = apply();
+    let (o, _) = text(&out);
+    assert_eq!(r_changed(&recap(&events(&o))), 0, "{o}");
 }
 
 #[test]
