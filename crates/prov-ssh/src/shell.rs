@@ -20,7 +20,7 @@
 //! subshell's stdin; when the target has no `base64`, or the input is large, the caller
 //! uses a plain exec channel instead (see [`Protocol::script`]).
 
-use prov_core::connection::{shell_quote, ExecOutput, ExecRequest};
+use prov_core::connection::{shell_quote, BecomeMethod, ExecOutput, ExecRequest};
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
@@ -68,8 +68,9 @@ impl Protocol {
         if req.command.contains('\0') || req.env.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
             return None;
         }
-        let body = if req.become_.is_none() && req.env.iter().all(|(k, _)| is_name(k)) {
-            // Plain environment variables are exported in the subshell: no `env`, no `sh -c`.
+        let names = req.env.iter().all(|(k, _)| is_name(k));
+        // Plain environment variables are exported in the subshell: no `env`, no `sh -c`.
+        let exported = || {
             let mut s = String::new();
             for (k, v) in &req.env {
                 s.push_str(&format!("{k}={}; export {k}; ", shell_quote(v)));
@@ -77,8 +78,26 @@ impl Protocol {
             s.push_str("eval ");
             s.push_str(&shell_quote(&req.command));
             s
-        } else {
-            format!("eval {}", shell_quote(&req.shell_line()))
+        };
+        let body = match &req.become_ {
+            None if names => exported(),
+            // sudo gets the command on its standard input (a here-document of this script),
+            // not in its arguments: neither `ps` on the target nor sudo's log shows the
+            // command or its environment (ansible-core's become runs a module file, whose
+            // arguments are not on a command line either). The command's own input is then
+            // empty, as `</dev/null` gives it otherwise.
+            Some(b) if names && b.method == BecomeMethod::Sudo && req.stdin.is_none() => {
+                let inner = exported();
+                if inner.lines().any(|l| l == self.token) {
+                    return None;
+                }
+                format!(
+                    "sudo -n -H -u {} -- sh -c 'eval \"$(cat)\"' <<'{t}'\n{inner}\n{t}\n",
+                    shell_quote(&b.user),
+                    t = self.token
+                )
+            }
+            _ => format!("eval {}", shell_quote(&req.shell_line())),
         };
         let job = format!("& printf '%spid %d\\n' {t} $! >&2; wait $!", t = self.token);
         match &req.stdin {

@@ -266,3 +266,28 @@ async fn environment_is_applied_per_command() {
     assert!(script.contains("env A-B=v sh -c"), "{script}");
     assert_eq!(sh.run(req).await.stdout_str(), "ran\n");
 }
+
+/// With `become` through sudo, the command and its environment reach sudo on its standard
+/// input: sudo's arguments (what `ps` and sudo's log show) are only the user and a fixed
+/// reader. Run here with a stand-in `sudo` that drops its options and runs the rest.
+#[tokio::test]
+async fn sudo_gets_the_command_on_its_input_not_in_its_arguments() {
+    use prov_core::connection::{Become, BecomeMethod};
+    let p = Protocol::new();
+    let mut req = ExecRequest::new("printf '%s' \"$SECRET\"")
+        .with_become(Some(Become { user: "root".into(), method: BecomeMethod::Sudo }));
+    req.env = vec![("SECRET".into(), "s3cr3t".into())];
+    let script = String::from_utf8(p.script(&req, Base64::Present).expect("a script")).expect("text");
+    let sudo_line = script.lines().find(|l| l.contains("sudo ")).expect("a sudo line");
+    assert!(sudo_line.contains("sudo -n -H -u root -- sh -c 'eval \"$(cat)\"' <<"), "{sudo_line}");
+    assert!(!sudo_line.contains("s3cr3t") && !sudo_line.contains("printf"), "{sudo_line}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = dir.path().join("sudo");
+    std::fs::write(&fake, "#!/bin/sh\nwhile [ \"$1\" != -- ]; do shift; done; shift; exec \"$@\"\n")
+        .expect("fake sudo");
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let path = format!("PATH={}:/usr/bin:/bin", dir.path().display());
+    let mut sh = LocalShell::start_with(&["env", &path, "sh"]).await;
+    assert_eq!(sh.run(req).await.stdout_str(), "s3cr3t");
+}

@@ -195,3 +195,56 @@ fn interrupted_copy(signals: &[&str]) {
     assert_eq!(recap_changed(&events), 0, "{all}");
     assert_no_sessions_left(&lab, "after the last run");
 }
+
+/// `environment:` values of a task with `become` (sudo) never appear on a command line of the
+/// target (`ps`, sudo's log), as in ansible-core, where they travel inside the module's file:
+/// prov's remote shell hands sudo its command on standard input. Without `become` they are
+/// exported inside the remote shell, never in argv either.
+#[test]
+fn environment_values_never_reach_a_command_line_with_or_without_become() {
+    let lab = Lab::start(1).expect("lab (needs openssh-server)");
+    let work = tempfile::tempdir().expect("tempdir");
+    let mut inv = std::fs::read_to_string(lab.inventory()).expect("inventory");
+    inv.push_str("\n[lab:vars]\nansible_become_method=sudo\n");
+    std::fs::write(work.path().join("hosts.ini"), inv).expect("inventory");
+    let secret = format!("s3cr3t-{}", std::process::id());
+    let marker = format!("sleep 3.{:03}", std::process::id() % 1000);
+    std::fs::write(
+        work.path().join("pb.yml"),
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: \"{marker}; printf %s \\\"$TOKEN\\\" > {{{{ host_root }}}}/with-become\"\n      become: true\n      environment: {{TOKEN: {secret}}}\n    - shell: \"{marker}; printf %s \\\"$TOKEN\\\" > {{{{ host_root }}}}/without\"\n      environment: {{TOKEN: {secret}}}\n"
+        ),
+    )
+    .expect("playbook");
+    let kh = lab.known_hosts().display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(["apply", "pb.yml", "-i", "hosts.ini", "--known-hosts", &kh, "--output", "json"])
+        .current_dir(work.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prov starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    // Every process's command line, sampled while the two commands run.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut ran = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "the run did not end");
+        let all = prov_testkit::processes_with("");
+        if all.iter().any(|c| c.contains(&marker)) {
+            ran += 1;
+        }
+        seen.extend(all.into_iter().filter(|c| c.contains(&secret)));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = reader.join().expect("reader");
+    assert!(ran > 0, "the commands were never seen running: {out}");
+    assert!(out.contains("\"changed\":2"), "{out}");
+    for f in ["with-become", "without"] {
+        let got = std::fs::read_to_string(lab.hosts[0].root.join(f)).expect("the task's file");
+        assert_eq!(got, secret, "{f}: the command saw the variable");
+    }
+    assert_eq!(seen, std::collections::BTreeSet::new(), "the secret was on a command line");
+}
