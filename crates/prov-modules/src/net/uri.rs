@@ -198,15 +198,20 @@ fn one_line(s: &str) -> String {
 /// The command: body on stdout, then a marker line with the status and content type. Its input
 /// is [`input`]'s: with credentials, curl's and wget's configs come first, `auth` giving their
 /// lengths, and go into private files; the request body, if any, follows.
-fn command(a: &Args, has_body: bool, ctype: Option<&str>, auth: Option<(usize, usize)>) -> Sh {
-    let method = a.method();
-    let follow = !matches!(a.follow_redirects.as_deref(), Some("none" | "no" | "false" | "False"));
+/// The request's headers: `headers`, and the body's `Content-Type` unless one is given.
+fn request_headers(a: &Args, ctype: Option<&str>) -> Vec<(String, String)> {
     let mut headers: Vec<(String, String)> = a.headers.iter().map(|(k, v)| (k.clone(), scalar(v))).collect();
     if let Some(ct) = ctype {
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
             headers.push(("Content-Type".into(), ct.into()));
         }
     }
+    headers
+}
+
+fn command(a: &Args, has_body: bool, auth: Option<(usize, usize)>) -> Sh {
+    let method = a.method();
+    let follow = !matches!(a.follow_redirects.as_deref(), Some("none" | "no" | "false" | "False"));
     let mut curl = Cmd::new("curl").flag("-sS");
     // HEAD: the headers go to the dump, not to the output (the content is empty).
     curl = if method == "HEAD" { curl.flag("-I").opt("-o", "/dev/null") } else { curl.opt("-X", &method) };
@@ -225,9 +230,6 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>, auth: Option<(usize, u
     // whole command text.
     if auth.is_some() {
         curl = curl.flag("-K").flag("\"$k\"");
-    }
-    for (k, v) in &headers {
-        curl = curl.opt("-H", format!("{k}: {v}"));
     }
     if has_body {
         curl = curl.flag("--data-binary").flag("@-");
@@ -256,10 +258,7 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>, auth: Option<(usize, u
         wget = wget.flag("--max-redirect=0");
     }
     if auth.is_some() {
-        wget = wget.flag("--auth-no-challenge").flag("--config=\"$w\"");
-    }
-    for (k, v) in &headers {
-        wget = wget.opt_eq("--header", format!("{k}: {v}"));
+        wget = wget.flag("--config=\"$w\"");
     }
     if has_body {
         wget = wget.flag("--body-file=/dev/stdin");
@@ -306,22 +305,39 @@ fn command(a: &Args, has_body: bool, ctype: Option<&str>, auth: Option<(usize, u
 /// The credentials' configs for curl and for wget, as one input (with their lengths): what
 /// `uri` and `get_url` give their command on its standard input, never on a command line.
 pub(crate) fn credentials(user: Option<&str>, password: Option<&str>) -> (Option<(usize, usize)>, Vec<u8>) {
-    let mut data = Vec::new();
-    let auth = user.map(|u| {
+    configs(user, password, &[])
+}
+
+/// curl's and wget's configs for the credentials and the request headers, as one input (with
+/// their lengths); `None` when there is neither.
+fn configs(
+    user: Option<&str>,
+    password: Option<&str>,
+    headers: &[(String, String)],
+) -> (Option<(usize, usize)>, Vec<u8>) {
+    if user.is_none() && headers.is_empty() {
+        return (None, Vec::new());
+    }
+    let (mut curl, mut wget) = (String::new(), String::new());
+    if let Some(u) = user {
         let p = password.unwrap_or_default();
-        let curl = format!("user = \"{}\"\n", curl_config_escape(&format!("{u}:{p}")));
-        let wget = format!("user = {}\npassword = {}\n", one_line(u), one_line(p));
-        data.extend_from_slice(curl.as_bytes());
-        data.extend_from_slice(wget.as_bytes());
-        (curl.len(), wget.len())
-    });
-    (auth, data)
+        curl.push_str(&format!("user = \"{}\"\n", curl_config_escape(&format!("{u}:{p}"))));
+        wget.push_str(&format!("user = {}\npassword = {}\nauth_no_challenge = on\n", one_line(u), one_line(p)));
+    }
+    for (k, v) in headers {
+        curl.push_str(&format!("header = \"{}\"\n", curl_config_escape(&format!("{k}: {v}"))));
+        wget.push_str(&format!("header = {}\n", one_line(&format!("{k}: {v}"))));
+    }
+    let mut data = curl.clone().into_bytes();
+    data.extend_from_slice(wget.as_bytes());
+    (Some((curl.len(), wget.len())), data)
 }
 
 /// The command's input: the credentials' configs for curl and for wget (with their lengths),
 /// then the body.
-fn input(a: &Args, body: Option<&str>) -> (Option<(usize, usize)>, Vec<u8>) {
-    let (auth, mut data) = credentials(a.url_username.as_deref(), a.url_password.as_deref());
+fn input(a: &Args, body: Option<&str>, ctype: Option<&str>) -> (Option<(usize, usize)>, Vec<u8>) {
+    let headers = request_headers(a, ctype);
+    let (auth, mut data) = configs(a.url_username.as_deref(), a.url_password.as_deref(), &headers);
     if let Some(b) = body {
         data.extend_from_slice(b.as_bytes());
     }
@@ -330,8 +346,8 @@ fn input(a: &Args, body: Option<&str>) -> (Option<(usize, usize)>, Vec<u8>) {
 
 async fn request(a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
     let body = a.body().map_err(ModuleError::Args)?;
-    let (auth, stdin) = input(a, body.as_ref().map(|b| b.0.as_str()));
-    let cmd = command(a, body.is_some(), body.as_ref().and_then(|b| b.1), auth);
+    let (auth, stdin) = input(a, body.as_ref().map(|b| b.0.as_str()), body.as_ref().and_then(|b| b.1));
+    let cmd = command(a, body.is_some(), auth);
     let started = std::time::Instant::now();
     let out = match (&body, auth) {
         (None, None) => cx.exec(cmd).await?,
@@ -527,16 +543,19 @@ mod tests {
     #[tokio::test]
     async fn uri_url_and_headers_are_an_operand_and_quoted_option_values() {
         for v in hostile_values(&pwned_marker("uri")) {
-            let h =
-                fake(FakeConnection::new().on("if command -v curl", 0, "\nPROV-URI-META 200 x\nPROV-URI-HEADERS\n"));
+            let h = fake(FakeConnection::new().on("umask 077 && k=", 0, "\nPROV-URI-META 200 x\nPROV-URI-HEADERS\n"));
             run::<Uri>(json!({"url": v, "headers": {"X-A": v}}), &h.ctx()).await;
             let call = &h.conn.calls()[0];
-            let (q, hq) = (Sh::quoted(&v), Sh::quoted(&format!("X-A: {v}")));
-            assert!(call.contains(&format!(" -H {hq} -D \"$d\" -w ")), "{v:?}: {call}");
+            let q = Sh::quoted(&v);
+            // Headers go in the configs on standard input, never in the command.
+            assert!(call.contains(" -K \"$k\" -D \"$d\" -w "), "{v:?}: {call}");
             assert!(call.contains(&format!("%{{url_effective}}' -- {q}; rc=$?")), "{v:?}: {call}");
-            let hq = Sh::quoted(&format!("--header=X-A: {v}"));
-            assert!(call.contains(&format!(" {hq} -- {q} 2>\"$h\"")), "{v:?}: {call}");
+            assert!(call.contains(&format!(" --config=\"$w\" -- {q} 2>\"$h\"")), "{v:?}: {call}");
+            assert!(!call.contains("X-A"), "{v:?}: {call}");
         }
+        // In the configs: one header line each, quoted for curl, on one line for wget.
+        let (_, data) = configs(None, None, &[("X-A".into(), "a\"b\nc".into())]);
+        assert_eq!(String::from_utf8(data).unwrap(), "header = \"X-A: a\\\"b\\nc\"\nheader = X-A: a\"b c\n");
     }
 
     #[test]
@@ -666,6 +685,44 @@ mod tests {
         assert!(argv.iter().all(|c| !c.contains("ss\\w$0rd")), "{argv:?}");
         let sent = h.conn.log.lock().unwrap().clone();
         assert!(sent.iter().all(|c| !c.contains("ss\\w$0rd") && !c.contains("admin")), "{sent:?}");
+    }
+
+    /// Request headers (an `Authorization: Bearer ...` token) travel in curl's private config
+    /// file too, not as `-H` on its command line (ansible-core sends them from Python, on no
+    /// command line).
+    #[tokio::test]
+    async fn headers_never_reach_a_command_line() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let argv: Vec<String> = prov_testkit_like_processes("");
+            let mut req = Vec::new();
+            let mut buf = vec![0u8; 4096];
+            while !String::from_utf8_lossy(&req).contains("\r\n\r\n") {
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                req.extend_from_slice(&buf[..n]);
+            }
+            let resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+            s.write_all(resp.as_bytes()).await.unwrap();
+            s.shutdown().await.unwrap();
+            (String::from_utf8_lossy(&req).to_string(), argv)
+        });
+        let h = LocalHost::new();
+        let url = format!("http://127.0.0.1:{port}/h");
+        let args = json!({"url": url, "headers": {"Authorization": "Bearer t0k\"en\\x", "X-Plain": "v"}});
+        let o = run::<Uri>(args, &h.ctx()).await;
+        assert!(!o.failed, "{o:?}");
+        let (req, argv) = server.await.unwrap();
+        assert!(req.contains("Authorization: Bearer t0k\"en\\x\r\n") && req.contains("X-Plain: v\r\n"), "{req}");
+        assert!(argv.iter().any(|c| c.starts_with("curl")), "curl was not seen running");
+        assert!(argv.iter().all(|c| !c.contains("t0k")), "{argv:?}");
+        let sent = h.conn.log.lock().unwrap().clone();
+        assert!(sent.iter().all(|c| !c.contains("t0k")), "{sent:?}");
     }
 
     /// Command lines of running processes whose program is `prog`.
