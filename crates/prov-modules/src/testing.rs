@@ -137,3 +137,10 @@ pub(crate) fn hostile_values(marker: &str) -> Vec<String> {
         format!("x\" && touch {marker} && \""),
     ]
 }
+
+/// The names of a result's registered fields, sorted.
+pub(crate) fn data_keys(o: &prov_core::module::Outcome) -> Vec<String> {
+    let mut k: Vec<String> = o.data.keys().cloned().collect();
+    k.sort();
+    k
+}

@@ -648,28 +648,8 @@ mod tests {
 
     #[tokio::test]
     async fn basic_auth_credentials_never_reach_a_command_line() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let password = "p\"a ss\\w$0rd'x";
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            // curl is connected now: its command line, and its shell's, are in /proc.
-            let argv: Vec<String> = prov_testkit_like_processes("");
-            let mut req = Vec::new();
-            let mut buf = vec![0u8; 4096];
-            while !String::from_utf8_lossy(&req).contains("\r\n\r\n{") {
-                let n = s.read(&mut buf).await.unwrap();
-                if n == 0 {
-                    break;
-                }
-                req.extend_from_slice(&buf[..n]);
-            }
-            let resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-            s.write_all(resp.as_bytes()).await.unwrap();
-            s.shutdown().await.unwrap();
-            (String::from_utf8_lossy(&req).to_string(), argv)
-        });
+        let (port, server) = answer_once("\r\n\r\n{").await;
         let h = LocalHost::new();
         let url = format!("http://127.0.0.1:{port}/secret");
         let args = json!({"url": url, "method": "POST", "body": {"a": 1}, "body_format": "json",
@@ -692,26 +672,7 @@ mod tests {
     /// command line).
     #[tokio::test]
     async fn headers_never_reach_a_command_line() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let argv: Vec<String> = prov_testkit_like_processes("");
-            let mut req = Vec::new();
-            let mut buf = vec![0u8; 4096];
-            while !String::from_utf8_lossy(&req).contains("\r\n\r\n") {
-                let n = s.read(&mut buf).await.unwrap();
-                if n == 0 {
-                    break;
-                }
-                req.extend_from_slice(&buf[..n]);
-            }
-            let resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-            s.write_all(resp.as_bytes()).await.unwrap();
-            s.shutdown().await.unwrap();
-            (String::from_utf8_lossy(&req).to_string(), argv)
-        });
+        let (port, server) = answer_once("\r\n\r\n").await;
         let h = LocalHost::new();
         let url = format!("http://127.0.0.1:{port}/h");
         let args = json!({"url": url, "headers": {"Authorization": "Bearer t0k\"en\\x", "X-Plain": "v"}});
@@ -723,6 +684,34 @@ mod tests {
         assert!(argv.iter().all(|c| !c.contains("t0k")), "{argv:?}");
         let sent = h.conn.log.lock().unwrap().clone();
         assert!(sent.iter().all(|c| !c.contains("t0k")), "{sent:?}");
+    }
+
+    /// A loopback server for one request: once the client is connected it records every
+    /// process's command line, reads the request up to `until`, and answers 200 `ok`. Its
+    /// port, and the request text and command lines when it is done.
+    async fn answer_once(until: &'static str) -> (u16, tokio::task::JoinHandle<(String, Vec<String>)>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            // curl is connected now: its command line, and its shell's, are in /proc.
+            let argv: Vec<String> = prov_testkit_like_processes("");
+            let mut req = Vec::new();
+            let mut buf = vec![0u8; 4096];
+            while !String::from_utf8_lossy(&req).contains(until) {
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                req.extend_from_slice(&buf[..n]);
+            }
+            let resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+            s.write_all(resp.as_bytes()).await.unwrap();
+            s.shutdown().await.unwrap();
+            (String::from_utf8_lossy(&req).to_string(), argv)
+        });
+        (port, server)
     }
 
     /// Command lines of running processes whose program is `prog`.

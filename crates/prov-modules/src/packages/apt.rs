@@ -1167,11 +1167,7 @@ mod tests {
     #[tokio::test]
     async fn each_path_registers_the_fields_ansible_core_registers() {
         let probe = "now 1\ncache 7\npkg hello\tii \t2.10\npolicy hello:\npolicy   Candidate: 2.10\npolicy sl:\n";
-        let keys = |o: &Outcome| {
-            let mut k: Vec<String> = o.data.keys().cloned().collect();
-            k.sort();
-            k
-        };
+        let keys = data_keys;
         let h = fake(FakeConnection::new().on(PROBE, 0, probe));
         let o = run::<Apt>(json!({"name": "sl"}), &h.ctx()).await;
         assert_eq!(

@@ -431,11 +431,7 @@ mod tests {
     #[tokio::test]
     async fn sysv_results_have_the_fields_ansible_cores_service_module_registers() {
         let running = "init=sysv\nLoadState=loaded\nstatus=0\nenabled=yes\n";
-        let keys = |o: &Outcome| {
-            let mut k: Vec<String> = o.data.keys().cloned().collect();
-            k.sort();
-            k
-        };
+        let keys = data_keys;
         let h = fake(FakeConnection::new().on("if [ -d", 0, running));
         let o = run::<Service>(json!({"name": "cron", "state": "started"}), &h.ctx()).await;
         assert!(!o.changed);
