@@ -12,3 +12,61 @@ pub mod pip;
 pub mod rpm_key;
 pub mod yum;
 pub mod yum_repository;
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+    use prov_core::cmd::Sh;
+    use prov_core::testutil::FakeConnection;
+    use serde_json::json;
+
+    /// The payloads of the security issue as package names for every package manager: each is
+    /// refused before anything runs, or reaches each command only quoted, as an operand after
+    /// `--` when it looks like an option. Nothing a payload would run reaches a shell.
+    #[tokio::test]
+    async fn hostile_package_names_are_refused_or_quoted_operands() {
+        let marker = pwned_marker("packages");
+        for v in hostile_values(&marker) {
+            // Some managers strip the name first (as their ansible-core modules do).
+            let (q, qt) = (Sh::quoted(&v).to_string(), Sh::quoted(v.trim()).to_string());
+            let cases: Vec<(&str, Result<Vec<String>, String>)> = vec![
+                ("apt", calls::<super::apt::Apt>(json!({"name": v}), "command -v dpkg-query").await),
+                ("dnf", calls::<super::dnf::Dnf>(json!({"name": v}), "").await),
+                ("yum", calls::<super::yum::Yum>(json!({"name": v}), "").await),
+                ("pip", calls::<super::pip::Pip>(json!({"name": v}), "").await),
+                ("npm", calls::<super::npm::Npm>(json!({"name": v, "global": true}), "").await),
+            ];
+            for (module, r) in cases {
+                let Ok(calls) = r else { continue };
+                // Not refused: then the name was given to the manager (else nothing was tested).
+                assert!(
+                    calls.iter().any(|c| c.contains(&q) || c.contains(&qt)),
+                    "{module}: {v:?} reached no command quoted: {calls:?}"
+                );
+                for c in calls.iter().filter(|c| c.contains(v.trim()) || c.contains(&q) || c.contains(&qt)) {
+                    let q = if c.contains(&q) { &q } else { &qt };
+                    assert!(c.contains(q.as_str()), "{module}: {v:?} not quoted in: {c}");
+                    if v.starts_with('-') {
+                        let at = c.find(q.as_str()).unwrap_or(0);
+                        assert!(c[..at].contains(" -- "), "{module}: {v:?} could be read as an option in: {c}");
+                    }
+                }
+            }
+        }
+        assert!(!std::path::Path::new(&marker).exists(), "a payload ran");
+    }
+
+    /// The commands a module sends for `args` (every command answered empty), or its refusal.
+    async fn calls<M: prov_core::module::Module + Default>(
+        args: serde_json::Value,
+        probe: &str,
+    ) -> Result<Vec<String>, String> {
+        // Every tool is found; every other command prints nothing.
+        let h = fake(FakeConnection::new().on("command -v -- ", 0, "/usr/bin/tool\n").on(probe, 0, ""));
+        use prov_core::module::DynModule as _;
+        match prov_core::module::Erased::new(M::default()).run(&j(args), &h.ctx()).await {
+            Err(e) => Err(e.to_string()),
+            Ok(_) => Ok(h.conn.calls()),
+        }
+    }
+}
