@@ -534,14 +534,15 @@ impl SshConnection {
         // at the name is an error, never followed), private until renamed.
         let flags = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
         let attrs = FileAttributes { permissions: Some(0o600), ..FileAttributes::empty() };
-        let mut f = sftp
-            .open_with_flags_and_attributes(t.tmp.clone(), flags, attrs)
-            .await
-            .map_err(|e| self.transfer(path, e))?;
+        // Known to an interrupt from before the file exists (removing a missing one is harmless).
         if let Ok(mut u) = self.uploading.lock() {
             u.insert(t.tmp.clone());
         }
         let _uploading = UploadGuard { conn: self, tmp: t.tmp.clone() };
+        let mut f = sftp
+            .open_with_flags_and_attributes(t.tmp.clone(), flags, attrs)
+            .await
+            .map_err(|e| self.transfer(path, e))?;
         let written = async {
             src.send(&mut f).await?;
             f.shutdown().await

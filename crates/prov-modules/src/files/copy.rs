@@ -233,6 +233,7 @@ impl Copy {
             force: args.force,
             src_name,
             source,
+            check_parent: true,
         };
         preserving(plan_write(cx, w).await, mode)
     }

@@ -172,6 +172,7 @@ pub(crate) async fn plan(
             force: args.force,
             src_name: None,
             source: Some(shown),
+            check_parent: false,
         };
         match super::preserving(plan_write(cx, write).await, mode)? {
             Plan::Ok(o) => {

@@ -574,6 +574,9 @@ pub(crate) struct Write<'a> {
     /// Where the content comes from, for the registered diff's `after_header` (the destination
     /// for literal content).
     pub source: Option<String>,
+    /// Fail, as ansible-core's copy module does, when the directory the file goes in does not
+    /// exist (`copy` and `template`; a caller that makes the directory later does not check).
+    pub check_parent: bool,
 }
 
 /// What a whole-file write (`copy`, `template`, and the modules that edit a file) will do.
@@ -643,7 +646,9 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
             return Err(ModuleError::Failed(format!("{dest} is a directory")));
         }
     }
-    if st.is_none() {
+    // A destination written as `dir/` is made with its directories, as ansible-core's copy
+    // makes it.
+    if st.is_none() && w.check_parent && !w.dest.ends_with('/') {
         // ansible-core's copy module fails before it writes (check mode too), with the
         // checksum of what it would have written.
         let parent = parent_dir(&dest);

@@ -137,6 +137,7 @@ impl Module for Template {
             src_name: name,
             // ansible-core names its temporary copy of the rendered template here.
             source: Some(path.display().to_string()),
+            check_parent: true,
         };
         preserving(plan_write(cx, w).await, mode)
     }

@@ -325,7 +325,8 @@ fn configs(
         wget.push_str(&format!("user = {}\npassword = {}\nauth_no_challenge = on\n", one_line(u), one_line(p)));
     }
     for (k, v) in headers {
-        curl.push_str(&format!("header = \"{}\"\n", curl_config_escape(&format!("{k}: {v}"))));
+        // One line each: a line break would make curl send a header of its own.
+        curl.push_str(&format!("header = \"{}\"\n", curl_config_escape(&one_line(&format!("{k}: {v}")))));
         wget.push_str(&format!("header = {}\n", one_line(&format!("{k}: {v}"))));
     }
     let mut data = curl.clone().into_bytes();
@@ -555,7 +556,7 @@ mod tests {
         }
         // In the configs: one header line each, quoted for curl, on one line for wget.
         let (_, data) = configs(None, None, &[("X-A".into(), "a\"b\nc".into())]);
-        assert_eq!(String::from_utf8(data).unwrap(), "header = \"X-A: a\\\"b\\nc\"\nheader = X-A: a\"b c\n");
+        assert_eq!(String::from_utf8(data).unwrap(), "header = \"X-A: a\\\"b c\"\nheader = X-A: a\"b c\n");
     }
 
     #[test]

@@ -388,9 +388,13 @@ fn apt_get(sub: &'static str, args: &Args) -> Cmd {
 }
 
 /// `apt-get install` of `names` (with `--only-upgrade` for `only_upgrade`; `.deb` files
-/// without their Recommends unless told, as ansible-core installs them).
-fn install_cmd(args: &Args, names: &[String]) -> Cmd {
+/// without their Recommends unless told, as ansible-core installs them); `simulate`: with
+/// `--simulate` (an option: before the `--` that ends them).
+fn install_cmd(args: &Args, names: &[String], simulate: bool) -> Cmd {
     let mut c = apt_get("install", args);
+    if simulate {
+        c = c.flag("--simulate");
+    }
     if args.only_upgrade {
         c = c.flag("--only-upgrade");
     }
@@ -400,9 +404,13 @@ fn install_cmd(args: &Args, names: &[String]) -> Cmd {
     c.operands(names)
 }
 
-/// `apt-get remove` of `names`, as ansible-core's apt removes them.
-fn remove_cmd(args: &Args, names: &[String]) -> Cmd {
+/// `apt-get remove` of `names`, as ansible-core's apt removes them (`simulate`: with
+/// `--simulate`, before the operands).
+fn remove_cmd(args: &Args, names: &[String], simulate: bool) -> Cmd {
     let mut c = Cmd::new(APT).flag("remove").flag("-y").flag("-q");
+    if simulate {
+        c = c.flag("--simulate");
+    }
     for o in args.dpkg_options.split(',').map(str::trim).filter(|o| !o.is_empty()) {
         c = c.opt("-o", format!("Dpkg::Options::=--{o}"));
     }
@@ -436,7 +444,8 @@ const CACHE_TIME: &str = "stat -c %Y /var/lib/apt/periodic/update-success-stamp 
 
 /// A name ansible-core expands as a pattern (`nginx*`), not looked up as it is.
 fn is_pattern(name: &str) -> bool {
-    name.contains(['*', '?', '['])
+    // Also `name/release` and `name>=version`, which `apt-cache policy` does not look up.
+    name.contains(['*', '?', '[', '/', '<', '>'])
 }
 
 fn empty_map() -> Value {
@@ -540,6 +549,9 @@ fn debs_to_install(args: &Args, files: &[String], text: &str) -> Result<Vec<[Str
 
 const APT: &str = "DEBIAN_FRONTEND=noninteractive apt-get";
 
+/// What apt-get prints when it has nothing to do (ansible-core's test of an upgrade).
+const APT_GET_ZERO: &str = "\n0 upgraded, 0 newly installed, 0 to remove";
+
 fn versions(p: &Probe, names: &[String]) -> HashMap<String, String> {
     names
         .iter()
@@ -565,6 +577,10 @@ impl Module for Apt {
         let state = args.state()?;
         args.upgrade()?;
         args.checked_names()?;
+        if !args.names().is_empty() && args.upgrade.is_some() {
+            // ansible-core's words (it checks the arguments given).
+            return Err("parameters are mutually exclusive: deb|package|upgrade".into());
+        }
         if args.deb.is_some() {
             // ansible-core's words.
             if !args.names().is_empty() || args.upgrade.is_some() {
@@ -655,10 +671,22 @@ impl Module for Apt {
         }
 
         if let Some(u) = upgrade {
-            if p.upgrade == 0 && !update {
-                let sim = cx.exec(apt_get(u, args).flag("--simulate").build()).await?;
-                let text = sim.stdout_str();
-                return Ok(Plan::Ok(outputs(Outcome::ok(), &sim).with("msg", text.to_string())));
+            // ansible-core runs the upgrade (`--simulate` in check mode) and reads its output:
+            // so does prov's plan, unless the cache update may bring something new.
+            let sim =
+                if update && !check { None } else { Some(cx.exec(apt_get(u, args).flag("--simulate").build()).await?) };
+            if let Some(sim) = &sim {
+                if sim.rc != 0 {
+                    return Ok(Plan::Ok(
+                        Outcome::failed(format!("'apt-get {u}' failed: {}", sim.stderr_str()))
+                            .with("stdout", sim.stdout_str().to_string())
+                            .with("rc", sim.rc),
+                    ));
+                }
+                if sim.stdout_str().contains(APT_GET_ZERO) && !update {
+                    let text = sim.stdout_str().to_string();
+                    return Ok(Plan::Ok(outputs(Outcome::ok(), sim).with("msg", text)));
+                }
             }
             let mut ch = Change::new(
                 mk(Work::Upgrade(u), HashMap::new()),
@@ -666,9 +694,13 @@ impl Module for Apt {
                 "package",
                 format!("apt-get {u} ({} packages)", p.upgrade),
             );
-            if check {
-                let sim = cx.exec(apt_get(u, args).flag("--simulate").build()).await?;
-                ch = simulated(ch, &sim, cx, true);
+            if let (true, Some(sim)) = (check, &sim) {
+                ch = simulated(ch, sim, cx, true);
+                if sim.stdout_str().contains(APT_GET_ZERO) {
+                    // Only the cache update would run: ansible-core's check mode says unchanged.
+                    let text = sim.stdout_str().to_string();
+                    return Ok(Plan::Ok(outputs(Outcome::ok(), sim).with("msg", text)));
+                }
             }
             return Ok(Plan::Change(ch));
         }
@@ -754,8 +786,9 @@ impl Module for Apt {
                 return Ok(Plan::Ok(Outcome::ok().with("stdout", "").with("stderr", "").with("diff", "")));
             }
             if state == State::Absent {
-                // ansible-core's remove(): nothing to remove, nothing registered.
-                if !update {
+                // ansible-core's remove(): nothing to remove, nothing registered (check mode
+                // updates no cache).
+                if !update || check {
                     return Ok(Plan::Ok(Outcome::ok()));
                 }
             } else if !update || check {
@@ -785,8 +818,16 @@ impl Module for Apt {
             ch = ch.with_diff("packages", before, after);
         }
         if check && !is_deb {
-            let cmd = if remove.is_empty() { install_cmd(args, &install) } else { remove_cmd(args, &remove) };
-            let sim = cx.exec(cmd.flag("--simulate").build()).await?;
+            let cmd =
+                if remove.is_empty() { install_cmd(args, &install, true) } else { remove_cmd(args, &remove, true) };
+            let sim = cx.exec(cmd.build()).await?;
+            if sim.rc != 0 {
+                // What the run would report, as ansible-core's check mode reports it.
+                return Ok(Plan::Ok(outputs(
+                    Outcome::failed(format!("apt-get failed: {}", sim.stderr_str().trim())),
+                    &sim,
+                )));
+            }
             ch = simulated(ch, &sim, cx, false);
             if remove.is_empty() {
                 ch.data.insert("cache_updated".into(), Value::from(update));
@@ -852,7 +893,7 @@ impl Module for Apt {
                         .with("rc", out.rc));
                 }
                 let text = out.stdout_str().to_string();
-                let changed = !text.contains("\n0 upgraded, 0 newly installed");
+                let changed = !text.contains(APT_GET_ZERO);
                 let mut o = outputs(Outcome::ok(), &out).with("msg", text);
                 if changed {
                     o = o.with("diff", diff_of(&out, cx));
@@ -875,7 +916,7 @@ impl Module for Apt {
                 if names.is_empty() {
                     return Ok(Outcome::ok());
                 }
-                let out = cx.exec(run(remove_cmd(args, &names).build())).await?;
+                let out = cx.exec(run(remove_cmd(args, &names, false).build())).await?;
                 if out.rc != 0 {
                     let list = names.iter().map(|n| base(n)).collect::<Vec<_>>().join(" ");
                     return Ok(outputs(
@@ -894,10 +935,11 @@ impl Module for Apt {
                 if names.is_empty() {
                     return Ok(with_cache(Outcome::ok()));
                 }
-                let out = cx.exec(run(install_cmd(args, &names).build())).await?;
+                let out = cx.exec(run(install_cmd(args, &names, false).build())).await?;
                 if out.rc != 0 {
+                    // ansible-core: "'<command>' failed: <stderr>", the output and `rc`.
                     let o = outputs(Outcome::failed(format!("apt-get failed: {}", out.stderr_str().trim())), &out)
-                        .with("diff", diff_of(&out, cx));
+                        .with("rc", out.rc);
                     return Ok(with_cache(o));
                 }
                 let mut changed = true;
@@ -1012,7 +1054,9 @@ mod tests {
         assert!(o.changed);
         let calls = h.conn.calls();
         assert_eq!(calls.len(), 2, "check mode: the probe and apt-get's simulation");
-        assert!(calls[1].contains(" install ") && calls[1].ends_with(" -- curl --simulate"), "{}", calls[1]);
+        // `--simulate` is an option: before the `--` (after it, apt-get would take it for a
+        // package name, fail, and check mode would show nothing of the change).
+        assert!(calls[1].contains(" install ") && calls[1].ends_with(" --simulate -- curl"), "{}", calls[1]);
         assert_eq!(o.diffs[0].after, "curl: 2\n");
         let text = "now 1\npkg curl\tii \t2\npolicy curl:\npolicy   Installed: 2\npolicy   Candidate: 2\n";
         let h = fake(FakeConnection::new().on(PROBE, 0, text));
@@ -1023,7 +1067,7 @@ mod tests {
     async fn failures() {
         let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\npolicy nope:\n").on("DEBIAN", 100, ""));
         let o = run::<Apt>(json!({"name": "nope"}), &h.ctx()).await;
-        assert!(o.failed && o.data.contains_key("stdout") && !o.data.contains_key("rc"), "{o:?}");
+        assert!(o.failed && o.data.contains_key("stdout") && o.data["rc"] == Value::from(100), "{o:?}");
         // A name apt does not know fails before apt-get runs, with ansible-core's words.
         let h = fake(FakeConnection::new().on(PROBE, 0, "now 1\n"));
         let o = run::<Apt>(json!({"name": "no-such"}), &h.ctx()).await;

@@ -274,6 +274,7 @@ impl Module for Deb822Repository {
                         force: true,
                         src_name: None,
                         source: None,
+                        check_parent: false,
                     };
                     if let Plan::Change(ch) = plan_write(cx, w).await? {
                         mkdir = probe(cx, "/etc/apt/keyrings", None, true).await?.is_none();
@@ -294,6 +295,7 @@ impl Module for Deb822Repository {
             force: true,
             src_name: None,
             source: None,
+            check_parent: false,
         };
         let st = probe(cx, &dest, None, true).await?;
         let result = Outcome::ok()

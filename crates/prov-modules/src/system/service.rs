@@ -63,20 +63,17 @@ pub struct ServicePlan {
     status: Value,
 }
 
-/// What ansible-core registers: with systemd its systemd module's `name`, `status` and the
-/// `state` asked for; else its service module's `name` and `state` (`started` for started,
-/// restarted and reloaded, else `stopped`). Both add `enabled` only when it was given.
+/// What ansible-core registers: with systemd its systemd module's `name` and `status`, else
+/// its service module's `name`; both `state` when one was asked (`started` for started,
+/// restarted and reloaded, else `stopped`) and `enabled` only when it was given.
 fn result(o: Outcome, args: &Args, name: &str, systemd: bool, status: Value) -> Outcome {
     let mut o = o.with("name", name);
     if let Some(e) = args.enabled {
         o = o.with("enabled", e);
     }
     if let Some(st) = args.state.as_deref() {
-        let shown = match st {
-            _ if systemd => st,
-            "stopped" => "stopped",
-            _ => "started",
-        };
+        // Both modules show restarted and reloaded as `started`.
+        let shown = if st == "stopped" { "stopped" } else { "started" };
         o = o.with("state", shown);
     }
     if systemd {
