@@ -647,8 +647,9 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
         }
     }
     // A destination written as `dir/` is made with its directories, as ansible-core's copy
-    // makes it.
-    if st.is_none() && w.check_parent && !w.dest.ends_with('/') {
+    // makes it. Not in check mode, where an earlier task's directory is only planned
+    // (ansible-core fails there; `prov plan` of a new host shows the write instead).
+    if st.is_none() && w.check_parent && !w.dest.ends_with('/') && !cx.is_check() {
         // ansible-core's copy module fails before it writes (check mode too), with the
         // checksum of what it would have written.
         let parent = parent_dir(&dest);

@@ -190,11 +190,11 @@ mod tests {
         let (h, _d) = setup(FakeConnection::new().on("P=", 0, "absent\n"), true);
         let o = run::<Template>(json!({"src": "motd.j2", "dest": "/etc/motd"}), &h.ctx()).await;
         assert!(o.changed);
-        assert_eq!(h.conn.calls().len(), 2, "the probe, and a look at the directory the file goes in");
+        assert_eq!(h.conn.calls().len(), 1, "check mode: the probe only");
         assert!(h.conn.files.lock().unwrap().is_empty());
         assert_eq!(o.diffs[0].after, "Welcome to web1\n");
-        // That directory missing fails the task, in check mode too, as ansible-core's copy does.
-        let (h, _d) = setup(FakeConnection::new().on("P=", 0, "absent\n").on("[ -d /etc ]", 0, "missing\n"), true);
+        // A run into a directory that is missing fails the task, as ansible-core's copy does.
+        let (h, _d) = setup(FakeConnection::new().on("P=", 0, "absent\n").on("[ -d /etc ]", 0, "missing\n"), false);
         let o = run::<Template>(json!({"src": "motd.j2", "dest": "/etc/motd"}), &h.ctx()).await;
         assert!(o.failed && o.data.contains_key("checksum"), "{o:?}");
         assert_eq!(o.msg.as_deref(), Some("Destination directory /etc does not exist"));

@@ -673,8 +673,8 @@ impl Module for Apt {
         if let Some(u) = upgrade {
             // ansible-core runs the upgrade (`--simulate` in check mode) and reads its output:
             // so does prov's plan, unless the cache update may bring something new.
-            let sim =
-                if update && !check { None } else { Some(cx.exec(apt_get(u, args).flag("--simulate").build()).await?) };
+            // With a cache update to come, the simulation would read the old cache: none.
+            let sim = if update { None } else { Some(cx.exec(apt_get(u, args).flag("--simulate").build()).await?) };
             if let Some(sim) = &sim {
                 if sim.rc != 0 {
                     return Ok(Plan::Ok(
@@ -683,7 +683,7 @@ impl Module for Apt {
                             .with("rc", sim.rc),
                     ));
                 }
-                if sim.stdout_str().contains(APT_GET_ZERO) && !update {
+                if sim.stdout_str().contains(APT_GET_ZERO) {
                     let text = sim.stdout_str().to_string();
                     return Ok(Plan::Ok(outputs(Outcome::ok(), sim).with("msg", text)));
                 }
@@ -696,11 +696,6 @@ impl Module for Apt {
             );
             if let (true, Some(sim)) = (check, &sim) {
                 ch = simulated(ch, sim, cx, true);
-                if sim.stdout_str().contains(APT_GET_ZERO) {
-                    // Only the cache update would run: ansible-core's check mode says unchanged.
-                    let text = sim.stdout_str().to_string();
-                    return Ok(Plan::Ok(outputs(Outcome::ok(), sim).with("msg", text)));
-                }
             }
             return Ok(Plan::Change(ch));
         }
@@ -817,21 +812,19 @@ impl Module for Apt {
         if !before.is_empty() || !after.is_empty() {
             ch = ch.with_diff("packages", before, after);
         }
-        if check && !is_deb {
+        // Check mode registers apt-get's simulation, as ansible-core's does, when the cache is
+        // current. With an update to come (a new host: `prov plan` before the first run) the
+        // simulation would read the old cache, so the planned change stands without it.
+        if check && !is_deb && !update {
             let cmd =
                 if remove.is_empty() { install_cmd(args, &install, true) } else { remove_cmd(args, &remove, true) };
             let sim = cx.exec(cmd.build()).await?;
-            if sim.rc != 0 {
-                // What the run would report, as ansible-core's check mode reports it.
-                return Ok(Plan::Ok(outputs(
-                    Outcome::failed(format!("apt-get failed: {}", sim.stderr_str().trim())),
-                    &sim,
-                )));
-            }
-            ch = simulated(ch, &sim, cx, false);
-            if remove.is_empty() {
-                ch.data.insert("cache_updated".into(), Value::from(update));
-                ch.data.insert("cache_update_time".into(), Value::from(cache_time));
+            if sim.rc == 0 {
+                ch = simulated(ch, &sim, cx, false);
+                if remove.is_empty() {
+                    ch.data.insert("cache_updated".into(), Value::from(false));
+                    ch.data.insert("cache_update_time".into(), Value::from(cache_time));
+                }
             }
         }
         Ok(Plan::Change(ch))
