@@ -256,6 +256,12 @@ impl Cmd {
         self
     }
 
+    /// An integer as one word (`insert -1`): digits and a sign, nothing a shell reads.
+    pub fn num(mut self, n: i64) -> Cmd {
+        self.words.push(n.to_string());
+        self
+    }
+
     /// Operands: `--` (once), then each value quoted. No option parser reads them.
     pub fn operands<I, S>(mut self, values: I) -> Cmd
     where
@@ -308,6 +314,21 @@ pub enum WordKind {
     /// A path on the target. Never refused for its first character: a relative path that
     /// starts with `-` is written `./-x`.
     Path,
+    /// A word of a tool's own rule grammar (`ufw allow from 10.0.0.0/8 to any port 80:90`):
+    /// an address with its prefix length, a port, a list or range of ports, an interface.
+    /// No white space, and never a leading `-`.
+    Token,
+    /// Free text a tool takes as one argument (a firewall rule's comment): white space
+    /// allowed, control characters and a leading `-` are not.
+    ///
+    /// ```
+    /// use prov_core::cmd::{Word, WordKind};
+    /// assert!(Word::new(WordKind::Text, "Block syslog").is_ok());
+    /// assert!(Word::new(WordKind::Text, "--rootdir=/tmp/x").is_err());
+    /// assert!(Word::new(WordKind::Token, "10.0.0.0/8").is_ok());
+    /// assert!(Word::new(WordKind::Token, "22 proto udp").is_err());
+    /// ```
+    Text,
 }
 
 impl WordKind {
@@ -320,6 +341,8 @@ impl WordKind {
             WordKind::Host => "host name or address",
             WordKind::KeyId => "key id",
             WordKind::Path => "path",
+            WordKind::Token => "rule value",
+            WordKind::Text => "text argument",
         }
     }
 }
@@ -359,7 +382,10 @@ impl Word {
         if value.starts_with('-') {
             return Err(err("it starts with `-`, so a command would read it as an option"));
         }
-        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if value.chars().any(char::is_control) {
+            return Err(err("it contains a control character"));
+        }
+        if kind != WordKind::Text && value.chars().any(char::is_whitespace) {
             return Err(err("it contains white space or a control character"));
         }
         match kind {

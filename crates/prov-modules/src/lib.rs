@@ -134,6 +134,7 @@ modules![
     system::systemd::Systemd,
     system::systemd_service::SystemdService,
     system::timezone::Timezone,
+    system::ufw::Ufw,
     system::user::User,
 ];
 

@@ -19,4 +19,5 @@ pub mod sysctl;
 pub mod systemd;
 pub mod systemd_service;
 pub mod timezone;
+pub mod ufw;
 pub mod user;

@@ -88,6 +88,7 @@ mod synchronize;
 mod systemd;
 mod timezone;
 mod tutorial;
+mod ufw;
 mod unarchive;
 mod uri;
 mod util;

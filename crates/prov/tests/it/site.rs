@@ -72,6 +72,35 @@ impl Site {
         Site { dir, state, project, subnet_prefix }
     }
 
+    /// A project of the given files (path, text) on `net`.N.0/24, with `inventory.yml` of this
+    /// test's docker project: for tests whose playbook creates its own VMs (the `vm` module,
+    /// `project: "{{ prov_project }}"`, `subnet: "{{ prov_subnet }}"`, given by [`Site::vars`]).
+    pub fn with_files(net: &str, tag: &str, files: &[(&str, &str)]) -> Site {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = tempfile::tempdir().expect("state dir");
+        for (path, text) in files {
+            let p = dir.path().join(path);
+            std::fs::create_dir_all(p.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        }
+        let n = std::process::id() % 200 + 20 + tag.len() as u32;
+        let subnet_prefix = format!("{net}.{n}");
+        let project = format!("provtest-{tag}-{}", std::process::id());
+        std::fs::write(
+            dir.path().join("inventory.yml"),
+            format!(
+                "plugin: docker\nproject: {project}\nsubnet: {subnet_prefix}.0/24\nkeyed_groups:\n  - key: labels['prov-group']\n    prefix: \"\"\n    separator: \"\"\n"
+            ),
+        )
+        .expect("inventory");
+        Site { dir, state, project, subnet_prefix }
+    }
+
+    /// `-e` values naming this site's project and subnet.
+    pub fn vars(&self) -> String {
+        format!("prov_project={} prov_subnet={}.0/24", self.project, self.subnet_prefix)
+    }
+
     pub fn prov(&self, args: &[&str]) -> Output {
         self.prov_env(args, &[])
     }
