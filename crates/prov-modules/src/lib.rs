@@ -111,6 +111,7 @@ modules![
     packages::dnf::Dnf,
     packages::yum::Yum,
     packages::yum_repository::YumRepository,
+    packages::zypper::Zypper,
     packages::package::Package,
     packages::package_facts::PackageFacts,
     packages::npm::Npm,

@@ -12,6 +12,7 @@ pub mod pip;
 pub mod rpm_key;
 pub mod yum;
 pub mod yum_repository;
+pub mod zypper;
 
 #[cfg(test)]
 mod tests {
@@ -35,12 +36,18 @@ mod tests {
                 ("yum", calls::<super::yum::Yum>(json!({"name": v}), "").await),
                 ("pip", calls::<super::pip::Pip>(json!({"name": v}), "").await),
                 ("npm", calls::<super::npm::Npm>(json!({"name": v, "global": true}), "").await),
+                ("zypper", calls::<super::zypper::Zypper>(json!({"name": v}), "").await),
+                ("zypper absent", calls::<super::zypper::Zypper>(json!({"name": v, "state": "absent"}), "").await),
             ];
             for (module, r) in cases {
                 let Ok(calls) = r else { continue };
+                // zypper reads a leading `-`, `~` or `+` as "remove" or "install" the rest (as
+                // community.general.zypper passes it on): the rest is the name given.
+                let rest = v.strip_prefix(['-', '~', '+']).filter(|_| module.starts_with("zypper")).unwrap_or(&v);
+                let qz = Sh::quoted(rest).to_string();
                 // Not refused: then the name was given to the manager (else nothing was tested).
                 assert!(
-                    calls.iter().any(|c| c.contains(&q) || c.contains(&qt)),
+                    calls.iter().any(|c| c.contains(&q) || c.contains(&qt) || c.contains(&qz)),
                     "{module}: {v:?} reached no command quoted: {calls:?}"
                 );
                 for c in calls.iter().filter(|c| c.contains(v.trim()) || c.contains(&q) || c.contains(&qt)) {

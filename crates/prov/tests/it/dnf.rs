@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// Builds `NAME-VERSION-1.noarch.rpm` (optionally requiring another package) into `repo`.
-fn rpm(work: &Path, repo: &Path, name: &str, version: &str, requires: Option<&str>) {
+pub(crate) fn rpm(work: &Path, repo: &Path, name: &str, version: &str, requires: Option<&str>) {
     let top = work.join("build");
     std::fs::create_dir_all(top.join("SPECS")).expect("mkdir");
     let req = requires.map(|r| format!("Requires: {r}\n")).unwrap_or_default();

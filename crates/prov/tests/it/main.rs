@@ -93,3 +93,4 @@ mod unarchive;
 mod uri;
 mod util;
 mod yum_repository;
+mod zypper;

@@ -1,0 +1,126 @@
+//! community.general's `zypper` over SSH on a docker VM with Debian's zypper and a local
+//! repository of RPMs this test builds (rpmbuild, createrepo_c). The 21 tasks of
+//! `results/zypper.yml` register exactly what ansible-core 2.19.14 registered for them on a fresh
+//! container (`results/zypper.json`: commands, zypper's XML output, changes, diffs, failures;
+//! only the download size in that output, which depends on the RPMs' build, is left out). Then
+//! a role's install and removal: check mode changes nothing, the first run changes, the second
+//! run and check mode again change nothing. Needs the Docker Engine (`scripts/docker-up`), the
+//! node image's apt sources, rpmbuild and createrepo_c (`scripts/install-prereqs tests`). zypper is
+//! installed without apt's recommended packages, as in the recording (with them, Debian's zypper
+//! refuses every install: "nothing provides requested glibc").
+
+use crate::dnf::rpm;
+use crate::site::Site;
+use crate::util::{json_events, recap_changed};
+use serde_json::Value as Json;
+
+const VM: &str = r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: the VM
+      vm: {provider: docker, project: "{{ prov_project }}", subnet: "{{ prov_subnet }}", name: zyp1, group: zyp, state: started}
+
+- hosts: zyp
+  gather_facts: false
+  tasks:
+    - name: zypper installed
+      apt: {name: zypper, install_recommends: false, update_cache: true, cache_valid_time: 3600}
+"#;
+
+const ROLE: &str = r#"- hosts: zyp1
+  gather_facts: false
+  tasks:
+    - name: packages
+      community.general.zypper: {name: [hello, world], state: present}
+    - name: not extra
+      zypper: {name: extra, state: absent}
+    - name: hello at its newest
+      zypper: {name: hello, state: latest}
+"#;
+
+fn run(site: &Site, playbook: &str, extra: &[&str]) -> (i32, Vec<Json>, String) {
+    let vars = site.vars();
+    let mut args = vec!["apply", playbook, "-i", "inventory.yml", "--output", "json", "-e", &vars];
+    args.extend_from_slice(extra);
+    json_events(&site.prov(&args))
+}
+
+/// The installed RPMs on the VM (`name-version`), as zypper lists them.
+fn rpms(site: &Site) -> String {
+    let out = std::process::Command::new("docker")
+        .args(["exec", &format!("{}-zyp1", site.project), "zypper", "--non-interactive", "--xmlout", "--quiet"])
+        .args(["search", "--installed-only", "--details", "--type", "package"])
+        .output()
+        .expect("docker exec");
+    let xml = String::from_utf8_lossy(&out.stdout);
+    let re = regex::Regex::new(r#"name="([^"]+)" kind="package" edition="([^"-]+)-"#).expect("re");
+    let mut l: Vec<String> = re.captures_iter(&xml).map(|c| format!("{}-{}", &c[1], &c[2])).collect();
+    l.sort();
+    l.join(" ")
+}
+
+/// A result without what cannot be the same: the traceback placeholder, and the download size
+/// in zypper's XML (the test's RPMs are built here, their size depends on the build host).
+fn normalized(mut v: Json) -> Json {
+    let re = regex::Regex::new(r#"download-size="[0-9]+""#).expect("re");
+    fn walk(v: &mut Json, re: &regex::Regex) {
+        match v {
+            Json::Object(m) => {
+                m.remove("exception");
+                m.values_mut().for_each(|x| walk(x, re));
+            }
+            Json::Array(a) => a.iter_mut().for_each(|x| walk(x, re)),
+            Json::String(s) => *s = re.replace_all(s, r#"download-size="N""#).into_owned(),
+            _ => {}
+        }
+    }
+    walk(&mut v, &re);
+    v
+}
+
+#[test]
+fn zypper_registers_what_ansible_core_registers_and_a_second_run_changes_nothing() {
+    let site = Site::with_files(
+        "10.222",
+        "zypper",
+        &[("vm.yml", VM), ("role.yml", ROLE), ("cases.yml", include_str!("results/zypper.yml"))],
+    );
+    let repo = site.dir.path().join("repo");
+    for (n, v, r) in [
+        ("base", "1.0", None),
+        ("hello", "1.0", None),
+        ("hello", "2.0", None),
+        ("world", "1.0", Some("hello")),
+        ("extra", "1.0", None),
+    ] {
+        rpm(site.dir.path(), &repo, n, v, r);
+    }
+    let out = std::process::Command::new("createrepo_c").arg("-q").arg(&repo).output().expect("createrepo_c");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, _, all) = run(&site, "vm.yml", &[]);
+    assert_eq!(code, 0, "{all}");
+
+    let dump = site.dir.path().join("registered.json");
+    let (out_var, repo_var) = (format!("out={}", dump.display()), format!("repo_dir={}", repo.display()));
+    let (code, _, all) = run(&site, "cases.yml", &["-e", "zypper_host=zyp1", "-e", &out_var, "-e", &repo_var]);
+    assert_eq!(code, 0, "{all}");
+    let got = normalized(serde_json::from_str(&std::fs::read_to_string(&dump).expect("the dump")).expect("JSON"));
+    let want = normalized(serde_json::from_str(include_str!("results/zypper.json")).expect("recorded JSON"));
+    for (task, w) in want.as_object().expect("an object") {
+        assert_eq!(&got[task], w, "registered `{task}` differs from ansible-core's");
+    }
+    assert_eq!(got.as_object().map(|m| m.len()), want.as_object().map(|m| m.len()));
+    assert_eq!(rpms(&site), "base-1.0", "what the cases leave");
+
+    // A role's packages: check mode changes nothing; then once, and never again.
+    let (code, ev, all) = run(&site, "role.yml", &["--check"]);
+    assert_eq!((code, recap_changed(&ev)), (0, 2), "hello and world are missing (then latest installs hello):\n{all}");
+    assert_eq!(rpms(&site), "base-1.0", "check mode installed something");
+    let (code, ev, all) = run(&site, "role.yml", &[]);
+    assert_eq!((code, recap_changed(&ev)), (0, 1), "the packages; hello is then the newest:\n{all}");
+    assert_eq!(rpms(&site), "base-1.0 hello-2.0 world-1.0");
+    for extra in [&[][..], &["--check"]] {
+        let (code, ev, all) = run(&site, "role.yml", extra);
+        assert_eq!((code, recap_changed(&ev)), (0, 0), "{extra:?}: changed again:\n{all}");
+    }
+}
