@@ -112,6 +112,7 @@ modules![
     packages::yum::Yum,
     packages::yum_repository::YumRepository,
     packages::zypper::Zypper,
+    packages::zypper_repository::ZypperRepository,
     packages::package::Package,
     packages::package_facts::PackageFacts,
     packages::npm::Npm,

@@ -13,6 +13,7 @@ pub mod rpm_key;
 pub mod yum;
 pub mod yum_repository;
 pub mod zypper;
+pub mod zypper_repository;
 
 #[cfg(test)]
 mod tests {
