@@ -20,8 +20,8 @@
 //!   `owner`, `group` apply.
 //!
 //! Check mode makes a `HEAD` request and reports a change unless the answer is 304.
-//! Credentials travel in private files read from the command's input, never on a command
-//! line. Registers `dest`, `url`, `status_code`, `msg`, `checksum_src`, `checksum_dest`,
+//! Credentials and request headers travel in private files read from the command's input,
+//! never on a command line. Registers `dest`, `url`, `status_code`, `msg`, `checksum_src`, `checksum_dest`,
 //! `md5sum`, `src`, `elapsed`, `backup_file`, and the file's `uid`, `gid`, `owner`, `group`,
 //! `mode`, `state`, `size`.
 //!
@@ -34,7 +34,7 @@
 //! ```
 
 use crate::files::{check_owner_group, checksum_tool, probe, with_path_info, Attrs, FileState, Kind, ALGORITHMS};
-use crate::net::uri::credentials;
+use crate::net::uri::configs;
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -238,9 +238,6 @@ fn request(
     if auth.is_some() {
         curl = curl.flag("-K").flag("\"$t/k\"");
     }
-    for (k, v) in a.headers.iter().flatten() {
-        curl = curl.opt("-H", format!("{k}: {}", scalar(v)));
-    }
     let out = if head { "/dev/null" } else { "\"$t/b\"" };
     let curl = curl.flag("-D").flag("\"$t/h\"").flag("-o").flag(out).flag("-w").flag("'%{http_code}'").operand(url);
 
@@ -264,9 +261,6 @@ fn request(
     }
     if auth.is_some() {
         wget = wget.flag("--auth-no-challenge").flag("--config=\"$t/w\"");
-    }
-    for (k, v) in a.headers.iter().flatten() {
-        wget = wget.opt_eq("--header", format!("{k}: {}", scalar(v)));
     }
     let wget = wget.flag("-O").flag("\"$t/b\"").operand(url);
 
@@ -323,9 +317,11 @@ fn scalar(v: &Value) -> String {
     v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
 }
 
-/// The command's input: the credentials' configs for curl and for wget, with their lengths.
+/// The command's input: curl's and wget's configs for the credentials and the request headers
+/// (kept off their command lines), with their lengths.
 fn input(a: &Args) -> (Option<(usize, usize)>, Vec<u8>) {
-    credentials(a.url_username.as_deref(), a.url_password.as_deref())
+    let headers: Vec<(String, String)> = a.headers.iter().flatten().map(|(k, v)| (k.clone(), scalar(v))).collect();
+    configs(a.url_username.as_deref(), a.url_password.as_deref(), &headers)
 }
 
 fn parse_answer(text: &str) -> Answer {
@@ -797,5 +793,27 @@ mod tests {
         assert!(String::from_utf8_lossy(&stdin).contains("s3cret"));
         assert!(cmd.as_str().contains("-- 'http://h/x;rm -rf /'"), "{}", cmd.as_str());
         assert!(cmd.as_str().contains("D='/tmp/a b'"), "{}", cmd.as_str());
+    }
+
+    /// Request headers (an `Authorization: Bearer ...` token) go to curl's and wget's private
+    /// config files with the credentials, never on their command lines (`ps`), as uri's do.
+    #[test]
+    fn request_headers_stay_off_the_command_line() {
+        let headers = IndexMap::from([
+            ("Authorization".to_string(), Value::from("Bearer t0k\"en")),
+            ("X-Count".to_string(), Value::from(3)),
+        ]);
+        let a = Args {
+            url: "http://h/x".into(),
+            dest: "/tmp/x".into(),
+            headers: Some(headers),
+            ..Args { http_agent: agent(), timeout: 10, validate_certs: true, use_proxy: true, ..Args::default() }
+        };
+        let (auth, stdin) = input(&a);
+        let cmd = request(&a, &a.url, false, true, None, auth);
+        assert!(!cmd.as_str().contains("t0k") && !cmd.as_str().contains("X-Count"), "{}", cmd.as_str());
+        let input = String::from_utf8_lossy(&stdin);
+        assert!(input.contains("header = \"Authorization: Bearer t0k\\\"en\"\n"), "{input}");
+        assert!(input.contains("header = X-Count: 3\n"), "{input}");
     }
 }

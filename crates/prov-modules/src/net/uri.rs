@@ -302,15 +302,10 @@ fn command(a: &Args, has_body: bool, auth: Option<(usize, usize)>) -> Sh {
     }
 }
 
-/// The credentials' configs for curl and for wget, as one input (with their lengths): what
-/// `uri` and `get_url` give their command on its standard input, never on a command line.
-pub(crate) fn credentials(user: Option<&str>, password: Option<&str>) -> (Option<(usize, usize)>, Vec<u8>) {
-    configs(user, password, &[])
-}
-
 /// curl's and wget's configs for the credentials and the request headers, as one input (with
-/// their lengths); `None` when there is neither.
-fn configs(
+/// their lengths); `None` when there is neither. What `uri` and `get_url` give their command on
+/// its standard input (it writes them to private files), never on a command line.
+pub(crate) fn configs(
     user: Option<&str>,
     password: Option<&str>,
     headers: &[(String, String)],

@@ -200,3 +200,49 @@ fn url_lookup_reads_lines_or_text_from_the_controller_as_ansible_core() {
         r.dump()
     );
 }
+
+/// Every process's command line, from /proc.
+fn command_lines() -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A request header (an API token) reaches the server and never a command line: curl gets it
+/// from a private config file, as the credentials (ansible-core sends it from Python, on no
+/// command line). The server records every process's command line while the request is open.
+#[test]
+fn get_url_headers_reach_the_server_and_never_a_command_line() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("a request");
+        let seen = command_lines();
+        let mut req = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&req).contains("\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => req.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc");
+        (String::from_utf8_lossy(&req).into_owned(), seen)
+    });
+    let play = format!(
+        "- hosts: a\n  gather_facts: false\n  tasks:\n  - get_url:\n      url: http://127.0.0.1:{port}/f\n      dest: \"{{{{ root }}}}/f\"\n      headers: {{Authorization: \"Bearer s3cr3t-t0ken\", X-Count: 3}}\n"
+    );
+    let (d, r) = apply(&[("site.yml", &play)], &[]);
+    assert_eq!((r.code, r.recap("a", "changed")), (0, 1), "{}", r.dump());
+    assert_eq!(std::fs::read_to_string(d.path().join("f")).expect("downloaded"), "abc");
+    let (req, seen) = server.join().expect("server");
+    assert!(req.contains("Authorization: Bearer s3cr3t-t0ken\r\n") && req.contains("X-Count: 3\r\n"), "{req}");
+    assert!(seen.iter().any(|c| c.starts_with("curl")), "curl was not seen running: {seen:?}");
+    assert!(seen.iter().all(|c| !c.contains("s3cr3t")), "{seen:?}");
+}
