@@ -121,6 +121,7 @@ modules![
     system::authorized_key::AuthorizedKey,
     system::capabilities::Capabilities,
     system::cron::Cron,
+    system::firewalld::Firewalld,
     system::getent::Getent,
     system::group::Group,
     system::hostname::Hostname,

@@ -3,6 +3,7 @@
 pub mod authorized_key;
 pub mod capabilities;
 pub mod cron;
+pub mod firewalld;
 mod fstab;
 pub mod getent;
 pub mod group;

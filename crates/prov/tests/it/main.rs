@@ -35,6 +35,7 @@ mod ec2_security_group;
 mod ec2_vol;
 mod facts;
 mod faults;
+mod firewalld;
 #[cfg(feature = "gcp")]
 mod gcp;
 #[cfg(feature = "gcp")]
