@@ -8,8 +8,7 @@
 //! (`scripts/docker-up`) and the node image's apt sources.
 
 use crate::site::Site;
-use crate::util::{json_events, recap_changed};
-use serde_json::Value as Json;
+use crate::util::{assert_registered_as_recorded, recap_changed};
 
 const VM: &str = r#"- hosts: localhost
   gather_facts: false
@@ -77,37 +76,12 @@ const OFFLINE: &str = r#"- hosts: fw1
           - 'o4.failed and o4.msg is search("offline operation rewrites the zone without its `forward`")'
 "#;
 
-fn run(site: &Site, playbook: &str, extra: &[&str]) -> (i32, Vec<Json>, String) {
-    let vars = site.vars();
-    let mut args = vec!["apply", playbook, "-i", "inventory.yml", "--output", "json", "-e", &vars];
-    args.extend_from_slice(extra);
-    json_events(&site.prov(&args))
-}
-
-/// A shell command's output on the VM.
-fn on_vm(site: &Site, script: &str) -> String {
-    let out = std::process::Command::new("docker")
-        .args(["exec", &format!("{}-fw1", site.project), "sh", "-c", script])
-        .output()
-        .expect("docker exec");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The firewall at run time and on disk.
 fn firewall(site: &Site) -> String {
-    on_vm(
-        site,
+    site.on_vm(
+        "fw1",
         "for z in public internal external; do firewall-cmd --zone=$z --list-all; firewall-cmd --permanent --zone=$z --list-all; done",
     )
-}
-
-fn without_exception(mut v: Json) -> Json {
-    if let Some(m) = v.as_object_mut() {
-        m.values_mut().for_each(|r| {
-            r.as_object_mut().map(|r| r.remove("exception"));
-        });
-    }
-    v
 }
 
 #[test]
@@ -122,46 +96,41 @@ fn firewalld_registers_what_ansible_core_registers_and_a_second_run_changes_noth
             ("cases.yml", include_str!("results/firewalld.yml")),
         ],
     );
-    let (code, _, all) = run(&site, "vm.yml", &[]);
+    let (code, _, all) = site.apply_with_vars("vm.yml", &[]);
     assert_eq!(code, 0, "{all}");
 
     let dump = site.dir.path().join("registered.json");
     let out_var = format!("out={}", dump.display());
-    let (code, _, all) = run(&site, "cases.yml", &["-e", "firewalld_host=fw1", "-e", &out_var]);
+    let (code, _, all) = site.apply_with_vars("cases.yml", &["-e", "firewalld_host=fw1", "-e", &out_var]);
     assert_eq!(code, 0, "{all}");
-    let got = without_exception(serde_json::from_str(&std::fs::read_to_string(&dump).expect("dump")).expect("JSON"));
-    let want = without_exception(serde_json::from_str(include_str!("results/firewalld.json")).expect("recorded"));
-    for (task, w) in want.as_object().expect("an object") {
-        assert_eq!(&got[task], w, "registered `{task}` differs from ansible-core's");
-    }
-    assert_eq!(got.as_object().map(|m| m.len()), want.as_object().map(|m| m.len()));
+    assert_registered_as_recorded(&dump, include_str!("results/firewalld.json"), |v| v);
 
     // A node's rules: check mode changes nothing; then once, and never again.
     let before = firewall(&site);
-    let (code, ev, all) = run(&site, "node.yml", &["--check"]);
+    let (code, ev, all) = site.apply_with_vars("node.yml", &["--check"]);
     // https is already on (the cases enabled it, permanently and at run time), and the
     // external zone masquerades as shipped.
     assert_eq!((code, recap_changed(&ev)), (0, 4), "{all}");
     assert_eq!(firewall(&site), before, "check mode changed the firewall");
-    let (code, ev, all) = run(&site, "node.yml", &[]);
+    let (code, ev, all) = site.apply_with_vars("node.yml", &[]);
     assert_eq!((code, recap_changed(&ev)), (0, 4), "{all}");
     let after = firewall(&site);
     for want in ["2377/tcp", "7946/udp", "port=\"4789\"", "masquerade: yes", "http https"] {
         assert!(after.contains(want), "{want} missing:\n{after}");
     }
     for extra in [&[][..], &["--check"]] {
-        let (code, ev, all) = run(&site, "node.yml", extra);
+        let (code, ev, all) = site.apply_with_vars("node.yml", extra);
         assert_eq!((code, recap_changed(&ev)), (0, 0), "{extra:?}: changed again:\n{all}");
     }
     assert_eq!(firewall(&site), after);
 
     // The daemon stopped.
-    on_vm(
-        &site,
+    site.on_vm(
+        "fw1",
         "pkill -x firewalld; for i in $(seq 1 40); do pgrep -x firewalld >/dev/null || exit 0; sleep 0.5; done",
     );
-    let zones = on_vm(&site, "ls /etc/firewalld/zones");
-    let (code, _, all) = run(&site, "offline.yml", &[]);
+    let zones = site.on_vm("fw1", "ls /etc/firewalld/zones");
+    let (code, _, all) = site.apply_with_vars("offline.yml", &[]);
     assert_eq!(code, 0, "{all}");
-    assert_eq!(on_vm(&site, "ls /etc/firewalld/zones | grep -v offzone"), zones, "a zone file was written");
+    assert_eq!(site.on_vm("fw1", "ls /etc/firewalld/zones | grep -v offzone"), zones, "a zone file was written");
 }

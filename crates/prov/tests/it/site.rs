@@ -33,13 +33,8 @@ impl Site {
         let subnet_prefix = format!("{net}.{n}");
         let project = format!("provtest-{tag}-{}", std::process::id());
         std::fs::create_dir_all(dir.path().join("inventories")).expect("mkdir");
-        std::fs::write(
-            dir.path().join("inventories/local.yml"),
-            format!(
-                "plugin: docker\nproject: {project}\nsubnet: {subnet_prefix}.0/24\nkeyed_groups:\n  - key: labels['prov-group']\n    prefix: \"\"\n    separator: \"\"\n"
-            ),
-        )
-        .expect("inventory");
+        std::fs::write(dir.path().join("inventories/local.yml"), docker_inventory(&project, &subnet_prefix))
+            .expect("inventory");
         let list: String = vms
             .iter()
             .map(|(name, group, host)| {
@@ -57,19 +52,8 @@ impl Site {
     /// rewritten to this test's project and subnet.
     pub fn example(tag: &str, example: &str) -> Site {
         let dir = tempfile::tempdir().expect("tempdir");
-        let state = tempfile::tempdir().expect("state dir");
         copy_tree(&repo().join(example), dir.path());
-        let n = std::process::id() % 200 + 20 + tag.len() as u32;
-        let subnet_prefix = format!("10.216.{n}");
-        let project = format!("provtest-{tag}-{}", std::process::id());
-        std::fs::write(
-            dir.path().join("inventory.yml"),
-            format!(
-                "plugin: docker\nproject: {project}\nsubnet: {subnet_prefix}.0/24\nkeyed_groups:\n  - key: labels['prov-group']\n    prefix: \"\"\n    separator: \"\"\n"
-            ),
-        )
-        .expect("inventory");
-        Site { dir, state, project, subnet_prefix }
+        Site::in_dir(dir, "10.216", tag)
     }
 
     /// A project of the given files (path, text) on `net`.N.0/24, with `inventory.yml` of this
@@ -77,23 +61,40 @@ impl Site {
     /// `project: "{{ prov_project }}"`, `subnet: "{{ prov_subnet }}"`, given by [`Site::vars`]).
     pub fn with_files(net: &str, tag: &str, files: &[(&str, &str)]) -> Site {
         let dir = tempfile::tempdir().expect("tempdir");
-        let state = tempfile::tempdir().expect("state dir");
         for (path, text) in files {
             let p = dir.path().join(path);
             std::fs::create_dir_all(p.parent().expect("a parent")).expect("mkdir");
             std::fs::write(p, text).expect("write");
         }
+        Site::in_dir(dir, net, tag)
+    }
+
+    /// `dir` as a site on `net`.N.0/24 with this test's project, and its `inventory.yml`.
+    fn in_dir(dir: tempfile::TempDir, net: &str, tag: &str) -> Site {
+        let state = tempfile::tempdir().expect("state dir");
         let n = std::process::id() % 200 + 20 + tag.len() as u32;
         let subnet_prefix = format!("{net}.{n}");
         let project = format!("provtest-{tag}-{}", std::process::id());
-        std::fs::write(
-            dir.path().join("inventory.yml"),
-            format!(
-                "plugin: docker\nproject: {project}\nsubnet: {subnet_prefix}.0/24\nkeyed_groups:\n  - key: labels['prov-group']\n    prefix: \"\"\n    separator: \"\"\n"
-            ),
-        )
-        .expect("inventory");
+        std::fs::write(dir.path().join("inventory.yml"), docker_inventory(&project, &subnet_prefix))
+            .expect("inventory");
         Site { dir, state, project, subnet_prefix }
+    }
+
+    /// `prov apply PLAYBOOK -i inventory.yml --output json` with [`Site::vars`] and `extra`.
+    pub fn apply_with_vars(&self, playbook: &str, extra: &[&str]) -> (i32, Vec<Json>, String) {
+        let vars = self.vars();
+        let mut args = vec!["apply", playbook, "-i", "inventory.yml", "--output", "json", "-e", &vars];
+        args.extend_from_slice(extra);
+        json_events(&self.prov(&args))
+    }
+
+    /// A shell script's output on one of this site's VMs (`docker exec`).
+    pub fn on_vm(&self, vm: &str, script: &str) -> String {
+        let out = Command::new("docker")
+            .args(["exec", &format!("{}-{vm}", self.project), "sh", "-c", script])
+            .output()
+            .expect("docker exec");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// `-e` values naming this site's project and subnet.
@@ -164,6 +165,13 @@ impl Site {
     pub fn known_hosts(&self) -> PathBuf {
         self.state.path().join(&self.project).join("known_hosts")
     }
+}
+
+/// The docker inventory of a test's project and subnet (`A.B.C`), grouped by the VMs' labels.
+fn docker_inventory(project: &str, subnet_prefix: &str) -> String {
+    format!(
+        "plugin: docker\nproject: {project}\nsubnet: {subnet_prefix}.0/24\nkeyed_groups:\n  - key: labels['prov-group']\n    prefix: \"\"\n    separator: \"\"\n"
+    )
 }
 
 impl Drop for Site {

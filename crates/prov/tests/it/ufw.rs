@@ -7,8 +7,7 @@
 //! firewall. Needs the Docker Engine (`scripts/docker-up`) and the node image's apt sources.
 
 use crate::site::Site;
-use crate::util::{json_events, recap_changed};
-use serde_json::Value as Json;
+use crate::util::{assert_registered_as_recorded, recap_changed};
 
 const VMS: &str = r#"- hosts: localhost
   gather_facts: false
@@ -52,29 +51,9 @@ const NODE: &str = r#"- hosts: fw2
       ufw: {state: enabled}
 "#;
 
-fn run(site: &Site, playbook: &str, extra: &[&str]) -> (i32, Vec<Json>, String) {
-    let vars = site.vars();
-    let mut args = vec!["apply", playbook, "-i", "inventory.yml", "--output", "json", "-e", &vars];
-    args.extend_from_slice(extra);
-    json_events(&site.prov(&args))
-}
-
-/// `ufw status verbose` and the rule files on a VM, read with `docker exec`.
+/// `ufw status verbose` and the rule files on a VM.
 fn firewall(site: &Site, vm: &str) -> String {
-    let out = std::process::Command::new("docker")
-        .args(["exec", &format!("{}-{vm}", site.project), "sh", "-c", "ufw status verbose; cat /etc/ufw/user.rules"])
-        .output()
-        .expect("docker exec");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn without_exception(mut v: Json) -> Json {
-    if let Some(m) = v.as_object_mut() {
-        m.values_mut().for_each(|r| {
-            r.as_object_mut().map(|r| r.remove("exception"));
-        });
-    }
-    v
+    site.on_vm(vm, "ufw status verbose; cat /etc/ufw/user.rules")
 }
 
 #[test]
@@ -84,30 +63,24 @@ fn ufw_registers_what_ansible_core_registers_and_a_second_run_changes_nothing() 
         "ufw",
         &[("vms.yml", VMS), ("node.yml", NODE), ("cases.yml", include_str!("results/ufw.yml"))],
     );
-    let (code, _, all) = run(&site, "vms.yml", &[]);
+    let (code, _, all) = site.apply_with_vars("vms.yml", &[]);
     assert_eq!(code, 0, "{all}");
 
     // The recorded cases, on fw1.
     let out = site.dir.path().join("registered.json");
     let out_var = format!("out={}", out.display());
-    let (code, _, all) = run(&site, "cases.yml", &["-e", "ufw_host=fw1", "-e", &out_var]);
+    let (code, _, all) = site.apply_with_vars("cases.yml", &["-e", "ufw_host=fw1", "-e", &out_var]);
     assert_eq!(code, 0, "{all}");
-    let got: Json = serde_json::from_str(&std::fs::read_to_string(&out).expect("the dump")).expect("JSON");
-    let want: Json = serde_json::from_str(include_str!("results/ufw.json")).expect("recorded JSON");
-    let (got, want) = (without_exception(got), without_exception(want));
-    for (task, w) in want.as_object().expect("an object") {
-        assert_eq!(&got[task], w, "registered `{task}` differs from ansible-core's");
-    }
-    assert_eq!(got.as_object().map(|m| m.len()), want.as_object().map(|m| m.len()));
+    assert_registered_as_recorded(&out, include_str!("results/ufw.json"), |v| v);
 
     // A node's rules on fw2: check mode changes nothing.
     let before = firewall(&site, "fw2");
     assert!(before.starts_with("Status: inactive"), "{before}");
-    let (code, ev, all) = run(&site, "node.yml", &["--check"]);
+    let (code, ev, all) = site.apply_with_vars("node.yml", &["--check"]);
     assert_eq!((code, recap_changed(&ev)), (0, 7), "{all}");
     assert_eq!(firewall(&site, "fw2"), before, "check mode changed the firewall");
 
-    let (code, ev, all) = run(&site, "node.yml", &[]);
+    let (code, ev, all) = site.apply_with_vars("node.yml", &[]);
     // Not the default policy: with ufw inactive, its status and rules do not show it.
     assert_eq!((code, recap_changed(&ev)), (0, 6), "{all}");
     let after = firewall(&site, "fw2");
@@ -115,7 +88,7 @@ fn ufw_registers_what_ansible_core_registers_and_a_second_run_changes_nothing() 
         assert!(after.contains(want), "{want} missing:\n{after}");
     }
     for extra in [&[][..], &["--check"]] {
-        let (code, ev, all) = run(&site, "node.yml", extra);
+        let (code, ev, all) = site.apply_with_vars("node.yml", extra);
         assert_eq!((code, recap_changed(&ev)), (0, 0), "{extra:?}: changed again:\n{all}");
     }
     assert_eq!(firewall(&site, "fw2"), after);

@@ -300,3 +300,25 @@ pub fn prov_peak_rss(dir: &Path, args: &[&str]) -> (std::process::Output, u64) {
     let peak = err.lines().rev().find_map(|l| l.strip_prefix("PEAK ")).expect("the peak line").trim().parse();
     (out, peak.expect("KiB"))
 }
+
+/// Compares the registered results a play dumped to `dump` (task name → result) with the ones
+/// ansible-core registered for the same play (`recorded`, JSON), a task at a time so that a
+/// failure names it; both without ansible-core's `exception` placeholder and through `clean`.
+pub fn assert_registered_as_recorded(
+    dump: &Path,
+    recorded: &str,
+    clean: impl Fn(serde_json::Value) -> serde_json::Value,
+) {
+    let strip = |mut v: serde_json::Value| {
+        for r in v.as_object_mut().expect("results by task").values_mut() {
+            r.as_object_mut().map(|r| r.remove("exception"));
+        }
+        clean(v)
+    };
+    let got = strip(serde_json::from_str(&std::fs::read_to_string(dump).expect("the dump")).expect("JSON"));
+    let want = strip(serde_json::from_str(recorded).expect("recorded JSON"));
+    for (task, w) in want.as_object().expect("an object") {
+        assert_eq!(&got[task], w, "registered `{task}` differs from ansible-core's");
+    }
+    assert_eq!(got.as_object().map(|m| m.len()), want.as_object().map(|m| m.len()));
+}
