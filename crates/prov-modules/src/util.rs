@@ -192,6 +192,19 @@ pub(crate) async fn required_bin(
     Ok(Err(Outcome::failed(format!("Failed to find required executable \"{name}\" in paths: {path}"))))
 }
 
+/// ansible-core's `get_bin_path(name, required=True)` failure: the target's `PATH` with the sbin
+/// directories it adds when they are missing (for modules that looked there too).
+pub(crate) async fn missing_bin(cx: &prov_core::module::ModuleCtx<'_>, name: &str) -> Result<Outcome, ModuleError> {
+    let path = cx.exec(prov_core::cmd::Sh::lit("printf %s \"$PATH\"")).await?.stdout_str();
+    let mut dirs: Vec<&str> = path.split(':').collect();
+    for d in ["/sbin", "/usr/sbin", "/usr/local/sbin"] {
+        if !dirs.contains(&d) {
+            dirs.push(d);
+        }
+    }
+    Ok(Outcome::failed(format!("Failed to find required executable \"{name}\" in paths: {}", dirs.join(":"))))
+}
+
 /// One section of a probe script's output: the text after its `--NAME--` line, up to the
 /// next line starting with `--`.
 pub(crate) fn section<'a>(out: &'a str, name: &str) -> Option<&'a str> {

@@ -34,7 +34,7 @@
 //! ```
 
 use crate::files::{check_owner_group, checksum_tool, probe, with_path_info, Attrs, FileState, Kind, ALGORITHMS};
-use crate::net::uri::configs;
+use crate::net::uri::{configs, wget_config};
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -277,11 +277,7 @@ fn request(
                     .glued(Sh::quoted(&curl_len.to_string()))
                     .suffix(" of=\"$t/k\" 2>/dev/null || exit 1"),
             )
-            .then(
-                Sh::lit("dd bs=1 count=")
-                    .glued(Sh::quoted(&wget_len.to_string()))
-                    .suffix(" of=\"$t/w\" 2>/dev/null || exit 1"),
-            );
+            .then(wget_config(wget_len, "\"$t/w\""));
     }
     let s = s
         .then(Sh::lit("if command -v curl >/dev/null 2>&1; then code=$("))
@@ -812,6 +808,14 @@ mod tests {
         let (auth, stdin) = input(&a);
         let cmd = request(&a, &a.url, false, true, None, auth);
         assert!(!cmd.as_str().contains("t0k") && !cmd.as_str().contains("X-Count"), "{}", cmd.as_str());
+        // wget's private config keeps the system's and the user's wgetrc (proxies, CAs) first.
+        assert!(
+            cmd.as_str().contains(
+                "{ cat -- \"${SYSTEM_WGETRC:-/etc/wgetrc}\" \"${WGETRC:-$HOME/.wgetrc}\" 2>/dev/null; dd bs=1 count="
+            ),
+            "{}",
+            cmd.as_str()
+        );
         let input = String::from_utf8_lossy(&stdin);
         assert!(input.contains("header = \"Authorization: Bearer t0k\\\"en\"\n"), "{input}");
         assert!(input.contains("header = X-Count: 3\n"), "{input}");

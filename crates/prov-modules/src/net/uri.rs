@@ -292,14 +292,22 @@ fn command(a: &Args, has_body: bool, auth: Option<(usize, usize)>) -> Sh {
                         .glued(Sh::quoted(&curl_len.to_string()))
                         .suffix(" of=\"$k\" 2>/dev/null || exit 1"),
                 )
-                .then(
-                    Sh::lit("dd bs=1 count=")
-                        .glued(Sh::quoted(&wget_len.to_string()))
-                        .suffix(" of=\"$w\" 2>/dev/null || exit 1"),
-                )
+                .then(wget_config(wget_len, "\"$w\""))
                 .then(run)
         }
     }
+}
+
+/// The private wgetrc (`path`, a literal such as `"$w"`): the system's and the user's wgetrc
+/// first (wget reads only the `--config` file once it is given, and their proxy or CA settings
+/// must still hold), then `len` bytes of the command's input (credentials, headers), which come
+/// later and so win.
+pub(crate) fn wget_config(len: usize, path: &'static str) -> Sh {
+    Sh::lit("{ cat -- \"${SYSTEM_WGETRC:-/etc/wgetrc}\" \"${WGETRC:-$HOME/.wgetrc}\" 2>/dev/null; dd bs=1 count=")
+        .glued(Sh::quoted(&len.to_string()))
+        .suffix(" 2>/dev/null; } >")
+        .word(Sh::lit(path))
+        .suffix(" || exit 1")
 }
 
 /// curl's and wget's configs for the credentials and the request headers, as one input (with

@@ -26,7 +26,7 @@
 //! `dist-upgrade` of named packages.
 //!
 //! Refused before anything runs: a name that would start with `-` once its prefix is taken off
-//! (zypper would read it as an option). Not supported: hosts with transactional updates (a
+//! (zypper would read it as an option), and names with control characters. Not supported: hosts with transactional updates (a
 //! read-only btrfs root with `transactional-update`, where Ansible runs zypper through
 //! `transactional-update run`): the task fails saying so.
 //!
@@ -241,7 +241,7 @@ struct Xml {
 /// Reads zypper's XML output.
 fn parse_xml(stdout: &str) -> Result<Xml, String> {
     let doc = roxmltree::Document::parse(stdout).map_err(|e| format!("Failed to parse zypper xml output: {e}"))?;
-    let mut out: Vec<Solvable> = Vec::new();
+    let mut out: indexmap::IndexMap<String, Solvable> = indexmap::IndexMap::new();
     let mut messages = Vec::new();
     for n in doc.descendants().filter(|n| n.is_element()) {
         match n.tag_name().name() {
@@ -254,16 +254,13 @@ fn parse_xml(stdout: &str) -> Result<Xml, String> {
                     name,
                 };
                 // A later solvable of the same name replaces the earlier one (a dict in Ansible's).
-                match out.iter_mut().find(|o| o.name == s.name) {
-                    Some(o) => *o = s,
-                    None => out.push(s),
-                }
+                out.insert(s.name.clone(), s);
             }
             "message" => messages.push(n.text().unwrap_or_default().to_string()),
             _ => {}
         }
     }
-    Ok(Xml { solvables: out, messages })
+    Ok(Xml { solvables: out.into_values().collect(), messages })
 }
 
 /// One zypper command: the words Ansible registers in `cmd` (the first is zypper's path).
@@ -294,7 +291,8 @@ fn command_with(a: &Args, zypper: &str, sub: &'static str, check: bool, oldpacka
     if a.quiet {
         c.push("--quiet".into());
     }
-    if let Some(pre) = &a.extra_args_precommand {
+    // Python's truthiness: an empty value adds nothing.
+    if let Some(pre) = a.extra_args_precommand.as_deref().filter(|p| !p.is_empty()) {
         c.extend(pre.split_whitespace().map(str::to_string));
     }
     if (install || refresh) && a.disable_gpg_check {
@@ -333,7 +331,7 @@ fn command_with(a: &Args, zypper: &str, sub: &'static str, check: bool, oldpacka
     if sub == "dist-upgrade" && a.allow_vendor_change {
         c.push("--allow-vendor-change".into());
     }
-    if let Some(extra) = &a.extra_args {
+    if let Some(extra) = a.extra_args.as_deref().filter(|e| !e.is_empty()) {
         c.extend(extra.split(' ').map(str::to_string));
     }
     c
@@ -355,7 +353,7 @@ async fn run_xml(
     cmd: &ZCmd,
     not_found_fails: bool,
 ) -> Result<Result<Option<Ran>, Outcome>, ModuleError> {
-    let mut solvables: Vec<Solvable> = Vec::new();
+    let mut solvables: indexmap::IndexMap<String, Solvable> = indexmap::IndexMap::new();
     let mut first = true;
     loop {
         let out = cx.exec(cmd.sh()).await?;
@@ -376,10 +374,7 @@ async fn run_xml(
             104 => return Ok(Ok(None)),
             0 | 102 | 103 | 106 | 107 => {
                 for s in xml.solvables {
-                    match solvables.iter_mut().find(|o| o.name == s.name) {
-                        Some(o) => *o = s,
-                        None => solvables.push(s),
-                    }
+                    solvables.insert(s.name.clone(), s);
                 }
                 if first && (out.rc == 103 || (out.rc == 107 && a.skip_post_errors)) {
                     first = false;
@@ -389,6 +384,7 @@ async fn run_xml(
                 if a.simple_errors {
                     out.stdout = shown.into_bytes();
                 }
+                let solvables = solvables.into_values().collect();
                 return Ok(Ok(Some(Ran { cmd: cmd.0.clone(), out, solvables })));
             }
             rc => return Ok(Err(failed(format!("Zypper run command failed with return code {rc}."), &shown))),
@@ -407,6 +403,16 @@ fn result(a: &Args, ran: Option<&Ran>, diff: bool) -> Outcome {
         Some(r) => (r.out.rc, matches!(r.out.rc, 0 | 102) && !r.solvables.is_empty()),
         None => (0, false),
     };
+    if let Some(r) = ran.filter(|_| !matches!(rc, 0 | 102)) {
+        // Ansible's fail_json(msg="Zypper run failed.", **retvals): the command's fields alone.
+        let o = Outcome::failed("Zypper run failed.").with("rc", rc).with("cmd", r.cmd.clone());
+        let mut o = with_lines(with_lines(o, "stdout", &r.out.stdout_str()), "stderr", &r.out.stderr_str());
+        if diff {
+            let d = std::collections::BTreeMap::from([("prepared".to_string(), Value::from(prepared(ran)))]);
+            o = o.with("diff", Value::from(d));
+        }
+        return o;
+    }
     let mut o = Outcome { changed, ..Outcome::ok() }
         .with("name", names(a))
         .with("state", a.state.as_str())
@@ -421,10 +427,6 @@ fn result(a: &Args, ran: Option<&Ran>, diff: bool) -> Outcome {
     if diff {
         let d = std::collections::BTreeMap::from([("prepared".to_string(), Value::from(prepared(ran)))]);
         o = o.with("diff", Value::from(d));
-    }
-    if !matches!(rc, 0 | 102) {
-        o.failed = true;
-        o.msg = Some("Zypper run failed.".into());
     }
     o
 }
@@ -583,7 +585,7 @@ impl Module for Zypper {
             )));
         }
         let Some(zypper) = text.lines().find(|l| l.starts_with('/')).map(str::to_string) else {
-            return Ok(Plan::Ok(Outcome::failed("Failed to find required executable \"zypper\"")));
+            return Ok(Plan::Ok(crate::util::missing_bin(cx, "zypper").await?));
         };
         if a.update_cache && !cx.is_check() {
             let c = ZCmd(command(a, &zypper, "refresh", false));

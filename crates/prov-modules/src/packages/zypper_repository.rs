@@ -190,8 +190,9 @@ fn repos_repr(repos: &[&Listed]) -> String {
 }
 
 /// Whether the listed repository differs from the arguments, as the module compares them (the
-/// given values only; URLs without a final `/`). `subst` replaces `$releasever`/`$basearch`.
-fn differs(listed: &Listed, want: &RepoData, subst: &dyn Fn(&str) -> String) -> bool {
+/// given values only, in zypper's order with the URL last; URLs without a final `/`). `subst`
+/// replaces `$releasever`/`$basearch`; without it the URL is not compared.
+fn differs(listed: &Listed, want: &RepoData, subst: Option<&dyn Fn(&str) -> String>) -> bool {
     let wanted: [(&str, Option<String>); 7] = [
         ("url", want.url.clone()),
         ("alias", want.alias.clone()),
@@ -208,6 +209,7 @@ fn differs(listed: &Listed, want: &RepoData, subst: &dyn Fn(&str) -> String) -> 
         }
         let (mut old, mut new) = (old, v.clone());
         if *k == "url" {
+            let Some(subst) = subst else { continue };
             old = subst(&old).trim_end_matches('/').to_string();
             new = subst(&new).trim_end_matches('/').to_string();
         }
@@ -218,48 +220,68 @@ fn differs(listed: &Listed, want: &RepoData, subst: &dyn Fn(&str) -> String) -> 
     false
 }
 
-/// The one repository of a `.repo` file: its section and items (configparser's reading: keys
-/// in lower case, `=` or `:`, `#`/`;` comment lines, indented continuation lines).
+/// The one repository of a `.repo` file: its section and items, as configparser reads them
+/// (keys in lower case, `=` or `:`, `#`/`;` comment lines, a line indented deeper than its key's
+/// continuing the value, `[DEFAULT]` items under every section's own).
 fn parse_repo_file(text: &str) -> Result<(String, Vec<(String, String)>), String> {
-    let mut sections: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    const BAD: &str = "Invalid format, .repo file could not be parsed";
+    type Section = (String, Vec<(String, String)>, std::collections::HashSet<String>);
+    let mut sections: Vec<Section> = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    let mut defaults: Vec<(String, String)> = Vec::new();
+    let mut in_default = false;
+    // The indentation of the current key's line, when a value may continue.
+    let mut key_indent: Option<usize> = None;
     for raw in text.lines() {
         let line = raw.trim_end();
         let t = line.trim_start();
+        let indent = line.len() - t.len();
         if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
             continue;
         }
-        if line.starts_with(char::is_whitespace) {
-            let last = sections.last_mut().and_then(|s| s.1.last_mut());
-            match last {
-                Some((_, v)) => {
+        let items = if in_default { Some(&mut defaults) } else { sections.last_mut().map(|s| &mut s.1) };
+        if let (Some(k), Some(items)) = (key_indent, items) {
+            if indent > k {
+                if let Some((_, v)) = items.last_mut() {
                     v.push('\n');
                     v.push_str(t);
                     continue;
                 }
-                None => return Err("Invalid format, .repo file could not be parsed".into()),
             }
         }
         if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-            if sections.iter().any(|s| s.0 == name) {
-                return Err("Invalid format, .repo file could not be parsed".into());
+            key_indent = None;
+            if name == "DEFAULT" {
+                in_default = true;
+                continue;
             }
-            sections.push((name.to_string(), Vec::new()));
+            in_default = false;
+            if !names.insert(name.to_string()) {
+                return Err(BAD.into());
+            }
+            sections.push((name.to_string(), Vec::new(), std::collections::HashSet::new()));
             continue;
         }
-        let Some(cut) = t.find(['=', ':']) else { return Err("Invalid format, .repo file could not be parsed".into()) };
-        let Some(sec) = sections.last_mut() else {
-            return Err("Invalid format, .repo file could not be parsed".into());
-        };
+        let Some(cut) = t.find(['=', ':']) else { return Err(BAD.into()) };
         let key = t[..cut].trim().to_lowercase();
-        if sec.1.iter().any(|(k, _)| *k == key) {
-            return Err("Invalid format, .repo file could not be parsed".into());
+        let value = t[cut + 1..].trim().to_string();
+        key_indent = Some(indent);
+        if in_default {
+            defaults.retain(|(k, _)| *k != key);
+            defaults.push((key, value));
+            continue;
         }
-        sec.1.push((key, t[cut + 1..].trim().to_string()));
+        let Some(sec) = sections.last_mut() else { return Err(BAD.into()) };
+        if !sec.2.insert(key.clone()) {
+            return Err(BAD.into());
+        }
+        sec.1.push((key, value));
     }
     if sections.len() != 1 {
         return Err(format!("Invalid format, .repo file contains {} repositories, expected 1", sections.len()));
     }
-    let (name, items) = sections.remove(0);
+    let (name, mut items, keys) = sections.remove(0);
+    items.extend(defaults.into_iter().filter(|(k, _)| !keys.contains(k)));
     if items.iter().any(|(_, v)| v.contains('%')) {
         return Err(format!(
             "the .repo file's values use `%` (configparser's interpolation), which prov does not read: {name}"
@@ -343,6 +365,14 @@ impl Module for ZypperRepository {
     type Plan = RepoPlan;
 
     fn check_args(a: &Args) -> Result<(), String> {
+        // zypper reads them where it reads its options (`addrepo URL ALIAS`, `removerepo X`).
+        for (k, v) in [("name", &a.name), ("repo", &a.repo), ("description", &a.description)] {
+            if let Some(v) = v.as_deref() {
+                if (k != "description" && v.starts_with('-')) || v.chars().any(char::is_control) {
+                    return Err(format!("zypper_repository: `{k}` {v:?} starts with `-` or holds a control character"));
+                }
+            }
+        }
         if let Some(r) = &a.repo {
             if r.ends_with(".repo") && (r.starts_with("http://") || r.starts_with("https://")) {
                 return Err(format!(
@@ -365,7 +395,7 @@ impl Module for ZypperRepository {
             ))
             .await?;
         let Some(path) = found.stdout_str().lines().find(|l| l.starts_with('/')).map(str::to_string) else {
-            return Ok(Plan::Ok(Outcome::failed("Failed to find required executable \"zypper\"")));
+            return Ok(Plan::Ok(crate::util::missing_bin(cx, "zypper").await?));
         };
         let version = cx.exec(Sh::quoted(&path).word(Sh::lit("--version"))).await?;
         let v = version.stdout_str();
@@ -470,13 +500,16 @@ impl Module for ZypperRepository {
         }
         let (exists, changes) = match matched.len() {
             0 => (false, false),
+            // Everything but the URL first: Ansible asks rpm for `$releasever` only when it
+            // comes to the URL.
+            1 if differs(matched[0], &data, None) => (true, true),
             1 => {
                 let url_vars = |s: &str| s.contains("$releasever") || s.contains("$basearch");
                 let mut releasever = None;
                 let mut basearch = None;
                 let old = data.url.clone().unwrap_or_default();
                 let new = get(matched[0], "url").to_string();
-                if data.url.is_some() && (url_vars(&old) || url_vars(&new)) {
+                if !old.is_empty() && (url_vars(&old) || url_vars(&new)) {
                     for (var, field, slot) in
                         [("$releasever", "%{version}", &mut releasever), ("$basearch", "%{arch}", &mut basearch)]
                     {
@@ -498,7 +531,7 @@ impl Module for ZypperRepository {
                     }
                     s
                 };
-                (true, differs(matched[0], &data, &subst))
+                (true, differs(matched[0], &data, Some(&subst)))
             }
             _ if a.overwrite_multiple => (true, true),
             _ => {
@@ -550,9 +583,12 @@ impl Module for ZypperRepository {
                 if data.autorefresh == "1" {
                     add.push("--refresh".into());
                 }
+                // A `.repo` file's repository is added from its baseurl and section, as Ansible
+                // adds it (the file itself is never given to zypper).
                 let url = data.url.clone().unwrap_or_default();
-                add.push(if repo_file { a.repo.clone().unwrap_or_default() } else { url });
-                if !repo_file {
+                let with_alias = !url.ends_with(".repo");
+                add.push(url);
+                if with_alias {
                     add.push(data.alias.clone().unwrap_or_default());
                 }
                 plan.remove_urls = matched.iter().map(|r| get(r, "url").to_string()).collect();

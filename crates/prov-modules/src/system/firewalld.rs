@@ -20,15 +20,18 @@
 //! "offline operation"), and prov makes only zones there: ansible.posix's offline operation
 //! (with firewalld 1.x) writes a zone back without its `<forward/>` (forwarding is turned off
 //! in every zone it touches, and `forward: true` changes again on every run), which prov does
-//! not reproduce, so such a change fails the task saying so (reads and unchanged results are
-//! Ansible's). Registers `msg` as Ansible words it ("Permanent and
+//! not reproduce, so such a change fails the task saying so (reads, unchanged results and check
+//! mode are Ansible's). Registers `msg` as Ansible words it ("Permanent and
 //! Non-Permanent(immediate) operation, Changed service http to enabled"); a failed firewalld
 //! call fails the task with "ERROR: Exception caught: " and firewalld's error. In check mode a
 //! change registers `changed` alone, as in Ansible.
 //!
 //! Refused before anything runs: the argument errors Ansible reports (two of the items above
-//! in one task, `interface` or `target` without `zone`, a `port_forward` `proto` other than
-//! `tcp`/`udp`), and values with control characters or that start with `-`.
+//! in one task, `interface` or `target` without `zone`), and values with control characters or
+//! that start with `-`. Where firewalld's own error message says more than firewall-cmd prints
+//! (the daemon's message of an invalid run-time value), prov's failure message is the shorter
+//! one. Not reproduced: a false `forward`, `masquerade` or `icmp_block_inversion` with
+//! `present`/`absent`, where Ansible also runs the zone's own operation.
 //!
 //! ```yaml
 //! - ansible.posix.firewalld: {service: https, permanent: true, immediate: true, state: enabled}
@@ -42,9 +45,9 @@ use prov_core::connection::ExecOutput;
 use prov_core::module::{Action, Change, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
-/// One `port_forward` entry.
+/// One `port_forward` entry (ansible.posix checks neither its keys nor its values: other keys
+/// are ignored, `proto` goes to firewalld as given).
 #[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
 pub struct PortForward {
     /// Source port.
     #[serde(default, deserialize_with = "crate::util::stringish")]
@@ -576,11 +579,6 @@ impl Module for Firewalld {
         if a.target.is_some() && a.zone.is_none() {
             return Err("missing parameter(s) required by 'target': zone".into());
         }
-        for f in a.port_forward.iter().flatten() {
-            if let Some(p) = f.proto.as_deref().filter(|p| !matches!(*p, "tcp" | "udp")) {
-                return Err(format!("value of proto must be one of: udp, tcp, got: {p} found in port_forward"));
-            }
-        }
         let mut values: Vec<(&str, &str)> = [
             ("icmp_block", &a.icmp_block),
             ("service", &a.service),
@@ -595,7 +593,7 @@ impl Module for Firewalld {
         .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v)))
         .collect();
         for f in a.port_forward.iter().flatten() {
-            for v in [&f.port, &f.toport, &f.toaddr].into_iter().flatten() {
+            for v in [&f.port, &f.proto, &f.toport, &f.toaddr].into_iter().flatten() {
                 values.push(("port_forward", v));
             }
         }
@@ -699,7 +697,7 @@ impl Module for Firewalld {
             let all: Vec<String> = msgs.into_iter().chain(after).collect();
             return Ok(Plan::Ok(Outcome { msg: Some(all.join(", ")), ..Outcome::ok() }));
         }
-        if offline_daemon && t.item != Some(Item::Zone) {
+        if offline_daemon && t.item != Some(Item::Zone) && !cx.is_check() {
             return Ok(Plan::Ok(Outcome::failed(OFFLINE_WRITE)));
         }
         let what = t.item.as_ref().map(Item::option).filter(|o| !o.is_empty()).unwrap_or_else(|| zone.clone());

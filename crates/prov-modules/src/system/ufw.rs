@@ -9,7 +9,7 @@
 //! - `logging`: `on`, `off`, `low`, `medium`, `high`, `full`.
 //! - `rule`: `allow`, `deny`, `limit`, `reject`, with `direction` (`in`, `out`), `interface`
 //!   (alias `if`; needs `direction`), `interface_in`/`interface_out` (aliases `if_in`, `if_out`;
-//!   both only with `route`), `route`, `delete`, `insert` with `insert_relative_to` (`zero`,
+//!   the two together only with `route`), `route`, `delete`, `insert` with `insert_relative_to` (`zero`,
 //!   `first-ipv4`, `last-ipv4`, `first-ipv6`, `last-ipv6`), `log`, `from_ip` (aliases `from`,
 //!   `src`; default `any`), `from_port`, `to_ip` (aliases `to`, `dest`; default `any`),
 //!   `to_port` (alias `port`), `proto` (alias `protocol`: `any`, `tcp`, `udp`, `ipv6`, `esp`,
@@ -427,8 +427,8 @@ fn insert_position(insert: i64, rel: RelativeTo, numbered: &str) -> Option<i64> 
             }
         }
     };
-    let at = insert + base;
-    (at <= last).then_some(at)
+    // Past the last rule (or beyond i64) is no position: Ansible then appends.
+    insert.checked_add(base).filter(|at| *at <= last)
 }
 
 /// Whether ufw's version line (`ufw 0.36.2`) is one that takes `comment` (0.35 and later).
@@ -571,10 +571,10 @@ impl Module for Ufw {
         let text = found.stdout_str();
         let paths: Vec<&str> = text.lines().collect();
         let Some(ufw) = paths.iter().find(|p| p.ends_with("/ufw")) else {
-            return Ok(Plan::Ok(Outcome::failed("Failed to find required executable \"ufw\"")));
+            return Ok(Plan::Ok(crate::util::missing_bin(cx, "ufw").await?));
         };
         let Some(grep) = paths.iter().find(|p| p.ends_with("/grep")) else {
-            return Ok(Plan::Ok(Outcome::failed("Failed to find required executable \"grep\"")));
+            return Ok(Plan::Ok(crate::util::missing_bin(cx, "grep").await?));
         };
         let mut commands = Vec::new();
         let pre_state = match run(cx, ufw, &UfwCmd::lits(&["status", "verbose"]), &mut commands).await? {

@@ -88,12 +88,13 @@ impl Site {
         json_events(&self.prov(&args))
     }
 
-    /// A shell script's output on one of this site's VMs (`docker exec`).
+    /// A shell script's output on one of this site's VMs (`docker exec`); it must succeed.
     pub fn on_vm(&self, vm: &str, script: &str) -> String {
         let out = Command::new("docker")
             .args(["exec", &format!("{}-{vm}", self.project), "sh", "-c", script])
             .output()
             .expect("docker exec");
+        assert!(out.status.success(), "{script} on {vm}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 

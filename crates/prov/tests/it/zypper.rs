@@ -40,6 +40,12 @@ const ROLE: &str = r#"- hosts: zyp1
       zypper: {name: hello, state: latest}
     - name: a second repository
       community.general.zypper_repository: {name: second, repo: "file:/srv/rpmrepo/", disable_gpg_check: true, autorefresh: false}
+    - name: a .repo file
+      copy:
+        dest: /srv/third.repo
+        content: "[third]\nname = Third\nbaseurl = dir:/srv/rpmrepo\ngpgcheck = 0\npriority = 7\n"
+    - name: the repository of a .repo file
+      zypper_repository: {repo: /srv/third.repo}
 "#;
 
 /// The installed RPMs on the VM (`name-version`), as zypper lists them.
@@ -107,10 +113,18 @@ fn zypper_and_zypper_repository_register_what_ansible_core_registers_and_a_secon
     // A role's packages: check mode changes nothing; then once, and never again.
     let (code, ev, all) = site.apply_with_vars("role.yml", &["--check"]);
     // zypper_repository does not support check mode: skipped, as by ansible-core.
-    assert_eq!((code, recap_changed(&ev)), (0, 2), "hello and world are missing (then latest installs hello):\n{all}");
+    assert_eq!(
+        (code, recap_changed(&ev)),
+        (0, 3),
+        "hello and world are missing (then latest installs hello), the .repo file:\n{all}"
+    );
     assert_eq!(rpms(&site), "base-1.0", "check mode installed something");
     let (code, ev, all) = site.apply_with_vars("role.yml", &[]);
-    assert_eq!((code, recap_changed(&ev)), (0, 2), "the packages (hello is then the newest), the repository:\n{all}");
+    assert_eq!((code, recap_changed(&ev)), (0, 4), "the packages (hello is then the newest), the repositories:\n{all}");
+    // Added from the file's baseurl and section, as Ansible adds it: the file's own settings
+    // (its priority) are not zypper's to read.
+    let repos = site.on_vm("zyp1", "zypper --xmlout repos");
+    assert!(repos.contains(r#"<repo alias="third" name="Third" priority="99""#), "{repos}");
     assert_eq!(rpms(&site), "base-1.0 hello-2.0 world-1.0");
     for extra in [&[][..], &["--check"]] {
         let (code, ev, all) = site.apply_with_vars("role.yml", extra);

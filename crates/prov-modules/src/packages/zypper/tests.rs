@@ -116,3 +116,24 @@ fn zyppers_xml_gives_the_changes_and_the_last_message() {
     assert_eq!(prepared(Some(&ran)), "installed: world\nupgraded: hello (1.0-1 => 2.0-1)\n");
     assert!(parse_xml("not xml").unwrap_err().starts_with("Failed to parse zypper xml output: "));
 }
+
+// ansible's fail_json(msg="Zypper run failed.", **retvals) for an exit status zypper's XML is
+// read for but that is no success (106: a signature failed; 107: a script failed).
+#[test]
+fn a_failed_transaction_registers_the_commands_fields_alone() {
+    let a = args(json!({"name": "x"}));
+    let out = prov_core::connection::ExecOutput { rc: 107, stdout: b"<stream/>\n".to_vec(), ..Default::default() };
+    let ran = Ran { cmd: vec!["/usr/bin/zypper".into(), "install".into()], out, solvables: vec![] };
+    let o = result(&a, Some(&ran), false);
+    assert!(o.failed && o.msg.as_deref() == Some("Zypper run failed."));
+    let mut keys: Vec<&str> = o.data.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["cmd", "rc", "stderr", "stderr_lines", "stdout", "stdout_lines"]);
+}
+
+#[test]
+fn empty_extra_args_add_no_argument() {
+    let a = args(json!({"name": "x", "extra_args": "", "extra_args_precommand": ""}));
+    let c = command(&a, "/usr/bin/zypper", "install", false);
+    assert!(!c.iter().any(String::is_empty), "{c:?}");
+}

@@ -26,7 +26,8 @@ fn repositories_are_read_from_zyppers_xml() {
 #[test]
 fn only_the_values_given_are_compared_and_urls_without_their_final_slash() {
     let r = parse_repos(REPOS).expect("XML");
-    let same = |s: &str| s.to_string();
+    let same_fn = |s: &str| s.to_string();
+    let same: Option<&dyn Fn(&str) -> String> = Some(&same_fn);
     let want = RepoData {
         url: Some("file:/srv/rpmrepo/".into()),
         alias: Some("local".into()),
@@ -36,11 +37,11 @@ fn only_the_values_given_are_compared_and_urls_without_their_final_slash() {
         gpgcheck: "0".into(),
         autorefresh: "0".into(),
     };
-    assert!(!differs(&r[0], &want, &same));
-    assert!(differs(&r[0], &RepoData { priority: Some(50), ..want.clone() }, &same));
-    assert!(!differs(&r[0], &RepoData { priority: Some(0), ..want.clone() }, &same), "0 is not given");
-    assert!(differs(&r[0], &RepoData { autorefresh: "1".into(), ..want.clone() }, &same));
-    assert!(differs(&r[0], &RepoData { name: Some("Local".into()), ..want.clone() }, &same));
+    assert!(!differs(&r[0], &want, same));
+    assert!(differs(&r[0], &RepoData { priority: Some(50), ..want.clone() }, same));
+    assert!(!differs(&r[0], &RepoData { priority: Some(0), ..want.clone() }, same), "0 is not given");
+    assert!(differs(&r[0], &RepoData { autorefresh: "1".into(), ..want.clone() }, same));
+    assert!(differs(&r[0], &RepoData { name: Some("Local".into()), ..want.clone() }, same));
 }
 
 #[test]
@@ -56,6 +57,14 @@ fn a_repo_file_holds_one_repository() {
         "Invalid format, .repo file contains 2 repositories, expected 1"
     );
     assert_eq!(parse_repo_file("baseurl=x\n").unwrap_err(), "Invalid format, .repo file could not be parsed");
+    let (s, items) =
+        parse_repo_file("[DEFAULT]\nenabled=0\ngpgcheck=1\n[y]\n  baseurl=u\ngpgcheck=0\n").expect("parsed");
+    assert_eq!(s, "y", "DEFAULT is no repository");
+    assert_eq!(
+        items,
+        [("baseurl".into(), "u".into()), ("gpgcheck".into(), "0".into()), ("enabled".into(), "0".into())],
+        "an indented first key is a key; DEFAULT's items come under the section's own"
+    );
     assert!(parse_repo_file("[a]\nbaseurl=http://h/%(x)s\n").is_err());
 }
 
