@@ -19,11 +19,11 @@
 //!   owner of the file it replaces (a new file gets 0666 less the umask); then `mode`,
 //!   `owner`, `group` apply.
 //!
-//! Check mode makes a `HEAD` request and reports a change unless the answer is 304.
-//! Credentials and request headers travel in private files read from the command's input,
-//! never on a command line. Registers `dest`, `url`, `status_code`, `msg`, `checksum_src`, `checksum_dest`,
-//! `md5sum`, `src`, `elapsed`, `backup_file`, and the file's `uid`, `gid`, `owner`, `group`,
-//! `mode`, `state`, `size`.
+//! Check mode makes a `HEAD` request and reports a change unless the answer is 304. Credentials
+//! and request headers travel in private files read from the command's input, never on a
+//! command line. Registers `dest`, `url`, `status_code`, `msg`, `checksum_src`,
+//! `checksum_dest`, `md5sum`, `src`, `elapsed`, `backup_file`, and the file's `uid`, `gid`,
+//! `owner`, `group`, `mode`, `state`, `size`.
 //!
 //! ```yaml
 //! - get_url:

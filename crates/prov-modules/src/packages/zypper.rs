@@ -26,9 +26,9 @@
 //! `dist-upgrade` of named packages.
 //!
 //! Refused before anything runs: a name that would start with `-` once its prefix is taken off
-//! (zypper would read it as an option), and names with control characters. Not supported: hosts with transactional updates (a
-//! read-only btrfs root with `transactional-update`, where Ansible runs zypper through
-//! `transactional-update run`): the task fails saying so.
+//! (zypper would read it as an option), and names with control characters. Not supported: hosts
+//! with transactional updates (a read-only btrfs root with `transactional-update`, where
+//! Ansible runs zypper through `transactional-update run`): the task fails saying so.
 //!
 //! ```yaml
 //! - community.general.zypper: {name: [nginx, git], state: present, update_cache: true}

@@ -9,8 +9,8 @@
 //! - `logging`: `on`, `off`, `low`, `medium`, `high`, `full`.
 //! - `rule`: `allow`, `deny`, `limit`, `reject`, with `direction` (`in`, `out`), `interface`
 //!   (alias `if`; needs `direction`), `interface_in`/`interface_out` (aliases `if_in`, `if_out`;
-//!   the two together only with `route`), `route`, `delete`, `insert` with `insert_relative_to` (`zero`,
-//!   `first-ipv4`, `last-ipv4`, `first-ipv6`, `last-ipv6`), `log`, `from_ip` (aliases `from`,
+//!   the two together only with `route`), `route`, `delete`, `insert` with `insert_relative_to`
+//!   (`zero`, `first-ipv4`, `last-ipv4`, `first-ipv6`, `last-ipv6`), `log`, `from_ip` (aliases `from`,
 //!   `src`; default `any`), `from_port`, `to_ip` (aliases `to`, `dest`; default `any`),
 //!   `to_port` (alias `port`), `proto` (alias `protocol`: `any`, `tcp`, `udp`, `ipv6`, `esp`,
 //!   `ah`, `gre`, `igmp`, `vrrp`), `name` (alias `app`: a profile of

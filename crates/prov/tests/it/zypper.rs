@@ -1,14 +1,15 @@
 //! community.general's `zypper` over SSH on a docker VM with Debian's zypper and a local
 //! repository of RPMs this test builds (rpmbuild, createrepo_c). The 21 tasks of
-//! `results/zypper.yml` register exactly what ansible-core 2.19.14 registered for them on a fresh
-//! container (`results/zypper.json`: commands, zypper's XML output, changes, diffs, failures;
-//! only the download size in that output, which depends on the RPMs' build, is left out). Then
-//! a role's packages and repository: check mode changes nothing, the first run changes, the
-//! second run and check mode again change nothing. On a second VM, the 23 tasks of
-//! `results/zypper_repository.yml` register what ansible-core registered for them. Needs the Docker Engine (`scripts/docker-up`), the
-//! node image's apt sources, rpmbuild and createrepo_c (`scripts/install-prereqs tests`). zypper is
-//! installed without apt's recommended packages, as in the recording (with them, Debian's zypper
-//! refuses every install: "nothing provides requested glibc").
+//! `results/zypper.yml` register exactly what ansible-core 2.19.14 registered for them on a
+//! fresh container (`results/zypper.json`: commands, zypper's XML output, changes, diffs,
+//! failures; only the download size in that output, which depends on the RPMs' build, is left
+//! out). Then a role's packages and repository: check mode changes nothing, the first run
+//! changes, the second run and check mode again change nothing. On a second VM, the 23 tasks of
+//! `results/zypper_repository.yml` register what ansible-core registered for them. Needs the
+//! Docker Engine (`scripts/docker-up`), the node image's apt sources, rpmbuild and createrepo_c
+//! (`scripts/install-prereqs tests`). zypper is installed without apt's recommended packages,
+//! as in the recording (with them, Debian's zypper refuses every install: "nothing provides
+//! requested glibc").
 
 use crate::dnf::rpm;
 use crate::site::Site;
