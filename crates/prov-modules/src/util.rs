@@ -192,6 +192,21 @@ pub(crate) async fn required_bin(
     Ok(Err(Outcome::failed(format!("Failed to find required executable \"{name}\" in paths: {path}"))))
 }
 
+/// A shell fragment that prints where `name` is, as ansible-core's `get_bin_path` looks: the
+/// `PATH`, then `/sbin`, `/usr/sbin` and `/usr/local/sbin`; nothing when it is nowhere. For
+/// probes that ask more in the same command, joined with `then` ([`missing_bin`] words the
+/// failure).
+pub(crate) fn bin_lookup(name: &'static str) -> prov_core::cmd::Sh {
+    use prov_core::cmd::Sh;
+    Sh::lit("command -v -- ")
+        .glued(Sh::quoted(name))
+        .suffix(" || for d in /sbin /usr/sbin /usr/local/sbin; do [ -x \"$d/\"")
+        .glued(Sh::quoted(name))
+        .suffix(" ] && echo \"$d/\"")
+        .glued(Sh::quoted(name))
+        .suffix(" && break; done")
+}
+
 /// ansible-core's `get_bin_path(name, required=True)` failure: the target's `PATH` with the sbin
 /// directories it adds when they are missing (for modules that looked there too).
 pub(crate) async fn missing_bin(cx: &prov_core::module::ModuleCtx<'_>, name: &str) -> Result<Outcome, ModuleError> {

@@ -35,7 +35,7 @@
 //! - zypper: {name: "*", state: latest}
 //! ```
 
-use crate::util::with_lines;
+use crate::util::{with_lines, with_raw_output};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::{lenient_bool, StringList};
@@ -405,13 +405,8 @@ fn result(a: &Args, ran: Option<&Ran>, diff: bool) -> Outcome {
     };
     if let Some(r) = ran.filter(|_| !matches!(rc, 0 | 102)) {
         // Ansible's fail_json(msg="Zypper run failed.", **retvals): the command's fields alone.
-        let o = Outcome::failed("Zypper run failed.").with("rc", rc).with("cmd", r.cmd.clone());
-        let mut o = with_lines(with_lines(o, "stdout", &r.out.stdout_str()), "stderr", &r.out.stderr_str());
-        if diff {
-            let d = std::collections::BTreeMap::from([("prepared".to_string(), Value::from(prepared(ran)))]);
-            o = o.with("diff", Value::from(d));
-        }
-        return o;
+        let o = with_raw_output(Outcome::failed("Zypper run failed.").with("cmd", r.cmd.clone()), &r.out);
+        return if diff { o.with("diff", diff_value(ran)) } else { o };
     }
     let mut o = Outcome { changed, ..Outcome::ok() }
         .with("name", names(a))
@@ -421,14 +416,18 @@ fn result(a: &Args, ran: Option<&Ran>, diff: bool) -> Outcome {
     if let Some(r) = ran {
         o = o.with("cmd", r.cmd.clone());
         if changed {
-            o = with_lines(with_lines(o, "stdout", &r.out.stdout_str()), "stderr", &r.out.stderr_str());
+            o = with_raw_output(o, &r.out);
         }
     }
     if diff {
-        let d = std::collections::BTreeMap::from([("prepared".to_string(), Value::from(prepared(ran)))]);
-        o = o.with("diff", Value::from(d));
+        o = o.with("diff", diff_value(ran));
     }
     o
+}
+
+/// The registered `diff` (`--diff`): `{prepared: ...}`.
+fn diff_value(ran: Option<&Ran>) -> Value {
+    Value::from(std::collections::BTreeMap::from([("prepared".to_string(), Value::from(prepared(ran)))]))
 }
 
 /// `diff.prepared`: `installed: a, b`, `removed: ...`, `upgraded: a (1 => 2)`, a line each.
@@ -544,11 +543,10 @@ impl Zypper {
 
 /// Probe: zypper's path (as get_bin_path finds it), and whether the host updates transactionally.
 fn probe() -> Sh {
-    Sh::lit(concat!(
-        "command -v -- zypper || for d in /sbin /usr/sbin /usr/local/sbin; do [ -x $d/zypper ] && echo $d/zypper && break; done; ",
+    crate::util::bin_lookup("zypper").then(Sh::lit(concat!(
         "[ -e /usr/sbin/transactional-update ] && awk '$2 == \"/\" && $3 == \"btrfs\" { n = split($4, o, \",\"); ",
         "for (i = 1; i <= n; i++) if (o[i] == \"ro\") print \"transactional\" }' /proc/mounts; true"
-    ))
+    )))
 }
 
 #[async_trait]
@@ -592,12 +590,8 @@ impl Module for Zypper {
             match run_xml(cx, a, &c, true).await? {
                 Ok(Some(r)) if r.out.rc == 0 => {}
                 Ok(Some(r)) => {
-                    let o = Outcome::failed("Zypper refresh run failed.").with("rc", r.out.rc).with("cmd", r.cmd);
-                    return Ok(Plan::Ok(with_lines(
-                        with_lines(o, "stdout", &r.out.stdout_str()),
-                        "stderr",
-                        &r.out.stderr_str(),
-                    )));
+                    let o = Outcome::failed("Zypper refresh run failed.").with("cmd", r.cmd);
+                    return Ok(Plan::Ok(with_raw_output(o, &r.out)));
                 }
                 Ok(None) => {}
                 Err(failed) => return Ok(Plan::Ok(failed)),

@@ -31,7 +31,7 @@
 //!     runrefresh: true
 //! ```
 
-use crate::util::{run_failed, with_lines};
+use crate::util::{run_failed, with_raw_output};
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
@@ -292,11 +292,10 @@ fn parse_repo_file(text: &str) -> Result<(String, Vec<(String, String)>), String
 
 /// `zypper --quiet --non-interactive ARGS` (zypper's path first), each word quoted.
 fn zypper(path: &str, args: &[String]) -> Sh {
-    let mut words = vec![path.to_string(), "--quiet".into(), "--non-interactive".into()];
-    words.extend(args.iter().cloned());
-    words.iter().skip(1).fold(Sh::quoted(path), |c, w| c.word(Sh::quoted(w)))
+    shown(path, args).iter().skip(1).fold(Sh::quoted(path), |c, w| c.word(Sh::quoted(w)))
 }
 
+/// The same command's words, as Ansible shows it (`cmd`).
 fn shown(path: &str, args: &[String]) -> Vec<String> {
     let mut words = vec![path.to_string(), "--quiet".into(), "--non-interactive".into()];
     words.extend(args.iter().cloned());
@@ -389,11 +388,7 @@ impl Module for ZypperRepository {
             o.msg = Some("remote module (community.general.zypper_repository) does not support check mode".into());
             return Ok(Plan::Ok(o));
         }
-        let found = cx
-            .exec(Sh::lit(
-                "command -v -- zypper || for d in /sbin /usr/sbin /usr/local/sbin; do [ -x $d/zypper ] && echo $d/zypper && break; done",
-            ))
-            .await?;
+        let found = cx.exec(crate::util::bin_lookup("zypper")).await?;
         let Some(path) = found.stdout_str().lines().find(|l| l.starts_with('/')).map(str::to_string) else {
             return Ok(Plan::Ok(crate::util::missing_bin(cx, "zypper").await?));
         };
@@ -480,13 +475,11 @@ impl Module for ZypperRepository {
         let listed = match listed_out.rc {
             0 => parse_repos(&listed_out.stdout_str()).map_err(ModuleError::Failed)?,
             6 => Vec::new(),
-            rc => {
+            _ => {
                 let cmd = shown(&path, &["--xmlout".into(), "repos".into()]).join(" ");
-                let o = Outcome::failed(format!("Failed to execute \"{cmd}\"")).with("rc", rc);
-                return Ok(Plan::Ok(with_lines(
-                    with_lines(o, "stdout", &listed_out.stdout_str()),
-                    "stderr",
-                    &listed_out.stderr_str(),
+                return Ok(Plan::Ok(with_raw_output(
+                    Outcome::failed(format!("Failed to execute \"{cmd}\"")),
+                    &listed_out,
                 )));
             }
         };
@@ -633,10 +626,9 @@ impl Module for ZypperRepository {
             return Ok(Outcome { changed: true, ..unchanged(&p.data, a.state) });
         }
         let o = Outcome::failed(format!("Zypper failed with rc {}", out.rc))
-            .with("rc", out.rc)
             .with("repodata", p.data.value())
             .with("state", a.state.as_str());
-        Ok(with_lines(with_lines(o, "stdout", &out.stdout_str()), "stderr", &out.stderr_str()))
+        Ok(with_raw_output(o, &out))
     }
 }
 

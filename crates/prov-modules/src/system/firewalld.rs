@@ -494,10 +494,14 @@ fn changed_msgs(a: &Args, item: &Item, zone: &str, on: bool) -> Vec<String> {
 pub struct FwPlan {
     tool: Tool,
     zone: String,
+    /// Whether the commands name the zone (`--zone=`): all but a zone's own creation or removal.
+    zoned: bool,
     /// (permanent, words) of each change.
     sets: Vec<(bool, Vec<String>)>,
+    /// The messages so far (a failure reports them).
     msgs: Vec<String>,
-    after: Vec<String>,
+    /// The result's message once the changes are made.
+    done: String,
 }
 
 /// The `firewalld` module.
@@ -702,26 +706,21 @@ impl Module for Firewalld {
         }
         let what = t.item.as_ref().map(Item::option).filter(|o| !o.is_empty()).unwrap_or_else(|| zone.clone());
         let action = if t.want_on { Action::Create } else { Action::Delete };
-        Ok(Plan::Change(Change::new(FwPlan { tool, zone, sets, msgs, after }, action, "firewalld", what)))
+        let changed = t.item.as_ref().map(|item| changed_msgs(a, item, &zone, t.want_on)).unwrap_or_default();
+        let done = msgs.iter().chain(&changed).chain(&after).cloned().collect::<Vec<_>>().join(", ");
+        let zoned = t.item != Some(Item::Zone);
+        Ok(Plan::Change(Change::new(FwPlan { tool, zone, zoned, sets, msgs, done }, action, "firewalld", what)))
     }
 
-    async fn apply(&self, a: &Args, p: FwPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let t = prepare(a, p.tool == Tool::Offline).map_err(ModuleError::Failed)?;
-        let zone_cmd =
-            |words: &[String]| !words.iter().any(|w| w.starts_with("--new-zone=") || w.starts_with("--delete-zone="));
+    async fn apply(&self, _a: &Args, p: FwPlan, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
+        let zone = p.zoned.then_some(p.zone.as_str());
         for (permanent, words) in &p.sets {
-            let zone = zone_cmd(words).then_some(p.zone.as_str());
             let out = cx.exec(fw(p.tool, *permanent, zone, words)).await?;
             if out.rc != 0 {
                 return Ok(exception(&error_of(p.tool, &out), &p.msgs));
             }
         }
-        let mut msgs = p.msgs.clone();
-        if let Some(item) = &t.item {
-            msgs.extend(changed_msgs(a, item, &p.zone, t.want_on));
-        }
-        msgs.extend(p.after.iter().cloned());
-        Ok(Outcome { changed: true, msg: Some(msgs.join(", ")), ..Outcome::ok() })
+        Ok(Outcome { changed: true, msg: Some(p.done), ..Outcome::ok() })
     }
 }
 

@@ -562,12 +562,7 @@ impl Module for Ufw {
 
     async fn plan(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<UfwPlan>, ModuleError> {
         // Found as Ansible's get_bin_path finds them: the PATH, then the sbin directories.
-        let found = cx
-            .exec(Sh::lit(concat!(
-                "for p in ufw grep; do command -v $p || for d in /sbin /usr/sbin /usr/local/sbin; do ",
-                "[ -x $d/$p ] && echo $d/$p && break; done; done"
-            )))
-            .await?;
+        let found = cx.exec(crate::util::bin_lookup("ufw").then(crate::util::bin_lookup("grep"))).await?;
         let text = found.stdout_str();
         let paths: Vec<&str> = text.lines().collect();
         let Some(ufw) = paths.iter().find(|p| p.ends_with("/ufw")) else {
