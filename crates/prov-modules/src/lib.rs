@@ -113,6 +113,7 @@ modules![
     packages::yum_repository::YumRepository,
     packages::zypper::Zypper,
     packages::zypper_repository::ZypperRepository,
+    packages::pacman::Pacman,
     packages::package::Package,
     packages::package_facts::PackageFacts,
     packages::npm::Npm,

@@ -137,7 +137,8 @@ pub(crate) use or_fail;
 
 /// `plan` of a module that decides while it acts, as its Ansible counterpart does (`git`,
 /// community.docker's modules): outside check mode, a change for `apply` to run; in check
-/// mode, `run`'s own result (a change when it would change something).
+/// mode, `run`'s own result (a change when it would change something: its fields, message and
+/// diffs).
 pub(crate) async fn decide_while_acting<F>(
     cx: &prov_core::module::ModuleCtx<'_>,
     action: prov_core::module::Action,
@@ -157,7 +158,7 @@ where
         return Ok(Plan::Ok(o));
     }
     let mut ch = Change::new((), action, resource, name);
-    ch.data = o.data;
+    (ch.data, ch.msg, ch.diffs) = (o.data, o.msg, o.diffs);
     Ok(Plan::Change(ch))
 }
 
@@ -196,7 +197,7 @@ pub(crate) async fn required_bin(
 /// `PATH`, then `/sbin`, `/usr/sbin` and `/usr/local/sbin`; nothing when it is nowhere. For
 /// probes that ask more in the same command, joined with `then` ([`missing_bin`] words the
 /// failure).
-pub(crate) fn bin_lookup(name: &'static str) -> prov_core::cmd::Sh {
+pub(crate) fn bin_lookup(name: &str) -> prov_core::cmd::Sh {
     use prov_core::cmd::Sh;
     Sh::lit("command -v -- ")
         .glued(Sh::quoted(name))
@@ -205,6 +206,16 @@ pub(crate) fn bin_lookup(name: &'static str) -> prov_core::cmd::Sh {
         .suffix(" ] && echo \"$d/\"")
         .glued(Sh::quoted(name))
         .suffix(" && break; done")
+}
+
+/// A command from its words (the first is the program), each one quoted argument, after
+/// `prefix` (environment assignments such as `LC_ALL=C `). For modules that register the
+/// words they ran in `cmd`, as their Ansible counterparts do; what could be read as an option
+/// was refused before or is an option by intent.
+pub(crate) fn argv(prefix: prov_core::cmd::Sh, words: &[String]) -> prov_core::cmd::Sh {
+    use prov_core::cmd::Sh;
+    let Some((program, rest)) = words.split_first() else { return prefix };
+    rest.iter().fold(prefix.glued(Sh::quoted(program)), |c, w| c.word(Sh::quoted(w)))
 }
 
 /// ansible-core's `get_bin_path(name, required=True)` failure: the target's `PATH` with the sbin

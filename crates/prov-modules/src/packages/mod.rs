@@ -8,6 +8,7 @@ pub mod dnf;
 pub mod npm;
 pub mod package;
 pub mod package_facts;
+pub mod pacman;
 pub mod pip;
 pub mod rpm_key;
 pub mod yum;
@@ -39,6 +40,7 @@ mod tests {
                 ("npm", calls::<super::npm::Npm>(json!({"name": v, "global": true}), "").await),
                 ("zypper", calls::<super::zypper::Zypper>(json!({"name": v}), "").await),
                 ("zypper absent", calls::<super::zypper::Zypper>(json!({"name": v, "state": "absent"}), "").await),
+                ("pacman", calls::<super::pacman::Pacman>(json!({"name": v}), "").await),
             ];
             for (module, r) in cases {
                 let Ok(calls) = r else { continue };

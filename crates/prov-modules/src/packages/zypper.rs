@@ -272,9 +272,7 @@ impl ZCmd {
     /// (install) or were refused by `check_args` (search, remove); `extra_args` and
     /// `extra_args_precommand` are zypper options by intent.
     fn sh(&self) -> Sh {
-        let (program, rest) = self.0.split_first().expect("a program");
-        let c = Sh::lit("LANG=C LC_ALL=C LC_MESSAGES=C ").glued(Sh::quoted(program));
-        rest.iter().fold(c, |c, w| c.word(Sh::quoted(w)))
+        crate::util::argv(Sh::lit("LANG=C LC_ALL=C LC_MESSAGES=C "), &self.0)
     }
 }
 

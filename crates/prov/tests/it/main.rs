@@ -73,6 +73,7 @@ mod nfs;
 mod npm;
 mod openssl_dhparam;
 mod package_facts;
+mod pacman;
 mod pam_limits;
 mod pip;
 mod plan;
