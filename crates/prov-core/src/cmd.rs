@@ -82,7 +82,7 @@ impl Sh {
     /// ```
     /// use prov_core::cmd::Sh;
     /// assert_eq!(Sh::expanding("$HOME/x y").as_str(), "\"$HOME/x y\"");
-    /// assert_eq!(Sh::expanding("~/a$(id)`id`").as_str(), "~\"/a\\$(id)\\`id\\`\"");
+    /// assert_eq!(Sh::expanding("~/a$(id)`id`").as_str(), "~/\"a\\$(id)\\`id\\`\"");
     /// assert_eq!(Sh::expanding("a b").as_str(), "'a b'");
     /// ```
     pub fn expanding(arg: &str) -> Sh {
@@ -95,9 +95,15 @@ impl Sh {
             let end = t.find('/').unwrap_or(t.len());
             let user = &t[..end];
             if user.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                // The tilde-prefix ends at the first unquoted `/`: the slash stays bare.
                 out.push('~');
                 out.push_str(user);
                 rest = &t[end..];
+                if rest.is_empty() {
+                    return Sh(out);
+                }
+                out.push('/');
+                rest = &rest[1..];
             }
         }
         out.push('"');
@@ -482,5 +488,30 @@ mod tests {
         let s = Sh::default().then(Sh::lit("a")).then(Sh::default()).and(Sh::lit("b")).pipe(Sh::lit("c"));
         assert_eq!(s.as_str(), "a && b | c");
         assert_eq!(Sh::lit("x").suffix(" 2>/dev/null").word(Sh::quoted("it's")).as_str(), "x 2>/dev/null 'it'\\''s'");
+    }
+
+    /// What `sh` (and bash) make of an expanding word: `~` and `$VAR` as ansible-core's
+    /// `expanduser(expandvars(word))`, the rest literal.
+    #[test]
+    fn an_expanding_word_expands_a_leading_tilde_and_variables_in_the_shell() {
+        let home = "/home/pro v";
+        for shell in ["sh", "bash"] {
+            let run = |arg: &str| {
+                let script = format!("printf %s {}", Sh::expanding(arg));
+                let out = std::process::Command::new(shell)
+                    .args(["-c", &script])
+                    .env("HOME", home)
+                    .env("V", "a b")
+                    .output()
+                    .expect("a shell");
+                String::from_utf8(out.stdout).expect("text")
+            };
+            assert_eq!(run("~/x y"), "/home/pro v/x y", "{shell}");
+            assert_eq!(run("~"), "/home/pro v", "{shell}");
+            assert_eq!(run("~root/x"), "/root/x", "{shell}");
+            assert_eq!(run("$V/~/$(id)`id`"), "a b/~/$(id)`id`", "{shell}");
+            assert_eq!(run("${V}x$"), "a bx$", "{shell}");
+            assert_eq!(run("~nosuchuser/x"), "~nosuchuser/x", "{shell}: no such user: literal");
+        }
     }
 }

@@ -181,6 +181,16 @@ mod tests {
         assert_eq!(o.data["stdout_lines"].to_string(), "['a', '']");
     }
 
+    // ansible-core's command module expands `~` and `$VAR` in each word (expand_argument_vars)
+    // and nothing else; a bug once left `~/x` literal (the slash was quoted with the rest).
+    #[tokio::test]
+    async fn a_leading_tilde_expands_to_the_home_directory() {
+        let h = LocalHost::new();
+        let home = std::env::var("HOME").expect("HOME");
+        let o = run::<Command>(json!({"cmd": "printf '%s|' ~/x ~ '~/y' $HOME/z '$(id)'"}), &h.ctx()).await;
+        assert_eq!(o.data["stdout"].as_str(), Some(format!("{home}/x|{home}|{home}/y|{home}/z|$(id)|").as_str()));
+    }
+
     #[tokio::test]
     async fn runs_and_reports_changed() {
         let h = fake(FakeConnection::new().on("exec echo", 0, "hi\n"));

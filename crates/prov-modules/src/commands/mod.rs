@@ -273,7 +273,7 @@ mod tests {
     #[test]
     fn quotes_args() {
         assert_eq!(Sh::expanding("$HOME/x y").as_str(), "\"$HOME/x y\"");
-        assert_eq!(Sh::expanding("~/a$").as_str(), "~\"/a\\$\"");
+        assert_eq!(Sh::expanding("~/a$").as_str(), "~/\"a\\$\"");
         assert_eq!(Sh::glob("/tmp/a b*").as_str(), "/tmp/a\\ b*");
     }
 }
