@@ -208,14 +208,16 @@ pub(crate) fn bin_lookup(name: &str) -> prov_core::cmd::Sh {
         .suffix(" && break; done")
 }
 
-/// A command from its words (the first is the program), each one quoted argument, after
-/// `prefix` (environment assignments such as `LC_ALL=C `). For modules that register the
-/// words they ran in `cmd`, as their Ansible counterparts do; what could be read as an option
-/// was refused before or is an option by intent.
+/// A command from its words (the first is the program) as ansible-core's `run_command` runs a
+/// list: each word one argument in which the target's shell expands `$VAR` and a leading `~`
+/// and nothing else ([`prov_core::cmd::Sh::expanding`]), after `prefix` (environment
+/// assignments such as `LC_ALL=C `). For modules that register the words they ran in `cmd`, as
+/// their Ansible counterparts do; what could be read as an option was refused before or is an
+/// option by intent.
 pub(crate) fn argv(prefix: prov_core::cmd::Sh, words: &[String]) -> prov_core::cmd::Sh {
     use prov_core::cmd::Sh;
     let Some((program, rest)) = words.split_first() else { return prefix };
-    rest.iter().fold(prefix.glued(Sh::quoted(program)), |c, w| c.word(Sh::quoted(w)))
+    rest.iter().fold(prefix.glued(Sh::expanding(program)), |c, w| c.word(Sh::expanding(w)))
 }
 
 /// ansible-core's `get_bin_path(name, required=True)` failure: the target's `PATH` with the sbin

@@ -30,8 +30,7 @@ mod tests {
     async fn hostile_package_names_are_refused_or_quoted_operands() {
         let marker = pwned_marker("packages");
         for v in hostile_values(&marker) {
-            // Some managers strip the name first (as their ansible-core modules do).
-            let (q, qt) = (Sh::quoted(&v).to_string(), Sh::quoted(v.trim()).to_string());
+            // Some managers strip the name first (as their ansible-core modules do): `v.trim()`.
             let cases: Vec<(&str, Result<Vec<String>, String>)> = vec![
                 ("apt", calls::<super::apt::Apt>(json!({"name": v}), "command -v dpkg-query").await),
                 ("dnf", calls::<super::dnf::Dnf>(json!({"name": v}), "").await),
@@ -47,16 +46,27 @@ mod tests {
                 // zypper reads a leading `-`, `~` or `+` as "remove" or "install" the rest (as
                 // community.general.zypper passes it on): the rest is the name given.
                 let rest = v.strip_prefix(['-', '~', '+']).filter(|_| module.starts_with("zypper")).unwrap_or(&v);
-                let qz = Sh::quoted(rest).to_string();
+                // Each form the name may take in a command: quoted, or (zypper, pacman: through
+                // util::argv, as ansible-core's run_command) with only `$VAR` and `~` live.
+                let forms: Vec<String> = [Sh::quoted(&v), Sh::quoted(v.trim()), Sh::quoted(rest)]
+                    .into_iter()
+                    .chain(
+                        [Sh::expanding(&v), Sh::expanding(rest)]
+                            .into_iter()
+                            .filter(|_| matches!(module, "zypper" | "zypper absent" | "pacman")),
+                    )
+                    .map(|s| s.to_string())
+                    .collect();
+                let form_in = |c: &str| forms.iter().find(|f| c.contains(f.as_str())).cloned();
                 // Not refused: then the name was given to the manager (else nothing was tested).
                 assert!(
-                    calls.iter().any(|c| c.contains(&q) || c.contains(&qt) || c.contains(&qz)),
+                    calls.iter().any(|c| form_in(c).is_some()),
                     "{module}: {v:?} reached no command quoted: {calls:?}"
                 );
-                for c in calls.iter().filter(|c| c.contains(v.trim()) || c.contains(&q) || c.contains(&qt)) {
-                    let q = if c.contains(&q) { &q } else { &qt };
-                    assert!(c.contains(q.as_str()), "{module}: {v:?} not quoted in: {c}");
-                    if v.starts_with('-') {
+                for c in calls.iter().filter(|c| c.contains(v.trim()) || form_in(c).is_some()) {
+                    let Some(q) = form_in(c) else { panic!("{module}: {v:?} not quoted in: {c}") };
+                    // The word as it reaches the command (zypper's without its prefix).
+                    if q.trim_start_matches(['\'', '"']).starts_with('-') {
                         let at = c.find(q.as_str()).unwrap_or(0);
                         assert!(c[..at].contains(" -- "), "{module}: {v:?} could be read as an option in: {c}");
                     }

@@ -19,18 +19,27 @@
 //! --deps`); a group name stands for its packages, a name pacman does not list for what `pacman
 //! --sync --print-format %n` (then `--upgrade`, for files and URLs) says it is. `present`
 //! installs what is missing (`latest`: also what is upgradable) after a `--print-format` dry run
-//! that gives the `diff` (`name-version-reason` lines) and `packages`; `reason` is set with
+//! that gives the `diff` (`name-version` lines; `name-version-reason` for packages installed
+//! or given a `reason`) and `packages`; `reason` is set with
 //! `pacman --database --asdeps`/`--asexplicit`; `absent` removes what is installed (`--nodeps
 //! --nodeps` with `force`, `--nosave` with `remove_nosave`); `upgrade` runs `pacman --sync
 //! --sysupgrade` when something is upgradable. Registers `msg` (the steps' messages, a line
-//! each), `packages`, `cache_updated`, `diff` (always, as the module returns it), and the
-//! commands' `stdout`/`stderr` joined, as Ansible registers them; failures register the failed
-//! command (`cmd`) and its output with Ansible's messages ("Failed to list package x", "failed to
-//! list package(s) to remove", ...). Check mode runs only the queries and the dry runs.
+//! each), `packages`, `cache_updated`, `diff` when something changes (registered whether or not
+//! `--diff` is on, as the module returns it; shown with `--diff`), and the commands'
+//! `stdout`/`stderr` joined, as Ansible registers them. Failures register what the steps before
+//! gathered and Ansible's message ("Failed to list package x", "failed to list package(s) to
+//! remove", ...) with the failed command's output and, for a command the module runs, `cmd` as
+//! a list; a failed query (`pacman --query` on an empty database exits 1) registers `cmd` as one
+//! string, `rc`, `stdout`, `stderr`, as ansible-core's `run_command(check_rc=True)` does. Words
+//! go to pacman as ansible-core's `run_command` passes them: `$VAR` and a leading `~` expanded
+//! on the target. Check mode runs only the queries and the dry runs. Where the module would
+//! stop with a Python exception (a `--print-format` line that is not a name and a version, a
+//! file or URL pacman names with no output) the task fails with a message saying so.
 //!
 //! Refused before anything runs: names and an `executable` starting with `-` (pacman would read
-//! them as options: the module passes names without `--`, as Ansible does), names with control
-//! characters, `*_extra_args` a shell could not split (an unclosed quote).
+//! them as options: the module passes names without `--`, as Ansible does), names and an
+//! `executable` with control characters, `*_extra_args` a shell could not split (an unclosed
+//! quote, a final backslash).
 //!
 //! ```yaml
 //! - community.general.pacman: {name: [nginx, git], state: present, update_cache: true}
@@ -86,19 +95,19 @@ pub struct Args {
     #[serde(default = "pacman", deserialize_with = "crate::util::py_text")]
     pub executable: String,
     /// Words for the install and remove commands.
-    #[serde(default, deserialize_with = "crate::util::stringish")]
+    #[serde(default, deserialize_with = "crate::util::opt_py_text")]
     pub extra_args: Option<String>,
     /// `pacman --sync --refresh` first.
     #[serde(default, deserialize_with = "given_bool")]
     pub update_cache: Option<Option<bool>>,
     /// Words for the refresh.
-    #[serde(default, deserialize_with = "crate::util::stringish")]
+    #[serde(default, deserialize_with = "crate::util::opt_py_text")]
     pub update_cache_extra_args: Option<String>,
     /// `pacman --sync --sysupgrade`.
     #[serde(default, deserialize_with = "given_bool")]
     pub upgrade: Option<Option<bool>>,
     /// Words for the upgrade.
-    #[serde(default, deserialize_with = "crate::util::stringish")]
+    #[serde(default, deserialize_with = "crate::util::opt_py_text")]
     pub upgrade_extra_args: Option<String>,
     /// The install reason to set.
     #[serde(default)]
@@ -175,11 +184,6 @@ fn words(v: &Option<String>) -> Result<Vec<String>, String> {
     crate::commands::split_words(v.as_deref().unwrap_or(""))
 }
 
-/// A command as Ansible registers it in `cmd`, as a list.
-fn cmd_value(cmd: &[String]) -> Value {
-    Value::from(cmd.to_vec())
-}
-
 /// What the module has to say once it ends, gathered as community.general's `Pacman` gathers it:
 /// messages and outputs of each step (joined with newlines), and the result's fields.
 #[derive(Debug, Default)]
@@ -189,6 +193,8 @@ struct Exit {
     stdouts: Vec<String>,
     stderrs: Vec<String>,
     fields: IndexMap<String, Value>,
+    /// The `diff` (before, after), also shown with `--diff`.
+    diff: Option<(String, String)>,
 }
 
 impl Exit {
@@ -217,14 +223,26 @@ impl Exit {
         for (k, v) in self.fields {
             o = o.with(&k, v);
         }
+        if let Some((before, after)) = self.diff {
+            let d = BTreeMap::from([("before", Value::from(before.as_str())), ("after", Value::from(after.as_str()))]);
+            o = o.with("diff", Value::from(d));
+            o.diffs.push(prov_core::module::Diff { header: "packages".into(), before, after, skipped: Vec::new() });
+        }
         o
+    }
+
+    /// Ends the task unchanged with `packages: []` and `msg`.
+    fn nothing(mut self, msg: &str) -> Outcome {
+        self.set("packages", Vec::<String>::new());
+        self.info(msg, "", "");
+        self.success()
     }
 
     /// `fail(msg, stdout, stderr, cmd=..., **kwargs)`.
     fn fail(mut self, msg: &str, cmd: Option<&[String]>, out: &ExecOutput, rc: bool) -> Outcome {
         self.info(msg, &out.stdout_str(), &out.stderr_str());
         if let Some(c) = cmd {
-            self.set("cmd", cmd_value(c));
+            self.set("cmd", Value::from(c.to_vec()));
         }
         if rc {
             self.set("rc", out.rc);
@@ -331,7 +349,7 @@ struct Run<'a, 'c> {
 }
 
 impl Run<'_, '_> {
-    /// Runs pacman with `args` (in the C locale, as the module does).
+    /// Runs pacman with `cmd` (in the C locale, as the module does).
     async fn exec(&self, cmd: &[String]) -> Result<ExecOutput, ModuleError> {
         self.cx.exec(crate::util::argv(Sh::lit("LC_ALL=C "), cmd)).await
     }
@@ -484,7 +502,11 @@ impl Run<'_, '_> {
                     let exit = std::mem::take(&mut self.exit);
                     return Ok(Err(exit.fail(&format!("Failed to list package {n}"), Some(&cmd), &o, true)));
                 }
-                (o.stdout_str().lines().last().unwrap_or_default().to_string(), true)
+                let Some(last) = o.stdout_str().lines().last().map(str::to_string) else {
+                    let msg = format!("pacman named no package for {n} (the module would stop with an IndexError)");
+                    return Ok(Err(std::mem::take(&mut self.exit).fail(&msg, Some(&cmd), &o, true)));
+                };
+                (last, true)
             };
             out.push(Package { name: stdout.trim().to_string(), source: n.clone(), url });
         }
@@ -511,9 +533,7 @@ impl Run<'_, '_> {
             }
         }
         if sync.is_empty() && files.is_empty() && set_reason.is_empty() {
-            self.exit.set("packages", Vec::<String>::new());
-            self.exit.info("package(s) already installed", "", "");
-            return Ok(Ok(std::mem::take(&mut self.exit).success()));
+            return Ok(Ok(std::mem::take(&mut self.exit).nothing("package(s) already installed")));
         }
         let mut base = self.cmd(&["--noconfirm", "--noprogressbar", "--needed"]);
         base.extend(self.extra.iter().cloned());
@@ -537,7 +557,9 @@ impl Run<'_, '_> {
                 }
                 let [name, version] = l.split_whitespace().collect::<Vec<_>>()[..] else {
                     let exit = std::mem::take(&mut self.exit);
-                    let msg = format!("pacman printed {l:?} where the module reads a name and a version");
+                    let msg = format!(
+                        "pacman printed {l:?} where the module reads a name and a version (it would stop with a ValueError)"
+                    );
                     return Ok(Err(exit.fail(&msg, Some(&cmd), &out, false)));
                 };
                 if let Some(v) = inv.installed.get(name) {
@@ -555,9 +577,8 @@ impl Run<'_, '_> {
             }
         }
         if installed.is_empty() && set_reason.is_empty() {
-            self.exit.set("packages", Vec::<String>::new());
-            self.exit.info("package(s) already installed", "", "");
-            return Ok(Ok(std::mem::take(&mut self.exit).success()));
+            // Files pacman found installed already ("there is nothing to do").
+            return Ok(Ok(std::mem::take(&mut self.exit).nothing("package(s) already installed")));
         }
         self.exit.changed = true;
         let lines = |mut v: Vec<String>| {
@@ -611,8 +632,7 @@ impl Run<'_, '_> {
     }
 
     fn set_diff(&mut self, before: String, after: String) {
-        let d = BTreeMap::from([("before", Value::from(before)), ("after", Value::from(after))]);
-        self.exit.set("diff", Value::from(d));
+        self.exit.diff = Some((before, after));
     }
 
     /// `remove_packages`.
@@ -620,9 +640,7 @@ impl Run<'_, '_> {
         let names: Vec<String> =
             pkgs.iter().filter(|p| inv.installed.contains_key(&p.name)).map(|p| p.name.clone()).collect();
         if names.is_empty() {
-            self.exit.set("packages", Vec::<String>::new());
-            self.exit.info("package(s) already absent", "", "");
-            return Ok(Ok(std::mem::take(&mut self.exit).success()));
+            return Ok(Ok(std::mem::take(&mut self.exit).nothing("package(s) already absent")));
         }
         self.exit.changed = true;
         let mut base = self.cmd(&["--remove", "--noconfirm", "--noprogressbar"]);
@@ -643,11 +661,12 @@ impl Run<'_, '_> {
             )));
         }
         let removed: Vec<String> = out.stdout_str().split_whitespace().map(str::to_string).collect();
-        self.exit.set("packages", removed.clone());
+        let count = removed.len();
         let listed = removed.iter().map(|r| format!("{r}\n")).collect::<String>();
         self.set_diff(if listed.is_empty() { "\n".into() } else { listed }, String::new());
+        self.exit.set("packages", removed);
         if self.cx.is_check() {
-            self.exit.info(&format!("Would have removed {} packages", removed.len()), "", "");
+            self.exit.info(&format!("Would have removed {count} packages"), "", "");
             return Ok(Ok(std::mem::take(&mut self.exit).success()));
         }
         let mut cmd = base;
@@ -657,7 +676,7 @@ impl Run<'_, '_> {
         cmd.extend(names);
         or_fail!(self.step(&cmd, "failed to remove package(s)").await, Err);
         self.database = None;
-        self.exit.info(&format!("Removed {} package(s)", removed.len()), "", "");
+        self.exit.info(&format!("Removed {count} package(s)"), "", "");
         Ok(Ok(std::mem::take(&mut self.exit).success()))
     }
 

@@ -268,7 +268,7 @@ fn parse_xml(stdout: &str) -> Result<Xml, String> {
 struct ZCmd(Vec<String>);
 
 impl ZCmd {
-    /// Each word one quoted argument. The names zypper could read as options come after `--`
+    /// Each word one argument ([`crate::util::argv`]). The names zypper could read as options come after `--`
     /// (install) or were refused by `check_args` (search, remove); `extra_args` and
     /// `extra_args_precommand` are zypper options by intent.
     fn sh(&self) -> Sh {

@@ -1,8 +1,9 @@
 //! community.general's `pacman` over SSH on a docker VM with Debian's pacman 6.0.2 and a local
-//! repository of packages this test builds (bsdtar, repo-add). The 34 tasks of
+//! repository of packages this test builds (bsdtar, repo-add). The 37 tasks of
 //! `results/pacman.yml` register exactly what ansible-core 2.19.14 registered for them on a
 //! fresh container (`results/pacman.json`: groups, files, `repo/name`, reasons, refreshes,
-//! upgrades, removals, failures, the messages and pacman's output). Then a role's packages:
+//! upgrades, removals, failures (one after a refresh), `~` and `$HOME` in a file name, the messages
+//! and pacman's output). Then a role's packages:
 //! check mode changes nothing, the first run changes, the second run and check mode again change
 //! nothing. Needs the Docker Engine (`scripts/docker-up`), the node image's apt sources, and
 //! bsdtar and repo-add on the controller (`scripts/install-prereqs tests`).
@@ -25,12 +26,12 @@ const VM: &str = r#"- hosts: localhost
       apt: {name: pacman-package-manager, install_recommends: false, update_cache: true, cache_valid_time: 3600}
 "#;
 
-/// After the cases: base, lib, hello 2.0 and world (as a dependency) are installed, extra not.
+/// After the cases: base, lib, hello 2.0, world (as a dependency) and extra are installed.
 const ROLE: &str = r#"- hosts: pac1
   gather_facts: false
   tasks:
-    - name: extra
-      community.general.pacman: {name: extra}
+    - name: not extra
+      community.general.pacman: {name: extra, state: absent}
     - name: world explicitly installed
       pacman: {name: world, reason: explicit, reason_for: all}
     - name: the group at its newest
@@ -126,19 +127,20 @@ fn pacman_registers_what_ansible_core_registers_and_a_second_run_changes_nothing
     assert_registered_as_recorded(&dump, include_str!("results/pacman.json"), |v| v);
     let after_cases = installed(&site);
     assert_eq!(
-        after_cases, "base 1.0-1 explicit\nhello 2.0-1 explicit\nlib 1.0-1 dependency\nworld 1.0-1 dependency\n",
+        after_cases,
+        "base 1.0-1 explicit\nextra 1.0-1 explicit\nhello 2.0-1 explicit\nlib 1.0-1 dependency\nworld 1.0-1 dependency\n",
         "what the cases leave"
     );
 
     // A role's packages: check mode changes nothing; then once, and never again.
     let (code, ev, all) = site.apply_with_vars("role.yml", &["--check"]);
-    assert_eq!((code, recap_changed(&ev)), (0, 2), "extra, world's reason:\n{all}");
+    assert_eq!((code, recap_changed(&ev)), (0, 2), "extra removed, world's reason:\n{all}");
     assert_eq!(installed(&site), after_cases, "check mode changed something");
     let (code, ev, all) = site.apply_with_vars("role.yml", &[]);
-    assert_eq!((code, recap_changed(&ev)), (0, 2), "extra, world's reason:\n{all}");
+    assert_eq!((code, recap_changed(&ev)), (0, 2), "extra removed, world's reason:\n{all}");
     assert_eq!(
         installed(&site),
-        "base 1.0-1 explicit\nextra 1.0-1 explicit\nhello 2.0-1 explicit\nworld 1.0-1 explicit\nlib 1.0-1 dependency\n"
+        "base 1.0-1 explicit\nhello 2.0-1 explicit\nworld 1.0-1 explicit\nlib 1.0-1 dependency\n"
     );
     for extra in [&[][..], &["--check"]] {
         let (code, ev, all) = site.apply_with_vars("role.yml", extra);

@@ -47,11 +47,10 @@ fn pacmans_listings_are_read_as_the_module_reads_them() {
 
 #[test]
 fn every_word_reaches_pacman_as_one_quoted_argument() {
-    let c = crate::util::argv(
-        Sh::lit("LC_ALL=C "),
-        &["/usr/bin/pacman".into(), "--sync".into(), "a b".into(), "$(x)".into()],
-    );
-    assert_eq!(c.as_str(), "LC_ALL=C /usr/bin/pacman --sync 'a b' '$(x)'");
+    let words = ["/usr/bin/pacman", "--sync", "a b", "$(x)", "~/x.pkg.tar.zst", "$HOME/y"].map(String::from);
+    let c = crate::util::argv(Sh::lit("LC_ALL=C "), &words);
+    // `$VAR` and `~` expand as in ansible-core's run_command; nothing else does.
+    assert_eq!(c.as_str(), r#"LC_ALL=C /usr/bin/pacman --sync 'a b' "\$(x)" ~/"x.pkg.tar.zst" "$HOME/y""#);
 }
 
 /// A host where pacman lists base (explicit), lib (a dependency), hello 1.0 upgradable to 2.0
@@ -73,8 +72,8 @@ fn host() -> FakeConnection {
         )
 }
 
-// What community.general registered for a group on a host with one member installed and
-// upgradable (state latest, reason dependency for new packages), in check mode.
+// A group on a host with one member installed and upgradable (state latest, reason dependency
+// for new packages), in check mode: the results community.general's code computes for it.
 #[tokio::test]
 async fn a_group_in_check_mode_registers_the_packages_and_the_diff_of_the_dry_run() {
     let h = fake_check(host());

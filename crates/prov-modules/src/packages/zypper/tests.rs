@@ -77,7 +77,7 @@ fn commands_are_put_together_as_community_general_puts_them() {
 #[test]
 fn every_word_reaches_zypper_as_one_quoted_argument() {
     let c = ZCmd(vec!["/usr/bin/zypper".into(), "install".into(), "--".into(), "+a b".into(), "$(x)".into()]);
-    assert_eq!(c.sh().as_str(), "LANG=C LC_ALL=C LC_MESSAGES=C /usr/bin/zypper install -- '+a b' '$(x)'");
+    assert_eq!(c.sh().as_str(), "LANG=C LC_ALL=C LC_MESSAGES=C /usr/bin/zypper install -- '+a b' \"\\$(x)\"");
 }
 
 #[test]
