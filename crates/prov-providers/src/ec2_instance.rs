@@ -84,6 +84,51 @@ pub struct Params {
     /// `volumes`: block device mappings of new instances, as given (amazon.aws's
     /// snake-case keys).
     pub volumes: Vec<Json>,
+    /// `network_interfaces`, or the deprecated `network` as one interface.
+    pub network_interfaces: Vec<Interface>,
+    /// Whether the interface came from `network` (the module checks only `network_interfaces`).
+    pub network_legacy: bool,
+    /// `source_dest_check`, else `network.source_dest_check`.
+    pub source_dest_check: Option<bool>,
+}
+
+/// One item of `network_interfaces` (or `network`), as the module reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interface {
+    /// `assign_public_ip`.
+    pub assign_public_ip: Option<bool>,
+    /// `private_ip_address`.
+    pub private_ip_address: Option<String>,
+    /// `private_ip_addresses`: each address and whether it is the primary one.
+    pub private_ip_addresses: Vec<(String, Option<bool>)>,
+    /// `ipv6_addresses`.
+    pub ipv6_addresses: Vec<String>,
+    /// `description`.
+    pub description: Option<String>,
+    /// `subnet_id`.
+    pub subnet_id: Option<String>,
+    /// `delete_on_termination` (default true).
+    pub delete_on_termination: bool,
+    /// `device_index` (default 0).
+    pub device_index: i64,
+    /// `groups`: security group names or ids.
+    pub groups: Vec<String>,
+}
+
+impl Default for Interface {
+    fn default() -> Self {
+        Interface {
+            assign_public_ip: None,
+            private_ip_address: None,
+            private_ip_addresses: Vec::new(),
+            ipv6_addresses: Vec::new(),
+            description: None,
+            subnet_id: None,
+            delete_on_termination: true,
+            device_index: 0,
+            groups: Vec::new(),
+        }
+    }
 }
 
 /// What the module returned.

@@ -19,12 +19,23 @@
 //! the controller (`localhost` or `connection: local`) is refused: the module would run on
 //! that host with its credentials.
 //!
-//! Arguments prov does not support yet are refused before anything runs: the network
-//! interface forms (`network`, `network_interfaces`, `network_interfaces_ids`),
-//! `launch_template`, `iam_instance_profile`, `placement`, `placement_group`, `tenancy`,
-//! `cpu_options`, `cpu_credit_specification`, `metadata_options`, `license_specifications`,
-//! `additional_info`, `source_dest_check`, `aap_callback`, `hibernation_options: true`,
-//! `aws_ca_bundle`, `aws_config`, `validate_certs: false`.
+//! Network interfaces: `network_interfaces` (each item's `assign_public_ip`,
+//! `private_ip_address`, `private_ip_addresses`, `ipv6_addresses`, `description`, `subnet_id`,
+//! `delete_on_termination`, `device_index`, `groups`) and the deprecated `network` (one
+//! interface, with a deprecation warning) make new instances' `NetworkInterfaces` as the
+//! module makes them (groups by name in the subnet's VPC; the default subnet when none is
+//! given), with its checks (a public address with several interfaces, two primary addresses,
+//! fixed addresses for several instances). On existing instances, the first interface's groups
+//! are compared and changed, a public address other than the one the instance has is a
+//! warning (it is decided at launch), and `source_dest_check` (or `network.source_dest_check`)
+//! is changed, as the module does.
+//!
+//! Arguments prov does not support yet are refused before anything runs: attaching existing
+//! interfaces (`network_interfaces_ids`, `network.interfaces`), `launch_template`,
+//! `iam_instance_profile`, `placement`, `placement_group`, `tenancy`, `cpu_options`,
+//! `cpu_credit_specification`, `metadata_options`, `license_specifications`,
+//! `additional_info`, `aap_callback`, `hibernation_options: true`, `aws_ca_bundle`,
+//! `aws_config`, `validate_certs: false`.
 //!
 //! ```yaml
 //! - hosts: localhost
@@ -45,7 +56,7 @@ use crate::util::{py_int, stringish};
 use async_trait::async_trait;
 use prov_core::args::lenient_opt_bool;
 use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan, RunsOn};
-use prov_providers::ec2_instance::{Params, Report, STATES};
+use prov_providers::ec2_instance::{Interface, Params, Report, STATES};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -131,10 +142,11 @@ amazon_aws_args! {
         /// Not supported.
         #[serde(default, alias = "tower_callback")]
         pub aap_callback: Option<Json>,
-        /// Not supported.
+        /// One interface of new instances (deprecated by amazon.aws; `interfaces` is not
+        /// supported).
         #[serde(default)]
         pub network: Option<Json>,
-        /// Not supported.
+        /// Interfaces of new instances.
         #[serde(default)]
         pub network_interfaces: Option<Json>,
         /// Not supported.
@@ -173,9 +185,9 @@ amazon_aws_args! {
         /// Not supported.
         #[serde(default)]
         pub additional_info: Option<Json>,
-        /// Not supported.
-        #[serde(default)]
-        pub source_dest_check: Option<Json>,
+        /// Source/destination checking.
+        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        pub source_dest_check: Option<bool>,
     }
 }
 
@@ -208,8 +220,7 @@ fn unsupported(a: &Args) -> Vec<&'static str> {
     let mut out = Vec::new();
     for (name, v) in [
         ("aap_callback", &a.aap_callback),
-        ("network", &a.network),
-        ("network_interfaces", &a.network_interfaces),
+        ("network.interfaces", &a.network.as_ref().and_then(|n| n.get("interfaces").cloned())),
         ("network_interfaces_ids", &a.network_interfaces_ids),
         ("launch_template", &a.launch_template),
         ("iam_instance_profile", &a.iam_instance_profile),
@@ -221,7 +232,6 @@ fn unsupported(a: &Args) -> Vec<&'static str> {
         ("metadata_options", &a.metadata_options),
         ("license_specifications", &a.license_specifications),
         ("additional_info", &a.additional_info),
-        ("source_dest_check", &a.source_dest_check),
     ] {
         if set(v) {
             out.push(name);
@@ -288,7 +298,94 @@ fn params(a: &Args, env: &[(String, String)]) -> Result<Params, String> {
         shutdown_behavior: a.instance_initiated_shutdown_behavior.clone(),
         detailed_monitoring: a.detailed_monitoring,
         volumes: volumes(&a.volumes)?,
+        network_interfaces: match (&a.network, &a.network_interfaces) {
+            (Some(n), _) if !n.is_null() => vec![interface(n, "network", true)?],
+            (_, Some(Json::Array(items))) => {
+                items.iter().map(|i| interface(i, "network_interfaces", false)).collect::<Result<_, _>>()?
+            }
+            (_, None | Some(Json::Null)) => Vec::new(),
+            (_, Some(other)) => return Err(format!("network_interfaces is a list of mappings, got {other}")),
+        },
+        network_legacy: a.network.as_ref().is_some_and(|n| !n.is_null()),
+        source_dest_check: a.source_dest_check.or_else(|| {
+            a.network.as_ref().and_then(|n| n.get("source_dest_check")).and_then(|v| match v {
+                Json::Bool(b) => Some(*b),
+                Json::String(t) => prov_core::args::parse_bool(t),
+                _ => None,
+            })
+        }),
     })
+}
+
+/// An item of `network_interfaces` (`legacy`: the deprecated `network`, whose
+/// `private_ip_addresses` are plain addresses and which has `source_dest_check`), read as
+/// amazon.aws's argument spec reads it (a null value is as if not given).
+fn interface(v: &Json, what: &str, legacy: bool) -> Result<Interface, String> {
+    let m = v.as_object().ok_or_else(|| format!("{what} must be a mapping, got {v}"))?;
+    let mut i = Interface::default();
+    for (k, x) in m.iter().filter(|(_, x)| !x.is_null()) {
+        let bad = |t: &str| format!("{what}.{k} must be {t}, got {x}");
+        let boolean = || match x {
+            Json::Bool(b) => Some(*b),
+            Json::String(t) => prov_core::args::parse_bool(t),
+            _ => None,
+        };
+        let list = || match x {
+            Json::Array(items) => items.iter().map(py_str).collect(),
+            Json::String(t) => t.split(',').map(str::to_string).collect(),
+            other => vec![py_str(other)],
+        };
+        match k.as_str() {
+            "assign_public_ip" => i.assign_public_ip = Some(boolean().ok_or_else(|| bad("a boolean"))?),
+            "delete_on_termination" => i.delete_on_termination = boolean().ok_or_else(|| bad("a boolean"))?,
+            "private_ip_address" => i.private_ip_address = Some(py_str(x)),
+            "description" => i.description = Some(py_str(x)),
+            "subnet_id" => i.subnet_id = Some(py_str(x)),
+            "groups" => i.groups = list(),
+            "ipv6_addresses" => i.ipv6_addresses = list(),
+            "device_index" => {
+                let n = match x {
+                    Json::Number(n) => n.as_i64(),
+                    Json::String(t) => t.trim().parse::<i64>().ok(),
+                    _ => None,
+                };
+                i.device_index =
+                    n.filter(|n| i32::try_from(*n).is_ok()).ok_or_else(|| bad("an integer (a device index)"))?;
+            }
+            "private_ip_addresses" if legacy => {
+                i.private_ip_addresses = list().into_iter().map(|a| (a, None)).collect()
+            }
+            "private_ip_addresses" => {
+                let items = x.as_array().ok_or_else(|| bad("a list of mappings"))?;
+                for item in items {
+                    let entry = item.as_object().ok_or_else(|| bad("a list of mappings"))?;
+                    if let Some(extra) = entry.keys().find(|k| !matches!(k.as_str(), "private_ip_address" | "primary"))
+                    {
+                        return Err(format!("Unsupported parameters for (amazon.aws.ec2_instance) module: {what}.private_ip_addresses.{extra}"));
+                    }
+                    let address = entry.get("private_ip_address").filter(|a| !a.is_null()).ok_or_else(|| {
+                        format!(
+                            "missing required arguments: private_ip_address found in {what} -> private_ip_addresses"
+                        )
+                    })?;
+                    let primary = match entry.get("primary") {
+                        None | Some(Json::Null) => None,
+                        Some(Json::Bool(b)) => Some(*b),
+                        Some(Json::String(t)) => {
+                            Some(prov_core::args::parse_bool(t).ok_or_else(|| bad("primary: a boolean"))?)
+                        }
+                        Some(_) => return Err(bad("primary: a boolean")),
+                    };
+                    i.private_ip_addresses.push((py_str(address), primary));
+                }
+            }
+            "source_dest_check" if legacy => {
+                boolean().ok_or_else(|| bad("a boolean"))?;
+            }
+            _ => return Err(format!("Unsupported parameters for (amazon.aws.ec2_instance) module: {what}.{k}")),
+        }
+    }
+    Ok(i)
 }
 
 /// `volumes`: a list of block device mappings with the keys boto3 takes (snake case).
@@ -342,7 +439,23 @@ fn volumes(v: &Option<Json>) -> Result<Vec<Json>, String> {
 async fn run(args: &Args, cx: &ModuleCtx<'_>, check: bool) -> Result<Report, ModuleError> {
     on_controller(cx, "amazon.aws.ec2_instance")?;
     let p = params(args, &cx.env).map_err(ModuleError::Args)?;
-    prov_providers::ec2_instance::run(&p, check).await.map_err(|e| ModuleError::Failed(e.to_string()))
+    let mut r = prov_providers::ec2_instance::run(&p, check).await.map_err(|e| ModuleError::Failed(e.to_string()))?;
+    if p.network_legacy {
+        // amazon.aws deprecates it first thing, as a deprecation warning.
+        r.warnings.insert(
+            0,
+            "The network parameter has been deprecated, please use network_interfaces and/or network_interfaces_ids instead. This feature will be removed from collection 'amazon.aws' in a release after 2026-12-01.".into(),
+        );
+        if args.source_dest_check.is_some()
+            && args.network.as_ref().and_then(|n| n.get("source_dest_check")).is_some_and(|v| !v.is_null())
+        {
+            r.warnings.insert(
+                1,
+                "the source_dest_check option has been set therefore network.source_dest_check will be ignored.".into(),
+            );
+        }
+    }
+    Ok(r)
 }
 
 #[async_trait]
@@ -374,6 +487,7 @@ impl Module for Ec2Instance {
             [given("image_id", a.image_id.is_some()), given("image", a.image.is_some())],
             [given("exact_count", a.exact_count.is_some()), given("count", a.count.is_some())],
             [given("exact_count", a.exact_count.is_some()), given("instance_ids", a.instance_ids.is_some())],
+            [given("network", a.network.is_some()), given("network_interfaces", a.network_interfaces.is_some())],
         ] {
             if let [Some(x), Some(y)] = pair {
                 return Err(format!("parameters are mutually exclusive: {x}|{y}"));
@@ -412,11 +526,55 @@ mod tests {
         serde_json::from_value(v).expect("arguments parse")
     }
 
+    // amazon.aws's argument spec: suboption types, defaults (device_index 0,
+    // delete_on_termination true), `network` as one interface with plain addresses.
+    #[test]
+    fn network_interfaces_are_read_as_amazon_aws_reads_them() {
+        let p = |v| params(&args(v), &[]);
+        let got = p(serde_json::json!({"name": "a", "network_interfaces": [
+            {"assign_public_ip": "yes", "groups": "web,db", "device_index": "1",
+             "private_ip_addresses": [{"private_ip_address": "10.0.0.1", "primary": true}]},
+            {"description": 5, "delete_on_termination": false}]}))
+        .expect("valid");
+        assert!(!got.network_legacy);
+        let (a, b) = (&got.network_interfaces[0], &got.network_interfaces[1]);
+        assert_eq!((a.assign_public_ip, a.device_index, a.delete_on_termination), (Some(true), 1, true));
+        assert_eq!(a.groups, ["web", "db"]);
+        assert_eq!(a.private_ip_addresses, [("10.0.0.1".to_string(), Some(true))]);
+        assert_eq!((b.description.as_deref(), b.delete_on_termination, b.device_index), (Some("5"), false, 0));
+        let legacy = p(serde_json::json!({"name": "a", "network": {"private_ip_addresses": ["10.0.0.2"], "source_dest_check": "no"}}))
+            .expect("valid");
+        assert!(legacy.network_legacy);
+        assert_eq!(legacy.source_dest_check, Some(false));
+        assert_eq!(legacy.network_interfaces[0].private_ip_addresses, [("10.0.0.2".to_string(), None)]);
+        let top =
+            p(serde_json::json!({"name": "a", "source_dest_check": true, "network": {"source_dest_check": false}}));
+        assert_eq!(top.expect("valid").source_dest_check, Some(true), "the top-level option wins");
+        for (bad, want) in [
+            (serde_json::json!({"network_interfaces": [{"nic": 1}]}), "network_interfaces.nic"),
+            (serde_json::json!({"network_interfaces": [{"device_index": "x"}]}), "device_index must be an integer"),
+            (
+                serde_json::json!({"network_interfaces": [{"private_ip_addresses": [{"primary": true}]}]}),
+                "missing required arguments: private_ip_address",
+            ),
+            (serde_json::json!({"network_interfaces": [{"private_ip_addresses": ["10.0.0.1"]}]}), "a list of mappings"),
+        ] {
+            let e = p(bad).expect_err("refused");
+            assert!(e.contains(want), "{e}");
+        }
+        let e = Ec2Instance::check_args(&args(serde_json::json!({"network": {}, "network_interfaces": []})));
+        assert_eq!(e.expect_err("refused"), "parameters are mutually exclusive: network|network_interfaces");
+        let e = Ec2Instance::check_args(&args(serde_json::json!({"network": {"interfaces": ["eni-1"]}})));
+        assert!(e.expect_err("refused").contains("network.interfaces"));
+    }
+
     #[test]
     fn arguments_prov_does_not_support_are_refused_by_name() {
-        let e = Ec2Instance::check_args(&args(serde_json::json!({"name": "a", "tenancy": "host", "network": {}})))
-            .expect_err("refused");
-        assert!(e.contains("network, tenancy"), "{e}");
+        let e = Ec2Instance::check_args(&args(
+            serde_json::json!({"name": "a", "tenancy": "host", "network_interfaces_ids": [{"id": "eni-1"}]}),
+        ))
+        .expect_err("refused");
+        assert!(e.contains("network_interfaces_ids, tenancy"), "{e}");
         let e = Ec2Instance::check_args(&args(serde_json::json!({"hibernation_options": true}))).expect_err("refused");
         assert!(e.contains("hibernation_options"), "{e}");
         assert!(Ec2Instance::check_args(&args(serde_json::json!({"hibernation_options": false}))).is_ok());

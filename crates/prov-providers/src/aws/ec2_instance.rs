@@ -10,11 +10,12 @@ use super::api::{from_sdk, retry, ApiError};
 use super::boto3;
 use super::module::{client, described, ensure_tags, filter, ids_json, strings, Fail, Obj, R};
 use crate::aws_ec2::tags as tag_map;
-use crate::ec2_instance::{Params, Report};
+use crate::ec2_instance::{Interface, Params, Report};
 use crate::ProviderError;
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, AttributeValue, Filter, InstanceAttributeName, InstanceNetworkInterfaceSpecification,
-    InstanceType, ResourceType, RunInstancesMonitoringEnabled, ShutdownBehavior, SummaryStatus, Tag, TagSpecification,
+    AttributeBooleanValue, AttributeValue, Filter, InstanceAttributeName, InstanceIpv6Address,
+    InstanceNetworkInterfaceSpecification, InstanceType, PrivateIpAddressSpecification, ResourceType,
+    RunInstancesMonitoringEnabled, ShutdownBehavior, SummaryStatus, Tag, TagSpecification,
 };
 use aws_sdk_ec2::Client;
 use serde_json::{json, Value as Json};
@@ -110,6 +111,9 @@ impl Module<'_> {
             return self.enforce_count(existing, state, &filters).await;
         }
         if !existing.is_empty() && self.p.count.unwrap_or(0) == 0 {
+            for instance in &existing {
+                self.warn_if_public_ip_changed(instance)?;
+            }
             return self.handle_existing(&existing, state, &filters).await;
         }
         self.ensure_present(&existing, state, 0).await
@@ -557,35 +561,56 @@ impl Module<'_> {
                 changes.push(c);
             }
         }
-        if !p.security_groups.is_empty() {
+        let wanted = &p.network_interfaces;
+        if !wanted.is_empty() || !p.security_groups.is_empty() {
             let interfaces = instance["NetworkInterfaces"].as_array().map(Vec::len).unwrap_or(0);
-            if interfaces > 1 {
+            if wanted.len() > 1 || interfaces > 1 {
                 self.warnings
                     .push("Skipping group modification because instance contains mutiple network interfaces.".into());
             } else {
                 let now = self.attribute(&id, InstanceAttributeName::GroupSet).await?;
-                let subnet = match &p.vpc_subnet_id {
-                    Some(s) => s.clone(),
-                    None => self.default_subnet(false).await?,
+                let vpc_subnet = p.vpc_subnet_id.clone().filter(|s| !s.is_empty());
+                // The first interface's subnet, else vpc_subnet_id (else none: groups by name in
+                // any VPC); without interfaces, vpc_subnet_id or the default subnet.
+                let subnet = match wanted.first() {
+                    Some(i) => i.subnet_id.clone().filter(|s| !s.is_empty()).or(vpc_subnet),
+                    None => match vpc_subnet {
+                        Some(s) => Some(s),
+                        None => Some(self.default_subnet(false).await?),
+                    },
                 };
-                let groups = self.group_ids(&p.security_groups, Some(&subnet)).await?;
-                let mut have: Vec<String> = now["Groups"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|g| g["GroupId"].as_str().map(str::to_string))
-                    .collect();
-                let mut want = groups.clone();
-                have.sort();
-                have.dedup();
-                want.sort();
-                want.dedup();
-                if have != want {
-                    let mut c = Obj::new();
-                    c.insert("Groups".into(), ids_json(&groups));
-                    c.insert("InstanceId".into(), Json::String(id.clone()));
-                    changes.push(c);
+                let groups = match wanted.first() {
+                    Some(i) if !i.groups.is_empty() => &i.groups,
+                    _ => &p.security_groups,
+                };
+                if !groups.is_empty() {
+                    let groups = self.group_ids(groups, subnet.as_deref()).await?;
+                    let mut have: Vec<String> = now["Groups"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|g| g["GroupId"].as_str().map(str::to_string))
+                        .collect();
+                    let mut want = groups.clone();
+                    have.sort();
+                    have.dedup();
+                    want.sort();
+                    want.dedup();
+                    if have != want {
+                        let mut c = Obj::new();
+                        c.insert("Groups".into(), ids_json(&groups));
+                        c.insert("InstanceId".into(), Json::String(id.clone()));
+                        changes.push(c);
+                    }
                 }
+            }
+        }
+        if let Some(v) = p.source_dest_check {
+            if instance["SourceDestCheck"].as_bool() != Some(v) {
+                let mut c = Obj::new();
+                c.insert("InstanceId".into(), Json::String(id.clone()));
+                c.insert("SourceDestCheck".into(), json!({ "Value": v }));
+                changes.push(c);
             }
         }
         Ok(changes)
@@ -647,6 +672,9 @@ impl Module<'_> {
             }
             if let Some(v) = value("EbsOptimized").and_then(|v| v.as_bool()) {
                 req = req.ebs_optimized(AttributeBooleanValue::builder().value(v).build());
+            }
+            if let Some(v) = value("SourceDestCheck").and_then(|v| v.as_bool()) {
+                req = req.source_dest_check(AttributeBooleanValue::builder().value(v).build());
             }
             if let Some(g) = change.get("Groups").and_then(Json::as_array) {
                 req = req.set_groups(Some(g.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()));
@@ -795,18 +823,17 @@ impl Module<'_> {
         }
         spec.insert("MinCount".into(), json!(n));
         spec.insert("MaxCount".into(), json!(n));
-        let subnet = match &p.vpc_subnet_id {
-            Some(s) if !s.is_empty() => s.clone(),
-            _ => self.default_subnet(true).await?,
-        };
-        let mut eni = Obj::new();
-        eni.insert("DeviceIndex".into(), json!(0));
-        eni.insert("SubnetId".into(), json!(subnet));
-        eni.insert("DeleteOnTermination".into(), json!(true));
-        if !p.security_groups.is_empty() {
-            eni.insert("Groups".into(), ids_json(&self.group_ids(&p.security_groups, Some(&subnet)).await?));
+        if !p.network_legacy {
+            validate_network(&p.network_interfaces, n)?;
         }
-        spec.insert("NetworkInterfaces".into(), json!([eni]));
+        // Without interfaces, one made of vpc_subnet_id and the security groups.
+        let default = [Interface::default()];
+        let interfaces = if p.network_interfaces.is_empty() { &default[..] } else { &p.network_interfaces[..] };
+        let mut enis = Vec::new();
+        for i in interfaces {
+            enis.push(Json::Object(self.eni_spec(i).await?));
+        }
+        spec.insert("NetworkInterfaces".into(), Json::Array(enis));
         if !p.volumes.is_empty() {
             spec.insert("BlockDeviceMappings".into(), Json::Array(build_volume_spec(&p.volumes)?));
         }
@@ -837,6 +864,69 @@ impl Module<'_> {
         Ok(spec)
     }
 
+    /// amazon.aws's `ansible_to_boto3_eni_specification`: an interface of `RunInstances`.
+    async fn eni_spec(&self, i: &Interface) -> R<Obj> {
+        let p = self.p;
+        let mut eni = Obj::new();
+        eni.insert("DeviceIndex".into(), json!(i.device_index));
+        if i.assign_public_ip == Some(true) {
+            eni.insert("AssociatePublicIpAddress".into(), json!(true));
+        }
+        // The interface's subnet, else vpc_subnet_id, else the default one.
+        let given = [&i.subnet_id, &p.vpc_subnet_id].into_iter().flatten().find(|s| !s.is_empty()).cloned();
+        let subnet = match given {
+            Some(s) => s,
+            None => self.default_subnet(true).await?,
+        };
+        eni.insert("SubnetId".into(), json!(subnet));
+        if !i.ipv6_addresses.is_empty() {
+            let list: Vec<Json> = i.ipv6_addresses.iter().map(|a| json!({ "Ipv6Address": a })).collect();
+            eni.insert("Ipv6Addresses".into(), Json::Array(list));
+        }
+        if let Some(a) = i.private_ip_address.as_ref().filter(|a| !a.is_empty()) {
+            eni.insert("PrivateIpAddress".into(), json!(a));
+        }
+        if !i.private_ip_addresses.is_empty() {
+            let list: Vec<Json> = i
+                .private_ip_addresses
+                .iter()
+                .map(|(a, primary)| match primary {
+                    Some(b) => json!({ "PrivateIpAddress": a, "Primary": b }),
+                    None => json!({ "PrivateIpAddress": a }),
+                })
+                .collect();
+            eni.insert("PrivateIpAddresses".into(), Json::Array(list));
+        }
+        eni.insert("DeleteOnTermination".into(), json!(i.delete_on_termination));
+        let groups = if i.groups.is_empty() { &p.security_groups } else { &i.groups };
+        if !groups.is_empty() {
+            eni.insert("Groups".into(), ids_json(&self.group_ids(groups, Some(&subnet)).await?));
+        }
+        if let Some(d) = &i.description {
+            eni.insert("Description".into(), json!(d));
+        }
+        Ok(eni)
+    }
+
+    /// amazon.aws's `warn_if_public_ip_assignment_changed`: the public address is decided at
+    /// launch; asking for another is a warning.
+    fn warn_if_public_ip_changed(&mut self, instance: &Json) -> R<()> {
+        let p = self.p;
+        if !p.network_legacy {
+            validate_assign_public_ip(&p.network_interfaces)?;
+        }
+        let Some(assign) = p.network_interfaces.first().and_then(|i| i.assign_public_ip) else { return Ok(()) };
+        let public = instance["PublicDnsName"].as_str().is_some_and(|d| !d.is_empty());
+        if public != assign {
+            self.warnings.push(format!(
+                "Unable to modify public ip assignment to {} for instance {}. Whether or not to assign a public IP is determined during instance creation.",
+                if assign { "True" } else { "False" },
+                id_of(instance)
+            ));
+        }
+        Ok(())
+    }
+
     /// Sends the `RunInstances` request of `spec`; the new instances.
     async fn run_instances(&self, spec: &Obj) -> R<Vec<Json>> {
         use base64::Engine as _;
@@ -844,15 +934,8 @@ impl Module<'_> {
         let text = |k: &str| spec.get(k).and_then(Json::as_str).map(str::to_string);
         let boolean = |k: &str| spec.get(k).and_then(Json::as_bool);
         let count = spec.get("MinCount").and_then(Json::as_i64).unwrap_or(1) as i32;
-        let eni = &spec["NetworkInterfaces"][0];
-        let interface = InstanceNetworkInterfaceSpecification::builder()
-            .device_index(0)
-            .set_subnet_id(eni["SubnetId"].as_str().map(str::to_string))
-            .delete_on_termination(true)
-            .set_groups(
-                eni["Groups"].as_array().map(|g| g.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()),
-            )
-            .build();
+        let interfaces: Vec<InstanceNetworkInterfaceSpecification> =
+            spec["NetworkInterfaces"].as_array().into_iter().flatten().map(sdk_interface).collect();
         let tag_specs: Option<Vec<TagSpecification>> =
             spec.get("TagSpecifications").and_then(Json::as_array).map(|specs| {
                 specs
@@ -898,7 +981,7 @@ impl Module<'_> {
                 .set_disable_api_termination(boolean("DisableApiTermination"))
                 .min_count(count)
                 .max_count(count)
-                .network_interfaces(interface.clone())
+                .set_network_interfaces(Some(interfaces.clone()))
                 .set_block_device_mappings(block_devices.clone())
                 .set_tag_specifications(tag_specs.clone())
                 .set_instance_type(text("InstanceType").map(|t| InstanceType::from(t.as_str())))
@@ -952,6 +1035,77 @@ impl Module<'_> {
         o.insert("spec".into(), Json::Object(spec));
         Ok(o)
     }
+}
+
+/// amazon.aws's `validate_assign_public_ip`.
+fn validate_assign_public_ip(interfaces: &[Interface]) -> R<()> {
+    if interfaces.len() > 1 && interfaces.iter().any(|i| i.assign_public_ip == Some(true)) {
+        return Err(Fail::new("The option 'assign_public_ip' cannot be set to true with multiple network interfaces."));
+    }
+    Ok(())
+}
+
+/// amazon.aws's `validate_network_params` for `count` new instances.
+fn validate_network(interfaces: &[Interface], count: i64) -> R<()> {
+    validate_assign_public_ip(interfaces)?;
+    for i in interfaces {
+        if i.private_ip_addresses.iter().filter(|(_, primary)| *primary == Some(true)).count() > 1 {
+            return Err(Fail::new(
+                "Only one primary private IP address can be specified when creating network interface.",
+            ));
+        }
+    }
+    if count > 1 {
+        for opt in ["private_ip_address", "private_ip_addresses", "ipv6_addresses"] {
+            let given = |i: &Interface| match opt {
+                "private_ip_address" => i.private_ip_address.as_ref().is_some_and(|a| !a.is_empty()),
+                "private_ip_addresses" => !i.private_ip_addresses.is_empty(),
+                _ => !i.ipv6_addresses.is_empty(),
+            };
+            if interfaces.iter().any(given) {
+                return Err(Fail::new(format!(
+                    "The option '{opt}' cannot be specified when launching more than one instance."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An interface of `RunInstances` from its spec (boto3's keys).
+fn sdk_interface(e: &Json) -> InstanceNetworkInterfaceSpecification {
+    let text = |k: &str| e[k].as_str().map(str::to_string);
+    let texts = |k: &str, inner: &str| -> Option<Vec<String>> {
+        e[k].as_array().map(|l| {
+            l.iter()
+                .filter_map(|x| if inner.is_empty() { x.as_str() } else { x[inner].as_str() })
+                .map(str::to_string)
+                .collect()
+        })
+    };
+    InstanceNetworkInterfaceSpecification::builder()
+        .set_device_index(e["DeviceIndex"].as_i64().and_then(|d| i32::try_from(d).ok()))
+        .set_associate_public_ip_address(e["AssociatePublicIpAddress"].as_bool())
+        .set_subnet_id(text("SubnetId"))
+        .set_delete_on_termination(e["DeleteOnTermination"].as_bool())
+        .set_groups(texts("Groups", ""))
+        .set_description(text("Description"))
+        .set_private_ip_address(text("PrivateIpAddress"))
+        .set_private_ip_addresses(e["PrivateIpAddresses"].as_array().map(|l| {
+            l.iter()
+                .map(|x| {
+                    PrivateIpAddressSpecification::builder()
+                        .set_private_ip_address(x["PrivateIpAddress"].as_str().map(str::to_string))
+                        .set_primary(x["Primary"].as_bool())
+                        .build()
+                })
+                .collect()
+        }))
+        .set_ipv6_addresses(
+            texts("Ipv6Addresses", "Ipv6Address")
+                .map(|l| l.into_iter().map(|a| InstanceIpv6Address::builder().ipv6_address(a).build()).collect()),
+        )
+        .build()
 }
 
 /// amazon.aws's `build_volume_spec`: `volume_size` and `iops` as integers, a gp3 volume's

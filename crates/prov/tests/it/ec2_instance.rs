@@ -255,3 +255,144 @@ fn ec2_instance_volumes_are_made_as_amazon_aws_makes_them() {
     assert_eq!(spec[1]["Ebs"]["VolumeSize"], 8, "{spec}");
     assert_eq!(got["again"]["changed"], false);
 }
+
+/// Network interfaces (`network_interfaces`, the deprecated `network`, `source_dest_check`):
+/// create in check mode and for real with a public address, a description and a group by
+/// name, again, change the groups, ask for no public address (a warning: it cannot change),
+/// turn source/destination checking off twice, the deprecated `network` form, and the
+/// arguments the module refuses (a public address with two interfaces, two primary addresses,
+/// an address for two instances).
+const NETWORK: &str = r##"- hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    aws: &aws
+      endpoint_url: "{{ endpoint }}"
+      region: us-east-1
+  tasks:
+    - name: sg
+      amazon.aws.ec2_security_group:
+        <<: *aws
+        name: web
+        description: web servers
+      register: sg
+    - name: n_check
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-n
+        image_id: ami-12345678
+        instance_type: t3.micro
+        network_interfaces:
+          - {assign_public_ip: true, description: primary, groups: [web]}
+      check_mode: true
+      register: n_check
+    - name: n_create
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-n
+        image_id: ami-12345678
+        instance_type: t3.micro
+        network_interfaces:
+          - {assign_public_ip: true, description: primary, groups: [web]}
+      register: n_create
+    - name: n_again
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-n
+        image_id: ami-12345678
+        instance_type: t3.micro
+        network_interfaces:
+          - {assign_public_ip: true, description: primary, groups: [web]}
+      register: n_again
+    - name: n_groups
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-n
+        network_interfaces:
+          - {groups: [default, web]}
+      register: n_groups
+    - name: n_public
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-n
+        network_interfaces:
+          - {assign_public_ip: false, groups: [default, web]}
+      register: n_public
+    - name: n_sdc
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-n
+        source_dest_check: false
+      register: n_sdc
+    - name: n_sdc_again
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-n
+        source_dest_check: false
+      register: n_sdc_again
+    - name: legacy
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-l
+        image_id: ami-12345678
+        instance_type: t3.micro
+        network: {assign_public_ip: true, source_dest_check: false}
+      ignore_errors: true
+      register: legacy
+    - name: legacy_full
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-f
+        image_id: ami-12345678
+        instance_type: t3.micro
+        security_group: web
+        network: {assign_public_ip: true, delete_on_termination: true, device_index: 0}
+      ignore_errors: true
+      register: legacy_full
+    - name: multi_public
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-m
+        image_id: ami-12345678
+        instance_type: t3.micro
+        network_interfaces:
+          - {assign_public_ip: true}
+          - {device_index: 1}
+      ignore_errors: true
+      register: multi_public
+    - name: two_primary
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-p
+        image_id: ami-12345678
+        instance_type: t3.micro
+        network_interfaces:
+          - private_ip_addresses:
+              - {private_ip_address: 172.31.0.10, primary: true}
+              - {private_ip_address: 172.31.0.11, primary: true}
+      ignore_errors: true
+      register: two_primary
+    - name: count_ip
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-c
+        image_id: ami-12345678
+        instance_type: t3.micro
+        count: 2
+        network_interfaces:
+          - {private_ip_address: 172.31.0.12}
+      ignore_errors: true
+      register: count_ip
+    - name: dump
+      copy:
+        dest: "{{ out }}"
+        content: "{{ {'sg': sg, 'n_check': n_check, 'n_create': n_create, 'n_again': n_again, 'n_groups': n_groups, 'n_public': n_public, 'n_sdc': n_sdc, 'n_sdc_again': n_sdc_again, 'legacy': legacy, 'legacy_full': legacy_full, 'multi_public': multi_public, 'two_primary': two_primary, 'count_ip': count_ip} | to_nice_json }}"
+"##;
+
+#[test]
+fn ec2_instance_network_interfaces_register_what_amazon_aws_registers() {
+    let got = differential("tests/it/results/ec2_instance_network.json", NETWORK, &[], &[]);
+    for task in ["n_again", "n_sdc_again"] {
+        assert_eq!(got[task]["changed"], false, "{task}");
+    }
+}

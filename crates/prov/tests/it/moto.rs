@@ -452,14 +452,16 @@ fn masked(v: &Json) -> String {
     ids.replace_all(&canonical(v), "<x>").into_owned()
 }
 
-/// Lists whose order comes from moto's storage (security group rules and their targets)
-/// sorted, whatever moto made up aside.
+/// Lists whose order comes from moto's storage (security group rules and their targets, an
+/// instance's groups) sorted, whatever moto made up aside.
 fn sort_unordered(v: &Json, unordered: bool) -> Json {
     match v {
         Json::Object(m) => Json::Object(
             m.iter()
                 .map(|(k, x)| {
-                    let u = unordered || k.starts_with("ip_permissions");
+                    // An instance's groups: moto keeps them in the order its request parser
+                    // read them (boto3's and the Rust SDK's requests differ); EC2 promises none.
+                    let u = unordered || k.starts_with("ip_permissions") || k == "groups" || k == "security_groups";
                     (k.clone(), sort_unordered(x, u))
                 })
                 .collect(),
