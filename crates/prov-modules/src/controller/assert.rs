@@ -22,8 +22,7 @@ pub struct Args {
 }
 
 /// One expression or a list of them (never split on commas: expressions contain them).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum That {
     /// A single expression.
     One(Cond),
@@ -32,13 +31,42 @@ pub enum That {
 }
 
 /// One condition: an expression, or the boolean that `"{{ expr }}"` already rendered to.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum Cond {
     /// An expression, without `{{ }}`.
     Expr(String),
     /// A value templated before the module saw it.
     Bool(bool),
+}
+
+impl<'de> Deserialize<'de> for That {
+    /// Expressions or rendered booleans; anything else is refused as ansible-core fails it
+    /// ("Conditional expressions must be strings."), saying which item and what it is.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde_json::Value as Json;
+        fn cond(v: Json, which: &str) -> Result<Cond, String> {
+            let kind = match v {
+                Json::String(s) => return Ok(Cond::Expr(s)),
+                Json::Bool(b) => return Ok(Cond::Bool(b)),
+                Json::Object(_) => "a mapping (YAML reads `- a: b`, a colon and a space, as one: quote the expression)",
+                Json::Array(_) => "a list",
+                Json::Number(_) => "a number",
+                Json::Null => "null",
+            };
+            Err(format!("{which} is {kind}; conditional expressions must be strings"))
+        }
+        Ok(match Json::deserialize(d)? {
+            Json::Array(items) => That::Many(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| cond(v, &format!("item {} of `that`", i + 1)))
+                    .collect::<Result<_, _>>()
+                    .map_err(serde::de::Error::custom)?,
+            ),
+            other => That::One(cond(other, "`that`").map_err(serde::de::Error::custom)?),
+        })
+    }
 }
 
 impl Default for That {
@@ -92,5 +120,27 @@ impl Module for Assert {
 
     async fn apply(&self, _: &Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         Ok(Outcome::ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::j;
+    use prov_core::module::args_from_value;
+    use serde_json::json;
+
+    // ansible-core fails such a task with "Conditional expressions must be strings."; YAML reads
+    // `- x: y` (a colon and a space) as a mapping.
+    #[test]
+    fn a_that_item_that_is_not_an_expression_is_refused_saying_why() {
+        let e = args_from_value::<Args>(&j(json!({"that": ["1 == 1", {"x": "y"}]}))).expect_err("refused").to_string();
+        assert!(e.contains("item 2 of `that` is a mapping") && e.contains("must be strings"), "{e}");
+        let e = args_from_value::<Args>(&j(json!({"that": 3}))).expect_err("refused").to_string();
+        assert!(e.contains("`that` is a number"), "{e}");
+        let a = args_from_value::<Args>(&j(json!({"that": ["a == 1", true]}))).expect("valid");
+        assert_eq!(a.that.iter().count(), 2);
+        let a = args_from_value::<Args>(&j(json!({"that": "a == 1"}))).expect("valid");
+        assert!(matches!(a.that, That::One(Cond::Expr(_))));
     }
 }
