@@ -180,17 +180,18 @@ pub(crate) async fn which(cx: &prov_core::module::ModuleCtx<'_>, name: &str) -> 
     Ok((out.rc == 0 && !found.is_empty()).then_some(found))
 }
 
-/// [`which`] for a program a module requires (ansible-core's `get_bin_path(name, True)`): its
-/// path, or the failed result with ansible-core's message naming the target's `PATH`.
+/// A program a module requires (ansible-core's `get_bin_path(name, True)`): its path (the
+/// `PATH`, then the sbin directories: [`bin_lookup`]), or the failed result with ansible-core's
+/// message ([`missing_bin`]).
 pub(crate) async fn required_bin(
     cx: &prov_core::module::ModuleCtx<'_>,
     name: &str,
 ) -> Result<Result<String, Outcome>, ModuleError> {
-    if let Some(p) = which(cx, name).await? {
-        return Ok(Ok(p));
+    let out = cx.exec(bin_lookup(name)).await?;
+    match out.stdout_str().lines().find(|l| l.starts_with('/')) {
+        Some(p) => Ok(Ok(p.to_string())),
+        None => Ok(Err(missing_bin(cx, name).await?)),
     }
-    let path = cx.exec(prov_core::cmd::Sh::lit("printf %s \"$PATH\"")).await?.stdout_str();
-    Ok(Err(Outcome::failed(format!("Failed to find required executable \"{name}\" in paths: {path}"))))
 }
 
 /// A shell fragment that prints where `name` is, as ansible-core's `get_bin_path` looks: the

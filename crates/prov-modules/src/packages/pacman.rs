@@ -711,10 +711,7 @@ pub struct Pacman;
 
 impl Pacman {
     async fn run(&self, a: &Args, cx: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
-        let out = cx.exec(crate::util::bin_lookup(&a.executable)).await?;
-        let Some(path) = out.stdout_str().lines().find(|l| l.starts_with('/')).map(str::to_string) else {
-            return crate::util::missing_bin(cx, &a.executable).await;
-        };
+        let path = or_fail!(crate::util::required_bin(cx, &a.executable).await);
         let split = |v| words(v).map_err(ModuleError::Failed);
         Run {
             a,
