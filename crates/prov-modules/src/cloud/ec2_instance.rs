@@ -22,13 +22,16 @@
 //! Network interfaces: `network_interfaces` (each item's `assign_public_ip`,
 //! `private_ip_address`, `private_ip_addresses`, `ipv6_addresses`, `description`, `subnet_id`,
 //! `delete_on_termination`, `device_index`, `groups`) and the deprecated `network` (one
-//! interface, with a deprecation warning) make new instances' `NetworkInterfaces` as the
-//! module makes them (groups by name in the subnet's VPC; the default subnet when none is
-//! given), with its checks (a public address with several interfaces, two primary addresses,
-//! fixed addresses for several instances). On existing instances, the first interface's groups
-//! are compared and changed, a public address other than the one the instance has is a
-//! warning (it is decided at launch), and `source_dest_check` (or `network.source_dest_check`)
-//! is changed, as the module does.
+//! interface whose values go to EC2 as written, as the module passes them; its deprecation is
+//! shown as a warning) make new instances' `NetworkInterfaces` as the module makes them (groups
+//! by name in the subnet's VPC; the default subnet when none is given), with its checks (a
+//! public address with several interfaces, two primary addresses, fixed addresses for several
+//! instances). On existing instances (and on new ones right after launch), as the module does:
+//! when one interface is given and the instance has one, its groups (else `security_groups`)
+//! are compared and changed (with more, a warning says the groups are skipped);
+//! `source_dest_check` (else `network.source_dest_check`, true by Python's truthiness) is
+//! changed; and, except when `exact_count` is given, asking for a public address other than the
+//! one an instance has is a warning (it is decided at launch).
 //!
 //! Arguments prov does not support yet are refused before anything runs: attaching existing
 //! interfaces (`network_interfaces_ids`, `network.interfaces`), `launch_template`,
@@ -142,11 +145,12 @@ amazon_aws_args! {
         /// Not supported.
         #[serde(default, alias = "tower_callback")]
         pub aap_callback: Option<Json>,
-        /// One interface of new instances (deprecated by amazon.aws; `interfaces` is not
+        /// The deprecated one-interface form of `network_interfaces` (`interfaces` is not
         /// supported).
         #[serde(default)]
         pub network: Option<Json>,
-        /// Interfaces of new instances.
+        /// Interfaces of new instances; the first one's groups and public address are compared
+        /// with an existing instance's.
         #[serde(default)]
         pub network_interfaces: Option<Json>,
         /// Not supported.
@@ -185,8 +189,8 @@ amazon_aws_args! {
         /// Not supported.
         #[serde(default)]
         pub additional_info: Option<Json>,
-        /// Source/destination checking.
-        #[serde(default, deserialize_with = "lenient_opt_bool")]
+        /// Source/destination checking (null: not given).
+        #[serde(default, deserialize_with = "opt_bool_or_null")]
         pub source_dest_check: Option<bool>,
     }
 }
@@ -206,6 +210,13 @@ pub struct Image {
     pub kernel: Option<String>,
 }
 
+/// An optional boolean as Ansible reads one, null as not given.
+fn opt_bool_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    struct B(#[serde(deserialize_with = "prov_core::args::lenient_bool")] bool);
+    Option::<B>::deserialize(d).map(|b| b.map(|b| b.0))
+}
+
 /// The module.
 #[derive(Default)]
 pub struct Ec2Instance;
@@ -220,7 +231,7 @@ fn unsupported(a: &Args) -> Vec<&'static str> {
     let mut out = Vec::new();
     for (name, v) in [
         ("aap_callback", &a.aap_callback),
-        ("network.interfaces", &a.network.as_ref().and_then(|n| n.get("interfaces").cloned())),
+        ("network.interfaces", &a.network.as_ref().and_then(|n| n.get("interfaces")).filter(|v| truthy(v)).cloned()),
         ("network_interfaces_ids", &a.network_interfaces_ids),
         ("launch_template", &a.launch_template),
         ("iam_instance_profile", &a.iam_instance_profile),
@@ -299,35 +310,115 @@ fn params(a: &Args, env: &[(String, String)]) -> Result<Params, String> {
         detailed_monitoring: a.detailed_monitoring,
         volumes: volumes(&a.volumes)?,
         network_interfaces: match (&a.network, &a.network_interfaces) {
-            (Some(n), _) if !n.is_null() => vec![interface(n, "network", true)?],
-            (_, Some(Json::Array(items))) => {
-                items.iter().map(|i| interface(i, "network_interfaces", false)).collect::<Result<_, _>>()?
-            }
+            (Some(n), _) if network_given(a) => vec![legacy_interface(n)?],
+            (_, Some(Json::Array(items))) => items.iter().map(interface).collect::<Result<_, _>>()?,
             (_, None | Some(Json::Null)) => Vec::new(),
             (_, Some(other)) => return Err(format!("network_interfaces is a list of mappings, got {other}")),
         },
-        network_legacy: a.network.as_ref().is_some_and(|n| !n.is_null()),
+        network_legacy: network_given(a),
+        // `bool(network.source_dest_check)`: Python's truthiness ("no" is true).
         source_dest_check: a.source_dest_check.or_else(|| {
-            a.network.as_ref().and_then(|n| n.get("source_dest_check")).and_then(|v| match v {
-                Json::Bool(b) => Some(*b),
-                Json::String(t) => prov_core::args::parse_bool(t),
-                _ => None,
-            })
+            a.network.as_ref().and_then(|n| n.get("source_dest_check")).filter(|v| !v.is_null()).map(truthy)
         }),
     })
 }
 
-/// An item of `network_interfaces` (`legacy`: the deprecated `network`, whose
-/// `private_ip_addresses` are plain addresses and which has `source_dest_check`), read as
-/// amazon.aws's argument spec reads it (a null value is as if not given).
-fn interface(v: &Json, what: &str, legacy: bool) -> Result<Interface, String> {
-    let m = v.as_object().ok_or_else(|| format!("{what} must be a mapping, got {v}"))?;
+/// Python's truthiness of a JSON value.
+fn truthy(v: &Json) -> bool {
+    match v {
+        Json::Null => false,
+        Json::Bool(b) => *b,
+        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Json::String(t) => !t.is_empty(),
+        Json::Array(a) => !a.is_empty(),
+        Json::Object(m) => !m.is_empty(),
+    }
+}
+
+/// Whether `network` is given as the module sees it: a non-empty mapping (`{}` is false).
+fn network_given(a: &Args) -> bool {
+    a.network.as_ref().is_some_and(truthy)
+}
+
+/// The deprecated `network`: a mapping with no argument spec, so amazon.aws passes its values to
+/// EC2 as written (unknown keys are ignored). Values EC2 would refuse for their type are refused
+/// here; `private_ip_addresses` items are addresses or `{private_ip_address, primary}`.
+fn legacy_interface(v: &Json) -> Result<Interface, String> {
+    let m = v.as_object().ok_or_else(|| format!("network must be a mapping, got {v}"))?;
     let mut i = Interface::default();
-    for (k, x) in m.iter().filter(|(_, x)| !x.is_null()) {
-        let bad = |t: &str| format!("{what}.{k} must be {t}, got {x}");
+    let bad = |k: &str, t: &str, x: &Json| {
+        format!("network.{k} must be {t} (amazon.aws passes network's values to EC2 as written), got {x}")
+    };
+    let text = |k: &str, x: &Json| x.as_str().map(str::to_string).ok_or_else(|| bad(k, "a string", x));
+    let texts = |k: &str, x: &Json| -> Result<Vec<String>, String> {
+        match x {
+            // One name, as the module takes a string of groups.
+            Json::String(t) => Ok(vec![t.clone()]),
+            Json::Array(items) => items.iter().map(|y| text(k, y)).collect(),
+            other => Err(bad(k, "a list of strings", other)),
+        }
+    };
+    for (k, x) in m {
+        match k.as_str() {
+            // `if interface.get(key)`: only a true value counts.
+            "assign_public_ip" if truthy(x) => {
+                i.assign_public_ip = Some(x.as_bool().ok_or_else(|| bad(k, "a boolean", x))?)
+            }
+            "subnet_id" if truthy(x) => i.subnet_id = Some(text(k, x)?),
+            "private_ip_address" if truthy(x) => i.private_ip_address = Some(text(k, x)?),
+            "ipv6_addresses" if truthy(x) => i.ipv6_addresses = texts(k, x)?,
+            "groups" if truthy(x) => i.groups = texts(k, x)?,
+            "description" if !x.is_null() => i.description = Some(text(k, x)?),
+            "delete_on_termination" => i.delete_on_termination = x.as_bool().ok_or_else(|| bad(k, "a boolean", x))?,
+            "device_index" => {
+                i.device_index = x
+                    .as_i64()
+                    .filter(|n| i32::try_from(*n).is_ok())
+                    .ok_or_else(|| bad(k, "an integer (a device index)", x))?
+            }
+            "private_ip_addresses" if truthy(x) => {
+                for item in x.as_array().ok_or_else(|| bad(k, "a list", x))? {
+                    i.private_ip_addresses.push(match item {
+                        Json::String(t) => (t.clone(), None),
+                        Json::Object(e) => {
+                            let address = e.get("private_ip_address").unwrap_or(&Json::Null);
+                            let primary = match e.get("primary") {
+                                None | Some(Json::Null) => None,
+                                Some(Json::Bool(b)) => Some(*b),
+                                Some(other) => return Err(bad("private_ip_addresses.primary", "a boolean", other)),
+                            };
+                            (text("private_ip_addresses.private_ip_address", address)?, primary)
+                        }
+                        other => return Err(bad(k, "a list of addresses", other)),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(i)
+}
+
+/// An item of `network_interfaces`, as amazon.aws's argument spec reads it: ansible-core's
+/// conversions (`check_type_bool`, `check_type_int`, `str`), its defaults (`device_index` 0,
+/// `delete_on_termination` true: null is a type error there), other nulls as not given.
+fn interface(v: &Json) -> Result<Interface, String> {
+    const WHAT: &str = "network_interfaces";
+    let m = v.as_object().ok_or_else(|| format!("{WHAT} must be a list of mappings, got an item {v}"))?;
+    let mut i = Interface::default();
+    for (k, x) in m {
+        let bad = |t: &str| format!("argument '{k}' in '{WHAT}' is {x}, which cannot be converted to {t}");
+        if x.is_null() && !matches!(k.as_str(), "device_index" | "delete_on_termination") {
+            continue;
+        }
         let boolean = || match x {
             Json::Bool(b) => Some(*b),
             Json::String(t) => prov_core::args::parse_bool(t),
+            Json::Number(n) => match n.as_f64() {
+                Some(1.0) => Some(true),
+                Some(0.0) => Some(false),
+                _ => None,
+            },
             _ => None,
         };
         let list = || match x {
@@ -336,8 +427,8 @@ fn interface(v: &Json, what: &str, legacy: bool) -> Result<Interface, String> {
             other => vec![py_str(other)],
         };
         match k.as_str() {
-            "assign_public_ip" => i.assign_public_ip = Some(boolean().ok_or_else(|| bad("a boolean"))?),
-            "delete_on_termination" => i.delete_on_termination = boolean().ok_or_else(|| bad("a boolean"))?,
+            "assign_public_ip" => i.assign_public_ip = Some(boolean().ok_or_else(|| bad("bool"))?),
+            "delete_on_termination" => i.delete_on_termination = boolean().ok_or_else(|| bad("bool"))?,
             "private_ip_address" => i.private_ip_address = Some(py_str(x)),
             "description" => i.description = Some(py_str(x)),
             "subnet_id" => i.subnet_id = Some(py_str(x)),
@@ -345,44 +436,38 @@ fn interface(v: &Json, what: &str, legacy: bool) -> Result<Interface, String> {
             "ipv6_addresses" => i.ipv6_addresses = list(),
             "device_index" => {
                 let n = match x {
-                    Json::Number(n) => n.as_i64(),
+                    Json::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
                     Json::String(t) => t.trim().parse::<i64>().ok(),
                     _ => None,
                 };
-                i.device_index =
-                    n.filter(|n| i32::try_from(*n).is_ok()).ok_or_else(|| bad("an integer (a device index)"))?;
-            }
-            "private_ip_addresses" if legacy => {
-                i.private_ip_addresses = list().into_iter().map(|a| (a, None)).collect()
+                i.device_index = n.filter(|n| i32::try_from(*n).is_ok()).ok_or_else(|| bad("int"))?;
             }
             "private_ip_addresses" => {
-                let items = x.as_array().ok_or_else(|| bad("a list of mappings"))?;
+                let items = x.as_array().ok_or_else(|| bad("list"))?;
                 for item in items {
-                    let entry = item.as_object().ok_or_else(|| bad("a list of mappings"))?;
-                    if let Some(extra) = entry.keys().find(|k| !matches!(k.as_str(), "private_ip_address" | "primary"))
-                    {
-                        return Err(format!("Unsupported parameters for (amazon.aws.ec2_instance) module: {what}.private_ip_addresses.{extra}"));
+                    let entry = item.as_object().ok_or_else(|| bad("list of dict"))?;
+                    if let Some(extra) = entry.keys().find(|k| !matches!(k.as_str(), "private_ip_address" | "primary")) {
+                        return Err(format!(
+                            "Unsupported parameters for (amazon.aws.ec2_instance) module: {WHAT}.private_ip_addresses.{extra}. Supported parameters include: primary, private_ip_address."
+                        ));
                     }
                     let address = entry.get("private_ip_address").filter(|a| !a.is_null()).ok_or_else(|| {
-                        format!(
-                            "missing required arguments: private_ip_address found in {what} -> private_ip_addresses"
-                        )
+                        format!("missing required arguments: private_ip_address found in {WHAT} -> private_ip_addresses")
                     })?;
                     let primary = match entry.get("primary") {
                         None | Some(Json::Null) => None,
                         Some(Json::Bool(b)) => Some(*b),
-                        Some(Json::String(t)) => {
-                            Some(prov_core::args::parse_bool(t).ok_or_else(|| bad("primary: a boolean"))?)
-                        }
-                        Some(_) => return Err(bad("primary: a boolean")),
+                        Some(Json::String(t)) => Some(prov_core::args::parse_bool(t).ok_or_else(|| bad("bool"))?),
+                        Some(_) => return Err(bad("bool")),
                     };
                     i.private_ip_addresses.push((py_str(address), primary));
                 }
             }
-            "source_dest_check" if legacy => {
-                boolean().ok_or_else(|| bad("a boolean"))?;
+            _ => {
+                return Err(format!(
+                    "Unsupported parameters for (amazon.aws.ec2_instance) module: {WHAT}.{k}. Supported parameters include: assign_public_ip, delete_on_termination, description, device_index, groups, ipv6_addresses, private_ip_address, private_ip_addresses, subnet_id."
+                ))
             }
-            _ => return Err(format!("Unsupported parameters for (amazon.aws.ec2_instance) module: {what}.{k}")),
         }
     }
     Ok(i)
@@ -441,7 +526,7 @@ async fn run(args: &Args, cx: &ModuleCtx<'_>, check: bool) -> Result<Report, Mod
     let p = params(args, &cx.env).map_err(ModuleError::Args)?;
     let mut r = prov_providers::ec2_instance::run(&p, check).await.map_err(|e| ModuleError::Failed(e.to_string()))?;
     if p.network_legacy {
-        // amazon.aws deprecates it first thing, as a deprecation warning.
+        // amazon.aws deprecates it first thing (a deprecation; prov has only warnings).
         r.warnings.insert(
             0,
             "The network parameter has been deprecated, please use network_interfaces and/or network_interfaces_ids instead. This feature will be removed from collection 'amazon.aws' in a release after 2026-12-01.".into(),
@@ -534,30 +619,46 @@ mod tests {
         let got = p(serde_json::json!({"name": "a", "network_interfaces": [
             {"assign_public_ip": "yes", "groups": "web,db", "device_index": "1",
              "private_ip_addresses": [{"private_ip_address": "10.0.0.1", "primary": true}]},
-            {"description": 5, "delete_on_termination": false}]}))
+            {"description": 5, "delete_on_termination": 0, "device_index": 2.0}]}))
         .expect("valid");
         assert!(!got.network_legacy);
         let (a, b) = (&got.network_interfaces[0], &got.network_interfaces[1]);
         assert_eq!((a.assign_public_ip, a.device_index, a.delete_on_termination), (Some(true), 1, true));
         assert_eq!(a.groups, ["web", "db"]);
         assert_eq!(a.private_ip_addresses, [("10.0.0.1".to_string(), Some(true))]);
-        assert_eq!((b.description.as_deref(), b.delete_on_termination, b.device_index), (Some("5"), false, 0));
-        let legacy = p(serde_json::json!({"name": "a", "network": {"private_ip_addresses": ["10.0.0.2"], "source_dest_check": "no"}}))
-            .expect("valid");
+        assert_eq!((b.description.as_deref(), b.delete_on_termination, b.device_index), (Some("5"), false, 2));
+        // `network` has no spec: values as written, `bool()` of source_dest_check, unknown keys
+        // ignored, addresses plain or as mappings.
+        let legacy = p(serde_json::json!({"name": "a", "network": {"private_ip_addresses": ["10.0.0.2", {"private_ip_address": "10.0.0.3", "primary": true}],
+            "source_dest_check": "no", "groups": "a,b", "nic": 1}}))
+        .expect("valid");
         assert!(legacy.network_legacy);
-        assert_eq!(legacy.source_dest_check, Some(false));
-        assert_eq!(legacy.network_interfaces[0].private_ip_addresses, [("10.0.0.2".to_string(), None)]);
+        assert_eq!(legacy.source_dest_check, Some(true), "bool('no') is True");
+        assert_eq!(
+            legacy.network_interfaces[0].private_ip_addresses,
+            [("10.0.0.2".to_string(), None), ("10.0.0.3".to_string(), Some(true))]
+        );
+        assert_eq!(legacy.network_interfaces[0].groups, ["a,b"]);
+        let e =
+            p(serde_json::json!({"name": "a", "network": {"assign_public_ip": "yes"}})).expect_err("EC2 would refuse");
+        assert!(e.contains("network.assign_public_ip must be a boolean"), "{e}");
+        let empty = p(serde_json::json!({"name": "a", "network": {}, "security_group": "web"})).expect("valid");
+        assert!(!empty.network_legacy && empty.network_interfaces.is_empty(), "an empty network is no network");
         let top =
             p(serde_json::json!({"name": "a", "source_dest_check": true, "network": {"source_dest_check": false}}));
         assert_eq!(top.expect("valid").source_dest_check, Some(true), "the top-level option wins");
         for (bad, want) in [
             (serde_json::json!({"network_interfaces": [{"nic": 1}]}), "network_interfaces.nic"),
-            (serde_json::json!({"network_interfaces": [{"device_index": "x"}]}), "device_index must be an integer"),
+            (serde_json::json!({"network_interfaces": [{"device_index": "x"}]}), "cannot be converted to int"),
+            (serde_json::json!({"network_interfaces": [{"device_index": null}]}), "cannot be converted to int"),
             (
                 serde_json::json!({"network_interfaces": [{"private_ip_addresses": [{"primary": true}]}]}),
                 "missing required arguments: private_ip_address",
             ),
-            (serde_json::json!({"network_interfaces": [{"private_ip_addresses": ["10.0.0.1"]}]}), "a list of mappings"),
+            (
+                serde_json::json!({"network_interfaces": [{"private_ip_addresses": ["10.0.0.1"]}]}),
+                "converted to list of dict",
+            ),
         ] {
             let e = p(bad).expect_err("refused");
             assert!(e.contains(want), "{e}");

@@ -259,8 +259,9 @@ fn ec2_instance_volumes_are_made_as_amazon_aws_makes_them() {
 /// Network interfaces (`network_interfaces`, the deprecated `network`, `source_dest_check`):
 /// create in check mode and for real with a public address, a description and a group by
 /// name, again, change the groups, ask for no public address (a warning: it cannot change),
-/// turn source/destination checking off twice, the deprecated `network` form, and the
-/// arguments the module refuses (a public address with two interfaces, two primary addresses,
+/// turn source/destination checking off twice, the deprecated `network` form, two interfaces
+/// (then groups asked of them: skipped), an empty `network` (no network), and the arguments
+/// the module refuses (a public address with two interfaces, two primary addresses,
 /// an address for two instances).
 const NETWORK: &str = r##"- hosts: localhost
   connection: local
@@ -349,6 +350,29 @@ const NETWORK: &str = r##"- hosts: localhost
         network: {assign_public_ip: true, delete_on_termination: true, device_index: 0}
       ignore_errors: true
       register: legacy_full
+    - name: multi
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-2
+        image_id: ami-12345678
+        instance_type: t3.micro
+        network_interfaces:
+          - {delete_on_termination: false, groups: [web]}
+          - {device_index: 1, description: second}
+      register: multi
+    - name: multi_again
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-2
+        security_group: default
+      register: multi_again
+    - name: empty_network
+      amazon.aws.ec2_instance:
+        <<: *aws
+        name: web-n
+        network: {}
+        security_group: web
+      register: empty_network
     - name: multi_public
       amazon.aws.ec2_instance:
         <<: *aws
@@ -386,13 +410,13 @@ const NETWORK: &str = r##"- hosts: localhost
     - name: dump
       copy:
         dest: "{{ out }}"
-        content: "{{ {'sg': sg, 'n_check': n_check, 'n_create': n_create, 'n_again': n_again, 'n_groups': n_groups, 'n_public': n_public, 'n_sdc': n_sdc, 'n_sdc_again': n_sdc_again, 'legacy': legacy, 'legacy_full': legacy_full, 'multi_public': multi_public, 'two_primary': two_primary, 'count_ip': count_ip} | to_nice_json }}"
+        content: "{{ {'sg': sg, 'n_check': n_check, 'n_create': n_create, 'n_again': n_again, 'n_groups': n_groups, 'n_public': n_public, 'n_sdc': n_sdc, 'n_sdc_again': n_sdc_again, 'legacy': legacy, 'legacy_full': legacy_full, 'multi': multi, 'multi_again': multi_again, 'empty_network': empty_network, 'multi_public': multi_public, 'two_primary': two_primary, 'count_ip': count_ip} | to_nice_json }}"
 "##;
 
 #[test]
 fn ec2_instance_network_interfaces_register_what_amazon_aws_registers() {
     let got = differential("tests/it/results/ec2_instance_network.json", NETWORK, &[], &[]);
-    for task in ["n_again", "n_sdc_again"] {
+    for task in ["n_again", "n_sdc_again", "multi_again"] {
         assert_eq!(got[task]["changed"], false, "{task}");
     }
 }
