@@ -120,6 +120,13 @@ pub(crate) fn opt_py_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Opti
     py_text(d).map(Some)
 }
 
+/// An optional boolean as Ansible reads one (`yes`, `"true"`, ...), null as not given.
+pub(crate) fn opt_bool_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct B(#[serde(deserialize_with = "prov_core::args::lenient_bool")] bool);
+    <Option<B> as serde::Deserialize>::deserialize(d).map(|b| b.map(|b| b.0))
+}
+
 /// The value of a helper that may end the task (`Ok(Err(outcome))`), or returns that outcome
 /// from the module's `plan` or `apply` (wrapped by `$wrap`: `Plan::Ok` in `plan`).
 macro_rules! or_fail {

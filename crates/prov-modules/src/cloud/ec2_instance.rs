@@ -55,7 +55,7 @@
 //! ```
 
 use super::{on_controller, outcome, plan_of, py_str};
-use crate::util::{py_int, stringish};
+use crate::util::{py_int, py_truthy, stringish};
 use async_trait::async_trait;
 use prov_core::args::lenient_opt_bool;
 use prov_core::module::{Action, Module, ModuleCtx, ModuleError, Outcome, Plan, RunsOn};
@@ -190,7 +190,7 @@ amazon_aws_args! {
         #[serde(default)]
         pub additional_info: Option<Json>,
         /// Source/destination checking (null: not given).
-        #[serde(default, deserialize_with = "opt_bool_or_null")]
+        #[serde(default, deserialize_with = "crate::util::opt_bool_or_null")]
         pub source_dest_check: Option<bool>,
     }
 }
@@ -210,13 +210,6 @@ pub struct Image {
     pub kernel: Option<String>,
 }
 
-/// An optional boolean as Ansible reads one, null as not given.
-fn opt_bool_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    #[derive(Deserialize)]
-    struct B(#[serde(deserialize_with = "prov_core::args::lenient_bool")] bool);
-    Option::<B>::deserialize(d).map(|b| b.map(|b| b.0))
-}
-
 /// The module.
 #[derive(Default)]
 pub struct Ec2Instance;
@@ -231,7 +224,7 @@ fn unsupported(a: &Args) -> Vec<&'static str> {
     let mut out = Vec::new();
     for (name, v) in [
         ("aap_callback", &a.aap_callback),
-        ("network.interfaces", &a.network.as_ref().and_then(|n| n.get("interfaces")).filter(|v| truthy(v)).cloned()),
+        ("network.interfaces", &a.network.as_ref().and_then(|n| n.get("interfaces")).filter(|v| py_truthy(v)).cloned()),
         ("network_interfaces_ids", &a.network_interfaces_ids),
         ("launch_template", &a.launch_template),
         ("iam_instance_profile", &a.iam_instance_profile),
@@ -318,26 +311,14 @@ fn params(a: &Args, env: &[(String, String)]) -> Result<Params, String> {
         network_legacy: network_given(a),
         // `bool(network.source_dest_check)`: Python's truthiness ("no" is true).
         source_dest_check: a.source_dest_check.or_else(|| {
-            a.network.as_ref().and_then(|n| n.get("source_dest_check")).filter(|v| !v.is_null()).map(truthy)
+            a.network.as_ref().and_then(|n| n.get("source_dest_check")).filter(|v| !v.is_null()).map(py_truthy)
         }),
     })
 }
 
-/// Python's truthiness of a JSON value.
-fn truthy(v: &Json) -> bool {
-    match v {
-        Json::Null => false,
-        Json::Bool(b) => *b,
-        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Json::String(t) => !t.is_empty(),
-        Json::Array(a) => !a.is_empty(),
-        Json::Object(m) => !m.is_empty(),
-    }
-}
-
 /// Whether `network` is given as the module sees it: a non-empty mapping (`{}` is false).
 fn network_given(a: &Args) -> bool {
-    a.network.as_ref().is_some_and(truthy)
+    a.network.as_ref().is_some_and(py_truthy)
 }
 
 /// The deprecated `network`: a mapping with no argument spec, so amazon.aws passes its values to
@@ -361,13 +342,13 @@ fn legacy_interface(v: &Json) -> Result<Interface, String> {
     for (k, x) in m {
         match k.as_str() {
             // `if interface.get(key)`: only a true value counts.
-            "assign_public_ip" if truthy(x) => {
+            "assign_public_ip" if py_truthy(x) => {
                 i.assign_public_ip = Some(x.as_bool().ok_or_else(|| bad(k, "a boolean", x))?)
             }
-            "subnet_id" if truthy(x) => i.subnet_id = Some(text(k, x)?),
-            "private_ip_address" if truthy(x) => i.private_ip_address = Some(text(k, x)?),
-            "ipv6_addresses" if truthy(x) => i.ipv6_addresses = texts(k, x)?,
-            "groups" if truthy(x) => i.groups = texts(k, x)?,
+            "subnet_id" if py_truthy(x) => i.subnet_id = Some(text(k, x)?),
+            "private_ip_address" if py_truthy(x) => i.private_ip_address = Some(text(k, x)?),
+            "ipv6_addresses" if py_truthy(x) => i.ipv6_addresses = texts(k, x)?,
+            "groups" if py_truthy(x) => i.groups = texts(k, x)?,
             "description" if !x.is_null() => i.description = Some(text(k, x)?),
             "delete_on_termination" => i.delete_on_termination = x.as_bool().ok_or_else(|| bad(k, "a boolean", x))?,
             "device_index" => {
@@ -376,7 +357,7 @@ fn legacy_interface(v: &Json) -> Result<Interface, String> {
                     .filter(|n| i32::try_from(*n).is_ok())
                     .ok_or_else(|| bad(k, "an integer (a device index)", x))?
             }
-            "private_ip_addresses" if truthy(x) => {
+            "private_ip_addresses" if py_truthy(x) => {
                 for item in x.as_array().ok_or_else(|| bad(k, "a list", x))? {
                     i.private_ip_addresses.push(match item {
                         Json::String(t) => (t.clone(), None),

@@ -65,10 +65,7 @@ fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<
 
 /// A boolean [`given`].
 fn given_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<bool>>, D::Error> {
-    /// A boolean as Ansible reads one (`yes`, `"true"`, ...).
-    #[derive(Deserialize)]
-    struct B(#[serde(deserialize_with = "lenient_bool")] bool);
-    Option::<B>::deserialize(d).map(|b| Some(b.map(|b| b.0)))
+    crate::util::opt_bool_or_null(d).map(Some)
 }
 
 fn pacman() -> String {
@@ -366,14 +363,12 @@ impl Run<'_, '_> {
     }
 
     /// `pacman --sync --list`, read once until something changes it.
-    async fn database(&mut self) -> Result<Result<Vec<String>, Outcome>, ModuleError> {
-        if let Some(d) = &self.database {
-            return Ok(Ok(d.clone()));
+    async fn database(&mut self) -> Result<Result<&[String], Outcome>, ModuleError> {
+        if self.database.is_none() {
+            let text = or_fail!(self.query(&["--sync", "--list"]).await, Err);
+            self.database = Some(text.lines().map(str::to_string).collect());
         }
-        let text = or_fail!(self.query(&["--sync", "--list"]).await, Err);
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        self.database = Some(lines.clone());
-        Ok(Ok(lines))
+        Ok(Ok(self.database.as_deref().unwrap_or_default()))
     }
 
     async fn run(mut self) -> Result<Outcome, ModuleError> {
@@ -413,7 +408,7 @@ impl Run<'_, '_> {
             cmd.push("--refresh".into());
             None
         } else {
-            let mut d = or_fail!(self.database().await, Err);
+            let mut d = or_fail!(self.database().await, Err).to_vec();
             d.sort();
             Some(d)
         };
@@ -422,7 +417,7 @@ impl Run<'_, '_> {
         let updated = match before {
             None => true,
             Some(before) => {
-                let mut after = or_fail!(self.database().await, Err);
+                let mut after = or_fail!(self.database().await, Err).to_vec();
                 after.sort();
                 before != after
             }
@@ -441,7 +436,7 @@ impl Run<'_, '_> {
     async fn inventory(&mut self) -> Result<Result<Inventory, Outcome>, ModuleError> {
         let installed = name_versions(&or_fail!(self.query(&["--query"]).await, Err));
         or_fail!(self.query(&["--query", "--groups"]).await, Err);
-        let available = available(&or_fail!(self.database().await, Err));
+        let available = available(or_fail!(self.database().await, Err));
         let groups = groups(&or_fail!(self.query(&["--sync", "--groups", "--groups"]).await, Err));
         let cmd = self.cmd(&["--query", "--upgrades"]);
         let out = self.exec(&cmd).await?;

@@ -388,10 +388,7 @@ impl Module for ZypperRepository {
             o.msg = Some("remote module (community.general.zypper_repository) does not support check mode".into());
             return Ok(Plan::Ok(o));
         }
-        let found = cx.exec(crate::util::bin_lookup("zypper")).await?;
-        let Some(path) = found.stdout_str().lines().find(|l| l.starts_with('/')).map(str::to_string) else {
-            return Ok(Plan::Ok(crate::util::missing_bin(cx, "zypper").await?));
-        };
+        let path = crate::util::or_fail!(crate::util::required_bin(cx, "zypper").await, Plan::Ok);
         let version = cx.exec(Sh::quoted(&path).word(Sh::lit("--version"))).await?;
         let v = version.stdout_str();
         let new_enough = |min: [u64; 3]| {
