@@ -1151,13 +1151,31 @@ impl<'a> Loader<'a> {
         out
     }
 
-    /// A play's `gather_subset` (a list or a comma-separated string), checked as `setup` checks
-    /// its own.
+    /// A play's `gather_subset`, checked as `setup` checks its own. A list keyword of a play is
+    /// not split at commas: ansible-core makes one string one subset (`"network,!hardware"`
+    /// is a subset it does not know), and wants strings for the items.
     fn gather_subset(&mut self, n: &Node) -> Vec<String> {
-        let items: Vec<String> = match &n.kind {
-            NodeKind::Str(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
-            _ => seq_or_one(n).iter().filter_map(|i| i.scalar_text()).collect(),
-        };
+        let mut items = Vec::new();
+        for i in seq_or_one(n) {
+            match &i.kind {
+                NodeKind::Str(s) | NodeKind::Unsafe(s) => items.push(s.clone()),
+                k => {
+                    let ty = match k {
+                        NodeKind::Null => "NoneType",
+                        NodeKind::Bool(_) => "bool",
+                        NodeKind::Int(_) => "int",
+                        NodeKind::Float(_) => "float",
+                        NodeKind::Seq(_) => "list",
+                        _ => "dict",
+                    };
+                    self.err(
+                        DiagKind::Invalid,
+                        i.span,
+                        format!("Keyword 'gather_subset' items must be of type 'str', not '{ty}'."),
+                    );
+                }
+            }
+        }
         if let Some(t) = items.iter().find(|i| is_template(i)) {
             self.err(DiagKind::Invalid, n.span, format!("gather_subset: `{t}`: prov needs the subsets written out"));
             return items;

@@ -176,8 +176,8 @@ fn collector_of(name: &str) -> Option<Collector> {
 /// The collectors a `gather_subset` list selects, as ansible-core selects them: the named
 /// subsets (`all`: every one), less those named with `!`, plus the minimal set unless `!min`
 /// (so `!all` alone gives the minimal set); `network` and `hardware` bring `platform` and
-/// `distribution`, which they need. A name Ansible does not know is refused with Ansible's
-/// message; a subset Ansible has and prov does not read is refused when asked for by name
+/// `distribution`, which they need. Names are read as written (`" network"` is not one). A name
+/// Ansible does not know is refused with Ansible's message (excluding one is ignored, as there); a subset Ansible has and prov does not read is refused when asked for by name
 /// (excluding it is fine).
 pub fn select(subsets: &[String]) -> Result<BTreeSet<Collector>, String> {
     // `!all` only keeps `all` from being the default: ansible-core 2.19 gives the minimal
@@ -185,12 +185,15 @@ pub fn select(subsets: &[String]) -> Result<BTreeSet<Collector>, String> {
     let mut add = BTreeSet::new();
     let mut exclude = BTreeSet::new();
     let mut no_min = false;
-    for raw in subsets {
-        let s = raw.trim();
+    for s in subsets {
         let (neg, name) = match s.strip_prefix('!') {
             Some(n) => (true, n),
-            None => (false, s),
+            None => (false, s.as_str()),
         };
+        // ansible-core ignores a request to exclude a subset it does not know.
+        if neg && !ANSIBLE_SUBSETS.contains(&name) {
+            continue;
+        }
         if !ANSIBLE_SUBSETS.contains(&name) {
             return Err(format!(
                 "Bad subset '{name}' given to Ansible. gather_subset options allowed: {}",
@@ -327,7 +330,9 @@ pub fn parse(collectors: &BTreeSet<Collector>, out: &str) -> Facts {
 }
 
 /// Keeps the facts whose `ansible_`-prefixed name matches one of the shell-style patterns
-/// (`ansible_distribution*`, `ansible_eth[0-9]`), as `setup`'s `filter` does; no pattern keeps all.
+/// (`ansible_distribution*`, `ansible_eth[0-9]`), as `setup`'s `filter` does: a pattern is also
+/// tried with `ansible_` in front unless it starts with `ansible_`, `facter` or `ohai`; an empty
+/// pattern, or none, keeps all.
 pub fn filter(facts: Facts, patterns: &[String]) -> Facts {
     if patterns.is_empty() {
         return facts;
@@ -336,7 +341,14 @@ pub fn filter(facts: Facts, patterns: &[String]) -> Facts {
         .into_iter()
         .filter(|(k, _)| {
             let full = if k == "gather_subset" || k == "module_setup" { k.clone() } else { format!("ansible_{k}") };
-            patterns.iter().any(|p| fnmatch(p, &full))
+            patterns.iter().any(|p| {
+                p.is_empty()
+                    || fnmatch(p, &full)
+                    || (!p.starts_with("ansible_")
+                        && !p.starts_with("facter")
+                        && !p.starts_with("ohai")
+                        && fnmatch(&format!("ansible_{p}"), &full))
+            })
         })
         .collect()
 }

@@ -64,6 +64,24 @@ fn filter_matches_prefixed_names_like_fnmatch() {
     assert!(fnmatch("a[0-9]b", "a5b") && !fnmatch("a[0-9]b", "axb") && fnmatch("*", ""));
 }
 
+/// ansible-core's filter also tries a pattern with `ansible_` put in front (unless it starts with
+/// `ansible_`, `facter` or `ohai`), and an empty pattern keeps every fact.
+#[test]
+fn filter_tries_the_ansible_prefix_and_an_empty_pattern_keeps_all() {
+    let mut f = Facts::new();
+    for k in ["distribution", "distribution_version", "hostname", "eth0", "gather_subset"] {
+        f.insert(k.into(), Value::from(1));
+    }
+    let keep = |p: &[&str]| {
+        filter(f.clone(), &p.iter().map(|s| s.to_string()).collect::<Vec<_>>()).into_keys().collect::<Vec<_>>()
+    };
+    assert_eq!(keep(&["distribution*"]), ["distribution", "distribution_version"]);
+    assert_eq!(keep(&["eth0", "gather_subset"]), ["eth0", "gather_subset"]);
+    assert_eq!(keep(&[""]).len(), 5);
+    assert_eq!(keep(&[" eth0"]), Vec::<String>::new());
+    assert_eq!(keep(&["ohaieth0"]), Vec::<String>::new());
+}
+
 /// What the command printed on the Debian 12 machine (shortened: two mounts, three interfaces).
 const DEBIAN12: &str = "
 @@prov:nodename
@@ -401,4 +419,17 @@ fn numbers_at_the_limits_do_not_overflow() {
         let f = parse(&sel(&["all"]), &hostile);
         assert!(f.contains_key("mounts") || f.contains_key("memtotal_mb") || !f.is_empty());
     }
+}
+
+/// ansible-core reads each subset as written (no trimming: `" network"` is not a subset, nor is
+/// `""`), and ignores a request to exclude a subset it does not know.
+#[test]
+fn subsets_are_read_as_written_and_unknown_exclusions_are_ignored() {
+    let e = select(&[" network".to_string()]).unwrap_err();
+    assert!(e.starts_with("Bad subset ' network' given to Ansible."), "{e}");
+    let e = select(&[String::new()]).unwrap_err();
+    assert!(e.starts_with("Bad subset '' given to Ansible."), "{e}");
+    let e = select(&[" !hardware".to_string()]).unwrap_err();
+    assert!(e.starts_with("Bad subset ' !hardware' given to Ansible."), "{e}");
+    assert_eq!(sel(&["all", "!bogus", "! network"]).len(), ALL.len());
 }

@@ -61,13 +61,14 @@ pub struct Args {
     pub fact_path: Option<String>,
 }
 
-/// A list argument that may be one comma-separated string (Ansible's `type='list'`).
+/// A list argument that may be one comma-separated string (Ansible's `type='list'`: the parts
+/// are kept as written, spaces and empty parts too).
 fn list(v: &Option<Value>) -> Vec<String> {
     match v {
         None => Vec::new(),
         Some(v) if v.is_none() || v.is_undefined() => Vec::new(),
         Some(v) => match v.as_str() {
-            Some(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+            Some(s) => s.split(',').map(str::to_string).collect(),
             None => match v.try_iter() {
                 Ok(items) => items.map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string())).collect(),
                 Err(_) => vec![v.to_string()],
@@ -143,5 +144,30 @@ impl Module for Setup {
 
     async fn apply(&self, _: &Args, _: (), _: &ModuleCtx<'_>) -> Result<Outcome, ModuleError> {
         Ok(Outcome::ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subsets(v: serde_json::Value) -> Vec<String> {
+        let a: Args = serde_json::from_value(serde_json::json!({ "gather_subset": v })).expect("args");
+        a.subsets()
+    }
+
+    /// ansible-core's list type splits a string at commas and keeps each part as written, so
+    /// `"network, !hardware"` asks for the subset `" !hardware"` (which it refuses) and `""` for
+    /// the subset `""`; only no value (or an empty list) means `all`.
+    #[test]
+    fn gather_subset_string_parts_are_kept_as_written() {
+        assert_eq!(subsets(serde_json::json!("network, !hardware")), ["network", " !hardware"]);
+        assert_eq!(subsets(serde_json::json!("")), [""]);
+        assert_eq!(subsets(serde_json::json!([])), ["all"]);
+        assert_eq!(subsets(serde_json::Value::Null), ["all"]);
+        assert!(Setup::check_args(
+            &serde_json::from_value(serde_json::json!({"gather_subset": "network, !hardware"})).expect("args")
+        )
+        .is_err());
     }
 }

@@ -195,6 +195,36 @@ fn unknown_gather_subset_is_refused_before_connecting() {
     assert!(e.contains("fact_path"), "{e}");
 }
 
+/// ansible-core 2.19 (same plays): the play keyword makes a string one subset
+/// ("Bad subset 'network,!hardware'"), the module splits it at commas and keeps the parts as
+/// written ("Bad subset ' !hardware'"); both fail, so prov refuses them before connecting.
+#[test]
+fn gather_subset_strings_are_read_as_ansible_reads_them() {
+    for (play, bad) in [
+        ("- hosts: here\n  gather_facts: true\n  gather_subset: \"network,!hardware\"\n  tasks:\n    - debug: msg=hi\n", "'network,!hardware'"),
+        ("- hosts: here\n  gather_facts: false\n  tasks:\n    - setup:\n        gather_subset: \"network, !hardware\"\n", "' !hardware'"),
+        ("- hosts: here\n  gather_facts: false\n  tasks:\n    - setup:\n        gather_subset: \"\"\n", "''"),
+    ] {
+        let d = project(play);
+        let out = prov(d.path(), &["apply", "play.yml", "-i", "hosts.ini"]);
+        let (o, e) = crate::util::text(&out);
+        assert_eq!(out.status.code(), Some(4), "{o}\n{e}");
+        assert!(e.contains(&format!("Bad subset {bad} given to Ansible")) && e.contains("play.yml:"), "{e}");
+    }
+}
+
+/// ansible-core 2.19 (same play): `filter` patterns are also tried with `ansible_` in front, so
+/// `hostname` keeps `ansible_hostname`; excluding an unknown subset is ignored.
+#[test]
+fn setup_filter_tries_the_ansible_prefix() {
+    let d = project(
+        "- hosts: here\n  gather_facts: false\n  tasks:\n    - ansible.builtin.setup:\n        gather_subset: ['!all', '!bogus']\n        filter: hostname,distribution\n      register: r\n    - name: dump\n      debug: msg=\"{{ r.ansible_facts.keys() | sort | join(',') }}\"\n",
+    );
+    let (code, dumps, all) = run(d.path());
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(dumps[0].1, "ansible_distribution,ansible_hostname", "{all}");
+}
+
 #[test]
 fn delegate_facts_puts_the_facts_on_the_delegated_host() {
     // As ansible-core 2.19 did with the same play: "<address> none-here", then "1 nox-here",
