@@ -199,38 +199,51 @@ pub fn parse_mode(s: &str) -> Option<u32> {
     Some(mode)
 }
 
-/// A list that may be written as one string (`name: git` or `name: [git, curl]`, or `"a,b"`).
+/// Python's `str()` of a float (`1.0`, `1e+16`), which is what ansible-core makes of a float
+/// given where text is wanted.
+pub use crate::template::filters::python_float;
+
+/// A list argument as ansible-core's `type: list, elements: str` reads it: a string is split at
+/// commas and each part kept as written (`"a, b"` is `a` and ` b`, `""` is one empty name), a
+/// lone number or boolean is a list of its text, and numbers and booleans in a list become
+/// Python's text of them (`True`, `1.0`). A module that strips or drops parts does so itself,
+/// as its Python does.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StringList(pub Vec<String>);
 
+/// A scalar that ansible-core's `elements: str` turns into text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ListItem {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl ListItem {
+    fn text(self) -> String {
+        match self {
+            ListItem::Text(s) => s,
+            ListItem::Int(n) => n.to_string(),
+            ListItem::Float(f) => python_float(f),
+            ListItem::Bool(b) => if b { "True" } else { "False" }.to_string(),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for StringList {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        /// An element: text, or a scalar Ansible's `elements: str` turns into text.
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Item {
-            Text(String),
-            Int(i64),
-            Float(f64),
-            Bool(bool),
-        }
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum L {
-            One(String),
-            Many(Vec<Item>),
+            One(ListItem),
+            Many(Vec<ListItem>),
         }
         Ok(StringList(match L::deserialize(d)? {
-            L::One(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
-            L::Many(v) => v
-                .into_iter()
-                .map(|i| match i {
-                    Item::Text(s) => s,
-                    Item::Int(n) => n.to_string(),
-                    Item::Float(f) => f.to_string(),
-                    Item::Bool(b) => if b { "True" } else { "False" }.to_string(),
-                })
-                .collect(),
+            L::One(ListItem::Text(s)) => s.split(',').map(str::to_string).collect(),
+            L::One(x) => vec![x.text()],
+            L::Many(v) => v.into_iter().map(ListItem::text).collect(),
         }))
     }
 }
@@ -242,10 +255,21 @@ mod tests {
     /// Ansible's `type: list, elements: str` turns numbers and booleans in a list into text.
     #[test]
     fn list_elements_given_as_numbers_are_text() {
-        let l: StringList = serde_json::from_value(serde_json::json!(["7000-7001/udp", 7100, true])).expect("list");
-        assert_eq!(l.0, ["7000-7001/udp", "7100", "True"]);
-        let l: StringList = serde_json::from_value(serde_json::json!("a, b")).expect("one string");
-        assert_eq!(l.0, ["a", "b"]);
+        let l: StringList =
+            serde_json::from_value(serde_json::json!(["7000-7001/udp", 7100, true, 1.0])).expect("list");
+        assert_eq!(l.0, ["7000-7001/udp", "7100", "True", "1.0"]);
+        let l: StringList = serde_json::from_value(serde_json::json!(2.5)).expect("one number");
+        assert_eq!(l.0, ["2.5"]);
+    }
+
+    /// ansible-core's check_type_list: `value.split(",")`, nothing trimmed or dropped.
+    #[test]
+    fn a_list_given_as_a_string_keeps_its_parts_as_written() {
+        let read = |v: serde_json::Value| serde_json::from_value::<StringList>(v).expect("list").0;
+        assert_eq!(read(serde_json::json!("a, b")), ["a", " b"]);
+        assert_eq!(read(serde_json::json!("")), [""]);
+        assert_eq!(read(serde_json::json!("a,,b,")), ["a", "", "b", ""]);
+        assert_eq!(read(serde_json::json!(["a", " b", ""])), ["a", " b", ""]);
     }
 
     #[test]
@@ -508,7 +532,10 @@ impl<'de> Deserializer<'de> for Coerce {
         use minijinja::value::ValueKind;
         match self.0.kind() {
             ValueKind::Bool => v.visit_string(if self.0.is_true() { "True" } else { "False" }.to_string()),
-            ValueKind::Number => v.visit_string(self.0.to_string()),
+            ValueKind::Number => match f64::try_from(self.0.clone()) {
+                Ok(f) if !self.0.is_integer() => v.visit_string(python_float(f)),
+                _ => v.visit_string(self.0.to_string()),
+            },
             _ => self.0.into_deserializer_value().deserialize_string(v),
         }
     }

@@ -81,7 +81,7 @@ impl Scalar {
         match self {
             Scalar::Text(s) => s,
             Scalar::Int(i) => i.to_string(),
-            Scalar::Float(f) => f.to_string(),
+            Scalar::Float(f) => prov_core::args::python_float(f),
             Scalar::Bool(b) if python_bools => if b { "True" } else { "False" }.to_string(),
             Scalar::Bool(b) => b.to_string(),
         }
@@ -485,6 +485,24 @@ mod sanitize_tests {
         assert_eq!(s("x://a@b:c@d"), "x://a@b:********@d");
     }
 
+    /// ansible-core's `type: str` of a float is Python's `str()`: `1.0`, not `1`.
+    #[test]
+    fn a_float_given_for_text_is_written_as_python_writes_it() {
+        let t = |v: serde_json::Value| serde_json::from_value::<Text>(v).expect("text").0;
+        assert_eq!(t(serde_json::json!(1.0)), "1.0");
+        assert_eq!(t(serde_json::json!(1e16)), "1e+16");
+        assert_eq!(t(serde_json::json!(0.5)), "0.5");
+        let l = |v: serde_json::Value| {
+            #[derive(serde::Deserialize)]
+            struct A {
+                #[serde(deserialize_with = "str_list")]
+                l: Option<Vec<String>>,
+            }
+            serde_json::from_value::<A>(serde_json::json!({ "l": v })).expect("list").l.unwrap_or_default()
+        };
+        assert_eq!(l(serde_json::json!([2.0, true])), ["2.0", "True"]);
+    }
+
     #[test]
     fn commands_are_shown_as_ansible_core_cleans_them() {
         let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -496,19 +514,10 @@ mod sanitize_tests {
     }
 }
 
-/// A list of strings as Ansible's `type: list, elements: str` reads it: a string is split at
-/// commas, and numbers and booleans are written as Python writes them (`True`).
+/// A list of strings as Ansible's `type: list, elements: str` reads it ([`StringList`]), for an
+/// optional field.
 pub(crate) fn str_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum L {
-        One(String),
-        Many(Vec<Scalar>),
-    }
-    Ok(Some(match <L as serde::Deserialize>::deserialize(d)? {
-        L::One(s) => s.split(',').map(str::to_string).collect(),
-        L::Many(v) => v.into_iter().map(|x| x.text(true)).collect(),
-    }))
+    <prov_core::args::StringList as serde::Deserialize>::deserialize(d).map(|l| Some(l.0))
 }
 
 /// Python's `int()` of an argument given as text (a number YAML typed, or a string), or

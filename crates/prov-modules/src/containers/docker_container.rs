@@ -739,9 +739,11 @@ fn split_colon_ipv6(text: &str) -> Result<Vec<String>, String> {
 /// The largest port number (ranges beyond it are refused before anything is expanded).
 const MAX_PORT: i64 = 65535;
 
+/// A container port or range as community.docker reads it, with Python's `int()`: spaces around
+/// a number are allowed (`"80, 443"` gives the port ` 443`, which is 443).
 fn port_range(s: &str) -> Result<Vec<i64>, String> {
     if let Some((a, b)) = s.split_once('-') {
-        let (Ok(a), Ok(b)) = (a.parse::<i64>(), b.parse::<i64>()) else {
+        let (Ok(a), Ok(b)) = (a.trim().parse::<i64>(), b.trim().parse::<i64>()) else {
             return Err(format!("Invalid port range: \"{s}\""));
         };
         if b < a || a < 0 || b > MAX_PORT {
@@ -749,7 +751,7 @@ fn port_range(s: &str) -> Result<Vec<i64>, String> {
         }
         return Ok((a..=b).collect());
     }
-    s.parse::<i64>().map(|p| vec![p]).map_err(|_| format!("Invalid port: \"{s}\""))
+    s.trim().parse::<i64>().map(|p| vec![p]).map_err(|_| format!("Invalid port: \"{s}\""))
 }
 
 fn is_ipv4(s: &str) -> bool {
@@ -2421,6 +2423,19 @@ mod tests {
         assert_eq!(pp["443/tcp"], json!([{"HostIp": "0.0.0.0", "HostPort": ""}]));
         let ex = want.iter().find(|(n, _)| *n == "exposed_ports").expect("exposed").1.clone();
         assert_eq!(ex, json!(["443/tcp", "53/udp", "80/tcp", "9000/tcp", "9001/tcp"]));
+    }
+
+    /// `published_ports: "80, 8443:443"` is `80` and ` 8443:443`: Python's int() reads the
+    /// container port ` 443` as 443; the host port is kept as written.
+    #[test]
+    fn published_ports_given_as_one_string_read_their_parts_as_written() {
+        let a: Args = serde_json::from_value(json!({"name": "x", "image": "i", "published_ports": "80, 8443:443"}))
+            .expect("args");
+        let w = prepare(&a).expect("prepared");
+        let want = expected(&a, &w, None, "0.0.0.0");
+        let pp = want.iter().find(|(n, _)| *n == "published_ports").expect("ports").1.clone();
+        assert_eq!(pp["80/tcp"], json!([{"HostIp": "0.0.0.0", "HostPort": ""}]));
+        assert_eq!(pp["443/tcp"], json!([{"HostIp": "0.0.0.0", "HostPort": " 8443"}]));
     }
 
     #[test]

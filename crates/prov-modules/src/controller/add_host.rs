@@ -91,7 +91,8 @@ impl Args {
         }
     }
 
-    /// The groups, in order, each once, without surrounding spaces.
+    /// The groups, in order, without surrounding spaces; as in ansible-core, a name is left out
+    /// when it is already there as written (before its spaces are stripped).
     fn group_list(&self) -> Vec<String> {
         let group = self.vars.get("group").and_then(|g| serde_json::from_value::<Groups>(g.clone()).ok());
         let raw: Vec<String> = match self.groupname.as_ref().or(self.groups.as_ref()).or(group.as_ref()) {
@@ -102,9 +103,8 @@ impl Args {
         };
         let mut out: Vec<String> = Vec::new();
         for g in raw {
-            let g = g.trim().to_string();
             if !out.contains(&g) {
-                out.push(g);
+                out.push(g.trim().to_string());
             }
         }
         out
@@ -171,6 +171,8 @@ mod tests {
     #[test]
     fn groups_as_text_or_list_each_once_and_trimmed() {
         assert_eq!(args(serde_json::json!({"name": "h", "groups": "a, b,a"})).group_list(), ["a", "b"]);
+        // ansible-core compares the name as written, then strips it: ` a` is not `a`.
+        assert_eq!(args(serde_json::json!({"name": "h", "groups": "a, a"})).group_list(), ["a", "a"]);
         assert_eq!(args(serde_json::json!({"name": "h", "group": ["x"]})).group_list(), ["x"]);
         assert!(args(serde_json::json!({"name": "h"})).group_list().is_empty());
     }

@@ -34,7 +34,8 @@
 //!
 //! Differences from Ansible: regular expressions are Rust's `regex` syntax (no look-around or
 //! backreferences); a file that is not UTF-8 does not match `contains` (Ansible skips the whole
-//! path); a skipped path gives no warning (only `msg` and `skipped_paths` say so); `encoding`
+//! path); a path of `paths` that is not a directory gives ansible-core's warning, an unreadable
+//! directory below one gives none (only `msg` and `skipped_paths` say so); `encoding`
 //! is not supported; names containing a line break are left out (and not counted in
 //! `examined`); `~` in an element of a `paths` list is not expanded (in a single string it is);
 //! the target needs GNU `find`, `stat` and `date` (`%N`), not BusyBox's.
@@ -302,6 +303,11 @@ const HASH: &str = "'a=$1; shift 2; for f do h=$(\"${a}sum\" < \"$f\") || h=; pr
 
 /// The directories `find` could not read, from its messages (`find: './x': Permission
 /// denied`), as Ansible reports them in `skipped_paths`.
+/// ansible-core's warning for a path of `paths` that is not a directory.
+fn not_a_directory(top: &str) -> String {
+    format!("Skipped '{top}' path due to this access issue: '{top}' is not a directory\n")
+}
+
 fn unreadable(top: &str, stderr: &str) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for line in stderr.lines() {
@@ -352,8 +358,15 @@ impl Module for Find {
         let mut examined = 0;
         let mut skipped: IndexMap<String, Value> = IndexMap::new();
         let mut msg = "All paths examined";
-        let mut warned = false;
+        let mut warnings = Vec::new();
         for top in &a.paths.0 {
+            if top.is_empty() {
+                // `paths: ""` (or an empty part of a comma-separated string): ansible-core's
+                // os.path.isdir('') is false, so the path is skipped with a warning.
+                skipped.insert(String::new(), Value::from("'' is not a directory"));
+                warnings.push(not_a_directory(top));
+                continue;
+            }
             let dir = Word::new(WordKind::Path, top)?;
             // The C locale: `find`'s messages quote with `'` (read below), not `‘’`.
             let mut f = Cmd::new("LC_ALL=C find");
@@ -377,7 +390,7 @@ impl Module for Find {
             let out = cx.exec(cmd).await?;
             if out.stdout_str().trim() == "notdir" {
                 skipped.insert(top.clone(), Value::from(format!("'{top}' is not a directory")));
-                warned = true;
+                warnings.push(not_a_directory(top));
                 continue;
             }
             skipped.extend(unreadable(top, &out.stderr_str()));
@@ -425,7 +438,7 @@ impl Module for Find {
                 msg = "Limit of matches reached";
             }
         }
-        if warned {
+        if !warnings.is_empty() {
             msg = "Not all paths examined, check warnings for details";
         }
         let mut files: Vec<IndexMap<String, Value>> = found.iter().map(|(p, e)| stat_info(p, e)).collect();
@@ -450,6 +463,9 @@ impl Module for Find {
             .with("matched", matched)
             .with("examined", examined)
             .with("skipped_paths", Value::from_pairs(skipped));
+        for w in warnings {
+            o = o.warn(w);
+        }
         Ok(Plan::Ok(o))
     }
 

@@ -186,8 +186,20 @@ impl Args {
         }
     }
 
+    /// The packages as ansible-core's apt reads `name`: each item stripped, `*` left out (it
+    /// stands for every installed package, see [`Args::all_installed`]).
     fn names(&self) -> Vec<String> {
-        self.name.as_ref().map(|l| l.0.clone()).unwrap_or_default()
+        self.name.iter().flat_map(|l| &l.0).filter(|n| *n != "*").map(|n| n.trim().to_string()).collect()
+    }
+
+    /// `name` holds something (ansible-core tests the list given, `*` and empty names too).
+    fn named(&self) -> bool {
+        self.name.as_ref().is_some_and(|l| !l.0.is_empty())
+    }
+
+    /// `name` holds `*`: with `state: latest`, every installed package is upgraded.
+    fn all_installed(&self) -> bool {
+        self.name.iter().flat_map(|l| &l.0).any(|n| n == "*")
     }
 
     /// The `deb` files, as operands apt-get reads as files (a bare name gets `./`).
@@ -217,6 +229,10 @@ impl Args {
 
     fn upgrade(&self) -> Result<Option<&'static str>, String> {
         match self.upgrade.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            // ansible-core: `name: '*'` with `state: latest` is `upgrade: yes`.
+            None | Some("no") | Some("false") if self.all_installed() && self.state()? == State::Latest => {
+                Ok(Some("upgrade"))
+            }
             None | Some("no") | Some("false") => Ok(None),
             Some("yes") | Some("safe") | Some("true") => Ok(Some("upgrade")),
             Some("dist") | Some("full") => Ok(Some("dist-upgrade")),
@@ -577,20 +593,24 @@ impl Module for Apt {
         let state = args.state()?;
         args.upgrade()?;
         args.checked_names()?;
-        if !args.names().is_empty() && args.upgrade.is_some() {
+        if args.all_installed() && state == State::Latest && !args.names().is_empty() {
+            // ansible-core's words (it fails when it runs).
+            return Err("unable to install additional packages when upgrading all installed packages".into());
+        }
+        if args.named() && args.upgrade.is_some() {
             // ansible-core's words (it checks the arguments given).
             return Err("parameters are mutually exclusive: deb|package|upgrade".into());
         }
         if args.deb.is_some() {
             // ansible-core's words.
-            if !args.names().is_empty() || args.upgrade.is_some() {
+            if args.named() || args.upgrade.is_some() {
                 return Err("parameters are mutually exclusive: deb|package|upgrade".into());
             }
             if state != State::Present {
                 return Err("deb only supports state=present".into());
             }
             args.debs()?;
-        } else if args.names().is_empty()
+        } else if !args.named()
             && !args.updates_cache()
             && args.upgrade()?.is_none()
             && !args.autoremove
@@ -616,7 +636,7 @@ impl Module for Apt {
         let p = parse(&out.stdout_str());
         let cache_time = p.cache.unwrap_or(0);
         let debs = args.debs().map_err(ModuleError::Args)?;
-        let nothing_named = names.is_empty() && upgrade.is_none() && debs.is_empty();
+        let nothing_named = !args.named() && upgrade.is_none() && debs.is_empty();
         // ansible-core's order: `clean` first, and alone it is the whole task.
         if args.clean && nothing_named {
             let mut ch = Change::new(

@@ -57,12 +57,24 @@ pub enum State {
     Absent,
 }
 
+/// `name` as ansible-core's yumdnf reads it: each item stripped; an item holding commas is
+/// split there, its parts stripped and put at the end; a lone empty name is no name.
+fn specs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StringList, D::Error> {
+    let items: Vec<String> = StringList::deserialize(d)?.0.iter().map(|n| n.trim().to_string()).collect();
+    let (split, mut out): (Vec<String>, Vec<String>) = items.into_iter().partition(|n| n.contains(','));
+    out.extend(split.iter().flat_map(|n| n.split(',').map(|p| p.trim().to_string())));
+    if out == [""] {
+        out.clear();
+    }
+    Ok(StringList(out))
+}
+
 /// Arguments of `dnf`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Args {
-    /// Package specs.
-    #[serde(default, alias = "pkg")]
+    /// Package specs, as ansible-core's yumdnf reads them (see [`specs`]).
+    #[serde(default, alias = "pkg", deserialize_with = "specs")]
     pub name: StringList,
     /// What to do (`None`: present, or absent with autoremove).
     #[serde(default)]
@@ -777,6 +789,19 @@ mod tests {
         ] {
             assert_eq!(rpmvercmp(a, b), want, "{a} vs {b}");
         }
+    }
+
+    /// ansible-core's yumdnf: items stripped, a list item with commas split and put at the end
+    /// (`listify_comma_sep_strings_in_list`), `""` alone is nothing.
+    #[test]
+    fn names_are_stripped_and_comma_items_split_as_yumdnf_does() {
+        let names = |v: serde_json::Value| {
+            serde_json::from_value::<Args>(serde_json::json!({ "name": v })).expect("args").name.0
+        };
+        assert_eq!(names(serde_json::json!("a, b")), ["a", "b"]);
+        assert_eq!(names(serde_json::json!(["x, y", " c"])), ["c", "x", "y"]);
+        assert_eq!(names(serde_json::json!("")), Vec::<String>::new());
+        assert_eq!(names(serde_json::json!("a,,b")), ["a", "", "b"]);
     }
 
     #[test]

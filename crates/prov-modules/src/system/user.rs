@@ -138,6 +138,16 @@ pub struct Args {
     pub ssh_key_passphrase: Option<String>,
 }
 
+impl Args {
+    /// The supplementary groups as ansible-core's get_groups_set reads them: the items joined
+    /// with `,`, split again, empty parts dropped, then each stripped (so `"a, b"` is a and b,
+    /// and a part of spaces becomes the name "").
+    fn groups_set(&self) -> Option<BTreeSet<String>> {
+        let joined = self.groups.as_ref()?.0.join(",");
+        Some(joined.split(',').filter(|g| !g.is_empty()).map(|g| g.trim().to_string()).collect())
+    }
+}
+
 /// The `user` module.
 #[derive(Debug, Default)]
 pub struct User;
@@ -259,7 +269,11 @@ impl User {
                 return Ok(Plan::Ok(Outcome::failed(format!("Group {g} does not exist"))));
             }
         }
-        let want_groups: Option<BTreeSet<String>> = args.groups.as_ref().map(|l| l.0.iter().cloned().collect());
+        let want_groups = args.groups_set();
+        if want_groups.as_ref().is_some_and(|g| g.contains("")) {
+            // ansible-core's get_groups_set strips after dropping empty parts: `"a, ,b"` names "".
+            return Ok(Plan::Ok(Outcome::failed("Group  does not exist")));
+        }
         let uid_opt = |c: Cmd, uid: u32| {
             let c = c.opt("-u", uid.to_string());
             if args.non_unique {
@@ -450,7 +464,7 @@ impl Module for User {
         }
         Word::new(WordKind::Account, &args.name).map_err(|e| e.to_string())?;
         // An empty `groups` entry stays allowed (`groups: ""` removes every supplementary group).
-        for g in args.group.iter().chain(args.groups.iter().flat_map(|l| l.0.iter())).filter(|g| !g.is_empty()) {
+        for g in args.group.iter().chain(args.groups_set().iter().flatten()).filter(|g| !g.is_empty()) {
             Word::new(WordKind::Account, g).map_err(|e| e.to_string())?;
             if g.contains(',') {
                 return Err(format!("{g:?} is not a valid group name: it contains `,`, which separates groups"));
@@ -806,6 +820,19 @@ mod tests {
         assert_eq!(h.conn.calls().len(), 1);
     }
 
+    /// ansible-core's get_groups_set: `"docker, sudo"` is docker and sudo (parts stripped), a part
+    /// of spaces is the group "" ("Group  does not exist"), an empty part is dropped.
+    #[tokio::test]
+    async fn groups_parts_are_stripped_as_ansible_core_strips_them() {
+        let h = fake(FakeConnection::new().on("if e=", 0, DEPLOY));
+        let o = run::<User>(json!({"name": "deploy", "groups": "sudo, docker,"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        assert_eq!(h.conn.calls()[1], "usermod -G docker,sudo -- deploy");
+        let h = fake(FakeConnection::new().on("if e=", 0, DEPLOY));
+        let o = run::<User>(json!({"name": "deploy", "groups": "sudo, ,docker"}), &h.ctx()).await;
+        assert!(o.failed && o.msg.as_deref() == Some("Group  does not exist"), "{o:?}");
+    }
+
     #[tokio::test]
     async fn drift_uses_usermod() {
         let h = fake(FakeConnection::new().on("if e=", 0, DEPLOY));
@@ -965,7 +992,9 @@ mod tests {
         let mut bad = hostile_values(&pwned_marker("user"));
         bad.extend(["../../x".into(), "a,b".into(), "a:b".into()]);
         for g in bad {
-            for args in [json!({"name": "web", "group": g}), json!({"name": "web", "groups": [g]})] {
+            // A `groups` item is split at commas as ansible-core splits it (`["a,b"]` is a and b).
+            let as_groups = (g != "a,b").then(|| json!({"name": "web", "groups": [g.clone()]}));
+            for args in [Some(json!({"name": "web", "group": g})), as_groups].into_iter().flatten() {
                 let e = run_err::<User>(args, &h.ctx()).await;
                 assert!(e.contains("not a valid group name") || e.contains("not a valid user or group name"), "{e}");
             }

@@ -62,6 +62,7 @@ mod inventory_edits;
 mod keys;
 mod known_hosts;
 mod language;
+mod list_args;
 mod live;
 mod locale_gen;
 mod modprobe;

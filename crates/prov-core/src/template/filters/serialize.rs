@@ -68,7 +68,7 @@ pub(crate) fn map_entries(v: &Value) -> Result<Vec<(Value, Value)>, Error> {
 }
 
 /// Python's `repr(float)`: shortest round-trip digits, scientific below 1e-4 and from 1e16.
-pub(crate) fn python_float(f: f64) -> String {
+pub fn python_float(f: f64) -> String {
     if f.is_nan() {
         return "nan".into();
     }
