@@ -1136,15 +1136,30 @@ impl<'a> Loader<'a> {
         }
     }
 
+    /// `tags` as ansible-core's `_load_tags` reads them: one string is split at commas and each
+    /// part stripped (an empty part is a tag too: `tags: ""` makes a task tagged); a list keeps
+    /// its items as written (`["a,b"]` is the one tag `a,b`).
     fn tags_of(&mut self, n: Option<&Node>) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
-        if let Some(n) = n {
-            for item in seq_or_one(n) {
-                match item.scalar_text() {
-                    Some(s) => out.extend(s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty())),
-                    None => {
-                        self.err(DiagKind::Invalid, item.span, "tags must be strings");
-                    }
+        let Some(n) = n else { return out };
+        if let NodeKind::Str(s) | NodeKind::Unsafe(s) = &n.kind {
+            out.extend(s.split(',').map(|t| t.trim().to_string()));
+            return out;
+        }
+        let NodeKind::Seq(items) = &n.kind else {
+            if !matches!(n.kind, NodeKind::Null) {
+                // ansible-core's words.
+                self.err(DiagKind::Invalid, n.span, "tags must be specified as a list");
+            }
+            return out;
+        };
+        for item in items {
+            match (&item.kind, item.scalar_text()) {
+                (NodeKind::Str(_) | NodeKind::Unsafe(_) | NodeKind::Int(_), Some(s)) => {
+                    out.insert(s);
+                }
+                _ => {
+                    self.err(DiagKind::Invalid, item.span, "tags must be strings");
                 }
             }
         }
@@ -3229,10 +3244,11 @@ impl<'a> Loader<'a> {
     }
 
     /// Whether a task with these tags runs under `--tags`/`--skip-tags`, Ansible's rules:
-    /// `always` runs unless skipped by name, `never` only when asked for.
+    /// `always` runs unless skipped by name, `never` only when asked for. The command line's
+    /// tags are stripped, as ansible-core strips them (`--tags "a, b"`).
     fn tags_selected(&self, tags: &BTreeSet<String>) -> bool {
-        let only: BTreeSet<&str> = self.opts.tags.iter().map(String::as_str).collect();
-        let skip: BTreeSet<&str> = self.opts.skip_tags.iter().map(String::as_str).collect();
+        let only: BTreeSet<&str> = self.opts.tags.iter().map(|t| t.trim()).collect();
+        let skip: BTreeSet<&str> = self.opts.skip_tags.iter().map(|t| t.trim()).collect();
         let tags: BTreeSet<&str> = tags.iter().map(String::as_str).collect();
         let mut run = if only.is_empty() || only.contains("all") {
             !tags.contains("never") || tags.iter().any(|x| only.contains(x) && *x != "all")

@@ -979,6 +979,21 @@ mod tests {
 
     const PROBE: &str = "command -v dpkg-query";
 
+    /// ansible-core's apt: items are stripped; `*` is every installed package: with `state:
+    /// latest` it is `upgrade: yes`, and naming more packages beside it fails.
+    #[test]
+    fn names_are_stripped_and_star_with_latest_upgrades() {
+        let a = |v: serde_json::Value| serde_json::from_value::<Args>(v).expect("args");
+        assert_eq!(a(json!({"name": "curl, git"})).names(), ["curl", "git"]);
+        assert_eq!(a(json!({"name": "*", "state": "latest"})).upgrade(), Ok(Some("upgrade")));
+        assert_eq!(a(json!({"name": "*"})).upgrade(), Ok(None));
+        assert!(a(json!({"name": "*"})).names().is_empty() && a(json!({"name": "*"})).named());
+        assert_eq!(
+            Apt::check_args(&a(json!({"name": ["*", "git"], "state": "latest"}))),
+            Err("unable to install additional packages when upgrading all installed packages".into())
+        );
+    }
+
     #[tokio::test]
     async fn installed_is_ok() {
         let h = fake(FakeConnection::new().on(PROBE, 0, "now 100\npkg curl\tii \t7.88\npkg git:amd64\tii \t2.39\n"));

@@ -183,6 +183,26 @@ fn tags_select_inherit_and_honour_always_and_never() {
     assert_eq!(names(&skip), ["plain", "included", "inside include"], "{}", skip.dump());
 }
 
+/// ansible-core 2.19 (same play, same options): a string of tags is split at commas and each
+/// part stripped, an empty one kept (`tags: ""` makes a task tagged); a list keeps its items as
+/// written (`["a,b"]` is the one tag `a,b`).
+#[test]
+fn tags_are_split_only_when_given_as_one_string() {
+    const PB: &str = "- hosts: a\n  gather_facts: false\n  tasks:\n    - {name: t1, debug: {msg: t1}, tags: [\"a,b\"]}\n    - {name: t2, debug: {msg: t2}, tags: \"c, d\"}\n    - {name: t3, debug: {msg: t3}, tags: \"\"}\n    - {name: t4, debug: {msg: t4}}\n";
+    for (tags, want) in [
+        ("a", &[][..]),
+        ("a,b", &[]),
+        ("d", &["t2"]),
+        ("x, d", &["t2"]),
+        ("tagged", &["t1", "t2", "t3"]),
+        ("untagged", &["t4"]),
+    ] {
+        let (_d, r) = apply(&[("site.yml", PB)], &["--tags", tags]);
+        assert_eq!(r.code, 0, "{}", r.dump());
+        assert_eq!(names(&r), want, "--tags {tags}: {}", r.dump());
+    }
+}
+
 #[test]
 fn limit_restricts_hosts() {
     let (_d, r) = apply(
