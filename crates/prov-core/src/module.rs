@@ -528,6 +528,9 @@ pub trait Module: Send + Sync + 'static {
     /// The arguments (with their aliases) that Ansible declares of type `path`: on a target
     /// they are expanded as [`ModuleCtx::expand_path`] says before the module sees them.
     const PATH_ARGS: &'static [&'static str] = &[];
+    /// The arguments Ansible declares `type: list, elements: path`: a string is split at commas
+    /// first (as the list type splits it), then each item is expanded as a path argument is.
+    const LIST_PATH_ARGS: &'static [&'static str] = &[];
     /// Whether the items of a loop over this module run at once instead of one after
     /// another (e.g. `vm`: creating eight VMs should not take eight times as long).
     const PARALLEL_ITEMS: bool = false;
@@ -674,7 +677,7 @@ impl<M: Module> DynModule for Erased<M> {
         M::check_args(&a)
     }
     async fn background(&self, args: &Value, cx: &ModuleCtx<'_>) -> Result<Option<Background>, ModuleError> {
-        let expanded = expand_path_args(args, M::PATH_ARGS, cx).await?;
+        let expanded = expand_path_args(args, M::PATH_ARGS, M::LIST_PATH_ARGS, cx).await?;
         let a: M::Args = M::args_of(expanded.as_ref().unwrap_or(args)).map_err(ModuleError::Args)?;
         M::check_args(&a).map_err(ModuleError::Args)?;
         M::background(&a).transpose().map_err(ModuleError::Args)
@@ -683,7 +686,7 @@ impl<M: Module> DynModule for Erased<M> {
         if let Some(msg) = unsupported_parameters::<M>(args, self.1) {
             return Ok(Outcome::failed(msg));
         }
-        let expanded = expand_path_args(args, M::PATH_ARGS, cx).await?;
+        let expanded = expand_path_args(args, M::PATH_ARGS, M::LIST_PATH_ARGS, cx).await?;
         let a: M::Args = M::args_of(expanded.as_ref().unwrap_or(args)).map_err(ModuleError::Args)?;
         M::check_args(&a).map_err(ModuleError::Args)?;
         match self.0.plan(&a, cx).await? {
@@ -724,9 +727,22 @@ impl<M: Module> DynModule for Erased<M> {
 }
 
 /// `args` with its `path` arguments expanded on the target, or `None` when none needs it.
-async fn expand_path_args(args: &Value, names: &[&str], cx: &ModuleCtx<'_>) -> Result<Option<Value>, ModuleError> {
-    let needs = |v: &Value| v.as_str().is_some_and(|s| s.contains('$') || s.starts_with('~'));
-    let any = names.iter().any(|n| args.get_attr(n).is_ok_and(|v| needs(&v)));
+async fn expand_path_args(
+    args: &Value,
+    names: &[&str],
+    list_names: &[&str],
+    cx: &ModuleCtx<'_>,
+) -> Result<Option<Value>, ModuleError> {
+    let needs_text = |s: &str| s.contains('$') || s.starts_with('~');
+    let needs = |v: &Value| v.as_str().is_some_and(needs_text);
+    let parts = |v: &Value| -> Vec<Value> {
+        match v.as_str() {
+            Some(s) => s.split(',').map(Value::from).collect(),
+            None => v.try_iter().map(|it| it.collect()).unwrap_or_default(),
+        }
+    };
+    let any = names.iter().any(|n| args.get_attr(n).is_ok_and(|v| needs(&v)))
+        || list_names.iter().any(|n| args.get_attr(n).is_ok_and(|v| parts(&v).iter().any(needs)));
     if !any {
         return Ok(None);
     }
@@ -734,6 +750,16 @@ async fn expand_path_args(args: &Value, names: &[&str], cx: &ModuleCtx<'_>) -> R
     for key in args.try_iter().map_err(|e| ModuleError::Args(e.to_string()))? {
         let v = args.get_item(&key).map_err(|e| ModuleError::Args(e.to_string()))?;
         let v = match (key.as_str(), v.as_str()) {
+            (Some(k), _) if list_names.contains(&k) && parts(&v).iter().any(needs) => {
+                let mut items = Vec::new();
+                for item in parts(&v) {
+                    items.push(match item.as_str() {
+                        Some(s) if needs_text(s) => Value::from(cx.expand_path(s).await?),
+                        _ => item,
+                    });
+                }
+                Value::from(items)
+            }
             (Some(k), Some(s)) if names.contains(&k) && needs(&v) => Value::from(cx.expand_path(s).await?),
             _ => v,
         };

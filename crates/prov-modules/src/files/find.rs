@@ -37,8 +37,7 @@
 //! path); a path of `paths` that is not a directory gives ansible-core's warning, an unreadable
 //! directory below one gives none (only `msg` and `skipped_paths` say so); `encoding`
 //! is not supported; names containing a line break are left out (and not counted in
-//! `examined`); `~` in an element of a `paths` list is not expanded (in a single string it is);
-//! the target needs GNU `find`, `stat` and `date` (`%N`), not BusyBox's.
+//! `examined`); the target needs GNU `find`, `stat` and `date` (`%N`), not BusyBox's.
 //!
 //! ```yaml
 //! - find: { paths: /var/log, patterns: "*.gz", age: 2w, recurse: true }
@@ -324,7 +323,7 @@ fn unreadable(top: &str, stderr: &str) -> Vec<(String, Value)> {
 #[async_trait]
 impl Module for Find {
     const NAME: &'static str = "find";
-    const PATH_ARGS: &'static [&'static str] = &["paths", "name", "path"];
+    const LIST_PATH_ARGS: &'static [&'static str] = &["paths", "name", "path"];
     type Args = Args;
     type Plan = ();
 
