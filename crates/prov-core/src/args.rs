@@ -203,6 +203,24 @@ pub fn parse_mode(s: &str) -> Option<u32> {
 /// given where text is wanted.
 pub use crate::template::filters::python_float;
 
+/// The text ansible-core's copy action writes for a `content` that is not a string: JSON as
+/// Python's `json.dumps` writes it for a mapping or a list, Python's `str()` for a scalar
+/// (`True`, `1.0`).
+pub fn python_text_of(v: &minijinja::Value) -> Result<String, String> {
+    use minijinja::value::ValueKind;
+    Ok(match v.kind() {
+        ValueKind::String => v.as_str().unwrap_or_default().to_string(),
+        ValueKind::Map | ValueKind::Seq | ValueKind::Iterable => crate::template::filters::python_json_dumps(v)?,
+        ValueKind::Bool => if v.is_true() { "True" } else { "False" }.to_string(),
+        ValueKind::None | ValueKind::Undefined => "None".to_string(),
+        ValueKind::Number if !v.is_integer() => match f64::try_from(v.clone()) {
+            Ok(f) => python_float(f),
+            Err(_) => v.to_string(),
+        },
+        _ => v.to_string(),
+    })
+}
+
 /// A list argument as ansible-core's `type: list, elements: str` reads it: a string is split at
 /// commas and each part kept as written (`"a, b"` is `a` and ` b`, `""` is one empty name), a
 /// lone number or boolean is a list of its text, and numbers and booleans in a list become
@@ -260,6 +278,41 @@ mod tests {
         assert_eq!(l.0, ["7000-7001/udp", "7100", "True", "1.0"]);
         let l: StringList = serde_json::from_value(serde_json::json!(2.5)).expect("one number");
         assert_eq!(l.0, ["2.5"]);
+    }
+
+    /// ansible-core 2.19's `_validate_argument_values`: `logging: on` (YAML's true) is the choice
+    /// `on`; with no single choice that reads as the boolean, the boolean stays (and is refused).
+    #[test]
+    fn a_boolean_given_for_a_choice_is_the_one_choice_that_reads_as_it() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        enum Logging {
+            #[serde(rename = "on")]
+            On,
+            #[serde(rename = "off")]
+            Off,
+            #[serde(rename = "low")]
+            Low,
+        }
+        let read = |v: minijinja::Value| Logging::deserialize(Coerce(v));
+        assert_eq!(read(minijinja::Value::from(true)).ok(), Some(Logging::On));
+        assert_eq!(read(minijinja::Value::from(false)).ok(), Some(Logging::Off));
+        assert_eq!(read(minijinja::Value::from("False")).ok(), Some(Logging::Off));
+        assert_eq!(boolean_choice(&minijinja::Value::from(true), &["yes", "on"]), None);
+        assert_eq!(boolean_choice(&minijinja::Value::from(false), &["no", "always"]), Some("no"));
+    }
+
+    /// What ansible-core's copy writes for a `content` that is not text (checked with its copy).
+    #[test]
+    fn content_that_is_not_text_is_written_as_python_writes_it() {
+        let v =
+            |j: serde_json::Value| python_text_of(&minijinja::Value::from(minijinja::value::Serde(j))).expect("text");
+        assert_eq!(v(serde_json::json!(true)), "True");
+        assert_eq!(v(serde_json::json!(1.0)), "1.0");
+        assert_eq!(v(serde_json::json!(7)), "7");
+        assert_eq!(
+            v(serde_json::json!({"b": 1, "a": [1, "é", 2.0, true, null]})),
+            r#"{"b": 1, "a": [1, "\u00e9", 2.0, true, null]}"#
+        );
     }
 
     /// ansible-core's check_type_list: `value.split(",")`, nothing trimmed or dropped.
@@ -327,6 +380,29 @@ mod tests {
 pub(crate) struct Coerce(pub minijinja::Value);
 
 type DeError = minijinja::Error;
+
+/// ansible-core's return of a boolean given for a choice (its `_validate_argument_values`): for
+/// the text `True` or `False` (a YAML boolean made text), the one choice among `y`, `yes`, `on`,
+/// `1`, `true`, `t` (or their `False` counterparts), if exactly one is a choice.
+pub fn boolean_choice(v: &minijinja::Value, choices: &[&'static str]) -> Option<&'static str> {
+    use minijinja::value::ValueKind;
+    let text = match v.kind() {
+        ValueKind::Bool => Some(v.is_true()),
+        ValueKind::String => match v.as_str() {
+            Some("True") => Some(true),
+            Some("False") => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }?;
+    let set: &[&str] =
+        if text { &["y", "yes", "on", "1", "true", "t"] } else { &["n", "no", "off", "0", "false", "f"] };
+    let mut overlap = choices.iter().filter(|c| set.contains(c));
+    match (overlap.next(), overlap.next()) {
+        (Some(c), None) => Some(c),
+        _ => None,
+    }
+}
 
 /// `check_type_int`: an integer, or a string holding a decimal number without a fractional
 /// part (`" 22 "`, `"+3"`, `"1_000"`, `"22.0"`, `"1e3"`).
@@ -510,12 +586,18 @@ impl<'de> Deserializer<'de> for Coerce {
         self.deserialize_any(v)
     }
 
+    /// A choice. ansible-core first makes a boolean given for it text (`True`), then, for the
+    /// text `True` or `False`, takes the one choice that reads as that boolean, if exactly one
+    /// does (`logging: on`, which YAML reads as true, is the choice `on`).
     fn deserialize_enum<V: de::Visitor<'de>>(
         self,
         name: &'static str,
         variants: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, DeError> {
+        if let Some(choice) = boolean_choice(&self.0, variants) {
+            return minijinja::Value::from(choice).into_deserializer_value().deserialize_enum(name, variants, v);
+        }
         self.0.into_deserializer_value().deserialize_enum(name, variants, v)
     }
 

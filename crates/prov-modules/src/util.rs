@@ -61,7 +61,8 @@ pub(crate) fn diff_text(data: &[u8]) -> String {
     }
 }
 
-/// A scalar YAML may have typed as a number or boolean, kept as text.
+/// A scalar YAML may have typed as a number or boolean, as text the way ansible-core's `type:
+/// str` makes it (Python's `str()`: `True`, `1.0`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Text(pub String);
 
@@ -76,21 +77,20 @@ enum Scalar {
 }
 
 impl Scalar {
-    /// The scalar as text; a boolean as `true`/`false`, or as Python writes it.
-    fn text(self, python_bools: bool) -> String {
+    /// The scalar as text, as Python's `str()` writes it.
+    fn text(self) -> String {
         match self {
             Scalar::Text(s) => s,
             Scalar::Int(i) => i.to_string(),
             Scalar::Float(f) => prov_core::args::python_float(f),
-            Scalar::Bool(b) if python_bools => if b { "True" } else { "False" }.to_string(),
-            Scalar::Bool(b) => b.to_string(),
+            Scalar::Bool(b) => if b { "True" } else { "False" }.to_string(),
         }
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Text {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Text(<Scalar as serde::Deserialize>::deserialize(d)?.text(false)))
+        Ok(Text(<Scalar as serde::Deserialize>::deserialize(d)?.text()))
     }
 }
 
@@ -99,25 +99,9 @@ pub(crate) fn stringish<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option
     <Text as serde::Deserialize>::deserialize(d).map(|t| Some(t.0))
 }
 
-/// A text argument as Ansible's `type: str` reads a scalar: a boolean is Python's `True` or
-/// `False`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PyText(pub String);
-
-impl<'de> serde::Deserialize<'de> for PyText {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(PyText(<Scalar as serde::Deserialize>::deserialize(d)?.text(true)))
-    }
-}
-
-/// A required [`PyText`] argument.
+/// A required [`Text`] argument.
 pub(crate) fn py_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    <PyText as serde::Deserialize>::deserialize(d).map(|t| t.0)
-}
-
-/// An optional [`PyText`] argument.
-pub(crate) fn opt_py_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    py_text(d).map(Some)
+    <Text as serde::Deserialize>::deserialize(d).map(|t| t.0)
 }
 
 /// An optional boolean as Ansible reads one (`yes`, `"true"`, ...), null as not given.
@@ -485,10 +469,13 @@ mod sanitize_tests {
         assert_eq!(s("x://a@b:c@d"), "x://a@b:********@d");
     }
 
-    /// ansible-core's `type: str` of a float is Python's `str()`: `1.0`, not `1`.
+    /// ansible-core's `type: str` of a float or a boolean is Python's `str()`: `1.0`, not `1`;
+    /// `True`, not `true` (`lineinfile: {line: yes}` writes `True`).
     #[test]
     fn a_float_given_for_text_is_written_as_python_writes_it() {
         let t = |v: serde_json::Value| serde_json::from_value::<Text>(v).expect("text").0;
+        assert_eq!(t(serde_json::json!(true)), "True");
+        assert_eq!(t(serde_json::json!(false)), "False");
         assert_eq!(t(serde_json::json!(1.0)), "1.0");
         assert_eq!(t(serde_json::json!(1e16)), "1e+16");
         assert_eq!(t(serde_json::json!(0.5)), "0.5");

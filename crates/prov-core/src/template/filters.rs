@@ -38,7 +38,7 @@ mod pymethods;
 pub(crate) mod random;
 mod seq_lookups;
 mod serialize;
-pub use serialize::python_float;
+pub use serialize::{python_float, python_json_dumps};
 pub(crate) mod text;
 mod time;
 pub use math::human_to_bytes_text;

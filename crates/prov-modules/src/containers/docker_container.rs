@@ -153,8 +153,8 @@ pub struct Args {
     /// The first network is the network mode, as with the CLI.
     #[serde(default = "yes", deserialize_with = "lenient_bool")]
     pub networks_cli_compatible: bool,
-    /// `no`, `on-failure`, `always`, `unless-stopped`.
-    #[serde(default)]
+    /// `no`, `on-failure`, `always`, `unless-stopped` (YAML's `no`, a boolean, is `no`).
+    #[serde(default, deserialize_with = "restart_policy")]
     pub restart_policy: Option<String>,
     /// Restarts for `on-failure`.
     #[serde(default)]
@@ -694,6 +694,18 @@ fn list(v: &StringList) -> Json {
 
 fn text_map(m: &Map<String, Json>) -> Map<String, Json> {
     m.iter().map(|(k, v)| (k.clone(), Json::from(super::py_str_python(v)))).collect()
+}
+
+/// The choices of `restart_policy`.
+const RESTART_POLICIES: &[&str] = &["no", "on-failure", "always", "unless-stopped"];
+
+/// `restart_policy` as ansible-core reads a choice: a boolean (YAML's unquoted `no`) is text
+/// first, then the one choice that reads as it (`no`).
+fn restart_policy<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = crate::util::stringish(d)?;
+    Ok(s.map(|s| {
+        prov_core::args::boolean_choice(&minijinja::Value::from(s.as_str()), RESTART_POLICIES).map_or(s, str::to_string)
+    }))
 }
 
 /// Splits `text` at `:`, keeping `[ipv6]` in one part.
@@ -2361,7 +2373,7 @@ impl Module for DockerContainer {
             }
         }
         if let Some(p) = &a.restart_policy {
-            one_of("restart_policy", p, &["no", "on-failure", "always", "unless-stopped"])?;
+            one_of("restart_policy", p, RESTART_POLICIES)?;
         }
         if a.state == "present" && a.image.is_none() {
             return Err("state is present but all of the following are missing: image".into());
@@ -2423,6 +2435,14 @@ mod tests {
         assert_eq!(pp["443/tcp"], json!([{"HostIp": "0.0.0.0", "HostPort": ""}]));
         let ex = want.iter().find(|(n, _)| *n == "exposed_ports").expect("exposed").1.clone();
         assert_eq!(ex, json!(["443/tcp", "53/udp", "80/tcp", "9000/tcp", "9001/tcp"]));
+    }
+
+    /// ansible-core turns `restart_policy: no` (YAML's false) into the choice `no`.
+    #[test]
+    fn restart_policy_no_unquoted_is_the_choice_no() {
+        let a: Args =
+            serde_json::from_value(json!({"name": "x", "image": "i", "restart_policy": false})).expect("args");
+        assert_eq!(a.restart_policy.as_deref(), Some("no"));
     }
 
     /// `published_ports: "80, 8443:443"` is `80` and ` 8443:443`: Python's int() reads the

@@ -11,7 +11,8 @@
 //!   `src: dir`: the directory itself; `local_follow`, `directory_mode`; see `copy_tree`); a
 //!   directory on the target with `remote_src` as ansible-core's module copies it (see
 //!   `copy_remote_dir`).
-//! - `content`: literal content instead of `src` (non-strings are written as JSON).
+//! - `content`: literal content instead of `src` (a mapping or a list is written as Python's
+//!   `json.dumps` writes it, another non-string as Python's `str()`: `True`, `1.0`).
 //! - `mode` (`0644`, `'u=rw,g=r,o=r'`, or `preserve`: the source file's mode, 0600 for
 //!   `content` as ansible-core's temporary file has), `owner`, `group`.
 //! - `backup` (default false): keep a timestamped copy of the replaced file (`backup_file`).
@@ -207,10 +208,8 @@ impl Copy {
         let mut source_mode = 0o600;
         let (data, src_name, source) = match (&args.content, local) {
             (Some(c), _) => {
-                let text = match c.as_str() {
-                    Some(s) => s.to_string(),
-                    None => serde_json::to_string(c).map_err(|e| ModuleError::Args(format!("content: {e}")))?,
-                };
+                let text =
+                    prov_core::args::python_text_of(c).map_err(|e| ModuleError::Args(format!("content: {e}")))?;
                 (Content::Bytes(text.into_bytes()), None, None)
             }
             (None, Some((src, path))) => {
@@ -285,7 +284,8 @@ mod tests {
         let h = fake(FakeConnection::new().on("P=", 0, "absent\n"));
         let o = run::<Copy>(json!({"content": {"a": 1}, "dest": "/x.json"}), &h.ctx()).await;
         assert!(o.changed);
-        assert_eq!(h.conn.files.lock().unwrap()["/x.json"].0, b"{\"a\":1}".to_vec());
+        // Python's json.dumps, as ansible-core's copy action writes a mapping.
+        assert_eq!(h.conn.files.lock().unwrap()["/x.json"].0, b"{\"a\": 1}".to_vec());
         assert_eq!(o.diffs[0].before, "");
         assert_eq!(o.planned[0].action, prov_core::module::Action::Create);
     }

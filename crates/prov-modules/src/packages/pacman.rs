@@ -92,19 +92,19 @@ pub struct Args {
     #[serde(default = "pacman", deserialize_with = "crate::util::py_text")]
     pub executable: String,
     /// Words for the install and remove commands.
-    #[serde(default, deserialize_with = "crate::util::opt_py_text")]
+    #[serde(default, deserialize_with = "crate::util::stringish")]
     pub extra_args: Option<String>,
     /// `pacman --sync --refresh` first.
     #[serde(default, deserialize_with = "given_bool")]
     pub update_cache: Option<Option<bool>>,
     /// Words for the refresh.
-    #[serde(default, deserialize_with = "crate::util::opt_py_text")]
+    #[serde(default, deserialize_with = "crate::util::stringish")]
     pub update_cache_extra_args: Option<String>,
     /// `pacman --sync --sysupgrade`.
     #[serde(default, deserialize_with = "given_bool")]
     pub upgrade: Option<Option<bool>>,
     /// Words for the upgrade.
-    #[serde(default, deserialize_with = "crate::util::opt_py_text")]
+    #[serde(default, deserialize_with = "crate::util::stringish")]
     pub upgrade_extra_args: Option<String>,
     /// The install reason to set.
     #[serde(default)]

@@ -58,7 +58,7 @@
 
 use crate::files::edit::{self, EditPlan};
 use crate::files::Attrs;
-use crate::util::PyText;
+use crate::util::Text;
 use async_trait::async_trait;
 use prov_core::args::lenient_bool;
 use prov_core::args::Mode;
@@ -66,8 +66,8 @@ use prov_core::cmd::{Cmd, Sh};
 use prov_core::module::{Action, Change, Diff, DiffMode, Module, ModuleCtx, ModuleError, Outcome, Plan};
 use serde::Deserialize;
 
-fn star() -> PyText {
-    PyText("*".into())
+fn star() -> Text {
+    Text("*".into())
 }
 
 /// Arguments of `cron`.
@@ -78,10 +78,10 @@ pub struct Args {
     #[serde(deserialize_with = "crate::util::py_text")]
     pub name: String,
     /// Whose crontab; with `cron_file`, who runs the job.
-    #[serde(default, deserialize_with = "crate::util::opt_py_text")]
+    #[serde(default, deserialize_with = "crate::util::stringish")]
     pub user: Option<String>,
     /// The command, or the variable's value.
-    #[serde(default, alias = "value", deserialize_with = "crate::util::opt_py_text")]
+    #[serde(default, alias = "value", deserialize_with = "crate::util::stringish")]
     pub job: Option<String>,
     /// A file under `/etc/cron.d` instead of the crontab.
     #[serde(default)]
@@ -94,19 +94,19 @@ pub struct Args {
     pub backup: bool,
     /// Minute field.
     #[serde(default = "star")]
-    pub minute: PyText,
+    pub minute: Text,
     /// Hour field.
     #[serde(default = "star")]
-    pub hour: PyText,
+    pub hour: Text,
     /// Day-of-month field.
     #[serde(default = "star", alias = "dom")]
-    pub day: PyText,
+    pub day: Text,
     /// Month field.
     #[serde(default = "star")]
-    pub month: PyText,
+    pub month: Text,
     /// Day-of-week field.
     #[serde(default = "star", alias = "dow")]
-    pub weekday: PyText,
+    pub weekday: Text,
     /// `@reboot`, `@daily`, ...
     #[serde(default)]
     pub special_time: Option<SpecialTime>,

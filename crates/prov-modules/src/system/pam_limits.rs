@@ -23,7 +23,7 @@
 
 use crate::files::edit::{self, EditPlan};
 use crate::files::Attrs;
-use crate::util::PyText;
+use crate::util::Text;
 use async_trait::async_trait;
 use minijinja::Value;
 use prov_core::args::lenient_bool;
@@ -63,13 +63,13 @@ fn limits_conf() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Args {
     /// A user, `@group`, `*`, a uid or gid range.
-    domain: PyText,
+    domain: Text,
     /// `soft`, `hard` or `-`.
     limit_type: String,
     /// The limit.
     limit_item: String,
     /// Its value.
-    value: PyText,
+    value: Text,
     /// Keep the larger of the value and the file's.
     #[serde(default, deserialize_with = "lenient_bool")]
     use_max: bool,
@@ -84,7 +84,7 @@ pub struct Args {
     dest: String,
     /// A comment for the line.
     #[serde(default)]
-    comment: Option<PyText>,
+    comment: Option<Text>,
 }
 
 /// community.general's check of a value (`prefix` names the file for the values found in it).

@@ -1,9 +1,10 @@
-//! List arguments given as one comma-separated string, and floats given for text, over SSH on a
-//! docker VM: the 20 tasks of `results/list_args.yml` register what ansible-core 2.19.14
+//! List arguments given as one comma-separated string, and floats and booleans given for text,
+//! over SSH on a docker VM: the 25 tasks of `results/list_args.yml` register what ansible-core 2.19.14
 //! registered for them on a fresh container (`results/list_args.json`): `"a, b"` is `a` and
 //! ` b` (kept by find, unarchive and locale_gen; stripped by apt and user; find expands `~` and
-//! `$HOME` in each part), `""` is one empty name, apt's `*`, Python's text of a float. Needs the
-//! Docker Engine (`scripts/docker-up`) and the node image's apt sources.
+//! `$HOME` in each part), `""` is one empty name, apt's `*`, Python's text of a float or a
+//! boolean (`line: yes` writes `True`). Needs the Docker Engine (`scripts/docker-up`) and the
+//! node image's apt sources.
 
 use crate::site::Site;
 use crate::util::assert_registered_as_recorded;

@@ -132,6 +132,14 @@ pub(crate) fn to_json(v: &Value, o: &JsonOpts, filter: &str) -> Result<String, E
     Ok(out)
 }
 
+/// Python's `json.dumps(value)` with its defaults (`", "` and `": "` separators, non-ASCII
+/// escaped): what ansible-core writes for a mapping or a list given where text is wanted
+/// (`copy`'s `content`).
+pub fn python_json_dumps(v: &Value) -> Result<String, String> {
+    to_json(v, &JsonOpts { indent: None, sort_keys: false, ensure_ascii: true }, "json.dumps")
+        .map_err(|e| e.to_string())
+}
+
 fn json_value(v: &Value, o: &JsonOpts, depth: usize, filter: &str, out: &mut String) -> Result<(), Error> {
     match shape(v, filter)? {
         Shape::Null => out.push_str("null"),
