@@ -338,7 +338,12 @@ fn command_line(
         cmd.push("-H".into());
         cmd.push("-vv".into());
         for x in &links.0 {
-            let link = abspath(x, cwd);
+            // `elements: path`: `$VAR` and `~` expanded where the module runs.
+            let x = match run.place {
+                Place::Controller { .. } => prov_core::paths::expand_local(x),
+                _ => x.clone(),
+            };
+            let link = abspath(&x, cwd);
             let parent = py_dirname(dest);
             let destination = abspath(&parent, cwd);
             if destination.starts_with(&link) {
@@ -865,6 +870,17 @@ mod tests {
         let (line, _) =
             command_line(&a, &run_of("/s", "/srv/a/b", None), "rsync", None, false, Path::new("/w/x")).unwrap();
         assert!(line.contains(" -H -vv --link-dest=/w/old --out-format="), "{line}");
+    }
+
+    /// `link_dest` is `elements: path`: on the controller, `~` is the controller's home.
+    #[test]
+    fn link_dest_expands_the_home_on_the_controller() {
+        let a = args(json!({"src": "s", "dest": "h:/srv/a", "link_dest": ["~/old"]}));
+        let mut run = run_of("/s", "h:/srv/a", None);
+        run.place = Place::Controller { host: "h".into() };
+        let (line, _) = command_line(&a, &run, "rsync", None, false, Path::new("/w")).unwrap();
+        let home = prov_core::paths::expand_local("~");
+        assert!(line.contains(&format!("--link-dest={home}/old ")), "{line}");
     }
 
     #[test]
