@@ -162,6 +162,8 @@ struct Probe {
     user: String,
     group: String,
     gtar: bool,
+    /// Where the handler's program is (`command -v`), as ansible-core's get_bin_path reports it.
+    tool_path: Option<String>,
     handler: Option<Handler>,
     reasons: Vec<String>,
 }
@@ -176,7 +178,7 @@ fn probe_command(src: &Word, dest: &str) -> Sh {
         "if [ ! -s \"$S\" ]; then echo 'src empty'; exit 0; fi; ",
         "printf 'run %s %s %s\\n' \"$(id -u)\" \"$(id -un)\" \"$(id -gn)\"; ",
         "if command -v unzip >/dev/null 2>&1; then ",
-        "if unzip -l \"$S\" >/dev/null 2>&1; then echo 'handler zip'; exit 0; fi; ",
+        "if unzip -l \"$S\" >/dev/null 2>&1; then printf 'path %s\\n' \"$(command -v unzip)\"; echo 'handler zip'; exit 0; fi; ",
         "echo 'reason Command \"unzip\" could not handle archive'; ",
         "else echo \"reason Unable to find required 'unzip' or 'zipinfo' binary in the path.\"; fi; ",
         "if command -v gtar >/dev/null 2>&1; then T=gtar; echo gtar; elif command -v tar >/dev/null 2>&1; then T=tar; ",
@@ -184,7 +186,7 @@ fn probe_command(src: &Word, dest: &str) -> Sh {
         "case \"$($T --version 2>/dev/null | head -n 1)\" in *GNU*) ;; ",
         "*) echo \"reason Command \\\"$T\\\" detected as tar type None. GNU tar required.\"; exit 0;; esac; ",
         "for z in -z '' -j -J; do if LC_ALL=C $T --list $z -f \"$S\" 2>/dev/null | grep -q .; then ",
-        "echo \"handler tar$z\"; exit 0; fi; done; ",
+        "printf 'path %s\\n' \"$(command -v $T)\"; echo \"handler tar$z\"; exit 0; fi; done; ",
         "echo \"reason Command \\\"$T\\\" could not handle archive\"",
     )))
 }
@@ -209,6 +211,7 @@ fn parse_probe(text: &str) -> Probe {
                 p.group = f.get(2).unwrap_or(&"").to_string();
             }
             "gtar" => p.gtar = true,
+            "path" => p.tool_path = Some(v.to_string()).filter(|v| v.starts_with('/')),
             "handler" => {
                 p.handler = Some(match v {
                     "zip" => Handler::Zip,
@@ -350,6 +353,7 @@ pub struct UnarchivePlan {
     dest_info: Vec<String>,
     handler: Handler,
     gtar: bool,
+    tool_path: Option<String>,
     files: Vec<String>,
 }
 
@@ -462,10 +466,14 @@ fn result(a: &Args, src: &str, handler: Handler, dest_info: &[String], files: &[
     o
 }
 
-/// Ansible's `extract_results`.
-fn extract_results(cmd: &Sh, out: &ExecOutput) -> Value {
+/// Ansible's `extract_results`: its command starts with the program's path (`/usr/bin/tar`).
+fn extract_results(cmd: &Sh, tool_path: Option<&str>, out: &ExecOutput) -> Value {
+    let mut argv = Job::argv(cmd);
+    if let (Some(first), Some(path)) = (argv.first_mut(), tool_path) {
+        *first = path.to_string();
+    }
     Value::from(minijinja::value::Serde(serde_json::json!({
-        "cmd": Job::argv(cmd),
+        "cmd": argv,
         "rc": out.rc,
         "out": out.stdout_str(),
         "err": out.stderr_str(),
@@ -683,7 +691,15 @@ async fn compare(a: &Args, cx: &ModuleCtx<'_>, src: &str, data: Vec<u8>) -> Resu
     if !unarchived {
         return Ok(Found {
             outcome: None,
-            change: Some(UnarchivePlan { extract: true, data, dest_info, handler, gtar: p.gtar, files }),
+            change: Some(UnarchivePlan {
+                extract: true,
+                data,
+                dest_info,
+                handler,
+                gtar: p.gtar,
+                tool_path: p.tool_path.clone(),
+                files,
+            }),
         });
     }
     if a.mode.is_some() || a.owner.is_some() || a.group.is_some() {
@@ -691,7 +707,15 @@ async fn compare(a: &Args, cx: &ModuleCtx<'_>, src: &str, data: Vec<u8>) -> Resu
         if attrs_differ(&out.stdout_str(), a) {
             return Ok(Found {
                 outcome: None,
-                change: Some(UnarchivePlan { extract: false, data, dest_info, handler, gtar: p.gtar, files }),
+                change: Some(UnarchivePlan {
+                    extract: false,
+                    data,
+                    dest_info,
+                    handler,
+                    gtar: p.gtar,
+                    tool_path: p.tool_path.clone(),
+                    files,
+                }),
             });
         }
     }
@@ -710,7 +734,7 @@ async fn extract(a: &Args, cx: &ModuleCtx<'_>, src: &str, plan: &UnarchivePlan) 
             Handler::Zip => job.unzip().map_err(ModuleError::Args)?,
         };
         let out = cx.exec(cmd.clone()).await?;
-        o = o.with("extract_results", extract_results(&cmd, &out));
+        o = o.with("extract_results", extract_results(&cmd, plan.tool_path.as_deref(), &out));
         if out.rc != 0 {
             o.failed = true;
             o.msg = Some(format!("failed to unpack {src} to {}", a.dest));
