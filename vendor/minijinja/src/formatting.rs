@@ -1268,12 +1268,32 @@ mod printf_style {
                         .width
                         .unwrap_or(0)
                         .saturating_add(format_spec.precision.unwrap_or(0));
+                    // prov: a width or precision beyond 65535 is refused instead of allocated
+                    // (prov renders without fuel, and `'%2000000000s' % x` would take 2 GB).
+                    if min_len > MAX_NATIVE_FORMAT_PRECISION {
+                        return Err(Error::new(
+                            ErrorKind::InvalidOperation,
+                            format!(
+                                "format width or precision above {} at offset '{}'",
+                                MAX_NATIVE_FORMAT_PRECISION, format_spec.location
+                            ),
+                        ));
+                    }
                     let transformed = ok!(transform(&arg, conversion, min_len));
                     result.push_str(&ok!(
                         format_spec.format(transformed.as_ref().unwrap_or(&arg))
                     ));
                 }
             }
+        }
+        // prov: Python fails when arguments are left over, unless the one argument is a
+        // mapping (read by `%(key)s`).
+        let mapping = args.len() == 1 && args[0].kind() == ValueKind::Map;
+        if arg_index < args.len() && !mapping {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "not all arguments converted during string formatting",
+            ));
         }
         Ok(result)
     }

@@ -786,6 +786,25 @@ mod tests {
         assert!(r("{{ +'a' }}").is_err());
     }
 
+    // ansible-core 2.19 renders Python's printf-style `str % args` (same template, same vars):
+    // `db:5432|07|1!|50%|ab   ||3.14|x|1|True|abc`, and fails on `'abc' % 5` and
+    // `'x' | format(1)` ("not all arguments converted during string formatting") and on
+    // `'%s %s' % ('a',)`; prov refused `%` on text at run time.
+    #[test]
+    fn percent_formats_text_as_python_does() {
+        let t = Templar::new(vec![]);
+        let ctx = minijinja::context! { host => "db", port => 5432, n => 7, d => minijinja::context! { a => 1 } };
+        let r = |s: &str| t.render_str(s, &ctx).map(|v| v.to_string());
+        assert_eq!(
+            r("{{ '%s:%s' % (host, port) }}|{{ '%02d' % n }}|{{ '%(a)s!' % d }}|{{ '%d%%' % 50 }}|{{ '%-5s|' % 'ab' }}|{{ '%.2f' % 3.14159 }}|{{ 'x' % () }}|{{ 7 % 3 }}|{{ '%s' % true }}|{{ 'abc' % d }}").as_deref(),
+            Ok("db:5432|07|1!|50%|ab   ||3.14|x|1|True|abc")
+        );
+        for bad in ["{{ 'abc' % 5 }}", "{{ '%s %s' % ('a',) }}", "{{ 'x' | format(1) }}"] {
+            assert!(r(bad).is_err(), "{bad} must fail");
+        }
+        assert!(r("{{ '%2000000000s' % 'x' }}").is_err(), "a huge width is refused, not allocated");
+    }
+
     // Python 3 orders numbers with numbers, strings with strings, lists with lists: `'12' > 10`,
     // `none < 1`, two mappings, or sorting `[1, 'a']` fail in ansible-core 2.19 (the messages
     // below are its own); minijinja ordered any two values by their kind, so a condition that

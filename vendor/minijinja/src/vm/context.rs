@@ -121,6 +121,11 @@ impl Stack {
     pub fn peek(&self) -> &Value {
         self.values.last().unwrap()
     }
+
+    /// prov: the value `n` places below the top (0 is the top), if there is one.
+    pub fn peek_at(&self, n: usize) -> Option<&Value> {
+        self.values.len().checked_sub(n + 1).and_then(|i| self.values.get(i))
+    }
 }
 
 impl From<Vec<Value>> for Stack {

@@ -679,6 +679,21 @@ impl<'env> Executor<'env> {
                 Instruction::Mul => alloc_binop!(mul),
                 Instruction::Div => func_binop!(div),
                 Instruction::IntDiv => func_binop!(int_div),
+                // prov: Python's printf-style `str % args` (`'%s:%s' % (host, port)`), formatted
+                // as the `format` filter formats, with its limits: a sequence gives the
+                // arguments (a tuple in Python), anything else is the one argument.
+                #[cfg(feature = "builtins")]
+                Instruction::Rem if stack.peek_at(1).is_some_and(|v| v.as_str().is_some()) => {
+                    b = stack.pop();
+                    a = stack.pop();
+                    let args: Vec<crate::value::ValueOrKwargs> = if b.kind() == ValueKind::Seq {
+                        ctx_ok!(b.try_iter()).map(Into::into).collect()
+                    } else {
+                        vec![b.clone().into()]
+                    };
+                    let out = ctx_ok!(crate::filters::format(state, &a, crate::value::Rest(args)));
+                    stack.push(charge_value!(out));
+                }
                 Instruction::Rem => func_binop!(rem),
                 Instruction::Pow => func_binop!(pow),
                 Instruction::Eq => op_binop!(==),
