@@ -1155,8 +1155,17 @@ impl<'a> Loader<'a> {
         };
         for item in items {
             match (&item.kind, item.scalar_text()) {
-                (NodeKind::Str(_) | NodeKind::Unsafe(_) | NodeKind::Int(_), Some(s)) => {
+                (NodeKind::Str(_) | NodeKind::Unsafe(_), Some(s)) => {
                     out.insert(s);
+                }
+                (NodeKind::Int(_), _) => {
+                    // ansible-core keeps an integer tag as an integer, which no tag of the
+                    // command line (text) ever matches; prov would match it as text.
+                    self.err(
+                        DiagKind::Invalid,
+                        item.span,
+                        "an integer tag never matches --tags or --skip-tags in ansible-core; prov refuses it: quote it to make it a tag",
+                    );
                 }
                 _ => {
                     self.err(DiagKind::Invalid, item.span, "tags must be strings");
@@ -3243,28 +3252,32 @@ impl<'a> Loader<'a> {
         Some(out)
     }
 
-    /// Whether a task with these tags runs under `--tags`/`--skip-tags`, Ansible's rules:
-    /// `always` runs unless skipped by name, `never` only when asked for. The command line's
-    /// tags are stripped, as ansible-core strips them (`--tags "a, b"`).
+    /// Whether a task with these tags runs under `--tags`/`--skip-tags`, as ansible-core's
+    /// `evaluate_tags` decides: no `--tags` is `--tags all`; an untagged task has the tag
+    /// `untagged`; `always` runs unless skipped, `never` only when asked for by a tag the task
+    /// has; `--skip-tags all` skips all but `always` (unless that is skipped too). The command
+    /// line's tags are stripped, as ansible-core strips them (`--tags "a, b"`).
     fn tags_selected(&self, tags: &BTreeSet<String>) -> bool {
-        let only: BTreeSet<&str> = self.opts.tags.iter().map(|t| t.trim()).collect();
-        let skip: BTreeSet<&str> = self.opts.skip_tags.iter().map(|t| t.trim()).collect();
-        let tags: BTreeSet<&str> = tags.iter().map(String::as_str).collect();
-        let mut run = if only.is_empty() || only.contains("all") {
-            !tags.contains("never") || tags.iter().any(|x| only.contains(x) && *x != "all")
-        } else {
-            tags.iter().any(|x| only.contains(x))
-                || (tags.contains("always") && !only.is_empty())
-                || (only.contains("tagged") && !tags.is_empty())
-                || (only.contains("untagged") && tags.is_empty())
-        };
-        if tags.contains("never") && !tags.iter().any(|x| only.contains(x) && *x != "never") {
-            run = false;
+        let mut only: BTreeSet<&str> = self.opts.tags.iter().map(|t| t.trim()).collect();
+        if only.is_empty() {
+            only.insert("all");
         }
-        let skipped = tags.iter().any(|x| skip.contains(x))
-            || (skip.contains("tagged") && !tags.is_empty())
-            || (skip.contains("untagged") && tags.is_empty());
-        run && !skipped
+        let skip: BTreeSet<&str> = self.opts.skip_tags.iter().map(|t| t.trim()).collect();
+        let tags: BTreeSet<&str> =
+            if tags.is_empty() { BTreeSet::from(["untagged"]) } else { tags.iter().map(String::as_str).collect() };
+        let untagged = tags.len() == 1 && tags.contains("untagged");
+        let meets = |set: &BTreeSet<&str>| tags.iter().any(|t| set.contains(t));
+        let run = tags.contains("always")
+            || (only.contains("all") && !tags.contains("never"))
+            || meets(&only)
+            || (only.contains("tagged") && !untagged && !tags.contains("never"));
+        if !run || skip.is_empty() {
+            return run;
+        }
+        if skip.contains("all") {
+            return tags.contains("always") && !skip.contains("always");
+        }
+        !(meets(&skip) || (skip.contains("tagged") && !untagged))
     }
 
     /// Marks the tasks `--tags`/`--skip-tags` (and `--only-modules`) select.

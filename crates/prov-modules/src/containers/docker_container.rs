@@ -702,7 +702,7 @@ const RESTART_POLICIES: &[&str] = &["no", "on-failure", "always", "unless-stoppe
 /// `restart_policy` as ansible-core reads a choice: a boolean (YAML's unquoted `no`) is text
 /// first, then the one choice that reads as it (`no`).
 fn restart_policy<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let s = crate::util::stringish(d)?;
+    let s = <Option<crate::util::Text> as serde::Deserialize>::deserialize(d)?.map(|t| t.0);
     Ok(s.map(|s| {
         prov_core::args::boolean_choice(&minijinja::Value::from(s.as_str()), RESTART_POLICIES).map_or(s, str::to_string)
     }))
@@ -2443,6 +2443,8 @@ mod tests {
         let a: Args =
             serde_json::from_value(json!({"name": "x", "image": "i", "restart_policy": false})).expect("args");
         assert_eq!(a.restart_policy.as_deref(), Some("no"));
+        let a: Args = serde_json::from_value(json!({"name": "x", "image": "i", "restart_policy": null})).expect("null");
+        assert_eq!(a.restart_policy, None);
     }
 
     /// `published_ports: "80, 8443:443"` is `80` and ` 8443:443`: Python's int() reads the

@@ -141,6 +141,16 @@ impl Module for AddHost {
             vars.push(("ansible_ssh_port".into(), p.into()));
         }
         let groups = args.group_list();
+        if groups.iter().any(String::is_empty) {
+            // ansible-core's inventory refuses it when the result is processed, and the run
+            // stops whatever ignore_errors says (rc 1): prov fails the host the same way.
+            return Ok(Plan::Ok(Outcome {
+                failed: true,
+                fatal: true,
+                msg: Some("Invalid empty/false group name provided: ".into()),
+                ..Outcome::ok()
+            }));
+        }
         let host_vars: serde_json::Map<String, serde_json::Value> = vars.iter().cloned().collect();
         let edit = InventoryEdit::AddHost {
             name: name.clone(),
@@ -175,6 +185,17 @@ mod tests {
         assert_eq!(args(serde_json::json!({"name": "h", "groups": "a, a"})).group_list(), ["a", "a"]);
         assert_eq!(args(serde_json::json!({"name": "h", "group": ["x"]})).group_list(), ["x"]);
         assert!(args(serde_json::json!({"name": "h"})).group_list().is_empty());
+    }
+
+    /// ansible-core 2.19 (`groups: 'web,'`): "Invalid empty/false group name provided: ", and
+    /// the run stops whatever ignore_errors says.
+    #[tokio::test]
+    async fn an_empty_group_name_fails_as_ansible_core_fails() {
+        let h = crate::testing::fake(prov_core::testutil::FakeConnection::new());
+        let o = crate::testing::run::<AddHost>(serde_json::json!({"name": "h1", "groups": "web,"}), &h.ctx()).await;
+        assert!(o.failed && o.fatal, "{o:?}");
+        assert_eq!(o.msg.as_deref(), Some("Invalid empty/false group name provided: "));
+        assert!(o.inventory.is_empty());
     }
 
     #[test]

@@ -96,7 +96,7 @@ pub struct Args {
     /// Send credentials without waiting for a challenge (always the case here).
     #[serde(default, deserialize_with = "lenient_bool")]
     pub force_basic_auth: bool,
-    /// `safe` (default), `all`, `none`/`no`.
+    /// `safe` (default: redirects of GET and HEAD only), `all`/`yes`/`urllib2`, `none`/`no`.
     #[serde(default, deserialize_with = "crate::util::stringish")]
     pub follow_redirects: Option<String>,
     /// Use the proxy the environment names (default true).
@@ -140,6 +140,28 @@ impl Args {
 
     fn method(&self) -> String {
         self.method.to_ascii_uppercase()
+    }
+
+    /// `follow_redirects`, one of ansible-core's choices (YAML's `yes`/`no` are the choices).
+    fn follow_redirects(&self) -> Result<&'static str, String> {
+        const CHOICES: &[&str] = &["all", "no", "none", "safe", "urllib2", "yes"];
+        let Some(given) = self.follow_redirects.as_deref() else { return Ok("safe") };
+        let v = prov_core::args::boolean_choice(&minijinja::Value::from(given), CHOICES).unwrap_or(given);
+        CHOICES
+            .iter()
+            .find(|c| **c == v)
+            .copied()
+            .ok_or_else(|| format!("value of follow_redirects must be one of: {}, got: {v}", CHOICES.join(", ")))
+    }
+
+    /// Whether a redirect of this request is followed: `safe` (the default) follows only those
+    /// of GET and HEAD, as ansible-core's redirect handler does.
+    fn follows(&self, method: &str) -> bool {
+        match self.follow_redirects().unwrap_or("safe") {
+            "no" | "none" => false,
+            "safe" => matches!(method, "GET" | "HEAD"),
+            _ => true,
+        }
     }
 
     /// The body bytes and the content type they imply.
@@ -211,7 +233,7 @@ fn request_headers(a: &Args, ctype: Option<&str>) -> Vec<(String, String)> {
 
 fn command(a: &Args, has_body: bool, auth: Option<(usize, usize)>) -> Sh {
     let method = a.method();
-    let follow = !matches!(a.follow_redirects.as_deref(), Some("none" | "no" | "false" | "False"));
+    let follow = a.follows(&method);
     let mut curl = Cmd::new("curl").flag("-sS");
     // HEAD: the headers go to the dump, not to the output (the content is empty).
     curl = if method == "HEAD" { curl.flag("-I").opt("-o", "/dev/null") } else { curl.opt("-X", &method) };
@@ -497,6 +519,7 @@ impl Module for Uri {
 
     fn check_args(a: &Args) -> Result<(), String> {
         a.body()?;
+        a.follow_redirects()?;
         if a.method.is_empty() || !a.method.bytes().all(|b| b.is_ascii_alphabetic()) {
             return Err(format!("method `{}` is not an HTTP method", a.method));
         }
@@ -523,6 +546,22 @@ mod tests {
     use crate::testing::*;
     use prov_core::testutil::FakeConnection;
     use serde_json::json;
+
+    /// ansible-core's redirect handler: `safe` (the default) follows redirects of GET and HEAD
+    /// only (a POST answered 302 registers the 302); YAML's `no` is the choice `no`.
+    #[test]
+    fn follow_redirects_follows_as_ansible_cores_handler_does() {
+        let a = |v: serde_json::Value| serde_json::from_value::<Args>(v).expect("args");
+        assert!(a(json!({"url": "http://x"})).follows("GET"));
+        assert!(!a(json!({"url": "http://x"})).follows("POST"));
+        assert!(a(json!({"url": "http://x", "follow_redirects": "all"})).follows("POST"));
+        assert!(!a(json!({"url": "http://x", "follow_redirects": false})).follows("GET"));
+        assert_eq!(a(json!({"url": "http://x", "follow_redirects": true})).follow_redirects(), Ok("yes"));
+        assert_eq!(
+            Uri::check_args(&a(json!({"url": "http://x", "follow_redirects": "sometimes"}))),
+            Err("value of follow_redirects must be one of: all, no, none, safe, urllib2, yes, got: sometimes".into())
+        );
+    }
 
     #[tokio::test]
     async fn get_ok_and_status_mismatch() {

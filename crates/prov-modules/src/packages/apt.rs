@@ -227,16 +227,21 @@ impl Args {
         Ok(names)
     }
 
+    /// `upgrade`, one of ansible-core's choices as it reads them (case matters; YAML's
+    /// `yes`/`no`, booleans, are the choices `yes`/`no`).
     fn upgrade(&self) -> Result<Option<&'static str>, String> {
-        match self.upgrade.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        const CHOICES: &[&str] = &["dist", "full", "no", "safe", "yes"];
+        let given = self
+            .upgrade
+            .as_deref()
+            .map(|u| prov_core::args::boolean_choice(&minijinja::Value::from(u), CHOICES).unwrap_or(u).to_string());
+        match given.as_deref() {
             // ansible-core: `name: '*'` with `state: latest` is `upgrade: yes`.
-            None | Some("no") | Some("false") if self.all_installed() && self.state()? == State::Latest => {
-                Ok(Some("upgrade"))
-            }
-            None | Some("no") | Some("false") => Ok(None),
-            Some("yes") | Some("safe") | Some("true") => Ok(Some("upgrade")),
+            None | Some("no") if self.all_installed() && self.state()? == State::Latest => Ok(Some("upgrade")),
+            None | Some("no") => Ok(None),
+            Some("yes") | Some("safe") => Ok(Some("upgrade")),
             Some("dist") | Some("full") => Ok(Some("dist-upgrade")),
-            Some(u) => Err(format!("upgrade must be no, yes, safe, dist or full, not {u}")),
+            Some(u) => Err(format!("value of upgrade must be one of: {}, got: {u}", CHOICES.join(", "))),
         }
     }
 }
@@ -987,6 +992,13 @@ mod tests {
         assert_eq!(a(json!({"name": "curl, git"})).names(), ["curl", "git"]);
         assert_eq!(a(json!({"name": "*", "state": "latest"})).upgrade(), Ok(Some("upgrade")));
         assert_eq!(a(json!({"name": "*"})).upgrade(), Ok(None));
+        // YAML's yes and no are the choices; text is matched as written, as ansible-core does.
+        assert_eq!(a(json!({"upgrade": true})).upgrade(), Ok(Some("upgrade")));
+        assert_eq!(a(json!({"upgrade": false})).upgrade(), Ok(None));
+        assert_eq!(
+            a(json!({"upgrade": "Dist"})).upgrade(),
+            Err("value of upgrade must be one of: dist, full, no, safe, yes, got: Dist".into())
+        );
         assert!(a(json!({"name": "*"})).names().is_empty() && a(json!({"name": "*"})).named());
         assert_eq!(
             Apt::check_args(&a(json!({"name": ["*", "git"], "state": "latest"}))),

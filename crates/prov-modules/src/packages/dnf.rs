@@ -69,6 +69,17 @@ fn specs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StringList, D::Error>
     Ok(StringList(out))
 }
 
+/// `enablerepo`, `disablerepo` and `exclude` as ansible-core's yumdnf reads them (its listify,
+/// without stripping), less the empty patterns, which its dnf module skips for the
+/// repositories (and which prov cannot pass to the dnf command for `exclude` either).
+fn patterns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StringList, D::Error> {
+    let items = StringList::deserialize(d)?.0;
+    let (split, mut out): (Vec<String>, Vec<String>) = items.into_iter().partition(|n| n.contains(','));
+    out.extend(split.iter().flat_map(|n| n.split(',').map(|p| p.trim().to_string())));
+    out.retain(|p| !p.is_empty());
+    Ok(StringList(out))
+}
+
 /// Arguments of `dnf`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,11 +90,11 @@ pub struct Args {
     /// What to do (`None`: present, or absent with autoremove).
     #[serde(default)]
     pub state: Option<State>,
-    /// Repositories enabled for the operation.
-    #[serde(default)]
+    /// Repositories enabled for the operation (see [`patterns`]).
+    #[serde(default, deserialize_with = "patterns")]
     pub enablerepo: StringList,
-    /// Repositories disabled for the operation.
-    #[serde(default)]
+    /// Repositories disabled for the operation (see [`patterns`]).
+    #[serde(default, deserialize_with = "patterns")]
     pub disablerepo: StringList,
     /// A dnf configuration file.
     #[serde(default)]
@@ -100,8 +111,8 @@ pub struct Args {
     /// Remove unneeded dependencies.
     #[serde(default, deserialize_with = "lenient_bool")]
     pub autoremove: bool,
-    /// Packages left out.
-    #[serde(default)]
+    /// Packages left out (see [`patterns`]).
+    #[serde(default, deserialize_with = "patterns")]
     pub exclude: StringList,
     /// Skip packages with broken dependencies.
     #[serde(default, deserialize_with = "lenient_bool")]
@@ -802,6 +813,14 @@ mod tests {
         assert_eq!(names(serde_json::json!(["x, y", " c"])), ["c", "x", "y"]);
         assert_eq!(names(serde_json::json!("")), Vec::<String>::new());
         assert_eq!(names(serde_json::json!("a,,b")), ["a", "", "b"]);
+        let repos = |v: serde_json::Value| {
+            serde_json::from_value::<Args>(serde_json::json!({ "name": "x", "enablerepo": v }))
+                .expect("args")
+                .enablerepo
+                .0
+        };
+        assert_eq!(repos(serde_json::json!("")), Vec::<String>::new());
+        assert_eq!(repos(serde_json::json!("epel,,crb")), ["epel", "crb"]);
     }
 
     #[test]

@@ -203,6 +203,29 @@ fn tags_are_split_only_when_given_as_one_string() {
     }
 }
 
+/// ansible-core 2.19's evaluate_tags (same play, same options): `never` runs when asked for by
+/// a tag the task has (`--tags never` too), `always` wins over `never`, `--skip-tags all` keeps
+/// only `always`, a task tagged `untagged` is untagged.
+#[test]
+fn tags_are_evaluated_as_ansible_core_evaluates_them() {
+    const PB: &str = "- hosts: a\n  gather_facts: false\n  tasks:\n    - {name: n1, debug: {msg: n1}, tags: [never]}\n    - {name: n2, debug: {msg: n2}, tags: [always, never]}\n    - {name: n3, debug: {msg: n3}, tags: [always]}\n    - {name: n4, debug: {msg: n4}, tags: [x]}\n    - {name: n5, debug: {msg: n5}}\n    - {name: n6, debug: {msg: n6}, tags: [untagged]}\n    - {name: n7, debug: {msg: n7}, tags: [never, x]}\n";
+    for (args, want) in [
+        (&[][..], &["n2", "n3", "n4", "n5", "n6"][..]),
+        (&["--tags", "never"], &["n1", "n2", "n3", "n7"]),
+        (&["--skip-tags", "all"], &["n2", "n3"]),
+        (&["--skip-tags", "all,always"], &[]),
+        (&["--tags", "tagged"], &["n2", "n3", "n4"]),
+        (&["--tags", "untagged"], &["n2", "n3", "n5", "n6"]),
+        (&["--skip-tags", "untagged"], &["n2", "n3", "n4"]),
+        (&["--tags", "x", "--skip-tags", "never"], &["n3", "n4"]),
+        (&["--tags", "all"], &["n2", "n3", "n4", "n5", "n6"]),
+    ] {
+        let (_d, r) = apply(&[("site.yml", PB)], args);
+        assert_eq!(r.code, 0, "{}", r.dump());
+        assert_eq!(names(&r), want, "{args:?}: {}", r.dump());
+    }
+}
+
 #[test]
 fn limit_restricts_hosts() {
     let (_d, r) = apply(

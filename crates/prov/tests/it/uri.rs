@@ -63,7 +63,11 @@ fn uri_registers_headers_cookies_and_errors_as_ansible_core() {
       register: u6
     - uri: {{url: "{u}/data.json"}}
       register: u7
-    - debug: {{msg: "{{{{ [u1,u2,u3,u4,u5,u6,u7] | to_json }}}}"}}
+    - uri: {{url: "{u}/home", method: POST, status_code: 301}}
+      register: u8
+    - uri: {{url: "{u}/home", method: POST, follow_redirects: all}}
+      register: u9
+    - debug: {{msg: "{{{{ [u1,u2,u3,u4,u5,u6,u7,u8,u9] | to_json }}}}"}}
 "#
     );
     let (_d, r) = apply(&[("site.yml", &site)], &[]);
@@ -97,6 +101,13 @@ fn uri_registers_headers_cookies_and_errors_as_ansible_core() {
         json!({"redirected": false, "url": format!("{u}/data.json"), "status": 200, "content_type": "application/json",
             "content_length": "8", "connection": "close", "cookies_string": "", "cookies": {}, "msg": "OK (8 bytes)",
             "changed": false, "json": {"a": 1}, "failed": false}),
+        // follow_redirects: safe (the default) does not follow the redirect of a POST.
+        json!({"redirected": false, "url": format!("{u}/home"), "status": 301, "location": format!("{u}/home/"),
+            "content_length": "0", "connection": "close", "msg": "HTTP Error 301: Moved Permanently", "body": "",
+            "changed": false, "failed": false}),
+        json!({"redirected": true, "url": format!("{u}/home/"), "status": 200, "content_type": "text/plain",
+            "content_length": "5", "connection": "close", "cookies_string": "", "cookies": {}, "msg": "OK (5 bytes)",
+            "changed": false, "failed": false}),
     ];
     assert_eq!(got.len(), expected.len(), "{got:#?}");
     for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
