@@ -173,18 +173,19 @@ fn collector_of(name: &str) -> Option<Collector> {
     })
 }
 
-/// The collectors a `gather_subset` list selects, as ansible-core selects them: the named
-/// subsets (`all`: every one), less those named with `!`, plus the minimal set unless `!min`
-/// (so `!all` alone gives the minimal set); `network` and `hardware` bring `platform` and
-/// `distribution`, which they need. Names are read as written (`" network"` is not one). A name
-/// Ansible does not know is refused with Ansible's message (excluding one is ignored, as there); a subset Ansible has and prov does not read is refused when asked for by name
-/// (excluding it is fine).
+/// The collectors a `gather_subset` list selects, as ansible-core's get_collector_names selects
+/// them: the minimal set first, then each name in turn (`all`: every subset; `!all`: every one
+/// but the minimal set excluded; `!min`: the minimal set excluded); at the end the excluded
+/// subsets are taken out, unless named explicitly (so `!all,network` and `network,!all` both
+/// give the minimal facts and network, and `all,!all` only the minimal ones). `network` and
+/// `hardware` bring `platform` and `distribution`, which they need. Names are read as written
+/// (`" network"` is not one). A name Ansible does not know is refused with Ansible's message
+/// (excluding one is ignored, as there); a subset Ansible has and prov does not read is refused
+/// when asked for by name (excluding it is fine).
 pub fn select(subsets: &[String]) -> Result<BTreeSet<Collector>, String> {
-    // `!all` only keeps `all` from being the default: ansible-core 2.19 gives the minimal
-    // facts plus network for both `!all,network` and `network,!all`.
-    let mut add = BTreeSet::new();
+    let mut add: BTreeSet<Collector> = MIN.iter().copied().collect();
     let mut exclude = BTreeSet::new();
-    let mut no_min = false;
+    let mut explicit = BTreeSet::new();
     for s in subsets {
         let (neg, name) = match s.strip_prefix('!') {
             Some(n) => (true, n),
@@ -203,12 +204,13 @@ pub fn select(subsets: &[String]) -> Result<BTreeSet<Collector>, String> {
         }
         match (neg, name) {
             (false, "all") => add.extend(ALL.iter().copied()),
-            (true, "all") => {}
+            (true, "all") => exclude.extend(ALL.iter().copied().filter(|c| !MIN.contains(c))),
             (false, "min") => add.extend(MIN.iter().copied()),
-            (true, "min") => no_min = true,
+            (true, "min") => exclude.extend(MIN.iter().copied()),
             (neg, n) => match (collector_of(n), neg) {
                 (Some(c), false) => {
                     add.insert(c);
+                    explicit.insert(c);
                 }
                 (Some(c), true) => {
                     exclude.insert(c);
@@ -224,10 +226,8 @@ pub fn select(subsets: &[String]) -> Result<BTreeSet<Collector>, String> {
             },
         }
     }
-    let mut out: BTreeSet<Collector> = add.difference(&exclude).copied().collect();
-    if !no_min {
-        out.extend(MIN.iter().copied());
-    }
+    let mut out: BTreeSet<Collector> =
+        add.into_iter().filter(|c| !exclude.contains(c) || explicit.contains(c)).collect();
     if out.contains(&Collector::Network) || out.contains(&Collector::Hardware) {
         out.insert(Collector::Platform);
         out.insert(Collector::Distribution);

@@ -33,6 +33,8 @@ fn subsets_follow_ansible_min_all_and_exclusions() {
     assert!(sel(&["!all", "!min"]).is_empty());
     assert_eq!(sel(&["!min", "network"]), [Platform, Distribution, Network].into_iter().collect());
     assert_eq!(sel(&["!all", "default_ipv4"]), min.iter().copied().chain([Network]).collect());
+    // `all,!all`: everything added, then all but the minimal set taken out again.
+    assert_eq!(sel(&["all", "!all"]), min);
     // Excluding what prov does not read is fine.
     assert_eq!(sel(&["all", "!facter", "!ohai"]).len(), ALL.len());
 }

@@ -207,16 +207,35 @@ pub(crate) fn json_value(v: serde_json::Value) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(v))
 }
 
-/// Deserializes a map of strings (labels, environment) whose values YAML may have typed as
-/// numbers or booleans.
+/// Deserializes labels as community.docker's `sanitize_labels` reads them: text, integers
+/// written out, null as `None`; booleans and floats refused with its message.
 pub(crate) fn string_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<BTreeMap<String, String>>, D::Error> {
-    let m: Option<BTreeMap<String, crate::util::Text>> = Option::deserialize(d)?;
-    Ok(m.map(|m| m.into_iter().map(|(k, v)| (k, v.0)).collect()))
+    let Some(m) = Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)? else { return Ok(None) };
+    let m = sanitize_labels(&m).map_err(serde::de::Error::custom)?;
+    Ok(Some(m.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// community.docker's sanitize_labels (docker_node's `labels`): `yes` and `1.5` are refused.
+    #[test]
+    fn labels_are_read_as_sanitize_labels_reads_them() {
+        #[derive(serde::Deserialize)]
+        struct A {
+            #[serde(deserialize_with = "string_map")]
+            labels: Option<BTreeMap<String, String>>,
+        }
+        let read =
+            |v: serde_json::Value| serde_json::from_value::<A>(serde_json::json!({ "labels": v })).map(|a| a.labels);
+        let ok = read(serde_json::json!({"a": "x", "n": 3})).expect("labels").expect("some");
+        assert_eq!((ok["a"].as_str(), ok["n"].as_str()), ("x", "3"));
+        for bad in [serde_json::json!({"b": true}), serde_json::json!({"f": 1.5})] {
+            let e = read(bad).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains("is not a string or something than can be safely converted"), "{e}");
+        }
+    }
 
     #[test]
     fn errors_name_the_cause() {

@@ -193,13 +193,16 @@ impl Module for PackageFacts {
             .0
             .iter()
             .map(String::as_str)
-            .filter(|m| *m != "auto" && !KNOWN.contains(&m.to_lowercase().as_str()))
+            .filter(|m| m.to_lowercase() != "auto" && !KNOWN.contains(&m.to_lowercase().as_str()))
             .collect();
         if !unknown.is_empty() {
             return Err(format!("Unsupported package managers requested: {}", unknown.join(", ")));
         }
-        let unread =
-            a.manager.0.iter().find(|m| *m != "auto" && !matches!(canonical_manager(&m.to_lowercase()), "apt" | "rpm"));
+        let unread = a
+            .manager
+            .0
+            .iter()
+            .find(|m| m.to_lowercase() != "auto" && !matches!(canonical_manager(&m.to_lowercase()), "apt" | "rpm"));
         if let Some(m) = unread {
             return Err(format!("manager `{m}`: prov reads apt's (dpkg's) and rpm's packages, not this one's yet"));
         }

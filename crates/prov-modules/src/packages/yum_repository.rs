@@ -131,13 +131,33 @@ macro_rules! repo_args {
                 put("sslclientkey", self.sslclientkey.clone());
                 put("sslverify", self.sslverify.map(b));
                 put("async", self.async_.map(b));
-                $( put(stringify!($s), self.$s.clone()); )*
+                $( put(stringify!($s), self.$s.clone().map(|x| chosen(stringify!($s), x))); )*
                 $( put(stringify!($b), self.$b.map(b)); )*
                 v.sort();
                 v
             }
         }
     };
+}
+
+/// The options ansible-core limits to choices.
+const CHOICES: &[(&str, &[&str])] = &[
+    ("failovermethod", &["roundrobin", "priority"]),
+    ("http_caching", &["all", "packages", "none"]),
+    ("ip_resolve", &["4", "6", "IPv4", "IPv6", "whatever"]),
+    ("keepcache", &["0", "1"]),
+    ("metadata_expire_filter", &["never", "read-only:past", "read-only:present", "read-only:future"]),
+];
+
+/// An option's value as ansible-core reads a choice: a boolean given for it (YAML's `yes`) is
+/// the one choice that reads as it (`keepcache: yes` is `1`).
+fn chosen(name: &str, v: String) -> String {
+    match CHOICES.iter().find(|(n, _)| *n == name) {
+        Some((_, c)) => {
+            prov_core::args::boolean_choice(&minijinja::Value::from(v.as_str()), c).map_or(v, str::to_string)
+        }
+        None => v,
+    }
 }
 
 repo_args!(
@@ -265,6 +285,13 @@ impl Module for YumRepository {
             Some("absent") => {}
             Some(s) => return Err(format!("value of state must be one of: present, absent, got: {s}")),
         }
+        for (k, v) in a.options() {
+            if let Some((_, c)) = CHOICES.iter().find(|(n, _)| *n == k) {
+                if !c.contains(&v.as_str()) {
+                    return Err(format!("value of {k} must be one of: {}, got: {v}", c.join(", ")));
+                }
+            }
+        }
         let file = a.file.as_deref().unwrap_or(&a.name);
         if file.contains('/') || file.is_empty() || a.name.contains(['[', ']', '\n']) {
             return Err(format!("file `{file}` and name `{}`: a file name and a section name", a.name));
@@ -356,6 +383,24 @@ impl Module for YumRepository {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// ansible-core's choices: `keepcache: yes` (YAML's true) is written `1`; `keepcache: 2`
+    /// and `ip_resolve: ipv4` are refused with its words.
+    #[test]
+    fn choices_are_read_as_ansible_core_reads_them() {
+        let a = |v: serde_json::Value| serde_json::from_value::<Args>(v).expect("args");
+        let base = |k: &str, v: serde_json::Value| {
+            a(serde_json::json!({"name": "r", "description": "R", "baseurl": "http://x", k: v}))
+        };
+        let opts = base("keepcache", serde_json::json!(true)).options();
+        assert!(opts.contains(&("keepcache".to_string(), "1".to_string())), "{opts:?}");
+        assert_eq!(
+            YumRepository::check_args(&base("keepcache", serde_json::json!(2))),
+            Err("value of keepcache must be one of: 0, 1, got: 2".into())
+        );
+        assert!(YumRepository::check_args(&base("ip_resolve", serde_json::json!("ipv4"))).is_err());
+        assert!(YumRepository::check_args(&base("ip_resolve", serde_json::json!(4))).is_ok());
+    }
 
     #[test]
     fn repo_files_read_and_write_as_raw_config_parser_does() {

@@ -70,7 +70,10 @@ fn list(v: &Option<Value>) -> Vec<String> {
         Some(v) => match v.as_str() {
             Some(s) => s.split(',').map(str::to_string).collect(),
             None => match v.try_iter() {
-                Ok(items) => items.map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string())).collect(),
+                // `elements: str`: Python's text of a boolean or a float (`True`, `1.0`).
+                Ok(items) => {
+                    items.map(|i| prov_core::args::python_text_of(&i).unwrap_or_else(|_| i.to_string())).collect()
+                }
                 Err(_) => vec![v.to_string()],
             },
         },
