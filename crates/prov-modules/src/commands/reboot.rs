@@ -140,9 +140,12 @@ impl Reboot {
             Some(l) => l.clone(),
             None => DEFAULT_SEARCH_PATHS.iter().map(|s| s.to_string()).collect(),
         };
+        // ansible-core looks through the find module: each path's `~` and `$VAR` expanded
+        // (its `elements: path`), an empty one skipped.
         let mut find = Sh::lit("for d in");
-        for p in &paths {
-            find = find.word(Sh::quoted(p));
+        for p in paths.iter().filter(|p| !p.is_empty()) {
+            let p = if p.starts_with('~') || p.contains('$') { cx.expand_path(p).await? } else { p.clone() };
+            find = find.word(Sh::quoted(&p));
         }
         let find = find
             .suffix("; do [ -e \"$d\"/")
@@ -255,6 +258,25 @@ impl Module for Reboot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// ansible-core finds the command through the find module: an empty search path is skipped,
+    /// `$VAR` in one is expanded on the host.
+    #[tokio::test]
+    async fn search_paths_are_read_as_the_find_module_reads_them() {
+        let h = crate::testing::fake(
+            prov_core::testutil::FakeConnection::new().on("env -0", 0, "HOME=/root\0SB=/usr/sbin\0").on(
+                "for d in",
+                0,
+                "/usr/sbin\n",
+            ),
+        );
+        let a: Args = serde_json::from_value(serde_json::json!({"search_paths": ["", "$SB"]})).expect("args");
+        let c = Reboot::command(&a, &h.ctx(), "debian", 0).await.expect("runs");
+        assert_eq!(c.as_deref(), Ok("/usr/sbin/shutdown -r 0 \"Reboot initiated by Ansible\""));
+        let calls = h.conn.calls();
+        let find = calls.iter().find(|c| c.starts_with("for d in")).expect("the lookup");
+        assert!(find.starts_with("for d in /usr/sbin;"), "{find}");
+    }
 
     #[test]
     fn retries_wait_as_ansible_core_waits() {
