@@ -1140,6 +1140,24 @@ impl<'a> Loader<'a> {
     /// part stripped (an empty part is a tag too: `tags: ""` makes a task tagged); a list keeps
     /// its items as written (`["a,b"]` is the one tag `a,b`).
     fn tags_of(&mut self, n: Option<&Node>) -> BTreeSet<String> {
+        let out = self.tags_as_written(n);
+        // ansible-core renders templated tags with the host's variables before it selects;
+        // prov selects at compile time, so with --tags/--skip-tags such a tag is refused.
+        let selecting = !self.opts.tags.is_empty() || !self.opts.skip_tags.is_empty();
+        if let (true, Some(n), Some(t)) = (selecting, n, out.iter().find(|t| is_template(t))) {
+            self.err(
+                DiagKind::Invalid,
+                n.span,
+                format!(
+                    "tag `{t}` is a template, which prov does not render before choosing tasks for --tags/--skip-tags \
+                     (ansible-core renders it with the host's variables); write the tag out"
+                ),
+            );
+        }
+        out
+    }
+
+    fn tags_as_written(&mut self, n: Option<&Node>) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         let Some(n) = n else { return out };
         if let NodeKind::Str(s) | NodeKind::Unsafe(s) = &n.kind {

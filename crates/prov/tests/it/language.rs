@@ -226,6 +226,19 @@ fn tags_are_evaluated_as_ansible_core_evaluates_them() {
     }
 }
 
+/// ansible-core renders a templated tag with the host's variables before choosing (`--tags
+/// deploy` runs a task tagged "{{ mytag }}" with mytag: deploy); prov, which chooses at compile
+/// time, refuses it then, and runs it as any task without --tags.
+#[test]
+fn templated_tags_are_refused_when_tags_choose_tasks() {
+    const PB: &str = "- hosts: a\n  gather_facts: false\n  vars: {mytag: deploy}\n  tasks:\n    - {name: t1, debug: {msg: t1}, tags: \"{{ mytag }}\"}\n";
+    let (_d, r) = apply(&[("site.yml", PB)], &["--tags", "deploy"]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.dump().contains("is a template"), "{}", r.dump());
+    let (_d, r) = apply(&[("site.yml", PB)], &[]);
+    assert_eq!((r.code, names(&r)), (0, vec!["t1".to_string()]), "{}", r.dump());
+}
+
 #[test]
 fn limit_restricts_hosts() {
     let (_d, r) = apply(
