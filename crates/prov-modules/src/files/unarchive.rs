@@ -688,35 +688,25 @@ async fn compare(a: &Args, cx: &ModuleCtx<'_>, src: &str, data: Vec<u8>) -> Resu
             (files, info.rc == 0 && !differs)
         }
     };
+    let planned = |extract: bool, data: Vec<u8>, dest_info: Vec<String>, files: Vec<String>| Found {
+        outcome: None,
+        change: Some(UnarchivePlan {
+            extract,
+            data,
+            dest_info,
+            handler,
+            gtar: p.gtar,
+            tool_path: p.tool_path.clone(),
+            files,
+        }),
+    };
     if !unarchived {
-        return Ok(Found {
-            outcome: None,
-            change: Some(UnarchivePlan {
-                extract: true,
-                data,
-                dest_info,
-                handler,
-                gtar: p.gtar,
-                tool_path: p.tool_path.clone(),
-                files,
-            }),
-        });
+        return Ok(planned(true, data, dest_info, files));
     }
     if a.mode.is_some() || a.owner.is_some() || a.group.is_some() {
         let out = cx.exec_stdin(attr_probe_command(), stdin_lines(&attr_paths(&a.dest, &files))).await?;
         if attrs_differ(&out.stdout_str(), a) {
-            return Ok(Found {
-                outcome: None,
-                change: Some(UnarchivePlan {
-                    extract: false,
-                    data,
-                    dest_info,
-                    handler,
-                    gtar: p.gtar,
-                    tool_path: p.tool_path.clone(),
-                    files,
-                }),
-            });
+            return Ok(planned(false, data, dest_info, files));
         }
     }
     Ok(Found { outcome: Some(result(a, src, handler, &dest_info, &files)), change: None })
