@@ -209,15 +209,9 @@ pub use crate::template::filters::python_float;
 pub fn python_text_of(v: &minijinja::Value) -> Result<String, String> {
     use minijinja::value::ValueKind;
     Ok(match v.kind() {
-        ValueKind::String => v.as_str().unwrap_or_default().to_string(),
         ValueKind::Map | ValueKind::Seq | ValueKind::Iterable => crate::template::filters::python_json_dumps(v)?,
-        ValueKind::Bool => if v.is_true() { "True" } else { "False" }.to_string(),
-        ValueKind::None | ValueKind::Undefined => "None".to_string(),
-        ValueKind::Number if !v.is_integer() => match f64::try_from(v.clone()) {
-            Ok(f) => python_float(f),
-            Err(_) => v.to_string(),
-        },
-        _ => v.to_string(),
+        ValueKind::Undefined => "None".to_string(),
+        _ => crate::template::filters::py_str(v),
     })
 }
 

@@ -940,7 +940,12 @@ fn loop_items(w: &mut Worker<'_>, t: &Arc<TaskDef>, base: &Value) -> Result<Opti
                             };
                             match templar.query(name, terms, base) {
                                 Ok(v) => v,
-                                Err(e) => return Err(fail_task(w, t, format!("loop: {e}"))),
+                                // The lookup's own message ("The lookup plugin 'dict' failed: ..."),
+                                // as ansible-core registers it.
+                                Err(e) => {
+                                    let e = e.strip_prefix("invalid operation: ").unwrap_or(&e);
+                                    return Err(fail_task(w, t, e.to_string()));
+                                }
                             }
                         }
                     };

@@ -3135,14 +3135,12 @@ impl<'a> Loader<'a> {
                             return Some(self.loop_control(node, LoopItems::List(Value::from(list)), keyword, pb));
                         }
                     };
-                    let inner = crate::template::single_expression(&src).unwrap_or(&src).to_string();
-                    match self.templar.compile(&format!("{{{{ ({inner}) | dict2items }}}}")) {
-                        Ok(t) => LoopItems::Template(t),
-                        Err(e) => {
-                            self.err(DiagKind::Template, n.span, format!("template error in with_dict: {e}"));
-                            return None;
-                        }
-                    }
+                    // The rendered value's terms go to the `dict` lookup when the task runs, as
+                    // in ansible-core (a list of mappings is read mapping by mapping).
+                    let _ = src;
+                    let mut def = self.loop_control(node, items, keyword, pb);
+                    def.dict_terms = true;
+                    return Some(def);
                 }
             }
         } else {

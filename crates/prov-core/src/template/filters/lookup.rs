@@ -125,6 +125,11 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
             let _ = e;
             return Ok(if wantlist { Value::from(Vec::<Value>::new()) } else { Value::from(()) });
         }
+        // ansible-core's words around a lookup plugin's own failure.
+        Err(e) if e.kind() == minijinja::ErrorKind::InvalidOperation && !name_unsupported(name) => {
+            let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.to_string());
+            return Err(fail(format!("The lookup plugin '{name}' failed: {detail}")));
+        }
         Err(e) => return Err(e),
     };
     if wantlist {
@@ -381,7 +386,7 @@ fn first_found(ctx: &LookupContext, terms: &[Value], kw: &Kwargs) -> Result<Vec<
         return Ok(Vec::new());
     }
     Err(fail(format!(
-        "lookup('first_found'): no file was found (searched: {})",
+        "No file was found when using first_found. (searched: {})",
         if all_searched.is_empty() { "nothing".to_string() } else { searched(&all_searched) }
     )))
 }
@@ -1030,7 +1035,7 @@ mod tests {
         assert_eq!(r("{{ lookup('first_found', {'files': ['x.yml', 'debian.yml']}) }}").unwrap(), want);
         assert_eq!(r("{{ query('first_found', 'none.yml', skip=true) | length }}").unwrap(), "0");
         let e = r("{{ lookup('first_found', 'none.yml') }}").unwrap_err();
-        assert!(e.contains("no file was found"), "{e}");
+        assert!(e.contains("No file was found when using first_found."), "{e}");
         let _ = std::fs::remove_dir_all(&d);
     }
 

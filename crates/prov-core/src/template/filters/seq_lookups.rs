@@ -39,13 +39,13 @@ pub(super) fn sequence(terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error
     let mut out = Vec::new();
     for term in terms {
         let Some(text) = term.as_str().filter(|_| term.kind() == ValueKind::String) else {
-            return Err(fail(format!("lookup('sequence'): terms must be strings, got {}", a_type(term))));
+            return Err(fail(format!("terms must be strings, got {}", a_type(term))));
         };
         let mut s = defaults.clone();
         if !short_form(text, &mut s)? {
             // Ansible's parse_kv: words without `=` are `_raw_params`, quotes group words.
             let pairs = crate::compile::kv::parse_kv(text, false)
-                .map_err(|_| fail("lookup('sequence'): unrecognized arguments to with_sequence: ['_raw_params']"))?;
+                .map_err(|_| fail("unrecognized arguments to with_sequence: ['_raw_params']"))?;
             let mut unknown = Vec::new();
             for (k, v) in pairs.0 {
                 match k.as_str() {
@@ -58,10 +58,7 @@ pub(super) fn sequence(terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error
                 }
             }
             if !unknown.is_empty() {
-                return Err(fail(format!(
-                    "lookup('sequence'): unrecognized arguments to with_sequence: [{}]",
-                    unknown.join(", ")
-                )));
+                return Err(fail(format!("unrecognized arguments to with_sequence: [{}]", unknown.join(", "))));
             }
         }
         out.extend(generate(&s)?);
@@ -74,7 +71,7 @@ pub(super) fn sequence(terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error
 fn integer(key: &str, v: &str) -> Result<i64, Error> {
     let invalid = || {
         fail(format!(
-            "lookup('sequence'): Config '{key}' for 'sequence' lookup plugin from 'Direct' has an invalid value: Invalid value provided for 'integer': '{v}'"
+            "Config '{key}' for 'sequence' lookup plugin from 'Direct' has an invalid value: Invalid value provided for 'integer': '{v}'"
         ))
     };
     let t = v.trim();
@@ -128,30 +125,28 @@ fn short_form(text: &str, s: &mut Seq) -> Result<bool, Error> {
 
 fn generate(s: &Seq) -> Result<Vec<Value>, Error> {
     let end = match (s.count, s.end) {
-        (Some(_), Some(_)) => {
-            return Err(fail("lookup('sequence'): can't specify both count and end in with_sequence"))
-        }
+        (Some(_), Some(_)) => return Err(fail("can't specify both count and end in with_sequence")),
         (Some(0), None) => return Ok(Vec::new()),
         // ansible-core's formula, whatever the stride's sign (`count=5 stride=-1` gives 7 items).
         (Some(c), None) => c
             .checked_mul(s.stride)
             .and_then(|n| n.checked_add(s.start))
             .and_then(|n| n.checked_sub(1))
-            .ok_or_else(|| fail("lookup('sequence'): the sequence's end is out of range"))?,
+            .ok_or_else(|| fail("the sequence's end is out of range"))?,
         (None, Some(e)) => e,
-        (None, None) => return Err(fail("lookup('sequence'): must specify count or end in with_sequence")),
+        (None, None) => return Err(fail("must specify count or end in with_sequence")),
     };
     if s.stride > 0 && end < s.start {
-        return Err(fail("lookup('sequence'): to count backwards make stride negative"));
+        return Err(fail("to count backwards make stride negative"));
     }
     if s.stride < 0 && end > s.start {
-        return Err(fail("lookup('sequence'): to count forward don't make stride negative"));
+        return Err(fail("to count forward don't make stride negative"));
     }
     if s.stride == 0 {
         return Ok(Vec::new());
     }
     if s.format.matches('%').count() != 1 {
-        return Err(fail(format!("lookup('sequence'): bad formatting string: {}", s.format)));
+        return Err(fail(format!("bad formatting string: {}", s.format)));
     }
     let mut out = Vec::new();
     let mut i = s.start;
@@ -160,7 +155,7 @@ fn generate(s: &Seq) -> Result<Vec<Value>, Error> {
         let Some(next) = i.checked_add(s.stride) else { break };
         i = next;
         if out.len() > 1_000_000 {
-            return Err(fail("lookup('sequence'): more than a million items"));
+            return Err(fail("more than a million items"));
         }
     }
     Ok(out)
@@ -168,7 +163,7 @@ fn generate(s: &Seq) -> Result<Vec<Value>, Error> {
 
 /// Python's `format % i` for one conversion (`%d`, `%05x`, `%-3s`, ...).
 fn percent(format: &str, i: i64) -> Result<String, Error> {
-    let bad = || fail(format!("lookup('sequence'): bad formatting string: {format}"));
+    let bad = || fail(format!("bad formatting string: {format}"));
     let at = format.find('%').ok_or_else(bad)?;
     let (head, rest) = (&format[..at], &format[at + 1..]);
     let flags_end = rest.find(|c: char| !"-+ 0#".contains(c)).unwrap_or(rest.len());
@@ -260,7 +255,12 @@ pub(super) fn dict(terms: &[Value]) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
     for t in terms {
         if t.kind() != ValueKind::Map {
-            return Err(fail(format!("lookup('dict'): with_dict expects a dict, got {}", a_type(t))));
+            // ansible-core's words (its type is `<class 'int'>` and the like).
+            return Err(fail(format!(
+                "the 'dict' lookup plugin expects a dictionary, got '{}' of type <class '{}'>)",
+                super::py_str(t),
+                super::type_debug(t)
+            )));
         }
         for k in t.try_iter()? {
             let v = t.get_item(&k)?;
