@@ -14,6 +14,9 @@ use crate::{Error, ErrorKind, Value};
 // Rust's formatting machinery panics for dynamic precisions above u16::MAX.
 const MAX_NATIVE_FORMAT_PRECISION: usize = u16::MAX as usize;
 
+// prov: the largest text printf-style formatting makes (as a repeated string's limit).
+const MAX_FORMATTED_LEN: usize = 100_000_000;
+
 /// Controls the style of the format string.
 ///
 /// Like jinja2, minijinja supports two styles of string formatting:
@@ -1283,12 +1286,20 @@ mod printf_style {
                     result.push_str(&ok!(
                         format_spec.format(transformed.as_ref().unwrap_or(&arg))
                     ));
+                    // prov: the whole output is bounded too (many fields, each within the
+                    // width cap, could still ask for gigabytes).
+                    if result.len() > MAX_FORMATTED_LEN {
+                        return Err(Error::new(
+                            ErrorKind::InvalidOperation,
+                            "formatted string is too large",
+                        ));
+                    }
                 }
             }
         }
         // prov: Python fails when arguments are left over, unless the one argument is a
-        // mapping (read by `%(key)s`).
-        let mapping = args.len() == 1 && args[0].kind() == ValueKind::Map;
+        // mapping or a list (both have `__getitem__`: `'x' % [1, 2]` is `x`).
+        let mapping = args.len() == 1 && matches!(args[0].kind(), ValueKind::Map | ValueKind::Seq);
         if arg_index < args.len() && !mapping {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,

@@ -1176,14 +1176,20 @@ impl<'a> Loader<'a> {
                 (NodeKind::Str(_) | NodeKind::Unsafe(_), Some(s)) => {
                     out.insert(s);
                 }
-                (NodeKind::Int(_), _) => {
+                (NodeKind::Int(_), Some(s)) => {
                     // ansible-core keeps an integer tag as an integer, which no tag of the
-                    // command line (text) ever matches; prov would match it as text.
-                    self.err(
-                        DiagKind::Invalid,
-                        item.span,
-                        "an integer tag never matches --tags or --skip-tags in ansible-core; prov refuses it: quote it to make it a tag",
-                    );
+                    // command line (text) ever matches; prov would match it as text, so it
+                    // refuses one when --tags or --skip-tags choose tasks (without them the
+                    // tag changes nothing).
+                    if !self.opts.tags.is_empty() || !self.opts.skip_tags.is_empty() {
+                        self.err(
+                            DiagKind::Invalid,
+                            item.span,
+                            "an integer tag never matches --tags or --skip-tags in ansible-core; prov refuses it when they \
+                             choose tasks: quote it to make it a tag",
+                        );
+                    }
+                    out.insert(s);
                 }
                 _ => {
                     self.err(DiagKind::Invalid, item.span, "tags must be strings");

@@ -803,6 +803,18 @@ mod tests {
             assert!(r(bad).is_err(), "{bad} must fail");
         }
         assert!(r("{{ '%2000000000s' % 'x' }}").is_err(), "a huge width is refused, not allocated");
+        assert!(r("{{ ('%(a)60000s' * 2000) % {'a': 1} }}").is_err(), "a huge output is refused, not allocated");
+        // Only a tuple gives several arguments: a list is one (Python: `web: ['w1', 'w2']`,
+        // `'x' % [1, 2]` is `x`).
+        let ctx = minijinja::context! { web => vec!["w1", "w2"], one => vec!["w1"] };
+        let r = |s: &str| t.render_str(s, &ctx).map(|v| v.to_string());
+        assert_eq!(
+            r("{{ 'web: %s' % web }}|{{ 'web: %s' % one }}|{{ 'x' % [1, 2] }}").as_deref(),
+            Ok("web: ['w1', 'w2']|web: ['w1']|x")
+        );
+        // An `!unsafe` format (a safe string here) formats as plain text: nothing is escaped.
+        let ctx = minijinja::context! { fmt => minijinja::Value::from_safe_string("%s <%s>".into()) };
+        assert_eq!(t.render_str("{{ fmt % ('a&b', 'c') }}", &ctx).map(|v| v.to_string()).as_deref(), Ok("a&b <c>"));
     }
 
     // Python 3 orders numbers with numbers, strings with strings, lists with lists: `'12' > 10`,

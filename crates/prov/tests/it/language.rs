@@ -239,6 +239,18 @@ fn templated_tags_are_refused_when_tags_choose_tasks() {
     assert_eq!((r.code, names(&r)), (0, vec!["t1".to_string()]), "{}", r.dump());
 }
 
+/// ansible-core keeps an integer tag as an integer, which no --tags ever matches: without
+/// --tags the task runs (as all do); with --tags prov refuses it rather than match it as text.
+#[test]
+fn integer_tags_run_and_are_refused_only_when_tags_choose() {
+    const PB: &str = "- hosts: a\n  gather_facts: false\n  tasks:\n    - {name: t1, debug: {msg: t1}, tags: [2024]}\n";
+    let (_d, r) = apply(&[("site.yml", PB)], &[]);
+    assert_eq!((r.code, names(&r)), (0, vec!["t1".to_string()]), "{}", r.dump());
+    let (_d, r) = apply(&[("site.yml", PB)], &["--tags", "2024"]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.dump().contains("integer tag"), "{}", r.dump());
+}
+
 #[test]
 fn limit_restricts_hosts() {
     let (_d, r) = apply(

@@ -680,18 +680,20 @@ impl<'env> Executor<'env> {
                 Instruction::Div => func_binop!(div),
                 Instruction::IntDiv => func_binop!(int_div),
                 // prov: Python's printf-style `str % args` (`'%s:%s' % (host, port)`), formatted
-                // as the `format` filter formats, with its limits: a sequence gives the
-                // arguments (a tuple in Python), anything else is the one argument.
+                // as the `format` filter formats, with its limits: a tuple gives the arguments,
+                // anything else (a list too, as in Python) is the one argument. The text is
+                // formatted as plain text (an `!unsafe` string is not escaped).
                 #[cfg(feature = "builtins")]
                 Instruction::Rem if stack.peek_at(1).is_some_and(|v| v.as_str().is_some()) => {
                     b = stack.pop();
                     a = stack.pop();
-                    let args: Vec<crate::value::ValueOrKwargs> = if b.kind() == ValueKind::Seq {
-                        ctx_ok!(b.try_iter()).map(Into::into).collect()
-                    } else {
-                        vec![b.clone().into()]
-                    };
-                    let out = ctx_ok!(crate::filters::format(state, &a, crate::value::Rest(args)));
+                    let args: Vec<crate::value::ValueOrKwargs> =
+                        match b.downcast_object_ref::<crate::value::Tuple>() {
+                            Some(t) => t.iter().cloned().map(Into::into).collect(),
+                            None => vec![b.clone().into()],
+                        };
+                    let text = Value::from(a.as_str().unwrap_or_default());
+                    let out = ctx_ok!(crate::filters::format(state, &text, crate::value::Rest(args)));
                     stack.push(charge_value!(out));
                 }
                 Instruction::Rem => func_binop!(rem),
