@@ -199,9 +199,7 @@ pub fn parse_mode(s: &str) -> Option<u32> {
     Some(mode)
 }
 
-/// Python's `str()` of a float (`1.0`, `1e+16`), which is what ansible-core makes of a float
-/// given where text is wanted.
-pub use crate::template::filters::python_float;
+use crate::template::filters::python_float;
 
 /// The text ansible-core's copy action writes for a `content` that is not a string: JSON as
 /// Python's `json.dumps` writes it for a mapping or a list, Python's `str()` for a scalar
@@ -213,6 +211,17 @@ pub fn python_text_of(v: &minijinja::Value) -> Result<String, String> {
         ValueKind::Undefined => "None".to_string(),
         _ => crate::template::filters::py_str(v),
     })
+}
+
+/// A scalar given where text is wanted, as ansible-core's `type: str` (and `elements: str`)
+/// makes it: Python's `str()` of it (`True`, `1.0`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScalarText(pub String);
+
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ListItem::deserialize(d).map(|i| ScalarText(i.text()))
+    }
 }
 
 /// A list argument as ansible-core's `type: list, elements: str` reads it: a string is split at
@@ -607,11 +616,7 @@ impl<'de> Deserializer<'de> for Coerce {
     fn deserialize_string<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         use minijinja::value::ValueKind;
         match self.0.kind() {
-            ValueKind::Bool => v.visit_string(if self.0.is_true() { "True" } else { "False" }.to_string()),
-            ValueKind::Number => match f64::try_from(self.0.clone()) {
-                Ok(f) if !self.0.is_integer() => v.visit_string(python_float(f)),
-                _ => v.visit_string(self.0.to_string()),
-            },
+            ValueKind::Bool | ValueKind::Number => v.visit_string(crate::template::filters::py_str(&self.0)),
             _ => self.0.into_deserializer_value().deserialize_string(v),
         }
     }

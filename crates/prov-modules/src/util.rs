@@ -63,36 +63,7 @@ pub(crate) fn diff_text(data: &[u8]) -> String {
 
 /// A scalar YAML may have typed as a number or boolean, as text the way ansible-core's `type:
 /// str` makes it (Python's `str()`: `True`, `1.0`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Text(pub String);
-
-/// A YAML scalar of any type, before it becomes text.
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum Scalar {
-    Text(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-}
-
-impl Scalar {
-    /// The scalar as text, as Python's `str()` writes it.
-    fn text(self) -> String {
-        match self {
-            Scalar::Text(s) => s,
-            Scalar::Int(i) => i.to_string(),
-            Scalar::Float(f) => prov_core::args::python_float(f),
-            Scalar::Bool(b) => if b { "True" } else { "False" }.to_string(),
-        }
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Text {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Text(<Scalar as serde::Deserialize>::deserialize(d)?.text()))
-    }
-}
+pub use prov_core::args::ScalarText as Text;
 
 /// Deserializes a string that YAML may have typed as a number or boolean.
 pub(crate) fn stringish<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
