@@ -57,25 +57,30 @@ pub enum State {
     Absent,
 }
 
-/// `name` as ansible-core's yumdnf reads it: each item stripped; an item holding commas is
-/// split there, its parts stripped and put at the end; a lone empty name is no name.
-fn specs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StringList, D::Error> {
-    let items: Vec<String> = StringList::deserialize(d)?.0.iter().map(|n| n.trim().to_string()).collect();
+/// yumdnf's `listify_comma_sep_strings_in_list`: an item holding commas is split there, its
+/// parts stripped and put at the end.
+fn listify(items: Vec<String>) -> Vec<String> {
     let (split, mut out): (Vec<String>, Vec<String>) = items.into_iter().partition(|n| n.contains(','));
     out.extend(split.iter().flat_map(|n| n.split(',').map(|p| p.trim().to_string())));
+    out
+}
+
+/// `name` as ansible-core's yumdnf reads it: each item stripped, then [`listify`]; a lone empty
+/// name is no name.
+fn specs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StringList, D::Error> {
+    let items = StringList::deserialize(d)?.0.iter().map(|n| n.trim().to_string()).collect();
+    let mut out = listify(items);
     if out == [""] {
         out.clear();
     }
     Ok(StringList(out))
 }
 
-/// `enablerepo`, `disablerepo` and `exclude` as ansible-core's yumdnf reads them (its listify,
-/// without stripping), less the empty patterns, which its dnf module skips for the
+/// `enablerepo`, `disablerepo` and `exclude` as ansible-core's yumdnf reads them ([`listify`],
+/// without stripping first), less the empty patterns, which its dnf module skips for the
 /// repositories (and which prov cannot pass to the dnf command for `exclude` either).
 fn patterns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StringList, D::Error> {
-    let items = StringList::deserialize(d)?.0;
-    let (split, mut out): (Vec<String>, Vec<String>) = items.into_iter().partition(|n| n.contains(','));
-    out.extend(split.iter().flat_map(|n| n.split(',').map(|p| p.trim().to_string())));
+    let mut out = listify(StringList::deserialize(d)?.0);
     out.retain(|p| !p.is_empty());
     Ok(StringList(out))
 }
