@@ -407,6 +407,12 @@ pub fn boolean_choice(v: &minijinja::Value, choices: &[&'static str]) -> Option<
     }
 }
 
+/// A choice argument's text as ansible-core reads it: `True` or `False` (a YAML boolean made
+/// text) is the one choice that reads as that boolean ([`boolean_choice`]), other text stays.
+pub fn chosen<'a>(text: &'a str, choices: &[&'static str]) -> &'a str {
+    boolean_choice(&minijinja::Value::from(text), choices).unwrap_or(text)
+}
+
 /// `check_type_int`: an integer, or a string holding a decimal number without a fractional
 /// part (`" 22 "`, `"+3"`, `"1_000"`, `"22.0"`, `"1e3"`).
 pub(crate) fn ansible_int(s: &str) -> Option<i128> {

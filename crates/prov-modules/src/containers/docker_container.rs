@@ -703,9 +703,7 @@ const RESTART_POLICIES: &[&str] = &["no", "on-failure", "always", "unless-stoppe
 /// first, then the one choice that reads as it (`no`).
 fn restart_policy<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let s = <Option<crate::util::Text> as serde::Deserialize>::deserialize(d)?.map(|t| t.0);
-    Ok(s.map(|s| {
-        prov_core::args::boolean_choice(&minijinja::Value::from(s.as_str()), RESTART_POLICIES).map_or(s, str::to_string)
-    }))
+    Ok(s.map(|s| prov_core::args::chosen(&s, RESTART_POLICIES).to_string()))
 }
 
 /// Splits `text` at `:`, keeping `[ipv6]` in one part.

@@ -146,7 +146,7 @@ impl Args {
     fn follow_redirects(&self) -> Result<&'static str, String> {
         const CHOICES: &[&str] = &["all", "no", "none", "safe", "urllib2", "yes"];
         let Some(given) = self.follow_redirects.as_deref() else { return Ok("safe") };
-        let v = prov_core::args::boolean_choice(&minijinja::Value::from(given), CHOICES).unwrap_or(given);
+        let v = prov_core::args::chosen(given, CHOICES);
         CHOICES
             .iter()
             .find(|c| **c == v)

@@ -231,10 +231,7 @@ impl Args {
     /// `yes`/`no`, booleans, are the choices `yes`/`no`).
     fn upgrade(&self) -> Result<Option<&'static str>, String> {
         const CHOICES: &[&str] = &["dist", "full", "no", "safe", "yes"];
-        let given = self
-            .upgrade
-            .as_deref()
-            .map(|u| prov_core::args::boolean_choice(&minijinja::Value::from(u), CHOICES).unwrap_or(u).to_string());
+        let given = self.upgrade.as_deref().map(|u| prov_core::args::chosen(u, CHOICES).to_string());
         match given.as_deref() {
             // ansible-core: `name: '*'` with `state: latest` is `upgrade: yes`.
             None | Some("no") if self.all_installed() && self.state()? == State::Latest => Ok(Some("upgrade")),

@@ -153,9 +153,7 @@ const CHOICES: &[(&str, &[&str])] = &[
 /// the one choice that reads as it (`keepcache: yes` is `1`).
 fn chosen(name: &str, v: String) -> String {
     match CHOICES.iter().find(|(n, _)| *n == name) {
-        Some((_, c)) => {
-            prov_core::args::boolean_choice(&minijinja::Value::from(v.as_str()), c).map_or(v, str::to_string)
-        }
+        Some((_, c)) => prov_core::args::chosen(&v, c).to_string(),
         None => v,
     }
 }
