@@ -8,7 +8,8 @@
 //! then the playbook's directory, each as `dir/files/path` then `dir/path`.
 //!
 //! As in Ansible, `lookup` returns a single result as itself, several string results joined
-//! with commas (`wantlist=true` keeps the list), and `query` always returns the list.
+//! with commas, no result as the empty list (`wantlist=true` keeps the list), and `query`
+//! always returns the list.
 
 use super::text::expand_user;
 use super::{a_type, fail, is_list, split_args, LookupContext};
@@ -136,6 +137,7 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
         return Ok(Value::from(results));
     }
     Ok(match results.as_slice() {
+        [] => Value::from(results),
         [one] => one.clone(),
         many if many.iter().all(|v| v.kind() == ValueKind::String) => {
             Value::from(many.iter().map(|v| v.as_str().unwrap_or_default()).collect::<Vec<_>>().join(","))
@@ -970,6 +972,15 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(d.join("files")).unwrap();
         d
+    }
+
+    #[test]
+    fn lookup_of_no_results_is_an_empty_list_not_empty_text() {
+        // ansible-core joins two or more text results; none stays the empty list.
+        assert_eq!(ok("x{{ lookup('fileglob', '/nonexistent-prov/*.none') }}y"), "x[]y");
+        assert_eq!(ok("{{ lookup('items', []) | type_debug }}"), "list");
+        assert_eq!(ok("{{ lookup('items', ['a']) }}"), "a");
+        assert_eq!(ok("{{ lookup('items', ['a', 'b']) }}"), "a,b");
     }
 
     #[test]
