@@ -269,6 +269,14 @@ enum HandlerKey {
 }
 
 /// A play under construction.
+/// The play's variables that templated tags render with (see [`Loader::render_tags`]),
+/// below -e: the public roles' defaults, the play's vars and vars_files, the public roles' vars.
+struct PlayLayers {
+    defaults: Arc<VarMap>,
+    vars: Arc<VarMap>,
+    role_vars: Arc<VarMap>,
+}
+
 struct PlayBuild {
     tasks: Vec<Arc<TaskDef>>,
     /// What each handler answers to: its name (also as `role : name`) and its `listen` topics.
@@ -776,6 +784,12 @@ impl<'a> Loader<'a> {
                 t.notify = ids;
             }
         }
+        let play_layers = PlayLayers {
+            defaults: Arc::new(pb_defaults.clone()),
+            vars: vars.clone(),
+            role_vars: Arc::new(pb_vars.clone()),
+        };
+        self.render_tags(&mut tasks, &play_layers);
         self.select_tags(&mut tasks);
         // A notify naming no handler is an error for the tasks that may run (ansible-core
         // fails such a task when it notifies); tasks left out by tags do not count.
@@ -1138,26 +1152,9 @@ impl<'a> Loader<'a> {
 
     /// `tags` as ansible-core's `_load_tags` reads them: one string is split at commas and each
     /// part stripped (an empty part is a tag too: `tags: ""` makes a task tagged); a list keeps
-    /// its items as written (`["a,b"]` is the one tag `a,b`).
+    /// its items as written (`["a,b"]` is the one tag `a,b`). A templated tag is rendered
+    /// later, by [`Loader::render_tags`].
     fn tags_of(&mut self, n: Option<&Node>) -> BTreeSet<String> {
-        let out = self.tags_as_written(n);
-        // ansible-core renders templated tags with the host's variables before it selects;
-        // prov selects at compile time, so with --tags/--skip-tags such a tag is refused.
-        let selecting = !self.opts.tags.is_empty() || !self.opts.skip_tags.is_empty();
-        if let (true, Some(n), Some(t)) = (selecting, n, out.iter().find(|t| is_template(t))) {
-            self.err(
-                DiagKind::Invalid,
-                n.span,
-                format!(
-                    "tag `{t}` is a template, which prov does not render before choosing tasks for --tags/--skip-tags \
-                     (ansible-core renders it with the host's variables); write the tag out"
-                ),
-            );
-        }
-        out
-    }
-
-    fn tags_as_written(&mut self, n: Option<&Node>) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         let Some(n) = n else { return out };
         if let NodeKind::Str(s) | NodeKind::Unsafe(s) = &n.kind {
@@ -3300,6 +3297,99 @@ impl<'a> Loader<'a> {
             return tags.contains("always") && !skip.contains("always");
         }
         !(meets(&skip) || (skip.contains("tagged") && !untagged))
+    }
+
+    /// Renders the templated tags of the play's tasks (and of the dynamic includes they come
+    /// through), as ansible-core's `evaluate_tags` does before it chooses: with the play's
+    /// variables (public role defaults, play vars and vars_files, public role vars, -e), and
+    /// for a task a dynamic include brings in, the include's role and vars too; never with the
+    /// host's variables or facts, which are undefined there (ansible-core fails the play). A
+    /// template that renders a list gives each item as a tag. Handlers are not chosen by tags,
+    /// and ansible-core does not render theirs.
+    fn render_tags(&mut self, tasks: &mut [Arc<TaskDef>], play: &PlayLayers) {
+        let selecting = !self.opts.tags.is_empty() || !self.opts.skip_tags.is_empty();
+        let templar = Arc::new(self.templar.sibling());
+        let mut reported = HashSet::new();
+        for t in tasks.iter_mut() {
+            let templated = |set: &BTreeSet<String>| set.iter().any(|s| is_template(s));
+            if t.handler || !(templated(&t.tags) || t.gates.iter().any(templated)) {
+                continue;
+            }
+            let Some(td) = Arc::get_mut(t) else { continue };
+            let mut layers = vec![Layer::source(play.defaults.clone())];
+            let included = !td.gates.is_empty();
+            if let (true, Some(role)) = (included, &td.role) {
+                layers.push(Layer::source(role.defaults.clone()));
+            }
+            layers.push(Layer::source(play.vars.clone()));
+            layers.push(Layer::source(play.role_vars.clone()));
+            if included {
+                layers.extend(td.vars.iter().chain(&td.params).map(|v| Layer::source(v.clone())));
+            }
+            layers.push(Layer::source(self.opts.extra_vars.clone()));
+            let ctx = Scope::new(templar.clone(), Arc::new(VarMap::new()), layers).into_value();
+            let span = td.span;
+            let mut render = |set: &BTreeSet<String>, diags: &mut Vec<Diagnostic>| -> BTreeSet<String> {
+                let mut out = BTreeSet::new();
+                for tag in set {
+                    if !is_template(tag) {
+                        out.insert(tag.clone());
+                        continue;
+                    }
+                    let rendered = templar.compile(tag).and_then(|c| templar.render_defined(&c, &ctx));
+                    let v = match rendered {
+                        Ok(v) => v,
+                        Err(e) => {
+                            if reported.insert((tag.clone(), e.clone())) {
+                                let mut d = Diagnostic::error(DiagKind::Template, span, format!("tag `{tag}`: {e}"));
+                                d.help = Some(
+                                    "ansible-core renders tags before the play runs, with the play's vars, role defaults \
+                                     and -e (and an include's vars), not with host variables or facts"
+                                        .into(),
+                                );
+                                diags.push(d);
+                            }
+                            continue;
+                        }
+                    };
+                    let items: Vec<Value> = match v.kind() {
+                        minijinja::value::ValueKind::Seq => v.try_iter().map(Iterator::collect).unwrap_or_default(),
+                        _ => vec![v],
+                    };
+                    for item in items {
+                        if let Some(text) = item.as_str() {
+                            out.insert(text.to_string());
+                            continue;
+                        }
+                        // ansible-core keeps a tag that is not text as it is, and no tag of the
+                        // command line (text) matches it: refused when tags choose, as an
+                        // integer tag written out is.
+                        if selecting && reported.insert((tag.clone(), String::new())) {
+                            diags.push(Diagnostic::error(
+                                DiagKind::Invalid,
+                                span,
+                                format!(
+                                    "tag `{tag}` renders a Python {}, which never matches --tags or --skip-tags in \
+                                     ansible-core; prov refuses it when they choose tasks",
+                                    crate::template::python_type(&item)
+                                ),
+                            ));
+                        }
+                        out.insert(crate::template::filters::py_str(&item));
+                    }
+                }
+                out
+            };
+            let mut diags = Vec::new();
+            td.gates = td.gates.iter().map(|g| render(g, &mut diags)).collect();
+            // The tasks of an include that is not chosen are never rendered in ansible-core.
+            if diags.is_empty() && td.gates.iter().all(|g| self.tags_selected(g)) {
+                td.tags = render(&td.tags, &mut diags);
+            }
+            for d in diags {
+                self.diags.push(d);
+            }
+        }
     }
 
     /// Marks the tasks `--tags`/`--skip-tags` (and `--only-modules`) select.

@@ -226,17 +226,48 @@ fn tags_are_evaluated_as_ansible_core_evaluates_them() {
     }
 }
 
-/// ansible-core renders a templated tag with the host's variables before choosing (`--tags
-/// deploy` runs a task tagged "{{ mytag }}" with mytag: deploy); prov, which chooses at compile
-/// time, refuses it then, and runs it as any task without --tags.
+/// ansible-core 2.19 renders templated tags before it chooses tasks, with the play's variables
+/// (public role defaults, play vars, -e; for a task a dynamic include brings in, the include's
+/// vars and role too), never the host's: a tag rendering to `never` skips the task without
+/// --tags, `--tags deploy` runs a task tagged "{{ mytag }}" with mytag: deploy, a list renders
+/// to several tags, and a host variable or fact is undefined there (ansible-core fails the
+/// play: prov refuses it before connecting). Same playbooks run under ansible-playbook.
 #[test]
-fn templated_tags_are_refused_when_tags_choose_tasks() {
-    const PB: &str = "- hosts: a\n  gather_facts: false\n  vars: {mytag: deploy}\n  tasks:\n    - {name: t1, debug: {msg: t1}, tags: \"{{ mytag }}\"}\n";
-    let (_d, r) = apply(&[("site.yml", PB)], &["--tags", "deploy"]);
+fn templated_tags_render_with_the_plays_variables_before_tasks_are_chosen() {
+    const PB: &str = "- hosts: a\n  gather_facts: false\n  vars: {mytag: deploy, nv: never, lt: [x, never]}\n  roles: [r]\n  tasks:\n    - {name: t1, debug: {msg: t1}, tags: \"{{ mytag }}\"}\n    - {name: t2, debug: {msg: t2}, tags: \"{{ nv }}\"}\n    - {name: t3, debug: {msg: t3}, tags: \"{{ lt }}\"}\n    - {name: t4, debug: {msg: t4}, tags: [\"{{ ev | default('y') }}\"]}\n    - include_tasks: inc.yml\n      vars: {it: never}\n";
+    const INC: &str = "- {name: i1, debug: {msg: i1}, tags: \"{{ it }}\"}\n- {name: i2, debug: {msg: i2}}\n";
+    const ROLE: &str = "- {name: r1, debug: {msg: r1}, tags: \"{{ rt }}\"}\n";
+    let files = [
+        ("site.yml", PB),
+        ("inc.yml", INC),
+        ("roles/r/tasks/main.yml", ROLE),
+        ("roles/r/defaults/main.yml", "rt: never\n"),
+    ];
+    for (args, want) in [
+        (&[][..], &["t1", "t4", "include_tasks", "i2"][..]),
+        (&["--tags", "deploy"], &["t1"]),
+        (&["--tags", "x"], &["t3"]),
+        (&["--tags", "never"], &["r1", "t2", "t3"]),
+        (&["-e", "ev=never"], &["t1", "include_tasks", "i2"]),
+        (&["--skip-tags", "deploy"], &["t4", "include_tasks", "i2"]),
+    ] {
+        let (_d, r) = apply(&files, args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.dump());
+        assert_eq!(names(&r), want, "{args:?}: {}", r.dump());
+    }
+    // A fact (here set by set_fact) is undefined where tags render.
+    const HV: &str = "- hosts: a\n  gather_facts: false\n  tasks:\n    - set_fact: {sv: never}\n    - {name: t1, debug: {msg: t1}, tags: \"{{ sv }}\"}\n";
+    let (_d, r) = apply(&[("site.yml", HV)], &[]);
     assert_eq!(r.code, 4, "{}", r.dump());
-    assert!(r.dump().contains("is a template"), "{}", r.dump());
-    let (_d, r) = apply(&[("site.yml", PB)], &[]);
-    assert_eq!((r.code, names(&r)), (0, vec!["t1".to_string()]), "{}", r.dump());
+    assert!(r.dump().contains("'sv' is undefined"), "{}", r.dump());
+    assert!(!r.events.iter().any(|e| e["event"] == "host_result"), "{}", r.dump());
+    // The tasks of an include that tags leave out are not rendered (ansible-core neither).
+    const INC_SV: &str = "- hosts: a\n  gather_facts: false\n  tasks:\n    - include_tasks: sv.yml\n    - {name: t2, debug: {msg: t2}, tags: [z]}\n";
+    let sv = "- {name: s1, debug: {msg: s1}, tags: \"{{ sv }}\"}\n";
+    let (_d, r) = apply(&[("site.yml", INC_SV), ("sv.yml", sv)], &["--tags", "z"]);
+    assert_eq!((r.code, names(&r)), (0, vec!["t2".to_string()]), "{}", r.dump());
+    let (_d, r) = apply(&[("site.yml", INC_SV), ("sv.yml", sv)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
 }
 
 /// ansible-core keeps an integer tag as an integer, which no --tags ever matches: without
