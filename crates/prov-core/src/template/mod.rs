@@ -501,7 +501,9 @@ fn undefined_in(
 ) -> Option<String> {
     let mut names: Vec<String> = names.into_iter().collect();
     names.sort();
-    let n = names.into_iter().find(|n| ctx.get_attr(n).map_or(true, |v| v.is_undefined()))?;
+    // A global function (`lookup`, `range`) is no variable of the context, and is defined.
+    let is_global = |n: &str| env.globals().any(|(g, _)| g == n);
+    let n = names.into_iter().find(|n| ctx.get_attr(n).map_or(true, |v| v.is_undefined()) && !is_global(n))?;
     let raw = ctx.downcast_object_ref::<crate::vars::Scope>().and_then(|s| s.raw_template(&n));
     let inner = raw.filter(|_| depth < MAX_UNDEFINED_DEPTH).and_then(|raw| match single_expression(&raw) {
         Some(expr) => {
@@ -945,6 +947,11 @@ mod tests {
             "object of type 'dict' has no attribute 'missing'"
         );
         assert_eq!(render("{{ nope is defined }}").expect("a test"), Value::from(false));
+        // A global function is no undefined variable: the call is what is undefined.
+        assert_eq!(
+            render("{{ lookup('vars', 'nope') }}").expect_err("undefined"),
+            "`lookup('vars', 'nope')` is undefined"
+        );
         assert_eq!(render("{{ nope | default('x') }}").expect("a default"), Value::from("x"));
         // render keeps undefined (for variables defined as "{{ missing }}", which are undefined)
         let tm = t.compile("{{ nope }}").expect("compiles");

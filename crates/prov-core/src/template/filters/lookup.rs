@@ -139,6 +139,8 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
     Ok(match results.as_slice() {
         [] => Value::from(results),
         [one] => one.clone(),
+        // Joining an undefined value fails, and ansible-core gives the undefined value then.
+        many if many.iter().any(Value::is_undefined) => Value::UNDEFINED,
         many if many.iter().all(|v| v.kind() == ValueKind::String) => {
             Value::from(many.iter().map(|v| v.as_str().unwrap_or_default()).collect::<Vec<_>>().join(","))
         }
@@ -311,10 +313,9 @@ fn vars_lookup(state: &State, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>
         };
         match state.lookup(name).filter(|v| !v.is_undefined()) {
             Some(v) => out.push(v),
-            None => match &default {
-                Some(d) => out.push(d.clone()),
-                None => return Err(fail(format!("No variable named '{name}' was found"))),
-            },
+            // ansible-core gives an undefined value ("No variable named 'x' was found."), which
+            // `default` replaces and `is defined` tests.
+            None => out.push(default.clone().unwrap_or(Value::UNDEFINED)),
         }
     }
     Ok(out)
@@ -1056,11 +1057,25 @@ mod tests {
         assert_eq!(render_ctx("{{ lookup('vars', 'port') + 1 }}", ctx.clone()).unwrap(), "81");
         assert_eq!(render_ctx("{{ lookup('vars', 'na' ~ 'me') }}", ctx.clone()).unwrap(), "web");
         assert_eq!(render_ctx("{{ lookup('vars', 'nope', default=1) }}", ctx.clone()).unwrap(), "1");
-        let e = render_ctx("{{ lookup('vars', 'nope') }}", ctx).unwrap_err();
-        assert!(e.contains("No variable named 'nope' was found"), "{e}");
+        assert!(render_ctx("{{ lookup('vars', 'nope') }}", ctx).is_err());
         assert_eq!(ok("{{ query('list', [1, 2], 3) | to_json }}"), "[[1, 2], 3]");
         assert_eq!(ok("{{ q('items', [1, 2], 3) | to_json }}"), "[1, 2, 3]");
         assert_eq!(ok("{{ lookup('items', [1, 2]) | to_json }}"), "[1, 2]");
+    }
+
+    /// ansible-core 2.19's vars lookup gives an undefined value for a name it does not find
+    /// (no `default=`): `default` replaces it and `is defined` is false, with `errors=ignore`
+    /// too; `query` gives a list holding it (defined, failing when rendered).
+    #[test]
+    fn vars_lookup_of_a_missing_name_is_undefined() {
+        let ctx = context! { port => 80 };
+        let r = |src: &str| render_ctx(src, ctx.clone());
+        assert_eq!(r("{{ lookup('vars', 'nope') | default('d') }}").unwrap(), "d");
+        assert_eq!(r("{{ lookup('vars', 'nope') is defined }}").unwrap(), "False");
+        assert_eq!(r("{{ lookup('vars', 'port', 'nope') | default('d') }}").unwrap(), "d");
+        assert_eq!(r("{{ lookup('vars', 'nope', errors='ignore') | default('d') }}").unwrap(), "d");
+        assert_eq!(r("{{ query('vars', 'nope') is defined }}").unwrap(), "True");
+        assert_eq!(r("{{ query('vars', 'nope') | length }}").unwrap(), "1");
     }
 
     #[test]
