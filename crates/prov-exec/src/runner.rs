@@ -863,6 +863,8 @@ impl<'a> Worker<'a> {
         }
         layers.extend(extra);
         layers.push(Layer::source(self.env.opts.extra_vars.clone()));
+        // Set by ansible-core's task executor on top of every variable.
+        layers.push(Layer::literal(t.search_path_var.clone()));
         Scope::new(self.env.templar.clone(), self.magic.clone(), layers).into_value()
     }
 

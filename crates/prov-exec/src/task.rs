@@ -814,7 +814,16 @@ async fn run_here(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         Some(list) => list.iter().cloned().enumerate().map(Some).collect(),
     };
     let breaks = t.loop_.as_ref().is_some_and(|l| !l.break_when.is_empty());
-    let parallel = items.is_some() && !breaks && w.env.registry.get(t.module).is_some_and(|m| m.parallel_items());
+    // Each item sees the result of the item before under the `register` name (and its label,
+    // its own): items that may read it run one after the other.
+    let reads_register = t.register.as_ref().is_some_and(|reg| reads_own_register(t, reg));
+    let parallel = items.is_some()
+        && !breaks
+        && !reads_register
+        && w.env.registry.get(t.module).is_some_and(|m| m.parallel_items());
+    // The result of the item before, registered for the next (ansible-core sets it in the
+    // task's variables as each item ends).
+    let mut registered: Option<Layer> = None;
     // The host's connection, opened once before the items (they may run at once).
     let conn = host_connection(w, t);
     let mut pending = Vec::new();
@@ -830,6 +839,8 @@ async fn run_here(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             loop_fields = fields;
             extra.push(Layer::literal(Arc::new(m)));
         }
+        let item_layers = extra.clone();
+        extra.extend(registered.clone());
         let ctx = if extra.is_empty() { base.clone() } else { w.scope(t.id, extra.clone()) };
         if let (Some((_, item)), Some(l)) = (&it, &t.loop_) {
             label = Some(match &l.label {
@@ -842,7 +853,7 @@ async fn run_here(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             Ok(Some(c)) => {
                 let o = skipped_by(c);
                 let value = result_value(&o, false, false);
-                results.push(ItemResult {
+                let mut r = ItemResult {
                     outcome: o,
                     delegate: None,
                     failed: false,
@@ -853,7 +864,9 @@ async fn run_here(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
                     unreachable: None,
                     ms: 0,
                     loop_fields,
-                });
+                };
+                registered = finish_item(w, t, &item_layers, it.as_ref().map(|(_, v)| v), &mut r);
+                results.push(r);
                 match break_now(w, t, &extra, results.last()) {
                     Ok(true) => break,
                     Ok(false) => continue,
@@ -863,12 +876,13 @@ async fn run_here(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
             Ok(None) => {}
         }
         if parallel {
-            pending.push((ctx, extra, label, loop_fields));
+            pending.push((ctx, extra, label, loop_fields, item_layers, it.map(|(_, v)| v)));
             continue;
         }
-        let item_layers = if breaks { extra.clone() } else { Vec::new() };
+        let break_layers = if breaks { extra.clone() } else { Vec::new() };
         let mut r = run_item(w, t, &ctx, extra, label, &conn).await;
         r.loop_fields = loop_fields;
+        registered = finish_item(w, t, &item_layers, it.as_ref().map(|(_, v)| v), &mut r);
         let stop = r.unreachable.is_some();
         // Facts set by one item are visible to the next (`set_fact` accumulating in a loop).
         if !r.failed && (!r.outcome.facts.is_empty() || !r.outcome.host_facts.is_empty()) && it.is_some() {
@@ -879,7 +893,7 @@ async fn run_here(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
         if stop {
             break;
         }
-        match break_now(w, t, &item_layers, results.last()) {
+        match break_now(w, t, &break_layers, results.last()) {
             Ok(true) => break,
             Ok(false) => {}
             Err(e) => return fail_task(w, t, e),
@@ -893,11 +907,12 @@ async fn run_here(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
     }
     if !pending.is_empty() {
         let worker: &Worker<'_> = w;
-        let runs = pending.into_iter().map(|(ctx, extra, label, loop_fields)| {
+        let runs = pending.into_iter().map(|(ctx, extra, label, loop_fields, item_layers, item)| {
             let conn = &conn;
             async move {
                 let mut r = run_item(worker, t, &ctx, extra, label, conn).await;
                 r.loop_fields = loop_fields;
+                finish_item(worker, t, &item_layers, item.as_ref(), &mut r);
                 r
             }
         });
@@ -1001,6 +1016,75 @@ fn item_vars(l: &LoopDef, all: &[Value], i: usize, item: &Value) -> (VarMap, Vec
         fields.push(("ansible_loop".to_string(), info));
     }
     (m, fields)
+}
+
+/// An item's registered result: what the loop adds (`item`, `ansible_loop_var`, ...), then
+/// what the item gave.
+fn item_value(r: &ItemResult) -> Value {
+    let mut m: Vec<(String, Value)> = r.loop_fields.clone();
+    if let Ok(keys) = r.value.try_iter() {
+        for k in keys {
+            m.push((k.to_string(), r.value.get_item(&k).unwrap_or_default()));
+        }
+    }
+    Value::from_pairs(m)
+}
+
+/// Whether a template of the task (its arguments, `when`, or a loop label) names `reg`, the
+/// task's own `register`, which its items may read from the item before.
+fn reads_own_register(t: &TaskDef, reg: &str) -> bool {
+    let names = |s: &str| s.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == reg);
+    t.arg_templates.iter().any(|(s, _)| names(s))
+        || t.when.iter().any(|c| names(&c.source))
+        || t.loop_.as_ref().is_some_and(|l| l.label.is_some())
+}
+
+/// After an item of a loop ran (or was skipped), as ansible-core's task executor: its result
+/// is what the task's `register` name holds for the next item (returned as a layer), and its
+/// `loop_control.label` is rendered then, with that result; a label that cannot be rendered
+/// fails the item ("Failed to template loop_control.label: ..."), which shows its item.
+fn finish_item(
+    w: &Worker<'_>,
+    t: &TaskDef,
+    item_layers: &[Layer],
+    item: Option<&Value>,
+    r: &mut ItemResult,
+) -> Option<Layer> {
+    let (Some(l), Some(item)) = (&t.loop_, item) else { return None };
+    let registered = t.register.as_ref().map(|reg| {
+        let mut m = VarMap::new();
+        m.insert(reg.clone(), item_value(r));
+        Layer::literal(Arc::new(m))
+    });
+    if let Some(lt) = &l.label {
+        let mut layers = item_layers.to_vec();
+        layers.extend(registered.clone());
+        let ctx = w.scope(t.id, layers);
+        match w.env.templar.render_defined(lt, &ctx) {
+            Ok(v) => r.label = Some(v.to_string()),
+            Err(e) => {
+                let msg = format!("Failed to template loop_control.label: {e}");
+                r.label = Some(item.to_string());
+                r.failed = true;
+                r.status = Status::Failed;
+                let mut pairs: Vec<(String, Value)> = Vec::new();
+                if let Ok(keys) = r.value.try_iter() {
+                    for k in keys {
+                        let key = k.to_string();
+                        if key != "failed" && key != "msg" {
+                            pairs.push((key, r.value.get_item(&k).unwrap_or_default()));
+                        }
+                    }
+                }
+                pairs.push(("failed".into(), Value::from(true)));
+                pairs.push(("msg".into(), Value::from(msg.clone())));
+                r.value = Value::from_pairs(pairs);
+                r.outcome.msg = Some(msg);
+                r.outcome.shown = None;
+            }
+        }
+    }
+    registered
 }
 
 /// Whether `loop_control.break_when` ends the loop after the item whose result is `last`:
@@ -1545,18 +1629,7 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
                 top.push(("failed".to_string(), Value::from(true)));
             }
             top.push(("msg".to_string(), Value::from(msg)));
-            let per_item = results
-                .iter()
-                .map(|r| {
-                    let mut m: Vec<(String, Value)> = r.loop_fields.clone();
-                    if let Ok(keys) = r.value.try_iter() {
-                        for k in keys {
-                            m.push((k.to_string(), r.value.get_item(&k).unwrap_or_default()));
-                        }
-                    }
-                    Value::from_pairs(m)
-                })
-                .collect::<Vec<_>>();
+            let per_item = results.iter().map(item_value).collect::<Vec<_>>();
             top.push(("results".to_string(), Value::from(per_item)));
             top.push(("skipped".to_string(), Value::from(all_skipped || results.is_empty())));
             Value::from_pairs(top)

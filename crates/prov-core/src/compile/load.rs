@@ -110,6 +110,9 @@ struct Inherit {
     /// The `vars` of the dynamic includes on the way here (see `TaskDef::params`).
     params: Vec<Arc<VarMap>>,
     role: Option<Arc<RoleCtx>>,
+    /// For the roles a role's `meta/main.yml` depends on: that role (their dependency chain
+    /// goes on through it).
+    depender: Option<Arc<RoleCtx>>,
     environment: Option<Value>,
     ignore_errors: Option<Flag>,
     delegate_to: Option<Tmpl>,
@@ -293,6 +296,9 @@ struct PlayBuild {
     /// Handlers of roles pulled in by `include_role` (Ansible appends them when the include
     /// runs, after all imported ones).
     included_handlers: Vec<TaskId>,
+    /// The play's vars and vars_files (what a templated loop variable name may use, with
+    /// the roles' and the task's).
+    play_vars: Arc<VarMap>,
     /// Defaults of the play's public roles, merged in load order.
     public_defaults: VarMap,
     /// `vars/main.yml` of the play's public roles, merged in load order.
@@ -710,6 +716,7 @@ impl<'a> Loader<'a> {
             templates: Vec::new(),
             imported_handlers: Vec::new(),
             included_handlers: Vec::new(),
+            play_vars: vars.clone(),
             public_defaults: VarMap::new(),
             public_vars: VarMap::new(),
             name_ctx: {
@@ -1528,7 +1535,7 @@ impl<'a> Loader<'a> {
                 let mut handlers = Vec::new();
                 let dynamic = key == "include_role" && !inh.handler;
                 let own = inner.clone();
-                let looped = if dynamic { self.include_loop(node, pb) } else { None };
+                let looped = if dynamic { self.include_loop(node, pb, &name_layers(&inner)) } else { None };
                 inner.looped |= looped.is_some();
                 if dynamic && self.find_role(&name, &inh.collections).is_none() {
                     // ansible-core fails the host that reaches it, whatever its
@@ -1858,7 +1865,7 @@ impl<'a> Loader<'a> {
         if let Some(a) = apply {
             inner = self.child_inherit(a, &inner, pb);
         }
-        let looped = self.include_loop(node, pb);
+        let looped = self.include_loop(node, pb, &name_layers(&inner));
         inner.looped |= looped.is_some();
         // ansible-core's search: in a role, its `tasks/` directory first, then the including
         // file's directory, then the playbook's.
@@ -2367,17 +2374,22 @@ impl<'a> Loader<'a> {
         // dep chain: the parents' defaults, then the role's).
         let mut effective = inh.role.as_ref().map(|p| (*p.defaults).clone()).unwrap_or_default();
         effective.extend(defaults);
+        let chain = std::iter::once(path.clone())
+            .chain(inh.depender.as_ref().or(inh.role.as_ref()).into_iter().flat_map(|r| r.chain.iter().cloned()))
+            .collect();
         let role = Arc::new(RoleCtx {
             name: name.to_string(),
             short_name,
             path: path.clone(),
             defaults: Arc::new(effective),
             parents,
+            chain,
             key: inh.role_key.clone(),
         });
         let role_vars_public = Arc::new(role_vars);
         let mut c = inh.clone();
         c.role_key = None;
+        c.depender = None;
         c.role = Some(role.clone());
         c.vars.push(role_vars_public.clone());
         let mut search = vec![path.clone()];
@@ -2403,6 +2415,7 @@ impl<'a> Loader<'a> {
         if let Some(deps) = meta.as_ref().and_then(|m| m.get("dependencies")) {
             for d in seq_or_one(deps) {
                 let mut dep_inh = inh.clone();
+                dep_inh.depender = Some(role.clone());
                 dep_inh.tags = c.tags.clone();
                 dep_inh.collections = c.collections.clone();
                 steps.extend(self.role_ref(d, &dep_inh, pb, handlers));
@@ -2741,7 +2754,11 @@ impl<'a> Loader<'a> {
             self.err(DiagKind::Unsupported, at, "`run_once` inside a looped include is not supported by prov yet")
                 .help = Some("run the task once before or after the looped include".into());
         }
-        let loop_ = self.loop_of(node, pb);
+        let mut layers = name_layers(&c);
+        if let Some(own) = vars.get(c.vars.len()) {
+            layers.push(own.clone());
+        }
+        let loop_ = self.loop_of(node, pb, &layers);
         if let Some(l) = &loop_ {
             self.known.insert(l.loop_var.clone());
             self.known.insert("ansible_loop_var".into());
@@ -2978,6 +2995,7 @@ impl<'a> Loader<'a> {
             handler: inh.handler,
             meta,
             search_dirs: c.search_dirs.clone(),
+            search_path_var: self.search_path_var(&c),
             timeout,
             async_secs,
             fire_and_forget,
@@ -2990,6 +3008,22 @@ impl<'a> Loader<'a> {
         // Ids stay dense even for tasks with errors: errors stop the run before it starts.
         let _ = ok;
         Some(id)
+    }
+
+    /// A task's `ansible_search_path` (see [`TaskDef::search_path_var`]), absolute with `.`
+    /// and `..` resolved as written, as ansible-core's loader gives paths.
+    fn search_path_var(&self, c: &Inherit) -> Arc<VarMap> {
+        let roles = c.role.iter().flat_map(|r| r.chain.iter());
+        let mut dirs: Vec<String> = Vec::new();
+        for d in roles.chain([&c.dir, &self.playbook_dir]) {
+            let d = normalized(d).display().to_string();
+            if !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+        let mut m = VarMap::new();
+        m.insert("ansible_search_path".into(), Value::from(dirs));
+        Arc::new(m)
     }
 
     fn meta_of(&mut self, n: &Node) -> Option<MetaAction> {
@@ -3063,8 +3097,8 @@ impl<'a> Loader<'a> {
 
     /// The loop of a dynamic include, read before the tasks it includes are: they see the
     /// loop's variables.
-    fn include_loop(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<LoopDef> {
-        let l = self.loop_of(node, pb)?;
+    fn include_loop(&mut self, node: &Node, pb: &mut PlayBuild, layers: &[Arc<VarMap>]) -> Option<LoopDef> {
+        let l = self.loop_of(node, pb, layers)?;
         self.known.insert(l.loop_var.clone());
         self.known.insert("ansible_loop_var".into());
         if let Some(i) = &l.index_var {
@@ -3074,7 +3108,9 @@ impl<'a> Loader<'a> {
         Some(l)
     }
 
-    fn loop_of(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<LoopDef> {
+    /// The task's loop. `layers`: the task's variables below the play's (see [`name_layers`]),
+    /// for a templated `loop_var` or `index_var`.
+    fn loop_of(&mut self, node: &Node, pb: &mut PlayBuild, layers: &[Arc<VarMap>]) -> Option<LoopDef> {
         let (key, n, keyword, lookup) =
             LoopKeyword::ALL.iter().find_map(|(k, w)| node.get(k).map(|n| (*k, n, *w, None))).or_else(|| {
                 node.as_map()?.iter().find_map(|(k, v)| {
@@ -3097,7 +3133,7 @@ impl<'a> Loader<'a> {
             NodeKind::Seq(_) if key != "with_dict" => LoopItems::List(n.to_value()),
             NodeKind::Seq(_) => {
                 // Terms for the `dict` lookup, rendered when the task runs.
-                let mut def = self.loop_control(node, LoopItems::List(n.to_value()), keyword, pb);
+                let mut def = self.loop_control(node, LoopItems::List(n.to_value()), keyword, pb, layers);
                 def.dict_terms = true;
                 return Some(def);
             }
@@ -3135,13 +3171,19 @@ impl<'a> Loader<'a> {
                                     .collect()
                                 })
                                 .unwrap_or_default();
-                            return Some(self.loop_control(node, LoopItems::List(Value::from(list)), keyword, pb));
+                            return Some(self.loop_control(
+                                node,
+                                LoopItems::List(Value::from(list)),
+                                keyword,
+                                pb,
+                                layers,
+                            ));
                         }
                     };
                     // The rendered value's terms go to the `dict` lookup when the task runs, as
                     // in ansible-core (a list of mappings is read mapping by mapping).
                     let _ = src;
-                    let mut def = self.loop_control(node, items, keyword, pb);
+                    let mut def = self.loop_control(node, items, keyword, pb, layers);
                     def.dict_terms = true;
                     return Some(def);
                 }
@@ -3149,12 +3191,19 @@ impl<'a> Loader<'a> {
         } else {
             items
         };
-        let mut def = self.loop_control(node, items, keyword, pb);
+        let mut def = self.loop_control(node, items, keyword, pb, layers);
         def.lookup = lookup;
         Some(def)
     }
 
-    fn loop_control(&mut self, node: &Node, items: LoopItems, keyword: LoopKeyword, pb: &mut PlayBuild) -> LoopDef {
+    fn loop_control(
+        &mut self,
+        node: &Node,
+        items: LoopItems,
+        keyword: LoopKeyword,
+        pb: &mut PlayBuild,
+        layers: &[Arc<VarMap>],
+    ) -> LoopDef {
         let flatten = keyword == LoopKeyword::WithItems;
         let mut def = LoopDef {
             items,
@@ -3187,10 +3236,12 @@ impl<'a> Loader<'a> {
                     }
                 }
             }
-            if let Some(v) = lc.get("loop_var").and_then(Node::scalar_text) {
-                def.loop_var = v;
+            if let Some(v) = lc.get("loop_var") {
+                if let Some(name) = self.loop_name(v, "loop_var", pb, layers) {
+                    def.loop_var = name;
+                }
             }
-            def.index_var = lc.get("index_var").and_then(Node::scalar_text);
+            def.index_var = lc.get("index_var").and_then(|v| self.loop_name(v, "index_var", pb, layers));
             if let Some(b) = lc.get("break_when") {
                 def.break_when = self.conds(b, pb);
             }
@@ -3214,6 +3265,41 @@ impl<'a> Loader<'a> {
             }
         }
         def
+    }
+
+    /// A `loop_var` or `index_var`: a name, or a template rendered now with the play's, the
+    /// roles' and the task's variables and -e (ansible-core renders it when the task runs,
+    /// with the host's too: one that needs them is refused here).
+    fn loop_name(&mut self, v: &Node, key: &str, pb: &PlayBuild, layers: &[Arc<VarMap>]) -> Option<String> {
+        let written = v.scalar_text()?;
+        if !is_template(&written) {
+            return Some(written);
+        }
+        let mut all = vec![Layer::source(Arc::new(pb.public_defaults.clone())), Layer::source(pb.play_vars.clone())];
+        all.push(Layer::source(Arc::new(pb.public_vars.clone())));
+        all.extend(layers.iter().map(|l| Layer::source(l.clone())));
+        all.push(Layer::source(self.opts.extra_vars.clone()));
+        let templar = Arc::new(self.templar.sibling());
+        let ctx = Scope::new(templar.clone(), Arc::new(VarMap::new()), all).into_value();
+        match templar.compile(&written).and_then(|t| templar.render_defined(&t, &ctx)) {
+            Ok(name) if name.as_str().is_some_and(is_identifier) => name.as_str().map(str::to_string),
+            Ok(name) => {
+                self.err(
+                    DiagKind::Invalid,
+                    v.span,
+                    format!("loop_control.{key} `{written}` renders `{name}`, which is not a variable name"),
+                );
+                None
+            }
+            Err(e) => {
+                self.err(DiagKind::Unsupported, v.span, format!("loop_control.{key} `{written}`: {e}")).help = Some(
+                    "prov names the loop variable when it compiles the play, from the play's, roles' and task's vars \
+                     and -e; ansible-core also sees host variables and facts there"
+                        .into(),
+                );
+                None
+            }
+        }
     }
 
     /// Module arguments as (name → (value, span)); `None` when malformed (already reported).
@@ -3863,6 +3949,31 @@ fn role_var_files(role: &Path, sub: &str) -> Vec<PathBuf> {
         .filter(|p| p.is_file())
         .take(1)
         .collect()
+}
+
+/// `p` absolute, with `.` dropped and `..` taking off the part before it (without reading
+/// links: Python's `os.path.normpath`).
+fn normalized(p: &Path) -> PathBuf {
+    let p = if p.as_os_str().is_empty() { Path::new(".") } else { p };
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in abs.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The variables of a task below the play's, lowest first: its role's defaults, then the vars
+/// of its role, blocks and includes.
+fn name_layers(c: &Inherit) -> Vec<Arc<VarMap>> {
+    let defaults = c.role.iter().map(|r| r.defaults.clone());
+    defaults.chain(c.vars.iter().cloned()).chain(c.params.iter().cloned()).collect()
 }
 
 /// A dynamic include: its tags (its own and inherited) decide whether it runs, and the

@@ -387,6 +387,10 @@ pub struct RoleCtx {
     /// The roles whose tasks imported or included this one, nearest first (name, directory):
     /// `ansible_parent_role_names` / `ansible_parent_role_paths`.
     pub parents: Vec<(String, PathBuf)>,
+    /// The role's directory, then those of the roles that pulled it in (as a dependency or
+    /// from their tasks), nearest first: ansible-core's dependency chain, reversed, as
+    /// `ansible_search_path` lists it.
+    pub chain: Vec<PathBuf>,
     /// For a role of `roles:` or a dependency, the key of its [`Step::Role`]: a task of it
     /// that runs (not skipped) on a host marks the role as run there. `None` under
     /// `include_role`/`import_role`, which always run their role.
@@ -483,6 +487,10 @@ pub struct TaskDef {
     pub meta: Option<MetaAction>,
     /// Where `src` files and templates are searched (role dirs first, then the playbook's dir).
     pub search_dirs: Arc<Vec<PathBuf>>,
+    /// `ansible_search_path`, as ansible-core's task executor sets it (above every other
+    /// variable): the role chain's directories, the directory of the task's file, the
+    /// playbook's directory, each once.
+    pub search_path_var: Arc<VarMap>,
     /// Per-task timeout in seconds.
     pub timeout: Option<u64>,
     /// `async` seconds (with `poll` above 0: the task waits for its end, at most that long).

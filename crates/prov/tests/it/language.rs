@@ -270,6 +270,112 @@ fn templated_tags_render_with_the_plays_variables_before_tasks_are_chosen() {
     assert_eq!(r.code, 4, "{}", r.dump());
 }
 
+/// `ansible_search_path`, as ansible-core 2.19's task executor sets it (same layout run under
+/// ansible-playbook): the role's directory and those of the roles that pulled it in (a
+/// dependency lists its depender), then the directory of the task's file (`..` resolved),
+/// then the playbook's directory, each once.
+#[test]
+fn ansible_search_path_lists_the_role_chain_the_task_file_dir_and_the_playbook_dir() {
+    let site = "- hosts: a\n  gather_facts: false\n  roles: [p]\n  tasks:\n    - {name: play, debug: {msg: \"{{ sp }}\"}}\n    - include_tasks: sub/inc.yml\n    - include_role: {name: d}\n";
+    let show = "- {name: show, debug: {msg: \"{{ sp }}\"}}\n";
+    let files = [
+        ("site.yml", site),
+        ("group_vars/all.yml", "sp: \"{{ ansible_search_path | map('replace', playbook_dir, 'P') | join(' ') }}\"\n"),
+        ("sub/inc.yml", show),
+        ("roles/p/tasks/main.yml", show),
+        ("roles/p/meta/main.yml", "dependencies: [d]\n"),
+        (
+            "roles/d/tasks/main.yml",
+            "- {name: show, debug: {msg: \"{{ sp }}\"}}\n- include_tasks: ../../../sub/inc.yml\n",
+        ),
+    ];
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msgs: Vec<&str> = r.results().iter().filter_map(|x| x["msg"].as_str()).filter(|m| m.starts_with('P')).collect();
+    assert_eq!(
+        msgs,
+        [
+            "P/roles/d P/roles/p P/roles/d/tasks P",
+            "P/roles/d P/roles/p P/sub P",
+            "P/roles/p P/roles/p/tasks P",
+            "P",
+            "P/sub P",
+            "P/roles/d P/roles/d/tasks P",
+            "P/roles/d P/sub P",
+        ],
+        "{}",
+        r.dump()
+    );
+}
+
+/// A templated `loop_var` or `index_var` names the loop's variables (ansible-core 2.19, same
+/// play: "apple 0", "pear 1", the include's "value", "x"); prov used the template text as
+/// the name. One that needs host variables is refused before connecting.
+#[test]
+fn templated_loop_var_and_index_var_name_the_loop_variables() {
+    let site = "- hosts: a\n  gather_facts: false\n  vars: {lvn: fruit}\n  tasks:\n    - name: plain\n      debug: {msg: \"{{ fruit }} {{ i }}\"}\n      loop: [apple, pear]\n      loop_control: {loop_var: \"{{ lvn }}\", index_var: \"{{ 'i' }}\"}\n    - include_tasks: inc.yml\n      loop: [value]\n      loop_control: {loop_var: \"{{ name }}\"}\n      vars: {name: templated}\n    - name: own vars\n      debug: {msg: \"{{ tv }}\"}\n      loop: [x]\n      loop_control: {loop_var: \"{{ n2 }}\"}\n      vars: {n2: tv}\n";
+    let inc = "- {name: inc, debug: {msg: \"{{ templated }}\"}}\n";
+    let (_d, r) = apply(&[("site.yml", site), ("inc.yml", inc)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msgs: Vec<&str> =
+        ["plain", "inc", "own vars"].iter().flat_map(|t| r.of(t)).filter_map(|x| x["msg"].as_str()).collect();
+    assert_eq!(msgs, ["apple 0", "pear 1", "value", "x"], "{}", r.dump());
+    let facts = "- hosts: a\n  gather_facts: false\n  tasks:\n    - debug: {msg: hi}\n      loop: [1]\n      loop_control: {loop_var: \"{{ ansible_hostname }}\"}\n";
+    let (_d, r) = apply(&[("site.yml", facts)], &[]);
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(r.dump().contains("loop_control.loop_var"), "{}", r.dump());
+}
+
+/// Inside a loop, ansible-core 2.19 registers each item's result as it comes: the next item
+/// sees it under the `register` name (its `when`, its arguments), and `loop_control.label` is
+/// rendered after the item ran, with the item's own result; a label that cannot be rendered
+/// fails the item ("Failed to template loop_control.label: ..."). Same play under
+/// ansible-playbook: b skipped, labels x-x and y-y, the second item of the last task failed.
+#[test]
+fn loop_items_see_the_result_registered_by_the_item_before_and_labels_their_own() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: echo
+      command: "echo {{ item }}"
+      register: r
+      loop: [a, b, c]
+      when: r is not defined or r.stdout | default('') != 'a'
+    - name: labels
+      debug: {msg: "{{ item }}"}
+      loop: [x, y]
+      register: r3
+      loop_control: {label: "{{ r3.msg }}-{{ r3.item }}"}
+    - name: bad label
+      command: "echo {{ item }}"
+      register: r4
+      loop: [changed, skipped]
+      loop_control: {label: "{{ r4.stdout }}"}
+      when: item == "changed"
+      ignore_errors: true
+    - name: after
+      debug: {msg: "{{ r4.msg }} {{ r4.results[1].failed }} {{ r4.results[1].msg }}"}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let status: Vec<&str> = r.of("echo").iter().filter_map(|x| x["status"].as_str()).collect();
+    assert_eq!(status, ["changed", "skipped", "changed"], "{}", r.dump());
+    let labels: Vec<&str> = r.of("labels").iter().filter_map(|x| x["item"].as_str()).collect();
+    assert_eq!(labels, ["x-x", "y-y"], "{}", r.dump());
+    let bad: Vec<(&str, &str)> = r
+        .of("bad label")
+        .iter()
+        .map(|x| (x["status"].as_str().unwrap_or(""), x["item"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(bad, [("changed", "changed"), ("ignored", "skipped")], "{}", r.dump());
+    assert_eq!(
+        r.of("after")[0]["msg"],
+        "One or more items failed True Failed to template loop_control.label: object of type 'dict' has no attribute 'stdout'",
+        "{}",
+        r.dump()
+    );
+}
+
 /// ansible-core keeps an integer tag as an integer, which no --tags ever matches: without
 /// --tags the task runs (as all do); with --tags prov refuses it rather than match it as text.
 #[test]
