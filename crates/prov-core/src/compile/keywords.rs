@@ -34,11 +34,11 @@ pub const PLAY: &[&str] = &[
     "vars_prompt",
     "ignore_unreachable",
     "order",
+    "module_defaults",
 ];
 
 /// Ansible play keys prov does not support yet.
-pub const PLAY_UNSUPPORTED: &[&str] =
-    &["module_defaults", "throttle", "fact_path", "debugger", "diff", "port", "run_once", "timeout"];
+pub const PLAY_UNSUPPORTED: &[&str] = &["throttle", "fact_path", "debugger", "diff", "port", "run_once", "timeout"];
 
 /// Keys of a task (besides the module key).
 pub const TASK: &[&str] = &[
@@ -85,11 +85,12 @@ pub const TASK: &[&str] = &[
     "poll",
     "ignore_unreachable",
     "remote_user",
+    "module_defaults",
 ];
 
 /// Ansible task keys prov does not support yet.
 pub const TASK_UNSUPPORTED: &[&str] =
-    &["with_random_choice", "debugger", "module_defaults", "collections", "any_errors_fatal", "connection"];
+    &["with_random_choice", "debugger", "collections", "any_errors_fatal", "connection"];
 
 /// Keys of a block.
 pub const BLOCK: &[&str] = &[
@@ -113,6 +114,7 @@ pub const BLOCK: &[&str] = &[
     "notify",
     "check_mode",
     "remote_user",
+    "module_defaults",
 ];
 
 /// Keys of an import task (`import_tasks`, `import_role`), which passes them down.
@@ -131,6 +133,7 @@ pub const INCLUDE: &[&str] = &[
     "notify",
     "check_mode",
     "remote_user",
+    "module_defaults",
 ];
 
 /// Keys ansible-core takes on an `include_tasks` or `include_role` (its TaskInclude's
@@ -158,7 +161,8 @@ pub const DYNAMIC_INCLUDE_VALID: &[&str] = &[
 pub const DYNAMIC_INCLUDE: &[&str] = &["name", "when", "tags", "vars", "ignore_errors", "no_log", "register"];
 
 /// Keys of a role reference in `roles:`.
-pub const ROLE_REF: &[&str] = &["role", "name", "vars", "tags", "when", "become", "become_user", "environment"];
+pub const ROLE_REF: &[&str] =
+    &["role", "name", "vars", "tags", "when", "become", "become_user", "environment", "module_defaults"];
 
 /// The other attributes ansible-core takes on a role entry (its RoleInclude's); any key
 /// that is none of these nor [`ROLE_REF`] is a role param.
@@ -176,7 +180,6 @@ pub const ROLE_REF_UNSUPPORTED: &[&str] = &[
     "diff",
     "ignore_errors",
     "ignore_unreachable",
-    "module_defaults",
     "no_log",
     "port",
     "remote_user",

@@ -113,6 +113,8 @@ struct Inherit {
     /// For the roles a role's `meta/main.yml` depends on: that role (their dependency chain
     /// goes on through it).
     depender: Option<Arc<RoleCtx>>,
+    /// The `module_defaults` entries on the way here, outermost first.
+    module_defaults: Vec<ModuleDefaults>,
     environment: Option<Value>,
     ignore_errors: Option<Flag>,
     delegate_to: Option<Tmpl>,
@@ -272,6 +274,30 @@ enum HandlerKey {
 }
 
 /// A play under construction.
+/// One entry of `module_defaults`: arguments for a module or for an action group.
+#[derive(Clone, Debug)]
+struct ModuleDefaults {
+    /// `group/` and the group's fully qualified name, or the module's name in the registry
+    /// (a module prov does not have keeps its name as written, and no task matches it).
+    key: String,
+    args: Arc<Vec<(String, Value, Span)>>,
+}
+
+/// The action groups (`module_defaults: {group/NAME: ...}`) that hold a module, by the
+/// module's home collection: every module prov has of these collections is in their groups
+/// (read from the `action_groups` of their meta/runtime.yml in `ansible` 12.3.0 and of
+/// ansible-core's builtin runtime, whose `aws`, `docker` and `gcp` extend them).
+fn action_groups(m: &dyn crate::module::DynModule) -> &'static [&'static str] {
+    match (m.collections().first().copied(), m.name()) {
+        (Some("community.docker"), _) => &["community.docker.docker", "ansible.builtin.docker"],
+        (Some("amazon.aws"), _) => &["amazon.aws.aws", "ansible.builtin.aws"],
+        (Some("google.cloud"), _) => &["google.cloud.gcp", "ansible.builtin.gcp"],
+        (Some("community.postgresql"), _) => &["community.postgresql.all"],
+        (Some("ansible.builtin"), "ping") => &["ansible.builtin.testgroup"],
+        _ => &[],
+    }
+}
+
 /// The play's variables that templated tags render with (see [`Loader::render_tags`]),
 /// below -e: the public roles' defaults, the play's vars and vars_files, the public roles' vars.
 struct PlayLayers {
@@ -683,6 +709,7 @@ impl<'a> Loader<'a> {
             collections.push("ansible.legacy".into());
         }
         inherit.collections = Arc::new(collections);
+        self.module_defaults_into(node.get("module_defaults"), &mut inherit.module_defaults);
         inherit.become_method = self.opts.defaults.become_method;
         let cfg_become = match self.opts.defaults.become_ {
             Some(true) => Some(Some(Become {
@@ -880,6 +907,22 @@ impl<'a> Loader<'a> {
         };
         if !self.tags_selected(&setup_tags) {
             gather_facts = GatherFacts::No;
+        }
+        // ansible-core's gather_facts action takes the play's module_defaults for `setup`.
+        let for_setup = |d: &ModuleDefaults| {
+            matches!(
+                d.key.as_str(),
+                "setup" | "gather_facts" | "ansible.builtin.gather_facts" | "ansible.legacy.gather_facts"
+            )
+        };
+        if gather_facts != GatherFacts::No && inherit.module_defaults.iter().any(for_setup) {
+            let at = node.get("module_defaults").map_or(node.span, |n| n.span);
+            self.err(
+                DiagKind::Unsupported,
+                at,
+                "module_defaults for `setup` on a play that gathers facts is not supported by prov yet",
+            )
+            .help = Some("set gather_subset and the like on the play, or gather with a `setup` task".into());
         }
         let gather_subset = node.get("gather_subset").map(|n| self.gather_subset(n));
         let gather_timeout = match node.get("gather_timeout") {
@@ -1720,7 +1763,108 @@ impl<'a> Loader<'a> {
         if let Some(b) = self.opt_bool(node.get("check_mode")) {
             c.check_mode = Some(b);
         }
+        self.module_defaults_into(node.get("module_defaults"), &mut c.module_defaults);
         c
+    }
+
+    /// `module_defaults` (a mapping, or a list of them) on a play, block, import, role entry
+    /// or task, after what is inherited: ansible-core puts the parent's first, and an entry
+    /// for the same module or group replaces an earlier one as a whole. A short name is the
+    /// module's (`apt` is `ansible.builtin.apt`), a short group name ansible.builtin's.
+    fn module_defaults_into(&mut self, n: Option<&Node>, out: &mut Vec<ModuleDefaults>) {
+        let Some(n) = n else { return };
+        let dicts: Vec<&Node> = match &n.kind {
+            NodeKind::Null => return,
+            NodeKind::Seq(items) => items.iter().collect(),
+            _ => vec![n],
+        };
+        for d in dicts {
+            let Some(entries) = d.as_map() else {
+                // ansible-core's words.
+                self.err(
+                    DiagKind::Invalid,
+                    d.span,
+                    "The field 'module_defaults' is supposed to be a dictionary or list of dictionaries, the keys of \
+                     which must be static action, module, or group names",
+                );
+                continue;
+            };
+            for (k, v) in entries {
+                let written = k.scalar_text().unwrap_or_default();
+                let key = match written.strip_prefix("group/") {
+                    Some(g) if g.split('.').count() < 3 => format!("group/ansible.builtin.{g}"),
+                    Some(g) => format!("group/{g}"),
+                    None => {
+                        let short = written
+                            .strip_prefix("ansible.builtin.")
+                            .or_else(|| written.strip_prefix("ansible.legacy."))
+                            .unwrap_or(&written);
+                        match self.registry.get(short) {
+                            Some(m) if short != written || self.registry.get(&written).is_some() => {
+                                m.name().to_string()
+                            }
+                            _ => written.clone(),
+                        }
+                    }
+                };
+                let args = match &v.kind {
+                    NodeKind::Null => Vec::new(),
+                    NodeKind::Map(items) => items
+                        .iter()
+                        .map(|(ak, av)| (ak.scalar_text().unwrap_or_default(), av.to_value(), ak.span))
+                        .collect(),
+                    NodeKind::Str(t) if is_template(t) => {
+                        self.err(
+                            DiagKind::Unsupported,
+                            v.span,
+                            format!("module_defaults for `{written}` as a template is not supported by prov yet"),
+                        )
+                        .help = Some(
+                            "prov merges module_defaults when it compiles the play: write the arguments as a mapping"
+                                .into(),
+                        );
+                        continue;
+                    }
+                    _ => {
+                        self.err(
+                            DiagKind::Invalid,
+                            v.span,
+                            format!("module_defaults for `{written}` must be a mapping of arguments"),
+                        );
+                        continue;
+                    }
+                };
+                out.push(ModuleDefaults { key, args: Arc::new(args) });
+            }
+        }
+    }
+
+    /// The arguments `module_defaults` give a task of module `m` that it does not set itself,
+    /// as ansible-core's `_get_action_arg_defaults` merges them: its groups' entries in order,
+    /// then its own.
+    fn apply_module_defaults(
+        m: &dyn crate::module::DynModule,
+        defaults: &[ModuleDefaults],
+        args: &mut indexmap::IndexMap<String, (Value, Span)>,
+    ) {
+        if defaults.is_empty() {
+            return;
+        }
+        let mut merged: indexmap::IndexMap<&str, &ModuleDefaults> = indexmap::IndexMap::new();
+        for d in defaults {
+            merged.insert(&d.key, d);
+        }
+        let groups = action_groups(m);
+        let mut given: indexmap::IndexMap<String, (Value, Span)> = indexmap::IndexMap::new();
+        let in_groups = merged.iter().filter(|(k, _)| k.strip_prefix("group/").is_some_and(|g| groups.contains(&g)));
+        for (_, d) in in_groups.chain(merged.get_key_value(m.name())) {
+            for (a, v, span) in d.args.iter() {
+                given.insert(a.clone(), (v.clone(), *span));
+            }
+        }
+        for (k, v) in given {
+            args.entry(k).or_insert(v);
+        }
     }
 
     fn block(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Vec<Step> {
@@ -2655,7 +2799,12 @@ impl<'a> Loader<'a> {
                 }
             }
         }
-        let args = args.unwrap_or_default();
+        let mut args = args.unwrap_or_default();
+        if let Some(m) = dynm {
+            let mut defaults = inh.module_defaults.clone();
+            self.module_defaults_into(node.get("module_defaults"), &mut defaults);
+            Self::apply_module_defaults(m, &defaults, &mut args);
+        }
         for (k, (_, span)) in args.iter().filter(|(k, _)| k.starts_with("_ansible_")) {
             // ansible-core's own words.
             self.err(

@@ -376,6 +376,59 @@ fn loop_items_see_the_result_registered_by_the_item_before_and_labels_their_own(
     );
 }
 
+/// `module_defaults` on a play, a block and a task, as ansible-core 2.19 applies them (same play
+/// under ansible-playbook: "/tmp /etc /usr grouped own"): arguments a task does not set come
+/// from the innermost entry for its module (short, ansible.builtin. or ansible.legacy. names
+/// alike; an inner entry replaces an outer one whole) and from the action groups that hold it,
+/// the module's own entry last.
+#[test]
+fn module_defaults_give_the_arguments_a_task_does_not_set() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  module_defaults:
+    command: {chdir: /tmp}
+    ansible.builtin.debug: {msg: from-play}
+  tasks:
+    - {name: a, command: pwd, register: a}
+    - {name: d1, debug: }
+    - {name: d2, debug: {msg: own}}
+    - block:
+        - {name: b, command: pwd, register: b}
+        - {name: d3, debug: }
+      module_defaults:
+        ansible.builtin.command: {chdir: /etc}
+        debug: {}
+    - name: c
+      command: pwd
+      register: c
+      module_defaults:
+        ansible.legacy.command: {chdir: /usr}
+    - name: p
+      ping:
+      register: p
+      module_defaults:
+        group/testgroup: {data: grouped}
+    - name: p2
+      ping:
+      register: p2
+      module_defaults:
+        group/testgroup: {data: grouped}
+        ping: {data: own}
+    - name: all
+      debug: {msg: "{{ a.stdout }} {{ b.stdout }} {{ c.stdout }} {{ p.ping }} {{ p2.ping }}"}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msg = |t: &str| r.of(t).first().map(|x| x["msg"].clone()).unwrap_or_default();
+    assert_eq!(
+        (msg("d1"), msg("d2"), msg("d3")),
+        ("from-play".into(), "own".into(), "Hello world!".into()),
+        "{}",
+        r.dump()
+    );
+    assert_eq!(msg("all"), "/tmp /etc /usr grouped own", "{}", r.dump());
+}
+
 /// ansible-core keeps an integer tag as an integer, which no --tags ever matches: without
 /// --tags the task runs (as all do); with --tags prov refuses it rather than match it as text.
 #[test]
