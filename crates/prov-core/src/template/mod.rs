@@ -244,6 +244,7 @@ impl Templar {
     /// undefined variable fails the task. (`render` lets an undefined value through, so that a
     /// variable defined as `"{{ missing }}"` is itself undefined for `is defined` and `default`.)
     pub fn render_defined(&self, t: &Tmpl, ctx: &Value) -> Result<Value, String> {
+        UNDEFINED_REASON.with(|r| r.borrow_mut().take());
         let v = self.render(t, ctx)?;
         match t {
             Tmpl::Expr(e, src) if holds_undefined(&v) => Err(undefined_message(self.env, e, src, ctx)),
@@ -256,6 +257,7 @@ impl Templar {
     /// result is undefined or reading something undefined failed it.
     pub fn eval_or_undefined(&self, expr: &str, ctx: &Value) -> Result<Result<Value, String>, String> {
         let t = self.compile_expr(expr)?;
+        UNDEFINED_REASON.with(|r| r.borrow_mut().take());
         let Tmpl::Expr(e, src) = &t else { return self.render(&t, ctx).map(Ok) };
         match e.eval(ctx.clone()) {
             Ok(v) if v.is_undefined() => Ok(Err(undefined_message(self.env, e, src, ctx))),
@@ -484,7 +486,20 @@ fn holds_undefined(v: &Value) -> bool {
 fn undefined_message(env: &Environment<'_>, e: &Expression<'_, '_>, src: &str, ctx: &Value) -> String {
     undefined_in(env, e.undeclared_variables(false), ctx, 0)
         .or_else(|| missing_attribute(env, src, ctx))
+        .or_else(|| UNDEFINED_REASON.with(|r| r.borrow_mut().take()))
         .unwrap_or_else(|| format!("`{src}` is undefined"))
+}
+
+thread_local! {
+    /// Why a lookup made an undefined value (the vars lookup: "No variable named 'x' was
+    /// found."), for the message of an expression that ends undefined with no undefined name
+    /// in it. Cleared when [`Templar::render_defined`] starts.
+    static UNDEFINED_REASON: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Notes why a lookup gives an undefined value (see [`UNDEFINED_REASON`]).
+pub(crate) fn note_undefined_reason(reason: String) {
+    UNDEFINED_REASON.with(|r| *r.borrow_mut() = Some(reason));
 }
 
 /// How deep [`undefined_in`] follows variables defined by templates.
@@ -947,11 +962,13 @@ mod tests {
             "object of type 'dict' has no attribute 'missing'"
         );
         assert_eq!(render("{{ nope is defined }}").expect("a test"), Value::from(false));
-        // A global function is no undefined variable: the call is what is undefined.
+        // A global function is no undefined variable; the vars lookup says what it missed.
         assert_eq!(
             render("{{ lookup('vars', 'nope') }}").expect_err("undefined"),
-            "`lookup('vars', 'nope')` is undefined"
+            "No variable named 'nope' was found."
         );
+        assert_eq!(render("{{ lookup('vars', 'nope') | default(1) }}").expect("a default"), Value::from(1));
+        assert_eq!(render("{{ d.nokey }}").expect_err("missing key"), "object of type 'dict' has no attribute 'nokey'");
         assert_eq!(render("{{ nope | default('x') }}").expect("a default"), Value::from("x"));
         // render keeps undefined (for variables defined as "{{ missing }}", which are undefined)
         let tm = t.compile("{{ nope }}").expect("compiles");

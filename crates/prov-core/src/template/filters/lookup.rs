@@ -315,7 +315,10 @@ fn vars_lookup(state: &State, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>
             Some(v) => out.push(v),
             // ansible-core gives an undefined value ("No variable named 'x' was found."), which
             // `default` replaces and `is defined` tests.
-            None => out.push(default.clone().unwrap_or(Value::UNDEFINED)),
+            None => out.push(default.clone().unwrap_or_else(|| {
+                crate::template::note_undefined_reason(format!("No variable named '{name}' was found."));
+                Value::UNDEFINED
+            })),
         }
     }
     Ok(out)
