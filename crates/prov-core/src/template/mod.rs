@@ -51,14 +51,17 @@ pub fn single_expression(s: &str) -> Option<&str> {
 /// Owns the template environment; one per run, shared by all hosts.
 pub struct Templar {
     env: &'static Environment<'static>,
+    /// Templates from playbook data (see [`Templar::compile`]).
     cache: RwLock<HashMap<Arc<str>, Tmpl>>,
+    /// Conditions, whose string constants Jinja unescapes (see [`Templar::compile_condition`]).
+    conditions: RwLock<HashMap<Arc<str>, Tmpl>>,
 }
 
 impl Templar {
     /// Another templar over the same environment (filters, lookups), with its own cache: for
     /// a [`crate::vars::Scope`] built where only a borrowed one is at hand.
     pub fn sibling(&self) -> Templar {
-        Templar { env: self.env, cache: RwLock::new(HashMap::new()) }
+        Templar { env: self.env, cache: RwLock::new(HashMap::new()), conditions: RwLock::new(HashMap::new()) }
     }
 }
 
@@ -123,25 +126,41 @@ impl Templar {
             |out, state, v| if v.is_none() { Ok(()) } else { minijinja::escape_formatter(out, state, v) },
         );
         env.add_global("omit", Value::from(OMIT));
-        Templar { env: Box::leak(Box::new(env)), cache: RwLock::new(HashMap::new()) }
+        Templar {
+            env: Box::leak(Box::new(env)),
+            cache: RwLock::new(HashMap::new()),
+            conditions: RwLock::new(HashMap::new()),
+        }
     }
 
-    /// Compiles (once; cached) a template string.
+    /// Compiles (once; cached) a template string of playbook data (a task argument, a
+    /// variable, a keyword). As ansible-core's lexer (`escape_backslashes`), a string constant
+    /// inside `{{ ... }}` keeps its backslashes as written: YAML has read them already, so
+    /// `regex_replace('(\\d)', '<\\1>')` in a double-quoted YAML string gets the pattern `(\d)` and
+    /// the back reference `\1`. Template files and conditions unescape as Jinja does.
     pub fn compile(&self, s: &str) -> Result<Tmpl, String> {
+        self.compile_in(s, true)
+    }
+
+    fn compile_in(&self, s: &str, raw_strings: bool) -> Result<Tmpl, String> {
         if !is_template(s) {
             return Ok(Tmpl::Literal(s.into()));
         }
-        if let Some(t) = self.cache.read().ok().and_then(|c| c.get(s).cloned()) {
+        let cache = if raw_strings { &self.cache } else { &self.conditions };
+        if let Some(t) = cache.read().ok().and_then(|c| c.get(s).cloned()) {
             return Ok(t);
         }
         let leaked: &'static str = Box::leak(s.to_string().into_boxed_str());
-        let t = match single_expression(leaked) {
-            Some(expr) => {
-                Tmpl::Expr(Arc::new(self.env.compile_expression(expr).map_err(|e| error_text(&e))?), expr.into())
-            }
-            None => Tmpl::Text(Arc::new(self.env.template_from_str(leaked).map_err(|e| error_text(&e))?)),
+        let compile = || {
+            Ok::<_, String>(match single_expression(leaked) {
+                Some(expr) => {
+                    Tmpl::Expr(Arc::new(self.env.compile_expression(expr).map_err(|e| error_text(&e))?), expr.into())
+                }
+                None => Tmpl::Text(Arc::new(self.env.template_from_str(leaked).map_err(|e| error_text(&e))?)),
+            })
         };
-        if let Ok(mut c) = self.cache.write() {
+        let t = if raw_strings { minijinja::machinery::with_raw_variable_strings(compile)? } else { compile()? };
+        if let Ok(mut c) = cache.write() {
             c.insert(leaked.into(), t.clone());
         }
         Ok(t)
@@ -163,6 +182,14 @@ impl Templar {
         self.compile(&key)
     }
 
+    /// A condition's expression: its string constants unescaped as Jinja does (ansible-core
+    /// turns `escape_backslashes` off for conditionals, which it once evaluated as `{% if %}`).
+    fn compile_condition_expr(&self, expr: &str) -> Result<Tmpl, String> {
+        let e = expr.trim();
+        let e = single_expression(e).unwrap_or(e);
+        self.compile_in(&format!("{{{{ {e} }}}}"), false)
+    }
+
     /// Compiles a conditional (`when`, `changed_when`, `failed_when`, `until`, `assert`'s
     /// `that`). A string constant in it that holds a template (`when: "'{{ x }}' in names"`) is
     /// rendered before the condition is evaluated, as ansible-core 2.19 still does (deprecated
@@ -173,7 +200,7 @@ impl Templar {
         let wrapped = inner.is_some();
         let e = inner.unwrap_or(expr.trim());
         if !is_template(e) {
-            return Ok(Condition { expr: self.compile_expr(e)?, embedded: Vec::new(), wrapped });
+            return Ok(Condition { expr: self.compile_condition_expr(e)?, embedded: Vec::new(), wrapped });
         }
         let ast = minijinja::machinery::parse_expr(e)
             .map_err(|_| "template delimiters are not supported in a condition's expression".to_string())?;
@@ -192,10 +219,10 @@ impl Templar {
             let var = format!("__prov_embedded_{i}");
             rewritten.push_str(&var);
             at = end;
-            embedded.push(Embedded { tmpl: self.compile(&text)?, var, text });
+            embedded.push(Embedded { tmpl: self.compile_in(&text, false)?, var, text });
         }
         rewritten.push_str(e.get(at..).unwrap_or_default());
-        Ok(Condition { expr: self.compile_expr(&rewritten)?, embedded, wrapped })
+        Ok(Condition { expr: self.compile_condition_expr(&rewritten)?, embedded, wrapped })
     }
 
     /// Evaluates a condition compiled by [`Templar::compile_condition`]: its embedded
@@ -934,6 +961,25 @@ mod tests {
         assert_eq!(r("a-{{ [n] }}").to_string(), "a-[None]");
         assert_eq!(r("a-{{ n | string }}").to_string(), "a-None");
         assert_eq!(r("{{ 'x' ~ n }}").to_string(), "xNone");
+    }
+
+    /// ansible-core 2.19 (same expressions under ansible-playbook): a string constant inside
+    /// `{{ }}` of playbook data keeps its backslashes (`escape_backslashes`); `{% %}`, template
+    /// files and conditions unescape as Jinja does.
+    #[test]
+    fn string_constants_in_data_templates_keep_their_backslashes() {
+        let t = Templar::new(Vec::new());
+        let ctx = Value::from(());
+        let data = |s: &str| t.compile(s).and_then(|x| t.render_defined(&x, &ctx)).expect(s);
+        assert_eq!(data(r"{{ 'x1y2' | regex_replace('(\d)', '<\1>') }}"), Value::from("x<1>y<2>"));
+        assert_eq!(data(r"{{ 'C:\temp' | length }}"), Value::from(7));
+        assert_eq!(data(r"{{ '\u00e9' | length }}"), Value::from(6));
+        assert_eq!(data(r#"{{ "it\"s" }}"#), Value::from(r#"it\"s"#));
+        assert_eq!(data(r"a{{ 'a\tb' }}"), Value::from(r"aa\tb"));
+        assert_eq!(data(r"{% set x = 'a\tb' %}{{ x | length }}"), Value::from("3"));
+        assert_eq!(t.render_file(r"{{ 'a\tb' | length }}", &ctx).expect("file"), "3");
+        let c = t.compile_condition(r"'a\nb' | length == 3").expect("condition");
+        assert_eq!(t.render_condition(&c, &ctx).expect("renders"), Value::from(true));
     }
 
     #[test]

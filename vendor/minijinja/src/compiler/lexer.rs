@@ -6,6 +6,20 @@ use crate::error::{Error, ErrorKind};
 use crate::syntax::SyntaxConfig;
 use crate::utils::{memchr, memstr, starts_with_bytes, unescape};
 
+std::thread_local! {
+    static RAW_VARIABLE_STRINGS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with string constants inside `{{ ... }}` (and in a bare expression) taken as
+/// written, their backslashes kept (prov: Ansible's lexer doubles them before Jinja unescapes,
+/// for templates from YAML, whose backslashes YAML already read). `{% ... %}` is unchanged.
+pub fn with_raw_variable_strings<R>(f: impl FnOnce() -> R) -> R {
+    let before = RAW_VARIABLE_STRINGS.with(|r| r.replace(true));
+    let rv = f();
+    RAW_VARIABLE_STRINGS.with(|r| r.set(before));
+    rv
+}
+
 /// Internal config struct to control whitespace in the engine.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct WhitespaceConfig {
@@ -507,7 +521,9 @@ impl<'s> Tokenizer<'s> {
             return Err(self.syntax_error("unexpected end of string"));
         }
         let s = self.advance(str_len + 2);
-        Ok(if has_escapes {
+        let raw = RAW_VARIABLE_STRINGS.with(|r| r.get())
+            && matches!(self.stack.last(), Some(LexerState::Variable));
+        Ok(if has_escapes && !raw {
             (
                 Token::String(ok!(unescape(&s[1..s.len() - 1])).into_boxed_str()),
                 self.span(old_loc),
