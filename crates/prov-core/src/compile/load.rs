@@ -3838,8 +3838,10 @@ impl<'a> Loader<'a> {
             let mut strings: Vec<String> = t.arg_templates.iter().map(|(s, _)| s.clone()).collect();
             let conds = t.when.iter().chain(t.changed_when.iter().flatten()).chain(t.failed_when.iter().flatten());
             strings.extend(conds.chain(t.until.as_ref().map(|u| &u.0)).flat_map(|c| c.templates()));
-            if let Some(LoopDef { items: LoopItems::Template(crate::template::Tmpl::Expr(_, src)), .. }) = &t.loop_ {
-                strings.push(format!("{{{{ {src} }}}}"));
+            if let Some(LoopDef { items: LoopItems::Template(tm), .. }) = &t.loop_ {
+                if let crate::template::Tmpl::Expr(_, src) = tm.inner() {
+                    strings.push(format!("{{{{ {src} }}}}"));
+                }
             }
             // Bare expressions: assert's `that`, debug's `var`.
             let bare = match t.module {
@@ -3988,7 +3990,7 @@ fn env_chain(outer: Option<Value>, inner: Option<Value>) -> Option<Value> {
 /// rendered as templates before), unless the whole value is one template.
 fn raw_conditions(v: &Value) -> Value {
     if let Some(s) = v.as_str() {
-        return if v.is_safe() || crate::template::single_expression(s).is_some() {
+        return if v.is_safe() || crate::template::single_expression(s.trim()).is_some() {
             v.clone()
         } else {
             Value::from_safe_string(s.to_string())
@@ -4014,8 +4016,11 @@ fn hostvars_reads_of(t: &TaskDef, args: &[String]) -> Vec<HostvarsRead> {
     let conds = t.when.iter().chain(t.changed_when.iter().flatten()).chain(t.failed_when.iter().flatten());
     strings.extend(conds.chain(t.until.as_ref().map(|u| &u.0)).map(|c| c.source.to_string()));
     match t.loop_.as_ref().map(|l| &l.items) {
-        Some(LoopItems::Template(crate::template::Tmpl::Expr(_, src))) => strings.push(src.to_string()),
-        Some(LoopItems::Template(crate::template::Tmpl::Text(tm))) => strings.push(tm.source().to_string()),
+        Some(LoopItems::Template(tm)) => match tm.inner() {
+            crate::template::Tmpl::Expr(_, src) => strings.push(src.to_string()),
+            crate::template::Tmpl::Text(tm) => strings.push(tm.source().to_string()),
+            _ => {}
+        },
         Some(LoopItems::List(v)) => collect_strings(v, &mut strings),
         _ => {}
     }

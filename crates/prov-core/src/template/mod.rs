@@ -17,8 +17,23 @@ pub enum Tmpl {
     /// Exactly one `{{ expr }}`: evaluates to a native value. The text is the expression as
     /// written (for messages).
     Expr(Arc<Expression<'static, 'static>>, Arc<str>),
-    /// Anything else: renders to a string.
+    /// Anything else: renders to a string, or to the value itself when that is all it
+    /// outputs (see [`Templar::render`]).
     Text(Arc<Template<'static, 'static>>),
+    /// A template whose source ends in line breaks, which Jinja drops (ansible-core's
+    /// environment does not keep a trailing newline): a text result gets them back, up to as
+    /// many as the source had (ansible-core's `preserve_trailing_newlines`).
+    Newlines(Arc<Tmpl>, usize),
+}
+
+impl Tmpl {
+    /// The template itself, without its trailing line breaks (see [`Tmpl::Newlines`]).
+    pub fn inner(&self) -> &Tmpl {
+        match self {
+            Tmpl::Newlines(t, _) => t.inner(),
+            t => t,
+        }
+    }
 }
 
 impl std::fmt::Debug for Tmpl {
@@ -27,6 +42,7 @@ impl std::fmt::Debug for Tmpl {
             Tmpl::Literal(s) => write!(f, "Literal({s:?})"),
             Tmpl::Expr(_, src) => write!(f, "Expr({src:?})"),
             Tmpl::Text(_) => f.write_str("Text"),
+            Tmpl::Newlines(t, n) => write!(f, "Newlines({t:?}, {n})"),
         }
     }
 }
@@ -36,10 +52,11 @@ pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
-/// If `s` is exactly one `{{ ... }}` (surrounding whitespace allowed), the inner expression.
+/// If `s` is exactly one `{{ ... }}`, the inner expression: then it renders to a value of
+/// any type. Text around it, whitespace and line breaks too, makes it text (`"{{ n }}\n"` is
+/// `"5\n"`, `" {{ s }}"` keeps its space), as in ansible-core.
 pub fn single_expression(s: &str) -> Option<&str> {
-    let t = s.trim();
-    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix('-').unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
     if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
@@ -121,10 +138,25 @@ impl Templar {
             env.set_syntax(syntax);
         }
         filters::register(&mut env, filters::LookupContext { base_dirs: Arc::new(base_dirs) });
-        // Ansible's finalize: None prints as nothing (`a-{{ none }}` is `a-`).
-        env.set_formatter(
-            |out, state, v| if v.is_none() { Ok(()) } else { minijinja::escape_formatter(out, state, v) },
-        );
+        // Ansible's finalize: None prints as nothing (`a-{{ none }}` is `a-`). While a template
+        // of playbook data renders, what it outputs is noted (see `Templar::render`).
+        env.set_formatter(|out, state, v| {
+            let noting = EMITTED.with(|e| e.borrow().is_some());
+            if !noting {
+                return if v.is_none() { Ok(()) } else { minijinja::escape_formatter(out, state, v) };
+            }
+            let mut text = String::new();
+            if !v.is_none() {
+                minijinja::escape_formatter(&mut minijinja::machinery::make_string_output(&mut text), state, v)?;
+            }
+            EMITTED.with(|e| {
+                if let Some(e) = e.borrow_mut().as_mut() {
+                    e.count += 1;
+                    e.last = Some((v.clone(), text.clone()));
+                }
+            });
+            out.write_str(&text).map_err(|_| minijinja::Error::from(minijinja::ErrorKind::WriteFailure))
+        });
         env.add_global("omit", Value::from(OMIT));
         Templar {
             env: Box::leak(Box::new(env)),
@@ -151,15 +183,23 @@ impl Templar {
             return Ok(t);
         }
         let leaked: &'static str = Box::leak(s.to_string().into_boxed_str());
+        // Jinja without `keep_trailing_newline` drops one line break at the end (`\n`, then
+        // `\r`): `"{{ n }}\n"` is one expression.
+        let body = leaked.strip_suffix('\n').unwrap_or(leaked);
+        let body = body.strip_suffix('\r').unwrap_or(body);
         let compile = || {
-            Ok::<_, String>(match single_expression(leaked) {
+            Ok::<_, String>(match single_expression(body) {
                 Some(expr) => {
                     Tmpl::Expr(Arc::new(self.env.compile_expression(expr).map_err(|e| error_text(&e))?), expr.into())
                 }
-                None => Tmpl::Text(Arc::new(self.env.template_from_str(leaked).map_err(|e| error_text(&e))?)),
+                None => Tmpl::Text(Arc::new(self.env.template_from_str(body).map_err(|e| error_text(&e))?)),
             })
         };
         let t = if raw_strings { minijinja::machinery::with_raw_variable_strings(compile)? } else { compile()? };
+        let t = match trailing_newlines(leaked) {
+            0 => t,
+            n => Tmpl::Newlines(Arc::new(t), n),
+        };
         if let Ok(mut c) = cache.write() {
             c.insert(leaked.into(), t.clone());
         }
@@ -252,17 +292,40 @@ impl Templar {
 
     /// Renders a compiled template with a context. A value ansible-core cannot keep (a
     /// `timedelta`) is an error, as there.
+    /// A template that outputs one value and nothing else (`"{% if x %}{{ port }}{% endif %}"`)
+    /// gives that value, and one that outputs nothing gives none, as ansible-core's native
+    /// rendering does; otherwise the text.
     pub fn render(&self, t: &Tmpl, ctx: &Value) -> Result<Value, String> {
         match t {
             Tmpl::Literal(s) => Ok(Value::from(&**s)),
             Tmpl::Expr(e, _) => e.eval(ctx.clone()).map_err(|e| error_text(&e)).and_then(storable),
-            Tmpl::Text(t) => t.render(ctx.clone()).map(Value::from).map_err(|e| {
-                // An undefined value: the variable it comes from, as Ansible names it.
-                let named = (e.kind() == minijinja::ErrorKind::UndefinedError)
-                    .then(|| undefined_in(self.env, t.undeclared_variables(false), ctx, 0))
-                    .flatten();
-                named.unwrap_or_else(|| error_text(&e))
-            }),
+            Tmpl::Text(t) => {
+                let before = EMITTED.with(|e| e.replace(Some(Emitted::default())));
+                let out = t.render(ctx.clone());
+                let emitted = EMITTED.with(|e| e.replace(before)).unwrap_or_default();
+                let text = out.map_err(|e| {
+                    // An undefined value: the variable it comes from, as Ansible names it.
+                    let named = (e.kind() == minijinja::ErrorKind::UndefinedError)
+                        .then(|| undefined_in(self.env, t.undeclared_variables(false), ctx, 0))
+                        .flatten();
+                    named.unwrap_or_else(|| error_text(&e))
+                })?;
+                Ok(match (emitted.count, emitted.last) {
+                    (0, _) if text.is_empty() => Value::from(()),
+                    (1, Some((v, shown))) if shown == text => v,
+                    _ => Value::from(text),
+                })
+            }
+            Tmpl::Newlines(inner, n) => {
+                let v = self.render(inner, ctx)?;
+                match v.as_str() {
+                    Some(s) if v.kind() == minijinja::value::ValueKind::String && trailing_newlines(s) < *n => {
+                        let missing = n - trailing_newlines(s);
+                        Ok(Value::from(format!("{s}{}", "\n".repeat(missing))))
+                    }
+                    _ => Ok(v),
+                }
+            }
         }
     }
 
@@ -273,7 +336,7 @@ impl Templar {
     pub fn render_defined(&self, t: &Tmpl, ctx: &Value) -> Result<Value, String> {
         UNDEFINED_REASON.with(|r| r.borrow_mut().take());
         let v = self.render(t, ctx)?;
-        match t {
+        match t.inner() {
             Tmpl::Expr(e, src) if holds_undefined(&v) => Err(undefined_message(self.env, e, src, ctx)),
             _ => Ok(v),
         }
@@ -305,7 +368,7 @@ impl Templar {
 
     /// Renders a whole file's text (the `template` module): always a string, never cached.
     pub fn render_file(&self, text: &str, ctx: &Value) -> Result<String, String> {
-        self.env.render_str(text, ctx.clone()).map_err(|e| error_text(&e))
+        not_noting(|| self.env.render_str(text, ctx.clone())).map_err(|e| error_text(&e))
     }
 
     /// Renders a template file's text whose `{% include %}`, `{% import %}` and `{% extends %}`
@@ -332,7 +395,7 @@ impl Templar {
             }
             Ok(None)
         });
-        env.render_str(text, ctx.clone()).map_err(|e| error_text(&e))
+        not_noting(|| env.render_str(text, ctx.clone())).map_err(|e| error_text(&e))
     }
 
     /// The filters, tests and lookup plugins a template string names that prov does not have,
@@ -515,6 +578,33 @@ fn undefined_message(env: &Environment<'_>, e: &Expression<'_, '_>, src: &str, c
         .or_else(|| missing_attribute(env, src, ctx))
         .or_else(|| UNDEFINED_REASON.with(|r| r.borrow_mut().take()))
         .unwrap_or_else(|| format!("`{src}` is undefined"))
+}
+
+/// What a template of playbook data output while it rendered: how many values, and the last
+/// one with its text (see [`Templar::render`]).
+#[derive(Default)]
+struct Emitted {
+    count: usize,
+    last: Option<(Value, String)>,
+}
+
+thread_local! {
+    /// The outputs of the template of playbook data rendering now on this thread, if any.
+    static EMITTED: std::cell::RefCell<Option<Emitted>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (a template file rendering) without noting its outputs for the data template that
+/// may have called it.
+fn not_noting<R>(f: impl FnOnce() -> R) -> R {
+    let before = EMITTED.with(|e| e.replace(None));
+    let rv = f();
+    EMITTED.with(|e| e.replace(before));
+    rv
+}
+
+/// How many `\n` end `s` (ansible-core's `_count_newlines_from_end`).
+fn trailing_newlines(s: &str) -> usize {
+    s.bytes().rev().take_while(|b| *b == b'\n').count()
 }
 
 thread_local! {
@@ -976,10 +1066,45 @@ mod tests {
         assert_eq!(data(r"{{ '\u00e9' | length }}"), Value::from(6));
         assert_eq!(data(r#"{{ "it\"s" }}"#), Value::from(r#"it\"s"#));
         assert_eq!(data(r"a{{ 'a\tb' }}"), Value::from(r"aa\tb"));
-        assert_eq!(data(r"{% set x = 'a\tb' %}{{ x | length }}"), Value::from("3"));
+        assert_eq!(data(r"{% set x = 'a\tb' %}{{ x | length }}"), Value::from(3));
         assert_eq!(t.render_file(r"{{ 'a\tb' | length }}", &ctx).expect("file"), "3");
         let c = t.compile_condition(r"'a\nb' | length == 3").expect("condition");
         assert_eq!(t.render_condition(&c, &ctx).expect("renders"), Value::from(true));
+    }
+
+    /// ansible-core 2.19 (same values under ansible-playbook): text around one expression,
+    /// whitespace too, makes text; a template that outputs one value and nothing else gives the
+    /// value, one that outputs nothing gives none; trailing line breaks of the source stay on a
+    /// text result (one is dropped before Jinja sees it, so `"{{ n }}\n"` is the number).
+    #[test]
+    fn data_templates_render_to_native_values_and_keep_whitespace_as_ansible_does() {
+        let t = Templar::new(Vec::new());
+        let ctx = Value::from_pairs([
+            ("five".to_string(), Value::from(5)),
+            ("s".to_string(), Value::from("foo")),
+            ("l".to_string(), Value::from(vec![1, 2])),
+        ]);
+        let r = |s: &str| t.compile(s).and_then(|x| t.render_defined(&x, &ctx)).expect(s);
+        assert_eq!(r(" {{ s }} "), Value::from(" foo "));
+        assert_eq!(r("{{ 5 }} "), Value::from("5 "));
+        assert_eq!(r("\t{{ s }}"), Value::from("\tfoo"));
+        assert_eq!(r("{{ s }}\n"), Value::from("foo\n"));
+        assert_eq!(r("{{ s }}\n\n"), Value::from("foo\n\n"));
+        assert_eq!(r("{{ five }}\n"), Value::from(5));
+        assert_eq!(r("{{ five }}\r\n"), Value::from(5));
+        assert_eq!(r("\n{{ five }}"), Value::from("\n5"));
+        assert_eq!(r("{{ l }}\n"), Value::from(vec![1, 2]));
+        assert_eq!(r("{% if true %}{{ s }}{% endif %}\n"), Value::from("foo\n"));
+        assert_eq!(r("{% if true %}{{ five }}{% endif %}"), Value::from(5));
+        assert_eq!(r("{% if true %}\n{{ five }}{% endif %}"), Value::from(5));
+        assert_eq!(r("{% for i in [1] %}{{ l }}{% endfor %}"), Value::from(vec![1, 2]));
+        assert_eq!(r("  {{- five }}"), Value::from(5));
+        assert_eq!(r("{{ five }}{{ '' }}"), Value::from("5"));
+        assert!(r("{% if false %}x{% endif %}").is_none());
+        assert!(r("{% if true %}{{ none }}{% endif %}").is_none());
+        assert_eq!(r("{% if true %}x{% endif %}\n"), Value::from("x\n"));
+        // A template file renders to text, whatever it outputs.
+        assert_eq!(t.render_file("{{ five }}", &ctx).expect("file"), "5");
     }
 
     #[test]
