@@ -133,6 +133,27 @@ pub const MAX_ALIAS_NODES: usize = 200_000;
 /// Bounded: nesting deeper than [`MAX_DEPTH`] and alias expansion past [`MAX_ALIAS_NODES`]
 /// are errors with the place, and duplicate keys are found in linear time.
 pub fn parse(file: FileId, text: &str) -> Result<(Vec<Node>, Vec<Diagnostic>), Diagnostic> {
+    parse_with(file, text, Schema::PyYaml)
+}
+
+/// How plain scalars resolve to types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schema {
+    /// PyYAML's YAML 1.1 resolvers, as ansible-core reads playbooks, inventories and vars:
+    /// `0644` and `0b101` are integers, `1:30` is 90, `1.5e3` and `0o17` are text.
+    PyYaml,
+    /// As Docker reads a compose file (YAML 1.2's core schema, with 1.1's booleans and
+    /// `0644`): `80:80` and `1.5e3` are what they look like.
+    Compose,
+}
+
+/// Parses a compose file's text (see [`Schema::Compose`]), which must hold one document.
+pub fn parse_one_compose(file: FileId, text: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+    one_document(file, parse_with(file, text, Schema::Compose)?)
+}
+
+/// [`parse`] with the given scalar resolution.
+pub fn parse_with(file: FileId, text: &str, schema: Schema) -> Result<(Vec<Node>, Vec<Diagnostic>), Diagnostic> {
     // PyYAML reads the continuation lines of a quoted scalar at any indentation (real roles
     // indent a closing `}}"` like the key above it); the parser wants them indented more than
     // the block around. White space at the start of those lines is never part of the value,
@@ -141,7 +162,7 @@ pub fn parse(file: FileId, text: &str) -> Result<(Vec<Node>, Vec<Diagnostic>), D
     let mut shifts = Vec::new();
     let mut current = std::borrow::Cow::Borrowed(text);
     for _ in 0..MAX_REINDENTS {
-        match parse_shifted(file, &current, text, &shifts) {
+        match parse_shifted(file, &current, text, &shifts, schema) {
             Err(ParseErr::QuotedIndent(at)) => match reindent_quoted(&current, at) {
                 Some((fixed, more)) => {
                     shifts = merge_shifts(&shifts, more);
@@ -154,7 +175,7 @@ pub fn parse(file: FileId, text: &str) -> Result<(Vec<Node>, Vec<Diagnostic>), D
         }
     }
     // No further progress: the parser's own error, on the text as written.
-    match parse_shifted(file, text, text, &[]) {
+    match parse_shifted(file, text, text, &[], schema) {
         Ok(r) => Ok(r),
         Err(ParseErr::Diag(d)) => Err(d),
         Err(ParseErr::QuotedIndent(at)) => {
@@ -284,10 +305,12 @@ fn parse_shifted(
     text: &str,
     written: &str,
     shifts: &[(usize, usize)],
+    schema: Schema,
 ) -> Result<(Vec<Node>, Vec<Diagnostic>), ParseErr> {
     let offsets = CharOffsets::new(written).shifted(shifts);
     let mut b = Builder {
         file,
+        schema,
         offsets: &offsets,
         anchors: HashMap::new(),
         warnings: Vec::new(),
@@ -358,7 +381,11 @@ fn parse_shifted(
 
 /// Parses a text that must hold exactly one document (an empty text gives `Null`).
 pub fn parse_one(file: FileId, text: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
-    let (mut docs, warnings) = parse(file, text)?;
+    one_document(file, parse(file, text)?)
+}
+
+fn one_document(file: FileId, parsed: (Vec<Node>, Vec<Diagnostic>)) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+    let (mut docs, warnings) = parsed;
     if docs.len() > 1 {
         let span = docs[1].span;
         return Err(Diagnostic::error(DiagKind::Syntax, span, "expected one YAML document, found several")
@@ -418,6 +445,7 @@ impl CharOffsets {
 
 struct Builder<'a> {
     file: FileId,
+    schema: Schema,
     offsets: &'a CharOffsets,
     /// Each anchor's node and how many nodes it holds.
     anchors: HashMap<usize, (Node, usize)>,
@@ -519,7 +547,7 @@ impl Builder<'_> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = tag.as_deref().map(short_tag);
-                let kind = scalar_kind(text, *style, tag, self.unsafe_depth > 0, span)?;
+                let kind = scalar_kind(text, *style, tag, self.unsafe_depth > 0, span, self.schema)?;
                 let node = Node { span, kind };
                 self.nodes += 1;
                 if *anchor > 0 {
@@ -660,10 +688,11 @@ fn scalar_kind(
     tag: Option<(&str, &str)>,
     in_unsafe: bool,
     span: Span,
+    schema: Schema,
 ) -> Result<NodeKind, Diagnostic> {
     if tag == Some(("!", "unsafe")) || in_unsafe {
         let tag = if tag == Some(("!", "unsafe")) { None } else { tag };
-        return Ok(match scalar_kind(text, style, tag, false, span)? {
+        return Ok(match scalar_kind(text, style, tag, false, span, schema)? {
             NodeKind::Str(s) => NodeKind::Unsafe(s),
             other => other,
         });
@@ -698,9 +727,9 @@ fn scalar_kind(
         _ => {
             if let Some(b) = parse_bool(text) {
                 NodeKind::Bool(b)
-            } else if let Some(i) = parse_int(text) {
+            } else if let Some(i) = if schema == Schema::PyYaml { pyyaml_int(text) } else { parse_int(text) } {
                 NodeKind::Int(i)
-            } else if let Some(f) = parse_float(text) {
+            } else if let Some(f) = if schema == Schema::PyYaml { pyyaml_float(text) } else { parse_float(text) } {
                 NodeKind::Float(f)
             } else {
                 NodeKind::Str(text.to_string())
@@ -741,6 +770,117 @@ fn parse_int(t: &str) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
+/// PyYAML's implicit int (`[-+]?0b[0-1_]+ | [-+]?0[0-7_]+ | [-+]?(0|[1-9][0-9_]*) |
+/// [-+]?0x[0-9a-fA-F_]+ | [-+]?[1-9][0-9_]*(:[0-5]?[0-9])+`) and its constructor: `_` dropped,
+/// `0b` binary, `0x` hex, a leading `0` octal, `:` base 60.
+fn pyyaml_int(t: &str) -> Option<i64> {
+    let (neg, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let all = |s: &str, ok: fn(u8) -> bool| !s.is_empty() && s.bytes().all(|b| ok(b) || b == b'_');
+    let digits = |s: &str| s.replace('_', "");
+    let v: i64 = if let Some(b) = body.strip_prefix("0b").filter(|b| all(b, |c| matches!(c, b'0' | b'1'))) {
+        i64::from_str_radix(&digits(b), 2).ok()?
+    } else if let Some(h) = body.strip_prefix("0x").filter(|h| all(h, |c| c.is_ascii_hexdigit())) {
+        i64::from_str_radix(&digits(h), 16).ok()?
+    } else if body == "0" {
+        0
+    } else if let Some(o) = body.strip_prefix('0').filter(|o| all(o, |c| matches!(c, b'0'..=b'7'))) {
+        let o = digits(o);
+        if o.is_empty() {
+            0
+        } else {
+            i64::from_str_radix(&o, 8).ok()?
+        }
+    } else if body.starts_with(|c: char| matches!(c, '1'..='9')) && body.contains(':') {
+        let mut parts = body.split(':');
+        let first = parts.next()?;
+        if !all(first, |c| c.is_ascii_digit()) {
+            return None;
+        }
+        let mut v: i64 = digits(first).parse().ok()?;
+        for p in parts {
+            let ok = (1..=2).contains(&p.len())
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p.len() == 1 || p.as_bytes()[0] <= b'5');
+            if !ok {
+                return None;
+            }
+            v = v.checked_mul(60)?.checked_add(p.parse::<i64>().ok()?)?;
+        }
+        v
+    } else if body.starts_with(|c: char| matches!(c, '1'..='9')) && all(body, |c| c.is_ascii_digit()) {
+        digits(body).parse().ok()?
+    } else {
+        return None;
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// PyYAML's implicit float: `[-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)?` (the exponent's sign
+/// is required), `\.[0-9][0-9_]*([eE][-+][0-9]+)?`, base 60 (`[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*`),
+/// `[-+]?\.(inf|Inf|INF)`, `\.(nan|NaN|NAN)`.
+fn pyyaml_float(t: &str) -> Option<f64> {
+    match t {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
+        _ => {}
+    }
+    let (sign, body) = match t.as_bytes().first() {
+        Some(b'-') => (-1.0, &t[1..]),
+        Some(b'+') => (1.0, &t[1..]),
+        _ => (1.0, t),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+    let leads = |s: &str| s.starts_with(|c: char| c.is_ascii_digit());
+    // A part of base 60 after the first: `[0-5]?[0-9]`.
+    let sixty = |p: &str| {
+        (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) && (p.len() == 1 || p.as_bytes()[0] <= b'5')
+    };
+    let clean = |s: &str| s.replace('_', "");
+    if body.contains(':') {
+        let parts: Vec<&str> = body.split(':').collect();
+        let (first, rest) = parts.split_first()?;
+        let (last, middle) = rest.split_last()?;
+        let (last_int, frac) = last.split_once('.')?;
+        if !leads(first) || !digits(first) || !middle.iter().all(|p| sixty(p)) || !sixty(last_int) || !digits(frac) {
+            return None;
+        }
+        let mut v: f64 = clean(first).parse().ok()?;
+        for p in middle {
+            v = v * 60.0 + p.parse::<f64>().ok()?;
+        }
+        let tail: f64 = format!("{last_int}.{}", clean(frac)).parse().ok()?;
+        return Some(sign * (v * 60.0 + tail));
+    }
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    if let Some(e) = exponent {
+        let signed = matches!(e.as_bytes().first(), Some(b'-' | b'+'));
+        if !signed || e.len() < 2 || !e[1..].bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+    }
+    let (int_part, frac) = mantissa.split_once('.')?;
+    let ok = if int_part.is_empty() {
+        // `.5`: no sign, a digit right after the point.
+        body.len() == t.len() && leads(frac) && digits(frac)
+    } else {
+        leads(int_part) && digits(int_part) && digits(frac)
+    };
+    if !ok {
+        return None;
+    }
+    let exp = exponent.map(|e| format!("e{e}")).unwrap_or_default();
+    let v: f64 = format!("0{}.{}0{exp}", clean(int_part), clean(frac)).parse().ok()?;
+    Some(sign * v)
+}
+
 fn parse_float(t: &str) -> Option<f64> {
     let looks_numeric = t.bytes().any(|b| b.is_ascii_digit())
         && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+' | b'_'))
@@ -760,6 +900,44 @@ mod tests {
 
     fn one(text: &str) -> Node {
         parse_one(FileId(0), text).expect("parses").0
+    }
+
+    /// Plain scalars resolve as PyYAML 6 (ansible-core 2.19's) resolves them: each case below
+    /// was loaded with `yaml.safe_load` for its expected value.
+    #[test]
+    fn plain_scalars_resolve_as_pyyaml_resolves_them() {
+        let v = |text: &str| one(&format!("v: {text}\n")).get("v").map(|n| n.kind.clone()).expect(text);
+        for (text, want) in [("0b101", 5), ("0b1_0", 2), ("12:30", 750), ("1:30:00", 5400), ("-1:30", -90)] {
+            assert_eq!(v(text), NodeKind::Int(want), "{text}");
+        }
+        for (text, want) in [("1_000", 1000), ("0644", 420), ("0", 0), ("00", 0), ("0x1F", 31), ("0x_1F", 31)] {
+            assert_eq!(v(text), NodeKind::Int(want), "{text}");
+        }
+        for (text, want) in [("+12", 12), ("-0", 0), ("0_7", 7), ("1__2", 12), ("-0b11", -3), ("1:2:3", 3723)] {
+            assert_eq!(v(text), NodeKind::Int(want), "{text}");
+        }
+        for (text, want) in [("190:20:30.15", 685230.15), ("1.5e+3", 1500.0), ("1.", 1.0), ("0.5", 0.5), (".5", 0.5)] {
+            assert_eq!(v(text), NodeKind::Float(want), "{text}");
+        }
+        for (text, want) in [("1_0.5", 10.5), ("1.0e-5", 1e-5), ("6.02E+23", 6.02e23), ("3.14_15", 3.1415)] {
+            assert_eq!(v(text), NodeKind::Float(want), "{text}");
+        }
+        assert_eq!(v("-.inf"), NodeKind::Float(f64::NEG_INFINITY));
+        assert_eq!(v("+.INF"), NodeKind::Float(f64::INFINITY));
+        assert!(matches!(v(".NaN"), NodeKind::Float(f) if f.is_nan()));
+        for text in ["0o17", "1.5e3", "1e3", "-.5", "+.5", "09", "8:61", "1:60", "0:30", "0x", "0b", "1.5.2"] {
+            assert_eq!(v(text), NodeKind::Str(text.into()), "{text}");
+        }
+    }
+
+    #[test]
+    fn compose_files_keep_yaml_1_2_scalars() {
+        let (n, _) = parse_one_compose(FileId(0), "ports: [80:80]\nx: 1.5e3\n").expect("parses");
+        assert_eq!(
+            n.get("ports").and_then(Node::as_seq).map(|s| s[0].kind.clone()),
+            Some(NodeKind::Str("80:80".into()))
+        );
+        assert_eq!(n.get("x").map(|n| n.kind.clone()), Some(NodeKind::Float(1500.0)));
     }
 
     #[test]

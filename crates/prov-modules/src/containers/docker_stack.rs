@@ -266,7 +266,7 @@ fn check_doc(root: &Node, origin: &str, lines: bool) -> Result<(), String> {
 
 /// Parses a compose text (from `origin`) into a checked document.
 fn parse_compose(text: &str, origin: &str, lines: bool) -> Result<Json, String> {
-    let (node, _warnings) = yaml::parse_one(FileId(0), text).map_err(|d| {
+    let (node, _warnings) = yaml::parse_one_compose(FileId(0), text).map_err(|d| {
         if d.span.line > 0 {
             format!("{origin}:{}:{}: {}", d.span.line, d.span.col, d.message)
         } else {
