@@ -315,7 +315,6 @@ fn jinja_builtin_aliases(env: &mut Environment<'static>) {
     alias_filter(env, "first", f::first);
     alias_filter(env, "format", f::format);
     alias_filter(env, "groupby", f::groupby);
-    alias_filter(env, "indent", f::indent);
     alias_filter(env, "items", f::items);
     alias_filter(env, "join", f::join);
     alias_filter(env, "last", f::last);
@@ -357,7 +356,6 @@ fn jinja_builtin_aliases(env: &mut Environment<'static>) {
     alias_test(env, "gt", t::is_gt);
     alias_test(env, "in", t::is_in);
     alias_test(env, "integer", t::is_integer);
-    alias_test(env, "iterable", t::is_iterable);
     alias_test(env, "le", t::is_le);
     alias_test(env, "lower", t::is_lower);
     alias_test(env, "lt", t::is_lt);
@@ -367,7 +365,6 @@ fn jinja_builtin_aliases(env: &mut Environment<'static>) {
     alias_test(env, "number", t::is_number);
     alias_test(env, "odd", t::is_odd);
     alias_test(env, "sameas", t::is_sameas);
-    alias_test(env, "sequence", t::is_sequence);
     alias_test(env, "string", t::is_string);
     alias_test(env, "test", t::is_test);
     alias_test(env, "true", t::is_true);
@@ -430,6 +427,10 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     // minijinja's builtins under their `ansible.builtin.` names first: prov's own versions
     // registered below replace both names.
     jinja_builtin_aliases(env);
+    // Jinja's own, as Python answers them (minijinja's differ: `none is iterable`,
+    // `'abc' is sequence`).
+    add_test(env, "iterable", is_iterable);
+    add_test(env, "sequence", is_sequence);
     add_filter(env, "default", default);
     add_filter(env, "d", default);
     add_filter(env, "mandatory", mandatory);
@@ -543,26 +544,39 @@ fn mandatory(value: &Value, msg: Option<String>, kw: Kwargs) -> Result<Value, Er
     Ok(value.clone())
 }
 
-/// `bool`: Ansible's truthy strings (`yes`, `on`, `1`, `true`, any case) are true, the usual
-/// falsy ones are false; other strings are an error rather than a silent `false`.
+/// `bool`, as ansible-core 2.19's `to_bool`: text (any case, not stripped) and integers read
+/// through their text: `yes`, `on`, `true`, `1` are true, `no`, `off`, `false`, `0` false;
+/// anything else is false unless it equals 1 (`1.0`), which ansible-core deprecates
+/// (`'y'`, `' yes '`, `'foo'`, `[]` are all false there).
 fn to_bool(value: &Value) -> Result<bool, Error> {
+    let text = match value.kind() {
+        ValueKind::Undefined => return Err(Error::new(ErrorKind::UndefinedError, "bool: the value is undefined")),
+        ValueKind::String => value.as_str().unwrap_or_default().to_lowercase(),
+        ValueKind::Bool => value.is_true().to_string(),
+        ValueKind::Number if value.is_integer() => value.to_string(),
+        ValueKind::Number => return Ok(f64::try_from(value.clone()).is_ok_and(|f| f == 1.0)),
+        _ => return Ok(false),
+    };
+    Ok(matches!(text.as_str(), "yes" | "on" | "true" | "1"))
+}
+
+/// Jinja's `iterable`: Python's `iter()` takes it (text, lists, mappings; not none or numbers).
+fn is_iterable(value: &Value) -> Result<bool, Error> {
     match value.kind() {
-        ValueKind::Bool => Ok(value.is_true()),
-        ValueKind::None => Ok(false),
-        ValueKind::Number => Ok(f64::try_from(value.clone()).is_ok_and(|f| f == 1.0)),
-        ValueKind::String => {
-            let s = value.as_str().unwrap_or_default().trim().to_ascii_lowercase();
-            match s.as_str() {
-                "yes" | "on" | "1" | "true" | "y" | "t" => Ok(true),
-                "no" | "off" | "0" | "false" | "n" | "f" | "" | "none" | "null" => Ok(false),
-                _ => Err(fail(format!(
-                    "bool: cannot interpret {:?} as a boolean; use yes/no, true/false, on/off or 1/0",
-                    value.as_str().unwrap_or_default()
-                ))),
-            }
-        }
-        ValueKind::Undefined => Err(Error::new(ErrorKind::UndefinedError, "bool: the value is undefined")),
-        _ => Err(fail(format!("bool: cannot interpret {} as a boolean", a_type(value)))),
+        ValueKind::Undefined => Err(Error::new(ErrorKind::UndefinedError, "iterable: the value is undefined")),
+        ValueKind::String | ValueKind::Seq | ValueKind::Map | ValueKind::Iterable | ValueKind::Bytes => Ok(true),
+        _ => Ok(false),
+    }
+}
+
+/// Jinja's `sequence`: it has a length and items (text, lists, mappings, ranges).
+fn is_sequence(value: &Value) -> Result<bool, Error> {
+    match value.kind() {
+        ValueKind::Undefined => Err(Error::new(ErrorKind::UndefinedError, "sequence: the value is undefined")),
+        ValueKind::String | ValueKind::Seq | ValueKind::Map | ValueKind::Bytes => Ok(true),
+        // `range(3)`: a length and items; a generator has no length.
+        ValueKind::Iterable => Ok(value.len().is_some()),
+        _ => Ok(false),
     }
 }
 
@@ -887,8 +901,41 @@ mod tests {
             ok("{{ 'no' | bool }} {{ 'off' | bool }} {{ '0' | bool }} {{ none | bool }} {{ 2 | bool }}"),
             "False False False False False"
         );
-        err("{{ 'ture' | bool }}", "cannot interpret \"ture\" as a boolean");
-        err("{{ [1] | bool }}", "cannot interpret a list as a boolean");
+        // ansible-core 2.19 (under ansible-playbook): false for anything it does not know.
+        assert_eq!(
+            ok("{{ ['y' | bool, 't' | bool, ' yes ' | bool, 'ture' | bool, [1] | bool, {} | bool] }}"),
+            "[False, False, False, False, False, False]"
+        );
+        assert_eq!(ok("{{ [1.0 | bool, 2.5 | bool, true | bool, 'Yes' | bool] }}"), "[True, False, True, True]");
+    }
+
+    /// ansible-core 2.19 (same expressions under ansible-playbook): floats print as Python's
+    /// `repr`, wherever they become text.
+    #[test]
+    fn floats_become_text_as_python_writes_them() {
+        assert_eq!(
+            ok("{{ 'v=' ~ 0.00001 }} {{ 1.0e+16 | string }} {{ [0.00001, 123.456] | join(',') }} {{ 1e20 }} {{ 1/3 }} {{ 2.0 }}"),
+            "v=1e-05 1e+16 1e-05,123.456 1e+20 0.3333333333333333 2.0"
+        );
+    }
+
+    /// ansible-core 2.19 (same expressions under ansible-playbook).
+    #[test]
+    fn iterable_sequence_indent_and_urlencode_answer_as_jinja_in_python() {
+        assert_eq!(
+            ok("{{ [none is iterable, 'abc' is sequence, {'a':1} is sequence, range(3) is sequence, 5 is iterable] }}"),
+            "[False, True, True, True, False]"
+        );
+        assert_eq!(ok("{{ 'a\nb\n' | indent(2) | to_json }}"), r#""a\n  b\n""#);
+        assert_eq!(ok("{{ 'a\n\nb\n\n' | indent(4) | to_json }}"), r#""a\n\n    b\n\n""#);
+        assert_eq!(ok("{{ 'a\r\nb\r\n' | indent(2) | to_json }}"), r#""a\n  b\n""#);
+        assert_eq!(ok("{{ '' | indent(2, true) | to_json }}"), r#""  ""#);
+        assert_eq!(ok("{{ 'a\nb\n' | indent(2, first=true, blank=true) | to_json }}"), r#""  a\n  b\n  ""#);
+        assert_eq!(ok("{{ 'x\ny' | indent('--') | to_json }}"), r#""x\n--y""#);
+        assert_eq!(
+            ok("{{ {'a': 'b c', 'd/e': 'f&g'} | urlencode }} {{ 'a b/c' | urlencode }}"),
+            "a=b+c&d%2Fe=f%26g a%20b/c"
+        );
     }
 
     #[test]

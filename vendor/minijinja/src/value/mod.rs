@@ -987,19 +987,7 @@ impl fmt::Display for Value {
             ValueRepr::Bool(val) => f.write_str(if val { "True" } else { "False" }),
             ValueRepr::U64(val) => val.fmt(f),
             ValueRepr::I64(val) => val.fmt(f),
-            ValueRepr::F64(val) => {
-                if val.is_nan() {
-                    f.write_str("NaN")
-                } else if val.is_infinite() {
-                    write!(f, "{}inf", if val.is_sign_negative() { "-" } else { "" })
-                } else {
-                    let mut num = val.to_string();
-                    if !num.contains('.') {
-                        num.push_str(".0");
-                    }
-                    write!(f, "{num}")
-                }
-            }
+            ValueRepr::F64(val) => f.write_str(&python_float_repr(val)),
             ValueRepr::None => f.write_str("None"),
             ValueRepr::Invalid(ref val) => write!(f, "<invalid value: {val}>"),
             ValueRepr::I128(val) => write!(f, "{}", { val.0 }),
@@ -2341,6 +2329,57 @@ impl Object for Iterable {
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         mapped_enumerator(self, |this| this.maker.make())
     }
+}
+
+/// Python's `repr()` of a float (prov): the shortest digits that read back, in positional
+/// notation for exponents from -4 to 15 (`1.0`, `0.0001`), else as `1e-05`, `1.5e+16`;
+/// `nan`, `inf`, `-inf`.
+pub fn python_float_repr(f: f64) -> String {
+    use std::fmt::Write as _;
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let sci = format!("{f:e}");
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (neg, mant) = match mant.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mant),
+    };
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if (-4..16).contains(&exp) {
+        if exp >= 0 {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                out.push_str(&digits);
+                out.push_str(&"0".repeat(int_len - digits.len()));
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..int_len]);
+                out.push('.');
+                out.push_str(&digits[int_len..]);
+            }
+        } else {
+            out.push_str("0.");
+            out.push_str(&"0".repeat((-exp - 1) as usize));
+            out.push_str(&digits);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    }
+    out
 }
 
 #[cfg(test)]

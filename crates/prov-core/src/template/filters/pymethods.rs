@@ -267,21 +267,8 @@ fn str_method(s: &str, m: &Method) -> Result<Option<Value>, Error> {
         "splitlines" => {
             m.arity(T, 0, 1)?;
             let keepends = m.arg(0, "keepends")?.is_some_and(|v| v.is_true());
-            let mut out = Vec::new();
-            let mut rest = s;
-            while !rest.is_empty() {
-                let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
-                let nl = if rest[end..].starts_with("\r\n") {
-                    2
-                } else if end < rest.len() {
-                    1
-                } else {
-                    0
-                };
-                out.push(if keepends { &rest[..end + nl] } else { &rest[..end] }.to_string());
-                rest = &rest[end + nl..];
-            }
-            Ok(Some(strings(out)))
+            let out = if keepends { str_splitlines_keepends(s) } else { str_splitlines(s) };
+            Ok(Some(strings(out.into_iter().map(str::to_string).collect())))
         }
         "strip" | "lstrip" | "rstrip" => {
             m.arity(T, 0, 1)?;
@@ -684,6 +671,38 @@ fn format_one(v: &Value, spec: &str) -> Result<String, Error> {
         return Ok(format!("{sign}{padded}"));
     }
     Ok(pad(&format!("{sign}{body}"), sp.width, fill, align))
+}
+
+/// The characters Python's `str.splitlines` ends a line at (`\r\n` counts as one end).
+const LINE_ENDS: [char; 10] =
+    ['\n', '\r', '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}', '\u{2029}'];
+
+/// Python's `str.splitlines()`: no empty last line for a trailing end.
+pub(crate) fn str_splitlines(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let end = rest.find(LINE_ENDS).unwrap_or(rest.len());
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+        let nl = if rest.starts_with("\r\n") { 2 } else { rest.chars().next().map_or(0, char::len_utf8) };
+        rest = &rest[nl..];
+    }
+    out
+}
+
+/// Python's `str.splitlines(keepends=True)`.
+fn str_splitlines_keepends(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let end = rest.find(LINE_ENDS).unwrap_or(rest.len());
+        let after = &rest[end..];
+        let nl = if after.starts_with("\r\n") { 2 } else { after.chars().next().map_or(0, char::len_utf8) };
+        out.push(&rest[..end + nl]);
+        rest = &rest[end + nl..];
+    }
+    out
 }
 
 /// Python's `str(value)` for the basic types.

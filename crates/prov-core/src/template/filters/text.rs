@@ -34,6 +34,53 @@ pub fn register(env: &mut Environment<'static>) {
     add_filter(env, "path_join", path_join);
     add_filter(env, "comment", comment);
     add_filter(env, "urlencode", urlencode);
+    add_filter(env, "indent", indent);
+}
+
+/// Jinja's `indent(width=4, first=False, blank=False)`: every line after the first (and the
+/// first with `first`) gets `width` spaces, or `width` itself when it is text; blank lines
+/// only with `blank`. Lines split as Python's `str.splitlines` and join with `\n`, a trailing
+/// line break kept (`"a\nb\n" | indent(2)` is `"a\n  b\n"`).
+fn indent(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    let arg = |i: usize, name: &str| -> Result<Option<Value>, Error> {
+        Ok(match pos.get(i) {
+            Some(v) => Some(v.clone()),
+            None => kw.get::<Option<Value>>(name)?,
+        })
+    };
+    let width = arg(0, "width")?;
+    let first = arg(1, "first")?.is_some_and(|v| v.is_true());
+    let blank = arg(2, "blank")?.is_some_and(|v| v.is_true());
+    kw.assert_all_used()?;
+    let indention = match &width {
+        None => "    ".to_string(),
+        Some(w) if w.kind() == ValueKind::String => w.as_str().unwrap_or_default().to_string(),
+        Some(w) => match i64::try_from(w.clone()) {
+            Ok(n) => " ".repeat(n.clamp(0, 65_535) as usize),
+            Err(_) => return Err(fail(format!("indent: width must be a number or text, not {}", a_type(w)))),
+        },
+    };
+    let text = format!("{}\n", text_of(value, "indent")?);
+    let lines = super::pymethods::str_splitlines(&text);
+    let mut rv = if blank {
+        lines.join(&format!("\n{indention}"))
+    } else {
+        let mut rest = lines.iter();
+        let mut rv = rest.next().copied().unwrap_or_default().to_string();
+        for line in rest {
+            rv.push('\n');
+            if !line.is_empty() {
+                rv.push_str(&indention);
+            }
+            rv.push_str(line);
+        }
+        rv
+    };
+    if first {
+        rv.insert_str(0, &indention);
+    }
+    Ok(Value::from(rv))
 }
 
 /// The text of a scalar argument: strings as they are, numbers and booleans in their Python
@@ -565,9 +612,10 @@ fn urlencode(value: &Value) -> Result<Value, Error> {
         ValueKind::None => return Ok(Value::from("")),
         _ => return Ok(Value::from(percent_encode(&text_of(value, "urlencode")?, "/"))),
     };
+    // Jinja's `url_quote(..., for_qs=True)`: nothing kept, a space is `+`.
     let enc = |v: &Value| -> Result<String, Error> {
         let s = if v.is_none() { "None".to_string() } else { text_of(v, "urlencode")? };
-        Ok(percent_encode(&s, ""))
+        Ok(percent_encode(&s, "").replace("%20", "+"))
     };
     let parts: Vec<String> =
         pairs.iter().map(|(k, v)| Ok(format!("{}={}", enc(k)?, enc(v)?))).collect::<Result<_, Error>>()?;
@@ -717,7 +765,7 @@ mod tests {
     #[test]
     fn urlencode_strings_and_dicts() {
         assert_eq!(ok("{{ 'a b/c&d' | urlencode }}"), "a%20b/c%26d");
-        assert_eq!(ok("{{ {'a': 'x y', 'b': 1} | urlencode }}"), "a=x%20y&b=1");
+        assert_eq!(ok("{{ {'a': 'x y', 'b': 1} | urlencode }}"), "a=x+y&b=1");
         assert_eq!(ok("{{ [['k', 'v/w']] | urlencode }}"), "k=v%2Fw");
         err("{{ [1] | urlencode }}", "urlencode: each item must be a [key, value] pair");
     }
