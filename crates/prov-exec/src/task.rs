@@ -1232,7 +1232,7 @@ async fn run_item(
     };
     let job_id = async_limit.map(|_| job_id());
     let mut attempts = 0u32;
-    let (retries, delay) = t.until.as_ref().map(|(_, r, d)| (*r, *d)).unwrap_or((0, 0.0));
+    let (retries, delay) = t.until.as_ref().map(|u| (u.retries, u.delay)).unwrap_or((0, 0.0));
     let progress = ApplyEvents { w, t, item: label.clone() };
     let result = loop {
         attempts += 1;
@@ -1311,35 +1311,42 @@ async fn run_item(
         if unreachable.is_some() {
             break (outcome, unreachable);
         }
-        let Some((cond, _, _)) = &t.until else { break (outcome, None) };
-        // The condition sees the attempts so far, as ansible-core sets them before it.
+        // ansible-core runs the task 1 + retries times, checking only when that is above 1.
+        let Some(until) = t.until.as_ref().filter(|u| u.retries > 0) else { break (outcome, None) };
+        // The conditions see the attempts so far, as ansible-core sets them before them.
         let mut outcome = outcome;
         outcome.data.insert("attempts".into(), Value::from(attempts));
-        let reg = t.register.clone().unwrap_or_else(|| "result".into());
-        let mut m = VarMap::new();
-        m.insert(reg, result_value(&outcome, outcome.failed, outcome.changed));
-        let mut layers = extra.clone();
-        layers.push(Layer::literal(Arc::new(m)));
-        let c2 = w.scope(t.id, layers);
-        // A condition that cannot be evaluated (an error, a result that is no boolean) fails
-        // the task at once with the reason, as in ansible-core; it is not "false, retry".
-        let done = match eval_conds(&templar, std::slice::from_ref(cond), &c2) {
-            Ok(done) => done,
-            Err(e) => break (Outcome::failed(e), None),
-        };
-        if done || attempts > retries {
-            let mut o = outcome;
-            if !done {
-                o.failed = true;
-                o.msg = Some(format!("`until` condition `{}` still false after {attempts} attempts", cond.source));
+        let done = if until.conds.is_empty() {
+            !outcome.failed
+        } else {
+            let reg = t.register.clone().unwrap_or_else(|| "result".into());
+            let mut m = VarMap::new();
+            m.insert(reg, result_value(&outcome, outcome.failed, outcome.changed));
+            let mut layers = extra.clone();
+            layers.push(Layer::literal(Arc::new(m)));
+            let c2 = w.scope(t.id, layers);
+            // A condition that cannot be evaluated (an error, a result that is no boolean)
+            // fails the task at once with the reason, as in ansible-core; it is not "false, retry".
+            match eval_conds(&templar, &until.conds, &c2) {
+                Ok(done) => done,
+                Err(e) => break (Outcome::failed(e), None),
             }
+        };
+        if done {
+            break (outcome, None);
+        }
+        if attempts > retries {
+            // Out of attempts: failed, and `attempts` is one less than the runs (ansible-core's).
+            let mut o = outcome;
+            o.failed = true;
+            o.data.insert("attempts".into(), Value::from(retries));
             break (o, None);
         }
         // The delay ends early on Ctrl-C: no attempt starts after it.
         if sleep_unless_interrupted(w, delay).await {
             let mut o = outcome;
             o.failed = true;
-            o.msg = Some(format!("interrupted after {attempts} attempts of `until` condition `{}`", cond.source));
+            o.msg = Some(format!("interrupted after {attempts} attempts"));
             break (o, None);
         }
     };

@@ -3004,18 +3004,7 @@ impl<'a> Loader<'a> {
         }
         let changed_when = node.get("changed_when").map(|n| self.conds(n, pb));
         let failed_when = node.get("failed_when").map(|n| self.conds(n, pb));
-        let until = node.get("until").and_then(|n| self.conds(n, pb).into_iter().next()).map(|c| {
-            let retries = node.get("retries").and_then(|r| match r.kind {
-                NodeKind::Int(i) if i >= 0 => Some(i as u32),
-                _ => None,
-            });
-            let delay = node.get("delay").and_then(|d| match d.kind {
-                NodeKind::Int(i) if i >= 0 => Some(i as f64),
-                NodeKind::Float(f) if f >= 0.0 => Some(f),
-                _ => None,
-            });
-            (c, retries.unwrap_or(3), delay.unwrap_or(5.0))
-        });
+        let until = self.until_of(node, pb);
         let delegate_to = match node.get("delegate_to") {
             Some(d) => self.tmpl(d),
             None => c.delegate_to.clone(),
@@ -3173,6 +3162,38 @@ impl<'a> Loader<'a> {
         let mut m = VarMap::new();
         m.insert("ansible_search_path".into(), Value::from(dirs));
         Arc::new(m)
+    }
+
+    /// `until`, `retries` and `delay` as ansible-core's task executor reads them: `retries`
+    /// alone retries until the task does not fail; `until` alone retries 3 times; a negative
+    /// `retries` is 0 and a negative `delay` 1. A number written as a template is refused
+    /// (prov reads them when it compiles).
+    fn until_of(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<Until> {
+        let conds = node.get("until").map(|n| self.conds(n, pb));
+        let mut number = |key: &str| -> Option<f64> {
+            let n = node.get(key)?;
+            let v = match &n.kind {
+                NodeKind::Int(i) => Some(*i as f64),
+                NodeKind::Float(f) if key == "delay" => Some(*f),
+                NodeKind::Str(s) => s.trim().parse::<i64>().ok().map(|i| i as f64),
+                _ => None,
+            };
+            if v.is_none() {
+                self.err(DiagKind::Unsupported, n.span, format!("`{key}` must be a number")).help =
+                    Some(format!("prov reads `{key}` when it compiles the play: write a number, not a template"));
+            }
+            v
+        };
+        let retries = number("retries");
+        let delay = number("delay");
+        if conds.is_none() && retries.is_none() {
+            return None;
+        }
+        Some(Until {
+            conds: conds.unwrap_or_default(),
+            retries: retries.map_or(3, |r| r.max(0.0) as u32),
+            delay: delay.map_or(5.0, |d| if d < 0.0 { 1.0 } else { d }),
+        })
     }
 
     fn meta_of(&mut self, n: &Node) -> Option<MetaAction> {
@@ -3837,7 +3858,7 @@ impl<'a> Loader<'a> {
             let t = &tasks[id];
             let mut strings: Vec<String> = t.arg_templates.iter().map(|(s, _)| s.clone()).collect();
             let conds = t.when.iter().chain(t.changed_when.iter().flatten()).chain(t.failed_when.iter().flatten());
-            strings.extend(conds.chain(t.until.as_ref().map(|u| &u.0)).flat_map(|c| c.templates()));
+            strings.extend(conds.chain(t.until.iter().flat_map(|u| &u.conds)).flat_map(|c| c.templates()));
             if let Some(LoopDef { items: LoopItems::Template(tm), .. }) = &t.loop_ {
                 if let crate::template::Tmpl::Expr(_, src) = tm.inner() {
                     strings.push(format!("{{{{ {src} }}}}"));
@@ -4014,7 +4035,7 @@ fn hostvars_reads_of(t: &TaskDef, args: &[String]) -> Vec<HostvarsRead> {
     let mut strings: Vec<String> = args.to_vec();
     strings.extend(t.keyword_templates.iter().map(|(s, _)| s.clone()));
     let conds = t.when.iter().chain(t.changed_when.iter().flatten()).chain(t.failed_when.iter().flatten());
-    strings.extend(conds.chain(t.until.as_ref().map(|u| &u.0)).map(|c| c.source.to_string()));
+    strings.extend(conds.chain(t.until.iter().flat_map(|u| &u.conds)).map(|c| c.source.to_string()));
     match t.loop_.as_ref().map(|l| &l.items) {
         Some(LoopItems::Template(tm)) => match tm.inner() {
             crate::template::Tmpl::Expr(_, src) => strings.push(src.to_string()),

@@ -397,6 +397,17 @@ pub struct RoleCtx {
     pub key: Option<Arc<str>>,
 }
 
+/// A task's `until`, `retries` and `delay`, as ansible-core's task executor reads them.
+#[derive(Debug, Clone)]
+pub struct Until {
+    /// Every condition must hold; none (`retries` without `until`) is "the task did not fail".
+    pub conds: Vec<Cond>,
+    /// Runs after the first: `retries`, else 3 with `until`; 0 runs once and checks nothing.
+    pub retries: u32,
+    /// Seconds between runs (`delay`, 5 by default).
+    pub delay: f64,
+}
+
 /// One task, with everything inherited from its blocks, role, includes and play.
 #[derive(Debug)]
 pub struct TaskDef {
@@ -461,8 +472,8 @@ pub struct TaskDef {
     pub changed_when: Option<Vec<Cond>>,
     /// `failed_when`.
     pub failed_when: Option<Vec<Cond>>,
-    /// `until`, with retries and delay.
-    pub until: Option<(Cond, u32, f64)>,
+    /// `until` and `retries`: the task runs again until the conditions hold.
+    pub until: Option<Until>,
     /// `environment`.
     pub environment: Option<Value>,
     /// `no_log` (a template is read per host when the task starts).

@@ -125,6 +125,38 @@ fn until_retries_until_the_condition_holds() {
     assert_eq!(r2.code, 2, "{}", r2.dump());
 }
 
+/// `retries` without `until` retries until the task does not fail; out of attempts,
+/// `attempts` is the number of retries (one less than the runs); `retries: 0` runs once and
+/// checks nothing; every condition of an `until` list must hold. ansible-core 2.19, same play:
+/// [3, 0, 2, true, "none", true, 1, true, false].
+#[test]
+fn retries_and_until_count_attempts_as_ansible_core() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: retries alone
+      shell: "n=$(cat {{ root }}/c 2>/dev/null||echo 0); n=$((n+1)); echo $n>{{ root }}/c; [ $n -ge 3 ]"
+      register: r1
+      retries: 5
+      delay: 0
+    - {name: exhausted, command: "false", register: r2, until: r2.rc == 0, retries: 2, delay: 0, ignore_errors: true}
+    - {name: zero retries, command: "false", register: r3, until: r3.rc == 0, retries: 0, ignore_errors: true}
+    - name: list until
+      command: echo x
+      register: r4
+      until: [r4.rc == 0, r4.stdout == 'y']
+      retries: 1
+      delay: 0
+      ignore_errors: true
+    - name: show
+      debug:
+        msg: "{{ [r1.attempts, r1.rc, r2.attempts, r2.failed, r3.attempts | default('none'), r3.failed, r4.attempts, r4.failed, 'retries' in r2] }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("show")[0]["msg"], r#"[3,0,2,true,"none",true,1,true,false]"#, "{}", r.dump());
+}
+
 const TAGGED: &str = r#"- hosts: a
   gather_facts: false
   tasks:
