@@ -173,6 +173,7 @@ pub fn compile_playbook(
         diags: Diagnostics::default(),
         playbook_dir: dir.clone(),
         file_stack: Vec::new(),
+        imports: Vec::new(),
         role_stack: Vec::new(),
         known: HashSet::new(),
         unknown_names: false,
@@ -202,6 +203,9 @@ struct Loader<'a> {
     diags: Diagnostics,
     playbook_dir: PathBuf,
     file_stack: Vec<PathBuf>,
+    /// The `import_playbook` entries the plays being read come through, outermost first:
+    /// their `vars` and `tags` go to each play (see [`Loader::import_into`]).
+    imports: Vec<(VarMap, BTreeSet<String>)>,
     role_stack: Vec<String>,
     /// Every variable name defined anywhere (for the undefined-variable check).
     known: HashSet<String>,
@@ -418,7 +422,10 @@ impl<'a> Loader<'a> {
                 match target.as_str() {
                     Some(p) => {
                         let p = dir.join(p);
-                        self.load_playbook_file(&p, target.span, plays)
+                        let import = self.import_keywords(item);
+                        self.imports.push(import);
+                        self.load_playbook_file(&p, target.span, plays);
+                        self.imports.pop();
                     }
                     None => {
                         self.err(DiagKind::Invalid, target.span, "import_playbook takes a file name");
@@ -603,6 +610,48 @@ impl<'a> Loader<'a> {
         ok
     }
 
+    /// The `vars` and `tags` of an `import_playbook` entry, which ansible-core gives each play
+    /// of the imported playbook (`when` is refused: prov does not carry it to the plays).
+    fn import_keywords(&mut self, item: &Node) -> (VarMap, BTreeSet<String>) {
+        let mut vars = VarMap::new();
+        for (k, v) in item.as_map().unwrap_or(&[]) {
+            match k.as_str().unwrap_or_default() {
+                "import_playbook" | "name" => {}
+                "vars" => self.map_into(v, &mut vars, "vars"),
+                "tags" => {}
+                "when" => {
+                    self.err(DiagKind::Unsupported, k.span, "`when` on import_playbook is not supported by prov yet")
+                        .help = Some("put the condition on the imported plays' tasks".into());
+                }
+                other => {
+                    self.err(
+                        DiagKind::Unsupported,
+                        k.span,
+                        format!("import_playbook keyword `{other}` is not supported by prov"),
+                    )
+                    .help = Some("import_playbook takes `vars`, `tags` and `name` here".into());
+                }
+            }
+        }
+        self.note_vars(&vars);
+        let tags = self.tags_of(item.get("tags"));
+        (vars, tags)
+    }
+
+    /// A play's vars and tags with those of the `import_playbook` entries it came through:
+    /// an import's vars replace the play's own of the same name (the outer import's last; a
+    /// variable named `tags` is dropped, as ansible-core pops it and its tags come to
+    /// nothing), and their tags are added.
+    fn import_into(&self, vars: &mut VarMap, tags: &mut BTreeSet<String>) {
+        for (ivars, itags) in self.imports.iter().rev() {
+            for (k, v) in ivars {
+                vars.insert(k.clone(), v.clone());
+            }
+            vars.shift_remove("tags");
+            tags.extend(itags.iter().cloned());
+        }
+    }
+
     fn load_play(&mut self, node: &Node, dir: &Path) -> Option<CompiledPlay> {
         if node.as_map().is_none() {
             self.err(DiagKind::Invalid, node.span, format!("a play must be a mapping, found a {}", node.type_name()));
@@ -629,6 +678,8 @@ impl<'a> Loader<'a> {
         if let Some(v) = node.get("vars") {
             self.map_into(v, &mut vars, "vars");
         }
+        let mut import_tags = BTreeSet::new();
+        self.import_into(&mut vars, &mut import_tags);
         if let Some(vp) = node.get("vars_prompt") {
             self.vars_prompt(vp, &mut vars);
         }
@@ -695,8 +746,10 @@ impl<'a> Loader<'a> {
         }
         self.note_vars(&vars);
         let vars = Arc::new(vars);
+        let mut play_tags = self.tags_of(node.get("tags"));
+        play_tags.extend(import_tags);
         let mut inherit = Inherit {
-            tags: self.tags_of(node.get("tags")),
+            tags: play_tags,
             vars: Vec::new(),
             params: Vec::new(),
             search_dirs: Arc::new(vec![dir.to_path_buf()]),

@@ -157,6 +157,24 @@ fn retries_and_until_count_attempts_as_ansible_core() {
     assert_eq!(r.of("show")[0]["msg"], r#"[3,0,2,true,"none",true,1,true,false]"#, "{}", r.dump());
 }
 
+/// `import_playbook` with `vars` and `tags`: ansible-core 2.19 gives the vars to each imported
+/// play above its own (a var named `tags` is dropped) and adds the tags (same playbooks under
+/// ansible-playbook: "imported o", then "UNDEFINED" in the importing play; `--tags imp` runs
+/// the imported play's tasks, `--tags x` nothing). prov ignored both.
+#[test]
+fn import_playbook_vars_and_tags_go_to_the_imported_plays() {
+    let site = "- import_playbook: p2.yml\n  vars: {pv: imported, tags: \"x,y\"}\n  tags: [imp]\n- hosts: a\n  gather_facts: false\n  tasks:\n    - {name: after, debug: {msg: \"{{ pv | default('UNDEFINED') }}\"}}\n";
+    let p2 = "- hosts: a\n  gather_facts: false\n  vars: {pv: play, other: o}\n  tasks:\n    - {name: in, debug: {msg: \"{{ pv }} {{ other }}\"}}\n    - {name: t, debug: {msg: t}, tags: [t]}\n";
+    let run = |args: &[&str]| {
+        let (_d, r) = apply(&[("site.yml", site), ("p2.yml", p2)], args);
+        assert_eq!(r.code, 0, "{}", r.dump());
+        r.results().iter().filter_map(|x| x["msg"].as_str().map(str::to_string)).collect::<Vec<_>>()
+    };
+    assert_eq!(run(&[]), ["imported o", "t", "UNDEFINED"]);
+    assert_eq!(run(&["--tags", "imp"]), ["imported o", "t"]);
+    assert!(run(&["--tags", "x"]).is_empty());
+}
+
 const TAGGED: &str = r#"- hosts: a
   gather_facts: false
   tasks:
