@@ -1018,6 +1018,73 @@ fn item_vars(l: &LoopDef, all: &[Value], i: usize, item: &Value) -> (VarMap, Vec
     (m, fields)
 }
 
+/// `changed_when` and `failed_when` on a result, as ansible-core's task executor applies them
+/// (for each attempt of an `until`): the `failed` and `changed` they give. As in ansible-core,
+/// a result that skipped (a command in check mode) is not judged: what they read (`stdout`,
+/// `rc`) is not there. A condition that errs fails the task and registers the error as
+/// `changed_when_result`/`failed_when_result` (the module's `msg` stays); `failed_when`
+/// registers its value too.
+fn judge(
+    w: &Worker<'_>,
+    t: &TaskDef,
+    templar: &prov_core::template::Templar,
+    extra: &[Layer],
+    outcome: &mut Outcome,
+) -> (bool, bool) {
+    let mut changed = outcome.changed;
+    let mut failed = outcome.failed;
+    if !outcome.skipped && (t.changed_when.is_some() || t.failed_when.is_some()) {
+        let mut m = VarMap::new();
+        if let Some(reg) = &t.register {
+            m.insert(reg.clone(), result_value(outcome, failed, changed));
+        }
+        for (k, v) in &outcome.data {
+            m.entry(k.clone()).or_insert(v.clone());
+        }
+        let mut layers = extra.to_vec();
+        layers.push(Layer::literal(Arc::new(m)));
+        let c2 = w.scope(t.id, layers);
+        // As ansible-core: a condition that errs fails the task and registers the error as
+        // `changed_when_result`/`failed_when_result` (the module's `msg` stays); `failed_when`
+        // registers its value too.
+        let err_text = |e: &str| {
+            let inner = e.split_once("`: ").map_or(e, |(_, rest)| rest);
+            Value::from(format!("Error while evaluating conditional: {inner}"))
+        };
+        if let Some(cw) = &t.changed_when {
+            match eval_conds(templar, cw, &c2) {
+                Ok(b) => changed = b,
+                Err(e) => {
+                    failed = true;
+                    outcome.data.insert("changed_when_result".into(), err_text(&e));
+                    outcome.shown = Some(format!("changed_when: {e}"));
+                }
+            }
+        }
+        if let Some(fw) = &t.failed_when {
+            match eval_conds(templar, fw, &c2) {
+                Ok(b) => {
+                    failed = b;
+                    outcome.data.insert("failed_when_result".into(), Value::from(b));
+                    // A failure `failed_when` turns into a success keeps a trace of it, as in
+                    // ansible-core.
+                    if !b && outcome.failed {
+                        outcome
+                            .data
+                            .insert("failed_when_suppressed_exception".into(), Value::from("(traceback unavailable)"));
+                    }
+                }
+                Err(e) => {
+                    failed = true;
+                    outcome.data.insert("failed_when_result".into(), err_text(&e));
+                    outcome.shown = Some(format!("failed_when: {e}"));
+                }
+            }
+        }
+    }
+    (failed, changed)
+}
+
 /// An item's registered result: what the loop adds (`item`, `ansible_loop_var`, ...), then
 /// what the item gave.
 fn item_value(r: &ItemResult) -> Value {
@@ -1232,6 +1299,7 @@ async fn run_item(
     };
     let job_id = async_limit.map(|_| job_id());
     let mut attempts = 0u32;
+    let mut exhausted = false;
     let (retries, delay) = t.until.as_ref().map(|u| (u.retries, u.delay)).unwrap_or((0, 0.0));
     let progress = ApplyEvents { w, t, item: label.clone() };
     let result = loop {
@@ -1313,15 +1381,18 @@ async fn run_item(
         }
         // ansible-core runs the task 1 + retries times, checking only when that is above 1.
         let Some(until) = t.until.as_ref().filter(|u| u.retries > 0) else { break (outcome, None) };
-        // The conditions see the attempts so far, as ansible-core sets them before them.
+        // The conditions see the attempts so far, as ansible-core sets them before them, and
+        // the result as `changed_when`/`failed_when` judge it.
         let mut outcome = outcome;
         outcome.data.insert("attempts".into(), Value::from(attempts));
+        let mut judged = outcome.clone();
+        let (jf, jc) = judge(w, t, &templar, &extra, &mut judged);
         let done = if until.conds.is_empty() {
-            !outcome.failed
+            !jf
         } else {
             let reg = t.register.clone().unwrap_or_else(|| "result".into());
             let mut m = VarMap::new();
-            m.insert(reg, result_value(&outcome, outcome.failed, outcome.changed));
+            m.insert(reg, result_value(&judged, jf, jc));
             let mut layers = extra.clone();
             layers.push(Layer::literal(Arc::new(m)));
             let c2 = w.scope(t.id, layers);
@@ -1338,8 +1409,8 @@ async fn run_item(
         if attempts > retries {
             // Out of attempts: failed, and `attempts` is one less than the runs (ansible-core's).
             let mut o = outcome;
-            o.failed = true;
             o.data.insert("attempts".into(), Value::from(retries));
+            exhausted = true;
             break (o, None);
         }
         // The delay ends early on Ctrl-C: no attempt starts after it.
@@ -1372,59 +1443,15 @@ async fn run_item(
     if !outcome.inventory.is_empty() && !outcome.failed {
         outcome.changed = w.meta.edit_inventory(w.env.inventory, &outcome.inventory);
     }
-    let mut changed = outcome.changed;
-    let mut failed = outcome.failed;
-    // As in ansible-core, a result that skipped (a command in check mode) is not judged by
-    // `changed_when`/`failed_when`: what they read (`stdout`, `rc`) is not there.
-    if !outcome.skipped && (t.changed_when.is_some() || t.failed_when.is_some()) {
-        let mut m = VarMap::new();
-        if let Some(reg) = &t.register {
-            m.insert(reg.clone(), result_value(&outcome, failed, changed));
-        }
-        for (k, v) in &outcome.data {
-            m.entry(k.clone()).or_insert(v.clone());
-        }
-        let mut layers = extra.clone();
-        layers.push(Layer::literal(Arc::new(m)));
-        let c2 = w.scope(t.id, layers);
-        // As ansible-core: a condition that errs fails the task and registers the error as
-        // `changed_when_result`/`failed_when_result` (the module's `msg` stays); `failed_when`
-        // registers its value too.
-        let err_text = |e: &str| {
-            let inner = e.split_once("`: ").map_or(e, |(_, rest)| rest);
-            Value::from(format!("Error while evaluating conditional: {inner}"))
-        };
-        if let Some(cw) = &t.changed_when {
-            match eval_conds(&templar, cw, &c2) {
-                Ok(b) => changed = b,
-                Err(e) => {
-                    failed = true;
-                    outcome.data.insert("changed_when_result".into(), err_text(&e));
-                    outcome.shown = Some(format!("changed_when: {e}"));
-                }
-            }
-        }
-        if let Some(fw) = &t.failed_when {
-            match eval_conds(&templar, fw, &c2) {
-                Ok(b) => {
-                    failed = b;
-                    outcome.data.insert("failed_when_result".into(), Value::from(b));
-                    // A failure `failed_when` turns into a success keeps a trace of it, as in
-                    // ansible-core.
-                    if !b && outcome.failed {
-                        outcome
-                            .data
-                            .insert("failed_when_suppressed_exception".into(), Value::from("(traceback unavailable)"));
-                    }
-                }
-                Err(e) => {
-                    failed = true;
-                    outcome.data.insert("failed_when_result".into(), err_text(&e));
-                    outcome.shown = Some(format!("failed_when: {e}"));
-                }
-            }
-        }
-    }
+    let (failed, changed) = judge(w, t, &templar, &extra, &mut outcome);
+    // Out of attempts, the result says failed, whatever `failed_when` said (ansible-core marks
+    // it last); the task's status still follows a `failed_when` that held false, as
+    // ansible-core's TaskResult reads `failed_when_result` first.
+    let registered_failed = failed || exhausted;
+    let failed = match outcome.data.get("failed_when_result") {
+        Some(v) if exhausted && v.kind() == minijinja::value::ValueKind::Bool => v.is_true(),
+        _ => registered_failed,
+    };
     outcome.changed = changed;
     outcome.failed = failed;
     let status = if failed {
@@ -1436,7 +1463,7 @@ async fn run_item(
     } else {
         Status::Ok
     };
-    let value = result_value(&outcome, failed, changed);
+    let value = result_value(&outcome, registered_failed, changed);
     ItemResult {
         outcome,
         delegate,

@@ -127,6 +127,12 @@ impl<'a> Output<'a> {
         unsafe { &mut *self.target }
     }
 
+    /// Returns `true` while output goes to a capture (`{% set x %}`, a macro call, a filter
+    /// block) rather than to the template's own output (prov).
+    pub fn is_capturing(&self) -> bool {
+        !self.capture_stack.is_empty()
+    }
+
     /// Returns `true` if the output is discarding.
     #[cfg(feature = "multi_template")]
     #[inline(always)]

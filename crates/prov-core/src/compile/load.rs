@@ -285,7 +285,17 @@ struct ModuleDefaults {
     /// (a module prov does not have keeps its name as written, and no task matches it).
     key: String,
     args: Arc<Vec<(String, Value, Span)>>,
+    /// Where the entry's key is written.
+    span: Span,
 }
+
+/// The modules ansible-core's `package`, `service` and `gather_facts` actions run, whose
+/// module_defaults it applies to them there (package.py, service.py, gather_facts.py).
+const BACKENDS: &[(&str, &[&str])] = &[
+    ("package", &["apt", "dnf", "dnf5", "yum", "zypper", "pacman", "apk", "pkgng", "portage", "openbsd_pkg"]),
+    ("service", &["systemd", "systemd_service", "sysvinit", "openrc", "runit"]),
+    ("gather_facts", &["setup"]),
+];
 
 /// The action groups (`module_defaults: {group/NAME: ...}`) that hold a module, by the
 /// module's home collection: every module prov has of these collections is in their groups
@@ -958,6 +968,17 @@ impl<'a> Loader<'a> {
             t if t.is_empty() => BTreeSet::from(["always".to_string()]),
             t => t.clone(),
         };
+        if gather_facts != GatherFacts::No && setup_tags.iter().any(|t| is_template(t)) {
+            // ansible-core renders them (with the play's variables) to choose the gathering
+            // task too; prov chooses it with the tags as written.
+            let at = node.get("tags").map_or(node.span, |n| n.span);
+            self.err(
+                DiagKind::Unsupported,
+                at,
+                "a templated tag on a play that gathers facts is not supported by prov yet",
+            )
+            .help = Some("write the play's tags out, or gather with a `setup` task (gather_facts: false)".into());
+        }
         if !self.tags_selected(&setup_tags) {
             gather_facts = GatherFacts::No;
         }
@@ -1887,7 +1908,7 @@ impl<'a> Loader<'a> {
                         continue;
                     }
                 };
-                out.push(ModuleDefaults { key, args: Arc::new(args) });
+                out.push(ModuleDefaults { key, args: Arc::new(args), span: k.span });
             }
         }
     }
@@ -1896,6 +1917,7 @@ impl<'a> Loader<'a> {
     /// as ansible-core's `_get_action_arg_defaults` merges them: its groups' entries in order,
     /// then its own.
     fn apply_module_defaults(
+        &mut self,
         m: &dyn crate::module::DynModule,
         defaults: &[ModuleDefaults],
         args: &mut indexmap::IndexMap<String, (Value, Span)>,
@@ -1906,6 +1928,22 @@ impl<'a> Loader<'a> {
         let mut merged: indexmap::IndexMap<&str, &ModuleDefaults> = indexmap::IndexMap::new();
         for d in defaults {
             merged.insert(&d.key, d);
+        }
+        // ansible-core applies a backend's entry to the task that runs it (`apt`'s to a
+        // `package` task on Debian); prov does not choose the backend when it compiles.
+        let backends = BACKENDS.iter().find(|(front, _)| *front == m.name()).map_or(&[][..], |(_, b)| *b);
+        let short = |k: &str| k.rsplit('.').next().unwrap_or(k).to_string();
+        if let Some(d) = merged.values().find(|d| backends.contains(&short(&d.key).as_str())) {
+            self.err(
+                DiagKind::Unsupported,
+                d.span,
+                format!("module_defaults for `{}` on a `{}` task are not supported by prov yet", d.key, m.name()),
+            )
+            .help = Some(format!(
+                "ansible-core gives them to the module `{}` runs; call that module directly, or give `{}` its own entry",
+                m.name(),
+                m.name()
+            ));
         }
         let groups = action_groups(m);
         let mut given: indexmap::IndexMap<String, (Value, Span)> = indexmap::IndexMap::new();
@@ -2856,7 +2894,7 @@ impl<'a> Loader<'a> {
         if let Some(m) = dynm {
             let mut defaults = inh.module_defaults.clone();
             self.module_defaults_into(node.get("module_defaults"), &mut defaults);
-            Self::apply_module_defaults(m, &defaults, &mut args);
+            self.apply_module_defaults(m, &defaults, &mut args);
         }
         for (k, (_, span)) in args.iter().filter(|(k, _)| k.starts_with("_ansible_")) {
             // ansible-core's own words.
@@ -3222,7 +3260,8 @@ impl<'a> Loader<'a> {
     /// `retries` is 0 and a negative `delay` 1. A number written as a template is refused
     /// (prov reads them when it compiles).
     fn until_of(&mut self, node: &Node, pb: &mut PlayBuild) -> Option<Until> {
-        let conds = node.get("until").map(|n| self.conds(n, pb));
+        // An empty list is no `until` (ansible-core tests it for truth).
+        let conds = node.get("until").map(|n| self.conds(n, pb)).filter(|c| !c.is_empty());
         let mut number = |key: &str| -> Option<f64> {
             let n = node.get(key)?;
             let v = match &n.kind {

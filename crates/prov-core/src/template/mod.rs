@@ -140,15 +140,18 @@ impl Templar {
         filters::register(&mut env, filters::LookupContext { base_dirs: Arc::new(base_dirs) });
         // Ansible's finalize: None prints as nothing (`a-{{ none }}` is `a-`). While a template
         // of playbook data renders, what it outputs is noted (see `Templar::render`).
+        // ansible-core's concat drops None outputs and looks at the template's own output only
+        // (not what `{% set x %}`, a macro or a filter block captures).
         env.set_formatter(|out, state, v| {
-            let noting = EMITTED.with(|e| e.borrow().is_some());
+            if v.is_none() {
+                return Ok(());
+            }
+            let noting = !out.is_capturing() && EMITTED.with(|e| e.borrow().is_some());
             if !noting {
-                return if v.is_none() { Ok(()) } else { minijinja::escape_formatter(out, state, v) };
+                return minijinja::escape_formatter(out, state, v);
             }
             let mut text = String::new();
-            if !v.is_none() {
-                minijinja::escape_formatter(&mut minijinja::machinery::make_string_output(&mut text), state, v)?;
-            }
+            minijinja::escape_formatter(&mut minijinja::machinery::make_string_output(&mut text), state, v)?;
             EMITTED.with(|e| {
                 if let Some(e) = e.borrow_mut().as_mut() {
                     e.count += 1;
@@ -213,19 +216,18 @@ impl Templar {
         self.render(&expr, &ctx)
     }
 
-    /// Compiles a bare expression (`when`, `that`, `until`).
+    /// Compiles a bare expression (`debug: var=`, a constructed inventory's `compose`). Its
+    /// string constants unescape as Jinja's do: ansible-core's lexer keeps backslashes only
+    /// between `{{` and `}}`, which a bare expression never shows it.
     pub fn compile_expr(&self, expr: &str) -> Result<Tmpl, String> {
-        let e = expr.trim();
-        // Ansible allows `when: "{{ x }}"` (with a warning); treat it as the expression.
-        let e = single_expression(e).unwrap_or(e);
-        let key = format!("{{{{ {e} }}}}");
-        self.compile(&key)
+        self.compile_condition_expr(expr)
     }
 
     /// A condition's expression: its string constants unescaped as Jinja does (ansible-core
     /// turns `escape_backslashes` off for conditionals, which it once evaluated as `{% if %}`).
     fn compile_condition_expr(&self, expr: &str) -> Result<Tmpl, String> {
         let e = expr.trim();
+        // Ansible allows `when: "{{ x }}"` (with a warning); treat it as the expression.
         let e = single_expression(e).unwrap_or(e);
         self.compile_in(&format!("{{{{ {e} }}}}"), false)
     }
@@ -595,7 +597,7 @@ thread_local! {
 
 /// Runs `f` (a template file rendering) without noting its outputs for the data template that
 /// may have called it.
-fn not_noting<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn not_noting<R>(f: impl FnOnce() -> R) -> R {
     let before = EMITTED.with(|e| e.replace(None));
     let rv = f();
     EMITTED.with(|e| e.replace(before));
@@ -1103,6 +1105,10 @@ mod tests {
         assert!(r("{% if false %}x{% endif %}").is_none());
         assert!(r("{% if true %}{{ none }}{% endif %}").is_none());
         assert_eq!(r("{% if true %}x{% endif %}\n"), Value::from("x\n"));
+        // None outputs do not count, nor what `{% set %}` captures (ansible-core's concat).
+        assert_eq!(r("{{ none }}{{ five }}"), Value::from(5));
+        assert_eq!(r("{% if true %}{{ five }}{% endif %}{{ none }}"), Value::from(5));
+        assert!(r("{% set x %}{{ five }}{% endset %}").is_none());
         // A template file renders to text, whatever it outputs.
         assert_eq!(t.render_file("{{ five }}", &ctx).expect("file"), "5");
     }

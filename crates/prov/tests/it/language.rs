@@ -175,6 +175,36 @@ fn import_playbook_vars_and_tags_go_to_the_imported_plays() {
     assert!(run(&["--tags", "x"]).is_empty());
 }
 
+/// Each attempt of an `until` is judged by `changed_when`/`failed_when` first, as ansible-core's
+/// task executor does; out of attempts the result says failed while a `failed_when` that held
+/// false keeps the task's status (same play under ansible-core 2.19.14: the values below and
+/// ok=5 changed=3 ignored=2).
+#[test]
+fn until_sees_the_result_as_changed_when_and_failed_when_judge_it() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - {name: u1, command: echo y, register: r1, until: "r1.stdout == 'x'", retries: 1, delay: 0, failed_when: false, ignore_errors: true}
+    - {name: u2, command: "false", register: r2, retries: 2, delay: 0, failed_when: false}
+    - {name: u3, command: echo ERR, register: r3, retries: 2, delay: 0, failed_when: "'ERR' in r3.stdout", ignore_errors: true}
+    - {name: u4, command: echo x, register: r4, until: r4 is changed, retries: 1, delay: 0, changed_when: false, ignore_errors: true}
+    - name: show
+      debug:
+        msg: "{{ [r1.failed, r1.attempts, r2.failed, r2.attempts, r3.failed, r3.attempts, r4.failed, r4.attempts] }}"
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("show")[0]["msg"], "[true,1,false,1,true,2,true,1]", "{}", r.dump());
+    let recap = r.events.iter().rev().find(|e| e["event"] == "recap").expect("recap");
+    let a = &recap["hosts"][0];
+    assert_eq!(
+        (a["ok"].as_u64(), a["changed"].as_u64(), a["ignored"].as_u64()),
+        (Some(5), Some(3), Some(2)),
+        "{}",
+        r.dump()
+    );
+}
+
 const TAGGED: &str = r#"- hosts: a
   gather_facts: false
   tasks:

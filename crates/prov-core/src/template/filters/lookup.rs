@@ -298,7 +298,7 @@ fn template_lookup(state: &State, ctx: &LookupContext, terms: &[Value], kw: &Kwa
                 None => Ok(None),
             }
         });
-        out.push(Value::from(env.render_str(&text, context.clone())?));
+        out.push(Value::from(crate::template::not_noting(|| env.render_str(&text, context.clone()))?));
     }
     Ok(out)
 }
