@@ -2366,6 +2366,10 @@ impl<'a> Loader<'a> {
         if let Some(found) = self.find_role(&name, &c.collections) {
             key.push('\u{1f}');
             key.push_str(&found.path.to_string_lossy());
+            // `allow_duplicates: true` in its meta/main.yml: every entry runs, even the same.
+            if self.allows_duplicates(&found.path) {
+                key.push_str(&format!("\u{1f}#{}", pb.role_loads));
+            }
         }
         for k in ["when", "tags", "vars"] {
             key.push('\u{1f}');
@@ -2384,6 +2388,25 @@ impl<'a> Loader<'a> {
             return steps;
         }
         vec![Step::Role { key, steps }]
+    }
+
+    /// Whether a role's `meta/main.yml` says `allow_duplicates: true` (ansible-core then runs
+    /// the role each time it is listed, where it otherwise runs it once per play).
+    /// The file is read again by `load_role`, which reports what is wrong with it.
+    fn allows_duplicates(&self, role: &Path) -> bool {
+        let Some(meta) = ["main.yml", "main.yaml"].iter().map(|f| role.join("meta").join(f)).find(|p| p.is_file())
+        else {
+            return false;
+        };
+        let Some((n, _)) =
+            std::fs::read_to_string(meta).ok().and_then(|t| yaml::parse_one(crate::source::FileId(u32::MAX), &t).ok())
+        else {
+            return false;
+        };
+        n.get("allow_duplicates")
+            .and_then(|v| v.scalar_text())
+            .and_then(|t| crate::args::parse_bool(&t))
+            .unwrap_or(false)
     }
 
     /// The directory of collection `NS.COLL`: the first root that has it.

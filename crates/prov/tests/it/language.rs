@@ -205,6 +205,22 @@ fn until_sees_the_result_as_changed_when_and_failed_when_judge_it() {
     );
 }
 
+/// `allow_duplicates: true` in a role's meta runs the role each time it is listed (ansible-core
+/// 2.19, same play: dup, dup, one); prov ran it once.
+#[test]
+fn allow_duplicates_in_a_roles_meta_runs_it_each_time() {
+    let files = [
+        ("site.yml", "- hosts: a\n  gather_facts: false\n  roles: [dup, dup, one, one]\n"),
+        ("roles/dup/meta/main.yml", "allow_duplicates: true\n"),
+        ("roles/dup/tasks/main.yml", "- {name: d, debug: {msg: dup}}\n"),
+        ("roles/one/tasks/main.yml", "- {name: o, debug: {msg: one}}\n"),
+    ];
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let msgs: Vec<&str> = r.results().iter().filter_map(|x| x["msg"].as_str()).collect();
+    assert_eq!(msgs, ["dup", "dup", "one"], "{}", r.dump());
+}
+
 const TAGGED: &str = r#"- hosts: a
   gather_facts: false
   tasks:
