@@ -3217,15 +3217,17 @@ impl<'a> Loader<'a> {
                 Flag::Template(tm) => Some(tm),
                 Flag::Fixed(_) => None,
             },
+            // ansible-core's BYPASS_HOST_LOOP actions: add_host and pause run once, on the first
+            // host, whose result alone they are.
             bypass_host_loop: {
-                let bypass = module_key == "add_host";
+                let bypass = matches!(module_key, "add_host" | "pause");
                 if bypass && c.looped {
                     self.err(
                         DiagKind::Unsupported,
                         node.span,
-                        "`add_host` inside a looped include is not supported by prov yet",
+                        format!("`{module_key}` inside a looped include is not supported by prov yet"),
                     )
-                    .help = Some("add the hosts before or after the looped include, with a loop on add_host".into());
+                    .help = Some(format!("run `{module_key}` before or after the looped include"));
                 }
                 bypass
             },

@@ -221,6 +221,20 @@ fn allow_duplicates_in_a_roles_meta_runs_it_each_time() {
     assert_eq!(msgs, ["dup", "dup", "one"], "{}", r.dump());
 }
 
+/// `pause` bypasses the host loop as add_host does: it runs once, on the first host, whose
+/// result alone it is (ansible-core 2.19, same play on three hosts: `p is defined` only on the
+/// first, ok=2 there and ok=1 on the others); prov paused on every host.
+#[test]
+fn pause_runs_once_for_the_play_on_its_first_host() {
+    let site = "- hosts: all\n  gather_facts: false\n  tasks:\n    - {name: p, pause: {seconds: 0}, register: p}\n    - {name: d, debug: {msg: \"{{ p is defined }}\"}}\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("p").len(), 1, "{}", r.dump());
+    let defined: Vec<String> = r.of("d").iter().map(|x| x["msg"].to_string()).collect();
+    assert_eq!(defined.iter().filter(|m| m.contains("true")).count(), 1, "{defined:?}");
+    assert!(defined.len() > 1, "{defined:?}");
+}
+
 const TAGGED: &str = r#"- hosts: a
   gather_facts: false
   tasks:
