@@ -969,8 +969,10 @@ impl<'a> Worker<'a> {
                             flow = self.run_steps(rescue).await;
                         }
                         self.pass(max_pos(self.bp, rescue));
-                        // `end_role` skips the rest of the role, its `always` too.
-                        if !matches!(flow, Flow::Unreachable | Flow::Interrupted | Flow::EndRole) {
+                        // `end_role` skips the rest of the role, its `always` too; `end_host`
+                        // ends the host's play there, without its `always` (ansible-core).
+                        let ended_host = flow == Flow::Stop && self.ended;
+                        if !matches!(flow, Flow::Unreachable | Flow::Interrupted | Flow::EndRole) && !ended_host {
                             let a = self.run_steps(always).await;
                             if flow == Flow::Continue {
                                 flow = a;

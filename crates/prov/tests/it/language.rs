@@ -235,6 +235,16 @@ fn pause_runs_once_for_the_play_on_its_first_host() {
     assert!(defined.len() > 1, "{defined:?}");
 }
 
+/// `meta: end_host` inside a block ends the host's play without the block's `always`
+/// (ansible-core 2.19, same play: nothing printed); prov ran the `always`.
+#[test]
+fn end_host_in_a_block_skips_its_always() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - block:\n        - meta: end_host\n      always:\n        - {name: al, debug: {msg: always-ran}}\n    - {name: after, debug: {msg: after}}\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert!(r.of("al").is_empty() && r.of("after").is_empty(), "{}", r.dump());
+}
+
 const TAGGED: &str = r#"- hosts: a
   gather_facts: false
   tasks:
