@@ -324,6 +324,11 @@ struct PlayBuild {
     tasks: Vec<Arc<TaskDef>>,
     /// What each handler answers to: its name (also as `role : name`) and its `listen` topics.
     handler_names: Vec<(String, TaskId, HandlerKey)>,
+    /// The block of the handlers each handler is in (ansible-core makes one of each run of
+    /// bare handlers, and one of each `block:`), counted as they are read.
+    handler_blocks: HashMap<TaskId, usize>,
+    /// The block of handlers being read (see `handler_blocks`).
+    handler_block: usize,
     pending_notify: Vec<(TaskId, String, Span)>,
     /// Roles loaded in this play so far (a bound on repeated dependencies).
     role_loads: usize,
@@ -800,6 +805,8 @@ impl<'a> Loader<'a> {
         let mut pb = PlayBuild {
             tasks: Vec::new(),
             handler_names: Vec::new(),
+            handler_blocks: HashMap::new(),
+            handler_block: 0,
             pending_notify: Vec::new(),
             role_loads: 0,
             file_loads: 0,
@@ -1541,6 +1548,7 @@ impl<'a> Loader<'a> {
 
     fn task_list(&mut self, node: &Node, inh: &Inherit, pb: &mut PlayBuild) -> Vec<Step> {
         let mut steps = Vec::new();
+        pb.handler_block += 1;
         match &node.kind {
             NodeKind::Seq(items) => {
                 for item in items {
@@ -1566,7 +1574,10 @@ impl<'a> Loader<'a> {
             return Vec::new();
         }
         if node.get("block").is_some() {
-            return self.block(node, inh, pb);
+            let steps = self.block(node, inh, pb);
+            // The bare handlers after a block are a block of their own.
+            pb.handler_block += 1;
+            return steps;
         }
         for key in ["include_tasks", "import_tasks"] {
             if let Some((written, target)) = action_entry(node, key) {
@@ -3145,6 +3156,7 @@ impl<'a> Loader<'a> {
                     }
                 }
             });
+            pb.handler_blocks.insert(id, pb.handler_block);
             if let Some(n) = handler_name {
                 if let Some(r) = &c.role {
                     pb.handler_names.push((format!("{} : {n}", r.name), id, HandlerKey::Name));
@@ -4036,8 +4048,12 @@ fn notified_handlers(pb: &PlayBuild, rank: &HashMap<TaskId, usize>, name: &str) 
     let mut matching: Vec<(TaskId, HandlerKey)> =
         pb.handler_names.iter().filter(|(n, _, _)| n == name).map(|(_, id, k)| (*id, *k)).collect();
     matching.sort_by_key(|(id, _)| rank.get(id).copied().unwrap_or(usize::MAX));
-    let mut out: Vec<TaskId> =
-        matching.iter().rev().find(|(_, k)| *k == HandlerKey::Name).map(|(id, _)| *id).into_iter().collect();
+    // ansible-core looks through the handler blocks from the last and takes the first handler
+    // of that name in the block it finds one in.
+    let by_name: Vec<TaskId> = matching.iter().filter(|(_, k)| *k == HandlerKey::Name).map(|(id, _)| *id).collect();
+    let block = |id: &TaskId| pb.handler_blocks.get(id).copied();
+    let last_block = by_name.last().and_then(block);
+    let mut out: Vec<TaskId> = by_name.iter().find(|id| block(id) == last_block).copied().into_iter().collect();
     if out.is_empty() {
         out.extend(matching.iter().filter(|(_, k)| *k == HandlerKey::File).map(|(id, _)| *id));
     }

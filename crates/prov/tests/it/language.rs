@@ -245,6 +245,21 @@ fn end_host_in_a_block_skips_its_always() {
     assert!(r.of("al").is_empty() && r.of("after").is_empty(), "{}", r.dump());
 }
 
+/// Of two handlers of one name, ansible-core notifies the first of the last handler block
+/// holding one (a run of bare handlers is one block, each `block:` another): same plays under
+/// ansible-core 2.19, dup-first and bare-after; prov took the last handler.
+#[test]
+fn a_notified_name_picks_the_first_handler_of_the_last_block_holding_it() {
+    let s1 = "- hosts: a\n  gather_facts: false\n  handlers:\n    - {name: dupname, debug: {msg: dup-first}}\n    - {name: dupname, debug: {msg: dup-second}}\n  tasks: [{command: echo, notify: dupname}]\n";
+    let s2 = "- hosts: a\n  gather_facts: false\n  handlers:\n    - block:\n        - {name: dupname, debug: {msg: in-block}}\n    - {name: dupname, debug: {msg: bare-after}}\n    - {name: dupname, debug: {msg: bare-after-2}}\n  tasks: [{command: echo, notify: dupname}]\n";
+    for (site, want) in [(s1, "dup-first"), (s2, "bare-after")] {
+        let (_d, r) = apply(&[("site.yml", site)], &[]);
+        assert_eq!(r.code, 0, "{}", r.dump());
+        let msgs: Vec<&str> = r.results().iter().filter_map(|x| x["msg"].as_str()).filter(|m| !m.is_empty()).collect();
+        assert_eq!(msgs, [want], "{}", r.dump());
+    }
+}
+
 const TAGGED: &str = r#"- hosts: a
   gather_facts: false
   tasks:
