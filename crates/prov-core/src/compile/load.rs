@@ -1128,6 +1128,8 @@ impl<'a> Loader<'a> {
         for host in hosts {
             let mut magic = VarMap::new();
             magic.insert("inventory_hostname".into(), Value::from(host.clone()));
+            magic.insert("inventory_hostname_short".into(), Value::from(host.split('.').next().unwrap_or(&host)));
+            magic.insert("group_names".into(), Value::from(self.inventory.group_names_var(&host)));
             magic.insert("playbook_dir".into(), Value::from(self.playbook_dir.display().to_string()));
             let layers = vec![
                 Layer::source(Arc::new(self.inventory.host_vars(&host))),

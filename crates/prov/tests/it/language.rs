@@ -260,6 +260,26 @@ fn a_notified_name_picks_the_first_handler_of_the_last_block_holding_it() {
     }
 }
 
+/// A play's `vars_files` names may use the host's `group_names` and `inventory_hostname_short`
+/// (ansible-core templates them with the host's variables); prov skipped such an entry as
+/// undefined.
+#[test]
+fn vars_files_names_may_use_group_names() {
+    let site = "- hosts: a:c\n  gather_facts: false\n  vars_files:\n    - \"vars_{{ group_names[0] }}.yml\"\n    - [\"vars_{{ inventory_hostname_short }}.yml\", none.yml]\n  tasks:\n    - {name: v, debug: {msg: \"{{ v }} {{ w | default('none') }}\"}}\n";
+    let files = [
+        ("site.yml", site),
+        ("vars_g1.yml", "v: one\n"),
+        ("vars_g2.yml", "v: two\n"),
+        ("vars_a.yml", "w: short\n"),
+        ("none.yml", "{}\n"),
+    ];
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let mut msgs: Vec<String> = r.of("v").iter().map(|x| format!("{} {}", x["host"], x["msg"])).collect();
+    msgs.sort();
+    assert_eq!(msgs, [r#""a" "one short""#, r#""c" "two none""#], "{}", r.dump());
+}
+
 const TAGGED: &str = r#"- hosts: a
   gather_facts: false
   tasks:
