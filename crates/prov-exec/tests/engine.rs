@@ -103,8 +103,7 @@ const SLOW_A: &str = r#"
   STRATEGY
   tasks:
     - name: slow
-      pause:
-        seconds: 3
+      command: sleep 3
       when: inventory_hostname == 'a'
     - { name: q1, debug: { msg: "1" } }
     - { name: q2, debug: { msg: "2" } }
@@ -146,8 +145,7 @@ async fn hostvars_read_waits_only_for_the_writer() {
   strategy: dag
   tasks:
     - name: slow
-      pause:
-        seconds: 3
+      command: sleep 3
       when: inventory_hostname == 'a'
     - name: set x
       set_fact:
