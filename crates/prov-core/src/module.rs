@@ -117,7 +117,9 @@ pub struct Outcome {
     /// `set_fact` and registered values, templated when read (ansible-core's precedence).
     pub included_vars: Vec<(String, Value)>,
     /// Facts to merge into the host's `ansible_facts` (names without `ansible_`; each is also
-    /// `ansible_<name>`), as a module's `ansible_facts` return does in Ansible (`setup`).
+    /// `ansible_<name>`), as a module's `ansible_facts` return does in Ansible (`setup`). A
+    /// name made by [`plain_fact`] is a variable under that name instead (`set_fact`'s
+    /// `cacheable: true` of a name without the prefix).
     pub host_facts: Vec<(String, Value)>,
     /// Diffs, for `--diff` and `prov plan`.
     pub diffs: Vec<Diff>,
@@ -129,6 +131,21 @@ pub struct Outcome {
     /// decides `changed` by them.
     pub inventory: Vec<crate::inventory::InventoryEdit>,
 }
+
+/// The key in [`Outcome::host_facts`] of a fact whose variable is its own name, not
+/// `ansible_<name>` (ansible-core injects facts under the names they were set with; only
+/// `ansible_facts` drops the prefix).
+pub fn plain_fact(name: &str) -> String {
+    format!("{PLAIN_MARK}{name}")
+}
+
+/// The name of a fact key made by [`plain_fact`].
+pub fn plain_fact_name(key: &str) -> Option<&str> {
+    key.strip_prefix(PLAIN_MARK)
+}
+
+/// Marks a [`plain_fact`] key (no variable name holds it).
+const PLAIN_MARK: char = '\u{0}';
 
 impl Outcome {
     /// Nothing changed.

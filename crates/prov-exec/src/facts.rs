@@ -21,7 +21,12 @@ pub fn unlayer(layered: &VarMap) -> VarMap {
         if let Ok(keys) = m.try_iter() {
             for k in keys {
                 if let (Some(name), Ok(v)) = (k.as_str(), m.get_item(&k)) {
-                    out.insert(name.to_string(), v);
+                    // A `cacheable` fact set without the prefix is a variable under its name.
+                    let marked = !known_plain(name)
+                        && !layered.contains_key(&format!("ansible_{name}"))
+                        && layered.contains_key(name);
+                    let key = if marked { prov_core::module::plain_fact(name) } else { name.to_string() };
+                    out.insert(key, v);
                 }
             }
         }
@@ -29,19 +34,28 @@ pub fn unlayer(layered: &VarMap) -> VarMap {
     out
 }
 
-/// The facts layer: `ansible_facts` plus every fact as `ansible_<name>`.
+/// A fact a module returns without the `ansible_` prefix, a variable under its own name as in
+/// Ansible: `setup`'s own two results, `getent`'s `getent_DATABASE`, `package_facts`'
+/// `packages` and `service_facts`' `services`.
+fn known_plain(name: &str) -> bool {
+    ["gather_subset", "module_setup", "packages", "services"].contains(&name) || name.starts_with("getent_")
+}
+
+/// The facts layer: `ansible_facts` plus every fact as `ansible_<name>` (or under its own
+/// name: [`known_plain`], [`prov_core::module::plain_fact`]).
 pub fn layer(facts: &VarMap) -> VarMap {
     let mut out = VarMap::new();
-    out.insert("ansible_facts".into(), Value::from_pairs(facts.iter().map(|(k, v)| (k.clone(), v.clone()))));
+    let mut namespaced = Vec::with_capacity(facts.len());
     for (k, v) in facts {
-        // A fact a module returns without the `ansible_` prefix is a variable under its own
-        // name, as in Ansible: `setup`'s own two results, `getent`'s `getent_DATABASE`,
-        // `package_facts`' `packages` and `service_facts`' `services`.
-        let plain =
-            ["gather_subset", "module_setup", "packages", "services"].contains(&k.as_str()) || k.starts_with("getent_");
-        let name = if plain { k.clone() } else { format!("ansible_{k}") };
+        let (key, name) = match prov_core::module::plain_fact_name(k) {
+            Some(plain) => (plain.to_string(), plain.to_string()),
+            None if known_plain(k) => (k.clone(), k.clone()),
+            None => (k.clone(), format!("ansible_{k}")),
+        };
+        namespaced.push((key, v.clone()));
         out.insert(name, v.clone());
     }
+    out.insert("ansible_facts".into(), Value::from_pairs(namespaced));
     out
 }
 

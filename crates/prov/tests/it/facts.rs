@@ -357,3 +357,18 @@ fn gathering_renders_the_remote_user_with_what_earlier_plays_set() {
     assert_eq!(code, 0, "{all}");
     assert_eq!(dumps, [("here".to_string(), sh("whoami"))], "{all}");
 }
+
+/// `set_fact` with `cacheable: true` also puts the facts into the host's facts: under
+/// `ansible_facts` (a name with the `ansible_` prefix without it), and as a variable under the
+/// name given, which `hostvars` shows in later plays (ansible-core 2.19.14: `1 2 U 1 2 U`, then
+/// `U`, then `1 1 1 3`).
+#[test]
+fn set_fact_cacheable_puts_the_facts_in_ansible_facts() {
+    let d = project(
+        "- hosts: here\n  gather_facts: false\n  tasks:\n    - set_fact: {foo: 1, ansible_bar: 2, cacheable: true}\n    - name: dump\n      debug: msg=\"{{ ansible_facts.foo | default('U') }} {{ ansible_facts.bar | default('U') }} {{ ansible_facts.ansible_bar | default('U') }} {{ foo }} {{ ansible_bar }} {{ bar | default('U') }}\"\n    - set_fact: {baz: 3}\n    - name: dump\n      debug: msg=\"{{ ansible_facts.baz | default('U') }} {{ ansible_foo | default('U') }}\"\n- hosts: here\n  gather_facts: false\n  tasks:\n    - name: dump\n      debug: msg=\"{{ foo }} {{ ansible_facts.foo | default('U') }} {{ hostvars.here.ansible_facts.foo | default('U') }} {{ baz }}\"\n    - meta: clear_facts\n    - name: dump\n      debug: msg=\"{{ foo }} {{ ansible_facts.foo | default('U') }}\"\n",
+    );
+    let (code, dumps, all) = run(d.path());
+    assert_eq!(code, 0, "{all}");
+    let msgs: Vec<&str> = dumps.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(msgs, ["1 2 U 1 2 U", "U U", "1 1 1 3", "1 U"], "{all}");
+}
