@@ -1046,6 +1046,18 @@ impl<'a> Worker<'a> {
             let handlers = self.bp.play.handlers.clone();
             for h in handlers {
                 if self.notified.remove(&h) {
+                    if let Some(file) = self.bp.play.handler_files.get(&h) {
+                        match self.handler_include(h).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                for id in file {
+                                    self.notified.remove(id);
+                                }
+                            }
+                            Err(f) => return f,
+                        }
+                        continue;
+                    }
                     let f = self.task(h, true).await;
                     if f != Flow::Continue {
                         return f;
@@ -1074,6 +1086,17 @@ impl<'a> Worker<'a> {
             self.take_delegated();
         }
         Ok(())
+    }
+
+    /// A handler's `include_tasks` on this host (see `Play::handler_files`): `Ok(true)` when
+    /// its `when` holds and the tasks of its file run next.
+    async fn handler_include(&mut self, t: TaskId) -> Result<bool, Flow> {
+        let task = self.bp.play.tasks[t].clone();
+        self.before_task(t, &task).await?;
+        crate::task::run_handler_include(self, &task).map_err(|flow| {
+            self.failed_at = self.bp.pos[t];
+            flow
+        })
     }
 
     /// A [`Step::Include`] on this host: the include, then the file it names.

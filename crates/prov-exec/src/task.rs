@@ -263,6 +263,32 @@ pub(crate) fn run_include(
     Ok(Some(picked.index))
 }
 
+/// A handler's `include_tasks` on this host (its file was found before the run): reported
+/// `included:` and counted when its `when` holds (`Ok(true)`), skipped otherwise.
+pub(crate) fn run_handler_include(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> Result<bool, Flow> {
+    emit_task_start(w, t);
+    let templar = w.env.templar.clone();
+    let ctx = w.scope(t.id, Vec::new());
+    match first_false(&templar, &t.when, &ctx) {
+        Err(e) => return Err(Flow::from(fail_task(w, t, e))),
+        Ok(Some(c)) => {
+            skip_task(w, t, skipped_by(c));
+            return Ok(false);
+        }
+        Ok(None) => {}
+    }
+    let file = t.args.get_attr("file").unwrap_or_default();
+    let mut o = Outcome::ok();
+    o.msg = Some(format!("included: {file}"));
+    let value = Value::from_pairs(vec![
+        ("changed".to_string(), Value::from(false)),
+        ("include".to_string(), file),
+        ("include_args".to_string(), Value::from_pairs(Vec::<(String, Value)>::new())),
+    ]);
+    whole_task_valued(w, t, o, Status::Ok, value);
+    Ok(true)
+}
+
 /// Why an include's file could not be had: the task fails (`ignore_errors` holds), or the
 /// host fails whatever `ignore_errors` says (ansible-core's errors loading the file).
 enum Fail {

@@ -329,6 +329,8 @@ struct PlayBuild {
     handler_blocks: HashMap<TaskId, usize>,
     /// The block of handlers being read (see `handler_blocks`).
     handler_block: usize,
+    /// See `Play::handler_files`.
+    handler_files: HashMap<TaskId, Vec<TaskId>>,
     pending_notify: Vec<(TaskId, String, Span)>,
     /// Roles loaded in this play so far (a bound on repeated dependencies).
     role_loads: usize,
@@ -807,6 +809,7 @@ impl<'a> Loader<'a> {
             handler_names: Vec::new(),
             handler_blocks: HashMap::new(),
             handler_block: 0,
+            handler_files: HashMap::new(),
             pending_notify: Vec::new(),
             role_loads: 0,
             file_loads: 0,
@@ -883,6 +886,7 @@ impl<'a> Loader<'a> {
         }
         let (pb_defaults, pb_vars) = (std::mem::take(&mut pb.public_defaults), std::mem::take(&mut pb.public_vars));
         let mut tasks = pb.tasks;
+        let handler_files = std::mem::take(&mut pb.handler_files);
         for (id, ids) in notify {
             if let Some(t) = tasks.get_mut(id).and_then(Arc::get_mut) {
                 t.notify = ids;
@@ -1044,6 +1048,7 @@ impl<'a> Loader<'a> {
             tasks,
             program,
             handlers,
+            handler_files,
             connection: self.play_connection(node),
             remote_user: self.play_remote_user(node),
             environment: node.get("environment").map(Node::to_value),
@@ -2050,7 +2055,11 @@ impl<'a> Loader<'a> {
         // an import_tasks brings into the handlers are handlers of their own names.
         let handler_include = inh.handler && key == "include_tasks";
         c.handler_file |= handler_include;
-        if key == "include_tasks" {
+        // The include itself, which evaluates its own `when` once (its tasks do not).
+        let own = c.clone();
+        if handler_include {
+            not_passed_down(&mut c, inh);
+        } else if key == "include_tasks" {
             vars_as_params(&mut c, inh);
         }
         if let Some(a) = apply {
@@ -2077,9 +2086,17 @@ impl<'a> Loader<'a> {
             }
         }
         if handler_include {
-            // Notifying the include runs every task of the file, in order.
+            // Notifying the include runs it, then every task of the file, in order.
+            let shown = path.canonicalize().unwrap_or_else(|_| path.clone()).display().to_string();
+            let Some(marker) = self.include_task(node, written, &own, pb, MetaAction::Include, ("file", &shown))
+            else {
+                return Vec::new();
+            };
             let mut ids = Vec::new();
             flatten_steps(&steps, &mut ids);
+            pb.handler_files.insert(marker, ids.clone());
+            ids.insert(0, marker);
+            steps.insert(0, Step::Task(marker));
             let mut names: Vec<String> = node.get("name").and_then(Node::scalar_text).into_iter().collect();
             if let (Some(n), Some(r)) = (names.first().cloned(), &c.role) {
                 names.push(format!("{} : {n}", r.name));
@@ -2252,6 +2269,7 @@ impl<'a> Loader<'a> {
         pb.pending_notify.retain(|(id, _, _)| *id < first_task);
         pb.imported_handlers.retain(|id| *id < first_task);
         pb.included_handlers.retain(|id| *id < first_task);
+        pb.handler_files.retain(|id, _| *id < first_task);
         let id = self.include_task(node, written, c, pb, MetaAction::Unresolved, ("msg", &msg))?;
         Some(Step::Task(id))
     }

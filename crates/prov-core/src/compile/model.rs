@@ -82,6 +82,10 @@ pub struct CompiledPlay {
     pub program: Vec<Step>,
     /// Handler task ids, in definition order.
     pub handlers: Vec<TaskId>,
+    /// A handler's `include_tasks` (a meta task whose `file` is the path) and the tasks of its
+    /// file, which follow it among the handlers and run when it is notified and its `when`
+    /// holds, as ansible-core runs the include (reported `included:`, counted once).
+    pub handler_files: std::collections::HashMap<TaskId, Vec<TaskId>>,
     /// The play's `connection` (`local` or `ssh`): for hosts whose inventory sets no
     /// `ansible_connection`.
     pub connection: Option<String>,

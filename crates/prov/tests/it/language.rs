@@ -2226,6 +2226,24 @@ fn tasks_of_an_included_handler_file_are_not_handlers_themselves() {
     assert!(r.stderr.contains("no handler named `handler_from_include`"), "{}", r.dump());
 }
 
+/// A handler's `include_tasks` is a task of its own, as in ansible-core: reported and counted
+/// once (`included:`), and its `when` decides once whether its file runs (a false one is one
+/// skip, the file's tasks are not reported). ansible-core 2.19.14 recaps `ok=4 changed=2
+/// skipped=1` for this play; prov counted neither the include nor its skip (`ok=3`,
+/// `skipped=2`).
+#[test]
+fn a_handlers_include_tasks_is_counted_and_its_when_decides_once() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - command: /bin/true\n      notify: [hoff, hon]\n  handlers:\n    - name: hoff\n      include_tasks: h.yml\n      when: false\n    - name: hon\n      include_tasks: h.yml\n      vars: {x: 1}\n";
+    let h = "- name: inside\n  debug: msg=\"{{ x | default('none') }}\"\n- command: /bin/true\n";
+    let (_d, r) = apply(&[("site.yml", site), ("h.yml", h)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let counts: Vec<u64> = ["ok", "changed", "skipped"].iter().map(|f| r.recap("a", f)).collect();
+    assert_eq!(counts, [4, 2, 1], "{}", r.dump());
+    let inside: Vec<&Json> = r.of("inside");
+    assert_eq!(inside.len(), 1, "{}", r.dump());
+    assert_eq!(inside[0]["msg"], "1", "{}", r.dump());
+}
+
 /// A role's `defaults/main/` (or `vars/main/`) may be a directory of files, read in name
 /// order, empty ones included (ansible-core's roles target, data_integrity.yml); prov read
 /// only main.yml and left the variable undefined.
