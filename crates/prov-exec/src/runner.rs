@@ -524,7 +524,13 @@ impl MetaShared {
             Ok(c) => c,
             Err(_) => return false,
         };
-        cleared.iter().any(|&(b, pos)| batch < b || (batch == b && failed_at < pos))
+        cleared.iter().any(|&(b, pos)| batch == b && failed_at < pos)
+    }
+
+    /// Whether a `meta: clear_host_errors` ran in batch `batch` (which clears the hosts that
+    /// sit out there too).
+    fn cleared_in(&self, batch: usize) -> bool {
+        self.cleared.lock().is_ok_and(|c| c.iter().any(|&(b, _)| b == batch))
     }
 }
 
@@ -1585,7 +1591,7 @@ pub async fn run_play(
                 // unreachable ones); a batch whose hosts all failed or became unreachable ends the
                 // play and the run. Counted, so that exactly one host sees the last of them.
                 let b = bp.batch_of[i];
-                let size = bp.batches[b].len();
+                let size = bp.batch_sizes[b];
                 let mut stop = w.meta.batch_dead[b].fetch_add(1, Ordering::SeqCst) + 1 == size;
                 if flow == Flow::Failed {
                     let failed = w.meta.batch_failed[b].fetch_add(1, Ordering::SeqCst) + 1;
@@ -1618,6 +1624,11 @@ pub async fn run_play(
         }
         recaps[i] = Some(recap);
         out.persist.insert(bp.hosts[i].clone(), p);
+    }
+    for (b, out_there) in bp.sitting_out.iter().enumerate() {
+        if meta.cleared_in(b) {
+            out.cleared.extend(out_there.iter().cloned());
+        }
     }
     for (i, at) in failed_at.into_iter().enumerate() {
         let Some(at) = at else { continue };
@@ -1728,7 +1739,7 @@ async fn host_main(w: &mut Worker<'_>, gather: bool) -> Flow {
             // Gathering failures count for `max_fail_percentage` as a task's do (unreachable
             // hosts do not, as for any task).
             if let Some(maxp) = w.bp.play.max_fail_percentage.filter(|_| f > 0) {
-                if batch_exceeds(f, *size, maxp) {
+                if batch_exceeds(f, w.bp.batch_sizes[batch], maxp) {
                     w.abort.store(true, Ordering::SeqCst);
                     w.meta.break_run.store(true, Ordering::SeqCst);
                 }

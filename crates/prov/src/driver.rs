@@ -3,7 +3,7 @@
 use crate::cli::{Cli, Command, Common, GraphArgs, GraphFormat, InventoryArgs, Output, RunArgs};
 use crate::diagnostics;
 use crate::output::{write_junit, Reporter};
-use prov_core::compile::{bind, compile_playbook, CompileOptions, CompiledPlaybook, PlayDefaults};
+use prov_core::compile::{bind, bind_sitting_out, compile_playbook, CompileOptions, CompiledPlaybook, PlayDefaults};
 use prov_core::diag::{DiagKind, Diagnostic, Diagnostics};
 use prov_core::inventory::{HostPattern, Inventory};
 use prov_core::module::{CheckMode, DiffMode, Registry, RunMode};
@@ -575,25 +575,17 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     let playbook_dir = loaded.playbook.dir.clone();
     let mut plays_run: Vec<crate::plan::PlayRun> = Vec::new();
     for (i, play) in loaded.playbook.plays.iter().enumerate() {
-        let mut bp = match bind(play, &inventory, loaded.limit.as_ref()) {
+        // Failed hosts sit out later plays, as in Ansible (in their batches; and
+        // `ansible_play_hosts_all` still names them).
+        let bp = match bind_sitting_out(play, &inventory, loaded.limit.as_ref(), &dead) {
             Ok(b) => b,
             Err(e) => {
                 say_err!("prov: play {}: {e}", i + 1);
                 continue;
             }
         };
-        if !dead.is_empty() {
-            // In the pattern's order: binding again applies the play's `order` once.
-            let keep: Vec<String> = bp.hosts_all.iter().filter(|h| !dead.contains(*h)).cloned().collect();
-            if keep.len() != bp.hosts.len() {
-                // Failed hosts sit out later plays, as in Ansible; `ansible_play_hosts_all`
-                // still names them.
-                let pattern = HostPattern::parse(&keep.join(",")).ok();
-                match pattern.as_ref().map(|p| bind(play, &inventory, Some(p))) {
-                    Some(Ok(b)) => bp = prov_core::compile::BoundPlay { hosts_all: bp.hosts_all, ..b },
-                    _ => continue,
-                }
-            }
+        if bp.hosts.is_empty() && bp.hosts_all.iter().any(|h| dead.contains(h)) {
+            continue;
         }
         // For the plan: what the play's hosts were (a play whose tasks `--tags` all left out
         // would do nothing on hosts that do not exist yet either).
@@ -634,6 +626,7 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
         // `meta: clear_host_errors`: the host is back for later plays, and the failures it
         // had so far no longer decide the exit code (the recap keeps them, as in Ansible).
         for h in &result.cleared {
+            dead.remove(h);
             if let Some(r) = recap.get(h) {
                 forgiven.insert(h.clone(), (r.failed, r.unreachable));
             }

@@ -65,6 +65,13 @@ pub struct BoundPlay<'p> {
     pub hosts_all: Vec<String>,
     /// Batches of host indices (one batch without `serial`).
     pub batches: Vec<Vec<usize>>,
+    /// Per batch, its size as ansible-core counts it: with the hosts that sit out because
+    /// they failed or became unreachable in an earlier play (what `max_fail_percentage`
+    /// divides by, and what a batch whose hosts all failed is measured against).
+    pub batch_sizes: Vec<usize>,
+    /// Per batch, the hosts that sit out in it (see [`bind_sitting_out`]); a
+    /// `meta: clear_host_errors` in the batch clears them too.
+    pub sitting_out: Vec<Vec<String>>,
     /// Batch of each host.
     pub batch_of: Vec<usize>,
     /// Position of each task in the order a host passes them (`usize::MAX` for unreachable tasks).
@@ -77,6 +84,18 @@ pub struct BoundPlay<'p> {
 
 /// Resolves the play's host pattern (and `--limit`) and adds the edges.
 pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPattern>) -> Result<BoundPlay<'p>, String> {
+    bind_sitting_out(play, inv, limit, &std::collections::BTreeSet::new())
+}
+
+/// [`bind`], with the hosts in `out` (failed or unreachable in earlier plays) sitting out: as
+/// in ansible-core, they keep their places in the `serial` batches, which are cut from every
+/// host the play selects, but run nothing (a batch left with no host to run is dropped).
+pub fn bind_sitting_out<'p>(
+    play: &'p CompiledPlay,
+    inv: &Inventory,
+    limit: Option<&HostPattern>,
+    out: &std::collections::BTreeSet<String>,
+) -> Result<BoundPlay<'p>, String> {
     let pattern = HostPattern::parse(&play.hosts)?;
     let mut hosts = inv.select(&pattern);
     if let Some(l) = limit {
@@ -91,8 +110,34 @@ pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPatt
         HostOrder::ReverseSorted => hosts.sort_by(|a, b| b.cmp(a)),
         HostOrder::Shuffle => shuffle(&mut hosts),
     }
+    let full = batches(&play.serial, hosts.len());
+    let (mut batches, mut batch_sizes, mut sitting_out) = (Vec::new(), Vec::new(), Vec::new());
+    let mut running = Vec::with_capacity(hosts.len());
+    for members in full {
+        let (size, mut kept, mut sat) = (members.len(), Vec::new(), Vec::new());
+        for h in members {
+            let name = std::mem::take(&mut hosts[h]);
+            if out.contains(&name) {
+                sat.push(name);
+            } else {
+                kept.push(running.len());
+                running.push(name);
+            }
+        }
+        if !kept.is_empty() {
+            batches.push(kept);
+            batch_sizes.push(size);
+            sitting_out.push(sat);
+        }
+    }
+    if batches.is_empty() {
+        // No host to run (as `batches` gives for none).
+        batches.push(Vec::new());
+        batch_sizes.push(0);
+        sitting_out.push(Vec::new());
+    }
+    let hosts = running;
     let n = hosts.len();
-    let batches = batches(&play.serial, n);
     let mut batch_of = vec![0; n];
     for (b, members) in batches.iter().enumerate() {
         for &h in members {
@@ -174,7 +219,7 @@ pub fn bind<'p>(play: &'p CompiledPlay, inv: &Inventory, limit: Option<&HostPatt
             waits[t] = per_host;
         }
     }
-    Ok(BoundPlay { play, hosts, hosts_all: selected, batches, batch_of, pos, order, waits })
+    Ok(BoundPlay { play, hosts, hosts_all: selected, batches, batch_sizes, sitting_out, batch_of, pos, order, waits })
 }
 
 /// Per task, the first position at which it can run: a task's own; for a handler, its first

@@ -2088,8 +2088,7 @@ impl<'a> Loader<'a> {
         if handler_include {
             // Notifying the include runs it, then every task of the file, in order.
             let shown = path.canonicalize().unwrap_or_else(|_| path.clone()).display().to_string();
-            let Some(marker) = self.include_task(node, written, &own, pb, MetaAction::Include, ("file", &shown))
-            else {
+            let Some(marker) = self.include_task(node, written, &own, pb, MetaAction::Include, ("file", &shown)) else {
                 return Vec::new();
             };
             let mut ids = Vec::new();

@@ -10,7 +10,7 @@ pub mod scan;
 #[cfg(test)]
 mod tests;
 
-pub use bind::{bind, BoundPlay, GraphEdge, GraphNode, Wait, WaitCycle, WaitReason};
+pub use bind::{bind, bind_sitting_out, BoundPlay, GraphEdge, GraphNode, Wait, WaitCycle, WaitReason};
 pub use load::{
     compile_playbook, is_identifier, is_python_name, CompileOptions, PlayDefaults, PromptRequest, Prompter,
 };

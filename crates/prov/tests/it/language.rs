@@ -2244,6 +2244,61 @@ fn a_handlers_include_tasks_is_counted_and_its_when_decides_once() {
     assert_eq!(inside[0]["msg"], "1", "{}", r.dump());
 }
 
+/// Hosts that failed in an earlier play keep their place in a later play's `serial` batches
+/// (they sit out, but count in the batch): ansible-core 2.19.14 runs batches `['b']` and
+/// `['c', 'd']` here; prov left them out first and made `['b', 'c']` and `['d']`.
+#[test]
+fn hosts_failed_in_an_earlier_play_keep_their_place_in_serial_batches() {
+    let site = "- hosts: all\n  gather_facts: false\n  tasks:\n    - fail: msg=x\n      when: inventory_hostname == 'a'\n- hosts: all\n  gather_facts: false\n  serial: 2\n  tasks:\n    - name: batch\n      debug: msg=\"{{ ansible_play_batch | join(',') }} {{ ansible_play_hosts | join(',') }}\"\n      run_once: true\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let msgs: Vec<&Json> = r.of("batch").iter().map(|e| &e["msg"]).collect();
+    assert_eq!(msgs, ["b b,c,d", "c,d b,c,d"], "{}", r.dump());
+}
+
+/// `max_fail_percentage` divides by the batch's size counting the hosts that sit out after
+/// failing in an earlier play: 1 of 4 is 25 %, not above 30 %, and ansible-core 2.19.14 goes
+/// on (`next` on c and d); prov divided by 3 and stopped the play.
+#[test]
+fn max_fail_percentage_counts_the_hosts_sitting_out_in_the_batch() {
+    let site = "- hosts: all\n  gather_facts: false\n  tasks:\n    - fail: msg=x\n      when: inventory_hostname == 'a'\n- hosts: all\n  gather_facts: false\n  max_fail_percentage: 30\n  tasks:\n    - fail: msg=y\n      when: inventory_hostname == 'b'\n    - name: next\n      debug: msg=next\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let mut hosts: Vec<&str> = r.of("next").iter().map(|e| e["host"].as_str().unwrap_or_default()).collect();
+    hosts.sort_unstable();
+    assert_eq!(hosts, ["c", "d"], "{}", r.dump());
+}
+
+/// `meta: clear_host_errors` clears the hosts of its batch that failed in earlier plays too:
+/// they run the later plays and no longer fail the run (ansible-core 2.19.14: a runs `fourth`,
+/// exit 0). prov kept a out and exited 2.
+#[test]
+fn clear_host_errors_brings_back_hosts_failed_in_earlier_plays() {
+    let site = "- hosts: all\n  gather_facts: false\n  tasks:\n    - fail: msg=x\n      when: inventory_hostname == 'a'\n- hosts: all\n  gather_facts: false\n  tasks:\n    - meta: clear_host_errors\n    - name: third\n      debug: msg=third\n- hosts: all\n  gather_facts: false\n  tasks:\n    - name: fourth\n      debug: msg=fourth\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let mut third: Vec<&str> = r.of("third").iter().map(|e| e["host"].as_str().unwrap_or_default()).collect();
+    third.sort_unstable();
+    assert_eq!(third, ["b", "c", "d"], "{}", r.dump());
+    let mut fourth: Vec<&str> = r.of("fourth").iter().map(|e| e["host"].as_str().unwrap_or_default()).collect();
+    fourth.sort_unstable();
+    assert_eq!(fourth, ["a", "b", "c", "d"], "{}", r.dump());
+    assert_eq!(r.recap("a", "failed"), 1, "{}", r.dump());
+}
+
+/// `meta: clear_host_errors` clears the hosts of its own `serial` batch only: a failed in the
+/// first batch stays failed when the second batch clears (ansible-core 2.19.14: exit 2, a
+/// does not run the next play). prov cleared it.
+#[test]
+fn clear_host_errors_clears_only_its_own_batch() {
+    let site = "- hosts: all\n  gather_facts: false\n  serial: 2\n  tasks:\n    - fail: msg=x\n      when: inventory_hostname == 'a'\n    - meta: clear_host_errors\n      when: inventory_hostname == 'c'\n- hosts: all\n  gather_facts: false\n  tasks:\n    - name: later\n      debug: msg=later\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let mut later: Vec<&str> = r.of("later").iter().map(|e| e["host"].as_str().unwrap_or_default()).collect();
+    later.sort_unstable();
+    assert_eq!(later, ["b", "c", "d"], "{}", r.dump());
+}
+
 /// A role's `defaults/main/` (or `vars/main/`) may be a directory of files, read in name
 /// order, empty ones included (ansible-core's roles target, data_integrity.yml); prov read
 /// only main.yml and left the variable undefined.
