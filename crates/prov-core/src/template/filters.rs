@@ -15,6 +15,7 @@ mod data;
 mod digest;
 mod glob;
 mod ipaddr;
+mod jinja_text;
 mod jmes;
 mod lookup;
 pub use lookup::{canonical_lookup, lookup_supported, supported_lookups};
@@ -34,6 +35,7 @@ pub fn json_dumps(value: &serde_json::Value, indent: Option<usize>, sort_keys: b
 }
 
 mod math;
+mod paths;
 mod pymethods;
 pub(crate) mod random;
 mod seq_lookups;
@@ -41,6 +43,7 @@ mod serialize;
 pub use serialize::{python_float, python_json_dumps};
 pub(crate) mod text;
 mod time;
+mod url;
 pub use math::human_to_bytes_text;
 pub use pymethods::py_str;
 pub use time::{PyDateTime, PyTimeDelta};
@@ -455,6 +458,9 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     ipaddr::register(env);
     time::register(env);
     glob::register(env);
+    jinja_text::register(env);
+    paths::register(env);
+    url::register(env);
     lookup::register(env, ctx);
     super::tests_lib::register(env);
     pymethods::register(env);

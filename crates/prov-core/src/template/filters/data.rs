@@ -9,6 +9,10 @@ use minijinja::{Environment, Error, State};
 
 pub(super) fn register(env: &mut Environment<'static>) {
     add_filter(env, "combine", combine);
+    add_filter(env, "community.general.dict", general_dict);
+    add_filter(env, "community.general.dict_kv", dict_kv);
+    add_filter(env, "community.general.counter", counter);
+    add_filter(env, "community.general.lists_mergeby", lists_mergeby);
     add_filter(env, "dict2items", dict2items);
     add_filter(env, "items2dict", items2dict);
     add_filter(env, "union", union);
@@ -85,23 +89,7 @@ fn merge(x: &Value, y: &Value, recursive: bool, lm: ListMerge) -> Result<Value, 
 /// `combine(*dicts, recursive=False, list_merge='replace')`; lists of dicts are flattened.
 fn combine(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let (pos, kw) = split_args(args)?;
-    let recursive = kw.get::<Option<bool>>("recursive")?.unwrap_or(false);
-    let lm = match kw.get::<Option<&str>>("list_merge")?.unwrap_or("replace") {
-        "replace" => ListMerge::Replace,
-        "keep" => ListMerge::Keep,
-        "append" => ListMerge::Append,
-        "prepend" => ListMerge::Prepend,
-        "append_rp" => ListMerge::AppendRp,
-        "prepend_rp" => ListMerge::PrependRp,
-        other => {
-            return Err(fail(format!(
-                "combine: list_merge must be 'replace', 'keep', 'append', 'prepend', 'append_rp' or 'prepend_rp', got '{other}'"
-            )))
-        }
-    };
-    if kw.args().any(|a| a != "recursive" && a != "list_merge") {
-        return Err(fail("combine: 'recursive' and 'list_merge' are the only valid keyword arguments"));
-    }
+    let (recursive, lm) = merge_options(&kw, "combine")?;
     let mut dicts = Vec::new();
     for term in std::iter::once(value).chain(pos.iter()) {
         if is_list(term) {
@@ -118,6 +106,172 @@ fn combine(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
         acc = merge(&acc, d, recursive, lm)?;
     }
     Ok(acc)
+}
+
+/// `recursive` and `list_merge` of `combine` and `lists_mergeby`.
+fn merge_options(kw: &Kwargs, filter: &str) -> Result<(bool, ListMerge), Error> {
+    let recursive = kw.get::<Option<bool>>("recursive")?.unwrap_or(false);
+    let lm = match kw.get::<Option<&str>>("list_merge")?.unwrap_or("replace") {
+        "replace" => ListMerge::Replace,
+        "keep" => ListMerge::Keep,
+        "append" => ListMerge::Append,
+        "prepend" => ListMerge::Prepend,
+        "append_rp" => ListMerge::AppendRp,
+        "prepend_rp" => ListMerge::PrependRp,
+        other => {
+            return Err(fail(format!(
+                "{filter}: list_merge must be 'replace', 'keep', 'append', 'prepend', 'append_rp' or 'prepend_rp', got '{other}'"
+            )))
+        }
+    };
+    if kw.args().any(|a| a != "recursive" && a != "list_merge") {
+        return Err(fail(format!("{filter}: 'recursive' and 'list_merge' are the only valid keyword arguments")));
+    }
+    Ok((recursive, lm))
+}
+
+/// `community.general.dict`: Python's `dict()` of a list of pairs.
+fn general_dict(value: &Value) -> Result<Value, Error> {
+    let mut out = Vec::new();
+    for item in list_items(value, "community.general.dict expects")? {
+        let pair: Vec<Value> = match item.kind() {
+            ValueKind::String => {
+                item.as_str().unwrap_or_default().chars().map(|c| Value::from(c.to_string())).collect()
+            }
+            _ if is_list(&item) => list_items(&item, "community.general.dict: an item must be a pair, not")?,
+            _ => return Err(fail(format!("community.general.dict: an item must be a pair, not {}", a_type(&item)))),
+        };
+        match <[Value; 2]>::try_from(pair) {
+            Ok([k, v]) => out.push((k, v)),
+            Err(p) => {
+                return Err(fail(format!(
+                    "community.general.dict: dictionary update sequence element has length {}; 2 is required",
+                    p.len()
+                )))
+            }
+        }
+    }
+    Ok(map_value(out))
+}
+
+/// `community.general.dict_kv(key)`: `{key: value}`.
+fn dict_kv(value: &Value, key: Value) -> Value {
+    map_value([(key, value.clone())])
+}
+
+/// A value as a Python dictionary key: numbers and booleans by their numeric value (`1`,
+/// `1.0` and `true` are one key), strings and none as they are; lists and mappings cannot be.
+fn hash_key(v: &Value, filter: &str) -> Result<String, Error> {
+    match v.kind() {
+        ValueKind::Bool | ValueKind::Number => {
+            let f = f64::try_from(v.clone()).unwrap_or(f64::from(u8::from(v.is_true())));
+            Ok(if v.is_integer() || v.kind() == ValueKind::Bool || f.fract() == 0.0 && f.abs() < 1e15 {
+                format!("n{}", i128::try_from(v.clone()).unwrap_or(f as i128))
+            } else {
+                format!("f{}", f.to_bits())
+            })
+        }
+        ValueKind::String => Ok(format!("s{}", v.as_str().unwrap_or_default())),
+        ValueKind::None => Ok("none".into()),
+        _ => Err(fail(format!("{filter}: {} cannot be a dictionary key (it is not hashable)", a_type(v)))),
+    }
+}
+
+/// `community.general.counter`: how many times each item occurs, in the order items first occur.
+fn counter(value: &Value) -> Result<Value, Error> {
+    let items = match value.kind() {
+        ValueKind::String => value.as_str().unwrap_or_default().chars().map(|c| Value::from(c.to_string())).collect(),
+        ValueKind::Map => map_entries(value)?.into_iter().map(|(k, _)| k).collect(),
+        _ => list_items(value, "community.general.counter expects")?,
+    };
+    let mut counts: indexmap::IndexMap<String, (Value, i64)> = indexmap::IndexMap::new();
+    for item in items {
+        let key = hash_key(&item, "community.general.counter")?;
+        counts.entry(key).or_insert((item, 0)).1 += 1;
+    }
+    Ok(map_value(counts.into_values().map(|(k, n)| (k, Value::from(n)))))
+}
+
+/// `community.general.lists_mergeby(*lists, index, recursive=False, list_merge='replace')`:
+/// the dictionaries of the lists merged by the value of their key `index` (later lists win;
+/// dictionaries without that key are left out), sorted by it.
+fn lists_mergeby(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    const F: &str = "community.general.lists_mergeby";
+    let (pos, kw) = split_args(args)?;
+    let (recursive, lm) = merge_options(&kw, F)?;
+    let mut terms = vec![value.clone()];
+    terms.extend(pos);
+    if terms.len() < 2 {
+        return Err(fail(format!("{F}: At least one list and index are needed.")));
+    }
+    let index = terms.pop().unwrap_or_default();
+    let mut lists: Vec<Value> = Vec::new();
+    for sub in &terms {
+        if !is_list(sub) && sub.kind() != ValueKind::String {
+            return Err(fail(format!(
+                "{F}: All arguments before the argument index must be lists. {sub} is {}",
+                a_type(sub)
+            )));
+        }
+        let items: Vec<Value> = if is_list(sub) { list_items(sub, F)? } else { Vec::new() };
+        if sub.kind() == ValueKind::String && !sub.as_str().unwrap_or_default().is_empty() {
+            return Err(fail(format!("{F}: a string is not a list of dictionaries")));
+        }
+        if items.is_empty() {
+            continue;
+        }
+        if items.iter().all(|i| is_list(i) || i.kind() == ValueKind::String) {
+            lists.extend(items);
+        } else {
+            lists.push(sub.clone());
+        }
+    }
+    match lists.len() {
+        0 => return Ok(Value::from(Vec::<Value>::new())),
+        1 => return Ok(lists.swap_remove(0)),
+        _ => {}
+    }
+    if index.kind() != ValueKind::String {
+        return Err(fail(format!("{F}: First argument after the lists must be string. {index} is {}", a_type(&index))));
+    }
+    let mut result = lists.pop().unwrap_or_default();
+    while let Some(lower) = lists.pop() {
+        result = merge_by(&lower, &result, &index, recursive, lm)?;
+    }
+    Ok(result)
+}
+
+/// One step of `lists_mergeby`: `y`'s dictionaries over `x`'s, by their `index` key.
+fn merge_by(x: &Value, y: &Value, index: &Value, recursive: bool, lm: ListMerge) -> Result<Value, Error> {
+    const F: &str = "community.general.lists_mergeby";
+    let mut merged: indexmap::IndexMap<String, (Value, Value)> = indexmap::IndexMap::new();
+    for list in [x, y] {
+        for elem in list_items(list, &format!("{F} expects"))? {
+            if elem.kind() != ValueKind::Map {
+                return Err(fail(format!(
+                    "{F}: Elements of list arguments must be dictionaries, got {}",
+                    a_type(&elem)
+                )));
+            }
+            let k = elem.get_item(index).unwrap_or_default();
+            if k.is_undefined() {
+                continue;
+            }
+            let slot = merged.entry(hash_key(&k, F)?).or_insert_with(|| (k.clone(), map_value([])));
+            slot.1 = merge(&slot.1, &elem, recursive, lm)?;
+        }
+    }
+    let mut out: Vec<(Value, Value)> = merged.into_values().collect();
+    let numeric = |v: &Value| matches!(v.kind(), ValueKind::Number | ValueKind::Bool);
+    if out.iter().all(|(k, _)| numeric(k)) {
+        let n = |v: &Value| f64::try_from(v.clone()).unwrap_or(f64::from(u8::from(v.is_true())));
+        out.sort_by(|a, b| n(&a.0).partial_cmp(&n(&b.0)).unwrap_or(std::cmp::Ordering::Equal));
+    } else if out.iter().all(|(k, _)| k.kind() == ValueKind::String) {
+        out.sort_by(|a, b| a.0.as_str().cmp(&b.0.as_str()));
+    } else if out.len() > 1 {
+        return Err(fail(format!("{F}: the values of '{index}' cannot be ordered ('<' between different types)")));
+    }
+    Ok(Value::from(out.into_iter().map(|(_, d)| d).collect::<Vec<_>>()))
 }
 
 fn key_names(kw: &Kwargs) -> Result<(Value, Value), Error> {
@@ -394,6 +548,39 @@ fn dict(_state: &State, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
 #[cfg(test)]
 mod tests {
     use crate::template::filters::testenv::{err, ok};
+
+    #[test]
+    fn community_general_dict_filters_answer_as_the_collection_does() {
+        // ansible 12.3.0's community.general under ansible-core 2.19.14.
+        assert_eq!(ok("{{ [['a', 1], ['b', 2]] | community.general.dict | to_json }}"), r#"{"a": 1, "b": 2}"#);
+        assert_eq!(ok("{{ [['a', 1], 'bc'] | community.general.dict | to_json }}"), r#"{"a": 1, "b": "c"}"#);
+        err("{{ [['a']] | community.general.dict }}", "has length 1; 2 is required");
+        assert_eq!(ok("{{ 'val' | community.general.dict_kv('key') | to_json }}"), r#"{"key": "val"}"#);
+        assert_eq!(
+            ok("{{ ['a','b','a','c','a'] | community.general.counter | to_json }}"),
+            r#"{"a": 3, "b": 1, "c": 1}"#
+        );
+        assert_eq!(ok("{{ 'hello' | community.general.counter | to_json }}"), r#"{"h": 1, "e": 1, "l": 2, "o": 1}"#);
+        assert_eq!(ok("{{ [1, true, 1.0] | community.general.counter | to_json }}"), r#"{"1": 3}"#);
+        assert_eq!(
+            ok("{{ [{'name':'b','x':2},{'name':'a','x':1}] | community.general.lists_mergeby([{'name':'a','y':3}], 'name') | to_json }}"),
+            r#"[{"name": "a", "x": 1, "y": 3}, {"name": "b", "x": 2}]"#
+        );
+        assert_eq!(
+            ok("{{ [{'n':'b','l':[1]},{'n':'a','l':[2]}] | community.general.lists_mergeby([{'n':'b','l':[3]}], 'n', list_merge='append') | to_json }}"),
+            r#"[{"n": "a", "l": [2]}, {"n": "b", "l": [1, 3]}]"#
+        );
+        assert_eq!(
+            ok("{{ [[{'n':1,'x':{'a':1}}],[{'n':1,'x':{'b':2}}]] | community.general.lists_mergeby('n', recursive=true) | to_json }}"),
+            r#"[{"n": 1, "x": {"a": 1, "b": 2}}]"#
+        );
+        assert_eq!(
+            ok("{{ [{'n':1},{'m':2}] | community.general.lists_mergeby([{'n':0}], 'n') | to_json }}"),
+            r#"[{"n": 0}, {"n": 1}]"#
+        );
+        assert_eq!(ok("{{ [{'n':1}] | community.general.lists_mergeby('n') | to_json }}"), r#"[{"n": 1}]"#);
+        err("{{ [{'n':1}] | community.general.lists_mergeby([{'n':'a'}], 'n') }}", "cannot be ordered");
+    }
 
     #[test]
     fn latest_version_is_the_greatest_loose_version_without_pre_releases() {

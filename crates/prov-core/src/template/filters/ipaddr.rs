@@ -14,6 +14,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub fn register(env: &mut Environment<'static>) {
     add_filter(env, "ansible.utils.ipaddr", ipaddr);
+    add_filter(env, "ansible.utils.ipv4", |v: &Value, q: Option<Value>| filter(v, q, Some(4)));
+    add_filter(env, "ansible.utils.ipv6", |v: &Value, q: Option<Value>| filter(v, q, Some(6)));
 }
 
 const QUERIES: &str = "'' (validation), address, network, netmask, prefix";
@@ -54,6 +56,16 @@ fn ipaddr(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let query = pos.next().or(kw.get::<Option<Value>>("query")?);
     let version = pos.next().or(kw.get::<Option<Value>>("version")?);
     kw.assert_all_used()?;
+    let version = match version.filter(Value::is_true) {
+        None => None,
+        Some(v) if v.is_integer() && matches!(i64::try_from(v.clone()), Ok(4 | 6)) => i64::try_from(v).ok(),
+        Some(v) => return Err(fail(format!("ansible.utils.ipaddr: version must be 4 or 6, got {v}"))),
+    };
+    filter(value, query, version)
+}
+
+/// `ipaddr`, and `ipv4`/`ipv6` (`ipaddr` of that version).
+fn filter(value: &Value, query: Option<Value>, version: Option<i64>) -> Result<Value, Error> {
     let query = match &query {
         None => String::new(),
         Some(q) if q.kind() == ValueKind::String => q.as_str().unwrap_or_default().to_string(),
@@ -68,11 +80,6 @@ fn ipaddr(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
             "ansible.utils.ipaddr: query {query:?} is not supported by prov (supported: {QUERIES})"
         )));
     }
-    let version = match version.filter(Value::is_true) {
-        None => None,
-        Some(v) if v.is_integer() && matches!(i64::try_from(v.clone()), Ok(4 | 6)) => i64::try_from(v).ok(),
-        Some(v) => return Err(fail(format!("ansible.utils.ipaddr: version must be 4 or 6, got {v}"))),
-    };
     if is_list(value) {
         let mut out = Vec::new();
         for item in value.try_iter()? {
@@ -209,6 +216,28 @@ fn show_v6(v: u128) -> String {
 #[cfg(test)]
 mod tests {
     use crate::template::filters::testenv::{err, ok};
+
+    #[test]
+    fn ipv4_and_ipv6_are_ipaddr_of_one_version() {
+        // ansible-core 2.19.14 with ansible.utils (ansible 12.3.0) and netaddr.
+        assert_eq!(
+            ok("{{ ['192.168.1.1', 'fe80::1', 'x', '10.0.0.0/8'] | ansible.utils.ipv4 | join(',') }}"),
+            "192.168.1.1,10.0.0.0/8"
+        );
+        assert_eq!(
+            ok("{{ ['192.168.1.1', 'fe80::1', 'x', '10.0.0.0/8'] | ansible.utils.ipv6 | join(',') }}"),
+            "fe80::1"
+        );
+        assert_eq!(
+            ok("{{ ['192.168.1.1', '10.0.0.0/8'] | ansible.utils.ipv4('address') | join(',') }}"),
+            "192.168.1.1"
+        );
+        assert_eq!(ok("{{ 'fe80::1' | ansible.utils.ipv4 }}"), "False");
+        assert_eq!(ok("{{ '192.168.1.1' | ansible.utils.ipv6 }}"), "False");
+        assert_eq!(ok("{{ '::ffff:192.168.1.1' | ansible.utils.ipv4 }}"), "False");
+        assert_eq!(ok("{{ '192.168.1.5/24' | ansible.utils.ipv4('network') }}"), "192.168.1.0");
+        assert_eq!(ok("{{ '2001:db8::5/64' | ansible.utils.ipv6('network') }}"), "2001:db8::");
+    }
 
     #[test]
     fn ipaddr_queries_give_what_ansible_utils_gives() {

@@ -20,6 +20,36 @@ use sha2::{Digest, Sha512};
 pub fn register(env: &mut Environment<'static>) {
     add_filter(env, "random", random);
     add_filter(env, "ansible.builtin.random", random);
+    add_filter(env, "shuffle", shuffle);
+}
+
+/// `shuffle(seed=None)`: the items in a random order (Python's `Random(seed).shuffle` with
+/// a true seed, so that a seed gives Ansible's order); a value that is no sequence comes back
+/// as it is, as ansible-core returns it.
+fn shuffle(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let (pos, kw) = split_args(args)?;
+    let mut pos = pos.into_iter();
+    let seed = pos.next().or(kw.get::<Option<Value>>("seed")?);
+    if pos.next().is_some() {
+        return Err(fail("shuffle takes at most one argument: seed"));
+    }
+    kw.assert_all_used()?;
+    let mut items: Vec<Value> = match value.kind() {
+        ValueKind::String => value.as_str().unwrap_or_default().chars().map(|c| Value::from(c.to_string())).collect(),
+        ValueKind::Map => super::serialize::map_entries(value)?.into_iter().map(|(k, _)| k).collect(),
+        _ if is_list(value) => list_items(value, "shuffle expects")?,
+        _ => return Ok(value.clone()),
+    };
+    let mut src = match seed.filter(Value::is_true) {
+        None => Source::System,
+        Some(s) => Source::Seeded(Box::new(PyRandom::seeded(&s)?)),
+    };
+    // Python's `shuffle`: for i from the last index down to 1, swap with randbelow(i + 1).
+    for i in (1..items.len()).rev() {
+        let j = src.below(i as u128 + 1)? as usize;
+        items.swap(i, j);
+    }
+    Ok(Value::from(items))
 }
 
 /// Where the draws come from.
@@ -220,6 +250,18 @@ mod num_like {
 #[cfg(test)]
 mod tests {
     use crate::template::filters::testenv::{err, ok};
+
+    #[test]
+    fn shuffle_with_a_seed_orders_as_ansible_core_does() {
+        // ansible-core 2.19.14 (Python 3.11's Random(seed).shuffle).
+        assert_eq!(ok("{{ [1,2,3,4,5,6,7,8,9,10] | shuffle(seed='web1') | join(',') }}"), "3,7,8,9,2,4,1,10,5,6");
+        assert_eq!(ok("{{ [1,2,3,4,5,6,7,8,9,10] | shuffle(seed=42) | join(',') }}"), "8,4,3,9,6,7,10,5,1,2");
+        assert_eq!(ok("{{ 'abc' | shuffle(seed='x') | join(',') }}"), "a,b,c");
+        assert_eq!(ok("{{ {'a': 1} | shuffle(seed='x') | join(',') }}"), "a");
+        assert_eq!(ok("{{ 5 | shuffle }}"), "5");
+        assert_eq!(ok("{{ [1,2,3] | shuffle | sort | join(',') }}"), "1,2,3");
+        err("{{ [1] | shuffle(seed=[1]) }}", "seed");
+    }
 
     #[test]
     fn random_with_a_seed_picks_what_ansible_core_picks() {
