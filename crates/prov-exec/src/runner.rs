@@ -1099,10 +1099,11 @@ impl<'a> Worker<'a> {
     async fn handler_include(&mut self, t: TaskId) -> Result<bool, Flow> {
         let task = self.bp.play.tasks[t].clone();
         self.before_task(t, &task).await?;
-        crate::task::run_handler_include(self, &task).map_err(|flow| {
+        let r = crate::task::run_handler_include(self, &task);
+        if r.is_err() {
             self.failed_at = self.bp.pos[t];
-            flow
-        })
+        }
+        r
     }
 
     /// A [`Step::Include`] on this host: the include, then the file it names.

@@ -572,7 +572,6 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
     let mut inventory = loaded.inventory.clone();
     // `add_host`/`group_by` edits so far: made again on an inventory read anew.
     let mut edits: Vec<prov_core::inventory::InventoryEdit> = Vec::new();
-    let playbook_dir = loaded.playbook.dir.clone();
     let mut plays_run: Vec<crate::plan::PlayRun> = Vec::new();
     for (i, play) in loaded.playbook.plays.iter().enumerate() {
         // Failed hosts sit out later plays, as in Ansible (in their batches; and
@@ -605,7 +604,7 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             opts: &opts,
             events: &tx,
             interrupt: interrupt.clone(),
-            playbook_dir: playbook_dir.clone(),
+            playbook_dir: play.dir.clone(),
             sources: sources.clone(),
         };
         let result = prov_exec::run_play(&bp, i, &env, std::mem::take(&mut persist)).await;

@@ -434,6 +434,11 @@ impl<'a> Loader<'a> {
         }
         self.file_stack.push(canon);
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        // The plays of an imported playbook find their roles, vars_files and other relative
+        // paths from its directory, which is their `playbook_dir` (ansible-core sets the
+        // loader's basedir to it).
+        let outer_dir = std::mem::replace(&mut self.playbook_dir, dir.clone());
         for item in items {
             if let Some(target) = item.get("import_playbook") {
                 match target.as_str() {
@@ -454,6 +459,7 @@ impl<'a> Loader<'a> {
                 plays.push(p);
             }
         }
+        self.playbook_dir = outer_dir;
         self.file_stack.pop();
     }
 
@@ -1030,6 +1036,7 @@ impl<'a> Loader<'a> {
             }
         };
         Some(CompiledPlay {
+            dir: self.playbook_dir.clone(),
             name: if name.is_empty() { hosts.clone() } else { name },
             span: node.span,
             hosts,

@@ -47,6 +47,9 @@ pub enum BatchSize {
 pub struct CompiledPlay {
     /// Display name.
     pub name: String,
+    /// The directory of the playbook file the play is in (an imported playbook's own):
+    /// `playbook_dir` and where relative paths start, as ansible-core's loader basedir.
+    pub dir: std::path::PathBuf,
     /// Where the play starts.
     pub span: Span,
     /// Host pattern (already validated).

@@ -2299,6 +2299,45 @@ fn clear_host_errors_clears_only_its_own_batch() {
     assert_eq!(later, ["b", "c", "d"], "{}", r.dump());
 }
 
+/// The plays of an imported playbook in another directory find their roles, vars_files,
+/// lookups, templates, files and task files from that directory, which is their
+/// `playbook_dir` and `ansible_search_path` (ansible-core 2.19.14 prints `inner @/sub
+/// ['@/sub'] from-sub`, `sub subtmpl`, `inc-sub`, then `top @`). prov refused the role and
+/// would have read the top directory's files.
+#[test]
+fn an_imported_playbook_finds_files_from_its_own_directory() {
+    let site = "- import_playbook: sub/inner.yml\n- hosts: a\n  gather_facts: false\n  tasks:\n    - name: top\n      debug: msg=\"top {{ playbook_dir }}\"\n";
+    let inner = "- hosts: a\n  gather_facts: false\n  vars_files: [vars.yml]\n  roles: [r]\n  tasks:\n    - name: inner\n      debug: msg=\"inner {{ playbook_dir }} {{ ansible_search_path }} {{ x }}\"\n    - name: lookups\n      debug: msg=\"{{ lookup('file', 'f.txt') }} {{ lookup('template', 't.j2') | trim }}\"\n    - template: {src: t.j2, dest: \"{{ root }}/out.txt\"}\n    - copy: {src: c.txt, dest: \"{{ root }}/out2.txt\"}\n    - include_tasks: inc.yml\n";
+    let files = [
+        ("site.yml", site),
+        ("sub/inner.yml", inner),
+        ("sub/roles/r/tasks/main.yml", "- name: role\n  debug: msg=role-r\n"),
+        ("sub/templates/t.j2", "subtmpl\n"),
+        ("templates/t.j2", "toptmpl\n"),
+        ("sub/files/c.txt", "subcopy\n"),
+        ("files/c.txt", "topcopy\n"),
+        ("sub/f.txt", "sub\n"),
+        ("f.txt", "top\n"),
+        ("sub/vars.yml", "x: from-sub\n"),
+        ("vars.yml", "x: from-top\n"),
+        ("sub/inc.yml", "- name: inc\n  debug: msg=inc-sub\n"),
+        ("inc.yml", "- name: inc\n  debug: msg=inc-top\n"),
+    ];
+    let (d, r) = apply(&files, &["--limit", "a"]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let root = d.path().canonicalize().expect("root").display().to_string();
+    let msg = |name: &str| {
+        r.of(name).first().map(|e| e["msg"].as_str().unwrap_or_default().replace(&root, "@")).unwrap_or_default()
+    };
+    assert_eq!(msg("role"), "role-r", "{}", r.dump());
+    assert_eq!(msg("inner"), "inner @/sub ['@/sub'] from-sub", "{}", r.dump());
+    assert_eq!(msg("lookups"), "sub subtmpl", "{}", r.dump());
+    assert_eq!(msg("inc"), "inc-sub", "{}", r.dump());
+    assert_eq!(msg("top"), "top @", "{}", r.dump());
+    assert_eq!(std::fs::read_to_string(d.path().join("out.txt")).unwrap_or_default(), "subtmpl\n");
+    assert_eq!(std::fs::read_to_string(d.path().join("out2.txt")).unwrap_or_default(), "subcopy\n");
+}
+
 /// A role's `defaults/main/` (or `vars/main/`) may be a directory of files, read in name
 /// order, empty ones included (ansible-core's roles target, data_integrity.yml); prov read
 /// only main.yml and left the variable undefined.

@@ -158,17 +158,26 @@ fn name_unsupported(name: &str) -> bool {
 }
 
 /// The lookup context with the task's role directory (`role_path`) searched first, then its
-/// `tasks/` (ansible-core searches the directory of the task's file after the roles').
+/// `tasks/` (ansible-core searches the directory of the task's file after the roles'); then
+/// the play's `playbook_dir` (an imported playbook's own directory), or the templar's
+/// directories where the context has none.
 fn with_role_dir(state: &State, ctx: &LookupContext) -> LookupContext {
-    match state.lookup("role_path").filter(|v| v.kind() == ValueKind::String) {
-        Some(role) => {
-            let role = PathBuf::from(role.as_str().unwrap_or_default());
-            let mut dirs = vec![role.clone(), role.join("tasks")];
-            dirs.extend(ctx.base_dirs.iter().cloned());
-            LookupContext { base_dirs: std::sync::Arc::new(dirs) }
-        }
-        None => ctx.clone(),
+    let play_dir = state.lookup("playbook_dir").and_then(|v| v.as_str().map(PathBuf::from));
+    let same = |b: &PathBuf, d: &PathBuf| match (b.canonicalize(), d.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => b == d,
+    };
+    let base: Vec<PathBuf> = match play_dir {
+        Some(d) if !ctx.base_dirs.is_empty() && !ctx.base_dirs.iter().any(|b| same(b, &d)) => vec![d],
+        _ => ctx.base_dirs.to_vec(),
+    };
+    let mut dirs = Vec::new();
+    if let Some(role) = state.lookup("role_path").filter(|v| v.kind() == ValueKind::String) {
+        let role = PathBuf::from(role.as_str().unwrap_or_default());
+        dirs.extend([role.clone(), role.join("tasks")]);
     }
+    dirs.extend(base);
+    LookupContext { base_dirs: std::sync::Arc::new(dirs) }
 }
 
 /// The terms with list terms flattened one level (Ansible's `listify_lookup_plugin_terms`).
