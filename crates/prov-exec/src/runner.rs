@@ -393,6 +393,9 @@ pub(crate) struct MetaShared {
     passed_over: Mutex<HashMap<usize, BTreeSet<TaskId>>>,
     /// What a `run_once` `include_vars` set on the host that ran it, for the others.
     run_once_vars: Mutex<HashMap<TaskId, Vec<(String, Value)>>>,
+    /// The `run_once` tasks that failed on the host that ran them (by batch, task and
+    /// looped-include items): the other hosts of the batch fail with it.
+    once_failed: Mutex<HashSet<DecisionKey>>,
     /// `run_once` written as a template: what it rendered on each host that reached the task
     /// (task, host) → runs it once for the batch.
     once_if: Mutex<HashMap<(TaskId, usize), OnceMark>>,
@@ -427,6 +430,7 @@ impl MetaShared {
             break_run: AtomicBool::new(false),
             passed_over: Mutex::new(HashMap::new()),
             run_once_vars: Mutex::new(HashMap::new()),
+            once_failed: Mutex::new(HashSet::new()),
             once_if: Mutex::new(HashMap::new()),
             inventory: Mutex::new(None),
         }
@@ -455,6 +459,18 @@ impl MetaShared {
         if let Ok(mut m) = self.run_once_vars.lock() {
             m.insert(task, vars);
         }
+    }
+
+    /// Records that a `run_once` task failed on the host that ran it.
+    pub(crate) fn set_once_failed(&self, key: DecisionKey) {
+        if let Ok(mut m) = self.once_failed.lock() {
+            m.insert(key);
+        }
+    }
+
+    /// Whether a `run_once` task failed on the host that ran it.
+    pub(crate) fn once_failed(&self, key: &DecisionKey) -> bool {
+        self.once_failed.lock().is_ok_and(|m| m.contains(key))
     }
 
     pub(crate) fn run_once_vars(&self, task: TaskId) -> Option<Vec<(String, Value)>> {
@@ -576,6 +592,9 @@ pub(crate) struct Worker<'a> {
     pub rescuable: usize,
     /// This host ran `meta: end_host` (see [`Snapshot::ended`]).
     pub ended: bool,
+    /// The host failed because a `run_once` task failed on the host that ran it (ansible-core
+    /// marks it failed: no result, no count; see `Runner::run_steps` for blocks).
+    pub once_failed: bool,
     /// The roles ([`Step::Role`] keys) of which a task ran on this host in this play.
     pub roles_ran: HashSet<Arc<str>>,
     /// The roles this host has completed in this play: their tasks run no more here.
@@ -961,6 +980,17 @@ impl<'a> Worker<'a> {
                         let mut flow = self.run_steps(body).await;
                         self.rescuable -= usize::from(!rescue.is_empty());
                         self.pass(max_pos(self.bp, body));
+                        if flow == Flow::Failed && self.once_failed {
+                            // Marked failed by a `run_once` task that failed elsewhere:
+                            // ansible-core 2.19 runs no rescue, and the `always` only of a
+                            // block that has a rescue.
+                            self.pass(max_pos(self.bp, rescue));
+                            if !rescue.is_empty() {
+                                let _ = self.run_steps(always).await;
+                            }
+                            self.pass(max_pos(self.bp, always));
+                            return Flow::Failed;
+                        }
                         if flow == Flow::Failed && !rescue.is_empty() {
                             // As ansible-core, for the rest of the run (not only the rescue).
                             if let Some((task, result)) = self.last_failure.take() {
@@ -994,6 +1024,11 @@ impl<'a> Worker<'a> {
             }
             Flow::Continue
         })
+    }
+
+    /// What identifies task `t` for this host's batch (with the looped-include items it is in).
+    pub(crate) fn decision_key(&self, t: TaskId) -> DecisionKey {
+        (self.bp.batch_of[self.idx], t, self.items())
     }
 
     /// The looped-include items this host is in: (include, item index), outermost first.
@@ -1225,6 +1260,10 @@ impl<'a> Worker<'a> {
         };
         if matches!(flow, Flow::Failed | Flow::Unreachable) {
             self.failed_at = self.bp.pos[t];
+            if task.run_once && !self.once_failed {
+                // Before the peers waiting on this host wake up.
+                self.meta.set_once_failed(self.decision_key(t));
+            }
             // Decided before the peers waiting on this task wake up. A `run_once` that cannot
             // be read ends the play and the run, as the error does in ansible-core's strategy.
             if (self.bp.play.any_errors_fatal && self.rescuable == 0) || broken {
@@ -1578,6 +1617,7 @@ pub async fn run_play(
             diff_now: None,
             rescuable: 0,
             ended: false,
+            once_failed: false,
         };
         futs.push(async move {
             let flow = host_main(&mut w, gather).await;

@@ -637,8 +637,9 @@ struct ItemResult {
 /// inventory order, that reaches the task, as in Ansible (a host that failed or stopped
 /// before it does not count). Waits for the hosts before this one to either pass the task or
 /// stop; `None` when this host is the one to run it.
-async fn run_once_runner(w: &Worker<'_>, t: &TaskDef) -> Option<usize> {
+async fn run_once_runner(w: &Worker<'_>, t: &TaskDef) -> Option<Once> {
     let pos = w.bp.pos[t.id];
+    let key = w.decision_key(t.id);
     for &h in &w.bp.batches[w.bp.batch_of[w.idx]] {
         if h == w.idx {
             return None;
@@ -648,12 +649,24 @@ async fn run_once_runner(w: &Worker<'_>, t: &TaskDef) -> Option<usize> {
             Ok(snap) => !(snap.dead && snap.stopped_at <= pos),
             Err(_) => false,
         };
+        if w.meta.once_failed(&key) {
+            return Some(Once::Failed);
+        }
         // A host that went past the task in an include it did not run is not the one.
         if passed && !w.meta.passed_over(h, t.id) {
-            return Some(h);
+            return Some(Once::RanOn(h));
         }
     }
     None
+}
+
+/// Who ran a `run_once` task for this host.
+enum Once {
+    /// That host (index into the batch's hosts), whose result this one takes.
+    RanOn(usize),
+    /// A host of the batch ran it and failed: as ansible-core 2.19 does, this host is marked
+    /// failed too (without a result of its own, nothing shown or counted).
+    Failed,
 }
 
 /// What a templated `run_once` decides for a host, before the task starts there.
@@ -764,12 +777,18 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, once: OnceIf)
     // run_once: only the first host of the batch still in the play runs it; the others take
     // its result.
     if t.run_once || t.bypass_host_loop {
-        if let Some(first) = run_once_runner(w, t).await {
-            // A module that bypasses the host loop (add_host) is the first host's alone.
-            if t.run_once {
-                take_once_result(w, t, first);
+        match run_once_runner(w, t).await {
+            Some(Once::Failed) if t.run_once => {
+                w.once_failed = true;
+                return TaskFlow::Failed;
             }
-            return TaskFlow::Continue;
+            // A module that bypasses the host loop (add_host) is the first host's alone.
+            Some(Once::RanOn(first)) if t.run_once => {
+                take_once_result(w, t, first);
+                return TaskFlow::Continue;
+            }
+            Some(_) => return TaskFlow::Continue,
+            None => {}
         }
     }
     match once {

@@ -716,9 +716,19 @@ async fn run(a: RunArgs, mode: Mode, sources: &SourceMap) -> i32 {
             h
         })
         .collect();
+    // A host failed without a result of its own (a `run_once` task failed on the host that
+    // ran it) fails the run too, as ansible-core's exit code counts failed hosts.
+    let marked =
+        dead.iter().any(|h| counted.iter().find(|r| &r.host == h).is_none_or(|r| r.failed == 0 && r.unreachable == 0));
     match plan {
-        Some(plan) if a.detailed_exitcode => detailed_exit_code(&plan, &counted, interrupted),
-        _ => exit_code(&counted, interrupted),
+        Some(plan) if a.detailed_exitcode => match detailed_exit_code(&plan, &counted, interrupted) {
+            EXIT_OK | EXIT_PLAN_CHANGES if marked => EXIT_ERROR,
+            code => code,
+        },
+        _ => match exit_code(&counted, interrupted) {
+            EXIT_OK if marked => EXIT_FAILED,
+            code => code,
+        },
     }
 }
 

@@ -2338,6 +2338,41 @@ fn an_imported_playbook_finds_files_from_its_own_directory() {
     assert_eq!(std::fs::read_to_string(d.path().join("out2.txt")).unwrap_or_default(), "subcopy\n");
 }
 
+/// A `run_once` task that fails on the host that runs it fails the other hosts of the batch
+/// too, as ansible-core 2.19.14 does (its `run_once` counts as `any_errors_fatal`): they do
+/// not run it, show and count nothing, and the run exits 2. prov ran the task again on each
+/// next host (four runs here).
+#[test]
+fn a_failed_run_once_task_fails_the_other_hosts_without_running_it() {
+    let site = "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: once\n      shell: echo ran >> {{ root }}/ran; exit 1\n      run_once: true\n    - name: after\n      debug: msg=after\n- hosts: all\n  gather_facts: false\n  tasks:\n    - name: play2\n      debug: msg=play2\n";
+    let (d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(std::fs::read_to_string(d.path().join("ran")).unwrap_or_default(), "ran\n", "{}", r.dump());
+    let once: Vec<&str> = r.of("once").iter().map(|e| e["host"].as_str().unwrap_or_default()).collect();
+    assert_eq!(once, ["a"], "{}", r.dump());
+    assert!(r.of("after").is_empty() && r.of("play2").is_empty(), "{}", r.dump());
+    assert_eq!(r.recap_hosts(), ["a"], "{}", r.dump());
+}
+
+/// In a block, the hosts a failed `run_once` task fails run no rescue, and run the `always`
+/// only when the block has a rescue (ansible-core 2.19.14: b and c show `always` and nothing
+/// else; a is rescued and goes on; exit 2).
+#[test]
+fn hosts_failed_by_a_run_once_task_skip_the_rescue() {
+    let site = "- hosts: a,b,c\n  gather_facts: false\n  tasks:\n    - block:\n        - fail: msg=boom\n          run_once: true\n      rescue:\n        - name: rescue\n          debug: msg=rescue\n      always:\n        - name: always\n          debug: msg=always\n    - name: after\n      debug: msg=after\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let hosts = |name: &str| {
+        let mut h: Vec<&str> = r.of(name).iter().map(|e| e["host"].as_str().unwrap_or_default()).collect();
+        h.sort_unstable();
+        h
+    };
+    assert_eq!(hosts("rescue"), ["a"], "{}", r.dump());
+    assert_eq!(hosts("always"), ["a", "b", "c"], "{}", r.dump());
+    assert_eq!(hosts("after"), ["a"], "{}", r.dump());
+    assert_eq!((r.recap("a", "rescued"), r.recap("b", "failed"), r.recap("b", "ok")), (1, 0, 1), "{}", r.dump());
+}
+
 /// A role's `defaults/main/` (or `vars/main/`) may be a directory of files, read in name
 /// order, empty ones included (ansible-core's roles target, data_integrity.yml); prov read
 /// only main.yml and left the variable undefined.
