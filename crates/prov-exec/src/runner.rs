@@ -195,6 +195,10 @@ pub struct PlayResult {
 /// the task is in.
 type DecisionKey = (usize, TaskId, Vec<(TaskId, usize)>);
 
+/// Where a task with `any_errors_fatal` failed: batch, position, looped-include items, and
+/// the hosts (indices) it failed on.
+type FatalMark = (usize, usize, Vec<(TaskId, usize)>, Vec<usize>);
+
 /// What a host publishes for others.
 #[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
@@ -396,6 +400,9 @@ pub(crate) struct MetaShared {
     /// The `run_once` tasks that failed on the host that ran them (by batch, task and
     /// looped-include items): the other hosts of the batch fail with it.
     once_failed: Mutex<HashSet<DecisionKey>>,
+    /// Per batch, where a task with `any_errors_fatal` failed (position and looped-include
+    /// items): the other hosts of the batch are failed after that task ([`Mark::Fatal`]).
+    fatal_marks: Mutex<Vec<FatalMark>>,
     /// `run_once` written as a template: what it rendered on each host that reached the task
     /// (task, host) → runs it once for the batch.
     once_if: Mutex<HashMap<(TaskId, usize), OnceMark>>,
@@ -431,6 +438,7 @@ impl MetaShared {
             passed_over: Mutex::new(HashMap::new()),
             run_once_vars: Mutex::new(HashMap::new()),
             once_failed: Mutex::new(HashSet::new()),
+            fatal_marks: Mutex::new(Vec::new()),
             once_if: Mutex::new(HashMap::new()),
             inventory: Mutex::new(None),
         }
@@ -471,6 +479,34 @@ impl MetaShared {
     /// Whether a `run_once` task failed on the host that ran it.
     pub(crate) fn once_failed(&self, key: &DecisionKey) -> bool {
         self.once_failed.lock().is_ok_and(|m| m.contains(key))
+    }
+
+    /// Records that a task with `any_errors_fatal` failed on `host` at position `at` of `batch`.
+    fn add_fatal_mark(&self, batch: usize, at: usize, items: Vec<(TaskId, usize)>, host: usize) {
+        if let Ok(mut m) = self.fatal_marks.lock() {
+            match m.iter_mut().find(|(b, p, i, _)| *b == batch && *p == at && *i == items) {
+                Some(mark) => mark.3.push(host),
+                None => m.push((batch, at, items, vec![host])),
+            }
+        }
+    }
+
+    /// Whether a fatal mark of `batch` (from index `from` on) before position `next` (in the
+    /// looped-include items `items`) fails `host`, which did not fail there itself; and how
+    /// many marks there are.
+    fn fatal_marks_before(
+        &self,
+        (batch, host): (usize, usize),
+        from: usize,
+        next: usize,
+        items: &[(TaskId, usize)],
+        pos: &[usize],
+    ) -> (bool, usize) {
+        let Ok(m) = self.fatal_marks.lock() else { return (false, from) };
+        let hit = m.iter().skip(from).any(|(b, at, at_items, failed)| {
+            *b == batch && (next == usize::MAX || after((items, next), (at_items, *at), pos)) && !failed.contains(&host)
+        });
+        (hit, m.len())
     }
 
     pub(crate) fn run_once_vars(&self, task: TaskId) -> Option<Vec<(String, Value)>> {
@@ -550,6 +586,17 @@ impl MetaShared {
     }
 }
 
+/// Why a host was failed without a failure of its own, as ansible-core marks hosts failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mark {
+    /// A `run_once` task failed on the host that ran it: in a block, no rescue runs, and the
+    /// `always` only of a block that has a rescue (ansible-core 2.19's).
+    Once,
+    /// A task with `any_errors_fatal` failed on another host of the batch: the host fails as
+    /// if at its next task (a rescue takes it over, uncounted; an `always` runs).
+    Fatal,
+}
+
 /// One host's worker; owns that host's state for the play.
 pub(crate) struct Worker<'a> {
     pub env: &'a PlayEnv<'a>,
@@ -592,9 +639,11 @@ pub(crate) struct Worker<'a> {
     pub rescuable: usize,
     /// This host ran `meta: end_host` (see [`Snapshot::ended`]).
     pub ended: bool,
-    /// The host failed because a `run_once` task failed on the host that ran it (ansible-core
-    /// marks it failed: no result, no count; see `Runner::run_steps` for blocks).
-    pub once_failed: bool,
+    /// The host was failed without a failure of its own (ansible-core marks it failed: no
+    /// result, no count; see `run_steps` for blocks).
+    pub marked: Option<Mark>,
+    /// How many of the batch's fatal marks this host has looked at.
+    pub marks_seen: usize,
     /// The roles ([`Step::Role`] keys) of which a task ran on this host in this play.
     pub roles_ran: HashSet<Arc<str>>,
     /// The roles this host has completed in this play: their tasks run no more here.
@@ -979,8 +1028,18 @@ impl<'a> Worker<'a> {
                         self.rescuable += usize::from(!rescue.is_empty());
                         let mut flow = self.run_steps(body).await;
                         self.rescuable -= usize::from(!rescue.is_empty());
+                        if flow == Flow::Continue && !(rescue.is_empty() && always.is_empty()) && self.fatal_possible()
+                        {
+                            // Another host's fatal error in the block's last task fails this
+                            // host inside the block (its rescue or always takes it over).
+                            let end = max_pos(self.bp, body);
+                            self.wait_batch_past(end.saturating_sub(1)).await;
+                            if self.fatal_mark(end) {
+                                flow = Flow::Failed;
+                            }
+                        }
                         self.pass(max_pos(self.bp, body));
-                        if flow == Flow::Failed && self.once_failed {
+                        if flow == Flow::Failed && self.marked == Some(Mark::Once) {
                             // Marked failed by a `run_once` task that failed elsewhere:
                             // ansible-core 2.19 runs no rescue, and the `always` only of a
                             // block that has a rescue.
@@ -991,7 +1050,12 @@ impl<'a> Worker<'a> {
                             self.pass(max_pos(self.bp, always));
                             return Flow::Failed;
                         }
-                        if flow == Flow::Failed && !rescue.is_empty() {
+                        if flow == Flow::Failed && !rescue.is_empty() && self.marked == Some(Mark::Fatal) {
+                            // Failed by another host's fatal error: the rescue takes it over,
+                            // with nothing counted (ansible-core has no result of it).
+                            self.marked = None;
+                            flow = self.run_steps(rescue).await;
+                        } else if flow == Flow::Failed && !rescue.is_empty() {
                             // As ansible-core, for the rest of the run (not only the rescue).
                             if let Some((task, result)) = self.last_failure.take() {
                                 let rt = Arc::make_mut(&mut self.runtime);
@@ -1126,7 +1190,40 @@ impl<'a> Worker<'a> {
             // What the hosts waited for delegated here meanwhile.
             self.take_delegated();
         }
+        if self.fatal_mark(self.bp.pos[t]) {
+            return Err(Flow::Failed);
+        }
         Ok(())
+    }
+
+    /// Whether a host of the batch may fail the others (a task with `any_errors_fatal`, under
+    /// a strategy that runs the batch's hosts in step).
+    fn fatal_possible(&self) -> bool {
+        self.bp.play.strategy != Strategy::Free && self.bp.play.tasks.iter().any(|t| t.any_errors_fatal)
+    }
+
+    /// Waits until every other host of the batch has passed position `pos` or stopped.
+    async fn wait_batch_past(&self, pos: usize) {
+        for h in self.bp.batches[self.bp.batch_of[self.idx]].clone() {
+            if h != self.idx {
+                let mut rx = self.peers[h].clone();
+                let _ =
+                    rx.wait_for(|s| s.dead || s.progress == usize::MAX || s.past(pos, &self.iters, &self.bp.pos)).await;
+            }
+        }
+    }
+
+    /// Whether another host's fatal error (`any_errors_fatal`) before position `next` fails
+    /// this host now ([`Mark::Fatal`]); a host that failed at that task itself is not marked.
+    fn fatal_mark(&mut self, next: usize) -> bool {
+        let key = (self.bp.batch_of[self.idx], self.idx);
+        let (hit, seen) = self.meta.fatal_marks_before(key, self.marks_seen, next, &self.items(), &self.bp.pos);
+        if !hit {
+            return false;
+        }
+        self.marks_seen = seen;
+        self.marked = Some(Mark::Fatal);
+        true
     }
 
     /// A handler's `include_tasks` on this host (see `Play::handler_files`): `Ok(true)` when
@@ -1160,7 +1257,7 @@ impl<'a> Worker<'a> {
         if let Err(Flow::Failed) = picked {
             // Decided before the peers waiting on this include wake up.
             self.failed_at = self.bp.pos[t];
-            if self.bp.play.any_errors_fatal && self.rescuable == 0 {
+            if task.any_errors_fatal {
                 self.errors_are_fatal();
             }
         }
@@ -1196,7 +1293,7 @@ impl<'a> Worker<'a> {
         }
         if let Err(Flow::Failed) = runs {
             self.failed_at = self.bp.pos[t];
-            if self.bp.play.any_errors_fatal && self.rescuable == 0 {
+            if task.any_errors_fatal {
                 self.errors_are_fatal();
             }
         }
@@ -1260,13 +1357,15 @@ impl<'a> Worker<'a> {
         };
         if matches!(flow, Flow::Failed | Flow::Unreachable) {
             self.failed_at = self.bp.pos[t];
-            if task.run_once && !self.once_failed {
+            if task.run_once && self.marked.is_none() {
                 // Before the peers waiting on this host wake up.
                 self.meta.set_once_failed(self.decision_key(t));
             }
             // Decided before the peers waiting on this task wake up. A `run_once` that cannot
             // be read ends the play and the run, as the error does in ansible-core's strategy.
-            if (self.bp.play.any_errors_fatal && self.rescuable == 0) || broken {
+            if broken {
+                self.ends_play_and_run();
+            } else if task.any_errors_fatal && self.marked.is_none() {
                 self.errors_are_fatal();
             }
         } else if flow == Flow::Continue {
@@ -1278,10 +1377,22 @@ impl<'a> Worker<'a> {
         flow
     }
 
-    /// `any_errors_fatal` after a failure here: as in ansible-core, the other hosts of the
-    /// batch finish the task that failed (a skip is still counted), then the play and the run
-    /// end.
+    /// `any_errors_fatal` after a failure here: as in ansible-core's linear strategy, the other
+    /// hosts of the batch finish the task that failed (a skip is still counted), then are
+    /// failed ([`Mark::Fatal`]); a batch whose hosts all end failed ends the run. Under
+    /// `strategy: free`, the play and the run end.
     fn errors_are_fatal(&self) {
+        if self.bp.play.strategy == Strategy::Free {
+            self.abort.store(true, Ordering::SeqCst);
+            self.meta.break_run.store(true, Ordering::SeqCst);
+            return;
+        }
+        self.meta.add_fatal_mark(self.bp.batch_of[self.idx], self.failed_at, self.items(), self.idx);
+    }
+
+    /// After an error ansible-core stops on (a `run_once` that cannot be read): the other hosts
+    /// of the batch finish the task, then the play and the run end.
+    fn ends_play_and_run(&self) {
         match (self.bp.play.strategy, self.meta.end_at.get(self.bp.batch_of[self.idx])) {
             (Strategy::Free, _) | (_, None) => self.abort.store(true, Ordering::SeqCst),
             (_, Some(_)) => {
@@ -1617,14 +1728,15 @@ pub async fn run_play(
             diff_now: None,
             rescuable: 0,
             ended: false,
-            once_failed: false,
+            marked: None,
+            marks_seen: 0,
         };
         futs.push(async move {
             let flow = host_main(&mut w, gather).await;
             w.progress = usize::MAX;
             let dead = !matches!(flow, Flow::Continue | Flow::EndPlay | Flow::Stop | Flow::EndRole);
             // Decide about the play before peers waiting on this host wake up.
-            if dead && bp.play.any_errors_fatal && flow == Flow::Failed {
+            if dead && bp.play.any_errors_fatal && flow == Flow::Failed && w.marked.is_none() {
                 w.errors_are_fatal();
             }
             if dead {
@@ -1793,5 +1905,16 @@ async fn host_main(w: &mut Worker<'_>, gather: bool) -> Flow {
         }
     }
     let program = &w.bp.play.program;
-    w.run_steps(program).await
+    let flow = w.run_steps(program).await;
+    if flow == Flow::Continue && w.fatal_possible() {
+        // A fatal error in the batch's last task fails this host too: wait for the batch to
+        // be through its tasks.
+        let end = w.bp.order.len();
+        w.pass(end);
+        w.wait_batch_past(end.saturating_sub(1)).await;
+        if w.fatal_mark(usize::MAX) {
+            return Flow::Failed;
+        }
+    }
+    flow
 }

@@ -779,7 +779,7 @@ pub(crate) async fn run_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, once: OnceIf)
     if t.run_once || t.bypass_host_loop {
         match run_once_runner(w, t).await {
             Some(Once::Failed) if t.run_once => {
-                w.once_failed = true;
+                w.marked = Some(crate::runner::Mark::Once);
                 return TaskFlow::Failed;
             }
             // A module that bypasses the host loop (add_host) is the first host's alone.

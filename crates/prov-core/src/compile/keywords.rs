@@ -86,11 +86,11 @@ pub const TASK: &[&str] = &[
     "ignore_unreachable",
     "remote_user",
     "module_defaults",
+    "any_errors_fatal",
 ];
 
 /// Ansible task keys prov does not support yet.
-pub const TASK_UNSUPPORTED: &[&str] =
-    &["with_random_choice", "debugger", "collections", "any_errors_fatal", "connection"];
+pub const TASK_UNSUPPORTED: &[&str] = &["with_random_choice", "debugger", "collections", "connection"];
 
 /// Keys of a block.
 pub const BLOCK: &[&str] = &[
@@ -115,6 +115,7 @@ pub const BLOCK: &[&str] = &[
     "check_mode",
     "remote_user",
     "module_defaults",
+    "any_errors_fatal",
 ];
 
 /// Keys of an import task (`import_tasks`, `import_role`), which passes them down.
@@ -134,6 +135,7 @@ pub const INCLUDE: &[&str] = &[
     "check_mode",
     "remote_user",
     "module_defaults",
+    "any_errors_fatal",
 ];
 
 /// Keys ansible-core takes on an `include_tasks` or `include_role` (its TaskInclude's

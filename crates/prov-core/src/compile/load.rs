@@ -141,6 +141,8 @@ struct Inherit {
     notify: Vec<(String, Span)>,
     /// A block's `check_mode`, for its tasks that set none.
     check_mode: Option<bool>,
+    /// The play's, a block's or an import's `any_errors_fatal`, for its tasks that set none.
+    any_errors_fatal: Option<bool>,
     /// Inside a block of the handlers, where another block is refused (as in ansible-core).
     handler_block: bool,
     /// Tasks of a file a handler includes: they run when the include is notified, and are
@@ -834,6 +836,7 @@ impl<'a> Loader<'a> {
         inherit.ignore_errors = self.opt_flag(node.get("ignore_errors"), &mut pb);
         inherit.ignore_unreachable = self.opt_bool(node.get("ignore_unreachable"));
         inherit.check_mode = self.opt_bool(node.get("check_mode"));
+        inherit.any_errors_fatal = self.opt_bool(node.get("any_errors_fatal"));
         let mut program = Vec::new();
         // The play's handler order is Ansible's: those of `roles:`, the play's own, those of
         // imported roles, those of included roles.
@@ -1861,6 +1864,9 @@ impl<'a> Loader<'a> {
         }
         if let Some(b) = self.opt_bool(node.get("check_mode")) {
             c.check_mode = Some(b);
+        }
+        if let Some(b) = self.opt_bool(node.get("any_errors_fatal")) {
+            c.any_errors_fatal = Some(b);
         }
         self.module_defaults_into(node.get("module_defaults"), &mut c.module_defaults);
         c
@@ -3280,6 +3286,7 @@ impl<'a> Loader<'a> {
             no_log: self.no_log_flag(node.get("no_log")).or(c.no_log.clone()).unwrap_or(Flag::Fixed(false)),
             ignore_unreachable: self.opt_bool(node.get("ignore_unreachable")).or(c.ignore_unreachable).unwrap_or(false),
             check_mode: self.opt_bool(node.get("check_mode")).or(c.check_mode),
+            any_errors_fatal: self.opt_bool(node.get("any_errors_fatal")).or(c.any_errors_fatal).unwrap_or(false),
             diff: self.runtime_flag(node.get("diff"), pb),
             vars,
             params: c.params.clone(),

@@ -491,6 +491,9 @@ pub struct TaskDef {
     pub diff: Option<Flag>,
     /// `check_mode: true|false` forces check mode on or off for this task.
     pub check_mode: Option<bool>,
+    /// `any_errors_fatal` (the task's, else its block's, import's or play's): when the task
+    /// fails here (not ignored), the other hosts of the batch are failed after it.
+    pub any_errors_fatal: bool,
     /// Variables from role vars, blocks and the task, outermost first.
     pub vars: Vec<Arc<VarMap>>,
     /// The `vars` of the `include_tasks`/`include_role` this task came in by, outermost

@@ -2373,6 +2373,45 @@ fn hosts_failed_by_a_run_once_task_skip_the_rescue() {
     assert_eq!((r.recap("a", "rescued"), r.recap("b", "failed"), r.recap("b", "ok")), (1, 0, 1), "{}", r.dump());
 }
 
+/// Under `any_errors_fatal`, the other hosts of the batch are failed after the task that
+/// failed, inside its block: a rescue takes them over (uncounted) and they go on, an
+/// `always` runs for all (ansible-core 2.19.14: `rescue` and `after` on a, b and c, exit 0; and
+/// `always` on a, b and c, nothing after, exit 2). prov ran neither.
+#[test]
+fn any_errors_fatal_fails_the_others_inside_the_block() {
+    let rescue = "- hosts: a,b,c\n  gather_facts: false\n  any_errors_fatal: true\n  tasks:\n    - block:\n        - fail: msg=boom\n          when: inventory_hostname == 'a'\n      rescue:\n        - name: rescue\n          debug: msg=rescue\n    - name: after\n      debug: msg=after\n";
+    let (_d, r) = apply(&[("site.yml", rescue)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    let hosts = |r: &Run, name: &str| {
+        let mut h: Vec<String> =
+            r.of(name).iter().map(|e| e["host"].as_str().unwrap_or_default().to_string()).collect();
+        h.sort_unstable();
+        h
+    };
+    assert_eq!(hosts(&r, "rescue"), ["a", "b", "c"], "{}", r.dump());
+    assert_eq!(hosts(&r, "after"), ["a", "b", "c"], "{}", r.dump());
+    assert_eq!((r.recap("a", "rescued"), r.recap("b", "rescued"), r.recap("b", "ok")), (1, 0, 2), "{}", r.dump());
+    let always = "- hosts: a,b,c\n  gather_facts: false\n  any_errors_fatal: true\n  tasks:\n    - block:\n        - fail: msg=boom\n          when: inventory_hostname == 'a'\n        - name: in-block\n          debug: msg=in\n      always:\n        - name: always\n          debug: msg=always\n    - name: after\n      debug: msg=after\n- hosts: all\n  gather_facts: false\n  tasks:\n    - name: play2\n      debug: msg=p2\n";
+    let (_d, r) = apply(&[("site.yml", always)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert_eq!(hosts(&r, "always"), ["a", "b", "c"], "{}", r.dump());
+    assert!(r.of("in-block").is_empty() && r.of("after").is_empty() && r.of("play2").is_empty(), "{}", r.dump());
+    assert_eq!((r.recap("b", "failed"), r.recap("b", "ok"), r.recap("b", "skipped")), (0, 1, 1), "{}", r.dump());
+}
+
+/// `any_errors_fatal` on a block (or task) applies to its tasks only (ansible-core
+/// 2.19.14: c's failure in the block ends the play for all; a's later failure would not).
+#[test]
+fn any_errors_fatal_on_a_block_applies_to_its_tasks() {
+    let site = "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: other\n      fail: msg=other\n      when: inventory_hostname == 'a'\n    - name: next\n      debug: msg=next\n    - block:\n        - fail: msg=boom\n          when: inventory_hostname == 'c'\n      any_errors_fatal: true\n    - name: after\n      debug: msg=after\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 2, "{}", r.dump());
+    let mut next: Vec<&str> = r.of("next").iter().map(|e| e["host"].as_str().unwrap_or_default()).collect();
+    next.sort_unstable();
+    assert_eq!(next, ["b", "c", "d"], "{}", r.dump());
+    assert!(r.of("after").is_empty(), "{}", r.dump());
+}
+
 /// A role's `defaults/main/` (or `vars/main/`) may be a directory of files, read in name
 /// order, empty ones included (ansible-core's roles target, data_integrity.yml); prov read
 /// only main.yml and left the variable undefined.
