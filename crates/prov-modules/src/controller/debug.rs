@@ -15,9 +15,10 @@ pub struct Args {
     /// A variable name or expression whose value is shown.
     #[serde(default)]
     pub var: Option<String>,
-    /// Accepted for compatibility; prov shows every debug line.
+    /// The verbosity from which the message is shown; below it the task is skipped, as in
+    /// ansible-core (prov runs at `ansible_verbosity`, 0).
     #[serde(default)]
-    pub verbosity: Option<u32>,
+    pub verbosity: Option<i64>,
 }
 
 /// A value that is there, null included (`Option`'s own reading makes null `None`).
@@ -44,6 +45,17 @@ impl Module for Debug {
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
+        let running = match cx.vars.eval_or_undefined("ansible_verbosity").map_err(ModuleError::Failed)? {
+            Ok(v) => i64::try_from(v).unwrap_or(0),
+            Err(_) => 0,
+        };
+        if args.verbosity.unwrap_or(0) > running {
+            let mut o = Outcome::ok()
+                .with("failed", Value::from(false))
+                .with("skipped_reason", Value::from("Verbosity threshold not met."));
+            o.skipped = true;
+            return Ok(Plan::Ok(o));
+        }
         if let Some(var) = &args.var {
             // ansible-core 2.19 shows what was undefined in place of the value, and the task
             // is ok: `"nope": "<< error 1 - 'nope' is undefined >>"`.

@@ -2412,6 +2412,18 @@ fn any_errors_fatal_on_a_block_applies_to_its_tasks() {
     assert!(r.of("after").is_empty(), "{}", r.dump());
 }
 
+/// `debug` with a `verbosity` above the run's (`ansible_verbosity`, 0) is skipped, as in
+/// ansible-core 2.19.14 (`skipped_reason: Verbosity threshold not met.`, recap ok=1
+/// skipped=1 here); prov showed the message and counted it ok.
+#[test]
+fn debug_above_the_verbosity_is_skipped() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - debug: {msg: hidden, verbosity: 1}\n      register: r\n    - name: seen\n      debug: msg=\"{{ r.skipped }} {{ r.skipped_reason }} {{ r.failed }}\"\n";
+    let (_d, r) = apply(&[("site.yml", site)], &["--limit", "a"]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("seen")[0]["msg"], "True Verbosity threshold not met. False", "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "skipped")), (1, 1), "{}", r.dump());
+}
+
 /// A role's `defaults/main/` (or `vars/main/`) may be a directory of files, read in name
 /// order, empty ones included (ansible-core's roles target, data_integrity.yml); prov read
 /// only main.yml and left the variable undefined.
