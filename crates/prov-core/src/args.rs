@@ -168,11 +168,18 @@ impl<'de> Deserialize<'de> for Mode {
     }
 }
 
-/// Parses an octal or symbolic (`u=rw,g=r,o=`) mode.
+/// Parses an octal mode, or a symbolic one that sets all three classes (`u=rw,g=r,o=`): one
+/// that leaves a class out (`u=rw,g=r`) keeps that class's bits of the path's own mode, and is
+/// a [`Mode::Symbolic`].
 pub fn parse_mode(s: &str) -> Option<u32> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return u32::from_str_radix(s, 8).ok().filter(|m| *m <= 0o7777);
+    }
+    let named: String = s.split(',').filter_map(|c| c.split_once('=').map(|(w, _)| w)).collect();
+    let all_named = named.contains('a') || ['u', 'g', 'o'].iter().all(|c| named.contains(*c));
+    if !all_named {
+        return None;
     }
     let mut mode = 0u32;
     for clause in s.split(',') {
@@ -351,6 +358,12 @@ mod tests {
         assert_eq!(r("u+s,g+s,o+t", 0o755, true), 0o7755);
         assert_eq!(r("o=", 0o777, false), 0o770);
         assert_eq!(r("u=g", 0o640, false), 0o440);
+        // A class a clause does not name keeps its bits.
+        assert_eq!(r("u=rw,g=r", 0o666, false), 0o646);
+        assert_eq!(r("u=rwx,g=rx", 0o755, true), 0o755);
+        assert_eq!(r("a=r", 0o600, false), 0o444);
+        assert_eq!(r("=r", 0o640, false), 0o444);
+        assert_eq!(r("g=u", 0o600, false), 0o660);
         assert!(symbolic_ok("u+rwx") && symbolic_ok("a=r,go-w") && symbolic_ok("+x") && symbolic_ok("u=g"));
         assert!(!symbolic_ok("rw") && !symbolic_ok("u+q") && !symbolic_ok("") && !symbolic_ok("z+x"));
         assert!(!symbolic_ok("ua+x") && !symbolic_ok("u=rg") && symbolic_ok("a-w,o="));

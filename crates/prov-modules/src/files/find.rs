@@ -247,7 +247,17 @@ impl Criteria {
         };
         let mode = match a.mode.as_deref().filter(|m| !m.is_empty()) {
             None => None,
-            Some(m) => Some(parse_mode(m).ok_or_else(|| format!("{m:?} is not a valid mode"))? & 0o7777),
+            // ansible-core's find applies a symbolic mode to a mode of 0.
+            Some(m) => Some(
+                parse_mode(m)
+                    .or_else(|| {
+                        serde_json::from_value::<prov_core::args::Mode>(serde_json::Value::from(m))
+                            .ok()
+                            .map(|md| md.resolve(0, false, 0o022))
+                    })
+                    .ok_or_else(|| format!("{m:?} is not a valid mode"))?
+                    & 0o7777,
+            ),
         };
         Ok(Criteria {
             patterns: compile(&patterns, a.use_regex)?,

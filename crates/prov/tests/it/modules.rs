@@ -1200,3 +1200,25 @@ fn postgresql_modules_run_over_ssh_in_check_mode_and_twice() {
     let r = h.run(&["-e", &arg]);
     assert_eq!((r.code, r.changed()), (0, 0), "{}", r.text);
 }
+
+/// A symbolic mode that leaves a class out keeps that class's bits (`u=rw,g=r` on a 0666
+/// file gives 0646; a new file starts from 0644, a new directory from 0755), as ansible-core
+/// 2.19.14 gives (f 646, n 644, t 644, d 755); prov read such a mode as absolute (0640).
+#[test]
+fn a_symbolic_mode_keeps_the_classes_it_does_not_name() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = "- hosts: local\n  gather_facts: false\n  tasks:\n    - copy: {content: \"x\\n\", dest: \"{{ root }}/f\", mode: \"u=rw,g=r\"}\n    - copy: {content: \"y\\n\", dest: \"{{ root }}/n\", mode: \"u=rw,g=r\"}\n    - file: {path: \"{{ root }}/t\", state: touch, mode: \"u=rw,g=r\"}\n    - file: {path: \"{{ root }}/d\", state: directory, mode: \"u=rwx,g=rx\"}\n";
+    let w = crate::util::Work::new(&[("site.yml", site)]);
+    std::fs::write(w.root().join("f"), "old\n").expect("write");
+    std::fs::set_permissions(w.root().join("f"), std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let mode = |n: &str| std::fs::metadata(w.root().join(n)).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0);
+    let check = w.run("site.yml", &["--check"]);
+    assert_eq!(check.code, 0, "{}", check.text);
+    assert_eq!(mode("f"), 0o666);
+    let first = w.run("site.yml", &[]);
+    assert_eq!(first.code, 0, "{}", first.text);
+    assert_eq!([mode("f"), mode("n"), mode("t"), mode("d")], [0o646, 0o644, 0o644, 0o755], "{}", first.text);
+    let second = w.run("site.yml", &[]);
+    // `state: touch` changes on every run, as in ansible-core.
+    assert_eq!(second.counts().1, 1, "{}", second.text);
+}
