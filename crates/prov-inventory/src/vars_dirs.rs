@@ -72,38 +72,108 @@ pub fn load(
     }
 }
 
-/// `(name, files)` for every entry of a vars directory, sorted by name.
+/// The extensions ansible-core reads vars files with (`YAML_FILENAME_EXTENSIONS`).
+const EXTENSIONS: [&str; 3] = ["yml", "yaml", "json"];
+
+/// `(name, files)` for every group or host name a vars directory has files for, sorted by
+/// name, as ansible-core's `host_group_vars` finds them: for a name, the first of `NAME`,
+/// `NAME.yml`, `NAME.yaml`, `NAME.json` that exists, and only it; a directory gives its files
+/// ([`dir_files`]).
 fn entries(base: &Path) -> Vec<(String, Vec<PathBuf>)> {
+    let Ok(rd) = std::fs::read_dir(base) else { return Vec::new() };
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| !n.starts_with('.') && !n.ends_with('~'))
+        .map(|n| match n.rsplit_once('.') {
+            Some((stem, ext)) if EXTENSIONS.contains(&ext) && !stem.is_empty() => stem.to_string(),
+            _ => n,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(base) else { return out };
+    for name in names {
+        let found = std::iter::once(name.clone())
+            .chain(EXTENSIONS.iter().map(|e| format!("{name}.{e}")))
+            .map(|n| base.join(n))
+            .find(|p| p.exists());
+        let Some(found) = found else { continue };
+        let files = if found.is_dir() { dir_files(&found, 0) } else { vec![found] };
+        out.push((name, files));
+    }
+    out
+}
+
+/// The vars files of a directory, as ansible-core's `_get_dir_files`: in name order, hidden
+/// and backup (`~`) entries left out, subdirectories without an extension read in turn, files
+/// without an extension or with a YAML/JSON one.
+fn dir_files(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
+    let mut out = Vec::new();
     for p in paths {
         let fname = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if fname.starts_with('.') || fname.ends_with('~') {
             continue;
         }
-        if p.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&p)
-                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|f| is_vars_file(f)).collect())
-                .unwrap_or_default();
-            files.sort();
-            out.push((fname, files));
-        } else {
-            let ext = p.extension().map(|e| e.to_string_lossy().into_owned());
-            match ext.as_deref() {
-                Some("yml" | "yaml" | "json") => {
-                    let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                    out.push((stem, vec![p]));
-                }
-                None => out.push((fname, vec![p])),
-                Some(_) => {}
+        // Python's os.path.splitext: a leading dot is not an extension.
+        let ext = fname.rsplit_once('.').map(|(_, e)| e.to_string()).filter(|_| !fname.starts_with('.'));
+        if p.is_dir() && ext.is_none() {
+            // A bound on directories that nest without end (a link to a parent).
+            if depth < 32 {
+                out.extend(dir_files(&p, depth + 1));
             }
+        } else if p.is_file() && ext.as_deref().is_none_or(|e| EXTENSIONS.contains(&e)) {
+            out.push(p);
         }
     }
     out
 }
 
-fn is_vars_file(p: &Path) -> bool {
-    p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json"))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ansible-core 2.19.14's host_group_vars on the same trees: a file without an extension
+    /// and a subdirectory's files are read, a hidden file is not; of `all` and `all.yml` only
+    /// the first found (`all`) counts; `web.example.com` is a host's file, not a `.com` one.
+    #[test]
+    fn vars_files_are_found_as_ansible_core_finds_them() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let put = |p: &str| {
+            let path = d.path().join(p);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, "x: 1\n").expect("write");
+        };
+        for p in [
+            "all/noext",
+            "all/sub/n.yml",
+            "all/.hidden.yml",
+            "all/notes.txt",
+            "all/old.yml~",
+            "all.yml",
+            "web.json",
+            "web.yml",
+            "web.example.com",
+            ".skip.yml",
+        ] {
+            put(p);
+        }
+        let rel = |v: Vec<(String, Vec<PathBuf>)>| -> Vec<(String, Vec<String>)> {
+            v.into_iter()
+                .map(|(n, fs)| {
+                    let fs = fs.iter().map(|f| f.strip_prefix(d.path()).unwrap_or(f).display().to_string()).collect();
+                    (n, fs)
+                })
+                .collect()
+        };
+        let got = rel(entries(d.path()));
+        let want: Vec<(String, Vec<String>)> = vec![
+            ("all".into(), vec!["all/noext".into(), "all/sub/n.yml".into()]),
+            ("web".into(), vec!["web.yml".into()]),
+            ("web.example.com".into(), vec!["web.example.com".into()]),
+        ];
+        assert_eq!(got, want);
+    }
 }
