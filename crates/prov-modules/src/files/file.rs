@@ -367,6 +367,24 @@ async fn steps(
             }
             State::Link => {
                 let src = args.src.clone().unwrap_or_default();
+                if !args.force {
+                    // ansible-core: a relative `src` is from the link's directory (from the
+                    // path itself when it is a directory), and must exist without `force`.
+                    let base = match &st {
+                        Some(s) if s.kind == Kind::Dir => path.to_string(),
+                        _ => path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default(),
+                    };
+                    let absrc =
+                        if src.starts_with('/') || base.is_empty() { src.clone() } else { format!("{base}/{src}") };
+                    if probe(cx, &absrc, None, true).await?.is_none_or(|s| !s.target_exists) {
+                        let mut o = Outcome::failed(format!(
+                            "src file does not exist, use 'force=yes' if you really want to create the link: {absrc}"
+                        ));
+                        o.data.insert("path".into(), path.into());
+                        o.data.insert("src".into(), src.as_str().into());
+                        return Ok(Plan::Ok(o));
+                    }
+                }
                 match &st {
                     Some(s) if s.kind == Kind::Link && s.link.as_deref() == Some(src.as_str()) => {
                         let changes: Vec<AttrChange> = attrs.changes(s).into_iter().filter(|c| c.0 != "mode").collect();
@@ -572,25 +590,32 @@ mod tests {
 
     #[tokio::test]
     async fn check_mode_runs_only_the_probe() {
-        let h = fake_check(FakeConnection::new().on("P=", 0, "absent\n"));
+        let file = "stat 81a4 644 0 0 2 1 1 7 1 root root\n";
+        let h = fake_check(FakeConnection::new().on("P=/t;", 0, file).on("P=", 0, "absent\n"));
         let o = run::<File>(json!({"path": "/l", "src": "/t", "state": "link"}), &h.ctx()).await;
         assert!(o.changed);
-        assert_eq!(h.conn.calls().len(), 1);
+        // The path's probe and the source's.
+        assert_eq!(h.conn.calls().len(), 2);
         assert_eq!(o.diffs[0].after, "state: link\nsrc: /t\n");
     }
 
     #[tokio::test]
     async fn link_states() {
         let link = "stat a1ff 777 0 0 2 1 1 7 1 root root\nlink /t\naccess rwx\n";
-        let h = fake(FakeConnection::new().on("P=", 0, link));
+        let file = "stat 81a4 644 0 0 2 1 1 7 1 root root\n";
+        let h = fake(FakeConnection::new().on("P=/l;", 0, link).on("P=", 0, file));
         let o = run::<File>(json!({"path": "/l", "src": "/t", "state": "link"}), &h.ctx()).await;
         assert!(!o.changed, "{o:?}");
         let o = run::<File>(json!({"path": "/l", "src": "/u", "state": "link"}), &h.ctx()).await;
         assert!(o.changed);
-        assert_eq!(h.conn.calls()[2], "ln -sfn -- /u /l");
-        let h = fake(FakeConnection::new().on("P=", 0, "stat 81a4 644 0 0 2 1 1 7 1 root root\n"));
+        assert_eq!(h.conn.calls()[4], "ln -sfn -- /u /l");
+        let h = fake(FakeConnection::new().on("P=", 0, file));
         let o = run::<File>(json!({"path": "/l", "src": "/u", "state": "link"}), &h.ctx()).await;
         assert!(o.failed && o.msg.unwrap().contains("refusing"));
+        // A source that does not exist needs `force`.
+        let h = fake(FakeConnection::new().on("P=/l;", 0, "absent\n").on("P=", 0, "absent\n"));
+        let o = run::<File>(json!({"path": "/l", "src": "/u", "state": "link"}), &h.ctx()).await;
+        assert!(o.failed && o.msg.unwrap().contains("src file does not exist, use 'force=yes'"));
     }
 
     #[tokio::test]
@@ -650,7 +675,7 @@ mod tests {
             assert!(o.changed, "{o:?}");
             assert_eq!(h.conn.calls()[1], format!("rm -rf -- {p}"));
             let h = fake(FakeConnection::new().on("P=", 0, "absent\n"));
-            run::<File>(json!({"path": p, "src": "-f", "state": "link", "owner": "0"}), &h.ctx()).await;
+            run::<File>(json!({"path": p, "src": "-f", "state": "link", "owner": "0", "force": true}), &h.ctx()).await;
             assert_eq!(h.conn.calls()[1..3], [format!("ln -sfn -- -f {p}"), format!("chown -h -- 0 {p}")]);
         }
     }

@@ -1222,3 +1222,26 @@ fn a_symbolic_mode_keeps_the_classes_it_does_not_name() {
     // `state: touch` changes on every run, as in ansible-core.
     assert_eq!(second.counts().1, 1, "{}", second.text);
 }
+
+/// `file: state=link` to a `src` that does not exist fails without `force`, with
+/// ansible-core's message (2.19.14); a relative `src` is looked for from the link's directory.
+/// prov made a dangling link and reported a change.
+#[test]
+fn a_link_to_a_missing_src_needs_force() {
+    let site = "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: dangling\n      file: {src: \"{{ root }}/nonexist\", dest: \"{{ root }}/dang\", state: link}\n      ignore_errors: true\n    - name: relative\n      file: {src: ../real, dest: \"{{ root }}/sub/up\", state: link}\n    - name: forced\n      file: {src: nonexist, dest: \"{{ root }}/forced\", state: link, force: true}\n";
+    let w = crate::util::Work::new(&[("site.yml", site)]);
+    std::fs::create_dir_all(w.root().join("sub")).expect("mkdir");
+    std::fs::write(w.root().join("real"), "").expect("write");
+    let r = w.run("site.yml", &[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    let dangling = r.events.iter().find(|e| e["event"] == "host_result" && e["name"] == "dangling").expect("dangling");
+    assert_eq!(dangling["status"], "ignored", "{}", r.text);
+    let want = format!(
+        "src file does not exist, use 'force=yes' if you really want to create the link: {}/nonexist",
+        w.root().display()
+    );
+    assert_eq!(dangling["msg"], want.as_str(), "{}", r.text);
+    assert!(std::fs::symlink_metadata(w.root().join("dang")).is_err());
+    assert_eq!(std::fs::read_link(w.root().join("sub/up")).ok(), Some("../real".into()));
+    assert_eq!(std::fs::read_link(w.root().join("forced")).ok(), Some("nonexist".into()));
+}
