@@ -127,7 +127,8 @@ impl Module for Template {
         if source.ends_with('\n') && !text.ends_with('\n') {
             text.push('\n');
         }
-        let name = args.src.rsplit('/').next().map(|n| n.strip_suffix(".j2").unwrap_or(n));
+        // Into a directory `dest`, under the template's own file name (`.j2` kept), as ansible-core.
+        let name = args.src.rsplit('/').next();
         let mode = SourceMode::resolve(&args.mode, || super::local_mode(&path));
         let w = Write {
             dest: &args.dest,

@@ -1245,3 +1245,17 @@ fn a_link_to_a_missing_src_needs_force() {
     assert_eq!(std::fs::read_link(w.root().join("sub/up")).ok(), Some("../real".into()));
     assert_eq!(std::fs::read_link(w.root().join("forced")).ok(), Some("nonexist".into()));
 }
+
+/// `template` into a directory writes the template's own file name, `.j2` included, as
+/// ansible-core 2.19.14 does (`d/s.j2`); prov wrote `d/s`.
+#[test]
+fn a_template_into_a_directory_keeps_its_file_name() {
+    let site =
+        "- hosts: local\n  gather_facts: false\n  tasks:\n    - template: {src: s.j2, dest: \"{{ root }}/d/\"}\n";
+    let w = crate::util::Work::new(&[("site.yml", site), ("s.j2", "hi {{ 1 }}\n")]);
+    std::fs::create_dir_all(w.root().join("d")).expect("mkdir");
+    let r = w.run("site.yml", &[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    assert_eq!(std::fs::read_to_string(w.root().join("d/s.j2")).unwrap_or_default(), "hi 1\n", "{}", r.text);
+    assert_eq!(w.run("site.yml", &[]).counts().1, 0);
+}
