@@ -326,6 +326,16 @@ pub trait Vars: Send + Sync {
         let _ = search;
         self.render(template)
     }
+    /// [`Vars::render_file`] with the `template` module's Jinja settings.
+    fn render_file_with(
+        &self,
+        template: &str,
+        search: &[PathBuf],
+        o: &crate::template::FileOverrides,
+    ) -> Result<String, String> {
+        let _ = o;
+        self.render_file(template, search)
+    }
     /// Evaluates a bare expression (`when`-style).
     fn eval(&self, expr: &str) -> Result<Value, String>;
     /// Evaluates an expression for `debug: var=`: when it is undefined, or fails by reading

@@ -46,6 +46,14 @@ impl Vars for ScopeVars {
     fn render_file(&self, template: &str, search: &[PathBuf]) -> Result<String, String> {
         self.templar.render_file_in(template, &self.ctx, search)
     }
+    fn render_file_with(
+        &self,
+        template: &str,
+        search: &[PathBuf],
+        o: &prov_core::template::FileOverrides,
+    ) -> Result<String, String> {
+        self.templar.render_file_with(template, &self.ctx, search, o)
+    }
     fn eval(&self, expr: &str) -> Result<Value, String> {
         let t = self.templar.compile_expr(expr)?;
         self.templar.render(&t, &self.ctx)

@@ -101,6 +101,49 @@ pub fn loaded_text(mut text: String) -> String {
     text
 }
 
+/// Jinja settings of a template file that differ from Ansible's defaults (`trim_blocks` on,
+/// `lstrip_blocks` off): the `template` module's arguments, or a `#jinja2:` first line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileOverrides {
+    /// `trim_blocks`.
+    pub trim_blocks: Option<bool>,
+    /// `lstrip_blocks`.
+    pub lstrip_blocks: Option<bool>,
+}
+
+/// The text without its `#jinja2:` first line, and the settings: `given` with that line's
+/// over them. Keys other than `trim_blocks` and `lstrip_blocks` (and the defaults of the rest)
+/// are refused.
+fn file_overrides<'t>(text: &'t str, given: &FileOverrides) -> Result<(&'t str, FileOverrides), String> {
+    const HEADER: &str = "#jinja2:";
+    let mut o = given.clone();
+    let Some(rest) = text.strip_prefix(HEADER) else { return Ok((text, o)) };
+    let Some(eol) = rest.find('\n') else { return Err(format!("Missing newline after '{HEADER}' override.")) };
+    for pair in rest[..eol].split(',') {
+        if pair.trim().is_empty() {
+            return Err(format!("Empty '{HEADER}' override pair not allowed."));
+        }
+        let Some((key, val)) = pair.split_once(':') else {
+            return Err(format!("Missing key-value separator `:` in '{HEADER}' override pair '{pair}'."));
+        };
+        let flag = match val.trim() {
+            "True" => Some(true),
+            "False" => Some(false),
+            _ => None,
+        };
+        match (key.trim(), flag) {
+            ("trim_blocks", Some(b)) => o.trim_blocks = Some(b),
+            ("lstrip_blocks", Some(b)) => o.lstrip_blocks = Some(b),
+            ("keep_trailing_newline", Some(false)) => {}
+            ("newline_sequence", _) if matches!(val.trim(), "'\\n'" | "\"\\n\"") => {}
+            (k, _) => {
+                return Err(format!("prov does not support the '{HEADER}' override `{}`", format!("{k}:{val}").trim()))
+            }
+        }
+    }
+    Ok((&rest[eol + 1..], o))
+}
+
 /// The message of a template error, with minijinja's detail where it adds something.
 pub fn error_text(e: &minijinja::Error) -> String {
     let mut msg = match e.detail() {
@@ -377,7 +420,30 @@ impl Templar {
     /// name files in `search` (the first directory holding the name wins, as Jinja's
     /// FileSystemLoader in Ansible). Names with `..` or absolute paths are not found, as there.
     pub fn render_file_in(&self, text: &str, ctx: &Value, search: &[std::path::PathBuf]) -> Result<String, String> {
+        self.render_file_with(text, ctx, search, &FileOverrides::default())
+    }
+
+    /// [`Templar::render_file_in`] with the `template` module's Jinja settings, which a
+    /// `#jinja2: key: value, ...` first line of the file overrides (and is not output), as in
+    /// ansible-core.
+    pub fn render_file_with(
+        &self,
+        text: &str,
+        ctx: &Value,
+        search: &[std::path::PathBuf],
+        given: &FileOverrides,
+    ) -> Result<String, String> {
+        let (text, o) = file_overrides(text, given)?;
         let mut env = self.env.clone();
+        if o != FileOverrides::default() {
+            let syntax = minijinja::syntax::SyntaxConfig::builder()
+                .trim_blocks(o.trim_blocks.unwrap_or(true))
+                .lstrip_blocks(o.lstrip_blocks.unwrap_or(false))
+                .keep_trailing_newline(true)
+                .build()
+                .map_err(|e| e.to_string())?;
+            env.set_syntax(syntax);
+        }
         let dirs = search.to_vec();
         env.set_loader(move |name| {
             let rel = std::path::Path::new(name);
@@ -397,7 +463,16 @@ impl Templar {
             }
             Ok(None)
         });
-        not_noting(|| env.render_str(text, ctx.clone())).map_err(|e| error_text(&e))
+        // ansible-core renders without `keep_trailing_newline` (one trailing line break of the
+        // file goes), then adds line breaks until the result ends with as many as the file.
+        let want = text.len() - text.trim_end_matches('\n').len();
+        let mut out =
+            not_noting(|| env.render_str(&loaded_text(text.to_string()), ctx.clone())).map_err(|e| error_text(&e))?;
+        let have = out.len() - out.trim_end_matches('\n').len();
+        if want > have {
+            out.push_str(&"\n".repeat(want - have));
+        }
+        Ok(out)
     }
 
     /// The filters, tests and lookup plugins a template string names that prov does not have,

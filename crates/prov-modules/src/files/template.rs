@@ -3,9 +3,9 @@
 //! Arguments (as in Ansible): `src` (required; looked up in the role's `templates/`, then next
 //! to the playbook), `dest` (required), `mode` (or `preserve`: the template file's mode), `owner`,
 //! `group`, `backup` (default false),
-//! `force` (default true), `validate` (`%s` is the new file). `newline_sequence`,
-//! `trim_blocks`, `lstrip_blocks`, `output_encoding`, `follow`, `unsafe_writes` are accepted and
-//! ignored. The template sees the task's variables; a trailing newline of the source is kept.
+//! `force` (default true), `validate` (`%s` is the new file), `trim_blocks`, `lstrip_blocks` (and a
+//! `#jinja2:` first line setting them), `newline_sequence` and `output_encoding` at their
+//! defaults (others refused); `follow`, `unsafe_writes` are accepted and ignored. The template sees the task's variables; a trailing newline of the source is kept.
 //! Idempotence compares sha256 on the target. Registers what `copy` registers (see there); the
 //! diff's `after_header` names the template on the controller (ansible-core: its temporary copy).
 //!
@@ -54,18 +54,18 @@ pub struct Args {
     /// Validation command (`%s` = the new file).
     #[serde(default)]
     pub validate: Option<String>,
-    /// Accepted, ignored.
+    /// Only `\n` (the default): prov refuses the others.
     #[serde(default)]
-    pub newline_sequence: Option<Value>,
-    /// Accepted, ignored.
+    pub newline_sequence: Option<String>,
+    /// Jinja's `trim_blocks` (default true, as in ansible-core).
+    #[serde(default, deserialize_with = "prov_core::args::lenient_opt_bool")]
+    pub trim_blocks: Option<bool>,
+    /// Jinja's `lstrip_blocks` (default false).
+    #[serde(default, deserialize_with = "prov_core::args::lenient_opt_bool")]
+    pub lstrip_blocks: Option<bool>,
+    /// Only UTF-8 (the default): prov refuses the others.
     #[serde(default)]
-    pub trim_blocks: Option<Value>,
-    /// Accepted, ignored.
-    #[serde(default)]
-    pub lstrip_blocks: Option<Value>,
-    /// Accepted, ignored.
-    #[serde(default)]
-    pub output_encoding: Option<Value>,
+    pub output_encoding: Option<String>,
     /// Accepted, ignored.
     #[serde(default)]
     pub follow: Option<Value>,
@@ -103,6 +103,13 @@ impl Module for Template {
         if args.validate.as_deref().is_some_and(|v| !v.contains("%s")) {
             return Err("`validate` must contain %s (the file to check)".into());
         }
+        if args.newline_sequence.as_deref().is_some_and(|n| n != "\n") {
+            return Err("newline_sequence other than \\n is not supported by prov".into());
+        }
+        if args.output_encoding.as_deref().is_some_and(|e| !matches!(e.to_ascii_lowercase().as_str(), "utf-8" | "utf8"))
+        {
+            return Err("output_encoding other than utf-8 is not supported by prov".into());
+        }
         Ok(())
     }
 
@@ -116,14 +123,18 @@ impl Module for Template {
             .map_err(|e| ModuleError::Failed(format!("could not find template {}: {e}", args.src)))?;
         let source = std::fs::read_to_string(&path)
             .map_err(|e| ModuleError::Failed(format!("reading template {}: {e}", path.display())))?;
+        let overrides =
+            prov_core::template::FileOverrides { trim_blocks: args.trim_blocks, lstrip_blocks: args.lstrip_blocks };
         // Includes: the task's directories (each with `templates/` first), then the template's
         // own directory, as Ansible's template module.
         let mut search = cx.files.search_path("templates");
         if let Some(dir) = path.parent() {
             search.extend([dir.join("templates"), dir.to_path_buf()]);
         }
-        let mut text =
-            cx.vars.render_file(&source, &search).map_err(|e| ModuleError::Failed(format!("{}: {e}", args.src)))?;
+        let mut text = cx
+            .vars
+            .render_file_with(&source, &search, &overrides)
+            .map_err(|e| ModuleError::Failed(format!("{}: {e}", args.src)))?;
         if source.ends_with('\n') && !text.ends_with('\n') {
             text.push('\n');
         }

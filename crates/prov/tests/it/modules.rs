@@ -1259,3 +1259,29 @@ fn a_template_into_a_directory_keeps_its_file_name() {
     assert_eq!(std::fs::read_to_string(w.root().join("d/s.j2")).unwrap_or_default(), "hi 1\n", "{}", r.text);
     assert_eq!(w.run("site.yml", &[]).counts().1, 0);
 }
+
+/// `template`'s `lstrip_blocks` and `trim_blocks`, and a `#jinja2:` first line setting them
+/// (not output), as ansible-core 2.19.14 renders them (`X\n`, `\nX\n`, `\nY\n`); prov ignored
+/// them and wrote the header line. Other newline sequences and encodings are refused.
+#[test]
+fn template_whitespace_settings_and_the_jinja2_header_apply() {
+    let site = "- hosts: local\n  gather_facts: false\n  tasks:\n    - template: {src: ls.j2, dest: \"{{ root }}/ls\", lstrip_blocks: true}\n    - template: {src: tb.j2, dest: \"{{ root }}/tb\", trim_blocks: false}\n    - template: {src: hd.j2, dest: \"{{ root }}/hd\"}\n    - template: {src: tb.j2, dest: \"{{ root }}/plain\"}\n";
+    let w = crate::util::Work::new(&[
+        ("site.yml", site),
+        ("ls.j2", "  {% if true %}\nX\n  {% endif %}\n"),
+        ("tb.j2", "{% if true %}\nX\n{% endif %}\n"),
+        ("hd.j2", "#jinja2: lstrip_blocks: True, trim_blocks: False\n  {% if true %}\nY\n  {% endif %}\n"),
+    ]);
+    let r = w.run("site.yml", &[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    let read = |n: &str| std::fs::read_to_string(w.root().join(n)).unwrap_or_default();
+    assert_eq!([read("ls"), read("tb"), read("hd"), read("plain")], ["X\n", "\nX\n", "\nY\n", "X\n"], "{}", r.text);
+    assert_eq!(w.run("site.yml", &[]).counts().1, 0);
+    let bad = "- hosts: local\n  gather_facts: false\n  tasks:\n    - template: {src: tb.j2, dest: \"{{ root }}/x\", newline_sequence: \"\\r\\n\"}\n";
+    std::fs::write(w.root().join("../bad.yml"), bad).expect("write");
+    // Refused when the task runs (its arguments are templates: checked once rendered).
+    let r = w.run("bad.yml", &[]);
+    assert_eq!(r.code, 2, "{}", r.text);
+    assert!(r.text.contains("newline_sequence other than"), "{}", r.text);
+    assert!(!w.root().join("x").exists());
+}
