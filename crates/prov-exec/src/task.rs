@@ -567,10 +567,52 @@ fn strip_omit(v: Value) -> Value {
     let entries: Vec<(String, Value)> = keys
         .filter_map(|k| {
             let val = v.get_item(&k).ok()?;
-            (val.as_str() != Some(OMIT)).then(|| (k.to_string(), val))
+            (val.as_str() != Some(OMIT)).then(|| (k.to_string(), without_omit(val)))
         })
         .collect();
     Value::from_pairs(entries)
+}
+
+/// `v` without the `omit` placeholders inside it: list items and mapping values that are
+/// `omit` are left out, at any depth, as ansible-core 2.19 finalizes a value.
+fn without_omit(v: Value) -> Value {
+    use minijinja::value::ValueKind;
+    fn holds(v: &Value, depth: usize) -> bool {
+        if depth > 512 {
+            return false;
+        }
+        match v.kind() {
+            ValueKind::String => v.as_str() == Some(OMIT),
+            ValueKind::Seq => v.try_iter().into_iter().flatten().any(|i| holds(&i, depth + 1)),
+            ValueKind::Map => {
+                v.try_iter().into_iter().flatten().any(|k| v.get_item(&k).is_ok_and(|i| holds(&i, depth + 1)))
+            }
+            _ => false,
+        }
+    }
+    fn strip(v: Value) -> Value {
+        match v.kind() {
+            ValueKind::Seq => Value::from(
+                v.try_iter().into_iter().flatten().filter(|i| i.as_str() != Some(OMIT)).map(strip).collect::<Vec<_>>(),
+            ),
+            ValueKind::Map => Value::from(
+                v.try_iter()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| {
+                        let i = v.get_item(&k).ok()?;
+                        (i.as_str() != Some(OMIT)).then(|| (k, strip(i)))
+                    })
+                    .collect::<indexmap::IndexMap<Value, Value>>(),
+            ),
+            _ => v,
+        }
+    }
+    if matches!(v.kind(), ValueKind::Seq | ValueKind::Map) && holds(&v, 0) {
+        strip(v)
+    } else {
+        v
+    }
 }
 
 /// A registered result: `changed`, `skipped: true` for a skipped one, `failed` (not for a task

@@ -2424,6 +2424,19 @@ fn debug_above_the_verbosity_is_skipped() {
     assert_eq!((r.recap("a", "ok"), r.recap("a", "skipped")), (1, 1), "{}", r.dump());
 }
 
+/// `omit` inside a list or a mapping is left out of the value, at any depth, as ansible-core
+/// 2.19.14 finalizes it (`[1, 2]` in the file, length 1, `{"a": 1}`; `to_json` of it fails);
+/// prov wrote its placeholder text into the file and the values.
+#[test]
+fn omit_inside_lists_and_mappings_is_left_out() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - copy: {dest: \"{{ root }}/omit.txt\", content: \"{{ [1, omit, 2] }}\"}\n    - set_fact:\n        l: \"{{ [1, omit] }}\"\n        m: {a: 1, b: \"{{ omit }}\", c: [\"{{ omit }}\", {d: \"{{ omit }}\"}]}\n    - name: seen\n      debug: msg=\"{{ l | length }} {{ m | to_json }}\"\n    - name: json\n      debug: msg=\"{{ ['x', omit] | to_json }}\"\n      ignore_errors: true\n";
+    let (d, r) = apply(&[("site.yml", site)], &["--limit", "a"]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(std::fs::read_to_string(d.path().join("omit.txt")).unwrap_or_default(), "[1, 2]", "{}", r.dump());
+    assert_eq!(r.of("seen")[0]["msg"], r#"1 {"a": 1, "c": [{}]}"#, "{}", r.dump());
+    assert_eq!(r.of("json")[0]["status"], "ignored", "{}", r.dump());
+}
+
 /// A role's `defaults/main/` (or `vars/main/`) may be a directory of files, read in name
 /// order, empty ones included (ansible-core's roles target, data_integrity.yml); prov read
 /// only main.yml and left the variable undefined.

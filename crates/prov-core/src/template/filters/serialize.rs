@@ -103,6 +103,12 @@ fn json_value(v: &Value, o: &JsonOpts, depth: usize, filter: &str, out: &mut Str
         Shape::Bool(b) => out.push_str(if b { "true" } else { "false" }),
         Shape::Int(i) => out.push_str(&i),
         Shape::Float(f) => out.push_str(&json_float(f)),
+        // ansible-core's `omit` is an object JSON cannot write.
+        Shape::Str(s) if s == crate::template::OMIT => {
+            return Err(super::fail(format!(
+                "{filter}: Object of type '_OmitType' is not JSON serializable by the 'tagless' profile."
+            )))
+        }
         Shape::Str(s) => json_str(&s, o.ensure_ascii, out),
         Shape::Seq(items) => {
             if items.is_empty() {
