@@ -432,9 +432,21 @@ impl Inventory {
         out
     }
 
-    /// `groups` as the magic variable shows it: every group with its hosts.
+    /// `groups` as the magic variable shows it: every group with its hosts, `all` and
+    /// `ungrouped` first, then the others in the order the inventory made them (ansible-core's).
     pub fn groups_map(&self) -> IndexMap<String, Vec<String>> {
-        self.groups.keys().map(|g| (g.clone(), self.group_hosts(g))).collect()
+        let first = ["all", "ungrouped"];
+        let names = first
+            .iter()
+            .filter(|g| self.groups.contains_key(**g))
+            .map(|g| g.to_string())
+            .chain(self.groups.keys().filter(|g| !first.contains(&g.as_str())).cloned());
+        names
+            .map(|g| {
+                let hosts = self.group_hosts(&g);
+                (g, hosts)
+            })
+            .collect()
     }
 
     /// Adds everything of `other`: hosts, groups, memberships; variables of `other` win.

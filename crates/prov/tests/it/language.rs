@@ -2437,6 +2437,21 @@ fn omit_inside_lists_and_mappings_is_left_out() {
     assert_eq!(r.of("json")[0]["status"], "ignored", "{}", r.dump());
 }
 
+/// `groups` lists `all` and `ungrouped` first, then the inventory's groups in order, and
+/// `first_found`/`fileglob` give absolute paths from a playbook named by a relative path, as
+/// ansible-core 2.19.14 does (`["all", "ungrouped", "g1", "g2"]`, `@/vars/b.yml`); prov put
+/// `ungrouped` first and gave `./vars/b.yml`.
+#[test]
+fn groups_order_and_lookup_paths_follow_ansible() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: groups\n      debug: msg=\"{{ groups | list }}\"\n    - name: found\n      debug: msg=\"{{ lookup('first_found', ['vars/none.yml', 'vars/b.yml']) }} {{ query('fileglob', 'vars/*.yml') | first }}\"\n";
+    let (d, r) = apply(&[("site.yml", site), ("vars/b.yml", "x: 1\n")], &["--limit", "a"]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("groups")[0]["msg"], r#"["all","ungrouped","g1","g2"]"#, "{}", r.dump());
+    let root = d.path().canonicalize().expect("root").display().to_string();
+    let found = r.of("found")[0]["msg"].as_str().unwrap_or_default().replace(&root, "@");
+    assert_eq!(found, "@/vars/b.yml @/vars/b.yml", "{}", r.dump());
+}
+
 /// A role's `defaults/main/` (or `vars/main/`) may be a directory of files, read in name
 /// order, empty ones included (ansible-core's roles target, data_integrity.yml); prov read
 /// only main.yml and left the variable undefined.

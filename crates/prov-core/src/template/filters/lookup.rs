@@ -162,13 +162,10 @@ fn name_unsupported(name: &str) -> bool {
 /// the play's `playbook_dir` (an imported playbook's own directory), or the templar's
 /// directories where the context has none.
 fn with_role_dir(state: &State, ctx: &LookupContext) -> LookupContext {
+    // `playbook_dir` is absolute, as the paths ansible-core's lookups return (`first_found`).
     let play_dir = state.lookup("playbook_dir").and_then(|v| v.as_str().map(PathBuf::from));
-    let same = |b: &PathBuf, d: &PathBuf| match (b.canonicalize(), d.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => b == d,
-    };
     let base: Vec<PathBuf> = match play_dir {
-        Some(d) if !ctx.base_dirs.is_empty() && !ctx.base_dirs.iter().any(|b| same(b, &d)) => vec![d],
+        Some(d) if !ctx.base_dirs.is_empty() => vec![d],
         _ => ctx.base_dirs.to_vec(),
     };
     let mut dirs = Vec::new();
