@@ -283,6 +283,10 @@ pub(crate) struct LiveHostVars {
     pub others: HashMap<String, Arc<VarMap>>,
     /// What hosts outside the play carry from earlier plays (facts, set_fact).
     pub others_persist: HashMap<String, HostPersist>,
+    /// The magic variables a host outside the play has too (those not about the play).
+    pub others_magic: Arc<VarMap>,
+    /// `group_names` of the hosts outside the play.
+    pub others_group_names: HashMap<String, Vec<String>>,
     /// Facts and variables set on hosts by `delegate_facts`, not yet taken in.
     pub delegated: Arc<crate::facts::Delegated>,
 }
@@ -312,8 +316,18 @@ impl HostVarsSource for LiveHostVars {
                         }
                         None => return None,
                     };
-                    let mut m = VarMap::new();
+                    // ansible-core's hostvars of a host outside the play: its magic
+                    // variables, those of the play left out.
+                    let mut m = (*self.others_magic).clone();
                     m.insert("inventory_hostname".into(), Value::from(host));
+                    m.insert(
+                        "inventory_hostname_short".into(),
+                        Value::from(host.split('.').next().unwrap_or(host).to_string()),
+                    );
+                    m.insert(
+                        "group_names".into(),
+                        Value::from(self.others_group_names.get(host).cloned().unwrap_or_default()),
+                    );
                     let p = self.others_persist.get(host);
                     let facts = p.and_then(|p| p.facts.as_deref()).map(|f| Arc::new(crate::facts::layer(f)));
                     (inv, Arc::new(m), facts, p.map(|p| p.runtime.clone()), p.map(|p| p.included.clone()))
@@ -1634,6 +1648,13 @@ pub async fn run_play(
         extra: env.opts.extra_vars.clone(),
         others,
         others_persist: persist.clone(),
+        others_magic: Arc::new(VarMap::new()),
+        others_group_names: env
+            .inventory
+            .hosts()
+            .filter(|h| !bp.hosts.contains(&h.name))
+            .map(|h| (h.name.clone(), env.inventory.group_names_var(&h.name)))
+            .collect(),
         delegated: delegated.clone(),
     };
     // Magic variables are the same for every task of a host in this play.
@@ -1663,6 +1684,11 @@ pub async fn run_play(
     // ansible-playbook's -v count; prov's own -v names slow tasks and is not a level.
     magic_base.insert("ansible_verbosity".into(), Value::from(0));
     magic_base.insert("omit".into(), Value::from(prov_core::template::OMIT));
+    let mut others_magic = magic_base.clone();
+    for play_only in ["ansible_play_hosts", "ansible_play_hosts_all", "ansible_play_name"] {
+        others_magic.shift_remove(play_only);
+    }
+    live.others_magic = Arc::new(others_magic);
     let mut magics = Vec::with_capacity(n);
     for (i, h) in bp.hosts.iter().enumerate() {
         let mut m = magic_base.clone();

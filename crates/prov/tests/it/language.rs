@@ -2452,6 +2452,17 @@ fn groups_order_and_lookup_paths_follow_ansible() {
     assert_eq!(found, "@/vars/b.yml @/vars/b.yml", "{}", r.dump());
 }
 
+/// `hostvars` of a host outside the play has its magic variables (not the play's), as
+/// ansible-core 2.19.14 gives them (`['g2'] c True U False`); prov had `group_names` and the
+/// others undefined there.
+#[test]
+fn hostvars_of_a_host_outside_the_play_has_its_magic_variables() {
+    let site = "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: seen\n      debug: msg=\"{{ hostvars['c'].group_names }} {{ hostvars['c'].inventory_hostname_short }} {{ hostvars['c'].playbook_dir == playbook_dir }} {{ hostvars['c'].ansible_play_hosts | default('U') }} {{ hostvars['c'].ansible_check_mode }}\"\n";
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("seen")[0]["msg"], "['g2'] c True U False", "{}", r.dump());
+}
+
 /// A role's `defaults/main/` (or `vars/main/`) may be a directory of files, read in name
 /// order, empty ones included (ansible-core's roles target, data_integrity.yml); prov read
 /// only main.yml and left the variable undefined.
