@@ -66,7 +66,7 @@ fn ansible_version() -> Value {
 /// A list of the play's hosts that leaves out those that failed or became unreachable so far
 /// (`ansible_play_hosts`, `ansible_play_batch`, `play_hosts`).
 #[derive(Debug)]
-struct HostsLeft {
+pub(crate) struct HostsLeft {
     names: Vec<String>,
     /// Indices into `names` (and `rx`) of the hosts the list is about.
     members: Vec<usize>,
@@ -1204,7 +1204,9 @@ impl<'a> Worker<'a> {
             // What the hosts waited for delegated here meanwhile.
             self.take_delegated();
         }
-        if self.fatal_mark(self.bp.pos[t]) {
+        // A handler runs at a flush: what failed before that point counts.
+        let next = if task.handler { self.progress } else { self.bp.pos[t] };
+        if self.fatal_possible() && self.fatal_mark(next) {
             return Err(Flow::Failed);
         }
         Ok(())
@@ -1213,7 +1215,7 @@ impl<'a> Worker<'a> {
     /// Whether a host of the batch may fail the others (a task with `any_errors_fatal`, under
     /// a strategy that runs the batch's hosts in step).
     fn fatal_possible(&self) -> bool {
-        self.bp.play.strategy != Strategy::Free && self.bp.play.tasks.iter().any(|t| t.any_errors_fatal)
+        self.bp.play.strategy == Strategy::Linear && self.bp.play.tasks.iter().any(|t| t.any_errors_fatal)
     }
 
     /// Waits until every other host of the batch has passed position `pos` or stopped.
@@ -1237,6 +1239,8 @@ impl<'a> Worker<'a> {
         }
         self.marks_seen = seen;
         self.marked = Some(Mark::Fatal);
+        // Failed before the task at `next` (what `clear_host_errors` compares).
+        self.failed_at = next.min(self.bp.order.len());
         true
     }
 
@@ -1396,12 +1400,17 @@ impl<'a> Worker<'a> {
     /// failed ([`Mark::Fatal`]); a batch whose hosts all end failed ends the run. Under
     /// `strategy: free`, the play and the run end.
     fn errors_are_fatal(&self) {
-        if self.bp.play.strategy == Strategy::Free {
-            self.abort.store(true, Ordering::SeqCst);
-            self.meta.break_run.store(true, Ordering::SeqCst);
-            return;
+        match self.bp.play.strategy {
+            Strategy::Free => {
+                self.abort.store(true, Ordering::SeqCst);
+                self.meta.break_run.store(true, Ordering::SeqCst);
+            }
+            // Hosts do not go task by task together: they start no new task.
+            Strategy::Dag => self.ends_play_and_run(),
+            Strategy::Linear => {
+                self.meta.add_fatal_mark(self.bp.batch_of[self.idx], self.failed_at, self.items(), self.idx)
+            }
         }
-        self.meta.add_fatal_mark(self.bp.batch_of[self.idx], self.failed_at, self.items(), self.idx);
     }
 
     /// After an error ansible-core stops on (a `run_once` that cannot be read): the other hosts
@@ -1638,6 +1647,7 @@ pub async fn run_play(
         .filter(|h| !bp.hosts.contains(&h.name))
         .map(|h| (h.name.clone(), Arc::new(inventory_vars(env.inventory, &h.name))))
         .collect();
+    let live_index: HashMap<String, usize> = bp.hosts.iter().enumerate().map(|(i, h)| (h.clone(), i)).collect();
     let mut live = LiveHostVars {
         names: bp.hosts.clone(),
         index: bp.hosts.iter().enumerate().map(|(i, h)| (h.clone(), i)).collect(),
@@ -1652,7 +1662,7 @@ pub async fn run_play(
         others_group_names: env
             .inventory
             .hosts()
-            .filter(|h| !bp.hosts.contains(&h.name))
+            .filter(|h| !live_index.contains_key(&h.name))
             .map(|h| (h.name.clone(), env.inventory.group_names_var(&h.name)))
             .collect(),
         delegated: delegated.clone(),

@@ -577,8 +577,13 @@ fn strip_omit(v: Value) -> Value {
 /// `omit` are left out, at any depth, as ansible-core 2.19 finalizes a value.
 fn without_omit(v: Value) -> Value {
     use minijinja::value::ValueKind;
+    // Live objects (`hostvars`, the play's hosts) are not values to finalize.
+    fn live(v: &Value) -> bool {
+        v.downcast_object_ref::<prov_core::vars::HostVars>().is_some()
+            || v.downcast_object_ref::<crate::runner::HostsLeft>().is_some()
+    }
     fn holds(v: &Value, depth: usize) -> bool {
-        if depth > 512 {
+        if depth > 512 || live(v) {
             return false;
         }
         match v.kind() {
@@ -590,10 +595,18 @@ fn without_omit(v: Value) -> Value {
             _ => false,
         }
     }
-    fn strip(v: Value) -> Value {
+    fn strip(v: Value, depth: usize) -> Value {
+        if depth > 512 || live(&v) {
+            return v;
+        }
         match v.kind() {
             ValueKind::Seq => Value::from(
-                v.try_iter().into_iter().flatten().filter(|i| i.as_str() != Some(OMIT)).map(strip).collect::<Vec<_>>(),
+                v.try_iter()
+                    .into_iter()
+                    .flatten()
+                    .filter(|i| i.as_str() != Some(OMIT))
+                    .map(|i| strip(i, depth + 1))
+                    .collect::<Vec<_>>(),
             ),
             ValueKind::Map => Value::from(
                 v.try_iter()
@@ -601,7 +614,7 @@ fn without_omit(v: Value) -> Value {
                     .flatten()
                     .filter_map(|k| {
                         let i = v.get_item(&k).ok()?;
-                        (i.as_str() != Some(OMIT)).then(|| (k, strip(i)))
+                        (i.as_str() != Some(OMIT)).then(|| (k, strip(i, depth + 1)))
                     })
                     .collect::<indexmap::IndexMap<Value, Value>>(),
             ),
@@ -609,7 +622,7 @@ fn without_omit(v: Value) -> Value {
         }
     }
     if matches!(v.kind(), ValueKind::Seq | ValueKind::Map) && holds(&v, 0) {
-        strip(v)
+        strip(v, 0)
     } else {
         v
     }

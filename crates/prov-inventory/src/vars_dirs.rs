@@ -98,7 +98,7 @@ fn entries(base: &Path) -> Vec<(String, Vec<PathBuf>)> {
             .map(|n| base.join(n))
             .find(|p| p.exists());
         let Some(found) = found else { continue };
-        let files = if found.is_dir() { dir_files(&found, 0) } else { vec![found] };
+        let files = if found.is_dir() { dir_files(&found, &mut Vec::new()) } else { vec![found] };
         out.push((name, files));
     }
     out
@@ -107,7 +107,13 @@ fn entries(base: &Path) -> Vec<(String, Vec<PathBuf>)> {
 /// The vars files of a directory, as ansible-core's `_get_dir_files`: in name order, hidden
 /// and backup (`~`) entries left out, subdirectories without an extension read in turn, files
 /// without an extension or with a YAML/JSON one.
-fn dir_files(dir: &Path, depth: usize) -> Vec<PathBuf> {
+fn dir_files(dir: &Path, seen: &mut Vec<PathBuf>) -> Vec<PathBuf> {
+    // A directory reached again (through a link) is not read again.
+    match dir.canonicalize() {
+        Ok(c) if seen.contains(&c) => return Vec::new(),
+        Ok(c) => seen.push(c),
+        Err(_) => return Vec::new(),
+    }
     let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
@@ -120,10 +126,7 @@ fn dir_files(dir: &Path, depth: usize) -> Vec<PathBuf> {
         // Python's os.path.splitext: a leading dot is not an extension.
         let ext = fname.rsplit_once('.').map(|(_, e)| e.to_string()).filter(|_| !fname.starts_with('.'));
         if p.is_dir() && ext.is_none() {
-            // A bound on directories that nest without end (a link to a parent).
-            if depth < 32 {
-                out.extend(dir_files(&p, depth + 1));
-            }
+            out.extend(dir_files(&p, seen));
         } else if p.is_file() && ext.as_deref().is_none_or(|e| EXTENSIONS.contains(&e)) {
             out.push(p);
         }

@@ -114,7 +114,7 @@ pub struct FileOverrides {
 /// The text without its `#jinja2:` first line, and the settings: `given` with that line's
 /// over them. Keys other than `trim_blocks` and `lstrip_blocks` (and the defaults of the rest)
 /// are refused.
-fn file_overrides<'t>(text: &'t str, given: &FileOverrides) -> Result<(&'t str, FileOverrides), String> {
+pub(crate) fn file_overrides<'t>(text: &'t str, given: &FileOverrides) -> Result<(&'t str, FileOverrides), String> {
     const HEADER: &str = "#jinja2:";
     let mut o = given.clone();
     let Some(rest) = text.strip_prefix(HEADER) else { return Ok((text, o)) };
@@ -142,6 +142,20 @@ fn file_overrides<'t>(text: &'t str, given: &FileOverrides) -> Result<(&'t str, 
         }
     }
     Ok((&rest[eol + 1..], o))
+}
+
+/// Sets `o`'s Jinja settings on `env` (nothing when it has none).
+pub(crate) fn apply_overrides(env: &mut Environment<'_>, o: &FileOverrides) -> Result<(), String> {
+    if *o != FileOverrides::default() {
+        let syntax = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(o.trim_blocks.unwrap_or(true))
+            .lstrip_blocks(o.lstrip_blocks.unwrap_or(false))
+            .keep_trailing_newline(true)
+            .build()
+            .map_err(|e| e.to_string())?;
+        env.set_syntax(syntax);
+    }
+    Ok(())
 }
 
 /// The message of a template error, with minijinja's detail where it adds something.
@@ -435,15 +449,7 @@ impl Templar {
     ) -> Result<String, String> {
         let (text, o) = file_overrides(text, given)?;
         let mut env = self.env.clone();
-        if o != FileOverrides::default() {
-            let syntax = minijinja::syntax::SyntaxConfig::builder()
-                .trim_blocks(o.trim_blocks.unwrap_or(true))
-                .lstrip_blocks(o.lstrip_blocks.unwrap_or(false))
-                .keep_trailing_newline(true)
-                .build()
-                .map_err(|e| e.to_string())?;
-            env.set_syntax(syntax);
-        }
+        apply_overrides(&mut env, &o)?;
         let dirs = search.to_vec();
         env.set_loader(move |name| {
             let rel = std::path::Path::new(name);

@@ -16,7 +16,7 @@ pub struct Args {
     #[serde(default)]
     pub var: Option<String>,
     /// The verbosity from which the message is shown; below it the task is skipped, as in
-    /// ansible-core (prov runs at `ansible_verbosity`, 0).
+    /// ansible-core (prov runs at verbosity 0).
     #[serde(default)]
     pub verbosity: Option<i64>,
 }
@@ -45,11 +45,9 @@ impl Module for Debug {
     }
 
     async fn plan(&self, args: &Args, cx: &ModuleCtx<'_>) -> Result<Plan<()>, ModuleError> {
-        let running = match cx.vars.eval_or_undefined("ansible_verbosity").map_err(ModuleError::Failed)? {
-            Ok(v) => i64::try_from(v).unwrap_or(0),
-            Err(_) => 0,
-        };
-        if args.verbosity.unwrap_or(0) > running {
+        // The run's verbosity (ansible-playbook's -v count), which prov keeps at 0; not a
+        // variable (`-e ansible_verbosity=2` does not change it in ansible-core either).
+        if args.verbosity.unwrap_or(0) > 0 {
             let mut o = Outcome::ok()
                 .with("failed", Value::from(false))
                 .with("skipped_reason", Value::from("Verbosity threshold not met."));

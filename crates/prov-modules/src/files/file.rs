@@ -372,10 +372,18 @@ async fn steps(
                     // path itself when it is a directory), and must exist without `force`.
                     let base = match &st {
                         Some(s) if s.kind == Kind::Dir => path.to_string(),
-                        _ => path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default(),
+                        _ => match path.rsplit_once('/') {
+                            Some(("", _)) => "/".to_string(),
+                            Some((d, _)) => d.to_string(),
+                            None => String::new(),
+                        },
                     };
-                    let absrc =
-                        if src.starts_with('/') || base.is_empty() { src.clone() } else { format!("{base}/{src}") };
+                    let absrc = match base.as_str() {
+                        _ if src.starts_with('/') => src.clone(),
+                        "" => src.clone(),
+                        "/" => format!("/{src}"),
+                        b => format!("{b}/{src}"),
+                    };
                     if probe(cx, &absrc, None, true).await?.is_none_or(|s| !s.target_exists) {
                         let mut o = Outcome::failed(format!(
                             "src file does not exist, use 'force=yes' if you really want to create the link: {absrc}"

@@ -5,7 +5,9 @@
 //! `group`, `backup` (default false),
 //! `force` (default true), `validate` (`%s` is the new file), `trim_blocks`, `lstrip_blocks` (and a
 //! `#jinja2:` first line setting them), `newline_sequence` and `output_encoding` at their
-//! defaults (others refused); `follow`, `unsafe_writes` are accepted and ignored. The template sees the task's variables; a trailing newline of the source is kept.
+//! defaults (others refused); `follow`, `unsafe_writes` are accepted and ignored. The template
+//! sees the task's variables; the trailing line breaks of the source are kept (ansible-core's
+//! count).
 //! Idempotence compares sha256 on the target. Registers what `copy` registers (see there); the
 //! diff's `after_header` names the template on the controller (ansible-core: its temporary copy).
 //!
@@ -103,7 +105,8 @@ impl Module for Template {
         if args.validate.as_deref().is_some_and(|v| !v.contains("%s")) {
             return Err("`validate` must contain %s (the file to check)".into());
         }
-        if args.newline_sequence.as_deref().is_some_and(|n| n != "\n") {
+        // ansible-core reads the escaped spellings (`'\n'` in single quotes) as the characters.
+        if args.newline_sequence.as_deref().is_some_and(|n| n != "\n" && n != "\\n") {
             return Err("newline_sequence other than \\n is not supported by prov".into());
         }
         if args.output_encoding.as_deref().is_some_and(|e| !matches!(e.to_ascii_lowercase().as_str(), "utf-8" | "utf8"))

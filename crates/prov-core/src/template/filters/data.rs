@@ -165,7 +165,7 @@ fn hash_key(v: &Value, filter: &str) -> Result<String, Error> {
     match v.kind() {
         ValueKind::Bool | ValueKind::Number => {
             let f = f64::try_from(v.clone()).unwrap_or(f64::from(u8::from(v.is_true())));
-            Ok(if v.is_integer() || v.kind() == ValueKind::Bool || f.fract() == 0.0 && f.abs() < 1e15 {
+            Ok(if v.is_integer() || v.kind() == ValueKind::Bool || f.fract() == 0.0 && f.abs() < 1e36 {
                 format!("n{}", i128::try_from(v.clone()).unwrap_or(f as i128))
             } else {
                 format!("f{}", f.to_bits())
@@ -181,8 +181,13 @@ fn hash_key(v: &Value, filter: &str) -> Result<String, Error> {
 fn counter(value: &Value) -> Result<Value, Error> {
     let items = match value.kind() {
         ValueKind::String => value.as_str().unwrap_or_default().chars().map(|c| Value::from(c.to_string())).collect(),
-        ValueKind::Map => map_entries(value)?.into_iter().map(|(k, _)| k).collect(),
-        _ => list_items(value, "community.general.counter expects")?,
+        _ if is_list(value) => list_items(value, "community.general.counter expects")?,
+        _ => {
+            return Err(fail(format!(
+                "Argument for community.general.counter must be a sequence (string or list), got {}",
+                a_type(value)
+            )))
+        }
     };
     let mut counts: indexmap::IndexMap<String, (Value, i64)> = indexmap::IndexMap::new();
     for item in items {

@@ -77,8 +77,8 @@ fn textwrap_space(c: char) -> bool {
 }
 
 /// `wordwrap(width=79, break_long_words=True, wrapstring=None, break_on_hyphens=True)`: each
-/// line wrapped by Python's `textwrap.wrap` (tabs and whitespace kept), joined by `wrapstring`.
-/// Where `break_on_hyphens` would split at a hyphen, prov refuses instead of guessing.
+/// line wrapped by Python's `textwrap.wrap` (tabs and whitespace kept, words split after
+/// hyphens as its `wordsep_re` splits them), joined by `wrapstring`.
 fn wordwrap(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let a = Args::new(args, 4, "wordwrap")?;
     let width = a.int(0, "width", 79, "wordwrap")?;
@@ -310,6 +310,9 @@ fn unescape(s: &str) -> Result<String, Error> {
                 ("apos", true) => Some("'".to_string()),
                 (name, true) if named_entity(name).is_some() => named_entity(name).map(str::to_string),
                 ("", _) => None,
+                // Python decodes a few entities without the `;` too (`&amp`, `&lt`, ...), by
+                // the longest name that starts the text: refused; anything else stays.
+                (name, false) if !NO_SEMICOLON.iter().any(|e| name.starts_with(e)) => None,
                 _ => return Err(fail(format!("striptags: prov does not decode the HTML entity &{name}"))),
             }
         };
@@ -327,6 +330,10 @@ fn unescape(s: &str) -> Result<String, Error> {
     out.push_str(rest);
     Ok(out)
 }
+
+/// The starts of HTML entity names Python's `html.unescape` also decodes without a `;`.
+const NO_SEMICOLON: &[&str] =
+    &["amp", "AMP", "lt", "LT", "gt", "GT", "quot", "QUOT", "nbsp", "copy", "COPY", "reg", "REG"];
 
 /// A few common HTML entities beyond the XML ones.
 fn named_entity(name: &str) -> Option<&'static str> {
@@ -486,6 +493,7 @@ mod tests {
         assert_eq!(ok("{{ '<p>Hello <b>World</b></p>  x &amp; y' | striptags }}"), "Hello World x & y");
         assert_eq!(ok("{{ 'a &lt;b&gt; &#65;&#x42; &quot;' | striptags }}"), "a <b> AB \"");
         err("{{ 'a &shy; b' | striptags }}", "does not decode");
+        assert_eq!(ok("{{ 'AT&T and R&D' | striptags }}"), "AT&T and R&D");
         assert_eq!(
             ok("{{ {'class': 'my', 'id': 'x y', 'n': none, 'u': 'a<b'} | xmlattr }}"),
             " class=\"my\" id=\"x y\" u=\"a&lt;b\""

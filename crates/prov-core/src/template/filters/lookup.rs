@@ -291,7 +291,11 @@ fn template_lookup(state: &State, ctx: &LookupContext, terms: &[Value], kw: &Kwa
             dirs.push(d.join("templates"));
             dirs.push(d.clone());
         }
+        let (text, overrides) =
+            crate::template::file_overrides(&text, &crate::template::FileOverrides::default()).map_err(fail)?;
+        let text = text.to_string();
         let mut env = state.env().clone();
+        crate::template::apply_overrides(&mut env, &overrides).map_err(fail)?;
         env.set_loader(move |name| {
             let rel = Path::new(name);
             if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
