@@ -417,6 +417,8 @@ pub(crate) struct MetaShared {
     /// Per batch, where a task with `any_errors_fatal` failed (position and looped-include
     /// items): the other hosts of the batch are failed after that task ([`Mark::Fatal`]).
     fatal_marks: Mutex<Vec<FatalMark>>,
+    /// Some task of the play has `any_errors_fatal` (marks are possible at all).
+    any_fatal: bool,
     /// `run_once` written as a template: what it rendered on each host that reached the task
     /// (task, host) → runs it once for the batch.
     once_if: Mutex<HashMap<(TaskId, usize), OnceMark>>,
@@ -453,6 +455,7 @@ impl MetaShared {
             run_once_vars: Mutex::new(HashMap::new()),
             once_failed: Mutex::new(HashSet::new()),
             fatal_marks: Mutex::new(Vec::new()),
+            any_fatal: tasks.iter().any(|t| t.any_errors_fatal),
             once_if: Mutex::new(HashMap::new()),
             inventory: Mutex::new(None),
         }
@@ -649,8 +652,6 @@ pub(crate) struct Worker<'a> {
     /// The task that failed last and its result: `ansible_failed_task` and
     /// `ansible_failed_result` once a rescue starts.
     pub last_failure: Option<(Value, Value)>,
-    /// How many blocks with a `rescue` the host is in (a failure there is not fatal).
-    pub rescuable: usize,
     /// This host ran `meta: end_host` (see [`Snapshot::ended`]).
     pub ended: bool,
     /// The host was failed without a failure of its own (ansible-core marks it failed: no
@@ -1039,9 +1040,7 @@ impl<'a> Worker<'a> {
                     }
                     Step::Role { key, steps } => self.role(key, steps).await,
                     Step::Block { body, rescue, always } => {
-                        self.rescuable += usize::from(!rescue.is_empty());
                         let mut flow = self.run_steps(body).await;
-                        self.rescuable -= usize::from(!rescue.is_empty());
                         if flow == Flow::Continue && !(rescue.is_empty() && always.is_empty()) && self.fatal_possible()
                         {
                             // Another host's fatal error in the block's last task fails this
@@ -1215,7 +1214,7 @@ impl<'a> Worker<'a> {
     /// Whether a host of the batch may fail the others (a task with `any_errors_fatal`, under
     /// a strategy that runs the batch's hosts in step).
     fn fatal_possible(&self) -> bool {
-        self.bp.play.strategy == Strategy::Linear && self.bp.play.tasks.iter().any(|t| t.any_errors_fatal)
+        self.bp.play.strategy == Strategy::Linear && self.meta.any_fatal
     }
 
     /// Waits until every other host of the batch has passed position `pos` or stopped.
@@ -1641,16 +1640,15 @@ pub async fn run_play(
         states.push((p, facts));
     }
     let delegated = Arc::new(crate::facts::Delegated::default());
-    let others: HashMap<String, Arc<VarMap>> = env
-        .inventory
-        .hosts()
-        .filter(|h| !bp.hosts.contains(&h.name))
-        .map(|h| (h.name.clone(), Arc::new(inventory_vars(env.inventory, &h.name))))
-        .collect();
-    let live_index: HashMap<String, usize> = bp.hosts.iter().enumerate().map(|(i, h)| (h.clone(), i)).collect();
+    let index: HashMap<String, usize> = bp.hosts.iter().enumerate().map(|(i, h)| (h.clone(), i)).collect();
+    let outside = || env.inventory.hosts().filter(|h| !index.contains_key(&h.name));
+    let others: HashMap<String, Arc<VarMap>> =
+        outside().map(|h| (h.name.clone(), Arc::new(inventory_vars(env.inventory, &h.name)))).collect();
+    let others_group_names: HashMap<String, Vec<String>> =
+        outside().map(|h| (h.name.clone(), env.inventory.group_names_var(&h.name))).collect();
     let mut live = LiveHostVars {
         names: bp.hosts.clone(),
-        index: bp.hosts.iter().enumerate().map(|(i, h)| (h.clone(), i)).collect(),
+        index,
         inv_vars: inv_vars.clone(),
         magic: Vec::new(),
         rx: rxs.clone(),
@@ -1659,12 +1657,7 @@ pub async fn run_play(
         others,
         others_persist: persist.clone(),
         others_magic: Arc::new(VarMap::new()),
-        others_group_names: env
-            .inventory
-            .hosts()
-            .filter(|h| !live_index.contains_key(&h.name))
-            .map(|h| (h.name.clone(), env.inventory.group_names_var(&h.name)))
-            .collect(),
+        others_group_names,
         delegated: delegated.clone(),
     };
     // Magic variables are the same for every task of a host in this play.
@@ -1762,7 +1755,6 @@ pub async fn run_play(
             delegate_facts_now: None,
             no_log_now: None,
             diff_now: None,
-            rescuable: 0,
             ended: false,
             marked: None,
             marks_seen: 0,

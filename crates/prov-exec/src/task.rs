@@ -248,17 +248,7 @@ pub(crate) fn run_include(
     options: &[(PathBuf, Vec<Step>)],
 ) -> Result<Option<usize>, Flow> {
     let flow = Flow::from;
-    emit_task_start(w, t);
-    let templar = w.env.templar.clone();
-    let ctx = w.scope(t.id, Vec::new());
-    match first_false(&templar, &t.when, &ctx) {
-        Err(e) => return Err(flow(fail_task(w, t, e))),
-        Ok(Some(c)) => {
-            skip_task(w, t, skipped_by(c));
-            return Ok(None);
-        }
-        Ok(None) => {}
-    }
+    let Some(ctx) = include_starts(w, t)? else { return Ok(None) };
     let picked = match pick_file(w, t, bases, options, &ctx) {
         Ok(p) => p,
         Err(Fail::Task(e)) => return Err(flow(fail_task(w, t, e))),
@@ -271,19 +261,28 @@ pub(crate) fn run_include(
     Ok(Some(picked.index))
 }
 
-/// A handler's `include_tasks` on this host (its file was found before the run): reported
-/// `included:` and counted when its `when` holds (`Ok(true)`), skipped otherwise.
-pub(crate) fn run_handler_include(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> Result<bool, Flow> {
+/// The start of an include on this host: its `when`, evaluated once. `Ok(Some(scope))` when
+/// it holds, `Ok(None)` when it skipped the include (reported and counted), `Err` with the
+/// host's flow when it cannot be evaluated (the include failed).
+fn include_starts(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> Result<Option<Value>, Flow> {
     emit_task_start(w, t);
     let templar = w.env.templar.clone();
     let ctx = w.scope(t.id, Vec::new());
     match first_false(&templar, &t.when, &ctx) {
-        Err(e) => return Err(Flow::from(fail_task(w, t, e))),
+        Err(e) => Err(Flow::from(fail_task(w, t, e))),
         Ok(Some(c)) => {
             skip_task(w, t, skipped_by(c));
-            return Ok(false);
+            Ok(None)
         }
-        Ok(None) => {}
+        Ok(None) => Ok(Some(ctx)),
+    }
+}
+
+/// A handler's `include_tasks` on this host (its file was found before the run): reported
+/// `included:` and counted when its `when` holds (`Ok(true)`), skipped otherwise.
+pub(crate) fn run_handler_include(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> Result<bool, Flow> {
+    if include_starts(w, t)?.is_none() {
+        return Ok(false);
     }
     let file = t.args.get_attr("file").unwrap_or_default();
     let mut o = Outcome::ok();
