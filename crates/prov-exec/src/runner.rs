@@ -706,10 +706,18 @@ impl<'a> Worker<'a> {
         if let Some(c) = &self.conn {
             return Ok(c.clone());
         }
-        let vars = self.connection_vars(None)?;
+        let vars = self.with_playbook_dir(self.connection_vars(None)?);
         let c = self.env.connector.connection(&self.host, &vars)?;
         self.conn = Some(c.clone());
         Ok(c)
+    }
+
+    /// `vars` with the play's `playbook_dir`: a local connection runs its commands there, as
+    /// ansible-core's does.
+    fn with_playbook_dir(&self, mut vars: Arc<VarMap>) -> Arc<VarMap> {
+        let dir = std::path::absolute(&self.env.playbook_dir).unwrap_or_else(|_| self.env.playbook_dir.clone());
+        Arc::make_mut(&mut vars).insert("playbook_dir".into(), Value::from(dir.display().to_string()));
+        vars
     }
 
     /// The connection of a task with its own `remote_user` or connection variables: the
@@ -722,7 +730,7 @@ impl<'a> Worker<'a> {
         target: Option<(&str, &VarMap)>,
     ) -> Result<Arc<dyn Connection>, String> {
         let Some((host, inv)) = target else {
-            return self.env.connector.connection(&self.host, &*self.connection_vars(Some(t))?);
+            return self.env.connector.connection(&self.host, &self.with_playbook_dir(self.connection_vars(Some(t))?));
         };
         // The play's and the task's variables reach the delegate's connection too (above its
         // inventory's, as in ansible-core); this host's `set_fact` values do not.
@@ -740,7 +748,7 @@ impl<'a> Worker<'a> {
                 vars.insert("ansible_user".into(), Value::from(u));
             }
         }
-        self.env.connector.connection(host, &vars)
+        self.env.connector.connection(host, &self.with_playbook_dir(Arc::new(vars)))
     }
 
     /// The variables above the inventory, highest first: `-e`, `set_fact` (with `runtime`),

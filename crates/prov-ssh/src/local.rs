@@ -16,6 +16,9 @@ use tokio::io::AsyncWriteExt;
 #[derive(Debug, Clone)]
 pub struct LocalConnection {
     host: String,
+    /// Where commands run and relative paths start: the playbook's directory, as in
+    /// ansible-core (its local connection works in the loader's base directory).
+    dir: Option<std::path::PathBuf>,
     /// Process groups of the commands running now.
     running: Arc<Mutex<HashSet<u32>>>,
 }
@@ -55,7 +58,21 @@ async fn kill_group(pg: u32) {
 impl LocalConnection {
     /// A local connection reported under the inventory name `host`.
     pub fn new(host: impl Into<String>) -> Self {
-        LocalConnection { host: host.into(), running: Arc::default() }
+        LocalConnection { host: host.into(), dir: None, running: Arc::default() }
+    }
+
+    /// The same, with commands run in `dir` and relative paths read from it.
+    pub fn in_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// `path`, from [`LocalConnection::in_dir`]'s directory when it is relative.
+    fn resolve(&self, path: &str) -> std::path::PathBuf {
+        match &self.dir {
+            Some(d) => d.join(path),
+            None => path.into(),
+        }
     }
 
     fn transfer(&self, path: &str, e: impl std::fmt::Display) -> ConnectionError {
@@ -64,11 +81,12 @@ impl LocalConnection {
 
     /// Writes `src` to `path` through a fresh private temporary file beside it.
     async fn write(&self, path: &str, src: Upload<'_>, mode: Option<u32>) -> Result<(), ConnectionError> {
-        let p = Path::new(path);
+        let full = self.resolve(path);
+        let p = full.as_path();
         if p.file_name().is_none() {
             return Err(self.transfer(path, "not a file path"));
         }
-        let t = crate::tmpfile::temp_for(path).map_err(|e| self.transfer(path, e))?;
+        let t = crate::tmpfile::temp_for(&p.to_string_lossy()).map_err(|e| self.transfer(path, e))?;
         let keep_mode = match mode {
             Some(m) => Some(m),
             // Keep the mode of the file being replaced; a new file gets what the umask gives
@@ -109,7 +127,11 @@ impl LocalConnection {
 impl Connection for LocalConnection {
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, ConnectionError> {
         let line = req.shell_line();
-        let mut child = tokio::process::Command::new("sh")
+        let mut cmd = tokio::process::Command::new("sh");
+        if let Some(d) = &self.dir {
+            cmd.current_dir(d);
+        }
+        let mut child = cmd
             .arg("-c")
             .arg(&line)
             .stdin(if req.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
@@ -182,7 +204,7 @@ impl Connection for LocalConnection {
     }
 
     async fn get(&self, path: &str, _become: Option<&Become>) -> Result<Option<Vec<u8>>, ConnectionError> {
-        match tokio::fs::read(path).await {
+        match tokio::fs::read(self.resolve(path)).await {
             Ok(d) => Ok(Some(d)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.transfer(path, e)),

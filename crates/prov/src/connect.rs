@@ -157,7 +157,13 @@ impl Connector for SshConnector {
         let default_connection = crate::config::get().transport.clone();
         match var(vars, &["ansible_connection"]).or(default_connection).as_deref() {
             None | Some("ssh" | "smart" | "paramiko") => {}
-            Some("local") => return Ok(self.track(Arc::new(prov_ssh::LocalConnection::new(host)))),
+            Some("local") => {
+                let mut c = prov_ssh::LocalConnection::new(host);
+                if let Some(dir) = var(vars, &["playbook_dir"]) {
+                    c = c.in_dir(dir);
+                }
+                return Ok(self.track(Arc::new(c)));
+            }
             Some(other) => return Err(format!("ansible_connection `{other}` is not supported (use ssh or local)")),
         }
         let address = var(vars, &["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| host.to_string());
