@@ -20,7 +20,9 @@
 //!   owner included (the result has `dest`, and `src` for a controller file).
 //! - `validate`: command run on the new file before it is moved in place (`%s` is its path).
 //! - `local_follow`, `directory_mode`: for a source directory (see `copy_tree`).
-//! - `follow`, `unsafe_writes`, `decrypt`: accepted, ignored.
+//! - `follow` (default false): a `dest` that is a symbolic link to something is written
+//!   through, and the result's `dest` is the link's real path; else the link is replaced.
+//! - `unsafe_writes`, `decrypt`: accepted, ignored.
 //!
 //! Idempotence compares sha256 on the target (`sha256sum`); the content is only downloaded for
 //! `--diff`, and only when it is at most 104448 bytes (`max_diff_size`, or ansible.cfg's; larger or
@@ -89,9 +91,10 @@ pub struct Args {
     /// Validation command (`%s` = the new file).
     #[serde(default)]
     pub validate: Option<String>,
-    /// Accepted, ignored.
-    #[serde(default)]
-    pub follow: Option<Value>,
+    /// A destination that is a symbolic link is written through (what it points to is
+    /// replaced, and named `dest`); without it the link itself is replaced (default false).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub follow: bool,
     /// Follow symbolic links in a source directory (default true).
     #[serde(default, deserialize_with = "prov_core::args::lenient_opt_bool")]
     pub local_follow: Option<bool>,
@@ -233,6 +236,7 @@ impl Copy {
             src_name,
             source,
             check_parent: true,
+            follow: args.follow,
         };
         preserving(plan_write(cx, w).await, mode)
     }

@@ -71,9 +71,10 @@ async fn plan_file(
     // A directory (or one about to be made) receives the file under the source's name.
     let base = src.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string();
     let mut st = if mkdir.is_some() { None } else { probe(cx, &dest, Some("sha1sum"), false).await? };
+    let link_to_dir = super::through_link(cx, &mut dest, &mut st, args.follow, Some("sha1sum")).await?;
     if mkdir.is_some() {
         dest = format!("{dest}{base}");
-    } else if st.as_ref().is_some_and(|s| s.kind == Kind::Dir) {
+    } else if link_to_dir || st.as_ref().is_some_and(|s| s.kind == Kind::Dir) {
         dest = format!("{}/{base}", dest.trim_end_matches('/'));
         st = probe(cx, &dest, Some("sha1sum"), false).await?;
     }

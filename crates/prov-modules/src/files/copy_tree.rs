@@ -173,6 +173,7 @@ pub(crate) async fn plan(
             src_name: None,
             source: Some(shown),
             check_parent: false,
+            follow: args.follow,
         };
         match super::preserving(plan_write(cx, write).await, mode)? {
             Plan::Ok(o) => {

@@ -4,9 +4,10 @@
 //! Arguments (as in Ansible):
 //! - `path` (aliases `dest`, `name`, required).
 //! - `state`: `file` (default when the path is missing: only attributes, fails when absent),
-//!   `directory` (`mkdir -p`), `link` (symbolic link to `src`), `hard` (hard link to `src`),
-//!   `touch` (create or update times; always changed), `absent` (`rm -rf`). Without `state`,
-//!   an existing path keeps its kind (`directory` with `recurse`).
+//!   `directory` (`mkdir -p`; each directory it creates gets `mode`, `owner` and `group`),
+//!   `link` (symbolic link to `src`), `hard` (hard link to `src`), `touch` (create or update
+//!   times; always changed), `absent` (`rm -rf`). Without `state`, an existing path keeps its
+//!   kind (`directory` with `recurse`).
 //! - `src`: link target (`link`, `hard`).
 //! - `mode`, `owner`, `group`; `recurse` (directories: apply to everything below).
 //! - `force`: replace a file (or an empty directory) by a link.
@@ -157,8 +158,10 @@ fn path_key(state: State) -> &'static str {
 /// path's attributes as they are (`own`: the path itself, links not followed).
 fn result(args: &Args, state: State, own: Option<&FileState>, diff: Option<minijinja::Value>) -> Outcome {
     let mut o = Outcome::ok().with(path_key(state), args.path.as_str());
-    if let (State::Link | State::Hard, Some(src)) = (state, &args.src) {
-        o = o.with("src", src.as_str());
+    // Without `src`, a link's is what it points to (ansible-core reads it).
+    let src = args.src.as_deref().or_else(|| own.and_then(|s| s.link.as_deref()).filter(|_| args.state.is_none()));
+    if let (State::Link | State::Hard, Some(src)) = (state, src) {
+        o = o.with("src", src);
     }
     if let Some(d) = diff {
         o = o.with("diff", d);
@@ -229,19 +232,25 @@ impl Module for File {
         let state = requested(args, &st);
         let own = own_state(cx, path, st.clone()).await?;
         let diff_on = cx.mode.diff == DiffMode::On;
+        // A link given no `state` is a `link` task to ansible-core, whose attributes go to
+        // what it points to: its result and diff name it as a link.
+        let shown = match &own {
+            Some(o) if args.state.is_none() && o.kind == Kind::Link => State::Link,
+            _ => state,
+        };
         Ok(match steps(args, cx, st, state).await? {
             Plan::Ok(o) if o.failed => Plan::Ok(o),
             Plan::Ok(_) => {
                 // Nothing to remove: ansible-core's file module returns before it builds a diff.
                 let d = (diff_on && !(state == State::Absent && own.is_none()))
-                    .then(|| diff(path, state, own.as_ref(), &[], None));
-                Plan::Ok(result(args, state, own.as_ref(), d))
+                    .then(|| diff(path, shown, own.as_ref(), &[], None));
+                Plan::Ok(result(args, shown, own.as_ref(), d))
             }
             Plan::Change(mut ch) => {
-                let d = diff_on.then(|| diff(path, state, own.as_ref(), &ch.plan.1, None));
-                ch.data = result(args, state, own.as_ref(), d).data;
+                let d = diff_on.then(|| diff(path, shown, own.as_ref(), &ch.plan.1, None));
+                ch.data = result(args, shown, own.as_ref(), d).data;
                 ch.plan.2 = own;
-                ch.plan.3 = state;
+                ch.plan.3 = shown;
                 Plan::Change(ch)
             }
         })
@@ -259,6 +268,14 @@ impl Module for File {
         let d = (cx.mode.diff == DiffMode::On).then(|| diff(path, state, before.as_ref(), &changes, after.as_ref()));
         Ok(Outcome { changed: true, ..result(args, state, after.as_ref(), d) })
     }
+}
+
+/// `path` and the directories above it that a `mkdir -p` could create, outermost first:
+/// `a/b/c` → `a`, `a/b`, `a/b/c`; `/srv/x` → `/srv`, `/srv/x`.
+fn ancestors(path: &str) -> Vec<String> {
+    let root = if path.starts_with('/') { "/" } else { "" };
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    (1..=parts.len()).map(|n| format!("{root}{}", parts[..n].join("/"))).collect()
 }
 
 /// The state the task asks for (ansible-core's default: what the path is, else a file).
@@ -303,8 +320,25 @@ async fn steps(
             State::Directory => match &st {
                 None => {
                     let changes = attrs.all();
-                    let mut steps = vec![Cmd::new("mkdir").flag("-p").operand(path).build()];
-                    steps.extend(attr_steps(&changes, args.recurse, false));
+                    let steps = if changes.is_empty() {
+                        vec![Cmd::new("mkdir").flag("-p").operand(path).build()]
+                    } else {
+                        // ansible-core gives each directory it creates on the way the task's
+                        // attributes; those already there keep theirs.
+                        let mut steps: Vec<Sh> = ancestors(path)
+                            .into_iter()
+                            .map(|dir| {
+                                let make = Cmd::new("mkdir").operand(&dir).build();
+                                let make = Attrs::command(&dir, &changes, false, false)
+                                    .map_or(make.clone(), |attrs| make.and(attrs));
+                                Sh::lit("[ -e").word(Sh::quoted(&dir)).suffix(" ] || {").word(make).suffix("; }")
+                            })
+                            .collect();
+                        if args.recurse {
+                            steps.extend(attr_steps(&changes, true, false));
+                        }
+                        steps
+                    };
                     Ok(change(steps, Action::Create, &changes, "directory"))
                 }
                 Some(s) if s.kind == Kind::Dir => {
@@ -549,8 +583,11 @@ mod tests {
             .await;
         assert!(o.changed);
         let calls = h.conn.calls();
-        assert_eq!(calls[1], "mkdir -p -- '/srv/a b'");
-        assert_eq!(calls[2], "chown -- app '/srv/a b' && chmod -- 0750 '/srv/a b'");
+        assert_eq!(calls[1], "[ -e /srv ] || { mkdir -- /srv && chown -- app /srv && chmod -- 0750 /srv; }");
+        assert_eq!(
+            calls[2],
+            "[ -e '/srv/a b' ] || { mkdir -- '/srv/a b' && chown -- app '/srv/a b' && chmod -- 0750 '/srv/a b'; }"
+        );
         assert_eq!(o.diffs[0].before, "state: absent\n");
         assert_eq!(o.diffs[0].after, "state: directory\nmode: 0750\nowner: app\n");
     }

@@ -16,8 +16,9 @@
 //! - `firstmatch`, `create` (default false), `backup`, `validate`, `mode`, `owner`, `group`.
 //!
 //! Reads the file's state and bytes in one command; writes it back whole. Registers `msg`,
-//! `backup` (the backup's path, else empty) and `diff`: the content entry (its texts only under
-//! `--diff`) and the file attributes entry, as ansible-core.
+//! `backup` (the backup's path, else empty), `found` (with `state: absent`: the lines that
+//! matched) and `diff`: the content entry (its texts only under `--diff`) and the file
+//! attributes entry, as ansible-core.
 //!
 //! ```yaml
 //! - lineinfile:
@@ -190,6 +191,11 @@ impl Module for LineInFile {
             st.as_ref().filter(|_| old.is_some() && !changes.is_empty()).map(|s| super::attr_diff(&changes, s, None));
         // ansible-core registers `backup` (the backup's path, else empty) and both diff entries.
         let mut registered = vec![("backup", Value::from(""))];
+        if absent(args) {
+            // How many lines matched, all of them removed (ansible-core's `found`).
+            let found = text.split_inclusive('\n').count() - new.split_inclusive('\n').count();
+            registered.push(("found", Value::from(found)));
+        }
         registered.extend(super::edit::registered(super::edit::Registers::Lines, path, texts, attr_entries));
         if !write && changes.is_empty() {
             let o = registered.into_iter().fold(Outcome::ok().with("msg", ""), |o, (k, v)| o.with(k, v));

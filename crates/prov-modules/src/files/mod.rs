@@ -577,6 +577,8 @@ pub(crate) struct Write<'a> {
     /// Fail, as ansible-core's copy module does, when the directory the file goes in does not
     /// exist (`copy` and `template`; a caller that makes the directory later does not check).
     pub check_parent: bool,
+    /// A destination that is a symbolic link to something is written through (`follow`).
+    pub follow: bool,
 }
 
 /// What a whole-file write (`copy`, `template`, and the modules that edit a file) will do.
@@ -626,6 +628,31 @@ pub(crate) fn parent_dir(path: &str) -> &str {
     }
 }
 
+/// A destination that is a symbolic link to something, as ansible-core's copy treats it: with
+/// `follow`, replaced by its real path (and `st` by that path's state, read with `sum`);
+/// without, whether it leads to a directory (which then receives the file, `os.path.isdir`).
+pub(crate) async fn through_link(
+    cx: &ModuleCtx<'_>,
+    dest: &mut String,
+    st: &mut Option<FileState>,
+    follow: bool,
+    sum: Option<&'static str>,
+) -> Result<bool, ModuleError> {
+    let Some(s) = st.as_ref().filter(|s| s.kind == Kind::Link && s.target_exists) else { return Ok(false) };
+    if !follow {
+        return Ok(probe(cx, dest, None, true).await?.is_some_and(|t| t.kind == Kind::Dir));
+    }
+    let out = cx.exec(Cmd::new("realpath").operand(&*dest).build()).await?;
+    let real = out.stdout_str().trim_end_matches('\n').to_string();
+    if out.rc != 0 || real.is_empty() {
+        let why = out.stderr_str();
+        return Err(ModuleError::Failed(format!("cannot resolve {dest} ({}): {why}", s.kind.state())));
+    }
+    *dest = real;
+    *st = probe(cx, dest, sum, false).await?;
+    Ok(false)
+}
+
 /// Plans a whole-file write: one probe (with sha256), one `get` only for a diff.
 pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<WritePlan>, ModuleError> {
     let checksum = w.data.sha256();
@@ -633,7 +660,8 @@ pub(crate) async fn plan_write(cx: &ModuleCtx<'_>, w: Write<'_>) -> Result<Plan<
     let diff_on = cx.mode.diff == prov_core::module::DiffMode::On;
     let mut dest = w.dest.to_string();
     let mut st = probe(cx, &dest, Some("sha256sum"), false).await?;
-    let is_dir = st.as_ref().map(|s| s.kind == Kind::Dir).unwrap_or(false) || dest.ends_with('/');
+    let link_to_dir = through_link(cx, &mut dest, &mut st, w.follow, Some("sha256sum")).await?;
+    let is_dir = link_to_dir || st.as_ref().map(|s| s.kind == Kind::Dir).unwrap_or(false) || dest.ends_with('/');
     if is_dir {
         let Some(name) = w.src_name else {
             return Err(ModuleError::Failed(format!("{dest} is a directory: give a file name to write `content` to")));

@@ -222,7 +222,11 @@ impl Module for Replace {
                 edit::Registers::Replace,
             ) {
                 Plan::Ok(o) => Plan::Ok(o.with("rc", 0)),
-                change => change,
+                // Registered as such in check mode too (ansible-core).
+                Plan::Change(mut ch) => {
+                    ch.data.insert("rc".into(), Value::from(0));
+                    Plan::Change(ch)
+                }
             },
         )
     }

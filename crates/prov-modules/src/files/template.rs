@@ -5,7 +5,8 @@
 //! `group`, `backup` (default false),
 //! `force` (default true), `validate` (`%s` is the new file), `trim_blocks`, `lstrip_blocks` (and a
 //! `#jinja2:` first line setting them), `newline_sequence` and `output_encoding` at their
-//! defaults (others refused); `follow`, `unsafe_writes` are accepted and ignored. The template
+//! defaults (others refused); `follow` (default false) writes through a destination that is a
+//! symbolic link, as `copy`; `unsafe_writes` is accepted and ignored. The template
 //! sees the task's variables; the trailing line breaks of the source are kept (ansible-core's
 //! count).
 //! Idempotence compares sha256 on the target. Registers what `copy` registers (see there); the
@@ -68,9 +69,10 @@ pub struct Args {
     /// Only UTF-8 (the default): prov refuses the others.
     #[serde(default)]
     pub output_encoding: Option<String>,
-    /// Accepted, ignored.
-    #[serde(default)]
-    pub follow: Option<Value>,
+    /// A destination that is a symbolic link is written through (what it points to is
+    /// replaced, and named `dest`); without it the link itself is replaced (default false).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub follow: bool,
     /// Accepted, ignored.
     #[serde(default)]
     pub unsafe_writes: Option<Value>,
@@ -153,6 +155,7 @@ impl Module for Template {
             // ansible-core names its temporary copy of the rendered template here.
             source: Some(path.display().to_string()),
             check_parent: true,
+            follow: args.follow,
         };
         preserving(plan_write(cx, w).await, mode)
     }

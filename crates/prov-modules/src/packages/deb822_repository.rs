@@ -275,6 +275,7 @@ impl Module for Deb822Repository {
                         src_name: None,
                         source: None,
                         check_parent: false,
+                        follow: false,
                     };
                     if let Plan::Change(ch) = plan_write(cx, w).await? {
                         mkdir = probe(cx, "/etc/apt/keyrings", None, true).await?.is_none();
@@ -296,6 +297,7 @@ impl Module for Deb822Repository {
             src_name: None,
             source: None,
             check_parent: false,
+            follow: false,
         };
         let st = probe(cx, &dest, None, true).await?;
         let result = Outcome::ok()

@@ -1223,6 +1223,144 @@ fn a_symbolic_mode_keeps_the_classes_it_does_not_name() {
     assert_eq!(second.counts().1, 1, "{}", second.text);
 }
 
+/// `file: state=directory` gives every directory it creates on the way the task's mode (and
+/// owner, group), as ansible-core 2.19.14; directories that were there keep theirs. prov made
+/// the parents with `mkdir -p` (0755 under the usual umask).
+#[test]
+fn a_new_directory_s_created_parents_get_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = "- hosts: local\n  gather_facts: false\n  tasks:\n    - file: {path: \"{{ root }}/w/a/b/c\", state: directory, mode: \"0700\"}\n    - file: {path: \"{{ root }}/w/x/y\", state: directory, mode: \"u=rwx,g=rx\"}\n    - file: {path: \"{{ root }}/w/q/r\", state: directory, mode: \"0750\", recurse: true}\n";
+    let w = crate::util::Work::new(&[("site.yml", site)]);
+    std::fs::create_dir_all(w.root().join("w")).expect("mkdir");
+    std::fs::set_permissions(w.root().join("w"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mode = |n: &str| std::fs::metadata(w.root().join(n)).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0);
+    let check = w.run("site.yml", &["--check"]);
+    assert_eq!(check.code, 0, "{}", check.text);
+    assert!(!w.root().join("w/a").exists());
+    let first = w.run("site.yml", &[]);
+    assert_eq!(first.code, 0, "{}", first.text);
+    let got = ["w", "w/a", "w/a/b", "w/a/b/c", "w/x", "w/x/y", "w/q", "w/q/r"].map(mode);
+    assert_eq!(got, [0o755, 0o700, 0o700, 0o700, 0o755, 0o755, 0o750, 0o750], "{}", first.text);
+    let second = w.run("site.yml", &[]);
+    assert_eq!(second.counts().1, 0, "{}", second.text);
+}
+
+/// Under `ansible_connection: local` commands run in the playbook's directory and relative
+/// paths start there, whatever directory prov was started from (ansible-core 2.19.14: `pwd`
+/// prints the playbook's directory, a relative `dest` lands beside the playbook). prov ran them
+/// where it was started.
+#[test]
+fn a_local_connection_works_in_the_playbook_s_directory() {
+    let site = "- hosts: local\n  gather_facts: false\n  tasks:\n    - command: pwd\n      register: here\n      changed_when: false\n    - copy: {content: \"x\\n\", dest: rel.txt}\n    - copy: {content: \"{{ here.stdout }}\", dest: \"{{ root }}/pwd\"}\n";
+    let w = crate::util::Work::new(&[]);
+    let top = w.root().parent().expect("work dir").to_path_buf();
+    std::fs::create_dir_all(top.join("pb")).expect("mkdir");
+    std::fs::write(top.join("pb/site.yml"), site).expect("write");
+    let first = w.run("pb/site.yml", &[]);
+    assert_eq!(first.code, 0, "{}", first.text);
+    let pb = std::fs::canonicalize(top.join("pb")).expect("pb");
+    assert_eq!(std::fs::canonicalize(w.read("pwd")).ok(), Some(pb.clone()), "{}", first.text);
+    assert_eq!(std::fs::read_to_string(pb.join("rel.txt")).ok().as_deref(), Some("x\n"));
+    assert!(!top.join("rel.txt").exists());
+    let second = w.run("pb/site.yml", &[]);
+    assert_eq!(second.counts().1, 0, "{}", second.text);
+}
+
+/// Registered keys as ansible-core 2.19.14 returns them: lineinfile with `state: absent`
+/// registers `found` (the lines that matched), replace registers `rc` in check mode too, and
+/// `file` on a link without `state` is a link task (`dest` and the link's `src`, not `path`).
+#[test]
+fn registered_keys_of_lineinfile_absent_replace_in_check_mode_and_file_on_a_link() {
+    let site = r#"- hosts: local
+  gather_facts: false
+  tasks:
+    - copy: {content: "a\nb\na2\n", dest: "{{ root }}/f"}
+    - file: {src: "{{ root }}/f", dest: "{{ root }}/lnk", state: link}
+    - lineinfile: {path: "{{ root }}/f", regexp: "^a", state: absent}
+      register: removed
+    - lineinfile: {path: "{{ root }}/f", regexp: "^zz", state: absent}
+      register: none_removed
+    - replace: {path: "{{ root }}/f", regexp: "b", replace: "c"}
+      check_mode: true
+      register: would_replace
+    - file: {path: "{{ root }}/lnk", mode: "0600"}
+      register: through
+    - copy:
+        dest: "{{ root }}/out.json"
+        content: "{{ {'removed': removed, 'none_removed': none_removed, 'would_replace': would_replace, 'through': through} | to_json }}"
+"#;
+    let w = crate::util::Work::new(&[("site.yml", site)]);
+    let r = w.run("site.yml", &[]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    let got: serde_json::Value = serde_json::from_str(&w.read("out.json")).expect("JSON");
+    let root = w.root().display().to_string();
+    assert_eq!(
+        (&got["removed"]["found"], &got["removed"]["msg"]),
+        (&serde_json::json!(2), &serde_json::json!("2 line(s) removed"))
+    );
+    assert_eq!(
+        (&got["none_removed"]["found"], &got["none_removed"]["changed"]),
+        (&serde_json::json!(0), &serde_json::json!(false))
+    );
+    assert_eq!(
+        (&got["would_replace"]["rc"], &got["would_replace"]["changed"]),
+        (&serde_json::json!(0), &serde_json::json!(true))
+    );
+    assert_eq!(got["through"]["dest"], serde_json::json!(format!("{root}/lnk")), "{}", got["through"]);
+    assert_eq!(got["through"]["src"], serde_json::json!(format!("{root}/f")));
+    assert_eq!((&got["through"]["state"], got["through"].get("path")), (&serde_json::json!("link"), None));
+}
+
+/// copy and template onto a symbolic link, as ansible-core 2.19.14: with `follow: true` the
+/// file the link points to is written (and registered as `dest`), also with `remote_src`;
+/// without it the link is replaced; a link to a directory receives the file inside that
+/// directory. prov ignored `follow` and replaced a link to a directory by the file.
+#[test]
+fn copy_and_template_follow_links_as_ansible_core() {
+    let site = r#"- hosts: local
+  gather_facts: false
+  tasks:
+    - copy: {content: "new\n", dest: "{{ root }}/l1", follow: true}
+      register: followed
+    - copy: {content: "new\n", dest: "{{ root }}/l2"}
+    - template: {src: t.j2, dest: "{{ root }}/l3", follow: true}
+    - copy: {src: "{{ root }}/src.txt", dest: "{{ root }}/l4", remote_src: true, follow: true}
+      register: remote
+    - copy: {src: s.txt, dest: "{{ root }}/ld"}
+      register: into_dir
+    - copy:
+        dest: "{{ root }}/out.json"
+        content: "{{ [followed.dest, remote.dest, into_dir.dest] | to_json }}"
+"#;
+    let w = crate::util::Work::new(&[("site.yml", site), ("t.j2", "tpl\n"), ("s.txt", "s\n")]);
+    let root = w.root();
+    for (n, body) in [("t1", "t1\n"), ("t2", "t2\n"), ("t3", "t3\n"), ("t4", "t4\n"), ("src.txt", "remote\n")] {
+        std::fs::write(root.join(n), body).expect("write");
+    }
+    std::fs::create_dir(root.join("d")).expect("mkdir");
+    for (l, t) in [("l1", "t1"), ("l2", "t2"), ("l3", "t3"), ("l4", "t4"), ("ld", "d")] {
+        std::os::unix::fs::symlink(root.join(t), root.join(l)).expect("symlink");
+    }
+    let first = w.run("site.yml", &[]);
+    assert_eq!(first.code, 0, "{}", first.text);
+    let is_link = |n: &str| std::fs::symlink_metadata(root.join(n)).is_ok_and(|m| m.file_type().is_symlink());
+    assert_eq!(
+        [is_link("l1"), is_link("l2"), is_link("l3"), is_link("l4"), is_link("ld")],
+        [true, false, true, true, true]
+    );
+    let read = |n: &str| w.read(n);
+    assert_eq!(
+        [read("t1"), read("t2"), read("l2"), read("t3"), read("t4"), read("d/s.txt")],
+        ["new\n", "t2\n", "new\n", "tpl\n", "remote\n", "s\n"]
+    );
+    let r = root.display();
+    let want = serde_json::json!([format!("{r}/t1"), format!("{r}/t4"), format!("{r}/ld/s.txt")]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&read("out.json")).ok(), Some(want));
+    let second = w.run("site.yml", &[]);
+    // The last copy writes the registered paths again, unchanged.
+    assert_eq!(second.counts().1, 0, "{}", second.text);
+}
+
 /// `file: state=link` to a `src` that does not exist fails without `force`, with
 /// ansible-core's message (2.19.14); a relative `src` is looked for from the link's directory.
 /// prov made a dangling link and reported a change.
