@@ -1698,6 +1698,41 @@ fn whole_task_valued(w: &mut Worker<'_>, t: &Arc<TaskDef>, o: Outcome, status: S
     finish_task(w, t, vec![r], false)
 }
 
+/// The task's name as `ansible_failed_task` holds it in ansible-core: each `{{ }}` rendered
+/// with the host's variables (not the loop's), one that fails written `<< error N - why >>`;
+/// an unnamed task's name is empty.
+fn failed_task_name(w: &Worker<'_>, t: &TaskDef) -> String {
+    if !t.named {
+        return String::new();
+    }
+    let ctx = w.scope(t.id, Vec::new());
+    let templar = &w.env.templar;
+    let rendered = |text: &str| templar.render_str(text, &ctx).ok().filter(|v| !v.is_undefined());
+    if t.name.contains("{%") || t.name.contains("{#") {
+        return rendered(&t.name).map_or_else(|| t.name.clone(), |v| v.to_string());
+    }
+    let (mut out, mut errors, mut rest) = (String::new(), 0, t.name.as_str());
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else { break };
+        let whole = &rest[start..start + len + 2];
+        out.push_str(&rest[..start]);
+        match rendered(whole) {
+            Some(v) => out.push_str(&v.to_string()),
+            None => {
+                errors += 1;
+                let why = match templar.eval_or_undefined(whole[2..whole.len() - 2].trim(), &ctx) {
+                    Ok(Err(why)) | Err(why) => why,
+                    Ok(Ok(_)) => format!("`{whole}` failed"),
+                };
+                out.push_str(&format!("<< error {errors} - {why} >>"));
+            }
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, looped: bool) -> TaskFlow {
     // As rendered before the task ran; a template that does not render: ansible-core fails
     // the task and ignores that failure.
@@ -1779,8 +1814,7 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
         };
         if any_failed && !ignore_errors {
             let task = Value::from_pairs(vec![
-                // An unnamed task's name is empty there, as in ansible-core.
-                ("name".to_string(), Value::from(if t.named { t.name.clone() } else { String::new() })),
+                ("name".to_string(), Value::from(failed_task_name(w, t))),
                 ("action".to_string(), Value::from(t.module)),
             ]);
             w.last_failure = Some((task, v.clone()));

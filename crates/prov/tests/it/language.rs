@@ -1935,6 +1935,49 @@ fn rescue_sees_the_failed_task_and_counts_it_as_rescued() {
     );
 }
 
+/// `ansible_failed_task.name` is the task's name rendered with the host's variables (the
+/// task's `vars`, facts set earlier), each `{{ }}` that fails written `<< error N - why >>`
+/// (the loop variable is not among them): ansible-core 2.19.14 printed these four lines. prov
+/// gave the name as written.
+#[test]
+fn the_failed_task_s_name_is_rendered_for_the_rescue() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  vars: {x: 1, d: {k: 1}}
+  tasks:
+    - set_fact: {y: 5}
+    - block:
+        - name: "do {{ x }} {{ y }} {{ tv }} {{ inventory_hostname }}"
+          fail: {msg: boom}
+          vars: {tv: 3}
+      rescue:
+        - name: plain
+          debug: {msg: "[{{ ansible_failed_task.name }}]"}
+    - block:
+        - name: "loop {{ item }}"
+          fail: {msg: boom}
+          loop: [p, q]
+      rescue:
+        - name: looped
+          debug: {msg: "[{{ ansible_failed_task.name }}]"}
+    - block:
+        - name: "two {{ a1 }} {{ d.nope }} {{ d.k }}"
+          fail: {msg: boom}
+      rescue:
+        - name: broken
+          debug: {msg: "[{{ ansible_failed_task.name }}]"}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.of("plain")[0]["msg"], "[do 1 5 3 a]", "{}", r.dump());
+    assert_eq!(r.of("looped")[0]["msg"], "[loop << error 1 - 'item' is undefined >>]", "{}", r.dump());
+    assert_eq!(
+        r.of("broken")[0]["msg"],
+        "[two << error 1 - 'a1' is undefined >> << error 2 - object of type 'dict' has no attribute 'nope' >> 1]",
+        "{}",
+        r.dump()
+    );
+}
+
 /// `with_sequence`, `with_together` and `with_indexed_items` loop as in ansible-core 2.19
 /// (same playbook there: n01 n02 n03 / 1-x 2-y 3- / 0=x 1=y); prov refused them.
 #[test]
