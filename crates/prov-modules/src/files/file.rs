@@ -9,7 +9,9 @@
 //!   times; always changed), `absent` (`rm -rf`). Without `state`, an existing path keeps its
 //!   kind (`directory` with `recurse`).
 //! - `src`: link target (`link`, `hard`).
-//! - `mode`, `owner`, `group`; `recurse` (directories: apply to everything below).
+//! - `mode`, `owner`, `group`; `recurse` (directories: apply to everything below; with
+//!   `follow`, also to what the links below point to, linked directories walked, as
+//!   ansible-core; links get owner and group themselves).
 //! - `force`: replace a file (or an empty directory) by a link.
 //! - `follow` (default true): attributes go through symbolic links.
 //!
@@ -343,7 +345,10 @@ async fn steps(
                 }
                 Some(s) if s.kind == Kind::Dir => {
                     let mut changes = attrs.changes(s);
-                    if args.recurse && changes.is_empty() && recursive_drift(cx, path, &attrs, s.umask).await? {
+                    if args.recurse
+                        && changes.is_empty()
+                        && recursive_drift(cx, path, &attrs, s.umask, args.follow).await?
+                    {
                         changes = attrs.all();
                         for c in changes.iter_mut() {
                             c.1 = "(differs below)".into();
@@ -353,7 +358,7 @@ async fn steps(
                         return Ok(Plan::Ok(Outcome::ok()));
                     }
                     let steps = if args.recurse {
-                        attr_steps(&attrs.all(), true, false)
+                        recursive_steps(path, &attrs.all(), args.follow)?
                     } else {
                         attr_steps(&changes, false, false)
                     };
@@ -492,16 +497,34 @@ async fn steps(
     }
 }
 
-/// Whether anything below `path` has another owner, group or mode than wanted.
-async fn recursive_drift(cx: &ModuleCtx<'_>, path: &str, attrs: &Attrs, umask: u32) -> Result<bool, ModuleError> {
-    // A symbolic mode depends on each path's own mode: list them (links have none) and resolve.
+/// `find` over what `recurse` reaches below and at `path`: everything but links, through links
+/// with `follow` (what they point to, linked directories walked, as ansible-core); or
+/// (`links`) the links themselves, never followed.
+fn find_reached(word: &Word, follow: bool, links: bool) -> Cmd {
+    let find = if follow && !links { Cmd::new("find").flag("-L") } else { Cmd::new("find") };
+    // find takes its start path before any expression and has no `--`: a checked path word
+    // (`-delete` becomes `./-delete`) is never read as an expression.
+    let find = find.word(word);
+    if links {
+        find.opt("-type", "l")
+    } else {
+        find.flag("!").opt("-type", "l")
+    }
+}
+
+/// Whether something `recurse` reaches has other attributes than `attrs` (links' own mode is
+/// not looked at: Linux has none to set; their owner and group are).
+async fn recursive_drift(
+    cx: &ModuleCtx<'_>,
+    path: &str,
+    attrs: &Attrs,
+    umask: u32,
+    follow: bool,
+) -> Result<bool, ModuleError> {
+    let word = Word::new(WordKind::Path, path)?;
+    // A symbolic mode depends on each path's own mode: list them and resolve.
     if let Some(m @ Mode::Symbolic(_)) = &attrs.mode {
-        let list = Cmd::new("find")
-            .word(&Word::new(WordKind::Path, path)?)
-            .flag("!")
-            .opt("-type", "l")
-            .opt("-printf", "%y %m\\n")
-            .build();
+        let list = find_reached(&word, follow, false).opt("-printf", "%y %m\\n").build();
         let out = cx.exec(list).await?;
         if out.rc != 0 {
             return Err(probe_failed(&format!("listing the modes below {path}"), &out));
@@ -514,33 +537,66 @@ async fn recursive_drift(cx: &ModuleCtx<'_>, path: &str, attrs: &Attrs, umask: u
             return Ok(true);
         }
     }
-    let mut tests: Vec<(&'static str, String)> = Vec::new();
+    let mut owned: Vec<(&'static str, String)> = Vec::new();
     if let Some(o) = &attrs.owner {
-        tests.push(("-user", o.clone()));
+        owned.push(("-user", o.clone()));
     }
     if let Some(g) = &attrs.group {
-        tests.push(("-group", g.clone()));
+        owned.push(("-group", g.clone()));
     }
+    let mut tests = owned.clone();
     if let Some(Mode::Octal(m)) = attrs.mode {
         tests.push(("-perm", octal(m)));
     }
-    if tests.is_empty() {
-        return Ok(false);
-    }
-    // find takes its start path before any option and has no `--`: a checked path word
-    // (`-delete` becomes `./-delete`) is never read as an expression.
-    let mut cmd = Cmd::new("find").word(&Word::new(WordKind::Path, path)?).flag("\\(");
-    for (n, (test, value)) in tests.into_iter().enumerate() {
-        if n > 0 {
-            cmd = cmd.flag("-o");
+    for (links, tests) in [(false, tests), (true, owned)] {
+        if tests.is_empty() {
+            continue;
         }
-        cmd = cmd.flag("!").opt(test, value);
+        let mut cmd = find_reached(&word, follow, links).flag("\\(");
+        for (n, (test, value)) in tests.into_iter().enumerate() {
+            if n > 0 {
+                cmd = cmd.flag("-o");
+            }
+            cmd = cmd.flag("!").opt(test, value);
+        }
+        let out = cx.exec(cmd.flag("\\)").flag("-print").flag("-quit").build()).await?;
+        if out.rc != 0 {
+            return Err(probe_failed(&format!("looking for attribute changes below {path}"), &out));
+        }
+        if !out.stdout.is_empty() {
+            return Ok(true);
+        }
     }
-    let out = cx.exec(cmd.flag("\\)").flag("-print").flag("-quit").build()).await?;
-    if out.rc != 0 {
-        return Err(probe_failed(&format!("looking for attribute changes below {path}"), &out));
+    Ok(false)
+}
+
+/// The commands of `recurse`: the attributes on everything [`find_reached`] reaches (owner and
+/// group on the links themselves too, as ansible-core's lchown).
+fn recursive_steps(path: &str, changes: &[AttrChange], follow: bool) -> Result<Vec<Sh>, ModuleError> {
+    let word = Word::new(WordKind::Path, path)?;
+    let get = |k: &str| changes.iter().find(|c| c.0 == k).map(|c| c.2.clone());
+    let own = match (get("owner"), get("group")) {
+        (Some(o), Some(g)) => Some(("chown", format!("{o}:{g}"))),
+        (Some(o), None) => Some(("chown", o)),
+        (None, Some(g)) => Some(("chgrp", g)),
+        (None, None) => None,
+    };
+    let mut steps = Vec::new();
+    if let Some((prog, who)) = own {
+        let exec = |c: Cmd, h: bool| {
+            let c = c.flag("-exec").flag(prog);
+            let c = if h { c.flag("-h") } else { c };
+            c.operand(&who).flag("{}").flag("+").build()
+        };
+        steps.push(exec(find_reached(&word, follow, false), false));
+        steps.push(exec(find_reached(&word, follow, true), true));
     }
-    Ok(!out.stdout.is_empty())
+    if let Some(m) = get("mode") {
+        steps.push(
+            find_reached(&word, follow, false).flag("-exec").flag("chmod").operand(m).flag("{}").flag("+").build(),
+        );
+    }
+    Ok(steps)
 }
 
 #[cfg(test)]
@@ -607,8 +663,9 @@ mod tests {
         let o = run::<File>(json!({"path": "/srv", "state": "directory", "owner": "root", "recurse": true}), &h.ctx())
             .await;
         assert!(o.changed);
-        assert_eq!(h.conn.calls()[1], "find /srv \\( ! -user root \\) -print -quit");
-        assert_eq!(h.conn.calls()[2], "chown -R -- root /srv");
+        assert_eq!(h.conn.calls()[1], "find -L /srv ! -type l \\( ! -user root \\) -print -quit");
+        assert_eq!(h.conn.calls()[2], "find -L /srv ! -type l -exec chown -- root {} +");
+        assert_eq!(h.conn.calls()[3], "find /srv -type l -exec chown -h -- root {} +");
     }
 
     #[tokio::test]
@@ -618,7 +675,7 @@ mod tests {
             run::<File>(json!({"path": "-delete", "state": "directory", "mode": "0755", "recurse": true}), &h.ctx())
                 .await;
         assert!(!o.changed && !o.failed, "{o:?}");
-        assert_eq!(h.conn.calls()[1], "find ./-delete \\( ! -perm 0755 \\) -print -quit");
+        assert_eq!(h.conn.calls()[1], "find -L ./-delete ! -type l \\( ! -perm 0755 \\) -print -quit");
     }
 
     #[tokio::test]

@@ -1361,6 +1361,35 @@ fn copy_and_template_follow_links_as_ansible_core() {
     assert_eq!(second.counts().1, 0, "{}", second.text);
 }
 
+/// `file: recurse: true` goes through the links below as ansible-core 2.19.14 does with the
+/// default `follow: true` (what a link points to gets the attributes, a linked directory is
+/// walked) and not with `follow: false`; a second run changes nothing. prov never followed
+/// them and, finding the links' own 0777, reported a change on every run.
+#[test]
+fn recurse_goes_through_links_with_follow() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = "- hosts: local\n  gather_facts: false\n  tasks:\n    - file: {path: \"{{ root }}/top\", state: directory, mode: \"u=rwX,g=rX,o=\", recurse: true}\n    - file: {path: \"{{ root }}/top2\", state: directory, mode: \"0750\", recurse: true, follow: false}\n";
+    let w = crate::util::Work::new(&[("site.yml", site)]);
+    let root = w.root();
+    for d in ["top", "top2", "outside", "outside2"] {
+        std::fs::create_dir(root.join(d)).expect("mkdir");
+    }
+    for f in ["top/f", "outside/g", "outfile", "outside2/g"] {
+        std::fs::write(root.join(f), "x\n").expect("write");
+        std::fs::set_permissions(root.join(f), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    for (l, t) in [("top/ln", "outfile"), ("top/lnd", "outside"), ("top2/lnd", "outside2")] {
+        std::os::unix::fs::symlink(root.join(t), root.join(l)).expect("symlink");
+    }
+    let mode = |n: &str| std::fs::metadata(root.join(n)).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0);
+    let first = w.run("site.yml", &[]);
+    assert_eq!(first.code, 0, "{}", first.text);
+    let got = ["top", "top/f", "outfile", "outside", "outside/g", "top2", "outside2", "outside2/g"].map(mode);
+    assert_eq!(got, [0o750, 0o640, 0o640, 0o750, 0o640, 0o750, 0o755, 0o644], "{}", first.text);
+    let second = w.run("site.yml", &[]);
+    assert_eq!(second.counts().1, 0, "{}", second.text);
+}
+
 /// `file: state=link` to a `src` that does not exist fails without `force`, with
 /// ansible-core's message (2.19.14); a relative `src` is looked for from the link's directory.
 /// prov made a dangling link and reported a change.
