@@ -33,8 +33,10 @@
 //! `group`, `uid`, `gid`, `size` of `dest`, `extract_results` (`cmd`, `rc`, `out`, `err`) when it
 //! extracted, `files` with `list_files`.
 //!
-//! Differences from Ansible: check mode predicts the change for tar archives too (Ansible skips
-//! the task: "does not support check mode when using gtar"); a `src` that is a URL is refused
+//! In check mode, an archive that is not a zip file skips the task, as ansible-core ("does not
+//! support check mode when using gtar").
+//!
+//! Differences from Ansible: a `src` that is a URL is refused
 //! (Ansible downloads it with `remote_src`); `.tar.zst` is not recognized; zip results have no
 //! `diff.prepared` itemized list; a controller archive is copied twice when it must be
 //! extracted (once to compare, once to extract).
@@ -613,6 +615,15 @@ async fn compare(a: &Args, cx: &ModuleCtx<'_>, src: &str, data: Vec<u8>) -> Resu
         Some("unreadable") => return fail(format!("Source '{src}' not readable")),
         Some(_) => return fail(format!("Invalid archive '{src}', the file is 0 bytes")),
         None => {}
+    }
+    if cx.is_check() && !matches!(p.handler, Some(Handler::Zip)) {
+        // ansible-core tries its zip handler first; the next, gtar's, ends the task as skipped
+        // as soon as it is made in check mode (whatever the archive and what is in `dest`).
+        let msg = "remote module (ansible.legacy.unarchive) does not support check mode when using gtar";
+        return Ok(Found {
+            outcome: Some(Outcome { skipped: true, msg: Some(msg.into()), ..Outcome::ok() }),
+            change: None,
+        });
     }
     let Some(handler) = p.handler else {
         return fail(format!(
