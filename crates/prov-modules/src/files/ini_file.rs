@@ -536,7 +536,12 @@ impl Module for IniFile {
             (Some(_), None) => return Ok(Plan::Ok(Outcome::failed(format!("{path} is not a regular file")))),
         };
         let e = edit(old, &Spec::new(args));
-        let attrs = Attrs::new(&args.mode, &args.owner, &args.group);
+        // community.general compares mode, owner and group only when it is not in check mode.
+        let attrs = if cx.is_check() {
+            Attrs::new(&None, &None, &None)
+        } else {
+            Attrs::new(&args.mode, &args.owner, &args.group)
+        };
         // community.general registers `diff` every time; the texts only under `--diff`.
         let diff_on = cx.mode.diff == prov_core::module::DiffMode::On;
         let header = format!("{path} (content)");

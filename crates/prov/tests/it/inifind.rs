@@ -410,6 +410,24 @@ const FIND_SITE: &str = r#"- hosts: all
           - (b.keys() | sort) == ['atime', 'checksum', 'ctime', 'dev', 'gid', 'gr_name', 'inode', 'isblk', 'ischr', 'isdir', 'isfifo', 'isgid', 'islnk', 'isreg', 'issock', 'isuid', 'mode', 'mtime', 'nlink', 'path', 'pw_name', 'rgrp', 'roth', 'rusr', 'size', 'uid', 'wgrp', 'woth', 'wusr', 'xgrp', 'xoth', 'xusr']
 "#;
 
+/// In check mode community.general's ini_file compares no mode, owner or group: a task that
+/// would change only the mode is ok there (ansible-core 2.19.14 with ansible 12.3: ok,
+/// `msg: OK`), and changed when it runs. prov reported the check-mode run changed.
+#[test]
+fn ini_file_in_check_mode_leaves_attributes_out() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = "- hosts: all\n  gather_facts: false\n  tasks:\n    - ini_file: {path: \"{{ root }}/i.ini\", section: s, option: k, value: v, mode: \"0600\"}\n      register: r\n    - assert: {that: [\"r.msg == 'OK'\"]}\n";
+    let w = Work::new(&[("site.yml", site)]);
+    let f = w.root().join("i.ini");
+    std::fs::write(&f, "[s]\nk = v\n").expect("write");
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let mode = || std::fs::metadata(&f).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    let check = w.run("site.yml", &["--check"]);
+    assert_eq!((check.code, check.counts().1, mode()), (0, 0, 0o644), "{}", check.text);
+    let run = w.run("site.yml", &[]);
+    assert_eq!((run.code, run.counts().1, mode()), (0, 1, 0o600), "{}", run.text);
+}
+
 /// The tree [`FIND_SITE`] searches: files, a hidden file and directory, links (to a file, to a
 /// directory, dangling), modes and an old mtime.
 fn find_tree(root: &std::path::Path) {
