@@ -11,8 +11,8 @@
 //! - `recurse` (default false), `depth` (levels below each path, default unlimited), `hidden`
 //!   (default false: names starting with `.` are not returned, but hidden directories are
 //!   searched), `follow` (default false: descend into symbolic links to directories).
-//! - `contains`: a regular expression the content of a regular file must match at the start of
-//!   a line (anywhere with `read_whole_file: true`).
+//! - `contains`: a regular expression (Python's syntax) the content of a regular file must
+//!   match at the start of a line (anywhere with `read_whole_file: true`).
 //! - `age` (`2d`, `-1h`, `30`: seconds, minutes, hours, days or weeks; negative: at most that
 //!   old), `age_stamp` (`mtime`, the default, `atime` or `ctime`), `size` (`10m`, `-1k`: bytes,
 //!   k, m, g or t; negative: at most; not applied to directories).
@@ -32,8 +32,8 @@
 //! details); `contains` reads the candidate files in one more command, `get_checksum` hashes
 //! the matches in one more.
 //!
-//! Differences from Ansible: regular expressions are Rust's `regex` syntax (no look-around or
-//! backreferences); a file that is not UTF-8 does not match `contains` (Ansible skips the whole
+//! Differences from Ansible: `patterns` with `use_regex` are Rust's `regex` syntax (no
+//! look-around or backreferences); a file that is not UTF-8 does not match `contains` (Ansible skips the whole
 //! path); a path of `paths` that is not a directory gives ansible-core's warning, an unreadable
 //! directory below one gives none (only `msg` and `skipped_paths` say so); `encoding`
 //! is not supported; names containing a line break are left out (and not counted in
@@ -217,7 +217,8 @@ fn compile(patterns: &[String], use_regex: bool) -> Result<Vec<Regex>, String> {
 struct Criteria {
     patterns: Vec<Regex>,
     excludes: Vec<Regex>,
-    contains: Option<Regex>,
+    /// Python's syntax and `$` (see [`super::compile_pattern`]).
+    contains: Option<fancy_regex::Regex>,
     age: Option<i64>,
     size: Option<i64>,
     mode: Option<u32>,
@@ -234,7 +235,7 @@ impl Criteria {
             None => None,
             Some(c) => {
                 let re = if a.read_whole_file { c.clone() } else { format!("^(?:{c})") };
-                Some(Regex::new(&re).map_err(|e| format!("invalid `contains` {c:?}: {e}"))?)
+                Some(super::compile_pattern("contains", &re)?)
             }
         };
         let age = match &a.age {
@@ -421,20 +422,22 @@ impl Module for Find {
                     let cmd = Cmd::new("sh").flag("-c").flag(READ).flag("sh").operands(&paths).build();
                     let out = cx.exec(cmd).await?;
                     let texts = contents(&out.stdout, paths.len());
-                    paths
-                        .iter()
-                        .zip(&texts)
-                        .filter(|(_, t)| {
-                            t.as_deref().and_then(|t| std::str::from_utf8(t).ok()).is_some_and(|t| {
-                                if a.read_whole_file {
-                                    re.is_match(t)
-                                } else {
-                                    t.split_inclusive('\n').any(|l| re.is_match(l))
-                                }
-                            })
-                        })
-                        .map(|(p, _)| p.to_string())
-                        .collect()
+                    let mut hits = Vec::new();
+                    for (p, t) in paths.iter().zip(&texts) {
+                        let Some(t) = t.as_deref().and_then(|t| std::str::from_utf8(t).ok()) else { continue };
+                        let hit = if a.read_whole_file {
+                            re.is_match(t)
+                        } else {
+                            t.split_inclusive('\n')
+                                .map(|l| re.is_match(l))
+                                .find(|m| !matches!(m, Ok(false)))
+                                .unwrap_or(Ok(false))
+                        };
+                        if hit.map_err(|e| ModuleError::Failed(format!("{p}: {}", super::gave_up(e))))? {
+                            hits.push(p.to_string());
+                        }
+                    }
+                    hits
                 };
                 w = walk(a, &c, top, now, &entries, limit, found.len(), &|p| hits.iter().any(|h| h == p));
             }
@@ -549,5 +552,21 @@ mod tests {
         assert_eq!(names, [h.path("t/g.conf")], "a name with a line break is left out");
         let o = run::<Find>(json!({"paths": h.path("t/-x"), "patterns": "*.conf"}), &h.ctx()).await;
         assert_eq!(o.data["matched"].as_usize(), Some(1), "a directory named `-x`: {o:?}");
+    }
+
+    /// `contains` is Python's: with `read_whole_file`, `c$` matches "abc\n" and "abc", not
+    /// "abcx\n" (ansible-core 2.19.14 found a and b); prov's `$` wanted the very end.
+    #[tokio::test]
+    async fn contains_reads_a_dollar_as_python() {
+        let h = LocalHost::new();
+        std::fs::create_dir_all(h.path("t")).unwrap();
+        for (n, body) in [("a", "abc\n"), ("b", "abc"), ("c", "abcx\n")] {
+            std::fs::write(h.path(&format!("t/{n}")), body).unwrap();
+        }
+        let o = run::<Find>(json!({"paths": h.path("t"), "contains": "c$", "read_whole_file": true}), &h.ctx()).await;
+        let mut names: Vec<String> =
+            o.data["files"].try_iter().unwrap().map(|f| f.get_attr("path").unwrap().to_string()).collect();
+        names.sort();
+        assert_eq!(names, [h.path("t/a"), h.path("t/b")], "{o:?}");
     }
 }

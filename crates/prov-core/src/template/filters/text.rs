@@ -98,22 +98,40 @@ pub(crate) fn text_of(value: &Value, filter: &str) -> Result<String, Error> {
     }
 }
 
-/// Rewrites the few Python-only spellings the `regex` crate reads differently (`\Z`).
+/// Rewrites the few Python-only spellings the `regex` crate reads differently: `\Z` (the
+/// very end), and `$` outside a character class, which Python matches at the end and before a
+/// newline that ends the text (and, multiline, before every newline, as the crate's).
 fn python_pattern(p: &str) -> String {
     let mut out = String::with_capacity(p.len());
-    let mut chars = p.chars();
+    let mut chars = p.chars().peekable();
+    // Inside `[...]`: `$` is a character there, and a `]` right after `[` or `[^` is too.
+    let mut class = false;
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('Z') => out.push_str("\\z"),
+        match c {
+            '\\' => match chars.next() {
+                Some('Z') if !class => out.push_str("\\z"),
                 Some(n) => {
                     out.push('\\');
                     out.push(n);
                 }
                 None => out.push('\\'),
+            },
+            '[' if !class => {
+                class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap_or('^'));
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(chars.next().unwrap_or(']'));
+                }
             }
-        } else {
-            out.push(c);
+            ']' if class => {
+                class = false;
+                out.push(']');
+            }
+            '$' if !class => out.push_str("(?:$|(?=\\n\\z))"),
+            c => out.push(c),
         }
     }
     out
@@ -659,6 +677,23 @@ mod tests {
         err("{{ 'aa' | regex_replace('a', 'b', mandatory_count=1) }}", "should match 1 times, but matches 2 times");
         err("{{ [1] | regex_replace('a', 'b') }}", "regex_replace expects a string, got a list");
         err("{{ 'a' | regex_replace('a', 'b', bogus=1) }}", "bogus");
+    }
+
+    /// Python's `$` matches at the end and before a newline that ends the text (ansible-core
+    /// 2.19.14 gave these values for "foo\n"); in a character class it is a `$`. prov's `$`
+    /// matched at the very end only.
+    #[test]
+    fn a_dollar_matches_before_a_final_newline_as_in_python() {
+        let s = "{% set s = 'foo\\n' %}";
+        assert_eq!(ok(&format!("{s}{{{{ s | regex_search('o$') }}}}")), "o");
+        assert_eq!(ok(&format!("{s}{{{{ s is search('o$') }}}}")), "True");
+        assert_eq!(ok(&format!("{s}{{{{ s is match('foo$') }}}}")), "True");
+        assert_eq!(ok(&format!("{s}{{{{ s | regex_replace('o$', 'X') | to_json }}}}")), r#""foX\n""#);
+        assert_eq!(ok(&format!("{s}{{{{ s | regex_findall('$') | length }}}}")), "2");
+        assert_eq!(ok(&format!("{s}{{{{ s | regex_replace('o\\\\Z', 'Y') | to_json }}}}")), r#""foo\n""#);
+        assert_eq!(ok("{{ 'a$b' | regex_search('[$]') }}"), "$");
+        assert_eq!(ok("{{ 'a]$' | regex_search('[]$]+') }}"), "]$");
+        assert_eq!(ok("{{ 'ab\\n' | regex_search('b$\\n') | to_json }}"), r#""b\n""#);
     }
 
     #[test]
