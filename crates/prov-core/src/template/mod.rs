@@ -247,6 +247,10 @@ impl Templar {
         // `\r`): `"{{ n }}\n"` is one expression.
         let body = leaked.strip_suffix('\n').unwrap_or(leaked);
         let body = body.strip_suffix('\r').unwrap_or(body);
+        let body: &'static str = match embed_lookup_templates(body, raw_strings)? {
+            Some(rewritten) => Box::leak(rewritten.into_boxed_str()),
+            None => body,
+        };
         let compile = || {
             Ok::<_, String>(match single_expression(body) {
                 Some(expr) => {
@@ -734,6 +738,107 @@ fn undefined_in(
     Some(inner.unwrap_or_else(|| format!("'{n}' is undefined")))
 }
 
+/// ansible-core 2.19 renders a template held in a string constant that is a positional
+/// argument of a lookup (`lookup('file', 'keys/{{ inventory_hostname }}.pub')`, in a list
+/// too; deprecated there, with a warning): `body` with each such constant replaced by an
+/// expression that gives that rendering (`('keys/' ~ (inventory_hostname) ~ '.pub')`, a lone
+/// `{{ x }}` as `(x)`), or `None` when there is none. Only playbook data's templates (raw
+/// strings, whose constants are their source text); a condition's constants are handled by
+/// [`Templar::compile_condition`].
+fn embed_lookup_templates(body: &str, raw_strings: bool) -> Result<Option<String>, String> {
+    use minijinja::machinery::{tokenize, Token};
+    const LOOKUPS: [&str; 3] = ["lookup", "query", "q"];
+    let delimiters = body.matches("{{").count() + body.matches("{%").count();
+    if !raw_strings || delimiters < 2 || !LOOKUPS.iter().any(|n| body.contains(&format!("{n}("))) {
+        return Ok(None);
+    }
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    // The bracket depth inside the arguments of each lookup call being read.
+    let mut calls: Vec<usize> = Vec::new();
+    let mut depth = 0usize;
+    // The two tokens before this one: a lookup's name (not an attribute) and `=` (a keyword).
+    let (mut before, mut last): (Option<Token<'_>>, Option<Token<'_>>) = (None, None);
+    for tok in tokenize(body, false, minijinja::syntax::SyntaxConfig::default()) {
+        // A template minijinja cannot read is left to the compiler's own error.
+        let Ok((tok, span)) = tok else { return Ok(None) };
+        match &tok {
+            Token::ParenOpen | Token::BracketOpen | Token::BraceOpen => {
+                depth += 1;
+                let named = matches!(&last, Some(Token::Ident(n)) if LOOKUPS.contains(n));
+                if matches!(tok, Token::ParenOpen) && named && !matches!(before, Some(Token::Dot)) {
+                    calls.push(depth);
+                }
+            }
+            Token::ParenClose | Token::BracketClose | Token::BraceClose => {
+                if calls.last() == Some(&depth) {
+                    calls.pop();
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Token::Str(_) | Token::String(_) => {
+                let keyword = matches!(last, Some(Token::Assign)) && calls.last() == Some(&depth);
+                let (start, end) = (span.start_offset as usize, span.end_offset as usize);
+                let text = body.get(start + 1..end.saturating_sub(1)).unwrap_or_default();
+                if !calls.is_empty() && !keyword && is_template(text) {
+                    found.push((start, end));
+                }
+            }
+            _ => {}
+        }
+        before = last;
+        last = Some(tok);
+    }
+    if found.is_empty() {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(body.len() + 16 * found.len());
+    let mut at = 0;
+    for (start, end) in found {
+        out.push_str(&body[at..start]);
+        out.push_str(&embedded_as_expression(&body[start + 1..end - 1])?);
+        at = end;
+    }
+    out.push_str(&body[at..]);
+    Ok(Some(out))
+}
+
+/// The expression that renders `text`, a template of literal text and `{{ }}` expressions
+/// (see [`embed_lookup_templates`]).
+fn embedded_as_expression(text: &str) -> Result<String, String> {
+    let refuse = |why: &str| {
+        Err(format!("a lookup argument holding a template ({text:?}): {why} is not supported by prov; write the expression itself (`lookup('file', name ~ '.txt')`)"))
+    };
+    if text.contains("{%") || text.contains("{#") {
+        return refuse("a {% %} or {# #} block");
+    }
+    if let Some(expr) = single_expression(text) {
+        return Ok(format!("({expr})"));
+    }
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (lit, tail) = match rest.find("{{") {
+            Some(i) => (&rest[..i], Some(&rest[i + 2..])),
+            None => (rest, None),
+        };
+        if !lit.is_empty() {
+            let q = if !lit.contains('\'') {
+                '\''
+            } else if !lit.contains('"') {
+                '"'
+            } else {
+                return refuse("text with both kinds of quote");
+            };
+            parts.push(format!("{q}{lit}{q}"));
+        }
+        let Some(tail) = tail else { break };
+        let Some(close) = tail.find("}}") else { return refuse("an unclosed {{") };
+        parts.push(format!("({})", tail[..close].trim()));
+        rest = &tail[close + 2..];
+    }
+    Ok(format!("({})", parts.join(" ~ ")))
+}
+
 /// A compiled conditional (see [`Templar::compile_condition`]).
 #[derive(Clone, Debug)]
 pub struct Condition {
@@ -1153,6 +1258,32 @@ mod tests {
         assert_eq!(t.render_file(r"{{ 'a\tb' | length }}", &ctx).expect("file"), "3");
         let c = t.compile_condition(r"'a\nb' | length == 3").expect("condition");
         assert_eq!(t.render_condition(&c, &ctx).expect("renders"), Value::from(true));
+    }
+
+    /// A template in a string constant given to a lookup as a positional argument is rendered
+    /// first, as ansible-core 2.19.14 does (with a deprecation warning): these values are
+    /// ansible-playbook's. A keyword's constant, one outside a lookup and one that is a
+    /// variable's value are not. prov passed `{{ n }}` through as text (the pipe lookup ran
+    /// `echo {{ n }}`, the password lookup would have made a file named so).
+    #[test]
+    fn templates_in_a_lookup_s_constant_arguments_are_rendered() {
+        let t = Templar::new(Vec::new());
+        let ctx = Value::from_pairs([
+            ("n".to_string(), Value::from("h")),
+            ("l".to_string(), Value::from(vec![1, 2])),
+            ("raw".to_string(), Value::from("{{ n }}")),
+        ]);
+        let data = |s: &str| t.compile(s).and_then(|x| t.render_defined(&x, &ctx)).expect(s).to_string();
+        assert_eq!(data(r#"{{ lookup('pipe', 'echo {{ n }} "x" {{ l | length }}') }}"#), "h x 2");
+        assert_eq!(data("{{ query('items', '{{ n }}', 'b') }}"), "['h', 'b']");
+        assert_eq!(data("{{ query('items', '{{ l }}') | length }}"), "2");
+        assert_eq!(data("{{ lookup('items', ['a{{ n }}']) }}"), "ah");
+        assert_eq!(data("{{ q('vars', '{{ \"n\" }}') }}"), "['h']");
+        assert_eq!(data("{{ 'x{{ n }}' }}"), "x{{ n }}");
+        assert_eq!(data("{{ lookup('items', raw) }}"), "{{ n }}");
+        assert_eq!(data("{{ lookup('env', 'PROV_SURELY_UNSET_VAR', default='{{ n }}') }}"), "{{ n }}");
+        let refused = t.compile("{{ lookup('items', '{% if n %}x{% endif %}') }}").expect_err("a block");
+        assert!(refused.contains("is not supported by prov"), "{refused}");
     }
 
     /// ansible-core 2.19 (same values under ansible-playbook): text around one expression,
