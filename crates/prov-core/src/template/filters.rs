@@ -309,7 +309,6 @@ fn jinja_builtin_aliases(env: &mut Environment<'static>) {
     use minijinja::filters as f;
     use minijinja::tests as t;
     alias_filter(env, "abs", f::abs);
-    alias_filter(env, "attr", f::attr);
     alias_filter(env, "batch", f::batch);
     alias_filter(env, "capitalize", f::capitalize);
     alias_filter(env, "dictsort", f::dictsort);
@@ -325,7 +324,6 @@ fn jinja_builtin_aliases(env: &mut Environment<'static>) {
     alias_filter(env, "count", f::length);
     alias_filter(env, "list", f::list);
     alias_filter(env, "lower", f::lower);
-    alias_filter(env, "map", f::map);
     alias_filter(env, "max", f::max);
     alias_filter(env, "min", f::min);
     alias_filter(env, "pprint", f::pprint);
@@ -449,6 +447,9 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     add_filter(env, "to_nice_yaml", to_nice_yaml);
     add_filter(env, "from_yaml", from_yaml);
     add_filter(env, "from_yaml_all", from_yaml_all);
+    env.add_filter("__prov_jinja_map", minijinja::filters::map);
+    add_filter(env, "map", map);
+    add_filter(env, "attr", attr);
     data::register(env);
     text::register(env);
     math::register(env);
@@ -464,6 +465,35 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     lookup::register(env, ctx);
     super::tests_lib::register(env);
     pymethods::register(env);
+}
+
+/// Jinja's `map`: with a filter's name, that filter on each item with the other arguments,
+/// keyword arguments included (`map('sort', reverse=true)`, which minijinja's `map` drops);
+/// `map(attribute=...)` is minijinja's.
+fn map(state: &mut minijinja::State, value: Value, args: Rest<ValueOrKwargs>) -> Result<Vec<Value>, Error> {
+    let args = args.into_values();
+    let Some(name) = args.first().and_then(Value::as_str).map(str::to_string) else {
+        let all: Vec<Value> = std::iter::once(value).chain(args).collect();
+        let mapped = state.apply_filter("__prov_jinja_map", &all)?;
+        return mapped.try_iter()?.checked().collect();
+    };
+    let mut out = Vec::new();
+    for item in value.try_iter()?.checked() {
+        let call: Vec<Value> = std::iter::once(item?).chain(args[1..].iter().cloned()).collect();
+        out.push(state.apply_filter(&name, &call)?);
+    }
+    Ok(out)
+}
+
+/// Jinja's `attr`: an attribute, which a mapping's keys are not (Python's dict methods are);
+/// `{'name': 'x'} | attr('name')` is undefined, as in ansible-core.
+fn attr(value: Value, name: &str) -> Result<Value, Error> {
+    const DICT_METHODS: [&str; 11] =
+        ["items", "keys", "values", "get", "copy", "pop", "popitem", "setdefault", "update", "clear", "fromkeys"];
+    if value.kind() == ValueKind::Map && !DICT_METHODS.contains(&name) {
+        return Ok(Value::UNDEFINED);
+    }
+    value.get_attr(name)
 }
 
 /// An error of a filter call, worded for the playbook author.

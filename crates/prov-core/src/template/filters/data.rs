@@ -442,32 +442,22 @@ fn product(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
 
 /// `extract(container, morekeys=None)`: `container[item]`, then each of `morekeys` in turn.
 /// Used as `groups['web'] | map('extract', hostvars, 'ansible_host')`.
+/// `extract`: `container[item]`, then each of `morekeys`; a key that is missing gives an
+/// undefined value (a later `default` applies), as Jinja's `getitem` in ansible-core.
 fn extract(item: &Value, container: &Value, morekeys: Option<Value>) -> Result<Value, Error> {
-    let missing = |what: &Value, key: &Value| fail(format!("extract: {} has no key {}", a_type(what), serde_key(key)));
-    let mut v = container.get_item(item)?;
-    if v.is_undefined() {
-        return Err(missing(container, item));
-    }
     let keys = match morekeys {
         None => Vec::new(),
         Some(k) if is_list(&k) => k.try_iter()?.checked().collect::<Result<_, _>>()?,
         Some(k) => vec![k],
     };
-    for k in keys {
-        let next = v.get_item(&k)?;
-        if next.is_undefined() {
-            return Err(missing(&v, &k));
+    let mut v = container.clone();
+    for k in std::iter::once(item).chain(&keys) {
+        v = v.get_item(k)?;
+        if v.is_undefined() {
+            return Ok(Value::UNDEFINED);
         }
-        v = next;
     }
     Ok(v)
-}
-
-fn serde_key(k: &Value) -> String {
-    match k.as_str() {
-        Some(s) => format!("'{s}'"),
-        None => k.to_string(),
-    }
 }
 
 /// `subelements(path, skip_missing=False)`: pairs `[item, sub]` for each element of the list
@@ -696,7 +686,27 @@ mod tests {
         );
         assert_eq!(ok(&format!("{src}{{{{ 'h1' | extract(hv, ['n', 'x']) }}}}")), "7");
         assert_eq!(ok("{{ [0, 2] | map('extract', ['a', 'b', 'c']) | join }}"), "ac");
-        err(&format!("{src}{{{{ ['h3'] | map('extract', hv) | list }}}}"), "extract: a dictionary has no key 'h3'");
+        // A missing key gives an undefined value, which `default` replaces (ansible-core
+        // 2.19.14 printed ['D'] and D; prov failed the task).
+        assert_eq!(ok(&format!("{src}{{{{ ['h3'] | map('extract', hv) | map('default', 'D') | list }}}}")), "['D']");
+        assert_eq!(ok(&format!("{src}{{{{ 'h1' | extract(hv, 'nokey') | default('D') }}}}")), "D");
+        assert_eq!(ok(&format!("{src}{{{{ 'h3' | extract(hv, ['n', 'x']) | default('D') }}}}")), "D");
+    }
+
+    /// `map` passes keyword arguments to the filter it maps (minijinja's dropped them), and
+    /// `attr` reads attributes, not a mapping's keys: ansible-core 2.19.14's values.
+    #[test]
+    fn map_passes_keyword_arguments_and_attr_is_no_item_lookup() {
+        assert_eq!(ok("{{ [[3, 1, 2]] | map('sort', reverse=true) | list }}"), "[[3, 2, 1]]");
+        assert_eq!(ok("{{ ['A'] | map('regex_replace', 'a', 'b', ignorecase=true) | list }}"), "['b']");
+        assert_eq!(
+            ok("{{ [{'a': {'x': 1}}] | map('combine', {'a': {'y': 2}}, recursive=true) | list }}"),
+            "[{'a': {'x': 1, 'y': 2}}]"
+        );
+        assert_eq!(ok("{{ [[1, [2, [3]]]] | map('flatten', levels=1) | list }}"), "[[1, 2, [3]]]");
+        assert_eq!(ok("{{ [[{'k': 1}]] | map('map', attribute='k') | map('list') | list }}"), "[[1]]");
+        assert_eq!(ok("{{ [{'k': 1}, {}] | map(attribute='k', default=0) | list }}"), "[1, 0]");
+        assert_eq!(ok("{{ {'name': 'ann'} | attr('name') | default('noattr') }}"), "noattr");
     }
 
     #[test]
