@@ -638,7 +638,8 @@ impl fmt::Debug for ValueRepr {
             ValueRepr::Bool(val) => f.write_str(if val { "True" } else { "False" }),
             ValueRepr::U64(ref val) => fmt::Debug::fmt(val, f),
             ValueRepr::I64(ref val) => fmt::Debug::fmt(val, f),
-            ValueRepr::F64(ref val) => fmt::Debug::fmt(val, f),
+            // prov: Python's repr inside a printed list or mapping too (`[1e-05]`).
+            ValueRepr::F64(val) => f.write_str(&python_float_repr(val)),
             ValueRepr::None => f.write_str("None"),
             ValueRepr::Invalid(ref val) => write!(f, "<invalid value: {val}>"),
             ValueRepr::U128(val) => fmt::Debug::fmt(&{ val.0 }, f),

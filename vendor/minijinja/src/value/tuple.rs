@@ -115,18 +115,16 @@ impl Object for Tuple {
         Some(self.len())
     }
 
+    // prov: printed as a list, as ansible-core 2.19 prints the tuples of `dictsort` and `items`.
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(")?;
+        f.write_str("[")?;
         for (idx, value) in self.iter().enumerate() {
             if idx != 0 {
                 f.write_str(", ")?;
             }
             write!(f, "{value:?}")?;
         }
-        if self.len() == 1 {
-            f.write_str(",")?;
-        }
-        f.write_str(")")
+        f.write_str("]")
     }
 }
 

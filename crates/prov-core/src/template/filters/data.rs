@@ -693,6 +693,21 @@ mod tests {
         assert_eq!(ok(&format!("{src}{{{{ 'h3' | extract(hv, ['n', 'x']) | default('D') }}}}")), "D");
     }
 
+    /// Tuples print as lists and floats inside printed lists as Python's repr, as ansible-core
+    /// 2.19.14 printed this line; prov printed `('a', 1)` and `[1e-5]`. Tuples stay unequal to
+    /// lists, as in Python.
+    #[test]
+    fn tuples_print_as_lists_and_floats_in_lists_as_python() {
+        assert_eq!(
+            ok("{{ {'b': 2, 'a': 1} | dictsort }} {{ {'z': 1} | items | list }} {{ {'a': (1, 2)} }} {{ (1,) }}"),
+            "[['a', 1], ['b', 2]] [['z', 1]] {'a': [1, 2]} [1]"
+        );
+        assert_eq!(
+            ok("{{ 0.00001 }}|{{ [0.00001, 1.5, 1e20] }}|{{ (1, 2) == [1, 2] }}"),
+            "1e-05|[1e-05, 1.5, 1e+20]|False"
+        );
+    }
+
     /// `map` passes keyword arguments to the filter it maps (minijinja's dropped them), and
     /// `attr` reads attributes, not a mapping's keys: ansible-core 2.19.14's values.
     #[test]
