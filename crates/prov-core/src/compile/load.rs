@@ -1038,6 +1038,18 @@ impl<'a> Loader<'a> {
                 None
             }
         };
+        // A templated name is rendered with the play's vars and -e, as ansible-core names the
+        // play (`ansible_play_name`, the PLAY line); one that cannot be rendered stays as written.
+        let name = match is_template(&name) {
+            true => {
+                let mut ctx = (*vars).clone();
+                ctx.extend(self.opts.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let rendered =
+                    self.templar.compile(&name).and_then(|t| self.templar.render_defined(&t, &Value::from_pairs(ctx)));
+                rendered.map(|v| v.to_string()).unwrap_or(name)
+            }
+            false => name,
+        };
         Some(CompiledPlay {
             dir: self.playbook_dir.clone(),
             name: if name.is_empty() { hosts.clone() } else { name },

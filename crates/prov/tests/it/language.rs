@@ -1935,6 +1935,22 @@ fn rescue_sees_the_failed_task_and_counts_it_as_rescued() {
     );
 }
 
+/// A templated play name is rendered with the play's vars and -e (ansible-core 2.19.14 printed
+/// `PLAY [Deploy web E]` and `ansible_play_name` "Deploy web E"); prov kept it as written.
+#[test]
+fn a_templated_play_name_is_rendered() {
+    let site = r#"- hosts: a
+  name: "Deploy {{ app }} {{ ext }}"
+  gather_facts: false
+  vars: {app: web}
+  tasks:
+    - name: shown
+      debug: {msg: "{{ ansible_play_name }}"}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &["-e", "ext=E"]);
+    assert_eq!(r.of("shown")[0]["msg"], "Deploy web E", "{}", r.dump());
+}
+
 /// `ansible_failed_task.name` is the task's name rendered with the host's variables (the
 /// task's `vars`, facts set earlier), each `{{ }}` that fails written `<< error N - why >>`
 /// (the loop variable is not among them): ansible-core 2.19.14 printed these four lines. prov
