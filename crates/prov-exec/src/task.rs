@@ -1317,7 +1317,11 @@ async fn run_item(
             loop_fields: Vec::new(),
         }
     };
-    let args = match templar.render_deep_defined(&t.args, ctx) {
+    let rendered = match t.module {
+        "set_fact" => templar.render_keys(&t.args, ctx).and_then(|a| templar.render_deep_defined(&a, ctx)),
+        _ => templar.render_deep_defined(&t.args, ctx),
+    };
+    let args = match rendered {
         Ok(a) => strip_omit(a),
         Err(e) => return mk_fail(format!("template error: {e}"), label),
     };

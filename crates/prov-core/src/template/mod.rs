@@ -579,8 +579,9 @@ impl Templar {
         Ok(v)
     }
 
-    /// Renders every template string inside a value (lists and maps recursively). An
-    /// expression that is undefined stays undefined (see [`Templar::render_defined`]).
+    /// Renders every template string inside a value (lists and maps recursively; a mapping's
+    /// keys stay as written, as ansible-core 2.19 leaves them). An expression that is undefined
+    /// stays undefined (see [`Templar::render_defined`]).
     pub fn render_deep(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
         self.deep(v, ctx, Undefined::Keep)
     }
@@ -589,6 +590,24 @@ impl Templar {
     /// arguments of an Ansible task (`Error while resolving value for 'msg': 'x' is undefined`).
     pub fn render_deep_defined(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
         self.deep(v, ctx, Undefined::Error)
+    }
+
+    /// A mapping with its keys rendered where they are templates (`set_fact`'s variable names,
+    /// which ansible-core's set_fact renders itself); its values are left alone.
+    pub fn render_keys(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
+        if v.kind() != minijinja::value::ValueKind::Map {
+            return Ok(v.clone());
+        }
+        let mut out = indexmap::IndexMap::new();
+        for k in v.try_iter().map_err(|e| error_text(&e))? {
+            let val = v.get_item(&k).map_err(|e| error_text(&e))?;
+            let key = match k.as_str() {
+                Some(s) if is_template(s) => self.render_str(s, ctx)?.to_string(),
+                _ => k.to_string(),
+            };
+            out.insert(key, val);
+        }
+        Ok(Value::from_pairs(out))
     }
 
     fn deep(&self, v: &Value, ctx: &Value, undefined: Undefined) -> Result<Value, String> {
@@ -622,11 +641,7 @@ impl Templar {
                 let mut out = indexmap::IndexMap::new();
                 for k in v.try_iter().map_err(|e| error_text(&e))? {
                     let val = v.get_item(&k).map_err(|e| error_text(&e))?;
-                    let key = match k.as_str() {
-                        Some(s) if is_template(s) => self.render_str(s, ctx)?.to_string(),
-                        _ => k.to_string(),
-                    };
-                    out.insert(key, self.deep(&val, ctx, undefined)?);
+                    out.insert(k.to_string(), self.deep(&val, ctx, undefined)?);
                 }
                 Ok(Value::from_pairs(out))
             }

@@ -3083,6 +3083,28 @@ fn a_role_is_deduplicated_per_host_and_per_entry_as_ansible_does() {
     assert_eq!((r.recap("a", "ok"), r.recap("b", "ok"), r.recap("b", "skipped")), (27, 18, 4), "{}", r.dump());
 }
 
+/// A mapping's keys are not templates in ansible-core 2.19.14: in play vars, in set_fact's
+/// values, in module arguments and an include's vars they stay as written (its output for this
+/// play); only set_fact's own variable names are rendered. prov rendered every key.
+#[test]
+fn mapping_keys_stay_as_written() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  vars:
+    k: dynkey
+    dk: {"{{ k }}": 1, other: "{{ k }}"}
+  tasks:
+    - set_fact: {"{{ k }}": 3, tk: {"{{ k }}": 2}}
+    - name: shown
+      debug: {msg: "{{ [dk, tk, dynkey] | to_json }}"}
+    - name: argument
+      debug: {msg: {"{{ k }}": 1}}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &[]);
+    assert_eq!(r.of("shown")[0]["msg"], r#"[{"{{ k }}": 1, "other": "dynkey"}, {"{{ k }}": 2}, 3]"#, "{}", r.dump());
+    assert_eq!(r.of("argument")[0]["msg"], r#"{"{{ k }}":1}"#, "{}", r.dump());
+}
+
 // ansible-core 2.19.14: set_fact templates its keys (also in the key=value form, whose
 // keys may be templates), registers `ansible_facts`, and fails on a key that renders to an
 // invalid name ("Task failed: Invalid variable name 'not valid'.").
