@@ -106,7 +106,12 @@ struct Inherit {
     /// The `become_method` set on the way here (else ansible.cfg's, else sudo): it applies
     /// wherever `become` is switched on below, as a keyword of its own.
     become_method: Option<BecomeMethod>,
+    /// Role vars (`vars/main.yml`), then the vars of blocks, role entries and imports: a role's
+    /// own vars rank below every `vars:` around its tasks (ansible-core's `Role.get_vars`,
+    /// then the blocks' and the task's).
     vars: Vec<Arc<VarMap>>,
+    /// How many of `vars` are role vars (the first ones).
+    role_vars_at: usize,
     /// The `vars` of the dynamic includes on the way here (see `TaskDef::params`).
     params: Vec<Arc<VarMap>>,
     role: Option<Arc<RoleCtx>>,
@@ -2704,7 +2709,8 @@ impl<'a> Loader<'a> {
         c.role_key = None;
         c.depender = None;
         c.role = Some(role.clone());
-        c.vars.push(role_vars_public.clone());
+        c.vars.insert(c.role_vars_at.min(c.vars.len()), role_vars_public.clone());
+        c.role_vars_at += 1;
         let mut search = vec![path.clone()];
         search.extend(inh.search_dirs.iter().cloned());
         c.search_dirs = Arc::new(search);

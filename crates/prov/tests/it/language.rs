@@ -1935,6 +1935,40 @@ fn rescue_sees_the_failed_task_and_counts_it_as_rescued() {
     );
 }
 
+/// A role's vars/main.yml ranks below the `vars:` around its tasks: on its `roles:` entry, on
+/// `import_role`, on an enclosing block (ansible-core 2.19.14 wrote these values; prov let
+/// the role's vars win, silently). An include's vars and set_fact rank above it too.
+#[test]
+fn role_vars_rank_below_the_vars_around_the_role() {
+    let role_vars = "c: from_role_vars_main\n";
+    let role_tasks = "- name: \"shown {{ tag }}\"\n  debug: {msg: \"{{ c }}\"}\n";
+    let site = r#"- hosts: a
+  gather_facts: false
+  roles:
+    - role: rp
+      vars: {c: from_role_entry_vars, tag: entry}
+  tasks:
+    - import_role: {name: rp}
+      vars: {c: from_import_vars, tag: import}
+    - block:
+        - include_role: {name: rp}
+      vars: {c: from_block_vars, tag: block}
+    - include_role: {name: rp}
+      vars: {tag: plain}
+    - set_fact: {c: from_set_fact}
+    - include_role: {name: rp}
+      vars: {tag: after}
+"#;
+    let (_d, r) = apply(
+        &[("site.yml", site), ("roles/rp/vars/main.yml", role_vars), ("roles/rp/tasks/main.yml", role_tasks)],
+        &[],
+    );
+    // In the order of the tags: entry, import, block, plain, after.
+    let got: Vec<serde_json::Value> = r.of("shown {{ tag }}").iter().map(|e| e["msg"].clone()).collect();
+    let want = ["from_role_entry_vars", "from_import_vars", "from_block_vars", "from_role_vars_main", "from_set_fact"];
+    assert_eq!(got, want.map(serde_json::Value::from), "{}", r.dump());
+}
+
 /// A templated play name is rendered with the play's vars and -e (ansible-core 2.19.14 printed
 /// `PLAY [Deploy web E]` and `ansible_play_name` "Deploy web E"); prov kept it as written.
 #[test]
