@@ -27,6 +27,31 @@ pub fn python_regex(pattern: &str, multiline: bool) -> Result<fancy_regex::Regex
     text::compile_py(pattern, false, multiline)
 }
 
+/// Python's `re.subn(re, template, text, count)`: the text with the matches replaced (all for
+/// a `count` of 0; `template` in the regex crate's `$1` form), and how many were (empty
+/// matches counted as Python counts them).
+pub fn python_subn(
+    re: &fancy_regex::Regex,
+    template: &str,
+    text: &str,
+    count: usize,
+) -> Result<(String, usize), fancy_regex::Error> {
+    let mut found = text::py_captures(re, text)?;
+    if count != 0 {
+        found.truncate(count);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for c in &found {
+        let Some(m) = c.get(0) else { continue };
+        out.push_str(&text[last..m.start()]);
+        c.expand(template, &mut out);
+        last = m.end();
+    }
+    out.push_str(&text[last..]);
+    Ok((out, found.len()))
+}
+
 /// Python's `json.dumps(value, indent=indent, sort_keys=sort_keys)` (ASCII only, as Python
 /// writes by default): for modules that write a file as an Ansible module's Python writes it.
 pub fn json_dumps(value: &serde_json::Value, indent: Option<usize>, sort_keys: bool) -> Result<String, String> {

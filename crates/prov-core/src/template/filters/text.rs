@@ -296,18 +296,39 @@ fn regex_replace(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Erro
     kw.assert_all_used()?;
     let re = py_regex(&pattern, ignorecase, multiline, "regex_replace")?;
     let rep = python_replacement(&replacement, &re)?;
-    let mut found = 0usize;
-    for m in re.find_iter(&text) {
-        m.map_err(regex_runtime("regex_replace"))?;
-        found += 1;
-    }
-    let subs = if count == 0 { found } else { found.min(count) };
+    let (out, subs) = super::python_subn(&re, &rep, &text, count).map_err(regex_runtime("regex_replace"))?;
     if mandatory != 0 && mandatory != subs {
         return Err(fail(format!(
             "regex_replace: {pattern:?} should match {mandatory} times, but matches {subs} times in {text:?}"
         )));
     }
-    Ok(Value::from(re.try_replacen(&text, count, rep.as_str()).map_err(regex_runtime("regex_replace"))?.into_owned()))
+    Ok(Value::from(out))
+}
+
+/// The matches of `re` in `text` in the order Python's `re.sub` and `re.findall` take them:
+/// after an empty match the next must end further on, and an empty match right after a
+/// non-empty one counts (Python 3.7), which the regex crate's iteration leaves out
+/// (`'abc' | regex_replace('.*', 'X')` is `XX` there).
+pub(crate) fn py_captures<'t>(re: &Regex, text: &'t str) -> Result<Vec<fancy_regex::Captures<'t>>, fancy_regex::Error> {
+    let mut out = Vec::new();
+    let (mut pos, mut must_advance) = (0, false);
+    while pos <= text.len() {
+        let Some(c) = re.captures_from_pos(text, pos)? else { break };
+        let Some(m) = c.get(0) else { break };
+        if must_advance && m.end() == pos {
+            // The same empty match again: look from the next character on.
+            match text[pos..].chars().next() {
+                Some(ch) => pos += ch.len_utf8(),
+                None => break,
+            }
+            must_advance = false;
+            continue;
+        }
+        must_advance = m.start() == m.end();
+        pos = m.end();
+        out.push(c);
+    }
+    Ok(out)
 }
 
 /// `regex_search(regex, '\\1', '\\g<name>', ignorecase=false, multiline=false)`: the first match
@@ -367,8 +388,7 @@ fn regex_findall(value: &Value, regex: &str, kw: Kwargs) -> Result<Value, Error>
     let n = re.captures_len() - 1;
     let text_or_empty = |m: Option<fancy_regex::Match>| Value::from(m.map(|m| m.as_str()).unwrap_or_default());
     let mut out = Vec::new();
-    for c in re.captures_iter(&text) {
-        let c = c.map_err(regex_runtime("regex_findall"))?;
+    for c in py_captures(&re, &text).map_err(regex_runtime("regex_findall"))? {
         out.push(match n {
             0 => text_or_empty(c.get(0)),
             1 => text_or_empty(c.get(1)),
@@ -694,6 +714,19 @@ mod tests {
         assert_eq!(ok("{{ 'a$b' | regex_search('[$]') }}"), "$");
         assert_eq!(ok("{{ 'a]$' | regex_search('[]$]+') }}"), "]$");
         assert_eq!(ok("{{ 'ab\\n' | regex_search('b$\\n') | to_json }}"), r#""b\n""#);
+    }
+
+    /// Empty matches count as Python's `re.sub` and `re.findall` count them (ansible-core
+    /// 2.19.14's values): one right after a non-empty match is replaced too. prov used the
+    /// regex crate's iteration, which leaves it out (`X` and `v0`).
+    #[test]
+    fn empty_matches_are_replaced_as_python_replaces_them() {
+        assert_eq!(ok("{{ 'abc' | regex_replace('.*', 'X') }}"), "XX");
+        assert_eq!(ok("{{ 'v1.2' | regex_replace('[0-9.]*$', '0') }}"), "v00");
+        assert_eq!(ok("{{ 'ax' | regex_replace('x*', '-') }}"), "-a--");
+        assert_eq!(ok("{{ 'héllo' | regex_replace('', '.') }}"), ".h.é.l.l.o.");
+        assert_eq!(ok("{{ 'a b' | regex_replace('\\s*', '_', count=2) }}"), "_a_b");
+        assert_eq!(ok("{{ 'abc' | regex_findall('.*') | to_json }}"), r#"["abc", ""]"#);
     }
 
     #[test]
