@@ -282,6 +282,9 @@ enum HandlerKey {
     Listen,
     /// By the name of an `include_tasks`/`import_tasks` handler: every task of its file runs.
     File,
+    /// By a `listen` topic of an `include_tasks`/`import_tasks` handler: every task of its
+    /// file runs, beside a handler that has the topic as its name.
+    FileListen,
 }
 
 /// A play under construction.
@@ -2130,9 +2133,12 @@ impl<'a> Loader<'a> {
             if let (Some(n), Some(r)) = (names.first().cloned(), &c.role) {
                 names.push(format!("{} : {n}", r.name));
             }
-            names.extend(node.get("listen").map(seq_or_one).unwrap_or_default().iter().filter_map(|n| n.scalar_text()));
             for n in names {
                 pb.handler_names.extend(ids.iter().map(|id| (n.clone(), *id, HandlerKey::File)));
+            }
+            let topics = node.get("listen").map(seq_or_one).unwrap_or_default();
+            for n in topics.iter().filter_map(|n| n.scalar_text()) {
+                pb.handler_names.extend(ids.iter().map(|id| (n.clone(), *id, HandlerKey::FileListen)));
             }
         }
         steps
@@ -4107,6 +4113,11 @@ fn notified_handlers(pb: &PlayBuild, rank: &HashMap<TaskId, usize>, name: &str) 
     let mut out: Vec<TaskId> = by_name.iter().find(|id| block(id) == last_block).copied().into_iter().collect();
     if out.is_empty() {
         out.extend(matching.iter().filter(|(_, k)| *k == HandlerKey::File).map(|(id, _)| *id));
+    }
+    for (id, _) in matching.iter().filter(|(_, k)| *k == HandlerKey::FileListen) {
+        if !out.contains(id) {
+            out.push(*id);
+        }
     }
     let mut seen = HashSet::new();
     for (id, _) in matching.iter().rev().filter(|(_, k)| *k == HandlerKey::Listen) {

@@ -1969,6 +1969,29 @@ fn role_vars_rank_below_the_vars_around_the_role() {
     assert_eq!(got, want.map(serde_json::Value::from), "{}", r.dump());
 }
 
+/// A handler that includes a file and listens on another handler's name runs beside that
+/// handler, as ansible-core 2.19.14 ran h2, then h4's include and its task (ok=4 changed=2).
+/// prov ran h2 alone: a topic of an include handler counted only when no handler had it
+/// as its name.
+#[test]
+fn an_include_handler_listening_on_a_handler_s_name_runs_too() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - command: echo a
+      notify: h2
+  handlers:
+    - name: h2
+      command: echo h2
+    - name: h4
+      include_tasks: htasks.yml
+      listen: h2
+"#;
+    let (_d, r) = apply(&[("site.yml", site), ("htasks.yml", "- name: included\n  debug: {msg: inc}\n")], &[]);
+    assert_eq!(r.of("included").len(), 1, "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "changed")), (4, 2), "{}", r.dump());
+}
+
 /// A templated play name is rendered with the play's vars and -e (ansible-core 2.19.14 printed
 /// `PLAY [Deploy web E]` and `ansible_play_name` "Deploy web E"); prov kept it as written.
 #[test]
