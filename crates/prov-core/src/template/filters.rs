@@ -29,13 +29,14 @@ pub fn python_regex(pattern: &str, multiline: bool) -> Result<fancy_regex::Regex
 
 /// Python's `re.subn(re, template, text, count)`: the text with the matches replaced (all for
 /// a `count` of 0; `template` in the regex crate's `$1` form), and how many were (empty
-/// matches counted as Python counts them).
+/// matches counted as Python counts them). The error is a search that gave up (the
+/// backtracking limit).
 pub fn python_subn(
     re: &fancy_regex::Regex,
     template: &str,
     text: &str,
     count: usize,
-) -> Result<(String, usize), fancy_regex::Error> {
+) -> Result<(String, usize), String> {
     let mut found = text::py_captures(re, text)?;
     if count != 0 {
         found.truncate(count);

@@ -425,15 +425,22 @@ impl Module for Find {
                     let mut hits = Vec::new();
                     for (p, t) in paths.iter().zip(&texts) {
                         let Some(t) = t.as_deref().and_then(|t| std::str::from_utf8(t).ok()) else { continue };
-                        let hit = if a.read_whole_file {
-                            re.is_match(t)
-                        } else {
-                            t.split_inclusive('\n')
-                                .map(|l| re.is_match(l))
-                                .find(|m| !matches!(m, Ok(false)))
-                                .unwrap_or(Ok(false))
+                        let matches = |s: &str| {
+                            re.is_match(s).map_err(|e| ModuleError::Failed(format!("{p}: {}", super::gave_up(e))))
                         };
-                        if hit.map_err(|e| ModuleError::Failed(format!("{p}: {}", super::gave_up(e))))? {
+                        let hit = if a.read_whole_file {
+                            matches(t)?
+                        } else {
+                            let mut any = false;
+                            for l in t.split_inclusive('\n') {
+                                if matches(l)? {
+                                    any = true;
+                                    break;
+                                }
+                            }
+                            any
+                        };
+                        if hit {
                             hits.push(p.to_string());
                         }
                     }

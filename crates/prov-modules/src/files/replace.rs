@@ -141,7 +141,8 @@ fn edit(text: &str, args: &Args) -> Result<Edited, String> {
     let section = &text[start..end];
     let template = expand_template(args.replace.as_deref().unwrap_or_default(), &re)
         .map_err(|e| format!("Unable to process replace due to error: {e}"))?;
-    let (replaced, n) = prov_core::template::filters::python_subn(&re, &template, section, 0).map_err(gave_up)?;
+    let (replaced, n) = prov_core::template::filters::python_subn(&re, &template, section, 0)
+        .map_err(|e| format!("the regular expression could not be matched: {e}"))?;
     if n == 0 || replaced == section {
         return Ok(Edited::Text(text.to_string(), 0));
     }

@@ -296,7 +296,7 @@ fn regex_replace(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Erro
     kw.assert_all_used()?;
     let re = py_regex(&pattern, ignorecase, multiline, "regex_replace")?;
     let rep = python_replacement(&replacement, &re)?;
-    let (out, subs) = super::python_subn(&re, &rep, &text, count).map_err(regex_runtime("regex_replace"))?;
+    let (out, subs) = super::python_subn(&re, &rep, &text, count).map_err(|e| fail(format!("regex_replace: {e}")))?;
     if mandatory != 0 && mandatory != subs {
         return Err(fail(format!(
             "regex_replace: {pattern:?} should match {mandatory} times, but matches {subs} times in {text:?}"
@@ -309,11 +309,11 @@ fn regex_replace(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Erro
 /// after an empty match the next must end further on, and an empty match right after a
 /// non-empty one counts (Python 3.7), which the regex crate's iteration leaves out
 /// (`'abc' | regex_replace('.*', 'X')` is `XX` there).
-pub(crate) fn py_captures<'t>(re: &Regex, text: &'t str) -> Result<Vec<fancy_regex::Captures<'t>>, fancy_regex::Error> {
+pub(crate) fn py_captures<'t>(re: &Regex, text: &'t str) -> Result<Vec<fancy_regex::Captures<'t>>, String> {
     let mut out = Vec::new();
     let (mut pos, mut must_advance) = (0, false);
     while pos <= text.len() {
-        let Some(c) = re.captures_from_pos(text, pos)? else { break };
+        let Some(c) = re.captures_from_pos(text, pos).map_err(|e| e.to_string())? else { break };
         let Some(m) = c.get(0) else { break };
         if must_advance && m.end() == pos {
             // The same empty match again: look from the next character on.
@@ -388,7 +388,7 @@ fn regex_findall(value: &Value, regex: &str, kw: Kwargs) -> Result<Value, Error>
     let n = re.captures_len() - 1;
     let text_or_empty = |m: Option<fancy_regex::Match>| Value::from(m.map(|m| m.as_str()).unwrap_or_default());
     let mut out = Vec::new();
-    for c in py_captures(&re, &text).map_err(regex_runtime("regex_findall"))? {
+    for c in py_captures(&re, &text).map_err(|e| fail(format!("regex_findall: {e}")))? {
         out.push(match n {
             0 => text_or_empty(c.get(0)),
             1 => text_or_empty(c.get(1)),
