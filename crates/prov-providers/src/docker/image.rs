@@ -180,6 +180,13 @@ fn prepare_rootfs(rootfs: &Path) -> Result<(), ProviderError> {
     for dir in ["var/lib/apt/lists", "var/cache/apt/archives", "var/cache/apt", "var/cache/debconf", "var/log"] {
         clear_dir(&rootfs.join(dir)).map_err(|e| io(dir, e))?;
     }
+    // The emptied lists are no cache: dated 1970, so `apt: update_cache: true,
+    // cache_valid_time: 3600` (which reads this directory's time, as ansible-core's apt does)
+    // updates them on a VM made within the hour of the image.
+    let lists = rootfs.join("var/lib/apt/lists");
+    std::fs::File::open(&lists)
+        .and_then(|d| d.set_modified(std::time::SystemTime::UNIX_EPOCH))
+        .map_err(|e| io("date var/lib/apt/lists", e))?;
     Ok(())
 }
 
@@ -380,6 +387,30 @@ fn mirror_from_one_line(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The image's apt lists are emptied and dated 1970: on a VM made within the hour of the
+    /// image, `apt: update_cache: true, cache_valid_time: 3600` found them "fresh" and
+    /// installed nothing ("Package 'less' has no installation candidate"), which broke the
+    /// reference job on a machine that had just built its image.
+    #[test]
+    fn the_image_s_emptied_apt_lists_count_as_stale() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let r = root.path();
+        std::fs::create_dir_all(r.join("etc/ssh")).expect("etc/ssh");
+        std::fs::write(r.join("etc/ssh/ssh_host_ed25519_key"), "k").expect("key");
+        std::fs::create_dir_all(r.join("var/lib/apt/lists/partial")).expect("lists");
+        std::fs::write(r.join("var/lib/apt/lists/deb_dists_bookworm_InRelease"), "x").expect("list");
+        prepare_rootfs(r).expect("prepared");
+        let lists = r.join("var/lib/apt/lists");
+        let names: Vec<String> = std::fs::read_dir(&lists)
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["partial"]);
+        let mtime = std::fs::metadata(&lists).and_then(|m| m.modified()).expect("mtime");
+        assert_eq!(mtime, std::time::SystemTime::UNIX_EPOCH);
+        assert!(!r.join("etc/ssh/ssh_host_ed25519_key").exists());
+    }
 
     #[test]
     fn image_names() {
