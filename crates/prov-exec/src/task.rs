@@ -1715,25 +1715,27 @@ fn failed_task_name(w: &Worker<'_>, t: &TaskDef) -> String {
     if t.name.contains("{%") || t.name.contains("{#") {
         return rendered(&t.name).map_or_else(|| t.name.clone(), |v| v.to_string());
     }
-    let (mut out, mut errors, mut rest) = (String::new(), 0, t.name.as_str());
-    while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start..].find("}}") else { break };
-        let whole = &rest[start..start + len + 2];
-        out.push_str(&rest[..start]);
-        match rendered(whole) {
+    let (mut out, mut errors) = (String::new(), 0);
+    for part in prov_core::template::template_parts(&t.name) {
+        let expr = match part {
+            prov_core::template::TemplatePart::Text(text) => {
+                out.push_str(text);
+                continue;
+            }
+            prov_core::template::TemplatePart::Expr(expr) => expr,
+        };
+        match rendered(&format!("{{{{ {expr} }}}}")) {
             Some(v) => out.push_str(&v.to_string()),
             None => {
                 errors += 1;
-                let why = match templar.eval_or_undefined(whole[2..whole.len() - 2].trim(), &ctx) {
+                let why = match templar.eval_or_undefined(expr, &ctx) {
                     Ok(Err(why)) | Err(why) => why,
-                    Ok(Ok(_)) => format!("`{whole}` failed"),
+                    Ok(Ok(_)) => format!("`{{{{ {expr} }}}}` failed"),
                 };
                 out.push_str(&format!("<< error {errors} - {why} >>"));
             }
         }
-        rest = &rest[start + len + 2..];
     }
-    out.push_str(rest);
     out
 }
 

@@ -52,6 +52,35 @@ pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
+/// A piece of a template's text (see [`template_parts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplatePart<'a> {
+    /// Text as written (an unclosed `{{` and what follows it too).
+    Text(&'a str),
+    /// The expression between `{{` and `}}`, trimmed.
+    Expr(&'a str),
+}
+
+/// `text` cut into its literal text and its `{{ ... }}` expressions, in order (the first `}}`
+/// closes an expression). `{% %}` and `{# #}` are not looked for: callers that meet them
+/// handle them first.
+pub fn template_parts(text: &str) -> Vec<TemplatePart<'_>> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else { break };
+        if start > 0 {
+            parts.push(TemplatePart::Text(&rest[..start]));
+        }
+        parts.push(TemplatePart::Expr(rest[start + 2..start + 2 + len].trim()));
+        rest = &rest[start + 2 + len + 2..];
+    }
+    if !rest.is_empty() {
+        parts.push(TemplatePart::Text(rest));
+    }
+    parts
+}
+
 /// If `s` is exactly one `{{ ... }}`, the inner expression: then it renders to a value of
 /// any type. Text around it, whitespace and line breaks too, makes it text (`"{{ n }}\n"` is
 /// `"5\n"`, `" {{ s }}"` keeps its space), as in ansible-core.
@@ -830,26 +859,21 @@ fn embedded_as_expression(text: &str) -> Result<String, String> {
         return Ok(format!("({expr})"));
     }
     let mut parts = Vec::new();
-    let mut rest = text;
-    while !rest.is_empty() {
-        let (lit, tail) = match rest.find("{{") {
-            Some(i) => (&rest[..i], Some(&rest[i + 2..])),
-            None => (rest, None),
-        };
-        if !lit.is_empty() {
-            let q = if !lit.contains('\'') {
-                '\''
-            } else if !lit.contains('"') {
-                '"'
-            } else {
-                return refuse("text with both kinds of quote");
-            };
-            parts.push(format!("{q}{lit}{q}"));
+    for part in template_parts(text) {
+        match part {
+            TemplatePart::Text(lit) if lit.contains("{{") => return refuse("an unclosed {{"),
+            TemplatePart::Text(lit) => {
+                let q = if !lit.contains('\'') {
+                    '\''
+                } else if !lit.contains('"') {
+                    '"'
+                } else {
+                    return refuse("text with both kinds of quote");
+                };
+                parts.push(format!("{q}{lit}{q}"));
+            }
+            TemplatePart::Expr(expr) => parts.push(format!("({expr})")),
         }
-        let Some(tail) = tail else { break };
-        let Some(close) = tail.find("}}") else { return refuse("an unclosed {{") };
-        parts.push(format!("({})", tail[..close].trim()));
-        rest = &tail[close + 2..];
     }
     Ok(format!("({})", parts.join(" ~ ")))
 }
@@ -1280,6 +1304,14 @@ mod tests {
     /// ansible-playbook's. A keyword's constant, one outside a lookup and one that is a
     /// variable's value are not. prov passed `{{ n }}` through as text (the pipe lookup ran
     /// `echo {{ n }}`, the password lookup would have made a file named so).
+    #[test]
+    fn template_parts_cut_text_and_expressions() {
+        use TemplatePart::{Expr, Text};
+        assert_eq!(template_parts("a {{ x }}b{{y}}"), [Text("a "), Expr("x"), Text("b"), Expr("y")]);
+        assert_eq!(template_parts("{{ x }} {{ open"), [Expr("x"), Text(" {{ open")]);
+        assert_eq!(template_parts("plain"), [Text("plain")]);
+    }
+
     #[test]
     fn templates_in_a_lookup_s_constant_arguments_are_rendered() {
         let t = Templar::new(Vec::new());
