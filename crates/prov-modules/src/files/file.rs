@@ -330,9 +330,11 @@ async fn steps(
                         let mut steps: Vec<Sh> = ancestors(path)
                             .into_iter()
                             .map(|dir| {
-                                let make = Cmd::new("mkdir").operand(&dir).build();
-                                let make = Attrs::command(&dir, &changes, false, false)
-                                    .map_or(make.clone(), |attrs| make.and(attrs));
+                                let mkdir = Cmd::new("mkdir").operand(&dir).build();
+                                let make = match Attrs::command(&dir, &changes, false, false) {
+                                    Some(attrs) => mkdir.and(attrs),
+                                    None => mkdir,
+                                };
                                 Sh::lit("[ -e").word(Sh::quoted(&dir)).suffix(" ] || {").word(make).suffix("; }")
                             })
                             .collect();
@@ -574,15 +576,8 @@ async fn recursive_drift(
 /// group on the links themselves too, as ansible-core's lchown).
 fn recursive_steps(path: &str, changes: &[AttrChange], follow: bool) -> Result<Vec<Sh>, ModuleError> {
     let word = Word::new(WordKind::Path, path)?;
-    let get = |k: &str| changes.iter().find(|c| c.0 == k).map(|c| c.2.clone());
-    let own = match (get("owner"), get("group")) {
-        (Some(o), Some(g)) => Some(("chown", format!("{o}:{g}"))),
-        (Some(o), None) => Some(("chown", o)),
-        (None, Some(g)) => Some(("chgrp", g)),
-        (None, None) => None,
-    };
     let mut steps = Vec::new();
-    if let Some((prog, who)) = own {
+    if let Some((prog, who)) = Attrs::ownership(changes) {
         let exec = |c: Cmd, h: bool| {
             let c = c.flag("-exec").flag(prog);
             let c = if h { c.flag("-h") } else { c };
@@ -591,7 +586,7 @@ fn recursive_steps(path: &str, changes: &[AttrChange], follow: bool) -> Result<V
         steps.push(exec(find_reached(&word, follow, false), false));
         steps.push(exec(find_reached(&word, follow, true), true));
     }
-    if let Some(m) = get("mode") {
+    if let Some((_, _, m)) = changes.iter().find(|c| c.0 == "mode") {
         steps.push(
             find_reached(&word, follow, false).flag("-exec").flag("chmod").operand(m).flag("{}").flag("+").build(),
         );

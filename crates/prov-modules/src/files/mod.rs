@@ -502,6 +502,18 @@ impl Attrs {
     }
 
     /// The `chown`/`chmod` command making `changes` true, if any.
+    /// The program and its first operand that give `changes`' owner and group: `chown o:g`,
+    /// `chown o` or `chgrp g`; `None` when neither changes.
+    pub(crate) fn ownership(changes: &[AttrChange]) -> Option<(&'static str, String)> {
+        let get = |k: &str| changes.iter().find(|c| c.0 == k).map(|c| c.2.clone());
+        match (get("owner"), get("group")) {
+            (Some(o), Some(g)) => Some(("chown", format!("{o}:{g}"))),
+            (Some(o), None) => Some(("chown", o)),
+            (None, Some(g)) => Some(("chgrp", g)),
+            (None, None) => None,
+        }
+    }
+
     pub(crate) fn command(path: &str, changes: &[AttrChange], recurse: bool, link: bool) -> Option<Sh> {
         let get = |k: &str| changes.iter().find(|c| c.0 == k).map(|c| c.2.clone());
         let opts = |mut c: Cmd, link: bool| {
@@ -513,12 +525,7 @@ impl Attrs {
             }
             c
         };
-        let own = match (get("owner"), get("group")) {
-            (Some(o), Some(g)) => Some(opts(Cmd::new("chown"), link).operands([format!("{o}:{g}"), path.to_string()])),
-            (Some(o), None) => Some(opts(Cmd::new("chown"), link).operands([o.as_str(), path])),
-            (None, Some(g)) => Some(opts(Cmd::new("chgrp"), link).operands([g.as_str(), path])),
-            (None, None) => None,
-        };
+        let own = Self::ownership(changes).map(|(prog, who)| opts(Cmd::new(prog), link).operands([who.as_str(), path]));
         let chmod = get("mode").filter(|_| !link).map(|m| opts(Cmd::new("chmod"), false).operands([m.as_str(), path]));
         let sh = own.into_iter().chain(chmod).fold(Sh::default(), |sh, c| sh.and(c));
         (!sh.as_str().is_empty()).then_some(sh)
