@@ -610,9 +610,13 @@ impl Builder<'_> {
                         *i += 1;
                         break;
                     }
+                    // Only a plain `<<` merges: a quoted "<<" is an ordinary key, as in PyYAML,
+                    // whose resolver gives the merge tag to plain scalars only.
+                    let plain_merge_key = matches!(&events[*i].0,
+                        Event::Scalar(text, ScalarStyle::Plain, _, None) if text == "<<");
                     let k = self.node(events, i)?;
                     let v = self.node(events, i)?;
-                    if k.as_str() == Some("<<") {
+                    if plain_merge_key {
                         self.merge(&mut map, v)?;
                         continue;
                     }
@@ -1005,6 +1009,14 @@ mod tests {
         let task = &n.as_seq().expect("seq")[0].get("tasks").expect("tasks").as_seq().expect("seq")[0];
         let (k, _) = &task.as_map().expect("map")[0];
         assert_eq!((k.span.line, k.span.col), (3, 7));
+    }
+
+    #[test]
+    fn a_quoted_merge_key_is_an_ordinary_key() {
+        // ansible-core 2.19.14 reads {"<<": 1} and '<<': [3] as mappings with a "<<" key.
+        let n = one("m: {\"<<\": 1}\nn:\n  '<<': [3]\n");
+        assert_eq!(n.get("m").and_then(|m| m.get("<<")).map(|n| &n.kind), Some(&NodeKind::Int(1)));
+        assert!(matches!(n.get("n").and_then(|m| m.get("<<")).map(|n| &n.kind), Some(NodeKind::Seq(_))));
     }
 
     #[test]
