@@ -814,28 +814,71 @@ fn from_json(value: &Value) -> Result<Value, Error> {
     Ok(Value::from(minijinja::value::Serde(parsed)))
 }
 
-fn yaml_with(value: &Value, kw: Kwargs, opts: YamlOpts, filter: &str) -> Result<Value, Error> {
-    let opts = YamlOpts {
-        indent: kw.get::<Option<usize>>("indent")?.unwrap_or(opts.indent),
-        sort_keys: kw.get::<Option<bool>>("sort_keys")?.unwrap_or(opts.sort_keys),
-        ..opts
+/// The keyword arguments of ansible-core's YAML filters, passed on to `yaml.dump`: `indent`,
+/// `width`, `default_flow_style`, `sort_keys`, `explicit_start`, `explicit_end`. Positional
+/// arguments after the first (to_nice_yaml's indent) are ignored there, and here too.
+fn yaml_with(value: &Value, args: Rest<ValueOrKwargs>, nice: bool) -> Result<Value, Error> {
+    let filter = if nice { "to_nice_yaml" } else { "to_yaml" };
+    let (pos, kw) = split_args(args)?;
+    if kw.has("allow_unicode") {
+        return Err(fail(format!("{filter}: yaml.dump() got multiple values for keyword argument 'allow_unicode'")));
+    }
+    let number = |name: &str, v: Option<Value>| -> Result<Option<i64>, Error> {
+        match v {
+            None => Ok(None),
+            Some(v) if v.is_none() => Ok(None),
+            Some(v) if v.kind() == minijinja::value::ValueKind::Bool => Ok(Some(i64::from(v.is_true()))),
+            Some(v) => match (i64::try_from(v.clone()), f64::try_from(v.clone())) {
+                (Ok(i), _) => Ok(Some(i)),
+                (_, Ok(f)) if f.is_finite() => Ok(Some(f.trunc() as i64)),
+                _ => Err(fail(format!("{filter}: {name} must be an integer, got {}", a_type(&v)))),
+            },
+        }
     };
-    // PyYAML options that change nothing here.
-    let _ = kw.get::<Option<Value>>("width")?;
-    let _ = kw.get::<Option<Value>>("allow_unicode")?;
-    let _ = kw.get::<Option<Value>>("explicit_start")?;
+    let flag = |v: Option<Value>| v.map(|v| v.is_true());
+    // A keyword given as none is not a missing keyword (`indent=None` is libyaml's 2).
+    let given = |name: &str| -> Result<Option<Value>, Error> {
+        if kw.has(name) {
+            kw.get::<Value>(name).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let positional_indent = if nice { pos.first().cloned() } else { None };
+    let indent = match given("indent")? {
+        Some(_) if positional_indent.is_some() => {
+            return Err(fail(format!("{filter}: got multiple values for argument 'indent'")))
+        }
+        Some(v) => number("indent", Some(v))?,
+        None if nice => number("indent", Some(positional_indent.unwrap_or(Value::from(4))))?,
+        None => None,
+    };
+    let flow_style = match given("default_flow_style")? {
+        Some(v) if v.is_none() => None,
+        Some(v) => Some(v.is_true()),
+        None if nice => Some(false),
+        None => None,
+    };
+    let opts = YamlOpts {
+        indent: indent.unwrap_or(2),
+        width: number("width", kw.get::<Option<Value>>("width")?)?,
+        flow_style,
+        sort_keys: flag(kw.get("sort_keys")?).unwrap_or(true),
+        explicit_start: flag(kw.get("explicit_start")?).unwrap_or(false),
+        explicit_end: flag(kw.get("explicit_end")?).unwrap_or(false),
+    };
     kw.assert_all_used()?;
     yaml_out::to_yaml(value, &opts, filter).map(Value::from)
 }
 
-/// `to_yaml(indent=2, sort_keys=True)`: block style, collections of scalars in flow style.
-fn to_yaml(value: &Value, kw: Kwargs) -> Result<Value, Error> {
-    yaml_with(value, kw, YamlOpts { indent: 2, flow_leaves: true, sort_keys: true }, "to_yaml")
+/// `to_yaml(*args, default_flow_style=None, **kwargs)`: collections of scalars in flow style.
+fn to_yaml(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    yaml_with(value, args, false)
 }
 
-/// `to_nice_yaml(indent=4, sort_keys=True)`: block style throughout.
-fn to_nice_yaml(value: &Value, kw: Kwargs) -> Result<Value, Error> {
-    yaml_with(value, kw, YamlOpts { indent: 4, flow_leaves: false, sort_keys: true }, "to_nice_yaml")
+/// `to_nice_yaml(indent=4, *args, default_flow_style=False, **kwargs)`: block style.
+fn to_nice_yaml(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    yaml_with(value, args, true)
 }
 
 fn node_to_value(node: &crate::yaml::Node) -> Value {
@@ -1073,6 +1116,23 @@ mod tests {
         );
         err("{{ [missing] | to_json }}", "undefined");
         err("{{ 1 | to_json(bogus=1) }}", "bogus");
+    }
+
+    #[test]
+    fn yaml_filters_take_pyyaml_s_arguments() {
+        // ansible-core 2.19.14: to_nice_yaml's first positional argument is the indent, to_yaml's
+        // positional arguments are ignored; width folds; allow_unicode is already passed.
+        let v = "{'a': [1, {'b': 2}]}";
+        assert_eq!(ok(&format!("{{{{ {v} | to_nice_yaml(2) }}}}")), "a:\n- 1\n- b: 2\n");
+        assert_eq!(ok(&format!("{{{{ {v} | to_yaml(7) }}}}")), "a:\n- 1\n- {b: 2}\n");
+        assert_eq!(ok(&format!("{{{{ {v} | to_nice_yaml(indent=none) }}}}")), "a:\n- 1\n- b: 2\n");
+        assert_eq!(ok(&format!("{{{{ {v} | to_yaml(default_flow_style=true) }}}}")), "{a: [1, {b: 2}]}\n");
+        assert_eq!(ok("{{ ('x y ' * 3) | to_yaml(width=4) }}"), "'x y x y x y '\n");
+        assert_eq!(ok(&format!("{{{{ {v} | to_nice_yaml(default_flow_style=none) }}}}")), "a:\n- 1\n- {b: 2}\n");
+        assert_eq!(ok("{{ {'a': 'x y ' * 3} | to_yaml(width=10.5) }}"), "{a: 'x y x y\n    x y '}\n");
+        assert_eq!(ok("{{ 'abc' | to_yaml(explicit_start=true, explicit_end=true) }}"), "--- abc\n...\n");
+        err("{{ 1 | to_yaml(allow_unicode=false) }}", "multiple values for keyword argument 'allow_unicode'");
+        err("{{ 1 | to_nice_yaml(2, indent=2) }}", "multiple values for argument 'indent'");
     }
 
     #[test]
