@@ -436,6 +436,13 @@ pub(crate) struct MetaShared {
 }
 
 impl MetaShared {
+    /// Records the error that ends the whole run (the first one wins).
+    pub(crate) fn stop_run(&self, message: String, bad_input: bool) {
+        if let Ok(mut f) = self.fatal.lock() {
+            f.get_or_insert_with(|| Fatal { message, bad_input });
+        }
+    }
+
     fn new(batches: &[Vec<usize>], tasks: &[Arc<prov_core::compile::TaskDef>]) -> MetaShared {
         let gathered = batches.iter().map(|b| (b.len(), watch::channel((0, 0)).0)).collect();
         let batches = batches.len();
@@ -1457,12 +1464,7 @@ impl<'a> Worker<'a> {
                 // Ansible stops the whole run here (`ERROR!`, exit 1), on every host.
                 self.failed_at = self.bp.pos[t.id];
                 let loc = self.env.sources.location(t.span);
-                if let Ok(mut f) = self.meta.fatal.lock() {
-                    f.get_or_insert_with(|| Fatal {
-                        message: format!("{loc}: meta task `{}`: {e}", t.name),
-                        bad_input: false,
-                    });
-                }
+                self.meta.stop_run(format!("{loc}: meta task `{}`: {e}", t.name), false);
                 self.abort.store(true, Ordering::SeqCst);
                 return crate::task::meta_failed(self, t, e);
             }
@@ -1524,9 +1526,7 @@ impl<'a> Worker<'a> {
             MetaAction::Unresolved => {
                 let msg = t.args.get_attr("msg").map(|m| m.to_string()).unwrap_or_default();
                 let loc = self.env.sources.location(t.span);
-                if let Ok(mut f) = self.meta.fatal.lock() {
-                    f.get_or_insert_with(|| Fatal { message: format!("{loc}: {msg}"), bad_input: true });
-                }
+                self.meta.stop_run(format!("{loc}: {msg}"), true);
                 self.abort.store(true, Ordering::SeqCst);
                 crate::task::meta_failed(self, t, msg)
             }

@@ -453,6 +453,7 @@ pub(crate) fn run_include_loop(
             unreachable: None,
             ms: 0,
             loop_fields,
+            notify: Vec::new(),
         };
         results.push(r);
     }
@@ -693,6 +694,8 @@ struct ItemResult {
     ms: u64,
     /// What a loop adds to the item's registered result (`item`, `ansible_loop_var`, ...).
     loop_fields: Vec<(String, Value)>,
+    /// The task's templated `notify` names as this item rendered them.
+    notify: Vec<String>,
 }
 
 /// The host that runs a run_once task for this one: the first host of the batch, in
@@ -971,6 +974,7 @@ async fn run_here(w: &mut Worker<'_>, t: &Arc<TaskDef>) -> TaskFlow {
                     unreachable: None,
                     ms: 0,
                     loop_fields,
+                    notify: Vec::new(),
                 };
                 registered = finish_item(w, t, &item_layers, it.as_ref().map(|(_, v)| v), &mut r);
                 results.push(r);
@@ -1315,6 +1319,7 @@ async fn run_item(
             unreachable: None,
             ms: 0,
             loop_fields: Vec::new(),
+            notify: Vec::new(),
         }
     };
     let rendered = match t.module {
@@ -1324,6 +1329,10 @@ async fn run_item(
     let args = match rendered {
         Ok(a) => strip_omit(a),
         Err(e) => return mk_fail(format!("template error: {e}"), label),
+    };
+    let notify = match notify_names(&templar, t, ctx) {
+        Ok(n) => n,
+        Err(e) => return mk_fail(format!("Error processing keyword 'notify': {e}"), label),
     };
     let env_vars: Vec<(String, String)> = match &t.environment {
         None => Vec::new(),
@@ -1547,6 +1556,7 @@ async fn run_item(
             unreachable: Some(u),
             ms,
             loop_fields: Vec::new(),
+            notify: Vec::new(),
         };
     }
     // `add_host`/`group_by`: the inventory changes now (for the plays after this one), and
@@ -1586,7 +1596,44 @@ async fn run_item(
         unreachable: None,
         ms,
         loop_fields: Vec::new(),
+        notify,
     }
+}
+
+/// A rendered `notify` names no handler: ansible-core stops the whole run there (`ERROR!`,
+/// exit 1), before the task's result is shown.
+fn missing_handler(w: &mut Worker<'_>, t: &TaskDef, name: &str) -> TaskFlow {
+    let loc = w.env.sources.location(t.span);
+    w.meta.stop_run(
+        format!(
+            "{loc}: The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list"
+        ),
+        false,
+    );
+    w.abort.store(true, std::sync::atomic::Ordering::SeqCst);
+    TaskFlow::Failed
+}
+
+/// The task's templated `notify` names, rendered with the item's variables: a string is one
+/// handler name, a list several (a whole `notify: "{{ names }}"`).
+fn notify_names(templar: &prov_core::template::Templar, t: &TaskDef, ctx: &Value) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for (src, tm) in &t.notify_templates {
+        let v = templar.render_defined(tm, ctx)?;
+        match v.as_str() {
+            Some(s) => out.push(s.to_string()),
+            None if v.kind() == minijinja::value::ValueKind::Seq => {
+                for i in v.try_iter().map_err(|e| e.to_string())? {
+                    match i.as_str() {
+                        Some(s) => out.push(s.to_string()),
+                        None => return Err(format!("`{src}` gave {i}, which is no handler name")),
+                    }
+                }
+            }
+            None => return Err(format!("`{src}` gave {v}, which is no handler name")),
+        }
+    }
+    Ok(out)
 }
 
 /// Whether a render error is about an undefined value (Ansible's `AnsibleUndefinedVariable`).
@@ -1698,6 +1745,7 @@ fn whole_task_valued(w: &mut Worker<'_>, t: &Arc<TaskDef>, o: Outcome, status: S
         unreachable: None,
         ms: 0,
         loop_fields: Vec::new(),
+        notify: Vec::new(),
     };
     finish_task(w, t, vec![r], false)
 }
@@ -1874,6 +1922,14 @@ fn finish_task(w: &mut Worker<'_>, t: &Arc<TaskDef>, results: Vec<ItemResult>, l
             w.recap.changed += 1;
             for &h in &t.notify {
                 w.notified.insert(h);
+            }
+            // Every item's rendered names count once the task changed, as in ansible-core
+            // (whose items that did not change notify too).
+            for name in results.iter().flat_map(|r| &r.notify) {
+                match w.bp.play.notify_index.get(name).filter(|ids| !ids.is_empty()) {
+                    Some(ids) => w.notified.extend(ids.iter().copied()),
+                    None => return missing_handler(w, t, name),
+                }
             }
         }
     }

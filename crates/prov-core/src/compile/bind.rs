@@ -228,11 +228,15 @@ pub fn bind_sitting_out<'p>(
 fn earliest_run(play: &CompiledPlay, order: &[TaskId], pos: &[usize]) -> Vec<usize> {
     let mut floor: Vec<usize> =
         play.tasks.iter().enumerate().map(|(t, d)| if d.handler { usize::MAX } else { pos[t] }).collect();
+    // A templated notify may name any handler.
+    let handlers: Vec<TaskId> = play.tasks.iter().filter(|d| d.handler).map(|d| d.id).collect();
     // Handler chains are short; each pass settles at least one more link.
     loop {
         let mut moved = false;
         for &t in order {
-            for &h in &play.tasks[t].notify {
+            let task = &play.tasks[t];
+            let any = if task.notify_templates.is_empty() { &[][..] } else { &handlers[..] };
+            for &h in task.notify.iter().chain(any) {
                 if floor[t] < floor[h] {
                     floor[h] = floor[t];
                     moved = true;
@@ -522,8 +526,9 @@ impl BoundPlay<'_> {
         if let Some(r) = &task.register {
             attrs.push(format!("register={r}"));
         }
-        if !task.notify.is_empty() {
-            let names: Vec<String> = task.notify.iter().map(|n| format!("t{n}")).collect();
+        if !task.notify.is_empty() || !task.notify_templates.is_empty() {
+            let mut names: Vec<String> = task.notify.iter().map(|n| format!("t{n}")).collect();
+            names.extend(task.notify_templates.iter().map(|(s, _)| format!("`{s}`")));
             attrs.push(format!("notify={}", names.join(",")));
         }
         let attrs = if attrs.is_empty() { String::new() } else { format!(" [{}]", attrs.join(" ")) };

@@ -894,12 +894,27 @@ impl<'a> Loader<'a> {
         let mut notify: HashMap<TaskId, Vec<TaskId>> = HashMap::new();
         let rank: HashMap<TaskId, usize> = handlers.iter().enumerate().map(|(i, h)| (*h, i)).collect();
         let mut missing = Vec::new();
+        // A templated name is rendered per host when the task runs (ansible-core templates
+        // `notify` with the task's variables, the loop item's too).
+        let mut notify_templates: HashMap<TaskId, Vec<(String, Span)>> = HashMap::new();
         for (task, name, span) in std::mem::take(&mut pb.pending_notify) {
+            if is_template(&name) {
+                notify_templates.entry(task).or_default().push((name, span));
+                continue;
+            }
             let ids = notified_handlers(&pb, &rank, &name);
             if ids.is_empty() {
                 missing.push((task, name.clone(), span));
             }
             notify.entry(task).or_default().extend(ids);
+        }
+        let mut notify_index = HashMap::new();
+        if !notify_templates.is_empty() {
+            for (name, _, _) in &pb.handler_names {
+                if !notify_index.contains_key(name) {
+                    notify_index.insert(name.clone(), notified_handlers(&pb, &rank, name));
+                }
+            }
         }
         let (pb_defaults, pb_vars) = (std::mem::take(&mut pb.public_defaults), std::mem::take(&mut pb.public_vars));
         let mut tasks = pb.tasks;
@@ -908,6 +923,25 @@ impl<'a> Loader<'a> {
             if let Some(t) = tasks.get_mut(id).and_then(Arc::get_mut) {
                 t.notify = ids;
             }
+        }
+        for (id, names) in notify_templates {
+            let compiled: Vec<(String, Tmpl)> = names
+                .iter()
+                .filter_map(|(s, span)| match self.templar.compile(s) {
+                    Ok(t) => Some((s.clone(), t)),
+                    Err(e) => {
+                        self.err(DiagKind::Template, *span, format!("template error: {e}"));
+                        None
+                    }
+                })
+                .collect();
+            if let Some(t) = tasks.get_mut(id).and_then(Arc::get_mut) {
+                t.notify_templates = compiled;
+                // Read after `when`, like the arguments: checked for undefined names and
+                // counted among the task's reads the same way.
+                t.arg_templates.extend(names.iter().cloned());
+            }
+            pb.templates.extend(names);
         }
         let play_layers = PlayLayers {
             defaults: Arc::new(pb_defaults.clone()),
@@ -1079,6 +1113,7 @@ impl<'a> Loader<'a> {
             program,
             handlers,
             handler_files,
+            notify_index,
             connection: self.play_connection(node),
             remote_user: self.play_remote_user(node),
             environment: node.get("environment").map(Node::to_value),
@@ -3267,6 +3302,7 @@ impl<'a> Loader<'a> {
             loop_,
             register,
             notify: Vec::new(),
+            notify_templates: Vec::new(),
             tags: c.tags.clone(),
             gates: c.gates.clone(),
             become_,

@@ -89,6 +89,9 @@ pub struct CompiledPlay {
     /// file, which follow it among the handlers and run when it is notified and its `when`
     /// holds, as ansible-core runs the include (reported `included:`, counted once).
     pub handler_files: std::collections::HashMap<TaskId, Vec<TaskId>>,
+    /// What each name a handler answers to (its name, role-prefixed name, `listen` topic)
+    /// notifies, for the `notify` names rendered at run time (empty when no task has one).
+    pub notify_index: std::collections::HashMap<String, Vec<TaskId>>,
     /// The play's `connection` (`local` or `ssh`): for hosts whose inventory sets no
     /// `ansible_connection`.
     pub connection: Option<String>,
@@ -445,6 +448,10 @@ pub struct TaskDef {
     pub register: Option<String>,
     /// Handlers notified (task ids).
     pub notify: Vec<TaskId>,
+    /// `notify` names written as templates: rendered per host and item when the task runs
+    /// (after `when`, as ansible-core's post-validation), and looked up in
+    /// [`CompiledPlay::notify_index`]. They may name any handler, as far as scheduling knows.
+    pub notify_templates: Vec<(String, Tmpl)>,
     /// Effective tags (inherited).
     pub tags: BTreeSet<String>,
     /// The tags of each dynamic include (`include_tasks`, `include_role`) the task comes

@@ -4550,3 +4550,61 @@ fn handler_reading_what_its_notifier_registered_on_another_host_finds_it() {
         assert_eq!(said, ["b", "b"], "{strategy}: {}", r.dump());
     }
 }
+
+/// A templated `notify` is rendered on each host, with each item's variables (one result per
+/// item below), when the task
+/// runs; once the task changed, every item's name notifies (ansible-core 2.19.14 ran
+/// restart foo-x and foo-y on a, bar-x and bar-y on b, though only item y changed, and a
+/// whole `notify: "{{ list }}"` names several handlers and topics). prov refused the play
+/// ("no handler named `restart {{ svc }}-{{ item }}`").
+#[test]
+fn a_templated_notify_is_rendered_per_host_and_item() {
+    let site = r#"- hosts: g1
+  gather_facts: false
+  tasks:
+    - name: n
+      command: "true"
+      loop: [x, y]
+      changed_when: item == 'y'
+      notify: "restart {{ svc }}-{{ item }}"
+    - name: t
+      command: "true"
+      notify: "{{ topics }}"
+      vars:
+        topics: [topic, "restart {{ svc }}-x"]
+  handlers:
+    - {name: restart foo-x, debug: {msg: foo-x}}
+    - {name: restart foo-y, debug: {msg: foo-y}}
+    - {name: restart bar-x, debug: {msg: bar-x}}
+    - {name: restart bar-y, debug: {msg: bar-y}}
+    - {name: l, debug: {msg: "l {{ svc }}"}, listen: topic}
+"#;
+    let files = [("site.yml", site), ("host_vars/a.yml", "svc: foo\n"), ("host_vars/b.yml", "svc: bar\n")];
+    let (_d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(ran(&r, "a"), ["n", "n", "t", "restart foo-x", "restart foo-y", "l"], "{}", r.dump());
+    assert_eq!(ran(&r, "b"), ["n", "n", "t", "restart bar-x", "restart bar-y", "l"], "{}", r.dump());
+    assert_eq!((r.recap("a", "ok"), r.recap("a", "changed")), (5, 2), "{}", r.dump());
+}
+
+/// A rendered `notify` that names no handler stops the whole run, as ansible-core 2.19.14
+/// does ("ERROR! The requested handler 'restart bar' was not found in either the main
+/// handlers list nor in the listening handlers list", exit 1): no later task runs.
+#[test]
+fn a_templated_notify_naming_no_handler_stops_the_run() {
+    let site = r#"- hosts: a
+  gather_facts: false
+  tasks:
+    - name: n
+      command: "true"
+      notify: "restart {{ svc }}"
+    - name: after
+      debug: {msg: after}
+  handlers:
+    - {name: restart foo, debug: {msg: foo}}
+"#;
+    let (_d, r) = apply(&[("site.yml", site)], &["-e", "svc=bar"]);
+    assert_eq!(r.code, 1, "{}", r.dump());
+    assert!(r.stderr.contains("The requested handler 'restart bar' was not found"), "{}", r.dump());
+    assert!(r.of("after").is_empty(), "{}", r.dump());
+}
