@@ -56,7 +56,7 @@ pub fn python_subn(
 /// Python's `json.dumps(value, indent=indent, sort_keys=sort_keys)` (ASCII only, as Python
 /// writes by default): for modules that write a file as an Ansible module's Python writes it.
 pub fn json_dumps(value: &serde_json::Value, indent: Option<usize>, sort_keys: bool) -> Result<String, String> {
-    let opts = JsonOpts { indent, sort_keys, ensure_ascii: true };
+    let opts = JsonOpts { indent, sort_keys, ensure_ascii: true, separators: None };
     serialize::to_json(&Value::from(minijinja::value::Serde(value)), &opts, "json.dumps").map_err(|e| e.to_string())
 }
 
@@ -791,6 +791,19 @@ fn json_with(value: &Value, kw: Kwargs, indent: Option<usize>, sort_keys: bool, 
         indent,
         sort_keys: kw.get::<Option<bool>>("sort_keys")?.unwrap_or(sort_keys),
         ensure_ascii: kw.get::<Option<bool>>("ensure_ascii")?.unwrap_or(true),
+        separators: match kw.get::<Option<Value>>("separators")? {
+            None => None,
+            Some(v) => {
+                let parts: Vec<Value> =
+                    if matches!(v.kind(), ValueKind::Seq) { v.try_iter()?.collect() } else { Vec::new() };
+                match parts.as_slice() {
+                    [a, b] if a.as_str().is_some() && b.as_str().is_some() => {
+                        Some((a.as_str().unwrap_or_default().to_string(), b.as_str().unwrap_or_default().to_string()))
+                    }
+                    _ => return Err(fail(format!("{filter}: `separators` must be two strings, (item, key)"))),
+                }
+            }
+        },
     };
     kw.assert_all_used()?;
     serialize::to_json(value, &opts, filter).map(Value::from)
@@ -1116,6 +1129,36 @@ mod tests {
         );
         err("{{ [missing] | to_json }}", "undefined");
         err("{{ 1 | to_json(bogus=1) }}", "bogus");
+    }
+
+    #[test]
+    fn python_methods_and_json_separators_answer_as_python() {
+        // Python 3.11 under ansible-core 2.19.14 gives these.
+        assert_eq!(ok("{{ 'ab\\tc\\n\\txy\\t'.expandtabs(4) }}"), "ab  c\n    xy  ");
+        assert_eq!(ok("{{ 'a\\tb'.expandtabs(0) }}|{{ 'a\\tb'.expandtabs() }}"), "ab|a       b");
+        let titles =
+            "{{ 'Hello World'.istitle() }} {{ 'Hello world'.istitle() }} {{ 'HELLO'.istitle() }} {{ '1A'.istitle() }}";
+        assert_eq!(ok(titles), "True False False True");
+        let idents =
+            "{{ '_a1'.isidentifier() }} {{ '1a'.isidentifier() }} {{ 'é'.isidentifier() }} {{ ''.isidentifier() }}";
+        assert_eq!(ok(idents), "True False True False");
+        assert_eq!(
+            ok("{{ 'é'.isascii() }} {{ ''.isascii() }} {{ 'a\\n'.isprintable() }} {{ 'ABC'.casefold() }}"),
+            "False True False abc"
+        );
+        assert_eq!(ok("{{ 'hello'.translate({104: 72, 108: none, 111: 'OO'}) }}"), "HeOO");
+        assert_eq!(
+            ok("{{ (-255).bit_length() }} {{ 0 .bit_length() }} {{ (2.0).is_integer() }} {{ (1.5).is_integer() }}"),
+            "8 0 True False"
+        );
+        err("{{ 'Straße'.casefold() }}", "beyond ASCII");
+        err("{{ (2).is_integer() }}", "int has no method `is_integer`");
+        assert_eq!(ok("{{ {'a': [1, 2]} | to_json(separators=(',', ':')) }}"), "{\"a\":[1,2]}");
+        assert_eq!(
+            ok("{{ {'a': [1, 2]} | to_json(indent=1, separators=(';', '=')) }}"),
+            "{\n \"a\"=[\n  1;\n  2\n ]\n}"
+        );
+        err("{{ 1 | to_json(separators=',') }}", "`separators` must be two strings");
     }
 
     #[test]

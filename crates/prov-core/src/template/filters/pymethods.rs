@@ -18,6 +18,7 @@ fn call(_state: &mut State, value: &Value, name: &str, args: &[Value]) -> Result
         ValueKind::String => str_method(value.as_str().unwrap_or_default(), &m)?,
         ValueKind::Map => map_method(value, &m)?,
         ValueKind::Seq | ValueKind::Iterable => list_method(value, &m)?,
+        ValueKind::Number => number_method(value, &m)?,
         _ => None,
     };
     match rv {
@@ -47,8 +48,11 @@ fn unknown(value: &Value, name: &str) -> Error {
         ValueKind::String => {
             "split, rsplit, splitlines, strip, lstrip, rstrip, startswith, endswith, replace, lower, upper, \
              title, capitalize, join, find, rfind, index, count, format, partition, rpartition, zfill, ljust, \
-             rjust, center, removeprefix, removesuffix, isdigit, isalpha, isalnum, isspace, islower, isupper"
+             rjust, center, removeprefix, removesuffix, isdigit, isalpha, isalnum, isspace, islower, isupper, \
+             swapcase, expandtabs, istitle, isidentifier, isascii, translate; casefold and isprintable on ASCII text"
         }
+        ValueKind::Number if value.is_integer() => "bit_length",
+        ValueKind::Number => "is_integer",
         ValueKind::Map => "items, keys, values, get, copy",
         ValueKind::Seq | ValueKind::Iterable => "index, count, copy",
         _ => "none",
@@ -447,6 +451,136 @@ fn str_method(s: &str, m: &Method) -> Result<Option<Value>, Error> {
             )
         }
         "format" => format(s, m.pos, m.kw).map(Some),
+        "expandtabs" => {
+            m.arity(T, 0, 1)?;
+            let size = m.int_arg(T, 0, "tabsize")?.unwrap_or(8);
+            if size > MAX_WIDTH {
+                return Err(fail(format!("{}: tab size {size} is larger than the supported {MAX_WIDTH}", m.qual(T))));
+            }
+            Ok(Some(Value::from(expand_tabs(s, size))))
+        }
+        "istitle" => {
+            m.arity(T, 0, 0)?;
+            bool_of(is_title(s))
+        }
+        "isidentifier" => {
+            m.arity(T, 0, 0)?;
+            let mut cs = s.chars();
+            let first = cs.next().is_some_and(|c| c == '_' || unicode_ident::is_xid_start(c));
+            bool_of(first && cs.all(unicode_ident::is_xid_continue))
+        }
+        "isascii" => {
+            m.arity(T, 0, 0)?;
+            bool_of(s.is_ascii())
+        }
+        // Python folds and classifies all of Unicode; prov knows ASCII's answers only.
+        "casefold" | "isprintable" => {
+            m.arity(T, 0, 0)?;
+            if !s.is_ascii() {
+                return Err(fail(format!("{} of text beyond ASCII is not supported by prov", m.qual(T))));
+            }
+            match m.name {
+                "casefold" => Ok(Some(Value::from(s.to_ascii_lowercase()))),
+                _ => bool_of(s.bytes().all(|b| (0x20..0x7f).contains(&b))),
+            }
+        }
+        "translate" => {
+            m.arity(T, 1, 1)?;
+            translate(s, &m.pos[0]).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Python's `str.expandtabs`: a tab moves to the next multiple of `size` columns, counted
+/// from the last line break.
+fn expand_tabs(s: &str, size: i64) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut col = 0i64;
+    for c in s.chars() {
+        match c {
+            '\t' if size > 0 => {
+                let n = size - col % size;
+                out.extend(std::iter::repeat_n(' ', n as usize));
+                col += n;
+            }
+            '\t' => {}
+            '\n' | '\r' => {
+                out.push(c);
+                col = 0;
+            }
+            c => {
+                out.push(c);
+                col += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Python's `str.istitle`: upper case only after uncased characters, lower case only after
+/// cased ones, and at least one cased character.
+fn is_title(s: &str) -> bool {
+    let (mut cased, mut previous_cased) = (false, false);
+    for c in s.chars() {
+        if c.is_uppercase() {
+            if previous_cased {
+                return false;
+            }
+            previous_cased = true;
+            cased = true;
+        } else if c.is_lowercase() {
+            if !previous_cased {
+                return false;
+            }
+            previous_cased = true;
+            cased = true;
+        } else {
+            previous_cased = false;
+        }
+    }
+    cased
+}
+
+/// Python's `str.translate` with a mapping of code points to a code point, a string or none
+/// (deleted); characters it does not map stay.
+fn translate(s: &str, table: &Value) -> Result<Value, Error> {
+    if table.kind() != ValueKind::Map {
+        return Err(fail(format!("str.translate() expects a dict of code points, got {}", a_type(table))));
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let to = table.get_item(&Value::from(c as u32))?;
+        if to.is_undefined() {
+            out.push(c);
+        } else if to.is_none() {
+        } else if let Some(t) = to.as_str() {
+            out.push_str(t);
+        } else if let Some(code) = to.as_i64().and_then(|n| u32::try_from(n).ok()).and_then(char::from_u32) {
+            out.push(code);
+        } else {
+            return Err(fail(format!(
+                "str.translate(): character mapping must return an integer, None or str, got {}",
+                a_type(&to)
+            )));
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// `float.is_integer()` and `int.bit_length()`.
+fn number_method(v: &Value, m: &Method) -> Result<Option<Value>, Error> {
+    match (m.name, v.is_integer()) {
+        ("bit_length", true) => {
+            m.arity("int", 0, 0)?;
+            let n = i128::try_from(v.clone())?;
+            Ok(Some(Value::from(128 - n.unsigned_abs().leading_zeros())))
+        }
+        ("is_integer", false) => {
+            m.arity("float", 0, 0)?;
+            let f = f64::try_from(v.clone())?;
+            Ok(Some(Value::from(f.is_finite() && f.fract() == 0.0)))
+        }
         _ => Ok(None),
     }
 }

@@ -80,6 +80,9 @@ pub(crate) struct JsonOpts {
     pub sort_keys: bool,
     /// Escape every non-ASCII character (`\uXXXX`), Python's default.
     pub ensure_ascii: bool,
+    /// `separators=(item, key)`; None is Python's default: `", "` (`","` with an indent)
+    /// and `": "`.
+    pub separators: Option<(String, String)>,
 }
 
 /// `json.dumps(value, indent=.., sort_keys=.., ensure_ascii=..)` with Python's separators.
@@ -93,7 +96,7 @@ pub(crate) fn to_json(v: &Value, o: &JsonOpts, filter: &str) -> Result<String, E
 /// escaped): what ansible-core writes for a mapping or a list given where text is wanted
 /// (`copy`'s `content`).
 pub fn python_json_dumps(v: &Value) -> Result<String, String> {
-    to_json(v, &JsonOpts { indent: None, sort_keys: false, ensure_ascii: true }, "json.dumps")
+    to_json(v, &JsonOpts { indent: None, sort_keys: false, ensure_ascii: true, separators: None }, "json.dumps")
         .map_err(|e| e.to_string())
 }
 
@@ -139,7 +142,7 @@ fn json_value(v: &Value, o: &JsonOpts, depth: usize, filter: &str, out: &mut Str
             for (i, (k, v)) in keyed.iter().enumerate() {
                 json_sep(o, i == 0, depth + 1, out);
                 json_str(k, o.ensure_ascii, out);
-                out.push_str(": ");
+                out.push_str(o.separators.as_ref().map_or(": ", |(_, key)| key.as_str()));
                 json_value(v, o, depth + 1, filter, out)?;
             }
             json_close(o, depth, out);
@@ -150,15 +153,16 @@ fn json_value(v: &Value, o: &JsonOpts, depth: usize, filter: &str, out: &mut Str
 }
 
 fn json_sep(o: &JsonOpts, first: bool, depth: usize, out: &mut String) {
+    let item = o.separators.as_ref().map(|(item, _)| item.as_str());
     match o.indent {
         Some(n) => {
             if !first {
-                out.push(',');
+                out.push_str(item.unwrap_or(","));
             }
             out.push('\n');
             out.push_str(&" ".repeat(n * depth));
         }
-        None if !first => out.push_str(", "),
+        None if !first => out.push_str(item.unwrap_or(", ")),
         None => {}
     }
 }
@@ -247,12 +251,12 @@ mod tests {
         let v = Value::from(minijinja::value::Serde(
             serde_json::json!({"b": [1, 2.5, null], "a": {"x": "é\"\n"}, "e": [], "f": {}}),
         ));
-        let compact = JsonOpts { indent: None, sort_keys: false, ensure_ascii: true };
+        let compact = JsonOpts { indent: None, sort_keys: false, ensure_ascii: true, separators: None };
         assert_eq!(
             to_json(&v, &compact, "to_json").unwrap(),
             r#"{"b": [1, 2.5, null], "a": {"x": "\u00e9\"\n"}, "e": [], "f": {}}"#
         );
-        let nice = JsonOpts { indent: Some(4), sort_keys: true, ensure_ascii: false };
+        let nice = JsonOpts { indent: Some(4), sort_keys: true, ensure_ascii: false, separators: None };
         assert_eq!(
             to_json(&v, &nice, "to_nice_json").unwrap(),
             "{\n    \"a\": {\n        \"x\": \"é\\\"\\n\"\n    },\n    \"b\": [\n        1,\n        2.5,\n        null\n    ],\n    \"e\": [],\n    \"f\": {}\n}"
@@ -261,13 +265,13 @@ mod tests {
 
     #[test]
     fn json_escapes_astral_chars_as_surrogate_pairs() {
-        let o = JsonOpts { indent: None, sort_keys: false, ensure_ascii: true };
+        let o = JsonOpts { indent: None, sort_keys: false, ensure_ascii: true, separators: None };
         assert_eq!(to_json(&Value::from("😀\u{1}"), &o, "to_json").unwrap(), r#""\ud83d\ude00\u0001""#);
     }
 
     #[test]
     fn undefined_cannot_be_serialized() {
-        let o = JsonOpts { indent: None, sort_keys: false, ensure_ascii: true };
+        let o = JsonOpts { indent: None, sort_keys: false, ensure_ascii: true, separators: None };
         let e = to_json(&Value::from(vec![Value::UNDEFINED]), &o, "to_json").unwrap_err();
         assert!(e.to_string().contains("to_json: cannot serialize an undefined value"), "{e}");
     }
