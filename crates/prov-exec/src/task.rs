@@ -1064,7 +1064,7 @@ fn loop_items(w: &mut Worker<'_>, t: &Arc<TaskDef>, base: &Value) -> Result<Opti
                                 }
                                 _ => vec![v],
                             };
-                            match templar.query(name, terms, base) {
+                            match templar.query(name, terms, base, t.module) {
                                 Ok(v) => v,
                                 // The lookup's own message ("The lookup plugin 'dict' failed: ..."),
                                 // as ansible-core registers it.

@@ -299,10 +299,14 @@ impl Templar {
         Ok(t)
     }
 
-    /// `query(name, *terms)` in the context `ctx`: what a `with_<name>` loop iterates.
-    pub fn query(&self, name: &str, terms: Vec<Value>, ctx: &Value) -> Result<Value, String> {
+    /// `query(name, *terms)` in the context `ctx`: what a `with_<name>` loop iterates, on a
+    /// task whose module is `action` (ansible-core's `first_found` picks the directory it
+    /// searches from the action of the task it loops for).
+    pub fn query(&self, name: &str, terms: Vec<Value>, ctx: &Value, action: &str) -> Result<Value, String> {
         let expr = self.compile("{{ query(__prov_lookup, *__prov_terms) }}")?;
-        let ctx = minijinja::context! { __prov_lookup => name, __prov_terms => terms, ..ctx.clone() };
+        let ctx = minijinja::context! {
+            __prov_lookup => name, __prov_terms => terms, __prov_with_action => action, ..ctx.clone()
+        };
         self.render(&expr, &ctx)
     }
 

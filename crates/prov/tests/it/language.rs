@@ -4608,3 +4608,30 @@ fn a_templated_notify_naming_no_handler_stops_the_run() {
     assert!(r.stderr.contains("The requested handler 'restart bar' was not found"), "{}", r.dump());
     assert!(r.of("after").is_empty(), "{}", r.dump());
 }
+
+/// The classic role pattern `include_vars: "{{ item }}"` with `with_first_found` finds the
+/// role's vars/Debian.yml, as ansible-core 2.19.14 does (its first_found looks in the
+/// directory of the task's action: vars/ here, templates/ for template). prov looked in
+/// files/ and failed the task ("No file was found when using first_found").
+#[test]
+fn with_first_found_looks_in_the_directory_of_the_task_s_action() {
+    let tasks = r#"- name: os vars
+  include_vars: "{{ item }}"
+  with_first_found: ["Nope.yml", "Debian.yml"]
+- name: shown
+  debug: {msg: "{{ osvar }}"}
+- name: rendered
+  template: {src: "{{ item }}", dest: "{{ root }}/out.txt"}
+  with_first_found: ["x.j2"]
+"#;
+    let files = [
+        ("site.yml", "- hosts: a\n  gather_facts: false\n  roles: [r]\n"),
+        ("roles/r/tasks/main.yml", tasks),
+        ("roles/r/vars/Debian.yml", "osvar: debian\n"),
+        ("roles/r/templates/x.j2", "x\n"),
+    ];
+    let (d, r) = apply(&files, &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("shown")[0]["msg"], "debian", "{}", r.dump());
+    assert_eq!(std::fs::read_to_string(d.path().join("out.txt")).expect("out.txt"), "x\n");
+}

@@ -99,7 +99,7 @@ fn run(state: &State, ctx: &LookupContext, name: &str, args: Rest<ValueOrKwargs>
         "file" => file_lookup(&ctx, &terms, &kw),
         "template" => template_lookup(state, &ctx, &terms, &kw),
         "vars" => vars_lookup(state, &terms, &kw),
-        "first_found" => first_found(&ctx, &terms, &kw),
+        "first_found" => first_found(&ctx, &terms, &kw, first_found_subdir(state)),
         "fileglob" => fileglob_lookup(&ctx, &terms),
         "pipe" => pipe_lookup(&ctx, &terms),
         "url" => url_lookup(&terms, &kw),
@@ -353,9 +353,30 @@ fn names_of(v: &Value, what: &str) -> Result<Vec<String>, Error> {
     }
 }
 
+/// The directory `first_found` looks in under each search path. Run by `with_first_found`,
+/// ansible-core picks it from the task's action: `templates` for an action naming
+/// "template", `vars` for "var", else `files`. Called as `lookup`/`query` it passes no
+/// directory, which its path search turns into one named `None` (so `files/` is not
+/// searched: a bare name is found beside the playbook or in the role only).
+fn first_found_subdir(state: &State) -> &'static str {
+    match state.lookup("__prov_with_action") {
+        Some(a) => {
+            let a = a.as_str().unwrap_or_default();
+            if a.contains("template") {
+                "templates"
+            } else if a.contains("var") {
+                "vars"
+            } else {
+                "files"
+            }
+        }
+        None => "None",
+    }
+}
+
 /// `first_found`: the path of the first existing file among the terms (`files=`, `paths=`,
-/// `skip=`; terms may also be dicts with `files` and `paths`).
-fn first_found(ctx: &LookupContext, terms: &[Value], kw: &Kwargs) -> Result<Vec<Value>, Error> {
+/// `skip=`; terms may also be dicts with `files` and `paths`), looked for under `subdir`.
+fn first_found(ctx: &LookupContext, terms: &[Value], kw: &Kwargs, subdir: &str) -> Result<Vec<Value>, Error> {
     let kw_files = kw.get::<Option<Value>>("files")?.map(|v| names_of(&v, "files")).transpose()?;
     let kw_paths = kw.get::<Option<Value>>("paths")?.map(|v| names_of(&v, "paths")).transpose()?;
     let mut skip = kw.get::<Option<Value>>("skip")?.is_some_and(|v| v.is_true());
@@ -393,7 +414,7 @@ fn first_found(ctx: &LookupContext, terms: &[Value], kw: &Kwargs) -> Result<Vec<
     combine(&files, kw_paths.as_deref().unwrap_or_default(), &mut wanted);
     let mut all_searched = Vec::new();
     for w in &wanted {
-        match find_file(ctx, w, "files") {
+        match find_file(ctx, w, subdir) {
             Ok(found) => return Ok(vec![Value::from(found.display().to_string())]),
             Err(cands) => all_searched.extend(cands),
         }
@@ -1051,16 +1072,40 @@ mod tests {
     #[test]
     fn first_found_returns_the_path() {
         let d = tmpdir("ff");
-        std::fs::write(d.join("files/debian.yml"), "x").unwrap();
+        std::fs::write(d.join("debian.yml"), "x").unwrap();
         let env = env_with(vec![d.clone()]);
         let r = |s: &str| env.render_str(s, ()).map_err(|e| format!("{e:#}"));
-        let want = d.join("files/debian.yml").display().to_string();
+        let want = d.join("debian.yml").display().to_string();
         assert_eq!(r("{{ lookup('first_found', ['redhat.yml', 'debian.yml']) }}").unwrap(), want);
         assert_eq!(r("{{ lookup('first_found', 'redhat.yml,debian.yml') }}").unwrap(), want);
         assert_eq!(r("{{ lookup('first_found', {'files': ['x.yml', 'debian.yml']}) }}").unwrap(), want);
         assert_eq!(r("{{ query('first_found', 'none.yml', skip=true) | length }}").unwrap(), "0");
         let e = r("{{ lookup('first_found', 'none.yml') }}").unwrap_err();
         assert!(e.contains("No file was found when using first_found."), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// ansible-core 2.19.14: called as a lookup, first_found does not look in `files/` (it
+    /// failed on a name only there); run by `with_first_found` it looks in `templates/`,
+    /// `vars/` or `files/` after the task's action (an include_vars of a role's
+    /// vars/Debian.yml was not found by prov, which looked in files/).
+    #[test]
+    fn first_found_looks_in_the_directory_of_the_task_s_action() {
+        let d = tmpdir("ff-dirs");
+        for sub in ["files", "vars", "templates"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+            std::fs::write(d.join(sub).join("x.yml"), sub).unwrap();
+        }
+        let env = env_with(vec![d.clone()]);
+        let e = env.render_str("{{ lookup('first_found', 'x.yml') }}", ()).unwrap_err();
+        assert!(format!("{e:#}").contains("No file was found"), "{e:#}");
+        for (action, sub) in
+            [("include_vars", "vars"), ("template", "templates"), ("copy", "files"), ("debug", "files")]
+        {
+            let ctx = context! { __prov_with_action => action };
+            let found = env.render_str("{{ query('first_found', 'x.yml')[0] }}", ctx).unwrap();
+            assert_eq!(found, d.join(sub).join("x.yml").display().to_string(), "{action}");
+        }
         let _ = std::fs::remove_dir_all(&d);
     }
 
