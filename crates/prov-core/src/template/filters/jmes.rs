@@ -35,8 +35,9 @@ fn json_query(value: &Value, expr: &Value) -> Result<Value, Error> {
             "json_query: the JMESPath function `{f}` is not supported by prov (its result would differ from Python's jmespath)"
         )));
     }
-    let compiled =
-        jmespath::compile(expr).map_err(|e| fail(format!("json_query: bad JMESPath expression {expr:?}: {e}")))?;
+    let rewritten = legacy_literals(expr);
+    let compiled = jmespath::compile(&rewritten)
+        .map_err(|e| fail(format!("json_query: bad JMESPath expression {expr:?}: {e}")))?;
     let data = jmespath::Variable::from_serializable(value)
         .map_err(|e| fail(format!("json_query: cannot read the value as JSON: {e}")))?;
     let found = compiled.search(data).map_err(|e| fail(format!("json_query: {e}")))?;
@@ -44,6 +45,71 @@ fn json_query(value: &Value, expr: &Value) -> Result<Value, Error> {
     let mut maps = Vec::new();
     collect_maps(value, &mut maps);
     restore(&json, &maps)
+}
+
+/// The expression with each backtick literal that is not JSON (`` `running` ``) written as
+/// the JSON string Python's jmespath makes of it: its lexer still reads such a literal as a
+/// string (the deprecated form of JEP 12, common in roles: `[?state==`running`]`), the
+/// crate refuses it. The text between the backticks, leading blanks dropped, is read as
+/// the inside of a JSON string, as there.
+fn legacy_literals(expr: &str) -> std::borrow::Cow<'_, str> {
+    if !expr.contains('`') {
+        return expr.into();
+    }
+    let chars: Vec<char> = expr.chars().collect();
+    let mut out = String::with_capacity(expr.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            // Raw strings and quoted identifiers, copied as they are.
+            '\'' | '"' => {
+                out.push(c);
+                i += 1;
+                while i < chars.len() {
+                    out.push(chars[i]);
+                    if chars[i] == '\\' && i + 1 < chars.len() {
+                        out.push(chars[i + 1]);
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    if chars[i - 1] == c {
+                        break;
+                    }
+                }
+            }
+            '`' => {
+                let mut j = i + 1;
+                let mut lexeme = String::new();
+                while j < chars.len() && chars[j] != '`' {
+                    if chars[j] == '\\' && chars.get(j + 1) == Some(&'`') {
+                        lexeme.push('`');
+                        j += 2;
+                        continue;
+                    }
+                    lexeme.push(chars[j]);
+                    j += 1;
+                }
+                let as_string = || serde_json::from_str::<String>(&format!("\"{}\"", lexeme.trim_start())).ok();
+                match (serde_json::from_str::<serde_json::Value>(&lexeme).is_ok(), as_string()) {
+                    (false, Some(text)) if j < chars.len() => {
+                        let json = serde_json::Value::String(text).to_string();
+                        out.push('`');
+                        out.push_str(&json.replace('`', "\\`"));
+                        out.push('`');
+                    }
+                    _ => out.extend(&chars[i..(j + 1).min(chars.len())]),
+                }
+                i = j + 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out.into()
 }
 
 /// The first refused function the expression calls (`name(`, outside quotes).
@@ -162,6 +228,12 @@ mod tests {
             ("to_array(s)", "[\"abc\"]"),
             ("a[?n == `2`]", "[{\"n\": 2, \"t\": \"y\", \"f\": 2.0}]"),
             ("a[*].{t: t}", "[{\"t\": \"x\"}, {\"t\": \"y\"}]"),
+            // Legacy literals that are no JSON are strings (Python's jmespath, deprecated form).
+            ("a[?t==`y`].n", "[2]"),
+            ("a[?t == ` x`].n", "[1]"),
+            ("join(`,`, a[*].t)", "\"x,y\""),
+            ("contains(a[*].t, `x`)", "true"),
+            ("a[?t=='`x`'].n", "[]"),
         ];
         for (expr, want) in cases {
             assert_eq!(q(expr).as_deref(), Ok(want), "{expr}");
