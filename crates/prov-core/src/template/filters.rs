@@ -366,7 +366,6 @@ fn jinja_builtin_aliases(env: &mut Environment<'static>) {
     alias_filter(env, "string", f::string);
     alias_filter(env, "sum", f::sum);
     alias_filter(env, "title", f::title);
-    alias_filter(env, "tojson", f::tojson);
     alias_filter(env, "trim", f::trim);
     alias_filter(env, "unique", f::unique);
     alias_filter(env, "upper", f::upper);
@@ -392,7 +391,6 @@ fn jinja_builtin_aliases(env: &mut Environment<'static>) {
     alias_test(env, "number", t::is_number);
     alias_test(env, "odd", t::is_odd);
     alias_test(env, "sameas", t::is_sameas);
-    alias_test(env, "string", t::is_string);
     alias_test(env, "test", t::is_test);
     alias_test(env, "true", t::is_true);
     alias_test(env, "undefined", t::is_undefined);
@@ -457,6 +455,7 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     // Jinja's own, as Python answers them (minijinja's differ: `none is iterable`,
     // `'abc' is sequence`).
     add_test(env, "iterable", is_iterable);
+    add_test(env, "string", is_string);
     add_test(env, "sequence", is_sequence);
     add_filter(env, "default", default);
     add_filter(env, "d", default);
@@ -467,6 +466,7 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     add_filter(env, "ternary", ternary);
     add_filter(env, "type_debug", type_debug);
     add_filter(env, "to_json", to_json);
+    add_filter(env, "tojson", tojson);
     add_filter(env, "to_nice_json", to_nice_json);
     add_filter(env, "from_json", from_json);
     add_filter(env, "to_yaml", to_yaml);
@@ -767,7 +767,21 @@ fn ternary(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
 }
 
 /// `type_debug`: the Python name of the value's type (`str`, `int`, `list`, `dict`, ...).
+/// Jinja's `string` test; `omit` is a placeholder object in ansible-core, not a string.
+fn is_string(value: &Value) -> bool {
+    value.kind() == ValueKind::String && value.as_str() != Some(crate::template::OMIT)
+}
+
 fn type_debug(value: &Value) -> &'static str {
+    if value.downcast_object_ref::<PyDateTime>().is_some() {
+        return "datetime";
+    }
+    if value.downcast_object_ref::<PyTimeDelta>().is_some() {
+        return "timedelta";
+    }
+    if value.as_str() == Some(crate::template::OMIT) {
+        return "_OmitType";
+    }
     match value.kind() {
         ValueKind::Undefined => "AnsibleUndefined",
         ValueKind::None => "NoneType",
@@ -812,6 +826,22 @@ fn json_with(value: &Value, kw: Kwargs, indent: Option<usize>, sort_keys: bool, 
 /// `to_json(indent=None, sort_keys=False, ensure_ascii=True)`: Python's `json.dumps` text.
 fn to_json(value: &Value, kw: Kwargs) -> Result<Value, Error> {
     json_with(value, kw, None, false, "to_json")
+}
+
+/// Jinja's `tojson(indent=None)`: `json.dumps` with sorted keys (Jinja's default policy) and
+/// non-ASCII escaped, then `<`, `>`, `&` and `'` as `\u003c`-style escapes, marked safe.
+fn tojson(value: &Value, indent: Option<Value>) -> Result<Value, Error> {
+    let indent = match indent.filter(|i| !i.is_none()) {
+        None => None,
+        Some(i) => Some(usize::try_from(i).map_err(|_| fail("tojson: `indent` must be an integer"))?),
+    };
+    let opts = JsonOpts { indent, sort_keys: true, ensure_ascii: true, separators: None };
+    let text = serialize::to_json(value, &opts, "tojson")?
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\'', "\\u0027");
+    Ok(Value::from_safe_string(text))
 }
 
 /// `to_nice_json(indent=4, sort_keys=True)`.
@@ -1109,6 +1139,12 @@ mod tests {
             ok("{{ 'a' | type_debug }} {{ 1 | type_debug }} {{ [] | type_debug }} {{ {} | type_debug }}"),
             "str int list dict"
         );
+        // ansible-core 2.19.14: "_OmitType False datetime timedelta".
+        let d = "('2024-01-01' | to_datetime('%Y-%m-%d'))";
+        let e = "('2024-01-02' | to_datetime('%Y-%m-%d'))";
+        let omit = format!("'{}'", crate::template::OMIT);
+        let src = format!("{{{{ {omit} | type_debug }}}} {{{{ {omit} is string }}}} {{{{ {d} | type_debug }}}} {{{{ ({e} - {d}) | type_debug }}}}");
+        assert_eq!(ok(&src), "_OmitType False datetime timedelta");
     }
 
     #[test]
@@ -1129,6 +1165,14 @@ mod tests {
         );
         err("{{ [missing] | to_json }}", "undefined");
         err("{{ 1 | to_json(bogus=1) }}", "bogus");
+    }
+
+    #[test]
+    fn tojson_is_jinja_s_sorted_and_html_safe() {
+        // ansible-core 2.19.14 (Jinja 3.1).
+        assert_eq!(ok("{{ {'b': 1, 'a': 'é<'} | tojson }}"), "{\"a\": \"\\u00e9\\u003c\", \"b\": 1}");
+        assert_eq!(ok("{{ {'b': [1]} | tojson(2) }}"), "{\n  \"b\": [\n    1\n  ]\n}");
+        assert_eq!(ok("{{ \"it's\" | ansible.builtin.tojson }}"), "\"it\\u0027s\"");
     }
 
     #[test]

@@ -309,8 +309,34 @@ fn strftime(format: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
                 .ok_or_else(|| fail(format!("strftime: epoch value {s} is out of range")))?
         }
     };
-    let text = if utc { when.format(fmt).to_string() } else { when.with_timezone(&Local).format(fmt).to_string() };
+    let text = if utc {
+        when.format(&gmt_zone_name(fmt)).to_string()
+    } else {
+        when.with_timezone(&Local).format(fmt).to_string()
+    };
     Ok(Value::from(text))
+}
+
+/// The format with each `%Z` written as `GMT`: the zone name glibc gives a `time.gmtime()`
+/// result, where chrono's UTC says `UTC`.
+fn gmt_zone_name(fmt: &str) -> String {
+    let mut out = String::with_capacity(fmt.len());
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('%', Some('Z')) => {
+                chars.next();
+                out.push_str("GMT");
+            }
+            ('%', Some(&n)) => {
+                chars.next();
+                out.push('%');
+                out.push(n);
+            }
+            (c, _) => out.push(c),
+        }
+    }
+    out
 }
 
 /// Seconds as Python's `float(second)` reads them, truncated down like `time.localtime`.
@@ -356,13 +382,15 @@ mod tests {
 
     #[test]
     fn strftime_formats_epoch_seconds_like_ansible_core() {
-        // ansible-core 2.19's output (utc=true, or a controller in UTC for the local ones).
+        // ansible-core 2.19.14's output (utc=true, or a controller in UTC for the local ones);
+        // glibc names gmtime's zone GMT.
         let f = |src: &str| ok(&format!("{{{{ {src} }}}}"));
         assert_eq!(f("'%Y-%m-%d %H:%M:%S' | strftime(0, utc=true)"), "1970-01-01 00:00:00");
         assert_eq!(f("'%Y-%m-%d %H:%M:%S' | strftime(1700000000, utc=true)"), "2023-11-14 22:13:20");
         assert_eq!(f("'%Y-%m-%d' | strftime('1700000000', utc=true)"), "2023-11-14");
         assert_eq!(f("'%Y-%m-%d %H' | strftime(1700000000, utc=true)"), "2023-11-14 22");
-        assert_eq!(f("'%a %b %j %p %Z %z %%' | strftime(1700000000, utc=true)"), "Tue Nov 318 PM UTC +0000 %");
+        assert_eq!(f("'%a %b %j %p %Z %z %%' | strftime(1700000000, utc=true)"), "Tue Nov 318 PM GMT +0000 %");
+        assert_eq!(f("'%%Z %Z' | strftime(0, utc=true)"), "%Z GMT");
         assert_eq!(
             f("'%c|%x|%X|%e|%-d|%u|%U|%V' | strftime(1700000000.9, utc=true)"),
             "Tue Nov 14 22:13:20 2023|11/14/23|22:13:20|14|14|2|46|46"
