@@ -63,6 +63,7 @@ pub fn json_dumps(value: &serde_json::Value, indent: Option<usize>, sort_keys: b
 mod math;
 mod paths;
 mod pymethods;
+mod pyset;
 pub(crate) mod random;
 mod seq_lookups;
 mod serialize;

@@ -2,6 +2,7 @@
 //! `flatten`, `zip`, `product`, `extract`, `subelements`.
 
 use super::add_filter;
+use super::pyset::{number_set_op, SetOp};
 use super::serialize::map_entries;
 use super::{a_type, fail, is_list, list_items, map_value, split_args};
 use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
@@ -332,29 +333,44 @@ fn two_lists(a: &Value, b: &Value, filter: &str) -> Result<(Vec<Value>, Vec<Valu
     Ok((list_items(a, &format!("{filter} expects"))?, list_items(b, &format!("{filter} expects"))?))
 }
 
-/// `union(b)`: items of both lists, without duplicates, in order.
+/// A set operation as ansible-core's filter does it: `list(set(a) OP set(b))`, whose order
+/// is CPython's hash table's, followed for numbers ([`pyset`]); for strings (whose order
+/// changes with each Python process's hash seed) and other items, the items' own order.
+fn set_op(a: &Value, b: &Value, op: SetOp, filter: &str) -> Result<Value, Error> {
+    let (a, b) = two_lists(a, b, filter)?;
+    if let Some(r) = number_set_op(&a, &b, op) {
+        return Ok(Value::from(r));
+    }
+    let out = match op {
+        SetOp::Union => unique_keep_order(a.into_iter().chain(b)),
+        SetOp::Intersect => unique_keep_order(a.into_iter().filter(|x| b.contains(x))),
+        SetOp::Difference => unique_keep_order(a.into_iter().filter(|x| !b.contains(x))),
+        SetOp::SymmetricDifference => {
+            let both: Vec<Value> = a.iter().filter(|x| b.contains(x)).cloned().collect();
+            unique_keep_order(a.into_iter().chain(b).filter(|x| !both.contains(x)))
+        }
+    };
+    Ok(Value::from(out))
+}
+
+/// `union(b)`: items of both lists, without duplicates.
 fn union(a: &Value, b: &Value) -> Result<Value, Error> {
-    let (a, b) = two_lists(a, b, "union")?;
-    Ok(Value::from(unique_keep_order(a.into_iter().chain(b))))
+    set_op(a, b, SetOp::Union, "union")
 }
 
 /// `intersect(b)`: items of the first list that are in the second.
 fn intersect(a: &Value, b: &Value) -> Result<Value, Error> {
-    let (a, b) = two_lists(a, b, "intersect")?;
-    Ok(Value::from(unique_keep_order(a.into_iter().filter(|x| b.contains(x)))))
+    set_op(a, b, SetOp::Intersect, "intersect")
 }
 
 /// `difference(b)`: items of the first list that are not in the second.
 fn difference(a: &Value, b: &Value) -> Result<Value, Error> {
-    let (a, b) = two_lists(a, b, "difference")?;
-    Ok(Value::from(unique_keep_order(a.into_iter().filter(|x| !b.contains(x)))))
+    set_op(a, b, SetOp::Difference, "difference")
 }
 
 /// `symmetric_difference(b)`: items in exactly one of the lists.
 fn symmetric_difference(a: &Value, b: &Value) -> Result<Value, Error> {
-    let (a, b) = two_lists(a, b, "symmetric_difference")?;
-    let both: Vec<Value> = a.iter().filter(|x| b.contains(x)).cloned().collect();
-    Ok(Value::from(unique_keep_order(a.into_iter().chain(b).filter(|x| !both.contains(x)))))
+    set_op(a, b, SetOp::SymmetricDifference, "symmetric_difference")
 }
 
 fn flatten_into(items: Vec<Value>, levels: Option<i64>, skip_nulls: bool, out: &mut Vec<Value>) -> Result<(), Error> {
