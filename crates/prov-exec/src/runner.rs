@@ -1695,11 +1695,24 @@ pub async fn run_play(
     // ansible-playbook's -v count; prov's own -v names slow tasks and is not a level.
     magic_base.insert("ansible_verbosity".into(), Value::from(0));
     magic_base.insert("omit".into(), Value::from(prov_core::template::OMIT));
-    let mut others_magic = magic_base.clone();
-    for play_only in ["ansible_play_hosts", "ansible_play_hosts_all", "ansible_play_name"] {
-        others_magic.shift_remove(play_only);
-    }
-    live.others_magic = Arc::new(others_magic);
+    // ansible-core's hostvars leave out the play's variables and `omit` (a host's own
+    // `hostvars[inventory_hostname]` too).
+    const NOT_IN_HOSTVARS: [&str; 6] = [
+        "ansible_play_hosts",
+        "ansible_play_hosts_all",
+        "ansible_play_name",
+        "ansible_play_batch",
+        "play_hosts",
+        "omit",
+    ];
+    let not_in_hostvars = |m: &VarMap| {
+        let mut m = m.clone();
+        for k in NOT_IN_HOSTVARS {
+            m.shift_remove(k);
+        }
+        m
+    };
+    live.others_magic = Arc::new(not_in_hostvars(&magic_base));
     let mut magics = Vec::with_capacity(n);
     for (i, h) in bp.hosts.iter().enumerate() {
         let mut m = magic_base.clone();
@@ -1712,7 +1725,7 @@ pub async fn run_play(
         m.insert("play_hosts".into(), batch);
         magics.push(m);
     }
-    live.magic = magics.iter().map(|m| Arc::new(m.clone())).collect();
+    live.magic = magics.iter().map(|m| Arc::new(not_in_hostvars(m))).collect();
     let hostvars = Value::from_object(HostVars(Arc::new(live)));
     let magics: Vec<Arc<VarMap>> = magics
         .into_iter()

@@ -4635,3 +4635,25 @@ fn with_first_found_looks_in_the_directory_of_the_task_s_action() {
     assert_eq!(r.of("shown")[0]["msg"], "debian", "{}", r.dump());
     assert_eq!(std::fs::read_to_string(d.path().join("out.txt")).expect("out.txt"), "x\n");
 }
+
+/// A play host's own hostvars leave out the play's variables and `omit`, as ansible-core
+/// 2.19.14's do ("False ... True" below); prov had them there.
+#[test]
+fn hostvars_leave_out_the_play_s_variables_and_omit() {
+    let names = [
+        "ansible_play_hosts",
+        "ansible_play_batch",
+        "play_hosts",
+        "ansible_play_hosts_all",
+        "ansible_play_name",
+        "omit",
+    ];
+    let checks: Vec<String> = names.iter().map(|n| format!("{{{{ hostvars['a']['{n}'] is defined }}}}")).collect();
+    let site = format!(
+        "- hosts: a\n  gather_facts: false\n  tasks:\n    - name: seen\n      debug:\n        msg: \"{} {{{{ ansible_play_hosts is defined }}}} {{{{ hostvars['a'].group_names }}}}\"\n",
+        checks.join(" ")
+    );
+    let (_d, r) = apply(&[("site.yml", &site)], &[]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.of("seen")[0]["msg"], "False False False False False False True ['g1']", "{}", r.dump());
+}
