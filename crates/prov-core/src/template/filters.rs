@@ -338,7 +338,6 @@ fn jinja_builtin_aliases(env: &mut Environment<'static>) {
     alias_filter(env, "abs", f::abs);
     alias_filter(env, "batch", f::batch);
     alias_filter(env, "capitalize", f::capitalize);
-    alias_filter(env, "dictsort", f::dictsort);
     alias_filter(env, "escape", f::escape);
     alias_filter(env, "e", f::escape);
     alias_filter(env, "first", f::first);
@@ -468,6 +467,7 @@ pub fn register(env: &mut Environment<'static>, ctx: LookupContext) {
     add_filter(env, "type_debug", type_debug);
     add_filter(env, "to_json", to_json);
     add_filter(env, "tojson", tojson);
+    add_filter(env, "dictsort", dictsort);
     add_filter(env, "to_nice_json", to_nice_json);
     add_filter(env, "from_json", from_json);
     add_filter(env, "to_yaml", to_yaml);
@@ -829,6 +829,27 @@ fn to_json(value: &Value, kw: Kwargs) -> Result<Value, Error> {
     json_with(value, kw, None, false, "to_json")
 }
 
+/// Jinja's `dictsort(case_sensitive=False, by='key', reverse=False)`, its arguments also
+/// given by position (`dictsort(true)`, `dictsort(false, 'value')`), as Python allows.
+fn dictsort(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    const NAMES: [&str; 3] = ["case_sensitive", "by", "reverse"];
+    let (pos, kw) = split_args(args)?;
+    if pos.len() > NAMES.len() {
+        return Err(fail(format!("dictsort takes at most 3 arguments ({} given)", pos.len())));
+    }
+    let mut all: Vec<(&str, Value)> = Vec::new();
+    for (i, name) in NAMES.iter().enumerate() {
+        let given = if kw.has(name) { Some(kw.get::<Value>(name)?) } else { None };
+        match (pos.get(i).cloned(), given) {
+            (Some(_), Some(_)) => return Err(fail(format!("dictsort got multiple values for argument '{name}'"))),
+            (Some(v), None) | (None, Some(v)) => all.push((name, v)),
+            (None, None) => {}
+        }
+    }
+    kw.assert_all_used()?;
+    minijinja::filters::dictsort(value, Kwargs::from_iter(all))
+}
+
 /// Jinja's `tojson(indent=None)`: `json.dumps` with sorted keys (Jinja's default policy) and
 /// non-ASCII escaped, then `<`, `>`, `&` and `'` as `\u003c`-style escapes, marked safe.
 fn tojson(value: &Value, indent: Option<Value>) -> Result<Value, Error> {
@@ -1166,6 +1187,17 @@ mod tests {
         );
         err("{{ [missing] | to_json }}", "undefined");
         err("{{ 1 | to_json(bogus=1) }}", "bogus");
+    }
+
+    #[test]
+    fn dictsort_takes_its_arguments_by_position_too() {
+        // ansible-core 2.19.14 (Jinja 3.1) gives these.
+        let d = "{'b': 1, 'A': 2, 'c': 0}";
+        assert_eq!(ok(&format!("{{{{ {d} | dictsort(true) }}}}")), "[['A', 2], ['b', 1], ['c', 0]]");
+        assert_eq!(ok(&format!("{{{{ {d} | dictsort(false, 'value') }}}}")), "[['c', 0], ['b', 1], ['A', 2]]");
+        assert_eq!(ok(&format!("{{{{ {d} | dictsort(false, 'key', true) }}}}")), "[['c', 0], ['b', 1], ['A', 2]]");
+        assert_eq!(ok(&format!("{{{{ {d} | dictsort(reverse=true) }}}}")), "[['c', 0], ['b', 1], ['A', 2]]");
+        err(&format!("{{{{ {d} | dictsort(true, case_sensitive=true) }}}}"), "multiple values");
     }
 
     #[test]
