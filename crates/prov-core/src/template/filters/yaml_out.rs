@@ -487,61 +487,30 @@ impl Emitter {
         self.increase_indent(true, false);
         let allow_breaks = !self.simple_key_context;
         match style {
-            Style::Plain => self.write_plain(text, allow_breaks),
-            Style::Single => self.write_single_quoted(text, allow_breaks),
+            Style::Plain => self.write_unescaped(text, allow_breaks, false),
+            Style::Single => self.write_unescaped(text, allow_breaks, true),
             Style::Double => self.write_double_quoted(text, allow_breaks),
         }
         self.pop_indent();
     }
 
-    fn write_plain(&mut self, text: &str, allow_breaks: bool) {
-        if !self.whitespace && (!text.is_empty() || self.flow_level > 0) {
+    /// libyaml's plain and single-quoted writers, which differ only in their quotes (`'`
+    /// doubled inside): a space past the width (not the first or last character, not before
+    /// another space) becomes a line break; a line break is written twice (a single one would
+    /// read back as a space).
+    fn write_unescaped(&mut self, text: &str, allow_breaks: bool, quoted: bool) {
+        if quoted {
+            self.write_indicator("'", true, false, false);
+        } else if !self.whitespace && (!text.is_empty() || self.flow_level > 0) {
             self.put(' ');
         }
-        let chars: Vec<char> = text.chars().collect();
-        let (mut spaces, mut breaks) = (false, false);
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                if allow_breaks && !spaces && self.column > self.best_width && chars.get(i + 1) != Some(&' ') {
-                    self.write_indent();
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else if is_break(c) {
-                if !breaks && c == '\n' {
-                    self.put_break();
-                }
-                self.write_break(c);
-                self.indention = true;
-                breaks = true;
-            } else {
-                if breaks {
-                    self.write_indent();
-                }
-                self.put(c);
-                self.indention = false;
-                spaces = false;
-                breaks = false;
-            }
-        }
-        self.whitespace = false;
-        self.indention = false;
-    }
-
-    fn write_single_quoted(&mut self, text: &str, allow_breaks: bool) {
-        self.write_indicator("'", true, false, false);
         let chars: Vec<char> = text.chars().collect();
         let last = chars.len().saturating_sub(1);
         let (mut spaces, mut breaks) = (false, false);
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > self.best_width
-                    && i != 0
-                    && i != last
-                    && chars.get(i + 1) != Some(&' ')
+                let at_end = i == 0 || i == last;
+                if allow_breaks && !spaces && self.column > self.best_width && !at_end && chars.get(i + 1) != Some(&' ')
                 {
                     self.write_indent();
                 } else {
@@ -559,7 +528,7 @@ impl Emitter {
                 if breaks {
                     self.write_indent();
                 }
-                if c == '\'' {
+                if quoted && c == '\'' {
                     self.put('\'');
                 }
                 self.put(c);
@@ -568,10 +537,12 @@ impl Emitter {
                 breaks = false;
             }
         }
-        if breaks {
-            self.write_indent();
+        if quoted {
+            if breaks {
+                self.write_indent();
+            }
+            self.write_indicator("'", false, false, false);
         }
-        self.write_indicator("'", false, false, false);
         self.whitespace = false;
         self.indention = false;
     }
