@@ -29,7 +29,7 @@
 //! - lineinfile: { path: /etc/hosts, line: "10.0.0.5 db", state: present }
 //! ```
 
-use super::{apply_write, probe_read, Attrs, Kind, WritePlan};
+use super::{apply_write, Attrs, Kind, WritePlan};
 use super::{compile_pattern as compile, gave_up};
 use crate::util::diff_text;
 use async_trait::async_trait;
@@ -156,7 +156,9 @@ impl Module for LineInFile {
             return Ok(Plan::Ok(o));
         }
         let path = args.path.as_str();
-        let (st, content) = probe_read(cx, path).await?;
+        // Through symbolic links: ansible-core writes the file a link points to.
+        let read = super::edit::read(cx, path).await?;
+        let (st, content) = (read.st, read.data);
         let old = match (&st, content) {
             (Some(s), _) if s.kind == Kind::Dir => {
                 return Ok(Plan::Ok(Outcome::failed(format!("{path} is a directory"))))
@@ -208,7 +210,7 @@ impl Module for LineInFile {
             (false, _) => super::edit::ATTRS_CHANGED.into(),
         };
         let plan = WritePlan {
-            dest: path.to_string(),
+            dest: read.real.clone(),
             data: super::Content::Bytes(new.clone().into_bytes()),
             write,
             old: st.as_ref().filter(|s| old.is_some() && s.kind == Kind::File).map(|s| (s.mode, s.uid, s.gid)),
@@ -399,38 +401,59 @@ fn edit(text: &str, args: &Args) -> Result<(String, String), String> {
         let msg = if n > 0 { format!("{n} line(s) removed") } else { String::new() };
         return Ok((lines.concat(), msg));
     }
-    let (ins_re, after) = match (&args.insertafter, &args.insertbefore) {
-        (Some(a), _) if a != "EOF" && a != "BOF" => (Some(compile("insertafter", a)?), true),
-        (_, Some(b)) if b != "BOF" => (Some(compile("insertbefore", b)?), false),
-        _ => (None, args.insertafter.is_some()),
+    // ansible-core's present(): the line `regexp` (or `search_string`) matches, else the
+    // line equal to `line`, with the insertion point found in the same pass.
+    let ins_re = match (&args.insertafter, &args.insertbefore) {
+        (Some(a), _) if a != "EOF" && a != "BOF" => Some(compile("insertafter", a)?),
+        (_, Some(b)) if b != "BOF" => Some(compile("insertbefore", b)?),
+        _ => None,
     };
+    let trimmed = |l: &str| l.trim_end_matches(['\r', '\n']).to_string();
     let mut found: Option<usize> = None;
-    let mut ins: Option<usize> = None;
+    let mut matched = false;
     for (i, l) in lines.iter().enumerate() {
-        if matches(l)? {
+        let hit = match (&re, &args.search_string) {
+            (Some(re), _) => re.is_match(&bare(l)).map_err(gave_up)?,
+            (None, Some(s)) => l.contains(s.as_str()),
+            (None, None) => break,
+        };
+        if hit {
             found = Some(i);
+            matched = true;
             if args.firstmatch {
                 break;
             }
-        } else if let Some(r) = &ins_re {
-            if r.is_match(&bare(l)).map_err(gave_up)? {
-                ins = Some(if after { i + 1 } else { i });
-                if args.firstmatch {
-                    break;
+        }
+    }
+    let mut ins: Option<usize> = None;
+    if !matched {
+        for (i, l) in lines.iter().enumerate() {
+            if trimmed(l) == line {
+                found = Some(i);
+            } else if let Some(r) = &ins_re {
+                if r.is_match(&bare(l)).map_err(gave_up)? {
+                    ins = Some(if args.insertafter.is_some() { i + 1 } else { i });
+                    if args.firstmatch {
+                        break;
+                    }
                 }
             }
         }
     }
     let new_line = format!("{line}\n");
     if let Some(i) = found {
-        let replacement = match (&re, args.backrefs) {
+        let replacement = match (&re, args.backrefs && matched) {
             (Some(re), true) => {
                 let b = bare(&lines[i]);
                 match re.captures(&b).map_err(gave_up)? {
                     Some(caps) => {
                         let mut s = String::new();
                         caps.expand(&expand_template(&line, re)?, &mut s);
-                        format!("{s}\n")
+                        if s.ends_with('\n') {
+                            s
+                        } else {
+                            format!("{s}\n")
+                        }
                     }
                     None => new_line.clone(),
                 }
@@ -446,21 +469,35 @@ fn edit(text: &str, args: &Args) -> Result<(String, String), String> {
     if args.backrefs {
         return Ok((text.to_string(), String::new()));
     }
-    if (re.is_some() || args.search_string.is_some()) && lines.iter().any(|l| bare(l).trim_end_matches('\r') == line) {
-        return Ok((text.to_string(), String::new()));
-    }
-    let bof = args.insertbefore.as_deref() == Some("BOF") || args.insertafter.as_deref() == Some("BOF");
+    let at_bof = args.insertbefore.as_deref() == Some("BOF") || args.insertafter.as_deref() == Some("BOF");
     match ins {
-        _ if bof => lines.insert(0, new_line),
-        Some(i) if args.insertafter.as_deref() != Some("EOF") => lines.insert(i, new_line),
-        _ => {
-            if let Some(last) = lines.last_mut() {
-                if !last.ends_with('\n') {
-                    last.push('\n');
-                }
+        _ if at_bof => lines.insert(0, new_line),
+        None => {
+            if lines.last().is_some_and(|l| !l.ends_with(['\n', '\r'])) {
+                lines.push("\n".into());
             }
             lines.push(new_line);
         }
+        _ if args.insertafter.as_deref() == Some("EOF") => {
+            if lines.last().is_some_and(|l| !l.ends_with(['\n', '\r'])) {
+                lines.push("\n".into());
+            }
+            lines.push(new_line);
+        }
+        // Not again when the line already sits at the insertion point.
+        Some(j) if args.insertafter.is_some() => {
+            if j == lines.len() {
+                if j > 0 && trimmed(&lines[j - 1]) == line {
+                    return Ok((text.to_string(), String::new()));
+                }
+                lines.push(new_line);
+            } else if trimmed(&lines[j]) == line {
+                return Ok((text.to_string(), String::new()));
+            } else {
+                lines.insert(j, new_line);
+            }
+        }
+        Some(j) => lines.insert(j, new_line),
     }
     Ok((lines.concat(), "line added".into()))
 }
@@ -489,6 +526,26 @@ mod tests {
         assert_eq!(once, "account [success=1 new_authtok_reqd=done default=ignore] pam_unix.so no_pass_expiry\naccount requisite pam_deny.so\n");
         assert_eq!(msg, "line replaced");
         assert_eq!(ed(&once, args), (once.clone(), String::new()));
+    }
+
+    /// ansible-core 2.19.14: with `firstmatch` and `insertafter` (no `regexp`), a line already
+    /// at the insertion point is left alone (prov added it again on every run); a `regexp` that
+    /// matches nothing while the line is the file's last, unterminated line rewrites it with
+    /// its newline ("line replaced"; prov left the file).
+    #[test]
+    fn lineinfile_follows_ansible_core_s_present() {
+        let ins = json!({"path": "x", "insertafter": "^\\[a\\]", "line": "new", "firstmatch": true});
+        let (once, msg) = ed("[a]\nx\n", ins.clone());
+        assert_eq!((once.as_str(), msg.as_str()), ("[a]\nnew\nx\n", "line added"));
+        assert_eq!(ed(&once, ins), (once.clone(), String::new()));
+        assert_eq!(
+            ed("a\nc", json!({"path": "x", "regexp": "^zzz", "line": "c"})),
+            ("a\nc\n".into(), "line replaced".into())
+        );
+        assert_eq!(ed("a\nc", json!({"path": "x", "line": "c"})), ("a\nc\n".into(), "line replaced".into()));
+        let at_end = json!({"path": "x", "insertafter": "^a", "line": "z"});
+        assert_eq!(ed("a\nz\n", at_end.clone()).1, "");
+        assert_eq!(ed("b\na\n", at_end), ("b\na\nz\n".into(), "line added".into()));
     }
 
     #[test]

@@ -1452,3 +1452,24 @@ fn template_whitespace_settings_and_the_jinja2_header_apply() {
     assert!(r.text.contains("newline_sequence other than"), "{}", r.text);
     assert!(!w.root().join("x").exists());
 }
+
+/// lineinfile on a symbolic link writes the file the link points to and leaves the link, as
+/// ansible-core 2.19.14 does (its write goes to the real path); prov replaced the link by a
+/// regular file. Twice: the second run changes nothing.
+#[test]
+fn lineinfile_writes_through_a_symbolic_link() {
+    let site = r#"- hosts: local
+  gather_facts: false
+  tasks:
+    - lineinfile: {path: "{{ root }}/lnk", line: b}
+"#;
+    let w = crate::util::Work::new(&[("site.yml", site)]);
+    std::fs::write(w.root().join("real"), "a\n").expect("real");
+    std::os::unix::fs::symlink("real", w.root().join("lnk")).expect("link");
+    let first = w.run("site.yml", &[]);
+    assert_eq!(first.code, 0, "{}", first.text);
+    assert!(std::fs::symlink_metadata(w.root().join("lnk")).expect("lnk").file_type().is_symlink());
+    assert_eq!(w.read("real"), "a\nb\n");
+    let second = w.run("site.yml", &[]);
+    assert_eq!(second.counts().1, 0, "{}", second.text);
+}
