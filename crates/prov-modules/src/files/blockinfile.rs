@@ -186,7 +186,9 @@ fn edit(original: Option<&[u8]>, args: &Args) -> Result<Vec<u8>, String> {
                         text[..upto].iter().filter(|b| **b == b'\n').count()
                     })
                 } else {
-                    lines.iter().rposition(|l| re.is_match(edit::bare(l)))
+                    // The line as Python's `re.search` sees it: `$` may match before its final
+                    // `\n`, not before a `\r` (a CRLF line does not match `^x$`).
+                    lines.iter().rposition(|l| re.is_match(l.strip_suffix(b"\n").unwrap_or(l)))
                 };
                 match found {
                     None => lines.len(),
@@ -295,6 +297,21 @@ mod tests {
         let a: Args = args_from_value(&j(args)).unwrap();
         BlockInFile::check_args(&a).unwrap();
         String::from_utf8(edit(text.map(str::as_bytes), &a).unwrap()).unwrap()
+    }
+
+    /// ansible-core 2.19.14: `insertafter: '^anchor$'` does not match a CRLF line (Python's
+    /// `$` stops before a final `\n` only), so the block goes at the end; prov put it after
+    /// the line.
+    #[test]
+    fn an_insert_pattern_ending_in_dollar_does_not_match_a_crlf_line() {
+        let want = "anchor\r\nb\r\n# BEGIN ANSIBLE MANAGED BLOCK\nX\n# END ANSIBLE MANAGED BLOCK\n";
+        assert_eq!(ed(Some("anchor\r\nb\r\n"), json!({"path": "f", "block": "X", "insertafter": "^anchor$"})), want);
+        let before = ed(Some("anchor\r\nb\r\n"), json!({"path": "f", "block": "X", "insertbefore": "^anchor$"}));
+        assert_eq!(before, want);
+        assert_eq!(
+            ed(Some("anchor\nb\n"), json!({"path": "f", "block": "X", "insertafter": "^anchor$"})),
+            "anchor\n# BEGIN ANSIBLE MANAGED BLOCK\nX\n# END ANSIBLE MANAGED BLOCK\nb\n"
+        );
     }
 
     // Every expected text below is what ansible-core 2.19 wrote for the same file and arguments.

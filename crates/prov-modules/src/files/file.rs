@@ -400,7 +400,15 @@ async fn steps(
                     let s = st.as_ref().map(|s| s.kind.state()).unwrap_or("file");
                     return Ok(change(attr_steps(&changes, false, false), Action::Modify, &changes, s));
                 }
-                let mut steps = vec![Cmd::new("touch").operand(path).build()];
+                // One time `preserve`: only the other one is set (ansible-core keeps the
+                // preserved one).
+                let mut touch = Cmd::new("touch");
+                if st.is_some() && args.modification_time.as_deref() == Some("preserve") {
+                    touch = touch.flag("-a");
+                } else if st.is_some() && args.access_time.as_deref() == Some("preserve") {
+                    touch = touch.flag("-m");
+                }
+                let mut steps = vec![touch.operand(path).build()];
                 steps.extend(attr_steps(&changes, false, false));
                 let action = if st.is_none() { Action::Create } else { Action::Modify };
                 let after = st.as_ref().map(|s| s.kind.state()).unwrap_or("file");
@@ -722,6 +730,27 @@ mod tests {
         assert!(o.failed && !o.changed);
         let h = fake(FakeConnection::new().on("P=", 2, ""));
         assert!(run_err::<File>(json!({"path": "/x"}), &h.ctx()).await.contains("reading the state"));
+    }
+
+    /// ansible-core 2.19.14: `state: touch` with `modification_time: preserve` alone keeps
+    /// the file's mtime and sets its atime (changed); prov set both times.
+    #[tokio::test]
+    async fn touch_keeps_the_one_time_it_preserves() {
+        let h = LocalHost::new();
+        let f = h.path("f");
+        std::fs::write(&f, "x\n").unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_577_836_800);
+        let file = std::fs::File::options().write(true).open(&f).unwrap();
+        file.set_times(std::fs::FileTimes::new().set_modified(old).set_accessed(old)).unwrap();
+        let o = run::<File>(json!({"path": f, "state": "touch", "modification_time": "preserve"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let m = std::fs::metadata(&f).unwrap();
+        assert_eq!(m.modified().unwrap(), old);
+        assert!(m.accessed().unwrap() > old);
+        let o = run::<File>(json!({"path": f, "state": "touch", "access_time": "preserve"}), &h.ctx()).await;
+        assert!(o.changed && !o.failed, "{o:?}");
+        let m = std::fs::metadata(&f).unwrap();
+        assert!(m.modified().unwrap() > old);
     }
 
     #[tokio::test]
