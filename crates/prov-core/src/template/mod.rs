@@ -117,6 +117,16 @@ impl std::fmt::Debug for Templar {
     }
 }
 
+/// Jinja's lexer reads every line end (`\r\n`, `\r`, `\n`) as `\n` (its `newline_sequence`,
+/// which ansible-core leaves at `\n`).
+pub fn jinja_newlines(text: &str) -> String {
+    if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        text.to_string()
+    }
+}
+
 /// A template that another one includes, imports or extends, as Jinja loads it in Ansible
 /// (`keep_trailing_newline` off): without one trailing line break. The top template keeps its
 /// own, as ansible-core keeps it.
@@ -484,7 +494,15 @@ impl Templar {
         search: &[std::path::PathBuf],
         given: &FileOverrides,
     ) -> Result<String, String> {
-        let (text, o) = file_overrides(text, given)?;
+        // Text without template syntax is not templated at all: ansible-core writes it as it
+        // is (CRLF line ends kept).
+        if !is_template(text) {
+            return Ok(text.to_string());
+        }
+        // ansible-core counts the source's own trailing `\n`s (`\r\n\r\n` is one).
+        let want = text.len() - text.trim_end_matches('\n').len();
+        let normalized = jinja_newlines(text);
+        let (text, o) = file_overrides(&normalized, given)?;
         let mut env = self.env.clone();
         apply_overrides(&mut env, &o)?;
         let dirs = search.to_vec();
@@ -496,7 +514,7 @@ impl Templar {
             for d in &dirs {
                 let p = d.join(rel);
                 if p.is_file() {
-                    return std::fs::read_to_string(&p).map(|t| Some(loaded_text(t))).map_err(|e| {
+                    return std::fs::read_to_string(&p).map(|t| Some(loaded_text(jinja_newlines(&t)))).map_err(|e| {
                         minijinja::Error::new(
                             minijinja::ErrorKind::InvalidOperation,
                             format!("cannot read {}: {e}", p.display()),
@@ -508,7 +526,6 @@ impl Templar {
         });
         // ansible-core renders without `keep_trailing_newline` (one trailing line break of the
         // file goes), then adds line breaks until the result ends with as many as the file.
-        let want = text.len() - text.trim_end_matches('\n').len();
         let mut out =
             not_noting(|| env.render_str(&loaded_text(text.to_string()), ctx.clone())).map_err(|e| error_text(&e))?;
         let have = out.len() - out.trim_end_matches('\n').len();
@@ -1374,6 +1391,20 @@ mod tests {
         assert!(r("{% set x %}{{ five }}{% endset %}").is_none());
         // A template file renders to text, whatever it outputs.
         assert_eq!(t.render_file("{{ five }}", &ctx).expect("file"), "5");
+    }
+
+    /// ansible-core 2.19.14's template module: a file with template syntax has its CRLF line
+    /// ends read as Jinja reads them (`\n`); a file without any is written as it is. prov kept
+    /// `\r\n` in the first and dropped the `\r` of the second.
+    #[test]
+    fn template_files_read_line_ends_as_jinja() {
+        let t = Templar::new(Vec::new());
+        let ctx = Value::from_pairs(Vec::<(String, Value)>::new());
+        let r = |text: &str| t.render_file_in(text, &ctx, &[]).expect("file");
+        assert_eq!(r("a\r\n{{ 'b' }}\n"), "a\nb\n");
+        assert_eq!(r("a\r\n"), "a\r\n");
+        assert_eq!(r("a\rb{{ '' }}\r\n\r\n"), "a\nb\n");
+        assert_eq!(r("x{{ '' }}\n\n"), "x\n\n");
     }
 
     #[test]
