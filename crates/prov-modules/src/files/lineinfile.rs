@@ -598,11 +598,12 @@ mod tests {
         assert_eq!(r.0, "\u{0}08\t\\\n");
     }
 
+    // What the read gives: the real path (links resolved, ended by a NUL), then the state.
     const ST: &str = "stat 81a4 644 0 0 6 1 1 1 1 root root\naccess rw\ncontent\n";
 
     #[tokio::test]
     async fn in_state() {
-        let h = fake(FakeConnection::new().on("P=", 0, &format!("{ST}10.0.0.5 db\n")));
+        let h = fake(FakeConnection::new().on("R=", 0, &format!("real /etc/hosts\0{ST}10.0.0.5 db\n")));
         let o = run::<LineInFile>(json!({"path": "/etc/hosts", "line": "10.0.0.5 db"}), &h.ctx()).await;
         assert!(!o.changed && !o.failed, "{o:?}");
         assert_eq!(h.conn.calls().len(), 1, "state and content in one command");
@@ -610,7 +611,7 @@ mod tests {
 
     #[tokio::test]
     async fn drift_and_diff() {
-        let h = fake(FakeConnection::new().on("P=", 0, &format!("{ST}127.0.0.1 localhost\n")));
+        let h = fake(FakeConnection::new().on("R=", 0, &format!("real /etc/hosts\0{ST}127.0.0.1 localhost\n")));
         let o = run::<LineInFile>(json!({"path": "/etc/hosts", "line": "10.0.0.5 db"}), &h.ctx()).await;
         assert!(o.changed && !o.failed, "{o:?}");
         assert_eq!(
@@ -623,7 +624,7 @@ mod tests {
 
     #[tokio::test]
     async fn missing_file() {
-        let h = fake(FakeConnection::new().on("P=", 0, "absent\n"));
+        let h = fake(FakeConnection::new().on("R=", 0, "real /x\0absent\n"));
         let o = run::<LineInFile>(json!({"path": "/x", "line": "a"}), &h.ctx()).await;
         assert!(o.failed && o.msg.unwrap().contains("does not exist"));
         let o = run::<LineInFile>(json!({"path": "/x", "line": "a", "state": "absent"}), &h.ctx()).await;
@@ -635,7 +636,7 @@ mod tests {
 
     #[tokio::test]
     async fn check_mode() {
-        let h = fake_check(FakeConnection::new().on("P=", 0, &format!("{ST}a\n")));
+        let h = fake_check(FakeConnection::new().on("R=", 0, &format!("real /f\0{ST}a\n")));
         let o = run::<LineInFile>(json!({"path": "/f", "regexp": "^a", "line": "b"}), &h.ctx()).await;
         assert!(o.changed);
         assert_eq!(h.conn.calls().len(), 1, "one read, no write");
